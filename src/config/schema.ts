@@ -1,0 +1,113 @@
+// The shape of changegate.yaml, validated once at the edge. Types are inferred
+// from the schemas, so the rest of the code trusts them.
+
+import { z } from 'zod';
+
+const DURATION = /^(\d+)(ms|s|m|h|d)$/;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** `90s`, `2m`, `1h`, or a number of milliseconds. */
+export const Duration = z.union([
+  z.number().int().nonnegative(),
+  z.string().regex(DURATION, 'expected a duration such as 30s, 2m or 1h').transform((text) => {
+    const [, amount, unit] = DURATION.exec(text) as unknown as [string, string, keyof typeof UNIT_MS];
+    return Number(amount) * UNIT_MS[unit];
+  }),
+]);
+
+const Secret = z.string().min(1).describe('secret');
+
+export const BasicAuth = z
+  .object({ kind: z.literal('basic'), username: z.string().min(1), password: Secret })
+  .strict();
+
+export const OAuthClientCredentials = z
+  .object({
+    kind: z.literal('oauth'),
+    grant: z.literal('client_credentials'),
+    clientId: z.string().min(1),
+    clientSecret: Secret,
+    scope: z.string().optional(),
+  })
+  .strict();
+
+export const OAuthPassword = z
+  .object({
+    kind: z.literal('oauth'),
+    grant: z.literal('password'),
+    clientId: z.string().min(1),
+    clientSecret: Secret,
+    username: z.string().min(1),
+    password: Secret,
+    scope: z.string().optional(),
+  })
+  .strict();
+
+export const ServiceNowAuth = z.union([BasicAuth, OAuthClientCredentials, OAuthPassword]);
+export type ServiceNowAuth = z.infer<typeof ServiceNowAuth>;
+
+const CommonInstance = {
+  id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes'),
+  baseUrl: z.url().transform((u) => u.replace(/\/+$/, '')),
+  /** node-cron expression; the instance is synced on it by `serve`. */
+  schedule: z.string().default('*/2 * * * *'),
+  overlap: Duration.default(120_000),
+  pageSize: z.number().int().min(1).max(10_000).default(1000),
+  /** Per-request timeout. */
+  timeout: Duration.default(30_000),
+  /** Attempts after the first for a transient failure. */
+  retries: z.number().int().min(0).max(20).default(6),
+  /** Requests per second at most (0: unlimited). */
+  maxRequestsPerSecond: z.number().min(0).default(0),
+  mapping: z.string().optional(),
+  enforcement: z.enum(['advisory', 'enforce']).default('advisory'),
+};
+
+export const ServiceNowInstance = z
+  .object({
+    ...CommonInstance,
+    system: z.literal('servicenow'),
+    auth: ServiceNowAuth,
+    /** Extra encoded query ANDed to every change read, e.g. `active=true`. */
+    query: z.string().optional(),
+  })
+  .strict();
+export type ServiceNowInstance = z.infer<typeof ServiceNowInstance>;
+
+export const StoreConfig = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('sqlite'), path: z.string().default('./data/changegate.db') }).strict(),
+  z.object({ kind: z.literal('mongo'), uri: Secret, database: z.string().default('changegate') }).strict(),
+]);
+export type StoreConfig = z.infer<typeof StoreConfig>;
+
+export const ServerConfig = z
+  .object({
+    listen: z
+      .string()
+      .regex(/^[^:]+:\d{1,5}$/, 'expected host:port')
+      .default('127.0.0.1:8080'),
+  })
+  .strict();
+
+/** Instances are a discriminated union on `system`; Jira joins it with its connector. */
+export const InstanceConfig = z.discriminatedUnion('system', [ServiceNowInstance]);
+export type InstanceConfig = z.infer<typeof InstanceConfig>;
+
+export const ChangegateConfig = z
+  .object({
+    store: StoreConfig.default({ kind: 'sqlite', path: './data/changegate.db' }),
+    server: ServerConfig.default({ listen: '127.0.0.1:8080' }),
+    log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).strict().default({ level: 'info' }),
+    instances: z.array(InstanceConfig).default([]),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const seen = new Set<string>();
+    config.instances.forEach((instance, index) => {
+      if (seen.has(instance.id)) {
+        ctx.addIssue({ code: 'custom', path: ['instances', index, 'id'], message: `duplicate instance id "${instance.id}"` });
+      }
+      seen.add(instance.id);
+    });
+  });
+export type ChangegateConfig = z.infer<typeof ChangegateConfig>;

@@ -1,0 +1,145 @@
+// The canonical change model every connector maps into and every rule reads.
+// Values a source does not have are `null`, never absent, so two mirrors of the
+// same record compare equal field by field.
+
+export const SYSTEMS = ['servicenow', 'jira'] as const;
+export type System = (typeof SYSTEMS)[number];
+
+/** Canonical lifecycle (seed §3.5, §1.2): the states every native workflow maps onto. */
+export const CANONICAL_STATES = [
+  'new',
+  'assess',
+  'authorize',
+  'scheduled',
+  'implement',
+  'review',
+  'closed',
+  'canceled',
+  'failed',
+] as const;
+export type CanonicalState = (typeof CANONICAL_STATES)[number];
+
+export const CHANGE_TYPES = ['standard', 'normal', 'emergency'] as const;
+export type ChangeType = (typeof CHANGE_TYPES)[number];
+
+/** Release classification (seed §1.3). Derived by policy, not by mapping. */
+export type Classification = 'major' | 'minor' | 'emergency';
+
+export const LEVELS = ['very_high', 'high', 'medium', 'low'] as const;
+export type Level = (typeof LEVELS)[number];
+
+/** A person or group as the source names it: stable id plus what a human reads. */
+export interface Ref {
+  id: string;
+  name: string | null;
+}
+
+export interface Risk {
+  impact: Level | null;
+  /** Probability (ServiceNow: urgency is not probability; mapped from the risk field when no probability exists). */
+  probability: Level | null;
+  /** The level the source states (ServiceNow `risk`, JSM "Change risk"). */
+  level: Level | null;
+}
+
+export const APPROVAL_STATES = ['requested', 'approved', 'rejected', 'not_requested', 'cancelled', 'not_required'] as const;
+export type ApprovalState = (typeof APPROVAL_STATES)[number];
+
+export interface Approval {
+  /** Native id of the approval record (ServiceNow `sysapproval_approver.sys_id`, JSM approval id). */
+  id: string;
+  approver: Ref | null;
+  group: Ref | null;
+  state: ApprovalState;
+  nativeState: string;
+  decidedAt: string | null;
+  comment: string | null;
+  updatedAt: string;
+}
+
+export interface JournalEntry {
+  /** Native id (ServiceNow `sys_journal_field.sys_id`, Jira comment id). */
+  id: string;
+  kind: 'work_note' | 'comment';
+  author: string;
+  at: string;
+  text: string;
+}
+
+export interface Plans {
+  implementation: string | null;
+  backout: string | null;
+  test: string | null;
+}
+
+export interface Cab {
+  required: boolean;
+  date: string | null;
+  recommendation: string | null;
+}
+
+export interface ChangeLinks {
+  repos: string[];
+  commits: string[];
+  artifacts: string[];
+  pipelines: string[];
+}
+
+/**
+ * One change request as changegate understands it. Timestamps are ISO-8601 UTC
+ * (`2015-07-06T18:18:53Z`). `raw` is the source payload as received, kept so that
+ * a mapping change can be replayed and an auditor can see what the source said.
+ */
+export interface Change {
+  /** `system:instance:nativeId`, stable for the record's life. */
+  id: string;
+  system: System;
+  instance: string;
+  /** ServiceNow `sys_id`, Jira issue id. */
+  nativeId: string;
+  /** `CHG0030001`, `ITSM-42`. */
+  key: string;
+  url: string;
+  title: string;
+  description: string | null;
+  type: ChangeType;
+  state: CanonicalState;
+  nativeState: string;
+  nativeStateLabel: string | null;
+  risk: Risk;
+  plannedStart: string | null;
+  plannedEnd: string | null;
+  actualStart: string | null;
+  actualEnd: string | null;
+  requester: Ref | null;
+  assignee: Ref | null;
+  assignmentGroup: Ref | null;
+  services: Ref[];
+  cis: Ref[];
+  plans: Plans;
+  justification: string | null;
+  /** Source's overall approval status (ServiceNow `approval`), separate from the approval rows. */
+  approvalStatus: string | null;
+  cab: Cab;
+  closeCode: string | null;
+  closeNotes: string | null;
+  links: ChangeLinks;
+  /** Fields a mapping names under `custom:` (e.g. `u_` fields), by canonical name. */
+  custom: Record<string, string | null>;
+  createdAt: string;
+  updatedAt: string;
+  /** Monotonic per record: ServiceNow `sys_mod_count`, Jira changelog length. */
+  nativeRevision: number;
+  raw: unknown;
+}
+
+/** What the mirror keeps for one change: the record plus its children. */
+export interface MirroredChange {
+  change: Change;
+  approvals: Approval[];
+  journal: JournalEntry[];
+}
+
+export function changeId(system: System, instance: string, nativeId: string): string {
+  return `${system}:${instance}:${nativeId}`;
+}

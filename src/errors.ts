@@ -1,0 +1,71 @@
+// One error vocabulary. Every failure changegate reports carries a stable code
+// from this table; callers branch on `code` or `kind`, never on the message.
+
+/** Who must act: the operator (config), the remote system (upstream), nobody yet (transient), the caller (input), us (internal). */
+export type ErrorKind = 'config' | 'upstream' | 'transient' | 'input' | 'internal';
+
+export const ERROR_CODES = {
+  CG_CONFIG_INVALID: { kind: 'config', doc: 'The configuration file failed validation; the message names file, line and path.' },
+  CG_CONFIG_NOT_FOUND: { kind: 'config', doc: 'The configuration file named by --config or CHANGEGATE_CONFIG does not exist.' },
+  CG_CONFIG_ENV_MISSING: { kind: 'config', doc: 'A ${VAR} placeholder in the configuration names an unset environment variable.' },
+  CG_MAPPING_INVALID: { kind: 'config', doc: 'A mapping file failed validation; the message names file, line and path.' },
+  CG_MAPPING_UNKNOWN_VALUE: { kind: 'config', doc: 'A record carries a native value (state, type, level) the mapping file does not map; add it to the named file.' },
+  CG_INSTANCE_UNKNOWN: { kind: 'input', doc: 'No configured instance has the given id.' },
+  CG_SN_AUTH_REJECTED: { kind: 'config', doc: 'ServiceNow rejected the credentials (401 after one token refresh) for the named instance.' },
+  CG_SN_FORBIDDEN: { kind: 'config', doc: 'ServiceNow answered 403 (ACL or business rule) for the named instance and URL.' },
+  CG_SN_REQUEST_REJECTED: { kind: 'config', doc: 'ServiceNow answered a 4xx other than 401/403/429 for the named instance and URL.' },
+  CG_SN_LOGIN_PAGE: { kind: 'config', doc: 'ServiceNow answered 200 with an HTML page (an expired session or SSO login page) instead of JSON.' },
+  CG_SN_BAD_RESPONSE: { kind: 'upstream', doc: 'ServiceNow answered with a body that is not the documented JSON envelope.' },
+  CG_SN_RECORD_INVALID: { kind: 'upstream', doc: 'A ServiceNow record lacks a required field or carries a malformed value; it was skipped and counted.' },
+  CG_OAUTH_TOKEN_FAILED: { kind: 'config', doc: 'The OAuth token endpoint refused the client or user credentials.' },
+  CG_UPSTREAM_UNAVAILABLE: { kind: 'transient', doc: 'The remote system kept failing (5xx, 429, timeout, reset) after every retry.' },
+  CG_JIRA_AUTH_REJECTED: { kind: 'config', doc: 'Jira rejected the credentials, or a revoked token returned anonymous data.' },
+  CG_JIRA_REQUEST_REJECTED: { kind: 'config', doc: 'Jira answered a 4xx other than 401/429 for the named instance and URL.' },
+  CG_JIRA_ENDPOINT_GONE: { kind: 'config', doc: 'Jira answered 410 Gone: the endpoint was removed (e.g. /rest/api/3/search).' },
+  CG_WEBHOOK_SIGNATURE_INVALID: { kind: 'input', doc: 'A webhook delivery carried a signature that does not match its raw body.' },
+  CG_WEBHOOK_SIGNATURE_MISSING: { kind: 'input', doc: 'A webhook delivery carried no signature and the instance does not allow unsigned deliveries.' },
+  CG_INPUT_INVALID: { kind: 'input', doc: 'A request body or parameter failed validation; the message names the field.' },
+  CG_NOT_FOUND: { kind: 'input', doc: 'The requested change or resource does not exist in the mirror.' },
+  CG_SYNC_BUSY: { kind: 'transient', doc: 'A sync of the same instance is already running; this one was not started.' },
+  CG_STORE_FAILED: { kind: 'internal', doc: 'The store failed to read or write; nothing was acknowledged as stored.' },
+  CG_POLICY_INVALID: { kind: 'config', doc: 'A policy file failed validation; the message names file, line and rule.' },
+  CG_TRANSITION_BLOCKED: { kind: 'input', doc: 'The requested transition is not allowed by the lifecycle or a gate failed.' },
+  CG_INTERNAL: { kind: 'internal', doc: 'An unexpected failure; a bug in changegate.' },
+} as const satisfies Record<string, { kind: ErrorKind; doc: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface ChangegateErrorOptions {
+  cause?: unknown;
+  /** Facts a reader needs to act: instance, url, record, file, line, path. Never secrets. */
+  details?: Record<string, unknown>;
+}
+
+export class ChangegateError extends Error {
+  readonly code: ErrorCode;
+  readonly kind: ErrorKind;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: ChangegateErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ChangegateError';
+    this.code = code;
+    this.kind = ERROR_CODES[code].kind;
+    this.details = options.details ?? {};
+  }
+
+  toJSON(): { code: ErrorCode; kind: ErrorKind; message: string; details: Record<string, unknown> } {
+    return { code: this.code, kind: this.kind, message: this.message, details: this.details };
+  }
+}
+
+export function isChangegateError(err: unknown, code?: ErrorCode): err is ChangegateError {
+  return err instanceof ChangegateError && (code === undefined || err.code === code);
+}
+
+/** Wraps anything thrown into the vocabulary, keeping the original as `cause`. */
+export function asChangegateError(err: unknown): ChangegateError {
+  if (err instanceof ChangegateError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new ChangegateError('CG_INTERNAL', message, { cause: err });
+}
