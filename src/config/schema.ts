@@ -43,7 +43,7 @@ export const OAuthPassword = z
   })
   .strict();
 
-export const ServiceNowAuth = z.union([BasicAuth, OAuthClientCredentials, OAuthPassword]);
+export const ServiceNowAuth = z.discriminatedUnion('kind', [BasicAuth, z.discriminatedUnion('grant', [OAuthClientCredentials, OAuthPassword])]);
 export type ServiceNowAuth = z.infer<typeof ServiceNowAuth>;
 
 const CommonInstance = {
