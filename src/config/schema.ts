@@ -1,6 +1,7 @@
 // The shape of changegate.yaml, validated once at the edge. Types are inferred
 // from the schemas, so the rest of the code trusts them.
 
+import { validate as validCron } from 'node-cron';
 import { z } from 'zod';
 
 const DURATION = /^(\d+)(ms|s|m|h|d)$/;
@@ -50,7 +51,7 @@ const CommonInstance = {
   id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes'),
   baseUrl: z.url().transform((u) => u.replace(/\/+$/, '')),
   /** node-cron expression; the instance is synced on it by `serve`. */
-  schedule: z.string().default('*/2 * * * *'),
+  schedule: z.string().refine((expr) => validCron(expr), 'expected a cron expression such as */2 * * * *').default('*/2 * * * *'),
   overlap: Duration.default(120_000),
   pageSize: z.number().int().min(1).max(10_000).default(1000),
   /** Per-request timeout. */

@@ -56,11 +56,17 @@ export function formatPath(path: YamlPath): string {
   return path.map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i === 0 ? '' : '.'}${String(part)}`)).join('');
 }
 
+/** An unknown key is reported at the key itself, not at its parent object. */
+function issuePath(issue: z.core.$ZodIssue): YamlPath {
+  return issue.code === 'unrecognized_keys' && issue.keys.length === 1 ? [...issue.path, issue.keys[0] as string] : issue.path;
+}
+
 /** One line per issue: `file:line:col path: message`. */
 export function formatIssues(issues: readonly z.core.$ZodIssue[], source: YamlSource): string[] {
   return issues.map((issue) => {
-    const pos = source.positionOf(issue.path);
-    return `${source.file}:${pos.line}:${pos.column} ${formatPath(issue.path)}: ${issue.message}`;
+    const path = issuePath(issue);
+    const pos = source.positionOf(path);
+    return `${source.file}:${pos.line}:${pos.column} ${formatPath(path)}: ${issue.message}`;
   });
 }
 
@@ -70,9 +76,9 @@ export function validateYamlSource<S extends z.ZodType>(source: YamlSource, sche
   if (result.success) return result.data;
   const lines = formatIssues(result.error.issues, source);
   const first = result.error.issues[0];
-  const firstPos = first ? source.positionOf(first.path) : { line: 1, column: 1 };
+  const firstPos = first ? source.positionOf(issuePath(first)) : { line: 1, column: 1 };
   throw new ChangegateError(code, `${source.file} is invalid:\n  ${lines.join('\n  ')}`, {
-    details: { file: source.file, line: firstPos.line, path: first ? formatPath(first.path) : '', issues: lines },
+    details: { file: source.file, line: firstPos.line, path: first ? formatPath(issuePath(first)) : '', issues: lines },
     cause: result.error,
   });
 }

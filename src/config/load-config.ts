@@ -1,0 +1,65 @@
+// Loads changegate.yaml: the only module that reads process.env. `${VAR}` and
+// `${VAR:-default}` are substituted in string values after parsing, so an error
+// still points at the line the placeholder is on.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ChangegateError } from '../errors.ts';
+import { ChangegateConfig } from './schema.ts';
+import { formatPath, parseYamlSource, validateYamlSource, type YamlPath, type YamlSource } from './yaml-source.ts';
+
+export interface LoadedConfig {
+  config: ChangegateConfig;
+  /** Absolute path of the file, or null when no configuration was given (demo mode). */
+  file: string | null;
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+const PLACEHOLDER = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+function substitute(value: unknown, path: YamlPath, env: Env, source: YamlSource): unknown {
+  if (typeof value === 'string') {
+    return value.replace(PLACEHOLDER, (_match, name: string, fallback: string | undefined) => {
+      const found = env[name];
+      if (found !== undefined && found !== '') return found;
+      if (fallback !== undefined) return fallback;
+      const pos = source.positionOf(path);
+      throw new ChangegateError(
+        'CG_CONFIG_ENV_MISSING',
+        `${source.file}:${pos.line}:${pos.column} ${formatPath(path)}: environment variable ${name} is not set`,
+        { details: { file: source.file, line: pos.line, path: formatPath(path), variable: name } },
+      );
+    });
+  }
+  if (Array.isArray(value)) return value.map((item, i) => substitute(item, [...path, i], env, source));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, substitute(item, [...path, key], env, source)]));
+  }
+  return value;
+}
+
+// A placeholder that is a whole unquoted value, e.g. `{ password: ${SN_PASSWORD} }`:
+// in a YAML flow map `{` would open a nested map, so it is quoted before parsing
+// (line numbers are unchanged). Quoted or embedded placeholders are left alone.
+const BARE_PLACEHOLDER = /(?<=(?:^|[:[{,]|-\s)[ \t]*)\$\{[A-Za-z_]\w*(?::-[^}"'\n]*)?\}(?=[ \t]*(?:[,}\]]|[ \t]#|$))/gm;
+
+export function parseConfigText(text: string, file: string, env: Env): ChangegateConfig {
+  const source = parseYamlSource(text.replace(BARE_PLACEHOLDER, (m) => `"${m}"`), file, 'CG_CONFIG_INVALID');
+  const data = substitute(source.data ?? {}, [], env, source);
+  return validateYamlSource(source, ChangegateConfig, 'CG_CONFIG_INVALID', data);
+}
+
+/** `--config` wins over `CHANGEGATE_CONFIG`; neither means demo mode. */
+export function loadConfig(options: { path?: string | undefined; env?: Env } = {}): LoadedConfig {
+  const env = options.env ?? process.env;
+  const given = options.path ?? env['CHANGEGATE_CONFIG'];
+  if (given === undefined || given === '') {
+    return { config: ChangegateConfig.parse({}), file: null };
+  }
+  const file = resolve(given);
+  if (!existsSync(file)) {
+    throw new ChangegateError('CG_CONFIG_NOT_FOUND', `${file}: configuration file not found`, { details: { file } });
+  }
+  return { config: parseConfigText(readFileSync(file, 'utf8'), file, env), file };
+}
