@@ -1,0 +1,87 @@
+// Wires one process: store, connectors, sync engine, scheduler, HTTP server.
+// With no configuration it starts the built-in demo instances and says so.
+
+import type { FastifyInstance } from 'fastify';
+import type { ChangegateConfig, InstanceConfig } from '../config/schema.ts';
+import type { LoadedConfig } from '../config/load-config.ts';
+import { createLogger, type Logger } from '../log.ts';
+import { buildServer } from '../server/build-server.ts';
+import { createMetrics, type Metrics } from '../server/metrics.ts';
+import type { ChangeStore } from '../store/change-store.ts';
+import { openStore } from '../store/open-store.ts';
+import { SyncEngine } from '../sync/sync-engine.ts';
+import { SyncScheduler } from '../sync/scheduler.ts';
+import { buildConnector } from './build-connectors.ts';
+import { startDemoInstances, type DemoInstances } from './demo-instances.ts';
+
+export interface ChangegateApp {
+  config: ChangegateConfig;
+  instances: InstanceConfig[];
+  logger: Logger;
+  metrics: Metrics;
+  store: ChangeStore;
+  engine: SyncEngine;
+  demo: DemoInstances | null;
+  /** Start the HTTP server and the schedules (`serve`). Returns the listening URL. */
+  serve(options?: { runNow?: boolean }): Promise<string>;
+  server(): FastifyInstance;
+  close(): Promise<void>;
+}
+
+export interface CreateAppOptions {
+  logger?: Logger;
+  /** Demo data set size when running without configuration. */
+  demoCount?: number;
+}
+
+export async function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}): Promise<ChangegateApp> {
+  const { config } = loaded;
+  const logger = options.logger ?? createLogger({ level: config.log.level });
+  const metrics = createMetrics();
+  let demo: DemoInstances | null = null;
+  let instances = config.instances;
+  if (loaded.file === null) {
+    demo = await startDemoInstances({ logger, ...(options.demoCount ? { count: options.demoCount } : {}) });
+    instances = demo.instances;
+    logger.warn(
+      { store: config.store.kind === 'sqlite' ? config.store.path : config.store.kind, instances: instances.map((i) => `${i.id} → ${i.baseUrl}`) },
+      'NO CONFIGURATION GIVEN (--config or CHANGEGATE_CONFIG): running the built-in demo instances against the embedded store',
+    );
+  }
+  const store = await openStore(config.store);
+  const engine = new SyncEngine({ store, logger, metrics });
+  for (const instance of instances) {
+    engine.register({ connector: buildConnector(instance, { logger, metrics }), pageSize: instance.pageSize, overlapMs: instance.overlap });
+  }
+  const scheduler = new SyncScheduler(engine, logger);
+  let app: FastifyInstance | null = null;
+  const server = (): FastifyInstance => (app ??= buildServer({ store, engine, metrics, logger }));
+
+  return {
+    config,
+    instances,
+    logger,
+    metrics,
+    store,
+    engine,
+    demo,
+    server,
+    async serve(serveOptions = {}) {
+      const [host, port] = config.server.listen.split(':') as [string, string];
+      const url = await server().listen({ host, port: Number(port) });
+      logger.info({ url }, `changegate listening on ${url}`);
+      scheduler.start(
+        instances.map((i) => ({ instance: i.id, cron: i.schedule })),
+        { runNow: serveOptions.runNow ?? true },
+      );
+      return url;
+    },
+    async close() {
+      await scheduler.stop();
+      if (app) await app.close();
+      await engine.idle();
+      await store.close();
+      if (demo) await demo.close();
+    },
+  };
+}

@@ -1,0 +1,121 @@
+// The `changegate` command line. Exit codes: 0 done, 1 failed or denied, 2 invalid configuration or usage.
+
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { createApp } from '../app/changegate-app.ts';
+import { loadConfig } from '../config/load-config.ts';
+import { ChangegateConfig } from '../config/schema.ts';
+import { asChangegateError, type ChangegateError } from '../errors.ts';
+import { createLogger } from '../log.ts';
+import { validateMappingFiles } from '../mapping/validate-mappings.ts';
+import { createProgressReporter } from './progress-line.ts';
+
+const USAGE = `changegate <command> [options]
+
+Commands:
+  serve                       run the schedules and the HTTP API (no config: built-in demo instances)
+  demo                        run the service against the seeded built-in simulators
+  sync [--instance ID] [--full]
+                              sync once (every instance, or one) and exit
+  mappings validate [DIR]     check mapping files (default: ./mappings)
+  config schema               print the JSON Schema of changegate.yaml
+
+Options:
+  --config FILE               configuration file (or CHANGEGATE_CONFIG)
+  -h, --help                  this text
+`;
+
+function exitCodeFor(error: ChangegateError): number {
+  return error.kind === 'config' || error.code === 'CG_INSTANCE_UNKNOWN' ? 2 : 1;
+}
+
+async function waitForSignal(): Promise<void> {
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}
+
+export async function runCli(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      config: { type: 'string' },
+      instance: { type: 'string' },
+      full: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const [command, sub, arg] = positionals;
+  if (values.help || command === undefined || command === 'help') {
+    process.stdout.write(USAGE);
+    return command === undefined && !values.help ? 2 : 0;
+  }
+  switch (command) {
+    case 'serve':
+    case 'demo': {
+      const loaded = command === 'demo' ? { config: ChangegateConfig.parse({}), file: null } : loadConfig({ path: values.config });
+      const app = await createApp(loaded);
+      await app.serve();
+      await waitForSignal();
+      app.logger.info('shutting down');
+      await app.close();
+      return 0;
+    }
+    case 'sync': {
+      const loaded = loadConfig({ path: values.config });
+      const logger = createLogger({ level: loaded.config.log.level, destination: process.stderr });
+      const app = await createApp(loaded, { logger });
+      const progress = createProgressReporter(process.stderr);
+      let failed = false;
+      try {
+        const ids = values.instance ? [values.instance] : app.engine.instanceIds();
+        for (const id of ids) {
+          try {
+            const report = await app.engine.sync(id, { full: values.full, onProgress: (p) => progress.update(p) });
+            progress.done();
+            process.stdout.write(`${JSON.stringify(report)}\n`);
+          } catch (err) {
+            progress.done();
+            const error = asChangegateError(err);
+            process.stderr.write(`changegate: sync of ${id} failed: [${error.code}] ${error.message}\n`);
+            if (error.code === 'CG_INSTANCE_UNKNOWN') return 2;
+            failed = true;
+          }
+        }
+      } finally {
+        await app.close();
+      }
+      return failed ? 1 : 0;
+    }
+    case 'mappings': {
+      if (sub !== 'validate') break;
+      const results = validateMappingFiles(arg ?? 'mappings');
+      for (const r of results) {
+        process.stdout.write(r.ok ? `ok      ${r.file}\n` : `invalid ${r.file}\n${r.errors.map((e) => `  ${e}\n`).join('')}`);
+      }
+      return results.every((r) => r.ok) ? 0 : 2;
+    }
+    case 'config': {
+      if (sub !== 'schema') break;
+      process.stdout.write(`${JSON.stringify(z.toJSONSchema(ChangegateConfig, { io: 'input' }), null, 2)}\n`);
+      return 0;
+    }
+    default:
+      break;
+  }
+  process.stderr.write(`changegate: unknown command "${[command, sub].filter(Boolean).join(' ')}"\n\n${USAGE}`);
+  return 2;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    process.exitCode = await runCli(argv);
+  } catch (err) {
+    const error = asChangegateError(err);
+    process.stderr.write(`changegate: [${error.code}] ${error.message}\n`);
+    process.exitCode = exitCodeFor(error);
+  }
+}

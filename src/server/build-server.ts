@@ -1,0 +1,30 @@
+// The fastify application: routes only; the process wiring is in src/app.
+
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from '../log.ts';
+import type { ChangeStore } from '../store/change-store.ts';
+import type { SyncEngine } from '../sync/sync-engine.ts';
+import { installErrorHandler } from './http-errors.ts';
+import type { Metrics } from './metrics.ts';
+import { registerChangeRoutes } from './routes/changes.ts';
+import { registerHealthRoutes } from './routes/health.ts';
+
+export interface ServerDeps {
+  store: ChangeStore;
+  engine: SyncEngine;
+  metrics: Metrics;
+  logger: Logger;
+  /** Largest accepted request body (webhooks); larger ones get 413. */
+  bodyLimit?: number;
+}
+
+export function buildServer(deps: ServerDeps): FastifyInstance {
+  const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, bodyLimit: deps.bodyLimit ?? 1_048_576, disableRequestLogging: true });
+  installErrorHandler(app, deps.metrics);
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({ error: { code: 'CG_NOT_FOUND', kind: 'input', message: `no route ${request.method} ${request.url}`, details: {} } }),
+  );
+  registerHealthRoutes(app, deps);
+  registerChangeRoutes(app, deps.store);
+  return app;
+}

@@ -1,0 +1,63 @@
+// Prometheus metrics, one registry per process (tests make their own).
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface Metrics {
+  registry: Registry;
+  syncRuns: Counter<'instance' | 'outcome'>;
+  syncRecords: Counter<'instance' | 'stream' | 'outcome'>;
+  syncErrors: Counter<'instance' | 'code'>;
+  rejectedRecords: Counter<'instance' | 'stream' | 'code'>;
+  upstreamRequests: Counter<'instance' | 'method' | 'status'>;
+  upstreamDuration: Histogram<'instance'>;
+  syncDuration: Histogram<'instance'>;
+  lastSuccess: Gauge<'instance'>;
+  mirroredChanges: Gauge<'instance'>;
+  httpErrors: Counter<'code'>;
+}
+
+export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'changegate_' });
+  const registers = [registry];
+  return {
+    registry,
+    syncRuns: new Counter({ name: 'changegate_sync_runs_total', help: 'Sync runs by outcome (ok, failed, busy).', labelNames: ['instance', 'outcome'], registers }),
+    syncRecords: new Counter({
+      name: 'changegate_sync_records_total',
+      help: 'Records read by a sync, by outcome (written, unchanged, stale, invalid).',
+      labelNames: ['instance', 'stream', 'outcome'],
+      registers,
+    }),
+    syncErrors: new Counter({ name: 'changegate_sync_errors_total', help: 'Sync runs that ended in an error, by error code.', labelNames: ['instance', 'code'], registers }),
+    rejectedRecords: new Counter({
+      name: 'changegate_rejected_records_total',
+      help: 'Source records that could not be mapped (missing sys_id, malformed date, unknown state), by error code.',
+      labelNames: ['instance', 'stream', 'code'],
+      registers,
+    }),
+    upstreamRequests: new Counter({
+      name: 'changegate_upstream_requests_total',
+      help: 'HTTP requests sent to ServiceNow or Jira, by status (or network error code).',
+      labelNames: ['instance', 'method', 'status'],
+      registers,
+    }),
+    upstreamDuration: new Histogram({
+      name: 'changegate_upstream_request_seconds',
+      help: 'Upstream request latency.',
+      labelNames: ['instance'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    syncDuration: new Histogram({
+      name: 'changegate_sync_duration_seconds',
+      help: 'Wall time of a sync run.',
+      labelNames: ['instance'],
+      buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600],
+      registers,
+    }),
+    lastSuccess: new Gauge({ name: 'changegate_sync_last_success_timestamp_seconds', help: 'When the last sync run of an instance succeeded.', labelNames: ['instance'], registers }),
+    mirroredChanges: new Gauge({ name: 'changegate_mirrored_changes', help: 'Changes held in the mirror.', labelNames: ['instance'], registers }),
+    httpErrors: new Counter({ name: 'changegate_http_errors_total', help: 'API requests answered with an error, by code.', labelNames: ['code'], registers }),
+  };
+}

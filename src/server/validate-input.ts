@@ -1,0 +1,14 @@
+// Validate API input at the edge with zod; the error names the field.
+
+import type { z } from 'zod';
+import { ChangegateError } from '../errors.ts';
+
+export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where: 'query' | 'body' | 'params'): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const field = issue && issue.path.length > 0 ? issue.path.map(String).join('.') : where;
+  throw new ChangegateError('CG_INPUT_INVALID', `${where} ${field}: ${issue?.message ?? 'invalid'}`, {
+    details: { field, where, issues: result.error.issues.map((i) => ({ field: i.path.map(String).join('.'), message: i.message })) },
+  });
+}

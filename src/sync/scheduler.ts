@@ -1,0 +1,45 @@
+// Runs each instance's sync on its cron schedule. A tick that finds the
+// previous run still going is skipped, never stacked.
+
+import { schedule, type ScheduledTask } from 'node-cron';
+import { isChangegateError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { SyncEngine } from './sync-engine.ts';
+
+export interface ScheduledInstance {
+  instance: string;
+  cron: string;
+}
+
+export class SyncScheduler {
+  readonly #tasks: ScheduledTask[] = [];
+  readonly #engine: SyncEngine;
+  readonly #logger: Logger;
+
+  constructor(engine: SyncEngine, logger: Logger) {
+    this.#engine = engine;
+    this.#logger = logger;
+  }
+
+  start(instances: readonly ScheduledInstance[], options: { runNow?: boolean } = {}): void {
+    for (const { instance, cron } of instances) {
+      this.#tasks.push(schedule(cron, () => this.#tick(instance), { name: `sync:${instance}`, noOverlap: true }));
+      this.#logger.info({ instance, schedule: cron }, `sync of ${instance} scheduled (${cron})`);
+      if (options.runNow) void this.#tick(instance);
+    }
+  }
+
+  async #tick(instance: string): Promise<void> {
+    try {
+      await this.#engine.sync(instance);
+    } catch (err) {
+      // The engine has logged and counted the failure; a busy instance is expected.
+      if (isChangegateError(err, 'CG_SYNC_BUSY')) this.#logger.debug({ instance }, 'previous sync still running; tick skipped');
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.#tasks.map((task) => task.destroy()));
+    this.#tasks.length = 0;
+  }
+}

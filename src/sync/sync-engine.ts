@@ -1,0 +1,219 @@
+// The one sync loop every connector shares. It owns cursors, the overlap
+// re-read, the signpost, ACL-short pages and persistence; connectors only read
+// one page at a time.
+
+import type { ConnectorInstance, PageResult, StreamCursor, StreamItem } from '../../connectors/connector.ts';
+import { asChangegateError, ChangegateError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../server/metrics.ts';
+import type { ApplyResult, ChangeStore } from '../store/change-store.ts';
+
+export interface SyncProgress {
+  instance: string;
+  stream: string;
+  /** Records read so far in this stream. */
+  records: number;
+  /** Rows the source said match from where this run started (null if unknown). */
+  total: number | null;
+  elapsedMs: number;
+}
+
+export interface StreamReport {
+  stream: string;
+  pages: number;
+  apiCalls: number;
+  records: number;
+  written: number;
+  unchanged: number;
+  stale: number;
+  invalid: number;
+}
+
+export interface SyncReport {
+  instance: string;
+  full: boolean;
+  startedAt: string;
+  finishedAt: string;
+  streams: StreamReport[];
+}
+
+export interface SyncOptions {
+  full?: boolean;
+  signal?: AbortSignal;
+  onProgress?: (progress: SyncProgress) => void;
+}
+
+export interface SyncEngineDeps {
+  store: ChangeStore;
+  logger: Logger;
+  metrics: Metrics;
+  clock?: () => Date;
+}
+
+export interface InstanceSettings {
+  connector: ConnectorInstance;
+  pageSize: number;
+  overlapMs: number;
+}
+
+function minusMs(iso: string, ms: number): string {
+  return new Date(Date.parse(iso) - ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** Never bookmark past the signpost: a record stamped in the source's future is read again next run. */
+function bookmark(last: StreamCursor, signpost: string): StreamCursor {
+  return Date.parse(last.updatedAt) <= Date.parse(signpost) ? last : { updatedAt: signpost, id: '' };
+}
+
+export class SyncEngine {
+  readonly #deps: SyncEngineDeps;
+  readonly #instances = new Map<string, InstanceSettings>();
+  readonly #running = new Map<string, Promise<SyncReport>>();
+
+  constructor(deps: SyncEngineDeps) {
+    this.#deps = deps;
+  }
+
+  register(settings: InstanceSettings): void {
+    this.#instances.set(settings.connector.instanceId, settings);
+  }
+
+  instanceIds(): string[] {
+    return [...this.#instances.keys()];
+  }
+
+  /** Resolves when no run is in progress (used on shutdown before the store closes). */
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.#running.values()]);
+  }
+
+  isRunning(instance: string): boolean {
+    return this.#running.has(instance);
+  }
+
+  /**
+   * One run at a time per instance. A second caller gets CG_SYNC_BUSY unless it
+   * asks to `join` the run in progress.
+   */
+  sync(instance: string, options: SyncOptions & { join?: boolean } = {}): Promise<SyncReport> {
+    const settings = this.#instances.get(instance);
+    if (!settings) {
+      return Promise.reject(new ChangegateError('CG_INSTANCE_UNKNOWN', `no configured instance "${instance}"`, { details: { instance } }));
+    }
+    const current = this.#running.get(instance);
+    if (current) {
+      if (options.join) return current;
+      this.#deps.metrics.syncRuns.inc({ instance, outcome: 'busy' });
+      return Promise.reject(new ChangegateError('CG_SYNC_BUSY', `a sync of "${instance}" is already running`, { details: { instance } }));
+    }
+    const run = this.#run(settings, options).finally(() => this.#running.delete(instance));
+    this.#running.set(instance, run);
+    return run;
+  }
+
+  /** Re-fetch one record (a webhook's or a reconcile's) and store it; the payload that triggered it is never trusted. */
+  async syncOne(instance: string, nativeId: string): Promise<ApplyResult | null> {
+    const settings = this.#instances.get(instance);
+    if (!settings) throw new ChangegateError('CG_INSTANCE_UNKNOWN', `no configured instance "${instance}"`, { details: { instance } });
+    const items = await settings.connector.fetchOne(nativeId);
+    if (!items) return null;
+    const result = await this.#deps.store.applyPage(instance, 'webhook', items, null);
+    this.#count(instance, 'webhook', items, result);
+    return result;
+  }
+
+  async #run(settings: InstanceSettings, options: SyncOptions): Promise<SyncReport> {
+    const { connector } = settings;
+    const instance = connector.instanceId;
+    const clock = this.#deps.clock ?? (() => new Date());
+    const started = clock();
+    const log = this.#deps.logger.child({ instance });
+    const stopTimer = this.#deps.metrics.syncDuration.startTimer({ instance });
+    if (options.full) await this.#deps.store.resetCursors(instance);
+    const streams: StreamReport[] = [];
+    try {
+      for (const stream of connector.streams) {
+        streams.push(await this.#syncStream(settings, stream.name, started, options));
+      }
+    } catch (err) {
+      const error = asChangegateError(err);
+      this.#deps.metrics.syncRuns.inc({ instance, outcome: 'failed' });
+      this.#deps.metrics.syncErrors.inc({ instance, code: error.code });
+      log.error({ code: error.code, kind: error.kind, details: error.details, err: error }, `sync of ${instance} failed: ${error.message}`);
+      throw error;
+    } finally {
+      stopTimer();
+    }
+    this.#deps.metrics.syncRuns.inc({ instance, outcome: 'ok' });
+    this.#deps.metrics.lastSuccess.set({ instance }, clock().getTime() / 1000);
+    this.#deps.metrics.mirroredChanges.set({ instance }, await this.#deps.store.countChanges(instance));
+    const report: SyncReport = { instance, full: options.full ?? false, startedAt: started.toISOString(), finishedAt: clock().toISOString(), streams };
+    log.info({ streams }, `sync of ${instance} finished`);
+    return report;
+  }
+
+  async #syncStream(settings: InstanceSettings, stream: string, started: Date, options: SyncOptions): Promise<StreamReport> {
+    const { connector, pageSize, overlapMs } = settings;
+    const instance = connector.instanceId;
+    const store = this.#deps.store;
+    const signpost = started.toISOString().replace(/\.\d{3}Z$/, 'Z');
+    // Stop chasing the head once past the signpost by more than the overlap:
+    // what is newer is read next run, and the overlap absorbs clock skew.
+    const horizon = Date.parse(signpost) + overlapMs;
+    const saved = await store.getCursor(instance, stream);
+    let after: StreamCursor | null = saved ? { updatedAt: minusMs(saved.updatedAt, overlapMs), id: '' } : null;
+    let offset = 0;
+    let total: number | null = null;
+    const report: StreamReport = { stream, pages: 0, apiCalls: 0, records: 0, written: 0, unchanged: 0, stale: 0, invalid: 0 };
+    for (;;) {
+      options.signal?.throwIfAborted();
+      const page: PageResult = await connector.readPage({
+        stream,
+        after,
+        offset,
+        pageSize,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      report.pages += 1;
+      report.apiCalls += page.apiCalls;
+      if (total === null) total = page.total;
+      // Saved in the same step as the page's items, never before them.
+      const result = await store.applyPage(instance, stream, page.items, page.last ? bookmark(page.last, signpost) : null);
+      this.#count(instance, stream, page.items, result);
+      report.records += page.items.length;
+      report.written += result.changesWritten + result.approvalsWritten + result.journalWritten;
+      report.unchanged += result.changesUnchanged;
+      report.stale += result.changesStale;
+      report.invalid += result.invalid;
+      options.onProgress?.({ instance, stream, records: report.records, total, elapsedMs: Date.now() - started.getTime() });
+      if (!page.hasMore) break;
+      if (page.last) {
+        if (Date.parse(page.last.updatedAt) > horizon) break;
+        after = page.last;
+        offset = 0;
+      } else {
+        // Every row of the page was hidden (ServiceNow applies ACLs after the limit): skip past them.
+        offset += pageSize;
+      }
+    }
+    return report;
+  }
+
+  #count(instance: string, stream: string, items: readonly StreamItem[], result: ApplyResult): void {
+    const m = this.#deps.metrics.syncRecords;
+    if (result.changesWritten) m.inc({ instance, stream, outcome: 'written' }, result.changesWritten);
+    if (result.approvalsWritten) m.inc({ instance, stream, outcome: 'written' }, result.approvalsWritten);
+    if (result.journalWritten) m.inc({ instance, stream, outcome: 'written' }, result.journalWritten);
+    if (result.changesUnchanged) m.inc({ instance, stream, outcome: 'unchanged' }, result.changesUnchanged);
+    if (result.changesStale) m.inc({ instance, stream, outcome: 'stale' }, result.changesStale);
+    for (const item of items) {
+      if (item.kind !== 'invalid') continue;
+      m.inc({ instance, stream, outcome: 'invalid' });
+      this.#deps.metrics.rejectedRecords.inc({ instance, stream, code: item.error.code });
+      this.#deps.logger.error(
+        { instance, stream, ref: item.ref, code: item.error.code, details: item.error.details },
+        `record ${item.ref} rejected: ${item.error.message}`,
+      );
+    }
+  }
+}

@@ -1,0 +1,152 @@
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ConnectorInstance, PageRequest, PageResult, StreamCursor } from '../../connectors/connector.ts';
+import { ChangegateError, isChangegateError } from '../../src/errors.ts';
+import { createMetrics } from '../../src/server/metrics.ts';
+import type { ChangeStore } from '../../src/store/change-store.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
+import { SyncEngine } from '../../src/sync/sync-engine.ts';
+import { buildChange } from '../support/change-builder.ts';
+
+interface Row {
+  id: string;
+  updatedAt: string;
+  revision: number;
+  hidden?: boolean;
+}
+
+const after = (row: Row, cursor: StreamCursor | null): boolean =>
+  cursor === null || row.updatedAt > cursor.updatedAt || (row.updatedAt === cursor.updatedAt && cursor.id !== '' && row.id > cursor.id) || (cursor.id === '' && row.updatedAt >= cursor.updatedAt);
+
+/** A source with ServiceNow's paging semantics: keyset order, ACL applied after the limit. */
+class FakeSource implements ConnectorInstance {
+  readonly system = 'servicenow' as const;
+  readonly instanceId = 'fake';
+  readonly streams = [{ name: 'changes', description: 'changes' }];
+  rows: Row[] = [];
+  requests: PageRequest[] = [];
+  failAfter = Infinity;
+
+  upsert(id: string, updatedAt: string, hidden = false): void {
+    const existing = this.rows.find((r) => r.id === id);
+    if (existing) Object.assign(existing, { updatedAt, revision: existing.revision + 1, hidden });
+    else this.rows.push({ id, updatedAt, revision: 0, hidden });
+  }
+
+  async readPage(request: PageRequest): Promise<PageResult> {
+    if (this.requests.length >= this.failAfter) throw new ChangegateError('CG_UPSTREAM_UNAVAILABLE', 'connection reset');
+    this.requests.push(request);
+    const matching = this.rows
+      .filter((r) => after(r, request.after))
+      .sort((a, b) => (a.updatedAt === b.updatedAt ? (a.id < b.id ? -1 : 1) : a.updatedAt < b.updatedAt ? -1 : 1));
+    const slice = matching.slice(request.offset, request.offset + request.pageSize);
+    const visible = slice.filter((r) => !r.hidden);
+    const lastRow = visible.at(-1);
+    return {
+      items: visible.map((r) => ({
+        kind: 'change' as const,
+        change: buildChange({ id: `servicenow:fake:${r.id}`, instance: 'fake', nativeId: r.id, key: `CHG${r.id}`, updatedAt: r.updatedAt, nativeRevision: r.revision }),
+      })),
+      last: lastRow ? { updatedAt: lastRow.updatedAt, id: lastRow.id } : null,
+      total: matching.length,
+      hasMore: request.offset + request.pageSize < matching.length,
+      apiCalls: 1,
+    };
+  }
+
+  async fetchOne(): Promise<null> {
+    return null;
+  }
+}
+
+const stores: ChangeStore[] = [];
+afterEach(async () => {
+  await Promise.all(stores.splice(0).map((s) => s.close()));
+});
+
+function setup(source: FakeSource, now = '2026-01-01T00:00:00Z') {
+  const store = SqliteChangeStore.open(':memory:');
+  stores.push(store);
+  const engine = new SyncEngine({ store, logger: pino({ level: 'silent' }), metrics: createMetrics({ defaultMetrics: false }), clock: () => new Date(now) });
+  engine.register({ connector: source, pageSize: 10, overlapMs: 60_000 });
+  return { store, engine };
+}
+
+const at = (minute: number, second = 0) => `2025-06-01T10:${String(minute).padStart(2, '0')}:${String(second).padStart(2, '0')}Z`;
+
+describe('sync engine', () => {
+  it('mirrors every record once, including ties on the same second', async () => {
+    const source = new FakeSource();
+    for (let i = 0; i < 35; i++) source.upsert(`r${String(i).padStart(3, '0')}`, at(Math.floor(i / 7)));
+    const { store, engine } = setup(source);
+    const report = await engine.sync('fake');
+    expect(await store.countChanges('fake')).toBe(35);
+    expect(report.streams[0]).toMatchObject({ records: 35, written: 35, pages: 4 });
+  });
+
+  it('resumes from the saved cursor after a crash and re-reads only the overlap', async () => {
+    const source = new FakeSource();
+    for (let i = 0; i < 50; i++) source.upsert(`r${String(i).padStart(3, '0')}`, at(i));
+    const { store, engine } = setup(source);
+    source.failAfter = 3;
+    await expect(engine.sync('fake')).rejects.toMatchObject({ code: 'CG_UPSTREAM_UNAVAILABLE' });
+    expect(await store.countChanges('fake')).toBe(30);
+    expect(await store.getCursor('fake', 'changes')).toEqual({ updatedAt: at(29), id: 'r029' });
+
+    source.failAfter = Infinity;
+    source.requests = [];
+    const report = await engine.sync('fake');
+    // Restarted one minute (the overlap) before the cursor, not from zero.
+    expect(source.requests[0]?.after).toEqual({ updatedAt: at(28), id: '' });
+    expect(report.streams[0]).toMatchObject({ written: 20, unchanged: 2 });
+    expect(await store.countChanges('fake')).toBe(50);
+  });
+
+  it('walks past pages the ACL emptied instead of stopping early', async () => {
+    const source = new FakeSource();
+    for (let i = 0; i < 40; i++) source.upsert(`r${String(i).padStart(3, '0')}`, at(i), i >= 10 && i < 25);
+    const { store, engine } = setup(source);
+    await engine.sync('fake');
+    expect(await store.countChanges('fake')).toBe(25);
+    expect(source.requests.some((r) => r.offset > 0)).toBe(true);
+  });
+
+  it('re-reading the overlap writes no new revision', async () => {
+    const source = new FakeSource();
+    for (let i = 0; i < 12; i++) source.upsert(`r${String(i).padStart(3, '0')}`, at(0, i));
+    const { store, engine } = setup(source);
+    await engine.sync('fake');
+    const second = await engine.sync('fake');
+    expect(second.streams[0]).toMatchObject({ written: 0, unchanged: 12 });
+    expect(await store.listRevisions('servicenow:fake:r000')).toHaveLength(1);
+  });
+
+  it('picks up an update that landed in an already-read second', async () => {
+    const source = new FakeSource();
+    for (let i = 0; i < 5; i++) source.upsert(`r${i}`, at(5));
+    const { store, engine } = setup(source);
+    await engine.sync('fake');
+    source.upsert('r0', at(5)); // same second as the saved cursor, smaller id
+    await engine.sync('fake');
+    expect((await store.getChange('servicenow:fake:r0'))?.change.nativeRevision).toBe(1);
+    expect(await store.listRevisions('servicenow:fake:r0')).toHaveLength(2);
+  });
+
+  it('never bookmarks past the signpost', async () => {
+    const source = new FakeSource();
+    source.upsert('future', '2030-01-01T00:00:00Z');
+    const { store, engine } = setup(source, '2026-01-01T00:00:00Z');
+    await engine.sync('fake');
+    expect(await store.getCursor('fake', 'changes')).toEqual({ updatedAt: '2026-01-01T00:00:00Z', id: '' });
+  });
+
+  it('runs one sync at a time per instance', async () => {
+    const source = new FakeSource();
+    source.upsert('a', at(1));
+    const { engine } = setup(source);
+    const first = engine.sync('fake');
+    const second = engine.sync('fake').catch((err: unknown) => err);
+    expect(isChangegateError(await second, 'CG_SYNC_BUSY')).toBe(true);
+    await expect(engine.sync('fake', { join: true })).resolves.toEqual(await first);
+  });
+});
