@@ -1,0 +1,109 @@
+// `changegate mappings validate [DIR]`: checks every mapping file an ops team edits,
+// choosing the schema by the file's top-level `kind:`. Each kind registers its own
+// validator, so the Jira mapping and the policy plug in without touching this file.
+
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { validateServiceNowMappingSource } from '../../connectors/servicenow/servicenow-mapping.ts';
+import { SERVICENOW_MAPPING_KIND } from '../../connectors/servicenow/servicenow-mapping-schema.ts';
+import { parseYamlSource, type YamlSource } from '../config/yaml-source.ts';
+import { isChangegateError } from '../errors.ts';
+
+/** Throws a ChangegateError whose `details.issues` lists `file:line:col path: message` lines (what validateYamlSource throws). */
+export type MappingKindValidator = (source: YamlSource) => void;
+
+export interface MappingFileResult {
+  file: string;
+  ok: boolean;
+  /** `file:line:col path: message`, one per issue. */
+  errors: string[];
+}
+
+const validators = new Map<string, MappingKindValidator>([[SERVICENOW_MAPPING_KIND, validateServiceNowMappingSource]]);
+
+/** Adds (or replaces) the validator for files whose top-level `kind:` is `kind`. */
+export function registerMappingKind(kind: string, validate: MappingKindValidator): void {
+  validators.set(kind, validate);
+}
+
+export function registeredMappingKinds(): string[] {
+  return [...validators.keys()].toSorted();
+}
+
+function isYamlFile(name: string): boolean {
+  return name.endsWith('.yaml') || name.endsWith('.yml');
+}
+
+function listFiles(dirOrFile: string): string[] {
+  if (!statSync(dirOrFile).isDirectory()) return [dirOrFile];
+  return readdirSync(dirOrFile, { withFileTypes: true })
+    .filter((entry) => entry.isFile() && isYamlFile(entry.name))
+    .map((entry) => join(dirOrFile, entry.name))
+    .toSorted();
+}
+
+function errorLines(err: unknown, file: string): string[] {
+  if (isChangegateError(err)) {
+    const issues = err.details['issues'];
+    if (Array.isArray(issues) && issues.every((line) => typeof line === 'string')) return issues;
+    const line = typeof err.details['line'] === 'number' ? err.details['line'] : 1;
+    const column = typeof err.details['column'] === 'number' ? err.details['column'] : 1;
+    const path = typeof err.details['path'] === 'string' && err.details['path'] !== '' ? err.details['path'] : '(root)';
+    // A YAML syntax error already starts with `file:line:col:`; keep only what follows.
+    const prefix = `${file}:${line}:${column}: `;
+    const message = err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
+    return [`${file}:${line}:${column} ${path}: ${message}`];
+  }
+  return [`${file}:1:1 (root): ${err instanceof Error ? err.message : String(err)}`];
+}
+
+/** Issues in file order, so an ops team can fix them top to bottom. */
+function byLine(file: string, lines: string[]): string[] {
+  const position = (line: string): number => {
+    const [row = '0', column = '0'] = line.slice(file.length + 1).split(':', 2);
+    return (Number.parseInt(row, 10) || 0) * 10_000 + (Number.parseInt(column, 10) || 0);
+  };
+  return lines.map((line) => ({ line, at: line.startsWith(`${file}:`) ? position(line) : 0 })).toSorted((a, b) => a.at - b.at).map((entry) => entry.line);
+}
+
+function validateFile(file: string): string[] {
+  let source: YamlSource;
+  try {
+    source = parseYamlSource(readFileSync(file, 'utf8'), file, 'CG_MAPPING_INVALID');
+  } catch (err) {
+    if (isChangegateError(err)) return errorLines(err, file);
+    return [`${file}:1:1 (root): cannot read file (${(err as NodeJS.ErrnoException).code ?? String(err)})`];
+  }
+  const kinds = registeredMappingKinds().join(', ');
+  const data = source.data;
+  const kind = typeof data === 'object' && data !== null && !Array.isArray(data) ? (data as Record<string, unknown>)['kind'] : undefined;
+  if (kind === undefined) return [`${file}:1:1 kind: missing; a mapping file starts with kind: (one of ${kinds})`];
+  const validate = typeof kind === 'string' ? validators.get(kind) : undefined;
+  if (validate === undefined) {
+    const pos = source.positionOf(['kind']);
+    return [`${file}:${pos.line}:${pos.column} kind: unknown kind ${JSON.stringify(kind)}; expected one of ${kinds}`];
+  }
+  try {
+    validate(source);
+    return [];
+  } catch (err) {
+    return errorLines(err, file);
+  }
+}
+
+/**
+ * Validates one file, or every `*.yaml` / `*.yml` file directly inside a directory,
+ * reporting every error rather than stopping at the first.
+ */
+export function validateMappingFiles(dirOrFiles: string): MappingFileResult[] {
+  let files: string[];
+  try {
+    files = listFiles(dirOrFiles);
+  } catch (err) {
+    return [{ file: dirOrFiles, ok: false, errors: [`${dirOrFiles}:1:1 (root): cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`] }];
+  }
+  return files.map((file) => {
+    const errors = validateFile(file);
+    return { file, ok: errors.length === 0, errors: byLine(file, errors) };
+  });
+}

@@ -1,0 +1,84 @@
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { DEFAULT_SERVICENOW_MAPPING } from '../../connectors/servicenow/servicenow-mapping.ts';
+import { validateYamlSource } from '../../src/config/yaml-source.ts';
+import { registerMappingKind, validateMappingFiles } from '../../src/mapping/validate-mappings.ts';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'cg-mappings-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const defaultText = () => readFileSync(DEFAULT_SERVICENOW_MAPPING, 'utf8');
+/** 1-based line of the first non-comment line containing `needle`. */
+const lineOf = (text: string, needle: string) => text.split('\n').findIndex((line) => !line.trimStart().startsWith('#') && line.includes(needle)) + 1;
+
+describe('validateMappingFiles', () => {
+  it('accepts the shipped ServiceNow mapping', () => {
+    expect(validateMappingFiles(DEFAULT_SERVICENOW_MAPPING)).toEqual([{ file: DEFAULT_SERVICENOW_MAPPING, ok: true, errors: [] }]);
+  });
+
+  it('checks every yaml file of a directory and reports each mistake as file:line:col path: message, in file order', () => {
+    copyFileSync(DEFAULT_SERVICENOW_MAPPING, join(dir, 'a-good.yaml'));
+    const text = defaultText()
+      .replace('classes: [change_request]', 'clases: [change_request]')
+      .replace('  cabRequired: cab_required', '  cabRequired: [cab_required]')
+      .replace('"0": review', '"0": reviewed');
+    const bad = join(dir, 'b-bad.yml');
+    writeFileSync(bad, text);
+    writeFileSync(join(dir, 'notes.md'), 'not a mapping');
+
+    const results = validateMappingFiles(dir);
+    expect(results.map((r) => [r.file, r.ok])).toEqual([
+      [join(dir, 'a-good.yaml'), true],
+      [bad, false],
+    ]);
+    expect(results[1]?.errors).toEqual([
+      `${bad}:${lineOf(text, 'clases:')}:9 clases: unknown key "clases"; did you mean "classes"?`,
+      `${bad}:${lineOf(text, '"0": reviewed')}:8 states.0: expected one of new, assess, authorize, scheduled, implement, review, closed, canceled, failed (got "reviewed")`,
+      `${bad}:${lineOf(text, 'cabRequired:')}:16 fields.cabRequired: expected a ServiceNow field name`,
+    ]);
+  });
+
+  it('names a level field that has no levels table', () => {
+    const file = join(dir, 'sn.yaml');
+    const text = defaultText().replace('  probability: null', '  probability: u_probability');
+    writeFileSync(file, text);
+    expect(validateMappingFiles(file)[0]?.errors).toEqual([
+      `${file}:${lineOf(text, 'probability: u_probability')}:16 fields.probability: u_probability has no levels.u_probability table; add one mapping its native values to very_high, high, medium, low`,
+    ]);
+  });
+
+  it('reports an unknown or missing kind and a YAML syntax error with the line', () => {
+    writeFileSync(join(dir, 'a.yaml'), '# acme\nkind: jira-mapp\nversion: 1\n');
+    writeFileSync(join(dir, 'b.yaml'), 'version: 1\n');
+    writeFileSync(join(dir, 'c.yaml'), 'kind: servicenow-mapping\nstates: {\n');
+    const [unknown, missing, syntax] = validateMappingFiles(dir);
+    expect(unknown?.errors).toEqual([`${join(dir, 'a.yaml')}:2:7 kind: unknown kind "jira-mapp"; expected one of servicenow-mapping`]);
+    expect(missing?.errors[0]).toMatch(/b\.yaml:1:1 kind: missing/);
+    expect(syntax?.ok).toBe(false);
+    expect(syntax?.errors[0]).toMatch(/c\.yaml:\d+:\d+ \(root\): invalid YAML/);
+  });
+
+  it('validates kinds that other modules register', () => {
+    const Calendar = z.object({ kind: z.literal('calendar'), freezes: z.array(z.object({ from: z.iso.date(), to: z.iso.date() }).strict()) }).strict();
+    registerMappingKind('calendar', (source) => {
+      validateYamlSource(source, Calendar, 'CG_MAPPING_INVALID');
+    });
+    writeFileSync(join(dir, 'ok.yaml'), 'kind: calendar\nfreezes:\n  - { from: 2026-12-20, to: 2027-01-04 }\n');
+    writeFileSync(join(dir, 'wrong.yaml'), 'kind: calendar\nfreezes:\n  - { from: 2026-12-20, to: soon }\n');
+    const [ok, wrong] = validateMappingFiles(dir);
+    expect(ok).toMatchObject({ ok: true, errors: [] });
+    expect(wrong?.errors).toHaveLength(1);
+    expect(wrong?.errors[0]).toMatch(new RegExp(`^${join(dir, 'wrong.yaml')}:3:\\d+ freezes\\[0\\]\\.to: `));
+  });
+
+  it('reports a path that does not exist instead of throwing', () => {
+    const missing = join(dir, 'nope');
+    expect(validateMappingFiles(missing)).toEqual([{ file: missing, ok: false, errors: [`${missing}:1:1 (root): cannot read (ENOENT)`] }]);
+  });
+});
