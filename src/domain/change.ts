@@ -36,7 +36,7 @@ export interface Ref {
 
 export interface Risk {
   impact: Level | null;
-  /** Probability (ServiceNow: urgency is not probability; mapped from the risk field when no probability exists). */
+  /** Probability of failure. ServiceNow has no such field (null unless a mapping names a `u_` field); policy then uses the stated level. */
   probability: Level | null;
   /** The level the source states (ServiceNow `risk`, JSM "Change risk"). */
   level: Level | null;
