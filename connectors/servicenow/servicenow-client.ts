@@ -1,0 +1,165 @@
+// Table API reads for one ServiceNow instance. Knows the envelope
+// (`{"result": ...}`), the pagination headers and ServiceNow's failure shapes;
+// knows nothing of change requests.
+
+import { ChangegateError, type ErrorCode } from '../../src/errors.ts';
+import { createHttpClient, retryPolicyFor, type AuthProvider, type HttpClient, type HttpResult, type RequestInfo } from '../../src/http/http-client.ts';
+import type { ServiceNowInstance } from '../../src/config/schema.ts';
+import type { Logger } from '../../src/log.ts';
+import type { RetryPolicy } from '../../src/sync/retry-classifier.ts';
+import { createServiceNowAuth } from './servicenow-auth.ts';
+
+export type TableParams = Record<string, string | number | boolean>;
+
+export interface TablePage {
+  records: unknown[];
+  /** `X-Total-Count`: rows the query matched before paging; null when absent. */
+  total: number | null;
+  /** Link rel="next", else offset + limit < total. */
+  hasNext: boolean;
+  /** HTTP requests this page cost, retries included. */
+  apiCalls: number;
+}
+
+export interface TableRecord {
+  /** Null when ServiceNow answered 404 (missing, or hidden by an ACL). */
+  record: Record<string, unknown> | null;
+  apiCalls: number;
+}
+
+export interface ServiceNowClient {
+  readonly instanceId: string;
+  readonly baseUrl: string;
+  getTable(table: string, params: TableParams, signal?: AbortSignal): Promise<TablePage>;
+  getRecord(table: string, sysId: string, params: TableParams, signal?: AbortSignal): Promise<TableRecord>;
+}
+
+export type ServiceNowClientInstance = Pick<ServiceNowInstance, 'id' | 'baseUrl' | 'auth' | 'timeout' | 'retries' | 'maxRequestsPerSecond'>;
+
+export interface ServiceNowClientDeps {
+  logger: Logger;
+  onRequest?: (info: RequestInfo) => void;
+  /** Defaults to one built from `instance.auth`. */
+  auth?: AuthProvider;
+  /** Overrides of the retry policy (tests shorten the backoff). */
+  retry?: Partial<RetryPolicy>;
+}
+
+export const TABLE_PATH = '/api/now/table';
+
+/** ServiceNow's error body: `{"error":{"message","detail"},"status":"failure"}`. */
+export function serviceNowErrorBody(body: unknown): { message: string | null; detail: string | null } | null {
+  if (typeof body !== 'object' || body === null) return null;
+  const error = (body as { error?: unknown }).error;
+  if (typeof error !== 'object' || error === null) return null;
+  const { message, detail } = error as { message?: unknown; detail?: unknown };
+  return { message: typeof message === 'string' ? message : null, detail: typeof detail === 'string' ? detail : null };
+}
+
+function codeFor(status: number): ErrorCode {
+  if (status === 401) return 'CG_SN_AUTH_REJECTED';
+  if (status === 403) return 'CG_SN_FORBIDDEN';
+  // A 429 reaches a mapper only as the cause of an exhausted retry.
+  if (status === 429) return 'CG_UPSTREAM_UNAVAILABLE';
+  if (status >= 400 && status < 500) return 'CG_SN_REQUEST_REJECTED';
+  return 'CG_SN_BAD_RESPONSE';
+}
+
+const HINTS: Partial<Record<ErrorCode, string>> = {
+  CG_SN_AUTH_REJECTED: 'check the instance credentials',
+  CG_SN_FORBIDDEN: 'the API user lacks a role or an ACL/business rule refused it',
+};
+
+export function serviceNowError(instanceId: string, status: number, body: unknown, url: string): ChangegateError {
+  const code = codeFor(status);
+  const sn = serviceNowErrorBody(body);
+  const said = sn ? [sn.message, sn.detail].filter((v) => v !== null && v !== '').join(': ') : '';
+  const hint = HINTS[code];
+  return new ChangegateError(code, `${instanceId}: ServiceNow answered HTTP ${status} for ${url}${said ? ` (${said})` : ''}${hint ? `; ${hint}` : ''}`, {
+    details: { instance: instanceId, url, status, error: sn },
+  });
+}
+
+/** RFC 8288 Link header: does it name a rel="next" target? */
+export function hasNextLink(link: string): boolean {
+  return link.split(/,(?=\s*<)/).some((part) => {
+    const rel = /;\s*rel\s*=\s*(?:"([^"]*)"|([^;\s]+))/i.exec(part);
+    return (rel?.[1] ?? rel?.[2] ?? '').toLowerCase().split(/\s+/).includes('next');
+  });
+}
+
+function isHtml(res: HttpResult): boolean {
+  const type = res.headers['content-type'] ?? '';
+  return /text\/html|application\/xhtml/i.test(type) || (type === '' && /^\s*<(!doctype|html)/i.test(res.text));
+}
+
+export function createServiceNowClient(instance: ServiceNowClientInstance, deps: ServiceNowClientDeps): ServiceNowClient {
+  const auth = deps.auth ?? createServiceNowAuth(instance, { logger: deps.logger, ...optional(deps) });
+  const http: HttpClient = createHttpClient({
+    baseURL: instance.baseUrl,
+    timeoutMs: instance.timeout,
+    retry: retryPolicyFor(instance.retries, deps.retry),
+    instanceId: instance.id,
+    logger: deps.logger,
+    auth,
+    maxRequestsPerSecond: instance.maxRequestsPerSecond,
+    errorFor: (status, body, url) => serviceNowError(instance.id, status, body, url),
+    ...(deps.onRequest ? { onRequest: deps.onRequest } : {}),
+  });
+
+  function badResponse(res: HttpResult, path: string, why: string): ChangegateError {
+    return new ChangegateError('CG_SN_BAD_RESPONSE', `${instance.id}: ServiceNow answered ${path} with ${why}`, {
+      details: { instance: instance.id, url: path, status: res.status, contentType: res.headers['content-type'] ?? null },
+    });
+  }
+
+  /** The `result` of a 2xx, after ruling out the login page and a broken envelope. */
+  function envelope(res: HttpResult, path: string): unknown {
+    if (isHtml(res)) {
+      throw new ChangegateError(
+        'CG_SN_LOGIN_PAGE',
+        `${instance.id}: ServiceNow answered ${path} with an HTML page instead of JSON (an expired session or SSO login page); check that the API user can call the REST API without an interactive login`,
+        { details: { instance: instance.id, url: path, status: res.status, contentType: res.headers['content-type'] ?? null } },
+      );
+    }
+    if (res.data === undefined) throw badResponse(res, path, 'a body that is not JSON');
+    if (typeof res.data !== 'object' || res.data === null || !('result' in res.data)) throw badResponse(res, path, 'JSON without the "result" envelope');
+    return (res.data as { result: unknown }).result;
+  }
+
+  return {
+    instanceId: instance.id,
+    baseUrl: instance.baseUrl,
+
+    async getTable(table, params, signal) {
+      const path = `${TABLE_PATH}/${encodeURIComponent(table)}`;
+      const res = await http.request({ path, pathTemplate: `${TABLE_PATH}/${table}`, params, ...(signal ? { signal } : {}) });
+      const result = envelope(res, path);
+      if (!Array.isArray(result)) throw badResponse(res, path, 'a "result" that is not a list');
+      const totalHeader = res.headers['x-total-count'];
+      const total = totalHeader !== undefined && /^\d+$/.test(totalHeader.trim()) ? Number(totalHeader) : null;
+      const offset = Number(params['sysparm_offset'] ?? 0);
+      const limit = Number(params['sysparm_limit'] ?? 10_000);
+      const link = res.headers['link'];
+      let hasNext: boolean;
+      if (link !== undefined && link !== '') hasNext = hasNextLink(link);
+      else if (total !== null) hasNext = offset + limit < total;
+      // No paging headers at all (sysparm_suppress_pagination_header): a full page may have a successor.
+      else hasNext = result.length >= limit;
+      return { records: result, total, hasNext, apiCalls: res.attempts };
+    },
+
+    async getRecord(table, sysId, params, signal) {
+      const path = `${TABLE_PATH}/${encodeURIComponent(table)}/${encodeURIComponent(sysId)}`;
+      const res = await http.request({ path, pathTemplate: `${TABLE_PATH}/${table}/{sys_id}`, params, acceptStatuses: [404], ...(signal ? { signal } : {}) });
+      if (res.status === 404) return { record: null, apiCalls: res.attempts };
+      const result = envelope(res, path);
+      if (typeof result !== 'object' || result === null || Array.isArray(result)) throw badResponse(res, path, 'a "result" that is not one record');
+      return { record: result as Record<string, unknown>, apiCalls: res.attempts };
+    },
+  };
+}
+
+function optional(deps: ServiceNowClientDeps): { onRequest?: (info: RequestInfo) => void; retry?: Partial<RetryPolicy> } {
+  return { ...(deps.onRequest ? { onRequest: deps.onRequest } : {}), ...(deps.retry ? { retry: deps.retry } : {}) };
+}

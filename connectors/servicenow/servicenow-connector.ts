@@ -1,0 +1,171 @@
+// The ServiceNow connector: three keyset-paged streams (changes, their
+// approvals, their journal) and a re-fetch of one change with its children.
+// It reads one page when asked; the engine in src/sync owns the loop and cursors.
+
+import type { ConnectorInstance, PageRequest, PageResult, StreamCursor, StreamDeclaration, StreamItem } from '../connector.ts';
+import type { ServiceNowInstance } from '../../src/config/schema.ts';
+import { ChangegateError, isChangegateError } from '../../src/errors.ts';
+import type { RequestInfo } from '../../src/http/http-client.ts';
+import type { Logger } from '../../src/log.ts';
+import type { RetryPolicy } from '../../src/sync/retry-classifier.ts';
+import { fieldValue } from './field-value.ts';
+import { APPROVALS_SPEC, CHANGE_TABLE, JOURNAL_EXTRA, JOURNAL_SPEC, changesSpec, checkExtraQuery, keysetQuery, type KeysetSpec } from './keyset-query.ts';
+import { createServiceNowClient, TABLE_PATH, type ServiceNowClient, type TableParams } from './servicenow-client.ts';
+import { parseServiceNowDate } from './servicenow-date.ts';
+import {
+  mapServiceNowApproval,
+  mapServiceNowChange,
+  mapServiceNowJournal,
+  type ServiceNowMapContext,
+  type ServiceNowMapping,
+} from './servicenow-mapping.ts';
+
+export interface ServiceNowConnectorDeps {
+  mapping: ServiceNowMapping;
+  logger: Logger;
+  onRequest?: (info: RequestInfo) => void;
+  /** Defaults to a client built from the instance config. */
+  client?: ServiceNowClient;
+  /** Overrides of the retry policy (tests shorten the backoff). */
+  retry?: Partial<RetryPolicy>;
+}
+
+export const SERVICENOW_STREAMS: readonly StreamDeclaration[] = [
+  { name: 'changes', description: 'change_request records by (sys_updated_on, sys_id)' },
+  { name: 'approvals', description: 'sysapproval_approver rows of change requests by (sys_updated_on, sys_id)' },
+  { name: 'journal', description: 'work notes and comments of change requests (sys_journal_field) by (sys_created_on, sys_id)' },
+];
+
+/** Every read asks for both value and display value, without reference links (reference §1.4). */
+const READ_PARAMS = { sysparm_display_value: 'all', sysparm_exclude_reference_link: 'true' } as const;
+
+type Raw = Record<string, unknown>;
+type Mapper = (raw: Raw, ctx: ServiceNowMapContext) => StreamItem;
+
+const toChange: Mapper = (raw, ctx) => ({ kind: 'change', change: mapServiceNowChange(raw, ctx) });
+const toApproval: Mapper = (raw, ctx) => ({ kind: 'approval', ...mapServiceNowApproval(raw, ctx) });
+const toJournal: Mapper = (raw, ctx) => ({ kind: 'journal', ...mapServiceNowJournal(raw, ctx) });
+
+/** A server that keeps saying "next" must not keep one re-fetch going forever. */
+const MAX_CHILD_PAGES = 100;
+
+/** A safe native id: it goes into a URL path and an encoded query. */
+const NATIVE_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+
+function textOf(raw: Raw, field: string): string | null {
+  try {
+    const value = fieldValue(raw, field);
+    return value === undefined || value === '' ? null : value;
+  } catch {
+    return null;
+  }
+}
+
+/** The row's cursor key from its raw fields, or null when it has none usable. */
+function keyOf(raw: Raw, spec: KeysetSpec): StreamCursor | null {
+  const id = textOf(raw, spec.idField);
+  const time = textOf(raw, spec.timeField);
+  if (id === null || time === null) return null;
+  try {
+    const updatedAt = parseServiceNowDate(time, spec.timeField);
+    return updatedAt === null ? null : { updatedAt, id };
+  } catch {
+    return null;
+  }
+}
+
+export function createServiceNowConnector(instance: ServiceNowInstance, deps: ServiceNowConnectorDeps): ConnectorInstance {
+  const extra = checkExtraQuery(instance.query, instance.id);
+  const { logger } = deps;
+  const client =
+    deps.client ??
+    createServiceNowClient(instance, {
+      logger,
+      ...(deps.onRequest ? { onRequest: deps.onRequest } : {}),
+      ...(deps.retry ? { retry: deps.retry } : {}),
+    });
+  const ctx: ServiceNowMapContext = { instance: instance.id, baseUrl: instance.baseUrl, mapping: deps.mapping };
+  const streams: Record<string, { spec: KeysetSpec; map: Mapper }> = {
+    changes: { spec: changesSpec(extra), map: toChange },
+    approvals: { spec: APPROVALS_SPEC, map: toApproval },
+    journal: { spec: JOURNAL_SPEC, map: toJournal },
+  };
+
+  function mapRow(record: unknown, k: number, path: string, stream: string, map: Mapper): StreamItem {
+    const raw = (typeof record === 'object' && record !== null && !Array.isArray(record) ? record : {}) as Raw;
+    try {
+      if (raw !== record) throw new ChangegateError('CG_SN_RECORD_INVALID', 'the row is not a JSON object');
+      return map(raw, ctx);
+    } catch (err) {
+      const ref = textOf(raw, 'number') ?? textOf(raw, 'sys_id') ?? `record #${k + 1} of ${path}`;
+      const error = isChangegateError(err)
+        ? err
+        : new ChangegateError('CG_SN_RECORD_INVALID', `${instance.id}: ${ref} could not be mapped: ${err instanceof Error ? err.message : String(err)}`, {
+            cause: err,
+            details: { instance: instance.id, record: ref },
+          });
+      logger.warn({ instance: instance.id, stream, ref, code: error.code, details: error.details }, 'record skipped: %s', error.message);
+      return { kind: 'invalid', ref, error };
+    }
+  }
+
+  /** Every page of a small child query (one change's approvals or journal), by offset. */
+  async function readAll(spec: KeysetSpec, stream: string, map: Mapper, signal?: AbortSignal): Promise<StreamItem[]> {
+    const items: StreamItem[] = [];
+    const path = `${TABLE_PATH}/${spec.table}`;
+    const query = keysetQuery(spec, null);
+    for (let offset = 0, pages = 0; pages < MAX_CHILD_PAGES; offset += instance.pageSize, pages++) {
+      const params: TableParams = { ...READ_PARAMS, sysparm_limit: instance.pageSize, sysparm_offset: offset, sysparm_query: query };
+      const page = await client.getTable(spec.table, params, signal);
+      page.records.forEach((record, k) => items.push(mapRow(record, offset + k, path, stream, map)));
+      const seen = offset + instance.pageSize;
+      // ACLs can empty a page mid-way; X-Total-Count still bounds the walk.
+      if (!page.hasNext || (page.total !== null ? seen >= page.total : page.records.length === 0)) return items;
+    }
+    logger.warn({ instance: instance.id, stream, table: spec.table, pages: MAX_CHILD_PAGES }, 'stopped reading children of one change after the page cap');
+    return items;
+  }
+
+  return {
+    system: 'servicenow',
+    instanceId: instance.id,
+    streams: SERVICENOW_STREAMS,
+
+    async readPage(request: PageRequest): Promise<PageResult> {
+      const stream = streams[request.stream];
+      if (stream === undefined) {
+        throw new ChangegateError('CG_INTERNAL', `${instance.id}: ServiceNow has no stream "${request.stream}"`, { details: { instance: instance.id, stream: request.stream } });
+      }
+      const { spec, map } = stream;
+      const params: TableParams = {
+        ...READ_PARAMS,
+        sysparm_limit: request.pageSize,
+        sysparm_offset: request.offset,
+        sysparm_query: keysetQuery(spec, request.after),
+      };
+      const page = await client.getTable(spec.table, params, request.signal);
+      const path = `${TABLE_PATH}/${spec.table}?sysparm_offset=${request.offset}`;
+      const items: StreamItem[] = [];
+      let last: StreamCursor | null = null;
+      page.records.forEach((record, k) => {
+        items.push(mapRow(record, k, path, request.stream, map));
+        if (typeof record === 'object' && record !== null) last = keyOf(record as Raw, spec) ?? last;
+      });
+      return { items, last, total: page.total, hasMore: page.hasNext, apiCalls: page.apiCalls };
+    },
+
+    async fetchOne(nativeId: string, signal?: AbortSignal): Promise<StreamItem[] | null> {
+      if (!NATIVE_ID.test(nativeId)) {
+        throw new ChangegateError('CG_INPUT_INVALID', `"${nativeId}" is not a ServiceNow sys_id`, { details: { instance: instance.id, nativeId } });
+      }
+      const { record } = await client.getRecord(CHANGE_TABLE, nativeId, READ_PARAMS, signal);
+      if (record === null) return null;
+      const change = mapRow(record, 0, `${TABLE_PATH}/${CHANGE_TABLE}/${nativeId}`, 'changes', toChange);
+      const [approvals, journal] = await Promise.all([
+        readAll({ ...APPROVALS_SPEC, extra: `sysapproval=${nativeId}` }, 'approvals', toApproval, signal),
+        readAll({ ...JOURNAL_SPEC, extra: `element_id=${nativeId}^${JOURNAL_EXTRA}` }, 'journal', toJournal, signal),
+      ]);
+      return [change, ...approvals, ...journal];
+    },
+  };
+}
