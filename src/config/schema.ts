@@ -3,6 +3,7 @@
 
 import { validate as validCron } from 'node-cron';
 import { z } from 'zod';
+import { extraQueryProblem } from '../../connectors/servicenow/keyset-query.ts';
 
 const DURATION = /^(\d+)(ms|s|m|h|d)$/;
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
@@ -70,7 +71,13 @@ export const ServiceNowInstance = z
     system: z.literal('servicenow'),
     auth: ServiceNowAuth,
     /** Extra encoded query ANDed to every change read, e.g. `active=true`. */
-    query: z.string().optional(),
+    query: z
+      .string()
+      .superRefine((query, ctx) => {
+        const problem = extraQueryProblem(query);
+        if (problem) ctx.addIssue({ code: 'custom', message: `query ${problem}` });
+      })
+      .optional(),
   })
   .strict();
 export type ServiceNowInstance = z.infer<typeof ServiceNowInstance>;
