@@ -140,7 +140,12 @@ export function seedDemoData(sim: SimContext, opts: DemoSeedOptions = {}): strin
     if (random() < 0.7) values.set(d('Backout plan'), text('Restore the previous release from the artifact store and re-run smoke tests.'));
     if (random() < 0.7) values.set(d('Test plan'), text('Run the regression suite in UAT; smoke tests in production.'));
     const issue = sim.store.create((sim.projects[0] as { key: string }).key, values, { actorId: requester, at: t, emit: false });
-    walkTo(sim, issue, target, times, { approver: pick(random, cab), implementer: u('bob.implementer') }, random() < 0.5);
+    const actors = { approver: pick(random, cab), implementer: u('bob.implementer') };
+    // Half of the declined-side outcomes go through CAB and get declined there, so declined approvals exist.
+    const step = sim.workflow.def.approvalSteps[0];
+    const decline = random() < 0.5;
+    if (step && decline && target === step.onDecline) walkTo(sim, issue, step.status, times, actors, false);
+    walkTo(sim, issue, target, times, actors, decline);
     const comments = Math.floor(random() * 4);
     for (let c = 0; c < comments; c++) {
       const internal = random() < 0.4;
