@@ -72,6 +72,11 @@ export async function startSimulatorServer(
           res.end(JSON.stringify({ error: { message: 'No simulator handler', detail: `${req.method} ${req.url}` }, status: 'failure' }));
           return;
         }
+        // HttpResponse.error() models a dropped connection: reset the socket so the client sees a network error.
+        if (response.type === 'error') {
+          req.socket.destroy();
+          return;
+        }
         await writeResponse(res, response);
       } catch (err) {
         res.writeHead(500, { 'content-type': 'application/json' });
