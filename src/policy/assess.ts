@@ -1,0 +1,144 @@
+// The one entry point: what may this change do next, and why not. `assess`
+// evaluates every gate of every transition the lifecycle offers; validate
+// answers for one target state. Both depend only on their inputs: no clock,
+// no randomness, stable ordering, so the same inputs give deep-equal output.
+
+import type { Assessment, GateResult, TransitionVerdict, Violation } from '../domain/assessment.ts';
+import { CANONICAL_STATES, type CanonicalState, type MirroredChange } from '../domain/change.ts';
+import { activeWaiver, type PolicyContext } from './context.ts';
+import { celChange, runCustomRule } from './custom-rules.ts';
+import { BUILT_IN_GATES, gateInto } from './gates/gate-registry.ts';
+import type { GateInput, Verdict } from './gates/gate.ts';
+import { gatedStates, isEdge, nextStates } from './lifecycle.ts';
+import { resolveRules } from './policy-config.ts';
+import { assessRisk, classify } from './risk.ts';
+import { scorecard } from './scorecard.ts';
+import { formatUtc } from './zoned-time.ts';
+
+/** Derive once per call what many gates read. */
+function prepare(mirrored: MirroredChange, ctx: PolicyContext): GateInput {
+  const { change } = mirrored;
+  const { policy } = ctx;
+  const now = ctx.now.getTime();
+  const risk = assessRisk(change, policy.riskMatrix);
+  const classification = classify(change, risk, policy.classification);
+  const rules = resolveRules(policy, change, classification);
+  const card = scorecard({
+    change,
+    risk,
+    ci: ctx.events.ci,
+    monitor: ctx.events.monitor,
+    now,
+    maxRiskLevel: policy.scorecard.maxRiskLevel,
+    placeholders: rules.builtIn['authorize.plans'].placeholders,
+  });
+  return { mirrored, change, ctx, now, classification, risk, scorecard: card, rules };
+}
+
+function stateOrder(a: CanonicalState, b: CanonicalState): number {
+  return CANONICAL_STATES.indexOf(a) - CANONICAL_STATES.indexOf(b);
+}
+
+function waive(input: GateInput, id: string, into: CanonicalState, verdict: Verdict, waivable: boolean): GateResult {
+  const base = { id, into, result: verdict.result, reason: verdict.reason, evidence: verdict.evidence };
+  if (verdict.result === 'pass' || !waivable) return base;
+  const waiver = activeWaiver(input.ctx, input.change.id, id);
+  if (!waiver) return base;
+  return {
+    ...base,
+    result: 'waived',
+    reason: `waived by ${waiver.by} until ${formatUtc(Date.parse(waiver.until))}: ${waiver.reason} (was: ${verdict.reason})`,
+    evidence: [...verdict.evidence, { kind: 'waiver', ref: id, summary: `${waiver.by}: ${waiver.reason}`, url: null, at: waiver.grantedAt }],
+  };
+}
+
+interface Evaluated extends GateResult {
+  atEntryOnly: boolean;
+}
+
+/** The enabled gates guarding entry into one state: built-ins in catalogue order, then custom rules in file order. */
+function gatesInto(input: GateInput, state: CanonicalState): Evaluated[] {
+  const out: Evaluated[] = [];
+  for (const gate of BUILT_IN_GATES) {
+    if (gateInto(gate.id) !== state) continue;
+    const params = input.rules.builtIn[gate.id];
+    if (!params.enabled) continue;
+    const verdict = gate.check(input, params as never);
+    out.push({ ...waive(input, gate.id, state, verdict, params.waivable), atEntryOnly: gate.atEntryOnly === true });
+  }
+  const vars = { change: celChange(input.mirrored), events: input.ctx.events, now: input.ctx.now };
+  for (const rule of input.ctx.policy.custom) {
+    const params = input.rules.custom[rule.id];
+    if (rule.into !== state || !params?.enabled) continue;
+    const verdict = runCustomRule(rule, vars);
+    out.push({ ...waive(input, rule.id, state, { ...verdict, evidence: [{ kind: 'rule', ref: rule.id, summary: rule.expr, url: null, at: null }] }, params.waivable), atEntryOnly: false });
+  }
+  return out;
+}
+
+function strip({ atEntryOnly: _drop, ...result }: Evaluated): GateResult {
+  return result;
+}
+
+const clears = (g: GateResult): boolean => g.result === 'pass' || g.result === 'waived';
+
+export function assess(mirrored: MirroredChange, ctx: PolicyContext): Assessment {
+  const input = prepare(mirrored, ctx);
+  const { change } = mirrored;
+  const targets = nextStates(change.type, change.state);
+  const states = [...new Set(targets.flatMap((to) => gatedStates(change.state, to)))].toSorted(stateOrder);
+  const byState = new Map(states.map((s) => [s, gatesInto(input, s)] as const));
+  const allowedTransitions = targets.filter((to) => gatedStates(change.state, to).every((s) => (byState.get(s) ?? []).every(clears)));
+  const violations: Violation[] =
+    change.state === 'new'
+      ? []
+      : gatesInto(input, change.state)
+          .filter((g) => g.result === 'fail' && !g.atEntryOnly)
+          .map((g) => ({ gate: g.id, state: change.state, reason: g.reason }));
+  return {
+    changeId: change.id,
+    key: change.key,
+    revision: change.nativeRevision,
+    policyVersion: ctx.policy.version,
+    evaluatedAt: ctx.now.toISOString(),
+    state: change.state,
+    classification: input.classification,
+    risk: input.risk,
+    gates: states.flatMap((s) => (byState.get(s) ?? []).map(strip)),
+    scorecard: input.scorecard,
+    allowedTransitions: [...allowedTransitions].toSorted(stateOrder),
+    violations,
+  };
+}
+
+/** Every enabled gate into one state, whatever state the change is in (for `check --explain` and tests). */
+export function evaluateState(mirrored: MirroredChange, state: CanonicalState, ctx: PolicyContext): GateResult[] {
+  return gatesInto(prepare(mirrored, ctx), state).map(strip);
+}
+
+/** Gates guarding one edge, for `check --explain`; empty when the edge does not exist. */
+export function gatesForTransition(mirrored: MirroredChange, to: CanonicalState, ctx: PolicyContext): GateResult[] {
+  const { change } = mirrored;
+  if (!isEdge(change.type, change.state, to)) return [];
+  const input = prepare(mirrored, ctx);
+  return gatedStates(change.state, to).flatMap((s) => gatesInto(input, s).map(strip));
+}
+
+export function validateTransition(mirrored: MirroredChange, to: CanonicalState, ctx: PolicyContext): TransitionVerdict {
+  const { change } = mirrored;
+  const policyVersion = ctx.policy.version;
+  if (!isEdge(change.type, change.state, to)) {
+    const next = nextStates(change.type, change.state);
+    const offer = next.length > 0 ? `allowed next: ${next.join(', ')}` : `${change.state} is a final state`;
+    const what = to === change.state ? `the change is already in ${to}` : `${change.state} → ${to} is not a transition of the ${change.type} change lifecycle`;
+    return { allow: false, reasons: [`${what}; ${offer}`], conditions: [], policyVersion };
+  }
+  const input = prepare(mirrored, ctx);
+  const gates = gatedStates(change.state, to).flatMap((s) => gatesInto(input, s));
+  const reasons = gates.filter((g) => !clears(g)).map((g) => `${g.reason} (${g.id}${g.result === 'pending' ? ', pending' : ''})`);
+  const conditions = gates.filter((g) => g.result === 'waived').map((g) => `${g.id}: ${g.reason}`);
+  if (gates.some((g) => g.id === 'scheduled.cab-scorecard') && input.scorecard.recommendation === 'Conditional Go') {
+    conditions.push(...input.scorecard.conditions.map((c) => `CAB Conditional Go: ${c}`));
+  }
+  return { allow: reasons.length === 0, reasons, conditions, policyVersion };
+}

@@ -1,0 +1,138 @@
+// Reading CI and monitoring events as evidence for one change. Events that
+// happen after `now` are invisible, so re-running an assessment for a past
+// instant (reactive enforcement of an observed transition) sees what was known then.
+
+import type { EvidenceRef } from '../domain/assessment.ts';
+import type { Change } from '../domain/change.ts';
+import type { CiEvent, CiEventKind, MonitorEvent, Severity } from '../domain/events.ts';
+import { compareText, targetsOf } from './calendar.ts';
+import { formatUtc } from './zoned-time.ts';
+
+/** The commit readiness is judged on: the most recently linked one. */
+export function linkedCommit(change: Change): string | null {
+  const commits = change.links.commits.filter((c) => c.trim() !== '');
+  return commits.length === 0 ? null : (commits[commits.length - 1] as string);
+}
+
+/** Full and abbreviated shas name the same commit when one prefixes the other (7+ characters). */
+export function sameCommit(a: string, b: string): boolean {
+  const x = a.trim().toLowerCase();
+  const y = b.trim().toLowerCase();
+  if (x === y) return x !== '';
+  return Math.min(x.length, y.length) >= 7 && (x.startsWith(y) || y.startsWith(x));
+}
+
+export function shortSha(sha: string): string {
+  return sha.slice(0, 7);
+}
+
+export function eventTime(event: CiEvent): number {
+  const t = Date.parse(event.finishedAt ?? event.startedAt ?? '');
+  return Number.isNaN(t) ? Number.NEGATIVE_INFINITY : t;
+}
+
+function startTime(event: CiEvent): number {
+  const t = Date.parse(event.startedAt ?? event.finishedAt ?? '');
+  return Number.isNaN(t) ? Number.NEGATIVE_INFINITY : t;
+}
+
+function chronological(a: CiEvent, b: CiEvent): number {
+  return eventTime(a) - eventTime(b) || compareText(a.id, b.id);
+}
+
+/** CI events for a commit, known at `now`, oldest first. */
+export function commitEvents(events: readonly CiEvent[], commit: string, now: number, kinds?: readonly CiEventKind[]): CiEvent[] {
+  return events
+    .filter((e) => e.commit !== null && sameCommit(e.commit, commit) && startTime(e) <= now && (kinds === undefined || kinds.includes(e.kind)))
+    .toSorted(chronological);
+}
+
+export function latest<T>(items: readonly T[]): T | null {
+  return items.length === 0 ? null : (items[items.length - 1] as T);
+}
+
+/** `Pre-Prod`, `preprod` and `pre_prod` are one environment. */
+export function envKey(name: string): string {
+  return name.toLowerCase().replace(/[^a-z0-9]/g, '');
+}
+
+export function inEnvironment(event: CiEvent, names: readonly string[]): boolean {
+  return event.environment !== null && names.some((n) => envKey(n) === envKey(event.environment as string));
+}
+
+export function ciRef(event: CiEvent, summary?: string): EvidenceRef {
+  const what = `${event.kind}${event.name ? ` "${event.name}"` : ''}${event.environment ? ` in ${event.environment}` : ''} ${event.status}`;
+  return { kind: 'ci', ref: event.id, summary: summary ?? `${event.source} ${what}`, url: event.url, at: event.finishedAt ?? event.startedAt };
+}
+
+export function fieldRef(path: string, summary: string): EvidenceRef {
+  return { kind: 'field', ref: path, summary, url: null, at: null };
+}
+
+/** The latest successful deploy of the commit to one of the environments, and the latest attempt. */
+export function deployIn(events: readonly CiEvent[], commit: string, environments: readonly string[], now: number): { success: CiEvent | null; last: CiEvent | null } {
+  const deploys = commitEvents(events, commit, now, ['deploy']).filter((e) => inEnvironment(e, environments));
+  return { success: latest(deploys.filter((e) => e.status === 'success')), last: latest(deploys) };
+}
+
+/** With no names configured every run counts; otherwise the run's name must contain one (`smoke`). */
+export function nameMatches(event: CiEvent, names: readonly string[]): boolean {
+  return names.length === 0 || (event.name !== null && names.some((n) => (event.name as string).toLowerCase().includes(n.toLowerCase())));
+}
+
+/** A green test run in the environment that finished at or after the deploy. */
+export function verificationAfter(events: readonly CiEvent[], deploy: CiEvent, environments: readonly string[], now: number, names: readonly string[] = []): CiEvent | null {
+  const deployedAt = eventTime(deploy);
+  const runs = commitEvents(events, deploy.commit as string, now, ['test']).filter(
+    (e) =>
+      inEnvironment(e, environments) &&
+      e.status === 'success' &&
+      (e.tests === null || e.tests.failed === 0) &&
+      eventTime(e) >= deployedAt &&
+      nameMatches(e, names),
+  );
+  return latest(runs);
+}
+
+const SEVERITY_RANK: Record<Severity, number> = { critical: 0, high: 1, medium: 2, low: 3, info: 4 };
+
+function monitorTime(event: MonitorEvent): number {
+  const t = Date.parse(event.status === 'resolved' ? (event.endsAt ?? event.startsAt) : event.startsAt);
+  return Number.isNaN(t) ? Number.NEGATIVE_INFINITY : t;
+}
+
+function monitorTargets(event: MonitorEvent): string[] {
+  const labels = ['service', 'app', 'application', 'component', 'ci'].map((k) => event.labels[k]);
+  return [event.service, ...labels].filter((v): v is string => typeof v === 'string' && v !== '').map((v) => v.trim().toLowerCase());
+}
+
+/**
+ * Alerts and incidents on the change's services/CIs whose latest known state
+ * at `now` is firing, at one of the severities; most severe first.
+ */
+export function firingOn(change: Change, monitor: readonly MonitorEvent[], severities: readonly Severity[], now: number): MonitorEvent[] {
+  const targets = targetsOf(change);
+  const latestByFingerprint = new Map<string, MonitorEvent>();
+  for (const event of monitor) {
+    if (monitorTime(event) > now || !monitorTargets(event).some((t) => targets.has(t))) continue;
+    const seen = latestByFingerprint.get(event.fingerprint);
+    if (!seen || monitorTime(event) > monitorTime(seen) || (monitorTime(event) === monitorTime(seen) && event.status === 'resolved')) {
+      latestByFingerprint.set(event.fingerprint, event);
+    }
+  }
+  return [...latestByFingerprint.values()]
+    .filter((e) => e.status === 'firing' && e.severity !== null && severities.includes(e.severity))
+    .toSorted((a, b) => SEVERITY_RANK[a.severity as Severity] - SEVERITY_RANK[b.severity as Severity] || compareText(a.id, b.id));
+}
+
+export function monitorRef(event: MonitorEvent): EvidenceRef {
+  const what = `${event.severity ?? 'unrated'} ${event.kind} "${event.title ?? event.fingerprint}" on ${event.service ?? 'an affected service'}`;
+  return { kind: 'monitor', ref: event.id, summary: `${what} firing since ${formatUtc(Date.parse(event.startsAt))}`, url: event.url, at: event.startsAt };
+}
+
+/** Blank, whitespace or a placeholder such as `n/a` counts as missing. */
+export function isBlank(text: string | null, placeholders: readonly string[] = [], minLength = 1): boolean {
+  if (text === null) return true;
+  const trimmed = text.trim();
+  return trimmed.length < minLength || placeholders.some((p) => p.toLowerCase() === trimmed.toLowerCase());
+}

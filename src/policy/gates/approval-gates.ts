@@ -1,0 +1,116 @@
+// Gates into Scheduled: the right body approved (seed §1.3, §7.1), nobody
+// approved their own change (separation of duties), one accountable owner
+// (seed §4.1), and the CAB scorecard does not say No-Go (seed §7.3).
+
+import type { EvidenceRef } from '../../domain/assessment.ts';
+import type { Approval, Ref } from '../../domain/change.ts';
+import { fieldRef, isBlank } from '../evidence.ts';
+import { formatUtc } from '../zoned-time.ts';
+import { defineGate, fail, listText, pass, pending, plural } from './gate.ts';
+
+function refMatches(ref: Ref | null, names: readonly string[]): boolean {
+  if (ref === null) return false;
+  const wanted = new Set(names.map((n) => n.trim().toLowerCase()));
+  return wanted.has(ref.id.toLowerCase()) || (ref.name !== null && wanted.has(ref.name.toLowerCase()));
+}
+
+function who(approval: Approval): string {
+  return approval.approver?.name ?? approval.approver?.id ?? approval.group?.name ?? approval.group?.id ?? 'an approver';
+}
+
+function approvalRef(approval: Approval): EvidenceRef {
+  const group = approval.group ? ` for ${approval.group.name ?? approval.group.id}` : '';
+  return { kind: 'approval', ref: approval.id, summary: `${who(approval)}${group}: ${approval.state}`, url: null, at: approval.decidedAt ?? approval.updatedAt };
+}
+
+function sorted(approvals: readonly Approval[]): Approval[] {
+  return [...approvals].toSorted((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+const CLASS_NEEDS = { major: 'major changes need', minor: 'minor changes need', emergency: 'emergency changes need' } as const;
+
+export const approvalsByClass = defineGate({
+  id: 'scheduled.approvals',
+  check({ mirrored, change, classification }, params) {
+    if (change.type === 'standard') {
+      if (!Object.hasOwn(change.custom, params.templateField)) {
+        return pass('standard change: pre-approved by its template (the mapping provides no template field to name it)');
+      }
+      const template = change.custom[params.templateField] ?? null;
+      if (isBlank(template)) return fail(`standard change names no pre-approved template (field ${params.templateField} is empty)`, [fieldRef(`custom.${params.templateField}`, 'empty')]);
+      return pass(`standard change pre-approved by template ${template}`, [fieldRef(`custom.${params.templateField}`, String(template))]);
+    }
+    const need = params[classification];
+    // The CAB outranks the change manager: its approval also carries a minor change.
+    const bodies = classification === 'minor' ? [need, params.major] : [need];
+    const counts = (a: Approval) => bodies.some((b) => refMatches(a.group, b.groups) || refMatches(a.approver, b.users));
+    const counting = sorted(mirrored.approvals.filter(counts));
+    const sentence = `${CLASS_NEEDS[classification]} ${need.label} approval`;
+    const rejected = counting.filter((a) => a.state === 'rejected');
+    if (rejected.length > 0) {
+      return fail(`rejected by ${listText(rejected.map(who))} (${need.label}); ${sentence}`, rejected.map(approvalRef));
+    }
+    const approved = counting.filter((a) => a.state === 'approved');
+    if (approved.length > 0) {
+      const first = approved[0] as Approval;
+      const at = first.decidedAt ? ` at ${formatUtc(Date.parse(first.decidedAt))}` : '';
+      const body = listText([...new Set(approved.map((a) => a.group?.name ?? need.label))]);
+      return pass(`approved by ${listText(approved.map(who))} (${body})${at}`, approved.map(approvalRef));
+    }
+    const waiting = counting.filter((a) => a.state === 'requested');
+    if (waiting.length > 0) return pending(`waiting for ${need.label} approval (${plural(waiting.length, 'approval')} requested)`, waiting.map(approvalRef));
+    const others = mirrored.approvals.filter((a) => a.state === 'approved');
+    const note = others.length > 0 ? `; approvals from ${listText([...new Set(others.map((a) => a.group?.name ?? who(a)))])} do not count` : '';
+    return fail(`no ${need.label} approval recorded; ${sentence}${note}`, others.map(approvalRef));
+  },
+});
+
+function samePerson(a: Ref | null, b: Ref | null): boolean {
+  return a !== null && b !== null && a.id === b.id;
+}
+
+export const separationOfDuties = defineGate({
+  id: 'scheduled.separation-of-duties',
+  check({ mirrored, change }) {
+    const approved = sorted(mirrored.approvals.filter((a) => a.state === 'approved' && a.approver !== null));
+    const conflicts: string[] = [];
+    const evidence: EvidenceRef[] = [];
+    for (const a of approved) {
+      const roles = [samePerson(a.approver, change.requester) ? 'requester' : null, samePerson(a.approver, change.assignee) ? 'assignee who implements it' : null].filter(
+        (r): r is string => r !== null,
+      );
+      if (roles.length > 0) {
+        conflicts.push(`${who(a)} approved the change and is also its ${listText(roles)}`);
+        evidence.push(approvalRef(a));
+      }
+    }
+    if (conflicts.length > 0) return fail(`separation of duties: ${conflicts.join('; ')}`, evidence);
+    if (approved.length === 0) return pass('no approval given yet, so no approver is the requester or the assignee');
+    return pass(`no approver (${listText(approved.map(who))}) is the requester or the assignee`, approved.map(approvalRef));
+  },
+});
+
+export const accountableOwner = defineGate({
+  id: 'scheduled.accountable-owner',
+  check({ change }) {
+    const missing = [change.assignee === null ? 'assignee' : null, change.assignmentGroup === null ? 'assignment group' : null].filter((m): m is string => m !== null);
+    if (missing.length > 0) {
+      return fail(`no single accountable owner: ${listText(missing)} ${missing.length === 1 ? 'is' : 'are'} not set`, missing.map((m) => fieldRef(m, 'not set')));
+    }
+    const assignee = change.assignee as Ref;
+    const group = change.assignmentGroup as Ref;
+    return pass(`accountable owner ${assignee.name ?? assignee.id} (${group.name ?? group.id})`);
+  },
+});
+
+export const cabScorecard = defineGate({
+  id: 'scheduled.cab-scorecard',
+  check({ scorecard }) {
+    const evidence = scorecard.criteria.map((c): EvidenceRef => ({ kind: 'rule', ref: `scorecard.${c.id}`, summary: `${c.label}: ${c.result} (${c.reason})`, url: null, at: null }));
+    if (scorecard.recommendation === 'No-Go') return fail(`CAB scorecard recommends No-Go: ${scorecard.conditions.join('; ')}`, evidence);
+    if (scorecard.recommendation === 'Conditional Go') return pass(`CAB scorecard recommends Conditional Go: ${scorecard.conditions.join('; ')}`, evidence);
+    return pass('CAB scorecard recommends Go: every criterion passes', evidence);
+  },
+});
+
+export const APPROVAL_GATES = [approvalsByClass, separationOfDuties, accountableOwner, cabScorecard];

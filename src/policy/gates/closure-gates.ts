@@ -1,0 +1,119 @@
+// Gates into Closed and Canceled: hypercare has run its course with nothing
+// critical firing (seed §8.8), the record is closed out (seed §10.8), an
+// emergency change had its post-implementation review (seed §7.6), and a
+// cancellation says why.
+
+import type { EvidenceRef } from '../../domain/assessment.ts';
+import type { JournalEntry } from '../../domain/change.ts';
+import { deployIn, fieldRef, firingOn, isBlank, linkedCommit, monitorRef } from '../evidence.ts';
+import { formatDuration, formatUtc } from '../zoned-time.ts';
+import { defineGate, fail, listText, pass, pending, plural } from './gate.ts';
+
+function journalRef(entry: JournalEntry): EvidenceRef {
+  return { kind: 'journal', ref: entry.id, summary: `${entry.kind.replace('_', ' ')} by ${entry.author}`, url: null, at: entry.at };
+}
+
+function mentions(text: string | null, markers: readonly string[]): boolean {
+  if (text === null) return false;
+  const lower = text.toLowerCase();
+  return markers.some((m) => lower.includes(m.toLowerCase()));
+}
+
+/** Journal entries known at `now`, newest first, ties by id. */
+function journalAt(entries: readonly JournalEntry[], now: number): JournalEntry[] {
+  return entries.filter((e) => Date.parse(e.at) <= now).toSorted((a, b) => Date.parse(b.at) - Date.parse(a.at) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+export const hypercareElapsed = defineGate({
+  id: 'closed.hypercare',
+  check({ change, ctx, now, classification }, params) {
+    const duration = params.durations[classification];
+    const need = `${classification} changes need ${formatDuration(duration)} of hypercare`;
+    let start = change.actualEnd === null ? Number.NaN : Date.parse(change.actualEnd);
+    let from = 'the actual end';
+    const evidence: EvidenceRef[] = [];
+    if (Number.isNaN(start)) {
+      const commit = linkedCommit(change);
+      const deploy = commit === null ? null : deployIn(ctx.events.ci, commit, ctx.policy.productionEnvironments, now).success;
+      if (deploy === null) return pending(`hypercare has not started: no actual end and no production deploy recorded; ${need}`);
+      start = Date.parse(deploy.finishedAt ?? deploy.startedAt ?? '');
+      from = 'the production deploy';
+      evidence.push({ kind: 'ci', ref: deploy.id, summary: 'production deploy starts hypercare', url: deploy.url, at: deploy.finishedAt });
+    } else evidence.push(fieldRef('actualEnd', `implementation ended ${formatUtc(start)}`));
+    const ends = start + duration;
+    if (now < ends) {
+      return fail(`hypercare runs until ${formatUtc(ends)} (${formatDuration(ends - now)} left, from ${from} at ${formatUtc(start)}); ${need}`, evidence);
+    }
+    return pass(`hypercare of ${formatDuration(duration)} for ${classification} changes ended ${formatUtc(ends)}`, evidence);
+  },
+});
+
+export const noAlertsFiring = defineGate({
+  id: 'closed.no-alerts',
+  // An alert on the service months after closure is not this change's violation.
+  atEntryOnly: true,
+  check({ change, ctx, now }, params) {
+    const firing = firingOn(change, ctx.events.monitor, params.severities, now);
+    const severities = listText(params.severities, 'or');
+    const services = listText([...change.services, ...change.cis].map((r) => r.name ?? r.id));
+    if (firing.length > 0) {
+      const shown = firing.slice(0, 3).map((e) => `${e.severity} ${e.kind} "${e.title ?? e.fingerprint}" on ${e.service ?? services}`);
+      const more = firing.length > 3 ? ` and ${firing.length - 3} more` : '';
+      return fail(`${listText(shown)}${more} ${firing.length === 1 ? 'is' : 'are'} firing`, firing.map(monitorRef));
+    }
+    if (services === '') return pass(`no affected service or CI is named, so no ${severities} alert can be attributed`);
+    return pass(`no ${severities} alert or incident is firing on ${services}`);
+  },
+});
+
+export const closeFields = defineGate({
+  id: 'closed.close-fields',
+  check({ change }) {
+    const missing = (
+      [
+        ['close code', 'closeCode', change.closeCode],
+        ['close notes', 'closeNotes', change.closeNotes],
+      ] as const
+    ).filter(([, , value]) => isBlank(value));
+    if (missing.length > 0) {
+      return fail(`${listText(missing.map(([label]) => label))} ${missing.length === 1 ? 'is' : 'are'} not set`, missing.map(([label, path]) => fieldRef(path, `${label} is empty`)));
+    }
+    return pass(`closed as "${change.closeCode}" with close notes`);
+  },
+});
+
+export const postImplementationReview = defineGate({
+  id: 'closed.pir',
+  check({ mirrored, change, classification, now }, params) {
+    if (!params.classes.includes(classification)) return pass(`${classification} changes need no post-implementation review`);
+    const entry = journalAt(mirrored.journal, now).find((e) => mentions(e.text, params.markers));
+    if (entry) return pass(`post-implementation review recorded in a ${entry.kind.replace('_', ' ')} by ${entry.author} at ${formatUtc(Date.parse(entry.at))}`, [journalRef(entry)]);
+    if (mentions(change.closeNotes, params.markers)) return pass('post-implementation review recorded in the close notes', [fieldRef('closeNotes', 'carries the PIR marker')]);
+    const marker = params.markers[0] ?? 'PIR';
+    return fail(`${classification} changes need a post-implementation review (seed §7.6): none recorded; add a work note starting with ${marker}`);
+  },
+});
+
+export const tasksClosed = defineGate({
+  id: 'closed.tasks',
+  check({ change }, params) {
+    if (!Object.hasOwn(change.custom, params.field)) return pass(`change tasks are not mirrored (no custom field ${params.field}), so they are not checked`);
+    const raw = change.custom[params.field] ?? null;
+    const open = raw === null || raw.trim() === '' ? 0 : Number(raw);
+    if (!Number.isInteger(open) || open < 0) return pending(`open change task count "${raw}" is not a number`, [fieldRef(`custom.${params.field}`, String(raw))]);
+    if (open > 0) return fail(`${plural(open, 'change task')} ${open === 1 ? 'is' : 'are'} still open`, [fieldRef(`custom.${params.field}`, `${open} open`)]);
+    return pass('all change tasks are closed');
+  },
+});
+
+export const cancellationReason = defineGate({
+  id: 'canceled.reason',
+  check({ mirrored, change, now }, params) {
+    if (!isBlank(change.closeNotes)) return pass('the close notes give the cancellation reason', [fieldRef('closeNotes', 'cancellation reason')]);
+    const entry = journalAt(mirrored.journal, now).find((e) => mentions(e.text, params.markers));
+    if (entry) return pass(`the cancellation reason is in a ${entry.kind.replace('_', ' ')} by ${entry.author}`, [journalRef(entry)]);
+    return fail('no cancellation reason: add close notes or a work note saying why the change is canceled');
+  },
+});
+
+export const CLOSURE_GATES = [hypercareElapsed, noAlertsFiring, closeFields, postImplementationReview, tasksClosed, cancellationReason];

@@ -1,0 +1,171 @@
+// The shape of a policy file (mappings/policy.default.yaml). Rule parameters
+// are checked against the rule catalogue here too, so every error, including
+// an unknown rule id or a CEL expression that does not compile, carries the
+// path that locates its line.
+
+import { z } from 'zod';
+import { CANONICAL_STATES, LEVELS } from '../domain/change.ts';
+import type { CalendarWindow } from './calendar.ts';
+import { parseCron, WEEKDAYS } from './cron-spec.ts';
+import { compileCustomRule } from './custom-rules.ts';
+import { DEFAULT_RISK_MATRIX } from './risk.ts';
+import { suggestKey } from '../mapping/strict-object.ts';
+import { BUILT_IN_RULE_IDS, ClassificationConfig, CustomRuleParams, Duration, isBuiltInRule, RULES } from './rule-catalog.ts';
+import { isValidTimeZone, parseInstant } from './zoned-time.ts';
+
+const HHMM = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected a time such as 22:00');
+const LocalDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date such as 2026-12-20');
+const Level = z.enum(LEVELS);
+const MatrixRow = z.tuple([Level, Level, Level, Level]);
+
+const WindowSchema = z
+  .object({
+    id: z.string().min(1),
+    name: z.string().min(1).optional(),
+    kind: z.enum(['freeze', 'maintenance']),
+    timeZone: z.string().refine(isValidTimeZone, 'not an IANA time zone (e.g. Europe/Berlin, UTC)'),
+    services: z.array(z.string().min(1)).default([]),
+    /** One-off: a local date-time or ISO instant. Recurring: HH:MM with `days`. */
+    start: z.string().optional(),
+    end: z.string().optional(),
+    days: z.array(z.enum(WEEKDAYS)).min(1).optional(),
+    cron: z.string().optional(),
+    duration: Duration.optional(),
+    validFrom: LocalDate.optional(),
+    validUntil: LocalDate.optional(),
+  })
+  .strict()
+  .superRefine((w, ctx) => {
+    const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    if (!isValidTimeZone(w.timeZone)) return;
+    if (w.days || w.cron !== undefined) {
+      if (w.days && w.cron !== undefined) issue('cron', 'give either days + start or cron, not both');
+      if (w.days && !HHMM.safeParse(w.start).success) issue('start', 'a weekly window needs start as HH:MM');
+      if (w.cron !== undefined) {
+        if (w.start !== undefined) issue('start', 'a cron window takes its start from the cron expression');
+        try {
+          parseCron(w.cron);
+        } catch (err) {
+          issue('cron', `invalid cron: ${(err as Error).message}`);
+        }
+      }
+      if ((w.end === undefined) === (w.duration === undefined)) issue('end', 'a recurring window needs either end (HH:MM) or duration');
+      else if (w.end !== undefined && !HHMM.safeParse(w.end).success) issue('end', 'expected a time such as 02:00');
+      return;
+    }
+    if (w.duration !== undefined || w.validFrom !== undefined || w.validUntil !== undefined) issue('duration', 'duration, validFrom and validUntil apply to recurring windows (days or cron)');
+    const start = w.start === undefined ? null : parseInstant(w.start, w.timeZone);
+    const end = w.end === undefined ? null : parseInstant(w.end, w.timeZone, 'later');
+    if (start === null) issue('start', 'a one-off window needs start as 2026-12-20T00:00 (local) or an ISO instant');
+    if (end === null) issue('end', 'a one-off window needs end as 2027-01-04T00:00 (local) or an ISO instant');
+    if (start !== null && end !== null && end <= start) issue('end', 'end must be after start');
+  })
+  .transform((w): CalendarWindow => {
+    const base = { id: w.id, name: w.name ?? w.id, kind: w.kind, timeZone: w.timeZone, services: w.services };
+    if (w.days || w.cron !== undefined) {
+      return {
+        ...base,
+        schedule: 'recurring',
+        days: w.days ?? null,
+        start: w.cron !== undefined ? null : (w.start ?? null),
+        cron: w.cron ?? null,
+        end: w.end ?? null,
+        durationMs: w.duration ?? null,
+        validFrom: w.validFrom ?? null,
+        validUntil: w.validUntil ?? null,
+      };
+    }
+    return { ...base, schedule: 'once', start: w.start as string, end: w.end as string };
+  });
+
+const RuleId = z.string().regex(/^[a-z0-9][a-z0-9-]*(\.[a-z0-9][a-z0-9-]*)+$/, 'rule ids look like scope.name, e.g. custom.no-friday-deploys');
+
+const CustomRuleSchema = z
+  .object({
+    id: RuleId,
+    into: z.enum(CANONICAL_STATES).refine((s) => s !== 'new', 'no gate guards the way back to new'),
+    expr: z.string().min(1),
+    message: z.string().min(1),
+  })
+  .strict();
+
+const RuleMap = z.record(z.string(), z.record(z.string(), z.unknown()).nullable());
+
+const OverrideSchema = z
+  .object({
+    match: z
+      .object({
+        instance: z.string().min(1).optional(),
+        type: z.enum(['standard', 'normal', 'emergency']).optional(),
+        service: z.string().min(1).optional(),
+        classification: z.enum(['major', 'minor', 'emergency']).optional(),
+      })
+      .strict()
+      .refine((m) => Object.keys(m).length > 0, 'match needs at least one of instance, type, service, classification'),
+    rules: RuleMap,
+  })
+  .strict();
+
+export const PolicyFileSchema = z
+  .object({
+    /** `changegate mappings validate` picks the validator by this; optional when the file is loaded as the policy. */
+    kind: z.literal('policy').optional(),
+    version: z.union([z.string().min(1), z.number()]).transform(String),
+    classification: ClassificationConfig.prefault({}),
+    riskMatrix: z.object({ low: MatrixRow, medium: MatrixRow, high: MatrixRow, very_high: MatrixRow }).strict().default(DEFAULT_RISK_MATRIX),
+    environments: z
+      .object({ production: z.array(z.string().min(1)).min(1).default(['production', 'prod', 'prd']) })
+      .strict()
+      .prefault({}),
+    scorecard: z
+      .object({ maxRiskLevel: Level.default('high') })
+      .strict()
+      .prefault({}),
+    rules: RuleMap.default({}),
+    custom: z.array(CustomRuleSchema).default([]),
+    overrides: z.array(OverrideSchema).default([]),
+    calendar: z.array(WindowSchema).default([]),
+  })
+  .strict()
+  .superRefine((policy, ctx) => {
+    const customIds = new Set<string>();
+    policy.custom.forEach((rule, i) => {
+      if (isBuiltInRule(rule.id)) ctx.addIssue({ code: 'custom', path: ['custom', i, 'id'], message: `rule "${rule.id}" is a built-in rule id; pick another` });
+      if (customIds.has(rule.id)) ctx.addIssue({ code: 'custom', path: ['custom', i, 'id'], message: `duplicate custom rule id "${rule.id}"` });
+      customIds.add(rule.id);
+      const compiled = compileCustomRule(rule);
+      if ('error' in compiled) ctx.addIssue({ code: 'custom', path: ['custom', i, 'expr'], message: `rule "${rule.id}": ${compiled.error}` });
+    });
+    const checkRules = (rules: Record<string, Record<string, unknown> | null>, at: (string | number)[]) => {
+      for (const [id, params] of Object.entries(rules)) {
+        const schema = isBuiltInRule(id) ? RULES[id].params : customIds.has(id) ? CustomRuleParams : null;
+        if (!schema) {
+          const known = [...BUILT_IN_RULE_IDS, ...customIds];
+          const guess = suggestKey(id, known);
+          const scope = id.split('.')[0] ?? '';
+          const near = known.filter((k) => k.startsWith(`${scope}.`));
+          const hint = guess ? `; did you mean "${guess}"?` : near.length > 0 ? `; rules into ${scope}: ${near.join(', ')}` : '';
+          ctx.addIssue({ code: 'custom', path: [...at, id], message: `unknown rule "${id}"${hint}` });
+          continue;
+        }
+        const result = schema.safeParse(params ?? {});
+        if (result.success) continue;
+        for (const issue of result.error.issues) {
+          const path = [...at, id, ...(issue.path as (string | number)[])];
+          if (issue.code === 'unrecognized_keys') {
+            for (const key of issue.keys) ctx.addIssue({ code: 'custom', path: [...path, key], message: `rule "${id}": unknown parameter "${key}"` });
+          } else ctx.addIssue({ code: 'custom', path, message: `rule "${id}": ${issue.message}` });
+        }
+      }
+    };
+    checkRules(policy.rules, ['rules']);
+    policy.overrides.forEach((o, i) => checkRules(o.rules, ['overrides', i, 'rules']));
+    const windowIds = new Set<string>();
+    policy.calendar.forEach((w, i) => {
+      if (windowIds.has(w.id)) ctx.addIssue({ code: 'custom', path: ['calendar', i, 'id'], message: `duplicate calendar window id "${w.id}"` });
+      windowIds.add(w.id);
+    });
+  });
+
+export type PolicyFile = z.output<typeof PolicyFileSchema>;
+export type PolicyOverride = PolicyFile['overrides'][number];

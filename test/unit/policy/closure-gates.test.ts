@@ -1,0 +1,56 @@
+// Gates into Closed and Canceled: hypercare by class with nothing critical
+// firing, close fields, the emergency PIR, change tasks, a cancellation reason.
+
+import { describe, expect, it } from 'vitest';
+import type { MonitorEvent } from '../../../src/domain/events.ts';
+import { buildJournalEntry } from '../../support/change-builder.ts';
+import { ciEvent, context, gate, mirrored, monitorEvent } from './policy-fixtures.ts';
+
+const ENDED = { actualStart: '2026-03-10T22:00:00Z', actualEnd: '2026-03-10T23:30:00Z', state: 'review' } as const;
+const major = { ...ENDED, risk: { impact: 'high', probability: 'medium', level: 'high' } } as const;
+const closedOut = { closeCode: 'successful', closeNotes: 'Gateway 4.2.0 live; canary clean.' };
+const resolved = (o: Partial<MonitorEvent> = {}) => monitorEvent({ status: 'resolved', endsAt: '2026-03-11T01:20:00Z', ...o });
+const prodDeploy = ciEvent({ kind: 'deploy', environment: 'production', startedAt: '2026-03-10T22:10:00Z', finishedAt: '2026-03-10T22:20:00Z' });
+
+const cases = [
+  { gate: 'closed.hypercare', name: 'minor, 1 h 30 min in', at: '2026-03-11T01:00:00Z', mc: mirrored(ENDED), result: 'fail', reason: /^hypercare runs until 2026-03-11 03:30 UTC \(2 h 30 min left, from the actual end at 2026-03-10 23:30 UTC\); minor changes need 4 h of hypercare$/ },
+  { gate: 'closed.hypercare', name: 'minor, 4 h passed', at: '2026-03-11T03:30:00Z', mc: mirrored(ENDED), result: 'pass', reason: /hypercare of 4 h for minor changes ended 2026-03-11 03:30 UTC/ },
+  { gate: 'closed.hypercare', name: 'major, a day in', at: '2026-03-11T23:30:00Z', mc: mirrored(major), result: 'fail', reason: /48 h left.*major changes need 72 h of hypercare/ },
+  { gate: 'closed.hypercare', name: 'emergency, 24 h passed', at: '2026-03-11T23:30:00Z', mc: mirrored({ ...ENDED, type: 'emergency' }), result: 'pass', reason: /hypercare of 24 h for emergency changes/ },
+  { gate: 'closed.hypercare', name: 'no end, production deploy starts it', at: '2026-03-11T01:00:00Z', ci: [prodDeploy], mc: mirrored({ state: 'review' }), result: 'fail', reason: /from the production deploy at 2026-03-10 22:20 UTC/ },
+  { gate: 'closed.hypercare', name: 'not started', at: '2026-03-11T01:00:00Z', mc: mirrored({ state: 'review' }), result: 'pending', reason: /hypercare has not started: no actual end and no production deploy recorded/ },
+  { gate: 'closed.no-alerts', name: 'critical alert firing', at: '2026-03-11T01:10:00Z', monitor: [monitorEvent()], mc: mirrored(ENDED), result: 'fail', reason: /^critical alert "HighErrorRate" on Payments API is firing$/ },
+  { gate: 'closed.no-alerts', name: 'alert resolved since', at: '2026-03-11T02:00:00Z', monitor: [monitorEvent(), resolved()], mc: mirrored(ENDED), result: 'pass', reason: /no critical or high alert or incident is firing on Payments API and pay-gw-cluster-01/ },
+  { gate: 'closed.no-alerts', name: 'resolution reported after now', at: '2026-03-11T01:10:00Z', monitor: [monitorEvent(), resolved()], mc: mirrored(ENDED), result: 'fail', reason: /HighErrorRate/ },
+  { gate: 'closed.no-alerts', name: 'medium alert', at: '2026-03-11T01:10:00Z', monitor: [monitorEvent({ severity: 'medium' })], mc: mirrored(ENDED), result: 'pass', reason: /no critical or high alert/ },
+  { gate: 'closed.no-alerts', name: 'alert on another service', at: '2026-03-11T01:10:00Z', monitor: [monitorEvent({ service: 'Billing', labels: { service: 'Billing' } })], mc: mirrored(ENDED), result: 'pass', reason: /no critical or high alert/ },
+  { gate: 'closed.no-alerts', name: 'incident on the CI by label', at: '2026-03-11T01:10:00Z', monitor: [monitorEvent({ kind: 'incident', severity: 'high', service: null, title: 'Gateway 502s', labels: { ci: 'pay-gw-cluster-01' } })], mc: mirrored(ENDED), result: 'fail', reason: /high incident "Gateway 502s"/ },
+  { gate: 'closed.close-fields', name: 'not closed out', mc: mirrored(ENDED), result: 'fail', reason: /^close code and close notes are not set$/ },
+  { gate: 'closed.close-fields', name: 'no notes', mc: mirrored({ ...ENDED, closeCode: 'successful' }), result: 'fail', reason: /^close notes is not set$/ },
+  { gate: 'closed.close-fields', name: 'closed out', mc: mirrored({ ...ENDED, ...closedOut }), result: 'pass', reason: /closed as "successful"/ },
+  { gate: 'closed.pir', name: 'emergency without PIR', mc: mirrored({ ...ENDED, type: 'emergency' }), result: 'fail', reason: /emergency changes need a post-implementation review \(seed §7.6\): none recorded; add a work note starting with \[PIR\]/ },
+  {
+    gate: 'closed.pir',
+    name: 'emergency, PIR work note',
+    mc: mirrored({ ...ENDED, type: 'emergency' }, { journal: [buildJournalEntry({ text: '[PIR] Root cause: expired cert. Actions: alerting on expiry.', at: '2026-03-11T09:00:00Z', author: 'cab.chair' })] }),
+    result: 'pass',
+    reason: /recorded in a work note by cab.chair at 2026-03-11 09:00 UTC/,
+  },
+  { gate: 'closed.pir', name: 'emergency, PIR in close notes', mc: mirrored({ ...ENDED, type: 'emergency', closeNotes: 'Post-implementation review held 12 March.' }), result: 'pass', reason: /in the close notes/ },
+  { gate: 'closed.pir', name: 'minor', mc: mirrored(ENDED), result: 'pass', reason: /minor changes need no post-implementation review/ },
+  { gate: 'closed.tasks', name: 'tasks open', mc: mirrored({ ...ENDED, custom: { open_tasks: '2' } }), result: 'fail', reason: /^2 change tasks are still open$/ },
+  { gate: 'closed.tasks', name: 'tasks closed', mc: mirrored({ ...ENDED, custom: { open_tasks: '0' } }), result: 'pass', reason: /all change tasks are closed/ },
+  { gate: 'closed.tasks', name: 'tasks not mirrored', mc: mirrored(ENDED), result: 'pass', reason: /not mirrored \(no custom field open_tasks\)/ },
+  { gate: 'canceled.reason', name: 'no reason', mc: mirrored(), result: 'fail', reason: /no cancellation reason: add close notes or a work note/ },
+  { gate: 'canceled.reason', name: 'close notes', mc: mirrored({ closeNotes: 'Superseded by CHG0030007.' }), result: 'pass', reason: /close notes give the cancellation reason/ },
+  { gate: 'canceled.reason', name: 'work note', mc: mirrored({}, { journal: [buildJournalEntry({ text: 'Cancelling: vendor pulled the release.' })] }), result: 'pass', reason: /in a work note by admin/ },
+] as const;
+
+describe('gates into closed and canceled', () => {
+  it.each(cases)('$gate: $name → $result', (c) => {
+    const ctx = context('at' in c ? c.at : '2026-03-12T10:00:00Z', { events: { ci: 'ci' in c ? [...c.ci] : [], monitor: 'monitor' in c ? [...c.monitor] : [] } });
+    const result = gate(c.gate, c.mc, ctx);
+    expect(result.result).toBe(c.result);
+    expect(result.reason).toMatch(c.reason);
+  });
+});
