@@ -117,6 +117,19 @@ describe('JSM approvals', () => {
     expect(status.body.values.map((v: { status: string }) => v.status)).toEqual(['Awaiting implementation', 'Awaiting CAB approval', 'Planning', 'Open']);
   });
 
+  it('lets only the approval move a change out of the CAB step', async () => {
+    const key = sim.createIssue({ summary: 'Core switch swap', Approvers: ['dan.cab'] }).key;
+    sim.transitionIssue(key, 'Planning');
+    sim.transitionIssue(key, 'Awaiting CAB approval');
+    const offered = await call('GET', `/rest/api/3/issue/${key}/transitions`);
+    expect(offered.body.transitions.map((t: { to: { name: string } }) => t.to.name).toSorted()).toEqual(['Canceled', 'Planning']);
+    const all = await call('GET', `/rest/api/3/issue/${key}/transitions?includeUnavailableTransitions=true`);
+    expect(all.body.transitions.find((t: { name: string }) => t.name === 'Approve')).toMatchObject({ isAvailable: false, isConditional: true });
+    const forced = await call('POST', `/rest/api/3/issue/${key}/transitions`, { transition: { id: '31' } });
+    expect(forced.status).toBe(400);
+    expect(() => sim.transitionIssue(key, 'Awaiting implementation')).toThrow(/use decideApproval/);
+  });
+
   it('declining through the driving API cancels the change', () => {
     const key = sim.createIssue({ summary: 'risky', Approvers: ['erin.cab'] }).key;
     sim.transitionIssue(key, 'Planning');

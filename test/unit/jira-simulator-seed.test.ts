@@ -11,6 +11,14 @@ function names(sim: JiraSimulator, keys: string[], pick: (fields: Record<string,
   return new Set(keys.map((k) => pick(sim.issue(k).state.fields, k)));
 }
 
+async function renderSeeded(seed: number): Promise<unknown> {
+  const sim = new JiraSimulator({ baseUrl: BASE, clock: () => Date.UTC(2025, 5, 1) });
+  sim.seedDemoData({ count: 40, seed });
+  server.resetHandlers(...sim.handlers());
+  const res = await fetch(`${BASE}/rest/api/3/search/jql?jql=project%3DITSM&fields=*all&expand=changelog&maxResults=100`);
+  return res.json();
+}
+
 describe('seeded data', () => {
   it('demo data covers every change type, risk and status, with approvals and public and internal comments', () => {
     const sim = new JiraSimulator({ baseUrl: BASE, clock: () => Date.UTC(2025, 5, 1) });
@@ -31,16 +39,9 @@ describe('seeded data', () => {
   });
 
   it('is deterministic for a seed', async () => {
-    const render = async (seed: number): Promise<unknown> => {
-      const sim = new JiraSimulator({ baseUrl: BASE, clock: () => Date.UTC(2025, 5, 1) });
-      sim.seedDemoData({ count: 40, seed });
-      server.resetHandlers(...sim.handlers());
-      const res = await fetch(`${BASE}/rest/api/3/search/jql?jql=project%3DITSM&fields=*all&expand=changelog&maxResults=100`);
-      return res.json();
-    };
-    const a = await render(9);
-    expect(await render(9)).toEqual(a);
-    expect(await render(10)).not.toEqual(a);
+    const a = await renderSeeded(9);
+    expect(await renderSeeded(9)).toEqual(a);
+    expect(await renderSeeded(10)).not.toEqual(a);
   });
 
   it('bulk-creates 50,000 issues whose updated minutes are shared, all reachable by id-only paging', async () => {

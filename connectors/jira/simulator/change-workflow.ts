@@ -16,6 +16,8 @@ export interface WorkflowTransition {
   /** Status names this transition leaves from; `'*'` = global transition (any status). */
   from: string[] | '*';
   to: string;
+  /** Fired only by a JSM approval decision: hidden from GET transitions and refused on POST, as on a real approval step. */
+  approvalOnly?: boolean;
 }
 
 /** A JSM approval step: entering `status` opens an approval; its decision fires a transition. */
@@ -58,7 +60,8 @@ export function defaultChangeWorkflow(): WorkflowDefinition {
     transitions: [
       { id: '11', name: 'Start planning', from: ['Open'], to: 'Planning' },
       { id: '21', name: 'Request approval', from: ['Planning'], to: 'Awaiting CAB approval' },
-      { id: '31', name: 'Approve', from: ['Awaiting CAB approval'], to: 'Awaiting implementation' },
+      { id: '31', name: 'Approve', from: ['Awaiting CAB approval'], to: 'Awaiting implementation', approvalOnly: true },
+      { id: '35', name: 'Decline', from: ['Awaiting CAB approval'], to: 'Canceled', approvalOnly: true },
       { id: '41', name: 'Start implementation', from: ['Awaiting implementation'], to: 'Implementing' },
       { id: '51', name: 'Implemented', from: ['Implementing'], to: 'Peer review' },
       { id: '61', name: 'Complete', from: ['Peer review'], to: 'Completed' },
@@ -97,10 +100,13 @@ export class Workflow {
     return this.status(this.def.initialStatus) as WorkflowStatus;
   }
 
-  available(fromStatusId: string): WorkflowTransition[] {
+  /** Transitions a user may take from the status (approval-only ones excluded unless asked for). */
+  available(fromStatusId: string, includeApprovalOnly = false): WorkflowTransition[] {
     const from = this.byId.get(fromStatusId);
     if (!from) return [];
-    return this.def.transitions.filter((t) => t.from === '*' || t.from.some((n) => n.toLowerCase() === from.name.toLowerCase()));
+    return this.def.transitions.filter(
+      (t) => (includeApprovalOnly || !t.approvalOnly) && (t.from === '*' || t.from.some((n) => n.toLowerCase() === from.name.toLowerCase())),
+    );
   }
 
   transitionTo(fromStatusId: string, toStatusName: string): WorkflowTransition | undefined {
@@ -121,7 +127,7 @@ export class Workflow {
     while (queue.length > 0) {
       const { id, path } = queue.shift() as { id: string; path: string[] };
       if (id === target.id) return path;
-      for (const t of this.available(id)) {
+      for (const t of this.available(id, true)) {
         const next = this.status(t.to) as WorkflowStatus;
         if (!seen.has(next.id)) {
           seen.add(next.id);

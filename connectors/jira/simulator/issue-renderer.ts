@@ -230,7 +230,7 @@ export function renderIssue(view: IssueView, ctx: RenderContext, o: IssueRenderO
   return out;
 }
 
-export function renderTransition(t: { id: string; name: string; to: string; from: string[] | '*' }, ctx: RenderContext, withFields: boolean): Record<string, unknown> {
+export function renderTransition(t: { id: string; name: string; to: string; from: string[] | '*'; approvalOnly?: boolean }, ctx: RenderContext, withFields: boolean): Record<string, unknown> {
   const to = ctx.workflow.status(t.to);
   const out: Record<string, unknown> = {
     id: t.id,
@@ -239,8 +239,9 @@ export function renderTransition(t: { id: string; name: string; to: string; from
     hasScreen: false,
     isGlobal: t.from === '*',
     isInitial: false,
-    isAvailable: true,
-    isConditional: false,
+    // Approval-step transitions are guarded by a condition only the approval satisfies.
+    isAvailable: !t.approvalOnly,
+    isConditional: t.approvalOnly === true,
   };
   if (withFields) out.fields = {};
   return out;

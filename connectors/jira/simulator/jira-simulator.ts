@@ -8,7 +8,7 @@ import { http, type RequestHandler } from 'msw';
 import { isAdfDoc, textToAdf } from './adf.ts';
 import { Workflow, type WorkflowDefinition } from './change-workflow.ts';
 import { FaultInjector } from './fault-injector.ts';
-import { FieldCatalog, type FieldDef } from './field-catalog.ts';
+import { FieldCatalog, ISSUE_TYPES, type FieldDef } from './field-catalog.ts';
 import { IssueStore } from './issue-store.ts';
 import type { RenderContext } from './issue-renderer.ts';
 import { compileJql, type CompiledJql, type JqlEnv } from './jql-eval.ts';
@@ -196,11 +196,9 @@ export class JiraSimulator implements SimContext {
   createIssue(fields: Record<string, unknown>, opts: DriveOptions & { project?: string; issueType?: string } = {}): SimIssue {
     const values = this.store.coerce(fields, this.store.coerceContext('driver', '3'));
     if (opts.issueType) {
-      const t = this.catalog.get('issuetype') as FieldDef;
-      const types = ['[System] Change', '[System] Incident', '[System] Service request'];
-      const idx = types.indexOf(opts.issueType);
-      if (idx < 0) throw new Error(`Unknown issue type "${opts.issueType}"`);
-      values.set(t, String(10100 + idx));
+      const type = ISSUE_TYPES.find((t) => t.name === opts.issueType);
+      if (!type) throw new Error(`Unknown issue type "${opts.issueType}"`);
+      values.set(this.catalog.get('issuetype') as FieldDef, type.id);
     }
     return this.store.create(opts.project ?? (this.projects[0] as SimProject).key, values, this.actor(opts));
   }
@@ -219,7 +217,8 @@ export class JiraSimulator implements SimContext {
     const to = this.workflow.status(toStatusName);
     if (!t || !to) {
       const from = this.workflow.status(issue.state.fields.status as string)?.name;
-      throw new Error(`No transition from "${from ?? '?'}" to "${toStatusName}" for ${key}`);
+      const hint = this.workflow.approvalStep(issue.state.fields.status as string) ? ' (an approval step: use decideApproval)' : '';
+      throw new Error(`No transition from "${from ?? '?'}" to "${toStatusName}" for ${key}${hint}`);
     }
     this.store.moveTo(issue, to, this.actor(opts));
     return issue;

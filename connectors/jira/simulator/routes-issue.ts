@@ -102,7 +102,8 @@ function getTransitions(sim: SimContext, r: RouteRequest): Response {
   if (issue instanceof Response) return issue;
   const only = r.url.searchParams.get('transitionId');
   const withFields = listParam(r.url, 'expand').includes('transitions.fields');
-  const list = sim.workflow.available(issue.state.fields.status as string).filter((t) => !only || t.id === only);
+  const withUnavailable = r.url.searchParams.get('includeUnavailableTransitions') === 'true';
+  const list = sim.workflow.available(issue.state.fields.status as string, withUnavailable).filter((t) => !only || t.id === only);
   return json({ expand: 'transitions', transitions: list.map((t) => renderTransition(t, sim.render(r.api), withFields)) });
 }
 

@@ -30,8 +30,7 @@ function fields(sim: SimContext): Response {
 
 function myself(sim: SimContext, r: RouteRequest): Response {
   const body = renderUser(r.user ?? undefined, sim.render(r.api)) ?? {};
-  if (sim.flavor === 'cloud') return json({ ...body, locale: 'en_US', groups: { size: 1, items: [] }, applicationRoles: { size: 1, items: [] }, expand: 'groups,applicationRoles' });
-  return json({ ...body, locale: 'en_UK', groups: { size: 1, items: [] }, applicationRoles: { size: 1, items: [] }, expand: 'groups,applicationRoles' });
+  return json({ ...body, locale: 'en_US', groups: { size: 1, items: [] }, applicationRoles: { size: 1, items: [] }, expand: 'groups,applicationRoles' });
 }
 
 function serverInfo(sim: SimContext): Response {
