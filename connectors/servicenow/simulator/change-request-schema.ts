@@ -1,7 +1,7 @@
 // The change_request field list of change_request_table_api_record.json, with the
 // choice labels of the Change Management API samples (reference §2.1).
 
-import { defineTable, type FieldDef } from './table-schema.ts';
+import { BOOL, choice, defineTable, DT, INT, LIST, ref, S } from './table-schema.ts';
 
 export const CHANGE_STATES = {
   '-5': 'New',
@@ -16,14 +16,6 @@ export const CHANGE_STATES = {
 
 export type ChangeStateValue = keyof typeof CHANGE_STATES;
 
-const S: FieldDef = { kind: 'string' };
-const DT: FieldDef = { kind: 'datetime' };
-const BOOL: FieldDef = { kind: 'boolean' };
-const INT: FieldDef = { kind: 'integer', numeric: true };
-const LIST: FieldDef = { kind: 'list' };
-const ref = (table: string): FieldDef => ({ kind: 'reference', ref: table });
-const choice = (choices: Record<string, string>, numeric = false): FieldDef =>
-  numeric ? { kind: 'choice', choices, numeric } : { kind: 'choice', choices };
 const LEVELS = { '1': '1 - High', '2': '2 - Medium', '3': '3 - Low' };
 
 export const CHANGE_REQUEST = defineTable('change_request', 'Change Request', 'number', {

@@ -3,7 +3,7 @@
 // result. A query is parsed once and compiled to closures, so filtering 50,000
 // records costs one closure call per condition, not a re-parse per record.
 
-import { comparator, sorter, sortKeys } from './query-order.ts';
+import { sorter, sortKeys } from './query-order.ts';
 import type { Row } from './table-schema.ts';
 
 export const OPERATORS = [
@@ -61,7 +61,6 @@ export interface CompiledQuery {
   matches: (row: Row) => boolean;
   /** True when no condition survived: every row matches. */
   matchesAll: boolean;
-  compare: ((a: Row, b: Row) => number) | undefined;
   /** `rows` in ORDERBY order; with `needed`, possibly only the first `needed` of them. */
   order: (rows: Row[], needed?: number) => Row[];
   /** Field paths that were ignored because the table has no such field. */
@@ -256,7 +255,6 @@ export function compileEncodedQuery(query: string | ParsedQuery, resolve: Resolv
   return {
     matches: matchesAll ? () => true : any(blockPredicates),
     matchesAll,
-    compare: comparator(keys),
     order: sorter(keys),
     ignoredFields,
     parsed,

@@ -32,17 +32,6 @@ export function sortKeys(orderBy: OrderTerm[], resolve: ResolveField, ignored: s
   return keys;
 }
 
-export function comparator(keys: SortKey[]): ((a: Row, b: Row) => number) | undefined {
-  if (keys.length === 0) return undefined;
-  return (a, b) => {
-    for (const { acc, sign } of keys) {
-      const c = compareValues(acc.get(a), acc.get(b), acc.numeric, sign);
-      if (c !== 0) return c;
-    }
-    return 0;
-  };
-}
-
 interface Decorated {
   row: Row;
   values: string[];

@@ -77,12 +77,6 @@ export class SimAuth {
     if (options.includeRefresh) this.refresh.clear();
   }
 
-  /** Live access tokens, for tests that check a client reuses its token. */
-  get activeTokens(): number {
-    const now = this.now().getTime();
-    return [...this.access.values()].filter((g) => g.expiresAt > now).length;
-  }
-
   async tokenEndpoint(request: Request): Promise<Response> {
     const form = new URLSearchParams(await request.text());
     let clientId = form.get('client_id') ?? '';

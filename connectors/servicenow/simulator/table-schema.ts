@@ -41,12 +41,13 @@ export interface TableSchema {
   label: string;
 }
 
-const S: FieldDef = { kind: 'string' };
-const DT: FieldDef = { kind: 'datetime' };
-const BOOL: FieldDef = { kind: 'boolean' };
-const INT: FieldDef = { kind: 'integer', numeric: true };
-const ref = (table: string): FieldDef => ({ kind: 'reference', ref: table });
-const choice = (choices: Record<string, string>, numeric = false): FieldDef =>
+export const S: FieldDef = { kind: 'string' };
+export const DT: FieldDef = { kind: 'datetime' };
+export const BOOL: FieldDef = { kind: 'boolean' };
+export const INT: FieldDef = { kind: 'integer', numeric: true };
+export const LIST: FieldDef = { kind: 'list' };
+export const ref = (table: string): FieldDef => ({ kind: 'reference', ref: table });
+export const choice = (choices: Record<string, string>, numeric = false): FieldDef =>
   numeric ? { kind: 'choice', choices, numeric } : { kind: 'choice', choices };
 
 export const SYS_FIELDS: Record<string, FieldDef> = {
