@@ -185,6 +185,22 @@ describe('Data Center search', () => {
     expect(new Set(keys).size).toBe(120);
   });
 
+  it('takes wiki-markup strings and users by name on writes', async () => {
+    const sim = dc();
+    const key = sim.createIssue({ summary: 'DC change' }).key;
+    const send = (method: string, path: string, body: unknown): Promise<Response> =>
+      fetch(`https://jira.acme.internal/jira${path}`, { method, headers: { authorization: `Bearer ${PAT}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const plan = sim.fieldId('Backout plan');
+    expect((await send('PUT', `/rest/api/2/issue/${key}`, { fields: { assignee: { name: 'bob.implementer' }, [plan]: 'h3. Roll back\n* restore snapshot' } })).status).toBe(204);
+    expect((await send('PUT', `/rest/api/2/issue/${key}`, { fields: { assignee: { accountId: sim.user('bob.implementer').accountId } } })).status).toBe(400);
+    expect((await send('POST', `/rest/api/2/issue/${key}/comment`, { body: '*bold* evidence' })).status).toBe(201);
+    const issue = (await (await get(`/rest/api/2/issue/${key}?expand=changelog`)).json()) as { fields: Record<string, unknown> & { assignee: Record<string, unknown>; comment: { comments: { body: unknown }[] } }; changelog: { histories: { items: { field: string; to: string | null }[] }[] } };
+    expect(issue.fields.assignee).toMatchObject({ name: 'bob.implementer', key: expect.stringMatching(/^JIRAUSER/) });
+    expect(issue.fields[plan]).toBe('h3. Roll back\n* restore snapshot');
+    expect(issue.fields.comment.comments[0]?.body).toBe('*bold* evidence');
+    expect(issue.changelog.histories[0]?.items.find((i) => i.field === 'assignee')?.to).toBe('bob.implementer');
+  });
+
   it('has no /search/jql and no /rest/api/3', async () => {
     dc();
     expect((await get('/rest/api/2/search/jql?jql=project%3DITSM')).status).toBe(404);
