@@ -166,6 +166,8 @@ describe('Data Center search', () => {
   const PAT = 'pat-dc-1';
   const dc = (): JiraSimulator => simulator({ flavor: 'datacenter', baseUrl: 'https://jira.acme.internal/jira', auth: { bearer: [PAT] } });
   const get = (path: string): Promise<Response> => fetch(`https://jira.acme.internal/jira${path}`, { headers: { authorization: `Bearer ${PAT}` } });
+  const send = (method: string, path: string, body: unknown): Promise<Response> =>
+    fetch(`https://jira.acme.internal/jira${path}`, { method, headers: { authorization: `Bearer ${PAT}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
   it('pages /rest/api/2/search with startAt, maxResults and total', async () => {
     const sim = dc();
@@ -188,8 +190,6 @@ describe('Data Center search', () => {
   it('takes wiki-markup strings and users by name on writes', async () => {
     const sim = dc();
     const key = sim.createIssue({ summary: 'DC change' }).key;
-    const send = (method: string, path: string, body: unknown): Promise<Response> =>
-      fetch(`https://jira.acme.internal/jira${path}`, { method, headers: { authorization: `Bearer ${PAT}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const plan = sim.fieldId('Backout plan');
     expect((await send('PUT', `/rest/api/2/issue/${key}`, { fields: { assignee: { name: 'bob.implementer' }, [plan]: 'h3. Roll back\n* restore snapshot' } })).status).toBe(204);
     expect((await send('PUT', `/rest/api/2/issue/${key}`, { fields: { assignee: { accountId: sim.user('bob.implementer').accountId } } })).status).toBe(400);
