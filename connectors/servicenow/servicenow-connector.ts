@@ -104,7 +104,7 @@ export function createServiceNowConnector(instance: ServiceNowInstance, deps: Se
             cause: err,
             details: { instance: instance.id, record: ref },
           });
-      logger.warn({ instance: instance.id, stream, ref, code: error.code, details: error.details }, 'record skipped: %s', error.message);
+      // Not logged here: the engine logs and counts every rejected record once, for every connector.
       return { kind: 'invalid', ref, error };
     }
   }

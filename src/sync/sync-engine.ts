@@ -165,18 +165,34 @@ export class SyncEngine {
     let offset = 0;
     let total: number | null = null;
     const report: StreamReport = { stream, pages: 0, apiCalls: 0, records: 0, written: 0, unchanged: 0, stale: 0, invalid: 0 };
-    for (;;) {
+    const read = (from: StreamCursor | null, skip: number): Promise<PageResult> => {
       options.signal?.throwIfAborted();
-      const page: PageResult = await connector.readPage({
-        stream,
-        after,
-        offset,
-        pageSize,
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
+      const request = connector.readPage({ stream, after: from, offset: skip, pageSize, ...(options.signal ? { signal: options.signal } : {}) });
+      // If storing the current page fails first, this rejection must not go unhandled.
+      request.catch(() => undefined);
+      return request;
+    };
+    // The next page's position is known as soon as a page arrives, so it is
+    // fetched while the current one is mapped and stored: the sync costs about
+    // the larger of the two, not their sum.
+    let pending: Promise<PageResult> | null = read(after, offset);
+    while (pending) {
+      const page: PageResult = await pending;
+      pending = null;
       report.pages += 1;
       report.apiCalls += page.apiCalls;
       if (total === null) total = page.total;
+      if (page.hasMore) {
+        if (page.last === null) {
+          // Every row of the page was hidden (ServiceNow applies ACLs after the limit): skip past them.
+          offset += pageSize;
+          pending = read(after, offset);
+        } else if (Date.parse(page.last.updatedAt) <= horizon) {
+          after = page.last;
+          offset = 0;
+          pending = read(after, offset);
+        }
+      }
       // Saved in the same step as the page's items, never before them.
       const result = await store.applyPage(instance, stream, page.items, page.last ? bookmark(page.last, signpost) : null);
       this.#count(instance, stream, page.items, result);
@@ -186,15 +202,6 @@ export class SyncEngine {
       report.stale += result.changesStale;
       report.invalid += result.invalid;
       options.onProgress?.({ instance, stream, records: report.records, total, elapsedMs: Date.now() - started.getTime() });
-      if (!page.hasMore) break;
-      if (page.last) {
-        if (Date.parse(page.last.updatedAt) > horizon) break;
-        after = page.last;
-        offset = 0;
-      } else {
-        // Every row of the page was hidden (ServiceNow applies ACLs after the limit): skip past them.
-        offset += pageSize;
-      }
     }
     return report;
   }
