@@ -1,6 +1,6 @@
 // The fastify application: routes only; the process wiring is in src/app.
 
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '../log.ts';
 import type { ChangeStore } from '../store/change-store.ts';
 import type { SyncEngine } from '../sync/sync-engine.ts';
@@ -19,7 +19,12 @@ export interface ServerDeps {
 }
 
 export function buildServer(deps: ServerDeps): FastifyInstance {
-  const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, bodyLimit: deps.bodyLimit ?? 1_048_576, disableRequestLogging: true });
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: deps.bodyLimit ?? 1_048_576,
+    // One log line per request would drown the sync's own lines; errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
+  });
   installErrorHandler(app, deps.metrics);
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send({ error: { code: 'CG_NOT_FOUND', kind: 'input', message: `no route ${request.method} ${request.url}`, details: {} } }),

@@ -7,7 +7,8 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  const field = issue && issue.path.length > 0 ? issue.path.map(String).join('.') : where;
+  const path = issue ? (issue.code === 'unrecognized_keys' ? [...issue.path, ...issue.keys.slice(0, 1)] : issue.path) : [];
+  const field = path.length > 0 ? path.map(String).join('.') : where;
   throw new ChangegateError('CG_INPUT_INVALID', `${where} ${field}: ${issue?.message ?? 'invalid'}`, {
     details: { field, where, issues: result.error.issues.map((i) => ({ field: i.path.map(String).join('.'), message: i.message })) },
   });
