@@ -5,7 +5,10 @@ import type { StreamCursor, StreamItem } from '../../connectors/connector.ts';
 import type { CanonicalState, Change, MirroredChange, System } from '../domain/change.ts';
 
 export interface FieldDiff {
-  /** Dotted path into the change (`risk.level`, `raw.state.value`, `services`). */
+  /**
+   * Dotted path into the change (`risk.level`, `raw.state.value`, `services`); a `.` or `\`
+   * inside a key is escaped with `\` (`raw.assigned_to\.name`). Arrays are one value.
+   */
   path: string;
   /** Absent on the first revision. */
   from?: unknown;
@@ -55,19 +58,49 @@ export interface ChangePage {
   nextCursor: string | null;
 }
 
+export interface GetChangeOptions {
+  /** Only look on this connector instance (a key such as `ITSM-42` can exist on several). */
+  instance?: string;
+}
+
+/** A source record that could not be mapped (an `invalid` stream item), kept so an operator can find it. */
+export interface RejectedRecord {
+  instance: string;
+  stream: string;
+  /** The record's reference as the connector reported it (native id or key). */
+  ref: string;
+  code: string;
+  message: string;
+  /** When changegate first and last saw it rejected (ISO-8601 UTC). */
+  firstSeen: string;
+  lastSeen: string;
+}
+
 export interface ChangeStore {
   /**
-   * Store one page's items, then (only after they are stored) the stream cursor.
-   * Idempotent: re-applying the same items writes nothing new.
+   * Store one page's items, then (only after they are stored) the stream cursor,
+   * all or nothing. Idempotent: re-applying the same items writes nothing new.
+   * A version older than the mirrored one (by nativeRevision, then updatedAt) is
+   * ignored, so a late delivery never rolls a change back. A null cursor (a page
+   * without rows) keeps the saved one.
    */
   applyPage(instance: string, stream: string, items: readonly StreamItem[], cursor: StreamCursor | null): Promise<ApplyResult>;
   getCursor(instance: string, stream: string): Promise<StreamCursor | null>;
   /** Forget the cursors of an instance (a `--full` sync). Mirrored data is kept. */
   resetCursors(instance: string): Promise<void>;
-  /** By canonical id (`servicenow:sn-prod:<sys_id>`) or by key (`CHG0030001`). */
-  getChange(idOrKey: string): Promise<MirroredChange | null>;
+  /**
+   * By canonical id (`servicenow:sn-prod:<sys_id>`) or by key (`CHG0030001`, case-insensitive).
+   * A key present on several instances resolves to the most recently updated change
+   * unless `options.instance` narrows it.
+   */
+  getChange(idOrKey: string, options?: GetChangeOptions): Promise<MirroredChange | null>;
   listChanges(query: ChangeQuery): Promise<ChangePage>;
   listRevisions(changeId: string): Promise<Revision[]>;
   countChanges(instance?: string): Promise<number>;
+  /**
+   * Records rejected as `invalid`, ordered by (instance, stream, ref). A rejection is
+   * cleared once the same ref is stored successfully on the same stream.
+   */
+  listRejected(instance?: string): Promise<RejectedRecord[]>;
   close(): Promise<void>;
 }

@@ -1,0 +1,340 @@
+// The embedded store: one SQLite file (WAL) through the built-in `node:sqlite`.
+// A page is one transaction: its items, then its cursor, or nothing at all.
+// The hot path compares content hashes on indexed columns and never parses a
+// stored change unless the hash differs.
+
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { StreamCursor, StreamItem } from '../../connectors/connector.ts';
+import type { Approval, Change, JournalEntry, MirroredChange } from '../domain/change.ts';
+import { ChangegateError } from '../errors.ts';
+import { diffChanges } from './change-diff.ts';
+import type {
+  ApplyResult,
+  ChangePage,
+  ChangeQuery,
+  ChangeStore,
+  FieldDiff,
+  GetChangeOptions,
+  RejectedRecord,
+  Revision,
+} from './change-store.ts';
+import { sha256Hex, stableStringify } from './content-hash.ts';
+import { instantKey } from './instant-key.ts';
+import { decodeListCursor, encodeListCursor } from './list-cursor.ts';
+import { configureConnection, migrate } from './sqlite-schema.ts';
+import { prepareStatements, type ChangeHead, type ChangeRow, type RejectedRow, type RevisionRow, type Statements } from './sqlite-statements.ts';
+
+const BUSY_TIMEOUT_MS = 5_000;
+const MAX_LIMIT = 1_000;
+
+interface PageState {
+  instance: string;
+  stream: string;
+  observedAt: string;
+  /** Whether this stream has rejections a valid record could clear (saves a DELETE per item when not). */
+  hasRejected: boolean;
+  result: ApplyResult;
+}
+
+export class SqliteChangeStore implements ChangeStore {
+  readonly #db: DatabaseSync;
+  readonly #stmt: Statements;
+  /** listChanges statements by filter shape, prepared on first use. */
+  readonly #listStatements = new Map<string, StatementSync>();
+
+  private constructor(db: DatabaseSync) {
+    this.#db = db;
+    this.#stmt = prepareStatements(db);
+  }
+
+  /** Opens (creating the file and its parent directories if needed) and migrates. `':memory:'` gives a private in-memory store. */
+  static open(path: string): SqliteChangeStore {
+    const inMemory = path === ':memory:';
+    let db: DatabaseSync | undefined;
+    try {
+      if (!inMemory) mkdirSync(dirname(path), { recursive: true });
+      db = new DatabaseSync(path, { timeout: BUSY_TIMEOUT_MS, enableForeignKeyConstraints: false });
+      configureConnection(db, inMemory);
+      migrate(db);
+      return new SqliteChangeStore(db);
+    } catch (err) {
+      if (db?.isOpen) db.close();
+      throw new ChangegateError('CG_STORE_FAILED', `cannot open the SQLite store at ${path}: ${messageOf(err)}`, {
+        cause: err,
+        details: { path },
+      });
+    }
+  }
+
+  async applyPage(instance: string, stream: string, items: readonly StreamItem[], cursor: StreamCursor | null): Promise<ApplyResult> {
+    const page: PageState = {
+      instance,
+      stream,
+      observedAt: new Date().toISOString(),
+      hasRejected: false,
+      result: { changesWritten: 0, changesUnchanged: 0, changesStale: 0, approvalsWritten: 0, journalWritten: 0, invalid: 0 },
+    };
+    // The page's work below is synchronous. Yielding first lets I/O the caller
+    // just started (the engine requests the next page before storing this one)
+    // leave the process, so the network wait overlaps with this work.
+    await new Promise((resolve) => setImmediate(resolve));
+    let index = -1;
+    try {
+      this.#db.exec('BEGIN IMMEDIATE');
+      page.hasRejected = this.#stmt.anyRejected.get(instance, stream) !== undefined;
+      for (index = 0; index < items.length; index++) this.#applyItem(page, items[index] as StreamItem);
+      index = -1;
+      // The cursor moves only with the items it covers; a null cursor (an empty page) keeps the saved one.
+      if (cursor !== null) this.#stmt.saveCursor.run(instance, stream, cursor.updatedAt, cursor.id, page.observedAt);
+      this.#db.exec('COMMIT');
+      return page.result;
+    } catch (err) {
+      this.#rollback();
+      const item = index >= 0 ? items[index] : undefined;
+      throw new ChangegateError('CG_STORE_FAILED', `storing a page of ${instance}/${stream} failed; nothing of it was stored: ${messageOf(err)}`, {
+        cause: err,
+        details: { instance, stream, ...(item === undefined ? {} : { item: index, ref: itemRef(item) }) },
+      });
+    }
+  }
+
+  #applyItem(page: PageState, item: StreamItem): void {
+    switch (item.kind) {
+      case 'change':
+        this.#applyChange(page, item.change);
+        if (page.hasRejected) this.#clearRejected(page, item.change.nativeId, item.change.key);
+        return;
+      case 'approval':
+        this.#applyApproval(page, item.changeNativeId, item.approval);
+        if (page.hasRejected) this.#clearRejected(page, item.approval.id);
+        return;
+      case 'journal':
+        this.#applyJournal(page, item.changeNativeId, item.entry);
+        if (page.hasRejected) this.#clearRejected(page, item.entry.id);
+        return;
+      case 'invalid':
+        this.#stmt.upsertRejected.run(page.instance, page.stream, item.ref, item.error.code, item.error.message, page.observedAt, page.observedAt);
+        page.hasRejected = true;
+        page.result.invalid += 1;
+        return;
+    }
+  }
+
+  #applyChange(page: PageState, change: Change): void {
+    const json = stableStringify(change);
+    const hash = sha256Hex(json);
+    const updatedAt = instantKey(change.updatedAt);
+    const head = this.#stmt.changeHead.get(change.id) as ChangeHead | undefined;
+    const s = this.#stmt;
+    if (head === undefined) {
+      s.insertChange.run(change.id, change.instance, change.system, change.nativeId, change.key, change.state, updatedAt, change.nativeRevision, hash, json);
+      // A first revision's diff is every field of the change row itself: derived on read (see sqlite-schema.ts).
+      s.insertRevision.run(change.id, 1, change.nativeRevision, change.updatedAt, page.observedAt, hash, null);
+      page.result.changesWritten += 1;
+      return;
+    }
+    if (head.native_revision > change.nativeRevision || (head.native_revision === change.nativeRevision && head.updated_at > updatedAt)) {
+      page.result.changesStale += 1;
+      return;
+    }
+    if (head.hash === hash) {
+      page.result.changesUnchanged += 1;
+      return;
+    }
+    const previousJson = (s.changeJson.get(change.id) as { json: string }).json;
+    const previous = JSON.parse(previousJson) as Change;
+    if (head.last_seq === 1) s.keepFirstSnapshot.run(previousJson, change.id);
+    const seq = head.last_seq + 1;
+    s.updateChange.run(change.key, change.state, updatedAt, change.nativeRevision, hash, seq, json, change.id);
+    s.insertRevision.run(change.id, seq, change.nativeRevision, change.updatedAt, page.observedAt, hash, JSON.stringify(diffChanges(previous, change)));
+    page.result.changesWritten += 1;
+  }
+
+  #applyApproval(page: PageState, changeNativeId: string, approval: Approval): void {
+    const json = stableStringify(approval);
+    const hash = sha256Hex(json);
+    const updatedAt = instantKey(approval.updatedAt);
+    const head = this.#stmt.approvalHead.get(page.instance, approval.id) as { hash: string; updated_at: string } | undefined;
+    // Same rule as changes: an older delivery never rolls an approval back (not counted: ApplyResult has no slot for it).
+    if (head !== undefined && (head.hash === hash || head.updated_at > updatedAt)) return;
+    this.#stmt.upsertApproval.run(page.instance, approval.id, changeNativeId, updatedAt, hash, json);
+    page.result.approvalsWritten += 1;
+  }
+
+  #applyJournal(page: PageState, changeNativeId: string, entry: JournalEntry): void {
+    const { changes } = this.#stmt.insertJournal.run(page.instance, entry.id, changeNativeId, instantKey(entry.at), stableStringify(entry));
+    page.result.journalWritten += Number(changes);
+  }
+
+  #clearRejected(page: PageState, ...refs: string[]): void {
+    for (const ref of refs) this.#stmt.clearRejected.run(page.instance, page.stream, ref);
+  }
+
+  #rollback(): void {
+    try {
+      if (this.#db.isOpen && this.#db.isTransaction) this.#db.exec('ROLLBACK');
+    } catch {
+      // SQLite already rolled back (it does on some I/O errors); the original error is what matters.
+    }
+  }
+
+  async getCursor(instance: string, stream: string): Promise<StreamCursor | null> {
+    return this.#guard('getCursor', { instance, stream }, () => {
+      const row = this.#stmt.getCursor.get(instance, stream) as { updated_at: string; id: string } | undefined;
+      return row === undefined ? null : { updatedAt: row.updated_at, id: row.id };
+    });
+  }
+
+  async resetCursors(instance: string): Promise<void> {
+    this.#guard('resetCursors', { instance }, () => this.#stmt.resetCursors.run(instance));
+  }
+
+  async getChange(idOrKey: string, options: GetChangeOptions = {}): Promise<MirroredChange | null> {
+    return this.#guard('getChange', { idOrKey }, () => {
+      const s = this.#stmt;
+      const { instance } = options;
+      let row = s.changeById.get(idOrKey) as ChangeRow | undefined;
+      if (row !== undefined && instance !== undefined && row.instance !== instance) row = undefined;
+      row ??= (instance === undefined ? s.changeByKey.get(idOrKey) : s.changeByKeyOn.get(idOrKey, instance)) as ChangeRow | undefined;
+      if (row === undefined) return null;
+      return {
+        change: JSON.parse(row.json) as Change,
+        approvals: parseRows<Approval>(s.approvalsOf.all(row.instance, row.native_id)),
+        journal: parseRows<JournalEntry>(s.journalOf.all(row.instance, row.native_id)),
+      };
+    });
+  }
+
+  async listChanges(query: ChangeQuery): Promise<ChangePage> {
+    const limit = clampLimit(query.limit);
+    const after = query.cursor === undefined ? null : decodeListCursor(query.cursor);
+    const updatedSince = query.updatedSince === undefined ? undefined : sinceKey(query.updatedSince);
+    return this.#guard('listChanges', {}, () => {
+      const where: string[] = [];
+      const params: (string | number)[] = [];
+      const filter = (sql: string, value: string | undefined): void => {
+        if (value === undefined) return;
+        where.push(sql);
+        params.push(value);
+      };
+      filter('instance = ?', query.instance);
+      filter('system = ?', query.system);
+      filter('state = ?', query.state);
+      filter('updated_at >= ?', updatedSince);
+      if (after !== null) {
+        where.push('(updated_at, id) > (?, ?)');
+        params.push(after.updatedAt, after.id);
+      }
+      const sql = `SELECT json, updated_at, id FROM changes ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY updated_at, id LIMIT ?`;
+      let stmt = this.#listStatements.get(sql);
+      if (stmt === undefined) {
+        stmt = this.#db.prepare(sql);
+        this.#listStatements.set(sql, stmt);
+      }
+      // One row more than asked tells whether another page exists without a count.
+      const rows = stmt.all(...params, limit + 1) as { json: string; updated_at: string; id: string }[];
+      const more = rows.length > limit;
+      const pageRows = more ? rows.slice(0, limit) : rows;
+      const last = pageRows.at(-1);
+      return {
+        items: pageRows.map((r) => JSON.parse(r.json) as Change),
+        nextCursor: more && last !== undefined ? encodeListCursor({ updatedAt: last.updated_at, id: last.id }) : null,
+      };
+    });
+  }
+
+  async listRevisions(changeId: string): Promise<Revision[]> {
+    return this.#guard('listRevisions', { changeId }, () => {
+      const rows = this.#stmt.revisionsOf.all(changeId) as unknown as RevisionRow[];
+      return rows.map((row) => ({
+        changeId: row.change_id,
+        seq: row.seq,
+        nativeRevision: row.native_revision,
+        updatedAt: row.updated_at,
+        observedAt: row.observed_at,
+        hash: row.hash,
+        diff: row.diff === null ? this.#firstDiff(row) : (JSON.parse(row.diff) as FieldDiff[]),
+      }));
+    });
+  }
+
+  #firstDiff(row: RevisionRow): FieldDiff[] {
+    const json = row.snapshot ?? (this.#stmt.changeJson.get(row.change_id) as { json: string } | undefined)?.json;
+    return json === undefined ? [] : diffChanges(null, JSON.parse(json) as Change);
+  }
+
+  async countChanges(instance?: string): Promise<number> {
+    return this.#guard('countChanges', {}, () => {
+      const row = (instance === undefined ? this.#stmt.countAll.get() : this.#stmt.countOf.get(instance)) as { n: number };
+      return row.n;
+    });
+  }
+
+  async listRejected(instance?: string): Promise<RejectedRecord[]> {
+    return this.#guard('listRejected', {}, () => {
+      const rows = (instance === undefined ? this.#stmt.listRejectedAll.all() : this.#stmt.listRejectedOf.all(instance)) as unknown as RejectedRow[];
+      return rows.map((r) => ({
+        instance: r.instance,
+        stream: r.stream,
+        ref: r.ref,
+        code: r.code,
+        message: r.message,
+        firstSeen: r.first_seen,
+        lastSeen: r.last_seen,
+      }));
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.isOpen) this.#db.close();
+  }
+
+  #guard<T>(op: string, details: Record<string, unknown>, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof ChangegateError) throw err;
+      throw new ChangegateError('CG_STORE_FAILED', `store ${op} failed: ${messageOf(err)}`, { cause: err, details: { op, ...details } });
+    }
+  }
+}
+
+function itemRef(item: StreamItem): string {
+  switch (item.kind) {
+    case 'change':
+      return item.change.id;
+    case 'approval':
+      return item.approval.id;
+    case 'journal':
+      return item.entry.id;
+    case 'invalid':
+      return item.ref;
+  }
+}
+
+function clampLimit(limit: number): number {
+  if (Number.isNaN(limit)) {
+    throw new ChangegateError('CG_INPUT_INVALID', 'limit must be a number between 1 and 1000', { details: { field: 'limit' } });
+  }
+  return Math.min(MAX_LIMIT, Math.max(1, Math.trunc(limit)));
+}
+
+function sinceKey(updatedSince: string): string {
+  if (Number.isNaN(Date.parse(updatedSince))) {
+    throw new ChangegateError('CG_INPUT_INVALID', `updatedSince must be an ISO-8601 instant, got ${JSON.stringify(updatedSince)}`, {
+      details: { field: 'updatedSince' },
+    });
+  }
+  return instantKey(updatedSince);
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function parseRows<T>(rows: unknown[]): T[] {
+  return rows.map((r) => JSON.parse((r as { json: string }).json) as T);
+}

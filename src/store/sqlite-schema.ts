@@ -1,0 +1,124 @@
+// The SQLite schema as an ordered list of migrations. `schema_version` holds
+// how many have run; opening a database runs only the missing ones, so opening
+// is idempotent. Append new migrations; never edit one that has shipped.
+//
+// A change is stored whole as canonical JSON (sorted keys, what its hash is
+// taken over) plus the columns queries filter and sort on. `updated_at` and the
+// children's time columns hold instants normalised to
+// `YYYY-MM-DDTHH:mm:ss.sssZ`, so text order is time order whatever precision a
+// source sends. No foreign keys: approvals and journal rows arrive on their own
+// streams and may land before the change they belong to.
+
+import type { DatabaseSync } from 'node:sqlite';
+
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE changes (
+    id TEXT NOT NULL PRIMARY KEY,
+    instance TEXT NOT NULL,
+    system TEXT NOT NULL,
+    native_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    state TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    native_revision INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    last_seq INTEGER NOT NULL,
+    json TEXT NOT NULL
+  );
+  CREATE INDEX changes_by_updated ON changes (updated_at, id);
+  CREATE INDEX changes_by_instance_updated ON changes (instance, updated_at, id);
+  CREATE INDEX changes_by_key ON changes (key COLLATE NOCASE, updated_at);
+
+  CREATE TABLE revisions (
+    change_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    native_revision INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    observed_at TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    diff TEXT,
+    PRIMARY KEY (change_id, seq)
+  );
+
+  CREATE TABLE approvals (
+    instance TEXT NOT NULL,
+    id TEXT NOT NULL,
+    change_native_id TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    json TEXT NOT NULL,
+    PRIMARY KEY (instance, id)
+  );
+  CREATE INDEX approvals_by_change ON approvals (instance, change_native_id, updated_at, id);
+
+  CREATE TABLE journal (
+    instance TEXT NOT NULL,
+    id TEXT NOT NULL,
+    change_native_id TEXT NOT NULL,
+    at TEXT NOT NULL,
+    json TEXT NOT NULL,
+    PRIMARY KEY (instance, id)
+  );
+  CREATE INDEX journal_by_change ON journal (instance, change_native_id, at, id);
+
+  CREATE TABLE cursors (
+    instance TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    id TEXT NOT NULL,
+    saved_at TEXT NOT NULL,
+    PRIMARY KEY (instance, stream)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE rejected_records (
+    instance TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    code TEXT NOT NULL,
+    message TEXT NOT NULL,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    PRIMARY KEY (instance, stream, ref)
+  ) WITHOUT ROWID;
+  `,
+  // A first revision's diff lists every field, as big as the change itself. It is
+  // not written on the (bulk) first sync: while the revision is current its diff
+  // derives from the change row; when a second revision supersedes it, the
+  // first version's JSON (already in hand) is kept in `snapshot` instead.
+  `
+  ALTER TABLE revisions ADD COLUMN snapshot TEXT;
+  `,
+];
+
+/** Connection settings; run on every open, before the migrations. */
+export function configureConnection(db: DatabaseSync, inMemory: boolean): void {
+  if (!inMemory) db.exec('PRAGMA journal_mode = WAL');
+  // With WAL, NORMAL loses at most the last commits on power loss, never consistency.
+  db.exec('PRAGMA synchronous = NORMAL');
+  db.exec('PRAGMA temp_store = MEMORY');
+  // 16 MB: the hot path reads one index entry per record; a larger cache only costs memory during a bulk sync.
+  db.exec('PRAGMA cache_size = -16384');
+}
+
+/** Brings the schema up to date; returns the version it ends at. */
+export function migrate(db: DatabaseSync): number {
+  // One write-locked transaction: two processes opening the same new file
+  // cannot both migrate, and a failed upgrade leaves the old schema intact.
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
+    db.exec('INSERT INTO schema_version (version) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM schema_version)');
+    let version = (db.prepare('SELECT version FROM schema_version').get() as { version: number }).version;
+    if (version > MIGRATIONS.length) {
+      throw new Error(`the database has schema version ${version}, newer than this changegate knows (${MIGRATIONS.length}); upgrade changegate`);
+    }
+    for (; version < MIGRATIONS.length; version++) db.exec(MIGRATIONS[version] as string);
+    db.prepare('UPDATE schema_version SET version = ?').run(version);
+    db.exec('COMMIT');
+    return version;
+  } catch (err) {
+    if (db.isTransaction) db.exec('ROLLBACK');
+    throw err;
+  }
+}

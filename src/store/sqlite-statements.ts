@@ -1,0 +1,102 @@
+// Every statement the SQLite store runs on its hot paths, prepared once per
+// connection, and the row shapes they return.
+
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+
+export interface ChangeHead {
+  hash: string;
+  native_revision: number;
+  updated_at: string;
+  last_seq: number;
+}
+
+export interface ChangeRow {
+  json: string;
+  instance: string;
+  native_id: string;
+}
+
+export interface RevisionRow {
+  change_id: string;
+  seq: number;
+  native_revision: number;
+  updated_at: string;
+  observed_at: string;
+  hash: string;
+  diff: string | null;
+  snapshot: string | null;
+}
+
+export interface RejectedRow {
+  instance: string;
+  stream: string;
+  ref: string;
+  code: string;
+  message: string;
+  first_seen: string;
+  last_seen: string;
+}
+
+export function prepareStatements(db: DatabaseSync) {
+  const p = (sql: string): StatementSync => db.prepare(sql);
+  return {
+    changeHead: p('SELECT hash, native_revision, updated_at, last_seq FROM changes WHERE id = ?'),
+    changeJson: p('SELECT json FROM changes WHERE id = ?'),
+    insertChange: p(
+      `INSERT INTO changes (id, instance, system, native_id, key, state, updated_at, native_revision, hash, last_seq, json)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)`,
+    ),
+    updateChange: p(
+      `UPDATE changes SET key = ?, state = ?, updated_at = ?, native_revision = ?, hash = ?, last_seq = ?, json = ?
+       WHERE id = ?`,
+    ),
+    insertRevision: p(
+      `INSERT INTO revisions (change_id, seq, native_revision, updated_at, observed_at, hash, diff)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    keepFirstSnapshot: p('UPDATE revisions SET snapshot = ? WHERE change_id = ? AND seq = 1 AND diff IS NULL'),
+    approvalHead: p('SELECT hash, updated_at FROM approvals WHERE instance = ? AND id = ?'),
+    upsertApproval: p(
+      `INSERT INTO approvals (instance, id, change_native_id, updated_at, hash, json) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (instance, id) DO UPDATE SET change_native_id = excluded.change_native_id,
+         updated_at = excluded.updated_at, hash = excluded.hash, json = excluded.json`,
+    ),
+    insertJournal: p(
+      `INSERT INTO journal (instance, id, change_native_id, at, json) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (instance, id) DO NOTHING`,
+    ),
+    anyRejected: p('SELECT 1 AS one FROM rejected_records WHERE instance = ? AND stream = ? LIMIT 1'),
+    upsertRejected: p(
+      `INSERT INTO rejected_records (instance, stream, ref, code, message, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (instance, stream, ref) DO UPDATE SET code = excluded.code, message = excluded.message,
+         last_seen = excluded.last_seen`,
+    ),
+    clearRejected: p('DELETE FROM rejected_records WHERE instance = ? AND stream = ? AND ref = ?'),
+    listRejectedAll: p('SELECT * FROM rejected_records ORDER BY instance, stream, ref'),
+    listRejectedOf: p('SELECT * FROM rejected_records WHERE instance = ? ORDER BY stream, ref'),
+    saveCursor: p(
+      `INSERT INTO cursors (instance, stream, updated_at, id, saved_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (instance, stream) DO UPDATE SET updated_at = excluded.updated_at, id = excluded.id,
+         saved_at = excluded.saved_at`,
+    ),
+    getCursor: p('SELECT updated_at, id FROM cursors WHERE instance = ? AND stream = ?'),
+    resetCursors: p('DELETE FROM cursors WHERE instance = ?'),
+    changeById: p('SELECT json, instance, native_id FROM changes WHERE id = ?'),
+    // A key can exist on several instances (two JSM sites both have ITSM-42): the most recently updated wins.
+    changeByKey: p(
+      `SELECT json, instance, native_id FROM changes WHERE key = ? COLLATE NOCASE
+       ORDER BY updated_at DESC, id DESC LIMIT 1`,
+    ),
+    changeByKeyOn: p(
+      `SELECT json, instance, native_id FROM changes WHERE key = ? COLLATE NOCASE AND instance = ?
+       ORDER BY updated_at DESC, id DESC LIMIT 1`,
+    ),
+    approvalsOf: p('SELECT json FROM approvals WHERE instance = ? AND change_native_id = ? ORDER BY updated_at, id'),
+    journalOf: p('SELECT json FROM journal WHERE instance = ? AND change_native_id = ? ORDER BY at, id'),
+    revisionsOf: p('SELECT * FROM revisions WHERE change_id = ? ORDER BY seq'),
+    countAll: p('SELECT count(*) AS n FROM changes'),
+    countOf: p('SELECT count(*) AS n FROM changes WHERE instance = ?'),
+  };
+}
+
+export type Statements = ReturnType<typeof prepareStatements>;

@@ -1,0 +1,102 @@
+// Runs the store contract on SQLite (in memory and on a file), plus what only
+// the embedded adapter promises: a file survives reopening, migrations run
+// once, and a page that fails inside the database leaves nothing behind.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { StreamItem } from '../../connectors/connector.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
+import { MIGRATIONS } from '../../src/store/sqlite-schema.ts';
+import { buildChange, buildChanges, sysId } from '../support/change-builder.ts';
+import { describeChangeStoreContract } from './change-store.contract.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'changegate-store-'));
+let files = 0;
+const freshFile = (): string => join(dir, `nested-${++files}`, 'dir', 'changegate.db');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describeChangeStoreContract('SQLite in memory', async () => SqliteChangeStore.open(':memory:'));
+describeChangeStoreContract('SQLite file', async () => SqliteChangeStore.open(freshFile()));
+
+describe('SqliteChangeStore on a file', () => {
+  it('creates parent directories, keeps data and cursors across reopening, and migrates once', async () => {
+    const path = freshFile();
+    const c = buildChange();
+    const first = SqliteChangeStore.open(path);
+    await first.applyPage('sn-prod', 'changes', [{ kind: 'change', change: c }], { updatedAt: c.updatedAt, id: c.nativeId });
+    await first.close();
+
+    const reopened = SqliteChangeStore.open(path);
+    expect((await reopened.getChange(c.id))?.change).toEqual(c);
+    expect(await reopened.getCursor('sn-prod', 'changes')).toEqual({ updatedAt: c.updatedAt, id: c.nativeId });
+    await reopened.close();
+
+    const db = new DatabaseSync(path);
+    expect(db.prepare('SELECT version FROM schema_version').all()).toEqual([{ version: MIGRATIONS.length }]);
+    expect(db.prepare('PRAGMA journal_mode').get()).toEqual({ journal_mode: 'wal' });
+    db.close();
+  });
+
+  it('upgrades a database written by an older schema without losing what it holds', async () => {
+    const path = freshFile();
+    const c = buildChange();
+    const v1 = SqliteChangeStore.open(path);
+    await v1.applyPage('sn-prod', 'changes', [{ kind: 'change', change: c }], null);
+    await v1.close();
+    // Roll the file back to schema version 1, as an older changegate left it.
+    const old = new DatabaseSync(path);
+    old.exec('ALTER TABLE revisions DROP COLUMN snapshot');
+    old.exec('UPDATE schema_version SET version = 1');
+    old.close();
+
+    const upgraded = SqliteChangeStore.open(path);
+    const v2 = buildChange({ title: 'after the upgrade', nativeRevision: 4, updatedAt: '2026-03-02T10:00:00Z' });
+    await upgraded.applyPage('sn-prod', 'changes', [{ kind: 'change', change: v2 }], null);
+    const revisions = await upgraded.listRevisions(c.id);
+    expect(revisions.map((r) => r.seq)).toEqual([1, 2]);
+    expect(revisions[0]?.diff).toContainEqual({ path: 'title', to: c.title });
+    expect(revisions[1]?.diff).toContainEqual({ path: 'title', from: c.title, to: 'after the upgrade' });
+    await upgraded.close();
+  });
+
+  it('refuses a database from a newer changegate', () => {
+    const path = freshFile();
+    SqliteChangeStore.open(path).close();
+    const db = new DatabaseSync(path);
+    db.exec(`UPDATE schema_version SET version = ${MIGRATIONS.length + 1}`);
+    db.close();
+    expect(() => SqliteChangeStore.open(path)).toThrow(expect.objectContaining({ code: 'CG_STORE_FAILED' }));
+  });
+
+  it('rolls back the items and the cursor of a page the database refuses midway', async () => {
+    const path = freshFile();
+    const store = SqliteChangeStore.open(path);
+    const [a, b, c] = buildChanges(3);
+    if (a === undefined || b === undefined || c === undefined) throw new Error('builder gave fewer changes');
+    await store.applyPage('sn-prod', 'changes', [{ kind: 'change', change: a }], { updatedAt: a.updatedAt, id: a.nativeId });
+
+    // A trigger makes the third write of the page fail inside SQLite, after two rows were written.
+    const saboteur = new DatabaseSync(path);
+    saboteur.exec(`CREATE TRIGGER refuse AFTER INSERT ON changes WHEN NEW.native_id = '${sysId(3)}'
+      BEGIN SELECT RAISE(ABORT, 'disk says no'); END`);
+    saboteur.close();
+
+    const page: StreamItem[] = [b, c].map((change) => ({ kind: 'change', change }));
+    page.splice(1, 0, { kind: 'journal', changeNativeId: b.nativeId, entry: { id: 'j1', kind: 'comment', author: 'x', at: b.updatedAt, text: 't' } });
+    const err = await store.applyPage('sn-prod', 'changes', page, { updatedAt: c.updatedAt, id: c.nativeId }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'CG_STORE_FAILED', details: { instance: 'sn-prod', stream: 'changes', item: 2, ref: c.id } });
+    expect(await store.getChange(b.id)).toBeNull();
+    expect(await store.countChanges()).toBe(1);
+    expect(await store.getCursor('sn-prod', 'changes')).toEqual({ updatedAt: a.updatedAt, id: a.nativeId });
+    await store.close();
+  });
+
+  it('reports an unusable path as a store failure', () => {
+    const blocker = join(dir, 'a-file');
+    new DatabaseSync(blocker).close();
+    expect(() => SqliteChangeStore.open(join(blocker, 'sub', 'x.db'))).toThrow(expect.objectContaining({ code: 'CG_STORE_FAILED' }));
+  });
+});
