@@ -1,0 +1,105 @@
+// Everything one issue yields as stream items: the change, then its approvals
+// and comments. A search result caps the changelog and comments at 20 each, so
+// when the issue says there are more, the full lists are read from their own
+// endpoints before mapping (the revision and status history need every entry).
+
+import type { StreamItem } from '../connector.ts';
+import { ChangegateError, isChangegateError } from '../../src/errors.ts';
+import type { Logger } from '../../src/log.ts';
+import type { CallContext, JiraClient, ListPage, RawIssue } from './jira-client.ts';
+import { mapJiraApproval, mapJiraComment } from './jira-child-mapper.ts';
+import { issueRef, mapJiraIssue, type JiraMapContext } from './jira-issue-mapper.ts';
+
+/** A server that keeps saying "more" must not keep one issue's read going forever. */
+const MAX_CHILD_PAGES = 100;
+
+type Obj = Record<string, unknown>;
+const asObj = (v: unknown): Obj | null => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : null);
+
+export interface IssueReader {
+  itemsFor(issue: RawIssue, map: JiraMapContext, ctx: CallContext): Promise<StreamItem[]>;
+}
+
+export function createIssueReader(client: JiraClient, logger: Logger): IssueReader {
+  async function readAll(what: string, ref: string, read: (start: number) => Promise<ListPage>): Promise<unknown[]> {
+    const values: unknown[] = [];
+    let start: number | null = 0;
+    for (let pages = 0; start !== null; pages++) {
+      if (pages >= MAX_CHILD_PAGES) {
+        logger.warn({ instance: client.instanceId, issue: ref, what, pages }, 'stopped reading one issue\'s list after the page cap');
+        break;
+      }
+      const page: ListPage = await read(start);
+      values.push(...page.values);
+      start = page.next;
+    }
+    return values;
+  }
+
+  function invalid(ref: string, err: unknown): StreamItem {
+    const error = isChangegateError(err)
+      ? err
+      : new ChangegateError('CG_JIRA_RECORD_INVALID', `${client.instanceId}: ${ref} could not be mapped: ${err instanceof Error ? err.message : String(err)}`, {
+          cause: err,
+          details: { instance: client.instanceId, record: ref },
+        });
+    // Not logged here: the engine logs and counts every rejected record once, for every connector.
+    return { kind: 'invalid', ref, error };
+  }
+
+  /** The issue with its whole changelog, when the search left some out. */
+  async function withFullChangelog(issue: RawIssue, id: string, ctx: CallContext): Promise<RawIssue> {
+    const changelog = asObj(issue['changelog']);
+    const shown = Array.isArray(changelog?.['histories']) ? (changelog['histories'] as unknown[]).length : 0;
+    const total = changelog?.['total'];
+    if (changelog === null || typeof total !== 'number' || total <= shown) return issue;
+    const histories = await readAll('changelog', id, (start) => client.changelog(id, start, ctx));
+    // DC answers the whole changelog on the issue; a Cloud page count that is still short keeps the larger figure.
+    return { ...issue, changelog: { startAt: 0, maxResults: histories.length, total: Math.max(total, histories.length), histories } };
+  }
+
+  async function commentsOf(issue: RawIssue, id: string, ctx: CallContext): Promise<unknown[]> {
+    const page = asObj(asObj(issue['fields'])?.['comment']);
+    const inline = Array.isArray(page?.['comments']) ? (page['comments'] as unknown[]) : null;
+    const total = page?.['total'];
+    if (inline !== null && (typeof total !== 'number' || total <= inline.length)) return inline;
+    return readAll('comments', id, (start) => client.comments(id, start, ctx));
+  }
+
+  return {
+    async itemsFor(issue, map, ctx) {
+      const ref = issueRef(issue);
+      const id = issue['id'];
+      if (typeof id !== 'string' && typeof id !== 'number') return [invalid(ref, new ChangegateError('CG_JIRA_RECORD_INVALID', `change ${ref} has no id`, { details: { record: ref, field: 'id' } }))];
+      const nativeId = String(id);
+      const full = await withFullChangelog(issue, nativeId, ctx);
+      let change: StreamItem;
+      try {
+        change = { kind: 'change', change: mapJiraIssue(full, map) };
+      } catch (err) {
+        // Children of a change that is not mirrored would have nothing to hang on.
+        return [invalid(ref, err)];
+      }
+      const [approvals, comments] = await Promise.all([
+        readAll('approvals', nativeId, (start) => client.approvals(nativeId, start, ctx)),
+        commentsOf(full, nativeId, ctx),
+      ]);
+      const items: StreamItem[] = [change];
+      for (const raw of approvals) {
+        try {
+          for (const approval of mapJiraApproval(raw, ref, map.mapping)) items.push({ kind: 'approval', changeNativeId: nativeId, approval });
+        } catch (err) {
+          items.push(invalid(`${ref} approval ${String(asObj(raw)?.['id'] ?? '?')}`, err));
+        }
+      }
+      for (const raw of comments) {
+        try {
+          items.push({ kind: 'journal', changeNativeId: nativeId, entry: mapJiraComment(raw, ref) });
+        } catch (err) {
+          items.push(invalid(`${ref} comment ${String(asObj(raw)?.['id'] ?? '?')}`, err));
+        }
+      }
+      return items;
+    },
+  };
+}
