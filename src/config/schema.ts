@@ -62,7 +62,12 @@ const CommonInstance = {
   /** Requests per second at most (0: unlimited). */
   maxRequestsPerSecond: z.number().min(0).default(0),
   mapping: z.string().optional(),
+  /** What reactive enforcement does with a transition the policy forbids: comment only, or move it back and explain. */
   enforcement: z.enum(['advisory', 'enforce']).default('advisory'),
+  /** `POST /v1/validate` when the mirror is stale or lacks the change: allow (open) or deny (closed). */
+  failMode: z.enum(['open', 'closed']).default('open'),
+  /** The mirror counts as stale when the instance's last successful sync is older than this. */
+  maxStaleness: Duration.default(900_000),
 };
 
 export const ServiceNowInstance = z
@@ -161,6 +166,8 @@ export const ChangegateConfig = z
     server: ServerConfig.default({ listen: '127.0.0.1:8080' }),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).strict().default({ level: 'info' }),
     instances: z.array(InstanceConfig).default([]),
+    /** The policy file (lifecycle gates, CAB scorecard, calendar, custom CEL rules). */
+    policy: z.string().optional(),
   })
   .strict()
   .superRefine((config, ctx) => {
