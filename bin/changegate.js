@@ -1,3 +1,3 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 // Entry point for `npx changegate`; npm puts the pinned Node 24 first on PATH.
 import '../src/main.ts';

@@ -1,0 +1,183 @@
+// The mirror benchmark: a full sync of N changes served over HTTP by the
+// simulator (in its own process, with a per-request latency), against a
+// baseline measured in the same run that only fetches and parses the same
+// pages. Prints records/s, CPU ms per record, peak RSS, API calls against the
+// minimum, and the wall-time ratio sync/baseline.
+//
+//   npm run bench:mirror [-- --changes 50000 --latency 100 --page-size 1000]
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import type { StreamCursor } from '../../connectors/connector.ts';
+import { APPROVALS_SPEC, changesSpec, JOURNAL_SPEC, keysetQuery, type KeysetSpec } from '../../connectors/servicenow/keyset-query.ts';
+import { createServiceNowClient } from '../../connectors/servicenow/servicenow-client.ts';
+import { createServiceNowConnector } from '../../connectors/servicenow/servicenow-connector.ts';
+import { loadServiceNowMapping } from '../../connectors/servicenow/servicenow-mapping.ts';
+import { ServiceNowInstance } from '../../src/config/schema.ts';
+import { createMetrics } from '../../src/server/metrics.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
+import { SyncEngine } from '../../src/sync/sync-engine.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const { values: args } = parseArgs({
+  options: {
+    system: { type: 'string', default: 'servicenow' },
+    changes: { type: 'string', default: '50000' },
+    latency: { type: 'string', default: '100' },
+    'page-size': { type: 'string', default: '1000' },
+    // The service runs with this V8 young-generation cap (see package.json); the phases run with it too.
+    'semi-space': { type: 'string', default: '4' },
+    phase: { type: 'string' },
+    url: { type: 'string' },
+  },
+});
+if (args.system !== 'servicenow') {
+  console.error(`bench:mirror: --system ${args.system} is not available yet (servicenow only)`);
+  process.exit(2);
+}
+const changes = Number(args.changes);
+const latencyMs = Number(args.latency);
+const pageSize = Number(args['page-size']);
+
+interface SimInfo {
+  url: string;
+  rows: Record<string, number>;
+}
+
+interface PhaseResult {
+  ms: number;
+  cpuMs: number;
+  calls: number;
+  records: number;
+  mirrored: number;
+  peakRssMb: number;
+}
+
+/** Each phase runs in a fresh process of its own, so its CPU and peak RSS are its own. */
+async function runPhase(phase: 'baseline' | 'sync', sim: SimInfo): Promise<PhaseResult> {
+  const semiSpace = args['semi-space'] === '0' ? [] : [`--max-semi-space-size=${args['semi-space']}`];
+  const child = spawn(
+    process.execPath,
+    [...semiSpace, import.meta.filename, '--phase', phase, '--url', sim.url, '--page-size', String(pageSize)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const code = await new Promise<number | null>((done) => child.on('exit', done));
+  if (code !== 0) throw new Error(`${phase} phase exited with ${code}`);
+  return JSON.parse(out) as PhaseResult;
+}
+
+// In a phase process the simulator's URL comes from the orchestrator.
+const phaseUrl = args.url ?? 'http://127.0.0.1:1';
+
+const instance = ServiceNowInstance.parse({ id: 'bench', system: 'servicenow', baseUrl: phaseUrl, auth: { kind: 'basic', username: 'admin', password: 'admin' }, pageSize });
+const logger = pino({ level: 'silent' });
+const specs: KeysetSpec[] = [changesSpec(null), APPROVALS_SPEC, JOURNAL_SPEC];
+
+/** The floor: the same keyset pages, fetched and JSON-parsed by the same HTTP client, nothing else. */
+async function baseline(): Promise<PhaseResult> {
+  let calls = 0;
+  let records = 0;
+  const client = createServiceNowClient(instance, { logger, onRequest: () => (calls += 1) });
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  for (const spec of specs) {
+    let after: StreamCursor | null = null;
+    for (;;) {
+      const page = await client.getTable(spec.table, {
+        sysparm_display_value: 'all',
+        sysparm_exclude_reference_link: 'true',
+        sysparm_limit: pageSize,
+        sysparm_offset: 0,
+        sysparm_query: keysetQuery(spec, after),
+      });
+      records += page.records.length;
+      const last = page.records.at(-1) as Record<string, { value: string }> | undefined;
+      if (!page.hasNext || !last) break;
+      const stamp = last[spec.timeField]?.value ?? '';
+      after = { updatedAt: `${stamp.replace(' ', 'T')}Z`, id: last[spec.idField]?.value ?? '' };
+    }
+  }
+  const ms = performance.now() - started;
+  const used = process.cpuUsage(cpu);
+  return { ms, cpuMs: (used.user + used.system) / 1000, calls, records, mirrored: 0, peakRssMb: process.resourceUsage().maxRSS / 1024 };
+}
+
+async function fullSync(dir: string): Promise<PhaseResult> {
+  let calls = 0;
+  const store = SqliteChangeStore.open(join(dir, 'bench.db'));
+  const engine = new SyncEngine({ store, logger, metrics: createMetrics({ defaultMetrics: false }) });
+  const connector = createServiceNowConnector(instance, { mapping: loadServiceNowMapping(), logger, onRequest: () => (calls += 1) });
+  engine.register({ connector, pageSize, overlapMs: instance.overlap });
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  const report = await engine.sync('bench', { full: true });
+  const ms = performance.now() - started;
+  const used = process.cpuUsage(cpu);
+  const mirrored = await store.countChanges('bench');
+  await store.close();
+  const records = report.streams.reduce((sum, s) => sum + s.records, 0);
+  return { ms, cpuMs: (used.user + used.system) / 1000, calls, records, mirrored, peakRssMb: process.resourceUsage().maxRSS / 1024 };
+}
+
+async function orchestrate(): Promise<void> {
+  const simProcess = spawn(process.execPath, [join(ROOT, 'test/bench/serve-servicenow.ts'), String(changes), String(latencyMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const sim = await new Promise<SimInfo>((done, fail) => {
+      createInterface({ input: simProcess.stdout }).once('line', (line) => done(JSON.parse(line) as SimInfo));
+      simProcess.once('exit', (code) => fail(new Error(`simulator exited with ${code}`)));
+    });
+    const rows = (table: string) => sim.rows[table] ?? 0;
+    const minimumCalls = ['change_request', 'sysapproval_approver', 'sys_journal_field'].reduce((sum, t) => sum + Math.max(1, Math.ceil(rows(t) / pageSize)), 0);
+    // Baseline before and after the sync; the better one counts (warm caches on both sides).
+    const first = await runPhase('baseline', sim);
+    const sync = await runPhase('sync', sim);
+    const second = await runPhase('baseline', sim);
+    const base = first.ms <= second.ms ? first : second;
+    const ratio = sync.ms / base.ms;
+    const overMin = ((sync.calls - minimumCalls) / minimumCalls) * 100;
+    const f = (n: number, d = 0) => n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
+    const ok = (pass: boolean) => (pass ? 'ok' : 'MISSED');
+    console.log(`changegate mirror benchmark: servicenow, ${f(changes)} changes + ${f(rows('sysapproval_approver'))} approvals + ${f(rows('sys_journal_field'))} journal rows`);
+    console.log(`  page size ${pageSize}, simulated latency ${latencyMs} ms per request; simulator, baseline and sync each in a process of its own`);
+    console.log(`  V8 young generation: ${args['semi-space'] === '0' ? "Node's default" : `--max-semi-space-size=${args['semi-space']} (as the service runs)`}`);
+    console.log(`  baseline, fetch + parse only  ${f(base.ms / 1000, 2)} s  (${base.calls} requests, ${f(base.records)} records, peak RSS ${f(base.peakRssMb)} MB; runs: ${f(first.ms / 1000, 2)} s, ${f(second.ms / 1000, 2)} s)`);
+    console.log(`  full sync into SQLite         ${f(sync.ms / 1000, 2)} s  (${f(sync.records)} records, ${f(sync.mirrored)} changes mirrored)`);
+    console.log(`  records per second            ${f(sync.records / (sync.ms / 1000))}`);
+    console.log(`  CPU ms per record             ${f(sync.cpuMs / sync.records, 3)}  (baseline ${f(base.cpuMs / base.records, 3)})`);
+    console.log(`  peak RSS of the sync          ${f(sync.peakRssMb)} MB                                target < 300 MB   ${ok(sync.peakRssMb < 300)}`);
+    console.log(`  API calls                     ${sync.calls} against a minimum of ${minimumCalls} (${overMin >= 0 ? '+' : ''}${f(overMin, 1)}%)      target ≤ +2%      ${ok(overMin <= 2)}`);
+    console.log(`  wall ratio sync / baseline    ${f(ratio, 2)}                                   target ≤ 1.30     ${ok(ratio <= 1.3)}`);
+    if (sync.mirrored !== changes) console.log(`  WARNING: mirrored ${sync.mirrored} of ${changes} changes`);
+  } finally {
+    simProcess.kill('SIGTERM');
+  }
+}
+
+if (args.phase && process.env['BENCH_DEBUG']) {
+  let peak = { heapTotal: 0, external: 0, arrayBuffers: 0 };
+  setInterval(() => {
+    const u = process.memoryUsage();
+    peak = { heapTotal: Math.max(peak.heapTotal, u.heapTotal), external: Math.max(peak.external, u.external), arrayBuffers: Math.max(peak.arrayBuffers, u.arrayBuffers) };
+  }, 20).unref();
+  process.on('exit', () => console.error(args.phase, JSON.stringify(Object.fromEntries(Object.entries(peak).map(([k, v]) => [k, Math.round(v / 1e6)])))));
+}
+
+if (args.phase === 'baseline') {
+  process.stdout.write(JSON.stringify(await baseline()));
+} else if (args.phase === 'sync') {
+  const dir = mkdtempSync(join(tmpdir(), 'cg-bench-'));
+  try {
+    process.stdout.write(JSON.stringify(await fullSync(dir)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+} else {
+  await orchestrate();
+}
