@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ChangegateConfig, InstanceConfig } from '../config/schema.ts';
 import type { LoadedConfig } from '../config/load-config.ts';
 import { createLogger, type Logger } from '../log.ts';
+import { loadPolicy, type Policy } from '../policy/policy-config.ts';
 import { buildServer } from '../server/build-server.ts';
 import { createMetrics, type Metrics } from '../server/metrics.ts';
 import type { ChangeStore } from '../store/change-store.ts';
@@ -22,6 +23,8 @@ export interface ChangegateApp {
   store: ChangeStore;
   engine: SyncEngine;
   demo: DemoInstances | null;
+  /** The policy in force (config `policy:`, else mappings/policy.default.yaml), validated at start-up. */
+  policy: Policy;
   /** Start the HTTP server and the schedules (`serve`). Returns the listening URL. */
   serve(options?: { runNow?: boolean }): Promise<string>;
   server(): FastifyInstance;
@@ -37,6 +40,8 @@ export interface CreateAppOptions {
 export async function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}): Promise<ChangegateApp> {
   const { config } = loaded;
   const logger = options.logger ?? createLogger({ level: config.log.level });
+  // Invalid policy stops start-up (exit 2) naming file, line and rule, before anything connects.
+  const policy = config.policy === undefined ? loadPolicy() : loadPolicy(config.policy);
   const metrics = createMetrics();
   let demo: DemoInstances | null = null;
   let instances = config.instances;
@@ -65,6 +70,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     store,
     engine,
     demo,
+    policy,
     server,
     async serve(serveOptions = {}) {
       const [host, port] = config.server.listen.split(':') as [string, string];

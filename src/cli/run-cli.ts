@@ -7,7 +7,9 @@ import { loadConfig } from '../config/load-config.ts';
 import { ChangegateConfig } from '../config/schema.ts';
 import { asChangegateError, type ChangegateError } from '../errors.ts';
 import { createLogger } from '../log.ts';
+import '../../connectors/jira/jira-mapping.ts';
 import { validateMappingFiles } from '../mapping/validate-mappings.ts';
+import { registerPolicyKind } from '../policy/register-policy-kind.ts';
 import { createProgressReporter } from './progress-line.ts';
 
 const USAGE = `changegate <command> [options]
@@ -92,7 +94,12 @@ export async function runCli(argv: string[]): Promise<number> {
     }
     case 'mappings': {
       if (sub !== 'validate') break;
+      registerPolicyKind();
       const results = validateMappingFiles(arg ?? 'mappings');
+      if (results.length === 0) {
+        process.stderr.write(`changegate: no mapping files (*.yaml) in ${arg ?? 'mappings'}\n`);
+        return 2;
+      }
       for (const r of results) {
         process.stdout.write(r.ok ? `ok      ${r.file}\n` : `invalid ${r.file}\n${r.errors.map((e) => `  ${e}\n`).join('')}`);
       }
