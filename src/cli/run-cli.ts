@@ -7,6 +7,8 @@ import { loadConfig } from '../config/load-config.ts';
 import { ChangegateConfig } from '../config/schema.ts';
 import { asChangegateError, type ChangegateError } from '../errors.ts';
 import { createLogger } from '../log.ts';
+// Imported for its side effect: it registers the `jira-mapping` kind for `mappings validate`.
+// oxlint-disable-next-line import/no-unassigned-import
 import '../../connectors/jira/jira-mapping.ts';
 import { validateMappingFiles } from '../mapping/validate-mappings.ts';
 import { registerPolicyKind } from '../policy/register-policy-kind.ts';

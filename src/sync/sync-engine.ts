@@ -84,7 +84,7 @@ export class SyncEngine {
 
   /** Resolves when no run is in progress (used on shutdown before the store closes). */
   async idle(): Promise<void> {
-    await Promise.allSettled([...this.#running.values()]);
+    await Promise.allSettled(this.#running.values());
   }
 
   isRunning(instance: string): boolean {

@@ -126,6 +126,9 @@ async function fullSync(dir: string): Promise<PhaseResult> {
   return { ms, cpuMs: (used.user + used.system) / 1000, calls, records, mirrored, peakRssMb: process.resourceUsage().maxRSS / 1024 };
 }
 
+const f = (n: number, d = 0) => n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
+const ok = (pass: boolean) => (pass ? 'ok' : 'MISSED');
+
 async function orchestrate(): Promise<void> {
   const simProcess = spawn(process.execPath, [join(ROOT, 'test/bench/serve-servicenow.ts'), String(changes), String(latencyMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
@@ -142,8 +145,6 @@ async function orchestrate(): Promise<void> {
     const base = first.ms <= second.ms ? first : second;
     const ratio = sync.ms / base.ms;
     const overMin = ((sync.calls - minimumCalls) / minimumCalls) * 100;
-    const f = (n: number, d = 0) => n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
-    const ok = (pass: boolean) => (pass ? 'ok' : 'MISSED');
     console.log(`changegate mirror benchmark: servicenow, ${f(changes)} changes + ${f(rows('sysapproval_approver'))} approvals + ${f(rows('sys_journal_field'))} journal rows`);
     console.log(`  page size ${pageSize}, simulated latency ${latencyMs} ms per request; simulator, baseline and sync each in a process of its own`);
     console.log(`  V8 young generation: ${args['semi-space'] === '0' ? "Node's default" : `--max-semi-space-size=${args['semi-space']} (as the service runs)`}`);

@@ -16,6 +16,7 @@ import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const INSTANCE = 'sn-e2e';
+const ignorePage = (_n: number): void => undefined;
 
 interface Finished {
   code: number | null;
@@ -37,7 +38,7 @@ describe('ServiceNow mirror, end to end', () => {
   let server: SimulatorServer;
   let dir: string;
   let changePages = 0;
-  let onChangePage: (n: number) => void = () => {};
+  let onChangePage: (n: number) => void = ignorePage;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'cg-e2e-'));
@@ -140,7 +141,7 @@ describe('ServiceNow mirror, end to end', () => {
       let revisions = 0;
       for (const [sysId, record] of served) {
         const mirrored = await store.getChange(`servicenow:${INSTANCE}:${sysId}`);
-        expect(mirrored, sysId).not.toBeNull();
+        expect(mirrored?.change.nativeId).toBe(sysId);
         // Every field, as served, and the canonical change mapped from it.
         expect(mirrored?.change.raw).toEqual(record);
         expect(mirrored?.change).toEqual(mapServiceNowChange(record, { instance: INSTANCE, baseUrl: server.url, mapping }));
@@ -148,14 +149,14 @@ describe('ServiceNow mirror, end to end', () => {
           sim
             .approvalsFor(sysId)
             .map((a) => [a.sys_id, a.state])
-            .sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+            .toSorted((a, b) => String(a[0]).localeCompare(String(b[0]))),
         );
-        expect(mirrored?.journal.map((j) => j.id).sort()).toEqual(sim.journalFor(sysId).map((j) => j.sys_id).sort());
+        expect(mirrored?.journal.map((j) => j.id).toSorted()).toEqual(sim.journalFor(sysId).map((j) => j.sys_id as string).toSorted());
         // Revisions: one per observed version, never a duplicate, the last one the current sys_mod_count.
         const history = await store.listRevisions(`servicenow:${INSTANCE}:${sysId}`);
         revisions += history.length;
         const natives = history.map((r) => r.nativeRevision);
-        expect(natives).toEqual([...new Set(natives)].sort((a, b) => a - b));
+        expect(natives).toEqual([...new Set(natives)].toSorted((a, b) => a - b));
         expect(natives.at(-1)).toBe(Number(record['sys_mod_count'] && (record['sys_mod_count'] as { value: string }).value));
       }
       // 5,020 first versions plus the versions observed after an edit.

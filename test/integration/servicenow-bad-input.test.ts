@@ -68,12 +68,12 @@ describe('bad input from ServiceNow', () => {
     expect(await store.countChanges('sn-bad')).toBe(before + 1);
     expect((await store.getChange(good.number as string))?.change.title).toBe('created after the bad ones');
     const rejected = await store.listRejected('sn-bad');
-    expect(rejected.map((r) => [r.ref, r.code]).sort()).toEqual(
+    expect(rejected.map((r) => [r.ref, r.code]).toSorted()).toEqual(
       [
         ['CHG0099001', 'CG_SN_RECORD_INVALID'],
         ['CHG0099002', 'CG_SN_RECORD_INVALID'],
         [unknownState.number, 'CG_MAPPING_UNKNOWN_VALUE'],
-      ].sort(),
+      ].toSorted(),
     );
     const stateError = rejected.find((r) => r.code === 'CG_MAPPING_UNKNOWN_VALUE');
     expect(stateError?.message).toMatch(/"7".*servicenow\.default\.yaml/);

@@ -38,7 +38,7 @@ class FakeSource implements ConnectorInstance {
     this.requests.push(request);
     const matching = this.rows
       .filter((r) => after(r, request.after))
-      .sort((a, b) => (a.updatedAt === b.updatedAt ? (a.id < b.id ? -1 : 1) : a.updatedAt < b.updatedAt ? -1 : 1));
+      .toSorted((a, b) => (a.updatedAt === b.updatedAt ? (a.id < b.id ? -1 : 1) : a.updatedAt < b.updatedAt ? -1 : 1));
     const slice = matching.slice(request.offset, request.offset + request.pageSize);
     const visible = slice.filter((r) => !r.hidden);
     const lastRow = visible.at(-1);
