@@ -138,13 +138,16 @@ describe('ServiceNow connector: readPage', () => {
   });
 
   it('refuses an instance query with ^NQ or ORDERBY when it is built', () => {
+    const instance = ServiceNowInstance.parse({ id: 'sn-test', system: 'servicenow', baseUrl: BASE, auth: { kind: 'basic', username: 'svc.changegate', password: 'pw' } });
     let caught: unknown;
     try {
-      connectorFor('active=true^ORDERBYnumber');
+      // The config schema refuses it too (with file and line); the connector checks again for callers that bypass the schema.
+      createServiceNowConnector({ ...instance, query: 'active=true^ORDERBYnumber' }, { mapping: loadServiceNowMapping(), logger: createLogger({ level: 'silent' }) });
     } catch (err) {
       caught = err;
     }
     expect(isChangegateError(caught, 'CG_CONFIG_INVALID')).toBe(true);
+    expect(ServiceNowInstance.safeParse({ ...instance, query: 'a=1^NQb=2' }).success).toBe(false);
   });
 });
 
