@@ -1,4 +1,4 @@
-// Response bodies copied from /work/shared/samples/servicenow (see SOURCES.md there)
+// Response bodies copied from the ServiceNow samples in test/fixtures/servicenow (provenance in SOURCES.md there)
 // and helpers that wrap them the way the instance does: the status only in the
 // status line, `{"error":{message,detail},"status":"failure"}` in the body.
 
