@@ -63,6 +63,22 @@ export interface GetChangeOptions {
   instance?: string;
 }
 
+/** Active changes that may collide with one change: same instance, a shared service or CI. */
+export interface TouchingQuery {
+  instance: string;
+  /** Service/CI ids or names (any case); a change naming any of them by id or name matches. */
+  refs: readonly string[];
+  /**
+   * Only changes whose planned window overlaps this one (start < other end and
+   * end > other start); changes without both planned dates are then left out.
+   */
+  plannedOverlap?: { start: string; end: string };
+  /** Left out of the answer (the change asking). */
+  excludeId?: string;
+  /** At most this many (1..1000), most recently updated first. */
+  limit: number;
+}
+
 /** A source record that could not be mapped (an `invalid` stream item), kept so an operator can find it. */
 export interface RejectedRecord {
   instance: string;
@@ -95,6 +111,12 @@ export interface ChangeStore {
    */
   getChange(idOrKey: string, options?: GetChangeOptions): Promise<MirroredChange | null>;
   listChanges(query: ChangeQuery): Promise<ChangePage>;
+  /**
+   * Changes not closed, canceled or failed that name one of `refs` among their
+   * services or CIs, on one instance. Answered from an index kept with every
+   * applyPage, so its cost follows the number of matches, not the mirror's size.
+   */
+  listActiveChangesTouching(query: TouchingQuery): Promise<Change[]>;
   listRevisions(changeId: string): Promise<Revision[]>;
   countChanges(instance?: string): Promise<number>;
   /**

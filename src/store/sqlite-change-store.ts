@@ -19,7 +19,9 @@ import type {
   GetChangeOptions,
   RejectedRecord,
   Revision,
+  TouchingQuery,
 } from './change-store.ts';
+import { changeRefKeys, isActiveState, refKey } from './change-refs.ts';
 import { sha256Hex, stableStringify } from './content-hash.ts';
 import { instantKey } from './instant-key.ts';
 import { decodeListCursor, encodeListCursor } from './list-cursor.ts';
@@ -130,6 +132,7 @@ export class SqliteChangeStore implements ChangeStore {
     const s = this.#stmt;
     if (head === undefined) {
       s.insertChange.run(change.id, change.instance, change.system, change.nativeId, change.key, change.state, updatedAt, change.nativeRevision, hash, json);
+      this.#indexRefs(change, false);
       // A first revision's diff is every field of the change row itself: derived on read (see sqlite-schema.ts).
       s.insertRevision.run(change.id, 1, change.nativeRevision, change.updatedAt, page.observedAt, hash, null);
       page.result.changesWritten += 1;
@@ -148,8 +151,18 @@ export class SqliteChangeStore implements ChangeStore {
     if (head.last_seq === 1) s.keepFirstSnapshot.run(previousJson, change.id);
     const seq = head.last_seq + 1;
     s.updateChange.run(change.key, change.state, updatedAt, change.nativeRevision, hash, seq, json, change.id);
+    this.#indexRefs(change, true);
     s.insertRevision.run(change.id, seq, change.nativeRevision, change.updatedAt, page.observedAt, hash, JSON.stringify(diffChanges(previous, change)));
     page.result.changesWritten += 1;
+  }
+
+  /** Keeps `change_refs` in step: an active change is found under each of its services and CIs; a finished one under none. */
+  #indexRefs(change: Change, replace: boolean): void {
+    if (replace) this.#stmt.deleteRefs.run(change.id);
+    if (!isActiveState(change.state)) return;
+    const start = change.plannedStart === null ? null : instantKey(change.plannedStart);
+    const end = change.plannedEnd === null ? null : instantKey(change.plannedEnd);
+    for (const key of changeRefKeys(change)) this.#stmt.insertRef.run(change.instance, key, change.id, start, end);
   }
 
   #applyApproval(page: PageState, changeNativeId: string, approval: Approval): void {
@@ -243,6 +256,21 @@ export class SqliteChangeStore implements ChangeStore {
         items: pageRows.map((r) => JSON.parse(r.json) as Change),
         nextCursor: more && last !== undefined ? encodeListCursor({ updatedAt: last.updated_at, id: last.id }) : null,
       };
+    });
+  }
+
+  async listActiveChangesTouching(query: TouchingQuery): Promise<Change[]> {
+    const limit = clampLimit(query.limit);
+    const refs = JSON.stringify([...new Set(query.refs.map(refKey))].filter((k) => k !== ''));
+    const exclude = query.excludeId ?? null;
+    const window = query.plannedOverlap;
+    return this.#guard('listActiveChangesTouching', { instance: query.instance }, () => {
+      const rows = (
+        window === undefined
+          ? this.#stmt.touching.all(query.instance, refs, exclude, limit)
+          : this.#stmt.touchingWindow.all(query.instance, refs, instantKey(window.end), instantKey(window.start), exclude, limit)
+      ) as { json: string }[];
+      return rows.map((r) => JSON.parse(r.json) as Change);
     });
   }
 

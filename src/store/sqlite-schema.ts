@@ -10,6 +10,9 @@
 // streams and may land before the change they belong to.
 
 import type { DatabaseSync } from 'node:sqlite';
+import type { Change } from '../domain/change.ts';
+import { changeRefKeys } from './change-refs.ts';
+import { instantKey } from './instant-key.ts';
 
 export const MIGRATIONS: readonly string[] = [
   `
@@ -89,6 +92,27 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE revisions ADD COLUMN snapshot TEXT;
   `,
+  // Which active change touches which service/CI (by normalised id and name), with
+  // its planned window: the policy's overlap check asks for the neighbours of one
+  // change on every validation, which must not scan the mirror. Only active
+  // changes are indexed; applyPage keeps the rows in step. Filled here for the
+  // changes already mirrored (the functions are registered by migrate()).
+  `
+  CREATE TABLE change_refs (
+    instance TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    change_id TEXT NOT NULL,
+    planned_start TEXT,
+    planned_end TEXT,
+    PRIMARY KEY (instance, ref, change_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX change_refs_by_change ON change_refs (change_id);
+  INSERT OR IGNORE INTO change_refs (instance, ref, change_id, planned_start, planned_end)
+    SELECT c.instance, k.value, c.id, changegate_instant_key(json_extract(c.json, '$.plannedStart')),
+      changegate_instant_key(json_extract(c.json, '$.plannedEnd'))
+    FROM changes c, json_each(changegate_ref_keys(c.json)) k
+    WHERE c.state NOT IN ('closed', 'canceled', 'failed');
+  `,
 ];
 
 /** Connection settings; run on every open, before the migrations. */
@@ -101,8 +125,15 @@ export function configureConnection(db: DatabaseSync, inMemory: boolean): void {
   db.exec('PRAGMA cache_size = -16384');
 }
 
+/** Functions migrations may call, so a backfill normalises exactly as the store's code does. */
+function registerMigrationFunctions(db: DatabaseSync): void {
+  db.function('changegate_ref_keys', { deterministic: true }, (json) => JSON.stringify(changeRefKeys(JSON.parse(String(json)) as Change)));
+  db.function('changegate_instant_key', { deterministic: true }, (value) => (typeof value === 'string' ? instantKey(value) : null));
+}
+
 /** Brings the schema up to date; returns the version it ends at. */
 export function migrate(db: DatabaseSync): number {
+  registerMigrationFunctions(db);
   // One write-locked transaction: two processes opening the same new file
   // cannot both migrate, and a failed upgrade leaves the old schema intact.
   db.exec('BEGIN IMMEDIATE');

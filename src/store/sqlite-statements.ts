@@ -94,6 +94,22 @@ export function prepareStatements(db: DatabaseSync) {
     approvalsOf: p('SELECT json FROM approvals WHERE instance = ? AND change_native_id = ? ORDER BY updated_at, id'),
     journalOf: p('SELECT json FROM journal WHERE instance = ? AND change_native_id = ? ORDER BY at, id'),
     revisionsOf: p('SELECT * FROM revisions WHERE change_id = ? ORDER BY seq'),
+    deleteRefs: p('DELETE FROM change_refs WHERE change_id = ?'),
+    insertRef: p(
+      `INSERT OR IGNORE INTO change_refs (instance, ref, change_id, planned_start, planned_end) VALUES (?, ?, ?, ?, ?)`,
+    ),
+    // `refs` is a JSON array of keys: one prepared statement serves any number of them.
+    touching: p(
+      `SELECT json FROM changes WHERE id IN (
+         SELECT change_id FROM change_refs WHERE instance = ? AND ref IN (SELECT value FROM json_each(?)))
+       AND id IS NOT ? ORDER BY updated_at DESC, id LIMIT ?`,
+    ),
+    touchingWindow: p(
+      `SELECT json FROM changes WHERE id IN (
+         SELECT change_id FROM change_refs WHERE instance = ? AND ref IN (SELECT value FROM json_each(?))
+           AND planned_start < ? AND planned_end > ?)
+       AND id IS NOT ? ORDER BY updated_at DESC, id LIMIT ?`,
+    ),
     countAll: p('SELECT count(*) AS n FROM changes'),
     countOf: p('SELECT count(*) AS n FROM changes WHERE instance = ?'),
   };

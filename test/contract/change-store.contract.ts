@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { StreamCursor, StreamItem } from '../../connectors/connector.ts';
 import type { Approval, Change, JournalEntry } from '../../src/domain/change.ts';
 import { ChangegateError } from '../../src/errors.ts';
-import type { ApplyResult, ChangeQuery, ChangeStore } from '../../src/store/change-store.ts';
+import type { ApplyResult, ChangeQuery, ChangeStore, TouchingQuery } from '../../src/store/change-store.ts';
 import { contentHash } from '../../src/store/content-hash.ts';
 import { at, buildApproval, buildChange, buildChanges, buildJournalEntry, changeNumber, sysId } from '../support/change-builder.ts';
 
@@ -21,6 +21,9 @@ const asInvalid = (ref: string, message = `record ${ref} has no sys_updated_on`)
   ref,
   error: new ChangegateError('CG_SN_RECORD_INVALID', message, { details: { ref } }),
 });
+const keys = (changes: Change[]): string[] => changes.map((c) => c.key);
+const touchingKeys = (store: ChangeStore, refs: string[], extra: Partial<Omit<TouchingQuery, 'instance' | 'refs'>> = {}): Promise<string[]> =>
+  store.listActiveChangesTouching({ instance: I, refs, limit: 100, ...extra }).then(keys);
 const cursorOf = (c: Change): StreamCursor => ({ updatedAt: c.updatedAt, id: c.nativeId });
 const counts = (partial: Partial<ApplyResult>): ApplyResult => ({
   changesWritten: 0,
@@ -330,6 +333,72 @@ export function describeChangeStoreContract(name: string, open: () => Promise<Ch
           const err = await store.listChanges({ limit: 10, cursor }).catch((e: unknown) => e);
           expect(err).toMatchObject({ code: 'CG_INPUT_INVALID', details: { field: 'cursor' } });
         }
+      });
+    });
+
+    describe('listActiveChangesTouching', () => {
+      const payments = { id: '26da329f0a0a0bb400f69d8159bc753d', name: 'Payments API' };
+      const portal = { id: 'f1a2b3c4f1a2b3c4f1a2b3c4f1a2b3c4', name: 'Customer Portal' };
+      const gateway = { id: 'b0c25d1bc0a800090168be1bfcdcd759', name: 'pay-gw-cluster-01' };
+      it('finds the active changes on the instance naming a service or CI by id or name, in any case, newest first', async () => {
+        const onService = buildChange({ nativeId: sysId(1), key: changeNumber(1), services: [payments], cis: [], updatedAt: at(1) });
+        const onCi = buildChange({ nativeId: sysId(2), key: changeNumber(2), services: [portal], cis: [gateway], updatedAt: at(2) });
+        const elsewhere = buildChange({ nativeId: sysId(3), key: changeNumber(3), services: [portal], cis: [], updatedAt: at(3) });
+        const finished = (['closed', 'canceled', 'failed'] as const).map((state, i) =>
+          buildChange({ nativeId: sysId(4 + i), key: changeNumber(4 + i), state, services: [payments], updatedAt: at(4 + i) }),
+        );
+        const otherInstance = buildChange({ instance: 'sn-test', nativeId: sysId(9), key: changeNumber(9), services: [payments] });
+        await store.applyPage(I, S, [onService, onCi, elsewhere, ...finished].map(asChange), null);
+        await store.applyPage('sn-test', S, [asChange(otherInstance)], null);
+
+        expect(await touchingKeys(store, [payments.id, gateway.id])).toEqual([changeNumber(2), changeNumber(1)]);
+        expect(await touchingKeys(store, ['  payments api ', 'PAY-GW-CLUSTER-01'])).toEqual([changeNumber(2), changeNumber(1)]);
+        expect(await touchingKeys(store, [payments.id], { excludeId: onService.id })).toEqual([]);
+        expect(await touchingKeys(store, [portal.name])).toEqual([changeNumber(3), changeNumber(2)]);
+        expect(await touchingKeys(store, ['nothing-named-so', ''])).toEqual([]);
+        expect(await touchingKeys(store, [])).toEqual([]);
+        expect(await touchingKeys(store, [payments.id], { limit: 1 })).toEqual([changeNumber(1)]);
+        const found = await store.listActiveChangesTouching({ instance: I, refs: [gateway.id], limit: 10 });
+        expect(found).toEqual([onCi]);
+      });
+
+      it('follows each new revision: a change leaves when it closes or stops naming the service, and comes back', async () => {
+        const v1 = buildChange({ services: [payments], cis: [] });
+        await store.applyPage(I, S, [asChange(v1)], null);
+        expect(await touchingKeys(store, [payments.id])).toEqual([changeNumber(1)]);
+
+        const moved = buildChange({ services: [portal], cis: [], nativeRevision: 4, updatedAt: at(10) });
+        await store.applyPage(I, S, [asChange(moved)], null);
+        expect(await touchingKeys(store, [payments.id])).toEqual([]);
+        expect(await touchingKeys(store, [portal.id])).toEqual([changeNumber(1)]);
+
+        const closed = buildChange({ services: [portal], cis: [], state: 'closed', nativeRevision: 5, updatedAt: at(11) });
+        await store.applyPage(I, S, [asChange(closed)], null);
+        expect(await touchingKeys(store, [portal.id])).toEqual([]);
+
+        // A late delivery of the older, active version does not bring it back.
+        await store.applyPage(I, S, [asChange(moved)], null);
+        expect(await touchingKeys(store, [portal.id])).toEqual([]);
+
+        const reopened = buildChange({ services: [portal], cis: [], state: 'implement', nativeRevision: 6, updatedAt: at(12) });
+        await store.applyPage(I, S, [asChange(reopened)], null);
+        expect(await touchingKeys(store, [portal.id])).toEqual([changeNumber(1)]);
+      });
+
+      it('narrows to changes whose planned window overlaps the one given; windows that only touch do not overlap', async () => {
+        const window = (n: number, start: string | null, end: string | null) =>
+          buildChange({ nativeId: sysId(n), key: changeNumber(n), services: [payments], plannedStart: start, plannedEnd: end, updatedAt: at(n) });
+        await store.applyPage(I, S, [
+          window(1, '2026-03-10T21:00:00Z', '2026-03-10T22:30:00Z'),
+          window(2, '2026-03-10T23:00:00.000Z', '2026-03-11T01:00:00Z'),
+          window(3, '2026-03-10T20:00:00Z', '2026-03-10T22:00:00Z'),
+          window(4, '2026-03-10T23:30:00Z', '2026-03-11T00:00:00Z'),
+          window(5, null, null),
+          window(6, '2026-03-10T21:00:00Z', null),
+        ].map(asChange), null);
+        const plannedOverlap = { start: '2026-03-10T22:00:00Z', end: '2026-03-10T23:30:00.000Z' };
+        expect(await touchingKeys(store, [payments.id], { plannedOverlap })).toEqual([changeNumber(2), changeNumber(1)]);
+        expect(await touchingKeys(store, [payments.id])).toHaveLength(6);
       });
     });
 

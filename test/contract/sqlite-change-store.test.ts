@@ -49,10 +49,14 @@ describe('SqliteChangeStore on a file', () => {
     // Roll the file back to schema version 1, as an older changegate left it.
     const old = new DatabaseSync(path);
     old.exec('ALTER TABLE revisions DROP COLUMN snapshot');
+    old.exec('DROP TABLE change_refs');
     old.exec('UPDATE schema_version SET version = 1');
     old.close();
 
     const upgraded = SqliteChangeStore.open(path);
+    // The neighbour index is filled for changes mirrored before it existed.
+    const touching = await upgraded.listActiveChangesTouching({ instance: 'sn-prod', refs: ['payments api'], limit: 10 });
+    expect(touching.map((t) => t.id)).toEqual([c.id]);
     const v2 = buildChange({ title: 'after the upgrade', nativeRevision: 4, updatedAt: '2026-03-02T10:00:00Z' });
     await upgraded.applyPage('sn-prod', 'changes', [{ kind: 'change', change: v2 }], null);
     const revisions = await upgraded.listRevisions(c.id);

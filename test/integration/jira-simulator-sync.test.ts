@@ -82,6 +82,10 @@ class MemoryStore implements ChangeStore {
     return [];
   }
 
+  async listActiveChangesTouching(): Promise<Change[]> {
+    return [];
+  }
+
   async listRejected(): Promise<RejectedRecord[]> {
     return [];
   }

@@ -1,0 +1,68 @@
+// Gathers what the pure policy engine may know besides the change: events,
+// calendar, neighbouring changes, waivers and the instant. One builder for the
+// validate endpoint, `changegate check` and the assessment runner, so all three
+// judge a change on the same facts.
+
+import type { Change, MirroredChange } from '../domain/change.ts';
+import type { CiEvent, MonitorEvent } from '../domain/events.ts';
+import type { PolicyContext } from '../policy/context.ts';
+import type { Policy } from '../policy/policy-config.ts';
+import type { ChangeStore } from '../store/change-store.ts';
+import { changeRefKeys } from '../store/change-refs.ts';
+
+/** The CI and monitoring events correlated to one change. */
+export type EventSource = (change: Change) => Promise<{ ci: CiEvent[]; monitor: MonitorEvent[] }>;
+
+export interface PolicyContextDeps {
+  store: ChangeStore;
+  policy: Policy;
+  /**
+   * Event ingestion and correlation are a later issue: until then no events are
+   * known, so readiness gates that need CI or monitoring evidence answer pending.
+   */
+  events?: EventSource;
+}
+
+/**
+ * Enough neighbours for any real collision report; a service with more active
+ * changes overlapping one window than this has a problem the first 200 show.
+ */
+export const MAX_NEIGHBOURS = 200;
+
+const NO_EVENTS: EventSource = async () => ({ ci: [], monitor: [] });
+
+/** The change's planned window when both ends are instants in order; otherwise it cannot overlap anything. */
+function plannedWindow(change: Change): { start: string; end: string } | null {
+  const { plannedStart: start, plannedEnd: end } = change;
+  if (start === null || end === null) return null;
+  const s = Date.parse(start);
+  const e = Date.parse(end);
+  return Number.isNaN(s) || Number.isNaN(e) || e <= s ? null : { start, end };
+}
+
+/**
+ * Active changes on the same instance that share a service or CI with this one
+ * and whose planned window overlaps its own. The overlap gate reads nothing
+ * else, and asking the store for the window too keeps the answer to a handful
+ * of changes instead of every open change on a busy service.
+ */
+async function neighbours(store: ChangeStore, change: Change): Promise<Change[]> {
+  const refs = changeRefKeys(change);
+  const window = plannedWindow(change);
+  if (refs.length === 0 || window === null) return [];
+  return store.listActiveChangesTouching({ instance: change.instance, refs, plannedOverlap: window, excludeId: change.id, limit: MAX_NEIGHBOURS });
+}
+
+export async function buildPolicyContext(deps: PolicyContextDeps, mc: MirroredChange, now: Date): Promise<PolicyContext> {
+  const [events, otherChanges] = await Promise.all([(deps.events ?? NO_EVENTS)(mc.change), neighbours(deps.store, mc.change)]);
+  return {
+    now,
+    events,
+    // ITSM-side schedules (ServiceNow blackout/maintenance schedules) are not read yet: the policy file's calendar is the calendar.
+    calendar: deps.policy.calendar,
+    otherChanges,
+    // Waivers are granted through a later issue's API; none exist yet.
+    waivers: [],
+    policy: deps.policy,
+  };
+}
