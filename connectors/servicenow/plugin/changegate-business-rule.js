@@ -1,0 +1,194 @@
+/* global gs, sn_ws, GlideDateTime, current, previous */
+/*
+ * changegate: before-update business rule on change_request,
+ * condition `current.state.changes()`.
+ *
+ * Blocks a state change the release policy does not allow, before it is
+ * written. It runs for form saves and for REST updates alike; REST callers
+ * only see ServiceNow's generic "aborted by Business Rule" body, which is why
+ * the reasons also live in u_changegate_reasons and the service's work note.
+ *
+ * Deliberately ES3/ES5-only (no let/const, arrow functions, template strings,
+ * Array.prototype.map/indexOf or String.prototype.trim): global-scope scripts
+ * may run in Rhino's compatibility mode.
+ *
+ * Source of truth for this script: connectors/servicenow/plugin/ in the
+ * changegate repository; the update set embeds this file verbatim.
+ */
+(function executeRule(current, previous /* null when async */) {
+  var PREFIX = 'x_changegate.';
+  var OUT_OF_BOX_STATES = {
+    '-5': 'New', '-4': 'Assess', '-3': 'Authorize', '-2': 'Scheduled',
+    '-1': 'Implement', '0': 'Review', '3': 'Closed', '4': 'Canceled'
+  };
+  var ASSESSED_AT = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
+
+  function trim(text) {
+    return String(text).replace(/^\s+|\s+$/g, '');
+  }
+
+  function prop(name, fallback) {
+    var raw = gs.getProperty(PREFIX + name, fallback);
+    if (raw === null || raw === undefined) return fallback;
+    var text = trim(raw);
+    return text === '' ? fallback : text;
+  }
+
+  function intProp(name, fallback) {
+    var parsed = parseInt(prop(name, String(fallback)), 10);
+    return isNaN(parsed) ? fallback : parsed;
+  }
+
+  function field(record, name) {
+    var raw = record.getValue(name);
+    return raw === null || raw === undefined ? '' : String(raw);
+  }
+
+  function csv(text) {
+    var parts = String(text).split(',');
+    var out = [];
+    for (var i = 0; i < parts.length; i++) {
+      var part = trim(parts[i]);
+      if (part !== '') out.push(part);
+    }
+    return out;
+  }
+
+  function contains(list, wanted) {
+    for (var i = 0; i < list.length; i++) {
+      if (list[i] === wanted) return true;
+    }
+    return false;
+  }
+
+  function label(state) {
+    return OUT_OF_BOX_STATES.hasOwnProperty(state) ? OUT_OF_BOX_STATES[state] : state;
+  }
+
+  function labels(states) {
+    var out = [];
+    for (var i = 0; i < states.length; i++) out.push(label(states[i]));
+    return out.length > 0 ? out.join(', ') : 'none';
+  }
+
+  // changegate writes one line per blocked move, "<values> (<label>): <reasons>",
+  // e.g. "-3 (Authorize): backout plan is missing"; show the line for the
+  // attempted move, or every line when none names it.
+  function reasonsFor(state, text) {
+    var lines = String(text).split('\n');
+    var picked = [];
+    var all = [];
+    for (var i = 0; i < lines.length; i++) {
+      var line = trim(lines[i]);
+      if (line === '') continue;
+      all.push(line);
+      var cut = line.indexOf(' (');
+      var close = line.indexOf('): ');
+      if (cut > 0 && close > cut && contains(line.substring(0, cut).split('/'), state)) picked.push(line.substring(close + 3));
+    }
+    var chosen = picked.length > 0 ? picked : all;
+    return chosen.length > 0 ? chosen.join('; ') : 'the release policy does not allow it';
+  }
+
+  function reasonsOf(list) {
+    var out = [];
+    if (list && list.length) {
+      for (var i = 0; i < list.length; i++) out.push(String(list[i]));
+    }
+    return out.length > 0 ? out.join('; ') : 'the release policy does not allow it';
+  }
+
+  // The business rule condition already requires a state change; checking
+  // again keeps the script safe if someone clears the condition.
+  if (!previous || !current.state.changes()) return;
+
+  var from = field(previous, 'state');
+  var to = field(current, 'state');
+  var number = field(current, 'number');
+  var move = label(from) + ' \u2192 ' + label(to);
+  var failClosed = prop('fail_mode', 'open') === 'closed';
+
+  // The service's own corrective moves (enforce mode) must never be blocked.
+  if (contains(csv(prop('bypass_users', '')), String(gs.getUserName()))) return;
+
+  // Without a trustworthy verdict the fail mode decides: open lets the change
+  // through (the service still reacts to it afterwards), closed keeps it put.
+  function unverified(why) {
+    if (failClosed) {
+      return {
+        allow: false,
+        message: 'changegate could not confirm ' + move + ': ' + why + '. The change stays in ' + label(from) +
+          ' (fail-closed); try again shortly or ask your change manager.'
+      };
+    }
+    return { allow: true, note: 'changegate let ' + number + ' ' + move + ' through unchecked (fail-open): ' + why };
+  }
+
+  // The verdict is read from `previous`: it describes the record as saved, and
+  // a user cannot clear a block by editing the verdict fields in the same save.
+  function fromVerdictFields() {
+    var assessedAt = field(previous, 'u_changegate_assessed_at');
+    if (!ASSESSED_AT.test(assessedAt)) return unverified('there is no changegate verdict on this change yet');
+    var maxAge = intProp('max_verdict_age_minutes', 0);
+    var ageMinutes = Math.floor((new GlideDateTime().getNumericValue() - new GlideDateTime(assessedAt).getNumericValue()) / 60000);
+    if (maxAge > 0 && ageMinutes > maxAge) {
+      return unverified('the changegate verdict is ' + ageMinutes + ' minutes old (limit ' + maxAge + ')');
+    }
+    var allowed = csv(field(previous, 'u_changegate_allowed'));
+    if (contains(allowed, to)) return { allow: true };
+    return {
+      allow: false,
+      message: 'changegate blocked ' + move + ': ' + reasonsFor(to, field(previous, 'u_changegate_reasons')) +
+        '. Allowed next: ' + labels(allowed) + ' (policy ' + field(previous, 'u_changegate_policy_version') +
+        ', assessed ' + assessedAt + ' UTC).'
+    };
+  }
+
+  function fromService() {
+    var base = prop('url', '');
+    if (base === '') return unverified('the system property x_changegate.url is not set');
+    var timeoutMs = Math.min(Math.max(intProp('timeout_ms', 3000), 500), 25000);
+    var response;
+    try {
+      var request = new sn_ws.RESTMessageV2('changegate validate', 'post');
+      request.setEndpoint(base.replace(/\/+$/, '') + '/v1/validate');
+      request.setHttpTimeout(timeoutMs);
+      request.setRequestHeader('Content-Type', 'application/json');
+      request.setRequestHeader('Accept', 'application/json');
+      request.setRequestBody(JSON.stringify({
+        system: 'servicenow',
+        instance: prop('instance_id', String(gs.getProperty('instance_name', ''))),
+        key: number,
+        from: from,
+        to: to
+      }));
+      response = request.execute();
+    } catch (e) {
+      return unverified('changegate did not answer within ' + timeoutMs + ' ms (' + e + ')');
+    }
+    var status = Number(response.getStatusCode());
+    if (response.haveError() || status !== 200) {
+      return unverified('changegate answered HTTP ' + status + ' ' + String(response.getErrorMessage() || ''));
+    }
+    var answer;
+    try {
+      answer = JSON.parse(String(response.getBody()));
+    } catch (e2) {
+      return unverified('changegate sent an unreadable answer (' + e2 + ')');
+    }
+    if (!answer || typeof answer.allow !== 'boolean') return unverified('changegate sent an answer without a verdict');
+    var policy = ' (policy ' + answer.policyVersion + ')';
+    if (!answer.allow) return { allow: false, message: 'changegate blocked ' + move + ': ' + reasonsOf(answer.reasons) + policy + '.' };
+    // A stale mirror cannot vouch for the change: treat it like no answer.
+    if (answer.stale === true) return unverified('changegate allowed it from a stale copy of this change');
+    return { allow: true };
+  }
+
+  var decision = prop('validate_mode', 'fields') === 'callout' ? fromService() : fromVerdictFields();
+  if (decision.allow) {
+    if (decision.note) gs.warn(decision.note);
+    return;
+  }
+  gs.addErrorMessage(decision.message);
+  current.setAbortAction(true);
+})(current, previous);
