@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   CG_JIRA_FIELD_AMBIGUOUS: { kind: 'config', doc: 'Several fields on the Jira site share the name a mapping gives; name the field by its id (customfield_NNNNN) in the mapping.' },
   CG_WEBHOOK_SIGNATURE_INVALID: { kind: 'input', doc: 'A webhook delivery carried a signature that does not match its raw body.' },
   CG_WEBHOOK_SIGNATURE_MISSING: { kind: 'input', doc: 'A webhook delivery carried no signature and the instance does not allow unsigned deliveries.' },
+  CG_WEBHOOK_UNSUPPORTED: { kind: 'input', doc: 'The instance exists but its connector takes no webhooks (answered 404); it is synced on its schedule only.' },
   CG_INPUT_INVALID: { kind: 'input', doc: 'A request body or parameter failed validation; the message names the field.' },
   CG_NOT_FOUND: { kind: 'input', doc: 'The requested change or resource does not exist in the mirror.' },
   CG_SYNC_BUSY: { kind: 'transient', doc: 'A sync of the same instance is already running; this one was not started.' },

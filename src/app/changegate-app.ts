@@ -2,6 +2,7 @@
 // With no configuration it starts the built-in demo instances and says so.
 
 import type { FastifyInstance } from 'fastify';
+import type { ConnectorInstance } from '../../connectors/connector.ts';
 import type { ChangegateConfig, InstanceConfig } from '../config/schema.ts';
 import type { LoadedConfig } from '../config/load-config.ts';
 import { createLogger, type Logger } from '../log.ts';
@@ -9,7 +10,10 @@ import { loadPolicy, type Policy } from '../policy/policy-config.ts';
 import { buildServer } from '../server/build-server.ts';
 import { createMetrics, type Metrics } from '../server/metrics.ts';
 import type { ChangeStore } from '../store/change-store.ts';
+import type { DeliveryStore } from '../store/delivery-store.ts';
+import { SqliteDeliveryStore } from '../store/sqlite-delivery-store.ts';
 import { openStore } from '../store/open-store.ts';
+import { DeliveryProcessor } from '../sync/delivery-processor.ts';
 import { SyncEngine } from '../sync/sync-engine.ts';
 import { SyncScheduler } from '../sync/scheduler.ts';
 import { buildConnector } from './build-connectors.ts';
@@ -22,6 +26,8 @@ export interface ChangegateApp {
   metrics: Metrics;
   store: ChangeStore;
   engine: SyncEngine;
+  /** The webhook inbox, worked by the delivery processor while `serve` runs. */
+  deliveries: DeliveryStore;
   demo: DemoInstances | null;
   /** The policy in force (config `policy:`, else mappings/policy.default.yaml), validated at start-up. */
   policy: Policy;
@@ -54,13 +60,26 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     );
   }
   const store = await openStore(config.store);
+  // Same file as the changes (own connection); openStore has already refused a store kind without an adapter.
+  const deliveries = SqliteDeliveryStore.open(config.store.kind === 'sqlite' ? config.store.path : ':memory:');
   const engine = new SyncEngine({ store, logger, metrics });
+  const connectors = new Map<string, ConnectorInstance>();
   for (const instance of instances) {
-    engine.register({ connector: buildConnector(instance, { logger, metrics }), pageSize: instance.pageSize, overlapMs: instance.overlap });
+    const connector = buildConnector(instance, { logger, metrics });
+    connectors.set(instance.id, connector);
+    engine.register({ connector, pageSize: instance.pageSize, overlapMs: instance.overlap });
   }
   const scheduler = new SyncScheduler(engine, logger);
+  const processor = new DeliveryProcessor({ store: deliveries, engine, webhookOf: (id) => connectors.get(id)?.webhook, logger, metrics });
   let app: FastifyInstance | null = null;
-  const server = (): FastifyInstance => (app ??= buildServer({ store, engine, metrics, logger }));
+  const server = (): FastifyInstance =>
+    (app ??= buildServer({
+      store,
+      engine,
+      metrics,
+      logger,
+      webhooks: { deliveries, connectorOf: (id) => connectors.get(id), onAccepted: () => processor.kick() },
+    }));
 
   return {
     config,
@@ -69,6 +88,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     metrics,
     store,
     engine,
+    deliveries,
     demo,
     policy,
     server,
@@ -76,6 +96,8 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
       const [host, port] = config.server.listen.split(':') as [string, string];
       const url = await server().listen({ host, port: Number(port) });
       logger.info({ url }, `changegate listening on ${url}`);
+      // Drains what a previous process accepted but did not finish.
+      processor.start();
       scheduler.start(
         instances.map((i) => ({ instance: i.id, cron: i.schedule })),
         { runNow: serveOptions.runNow ?? true },
@@ -85,8 +107,10 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     async close() {
       await scheduler.stop();
       if (app) await app.close();
+      await processor.stop();
       await engine.idle();
       await store.close();
+      await deliveries.close();
       if (demo) await demo.close();
     },
   };

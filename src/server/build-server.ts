@@ -8,6 +8,7 @@ import { installErrorHandler } from './http-errors.ts';
 import type { Metrics } from './metrics.ts';
 import { registerChangeRoutes } from './routes/changes.ts';
 import { registerHealthRoutes } from './routes/health.ts';
+import { registerWebhookRoutes, type WebhookRouteDeps } from './routes/webhooks.ts';
 
 export interface ServerDeps {
   store: ChangeStore;
@@ -16,6 +17,8 @@ export interface ServerDeps {
   logger: Logger;
   /** Largest accepted request body (webhooks); larger ones get 413. */
   bodyLimit?: number;
+  /** Webhook ingress (`POST /v1/webhooks/<system>/:instance`); absent: no webhook routes. */
+  webhooks?: Omit<WebhookRouteDeps, 'metrics'>;
 }
 
 export function buildServer(deps: ServerDeps): FastifyInstance {
@@ -31,5 +34,6 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   );
   registerHealthRoutes(app, deps);
   registerChangeRoutes(app, deps.store);
+  if (deps.webhooks) registerWebhookRoutes(app, { ...deps.webhooks, metrics: deps.metrics });
   return app;
 }

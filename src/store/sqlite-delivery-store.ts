@@ -1,0 +1,193 @@
+// The delivery inbox on SQLite (node:sqlite, WAL). It opens its own connection
+// to the change store's file: both connections only ever run synchronous,
+// single-statement or single-transaction work, so they never wait on each other
+// across an await. The table is created here (IF NOT EXISTS) rather than as a
+// migration of the change store, so the two modules evolve independently.
+
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { System } from '../domain/change.ts';
+import { ChangegateError } from '../errors.ts';
+import {
+  DEFAULT_LEASE_MS,
+  deliveryKey,
+  type ClaimOptions,
+  type Delivery,
+  type DeliveryStatus,
+  type DeliveryStore,
+  type NewDelivery,
+  type RecordResult,
+} from './delivery-store.ts';
+import { configureConnection } from './sqlite-schema.ts';
+
+const BUSY_TIMEOUT_MS = 5_000;
+
+// Times are epoch milliseconds: integer comparison, whatever precision callers send.
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS webhook_deliveries (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    system TEXT NOT NULL,
+    instance TEXT NOT NULL,
+    delivery_id TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error TEXT,
+    finished_at INTEGER
+  );
+  CREATE INDEX IF NOT EXISTS webhook_deliveries_queue ON webhook_deliveries (status, received_at, seq);
+  CREATE INDEX IF NOT EXISTS webhook_deliveries_finished ON webhook_deliveries (finished_at) WHERE finished_at IS NOT NULL;
+`;
+
+interface Row {
+  id: string;
+  system: string;
+  instance: string;
+  delivery_id: string;
+  received_at: number;
+  body: string;
+  status: string;
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  finished_at: number | null;
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function toDelivery(row: Row): Delivery {
+  return {
+    id: row.id,
+    system: row.system as System,
+    instance: row.instance,
+    deliveryId: row.delivery_id,
+    receivedAt: iso(row.received_at),
+    body: JSON.parse(row.body) as unknown,
+    status: row.status as DeliveryStatus,
+    attempts: row.attempts,
+    nextAttemptAt: iso(row.next_attempt_at),
+    lastError: row.last_error,
+    finishedAt: row.finished_at === null ? null : iso(row.finished_at),
+  };
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export class SqliteDeliveryStore implements DeliveryStore {
+  readonly #db: DatabaseSync;
+  readonly #insert: StatementSync;
+  readonly #claim: StatementSync;
+  readonly #complete: StatementSync;
+  readonly #fail: StatementSync;
+  readonly #get: StatementSync;
+  readonly #pending: StatementSync;
+  readonly #pendingOf: StatementSync;
+  readonly #purge: StatementSync;
+
+  private constructor(db: DatabaseSync) {
+    this.#db = db;
+    this.#insert = db.prepare(
+      `INSERT INTO webhook_deliveries (id, system, instance, delivery_id, received_at, body, status, attempts, next_attempt_at)
+       VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?) ON CONFLICT (id) DO NOTHING`,
+    );
+    // One statement: the select and the lease are atomic, so concurrent claimers never share a delivery.
+    this.#claim = db.prepare(
+      `UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = :leaseUntil
+       WHERE seq IN (SELECT seq FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= :now ORDER BY received_at, seq LIMIT :limit)
+       RETURNING *`,
+    );
+    this.#complete = db.prepare(`UPDATE webhook_deliveries SET status = 'done', finished_at = ? WHERE id = ? AND status = 'pending'`);
+    this.#fail = db.prepare(
+      `UPDATE webhook_deliveries SET status = ?, last_error = ?, next_attempt_at = ?, finished_at = ? WHERE id = ? AND status = 'pending'`,
+    );
+    this.#get = db.prepare('SELECT * FROM webhook_deliveries WHERE id = ?');
+    this.#pending = db.prepare(`SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status = 'pending'`);
+    this.#pendingOf = db.prepare(`SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status = 'pending' AND instance = ?`);
+    this.#purge = db.prepare(`DELETE FROM webhook_deliveries WHERE finished_at IS NOT NULL AND finished_at < ? AND status IN ('done', 'failed')`);
+  }
+
+  /** Opens (creating the file, its directories and the table if needed). `':memory:'` gives a private in-memory inbox. */
+  static open(path: string): SqliteDeliveryStore {
+    const inMemory = path === ':memory:';
+    let db: DatabaseSync | undefined;
+    try {
+      if (!inMemory) mkdirSync(dirname(path), { recursive: true });
+      db = new DatabaseSync(path, { timeout: BUSY_TIMEOUT_MS });
+      configureConnection(db, inMemory);
+      db.exec(SCHEMA);
+      return new SqliteDeliveryStore(db);
+    } catch (err) {
+      if (db?.isOpen) db.close();
+      throw new ChangegateError('CG_STORE_FAILED', `cannot open the webhook delivery store at ${path}: ${messageOf(err)}`, { cause: err, details: { path } });
+    }
+  }
+
+  async record(delivery: NewDelivery): Promise<RecordResult> {
+    const id = deliveryKey(delivery.system, delivery.instance, delivery.deliveryId);
+    const receivedAt = Date.parse(delivery.receivedAt);
+    return this.#guard('record', { id }, () => {
+      const { changes } = this.#insert.run(id, delivery.system, delivery.instance, delivery.deliveryId, receivedAt, JSON.stringify(delivery.body), receivedAt);
+      return { id, duplicate: Number(changes) === 0 };
+    });
+  }
+
+  async claim(limit: number, now: Date, options: ClaimOptions = {}): Promise<Delivery[]> {
+    const nowMs = now.getTime();
+    const leaseUntil = nowMs + (options.leaseMs ?? DEFAULT_LEASE_MS);
+    return this.#guard('claim', { limit }, () => {
+      const rows = this.#claim.all({ now: nowMs, leaseUntil, limit }) as unknown as (Row & { seq: number })[];
+      // RETURNING gives no order guarantee.
+      rows.sort((a, b) => a.received_at - b.received_at || a.seq - b.seq);
+      return rows.map(toDelivery);
+    });
+  }
+
+  async complete(id: string, now: Date): Promise<void> {
+    this.#guard('complete', { id }, () => this.#complete.run(now.getTime(), id));
+  }
+
+  async fail(id: string, error: string, retryAt: Date | null, now: Date): Promise<void> {
+    const nowMs = now.getTime();
+    this.#guard('fail', { id }, () =>
+      retryAt === null ? this.#fail.run('failed', error, nowMs, nowMs, id) : this.#fail.run('pending', error, retryAt.getTime(), null, id),
+    );
+  }
+
+  async get(id: string): Promise<Delivery | null> {
+    return this.#guard('get', { id }, () => {
+      const row = this.#get.get(id) as Row | undefined;
+      return row === undefined ? null : toDelivery(row);
+    });
+  }
+
+  async pendingCount(instance?: string): Promise<number> {
+    return this.#guard('pendingCount', {}, () => {
+      const row = (instance === undefined ? this.#pending.get() : this.#pendingOf.get(instance)) as { n: number };
+      return row.n;
+    });
+  }
+
+  async purge(before: Date): Promise<number> {
+    return this.#guard('purge', {}, () => Number(this.#purge.run(before.getTime()).changes));
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.isOpen) this.#db.close();
+  }
+
+  #guard<T>(op: string, details: Record<string, unknown>, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw new ChangegateError('CG_STORE_FAILED', `delivery store ${op} failed: ${messageOf(err)}`, { cause: err, details: { op, ...details } });
+    }
+  }
+}
