@@ -18,6 +18,7 @@ import { SyncEngine } from '../sync/sync-engine.ts';
 import { SyncScheduler } from '../sync/scheduler.ts';
 import { buildConnector } from './build-connectors.ts';
 import { startDemoInstances, type DemoInstances } from './demo-instances.ts';
+import { validationInstances } from './validation-instances.ts';
 
 export interface ChangegateApp {
   config: ChangegateConfig;
@@ -79,6 +80,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
       metrics,
       logger,
       webhooks: { deliveries, connectorOf: (id) => connectors.get(id), onAccepted: () => processor.kick() },
+      validate: { policy, instances: validationInstances(instances), lastSyncAt: (id) => engine.lastSuccessAt(id) },
     }));
 
   return {

@@ -3,9 +3,10 @@
 // validate endpoint, `changegate check` and the assessment runner, so all three
 // judge a change on the same facts.
 
-import type { Change, MirroredChange } from '../domain/change.ts';
+import type { CanonicalState, Change, MirroredChange } from '../domain/change.ts';
 import type { CiEvent, MonitorEvent } from '../domain/events.ts';
 import type { PolicyContext } from '../policy/context.ts';
+import { gateInto } from '../policy/gates/gate-registry.ts';
 import type { Policy } from '../policy/policy-config.ts';
 import type { ChangeStore } from '../store/change-store.ts';
 import { changeRefKeys } from '../store/change-refs.ts';
@@ -29,7 +30,19 @@ export interface PolicyContextDeps {
  */
 export const MAX_NEIGHBOURS = 200;
 
+export interface PolicyContextOptions {
+  /**
+   * The states whose gates the caller will evaluate (validating one transition
+   * evaluates only the states it enters). Facts no gate of these states reads
+   * are not gathered. Default: every state (a full assessment).
+   */
+  states?: readonly CanonicalState[];
+}
+
 const NO_EVENTS: EventSource = async () => ({ ci: [], monitor: [] });
+
+/** The only gate that reads `otherChanges`: neighbours are looked up only when its state is evaluated. */
+const NEIGHBOURS_READ_INTO = gateInto('authorize.no-overlap');
 
 /** The change's planned window when both ends are instants in order; otherwise it cannot overlap anything. */
 function plannedWindow(change: Change): { start: string; end: string } | null {
@@ -53,8 +66,9 @@ async function neighbours(store: ChangeStore, change: Change): Promise<Change[]>
   return store.listActiveChangesTouching({ instance: change.instance, refs, plannedOverlap: window, excludeId: change.id, limit: MAX_NEIGHBOURS });
 }
 
-export async function buildPolicyContext(deps: PolicyContextDeps, mc: MirroredChange, now: Date): Promise<PolicyContext> {
-  const [events, otherChanges] = await Promise.all([(deps.events ?? NO_EVENTS)(mc.change), neighbours(deps.store, mc.change)]);
+export async function buildPolicyContext(deps: PolicyContextDeps, mc: MirroredChange, now: Date, options: PolicyContextOptions = {}): Promise<PolicyContext> {
+  const wanted = options.states === undefined || options.states.includes(NEIGHBOURS_READ_INTO);
+  const [events, otherChanges] = await Promise.all([(deps.events ?? NO_EVENTS)(mc.change), wanted ? neighbours(deps.store, mc.change) : []]);
   return {
     now,
     events,

@@ -156,10 +156,24 @@ export function applicableOverrides(policy: Policy, change: Change, classificati
     .map(({ override }) => override);
 }
 
+// Resolved parameters depend only on the policy and which overrides apply, and
+// parsing every rule's parameters is most of an evaluation's cost (the validate
+// endpoint evaluates on every call): remember them per override combination.
+const RESOLVED_PER_POLICY = 256;
+const resolvedCache = new WeakMap<Policy, Map<string, ResolvedRules>>();
+
+/** The parameters in force for a change; the result is shared between calls and must not be mutated. */
 export function resolveRules(policy: Policy, change: Change, classification: Classification): ResolvedRules {
   const overrides = applicableOverrides(policy, change, classification);
+  const key = overrides.map((o) => policy.overrides.indexOf(o)).join(',');
+  let cache = resolvedCache.get(policy);
+  if (cache === undefined) resolvedCache.set(policy, (cache = new Map()));
+  const known = cache.get(key);
+  if (known !== undefined) return known;
   const merged = (id: string): RawParams => overrides.reduce((acc, o) => deepMerge(acc, o.rules[id] ?? {}), policy.rules[id] ?? {});
   const builtIn = Object.fromEntries(BUILT_IN_RULE_IDS.map((id: BuiltInRuleId) => [id, RULES[id].params.parse(merged(id))])) as RuleParams;
   const custom = Object.fromEntries(policy.custom.map((rule) => [rule.id, CustomRuleParams.parse(merged(rule.id))]));
-  return { builtIn, custom };
+  const resolved = { builtIn, custom };
+  if (cache.size < RESOLVED_PER_POLICY) cache.set(key, resolved);
+  return resolved;
 }

@@ -8,6 +8,7 @@ import { installErrorHandler } from './http-errors.ts';
 import type { Metrics } from './metrics.ts';
 import { registerChangeRoutes } from './routes/changes.ts';
 import { registerHealthRoutes } from './routes/health.ts';
+import { registerValidateRoute, type ValidateRouteDeps } from './routes/validate.ts';
 import { registerWebhookRoutes, type WebhookRouteDeps } from './routes/webhooks.ts';
 
 export interface ServerDeps {
@@ -17,6 +18,8 @@ export interface ServerDeps {
   logger: Logger;
   /** Largest accepted request body (webhooks); larger ones get 413. */
   bodyLimit?: number;
+  /** `POST /v1/validate` (policy, instances' fail modes and state mappings); absent: no validate route. */
+  validate?: Omit<ValidateRouteDeps, 'store' | 'metrics'>;
   /** Webhook ingress (`POST /v1/webhooks/<system>/:instance`); absent: no webhook routes. */
   webhooks?: Omit<WebhookRouteDeps, 'metrics'>;
 }
@@ -34,6 +37,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   );
   registerHealthRoutes(app, deps);
   registerChangeRoutes(app, deps.store);
+  if (deps.validate) registerValidateRoute(app, { ...deps.validate, store: deps.store, metrics: deps.metrics });
   if (deps.webhooks) registerWebhookRoutes(app, { ...deps.webhooks, metrics: deps.metrics });
   return app;
 }

@@ -14,6 +14,7 @@ export interface Metrics {
   lastSuccess: Gauge<'instance'>;
   mirroredChanges: Gauge<'instance'>;
   httpErrors: Counter<'code'>;
+  validations: Counter<'instance' | 'decision' | 'reason'>;
   webhookDeliveries: Counter<'instance' | 'outcome'>;
 }
 
@@ -60,6 +61,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     lastSuccess: new Gauge({ name: 'changegate_sync_last_success_timestamp_seconds', help: 'When the last sync run of an instance succeeded.', labelNames: ['instance'], registers }),
     mirroredChanges: new Gauge({ name: 'changegate_mirrored_changes', help: 'Changes held in the mirror.', labelNames: ['instance'], registers }),
     httpErrors: new Counter({ name: 'changegate_http_errors_total', help: 'API requests answered with an error, by code.', labelNames: ['code'], registers }),
+    validations: new Counter({
+      name: 'changegate_validations_total',
+      help: 'POST /v1/validate decisions (allow, deny) by what decided: policy, no_transition, or the fail mode for stale and not_mirrored.',
+      labelNames: ['instance', 'decision', 'reason'],
+      registers,
+    }),
     webhookDeliveries: new Counter({
       name: 'changegate_webhook_deliveries_total',
       help: 'Webhook deliveries by outcome: accepted, duplicate, rejected (signature or body) on receipt; processed, retried, failed when worked.',

@@ -61,6 +61,11 @@ export interface ChangePage {
 export interface GetChangeOptions {
   /** Only look on this connector instance (a key such as `ITSM-42` can exist on several). */
   instance?: string;
+  /**
+   * Leave the source payload out (`raw` is null). It is most of a change's
+   * bytes and the policy never reads it; the validate endpoint asks this way.
+   */
+  withoutRaw?: boolean;
 }
 
 /** Active changes that may collide with one change: same instance, a shared service or CI. */
@@ -115,6 +120,7 @@ export interface ChangeStore {
    * Changes not closed, canceled or failed that name one of `refs` among their
    * services or CIs, on one instance. Answered from an index kept with every
    * applyPage, so its cost follows the number of matches, not the mirror's size.
+   * The changes come without their source payload (`raw` is null).
    */
   listActiveChangesTouching(query: TouchingQuery): Promise<Change[]>;
   listRevisions(changeId: string): Promise<Revision[]>;

@@ -21,7 +21,7 @@ import type {
   Revision,
   TouchingQuery,
 } from './change-store.ts';
-import { changeRefKeys, isActiveState, refKey } from './change-refs.ts';
+import { ANY_DAY, changeRefKeys, isActiveState, NO_WINDOW, refKey, windowDays } from './change-refs.ts';
 import { sha256Hex, stableStringify } from './content-hash.ts';
 import { instantKey } from './instant-key.ts';
 import { decodeListCursor, encodeListCursor } from './list-cursor.ts';
@@ -43,7 +43,7 @@ interface PageState {
 export class SqliteChangeStore implements ChangeStore {
   readonly #db: DatabaseSync;
   readonly #stmt: Statements;
-  /** listChanges statements by filter shape, prepared on first use. */
+  /** listChanges and listActiveChangesTouching statements by query shape, prepared on first use. */
   readonly #listStatements = new Map<string, StatementSync>();
 
   private constructor(db: DatabaseSync) {
@@ -132,6 +132,7 @@ export class SqliteChangeStore implements ChangeStore {
     const s = this.#stmt;
     if (head === undefined) {
       s.insertChange.run(change.id, change.instance, change.system, change.nativeId, change.key, change.state, updatedAt, change.nativeRevision, hash, json);
+      s.upsertCore.run(change.id, change.instance, change.nativeId, change.key, updatedAt, coreJson(change));
       this.#indexRefs(change, false);
       // A first revision's diff is every field of the change row itself: derived on read (see sqlite-schema.ts).
       s.insertRevision.run(change.id, 1, change.nativeRevision, change.updatedAt, page.observedAt, hash, null);
@@ -151,6 +152,7 @@ export class SqliteChangeStore implements ChangeStore {
     if (head.last_seq === 1) s.keepFirstSnapshot.run(previousJson, change.id);
     const seq = head.last_seq + 1;
     s.updateChange.run(change.key, change.state, updatedAt, change.nativeRevision, hash, seq, json, change.id);
+    s.upsertCore.run(change.id, change.instance, change.nativeId, change.key, updatedAt, coreJson(change));
     this.#indexRefs(change, true);
     s.insertRevision.run(change.id, seq, change.nativeRevision, change.updatedAt, page.observedAt, hash, JSON.stringify(diffChanges(previous, change)));
     page.result.changesWritten += 1;
@@ -162,7 +164,10 @@ export class SqliteChangeStore implements ChangeStore {
     if (!isActiveState(change.state)) return;
     const start = change.plannedStart === null ? null : instantKey(change.plannedStart);
     const end = change.plannedEnd === null ? null : instantKey(change.plannedEnd);
-    for (const key of changeRefKeys(change)) this.#stmt.insertRef.run(change.instance, key, change.id, start, end);
+    const days = windowDays(change.plannedStart, change.plannedEnd);
+    for (const key of changeRefKeys(change)) {
+      for (const day of days) this.#stmt.insertRef.run(change.instance, key, day, change.id, start, end);
+    }
   }
 
   #applyApproval(page: PageState, changeNativeId: string, approval: Approval): void {
@@ -208,14 +213,15 @@ export class SqliteChangeStore implements ChangeStore {
     return this.#guard('getChange', { idOrKey }, () => {
       const s = this.#stmt;
       const { instance } = options;
-      let row = s.changeById.get(idOrKey) as ChangeRow | undefined;
+      const [byId, byKey, byKeyOn] = options.withoutRaw === true ? [s.coreById, s.coreByKey, s.coreByKeyOn] : [s.changeById, s.changeByKey, s.changeByKeyOn];
+      // Canonical ids are `system:instance:nativeId`; a key (`CHG0030001`, `ITSM-42`) has no colon and skips the id lookup.
+      let row = idOrKey.includes(':') ? (byId.get(idOrKey) as ChangeRow | undefined) : undefined;
       if (row !== undefined && instance !== undefined && row.instance !== instance) row = undefined;
-      row ??= (instance === undefined ? s.changeByKey.get(idOrKey) : s.changeByKeyOn.get(idOrKey, instance)) as ChangeRow | undefined;
+      row ??= (instance === undefined ? byKey.get(idOrKey) : byKeyOn.get(idOrKey, instance)) as ChangeRow | undefined;
       if (row === undefined) return null;
       return {
         change: JSON.parse(row.json) as Change,
-        approvals: parseRows<Approval>(s.approvalsOf.all(row.instance, row.native_id)),
-        journal: parseRows<JournalEntry>(s.journalOf.all(row.instance, row.native_id)),
+        ...children(s.childrenOf.all(row.instance, row.native_id, row.instance, row.native_id) as { kind: number; json: string }[]),
       };
     });
   }
@@ -261,17 +267,39 @@ export class SqliteChangeStore implements ChangeStore {
 
   async listActiveChangesTouching(query: TouchingQuery): Promise<Change[]> {
     const limit = clampLimit(query.limit);
-    const refs = JSON.stringify([...new Set(query.refs.map(refKey))].filter((k) => k !== ''));
-    const exclude = query.excludeId ?? null;
+    const refs = [...new Set(query.refs.map(refKey))].filter((k) => k !== '');
     const window = query.plannedOverlap;
+    const days = window === undefined ? null : windowDays(window.start, window.end);
+    if (refs.length === 0 || days?.[0] === NO_WINDOW) return [];
     return this.#guard('listActiveChangesTouching', { instance: query.instance }, () => {
-      const rows = (
-        window === undefined
-          ? this.#stmt.touching.all(query.instance, refs, exclude, limit)
-          : this.#stmt.touchingWindow.all(query.instance, refs, instantKey(window.end), instantKey(window.start), exclude, limit)
-      ) as { json: string }[];
+      const onDays = days === null || days[0] === ANY_DAY ? [] : [...days, ANY_DAY];
+      const params: (string | number)[] = [query.instance, query.excludeId ?? '', ...refs, ...onDays];
+      if (window !== undefined) params.push(instantKey(window.end), instantKey(window.start));
+      const rows = this.#touchingStatement(refs.length, onDays.length, window !== undefined).all(...params, limit) as { json: string }[];
       return rows.map((r) => JSON.parse(r.json) as Change);
     });
+  }
+
+  /**
+   * Indexed changes other than one, under any of `refCount` refs, on any of
+   * `dayCount` day buckets (0: every bucket), in a planned window (`windowed`).
+   * Placeholders are spelled out per shape, not passed as a JSON list: SQLite
+   * then probes the primary key directly, several times faster on this
+   * per-validation path.
+   */
+  #touchingStatement(refCount: number, dayCount: number, windowed: boolean): StatementSync {
+    const shape = `touching:${refCount}:${dayCount}:${windowed}`;
+    let stmt = this.#listStatements.get(shape);
+    if (stmt === undefined) {
+      const sql = `SELECT json FROM change_cores WHERE id IN (
+          SELECT change_id FROM change_refs
+          WHERE instance = ? AND change_id <> ? AND ref IN (${placeholders(refCount)})${dayCount > 0 ? ` AND day IN (${placeholders(dayCount)})` : ''}
+          ${windowed ? `AND day <> ${NO_WINDOW} AND planned_start < ? AND planned_end > ?` : ''})
+        ORDER BY updated_at DESC, id LIMIT ?`;
+      stmt = this.#db.prepare(sql);
+      this.#listStatements.set(shape, stmt);
+    }
+    return stmt;
   }
 
   async listRevisions(changeId: string): Promise<Revision[]> {
@@ -330,6 +358,11 @@ export class SqliteChangeStore implements ChangeStore {
   }
 }
 
+/** The change without its source payload, for readers that never look at it (policy evaluation). */
+function coreJson(change: Change): string {
+  return JSON.stringify({ ...change, raw: null });
+}
+
 function itemRef(item: StreamItem): string {
   switch (item.kind) {
     case 'change':
@@ -341,6 +374,11 @@ function itemRef(item: StreamItem): string {
     case 'invalid':
       return item.ref;
   }
+}
+
+/** `?, ?, ?` for n placeholders. */
+function placeholders(n: number): string {
+  return Array.from({ length: n }, () => '?').join(', ');
 }
 
 function clampLimit(limit: number): number {
@@ -363,6 +401,12 @@ function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-function parseRows<T>(rows: unknown[]): T[] {
-  return rows.map((r) => JSON.parse((r as { json: string }).json) as T);
+function children(rows: readonly { kind: number; json: string }[]): { approvals: Approval[]; journal: JournalEntry[] } {
+  const approvals: Approval[] = [];
+  const journal: JournalEntry[] = [];
+  for (const row of rows) {
+    if (row.kind === 0) approvals.push(JSON.parse(row.json) as Approval);
+    else journal.push(JSON.parse(row.json) as JournalEntry);
+  }
+  return { approvals, journal };
 }

@@ -11,7 +11,7 @@
 
 import type { DatabaseSync } from 'node:sqlite';
 import type { Change } from '../domain/change.ts';
-import { changeRefKeys } from './change-refs.ts';
+import { changeRefKeys, windowDays } from './change-refs.ts';
 import { instantKey } from './instant-key.ts';
 
 export const MIGRATIONS: readonly string[] = [
@@ -92,25 +92,43 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE revisions ADD COLUMN snapshot TEXT;
   `,
-  // Which active change touches which service/CI (by normalised id and name), with
-  // its planned window: the policy's overlap check asks for the neighbours of one
-  // change on every validation, which must not scan the mirror. Only active
-  // changes are indexed; applyPage keeps the rows in step. Filled here for the
-  // changes already mirrored (the functions are registered by migrate()).
+  // `change_cores`: each change without its source payload (`raw` null), a
+  // fifth of the bytes. Policy evaluation never reads `raw`, and the validate
+  // endpoint parses the change and its neighbours on every call. Its own table:
+  // a column after the large `json` one would be read by walking its overflow pages.
+  //
+  // Which active change touches which service/CI (by normalised id and name) on
+  // which days of its planned window (see change-refs.ts): the overlap gate asks
+  // for the neighbours of one change on every validation, which must not scan
+  // the mirror. Only active changes are indexed; applyPage keeps the rows in
+  // step. Filled here for the changes already mirrored (the functions are
+  // registered by migrate()).
   `
+  CREATE TABLE change_cores (
+    id TEXT NOT NULL PRIMARY KEY,
+    instance TEXT NOT NULL,
+    native_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    json TEXT NOT NULL
+  );
+  CREATE INDEX change_cores_by_key ON change_cores (key COLLATE NOCASE, instance, updated_at, id);
+  INSERT INTO change_cores (id, instance, native_id, key, updated_at, json)
+    SELECT id, instance, native_id, key, updated_at, json_set(json, '$.raw', NULL) FROM changes;
   CREATE TABLE change_refs (
     instance TEXT NOT NULL,
     ref TEXT NOT NULL,
+    day INTEGER NOT NULL,
     change_id TEXT NOT NULL,
     planned_start TEXT,
     planned_end TEXT,
-    PRIMARY KEY (instance, ref, change_id)
+    PRIMARY KEY (instance, ref, day, change_id)
   ) WITHOUT ROWID;
   CREATE INDEX change_refs_by_change ON change_refs (change_id);
-  INSERT OR IGNORE INTO change_refs (instance, ref, change_id, planned_start, planned_end)
-    SELECT c.instance, k.value, c.id, changegate_instant_key(json_extract(c.json, '$.plannedStart')),
+  INSERT OR IGNORE INTO change_refs (instance, ref, day, change_id, planned_start, planned_end)
+    SELECT c.instance, k.value, d.value, c.id, changegate_instant_key(json_extract(c.json, '$.plannedStart')),
       changegate_instant_key(json_extract(c.json, '$.plannedEnd'))
-    FROM changes c, json_each(changegate_ref_keys(c.json)) k
+    FROM changes c, json_each(changegate_ref_keys(c.json)) k, json_each(changegate_window_days(c.json)) d
     WHERE c.state NOT IN ('closed', 'canceled', 'failed');
   `,
 ];
@@ -128,6 +146,10 @@ export function configureConnection(db: DatabaseSync, inMemory: boolean): void {
 /** Functions migrations may call, so a backfill normalises exactly as the store's code does. */
 function registerMigrationFunctions(db: DatabaseSync): void {
   db.function('changegate_ref_keys', { deterministic: true }, (json) => JSON.stringify(changeRefKeys(JSON.parse(String(json)) as Change)));
+  db.function('changegate_window_days', { deterministic: true }, (json) => {
+    const change = JSON.parse(String(json)) as Change;
+    return JSON.stringify(windowDays(change.plannedStart, change.plannedEnd));
+  });
   db.function('changegate_instant_key', { deterministic: true }, (value) => (typeof value === 'string' ? instantKey(value) : null));
 }
 

@@ -50,6 +50,10 @@ export function prepareStatements(db: DatabaseSync) {
       `UPDATE changes SET key = ?, state = ?, updated_at = ?, native_revision = ?, hash = ?, last_seq = ?, json = ?
        WHERE id = ?`,
     ),
+    upsertCore: p(
+      `INSERT INTO change_cores (id, instance, native_id, key, updated_at, json) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET key = excluded.key, updated_at = excluded.updated_at, json = excluded.json`,
+    ),
     insertRevision: p(
       `INSERT INTO revisions (change_id, seq, native_revision, updated_at, observed_at, hash, diff)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -82,33 +86,35 @@ export function prepareStatements(db: DatabaseSync) {
     getCursor: p('SELECT updated_at, id FROM cursors WHERE instance = ? AND stream = ?'),
     resetCursors: p('DELETE FROM cursors WHERE instance = ?'),
     changeById: p('SELECT json, instance, native_id FROM changes WHERE id = ?'),
+    coreById: p('SELECT json, instance, native_id FROM change_cores WHERE id = ?'),
     // A key can exist on several instances (two JSM sites both have ITSM-42): the most recently updated wins.
     changeByKey: p(
       `SELECT json, instance, native_id FROM changes WHERE key = ? COLLATE NOCASE
        ORDER BY updated_at DESC, id DESC LIMIT 1`,
     ),
     changeByKeyOn: p(
-      `SELECT json, instance, native_id FROM changes WHERE key = ? COLLATE NOCASE AND instance = ?
+      // `+instance` keeps SQLite on the key index: by the instance index it would walk every change of the instance.
+      `SELECT json, instance, native_id FROM changes WHERE key = ? COLLATE NOCASE AND +instance = ?
        ORDER BY updated_at DESC, id DESC LIMIT 1`,
     ),
-    approvalsOf: p('SELECT json FROM approvals WHERE instance = ? AND change_native_id = ? ORDER BY updated_at, id'),
-    journalOf: p('SELECT json FROM journal WHERE instance = ? AND change_native_id = ? ORDER BY at, id'),
+    coreByKey: p(
+      `SELECT json, instance, native_id FROM change_cores WHERE key = ? COLLATE NOCASE
+       ORDER BY updated_at DESC, id DESC LIMIT 1`,
+    ),
+    coreByKeyOn: p(
+      `SELECT json, instance, native_id FROM change_cores WHERE key = ? COLLATE NOCASE AND instance = ?
+       ORDER BY updated_at DESC, id DESC LIMIT 1`,
+    ),
+    // A change's approvals (kind 0, in updated order) then its journal (kind 1, in time order): one statement, not two.
+    childrenOf: p(
+      `SELECT 0 AS kind, updated_at AS at, id, json FROM approvals WHERE instance = ? AND change_native_id = ?
+       UNION ALL SELECT 1, at, id, json FROM journal WHERE instance = ? AND change_native_id = ?
+       ORDER BY 1, 2, 3`,
+    ),
     revisionsOf: p('SELECT * FROM revisions WHERE change_id = ? ORDER BY seq'),
     deleteRefs: p('DELETE FROM change_refs WHERE change_id = ?'),
     insertRef: p(
-      `INSERT OR IGNORE INTO change_refs (instance, ref, change_id, planned_start, planned_end) VALUES (?, ?, ?, ?, ?)`,
-    ),
-    // `refs` is a JSON array of keys: one prepared statement serves any number of them.
-    touching: p(
-      `SELECT json FROM changes WHERE id IN (
-         SELECT change_id FROM change_refs WHERE instance = ? AND ref IN (SELECT value FROM json_each(?)))
-       AND id IS NOT ? ORDER BY updated_at DESC, id LIMIT ?`,
-    ),
-    touchingWindow: p(
-      `SELECT json FROM changes WHERE id IN (
-         SELECT change_id FROM change_refs WHERE instance = ? AND ref IN (SELECT value FROM json_each(?))
-           AND planned_start < ? AND planned_end > ?)
-       AND id IS NOT ? ORDER BY updated_at DESC, id LIMIT ?`,
+      `INSERT OR IGNORE INTO change_refs (instance, ref, day, change_id, planned_start, planned_end) VALUES (?, ?, ?, ?, ?, ?)`,
     ),
     countAll: p('SELECT count(*) AS n FROM changes'),
     countOf: p('SELECT count(*) AS n FROM changes WHERE instance = ?'),

@@ -69,6 +69,8 @@ export class SyncEngine {
   readonly #deps: SyncEngineDeps;
   readonly #instances = new Map<string, InstanceSettings>();
   readonly #running = new Map<string, Promise<SyncReport>>();
+  /** When each instance's last run succeeded, in this process (the validate endpoint's staleness test). */
+  readonly #lastSuccess = new Map<string, Date>();
 
   constructor(deps: SyncEngineDeps) {
     this.#deps = deps;
@@ -89,6 +91,11 @@ export class SyncEngine {
 
   isRunning(instance: string): boolean {
     return this.#running.has(instance);
+  }
+
+  /** When the last run of the instance succeeded; null when none has since this process started. */
+  lastSuccessAt(instance: string): Date | null {
+    return this.#lastSuccess.get(instance) ?? null;
   }
 
   /**
@@ -145,7 +152,9 @@ export class SyncEngine {
       stopTimer();
     }
     this.#deps.metrics.syncRuns.inc({ instance, outcome: 'ok' });
-    this.#deps.metrics.lastSuccess.set({ instance }, clock().getTime() / 1000);
+    const succeeded = clock();
+    this.#lastSuccess.set(instance, succeeded);
+    this.#deps.metrics.lastSuccess.set({ instance }, succeeded.getTime() / 1000);
     this.#deps.metrics.mirroredChanges.set({ instance }, await this.#deps.store.countChanges(instance));
     const report: SyncReport = { instance, full: options.full ?? false, startedAt: started.toISOString(), finishedAt: clock().toISOString(), streams };
     log.info({ streams }, `sync of ${instance} finished`);

@@ -274,6 +274,18 @@ export function describeChangeStoreContract(name: string, open: () => Promise<Ch
         expect(await store.getChange(`servicenow:${I}:unknown`)).toBeNull();
       });
 
+      it('leaves the source payload out when asked, and only it', async () => {
+        const c = buildChange();
+        const approval = buildApproval();
+        await store.applyPage(I, S, [asChange(c), asApproval(approval)], null);
+        const slim = await store.getChange('chg0030001', { instance: I, withoutRaw: true });
+        expect(slim).toEqual({ change: { ...c, raw: null }, approvals: [approval], journal: [] });
+        expect((await store.getChange(c.id, { withoutRaw: true }))?.change).toEqual({ ...c, raw: null });
+        const v2 = buildChange({ title: 'rescheduled', nativeRevision: 4, updatedAt: at(9) });
+        await store.applyPage(I, S, [asChange(v2)], null);
+        expect((await store.getChange(c.key, { withoutRaw: true }))?.change).toEqual({ ...v2, raw: null });
+      });
+
       it('resolves a key present on several instances to the most recently updated, or to the instance asked for', async () => {
         const older = buildChange({ instance: 'sn-prod', updatedAt: at(1) });
         const newer = buildChange({ instance: 'sn-test', updatedAt: at(2) });
@@ -359,7 +371,8 @@ export function describeChangeStoreContract(name: string, open: () => Promise<Ch
         expect(await touchingKeys(store, [])).toEqual([]);
         expect(await touchingKeys(store, [payments.id], { limit: 1 })).toEqual([changeNumber(1)]);
         const found = await store.listActiveChangesTouching({ instance: I, refs: [gateway.id], limit: 10 });
-        expect(found).toEqual([onCi]);
+        // Without the source payload: the answer is for collision checks.
+        expect(found).toEqual([{ ...onCi, raw: null }]);
       });
 
       it('follows each new revision: a change leaves when it closes or stops naming the service, and comes back', async () => {
@@ -395,10 +408,18 @@ export function describeChangeStoreContract(name: string, open: () => Promise<Ch
           window(4, '2026-03-10T23:30:00Z', '2026-03-11T00:00:00Z'),
           window(5, null, null),
           window(6, '2026-03-10T21:00:00Z', null),
+          // Five weeks long; and one from the evening before, across midnight.
+          window(7, '2026-02-20T00:00:00Z', '2026-03-27T00:00:00Z'),
+          window(8, '2026-03-09T23:00:00Z', '2026-03-10T22:30:00Z'),
+          window(9, '2026-03-10T23:00:00Z', '2026-03-10T22:00:00Z'),
         ].map(asChange), null);
         const plannedOverlap = { start: '2026-03-10T22:00:00Z', end: '2026-03-10T23:30:00.000Z' };
-        expect(await touchingKeys(store, [payments.id], { plannedOverlap })).toEqual([changeNumber(2), changeNumber(1)]);
-        expect(await touchingKeys(store, [payments.id])).toHaveLength(6);
+        const overlapping = [8, 7, 2, 1].map(changeNumber);
+        expect(await touchingKeys(store, [payments.id], { plannedOverlap })).toEqual(overlapping);
+        const march = { start: '2026-03-01T00:00:00Z', end: '2026-03-31T00:00:00Z' };
+        expect(await touchingKeys(store, [payments.name], { plannedOverlap: march })).toEqual([8, 7, 4, 3, 2, 1].map(changeNumber));
+        expect(await touchingKeys(store, [payments.id], { plannedOverlap: { start: march.end, end: march.start } })).toEqual([]);
+        expect(await touchingKeys(store, [payments.id])).toHaveLength(9);
       });
     });
 

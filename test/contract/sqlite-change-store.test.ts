@@ -50,6 +50,7 @@ describe('SqliteChangeStore on a file', () => {
     const old = new DatabaseSync(path);
     old.exec('ALTER TABLE revisions DROP COLUMN snapshot');
     old.exec('DROP TABLE change_refs');
+    old.exec('DROP TABLE change_cores');
     old.exec('UPDATE schema_version SET version = 1');
     old.close();
 
@@ -57,6 +58,7 @@ describe('SqliteChangeStore on a file', () => {
     // The neighbour index is filled for changes mirrored before it existed.
     const touching = await upgraded.listActiveChangesTouching({ instance: 'sn-prod', refs: ['payments api'], limit: 10 });
     expect(touching.map((t) => t.id)).toEqual([c.id]);
+    expect((await upgraded.getChange(c.id, { withoutRaw: true }))?.change).toEqual({ ...c, raw: null });
     const v2 = buildChange({ title: 'after the upgrade', nativeRevision: 4, updatedAt: '2026-03-02T10:00:00Z' });
     await upgraded.applyPage('sn-prod', 'changes', [{ kind: 'change', change: v2 }], null);
     const revisions = await upgraded.listRevisions(c.id);

@@ -1,0 +1,102 @@
+// The decision behind `POST /v1/validate`: may this change go from → to now?
+// The caller (a ServiceNow business rule, a Jira workflow validator) holds the
+// true current state, so `from` replaces the mirrored one. When the mirror
+// cannot be trusted (stale) or lacks the change, the instance's fail mode
+// decides, and the answer says so: the plugin only ever reads a decision.
+
+import type { CanonicalState, System } from '../domain/change.ts';
+import { validateTransition } from '../policy/assess.ts';
+import { gatedStates, isEdge } from '../policy/lifecycle.ts';
+import { buildPolicyContext, type PolicyContextDeps } from './policy-context.ts';
+
+export type FailMode = 'open' | 'closed';
+
+/** What validation needs to know about one configured instance. */
+export interface ValidationInstance {
+  id: string;
+  system: System;
+  failMode: FailMode;
+  maxStalenessMs: number;
+  /** Native state value (ServiceNow choice value, Jira status name or id) → canonical state. */
+  states: ReadonlyMap<string, CanonicalState>;
+}
+
+export interface ValidationRequest {
+  instance: ValidationInstance;
+  key: string;
+  from: CanonicalState;
+  to: CanonicalState;
+}
+
+export interface ValidationDeps extends PolicyContextDeps {
+  /** When the instance's last sync succeeded; null when none has since start-up. */
+  lastSyncAt(instance: string): Date | null;
+}
+
+export interface ValidationAnswer {
+  allow: boolean;
+  /** Why not, or, when the fail mode decided, why the policy was not consulted. */
+  reasons: string[];
+  conditions: string[];
+  policyVersion: string;
+  /** The mirrored change the answer is about; null when the mirror lacks it. */
+  change: { id: string; key: string; revision: number } | null;
+  stale: boolean;
+  /** Present when the fail mode, not the policy, made the decision. */
+  failMode?: FailMode;
+}
+
+/** Low-cardinality label for `changegate_validations_total{reason}`. */
+export type ValidationBasis = 'policy' | 'no_transition' | 'stale' | 'not_mirrored';
+
+export interface ValidationOutcome {
+  answer: ValidationAnswer;
+  basis: ValidationBasis;
+}
+
+/** `1h 5m`, `20m`, `45s`: how an operator reads a staleness. */
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return m % 60 === 0 ? `${h}h` : `${h}h ${m % 60}m`;
+  return `${Math.floor(h / 24)}d`;
+}
+
+/** Why the mirror of an instance is stale at `now`, or null when it is fresh. */
+export function staleness(instance: ValidationInstance, lastSync: Date | null, now: Date): string | null {
+  if (lastSync === null) return `the mirror of ${instance.id} has not completed a sync since changegate started`;
+  const age = now.getTime() - lastSync.getTime();
+  if (age <= instance.maxStalenessMs) return null;
+  return `the mirror of ${instance.id} was last synced at ${lastSync.toISOString()} (${formatDuration(age)} ago, more than the ${formatDuration(instance.maxStalenessMs)} allowed)`;
+}
+
+function byFailMode(instance: ValidationInstance, why: string): Pick<ValidationAnswer, 'allow' | 'reasons' | 'failMode'> {
+  const allow = instance.failMode === 'open';
+  return { allow, reasons: [`${why}; ${allow ? 'allowed' : 'denied'} because ${instance.id} fails ${instance.failMode}`], failMode: instance.failMode };
+}
+
+export async function validateChangeTransition(deps: ValidationDeps, request: ValidationRequest, now: Date): Promise<ValidationOutcome> {
+  const { instance, key, from, to } = request;
+  const policyVersion = deps.policy.version;
+  const mc = await deps.store.getChange(key, { instance: instance.id, withoutRaw: true });
+  const stale = staleness(instance, deps.lastSyncAt(instance.id), now);
+  const change = mc === null ? null : { id: mc.change.id, key: mc.change.key, revision: mc.change.nativeRevision };
+  const base = { conditions: [], policyVersion, change, stale: stale !== null };
+  if (from === to) {
+    // Two native states can share a canonical one (a Jira site's "Review" and "Peer review"): moving between them is no lifecycle step.
+    return { answer: { ...base, allow: true, reasons: [`from and to are both ${to}: not a lifecycle transition, nothing to check`] }, basis: 'no_transition' };
+  }
+  if (mc === null) {
+    const why = `${key} is not in the mirror of ${instance.id}${stale === null ? '' : ` (and ${stale})`}`;
+    return { answer: { ...base, ...byFailMode(instance, why) }, basis: 'not_mirrored' };
+  }
+  if (stale !== null) return { answer: { ...base, ...byFailMode(instance, stale) }, basis: 'stale' };
+  const subject = mc.change.state === from ? mc : { ...mc, change: { ...mc.change, state: from } };
+  const states = isEdge(subject.change.type, from, to) ? gatedStates(from, to) : [];
+  const ctx = await buildPolicyContext(deps, subject, now, { states });
+  const verdict = validateTransition(subject, to, ctx);
+  return { answer: { ...base, allow: verdict.allow, reasons: verdict.reasons, conditions: verdict.conditions }, basis: 'policy' };
+}
