@@ -12,6 +12,7 @@ import { createLogger } from '../log.ts';
 import '../../connectors/jira/jira-mapping.ts';
 import { validateMappingFiles } from '../mapping/validate-mappings.ts';
 import { registerPolicyKind } from '../policy/register-policy-kind.ts';
+import { runCheck } from './check-command.ts';
 import { createProgressReporter } from './progress-line.ts';
 
 const USAGE = `changegate <command> [options]
@@ -21,6 +22,11 @@ Commands:
   demo                        run the service against the seeded built-in simulators
   sync [--instance ID] [--full]
                               sync once (every instance, or one) and exit
+  check KEY [--to STATE] [--explain] [--instance ID] [--at INSTANT]
+                              dry run of the policy on a mirrored change: the gates of one
+                              transition and the verdict (exit 0 allowed, 1 not), or without
+                              --to the whole assessment; --explain adds the rule parameters
+                              in force and where each came from
   mappings validate [DIR]     check mapping files (default: ./mappings)
   config schema               print the JSON Schema of changegate.yaml
 
@@ -49,6 +55,9 @@ export async function runCli(argv: string[]): Promise<number> {
       config: { type: 'string' },
       instance: { type: 'string' },
       full: { type: 'boolean', default: false },
+      to: { type: 'string' },
+      explain: { type: 'boolean', default: false },
+      at: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -93,6 +102,23 @@ export async function runCli(argv: string[]): Promise<number> {
         await app.close();
       }
       return failed ? 1 : 0;
+    }
+    case 'check': {
+      if (sub === undefined) {
+        process.stderr.write(`changegate check: name the change, e.g. changegate check CHG0030001 --to implement\n`);
+        return 2;
+      }
+      return runCheck(
+        {
+          key: sub,
+          explain: values.explain,
+          ...(values.to === undefined ? {} : { to: values.to }),
+          ...(values.config === undefined ? {} : { config: values.config }),
+          ...(values.instance === undefined ? {} : { instance: values.instance }),
+          ...(values.at === undefined ? {} : { at: values.at }),
+        },
+        { stdout: process.stdout, stderr: process.stderr },
+      );
     }
     case 'mappings': {
       if (sub !== 'validate') break;

@@ -1,0 +1,139 @@
+// `changegate check` as an operator runs it: a child process against a mirror
+// in a temp store and a configuration naming it; exit code and what it prints.
+// `--at` pins the instant the policy judges, so lead times do not drift.
+
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Change } from '../../src/domain/change.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
+import { buildChange, changeNumber, sysId } from '../support/change-builder.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const AT = '2026-03-06T10:00:00Z';
+
+function changegate(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, ['src/main.ts', ...args], { cwd: ROOT, env: { ...process.env, CHANGEGATE_CONFIG: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('exit', (code) => done({ code, stdout, stderr }));
+  });
+}
+
+let dir: string;
+let config: string;
+let tunedConfig: string;
+
+const change = (n: number, overrides: Partial<Change> = {}): Change => buildChange({ nativeId: sysId(n), key: changeNumber(n), ...overrides });
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'cg-check-'));
+  const db = join(dir, 'changegate.db');
+  const store = SqliteChangeStore.open(db);
+  const changes = [
+    // Planned 4.5 days after AT: clear of the default 48 h lead time.
+    change(1),
+    // Planned 23 hours after AT.
+    change(2, { plannedStart: '2026-03-07T09:00:00Z', plannedEnd: '2026-03-07T10:00:00Z' }),
+  ];
+  await store.applyPage('sn-prod', 'changes', changes.map((c) => ({ kind: 'change', change: c })), null);
+  await store.close();
+  const instance = `instances:
+  - id: sn-prod
+    system: servicenow
+    baseUrl: https://acme.service-now.com
+    auth: { kind: basic, username: u, password: p }
+`;
+  config = join(dir, 'changegate.yaml');
+  writeFileSync(config, `store: { kind: sqlite, path: ${db} }\n${instance}`);
+  const policy = join(dir, 'policy.yaml');
+  writeFileSync(
+    policy,
+    `kind: policy
+version: "acme-3"
+overrides:
+  - match: { service: Payments API }
+    rules:
+      authorize.lead-time: { leadTime: { normal: 72h } }
+`,
+  );
+  tunedConfig = join(dir, 'tuned.yaml');
+  writeFileSync(tunedConfig, `store: { kind: sqlite, path: ${db} }\npolicy: ${policy}\n${instance}`);
+});
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('changegate check KEY --to STATE', () => {
+  it('exits 0 for an allowed transition, listing each gate with its result, in plain text in a pipe', async () => {
+    const { code, stdout, stderr } = await changegate(['check', changeNumber(1), '--to', 'authorize', '--config', config, '--at', AT]);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^authorize\.lead-time +authorize +pass +field:plannedStart +planned start 2026-03-10 22:00 UTC is 4 d 12 h away/m);
+    expect(stdout).toMatch(/^authorize\.no-overlap +authorize +pass/m);
+    expect(stdout).toContain('verdict: ALLOWED');
+    expect(stdout).toMatch(/^policy 2026\.1\+[0-9a-f]{8}$/m);
+    expect(stdout).not.toContain('\u001B[');
+  });
+
+  it('exits 1 for a transition a gate blocks, with the failing gate and its reason', async () => {
+    const { code, stdout } = await changegate(['check', changeNumber(2), '--to', 'authorize', '--config', config, '--at', AT]);
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/^authorize\.lead-time +authorize +fail /m);
+    expect(stdout).toContain('verdict: NOT ALLOWED (1 reason)');
+    expect(stdout).toContain('  - planned start 2026-03-07 09:00 UTC is 23 h away; normal changes need 48 h lead time (authorize.lead-time)');
+  });
+
+  it('takes the native state value of the instance mapping', async () => {
+    const { code, stdout } = await changegate(['check', changeNumber(2), '--to=-3', '--config', config, '--at', AT]);
+    expect(code).toBe(1);
+    expect(stdout).toContain('transition assess → authorize');
+  });
+
+  it('exits 2 naming the key the mirror does not hold, and the state it does not know', async () => {
+    const unknown = await changegate(['check', 'CHG0099999', '--to', 'authorize', '--config', config, '--at', AT]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('no mirrored change "CHG0099999"');
+    expect(unknown.stdout).toBe('');
+    const state = await changegate(['check', changeNumber(1), '--to', 'deployed', '--config', config]);
+    expect(state.code).toBe(2);
+    expect(state.stderr).toContain('--to "deployed" is neither a canonical state');
+  });
+
+  it('exits 2 without creating a store where the configuration names none', async () => {
+    const missing = join(dir, 'nowhere', 'changegate.db');
+    const file = join(dir, 'empty.yaml');
+    writeFileSync(file, `store: { kind: sqlite, path: ${missing} }\n`);
+    const { code, stderr } = await changegate(['check', changeNumber(1), '--config', file]);
+    expect(code).toBe(2);
+    expect(stderr).toContain(`no mirror at ${missing}`);
+    expect(existsSync(missing)).toBe(false);
+  });
+});
+
+describe('changegate check KEY', () => {
+  it('prints the assessment: scorecard, the next transitions and what blocks them', async () => {
+    const { code, stdout } = await changegate(['check', changeNumber(2), '--config', config, '--at', AT]);
+    expect(code).toBe(0);
+    expect(stdout).toContain('CAB scorecard: Conditional Go');
+    expect(stdout).toMatch(/^Testing status +unknown +no test results reported yet/m);
+    expect(stdout).toMatch(/^new +yes +-$/m);
+    expect(stdout).toMatch(/^authorize +no +authorize\.lead-time \(fail\)$/m);
+    expect(stdout).toMatch(/^canceled +no +canceled\.reason \(fail\)$/m);
+  });
+
+  it('with --explain shows the parameters in force and where each came from', async () => {
+    // 60 h before the planned start: enough for the default 48 h, not for the service's 72 h.
+    const { code, stdout } = await changegate(['check', changeNumber(1), '--to', 'authorize', '--explain', '--config', tunedConfig, '--at', '2026-03-08T10:00:00Z']);
+    expect(code).toBe(1);
+    expect(stdout).toContain('normal changes need 72 h lead time (authorize.lead-time)');
+    expect(stdout).toMatch(/^ {2}leadTime\.normal +72 h +override #1 \(service=Payments API\)$/m);
+    expect(stdout).toMatch(/^ {2}leadTime\.standard +0 min +built-in default$/m);
+    expect(stdout).toMatch(/^ {2}plans +\[implementation, backout, test\] +built-in default$/m);
+    expect(stdout).toMatch(/^policy acme-3\+[0-9a-f]{8}$/m);
+  });
+});
