@@ -2,7 +2,7 @@
 // time, per stream), how it fetches one record again and how it verifies a
 // webhook. Scheduling, retries' loop, cursors and persistence live in src/sync.
 
-import type { Approval, Change, JournalEntry, System } from '../src/domain/change.ts';
+import type { Approval, CanonicalState, Change, JournalEntry, System } from '../src/domain/change.ts';
 import type { ChangegateError } from '../src/errors.ts';
 
 /** Composite keyset position: `(updatedAt, id)`, never a bare timestamp. */
@@ -68,10 +68,60 @@ export interface ConnectorWebhook {
   toRecordIds(body: unknown): string[];
 }
 
-/** Writes back to the ticket. Every call carries an idempotency key the connector checks before posting. */
+/**
+ * A work note or comment as structured text: ServiceNow writers render it as a
+ * plain-text work note, Jira writers as an ADF document.
+ */
+export interface TicketNote {
+  title: string;
+  tone: 'info' | 'success' | 'warning' | 'error';
+  /** Paragraphs, in order. */
+  lines: string[];
+  table?: { columns: string[]; rows: string[][] };
+  /** A bullet list after the table. */
+  items?: string[];
+}
+
+/** One lifecycle move the verdict speaks about, in canonical terms; each writer names the native states. */
+export interface TicketTransitionVerdict {
+  to: CanonicalState;
+  allowed: boolean;
+  /** Why not (empty when allowed). */
+  reasons: string[];
+}
+
+/** What an in-ITSM plugin reads to block an illegal transition without calling out. */
+export interface TicketVerdict {
+  /** `blocked` when the next forward move is not allowed or a gate of the current state fails now. */
+  verdict: 'allowed' | 'blocked';
+  state: CanonicalState;
+  transitions: TicketTransitionVerdict[];
+  /** Summary lines for a reason field. */
+  reasons: string[];
+  policyVersion: string;
+  assessedAt: string;
+}
+
+/** `written`: posted now; `already-done`: the marker (or the target state) was already there; `superseded`: the ticket moved on, nothing to do. */
+export type WriteOutcome = 'written' | 'already-done' | 'superseded';
+
+export interface TransitionOptions {
+  /** Move only if the ticket is still in this native state; otherwise the move is `superseded` (someone acted meanwhile). */
+  expectedNativeState?: string;
+}
+
+/**
+ * Writes back to the ticket. Every call carries an idempotency key the connector
+ * checks before posting (a marker in the work note, a comment property, the
+ * target state), so a retried or replayed call never posts twice. A refusal the
+ * ticket system will repeat (a business rule, no such workflow transition) is
+ * thrown with a `config`-kind error.
+ */
 export interface ConnectorWriter {
-  comment(nativeId: string, text: string, idempotencyKey: string): Promise<void>;
-  transition(nativeId: string, toNativeState: string, idempotencyKey: string): Promise<void>;
+  comment(nativeId: string, note: TicketNote, idempotencyKey: string): Promise<WriteOutcome>;
+  transition(nativeId: string, toNativeState: string, idempotencyKey: string, options?: TransitionOptions): Promise<WriteOutcome>;
+  /** Overwrites the verdict the plugins read (fields or an issue property); idempotent by nature. */
+  setVerdict(nativeId: string, verdict: TicketVerdict, idempotencyKey: string): Promise<WriteOutcome>;
 }
 
 /** One configured instance of a connector, ready to read. */

@@ -33,6 +33,7 @@ export const ERROR_CODES = {
   CG_SYNC_BUSY: { kind: 'transient', doc: 'A sync of the same instance is already running; this one was not started.' },
   CG_STORE_FAILED: { kind: 'internal', doc: 'The store failed to read or write; nothing was acknowledged as stored.' },
   CG_POLICY_INVALID: { kind: 'config', doc: 'A policy file failed validation; the message names file, line and rule.' },
+  CG_WRITE_REFUSED: { kind: 'config', doc: 'The ticket system refused a write-back it will refuse again (a business rule aborted it, or the workflow offers no transition to the target status); the outbox item is parked as failed.' },
   CG_TRANSITION_BLOCKED: { kind: 'input', doc: 'The requested transition is not allowed by the lifecycle or a gate failed.' },
   CG_INTERNAL: { kind: 'internal', doc: 'An unexpected failure; a bug in changegate.' },
 } as const satisfies Record<string, { kind: ErrorKind; doc: string }>;

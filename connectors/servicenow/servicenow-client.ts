@@ -32,6 +32,8 @@ export interface ServiceNowClient {
   readonly baseUrl: string;
   getTable(table: string, params: TableParams, signal?: AbortSignal): Promise<TablePage>;
   getRecord(table: string, sysId: string, params: TableParams, signal?: AbortSignal): Promise<TableRecord>;
+  /** PATCH one record (business rules run; a journal field appends). Null record when ServiceNow answered 404. */
+  patchRecord(table: string, sysId: string, fields: Record<string, string>, params?: TableParams, signal?: AbortSignal): Promise<TableRecord>;
 }
 
 export type ServiceNowClientInstance = Pick<ServiceNowInstance, 'id' | 'baseUrl' | 'auth' | 'timeout' | 'retries' | 'maxRequestsPerSecond'>;
@@ -152,6 +154,23 @@ export function createServiceNowClient(instance: ServiceNowClientInstance, deps:
     async getRecord(table, sysId, params, signal) {
       const path = `${TABLE_PATH}/${encodeURIComponent(table)}/${encodeURIComponent(sysId)}`;
       const res = await http.request({ path, pathTemplate: `${TABLE_PATH}/${table}/{sys_id}`, params, acceptStatuses: [404], ...(signal ? { signal } : {}) });
+      if (res.status === 404) return { record: null, apiCalls: res.attempts };
+      const result = envelope(res, path);
+      if (typeof result !== 'object' || result === null || Array.isArray(result)) throw badResponse(res, path, 'a "result" that is not one record');
+      return { record: result as Record<string, unknown>, apiCalls: res.attempts };
+    },
+
+    async patchRecord(table, sysId, fields, params = {}, signal) {
+      const path = `${TABLE_PATH}/${encodeURIComponent(table)}/${encodeURIComponent(sysId)}`;
+      const res = await http.request({
+        method: 'PATCH',
+        path,
+        pathTemplate: `${TABLE_PATH}/${table}/{sys_id}`,
+        params,
+        json: fields,
+        acceptStatuses: [404],
+        ...(signal ? { signal } : {}),
+      });
       if (res.status === 404) return { record: null, apiCalls: res.attempts };
       const result = envelope(res, path);
       if (typeof result !== 'object' || result === null || Array.isArray(result)) throw badResponse(res, path, 'a "result" that is not one record');

@@ -12,6 +12,12 @@ import { createMetrics, type Metrics } from '../server/metrics.ts';
 import type { ChangeStore } from '../store/change-store.ts';
 import type { DeliveryStore } from '../store/delivery-store.ts';
 import { SqliteDeliveryStore } from '../store/sqlite-delivery-store.ts';
+import type { AssessmentStore } from '../store/assessment-store.ts';
+import type { OutboxStore } from '../store/outbox-store.ts';
+import { SqliteAssessmentStore } from '../store/sqlite-assessment-store.ts';
+import { SqliteOutboxStore } from '../store/sqlite-outbox-store.ts';
+import { AssessmentRunner } from '../assess/assessment-runner.ts';
+import { OutboxWorker } from '../sync/outbox-worker.ts';
 import { openStore } from '../store/open-store.ts';
 import { DeliveryProcessor } from '../sync/delivery-processor.ts';
 import { SyncEngine } from '../sync/sync-engine.ts';
@@ -29,6 +35,12 @@ export interface ChangegateApp {
   engine: SyncEngine;
   /** The webhook inbox, worked by the delivery processor while `serve` runs. */
   deliveries: DeliveryStore;
+  /** Assessments and enforcement records; filled by `runner` after every sync. */
+  assessments: AssessmentStore;
+  runner: AssessmentRunner;
+  /** Ticket write-back, worked by `outboxWorker` while `serve` runs (items queued by `sync` wait for it). */
+  outbox: OutboxStore;
+  outboxWorker: OutboxWorker;
   demo: DemoInstances | null;
   /** The policy in force (config `policy:`, else mappings/policy.default.yaml), validated at start-up. */
   policy: Policy;
@@ -63,8 +75,35 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
   const store = await openStore(config.store);
   // Same file as the changes (own connection); openStore has already refused a store kind without an adapter.
   const deliveries = SqliteDeliveryStore.open(config.store.kind === 'sqlite' ? config.store.path : ':memory:');
-  const engine = new SyncEngine({ store, logger, metrics });
+  const storePath = config.store.kind === 'sqlite' ? config.store.path : ':memory:';
+  const assessments = SqliteAssessmentStore.open(storePath);
+  const outbox = SqliteOutboxStore.open(storePath);
+  const modes = new Map(instances.map((i) => [i.id, i.enforcement] as const));
+  const writers = new Set(instances.filter((i) => i.writeBack).map((i) => i.id));
+  for (const instance of instances.filter((i) => !i.writeBack)) {
+    logger.info({ instance: instance.id }, `${instance.id}: writeBack is off: changes are assessed and stored, nothing is written to the tickets`);
+  }
   const connectors = new Map<string, ConnectorInstance>();
+  // Each calls the other only after both exist: the runner wakes the worker, the worker reports settled reverts.
+  const runner = new AssessmentRunner({
+    store,
+    assessments,
+    outbox,
+    policy,
+    modeOf: (id) => modes.get(id) ?? null,
+    writesBack: (id) => writers.has(id),
+    logger,
+    metrics,
+    onEnqueued: () => outboxWorker.kick(),
+  });
+  const outboxWorker = new OutboxWorker({
+    outbox,
+    writerFor: (id) => connectors.get(id)?.writer,
+    logger,
+    metrics,
+    onSettled: (item, settlement, detail) => runner.onSettled(item, settlement, detail),
+  });
+  const engine = new SyncEngine({ store, logger, metrics, onChangesWritten: (instance, ids) => runner.onChangesWritten(instance, ids) });
   for (const instance of instances) {
     const connector = buildConnector(instance, { logger, metrics });
     connectors.set(instance.id, connector);
@@ -91,6 +130,10 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     store,
     engine,
     deliveries,
+    assessments,
+    runner,
+    outbox,
+    outboxWorker,
     demo,
     policy,
     server,
@@ -100,6 +143,8 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
       logger.info({ url }, `changegate listening on ${url}`);
       // Drains what a previous process accepted but did not finish.
       processor.start();
+      // Posts what a previous process or a `sync` queued, then whatever each sync queues.
+      outboxWorker.start();
       scheduler.start(
         instances.map((i) => ({ instance: i.id, cron: i.schedule })),
         { runNow: serveOptions.runNow ?? true },
@@ -111,8 +156,11 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
       if (app) await app.close();
       await processor.stop();
       await engine.idle();
+      await outboxWorker.stop();
       await store.close();
       await deliveries.close();
+      await assessments.close();
+      await outbox.close();
       if (demo) await demo.close();
     },
   };

@@ -62,6 +62,12 @@ const CommonInstance = {
   /** Requests per second at most (0: unlimited). */
   maxRequestsPerSecond: z.number().min(0).default(0),
   mapping: z.string().optional(),
+  /**
+   * Post verdicts, notes and reactive enforcement to the tickets (needs write access). Off by default:
+   * changegate then assesses and stores every change but writes nothing, so a first start against a
+   * busy instance does not put a note on every open change before someone decides it should.
+   */
+  writeBack: z.boolean().default(false),
   /** What reactive enforcement does with a transition the policy forbids: comment only, or move it back and explain. */
   enforcement: z.enum(['advisory', 'enforce']).default('advisory'),
   /** `POST /v1/validate` when the mirror is stale or lacks the change: allow (open) or deny (closed). */

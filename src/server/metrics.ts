@@ -16,6 +16,10 @@ export interface Metrics {
   httpErrors: Counter<'code'>;
   validations: Counter<'instance' | 'decision' | 'reason'>;
   webhookDeliveries: Counter<'instance' | 'outcome'>;
+  assessments: Counter<'instance' | 'outcome'>;
+  outboxItems: Counter<'instance' | 'action' | 'outcome'>;
+  outboxQueued: Gauge<'status'>;
+  enforcements: Counter<'instance' | 'action'>;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -71,6 +75,25 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: 'changegate_webhook_deliveries_total',
       help: 'Webhook deliveries by outcome: accepted, duplicate, rejected (signature or body) on receipt; processed, retried, failed when worked.',
       labelNames: ['instance', 'outcome'],
+      registers,
+    }),
+    assessments: new Counter({
+      name: 'changegate_assessments_total',
+      help: 'Policy runs for a change, by outcome: changed (write-back queued), same (stored, nothing to write), unchanged (inputs as last assessed, not re-run), error.',
+      labelNames: ['instance', 'outcome'],
+      registers,
+    }),
+    outboxItems: new Counter({
+      name: 'changegate_outbox_items_total',
+      help: 'Ticket write-backs worked, by action and outcome: written, already-done (marker found), superseded, retried, failed (refused), gave-up.',
+      labelNames: ['instance', 'action', 'outcome'],
+      registers,
+    }),
+    outboxQueued: new Gauge({ name: 'changegate_outbox_items', help: 'Outbox items by status after the last drain.', labelNames: ['status'], registers }),
+    enforcements: new Counter({
+      name: 'changegate_enforcements_total',
+      help: 'Observed transitions the policy denied, by action (revert, comment, own-revert) and settled reverts (revert-reverted, revert-refused, revert-superseded).',
+      labelNames: ['instance', 'action'],
       registers,
     }),
   };

@@ -3,6 +3,7 @@
 // one page at a time.
 
 import type { ConnectorInstance, PageResult, StreamCursor, StreamItem } from '../../connectors/connector.ts';
+import { changeId } from '../domain/change.ts';
 import { asChangegateError, ChangegateError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../server/metrics.ts';
@@ -48,6 +49,12 @@ export interface SyncEngineDeps {
   logger: Logger;
   metrics: Metrics;
   clock?: () => Date;
+  /**
+   * Told once per run (and per webhook re-fetch) which changes it wrote, their
+   * approvals and journal included, after they are stored; also after a run that
+   * failed midway, for what it stored. Errors are logged, never fail the sync.
+   */
+  onChangesWritten?: (instance: string, changeIds: string[]) => Promise<void>;
 }
 
 export interface InstanceSettings {
@@ -126,6 +133,9 @@ export class SyncEngine {
     if (!items) return null;
     const result = await this.#deps.store.applyPage(instance, 'webhook', items, null);
     this.#count(instance, 'webhook', items, result);
+    const written = new Set<string>();
+    this.#collect(settings.connector, items, result, written);
+    await this.#notify(instance, written);
     return result;
   }
 
@@ -138,9 +148,10 @@ export class SyncEngine {
     const stopTimer = this.#deps.metrics.syncDuration.startTimer({ instance });
     if (options.full) await this.#deps.store.resetCursors(instance);
     const streams: StreamReport[] = [];
+    const written = new Set<string>();
     try {
       for (const stream of connector.streams) {
-        streams.push(await this.#syncStream(settings, stream.name, started, options));
+        streams.push(await this.#syncStream(settings, stream.name, started, options, written));
       }
     } catch (err) {
       const error = asChangegateError(err);
@@ -150,6 +161,8 @@ export class SyncEngine {
       throw error;
     } finally {
       stopTimer();
+      // After every stream, so a change is judged with the approvals and notes this run brought.
+      await this.#notify(instance, written);
     }
     this.#deps.metrics.syncRuns.inc({ instance, outcome: 'ok' });
     const succeeded = clock();
@@ -161,7 +174,7 @@ export class SyncEngine {
     return report;
   }
 
-  async #syncStream(settings: InstanceSettings, stream: string, started: Date, options: SyncOptions): Promise<StreamReport> {
+  async #syncStream(settings: InstanceSettings, stream: string, started: Date, options: SyncOptions, written: Set<string>): Promise<StreamReport> {
     const { connector, pageSize, overlapMs } = settings;
     const instance = connector.instanceId;
     const store = this.#deps.store;
@@ -205,6 +218,7 @@ export class SyncEngine {
       // Saved in the same step as the page's items, never before them.
       const result = await store.applyPage(instance, stream, page.items, page.last ? bookmark(page.last, signpost) : null);
       this.#count(instance, stream, page.items, result);
+      this.#collect(connector, page.items, result, written);
       report.records += page.items.length;
       report.written += result.changesWritten + result.approvalsWritten + result.journalWritten;
       report.unchanged += result.changesUnchanged;
@@ -213,6 +227,26 @@ export class SyncEngine {
       options.onProgress?.({ instance, stream, records: report.records, total, elapsedMs: Date.now() - started.getTime() });
     }
     return report;
+  }
+
+  /** The changes a stored page may have touched (the store reports counts, not ids; unchanged ones are cheap for the listener to skip). */
+  #collect(connector: ConnectorInstance, items: readonly StreamItem[], result: ApplyResult, into: Set<string>): void {
+    if (this.#deps.onChangesWritten === undefined || result.changesWritten + result.approvalsWritten + result.journalWritten === 0) return;
+    for (const item of items) {
+      if (item.kind === 'change') into.add(item.change.id);
+      else if (item.kind !== 'invalid') into.add(changeId(connector.system, connector.instanceId, item.changeNativeId));
+    }
+  }
+
+  async #notify(instance: string, written: Set<string>): Promise<void> {
+    const hook = this.#deps.onChangesWritten;
+    if (hook === undefined || written.size === 0) return;
+    try {
+      await hook(instance, [...written]);
+    } catch (err) {
+      const error = asChangegateError(err);
+      this.#deps.logger.error({ instance, code: error.code, err: error }, `handling the changes a sync of ${instance} wrote failed: ${error.message}`);
+    }
   }
 
   #count(instance: string, stream: string, items: readonly StreamItem[], result: ApplyResult): void {

@@ -4,8 +4,8 @@
 
 import { isAdfDoc, textToAdf } from './adf.ts';
 import { renderAttachment, renderComment } from './issue-renderer.ts';
-import { intParam, issueOr404, jiraError, json, noContent, readJson, type Route, type RouteRequest, type SimContext } from './sim-http.ts';
-import type { AdfDoc, SimIssue } from './sim-types.ts';
+import { intParam, issueOr404, jiraError, json, listParam, noContent, readJson, type Route, type RouteRequest, type SimContext } from './sim-http.ts';
+import type { AdfDoc, SimComment, SimIssue } from './sim-types.ts';
 
 const PROPERTY_MAX = 32768;
 
@@ -19,6 +19,17 @@ function commentBody(raw: unknown, api: '2' | '3'): AdfDoc | string {
 function isInternal(properties: unknown): boolean {
   if (!Array.isArray(properties)) return false;
   return properties.some((p: { key?: unknown; value?: { internal?: unknown } }) => p?.key === 'sd.public.comment' && p.value?.internal === true);
+}
+
+/** `properties: [{key, value}]` as sent with a new comment (entries without a string key are dropped). */
+function entityProperties(raw: unknown): { key: string; value: unknown }[] {
+  if (!Array.isArray(raw)) return [];
+  return raw.flatMap((p: { key?: unknown; value?: unknown }) => (typeof p?.key === 'string' ? [{ key: p.key, value: p.value }] : []));
+}
+
+/** `expand=properties` adds the comment's entity properties. */
+function withCommentProperties(rendered: Record<string, unknown>, c: SimComment, expand: boolean): Record<string, unknown> {
+  return expand ? { ...rendered, properties: c.properties ?? [] } : rendered;
 }
 
 /** `update.comment: [{add: {body}}]` on edit and transition. */
@@ -58,7 +69,25 @@ async function addComment(sim: SimContext, r: RouteRequest): Promise<Response> {
   const b = commentBody(body.body, r.api);
   if (typeof b === 'string') return jiraError(400, [], { comment: b });
   const c = sim.store.comment(issue, b, isInternal(body.properties), { actorId: (r.user as NonNullable<typeof r.user>).accountId });
+  const properties = entityProperties(body.properties);
+  if (properties.length > 0) c.properties = properties;
   return json(renderComment(c, issue, sim.render(r.api)), 201);
+}
+
+/** `POST /comment/list` (Get comments by IDs): `{ids}` → a page of comments, with their entity properties under `expand=properties`. */
+async function commentsByIds(sim: SimContext, r: RouteRequest): Promise<Response> {
+  const body = await readJson(r.request);
+  if (body instanceof Response) return body;
+  const ids = Array.isArray(body.ids) ? body.ids.map(String) : null;
+  if (ids === null) return jiraError(400, ['ids must be a list of comment ids.']);
+  if (ids.length > 1000) return jiraError(400, ['A maximum of 1000 comment ids can be requested.']);
+  const wanted = new Set(ids);
+  const withProperties = listParam(r.url, 'expand').includes('properties');
+  const ctx = sim.render(r.api);
+  const values = sim.store.all.flatMap((issue) =>
+    issue.comments.filter((c) => wanted.has(c.id)).map((c) => withCommentProperties(renderComment(c, issue, ctx), c, withProperties)),
+  );
+  return json({ maxResults: 1000, startAt: 0, total: values.length, isLast: true, values });
 }
 
 function propertyKeys(sim: SimContext, r: RouteRequest): Response {
@@ -137,6 +166,7 @@ export const commentRoutes: Route[] = [
   { method: 'GET', pattern: '/rest/api/:v/issue/:key/comment', handle: listComments },
   { method: 'POST', pattern: '/rest/api/:v/issue/:key/comment', handle: addComment },
   { method: 'GET', pattern: '/rest/api/:v/issue/:key/comment/:id', handle: getComment },
+  { method: 'POST', pattern: '/rest/api/:v/comment/list', handle: commentsByIds },
   { method: 'GET', pattern: '/rest/api/:v/issue/:key/properties', handle: propertyKeys },
   { method: 'GET', pattern: '/rest/api/:v/issue/:key/properties/:prop', handle: getProperty },
   { method: 'PUT', pattern: '/rest/api/:v/issue/:key/properties/:prop', handle: setProperty },

@@ -56,6 +56,8 @@ export interface SimComment {
   updated: number;
   /** JSM agent-only note (jsdPublic: false). */
   internal: boolean;
+  /** Comment entity properties sent with the comment (`properties: [{key, value}]`), listed by `POST /comment/list?expand=properties`. */
+  properties?: { key: string; value: unknown }[];
 }
 
 export interface SimAttachment {

@@ -1,0 +1,184 @@
+// Write-back to a Jira (JSM) change issue: the `changegate.verdict` issue
+// property the Forge workflow validator reads, ADF comments carrying their
+// idempotency key as a comment property, and workflow transitions.
+//
+// Idempotency: a comment is posted only when no comment of the issue carries a
+// `changegate` property with its key (found through Get comments by IDs with
+// `expand=properties`); a transition only when the issue is still in the status
+// it was judged in. Both posts go through a transport that does not retry by
+// itself: a POST that timed out may have been applied, so the retry comes from
+// the outbox, which checks again first.
+
+import type { ConnectorWriter, TicketNote, TicketVerdict, TransitionOptions, WriteOutcome } from '../connector.ts';
+import { markerFor, plainText } from '../../src/assess/verdict-text.ts';
+import type { CanonicalState } from '../../src/domain/change.ts';
+import { ChangegateError } from '../../src/errors.ts';
+import { asRecord, checkIssueRef } from './jira-api.ts';
+import type { CallContext, JiraHttp } from './jira-http.ts';
+import type { JiraMapping } from './jira-mapping.ts';
+
+export interface JiraWriterDeps {
+  /** Reads and idempotent writes (the property), with the instance's retries. */
+  http: JiraHttp;
+  /** Comment posts and transitions: a transport that does not retry (defaults to `http`). */
+  once?: JiraHttp;
+  flavor: 'cloud' | 'datacenter';
+  mapping: JiraMapping;
+}
+
+export const VERDICT_PROPERTY = 'changegate.verdict';
+export const COMMENT_PROPERTY = 'changegate';
+/** Jira refuses a property value longer than this (characters of JSON). */
+export const PROPERTY_MAX = 32_768;
+const PAGE = 100;
+const IDS_PER_LOOKUP = 1000;
+
+type Adf = Record<string, unknown>;
+
+const text = (value: string, marks?: string[]): Adf => (marks ? { type: 'text', text: value, marks: marks.map((type) => ({ type })) } : { type: 'text', text: value });
+const paragraph = (...content: Adf[]): Adf => ({ type: 'paragraph', content });
+const cell = (type: 'tableHeader' | 'tableCell', value: string): Adf => ({ type, content: [paragraph(text(value === '' ? ' ' : value))] });
+
+/** The note as an ADF document: heading, a panel in the note's tone, the table, the list, the marker in code. */
+export function noteToAdf(note: TicketNote, marker: string): Adf {
+  const content: Adf[] = [
+    { type: 'heading', attrs: { level: 3 }, content: [text(`changegate: ${note.title}`)] },
+    { type: 'panel', attrs: { panelType: note.tone }, content: note.lines.map((line) => paragraph(text(line))) },
+  ];
+  if (note.table && note.table.rows.length > 0) {
+    content.push({
+      type: 'table',
+      attrs: { isNumberColumnEnabled: false, layout: 'default' },
+      content: [
+        { type: 'tableRow', content: note.table.columns.map((c) => cell('tableHeader', c)) },
+        ...note.table.rows.map((row) => ({ type: 'tableRow', content: row.map((c) => cell('tableCell', c)) })),
+      ],
+    });
+  }
+  if (note.items && note.items.length > 0) {
+    content.push({ type: 'bulletList', content: note.items.map((item) => ({ type: 'listItem', content: [paragraph(text(item))] })) });
+  }
+  content.push(paragraph(text(marker, ['code'])));
+  return { type: 'doc', version: 1, content };
+}
+
+/** Status names (or ids) mapped to each canonical state, in the mapping's order. */
+function statusesOf(mapping: JiraMapping): Map<CanonicalState, string[]> {
+  const out = new Map<CanonicalState, string[]>();
+  for (const [status, canonical] of mapping.states) out.set(canonical, [...(out.get(canonical) ?? []), status]);
+  return out;
+}
+
+/**
+ * The property value: one entry per workflow status a move may reach (`to` is
+ * canonical, `toStatus` the status as the mapping names it), trimmed to fit
+ * Jira's 32 KB limit by shortening, then dropping, reasons.
+ */
+export function verdictProperty(verdict: TicketVerdict, mapping: JiraMapping): Record<string, unknown> {
+  const statuses = statusesOf(mapping);
+  const build = (limit: number | null): Record<string, unknown> => {
+    const cut = (reasons: string[]): string[] => (limit === null ? reasons : reasons.map((r) => (r.length > limit ? `${r.slice(0, limit)}…` : r)));
+    return {
+      verdict: verdict.verdict,
+      state: verdict.state,
+      allowedTransitions: verdict.transitions.flatMap((t) =>
+        (statuses.get(t.to) ?? [t.to]).map((toStatus) => ({ to: t.to, toStatus, allowed: t.allowed, reasons: limit === 0 ? [] : cut(t.reasons) })),
+      ),
+      reasons: limit === 0 ? [] : cut(verdict.reasons),
+      policyVersion: verdict.policyVersion,
+      assessedAt: verdict.assessedAt,
+    };
+  };
+  for (const limit of [null, 500, 120, 0]) {
+    const value = build(limit);
+    if (JSON.stringify(value).length <= PROPERTY_MAX) return value;
+  }
+  return build(0);
+}
+
+const ctx = (): CallContext => ({ calls: 0 });
+
+/** A status is named by its id or its name (names compare case-insensitively, as JQL does). */
+const same = (status: { id: string; name: string }, ref: string): boolean => status.id === ref || status.name.toLowerCase() === ref.toLowerCase();
+
+export function createJiraWriter(deps: JiraWriterDeps): ConnectorWriter {
+  const { http, mapping } = deps;
+  const once = deps.once ?? http;
+  const instance = http.instanceId;
+  const api = `/rest/api/${deps.flavor === 'cloud' ? '3' : '2'}`;
+
+  async function commentIds(issue: string): Promise<string[]> {
+    const ids: string[] = [];
+    for (let startAt = 0; ; startAt += PAGE) {
+      const page = asRecord(await http.request({ path: `${api}/issue/${issue}/comment`, params: { startAt, maxResults: PAGE, orderBy: '-created' } }, ctx()));
+      const comments = Array.isArray(page?.['comments']) ? (page['comments'] as unknown[]) : [];
+      for (const c of comments) {
+        const id = asRecord(c)?.['id'];
+        if (typeof id === 'string' || typeof id === 'number') ids.push(String(id));
+      }
+      const total = typeof page?.['total'] === 'number' ? page['total'] : null;
+      if (comments.length === 0 || (total !== null && startAt + comments.length >= total)) return ids;
+    }
+  }
+
+  async function hasComment(issue: string, idempotencyKey: string): Promise<boolean> {
+    const ids = await commentIds(issue);
+    for (let i = 0; i < ids.length; i += IDS_PER_LOOKUP) {
+      const chunk = ids.slice(i, i + IDS_PER_LOOKUP).map(Number);
+      const page = asRecord(await http.request({ method: 'POST', path: `${api}/comment/list`, params: { expand: 'properties' }, json: { ids: chunk } }, ctx()));
+      const values = Array.isArray(page?.['values']) ? (page['values'] as unknown[]) : [];
+      const found = values.some((c) => {
+        const properties = asRecord(c)?.['properties'];
+        return Array.isArray(properties) && properties.some((p) => asRecord(p)?.['key'] === COMMENT_PROPERTY && asRecord(asRecord(p)?.['value'])?.['idempotencyKey'] === idempotencyKey);
+      });
+      if (found) return true;
+    }
+    return false;
+  }
+
+  async function statusOf(issue: string): Promise<{ id: string; name: string }> {
+    const body = asRecord(await http.request({ path: `${api}/issue/${issue}`, params: { fields: 'status' } }, ctx()));
+    const status = asRecord(asRecord(body?.['fields'])?.['status']);
+    if (status === null || typeof status['name'] !== 'string') {
+      throw new ChangegateError('CG_JIRA_BAD_RESPONSE', `${instance}: Jira answered ${api}/issue/${issue} without a status`, { details: { instance, nativeId: issue } });
+    }
+    return { id: String(status['id'] ?? ''), name: status['name'] };
+  }
+
+  return {
+    async setVerdict(nativeId, verdict) {
+      const issue = checkIssueRef(instance, nativeId);
+      await http.request({ method: 'PUT', path: `${api}/issue/${issue}/properties/${VERDICT_PROPERTY}`, json: verdictProperty(verdict, mapping) }, ctx());
+      return 'written';
+    },
+
+    async comment(nativeId, note, idempotencyKey): Promise<WriteOutcome> {
+      const issue = checkIssueRef(instance, nativeId);
+      if (await hasComment(issue, idempotencyKey)) return 'already-done';
+      const marker = markerFor(idempotencyKey);
+      const body = deps.flavor === 'cloud' ? noteToAdf(note, marker) : plainText(note, marker);
+      await once.request({ method: 'POST', path: `${api}/issue/${issue}/comment`, json: { body, properties: [{ key: COMMENT_PROPERTY, value: { idempotencyKey } }] } }, ctx());
+      return 'written';
+    },
+
+    async transition(nativeId, toNativeState, _idempotencyKey, options: TransitionOptions = {}): Promise<WriteOutcome> {
+      const issue = checkIssueRef(instance, nativeId);
+      const current = await statusOf(issue);
+      if (same(current, toNativeState)) return 'already-done';
+      if (options.expectedNativeState !== undefined && !same(current, options.expectedNativeState)) return 'superseded';
+      const listed = asRecord(await http.request({ path: `${api}/issue/${issue}/transitions` }, ctx()));
+      const transitions = Array.isArray(listed?.['transitions']) ? (listed['transitions'] as unknown[]) : [];
+      const match = transitions.map(asRecord).find((t) => {
+        const to = asRecord(t?.['to']);
+        return to !== null && typeof to['name'] === 'string' && same({ id: String(to['id'] ?? ''), name: to['name'] }, toNativeState);
+      });
+      if (match === undefined || match === null) {
+        throw new ChangegateError('CG_WRITE_REFUSED', `the workflow of ${issue} offers no transition from "${current.name}" to "${toNativeState}"`, {
+          details: { instance, nativeId: issue, from: current.name, to: toNativeState },
+        });
+      }
+      await once.request({ method: 'POST', path: `${api}/issue/${issue}/transitions`, json: { transition: { id: String(match['id']) } } }, ctx());
+      return 'written';
+    },
+  };
+}

@@ -1,0 +1,147 @@
+// Write-back to a ServiceNow change_request through the Table API: the verdict
+// fields the update set adds (read by its before-update business rule), work
+// notes carrying a `[changegate:<key>]` marker, and state moves.
+//
+// Idempotency: a work note is posted only when no work note of the change
+// carries its marker yet (sys_journal_field); a state move only when the
+// record is still in the state it was judged in. Both posts go through a
+// client that does not retry by itself: a PATCH that timed out may have been
+// applied, so the retry comes from the outbox, which checks again first.
+
+import type { ConnectorWriter, TicketVerdict, TransitionOptions, WriteOutcome } from '../connector.ts';
+import { markerFor, plainText, stateLabel } from '../../src/assess/verdict-text.ts';
+import type { CanonicalState } from '../../src/domain/change.ts';
+import { ChangegateError, isChangegateError } from '../../src/errors.ts';
+import { fieldValue } from './field-value.ts';
+import type { ServiceNowClient } from './servicenow-client.ts';
+import type { ServiceNowMapping } from './servicenow-mapping.ts';
+
+export interface ServiceNowWriterDeps {
+  /** Reads and idempotent writes (verdict fields), with the instance's retries. */
+  client: ServiceNowClient;
+  /** Journal appends and state moves: a client that does not retry (defaults to `client`). */
+  once?: ServiceNowClient;
+  mapping: ServiceNowMapping;
+}
+
+/** The fields the changegate update set defines on change_request. */
+export const VERDICT_FIELDS = {
+  verdict: 'u_changegate_verdict',
+  allowed: 'u_changegate_allowed',
+  reasons: 'u_changegate_reasons',
+  policyVersion: 'u_changegate_policy_version',
+  assessedAt: 'u_changegate_assessed_at',
+} as const;
+
+const CHANGE_TABLE = 'change_request';
+/** A string field's usual maximum length on an instance. */
+const REASONS_MAX = 4000;
+const SYS_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** `2026-03-02T09:00:00.000Z` → `2026-03-02 09:00:00`, the internal (UTC) form the Table API takes. */
+export function glideDateTime(iso: string): string {
+  return new Date(iso).toISOString().slice(0, 19).replace('T', ' ');
+}
+
+function checkSysId(instance: string, sysId: string): string {
+  if (!SYS_ID.test(sysId)) throw new ChangegateError('CG_INPUT_INVALID', `"${sysId}" is not a ServiceNow sys_id`, { details: { instance, nativeId: sysId } });
+  return sysId;
+}
+
+/** Native state values for each canonical state, in the mapping's order. */
+function nativeStates(mapping: ServiceNowMapping): Map<CanonicalState, string[]> {
+  const out = new Map<CanonicalState, string[]>();
+  for (const [native, canonical] of mapping.states) out.set(canonical, [...(out.get(canonical) ?? []), native]);
+  return out;
+}
+
+/**
+ * The verdict as fields. `u_changegate_allowed` holds the native state values
+ * the change may move to (`-2,4`): the business rule compares `current.state`
+ * with them. `u_changegate_reasons` has one line per blocked move, starting
+ * with the native value, then the current state's failing checks.
+ */
+export function verdictFields(verdict: TicketVerdict, mapping: ServiceNowMapping): Record<string, string> {
+  const natives = nativeStates(mapping);
+  const allowed = verdict.transitions.filter((t) => t.allowed).flatMap((t) => natives.get(t.to) ?? []);
+  const blocked = verdict.transitions
+    .filter((t) => !t.allowed)
+    .map((t) => `${(natives.get(t.to) ?? []).join('/') || t.to} (${stateLabel(t.to)}): ${t.reasons.join('; ')}`);
+  const violations = verdict.reasons.filter((r) => r.startsWith('in '));
+  let reasons = [...blocked, ...violations].join('\n');
+  if (reasons.length > REASONS_MAX) reasons = `${reasons.slice(0, REASONS_MAX - 1)}…`;
+  return {
+    [VERDICT_FIELDS.verdict]: verdict.verdict,
+    [VERDICT_FIELDS.allowed]: allowed.join(','),
+    [VERDICT_FIELDS.reasons]: reasons,
+    [VERDICT_FIELDS.policyVersion]: verdict.policyVersion,
+    [VERDICT_FIELDS.assessedAt]: glideDateTime(verdict.assessedAt),
+  };
+}
+
+export function createServiceNowWriter(deps: ServiceNowWriterDeps): ConnectorWriter {
+  const { client, mapping } = deps;
+  const once = deps.once ?? client;
+  const instance = client.instanceId;
+  const stateField = mapping.fields.state;
+
+  function gone(sysId: string): ChangegateError {
+    return new ChangegateError('CG_NOT_FOUND', `${instance}: change_request ${sysId} no longer exists (or the API user may not see it)`, {
+      details: { instance, nativeId: sysId },
+    });
+  }
+
+  async function hasNote(sysId: string, marker: string): Promise<boolean> {
+    // `^` separates conditions in an encoded query; keys never contain one, but a doubled caret keeps it literal if one did.
+    const value = marker.replaceAll('^', '^^');
+    const page = await client.getTable('sys_journal_field', {
+      sysparm_query: `element_id=${sysId}^element=work_notes^valueLIKE${value}`,
+      sysparm_fields: 'sys_id',
+      sysparm_limit: 1,
+    });
+    return page.records.length > 0;
+  }
+
+  return {
+    async setVerdict(nativeId, verdict) {
+      const sysId = checkSysId(instance, nativeId);
+      const { record } = await client.patchRecord(CHANGE_TABLE, sysId, verdictFields(verdict, mapping), { sysparm_fields: 'sys_id' });
+      if (record === null) throw gone(sysId);
+      return 'written';
+    },
+
+    async comment(nativeId, note, idempotencyKey): Promise<WriteOutcome> {
+      const sysId = checkSysId(instance, nativeId);
+      const marker = markerFor(idempotencyKey);
+      if (await hasNote(sysId, marker)) return 'already-done';
+      const { record } = await once.patchRecord(CHANGE_TABLE, sysId, { work_notes: plainText(note, marker) }, { sysparm_fields: 'sys_id' });
+      if (record === null) throw gone(sysId);
+      return 'written';
+    },
+
+    async transition(nativeId, toNativeState, _idempotencyKey, options: TransitionOptions = {}): Promise<WriteOutcome> {
+      const sysId = checkSysId(instance, nativeId);
+      const { record } = await client.getRecord(CHANGE_TABLE, sysId, { sysparm_fields: stateField });
+      if (record === null) throw gone(sysId);
+      const current = fieldValue(record, stateField);
+      if (current === toNativeState) return 'already-done';
+      if (options.expectedNativeState !== undefined && current !== options.expectedNativeState) return 'superseded';
+      try {
+        const patched = await once.patchRecord(CHANGE_TABLE, sysId, { [stateField]: toNativeState }, { sysparm_fields: 'sys_id' });
+        if (patched.record === null) throw gone(sysId);
+      } catch (err) {
+        // A before-update business rule (the legacy state models among them) answers 403 and will again.
+        if (isChangegateError(err, 'CG_SN_FORBIDDEN')) {
+          const said = err.details['error'] as { message: string | null; detail: string | null } | null | undefined;
+          const why = said?.detail ?? said?.message ?? err.message;
+          throw new ChangegateError('CG_WRITE_REFUSED', `ServiceNow refused to move the change from state ${current ?? '?'} to ${toNativeState}: ${why}`, {
+            cause: err,
+            details: { instance, nativeId: sysId, from: current ?? null, to: toNativeState },
+          });
+        }
+        throw err;
+      }
+      return 'written';
+    },
+  };
+}

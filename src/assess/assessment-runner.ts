@@ -1,0 +1,206 @@
+// Re-runs the policy for a change whenever the mirror holds something new
+// about it (and on demand), stores the Assessment, and queues write-back only
+// when the outcome differs from what the ticket already shows: re-syncing a
+// revision, or a revision that changes nothing the policy reads (changegate's
+// own verdict fields and notes among them), writes nothing to the ticket.
+//
+// Two hashes keep it quiet. The input hash covers what the policy reads from
+// the mirror (the change without its bookkeeping fields, approvals, journal
+// without changegate's notes, the policy version): when it is unchanged the
+// change is not re-assessed at all, which also stops reasons that mention the
+// clock ("3 h left") from turning an echo of our own write into a new outcome.
+// The outcome hash covers the decision (gate results and reasons, allowed
+// transitions, recommendation, violations): write-back follows its changes.
+
+import type { Assessment } from '../domain/assessment.ts';
+import type { Change, MirroredChange } from '../domain/change.ts';
+import { asChangegateError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { assess } from '../policy/assess.ts';
+import { isTerminal } from '../policy/lifecycle.ts';
+import type { Policy } from '../policy/policy-config.ts';
+import type { Metrics } from '../server/metrics.ts';
+import type { AssessmentStore, EnforcementMode, EnforcementRecord } from '../store/assessment-store.ts';
+import type { ChangeStore } from '../store/change-store.ts';
+import { contentHash } from '../store/content-hash.ts';
+import type { NewOutboxItem, OutboxStore } from '../store/outbox-store.ts';
+import { Enforcer, type RevertSettlement } from './enforcement.ts';
+import { buildPolicyContext, type EventSource } from './policy-context.ts';
+import { assessmentNote, ticketVerdict, withoutOwnNotes } from './verdict-text.ts';
+
+export interface AssessmentRunnerDeps {
+  store: ChangeStore;
+  assessments: AssessmentStore;
+  outbox: OutboxStore;
+  policy: Policy;
+  events?: EventSource;
+  /** The instance's `enforcement` setting; reactive enforcement is off for an instance this answers null for. */
+  modeOf: (instance: string) => EnforcementMode | null;
+  /** The instance's `writeBack` setting (default: every instance writes back). Off: assess and store only, no verdict, note or enforcement. */
+  writesBack?: (instance: string) => boolean;
+  logger: Logger;
+  metrics: Metrics;
+  clock?: () => Date;
+  /** Told after write-back was queued (wakes the outbox worker). */
+  onEnqueued?: () => void;
+}
+
+export interface AssessOptions {
+  /** Assess even when nothing the policy reads from the mirror changed (new events, the clock, a policy reload). */
+  force?: boolean;
+}
+
+export interface RunResult {
+  changeId: string | null;
+  /** `assessed`: evaluated and stored; `unchanged`: inputs as last assessed, nothing done; `reverting`: a revert is queued, assessment waits for it; `missing`: no such change. */
+  status: 'assessed' | 'unchanged' | 'reverting' | 'missing';
+  assessment: Assessment | null;
+  outcomeChanged: boolean;
+  /** Idempotency keys queued by this run (enforcement included). */
+  enqueued: string[];
+  enforcements: EnforcementRecord[];
+}
+
+/** Fields that move with every write, ours included, and tell the policy nothing. */
+function decisionInputs(change: Change): Omit<Change, 'updatedAt' | 'nativeRevision' | 'raw'> {
+  const { updatedAt: _u, nativeRevision: _n, raw: _r, ...rest } = change;
+  return rest;
+}
+
+export function outcomeHash(a: Assessment): string {
+  return contentHash({
+    state: a.state,
+    gates: a.gates.map((g) => ({ id: g.id, into: g.into, result: g.result, reason: g.reason })),
+    allowedTransitions: a.allowedTransitions,
+    recommendation: a.scorecard.recommendation,
+    conditions: a.scorecard.conditions,
+    violations: a.violations,
+  });
+}
+
+export function writeBackKey(changeId: string, revision: number, hash: string, action: 'set-verdict' | 'comment'): string {
+  return `${changeId}@${revision}:${hash.slice(0, 16)}:${action}`;
+}
+
+export class AssessmentRunner {
+  readonly #deps: AssessmentRunnerDeps;
+  readonly #enforcer: Enforcer;
+  /** One run per change at a time: the engine hook and an on-demand call must not interleave. */
+  readonly #running = new Map<string, Promise<RunResult>>();
+
+  constructor(deps: AssessmentRunnerDeps) {
+    this.#deps = deps;
+    this.#enforcer = new Enforcer({
+      store: deps.store,
+      assessments: deps.assessments,
+      outbox: deps.outbox,
+      policy: deps.policy,
+      ...(deps.events ? { events: deps.events } : {}),
+      modeOf: (instance) => deps.modeOf(instance) ?? 'advisory',
+      logger: deps.logger,
+      metrics: deps.metrics,
+      ...(deps.clock ? { clock: deps.clock } : {}),
+    });
+  }
+
+  /** The sync engine's hook: assess every change a run wrote. Never throws; failures are logged and counted per change. */
+  async onChangesWritten(instance: string, changeIds: readonly string[]): Promise<void> {
+    for (const id of new Set(changeIds)) {
+      try {
+        await this.assessChange(id);
+      } catch (err) {
+        const error = asChangegateError(err);
+        this.#deps.metrics.assessments.inc({ instance, outcome: 'error' });
+        this.#deps.logger.error({ instance, changeId: id, code: error.code, err: error }, `assessing ${id} failed: ${error.message}`);
+      }
+    }
+  }
+
+  /** The outbox worker's hook for settled items. */
+  async onSettled(item: Parameters<Enforcer['settled']>[0], settlement: RevertSettlement, detail: string | null): Promise<void> {
+    await this.#enforcer.settled(item, settlement, detail);
+  }
+
+  assessChange(idOrKey: string, options: AssessOptions = {}): Promise<RunResult> {
+    const previous = this.#running.get(idOrKey) ?? Promise.resolve(null);
+    const run = previous.then(
+      () => this.#assess(idOrKey, options),
+      () => this.#assess(idOrKey, options),
+    );
+    this.#running.set(idOrKey, run);
+    void run.finally(() => {
+      if (this.#running.get(idOrKey) === run) this.#running.delete(idOrKey);
+    }).catch(() => undefined);
+    return run;
+  }
+
+  async #assess(idOrKey: string, options: AssessOptions): Promise<RunResult> {
+    const deps = this.#deps;
+    const mirrored = await deps.store.getChange(idOrKey);
+    if (mirrored === null) return { changeId: null, status: 'missing', assessment: null, outcomeChanged: false, enqueued: [], enforcements: [] };
+    const { change } = mirrored;
+    const judged: MirroredChange = { ...mirrored, journal: withoutOwnNotes(mirrored.journal) };
+    const revisions = await deps.store.listRevisions(change.id);
+    const revision = revisions.at(-1)?.seq ?? 0;
+    const last = await deps.assessments.latestAssessment(change.id);
+    const result: RunResult = { changeId: change.id, status: 'unchanged', assessment: null, outcomeChanged: false, enqueued: [], enforcements: [] };
+
+    const writesBack = deps.writesBack?.(change.instance) ?? true;
+    // The first assessment of a change is its baseline: history before changegate watched it is not enforced.
+    if (last !== null && writesBack && deps.modeOf(change.instance) !== null) {
+      result.enforcements = await this.#enforcer.review(judged, revisions.filter((r) => r.seq > last.revision));
+      result.enqueued.push(...result.enforcements.filter((e) => e.action !== 'own-revert' && e.idempotencyKey !== null).map((e) => e.idempotencyKey as string));
+      if (await this.#enforcer.revertPending(change.id)) {
+        // The ticket is about to move back; a verdict for where it is now would be stale on arrival.
+        result.status = 'reverting';
+        if (result.enqueued.length > 0) deps.onEnqueued?.();
+        return result;
+      }
+    }
+
+    // What the ticket shows (or is about to): write-back follows changes against it, not against the last run.
+    const shown = last === null || last.wroteBack ? last : await deps.assessments.latestWrittenBack(change.id);
+    // A change first seen already finished needs no verdict: nothing is left to block.
+    const wanted = writesBack && !(shown === null && isTerminal(change.state));
+    const inputHash = contentHash({ change: decisionInputs(change), approvals: judged.approvals, journal: judged.journal, policy: deps.policy.version });
+    if (!options.force && last !== null && last.inputHash === inputHash && (!wanted || shown?.outcomeHash === last.outcomeHash)) {
+      deps.metrics.assessments.inc({ instance: change.instance, outcome: 'unchanged' });
+      if (result.enqueued.length > 0) deps.onEnqueued?.();
+      return result;
+    }
+
+    const now = deps.clock?.() ?? new Date();
+    const ctx = await buildPolicyContext({ store: deps.store, policy: deps.policy, ...(deps.events ? { events: deps.events } : {}) }, judged, now);
+    const assessment = assess(judged, ctx);
+    const hash = outcomeHash(assessment);
+    result.status = 'assessed';
+    result.assessment = assessment;
+    result.outcomeChanged = last?.outcomeHash !== hash;
+    const write = wanted && shown?.outcomeHash !== hash;
+    if (write) {
+      const verdict = ticketVerdict(assessment, change.type);
+      const base = { instance: change.instance, changeId: change.id, nativeId: change.nativeId, source: 'assessment' as const };
+      const items: NewOutboxItem[] = [
+        { ...base, idempotencyKey: writeBackKey(change.id, revision, hash, 'set-verdict'), payload: { action: 'set-verdict', verdict } },
+        { ...base, idempotencyKey: writeBackKey(change.id, revision, hash, 'comment'), payload: { action: 'comment', note: assessmentNote(assessment, verdict) } },
+      ];
+      // Queued before the assessment is stored: a crash in between re-assesses, and the keys keep the write single.
+      const queued = await deps.outbox.enqueue(items, now);
+      result.enqueued.push(...queued.inserted);
+    }
+    await deps.assessments.saveAssessment({
+      changeId: change.id,
+      revision,
+      policyVersion: deps.policy.version,
+      outcomeHash: hash,
+      inputHash,
+      evaluatedAt: assessment.evaluatedAt,
+      // An unchanged outcome is already on the ticket: this assessment stands for it too.
+      wroteBack: write || (wanted && shown?.outcomeHash === hash),
+      assessment,
+    });
+    deps.metrics.assessments.inc({ instance: change.instance, outcome: write ? 'changed' : 'same' });
+    if (result.enqueued.length > 0) deps.onEnqueued?.();
+    return result;
+  }
+}

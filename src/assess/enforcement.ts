@@ -1,0 +1,221 @@
+// Reactive enforcement: the second layer, for tickets without a plugin or moved
+// through the API. Every mirrored revision that shows a state change is judged
+// as the transition it was: `validateTransition` on the change as submitted
+// (the new revision's fields, in the state it left), at the instant the source
+// says it happened. A denied move is moved back in `enforce` mode and explained;
+// in `advisory` mode it is only explained. Either way it is recorded.
+//
+// changegate's own revert shows up as a state change too. It is recognised by
+// the outbox item that caused it (same change, same native from/to), recorded
+// as `own-revert` and never judged, so enforcement never ping-pongs.
+
+import type { TransitionVerdict } from '../domain/assessment.ts';
+import type { CanonicalState, MirroredChange } from '../domain/change.ts';
+import type { Logger } from '../log.ts';
+import { validateTransition } from '../policy/assess.ts';
+import type { Policy } from '../policy/policy-config.ts';
+import type { Metrics } from '../server/metrics.ts';
+import type { AssessmentStore, EnforcementMode, EnforcementOutcome, EnforcementRecord } from '../store/assessment-store.ts';
+import type { ChangeStore, Revision } from '../store/change-store.ts';
+import type { NewOutboxItem, OutboxItem, OutboxStore } from '../store/outbox-store.ts';
+import { buildPolicyContext, type EventSource } from './policy-context.ts';
+import { advisoryNote, revertedNote, revertRefusedNote, type ObservedTransition } from './verdict-text.ts';
+
+export interface EnforcementDeps {
+  store: ChangeStore;
+  assessments: AssessmentStore;
+  outbox: OutboxStore;
+  policy: Policy;
+  events?: EventSource;
+  /** The instance's `enforcement` setting. */
+  modeOf: (instance: string) => EnforcementMode;
+  logger: Logger;
+  metrics: Metrics;
+  clock?: () => Date;
+}
+
+/** What a transition item's settlement means for the enforcement it carries. */
+export type RevertSettlement = 'written' | 'already-done' | 'superseded' | 'refused' | 'gave-up';
+
+interface StateMove {
+  from: CanonicalState;
+  to: CanonicalState;
+  fromNative: string | null;
+  toNative: string;
+  fromLabel: string | null;
+  toLabel: string | null;
+}
+
+function valueAt(revision: Revision, path: string): { from?: unknown; to?: unknown } | undefined {
+  return revision.diff.find((d) => d.path === path);
+}
+
+const text = (v: unknown): string | null => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : null);
+
+/** The state change a revision shows, or null (no state change, or the change's first revision). */
+export function stateMove(revision: Revision, currentNative: string): StateMove | null {
+  const state = valueAt(revision, 'state');
+  if (state === undefined || !('from' in state) || typeof state.from !== 'string' || typeof state.to !== 'string') return null;
+  const native = valueAt(revision, 'nativeState');
+  const label = valueAt(revision, 'nativeStateLabel');
+  return {
+    from: state.from as CanonicalState,
+    to: state.to as CanonicalState,
+    fromNative: native === undefined ? null : text(native.from),
+    toNative: native === undefined ? currentNative : (text(native.to) ?? currentNative),
+    fromLabel: label === undefined ? null : text(label.from),
+    toLabel: label === undefined ? null : text(label.to),
+  };
+}
+
+export function enforcementKey(changeId: string, revision: number, action: 'transition' | 'comment'): string {
+  return `${changeId}@${revision}:enforce:${action}`;
+}
+
+export class Enforcer {
+  readonly #deps: EnforcementDeps;
+
+  constructor(deps: EnforcementDeps) {
+    this.#deps = deps;
+  }
+
+  /**
+   * Judges each revision's state change that has no enforcement record yet.
+   * `mc` is the change as mirrored now, with changegate's own notes removed.
+   * Returns the records made by this call.
+   */
+  async review(mc: MirroredChange, revisions: readonly Revision[]): Promise<EnforcementRecord[]> {
+    const { assessments, outbox } = this.#deps;
+    const { change } = mc;
+    const known = await assessments.listEnforcements(change.id);
+    const seen = new Set(known.map((r) => r.revision));
+    const recognised = new Set(known.filter((r) => r.action === 'own-revert').map((r) => r.idempotencyKey));
+    const made: EnforcementRecord[] = [];
+    for (const revision of revisions) {
+      if (seen.has(revision.seq)) continue;
+      const move = stateMove(revision, change.nativeState);
+      if (move === null) continue;
+      const reverts = await outbox.list({ changeId: change.id, action: 'transition', limit: 1000 });
+      const own = reverts.find((item) => isRevertOf(item, move) && !recognised.has(item.idempotencyKey));
+      if (own !== undefined) {
+        recognised.add(own.idempotencyKey);
+        made.push(await this.#record(mc, revision, move, 'own-revert', 'recognised', [], own.idempotencyKey, null));
+        continue;
+      }
+      const record = await this.#judge(mc, revision, move);
+      if (record !== null) made.push(record);
+    }
+    return made;
+  }
+
+  /** A revert of this change is queued or in flight. */
+  async revertPending(changeId: string): Promise<boolean> {
+    return (await this.#deps.assessments.listEnforcements(changeId)).some((r) => r.action === 'revert' && r.outcome === 'pending');
+  }
+
+  /** Outbox callback for a settled revert: moves its enforcement record to the final outcome. */
+  async settled(item: OutboxItem, settlement: RevertSettlement, detail: string | null): Promise<void> {
+    if (item.source !== 'enforcement' || item.action !== 'transition') return;
+    const outcome: EnforcementOutcome =
+      settlement === 'written' || settlement === 'already-done' ? 'reverted' : settlement === 'superseded' ? 'superseded' : 'refused';
+    await this.#deps.assessments.settleEnforcement(item.idempotencyKey, outcome, detail);
+    this.#deps.metrics.enforcements.inc({ instance: item.instance, action: `revert-${outcome}` });
+  }
+
+  async #judge(mc: MirroredChange, revision: Revision, move: StateMove): Promise<EnforcementRecord | null> {
+    const { change } = mc;
+    const deps = this.#deps;
+    // The change as submitted with the move, in the state it left: what a before-update rule would have judged.
+    const before: MirroredChange = {
+      ...mc,
+      change: { ...change, state: move.from, nativeState: move.fromNative ?? change.nativeState, nativeStateLabel: move.fromLabel },
+    };
+    const ctx = await buildPolicyContext({ store: deps.store, policy: deps.policy, ...(deps.events ? { events: deps.events } : {}) }, before, new Date(revision.updatedAt));
+    const verdict = validateTransition(before, move.to, ctx);
+    if (verdict.allow) return null;
+
+    const mode = deps.modeOf(change.instance);
+    const observed: ObservedTransition = { key: change.key, from: move.from, to: move.to, fromLabel: move.fromLabel, toLabel: move.toLabel, at: revision.updatedAt };
+    // Only a ticket still where the move left it is moved back; one that moved on is not fought over.
+    const stillThere = change.state === move.to && change.nativeState === move.toNative;
+    const base = { instance: change.instance, changeId: change.id, nativeId: change.nativeId, source: 'enforcement' as const };
+    let item: NewOutboxItem;
+    let record: Promise<EnforcementRecord>;
+    if (mode === 'enforce' && stillThere && move.fromNative !== null) {
+      const key = enforcementKey(change.id, revision.seq, 'transition');
+      item = {
+        ...base,
+        idempotencyKey: key,
+        payload: {
+          action: 'transition',
+          toNativeState: move.fromNative,
+          expectedNativeState: move.toNative,
+          noteAfter: revertedNote(observed, verdict),
+          noteIfRefused: revertRefusedNote(observed, verdict),
+        },
+      };
+      record = this.#record(mc, revision, move, 'revert', 'pending', verdict.reasons, key, null, verdict);
+    } else {
+      const key = enforcementKey(change.id, revision.seq, 'comment');
+      const why = mode === 'advisory' ? 'advisory' : 'moved-on';
+      item = { ...base, idempotencyKey: key, payload: { action: 'comment', note: advisoryNote(observed, verdict, why) } };
+      const detail = why === 'moved-on' ? `the ticket is in ${change.nativeStateLabel ?? change.nativeState} now` : null;
+      record = this.#record(mc, revision, move, 'comment', 'commented', verdict.reasons, key, detail, verdict);
+    }
+    // Outbox first: a crash before the record re-runs this and the key keeps the write single.
+    await deps.outbox.enqueue([item], deps.clock?.() ?? new Date());
+    const made = await record;
+    deps.logger.warn(
+      { changeId: change.id, key: change.key, from: move.from, to: move.to, mode, action: made.action, reasons: verdict.reasons },
+      `${change.key}: ${move.from} → ${move.to} was not allowed; ${made.action === 'revert' ? 'moving it back' : 'commenting'}`,
+    );
+    return made;
+  }
+
+  async #record(
+    mc: MirroredChange,
+    revision: Revision,
+    move: StateMove,
+    action: EnforcementRecord['action'],
+    outcome: EnforcementOutcome,
+    reasons: string[],
+    key: string | null,
+    detail: string | null,
+    verdict?: TransitionVerdict,
+  ): Promise<EnforcementRecord> {
+    const deps = this.#deps;
+    const record: EnforcementRecord = {
+      changeId: mc.change.id,
+      revision: revision.seq,
+      from: move.from,
+      to: move.to,
+      fromNative: move.fromNative,
+      toNative: move.toNative,
+      mode: deps.modeOf(mc.change.instance),
+      action,
+      outcome,
+      reasons,
+      policyVersion: verdict?.policyVersion ?? deps.policy.version,
+      idempotencyKey: key,
+      observedAt: revision.updatedAt,
+      recordedAt: (deps.clock?.() ?? new Date()).toISOString(),
+      detail,
+    };
+    await deps.assessments.recordEnforcement(record);
+    deps.metrics.enforcements.inc({ instance: mc.change.instance, action });
+    return record;
+  }
+}
+
+/** Is `item` changegate's move that produced `move`? */
+function isRevertOf(item: OutboxItem, move: StateMove): boolean {
+  const p = item.payload;
+  return (
+    item.source === 'enforcement' &&
+    p.action === 'transition' &&
+    // A revert given up on after a timeout may still have happened: it counts too.
+    item.status !== 'superseded' &&
+    p.toNativeState === move.toNative &&
+    p.expectedNativeState === move.fromNative
+  );
+}

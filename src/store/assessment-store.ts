@@ -1,0 +1,83 @@
+// The assessment port: every Assessment the runner stores, with the hashes that
+// tell whether a later one changed anything, and the enforcement record of
+// every observed transition the policy denied. (Enforcements move to the
+// evidence ledger in a later issue.) Adapters pass one contract suite
+// (test/contract/assessment-store.contract.ts).
+
+import type { Assessment } from '../domain/assessment.ts';
+import type { CanonicalState } from '../domain/change.ts';
+
+export interface StoredAssessment {
+  changeId: string;
+  /** The mirror revision (`Revision.seq`) the assessment read. */
+  revision: number;
+  policyVersion: string;
+  /** sha256 of the decision: gate results and reasons, allowed transitions, recommendation, violations. */
+  outcomeHash: string;
+  /** sha256 of what the policy read from the mirror (change without bookkeeping fields, approvals, journal) and the policy version. */
+  inputHash: string;
+  evaluatedAt: string;
+  /** Its verdict and note were queued for the ticket (false when write-back is off or there was nothing new to write). */
+  wroteBack: boolean;
+  assessment: Assessment;
+}
+
+export type EnforcementMode = 'advisory' | 'enforce';
+
+/**
+ * `revert`: the transition is to be moved back (enforce mode); `comment`: only
+ * explained (advisory mode, or the ticket moved on); `own-revert`: the
+ * transition was changegate's own revert, recognised and left alone.
+ */
+export type EnforcementAction = 'revert' | 'comment' | 'own-revert';
+
+/**
+ * `pending` until the outbox settles the revert; then `reverted`, `refused` (the
+ * ticket system cannot go back: explained instead) or `superseded` (someone
+ * moved the ticket first). `commented` and `recognised` are final at once.
+ */
+export type EnforcementOutcome = 'pending' | 'reverted' | 'refused' | 'superseded' | 'commented' | 'recognised';
+
+export interface EnforcementRecord {
+  changeId: string;
+  /** The mirror revision that showed the transition. */
+  revision: number;
+  from: CanonicalState;
+  to: CanonicalState;
+  fromNative: string | null;
+  toNative: string;
+  mode: EnforcementMode;
+  action: EnforcementAction;
+  outcome: EnforcementOutcome;
+  /** Why the policy denied the transition (empty for own-revert). */
+  reasons: string[];
+  policyVersion: string;
+  /** The outbox item carrying the enforcement (the revert or the comment); for own-revert, the revert item recognised. */
+  idempotencyKey: string | null;
+  /** When the source says the transition happened. */
+  observedAt: string;
+  recordedAt: string;
+  /** What the ticket system said when it refused, or who moved the ticket first. */
+  detail: string | null;
+}
+
+export interface AssessmentStore {
+  /**
+   * Stores one assessment; false (nothing new stored) when the same revision already has an assessment
+   * with the same outcome, which is then only marked written back if this one was.
+   */
+  saveAssessment(assessment: StoredAssessment): Promise<boolean>;
+  /** The most recently stored assessment of a change. */
+  latestAssessment(changeId: string): Promise<StoredAssessment | null>;
+  /** The most recent assessment whose verdict was queued for the ticket: what the ticket shows, or is about to. */
+  latestWrittenBack(changeId: string): Promise<StoredAssessment | null>;
+  /** Oldest first. */
+  listAssessments(changeId: string): Promise<StoredAssessment[]>;
+  /** One record per (change, revision): false when that revision already has one. */
+  recordEnforcement(record: EnforcementRecord): Promise<boolean>;
+  /** Moves the pending record carrying `idempotencyKey` to its final outcome; false when none is pending. */
+  settleEnforcement(idempotencyKey: string, outcome: EnforcementOutcome, detail: string | null): Promise<boolean>;
+  /** Oldest revision first. */
+  listEnforcements(changeId: string): Promise<EnforcementRecord[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,120 @@
+// The outbox port: every write to a ticket is recorded here first, with a
+// deterministic idempotency key, and worked by src/sync/outbox-worker.ts. An
+// item survives a crash (it is claimed with a lease that runs out) and is never
+// enqueued twice (the key is unique). Adapters pass one contract suite
+// (test/contract/outbox-store.contract.ts).
+
+import type { TicketNote, TicketVerdict } from '../../connectors/connector.ts';
+import type { ErrorKind } from '../errors.ts';
+
+export const OUTBOX_ACTIONS = ['set-verdict', 'comment', 'transition'] as const;
+export type OutboxAction = (typeof OUTBOX_ACTIONS)[number];
+
+/**
+ * `pending` until claimed; `claimed` while a worker holds its lease; `done` once
+ * written (or found already written); `failed` when parked (a refusal, or retries
+ * ran out); `superseded` when a newer item of the same kind made it pointless.
+ */
+export type OutboxStatus = 'pending' | 'claimed' | 'done' | 'failed' | 'superseded';
+
+/** What caused the item: an assessment's outcome (superseded by the next outcome) or an enforcement (never superseded). */
+export type OutboxSource = 'assessment' | 'enforcement';
+
+export interface TransitionPayload {
+  toNativeState: string;
+  /** The native state the ticket must still be in; otherwise the move is superseded. */
+  expectedNativeState: string;
+  /** Posted (as its own outbox item) after the move succeeded. */
+  noteAfter?: TicketNote;
+  /** Posted (as its own outbox item) when the ticket system refused the move. */
+  noteIfRefused?: TicketNote;
+}
+
+export type OutboxPayload =
+  | { action: 'set-verdict'; verdict: TicketVerdict }
+  | { action: 'comment'; note: TicketNote }
+  | ({ action: 'transition' } & TransitionPayload);
+
+export interface NewOutboxItem {
+  instance: string;
+  changeId: string;
+  nativeId: string;
+  source: OutboxSource;
+  payload: OutboxPayload;
+  /** Unique across the outbox: an item with a key already present is not enqueued again. */
+  idempotencyKey: string;
+}
+
+export interface OutboxError {
+  code: string;
+  kind: ErrorKind;
+  message: string;
+}
+
+export interface OutboxItem extends NewOutboxItem {
+  id: number;
+  action: OutboxAction;
+  status: OutboxStatus;
+  /** Claims so far (a claim cut short by a crash counts). */
+  attempts: number;
+  /** ISO-8601 UTC: when it may be claimed (a retry's time, or the end of the current lease). */
+  nextAttemptAt: string;
+  lastError: OutboxError | null;
+  /** Set while claimed: what `complete`, `retryLater` and `fail` must present, so a worker whose lease ran out cannot settle an item someone else now holds. */
+  claimToken: string | null;
+  createdAt: string;
+  /** When it became done, failed or superseded. */
+  finishedAt: string | null;
+  /** How it was settled when done: `written`, `already-done` or `superseded` (see WriteOutcome). */
+  result: string | null;
+}
+
+export interface EnqueueResult {
+  /** Keys stored now. */
+  inserted: string[];
+  /** Keys that were already in the outbox: nothing stored. */
+  duplicates: string[];
+  /** Older assessment items of the same change and action that were still pending and are now superseded. */
+  superseded: number;
+}
+
+export interface OutboxQuery {
+  changeId?: string;
+  status?: OutboxStatus;
+  action?: OutboxAction;
+  /** At most this many, oldest first (default 100, at most 1000). */
+  limit?: number;
+}
+
+/**
+ * Longer than one write can take (a marker look-up retried through timeouts and backoff, then one post),
+ * so a second worker never starts an item the first is still writing; a crashed worker's items wait this long.
+ */
+export const DEFAULT_OUTBOX_LEASE_MS = 10 * 60_000;
+
+export interface OutboxStore {
+  /**
+   * Durable before it resolves. Items whose key is present are skipped. An
+   * assessment item supersedes the pending assessment items of the same change
+   * and action enqueued before it, so a stale verdict is never written after a
+   * fresh one.
+   */
+  enqueue(items: readonly NewOutboxItem[], now: Date): Promise<EnqueueResult>;
+  /**
+   * Atomically takes up to `limit` items due at `now` (pending and due, or
+   * claimed with a lease that ran out), oldest first, counts the attempt and
+   * leases them under a fresh claim token, so two workers never hold one item.
+   */
+  claim(limit: number, now: Date, leaseMs?: number): Promise<OutboxItem[]>;
+  /** Marks a claimed item done. False when the claim token no longer holds it (the lease ran out and it was re-claimed). */
+  complete(id: number, claimToken: string, result: string, now: Date): Promise<boolean>;
+  /** Returns a claimed item to pending until `retryAt`, keeping the error. */
+  retryLater(id: number, claimToken: string, retryAt: Date, error: OutboxError, now: Date): Promise<boolean>;
+  /** Parks a claimed item as failed. */
+  fail(id: number, claimToken: string, error: OutboxError, now: Date): Promise<boolean>;
+  get(idempotencyKey: string): Promise<OutboxItem | null>;
+  list(query: OutboxQuery): Promise<OutboxItem[]>;
+  /** Items by status (every status present, zero when none). */
+  counts(): Promise<Record<OutboxStatus, number>>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,249 @@
+// Assessments and enforcement records on SQLite (node:sqlite, WAL), on their
+// own connection to the change store's file, with their own tables created
+// here (IF NOT EXISTS) so they evolve apart from the change store's migrations.
+
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { Assessment } from '../domain/assessment.ts';
+import type { CanonicalState } from '../domain/change.ts';
+import { ChangegateError } from '../errors.ts';
+import type {
+  AssessmentStore,
+  EnforcementAction,
+  EnforcementMode,
+  EnforcementOutcome,
+  EnforcementRecord,
+  StoredAssessment,
+} from './assessment-store.ts';
+import { configureConnection } from './sqlite-schema.ts';
+
+const BUSY_TIMEOUT_MS = 5_000;
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS assessments (
+    seq INTEGER PRIMARY KEY,
+    change_id TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    policy_version TEXT NOT NULL,
+    outcome_hash TEXT NOT NULL,
+    input_hash TEXT NOT NULL,
+    evaluated_at TEXT NOT NULL,
+    wrote_back INTEGER NOT NULL,
+    json TEXT NOT NULL,
+    UNIQUE (change_id, revision, outcome_hash)
+  );
+  CREATE INDEX IF NOT EXISTS assessments_by_change ON assessments (change_id, seq);
+  CREATE INDEX IF NOT EXISTS assessments_written_back ON assessments (change_id, seq) WHERE wrote_back = 1;
+
+  CREATE TABLE IF NOT EXISTS enforcements (
+    change_id TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    from_state TEXT NOT NULL,
+    to_state TEXT NOT NULL,
+    from_native TEXT,
+    to_native TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    action TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    reasons TEXT NOT NULL,
+    policy_version TEXT NOT NULL,
+    idempotency_key TEXT,
+    observed_at TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    detail TEXT,
+    PRIMARY KEY (change_id, revision)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS enforcements_by_key ON enforcements (idempotency_key);
+`;
+
+interface AssessmentRow {
+  change_id: string;
+  revision: number;
+  policy_version: string;
+  outcome_hash: string;
+  input_hash: string;
+  evaluated_at: string;
+  wrote_back: number;
+  json: string;
+}
+
+interface EnforcementRow {
+  change_id: string;
+  revision: number;
+  from_state: string;
+  to_state: string;
+  from_native: string | null;
+  to_native: string;
+  mode: string;
+  action: string;
+  outcome: string;
+  reasons: string;
+  policy_version: string;
+  idempotency_key: string | null;
+  observed_at: string;
+  recorded_at: string;
+  detail: string | null;
+}
+
+function toStored(row: AssessmentRow): StoredAssessment {
+  return {
+    changeId: row.change_id,
+    revision: row.revision,
+    policyVersion: row.policy_version,
+    outcomeHash: row.outcome_hash,
+    inputHash: row.input_hash,
+    evaluatedAt: row.evaluated_at,
+    wroteBack: row.wrote_back === 1,
+    assessment: JSON.parse(row.json) as Assessment,
+  };
+}
+
+function toRecord(row: EnforcementRow): EnforcementRecord {
+  return {
+    changeId: row.change_id,
+    revision: row.revision,
+    from: row.from_state as CanonicalState,
+    to: row.to_state as CanonicalState,
+    fromNative: row.from_native,
+    toNative: row.to_native,
+    mode: row.mode as EnforcementMode,
+    action: row.action as EnforcementAction,
+    outcome: row.outcome as EnforcementOutcome,
+    reasons: JSON.parse(row.reasons) as string[],
+    policyVersion: row.policy_version,
+    idempotencyKey: row.idempotency_key,
+    observedAt: row.observed_at,
+    recordedAt: row.recorded_at,
+    detail: row.detail,
+  };
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export class SqliteAssessmentStore implements AssessmentStore {
+  readonly #db: DatabaseSync;
+  readonly #insertAssessment: StatementSync;
+  readonly #latest: StatementSync;
+  readonly #latestWritten: StatementSync;
+  readonly #markWritten: StatementSync;
+  readonly #listAssessments: StatementSync;
+  readonly #insertEnforcement: StatementSync;
+  readonly #settle: StatementSync;
+  readonly #listEnforcements: StatementSync;
+
+  private constructor(db: DatabaseSync) {
+    this.#db = db;
+    this.#insertAssessment = db.prepare(
+      `INSERT INTO assessments (change_id, revision, policy_version, outcome_hash, input_hash, evaluated_at, wrote_back, json)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (change_id, revision, outcome_hash) DO NOTHING`,
+    );
+    this.#latest = db.prepare('SELECT * FROM assessments WHERE change_id = ? ORDER BY seq DESC LIMIT 1');
+    this.#latestWritten = db.prepare('SELECT * FROM assessments WHERE change_id = ? AND wrote_back = 1 ORDER BY seq DESC LIMIT 1');
+    this.#markWritten = db.prepare('UPDATE assessments SET wrote_back = 1 WHERE change_id = ? AND revision = ? AND outcome_hash = ?');
+    this.#listAssessments = db.prepare('SELECT * FROM assessments WHERE change_id = ? ORDER BY seq');
+    this.#insertEnforcement = db.prepare(
+      `INSERT INTO enforcements (change_id, revision, from_state, to_state, from_native, to_native, mode, action, outcome, reasons,
+         policy_version, idempotency_key, observed_at, recorded_at, detail)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (change_id, revision) DO NOTHING`,
+    );
+    this.#settle = db.prepare(`UPDATE enforcements SET outcome = ?, detail = ? WHERE idempotency_key = ? AND outcome = 'pending'`);
+    this.#listEnforcements = db.prepare('SELECT * FROM enforcements WHERE change_id = ? ORDER BY revision');
+  }
+
+  /** Opens (creating the file, its directories and the tables if needed). `':memory:'` gives a private in-memory store. */
+  static open(path: string): SqliteAssessmentStore {
+    const inMemory = path === ':memory:';
+    let db: DatabaseSync | undefined;
+    try {
+      if (!inMemory) mkdirSync(dirname(path), { recursive: true });
+      db = new DatabaseSync(path, { timeout: BUSY_TIMEOUT_MS });
+      configureConnection(db, inMemory);
+      db.exec(SCHEMA);
+      return new SqliteAssessmentStore(db);
+    } catch (err) {
+      if (db?.isOpen) db.close();
+      throw new ChangegateError('CG_STORE_FAILED', `cannot open the assessment store at ${path}: ${messageOf(err)}`, { cause: err, details: { path } });
+    }
+  }
+
+  async saveAssessment(a: StoredAssessment): Promise<boolean> {
+    return this.#guard('saveAssessment', { changeId: a.changeId }, () => {
+      const { changes } = this.#insertAssessment.run(
+        a.changeId,
+        a.revision,
+        a.policyVersion,
+        a.outcomeHash,
+        a.inputHash,
+        a.evaluatedAt,
+        a.wroteBack ? 1 : 0,
+        JSON.stringify(a.assessment),
+      );
+      if (Number(changes) === 0 && a.wroteBack) this.#markWritten.run(a.changeId, a.revision, a.outcomeHash);
+      return Number(changes) === 1;
+    });
+  }
+
+  async latestAssessment(changeId: string): Promise<StoredAssessment | null> {
+    return this.#guard('latestAssessment', { changeId }, () => {
+      const row = this.#latest.get(changeId) as AssessmentRow | undefined;
+      return row === undefined ? null : toStored(row);
+    });
+  }
+
+  async latestWrittenBack(changeId: string): Promise<StoredAssessment | null> {
+    return this.#guard('latestWrittenBack', { changeId }, () => {
+      const row = this.#latestWritten.get(changeId) as AssessmentRow | undefined;
+      return row === undefined ? null : toStored(row);
+    });
+  }
+
+  async listAssessments(changeId: string): Promise<StoredAssessment[]> {
+    return this.#guard('listAssessments', { changeId }, () => (this.#listAssessments.all(changeId) as unknown as AssessmentRow[]).map(toStored));
+  }
+
+  async recordEnforcement(r: EnforcementRecord): Promise<boolean> {
+    return this.#guard('recordEnforcement', { changeId: r.changeId, revision: r.revision }, () => {
+      const { changes } = this.#insertEnforcement.run(
+        r.changeId,
+        r.revision,
+        r.from,
+        r.to,
+        r.fromNative,
+        r.toNative,
+        r.mode,
+        r.action,
+        r.outcome,
+        JSON.stringify(r.reasons),
+        r.policyVersion,
+        r.idempotencyKey,
+        r.observedAt,
+        r.recordedAt,
+        r.detail,
+      );
+      return Number(changes) === 1;
+    });
+  }
+
+  async settleEnforcement(idempotencyKey: string, outcome: EnforcementOutcome, detail: string | null): Promise<boolean> {
+    return this.#guard('settleEnforcement', { idempotencyKey }, () => Number(this.#settle.run(outcome, detail, idempotencyKey).changes) > 0);
+  }
+
+  async listEnforcements(changeId: string): Promise<EnforcementRecord[]> {
+    return this.#guard('listEnforcements', { changeId }, () => (this.#listEnforcements.all(changeId) as unknown as EnforcementRow[]).map(toRecord));
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.isOpen) this.#db.close();
+  }
+
+  #guard<T>(op: string, details: Record<string, unknown>, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw new ChangegateError('CG_STORE_FAILED', `assessment store ${op} failed: ${messageOf(err)}`, { cause: err, details: { op, ...details } });
+    }
+  }
+}

@@ -1,0 +1,111 @@
+// The AssessmentStore contract: what every adapter must do for the assessment
+// runner and reactive enforcement. Each adapter's test file calls
+// `describeAssessmentStoreContract` with a factory.
+
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Assessment } from '../../src/domain/assessment.ts';
+import type { AssessmentStore, EnforcementRecord, StoredAssessment } from '../../src/store/assessment-store.ts';
+
+const ID = 'servicenow:sn:a';
+
+function assessment(revision: number, outcomeHash: string, evaluatedAt = '2026-03-02T09:00:00.000Z', wroteBack = true): StoredAssessment {
+  const body: Assessment = {
+    changeId: ID,
+    key: 'CHG0030001',
+    revision: revision + 2,
+    policyVersion: '2026.1+abcd',
+    evaluatedAt,
+    state: 'assess',
+    classification: 'minor',
+    risk: { impact: 'low', probability: null, stated: 'low', level: 'low', score: null, cell: null, source: 'stated' },
+    gates: [{ id: 'authorize.plans', into: 'authorize', result: 'fail', reason: 'backout plan is missing', evidence: [] }],
+    scorecard: { criteria: [], recommendation: 'No-Go', conditions: ['rollback readiness fails'] },
+    allowedTransitions: ['new', 'canceled'],
+    violations: [],
+  };
+  return { changeId: ID, revision, policyVersion: body.policyVersion, outcomeHash, inputHash: `in-${revision}`, evaluatedAt, wroteBack, assessment: body };
+}
+
+function enforcement(revision: number, overrides: Partial<EnforcementRecord> = {}): EnforcementRecord {
+  return {
+    changeId: ID,
+    revision,
+    from: 'scheduled',
+    to: 'implement',
+    fromNative: '-2',
+    toNative: '-1',
+    mode: 'enforce',
+    action: 'revert',
+    outcome: 'pending',
+    reasons: ['latest CI run failed (implement.ci-green)'],
+    policyVersion: '2026.1+abcd',
+    idempotencyKey: `${ID}@${revision}:enforce:transition`,
+    observedAt: '2026-03-02T10:00:00Z',
+    recordedAt: '2026-03-02T10:00:05.000Z',
+    detail: null,
+    ...overrides,
+  };
+}
+
+/** `open` must return a new, empty store each time; the suite closes it after each test. */
+export function describeAssessmentStoreContract(name: string, open: () => Promise<AssessmentStore>): void {
+  describe(`AssessmentStore contract: ${name}`, () => {
+    let store: AssessmentStore;
+    beforeEach(async () => {
+      store = await open();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    it('keeps every assessment in order and answers the latest', async () => {
+      expect(await store.latestAssessment(ID)).toBeNull();
+      expect(await store.saveAssessment(assessment(1, 'h1'))).toBe(true);
+      expect(await store.saveAssessment(assessment(2, 'h2'))).toBe(true);
+      // A forced re-assessment of the same revision with a new outcome (new events) is kept too.
+      expect(await store.saveAssessment(assessment(2, 'h3', '2026-03-02T09:05:00.000Z'))).toBe(true);
+      expect(await store.latestAssessment(ID)).toEqual(assessment(2, 'h3', '2026-03-02T09:05:00.000Z'));
+      expect((await store.listAssessments(ID)).map((a) => [a.revision, a.outcomeHash])).toEqual([
+        [1, 'h1'],
+        [2, 'h2'],
+        [2, 'h3'],
+      ]);
+      expect(await store.listAssessments('servicenow:sn:other')).toEqual([]);
+    });
+
+    it('answers the latest assessment whose verdict went to the ticket', async () => {
+      expect(await store.latestWrittenBack(ID)).toBeNull();
+      await store.saveAssessment(assessment(1, 'h1'));
+      await store.saveAssessment(assessment(2, 'h2', '2026-03-02T09:05:00.000Z', false));
+      expect((await store.latestWrittenBack(ID))?.outcomeHash).toBe('h1');
+      expect((await store.latestAssessment(ID))?.wroteBack).toBe(false);
+      await store.saveAssessment(assessment(3, 'h3'));
+      expect((await store.latestWrittenBack(ID))?.outcomeHash).toBe('h3');
+      // The same outcome of revision 4, first kept to ourselves, then written back once write-back was on.
+      expect(await store.saveAssessment(assessment(4, 'h4', '2026-03-02T09:10:00.000Z', false))).toBe(true);
+      expect(await store.saveAssessment(assessment(4, 'h4', '2026-03-02T09:15:00.000Z', true))).toBe(false);
+      expect(await store.latestWrittenBack(ID)).toMatchObject({ revision: 4, outcomeHash: 'h4', wroteBack: true });
+    });
+
+    it('stores the same outcome of the same revision once', async () => {
+      expect(await store.saveAssessment(assessment(1, 'h1'))).toBe(true);
+      expect(await store.saveAssessment(assessment(1, 'h1', '2026-03-02T11:00:00.000Z'))).toBe(false);
+      expect(await store.listAssessments(ID)).toHaveLength(1);
+    });
+
+    it('records one enforcement per revision and settles a pending one once', async () => {
+      expect(await store.recordEnforcement(enforcement(3))).toBe(true);
+      expect(await store.recordEnforcement(enforcement(3, { action: 'comment', outcome: 'commented' }))).toBe(false);
+      expect(await store.recordEnforcement(enforcement(5, { action: 'own-revert', outcome: 'recognised', reasons: [], from: 'implement', to: 'scheduled' }))).toBe(true);
+      const key = enforcement(3).idempotencyKey as string;
+      expect(await store.settleEnforcement(key, 'refused', 'Business Rule aborted it')).toBe(true);
+      expect(await store.settleEnforcement(key, 'reverted', null)).toBe(false);
+      const records = await store.listEnforcements(ID);
+      expect(records.map((r) => [r.revision, r.action, r.outcome, r.detail])).toEqual([
+        [3, 'revert', 'refused', 'Business Rule aborted it'],
+        [5, 'own-revert', 'recognised', null],
+      ]);
+      expect(records[0]).toEqual({ ...enforcement(3), outcome: 'refused', detail: 'Business Rule aborted it' });
+    });
+  });
+}

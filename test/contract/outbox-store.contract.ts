@@ -1,0 +1,112 @@
+// The OutboxStore contract: what every adapter (SQLite, MongoDB) must do, as
+// the assessment runner and the outbox worker rely on it. Each adapter's test
+// file calls `describeOutboxStoreContract` with a factory.
+
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { TicketNote } from '../../connectors/connector.ts';
+import type { NewOutboxItem, OutboxError, OutboxStore } from '../../src/store/outbox-store.ts';
+
+const T0 = new Date('2026-03-02T09:00:00Z');
+const later = (ms: number): Date => new Date(T0.getTime() + ms);
+const note = (title: string): TicketNote => ({ title, tone: 'info', lines: [title] });
+const transient: OutboxError = { code: 'CG_UPSTREAM_UNAVAILABLE', kind: 'transient', message: 'HTTP 503' };
+
+/** Each key on its own change unless told: items of one change supersede each other. */
+function comment(key: string, changeId = `servicenow:sn:${key}`, source: NewOutboxItem['source'] = 'assessment'): NewOutboxItem {
+  return { instance: 'sn', changeId, nativeId: changeId.split(':')[2] ?? 'a', source, idempotencyKey: key, payload: { action: 'comment', note: note(key) } };
+}
+
+function verdictItem(key: string, changeId = 'servicenow:sn:a'): NewOutboxItem {
+  return {
+    instance: 'sn',
+    changeId,
+    nativeId: 'a',
+    source: 'assessment',
+    idempotencyKey: key,
+    payload: { action: 'set-verdict', verdict: { verdict: 'blocked', state: 'assess', transitions: [], reasons: [key], policyVersion: 'p1', assessedAt: T0.toISOString() } },
+  };
+}
+
+/** `open` must return a new, empty store each time; the suite closes it after each test. */
+export function describeOutboxStoreContract(name: string, open: () => Promise<OutboxStore>): void {
+  describe(`OutboxStore contract: ${name}`, () => {
+    let outbox: OutboxStore;
+    beforeEach(async () => {
+      outbox = await open();
+    });
+    afterEach(async () => {
+      await outbox.close();
+    });
+
+    it('stores an item once per idempotency key and says which keys were already there', async () => {
+      const first = await outbox.enqueue([comment('k1'), comment('k2')], T0);
+      expect(first).toEqual({ inserted: ['k1', 'k2'], duplicates: [], superseded: 0 });
+      const again = await outbox.enqueue([comment('k2'), comment('k3')], later(1000));
+      expect(again.inserted).toEqual(['k3']);
+      expect(again.duplicates).toEqual(['k2']);
+      const stored = await outbox.get('k1');
+      expect(stored).toMatchObject({ idempotencyKey: 'k1', action: 'comment', status: 'pending', attempts: 0, lastError: null, payload: { action: 'comment', note: note('k1') } });
+      expect((await outbox.counts()).pending).toBe(3);
+    });
+
+    it('claims due items oldest first, counts the attempt and hides them from other claims until the lease runs out', async () => {
+      await outbox.enqueue([comment('a'), comment('b'), comment('c')], T0);
+      const first = await outbox.claim(2, T0, 60_000);
+      expect(first.map((i) => i.idempotencyKey)).toEqual(['a', 'b']);
+      expect(first.every((i) => i.status === 'claimed' && i.attempts === 1 && i.claimToken !== null)).toBe(true);
+      const second = await outbox.claim(10, later(1000), 60_000);
+      expect(second.map((i) => i.idempotencyKey)).toEqual(['c']);
+      expect(await outbox.claim(10, later(59_000), 60_000)).toEqual([]);
+      // The holder of `a` died: after its lease, `a` and `b` come back with a new token and a second attempt.
+      const reclaimed = await outbox.claim(10, later(60_000), 60_000);
+      expect(reclaimed.map((i) => [i.idempotencyKey, i.attempts])).toEqual([
+        ['a', 2],
+        ['b', 2],
+      ]);
+      expect(reclaimed[0]?.claimToken).not.toBe(first[0]?.claimToken);
+    });
+
+    it('lets only the current holder settle an item', async () => {
+      await outbox.enqueue([comment('a')], T0);
+      const [stale] = await outbox.claim(1, T0, 1000);
+      const [current] = await outbox.claim(1, later(1000), 1000);
+      if (stale === undefined || current === undefined) throw new Error('claim gave nothing');
+      expect(await outbox.complete(stale.id, stale.claimToken as string, 'written', later(1500))).toBe(false);
+      expect(await outbox.complete(current.id, current.claimToken as string, 'already-done', later(1500))).toBe(true);
+      expect(await outbox.get('a')).toMatchObject({ status: 'done', result: 'already-done', claimToken: null, finishedAt: later(1500).toISOString() });
+      expect(await outbox.claim(10, later(60_000))).toEqual([]);
+    });
+
+    it('returns a retried item at its retry time with the error kept, and parks a failed one for good', async () => {
+      await outbox.enqueue([comment('retry'), comment('park')], T0);
+      const [retry, park] = await outbox.claim(2, T0);
+      if (retry === undefined || park === undefined) throw new Error('claim gave too little');
+      expect(await outbox.retryLater(retry.id, retry.claimToken as string, later(30_000), transient, T0)).toBe(true);
+      const refused: OutboxError = { code: 'CG_WRITE_REFUSED', kind: 'config', message: 'no transition' };
+      expect(await outbox.fail(park.id, park.claimToken as string, refused, T0)).toBe(true);
+      expect(await outbox.claim(10, later(29_999))).toEqual([]);
+      const due = await outbox.claim(10, later(30_000));
+      expect(due.map((i) => [i.idempotencyKey, i.attempts, i.lastError])).toEqual([['retry', 2, transient]]);
+      expect(await outbox.get('park')).toMatchObject({ status: 'failed', lastError: refused });
+      expect(await outbox.counts()).toEqual({ pending: 0, claimed: 1, done: 0, failed: 1, superseded: 0 });
+    });
+
+    it('supersedes older pending assessment write-back of the same change and action, never enforcement or claimed items', async () => {
+      await outbox.enqueue([verdictItem('v1'), comment('c1', 'servicenow:sn:a'), comment('e1', 'servicenow:sn:a', 'enforcement'), verdictItem('other', 'servicenow:sn:b')], T0);
+      const [inFlight] = await outbox.claim(1, T0);
+      expect(inFlight?.idempotencyKey).toBe('v1');
+      const result = await outbox.enqueue([verdictItem('v2'), comment('c2', 'servicenow:sn:a')], later(1000));
+      expect(result).toEqual({ inserted: ['v2', 'c2'], duplicates: [], superseded: 1 });
+      const statuses = Object.fromEntries((await outbox.list({ limit: 100 })).map((i) => [i.idempotencyKey, i.status]));
+      expect(statuses).toEqual({ v1: 'claimed', c1: 'superseded', e1: 'pending', other: 'pending', v2: 'pending', c2: 'pending' });
+    });
+
+    it('lists by change, action and status, oldest first', async () => {
+      await outbox.enqueue([comment('a1', 'servicenow:sn:a'), verdictItem('a2'), comment('b1', 'servicenow:sn:b')], T0);
+      expect((await outbox.list({ changeId: 'servicenow:sn:a' })).map((i) => i.idempotencyKey)).toEqual(['a1', 'a2']);
+      expect((await outbox.list({ action: 'comment' })).map((i) => i.idempotencyKey)).toEqual(['a1', 'b1']);
+      expect((await outbox.list({ status: 'pending', limit: 1 })).map((i) => i.idempotencyKey)).toEqual(['a1']);
+      expect(await outbox.get('nope')).toBeNull();
+    });
+  });
+}

@@ -1,0 +1,201 @@
+// The assessment runner over the real SQLite stores: it assesses every new
+// revision, stores the Assessment and queues write-back only when the outcome
+// changed; changegate's own writes (bookkeeping-only revisions, its notes)
+// change nothing; reactive enforcement judges each observed transition once,
+// never enforces history before the first assessment, and does not fight a
+// ticket that has moved on.
+
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { StreamItem } from '../../connectors/connector.ts';
+import { AssessmentRunner } from '../../src/assess/assessment-runner.ts';
+import type { Change, JournalEntry } from '../../src/domain/change.ts';
+import { createLogger } from '../../src/log.ts';
+import { loadPolicy } from '../../src/policy/policy-config.ts';
+import { createMetrics, type Metrics } from '../../src/server/metrics.ts';
+import type { EnforcementMode } from '../../src/store/assessment-store.ts';
+import type { ChangeStore } from '../../src/store/change-store.ts';
+import { SqliteAssessmentStore } from '../../src/store/sqlite-assessment-store.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
+import { SqliteOutboxStore } from '../../src/store/sqlite-outbox-store.ts';
+import { buildChange, buildJournalEntry } from '../support/change-builder.ts';
+
+const policy = loadPolicy();
+const NOW = new Date('2026-03-02T12:00:00Z');
+
+let store: SqliteChangeStore;
+let assessments: SqliteAssessmentStore;
+let outbox: SqliteOutboxStore;
+let metrics: Metrics;
+let mode: EnforcementMode;
+
+let writeBack = true;
+
+function runner(changes: ChangeStore = store): AssessmentRunner {
+  return new AssessmentRunner({
+    store: changes,
+    assessments,
+    outbox,
+    policy,
+    modeOf: () => mode,
+    writesBack: () => writeBack,
+    logger: createLogger({ level: 'silent' }),
+    metrics,
+    clock: () => NOW,
+  });
+}
+
+beforeEach(() => {
+  store = SqliteChangeStore.open(':memory:');
+  assessments = SqliteAssessmentStore.open(':memory:');
+  outbox = SqliteOutboxStore.open(':memory:');
+  metrics = createMetrics({ defaultMetrics: false });
+  mode = 'enforce';
+  writeBack = true;
+});
+afterEach(async () => {
+  await store.close();
+  await assessments.close();
+  await outbox.close();
+});
+
+let revision = 3;
+/** Mirrors a new version of the change, as a sync would. */
+async function mirror(overrides: Partial<Change>, journal: JournalEntry[] = []): Promise<Change> {
+  revision += 1;
+  const change = buildChange({ nativeRevision: revision, updatedAt: new Date(Date.parse('2026-03-02T09:00:00Z') + revision * 60_000).toISOString(), ...overrides });
+  const items: StreamItem[] = [{ kind: 'change', change }, ...journal.map((entry): StreamItem => ({ kind: 'journal', changeNativeId: change.nativeId, entry }))];
+  await store.applyPage('sn-prod', 'changes', items, null);
+  return change;
+}
+
+async function queuedActions(): Promise<string[]> {
+  return (await outbox.list({ limit: 1000 })).map((i) => `${i.action}:${i.status}`);
+}
+
+describe('assessment runner', () => {
+  it('writes back a first assessment, and nothing for the same revision again or a revision that only our own write touched', async () => {
+    const r = runner();
+    const c = await mirror({ state: 'assess' });
+    const first = await r.assessChange(c.id);
+    expect(first).toMatchObject({ status: 'assessed', outcomeChanged: true });
+    expect(first.enqueued).toHaveLength(2);
+    expect(await queuedActions()).toEqual(['set-verdict:pending', 'comment:pending']);
+
+    expect(await r.assessChange(c.id)).toMatchObject({ status: 'unchanged', enqueued: [] });
+    // The verdict PATCH and the note come back as a revision that changes only bookkeeping fields and raw, plus our note in the journal.
+    const ours = buildJournalEntry({ id: 'note-1', text: 'changegate: CHG0030001 …\n\n[changegate:servicenow:sn-prod:x@1:abc:comment]' });
+    await mirror({ state: 'assess', raw: { u_changegate_verdict: 'allowed' } }, [ours]);
+    expect(await r.assessChange(c.id)).toMatchObject({ status: 'unchanged', enqueued: [] });
+    expect(await assessments.listAssessments(c.id)).toHaveLength(1);
+  });
+
+  it('stores a new revision whose outcome is the same without writing to the ticket', async () => {
+    const r = runner();
+    const c = await mirror({ state: 'assess' });
+    await r.assessChange(c.id);
+    await mirror({ state: 'assess', description: 'Roll the gateway to 4.2.0 behind the blue/green switch (reworded).' });
+    const second = await r.assessChange(c.id);
+    expect(second).toMatchObject({ status: 'assessed', outcomeChanged: false, enqueued: [] });
+    expect((await assessments.listAssessments(c.id)).map((a) => a.revision)).toEqual([1, 2]);
+    expect(await queuedActions()).toEqual(['set-verdict:pending', 'comment:pending']);
+  });
+
+  it('follows the outcome back and forth, superseding write-back that was not posted yet', async () => {
+    const r = runner();
+    const c = await mirror({ state: 'assess' });
+    await r.assessChange(c.id);
+    await mirror({ state: 'assess', plans: { implementation: 'Deploy.', backout: null, test: 'Smoke.' } });
+    const blocked = await r.assessChange(c.id);
+    expect(blocked.assessment?.gates.find((g) => g.id === 'authorize.plans')?.result).toBe('fail');
+    await mirror({ state: 'assess' });
+    const back = await r.assessChange(c.id);
+    expect(back).toMatchObject({ status: 'assessed', outcomeChanged: true });
+    // Three outcomes, three sets of keys; only the latest is still to be posted.
+    expect(await queuedActions()).toEqual([
+      'set-verdict:superseded',
+      'comment:superseded',
+      'set-verdict:superseded',
+      'comment:superseded',
+      'set-verdict:pending',
+      'comment:pending',
+    ]);
+    const keys = (await outbox.list({ action: 'set-verdict' })).map((i) => i.idempotencyKey);
+    expect(new Set(keys).size).toBe(3);
+  });
+
+  it('assesses but writes nothing while write-back is off, and puts the current verdict on the ticket once it is turned on', async () => {
+    writeBack = false;
+    const c = await mirror({ state: 'assess' });
+    expect(await runner().assessChange(c.id)).toMatchObject({ status: 'assessed', enqueued: [] });
+    await mirror({ state: 'authorize', nativeState: '-3', nativeStateLabel: 'Authorize', plans: { implementation: 'Deploy.', backout: '', test: 'Smoke.' } });
+    // Not even a denied transition is acted on.
+    expect(await runner().assessChange(c.id)).toMatchObject({ status: 'assessed', enqueued: [], enforcements: [] });
+    expect(await outbox.list({})).toEqual([]);
+
+    writeBack = true;
+    const on = await runner().assessChange(c.id);
+    expect(on).toMatchObject({ status: 'assessed', outcomeChanged: false });
+    expect(on.enqueued).toHaveLength(2);
+    expect(await runner().assessChange(c.id)).toMatchObject({ status: 'unchanged', enqueued: [] });
+  });
+
+  it('writes nothing for a change first seen already closed', async () => {
+    const c = await mirror({ state: 'closed', nativeState: '3', nativeStateLabel: 'Closed', closeCode: 'successful', closeNotes: 'Done.' });
+    expect(await runner().assessChange(c.id)).toMatchObject({ status: 'assessed', enqueued: [] });
+    expect(await assessments.listAssessments(c.id)).toHaveLength(1);
+  });
+
+  it('keeps going when one change of a sync cannot be assessed, and counts the failure', async () => {
+    const good = await mirror({ state: 'assess' });
+    const failing: ChangeStore = Object.assign(Object.create(null) as ChangeStore, {
+      getChange: (id: string) => (id === 'servicenow:sn-prod:broken' ? Promise.reject(new Error('disk I/O error')) : store.getChange(id)),
+      listRevisions: (id: string) => store.listRevisions(id),
+      listActiveChangesTouching: (q: Parameters<ChangeStore['listActiveChangesTouching']>[0]) => store.listActiveChangesTouching(q),
+    });
+    await runner(failing).onChangesWritten('sn-prod', ['servicenow:sn-prod:broken', good.id]);
+    expect(await assessments.listAssessments(good.id)).toHaveLength(1);
+    const counted = (await metrics.assessments.get()).values.map((v) => [v.labels.outcome, v.value]);
+    expect(counted).toContainEqual(['error', 1]);
+  });
+});
+
+describe('reactive enforcement', () => {
+  it('does not enforce transitions from before the first assessment', async () => {
+    await mirror({ state: 'new', nativeState: '-5', nativeStateLabel: 'New', justification: null });
+    const c = await mirror({ state: 'assess', justification: null });
+    const first = await runner().assessChange(c.id);
+    expect(first.enforcements).toEqual([]);
+    expect(await assessments.listEnforcements(c.id)).toEqual([]);
+  });
+
+  it('moves back a denied transition and holds the verdict until the revert is settled', async () => {
+    const r = runner();
+    const c = await mirror({ state: 'assess' });
+    await r.assessChange(c.id);
+    await mirror({ state: 'authorize', nativeState: '-3', nativeStateLabel: 'Authorize', plans: { implementation: 'Deploy.', backout: '', test: 'Smoke.' } });
+    const result = await r.assessChange(c.id);
+    expect(result.status).toBe('reverting');
+    expect(result.enforcements.map((e) => [e.from, e.to, e.action, e.outcome])).toEqual([['assess', 'authorize', 'revert', 'pending']]);
+    expect(result.enforcements[0]?.reasons.join('\n')).toContain('(authorize.plans)');
+    const [revert] = await outbox.list({ action: 'transition' });
+    expect(revert?.payload).toMatchObject({ action: 'transition', toNativeState: '-4', expectedNativeState: '-3' });
+    // No verdict for a state the ticket is about to leave, however often it is synced meanwhile.
+    expect(await r.assessChange(c.id)).toMatchObject({ status: 'reverting', enqueued: [] });
+    expect(await outbox.list({ action: 'set-verdict' })).toHaveLength(1);
+  });
+
+  it('only explains a denied transition when the ticket has moved on since, even in enforce mode', async () => {
+    const r = runner();
+    const c = await mirror({ state: 'assess' });
+    await r.assessChange(c.id);
+    await mirror({ state: 'authorize', nativeState: '-3', nativeStateLabel: 'Authorize', plans: { implementation: 'Deploy.', backout: '', test: 'Smoke.' } });
+    await mirror({ state: 'new', nativeState: '-5', nativeStateLabel: 'New', plans: { implementation: 'Deploy.', backout: '', test: 'Smoke.' } });
+    const result = await r.assessChange(c.id);
+    expect(result.status).toBe('assessed');
+    expect(result.enforcements.map((e) => [e.from, e.to, e.action, e.outcome, e.detail])).toEqual([['assess', 'authorize', 'comment', 'commented', 'the ticket is in New now']]);
+    const explained = await outbox.get(result.enforcements[0]?.idempotencyKey ?? '');
+    expect(explained?.payload).toMatchObject({ note: { lines: [expect.stringContaining('Assess → Authorize'), expect.stringContaining('has moved on since')] } });
+    // Judged once: later runs leave the revision alone.
+    expect((await r.assessChange(c.id, { force: true })).enforcements).toEqual([]);
+  });
+});

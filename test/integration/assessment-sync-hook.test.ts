@@ -1,0 +1,82 @@
+// The sync engine tells the assessment runner which changes a run wrote: once
+// per run, after every stream (so a change is judged with the approvals and
+// notes the same run brought), also for what a failed run managed to store,
+// and for a webhook's re-fetch; never when nothing new was stored.
+
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ConnectorInstance, PageRequest, PageResult, StreamItem } from '../../connectors/connector.ts';
+import { createLogger } from '../../src/log.ts';
+import { createMetrics } from '../../src/server/metrics.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
+import { SyncEngine } from '../../src/sync/sync-engine.ts';
+import { buildChange, buildJournalEntry, changeNumber, sysId } from '../support/change-builder.ts';
+
+const a = buildChange({ nativeId: sysId(1), key: changeNumber(1), updatedAt: '2026-03-02T09:01:00Z' });
+const b = buildChange({ nativeId: sysId(2), key: changeNumber(2), updatedAt: '2026-03-02T09:02:00Z' });
+const note = buildJournalEntry({ id: 'j-1', at: '2026-03-02T09:03:00Z' });
+
+function connector(pages: Record<string, StreamItem[]>, failOn?: string): ConnectorInstance {
+  return {
+    system: 'servicenow',
+    instanceId: 'sn-prod',
+    streams: [
+      { name: 'changes', description: 'changes' },
+      { name: 'journal', description: 'journal' },
+    ],
+    async readPage(request: PageRequest): Promise<PageResult> {
+      if (request.stream === failOn) throw new Error('connection reset');
+      const items = pages[request.stream] ?? [];
+      const last = items.length === 0 ? null : { updatedAt: '2026-03-02T09:03:00Z', id: 'x' };
+      return { items, last, total: items.length, hasMore: false, apiCalls: 1 };
+    },
+    async fetchOne(nativeId: string) {
+      return nativeId === b.nativeId ? [{ kind: 'change', change: { ...b, title: 'changed by a webhook', nativeRevision: 9 } }] : null;
+    },
+  };
+}
+
+describe('sync engine → assessment hook', () => {
+  let store: SqliteChangeStore;
+  let calls: [string, string[]][];
+  const engineWith = (c: ConnectorInstance): SyncEngine => {
+    const engine = new SyncEngine({
+      store,
+      logger: createLogger({ level: 'silent' }),
+      metrics: createMetrics({ defaultMetrics: false }),
+      clock: () => new Date('2026-03-02T10:00:00Z'),
+      onChangesWritten: async (instance, ids) => {
+        calls.push([instance, ids.toSorted()]);
+      },
+    });
+    engine.register({ connector: c, pageSize: 100, overlapMs: 0 });
+    return engine;
+  };
+  beforeEach(() => {
+    store = SqliteChangeStore.open(':memory:');
+    calls = [];
+  });
+  afterEach(async () => {
+    await store.close();
+  });
+
+  it('names every change the run wrote, children included, once after all streams; nothing when nothing was new', async () => {
+    const pages = { changes: [{ kind: 'change', change: a } as StreamItem], journal: [{ kind: 'journal', changeNativeId: b.nativeId, entry: note } as StreamItem] };
+    const engine = engineWith(connector(pages));
+    await engine.sync('sn-prod');
+    expect(calls).toEqual([['sn-prod', [a.id, b.id].toSorted()]]);
+    await engine.sync('sn-prod');
+    expect(calls).toHaveLength(1);
+  });
+
+  it('names what a failed run stored before it failed', async () => {
+    const engine = engineWith(connector({ changes: [{ kind: 'change', change: a }] }, 'journal'));
+    await expect(engine.sync('sn-prod')).rejects.toThrow('connection reset');
+    expect(calls).toEqual([['sn-prod', [a.id]]]);
+  });
+
+  it('names the change a webhook re-fetch wrote', async () => {
+    const engine = engineWith(connector({}));
+    await engine.syncOne('sn-prod', b.nativeId);
+    expect(calls).toEqual([['sn-prod', [b.id]]]);
+  });
+});

@@ -1,0 +1,153 @@
+// The outbox worker and the Jira writer against the Jira simulator (in-process
+// msw): the `changegate.verdict` issue property the Forge validator reads, ADF
+// comments carrying their idempotency key as a comment property (checked
+// before posting), workflow transitions found by target status, and a move the
+// workflow does not offer parked with an explanation.
+
+import { setupServer } from 'msw/node';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { TicketNote, TicketVerdict } from '../../connectors/connector.ts';
+import { createJiraHttp } from '../../connectors/jira/jira-http.ts';
+import { loadJiraMapping } from '../../connectors/jira/jira-mapping.ts';
+import { createJiraWriter, PROPERTY_MAX, VERDICT_PROPERTY } from '../../connectors/jira/jira-writer.ts';
+import { adfToText } from '../../connectors/jira/simulator/adf.ts';
+import { JiraSimulator } from '../../connectors/jira/simulator/jira-simulator.ts';
+import { JiraInstance } from '../../src/config/schema.ts';
+import { createLogger } from '../../src/log.ts';
+import { createMetrics } from '../../src/server/metrics.ts';
+import { SqliteOutboxStore } from '../../src/store/sqlite-outbox-store.ts';
+import { OutboxWorker } from '../../src/sync/outbox-worker.ts';
+
+const BASE = 'https://acme.atlassian.net';
+const server = setupServer();
+beforeAll(() => server.listen({ onUnhandledFrame: 'error' }));
+afterEach(() => server.resetHandlers());
+afterAll(() => server.close());
+
+const mapping = loadJiraMapping();
+const logger = createLogger({ level: 'silent' });
+const T0 = Date.parse('2026-04-09T10:00:00Z');
+
+const note: TicketNote = {
+  title: 'ITSM-1 is blocked before Implement',
+  tone: 'error',
+  lines: ['State Scheduled. Allowed next: Canceled.'],
+  table: { columns: ['Check', 'Before', 'Result', 'Why'], rows: [['implement.ci-green', 'Implement', 'FAIL', 'latest CI run for 9fceb02 failed']] },
+  items: ['before Implement: latest CI run for 9fceb02 failed (implement.ci-green)'],
+};
+
+function world(flavor: 'cloud' | 'datacenter' = 'cloud') {
+  const sim = new JiraSimulator({
+    baseUrl: BASE,
+    flavor,
+    clock: () => T0,
+    auth: flavor === 'cloud' ? { basic: [{ email: 'ops@acme.example', apiToken: 't-ops' }] } : { bearer: ['pat-ops'] },
+  });
+  server.resetHandlers(...sim.handlers());
+  const instance = JiraInstance.parse({
+    id: 'jsm',
+    system: 'jira',
+    flavor,
+    baseUrl: BASE,
+    auth: flavor === 'cloud' ? { kind: 'basic', email: 'ops@acme.example', apiToken: 't-ops' } : { kind: 'pat', token: 'pat-ops' },
+    projects: ['ITSM'],
+    retries: 0,
+  });
+  const writer = createJiraWriter({ http: createJiraHttp(instance, { logger }), flavor, mapping });
+  const outbox = SqliteOutboxStore.open(':memory:');
+  const worker = new OutboxWorker({ outbox, writerFor: () => writer, logger, metrics: createMetrics({ defaultMetrics: false }), clock: () => new Date(T0) });
+  const issue = sim.createIssue({ summary: 'Rotate the payments HSM keys', 'Change type': 'Normal' }, { issueType: '[System] Change' });
+  return { sim, writer, outbox, worker, issue };
+}
+
+describe('Jira write-back', () => {
+  it('posts an ADF comment once, keyed by a comment property it checks first', async () => {
+    const w = world();
+    expect(await w.writer.comment(w.issue.id, note, 'k-1')).toBe('written');
+    expect(await w.writer.comment(w.issue.id, note, 'k-1')).toBe('already-done');
+    w.sim.addComment(w.issue.key, 'A human comment in between.');
+    expect(await w.writer.comment(w.issue.id, { ...note, title: 'ITSM-1 may move to Implement', tone: 'success' }, 'k-2')).toBe('written');
+
+    const comments = w.sim.issue(w.issue.key).comments;
+    expect(comments.map((c) => c.properties ?? [])).toEqual([[{ key: 'changegate', value: { idempotencyKey: 'k-1' } }], [], [{ key: 'changegate', value: { idempotencyKey: 'k-2' } }]]);
+    const first = comments[0]?.body;
+    expect(first?.content.map((n) => n.type)).toEqual(['heading', 'panel', 'table', 'bulletList', 'paragraph']);
+    expect(first?.content[1]).toMatchObject({ attrs: { panelType: 'error' } });
+    const text = adfToText(first);
+    expect(text).toContain('changegate: ITSM-1 is blocked before Implement');
+    expect(text).toContain('latest CI run for 9fceb02 failed');
+    expect(text).toContain('[changegate:k-1]');
+    // The look-up is Get comments by IDs with their properties.
+    const lookups = w.sim.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/comment/list'));
+    expect(lookups).toHaveLength(2);
+  });
+
+  it('keeps the verdict in the issue property, naming each workflow status a move may reach, within 32 KB', async () => {
+    const w = world();
+    const verdict: TicketVerdict = {
+      verdict: 'blocked',
+      state: 'scheduled',
+      transitions: [
+        { to: 'implement', allowed: false, reasons: Array.from({ length: 200 }, (_, i) => `reason ${i}: ${'x'.repeat(400)}`) },
+        { to: 'canceled', allowed: true, reasons: [] },
+      ],
+      reasons: ['before Implement: many things'],
+      policyVersion: '2026.1+3f9a2c1b',
+      assessedAt: '2026-04-09T10:00:00.000Z',
+    };
+    await w.outbox.enqueue(
+      [{ instance: 'jsm', changeId: `jira:jsm:${w.issue.id}`, nativeId: w.issue.id, source: 'assessment', idempotencyKey: 'v', payload: { action: 'set-verdict', verdict } }],
+      new Date(T0),
+    );
+    expect(await w.worker.drain()).toMatchObject({ written: 1 });
+    const stored = w.sim.issue(w.issue.key).properties.get(VERDICT_PROPERTY) as Record<string, unknown> & { allowedTransitions: { to: string; toStatus: string; allowed: boolean; reasons: string[] }[] };
+    expect(JSON.stringify(stored).length).toBeLessThanOrEqual(PROPERTY_MAX);
+    expect(stored).toMatchObject({ verdict: 'blocked', state: 'scheduled', policyVersion: '2026.1+3f9a2c1b', assessedAt: '2026-04-09T10:00:00.000Z' });
+    expect(stored.allowedTransitions.map((t) => [t.to, t.toStatus, t.allowed])).toEqual([
+      ['implement', 'Implementing', false],
+      ['canceled', 'Canceled', true],
+    ]);
+    // Shortened to fit, never dropped while shortening is enough.
+    expect(stored.allowedTransitions[0]?.reasons).toHaveLength(200);
+    expect(stored.allowedTransitions[0]?.reasons[0]).toMatch(/^reason 0: x+…$/);
+  });
+
+  it('moves an issue back through the transition that leads to the status, or parks the move when the workflow has none', async () => {
+    const w = world();
+    const { key, id } = w.issue;
+    w.sim.transitionIssue(key, 'Planning');
+    const item = (toNativeState: string, expectedNativeState: string, k: string) => ({
+      instance: 'jsm',
+      changeId: `jira:jsm:${id}`,
+      nativeId: id,
+      source: 'enforcement' as const,
+      idempotencyKey: k,
+      payload: { action: 'transition' as const, toNativeState, expectedNativeState, noteAfter: { ...note, title: 'moved back' }, noteIfRefused: { ...note, title: 'could not move back' } },
+    });
+    // Planning → Open: the default change workflow has no such transition.
+    await w.outbox.enqueue([item('Open', 'Planning', 'back-to-open')], new Date(T0));
+    expect(await w.worker.drain()).toMatchObject({ failed: 1, written: 1 });
+    expect(await w.outbox.get('back-to-open')).toMatchObject({ status: 'failed', lastError: { code: 'CG_WRITE_REFUSED', kind: 'config' } });
+    const refusal = adfToText(w.sim.issue(key).comments.at(-1)?.body);
+    expect(refusal).toContain('could not move back');
+    expect(refusal).toContain('The ticket system said: the workflow of');
+    expect(refusal).toContain('offers no transition from "Planning" to "Open"');
+
+    w.sim.transitionIssue(key, 'Awaiting CAB approval');
+    await w.outbox.enqueue([item('Planning', 'Awaiting CAB approval', 'back-to-planning')], new Date(T0));
+    expect(await w.worker.drain()).toMatchObject({ written: 2 });
+    expect(w.sim.workflow.status(w.sim.issue(key).state.fields.status as string)?.name).toBe('Planning');
+    const posted = w.sim.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/transitions'));
+    expect(posted).toHaveLength(1);
+  });
+
+  it('writes to Data Center through REST v2, the note as text', async () => {
+    const w = world('datacenter');
+    expect(await w.writer.comment(w.issue.id, note, 'dc-1')).toBe('written');
+    expect(await w.writer.comment(w.issue.id, note, 'dc-1')).toBe('already-done');
+    const text = adfToText(w.sim.issue(w.issue.key).comments[0]?.body);
+    expect(text).toContain('changegate: ITSM-1 is blocked before Implement');
+    expect(text).toContain('[changegate:dc-1]');
+    expect(w.sim.requests.filter((r) => r.method === 'POST').every((r) => r.path.startsWith('/rest/api/2/'))).toBe(true);
+  });
+});

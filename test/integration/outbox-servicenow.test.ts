@@ -1,0 +1,201 @@
+// The outbox worker and the ServiceNow writer against the ServiceNow simulator
+// (in-process msw): the verdict fields the update set's business rule reads,
+// the work-note marker check, state moves that are superseded, already done or
+// refused, and items parked for good while the rest of the queue carries on.
+
+import { setupServer } from 'msw/node';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { TicketNote, TicketVerdict } from '../../connectors/connector.ts';
+import { createServiceNowClient } from '../../connectors/servicenow/servicenow-client.ts';
+import { loadServiceNowMapping } from '../../connectors/servicenow/servicenow-mapping.ts';
+import { createServiceNowWriter, VERDICT_FIELDS } from '../../connectors/servicenow/servicenow-writer.ts';
+import { ServiceNowSimulator } from '../../connectors/servicenow/simulator/servicenow-simulator.ts';
+import { ServiceNowInstance } from '../../src/config/schema.ts';
+import { createLogger } from '../../src/log.ts';
+import { createMetrics } from '../../src/server/metrics.ts';
+import type { NewOutboxItem } from '../../src/store/outbox-store.ts';
+import { SqliteOutboxStore } from '../../src/store/sqlite-outbox-store.ts';
+import { OutboxWorker, type Settlement } from '../../src/sync/outbox-worker.ts';
+
+const BASE = 'https://acme.service-now.com';
+const server = setupServer();
+beforeAll(() => server.listen({ onUnhandledFrame: 'error' }));
+afterEach(() => server.resetHandlers());
+afterAll(() => server.close());
+
+const mapping = loadServiceNowMapping();
+const logger = createLogger({ level: 'silent' });
+const note = (title: string): TicketNote => ({ title, tone: 'info', lines: [`${title}.`] });
+
+function outboxItem(sysId: string, key: string, payload: NewOutboxItem['payload'], instanceId = 'sn'): NewOutboxItem {
+  return {
+    instance: instanceId,
+    changeId: `servicenow:sn:${sysId}`,
+    nativeId: sysId,
+    source: payload.action === 'transition' ? 'enforcement' : 'assessment',
+    idempotencyKey: key,
+    payload,
+  };
+}
+
+function world() {
+  let now = new Date('2026-04-06T08:00:00Z');
+  const sim = new ServiceNowSimulator({ baseUrl: BASE, clock: () => now, timeZone: 'UTC', customFields: Object.values(VERDICT_FIELDS) });
+  server.resetHandlers(...sim.handlers());
+  const instance = ServiceNowInstance.parse({ id: 'sn', system: 'servicenow', baseUrl: BASE, auth: { kind: 'basic', username: 'admin', password: 'admin' }, retries: 0 });
+  const client = createServiceNowClient(instance, { logger, retry: { baseMs: 1, maxMs: 2 } });
+  const writer = createServiceNowWriter({ client, mapping });
+  const outbox = SqliteOutboxStore.open(':memory:');
+  const metrics = createMetrics({ defaultMetrics: false });
+  const settled: [string, Settlement, string | null][] = [];
+  const worker = new OutboxWorker({
+    outbox,
+    writerFor: (id) => (id === 'sn' ? writer : undefined),
+    logger,
+    metrics,
+    clock: () => now,
+    onSettled: async (item, settlement, detail) => {
+      settled.push([item.idempotencyKey, settlement, detail]);
+    },
+  });
+  const change = (fields: Record<string, unknown> = {}) => sim.createChange({ short_description: 'Patch the payments DB', type: 'normal', ...fields }).sys_id as string;
+  const notes = (sysId: string) => sim.journalFor(sysId).filter((r) => r.element === 'work_notes').map((r) => String(r.value));
+  const advance = (ms: number) => {
+    now = new Date(now.getTime() + ms);
+  };
+  return { sim, writer, outbox, worker, metrics, settled, change, item: outboxItem, notes, advance, now: () => now };
+}
+
+describe('ServiceNow write-back through the outbox', () => {
+  it('writes the verdict fields the business rule reads: native states allowed next and why the others are not', async () => {
+    const w = world();
+    const sysId = w.change({ state: '-4' });
+    const verdict: TicketVerdict = {
+      verdict: 'blocked',
+      state: 'assess',
+      transitions: [
+        { to: 'new', allowed: true, reasons: [] },
+        { to: 'authorize', allowed: false, reasons: ['backout plan is empty (authorize.plans)', 'planned start is not set (authorize.schedule)'] },
+        { to: 'canceled', allowed: true, reasons: [] },
+      ],
+      reasons: ['before Authorize: backout plan is empty (authorize.plans)'],
+      policyVersion: '2026.1+3f9a2c1b',
+      assessedAt: '2026-04-06T08:00:00.000Z',
+    };
+    await w.outbox.enqueue([w.item(sysId, 'v1', { action: 'set-verdict', verdict })], w.now());
+    expect(await w.worker.drain()).toMatchObject({ written: 1 });
+    const row = w.sim.getChange(sysId) ?? {};
+    expect({
+      verdict: row.u_changegate_verdict,
+      allowed: row.u_changegate_allowed,
+      reasons: row.u_changegate_reasons,
+      policy: row.u_changegate_policy_version,
+      at: row.u_changegate_assessed_at,
+    }).toEqual({
+      verdict: 'blocked',
+      allowed: '-5,4',
+      reasons: '-3 (Authorize): backout plan is empty (authorize.plans); planned start is not set (authorize.schedule)',
+      policy: '2026.1+3f9a2c1b',
+      at: '2026-04-06 08:00:00',
+    });
+  });
+
+  it('posts a work note once, finding its marker on a second attempt', async () => {
+    const w = world();
+    const sysId = w.change();
+    expect(await w.writer.comment(sysId, note('Ready for Assess'), 'k-1')).toBe('written');
+    expect(await w.writer.comment(sysId, note('Ready for Assess'), 'k-1')).toBe('already-done');
+    expect(await w.writer.comment(sysId, note('Blocked before Authorize'), 'k-2')).toBe('written');
+    expect(w.notes(sysId)).toEqual([
+      'changegate: Ready for Assess\nReady for Assess.\n\n[changegate:k-1]',
+      'changegate: Blocked before Authorize\nBlocked before Authorize.\n\n[changegate:k-2]',
+    ]);
+    // The check is one journal query for the marker, not a read of every note.
+    const lookups = w.sim.requests.filter((r) => r.path.includes('sys_journal_field'));
+    expect(lookups.map((r) => r.query['sysparm_query'])).toEqual([
+      `element_id=${sysId}^element=work_notes^valueLIKE[changegate:k-1]`,
+      `element_id=${sysId}^element=work_notes^valueLIKE[changegate:k-1]`,
+      `element_id=${sysId}^element=work_notes^valueLIKE[changegate:k-2]`,
+    ]);
+  });
+
+  it('moves a change back only while it is where it was judged, and posts the explanation after the move', async () => {
+    const w = world();
+    const moved = w.change({ state: '-4' });
+    const movedOn = w.change({ state: '-4' });
+    const back = w.change({ state: '-5' });
+    const revert = (sysId: string, key: string): NewOutboxItem =>
+      w.item(sysId, key, { action: 'transition', toNativeState: '-5', expectedNativeState: '-4', noteAfter: note('Moved back to New'), noteIfRefused: note('Could not move back') });
+    w.sim.updateChange(movedOn, { state: '-3' });
+    await w.outbox.enqueue([revert(moved, 'r1'), revert(movedOn, 'r2'), revert(back, 'r3')], w.now());
+    const report = await w.worker.drain();
+    // Two explanations follow (r1 moved now, r3 found already moved); r2's ticket had moved on.
+    expect(report).toMatchObject({ written: 3, superseded: 1, alreadyDone: 1 });
+    expect([moved, movedOn, back].map((id) => w.sim.getChange(id)?.state)).toEqual(['-5', '-3', '-5']);
+    expect(w.notes(moved)).toEqual(['changegate: Moved back to New\nMoved back to New.\n\n[changegate:r1:note]']);
+    expect(w.notes(movedOn)).toEqual([]);
+    // Already there (a crash after the move): the explanation still follows, once.
+    expect(w.notes(back)).toEqual(['changegate: Moved back to New\nMoved back to New.\n\n[changegate:r3:note]']);
+    expect(w.settled.filter(([key]) => !key.endsWith(':note'))).toEqual([
+      ['r1', 'written', null],
+      ['r2', 'superseded', null],
+      ['r3', 'already-done', null],
+    ]);
+  });
+
+  it('parks a move the state model refuses, posts the refusal with what ServiceNow said, and carries on with the queue', async () => {
+    const w = world();
+    const sysId = w.change({ state: '-1' });
+    await w.outbox.enqueue(
+      [
+        w.item(sysId, 'r1', { action: 'transition', toNativeState: '-2', expectedNativeState: '-1', noteIfRefused: note('Could not move back to Scheduled') }),
+        w.item(sysId, 'c1', { action: 'comment', note: note('Readiness') }),
+      ],
+      w.now(),
+    );
+    expect(await w.worker.drain()).toMatchObject({ failed: 1, written: 2 });
+    expect(w.sim.getChange(sysId)?.state).toBe('-1');
+    const parked = await w.outbox.get('r1');
+    expect(parked).toMatchObject({ status: 'failed', attempts: 1, lastError: { code: 'CG_WRITE_REFUSED', kind: 'config' } });
+    const [readiness, refusal] = w.notes(sysId);
+    expect(refusal).toContain('changegate: Could not move back to Scheduled');
+    expect(refusal).toContain("The ticket system said: ServiceNow refused to move the change from state -1 to -2: Operation against file 'change_request' was aborted by Business Rule 'Change Model: Check State Transition");
+    expect(readiness).toContain('changegate: Readiness');
+    expect(w.settled[0]).toEqual(['r1', 'refused', expect.stringContaining('Change Model: Check State Transition')]);
+    const counted = (await w.metrics.outboxItems.get()).values.map((v) => [v.labels.action, v.labels.outcome, v.value]);
+    expect(counted).toContainEqual(['transition', 'failed', 1]);
+  });
+
+  it('retries a change that went away no more, and gives up on an instance no longer configured', async () => {
+    const w = world();
+    const sysId = w.change();
+    await w.outbox.enqueue([w.item('0123456789abcdef0123456789abcdef', 'gone', { action: 'comment', note: note('x') }), w.item(sysId, 'orphan', { action: 'comment', note: note('y') }, 'sn-old')], w.now());
+    expect(await w.worker.drain()).toMatchObject({ failed: 2 });
+    expect(await w.outbox.get('gone')).toMatchObject({ status: 'failed', lastError: { code: 'CG_NOT_FOUND', kind: 'input' } });
+    expect(await w.outbox.get('orphan')).toMatchObject({ status: 'failed', lastError: { code: 'CG_INSTANCE_UNKNOWN' } });
+  });
+
+  it('backs off on a transient failure and gives up after the attempts the policy allows', async () => {
+    const w = world();
+    const sysId = w.change();
+    w.sim.faults.times(20, { kind: 'status', status: 503 }, { path: '/sys_journal_field' });
+    await w.outbox.enqueue([w.item(sysId, 'k', { action: 'comment', note: note('x') })], w.now());
+    const worker = new OutboxWorker({ outbox: w.outbox, writerFor: () => w.writer, logger, metrics: w.metrics, clock: w.now, retry: { maxAttempts: 3, baseMs: 1, maxMs: 1 } });
+    const reports = [];
+    const due: string[] = [];
+    for (let round = 0; round < 3; round++) {
+      reports.push(await worker.drain());
+      due.push((await w.outbox.get('k'))?.nextAttemptAt ?? '');
+      w.advance(1000);
+    }
+    expect(reports.map((r) => [r.retried, r.failed])).toEqual([
+      [1, 0],
+      [1, 0],
+      [0, 1],
+    ]);
+    // Never again within the same second.
+    expect(due.slice(0, 2)).toEqual(['2026-04-06T08:00:01.000Z', '2026-04-06T08:00:02.000Z']);
+    expect(await w.outbox.get('k')).toMatchObject({ status: 'failed', attempts: 3, lastError: { code: 'CG_UPSTREAM_UNAVAILABLE', kind: 'transient' } });
+    expect(w.notes(sysId)).toEqual([]);
+  });
+});
