@@ -26,7 +26,8 @@ Commands:
                               dry run of the policy on a mirrored change: the gates of one
                               transition and the verdict (exit 0 allowed, 1 not), or without
                               --to the whole assessment; --explain adds the rule parameters
-                              in force and where each came from
+                              in force and where each came from; STATE is canonical or the
+                              instance's native value (one starting with "-" as --to=-3)
   mappings validate [DIR]     check mapping files (default: ./mappings)
   config schema               print the JSON Schema of changegate.yaml
 

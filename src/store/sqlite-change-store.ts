@@ -43,7 +43,7 @@ interface PageState {
 export class SqliteChangeStore implements ChangeStore {
   readonly #db: DatabaseSync;
   readonly #stmt: Statements;
-  /** listChanges and listActiveChangesTouching statements by query shape, prepared on first use. */
+  /** Statements whose SQL depends on the call's shape (filters, list lengths), prepared on first use. */
   readonly #listStatements = new Map<string, StatementSync>();
 
   private constructor(db: DatabaseSync) {
@@ -133,7 +133,7 @@ export class SqliteChangeStore implements ChangeStore {
     if (head === undefined) {
       s.insertChange.run(change.id, change.instance, change.system, change.nativeId, change.key, change.state, updatedAt, change.nativeRevision, hash, json);
       s.upsertCore.run(change.id, change.instance, change.nativeId, change.key, updatedAt, coreJson(change));
-      this.#indexRefs(change, false);
+      this.#indexRefs(change, null);
       // A first revision's diff is every field of the change row itself: derived on read (see sqlite-schema.ts).
       s.insertRevision.run(change.id, 1, change.nativeRevision, change.updatedAt, page.observedAt, hash, null);
       page.result.changesWritten += 1;
@@ -153,21 +153,46 @@ export class SqliteChangeStore implements ChangeStore {
     const seq = head.last_seq + 1;
     s.updateChange.run(change.key, change.state, updatedAt, change.nativeRevision, hash, seq, json, change.id);
     s.upsertCore.run(change.id, change.instance, change.nativeId, change.key, updatedAt, coreJson(change));
-    this.#indexRefs(change, true);
+    this.#indexRefs(change, previous);
     s.insertRevision.run(change.id, seq, change.nativeRevision, change.updatedAt, page.observedAt, hash, JSON.stringify(diffChanges(previous, change)));
     page.result.changesWritten += 1;
   }
 
-  /** Keeps `change_refs` in step: an active change is found under each of its services and CIs; a finished one under none. */
-  #indexRefs(change: Change, replace: boolean): void {
-    if (replace) this.#stmt.deleteRefs.run(change.id);
+  /**
+   * Keeps `change_refs` in step: an active change is found under each of its
+   * services and CIs on each day of its planned window; a finished one under
+   * none. Most updates touch none of that (a note, an approval, a field): then
+   * nothing is rewritten.
+   */
+  #indexRefs(change: Change, previous: Change | null): void {
+    if (previous !== null) {
+      if (sameRefFacts(previous, change)) return;
+      this.#stmt.deleteRefs.run(change.id);
+    }
     if (!isActiveState(change.state)) return;
     const start = change.plannedStart === null ? null : instantKey(change.plannedStart);
     const end = change.plannedEnd === null ? null : instantKey(change.plannedEnd);
     const days = windowDays(change.plannedStart, change.plannedEnd);
+    const params: (string | number | null)[] = [];
     for (const key of changeRefKeys(change)) {
-      for (const day of days) this.#stmt.insertRef.run(change.instance, key, day, change.id, start, end);
+      for (const day of days) params.push(change.instance, key, day, change.id, start, end);
     }
+    // One statement for all of a change's rows: per-statement cost dominates on this hot path.
+    for (let at = 0; at < params.length; at += REF_ROWS_PER_INSERT * 6) {
+      const chunk = params.slice(at, at + REF_ROWS_PER_INSERT * 6);
+      this.#insertRefsStatement(chunk.length / 6).run(...chunk);
+    }
+  }
+
+  #insertRefsStatement(rows: number): StatementSync {
+    const shape = `refs:${rows}`;
+    let stmt = this.#listStatements.get(shape);
+    if (stmt === undefined) {
+      const values = Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?)').join(', ');
+      stmt = this.#db.prepare(`INSERT OR IGNORE INTO change_refs (instance, ref, day, change_id, planned_start, planned_end) VALUES ${values}`);
+      this.#listStatements.set(shape, stmt);
+    }
+    return stmt;
   }
 
   #applyApproval(page: PageState, changeNativeId: string, approval: Approval): void {
@@ -356,6 +381,16 @@ export class SqliteChangeStore implements ChangeStore {
       throw new ChangegateError('CG_STORE_FAILED', `store ${op} failed: ${messageOf(err)}`, { cause: err, details: { op, ...details } });
     }
   }
+}
+
+const REF_ROWS_PER_INSERT = 64;
+
+/** Whether two versions of a change are indexed alike in `change_refs`. */
+function sameRefFacts(a: Change, b: Change): boolean {
+  if (isActiveState(a.state) !== isActiveState(b.state)) return false;
+  if (!isActiveState(b.state)) return true;
+  if (a.plannedStart !== b.plannedStart || a.plannedEnd !== b.plannedEnd) return false;
+  return changeRefKeys(a).join('\u0000') === changeRefKeys(b).join('\u0000');
 }
 
 /** The change without its source payload, for readers that never look at it (policy evaluation). */

@@ -113,9 +113,6 @@ export function prepareStatements(db: DatabaseSync) {
     ),
     revisionsOf: p('SELECT * FROM revisions WHERE change_id = ? ORDER BY seq'),
     deleteRefs: p('DELETE FROM change_refs WHERE change_id = ?'),
-    insertRef: p(
-      `INSERT OR IGNORE INTO change_refs (instance, ref, day, change_id, planned_start, planned_end) VALUES (?, ?, ?, ?, ?, ?)`,
-    ),
     countAll: p('SELECT count(*) AS n FROM changes'),
     countOf: p('SELECT count(*) AS n FROM changes WHERE instance = ?'),
   };

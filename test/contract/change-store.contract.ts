@@ -380,6 +380,11 @@ export function describeChangeStoreContract(name: string, open: () => Promise<Ch
         await store.applyPage(I, S, [asChange(v1)], null);
         expect(await touchingKeys(store, [payments.id])).toEqual([changeNumber(1)]);
 
+        const retitled = buildChange({ services: [payments], cis: [], title: 'Upgrade the gateway (retitled)', nativeRevision: 3, updatedAt: at(5) });
+        await store.applyPage(I, S, [asChange(retitled)], null);
+        const found = await store.listActiveChangesTouching({ instance: I, refs: [payments.name], limit: 10 });
+        expect(found.map((c) => c.title)).toEqual(['Upgrade the gateway (retitled)']);
+
         const moved = buildChange({ services: [portal], cis: [], nativeRevision: 4, updatedAt: at(10) });
         await store.applyPage(I, S, [asChange(moved)], null);
         expect(await touchingKeys(store, [payments.id])).toEqual([]);

@@ -42,9 +42,27 @@ function stateOf(field: 'from' | 'to', value: string, instance: ValidationInstan
   );
 }
 
+// The answer's shape, so fastify compiles a serializer for it (this route is on the plugins' critical path).
+const AnswerSchema = {
+  type: 'object',
+  required: ['allow', 'reasons', 'conditions', 'policyVersion', 'change', 'stale'],
+  properties: {
+    allow: { type: 'boolean' },
+    reasons: { type: 'array', items: { type: 'string' } },
+    conditions: { type: 'array', items: { type: 'string' } },
+    policyVersion: { type: 'string' },
+    change: {
+      type: ['object', 'null'],
+      properties: { id: { type: 'string' }, key: { type: 'string' }, revision: { type: 'number' } },
+    },
+    stale: { type: 'boolean' },
+    failMode: { type: 'string', enum: ['open', 'closed'] },
+  },
+} as const;
+
 export function registerValidateRoute(app: FastifyInstance, deps: ValidateRouteDeps): void {
   const clock = deps.clock ?? (() => new Date());
-  app.post('/v1/validate', async (request) => {
+  app.post('/v1/validate', { schema: { response: { 200: AnswerSchema } } }, async (request) => {
     const body = parseInput(ValidateBody, request.body ?? {}, 'body');
     const instance = deps.instances.get(body.instance);
     if (instance === undefined) {

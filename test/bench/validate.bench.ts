@@ -1,0 +1,253 @@
+// The validate benchmark: POST /v1/validate against a mirror of 10,000 realistic
+// ServiceNow changes (the simulator's bulk data, synced by the real engine and
+// connector mapping into a temp SQLite store), served by the real fastify app in
+// a child process, driven by autocannon from this process with a rotating set of
+// real keys and lifecycle transitions. In the same run a bare route (same server
+// options, constant answer) sets the ceiling. Prints requests/s, p50, p99 and
+// the throughput ratio validate/bare, and the server's CPU time per request
+// (the figure a busy shared machine disturbs least).
+//
+//   npm run bench:validate [-- --changes 10000 --connections 50 --duration 20]
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import autocannon, { type Result as AutocannonResult } from 'autocannon';
+import { pino } from 'pino';
+import { createServiceNowConnector } from '../../connectors/servicenow/servicenow-connector.ts';
+import { loadServiceNowMapping } from '../../connectors/servicenow/servicenow-mapping.ts';
+import { ServiceNowSimulator } from '../../connectors/servicenow/simulator/servicenow-simulator.ts';
+import { startSimulatorServer } from '../../connectors/simulator-http.ts';
+import { validationInstances } from '../../src/app/validation-instances.ts';
+import { ServiceNowInstance } from '../../src/config/schema.ts';
+import type { Change } from '../../src/domain/change.ts';
+import { nextStates } from '../../src/policy/lifecycle.ts';
+import { loadPolicy } from '../../src/policy/policy-config.ts';
+import { buildServer } from '../../src/server/build-server.ts';
+import { createMetrics } from '../../src/server/metrics.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
+import { SyncEngine } from '../../src/sync/sync-engine.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    changes: { type: 'string', default: '10000' },
+    connections: { type: 'string', default: '50' },
+    duration: { type: 'string', default: '20' },
+    phase: { type: 'string' },
+    store: { type: 'string' },
+    route: { type: 'string' },
+  },
+});
+
+const INSTANCE_ID = 'sn-bench';
+const ROUTES = ['validate', 'bare'] as const;
+type Route = (typeof ROUTES)[number];
+const SLICES = 4;
+const WARM_UP_SECONDS = 3;
+const auth = { kind: 'basic', username: 'admin', password: 'admin' } as const;
+const logger = pino({ level: 'silent' });
+const BARE_ANSWER = { allow: true, reasons: [], conditions: [], policyVersion: 'bare', change: { id: 'servicenow:sn-bench:bare', key: 'CHG0000000', revision: 1 }, stale: false };
+
+/** Child process: the real app (validate) or the same fastify setup with a constant route (bare). */
+async function serve(storePath: string, route: Route): Promise<void> {
+  const store = SqliteChangeStore.open(storePath);
+  const metrics = createMetrics();
+  const instance = ServiceNowInstance.parse({ id: INSTANCE_ID, system: 'servicenow', baseUrl: 'https://bench.service-now.com', auth });
+  const synced = new Date();
+  const app = buildServer({
+    store,
+    engine: new SyncEngine({ store, logger, metrics }),
+    metrics,
+    logger,
+    ...(route === 'validate' ? { validate: { policy: loadPolicy(), instances: validationInstances([instance]), lastSyncAt: () => synced } } : {}),
+  });
+  if (route === 'bare') app.post('/v1/validate', async () => BARE_ANSWER);
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  process.stdout.write(`${JSON.stringify({ url })}\n`);
+  process.on('message', () => process.send?.(process.cpuUsage()));
+  process.on('SIGTERM', () => void app.close().then(() => store.close()).then(() => process.exit(0)));
+}
+
+/** Mirrors `count` bulk changes (with approvals and work notes on some) through the real connector and engine. */
+async function buildMirror(storePath: string, count: number): Promise<number> {
+  let sim: ServiceNowSimulator | undefined;
+  const server = await startSimulatorServer(() => sim?.handlers() ?? []);
+  sim = new ServiceNowSimulator({ baseUrl: server.url });
+  sim.bulkCreateChanges(count, { seed: 11, end: new Date(Date.now() - 3_600_000), spanDays: 60 });
+  const at = new Date(Date.now() - 1_800_000);
+  sim.listChanges().forEach((row, i) => {
+    const id = row.sys_id as string;
+    if (i % 10 < 3) sim?.addApproval(id, { state: i % 3 === 0 ? 'approved' : 'requested' }, { touchParent: false, at });
+    if (i % 10 < 5) sim?.addJournal(id, 'work_notes', `Work note ${i}: checked the rollout plan with the service owner.`, undefined, { touchParent: false, at });
+  });
+  const store = SqliteChangeStore.open(storePath);
+  const engine = new SyncEngine({ store, logger, metrics: createMetrics({ defaultMetrics: false }) });
+  const instance = ServiceNowInstance.parse({ id: INSTANCE_ID, system: 'servicenow', baseUrl: server.url, auth, pageSize: 1000 });
+  engine.register({ connector: createServiceNowConnector(instance, { mapping: loadServiceNowMapping(), logger }), pageSize: 1000, overlapMs: instance.overlap });
+  await engine.sync(INSTANCE_ID, { full: true });
+  const mirrored = await store.countChanges(INSTANCE_ID);
+  await store.close();
+  await server.close();
+  return mirrored;
+}
+
+/** Request bodies: every active change with each transition its lifecycle offers, half in ServiceNow's native values. */
+async function requestBodies(storePath: string): Promise<string[]> {
+  const store = SqliteChangeStore.open(storePath);
+  const native = new Map([...loadServiceNowMapping().states].map(([value, state]) => [state, value]));
+  const bodies: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.listChanges({ instance: INSTANCE_ID, limit: 1000, ...(cursor === undefined ? {} : { cursor }) });
+    for (const c of page.items as Change[]) {
+      nextStates(c.type, c.state).forEach((to, i) => {
+        const useNative = (bodies.length + i) % 2 === 1 && native.has(c.state) && native.has(to);
+        const [from, target] = useNative ? [native.get(c.state), native.get(to)] : [c.state, to];
+        bodies.push(JSON.stringify({ system: 'servicenow', instance: INSTANCE_ID, key: c.key, from, to: target }));
+      });
+    }
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor !== undefined);
+  await store.close();
+  // A stable shuffle, so consecutive requests hit different changes and services.
+  return bodies.map((b, i) => ({ b, k: (i * 2_654_435_761) % 4_294_967_296 })).toSorted((x, y) => x.k - y.k).map((x) => x.b);
+}
+
+interface Server {
+  child: ChildProcess;
+  url: string;
+  /** The server process's CPU time so far, in microseconds (asked over IPC). */
+  cpuMicros(): Promise<number>;
+}
+
+function startServer(storePath: string, route: Route): Promise<Server> {
+  const child = spawn(process.execPath, ['--max-semi-space-size=4', import.meta.filename, '--phase', 'serve', '--store', storePath, '--route', route], {
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  });
+  const cpuMicros = () =>
+    new Promise<number>((resolve) => {
+      child.once('message', (usage) => resolve((usage as NodeJS.CpuUsage).user + (usage as NodeJS.CpuUsage).system));
+      child.send('cpu');
+    });
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the ${route} server exited with ${code}`)));
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', (line) => resolve({ child, url: (JSON.parse(line) as { url: string }).url, cpuMicros }));
+  });
+}
+
+async function stopServer(server: Server): Promise<void> {
+  server.child.removeAllListeners('exit');
+  server.child.kill('SIGTERM');
+  await new Promise((resolve) => server.child.once('exit', resolve));
+}
+
+interface Slice {
+  latencies: number[];
+  seconds: number;
+  non2xx: number;
+  errors: number;
+  cpuMicros: number;
+}
+
+/** One load slice against one server: every response time, the error counts and the server's CPU time meanwhile. */
+async function drive(server: Server, bodies: readonly string[], seconds: number, connections: number): Promise<Slice> {
+  let next = 0;
+  const latencies: number[] = [];
+  const cpuBefore = await server.cpuMicros();
+  const started = performance.now();
+  const result = await new Promise<AutocannonResult>((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: `${server.url}/v1/validate`,
+        connections,
+        duration: seconds,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        requests: [{ setupRequest: (request) => ({ ...request, body: bodies[next++ % bodies.length] as string }) }],
+      },
+      (error, done) => (error ? reject(error) : resolve(done)),
+    );
+    instance.on('response', (_client, _status, _bytes, ms) => latencies.push(ms));
+  });
+  const elapsed = (performance.now() - started) / 1000;
+  return { latencies, seconds: elapsed, non2xx: result.non2xx, errors: result.errors + result.timeouts, cpuMicros: (await server.cpuMicros()) - cpuBefore };
+}
+
+interface Figures {
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  cpuPerRequestMicros: number;
+  non2xx: number;
+  errors: number;
+}
+
+function figures(slices: readonly Slice[]): Figures {
+  const all = slices.flatMap((s) => s.latencies).toSorted((a, b) => a - b);
+  const at = (q: number) => all[Math.min(all.length - 1, Math.floor(q * all.length))] ?? Number.NaN;
+  const seconds = slices.reduce((sum, s) => sum + s.seconds, 0);
+  const cpu = slices.reduce((sum, s) => sum + s.cpuMicros, 0);
+  const sum = (f: (s: Slice) => number) => slices.reduce((total, s) => total + f(s), 0);
+  return { rps: all.length / seconds, p50: at(0.5), p99: at(0.99), requests: all.length, cpuPerRequestMicros: cpu / all.length, non2xx: sum((s) => s.non2xx), errors: sum((s) => s.errors) };
+}
+
+/**
+ * Both servers run side by side; the load alternates between them in slices,
+ * so a neighbour's burst on a shared machine falls on both routes alike
+ * instead of on whichever happened to run then.
+ */
+async function measure(storePath: string, bodies: readonly string[], seconds: number, connections: number): Promise<Record<Route, Figures>> {
+  const servers = { validate: await startServer(storePath, 'validate'), bare: await startServer(storePath, 'bare') };
+  try {
+    // Warm-up: JIT, SQLite page cache, fastify's serializers.
+    for (const server of Object.values(servers)) await drive(server, bodies, WARM_UP_SECONDS, connections);
+    const slices: Record<Route, Slice[]> = { validate: [], bare: [] };
+    const sliceSeconds = Math.max(1, Math.round(seconds / SLICES));
+    for (let i = 0; i < SLICES; i++) {
+      for (const route of ROUTES) slices[route].push(await drive(servers[route], bodies, sliceSeconds, connections));
+    }
+    return { validate: figures(slices.validate), bare: figures(slices.bare) };
+  } finally {
+    await Promise.all(Object.values(servers).map(stopServer));
+  }
+}
+
+async function main(): Promise<void> {
+  const count = Number(args.changes);
+  const seconds = Number(args.duration);
+  const connections = Number(args.connections);
+  const dir = mkdtempSync(join(tmpdir(), 'changegate-validate-bench-'));
+  const storePath = join(dir, 'changegate.db');
+  try {
+    const started = performance.now();
+    const mirrored = await buildMirror(storePath, count);
+    const bodies = await requestBodies(storePath);
+    console.log(`mirror: ${mirrored} changes in ${((performance.now() - started) / 1000).toFixed(1)} s; ${bodies.length} distinct requests (real keys × lifecycle transitions, half in native state values)`);
+    console.log(
+      `load: autocannon, ${connections} connections, ${seconds} s per route in ${SLICES} alternating slices (after a ${WARM_UP_SECONDS} s warm-up each); servers in child processes; load average ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')} on ${availableParallelism()} cores`,
+    );
+    const result = await measure(storePath, bodies, seconds, connections);
+    const row = (name: string, f: Figures) =>
+      `${name.padEnd(17)} ${f.rps.toFixed(0).padStart(6)} req/s   p50 ${f.p50.toFixed(1).padStart(5)} ms   p99 ${f.p99.toFixed(1).padStart(5)} ms   server CPU ${f.cpuPerRequestMicros.toFixed(0).padStart(4)} µs/request   (${f.requests} requests, ${f.non2xx} non-2xx, ${f.errors} errors)`;
+    console.log(row('POST /v1/validate', result.validate));
+    console.log(row('bare route', result.bare));
+    const ratio = result.validate.rps / result.bare.rps;
+    console.log(`throughput ratio validate/bare: ${ratio.toFixed(2)} (target ≥ 0.50)   validate p99: ${result.validate.p99.toFixed(1)} ms (target < 20 ms)`);
+    if (result.validate.non2xx > 0 || result.validate.errors > 0) console.log('WARNING: the validate run had non-2xx answers or errors; the figures are not representative');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (args.phase === 'serve') {
+  if (args.store === undefined || (args.route !== 'validate' && args.route !== 'bare')) throw new Error('serve needs --store and --route validate|bare');
+  await serve(args.store, args.route);
+} else {
+  await main();
+}
