@@ -23,7 +23,7 @@ import type { Logger } from '../../src/log.ts';
 import type { RetryPolicy } from '../../src/sync/retry-classifier.ts';
 import type { ResponseValidation } from './jira-cloud-api.ts';
 import { checkIssueRef } from './jira-api.ts';
-import { createJiraClient, type CallContext, type JiraClient, type RawIssue, type SearchPosition } from './jira-client.ts';
+import { createJiraClient, type CallContext, type JiraClient, type RawIssue, type SearchPosition, type SearchRequest } from './jira-client.ts';
 import { jqlLowerBound, parseJiraDateTime } from './jira-date.ts';
 import { createFieldResolver, type FieldResolution } from './jira-fields.ts';
 import { createIssueReader } from './jira-issue-reader.ts';
@@ -77,7 +77,26 @@ function rowKey(issue: RawIssue): RowKey | null {
 function fieldIds(resolution: FieldResolution): string[] {
   const ids = new Set<string>(SYSTEM_FIELDS);
   for (const field of resolution.byRef.values()) if (field !== null) ids.add(field.id);
+  if (resolution.approvals !== null) ids.add(resolution.approvals.id);
   return [...ids];
+}
+
+/** The search behind one page of changes from `after` (exported so the mirror benchmark's baseline sends the very same). */
+export function changesSearch(
+  instance: Pick<JiraInstance, 'projects' | 'issueTypes'>,
+  resolution: FieldResolution,
+  after: StreamCursor | null,
+  zones: readonly string[],
+  pageSize: number,
+  flavor: JiraClient['flavor'],
+): SearchRequest {
+  return {
+    jql: changesJql(instance.projects, instance.issueTypes, after === null ? null : jqlLowerBound(after.updatedAt, zones)),
+    fields: fieldIds(resolution),
+    expand: ['changelog'],
+    // Atlassian's hard caps (5000 ids on Cloud, 1000 by default on DC); a larger page size would be a 400.
+    maxResults: Math.min(pageSize, flavor === 'cloud' ? 5000 : 1000),
+  };
 }
 
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -142,13 +161,7 @@ export function createJiraConnector(instance: JiraInstance, deps: JiraConnectorD
     const { after } = request;
     if (after === null || after.id === '') await checkCaller(ctx);
     const resolution = await resolver.resolve(ctx);
-    const query = {
-      jql: changesJql(instance.projects, instance.issueTypes, after === null ? null : jqlLowerBound(after.updatedAt, zones)),
-      fields: fieldIds(resolution),
-      expand: ['changelog'],
-      // Atlassian's hard caps (5000 ids on Cloud, 1000 by default on DC); a larger page size would be a 400.
-      maxResults: Math.min(request.pageSize, client.flavor === 'cloud' ? 5000 : 1000),
-    };
+    const query = changesSearch(instance, resolution, after, zones, request.pageSize, client.flavor);
     let position: SearchPosition | null = null;
     const fresh: RawIssue[] = [];
     let total: number | null = null;

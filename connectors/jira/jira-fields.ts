@@ -14,6 +14,12 @@ export interface FieldResolution {
   missing: readonly string[];
   /** Reference → ids of the fields that share its name. */
   ambiguous: ReadonlyMap<string, readonly string[]>;
+  /**
+   * JSM's Approvals field (schema type `sd-approvals`), when the site has exactly
+   * one and is Cloud: a search that asks for it carries every issue's approvals,
+   * so none needs a request of its own. Null otherwise (approvals are read per issue).
+   */
+  approvals: FieldInfo | null;
 }
 
 function unique(candidates: readonly FieldInfo[]): FieldInfo | readonly FieldInfo[] | null {
@@ -38,7 +44,10 @@ function lookup(ref: string, fields: readonly FieldInfo[]): FieldInfo | readonly
   return null;
 }
 
-export function resolveFieldRefs(refs: readonly string[], fields: readonly FieldInfo[]): FieldResolution {
+/** [UNVERIFIED] type of JSM's Approvals field; its value mirrors `GET /rest/servicedeskapi/request/{key}/approval`. */
+export const JSM_APPROVALS_SCHEMA_TYPE = 'sd-approvals';
+
+export function resolveFieldRefs(refs: readonly string[], fields: readonly FieldInfo[], flavor: 'cloud' | 'datacenter' = 'cloud'): FieldResolution {
   const byRef = new Map<string, FieldInfo | null>();
   const missing: string[] = [];
   const ambiguous = new Map<string, string[]>();
@@ -48,7 +57,9 @@ export function resolveFieldRefs(refs: readonly string[], fields: readonly Field
     if (Array.isArray(found)) ambiguous.set(ref, found.map((f: FieldInfo) => f.id));
     byRef.set(ref, found === null || Array.isArray(found) ? null : (found as FieldInfo));
   }
-  return { byRef, missing, ambiguous };
+  // Data Center's rendering of the field is not documented anywhere we could check, so DC keeps the per-issue read.
+  const approvalFields = flavor === 'cloud' ? fields.filter((f) => f.schemaType === JSM_APPROVALS_SCHEMA_TYPE) : [];
+  return { byRef, missing, ambiguous, approvals: approvalFields.length === 1 ? (approvalFields[0] as FieldInfo) : null };
 }
 
 export interface FieldResolver {
@@ -70,7 +81,7 @@ export function createFieldResolver(client: JiraClient, refs: readonly string[],
   let pending: Promise<FieldResolution> | null = null;
 
   async function load(ctx: CallContext): Promise<FieldResolution> {
-    const resolution = resolveFieldRefs(refs, await client.fields(ctx));
+    const resolution = resolveFieldRefs(refs, await client.fields(ctx), client.flavor);
     if (resolution.ambiguous.size > 0) {
       const list = [...resolution.ambiguous].map(([ref, ids]) => `"${ref}" (${ids.join(', ')})`).join(', ');
       throw new ChangegateError(

@@ -2,6 +2,8 @@
 // and comments. A search result caps the changelog and comments at 20 each, so
 // when the issue says there are more, the full lists are read from their own
 // endpoints before mapping (the revision and status history need every entry).
+// Approvals come with the issue when the site's JSM Approvals field was asked
+// for; otherwise each issue costs one JSM approvals read.
 
 import type { StreamItem } from '../connector.ts';
 import { ChangegateError, isChangegateError } from '../../src/errors.ts';
@@ -15,6 +17,33 @@ const MAX_CHILD_PAGES = 100;
 
 type Obj = Record<string, unknown>;
 const asObj = (v: unknown): Obj | null => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : null);
+
+/**
+ * The approvals the search already carried in JSM's Approvals field; null when
+ * this issue's fields do not include it (no such field on the site, or not in
+ * this issue's field context), and then they are read from the JSM API.
+ */
+function inlineApprovals(issue: RawIssue, map: JiraMapContext): unknown[] | null {
+  const field = map.fields.approvals;
+  const fields = asObj(issue['fields']);
+  if (field === null || fields === null || !(field.id in fields)) return null;
+  const value = fields[field.id];
+  if (value === null) return [];
+  return Array.isArray(value) ? value : null;
+}
+
+/**
+ * The issue without the Approvals field: approvals are mirrored as rows of their
+ * own, and an approver's vote need not bump `updated`, so carrying them in the
+ * change's payload would record revisions that no changelog entry explains.
+ */
+function withoutApprovals(issue: RawIssue, map: JiraMapContext): RawIssue {
+  const field = map.fields.approvals;
+  const fields = asObj(issue['fields']);
+  if (field === null || fields === null || !(field.id in fields)) return issue;
+  const { [field.id]: _carried, ...rest } = fields;
+  return { ...issue, fields: rest };
+}
 
 export interface IssueReader {
   itemsFor(issue: RawIssue, map: JiraMapContext, ctx: CallContext): Promise<StreamItem[]>;
@@ -75,13 +104,14 @@ export function createIssueReader(client: JiraClient, logger: Logger): IssueRead
       const full = await withFullChangelog(issue, nativeId, ctx);
       let change: StreamItem;
       try {
-        change = { kind: 'change', change: mapJiraIssue(full, map) };
+        change = { kind: 'change', change: mapJiraIssue(withoutApprovals(full, map), map) };
       } catch (err) {
         // Children of a change that is not mirrored would have nothing to hang on.
         return [invalid(ref, err)];
       }
+      const inline = inlineApprovals(full, map);
       const [approvals, comments] = await Promise.all([
-        readAll('approvals', nativeId, (start) => client.approvals(nativeId, start, ctx)),
+        inline ?? readAll('approvals', nativeId, (start) => client.approvals(nativeId, start, ctx)),
         commentsOf(full, nativeId, ctx),
       ]);
       const items: StreamItem[] = [change];

@@ -65,7 +65,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
   let demo: DemoInstances | null = null;
   let instances = config.instances;
   if (loaded.file === null) {
-    demo = await startDemoInstances({ logger, ...(options.demoCount ? { count: options.demoCount } : {}) });
+    demo = await startDemoInstances({ logger, changegateUrl: `http://${config.server.listen}`, ...(options.demoCount ? { count: options.demoCount } : {}) });
     instances = demo.instances;
     logger.warn(
       { store: config.store.kind === 'sqlite' ? config.store.path : config.store.kind, instances: instances.map((i) => `${i.id} → ${i.baseUrl}`) },
@@ -141,6 +141,8 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
       const [host, port] = config.server.listen.split(':') as [string, string];
       const url = await server().listen({ host, port: Number(port) });
       logger.info({ url }, `changegate listening on ${url}`);
+      // The demo Jira site's webhook can only name the port once it is known (listen may ask for port 0).
+      demo?.setChangegateUrl(url);
       // Drains what a previous process accepted but did not finish.
       processor.start();
       // Posts what a previous process or a `sync` queued, then whatever each sync queues.

@@ -1,35 +1,119 @@
-// The built-in demo: a seeded ServiceNow simulator served over real HTTP on a
-// free loopback port, and the instance configuration that points at it.
+// The built-in demo: a seeded ServiceNow simulator and a seeded Jira Cloud/JSM
+// simulator, each served over real HTTP on a free loopback port, and the two
+// instance configurations that point at them. The Jira site's admin webhook
+// posts to changegate's own `/v1/webhooks/jira/jsm-demo`, signed with the
+// instance's webhook secret; its URL is corrected once the server listens
+// (`setChangegateUrl`), since the listening port is only known then.
 
+import { randomBytes } from 'node:crypto';
+import { JiraSimulator } from '../../connectors/jira/simulator/jira-simulator.ts';
 import { startSimulatorServer, type SimulatorServer } from '../../connectors/simulator-http.ts';
 import { createDemoSimulator } from '../../connectors/servicenow/simulator/demo-data.ts';
+import type { ServiceNowSimulator } from '../../connectors/servicenow/simulator/servicenow-simulator.ts';
 import { InstanceConfig } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 
 export interface DemoInstances {
+  /** `sn-demo` (ServiceNow) and `jsm-demo` (Jira Cloud / JSM), in that order. */
   instances: InstanceConfig[];
   servers: SimulatorServer[];
+  simulators: { servicenow: ServiceNowSimulator; jira: JiraSimulator };
+  /** Points the Jira simulator's admin webhook at changegate, e.g. `http://127.0.0.1:8080`, once it listens. */
+  setChangegateUrl(url: string): void;
   close(): Promise<void>;
 }
 
-export const DEMO_SERVICENOW_USER = { username: 'admin', password: 'admin' };
+export interface DemoOptions {
+  logger: Logger;
+  /** Changes seeded on each simulator (default: 300 on ServiceNow, 200 on Jira). */
+  count?: number;
+  /** Where changegate will listen; the Jira webhook points here until `setChangegateUrl` says otherwise. */
+  changegateUrl?: string;
+}
 
-export async function startDemoInstances(options: { logger: Logger; count?: number }): Promise<DemoInstances> {
-  let handlers: () => ReturnType<Awaited<ReturnType<typeof createDemoSimulator>>['handlers']> = () => [];
-  const server = await startSimulatorServer(() => handlers());
-  const sim = await createDemoSimulator(server.url, options.count === undefined ? {} : { count: options.count });
-  handlers = () => sim.handlers();
-  options.logger.info({ url: server.url }, `demo ServiceNow simulator serving ${sim.listChanges().length} change requests at ${server.url}`);
+export const DEMO_IDS = { servicenow: 'sn-demo', jira: 'jsm-demo' } as const;
+/** Throwaway credentials of the local simulators (documented in the README so the demo sites can be explored by hand). */
+export const DEMO_SERVICENOW_USER = { username: 'admin', password: 'admin' };
+export const DEMO_JIRA_USER = { email: 'changegate@demo.example', apiToken: 'demo-api-token' };
+
+const JIRA_PROJECT = 'ITSM';
+const DEFAULT_CHANGEGATE_URL = 'http://127.0.0.1:8080';
+
+const jiraWebhookUrl = (changegateUrl: string): string => `${changegateUrl.replace(/\/+$/, '')}/v1/webhooks/jira/${DEMO_IDS.jira}`;
+
+async function startServiceNow(count: number | undefined): Promise<{ sim: ServiceNowSimulator; server: SimulatorServer }> {
+  // The simulator needs the server's URL, the server the simulator's handlers: the handlers are read per request.
+  let sim: ServiceNowSimulator | undefined;
+  const server = await startSimulatorServer(() => sim?.handlers() ?? []);
+  sim = createDemoSimulator(server.url, count === undefined ? {} : { count });
+  return { sim, server };
+}
+
+async function startJira(count: number | undefined, webhookUrl: string, secret: string): Promise<{ sim: JiraSimulator; server: SimulatorServer }> {
+  let sim: JiraSimulator | undefined;
+  const server = await startSimulatorServer(() => sim?.handlers() ?? []);
+  // A clean webhook: the demo shows the happy path (the simulator's drop/duplicate chaos is for tests).
+  sim = new JiraSimulator({ baseUrl: server.url, auth: { basic: [DEMO_JIRA_USER] }, webhook: { url: webhookUrl, secret } });
+  sim.seedDemoData(count === undefined ? {} : { count });
+  return { sim, server };
+}
+
+export async function startDemoInstances(options: DemoOptions): Promise<DemoInstances> {
+  const { logger } = options;
+  // Only this process needs the secret: the simulator signs with it, the instance verifies with it.
+  const webhookSecret = randomBytes(24).toString('base64url');
+  const servicenow = await startServiceNow(options.count);
+  let jira: Awaited<ReturnType<typeof startJira>>;
+  try {
+    jira = await startJira(options.count, jiraWebhookUrl(options.changegateUrl ?? DEFAULT_CHANGEGATE_URL), webhookSecret);
+  } catch (err) {
+    await servicenow.server.close();
+    throw err;
+  }
   const instances = [
     InstanceConfig.parse({
-      id: 'sn-demo',
+      id: DEMO_IDS.servicenow,
       system: 'servicenow',
-      baseUrl: server.url,
+      baseUrl: servicenow.server.url,
       auth: { kind: 'basic', ...DEMO_SERVICENOW_USER },
       schedule: '* * * * *',
       overlap: '2m',
       pageSize: 100,
     }),
+    InstanceConfig.parse({
+      id: DEMO_IDS.jira,
+      system: 'jira',
+      baseUrl: jira.server.url,
+      auth: { kind: 'basic', ...DEMO_JIRA_USER },
+      projects: [JIRA_PROJECT],
+      webhookSecret,
+      schedule: '* * * * *',
+      overlap: '2m',
+      pageSize: 100,
+    }),
   ];
-  return { instances, servers: [server], close: () => server.close() };
+  const snCount = servicenow.sim.listChanges().length;
+  const jiraCount = jira.sim.store.all.length;
+  logger.warn(
+    { instance: DEMO_IDS.servicenow, url: servicenow.server.url, changes: snCount },
+    `DEMO: ServiceNow simulator for instance ${DEMO_IDS.servicenow} serves ${snCount} seeded change requests at ${servicenow.server.url}`,
+  );
+  logger.warn(
+    { instance: DEMO_IDS.jira, url: jira.server.url, changes: jiraCount, project: JIRA_PROJECT },
+    `DEMO: Jira Cloud/JSM simulator for instance ${DEMO_IDS.jira} serves ${jiraCount} seeded change issues (project ${JIRA_PROJECT}) at ${jira.server.url}`,
+  );
+  return {
+    instances,
+    servers: [servicenow.server, jira.server],
+    simulators: { servicenow: servicenow.sim, jira: jira.sim },
+    setChangegateUrl(url) {
+      const target = jiraWebhookUrl(url);
+      jira.sim.setWebhookUrl(target);
+      logger.warn({ instance: DEMO_IDS.jira, webhook: target }, `DEMO: the Jira simulator's admin webhook posts signed deliveries to ${target}`);
+    },
+    async close() {
+      await jira.sim.flushWebhooks();
+      await Promise.all([servicenow.server.close(), jira.server.close()]);
+    },
+  };
 }

@@ -5,6 +5,7 @@
 // minimum, and the wall-time ratio sync/baseline.
 //
 //   npm run bench:mirror [-- --changes 50000 --latency 100 --page-size 1000]
+//   npm run bench:mirror -- --system jira [--changes 50000 --latency 100]
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -36,10 +37,13 @@ const { values: args } = parseArgs({
     url: { type: 'string' },
   },
 });
-if (args.system !== 'servicenow') {
-  console.error(`bench:mirror: --system ${args.system} is not available yet (servicenow only)`);
+if (args.system !== 'servicenow' && args.system !== 'jira') {
+  console.error(`bench:mirror: --system ${args.system} is not known (servicenow or jira)`);
   process.exit(2);
 }
+const jira = args.system === 'jira';
+// Loaded only for Jira, so the ServiceNow phases carry none of its modules (their RSS stays their own).
+const jiraBench = jira ? await import('./mirror-jira.ts') : null;
 const changes = Number(args.changes);
 const latencyMs = Number(args.latency);
 const pageSize = Number(args['page-size']);
@@ -63,7 +67,7 @@ async function runPhase(phase: 'baseline' | 'sync', sim: SimInfo): Promise<Phase
   const semiSpace = args['semi-space'] === '0' ? [] : [`--max-semi-space-size=${args['semi-space']}`];
   const child = spawn(
     process.execPath,
-    [...semiSpace, import.meta.filename, '--phase', phase, '--url', sim.url, '--page-size', String(pageSize)],
+    [...semiSpace, import.meta.filename, '--system', args.system, '--phase', phase, '--url', sim.url, '--page-size', String(pageSize)],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   let out = '';
@@ -130,12 +134,17 @@ const f = (n: number, d = 0) => n.toLocaleString('en-US', { minimumFractionDigit
 const ok = (pass: boolean) => (pass ? 'ok' : 'MISSED');
 
 async function orchestrate(): Promise<void> {
-  const simProcess = spawn(process.execPath, [join(ROOT, 'test/bench/serve-servicenow.ts'), String(changes), String(latencyMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const serve = jira ? 'test/bench/serve-jira.ts' : 'test/bench/serve-servicenow.ts';
+  const simProcess = spawn(process.execPath, [join(ROOT, serve), String(changes), String(latencyMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     const sim = await new Promise<SimInfo>((done, fail) => {
       createInterface({ input: simProcess.stdout }).once('line', (line) => done(JSON.parse(line) as SimInfo));
       simProcess.once('exit', (code) => fail(new Error(`simulator exited with ${code}`)));
     });
+    if (jira) {
+      await reportJira(sim);
+      return;
+    }
     const rows = (table: string) => sim.rows[table] ?? 0;
     const minimumCalls = ['change_request', 'sysapproval_approver', 'sys_journal_field'].reduce((sum, t) => sum + Math.max(1, Math.ceil(rows(t) / pageSize)), 0);
     // Baseline before and after the sync; the better one counts (warm caches on both sides).
@@ -161,6 +170,31 @@ async function orchestrate(): Promise<void> {
   }
 }
 
+/** The Jira run: the same three phases and figures, with Jira's rows and its own minimum. */
+async function reportJira(sim: SimInfo): Promise<void> {
+  const { CLOUD_FIELDS_PAGE_CAP, jiraMinimum } = jiraBench as typeof import('./mirror-jira.ts');
+  const rows = (name: string) => sim.rows[name] ?? 0;
+  const minimum = jiraMinimum(rows('issues'), pageSize, rows('approvalsField') > 0);
+  const first = await runPhase('baseline', sim);
+  const sync = await runPhase('sync', sim);
+  const second = await runPhase('baseline', sim);
+  const base = first.ms <= second.ms ? first : second;
+  const ratio = sync.ms / base.ms;
+  const overMin = ((sync.calls - minimum.calls) / minimum.calls) * 100;
+  console.log(`changegate mirror benchmark: jira (Cloud/JSM simulator), ${f(rows('issues'))} change issues with ${f(rows('histories'))} changelog entries (≤${rows('maxHistories')} per issue), ${f(rows('comments'))} comments, ${f(rows('approvals'))} JSM approvals`);
+  console.log(`  page size ${pageSize} (Cloud returns ≤${CLOUD_FIELDS_PAGE_CAP} issues a page with fields), simulated latency ${latencyMs} ms per request; simulator, baseline and sync each in a process of its own`);
+  console.log(`  V8 young generation: ${args['semi-space'] === '0' ? "Node's default" : `--max-semi-space-size=${args['semi-space']} (as the service runs)`}`);
+  console.log(`  baseline, the connector's requests fetched + parsed only  ${f(base.ms / 1000, 2)} s  (${base.calls} requests, ${f(base.records)} records, peak RSS ${f(base.peakRssMb)} MB; runs: ${f(first.ms / 1000, 2)} s, ${f(second.ms / 1000, 2)} s)`);
+  console.log(`  full sync into SQLite         ${f(sync.ms / 1000, 2)} s  (${f(sync.records)} records, ${f(sync.mirrored)} changes mirrored)`);
+  console.log(`  records per second            ${f(sync.records / (sync.ms / 1000))}`);
+  console.log(`  CPU ms per record             ${f(sync.cpuMs / sync.records, 3)}  (baseline ${f(base.cpuMs / base.records, 3)})`);
+  console.log(`  peak RSS of the sync          ${f(sync.peakRssMb)} MB                                target < 300 MB   ${ok(sync.peakRssMb < 300)}`);
+  console.log(`  API calls                     ${sync.calls} against a minimum of ${minimum.calls} (${overMin >= 0 ? '+' : ''}${f(overMin, 1)}%)      target ≤ +2%      ${ok(overMin <= 2)}`);
+  console.log(`    minimum = ${minimum.explain}`);
+  console.log(`  wall ratio sync / baseline    ${f(ratio, 2)}                                   target ≤ 1.30     ${ok(ratio <= 1.3)}`);
+  if (sync.mirrored !== rows('issues')) console.log(`  WARNING: mirrored ${sync.mirrored} of ${rows('issues')} changes`);
+}
+
 if (args.phase && process.env['BENCH_DEBUG']) {
   let peak = { heapTotal: 0, external: 0, arrayBuffers: 0 };
   setInterval(() => {
@@ -171,11 +205,11 @@ if (args.phase && process.env['BENCH_DEBUG']) {
 }
 
 if (args.phase === 'baseline') {
-  process.stdout.write(JSON.stringify(await baseline()));
+  process.stdout.write(JSON.stringify(jiraBench ? await jiraBench.jiraBaseline(jiraBench.benchJiraInstance(phaseUrl, pageSize), logger) : await baseline()));
 } else if (args.phase === 'sync') {
   const dir = mkdtempSync(join(tmpdir(), 'cg-bench-'));
   try {
-    process.stdout.write(JSON.stringify(await fullSync(dir)));
+    process.stdout.write(JSON.stringify(jiraBench ? await jiraBench.jiraFullSync(jiraBench.benchJiraInstance(phaseUrl, pageSize), logger, dir) : await fullSync(dir)));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -27,7 +27,8 @@ interface Sent {
 }
 
 const sent: Sent[] = [];
-const sim = new JiraSimulator({ baseUrl: BASE, auth: { basic: [{ email: 'ops@acme.example', apiToken: 't-ops' }] } });
+// Without JSM's Approvals field the connector reads approvals per issue, so that operation is exercised too.
+const sim = new JiraSimulator({ baseUrl: BASE, auth: { basic: [{ email: 'ops@acme.example', apiToken: 't-ops' }] }, approvalsField: false });
 const server = setupServer(
   http.all('*', async ({ request }) => {
     const text = await request.clone().text();

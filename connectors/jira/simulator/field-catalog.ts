@@ -25,6 +25,7 @@ export type FieldKind =
   | 'resolution'
   | 'comments'
   | 'attachments'
+  | 'approvals'
   | 'key';
 
 export interface FieldOption {
@@ -110,6 +111,8 @@ export function defaultFields(): FieldDef[] {
     custom(10008, 'Change start date', 'datetime', datetime, 'Time stamp'),
     custom(10009, 'Change completion date', 'datetime', datetime, 'Time stamp'),
     custom(10010, 'Request Type', 'requesttype', { type: 'sd-customerrequesttype', custom: 'com.atlassian.servicedesk:vp-origin' }),
+    // [UNVERIFIED] JSM's read-only Approvals field: its value is the request's approvals, shaped as the servicedeskapi lists them.
+    custom(10027, 'Approvals', 'approvals', { type: 'sd-approvals', custom: 'com.atlassian.servicedesk:sd-approvals' }),
     custom(10044, 'Urgency', 'option', select, 'Dropdown', ['Critical', 'High', 'Medium', 'Low']),
     // [UNVERIFIED] schema of the Assets/services picker on Cloud.
     custom(10045, 'Affected services', 'services', { type: 'array', items: 'service-entity-field', custom: 'com.atlassian.jira.plugins.service-entity:service-entity-field-cftype' }),

@@ -6,6 +6,7 @@ import { adfToText } from './adf.ts';
 import { STATUS_CATEGORIES, type Workflow } from './change-workflow.ts';
 import { ISSUE_TYPES, PRIORITIES, REQUEST_TYPES, type FieldCatalog, type FieldDef } from './field-catalog.ts';
 import { jiraTimestamp, jsmDate } from './jira-time.ts';
+import { approvalDto } from './jsm-dto.ts';
 import type { IssueView } from './jql-eval.ts';
 import type { AdfDoc, Flavor, HistoryItem, SimAttachment, SimComment, SimHistory, SimIssue, SimUser } from './sim-types.ts';
 import type { UserDirectory } from './user-directory.ts';
@@ -180,6 +181,9 @@ export function renderFieldValue(def: FieldDef, value: unknown, view: IssueView,
     }
     case 'attachments':
       return issue.attachments.map((a) => renderAttachment(a, ctx));
+    case 'approvals':
+      // Rendered for no particular caller, so canAnswerApproval reads false; empty like other custom fields: null.
+      return issue.approvals.length > 0 ? issue.approvals.map((a) => approvalDto(ctx, issue, a, null)) : null;
     default:
       return value ?? null;
   }

@@ -8,7 +8,7 @@ import { http, type RequestHandler } from 'msw';
 import { isAdfDoc, textToAdf } from './adf.ts';
 import { Workflow, type WorkflowDefinition } from './change-workflow.ts';
 import { FaultInjector } from './fault-injector.ts';
-import { FieldCatalog, ISSUE_TYPES, type FieldDef } from './field-catalog.ts';
+import { defaultFields, FieldCatalog, ISSUE_TYPES, type FieldDef } from './field-catalog.ts';
 import { IssueStore } from './issue-store.ts';
 import type { RenderContext } from './issue-renderer.ts';
 import { compileJql, type CompiledJql, type JqlEnv } from './jql-eval.ts';
@@ -40,6 +40,8 @@ export interface JiraSimulatorOptions {
   webhook?: WebhookOptions;
   workflow?: WorkflowDefinition;
   users?: SimUser[];
+  /** False models a site whose field list has no JSM Approvals field (clients then read approvals per issue). Default true. */
+  approvalsField?: boolean;
 }
 
 export interface DriveOptions {
@@ -77,7 +79,7 @@ export class JiraSimulator implements SimContext {
     this.timeZone = opts.timeZone ?? 'UTC';
     this.clock = opts.clock ?? Date.now;
     this.auth = opts.auth;
-    this.catalog = new FieldCatalog();
+    this.catalog = new FieldCatalog(opts.approvalsField === false ? defaultFields().filter((f) => f.kind !== 'approvals') : defaultFields());
     this.workflow = new Workflow(opts.workflow);
     this.users = new UserDirectory(opts.users, opts.auth?.basic ?? []);
     this.projects = (opts.projects ?? [{ key: 'ITSM', name: 'IT Service Management', serviceDeskId: '1' }]).map((p, i) => ({
@@ -265,6 +267,11 @@ export class JiraSimulator implements SimContext {
 
   async flushWebhooks(): Promise<void> {
     await this.webhooks?.flush();
+  }
+
+  /** Points the admin webhook at a new URL, e.g. once the receiving service knows its port. No-op without `webhook`. */
+  setWebhookUrl(url: string): void {
+    this.webhooks?.setUrl(url);
   }
 
   get webhookStats(): WebhookStats {

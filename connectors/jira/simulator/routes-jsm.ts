@@ -5,17 +5,9 @@
 
 import { textToAdf, adfToText } from './adf.ts';
 import { jsmDate } from './jira-time.ts';
+import { approvalDto, userDto } from './jsm-dto.ts';
 import { intParam, issueOr404, json, jsmError, readJson, type Route, type RouteRequest, type SimContext } from './sim-http.ts';
 import type { SimApproval, SimComment, SimIssue, SimUser } from './sim-types.ts';
-
-function userDto(sim: SimContext, u: SimUser | undefined): Record<string, unknown> | undefined {
-  if (!u) return undefined;
-  const api = `${sim.baseUrl}/rest/api/2/user?${sim.flavor === 'cloud' ? `accountId=${encodeURIComponent(u.accountId)}` : `username=${encodeURIComponent(u.name)}`}`;
-  const av = `${sim.baseUrl}/secure/useravatar?ownerId=${encodeURIComponent(u.accountId)}`;
-  const links = { jiraRest: api, avatarUrls: { '48x48': av, '24x24': av, '16x16': av, '32x32': av }, self: api };
-  const base = { emailAddress: u.emailAddress, displayName: u.displayName, active: u.active, timeZone: u.timeZone, _links: links };
-  return sim.flavor === 'cloud' ? { accountId: u.accountId, ...base } : { name: u.name, key: u.key, ...base };
-}
 
 function page(sim: SimContext, r: RouteRequest, values: unknown[], path: string): Record<string, unknown> {
   const start = Math.max(0, intParam(r.url, 'start', 0) || 0);
@@ -27,20 +19,6 @@ function page(sim: SimContext, r: RouteRequest, values: unknown[], path: string)
   if (!isLastPage) links.next = `${base}${path}?start=${start + limit}&limit=${limit}`;
   if (start > 0) links.prev = `${base}${path}?start=${Math.max(0, start - limit)}&limit=${limit}`;
   return { _expands: [], size: slice.length, start, limit, isLastPage, _links: links, values: slice };
-}
-
-function approvalDto(sim: SimContext, issue: SimIssue, a: SimApproval, caller: SimUser | null): Record<string, unknown> {
-  const out: Record<string, unknown> = {
-    id: a.id,
-    name: a.name,
-    finalDecision: a.finalDecision,
-    canAnswerApproval: a.finalDecision === 'pending' && a.approvers.some((x) => x.accountId === caller?.accountId && x.decision === 'pending'),
-    approvers: a.approvers.map((x) => ({ approver: userDto(sim, sim.users.find(x.accountId)), approverDecision: x.decision })),
-    createdDate: jsmDate(a.created, sim.timeZone),
-    _links: { self: `${sim.baseUrl}/rest/servicedeskapi/request/${issue.id}/approval/${a.id}` },
-  };
-  if (a.completed !== null) out.completedDate = jsmDate(a.completed, sim.timeZone);
-  return out;
 }
 
 function commentDto(sim: SimContext, issue: SimIssue, c: SimComment): Record<string, unknown> {

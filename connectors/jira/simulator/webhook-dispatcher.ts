@@ -23,6 +23,7 @@ export function signWebhookBody(body: string, secret: string): string {
 export class WebhookDispatcher {
   readonly stats: WebhookStats = { emitted: 0, sent: 0, delivered: 0, dropped: 0, duplicated: 0, retried: 0, failed: 0 };
   private readonly opts: WebhookOptions;
+  private url: string;
   private readonly random: () => number;
   private pending: Delivery[] = [];
   private scheduled: Promise<void> | null = null;
@@ -30,7 +31,13 @@ export class WebhookDispatcher {
 
   constructor(opts: WebhookOptions) {
     this.opts = opts;
+    this.url = opts.url;
     this.random = opts.random ?? Math.random;
+  }
+
+  /** Where deliveries go from now on (the receiver's port may only be known once it listens). */
+  setUrl(url: string): void {
+    this.url = url;
   }
 
   enqueue(body: string): void {
@@ -77,7 +84,7 @@ export class WebhookDispatcher {
     this.stats.sent++;
     let status = 0;
     try {
-      const res = await fetch(this.opts.url, { method: 'POST', headers, body: d.body });
+      const res = await fetch(this.url, { method: 'POST', headers, body: d.body });
       status = res.status;
       await res.arrayBuffer().catch(() => undefined);
     } catch {
