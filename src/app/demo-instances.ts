@@ -45,7 +45,11 @@ async function startServiceNow(count: number | undefined): Promise<{ sim: Servic
   // The simulator needs the server's URL, the server the simulator's handlers: the handlers are read per request.
   let sim: ServiceNowSimulator | undefined;
   const server = await startSimulatorServer(() => sim?.handlers() ?? []);
-  sim = createDemoSimulator(server.url, count === undefined ? {} : { count });
+  sim = createDemoSimulator(server.url, {
+    ...(count === undefined ? {} : { count }),
+    // The verdict fields the changegate update set adds to change_request.
+    customFields: ['u_changegate_verdict', 'u_changegate_allowed', 'u_changegate_reasons', 'u_changegate_policy_version', 'u_changegate_assessed_at'],
+  });
   return { sim, server };
 }
 
@@ -79,6 +83,8 @@ export async function startDemoInstances(options: DemoOptions): Promise<DemoInst
       schedule: '* * * * *',
       overlap: '2m',
       pageSize: 100,
+      // The demo shows verdicts on its tickets (work notes, verdict fields); a real instance opts in.
+      writeBack: true,
     }),
     InstanceConfig.parse({
       id: DEMO_IDS.jira,
@@ -90,6 +96,7 @@ export async function startDemoInstances(options: DemoOptions): Promise<DemoInst
       schedule: '* * * * *',
       overlap: '2m',
       pageSize: 100,
+      writeBack: true,
     }),
   ];
   const snCount = servicenow.sim.listChanges().length;
