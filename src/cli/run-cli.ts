@@ -14,6 +14,7 @@ import { validateMappingFiles } from '../mapping/validate-mappings.ts';
 import { registerPolicyKind } from '../policy/register-policy-kind.ts';
 import { runCheck } from './check-command.ts';
 import { createProgressReporter } from './progress-line.ts';
+import { validateLiveMapping } from './validate-live-mapping-command.ts';
 
 const USAGE = `changegate <command> [options]
 
@@ -29,6 +30,8 @@ Commands:
                               in force and where each came from; STATE is canonical or the
                               instance's native value (one starting with "-" as --to=-3)
   mappings validate [DIR]     check mapping files (default: ./mappings)
+  mappings validate --instance ID [--config FILE]
+                              check an instance's mapping against its live site (Jira)
   config schema               print the JSON Schema of changegate.yaml
 
 Options:
@@ -123,6 +126,7 @@ export async function runCli(argv: string[]): Promise<number> {
     }
     case 'mappings': {
       if (sub !== 'validate') break;
+      if (values.instance) return await validateLiveMapping(values.instance, values.config, process.stdout);
       registerPolicyKind();
       const results = validateMappingFiles(arg ?? 'mappings');
       if (results.length === 0) {

@@ -2,10 +2,11 @@
 // code, what it prints.
 
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JiraSimulator } from '../../connectors/jira/simulator/jira-simulator.ts';
 import { ServiceNowSimulator } from '../../connectors/servicenow/simulator/servicenow-simulator.ts';
 import { startSimulatorServer, type SimulatorServer } from '../../connectors/simulator-http.ts';
 
@@ -91,6 +92,31 @@ describe('changegate CLI', () => {
     const { code, stdout } = await changegate(['mappings', 'validate', mappings]);
     expect(code).toBe(2);
     expect(stdout).toMatch(/broken\.yaml:4:\d+ states/);
+  });
+
+  it('checks a Jira mapping against the live site with --instance', async () => {
+    let jira: JiraSimulator | undefined;
+    const site = await startSimulatorServer(() => jira?.handlers() ?? []);
+    try {
+      jira = new JiraSimulator({ baseUrl: site.url, auth: { basic: [{ email: 'ops@acme.example', apiToken: 'tok' }] } });
+      const config = (mapping: string) =>
+        `store: { kind: sqlite, path: ${join(dir, 'live.db')} }\ninstances:\n  - { id: jsm, system: jira, baseUrl: "${site.url}", auth: { kind: basic, email: ops@acme.example, apiToken: tok }, projects: [ITSM], mapping: ${mapping} }\n`;
+      const file = join(dir, 'live.yaml');
+      writeFileSync(file, config(join(ROOT, 'mappings/jira.default.yaml')));
+      const good = await changegate(['mappings', 'validate', '--instance', 'jsm', '--config', file]);
+      expect(good.stdout).toMatch(/^ok /);
+      expect(good.code).toBe(0);
+
+      const renamed = join(dir, 'jira-renamed.yaml');
+      writeFileSync(renamed, readFileSync(join(ROOT, 'mappings/jira.default.yaml'), 'utf8').replace('  Implementing: implement', '  In progress: implement'));
+      writeFileSync(file, config(renamed));
+      const bad = await changegate(['mappings', 'validate', '--instance', 'jsm', '--config', file]);
+      expect(bad.code).toBe(2);
+      expect(bad.stdout).toContain('In progress');
+      expect(bad.stdout).toContain('Implementing');
+    } finally {
+      await site.close();
+    }
   });
 
   it('prints the JSON Schema of changegate.yaml', async () => {

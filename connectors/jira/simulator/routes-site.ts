@@ -4,8 +4,8 @@
 
 import { ISSUE_TYPES } from './field-catalog.ts';
 import { jiraTimestamp } from './jira-time.ts';
-import { renderUser } from './issue-renderer.ts';
-import { intParam, json, type Route, type RouteRequest, type SimContext } from './sim-http.ts';
+import { renderStatus, renderUser } from './issue-renderer.ts';
+import { intParam, jiraError, json, type Route, type RouteRequest, type SimContext } from './sim-http.ts';
 
 function fields(sim: SimContext): Response {
   return json(
@@ -64,7 +64,19 @@ function projectSearch(sim: SimContext, r: RouteRequest): Response {
   return json({ self: `${api}/project/search?startAt=${startAt}&maxResults=${maxResults}`, maxResults, startAt, total: visible.length, isLast: startAt + values.length >= visible.length, values });
 }
 
+/** GET /project/{key}/statuses: every issue type of the project with the statuses its workflow uses. */
+function projectStatuses(sim: SimContext, r: RouteRequest): Response {
+  const ref = r.params.key ?? '';
+  const project = sim.projects.find((p) => p.key === ref || p.id === ref);
+  if (!project) return jiraError(404, [`No project could be found with key '${ref}'.`]);
+  const api = `${sim.baseUrl}/rest/api/${r.api}`;
+  const ctx = sim.render(r.api);
+  const statuses = sim.workflow.def.statuses.map((s) => renderStatus(s.id, ctx));
+  return json(ISSUE_TYPES.map((t) => ({ self: `${api}/issuetype/${t.id}`, id: t.id, name: t.name, subtask: false, statuses })));
+}
+
 export const siteRoutes: Route[] = [
+  { method: 'GET', pattern: '/rest/api/:v/project/:key/statuses', handle: projectStatuses },
   { method: 'GET', pattern: '/rest/api/:v/field', anonymous: true, handle: fields },
   { method: 'GET', pattern: '/rest/api/:v/myself', handle: myself },
   { method: 'GET', pattern: '/rest/api/:v/serverInfo', anonymous: true, handle: serverInfo },
