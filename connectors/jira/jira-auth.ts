@@ -10,6 +10,7 @@ import type { JiraInstance } from '../../src/config/schema.ts';
 import { ChangegateError } from '../../src/errors.ts';
 import type { AuthProvider } from '../../src/http/http-client.ts';
 import type { Logger } from '../../src/log.ts';
+import type { OAuthTokenFile } from './oauth-token-file.ts';
 
 export const OAUTH_GATEWAY = 'https://api.atlassian.com/ex/jira';
 
@@ -31,7 +32,7 @@ function tokenFailed(instanceId: string, err: unknown): ChangegateError {
   );
 }
 
-export function createJiraAuth(instance: JiraAuthInstance, deps: { logger: Logger }): JiraAuthSetup {
+export function createJiraAuth(instance: JiraAuthInstance, deps: { logger: Logger; tokenFile?: OAuthTokenFile }): JiraAuthSetup {
   const auth = instance.auth;
   if (auth.kind === 'basic') {
     const header = `Basic ${Buffer.from(`${auth.email}:${auth.apiToken}`, 'utf8').toString('base64')}`;
@@ -43,16 +44,25 @@ export function createJiraAuth(instance: JiraAuthInstance, deps: { logger: Logge
     return { provider: { header: async () => header, refresh: async () => {} }, apiBaseUrl: instance.baseUrl };
   }
 
+  // Atlassian rotates the refresh token on every refresh and kills the old one, so the
+  // rotated one is kept in the token file (when there is one) and preferred at start-up.
+  const stored = deps.tokenFile?.read() ?? null;
+  const tokens = stored ?? { refreshToken: auth.refreshToken, ...(auth.accessToken ? { accessToken: auth.accessToken } : {}) };
   const manager: OAuth2Manager = createOAuth2Manager({
-    ...(auth.accessToken ? { accessToken: auth.accessToken } : {}),
-    refreshToken: auth.refreshToken,
+    ...(tokens.accessToken ? { accessToken: tokens.accessToken } : {}),
+    ...(stored?.expiresAt ? { expiresAt: stored.expiresAt } : {}),
+    refreshToken: tokens.refreshToken,
     clientId: auth.clientId,
     clientSecret: auth.clientSecret,
     cloudId: auth.cloudId,
-    onTokenRefresh: () => {
-      // Atlassian rotates the refresh token on every refresh and kills the old one;
-      // there is no secret store to write it to, so a restart needs a fresh grant.
-      deps.logger.warn({ instance: instance.id }, 'OAuth 2.0 refresh token rotated; the configured refreshToken is now spent and the new one is held in memory only');
+    onTokenRefresh: (event) => {
+      if (!deps.tokenFile) {
+        deps.logger.warn({ instance: instance.id }, 'OAuth 2.0 refresh token rotated; the configured refreshToken is now spent and the new one is held in memory only');
+        return;
+      }
+      if (!event.refreshToken) return;
+      deps.tokenFile.write({ refreshToken: event.refreshToken, accessToken: event.accessToken, expiresAt: event.expiresAt });
+      deps.logger.info({ instance: instance.id, file: deps.tokenFile.path }, 'OAuth 2.0 refresh token rotated and saved');
     },
   });
   return {

@@ -1,6 +1,7 @@
 // Wires one process: store, connectors, sync engine, scheduler, HTTP server.
 // With no configuration it starts the built-in demo instances and says so.
 
+import { dirname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { ConnectorInstance } from '../../connectors/connector.ts';
 import type { ChangegateConfig, InstanceConfig } from '../config/schema.ts';
@@ -105,7 +106,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
   });
   const engine = new SyncEngine({ store, logger, metrics, onChangesWritten: (instance, ids) => runner.onChangesWritten(instance, ids) });
   for (const instance of instances) {
-    const connector = buildConnector(instance, { logger, metrics });
+    const connector = buildConnector(instance, { logger, metrics, ...(config.store.kind === 'sqlite' ? { stateDir: dirname(config.store.path) } : {}) });
     connectors.set(instance.id, connector);
     engine.register({ connector, pageSize: instance.pageSize, overlapMs: instance.overlap });
   }
