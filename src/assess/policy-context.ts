@@ -5,11 +5,13 @@
 
 import type { CanonicalState, Change, MirroredChange } from '../domain/change.ts';
 import type { CiEvent, MonitorEvent } from '../domain/events.ts';
+import type { Calendar } from '../policy/calendar.ts';
 import type { PolicyContext } from '../policy/context.ts';
 import { gateInto } from '../policy/gates/gate-registry.ts';
 import type { Policy } from '../policy/policy-config.ts';
 import type { ChangeStore } from '../store/change-store.ts';
 import { changeRefKeys } from '../store/change-refs.ts';
+import { mergeCalendars } from './itsm-calendar.ts';
 
 /** The CI and monitoring events correlated to one change. */
 export type EventSource = (change: Change) => Promise<{ ci: CiEvent[]; monitor: MonitorEvent[] }>;
@@ -22,6 +24,8 @@ export interface PolicyContextDeps {
    * known, so readiness gates that need CI or monitoring evidence answer pending.
    */
   events?: EventSource;
+  /** The instance's ITSM calendar (ServiceNow blackout/maintenance schedules), merged into the policy calendar; null: none known. */
+  calendars?: (instance: string) => Calendar | null;
 }
 
 /**
@@ -72,8 +76,7 @@ export async function buildPolicyContext(deps: PolicyContextDeps, mc: MirroredCh
   return {
     now,
     events,
-    // ITSM-side schedules (ServiceNow blackout/maintenance schedules) are not read yet: the policy file's calendar is the calendar.
-    calendar: deps.policy.calendar,
+    calendar: mergeCalendars(deps.policy.calendar, deps.calendars?.(mc.change.instance) ?? null),
     otherChanges,
     // Waivers are granted through a later issue's API; none exist yet.
     waivers: [],

@@ -9,6 +9,7 @@ import { deriveApproval, priorityFor } from './change-rules.ts';
 import { APPROVAL_COMMENTS, CLOSE_NOTES, COMMENTS, SCENARIOS, WORK_NOTES } from './change-scenarios.ts';
 import { ciSysId, DEMO_CIS, DEMO_USERS, ensureReferenceData, groupMembers, groupSysId, serviceSysId, STANDARD_TEMPLATES, templateSysId, userSysId, type CiKey, type GroupKey } from './demo-catalog.ts';
 import { toGlideDateTime } from './glide-time.ts';
+import { seedDemoSchedules } from './schedule-tables.ts';
 import { SeededRandom } from './seeded-random.ts';
 import { ServiceNowSimulator, type ServiceNowSimulatorOptions } from './servicenow-simulator.ts';
 
@@ -212,9 +213,10 @@ function journalRow(sim: ServiceNowSimulator, rng: SeededRandom, table: string, 
   );
 }
 
-/** Seeds `count` changes (default 300) plus users, groups, CIs, services and templates. */
+/** Seeds `count` changes (default 300) plus users, groups, CIs, services, templates and a blackout and a maintenance schedule. */
 export function seedDemoData(sim: ServiceNowSimulator, options: DemoDataOptions = {}): void {
   ensureReferenceData(sim);
+  seedDemoSchedules(sim);
   const rng = new SeededRandom(options.seed ?? 1);
   // Whole hours keep the demo's planned windows readable.
   const now = Math.floor(sim.now().getTime() / HOUR) * HOUR;

@@ -17,6 +17,7 @@ import { SimAuth, type BasicCredential, type OAuthClient } from './sim-auth.ts';
 import { SimFaults } from './sim-faults.ts';
 import { buildHandlers, type LoggedRequest } from './sim-handlers.ts';
 import { SimRateLimit, type RateLimitOptions } from './sim-rate-limit.ts';
+import { CMN_SCHEDULE, CMN_SCHEDULE_SPAN } from './schedule-tables.ts';
 import { TableApi } from './table-api.ts';
 import * as schemas from './table-schema.ts';
 import type { Row } from './table-schema.ts';
@@ -105,6 +106,8 @@ export class ServiceNowSimulator {
     this.store.add(new SimTable(schemas.CMDB_CI));
     this.store.add(new SimTable(schemas.CMDB_CI_SERVICE));
     this.store.add(new SimTable(schemas.STD_CHANGE_PRODUCER_VERSION));
+    this.store.add(new SimTable(CMN_SCHEDULE));
+    this.store.add(new SimTable(CMN_SCHEDULE_SPAN, ['schedule']));
     this.writer = new RecordWriter(this.store, () => randomUUID().replaceAll('-', ''), (e) => {
       for (const l of this.listeners) l(e);
     });

@@ -114,6 +114,7 @@ export const SYS_USER_GRMEMBER = defineTable('sys_user_grmember', 'Group Member'
 const CI_FIELDS: Record<string, FieldDef> = {
   environment: S,
   install_status: choice({ '1': 'Installed', '7': 'Retired' }, true),
+  maintenance_schedule: ref('cmn_schedule'),
   name: S,
   operational_status: choice({ '1': 'Operational', '2': 'Non-Operational' }, true),
   owned_by: ref('sys_user'),
