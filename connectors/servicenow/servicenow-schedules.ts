@@ -176,6 +176,22 @@ function kindOf(row: Row): WindowKind | null {
 }
 
 /**
+ * The CIs that name one of the maintenance schedules. A CMDB the API user may
+ * not read costs the maintenance windows (they could apply to nobody), not the
+ * blackouts: those apply to every change.
+ */
+async function maintainedCis(client: ServiceNowClient, ids: string[], options: ScheduleReadOptions): Promise<Row[]> {
+  try {
+    return await readByIds(client, 'cmdb_ci', 'maintenance_schedule', ids, 'sys_id,name,maintenance_schedule', options);
+  } catch (error) {
+    if (options.signal?.aborted) throw error;
+    const why = error instanceof Error ? error.message : String(error);
+    options.logger.warn({ instance: client.instanceId, err: error }, `${client.instanceId}: the CIs of ServiceNow maintenance schedules could not be read, so maintenance schedules are left out (${why})`);
+    return [];
+  }
+}
+
+/**
  * Every blackout and maintenance schedule of one instance as calendar windows.
  * Throws what the client throws (an ACL's 403 is `CG_SN_FORBIDDEN`): the
  * caller decides whether a missing ITSM calendar matters.
@@ -201,7 +217,7 @@ export async function readServiceNowSchedules(client: ServiceNowClient, options:
   }
   if (schedules.size === 0) return { windows: [] };
   const maintenanceIds = [...schedules.values()].filter((s) => s.kind === 'maintenance').map((s) => s.sysId);
-  for (const ci of await readByIds(client, 'cmdb_ci', 'maintenance_schedule', maintenanceIds, 'sys_id,name,maintenance_schedule', options)) {
+  for (const ci of await maintainedCis(client, maintenanceIds, options)) {
     const schedule = schedules.get(text(ci, 'maintenance_schedule'));
     if (!schedule) continue;
     schedule.services.push(...[text(ci, 'sys_id'), text(ci, 'name')].filter((v) => v !== ''));

@@ -118,6 +118,27 @@ describe('ServiceNow schedules in the policy calendar', () => {
     expect(maintenanceFit(late, ctx.calendar)).toEqual({ applicable: true, covering: null });
   });
 
+  it('reads an all-day weekday blackout with a repeat end as a daily freeze on weekdays', async () => {
+    // Tuesday 10 March, 23:05 in Paris: inside Tuesday's all-day entry.
+    schedule('Payroll run freeze', 'blackout', 'Europe/Paris', [
+      { all_day: 'true', start_date_time: '20260302T000000', end_date_time: '20260302T235959', repeat_type: 'weekdays', repeat_until: '20260313' },
+    ]);
+    const calendars = await loaded();
+    expect(calendars.calendarFor('sn-prod')?.windows).toMatchObject([
+      { kind: 'freeze', schedule: 'recurring', days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '00:00', durationMs: 86_400_000, validFrom: '2026-03-02', validUntil: '2026-03-13' },
+    ]);
+    expect((await implementVerdict(calendars.calendarFor)).verdict.reasons).toEqual([expect.stringMatching(/Payroll run freeze.*\(implement\.freeze\)$/)]);
+  });
+
+  it('keeps the blackouts when the CMDB refuses the maintenance-schedule lookup', async () => {
+    schedule('Weekend maintenance', 'maintenance', 'UTC', [{ start_date_time: '2026-03-07 22:00:00', end_date_time: '2026-03-08 04:00:00', repeat_type: 'weekly' }]);
+    schedule('Quarter-end freeze', 'blackout', 'UTC', [{ start_date_time: '2026-03-10 22:00:00', end_date_time: '2026-03-10 23:00:00' }]);
+    sim.faults.next({ kind: 'status', status: 403 }, { path: '/cmdb_ci' });
+    const calendars = await loaded();
+    expect(calendars.calendarFor('sn-prod')?.windows.map((w) => [w.kind, w.name])).toEqual([['freeze', 'Quarter-end freeze']]);
+    expect(logs.lines().filter((l) => l.level === 40).map((l) => l.msg)).toEqual([expect.stringMatching(/maintenance schedules are left out .*HTTP 403/)]);
+  });
+
   it('leaves the policy calendar alone when the schedule table is refused by an ACL, and says so once', async () => {
     schedule('Hidden freeze', 'blackout', 'UTC', [{ start_date_time: '2026-03-10 22:00:00', end_date_time: '2026-03-10 23:00:00' }]);
     sim.faults.times(2, { kind: 'status', status: 403 }, { path: '/cmn_schedule' });
