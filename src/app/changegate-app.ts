@@ -23,6 +23,9 @@ import { openStore } from '../store/open-store.ts';
 import { DeliveryProcessor } from '../sync/delivery-processor.ts';
 import { SyncEngine } from '../sync/sync-engine.ts';
 import { SyncScheduler } from '../sync/scheduler.ts';
+import { readServiceNowSchedules } from '../../connectors/servicenow/servicenow-schedules.ts';
+import { createServiceNowClient } from '../../connectors/servicenow/servicenow-client.ts';
+import { createItsmCalendars } from '../assess/itsm-calendar.ts';
 import { buildConnector } from './build-connectors.ts';
 import { startDemoInstances, type DemoInstances } from './demo-instances.ts';
 import { validationInstances } from './validation-instances.ts';
@@ -85,12 +88,26 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     logger.info({ instance: instance.id }, `${instance.id}: writeBack is off: changes are assessed and stored, nothing is written to the tickets`);
   }
   const connectors = new Map<string, ConnectorInstance>();
+  // Blackout and maintenance schedules each ServiceNow instance publishes, merged with the policy's calendar.
+  const itsmCalendars = createItsmCalendars(
+    new Map(
+      instances
+        .filter((i) => i.system === 'servicenow')
+        .map((i) => {
+          const client = createServiceNowClient(i, { logger: logger.child({ instance: i.id }) });
+          return [i.id, (signal?: AbortSignal) => readServiceNowSchedules(client, { logger: logger.child({ instance: i.id }), ...(signal ? { signal } : {}) })] as const;
+        }),
+    ),
+    { logger },
+  );
+  const calendars = (id: string) => itsmCalendars.calendarFor(id);
   // Each calls the other only after both exist: the runner wakes the worker, the worker reports settled reverts.
   const runner = new AssessmentRunner({
     store,
     assessments,
     outbox,
     policy,
+    calendars,
     modeOf: (id) => modes.get(id) ?? null,
     writesBack: (id) => writers.has(id),
     logger,
@@ -120,7 +137,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
       metrics,
       logger,
       webhooks: { deliveries, connectorOf: (id) => connectors.get(id), onAccepted: () => processor.kick() },
-      validate: { policy, instances: validationInstances(instances), lastSyncAt: (id) => engine.lastSuccessAt(id) },
+      validate: { policy, calendars, instances: validationInstances(instances), lastSyncAt: (id) => engine.lastSuccessAt(id) },
     }));
 
   return {
@@ -148,6 +165,8 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
       processor.start();
       // Posts what a previous process or a `sync` queued, then whatever each sync queues.
       outboxWorker.start();
+      // Read the ITSM calendars before the first assessment (a failed read keeps the policy calendar and is logged).
+      await itsmCalendars.refreshAll();
       scheduler.start(
         instances.map((i) => ({ instance: i.id, cron: i.schedule })),
         { runNow: serveOptions.runNow ?? true },

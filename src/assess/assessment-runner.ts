@@ -18,6 +18,7 @@ import { asChangegateError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { assess } from '../policy/assess.ts';
 import { isTerminal } from '../policy/lifecycle.ts';
+import type { Calendar } from '../policy/calendar.ts';
 import type { Policy } from '../policy/policy-config.ts';
 import type { Metrics } from '../server/metrics.ts';
 import type { AssessmentStore, EnforcementMode, EnforcementRecord } from '../store/assessment-store.ts';
@@ -34,6 +35,8 @@ export interface AssessmentRunnerDeps {
   outbox: OutboxStore;
   policy: Policy;
   events?: EventSource;
+  /** Calendars read from the ITSM (ServiceNow blackout and maintenance schedules), merged with the policy's. */
+  calendars?: (instance: string) => Calendar | null;
   /** The instance's `enforcement` setting; reactive enforcement is off for an instance this answers null for. */
   modeOf: (instance: string) => EnforcementMode | null;
   /** The instance's `writeBack` setting (default: every instance writes back). Off: assess and store only, no verdict, note or enforcement. */
@@ -96,6 +99,7 @@ export class AssessmentRunner {
       outbox: deps.outbox,
       policy: deps.policy,
       ...(deps.events ? { events: deps.events } : {}),
+      ...(deps.calendars ? { calendars: deps.calendars } : {}),
       modeOf: (instance) => deps.modeOf(instance) ?? 'advisory',
       logger: deps.logger,
       metrics: deps.metrics,
@@ -170,7 +174,11 @@ export class AssessmentRunner {
     }
 
     const now = deps.clock?.() ?? new Date();
-    const ctx = await buildPolicyContext({ store: deps.store, policy: deps.policy, ...(deps.events ? { events: deps.events } : {}) }, judged, now);
+    const ctx = await buildPolicyContext(
+      { store: deps.store, policy: deps.policy, ...(deps.events ? { events: deps.events } : {}), ...(deps.calendars ? { calendars: deps.calendars } : {}) },
+      judged,
+      now,
+    );
     const assessment = assess(judged, ctx);
     const hash = outcomeHash(assessment);
     result.status = 'assessed';

@@ -13,6 +13,7 @@ import type { TransitionVerdict } from '../domain/assessment.ts';
 import type { CanonicalState, MirroredChange } from '../domain/change.ts';
 import type { Logger } from '../log.ts';
 import { validateTransition } from '../policy/assess.ts';
+import type { Calendar } from '../policy/calendar.ts';
 import type { Policy } from '../policy/policy-config.ts';
 import type { Metrics } from '../server/metrics.ts';
 import type { AssessmentStore, EnforcementMode, EnforcementOutcome, EnforcementRecord } from '../store/assessment-store.ts';
@@ -27,6 +28,8 @@ export interface EnforcementDeps {
   outbox: OutboxStore;
   policy: Policy;
   events?: EventSource;
+  /** Calendars read from the ITSM (ServiceNow blackout and maintenance schedules), merged with the policy's. */
+  calendars?: (instance: string) => Calendar | null;
   /** The instance's `enforcement` setting. */
   modeOf: (instance: string) => EnforcementMode;
   logger: Logger;
@@ -130,7 +133,11 @@ export class Enforcer {
       ...mc,
       change: { ...change, state: move.from, nativeState: move.fromNative ?? change.nativeState, nativeStateLabel: move.fromLabel },
     };
-    const ctx = await buildPolicyContext({ store: deps.store, policy: deps.policy, ...(deps.events ? { events: deps.events } : {}) }, before, new Date(revision.updatedAt));
+    const ctx = await buildPolicyContext(
+      { store: deps.store, policy: deps.policy, ...(deps.events ? { events: deps.events } : {}), ...(deps.calendars ? { calendars: deps.calendars } : {}) },
+      before,
+      new Date(revision.updatedAt),
+    );
     const verdict = validateTransition(before, move.to, ctx);
     if (verdict.allow) return null;
 
