@@ -5,7 +5,7 @@
 // decides, and the answer says so: the plugin only ever reads a decision.
 
 import type { CanonicalState, System } from '../domain/change.ts';
-import { validateTransition } from '../policy/assess.ts';
+import { childRecordsRead, validateTransition } from '../policy/assess.ts';
 import { gatedStates, isEdge } from '../policy/lifecycle.ts';
 import { buildPolicyContext, type PolicyContextDeps } from './policy-context.ts';
 
@@ -81,7 +81,10 @@ function byFailMode(instance: ValidationInstance, why: string): Pick<ValidationA
 export async function validateChangeTransition(deps: ValidationDeps, request: ValidationRequest, now: Date): Promise<ValidationOutcome> {
   const { instance, key, from, to } = request;
   const policyVersion = deps.policy.version;
-  const mc = await deps.store.getChange(key, { instance: instance.id, withoutRaw: true });
+  // The gates of this step decide which child records are worth reading (the edge's states are a superset of what is evaluated).
+  const reads = from === to ? new Set() : childRecordsRead(deps.policy, gatedStates(from, to));
+  const children = { approvals: reads.has('approvals'), journal: reads.has('journal') };
+  const mc = await deps.store.getChange(key, { instance: instance.id, withoutRaw: true, children });
   const stale = staleness(instance, deps.lastSyncAt(instance.id), now);
   const change = mc === null ? null : { id: mc.change.id, key: mc.change.key, revision: mc.change.nativeRevision };
   const base = { conditions: [], policyVersion, change, stale: stale !== null };

@@ -3,14 +3,14 @@
 // answers for one target state. Both depend only on their inputs: no clock,
 // no randomness, stable ordering, so the same inputs give deep-equal output.
 
-import type { Assessment, GateResult, TransitionVerdict, Violation } from '../domain/assessment.ts';
+import type { Assessment, GateResult, Scorecard, TransitionVerdict, Violation } from '../domain/assessment.ts';
 import { CANONICAL_STATES, type CanonicalState, type MirroredChange } from '../domain/change.ts';
 import { activeWaiver, type PolicyContext } from './context.ts';
 import { celChange, runCustomRule } from './custom-rules.ts';
 import { BUILT_IN_GATES, gateInto } from './gates/gate-registry.ts';
-import type { GateInput, Verdict } from './gates/gate.ts';
+import type { ChildRecords, GateInput, Verdict } from './gates/gate.ts';
 import { gatedStates, isEdge, nextStates } from './lifecycle.ts';
-import { resolveRules } from './policy-config.ts';
+import { resolveRules, type Policy } from './policy-config.ts';
 import { assessRisk, classify } from './risk.ts';
 import { scorecard } from './scorecard.ts';
 import { formatUtc } from './zoned-time.ts';
@@ -23,16 +23,30 @@ function prepare(mirrored: MirroredChange, ctx: PolicyContext): GateInput {
   const risk = assessRisk(change, policy.riskMatrix);
   const classification = classify(change, risk, policy.classification);
   const rules = resolveRules(policy, change, classification);
-  const card = scorecard({
+  // Only the CAB gate (into scheduled) and a full assessment read the scorecard:
+  // validating any other transition must not pay for it. Computed once, on first read.
+  let card: Scorecard | undefined;
+  return {
+    mirrored,
     change,
-    risk,
-    ci: ctx.events.ci,
-    monitor: ctx.events.monitor,
+    ctx,
     now,
-    maxRiskLevel: policy.scorecard.maxRiskLevel,
-    placeholders: rules.builtIn['authorize.plans'].placeholders,
-  });
-  return { mirrored, change, ctx, now, classification, risk, scorecard: card, rules };
+    classification,
+    risk,
+    rules,
+    get scorecard(): Scorecard {
+      card ??= scorecard({
+        change,
+        risk,
+        ci: ctx.events.ci,
+        monitor: ctx.events.monitor,
+        now,
+        maxRiskLevel: policy.scorecard.maxRiskLevel,
+        placeholders: rules.builtIn['authorize.plans'].placeholders,
+      });
+      return card;
+    },
+  };
 }
 
 function stateOrder(a: CanonicalState, b: CanonicalState): number {
@@ -66,10 +80,12 @@ function gatesInto(input: GateInput, state: CanonicalState): Evaluated[] {
     const verdict = gate.check(input, params as never);
     out.push({ ...waive(input, gate.id, state, verdict, params.waivable), atEntryOnly: gate.atEntryOnly === true });
   }
-  const vars = { change: celChange(input.mirrored), events: input.ctx.events, now: input.ctx.now };
+  // Built once, and only when a custom rule into this state runs (most states have none).
+  let vars: Parameters<typeof runCustomRule>[1] | undefined;
   for (const rule of input.ctx.policy.custom) {
     const params = input.rules.custom[rule.id];
     if (rule.into !== state || !params?.enabled) continue;
+    vars ??= { change: celChange(input.mirrored), events: input.ctx.events, now: input.ctx.now };
     const verdict = runCustomRule(rule, vars);
     out.push({ ...waive(input, rule.id, state, { ...verdict, evidence: [{ kind: 'rule', ref: rule.id, summary: rule.expr, url: null, at: null }] }, params.waivable), atEntryOnly: false });
   }
@@ -109,6 +125,21 @@ export function assess(mirrored: MirroredChange, ctx: PolicyContext): Assessment
     allowedTransitions: [...allowedTransitions].toSorted(stateOrder),
     violations,
   };
+}
+
+/**
+ * The child records (approvals, journal) the gates into `states` may read under
+ * `policy`: what a caller evaluating only those states must load. Custom rules
+ * see both (CEL's `change` carries them), enabled or not, since an override can
+ * enable one per change.
+ */
+export function childRecordsRead(policy: Policy, states: readonly CanonicalState[]): Set<ChildRecords> {
+  const read = new Set<ChildRecords>();
+  for (const gate of BUILT_IN_GATES) {
+    if (states.includes(gateInto(gate.id))) for (const r of gate.reads ?? []) read.add(r);
+  }
+  if (policy.custom.some((rule) => states.includes(rule.into))) read.add('approvals').add('journal');
+  return read;
 }
 
 /** Every enabled gate into one state, whatever state the change is in (for `check --explain` and tests). */

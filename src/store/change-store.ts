@@ -66,6 +66,12 @@ export interface GetChangeOptions {
    * bytes and the policy never reads it; the validate endpoint asks this way.
    */
   withoutRaw?: boolean;
+  /**
+   * Which child records to read (default: both). One left out comes back as an
+   * empty list: for a caller that knows none of its checks reads it (the
+   * validate endpoint evaluates only the gates of one transition).
+   */
+  children?: { approvals: boolean; journal: boolean };
 }
 
 /** Active changes that may collide with one change: same instance, a shared service or CI. */

@@ -244,10 +244,14 @@ export class SqliteChangeStore implements ChangeStore {
       if (row !== undefined && instance !== undefined && row.instance !== instance) row = undefined;
       row ??= (instance === undefined ? byKey.get(idOrKey) : byKeyOn.get(idOrKey, instance)) as ChangeRow | undefined;
       if (row === undefined) return null;
-      return {
-        change: JSON.parse(row.json) as Change,
-        ...children(s.childrenOf.all(row.instance, row.native_id, row.instance, row.native_id) as { kind: number; json: string }[]),
-      };
+      const change = JSON.parse(row.json) as Change;
+      const wanted = options.children;
+      if (wanted === undefined || (wanted.approvals && wanted.journal)) {
+        return { change, ...children(s.childrenOf.all(row.instance, row.native_id, row.instance, row.native_id) as { kind: number; json: string }[]) };
+      }
+      // Only what the caller reads: most validations need neither list and skip the statement entirely.
+      const list = <T>(read: boolean, stmt: StatementSync): T[] => (read ? (stmt.all(row.instance, row.native_id) as { json: string }[]).map((r) => JSON.parse(r.json) as T) : []);
+      return { change, approvals: list<Approval>(wanted.approvals, s.approvalsOf), journal: list<JournalEntry>(wanted.journal, s.journalOf) };
     });
   }
 

@@ -111,6 +111,8 @@ export function prepareStatements(db: DatabaseSync) {
        UNION ALL SELECT 1, at, id, json FROM journal WHERE instance = ? AND change_native_id = ?
        ORDER BY 1, 2, 3`,
     ),
+    approvalsOf: p('SELECT json FROM approvals WHERE instance = ? AND change_native_id = ? ORDER BY updated_at, id'),
+    journalOf: p('SELECT json FROM journal WHERE instance = ? AND change_native_id = ? ORDER BY at, id'),
     revisionsOf: p('SELECT * FROM revisions WHERE change_id = ? ORDER BY seq'),
     deleteRefs: p('DELETE FROM change_refs WHERE change_id = ?'),
     countAll: p('SELECT count(*) AS n FROM changes'),

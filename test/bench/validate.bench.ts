@@ -8,6 +8,7 @@
 // (the figure a busy shared machine disturbs least).
 //
 //   npm run bench:validate [-- --changes 10000 --connections 50 --duration 20]
+//   CG_BENCH_CPU_PROF=/tmp/prof npm run bench:validate   (also profiles the validate server)
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -124,7 +125,10 @@ interface Server {
 }
 
 function startServer(storePath: string, route: Route): Promise<Server> {
-  const child = spawn(process.execPath, ['--max-semi-space-size=4', import.meta.filename, '--phase', 'serve', '--store', storePath, '--route', route], {
+  // CG_BENCH_CPU_PROF=<dir>: the validate server writes a V8 CPU profile there when it stops.
+  const profile = process.env.CG_BENCH_CPU_PROF;
+  const profiling = route === 'validate' && profile !== undefined && profile !== '' ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
+  const child = spawn(process.execPath, ['--max-semi-space-size=4', ...profiling, import.meta.filename, '--phase', 'serve', '--store', storePath, '--route', route], {
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
   const cpuMicros = () =>

@@ -286,6 +286,19 @@ export function describeChangeStoreContract(name: string, open: () => Promise<Ch
         expect((await store.getChange(c.key, { withoutRaw: true }))?.change).toEqual({ ...v2, raw: null });
       });
 
+      it('reads only the child records asked for, the others as empty lists', async () => {
+        const c = buildChange();
+        const approval = buildApproval();
+        const late = buildJournalEntry({ id: 'j-late', at: at(30) });
+        const early = buildJournalEntry({ id: 'j-early', at: at(2) });
+        await store.applyPage(I, S, [asChange(c), asApproval(approval), asJournal(late), asJournal(early)], null);
+        const read = (approvals: boolean, journal: boolean) => store.getChange(c.key, { instance: I, withoutRaw: true, children: { approvals, journal } });
+        expect(await read(true, true)).toEqual({ change: { ...c, raw: null }, approvals: [approval], journal: [early, late] });
+        expect(await read(true, false)).toEqual({ change: { ...c, raw: null }, approvals: [approval], journal: [] });
+        expect(await read(false, true)).toEqual({ change: { ...c, raw: null }, approvals: [], journal: [early, late] });
+        expect(await read(false, false)).toEqual({ change: { ...c, raw: null }, approvals: [], journal: [] });
+      });
+
       it('resolves a key present on several instances to the most recently updated, or to the instance asked for', async () => {
         const older = buildChange({ instance: 'sn-prod', updatedAt: at(1) });
         const newer = buildChange({ instance: 'sn-test', updatedAt: at(2) });

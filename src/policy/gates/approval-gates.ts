@@ -31,6 +31,7 @@ const CLASS_NEEDS = { major: 'major changes need', minor: 'minor changes need', 
 
 export const approvalsByClass = defineGate({
   id: 'scheduled.approvals',
+  reads: ['approvals'],
   check({ mirrored, change, classification }, params) {
     if (change.type === 'standard') {
       if (!Object.hasOwn(change.custom, params.templateField)) {
@@ -71,6 +72,7 @@ function samePerson(a: Ref | null, b: Ref | null): boolean {
 
 export const separationOfDuties = defineGate({
   id: 'scheduled.separation-of-duties',
+  reads: ['approvals'],
   check({ mirrored, change }) {
     const approved = sorted(mirrored.approvals.filter((a) => a.state === 'approved' && a.approver !== null));
     const conflicts: string[] = [];

@@ -84,6 +84,7 @@ export const closeFields = defineGate({
 
 export const postImplementationReview = defineGate({
   id: 'closed.pir',
+  reads: ['journal'],
   check({ mirrored, change, classification, now }, params) {
     if (!params.classes.includes(classification)) return pass(`${classification} changes need no post-implementation review`);
     const entry = journalAt(mirrored.journal, now).find((e) => mentions(e.text, params.markers));
@@ -108,6 +109,7 @@ export const tasksClosed = defineGate({
 
 export const cancellationReason = defineGate({
   id: 'canceled.reason',
+  reads: ['journal'],
   check({ mirrored, change, now }, params) {
     if (!isBlank(change.closeNotes)) return pass('the close notes give the cancellation reason', [fieldRef('closeNotes', 'cancellation reason')]);
     const entry = journalAt(mirrored.journal, now).find((e) => mentions(e.text, params.markers));

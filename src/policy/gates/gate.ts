@@ -26,6 +26,8 @@ export interface GateInput {
   rules: ResolvedRules;
 }
 
+export type ChildRecords = 'approvals' | 'journal';
+
 export interface GateDef<K extends BuiltInRuleId = BuiltInRuleId> {
   id: K;
   /**
@@ -34,6 +36,12 @@ export interface GateDef<K extends BuiltInRuleId = BuiltInRuleId> {
    * of a change already in that state.
    */
   atEntryOnly?: boolean;
+  /**
+   * The mirrored child records the check reads. A caller that evaluates only
+   * some states (validate) reads from the store only what their gates declare,
+   * so a gate that reads `mirrored.approvals` or `mirrored.journal` must say so.
+   */
+  reads?: readonly ChildRecords[];
   check(input: GateInput, params: RuleParams[K]): Verdict;
 }
 

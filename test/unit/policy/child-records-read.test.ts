@@ -1,0 +1,67 @@
+// The validate endpoint reads from the store only the child records (approvals,
+// journal) the gates of the transition declare. A gate that read one without
+// declaring it would judge an empty list there: these tests catch that by
+// judging every state both ways.
+
+import { describe, expect, it } from 'vitest';
+import { CANONICAL_STATES, type MirroredChange } from '../../../src/domain/change.ts';
+import { childRecordsRead, evaluateState } from '../../../src/policy/assess.ts';
+import { BUILT_IN_GATES, gateInto } from '../../../src/policy/gates/gate-registry.ts';
+import { loadPolicy } from '../../../src/policy/policy-config.ts';
+import { buildJournalEntry } from '../../support/change-builder.ts';
+import { approved, context, DEFAULT_POLICY, mirrored } from './policy-fixtures.ts';
+
+const ENDED = { actualStart: '2026-03-10T22:00:00Z', actualEnd: '2026-03-10T23:30:00Z' } as const;
+const pirNote = buildJournalEntry({ text: '[PIR] Root cause: expired cert. Cancelled the retry storm.', at: '2026-03-11T09:00:00Z', author: 'cab.chair' });
+const cancelNote = buildJournalEntry({ id: 'j-cancel', text: 'Canceled: vendor postponed the release.', at: '2026-03-11T09:30:00Z' });
+
+/** Changes whose approvals or journal decide some gate: dropping them unread would change a result. */
+const CHANGES: MirroredChange[] = [
+  mirrored({ ...ENDED, type: 'emergency' }, { journal: [pirNote, cancelNote] }),
+  mirrored({ risk: { impact: 'high', probability: 'medium', level: 'high' } }, { approvals: [approved('CAB')] }),
+  mirrored({}, { approvals: [approved('Change Management', { approver: { id: 'u-req', name: 'Requester' } })], journal: [pirNote] }),
+];
+
+/** What the store returns when asked for only the children the states' gates read. */
+function asRead(mc: MirroredChange, states: Parameters<typeof childRecordsRead>[1], policy = DEFAULT_POLICY): MirroredChange {
+  const read = childRecordsRead(policy, states);
+  return { change: mc.change, approvals: read.has('approvals') ? mc.approvals : [], journal: read.has('journal') ? mc.journal : [] };
+}
+
+describe('child records a transition reads', () => {
+  it('asks for approvals into scheduled, the journal into closed and canceled, and nothing elsewhere', () => {
+    expect([...childRecordsRead(DEFAULT_POLICY, ['scheduled'])]).toEqual(['approvals']);
+    expect([...childRecordsRead(DEFAULT_POLICY, ['closed'])]).toEqual(['journal']);
+    expect([...childRecordsRead(DEFAULT_POLICY, ['canceled'])]).toEqual(['journal']);
+    expect([...childRecordsRead(DEFAULT_POLICY, ['assess', 'authorize'])]).toEqual([]);
+    expect([...childRecordsRead(DEFAULT_POLICY, ['implement', 'review'])]).toEqual([]);
+  });
+
+  it('judges every state alike with only the declared children as with all of them', () => {
+    const ctx = context('2026-03-12T10:00:00Z');
+    for (const mc of CHANGES) {
+      for (const state of CANONICAL_STATES) {
+        expect(evaluateState(asRead(mc, [state]), state, ctx), `${mc.change.type} into ${state}`).toEqual(evaluateState(mc, state, ctx));
+      }
+    }
+  });
+
+  it('gives each gate the same result when it sees only the children it declares', () => {
+    const ctx = context('2026-03-12T10:00:00Z');
+    for (const mc of CHANGES) {
+      for (const { id, reads = [] } of BUILT_IN_GATES) {
+        const state = gateInto(id);
+        const own: MirroredChange = { change: mc.change, approvals: reads.includes('approvals') ? mc.approvals : [], journal: reads.includes('journal') ? mc.journal : [] };
+        const result = (m: MirroredChange) => evaluateState(m, state, ctx).find((g) => g.id === id);
+        expect(result(own), `${id} on a ${mc.change.type} change`).toEqual(result(mc));
+      }
+    }
+  });
+
+  it('reads both for a state a custom rule guards, since CEL sees the whole change', () => {
+    const custom = loadPolicy('test/fixtures/policy/custom-and-overrides.yaml');
+    const guarded = [...new Set(custom.custom.map((r) => r.into))];
+    expect(guarded.length).toBeGreaterThan(0);
+    for (const state of guarded) expect([...childRecordsRead(custom, [state])].toSorted()).toEqual(['approvals', 'journal']);
+  });
+});
