@@ -8,7 +8,7 @@ import { CANONICAL_STATES, type CanonicalState, type MirroredChange } from '../d
 import { activeWaiver, type PolicyContext } from './context.ts';
 import { celChange, runCustomRule } from './custom-rules.ts';
 import { BUILT_IN_GATES, gateInto } from './gates/gate-registry.ts';
-import type { ChildRecords, GateInput, Verdict } from './gates/gate.ts';
+import type { ChildRecords, GateDef, GateInput, Verdict } from './gates/gate.ts';
 import { gatedStates, isEdge, nextStates } from './lifecycle.ts';
 import { resolveRules, type Policy } from './policy-config.ts';
 import { assessRisk, classify } from './risk.ts';
@@ -70,11 +70,14 @@ interface Evaluated extends GateResult {
   atEntryOnly: boolean;
 }
 
+/** The built-in gates into each state, in catalogue order, grouped once: every validation walks one state's list, not the catalogue. */
+const GATES_BY_STATE: ReadonlyMap<CanonicalState, readonly GateDef[]> = Map.groupBy(BUILT_IN_GATES, (gate) => gateInto(gate.id));
+const NO_GATES: readonly GateDef[] = [];
+
 /** The enabled gates guarding entry into one state: built-ins in catalogue order, then custom rules in file order. */
 function gatesInto(input: GateInput, state: CanonicalState): Evaluated[] {
   const out: Evaluated[] = [];
-  for (const gate of BUILT_IN_GATES) {
-    if (gateInto(gate.id) !== state) continue;
+  for (const gate of GATES_BY_STATE.get(state) ?? NO_GATES) {
     const params = input.rules.builtIn[gate.id];
     if (!params.enabled) continue;
     const verdict = gate.check(input, params as never);
@@ -135,8 +138,8 @@ export function assess(mirrored: MirroredChange, ctx: PolicyContext): Assessment
  */
 export function childRecordsRead(policy: Policy, states: readonly CanonicalState[]): Set<ChildRecords> {
   const read = new Set<ChildRecords>();
-  for (const gate of BUILT_IN_GATES) {
-    if (states.includes(gateInto(gate.id))) for (const r of gate.reads ?? []) read.add(r);
+  for (const state of states) {
+    for (const gate of GATES_BY_STATE.get(state) ?? NO_GATES) for (const r of gate.reads ?? []) read.add(r);
   }
   if (policy.custom.some((rule) => states.includes(rule.into))) read.add('approvals').add('journal');
   return read;
