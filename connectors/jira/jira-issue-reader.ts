@@ -76,15 +76,23 @@ export function createIssueReader(client: JiraClient, logger: Logger): IssueRead
     return { kind: 'invalid', ref, error };
   }
 
-  /** The issue with its whole changelog, when the search left some out. */
+  /**
+   * The issue with its whole changelog, when the search left some out. The
+   * changelog is read after the search, so it may already hold entries of a
+   * newer version than the fields: only the first `total` (oldest first, append
+   * only) belong to the version the search returned. Counting the rest would
+   * pair a newer revision with older fields, and the store, which orders by
+   * revision first, would take that for the newest version and roll the mirror
+   * back to the older fields.
+   */
   async function withFullChangelog(issue: RawIssue, id: string, ctx: CallContext): Promise<RawIssue> {
     const changelog = asObj(issue['changelog']);
     const shown = Array.isArray(changelog?.['histories']) ? (changelog['histories'] as unknown[]).length : 0;
     const total = changelog?.['total'];
     if (changelog === null || typeof total !== 'number' || total <= shown) return issue;
-    const histories = await readAll('changelog', id, (start) => client.changelog(id, start, ctx));
-    // DC answers the whole changelog on the issue; a Cloud page count that is still short keeps the larger figure.
-    return { ...issue, changelog: { startAt: 0, maxResults: histories.length, total: Math.max(total, histories.length), histories } };
+    const histories = (await readAll('changelog', id, (start) => client.changelog(id, start, ctx))).slice(0, total);
+    // A page count that is still short (a server that stopped early) keeps the figure the search gave.
+    return { ...issue, changelog: { startAt: 0, maxResults: histories.length, total, histories } };
   }
 
   async function commentsOf(issue: RawIssue, id: string, ctx: CallContext): Promise<unknown[]> {

@@ -245,13 +245,17 @@ describe('Jira mirror with webhooks, end to end', () => {
         expect(mirrored?.approvals.map((a) => `${a.id}=${a.state}`).toSorted()).toEqual(expected.approvals.toSorted());
         expect(mirrored?.journal.map((j) => j.id).toSorted()).toEqual(expected.journal.toSorted());
         expect(mirrored?.journal).toHaveLength(sim.issue(expected.change.key).comments.length);
-        // No version recorded twice: each revision differs from the one before and moves forward.
+        // No version recorded twice: each revision differs from the one before and moves forward,
+        // in revision and in time (an older version recorded under a newer revision goes back in time).
+        // Instants are compared as such: a revision's updatedAt may be written with or without milliseconds.
         const history = await store.listRevisions(id);
         revisions += history.length;
         expect(new Set(history.map((r) => r.hash)).size).toBe(history.length);
         for (let i = 1; i < history.length; i++) {
           const [a, b] = [history[i - 1], history[i]];
-          expect((b?.nativeRevision ?? 0) > (a?.nativeRevision ?? 0) || (b?.nativeRevision === a?.nativeRevision && (b?.updatedAt ?? '') > (a?.updatedAt ?? ''))).toBe(true);
+          const [from, to] = [Date.parse(a?.updatedAt ?? ''), Date.parse(b?.updatedAt ?? '')];
+          expect(to).toBeGreaterThanOrEqual(from);
+          expect((b?.nativeRevision ?? 0) > (a?.nativeRevision ?? 0) || (b?.nativeRevision === a?.nativeRevision && to > from)).toBe(true);
         }
         expect(history.at(-1)?.nativeRevision).toBe(expected.change.nativeRevision);
       }

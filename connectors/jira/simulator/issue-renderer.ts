@@ -117,10 +117,11 @@ export function renderHistory(h: SimHistory, ctx: RenderContext, webhook = false
   return { id: h.id, author: renderUser(ctx.users.find(h.authorId), ctx), created: jiraTimestamp(h.created, ctx.timeZone), items };
 }
 
-function renderRequestType(id: string, issue: SimIssue, ctx: RenderContext): unknown {
+function renderRequestType(id: string, view: IssueView, ctx: RenderContext): unknown {
+  const { issue, state } = view;
   const rt = REQUEST_TYPES.find((r) => r.id === id);
   if (!rt) return null;
-  const status = ctx.workflow.status(issue.state.fields.status as string);
+  const status = ctx.workflow.status(state.fields.status as string);
   const sd = `${ctx.baseUrl}/rest/servicedeskapi`;
   return {
     _links: { jiraRest: `${api(ctx)}/issue/${issue.id}`, web: `${ctx.baseUrl}/servicedesk/customer/portal/${issue.project.serviceDeskId}/${issue.key}`, self: `${sd}/request/${issue.id}` },
@@ -128,9 +129,14 @@ function renderRequestType(id: string, issue: SimIssue, ctx: RenderContext): unk
     currentStatus: {
       status: status?.name ?? '',
       statusCategory: status?.category === 'done' ? 'DONE' : status?.category === 'indeterminate' ? 'INDETERMINATE' : 'NEW',
-      statusDate: jsmDate(issue.state.fields.statuscategorychangedate as number, ctx.timeZone),
+      statusDate: jsmDate(state.fields.statuscategorychangedate as number, ctx.timeZone),
     },
   };
+}
+
+/** The changelog and comments of the version a view shows (a lagging search shows an older one). */
+export function versionOf(view: IssueView): { histories: SimHistory[]; comments: SimComment[] } {
+  return { histories: view.issue.histories.slice(0, view.state.histories), comments: view.issue.comments.slice(0, view.state.comments) };
 }
 
 export function renderFieldValue(def: FieldDef, value: unknown, view: IssueView, ctx: RenderContext, commentCap: number): unknown {
@@ -174,10 +180,11 @@ export function renderFieldValue(def: FieldDef, value: unknown, view: IssueView,
       return r ? { self: `${api(ctx)}/resolution/${r.id}`, id: r.id, description: '', name: r.name } : null;
     }
     case 'requesttype':
-      return typeof value === 'string' ? renderRequestType(value, issue, ctx) : null;
+      return typeof value === 'string' ? renderRequestType(value, view, ctx) : null;
     case 'comments': {
-      const shown = commentCap > 0 ? issue.comments.slice(-commentCap) : [];
-      return { comments: shown.map((c) => renderComment(c, issue, ctx)), self: `${api(ctx)}/issue/${issue.id}/comment`, maxResults: shown.length, total: issue.comments.length, startAt: issue.comments.length - shown.length };
+      const { comments } = versionOf(view);
+      const shown = commentCap > 0 ? comments.slice(-commentCap) : [];
+      return { comments: shown.map((c) => renderComment(c, issue, ctx)), self: `${api(ctx)}/issue/${issue.id}/comment`, maxResults: shown.length, total: comments.length, startAt: comments.length - shown.length };
     }
     case 'attachments':
       return issue.attachments.map((a) => renderAttachment(a, ctx));
@@ -222,8 +229,9 @@ export function renderIssue(view: IssueView, ctx: RenderContext, o: IssueRenderO
   if (o.expand.has('names')) out.names = names;
   if (o.expand.has('schema')) out.schema = schema;
   if (o.expand.has('changelog')) {
-    const shown = o.changelogCap > 0 ? issue.histories.slice(-o.changelogCap) : [];
-    out.changelog = { startAt: issue.histories.length - shown.length, maxResults: shown.length, total: issue.histories.length, histories: shown.map((h) => renderHistory(h, ctx)) };
+    const { histories } = versionOf(view);
+    const shown = o.changelogCap > 0 ? histories.slice(-o.changelogCap) : [];
+    out.changelog = { startAt: histories.length - shown.length, maxResults: shown.length, total: histories.length, histories: shown.map((h) => renderHistory(h, ctx)) };
   }
   if (o.properties.length > 0) {
     const props: Record<string, unknown> = {};

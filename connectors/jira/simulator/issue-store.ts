@@ -103,8 +103,13 @@ export class IssueStore {
   private touch(issue: SimIssue, at: number): void {
     const lag = this.opts.searchLagMs;
     // The state that has been visible to search for a full lag period becomes the snapshot search keeps serving.
-    if (lag > 0 && issue.lastWriteAt <= at - lag) issue.indexed = { fields: { ...issue.state.fields } };
+    if (lag > 0 && issue.lastWriteAt <= at - lag) issue.indexed = { ...issue.state, fields: { ...issue.state.fields } };
     issue.lastWriteAt = at;
+  }
+
+  /** The issue's new current version: `fields`, with every history and comment recorded so far. */
+  private commit(issue: SimIssue, fields: Record<string, unknown>): void {
+    issue.state = { fields, histories: issue.histories.length, comments: issue.comments.length };
   }
 
   /** What search sees now: the lagging snapshot while the last write is younger than searchLagMs. */
@@ -149,7 +154,7 @@ export class IssueStore {
       num,
       project,
       created: at,
-      state: { fields },
+      state: { fields, histories: 0, comments: 0 },
       indexed: null,
       lastWriteAt: at,
       histories: [],
@@ -196,8 +201,8 @@ export class IssueStore {
     if (items.length === 0) return null;
     this.touch(issue, at);
     next.updated = at;
-    issue.state = { fields: next };
     const history = this.record(issue, items, opts, at);
+    this.commit(issue, next);
     this.emit({ type: 'updated', issue, actorId: opts.actorId, history }, opts);
     return history;
   }
@@ -220,8 +225,8 @@ export class IssueStore {
       next.resolutiondate = resolution ? at : null;
     }
     this.touch(issue, at);
-    issue.state = { fields: next };
     const history = this.record(issue, items, opts, at);
+    this.commit(issue, next);
     this.emit({ type: 'transitioned', issue, actorId: opts.actorId, history }, opts);
     const step = wf.approvalStep(to.id);
     if (step) {
@@ -234,9 +239,9 @@ export class IssueStore {
   comment(issue: SimIssue, body: AdfDoc, internal: boolean, opts: WriteOptions): SimComment {
     const at = opts.at ?? this.opts.clock();
     const c: SimComment = { id: String(++this.seq.comment), authorId: opts.actorId, body, created: at, updated: at, internal };
-    issue.comments.push(c);
     this.touch(issue, at);
-    issue.state = { fields: { ...issue.state.fields, updated: at } };
+    issue.comments.push(c);
+    this.commit(issue, { ...issue.state.fields, updated: at });
     this.emit({ type: 'commented', issue, actorId: opts.actorId, comment: c }, opts);
     return c;
   }
@@ -246,9 +251,9 @@ export class IssueStore {
     const a: SimAttachment = { id: String(++this.seq.attachment), ...file, size: file.content.byteLength, created: at, authorId: opts.actorId };
     issue.attachments.push(a);
     this.touch(issue, at);
-    issue.state = { fields: { ...issue.state.fields, updated: at } };
     const item: HistoryItem = { field: 'Attachment', fieldtype: 'jira', fieldId: 'attachment', from: null, fromString: null, to: a.id, toString: a.filename };
     const history = this.record(issue, [item], opts, at);
+    this.commit(issue, { ...issue.state.fields, updated: at });
     this.emit({ type: 'updated', issue, actorId: opts.actorId, history }, opts);
     return a;
   }

@@ -87,6 +87,13 @@ export interface SimApproval {
 export interface IssueState {
   /** Internal-form values by field id; `created`/`updated` are epoch ms. */
   fields: Record<string, unknown>;
+  /**
+   * How many of the issue's histories and comments (both append-only) this
+   * version had: a search serving an older version shows its changelog and
+   * comments too, never a newer changelog beside older fields.
+   */
+  histories: number;
+  comments: number;
 }
 
 export interface SimIssue {
