@@ -2,9 +2,7 @@
 // own connection to the change store's file, with their own tables created
 // here (IF NOT EXISTS) so they evolve apart from the change store's migrations.
 
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { Assessment } from '../domain/assessment.ts';
 import type { CanonicalState } from '../domain/change.ts';
 import { ChangegateError } from '../errors.ts';
@@ -16,9 +14,8 @@ import type {
   EnforcementRecord,
   StoredAssessment,
 } from './assessment-store.ts';
-import { configureConnection } from './sqlite-schema.ts';
+import { errorMessageOf, openSideTables } from './sqlite-side-table.ts';
 
-const BUSY_TIMEOUT_MS = 5_000;
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS assessments (
@@ -119,9 +116,6 @@ function toRecord(row: EnforcementRow): EnforcementRecord {
   };
 }
 
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 export class SqliteAssessmentStore implements AssessmentStore {
   readonly #db: DatabaseSync;
@@ -155,19 +149,9 @@ export class SqliteAssessmentStore implements AssessmentStore {
 
   /** Opens (creating the file, its directories and the tables if needed). `':memory:'` gives a private in-memory store. */
   static open(path: string): SqliteAssessmentStore {
-    const inMemory = path === ':memory:';
-    let db: DatabaseSync | undefined;
-    try {
-      if (!inMemory) mkdirSync(dirname(path), { recursive: true });
-      db = new DatabaseSync(path, { timeout: BUSY_TIMEOUT_MS });
-      configureConnection(db, inMemory);
-      db.exec(SCHEMA);
-      return new SqliteAssessmentStore(db);
-    } catch (err) {
-      if (db?.isOpen) db.close();
-      throw new ChangegateError('CG_STORE_FAILED', `cannot open the assessment store at ${path}: ${messageOf(err)}`, { cause: err, details: { path } });
-    }
+    return new SqliteAssessmentStore(openSideTables(path, SCHEMA, 'the assessment store'));
   }
+
 
   async saveAssessment(a: StoredAssessment): Promise<boolean> {
     return this.#guard('saveAssessment', { changeId: a.changeId }, () => {
@@ -243,7 +227,7 @@ export class SqliteAssessmentStore implements AssessmentStore {
     try {
       return fn();
     } catch (err) {
-      throw new ChangegateError('CG_STORE_FAILED', `assessment store ${op} failed: ${messageOf(err)}`, { cause: err, details: { op, ...details } });
+      throw new ChangegateError('CG_STORE_FAILED', `assessment store ${op} failed: ${errorMessageOf(err)}`, { cause: err, details: { op, ...details } });
     }
   }
 }

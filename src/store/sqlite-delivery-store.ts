@@ -4,9 +4,7 @@
 // across an await. The table is created here (IF NOT EXISTS) rather than as a
 // migration of the change store, so the two modules evolve independently.
 
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { System } from '../domain/change.ts';
 import { ChangegateError } from '../errors.ts';
 import {
@@ -19,9 +17,8 @@ import {
   type NewDelivery,
   type RecordResult,
 } from './delivery-store.ts';
-import { configureConnection } from './sqlite-schema.ts';
+import { errorMessageOf, openSideTables } from './sqlite-side-table.ts';
 
-const BUSY_TIMEOUT_MS = 5_000;
 
 // Times are epoch milliseconds: integer comparison, whatever precision callers send.
 const SCHEMA = `
@@ -77,9 +74,6 @@ function toDelivery(row: Row): Delivery {
   };
 }
 
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 export class SqliteDeliveryStore implements DeliveryStore {
   readonly #db: DatabaseSync;
@@ -116,19 +110,9 @@ export class SqliteDeliveryStore implements DeliveryStore {
 
   /** Opens (creating the file, its directories and the table if needed). `':memory:'` gives a private in-memory inbox. */
   static open(path: string): SqliteDeliveryStore {
-    const inMemory = path === ':memory:';
-    let db: DatabaseSync | undefined;
-    try {
-      if (!inMemory) mkdirSync(dirname(path), { recursive: true });
-      db = new DatabaseSync(path, { timeout: BUSY_TIMEOUT_MS });
-      configureConnection(db, inMemory);
-      db.exec(SCHEMA);
-      return new SqliteDeliveryStore(db);
-    } catch (err) {
-      if (db?.isOpen) db.close();
-      throw new ChangegateError('CG_STORE_FAILED', `cannot open the webhook delivery store at ${path}: ${messageOf(err)}`, { cause: err, details: { path } });
-    }
+    return new SqliteDeliveryStore(openSideTables(path, SCHEMA, 'the webhook delivery store'));
   }
+
 
   async record(delivery: NewDelivery): Promise<RecordResult> {
     const id = deliveryKey(delivery.system, delivery.instance, delivery.deliveryId);
@@ -187,7 +171,7 @@ export class SqliteDeliveryStore implements DeliveryStore {
     try {
       return fn();
     } catch (err) {
-      throw new ChangegateError('CG_STORE_FAILED', `delivery store ${op} failed: ${messageOf(err)}`, { cause: err, details: { op, ...details } });
+      throw new ChangegateError('CG_STORE_FAILED', `delivery store ${op} failed: ${errorMessageOf(err)}`, { cause: err, details: { op, ...details } });
     }
   }
 }

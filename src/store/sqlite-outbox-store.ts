@@ -5,9 +5,7 @@
 // single UPDATE … RETURNING, so concurrent workers never share an item.
 
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { ChangegateError } from '../errors.ts';
 import {
   DEFAULT_OUTBOX_LEASE_MS,
@@ -22,9 +20,8 @@ import {
   type OutboxStatus,
   type OutboxStore,
 } from './outbox-store.ts';
-import { configureConnection } from './sqlite-schema.ts';
+import { errorMessageOf, openSideTables } from './sqlite-side-table.ts';
 
-const BUSY_TIMEOUT_MS = 5_000;
 const STATUSES: readonly OutboxStatus[] = ['pending', 'claimed', 'done', 'failed', 'superseded'];
 
 // Times are epoch milliseconds: integer comparison whatever precision callers send.
@@ -93,9 +90,6 @@ function toItem(row: Row): OutboxItem {
   };
 }
 
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 export class SqliteOutboxStore implements OutboxStore {
   readonly #db: DatabaseSync;
@@ -142,22 +136,12 @@ export class SqliteOutboxStore implements OutboxStore {
 
   /** Opens (creating the file, its directories and the table if needed). `':memory:'` gives a private in-memory outbox. */
   static open(path: string): SqliteOutboxStore {
-    const inMemory = path === ':memory:';
-    let db: DatabaseSync | undefined;
-    try {
-      if (!inMemory) mkdirSync(dirname(path), { recursive: true });
-      db = new DatabaseSync(path, { timeout: BUSY_TIMEOUT_MS });
-      // synchronous=NORMAL (set here) can lose the last commits on a power cut, never a crash. That is safe
-      // for the outbox: the runner queues before it stores the assessment, in the same WAL, so an
-      // assessment that survived a power cut implies its queued write-back did too.
-      configureConnection(db, inMemory);
-      db.exec(SCHEMA);
-      return new SqliteOutboxStore(db);
-    } catch (err) {
-      if (db?.isOpen) db.close();
-      throw new ChangegateError('CG_STORE_FAILED', `cannot open the outbox at ${path}: ${messageOf(err)}`, { cause: err, details: { path } });
-    }
+    // synchronous=NORMAL (set by the connection settings) can lose the last commits on a power cut, never a crash. That is safe
+    // for the outbox: the runner queues before it stores the assessment, in the same WAL, so an
+    // assessment that survived a power cut implies its queued write-back did too.
+    return new SqliteOutboxStore(openSideTables(path, SCHEMA, 'the outbox'));
   }
+
 
   async enqueue(items: readonly NewOutboxItem[], now: Date): Promise<EnqueueResult> {
     const nowMs = now.getTime();
@@ -266,7 +250,7 @@ export class SqliteOutboxStore implements OutboxStore {
       return fn();
     } catch (err) {
       if (err instanceof ChangegateError) throw err;
-      throw new ChangegateError('CG_STORE_FAILED', `outbox ${op} failed: ${messageOf(err)}`, { cause: err, details: { op, ...details } });
+      throw new ChangegateError('CG_STORE_FAILED', `outbox ${op} failed: ${errorMessageOf(err)}`, { cause: err, details: { op, ...details } });
     }
   }
 }
