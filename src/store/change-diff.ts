@@ -55,8 +55,9 @@ function walkObject(path: string[], a: Record<string, unknown> | null, b: Record
     return;
   }
   for (const key of keys) {
-    const from = a === null ? undefined : a[key];
-    const to = b[key];
+    // Own properties only: a source field named `valueOf` or `constructor` must not read the prototype's.
+    const from = a === null || !Object.hasOwn(a, key) ? undefined : a[key];
+    const to = Object.hasOwn(b, key) ? b[key] : undefined;
     if (from === to) continue;
     const fromObj = isPlainObject(from);
     const toObj = isPlainObject(to);

@@ -119,6 +119,15 @@ describe('diffChanges', () => {
     expect(replay(null, diff)).toEqual(JSON.parse(JSON.stringify(change)));
   });
 
+  it('reads only own fields: a field named like an Object method that disappears is a removal', () => {
+    const before = { a: { valueOf: null, constructor: 'x' } } as unknown as Change;
+    const after = { a: {} } as unknown as Change;
+    expect(diffChanges(before, after)).toEqual([
+      { path: 'a.constructor', from: 'x' },
+      { path: 'a.valueOf', from: null },
+    ]);
+  });
+
   it('turns any version into the next when replayed on it (property)', () => {
     const json = fc.jsonValue({ maxDepth: 4 });
     const record = fc.dictionary(fc.constantFrom('a', 'b', 'c', 'raw', 'risk'), json, { maxKeys: 5 });
