@@ -2,35 +2,12 @@
 // site's time zone), JSM DateDTOs, and JQL date literals, which are read in the
 // site's time zone and only carry minutes.
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function formatterFor(timeZone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-    });
-    formatters.set(timeZone, f);
-  }
-  return f;
-}
+import { offsetAt } from '../../../src/policy/zoned-time.ts';
 
 /** Offset of `timeZone` from UTC at instant `ms`, in minutes (east positive). */
 export function offsetMinutes(ms: number, timeZone: string): number {
   if (timeZone === 'UTC' || timeZone === 'Etc/UTC') return 0;
-  const parts: Record<string, number> = {};
-  for (const p of formatterFor(timeZone).formatToParts(new Date(ms))) {
-    if (p.type !== 'literal') parts[p.type] = Number(p.value);
-  }
-  const asUtc = Date.UTC(parts.year ?? 1970, (parts.month ?? 1) - 1, parts.day ?? 1, parts.hour ?? 0, parts.minute ?? 0, parts.second ?? 0);
-  return Math.round((asUtc - (ms - (ms % 1000 + 1000) % 1000)) / 60_000);
+  return Math.round(offsetAt(ms, timeZone) / 60_000);
 }
 
 const pad = (n: number, w = 2): string => String(n).padStart(w, '0');

@@ -1,6 +1,8 @@
 // ServiceNow stores date-times as UTC `yyyy-MM-dd HH:mm:ss` strings (one-second
 // resolution) and renders display values in the calling user's time zone.
 
+import { isValidTimeZone, offsetAt } from '../../../src/policy/zoned-time.ts';
+
 const GLIDE_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/;
 const HOUR_MS = 3_600_000;
 
@@ -18,35 +20,7 @@ export function parseGlideDateTime(value: string): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
 const offsets = new Map<string, number>();
-
-function formatterFor(timeZone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-    });
-    formatters.set(timeZone, f);
-  }
-  return f;
-}
-
-function exactOffsetMs(utcMs: number, timeZone: string): number {
-  const parts: Record<string, number> = {};
-  for (const p of formatterFor(timeZone).formatToParts(new Date(utcMs))) {
-    if (p.type !== 'literal') parts[p.type] = Number(p.value);
-  }
-  const local = Date.UTC(parts.year ?? 1970, (parts.month ?? 1) - 1, parts.day ?? 1, parts.hour ?? 0, parts.minute ?? 0, parts.second ?? 0);
-  return local - Math.floor(utcMs / 1000) * 1000;
-}
 
 // Intl is slow (~µs per call) and a page of 1,000 records carries ~15,000 dates,
 // so offsets are cached per UTC hour. Zones change offset at most once an hour;
@@ -56,9 +30,9 @@ function offsetMs(utcMs: number, timeZone: string): number {
   const key = `${timeZone}|${hour}`;
   const cached = offsets.get(key);
   if (cached !== undefined) return cached;
-  const start = exactOffsetMs(hour * HOUR_MS, timeZone);
-  const end = exactOffsetMs(hour * HOUR_MS + HOUR_MS - 1000, timeZone);
-  if (start !== end) return exactOffsetMs(utcMs, timeZone);
+  const start = offsetAt(hour * HOUR_MS, timeZone);
+  const end = offsetAt(hour * HOUR_MS + HOUR_MS - 1000, timeZone);
+  if (start !== end) return offsetAt(utcMs, timeZone);
   if (offsets.size > 50_000) offsets.clear();
   offsets.set(key, start);
   return start;
@@ -73,5 +47,5 @@ export function glideDisplayValue(value: string, timeZone: string): string {
 
 /** Throws a RangeError for a time zone the runtime does not know. */
 export function assertTimeZone(timeZone: string): void {
-  formatterFor(timeZone);
+  if (!isValidTimeZone(timeZone)) throw new RangeError(`Invalid time zone specified: ${timeZone}`);
 }
