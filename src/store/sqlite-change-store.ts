@@ -24,6 +24,7 @@ import type {
 import { ANY_DAY, changeRefKeys, isActiveState, NO_WINDOW, refKey, windowDays } from './change-refs.ts';
 import { sha256Hex, stableStringify } from './content-hash.ts';
 import { instantKey } from './instant-key.ts';
+import { deepFreeze, DEFAULT_CACHE_ENTRIES, MirrorReadCache } from './mirror-read-cache.ts';
 import { decodeListCursor, encodeListCursor } from './list-cursor.ts';
 import { configureConnection, migrate } from './sqlite-schema.ts';
 import { prepareStatements, type ChangeHead, type ChangeRow, type RejectedRow, type RevisionRow, type Statements } from './sqlite-statements.ts';
@@ -46,13 +47,19 @@ export class SqliteChangeStore implements ChangeStore {
   /** Statements whose SQL depends on the call's shape (filters, list lengths), prepared on first use. */
   readonly #listStatements = new Map<string, StatementSync>();
 
-  private constructor(db: DatabaseSync) {
+  /** Parsed cores and children while the mirror is unchanged (validation reads the same active changes again and again). */
+  readonly #cache: MirrorReadCache;
+
+  private constructor(db: DatabaseSync, cacheEntries: number) {
     this.#db = db;
     this.#stmt = prepareStatements(db);
+    const generation = this.#stmt.mirrorGeneration;
+    generation.setReturnArrays(true);
+    this.#cache = new MirrorReadCache(() => (generation.get() as unknown as [number])[0], cacheEntries);
   }
 
   /** Opens (creating the file and its parent directories if needed) and migrates. `':memory:'` gives a private in-memory store. */
-  static open(path: string): SqliteChangeStore {
+  static open(path: string, options: { cacheEntries?: number } = {}): SqliteChangeStore {
     const inMemory = path === ':memory:';
     let db: DatabaseSync | undefined;
     try {
@@ -60,7 +67,7 @@ export class SqliteChangeStore implements ChangeStore {
       db = new DatabaseSync(path, { timeout: BUSY_TIMEOUT_MS, enableForeignKeyConstraints: false });
       configureConnection(db, inMemory);
       migrate(db);
-      return new SqliteChangeStore(db);
+      return new SqliteChangeStore(db, options.cacheEntries ?? DEFAULT_CACHE_ENTRIES);
     } catch (err) {
       if (db?.isOpen) db.close();
       throw new ChangegateError('CG_STORE_FAILED', `cannot open the SQLite store at ${path}: ${messageOf(err)}`, {
@@ -236,23 +243,54 @@ export class SqliteChangeStore implements ChangeStore {
 
   async getChange(idOrKey: string, options: GetChangeOptions = {}): Promise<MirroredChange | null> {
     return this.#guard('getChange', { idOrKey }, () => {
+      if (options.withoutRaw === true) return this.#getCore(idOrKey, options.instance, options.children);
       const s = this.#stmt;
-      const { instance } = options;
-      const [byId, byKey, byKeyOn] = options.withoutRaw === true ? [s.coreById, s.coreByKey, s.coreByKeyOn] : [s.changeById, s.changeByKey, s.changeByKeyOn];
-      // Canonical ids are `system:instance:nativeId`; a key (`CHG0030001`, `ITSM-42`) has no colon and skips the id lookup.
-      let row = idOrKey.includes(':') ? (byId.get(idOrKey) as ChangeRow | undefined) : undefined;
-      if (row !== undefined && instance !== undefined && row.instance !== instance) row = undefined;
-      row ??= (instance === undefined ? byKey.get(idOrKey) : byKeyOn.get(idOrKey, instance)) as ChangeRow | undefined;
+      const row = this.#findRow(idOrKey, options.instance, [s.changeById, s.changeByKey, s.changeByKeyOn]);
       if (row === undefined) return null;
       const change = JSON.parse(row.json) as Change;
       const wanted = options.children;
       if (wanted === undefined || (wanted.approvals && wanted.journal)) {
         return { change, ...children(s.childrenOf.all(row.instance, row.native_id, row.instance, row.native_id) as { kind: number; json: string }[]) };
       }
-      // Only what the caller reads: most validations need neither list and skip the statement entirely.
-      const list = <T>(read: boolean, stmt: StatementSync): T[] => (read ? (stmt.all(row.instance, row.native_id) as { json: string }[]).map((r) => JSON.parse(r.json) as T) : []);
-      return { change, approvals: list<Approval>(wanted.approvals, s.approvalsOf), journal: list<JournalEntry>(wanted.journal, s.journalOf) };
+      return { change, approvals: wanted.approvals ? this.#approvalsOf(row.instance, row.native_id) : [], journal: wanted.journal ? this.#journalOf(row.instance, row.native_id) : [] };
     });
+  }
+
+  /** A change without its payload, from the read cache when the mirror has not changed since it was read. */
+  #getCore(idOrKey: string, instance: string | undefined, wanted: GetChangeOptions['children']): MirroredChange | null {
+    this.#cache.refresh();
+    let entry = idOrKey.includes(':') ? this.#cache.byId(idOrKey) : undefined;
+    if (entry !== undefined && instance !== undefined && entry.instance !== instance) entry = undefined;
+    entry ??= this.#cache.byKey(idOrKey, instance);
+    if (entry === undefined) {
+      const s = this.#stmt;
+      const row = this.#findRow(idOrKey, instance, [s.coreById, s.coreByKey, s.coreByKeyOn]);
+      if (row === undefined) return null;
+      entry = this.#cache.add(JSON.parse(row.json) as Change, row.instance, row.native_id);
+      if (entry.change.id !== idOrKey) this.#cache.rememberKey(idOrKey, instance, entry.change.id);
+    }
+    const { approvals = true, journal = true } = wanted ?? {};
+    // Only what the caller reads: most validations need neither list and skip the statements entirely.
+    if (approvals) entry.approvals ??= deepFreeze(this.#approvalsOf(entry.instance, entry.nativeId));
+    if (journal) entry.journal ??= deepFreeze(this.#journalOf(entry.instance, entry.nativeId));
+    // Shared, frozen records: the types say mutable, the objects refuse it (see mirror-read-cache.ts).
+    return { change: entry.change, approvals: (approvals ? entry.approvals : []) as Approval[], journal: (journal ? entry.journal : []) as JournalEntry[] };
+  }
+
+  /** Canonical ids are `system:instance:nativeId`; a key (`CHG0030001`, `ITSM-42`) has no colon and skips the id lookup. */
+  #findRow(idOrKey: string, instance: string | undefined, [byId, byKey, byKeyOn]: readonly [StatementSync, StatementSync, StatementSync]): ChangeRow | undefined {
+    let row = idOrKey.includes(':') ? (byId.get(idOrKey) as ChangeRow | undefined) : undefined;
+    if (row !== undefined && instance !== undefined && row.instance !== instance) row = undefined;
+    row ??= (instance === undefined ? byKey.get(idOrKey) : byKeyOn.get(idOrKey, instance)) as ChangeRow | undefined;
+    return row;
+  }
+
+  #approvalsOf(instance: string, nativeId: string): Approval[] {
+    return (this.#stmt.approvalsOf.all(instance, nativeId) as { json: string }[]).map((r) => JSON.parse(r.json) as Approval);
+  }
+
+  #journalOf(instance: string, nativeId: string): JournalEntry[] {
+    return (this.#stmt.journalOf.all(instance, nativeId) as { json: string }[]).map((r) => JSON.parse(r.json) as JournalEntry);
   }
 
   async listChanges(query: ChangeQuery): Promise<ChangePage> {
@@ -304,8 +342,19 @@ export class SqliteChangeStore implements ChangeStore {
       const onDays = days === null || days[0] === ANY_DAY ? [] : [...days, ANY_DAY];
       const params: (string | number)[] = [query.instance, query.excludeId ?? '', ...refs, ...onDays];
       if (window !== undefined) params.push(instantKey(window.end), instantKey(window.start));
-      const rows = this.#touchingStatement(refs.length, onDays.length, window !== undefined).all(...params, limit) as { json: string }[];
-      return rows.map((r) => JSON.parse(r.json) as Change);
+      this.#cache.refresh();
+      const ids = this.#touchingStatement(refs.length, onDays.length, window !== undefined).all(...params, limit) as { id: string }[];
+      const found: Change[] = [];
+      for (const { id } of ids) {
+        let entry = this.#cache.byId(id);
+        if (entry === undefined) {
+          const row = this.#stmt.coreById.get(id) as ChangeRow | undefined;
+          if (row === undefined) continue;
+          entry = this.#cache.add(JSON.parse(row.json) as Change, row.instance, row.native_id);
+        }
+        found.push(entry.change);
+      }
+      return found;
     });
   }
 
@@ -320,7 +369,7 @@ export class SqliteChangeStore implements ChangeStore {
     const shape = `touching:${refCount}:${dayCount}:${windowed}`;
     let stmt = this.#listStatements.get(shape);
     if (stmt === undefined) {
-      const sql = `SELECT json FROM change_cores WHERE id IN (
+      const sql = `SELECT id FROM change_cores WHERE id IN (
           SELECT change_id FROM change_refs
           WHERE instance = ? AND change_id <> ? AND ref IN (${placeholders(refCount)})${dayCount > 0 ? ` AND day IN (${placeholders(dayCount)})` : ''}
           ${windowed ? `AND day <> ${NO_WINDOW} AND planned_start < ? AND planned_end > ?` : ''})

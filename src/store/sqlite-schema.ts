@@ -131,6 +131,20 @@ export const MIGRATIONS: readonly string[] = [
     FROM changes c, json_each(changegate_ref_keys(c.json)) k, json_each(changegate_window_days(c.json)) d
     WHERE c.state NOT IN ('closed', 'canceled', 'failed');
   `,
+  // A counter every write to what readers parse (change cores, approvals,
+  // journal) bumps, from any connection or process: the store's read cache
+  // (mirror-read-cache.ts) keeps parsed changes while it stays the same.
+  `
+  CREATE TABLE mirror_generation (n INTEGER NOT NULL);
+  INSERT INTO mirror_generation (n) VALUES (0);
+  ${['change_cores', 'approvals', 'journal']
+    .flatMap((table) =>
+      ['INSERT', 'UPDATE', 'DELETE'].map(
+        (op) => `CREATE TRIGGER ${table}_${op.toLowerCase()}_generation AFTER ${op} ON ${table} BEGIN UPDATE mirror_generation SET n = n + 1; END;`,
+      ),
+    )
+    .join('\n  ')}
+  `,
 ];
 
 /** Connection settings; run on every open, before the migrations. */

@@ -115,6 +115,7 @@ export function prepareStatements(db: DatabaseSync) {
     journalOf: p('SELECT json FROM journal WHERE instance = ? AND change_native_id = ? ORDER BY at, id'),
     revisionsOf: p('SELECT * FROM revisions WHERE change_id = ? ORDER BY seq'),
     deleteRefs: p('DELETE FROM change_refs WHERE change_id = ?'),
+    mirrorGeneration: p('SELECT n FROM mirror_generation'),
     countAll: p('SELECT count(*) AS n FROM changes'),
     countOf: p('SELECT count(*) AS n FROM changes WHERE instance = ?'),
   };

@@ -51,6 +51,8 @@ describe('SqliteChangeStore on a file', () => {
     old.exec('ALTER TABLE revisions DROP COLUMN snapshot');
     old.exec('DROP TABLE change_refs');
     old.exec('DROP TABLE change_cores');
+    old.exec('DROP TABLE mirror_generation');
+    for (const table of ['approvals', 'journal']) for (const op of ['insert', 'update', 'delete']) old.exec(`DROP TRIGGER ${table}_${op}_generation`);
     old.exec('UPDATE schema_version SET version = 1');
     old.close();
 

@@ -1,0 +1,94 @@
+// Parsed change cores (a change without its source payload) and their child
+// records, kept between reads for as long as the mirror has not changed.
+//
+// The validate endpoint and the overlap gate read the same active changes over
+// and over (a change and, for each of its neighbours on a shared service, the
+// neighbour itself); parsing ~2 KB of JSON per change per read was most of a
+// validation's cost. Whether the mirror changed is read from SQLite, not
+// assumed: triggers bump `mirror_generation` on every write to the cores,
+// approvals and journal, from this connection or any other process (a one-shot
+// `changegate sync` beside `serve`). A changed generation drops the whole
+// cache; nothing is patched in place.
+//
+// Entries are deep-frozen: every reader shares them, so a caller that tried to
+// modify one would corrupt the next reader's answer. It throws instead.
+
+import type { Approval, Change, JournalEntry } from '../domain/change.ts';
+
+export interface CachedCore {
+  change: Change;
+  instance: string;
+  nativeId: string;
+  /** Read on first demand (most validations need neither list). */
+  approvals?: readonly Approval[];
+  journal?: readonly JournalEntry[];
+}
+
+export const DEFAULT_CACHE_ENTRIES = 5_000;
+
+export class MirrorReadCache {
+  readonly #capacity: number;
+  readonly #readGeneration: () => number;
+  #generation: number | null = null;
+  /** By canonical id, in insertion order (the oldest is evicted first). */
+  readonly #byId = new Map<string, CachedCore>();
+  /** `instance \0 key` (instance empty when the caller named none) → canonical id, as the store's key lookup resolved it. */
+  readonly #idByKey = new Map<string, string>();
+
+  constructor(readGeneration: () => number, capacity = DEFAULT_CACHE_ENTRIES) {
+    this.#readGeneration = readGeneration;
+    this.#capacity = Math.max(1, capacity);
+  }
+
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  /** Call once before a read: forgets everything if the mirror was written since the entries were read. */
+  refresh(): void {
+    const generation = this.#readGeneration();
+    if (generation === this.#generation) return;
+    this.#byId.clear();
+    this.#idByKey.clear();
+    this.#generation = generation;
+  }
+
+  byId(id: string): CachedCore | undefined {
+    return this.#byId.get(id);
+  }
+
+  byKey(key: string, instance: string | undefined): CachedCore | undefined {
+    const id = this.#idByKey.get(keyOf(key, instance));
+    return id === undefined ? undefined : this.#byId.get(id);
+  }
+
+  /** Keeps a freshly read core (frozen here) and returns its entry. */
+  add(change: Change, instance: string, nativeId: string): CachedCore {
+    const existing = this.#byId.get(change.id);
+    if (existing !== undefined) return existing;
+    if (this.#byId.size >= this.#capacity) {
+      const oldest = this.#byId.keys().next();
+      if (oldest.done !== true) this.#byId.delete(oldest.value);
+    }
+    const entry: CachedCore = { change: deepFreeze(change), instance, nativeId };
+    this.#byId.set(change.id, entry);
+    return entry;
+  }
+
+  /** Remembers which change a key lookup resolved to (a later lookup of the same spelling skips SQLite). */
+  rememberKey(key: string, instance: string | undefined, id: string): void {
+    // Keys outlive evicted entries; past twice the capacity the map starts over rather than growing.
+    if (this.#idByKey.size >= this.#capacity * 2) this.#idByKey.clear();
+    this.#idByKey.set(keyOf(key, instance), id);
+  }
+}
+
+function keyOf(key: string, instance: string | undefined): string {
+  return `${instance ?? ''}\u0000${key}`;
+}
+
+export function deepFreeze<T>(value: T): T {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
+  for (const child of Object.values(value)) deepFreeze(child);
+  return Object.freeze(value);
+}
