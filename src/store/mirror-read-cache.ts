@@ -4,11 +4,14 @@
 // The validate endpoint and the overlap gate read the same active changes over
 // and over (a change and, for each of its neighbours on a shared service, the
 // neighbour itself); parsing ~2 KB of JSON per change per read was most of a
-// validation's cost. Whether the mirror changed is read from SQLite, not
-// assumed: triggers bump `mirror_generation` on every write to the cores,
-// approvals and journal, from this connection or any other process (a one-shot
-// `changegate sync` beside `serve`). A changed generation drops the whole
-// cache; nothing is patched in place.
+// validation's cost. A write through the owning store drops the whole cache at
+// once (`invalidate`). A write from another connection or process (a one-shot
+// `changegate sync` beside `serve`) is seen through `mirror_generation`, which
+// triggers bump on every write to the cores, approvals and journal: the store
+// reads it at most every `recheckMs` (a statement costs as much as the rest of
+// a cached read), so another process's write reaches cached readers within
+// that bound, well inside how far any mirror trails its source. A changed
+// generation drops the whole cache; nothing is patched in place.
 //
 // Entries are deep-frozen: every reader shares them, so a caller that tried to
 // modify one would corrupt the next reader's answer. It throws instead.
@@ -25,32 +28,57 @@ export interface CachedCore {
 }
 
 export const DEFAULT_CACHE_ENTRIES = 5_000;
+/** How stale a cached read may be against another process's write. */
+export const DEFAULT_RECHECK_MS = 100;
+
+export interface MirrorReadCacheOptions {
+  capacity?: number;
+  recheckMs?: number;
+  /** Monotonic milliseconds. */
+  clock?: () => number;
+}
 
 export class MirrorReadCache {
   readonly #capacity: number;
   readonly #readGeneration: () => number;
+  readonly #recheckMs: number;
+  readonly #clock: () => number;
   #generation: number | null = null;
+  #checkedAt = Number.NEGATIVE_INFINITY;
   /** By canonical id, in insertion order (the oldest is evicted first). */
   readonly #byId = new Map<string, CachedCore>();
   /** `instance \0 key` (instance empty when the caller named none) → canonical id, as the store's key lookup resolved it. */
   readonly #idByKey = new Map<string, string>();
 
-  constructor(readGeneration: () => number, capacity = DEFAULT_CACHE_ENTRIES) {
+  constructor(readGeneration: () => number, options: MirrorReadCacheOptions = {}) {
     this.#readGeneration = readGeneration;
-    this.#capacity = Math.max(1, capacity);
+    this.#capacity = Math.max(1, options.capacity ?? DEFAULT_CACHE_ENTRIES);
+    this.#recheckMs = Math.max(0, options.recheckMs ?? DEFAULT_RECHECK_MS);
+    this.#clock = options.clock ?? (() => performance.now());
   }
 
   get size(): number {
     return this.#byId.size;
   }
 
-  /** Call once before a read: forgets everything if the mirror was written since the entries were read. */
+  /** Call once before a read: forgets everything if another connection wrote the mirror since the entries were read. */
   refresh(): void {
+    const now = this.#clock();
+    if (now - this.#checkedAt < this.#recheckMs) return;
+    this.#checkedAt = now;
     const generation = this.#readGeneration();
     if (generation === this.#generation) return;
     this.#byId.clear();
     this.#idByKey.clear();
     this.#generation = generation;
+  }
+
+  /** The owning store wrote (or tried to): forget everything, and read the generation again on the next read. */
+  invalidate(): void {
+    this.#byId.clear();
+    this.#idByKey.clear();
+    this.#generation = null;
+    this.#checkedAt = Number.NEGATIVE_INFINITY;
   }
 
   byId(id: string): CachedCore | undefined {

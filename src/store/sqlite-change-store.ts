@@ -24,7 +24,7 @@ import type {
 import { ANY_DAY, changeRefKeys, isActiveState, NO_WINDOW, refKey, windowDays } from './change-refs.ts';
 import { sha256Hex, stableStringify } from './content-hash.ts';
 import { instantKey } from './instant-key.ts';
-import { deepFreeze, DEFAULT_CACHE_ENTRIES, MirrorReadCache } from './mirror-read-cache.ts';
+import { deepFreeze, MirrorReadCache, type MirrorReadCacheOptions } from './mirror-read-cache.ts';
 import { decodeListCursor, encodeListCursor } from './list-cursor.ts';
 import { configureConnection, migrate } from './sqlite-schema.ts';
 import { prepareStatements, type ChangeHead, type ChangeRow, type RejectedRow, type RevisionRow, type Statements } from './sqlite-statements.ts';
@@ -50,16 +50,17 @@ export class SqliteChangeStore implements ChangeStore {
   /** Parsed cores and children while the mirror is unchanged (validation reads the same active changes again and again). */
   readonly #cache: MirrorReadCache;
 
-  private constructor(db: DatabaseSync, cacheEntries: number) {
+  private constructor(db: DatabaseSync, cache: MirrorReadCacheOptions) {
     this.#db = db;
     this.#stmt = prepareStatements(db);
     const generation = this.#stmt.mirrorGeneration;
     generation.setReturnArrays(true);
-    this.#cache = new MirrorReadCache(() => (generation.get() as unknown as [number])[0], cacheEntries);
+    this.#cache = new MirrorReadCache(() => (generation.get() as unknown as [number])[0], cache);
   }
 
   /** Opens (creating the file and its parent directories if needed) and migrates. `':memory:'` gives a private in-memory store. */
-  static open(path: string, options: { cacheEntries?: number } = {}): SqliteChangeStore {
+  /** `cache` tunes the read cache of parsed changes (see mirror-read-cache.ts); the defaults suit the service. */
+  static open(path: string, options: { cache?: MirrorReadCacheOptions } = {}): SqliteChangeStore {
     const inMemory = path === ':memory:';
     let db: DatabaseSync | undefined;
     try {
@@ -67,7 +68,7 @@ export class SqliteChangeStore implements ChangeStore {
       db = new DatabaseSync(path, { timeout: BUSY_TIMEOUT_MS, enableForeignKeyConstraints: false });
       configureConnection(db, inMemory);
       migrate(db);
-      return new SqliteChangeStore(db, options.cacheEntries ?? DEFAULT_CACHE_ENTRIES);
+      return new SqliteChangeStore(db, options.cache ?? {});
     } catch (err) {
       if (db?.isOpen) db.close();
       throw new ChangegateError('CG_STORE_FAILED', `cannot open the SQLite store at ${path}: ${messageOf(err)}`, {
@@ -106,6 +107,9 @@ export class SqliteChangeStore implements ChangeStore {
         cause: err,
         details: { instance, stream, ...(item === undefined ? {} : { item: index, ref: itemRef(item) }) },
       });
+    } finally {
+      // Whatever the outcome, cached reads start over from what SQLite holds.
+      this.#cache.invalidate();
     }
   }
 
@@ -343,7 +347,10 @@ export class SqliteChangeStore implements ChangeStore {
       const params: (string | number)[] = [query.instance, query.excludeId ?? '', ...refs, ...onDays];
       if (window !== undefined) params.push(instantKey(window.end), instantKey(window.start));
       this.#cache.refresh();
-      const ids = this.#touchingStatement(refs.length, onDays.length, window !== undefined).all(...params, limit) as { id: string }[];
+      const shape = { refCount: refs.length, dayCount: onDays.length, windowed: window !== undefined };
+      const matches = this.#touchingStatement({ ...shape, ordered: false }).all(...params) as { id: string }[];
+      // Usually a handful: sorted here from the cached changes. Past the limit, SQLite picks the most recent.
+      const ids = matches.length <= limit ? matches : (this.#touchingStatement({ ...shape, ordered: true }).all(...params, limit) as { id: string }[]);
       const found: Change[] = [];
       for (const { id } of ids) {
         let entry = this.#cache.byId(id);
@@ -354,26 +361,26 @@ export class SqliteChangeStore implements ChangeStore {
         }
         found.push(entry.change);
       }
-      return found;
+      return found.length > 1 ? mostRecentFirst(found) : found;
     });
   }
 
   /**
    * Indexed changes other than one, under any of `refCount` refs, on any of
-   * `dayCount` day buckets (0: every bucket), in a planned window (`windowed`).
-   * Placeholders are spelled out per shape, not passed as a JSON list: SQLite
-   * then probes the primary key directly, several times faster on this
+   * `dayCount` day buckets (0: every bucket), in a planned window (`windowed`):
+   * their ids, unordered, or (`ordered`) the most recently updated first up to a
+   * limit. Placeholders are spelled out per shape, not passed as a JSON list:
+   * SQLite then probes the primary key directly, several times faster on this
    * per-validation path.
    */
-  #touchingStatement(refCount: number, dayCount: number, windowed: boolean): StatementSync {
-    const shape = `touching:${refCount}:${dayCount}:${windowed}`;
+  #touchingStatement({ refCount, dayCount, windowed, ordered }: { refCount: number; dayCount: number; windowed: boolean; ordered: boolean }): StatementSync {
+    const shape = `touching:${refCount}:${dayCount}:${windowed}:${ordered}`;
     let stmt = this.#listStatements.get(shape);
     if (stmt === undefined) {
-      const sql = `SELECT id FROM change_cores WHERE id IN (
-          SELECT change_id FROM change_refs
+      const matching = `SELECT DISTINCT change_id AS id FROM change_refs
           WHERE instance = ? AND change_id <> ? AND ref IN (${placeholders(refCount)})${dayCount > 0 ? ` AND day IN (${placeholders(dayCount)})` : ''}
-          ${windowed ? `AND day <> ${NO_WINDOW} AND planned_start < ? AND planned_end > ?` : ''})
-        ORDER BY updated_at DESC, id LIMIT ?`;
+          ${windowed ? `AND day <> ${NO_WINDOW} AND planned_start < ? AND planned_end > ?` : ''}`;
+      const sql = ordered ? `SELECT id FROM change_cores WHERE id IN (${matching}) ORDER BY updated_at DESC, id LIMIT ?` : matching;
       stmt = this.#db.prepare(sql);
       this.#listStatements.set(shape, stmt);
     }
@@ -462,6 +469,13 @@ function itemRef(item: StreamItem): string {
     case 'invalid':
       return item.ref;
   }
+}
+
+/** Most recently updated first, then by id: the order the store's SQL gives (`updated_at DESC, id`). */
+function mostRecentFirst(changes: Change[]): Change[] {
+  const keyed = changes.map((change) => ({ change, at: instantKey(change.updatedAt) }));
+  keyed.sort((a, b) => (a.at === b.at ? (a.change.id < b.change.id ? -1 : a.change.id > b.change.id ? 1 : 0) : a.at > b.at ? -1 : 1));
+  return keyed.map((k) => k.change);
 }
 
 /** `?, ?, ?` for n placeholders. */

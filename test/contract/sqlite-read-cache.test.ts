@@ -23,9 +23,10 @@ const ids = (changes: readonly Change[]): string[] => changes.map((c) => c.id);
 const touchingPayments = { instance: 'sn-prod', refs: ['payments api'], limit: 10 };
 
 describe('SqliteChangeStore read cache', () => {
-  it('reads what another process wrote to the same file: the change, its approvals and journal, its neighbours', async () => {
+  it('reads what another process wrote to the same file within 100 ms: the change, its approvals and journal, its neighbours', async () => {
     const path = freshFile();
-    const service = SqliteChangeStore.open(path);
+    let ms = 0;
+    const service = SqliteChangeStore.open(path, { cache: { clock: () => ms } });
     const syncer = SqliteChangeStore.open(path); // a one-shot `changegate sync` beside `serve`: its own connection
     const [c, neighbour] = buildChanges(2);
     if (c === undefined || neighbour === undefined) throw new Error('builder gave fewer changes');
@@ -42,6 +43,7 @@ describe('SqliteChangeStore read cache', () => {
     await syncer.applyPage('sn-prod', 'changes', asItems(c2, closed), null);
     await syncer.applyPage('sn-prod', 'approvals', [{ kind: 'approval', changeNativeId: c.nativeId, approval }], null);
     await syncer.applyPage('sn-prod', 'journal', [{ kind: 'journal', changeNativeId: c.nativeId, entry: note }], null);
+    ms += 100;
 
     expect(await service.getChange(c.key, { instance: 'sn-prod', withoutRaw: true })).toEqual({ change: core(c2), approvals: [approval], journal: [note] });
     expect(await service.getChange(c.id, { withoutRaw: true, children: { approvals: true, journal: false } })).toEqual({ change: core(c2), approvals: [approval], journal: [] });
@@ -83,7 +85,7 @@ describe('SqliteChangeStore read cache', () => {
   });
 
   it('answers the same with a cache far smaller than the changes read', async () => {
-    const store = SqliteChangeStore.open(':memory:', { cacheEntries: 2 });
+    const store = SqliteChangeStore.open(':memory:', { cache: { capacity: 2 } });
     const changes = buildChanges(7);
     await store.applyPage('sn-prod', 'changes', asItems(...changes), null);
     for (let round = 0; round < 3; round++) {
@@ -93,7 +95,7 @@ describe('SqliteChangeStore read cache', () => {
         expect(byKey?.change).toEqual(core(c));
         expect(byId?.change).toEqual(core(c));
       }
-      expect(new Set(ids(await store.listActiveChangesTouching({ ...touchingPayments, excludeId: changes[0]?.id })))).toEqual(new Set(ids(changes.slice(1))));
+      expect(new Set(ids(await store.listActiveChangesTouching({ ...touchingPayments, excludeId: changes[0]?.id ?? '' })))).toEqual(new Set(ids(changes.slice(1))));
     }
     await store.close();
   });
