@@ -43,7 +43,9 @@ export interface PolicyContextOptions {
   states?: readonly CanonicalState[];
 }
 
-const NO_EVENTS: EventSource = async () => ({ ci: [], monitor: [] });
+// Shared and frozen: gates only read events.
+const NONE = Object.freeze({ ci: Object.freeze([]) as unknown as CiEvent[], monitor: Object.freeze([]) as unknown as MonitorEvent[] });
+const NO_EVENTS: EventSource = async () => NONE;
 
 /** The only gate that reads `otherChanges`: neighbours are looked up only when its state is evaluated. */
 const NEIGHBOURS_READ_INTO = gateInto('authorize.no-overlap');

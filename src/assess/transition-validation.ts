@@ -7,6 +7,7 @@
 import type { CanonicalState, System } from '../domain/change.ts';
 import { childRecordsRead, validateTransition } from '../policy/assess.ts';
 import { gatedStates, isEdge } from '../policy/lifecycle.ts';
+import type { Policy } from '../policy/policy-config.ts';
 import { buildPolicyContext, type PolicyContextDeps } from './policy-context.ts';
 
 export type FailMode = 'open' | 'closed';
@@ -78,12 +79,27 @@ function byFailMode(instance: ValidationInstance, why: string): Pick<ValidationA
   return { allow, reasons: [`${why}; ${allow ? 'allowed' : 'denied'} because ${instance.id} fails ${instance.failMode}`], failMode: instance.failMode };
 }
 
+const NO_CHILDREN = { approvals: false, journal: false } as const;
+const childrenPerPolicy = new WeakMap<Policy, Map<string, { approvals: boolean; journal: boolean }>>();
+
+/** Which child records the gates of one step read (the edge's states are a superset of what is evaluated); fixed per policy, so computed once. */
+function childrenFor(policy: Policy, from: CanonicalState, to: CanonicalState): { approvals: boolean; journal: boolean } {
+  let known = childrenPerPolicy.get(policy);
+  if (known === undefined) childrenPerPolicy.set(policy, (known = new Map()));
+  const edge = `${from}>${to}`;
+  let children = known.get(edge);
+  if (children === undefined) {
+    const reads = childRecordsRead(policy, gatedStates(from, to));
+    children = { approvals: reads.has('approvals'), journal: reads.has('journal') };
+    known.set(edge, children);
+  }
+  return children;
+}
+
 export async function validateChangeTransition(deps: ValidationDeps, request: ValidationRequest, now: Date): Promise<ValidationOutcome> {
   const { instance, key, from, to } = request;
   const policyVersion = deps.policy.version;
-  // The gates of this step decide which child records are worth reading (the edge's states are a superset of what is evaluated).
-  const reads = from === to ? new Set() : childRecordsRead(deps.policy, gatedStates(from, to));
-  const children = { approvals: reads.has('approvals'), journal: reads.has('journal') };
+  const children = from === to ? NO_CHILDREN : childrenFor(deps.policy, from, to);
   const mc = await deps.store.getChange(key, { instance: instance.id, withoutRaw: true, children });
   const stale = staleness(instance, deps.lastSyncAt(instance.id), now);
   const change = mc === null ? null : { id: mc.change.id, key: mc.change.key, revision: mc.change.nativeRevision };

@@ -164,8 +164,8 @@ const resolvedCache = new WeakMap<Policy, Map<string, ResolvedRules>>();
 
 /** The parameters in force for a change; the result is shared between calls and must not be mutated. */
 export function resolveRules(policy: Policy, change: Change, classification: Classification): ResolvedRules {
-  const overrides = applicableOverrides(policy, change, classification);
-  const key = overrides.map((o) => policy.overrides.indexOf(o)).join(',');
+  const overrides = policy.overrides.length === 0 ? [] : applicableOverrides(policy, change, classification);
+  const key = overrides.length === 0 ? '' : overrides.map((o) => policy.overrides.indexOf(o)).join(',');
   let cache = resolvedCache.get(policy);
   if (cache === undefined) resolvedCache.set(policy, (cache = new Map()));
   const known = cache.get(key);

@@ -47,8 +47,9 @@ export class MirrorReadCache {
   #checkedAt = Number.NEGATIVE_INFINITY;
   /** By canonical id, in insertion order (the oldest is evicted first). */
   readonly #byId = new Map<string, CachedCore>();
-  /** `instance \0 key` (instance empty when the caller named none) → canonical id, as the store's key lookup resolved it. */
-  readonly #idByKey = new Map<string, string>();
+  /** Instance (empty when the caller named none) → key as asked → canonical id, as the store's key lookup resolved it. */
+  readonly #idByKey = new Map<string, Map<string, string>>();
+  #keysRemembered = 0;
 
   constructor(readGeneration: () => number, options: MirrorReadCacheOptions = {}) {
     this.#readGeneration = readGeneration;
@@ -69,14 +70,14 @@ export class MirrorReadCache {
     const generation = this.#readGeneration();
     if (generation === this.#generation) return;
     this.#byId.clear();
-    this.#idByKey.clear();
+    this.#forgetKeys();
     this.#generation = generation;
   }
 
   /** The owning store wrote (or tried to): forget everything, and read the generation again on the next read. */
   invalidate(): void {
     this.#byId.clear();
-    this.#idByKey.clear();
+    this.#forgetKeys();
     this.#generation = null;
     this.#checkedAt = Number.NEGATIVE_INFINITY;
   }
@@ -86,7 +87,7 @@ export class MirrorReadCache {
   }
 
   byKey(key: string, instance: string | undefined): CachedCore | undefined {
-    const id = this.#idByKey.get(keyOf(key, instance));
+    const id = this.#idByKey.get(instance ?? '')?.get(key);
     return id === undefined ? undefined : this.#byId.get(id);
   }
 
@@ -105,14 +106,19 @@ export class MirrorReadCache {
 
   /** Remembers which change a key lookup resolved to (a later lookup of the same spelling skips SQLite). */
   rememberKey(key: string, instance: string | undefined, id: string): void {
-    // Keys outlive evicted entries; past twice the capacity the map starts over rather than growing.
-    if (this.#idByKey.size >= this.#capacity * 2) this.#idByKey.clear();
-    this.#idByKey.set(keyOf(key, instance), id);
+    // Keys outlive evicted entries; past twice the capacity the maps start over rather than growing.
+    if (this.#keysRemembered >= this.#capacity * 2) this.#forgetKeys();
+    const scope = instance ?? '';
+    let keys = this.#idByKey.get(scope);
+    if (keys === undefined) this.#idByKey.set(scope, (keys = new Map()));
+    if (!keys.has(key)) this.#keysRemembered++;
+    keys.set(key, id);
   }
-}
 
-function keyOf(key: string, instance: string | undefined): string {
-  return `${instance ?? ''}\u0000${key}`;
+  #forgetKeys(): void {
+    this.#idByKey.clear();
+    this.#keysRemembered = 0;
+  }
 }
 
 export function deepFreeze<T>(value: T): T {
