@@ -8,7 +8,7 @@ import type { CiEvent, MonitorEvent } from '../domain/events.ts';
 import type { Calendar } from '../policy/calendar.ts';
 import type { PolicyContext } from '../policy/context.ts';
 import { gateInto } from '../policy/gates/gate-registry.ts';
-import type { Policy } from '../policy/policy-config.ts';
+import { waiversFor, type Policy } from '../policy/policy-config.ts';
 import type { ChangeStore } from '../store/change-store.ts';
 import { changeRefKeys } from '../store/change-refs.ts';
 import { mergeCalendars } from './itsm-calendar.ts';
@@ -80,8 +80,7 @@ export async function buildPolicyContext(deps: PolicyContextDeps, mc: MirroredCh
     events,
     calendar: mergeCalendars(deps.policy.calendar, deps.calendars?.(mc.change.instance) ?? null),
     otherChanges,
-    // Waivers are granted through a later issue's API; none exist yet.
-    waivers: [],
+    waivers: waiversFor(deps.policy, mc.change),
     policy: deps.policy,
   };
 }

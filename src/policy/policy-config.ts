@@ -7,13 +7,14 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import { parseYamlSource, validateYamlSource, type YamlPath, type YamlSource } from '../config/yaml-source.ts';
+import type { Waiver } from '../domain/assessment.ts';
 import type { Change, Classification, Level } from '../domain/change.ts';
 import { ChangegateError } from '../errors.ts';
 import type { Calendar } from './calendar.ts';
 import { compileCustomRule, type CustomRule } from './custom-rules.ts';
 import type { RiskMatrix } from './risk.ts';
 import { BUILT_IN_RULE_IDS, CustomRuleParams, RULES, type BuiltInRuleId, type ClassificationConfig, type RuleParams } from './rule-catalog.ts';
-import { PolicyFileSchema, type PolicyOverride } from './policy-schema.ts';
+import { PolicyFileSchema, type PolicyOverride, type PolicyWaiver } from './policy-schema.ts';
 
 export const DEFAULT_POLICY_FILE = fileURLToPath(new URL('../../mappings/policy.default.yaml', import.meta.url));
 
@@ -33,6 +34,8 @@ export interface Policy {
   overrides: PolicyOverride[];
   /** The calendar the file declares; callers put it (merged with any ITSM schedules) into the context. */
   calendar: Calendar;
+  /** Waivers the file grants; callers put a change's own into the context (`waiversFor`). */
+  waivers: PolicyWaiver[];
 }
 
 export interface ResolvedRules {
@@ -107,6 +110,7 @@ function policyFromSource(source: YamlSource): Policy {
     custom,
     overrides: parsed.overrides,
     calendar: { windows: parsed.calendar },
+    waivers: parsed.waivers,
   };
 }
 
@@ -176,4 +180,13 @@ export function resolveRules(policy: Policy, change: Change, classification: Cla
   const resolved = { builtIn, custom };
   if (cache.size < RESOLVED_PER_POLICY) cache.set(key, resolved);
   return resolved;
+}
+
+/** The policy file's waivers for one change (by key, any case, or by id; on its instance when the waiver names one), as the engine reads them. */
+export function waiversFor(policy: Policy, change: Pick<Change, 'id' | 'key' | 'instance'>): Waiver[] {
+  if (policy.waivers.length === 0) return [];
+  const key = change.key.toLowerCase();
+  return policy.waivers
+    .filter((w) => (w.instance === undefined || w.instance === change.instance) && (w.change === change.id || w.change.toLowerCase() === key))
+    .map((w) => ({ gate: w.gate, changeId: change.id, by: w.by, reason: w.reason, until: w.until, grantedAt: w.grantedAt ?? null }));
 }

@@ -18,6 +18,32 @@ const LocalDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date such 
 const Level = z.enum(LEVELS);
 const MatrixRow = z.tuple([Level, Level, Level, Level]);
 
+/** An instant with its zone spelled out (`Z` or an offset): a waiver's end must not depend on where changegate runs. */
+const ZonedInstant = z
+  .string()
+  .trim()
+  .refine((v) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(v) && !Number.isNaN(Date.parse(v)), 'expected an ISO-8601 instant with its zone, such as 2026-12-01T18:00:00Z or 2026-12-01T18:00:00+01:00')
+  .transform((v) => new Date(Date.parse(v)).toISOString());
+
+/**
+ * A waiver (seed: every rule can be waived with a reason): lifts one gate for
+ * one change until an instant, saying who granted it and why. The gate is then
+ * `waived` and the verdict lists it as a condition.
+ */
+const WaiverSchema = z
+  .object({
+    /** The change's key (`CHG0030042`, `ITSM-42`, any case) or its canonical id. */
+    change: z.string().trim().min(1),
+    /** Only on this connector instance (a key can exist on several). */
+    instance: z.string().min(1).optional(),
+    gate: z.string().trim().min(1),
+    by: z.string().trim().min(1),
+    reason: z.string().trim().min(1),
+    until: ZonedInstant,
+    grantedAt: ZonedInstant.optional(),
+  })
+  .strict();
+
 const WindowSchema = z
   .object({
     id: z.string().min(1),
@@ -125,6 +151,7 @@ export const PolicyFileSchema = z
     custom: z.array(CustomRuleSchema).default([]),
     overrides: z.array(OverrideSchema).default([]),
     calendar: z.array(WindowSchema).default([]),
+    waivers: z.array(WaiverSchema).default([]),
   })
   .strict()
   .superRefine((policy, ctx) => {
@@ -160,6 +187,16 @@ export const PolicyFileSchema = z
     };
     checkRules(policy.rules, ['rules']);
     policy.overrides.forEach((o, i) => checkRules(o.rules, ['overrides', i, 'rules']));
+    policy.waivers.forEach((w, i) => {
+      const at = ['waivers', i];
+      if (!isBuiltInRule(w.gate) && !customIds.has(w.gate)) {
+        const guess = suggestKey(w.gate, [...BUILT_IN_RULE_IDS, ...customIds]);
+        ctx.addIssue({ code: 'custom', path: [...at, 'gate'], message: `unknown rule "${w.gate}"${guess ? `; did you mean "${guess}"?` : ''}` });
+      } else if (policy.rules[w.gate]?.waivable === false) {
+        ctx.addIssue({ code: 'custom', path: [...at, 'gate'], message: `rule "${w.gate}" is not waivable (rules.${w.gate}.waivable is false)` });
+      }
+      if (w.grantedAt !== undefined && w.grantedAt >= w.until) ctx.addIssue({ code: 'custom', path: [...at, 'until'], message: `the waiver ends (${w.until}) before it is granted (${w.grantedAt})` });
+    });
     const windowIds = new Set<string>();
     policy.calendar.forEach((w, i) => {
       if (windowIds.has(w.id)) ctx.addIssue({ code: 'custom', path: ['calendar', i, 'id'], message: `duplicate calendar window id "${w.id}"` });
@@ -169,3 +206,4 @@ export const PolicyFileSchema = z
 
 export type PolicyFile = z.output<typeof PolicyFileSchema>;
 export type PolicyOverride = PolicyFile['overrides'][number];
+export type PolicyWaiver = PolicyFile['waivers'][number];

@@ -28,6 +28,7 @@ function changegate(args: string[]): Promise<{ code: number | null; stdout: stri
 let dir: string;
 let config: string;
 let tunedConfig: string;
+let waivedConfig: string;
 
 const change = (n: number, overrides: Partial<Change> = {}): Change => buildChange({ nativeId: sysId(n), key: changeNumber(n), ...overrides });
 
@@ -62,6 +63,21 @@ overrides:
       authorize.lead-time: { leadTime: { normal: 72h } }
 `,
   );
+  const waived = join(dir, 'waived.yaml');
+  writeFileSync(
+    waived,
+    `kind: policy
+version: "acme-4"
+waivers:
+  - change: ${changeNumber(2)}
+    gate: authorize.lead-time
+    by: Dana Whitfield (change manager)
+    reason: vendor hotfix must ship before the weekend
+    until: "2026-03-07T00:00:00Z"
+`,
+  );
+  waivedConfig = join(dir, 'waived-config.yaml');
+  writeFileSync(waivedConfig, `store: { kind: sqlite, path: ${db} }\npolicy: ${waived}\n${instance}`);
   tunedConfig = join(dir, 'tuned.yaml');
   writeFileSync(tunedConfig, `store: { kind: sqlite, path: ${db} }\npolicy: ${policy}\n${instance}`);
 });
@@ -135,5 +151,17 @@ describe('changegate check KEY', () => {
     expect(stdout).toMatch(/^ {2}leadTime\.standard +0 min +built-in default$/m);
     expect(stdout).toMatch(/^ {2}plans +\[implementation, backout, test\] +built-in default$/m);
     expect(stdout).toMatch(/^policy acme-3\+[0-9a-f]{8}$/m);
+  });
+});
+
+describe('changegate check with a waiver in the policy', () => {
+  it('allows the step while the waiver is in force, saying who waived what and why, and blocks again after it ends', async () => {
+    const waived = await changegate(['check', changeNumber(2), '--to', 'authorize', '--config', waivedConfig, '--at', AT]);
+    expect(waived.code).toBe(0);
+    expect(waived.stdout).toMatch(/^authorize\.lead-time +authorize +waived +.*waived by Dana Whitfield \(change manager\) until 2026-03-07 00:00 UTC: vendor hotfix must ship before the weekend/m);
+    expect(waived.stdout).toContain('verdict: ALLOWED');
+    const expired = await changegate(['check', changeNumber(2), '--to', 'authorize', '--config', waivedConfig, '--at', '2026-03-07T00:00:00Z']);
+    expect(expired.code).toBe(1);
+    expect(expired.stdout).toMatch(/^authorize\.lead-time +authorize +fail /m);
   });
 });
