@@ -50,6 +50,8 @@ export class MirrorReadCache {
   /** Instance (empty when the caller named none) → key as asked → canonical id, as the store's key lookup resolved it. */
   readonly #idByKey = new Map<string, Map<string, string>>();
   #keysRemembered = 0;
+  /** Answers of repeated lookups (a change's neighbours), by the lookup's parameters; dropped with everything else. */
+  readonly #lookups = new Map<string, readonly unknown[]>();
 
   constructor(readGeneration: () => number, options: MirrorReadCacheOptions = {}) {
     this.#readGeneration = readGeneration;
@@ -115,9 +117,20 @@ export class MirrorReadCache {
     keys.set(key, id);
   }
 
+  /** A lookup's answer while the mirror is unchanged: computed (and frozen) on the first call with `key`. */
+  lookup<T>(key: string, compute: () => T[]): readonly T[] {
+    const known = this.#lookups.get(key);
+    if (known !== undefined) return known as readonly T[];
+    const answer = Object.freeze(compute());
+    if (this.#lookups.size >= this.#capacity) this.#lookups.clear();
+    this.#lookups.set(key, answer);
+    return answer;
+  }
+
   #forgetKeys(): void {
     this.#idByKey.clear();
     this.#keysRemembered = 0;
+    this.#lookups.clear();
   }
 }
 

@@ -347,22 +347,28 @@ export class SqliteChangeStore implements ChangeStore {
       const params: (string | number)[] = [query.instance, query.excludeId ?? '', ...refs, ...onDays];
       if (window !== undefined) params.push(instantKey(window.end), instantKey(window.start));
       this.#cache.refresh();
+      // Every validation of a change into authorize asks the same: answered once while the mirror is unchanged.
       const shape = { refCount: refs.length, dayCount: onDays.length, windowed: window !== undefined };
-      const matches = this.#touchingStatement({ ...shape, ordered: false }).all(...params) as { id: string }[];
-      // Usually a handful: sorted here from the cached changes. Past the limit, SQLite picks the most recent.
-      const ids = matches.length <= limit ? matches : (this.#touchingStatement({ ...shape, ordered: true }).all(...params, limit) as { id: string }[]);
-      const found: Change[] = [];
-      for (const { id } of ids) {
-        let entry = this.#cache.byId(id);
-        if (entry === undefined) {
-          const row = this.#stmt.coreById.get(id) as ChangeRow | undefined;
-          if (row === undefined) continue;
-          entry = this.#cache.add(JSON.parse(row.json) as Change, row.instance, row.native_id);
-        }
-        found.push(entry.change);
-      }
-      return found.length > 1 ? mostRecentFirst(found) : found;
+      const key = `touching:${shape.refCount}:${shape.dayCount}:${shape.windowed}:${limit}\u0000${params.join('\u0000')}`;
+      return this.#cache.lookup(key, () => this.#touching(params, limit, shape)) as Change[];
     });
+  }
+
+  #touching(params: readonly (string | number)[], limit: number, shape: { refCount: number; dayCount: number; windowed: boolean }): Change[] {
+    const matches = this.#touchingStatement({ ...shape, ordered: false }).all(...params) as { id: string }[];
+    // Usually a handful: sorted here from the cached changes. Past the limit, SQLite picks the most recent.
+    const ids = matches.length <= limit ? matches : (this.#touchingStatement({ ...shape, ordered: true }).all(...params, limit) as { id: string }[]);
+    const found: Change[] = [];
+    for (const { id } of ids) {
+      let entry = this.#cache.byId(id);
+      if (entry === undefined) {
+        const row = this.#stmt.coreById.get(id) as ChangeRow | undefined;
+        if (row === undefined) continue;
+        entry = this.#cache.add(JSON.parse(row.json) as Change, row.instance, row.native_id);
+      }
+      found.push(entry.change);
+    }
+    return found.length > 1 ? mostRecentFirst(found) : found;
   }
 
   /**
