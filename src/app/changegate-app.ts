@@ -18,6 +18,7 @@ import type { OutboxStore } from '../store/outbox-store.ts';
 import { SqliteAssessmentStore } from '../store/sqlite-assessment-store.ts';
 import { SqliteOutboxStore } from '../store/sqlite-outbox-store.ts';
 import { AssessmentRunner } from '../assess/assessment-runner.ts';
+import { ClockReassessor } from '../assess/clock-reassessor.ts';
 import { OutboxWorker } from '../sync/outbox-worker.ts';
 import { openStore } from '../store/open-store.ts';
 import { DeliveryProcessor } from '../sync/delivery-processor.ts';
@@ -42,6 +43,8 @@ export interface ChangegateApp {
   /** Assessments and enforcement records; filled by `runner` after every sync. */
   assessments: AssessmentStore;
   runner: AssessmentRunner;
+  /** Re-assesses open changes for the clock on `reassess` (started by `serve`). */
+  reassessor: ClockReassessor;
   /** Ticket write-back, worked by `outboxWorker` while `serve` runs (items queued by `sync` wait for it). */
   outbox: OutboxStore;
   outboxWorker: OutboxWorker;
@@ -128,6 +131,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     engine.register({ connector, pageSize: instance.pageSize, overlapMs: instance.overlap });
   }
   const scheduler = new SyncScheduler(engine, logger);
+  const reassessor = new ClockReassessor({ store, runner, instances: instances.map((i) => i.id), logger });
   const processor = new DeliveryProcessor({ store: deliveries, engine, webhookOf: (id) => connectors.get(id)?.webhook, logger, metrics });
   let app: FastifyInstance | null = null;
   const server = (): FastifyInstance =>
@@ -150,6 +154,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     deliveries,
     assessments,
     runner,
+    reassessor,
     outbox,
     outboxWorker,
     demo,
@@ -171,10 +176,12 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
         instances.map((i) => ({ instance: i.id, cron: i.schedule })),
         { runNow: serveOptions.runNow ?? true },
       );
+      reassessor.start(config.reassess);
       return url;
     },
     async close() {
       await scheduler.stop();
+      await reassessor.stop();
       if (app) await app.close();
       await processor.stop();
       await engine.idle();

@@ -49,8 +49,16 @@ export interface AssessmentRunnerDeps {
 }
 
 export interface AssessOptions {
-  /** Assess even when nothing the policy reads from the mirror changed (new events, the clock, a policy reload). */
+  /** Assess even when nothing the policy reads from the mirror changed (new events, a policy reload). */
   force?: boolean;
+  /**
+   * Only time has passed (a window opened, hypercare elapsed, a freeze ended):
+   * re-evaluate, but store and write back only when the decision changed (a
+   * gate's result, the allowed transitions, the recommendation, the
+   * violations), not when only a reason's wording moved with the clock
+   * ("23 h away" → "22 h away"), so the ticket gets no comment every tick.
+   */
+  clockTick?: boolean;
 }
 
 export interface RunResult {
@@ -78,6 +86,17 @@ export function outcomeHash(a: Assessment): string {
     recommendation: a.scorecard.recommendation,
     conditions: a.scorecard.conditions,
     violations: a.violations,
+  });
+}
+
+/** The decision without its wording: what a clock tick must change before anything is stored or written. */
+export function decisionHash(a: Assessment): string {
+  return contentHash({
+    state: a.state,
+    gates: a.gates.map((g) => ({ id: g.id, into: g.into, result: g.result })),
+    allowedTransitions: a.allowedTransitions,
+    recommendation: a.scorecard.recommendation,
+    violations: a.violations.map((v) => ({ gate: v.gate, state: v.state })),
   });
 }
 
@@ -167,7 +186,8 @@ export class AssessmentRunner {
     // A change first seen already finished needs no verdict: nothing is left to block.
     const wanted = writesBack && !(shown === null && isTerminal(change.state));
     const inputHash = contentHash({ change: decisionInputs(change), approvals: judged.approvals, journal: judged.journal, policy: deps.policy.version });
-    if (!options.force && last !== null && last.inputHash === inputHash && (!wanted || shown?.outcomeHash === last.outcomeHash)) {
+    const settled = last !== null && last.inputHash === inputHash && (!wanted || shown?.outcomeHash === last.outcomeHash);
+    if (!options.force && !options.clockTick && settled) {
       deps.metrics.assessments.inc({ instance: change.instance, outcome: 'unchanged' });
       if (result.enqueued.length > 0) deps.onEnqueued?.();
       return result;
@@ -180,6 +200,11 @@ export class AssessmentRunner {
       now,
     );
     const assessment = assess(judged, ctx);
+    if (options.clockTick && !options.force && settled && last !== null && decisionHash(last.assessment) === decisionHash(assessment)) {
+      deps.metrics.assessments.inc({ instance: change.instance, outcome: 'unchanged' });
+      if (result.enqueued.length > 0) deps.onEnqueued?.();
+      return result;
+    }
     const hash = outcomeHash(assessment);
     result.status = 'assessed';
     result.assessment = assessment;

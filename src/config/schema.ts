@@ -174,6 +174,8 @@ export const ChangegateConfig = z
     instances: z.array(InstanceConfig).default([]),
     /** The policy file (lifecycle gates, CAB scorecard, calendar, custom CEL rules). */
     policy: z.string().optional(),
+    /** When `serve` re-assesses the open changes for the clock alone (windows opening, hypercare elapsing, waivers ending). */
+    reassess: z.string().refine((expr) => validCron(expr), 'expected a cron expression such as */5 * * * *').default('*/5 * * * *'),
   })
   .strict()
   .superRefine((config, ctx) => {
