@@ -51,6 +51,8 @@ export interface ChangegateApp {
   demo: DemoInstances | null;
   /** The policy in force (config `policy:`, else mappings/policy.default.yaml), validated at start-up. */
   policy: Policy;
+  /** Reads each ServiceNow instance's blackout and maintenance schedules now (`serve` does at start-up, then every 15 min). */
+  readItsmCalendars(): Promise<void>;
   /** Start the HTTP server and the schedules (`serve`). Returns the listening URL. */
   serve(options?: { runNow?: boolean }): Promise<string>;
   server(): FastifyInstance;
@@ -160,6 +162,10 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     demo,
     policy,
     server,
+    async readItsmCalendars() {
+      // A failed read keeps the policy calendar and is logged.
+      await itsmCalendars.refreshAll();
+    },
     async serve(serveOptions = {}) {
       const [host, port] = config.server.listen.split(':') as [string, string];
       const url = await server().listen({ host, port: Number(port) });

@@ -88,6 +88,8 @@ export async function runCli(argv: string[]): Promise<number> {
       const progress = createProgressReporter(process.stderr);
       let failed = false;
       try {
+        // Assessments made by this run see the ServiceNow blackout and maintenance schedules, as serve's do.
+        await app.readItsmCalendars();
         const ids = values.instance ? [values.instance] : app.engine.instanceIds();
         for (const id of ids) {
           try {

@@ -56,3 +56,22 @@ describe('ServiceNow schedules in the running service', () => {
     expect(answer.reasons).toContainEqual(expect.stringMatching(/Peak trading freeze.*\(implement\.freeze\)$/));
   });
 });
+
+describe('ServiceNow schedules in a one-shot sync', () => {
+  it('are read before the run, so the stored assessment names the blackout', async () => {
+    const config = ChangegateConfig.parse({
+      store: { kind: 'sqlite', path: join(dir, 'one-shot.db') },
+      instances: [{ id: 'sn-cal', system: 'servicenow', baseUrl: server.url, auth: { kind: 'basic', username: 'admin', password: 'admin' } }],
+    });
+    const oneShot = await createApp({ config, file: join(dir, 'changegate.yaml') }, { logger: pino({ level: 'silent' }) });
+    try {
+      await oneShot.readItsmCalendars();
+      await oneShot.engine.sync('sn-cal');
+      const change = await oneShot.store.getChange('CHG0077001');
+      const stored = change === null ? null : await oneShot.assessments.latestAssessment(change.change.id);
+      expect(stored?.assessment.gates.find((g) => g.id === 'implement.freeze')).toMatchObject({ result: 'fail', reason: expect.stringMatching(/Peak trading freeze/) });
+    } finally {
+      await oneShot.close();
+    }
+  });
+});
