@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   CG_WEBHOOK_UNSUPPORTED: { kind: 'input', doc: 'The instance exists but its connector takes no webhooks (answered 404); it is synced on its schedule only.' },
   CG_INPUT_INVALID: { kind: 'input', doc: 'A request body or parameter failed validation; the message names the field.' },
   CG_NOT_FOUND: { kind: 'input', doc: 'The requested change or resource does not exist in the mirror.' },
+  CG_UNAUTHORIZED: { kind: 'input', doc: 'An API request carried no bearer token, or one that is not in server.apiTokens (answered 401).' },
   CG_SYNC_BUSY: { kind: 'transient', doc: 'A sync of the same instance is already running; this one was not started.' },
   CG_STORE_FAILED: { kind: 'internal', doc: 'The store failed to read or write; nothing was acknowledged as stored.' },
   CG_POLICY_INVALID: { kind: 'config', doc: 'A policy file failed validation; the message names file, line and rule.' },

@@ -65,6 +65,8 @@ export interface CreateAppOptions {
   demoCount?: number;
 }
 
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+
 export async function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}): Promise<ChangegateApp> {
   const { config } = loaded;
   const logger = options.logger ?? createLogger({ level: config.log.level });
@@ -144,6 +146,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
       logger,
       webhooks: { deliveries, connectorOf: (id) => connectors.get(id), onAccepted: () => processor.kick() },
       validate: { policy, calendars, instances: validationInstances(instances), lastSyncAt: (id) => engine.lastSuccessAt(id) },
+      apiTokens: config.server.apiTokens,
     }));
 
   return {
@@ -170,6 +173,9 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
       const [host, port] = config.server.listen.split(':') as [string, string];
       const url = await server().listen({ host, port: Number(port) });
       logger.info({ url }, `changegate listening on ${url}`);
+      if (config.server.apiTokens.length === 0 && !LOOPBACK.has(host)) {
+        logger.warn({ listen: config.server.listen }, `the API (/v1/validate, /v1/changes) is open to anyone who can reach ${host}: set server.apiTokens`);
+      }
       // The demo Jira site's webhook can only name the port once it is known (listen may ask for port 0).
       demo?.setChangegateUrl(url);
       // Drains what a previous process accepted but did not finish.

@@ -159,6 +159,8 @@ export const ServerConfig = z
       .string()
       .regex(/^[^:]+:\d{1,5}$/, 'expected host:port')
       .default('127.0.0.1:8080'),
+    /** Bearer tokens `/v1/validate` and `/v1/changes` require (webhooks are signed instead); several allow rotation. Empty: open. */
+    apiTokens: z.array(Secret).default([]),
   })
   .strict();
 
@@ -169,7 +171,7 @@ export type InstanceConfig = z.infer<typeof InstanceConfig>;
 export const ChangegateConfig = z
   .object({
     store: StoreConfig.default({ kind: 'sqlite', path: './data/changegate.db' }),
-    server: ServerConfig.default({ listen: '127.0.0.1:8080' }),
+    server: ServerConfig.prefault({}),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).strict().default({ level: 'info' }),
     instances: z.array(InstanceConfig).default([]),
     /** The policy file (lifecycle gates, CAB scorecard, calendar, custom CEL rules). */

@@ -6,6 +6,7 @@ import type { ChangeStore } from '../store/change-store.ts';
 import type { SyncEngine } from '../sync/sync-engine.ts';
 import { installErrorHandler } from './http-errors.ts';
 import type { Metrics } from './metrics.ts';
+import { requireApiToken } from './api-auth.ts';
 import { registerChangeRoutes } from './routes/changes.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerValidateRoute, type ValidateRouteDeps } from './routes/validate.ts';
@@ -22,6 +23,8 @@ export interface ServerDeps {
   validate?: Omit<ValidateRouteDeps, 'store' | 'metrics'>;
   /** Webhook ingress (`POST /v1/webhooks/<system>/:instance`); absent: no webhook routes. */
   webhooks?: Omit<WebhookRouteDeps, 'metrics'>;
+  /** Bearer tokens the API (`/v1/*` except webhooks) requires; empty or absent: the API is open. */
+  apiTokens?: readonly string[];
 }
 
 export function buildServer(deps: ServerDeps): FastifyInstance {
@@ -32,6 +35,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
   });
   installErrorHandler(app, deps.metrics);
+  requireApiToken(app, deps.apiTokens ?? []);
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send({ error: { code: 'CG_NOT_FOUND', kind: 'input', message: `no route ${request.method} ${request.url}`, details: {} } }),
   );

@@ -9,7 +9,7 @@ const STATUS_BY_KIND: Record<ErrorKind, number> = { input: 400, config: 500, ups
 
 export function statusFor(error: ChangegateError): number {
   if (error.code === 'CG_NOT_FOUND' || error.code === 'CG_INSTANCE_UNKNOWN') return 404;
-  if (error.code === 'CG_WEBHOOK_SIGNATURE_INVALID' || error.code === 'CG_WEBHOOK_SIGNATURE_MISSING') return 401;
+  if (error.code === 'CG_WEBHOOK_SIGNATURE_INVALID' || error.code === 'CG_WEBHOOK_SIGNATURE_MISSING' || error.code === 'CG_UNAUTHORIZED') return 401;
   if (error.code === 'CG_SYNC_BUSY') return 409;
   return STATUS_BY_KIND[error.kind];
 }
