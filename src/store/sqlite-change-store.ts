@@ -21,10 +21,11 @@ import type {
   Revision,
   TouchingQuery,
 } from './change-store.ts';
-import { ANY_DAY, changeRefKeys, isActiveState, NO_WINDOW, refKey, windowDays } from './change-refs.ts';
+import { changeRefKeys, isActiveState, windowDays } from './change-refs.ts';
 import { sha256Hex, stableStringify } from './content-hash.ts';
 import { instantKey } from './instant-key.ts';
 import { deepFreeze, MirrorReadCache, type MirrorReadCacheOptions } from './mirror-read-cache.ts';
+import { SqliteNeighbours } from './sqlite-neighbours.ts';
 import { decodeListCursor, encodeListCursor } from './list-cursor.ts';
 import { configureConnection, migrate } from './sqlite-schema.ts';
 import { prepareStatements, type ChangeHead, type ChangeRow, type RejectedRow, type RevisionRow, type Statements } from './sqlite-statements.ts';
@@ -49,6 +50,7 @@ export class SqliteChangeStore implements ChangeStore {
 
   /** Parsed cores and children while the mirror is unchanged (validation reads the same active changes again and again). */
   readonly #cache: MirrorReadCache;
+  readonly #neighbours: SqliteNeighbours;
 
   private constructor(db: DatabaseSync, cache: MirrorReadCacheOptions) {
     this.#db = db;
@@ -56,6 +58,15 @@ export class SqliteChangeStore implements ChangeStore {
     const generation = this.#stmt.mirrorGeneration;
     generation.setReturnArrays(true);
     this.#cache = new MirrorReadCache(() => (generation.get() as unknown as [number])[0], cache);
+    this.#neighbours = new SqliteNeighbours(db, this.#cache, (id) => this.#coreById(id));
+  }
+
+  /** A change without its payload by id, from the read cache or parsed once into it. */
+  #coreById(id: string): Change | undefined {
+    const cached = this.#cache.byId(id);
+    if (cached !== undefined) return cached.change;
+    const row = this.#stmt.coreById.get(id) as ChangeRow | undefined;
+    return row === undefined ? undefined : this.#cache.add(JSON.parse(row.json) as Change, row.instance, row.native_id).change;
   }
 
   /** Opens (creating the file and its parent directories if needed) and migrates. `':memory:'` gives a private in-memory store. */
@@ -338,59 +349,7 @@ export class SqliteChangeStore implements ChangeStore {
 
   async listActiveChangesTouching(query: TouchingQuery): Promise<Change[]> {
     const limit = clampLimit(query.limit);
-    const refs = [...new Set(query.refs.map(refKey))].filter((k) => k !== '');
-    const window = query.plannedOverlap;
-    const days = window === undefined ? null : windowDays(window.start, window.end);
-    if (refs.length === 0 || days?.[0] === NO_WINDOW) return [];
-    return this.#guard('listActiveChangesTouching', { instance: query.instance }, () => {
-      const onDays = days === null || days[0] === ANY_DAY ? [] : [...days, ANY_DAY];
-      const params: (string | number)[] = [query.instance, query.excludeId ?? '', ...refs, ...onDays];
-      if (window !== undefined) params.push(instantKey(window.end), instantKey(window.start));
-      this.#cache.refresh();
-      // Every validation of a change into authorize asks the same: answered once while the mirror is unchanged.
-      const shape = { refCount: refs.length, dayCount: onDays.length, windowed: window !== undefined };
-      const key = `touching:${shape.refCount}:${shape.dayCount}:${shape.windowed}:${limit}\u0000${params.join('\u0000')}`;
-      return this.#cache.lookup(key, () => this.#touching(params, limit, shape)) as Change[];
-    });
-  }
-
-  #touching(params: readonly (string | number)[], limit: number, shape: { refCount: number; dayCount: number; windowed: boolean }): Change[] {
-    const matches = this.#touchingStatement({ ...shape, ordered: false }).all(...params) as { id: string }[];
-    // Usually a handful: sorted here from the cached changes. Past the limit, SQLite picks the most recent.
-    const ids = matches.length <= limit ? matches : (this.#touchingStatement({ ...shape, ordered: true }).all(...params, limit) as { id: string }[]);
-    const found: Change[] = [];
-    for (const { id } of ids) {
-      let entry = this.#cache.byId(id);
-      if (entry === undefined) {
-        const row = this.#stmt.coreById.get(id) as ChangeRow | undefined;
-        if (row === undefined) continue;
-        entry = this.#cache.add(JSON.parse(row.json) as Change, row.instance, row.native_id);
-      }
-      found.push(entry.change);
-    }
-    return found.length > 1 ? mostRecentFirst(found) : found;
-  }
-
-  /**
-   * Indexed changes other than one, under any of `refCount` refs, on any of
-   * `dayCount` day buckets (0: every bucket), in a planned window (`windowed`):
-   * their ids, unordered, or (`ordered`) the most recently updated first up to a
-   * limit. Placeholders are spelled out per shape, not passed as a JSON list:
-   * SQLite then probes the primary key directly, several times faster on this
-   * per-validation path.
-   */
-  #touchingStatement({ refCount, dayCount, windowed, ordered }: { refCount: number; dayCount: number; windowed: boolean; ordered: boolean }): StatementSync {
-    const shape = `touching:${refCount}:${dayCount}:${windowed}:${ordered}`;
-    let stmt = this.#listStatements.get(shape);
-    if (stmt === undefined) {
-      const matching = `SELECT DISTINCT change_id AS id FROM change_refs
-          WHERE instance = ? AND change_id <> ? AND ref IN (${placeholders(refCount)})${dayCount > 0 ? ` AND day IN (${placeholders(dayCount)})` : ''}
-          ${windowed ? `AND day <> ${NO_WINDOW} AND planned_start < ? AND planned_end > ?` : ''}`;
-      const sql = ordered ? `SELECT id FROM change_cores WHERE id IN (${matching}) ORDER BY updated_at DESC, id LIMIT ?` : matching;
-      stmt = this.#db.prepare(sql);
-      this.#listStatements.set(shape, stmt);
-    }
-    return stmt;
+    return this.#guard('listActiveChangesTouching', { instance: query.instance }, () => this.#neighbours.find(query, limit));
   }
 
   async listRevisions(changeId: string): Promise<Revision[]> {
@@ -475,18 +434,6 @@ function itemRef(item: StreamItem): string {
     case 'invalid':
       return item.ref;
   }
-}
-
-/** Most recently updated first, then by id: the order the store's SQL gives (`updated_at DESC, id`). */
-function mostRecentFirst(changes: Change[]): Change[] {
-  const keyed = changes.map((change) => ({ change, at: instantKey(change.updatedAt) }));
-  keyed.sort((a, b) => (a.at === b.at ? (a.change.id < b.change.id ? -1 : a.change.id > b.change.id ? 1 : 0) : a.at > b.at ? -1 : 1));
-  return keyed.map((k) => k.change);
-}
-
-/** `?, ?, ?` for n placeholders. */
-function placeholders(n: number): string {
-  return Array.from({ length: n }, () => '?').join(', ');
 }
 
 function clampLimit(limit: number): number {
