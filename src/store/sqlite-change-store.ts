@@ -69,8 +69,11 @@ export class SqliteChangeStore implements ChangeStore {
     return row === undefined ? undefined : this.#cache.add(JSON.parse(row.json) as Change, row.instance, row.native_id).change;
   }
 
-  /** Opens (creating the file and its parent directories if needed) and migrates. `':memory:'` gives a private in-memory store. */
-  /** `cache` tunes the read cache of parsed changes (see mirror-read-cache.ts); the defaults suit the service. */
+  /**
+   * Opens (creating the file and its parent directories if needed) and migrates. `':memory:'` gives a
+   * private in-memory store. `cache` tunes the read cache of parsed changes (see mirror-read-cache.ts);
+   * the defaults suit the service.
+   */
   static open(path: string, options: { cache?: MirrorReadCacheOptions } = {}): SqliteChangeStore {
     const inMemory = path === ':memory:';
     let db: DatabaseSync | undefined;
