@@ -6,7 +6,7 @@ import type { ChangeStore } from '../store/change-store.ts';
 import type { SyncEngine } from '../sync/sync-engine.ts';
 import { installErrorHandler } from './http-errors.ts';
 import type { Metrics } from './metrics.ts';
-import { requireApiToken } from './api-auth.ts';
+import { requireApiToken, type RouteAccess } from './api-auth.ts';
 import { registerChangeRoutes } from './routes/changes.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerValidateRoute, type ValidateRouteDeps } from './routes/validate.ts';
@@ -27,12 +27,31 @@ export interface ServerDeps {
   apiTokens?: readonly string[];
 }
 
+/** A route as registered, with the access it declares (the token check's table). */
+export interface RouteSummary {
+  method: string;
+  url: string;
+  access: RouteAccess;
+}
+
+const ROUTES = new WeakMap<FastifyInstance, RouteSummary[]>();
+
+/** Every route the server registered, HEAD routes included. */
+export function routesOf(app: FastifyInstance): readonly RouteSummary[] {
+  return ROUTES.get(app) ?? [];
+}
+
 export function buildServer(deps: ServerDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: deps.bodyLimit ?? 1_048_576,
     // One log line per request would drown the sync's own lines; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
+  });
+  const routes: RouteSummary[] = [];
+  ROUTES.set(app, routes);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url, access: route.config?.access ?? 'token' });
   });
   installErrorHandler(app, deps.metrics);
   requireApiToken(app, deps.apiTokens ?? []);

@@ -6,11 +6,11 @@ import type { SyncEngine } from '../../sync/sync-engine.ts';
 import type { Metrics } from '../metrics.ts';
 
 export function registerHealthRoutes(app: FastifyInstance, deps: { store: ChangeStore; engine: SyncEngine; metrics: Metrics }): void {
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/healthz', { config: { access: 'public' } }, async () => ({ status: 'ok' }));
 
   // Ready when the store answers. A stale mirror does not make the process
   // unready: webhook receivers and the validate endpoint still work.
-  app.get('/readyz', async (_request, reply) => {
+  app.get('/readyz', { config: { access: 'public' } }, async (_request, reply) => {
     try {
       const changes = await deps.store.countChanges();
       const instances = await Promise.all(
@@ -25,7 +25,7 @@ export function registerHealthRoutes(app: FastifyInstance, deps: { store: Change
     }
   });
 
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', { config: { access: 'public' } }, async (_request, reply) => {
     reply.header('content-type', deps.metrics.registry.contentType);
     return deps.metrics.registry.metrics();
   });

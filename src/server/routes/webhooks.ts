@@ -94,7 +94,7 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookRouteDe
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: WEBHOOK_BODY_LIMIT }, (_request, body, done) => done(null, body));
     for (const system of SYSTEMS) {
-      scope.post<{ Params: { instance: string } }>(`/v1/webhooks/${system}/:instance`, { bodyLimit: WEBHOOK_BODY_LIMIT }, (request, reply) => {
+      scope.post<{ Params: { instance: string } }>(`/v1/webhooks/${system}/:instance`, { bodyLimit: WEBHOOK_BODY_LIMIT, config: { access: 'public' } }, (request, reply) => {
         const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
         return handle(system, request.params.instance, raw, request.headers, reply);
       });
