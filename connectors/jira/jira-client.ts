@@ -9,7 +9,7 @@
 import type { JiraInstance } from '../../src/config/schema.ts';
 import type { RequestInfo } from '../../src/http/http-client.ts';
 import type { Logger } from '../../src/log.ts';
-import type { RetryPolicy } from '../../src/sync/retry-classifier.ts';
+import type { RetryPolicy } from '../../src/http/retry-classifier.ts';
 import { createCloudApi, type ResponseValidation } from './jira-cloud-api.ts';
 import { createDataCenterApi } from './jira-dc-api.ts';
 import type { JiraClient } from './jira-api.ts';

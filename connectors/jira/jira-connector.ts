@@ -15,12 +15,12 @@
 // `updated` behind the cursor. The engine's overlap re-reads that window on the
 // next run, so such an issue is picked up then; a webhook usually fetches it first.
 
-import type { ConnectorInstance, PageRequest, PageResult, StreamCursor, StreamDeclaration, StreamItem } from '../connector.ts';
+import type { ConnectorInstance, PageRequest, PageResult, StreamCursor, StreamDeclaration, StreamItem } from '../../src/kit/connector.ts';
 import { isTimeZone, type JiraInstance } from '../../src/config/schema.ts';
 import { ChangegateError } from '../../src/errors.ts';
 import type { RequestInfo } from '../../src/http/http-client.ts';
 import type { Logger } from '../../src/log.ts';
-import type { RetryPolicy } from '../../src/sync/retry-classifier.ts';
+import type { RetryPolicy } from '../../src/http/retry-classifier.ts';
 import type { ResponseValidation } from './jira-cloud-api.ts';
 import { checkIssueRef } from './jira-api.ts';
 import { createJiraClient, type CallContext, type JiraClient, type RawIssue, type SearchPosition, type SearchRequest } from './jira-client.ts';

@@ -9,7 +9,7 @@ import type { JiraInstance } from '../../src/config/schema.ts';
 import { ChangegateError, type ErrorCode } from '../../src/errors.ts';
 import { createHttpClient, retryPolicyFor, type AuthProvider, type HttpClient, type HttpRequest, type HttpResult, type RequestInfo } from '../../src/http/http-client.ts';
 import type { Logger } from '../../src/log.ts';
-import type { RetryPolicy } from '../../src/sync/retry-classifier.ts';
+import type { RetryPolicy } from '../../src/http/retry-classifier.ts';
 import { createJiraAuth } from './jira-auth.ts';
 
 /** Per-operation state: the caller's abort signal and a count of HTTP requests made (retries included). */

@@ -5,7 +5,7 @@
 // Approvals come with the issue when the site's JSM Approvals field was asked
 // for; otherwise each issue costs one JSM approvals read.
 
-import type { StreamItem } from '../connector.ts';
+import type { StreamItem } from '../../src/kit/connector.ts';
 import { ChangegateError, isChangegateError } from '../../src/errors.ts';
 import type { Logger } from '../../src/log.ts';
 import type { CallContext, JiraClient, ListPage, RawIssue } from './jira-client.ts';

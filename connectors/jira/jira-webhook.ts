@@ -5,7 +5,7 @@
 // nothing but the issue id: the engine re-fetches the issue.
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { ConnectorWebhook, WebhookVerification } from '../connector.ts';
+import type { ConnectorWebhook, WebhookVerification } from '../../src/kit/connector.ts';
 import type { JiraInstance } from '../../src/config/schema.ts';
 
 type Headers = Record<string, string | string[] | undefined>;

@@ -9,8 +9,8 @@
 // itself: a POST that timed out may have been applied, so the retry comes from
 // the outbox, which checks again first.
 
-import type { ConnectorWriter, TicketNote, TicketVerdict, TransitionOptions, WriteOutcome } from '../connector.ts';
-import { markerFor, plainText } from '../../src/assess/verdict-text.ts';
+import type { ConnectorWriter, TicketNote, TicketVerdict, TransitionOptions, WriteOutcome } from '../../src/kit/connector.ts';
+import { markerFor, plainText } from '../../src/kit/ticket-note.ts';
 import type { CanonicalState } from '../../src/domain/change.ts';
 import { ChangegateError } from '../../src/errors.ts';
 import { asRecord, checkIssueRef } from './jira-api.ts';

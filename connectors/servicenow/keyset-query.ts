@@ -4,7 +4,7 @@
 // fresh block, the instance's extra filter is repeated in each one. The
 // simulator parses exactly these strings; change them together.
 
-import type { StreamCursor } from '../connector.ts';
+import type { StreamCursor } from '../../src/kit/connector.ts';
 import { ChangegateError } from '../../src/errors.ts';
 import { formatServiceNowDate } from './servicenow-date.ts';
 

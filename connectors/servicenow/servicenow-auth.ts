@@ -7,7 +7,7 @@ import { ChangegateError, isChangegateError } from '../../src/errors.ts';
 import { createHttpClient, retryPolicyFor, type AuthProvider, type HttpClient, type RequestInfo } from '../../src/http/http-client.ts';
 import type { ServiceNowInstance } from '../../src/config/schema.ts';
 import type { Logger } from '../../src/log.ts';
-import type { RetryPolicy } from '../../src/sync/retry-classifier.ts';
+import type { RetryPolicy } from '../../src/http/retry-classifier.ts';
 
 export const TOKEN_PATH = '/oauth_token.do';
 /** Renew this long before expiry, so a token never expires in flight. */

@@ -6,7 +6,7 @@ import { ChangegateError, type ErrorCode } from '../../src/errors.ts';
 import { createHttpClient, retryPolicyFor, type AuthProvider, type HttpClient, type HttpResult, type RequestInfo } from '../../src/http/http-client.ts';
 import type { ServiceNowInstance } from '../../src/config/schema.ts';
 import type { Logger } from '../../src/log.ts';
-import type { RetryPolicy } from '../../src/sync/retry-classifier.ts';
+import type { RetryPolicy } from '../../src/http/retry-classifier.ts';
 import { createServiceNowAuth } from './servicenow-auth.ts';
 
 export type TableParams = Record<string, string | number | boolean>;

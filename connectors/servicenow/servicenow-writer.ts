@@ -8,8 +8,8 @@
 // client that does not retry by itself: a PATCH that timed out may have been
 // applied, so the retry comes from the outbox, which checks again first.
 
-import type { ConnectorWriter, TicketVerdict, TransitionOptions, WriteOutcome } from '../connector.ts';
-import { markerFor, plainText, stateLabel } from '../../src/assess/verdict-text.ts';
+import type { ConnectorWriter, TicketVerdict, TransitionOptions, WriteOutcome } from '../../src/kit/connector.ts';
+import { markerFor, plainText, stateLabel } from '../../src/kit/ticket-note.ts';
 import type { CanonicalState } from '../../src/domain/change.ts';
 import { ChangegateError, isChangegateError } from '../../src/errors.ts';
 import { fieldValue } from './field-value.ts';

@@ -1,6 +1,6 @@
 // Turns configured instances into connector instances (one place knows every system).
 
-import type { ConnectorInstance } from '../../connectors/connector.ts';
+import type { ConnectorInstance } from '../kit/connector.ts';
 import { createJiraAuth } from '../../connectors/jira/jira-auth.ts';
 import { createJiraClient } from '../../connectors/jira/jira-client.ts';
 import { createJiraConnector } from '../../connectors/jira/jira-connector.ts';
@@ -17,7 +17,7 @@ import type { InstanceConfig } from '../config/schema.ts';
 import { join } from 'node:path';
 import type { RequestInfo } from '../http/http-client.ts';
 import type { Logger } from '../log.ts';
-import type { Metrics } from '../server/metrics.ts';
+import type { Metrics } from '../observability/metrics.ts';
 
 export interface BuildConnectorDeps {
   logger: Logger;

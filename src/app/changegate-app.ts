@@ -3,13 +3,13 @@
 
 import { dirname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import type { ConnectorInstance } from '../../connectors/connector.ts';
+import type { ConnectorInstance } from '../kit/connector.ts';
 import type { ChangegateConfig, InstanceConfig } from '../config/schema.ts';
 import type { LoadedConfig } from '../config/load-config.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { loadPolicy, type Policy } from '../policy/policy-config.ts';
 import { buildServer } from '../server/build-server.ts';
-import { createMetrics, type Metrics } from '../server/metrics.ts';
+import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import type { ChangeStore } from '../store/change-store.ts';
 import type { DeliveryStore } from '../store/delivery-store.ts';
 import { SqliteDeliveryStore } from '../store/sqlite-delivery-store.ts';

@@ -20,7 +20,7 @@ import { assess } from '../policy/assess.ts';
 import { isTerminal } from '../policy/lifecycle.ts';
 import type { Calendar } from '../policy/calendar.ts';
 import type { Policy } from '../policy/policy-config.ts';
-import type { Metrics } from '../server/metrics.ts';
+import type { Metrics } from '../observability/metrics.ts';
 import type { AssessmentStore, EnforcementMode, EnforcementRecord } from '../store/assessment-store.ts';
 import type { ChangeStore } from '../store/change-store.ts';
 import { contentHash } from '../store/content-hash.ts';

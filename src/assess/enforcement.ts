@@ -15,7 +15,7 @@ import type { Logger } from '../log.ts';
 import { validateTransition } from '../policy/assess.ts';
 import type { Calendar } from '../policy/calendar.ts';
 import type { Policy } from '../policy/policy-config.ts';
-import type { Metrics } from '../server/metrics.ts';
+import type { Metrics } from '../observability/metrics.ts';
 import type { AssessmentStore, EnforcementMode, EnforcementOutcome, EnforcementRecord } from '../store/assessment-store.ts';
 import type { ChangeStore, Revision } from '../store/change-store.ts';
 import type { NewOutboxItem, OutboxItem, OutboxStore } from '../store/outbox-store.ts';

@@ -6,39 +6,21 @@
 // before posting, and the runner drops changegate's own notes before the policy
 // reads the journal, so a note never counts as evidence (a PIR, a reason).
 
-import type { TicketNote, TicketVerdict } from '../../connectors/connector.ts';
+import type { TicketNote, TicketVerdict } from '../kit/connector.ts';
 import type { Assessment, GateResult, TransitionVerdict } from '../domain/assessment.ts';
 import type { CanonicalState, ChangeType, JournalEntry } from '../domain/change.ts';
 import { gatedStates, MAIN_PATH, nextStates } from '../policy/lifecycle.ts';
 import { formatUtc } from '../policy/zoned-time.ts';
+import { MARKER_PREFIX, stateLabel } from '../kit/ticket-note.ts';
 
-export const MARKER_PREFIX = '[changegate:';
+export { MARKER_PREFIX, markerFor, plainText, stateLabel } from '../kit/ticket-note.ts';
 
-/** `[changegate:<idempotencyKey>]`, the text a writer searches for before posting. */
-export function markerFor(idempotencyKey: string): string {
-  return `${MARKER_PREFIX}${idempotencyKey}]`;
-}
 
 /** Journal entries changegate did not write. */
 export function withoutOwnNotes(journal: readonly JournalEntry[]): JournalEntry[] {
   return journal.filter((entry) => !entry.text.includes(MARKER_PREFIX));
 }
 
-const LABELS: Record<CanonicalState, string> = {
-  new: 'New',
-  assess: 'Assess',
-  authorize: 'Authorize',
-  scheduled: 'Scheduled',
-  implement: 'Implement',
-  review: 'Review',
-  closed: 'Closed',
-  canceled: 'Canceled',
-  failed: 'Failed',
-};
-
-export function stateLabel(state: CanonicalState): string {
-  return LABELS[state];
-}
 
 const clears = (g: GateResult): boolean => g.result === 'pass' || g.result === 'waived';
 
@@ -169,17 +151,3 @@ export function advisoryNote(t: ObservedTransition, verdict: TransitionVerdict, 
   return { title: `${t.key}: ${moveText(t)} broke release policy`, tone: 'warning', lines: [...deniedLines(t, verdict), tail], items: verdict.reasons };
 }
 
-/** A work note as ServiceNow shows it: plain text, the marker on the last line. */
-export function plainText(note: TicketNote, marker: string): string {
-  const out = [`changegate: ${note.title}`, ...note.lines];
-  if (note.table && note.table.rows.length > 0) {
-    out.push('', note.table.columns.join(' | '));
-    for (const row of note.table.rows) out.push(row.join(' | '));
-  }
-  if (note.items && note.items.length > 0) {
-    out.push('');
-    for (const item of note.items) out.push(`* ${item}`);
-  }
-  out.push('', marker);
-  return out.join('\n');
-}

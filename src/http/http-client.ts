@@ -7,7 +7,7 @@ import { create as createAxios, type AxiosInstance, type AxiosResponse } from 'a
 import pRetry, { AbortError } from 'p-retry';
 import { ChangegateError, asChangegateError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { DEFAULT_RETRY_POLICY, classify, type Decision, type Outcome, type RetryPolicy } from '../sync/retry-classifier.ts';
+import { DEFAULT_RETRY_POLICY, classify, type Decision, type Outcome, type RetryPolicy } from './retry-classifier.ts';
 import { createRateLimiter, type RateLimiter } from './rate-limiter.ts';
 import { sleep } from './sleep.ts';
 

@@ -5,7 +5,7 @@ import type { Logger } from '../log.ts';
 import type { ChangeStore } from '../store/change-store.ts';
 import type { SyncEngine } from '../sync/sync-engine.ts';
 import { installErrorHandler } from './http-errors.ts';
-import type { Metrics } from './metrics.ts';
+import type { Metrics } from '../observability/metrics.ts';
 import { requireApiToken, type RouteAccess } from './api-auth.ts';
 import { registerChangeRoutes } from './routes/changes.ts';
 import { registerHealthRoutes } from './routes/health.ts';

@@ -3,7 +3,7 @@
 
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { asChangegateError, ChangegateError, type ErrorKind } from '../errors.ts';
-import type { Metrics } from './metrics.ts';
+import type { Metrics } from '../observability/metrics.ts';
 
 const STATUS_BY_KIND: Record<ErrorKind, number> = { input: 400, config: 500, upstream: 502, transient: 503, internal: 500 };
 

@@ -1,7 +1,7 @@
 // The store port. Two adapters (SQLite embedded, MongoDB for scale-out) pass one
 // contract suite (test/contract/change-store.contract.ts).
 
-import type { StreamCursor, StreamItem } from '../../connectors/connector.ts';
+import type { StreamCursor, StreamItem } from '../kit/connector.ts';
 import type { CanonicalState, Change, MirroredChange, System } from '../domain/change.ts';
 
 export interface FieldDiff {

@@ -4,7 +4,7 @@
 // enqueued twice (the key is unique). Adapters pass one contract suite
 // (test/contract/outbox-store.contract.ts).
 
-import type { TicketNote, TicketVerdict } from '../../connectors/connector.ts';
+import type { TicketNote, TicketVerdict } from '../kit/connector.ts';
 import type { ErrorKind } from '../errors.ts';
 
 export const OUTBOX_ACTIONS = ['set-verdict', 'comment', 'transition'] as const;

@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import type { StreamCursor, StreamItem } from '../../connectors/connector.ts';
+import type { StreamCursor, StreamItem } from '../kit/connector.ts';
 import type { Approval, Change, JournalEntry, MirroredChange } from '../domain/change.ts';
 import { ChangegateError } from '../errors.ts';
 import { diffChanges } from './change-diff.ts';

@@ -4,10 +4,10 @@
 // after every accepted delivery, on start (what a crash left behind) and on a
 // timer (retries whose time has come).
 
-import type { ConnectorWebhook } from '../../connectors/connector.ts';
+import type { ConnectorWebhook } from '../kit/connector.ts';
 import { asChangegateError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { Metrics } from '../server/metrics.ts';
+import type { Metrics } from '../observability/metrics.ts';
 import type { ApplyResult } from '../store/change-store.ts';
 import type { Delivery, DeliveryStore } from '../store/delivery-store.ts';
 

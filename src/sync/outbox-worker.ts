@@ -7,12 +7,12 @@
 // config and input failures (a business rule, a missing workflow transition,
 // a gone ticket) are parked as failed at once, logged and counted.
 
-import type { ConnectorWriter, TicketNote, WriteOutcome } from '../../connectors/connector.ts';
+import type { ConnectorWriter, TicketNote, WriteOutcome } from '../kit/connector.ts';
 import { asChangegateError, ChangegateError, type ErrorKind } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { Metrics } from '../server/metrics.ts';
+import type { Metrics } from '../observability/metrics.ts';
 import { DEFAULT_OUTBOX_LEASE_MS, type NewOutboxItem, type OutboxError, type OutboxItem, type OutboxStore } from '../store/outbox-store.ts';
-import { backoffMs, type RetryPolicy } from './retry-classifier.ts';
+import { backoffMs, type RetryPolicy } from '../http/retry-classifier.ts';
 
 /** How an item ended for its observers: a write outcome, a refusal (parked at once) or given up after retries. */
 export type Settlement = WriteOutcome | 'refused' | 'gave-up';

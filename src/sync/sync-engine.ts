@@ -2,11 +2,11 @@
 // re-read, the signpost, ACL-short pages and persistence; connectors only read
 // one page at a time.
 
-import type { ConnectorInstance, PageResult, StreamCursor, StreamItem } from '../../connectors/connector.ts';
+import type { ConnectorInstance, PageResult, StreamCursor, StreamItem } from '../kit/connector.ts';
 import { changeId } from '../domain/change.ts';
 import { asChangegateError, ChangegateError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { Metrics } from '../server/metrics.ts';
+import type { Metrics } from '../observability/metrics.ts';
 import type { ApplyResult, ChangeStore } from '../store/change-store.ts';
 
 export interface SyncProgress {

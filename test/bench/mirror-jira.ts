@@ -5,7 +5,7 @@
 
 import { join } from 'node:path';
 import type { Logger } from '../../src/log.ts';
-import type { StreamCursor } from '../../connectors/connector.ts';
+import type { StreamCursor } from '../../src/kit/connector.ts';
 import { createJiraClient, type CallContext, type JiraClient, type ListPage, type RawIssue, type SearchPosition } from '../../connectors/jira/jira-client.ts';
 import { changesSearch, createJiraConnector } from '../../connectors/jira/jira-connector.ts';
 import { parseJiraDateTime } from '../../connectors/jira/jira-date.ts';
@@ -13,7 +13,7 @@ import { resolveFieldRefs } from '../../connectors/jira/jira-fields.ts';
 import { compareIssueKeys } from '../../connectors/jira/jira-jql.ts';
 import { loadJiraMapping } from '../../connectors/jira/jira-mapping.ts';
 import { isTimeZone, JiraInstance } from '../../src/config/schema.ts';
-import { createMetrics } from '../../src/server/metrics.ts';
+import { createMetrics } from '../../src/observability/metrics.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 

@@ -14,13 +14,13 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import type { StreamCursor } from '../../connectors/connector.ts';
+import type { StreamCursor } from '../../src/kit/connector.ts';
 import { APPROVALS_SPEC, changesSpec, JOURNAL_SPEC, keysetQuery, type KeysetSpec } from '../../connectors/servicenow/keyset-query.ts';
 import { createServiceNowClient } from '../../connectors/servicenow/servicenow-client.ts';
 import { createServiceNowConnector } from '../../connectors/servicenow/servicenow-connector.ts';
 import { loadServiceNowMapping } from '../../connectors/servicenow/servicenow-mapping.ts';
 import { ServiceNowInstance } from '../../src/config/schema.ts';
-import { createMetrics } from '../../src/server/metrics.ts';
+import { createMetrics } from '../../src/observability/metrics.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 

@@ -15,7 +15,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { StreamItem } from '../../connectors/connector.ts';
+import type { StreamItem } from '../../src/kit/connector.ts';
 import type { Change } from '../../src/domain/change.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
 import { at, buildChange, changeNumber, sysId } from '../support/change-builder.ts';

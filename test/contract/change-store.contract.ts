@@ -3,7 +3,7 @@
 // adapter's test file calls `describeChangeStoreContract` with a factory.
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { StreamCursor, StreamItem } from '../../connectors/connector.ts';
+import type { StreamCursor, StreamItem } from '../../src/kit/connector.ts';
 import type { Approval, Change, JournalEntry } from '../../src/domain/change.ts';
 import { ChangegateError } from '../../src/errors.ts';
 import type { ApplyResult, ChangeQuery, ChangeStore, TouchingQuery } from '../../src/store/change-store.ts';

@@ -3,7 +3,7 @@
 // file calls `describeOutboxStoreContract` with a factory.
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { TicketNote } from '../../connectors/connector.ts';
+import type { TicketNote } from '../../src/kit/connector.ts';
 import type { NewOutboxItem, OutboxError, OutboxStore } from '../../src/store/outbox-store.ts';
 
 const T0 = new Date('2026-03-02T09:00:00Z');

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { StreamItem } from '../../connectors/connector.ts';
+import type { StreamItem } from '../../src/kit/connector.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
 import { MIGRATIONS } from '../../src/store/sqlite-schema.ts';
 import { buildChange, buildChanges, sysId } from '../support/change-builder.ts';

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { StreamItem } from '../../connectors/connector.ts';
+import type { StreamItem } from '../../src/kit/connector.ts';
 import type { Change } from '../../src/domain/change.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
 import { at, buildApproval, buildChange, buildChanges, buildJournalEntry, changeNumber, sysId } from '../support/change-builder.ts';

@@ -14,7 +14,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { http } from 'msw';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StreamCursor, StreamItem } from '../../connectors/connector.ts';
+import type { StreamCursor, StreamItem } from '../../src/kit/connector.ts';
 import { createJiraConnector } from '../../connectors/jira/jira-connector.ts';
 import { loadJiraMapping } from '../../connectors/jira/jira-mapping.ts';
 import { JiraSimulator } from '../../connectors/jira/simulator/jira-simulator.ts';

@@ -6,7 +6,7 @@
 // posts (exactly once).
 
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { TicketVerdict } from '../../connectors/connector.ts';
+import type { TicketVerdict } from '../../src/kit/connector.ts';
 import { adfToText } from '../../connectors/jira/simulator/adf.ts';
 import type { AdfDoc } from '../../connectors/jira/simulator/sim-types.ts';
 import type { OutboxStore } from '../../src/store/outbox-store.ts';

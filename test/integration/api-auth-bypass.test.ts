@@ -13,7 +13,7 @@ import { validationInstances } from '../../src/app/validation-instances.ts';
 import { InstanceConfig } from '../../src/config/schema.ts';
 import { loadPolicy } from '../../src/policy/policy-config.ts';
 import { buildServer, routesOf } from '../../src/server/build-server.ts';
-import { createMetrics } from '../../src/server/metrics.ts';
+import { createMetrics } from '../../src/observability/metrics.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
 import { SqliteDeliveryStore } from '../../src/store/sqlite-delivery-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';

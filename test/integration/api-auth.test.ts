@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChangegateConfig } from '../../src/config/schema.ts';
 import { buildServer } from '../../src/server/build-server.ts';
-import { createMetrics } from '../../src/server/metrics.ts';
+import { createMetrics } from '../../src/observability/metrics.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 import { buildChange } from '../support/change-builder.ts';

@@ -6,12 +6,12 @@
 // ticket that has moved on.
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { StreamItem } from '../../connectors/connector.ts';
+import type { StreamItem } from '../../src/kit/connector.ts';
 import { AssessmentRunner } from '../../src/assess/assessment-runner.ts';
 import type { Change, JournalEntry } from '../../src/domain/change.ts';
 import { createLogger } from '../../src/log.ts';
 import { loadPolicy } from '../../src/policy/policy-config.ts';
-import { createMetrics, type Metrics } from '../../src/server/metrics.ts';
+import { createMetrics, type Metrics } from '../../src/observability/metrics.ts';
 import type { EnforcementMode } from '../../src/store/assessment-store.ts';
 import type { ChangeStore } from '../../src/store/change-store.ts';
 import { SqliteAssessmentStore } from '../../src/store/sqlite-assessment-store.ts';

@@ -8,7 +8,7 @@ import { AssessmentRunner } from '../../src/assess/assessment-runner.ts';
 import { ClockReassessor } from '../../src/assess/clock-reassessor.ts';
 import { createLogger } from '../../src/log.ts';
 import { loadPolicy } from '../../src/policy/policy-config.ts';
-import { createMetrics } from '../../src/server/metrics.ts';
+import { createMetrics } from '../../src/observability/metrics.ts';
 import { SqliteAssessmentStore } from '../../src/store/sqlite-assessment-store.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
 import { SqliteOutboxStore } from '../../src/store/sqlite-outbox-store.ts';

@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConnector } from '../../src/app/build-connectors.ts';
 import { startDemoInstances, type DemoInstances } from '../../src/app/demo-instances.ts';
-import { createMetrics } from '../../src/server/metrics.ts';
+import { createMetrics } from '../../src/observability/metrics.ts';
 import type { ChangeStore } from '../../src/store/change-store.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';

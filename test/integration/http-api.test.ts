@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMetrics } from '../../src/server/metrics.ts';
+import { createMetrics } from '../../src/observability/metrics.ts';
 import { buildServer } from '../../src/server/build-server.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';

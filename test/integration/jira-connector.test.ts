@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { StreamItem } from '../../connectors/connector.ts';
+import type { StreamItem } from '../../src/kit/connector.ts';
 import { createJiraConnector } from '../../connectors/jira/jira-connector.ts';
 import { loadJiraMapping } from '../../connectors/jira/jira-mapping.ts';
 import { JiraInstance } from '../../src/config/schema.ts';

@@ -13,7 +13,7 @@ import { createJiraConnector } from '../../connectors/jira/jira-connector.ts';
 import { loadJiraMapping } from '../../connectors/jira/jira-mapping.ts';
 import { JiraSimulator, type JiraSimulatorOptions } from '../../connectors/jira/simulator/jira-simulator.ts';
 import { JiraInstance } from '../../src/config/schema.ts';
-import { createMetrics } from '../../src/server/metrics.ts';
+import { createMetrics } from '../../src/observability/metrics.ts';
 import type { Revision } from '../../src/store/change-store.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';

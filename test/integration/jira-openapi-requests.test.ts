@@ -8,7 +8,7 @@ import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StreamCursor } from '../../connectors/connector.ts';
+import type { StreamCursor } from '../../src/kit/connector.ts';
 import { createJiraClient } from '../../connectors/jira/jira-client.ts';
 import { createJiraConnector } from '../../connectors/jira/jira-connector.ts';
 import { loadJiraMapping } from '../../connectors/jira/jira-mapping.ts';

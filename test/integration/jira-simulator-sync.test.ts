@@ -5,13 +5,13 @@
 import { setupServer } from 'msw/node';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { StreamCursor, StreamItem } from '../../connectors/connector.ts';
+import type { StreamCursor, StreamItem } from '../../src/kit/connector.ts';
 import { createJiraConnector } from '../../connectors/jira/jira-connector.ts';
 import { loadJiraMapping } from '../../connectors/jira/jira-mapping.ts';
 import { JiraSimulator, type JiraSimulatorOptions } from '../../connectors/jira/simulator/jira-simulator.ts';
 import { JiraInstance } from '../../src/config/schema.ts';
 import type { Approval, Change, JournalEntry, MirroredChange } from '../../src/domain/change.ts';
-import { createMetrics } from '../../src/server/metrics.ts';
+import { createMetrics } from '../../src/observability/metrics.ts';
 import type { ApplyResult, ChangePage, ChangeStore, RejectedRecord, Revision } from '../../src/store/change-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 

@@ -6,7 +6,7 @@
 
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { TicketNote, TicketVerdict } from '../../connectors/connector.ts';
+import type { TicketNote, TicketVerdict } from '../../src/kit/connector.ts';
 import { createJiraHttp } from '../../connectors/jira/jira-http.ts';
 import { loadJiraMapping } from '../../connectors/jira/jira-mapping.ts';
 import { createJiraWriter, PROPERTY_MAX, VERDICT_PROPERTY } from '../../connectors/jira/jira-writer.ts';
@@ -14,7 +14,7 @@ import { adfToText } from '../../connectors/jira/simulator/adf.ts';
 import { JiraSimulator } from '../../connectors/jira/simulator/jira-simulator.ts';
 import { JiraInstance } from '../../src/config/schema.ts';
 import { createLogger } from '../../src/log.ts';
-import { createMetrics } from '../../src/server/metrics.ts';
+import { createMetrics } from '../../src/observability/metrics.ts';
 import { SqliteOutboxStore } from '../../src/store/sqlite-outbox-store.ts';
 import { OutboxWorker } from '../../src/sync/outbox-worker.ts';
 

@@ -5,14 +5,14 @@
 
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { TicketNote, TicketVerdict } from '../../connectors/connector.ts';
+import type { TicketNote, TicketVerdict } from '../../src/kit/connector.ts';
 import { createServiceNowClient } from '../../connectors/servicenow/servicenow-client.ts';
 import { loadServiceNowMapping } from '../../connectors/servicenow/servicenow-mapping.ts';
 import { createServiceNowWriter, VERDICT_FIELDS } from '../../connectors/servicenow/servicenow-writer.ts';
 import { ServiceNowSimulator } from '../../connectors/servicenow/simulator/servicenow-simulator.ts';
 import { ServiceNowInstance } from '../../src/config/schema.ts';
 import { createLogger } from '../../src/log.ts';
-import { createMetrics } from '../../src/server/metrics.ts';
+import { createMetrics } from '../../src/observability/metrics.ts';
 import type { NewOutboxItem } from '../../src/store/outbox-store.ts';
 import { SqliteOutboxStore } from '../../src/store/sqlite-outbox-store.ts';
 import { OutboxWorker, type Settlement } from '../../src/sync/outbox-worker.ts';

@@ -10,7 +10,7 @@ import { createServiceNowConnector } from '../../connectors/servicenow/serviceno
 import { loadServiceNowMapping } from '../../connectors/servicenow/servicenow-mapping.ts';
 import { ServiceNowSimulator } from '../../connectors/servicenow/simulator/servicenow-simulator.ts';
 import { ServiceNowInstance } from '../../src/config/schema.ts';
-import { createMetrics, type Metrics } from '../../src/server/metrics.ts';
+import { createMetrics, type Metrics } from '../../src/observability/metrics.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 

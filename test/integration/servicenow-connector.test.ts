@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { StreamItem } from '../../connectors/connector.ts';
+import type { StreamItem } from '../../src/kit/connector.ts';
 import { createServiceNowConnector } from '../../connectors/servicenow/servicenow-connector.ts';
 import { loadServiceNowMapping } from '../../connectors/servicenow/servicenow-mapping.ts';
 import { ServiceNowInstance } from '../../src/config/schema.ts';

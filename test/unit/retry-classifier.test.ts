@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffMs, classify, parseWait, type Decision, type Outcome, type RetryPolicy } from '../../src/sync/retry-classifier.ts';
+import { backoffMs, classify, parseWait, type Decision, type Outcome, type RetryPolicy } from '../../src/http/retry-classifier.ts';
 
 const NOW = Date.parse('2026-03-12T10:00:00Z');
 const policy: RetryPolicy = { baseMs: 100, maxMs: 1_000, maxAttempts: 4, maxWaitMs: 60_000, random: () => 0.5, now: () => NOW };

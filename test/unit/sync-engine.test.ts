@@ -1,8 +1,8 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ConnectorInstance, PageRequest, PageResult, StreamCursor } from '../../connectors/connector.ts';
+import type { ConnectorInstance, PageRequest, PageResult, StreamCursor } from '../../src/kit/connector.ts';
 import { ChangegateError, isChangegateError } from '../../src/errors.ts';
-import { createMetrics } from '../../src/server/metrics.ts';
+import { createMetrics } from '../../src/observability/metrics.ts';
 import type { ChangeStore } from '../../src/store/change-store.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';

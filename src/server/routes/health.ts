@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ChangeStore } from '../../store/change-store.ts';
 import type { SyncEngine } from '../../sync/sync-engine.ts';
-import type { Metrics } from '../metrics.ts';
+import type { Metrics } from '../../observability/metrics.ts';
 
 export function registerHealthRoutes(app: FastifyInstance, deps: { store: ChangeStore; engine: SyncEngine; metrics: Metrics }): void {
   app.get('/healthz', { config: { access: 'public' } }, async () => ({ status: 'ok' }));

@@ -10,7 +10,7 @@ import { resolveState } from '../../assess/resolve-state.ts';
 import { validateChangeTransition, type ValidationDeps, type ValidationInstance } from '../../assess/transition-validation.ts';
 import { CANONICAL_STATES, SYSTEMS, type CanonicalState } from '../../domain/change.ts';
 import { ChangegateError } from '../../errors.ts';
-import type { Metrics } from '../metrics.ts';
+import type { Metrics } from '../../observability/metrics.ts';
 import { parseInput } from '../validate-input.ts';
 
 export interface ValidateRouteDeps extends ValidationDeps {

@@ -5,12 +5,12 @@
 
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { ConnectorInstance } from '../../../connectors/connector.ts';
+import type { ConnectorInstance } from '../../kit/connector.ts';
 import { SYSTEMS, type System } from '../../domain/change.ts';
 import { ChangegateError } from '../../errors.ts';
 import type { DeliveryStore } from '../../store/delivery-store.ts';
 import { errorBody } from '../http-errors.ts';
-import type { Metrics } from '../metrics.ts';
+import type { Metrics } from '../../observability/metrics.ts';
 
 /** Jira caps a delivery well below this; anything larger is not a webhook. */
 export const WEBHOOK_BODY_LIMIT = 1_048_576;

@@ -2,8 +2,8 @@
 // time, per stream), how it fetches one record again and how it verifies a
 // webhook. Scheduling, retries' loop, cursors and persistence live in src/sync.
 
-import type { Approval, CanonicalState, Change, JournalEntry, System } from '../src/domain/change.ts';
-import type { ChangegateError } from '../src/errors.ts';
+import type { Approval, CanonicalState, Change, JournalEntry, System } from '../domain/change.ts';
+import type { ChangegateError } from '../errors.ts';
 
 /** Composite keyset position: `(updatedAt, id)`, never a bare timestamp. */
 export interface StreamCursor {
