@@ -1,5 +1,7 @@
 // changegate's entry point: `node src/main.ts <command>` (npm start runs `serve`).
+// The composition root: it hands the CLI the shipped connector registry.
 
+import { registry } from './app/registry.ts';
 import { main } from './cli/run-cli.ts';
 
-await main(process.argv.slice(2));
+await main(process.argv.slice(2), registry);

@@ -6,10 +6,10 @@
 //   pat     Data Center personal access token (`Bearer <token>`)
 
 import { createOAuth2Manager, isOAuthError, type OAuth2Manager } from 'jira.js/core';
-import type { JiraInstance } from '../../src/config/schema.ts';
+import type { JiraInstance } from './jira-config.ts';
 import { ChangegateError } from '../../src/errors.ts';
 import type { AuthProvider } from '../../src/http/http-client.ts';
-import type { Logger } from '../../src/log.ts';
+import type { Logger } from '../../src/kit/logger.ts';
 import type { OAuthTokenFile } from './oauth-token-file.ts';
 
 export const OAUTH_GATEWAY = 'https://api.atlassian.com/ex/jira';

@@ -6,9 +6,9 @@
 // Both share one transport (jira-http.ts), so retries, rate-limit waits, the
 // revoked-token check and error codes are the same everywhere.
 
-import type { JiraInstance } from '../../src/config/schema.ts';
+import type { JiraInstance } from './jira-config.ts';
 import type { RequestInfo } from '../../src/http/http-client.ts';
-import type { Logger } from '../../src/log.ts';
+import type { Logger } from '../../src/kit/logger.ts';
 import type { RetryPolicy } from '../../src/http/retry-classifier.ts';
 import { createCloudApi, type ResponseValidation } from './jira-cloud-api.ts';
 import { createDataCenterApi } from './jira-dc-api.ts';

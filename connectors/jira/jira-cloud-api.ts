@@ -9,7 +9,7 @@
 import type { Client, SendRequestOptions } from 'jira.js/core';
 import type { z } from 'zod';
 import { ChangegateError } from '../../src/errors.ts';
-import type { Logger } from '../../src/log.ts';
+import type { Logger } from '../../src/kit/logger.ts';
 import { asRecord, badShape, checkIssueRef, checkNotAnonymous, checkProjectKey, num, offsetPage, toFieldInfo, toIssueTypeStatuses, bool, type FieldInfo, type JiraClient } from './jira-api.ts';
 import { isNotFound, pathTemplate, type CallContext, type JiraHttp } from './jira-http.ts';
 

@@ -16,10 +16,11 @@
 // next run, so such an issue is picked up then; a webhook usually fetches it first.
 
 import type { ConnectorInstance, PageRequest, PageResult, StreamCursor, StreamDeclaration, StreamItem } from '../../src/kit/connector.ts';
-import { isTimeZone, type JiraInstance } from '../../src/config/schema.ts';
+import { isTimeZone } from '../../src/kit/instance-config.ts';
+import type { JiraInstance } from './jira-config.ts';
 import { ChangegateError } from '../../src/errors.ts';
 import type { RequestInfo } from '../../src/http/http-client.ts';
-import type { Logger } from '../../src/log.ts';
+import type { Logger } from '../../src/kit/logger.ts';
 import type { RetryPolicy } from '../../src/http/retry-classifier.ts';
 import type { ResponseValidation } from './jira-cloud-api.ts';
 import { checkIssueRef } from './jira-api.ts';

@@ -5,7 +5,7 @@
 // at most once per `missRetryMs`.
 
 import { ChangegateError } from '../../src/errors.ts';
-import type { Logger } from '../../src/log.ts';
+import type { Logger } from '../../src/kit/logger.ts';
 import type { CallContext, FieldInfo, JiraClient } from './jira-client.ts';
 
 export interface FieldResolution {

@@ -5,10 +5,10 @@
 // token on an anonymous-capable endpoint gets 200 with anonymous data and only
 // `X-Seraph-LoginReason` tells.
 
-import type { JiraInstance } from '../../src/config/schema.ts';
+import type { JiraInstance } from './jira-config.ts';
 import { ChangegateError, type ErrorCode } from '../../src/errors.ts';
 import { createHttpClient, retryPolicyFor, type AuthProvider, type HttpClient, type HttpRequest, type HttpResult, type RequestInfo } from '../../src/http/http-client.ts';
-import type { Logger } from '../../src/log.ts';
+import type { Logger } from '../../src/kit/logger.ts';
 import type { RetryPolicy } from '../../src/http/retry-classifier.ts';
 import { createJiraAuth } from './jira-auth.ts';
 

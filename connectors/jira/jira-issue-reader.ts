@@ -7,7 +7,7 @@
 
 import type { StreamItem } from '../../src/kit/connector.ts';
 import { ChangegateError, isChangegateError } from '../../src/errors.ts';
-import type { Logger } from '../../src/log.ts';
+import type { Logger } from '../../src/kit/logger.ts';
 import type { CallContext, JiraClient, ListPage, RawIssue } from './jira-client.ts';
 import { mapJiraApproval, mapJiraComment } from './jira-child-mapper.ts';
 import { issueRef, mapJiraIssue, type JiraMapContext } from './jira-issue-mapper.ts';

@@ -7,7 +7,7 @@
 
 import { z } from 'zod';
 import { APPROVAL_STATES, CANONICAL_STATES, CHANGE_TYPES, LEVELS } from '../../src/domain/change.ts';
-import { strictObject } from '../../src/mapping/strict-object.ts';
+import { strictObject } from '../../src/kit/mapping-file.ts';
 
 export const JIRA_MAPPING_KIND = 'jira-mapping';
 

@@ -1,11 +1,9 @@
-// A `kind: jira-mapping` file, loaded and compiled into lookups once. Importing
-// this module registers the kind with `changegate mappings validate`.
+// A `kind: jira-mapping` file, loaded and compiled into lookups once.
 
 import { fileURLToPath } from 'node:url';
 import type { ApprovalState, CanonicalState, ChangeType, Level } from '../../src/domain/change.ts';
-import { loadYamlFile, validateYamlSource, type YamlSource } from '../../src/config/yaml-source.ts';
-import { registerMappingKind } from '../../src/mapping/validate-mappings.ts';
-import { JIRA_MAPPING_KIND, JiraMappingFile, type JiraFields } from './jira-mapping-schema.ts';
+import { loadYamlFile, validateYamlSource, type YamlSource } from '../../src/kit/mapping-file.ts';
+import { JiraMappingFile, type JiraFields } from './jira-mapping-schema.ts';
 
 export interface JiraMapping {
   /** The mapping file as configured; named in every CG_MAPPING_UNKNOWN_VALUE. */
@@ -55,5 +53,3 @@ export function validateJiraMappingSource(source: YamlSource): void {
 export function loadJiraMapping(file: string = DEFAULT_JIRA_MAPPING): JiraMapping {
   return compile(loadYamlFile(file, JiraMappingFile, 'CG_MAPPING_INVALID'), file);
 }
-
-registerMappingKind(JIRA_MAPPING_KIND, validateJiraMappingSource);

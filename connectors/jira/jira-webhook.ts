@@ -6,7 +6,7 @@
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { ConnectorWebhook, WebhookVerification } from '../../src/kit/connector.ts';
-import type { JiraInstance } from '../../src/config/schema.ts';
+import type { JiraInstance } from './jira-config.ts';
 
 type Headers = Record<string, string | string[] | undefined>;
 

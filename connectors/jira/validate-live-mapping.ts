@@ -5,8 +5,8 @@
 // issue types' workflows must be mapped (else the sync reports each change in
 // it), and every mapped status should exist (else it is a typo or a stale entry).
 
-import type { JiraInstance } from '../../src/config/schema.ts';
-import { suggestKey } from '../../src/mapping/strict-object.ts';
+import type { JiraInstance } from './jira-config.ts';
+import { suggestKey } from '../../src/kit/mapping-file.ts';
 import type { CallContext, JiraClient } from './jira-client.ts';
 import { resolveFieldRefs } from './jira-fields.ts';
 import type { JiraMapping } from './jira-mapping.ts';

@@ -5,8 +5,8 @@
 
 import { ChangegateError, isChangegateError } from '../../src/errors.ts';
 import { createHttpClient, retryPolicyFor, type AuthProvider, type HttpClient, type RequestInfo } from '../../src/http/http-client.ts';
-import type { ServiceNowInstance } from '../../src/config/schema.ts';
-import type { Logger } from '../../src/log.ts';
+import type { ServiceNowInstance } from './servicenow-config.ts';
+import type { Logger } from '../../src/kit/logger.ts';
 import type { RetryPolicy } from '../../src/http/retry-classifier.ts';
 
 export const TOKEN_PATH = '/oauth_token.do';

@@ -4,8 +4,8 @@
 
 import { ChangegateError, type ErrorCode } from '../../src/errors.ts';
 import { createHttpClient, retryPolicyFor, type AuthProvider, type HttpClient, type HttpResult, type RequestInfo } from '../../src/http/http-client.ts';
-import type { ServiceNowInstance } from '../../src/config/schema.ts';
-import type { Logger } from '../../src/log.ts';
+import type { ServiceNowInstance } from './servicenow-config.ts';
+import type { Logger } from '../../src/kit/logger.ts';
 import type { RetryPolicy } from '../../src/http/retry-classifier.ts';
 import { createServiceNowAuth } from './servicenow-auth.ts';
 

@@ -3,10 +3,10 @@
 // It reads one page when asked; the engine in src/sync owns the loop and cursors.
 
 import type { ConnectorInstance, PageRequest, PageResult, StreamCursor, StreamDeclaration, StreamItem } from '../../src/kit/connector.ts';
-import type { ServiceNowInstance } from '../../src/config/schema.ts';
+import type { ServiceNowInstance } from './servicenow-config.ts';
 import { ChangegateError, isChangegateError } from '../../src/errors.ts';
 import type { RequestInfo } from '../../src/http/http-client.ts';
-import type { Logger } from '../../src/log.ts';
+import type { Logger } from '../../src/kit/logger.ts';
 import type { RetryPolicy } from '../../src/http/retry-classifier.ts';
 import { fieldValue } from './field-value.ts';
 import { APPROVALS_SPEC, CHANGE_TABLE, JOURNAL_EXTRA, JOURNAL_SPEC, changesSpec, checkExtraQuery, keysetQuery, type KeysetSpec } from './keyset-query.ts';

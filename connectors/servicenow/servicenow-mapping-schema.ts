@@ -4,7 +4,7 @@
 
 import { z } from 'zod';
 import { APPROVAL_STATES, CANONICAL_STATES, CHANGE_TYPES, LEVELS } from '../../src/domain/change.ts';
-import { strictObject } from '../../src/mapping/strict-object.ts';
+import { strictObject } from '../../src/kit/mapping-file.ts';
 
 export const SERVICENOW_MAPPING_KIND = 'servicenow-mapping';
 

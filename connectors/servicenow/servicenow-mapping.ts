@@ -6,7 +6,7 @@
 import { fileURLToPath } from 'node:url';
 import type { Approval, ApprovalState, CanonicalState, Change, ChangeType, JournalEntry, Level } from '../../src/domain/change.ts';
 import { ChangegateError, isChangegateError } from '../../src/errors.ts';
-import { loadYamlFile, validateYamlSource, type YamlSource } from '../../src/config/yaml-source.ts';
+import { loadYamlFile, validateYamlSource, type YamlSource } from '../../src/kit/mapping-file.ts';
 import { displayValue, fieldValue, refListValue, refValue, textListValue } from './field-value.ts';
 import { parseServiceNowDate, parseServiceNowDay } from './servicenow-date.ts';
 import { ServiceNowMappingFile, type ServiceNowFields } from './servicenow-mapping-schema.ts';

@@ -6,10 +6,10 @@
 // is read: one-off entries and daily/weekly repeats; the rest is skipped with a
 // warning naming the schedule.
 
-import type { Calendar, CalendarWindow, WindowKind } from '../../src/policy/calendar.ts';
-import { WEEKDAYS, type Weekday } from '../../src/policy/cron-spec.ts';
-import { isValidTimeZone } from '../../src/policy/zoned-time.ts';
-import type { Logger } from '../../src/log.ts';
+import type { Calendar, CalendarWindow, WindowKind } from '../../src/kit/calendar.ts';
+import { WEEKDAYS, type Weekday } from '../../src/kit/calendar.ts';
+import { isValidTimeZone } from '../../src/kit/calendar.ts';
+import type { Logger } from '../../src/kit/logger.ts';
 import type { ServiceNowClient, TableParams } from './servicenow-client.ts';
 
 export interface ScheduleReadOptions {

@@ -24,10 +24,8 @@ import { openStore } from '../store/open-store.ts';
 import { DeliveryProcessor } from '../sync/delivery-processor.ts';
 import { SyncEngine } from '../sync/sync-engine.ts';
 import { SyncScheduler } from '../sync/scheduler.ts';
-import { readServiceNowSchedules } from '../../connectors/servicenow/servicenow-schedules.ts';
-import { createServiceNowClient } from '../../connectors/servicenow/servicenow-client.ts';
-import { createItsmCalendars } from '../assess/itsm-calendar.ts';
-import { buildConnector } from './build-connectors.ts';
+import { createItsmCalendars, type CalendarReader } from '../assess/itsm-calendar.ts';
+import { buildConnector, connectorContext } from './build-connectors.ts';
 import { startDemoInstances, type DemoInstances } from './demo-instances.ts';
 import { validationInstances } from './validation-instances.ts';
 
@@ -68,7 +66,7 @@ export interface CreateAppOptions {
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
 export async function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}): Promise<ChangegateApp> {
-  const { config } = loaded;
+  const { config, registry } = loaded;
   const logger = options.logger ?? createLogger({ level: config.log.level });
   // Invalid policy stops start-up (exit 2) naming file, line and rule, before anything connects.
   const policy = config.policy === undefined ? loadPolicy() : loadPolicy(config.policy);
@@ -95,18 +93,14 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     logger.info({ instance: instance.id }, `${instance.id}: writeBack is off: changes are assessed and stored, nothing is written to the tickets`);
   }
   const connectors = new Map<string, ConnectorInstance>();
-  // Blackout and maintenance schedules each ServiceNow instance publishes, merged with the policy's calendar.
-  const itsmCalendars = createItsmCalendars(
-    new Map(
-      instances
-        .filter((i) => i.system === 'servicenow')
-        .map((i) => {
-          const client = createServiceNowClient(i, { logger: logger.child({ instance: i.id }) });
-          return [i.id, (signal?: AbortSignal) => readServiceNowSchedules(client, { logger: logger.child({ instance: i.id }), ...(signal ? { signal } : {}) })] as const;
-        }),
-    ),
-    { logger },
-  );
+  const stateDir = config.store.kind === 'sqlite' ? { stateDir: dirname(config.store.path) } : {};
+  // Calendars the systems publish (ServiceNow blackout and maintenance schedules), merged with the policy's calendar.
+  const calendarReaders = new Map<string, CalendarReader>();
+  for (const instance of instances) {
+    const read = registry.get(instance.system).capabilities?.calendars;
+    if (read) calendarReaders.set(instance.id, read(instance, connectorContext(instance, { logger, metrics, ...stateDir })));
+  }
+  const itsmCalendars = createItsmCalendars(calendarReaders, { logger });
   const calendars = (id: string) => itsmCalendars.calendarFor(id);
   // Each calls the other only after both exist: the runner wakes the worker, the worker reports settled reverts.
   const runner = new AssessmentRunner({
@@ -130,7 +124,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
   });
   const engine = new SyncEngine({ store, logger, metrics, onChangesWritten: (instance, ids) => runner.onChangesWritten(instance, ids) });
   for (const instance of instances) {
-    const connector = buildConnector(instance, { logger, metrics, ...(config.store.kind === 'sqlite' ? { stateDir: dirname(config.store.path) } : {}) });
+    const connector = buildConnector(instance, registry, { logger, metrics, ...stateDir });
     connectors.set(instance.id, connector);
     engine.register({ connector, pageSize: instance.pageSize, overlapMs: instance.overlap });
   }
@@ -140,12 +134,13 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
   let app: FastifyInstance | null = null;
   const server = (): FastifyInstance =>
     (app ??= buildServer({
+      systems: registry.systems,
       store,
       engine,
       metrics,
       logger,
       webhooks: { deliveries, connectorOf: (id) => connectors.get(id), onAccepted: () => processor.kick() },
-      validate: { policy, calendars, instances: validationInstances(instances), lastSyncAt: (id) => engine.lastSuccessAt(id) },
+      validate: { policy, calendars, instances: validationInstances(instances, registry), lastSyncAt: (id) => engine.lastSuccessAt(id) },
       apiTokens: config.server.apiTokens,
     }));
 

@@ -10,7 +10,8 @@ import { JiraSimulator } from '../../connectors/jira/simulator/jira-simulator.ts
 import { startSimulatorServer, type SimulatorServer } from '../../connectors/simulator-http.ts';
 import { createDemoSimulator } from '../../connectors/servicenow/simulator/demo-data.ts';
 import type { ServiceNowSimulator } from '../../connectors/servicenow/simulator/servicenow-simulator.ts';
-import { InstanceConfig } from '../config/schema.ts';
+import type { InstanceConfig } from '../config/schema.ts';
+import { InstanceConfig as InstanceSchema } from './registry.ts';
 import type { Logger } from '../log.ts';
 
 export interface DemoInstances {
@@ -75,7 +76,7 @@ export async function startDemoInstances(options: DemoOptions): Promise<DemoInst
     throw err;
   }
   const instances = [
-    InstanceConfig.parse({
+    InstanceSchema.parse({
       id: DEMO_IDS.servicenow,
       system: 'servicenow',
       baseUrl: servicenow.server.url,
@@ -86,7 +87,7 @@ export async function startDemoInstances(options: DemoOptions): Promise<DemoInst
       // The demo shows verdicts on its tickets (work notes, verdict fields); a real instance opts in.
       writeBack: true,
     }),
-    InstanceConfig.parse({
+    InstanceSchema.parse({
       id: DEMO_IDS.jira,
       system: 'jira',
       baseUrl: jira.server.url,

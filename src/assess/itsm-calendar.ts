@@ -7,10 +7,10 @@
 
 import { isChangegateError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import type { CalendarReader } from '../kit/define-connector.ts';
 import type { Calendar } from '../policy/calendar.ts';
 
-/** Reads one instance's calendar; throws on any failure. */
-export type CalendarReader = (signal?: AbortSignal) => Promise<Calendar>;
+export type { CalendarReader } from '../kit/define-connector.ts';
 
 export interface ItsmCalendarsOptions {
   logger: Logger;

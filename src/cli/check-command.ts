@@ -11,6 +11,7 @@ import { resolveState } from '../assess/resolve-state.ts';
 import { ruleProvenance } from '../assess/rule-provenance.ts';
 import { validationInstances } from '../app/validation-instances.ts';
 import { loadConfig } from '../config/load-config.ts';
+import type { ConnectorRegistry } from '../kit/connector-registry.ts';
 import type { CanonicalState } from '../domain/change.ts';
 import { CANONICAL_STATES } from '../domain/change.ts';
 import { assess, gatesForTransition, validateTransition } from '../policy/assess.ts';
@@ -41,10 +42,10 @@ function usageError(out: CheckOutput, message: string): number {
   return 2;
 }
 
-export async function runCheck(options: CheckOptions, out: CheckOutput): Promise<number> {
+export async function runCheck(registry: ConnectorRegistry, options: CheckOptions, out: CheckOutput): Promise<number> {
   const now = options.at === undefined ? new Date() : new Date(options.at);
   if (Number.isNaN(now.getTime())) return usageError(out, `--at ${JSON.stringify(options.at)} is not an ISO-8601 instant`);
-  const loaded = loadConfig({ path: options.config });
+  const loaded = loadConfig(registry, { path: options.config });
   const { config } = loaded;
   // A dry run must not create an empty database where the operator expected a mirror.
   if (config.store.kind === 'sqlite' && config.store.path !== ':memory:' && !existsSync(config.store.path)) {
@@ -65,7 +66,7 @@ export async function runCheck(options: CheckOptions, out: CheckOutput): Promise
     let explained: string[];
     if (options.to !== undefined) {
       const configured = config.instances.filter((i) => i.id === mc.change.instance);
-      const states = validationInstances(configured).get(mc.change.instance)?.states ?? new Map<string, CanonicalState>();
+      const states = validationInstances(configured, registry).get(mc.change.instance)?.states ?? new Map<string, CanonicalState>();
       const to = resolveState(options.to, states);
       if (to === null) {
         const native = states.size > 0 ? ` nor a state the mapping of ${mc.change.instance} knows (${[...states.keys()].join(', ')})` : '';

@@ -3,15 +3,13 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { createApp } from '../app/changegate-app.ts';
-import { loadConfig } from '../config/load-config.ts';
-import { ChangegateConfig } from '../config/schema.ts';
+import { demoConfig, loadConfig } from '../config/load-config.ts';
+import { configSchemaFor } from '../config/schema.ts';
 import { asChangegateError, type ChangegateError } from '../errors.ts';
+import type { ConnectorRegistry } from '../kit/connector-registry.ts';
 import { createLogger } from '../log.ts';
-// Imported for its side effect: it registers the `jira-mapping` kind for `mappings validate`.
-// oxlint-disable-next-line import/no-unassigned-import
-import '../../connectors/jira/jira-mapping.ts';
+import { mappingKindsOf } from '../mapping/mapping-kinds.ts';
 import { validateMappingFiles } from '../mapping/validate-mappings.ts';
-import { registerPolicyKind } from '../policy/register-policy-kind.ts';
 import { runCheck } from './check-command.ts';
 import { createProgressReporter } from './progress-line.ts';
 import { validateLiveMapping } from './validate-live-mapping-command.ts';
@@ -31,7 +29,8 @@ Commands:
                               instance's native value (one starting with "-" as --to=-3)
   mappings validate [DIR]     check mapping files (default: ./mappings)
   mappings validate --instance ID [--config FILE]
-                              check an instance's mapping against its live site (Jira)
+                              check an instance's mapping against its live site
+                              (systems that can: Jira)
   config schema               print the JSON Schema of changegate.yaml
 
 Options:
@@ -50,7 +49,7 @@ async function waitForSignal(): Promise<void> {
   });
 }
 
-export async function runCli(argv: string[]): Promise<number> {
+export async function runCli(argv: string[], registry: ConnectorRegistry): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -73,7 +72,7 @@ export async function runCli(argv: string[]): Promise<number> {
   switch (command) {
     case 'serve':
     case 'demo': {
-      const loaded = command === 'demo' ? { config: ChangegateConfig.parse({}), file: null } : loadConfig({ path: values.config });
+      const loaded = command === 'demo' ? demoConfig(registry) : loadConfig(registry, { path: values.config });
       const app = await createApp(loaded);
       await app.serve();
       await waitForSignal();
@@ -82,7 +81,7 @@ export async function runCli(argv: string[]): Promise<number> {
       return 0;
     }
     case 'sync': {
-      const loaded = loadConfig({ path: values.config });
+      const loaded = loadConfig(registry, { path: values.config });
       const logger = createLogger({ level: loaded.config.log.level, destination: process.stderr });
       const app = await createApp(loaded, { logger });
       const progress = createProgressReporter(process.stderr);
@@ -115,6 +114,7 @@ export async function runCli(argv: string[]): Promise<number> {
         return 2;
       }
       return runCheck(
+        registry,
         {
           key: sub,
           explain: values.explain,
@@ -128,9 +128,8 @@ export async function runCli(argv: string[]): Promise<number> {
     }
     case 'mappings': {
       if (sub !== 'validate') break;
-      if (values.instance) return await validateLiveMapping(values.instance, values.config, process.stdout);
-      registerPolicyKind();
-      const results = validateMappingFiles(arg ?? 'mappings');
+      if (values.instance) return await validateLiveMapping(registry, values.instance, values.config, process.stdout);
+      const results = validateMappingFiles(arg ?? 'mappings', mappingKindsOf(registry));
       if (results.length === 0) {
         process.stderr.write(`changegate: no mapping files (*.yaml) in ${arg ?? 'mappings'}\n`);
         return 2;
@@ -142,7 +141,7 @@ export async function runCli(argv: string[]): Promise<number> {
     }
     case 'config': {
       if (sub !== 'schema') break;
-      process.stdout.write(`${JSON.stringify(z.toJSONSchema(ChangegateConfig, { io: 'input' }), null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify(z.toJSONSchema(configSchemaFor(registry), { io: 'input' }), null, 2)}\n`);
       return 0;
     }
     default:
@@ -152,9 +151,9 @@ export async function runCli(argv: string[]): Promise<number> {
   return 2;
 }
 
-export async function main(argv: string[]): Promise<void> {
+export async function main(argv: string[], registry: ConnectorRegistry): Promise<void> {
   try {
-    process.exitCode = await runCli(argv);
+    process.exitCode = await runCli(argv, registry);
   } catch (err) {
     const error = asChangegateError(err);
     process.stderr.write(`changegate: [${error.code}] ${error.message}\n`);

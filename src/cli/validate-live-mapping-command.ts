@@ -1,33 +1,35 @@
 // `changegate mappings validate --instance ID`: checks an instance's mapping
-// against the live site (Jira: field names, issue types and workflow statuses).
+// against the live site, for systems whose connector can (Jira: field names,
+// issue types and workflow statuses).
 
-import { createJiraClient } from '../../connectors/jira/jira-client.ts';
-import { loadJiraMapping } from '../../connectors/jira/jira-mapping.ts';
-import { validateMappingAgainstSite } from '../../connectors/jira/validate-live-mapping.ts';
+import { connectorContext } from '../app/build-connectors.ts';
 import { loadConfig } from '../config/load-config.ts';
 import { ChangegateError } from '../errors.ts';
+import type { ConnectorRegistry } from '../kit/connector-registry.ts';
 import { createLogger } from '../log.ts';
+import { createMetrics } from '../observability/metrics.ts';
 
 /** Prints one line per problem; returns the exit code (0 clean, 2 problems). */
-export async function validateLiveMapping(instanceId: string, configPath: string | undefined, out: NodeJS.WritableStream): Promise<number> {
-  const { config } = loadConfig({ path: configPath });
+export async function validateLiveMapping(registry: ConnectorRegistry, instanceId: string, configPath: string | undefined, out: NodeJS.WritableStream): Promise<number> {
+  const { config } = loadConfig(registry, { path: configPath });
   const instance = config.instances.find((i) => i.id === instanceId);
   if (!instance) {
     throw new ChangegateError('CG_INSTANCE_UNKNOWN', `no configured instance "${instanceId}" (known: ${config.instances.map((i) => i.id).join(', ') || 'none'})`, {
       details: { instance: instanceId },
     });
   }
-  if (instance.system !== 'jira') {
-    out.write(`${instance.id} is a ${instance.system} instance: its mapping is checked offline only (mappings validate DIR); ServiceNow states are fixed by the platform\n`);
+  const definition = registry.get(instance.system);
+  const check = definition.capabilities?.checkLiveMapping;
+  if (check === undefined) {
+    out.write(`${instance.id} is a ${definition.title} instance: its mapping is checked offline only (mappings validate DIR); its states are fixed by the platform\n`);
     return 0;
   }
-  const mapping = loadJiraMapping(instance.mapping);
-  const client = createJiraClient(instance, { logger: createLogger({ level: 'warn', destination: process.stderr }) });
-  const problems = await validateMappingAgainstSite(instance, mapping, client);
+  const logger = createLogger({ level: 'warn', destination: process.stderr });
+  const { mappingFile, problems } = await check(instance, connectorContext(instance, { logger, metrics: createMetrics({ defaultMetrics: false }) }));
   if (problems.length === 0) {
-    out.write(`ok      ${mapping.file} matches the fields, issue types and statuses of ${instance.id} (${instance.baseUrl})\n`);
+    out.write(`ok      ${mappingFile} matches the fields, issue types and statuses of ${instance.id} (${instance.baseUrl})\n`);
     return 0;
   }
-  out.write(`invalid ${mapping.file} against ${instance.id} (${instance.baseUrl})\n${problems.map((p) => `  ${p}\n`).join('')}`);
+  out.write(`invalid ${mappingFile} against ${instance.id} (${instance.baseUrl})\n${problems.map((p) => `  ${p}\n`).join('')}`);
   return 2;
 }

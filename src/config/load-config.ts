@@ -5,11 +5,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ChangegateError } from '../errors.ts';
-import { ChangegateConfig } from './schema.ts';
+import type { ConnectorRegistry } from '../kit/connector-registry.ts';
+import { configSchemaFor, type ChangegateConfig } from './schema.ts';
 import { formatPath, parseYamlSource, validateYamlSource, type YamlPath, type YamlSource } from './yaml-source.ts';
 
 export interface LoadedConfig {
   config: ChangegateConfig;
+  /** The systems the configuration was validated against; the app opens its instances through it. */
+  registry: ConnectorRegistry;
   /** Absolute path of the file, or null when no configuration was given (demo mode). */
   file: string | null;
 }
@@ -44,22 +47,27 @@ function substitute(value: unknown, path: YamlPath, env: Env, source: YamlSource
 // (line numbers are unchanged). Quoted or embedded placeholders are left alone.
 const BARE_PLACEHOLDER = /(?<=(?:^|[:[{,]|-\s)[ \t]*)\$\{[A-Za-z_]\w*(?::-[^}"'\n]*)?\}(?=[ \t]*(?:[,}\]]|[ \t]#|$))/gm;
 
-export function parseConfigText(text: string, file: string, env: Env): ChangegateConfig {
+export function parseConfigText(text: string, file: string, env: Env, registry: ConnectorRegistry): ChangegateConfig {
   const source = parseYamlSource(text.replace(BARE_PLACEHOLDER, (m) => `"${m}"`), file, 'CG_CONFIG_INVALID');
   const data = substitute(source.data ?? {}, [], env, source);
-  return validateYamlSource(source, ChangegateConfig, 'CG_CONFIG_INVALID', data);
+  return validateYamlSource(source, configSchemaFor(registry), 'CG_CONFIG_INVALID', data);
+}
+
+/** No configuration: the built-in demo instances against the embedded store (`changegate demo`). */
+export function demoConfig(registry: ConnectorRegistry): LoadedConfig {
+  return { config: configSchemaFor(registry).parse({}), file: null, registry };
 }
 
 /** `--config` wins over `CHANGEGATE_CONFIG`; neither means demo mode. */
-export function loadConfig(options: { path?: string | undefined; env?: Env } = {}): LoadedConfig {
+export function loadConfig(registry: ConnectorRegistry, options: { path?: string | undefined; env?: Env } = {}): LoadedConfig {
   const env = options.env ?? process.env;
   const given = options.path ?? env['CHANGEGATE_CONFIG'];
   if (given === undefined || given === '') {
-    return { config: ChangegateConfig.parse({}), file: null };
+    return demoConfig(registry);
   }
   const file = resolve(given);
   if (!existsSync(file)) {
     throw new ChangegateError('CG_CONFIG_NOT_FOUND', `${file}: configuration file not found`, { details: { file } });
   }
-  return { config: parseConfigText(readFileSync(file, 'utf8'), file, env), file };
+  return { config: parseConfigText(readFileSync(file, 'utf8'), file, env, registry), file, registry };
 }

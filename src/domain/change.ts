@@ -2,8 +2,8 @@
 // Values a source does not have are `null`, never absent, so two mirrors of the
 // same record compare equal field by field.
 
-export const SYSTEMS = ['servicenow', 'jira'] as const;
-export type System = (typeof SYSTEMS)[number];
+/** The name of a registered connector (`servicenow`, `jira`): the registry (connectors/index.ts) says which exist. */
+export type System = string;
 
 /** Canonical lifecycle (seed §3.5, §1.2): the states every native workflow maps onto. */
 export const CANONICAL_STATES = [

@@ -1,33 +1,19 @@
 // `changegate mappings validate [DIR]`: checks every mapping file an ops team edits,
-// choosing the schema by the file's top-level `kind:`. Each kind registers its own
-// validator, so the Jira mapping and the policy plug in without touching this file.
+// choosing the schema by the file's top-level `kind:`. The kinds are handed in
+// (each connector declares its own, the policy adds one), so a new system's
+// mapping plugs in without touching this file.
 
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { validateServiceNowMappingSource } from '../../connectors/servicenow/servicenow-mapping.ts';
-import { SERVICENOW_MAPPING_KIND } from '../../connectors/servicenow/servicenow-mapping-schema.ts';
 import { parseYamlSource, type YamlSource } from '../config/yaml-source.ts';
 import { isChangegateError } from '../errors.ts';
-
-/** Throws a ChangegateError whose `details.issues` lists `file:line:col path: message` lines (what validateYamlSource throws). */
-export type MappingKindValidator = (source: YamlSource) => void;
+import type { MappingKind } from '../kit/mapping-file.ts';
 
 export interface MappingFileResult {
   file: string;
   ok: boolean;
   /** `file:line:col path: message`, one per issue. */
   errors: string[];
-}
-
-const validators = new Map<string, MappingKindValidator>([[SERVICENOW_MAPPING_KIND, validateServiceNowMappingSource]]);
-
-/** Adds (or replaces) the validator for files whose top-level `kind:` is `kind`. */
-export function registerMappingKind(kind: string, validate: MappingKindValidator): void {
-  validators.set(kind, validate);
-}
-
-export function registeredMappingKinds(): string[] {
-  return [...validators.keys()].toSorted();
 }
 
 function isYamlFile(name: string): boolean {
@@ -66,7 +52,7 @@ function byLine(file: string, lines: string[]): string[] {
   return lines.map((line) => ({ line, at: line.startsWith(`${file}:`) ? position(line) : 0 })).toSorted((a, b) => a.at - b.at).map((entry) => entry.line);
 }
 
-function validateFile(file: string): string[] {
+function validateFile(file: string, validators: ReadonlyMap<string, MappingKind['validate']>): string[] {
   let source: YamlSource;
   try {
     source = parseYamlSource(readFileSync(file, 'utf8'), file, 'CG_MAPPING_INVALID');
@@ -74,7 +60,7 @@ function validateFile(file: string): string[] {
     if (isChangegateError(err)) return errorLines(err, file);
     return [`${file}:1:1 (root): cannot read file (${(err as NodeJS.ErrnoException).code ?? String(err)})`];
   }
-  const kinds = registeredMappingKinds().join(', ');
+  const kinds = [...validators.keys()].toSorted().join(', ');
   const data = source.data;
   const kind = typeof data === 'object' && data !== null && !Array.isArray(data) ? (data as Record<string, unknown>)['kind'] : undefined;
   if (kind === undefined) return [`${file}:1:1 kind: missing; a mapping file starts with kind: (one of ${kinds})`];
@@ -95,7 +81,8 @@ function validateFile(file: string): string[] {
  * Validates one file, or every `*.yaml` / `*.yml` file directly inside a directory,
  * reporting every error rather than stopping at the first.
  */
-export function validateMappingFiles(dirOrFiles: string): MappingFileResult[] {
+export function validateMappingFiles(dirOrFiles: string, kinds: readonly MappingKind[]): MappingFileResult[] {
+  const validators = new Map(kinds.map((k) => [k.kind, k.validate] as const));
   let files: string[];
   try {
     files = listFiles(dirOrFiles);
@@ -103,7 +90,7 @@ export function validateMappingFiles(dirOrFiles: string): MappingFileResult[] {
     return [{ file: dirOrFiles, ok: false, errors: [`${dirOrFiles}:1:1 (root): cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`] }];
   }
   return files.map((file) => {
-    const errors = validateFile(file);
+    const errors = validateFile(file, validators);
     return { file, ok: errors.length === 0, errors: byLine(file, errors) };
   });
 }

@@ -13,6 +13,8 @@ import { registerValidateRoute, type ValidateRouteDeps } from './routes/validate
 import { registerWebhookRoutes, type WebhookRouteDeps } from './routes/webhooks.ts';
 
 export interface ServerDeps {
+  /** The registered systems (connectors/index.ts): webhook routes and the `system` values the API accepts. */
+  systems: readonly string[];
   store: ChangeStore;
   engine: SyncEngine;
   metrics: Metrics;
@@ -20,9 +22,9 @@ export interface ServerDeps {
   /** Largest accepted request body (webhooks); larger ones get 413. */
   bodyLimit?: number;
   /** `POST /v1/validate` (policy, instances' fail modes and state mappings); absent: no validate route. */
-  validate?: Omit<ValidateRouteDeps, 'store' | 'metrics'>;
+  validate?: Omit<ValidateRouteDeps, 'store' | 'metrics' | 'systems'>;
   /** Webhook ingress (`POST /v1/webhooks/<system>/:instance`); absent: no webhook routes. */
-  webhooks?: Omit<WebhookRouteDeps, 'metrics'>;
+  webhooks?: Omit<WebhookRouteDeps, 'metrics' | 'systems'>;
   /** Bearer tokens the API (`/v1/*` except webhooks) requires; empty or absent: the API is open. */
   apiTokens?: readonly string[];
 }
@@ -59,8 +61,8 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     reply.status(404).send({ error: { code: 'CG_NOT_FOUND', kind: 'input', message: `no route ${request.method} ${request.url}`, details: {} } }),
   );
   registerHealthRoutes(app, deps);
-  registerChangeRoutes(app, deps.store);
-  if (deps.validate) registerValidateRoute(app, { ...deps.validate, store: deps.store, metrics: deps.metrics });
-  if (deps.webhooks) registerWebhookRoutes(app, { ...deps.webhooks, metrics: deps.metrics });
+  registerChangeRoutes(app, deps.store, deps.systems);
+  if (deps.validate) registerValidateRoute(app, { ...deps.validate, store: deps.store, metrics: deps.metrics, systems: deps.systems });
+  if (deps.webhooks) registerWebhookRoutes(app, { ...deps.webhooks, metrics: deps.metrics, systems: deps.systems });
   return app;
 }

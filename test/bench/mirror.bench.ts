@@ -19,7 +19,7 @@ import { APPROVALS_SPEC, changesSpec, JOURNAL_SPEC, keysetQuery, type KeysetSpec
 import { createServiceNowClient } from '../../connectors/servicenow/servicenow-client.ts';
 import { createServiceNowConnector } from '../../connectors/servicenow/servicenow-connector.ts';
 import { loadServiceNowMapping } from '../../connectors/servicenow/servicenow-mapping.ts';
-import { ServiceNowInstance } from '../../src/config/schema.ts';
+import { ServiceNowInstance } from '../../connectors/servicenow/servicenow-config.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';

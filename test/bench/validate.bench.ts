@@ -23,7 +23,7 @@ import { loadServiceNowMapping } from '../../connectors/servicenow/servicenow-ma
 import { ServiceNowSimulator } from '../../connectors/servicenow/simulator/servicenow-simulator.ts';
 import { startSimulatorServer } from '../../connectors/simulator-http.ts';
 import { validationInstances } from '../../src/app/validation-instances.ts';
-import { ServiceNowInstance } from '../../src/config/schema.ts';
+import { ServiceNowInstance } from '../../connectors/servicenow/servicenow-config.ts';
 import type { Change } from '../../src/domain/change.ts';
 import { nextStates } from '../../src/policy/lifecycle.ts';
 import { loadPolicy } from '../../src/policy/policy-config.ts';
@@ -31,6 +31,7 @@ import { buildServer } from '../../src/server/build-server.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
+import { registry } from '../../src/app/registry.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -59,11 +60,12 @@ async function serve(storePath: string, route: Route): Promise<void> {
   const instance = ServiceNowInstance.parse({ id: INSTANCE_ID, system: 'servicenow', baseUrl: 'https://bench.service-now.com', auth });
   const synced = new Date();
   const app = buildServer({
+    systems: registry.systems,
     store,
     engine: new SyncEngine({ store, logger, metrics }),
     metrics,
     logger,
-    ...(route === 'validate' ? { validate: { policy: loadPolicy(), instances: validationInstances([instance]), lastSyncAt: () => synced } } : {}),
+    ...(route === 'validate' ? { validate: { policy: loadPolicy(), instances: validationInstances([instance], registry), lastSyncAt: () => synced } } : {}),
   });
   if (route === 'bare') app.post('/v1/validate', async () => BARE_ANSWER);
   const url = await app.listen({ host: '127.0.0.1', port: 0 });

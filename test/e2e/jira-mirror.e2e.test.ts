@@ -20,7 +20,7 @@ import { loadJiraMapping } from '../../connectors/jira/jira-mapping.ts';
 import { JiraSimulator } from '../../connectors/jira/simulator/jira-simulator.ts';
 import { seededRandom } from '../../connectors/jira/simulator/seeded-random.ts';
 import { startSimulatorServer, type SimulatorServer } from '../../connectors/simulator-http.ts';
-import { JiraInstance } from '../../src/config/schema.ts';
+import { JiraInstance } from '../../connectors/jira/jira-config.ts';
 import type { Change } from '../../src/domain/change.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
 

@@ -16,7 +16,8 @@ import { ServiceNowSimulator, type Row } from '../../connectors/servicenow/simul
 import { startSimulatorServer, type SimulatorServer } from '../../connectors/simulator-http.ts';
 import { buildConnector } from '../../src/app/build-connectors.ts';
 import { AssessmentRunner } from '../../src/assess/assessment-runner.ts';
-import { JiraInstance, ServiceNowInstance } from '../../src/config/schema.ts';
+import { ServiceNowInstance } from '../../connectors/servicenow/servicenow-config.ts';
+import { JiraInstance } from '../../connectors/jira/jira-config.ts';
 import type { CiEvent, MonitorEvent } from '../../src/domain/events.ts';
 import { loadPolicy } from '../../src/policy/policy-config.ts';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.ts';
@@ -27,6 +28,7 @@ import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
 import { SqliteOutboxStore } from '../../src/store/sqlite-outbox-store.ts';
 import { OutboxWorker } from '../../src/sync/outbox-worker.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
+import { registry } from '../../src/app/registry.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -144,7 +146,7 @@ export async function startScenario(options: { start: string; serviceNowTimeout?
     ServiceNowInstance.parse({ id: 'sn', system: 'servicenow', baseUrl: snServer.url, auth: { kind: 'basic', username: 'admin', password: 'admin' }, mapping: serviceNowMapping(dir), retries: 1, timeout: options.serviceNowTimeout ?? '5s' }),
     JiraInstance.parse({ id: 'jsm', system: 'jira', baseUrl: jiraServer.url, auth: { kind: 'basic', email: 'ops@acme.example', apiToken: 't-ops' }, projects: ['ITSM'], retries: 1, timeout: '5s' }),
   ];
-  const connectors = new Map<string, ConnectorInstance>(instances.map((i) => [i.id, buildConnector(i, { logger, metrics })]));
+  const connectors = new Map<string, ConnectorInstance>(instances.map((i) => [i.id, buildConnector(i, registry, { logger, metrics })]));
   const runner = new AssessmentRunner({
     store,
     assessments,

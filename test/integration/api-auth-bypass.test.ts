@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validationInstances } from '../../src/app/validation-instances.ts';
-import { InstanceConfig } from '../../src/config/schema.ts';
+import { InstanceConfig } from '../../src/app/registry.ts';
 import { loadPolicy } from '../../src/policy/policy-config.ts';
 import { buildServer, routesOf } from '../../src/server/build-server.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
@@ -18,6 +18,7 @@ import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
 import { SqliteDeliveryStore } from '../../src/store/sqlite-delivery-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 import { buildChange } from '../support/change-builder.ts';
+import { registry } from '../../src/app/registry.ts';
 
 const TOKEN = 'bypass-test-token-5d1e';
 const change = buildChange();
@@ -36,12 +37,13 @@ beforeAll(async () => {
     InstanceConfig.parse({ id: 'sn-prod', system: 'servicenow', baseUrl: 'https://acme.service-now.com', auth: { kind: 'basic', username: 'u', password: 'p' } }),
   ];
   app = buildServer({
+    systems: registry.systems,
     store,
     engine: new SyncEngine({ store, logger, metrics }),
     metrics,
     logger,
     apiTokens: [TOKEN],
-    validate: { policy: loadPolicy(), instances: validationInstances(instances), lastSyncAt: () => new Date() },
+    validate: { policy: loadPolicy(), instances: validationInstances(instances, registry), lastSyncAt: () => new Date() },
     webhooks: { deliveries, connectorOf: () => undefined },
   });
   await app.listen({ host: '127.0.0.1', port: 0 });

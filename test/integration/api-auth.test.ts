@@ -4,12 +4,13 @@
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChangegateConfig } from '../../src/config/schema.ts';
+import { ChangegateConfig } from '../../src/app/registry.ts';
 import { buildServer } from '../../src/server/build-server.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 import { buildChange } from '../support/change-builder.ts';
+import { registry } from '../../src/app/registry.ts';
 
 let app: FastifyInstance;
 let store: SqliteChangeStore;
@@ -21,7 +22,8 @@ beforeAll(async () => {
   const logger = pino({ level: 'silent' });
   const metrics = createMetrics({ defaultMetrics: false });
   const { server } = ChangegateConfig.parse({ server: { apiTokens: ['current-token-7f3a', 'previous-token-91bc'] } });
-  app = buildServer({ store, engine: new SyncEngine({ store, logger, metrics }), metrics, logger, apiTokens: server.apiTokens });
+  app = buildServer({
+    systems: registry.systems, store, engine: new SyncEngine({ store, logger, metrics }), metrics, logger, apiTokens: server.apiTokens });
   await app.ready();
 });
 

@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceNowSimulator } from '../../connectors/servicenow/simulator/servicenow-simulator.ts';
 import { startSimulatorServer, type SimulatorServer } from '../../connectors/simulator-http.ts';
 import { createApp, type ChangegateApp } from '../../src/app/changegate-app.ts';
-import { ChangegateConfig } from '../../src/config/schema.ts';
+import { ChangegateConfig } from '../../src/app/registry.ts';
+import { registry } from '../../src/app/registry.ts';
 
 const glide = (ms: number) => new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
 
@@ -32,7 +33,7 @@ beforeAll(async () => {
     server: { listen: '127.0.0.1:0' },
     instances: [{ id: 'sn-cal', system: 'servicenow', baseUrl: server.url, auth: { kind: 'basic', username: 'admin', password: 'admin' }, schedule: '0 0 1 1 *' }],
   });
-  app = await createApp({ config, file: join(dir, 'changegate.yaml') }, { logger: pino({ level: 'silent' }) });
+  app = await createApp({ config, file: join(dir, 'changegate.yaml'), registry }, { logger: pino({ level: 'silent' }) });
   await app.serve({ runNow: false });
   await app.engine.sync('sn-cal');
 });
@@ -63,7 +64,7 @@ describe('ServiceNow schedules in a one-shot sync', () => {
       store: { kind: 'sqlite', path: join(dir, 'one-shot.db') },
       instances: [{ id: 'sn-cal', system: 'servicenow', baseUrl: server.url, auth: { kind: 'basic', username: 'admin', password: 'admin' } }],
     });
-    const oneShot = await createApp({ config, file: join(dir, 'changegate.yaml') }, { logger: pino({ level: 'silent' }) });
+    const oneShot = await createApp({ config, file: join(dir, 'changegate.yaml'), registry }, { logger: pino({ level: 'silent' }) });
     try {
       await oneShot.readItsmCalendars();
       await oneShot.engine.sync('sn-cal');

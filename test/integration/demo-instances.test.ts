@@ -13,6 +13,8 @@ import { createMetrics } from '../../src/observability/metrics.ts';
 import type { ChangeStore } from '../../src/store/change-store.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
+import { registry } from '../../src/app/registry.ts';
+import { JiraInstance } from '../../connectors/jira/jira-config.ts';
 
 const logger = pino({ level: 'silent' });
 let demo: DemoInstances;
@@ -42,7 +44,7 @@ async function firstSync(instance: string): Promise<{ keys: string[]; approvals:
   const engine = new SyncEngine({ store, logger, metrics });
   const config = demo.instances.find((i) => i.id === instance);
   if (!config) throw new Error(`no demo instance ${instance}`);
-  engine.register({ connector: buildConnector(config, { logger, metrics }), pageSize: config.pageSize, overlapMs: config.overlap });
+  engine.register({ connector: buildConnector(config, registry, { logger, metrics }), pageSize: config.pageSize, overlapMs: config.overlap });
   const report = await engine.sync(instance, { full: true });
   const keys = await mirroredKeys(store, instance);
   const approvals = new Map<string, number>();
@@ -59,8 +61,8 @@ describe('startDemoInstances', () => {
       ['jsm-demo', 'jira'],
     ]);
     for (const instance of demo.instances) expect(instance.baseUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    const jira = demo.instances[1];
-    expect(jira?.system === 'jira' && jira.auth.kind === 'basic' && typeof jira.webhookSecret === 'string').toBe(true);
+    const jira = JiraInstance.parse(demo.instances[1]);
+    expect(jira.auth.kind === 'basic' && typeof jira.webhookSecret === 'string').toBe(true);
   });
 
   it('mirrors every seeded ServiceNow change request on the first sync', async () => {
@@ -105,7 +107,7 @@ describe('startDemoInstances', () => {
       expect(received.map((r) => r.url)).toEqual(['/v1/webhooks/jira/jsm-demo']);
       const config = demo.instances.find((i) => i.id === 'jsm-demo');
       if (!config) throw new Error('no jsm-demo');
-      const hook = buildConnector(config, { logger, metrics: createMetrics({ defaultMetrics: false }) }).webhook;
+      const hook = buildConnector(config, registry, { logger, metrics: createMetrics({ defaultMetrics: false }) }).webhook;
       const delivery = received[0];
       if (!hook || !delivery) throw new Error('no webhook verifier or delivery');
       expect(hook.verify(delivery.body, delivery.headers)).toEqual({ ok: true });

@@ -6,6 +6,7 @@ import { buildServer } from '../../src/server/build-server.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 import { at, buildApproval, buildChange, buildJournalEntry, changeNumber, sysId } from '../support/change-builder.ts';
+import { registry } from '../../src/app/registry.ts';
 
 let app: FastifyInstance;
 let store: SqliteChangeStore;
@@ -37,7 +38,8 @@ beforeAll(async () => {
   await store.applyPage('sn-prod', 'changes', [{ kind: 'change', change: { ...first.change, title: 'Patch the edge routers (rescheduled)', nativeRevision: 2, updatedAt: at(100) } }], null);
   const logger = pino({ level: 'silent' });
   const metrics = createMetrics({ defaultMetrics: false });
-  app = buildServer({ store, engine: new SyncEngine({ store, logger, metrics }), metrics, logger });
+  app = buildServer({
+    systems: registry.systems, store, engine: new SyncEngine({ store, logger, metrics }), metrics, logger });
   await app.ready();
 });
 

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { createJiraClient, type CallContext } from '../../connectors/jira/jira-client.ts';
 import { createJiraConnector } from '../../connectors/jira/jira-connector.ts';
 import { loadJiraMapping } from '../../connectors/jira/jira-mapping.ts';
-import { JiraInstance } from '../../src/config/schema.ts';
+import { JiraInstance } from '../../connectors/jira/jira-config.ts';
 import { isChangegateError, type ChangegateError, type ErrorCode } from '../../src/errors.ts';
 import { createLogger } from '../../src/log.ts';
 import { API, BASE, changeIssue, fieldsHandler, myselfHandler, noApprovalsHandler } from '../support/jira-fake-site.ts';

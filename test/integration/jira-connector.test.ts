@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { StreamItem } from '../../src/kit/connector.ts';
 import { createJiraConnector } from '../../connectors/jira/jira-connector.ts';
 import { loadJiraMapping } from '../../connectors/jira/jira-mapping.ts';
-import { JiraInstance } from '../../src/config/schema.ts';
+import { JiraInstance } from '../../connectors/jira/jira-config.ts';
 import { isChangegateError } from '../../src/errors.ts';
 import { createLogger } from '../../src/log.ts';
 import { API, BASE, changeIssue, comment, fieldsHandler, myselfHandler, noApprovalsHandler, siteFields, SITE_IDS, statusHistory } from '../support/jira-fake-site.ts';

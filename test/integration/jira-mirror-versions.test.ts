@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createJiraConnector } from '../../connectors/jira/jira-connector.ts';
 import { loadJiraMapping } from '../../connectors/jira/jira-mapping.ts';
 import { JiraSimulator, type JiraSimulatorOptions } from '../../connectors/jira/simulator/jira-simulator.ts';
-import { JiraInstance } from '../../src/config/schema.ts';
+import { JiraInstance } from '../../connectors/jira/jira-config.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import type { Revision } from '../../src/store/change-store.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';

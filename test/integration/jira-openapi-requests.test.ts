@@ -14,7 +14,7 @@ import { createJiraConnector } from '../../connectors/jira/jira-connector.ts';
 import { loadJiraMapping } from '../../connectors/jira/jira-mapping.ts';
 import { JiraSimulator } from '../../connectors/jira/simulator/jira-simulator.ts';
 import { validateMappingAgainstSite } from '../../connectors/jira/validate-live-mapping.ts';
-import { JiraInstance } from '../../src/config/schema.ts';
+import { JiraInstance } from '../../connectors/jira/jira-config.ts';
 import { CONNECTOR_OPERATIONS } from '../support/extract-jira-openapi-subset.ts';
 import { checkJiraRequest } from '../support/jira-openapi-request-check.ts';
 

@@ -9,7 +9,7 @@ import type { StreamCursor, StreamItem } from '../../src/kit/connector.ts';
 import { createJiraConnector } from '../../connectors/jira/jira-connector.ts';
 import { loadJiraMapping } from '../../connectors/jira/jira-mapping.ts';
 import { JiraSimulator, type JiraSimulatorOptions } from '../../connectors/jira/simulator/jira-simulator.ts';
-import { JiraInstance } from '../../src/config/schema.ts';
+import { JiraInstance } from '../../connectors/jira/jira-config.ts';
 import type { Approval, Change, JournalEntry, MirroredChange } from '../../src/domain/change.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import type { ApplyResult, ChangePage, ChangeStore, RejectedRecord, Revision } from '../../src/store/change-store.ts';

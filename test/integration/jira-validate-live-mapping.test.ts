@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createJiraClient } from '../../connectors/jira/jira-client.ts';
 import { loadJiraMapping } from '../../connectors/jira/jira-mapping.ts';
 import { validateMappingAgainstSite } from '../../connectors/jira/validate-live-mapping.ts';
-import { JiraInstance } from '../../src/config/schema.ts';
+import { JiraInstance } from '../../connectors/jira/jira-config.ts';
 import { API, BASE, fieldsHandler, myselfHandler, siteFields, SITE_IDS } from '../support/jira-fake-site.ts';
 
 const server = setupServer();

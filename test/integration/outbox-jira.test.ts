@@ -12,7 +12,7 @@ import { loadJiraMapping } from '../../connectors/jira/jira-mapping.ts';
 import { createJiraWriter, PROPERTY_MAX, VERDICT_PROPERTY } from '../../connectors/jira/jira-writer.ts';
 import { adfToText } from '../../connectors/jira/simulator/adf.ts';
 import { JiraSimulator } from '../../connectors/jira/simulator/jira-simulator.ts';
-import { JiraInstance } from '../../src/config/schema.ts';
+import { JiraInstance } from '../../connectors/jira/jira-config.ts';
 import { createLogger } from '../../src/log.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { SqliteOutboxStore } from '../../src/store/sqlite-outbox-store.ts';

@@ -10,7 +10,7 @@ import { createServiceNowClient } from '../../connectors/servicenow/servicenow-c
 import { loadServiceNowMapping } from '../../connectors/servicenow/servicenow-mapping.ts';
 import { createServiceNowWriter, VERDICT_FIELDS } from '../../connectors/servicenow/servicenow-writer.ts';
 import { ServiceNowSimulator } from '../../connectors/servicenow/simulator/servicenow-simulator.ts';
-import { ServiceNowInstance } from '../../src/config/schema.ts';
+import { ServiceNowInstance } from '../../connectors/servicenow/servicenow-config.ts';
 import { createLogger } from '../../src/log.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import type { NewOutboxItem } from '../../src/store/outbox-store.ts';

@@ -5,7 +5,7 @@ import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createServiceNowAuth } from '../../connectors/servicenow/servicenow-auth.ts';
 import { createServiceNowClient, type ServiceNowClientDeps } from '../../connectors/servicenow/servicenow-client.ts';
-import { ServiceNowInstance } from '../../src/config/schema.ts';
+import { ServiceNowInstance } from '../../connectors/servicenow/servicenow-config.ts';
 import { ChangegateError, isChangegateError, type ErrorCode } from '../../src/errors.ts';
 import type { RequestInfo } from '../../src/http/http-client.ts';
 import { createLogger } from '../../src/log.ts';

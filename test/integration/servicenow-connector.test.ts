@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { StreamItem } from '../../src/kit/connector.ts';
 import { createServiceNowConnector } from '../../connectors/servicenow/servicenow-connector.ts';
 import { loadServiceNowMapping } from '../../connectors/servicenow/servicenow-mapping.ts';
-import { ServiceNowInstance } from '../../src/config/schema.ts';
+import { ServiceNowInstance } from '../../connectors/servicenow/servicenow-config.ts';
 import { isChangegateError } from '../../src/errors.ts';
 import { createLogger } from '../../src/log.ts';
 

@@ -12,7 +12,7 @@ import { readServiceNowSchedules } from '../../connectors/servicenow/servicenow-
 import { ServiceNowSimulator } from '../../connectors/servicenow/simulator/servicenow-simulator.ts';
 import { createItsmCalendars } from '../../src/assess/itsm-calendar.ts';
 import { buildPolicyContext } from '../../src/assess/policy-context.ts';
-import { ServiceNowInstance } from '../../src/config/schema.ts';
+import { ServiceNowInstance } from '../../connectors/servicenow/servicenow-config.ts';
 import { createLogger } from '../../src/log.ts';
 import { validateTransition } from '../../src/policy/assess.ts';
 import { maintenanceFit } from '../../src/policy/calendar.ts';

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { validationInstances } from '../../src/app/validation-instances.ts';
 import type { ValidationAnswer } from '../../src/assess/transition-validation.ts';
-import { InstanceConfig } from '../../src/config/schema.ts';
+import { InstanceConfig } from '../../src/app/registry.ts';
 import type { Change } from '../../src/domain/change.ts';
 import { loadPolicy } from '../../src/policy/policy-config.ts';
 import { buildServer } from '../../src/server/build-server.ts';
@@ -15,6 +15,7 @@ import { createMetrics } from '../../src/observability/metrics.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 import { buildApproval, buildChange, changeNumber, sysId } from '../support/change-builder.ts';
+import { registry } from '../../src/app/registry.ts';
 
 const NOW = new Date('2026-03-06T10:00:00Z');
 const MINUTE = 60_000;
@@ -57,11 +58,12 @@ beforeAll(async () => {
   const logger = pino({ level: 'silent' });
   const metrics = createMetrics({ defaultMetrics: false });
   app = buildServer({
+    systems: registry.systems,
     store,
     engine: new SyncEngine({ store, logger, metrics }),
     metrics,
     logger,
-    validate: { policy, instances: validationInstances(instanceConfigs), lastSyncAt: (id) => lastSync.get(id) ?? null, clock: () => NOW },
+    validate: { policy, instances: validationInstances(instanceConfigs, registry), lastSyncAt: (id) => lastSync.get(id) ?? null, clock: () => NOW },
   });
   await app.ready();
 });

@@ -13,13 +13,14 @@ import type { ConnectorInstance } from '../../src/kit/connector.ts';
 import { createJiraConnector } from '../../connectors/jira/jira-connector.ts';
 import { loadJiraMapping } from '../../connectors/jira/jira-mapping.ts';
 import { JiraSimulator } from '../../connectors/jira/simulator/jira-simulator.ts';
-import { JiraInstance } from '../../src/config/schema.ts';
+import { JiraInstance } from '../../connectors/jira/jira-config.ts';
 import { buildServer } from '../../src/server/build-server.ts';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
 import { SqliteDeliveryStore } from '../../src/store/sqlite-delivery-store.ts';
 import { DeliveryProcessor, type DeliveryProcessorOptions } from '../../src/sync/delivery-processor.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
+import { registry } from '../../src/app/registry.ts';
 
 export const BASE = 'https://acme.atlassian.net';
 export const SECRET = 'whsec-integration';
@@ -113,6 +114,7 @@ export async function createWorld(msw: SetupServer, options: WorldOptions = {}) 
   });
   let accepted = 0;
   const app: FastifyInstance = buildServer({
+    systems: registry.systems,
     store: changes,
     engine,
     metrics,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { InstanceConfig, JiraInstance } from '../../src/config/schema.ts';
+import { JiraInstance } from '../../connectors/jira/jira-config.ts';
+import { InstanceConfig } from '../../src/app/registry.ts';
 
 const base = { id: 'jsm-cloud', system: 'jira', baseUrl: 'https://acme.atlassian.net/', projects: ['ITSM'] };
 

@@ -9,7 +9,9 @@ import { mapJiraIssue, type JiraMapContext } from '../../connectors/jira/jira-is
 import { DEFAULT_JIRA_MAPPING, loadJiraMapping } from '../../connectors/jira/jira-mapping.ts';
 import type { FieldInfo } from '../../connectors/jira/jira-client.ts';
 import { isChangegateError } from '../../src/errors.ts';
-import { registeredMappingKinds, validateMappingFiles } from '../../src/mapping/validate-mappings.ts';
+import { validateMappingFiles } from '../../src/mapping/validate-mappings.ts';
+import { registry } from '../../src/app/registry.ts';
+import { mappingKindsOf } from '../../src/mapping/mapping-kinds.ts';
 
 const field = (id: string, name: string, extra: Partial<FieldInfo> = {}): FieldInfo => ({ id, name, untranslatedName: null, custom: id.startsWith('customfield_'), schemaType: null, ...extra });
 
@@ -23,9 +25,9 @@ function thrown(fn: () => unknown): unknown {
 }
 
 describe('jira-mapping files', () => {
-  it('registers its kind with `mappings validate` and the shipped default passes', () => {
-    expect(registeredMappingKinds()).toContain('jira-mapping');
-    expect(validateMappingFiles(DEFAULT_JIRA_MAPPING)).toEqual([{ file: DEFAULT_JIRA_MAPPING, ok: true, errors: [] }]);
+  it('is a kind `mappings validate` knows through the registry, and the shipped default passes', () => {
+    expect(mappingKindsOf(registry).map((k) => k.kind)).toContain('jira-mapping');
+    expect(validateMappingFiles(DEFAULT_JIRA_MAPPING, mappingKindsOf(registry))).toEqual([{ file: DEFAULT_JIRA_MAPPING, ok: true, errors: [] }]);
   });
 
   it('names file, line and path of each mistake in an edited copy', () => {
@@ -36,7 +38,7 @@ describe('jira-mapping files', () => {
       .replace('  riskLevel: Change risk', '  riskLevel: Risk score')
       .replace('  testPlan: Test plan', '  testPlan: Test plan\n  tstPlan: Test plan');
     writeFileSync(file, text);
-    const [result] = validateMappingFiles(file);
+    const [result] = validateMappingFiles(file, mappingKindsOf(registry));
     expect(result?.ok).toBe(false);
     const lines = result?.errors ?? [];
     const lineOf = (needle: string) => text.split('\n').findIndex((l) => l.includes(needle)) + 1;

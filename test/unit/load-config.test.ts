@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, parseConfigText } from '../../src/config/load-config.ts';
 import { ChangegateError } from '../../src/errors.ts';
+import { registry } from '../../src/app/registry.ts';
 
 const VALID = `
 store: { kind: sqlite, path: ./data/test.db }
@@ -28,7 +29,7 @@ function caught(fn: () => unknown): ChangegateError {
 
 describe('changegate.yaml', () => {
   it('substitutes ${ENV} secrets and fills defaults', () => {
-    const config = parseConfigText(VALID, 'changegate.yaml', { SN_USER: 'svc', SN_PASSWORD: 's3cret' });
+    const config = parseConfigText(VALID, 'changegate.yaml', { SN_USER: 'svc', SN_PASSWORD: 's3cret' }, registry);
     const [instance] = config.instances;
     expect(instance).toMatchObject({
       id: 'sn-prod',
@@ -41,14 +42,14 @@ describe('changegate.yaml', () => {
   });
 
   it('names file, line and path of an unset environment variable', () => {
-    const error = caught(() => parseConfigText(VALID, 'changegate.yaml', { SN_USER: 'svc' }));
+    const error = caught(() => parseConfigText(VALID, 'changegate.yaml', { SN_USER: 'svc' }, registry));
     expect(error.code).toBe('CG_CONFIG_ENV_MISSING');
     expect(error.message).toMatch(/^changegate\.yaml:7:\d+ instances\[0\]\.auth\.password: environment variable SN_PASSWORD is not set$/);
   });
 
   it('uses ${VAR:-default} when the variable is unset', () => {
-    const config = parseConfigText(VALID.replace('${SN_PASSWORD}', '${SN_PASSWORD:-fallback}'), 'c.yaml', { SN_USER: 'u' });
-    expect(config.instances[0]?.auth).toMatchObject({ password: 'fallback' });
+    const config = parseConfigText(VALID.replace('${SN_PASSWORD}', '${SN_PASSWORD:-fallback}'), 'c.yaml', { SN_USER: 'u' }, registry);
+    expect(config.instances[0]).toMatchObject({ auth: { password: 'fallback' } });
   });
 
   it('reports every invalid field with its line', () => {
@@ -61,7 +62,7 @@ describe('changegate.yaml', () => {
     schedule: every minute
     colour: blue
 `;
-    const error = caught(() => parseConfigText(text, 'bad.yaml', {}));
+    const error = caught(() => parseConfigText(text, 'bad.yaml', {}, registry));
     expect(error.code).toBe('CG_CONFIG_INVALID');
     const issues = error.details['issues'] as string[];
     expect(issues).toEqual(
@@ -81,21 +82,21 @@ describe('changegate.yaml', () => {
   - { id: a, system: servicenow, baseUrl: https://a.example, auth: { kind: basic, username: u, password: p } }
   - { id: a, system: servicenow, baseUrl: https://b.example, auth: { kind: basic, username: u, password: p } }
 `;
-    expect(caught(() => parseConfigText(text, 'dup.yaml', {})).message).toMatch(/dup\.yaml:3:\d+ instances\[1\]\.id: duplicate instance id "a"/);
+    expect(caught(() => parseConfigText(text, 'dup.yaml', {}, registry)).message).toMatch(/dup\.yaml:3:\d+ instances\[1\]\.id: duplicate instance id "a"/);
   });
 
   it('reports broken YAML with its line', () => {
-    const error = caught(() => parseConfigText('instances:\n  - id: [unclosed\n', 'broken.yaml', {}));
+    const error = caught(() => parseConfigText('instances:\n  - id: [unclosed\n', 'broken.yaml', {}, registry));
     expect(error.code).toBe('CG_CONFIG_INVALID');
     expect(error.message).toMatch(/^broken\.yaml:\d+:\d+: invalid YAML/);
   });
 
   it('falls back to demo mode only when no file is named', () => {
-    expect(loadConfig({ env: {} }).file).toBeNull();
-    expect(caught(() => loadConfig({ path: '/nonexistent/changegate.yaml', env: {} })).code).toBe('CG_CONFIG_NOT_FOUND');
+    expect(loadConfig(registry, { env: {} }).file).toBeNull();
+    expect(caught(() => loadConfig(registry, { path: '/nonexistent/changegate.yaml', env: {} })).code).toBe('CG_CONFIG_NOT_FOUND');
     const dir = mkdtempSync(join(tmpdir(), 'cg-config-'));
     const file = join(dir, 'changegate.yaml');
     writeFileSync(file, 'store: { kind: sqlite, path: x.db }\n');
-    expect(loadConfig({ env: { CHANGEGATE_CONFIG: file } })).toMatchObject({ file, config: { store: { path: 'x.db' } } });
+    expect(loadConfig(registry, { env: { CHANGEGATE_CONFIG: file } })).toMatchObject({ file, config: { store: { path: 'x.db' } } });
   });
 });

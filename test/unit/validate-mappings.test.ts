@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { DEFAULT_SERVICENOW_MAPPING } from '../../connectors/servicenow/servicenow-mapping.ts';
-import { validateYamlSource } from '../../src/config/yaml-source.ts';
-import { registerMappingKind, validateMappingFiles } from '../../src/mapping/validate-mappings.ts';
+import { validateYamlSource, type YamlSource } from '../../src/config/yaml-source.ts';
+import { validateMappingFiles } from '../../src/mapping/validate-mappings.ts';
+import { registry } from '../../src/app/registry.ts';
+import { mappingKindsOf } from '../../src/mapping/mapping-kinds.ts';
 
 let dir: string;
 beforeEach(() => {
@@ -19,7 +21,7 @@ const lineOf = (text: string, needle: string) => text.split('\n').findIndex((lin
 
 describe('validateMappingFiles', () => {
   it('accepts the shipped ServiceNow mapping', () => {
-    expect(validateMappingFiles(DEFAULT_SERVICENOW_MAPPING)).toEqual([{ file: DEFAULT_SERVICENOW_MAPPING, ok: true, errors: [] }]);
+    expect(validateMappingFiles(DEFAULT_SERVICENOW_MAPPING, mappingKindsOf(registry))).toEqual([{ file: DEFAULT_SERVICENOW_MAPPING, ok: true, errors: [] }]);
   });
 
   it('checks every yaml file of a directory and reports each mistake as file:line:col path: message, in file order', () => {
@@ -32,7 +34,7 @@ describe('validateMappingFiles', () => {
     writeFileSync(bad, text);
     writeFileSync(join(dir, 'notes.md'), 'not a mapping');
 
-    const results = validateMappingFiles(dir);
+    const results = validateMappingFiles(dir, mappingKindsOf(registry));
     expect(results.map((r) => [r.file, r.ok])).toEqual([
       [join(dir, 'a-good.yaml'), true],
       [bad, false],
@@ -48,7 +50,7 @@ describe('validateMappingFiles', () => {
     const file = join(dir, 'sn.yaml');
     const text = defaultText().replace('  probability: null', '  probability: u_probability');
     writeFileSync(file, text);
-    expect(validateMappingFiles(file)[0]?.errors).toEqual([
+    expect(validateMappingFiles(file, mappingKindsOf(registry))[0]?.errors).toEqual([
       `${file}:${lineOf(text, 'probability: u_probability')}:16 fields.probability: u_probability has no levels.u_probability table; add one mapping its native values to very_high, high, medium, low`,
     ]);
   });
@@ -57,21 +59,19 @@ describe('validateMappingFiles', () => {
     writeFileSync(join(dir, 'a.yaml'), '# acme\nkind: jira-mapp\nversion: 1\n');
     writeFileSync(join(dir, 'b.yaml'), 'version: 1\n');
     writeFileSync(join(dir, 'c.yaml'), 'kind: servicenow-mapping\nstates: {\n');
-    const [unknown, missing, syntax] = validateMappingFiles(dir);
-    expect(unknown?.errors).toEqual([`${join(dir, 'a.yaml')}:2:7 kind: unknown kind "jira-mapp"; expected one of servicenow-mapping`]);
+    const [unknown, missing, syntax] = validateMappingFiles(dir, mappingKindsOf(registry));
+    expect(unknown?.errors).toEqual([`${join(dir, 'a.yaml')}:2:7 kind: unknown kind "jira-mapp"; expected one of jira-mapping, policy, servicenow-mapping`]);
     expect(missing?.errors[0]).toMatch(/b\.yaml:1:1 kind: missing/);
     expect(syntax?.ok).toBe(false);
     expect(syntax?.errors[0]).toMatch(/c\.yaml:\d+:\d+ \(root\): invalid YAML/);
   });
 
-  it('validates kinds that other modules register', () => {
+  it('validates any kind it is handed', () => {
     const Calendar = z.object({ kind: z.literal('calendar'), freezes: z.array(z.object({ from: z.iso.date(), to: z.iso.date() }).strict()) }).strict();
-    registerMappingKind('calendar', (source) => {
-      validateYamlSource(source, Calendar, 'CG_MAPPING_INVALID');
-    });
+    const kinds = [...mappingKindsOf(registry), { kind: 'calendar', validate: (source: YamlSource) => validateYamlSource(source, Calendar, 'CG_MAPPING_INVALID') }];
     writeFileSync(join(dir, 'ok.yaml'), 'kind: calendar\nfreezes:\n  - { from: 2026-12-20, to: 2027-01-04 }\n');
     writeFileSync(join(dir, 'wrong.yaml'), 'kind: calendar\nfreezes:\n  - { from: 2026-12-20, to: soon }\n');
-    const [ok, wrong] = validateMappingFiles(dir);
+    const [ok, wrong] = validateMappingFiles(dir, kinds);
     expect(ok).toMatchObject({ ok: true, errors: [] });
     expect(wrong?.errors).toHaveLength(1);
     expect(wrong?.errors[0]).toMatch(new RegExp(`^${join(dir, 'wrong.yaml')}:3:\\d+ freezes\\[0\\]\\.to: `));
@@ -79,6 +79,6 @@ describe('validateMappingFiles', () => {
 
   it('reports a path that does not exist instead of throwing', () => {
     const missing = join(dir, 'nope');
-    expect(validateMappingFiles(missing)).toEqual([{ file: missing, ok: false, errors: [`${missing}:1:1 (root): cannot read (ENOENT)`] }]);
+    expect(validateMappingFiles(missing, mappingKindsOf(registry))).toEqual([{ file: missing, ok: false, errors: [`${missing}:1:1 (root): cannot read (ENOENT)`] }]);
   });
 });

@@ -2,7 +2,7 @@
 // site's time zone), JSM DateDTOs, and JQL date literals, which are read in the
 // site's time zone and only carry minutes.
 
-import { offsetAt } from '../../../src/policy/zoned-time.ts';
+import { offsetAt } from '../../../src/kit/calendar.ts';
 
 /** Offset of `timeZone` from UTC at instant `ms`, in minutes (east positive). */
 export function offsetMinutes(ms: number, timeZone: string): number {

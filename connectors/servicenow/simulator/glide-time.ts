@@ -1,7 +1,7 @@
 // ServiceNow stores date-times as UTC `yyyy-MM-dd HH:mm:ss` strings (one-second
 // resolution) and renders display values in the calling user's time zone.
 
-import { isValidTimeZone, offsetAt } from '../../../src/policy/zoned-time.ts';
+import { isValidTimeZone, offsetAt } from '../../../src/kit/calendar.ts';
 
 const GLIDE_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/;
 const HOUR_MS = 3_600_000;

@@ -3,14 +3,14 @@
 
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { CANONICAL_STATES, SYSTEMS } from '../../domain/change.ts';
+import { CANONICAL_STATES } from '../../domain/change.ts';
 import { ChangegateError } from '../../errors.ts';
 import type { ChangeStore } from '../../store/change-store.ts';
 import { parseInput } from '../validate-input.ts';
 
-const ListQuery = z
+const listQuery = (systems: readonly string[]) => z
   .object({
-    system: z.enum(SYSTEMS).optional(),
+    system: z.enum(systems as [string, ...string[]]).optional(),
     instance: z.string().min(1).optional(),
     state: z.enum(CANONICAL_STATES).optional(),
     updatedSince: z.iso.datetime({ offset: true }).optional(),
@@ -21,7 +21,8 @@ const ListQuery = z
 
 const KeyParams = z.object({ key: z.string().min(1).max(200) });
 
-export function registerChangeRoutes(app: FastifyInstance, store: ChangeStore): void {
+export function registerChangeRoutes(app: FastifyInstance, store: ChangeStore, systems: readonly string[]): void {
+  const ListQuery = listQuery(systems);
   app.get('/v1/changes', async (request) => {
     const q = parseInput(ListQuery, request.query, 'query');
     const page = await store.listChanges({

@@ -8,12 +8,14 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { resolveState } from '../../assess/resolve-state.ts';
 import { validateChangeTransition, type ValidationDeps, type ValidationInstance } from '../../assess/transition-validation.ts';
-import { CANONICAL_STATES, SYSTEMS, type CanonicalState } from '../../domain/change.ts';
+import { CANONICAL_STATES, type CanonicalState } from '../../domain/change.ts';
 import { ChangegateError } from '../../errors.ts';
 import type { Metrics } from '../../observability/metrics.ts';
 import { parseInput } from '../validate-input.ts';
 
 export interface ValidateRouteDeps extends ValidationDeps {
+  /** The registered systems (the body's `system`). */
+  systems: readonly string[];
   metrics: Metrics;
   instances: ReadonlyMap<string, ValidationInstance>;
   clock?: () => Date;
@@ -23,8 +25,8 @@ export interface ValidateRouteDeps extends ValidationDeps {
 const StateValue = z.union([z.string().trim().min(1).max(200), z.number().int().transform(String)]);
 
 // Unknown keys are ignored, not refused: a newer plugin may send more than this version reads.
-const ValidateBody = z.object({
-  system: z.enum(SYSTEMS),
+const validateBody = (systems: readonly string[]) => z.object({
+  system: z.enum(systems as [string, ...string[]]),
   instance: z.string().min(1).max(100),
   key: z.string().trim().min(1).max(200),
   from: StateValue,
@@ -62,6 +64,7 @@ const AnswerSchema = {
 
 export function registerValidateRoute(app: FastifyInstance, deps: ValidateRouteDeps): void {
   const clock = deps.clock ?? (() => new Date());
+  const ValidateBody = validateBody(deps.systems);
   app.post('/v1/validate', { schema: { response: { 200: AnswerSchema } } }, async (request) => {
     const body = parseInput(ValidateBody, request.body ?? {}, 'body');
     const instance = deps.instances.get(body.instance);

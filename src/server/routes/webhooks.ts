@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ConnectorInstance } from '../../kit/connector.ts';
-import { SYSTEMS, type System } from '../../domain/change.ts';
+import type { System } from '../../domain/change.ts';
 import { ChangegateError } from '../../errors.ts';
 import type { DeliveryStore } from '../../store/delivery-store.ts';
 import { errorBody } from '../http-errors.ts';
@@ -16,6 +16,8 @@ import type { Metrics } from '../../observability/metrics.ts';
 export const WEBHOOK_BODY_LIMIT = 1_048_576;
 
 export interface WebhookRouteDeps {
+  /** The registered systems: one route each. */
+  systems: readonly string[];
   deliveries: DeliveryStore;
   /** The connector of a configured instance. */
   connectorOf(instance: string): ConnectorInstance | undefined;
@@ -93,7 +95,7 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookRouteDe
   void app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: WEBHOOK_BODY_LIMIT }, (_request, body, done) => done(null, body));
-    for (const system of SYSTEMS) {
+    for (const system of deps.systems) {
       scope.post<{ Params: { instance: string } }>(`/v1/webhooks/${system}/:instance`, { bodyLimit: WEBHOOK_BODY_LIMIT, config: { access: 'public' } }, (request, reply) => {
         const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
         return handle(system, request.params.instance, raw, request.headers, reply);

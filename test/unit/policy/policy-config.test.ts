@@ -7,9 +7,10 @@ import { ChangegateError } from '../../../src/errors.ts';
 import { validateMappingFiles } from '../../../src/mapping/validate-mappings.ts';
 import { evaluateState } from '../../../src/policy/assess.ts';
 import { DEFAULT_POLICY_FILE, loadPolicy, parsePolicy, resolveRules, type Policy } from '../../../src/policy/policy-config.ts';
-import { registerPolicyKind } from '../../../src/policy/register-policy-kind.ts';
 import { buildChange } from '../../support/change-builder.ts';
 import { approved, context, DEFAULT_POLICY, gate, mirrored } from './policy-fixtures.ts';
+import { registry } from '../../../src/app/registry.ts';
+import { mappingKindsOf } from '../../../src/mapping/mapping-kinds.ts';
 
 const FIXTURES = 'test/fixtures/policy';
 const custom = loadPolicy(`${FIXTURES}/custom-and-overrides.yaml`);
@@ -144,10 +145,9 @@ describe('invalid policy files', () => {
 
 describe('changegate mappings validate', () => {
   it('accepts the shipped policy and reports a broken one by file, line and rule', () => {
-    registerPolicyKind();
-    expect(validateMappingFiles(DEFAULT_POLICY_FILE)).toEqual([{ file: DEFAULT_POLICY_FILE, ok: true, errors: [] }]);
+    expect(validateMappingFiles(DEFAULT_POLICY_FILE, mappingKindsOf(registry))).toEqual([{ file: DEFAULT_POLICY_FILE, ok: true, errors: [] }]);
     const file = `${FIXTURES}/mappings-dir/policy.acme.yaml`;
-    expect(validateMappingFiles(`${FIXTURES}/mappings-dir`)).toEqual([
+    expect(validateMappingFiles(`${FIXTURES}/mappings-dir`, mappingKindsOf(registry))).toEqual([
       { file, ok: false, errors: [`${file}:7:36 rules.closed.hypercare.durations.minor: rule "closed.hypercare": expected a duration such as 30m, 4h or 3d`] },
     ]);
   });

@@ -1,0 +1,45 @@
+// The Jira Cloud / Data Center (JSM) connector as the registry lists it: JQL
+// reads of change issues with their approvals and comments, signed admin
+// webhooks, write-back of the verdict issue property, comments and transitions,
+// and a check of the mapping against the live site.
+
+import { join } from 'node:path';
+import { defineConnector } from '../../src/kit/define-connector.ts';
+import { createJiraAuth } from './jira-auth.ts';
+import { createJiraClient } from './jira-client.ts';
+import { JiraInstance } from './jira-config.ts';
+import { createJiraConnector, JIRA_STREAMS } from './jira-connector.ts';
+import { createJiraHttp } from './jira-http.ts';
+import { loadJiraMapping, validateJiraMappingSource } from './jira-mapping.ts';
+import { JIRA_MAPPING_KIND } from './jira-mapping-schema.ts';
+import { createJiraWriter } from './jira-writer.ts';
+import { oauthTokenFile } from './oauth-token-file.ts';
+import { validateMappingAgainstSite } from './validate-live-mapping.ts';
+
+export const jira = defineConnector<JiraInstance>({
+  system: 'jira',
+  title: 'Jira Service Management',
+  config: JiraInstance,
+  mappingKinds: [{ kind: JIRA_MAPPING_KIND, validate: validateJiraMappingSource }],
+  streams: JIRA_STREAMS,
+  nativeStates: (instance) => loadJiraMapping(instance.mapping).states,
+  open(instance, { logger, onRequest, stateDir }) {
+    const mapping = loadJiraMapping(instance.mapping);
+    // One auth for reads and write-back: an OAuth 2.0 refresh token rotates, so two holders would lock each other out.
+    const tokenFile = instance.auth.kind === 'oauth2' && stateDir !== undefined ? oauthTokenFile(join(stateDir, `oauth-${instance.id}.json`), instance.auth.refreshToken) : undefined;
+    const auth = createJiraAuth(instance, { logger, ...(tokenFile ? { tokenFile } : {}) });
+    const http = createJiraHttp(instance, { logger, onRequest, auth });
+    const connector = createJiraConnector(instance, { mapping, logger, onRequest, client: createJiraClient(instance, { logger, http }) });
+    // Comment posts and transitions are not retried inside the call: the outbox retries them after checking the issue.
+    const once = createJiraHttp({ ...instance, retries: 0 }, { logger, onRequest, auth });
+    connector.writer = createJiraWriter({ http, once, flavor: instance.flavor, mapping });
+    return connector;
+  },
+  capabilities: {
+    async checkLiveMapping(instance, { logger }) {
+      const mapping = loadJiraMapping(instance.mapping);
+      const problems = await validateMappingAgainstSite(instance, mapping, createJiraClient(instance, { logger }));
+      return { mappingFile: mapping.file, problems };
+    },
+  },
+});

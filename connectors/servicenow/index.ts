@@ -1,0 +1,39 @@
+// The ServiceNow connector as the registry lists it: Table API reads of
+// change_request, its approvals and journal; write-back of verdict fields, work
+// notes and state moves; the instance's blackout and maintenance schedules.
+
+import { defineConnector } from '../../src/kit/define-connector.ts';
+import { SERVICENOW_MAPPING_KIND } from './servicenow-mapping-schema.ts';
+import { createServiceNowAuth } from './servicenow-auth.ts';
+import { createServiceNowClient } from './servicenow-client.ts';
+import { ServiceNowInstance } from './servicenow-config.ts';
+import { createServiceNowConnector, SERVICENOW_STREAMS } from './servicenow-connector.ts';
+import { loadServiceNowMapping, validateServiceNowMappingSource } from './servicenow-mapping.ts';
+import { readServiceNowSchedules } from './servicenow-schedules.ts';
+import { createServiceNowWriter } from './servicenow-writer.ts';
+
+export const servicenow = defineConnector<ServiceNowInstance>({
+  system: 'servicenow',
+  title: 'ServiceNow',
+  config: ServiceNowInstance,
+  mappingKinds: [{ kind: SERVICENOW_MAPPING_KIND, validate: validateServiceNowMappingSource }],
+  streams: SERVICENOW_STREAMS,
+  nativeStates: (instance) => loadServiceNowMapping(instance.mapping).states,
+  open(instance, { logger, onRequest }) {
+    const mapping = loadServiceNowMapping(instance.mapping);
+    // Reads and write-back share one set of credentials (one OAuth token).
+    const auth = createServiceNowAuth(instance, { logger, onRequest });
+    const client = createServiceNowClient(instance, { logger, onRequest, auth });
+    const connector = createServiceNowConnector(instance, { mapping, logger, onRequest, client });
+    // Appends and state moves are not retried inside the call: the outbox retries them after checking the ticket.
+    const once = createServiceNowClient({ ...instance, retries: 0 }, { logger, onRequest, auth });
+    connector.writer = createServiceNowWriter({ client, once, mapping });
+    return connector;
+  },
+  capabilities: {
+    calendars(instance, { logger }) {
+      const client = createServiceNowClient(instance, { logger });
+      return (signal) => readServiceNowSchedules(client, { logger, ...(signal ? { signal } : {}) });
+    },
+  },
+});

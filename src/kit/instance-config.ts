@@ -1,0 +1,88 @@
+// What every connector instance's configuration has in common, and the value
+// types its own fields use. A connector declares its instance schema with
+// `instanceConfig(system, shape)`; the config file's `instances:` union is
+// derived from the registry (src/config/schema.ts), never listed by hand.
+
+import { validate as validCron } from 'node-cron';
+import { z } from 'zod';
+
+const DURATION = /^(\d+)(ms|s|m|h|d)$/;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** `90s`, `2m`, `1h`, or a number of milliseconds. */
+export const Duration = z.union([
+  z.number().int().nonnegative(),
+  z.string().regex(DURATION, 'expected a duration such as 30s, 2m or 1h').transform((text) => {
+    const [, amount, unit] = DURATION.exec(text) as unknown as [string, string, keyof typeof UNIT_MS];
+    return Number(amount) * UNIT_MS[unit];
+  }),
+]);
+
+/** A credential: redacted from logs by the logger's paths, never echoed in errors. */
+export const Secret = z.string().min(1).describe('secret');
+
+/** A node-cron expression. */
+export const CronExpression = z.string().refine((expr) => validCron(expr), 'expected a cron expression such as */2 * * * *');
+
+export function isTimeZone(zone: string): boolean {
+  try {
+    return new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** The fields every instance has, whatever its system. */
+export const instanceFields = {
+  id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes'),
+  baseUrl: z.url().transform((u) => u.replace(/\/+$/, '')),
+  /** node-cron expression; the instance is synced on it by `serve`. */
+  schedule: CronExpression.default('*/2 * * * *'),
+  overlap: Duration.default(120_000),
+  pageSize: z.number().int().min(1).max(10_000).default(1000),
+  /** Per-request timeout. */
+  timeout: Duration.default(30_000),
+  /** Attempts after the first for a transient failure. */
+  retries: z.number().int().min(0).max(20).default(6),
+  /** Requests per second at most (0: unlimited). */
+  maxRequestsPerSecond: z.number().min(0).default(0),
+  mapping: z.string().optional(),
+  /**
+   * Post verdicts, notes and reactive enforcement to the tickets (needs write access). Off by default:
+   * changegate then assesses and stores every change but writes nothing, so a first start against a
+   * busy instance does not put a note on every open change before someone decides it should.
+   */
+  writeBack: z.boolean().default(false),
+  /** What reactive enforcement does with a transition the policy forbids: comment only, or move it back and explain. */
+  enforcement: z.enum(['advisory', 'enforce']).default('advisory'),
+  /** `POST /v1/validate` when the mirror is stale or lacks the change: allow (open) or deny (closed). */
+  failMode: z.enum(['open', 'closed']).default('open'),
+  /** The mirror counts as stale when the instance's last successful sync is older than this. */
+  maxStaleness: Duration.default(900_000),
+};
+
+/** What the core reads of any instance (the parsed common fields plus its system). */
+export interface BaseInstanceConfig {
+  id: string;
+  system: string;
+  baseUrl: string;
+  schedule: string;
+  overlap: number;
+  pageSize: number;
+  timeout: number;
+  retries: number;
+  maxRequestsPerSecond: number;
+  mapping?: string | undefined;
+  writeBack: boolean;
+  enforcement: 'advisory' | 'enforce';
+  failMode: 'open' | 'closed';
+  maxStaleness: number;
+}
+
+/**
+ * A connector's instance schema: the common fields, `system` fixed to the
+ * connector's name, and its own fields; unknown keys are refused.
+ */
+export function instanceConfig<S extends string, T extends z.ZodRawShape>(system: S, shape: T) {
+  return z.object({ ...instanceFields, system: z.literal(system), ...shape }).strict();
+}

@@ -1,0 +1,12 @@
+// Every kind of file `changegate mappings validate` knows: those the registered
+// connectors declare, and the policy file.
+
+import type { ConnectorRegistry } from '../kit/connector-registry.ts';
+import type { MappingKind } from '../kit/mapping-file.ts';
+import { POLICY_KIND, validatePolicySource } from '../policy/policy-config.ts';
+
+export const POLICY_MAPPING_KIND: MappingKind = { kind: POLICY_KIND, validate: validatePolicySource };
+
+export function mappingKindsOf(registry: ConnectorRegistry): MappingKind[] {
+  return [...registry.mappingKinds, POLICY_MAPPING_KIND];
+}
