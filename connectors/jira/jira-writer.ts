@@ -9,8 +9,8 @@
 // itself: a POST that timed out may have been applied, so the retry comes from
 // the outbox, which checks again first.
 
-import type { ConnectorWriter, TicketNote, TicketVerdict, TransitionOptions, WriteOutcome } from '../../src/kit/connector.ts';
-import { markerFor, plainText } from '../../src/kit/ticket-note.ts';
+import type { CommentOptions, ConnectorWriter, NoteSeries, TicketNote, TicketVerdict, TransitionOptions, WriteOutcome } from '../../src/kit/connector.ts';
+import { markersFor, plainText } from '../../src/kit/ticket-note.ts';
 import type { CanonicalState } from '../../src/domain/change.ts';
 import { ChangegateError } from '../../src/errors.ts';
 import { asRecord, checkIssueRef } from './jira-api.ts';
@@ -121,17 +121,36 @@ export function createJiraWriter(deps: JiraWriterDeps): ConnectorWriter {
     }
   }
 
-  async function hasComment(issue: string, idempotencyKey: string): Promise<boolean> {
+  /**
+   * Is the note already on the issue? Yes when a comment carries its key, or
+   * (a note of a series) when the newest comment of that series carries its
+   * digest. Every comment is looked at, newest first, however many there are.
+   */
+  async function alreadyPosted(issue: string, idempotencyKey: string, series: NoteSeries | undefined): Promise<boolean> {
     const ids = await commentIds(issue);
+    let newestOfSeriesSeen = false;
     for (let i = 0; i < ids.length; i += IDS_PER_LOOKUP) {
-      const chunk = ids.slice(i, i + IDS_PER_LOOKUP).map(Number);
-      const page = asRecord(await http.request({ method: 'POST', path: `${api}/comment/list`, params: { expand: 'properties' }, json: { ids: chunk } }, ctx()));
+      const chunk = ids.slice(i, i + IDS_PER_LOOKUP);
+      const page = asRecord(await http.request({ method: 'POST', path: `${api}/comment/list`, params: { expand: 'properties' }, json: { ids: chunk.map(Number) } }, ctx()));
       const values = Array.isArray(page?.['values']) ? (page['values'] as unknown[]) : [];
-      const found = values.some((c) => {
-        const properties = asRecord(c)?.['properties'];
-        return Array.isArray(properties) && properties.some((p) => asRecord(p)?.['key'] === COMMENT_PROPERTY && asRecord(asRecord(p)?.['value'])?.['idempotencyKey'] === idempotencyKey);
-      });
-      if (found) return true;
+      const ours = new Map<string, Record<string, unknown>>();
+      for (const c of values) {
+        const comment = asRecord(c);
+        const property = Array.isArray(comment?.['properties']) ? (comment['properties'] as unknown[]).map(asRecord).find((p) => p?.['key'] === COMMENT_PROPERTY) : undefined;
+        const value = asRecord(property?.['value']);
+        if (comment !== null && value !== null) ours.set(String(comment['id']), value);
+      }
+      // The lookup answers in its own order; the chunk keeps the newest-first order of the listing.
+      for (const id of chunk) {
+        const value = ours.get(id);
+        if (value === undefined) continue;
+        if (value['idempotencyKey'] === idempotencyKey) return true;
+        const said = asRecord(value['series']);
+        if (series !== undefined && !newestOfSeriesSeen && said !== null && said['name'] === series.name) {
+          newestOfSeriesSeen = true;
+          if (said['digest'] === series.digest) return true;
+        }
+      }
     }
     return false;
   }
@@ -152,12 +171,13 @@ export function createJiraWriter(deps: JiraWriterDeps): ConnectorWriter {
       return 'written';
     },
 
-    async comment(nativeId, note, idempotencyKey): Promise<WriteOutcome> {
+    async comment(nativeId, note, idempotencyKey, options: CommentOptions = {}): Promise<WriteOutcome> {
       const issue = checkIssueRef(instance, nativeId);
-      if (await hasComment(issue, idempotencyKey)) return 'already-done';
-      const marker = markerFor(idempotencyKey);
+      if (await alreadyPosted(issue, idempotencyKey, options.series)) return 'already-done';
+      const marker = markersFor(idempotencyKey, options.series);
       const body = deps.flavor === 'cloud' ? noteToAdf(note, marker) : plainText(note, marker);
-      await once.request({ method: 'POST', path: `${api}/issue/${issue}/comment`, json: { body, properties: [{ key: COMMENT_PROPERTY, value: { idempotencyKey } }] } }, ctx());
+      const value = options.series === undefined ? { idempotencyKey } : { idempotencyKey, series: options.series };
+      await once.request({ method: 'POST', path: `${api}/issue/${issue}/comment`, json: { body, properties: [{ key: COMMENT_PROPERTY, value }] } }, ctx());
       return 'written';
     },
 

@@ -3,13 +3,14 @@
 // notes carrying a `[changegate:<key>]` marker, and state moves.
 //
 // Idempotency: a work note is posted only when no work note of the change
-// carries its marker yet (sys_journal_field); a state move only when the
+// carries its marker yet (sys_journal_field) and, for a note of a series (the
+// verdict), when the newest note of that series says something else; a state move only when the
 // record is still in the state it was judged in. Both posts go through a
 // client that does not retry by itself: a PATCH that timed out may have been
 // applied, so the retry comes from the outbox, which checks again first.
 
-import type { ConnectorWriter, TicketVerdict, TransitionOptions, WriteOutcome } from '../../src/kit/connector.ts';
-import { markerFor, plainText, stateLabel } from '../../src/kit/ticket-note.ts';
+import type { CommentOptions, ConnectorWriter, NoteSeries, TicketVerdict, TransitionOptions, WriteOutcome } from '../../src/kit/connector.ts';
+import { markerFor, markersFor, plainText, seriesDigestIn, seriesNeedle, stateLabel } from '../../src/kit/ticket-note.ts';
 import type { CanonicalState } from '../../src/domain/change.ts';
 import { ChangegateError, isChangegateError } from '../../src/errors.ts';
 import { fieldValue } from './field-value.ts';
@@ -102,6 +103,18 @@ export function createServiceNowWriter(deps: ServiceNowWriterDeps): ConnectorWri
     return page.records.length > 0;
   }
 
+  /** Is the newest work note of the series (by creation) the same note? Read from the ticket, not the store. */
+  async function newestOfSeriesIs(sysId: string, series: NoteSeries): Promise<boolean> {
+    const page = await client.getTable('sys_journal_field', {
+      sysparm_query: `element_id=${sysId}^element=work_notes^valueLIKE${seriesNeedle(series.name).replaceAll('^', '^^')}^ORDERBYDESCsys_created_on`,
+      sysparm_fields: 'value',
+      sysparm_limit: 1,
+    });
+    const record = page.records[0];
+    const text = typeof record === 'object' && record !== null ? fieldValue(record as Record<string, unknown>, 'value') : undefined;
+    return text !== undefined && seriesDigestIn(text, series.name) === series.digest;
+  }
+
   return {
     async setVerdict(nativeId, verdict) {
       const sysId = checkSysId(instance, nativeId);
@@ -110,11 +123,12 @@ export function createServiceNowWriter(deps: ServiceNowWriterDeps): ConnectorWri
       return 'written';
     },
 
-    async comment(nativeId, note, idempotencyKey): Promise<WriteOutcome> {
+    async comment(nativeId, note, idempotencyKey, options: CommentOptions = {}): Promise<WriteOutcome> {
       const sysId = checkSysId(instance, nativeId);
-      const marker = markerFor(idempotencyKey);
-      if (await hasNote(sysId, marker)) return 'already-done';
-      const { record } = await once.patchRecord(CHANGE_TABLE, sysId, { work_notes: plainText(note, marker) }, { sysparm_fields: 'sys_id' });
+      if (await hasNote(sysId, markerFor(idempotencyKey))) return 'already-done';
+      if (options.series !== undefined && (await newestOfSeriesIs(sysId, options.series))) return 'already-done';
+      const markers = markersFor(idempotencyKey, options.series);
+      const { record } = await once.patchRecord(CHANGE_TABLE, sysId, { work_notes: plainText(note, markers) }, { sysparm_fields: 'sys_id' });
       if (record === null) throw gone(sysId);
       return 'written';
     },

@@ -105,6 +105,25 @@ export interface TicketVerdict {
 /** `written`: posted now; `already-done`: the marker (or the target state) was already there; `superseded`: the ticket moved on, nothing to do. */
 export type WriteOutcome = 'written' | 'already-done' | 'superseded';
 
+/**
+ * A note that stands for the latest state of something (the verdict note): it
+ * is already on the ticket when the newest changegate note of the same series
+ * carries the same digest, whatever key that note was posted under. So a note
+ * is not posted twice for the same decision even when the store that knew the
+ * key was lost, restored from a backup or replaced; a decision that comes back
+ * after another (A, B, A) is posted again, since the newest note says B.
+ */
+export interface NoteSeries {
+  /** Stable name (`verdict`); letters, digits and dashes. */
+  name: string;
+  /** What the note says, reduced to a short hash; equal digests mean the same note. */
+  digest: string;
+}
+
+export interface CommentOptions {
+  series?: NoteSeries;
+}
+
 export interface TransitionOptions {
   /** Move only if the ticket is still in this native state; otherwise the move is `superseded` (someone acted meanwhile). */
   expectedNativeState?: string;
@@ -118,7 +137,8 @@ export interface TransitionOptions {
  * thrown with a `config`-kind error.
  */
 export interface ConnectorWriter {
-  comment(nativeId: string, note: TicketNote, idempotencyKey: string): Promise<WriteOutcome>;
+  /** Without a series: already done when any changegate note of the ticket carries the key. With one: see NoteSeries. */
+  comment(nativeId: string, note: TicketNote, idempotencyKey: string, options?: CommentOptions): Promise<WriteOutcome>;
   transition(nativeId: string, toNativeState: string, idempotencyKey: string, options?: TransitionOptions): Promise<WriteOutcome>;
   /** Overwrites the verdict the plugins read (fields or an issue property); idempotent by nature. */
   setVerdict(nativeId: string, verdict: TicketVerdict, idempotencyKey: string): Promise<WriteOutcome>;
