@@ -32,6 +32,21 @@ const cases = [
   { gate: 'scheduled.separation-of-duties', name: 'requester approved', mc: mirrored({}, { approvals: [approved('CAB', { approver: requester })] }), result: 'fail', reason: /Ada Requester approved the change and is also its requester/ },
   { gate: 'scheduled.separation-of-duties', name: 'implementer approved', mc: mirrored({}, { approvals: [approved('CAB', { approver: assignee })] }), result: 'fail', reason: /Grace Implementer approved the change and is also its assignee who implements it/ },
   { gate: 'scheduled.separation-of-duties', name: 'requester only asked', mc: mirrored({}, { approvals: [buildApproval({ approver: requester })] }), result: 'pass', reason: /no approval given yet/ },
+  // People are compared by id, never by the name a directory shows: two people may share a name, and one person's name may change.
+  {
+    gate: 'scheduled.separation-of-duties',
+    name: 'a namesake of the requester approved',
+    mc: mirrored({}, { approvals: [approved('CAB', { approver: { id: 'a0e1f7b2c0a8016401c5a33be04be999', name: 'Ada Requester' } })] }),
+    result: 'pass',
+    reason: /no approver \(Ada Requester\) is the requester or the assignee/,
+  },
+  {
+    gate: 'scheduled.separation-of-duties',
+    name: 'the requester approved under another display name',
+    mc: mirrored({}, { approvals: [approved('CAB', { approver: { id: requester.id, name: 'Ada Lovelace-Requester' } })] }),
+    result: 'fail',
+    reason: /Ada Lovelace-Requester approved the change and is also its requester/,
+  },
   { gate: 'scheduled.separation-of-duties', name: 'independent approver', mc: mirrored({}, { approvals: [approved('CAB')] }), result: 'pass', reason: /no approver \(Beth Anglin\) is the requester or the assignee/ },
   { gate: 'scheduled.accountable-owner', name: 'no assignee', mc: mirrored({ assignee: null }), result: 'fail', reason: /no single accountable owner: assignee is not set/ },
   { gate: 'scheduled.accountable-owner', name: 'no group', mc: mirrored({ assignmentGroup: null }), result: 'fail', reason: /assignment group is not set/ },
