@@ -51,6 +51,8 @@ const DEFAULTS: Required<DeliveryProcessorOptions> = {
 };
 
 const PURGE_EVERY_MS = 3_600_000;
+/** Records whose last re-fetch start is remembered, at most (the oldest are forgotten first). */
+const FETCH_MEMORY = 50_000;
 
 export class DeliveryProcessor {
   readonly #deps: DeliveryProcessorDeps;
@@ -61,6 +63,12 @@ export class DeliveryProcessor {
   #again = false;
   #stopped = true;
   #lastPurge = 0;
+  /**
+   * When the last successful re-fetch of each record started (this process's
+   * clock, ms). A delivery recorded before that instant is covered by it: the
+   * fetch read a version at least as new as the one the delivery announced.
+   */
+  readonly #fetchedAt = new Map<string, number>();
 
   constructor(deps: DeliveryProcessorDeps) {
     this.#deps = deps;
@@ -133,7 +141,8 @@ export class DeliveryProcessor {
   /**
    * One re-fetch per record, however many deliveries of the batch name it: the
    * fetch starts after all of them were recorded, so it sees a version at least
-   * as new as each of them.
+   * as new as each of them. A record re-fetched since a delivery was recorded
+   * (by an earlier batch of a burst) is not fetched again for it.
    */
   async #work(batch: Delivery[]): Promise<void> {
     const fetches = new Map<string, { instance: string; nativeId: string; error: unknown }>();
@@ -146,18 +155,23 @@ export class DeliveryProcessor {
       } else if (ids.length === 0) {
         this.#deps.logger.debug({ instance: delivery.instance, deliveryId: delivery.deliveryId }, 'webhook delivery names no record; nothing to fetch');
       }
-      const keys = ids.map((nativeId) => {
+      const receivedAt = Date.parse(delivery.receivedAt);
+      const keys = ids.flatMap((nativeId) => {
         const key = `${delivery.instance}\u0000${nativeId}`;
+        // Strictly after: a fetch that started in the same millisecond may have missed it.
+        if ((this.#fetchedAt.get(key) ?? -Infinity) > receivedAt) return [];
         if (!fetches.has(key)) fetches.set(key, { instance: delivery.instance, nativeId, error: null });
-        return key;
+        return [key];
       });
       plan.set(delivery, keys);
     }
     const queue = [...fetches.values()];
     const worker = async (): Promise<void> => {
       for (let next = queue.shift(); next; next = queue.shift()) {
+        const startedAt = this.#clock().getTime();
         try {
           const result = await this.#deps.engine.syncOne(next.instance, next.nativeId);
+          this.#remember(`${next.instance}\u0000${next.nativeId}`, startedAt);
           if (result === null) {
             this.#deps.logger.info(
               { instance: next.instance, nativeId: next.nativeId },
@@ -175,6 +189,13 @@ export class DeliveryProcessor {
       const failure = keys.map((key) => fetches.get(key)).find((f) => f !== undefined && f.error !== null);
       await (failure ? this.#failed(delivery, failure.nativeId, failure.error) : this.#done(delivery));
     }
+  }
+
+  #remember(key: string, startedAt: number): void {
+    this.#fetchedAt.delete(key);
+    this.#fetchedAt.set(key, startedAt);
+    // Insertion order is age order: forget the oldest past the bound.
+    if (this.#fetchedAt.size > FETCH_MEMORY) this.#fetchedAt.delete(this.#fetchedAt.keys().next().value as string);
   }
 
   async #done(delivery: Delivery): Promise<void> {

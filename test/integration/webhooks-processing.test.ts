@@ -53,6 +53,37 @@ describe('delivery processor', () => {
     for (const d of made) expect((await w.deliveries.get(`jira:${INSTANCE}:${idOf(d)}`))?.status).toBe('done');
   });
 
+  it('costs one re-fetch per issue for a burst larger than a batch (500 deliveries naming 50 issues)', async () => {
+    const w = await world();
+    const issues = Array.from({ length: 50 }, (_, i) => w.sim.createIssue({ summary: `Rotate certificates of edge node ${i}` }));
+    for (let round = 1; round <= 9; round++) issues.forEach((issue, i) => w.sim.editIssue(issue.key, { summary: `Rotate certificates of edge node ${i}, round ${round}` }));
+    const made = await w.deliveriesMade();
+    expect(made).toHaveLength(500);
+    for (const d of made) await post(w, d);
+    // The processor works after the burst was recorded.
+    w.clock.advance(1_000);
+    let claimed = 0;
+    // A stopped processor drains one batch per call.
+    for (let n = await w.processor.drain(); n > 0; n = await w.processor.drain()) claimed += n;
+    expect(claimed).toBe(500);
+    expect(w.fetched.toSorted()).toEqual(issues.map((i) => i.id).toSorted());
+    for (const issue of issues) expect((await w.changes.getChange(changeId(issue.id)))?.change.title).toMatch(/, round 9$/);
+  });
+
+  it('fetches again for a delivery recorded after the last re-fetch of its issue started', async () => {
+    const w = await world();
+    const issue = w.sim.createIssue({ summary: 'Resize the search cluster' });
+    for (const d of await w.deliveriesMade()) await post(w, d);
+    w.clock.advance(1_000);
+    await w.processor.drain();
+    w.sim.editIssue(issue.key, { summary: 'Resize the search cluster to 9 nodes' });
+    for (const d of await w.deliveriesMade()) await post(w, d);
+    w.clock.advance(1_000);
+    await w.processor.drain();
+    expect(w.fetched).toEqual([issue.id, issue.id]);
+    expect((await w.changes.getChange(changeId(issue.id)))?.change.title).toBe('Resize the search cluster to 9 nodes');
+  });
+
   it('keeps the newer version when an older revision\'s delivery arrives after a newer one and its read is stale', async () => {
     const w = await world();
     // Serves the simulator's issue reads, or a stale copy of one when told to (a lagging replica).
