@@ -14,7 +14,7 @@ import { compareIssueKeys } from '../../connectors/jira/jira-jql.ts';
 import { loadJiraMapping } from '../../connectors/jira/jira-mapping.ts';
 import { isTimeZone, JiraInstance } from '../../src/config/schema.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
-import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 
 /** The simulator's integration user (serve-jira.ts registers it; a throwaway local credential). */

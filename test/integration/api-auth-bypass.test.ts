@@ -14,8 +14,8 @@ import { InstanceConfig } from '../../src/config/schema.ts';
 import { loadPolicy } from '../../src/policy/policy-config.ts';
 import { buildServer, routesOf } from '../../src/server/build-server.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
-import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
-import { SqliteDeliveryStore } from '../../src/store/sqlite-delivery-store.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
+import { SqliteDeliveryStore } from '../../src/store/sqlite/sqlite-delivery-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 import { buildChange } from '../support/change-builder.ts';
 

@@ -14,9 +14,9 @@ import { loadPolicy } from '../../src/policy/policy-config.ts';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.ts';
 import type { EnforcementMode } from '../../src/store/assessment-store.ts';
 import type { ChangeStore } from '../../src/store/change-store.ts';
-import { SqliteAssessmentStore } from '../../src/store/sqlite-assessment-store.ts';
-import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
-import { SqliteOutboxStore } from '../../src/store/sqlite-outbox-store.ts';
+import { SqliteAssessmentStore } from '../../src/store/sqlite/sqlite-assessment-store.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
+import { SqliteOutboxStore } from '../../src/store/sqlite/sqlite-outbox-store.ts';
 import { buildChange, buildJournalEntry } from '../support/change-builder.ts';
 
 const policy = loadPolicy();

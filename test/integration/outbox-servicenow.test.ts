@@ -14,7 +14,7 @@ import { ServiceNowInstance } from '../../src/config/schema.ts';
 import { createLogger } from '../../src/log.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import type { NewOutboxItem } from '../../src/store/outbox-store.ts';
-import { SqliteOutboxStore } from '../../src/store/sqlite-outbox-store.ts';
+import { SqliteOutboxStore } from '../../src/store/sqlite/sqlite-outbox-store.ts';
 import { OutboxWorker, type Settlement } from '../../src/sync/outbox-worker.ts';
 
 const BASE = 'https://acme.service-now.com';

@@ -4,7 +4,7 @@ import type { ConnectorInstance, PageRequest, PageResult, StreamCursor } from '.
 import { ChangegateError, isChangegateError } from '../../src/errors.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import type { ChangeStore } from '../../src/store/change-store.ts';
-import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 import { buildChange } from '../support/change-builder.ts';
 
