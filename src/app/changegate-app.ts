@@ -122,7 +122,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     metrics,
     onSettled: (item, settlement, detail) => runner.onSettled(item, settlement, detail),
   });
-  const engine = new SyncEngine({ store, logger, metrics, onChangesWritten: (instance, ids) => runner.onChangesWritten(instance, ids) });
+  const engine = new SyncEngine({ store, runLocks: stores.runLocks, logger, metrics, onChangesWritten: (instance, ids) => runner.onChangesWritten(instance, ids) });
   for (const instance of instances) {
     const connector = buildConnector(instance, { logger, metrics, ...(config.store.kind === 'sqlite' ? { stateDir: dirname(config.store.path) } : {}) });
     connectors.set(instance.id, connector);
