@@ -102,7 +102,9 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     { logger },
   );
   const calendars = (id: string) => itsmCalendars.calendarFor(id);
-  // Each calls the other only after both exist: the runner wakes the worker, the worker reports settled reverts.
+  // One direction: sync → runner → outbox → worker → ticket. The runner only wakes the worker;
+  // how an item settled is read back from the outbox, never reported to the runner.
+  const outboxWorker = new OutboxWorker({ outbox, writerFor: (id) => connectors.get(id)?.writer, logger, metrics });
   const runner = new AssessmentRunner({
     store,
     assessments,
@@ -114,13 +116,6 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     logger,
     metrics,
     onEnqueued: () => outboxWorker.kick(),
-  });
-  const outboxWorker = new OutboxWorker({
-    outbox,
-    writerFor: (id) => connectors.get(id)?.writer,
-    logger,
-    metrics,
-    onSettled: (item, settlement, detail) => runner.onSettled(item, settlement, detail),
   });
   const engine = new SyncEngine({ store, runLocks: stores.runLocks, logger, metrics, onChangesWritten: (instance, ids) => runner.onChangesWritten(instance, ids) });
   for (const instance of instances) {

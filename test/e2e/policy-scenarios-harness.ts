@@ -165,7 +165,6 @@ export async function startScenario(options: { start: string; serviceNowTimeout?
       logger,
       metrics,
       clock: now,
-      onSettled: (item, settlement, detail) => runner.onSettled(item, settlement, detail),
     });
   const scenario: Scenario = {
     clock,
