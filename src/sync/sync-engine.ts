@@ -14,7 +14,8 @@ import type { Metrics } from '../observability/metrics.ts';
 import { Readiness } from '../observability/readiness.ts';
 import type { ApplyResult, ChangeStore } from '../store/change-store.ts';
 import { InProcessRunLocks } from '../store/in-process-run-locks.ts';
-import type { RunLock, RunLocks } from '../store/run-locks.ts';
+import type { RunLocks } from '../store/run-locks.ts';
+import { DEFAULT_RUN_LOCK_TTL_MS, HeldRunLock } from './held-run-lock.ts';
 
 export interface SyncProgress {
   instance: string;
@@ -71,9 +72,6 @@ export interface SyncEngineDeps {
    */
   onChangesWritten?: (instance: string, changeIds: string[]) => Promise<void>;
 }
-
-/** Longer than any one page can take (retries and backoff included); a crashed holder frees the instance after it. */
-export const DEFAULT_RUN_LOCK_TTL_MS = 15 * 60_000;
 
 export interface InstanceSettings {
   connector: ConnectorInstance;
@@ -163,19 +161,14 @@ export class SyncEngine {
     return this.#deps.clock?.() ?? new Date();
   }
 
-  #ttl(): number {
-    return this.#deps.runLockTtlMs ?? DEFAULT_RUN_LOCK_TTL_MS;
-  }
-
   /** Takes the instance's run lock, runs, and lets it go; a lock held elsewhere is CG_SYNC_BUSY. */
   async #locked(settings: InstanceSettings, options: SyncOptions): Promise<SyncReport> {
     const instance = settings.connector.instanceId;
-    const lock = await this.#locks.acquire(instance, this.#owner, this.#ttl(), this.#now());
-    if (lock === null) {
+    const held = await HeldRunLock.take(this.#locks, instance, this.#owner, this.#deps.runLockTtlMs ?? DEFAULT_RUN_LOCK_TTL_MS, this.#now());
+    if (held === null) {
       this.#deps.metrics.syncRuns.inc({ instance, outcome: 'busy' });
       throw new ChangegateError('CG_SYNC_BUSY', `a sync of "${instance}" is already running`, { details: { instance } });
     }
-    const held = { lock };
     this.#readiness.runStarted(instance);
     try {
       const report = await this.#run(settings, options, held);
@@ -185,23 +178,11 @@ export class SyncEngine {
       this.#readiness.runFinished(instance, this.#now(), { code: asChangegateError(err).code });
       throw err;
     } finally {
-      await this.#locks.release(held.lock).catch((err: unknown) => {
+      await held.release().catch((err: unknown) => {
         const error = asChangegateError(err);
         this.#deps.logger.warn({ instance, code: error.code, err: error }, `releasing the run lock of ${instance} failed; it lapses on its own: ${error.message}`);
       });
     }
-  }
-
-  /** Renews the run lock after a page; a lock that lapsed means another run may hold the instance now, so this one stops. */
-  async #renew(held: { lock: RunLock }): Promise<void> {
-    const renewed = await this.#locks.renew(held.lock, this.#ttl(), this.#now());
-    if (renewed === null) {
-      const { instance } = held.lock;
-      throw new ChangegateError('CG_SYNC_BUSY', `the run lock of "${instance}" lapsed and may be held by another run now; this run stopped (what it stored is kept)`, {
-        details: { instance, lapsed: true },
-      });
-    }
-    held.lock = renewed;
   }
 
   /** Re-fetch one record (a webhook's or a reconcile's) and store it; the payload that triggered it is never trusted. */
@@ -218,7 +199,7 @@ export class SyncEngine {
     return result;
   }
 
-  async #run(settings: InstanceSettings, options: SyncOptions, held: { lock: RunLock }): Promise<SyncReport> {
+  async #run(settings: InstanceSettings, options: SyncOptions, held: HeldRunLock): Promise<SyncReport> {
     const { connector } = settings;
     const instance = connector.instanceId;
     const clock = (): Date => this.#now();
@@ -258,7 +239,7 @@ export class SyncEngine {
     started: Date,
     options: SyncOptions,
     written: Set<string>,
-    held: { lock: RunLock },
+    held: HeldRunLock,
   ): Promise<StreamReport> {
     const { connector, pageSize, overlapMs } = settings;
     const instance = connector.instanceId;
@@ -310,7 +291,8 @@ export class SyncEngine {
       report.stale += result.changesStale;
       report.invalid += result.invalid;
       options.onProgress?.({ instance, stream, records: report.records, total, elapsedMs: Date.now() - started.getTime() });
-      await this.#renew(held);
+      // Still ours? (A lapsed lock stops the run: another may hold the instance now.)
+      await held.renew(this.#now());
     }
     return report;
   }
