@@ -36,7 +36,7 @@ class GatedSource implements ConnectorInstance {
 const NOW = '2026-03-02T09:00:00.000Z';
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
-  for (const close of closers.splice(0).reverse()) await close();
+  for (const close of closers.splice(0).toReversed()) await close();
 });
 
 async function world() {
@@ -58,17 +58,14 @@ describe('GET /readyz', () => {
     const { engine, source, readyz } = await world();
     expect(await readyz()).toEqual({ status: 'ready', store: { ok: true, changes: 0 }, instances: [{ id: 'sn-prod', syncing: false, lastSuccessAt: null, lastError: null }] });
 
-    let open = (): void => undefined;
-    source.gate = new Promise((resolve) => {
-      open = resolve;
-    });
-    const reading = new Promise<void>((resolve) => {
-      source.reading = resolve;
-    });
+    const gate = Promise.withResolvers<void>();
+    const reading = Promise.withResolvers<void>();
+    source.gate = gate.promise;
+    source.reading = reading.resolve;
     const run = engine.sync('sn-prod');
-    await reading;
+    await reading.promise;
     expect((await readyz()).instances).toEqual([{ id: 'sn-prod', syncing: true, lastSuccessAt: null, lastError: null }]);
-    open();
+    gate.resolve();
     await run;
     expect(await readyz()).toEqual({ status: 'ready', store: { ok: true, changes: 1 }, instances: [{ id: 'sn-prod', syncing: false, lastSuccessAt: NOW, lastError: null }] });
 
