@@ -12,15 +12,12 @@ import { buildServer } from '../server/build-server.ts';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import type { ChangeStore } from '../store/change-store.ts';
 import type { DeliveryStore } from '../store/delivery-store.ts';
-import { SqliteDeliveryStore } from '../store/sqlite-delivery-store.ts';
 import type { AssessmentStore } from '../store/assessment-store.ts';
 import type { OutboxStore } from '../store/outbox-store.ts';
-import { SqliteAssessmentStore } from '../store/sqlite-assessment-store.ts';
-import { SqliteOutboxStore } from '../store/sqlite-outbox-store.ts';
 import { AssessmentRunner } from '../assess/assessment-runner.ts';
 import { ClockReassessor } from '../assess/clock-reassessor.ts';
 import { OutboxWorker } from '../sync/outbox-worker.ts';
-import { openStore } from '../store/open-store.ts';
+import { openStores } from '../store/open-stores.ts';
 import { DeliveryProcessor } from '../sync/delivery-processor.ts';
 import { SyncEngine } from '../sync/sync-engine.ts';
 import { SyncScheduler } from '../sync/scheduler.ts';
@@ -81,12 +78,9 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
       'NO CONFIGURATION GIVEN (--config or CHANGEGATE_CONFIG): running the built-in demo instances against the embedded store',
     );
   }
-  const store = await openStore(config.store);
-  // Same file as the changes (own connection); openStore has already refused a store kind without an adapter.
-  const deliveries = SqliteDeliveryStore.open(config.store.kind === 'sqlite' ? config.store.path : ':memory:');
-  const storePath = config.store.kind === 'sqlite' ? config.store.path : ':memory:';
-  const assessments = SqliteAssessmentStore.open(storePath);
-  const outbox = SqliteOutboxStore.open(storePath);
+  // Every port from the adapter `store.kind` names; a kind this build has no adapter for stops start-up here.
+  const stores = await openStores(config.store);
+  const { changes: store, deliveries, assessments, outbox } = stores;
   const modes = new Map(instances.map((i) => [i.id, i.enforcement] as const));
   const writers = new Set(instances.filter((i) => i.writeBack).map((i) => i.id));
   for (const instance of instances.filter((i) => !i.writeBack)) {
@@ -102,7 +96,9 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
   }
   const itsmCalendars = createItsmCalendars(calendarReaders, { logger });
   const calendars = (id: string) => itsmCalendars.calendarFor(id);
-  // Each calls the other only after both exist: the runner wakes the worker, the worker reports settled reverts.
+  // One direction: sync → runner → outbox → worker → ticket. The runner only wakes the worker;
+  // how an item settled is read back from the outbox, never reported to the runner.
+  const outboxWorker = new OutboxWorker({ outbox, writerFor: (id) => connectors.get(id)?.writer, logger, metrics });
   const runner = new AssessmentRunner({
     store,
     assessments,
@@ -115,14 +111,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     metrics,
     onEnqueued: () => outboxWorker.kick(),
   });
-  const outboxWorker = new OutboxWorker({
-    outbox,
-    writerFor: (id) => connectors.get(id)?.writer,
-    logger,
-    metrics,
-    onSettled: (item, settlement, detail) => runner.onSettled(item, settlement, detail),
-  });
-  const engine = new SyncEngine({ store, logger, metrics, onChangesWritten: (instance, ids) => runner.onChangesWritten(instance, ids) });
+  const engine = new SyncEngine({ store, runLocks: stores.runLocks, logger, metrics, onChangesWritten: (instance, ids) => runner.onChangesWritten(instance, ids) });
   for (const instance of instances) {
     const connector = buildConnector(instance, registry, { logger, metrics, ...stateDir });
     connectors.set(instance.id, connector);
@@ -193,10 +182,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
       await processor.stop();
       await engine.idle();
       await outboxWorker.stop();
-      await store.close();
-      await deliveries.close();
-      await assessments.close();
-      await outbox.close();
+      await stores.close();
       if (demo) await demo.close();
     },
   };

@@ -25,7 +25,7 @@ import type { AssessmentStore, EnforcementMode, EnforcementRecord } from '../sto
 import type { ChangeStore } from '../store/change-store.ts';
 import { contentHash } from '../store/content-hash.ts';
 import type { NewOutboxItem, OutboxStore } from '../store/outbox-store.ts';
-import { Enforcer, type RevertSettlement } from './enforcement.ts';
+import { Enforcer } from './enforcement.ts';
 import { buildPolicyContext, type EventSource } from './policy-context.ts';
 import { assessmentNote, ticketVerdict, withoutOwnNotes } from './verdict-text.ts';
 
@@ -44,7 +44,7 @@ export interface AssessmentRunnerDeps {
   logger: Logger;
   metrics: Metrics;
   clock?: () => Date;
-  /** Told after write-back was queued (wakes the outbox worker). */
+  /** Told after write-back was queued (wakes the outbox worker); a one-way notice, nothing comes back through it. */
   onEnqueued?: () => void;
 }
 
@@ -139,11 +139,6 @@ export class AssessmentRunner {
     }
   }
 
-  /** The outbox worker's hook for settled items. */
-  async onSettled(item: Parameters<Enforcer['settled']>[0], settlement: RevertSettlement, detail: string | null): Promise<void> {
-    await this.#enforcer.settled(item, settlement, detail);
-  }
-
   assessChange(idOrKey: string, options: AssessOptions = {}): Promise<RunResult> {
     const previous = this.#running.get(idOrKey) ?? Promise.resolve(null);
     const run = previous.then(
@@ -173,7 +168,7 @@ export class AssessmentRunner {
     if (last !== null && writesBack && deps.modeOf(change.instance) !== null) {
       result.enforcements = await this.#enforcer.review(judged, revisions.filter((r) => r.seq > last.revision));
       result.enqueued.push(...result.enforcements.filter((e) => e.action !== 'own-revert' && e.idempotencyKey !== null).map((e) => e.idempotencyKey as string));
-      if (await this.#enforcer.revertPending(change.id)) {
+      if (await this.#enforcer.revertPending(change)) {
         // The ticket is about to move back; a verdict for where it is now would be stale on arrival.
         result.status = 'reverting';
         if (result.enqueued.length > 0) deps.onEnqueued?.();

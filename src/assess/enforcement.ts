@@ -5,9 +5,14 @@
 // says it happened. A denied move is moved back in `enforce` mode and explained;
 // in `advisory` mode it is only explained. Either way it is recorded.
 //
-// changegate's own revert shows up as a state change too. It is recognised by
-// the outbox item that caused it (same change, same native from/to), recorded
-// as `own-revert` and never judged, so enforcement never ping-pongs.
+// changegate's own revert shows up as a state change too. It is recognised
+// from the enforcement's own record (a `revert` record of the move A → B
+// causes B → A), recorded as `own-revert` and never judged, so enforcement
+// never ping-pongs.
+//
+// Data flows one way: this module queues reverts in the outbox and later reads
+// how the outbox settled them (by the record's idempotency key); the outbox
+// worker never calls back.
 
 import type { TransitionVerdict } from '../domain/assessment.ts';
 import type { CanonicalState, MirroredChange } from '../domain/change.ts';
@@ -36,9 +41,6 @@ export interface EnforcementDeps {
   metrics: Metrics;
   clock?: () => Date;
 }
-
-/** What a transition item's settlement means for the enforcement it carries. */
-export type RevertSettlement = 'written' | 'already-done' | 'superseded' | 'refused' | 'gave-up';
 
 interface StateMove {
   from: CanonicalState;
@@ -88,41 +90,65 @@ export class Enforcer {
    * Returns the records made by this call.
    */
   async review(mc: MirroredChange, revisions: readonly Revision[]): Promise<EnforcementRecord[]> {
-    const { assessments, outbox } = this.#deps;
     const { change } = mc;
-    const known = await assessments.listEnforcements(change.id);
+    const known = await this.#settle(change);
     const seen = new Set(known.map((r) => r.revision));
     const recognised = new Set(known.filter((r) => r.action === 'own-revert').map((r) => r.idempotencyKey));
+    const reverts = known.filter(causesMove);
     const made: EnforcementRecord[] = [];
     for (const revision of revisions) {
       if (seen.has(revision.seq)) continue;
       const move = stateMove(revision, change.nativeState);
       if (move === null) continue;
-      const reverts = await outbox.list({ changeId: change.id, action: 'transition', limit: 1000 });
-      const own = reverts.find((item) => isRevertOf(item, move) && !recognised.has(item.idempotencyKey));
+      const own = reverts.find((r) => isRevertOf(r, move) && !recognised.has(r.idempotencyKey));
       if (own !== undefined) {
         recognised.add(own.idempotencyKey);
         made.push(await this.#record(mc, revision, move, 'own-revert', 'recognised', [], own.idempotencyKey, null));
         continue;
       }
       const record = await this.#judge(mc, revision, move);
-      if (record !== null) made.push(record);
+      if (record === null) continue;
+      made.push(record);
+      // A later revision of this same batch may already show this revert.
+      if (causesMove(record)) reverts.push(record);
     }
     return made;
   }
 
-  /** A revert of this change is queued or in flight. */
-  async revertPending(changeId: string): Promise<boolean> {
-    return (await this.#deps.assessments.listEnforcements(changeId)).some((r) => r.action === 'revert' && r.outcome === 'pending');
+  /** A revert of this change is queued or in flight (settled first from what the outbox recorded). */
+  async revertPending(change: { id: string; instance: string }): Promise<boolean> {
+    return (await this.#settle(change)).some((r) => r.action === 'revert' && r.outcome === 'pending');
   }
 
-  /** Outbox callback for a settled revert: moves its enforcement record to the final outcome. */
-  async settled(item: OutboxItem, settlement: RevertSettlement, detail: string | null): Promise<void> {
-    if (item.source !== 'enforcement' || item.action !== 'transition') return;
-    const outcome: EnforcementOutcome =
-      settlement === 'written' || settlement === 'already-done' ? 'reverted' : settlement === 'superseded' ? 'superseded' : 'refused';
-    await this.#deps.assessments.settleEnforcement(item.idempotencyKey, outcome, detail);
-    this.#deps.metrics.enforcements.inc({ instance: item.instance, action: `revert-${outcome}` });
+  /**
+   * Moves each pending revert record of the change to the outcome the outbox
+   * recorded for its item (found by the record's idempotency key): written or
+   * already done → reverted, superseded → superseded, parked as failed →
+   * refused (with what the ticket system said). Returns every record, settled.
+   */
+  async #settle(change: { id: string; instance: string }): Promise<EnforcementRecord[]> {
+    const { assessments, outbox, metrics } = this.#deps;
+    const records = await assessments.listEnforcements(change.id);
+    const settled: EnforcementRecord[] = [];
+    for (const record of records) {
+      if (record.action !== 'revert' || record.outcome !== 'pending' || record.idempotencyKey === null) {
+        settled.push(record);
+        continue;
+      }
+      const item = await outbox.get(record.idempotencyKey);
+      const outcome = item === null ? null : revertOutcome(item);
+      if (outcome === null || item === null) {
+        settled.push(record);
+        continue;
+      }
+      const detail = outcome === 'refused' ? (item.lastError?.message ?? null) : null;
+      // False when a concurrent run settled it first: counted once, by that run.
+      if (await assessments.settleEnforcement(record.idempotencyKey, outcome, detail)) {
+        metrics.enforcements.inc({ instance: change.instance, action: `revert-${outcome}` });
+      }
+      settled.push({ ...record, outcome, detail });
+    }
+    return settled;
   }
 
   async #judge(mc: MirroredChange, revision: Revision, move: StateMove): Promise<EnforcementRecord | null> {
@@ -214,15 +240,32 @@ export class Enforcer {
   }
 }
 
-/** Is `item` changegate's move that produced `move`? */
-function isRevertOf(item: OutboxItem, move: StateMove): boolean {
-  const p = item.payload;
-  return (
-    item.source === 'enforcement' &&
-    p.action === 'transition' &&
-    // A revert given up on after a timeout may still have happened: it counts too.
-    item.status !== 'superseded' &&
-    p.toNativeState === move.toNative &&
-    p.expectedNativeState === move.fromNative
-  );
+/** What a settled revert item means for its enforcement record; null while it is still to be written. */
+function revertOutcome(item: OutboxItem): EnforcementOutcome | null {
+  switch (item.status) {
+    case 'pending':
+    case 'claimed':
+      return null;
+    case 'done':
+      return item.result === 'superseded' ? 'superseded' : 'reverted';
+    case 'superseded':
+      return 'superseded';
+    case 'failed':
+      // Refused, or given up on after retries: either way the ticket was not (knowingly) moved back.
+      return 'refused';
+  }
+}
+
+/**
+ * A revert record that may have moved the ticket: every one but those the ticket
+ * had moved away from first. One given up on after a timeout may still have
+ * happened, so it counts too.
+ */
+function causesMove(record: EnforcementRecord): boolean {
+  return record.action === 'revert' && record.outcome !== 'superseded' && record.idempotencyKey !== null && record.fromNative !== null;
+}
+
+/** Is `move` the one the revert `record` causes (it moves the ticket from where it was judged back to where it came from)? */
+function isRevertOf(record: EnforcementRecord, move: StateMove): boolean {
+  return move.fromNative === record.toNative && move.toNative === record.fromNative;
 }

@@ -17,7 +17,7 @@ import { CANONICAL_STATES } from '../domain/change.ts';
 import { assess, gatesForTransition, validateTransition } from '../policy/assess.ts';
 import { nextStates } from '../policy/lifecycle.ts';
 import { loadPolicy } from '../policy/policy-config.ts';
-import { openStore } from '../store/open-store.ts';
+import { openStores } from '../store/open-stores.ts';
 import { renderAssessment, renderExplain, renderHeader, renderTransition } from './check-report.ts';
 
 export interface CheckOptions {
@@ -52,7 +52,8 @@ export async function runCheck(registry: ConnectorRegistry, options: CheckOption
     return usageError(out, `no mirror at ${config.store.path}: run \`changegate sync\` (or \`changegate demo\`) first, or name the configuration with --config`);
   }
   const policy = config.policy === undefined ? loadPolicy() : loadPolicy(config.policy);
-  const store = await openStore(config.store);
+  const stores = await openStores(config.store);
+  const store = stores.changes;
   try {
     const mc = await store.getChange(options.key, options.instance === undefined ? {} : { instance: options.instance });
     if (mc === null) {
@@ -85,6 +86,6 @@ export async function runCheck(registry: ConnectorRegistry, options: CheckOption
     out.stdout.write(`${sections.join('\n\n')}\n`);
     return code;
   } finally {
-    await store.close();
+    await stores.close();
   }
 }

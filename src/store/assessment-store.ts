@@ -32,9 +32,10 @@ export type EnforcementMode = 'advisory' | 'enforce';
 export type EnforcementAction = 'revert' | 'comment' | 'own-revert';
 
 /**
- * `pending` until the outbox settles the revert; then `reverted`, `refused` (the
- * ticket system cannot go back: explained instead) or `superseded` (someone
- * moved the ticket first). `commented` and `recognised` are final at once.
+ * `pending` until enforcement reads how the outbox settled the revert; then
+ * `reverted`, `refused` (the ticket system cannot go back: explained instead) or
+ * `superseded` (someone moved the ticket first). `commented` and `recognised`
+ * are final at once.
  */
 export type EnforcementOutcome = 'pending' | 'reverted' | 'refused' | 'superseded' | 'commented' | 'recognised';
 
@@ -44,6 +45,7 @@ export interface EnforcementRecord {
   revision: number;
   from: CanonicalState;
   to: CanonicalState;
+  /** The observed move, natively. A `revert` causes the opposite move (toNative → fromNative): that is how changegate knows its own revert when it shows up. */
   fromNative: string | null;
   toNative: string;
   mode: EnforcementMode;

@@ -6,6 +6,10 @@
 // transient and upstream failures come back later with full-jitter backoff,
 // config and input failures (a business rule, a missing workflow transition,
 // a gone ticket) are parked as failed at once, logged and counted.
+//
+// The worker tells nobody how an item ended: the outbox records it (status,
+// result, last error), and whoever needs a settlement (enforcement, for its
+// reverts) reads it from there. Data flows one way, from the queue to the ticket.
 
 import type { ConnectorWriter, TicketNote, WriteOutcome } from '../kit/connector.ts';
 import { asChangegateError, ChangegateError, type ErrorKind } from '../errors.ts';
@@ -13,9 +17,6 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { DEFAULT_OUTBOX_LEASE_MS, type NewOutboxItem, type OutboxError, type OutboxItem, type OutboxStore } from '../store/outbox-store.ts';
 import { backoffMs, type RetryPolicy } from '../http/retry-classifier.ts';
-
-/** How an item ended for its observers: a write outcome, a refusal (parked at once) or given up after retries. */
-export type Settlement = WriteOutcome | 'refused' | 'gave-up';
 
 export interface OutboxWorkerDeps {
   outbox: OutboxStore;
@@ -29,7 +30,6 @@ export interface OutboxWorkerDeps {
   retry?: Partial<RetryPolicy>;
   /** Poll interval of `start()`; `kick()` wakes it earlier. */
   pollMs?: number;
-  onSettled?: (item: OutboxItem, settlement: Settlement, detail: string | null) => Promise<void>;
 }
 
 export interface DrainReport {
@@ -168,16 +168,14 @@ export class OutboxWorker {
         logger.warn({ ...where, code: error.code, kind: error.kind, retryAt: at.toISOString() }, `write-back to ${item.instance} failed, retrying: ${error.message}`);
         return;
       }
-      const settlement: Settlement = decision.gaveUp ? 'gave-up' : 'refused';
       // The follow-up note is queued before the item is parked: a crash in between re-runs this, and its key keeps it single.
-      if (settlement === 'refused' && item.payload.action === 'transition' && item.payload.noteIfRefused) {
+      if (!decision.gaveUp && item.payload.action === 'transition' && item.payload.noteIfRefused) {
         await this.#followUp(item, 'refused-note', withRefusal(item.payload.noteIfRefused, error.message));
       }
       await outbox.fail(item.id, token, errorOf(error), this.#now());
       total.failed += 1;
-      metrics.outboxItems.inc({ instance: item.instance, action: item.action, outcome: settlement === 'refused' ? 'failed' : 'gave-up' });
+      metrics.outboxItems.inc({ instance: item.instance, action: item.action, outcome: decision.gaveUp ? 'gave-up' : 'failed' });
       logger.error({ ...where, code: error.code, kind: error.kind, err: error }, `write-back to ${item.instance} parked as failed: ${error.message}`);
-      await this.#settled(item, settlement, error.message);
       return;
     }
     if (item.payload.action === 'transition' && outcome !== 'superseded' && item.payload.noteAfter) {
@@ -193,7 +191,6 @@ export class OutboxWorker {
     else total.superseded += 1;
     metrics.outboxItems.inc({ instance: item.instance, action: item.action, outcome });
     if (outcome === 'already-done') logger.info(where, 'write-back was already on the ticket (marker found); not posted again');
-    await this.#settled(item, outcome, null);
   }
 
   #perform(writer: ConnectorWriter, item: OutboxItem): Promise<WriteOutcome> {
@@ -220,15 +217,6 @@ export class OutboxWorker {
     await this.#deps.outbox.enqueue([next], this.#now());
     // This drain picks it up: a follow-up never waits for the next poll.
     this.#again = true;
-  }
-
-  async #settled(item: OutboxItem, settlement: Settlement, detail: string | null): Promise<void> {
-    try {
-      await this.#deps.onSettled?.(item, settlement, detail);
-    } catch (err) {
-      const error = asChangegateError(err);
-      this.#deps.logger.error({ key: item.idempotencyKey, code: error.code, err: error }, `recording the settlement of ${item.idempotencyKey} failed: ${error.message}`);
-    }
   }
 
   async #gauge(): Promise<void> {

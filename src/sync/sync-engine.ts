@@ -1,13 +1,21 @@
 // The one sync loop every connector shares. It owns cursors, the overlap
 // re-read, the signpost, ACL-short pages and persistence; connectors only read
-// one page at a time.
+// one page at a time. Who runs an instance is the run-lock port's answer, not
+// this object's: several engines (processes) sharing a store stay apart the
+// same way two calls in one process do.
 
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { ConnectorInstance, PageResult, StreamCursor, StreamItem } from '../kit/connector.ts';
 import { changeId } from '../domain/change.ts';
 import { asChangegateError, ChangegateError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import { Readiness } from '../observability/readiness.ts';
 import type { ApplyResult, ChangeStore } from '../store/change-store.ts';
+import { InProcessRunLocks } from '../store/in-process-run-locks.ts';
+import type { RunLocks } from '../store/run-locks.ts';
+import { DEFAULT_RUN_LOCK_TTL_MS, HeldRunLock } from './held-run-lock.ts';
 
 export interface SyncProgress {
   instance: string;
@@ -49,6 +57,14 @@ export interface SyncEngineDeps {
   logger: Logger;
   metrics: Metrics;
   clock?: () => Date;
+  /** Who may run an instance now (default: locks held in this process only). */
+  runLocks?: RunLocks;
+  /** How long a run's lock holds without renewal; renewed after every page (default 15 min). */
+  runLockTtlMs?: number;
+  /** The lock owner this engine presents (default: host, process id and a random suffix). */
+  owner?: string;
+  /** Where run starts, finishes and failures are written for /readyz (default: a state of its own). */
+  readiness?: Readiness;
   /**
    * Told once per run (and per webhook re-fetch) which changes it wrote, their
    * approvals and journal included, after they are stored; also after a run that
@@ -75,16 +91,27 @@ function bookmark(last: StreamCursor, signpost: string): StreamCursor {
 export class SyncEngine {
   readonly #deps: SyncEngineDeps;
   readonly #instances = new Map<string, InstanceSettings>();
+  /** This process's run of each instance, for a caller that asks to `join` it and for `idle()`; exclusion is the run lock's. */
   readonly #running = new Map<string, Promise<SyncReport>>();
-  /** When each instance's last run succeeded, in this process (the validate endpoint's staleness test). */
-  readonly #lastSuccess = new Map<string, Date>();
+  readonly #locks: RunLocks;
+  readonly #owner: string;
+  readonly #readiness: Readiness;
 
   constructor(deps: SyncEngineDeps) {
     this.#deps = deps;
+    this.#locks = deps.runLocks ?? new InProcessRunLocks();
+    this.#owner = deps.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.#readiness = deps.readiness ?? new Readiness();
+  }
+
+  /** Run state per instance, written by this engine; read by /readyz and the validate endpoint. */
+  get readiness(): Readiness {
+    return this.#readiness;
   }
 
   register(settings: InstanceSettings): void {
     this.#instances.set(settings.connector.instanceId, settings);
+    this.#readiness.registered(settings.connector.instanceId);
   }
 
   instanceIds(): string[] {
@@ -96,18 +123,20 @@ export class SyncEngine {
     await Promise.allSettled(this.#running.values());
   }
 
+  /** A run of the instance is in progress in this process. */
   isRunning(instance: string): boolean {
-    return this.#running.has(instance);
+    return this.#readiness.isSyncing(instance);
   }
 
   /** When the last run of the instance succeeded; null when none has since this process started. */
   lastSuccessAt(instance: string): Date | null {
-    return this.#lastSuccess.get(instance) ?? null;
+    return this.#readiness.lastSuccessAt(instance);
   }
 
   /**
-   * One run at a time per instance. A second caller gets CG_SYNC_BUSY unless it
-   * asks to `join` the run in progress.
+   * One run at a time per instance, wherever it runs: the run lock decides. A
+   * second caller gets CG_SYNC_BUSY unless it asks to `join` a run in progress
+   * in this process.
    */
   sync(instance: string, options: SyncOptions & { join?: boolean } = {}): Promise<SyncReport> {
     const settings = this.#instances.get(instance);
@@ -115,14 +144,45 @@ export class SyncEngine {
       return Promise.reject(new ChangegateError('CG_INSTANCE_UNKNOWN', `no configured instance "${instance}"`, { details: { instance } }));
     }
     const current = this.#running.get(instance);
-    if (current) {
-      if (options.join) return current;
-      this.#deps.metrics.syncRuns.inc({ instance, outcome: 'busy' });
-      return Promise.reject(new ChangegateError('CG_SYNC_BUSY', `a sync of "${instance}" is already running`, { details: { instance } }));
+    if (current && options.join) return current;
+    const run = this.#locked(settings, options);
+    if (current === undefined) {
+      this.#running.set(instance, run);
+      run
+        .finally(() => {
+          if (this.#running.get(instance) === run) this.#running.delete(instance);
+        })
+        .catch(() => undefined);
     }
-    const run = this.#run(settings, options).finally(() => this.#running.delete(instance));
-    this.#running.set(instance, run);
     return run;
+  }
+
+  #now(): Date {
+    return this.#deps.clock?.() ?? new Date();
+  }
+
+  /** Takes the instance's run lock, runs, and lets it go; a lock held elsewhere is CG_SYNC_BUSY. */
+  async #locked(settings: InstanceSettings, options: SyncOptions): Promise<SyncReport> {
+    const instance = settings.connector.instanceId;
+    const held = await HeldRunLock.take(this.#locks, instance, this.#owner, this.#deps.runLockTtlMs ?? DEFAULT_RUN_LOCK_TTL_MS, this.#now());
+    if (held === null) {
+      this.#deps.metrics.syncRuns.inc({ instance, outcome: 'busy' });
+      throw new ChangegateError('CG_SYNC_BUSY', `a sync of "${instance}" is already running`, { details: { instance } });
+    }
+    this.#readiness.runStarted(instance);
+    try {
+      const report = await this.#run(settings, options, held);
+      this.#readiness.runFinished(instance, this.#now());
+      return report;
+    } catch (err) {
+      this.#readiness.runFinished(instance, this.#now(), { code: asChangegateError(err).code });
+      throw err;
+    } finally {
+      await held.release().catch((err: unknown) => {
+        const error = asChangegateError(err);
+        this.#deps.logger.warn({ instance, code: error.code, err: error }, `releasing the run lock of ${instance} failed; it lapses on its own: ${error.message}`);
+      });
+    }
   }
 
   /** Re-fetch one record (a webhook's or a reconcile's) and store it; the payload that triggered it is never trusted. */
@@ -139,10 +199,10 @@ export class SyncEngine {
     return result;
   }
 
-  async #run(settings: InstanceSettings, options: SyncOptions): Promise<SyncReport> {
+  async #run(settings: InstanceSettings, options: SyncOptions, held: HeldRunLock): Promise<SyncReport> {
     const { connector } = settings;
     const instance = connector.instanceId;
-    const clock = this.#deps.clock ?? (() => new Date());
+    const clock = (): Date => this.#now();
     const started = clock();
     const log = this.#deps.logger.child({ instance });
     const stopTimer = this.#deps.metrics.syncDuration.startTimer({ instance });
@@ -151,7 +211,7 @@ export class SyncEngine {
     const written = new Set<string>();
     try {
       for (const stream of connector.streams) {
-        streams.push(await this.#syncStream(settings, stream.name, started, options, written));
+        streams.push(await this.#syncStream(settings, stream.name, started, options, written, held));
       }
     } catch (err) {
       const error = asChangegateError(err);
@@ -166,7 +226,6 @@ export class SyncEngine {
     }
     this.#deps.metrics.syncRuns.inc({ instance, outcome: 'ok' });
     const succeeded = clock();
-    this.#lastSuccess.set(instance, succeeded);
     this.#deps.metrics.lastSuccess.set({ instance }, succeeded.getTime() / 1000);
     this.#deps.metrics.mirroredChanges.set({ instance }, await this.#deps.store.countChanges(instance));
     const report: SyncReport = { instance, full: options.full ?? false, startedAt: started.toISOString(), finishedAt: clock().toISOString(), streams };
@@ -174,7 +233,14 @@ export class SyncEngine {
     return report;
   }
 
-  async #syncStream(settings: InstanceSettings, stream: string, started: Date, options: SyncOptions, written: Set<string>): Promise<StreamReport> {
+  async #syncStream(
+    settings: InstanceSettings,
+    stream: string,
+    started: Date,
+    options: SyncOptions,
+    written: Set<string>,
+    held: HeldRunLock,
+  ): Promise<StreamReport> {
     const { connector, pageSize, overlapMs } = settings;
     const instance = connector.instanceId;
     const store = this.#deps.store;
@@ -225,6 +291,8 @@ export class SyncEngine {
       report.stale += result.changesStale;
       report.invalid += result.invalid;
       options.onProgress?.({ instance, stream, records: report.records, total, elapsedMs: Date.now() - started.getTime() });
+      // Still ours? (A lapsed lock stops the run: another may hold the instance now.)
+      await held.renew(this.#now());
     }
     return report;
   }

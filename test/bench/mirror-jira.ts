@@ -15,7 +15,7 @@ import { loadJiraMapping } from '../../connectors/jira/jira-mapping.ts';
 import { JiraInstance } from '../../connectors/jira/jira-config.ts';
 import { isTimeZone } from '../../src/config/schema.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
-import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 
 /** The simulator's integration user (serve-jira.ts registers it; a throwaway local credential). */

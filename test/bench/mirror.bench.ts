@@ -21,7 +21,7 @@ import { createServiceNowConnector } from '../../connectors/servicenow/serviceno
 import { loadServiceNowMapping } from '../../connectors/servicenow/servicenow-mapping.ts';
 import { ServiceNowInstance } from '../../connectors/servicenow/servicenow-config.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
-import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');

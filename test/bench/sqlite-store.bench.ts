@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StreamItem } from '../../src/kit/connector.ts';
 import type { Change } from '../../src/domain/change.ts';
-import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
 import { at, buildChange, changeNumber, sysId } from '../support/change-builder.ts';
 
 const pages = Number(process.argv[2] ?? 50);

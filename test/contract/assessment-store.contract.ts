@@ -1,6 +1,6 @@
 // The AssessmentStore contract: what every adapter must do for the assessment
-// runner and reactive enforcement. Each adapter's test file calls
-// `describeAssessmentStoreContract` with a factory.
+// runner and reactive enforcement. store-adapters.test.ts runs it against
+// every store adapter.
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Assessment } from '../../src/domain/assessment.ts';

@@ -1,6 +1,6 @@
 // The ChangeStore contract: what every adapter (SQLite, MongoDB) must do, as a
-// sync or an API user would notice it. Written against the port only; each
-// adapter's test file calls `describeChangeStoreContract` with a factory.
+// sync or an API user would notice it. Written against the port only;
+// store-adapters.test.ts runs it against every store adapter.
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { StreamCursor, StreamItem } from '../../src/kit/connector.ts';

@@ -1,7 +1,7 @@
 // The DeliveryStore contract: what every adapter (SQLite, MongoDB) must do for
 // the webhook inbox, as the receiver and the processor rely on it. Written
-// against the port only; each adapter's test file calls
-// `describeDeliveryStoreContract` with a factory.
+// against the port only; store-adapters.test.ts runs it against every store
+// adapter.
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DeliveryStore, NewDelivery } from '../../src/store/delivery-store.ts';

@@ -1,6 +1,6 @@
 // The OutboxStore contract: what every adapter (SQLite, MongoDB) must do, as
-// the assessment runner and the outbox worker rely on it. Each adapter's test
-// file calls `describeOutboxStoreContract` with a factory.
+// the assessment runner and the outbox worker rely on it.
+// store-adapters.test.ts runs it against every store adapter.
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { TicketNote } from '../../src/kit/connector.ts';

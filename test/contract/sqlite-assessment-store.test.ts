@@ -1,22 +1,19 @@
-// Runs the assessment store contract on SQLite (in memory and on a file), and
-// checks that assessments survive reopening the file they share with the mirror.
+// What only the SQLite assessment store promises: assessments survive
+// reopening the file they share with the mirror. (The contract suite runs
+// through store-adapters.test.ts.)
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Assessment } from '../../src/domain/assessment.ts';
-import { SqliteAssessmentStore } from '../../src/store/sqlite-assessment-store.ts';
-import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
-import { describeAssessmentStoreContract } from './assessment-store.contract.ts';
+import { SqliteAssessmentStore } from '../../src/store/sqlite/sqlite-assessment-store.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'changegate-assessments-'));
 let files = 0;
 const freshFile = (): string => join(dir, `n${++files}`, 'changegate.db');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-describeAssessmentStoreContract('SQLite in memory', async () => SqliteAssessmentStore.open(':memory:'));
-describeAssessmentStoreContract('SQLite file', async () => SqliteAssessmentStore.open(freshFile()));
 
 describe('SqliteAssessmentStore on a file', () => {
   it('keeps assessments across reopening the file the mirror lives in', async () => {

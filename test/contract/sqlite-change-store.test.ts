@@ -1,6 +1,6 @@
-// Runs the store contract on SQLite (in memory and on a file), plus what only
-// the embedded adapter promises: a file survives reopening, migrations run
-// once, and a page that fails inside the database leaves nothing behind.
+// What only the embedded change store promises: a file survives reopening,
+// migrations run once, and a page that fails inside the database leaves
+// nothing behind. (The contract suite runs through store-adapters.test.ts.)
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,18 +8,14 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { StreamItem } from '../../src/kit/connector.ts';
-import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
-import { MIGRATIONS } from '../../src/store/sqlite-schema.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
+import { MIGRATIONS } from '../../src/store/sqlite/sqlite-schema.ts';
 import { buildChange, buildChanges, sysId } from '../support/change-builder.ts';
-import { describeChangeStoreContract } from './change-store.contract.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'changegate-store-'));
 let files = 0;
 const freshFile = (): string => join(dir, `nested-${++files}`, 'dir', 'changegate.db');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-describeChangeStoreContract('SQLite in memory', async () => SqliteChangeStore.open(':memory:'));
-describeChangeStoreContract('SQLite file', async () => SqliteChangeStore.open(freshFile()));
 
 describe('SqliteChangeStore on a file', () => {
   it('creates parent directories, keeps data and cursors across reopening, and migrates once', async () => {

@@ -1,23 +1,19 @@
-// Runs the delivery store contract on SQLite (in memory and on a file), plus
-// what only the embedded adapter promises: a recorded delivery survives the
-// process, and the inbox lives in the change store's file beside the mirror.
+// What only the embedded delivery store promises: a recorded delivery survives
+// the process, and the inbox lives in the change store's file beside the
+// mirror. (The contract suite runs through store-adapters.test.ts.)
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
-import { SqliteDeliveryStore } from '../../src/store/sqlite-delivery-store.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
+import { SqliteDeliveryStore } from '../../src/store/sqlite/sqlite-delivery-store.ts';
 import { buildChange } from '../support/change-builder.ts';
-import { describeDeliveryStoreContract } from './delivery-store.contract.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'changegate-deliveries-'));
 let files = 0;
 const freshFile = (): string => join(dir, `nested-${++files}`, 'changegate.db');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-describeDeliveryStoreContract('SQLite in memory', async () => SqliteDeliveryStore.open(':memory:'));
-describeDeliveryStoreContract('SQLite file', async () => SqliteDeliveryStore.open(freshFile()));
 
 describe('SqliteDeliveryStore on a file', () => {
   it('keeps a recorded delivery across reopening, still pending and claimable', async () => {

@@ -1,24 +1,20 @@
-// Runs the outbox contract on SQLite (in memory and on a file), plus what only
-// the embedded adapter promises: queued items survive the process (a reopened
-// file still holds them, claimed ones come back after their lease), and two
-// connections to one file never claim the same item.
+// What only the embedded outbox promises: queued items survive the process (a
+// reopened file still holds them, claimed ones come back after their lease),
+// and two connections to one file never claim the same item. (The contract
+// suite runs through store-adapters.test.ts.)
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { NewOutboxItem } from '../../src/store/outbox-store.ts';
-import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
-import { SqliteOutboxStore } from '../../src/store/sqlite-outbox-store.ts';
-import { describeOutboxStoreContract } from './outbox-store.contract.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
+import { SqliteOutboxStore } from '../../src/store/sqlite/sqlite-outbox-store.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'changegate-outbox-'));
 let files = 0;
 const freshFile = (): string => join(dir, `n${++files}`, 'changegate.db');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-describeOutboxStoreContract('SQLite in memory', async () => SqliteOutboxStore.open(':memory:'));
-describeOutboxStoreContract('SQLite file', async () => SqliteOutboxStore.open(freshFile()));
 
 const T0 = new Date('2026-03-02T09:00:00Z');
 const item = (key: string): NewOutboxItem => ({

@@ -22,7 +22,7 @@ import { seededRandom } from '../../connectors/jira/simulator/seeded-random.ts';
 import { startSimulatorServer, type SimulatorServer } from '../../connectors/simulator-http.ts';
 import { JiraInstance } from '../../connectors/jira/jira-config.ts';
 import type { Change } from '../../src/domain/change.ts';
-import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const INSTANCE = 'jsm-e2e';

@@ -23,9 +23,9 @@ import { loadPolicy } from '../../src/policy/policy-config.ts';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.ts';
 import type { OutboxStore } from '../../src/store/outbox-store.ts';
 import type { EnforcementMode } from '../../src/store/assessment-store.ts';
-import { SqliteAssessmentStore } from '../../src/store/sqlite-assessment-store.ts';
-import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
-import { SqliteOutboxStore } from '../../src/store/sqlite-outbox-store.ts';
+import { SqliteAssessmentStore } from '../../src/store/sqlite/sqlite-assessment-store.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
+import { SqliteOutboxStore } from '../../src/store/sqlite/sqlite-outbox-store.ts';
 import { OutboxWorker } from '../../src/sync/outbox-worker.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 import { registry } from '../../src/app/registry.ts';
@@ -167,7 +167,6 @@ export async function startScenario(options: { start: string; serviceNowTimeout?
       logger,
       metrics,
       clock: now,
-      onSettled: (item, settlement, detail) => runner.onSettled(item, settlement, detail),
     });
   const scenario: Scenario = {
     clock,

@@ -10,7 +10,7 @@ import type { TicketVerdict } from '../../src/kit/connector.ts';
 import { adfToText } from '../../connectors/jira/simulator/adf.ts';
 import type { AdfDoc } from '../../connectors/jira/simulator/sim-types.ts';
 import type { OutboxStore } from '../../src/store/outbox-store.ts';
-import { SqliteOutboxStore } from '../../src/store/sqlite-outbox-store.ts';
+import { SqliteOutboxStore } from '../../src/store/sqlite/sqlite-outbox-store.ts';
 import { changegateNotes, newSha, PEOPLE, productionEvents, readinessEvents, startScenario, workNotes, type Scenario } from './policy-scenarios-harness.ts';
 
 let scenario: Scenario | null = null;

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadServiceNowMapping, mapServiceNowChange } from '../../connectors/servicenow/servicenow-mapping.ts';
 import { ServiceNowSimulator } from '../../connectors/servicenow/simulator/servicenow-simulator.ts';
 import { startSimulatorServer, type SimulatorServer } from '../../connectors/simulator-http.ts';
-import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const INSTANCE = 'sn-e2e';

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChangegateConfig } from '../../src/app/registry.ts';
 import { buildServer } from '../../src/server/build-server.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
-import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 import { buildChange } from '../support/change-builder.ts';
 import { registry } from '../../src/app/registry.ts';

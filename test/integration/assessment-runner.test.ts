@@ -14,9 +14,9 @@ import { loadPolicy } from '../../src/policy/policy-config.ts';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.ts';
 import type { EnforcementMode } from '../../src/store/assessment-store.ts';
 import type { ChangeStore } from '../../src/store/change-store.ts';
-import { SqliteAssessmentStore } from '../../src/store/sqlite-assessment-store.ts';
-import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
-import { SqliteOutboxStore } from '../../src/store/sqlite-outbox-store.ts';
+import { SqliteAssessmentStore } from '../../src/store/sqlite/sqlite-assessment-store.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
+import { SqliteOutboxStore } from '../../src/store/sqlite/sqlite-outbox-store.ts';
 import { buildChange, buildJournalEntry } from '../support/change-builder.ts';
 
 const policy = loadPolicy();
@@ -182,6 +182,49 @@ describe('reactive enforcement', () => {
     // No verdict for a state the ticket is about to leave, however often it is synced meanwhile.
     expect(await r.assessChange(c.id)).toMatchObject({ status: 'reverting', enqueued: [] });
     expect(await outbox.list({ action: 'set-verdict' })).toHaveLength(1);
+  });
+
+  it('settles a revert from what the outbox recorded, then recognises the move back as its own, from its own record', async () => {
+    const r = runner();
+    const plans = { implementation: 'Deploy.', backout: '', test: 'Smoke.' };
+    const c = await mirror({ state: 'assess' });
+    await r.assessChange(c.id);
+    await mirror({ state: 'authorize', nativeState: '-3', nativeStateLabel: 'Authorize', plans });
+    const [revert] = (await r.assessChange(c.id)).enforcements;
+    // The worker writes everything queued; it tells the runner nothing.
+    for (const item of await outbox.claim(100, NOW)) await outbox.complete(item.id, item.claimToken ?? '', 'written', NOW);
+
+    await mirror({ state: 'assess', nativeState: '-4', nativeStateLabel: 'Assess', plans });
+    const after = await r.assessChange(c.id);
+    expect(after.status).toBe('assessed');
+    expect(after.enforcements.map((e) => [e.from, e.to, e.action, e.outcome, e.idempotencyKey])).toEqual([['authorize', 'assess', 'own-revert', 'recognised', revert?.idempotencyKey]]);
+    expect((await assessments.listEnforcements(c.id)).map((e) => [e.action, e.outcome])).toEqual([
+      ['revert', 'reverted'],
+      ['own-revert', 'recognised'],
+    ]);
+    // The verdict now follows the change where it was moved back to.
+    expect((await outbox.list({ action: 'set-verdict', status: 'pending' })).map((i) => i.payload.action === 'set-verdict' && i.payload.verdict.state)).toEqual(['assess']);
+    await r.assessChange(c.id, { force: true });
+    const counted = (await metrics.enforcements.get()).values.map((v) => [v.labels.action, v.value]);
+    expect(counted).toEqual(expect.arrayContaining([['revert', 1], ['revert-reverted', 1], ['own-revert', 1]]));
+    expect(counted.filter(([action]) => action === 'revert-reverted')).toEqual([['revert-reverted', 1]]);
+  });
+
+  it('records a revert the ticket system refused, with what it said, and then writes the verdict for where the ticket is', async () => {
+    const r = runner();
+    const c = await mirror({ state: 'assess' });
+    await r.assessChange(c.id);
+    await mirror({ state: 'authorize', nativeState: '-3', nativeStateLabel: 'Authorize', plans: { implementation: 'Deploy.', backout: '', test: 'Smoke.' } });
+    await r.assessChange(c.id);
+    for (const item of await outbox.claim(100, NOW)) {
+      if (item.action === 'transition') await outbox.fail(item.id, item.claimToken ?? '', { code: 'CG_WRITE_REFUSED', kind: 'config', message: 'Business Rule said no' }, NOW);
+      else await outbox.complete(item.id, item.claimToken ?? '', 'written', NOW);
+    }
+
+    const next = await r.assessChange(c.id);
+    expect(next.status).toBe('assessed');
+    expect((await assessments.listEnforcements(c.id)).map((e) => [e.action, e.outcome, e.detail])).toEqual([['revert', 'refused', 'Business Rule said no']]);
+    expect((await outbox.list({ action: 'set-verdict', status: 'pending' })).map((i) => i.payload.action === 'set-verdict' && i.payload.verdict.state)).toEqual(['authorize']);
   });
 
   it('only explains a denied transition when the ticket has moved on since, even in enforce mode', async () => {

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ConnectorInstance, PageRequest, PageResult, StreamItem } from '../../src/kit/connector.ts';
 import { createLogger } from '../../src/log.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
-import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 import { buildChange, buildJournalEntry, changeNumber, sysId } from '../support/change-builder.ts';
 

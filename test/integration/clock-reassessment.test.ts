@@ -9,9 +9,9 @@ import { ClockReassessor } from '../../src/assess/clock-reassessor.ts';
 import { createLogger } from '../../src/log.ts';
 import { loadPolicy } from '../../src/policy/policy-config.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
-import { SqliteAssessmentStore } from '../../src/store/sqlite-assessment-store.ts';
-import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
-import { SqliteOutboxStore } from '../../src/store/sqlite-outbox-store.ts';
+import { SqliteAssessmentStore } from '../../src/store/sqlite/sqlite-assessment-store.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
+import { SqliteOutboxStore } from '../../src/store/sqlite/sqlite-outbox-store.ts';
 import { buildChange, changeNumber, sysId } from '../support/change-builder.ts';
 
 const HOUR = 3_600_000;

@@ -11,7 +11,7 @@ import { buildConnector } from '../../src/app/build-connectors.ts';
 import { startDemoInstances, type DemoInstances } from '../../src/app/demo-instances.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import type { ChangeStore } from '../../src/store/change-store.ts';
-import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 import { registry } from '../../src/app/registry.ts';
 import { JiraInstance } from '../../connectors/jira/jira-config.ts';

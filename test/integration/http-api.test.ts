@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { buildServer } from '../../src/server/build-server.ts';
-import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 import { at, buildApproval, buildChange, buildJournalEntry, changeNumber, sysId } from '../support/change-builder.ts';
 import { registry } from '../../src/app/registry.ts';

@@ -11,7 +11,7 @@ import { loadJiraMapping } from '../../connectors/jira/jira-mapping.ts';
 import { JiraSimulator } from '../../connectors/jira/simulator/jira-simulator.ts';
 import { JiraInstance } from '../../connectors/jira/jira-config.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
-import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 
 const BASE = 'https://acme.atlassian.net';

@@ -15,7 +15,7 @@ import { JiraSimulator, type JiraSimulatorOptions } from '../../connectors/jira/
 import { JiraInstance } from '../../connectors/jira/jira-config.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import type { Revision } from '../../src/store/change-store.ts';
-import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 
 const BASE = 'https://acme.atlassian.net';

@@ -15,7 +15,7 @@ import { JiraSimulator } from '../../connectors/jira/simulator/jira-simulator.ts
 import { JiraInstance } from '../../connectors/jira/jira-config.ts';
 import { createLogger } from '../../src/log.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
-import { SqliteOutboxStore } from '../../src/store/sqlite-outbox-store.ts';
+import { SqliteOutboxStore } from '../../src/store/sqlite/sqlite-outbox-store.ts';
 import { OutboxWorker } from '../../src/sync/outbox-worker.ts';
 
 const BASE = 'https://acme.atlassian.net';

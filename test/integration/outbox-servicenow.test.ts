@@ -14,8 +14,8 @@ import { ServiceNowInstance } from '../../connectors/servicenow/servicenow-confi
 import { createLogger } from '../../src/log.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import type { NewOutboxItem } from '../../src/store/outbox-store.ts';
-import { SqliteOutboxStore } from '../../src/store/sqlite-outbox-store.ts';
-import { OutboxWorker, type Settlement } from '../../src/sync/outbox-worker.ts';
+import { SqliteOutboxStore } from '../../src/store/sqlite/sqlite-outbox-store.ts';
+import { OutboxWorker } from '../../src/sync/outbox-worker.ts';
 
 const BASE = 'https://acme.service-now.com';
 const server = setupServer();
@@ -47,23 +47,18 @@ function world() {
   const writer = createServiceNowWriter({ client, mapping });
   const outbox = SqliteOutboxStore.open(':memory:');
   const metrics = createMetrics({ defaultMetrics: false });
-  const settled: [string, Settlement, string | null][] = [];
-  const worker = new OutboxWorker({
-    outbox,
-    writerFor: (id) => (id === 'sn' ? writer : undefined),
-    logger,
-    metrics,
-    clock: () => now,
-    onSettled: async (item, settlement, detail) => {
-      settled.push([item.idempotencyKey, settlement, detail]);
-    },
-  });
+  const worker = new OutboxWorker({ outbox, writerFor: (id) => (id === 'sn' ? writer : undefined), logger, metrics, clock: () => now });
+  /** How the outbox recorded an item's end: what enforcement reads to settle a revert. */
+  const settlement = async (key: string) => {
+    const item = await outbox.get(key);
+    return [key, item?.status, item?.result ?? null];
+  };
   const change = (fields: Record<string, unknown> = {}) => sim.createChange({ short_description: 'Patch the payments DB', type: 'normal', ...fields }).sys_id as string;
   const notes = (sysId: string) => sim.journalFor(sysId).filter((r) => r.element === 'work_notes').map((r) => String(r.value));
   const advance = (ms: number) => {
     now = new Date(now.getTime() + ms);
   };
-  return { sim, writer, outbox, worker, metrics, settled, change, item: outboxItem, notes, advance, now: () => now };
+  return { sim, writer, outbox, worker, metrics, settlement, change, item: outboxItem, notes, advance, now: () => now };
 }
 
 describe('ServiceNow write-back through the outbox', () => {
@@ -136,10 +131,10 @@ describe('ServiceNow write-back through the outbox', () => {
     expect(w.notes(movedOn)).toEqual([]);
     // Already there (a crash after the move): the explanation still follows, once.
     expect(w.notes(back)).toEqual(['changegate: Moved back to New\nMoved back to New.\n\n[changegate:r3:note]']);
-    expect(w.settled.filter(([key]) => !key.endsWith(':note'))).toEqual([
-      ['r1', 'written', null],
-      ['r2', 'superseded', null],
-      ['r3', 'already-done', null],
+    expect(await Promise.all(['r1', 'r2', 'r3'].map(w.settlement))).toEqual([
+      ['r1', 'done', 'written'],
+      ['r2', 'done', 'superseded'],
+      ['r3', 'done', 'already-done'],
     ]);
   });
 
@@ -161,7 +156,7 @@ describe('ServiceNow write-back through the outbox', () => {
     expect(refusal).toContain('changegate: Could not move back to Scheduled');
     expect(refusal).toContain("The ticket system said: ServiceNow refused to move the change from state -1 to -2: Operation against file 'change_request' was aborted by Business Rule 'Change Model: Check State Transition");
     expect(readiness).toContain('changegate: Readiness');
-    expect(w.settled[0]).toEqual(['r1', 'refused', expect.stringContaining('Change Model: Check State Transition')]);
+    expect(parked?.lastError?.message).toContain('Change Model: Check State Transition');
     const counted = (await w.metrics.outboxItems.get()).values.map((v) => [v.labels.action, v.labels.outcome, v.value]);
     expect(counted).toContainEqual(['transition', 'failed', 1]);
   });

@@ -11,7 +11,7 @@ import { loadServiceNowMapping } from '../../connectors/servicenow/servicenow-ma
 import { ServiceNowSimulator } from '../../connectors/servicenow/simulator/servicenow-simulator.ts';
 import { ServiceNowInstance } from '../../connectors/servicenow/servicenow-config.ts';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.ts';
-import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 
 const BASE = 'https://bad-input.service-now.test';

@@ -17,7 +17,7 @@ import { createLogger } from '../../src/log.ts';
 import { validateTransition } from '../../src/policy/assess.ts';
 import { maintenanceFit } from '../../src/policy/calendar.ts';
 import type { Policy } from '../../src/policy/policy-config.ts';
-import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
 import { DEFAULT_POLICY, mirrored, readinessEvents } from '../unit/policy/policy-fixtures.ts';
 
 const BASE = 'https://acme.service-now.com';

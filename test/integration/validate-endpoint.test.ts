@@ -12,7 +12,7 @@ import type { Change } from '../../src/domain/change.ts';
 import { loadPolicy } from '../../src/policy/policy-config.ts';
 import { buildServer } from '../../src/server/build-server.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
-import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 import { buildApproval, buildChange, changeNumber, sysId } from '../support/change-builder.ts';
 import { registry } from '../../src/app/registry.ts';

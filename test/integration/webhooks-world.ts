@@ -16,8 +16,8 @@ import { JiraSimulator } from '../../connectors/jira/simulator/jira-simulator.ts
 import { JiraInstance } from '../../connectors/jira/jira-config.ts';
 import { buildServer } from '../../src/server/build-server.ts';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.ts';
-import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
-import { SqliteDeliveryStore } from '../../src/store/sqlite-delivery-store.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
+import { SqliteDeliveryStore } from '../../src/store/sqlite/sqlite-delivery-store.ts';
 import { DeliveryProcessor, type DeliveryProcessorOptions } from '../../src/sync/delivery-processor.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 import { registry } from '../../src/app/registry.ts';

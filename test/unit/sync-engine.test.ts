@@ -4,7 +4,9 @@ import type { ConnectorInstance, PageRequest, PageResult, StreamCursor } from '.
 import { ChangegateError, isChangegateError } from '../../src/errors.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import type { ChangeStore } from '../../src/store/change-store.ts';
-import { SqliteChangeStore } from '../../src/store/sqlite-change-store.ts';
+import { InProcessRunLocks } from '../../src/store/in-process-run-locks.ts';
+import type { RunLock } from '../../src/store/run-locks.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 import { buildChange } from '../support/change-builder.ts';
 
@@ -26,6 +28,8 @@ class FakeSource implements ConnectorInstance {
   rows: Row[] = [];
   requests: PageRequest[] = [];
   failAfter = Infinity;
+  /** Called before each page is served (a test's way to act mid-run). */
+  beforePage: (n: number) => void = () => undefined;
 
   upsert(id: string, updatedAt: string, hidden = false): void {
     const existing = this.rows.find((r) => r.id === id);
@@ -34,6 +38,7 @@ class FakeSource implements ConnectorInstance {
   }
 
   async readPage(request: PageRequest): Promise<PageResult> {
+    this.beforePage(this.requests.length);
     if (this.requests.length >= this.failAfter) throw new ChangegateError('CG_UPSTREAM_UNAVAILABLE', 'connection reset');
     this.requests.push(request);
     const matching = this.rows
@@ -148,5 +153,78 @@ describe('sync engine', () => {
     const second = engine.sync('fake').catch((err: unknown) => err);
     expect(isChangegateError(await second, 'CG_SYNC_BUSY')).toBe(true);
     await expect(engine.sync('fake', { join: true })).resolves.toEqual(await first);
+  });
+});
+
+const T0 = '2026-01-01T00:00:00Z';
+
+function withLocks(source: FakeSource, locks: InProcessRunLocks, clock: () => Date) {
+  const store = SqliteChangeStore.open(':memory:');
+  stores.push(store);
+  const engine = new SyncEngine({ store, logger: pino({ level: 'silent' }), metrics: createMetrics({ defaultMetrics: false }), clock, runLocks: locks, owner: 'serve-a', runLockTtlMs: 60_000 });
+  engine.register({ connector: source, pageSize: 10, overlapMs: 60_000 });
+  return { store, engine };
+}
+
+describe('sync engine: who runs an instance', () => {
+  it('leaves an instance to whoever holds its run lock, and runs it once the lock is released', async () => {
+    const source = new FakeSource();
+    source.upsert('a', at(1));
+    const locks = new InProcessRunLocks();
+    const { store, engine } = withLocks(source, locks, () => new Date(T0));
+    const elsewhere = await locks.acquire('fake', 'serve-b', 60_000, new Date(T0));
+    if (elsewhere === null) throw new Error('lock not taken');
+
+    await expect(engine.sync('fake')).rejects.toMatchObject({ code: 'CG_SYNC_BUSY' });
+    expect(source.requests).toEqual([]);
+    expect(await store.countChanges()).toBe(0);
+
+    await locks.release(elsewhere);
+    await engine.sync('fake');
+    expect(await store.countChanges()).toBe(1);
+    // The run let its lock go.
+    expect(await locks.holder('fake', new Date(T0))).toBeNull();
+  });
+
+  it('stops a run whose lock lapsed and was taken by another, keeping what it stored and leaving the new holder alone', async () => {
+    const source = new FakeSource();
+    for (let i = 0; i < 30; i++) source.upsert(`r${String(i).padStart(3, '0')}`, at(i));
+    const locks = new InProcessRunLocks();
+    let now = new Date(T0);
+    const { store, engine } = withLocks(source, locks, () => now);
+    let taker: RunLock | null = null;
+    source.beforePage = (n) => {
+      if (n !== 1) return;
+      // The first page took longer than the lock lives; another process takes the instance.
+      now = new Date(Date.parse(T0) + 120_000);
+      void locks.acquire('fake', 'serve-b', 60_000, now).then((lock) => {
+        taker = lock;
+      });
+    };
+
+    await expect(engine.sync('fake')).rejects.toMatchObject({ code: 'CG_SYNC_BUSY', details: { lapsed: true } });
+    expect(taker).not.toBeNull();
+    expect(await store.countChanges()).toBe(10);
+    expect(await locks.holder('fake', now)).toMatchObject({ owner: 'serve-b' });
+    expect(engine.readiness.instances()).toEqual([{ id: 'fake', syncing: false, lastSuccessAt: null, lastError: { code: 'CG_SYNC_BUSY', at: now.toISOString() } }]);
+  });
+
+  it('tells readiness when a run is in progress, when one last succeeded and why the last one failed', async () => {
+    const source = new FakeSource();
+    source.upsert('a', at(1));
+    const { engine } = setup(source, T0);
+    expect(engine.readiness.instances()).toEqual([{ id: 'fake', syncing: false, lastSuccessAt: null, lastError: null }]);
+
+    const during: boolean[] = [];
+    await engine.sync('fake', { onProgress: () => during.push(engine.readiness.instances()[0]?.syncing ?? false) });
+    expect(during).toEqual([true]);
+    expect(engine.readiness.instances()).toEqual([{ id: 'fake', syncing: false, lastSuccessAt: T0.replace('Z', '.000Z'), lastError: null }]);
+
+    source.failAfter = 0;
+    await expect(engine.sync('fake')).rejects.toMatchObject({ code: 'CG_UPSTREAM_UNAVAILABLE' });
+    expect(engine.readiness.instances()).toEqual([
+      { id: 'fake', syncing: false, lastSuccessAt: T0.replace('Z', '.000Z'), lastError: { code: 'CG_UPSTREAM_UNAVAILABLE', at: T0.replace('Z', '.000Z') } },
+    ]);
+    expect(engine.lastSuccessAt('fake')?.toISOString()).toBe(T0.replace('Z', '.000Z'));
   });
 });

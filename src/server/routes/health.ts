@@ -13,12 +13,8 @@ export function registerHealthRoutes(app: FastifyInstance, deps: { store: Change
   app.get('/readyz', { config: { access: 'public' } }, async (_request, reply) => {
     try {
       const changes = await deps.store.countChanges();
-      const instances = await Promise.all(
-        deps.engine.instanceIds().map(async (id) => {
-          const last = (await deps.metrics.lastSuccess.get()).values.find((v) => v.labels['instance'] === id);
-          return { id, syncing: deps.engine.isRunning(id), lastSuccessAt: last ? new Date(last.value * 1000).toISOString() : null };
-        }),
-      );
+      // Run state as the sync engine wrote it (src/observability/readiness.ts); read, never derived from metrics.
+      const instances = deps.engine.readiness.instances();
       return { status: 'ready', store: { ok: true, changes }, instances };
     } catch (err) {
       return reply.status(503).send({ status: 'unready', store: { ok: false, error: String(err) } });

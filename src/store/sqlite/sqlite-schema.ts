@@ -10,9 +10,9 @@
 // streams and may land before the change they belong to.
 
 import type { DatabaseSync } from 'node:sqlite';
-import type { Change } from '../domain/change.ts';
-import { changeRefKeys, windowDays } from './change-refs.ts';
-import { instantKey } from './instant-key.ts';
+import type { Change } from '../../domain/change.ts';
+import { changeRefKeys, windowDays } from '../change-refs.ts';
+import { instantKey } from '../instant-key.ts';
 
 export const MIGRATIONS: readonly string[] = [
   `

@@ -6,10 +6,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import type { StreamCursor, StreamItem } from '../kit/connector.ts';
-import type { Approval, Change, JournalEntry, MirroredChange } from '../domain/change.ts';
-import { ChangegateError } from '../errors.ts';
-import { diffChanges } from './change-diff.ts';
+import type { StreamCursor, StreamItem } from '../../kit/connector.ts';
+import type { Approval, Change, JournalEntry, MirroredChange } from '../../domain/change.ts';
+import { ChangegateError } from '../../errors.ts';
+import { diffChanges } from '../change-diff.ts';
 import type {
   ApplyResult,
   ChangePage,
@@ -20,13 +20,13 @@ import type {
   RejectedRecord,
   Revision,
   TouchingQuery,
-} from './change-store.ts';
-import { changeRefKeys, isActiveState, windowDays } from './change-refs.ts';
-import { sha256Hex, stableStringify } from './content-hash.ts';
-import { instantKey } from './instant-key.ts';
-import { deepFreeze, MirrorReadCache, type MirrorReadCacheOptions } from './mirror-read-cache.ts';
+} from '../change-store.ts';
+import { changeRefKeys, isActiveState, windowDays } from '../change-refs.ts';
+import { sha256Hex, stableStringify } from '../content-hash.ts';
+import { instantKey } from '../instant-key.ts';
+import { deepFreeze, MirrorReadCache, type MirrorReadCacheOptions } from '../mirror-read-cache.ts';
 import { SqliteNeighbours } from './sqlite-neighbours.ts';
-import { decodeListCursor, encodeListCursor } from './list-cursor.ts';
+import { decodeListCursor, encodeListCursor } from '../list-cursor.ts';
 import { configureConnection, migrate } from './sqlite-schema.ts';
 import { prepareStatements, type ChangeHead, type ChangeRow, type RejectedRow, type RevisionRow, type Statements } from './sqlite-statements.ts';
 

@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { ChangegateError } from '../errors.ts';
+import { ChangegateError } from '../../errors.ts';
 import { configureConnection } from './sqlite-schema.ts';
 
 const BUSY_TIMEOUT_MS = 5_000;

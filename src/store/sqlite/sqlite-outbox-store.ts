@@ -6,7 +6,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import { ChangegateError } from '../errors.ts';
+import { ChangegateError } from '../../errors.ts';
 import {
   DEFAULT_OUTBOX_LEASE_MS,
   type EnqueueResult,
@@ -19,7 +19,7 @@ import {
   type OutboxSource,
   type OutboxStatus,
   type OutboxStore,
-} from './outbox-store.ts';
+} from '../outbox-store.ts';
 import { errorMessageOf, openSideTables } from './sqlite-side-table.ts';
 
 const STATUSES: readonly OutboxStatus[] = ['pending', 'claimed', 'done', 'failed', 'superseded'];

@@ -4,11 +4,11 @@
 // read cache. The overlap gate asks it on every validation into authorize.
 
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import type { Change } from '../domain/change.ts';
-import type { TouchingQuery } from './change-store.ts';
-import { ANY_DAY, NO_WINDOW, refKey, windowDays } from './change-refs.ts';
-import { instantKey } from './instant-key.ts';
-import type { MirrorReadCache } from './mirror-read-cache.ts';
+import type { Change } from '../../domain/change.ts';
+import type { TouchingQuery } from '../change-store.ts';
+import { ANY_DAY, NO_WINDOW, refKey, windowDays } from '../change-refs.ts';
+import { instantKey } from '../instant-key.ts';
+import type { MirrorReadCache } from '../mirror-read-cache.ts';
 
 interface Shape {
   refCount: number;

@@ -3,9 +3,9 @@
 // here (IF NOT EXISTS) so they evolve apart from the change store's migrations.
 
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import type { Assessment } from '../domain/assessment.ts';
-import type { CanonicalState } from '../domain/change.ts';
-import { ChangegateError } from '../errors.ts';
+import type { Assessment } from '../../domain/assessment.ts';
+import type { CanonicalState } from '../../domain/change.ts';
+import { ChangegateError } from '../../errors.ts';
 import type {
   AssessmentStore,
   EnforcementAction,
@@ -13,7 +13,7 @@ import type {
   EnforcementOutcome,
   EnforcementRecord,
   StoredAssessment,
-} from './assessment-store.ts';
+} from '../assessment-store.ts';
 import { errorMessageOf, openSideTables } from './sqlite-side-table.ts';
 
 

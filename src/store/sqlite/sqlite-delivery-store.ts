@@ -5,8 +5,8 @@
 // migration of the change store, so the two modules evolve independently.
 
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import type { System } from '../domain/change.ts';
-import { ChangegateError } from '../errors.ts';
+import type { System } from '../../domain/change.ts';
+import { ChangegateError } from '../../errors.ts';
 import {
   DEFAULT_LEASE_MS,
   deliveryKey,
@@ -16,7 +16,7 @@ import {
   type DeliveryStore,
   type NewDelivery,
   type RecordResult,
-} from './delivery-store.ts';
+} from '../delivery-store.ts';
 import { errorMessageOf, openSideTables } from './sqlite-side-table.ts';
 
 

@@ -1,0 +1,45 @@
+// Every storage port the app uses, opened together by one store adapter. The
+// composition root asks `openStores` (open-stores.ts) for a bundle and never
+// names an adapter; an adapter is a folder (src/store/sqlite/, later
+// src/store/mongo/) exporting one `StoreAdapter` declaration, listed once in
+// store-adapters.ts.
+
+import type { StoreConfig } from '../config/schema.ts';
+import type { AssessmentStore } from './assessment-store.ts';
+import type { ChangeStore } from './change-store.ts';
+import type { DeliveryStore } from './delivery-store.ts';
+import type { OutboxStore } from './outbox-store.ts';
+import type { RunLocks } from './run-locks.ts';
+
+export interface StoreBundle {
+  /** The mirror: changes, approvals, journal, revisions, cursors. */
+  changes: ChangeStore;
+  /** Assessments and enforcement records. */
+  assessments: AssessmentStore;
+  /** Ticket write-back, in order, idempotent by key. */
+  outbox: OutboxStore;
+  /** The webhook inbox. */
+  deliveries: DeliveryStore;
+  /** Who runs an instance's sync right now. */
+  runLocks: RunLocks;
+  // The ports the next issues add go here, opened by every adapter alike:
+  // `events` (CI and monitoring events), `evidence` (the enforcement ledger),
+  // `leases` (which process works which instance when several share a store).
+  /** Closes every port (one a caller closed already included). */
+  close(): Promise<void>;
+}
+
+export type StoreKind = StoreConfig['kind'];
+
+/** One store adapter: the kind of `store:` configuration it serves and how it opens a bundle. */
+export interface StoreAdapter<K extends StoreKind = StoreKind> {
+  kind: K;
+  open(config: Extract<StoreConfig, { kind: K }>): Promise<StoreBundle>;
+}
+
+/** Closes each port in turn; the first failure is raised after all were tried, so one broken port does not leave the others open. */
+export async function closeAll(ports: readonly { close(): Promise<void> }[]): Promise<void> {
+  const results = await Promise.allSettled(ports.map((p) => p.close()));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
