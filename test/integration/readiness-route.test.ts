@@ -11,6 +11,7 @@ import { buildServer } from '../../src/server/build-server.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 import { buildChange } from '../support/change-builder.ts';
+import { registry } from '../../src/app/registry.ts';
 
 /** One page of one change; a page can be held until the test lets it go, or refused. */
 class GatedSource implements ConnectorInstance {
@@ -46,7 +47,8 @@ async function world() {
   const engine = new SyncEngine({ store, logger, metrics, clock: () => new Date(NOW) });
   const source = new GatedSource();
   engine.register({ connector: source, pageSize: 100, overlapMs: 0 });
-  const app = buildServer({ store, engine, metrics, logger });
+  const app = buildServer({
+    systems: registry.systems, store, engine, metrics, logger });
   await app.ready();
   closers.push(() => store.close(), () => app.close());
   const readyz = async () => (await app.inject('/readyz')).json() as Record<string, unknown>;
