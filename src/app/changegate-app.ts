@@ -28,7 +28,8 @@ import { readServiceNowSchedules } from '../../connectors/servicenow/servicenow-
 import { createServiceNowClient } from '../../connectors/servicenow/servicenow-client.ts';
 import { createItsmCalendars } from '../assess/itsm-calendar.ts';
 import { buildConnector } from './build-connectors.ts';
-import { startDemoInstances, type DemoInstances } from './demo-instances.ts';
+import type { DemoInstances } from './demo-instances.ts';
+import { loadDemo } from './load-demo.ts';
 import { validationInstances } from './validation-instances.ts';
 
 export interface ChangegateApp {
@@ -76,6 +77,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
   let demo: DemoInstances | null = null;
   let instances = config.instances;
   if (loaded.file === null) {
+    const { startDemoInstances } = await loadDemo();
     demo = await startDemoInstances({ logger, changegateUrl: `http://${config.server.listen}`, ...(options.demoCount ? { count: options.demoCount } : {}) });
     instances = demo.instances;
     logger.warn(
