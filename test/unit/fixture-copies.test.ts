@@ -27,6 +27,9 @@ function filesUnder(dir: string): string[] {
     .toSorted();
 }
 
+const listed = (file: string): boolean =>
+  file in manifest.copies || Object.keys(manifest.notCopies).some((key) => (key.endsWith('/') ? file.startsWith(key) : file === key));
+
 describe('fixtures copied from the shared samples', () => {
   it('lists copies', () => {
     expect(copies.length).toBeGreaterThan(0);
@@ -51,8 +54,6 @@ describe('fixtures copied from the shared samples', () => {
   });
 
   it('account for every fixture: each file is a listed copy or says why it is not one', () => {
-    const listed = (file: string) =>
-      file in manifest.copies || Object.keys(manifest.notCopies).some((key) => (key.endsWith('/') ? file.startsWith(key) : file === key));
     expect(filesUnder(FIXTURES).filter((file) => !listed(file))).toEqual([]);
   });
 });
