@@ -1,11 +1,19 @@
 import { defineConfig } from 'vitest/config';
 
+// `quick` is the inner loop: everything that runs in this process. `slow` holds
+// the end-to-end runs (simulators over real HTTP, the packed production install)
+// and the tests that spawn the real CLI once per case. `npm test` runs both.
+const SLOW = ['test/e2e/**/*.test.ts', 'test/integration/cli.test.ts', 'test/integration/check-command.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
     reporters: ['default'],
+    projects: [
+      { extends: true, test: { name: 'quick', include: ['test/**/*.test.ts'], exclude: SLOW } },
+      { extends: true, test: { name: 'slow', include: SLOW } },
+    ],
   },
 });

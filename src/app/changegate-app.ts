@@ -23,7 +23,8 @@ import { SyncEngine } from '../sync/sync-engine.ts';
 import { SyncScheduler } from '../sync/scheduler.ts';
 import { createItsmCalendars, type CalendarReader } from '../assess/itsm-calendar.ts';
 import { buildConnector, connectorContext } from './build-connectors.ts';
-import { startDemoInstances, type DemoInstances } from './demo-instances.ts';
+import type { DemoInstances } from './demo-instances.ts';
+import { loadDemo } from './load-demo.ts';
 import { validationInstances } from './validation-instances.ts';
 
 export interface ChangegateApp {
@@ -71,6 +72,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
   let demo: DemoInstances | null = null;
   let instances = config.instances;
   if (loaded.file === null) {
+    const { startDemoInstances } = await loadDemo();
     demo = await startDemoInstances({ logger, changegateUrl: `http://${config.server.listen}`, ...(options.demoCount ? { count: options.demoCount } : {}) });
     instances = demo.instances;
     logger.warn(

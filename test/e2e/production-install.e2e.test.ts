@@ -1,0 +1,162 @@
+// What deploy/Dockerfile does, on this machine: the project packed by `npm pack`,
+// unpacked, installed without development dependencies from the lockfile, then
+// `serve` started on Node 24 against a ServiceNow simulator over real HTTP. It
+// fails when a module on the path from src/main.ts imports a devDependency
+// (msw, vitest...) or when the pack lacks a file the service reads at run time.
+// The package is unpacked outside any node_modules: Node does not strip types
+// there.
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDemoSimulator } from '../../connectors/servicenow/simulator/demo-data.ts';
+import type { ServiceNowSimulator } from '../../connectors/servicenow/simulator/servicenow-simulator.ts';
+import { startSimulatorServer, type SimulatorServer } from '../../connectors/simulator-http.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const INSTANCE = 'sn-prod';
+
+/** The parent `npm test` exports its own package and prefix; the child npm must see only the unpacked package. */
+function npmEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of Object.keys(env)) {
+    if (/^npm_(package_|lifecycle_|config_local_prefix$)/i.test(name)) delete env[name];
+  }
+  return env;
+}
+
+function npm(args: string[], cwd: string): string {
+  const run = spawnSync('npm', args, { cwd, env: npmEnv(), encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`npm ${args.join(' ')} exited ${run.status}:\n${run.stderr}`);
+  return run.stdout;
+}
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
+  const { port } = probe.address() as { port: number };
+  await new Promise<void>((done) => probe.close(() => done()));
+  return port;
+}
+
+/** Polls `probe` until it yields a value; a probe that throws (the server not yet up) counts as "not yet". */
+async function until<T>(what: string, deadlineMs: number, probe: () => Promise<T | undefined>, stillRunning: () => void): Promise<T> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    stillRunning();
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+interface Exit {
+  code: number | null;
+  stderr: string;
+}
+
+/** Runs the unpacked package's entry point the way the image's ENTRYPOINT does. */
+function changegate(pkg: string, args: string[]): { child: ChildProcess; exited: Promise<Exit> } {
+  const child = spawn(process.execPath, ['--max-semi-space-size=4', 'src/main.ts', ...args], {
+    cwd: pkg,
+    env: { ...process.env, NODE_ENV: 'production', CHANGEGATE_CONFIG: '' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<Exit>((done) => child.on('exit', (code) => done({ code, stderr })));
+  return { child, exited };
+}
+
+describe('a production install (npm pack, npm ci --omit=dev)', () => {
+  let dir: string;
+  let pkg: string;
+  let sim: ServiceNowSimulator;
+  let server: SimulatorServer;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'cg-prod-'));
+    npm(['pack', '--pack-destination', dir, '--silent'], ROOT);
+    const tarball = readdirSync(dir).find((f) => f.endsWith('.tgz'));
+    if (tarball === undefined) throw new Error('npm pack wrote no tarball');
+    const untar = spawnSync('tar', ['xzf', tarball], { cwd: dir, encoding: 'utf8' });
+    if (untar.status !== 0) throw new Error(`tar: ${untar.stderr}`);
+    pkg = join(dir, 'package');
+    // npm pack never includes the lockfile; the image copies it beside package.json, so does this.
+    copyFileSync(join(ROOT, 'package-lock.json'), join(pkg, 'package-lock.json'));
+    npm(['ci', '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline'], pkg);
+    server = await startSimulatorServer(() => sim.handlers());
+    sim = createDemoSimulator(server.url, { count: 20 });
+  }, 120_000);
+
+  afterAll(async () => {
+    await server?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('holds the service and its runtime dependencies, without tests or development dependencies', () => {
+    const parts = ['bin/changegate.js', 'src/main.ts', 'connectors/servicenow/servicenow-connector.ts', 'mappings/servicenow.default.yaml'];
+    expect(parts.filter((part) => !existsSync(join(pkg, part)))).toEqual([]);
+    expect(existsSync(join(pkg, 'test'))).toBe(false);
+    expect(existsSync(join(pkg, 'node_modules', 'fastify'))).toBe(true);
+    const dev = ['msw', 'vitest', 'fast-check', 'autocannon', 'typescript'];
+    expect(dev.filter((name) => existsSync(join(pkg, 'node_modules', name)))).toEqual([]);
+  });
+
+  it('serves: healthy, ready, and a ServiceNow change mirrored after the first sync', async () => {
+    const port = await freePort();
+    const config = join(dir, 'changegate.yaml');
+    writeFileSync(
+      config,
+      [
+        `store: { kind: sqlite, path: ${join(dir, 'changegate.db')} }`,
+        `server: { listen: "127.0.0.1:${port}" }`,
+        'log: { level: warn }',
+        'instances:',
+        `  - { id: ${INSTANCE}, system: servicenow, baseUrl: "${server.url}", auth: { kind: basic, username: admin, password: admin }, pageSize: 50 }`,
+        '',
+      ].join('\n'),
+    );
+    const wanted = sim.listChanges()[7];
+    if (wanted === undefined) throw new Error('the simulator holds no changes');
+    const url = `http://127.0.0.1:${port}`;
+    const serving = changegate(pkg, ['serve', '--config', config]);
+    let exit: Exit | undefined;
+    void serving.exited.then((e) => (exit = e));
+    const stillRunning = () => {
+      if (exit) throw new Error(`serve exited ${exit.code}:\n${exit.stderr}`);
+    };
+    try {
+      await until('serve to listen', 30_000, async () => ((await fetch(`${url}/healthz`)).ok ? true : undefined), stillRunning);
+      const ready = await fetch(`${url}/readyz`);
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toMatchObject({ status: 'ready', store: { ok: true } });
+
+      const key = String(wanted.number);
+      const mirrored = await until(
+        `${key} in the mirror`,
+        30_000,
+        async () => {
+          const response = await fetch(`${url}/v1/changes/${key}`);
+          return response.status === 200 ? ((await response.json()) as { change: Record<string, unknown> }) : undefined;
+        },
+        stillRunning,
+      );
+      expect(mirrored.change).toMatchObject({ key, title: wanted.short_description, instance: INSTANCE });
+    } finally {
+      serving.child.kill('SIGTERM');
+      await serving.exited;
+    }
+  });
+
+  it('without configuration, refuses the demo (its simulators need msw) with exit 2 and says what to give', async () => {
+    const { code, stderr } = await changegate(pkg, ['serve']).exited;
+    expect(code).toBe(2);
+    expect(stderr).toContain('[CG_CONFIG_NOT_FOUND]');
+    expect(stderr).toContain('configuration');
+  });
+});
