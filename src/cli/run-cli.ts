@@ -13,6 +13,7 @@ import '../../connectors/jira/jira-mapping.ts';
 import { validateMappingFiles } from '../mapping/validate-mappings.ts';
 import { registerPolicyKind } from '../policy/register-policy-kind.ts';
 import { runCheck } from './check-command.ts';
+import { runOpenApi } from './openapi-command.ts';
 import { createProgressReporter } from './progress-line.ts';
 import { validateLiveMapping } from './validate-live-mapping-command.ts';
 
@@ -33,6 +34,7 @@ Commands:
   mappings validate --instance ID [--config FILE]
                               check an instance's mapping against its live site (Jira)
   config schema               print the JSON Schema of changegate.yaml
+  openapi                     print the OpenAPI 3.1 document of the HTTP API
 
 Options:
   --config FILE               configuration file (or CHANGEGATE_CONFIG)
@@ -145,6 +147,8 @@ export async function runCli(argv: string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify(z.toJSONSchema(ChangegateConfig, { io: 'input' }), null, 2)}\n`);
       return 0;
     }
+    case 'openapi':
+      return runOpenApi(process.stdout);
     default:
       break;
   }

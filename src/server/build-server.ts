@@ -4,11 +4,16 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from '../log.ts';
 import type { ChangeStore } from '../store/change-store.ts';
 import type { SyncEngine } from '../sync/sync-engine.ts';
-import { installErrorHandler } from './http-errors.ts';
+import { ChangegateError } from '../errors.ts';
+import { errorBody, installErrorHandler, statusFor } from './http-errors.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { requireApiToken, type RouteAccess } from './api-auth.ts';
+import { answerClientError, answerFrameworkError, MAX_PARAM_LENGTH } from './framework-errors.ts';
+import { allowedMethods } from './method-not-allowed.ts';
+import type { RouteDeclaration } from './route-contract.ts';
 import { registerChangeRoutes } from './routes/changes.ts';
 import { registerHealthRoutes } from './routes/health.ts';
+import { registerOpenApiRoute } from './routes/openapi.ts';
 import { registerValidateRoute, type ValidateRouteDeps } from './routes/validate.ts';
 import { registerWebhookRoutes, type WebhookRouteDeps } from './routes/webhooks.ts';
 
@@ -45,20 +50,39 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: deps.bodyLimit ?? 1_048_576,
+    // Keys up to the schema's 200 characters (percent-escaped, several times that) reach the route, which names the field when one is too long.
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors: answerFrameworkError(deps.metrics),
+    clientErrorHandler: answerClientError(deps.metrics),
     // One log line per request would drown the sync's own lines; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
   });
   const routes: RouteSummary[] = [];
+  const declarations: RouteDeclaration[] = [];
   ROUTES.set(app, routes);
   app.addHook('onRoute', (route) => {
-    for (const method of [route.method].flat()) routes.push({ method, url: route.url, access: route.config?.access ?? 'token' });
+    for (const method of [route.method].flat()) {
+      routes.push({ method, url: route.url, access: route.config?.access ?? 'token' });
+      const declaration = route.config?.declaration;
+      if (declaration !== undefined && declaration.method === method) declarations.push(declaration);
+    }
   });
   installErrorHandler(app, deps.metrics);
   requireApiToken(app, deps.apiTokens ?? []);
-  app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({ error: { code: 'CG_NOT_FOUND', kind: 'input', message: `no route ${request.method} ${request.url}`, details: {} } }),
-  );
+  app.setNotFoundHandler((request, reply) => {
+    const allow = allowedMethods(routes, request.url);
+    const error =
+      allow.length > 0
+        ? new ChangegateError('CG_METHOD_NOT_ALLOWED', `method ${request.method}: ${request.url.split('?', 1)[0] ?? ''} takes ${allow.join(', ')}`, {
+            details: { field: 'method', where: 'method', allow },
+          })
+        : new ChangegateError('CG_NOT_FOUND', `no route ${request.method} ${request.url}`);
+    deps.metrics.httpErrors.inc({ code: error.code });
+    if (allow.length > 0) void reply.header('allow', allow.join(', '));
+    return reply.status(statusFor(error)).send(errorBody(error));
+  });
   registerHealthRoutes(app, deps);
+  registerOpenApiRoute(app, () => declarations);
   registerChangeRoutes(app, deps.store);
   if (deps.validate) registerValidateRoute(app, { ...deps.validate, store: deps.store, metrics: deps.metrics });
   if (deps.webhooks) registerWebhookRoutes(app, { ...deps.webhooks, metrics: deps.metrics });
