@@ -4,12 +4,11 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from '../log.ts';
 import type { ChangeStore } from '../store/change-store.ts';
 import type { SyncEngine } from '../sync/sync-engine.ts';
-import { ChangegateError } from '../errors.ts';
-import { errorBody, installErrorHandler, statusFor } from './http-errors.ts';
+import { installErrorHandler } from './http-errors.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { requireApiToken, type RouteAccess } from './api-auth.ts';
 import { answerClientError, answerFrameworkError, MAX_PARAM_LENGTH } from './framework-errors.ts';
-import { allowedMethods } from './method-not-allowed.ts';
+import { answerUnrouted } from './method-not-allowed.ts';
 import type { RouteDeclaration } from './route-contract.ts';
 import { registerChangeRoutes } from './routes/changes.ts';
 import { registerHealthRoutes } from './routes/health.ts';
@@ -68,19 +67,14 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     }
   });
   installErrorHandler(app, deps.metrics);
-  requireApiToken(app, deps.apiTokens ?? []);
-  app.setNotFoundHandler((request, reply) => {
-    const allow = allowedMethods(routes, request.url);
-    const error =
-      allow.length > 0
-        ? new ChangegateError('CG_METHOD_NOT_ALLOWED', `method ${request.method}: ${request.url.split('?', 1)[0] ?? ''} takes ${allow.join(', ')}`, {
-            details: { field: 'method', where: 'method', allow },
-          })
-        : new ChangegateError('CG_NOT_FOUND', `no route ${request.method} ${request.url}`);
-    deps.metrics.httpErrors.inc({ code: error.code });
-    if (allow.length > 0) void reply.header('allow', allow.join(', '));
-    return reply.status(statusFor(error)).send(errorBody(error));
+  const unrouted = answerUnrouted(routes, deps.metrics);
+  // Answered before the body is read: a method fastify would parse a body for (QUERY) must not fail on the body first.
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.is404) return unrouted(request, reply);
+    return undefined;
   });
+  app.setNotFoundHandler(unrouted);
+  requireApiToken(app, deps.apiTokens ?? []);
   registerHealthRoutes(app, deps);
   registerOpenApiRoute(app, () => declarations);
   registerChangeRoutes(app, deps.store);

@@ -1,6 +1,11 @@
 // A known path asked with a method it does not take gets 405 and an Allow
 // header (RFC 9110 §15.5.6), not a 404 that says the path does not exist.
 
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ChangegateError } from '../errors.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import { errorBody, statusFor } from './http-errors.ts';
+
 interface KnownRoute {
   method: string;
   url: string;
@@ -40,4 +45,19 @@ export function allowedMethods(routes: readonly KnownRoute[], url: string): stri
   const methods = new Set<string>();
   for (const route of routes) if (patternOf(route.url).test(path)) methods.add(route.method);
   return [...methods].toSorted();
+}
+
+/** The answer to a request no route matched: 405 with Allow when the path exists, else 404. */
+export function answerUnrouted(routes: readonly KnownRoute[], metrics: Metrics) {
+  return (request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    const allow = allowedMethods(routes, request.url);
+    const path = request.url.split('?', 1)[0] ?? '';
+    const error =
+      allow.length > 0
+        ? new ChangegateError('CG_METHOD_NOT_ALLOWED', `method ${request.method}: ${path} takes ${allow.join(', ')}`, { details: { field: 'method', where: 'method', allow } })
+        : new ChangegateError('CG_NOT_FOUND', `no route ${request.method} ${request.url}`);
+    metrics.httpErrors.inc({ code: error.code });
+    if (allow.length > 0) void reply.header('allow', allow.join(', '));
+    return reply.status(statusFor(error)).send(errorBody(error));
+  };
 }
