@@ -69,9 +69,10 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   installErrorHandler(app, deps.metrics);
   const unrouted = answerUnrouted(routes, deps.metrics);
   // Answered before the body is read: a method fastify would parse a body for (QUERY) must not fail on the body first.
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.is404) return unrouted(request, reply);
-    return undefined;
+  // Callback style: the hook runs on every request, including the hot validate path.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.is404) void unrouted(request, reply);
+    else done();
   });
   app.setNotFoundHandler(unrouted);
   requireApiToken(app, deps.apiTokens ?? []);
