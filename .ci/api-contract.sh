@@ -38,7 +38,7 @@ done
 curl -fsS "$base/readyz" >/dev/null
 
 status=0
-(cd "$repo/.ci" && "$venv/bin/schemathesis" --config-file "$repo/.ci/schemathesis.toml" run "$base/openapi.json" \
+(cd "$work" && "$venv/bin/schemathesis" --config-file "$repo/.ci/schemathesis.toml" run "$base/openapi.json" \
   --header "Authorization: Bearer $token" \
   --checks all \
   --max-examples "$examples" \
