@@ -11,6 +11,7 @@ import { createLogger } from '../log.ts';
 import { mappingKindsOf } from '../mapping/mapping-kinds.ts';
 import { validateMappingFiles } from '../mapping/validate-mappings.ts';
 import { runCheck } from './check-command.ts';
+import { runOpenApi } from './openapi-command.ts';
 import { createProgressReporter } from './progress-line.ts';
 import { validateLiveMapping } from './validate-live-mapping-command.ts';
 
@@ -32,6 +33,7 @@ Commands:
                               check an instance's mapping against its live site
                               (systems that can: Jira)
   config schema               print the JSON Schema of changegate.yaml
+  openapi                     print the OpenAPI 3.1 document of the HTTP API
 
 Options:
   --config FILE               configuration file (or CHANGEGATE_CONFIG)
@@ -144,6 +146,8 @@ export async function runCli(argv: string[], registry: ConnectorRegistry): Promi
       process.stdout.write(`${JSON.stringify(z.toJSONSchema(configSchemaFor(registry), { io: 'input' }), null, 2)}\n`);
       return 0;
     }
+    case 'openapi':
+      return runOpenApi(registry, process.stdout);
     default:
       break;
   }

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ChangegateError } from '../errors.ts';
 import type { ConnectorRegistry } from '../kit/connector-registry.ts';
-import { configSchemaFor, type ChangegateConfig } from './schema.ts';
+import { configSchemaFor, ServerConfig, type ChangegateConfig } from './schema.ts';
 import { formatPath, parseYamlSource, validateYamlSource, type YamlPath, type YamlSource } from './yaml-source.ts';
 
 export interface LoadedConfig {
@@ -54,8 +54,29 @@ export function parseConfigText(text: string, file: string, env: Env, registry: 
 }
 
 /** No configuration: the built-in demo instances against the embedded store (`changegate demo`). */
-export function demoConfig(registry: ConnectorRegistry): LoadedConfig {
-  return { config: configSchemaFor(registry).parse({}), file: null, registry };
+export function demoConfig(registry: ConnectorRegistry, env: Env = process.env): LoadedConfig {
+  return { config: withServerEnv(configSchemaFor(registry).parse({}), env), file: null, registry };
+}
+
+/**
+ * `CHANGEGATE_LISTEN` (host:port) and `CHANGEGATE_API_TOKENS` (comma-separated) win over
+ * `server.listen` and `server.apiTokens`, also in demo mode, which has no file to set them in
+ * (a contract run against the demo picks a free port and a token this way).
+ */
+function withServerEnv(config: ChangegateConfig, env: Env): ChangegateConfig {
+  const listen = env['CHANGEGATE_LISTEN'];
+  const tokens = env['CHANGEGATE_API_TOKENS'];
+  if ((listen === undefined || listen === '') && (tokens === undefined || tokens === '')) return config;
+  const server = ServerConfig.safeParse({
+    listen: listen === undefined || listen === '' ? config.server.listen : listen,
+    apiTokens: tokens === undefined || tokens === '' ? config.server.apiTokens : tokens.split(',').map((t) => t.trim()).filter((t) => t !== ''),
+  });
+  if (!server.success) {
+    const issue = server.error.issues[0];
+    const variable = issue?.path[0] === 'listen' ? 'CHANGEGATE_LISTEN' : 'CHANGEGATE_API_TOKENS';
+    throw new ChangegateError('CG_CONFIG_INVALID', `environment ${variable}: ${issue?.message ?? 'invalid'}`, { details: { variable } });
+  }
+  return { ...config, server: server.data };
 }
 
 /** `--config` wins over `CHANGEGATE_CONFIG`; neither means demo mode. */
@@ -63,11 +84,11 @@ export function loadConfig(registry: ConnectorRegistry, options: { path?: string
   const env = options.env ?? process.env;
   const given = options.path ?? env['CHANGEGATE_CONFIG'];
   if (given === undefined || given === '') {
-    return demoConfig(registry);
+    return demoConfig(registry, env);
   }
   const file = resolve(given);
   if (!existsSync(file)) {
     throw new ChangegateError('CG_CONFIG_NOT_FOUND', `${file}: configuration file not found`, { details: { file } });
   }
-  return { config: parseConfigText(readFileSync(file, 'utf8'), file, env, registry), file, registry };
+  return { config: withServerEnv(parseConfigText(readFileSync(file, 'utf8'), file, env, registry), env), file, registry };
 }

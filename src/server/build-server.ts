@@ -7,8 +7,12 @@ import type { SyncEngine } from '../sync/sync-engine.ts';
 import { installErrorHandler } from './http-errors.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { requireApiToken, type RouteAccess } from './api-auth.ts';
+import { answerClientError, answerFrameworkError, MAX_PARAM_LENGTH } from './framework-errors.ts';
+import { answerUnrouted } from './method-not-allowed.ts';
+import type { RouteDeclaration } from './route-contract.ts';
 import { registerChangeRoutes } from './routes/changes.ts';
 import { registerHealthRoutes } from './routes/health.ts';
+import { registerOpenApiRoute } from './routes/openapi.ts';
 import { registerValidateRoute, type ValidateRouteDeps } from './routes/validate.ts';
 import { registerWebhookRoutes, type WebhookRouteDeps } from './routes/webhooks.ts';
 
@@ -47,20 +51,35 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: deps.bodyLimit ?? 1_048_576,
+    // Keys up to the schema's 200 characters (percent-escaped, several times that) reach the route, which names the field when one is too long.
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors: answerFrameworkError(deps.metrics),
+    clientErrorHandler: answerClientError(deps.metrics),
     // One log line per request would drown the sync's own lines; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
   });
   const routes: RouteSummary[] = [];
+  const declarations: RouteDeclaration[] = [];
   ROUTES.set(app, routes);
   app.addHook('onRoute', (route) => {
-    for (const method of [route.method].flat()) routes.push({ method, url: route.url, access: route.config?.access ?? 'token' });
+    for (const method of [route.method].flat()) {
+      routes.push({ method, url: route.url, access: route.config?.access ?? 'token' });
+      const declaration = route.config?.declaration;
+      if (declaration !== undefined && declaration.method === method) declarations.push(declaration);
+    }
   });
   installErrorHandler(app, deps.metrics);
+  const unrouted = answerUnrouted(routes, deps.metrics);
+  // Answered before the body is read: a method fastify would parse a body for (QUERY) must not fail on the body first.
+  // Callback style: the hook runs on every request, including the hot validate path.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.is404) void unrouted(request, reply);
+    else done();
+  });
+  app.setNotFoundHandler(unrouted);
   requireApiToken(app, deps.apiTokens ?? []);
-  app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({ error: { code: 'CG_NOT_FOUND', kind: 'input', message: `no route ${request.method} ${request.url}`, details: {} } }),
-  );
   registerHealthRoutes(app, deps);
+  registerOpenApiRoute(app, () => declarations);
   registerChangeRoutes(app, deps.store, deps.systems);
   if (deps.validate) registerValidateRoute(app, { ...deps.validate, store: deps.store, metrics: deps.metrics, systems: deps.systems });
   if (deps.webhooks) registerWebhookRoutes(app, { ...deps.webhooks, metrics: deps.metrics, systems: deps.systems });

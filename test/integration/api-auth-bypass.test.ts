@@ -108,7 +108,18 @@ describe('API tokens cannot be bypassed', () => {
     const routes = routesOf(app);
     const open = routes.filter((r) => r.access === 'public').map((r) => `${r.method} ${r.url}`);
     expect(open.toSorted()).toEqual(
-      ['GET /healthz', 'HEAD /healthz', 'GET /readyz', 'HEAD /readyz', 'GET /metrics', 'HEAD /metrics', 'POST /v1/webhooks/servicenow/:instance', 'POST /v1/webhooks/jira/:instance'].toSorted(),
+      [
+        'GET /healthz',
+        'HEAD /healthz',
+        'GET /readyz',
+        'HEAD /readyz',
+        'GET /metrics',
+        'HEAD /metrics',
+        'GET /openapi.json',
+        'HEAD /openapi.json',
+        'POST /v1/webhooks/servicenow/:instance',
+        'POST /v1/webhooks/jira/:instance',
+      ].toSorted(),
     );
     expect(routes.filter((r) => r.access === 'token').length).toBeGreaterThanOrEqual(4);
   });

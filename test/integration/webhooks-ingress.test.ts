@@ -21,6 +21,9 @@ afterEach(async () => {
 
 const sign = (raw: Buffer | string, secret = SECRET): string => `sha256=${createHmac('sha256', secret).update(raw).digest('hex')}`;
 
+/** A JSON object `levels` deep: `{"issue":{"issue":…{"id":"10001"}…}}`. */
+const nested = (levels: number): string => `${'{"issue":'.repeat(levels - 1)}{"id":"10001"${'}'.repeat(levels)}`;
+
 /** One issue created on the site, and the signed delivery Jira made for it. */
 async function oneDelivery(w: World): Promise<{ delivery: Captured; issueId: string }> {
   const issue = w.sim.createIssue({ summary: 'Rotate TLS certificates for the edge', 'Change type': 'Normal' });
@@ -128,6 +131,23 @@ describe('POST /v1/webhooks/jira/:instance', () => {
     const garbage = await world.post('{not json', { 'content-type': 'application/json', 'x-hub-signature': sign('{not json', 'other') });
     expect(garbage.statusCode).toBe(401);
     expect(await world.deliveries.pendingCount()).toBe(0);
+  });
+
+  it('refuses a signed body nested 5,000 levels deep with 400 before storing it; 100 levels and braces inside strings are taken', async () => {
+    world = await createWorld(msw);
+    const post = (raw: string, id: string) => world.post(raw, { 'content-type': 'application/json', 'x-hub-signature': sign(raw), 'x-atlassian-webhook-identifier': id });
+
+    const deep = await post(nested(5000), 'deep');
+    expect(deep.statusCode).toBe(400);
+    expect(errorOf(deep)).toMatchObject({ code: 'CG_INPUT_INVALID', details: { field: 'body', maxDepth: 100 } });
+    expect(await world.deliveries.pendingCount()).toBe(0);
+
+    expect((await post(nested(100), 'at-the-limit')).statusCode).toBe(202);
+    expect((await post(nested(101), 'one-past')).statusCode).toBe(400);
+    const braces = JSON.stringify({ webhookEvent: 'jira:issue_updated', comment: { body: `${'{['.repeat(5000)} \\" ${']}'.repeat(5000)}` } });
+    expect((await post(braces, 'braces-in-a-string')).statusCode).toBe(202);
+    expect(await world.deliveries.pendingCount()).toBe(2);
+    expect(await world.metric('rejected')).toBe(2);
   });
 
   it('takes the raw bytes whatever the content type says', async () => {

@@ -99,4 +99,16 @@ describe('changegate.yaml', () => {
     writeFileSync(file, 'store: { kind: sqlite, path: x.db }\n');
     expect(loadConfig(registry, { env: { CHANGEGATE_CONFIG: file } })).toMatchObject({ file, config: { store: { path: 'x.db' } } });
   });
+
+  it('lets CHANGEGATE_LISTEN and CHANGEGATE_API_TOKENS set the server, in demo mode and over a file', () => {
+    const env = { CHANGEGATE_LISTEN: '127.0.0.1:18080', CHANGEGATE_API_TOKENS: 'first-token, second-token' };
+    expect(loadConfig(registry, { env })).toMatchObject({ file: null, config: { server: { listen: '127.0.0.1:18080', apiTokens: ['first-token', 'second-token'] } } });
+    const dir = mkdtempSync(join(tmpdir(), 'cg-config-'));
+    const file = join(dir, 'changegate.yaml');
+    writeFileSync(file, 'server: { listen: 0.0.0.0:9000, apiTokens: [from-file] }\n');
+    expect(loadConfig(registry, { path: file, env: { CHANGEGATE_LISTEN: '127.0.0.1:9001' } }).config.server).toMatchObject({ listen: '127.0.0.1:9001', apiTokens: ['from-file'] });
+    expect(loadConfig(registry, { path: file, env: {} }).config.server.listen).toBe('0.0.0.0:9000');
+    const bad = caught(() => loadConfig(registry, { env: { CHANGEGATE_LISTEN: 'localhost' } }));
+    expect(bad).toMatchObject({ code: 'CG_CONFIG_INVALID', message: expect.stringMatching(/^environment CHANGEGATE_LISTEN: expected host:port/) });
+  });
 });

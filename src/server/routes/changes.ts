@@ -3,41 +3,99 @@
 
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { CANONICAL_STATES } from '../../domain/change.ts';
+import { CANONICAL_STATES, type Change } from '../../domain/change.ts';
 import { ChangegateError } from '../../errors.ts';
-import type { ChangeStore } from '../../store/change-store.ts';
-import { parseInput } from '../validate-input.ts';
+import type { ChangePage, ChangeQuery, ChangeStore } from '../../store/change-store.ts';
+import { ApprovalSchema, ChangeSchema, decimalInteger, JournalEntrySchema, RevisionSchema } from '../api-schemas.ts';
+import { defineRoute, registerRoute } from '../route-contract.ts';
 
-const listQuery = (systems: readonly string[]) => z
-  .object({
-    system: z.enum(systems as [string, ...string[]]).optional(),
-    instance: z.string().min(1).optional(),
-    state: z.enum(CANONICAL_STATES).optional(),
-    updatedSince: z.iso.datetime({ offset: true }).optional(),
-    limit: z.coerce.number().int().min(1).max(1000).default(100),
-    cursor: z.string().min(1).optional(),
-  })
-  .strict();
+/** A page stops growing past this many bytes of JSON (at least one change per page, so paging always moves on). */
+export const LIST_PAGE_BUDGET = 1_048_576;
 
-const KeyParams = z.object({ key: z.string().min(1).max(200) });
+/** The list route for the registered systems (its `system` filter names them). */
+export const listChangesRoute = (systems: readonly string[]) =>
+  defineRoute({
+  method: 'GET',
+  url: '/v1/changes',
+  operationId: 'listChanges',
+  summary: 'Mirrored changes, oldest update first, a page at a time',
+  description: `Pass \`nextCursor\` back as \`cursor\` for the next page; \`null\` means the last page. Items leave out \`raw\` (the source record) unless \`include=raw\`. A page holds at most \`limit\` changes and stops early once it passes ${LIST_PAGE_BUDGET} bytes of JSON; \`nextCursor\` then continues after the last change returned, so nothing is skipped.`,
+  tags: ['changes'],
+  access: 'token',
+  query: z
+    .object({
+      system: z.enum(systems as [string, ...string[]]).optional(),
+      instance: z.string().min(1).optional(),
+      state: z.enum(CANONICAL_STATES).optional(),
+      updatedSince: z.iso.datetime({ offset: true }).optional().meta({ description: 'ISO-8601 with offset; changes updated at or after.' }),
+      limit: decimalInteger(1, 1000).default(100).meta({ description: 'Changes per page (default 100).' }),
+      cursor: z.string().min(1).optional().meta({ description: 'The `nextCursor` of the previous page.' }),
+      include: z.enum(['raw']).optional().meta({ description: '`raw` adds each change\'s source record.' }),
+    })
+    .strict(),
+  answers: {
+    200: {
+      description: 'One page',
+      schema: z.object({ items: z.array(ChangeSchema), nextCursor: z.string().nullable() }),
+    },
+  },
+  errors: [],
+});
+
+export const GetChangeRoute = defineRoute({
+  method: 'GET',
+  url: '/v1/changes/:key',
+  operationId: 'getChange',
+  summary: 'One mirrored change with approvals, journal and revisions',
+  tags: ['changes'],
+  access: 'token',
+  params: z.object({ key: z.string().min(1).max(200).meta({ description: 'Key (`CHG0030001`, `ITSM-42`) or id (`servicenow:sn-prod:<sys_id>`).' }) }),
+  answers: {
+    200: {
+      description: 'The change, its source record included',
+      schema: z.object({ change: ChangeSchema, approvals: z.array(ApprovalSchema), journal: z.array(JournalEntrySchema), revisions: z.array(RevisionSchema) }),
+    },
+  },
+  errors: ['CG_NOT_FOUND'],
+});
+
+function withoutRaw(change: Change): Omit<Change, 'raw'> {
+  const { raw: _raw, ...rest } = change;
+  return rest;
+}
+
+/** How many of `items` fit the budget (never fewer than one). */
+function fitting(items: readonly object[]): number {
+  let bytes = 0;
+  for (const [i, item] of items.entries()) {
+    bytes += Buffer.byteLength(JSON.stringify(item)) + 1;
+    if (bytes > LIST_PAGE_BUDGET) return Math.max(1, i);
+  }
+  return items.length;
+}
 
 export function registerChangeRoutes(app: FastifyInstance, store: ChangeStore, systems: readonly string[]): void {
-  const ListQuery = listQuery(systems);
-  app.get('/v1/changes', async (request) => {
-    const q = parseInput(ListQuery, request.query, 'query');
-    const page = await store.listChanges({
+  registerRoute(app, listChangesRoute(systems), async ({ query: q }) => {
+    const query: ChangeQuery = {
       limit: q.limit,
       ...(q.system ? { system: q.system } : {}),
       ...(q.instance ? { instance: q.instance } : {}),
       ...(q.state ? { state: q.state } : {}),
       ...(q.updatedSince ? { updatedSince: new Date(q.updatedSince).toISOString() } : {}),
       ...(q.cursor ? { cursor: q.cursor } : {}),
-    });
-    return { items: page.items, nextCursor: page.nextCursor };
+    };
+    const shape = (page: ChangePage) => (q.include === 'raw' ? page.items : page.items.map(withoutRaw));
+    const page = await store.listChanges(query);
+    let items = shape(page);
+    const fit = fitting(items);
+    if (fit === items.length) return { items, nextCursor: page.nextCursor };
+    // The store's cursor is opaque: asking again for the changes that fit yields the cursor right after them.
+    const smaller = await store.listChanges({ ...query, limit: fit });
+    items = shape(smaller);
+    return { items, nextCursor: smaller.nextCursor };
   });
 
-  app.get('/v1/changes/:key', async (request) => {
-    const { key } = parseInput(KeyParams, request.params, 'params');
+  registerRoute(app, GetChangeRoute, async ({ params: { key } }) => {
     const mirrored = await store.getChange(key);
     if (!mirrored) throw new ChangegateError('CG_NOT_FOUND', `no mirrored change "${key}"`, { details: { field: 'key', key } });
     const revisions = await store.listRevisions(mirrored.change.id);

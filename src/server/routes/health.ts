@@ -1,16 +1,55 @@
 // Liveness, readiness and Prometheus metrics.
 
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import type { ChangeStore } from '../../store/change-store.ts';
 import type { SyncEngine } from '../../sync/sync-engine.ts';
 import type { Metrics } from '../../observability/metrics.ts';
+import { defineRoute, registerRoute } from '../route-contract.ts';
+
+export const HealthRoute = defineRoute({
+  method: 'GET',
+  url: '/healthz',
+  operationId: 'getHealth',
+  summary: 'Liveness: the process answers',
+  tags: ['probes'],
+  access: 'public',
+  answers: { 200: { description: 'Alive', schema: z.object({ status: z.literal('ok') }) } },
+  errors: [],
+});
+
+// Loose: readiness reports more per release; a probe reads `status` (and the status code).
+export const ReadyRoute = defineRoute({
+  method: 'GET',
+  url: '/readyz',
+  operationId: 'getReadiness',
+  summary: 'Readiness: what would make the next request fail',
+  tags: ['probes'],
+  access: 'public',
+  answers: {
+    200: { description: 'Ready', schema: z.looseObject({ status: z.literal('ready') }) },
+    503: { description: 'Not ready; the body says why', schema: z.looseObject({ status: z.literal('unready') }) },
+  },
+  errors: [],
+});
+
+export const MetricsRoute = defineRoute({
+  method: 'GET',
+  url: '/metrics',
+  operationId: 'getMetrics',
+  summary: 'Prometheus metrics (text exposition format)',
+  tags: ['probes'],
+  access: 'public',
+  answers: { 200: { description: 'Metrics', contentType: 'text/plain', schema: z.string() } },
+  errors: [],
+});
 
 export function registerHealthRoutes(app: FastifyInstance, deps: { store: ChangeStore; engine: SyncEngine; metrics: Metrics }): void {
-  app.get('/healthz', { config: { access: 'public' } }, async () => ({ status: 'ok' }));
+  registerRoute(app, HealthRoute, async () => ({ status: 'ok' }));
 
   // Ready when the store answers. A stale mirror does not make the process
   // unready: webhook receivers and the validate endpoint still work.
-  app.get('/readyz', { config: { access: 'public' } }, async (_request, reply) => {
+  registerRoute(app, ReadyRoute, async (_input, _request, reply) => {
     try {
       const changes = await deps.store.countChanges();
       // Run state as the sync engine wrote it (src/observability/readiness.ts); read, never derived from metrics.
@@ -21,7 +60,7 @@ export function registerHealthRoutes(app: FastifyInstance, deps: { store: Change
     }
   });
 
-  app.get('/metrics', { config: { access: 'public' } }, async (_request, reply) => {
+  registerRoute(app, MetricsRoute, async (_input, _request, reply) => {
     reply.header('content-type', deps.metrics.registry.contentType);
     return deps.metrics.registry.metrics();
   });

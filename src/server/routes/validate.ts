@@ -11,7 +11,7 @@ import { validateChangeTransition, type ValidationDeps, type ValidationInstance 
 import { CANONICAL_STATES, type CanonicalState } from '../../domain/change.ts';
 import { ChangegateError } from '../../errors.ts';
 import type { Metrics } from '../../observability/metrics.ts';
-import { parseInput } from '../validate-input.ts';
+import { defineRoute, registerRoute } from '../route-contract.ts';
 
 export interface ValidateRouteDeps extends ValidationDeps {
   /** The registered systems (the body's `system`). */
@@ -21,16 +21,50 @@ export interface ValidateRouteDeps extends ValidationDeps {
   clock?: () => Date;
 }
 
+/** Up to `max` characters with something besides blanks; the value is trimmed. */
+function text(max: number) {
+  return z.string().max(max).regex(/\S/, 'must not be blank').transform((s) => s.trim());
+}
+
 // A ServiceNow script may send a choice value as a number (-1); it is the same value.
-const StateValue = z.union([z.string().trim().min(1).max(200), z.number().int().transform(String)]);
+const StateValue = z.union([text(200), z.number().int().transform(String)]);
 
 // Unknown keys are ignored, not refused: a newer plugin may send more than this version reads.
-const validateBody = (systems: readonly string[]) => z.object({
+const validateBody = (systems: readonly string[]) =>
+  z.object({
   system: z.enum(systems as [string, ...string[]]),
   instance: z.string().min(1).max(100),
-  key: z.string().trim().min(1).max(200),
-  from: StateValue,
-  to: StateValue,
+  key: text(200),
+  from: StateValue.meta({ description: 'Canonical state or the instance\'s native value (a ServiceNow choice value may be a number).' }),
+  to: StateValue.meta({ description: 'Canonical state or the instance\'s native value.' }),
+});
+
+const ValidationAnswerSchema = z.object({
+  allow: z.boolean(),
+  reasons: z.array(z.string()),
+  conditions: z.array(z.string()),
+  policyVersion: z.string(),
+  change: z.object({ id: z.string(), key: z.string(), revision: z.number() }).nullable(),
+  stale: z.boolean(),
+  failMode: z.enum(['open', 'closed']).optional().meta({ description: 'Present when the instance\'s fail mode, not the policy, decided.' }),
+});
+
+/** The validate route for the registered systems. */
+export const validateRoute = (systems: readonly string[]) =>
+  defineRoute({
+  method: 'POST',
+  url: '/v1/validate',
+  operationId: 'validateTransition',
+  summary: 'May this change move from one state to another now?',
+  description:
+    'The synchronous check an ITSM plugin makes before a state change. A well-formed call is answered 200 with a decision (a stale mirror or an unmirrored change included, decided by the instance\'s fail mode); an unknown instance 404, a state the instance does not know 400.',
+  tags: ['validate'],
+  access: 'token',
+  body: validateBody(systems),
+  answers: { 200: { description: 'The decision', schema: ValidationAnswerSchema } },
+  errors: ['CG_INSTANCE_UNKNOWN', 'CG_INPUT_INVALID'],
+  // On the plugins' critical path: fastify compiles a serializer for the answer.
+  fastSerializer: true,
 });
 
 function stateOf(field: 'from' | 'to', value: string, instance: ValidationInstance): CanonicalState {
@@ -44,29 +78,9 @@ function stateOf(field: 'from' | 'to', value: string, instance: ValidationInstan
   );
 }
 
-// The answer's shape, so fastify compiles a serializer for it (this route is on the plugins' critical path).
-const AnswerSchema = {
-  type: 'object',
-  required: ['allow', 'reasons', 'conditions', 'policyVersion', 'change', 'stale'],
-  properties: {
-    allow: { type: 'boolean' },
-    reasons: { type: 'array', items: { type: 'string' } },
-    conditions: { type: 'array', items: { type: 'string' } },
-    policyVersion: { type: 'string' },
-    change: {
-      type: ['object', 'null'],
-      properties: { id: { type: 'string' }, key: { type: 'string' }, revision: { type: 'number' } },
-    },
-    stale: { type: 'boolean' },
-    failMode: { type: 'string', enum: ['open', 'closed'] },
-  },
-} as const;
-
 export function registerValidateRoute(app: FastifyInstance, deps: ValidateRouteDeps): void {
   const clock = deps.clock ?? (() => new Date());
-  const ValidateBody = validateBody(deps.systems);
-  app.post('/v1/validate', { schema: { response: { 200: AnswerSchema } } }, async (request) => {
-    const body = parseInput(ValidateBody, request.body ?? {}, 'body');
+  registerRoute(app, validateRoute(deps.systems), async ({ body }) => {
     const instance = deps.instances.get(body.instance);
     if (instance === undefined) {
       throw new ChangegateError('CG_INSTANCE_UNKNOWN', `body instance: no configured instance "${body.instance}" (known: ${[...deps.instances.keys()].join(', ') || 'none'})`, {

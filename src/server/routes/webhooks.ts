@@ -4,16 +4,21 @@
 // accepted delivery is never lost, and the work happens later, from the store.
 
 import { createHash } from 'node:crypto';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import type { ConnectorInstance } from '../../kit/connector.ts';
 import type { System } from '../../domain/change.ts';
 import { ChangegateError } from '../../errors.ts';
 import type { DeliveryStore } from '../../store/delivery-store.ts';
-import { errorBody } from '../http-errors.ts';
 import type { Metrics } from '../../observability/metrics.ts';
+import { nestsDeeperThan } from '../json-depth.ts';
+import { defineRoute, registerRoute } from '../route-contract.ts';
 
 /** Jira caps a delivery well below this; anything larger is not a webhook. */
 export const WEBHOOK_BODY_LIMIT = 1_048_576;
+
+/** Deepest nesting a delivery may have; real ones nest a dozen levels at most. Deeper bodies get 400 before anything stores them. */
+export const WEBHOOK_MAX_DEPTH = 100;
 
 export interface WebhookRouteDeps {
   /** The registered systems: one route each. */
@@ -34,7 +39,31 @@ export interface WebhookAccepted {
   deliveryId: string;
 }
 
+const WebhookAcceptedSchema = z.object({
+  accepted: z.literal(true),
+  duplicate: z.boolean().meta({ description: 'A replay of a delivery already stored: acknowledged, not processed again.' }),
+  deliveryId: z.string(),
+});
+
+export const webhookRoute = (system: System) =>
+  defineRoute({
+    method: 'POST',
+    url: `/v1/webhooks/${system}/:instance`,
+    operationId: `receive${system[0]?.toUpperCase()}${system.slice(1)}Webhook`,
+    summary: `Signed ${system} webhook delivery`,
+    description: `The signature is verified over the raw bytes (any content type is taken), then the delivery is stored and answered 202; it is processed from the store. A replayed delivery id is answered 202 \`duplicate: true\`. Bodies over ${WEBHOOK_BODY_LIMIT} bytes get 413, bodies nested deeper than ${WEBHOOK_MAX_DEPTH} levels or not a JSON object 400.`,
+    tags: ['webhooks'],
+    access: 'public',
+    params: z.object({ instance: z.string().min(1).max(200).meta({ description: 'The configured instance id.' }) }),
+    body: { raw: true, description: 'The delivery as the source sent it: a JSON object, signed.', schema: z.looseObject({}), limit: WEBHOOK_BODY_LIMIT },
+    answers: { 202: { description: 'Stored (or a duplicate of a stored delivery)', schema: WebhookAcceptedSchema } },
+    errors: ['CG_INSTANCE_UNKNOWN', 'CG_WEBHOOK_UNSUPPORTED', 'CG_WEBHOOK_SIGNATURE_INVALID', 'CG_WEBHOOK_SIGNATURE_MISSING', 'CG_INPUT_INVALID'],
+  });
+
 function parseBody(raw: Buffer): Record<string, unknown> {
+  if (nestsDeeperThan(raw, WEBHOOK_MAX_DEPTH)) {
+    throw new ChangegateError('CG_INPUT_INVALID', `body: nested deeper than ${WEBHOOK_MAX_DEPTH} levels`, { details: { field: 'body', where: 'body', maxDepth: WEBHOOK_MAX_DEPTH } });
+  }
   let body: unknown;
   try {
     body = JSON.parse(raw.toString('utf8'));
@@ -53,7 +82,7 @@ function parseBody(raw: Buffer): Record<string, unknown> {
 export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookRouteDeps): void {
   const clock = deps.clock ?? (() => new Date());
 
-  const handle = async (system: System, instance: string, raw: Buffer, headers: Record<string, string | string[] | undefined>, reply: FastifyReply) => {
+  const handle = async (system: System, instance: string, raw: Buffer, headers: Record<string, string | string[] | undefined>): Promise<WebhookAccepted> => {
     const connector = deps.connectorOf(instance);
     if (!connector || connector.system !== system) {
       throw new ChangegateError('CG_INSTANCE_UNKNOWN', `params instance: no ${system} instance "${instance}" is configured`, {
@@ -62,12 +91,10 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookRouteDe
     }
     const webhook = connector.webhook;
     if (!webhook) {
-      // Not the error handler's table: a 404 says "nothing to post to here", and Jira/ServiceNow stop retrying on it.
-      const error = new ChangegateError('CG_WEBHOOK_UNSUPPORTED', `params instance: the ${system} connector of "${instance}" takes no webhooks`, {
+      // 404 (the error table's status) says "nothing to post to here": Jira and ServiceNow stop retrying on it.
+      throw new ChangegateError('CG_WEBHOOK_UNSUPPORTED', `params instance: the ${system} connector of "${instance}" takes no webhooks`, {
         details: { field: 'instance', where: 'params', system, instance },
       });
-      deps.metrics.httpErrors.inc({ code: error.code });
-      return reply.status(404).send(errorBody(error));
     }
     const verification = webhook.verify(raw, headers);
     if (!verification.ok) {
@@ -87,8 +114,7 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookRouteDe
     const { duplicate } = await deps.deliveries.record({ system, instance, deliveryId, receivedAt: clock().toISOString(), body });
     deps.metrics.webhookDeliveries.inc({ instance, outcome: duplicate ? 'duplicate' : 'accepted' });
     if (!duplicate) deps.onAccepted?.();
-    const answer: WebhookAccepted = { accepted: true, duplicate, deliveryId };
-    return reply.status(202).send(answer);
+    return { accepted: true, duplicate, deliveryId };
   };
 
   // Encapsulated: the raw-body parser and the smaller limit apply to these routes only.
@@ -96,10 +122,7 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookRouteDe
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: WEBHOOK_BODY_LIMIT }, (_request, body, done) => done(null, body));
     for (const system of deps.systems) {
-      scope.post<{ Params: { instance: string } }>(`/v1/webhooks/${system}/:instance`, { bodyLimit: WEBHOOK_BODY_LIMIT, config: { access: 'public' } }, (request, reply) => {
-        const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-        return handle(system, request.params.instance, raw, request.headers, reply);
-      });
+      registerRoute(scope, webhookRoute(system), ({ params, body }, request) => handle(system, params.instance, body, request.headers));
     }
   });
 }
