@@ -210,7 +210,7 @@ export class AssessmentRunner {
       const base = { instance: change.instance, changeId: change.id, nativeId: change.nativeId, source: 'assessment' as const };
       const items: NewOutboxItem[] = [
         { ...base, idempotencyKey: writeBackKey(change.id, revision, hash, 'set-verdict'), payload: { action: 'set-verdict', verdict } },
-        { ...base, idempotencyKey: writeBackKey(change.id, revision, hash, 'comment'), payload: { action: 'comment', note: assessmentNote(assessment, verdict) } },
+        { ...base, idempotencyKey: writeBackKey(change.id, revision, hash, 'comment'), payload: { action: 'comment', note: assessmentNote(assessment, verdict), series: { name: 'verdict', digest: decisionHash(assessment).slice(0, 16) } } },
       ];
       // Queued before the assessment is stored: a crash in between re-assesses, and the keys keep the write single.
       const queued = await deps.outbox.enqueue(items, now);

@@ -4,7 +4,7 @@
 // enqueued twice (the key is unique). Adapters pass one contract suite
 // (test/contract/outbox-store.contract.ts).
 
-import type { TicketNote, TicketVerdict } from '../kit/connector.ts';
+import type { NoteSeries, TicketNote, TicketVerdict } from '../kit/connector.ts';
 import type { ErrorKind } from '../errors.ts';
 
 export const OUTBOX_ACTIONS = ['set-verdict', 'comment', 'transition'] as const;
@@ -32,7 +32,8 @@ export interface TransitionPayload {
 
 export type OutboxPayload =
   | { action: 'set-verdict'; verdict: TicketVerdict }
-  | { action: 'comment'; note: TicketNote }
+  /** `series`: a note that stands for the latest decision (the verdict), judged from the ticket too (see NoteSeries). */
+  | { action: 'comment'; note: TicketNote; series?: NoteSeries }
   | ({ action: 'transition' } & TransitionPayload);
 
 export interface NewOutboxItem {

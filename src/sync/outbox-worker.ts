@@ -199,7 +199,7 @@ export class OutboxWorker {
       case 'set-verdict':
         return writer.setVerdict(item.nativeId, p.verdict, item.idempotencyKey);
       case 'comment':
-        return writer.comment(item.nativeId, p.note, item.idempotencyKey);
+        return writer.comment(item.nativeId, p.note, item.idempotencyKey, p.series === undefined ? {} : { series: p.series });
       case 'transition':
         return writer.transition(item.nativeId, p.toNativeState, item.idempotencyKey, { expectedNativeState: p.expectedNativeState });
     }
