@@ -16,7 +16,27 @@ export const servicenow = defineConnector<ServiceNowInstance>({
   system: 'servicenow',
   title: 'ServiceNow',
   config: ServiceNowInstance,
-  mappingKinds: [{ kind: SERVICENOW_MAPPING_KIND, validate: validateServiceNowMappingSource }],
+  mappingKinds: [
+    {
+      kind: SERVICENOW_MAPPING_KIND,
+      validate: validateServiceNowMappingSource,
+      // The out-of-box change_request states (choice values) every instance has unless customised.
+      standardStates: {
+        section: 'states',
+        source: 'an out-of-box ServiceNow change state',
+        states: [
+          { value: '-5', label: 'New', suggested: 'new' },
+          { value: '-4', label: 'Assess', suggested: 'assess' },
+          { value: '-3', label: 'Authorize', suggested: 'authorize' },
+          { value: '-2', label: 'Scheduled', suggested: 'scheduled' },
+          { value: '-1', label: 'Implement', suggested: 'implement' },
+          { value: '0', label: 'Review', suggested: 'review' },
+          { value: '3', label: 'Closed', suggested: 'closed' },
+          { value: '4', label: 'Canceled', suggested: 'canceled' },
+        ],
+      },
+    },
+  ],
   streams: SERVICENOW_STREAMS,
   nativeStates: (instance) => loadServiceNowMapping(instance.mapping).states,
   open(instance, { logger, onRequest }) {
