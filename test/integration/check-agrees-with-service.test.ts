@@ -92,6 +92,18 @@ function sameAnswer(check: CheckJson, stored: Assessment): void {
   expect(check.assessment.next.filter((n) => n.allowed).map((n) => n.to).toSorted()).toEqual([...stored.allowedTransitions].toSorted());
 }
 
+/** `changegate check ARGS` as a user runs it beside `changegate demo`: no configuration, in the directory holding ./data. */
+function demoCheck(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [join(ROOT, 'src/main.ts'), 'check', ...args], { cwd: dir, env: { ...process.env, CHANGEGATE_CONFIG: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('exit', (code) => done({ code, stdout, stderr }));
+  });
+}
+
 describe('changegate check and the service on the demo', () => {
   it('agree gate by gate on every demo change, judged at the instant the service judged it', async () => {
     expect(changes.length).toBeGreaterThan(400);
@@ -129,22 +141,29 @@ describe('changegate check and the service on the demo', () => {
     const first = blocked[0];
     expect(first).toBeDefined();
     if (first === undefined) return;
-    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
-      const child = spawn(process.execPath, [join(ROOT, 'src/main.ts'), 'check', first.key, '--json', '--at', first.at], {
-        cwd: dir,
-        env: { ...process.env, CHANGEGATE_CONFIG: '' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-      child.on('exit', (code) => done({ code, stdout, stderr }));
-    });
+    const result = await demoCheck([first.key, '--json', '--at', first.at]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const answer = JSON.parse(result.stdout) as CheckJson;
     expect(answer.calendars.itsm).toBe('read');
     expect(answer.assessment.gates).toContainEqual(expect.objectContaining({ id: 'authorize.freeze', result: 'fail', reason: first.reason }));
+  }, 60_000);
+
+  it('takes each demo instance\'s native state values and labels for --to (ServiceNow -2, the Jira status "Awaiting implementation")', async () => {
+    const sn = changes.find((c) => c.system === 'servicenow' && c.state === 'authorize');
+    const jsm = changes.find((c) => c.system === 'jira' && c.state === 'authorize');
+    expect(sn && jsm).toBeDefined();
+    if (sn === undefined || jsm === undefined) return;
+    const value = await demoCheck([sn.key, '--to=-2']);
+    expect(value.stderr).toBe('');
+    expect([0, 1]).toContain(value.code);
+    expect(value.stdout).toContain('transition authorize → scheduled');
+    const label = await demoCheck([jsm.key, '--to', 'Awaiting implementation']);
+    expect(label.stderr).toBe('');
+    expect([0, 1]).toContain(label.code);
+    expect(label.stdout).toContain('transition authorize → scheduled');
+    const unknown = await demoCheck([jsm.key, '--to', 'Deployed']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/native states of jsm-demo: "Open" \(new\), .*"Awaiting implementation" \(scheduled\), .*"Failed" \(failed\)\n$/);
   }, 60_000);
 });

@@ -153,7 +153,8 @@ describe('changegate check KEY --to STATE', () => {
     // Everything the instance accepts, in full: the canonical states and each native value of its mapping.
     expect(state.stderr).toBe(
       'changegate check: --to "deployed" is not a state sn-prod knows; accepted are the canonical states: new, assess, authorize, scheduled, implement, review, closed, canceled, failed; ' +
-        'native states of sn-prod: "-5" (new), "-4" (assess), "-3" (authorize), "-2" (scheduled), "-1" (implement), "0" (review), "3" (closed), "4" (canceled)\n',
+        'native states of sn-prod: "-5" (new), "New" (new), "-4" (assess), "Assess" (assess), "-3" (authorize), "Authorize" (authorize), "-2" (scheduled), "Scheduled" (scheduled), ' +
+        '"-1" (implement), "Implement" (implement), "0" (review), "Review" (review), "3" (closed), "Closed" (closed), "4" (canceled), "Canceled" (canceled)\n',
     );
   });
 
