@@ -77,9 +77,17 @@ async function runCommand(spec: CommandSpec, args: readonly string[], registry: 
       return runMappingsValidate(registry, positionals[0] ?? 'mappings', json, { stdout: process.stdout, stderr: process.stderr }, colorFor(process.stdout));
     }
     case 'config validate': {
-      const loaded = loadConfig(registry, { path: config });
-      if (json) process.stdout.write(`${JSON.stringify({ format: 1, exitCode: 0, file: loaded.file, issues: [] }, null, 2)}\n`);
-      else process.stdout.write(`ok      ${loaded.file ?? '(no configuration: the built-in demo)'}\n`);
+      let file: string | null;
+      try {
+        file = loadConfig(registry, { path: config }).file;
+      } catch (err) {
+        if (!json || !isChangegateError(err) || err.kind !== 'config') throw err;
+        const issues = Array.isArray(err.details['issues']) ? err.details['issues'] : [err.message];
+        process.stdout.write(`${JSON.stringify({ format: 1, exitCode: 2, file: err.details['file'] ?? config ?? null, code: err.code, issues }, null, 2)}\n`);
+        return 2;
+      }
+      if (json) process.stdout.write(`${JSON.stringify({ format: 1, exitCode: 0, file, issues: [] }, null, 2)}\n`);
+      else process.stdout.write(`ok      ${file ?? '(no configuration: the built-in demo)'}\n`);
       return 0;
     }
     case 'config schema':

@@ -212,6 +212,24 @@ describe('changegate CLI', () => {
     expect(stdout).toContain('"description": "When `serve` syncs the instance: a cron expression');
   });
 
+  it('validates a configuration, printing every problem as JSON with --json', async () => {
+    const file = join(dir, 'several.yaml');
+    writeFileSync(file, 'log: { level: verbose }\ninstances:\n  - { id: sn, system: servicenow, baseUrl: "https://x.example", schedule: "*/61 * * * *", auth: { kind: basic, username: u, password: ${SN_PW} } }\n');
+    const { code, stdout } = await changegate(['config', 'validate', '--config', file, '--json']);
+    expect(code).toBe(2);
+    const answer = JSON.parse(stdout) as { exitCode: number; code: string; issues: string[] };
+    expect(answer).toMatchObject({ exitCode: 2, code: 'CG_CONFIG_INVALID' });
+    expect(answer.issues.map((i) => i.slice(file.length + 1).replace(/^\d+:\d+ /, ''))).toEqual([
+      'log.level: "verbose" is not one of fatal, error, warn, info, debug, trace',
+      'instances[0].schedule: the minute field "*/61": step 61 is outside 1–59; e.g. "*/2 * * * *" (every 2 minutes)',
+      'instances[0].auth.password: environment variable SN_PW is not set; export it, or give a default as ${SN_PW:-value}',
+    ]);
+    const ok = await changegate(['config', 'validate', '--config', file], { SN_PW: 'x' });
+    expect(ok.code).toBe(2);
+    writeFileSync(file, 'instances: []\n');
+    expect(await changegate(['config', 'validate', '--config', file])).toMatchObject({ code: 0, stdout: `ok      ${file}\n` });
+  });
+
   it('exits 2 on an unknown command', async () => {
     const { code, stderr } = await changegate(['frobnicate']);
     expect(code).toBe(2);
