@@ -175,7 +175,8 @@ export function globalHelp(version: string): string {
     '  -h, --help             this text, or a command\'s own with the command',
     '  --version              print the version',
     '',
-    'Exit codes: 0 done (check: allowed), 1 failed (check: not allowed), 2 usage or configuration error.',
+    'Exit codes: 0 done (check: allowed), 1 failed (check: not allowed; sync: records rejected),',
+    '2 usage or configuration error, 3 check judged without the ITSM schedules (instance unreachable).',
     'NO_COLOR=1 turns colour off; logs go to stderr, readable on a terminal and JSON lines otherwise.',
     '',
   ].join('\n');

@@ -108,6 +108,12 @@ export async function runCli(argv: string[], registry: ConnectorRegistry): Promi
       process.stdout.write(`changegate ${packageVersion()}\n`);
       return 0;
     }
+    // `changegate help sync` is `changegate sync --help`.
+    const topic = words[0] === 'help' ? findCommand(words.slice(1)) : null;
+    if (topic !== null) {
+      process.stdout.write(commandHelp(topic.spec));
+      return 0;
+    }
     const help = argv.includes('--help') || argv.includes('-h') || words[0] === 'help';
     if (help || argv.length === 0) {
       process.stdout.write(globalHelp(packageVersion()));

@@ -64,9 +64,10 @@ const LEVELS: Record<number, [string, Tone]> = {
 /** Keys the line shows in its own columns, or that add nothing for a reader. */
 const SHOWN = new Set(['level', 'time', 'msg', 'instance', 'service', 'pid', 'hostname', 'err']);
 
+/** A field's value on one line, cut short: the full record is in the JSON lines a pipe gets. */
 function valueText(value: unknown): string {
-  if (typeof value === 'string') return /[\s"=]/.test(value) ? JSON.stringify(value) : value;
-  return JSON.stringify(value);
+  const text = typeof value === 'string' ? (/[\s"=]/.test(value) ? JSON.stringify(value) : value) : JSON.stringify(value);
+  return text.length > 100 ? `${text.slice(0, 99)}…` : text;
 }
 
 function clock(time: unknown): string {
