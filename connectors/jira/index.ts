@@ -20,7 +20,27 @@ export const jira = defineConnector<JiraInstance>({
   system: 'jira',
   title: 'Jira Service Management',
   config: JiraInstance,
-  mappingKinds: [{ kind: JIRA_MAPPING_KIND, validate: validateJiraMappingSource }],
+  mappingKinds: [
+    {
+      kind: JIRA_MAPPING_KIND,
+      validate: validateJiraMappingSource,
+      // The statuses of the JSM change template's workflow as commonly cited (sites rename them; `--instance` checks the live one).
+      standardStates: {
+        section: 'statuses',
+        source: 'a status of the JSM change workflow',
+        states: [
+          { value: 'Planning', label: 'Planning', suggested: 'assess' },
+          { value: 'Awaiting CAB approval', label: 'Awaiting CAB approval', suggested: 'authorize' },
+          { value: 'Awaiting implementation', label: 'Awaiting implementation', suggested: 'scheduled' },
+          { value: 'Implementing', label: 'Implementing', suggested: 'implement' },
+          { value: 'Peer review', label: 'Peer review', suggested: 'review' },
+          { value: 'Completed', label: 'Completed', suggested: 'closed' },
+          { value: 'Failed', label: 'Failed', suggested: 'failed' },
+          { value: 'Canceled', label: 'Canceled', suggested: 'canceled' },
+        ],
+      },
+    },
+  ],
   streams: JIRA_STREAMS,
   nativeStates: (instance) => loadJiraMapping(instance.mapping).states,
   open(instance, { logger, onRequest, stateDir }) {

@@ -37,11 +37,11 @@ export function createJiraAuth(instance: JiraAuthInstance, deps: { logger: Logge
   if (auth.kind === 'basic') {
     const header = `Basic ${Buffer.from(`${auth.email}:${auth.apiToken}`, 'utf8').toString('base64')}`;
     // An API token has nothing to renew; the client's one retry after a 401 also rides out an edge hiccup.
-    return { provider: { header: async () => header, refresh: async () => {} }, apiBaseUrl: instance.baseUrl };
+    return { provider: { header: async () => header }, apiBaseUrl: instance.baseUrl };
   }
   if (auth.kind === 'pat') {
     const header = `Bearer ${auth.token}`;
-    return { provider: { header: async () => header, refresh: async () => {} }, apiBaseUrl: instance.baseUrl };
+    return { provider: { header: async () => header }, apiBaseUrl: instance.baseUrl };
   }
 
   // Atlassian rotates the refresh token on every refresh and kills the old one, so the

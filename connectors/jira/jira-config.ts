@@ -5,36 +5,38 @@
 import { z } from 'zod';
 import { instanceConfig, isTimeZone, Secret } from '../../src/kit/instance-config.ts';
 
-export const JiraBasicAuth = z.object({ kind: z.literal('basic'), email: z.string().min(1), apiToken: Secret }).strict();
+export const JiraBasicAuth = z
+  .object({ kind: z.literal('basic').describe('Email and API token (Jira Cloud).'), email: z.string().min(1).describe('The integration account\'s email.'), apiToken: Secret })
+  .strict();
 
 /** OAuth 2.0 (3LO): requests go through the Atlassian gateway for `cloudId`; the rotated refresh token is kept beside the store. */
 export const JiraOAuth2Auth = z
   .object({
-    kind: z.literal('oauth2'),
-    clientId: z.string().min(1),
+    kind: z.literal('oauth2').describe('OAuth 2.0 (3LO) through the Atlassian gateway (Jira Cloud).'),
+    clientId: z.string().min(1).describe('The OAuth app\'s client id.'),
     clientSecret: Secret,
     accessToken: Secret.optional(),
     refreshToken: Secret,
-    cloudId: z.string().min(1),
+    cloudId: z.string().min(1).describe('The site\'s cloud id (from accessible-resources).'),
   })
   .strict();
 
 /** Data Center personal access token, sent as `Authorization: Bearer <token>`. */
-export const JiraPatAuth = z.object({ kind: z.literal('pat'), token: Secret }).strict();
+export const JiraPatAuth = z.object({ kind: z.literal('pat').describe('Personal access token (Jira Data Center).'), token: Secret }).strict();
 
 export const JiraAuth = z.discriminatedUnion('kind', [JiraBasicAuth, JiraOAuth2Auth, JiraPatAuth]);
 export type JiraAuth = z.infer<typeof JiraAuth>;
 
 export const JiraInstance = instanceConfig('jira', {
-  flavor: z.enum(['cloud', 'datacenter']).default('cloud'),
-  auth: JiraAuth,
-  projects: z.array(z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'expected a Jira project key such as ITSM (upper-case letters, digits, _)')).min(1),
+  flavor: z.enum(['cloud', 'datacenter']).default('cloud').describe('Jira Cloud or Jira Data Center.'),
+  auth: JiraAuth.describe('How changegate signs in: basic or oauth2 (Cloud), pat (Data Center).'),
+  projects: z.array(z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'expected a Jira project key such as ITSM (upper-case letters, digits, _)')).min(1).describe('Keys of the JSM projects whose change issues are mirrored, e.g. [ITSM].'),
   /** Issue type names read as change requests. */
-  issueTypes: z.array(z.string().min(1)).min(1).default(['[System] Change']),
-  webhookSecret: Secret.optional(),
-  allowUnsignedWebhooks: z.boolean().default(false),
+  issueTypes: z.array(z.string().min(1)).min(1).default(['[System] Change']).describe('Issue type names read as change requests.'),
+  webhookSecret: Secret.optional().describe('Secret the site signs webhook deliveries with (HMAC); write it as ${VAR}.'),
+  allowUnsignedWebhooks: z.boolean().default(false).describe('Accept deliveries without a signature (only behind a trusted proxy).'),
   /** Zone in which JQL reads date literals (the API user's profile zone; usually the site default). */
-  siteTimeZone: z.string().refine(isTimeZone, 'expected an IANA time zone such as Europe/Berlin or UTC').default('UTC'),
+  siteTimeZone: z.string().refine(isTimeZone, 'expected an IANA time zone such as Europe/Berlin or UTC').default('UTC').describe('Zone in which JQL reads date literals (the API user\'s profile zone), e.g. Europe/Berlin.'),
 }).superRefine((instance, ctx) => {
   const kind = instance.auth.kind;
   if (instance.flavor === 'cloud' && kind === 'pat') {

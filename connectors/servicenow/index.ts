@@ -2,7 +2,9 @@
 // change_request, its approvals and journal; write-back of verdict fields, work
 // notes and state moves; the instance's blackout and maintenance schedules.
 
+import type { CanonicalState } from '../../src/domain/change.ts';
 import { defineConnector } from '../../src/kit/define-connector.ts';
+import type { StandardStates } from '../../src/kit/mapping-file.ts';
 import { SERVICENOW_MAPPING_KIND } from './servicenow-mapping-schema.ts';
 import { createServiceNowAuth } from './servicenow-auth.ts';
 import { createServiceNowClient } from './servicenow-client.ts';
@@ -12,13 +14,48 @@ import { loadServiceNowMapping, validateServiceNowMappingSource } from './servic
 import { readServiceNowSchedules } from './servicenow-schedules.ts';
 import { createServiceNowWriter } from './servicenow-writer.ts';
 
+/** The out-of-box change_request states (choice values and labels) every instance has unless customised. */
+const SERVICENOW_STANDARD_STATES: StandardStates = {
+  section: 'states',
+  source: 'an out-of-box ServiceNow change state',
+  states: [
+    { value: '-5', label: 'New', suggested: 'new' },
+    { value: '-4', label: 'Assess', suggested: 'assess' },
+    { value: '-3', label: 'Authorize', suggested: 'authorize' },
+    { value: '-2', label: 'Scheduled', suggested: 'scheduled' },
+    { value: '-1', label: 'Implement', suggested: 'implement' },
+    { value: '0', label: 'Review', suggested: 'review' },
+    { value: '3', label: 'Closed', suggested: 'closed' },
+    { value: '4', label: 'Canceled', suggested: 'canceled' },
+  ],
+};
+
+/**
+ * The mapping's choice values, plus the out-of-box label of each value it maps
+ * ("Scheduled" for -2), so a caller may name a state as people see it.
+ */
+function valuesAndLabels(states: ReadonlyMap<string, CanonicalState>): ReadonlyMap<string, CanonicalState> {
+  const all = new Map(states);
+  for (const { value, label } of SERVICENOW_STANDARD_STATES.states) {
+    const state = states.get(value);
+    if (state !== undefined && !all.has(label)) all.set(label, state);
+  }
+  return all;
+}
+
 export const servicenow = defineConnector<ServiceNowInstance>({
   system: 'servicenow',
   title: 'ServiceNow',
   config: ServiceNowInstance,
-  mappingKinds: [{ kind: SERVICENOW_MAPPING_KIND, validate: validateServiceNowMappingSource }],
+  mappingKinds: [
+    {
+      kind: SERVICENOW_MAPPING_KIND,
+      validate: validateServiceNowMappingSource,
+      standardStates: SERVICENOW_STANDARD_STATES,
+    },
+  ],
   streams: SERVICENOW_STREAMS,
-  nativeStates: (instance) => loadServiceNowMapping(instance.mapping).states,
+  nativeStates: (instance) => valuesAndLabels(loadServiceNowMapping(instance.mapping).states),
   open(instance, { logger, onRequest }) {
     const mapping = loadServiceNowMapping(instance.mapping);
     // Reads and write-back share one set of credentials (one OAuth token).

@@ -38,8 +38,8 @@ export function createServiceNowAuth(instance: ServiceNowAuthInstance, deps: Ser
   const configured = instance.auth;
   if (configured.kind === 'basic') {
     const header = `Basic ${Buffer.from(`${configured.username}:${configured.password}`, 'utf8').toString('base64')}`;
-    // Nothing to renew; the HTTP client still retries once after a 401, which also rides out a stale session node.
-    return { header: async () => header, refresh: async () => {} };
+    // Nothing to renew (no refresh): the HTTP client tries once more after a 401, which rides out a stale session node.
+    return { header: async () => header };
   }
 
   const auth = configured;

@@ -5,27 +5,29 @@ import { z } from 'zod';
 import { instanceConfig, Secret } from '../../src/kit/instance-config.ts';
 import { extraQueryProblem } from './keyset-query.ts';
 
-export const BasicAuth = z.object({ kind: z.literal('basic'), username: z.string().min(1), password: Secret }).strict();
+export const BasicAuth = z
+  .object({ kind: z.literal('basic').describe('HTTP Basic with an integration user.'), username: z.string().min(1).describe('The integration user.'), password: Secret })
+  .strict();
 
 export const OAuthClientCredentials = z
   .object({
-    kind: z.literal('oauth'),
-    grant: z.literal('client_credentials'),
-    clientId: z.string().min(1),
+    kind: z.literal('oauth').describe('OAuth 2.0 through the instance\'s oauth_token.do.'),
+    grant: z.literal('client_credentials').describe('Client credentials grant.'),
+    clientId: z.string().min(1).describe('The OAuth application registry entry\'s client id.'),
     clientSecret: Secret,
-    scope: z.string().optional(),
+    scope: z.string().optional().describe('OAuth scope to request, if the instance restricts them.'),
   })
   .strict();
 
 export const OAuthPassword = z
   .object({
-    kind: z.literal('oauth'),
-    grant: z.literal('password'),
-    clientId: z.string().min(1),
+    kind: z.literal('oauth').describe('OAuth 2.0 through the instance\'s oauth_token.do.'),
+    grant: z.literal('password').describe('Resource owner password grant.'),
+    clientId: z.string().min(1).describe('The OAuth application registry entry\'s client id.'),
     clientSecret: Secret,
-    username: z.string().min(1),
+    username: z.string().min(1).describe('The integration user.'),
     password: Secret,
-    scope: z.string().optional(),
+    scope: z.string().optional().describe('OAuth scope to request, if the instance restricts them.'),
   })
   .strict();
 
@@ -33,7 +35,7 @@ export const ServiceNowAuth = z.discriminatedUnion('kind', [BasicAuth, z.discrim
 export type ServiceNowAuth = z.infer<typeof ServiceNowAuth>;
 
 export const ServiceNowInstance = instanceConfig('servicenow', {
-  auth: ServiceNowAuth,
+  auth: ServiceNowAuth.describe('How changegate signs in: basic, or oauth with grant client_credentials or password.'),
   /** Extra encoded query ANDed to every change read, e.g. `active=true`. */
   query: z
     .string()
@@ -41,6 +43,7 @@ export const ServiceNowInstance = instanceConfig('servicenow', {
       const problem = extraQueryProblem(query);
       if (problem) ctx.addIssue({ code: 'custom', message: `query ${problem}` });
     })
-    .optional(),
+    .optional()
+    .describe('Extra encoded query ANDed to every change read, e.g. active=true.'),
 });
 export type ServiceNowInstance = z.infer<typeof ServiceNowInstance>;

@@ -21,8 +21,8 @@ import { openStores } from '../store/open-stores.ts';
 import { DeliveryProcessor } from '../sync/delivery-processor.ts';
 import { SyncEngine } from '../sync/sync-engine.ts';
 import { SyncScheduler } from '../sync/scheduler.ts';
-import { createItsmCalendars, type CalendarReader } from '../assess/itsm-calendar.ts';
-import { buildConnector, connectorContext } from './build-connectors.ts';
+import { buildConnector } from './build-connectors.ts';
+import { itsmCalendarsFor } from './itsm-calendars-for.ts';
 import type { DemoInstances } from './demo-instances.ts';
 import { loadDemo } from './load-demo.ts';
 import { validationInstances } from './validation-instances.ts';
@@ -91,12 +91,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
   const connectors = new Map<string, ConnectorInstance>();
   const stateDir = config.store.kind === 'sqlite' ? { stateDir: dirname(config.store.path) } : {};
   // Calendars the systems publish (ServiceNow blackout and maintenance schedules), merged with the policy's calendar.
-  const calendarReaders = new Map<string, CalendarReader>();
-  for (const instance of instances) {
-    const read = registry.get(instance.system).capabilities?.calendars;
-    if (read) calendarReaders.set(instance.id, read(instance, connectorContext(instance, { logger, metrics, ...stateDir })));
-  }
-  const itsmCalendars = createItsmCalendars(calendarReaders, { logger });
+  const itsmCalendars = itsmCalendarsFor(instances, registry, { logger, metrics, ...stateDir });
   const calendars = (id: string) => itsmCalendars.calendarFor(id);
   // One direction: sync → runner → outbox → worker → ticket. The runner only wakes the worker;
   // how an item settled is read back from the outbox, never reported to the runner.

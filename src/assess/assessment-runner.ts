@@ -26,8 +26,8 @@ import type { ChangeStore } from '../store/change-store.ts';
 import { contentHash } from '../store/content-hash.ts';
 import type { NewOutboxItem, OutboxStore } from '../store/outbox-store.ts';
 import { Enforcer } from './enforcement.ts';
-import { buildPolicyContext, type EventSource } from './policy-context.ts';
-import { assessmentNote, ticketVerdict, withoutOwnNotes } from './verdict-text.ts';
+import { buildPolicyContext, judgedChange, type EventSource } from './policy-context.ts';
+import { assessmentNote, ticketVerdict } from './verdict-text.ts';
 
 export interface AssessmentRunnerDeps {
   store: ChangeStore;
@@ -157,7 +157,7 @@ export class AssessmentRunner {
     const mirrored = await deps.store.getChange(idOrKey);
     if (mirrored === null) return { changeId: null, status: 'missing', assessment: null, outcomeChanged: false, enqueued: [], enforcements: [] };
     const { change } = mirrored;
-    const judged: MirroredChange = { ...mirrored, journal: withoutOwnNotes(mirrored.journal) };
+    const judged: MirroredChange = judgedChange(mirrored);
     const revisions = await deps.store.listRevisions(change.id);
     const revision = revisions.at(-1)?.seq ?? 0;
     const last = await deps.assessments.latestAssessment(change.id);

@@ -27,6 +27,12 @@ export interface ItsmCalendars {
   refresh(instance: string): Promise<void>;
   /** Refreshes every instance: for start-up, so the first assessments already see the schedules. */
   refreshAll(): Promise<void>;
+  /**
+   * What judging the instance's changes rests on: `read` (its schedules are merged in), `none` (its
+   * system publishes none), `unread` (the last read failed and none succeeded before: the policy
+   * calendar applies alone; `error` says why).
+   */
+  status(instance: string): { itsm: 'read' | 'none' | 'unread'; error?: string };
 }
 
 interface Entry {
@@ -36,13 +42,15 @@ interface Entry {
   running: Promise<void> | null;
   /** Codes already logged, so a standing 403 is said once. */
   logged: Set<string>;
+  /** Why the last read failed; null after a good one. */
+  error: string | null;
 }
 
 export function createItsmCalendars(readers: ReadonlyMap<string, CalendarReader>, options: ItsmCalendarsOptions): ItsmCalendars {
   const refreshMs = options.refreshMs ?? 15 * 60_000;
   const now = options.now ?? Date.now;
   const entries = new Map<string, Entry>();
-  for (const id of readers.keys()) entries.set(id, { calendar: null, readAt: null, running: null, logged: new Set() });
+  for (const id of readers.keys()) entries.set(id, { calendar: null, readAt: null, running: null, logged: new Set(), error: null });
 
   function refresh(instance: string): Promise<void> {
     const entry = entries.get(instance);
@@ -51,14 +59,16 @@ export function createItsmCalendars(readers: ReadonlyMap<string, CalendarReader>
     entry.running ??= read()
       .then((calendar) => {
         entry.calendar = calendar;
+        entry.error = null;
         entry.logged.clear();
         options.logger.debug({ instance, windows: calendar.windows.length }, 'ITSM calendar refreshed');
       })
       .catch((error: unknown) => {
         const code = isChangegateError(error) ? error.code : 'unknown';
+        const why = error instanceof Error ? error.message : String(error);
+        entry.error = why;
         if (entry.logged.has(code)) return;
         entry.logged.add(code);
-        const why = error instanceof Error ? error.message : String(error);
         // The policy calendar still applies; only the ITSM schedules are missing (or stale).
         options.logger.warn({ instance, code, err: error }, `${instance}: ITSM blackout/maintenance schedules could not be read; the policy calendar applies without them (${why})`);
       })
@@ -77,6 +87,12 @@ export function createItsmCalendars(readers: ReadonlyMap<string, CalendarReader>
       return entry.calendar;
     },
     refresh,
+    status(instance) {
+      const entry = entries.get(instance);
+      if (!entry) return { itsm: 'none' };
+      if (entry.calendar !== null) return { itsm: 'read' };
+      return entry.error === null ? { itsm: 'unread' } : { itsm: 'unread', error: entry.error };
+    },
     async refreshAll() {
       await Promise.all([...entries.keys()].map((id) => refresh(id)));
     },

@@ -12,6 +12,7 @@ import { waiversFor, type Policy } from '../policy/policy-config.ts';
 import type { ChangeStore } from '../store/change-store.ts';
 import { changeRefKeys } from '../store/change-refs.ts';
 import { mergeCalendars } from './itsm-calendar.ts';
+import { withoutOwnNotes } from './verdict-text.ts';
 
 /** The CI and monitoring events correlated to one change. */
 export type EventSource = (change: Change) => Promise<{ ci: CiEvent[]; monitor: MonitorEvent[] }>;
@@ -70,6 +71,11 @@ async function neighbours(store: ChangeStore, change: Change): Promise<Change[]>
   const window = plannedWindow(change);
   if (refs.length === 0 || window === null) return [];
   return store.listActiveChangesTouching({ instance: change.instance, refs, plannedOverlap: window, excludeId: change.id, limit: MAX_NEIGHBOURS });
+}
+
+/** The change as every judge sees it: changegate's own notes in its journal are not evidence about the change. */
+export function judgedChange(mc: MirroredChange): MirroredChange {
+  return { ...mc, journal: withoutOwnNotes(mc.journal) };
 }
 
 export async function buildPolicyContext(deps: PolicyContextDeps, mc: MirroredChange, now: Date, options: PolicyContextOptions = {}): Promise<PolicyContext> {

@@ -18,3 +18,16 @@ export function resolveState(value: string, nativeStates: ReadonlyMap<string, Ca
   for (const [native, state] of nativeStates) if (native.toLowerCase() === folded) return state;
   return CANONICAL.has(folded) ? (folded as CanonicalState) : null;
 }
+
+const order = (state: CanonicalState): number => CANONICAL_STATES.indexOf(state);
+
+/**
+ * Everything a caller may name for `instance`, in full: the canonical states and
+ * each native value or label of its mapping with the state it stands for.
+ */
+export function acceptedStates(instance: string, nativeStates: ReadonlyMap<string, CanonicalState>): string {
+  const canonical = `canonical states: ${CANONICAL_STATES.join(', ')}`;
+  if (nativeStates.size === 0) return `${canonical} (the mapping of ${instance} names no native states)`;
+  const native = [...nativeStates].toSorted((a, b) => order(a[1]) - order(b[1])).map(([value, state]) => `${JSON.stringify(value)} (${state})`).join(', ');
+  return `${canonical}; native states of ${instance}: ${native}`;
+}

@@ -8,7 +8,7 @@ import type { CanonicalState, System } from '../domain/change.ts';
 import { childRecordsRead, validateTransition } from '../policy/assess.ts';
 import { gatedStates, isEdge } from '../policy/lifecycle.ts';
 import type { Policy } from '../policy/policy-config.ts';
-import { buildPolicyContext, type PolicyContextDeps } from './policy-context.ts';
+import { buildPolicyContext, judgedChange, type PolicyContextDeps } from './policy-context.ts';
 
 export type FailMode = 'open' | 'closed';
 
@@ -113,7 +113,8 @@ export async function validateChangeTransition(deps: ValidationDeps, request: Va
     return { answer: { ...base, ...byFailMode(instance, why) }, basis: 'not_mirrored' };
   }
   if (stale !== null) return { answer: { ...base, ...byFailMode(instance, stale) }, basis: 'stale' };
-  const subject = mc.change.state === from ? mc : { ...mc, change: { ...mc.change, state: from } };
+  const judged = judgedChange(mc);
+  const subject = judged.change.state === from ? judged : { ...judged, change: { ...judged.change, state: from } };
   const states = isEdge(subject.change.type, from, to) ? gatedStates(from, to) : [];
   const ctx = await buildPolicyContext(deps, subject, now, { states });
   const verdict = validateTransition(subject, to, ctx);

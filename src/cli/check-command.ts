@@ -1,30 +1,43 @@
-// `changegate check KEY [--to STATE] [--explain]`: a dry run of the policy on
-// one mirrored change, read from the store the configuration names (or the
-// default demo store). It uses the same context builder and policy calls as
-// the validate endpoint and the assessment runner, so what it prints is what
-// they decide. Exit 0: allowed (or, without --to, the change was found);
-// 1: not allowed; 2: usage, configuration, unknown key or state.
+// `changegate check KEY [--to STATE] [--explain] [--json]`: a dry run of the
+// policy on one mirrored change, read from the store the configuration names
+// (or the demo's store). It judges on the facts the service judges on: the
+// same context builder (policy calendar, waivers, neighbours), the ITSM
+// schedules read through the same connector capability (the demo's simulators
+// are started in-process for that), and the same view of the journal. So what
+// it prints is what the assessment on the ticket and /v1/validate decide.
+//
+// Exit 0: allowed (without --to: assessed); 1: not allowed; 2: usage,
+// configuration, unknown key or state; 3: the instance's ITSM schedules could
+// not be read, so the policy calendar was used alone and an "allowed" may miss
+// a freeze ("not allowed" stays 1: a missing calendar only hides blockers).
 
 import { existsSync } from 'node:fs';
-import { buildPolicyContext } from '../assess/policy-context.ts';
-import { resolveState } from '../assess/resolve-state.ts';
+import { buildPolicyContext, judgedChange } from '../assess/policy-context.ts';
+import { acceptedStates, resolveState } from '../assess/resolve-state.ts';
 import { ruleProvenance } from '../assess/rule-provenance.ts';
+import { itsmCalendarsFor } from '../app/itsm-calendars-for.ts';
+import { loadDemo } from '../app/load-demo.ts';
 import { validationInstances } from '../app/validation-instances.ts';
-import { loadConfig } from '../config/load-config.ts';
+import { loadConfig, type LoadedConfig } from '../config/load-config.ts';
+import type { InstanceConfig } from '../config/schema.ts';
 import type { ConnectorRegistry } from '../kit/connector-registry.ts';
-import type { CanonicalState } from '../domain/change.ts';
-import { CANONICAL_STATES } from '../domain/change.ts';
+import type { Logger } from '../log.ts';
+import { createLogger } from '../log.ts';
+import { createMetrics } from '../observability/metrics.ts';
 import { assess, gatesForTransition, validateTransition } from '../policy/assess.ts';
 import { nextStates } from '../policy/lifecycle.ts';
 import { loadPolicy } from '../policy/policy-config.ts';
 import { openStores } from '../store/open-stores.ts';
-import { renderAssessment, renderExplain, renderHeader, renderTransition } from './check-report.ts';
+import { checkJson, type CalendarBasis } from './check-json.ts';
+import { renderAssessment, renderCalendars, renderExplain, renderHeader, renderTransition } from './check-report.ts';
+import { colorFor } from './terminal-log.ts';
 
 export interface CheckOptions {
   key: string;
-  /** Canonical state, or a native state value of the change's instance. */
+  /** Canonical state, or a native state value or label of the change's instance. */
   to?: string;
   explain: boolean;
+  json?: boolean;
   config?: string;
   /** Look the key up on this instance only. */
   instance?: string;
@@ -37,55 +50,92 @@ export interface CheckOutput {
   stderr: { write(text: string): unknown };
 }
 
+/** For tests and embedders: judge against instances already running (an app's demo) instead of starting the demo's simulators. */
+export interface CheckDeps {
+  loaded?: LoadedConfig;
+  instances?: readonly InstanceConfig[];
+  logger?: Logger;
+}
+
+export const EXIT_CALENDAR_UNREAD = 3;
+
+/** A dry run should answer in seconds: one attempt, a short timeout, for the schedule read. */
+const CHECK_READ_TIMEOUT_MS = 10_000;
+
 function usageError(out: CheckOutput, message: string): number {
   out.stderr.write(`changegate check: ${message}\n`);
   return 2;
 }
 
-export async function runCheck(registry: ConnectorRegistry, options: CheckOptions, out: CheckOutput): Promise<number> {
+async function calendarsOf(registry: ConnectorRegistry, instance: InstanceConfig | undefined, logger: Logger): Promise<{ basis: CalendarBasis; calendar: ReturnType<ReturnType<typeof itsmCalendarsFor>['calendarFor']> }> {
+  if (instance === undefined) return { basis: { itsm: 'unreachable', error: 'the change\'s instance is not in the configuration' }, calendar: null };
+  const quick = { ...instance, retries: 0, timeout: Math.min(instance.timeout, CHECK_READ_TIMEOUT_MS) };
+  const calendars = itsmCalendarsFor([quick], registry, { logger, metrics: createMetrics({ defaultMetrics: false }) });
+  await calendars.refresh(instance.id);
+  const status = calendars.status(instance.id);
+  const basis: CalendarBasis = status.itsm === 'unread' ? { itsm: 'unreachable', ...(status.error === undefined ? {} : { error: status.error }) } : { itsm: status.itsm };
+  return { basis, calendar: calendars.calendarFor(instance.id) };
+}
+
+export async function runCheck(registry: ConnectorRegistry, options: CheckOptions, out: CheckOutput, deps: CheckDeps = {}): Promise<number> {
   const now = options.at === undefined ? new Date() : new Date(options.at);
   if (Number.isNaN(now.getTime())) return usageError(out, `--at ${JSON.stringify(options.at)} is not an ISO-8601 instant`);
-  const loaded = loadConfig(registry, { path: options.config });
+  const loaded = deps.loaded ?? loadConfig(registry, { path: options.config });
   const { config } = loaded;
   // A dry run must not create an empty database where the operator expected a mirror.
   if (config.store.kind === 'sqlite' && config.store.path !== ':memory:' && !existsSync(config.store.path)) {
     return usageError(out, `no mirror at ${config.store.path}: run \`changegate sync\` (or \`changegate demo\`) first, or name the configuration with --config`);
   }
   const policy = config.policy === undefined ? loadPolicy() : loadPolicy(config.policy);
+  // Only failures the operator must see: the calendar basis is reported in the answer itself.
+  const logger = deps.logger ?? createLogger({ level: 'error', destination: process.stderr });
   const stores = await openStores(config.store);
   const store = stores.changes;
+  let demo: { close(): Promise<void> } | null = null;
   try {
-    const mc = await store.getChange(options.key, options.instance === undefined ? {} : { instance: options.instance });
-    if (mc === null) {
+    const mirrored = await store.getChange(options.key, options.instance === undefined ? {} : { instance: options.instance });
+    if (mirrored === null) {
       return usageError(out, `no mirrored change "${options.key}"${options.instance === undefined ? '' : ` on instance ${options.instance}`}`);
     }
-    const color = out.stdout.isTTY === true;
-    const ctx = await buildPolicyContext({ store, policy }, mc, now);
-    const assessment = assess(mc, ctx);
-    const sections = [renderHeader(mc, assessment, color)];
-    let code = 0;
-    let explained: string[];
-    if (options.to !== undefined) {
-      const configured = config.instances.filter((i) => i.id === mc.change.instance);
-      const states = validationInstances(configured, registry).get(mc.change.instance)?.states ?? new Map<string, CanonicalState>();
-      const to = resolveState(options.to, states);
-      if (to === null) {
-        const native = states.size > 0 ? ` nor a state the mapping of ${mc.change.instance} knows (${[...states.keys()].join(', ')})` : '';
-        return usageError(out, `--to ${JSON.stringify(options.to)} is neither a canonical state (${CANONICAL_STATES.join(', ')})${native}`);
-      }
-      const gates = gatesForTransition(mc, to, ctx);
-      const verdict = validateTransition(mc, to, ctx);
-      sections.push(renderTransition(mc.change.state, to, gates, verdict, color));
-      explained = gates.map((g) => g.id);
-      code = verdict.allow ? 0 : 1;
-    } else {
-      sections.push(renderAssessment(assessment, nextStates(mc.change.type, mc.change.state), color));
-      explained = assessment.gates.map((g) => g.id);
+    const mc = judgedChange(mirrored);
+    let instances = deps.instances ?? config.instances;
+    if (deps.instances === undefined && loaded.file === null) {
+      // The demo's instances live in its simulators: started here, seeded as `changegate demo` seeds them.
+      const started = await (await loadDemo()).startDemoInstances({ logger });
+      demo = started;
+      instances = started.instances;
     }
-    if (options.explain) sections.push(renderExplain(ruleProvenance(policy, mc.change, assessment.classification, explained), policy.file, color));
+    const instance = instances.find((i) => i.id === mc.change.instance);
+    const { basis, calendar } = await calendarsOf(registry, instance, logger);
+    const ctx = await buildPolicyContext({ store, policy, calendars: () => calendar }, mc, now);
+    const assessment = assess(mc, ctx);
+    const next = nextStates(mc.change.type, mc.change.state);
+    let transition: { to: ReturnType<typeof resolveState> & string; gates: ReturnType<typeof gatesForTransition>; verdict: ReturnType<typeof validateTransition> } | undefined;
+    if (options.to !== undefined) {
+      const states = instance === undefined ? new Map() : (validationInstances([instance], registry).get(instance.id)?.states ?? new Map());
+      const to = resolveState(options.to, states);
+      if (to === null) return usageError(out, `--to ${JSON.stringify(options.to)} is not a state ${mc.change.instance} knows; accepted are the ${acceptedStates(mc.change.instance, states)}`);
+      transition = { to, gates: gatesForTransition(mc, to, ctx), verdict: validateTransition(mc, to, ctx) };
+    }
+    const explained = transition === undefined ? assessment.gates.map((g) => g.id) : transition.gates.map((g) => g.id);
+    const provenance = options.explain ? ruleProvenance(policy, mc.change, assessment.classification, explained) : undefined;
+    let code = transition === undefined || transition.verdict.allow ? 0 : 1;
+    if (code === 0 && basis.itsm === 'unreachable') code = EXIT_CALENDAR_UNREAD;
+    if (options.json === true) {
+      out.stdout.write(`${JSON.stringify(checkJson({ mc, assessment, calendars: basis, next, exitCode: code, ...(transition ? { transition } : {}), ...(provenance ? { explain: provenance } : {}) }), null, 2)}\n`);
+      return code;
+    }
+    const color = colorFor(out.stdout);
+    const sections = [renderHeader(mc, assessment, color), renderCalendars(mc.change.instance, basis, color)];
+    sections.push(transition === undefined ? renderAssessment(assessment, next, color) : renderTransition(mc.change.state, transition.to, transition.gates, transition.verdict, color));
+    if (provenance) sections.push(renderExplain(provenance, policy.file, color));
     out.stdout.write(`${sections.join('\n\n')}\n`);
+    if (basis.itsm === 'unreachable') {
+      out.stderr.write(`changegate check: judged with the policy calendar only: the ITSM schedules of ${mc.change.instance} could not be read (${basis.error ?? 'no answer'})\n`);
+    }
     return code;
   } finally {
     await stores.close();
+    if (demo) await demo.close();
   }
 }

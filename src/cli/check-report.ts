@@ -8,6 +8,7 @@ import type { Assessment, GateOutcome, GateResult, TransitionVerdict } from '../
 import type { CanonicalState, MirroredChange } from '../domain/change.ts';
 import { gatedStates } from '../policy/lifecycle.ts';
 import { describeRisk } from '../policy/risk.ts';
+import type { CalendarBasis } from './check-json.ts';
 import { paint, renderTable, type Cell, type Tone } from './text-table.ts';
 
 const OUTCOME_TONE: Record<GateOutcome | 'unknown', Tone> = { pass: 'good', fail: 'bad', pending: 'warn', waived: 'info', unknown: 'warn' };
@@ -89,7 +90,7 @@ export function renderAssessment(assessment: Assessment, next: readonly Canonica
 }
 
 /** Each target the assessment evaluated, allowed or with the gates that block it. */
-function nextTargets(assessment: Assessment, next: readonly CanonicalState[]): { to: CanonicalState; allowed: boolean; blockers: string[] }[] {
+export function nextTargets(assessment: Assessment, next: readonly CanonicalState[]): { to: CanonicalState; allowed: boolean; blockers: string[] }[] {
   return next.map((to) => {
     const guarded = new Set(gatedStates(assessment.state, to));
     const blockers = assessment.gates.filter((g) => guarded.has(g.into) && !clears(g)).map((g) => `${g.id} (${g.result})`);
@@ -113,4 +114,16 @@ export function renderExplain(provenance: readonly RuleProvenance[], policyFile:
     lines.push(...table.split('\n').map((l) => `  ${l}`));
   }
   return lines.join('\n');
+}
+
+/** Which calendars the answer rests on, so a dry run without the ITSM schedules is never mistaken for a full one. */
+export function renderCalendars(instance: string, basis: CalendarBasis, color: boolean): string {
+  switch (basis.itsm) {
+    case 'read':
+      return `calendars: the policy calendar and the ITSM schedules of ${instance}`;
+    case 'none':
+      return `calendars: the policy calendar (${instance} publishes no schedules)`;
+    case 'unreachable':
+      return paint(`calendars: THE POLICY CALENDAR ONLY: the ITSM schedules of ${instance} could not be read (${basis.error ?? 'no answer'}); a freeze there is not seen`, 'warn', color);
+  }
 }

@@ -1,6 +1,7 @@
 // Progress of a long sync: a live line on a terminal, plain lines in pipes and CI.
 
 import type { SyncProgress } from '../sync/sync-engine.ts';
+import type { Terminal } from './terminal-log.ts';
 
 function fmt(n: number): string {
   return Math.round(n).toLocaleString('en-US');
@@ -19,24 +20,25 @@ export function describeProgress(p: SyncProgress): string {
   return `${p.instance} ${p.stream}: ${fmt(p.records)}${of} records · ${fmt(rate)}/s${left}`;
 }
 
-export function createProgressReporter(stream: NodeJS.WriteStream): { update(p: SyncProgress): void; done(): void } {
-  const live = stream.isTTY === true && process.env['CI'] !== 'true';
+/** Log lines written through the same terminal appear above the live line, never glued to it. */
+export function createProgressReporter(terminal: Terminal): { update(p: SyncProgress): void; done(): void } {
   let lastPlain = 0;
   let lastKey = '';
   return {
     update(p) {
       const key = `${p.instance}/${p.stream}`;
-      if (live) {
-        if (lastKey && key !== lastKey) stream.write('\n');
-        stream.write(`\r\x1b[2K${describeProgress(p)}`);
+      if (terminal.live) {
+        if (lastKey && key !== lastKey) terminal.endProgress();
+        terminal.progress(describeProgress(p));
       } else if (Date.now() - lastPlain > 5000 || key !== lastKey) {
-        stream.write(`${describeProgress(p)}\n`);
+        terminal.line(describeProgress(p));
         lastPlain = Date.now();
       }
       lastKey = key;
     },
     done() {
-      if (live && lastKey) stream.write('\n');
+      terminal.endProgress();
+      lastKey = '';
     },
   };
 }

@@ -1,44 +1,28 @@
-// The `changegate` command line. Exit codes: 0 done, 1 failed or denied, 2 invalid configuration or usage.
+// The `changegate` command line. Exit codes: 0 done (check: allowed), 1 failed
+// or not allowed, 2 invalid configuration or usage (with the command's own
+// help), 3 `check` judged without the ITSM schedules. Expected errors print
+// `changegate: [CODE] message`, never a stack trace.
 
-import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { createApp } from '../app/changegate-app.ts';
 import { demoConfig, loadConfig } from '../config/load-config.ts';
 import { configSchemaFor } from '../config/schema.ts';
-import { asChangegateError, type ChangegateError } from '../errors.ts';
+import { asChangegateError, isChangegateError, type ChangegateError } from '../errors.ts';
 import type { ConnectorRegistry } from '../kit/connector-registry.ts';
 import { createLogger } from '../log.ts';
-import { mappingKindsOf } from '../mapping/mapping-kinds.ts';
-import { validateMappingFiles } from '../mapping/validate-mappings.ts';
 import { runCheck } from './check-command.ts';
+import { commandHelp, findCommand, globalHelp, parseCommand, UsageError, type CommandSpec } from './command-spec.ts';
+import { runMappingsValidate } from './mappings-command.ts';
 import { runOpenApi } from './openapi-command.ts';
-import { createProgressReporter } from './progress-line.ts';
+import { runSync } from './sync-command.ts';
+import { colorFor, createTerminal, logDestination } from './terminal-log.ts';
 import { validateLiveMapping } from './validate-live-mapping-command.ts';
 
-const USAGE = `changegate <command> [options]
-
-Commands:
-  serve                       run the schedules and the HTTP API (no config: built-in demo instances)
-  demo                        run the service against the seeded built-in simulators
-  sync [--instance ID] [--full]
-                              sync once (every instance, or one) and exit
-  check KEY [--to STATE] [--explain] [--instance ID] [--at INSTANT]
-                              dry run of the policy on a mirrored change: the gates of one
-                              transition and the verdict (exit 0 allowed, 1 not), or without
-                              --to the whole assessment; --explain adds the rule parameters
-                              in force and where each came from; STATE is canonical or the
-                              instance's native value (one starting with "-" as --to=-3)
-  mappings validate [DIR]     check mapping files (default: ./mappings)
-  mappings validate --instance ID [--config FILE]
-                              check an instance's mapping against its live site
-                              (systems that can: Jira)
-  config schema               print the JSON Schema of changegate.yaml
-  openapi                     print the OpenAPI 3.1 document of the HTTP API
-
-Options:
-  --config FILE               configuration file (or CHANGEGATE_CONFIG)
-  -h, --help                  this text
-`;
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+  return pkg.version ?? '0.0.0';
+}
 
 function exitCodeFor(error: ChangegateError): number {
   return error.kind === 'config' || error.code === 'CG_INSTANCE_UNKNOWN' ? 2 : 1;
@@ -51,116 +35,113 @@ async function waitForSignal(): Promise<void> {
   });
 }
 
-export async function runCli(argv: string[], registry: ConnectorRegistry): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      config: { type: 'string' },
-      instance: { type: 'string' },
-      full: { type: 'boolean', default: false },
-      to: { type: 'string' },
-      explain: { type: 'boolean', default: false },
-      at: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  const [command, sub, arg] = positionals;
-  if (values.help || command === undefined || command === 'help') {
-    process.stdout.write(USAGE);
-    return command === undefined && !values.help ? 2 : 0;
+const str = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
+
+async function runCommand(spec: CommandSpec, args: readonly string[], registry: ConnectorRegistry): Promise<number> {
+  const { values, positionals } = parseCommand(spec, args);
+  if (values['help'] === true) {
+    process.stdout.write(commandHelp(spec));
+    return 0;
   }
-  switch (command) {
+  const json = values['json'] === true;
+  const config = str(values['config']);
+  const stderr = createTerminal(process.stderr);
+  switch (spec.name) {
     case 'serve':
     case 'demo': {
-      const loaded = command === 'demo' ? demoConfig(registry) : loadConfig(registry, { path: values.config });
-      const app = await createApp(loaded);
+      const loaded = spec.name === 'demo' ? demoConfig(registry) : loadConfig(registry, { path: config });
+      // Logs go to stdout, where a service's logs are collected; readable when that is a terminal.
+      const logger = createLogger({ level: loaded.config.log.level, destination: logDestination(createTerminal(process.stdout)) });
+      const app = await createApp(loaded, { logger });
       await app.serve();
       await waitForSignal();
       app.logger.info('shutting down');
       await app.close();
       return 0;
     }
-    case 'sync': {
-      const loaded = loadConfig(registry, { path: values.config });
-      const logger = createLogger({ level: loaded.config.log.level, destination: process.stderr });
-      const app = await createApp(loaded, { logger });
-      const progress = createProgressReporter(process.stderr);
-      let failed = false;
-      try {
-        // Assessments made by this run see the ServiceNow blackout and maintenance schedules, as serve's do.
-        await app.readItsmCalendars();
-        const ids = values.instance ? [values.instance] : app.engine.instanceIds();
-        for (const id of ids) {
-          try {
-            const report = await app.engine.sync(id, { full: values.full, onProgress: (p) => progress.update(p) });
-            progress.done();
-            process.stdout.write(`${JSON.stringify(report)}\n`);
-          } catch (err) {
-            progress.done();
-            const error = asChangegateError(err);
-            process.stderr.write(`changegate: sync of ${id} failed: [${error.code}] ${error.message}\n`);
-            if (error.code === 'CG_INSTANCE_UNKNOWN') return 2;
-            failed = true;
-          }
-        }
-      } finally {
-        await app.close();
-      }
-      return failed ? 1 : 0;
-    }
+    case 'sync':
+      return runSync(registry, { full: values['full'] === true, json, ...(config ? { config } : {}), ...(str(values['instance']) ? { instance: str(values['instance']) as string } : {}) }, process.stdout, stderr);
     case 'check': {
-      if (sub === undefined) {
-        process.stderr.write(`changegate check: name the change, e.g. changegate check CHG0030001 --to implement\n`);
-        return 2;
-      }
+      const to = str(values['to']);
+      const instance = str(values['instance']);
+      const at = str(values['at']);
       return runCheck(
         registry,
-        {
-          key: sub,
-          explain: values.explain,
-          ...(values.to === undefined ? {} : { to: values.to }),
-          ...(values.config === undefined ? {} : { config: values.config }),
-          ...(values.instance === undefined ? {} : { instance: values.instance }),
-          ...(values.at === undefined ? {} : { at: values.at }),
-        },
+        { key: positionals[0] as string, explain: values['explain'] === true, json, ...(to === undefined ? {} : { to }), ...(config ? { config } : {}), ...(instance ? { instance } : {}), ...(at ? { at } : {}) },
         { stdout: process.stdout, stderr: process.stderr },
       );
     }
-    case 'mappings': {
-      if (sub !== 'validate') break;
-      if (values.instance) return await validateLiveMapping(registry, values.instance, values.config, process.stdout);
-      const results = validateMappingFiles(arg ?? 'mappings', mappingKindsOf(registry));
-      if (results.length === 0) {
-        process.stderr.write(`changegate: no mapping files (*.yaml) in ${arg ?? 'mappings'}\n`);
+    case 'mappings validate': {
+      const instance = str(values['instance']);
+      if (instance) return validateLiveMapping(registry, instance, config, process.stdout, json);
+      return runMappingsValidate(registry, positionals[0] ?? 'mappings', json, { stdout: process.stdout, stderr: process.stderr }, colorFor(process.stdout));
+    }
+    case 'config validate': {
+      let file: string | null;
+      try {
+        file = loadConfig(registry, { path: config }).file;
+      } catch (err) {
+        if (!json || !isChangegateError(err) || err.kind !== 'config') throw err;
+        const issues = Array.isArray(err.details['issues']) ? err.details['issues'] : [err.message];
+        process.stdout.write(`${JSON.stringify({ format: 1, exitCode: 2, file: err.details['file'] ?? config ?? null, code: err.code, issues }, null, 2)}\n`);
         return 2;
       }
-      for (const r of results) {
-        process.stdout.write(r.ok ? `ok      ${r.file}\n` : `invalid ${r.file}\n${r.errors.map((e) => `  ${e}\n`).join('')}`);
-      }
-      return results.every((r) => r.ok) ? 0 : 2;
-    }
-    case 'config': {
-      if (sub !== 'schema') break;
-      process.stdout.write(`${JSON.stringify(z.toJSONSchema(configSchemaFor(registry), { io: 'input' }), null, 2)}\n`);
+      if (json) process.stdout.write(`${JSON.stringify({ format: 1, exitCode: 0, file, issues: [] }, null, 2)}\n`);
+      else process.stdout.write(`ok      ${file ?? '(no configuration: the built-in demo)'}\n`);
       return 0;
     }
+    case 'config schema':
+      process.stdout.write(`${JSON.stringify(z.toJSONSchema(configSchemaFor(registry), { io: 'input' }), null, 2)}\n`);
+      return 0;
     case 'openapi':
       return runOpenApi(registry, process.stdout);
     default:
-      break;
+      throw new UsageError(`unknown command "${spec.name}"`, null);
   }
-  process.stderr.write(`changegate: unknown command "${[command, sub].filter(Boolean).join(' ')}"\n\n${USAGE}`);
-  return 2;
+}
+
+export async function runCli(argv: string[], registry: ConnectorRegistry): Promise<number> {
+  const words = argv.filter((a) => !a.startsWith('-'));
+  const found = findCommand(argv.slice(0, argv.findIndex((a) => a.startsWith('-')) === -1 ? argv.length : argv.findIndex((a) => a.startsWith('-'))));
+  if (found === null) {
+    if (argv.includes('--version')) {
+      process.stdout.write(`changegate ${packageVersion()}\n`);
+      return 0;
+    }
+    // `changegate help sync` is `changegate sync --help`.
+    const topic = words[0] === 'help' ? findCommand(words.slice(1)) : null;
+    if (topic !== null) {
+      process.stdout.write(commandHelp(topic.spec));
+      return 0;
+    }
+    const help = argv.includes('--help') || argv.includes('-h') || words[0] === 'help';
+    if (help || argv.length === 0) {
+      process.stdout.write(globalHelp(packageVersion()));
+      return help ? 0 : 2;
+    }
+    const unknown = words.length > 0 ? `unknown command "${words.slice(0, 2).join(' ')}"` : `unknown option ${JSON.stringify(argv[0])}`;
+    throw new UsageError(unknown, null);
+  }
+  return runCommand(found.spec, argv.slice(found.rest), registry);
 }
 
 export async function main(argv: string[], registry: ConnectorRegistry): Promise<void> {
   try {
     process.exitCode = await runCli(argv, registry);
   } catch (err) {
+    if (err instanceof UsageError) {
+      const name = err.command === null ? '' : ` ${err.command.name}`;
+      process.stderr.write(`changegate${name}: ${err.message}\n\n${err.command === null ? globalHelp(packageVersion()) : commandHelp(err.command)}`);
+      process.exitCode = 2;
+      return;
+    }
     const error = asChangegateError(err);
     process.stderr.write(`changegate: [${error.code}] ${error.message}\n`);
+    // An internal error is a bug: its stack is what a report needs.
+    if (!isChangegateError(err) || error.kind === 'internal') {
+      const stack = (isChangegateError(err) ? err.cause : err) as { stack?: unknown } | undefined;
+      if (typeof stack?.stack === 'string') process.stderr.write(`${stack.stack}\n`);
+    }
     process.exitCode = exitCodeFor(error);
   }
 }

@@ -10,7 +10,7 @@ import { createLogger } from '../log.ts';
 import { createMetrics } from '../observability/metrics.ts';
 
 /** Prints one line per problem; returns the exit code (0 clean, 2 problems). */
-export async function validateLiveMapping(registry: ConnectorRegistry, instanceId: string, configPath: string | undefined, out: NodeJS.WritableStream): Promise<number> {
+export async function validateLiveMapping(registry: ConnectorRegistry, instanceId: string, configPath: string | undefined, out: { write(text: string): unknown }, json = false): Promise<number> {
   const { config } = loadConfig(registry, { path: configPath });
   const instance = config.instances.find((i) => i.id === instanceId);
   if (!instance) {
@@ -21,11 +21,20 @@ export async function validateLiveMapping(registry: ConnectorRegistry, instanceI
   const definition = registry.get(instance.system);
   const check = definition.capabilities?.checkLiveMapping;
   if (check === undefined) {
+    if (json) {
+      out.write(`${JSON.stringify({ format: 1, exitCode: 0, instance: instance.id, checked: false, mappingFile: null, problems: [] }, null, 2)}\n`);
+      return 0;
+    }
     out.write(`${instance.id} is a ${definition.title} instance: its mapping is checked offline only (mappings validate DIR); its states are fixed by the platform\n`);
     return 0;
   }
   const logger = createLogger({ level: 'warn', destination: process.stderr });
   const { mappingFile, problems } = await check(instance, connectorContext(instance, { logger, metrics: createMetrics({ defaultMetrics: false }) }));
+  if (json) {
+    const code = problems.length === 0 ? 0 : 2;
+    out.write(`${JSON.stringify({ format: 1, exitCode: code, instance: instance.id, checked: true, mappingFile, problems }, null, 2)}\n`);
+    return code;
+  }
   if (problems.length === 0) {
     out.write(`ok      ${mappingFile} matches the fields, issue types and statuses of ${instance.id} (${instance.baseUrl})\n`);
     return 0;

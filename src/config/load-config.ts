@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { ChangegateError } from '../errors.ts';
 import type { ConnectorRegistry } from '../kit/connector-registry.ts';
 import { configSchemaFor, ServerConfig, type ChangegateConfig } from './schema.ts';
-import { formatPath, parseYamlSource, validateYamlSource, type YamlPath, type YamlSource } from './yaml-source.ts';
+import { issuesError, parseYamlSource, placeIssue, schemaIssues, type YamlPath } from './yaml-source.ts';
 
 export interface LoadedConfig {
   config: ChangegateConfig;
@@ -21,26 +21,30 @@ export type Env = Readonly<Record<string, string | undefined>>;
 
 const PLACEHOLDER = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
-function substitute(value: unknown, path: YamlPath, env: Env, source: YamlSource): unknown {
+interface MissingVariable {
+  path: YamlPath;
+  variable: string;
+}
+
+/** Substitutes every placeholder it can; the unset ones are collected (and left as written), so one pass reports them all. */
+function substitute(value: unknown, path: YamlPath, env: Env, missing: MissingVariable[]): unknown {
   if (typeof value === 'string') {
-    return value.replace(PLACEHOLDER, (_match, name: string, fallback: string | undefined) => {
+    return value.replace(PLACEHOLDER, (match, name: string, fallback: string | undefined) => {
       const found = env[name];
       if (found !== undefined && found !== '') return found;
       if (fallback !== undefined) return fallback;
-      const pos = source.positionOf(path);
-      throw new ChangegateError(
-        'CG_CONFIG_ENV_MISSING',
-        `${source.file}:${pos.line}:${pos.column} ${formatPath(path)}: environment variable ${name} is not set`,
-        { details: { file: source.file, line: pos.line, path: formatPath(path), variable: name } },
-      );
+      missing.push({ path, variable: name });
+      return match;
     });
   }
-  if (Array.isArray(value)) return value.map((item, i) => substitute(item, [...path, i], env, source));
+  if (Array.isArray(value)) return value.map((item, i) => substitute(item, [...path, i], env, missing));
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, substitute(item, [...path, key], env, source)]));
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, substitute(item, [...path, key], env, missing)]));
   }
   return value;
 }
+
+const startsWith = (path: readonly PropertyKey[], prefix: YamlPath): boolean => prefix.every((p, i) => path[i] === p);
 
 // A placeholder that is a whole unquoted value, e.g. `{ password: ${SN_PASSWORD} }`:
 // in a YAML flow map `{` would open a nested map, so it is quoted before parsing
@@ -49,8 +53,20 @@ const BARE_PLACEHOLDER = /(?<=(?:^|[:[{,]|-\s)[ \t]*)\$\{[A-Za-z_]\w*(?::-[^}"'\
 
 export function parseConfigText(text: string, file: string, env: Env, registry: ConnectorRegistry): ChangegateConfig {
   const source = parseYamlSource(text.replace(BARE_PLACEHOLDER, (m) => `"${m}"`), file, 'CG_CONFIG_INVALID');
-  const data = substitute(source.data ?? {}, [], env, source);
-  return validateYamlSource(source, configSchemaFor(registry), 'CG_CONFIG_INVALID', data);
+  const missing: MissingVariable[] = [];
+  const data = substitute(source.data ?? {}, [], env, missing);
+  const schema = configSchemaFor(registry);
+  const result = schema.safeParse(data);
+  if (result.success && missing.length === 0) return result.data;
+  // A value still holding its placeholder fails the schema too: that is the variable's problem, said once.
+  const schemaProblems = result.success ? [] : result.error.issues.filter((issue) => !missing.some((m) => startsWith(issue.path, m.path)));
+  const issues = [
+    ...missing.map((m) => placeIssue(source, m.path, `environment variable ${m.variable} is not set; export it, or give a default as \${${m.variable}:-value}`)),
+    ...schemaIssues(source, schema, data, schemaProblems),
+  ];
+  const onlyEnv = schemaProblems.length === 0;
+  const variables = [...new Set(missing.map((m) => m.variable))];
+  throw issuesError(source, onlyEnv ? 'CG_CONFIG_ENV_MISSING' : 'CG_CONFIG_INVALID', issues, result.success ? undefined : result.error, variables.length > 0 ? { variables, variable: variables[0] } : {});
 }
 
 /** No configuration: the built-in demo instances against the embedded store (`changegate demo`). */

@@ -10,8 +10,8 @@ import { CronExpression, Secret, type BaseInstanceConfig } from '../kit/instance
 export { Duration, Secret, isTimeZone, type BaseInstanceConfig } from '../kit/instance-config.ts';
 
 export const StoreConfig = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('sqlite'), path: z.string().default('./data/changegate.db') }).strict(),
-  z.object({ kind: z.literal('mongo'), uri: Secret, database: z.string().default('changegate') }).strict(),
+  z.object({ kind: z.literal('sqlite').describe('The embedded SQLite store.'), path: z.string().default('./data/changegate.db').describe('Database file (created on first start).') }).strict(),
+  z.object({ kind: z.literal('mongo').describe('A MongoDB (or FerretDB) store.'), uri: Secret.describe('Connection string, e.g. ${MONGO_URI} (never logged).'), database: z.string().default('changegate').describe('Database name.') }).strict(),
 ]);
 export type StoreConfig = z.infer<typeof StoreConfig>;
 
@@ -20,21 +20,26 @@ export const ServerConfig = z
     listen: z
       .string()
       .regex(/^[^:]+:\d{1,5}$/, 'expected host:port')
-      .default('127.0.0.1:8080'),
+      .default('127.0.0.1:8080')
+      .describe('host:port the HTTP API listens on (CHANGEGATE_LISTEN wins).'),
     /** Bearer tokens `/v1/validate` and `/v1/changes` require (webhooks are signed instead); several allow rotation. Empty: open. */
-    apiTokens: z.array(Secret).default([]),
+    apiTokens: z.array(Secret).default([]).describe('Bearer tokens /v1/validate and /v1/changes require; several allow rotation; empty: open (CHANGEGATE_API_TOKENS wins).'),
   })
   .strict();
 
 /** Everything but the instances: the same whatever systems are registered. */
 const commonShape = {
-  store: StoreConfig.default({ kind: 'sqlite', path: './data/changegate.db' }),
-  server: ServerConfig.prefault({}),
-  log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).strict().default({ level: 'info' }),
+  store: StoreConfig.default({ kind: 'sqlite', path: './data/changegate.db' }).describe('Where the mirror, assessments and outbox live: sqlite (default) or mongo.'),
+  server: ServerConfig.prefault({}).describe('The HTTP API: listen address and API tokens.'),
+  log: z
+    .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info').describe('Least severe level logged.') })
+    .strict()
+    .default({ level: 'info' })
+    .describe('Logging (JSON lines; readable lines on a terminal).'),
   /** The policy file (lifecycle gates, CAB scorecard, calendar, custom CEL rules). */
-  policy: z.string().optional(),
+  policy: z.string().optional().describe('Policy file (gates, CAB scorecard, calendar, waivers, custom rules); default: mappings/policy.default.yaml.'),
   /** When `serve` re-assesses the open changes for the clock alone (windows opening, hypercare elapsing, waivers ending). */
-  reassess: CronExpression.default('*/5 * * * *'),
+  reassess: CronExpression.default('*/5 * * * *').describe('When `serve` re-assesses open changes for the clock alone (windows opening, waivers ending): a cron expression.'),
 };
 
 const CommonConfig = z.object(commonShape).strict();
@@ -52,7 +57,7 @@ export function configSchemaFor(registry: ConnectorRegistry): z.ZodType<Changega
   const known = schemas.get(registry);
   if (known) return known;
   const schema = z
-    .object({ ...commonShape, instances: z.array(registry.instanceSchema).default([]) })
+    .object({ ...commonShape, instances: z.array(registry.instanceSchema).default([]).describe('The ServiceNow and Jira sites to mirror and govern; none: nothing is synced.') })
     .strict()
     .superRefine((config, ctx) => {
       const seen = new Set<string>();

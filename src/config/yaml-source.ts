@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { isNode, isPair, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { ChangegateError, type ErrorCode } from '../errors.ts';
+import { plainIssues } from './plain-issues.ts';
 
 export type YamlPath = readonly PropertyKey[];
 
@@ -56,17 +57,37 @@ export function formatPath(path: YamlPath): string {
   return path.map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i === 0 ? '' : '.'}${String(part)}`)).join('');
 }
 
-/** An unknown key is reported at the key itself, not at its parent object. */
-function issuePath(issue: z.core.$ZodIssue): YamlPath {
-  return issue.code === 'unrecognized_keys' && issue.keys.length === 1 ? [...issue.path, issue.keys[0] as string] : issue.path;
+/** One problem at a place in the file: what `file:line:col path: message` lines are made of. */
+export interface PlacedIssue {
+  line: number;
+  column: number;
+  path: string;
+  message: string;
 }
 
-/** One line per issue: `file:line:col path: message`. */
-export function formatIssues(issues: readonly z.core.$ZodIssue[], source: YamlSource): string[] {
-  return issues.map((issue) => {
-    const path = issuePath(issue);
-    const pos = source.positionOf(path);
-    return `${source.file}:${pos.line}:${pos.column} ${formatPath(path)}: ${issue.message}`;
+export function placeIssue(source: YamlSource, path: YamlPath, message: string): PlacedIssue {
+  const pos = source.positionOf(path);
+  return { line: pos.line, column: pos.column, path: formatPath(path), message };
+}
+
+/** The schema's issues in plain words, each placed in the file. */
+export function schemaIssues(source: YamlSource, schema: z.ZodType, data: unknown, issues: readonly z.core.$ZodIssue[]): PlacedIssue[] {
+  return issues.flatMap((issue) => plainIssues(issue, data, schema).map((p) => placeIssue(source, p.path, p.message)));
+}
+
+/** File order, so the problems read top to bottom as the file does. */
+export function issueLines(file: string, issues: readonly PlacedIssue[]): string[] {
+  return issues.toSorted((a, b) => a.line - b.line || a.column - b.column).map((i) => `${file}:${i.line}:${i.column} ${i.path}: ${i.message}`);
+}
+
+/** One error listing every issue (file order); a single issue is the whole message. */
+export function issuesError(source: YamlSource, code: YamlErrorCode | 'CG_CONFIG_ENV_MISSING', issues: readonly PlacedIssue[], cause?: unknown, details: Record<string, unknown> = {}): ChangegateError {
+  const lines = issueLines(source.file, issues);
+  const first = issues.toSorted((a, b) => a.line - b.line || a.column - b.column)[0];
+  const message = lines.length === 1 ? (lines[0] as string) : `${source.file} has ${lines.length} problems:\n  ${lines.join('\n  ')}`;
+  return new ChangegateError(code, message, {
+    details: { file: source.file, line: first?.line ?? 1, path: first?.path ?? '', issues: lines, ...details },
+    ...(cause === undefined ? {} : { cause }),
   });
 }
 
@@ -74,13 +95,7 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], source: YamlSo
 export function validateYamlSource<S extends z.ZodType>(source: YamlSource, schema: S, code: YamlErrorCode, data: unknown = source.data): z.output<S> {
   const result = schema.safeParse(data);
   if (result.success) return result.data;
-  const lines = formatIssues(result.error.issues, source);
-  const first = result.error.issues[0];
-  const firstPos = first ? source.positionOf(issuePath(first)) : { line: 1, column: 1 };
-  throw new ChangegateError(code, `${source.file} is invalid:\n  ${lines.join('\n  ')}`, {
-    details: { file: source.file, line: firstPos.line, path: first ? formatPath(issuePath(first)) : '', issues: lines },
-    cause: result.error,
-  });
+  throw issuesError(source, code, schemaIssues(source, schema, data, result.error.issues), result.error);
 }
 
 export function loadYamlFile<S extends z.ZodType>(file: string, schema: S, code: YamlErrorCode): z.output<S> {

@@ -11,10 +11,10 @@ import { DEFAULT_RETRY_POLICY, classify, type Decision, type Outcome, type Retry
 import { createRateLimiter, type RateLimiter } from './rate-limiter.ts';
 import { sleep } from './sleep.ts';
 
-/** Supplies the Authorization header; `refresh` is called once after a 401. */
+/** Supplies the Authorization header; `refresh` (absent for a static credential: Basic, a token) is called once after a 401. */
 export interface AuthProvider {
   header(): Promise<string>;
-  refresh(): Promise<void>;
+  refresh?(): Promise<void>;
 }
 
 /** One HTTP attempt, for metrics. Never carries headers, bodies or credentials. */
@@ -195,7 +195,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
         lastFailure = { outcome, cause, body };
         // Refreshes do not count against the attempt budget.
         const counted = attemptNo - (refreshed ? 1 : 0);
-        const decision = classify(outcome, counted, policy, { authRefreshed: refreshed || auth === undefined });
+        const decision = classify(outcome, counted, policy, { authRefreshed: refreshed || auth === undefined, renewable: auth?.refresh !== undefined });
         if (decision.action === 'fail') throw new AbortError(fail(decision, outcome, cause, body, attemptNo));
         throw new AttemptFailure(decision, outcome, cause);
       } catch (err) {
@@ -216,9 +216,14 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
           if (!(error instanceof AttemptFailure)) return;
           const { decision } = error;
           if (decision.action === 'refreshAuth') {
-            logger.info({ ...where, attempt: attemptNumber }, 'credentials rejected (401); refreshing once');
             refreshed = true;
-            await auth?.refresh();
+            if (auth?.refresh) {
+              logger.info({ ...where, attempt: attemptNumber }, 'credentials rejected (401); refreshing once');
+              await auth.refresh();
+            } else {
+              // A static credential has nothing to refresh; one more try rides out a stale session node.
+              logger.debug({ ...where, attempt: attemptNumber }, 'credentials rejected (401); trying once more');
+            }
             return;
           }
           logger.warn({ ...where, attempt: attemptNumber, status: error.status, code: error.code, waitMs: decision.waitMs, reason: decision.reason }, 'retrying');

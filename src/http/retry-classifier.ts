@@ -36,6 +36,8 @@ export interface RetryPolicy {
 export interface ClassifyState {
   /** The caller already refreshed credentials once during this call. */
   authRefreshed: boolean;
+  /** False for a static credential (Basic, a token): its second 401 is not "after refreshing". Default true. */
+  renewable?: boolean;
 }
 
 export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = {
@@ -171,7 +173,7 @@ export function classify(outcome: Outcome, attempt: number, policy: RetryPolicy,
     what = `HTTP ${status}`;
     if (status === 401) {
       return state.authRefreshed
-        ? { action: 'fail', kind: 'config', reason: 'HTTP 401 again after refreshing credentials' }
+        ? { action: 'fail', kind: 'config', reason: state.renewable === false ? 'HTTP 401 twice: the credentials were rejected' : 'HTTP 401 again after refreshing credentials' }
         : { action: 'refreshAuth' };
     }
     if (!RETRYABLE_STATUSES.has(status)) {

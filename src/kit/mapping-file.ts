@@ -12,4 +12,18 @@ export interface MappingKind {
   kind: string;
   /** Throws CG_MAPPING_INVALID whose `details.issues` lists `file:line:col path: message` lines. */
   validate(source: YamlSource): void;
+  /**
+   * The states a site of this system has unless it was customised (ServiceNow's
+   * out-of-box change states, the JSM change template's statuses): a mapping
+   * that leaves one out loses every change in it, so `mappings validate` warns.
+   */
+  standardStates?: StandardStates;
+}
+
+export interface StandardStates {
+  /** The top-level key of the mapping file that maps them (`states`, `statuses`). */
+  section: string;
+  /** Where the list comes from, said in the warning. */
+  source: string;
+  states: readonly { value: string; label: string; suggested: string }[];
 }

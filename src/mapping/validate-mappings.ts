@@ -7,13 +7,15 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseYamlSource, type YamlSource } from '../config/yaml-source.ts';
 import { isChangegateError } from '../errors.ts';
-import type { MappingKind } from '../kit/mapping-file.ts';
+import type { MappingKind, StandardStates } from '../kit/mapping-file.ts';
 
 export interface MappingFileResult {
   file: string;
   ok: boolean;
   /** `file:line:col path: message`, one per issue. */
   errors: string[];
+  /** The same form, for what is valid but probably wrong (a standard state left unmapped). */
+  warnings: string[];
 }
 
 function isYamlFile(name: string): boolean {
@@ -52,7 +54,22 @@ function byLine(file: string, lines: string[]): string[] {
   return lines.map((line) => ({ line, at: line.startsWith(`${file}:`) ? position(line) : 0 })).toSorted((a, b) => a.at - b.at).map((entry) => entry.line);
 }
 
-function validateFile(file: string, validators: ReadonlyMap<string, MappingKind['validate']>): string[] {
+/** Standard states of the system the file's `section` does not map (a valid file only). */
+function unmappedStandardStates(source: YamlSource, standard: StandardStates): string[] {
+  const data = source.data as Record<string, unknown>;
+  const mapped = data[standard.section];
+  if (mapped === null || typeof mapped !== 'object') return [];
+  const keys = new Set(Object.keys(mapped).map((k) => k.toLowerCase()));
+  const pos = source.positionOf([standard.section]);
+  return standard.states
+    .filter((s) => !keys.has(s.value.toLowerCase()))
+    .map(
+      (s) =>
+        `${source.file}:${pos.line}:${pos.column} ${standard.section}: the standard state ${JSON.stringify(s.value)} (${s.label}, ${standard.source}) is not mapped, so sync rejects every change in it (CG_MAPPING_UNKNOWN_VALUE); add \`${JSON.stringify(s.value)}: ${s.suggested}\` (or the canonical state your site means by it)`,
+    );
+}
+
+function validateFile(file: string, validators: ReadonlyMap<string, MappingKind['validate']>, warnings: string[] = [], standards: ReadonlyMap<string, StandardStates> = new Map()): string[] {
   let source: YamlSource;
   try {
     source = parseYamlSource(readFileSync(file, 'utf8'), file, 'CG_MAPPING_INVALID');
@@ -71,6 +88,8 @@ function validateFile(file: string, validators: ReadonlyMap<string, MappingKind[
   }
   try {
     validate(source);
+    const standard = standards.get(kind as string);
+    if (standard) warnings.push(...unmappedStandardStates(source, standard));
     return [];
   } catch (err) {
     return errorLines(err, file);
@@ -83,14 +102,16 @@ function validateFile(file: string, validators: ReadonlyMap<string, MappingKind[
  */
 export function validateMappingFiles(dirOrFiles: string, kinds: readonly MappingKind[]): MappingFileResult[] {
   const validators = new Map(kinds.map((k) => [k.kind, k.validate] as const));
+  const standards = new Map(kinds.flatMap((k) => (k.standardStates ? [[k.kind, k.standardStates] as const] : [])));
   let files: string[];
   try {
     files = listFiles(dirOrFiles);
   } catch (err) {
-    return [{ file: dirOrFiles, ok: false, errors: [`${dirOrFiles}:1:1 (root): cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`] }];
+    return [{ file: dirOrFiles, ok: false, warnings: [], errors: [`${dirOrFiles}:1:1 (root): cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`] }];
   }
   return files.map((file) => {
-    const errors = validateFile(file, validators);
-    return { file, ok: errors.length === 0, errors: byLine(file, errors) };
+    const warnings: string[] = [];
+    const errors = validateFile(file, validators, warnings, standards);
+    return { file, ok: errors.length === 0, errors: byLine(file, errors), warnings };
   });
 }

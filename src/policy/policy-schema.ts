@@ -3,6 +3,7 @@
 // an unknown rule id or a CEL expression that does not compile, carries the
 // path that locates its line.
 
+import { plainIssues } from '../config/plain-issues.ts';
 import { z } from 'zod';
 import { CANONICAL_STATES, LEVELS } from '../domain/change.ts';
 import type { CalendarWindow } from './calendar.ts';
@@ -181,7 +182,9 @@ export const PolicyFileSchema = z
           const path = [...at, id, ...(issue.path as (string | number)[])];
           if (issue.code === 'unrecognized_keys') {
             for (const key of issue.keys) ctx.addIssue({ code: 'custom', path: [...path, key], message: `rule "${id}": unknown parameter "${key}"` });
-          } else ctx.addIssue({ code: 'custom', path, message: `rule "${id}": ${issue.message}` });
+          } else {
+            for (const plain of plainIssues(issue, params ?? {}, schema)) ctx.addIssue({ code: 'custom', path: [...at, id, ...(plain.path as (string | number)[])], message: `rule "${id}": ${plain.message}` });
+          }
         }
       }
     };

@@ -36,6 +36,8 @@ export interface StreamReport {
   unchanged: number;
   stale: number;
   invalid: number;
+  /** The invalid records by error code: how many, and the first one's message (what to fix). */
+  rejected: { code: string; count: number; example: string }[];
 }
 
 export interface SyncReport {
@@ -252,7 +254,7 @@ export class SyncEngine {
     let after: StreamCursor | null = saved ? { updatedAt: minusMs(saved.updatedAt, overlapMs), id: '' } : null;
     let offset = 0;
     let total: number | null = null;
-    const report: StreamReport = { stream, pages: 0, apiCalls: 0, records: 0, written: 0, unchanged: 0, stale: 0, invalid: 0 };
+    const report: StreamReport = { stream, pages: 0, apiCalls: 0, records: 0, written: 0, unchanged: 0, stale: 0, invalid: 0, rejected: [] };
     const read = (from: StreamCursor | null, skip: number): Promise<PageResult> => {
       options.signal?.throwIfAborted();
       const request = connector.readPage({ stream, after: from, offset: skip, pageSize, ...(options.signal ? { signal: options.signal } : {}) });
@@ -290,6 +292,12 @@ export class SyncEngine {
       report.unchanged += result.changesUnchanged;
       report.stale += result.changesStale;
       report.invalid += result.invalid;
+      for (const item of page.items) {
+        if (item.kind !== 'invalid') continue;
+        const known = report.rejected.find((r) => r.code === item.error.code);
+        if (known) known.count += 1;
+        else report.rejected.push({ code: item.error.code, count: 1, example: `${item.ref}: ${item.error.message}` });
+      }
       options.onProgress?.({ instance, stream, records: report.records, total, elapsedMs: Date.now() - started.getTime() });
       // Still ours? (A lapsed lock stops the run: another may hold the instance now.)
       await held.renew(this.#now());

@@ -1,12 +1,16 @@
 // `changegate check` as an operator runs it: a child process against a mirror
 // in a temp store and a configuration naming it; exit code and what it prints.
-// `--at` pins the instant the policy judges, so lead times do not drift.
+// `--at` pins the instant the policy judges, so lead times do not drift. The
+// instance is a ServiceNow simulator over loopback: `check` reads its blackout
+// and maintenance schedules as the service does.
 
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ServiceNowSimulator } from '../../connectors/servicenow/simulator/servicenow-simulator.ts';
+import { startSimulatorServer, type SimulatorServer } from '../../connectors/simulator-http.ts';
 import type { Change } from '../../src/domain/change.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
 import { buildChange, changeNumber, sysId } from '../support/change-builder.ts';
@@ -26,11 +30,35 @@ function changegate(args: string[]): Promise<{ code: number | null; stdout: stri
 }
 
 let dir: string;
+let servers: SimulatorServer[] = [];
 let config: string;
+let frozenConfig: string;
+let unreachableConfig: string;
 let tunedConfig: string;
 let waivedConfig: string;
 
 const change = (n: number, overrides: Partial<Change> = {}): Change => buildChange({ nativeId: sysId(n), key: changeNumber(n), ...overrides });
+
+/** A ServiceNow site over loopback, optionally with a blackout schedule. */
+async function site(blackout?: { name: string; start: string; end: string }): Promise<string> {
+  let sim: ServiceNowSimulator | undefined;
+  const server = await startSimulatorServer(() => sim?.handlers() ?? []);
+  servers.push(server);
+  sim = new ServiceNowSimulator({ baseUrl: server.url });
+  if (blackout) {
+    const row = sim.insertRecord('cmn_schedule', { name: blackout.name, type: 'blackout', time_zone: 'UTC', sys_class_name: 'cmn_schedule_blackout' });
+    sim.insertRecord('cmn_schedule_span', { schedule: row.sys_id, type: 'blackout', name: blackout.name, show_as: 'busy', start_date_time: blackout.start, end_date_time: blackout.end });
+  }
+  return server.url;
+}
+
+const instanceAt = (url: string) => `instances:
+  - id: sn-prod
+    system: servicenow
+    baseUrl: ${url}
+    auth: { kind: basic, username: admin, password: admin }
+    retries: 0
+`;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'cg-check-'));
@@ -44,14 +72,15 @@ beforeAll(async () => {
   ];
   await store.applyPage('sn-prod', 'changes', changes.map((c) => ({ kind: 'change', change: c })), null);
   await store.close();
-  const instance = `instances:
-  - id: sn-prod
-    system: servicenow
-    baseUrl: https://acme.service-now.com
-    auth: { kind: basic, username: u, password: p }
-`;
+  const instance = instanceAt(await site());
   config = join(dir, 'changegate.yaml');
   writeFileSync(config, `store: { kind: sqlite, path: ${db} }\n${instance}`);
+  // The site freezes the days around change 1's window (2026-03-10 22:00 UTC).
+  frozenConfig = join(dir, 'frozen.yaml');
+  writeFileSync(frozenConfig, `store: { kind: sqlite, path: ${db} }\n${instanceAt(await site({ name: 'Quarter-end freeze', start: '2026-03-10 00:00:00', end: '2026-03-12 00:00:00' }))}`);
+  // Nothing listens on port 9 of the loopback.
+  unreachableConfig = join(dir, 'unreachable.yaml');
+  writeFileSync(unreachableConfig, `store: { kind: sqlite, path: ${db} }\n${instanceAt('http://127.0.0.1:9')}`);
   const policy = join(dir, 'policy.yaml');
   writeFileSync(
     policy,
@@ -82,7 +111,11 @@ waivers:
   writeFileSync(tunedConfig, `store: { kind: sqlite, path: ${db} }\npolicy: ${policy}\n${instance}`);
 });
 
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+  servers = [];
+  rmSync(dir, { recursive: true, force: true });
+});
 
 describe('changegate check KEY --to STATE', () => {
   it('exits 0 for an allowed transition, listing each gate with its result, in plain text in a pipe', async () => {
@@ -117,7 +150,12 @@ describe('changegate check KEY --to STATE', () => {
     expect(unknown.stdout).toBe('');
     const state = await changegate(['check', changeNumber(1), '--to', 'deployed', '--config', config]);
     expect(state.code).toBe(2);
-    expect(state.stderr).toContain('--to "deployed" is neither a canonical state');
+    // Everything the instance accepts, in full: the canonical states and each native value of its mapping.
+    expect(state.stderr).toBe(
+      'changegate check: --to "deployed" is not a state sn-prod knows; accepted are the canonical states: new, assess, authorize, scheduled, implement, review, closed, canceled, failed; ' +
+        'native states of sn-prod: "-5" (new), "New" (new), "-4" (assess), "Assess" (assess), "-3" (authorize), "Authorize" (authorize), "-2" (scheduled), "Scheduled" (scheduled), ' +
+        '"-1" (implement), "Implement" (implement), "0" (review), "Review" (review), "3" (closed), "Closed" (closed), "4" (canceled), "Canceled" (canceled)\n',
+    );
   });
 
   it('exits 2 without creating a store where the configuration names none', async () => {
@@ -128,6 +166,35 @@ describe('changegate check KEY --to STATE', () => {
     expect(code).toBe(2);
     expect(stderr).toContain(`no mirror at ${missing}`);
     expect(existsSync(missing)).toBe(false);
+  });
+});
+
+describe('changegate check judges with the ITSM schedules, as the service does', () => {
+  it('blocks a transition whose window falls in a blackout schedule of the site, naming the freeze', async () => {
+    const { code, stdout } = await changegate(['check', changeNumber(1), '--to', 'authorize', '--config', frozenConfig, '--at', AT]);
+    expect(code).toBe(1);
+    expect(stdout).toContain('calendars: the policy calendar and the ITSM schedules of sn-prod');
+    expect(stdout).toMatch(/^authorize\.freeze +authorize +fail +.*the planned window overlaps freeze "Quarter-end freeze"/m);
+  });
+
+  it('says so, and exits 3 instead of 0, when the site cannot be reached and only the policy calendar was used', async () => {
+    const allowed = await changegate(['check', changeNumber(1), '--to', 'authorize', '--config', unreachableConfig, '--at', AT]);
+    expect(allowed.code).toBe(3);
+    expect(allowed.stdout).toContain('calendars: THE POLICY CALENDAR ONLY: the ITSM schedules of sn-prod could not be read');
+    expect(allowed.stdout).toContain('verdict: ALLOWED');
+    expect(allowed.stderr).toMatch(/^changegate check: judged with the policy calendar only: the ITSM schedules of sn-prod could not be read \(.+\)$/m);
+    // A missing calendar can only hide blockers: "not allowed" stays certain, and stays 1.
+    const blocked = await changegate(['check', changeNumber(2), '--to', 'authorize', '--config', unreachableConfig, '--at', AT]);
+    expect(blocked.code).toBe(1);
+  });
+
+  it('prints the same answer as JSON, with the calendars it rests on', async () => {
+    const { code, stdout } = await changegate(['check', changeNumber(1), '--to', 'authorize', '--config', frozenConfig, '--at', AT, '--json']);
+    expect(code).toBe(1);
+    const answer = JSON.parse(stdout) as Record<string, unknown> & { transition: { allow: boolean; gates: { id: string; result: string }[] } };
+    expect(answer).toMatchObject({ format: 1, exitCode: 1, change: { key: changeNumber(1), instance: 'sn-prod', state: 'assess' }, calendars: { itsm: 'read' } });
+    expect(answer.transition.allow).toBe(false);
+    expect(answer.transition.gates).toContainEqual(expect.objectContaining({ id: 'authorize.freeze', result: 'fail' }));
   });
 });
 

@@ -65,9 +65,14 @@ describe('changegate CLI', () => {
     expect(code).toBe(0);
     expect(stderr).toMatch(/^sn-cli changes: [\d,]+\/120 records · [\d,]+\/s/m);
     expect(stderr).not.toContain('\r');
-    const report = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { instance: string; streams: { stream: string; records: number }[] };
-    expect(report.instance).toBe('sn-cli');
-    expect(report.streams.find((s) => s.stream === 'changes')?.records).toBe(120);
+    expect(stdout).toMatch(/^sn-cli: \d+ records read, \d+ written, \d+ unchanged, 0 stale, 0 rejected \(\d+\.\d s\)$/m);
+
+    const json = await changegate(['sync', '--config', file, '--json'], { SN_PASSWORD: 'admin' });
+    expect(json.code).toBe(0);
+    const answer = JSON.parse(json.stdout) as { format: number; exitCode: number; rejected: number; reports: { instance: string; streams: { stream: string; records: number }[] }[]; failures: unknown[] };
+    expect(answer).toMatchObject({ format: 1, exitCode: 0, rejected: 0, failures: [] });
+    expect(answer.reports[0]?.instance).toBe('sn-cli');
+    expect(answer.reports[0]?.streams.map((s) => s.stream)).toEqual(['changes', 'approvals', 'journal']);
 
     const unknown = await changegate(['sync', '--config', file, '--instance', 'nope'], { SN_PASSWORD: 'admin' });
     expect(unknown.code).toBe(2);
@@ -124,6 +129,105 @@ describe('changegate CLI', () => {
     expect(code).toBe(0);
     const schema = JSON.parse(stdout) as { properties: Record<string, unknown> };
     expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['store', 'server', 'instances']));
+  });
+
+  it('exits 1 when records were rejected, saying how many and why', async () => {
+    const mapping = join(dir, 'servicenow.no-implement.yaml');
+    writeFileSync(mapping, readFileSync(join(ROOT, 'mappings/servicenow.default.yaml'), 'utf8').replace(/^ {2}"-1": implement.*\n/m, ''));
+    const implementing = sim.listChanges().filter((c) => c['state'] === '-1').length;
+    expect(implementing).toBeGreaterThan(0);
+    const file = join(dir, 'lossy.yaml');
+    writeFileSync(
+      file,
+      `store: { kind: sqlite, path: ${join(dir, 'lossy.db')} }\nlog: { level: fatal }\ninstances:\n  - { id: sn-cli, system: servicenow, baseUrl: "${server.url}", auth: { kind: basic, username: admin, password: admin }, mapping: ${mapping} }\n`,
+    );
+    const { code, stdout, stderr } = await changegate(['sync', '--config', file]);
+    expect(code).toBe(1);
+    expect(stdout).toContain(`, ${implementing} rejected (`);
+    expect(stdout).toMatch(new RegExp(`^  ${implementing} rejected with CG_MAPPING_UNKNOWN_VALUE, e\\.g\\. .*"-1"`, 'm'));
+    expect(stderr).toContain(`changegate sync: ${implementing} records were rejected and not stored`);
+
+    const json = JSON.parse((await changegate(['sync', '--config', file, '--json', '--full'])).stdout) as { exitCode: number; rejected: number };
+    expect(json).toMatchObject({ exitCode: 1, rejected: implementing });
+  });
+
+  it('exits 2 on a usage error with that command\'s own help, never 1 or a stack trace', async () => {
+    const bogus = await changegate(['check', 'CHG0030001', '--bogus']);
+    expect(bogus.code).toBe(2);
+    expect(bogus.stdout).toBe('');
+    expect(bogus.stderr).toMatch(/^changegate check: Unknown option '--bogus'\.\n\nusage: changegate check KEY /);
+    expect(bogus.stderr).toContain('Examples:\n  changegate check CHG0030001');
+    expect(bogus.stderr).not.toMatch(/CG_INTERNAL|\n\s+at /);
+
+    const missing = await changegate(['check']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^changegate check: missing KEY\n\nusage: changegate check KEY/);
+
+    const value = await changegate(['sync', '--instance']);
+    expect(value.code).toBe(2);
+    expect(value.stderr).toMatch(/^changegate sync: Option '--instance <value>' argument missing\n\nusage: changegate sync /);
+  });
+
+  it('prints each command\'s own help with examples, and the version', async () => {
+    const sync = await changegate(['sync', '--help']);
+    const check = await changegate(['check', '-h']);
+    const mappings = await changegate(['mappings', 'validate', '--help']);
+    expect([sync.code, check.code, mappings.code]).toEqual([0, 0, 0]);
+    expect(sync.stdout).toMatch(/^usage: changegate sync \[--instance ID\]/);
+    expect(sync.stdout).toContain('Examples:\n  changegate sync --config changegate.yaml');
+    expect(check.stdout).toMatch(/^usage: changegate check KEY/);
+    expect(check.stdout).toContain('--json');
+    expect(mappings.stdout).toMatch(/^usage: changegate mappings validate/);
+    expect(new Set([sync.stdout, check.stdout, mappings.stdout]).size).toBe(3);
+
+    const version = await changegate(['--version']);
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(version).toMatchObject({ code: 0, stdout: `changegate ${pkg.version}\n` });
+  });
+
+  it('prints mapping results as JSON with --json', async () => {
+    const { code, stdout } = await changegate(['mappings', 'validate', join(ROOT, 'mappings'), '--json']);
+    expect(code).toBe(0);
+    const answer = JSON.parse(stdout) as { format: number; exitCode: number; files: { file: string; ok: boolean; errors: string[]; warnings: string[] }[] };
+    expect(answer).toMatchObject({ format: 1, exitCode: 0 });
+    expect(answer.files.map((f) => f.file.split('/').at(-1))).toEqual(['jira.default.yaml', 'policy.default.yaml', 'servicenow.default.yaml']);
+    expect(answer.files.every((f) => f.ok && f.errors.length === 0 && f.warnings.length === 0)).toBe(true);
+  });
+
+  it('describes every key of changegate.yaml in its JSON Schema, for editors', async () => {
+    const { stdout } = await changegate(['config', 'schema']);
+    const undescribed: string[] = [];
+    const walk = (node: unknown, path: string): void => {
+      if (node === null || typeof node !== 'object') return;
+      const n = node as { properties?: Record<string, { description?: string }>; anyOf?: unknown[]; oneOf?: unknown[]; items?: unknown };
+      for (const [key, value] of Object.entries(n.properties ?? {})) {
+        if (typeof value.description !== 'string' || value.description === '') undescribed.push(`${path}.${key}`);
+        walk(value, `${path}.${key}`);
+      }
+      for (const branch of [...(n.anyOf ?? []), ...(n.oneOf ?? [])]) walk(branch, path);
+      if (n.items) walk(n.items, `${path}[]`);
+    };
+    walk(JSON.parse(stdout), '');
+    expect(undescribed).toEqual([]);
+    expect(stdout).toContain('"description": "When `serve` syncs the instance: a cron expression');
+  });
+
+  it('validates a configuration, printing every problem as JSON with --json', async () => {
+    const file = join(dir, 'several.yaml');
+    writeFileSync(file, 'log: { level: verbose }\ninstances:\n  - { id: sn, system: servicenow, baseUrl: "https://x.example", schedule: "*/61 * * * *", auth: { kind: basic, username: u, password: ${SN_PW} } }\n');
+    const { code, stdout } = await changegate(['config', 'validate', '--config', file, '--json']);
+    expect(code).toBe(2);
+    const answer = JSON.parse(stdout) as { exitCode: number; code: string; issues: string[] };
+    expect(answer).toMatchObject({ exitCode: 2, code: 'CG_CONFIG_INVALID' });
+    expect(answer.issues.map((i) => i.slice(file.length + 1).replace(/^\d+:\d+ /, ''))).toEqual([
+      'log.level: "verbose" is not one of fatal, error, warn, info, debug, trace',
+      'instances[0].schedule: the minute field "*/61": step 61 is outside 1–59; e.g. "*/2 * * * *" (every 2 minutes)',
+      'instances[0].auth.password: environment variable SN_PW is not set; export it, or give a default as ${SN_PW:-value}',
+    ]);
+    const ok = await changegate(['config', 'validate', '--config', file], { SN_PW: 'x' });
+    expect(ok.code).toBe(2);
+    writeFileSync(file, 'instances: []\n');
+    expect(await changegate(['config', 'validate', '--config', file])).toMatchObject({ code: 0, stdout: `ok      ${file}\n` });
   });
 
   it('exits 2 on an unknown command', async () => {

@@ -57,7 +57,7 @@ describe('Jira OAuth 2.0 refresh tokens across restarts', () => {
 
     // "Restart": a new auth from the same configuration (still naming the spent R1).
     const second = createJiraAuth(instance, { logger, tokenFile: oauthTokenFile(file, 'R1') });
-    await second.provider.refresh();
+    await second.provider.refresh?.();
     expect(await second.provider.header()).toBe('Bearer A3');
     expect(presented).toEqual(['R1', 'R2']);
   });

@@ -183,9 +183,13 @@ describe('ServiceNow client: failures that need an operator', () => {
         return HttpResponse.json(fixture('error_401_not_authenticated.json'), { status: 401 });
       }),
     );
-    const err = await failure(setup().client.getTable('change_request', PARAMS), 'CG_SN_AUTH_REJECTED');
+    const { client, logs } = setup();
+    const err = await failure(client.getTable('change_request', PARAMS), 'CG_SN_AUTH_REJECTED');
     expect(calls).toBe(2);
     expect(err.details).toMatchObject({ instance: 'sn-test', status: 401, error: { message: 'User Not Authenticated' } });
+    // Basic credentials have nothing to refresh: neither the log nor the error may say they were refreshed.
+    expect(logs.text()).not.toContain('refreshing');
+    expect(err.message).not.toContain('after refreshing');
   });
 
   it('fails with CG_SN_FORBIDDEN naming the instance and path, keeping the ServiceNow detail', async () => {

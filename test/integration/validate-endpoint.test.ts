@@ -141,6 +141,26 @@ describe('POST /v1/validate: the policy decides', () => {
     expect(jira.json).toMatchObject({ allow: true, change: { key: 'ITSM-42' } });
   });
 
+  it('accepts the labels people see: ServiceNow\'s out-of-box state labels and the Jira site\'s status names', async () => {
+    const labels = await validate(sn(changeNumber(2), 'Assess', 'Authorize'));
+    const canonical = await validate(sn(changeNumber(2), 'assess', 'authorize'));
+    expect(labels.status).toBe(200);
+    expect(labels.json).toEqual(canonical.json);
+    const jira = await validate({ system: 'jira', instance: 'jsm-cloud', key: 'ITSM-42', from: 'Planning', to: 'Awaiting implementation' });
+    expect(jira.status).toBe(200);
+    expect(jira.json.allow).toBe(false);
+  });
+
+  it('lists everything the instance accepts, in full, for a state it does not know', async () => {
+    const { status, json } = await validate(sn(changeNumber(2), 'assess', 'Deployed'));
+    expect(status).toBe(400);
+    expect(json.error?.message).toBe(
+      'body to: "Deployed" is not a state sn-prod knows; accepted are the canonical states: new, assess, authorize, scheduled, implement, review, closed, canceled, failed; ' +
+        'native states of sn-prod: "-5" (new), "New" (new), "-4" (assess), "Assess" (assess), "-3" (authorize), "Authorize" (authorize), "-2" (scheduled), "Scheduled" (scheduled), ' +
+        '"-1" (implement), "Implement" (implement), "0" (review), "Review" (review), "3" (closed), "Closed" (closed), "4" (canceled), "Canceled" (canceled)',
+    );
+  });
+
   it('allows a move between two native states that share a canonical state', async () => {
     const { json } = await validate({ system: 'jira', instance: 'jsm-cloud', key: 'ITSM-42', from: 'Planning', to: 'assess' });
     expect(json).toMatchObject({ allow: true, reasons: ['from and to are both assess: not a lifecycle transition, nothing to check'] });

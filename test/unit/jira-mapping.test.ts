@@ -27,7 +27,7 @@ function thrown(fn: () => unknown): unknown {
 describe('jira-mapping files', () => {
   it('is a kind `mappings validate` knows through the registry, and the shipped default passes', () => {
     expect(mappingKindsOf(registry).map((k) => k.kind)).toContain('jira-mapping');
-    expect(validateMappingFiles(DEFAULT_JIRA_MAPPING, mappingKindsOf(registry))).toEqual([{ file: DEFAULT_JIRA_MAPPING, ok: true, errors: [] }]);
+    expect(validateMappingFiles(DEFAULT_JIRA_MAPPING, mappingKindsOf(registry))).toEqual([{ file: DEFAULT_JIRA_MAPPING, ok: true, errors: [], warnings: [] }]);
   });
 
   it('names file, line and path of each mistake in an edited copy', () => {

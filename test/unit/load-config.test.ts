@@ -44,7 +44,7 @@ describe('changegate.yaml', () => {
   it('names file, line and path of an unset environment variable', () => {
     const error = caught(() => parseConfigText(VALID, 'changegate.yaml', { SN_USER: 'svc' }, registry));
     expect(error.code).toBe('CG_CONFIG_ENV_MISSING');
-    expect(error.message).toMatch(/^changegate\.yaml:7:\d+ instances\[0\]\.auth\.password: environment variable SN_PASSWORD is not set$/);
+    expect(error.message).toMatch(/^changegate\.yaml:7:\d+ instances\[0\]\.auth\.password: environment variable SN_PASSWORD is not set; export it, or give a default as \$\{SN_PASSWORD:-value\}$/);
   });
 
   it('uses ${VAR:-default} when the variable is unset', () => {
@@ -71,10 +71,49 @@ describe('changegate.yaml', () => {
         expect.stringMatching(/^bad\.yaml:4:\d+ instances\[0\]\.baseUrl: /),
         expect.stringMatching(/^bad\.yaml:5:\d+ instances\[0\]\.auth\.clientSecret: /),
         expect.stringMatching(/^bad\.yaml:6:\d+ instances\[0\]\.pageSize: /),
-        expect.stringMatching(/^bad\.yaml:7:\d+ instances\[0\]\.schedule: expected a cron expression/),
-        expect.stringMatching(/^bad\.yaml:8:\d+ instances\[0\]\.colour: Unrecognized key/),
+        expect.stringMatching(/^bad\.yaml:7:\d+ instances\[0\]\.schedule: expected 5 fields \(minute hour day-of-month month day-of-week\)/),
+        expect.stringMatching(/^bad\.yaml:8:\d+ instances\[0\]\.colour: unknown key "colour"; expected one of id, baseUrl, schedule/),
       ]),
     );
+  });
+
+  it('reports every problem in one pass, in line order: all unset variables with the other errors', () => {
+    const text = `store: { kind: sqlit }
+instances:
+  - id: sn-prod
+    system: servicenow
+    baseUrl: \${SN_URL}
+    overlap: 2 minutes
+    auth: { kind: basic, username: \${SN_USER}, password: \${SN_PASSWORD} }
+    pagesize: 50
+  - id: jsm
+    system: jira-cloud
+`;
+    const error = caught(() => parseConfigText(text, 'c.yaml', { SN_USER: 'svc' }, registry));
+    expect(error.code).toBe('CG_CONFIG_INVALID');
+    const issues = error.details['issues'] as string[];
+    expect(issues).toEqual([
+      'c.yaml:1:16 store.kind: "sqlit" is not a known kind; expected one of sqlite, mongo; did you mean "sqlite"?',
+      'c.yaml:5:14 instances[0].baseUrl: environment variable SN_URL is not set; export it, or give a default as ${SN_URL:-value}',
+      'c.yaml:6:14 instances[0].overlap: expected a duration such as 30s, 2m or 1h (or a number), got "2 minutes"',
+      'c.yaml:7:60 instances[0].auth.password: environment variable SN_PASSWORD is not set; export it, or give a default as ${SN_PASSWORD:-value}',
+      'c.yaml:8:15 instances[0].pagesize: unknown key "pagesize"; did you mean "pageSize"?',
+      'c.yaml:10:13 instances[1].system: "jira-cloud" is not a known system; expected one of servicenow, jira',
+    ]);
+    expect(error.message).toBe(`c.yaml has 6 problems:\n  ${issues.join('\n  ')}`);
+    expect(error.message).not.toMatch(/Invalid input|Invalid discriminator|Unrecognized key/);
+  });
+
+  it('checks a schedule field by field, naming the field and its range', () => {
+    const text = `reassess: "*/61 * * * *"
+instances:
+  - { id: a, system: servicenow, baseUrl: https://a.example, auth: { kind: basic, username: u, password: p }, schedule: "0 25 * * *" }
+`;
+    const issues = caught(() => parseConfigText(text, 's.yaml', {}, registry)).details['issues'];
+    expect(issues).toEqual([
+      's.yaml:1:11 reassess: the minute field "*/61": step 61 is outside 1–59; e.g. "*/2 * * * *" (every 2 minutes)',
+      expect.stringMatching(/^s\.yaml:3:\d+ instances\[0\]\.schedule: the hour field "25": 25 is outside 0–23;/),
+    ]);
   });
 
   it('refuses duplicate instance ids', () => {

@@ -21,7 +21,33 @@ const lineOf = (text: string, needle: string) => text.split('\n').findIndex((lin
 
 describe('validateMappingFiles', () => {
   it('accepts the shipped ServiceNow mapping', () => {
-    expect(validateMappingFiles(DEFAULT_SERVICENOW_MAPPING, mappingKindsOf(registry))).toEqual([{ file: DEFAULT_SERVICENOW_MAPPING, ok: true, errors: [] }]);
+    expect(validateMappingFiles(DEFAULT_SERVICENOW_MAPPING, mappingKindsOf(registry))).toEqual([{ file: DEFAULT_SERVICENOW_MAPPING, ok: true, errors: [], warnings: [] }]);
+  });
+
+  it('accepts the shipped Jira mapping without warnings', () => {
+    const jira = DEFAULT_SERVICENOW_MAPPING.replace('servicenow.default.yaml', 'jira.default.yaml');
+    expect(validateMappingFiles(jira, mappingKindsOf(registry))).toEqual([{ file: jira, ok: true, errors: [], warnings: [] }]);
+  });
+
+  it('warns, naming the value and what to add, when a standard ServiceNow state is left out (sync would reject every change in it)', () => {
+    const file = join(dir, 'servicenow.acme.yaml');
+    const text = defaultText().replace(/^ {2}"-1": implement.*\n/m, '');
+    writeFileSync(file, text);
+    const [result] = validateMappingFiles(file, mappingKindsOf(registry));
+    expect(result).toMatchObject({ ok: true, errors: [] });
+    expect(result?.warnings).toEqual([
+      `${file}:${lineOf(text, '"-5": new')}:3 states: the standard state "-1" (Implement, an out-of-box ServiceNow change state) is not mapped, so sync rejects every change in it (CG_MAPPING_UNKNOWN_VALUE); add \`"-1": implement\` (or the canonical state your site means by it)`,
+    ]);
+  });
+
+  it('warns when a status of the JSM change workflow is left out', () => {
+    const file = join(dir, 'jira.acme.yaml');
+    const text = readFileSync(DEFAULT_SERVICENOW_MAPPING.replace('servicenow.default.yaml', 'jira.default.yaml'), 'utf8').replace(/^ {2}Peer review: review\n/m, '');
+    writeFileSync(file, text);
+    const [result] = validateMappingFiles(file, mappingKindsOf(registry));
+    expect(result?.ok).toBe(true);
+    expect(result?.warnings).toHaveLength(1);
+    expect(result?.warnings[0]).toContain('statuses: the standard state "Peer review" (Peer review, a status of the JSM change workflow) is not mapped');
   });
 
   it('checks every yaml file of a directory and reports each mistake as file:line:col path: message, in file order', () => {
@@ -79,6 +105,6 @@ describe('validateMappingFiles', () => {
 
   it('reports a path that does not exist instead of throwing', () => {
     const missing = join(dir, 'nope');
-    expect(validateMappingFiles(missing, mappingKindsOf(registry))).toEqual([{ file: missing, ok: false, errors: [`${missing}:1:1 (root): cannot read (ENOENT)`] }]);
+    expect(validateMappingFiles(missing, mappingKindsOf(registry))).toEqual([{ file: missing, ok: false, errors: [`${missing}:1:1 (root): cannot read (ENOENT)`], warnings: [] }]);
   });
 });

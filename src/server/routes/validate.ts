@@ -6,9 +6,9 @@
 
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { resolveState } from '../../assess/resolve-state.ts';
+import { acceptedStates, resolveState } from '../../assess/resolve-state.ts';
 import { validateChangeTransition, type ValidationDeps, type ValidationInstance } from '../../assess/transition-validation.ts';
-import { CANONICAL_STATES, type CanonicalState } from '../../domain/change.ts';
+import type { CanonicalState } from '../../domain/change.ts';
 import { ChangegateError } from '../../errors.ts';
 import type { Metrics } from '../../observability/metrics.ts';
 import { defineRoute, registerRoute } from '../route-contract.ts';
@@ -70,10 +70,9 @@ export const validateRoute = (systems: readonly string[]) =>
 function stateOf(field: 'from' | 'to', value: string, instance: ValidationInstance): CanonicalState {
   const state = resolveState(value, instance.states);
   if (state !== null) return state;
-  const natives = [...instance.states.keys()].slice(0, 20);
   throw new ChangegateError(
     'CG_INPUT_INVALID',
-    `body ${field}: ${JSON.stringify(value)} is neither a canonical state (${CANONICAL_STATES.join(', ')}) nor a state the mapping of ${instance.id} knows (${natives.join(', ')})`,
+    `body ${field}: ${JSON.stringify(value)} is not a state ${instance.id} knows; accepted are the ${acceptedStates(instance.id, instance.states)}`,
     { details: { field, where: 'body', value, instance: instance.id } },
   );
 }

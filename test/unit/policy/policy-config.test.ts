@@ -102,7 +102,8 @@ describe('invalid policy files', () => {
     ['unknown-rule.yaml', /unknown-rule\.yaml:5:3 rules\.authorize\.leadtime: unknown rule "authorize\.leadtime"; did you mean "authorize\.lead-time"\?/, 5],
     ['bad-cel.yaml', /bad-cel\.yaml:9:11 custom\[1\]\.expr: rule "custom\.broken": expression does not compile/, 9],
     ['bad-yaml.yaml', /bad-yaml\.yaml:5:3: invalid YAML/, 5],
-    ['bad-values.yaml', /bad-values\.yaml:12:15 calendar\[0\]\.timeZone: not an IANA time zone/, 12],
+    // The first problem in line order.
+    ['bad-values.yaml', /bad-values\.yaml:4:19 rules\.implement\.window\.graceMinutes: rule "implement\.window": must be at least 0/, 4],
   ])('%s fails at load with CG_POLICY_INVALID naming file, line and rule', (file, message, line) => {
     const err = policyError(() => loadPolicy(`${FIXTURES}/${file}`));
     expect(err.code).toBe('CG_POLICY_INVALID');
@@ -111,14 +112,14 @@ describe('invalid policy files', () => {
     expect(err.details).toMatchObject({ file: `${FIXTURES}/${file}`, line });
   });
 
-  it('lists every problem of a file at once', () => {
+  it('lists every problem of a file at once, in line order and plain words', () => {
     const lines = policyError(() => loadPolicy(`${FIXTURES}/bad-values.yaml`)).details['issues'] as string[];
     expect(lines.map((l) => l.replace(/^.*?yaml:/, ''))).toEqual([
-      '12:15 calendar[0].timeZone: not an IANA time zone (e.g. Europe/Berlin, UTC)',
-      '18:11 calendar[1].cron: invalid cron: hour: 25 is outside 0-23',
-      '4:19 rules.implement.window.graceMinutes: rule "implement.window": Too small: expected number to be >=0',
+      '4:19 rules.implement.window.graceMinutes: rule "implement.window": must be at least 0, got -5',
       '6:25 rules.closed.hypercare.durations.major: rule "closed.hypercare": expected a duration such as 30m, 4h or 3d',
       '8:33 rules.scheduled.approvals.major.grups: rule "scheduled.approvals": unknown parameter "grups"',
+      '12:15 calendar[0].timeZone: not an IANA time zone (e.g. Europe/Berlin, UTC)',
+      '18:11 calendar[1].cron: invalid cron: hour: 25 is outside 0-23',
       '23:25 overrides[0].rules.review.smoketest: unknown rule "review.smoketest"; did you mean "review.smoke-test"?',
     ]);
   });
@@ -145,10 +146,10 @@ describe('invalid policy files', () => {
 
 describe('changegate mappings validate', () => {
   it('accepts the shipped policy and reports a broken one by file, line and rule', () => {
-    expect(validateMappingFiles(DEFAULT_POLICY_FILE, mappingKindsOf(registry))).toEqual([{ file: DEFAULT_POLICY_FILE, ok: true, errors: [] }]);
+    expect(validateMappingFiles(DEFAULT_POLICY_FILE, mappingKindsOf(registry))).toEqual([{ file: DEFAULT_POLICY_FILE, ok: true, errors: [], warnings: [] }]);
     const file = `${FIXTURES}/mappings-dir/policy.acme.yaml`;
     expect(validateMappingFiles(`${FIXTURES}/mappings-dir`, mappingKindsOf(registry))).toEqual([
-      { file, ok: false, errors: [`${file}:7:36 rules.closed.hypercare.durations.minor: rule "closed.hypercare": expected a duration such as 30m, 4h or 3d`] },
+      { file, ok: false, errors: [`${file}:7:36 rules.closed.hypercare.durations.minor: rule "closed.hypercare": expected a duration such as 30m, 4h or 3d`], warnings: [] },
     ]);
   });
 });

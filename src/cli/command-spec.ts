@@ -1,0 +1,217 @@
+// Each subcommand's options, help text and examples, and the argument parsing
+// that turns a mistake (an unknown option, a missing value, a missing argument)
+// into a usage error: exit 2 with that command's own help, never a stack trace
+// or exit 1 (which `check` uses for "not allowed").
+
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
+
+export interface CommandSpec {
+  /** `check`, `mappings validate`. */
+  name: string;
+  /** The synopsis after `changegate `. */
+  usage: string;
+  summary: string;
+  options: Record<string, { type: 'string' | 'boolean'; help: string; value?: string; short?: string }>;
+  examples: readonly string[];
+  /** Positional arguments after the command words: at least `min`, at most `max`. */
+  positionals: { min: number; max: number; names: string };
+}
+
+export class UsageError extends Error {
+  readonly command: CommandSpec | null;
+
+  constructor(message: string, command: CommandSpec | null) {
+    super(message);
+    this.name = 'UsageError';
+    this.command = command;
+  }
+}
+
+const COMMON = {
+  help: { type: 'boolean', short: 'h', help: 'this text' },
+} as const;
+
+const CONFIG = { config: { type: 'string', value: 'FILE', help: 'configuration file (default: CHANGEGATE_CONFIG; neither: the built-in demo)' } } as const;
+const JSON_OUT = { json: { type: 'boolean', help: 'print the result as JSON on stdout (shape documented in the README)' } } as const;
+
+export const COMMANDS: readonly CommandSpec[] = [
+  {
+    name: 'serve',
+    usage: 'serve [--config FILE]',
+    summary: 'run the schedules and the HTTP API (no configuration: the built-in demo instances)',
+    options: { ...CONFIG },
+    examples: ['changegate serve --config changegate.yaml', 'changegate serve            # the built-in demo'],
+    positionals: { min: 0, max: 0, names: '' },
+  },
+  {
+    name: 'demo',
+    usage: 'demo',
+    summary: 'run the service against the seeded built-in simulators',
+    options: {},
+    examples: ['changegate demo'],
+    positionals: { min: 0, max: 0, names: '' },
+  },
+  {
+    name: 'sync',
+    usage: 'sync [--instance ID] [--full] [--config FILE] [--json]',
+    summary: 'sync once (every instance, or one) and exit; exit 1 when a sync failed or records were rejected',
+    options: {
+      instance: { type: 'string', value: 'ID', help: 'sync this instance only' },
+      full: { type: 'boolean', help: 're-read everything instead of from the saved cursor' },
+      ...CONFIG,
+      ...JSON_OUT,
+    },
+    examples: ['changegate sync --config changegate.yaml', 'changegate sync --instance sn-prod --full --json'],
+    positionals: { min: 0, max: 0, names: '' },
+  },
+  {
+    name: 'check',
+    usage: 'check KEY [--to STATE] [--explain] [--instance ID] [--at INSTANT] [--config FILE] [--json]',
+    summary:
+      'dry run of the policy on a mirrored change, on the same facts as the service (policy calendar, ITSM schedules, waivers): ' +
+      'the gates of one transition and the verdict, or without --to the whole assessment. ' +
+      'Exit 0 allowed (or, without --to, assessed), 1 not allowed, 2 usage or configuration, ' +
+      '3 judged without the ITSM schedules (the instance could not be reached; an "allowed" may miss a freeze)',
+    options: {
+      to: { type: 'string', value: 'STATE', help: 'canonical state, or a native state value or label of the instance (one starting with "-" as --to=-2)' },
+      explain: { type: 'boolean', help: 'add the rule parameters in force and where each came from' },
+      instance: { type: 'string', value: 'ID', help: 'look the key up on this instance only' },
+      at: { type: 'string', value: 'INSTANT', help: 'judge at this ISO-8601 instant instead of now' },
+      ...CONFIG,
+      ...JSON_OUT,
+    },
+    examples: [
+      'changegate check CHG0030001',
+      'changegate check CHG0030001 --to implement --explain',
+      'changegate check CHG0030001 --to=-2 --json',
+      'changegate check ITSM-12 --to "Awaiting implementation"',
+    ],
+    positionals: { min: 1, max: 1, names: 'KEY' },
+  },
+  {
+    name: 'mappings validate',
+    usage: 'mappings validate [DIR|FILE] [--json] | mappings validate --instance ID [--config FILE]',
+    summary:
+      'check mapping and policy files (default: ./mappings), naming file, line and path of each error and warning; ' +
+      'with --instance, an instance\'s mapping against its live site (systems that can: Jira). Exit 0 valid, 2 invalid',
+    options: {
+      instance: { type: 'string', value: 'ID', help: 'check this instance\'s mapping against its live site' },
+      ...CONFIG,
+      ...JSON_OUT,
+    },
+    examples: ['changegate mappings validate', 'changegate mappings validate mappings/servicenow.acme.yaml --json', 'changegate mappings validate --instance jsm-cloud --config changegate.yaml'],
+    positionals: { min: 0, max: 1, names: '[DIR|FILE]' },
+  },
+  {
+    name: 'config validate',
+    usage: 'config validate [--config FILE] [--json]',
+    summary: 'check changegate.yaml: every problem in one pass, in line order. Exit 0 valid, 2 invalid',
+    options: { ...CONFIG, ...JSON_OUT },
+    examples: ['changegate config validate --config changegate.yaml'],
+    positionals: { min: 0, max: 0, names: '' },
+  },
+  {
+    name: 'config schema',
+    usage: 'config schema',
+    summary: 'print the JSON Schema of changegate.yaml (for editors; every key is described)',
+    options: {},
+    examples: ['changegate config schema > changegate.schema.json'],
+    positionals: { min: 0, max: 0, names: '' },
+  },
+  {
+    name: 'openapi',
+    usage: 'openapi',
+    summary: 'print the OpenAPI 3.1 document of the HTTP API',
+    options: {},
+    examples: ['changegate openapi > openapi.json'],
+    positionals: { min: 0, max: 0, names: '' },
+  },
+];
+
+function optionLine(name: string, o: CommandSpec['options'][string]): string {
+  const flag = `${o.short ? `-${o.short}, ` : ''}--${name}${o.value ? ` ${o.value}` : ''}`;
+  return `  ${flag.padEnd(22)}  ${o.help}`;
+}
+
+export function commandHelp(spec: CommandSpec): string {
+  const options = { ...spec.options, ...COMMON };
+  return [
+    `usage: changegate ${spec.usage}`,
+    '',
+    ...wrap(spec.summary, 78).map((l) => l),
+    '',
+    'Options:',
+    ...Object.entries(options).map(([name, o]) => optionLine(name, o)),
+    '',
+    'Examples:',
+    ...spec.examples.map((e) => `  ${e}`),
+    '',
+  ].join('\n');
+}
+
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line !== '' && line.length + word.length + 1 > width) {
+      lines.push(line);
+      line = word;
+    } else line = line === '' ? word : `${line} ${word}`;
+  }
+  if (line !== '') lines.push(line);
+  return lines;
+}
+
+export function globalHelp(version: string): string {
+  return [
+    `changegate ${version}: change governance for ServiceNow and Jira Service Management`,
+    '',
+    'usage: changegate <command> [options]      changegate <command> --help',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(19)}  ${wrap(c.summary.split('. ')[0] ?? '', 56).join(`\n  ${' '.repeat(19)}  `)}`),
+    '',
+    'Options:',
+    '  -h, --help             this text, or a command\'s own with the command',
+    '  --version              print the version',
+    '',
+    'Exit codes: 0 done (check: allowed), 1 failed (check: not allowed; sync: records rejected),',
+    '2 usage or configuration error, 3 check judged without the ITSM schedules (instance unreachable).',
+    'NO_COLOR=1 turns colour off; logs go to stderr, readable on a terminal and JSON lines otherwise.',
+    '',
+  ].join('\n');
+}
+
+/** The command named by the leading words of argv (`mappings validate`), or null. */
+export function findCommand(words: readonly string[]): { spec: CommandSpec; rest: number } | null {
+  for (const spec of COMMANDS) {
+    const parts = spec.name.split(' ');
+    if (parts.every((p, i) => words[i] === p)) return { spec, rest: parts.length };
+  }
+  return null;
+}
+
+export interface ParsedCommand {
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+}
+
+/** Parses the arguments after the command words; a mistake throws UsageError naming it. */
+export function parseCommand(spec: CommandSpec, args: readonly string[]): ParsedCommand {
+  const options: ParseArgsOptionsConfig = {};
+  for (const [name, o] of Object.entries({ ...spec.options, ...COMMON })) options[name] = { type: o.type, ...(o.short ? { short: o.short } : {}) };
+  let parsed: { values: Record<string, string | boolean | (string | boolean)[] | undefined>; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
+  } catch (err) {
+    // node:util's messages are plain and name the option; only its advice about `--` is dropped.
+    const text = err instanceof Error ? err.message.replace(/\s*To specify a positional argument.*$/s, '').replace(/\s*Did you forget.*$/s, '') : String(err);
+    throw new UsageError(text, spec);
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  if (values['help'] === true) return { values, positionals: parsed.positionals };
+  const { min, max, names } = spec.positionals;
+  if (parsed.positionals.length < min) throw new UsageError(`missing ${names}`, spec);
+  if (parsed.positionals.length > max) throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[max])}`, spec);
+  return { values, positionals: parsed.positionals };
+}
