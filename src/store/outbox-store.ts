@@ -6,6 +6,7 @@
 
 import type { NoteSeries, TicketNote, TicketVerdict } from '../kit/connector.ts';
 import type { ErrorKind } from '../errors.ts';
+import type { ClaimOwner } from './claim-owner.ts';
 
 export const OUTBOX_ACTIONS = ['set-verdict', 'comment', 'transition'] as const;
 export type OutboxAction = (typeof OUTBOX_ACTIONS)[number];
@@ -61,6 +62,8 @@ export interface OutboxItem extends NewOutboxItem {
   /** ISO-8601 UTC: when it may be claimed (a retry's time, or the end of the current lease). */
   nextAttemptAt: string;
   lastError: OutboxError | null;
+  /** Who holds it while claimed (null when claimed without an owner, or not claimed). */
+  claimOwner: ClaimOwner | null;
   /** Set while claimed: what `complete`, `retryLater` and `fail` must present, so a worker whose lease ran out cannot settle an item someone else now holds. */
   claimToken: string | null;
   createdAt: string;
@@ -106,7 +109,15 @@ export interface OutboxStore {
    * claimed with a lease that ran out), oldest first, counts the attempt and
    * leases them under a fresh claim token, so two workers never hold one item.
    */
-  claim(limit: number, now: Date, leaseMs?: number): Promise<OutboxItem[]>;
+  claim(limit: number, now: Date, leaseMs?: number, owner?: ClaimOwner): Promise<OutboxItem[]>;
+  /** Who holds the items claimed now (those claimed with an owner), each once. */
+  claimOwners(): Promise<ClaimOwner[]>;
+  /**
+   * Returns the items `ownerId` holds to pending, due at `now`, without counting
+   * an attempt (the claim that died already counted one); its claim token no
+   * longer settles them. For an owner known dead; returns how many.
+   */
+  releaseClaims(ownerId: string, now: Date): Promise<number>;
   /** Marks a claimed item done. False when the claim token no longer holds it (the lease ran out and it was re-claimed). */
   complete(id: number, claimToken: string, result: string, now: Date): Promise<boolean>;
   /** Returns a claimed item to pending until `retryAt`, keeping the error. */

@@ -441,6 +441,37 @@ export function describeChangeStoreContract(name: string, open: () => Promise<Ch
       });
     });
 
+    describe('assessments owed', () => {
+      it('owes an assessment for each change whose latest revision was not noted as assessed, by id, in batches', async () => {
+        const [a, b, c] = buildChanges(3);
+        if (a === undefined || b === undefined || c === undefined) throw new Error('builder gave fewer changes');
+        await store.applyPage(I, S, [a, b, c].map(asChange), null);
+        expect(await store.listOwedAssessments({ limit: 10 })).toEqual([a.id, b.id, c.id].toSorted());
+        await store.noteAssessed(b.id, 1);
+        const owed = [a.id, c.id].toSorted();
+        expect(await store.listOwedAssessments({ limit: 10 })).toEqual(owed);
+        expect(await store.listOwedAssessments({ limit: 1 })).toEqual(owed.slice(0, 1));
+        expect(await store.listOwedAssessments({ limit: 10, after: owed[0] as string })).toEqual(owed.slice(1));
+
+        // A new revision of an assessed change is owed again, until noted.
+        await store.applyPage(I, S, [asChange({ ...b, title: 'moved on', nativeRevision: b.nativeRevision + 1, updatedAt: at(30) })], null);
+        expect(await store.listOwedAssessments({ limit: 10 })).toContain(b.id);
+        await store.noteAssessed(b.id, 2);
+        expect(await store.listOwedAssessments({ limit: 10 })).not.toContain(b.id);
+      });
+
+      it('never moves the noted revision back, and leaves unchanged re-reads and unknown ids alone', async () => {
+        const c = buildChange();
+        await store.applyPage(I, S, [asChange(c)], null);
+        await store.applyPage(I, S, [asChange({ ...c, title: 'second', nativeRevision: c.nativeRevision + 1, updatedAt: at(5) })], null);
+        await store.noteAssessed(c.id, 2);
+        await store.noteAssessed(c.id, 1);
+        await store.noteAssessed('servicenow:sn-prod:nope', 3);
+        await store.applyPage(I, S, [asChange({ ...c, title: 'second', nativeRevision: c.nativeRevision + 1, updatedAt: at(5) })], null);
+        expect(await store.listOwedAssessments({ limit: 10 })).toEqual([]);
+      });
+    });
+
     describe('revisions and counts', () => {
       it('lists no revisions for an unknown change and counts changes per instance', async () => {
         await store.applyPage(I, S, buildChanges(3).map(asChange), null);

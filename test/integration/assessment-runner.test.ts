@@ -150,6 +150,7 @@ describe('assessment runner', () => {
     const failing: ChangeStore = Object.assign(Object.create(null) as ChangeStore, {
       getChange: (id: string) => (id === 'servicenow:sn-prod:broken' ? Promise.reject(new Error('disk I/O error')) : store.getChange(id)),
       listRevisions: (id: string) => store.listRevisions(id),
+      noteAssessed: (id: string, seq: number) => store.noteAssessed(id, seq),
       listActiveChangesTouching: (q: Parameters<ChangeStore['listActiveChangesTouching']>[0]) => store.listActiveChangesTouching(q),
     });
     await runner(failing).onChangesWritten('sn-prod', ['servicenow:sn-prod:broken', good.id]);
