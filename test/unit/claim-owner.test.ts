@@ -36,5 +36,4 @@ describe('claim owners', () => {
   it('cannot judge an owner on another host, whose claims then wait for their lease', () => {
     expect(judgeOwnerOnThisHost(other({ host: 'elsewhere', pid: deadPid() }), self)).toBe('unknown');
   });
-
 });
