@@ -184,6 +184,21 @@ export function describeChangeStoreContract(name: string, open: () => Promise<Ch
         expect(mirrored?.approvals.at(-1)).toEqual(approved);
       });
 
+      it('never rolls an approval back: an older version delivered after a newer one is ignored', async () => {
+        const c = buildChange();
+        const requested = buildApproval({ id: 'apr-cab', state: 'requested', nativeState: 'requested', updatedAt: at(5) });
+        const approved = { ...requested, state: 'approved' as const, nativeState: 'approved', decidedAt: at(9), updatedAt: at(9) };
+        await store.applyPage(I, S, [asChange(c)], null);
+        expect(await store.applyPage(I, 'approvals', [asApproval(approved)], null)).toEqual(counts({ approvalsWritten: 1 }));
+        // A page re-read with the overlap, or a webhook re-fetch that raced a slower one, brings the version before the decision.
+        expect(await store.applyPage(I, 'approvals', [asApproval(requested)], null)).toEqual(counts({}));
+        expect((await store.getChange(c.id))?.approvals).toEqual([approved]);
+        // A newer version still lands.
+        const recalled = { ...approved, state: 'rejected' as const, nativeState: 'rejected', updatedAt: at(12) };
+        await store.applyPage(I, 'approvals', [asApproval(recalled)], null);
+        expect((await store.getChange(c.id))?.approvals).toEqual([recalled]);
+      });
+
       it('joins children by instance: the same native id on another instance is another change', async () => {
         const prod = buildChange();
         const test = buildChange({ instance: 'sn-test' });
