@@ -46,7 +46,8 @@ export function pidIsRunning(pid: number): boolean {
 }
 
 /**
- * For a store served from this host only. A pid that runs again after a reboot
+ * For a store served from this host only, by one process at a time (as the
+ * embedded store is: its run locks are in-process). A pid that runs again after a reboot
  * or in another container is taken as alive: its claims then wait for their
  * lease, which is slow but never doubles a write.
  */

@@ -1,7 +1,8 @@
 // The outbox port: every write to a ticket is recorded here first, with a
 // deterministic idempotency key, and worked by src/sync/outbox-worker.ts. An
-// item survives a crash (it is claimed with a lease that runs out) and is never
-// enqueued twice (the key is unique). Adapters pass one contract suite
+// item survives a crash (it is claimed with a lease that runs out, and under
+// its owner, so the next process releases it at once when the owner died) and
+// is never enqueued twice (the key is unique). Adapters pass one contract suite
 // (test/contract/outbox-store.contract.ts).
 
 import type { NoteSeries, TicketNote, TicketVerdict } from '../kit/connector.ts';
@@ -92,7 +93,8 @@ export interface OutboxQuery {
 
 /**
  * Longer than one write can take (a marker look-up retried through timeouts and backoff, then one post),
- * so a second worker never starts an item the first is still writing; a crashed worker's items wait this long.
+ * so a second worker never starts an item the first is still writing. A crashed worker's items wait this long
+ * only when nobody can tell it died (see claim-owner.ts); otherwise the next start releases them.
  */
 export const DEFAULT_OUTBOX_LEASE_MS = 10 * 60_000;
 
