@@ -139,20 +139,21 @@ describe('start-up after a killed process', () => {
       await second.outboxWorker.drain();
 
       // Every change has an assessment of its latest revision, the canceled one included.
-      for (const change of mirrored) {
-        const revisions = await second.store.listRevisions(change.id);
-        expect(await second.assessments.latestAssessment(change.id), change.key).toMatchObject({ revision: revisions.at(-1)?.seq });
-      }
+      const assessedAt = async (id: string): Promise<[string, number | null]> => [id, (await second.assessments.latestAssessment(id))?.revision ?? null];
+      const latestAt = async (id: string): Promise<[string, number | null]> => [id, (await second.store.listRevisions(id)).at(-1)?.seq ?? null];
+      expect(await Promise.all(mirrored.map((c) => assessedAt(c.id)))).toEqual(await Promise.all(mirrored.map((c) => latestAt(c.id))));
       expect(await second.store.listOwedAssessments({ limit: 100 })).toEqual([]);
       expect(await second.assessments.latestAssessment(`servicenow:sn:${canceled}`)).not.toBeNull();
 
       // The dead worker's items are done well inside their lease; each ServiceNow ticket has its verdict note once.
       for (const item of heldByDead) expect(await second.outbox.get(item.idempotencyKey)).toMatchObject({ status: 'done', attempts: 2 });
-      for (const sysId of [...assessedBefore, fresh]) expect(workNotes(sysId), sysId).toHaveLength(1);
+      const snTickets = [...assessedBefore, fresh];
+      expect(snTickets.map((sysId) => [sysId, workNotes(sysId).length])).toEqual(snTickets.map((sysId) => [sysId, 1]));
       // A change first seen already finished needs no verdict on its ticket.
       expect(workNotes(canceled)).toEqual([]);
       const notes = (key: string): number => jira.issue(key).comments.filter((c) => JSON.stringify(c.body).includes('changegate')).length;
-      for (const key of issues.filter((k) => jira.issue(k).id !== liveIssue)) expect(notes(key), key).toBe(1);
+      const jiraTickets = issues.filter((k) => jira.issue(k).id !== liveIssue);
+      expect(jiraTickets.map((key) => [key, notes(key)])).toEqual(jiraTickets.map((key) => [key, 1]));
 
       // The live process's claims are still its own: not stolen, not written.
       for (const item of heldByLive) expect(await second.outbox.get(item.idempotencyKey)).toMatchObject({ status: 'claimed', attempts: 1, claimOwner: live });
