@@ -16,6 +16,9 @@ import type { AssessmentStore } from '../store/assessment-store.ts';
 import type { OutboxStore } from '../store/outbox-store.ts';
 import { AssessmentRunner } from '../assess/assessment-runner.ts';
 import { ClockReassessor } from '../assess/clock-reassessor.ts';
+import { OwedAssessments, type OwedReport } from '../assess/owed-assessments.ts';
+import { judgeOwnerOnThisHost, processOwner, type OwnerState } from '../store/claim-owner.ts';
+import { releaseDeadClaims } from '../sync/dead-claims.ts';
 import { OutboxWorker } from '../sync/outbox-worker.ts';
 import { openStores } from '../store/open-stores.ts';
 import { DeliveryProcessor } from '../sync/delivery-processor.ts';
@@ -41,6 +44,8 @@ export interface ChangegateApp {
   runner: AssessmentRunner;
   /** Re-assesses open changes for the clock on `reassess` (started by `serve`). */
   reassessor: ClockReassessor;
+  /** Assesses the changes an earlier process left unassessed (`serve` starts it); a pass already running is joined. */
+  assessOwed(): Promise<OwedReport>;
   /** Ticket write-back, worked by `outboxWorker` while `serve` runs (items queued by `sync` wait for it). */
   outbox: OutboxStore;
   outboxWorker: OutboxWorker;
@@ -95,7 +100,12 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
   const calendars = (id: string) => itsmCalendars.calendarFor(id);
   // One direction: sync → runner → outbox → worker → ticket. The runner only wakes the worker;
   // how an item settled is read back from the outbox, never reported to the runner.
-  const outboxWorker = new OutboxWorker({ outbox, writerFor: (id) => connectors.get(id)?.writer, logger, metrics });
+  // Every claim this process takes carries its owner, so the next process can release them at once if this one dies.
+  const owner = processOwner();
+  // An embedded store is served from one host, where the operating system tells a dead pid; a store shared by
+  // replicas will judge owners by heartbeats instead (until then, their claims wait for the lease).
+  const judgeOwner = (o: Parameters<typeof judgeOwnerOnThisHost>[0]): OwnerState => (config.store.kind === 'sqlite' ? judgeOwnerOnThisHost(o, owner) : 'unknown');
+  const outboxWorker = new OutboxWorker({ outbox, writerFor: (id) => connectors.get(id)?.writer, logger, metrics, owner });
   const runner = new AssessmentRunner({
     store,
     assessments,
@@ -116,7 +126,8 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
   }
   const scheduler = new SyncScheduler(engine, logger);
   const reassessor = new ClockReassessor({ store, runner, instances: instances.map((i) => i.id), logger });
-  const processor = new DeliveryProcessor({ store: deliveries, engine, webhookOf: (id) => connectors.get(id)?.webhook, logger, metrics });
+  const owed = new OwedAssessments({ store, runner, logger });
+  const processor = new DeliveryProcessor({ store: deliveries, engine, webhookOf: (id) => connectors.get(id)?.webhook, logger, metrics, owner });
   let app: FastifyInstance | null = null;
   const server = (): FastifyInstance =>
     (app ??= buildServer({
@@ -141,6 +152,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     assessments,
     runner,
     reassessor,
+    assessOwed: () => owed.run(),
     outbox,
     outboxWorker,
     demo,
@@ -159,12 +171,16 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
       }
       // The demo Jira site's webhook can only name the port once it is known (listen may ask for port 0).
       demo?.setChangegateUrl(url);
+      // What a killed process held is claimable now, before the workers look, not when its leases run out.
+      await releaseDeadClaims({ outbox, deliveries, judge: judgeOwner, logger, now: new Date() });
       // Drains what a previous process accepted but did not finish.
       processor.start();
       // Posts what a previous process or a `sync` queued, then whatever each sync queues.
       outboxWorker.start();
       // Read the ITSM calendars before the first assessment (a failed read keeps the policy calendar and is logged).
       await itsmCalendars.refreshAll();
+      // Changes a killed process mirrored but never assessed; in the background, beside the first syncs.
+      void owed.run().catch((err: unknown) => logger.error({ err }, 'assessing the changes left unassessed failed'));
       scheduler.start(
         instances.map((i) => ({ instance: i.id, cron: i.schedule })),
         { runNow: serveOptions.runNow ?? true },
@@ -175,6 +191,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     async close() {
       await scheduler.stop();
       await reassessor.stop();
+      await owed.stop();
       if (app) await app.close();
       await processor.stop();
       await engine.idle();

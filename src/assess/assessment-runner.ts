@@ -183,6 +183,8 @@ export class AssessmentRunner {
     const inputHash = contentHash({ change: decisionInputs(change), approvals: judged.approvals, journal: judged.journal, policy: deps.policy.version });
     const settled = last !== null && last.inputHash === inputHash && (!wanted || shown?.outcomeHash === last.outcomeHash);
     if (!options.force && !options.clockTick && settled) {
+      // Looked at: the revision is no longer owed (an echo of our own write changes nothing the policy reads).
+      await deps.store.noteAssessed(change.id, revision);
       deps.metrics.assessments.inc({ instance: change.instance, outcome: 'unchanged' });
       if (result.enqueued.length > 0) deps.onEnqueued?.();
       return result;
@@ -227,6 +229,8 @@ export class AssessmentRunner {
       wroteBack: write || (wanted && shown?.outcomeHash === hash),
       assessment,
     });
+    // After the assessment is stored: a crash in between leaves the revision owed, and start-up assesses it again.
+    await deps.store.noteAssessed(change.id, revision);
     deps.metrics.assessments.inc({ instance: change.instance, outcome: write ? 'changed' : 'same' });
     if (result.enqueued.length > 0) deps.onEnqueued?.();
     return result;

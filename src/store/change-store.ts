@@ -130,6 +130,19 @@ export interface ChangeStore {
    */
   listActiveChangesTouching(query: TouchingQuery): Promise<Change[]>;
   listRevisions(changeId: string): Promise<Revision[]>;
+  /**
+   * Records that the assessment runner looked at the change as of revision `seq`
+   * (assessed it, or found nothing the policy reads had changed). Never moves
+   * back: an older `seq` than recorded is ignored.
+   */
+  noteAssessed(changeId: string, seq: number): Promise<void>;
+  /**
+   * Ids of changes owed an assessment (their latest revision is newer than the
+   * last one noted by `noteAssessed`), by id after `after`, at most `limit`
+   * (1..1000). Answered from an index of the owed, so start-up after a crash
+   * costs what is owed, not the mirror's size.
+   */
+  listOwedAssessments(query: { after?: string; limit: number }): Promise<string[]>;
   countChanges(instance?: string): Promise<number>;
   /**
    * Records rejected as `invalid`, ordered by (instance, stream, ref). A rejection is

@@ -4,6 +4,7 @@
 // contract suite (test/contract/delivery-store.contract.ts).
 
 import type { System } from '../domain/change.ts';
+import type { ClaimOwner } from './claim-owner.ts';
 
 /** `pending` until worked; `done` once every record it names was re-fetched; `failed` when retries ran out. */
 export type DeliveryStatus = 'pending' | 'done' | 'failed';
@@ -41,6 +42,8 @@ export interface RecordResult {
 export interface ClaimOptions {
   /** How long a claimed delivery is hidden from other claims; a processor that dies mid-work lets it come back after this. */
   leaseMs?: number;
+  /** Recorded with the lease, so a later process can release what a dead owner held (see claim-owner.ts). */
+  owner?: ClaimOwner;
 }
 
 export const DEFAULT_LEASE_MS = 30_000;
@@ -58,6 +61,14 @@ export interface DeliveryStore {
    * attempt and leases them, so two processors never hold the same one.
    */
   claim(limit: number, now: Date, options?: ClaimOptions): Promise<Delivery[]>;
+  /** Who holds deliveries leased now (those claimed with an owner), each once. */
+  claimOwners(): Promise<ClaimOwner[]>;
+  /**
+   * Makes the deliveries `ownerId` has leased due at `now`, without counting an
+   * attempt (the claim that died already counted one). For an owner known dead;
+   * returns how many.
+   */
+  releaseClaims(ownerId: string, now: Date): Promise<number>;
   /** Marks a claimed delivery done; it is never claimed again. */
   complete(id: string, now: Date): Promise<void>;
   /** Records the error; `retryAt` schedules another attempt, null gives up (status `failed`). */

@@ -1,11 +1,13 @@
 // The outbox port: every write to a ticket is recorded here first, with a
 // deterministic idempotency key, and worked by src/sync/outbox-worker.ts. An
-// item survives a crash (it is claimed with a lease that runs out) and is never
-// enqueued twice (the key is unique). Adapters pass one contract suite
+// item survives a crash (it is claimed with a lease that runs out, and under
+// its owner, so the next process releases it at once when the owner died) and
+// is never enqueued twice (the key is unique). Adapters pass one contract suite
 // (test/contract/outbox-store.contract.ts).
 
 import type { NoteSeries, TicketNote, TicketVerdict } from '../kit/connector.ts';
 import type { ErrorKind } from '../errors.ts';
+import type { ClaimOwner } from './claim-owner.ts';
 
 export const OUTBOX_ACTIONS = ['set-verdict', 'comment', 'transition'] as const;
 export type OutboxAction = (typeof OUTBOX_ACTIONS)[number];
@@ -61,6 +63,8 @@ export interface OutboxItem extends NewOutboxItem {
   /** ISO-8601 UTC: when it may be claimed (a retry's time, or the end of the current lease). */
   nextAttemptAt: string;
   lastError: OutboxError | null;
+  /** Who holds it while claimed (null when claimed without an owner, or not claimed). */
+  claimOwner: ClaimOwner | null;
   /** Set while claimed: what `complete`, `retryLater` and `fail` must present, so a worker whose lease ran out cannot settle an item someone else now holds. */
   claimToken: string | null;
   createdAt: string;
@@ -89,7 +93,8 @@ export interface OutboxQuery {
 
 /**
  * Longer than one write can take (a marker look-up retried through timeouts and backoff, then one post),
- * so a second worker never starts an item the first is still writing; a crashed worker's items wait this long.
+ * so a second worker never starts an item the first is still writing. A crashed worker's items wait this long
+ * only when nobody can tell it died (see claim-owner.ts); otherwise the next start releases them.
  */
 export const DEFAULT_OUTBOX_LEASE_MS = 10 * 60_000;
 
@@ -106,7 +111,15 @@ export interface OutboxStore {
    * claimed with a lease that ran out), oldest first, counts the attempt and
    * leases them under a fresh claim token, so two workers never hold one item.
    */
-  claim(limit: number, now: Date, leaseMs?: number): Promise<OutboxItem[]>;
+  claim(limit: number, now: Date, leaseMs?: number, owner?: ClaimOwner): Promise<OutboxItem[]>;
+  /** Who holds the items claimed now (those claimed with an owner), each once. */
+  claimOwners(): Promise<ClaimOwner[]>;
+  /**
+   * Returns the items `ownerId` holds to pending, due at `now`, without counting
+   * an attempt (the claim that died already counted one); its claim token no
+   * longer settles them. For an owner known dead; returns how many.
+   */
+  releaseClaims(ownerId: string, now: Date): Promise<number>;
   /** Marks a claimed item done. False when the claim token no longer holds it (the lease ran out and it was re-claimed). */
   complete(id: number, claimToken: string, result: string, now: Date): Promise<boolean>;
   /** Returns a claimed item to pending until `retryAt`, keeping the error. */

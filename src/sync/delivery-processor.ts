@@ -10,6 +10,7 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { ApplyResult } from '../store/change-store.ts';
 import type { Delivery, DeliveryStore } from '../store/delivery-store.ts';
+import type { ClaimOwner } from '../store/claim-owner.ts';
 
 export interface DeliveryProcessorOptions {
   /** Deliveries claimed at once. */
@@ -36,6 +37,8 @@ export interface DeliveryProcessorDeps {
   logger: Logger;
   metrics: Metrics;
   clock?: () => Date;
+  /** Recorded on every claim, so the next process releases this one's deliveries at once if it dies. */
+  owner?: ClaimOwner;
   options?: DeliveryProcessorOptions;
 }
 
@@ -111,7 +114,7 @@ export class DeliveryProcessor {
   async drain(): Promise<number> {
     let claimed = 0;
     for (;;) {
-      const batch = await this.#deps.store.claim(this.#opts.batchSize, this.#clock(), { leaseMs: this.#opts.leaseMs });
+      const batch = await this.#deps.store.claim(this.#opts.batchSize, this.#clock(), { leaseMs: this.#opts.leaseMs, ...(this.#deps.owner ? { owner: this.#deps.owner } : {}) });
       if (batch.length === 0) return claimed;
       claimed += batch.length;
       await this.#work(batch);

@@ -17,6 +17,7 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { DEFAULT_OUTBOX_LEASE_MS, type NewOutboxItem, type OutboxError, type OutboxItem, type OutboxStore } from '../store/outbox-store.ts';
 import { backoffMs, type RetryPolicy } from '../http/retry-classifier.ts';
+import type { ClaimOwner } from '../store/claim-owner.ts';
 
 export interface OutboxWorkerDeps {
   outbox: OutboxStore;
@@ -25,6 +26,8 @@ export interface OutboxWorkerDeps {
   metrics: Metrics;
   clock?: () => Date;
   leaseMs?: number;
+  /** Recorded on every claim, so the next process releases this one's items at once if it dies. */
+  owner?: ClaimOwner;
   batchSize?: number;
   /** Backoff between claims of a failing item (not within one call: the HTTP client does that). */
   retry?: Partial<RetryPolicy>;
@@ -96,7 +99,7 @@ export class OutboxWorker {
         // Items due when this pass began: one retried during the pass waits for a later one.
         const at = this.#now();
         for (;;) {
-          const items = await this.#deps.outbox.claim(this.#deps.batchSize ?? 20, at, this.#deps.leaseMs ?? DEFAULT_OUTBOX_LEASE_MS);
+          const items = await this.#deps.outbox.claim(this.#deps.batchSize ?? 20, at, this.#deps.leaseMs ?? DEFAULT_OUTBOX_LEASE_MS, this.#deps.owner);
           if (items.length === 0) break;
           total.claimed += items.length;
           for (const item of items) await this.#work(item, total);

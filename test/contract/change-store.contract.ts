@@ -184,6 +184,21 @@ export function describeChangeStoreContract(name: string, open: () => Promise<Ch
         expect(mirrored?.approvals.at(-1)).toEqual(approved);
       });
 
+      it('never rolls an approval back: an older version delivered after a newer one is ignored', async () => {
+        const c = buildChange();
+        const requested = buildApproval({ id: 'apr-cab', state: 'requested', nativeState: 'requested', updatedAt: at(5) });
+        const approved = { ...requested, state: 'approved' as const, nativeState: 'approved', decidedAt: at(9), updatedAt: at(9) };
+        await store.applyPage(I, S, [asChange(c)], null);
+        expect(await store.applyPage(I, 'approvals', [asApproval(approved)], null)).toEqual(counts({ approvalsWritten: 1 }));
+        // A page re-read with the overlap, or a webhook re-fetch that raced a slower one, brings the version before the decision.
+        expect(await store.applyPage(I, 'approvals', [asApproval(requested)], null)).toEqual(counts({}));
+        expect((await store.getChange(c.id))?.approvals).toEqual([approved]);
+        // A newer version still lands.
+        const recalled = { ...approved, state: 'rejected' as const, nativeState: 'rejected', updatedAt: at(12) };
+        await store.applyPage(I, 'approvals', [asApproval(recalled)], null);
+        expect((await store.getChange(c.id))?.approvals).toEqual([recalled]);
+      });
+
       it('joins children by instance: the same native id on another instance is another change', async () => {
         const prod = buildChange();
         const test = buildChange({ instance: 'sn-test' });
@@ -438,6 +453,37 @@ export function describeChangeStoreContract(name: string, open: () => Promise<Ch
         expect(await touchingKeys(store, [payments.name], { plannedOverlap: march })).toEqual([8, 7, 4, 3, 2, 1].map(changeNumber));
         expect(await touchingKeys(store, [payments.id], { plannedOverlap: { start: march.end, end: march.start } })).toEqual([]);
         expect(await touchingKeys(store, [payments.id])).toHaveLength(9);
+      });
+    });
+
+    describe('assessments owed', () => {
+      it('owes an assessment for each change whose latest revision was not noted as assessed, by id, in batches', async () => {
+        const [a, b, c] = buildChanges(3);
+        if (a === undefined || b === undefined || c === undefined) throw new Error('builder gave fewer changes');
+        await store.applyPage(I, S, [a, b, c].map(asChange), null);
+        expect(await store.listOwedAssessments({ limit: 10 })).toEqual([a.id, b.id, c.id].toSorted());
+        await store.noteAssessed(b.id, 1);
+        const owed = [a.id, c.id].toSorted();
+        expect(await store.listOwedAssessments({ limit: 10 })).toEqual(owed);
+        expect(await store.listOwedAssessments({ limit: 1 })).toEqual(owed.slice(0, 1));
+        expect(await store.listOwedAssessments({ limit: 10, after: owed[0] as string })).toEqual(owed.slice(1));
+
+        // A new revision of an assessed change is owed again, until noted.
+        await store.applyPage(I, S, [asChange({ ...b, title: 'moved on', nativeRevision: b.nativeRevision + 1, updatedAt: at(30) })], null);
+        expect(await store.listOwedAssessments({ limit: 10 })).toContain(b.id);
+        await store.noteAssessed(b.id, 2);
+        expect(await store.listOwedAssessments({ limit: 10 })).not.toContain(b.id);
+      });
+
+      it('never moves the noted revision back, and leaves unchanged re-reads and unknown ids alone', async () => {
+        const c = buildChange();
+        await store.applyPage(I, S, [asChange(c)], null);
+        await store.applyPage(I, S, [asChange({ ...c, title: 'second', nativeRevision: c.nativeRevision + 1, updatedAt: at(5) })], null);
+        await store.noteAssessed(c.id, 2);
+        await store.noteAssessed(c.id, 1);
+        await store.noteAssessed('servicenow:sn-prod:nope', 3);
+        await store.applyPage(I, S, [asChange({ ...c, title: 'second', nativeRevision: c.nativeRevision + 1, updatedAt: at(5) })], null);
+        expect(await store.listOwedAssessments({ limit: 10 })).toEqual([]);
       });
     });
 

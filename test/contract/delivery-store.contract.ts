@@ -4,10 +4,17 @@
 // adapter.
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ClaimOwner } from '../../src/store/claim-owner.ts';
 import type { DeliveryStore, NewDelivery } from '../../src/store/delivery-store.ts';
 
 const T0 = Date.parse('2026-03-12T10:00:00.000Z');
 const at = (ms: number): Date => new Date(T0 + ms);
+
+const owner = (name: string, pid: number): ClaimOwner => ({ id: `${name}-epoch`, host: 'host-a', pid, startedAt: '2026-03-02T08:00:00.000Z' });
+const DEAD = owner('dead', 101);
+const LIVE = owner('live', 202);
+const NEXT = owner('next', 303);
+const ownerIds = async (store: { claimOwners(): Promise<ClaimOwner[]> }): Promise<string[]> => (await store.claimOwners()).map((o) => o.id).toSorted();
 
 function delivery(n: number, overrides: Partial<NewDelivery> = {}): NewDelivery {
   return {
@@ -90,6 +97,34 @@ export function describeDeliveryStoreContract(name: string, open: () => Promise<
         const again = await store.claim(5, at(40_000));
         expect(again.map((d) => [d.deliveryId, d.attempts])).toEqual([['d-1', 2]]);
         expect(await store.pendingCount()).toBe(1);
+      });
+
+      it("records who leased a delivery, and makes a dead owner's due at once without touching a live owner's", async () => {
+        await store.record(delivery(1));
+        await store.record(delivery(2));
+        await store.record(delivery(3));
+        await store.claim(1, at(10_000), { leaseMs: 30_000, owner: DEAD });
+        await store.claim(1, at(10_000), { leaseMs: 30_000, owner: LIVE });
+        await store.claim(1, at(10_000), { leaseMs: 30_000 });
+        expect(await ownerIds(store)).toEqual([DEAD.id, LIVE.id]);
+
+        expect(await store.releaseClaims(DEAD.id, at(11_000))).toBe(1);
+        expect(await ownerIds(store)).toEqual([LIVE.id]);
+        // Due now, not when the lease would have run out; the attempt cut short was counted once.
+        const again = await store.claim(5, at(11_000), { owner: NEXT });
+        expect(again.map((d) => [d.deliveryId, d.attempts])).toEqual([['d-1', 2]]);
+        expect(await store.releaseClaims('nobody', at(12_000))).toBe(0);
+      });
+
+      it('forgets the owner once a delivery is settled, so a release never cuts a retry wait short', async () => {
+        const first = await store.record(delivery(1));
+        const second = await store.record(delivery(2));
+        await store.claim(2, at(10_000), { owner: DEAD });
+        await store.complete(first.id, at(11_000));
+        await store.fail(second.id, 'HTTP 503', at(600_000), at(11_000));
+        expect(await ownerIds(store)).toEqual([]);
+        expect(await store.releaseClaims(DEAD.id, at(12_000))).toBe(0);
+        expect(await store.claim(5, at(599_999))).toEqual([]);
       });
 
       it('does not hand out a delivery received after `now`', async () => {

@@ -4,11 +4,17 @@
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { TicketNote } from '../../src/kit/connector.ts';
+import type { ClaimOwner } from '../../src/store/claim-owner.ts';
 import type { NewOutboxItem, OutboxError, OutboxStore } from '../../src/store/outbox-store.ts';
 
 const T0 = new Date('2026-03-02T09:00:00Z');
 const later = (ms: number): Date => new Date(T0.getTime() + ms);
 const note = (title: string): TicketNote => ({ title, tone: 'info', lines: [title] });
+const owner = (name: string, pid: number): ClaimOwner => ({ id: `${name}-epoch`, host: 'host-a', pid, startedAt: '2026-03-02T08:00:00.000Z' });
+const DEAD = owner('dead', 101);
+const LIVE = owner('live', 202);
+const NEXT = owner('next', 303);
+const ownerIds = async (store: { claimOwners(): Promise<ClaimOwner[]> }): Promise<string[]> => (await store.claimOwners()).map((o) => o.id).toSorted();
 const transient: OutboxError = { code: 'CG_UPSTREAM_UNAVAILABLE', kind: 'transient', message: 'HTTP 503' };
 
 /** Each key on its own change unless told: items of one change supersede each other. */
@@ -64,6 +70,44 @@ export function describeOutboxStoreContract(name: string, open: () => Promise<Ou
         ['b', 2],
       ]);
       expect(reclaimed[0]?.claimToken).not.toBe(first[0]?.claimToken);
+    });
+
+    it("records who holds each claim, and releases a dead owner's items at once without touching a live owner's", async () => {
+      await outbox.enqueue([comment('a'), comment('b'), comment('c'), comment('d')], T0);
+      const held = await outbox.claim(2, T0, 600_000, DEAD);
+      await outbox.claim(1, T0, 600_000, LIVE);
+      await outbox.claim(1, T0, 600_000);
+      expect(held.map((i) => [i.idempotencyKey, i.claimOwner])).toEqual([
+        ['a', DEAD],
+        ['b', DEAD],
+      ]);
+      // An unowned claim (a caller that gave none) is left to its lease.
+      expect(await ownerIds(outbox)).toEqual([DEAD.id, LIVE.id]);
+
+      expect(await outbox.releaseClaims(DEAD.id, later(1000))).toBe(2);
+      expect(await outbox.get('a')).toMatchObject({ status: 'pending', attempts: 1, claimToken: null, claimOwner: null, nextAttemptAt: later(1000).toISOString() });
+      expect(await ownerIds(outbox)).toEqual([LIVE.id]);
+      // Claimable now, long before the ten-minute lease ends; the attempt cut short was counted once, the new claim counts one more.
+      const again = await outbox.claim(10, later(1000), 600_000, NEXT);
+      expect(again.map((i) => [i.idempotencyKey, i.attempts])).toEqual([
+        ['a', 2],
+        ['b', 2],
+      ]);
+      // The dead owner's token no longer settles anything.
+      expect(await outbox.complete(held[0]?.id ?? 0, held[0]?.claimToken as string, 'written', later(2000))).toBe(false);
+      expect(await outbox.get('c')).toMatchObject({ status: 'claimed', claimOwner: LIVE });
+      expect(await outbox.releaseClaims('nobody', later(3000))).toBe(0);
+    });
+
+    it('forgets the owner once an item is settled, so a release never touches it', async () => {
+      await outbox.enqueue([comment('a'), comment('b')], T0);
+      const [a, b] = await outbox.claim(2, T0, 600_000, DEAD);
+      if (a === undefined || b === undefined) throw new Error('claim gave nothing');
+      await outbox.complete(a.id, a.claimToken as string, 'written', later(1000));
+      await outbox.retryLater(b.id, b.claimToken as string, later(300_000), transient, later(1000));
+      expect(await ownerIds(outbox)).toEqual([]);
+      expect(await outbox.releaseClaims(DEAD.id, later(2000))).toBe(0);
+      expect(await outbox.get('b')).toMatchObject({ status: 'pending', claimOwner: null, nextAttemptAt: later(300_000).toISOString() });
     });
 
     it('lets only the current holder settle an item', async () => {

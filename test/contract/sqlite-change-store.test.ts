@@ -49,10 +49,14 @@ describe('SqliteChangeStore on a file', () => {
     old.exec('DROP TABLE change_cores');
     old.exec('DROP TABLE mirror_generation');
     for (const table of ['approvals', 'journal']) for (const op of ['insert', 'update', 'delete']) old.exec(`DROP TRIGGER ${table}_${op}_generation`);
+    old.exec('DROP INDEX changes_owed_assessment');
+    old.exec('ALTER TABLE changes DROP COLUMN assessed_seq');
     old.exec('UPDATE schema_version SET version = 1');
     old.close();
 
     const upgraded = SqliteChangeStore.open(path);
+    // Nothing says it was assessed before the upgrade: the first start looks at it once.
+    expect(await upgraded.listOwedAssessments({ limit: 10 })).toEqual([c.id]);
     // The neighbour index is filled for changes mirrored before it existed.
     const touching = await upgraded.listActiveChangesTouching({ instance: 'sn-prod', refs: ['payments api'], limit: 10 });
     expect(touching.map((t) => t.id)).toEqual([c.id]);
@@ -66,13 +70,30 @@ describe('SqliteChangeStore on a file', () => {
     await upgraded.close();
   });
 
-  it('refuses a database from a newer changegate', () => {
+  it('refuses a database from a newer changegate as a configuration error naming the file and both schema versions, and leaves it untouched', async () => {
     const path = freshFile();
-    SqliteChangeStore.open(path).close();
+    const c = buildChange();
+    const current = SqliteChangeStore.open(path);
+    await current.applyPage('sn-prod', 'changes', [{ kind: 'change', change: c }], null);
+    await current.close();
     const db = new DatabaseSync(path);
-    db.exec(`UPDATE schema_version SET version = ${MIGRATIONS.length + 1}`);
+    db.exec(`UPDATE schema_version SET version = ${MIGRATIONS.length + 2}`);
     db.close();
-    expect(() => SqliteChangeStore.open(path)).toThrow(expect.objectContaining({ code: 'CG_STORE_FAILED' }));
+    let refused: unknown;
+    try {
+      SqliteChangeStore.open(path);
+    } catch (err) {
+      refused = err;
+    }
+    expect(refused).toMatchObject({
+      code: 'CG_STORE_TOO_NEW',
+      kind: 'config',
+      message: `store.path ${path} was written by a newer changegate (schema ${MIGRATIONS.length + 2}, this build knows ${MIGRATIONS.length}); upgrade changegate or point store.path elsewhere`,
+    });
+    const after = new DatabaseSync(path);
+    expect(after.prepare('SELECT version FROM schema_version').get()).toEqual({ version: MIGRATIONS.length + 2 });
+    expect(after.prepare('SELECT COUNT(*) AS n FROM changes').get()).toEqual({ n: 1 });
+    after.close();
   });
 
   it('rolls back the items and the cursor of a page the database refuses midway', async () => {

@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { NewOutboxItem } from '../../src/store/outbox-store.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
@@ -44,6 +45,22 @@ describe('SqliteOutboxStore on a file', () => {
     await restarted.close();
     expect(await mirror.countChanges()).toBe(0);
     await mirror.close();
+  });
+
+  it('adds the claim owner to an outbox written before claims had owners, keeping its items', async () => {
+    const path = freshFile();
+    const first = SqliteOutboxStore.open(path);
+    await first.enqueue([item('a')], T0);
+    await first.close();
+    const older = new DatabaseSync(path);
+    older.exec('ALTER TABLE outbox DROP COLUMN claim_owner');
+    older.close();
+
+    const upgraded = SqliteOutboxStore.open(path);
+    const owner = { id: 'p1', host: 'h', pid: 1, startedAt: T0.toISOString() };
+    expect(await upgraded.claim(10, T0, 60_000, owner)).toMatchObject([{ idempotencyKey: 'a', claimOwner: owner }]);
+    expect(await upgraded.releaseClaims('p1', T0)).toBe(1);
+    await upgraded.close();
   });
 
   it('never hands one item to two connections claiming at once', async () => {

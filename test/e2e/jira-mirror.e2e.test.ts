@@ -186,7 +186,7 @@ describe('Jira mirror with webhooks, end to end', () => {
     const runsAfterEdits = await okRuns();
     // A whole run that started after the last edit, and an empty inbox.
     await until('a full sync after the last edit', 60_000, async () => ((await okRuns()) >= runsAfterEdits + 2 ? true : undefined));
-    // Deliveries the killed process had claimed come back when their lease (30 s) runs out.
+    // Deliveries the killed process had claimed are released when the next process starts (its pid is gone).
     try {
       await until('every accepted delivery to be worked', 60_000, async () => ((inboxCount.get() as { pending: number }).pending === 0 ? true : undefined));
     } finally {

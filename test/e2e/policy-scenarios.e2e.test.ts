@@ -385,7 +385,9 @@ describe('write-back', () => {
     const note = (await o.list({ action: 'comment' }))[0];
     const dying: OutboxStore = {
       enqueue: (items, now) => o.enqueue(items, now),
-      claim: (limit, now, lease) => o.claim(limit, now, lease),
+      claim: (limit, now, lease, owner) => o.claim(limit, now, lease, owner),
+      claimOwners: () => o.claimOwners(),
+      releaseClaims: (owner, now) => o.releaseClaims(owner, now),
       complete: (id, token, result, now) => (id === note?.id ? Promise.reject(new Error('SIGKILL')) : o.complete(id, token, result, now)),
       retryLater: (id, token, at, error, now) => o.retryLater(id, token, at, error, now),
       fail: (id, token, error, now) => o.fail(id, token, error, now),

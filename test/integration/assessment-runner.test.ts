@@ -145,11 +145,59 @@ describe('assessment runner', () => {
     expect(await assessments.listAssessments(c.id)).toHaveLength(1);
   });
 
+  it('queues the same write-back again after a crash between queuing and storing the assessment: the keys hold, nothing is queued twice', async () => {
+    // No planned window: no reason's wording moves with the clock, so the decision a later run reaches is the same.
+    const c = await mirror({ state: 'assess', plannedStart: null, plannedEnd: null });
+    // The first process queues the verdict and the note, then dies before the assessment is stored.
+    const dying = new AssessmentRunner({
+      store,
+      assessments: {
+        saveAssessment: () => Promise.reject(new Error('SIGKILL')),
+        latestAssessment: (id) => assessments.latestAssessment(id),
+        latestWrittenBack: (id) => assessments.latestWrittenBack(id),
+        listAssessments: (id) => assessments.listAssessments(id),
+        recordEnforcement: (r) => assessments.recordEnforcement(r),
+        settleEnforcement: (key, outcome, detail) => assessments.settleEnforcement(key, outcome, detail),
+        listEnforcements: (id) => assessments.listEnforcements(id),
+        close: () => assessments.close(),
+      },
+      outbox,
+      policy,
+      modeOf: () => mode,
+      writesBack: () => true,
+      logger: createLogger({ level: 'silent' }),
+      metrics,
+      clock: () => NOW,
+    });
+    await expect(dying.assessChange(c.id)).rejects.toThrow('SIGKILL');
+    const queued = await outbox.list({ limit: 100 });
+    expect(queued.map((i) => i.action)).toEqual(['set-verdict', 'comment']);
+    expect(await assessments.latestAssessment(c.id)).toBeNull();
+
+    // The restarted process assesses the change again, a few minutes later, and owes the ticket the same writes.
+    const restarted = new AssessmentRunner({
+      store,
+      assessments,
+      outbox,
+      policy,
+      modeOf: () => mode,
+      writesBack: () => true,
+      logger: createLogger({ level: 'silent' }),
+      metrics,
+      clock: () => new Date(NOW.getTime() + 7 * 60_000),
+    });
+    const again = await restarted.assessChange(c.id);
+    expect(again).toMatchObject({ status: 'assessed', enqueued: [] });
+    expect((await outbox.list({ limit: 100 })).map((i) => [i.idempotencyKey, i.status])).toEqual(queued.map((i) => [i.idempotencyKey, 'pending']));
+    expect(await assessments.latestAssessment(c.id)).toMatchObject({ wroteBack: true });
+  });
+
   it('keeps going when one change of a sync cannot be assessed, and counts the failure', async () => {
     const good = await mirror({ state: 'assess' });
     const failing: ChangeStore = Object.assign(Object.create(null) as ChangeStore, {
       getChange: (id: string) => (id === 'servicenow:sn-prod:broken' ? Promise.reject(new Error('disk I/O error')) : store.getChange(id)),
       listRevisions: (id: string) => store.listRevisions(id),
+      noteAssessed: (id: string, seq: number) => store.noteAssessed(id, seq),
       listActiveChangesTouching: (q: Parameters<ChangeStore['listActiveChangesTouching']>[0]) => store.listActiveChangesTouching(q),
     });
     await runner(failing).onChangesWritten('sn-prod', ['servicenow:sn-prod:broken', good.id]);

@@ -5,10 +5,13 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JiraSimulator } from '../../connectors/jira/simulator/jira-simulator.ts';
 import { ServiceNowSimulator } from '../../connectors/servicenow/simulator/servicenow-simulator.ts';
 import { startSimulatorServer, type SimulatorServer } from '../../connectors/simulator-http.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
+import { MIGRATIONS } from '../../src/store/sqlite/sqlite-schema.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -77,6 +80,20 @@ describe('changegate CLI', () => {
     const unknown = await changegate(['sync', '--config', file, '--instance', 'nope'], { SN_PASSWORD: 'admin' });
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('CG_INSTANCE_UNKNOWN');
+  });
+
+  it('exits 2 on a store written by a newer changegate, naming the file and both schema versions', async () => {
+    const db = join(dir, 'newer.db');
+    SqliteChangeStore.open(db).close();
+    const newer = new DatabaseSync(db);
+    newer.exec(`UPDATE schema_version SET version = ${MIGRATIONS.length + 3}`);
+    newer.close();
+    const file = join(dir, 'newer.yaml');
+    writeFileSync(file, `store: { kind: sqlite, path: ${db} }\nlog: { level: fatal }\ninstances:\n  - { id: sn-cli, system: servicenow, baseUrl: "${server.url}", auth: { kind: basic, username: admin, password: admin } }\n`);
+    const { code, stderr } = await changegate(['sync', '--config', file]);
+    expect(code).toBe(2);
+    expect(stderr).toContain('CG_STORE_TOO_NEW');
+    expect(stderr).toContain(`store.path ${db} was written by a newer changegate (schema ${MIGRATIONS.length + 3}, this build knows ${MIGRATIONS.length})`);
   });
 
   it('exits 1 when a sync fails, saying why', async () => {

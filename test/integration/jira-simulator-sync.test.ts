@@ -90,6 +90,12 @@ class MemoryStore implements ChangeStore {
     return [];
   }
 
+  async noteAssessed(): Promise<void> {}
+
+  async listOwedAssessments(): Promise<string[]> {
+    return [];
+  }
+
   async close(): Promise<void> {}
 }
 

@@ -95,6 +95,32 @@ describe('ServiceNow write-back through the outbox', () => {
     });
   });
 
+  it('posts a note once when its worker died after posting: the next attempt finds the same marker on the ticket', async () => {
+    const w = world();
+    const sysId = w.change();
+    const dead = { id: 'dead-epoch', host: 'h', pid: 1, startedAt: w.now().toISOString() };
+    await w.outbox.enqueue([w.item(sysId, 'explain-1', { action: 'comment', note: note('Moved back to Scheduled') })], w.now());
+    // The first worker posts the note, then dies before it can record that it did.
+    const dying = new OutboxWorker({
+      outbox: Object.assign(Object.create(null) as typeof w.outbox, {
+        claim: (limit: number, now: Date, lease?: number) => w.outbox.claim(limit, now, lease, dead),
+        complete: () => Promise.reject(new Error('SIGKILL')),
+      }),
+      writerFor: () => w.writer,
+      logger,
+      metrics: w.metrics,
+      clock: () => w.now(),
+    });
+    await dying.drain().catch(() => undefined);
+    expect(w.notes(sysId)).toHaveLength(1);
+
+    // The next process releases what the dead one held; its second attempt must not post again.
+    expect(await w.outbox.releaseClaims(dead.id, w.now())).toBe(1);
+    expect(await w.worker.drain()).toMatchObject({ claimed: 1, alreadyDone: 1, written: 0 });
+    expect(await w.outbox.get('explain-1')).toMatchObject({ status: 'done', result: 'already-done', attempts: 2 });
+    expect(w.notes(sysId)).toHaveLength(1);
+  });
+
   it('posts a work note once, finding its marker on a second attempt', async () => {
     const w = world();
     const sysId = w.change();

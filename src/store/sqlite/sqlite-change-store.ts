@@ -81,10 +81,11 @@ export class SqliteChangeStore implements ChangeStore {
       if (!inMemory) mkdirSync(dirname(path), { recursive: true });
       db = new DatabaseSync(path, { timeout: BUSY_TIMEOUT_MS, enableForeignKeyConstraints: false });
       configureConnection(db, inMemory);
-      migrate(db);
+      migrate(db, path);
       return new SqliteChangeStore(db, options.cache ?? {});
     } catch (err) {
       if (db?.isOpen) db.close();
+      if (err instanceof ChangegateError) throw err;
       throw new ChangegateError('CG_STORE_FAILED', `cannot open the SQLite store at ${path}: ${messageOf(err)}`, {
         cause: err,
         details: { path },
@@ -373,6 +374,17 @@ export class SqliteChangeStore implements ChangeStore {
   #firstDiff(row: RevisionRow): FieldDiff[] {
     const json = row.snapshot ?? (this.#stmt.changeJson.get(row.change_id) as { json: string } | undefined)?.json;
     return json === undefined ? [] : diffChanges(null, JSON.parse(json) as Change);
+  }
+
+  async noteAssessed(changeId: string, seq: number): Promise<void> {
+    this.#guard('noteAssessed', { changeId }, () => this.#stmt.noteAssessed.run({ id: changeId, seq }));
+  }
+
+  async listOwedAssessments(query: { after?: string; limit: number }): Promise<string[]> {
+    const limit = clampLimit(query.limit);
+    return this.#guard('listOwedAssessments', {}, () =>
+      (this.#stmt.owedAssessments.all({ after: query.after ?? '', limit }) as { id: string }[]).map((r) => r.id),
+    );
   }
 
   async countChanges(instance?: string): Promise<number> {

@@ -17,6 +17,8 @@ import {
   type NewDelivery,
   type RecordResult,
 } from '../delivery-store.ts';
+import type { ClaimOwner } from '../claim-owner.ts';
+import { addClaimOwnerColumn, ownerOf, ownerText } from './sqlite-claim-owner.ts';
 import { errorMessageOf, openSideTables } from './sqlite-side-table.ts';
 
 
@@ -34,7 +36,8 @@ const SCHEMA = `
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_at INTEGER NOT NULL,
     last_error TEXT,
-    finished_at INTEGER
+    finished_at INTEGER,
+    claim_owner TEXT
   );
   CREATE INDEX IF NOT EXISTS webhook_deliveries_queue ON webhook_deliveries (status, received_at, seq);
   CREATE INDEX IF NOT EXISTS webhook_deliveries_finished ON webhook_deliveries (finished_at) WHERE finished_at IS NOT NULL;
@@ -85,6 +88,8 @@ export class SqliteDeliveryStore implements DeliveryStore {
   readonly #pending: StatementSync;
   readonly #pendingOf: StatementSync;
   readonly #purge: StatementSync;
+  readonly #owners: StatementSync;
+  readonly #release: StatementSync;
 
   private constructor(db: DatabaseSync) {
     this.#db = db;
@@ -94,23 +99,36 @@ export class SqliteDeliveryStore implements DeliveryStore {
     );
     // One statement: the select and the lease are atomic, so concurrent claimers never share a delivery.
     this.#claim = db.prepare(
-      `UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = :leaseUntil
+      `UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = :leaseUntil, claim_owner = :owner
        WHERE seq IN (SELECT seq FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= :now ORDER BY received_at, seq LIMIT :limit)
        RETURNING *`,
     );
-    this.#complete = db.prepare(`UPDATE webhook_deliveries SET status = 'done', finished_at = ? WHERE id = ? AND status = 'pending'`);
+    this.#complete = db.prepare(`UPDATE webhook_deliveries SET status = 'done', finished_at = ?, claim_owner = NULL WHERE id = ? AND status = 'pending'`);
     this.#fail = db.prepare(
-      `UPDATE webhook_deliveries SET status = ?, last_error = ?, next_attempt_at = ?, finished_at = ? WHERE id = ? AND status = 'pending'`,
+      `UPDATE webhook_deliveries SET status = ?, last_error = ?, next_attempt_at = ?, finished_at = ?, claim_owner = NULL WHERE id = ? AND status = 'pending'`,
     );
     this.#get = db.prepare('SELECT * FROM webhook_deliveries WHERE id = ?');
     this.#pending = db.prepare(`SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status = 'pending'`);
     this.#pendingOf = db.prepare(`SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status = 'pending' AND instance = ?`);
+    // Only a claim in flight keeps its owner (settling clears it), so a retry's wait is never cut short by a release.
+    this.#owners = db.prepare(`SELECT DISTINCT claim_owner FROM webhook_deliveries WHERE status = 'pending' AND claim_owner IS NOT NULL`);
+    this.#release = db.prepare(
+      `UPDATE webhook_deliveries SET next_attempt_at = :now, claim_owner = NULL
+       WHERE status = 'pending' AND json_extract(claim_owner, '$.id') = :owner`,
+    );
     this.#purge = db.prepare(`DELETE FROM webhook_deliveries WHERE finished_at IS NOT NULL AND finished_at < ? AND status IN ('done', 'failed')`);
   }
 
   /** Opens (creating the file, its directories and the table if needed). `':memory:'` gives a private in-memory inbox. */
   static open(path: string): SqliteDeliveryStore {
-    return new SqliteDeliveryStore(openSideTables(path, SCHEMA, 'the webhook delivery store'));
+    const db = openSideTables(path, SCHEMA, 'the webhook delivery store');
+    try {
+      addClaimOwnerColumn(db, 'webhook_deliveries');
+      return new SqliteDeliveryStore(db);
+    } catch (err) {
+      db.close();
+      throw new ChangegateError('CG_STORE_FAILED', `cannot open the webhook delivery store at ${path}: ${errorMessageOf(err)}`, { cause: err, details: { path } });
+    }
   }
 
 
@@ -127,11 +145,19 @@ export class SqliteDeliveryStore implements DeliveryStore {
     const nowMs = now.getTime();
     const leaseUntil = nowMs + (options.leaseMs ?? DEFAULT_LEASE_MS);
     return this.#guard('claim', { limit }, () => {
-      const rows = this.#claim.all({ now: nowMs, leaseUntil, limit }) as unknown as (Row & { seq: number })[];
+      const rows = this.#claim.all({ now: nowMs, leaseUntil, limit, owner: ownerText(options.owner) }) as unknown as (Row & { seq: number })[];
       // RETURNING gives no order guarantee.
       rows.sort((a, b) => a.received_at - b.received_at || a.seq - b.seq);
       return rows.map(toDelivery);
     });
+  }
+
+  async claimOwners(): Promise<ClaimOwner[]> {
+    return this.#guard('claimOwners', {}, () => (this.#owners.all() as { claim_owner: string }[]).map((r) => ownerOf(r.claim_owner) as ClaimOwner));
+  }
+
+  async releaseClaims(ownerId: string, now: Date): Promise<number> {
+    return this.#guard('releaseClaims', { ownerId }, () => Number(this.#release.run({ now: now.getTime(), owner: ownerId }).changes));
   }
 
   async complete(id: string, now: Date): Promise<void> {

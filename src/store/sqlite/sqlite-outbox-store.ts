@@ -20,6 +20,8 @@ import {
   type OutboxStatus,
   type OutboxStore,
 } from '../outbox-store.ts';
+import type { ClaimOwner } from '../claim-owner.ts';
+import { addClaimOwnerColumn, ownerOf, ownerText } from './sqlite-claim-owner.ts';
 import { errorMessageOf, openSideTables } from './sqlite-side-table.ts';
 
 const STATUSES: readonly OutboxStatus[] = ['pending', 'claimed', 'done', 'failed', 'superseded'];
@@ -40,6 +42,7 @@ const SCHEMA = `
     next_attempt_at INTEGER NOT NULL,
     last_error TEXT,
     claim_token TEXT,
+    claim_owner TEXT,
     result TEXT,
     created_at INTEGER NOT NULL,
     finished_at INTEGER
@@ -62,6 +65,7 @@ interface Row {
   next_attempt_at: number;
   last_error: string | null;
   claim_token: string | null;
+  claim_owner: string | null;
   result: string | null;
   created_at: number;
   finished_at: number | null;
@@ -84,6 +88,7 @@ function toItem(row: Row): OutboxItem {
     nextAttemptAt: iso(row.next_attempt_at),
     lastError: row.last_error === null ? null : (JSON.parse(row.last_error) as OutboxError),
     claimToken: row.claim_token,
+    claimOwner: ownerOf(row.claim_owner),
     result: row.result,
     createdAt: iso(row.created_at),
     finishedAt: row.finished_at === null ? null : iso(row.finished_at),
@@ -101,6 +106,8 @@ export class SqliteOutboxStore implements OutboxStore {
   readonly #fail: StatementSync;
   readonly #get: StatementSync;
   readonly #counts: StatementSync;
+  readonly #owners: StatementSync;
+  readonly #release: StatementSync;
   readonly #list = new Map<string, StatementSync>();
 
   private constructor(db: DatabaseSync) {
@@ -114,7 +121,7 @@ export class SqliteOutboxStore implements OutboxStore {
        WHERE change_id = :change AND action = :action AND source = 'assessment' AND status = 'pending' AND id < :id`,
     );
     this.#claim = db.prepare(
-      `UPDATE outbox SET status = 'claimed', attempts = attempts + 1, next_attempt_at = :leaseUntil, claim_token = :token
+      `UPDATE outbox SET status = 'claimed', attempts = attempts + 1, next_attempt_at = :leaseUntil, claim_token = :token, claim_owner = :owner
        WHERE id IN (
          SELECT id FROM outbox
          WHERE status IN ('pending', 'claimed') AND next_attempt_at <= :now
@@ -122,16 +129,22 @@ export class SqliteOutboxStore implements OutboxStore {
        RETURNING *`,
     );
     this.#complete = db.prepare(
-      `UPDATE outbox SET status = 'done', result = ?, finished_at = ?, claim_token = NULL WHERE id = ? AND claim_token = ? AND status = 'claimed'`,
+      `UPDATE outbox SET status = 'done', result = ?, finished_at = ?, claim_token = NULL, claim_owner = NULL WHERE id = ? AND claim_token = ? AND status = 'claimed'`,
     );
     this.#retry = db.prepare(
-      `UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ?, claim_token = NULL WHERE id = ? AND claim_token = ? AND status = 'claimed'`,
+      `UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ?, claim_token = NULL, claim_owner = NULL WHERE id = ? AND claim_token = ? AND status = 'claimed'`,
     );
     this.#fail = db.prepare(
-      `UPDATE outbox SET status = 'failed', last_error = ?, finished_at = ?, claim_token = NULL WHERE id = ? AND claim_token = ? AND status = 'claimed'`,
+      `UPDATE outbox SET status = 'failed', last_error = ?, finished_at = ?, claim_token = NULL, claim_owner = NULL WHERE id = ? AND claim_token = ? AND status = 'claimed'`,
     );
     this.#get = db.prepare('SELECT * FROM outbox WHERE idempotency_key = ?');
     this.#counts = db.prepare('SELECT status, COUNT(*) AS n FROM outbox GROUP BY status');
+    // The claimed items are few (a lease's worth), found by the status index.
+    this.#owners = db.prepare(`SELECT DISTINCT claim_owner FROM outbox WHERE status = 'claimed' AND claim_owner IS NOT NULL`);
+    this.#release = db.prepare(
+      `UPDATE outbox SET status = 'pending', next_attempt_at = :now, claim_token = NULL, claim_owner = NULL
+       WHERE status = 'claimed' AND json_extract(claim_owner, '$.id') = :owner`,
+    );
   }
 
   /** Opens (creating the file, its directories and the table if needed). `':memory:'` gives a private in-memory outbox. */
@@ -139,7 +152,14 @@ export class SqliteOutboxStore implements OutboxStore {
     // synchronous=NORMAL (set by the connection settings) can lose the last commits on a power cut, never a crash. That is safe
     // for the outbox: the runner queues before it stores the assessment, in the same WAL, so an
     // assessment that survived a power cut implies its queued write-back did too.
-    return new SqliteOutboxStore(openSideTables(path, SCHEMA, 'the outbox'));
+    const db = openSideTables(path, SCHEMA, 'the outbox');
+    try {
+      addClaimOwnerColumn(db, 'outbox');
+      return new SqliteOutboxStore(db);
+    } catch (err) {
+      db.close();
+      throw new ChangegateError('CG_STORE_FAILED', `cannot open the outbox at ${path}: ${errorMessageOf(err)}`, { cause: err, details: { path } });
+    }
   }
 
 
@@ -181,14 +201,22 @@ export class SqliteOutboxStore implements OutboxStore {
     });
   }
 
-  async claim(limit: number, now: Date, leaseMs: number = DEFAULT_OUTBOX_LEASE_MS): Promise<OutboxItem[]> {
+  async claim(limit: number, now: Date, leaseMs: number = DEFAULT_OUTBOX_LEASE_MS, owner?: ClaimOwner): Promise<OutboxItem[]> {
     const nowMs = now.getTime();
     return this.#guard('claim', { limit }, () => {
-      const rows = this.#claim.all({ now: nowMs, leaseUntil: nowMs + leaseMs, limit, token: randomUUID() }) as unknown as Row[];
+      const rows = this.#claim.all({ now: nowMs, leaseUntil: nowMs + leaseMs, limit, token: randomUUID(), owner: ownerText(owner) }) as unknown as Row[];
       // RETURNING gives no order guarantee; writes to one ticket must keep their order.
       rows.sort((a, b) => a.id - b.id);
       return rows.map(toItem);
     });
+  }
+
+  async claimOwners(): Promise<ClaimOwner[]> {
+    return this.#guard('claimOwners', {}, () => (this.#owners.all() as { claim_owner: string }[]).map((r) => ownerOf(r.claim_owner) as ClaimOwner));
+  }
+
+  async releaseClaims(ownerId: string, now: Date): Promise<number> {
+    return this.#guard('releaseClaims', { ownerId }, () => Number(this.#release.run({ now: now.getTime(), owner: ownerId }).changes));
   }
 
   async complete(id: number, claimToken: string, result: string, now: Date): Promise<boolean> {

@@ -11,6 +11,7 @@
 
 import type { DatabaseSync } from 'node:sqlite';
 import type { Change } from '../../domain/change.ts';
+import { ChangegateError } from '../../errors.ts';
 import { changeRefKeys, windowDays } from '../change-refs.ts';
 import { instantKey } from '../instant-key.ts';
 
@@ -145,6 +146,17 @@ export const MIGRATIONS: readonly string[] = [
     )
     .join('\n  ')}
   `,
+  // The latest revision the assessment runner has looked at (assessed, or found
+  // to change nothing the policy reads). A change whose `last_seq` is ahead of
+  // it is owed an assessment: a process that died between the mirror write and
+  // the assessment left it so, and start-up finds it through the partial index,
+  // at a cost that follows the number owed, not the mirror's size. Changes
+  // mirrored before this column start at 0: the first start after the upgrade
+  // looks at each once (an unchanged one costs a read, and writes nothing to the ticket).
+  `
+  ALTER TABLE changes ADD COLUMN assessed_seq INTEGER NOT NULL DEFAULT 0;
+  CREATE INDEX changes_owed_assessment ON changes (id) WHERE assessed_seq < last_seq;
+  `,
 ];
 
 /** Connection settings; run on every open, before the migrations. */
@@ -167,8 +179,8 @@ function registerMigrationFunctions(db: DatabaseSync): void {
   db.function('changegate_instant_key', { deterministic: true }, (value) => (typeof value === 'string' ? instantKey(value) : null));
 }
 
-/** Brings the schema up to date; returns the version it ends at. */
-export function migrate(db: DatabaseSync): number {
+/** Brings the schema up to date; returns the version it ends at. `path` names the file in a refusal. */
+export function migrate(db: DatabaseSync, path = ':memory:'): number {
   registerMigrationFunctions(db);
   // One write-locked transaction: two processes opening the same new file
   // cannot both migrate, and a failed upgrade leaves the old schema intact.
@@ -178,7 +190,12 @@ export function migrate(db: DatabaseSync): number {
     db.exec('INSERT INTO schema_version (version) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM schema_version)');
     let version = (db.prepare('SELECT version FROM schema_version').get() as { version: number }).version;
     if (version > MIGRATIONS.length) {
-      throw new Error(`the database has schema version ${version}, newer than this changegate knows (${MIGRATIONS.length}); upgrade changegate`);
+      // Running on would write rows a newer build reads wrongly: the operator must choose the build or the file.
+      throw new ChangegateError(
+        'CG_STORE_TOO_NEW',
+        `store.path ${path} was written by a newer changegate (schema ${version}, this build knows ${MIGRATIONS.length}); upgrade changegate or point store.path elsewhere`,
+        { details: { path, schemaVersion: version, knownVersion: MIGRATIONS.length } },
+      );
     }
     for (; version < MIGRATIONS.length; version++) db.exec(MIGRATIONS[version] as string);
     db.prepare('UPDATE schema_version SET version = ?').run(version);

@@ -42,6 +42,9 @@ export function prepareStatements(db: DatabaseSync) {
   return {
     changeHead: p('SELECT hash, native_revision, updated_at, last_seq FROM changes WHERE id = ?'),
     changeJson: p('SELECT json FROM changes WHERE id = ?'),
+    noteAssessed: p('UPDATE changes SET assessed_seq = :seq WHERE id = :id AND assessed_seq < :seq'),
+    // The WHERE repeats the partial index's condition, so SQLite reads that index only.
+    owedAssessments: p('SELECT id FROM changes WHERE assessed_seq < last_seq AND id > :after ORDER BY id LIMIT :limit'),
     insertChange: p(
       `INSERT INTO changes (id, instance, system, native_id, key, state, updated_at, native_revision, hash, last_seq, json)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)`,

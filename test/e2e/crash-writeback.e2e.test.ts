@@ -1,0 +1,169 @@
+// End to end over real HTTP: `changegate serve` child processes sync the
+// ServiceNow simulator with write-back on. The first is killed (SIGKILL) after
+// it mirrored every change and before it assessed any; the second is killed in
+// the middle of writing verdicts and notes. The third must assess what is still
+// owed and finish the write-back at once, not at the next clock pass or when
+// the dead worker's ten-minute lease runs out, and every ticket must end with
+// exactly one verdict note.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { http } from 'msw';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ServiceNowSimulator } from '../../connectors/servicenow/simulator/servicenow-simulator.ts';
+import { VERDICT_FIELDS } from '../../connectors/servicenow/servicenow-writer.ts';
+import { startSimulatorServer, type SimulatorServer } from '../../connectors/simulator-http.ts';
+import { SqliteAssessmentStore } from '../../src/store/sqlite/sqlite-assessment-store.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const INSTANCE = 'sn-crash';
+const CHANGES = 60;
+const ignore = (): void => undefined;
+
+interface Serving {
+  child: ChildProcess;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** pino's JSON lines at warn and above. */
+  lines: () => Record<string, unknown>[];
+}
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
+  const { port } = probe.address() as { port: number };
+  await new Promise<void>((done) => probe.close(() => done()));
+  return port;
+}
+
+async function until<T>(what: string, deadlineMs: number, probe: () => Promise<T | undefined>, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+async function serve(configFile: string, port: number): Promise<Serving> {
+  const child = spawn(process.execPath, ['src/main.ts', 'serve', '--config', configFile], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr?.resume();
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => child.on('exit', (code, signal) => done({ code, signal })));
+  await until('the child to listen', 20_000, async () => ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok ? true : undefined));
+  const lines = () =>
+    out
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { child, exited, lines };
+}
+
+describe('write-back after a SIGKILL, end to end', () => {
+  let sim: ServiceNowSimulator;
+  let server: SimulatorServer;
+  let dir: string;
+  let patches = 0;
+  let onPatch: (n: number) => void = ignore;
+  let onJournalRead: () => void = ignore;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'cg-e2e-crash-'));
+    // Every ticket write (verdict fields, work notes) is a PATCH of the change.
+    const hook = http.patch(/\/api\/now\/table\/change_request\/[0-9a-f]+$/, () => {
+      patches += 1;
+      onPatch(patches);
+      return undefined; // fall through to the simulator
+    });
+    // The journal is the last stream a sync reads; changes are assessed after it.
+    const journal = http.get(/\/api\/now\/table\/sys_journal_field$/, () => {
+      onJournalRead();
+      return undefined;
+    });
+    server = await startSimulatorServer(() => [hook, journal, ...sim.handlers()]);
+    sim = new ServiceNowSimulator({ baseUrl: server.url, customFields: Object.values(VERDICT_FIELDS) });
+    for (let i = 0; i < CHANGES; i++) sim.createChange({ short_description: `patch the web tier ${i}`, type: 'normal' });
+  });
+
+  afterAll(async () => {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('finishes the dead process write-back at once and leaves one verdict note per ticket', async () => {
+    const db = join(dir, 'crash.db');
+    const config = join(dir, 'changegate.yaml');
+    const port = await freePort();
+    writeFileSync(
+      config,
+      [
+        `store: { kind: sqlite, path: ${db} }`,
+        `server: { listen: "127.0.0.1:${port}" }`,
+        'log: { level: warn }',
+        // The clock pass never runs during the test: what the restart does is start-up's doing.
+        'reassess: "0 0 1 1 *"',
+        'instances:',
+        `  - { id: ${INSTANCE}, system: servicenow, baseUrl: "${server.url}", auth: { kind: basic, username: admin, password: admin }, pageSize: 20, retries: 2, writeBack: true, schedule: "0 0 1 1 *" }`,
+        '',
+      ].join('\n'),
+    );
+
+    // Killed after mirroring every change, before assessing any: the changes stream is done, the journal stream begins.
+    const first = await serve(config, port);
+    onJournalRead = () => first.child.kill('SIGKILL');
+    expect((await first.exited).signal).toBe('SIGKILL');
+    onJournalRead = ignore;
+    const outbox = new DatabaseSync(db, { readOnly: true });
+    const owedCount = outbox.prepare('SELECT COUNT(*) AS n FROM changes WHERE assessed_seq < last_seq');
+    expect(owedCount.get()).toEqual({ n: CHANGES });
+
+    // Its successor re-reads nothing new (the cursor was saved): what it assesses is what start-up found owed.
+    // Killed in the middle of write-back: the sixth ticket write reaches the simulator after the process is gone.
+    const second = await serve(config, port);
+    onPatch = (n) => {
+      if (n === 6) second.child.kill('SIGKILL');
+    };
+    expect((await second.exited).signal).toBe('SIGKILL');
+    onPatch = ignore;
+    const byStatus = outbox.prepare(`SELECT COUNT(*) FILTER (WHERE status = 'claimed') AS claimed, COUNT(*) FILTER (WHERE status IN ('pending', 'claimed')) AS open FROM outbox`);
+    try {
+      const left = byStatus.get() as { claimed: number; open: number };
+      const owed = (owedCount.get() as { n: number }).n;
+      process.stdout.write(`crash e2e: killed at ticket write 6 holding ${left.claimed} claimed outbox items (${left.open} open), ${owed} changes mirrored and not yet assessed\n`);
+      // The dead worker held items under its ten-minute lease.
+      expect(left.claimed).toBeGreaterThan(0);
+
+      const third = await serve(config, port);
+      // Nothing waits for the lease: the outbox empties while the dead worker's lease still runs.
+      await until('the outbox to be worked', 60_000, async () => ((byStatus.get() as { open: number }).open === 0 ? true : undefined));
+      expect(third.lines().map((l) => l['msg'])).toContainEqual(expect.stringMatching(/^released \d+ outbox items and 0 webhook deliveries held by 1 process\(es\) that died$/));
+      third.child.kill('SIGTERM');
+      expect(await third.exited).toEqual({ code: 0, signal: null });
+    } finally {
+      outbox.close();
+    }
+
+    // Every ticket carries exactly one verdict note, every change is assessed, and none is owed a look at a newer revision.
+    const ids = sim.listChanges().map((row) => row.sys_id as string);
+    expect(ids).toHaveLength(CHANGES);
+    const notes = (sysId: string): number => sim.journalFor(sysId).filter((row) => row.element === 'work_notes' && String(row.value).includes('[changegate:')).length;
+    expect(ids.map((sysId) => [sysId, notes(sysId)])).toEqual(ids.map((sysId) => [sysId, 1]));
+    const store = SqliteChangeStore.open(db);
+    const assessments = SqliteAssessmentStore.open(db);
+    try {
+      expect(await store.listOwedAssessments({ limit: 1000 })).toEqual([]);
+      const unassessed: string[] = [];
+      for (const sysId of ids) if ((await assessments.latestAssessment(`servicenow:${INSTANCE}:${sysId}`)) === null) unassessed.push(sysId);
+      expect(unassessed).toEqual([]);
+    } finally {
+      await assessments.close();
+      await store.close();
+    }
+  });
+});
