@@ -18,6 +18,7 @@ import { AssessmentRunner } from '../assess/assessment-runner.ts';
 import { ClockReassessor } from '../assess/clock-reassessor.ts';
 import { OutboxWorker } from '../sync/outbox-worker.ts';
 import { openStores } from '../store/open-stores.ts';
+import { StoreHealthMonitor } from '../store/store-health.ts';
 import { DeliveryProcessor } from '../sync/delivery-processor.ts';
 import { SyncEngine } from '../sync/sync-engine.ts';
 import { SyncScheduler } from '../sync/scheduler.ts';
@@ -119,6 +120,9 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     connectors.set(instance.id, connector);
     engine.register({ connector, pageSize: instance.pageSize, overlapMs: instance.overlap });
   }
+  // The store's health, checked every second and on each fault, off the request path; readiness, webhooks and validate read it.
+  const storeHealth = new StoreHealthMonitor(() => stores.health(), { logger, onChange: (state) => engine.readiness.storeChanged(state) });
+  stores.onFault(() => void storeHealth.checkNow());
   const scheduler = new SyncScheduler(engine, logger);
   const reassessor = new ClockReassessor({ store, runner, instances: instances.map((i) => i.id), logger });
   const processor = new DeliveryProcessor({ store: deliveries, engine, webhookOf: (id) => connectors.get(id)?.webhook, logger, metrics });
@@ -130,8 +134,14 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
       engine,
       metrics,
       logger,
-      webhooks: { deliveries, connectorOf: (id) => connectors.get(id), onAccepted: () => processor.kick() },
-      validate: { policy, calendars, instances: validationInstances(instances, registry), lastSyncAt: (id) => engine.lastSuccessAt(id) },
+      webhooks: { deliveries, connectorOf: (id) => connectors.get(id), onAccepted: () => processor.kick(), storeHealth: () => engine.readiness.store() },
+      validate: {
+        policy,
+        calendars,
+        instances: validationInstances(instances, registry),
+        lastSyncAt: (id) => engine.lastSuccessAt(id),
+        storeHealth: () => engine.readiness.store(),
+      },
       apiTokens: config.server.apiTokens,
     }));
 
@@ -157,6 +167,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     },
     async serve(serveOptions = {}) {
       const [host, port] = config.server.listen.split(':') as [string, string];
+      storeHealth.start();
       const url = await server().listen({ host, port: Number(port) });
       logger.info({ url }, `changegate listening on ${url}`);
       if (config.server.apiTokens.length === 0 && !LOOPBACK.has(host)) {
@@ -184,6 +195,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
       await processor.stop();
       await engine.idle();
       await outboxWorker.stop();
+      await storeHealth.stop();
       await stores.close();
       if (demo) await demo.close();
     },
