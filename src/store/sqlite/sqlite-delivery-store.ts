@@ -4,7 +4,7 @@
 // across an await. The table is created here (IF NOT EXISTS) rather than as a
 // migration of the change store, so the two modules evolve independently.
 
-import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import type { StatementSync } from 'node:sqlite';
 import type { System } from '../../domain/change.ts';
 import {
   DEFAULT_LEASE_MS,
@@ -76,7 +76,6 @@ function toDelivery(row: Row): Delivery {
 
 
 export class SqliteDeliveryStore implements DeliveryStore {
-  readonly #db: DatabaseSync;
   readonly #conn: SqliteConnection;
   readonly #insert: StatementSync;
   readonly #claim: StatementSync;
@@ -90,7 +89,6 @@ export class SqliteDeliveryStore implements DeliveryStore {
   private constructor(conn: SqliteConnection) {
     const db = conn.db;
     this.#conn = conn;
-    this.#db = db;
     this.#insert = db.prepare(
       `INSERT INTO webhook_deliveries (id, system, instance, delivery_id, received_at, body, status, attempts, next_attempt_at)
        VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?) ON CONFLICT (id) DO NOTHING`,

@@ -26,4 +26,6 @@ function quickCheck(path: string): QuickCheckResult {
   }
 }
 
+// A worker's port, not a window: there is no origin to name.
+// oxlint-disable-next-line unicorn/require-post-message-target-origin
 parentPort?.postMessage(quickCheck((workerData as { path: string }).path));
