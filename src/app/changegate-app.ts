@@ -4,7 +4,7 @@
 import { dirname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { ConnectorInstance } from '../kit/connector.ts';
-import type { ChangegateConfig, InstanceConfig } from '../config/schema.ts';
+import type { ChangegateConfig, InstanceConfig, StoreConfig } from '../config/schema.ts';
 import type { LoadedConfig } from '../config/load-config.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { loadPolicy, type Policy } from '../policy/policy-config.ts';
@@ -18,6 +18,7 @@ import { AssessmentRunner } from '../assess/assessment-runner.ts';
 import { ClockReassessor } from '../assess/clock-reassessor.ts';
 import { OutboxWorker } from '../sync/outbox-worker.ts';
 import { openStores } from '../store/open-stores.ts';
+import type { StoreBundle } from '../store/store-bundle.ts';
 import { StoreHealthMonitor } from '../store/store-health.ts';
 import { DeliveryProcessor } from '../sync/delivery-processor.ts';
 import { SyncEngine } from '../sync/sync-engine.ts';
@@ -60,6 +61,8 @@ export interface CreateAppOptions {
   logger?: Logger;
   /** Demo data set size when running without configuration. */
   demoCount?: number;
+  /** Opens the store bundle; default `openStores` (tests pass a SQLite bundle with a tuned health check). */
+  openStores?: (config: StoreConfig) => Promise<StoreBundle>;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
@@ -82,7 +85,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     );
   }
   // Every port from the adapter `store.kind` names; a kind this build has no adapter for stops start-up here.
-  const stores = await openStores(config.store);
+  const stores = await (options.openStores ?? openStores)(config.store);
   const { changes: store, deliveries, assessments, outbox } = stores;
   const modes = new Map(instances.map((i) => [i.id, i.enforcement] as const));
   const writers = new Set(instances.filter((i) => i.writeBack).map((i) => i.id));
