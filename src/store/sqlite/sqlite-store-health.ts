@@ -85,12 +85,10 @@ export class SqliteStoreHealth {
       const free = (db.prepare('PRAGMA freelist_count').get() as { freelist_count: number }).freelist_count;
       if (free <= MAX_FREE_PAGES_PROBED) {
         db.exec('SAVEPOINT grow');
-        try {
-          this.#grow.run((free + 2) * this.#pageSize);
-        } finally {
-          db.exec('ROLLBACK TO grow');
-          db.exec('RELEASE grow');
-        }
+        // A failure goes straight to the catch below: SQLITE_FULL may roll the whole transaction back, savepoint included.
+        this.#grow.run((free + 2) * this.#pageSize);
+        db.exec('ROLLBACK TO grow');
+        db.exec('RELEASE grow');
       }
       db.exec('COMMIT');
       return { ok: true };
