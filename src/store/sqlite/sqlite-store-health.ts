@@ -77,10 +77,25 @@ export class SqliteStoreHealth {
     if (this.#identity === null) return { ok: true };
     if (!sameFile(this.#identity, fileIdentity(this.#path))) return this.#stick('missing', `${this.#path} was deleted or replaced since changegate opened it`);
     this.#startQuickCheck();
-    const locked = await this.#begin();
-    if (locked !== null) return locked;
+    const deadline = Date.now() + (this.#options.lockGraceMs ?? DEFAULT_LOCK_GRACE_MS);
+    for (;;) {
+      const found = this.#probe();
+      if (found !== 'busy') return found;
+      if (Date.now() >= deadline) return { ok: false, reason: 'locked', detail: `another process has held the write lock of ${this.#path} for longer than the probe waits` };
+      await sleep(25);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#quickCheck?.terminate();
+    this.#conn.close();
+  }
+
+  /** One probe write, synchronous from BEGIN to COMMIT: no other work of this process runs while it holds the lock. */
+  #probe(): StoreHealth | 'busy' {
     const db = this.#conn.db;
     try {
+      db.exec('BEGIN IMMEDIATE');
       this.#touch.run(Date.now());
       const free = (db.prepare('PRAGMA freelist_count').get() as { freelist_count: number }).freelist_count;
       if (free <= MAX_FREE_PAGES_PROBED) {
@@ -95,35 +110,10 @@ export class SqliteStoreHealth {
     } catch (err) {
       if (db.isTransaction) db.exec('ROLLBACK');
       const fault = faultOf(err);
+      if (fault === 'busy') return 'busy';
       if (fault === 'corrupt' || fault === 'missing') return this.#stick(fault, errorMessageOf(err));
       if (fault === 'full') return { ok: false, reason: 'full', detail: errorMessageOf(err) };
       throw err;
-    }
-  }
-
-  async close(): Promise<void> {
-    await this.#quickCheck?.terminate();
-    this.#conn.close();
-  }
-
-  /** Takes the write lock, waiting up to the grace; the lock held past it is the answer. */
-  async #begin(): Promise<StoreHealth | null> {
-    const deadline = Date.now() + (this.#options.lockGraceMs ?? DEFAULT_LOCK_GRACE_MS);
-    for (;;) {
-      try {
-        this.#conn.db.exec('BEGIN IMMEDIATE');
-        return null;
-      } catch (err) {
-        const fault = faultOf(err);
-        if (fault === 'busy') {
-          if (Date.now() >= deadline) return { ok: false, reason: 'locked', detail: `another process has held the write lock of ${this.#path} for longer than the probe waits` };
-          await sleep(25);
-          continue;
-        }
-        if (fault === 'corrupt' || fault === 'missing') return this.#stick(fault, errorMessageOf(err));
-        if (fault === 'full') return { ok: false, reason: 'full', detail: errorMessageOf(err) };
-        throw err;
-      }
     }
   }
 
