@@ -110,10 +110,10 @@ export async function startWorld(demo: DemoInstances, dir: string, stores: Sqlit
       const deadline = Date.now() + 60_000;
       for (;;) {
         const ready = await request('/readyz');
-        const instances = (ready.body['instances'] ?? []) as { lastSuccessAt: string | null }[];
+        const runs = (ready.body['instances'] ?? []) as { lastSuccessAt: string | null }[];
         const counts = await app.outbox.counts();
-        if (instances.length === 2 && instances.every((i) => i.lastSuccessAt !== null) && counts.pending + counts.claimed === 0 && counts.done > 0) return;
-        if (Date.now() > deadline) throw new Error(`not settled after 60 s: ${JSON.stringify({ instances, counts })}`);
+        if (runs.length === 2 && runs.every((i) => i.lastSuccessAt !== null) && counts.pending + counts.claimed === 0 && counts.done > 0) return;
+        if (Date.now() > deadline) throw new Error(`not settled after 60 s: ${JSON.stringify({ runs, counts })}`);
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
     },

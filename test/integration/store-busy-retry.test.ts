@@ -14,19 +14,20 @@ import { openSqliteStores } from '../../src/store/sqlite/sqlite-store-adapter.ts
 import { buildChanges } from '../support/change-builder.ts';
 
 let dir: string;
-let stores: StoreBundle | undefined;
+let opened: StoreBundle | undefined;
 let other: DatabaseSync | undefined;
 
 afterEach(async () => {
   if (other?.isOpen) other.close();
-  await stores?.close();
+  await opened?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
 function open(busyBoundMs: number): { stores: StoreBundle; lock(): void; release(): void } {
   dir = mkdtempSync(join(tmpdir(), 'cg-busy-'));
   const path = join(dir, 'changegate.db');
-  stores = openSqliteStores(path, { busyBoundMs });
+  const stores = openSqliteStores(path, { busyBoundMs });
+  opened = stores;
   other = new DatabaseSync(path);
   const db = other;
   return { stores, lock: () => db.exec('BEGIN IMMEDIATE'), release: () => db.exec('COMMIT') };
