@@ -4,7 +4,7 @@
 import { dirname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { ConnectorInstance } from '../kit/connector.ts';
-import type { ChangegateConfig, InstanceConfig } from '../config/schema.ts';
+import type { ChangegateConfig, InstanceConfig, StoreConfig } from '../config/schema.ts';
 import type { LoadedConfig } from '../config/load-config.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { loadPolicy, type Policy } from '../policy/policy-config.ts';
@@ -21,6 +21,8 @@ import { judgeOwnerOnThisHost, processOwner, type OwnerState } from '../store/cl
 import { releaseDeadClaims } from '../sync/dead-claims.ts';
 import { OutboxWorker } from '../sync/outbox-worker.ts';
 import { openStores } from '../store/open-stores.ts';
+import type { StoreBundle } from '../store/store-bundle.ts';
+import { StoreHealthMonitor } from '../store/store-health.ts';
 import { DeliveryProcessor } from '../sync/delivery-processor.ts';
 import { SyncEngine } from '../sync/sync-engine.ts';
 import { SyncScheduler } from '../sync/scheduler.ts';
@@ -64,6 +66,8 @@ export interface CreateAppOptions {
   logger?: Logger;
   /** Demo data set size when running without configuration. */
   demoCount?: number;
+  /** Opens the store bundle; default `openStores` (tests pass a SQLite bundle with a tuned health check). */
+  openStores?: (config: StoreConfig) => Promise<StoreBundle>;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
@@ -86,7 +90,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     );
   }
   // Every port from the adapter `store.kind` names; a kind this build has no adapter for stops start-up here.
-  const stores = await openStores(config.store);
+  const stores = await (options.openStores ?? openStores)(config.store);
   const { changes: store, deliveries, assessments, outbox } = stores;
   const modes = new Map(instances.map((i) => [i.id, i.enforcement] as const));
   const writers = new Set(instances.filter((i) => i.writeBack).map((i) => i.id));
@@ -124,6 +128,9 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     connectors.set(instance.id, connector);
     engine.register({ connector, pageSize: instance.pageSize, overlapMs: instance.overlap });
   }
+  // The store's health, checked every second and on each fault, off the request path; readiness, webhooks and validate read it.
+  const storeHealth = new StoreHealthMonitor(() => stores.health(), { logger, onChange: (state) => engine.readiness.storeChanged(state) });
+  stores.onFault(() => void storeHealth.checkNow());
   const scheduler = new SyncScheduler(engine, logger);
   const reassessor = new ClockReassessor({ store, runner, instances: instances.map((i) => i.id), logger });
   const owed = new OwedAssessments({ store, runner, logger });
@@ -136,8 +143,14 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
       engine,
       metrics,
       logger,
-      webhooks: { deliveries, connectorOf: (id) => connectors.get(id), onAccepted: () => processor.kick() },
-      validate: { policy, calendars, instances: validationInstances(instances, registry), lastSyncAt: (id) => engine.lastSuccessAt(id) },
+      webhooks: { deliveries, connectorOf: (id) => connectors.get(id), onAccepted: () => processor.kick(), storeHealth: () => engine.readiness.store() },
+      validate: {
+        policy,
+        calendars,
+        instances: validationInstances(instances, registry),
+        lastSyncAt: (id) => engine.lastSuccessAt(id),
+        storeHealth: () => engine.readiness.store(),
+      },
       apiTokens: config.server.apiTokens,
     }));
 
@@ -164,6 +177,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     },
     async serve(serveOptions = {}) {
       const [host, port] = config.server.listen.split(':') as [string, string];
+      storeHealth.start();
       const url = await server().listen({ host, port: Number(port) });
       logger.info({ url }, `changegate listening on ${url}`);
       if (config.server.apiTokens.length === 0 && !LOOPBACK.has(host)) {
@@ -196,6 +210,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
       await processor.stop();
       await engine.idle();
       await outboxWorker.stop();
+      await storeHealth.stop();
       await stores.close();
       if (demo) await demo.close();
     },

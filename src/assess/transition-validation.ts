@@ -4,10 +4,12 @@
 // cannot be trusted (stale) or lacks the change, the instance's fail mode
 // decides, and the answer says so: the plugin only ever reads a decision.
 
-import type { CanonicalState, System } from '../domain/change.ts';
+import type { CanonicalState, MirroredChange, System } from '../domain/change.ts';
 import { childRecordsRead, validateTransition } from '../policy/assess.ts';
 import { gatedStates, isEdge } from '../policy/lifecycle.ts';
 import type { Policy } from '../policy/policy-config.ts';
+import { isChangegateError } from '../errors.ts';
+import { STORE_FAULT_TEXT, type StoreFaultReason, type StoreHealthState } from '../store/store-health.ts';
 import { buildPolicyContext, judgedChange, type PolicyContextDeps } from './policy-context.ts';
 
 export type FailMode = 'open' | 'closed';
@@ -32,6 +34,8 @@ export interface ValidationRequest {
 export interface ValidationDeps extends PolicyContextDeps {
   /** When the instance's last sync succeeded; null when none has since start-up. */
   lastSyncAt(instance: string): Date | null;
+  /** The store's health as the monitor last found it; absent: taken as healthy. */
+  storeHealth?(): StoreHealthState;
 }
 
 export interface ValidationAnswer {
@@ -48,7 +52,7 @@ export interface ValidationAnswer {
 }
 
 /** Low-cardinality label for `changegate_validations_total{reason}`. */
-export type ValidationBasis = 'policy' | 'no_transition' | 'stale' | 'not_mirrored';
+export type ValidationBasis = 'policy' | 'no_transition' | 'stale' | 'not_mirrored' | 'store';
 
 export interface ValidationOutcome {
   answer: ValidationAnswer;
@@ -96,11 +100,26 @@ function childrenFor(policy: Policy, from: CanonicalState, to: CanonicalState): 
   return children;
 }
 
+/** Why a store fault decides instead of the policy: a store that cannot keep data cannot be trusted to hold the change as it is. */
+function storeFaultAnswer(instance: ValidationInstance, policyVersion: string, reason: StoreFaultReason, since?: string): ValidationOutcome {
+  const why = `${STORE_FAULT_TEXT[reason]}${since === undefined ? '' : ` (since ${since})`}, so the mirror of ${instance.id} cannot be trusted`;
+  return { answer: { conditions: [], policyVersion, change: null, stale: true, ...byFailMode(instance, why) }, basis: 'store' };
+}
+
 export async function validateChangeTransition(deps: ValidationDeps, request: ValidationRequest, now: Date): Promise<ValidationOutcome> {
   const { instance, key, from, to } = request;
   const policyVersion = deps.policy.version;
+  const health = deps.storeHealth?.() ?? { ok: true };
+  if (!health.ok && from !== to) return storeFaultAnswer(instance, policyVersion, health.reason, health.since);
   const children = from === to ? NO_CHILDREN : childrenFor(deps.policy, from, to);
-  const mc = await deps.store.getChange(key, { instance: instance.id, withoutRaw: true, children });
+  let mc: MirroredChange | null = null;
+  try {
+    mc = await deps.store.getChange(key, { instance: instance.id, withoutRaw: true, children });
+  } catch (err) {
+    // A fault the monitor has not seen yet decides the same way (a no-op move needs no mirror).
+    if (!isChangegateError(err, 'CG_STORE_UNAVAILABLE') && !isChangegateError(err, 'CG_STORE_BUSY')) throw err;
+    if (from !== to) return storeFaultAnswer(instance, policyVersion, err.details['reason'] as StoreFaultReason);
+  }
   const stale = staleness(instance, deps.lastSyncAt(instance.id), now);
   const change = mc === null ? null : { id: mc.change.id, key: mc.change.key, revision: mc.change.nativeRevision };
   const base = { conditions: [], policyVersion, change, stale: stale !== null };

@@ -1,6 +1,9 @@
 // What /readyz reports about each instance, kept as plain state: the sync
 // engine writes it as runs start and finish, the route only reads it. (The
 // Prometheus registry is for scraping, not for the process to read back.)
+// The store's health is written by the store health monitor (src/store/store-health.ts).
+
+import type { StoreHealthState } from '../store/store-health.ts';
 
 export interface InstanceReadiness {
   id: string;
@@ -20,6 +23,16 @@ interface InstanceState {
 
 export class Readiness {
   readonly #instances = new Map<string, InstanceState>();
+  #store: StoreHealthState = { ok: true };
+
+  /** The store's health as the monitor last found it; healthy until a check says otherwise. */
+  store(): StoreHealthState {
+    return this.#store;
+  }
+
+  storeChanged(state: StoreHealthState): void {
+    this.#store = state;
+  }
 
   #state(instance: string): InstanceState {
     let state = this.#instances.get(instance);

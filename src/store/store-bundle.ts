@@ -10,6 +10,7 @@ import type { ChangeStore } from './change-store.ts';
 import type { DeliveryStore } from './delivery-store.ts';
 import type { OutboxStore } from './outbox-store.ts';
 import type { RunLocks } from './run-locks.ts';
+import type { StoreHealth } from './store-health.ts';
 
 export interface StoreBundle {
   /** The mirror: changes, approvals, journal, revisions, cursors. */
@@ -25,6 +26,10 @@ export interface StoreBundle {
   // The ports the next issues add go here, opened by every adapter alike:
   // `events` (CI and monitoring events), `evidence` (the enforcement ledger),
   // `leases` (which process works which instance when several share a store).
+  /** Whether the store can keep what it is given now: locked, corrupt, missing or full otherwise (store-health.ts). Run by the health monitor, off the request path. */
+  health(): Promise<StoreHealth>;
+  /** Calls `listener` each time an operation of any port meets a store fault, so the monitor checks at once. */
+  onFault(listener: () => void): void;
   /** Closes every port (one a caller closed already included). */
   close(): Promise<void>;
 }

@@ -2,6 +2,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { ChangegateError } from '../../errors.ts';
 import type { ChangeStore } from '../../store/change-store.ts';
 import type { SyncEngine } from '../../sync/sync-engine.ts';
 import type { Metrics } from '../../observability/metrics.ts';
@@ -47,16 +48,21 @@ export const MetricsRoute = defineRoute({
 export function registerHealthRoutes(app: FastifyInstance, deps: { store: ChangeStore; engine: SyncEngine; metrics: Metrics }): void {
   registerRoute(app, HealthRoute, async () => ({ status: 'ok' }));
 
-  // Ready when the store answers. A stale mirror does not make the process
-  // unready: webhook receivers and the validate endpoint still work.
+  // Ready when the store can keep what it is given (as the store health monitor
+  // last found it: locked, corrupt, missing and full make it unready) and
+  // answers. A stale mirror does not make the process unready: webhook
+  // receivers and the validate endpoint still work.
   registerRoute(app, ReadyRoute, async (_input, _request, reply) => {
+    // Run state as the sync engine wrote it (src/observability/readiness.ts); read, never derived from metrics.
+    const instances = deps.engine.readiness.instances();
+    const health = deps.engine.readiness.store();
+    if (!health.ok) return reply.status(503).send({ status: 'unready', store: health, instances });
     try {
       const changes = await deps.store.countChanges();
-      // Run state as the sync engine wrote it (src/observability/readiness.ts); read, never derived from metrics.
-      const instances = deps.engine.readiness.instances();
       return { status: 'ready', store: { ok: true, changes }, instances };
     } catch (err) {
-      return reply.status(503).send({ status: 'unready', store: { ok: false, error: String(err) } });
+      const error = err instanceof ChangegateError ? { code: err.code, message: err.message } : { code: 'CG_INTERNAL', message: String(err) };
+      return reply.status(503).send({ status: 'unready', store: { ok: false, error }, instances });
     }
   });
 

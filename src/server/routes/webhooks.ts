@@ -10,6 +10,7 @@ import type { ConnectorInstance } from '../../kit/connector.ts';
 import type { System } from '../../domain/change.ts';
 import { ChangegateError } from '../../errors.ts';
 import type { DeliveryStore } from '../../store/delivery-store.ts';
+import { STORE_FAULT_TEXT, type StoreHealthState } from '../../store/store-health.ts';
 import type { Metrics } from '../../observability/metrics.ts';
 import { nestsDeeperThan } from '../json-depth.ts';
 import { defineRoute, registerRoute } from '../route-contract.ts';
@@ -27,6 +28,8 @@ export interface WebhookRouteDeps {
   /** The connector of a configured instance. */
   connectorOf(instance: string): ConnectorInstance | undefined;
   metrics: Metrics;
+  /** The store's health as the monitor last found it; absent: taken as healthy. */
+  storeHealth?: () => StoreHealthState;
   /** Called once a delivery is stored (wakes the processor). */
   onAccepted?: () => void;
   clock?: () => Date;
@@ -51,13 +54,13 @@ export const webhookRoute = (system: System) =>
     url: `/v1/webhooks/${system}/:instance`,
     operationId: `receive${system[0]?.toUpperCase()}${system.slice(1)}Webhook`,
     summary: `Signed ${system} webhook delivery`,
-    description: `The signature is verified over the raw bytes (any content type is taken), then the delivery is stored and answered 202; it is processed from the store. A replayed delivery id is answered 202 \`duplicate: true\`. Bodies over ${WEBHOOK_BODY_LIMIT} bytes get 413, bodies nested deeper than ${WEBHOOK_MAX_DEPTH} levels or not a JSON object 400.`,
+    description: `The signature is verified over the raw bytes (any content type is taken), then the delivery is stored and answered 202; it is processed from the store. While the store cannot keep it (its file missing, a corrupt page, a full disk, or a lock held past the retry bound) the answer is 503 with Retry-After, so the sender retries. A replayed delivery id is answered 202 \`duplicate: true\`. Bodies over ${WEBHOOK_BODY_LIMIT} bytes get 413, bodies nested deeper than ${WEBHOOK_MAX_DEPTH} levels or not a JSON object 400.`,
     tags: ['webhooks'],
     access: 'public',
     params: z.object({ instance: z.string().min(1).max(200).meta({ description: 'The configured instance id.' }) }),
     body: { raw: true, description: 'The delivery as the source sent it: a JSON object, signed.', schema: z.looseObject({}), limit: WEBHOOK_BODY_LIMIT },
     answers: { 202: { description: 'Stored (or a duplicate of a stored delivery)', schema: WebhookAcceptedSchema } },
-    errors: ['CG_INSTANCE_UNKNOWN', 'CG_WEBHOOK_UNSUPPORTED', 'CG_WEBHOOK_SIGNATURE_INVALID', 'CG_WEBHOOK_SIGNATURE_MISSING', 'CG_INPUT_INVALID'],
+    errors: ['CG_INSTANCE_UNKNOWN', 'CG_WEBHOOK_UNSUPPORTED', 'CG_WEBHOOK_SIGNATURE_INVALID', 'CG_WEBHOOK_SIGNATURE_MISSING', 'CG_INPUT_INVALID', 'CG_STORE_BUSY', 'CG_STORE_UNAVAILABLE'],
   });
 
 function parseBody(raw: Buffer): Record<string, unknown> {
@@ -111,6 +114,13 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookRouteDe
       throw err;
     }
     const deliveryId = webhook.deliveryId(headers) ?? `sha256:${createHash('sha256').update(raw).digest('hex')}`;
+    // A held lock is worth the bounded retry (it may clear); a store that cannot keep the delivery is not: 503, the sender retries.
+    const health = deps.storeHealth?.();
+    if (health !== undefined && !health.ok && health.reason !== 'locked') {
+      throw new ChangegateError('CG_STORE_UNAVAILABLE', `the delivery was not stored: ${STORE_FAULT_TEXT[health.reason]} (since ${health.since}); retry later`, {
+        details: { reason: health.reason, since: health.since, instance },
+      });
+    }
     const { duplicate } = await deps.deliveries.record({ system, instance, deliveryId, receivedAt: clock().toISOString(), body });
     deps.metrics.webhookDeliveries.inc({ instance, outcome: duplicate ? 'duplicate' : 'accepted' });
     if (!duplicate) deps.onAccepted?.();

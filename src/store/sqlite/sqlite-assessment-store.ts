@@ -5,7 +5,6 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { Assessment } from '../../domain/assessment.ts';
 import type { CanonicalState } from '../../domain/change.ts';
-import { ChangegateError } from '../../errors.ts';
 import type {
   AssessmentStore,
   EnforcementAction,
@@ -14,7 +13,8 @@ import type {
   EnforcementRecord,
   StoredAssessment,
 } from '../assessment-store.ts';
-import { errorMessageOf, openSideTables } from './sqlite-side-table.ts';
+import type { SqliteConnection, SqliteConnectionOptions } from './sqlite-connection.ts';
+import { openSideTables } from './sqlite-side-table.ts';
 
 
 const SCHEMA = `
@@ -119,6 +119,7 @@ function toRecord(row: EnforcementRow): EnforcementRecord {
 
 export class SqliteAssessmentStore implements AssessmentStore {
   readonly #db: DatabaseSync;
+  readonly #conn: SqliteConnection;
   readonly #insertAssessment: StatementSync;
   readonly #latest: StatementSync;
   readonly #latestWritten: StatementSync;
@@ -128,7 +129,9 @@ export class SqliteAssessmentStore implements AssessmentStore {
   readonly #settle: StatementSync;
   readonly #listEnforcements: StatementSync;
 
-  private constructor(db: DatabaseSync) {
+  private constructor(conn: SqliteConnection) {
+    const db = conn.db;
+    this.#conn = conn;
     this.#db = db;
     this.#insertAssessment = db.prepare(
       `INSERT INTO assessments (change_id, revision, policy_version, outcome_hash, input_hash, evaluated_at, wrote_back, json)
@@ -148,13 +151,15 @@ export class SqliteAssessmentStore implements AssessmentStore {
   }
 
   /** Opens (creating the file, its directories and the tables if needed). `':memory:'` gives a private in-memory store. */
-  static open(path: string): SqliteAssessmentStore {
-    return new SqliteAssessmentStore(openSideTables(path, SCHEMA, 'the assessment store'));
+  static open(path: string, options: SqliteConnectionOptions = {}): SqliteAssessmentStore {
+    return new SqliteAssessmentStore(openSideTables(path, SCHEMA, 'the assessment store', options));
   }
 
 
   async saveAssessment(a: StoredAssessment): Promise<boolean> {
     return this.#guard('saveAssessment', { changeId: a.changeId }, () => {
+      // One transaction: a retry after a busy store repeats both statements or neither.
+      this.#db.exec('BEGIN IMMEDIATE');
       const { changes } = this.#insertAssessment.run(
         a.changeId,
         a.revision,
@@ -166,6 +171,7 @@ export class SqliteAssessmentStore implements AssessmentStore {
         JSON.stringify(a.assessment),
       );
       if (Number(changes) === 0 && a.wroteBack) this.#markWritten.run(a.changeId, a.revision, a.outcomeHash);
+      this.#db.exec('COMMIT');
       return Number(changes) === 1;
     });
   }
@@ -220,14 +226,12 @@ export class SqliteAssessmentStore implements AssessmentStore {
   }
 
   async close(): Promise<void> {
-    if (this.#db.isOpen) this.#db.close();
+    this.#conn.close();
   }
 
-  #guard<T>(op: string, details: Record<string, unknown>, fn: () => T): T {
-    try {
-      return fn();
-    } catch (err) {
-      throw new ChangegateError('CG_STORE_FAILED', `assessment store ${op} failed: ${errorMessageOf(err)}`, { cause: err, details: { op, ...details } });
-    }
+  /** One statement or transaction, retried while the store is busy (sqlite-connection.ts). */
+  #guard<T>(op: string, details: Record<string, unknown>, fn: () => T): Promise<T> {
+    return this.#conn.run(op, details, fn);
   }
+
 }

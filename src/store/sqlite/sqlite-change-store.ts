@@ -3,9 +3,7 @@
 // The hot path compares content hashes on indexed columns and never parses a
 // stored change unless the hash differs.
 
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { StreamCursor, StreamItem } from '../../kit/connector.ts';
 import type { Approval, Change, JournalEntry, MirroredChange } from '../../domain/change.ts';
 import { ChangegateError } from '../../errors.ts';
@@ -27,10 +25,10 @@ import { instantKey } from '../instant-key.ts';
 import { deepFreeze, MirrorReadCache, type MirrorReadCacheOptions } from '../mirror-read-cache.ts';
 import { SqliteNeighbours } from './sqlite-neighbours.ts';
 import { decodeListCursor, encodeListCursor } from '../list-cursor.ts';
-import { configureConnection, migrate } from './sqlite-schema.ts';
+import { SqliteConnection, type SqliteConnectionOptions } from './sqlite-connection.ts';
+import { migrate } from './sqlite-schema.ts';
 import { prepareStatements, type ChangeHead, type ChangeRow, type RejectedRow, type RevisionRow, type Statements } from './sqlite-statements.ts';
 
-const BUSY_TIMEOUT_MS = 5_000;
 const MAX_LIMIT = 1_000;
 
 interface PageState {
@@ -44,6 +42,7 @@ interface PageState {
 
 export class SqliteChangeStore implements ChangeStore {
   readonly #db: DatabaseSync;
+  readonly #conn: SqliteConnection;
   readonly #stmt: Statements;
   /** Statements whose SQL depends on the call's shape (filters, list lengths), prepared on first use. */
   readonly #listStatements = new Map<string, StatementSync>();
@@ -52,7 +51,9 @@ export class SqliteChangeStore implements ChangeStore {
   readonly #cache: MirrorReadCache;
   readonly #neighbours: SqliteNeighbours;
 
-  private constructor(db: DatabaseSync, cache: MirrorReadCacheOptions) {
+  private constructor(conn: SqliteConnection, cache: MirrorReadCacheOptions) {
+    const db = conn.db;
+    this.#conn = conn;
     this.#db = db;
     this.#stmt = prepareStatements(db);
     const generation = this.#stmt.mirrorGeneration;
@@ -72,54 +73,45 @@ export class SqliteChangeStore implements ChangeStore {
   /**
    * Opens (creating the file and its parent directories if needed) and migrates. `':memory:'` gives a
    * private in-memory store. `cache` tunes the read cache of parsed changes (see mirror-read-cache.ts);
-   * the defaults suit the service.
+   * the defaults suit the service; `connection` the retry plumbing (sqlite-connection.ts).
    */
-  static open(path: string, options: { cache?: MirrorReadCacheOptions } = {}): SqliteChangeStore {
-    const inMemory = path === ':memory:';
-    let db: DatabaseSync | undefined;
-    try {
-      if (!inMemory) mkdirSync(dirname(path), { recursive: true });
-      db = new DatabaseSync(path, { timeout: BUSY_TIMEOUT_MS, enableForeignKeyConstraints: false });
-      configureConnection(db, inMemory);
-      migrate(db, path);
-      return new SqliteChangeStore(db, options.cache ?? {});
-    } catch (err) {
-      if (db?.isOpen) db.close();
-      if (err instanceof ChangegateError) throw err;
-      throw new ChangegateError('CG_STORE_FAILED', `cannot open the SQLite store at ${path}: ${messageOf(err)}`, {
-        cause: err,
-        details: { path },
-      });
-    }
+  static open(path: string, options: { cache?: MirrorReadCacheOptions; connection?: SqliteConnectionOptions } = {}): SqliteChangeStore {
+    const conn = SqliteConnection.open(path, 'the SQLite store', options.connection ?? {}, (db) => migrate(db, path), { enableForeignKeyConstraints: false });
+    return new SqliteChangeStore(conn, options.cache ?? {});
   }
 
   async applyPage(instance: string, stream: string, items: readonly StreamItem[], cursor: StreamCursor | null): Promise<ApplyResult> {
-    const page: PageState = {
-      instance,
-      stream,
-      observedAt: new Date().toISOString(),
-      hasRejected: false,
-      result: { changesWritten: 0, changesUnchanged: 0, changesStale: 0, approvalsWritten: 0, journalWritten: 0, invalid: 0 },
-    };
+    const observedAt = new Date().toISOString();
     // The page's work below is synchronous. Yielding first lets I/O the caller
     // just started (the engine requests the next page before storing this one)
     // leave the process, so the network wait overlaps with this work.
     await new Promise((resolve) => setImmediate(resolve));
     let index = -1;
     try {
-      this.#db.exec('BEGIN IMMEDIATE');
-      page.hasRejected = this.#stmt.anyRejected.get(instance, stream) !== undefined;
-      for (index = 0; index < items.length; index++) this.#applyItem(page, items[index] as StreamItem);
-      index = -1;
-      // The cursor moves only with the items it covers; a null cursor (an empty page) keeps the saved one.
-      if (cursor !== null) this.#stmt.saveCursor.run(instance, stream, cursor.updatedAt, cursor.id, page.observedAt);
-      this.#db.exec('COMMIT');
-      return page.result;
+      // One transaction, retried whole while another process holds the lock (BEGIN IMMEDIATE: a busy store fails here, before any item).
+      return await this.#conn.run('applyPage', { instance, stream }, () => {
+        const page: PageState = {
+          instance,
+          stream,
+          observedAt,
+          hasRejected: false,
+          result: { changesWritten: 0, changesUnchanged: 0, changesStale: 0, approvalsWritten: 0, journalWritten: 0, invalid: 0 },
+        };
+        this.#db.exec('BEGIN IMMEDIATE');
+        page.hasRejected = this.#stmt.anyRejected.get(instance, stream) !== undefined;
+        for (index = 0; index < items.length; index++) this.#applyItem(page, items[index] as StreamItem);
+        index = -1;
+        // The cursor moves only with the items it covers; a null cursor (an empty page) keeps the saved one.
+        if (cursor !== null) this.#stmt.saveCursor.run(instance, stream, cursor.updatedAt, cursor.id, page.observedAt);
+        this.#db.exec('COMMIT');
+        return page.result;
+      });
     } catch (err) {
-      this.#rollback();
+      // A busy or faulty store keeps its own code (CG_STORE_BUSY, CG_STORE_UNAVAILABLE): readiness and the sync report it.
+      if (!(err instanceof ChangegateError) || err.code !== 'CG_STORE_FAILED') throw err;
       const item = index >= 0 ? items[index] : undefined;
-      throw new ChangegateError('CG_STORE_FAILED', `storing a page of ${instance}/${stream} failed; nothing of it was stored: ${messageOf(err)}`, {
-        cause: err,
+      throw new ChangegateError('CG_STORE_FAILED', `storing a page of ${instance}/${stream} failed; nothing of it was stored: ${messageOf(err.cause ?? err)}`, {
+        cause: err.cause ?? err,
         details: { instance, stream, ...(item === undefined ? {} : { item: index, ref: itemRef(item) }) },
       });
     } finally {
@@ -241,14 +233,6 @@ export class SqliteChangeStore implements ChangeStore {
     for (const ref of refs) this.#stmt.clearRejected.run(page.instance, page.stream, ref);
   }
 
-  #rollback(): void {
-    try {
-      if (this.#db.isOpen && this.#db.isTransaction) this.#db.exec('ROLLBACK');
-    } catch {
-      // SQLite already rolled back (it does on some I/O errors); the original error is what matters.
-    }
-  }
-
   async getCursor(instance: string, stream: string): Promise<StreamCursor | null> {
     return this.#guard('getCursor', { instance, stream }, () => {
       const row = this.#stmt.getCursor.get(instance, stream) as { updated_at: string; id: string } | undefined;
@@ -257,7 +241,7 @@ export class SqliteChangeStore implements ChangeStore {
   }
 
   async resetCursors(instance: string): Promise<void> {
-    this.#guard('resetCursors', { instance }, () => this.#stmt.resetCursors.run(instance));
+    await this.#guard('resetCursors', { instance }, () => this.#stmt.resetCursors.run(instance));
   }
 
   async getChange(idOrKey: string, options: GetChangeOptions = {}): Promise<MirroredChange | null> {
@@ -410,16 +394,12 @@ export class SqliteChangeStore implements ChangeStore {
   }
 
   async close(): Promise<void> {
-    if (this.#db.isOpen) this.#db.close();
+    this.#conn.close();
   }
 
-  #guard<T>(op: string, details: Record<string, unknown>, fn: () => T): T {
-    try {
-      return fn();
-    } catch (err) {
-      if (err instanceof ChangegateError) throw err;
-      throw new ChangegateError('CG_STORE_FAILED', `store ${op} failed: ${messageOf(err)}`, { cause: err, details: { op, ...details } });
-    }
+  /** One statement or transaction, retried while the store is busy (sqlite-connection.ts). */
+  #guard<T>(op: string, details: Record<string, unknown>, fn: () => T): Promise<T> {
+    return this.#conn.run(op, details, fn);
   }
 }
 

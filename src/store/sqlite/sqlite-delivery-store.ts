@@ -4,9 +4,8 @@
 // across an await. The table is created here (IF NOT EXISTS) rather than as a
 // migration of the change store, so the two modules evolve independently.
 
-import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import type { StatementSync } from 'node:sqlite';
 import type { System } from '../../domain/change.ts';
-import { ChangegateError } from '../../errors.ts';
 import {
   DEFAULT_LEASE_MS,
   deliveryKey,
@@ -19,7 +18,8 @@ import {
 } from '../delivery-store.ts';
 import type { ClaimOwner } from '../claim-owner.ts';
 import { addClaimOwnerColumn, ownerOf, ownerText } from './sqlite-claim-owner.ts';
-import { errorMessageOf, openSideTables } from './sqlite-side-table.ts';
+import type { SqliteConnection, SqliteConnectionOptions } from './sqlite-connection.ts';
+import { openSideTables } from './sqlite-side-table.ts';
 
 
 // Times are epoch milliseconds: integer comparison, whatever precision callers send.
@@ -79,7 +79,7 @@ function toDelivery(row: Row): Delivery {
 
 
 export class SqliteDeliveryStore implements DeliveryStore {
-  readonly #db: DatabaseSync;
+  readonly #conn: SqliteConnection;
   readonly #insert: StatementSync;
   readonly #claim: StatementSync;
   readonly #complete: StatementSync;
@@ -91,8 +91,9 @@ export class SqliteDeliveryStore implements DeliveryStore {
   readonly #owners: StatementSync;
   readonly #release: StatementSync;
 
-  private constructor(db: DatabaseSync) {
-    this.#db = db;
+  private constructor(conn: SqliteConnection) {
+    const db = conn.db;
+    this.#conn = conn;
     this.#insert = db.prepare(
       `INSERT INTO webhook_deliveries (id, system, instance, delivery_id, received_at, body, status, attempts, next_attempt_at)
        VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?) ON CONFLICT (id) DO NOTHING`,
@@ -120,15 +121,8 @@ export class SqliteDeliveryStore implements DeliveryStore {
   }
 
   /** Opens (creating the file, its directories and the table if needed). `':memory:'` gives a private in-memory inbox. */
-  static open(path: string): SqliteDeliveryStore {
-    const db = openSideTables(path, SCHEMA, 'the webhook delivery store');
-    try {
-      addClaimOwnerColumn(db, 'webhook_deliveries');
-      return new SqliteDeliveryStore(db);
-    } catch (err) {
-      db.close();
-      throw new ChangegateError('CG_STORE_FAILED', `cannot open the webhook delivery store at ${path}: ${errorMessageOf(err)}`, { cause: err, details: { path } });
-    }
+  static open(path: string, options: SqliteConnectionOptions = {}): SqliteDeliveryStore {
+    return new SqliteDeliveryStore(openSideTables(path, SCHEMA, 'the webhook delivery store', options, (db) => addClaimOwnerColumn(db, 'webhook_deliveries')));
   }
 
 
@@ -161,12 +155,12 @@ export class SqliteDeliveryStore implements DeliveryStore {
   }
 
   async complete(id: string, now: Date): Promise<void> {
-    this.#guard('complete', { id }, () => this.#complete.run(now.getTime(), id));
+    await this.#guard('complete', { id }, () => this.#complete.run(now.getTime(), id));
   }
 
   async fail(id: string, error: string, retryAt: Date | null, now: Date): Promise<void> {
     const nowMs = now.getTime();
-    this.#guard('fail', { id }, () =>
+    await this.#guard('fail', { id }, () =>
       retryAt === null ? this.#fail.run('failed', error, nowMs, nowMs, id) : this.#fail.run('pending', error, retryAt.getTime(), null, id),
     );
   }
@@ -190,14 +184,11 @@ export class SqliteDeliveryStore implements DeliveryStore {
   }
 
   async close(): Promise<void> {
-    if (this.#db.isOpen) this.#db.close();
+    this.#conn.close();
   }
 
-  #guard<T>(op: string, details: Record<string, unknown>, fn: () => T): T {
-    try {
-      return fn();
-    } catch (err) {
-      throw new ChangegateError('CG_STORE_FAILED', `delivery store ${op} failed: ${errorMessageOf(err)}`, { cause: err, details: { op, ...details } });
-    }
+  /** One statement or transaction, retried while the store is busy (sqlite-connection.ts). */
+  #guard<T>(op: string, details: Record<string, unknown>, fn: () => T): Promise<T> {
+    return this.#conn.run(op, details, fn);
   }
 }

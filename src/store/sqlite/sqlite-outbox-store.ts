@@ -6,7 +6,6 @@
 
 import { randomUUID } from 'node:crypto';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import { ChangegateError } from '../../errors.ts';
 import {
   DEFAULT_OUTBOX_LEASE_MS,
   type EnqueueResult,
@@ -22,7 +21,8 @@ import {
 } from '../outbox-store.ts';
 import type { ClaimOwner } from '../claim-owner.ts';
 import { addClaimOwnerColumn, ownerOf, ownerText } from './sqlite-claim-owner.ts';
-import { errorMessageOf, openSideTables } from './sqlite-side-table.ts';
+import type { SqliteConnection, SqliteConnectionOptions } from './sqlite-connection.ts';
+import { openSideTables } from './sqlite-side-table.ts';
 
 const STATUSES: readonly OutboxStatus[] = ['pending', 'claimed', 'done', 'failed', 'superseded'];
 
@@ -98,6 +98,7 @@ function toItem(row: Row): OutboxItem {
 
 export class SqliteOutboxStore implements OutboxStore {
   readonly #db: DatabaseSync;
+  readonly #conn: SqliteConnection;
   readonly #insert: StatementSync;
   readonly #supersede: StatementSync;
   readonly #claim: StatementSync;
@@ -110,7 +111,9 @@ export class SqliteOutboxStore implements OutboxStore {
   readonly #release: StatementSync;
   readonly #list = new Map<string, StatementSync>();
 
-  private constructor(db: DatabaseSync) {
+  private constructor(conn: SqliteConnection) {
+    const db = conn.db;
+    this.#conn = conn;
     this.#db = db;
     this.#insert = db.prepare(
       `INSERT INTO outbox (idempotency_key, instance, change_id, native_id, source, action, payload, status, attempts, next_attempt_at, created_at)
@@ -148,26 +151,20 @@ export class SqliteOutboxStore implements OutboxStore {
   }
 
   /** Opens (creating the file, its directories and the table if needed). `':memory:'` gives a private in-memory outbox. */
-  static open(path: string): SqliteOutboxStore {
+  static open(path: string, options: SqliteConnectionOptions = {}): SqliteOutboxStore {
     // synchronous=NORMAL (set by the connection settings) can lose the last commits on a power cut, never a crash. That is safe
     // for the outbox: the runner queues before it stores the assessment, in the same WAL, so an
     // assessment that survived a power cut implies its queued write-back did too.
-    const db = openSideTables(path, SCHEMA, 'the outbox');
-    try {
-      addClaimOwnerColumn(db, 'outbox');
-      return new SqliteOutboxStore(db);
-    } catch (err) {
-      db.close();
-      throw new ChangegateError('CG_STORE_FAILED', `cannot open the outbox at ${path}: ${errorMessageOf(err)}`, { cause: err, details: { path } });
-    }
+    return new SqliteOutboxStore(openSideTables(path, SCHEMA, 'the outbox', options, (db) => addClaimOwnerColumn(db, 'outbox')));
   }
 
 
   async enqueue(items: readonly NewOutboxItem[], now: Date): Promise<EnqueueResult> {
     const nowMs = now.getTime();
-    const result: EnqueueResult = { inserted: [], duplicates: [], superseded: 0 };
-    if (items.length === 0) return result;
+    if (items.length === 0) return { inserted: [], duplicates: [], superseded: 0 };
     return this.#guard('enqueue', { items: items.length }, () => {
+      // Built afresh on each attempt: a busy store retries the whole transaction.
+      const result: EnqueueResult = { inserted: [], duplicates: [], superseded: 0 };
       this.#db.exec('BEGIN IMMEDIATE');
       try {
         for (const item of items) {
@@ -270,15 +267,12 @@ export class SqliteOutboxStore implements OutboxStore {
   }
 
   async close(): Promise<void> {
-    if (this.#db.isOpen) this.#db.close();
+    this.#conn.close();
   }
 
-  #guard<T>(op: string, details: Record<string, unknown>, fn: () => T): T {
-    try {
-      return fn();
-    } catch (err) {
-      if (err instanceof ChangegateError) throw err;
-      throw new ChangegateError('CG_STORE_FAILED', `outbox ${op} failed: ${errorMessageOf(err)}`, { cause: err, details: { op, ...details } });
-    }
+  /** One statement or transaction, retried while the store is busy (sqlite-connection.ts). */
+  #guard<T>(op: string, details: Record<string, unknown>, fn: () => T): Promise<T> {
+    return this.#conn.run(op, details, fn);
   }
+
 }

@@ -1,31 +1,23 @@
 // Opens a connection to the mirror's SQLite file for a store that keeps its own
 // tables beside the mirror's (webhook inbox, outbox, assessments): same file,
-// same connection settings, tables created if missing.
+// same connection settings and retry plumbing (sqlite-connection.ts), tables
+// created if missing, then `upgrade` adds what tables created by an older build lack.
 
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
-import { ChangegateError } from '../../errors.ts';
-import { configureConnection } from './sqlite-schema.ts';
+import type { DatabaseSync } from 'node:sqlite';
+import { SqliteConnection, type SqliteConnectionOptions } from './sqlite-connection.ts';
 
-const BUSY_TIMEOUT_MS = 5_000;
+export { errorMessageOf } from './sqlite-connection.ts';
 
-export function errorMessageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** `':memory:'` gives a private in-memory database. `what` names the store in the error (e.g. "the outbox"). */
-export function openSideTables(path: string, schema: string, what: string): DatabaseSync {
-  const inMemory = path === ':memory:';
-  let db: DatabaseSync | undefined;
-  try {
-    if (!inMemory) mkdirSync(dirname(path), { recursive: true });
-    db = new DatabaseSync(path, { timeout: BUSY_TIMEOUT_MS });
-    configureConnection(db, inMemory);
+/** `':memory:'` gives a private in-memory database. `what` names the store in errors (e.g. "the outbox"). */
+export function openSideTables(
+  path: string,
+  schema: string,
+  what: string,
+  options: SqliteConnectionOptions = {},
+  upgrade: (db: DatabaseSync) => void = () => undefined,
+): SqliteConnection {
+  return SqliteConnection.open(path, what, options, (db) => {
     db.exec(schema);
-    return db;
-  } catch (err) {
-    if (db?.isOpen) db.close();
-    throw new ChangegateError('CG_STORE_FAILED', `cannot open ${what} at ${path}: ${errorMessageOf(err)}`, { cause: err, details: { path } });
-  }
+    upgrade(db);
+  });
 }

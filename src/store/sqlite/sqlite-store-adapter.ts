@@ -1,35 +1,65 @@
 // The embedded store: every port in one SQLite file (each on its own
-// connection, so a long mirror write never holds up the webhook inbox). Run
-// locks are in-process: the file is served by one process.
+// connection, so a long mirror write never holds up the webhook inbox), plus a
+// connection of its own for the health check. Run locks are in-process: the
+// file is served by one process.
 
 import type { StoreAdapter, StoreBundle } from '../store-bundle.ts';
 import { closeAll } from '../store-bundle.ts';
 import { InProcessRunLocks } from '../in-process-run-locks.ts';
+import type { StoreFaultReason } from '../store-health.ts';
 import { SqliteAssessmentStore } from './sqlite-assessment-store.ts';
 import { SqliteChangeStore } from './sqlite-change-store.ts';
+import type { SqliteConnectionOptions } from './sqlite-connection.ts';
 import { SqliteDeliveryStore } from './sqlite-delivery-store.ts';
 import { SqliteOutboxStore } from './sqlite-outbox-store.ts';
+import { SqliteStoreHealth, type SqliteHealthOptions } from './sqlite-store-health.ts';
+
+export interface SqliteStoresOptions extends Omit<SqliteConnectionOptions, 'onFault'>, Omit<SqliteHealthOptions, 'configure'> {}
+
+/** Every port on the file at `path`; `options` tune the retry and the health check (the adapter's defaults suit the service). */
+export function openSqliteStores(path: string, options: SqliteStoresOptions = {}): StoreBundle {
+  const opened: { close(): Promise<void> }[] = [];
+  const keep = <T extends { close(): Promise<void> }>(port: T): T => {
+    opened.push(port);
+    return port;
+  };
+  const listeners: (() => void)[] = [];
+  let health: SqliteStoreHealth | null = null;
+  const onFault = (reason: StoreFaultReason): void => {
+    health?.report(reason);
+    for (const listener of listeners) listener();
+  };
+  const { busyBoundMs, configure, ...healthOptions } = options;
+  const connection: SqliteConnectionOptions = { onFault, ...(busyBoundMs === undefined ? {} : { busyBoundMs }), ...(configure === undefined ? {} : { configure }) };
+  try {
+    // The mirror first: it migrates the file the other ports add their tables to.
+    const changes = keep(SqliteChangeStore.open(path, { connection }));
+    const deliveries = keep(SqliteDeliveryStore.open(path, connection));
+    const assessments = keep(SqliteAssessmentStore.open(path, connection));
+    const outbox = keep(SqliteOutboxStore.open(path, connection));
+    const runLocks = keep(new InProcessRunLocks());
+    const probe = keep(SqliteStoreHealth.open(path, { ...healthOptions, ...(configure === undefined ? {} : { configure }) }));
+    health = probe;
+    return {
+      changes,
+      deliveries,
+      assessments,
+      outbox,
+      runLocks,
+      health: () => probe.check(),
+      onFault: (listener) => listeners.push(listener),
+      close: () => closeAll(opened),
+    };
+  } catch (err) {
+    // A port that failed to open leaves none of the others open behind it.
+    void closeAll(opened).catch(() => undefined);
+    throw err;
+  }
+}
 
 export const sqliteStoreAdapter: StoreAdapter<'sqlite'> = {
   kind: 'sqlite',
   async open(config): Promise<StoreBundle> {
-    const opened: { close(): Promise<void> }[] = [];
-    const keep = <T extends { close(): Promise<void> }>(port: T): T => {
-      opened.push(port);
-      return port;
-    };
-    try {
-      // The mirror first: it migrates the file the other ports add their tables to.
-      const changes = keep(SqliteChangeStore.open(config.path));
-      const deliveries = keep(SqliteDeliveryStore.open(config.path));
-      const assessments = keep(SqliteAssessmentStore.open(config.path));
-      const outbox = keep(SqliteOutboxStore.open(config.path));
-      const runLocks = keep(new InProcessRunLocks());
-      return { changes, deliveries, assessments, outbox, runLocks, close: () => closeAll(opened) };
-    } catch (err) {
-      // A port that failed to open leaves none of the others open behind it.
-      await closeAll(opened).catch(() => undefined);
-      throw err;
-    }
+    return openSqliteStores(config.path);
   },
 };
