@@ -21,6 +21,8 @@ export interface RunReport {
 
 const SETTLE_DEADLINE_MS = 30_000;
 const ARM_GRACE_MS = 2_500;
+const LOCK_WAIT_MS = 5_000;
+const SQLITE_BUSY = 5;
 const SN_NEXT_STATE: Record<string, string> = { '-5': '-4', '-4': '-3', '-3': '-2', '-2': '-1', '-1': '0', '0': '3' };
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
@@ -81,9 +83,22 @@ async function holdLock(world: ChaosWorld, ms: number, notes: string[]): Promise
     notes.push('store-lock: no store file to lock');
     return;
   }
-  const holder = new DatabaseSync(world.dbFile, { timeout: 5_000 });
+  // No busy timeout: a wait inside SQLite would block this process, and with it the simulators and an
+  // overlapping lock fault of the same run. The lock is tried again from the event loop instead.
+  const holder = new DatabaseSync(world.dbFile, { timeout: 0 });
   try {
-    holder.exec('BEGIN IMMEDIATE');
+    for (const deadline = Date.now() + LOCK_WAIT_MS; ; ) {
+      try {
+        holder.exec('BEGIN IMMEDIATE');
+        break;
+      } catch (err) {
+        if ((err as { errcode?: number }).errcode !== SQLITE_BUSY || Date.now() > deadline) {
+          notes.push(`store-lock: not taken (${(err as Error).message})`);
+          return;
+        }
+        await sleep(20);
+      }
+    }
     await sleep(ms);
     holder.exec('COMMIT');
   } finally {
@@ -264,7 +279,7 @@ export async function runPlan(plan: RunPlan, options: RunOptions = {}): Promise<
     if (!quiet.settled) notes.push(`quiet period cut short: ${quiet.why}`);
     const codes = new Map<string, number>();
     for (const line of world.errors) {
-      const code = /"code":"(CG_[A-Z_]+)"/.exec(line)?.[1] ?? 'other';
+      const code = /"code":"(CG_[A-Z_]+)"/.exec(line)?.[1] ?? (/"msg":"([^"]{0,80})/.exec(line)?.[1] ?? line.slice(0, 80));
       codes.set(code, (codes.get(code) ?? 0) + 1);
     }
     if (codes.size > 0) notes.push(`serve logged errors: ${[...codes].map(([c, n]) => `${c} x${n}`).join(', ')}`);

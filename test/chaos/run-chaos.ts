@@ -60,7 +60,17 @@ const times: number[] = [];
 let failed = 0;
 for (let run = from; run < from + runs; run++) {
   const plan = drawPlan(seed, run, only);
-  const { report } = await runPlan(plan);
+  let report: RunReport;
+  try {
+    ({ report } = await runPlan(plan));
+  } catch (err) {
+    // The campaign's own failure (a world that would not start): said as such, never counted as a pass.
+    process.stdout.write(`run ${run} seed ${seed} HARNESS ERROR ${(err as Error).stack ?? String(err)}\n  replay: ${replay(run)}\n`);
+    failed += 1;
+    byKind.set('harness-error', [...(byKind.get('harness-error') ?? []), run]);
+    if (!values['keep-going']) break;
+    continue;
+  }
   times.push(report.ms);
   const ok = report.deviations.length === 0;
   const faults = plan.faults.map(describeFault).join(' ');
@@ -72,7 +82,7 @@ for (let run = from; run < from + runs; run++) {
   printDeviations(report);
   if (!values['keep-going']) break;
 }
-const mean = times.reduce((a, b) => a + b, 0) / times.length / 1000;
+const mean = times.length === 0 ? 0 : times.reduce((a, b) => a + b, 0) / times.length / 1000;
 process.stdout.write(`${times.length} runs, ${failed} with deviations, mean ${mean.toFixed(2)} s per run\n`);
 for (const [kind, at] of byKind) process.stdout.write(`  ${kind}: runs ${at.join(', ')}\n`);
 process.exit(failed === 0 ? 0 : 1);
