@@ -38,7 +38,9 @@ function knownGap(d: Deviation, plan: RunPlan): string {
   const crashed = plan.faults.some((f) => f.kind === 'kill-sync' || f.kind === 'kill-write-back' || f.kind === 'store-loss');
   const storeFault = plan.faults.some((f) => f.kind === 'disk-full' || f.kind === 'store-lock');
   if (d.kind === 'outbox-unsettled' && d.detail.includes(' is claimed ') && crashed) return '  [known: a killed process\'s claim waits out its lease]';
-  if ((d.kind === 'write-owed' || d.kind === 'verdict-missing') && (crashed || storeFault)) return '  [known: owed assessment not recomputed at start-up]';
+  if (d.kind === 'verdict-stale' && plan.faults.some((f) => f.kind === 'kill-write-back')) return '  [known: the newer verdict is claimed by a killed process]';
+  if ((d.kind === 'write-owed' || d.kind === 'verdict-missing') && crashed) return '  [known: owed assessment not recomputed at start-up]';
+  if (d.kind === 'write-owed' && storeFault) return '  [known: an assessment that failed on a store error after the mirror write waits for the clock pass]';
   return '';
 }
 
