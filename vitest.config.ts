@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 // `quick` is the inner loop: everything that runs in this process. `slow` holds
 // the end-to-end runs (simulators over real HTTP, the packed production install)
 // and the tests that spawn the real CLI once per case. `npm test` runs both.
-const SLOW = ['test/e2e/**/*.test.ts', 'test/integration/cli.test.ts', 'test/integration/check-command.test.ts', 'test/integration/check-agrees-with-service.test.ts'];
+export const SLOW = ['test/e2e/**/*.test.ts', 'test/integration/cli.test.ts', 'test/integration/check-command.test.ts', 'test/integration/check-agrees-with-service.test.ts'];
 
 export default defineConfig({
   test: {

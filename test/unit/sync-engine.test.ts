@@ -228,3 +228,42 @@ describe('sync engine: who runs an instance', () => {
     expect(engine.lastSuccessAt('fake')?.toISOString()).toBe(T0.replace('Z', '.000Z'));
   });
 });
+
+describe('sync engine: what a run reports and how far it chases', () => {
+  it('reports pages, calls and records per stream, and progress against the total the first page gave', async () => {
+    const source = new FakeSource();
+    for (let i = 0; i < 25; i++) source.upsert(`r${String(i).padStart(2, '0')}`, at(1, i));
+    const { engine } = setup(source);
+    const progress: [number, number | null][] = [];
+    const report = await engine.sync('fake', { onProgress: (p) => progress.push([p.records, p.total]) });
+    expect(report.streams).toEqual([{ stream: 'changes', pages: 3, apiCalls: 3, records: 25, written: 25, unchanged: 0, stale: 0, invalid: 0 }]);
+    expect(progress).toEqual([[10, 25], [20, 25], [25, 25]]);
+    expect(report.full).toBe(false);
+    const again = await engine.sync('fake');
+    expect(again.streams[0]).toMatchObject({ written: 0, unchanged: 25 });
+  });
+
+  it('starts a full sync from the beginning, whatever the saved cursor says', async () => {
+    const source = new FakeSource();
+    source.upsert('a', at(1));
+    source.upsert('b', at(2));
+    const { engine } = setup(source);
+    await engine.sync('fake');
+    source.requests = [];
+    const report = await engine.sync('fake', { full: true });
+    expect(source.requests[0]?.after).toBeNull();
+    expect(report).toMatchObject({ full: true, streams: [{ records: 2 }] });
+  });
+
+  it('stops chasing rows stamped past the signpost and its overlap; the next run reads them', async () => {
+    const source = new FakeSource();
+    for (const id of ['x1', 'x2', 'x3']) source.upsert(id, '2030-01-01T00:00:00Z');
+    const store = SqliteChangeStore.open(':memory:');
+    stores.push(store);
+    const engine = new SyncEngine({ store, logger: pino({ level: 'silent' }), metrics: createMetrics({ defaultMetrics: false }), clock: () => new Date('2026-01-01T00:00:00Z') });
+    engine.register({ connector: source, pageSize: 1, overlapMs: 60_000 });
+    const report = await engine.sync('fake');
+    expect(source.requests).toHaveLength(1);
+    expect(report.streams[0]).toMatchObject({ pages: 1, records: 1 });
+  });
+});

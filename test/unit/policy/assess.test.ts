@@ -3,8 +3,8 @@
 
 import { describe, expect, it } from 'vitest';
 import type { Waiver } from '../../../src/domain/assessment.ts';
-import { assess, gatesForTransition, validateTransition } from '../../../src/policy/assess.ts';
-import { parsePolicy } from '../../../src/policy/policy-config.ts';
+import { assess, evaluateState, gatesForTransition, validateTransition } from '../../../src/policy/assess.ts';
+import { loadPolicy, parsePolicy } from '../../../src/policy/policy-config.ts';
 import { approved, ciEvent, context, mirrored, monitorEvent, readinessEvents } from './policy-fixtures.ts';
 
 const waiver = (overrides: Partial<Waiver> = {}): Waiver => ({
@@ -116,5 +116,28 @@ describe('one code path for explain, validate and enforcement', () => {
       const allowed = assess(mc, ctx).allowedTransitions;
       for (const to of ['implement', 'canceled', 'closed'] as const) expect(validateTransition(mc, to, ctx).allow).toBe(allowed.includes(to));
     }
+  });
+});
+
+describe('gates per edge and custom rules', () => {
+  const custom = loadPolicy('test/fixtures/policy/custom-and-overrides.yaml');
+
+  it('explains an existing edge with the gates into the target state', () => {
+    const gates = gatesForTransition(mirrored({ state: 'scheduled' }), 'implement', context(IN_WINDOW, { events: { ci: readinessEvents(), monitor: [] } }));
+    expect(gates.length).toBeGreaterThan(0);
+    expect(new Set(gates.map((g) => g.into))).toEqual(new Set(['implement']));
+  });
+
+  it('adds the CAB conditions only to a move the scorecard gate guards', () => {
+    const ctx = context('2026-03-05T10:00:00Z');
+    expect(validateTransition(mirrored({ state: 'authorize' }, { approvals: [approved('Change Management')] }), 'scheduled', ctx).conditions).not.toEqual([]);
+    expect(validateTransition(mirrored({ state: 'authorize' }), 'canceled', ctx).conditions).toEqual([]);
+  });
+
+  it('runs a custom rule only for the state it guards, with the rule as its evidence', () => {
+    const ctx = context('2026-03-13T10:00:00Z', { policy: custom }); // a Friday in Berlin
+    expect(evaluateState(mirrored(), 'closed', ctx).filter((g) => g.id.startsWith('custom.'))).toEqual([]);
+    const friday = evaluateState(mirrored(), 'implement', ctx).find((g) => g.id === 'custom.no-friday-deploys');
+    expect(friday).toMatchObject({ result: 'fail', evidence: [{ kind: 'rule', ref: 'custom.no-friday-deploys', summary: 'now.getDayOfWeek("Europe/Berlin") != 5', url: null, at: null }] });
   });
 });

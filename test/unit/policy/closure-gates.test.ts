@@ -44,6 +44,31 @@ const cases = [
   { gate: 'canceled.reason', name: 'no reason', mc: mirrored(), result: 'fail', reason: /no cancellation reason: add close notes or a work note/ },
   { gate: 'canceled.reason', name: 'close notes', mc: mirrored({ closeNotes: 'Superseded by CHG0030007.' }), result: 'pass', reason: /close notes give the cancellation reason/ },
   { gate: 'canceled.reason', name: 'work note', mc: mirrored({}, { journal: [buildJournalEntry({ text: 'Cancelling: vendor pulled the release.' })] }), result: 'pass', reason: /in a work note by admin/ },
+  // Edges found by mutation testing (docs/mutation-testing.md): each row is a verdict a one-character change flipped unnoticed.
+  { gate: 'closed.tasks', name: 'one task open', mc: mirrored({ ...ENDED, custom: { open_tasks: '1' } }), result: 'fail', reason: /^1 change task is still open$/ },
+  { gate: 'closed.tasks', name: 'count blank', mc: mirrored({ ...ENDED, custom: { open_tasks: ' ' } }), result: 'pass', reason: /all change tasks are closed/ },
+  { gate: 'closed.tasks', name: 'count null', mc: mirrored({ ...ENDED, custom: { open_tasks: null } }), result: 'pass', reason: /all change tasks are closed/ },
+  { gate: 'closed.tasks', name: 'count not a number', mc: mirrored({ ...ENDED, custom: { open_tasks: 'two' } }), result: 'pending', reason: /^open change task count "two" is not a number$/ },
+  { gate: 'closed.tasks', name: 'count negative', mc: mirrored({ ...ENDED, custom: { open_tasks: '-1' } }), result: 'pending', reason: /is not a number/ },
+  { gate: 'closed.tasks', name: 'count fractional', mc: mirrored({ ...ENDED, custom: { open_tasks: '1.5' } }), result: 'pending', reason: /is not a number/ },
+  { gate: 'closed.pir', name: 'emergency, PIR note written after now', mc: mirrored({ ...ENDED, type: 'emergency' }, { journal: [buildJournalEntry({ text: '[PIR] later', at: '2026-03-12T10:00:01Z' })] }), result: 'fail', reason: /none recorded/ },
+  {
+    gate: 'closed.pir',
+    name: 'emergency, two PIR notes, the newest cited',
+    mc: mirrored({ ...ENDED, type: 'emergency' }, { journal: [buildJournalEntry({ id: 'j1', text: '[PIR] first', at: '2026-03-11T09:00:00Z', author: 'ann' }), buildJournalEntry({ id: 'j2', text: '[PIR] second', at: '2026-03-12T10:00:00Z', author: 'bob' })] }),
+    result: 'pass',
+    reason: /by bob at 2026-03-12 10:00 UTC$/,
+  },
+  {
+    gate: 'closed.no-alerts',
+    name: 'four alerts firing',
+    at: '2026-03-11T01:10:00Z',
+    monitor: ['a', 'b', 'c', 'd'].map((f) => monitorEvent({ id: f, fingerprint: f, title: null })),
+    mc: mirrored(ENDED),
+    result: 'fail',
+    reason: /^critical alert "a" on Payments API, critical alert "b" on Payments API and critical alert "c" on Payments API and 1 more are firing$/,
+  },
+  { gate: 'closed.no-alerts', name: 'no service or CI named', at: '2026-03-11T01:10:00Z', mc: mirrored({ ...ENDED, services: [], cis: [] }), result: 'pass', reason: /^no affected service or CI is named, so no critical or high alert can be attributed$/ },
 ] as const;
 
 describe('gates into closed and canceled', () => {

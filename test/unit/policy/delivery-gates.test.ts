@@ -61,6 +61,24 @@ const cases = [
   { gate: 'review.smoke-test', name: 'smoke failed', at: '2026-03-10T23:00:00Z', ci: [prodDeploy(), smoke({ status: 'failure', tests: { passed: 10, failed: 2, skipped: 0 } })], mc: mirrored(), result: 'fail', reason: /smoke test "smoke" in production failed \(2 tests failed\)/ },
   { gate: 'review.smoke-test', name: 'test before the deploy', at: '2026-03-10T23:00:00Z', ci: [prodDeploy(), smoke({ startedAt: '2026-03-10T21:00:00Z', finishedAt: '2026-03-10T21:05:00Z' })], mc: mirrored(), result: 'pending', reason: /no smoke test result in production since the deploy at 2026-03-10 22:20 UTC/ },
   { gate: 'review.smoke-test', name: 'no production deploy', ci: ready, mc: mirrored(), result: 'pending', reason: /no production deploy of 9fceb02 yet/ },
+  // Edges found by mutation testing (docs/mutation-testing.md): each row is a verdict a one-character change flipped unnoticed.
+  { gate: 'implement.window', name: 'exactly at the grace before the start', at: '2026-03-10T21:45:00Z', ci: [], mc: mirrored(), result: 'pass', reason: /inside the planned window/ },
+  { gate: 'implement.window', name: 'exactly at the grace after the end', at: '2026-03-10T23:45:00Z', ci: [], mc: mirrored(), result: 'pass', reason: /inside the planned window/ },
+  { gate: 'implement.window', name: 'no planned start', ci: [], mc: mirrored({ plannedStart: null }), result: 'fail', reason: /planned start/ },
+  { gate: 'implement.freeze', name: 'emergency, no freeze in force', ci: [], mc: mirrored({ type: 'emergency' }), result: 'pass', reason: /^emergency changes are exempt from freeze windows$/ },
+  { gate: 'implement.tests', name: 'a later build without test counts', ci: [...ready, ciEvent({ kind: 'build', startedAt: '2026-03-10T12:00:00Z', finishedAt: '2026-03-10T12:05:00Z' })], mc: mirrored(), result: 'pass', reason: /60 passed, 0 failed/ },
+  { gate: 'implement.scan', name: 'scan still running', ci: [ciEvent({ kind: 'scan', status: 'running', finishedAt: null })], mc: mirrored(), result: 'pending', reason: /^security scan for 9fceb02 is still running$/ },
+  { gate: 'implement.scan', name: 'scan queued', ci: [ciEvent({ kind: 'scan', status: 'queued', finishedAt: null })], mc: mirrored(), result: 'pending', reason: /is still queued/ },
+  { gate: 'implement.scan', name: 'passed without findings', ci: [ciEvent({ kind: 'scan', status: 'success', findings: null })], mc: mirrored(), result: 'pass', reason: /^security scan for 9fceb02 passed and reports no findings$/ },
+  { gate: 'implement.scan', name: 'failed without findings', ci: [ciEvent({ kind: 'scan', status: 'failure', findings: null })], mc: mirrored(), result: 'fail', reason: /^security scan for 9fceb02 failure without reporting findings$/ },
+  { gate: 'implement.scan', name: 'one critical', ci: [ciEvent({ kind: 'scan', status: 'failure', findings: { critical: 1, high: 0 } })], mc: mirrored(), result: 'fail', reason: /^security scan for 9fceb02 reports 1 critical finding open$/ },
+  { gate: 'implement.scan', name: 'two criticals', ci: [ciEvent({ kind: 'scan', status: 'failure', findings: { critical: 2 } })], mc: mirrored(), result: 'fail', reason: /reports 2 critical findings open$/ },
+  { gate: 'implement.lower-environments', name: 'UAT deploy still running', ci: [...without('UAT'), ciEvent({ kind: 'deploy', environment: 'UAT', status: 'running', startedAt: '2026-03-09T11:00:00Z', finishedAt: null })], mc: mirrored(), result: 'pending', reason: /^9fceb02 is not yet deployed to UAT$/ },
+  { gate: 'review.production-deploy', name: 'deploy running', at: '2026-03-10T23:00:00Z', ci: [prodDeploy({ status: 'running', finishedAt: null })], mc: mirrored(), result: 'pending', reason: /^production deploy of 9fceb02 is running$/ },
+  { gate: 'review.smoke-test', name: 'smoke running', at: '2026-03-10T23:00:00Z', ci: [prodDeploy(), smoke({ status: 'running', finishedAt: null, tests: null })], mc: mirrored(), result: 'pending', reason: /in production is still running$/ },
+  { gate: 'review.smoke-test', name: 'smoke green status but failed tests', at: '2026-03-10T23:00:00Z', ci: [prodDeploy(), smoke({ tests: { passed: 11, failed: 1, skipped: 0 } })], mc: mirrored(), result: 'fail', reason: /failed \(1 test failed\)/ },
+  { gate: 'review.smoke-test', name: 'smoke failed without counts', at: '2026-03-10T23:00:00Z', ci: [prodDeploy(), smoke({ status: 'failure', tests: null })], mc: mirrored(), result: 'fail', reason: /^smoke test "smoke" in production failure at 2026-03-10 22:25 UTC$/ },
+  { gate: 'review.smoke-test', name: 'smoke at the deploy instant', at: '2026-03-10T23:00:00Z', ci: [prodDeploy(), smoke({ startedAt: '2026-03-10T22:15:00Z', finishedAt: '2026-03-10T22:20:00Z' })], mc: mirrored(), result: 'pass', reason: /passed in production/ },
 ] as const;
 
 describe('gates into implement and review', () => {

@@ -52,6 +52,15 @@ const cases = [
   { gate: 'authorize.no-overlap', name: 'canceled neighbour', others: [other({ state: 'canceled' })], mc: mirrored(), result: 'pass', reason: /no other change/ },
   { gate: 'authorize.no-overlap', name: 'other service', others: [other({ services: [{ id: 'svc-b', name: 'Billing' }], cis: [] })], mc: mirrored(), result: 'pass', reason: /no other change/ },
   { gate: 'authorize.no-overlap', name: 'itself', others: [buildChange()], mc: mirrored(), result: 'pass', reason: /no other change/ },
+  // Edges found by mutation testing (docs/mutation-testing.md): each row is a verdict a one-character change flipped unnoticed.
+  { gate: 'authorize.risk-assessed', name: 'impact only, no stated level', mc: mirrored({ risk: { impact: 'high', probability: null, level: null } }), result: 'fail', reason: /^no risk level: probability is not set and the ticket states no risk$/ },
+  { gate: 'authorize.schedule', name: 'ends when it starts', mc: mirrored({ plannedEnd: '2026-03-10T22:00:00Z' }), result: 'fail', reason: /is not after planned start/ },
+  { gate: 'authorize.lead-time', name: 'exactly the lead time', at: '2026-03-08T22:00:00Z', mc: mirrored(), result: 'pass', reason: /^planned start 2026-03-10 22:00 UTC is 48 h away; normal changes need 48 h$/ },
+  { gate: 'authorize.lead-time', name: 'start already past', at: '2026-03-11T00:00:00Z', mc: mirrored(), result: 'fail', reason: /^planned start 2026-03-10 22:00 UTC was /},
+  { gate: 'authorize.lead-time', name: 'no planned start', mc: mirrored({ plannedStart: null }), result: 'fail', reason: /^planned start is not set, so the 48 h lead time for normal changes cannot be checked$/ },
+  { gate: 'authorize.freeze', name: 'emergency, no freeze', mc: mirrored({ type: 'emergency' }), result: 'pass', reason: /^emergency changes are exempt from freeze windows$/ },
+  { gate: 'authorize.maintenance-window', name: 'applies, no planned end', calendar: maintenance(['tue'], ['Payments API']), mc: mirrored({ plannedEnd: null }), result: 'pending', reason: /^maintenance windows cannot be checked: planned end is not set$/ },
+  { gate: 'authorize.no-overlap', name: 'no planned start', others: [other({})], mc: mirrored({ plannedStart: null }), result: 'pending', reason: /^overlapping changes cannot be checked: planned start is not set$/ },
 ] as const;
 
 describe('gates into assess and authorize', () => {
