@@ -6,7 +6,6 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { http, HttpResponse } from 'msw';
@@ -18,6 +17,7 @@ import { startSimulatorServer, type SimulatorServer } from '../../connectors/sim
 import { DEMO_JIRA_USER, DEMO_SERVICENOW_USER } from '../../src/app/demo-instances.ts';
 import { InstanceConfig as InstanceSchema } from '../../src/app/registry.ts';
 import type { InstanceConfig } from '../../src/config/schema.ts';
+import { freePort } from '../support/serve-child.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const PRELOAD = join(import.meta.dirname, 'disk-full-preload.ts');
@@ -78,14 +78,6 @@ export interface ChaosWorld {
 export interface WorldOptions {
   changes: number;
   seed: number;
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
-  const { port } = probe.address() as { port: number };
-  await new Promise<void>((done) => probe.close(() => done()));
-  return port;
 }
 
 const isJiraWrite = (method: string, path: string): boolean =>

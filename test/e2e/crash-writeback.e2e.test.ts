@@ -6,11 +6,9 @@
 // the dead worker's ten-minute lease runs out, and every ticket must end with
 // exactly one verdict note.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { http } from 'msw';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,51 +17,11 @@ import { VERDICT_FIELDS } from '../../connectors/servicenow/servicenow-writer.ts
 import { startSimulatorServer, type SimulatorServer } from '../../connectors/simulator-http.ts';
 import { SqliteAssessmentStore } from '../../src/store/sqlite/sqlite-assessment-store.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
+import { freePort, spawnServe, until } from '../support/serve-child.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const INSTANCE = 'sn-crash';
 const CHANGES = 60;
 const ignore = (): void => undefined;
-
-interface Serving {
-  child: ChildProcess;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** pino's JSON lines at warn and above. */
-  lines: () => Record<string, unknown>[];
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
-  const { port } = probe.address() as { port: number };
-  await new Promise<void>((done) => probe.close(() => done()));
-  return port;
-}
-
-async function until<T>(what: string, deadlineMs: number, probe: () => Promise<T | undefined>, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
-async function serve(configFile: string, port: number): Promise<Serving> {
-  const child = spawn(process.execPath, ['src/main.ts', 'serve', '--config', configFile], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr?.resume();
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => child.on('exit', (code, signal) => done({ code, signal })));
-  await until('the child to listen', 20_000, async () => ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok ? true : undefined));
-  const lines = () =>
-    out
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { child, exited, lines };
-}
 
 describe('write-back after a SIGKILL, end to end', () => {
   let sim: ServiceNowSimulator;
@@ -115,7 +73,8 @@ describe('write-back after a SIGKILL, end to end', () => {
     );
 
     // Killed after mirroring every change, before assessing any: the changes stream is done, the journal stream begins.
-    const first = await serve(config, port);
+    // The hook is armed before the child can reach the simulator: a quick first sync must not outrun it.
+    const first = spawnServe({ configFile: config, port });
     onJournalRead = () => first.child.kill('SIGKILL');
     expect((await first.exited).signal).toBe('SIGKILL');
     onJournalRead = ignore;
@@ -125,7 +84,7 @@ describe('write-back after a SIGKILL, end to end', () => {
 
     // Its successor re-reads nothing new (the cursor was saved): what it assesses is what start-up found owed.
     // Killed in the middle of write-back: the sixth ticket write reaches the simulator after the process is gone.
-    const second = await serve(config, port);
+    const second = spawnServe({ configFile: config, port });
     onPatch = (n) => {
       if (n === 6) second.child.kill('SIGKILL');
     };
@@ -139,7 +98,8 @@ describe('write-back after a SIGKILL, end to end', () => {
       // The dead worker held items under its ten-minute lease.
       expect(left.claimed).toBeGreaterThan(0);
 
-      const third = await serve(config, port);
+      const third = spawnServe({ configFile: config, port });
+      await third.ready;
       // Nothing waits for the lease: the outbox empties while the dead worker's lease still runs.
       await until('the outbox to be worked', 60_000, async () => ((byStatus.get() as { open: number }).open === 0 ? true : undefined));
       expect(third.lines().map((l) => l['msg'])).toContainEqual(expect.stringMatching(/^released \d+ outbox items and 0 webhook deliveries held by 1 process\(es\) that died$/));

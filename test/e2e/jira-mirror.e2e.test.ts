@@ -5,11 +5,9 @@
 // killed once (SIGKILL) with deliveries in hand and restarted, and the mirror
 // must then equal what the simulator serves, field by field.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { http } from 'msw';
 import { pino } from 'pino';
@@ -23,53 +21,11 @@ import { startSimulatorServer, type SimulatorServer } from '../../connectors/sim
 import { JiraInstance } from '../../connectors/jira/jira-config.ts';
 import type { Change } from '../../src/domain/change.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
+import { freePort, spawnServe, until } from '../support/serve-child.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const INSTANCE = 'jsm-e2e';
 const SECRET = 'whsec-e2e';
 const ISSUES = 5000;
-
-interface Serving {
-  child: ChildProcess;
-  url: string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** pino's JSON lines at warn and above. */
-  lines: () => Record<string, unknown>[];
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
-  const { port } = probe.address() as { port: number };
-  await new Promise<void>((done) => probe.close(() => done()));
-  return port;
-}
-
-async function until<T>(what: string, deadlineMs: number, probe: () => Promise<T | undefined>, everyMs = 200): Promise<T> {
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
-async function serve(configFile: string, port: number): Promise<Serving> {
-  const child = spawn(process.execPath, ['src/main.ts', 'serve', '--config', configFile], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr?.resume();
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => child.on('exit', (code, signal) => done({ code, signal })));
-  const url = `http://127.0.0.1:${port}`;
-  await until('the child to listen', 20_000, async () => ((await fetch(`${url}/healthz`)).ok ? true : undefined));
-  const lines = () =>
-    out
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { child, url, exited, lines };
-}
 
 async function metric(url: string, name: string, labels: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
@@ -148,7 +104,7 @@ describe('Jira mirror with webhooks, end to end', () => {
     };
 
     // First process: edits at its 8th search page; killed once deliveries from them are arriving.
-    const first = await serve(config, port);
+    // Hooks are armed before the child starts, so a quick first sync cannot outrun them.
     let driven = false;
     onSearchPage = (n) => {
       if (n === 8) {
@@ -156,6 +112,8 @@ describe('Jira mirror with webhooks, end to end', () => {
         driven = true;
       }
     };
+    const first = spawnServe({ configFile: config, port });
+    await first.ready;
     // Killed the moment the inbox holds deliveries it accepted and has not finished.
     const inbox = new DatabaseSync(db, { readOnly: true });
     const inboxCount = inbox.prepare(`SELECT COUNT(*) AS total, COUNT(*) FILTER (WHERE status = 'pending') AS pending FROM webhook_deliveries`);
@@ -166,13 +124,12 @@ describe('Jira mirror with webhooks, end to end', () => {
       first.child.kill('SIGKILL');
       pendingAtKill = pending;
       return true;
-    }, 5);
+    }, { everyMs: 5 });
     expect((await first.exited).signal).toBe('SIGKILL');
     expect(pendingAtKill).toBeGreaterThan(0);
     const pagesBefore = searchPages;
 
     // Restarted: more edits at its 3rd search page, then it runs on.
-    const second = await serve(config, port);
     let drivenAgain = false;
     onSearchPage = (n) => {
       if (n === pagesBefore + 3) {
@@ -180,6 +137,8 @@ describe('Jira mirror with webhooks, end to end', () => {
         drivenAgain = true;
       }
     };
+    const second = spawnServe({ configFile: config, port });
+    await second.ready;
     await until('the second edits', 30_000, async () => (drivenAgain ? true : undefined));
     await sim.flushWebhooks();
     const okRuns = (): Promise<number> => metric(second.url, 'changegate_sync_runs_total', `instance="${INSTANCE}",outcome="ok"`);

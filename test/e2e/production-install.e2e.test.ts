@@ -8,13 +8,13 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDemoSimulator } from '../../connectors/servicenow/simulator/demo-data.ts';
 import type { ServiceNowSimulator } from '../../connectors/servicenow/simulator/servicenow-simulator.ts';
 import { startSimulatorServer, type SimulatorServer } from '../../connectors/simulator-http.ts';
+import { freePort, until } from '../support/serve-child.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const INSTANCE = 'sn-prod';
@@ -32,26 +32,6 @@ function npm(args: string[], cwd: string): string {
   const run = spawnSync('npm', args, { cwd, env: npmEnv(), encoding: 'utf8' });
   if (run.status !== 0) throw new Error(`npm ${args.join(' ')} exited ${run.status}:\n${run.stderr}`);
   return run.stdout;
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
-  const { port } = probe.address() as { port: number };
-  await new Promise<void>((done) => probe.close(() => done()));
-  return port;
-}
-
-/** Polls `probe` until it yields a value; a probe that throws (the server not yet up) counts as "not yet". */
-async function until<T>(what: string, deadlineMs: number, probe: () => Promise<T | undefined>, stillRunning: () => void): Promise<T> {
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    stillRunning();
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 interface Exit {
@@ -131,7 +111,7 @@ describe('a production install (npm pack, npm ci --omit=dev)', () => {
       if (exit) throw new Error(`serve exited ${exit.code}:\n${exit.stderr}`);
     };
     try {
-      await until('serve to listen', 30_000, async () => ((await fetch(`${url}/healthz`)).ok ? true : undefined), stillRunning);
+      await until('serve to listen', 30_000, async () => ((await fetch(`${url}/healthz`)).ok ? true : undefined), { everyMs: 200, stillRunning });
       const ready = await fetch(`${url}/readyz`);
       expect(ready.status).toBe(200);
       expect(await ready.json()).toMatchObject({ status: 'ready', store: { ok: true } });
@@ -144,7 +124,7 @@ describe('a production install (npm pack, npm ci --omit=dev)', () => {
           const response = await fetch(`${url}/v1/changes/${key}`);
           return response.status === 200 ? ((await response.json()) as { change: Record<string, unknown> }) : undefined;
         },
-        stillRunning,
+        { everyMs: 200, stillRunning },
       );
       expect(mirrored.change).toMatchObject({ key, title: wanted.short_description, instance: INSTANCE });
     } finally {
