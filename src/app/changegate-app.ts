@@ -110,6 +110,9 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
   // replicas will judge owners by heartbeats instead (until then, their claims wait for the lease).
   const judgeOwner = (o: Parameters<typeof judgeOwnerOnThisHost>[0]): OwnerState => (config.store.kind === 'sqlite' ? judgeOwnerOnThisHost(o, owner) : 'unknown');
   const outboxWorker = new OutboxWorker({ outbox, writerFor: (id) => connectors.get(id)?.writer, logger, metrics, owner });
+  // The pass over changes owed an assessment (built below, once the runner exists) and whether `serve` has started it.
+  let owed: OwedAssessments;
+  let serving = false;
   const runner = new AssessmentRunner({
     store,
     assessments,
@@ -121,6 +124,8 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     logger,
     metrics,
     onEnqueued: () => outboxWorker.kick(),
+    // The change stays owed; the owed pass retries it after a backoff, not at the next clock pass.
+    onFailed: () => owed.retrySoon(),
   });
   const engine = new SyncEngine({ store, runLocks: stores.runLocks, logger, metrics, onChangesWritten: (instance, ids) => runner.onChangesWritten(instance, ids) });
   for (const instance of instances) {
@@ -129,11 +134,18 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     engine.register({ connector, pageSize: instance.pageSize, overlapMs: instance.overlap });
   }
   // The store's health, checked every second and on each fault, off the request path; readiness, webhooks and validate read it.
-  const storeHealth = new StoreHealthMonitor(() => stores.health(), { logger, onChange: (state) => engine.readiness.storeChanged(state) });
+  const storeHealth = new StoreHealthMonitor(() => stores.health(), {
+    logger,
+    onChange: (state) => {
+      engine.readiness.storeChanged(state);
+      // Back from a fault: what failed to be assessed during it is assessed now.
+      if (state.ok && serving) owed.run().catch((err: unknown) => logger.error({ err }, 'assessing the changes owed an assessment failed'));
+    },
+  });
   stores.onFault(() => void storeHealth.checkNow());
   const scheduler = new SyncScheduler(engine, logger);
   const reassessor = new ClockReassessor({ store, runner, instances: instances.map((i) => i.id), logger });
-  const owed = new OwedAssessments({ store, runner, logger });
+  owed = new OwedAssessments({ store, runner, logger });
   const processor = new DeliveryProcessor({ store: deliveries, engine, webhookOf: (id) => connectors.get(id)?.webhook, logger, metrics, owner });
   let app: FastifyInstance | null = null;
   const server = (): FastifyInstance =>
@@ -194,7 +206,8 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
       // Read the ITSM calendars before the first assessment (a failed read keeps the policy calendar and is logged).
       await itsmCalendars.refreshAll();
       // Changes a killed process mirrored but never assessed; in the background, beside the first syncs.
-      void owed.run().catch((err: unknown) => logger.error({ err }, 'assessing the changes left unassessed failed'));
+      serving = true;
+      void owed.run().catch((err: unknown) => logger.error({ err }, 'assessing the changes owed an assessment failed'));
       scheduler.start(
         instances.map((i) => ({ instance: i.id, cron: i.schedule })),
         { runNow: serveOptions.runNow ?? true },

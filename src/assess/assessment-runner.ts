@@ -46,6 +46,8 @@ export interface AssessmentRunnerDeps {
   clock?: () => Date;
   /** Told after write-back was queued (wakes the outbox worker); a one-way notice, nothing comes back through it. */
   onEnqueued?: () => void;
+  /** Told when assessing a change a sync wrote failed; the change stays owed (the owed pass retries it). */
+  onFailed?: (changeId: string) => void;
 }
 
 export interface AssessOptions {
@@ -135,6 +137,7 @@ export class AssessmentRunner {
         const error = asChangegateError(err);
         this.#deps.metrics.assessments.inc({ instance, outcome: 'error' });
         this.#deps.logger.error({ instance, changeId: id, code: error.code, err: error }, `assessing ${id} failed: ${error.message}`);
+        this.#deps.onFailed?.(id);
       }
     }
   }

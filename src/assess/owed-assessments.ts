@@ -4,6 +4,13 @@
 // and assessing leaves such changes behind; the mirror keeps which they are
 // (ChangeStore.listOwedAssessments). They go through the runner like any
 // other, so write-back takes the usual outbox path and its exactly-once.
+//
+// The same pass is the retry for an assessment that failed while serving (a
+// full disk, a locked or vanished store after the mirror write went through):
+// the change stays owed, and `retrySoon` runs the pass again after a backoff
+// (2 s doubling to 5 min, back to 2 s after a pass with no failure), and
+// `run` is called at once when the store's health returns to ok. Nothing
+// waits for the clock pass, which skips finished changes altogether.
 
 import { asChangegateError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -16,6 +23,9 @@ export interface OwedAssessmentsDeps {
   logger: Logger;
   /** Ids read per batch (default 200). */
   batchSize?: number;
+  /** First delay of `retrySoon` (default 2 s); it doubles per failed pass up to `maxRetryMs` (default 5 min). */
+  retryMs?: number;
+  maxRetryMs?: number;
 }
 
 export interface OwedReport {
@@ -30,22 +40,55 @@ export class OwedAssessments {
   readonly #deps: OwedAssessmentsDeps;
   #running: Promise<OwedReport> | null = null;
   #stopped = false;
+  #timer: NodeJS.Timeout | null = null;
+  #delayMs: number;
 
   constructor(deps: OwedAssessmentsDeps) {
     this.#deps = deps;
+    this.#delayMs = deps.retryMs ?? 2_000;
   }
 
-  /** One pass over what is owed now; a pass already running is joined, not doubled. */
+  /**
+   * One pass over what is owed now; a pass already running is joined, not doubled.
+   * A pass that failed on some change (or could not list them) schedules the next by `retrySoon`.
+   */
   run(): Promise<OwedReport> {
-    this.#running ??= this.#pass().finally(() => {
-      this.#running = null;
-    });
+    this.#running ??= this.#pass().then(
+      (report) => {
+        this.#running = null;
+        if (report.failed > 0) this.retrySoon();
+        else this.#delayMs = this.#deps.retryMs ?? 2_000;
+        return report;
+      },
+      (err: unknown) => {
+        this.#running = null;
+        this.retrySoon();
+        throw err;
+      },
+    );
     return this.#running;
   }
 
-  /** Ends a running pass after the change in hand (what is left stays owed for the next start). */
+  /** An assessment failed and left its change owed: pass again after the backoff (one timer at a time). */
+  retrySoon(): void {
+    if (this.#stopped || this.#timer !== null) return;
+    const delay = this.#delayMs;
+    this.#delayMs = Math.min(delay * 2, this.#deps.maxRetryMs ?? 300_000);
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.run().catch((err: unknown) => {
+        const error = asChangegateError(err);
+        this.#deps.logger.error({ code: error.code, err: error }, `assessing the changes still owed an assessment failed: ${error.message}`);
+      });
+    }, delay);
+    this.#timer.unref();
+  }
+
+  /** Ends a running pass after the change in hand and cancels a scheduled one (what is left stays owed for the next start). */
   async stop(): Promise<void> {
     this.#stopped = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
     await this.#running;
   }
 
@@ -66,14 +109,14 @@ export class OwedAssessments {
         } catch (err) {
           report.failed++;
           const error = asChangegateError(err);
-          logger.error({ changeId: id, code: error.code, err: error }, `assessing ${id} (owed since before the start) failed: ${error.message}`);
+          logger.error({ changeId: id, code: error.code, err: error }, `assessing ${id} (owed an assessment) failed: ${error.message}`);
         }
         // Requests and webhooks are served between changes.
         await new Promise((resolve) => setImmediate(resolve));
       }
       after = ids.at(-1);
     }
-    if (report.owed > 0) logger.info(report, `assessed ${report.assessed} of ${report.owed} changes left unassessed by an earlier process`);
+    if (report.owed > 0) logger.info(report, `assessed ${report.assessed} of ${report.owed} changes owed an assessment`);
     return report;
   }
 }

@@ -30,20 +30,6 @@ if (!Number.isInteger(runs) || runs < 1 || !Number.isInteger(seed) || !Number.is
   process.exit(2);
 }
 
-/**
- * Deviations the hardening issue already names, fixed on their own branches (claims of a dead process
- * released at start-up, owed assessments recomputed at start-up): tagged so a new kind stands out.
- */
-function knownGap(d: Deviation, plan: RunPlan): string {
-  const crashed = plan.faults.some((f) => f.kind === 'kill-sync' || f.kind === 'kill-write-back' || f.kind === 'store-loss');
-  const storeFault = plan.faults.some((f) => f.kind === 'disk-full' || f.kind === 'store-lock');
-  if (d.kind === 'outbox-unsettled' && d.detail.includes(' is claimed ') && crashed) return '  [known: a killed process\'s claim waits out its lease]';
-  if (d.kind === 'verdict-stale' && plan.faults.some((f) => f.kind === 'kill-write-back')) return '  [known: the newer verdict is claimed by a killed process]';
-  if ((d.kind === 'write-owed' || d.kind === 'verdict-missing') && crashed) return '  [known: owed assessment not recomputed at start-up]';
-  if (d.kind === 'write-owed' && storeFault) return '  [known: an assessment that failed on a store error after the mirror write waits for the clock pass]';
-  return '';
-}
-
 const replay = (run: number): string => `npm run chaos -- --seed ${seed} --from ${run} --runs 1${values.only ? ` --only ${values.only}` : ''}`;
 
 function printDeviations(report: RunReport): void {
@@ -51,7 +37,7 @@ function printDeviations(report: RunReport): void {
   process.stdout.write(`\nDEVIATION in run ${plan.run} of seed ${seed}\n`);
   process.stdout.write(`  faults: ${plan.faults.map(describeFault).join(' ') || 'none'}\n`);
   for (const note of report.notes) process.stdout.write(`  note: ${note}\n`);
-  for (const d of report.deviations.slice(0, 20)) process.stdout.write(`  ${d.kind} [${d.instance}] ${d.detail}${knownGap(d, plan)}\n`);
+  for (const d of report.deviations.slice(0, 20)) process.stdout.write(`  ${d.kind} [${d.instance}] ${d.detail}\n`);
   if (report.deviations.length > 20) process.stdout.write(`  … and ${report.deviations.length - 20} more\n`);
   process.stdout.write(`  replay: ${replay(plan.run)}\n\n`);
 }

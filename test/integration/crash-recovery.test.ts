@@ -135,7 +135,7 @@ describe('start-up after a killed process', () => {
       // No sync runs (runNow off, schedules far away): whatever gets done is start-up's doing.
       await second.serve({ runNow: false });
       expect(said).toContain('released 4 outbox items and 1 webhook deliveries held by 1 process(es) that died');
-      await vi.waitFor(() => expect(said).toContain('assessed 3 of 3 changes left unassessed by an earlier process'), { timeout: 10_000, interval: 20 });
+      await vi.waitFor(() => expect(said).toContain('assessed 3 of 3 changes owed an assessment'), { timeout: 10_000, interval: 20 });
       await second.outboxWorker.drain();
 
       // Every change has an assessment of its latest revision, the canceled one included.
