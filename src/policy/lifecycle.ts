@@ -26,16 +26,20 @@ export const TRANSITIONS: Readonly<Record<ChangeType, Table>> = {
     ...DELIVERY_TAIL,
   },
   // Standard changes are pre-authorised by their template: no Assess, no Authorize.
+  // A ticket can still stand there (a JSM site has one workflow for every type):
+  // it may go back to New, on to Scheduled as from New, or be canceled; with no
+  // move at all it could not even be canceled.
   standard: {
     new: ['scheduled', 'canceled'],
-    assess: [],
-    authorize: [],
+    assess: ['new', 'scheduled', 'canceled'],
+    authorize: ['new', 'scheduled', 'canceled'],
     ...DELIVERY_TAIL,
   },
-  // Emergency changes skip Assess but are authorised by the eCAB (seed §7.6).
+  // Emergency changes skip Assess but are authorised by the eCAB (seed §7.6); one
+  // standing in Assess anyway moves on as from New.
   emergency: {
     new: ['authorize', 'canceled'],
-    assess: [],
+    assess: ['new', 'authorize', 'canceled'],
     authorize: ['new', 'scheduled', 'canceled'],
     ...DELIVERY_TAIL,
   },

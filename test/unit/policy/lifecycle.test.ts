@@ -20,6 +20,15 @@ describe('lifecycle', () => {
     expect(reachableStates('emergency')).not.toContain('assess');
   });
 
+  it('gives a change standing in a state its type skips a way on, back and out (a JSM site has one workflow for every type)', () => {
+    expect(nextStates('standard', 'authorize')).toEqual(['new', 'scheduled', 'canceled']);
+    expect(nextStates('standard', 'assess')).toEqual(['new', 'scheduled', 'canceled']);
+    expect(nextStates('emergency', 'assess')).toEqual(['new', 'authorize', 'canceled']);
+    // Still no way into them.
+    expect(isEdge('standard', 'new', 'authorize')).toBe(false);
+    expect(isEdge('emergency', 'new', 'assess')).toBe(false);
+  });
+
   it('allows the ServiceNow back-edges to new', () => {
     expect(isEdge('normal', 'assess', 'new')).toBe(true);
     expect(isEdge('normal', 'authorize', 'new')).toBe(true);
