@@ -13,7 +13,14 @@ export interface CalendarBasis {
   error?: string;
 }
 
-const gateJson = (g: GateResult) => ({ id: g.id, into: g.into, result: g.result, reason: g.reason, evidence: g.evidence.map((e) => ({ kind: e.kind, ref: e.ref, summary: e.summary })) });
+const gateJson = (g: GateResult) => ({
+  id: g.id,
+  into: g.into,
+  result: g.result,
+  reason: g.reason,
+  ...(g.hint === undefined ? {} : { hint: g.hint }),
+  evidence: g.evidence.map((e) => ({ kind: e.kind, ref: e.ref, summary: e.summary })),
+});
 
 export interface CheckJsonInput {
   mc: MirroredChange;

@@ -6,7 +6,7 @@
 import type { RuleProvenance } from '../assess/rule-provenance.ts';
 import type { Assessment, GateOutcome, GateResult, TransitionVerdict } from '../domain/assessment.ts';
 import type { CanonicalState, MirroredChange } from '../domain/change.ts';
-import { gatedStates } from '../policy/lifecycle.ts';
+import { gatedStates, isTerminal } from '../policy/lifecycle.ts';
 import { describeRisk } from '../policy/risk.ts';
 import type { CalendarBasis } from './check-json.ts';
 import { paint, renderTable, type Cell, type Tone } from './text-table.ts';
@@ -37,7 +37,7 @@ export function renderGates(gates: readonly GateResult[], color: boolean): strin
   return renderTable(
     // The reason last: it is the long column, and nothing after it gets pushed off screen.
     ['GATE', 'INTO', 'RESULT', 'EVIDENCE', 'REASON'],
-    gates.map((g) => [g.id, g.into, outcome(g.result), evidenceText(g), g.reason]),
+    gates.map((g) => [g.id, g.into, outcome(g.result), evidenceText(g), g.hint === undefined ? g.reason : `${g.reason} (policy: ${g.hint})`]),
     color,
   );
 }
@@ -74,7 +74,9 @@ export function renderAssessment(assessment: Assessment, next: readonly Canonica
   lines.push(
     `next transitions from ${assessment.state}:`,
     targets.length === 0
-      ? '  (none: the change is in a final state)'
+      ? isTerminal(assessment.state)
+        ? `  (none: ${assessment.state} is a final state)`
+        : `  (none: the lifecycle offers no move from ${assessment.state} for this change type)`
       : renderTable(
           ['TO', 'ALLOWED', 'BLOCKED BY'],
           targets.map((t) => [t.to, t.allowed ? { text: 'yes', tone: 'good' } : { text: 'no', tone: 'bad' }, t.blockers.join(', ') || '-']),

@@ -23,8 +23,10 @@ export interface GateResult {
   /** The state this gate guards: it must pass before the change enters `into`. */
   into: CanonicalState;
   result: GateOutcome;
-  /** What a change manager reads on the ticket. */
+  /** What a change manager reads on the ticket: what is wrong and what to do, in plain words. */
   reason: string;
+  /** Advice for a policy administrator (a rule to switch off, a parameter), kept out of the ticket's body. */
+  hint?: string;
   evidence: EvidenceRef[];
 }
 
@@ -83,6 +85,8 @@ export interface Violation {
   /** The state the change is in while the gate fails. */
   state: CanonicalState;
   reason: string;
+  /** The gate's advice for a policy administrator, if it gave one. */
+  hint?: string;
 }
 
 export interface Assessment {

@@ -66,7 +66,7 @@ function stateOrder(a: CanonicalState, b: CanonicalState): number {
 }
 
 function waive(input: GateInput, id: string, into: CanonicalState, verdict: Verdict, waivable: boolean): GateResult {
-  const base = { id, into, result: verdict.result, reason: verdict.reason, evidence: verdict.evidence };
+  const base: GateResult = { id, into, result: verdict.result, reason: verdict.reason, ...(verdict.hint === undefined ? {} : { hint: verdict.hint }), evidence: verdict.evidence };
   if (verdict.result === 'pass' || !waivable) return base;
   const waiver = activeWaiver(input.ctx, input.change.id, id);
   if (!waiver) return base;
@@ -125,7 +125,7 @@ export function assess(mirrored: MirroredChange, ctx: PolicyContext): Assessment
       ? []
       : gatesInto(input, change.state)
           .filter((g) => g.result === 'fail' && !g.atEntryOnly)
-          .map((g) => ({ gate: g.id, state: change.state, reason: g.reason }));
+          .map((g) => ({ gate: g.id, state: change.state, reason: g.reason, ...(g.hint === undefined ? {} : { hint: g.hint }) }));
   return {
     changeId: change.id,
     key: change.key,
@@ -171,20 +171,26 @@ export function gatesForTransition(mirrored: MirroredChange, to: CanonicalState,
 }
 
 export function validateTransition(mirrored: MirroredChange, to: CanonicalState, ctx: PolicyContext): TransitionVerdict {
+  return judgeTransition(mirrored, to, ctx).verdict;
+}
+
+/** The verdict on one move and the gates that keep it from being allowed (empty when the move is no lifecycle edge), for notes that group and name them. */
+export function judgeTransition(mirrored: MirroredChange, to: CanonicalState, ctx: PolicyContext): { verdict: TransitionVerdict; blocking: GateResult[] } {
   const { change } = mirrored;
   const policyVersion = ctx.policy.version;
   if (!isEdge(change.type, change.state, to)) {
     const next = nextStates(change.type, change.state);
     const offer = next.length > 0 ? `allowed next: ${next.join(', ')}` : `${change.state} is a final state`;
     const what = to === change.state ? `the change is already in ${to}` : `${change.state} → ${to} is not a transition of the ${change.type} change lifecycle`;
-    return { allow: false, reasons: [`${what}; ${offer}`], conditions: [], policyVersion };
+    return { verdict: { allow: false, reasons: [`${what}; ${offer}`], conditions: [], policyVersion }, blocking: [] };
   }
   const input = prepare(mirrored, ctx);
   const gates = gatedStates(change.state, to).flatMap((s) => gatesInto(input, s));
-  const reasons = gates.filter((g) => !clears(g)).map((g) => `${g.reason} (${g.id}${g.result === 'pending' ? ', pending' : ''})`);
+  const blocking = gates.filter((g) => !clears(g));
+  const reasons = blocking.map((g) => `${g.reason} (${g.id}${g.result === 'pending' ? ', pending' : ''})`);
   const conditions = gates.filter((g) => g.result === 'waived').map((g) => `${g.id}: ${g.reason}`);
   if (gates.some((g) => g.id === 'scheduled.cab-scorecard') && input.scorecard.recommendation === 'Conditional Go') {
     conditions.push(...input.scorecard.conditions.map((c) => `CAB Conditional Go: ${c}`));
   }
-  return { allow: reasons.length === 0, reasons, conditions, policyVersion };
+  return { verdict: { allow: reasons.length === 0, reasons, conditions, policyVersion }, blocking: blocking.map(strip) };
 }

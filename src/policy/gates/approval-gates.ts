@@ -60,11 +60,25 @@ export const approvalsByClass = defineGate({
     }
     const waiting = counting.filter((a) => a.state === 'requested');
     if (waiting.length > 0) return pending(`waiting for ${need.label} approval (${plural(waiting.length, 'approval')} requested)`, waiting.map(approvalRef));
-    const others = mirrored.approvals.filter((a) => a.state === 'approved');
-    const note = others.length > 0 ? `; approvals from ${listText([...new Set(others.map((a) => a.group?.name ?? who(a)))])} do not count` : '';
-    return fail(`no ${need.label} approval recorded; ${sentence}${note}`, others.map(approvalRef));
+    const others = sorted(mirrored.approvals.filter((a) => a.state === 'approved'));
+    const note = others.length > 0 ? `; not counted: ${listText(others.map((a) => notCounted(a, change)))}` : '';
+    return fail(`no ${need.label} approval recorded: ${CLASS_NEEDS[classification]} an approval given ${whoCounts(need)}${note}`, others.map(approvalRef));
   },
 });
+
+/** Who may give the approval, as the ticket's readers know them: groups and named people. */
+function whoCounts(need: { groups: readonly string[]; users: readonly string[] }): string {
+  const ways = [need.groups.length > 0 ? `for ${listText(need.groups, 'or')}` : null, need.users.length > 0 ? `by ${listText(need.users, 'or')}` : null].filter((w): w is string => w !== null);
+  return ways.length > 0 ? ways.join(' or ') : 'by someone the policy names (it names nobody)';
+}
+
+/** Why an approval given does not count: for which body it was given, and whether its approver is barred from approving. */
+function notCounted(approval: Approval, change: { requester: Ref | null; assignee: Ref | null }): string {
+  const why = [approval.group === null ? 'approved in person, not for one of these groups' : `approved for ${approval.group.name ?? approval.group.id}, not one of these groups`];
+  const roles = [samePerson(approval.approver, change.requester) ? 'requester' : null, samePerson(approval.approver, change.assignee) ? 'assignee' : null].filter((r): r is string => r !== null);
+  if (roles.length > 0) why.push(`also the change's ${listText(roles)}, who may not approve it`);
+  return `${who(approval)} (${why.join('; ')})`;
+}
 
 function samePerson(a: Ref | null, b: Ref | null): boolean {
   return a !== null && b !== null && a.id === b.id;

@@ -11,12 +11,17 @@ import { formatDuration, formatUtc } from '../zoned-time.ts';
 import { defineGate, fail, listText, pass, pending, plannedWindow, plural, type GateInput, type Verdict } from './gate.ts';
 import { windowRef, windowText } from './planning-gates.ts';
 
-const NO_COMMIT =
-  'no commit is linked to the change; link the commit to be deployed (or switch the implement/review readiness rules off for this service in the policy)';
+const NO_COMMIT: Verdict = {
+  result: 'fail',
+  reason: 'no commit is linked to the change; link the commit to be deployed',
+  // For whoever edits the policy, not for the ticket's readers.
+  hint: 'a service that deploys no code can have the implement/review readiness rules switched off in the policy',
+  evidence: [],
+};
 
 function withCommit(input: GateInput, check: (commit: string) => Verdict): Verdict {
   const commit = linkedCommit(input.change);
-  return commit === null ? fail(NO_COMMIT) : check(commit);
+  return commit === null ? { ...NO_COMMIT, evidence: [] } : check(commit);
 }
 
 function when(event: CiEvent): string {

@@ -9,7 +9,10 @@ import type { BuiltInRuleId, RuleParams } from '../rule-catalog.ts';
 
 export interface Verdict {
   result: 'pass' | 'fail' | 'pending';
+  /** For the ticket's readers: what is wrong and what to do. */
   reason: string;
+  /** For a policy administrator only (see GateResult.hint). */
+  hint?: string;
   evidence: EvidenceRef[];
 }
 
