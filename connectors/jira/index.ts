@@ -4,6 +4,7 @@
 // and a check of the mapping against the live site.
 
 import { join } from 'node:path';
+import type { CanonicalState } from '../../src/domain/change.ts';
 import { defineConnector } from '../../src/kit/define-connector.ts';
 import { createJiraAuth } from './jira-auth.ts';
 import { createJiraClient } from './jira-client.ts';
@@ -43,6 +44,12 @@ export const jira = defineConnector<JiraInstance>({
   ],
   streams: JIRA_STREAMS,
   nativeStates: (instance) => loadJiraMapping(instance.mapping).states,
+  // The first status mapped to each state, as the mapping names it (sites naming statuses by id get the id).
+  stateNames(instance) {
+    const names = new Map<CanonicalState, string>();
+    for (const [status, state] of loadJiraMapping(instance.mapping).states) if (!names.has(state)) names.set(state, status);
+    return names;
+  },
   open(instance, { logger, onRequest, stateDir }) {
     const mapping = loadJiraMapping(instance.mapping);
     // One auth for reads and write-back: an OAuth 2.0 refresh token rotates, so two holders would lock each other out.

@@ -39,24 +39,36 @@ const text = (value: string, marks?: string[]): Adf => (marks ? { type: 'text', 
 const paragraph = (...content: Adf[]): Adf => ({ type: 'paragraph', content });
 const cell = (type: 'tableHeader' | 'tableCell', value: string): Adf => ({ type, content: [paragraph(text(value === '' ? ' ' : value))] });
 
-/** The note as an ADF document: heading, a panel in the note's tone, the table, the list, the marker in code. */
+function adfTable(table: { columns: string[]; rows: string[][] }): Adf {
+  return {
+    type: 'table',
+    attrs: { isNumberColumnEnabled: false, layout: 'default' },
+    content: [
+      { type: 'tableRow', content: table.columns.map((c) => cell('tableHeader', c)) },
+      ...table.rows.map((row) => ({ type: 'tableRow', content: row.map((c) => cell('tableCell', c)) })),
+    ],
+  };
+}
+
+/**
+ * The note as an ADF document: heading, a panel in the note's tone, the list,
+ * the closing paragraphs, the part for administrators collapsed in an
+ * `expand`, the marker in code.
+ */
 export function noteToAdf(note: TicketNote, marker: string): Adf {
   const content: Adf[] = [
     { type: 'heading', attrs: { level: 3 }, content: [text(`changegate: ${note.title}`)] },
     { type: 'panel', attrs: { panelType: note.tone }, content: note.lines.map((line) => paragraph(text(line))) },
   ];
-  if (note.table && note.table.rows.length > 0) {
-    content.push({
-      type: 'table',
-      attrs: { isNumberColumnEnabled: false, layout: 'default' },
-      content: [
-        { type: 'tableRow', content: note.table.columns.map((c) => cell('tableHeader', c)) },
-        ...note.table.rows.map((row) => ({ type: 'tableRow', content: row.map((c) => cell('tableCell', c)) })),
-      ],
-    });
-  }
   if (note.items && note.items.length > 0) {
     content.push({ type: 'bulletList', content: note.items.map((item) => ({ type: 'listItem', content: [paragraph(text(item))] })) });
+  }
+  for (const line of note.footer ?? []) content.push(paragraph(text(line)));
+  if (note.table && note.table.rows.length > 0) content.push(adfTable(note.table));
+  if (note.details) {
+    const inner: Adf[] = note.details.lines.map((line) => paragraph(text(line)));
+    if (note.details.table && note.details.table.rows.length > 0) inner.push(adfTable(note.details.table));
+    if (inner.length > 0) content.push({ type: 'expand', attrs: { title: note.details.title }, content: inner });
   }
   content.push(paragraph(text(marker, ['code'])));
   return { type: 'doc', version: 1, content };
@@ -82,7 +94,7 @@ export function verdictProperty(verdict: TicketVerdict, mapping: JiraMapping): R
       verdict: verdict.verdict,
       state: verdict.state,
       allowedTransitions: verdict.transitions.flatMap((t) =>
-        (statuses.get(t.to) ?? [t.to]).map((toStatus) => ({ to: t.to, toStatus, allowed: t.allowed, reasons: limit === 0 ? [] : cut(t.reasons) })),
+        (statuses.get(t.to) ?? [t.to]).map((toStatus) => ({ to: t.to, toStatus, allowed: t.allowed, reasons: limit === 0 ? [] : cut(t.reasons), gates: t.gates })),
       ),
       reasons: limit === 0 ? [] : cut(verdict.reasons),
       policyVersion: verdict.policyVersion,

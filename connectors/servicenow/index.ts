@@ -30,17 +30,26 @@ const SERVICENOW_STANDARD_STATES: StandardStates = {
   ],
 };
 
+const OUT_OF_BOX_LABELS: ReadonlyMap<string, string> = new Map(SERVICENOW_STANDARD_STATES.states.map(({ value, label }) => [value, label]));
+
 /**
  * The mapping's choice values, plus the out-of-box label of each value it maps
  * ("Scheduled" for -2), so a caller may name a state as people see it.
  */
 function valuesAndLabels(states: ReadonlyMap<string, CanonicalState>): ReadonlyMap<string, CanonicalState> {
   const all = new Map(states);
-  for (const { value, label } of SERVICENOW_STANDARD_STATES.states) {
-    const state = states.get(value);
-    if (state !== undefined && !all.has(label)) all.set(label, state);
+  for (const [value, state] of states) {
+    const label = OUT_OF_BOX_LABELS.get(value);
+    if (label !== undefined && !all.has(label)) all.set(label, state);
   }
   return all;
+}
+
+/** Each canonical state by the label of the first value mapped to it (the value itself when it is no out-of-box state). */
+function labelsOfStates(states: ReadonlyMap<string, CanonicalState>): ReadonlyMap<CanonicalState, string> {
+  const names = new Map<CanonicalState, string>();
+  for (const [value, state] of states) if (!names.has(state)) names.set(state, OUT_OF_BOX_LABELS.get(value) ?? value);
+  return names;
 }
 
 export const servicenow = defineConnector<ServiceNowInstance>({
@@ -56,6 +65,7 @@ export const servicenow = defineConnector<ServiceNowInstance>({
   ],
   streams: SERVICENOW_STREAMS,
   nativeStates: (instance) => valuesAndLabels(loadServiceNowMapping(instance.mapping).states),
+  stateNames: (instance) => labelsOfStates(loadServiceNowMapping(instance.mapping).states),
   open(instance, { logger, onRequest }) {
     const mapping = loadServiceNowMapping(instance.mapping);
     // Reads and write-back share one set of credentials (one OAuth token).

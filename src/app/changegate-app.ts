@@ -28,6 +28,7 @@ import { SyncEngine } from '../sync/sync-engine.ts';
 import { SyncScheduler } from '../sync/scheduler.ts';
 import { buildConnector } from './build-connectors.ts';
 import { itsmCalendarsFor } from './itsm-calendars-for.ts';
+import { stateNamesFor } from './state-names-for.ts';
 import type { DemoInstances } from './demo-instances.ts';
 import { loadDemo } from './load-demo.ts';
 import { validationInstances } from './validation-instances.ts';
@@ -120,6 +121,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     policy,
     calendars,
     modeOf: (id) => modes.get(id) ?? null,
+    stateNames: stateNamesFor(instances, registry),
     writesBack: (id) => writers.has(id),
     logger,
     metrics,

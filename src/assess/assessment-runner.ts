@@ -27,7 +27,8 @@ import { contentHash } from '../store/content-hash.ts';
 import type { NewOutboxItem, OutboxStore } from '../store/outbox-store.ts';
 import { Enforcer } from './enforcement.ts';
 import { buildPolicyContext, judgedChange, type EventSource } from './policy-context.ts';
-import { assessmentNote, ticketVerdict } from './verdict-text.ts';
+import type { StateNamer } from '../kit/ticket-note.ts';
+import { assessmentNote, namerFor, ticketVerdict } from './verdict-text.ts';
 
 export interface AssessmentRunnerDeps {
   store: ChangeStore;
@@ -39,6 +40,8 @@ export interface AssessmentRunnerDeps {
   calendars?: (instance: string) => Calendar | null;
   /** The instance's `enforcement` setting; reactive enforcement is off for an instance this answers null for. */
   modeOf: (instance: string) => EnforcementMode | null;
+  /** How each instance's site names the states (its mapping), for notes and verdicts; canonical labels without it. */
+  stateNames?: (instance: string) => StateNamer;
   /** The instance's `writeBack` setting (default: every instance writes back). Off: assess and store only, no verdict, note or enforcement. */
   writesBack?: (instance: string) => boolean;
   logger: Logger;
@@ -122,6 +125,7 @@ export class AssessmentRunner {
       ...(deps.events ? { events: deps.events } : {}),
       ...(deps.calendars ? { calendars: deps.calendars } : {}),
       modeOf: (instance) => deps.modeOf(instance) ?? 'advisory',
+      ...(deps.stateNames ? { stateNames: deps.stateNames } : {}),
       logger: deps.logger,
       metrics: deps.metrics,
       ...(deps.clock ? { clock: deps.clock } : {}),
@@ -211,11 +215,12 @@ export class AssessmentRunner {
     result.outcomeChanged = last?.outcomeHash !== hash;
     const write = wanted && shown?.outcomeHash !== hash;
     if (write) {
-      const verdict = ticketVerdict(assessment, change.type);
+      const names = namerFor(change, deps.stateNames?.(change.instance));
+      const verdict = ticketVerdict(assessment, change.type, names);
       const base = { instance: change.instance, changeId: change.id, nativeId: change.nativeId, source: 'assessment' as const };
       const items: NewOutboxItem[] = [
         { ...base, idempotencyKey: writeBackKey(change.id, revision, hash, 'set-verdict'), payload: { action: 'set-verdict', verdict } },
-        { ...base, idempotencyKey: writeBackKey(change.id, revision, hash, 'comment'), payload: { action: 'comment', note: assessmentNote(assessment, verdict), series: { name: 'verdict', digest: decisionHash(assessment).slice(0, 16) } } },
+        { ...base, idempotencyKey: writeBackKey(change.id, revision, hash, 'comment'), payload: { action: 'comment', note: assessmentNote(assessment, verdict, change.type, names), series: { name: 'verdict', digest: decisionHash(assessment).slice(0, 16) } } },
       ];
       // Queued before the assessment is stored: a crash in between re-assesses, and the keys keep the write single.
       const queued = await deps.outbox.enqueue(items, now);

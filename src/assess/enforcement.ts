@@ -17,7 +17,7 @@
 import type { TransitionVerdict } from '../domain/assessment.ts';
 import type { CanonicalState, MirroredChange } from '../domain/change.ts';
 import type { Logger } from '../log.ts';
-import { validateTransition } from '../policy/assess.ts';
+import { judgeTransition } from '../policy/assess.ts';
 import type { Calendar } from '../policy/calendar.ts';
 import type { Policy } from '../policy/policy-config.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -25,7 +25,8 @@ import type { AssessmentStore, EnforcementMode, EnforcementOutcome, EnforcementR
 import type { ChangeStore, Revision } from '../store/change-store.ts';
 import type { NewOutboxItem, OutboxItem, OutboxStore } from '../store/outbox-store.ts';
 import { buildPolicyContext, type EventSource } from './policy-context.ts';
-import { advisoryNote, revertedNote, revertRefusedNote, type ObservedTransition } from './verdict-text.ts';
+import type { StateNamer } from '../kit/ticket-note.ts';
+import { advisoryNote, revertedNote, revertRefusedNote, type DeniedMove, type ObservedTransition } from './enforcement-notes.ts';
 
 export interface EnforcementDeps {
   store: ChangeStore;
@@ -37,6 +38,8 @@ export interface EnforcementDeps {
   calendars?: (instance: string) => Calendar | null;
   /** The instance's `enforcement` setting. */
   modeOf: (instance: string) => EnforcementMode;
+  /** How each instance's site names the states (its mapping); canonical labels without it. */
+  stateNames?: (instance: string) => StateNamer;
   logger: Logger;
   metrics: Metrics;
   clock?: () => Date;
@@ -164,11 +167,13 @@ export class Enforcer {
       before,
       new Date(revision.updatedAt),
     );
-    const verdict = validateTransition(before, move.to, ctx);
+    const { verdict, blocking } = judgeTransition(before, move.to, ctx);
     if (verdict.allow) return null;
 
     const mode = deps.modeOf(change.instance);
-    const observed: ObservedTransition = { key: change.key, from: move.from, to: move.to, fromLabel: move.fromLabel, toLabel: move.toLabel, at: revision.updatedAt };
+    const observed: ObservedTransition = { key: change.key, type: change.type, from: move.from, to: move.to, fromLabel: move.fromLabel, toLabel: move.toLabel, at: revision.updatedAt };
+    const names = deps.stateNames?.(change.instance);
+    const denied: DeniedMove = { verdict, blocking, ...(names ? { names } : {}) };
     // Only a ticket still where the move left it is moved back; one that moved on is not fought over.
     const stillThere = change.state === move.to && change.nativeState === move.toNative;
     const base = { instance: change.instance, changeId: change.id, nativeId: change.nativeId, source: 'enforcement' as const };
@@ -183,15 +188,15 @@ export class Enforcer {
           action: 'transition',
           toNativeState: move.fromNative,
           expectedNativeState: move.toNative,
-          noteAfter: revertedNote(observed, verdict),
-          noteIfRefused: revertRefusedNote(observed, verdict),
+          noteAfter: revertedNote(observed, denied),
+          noteIfRefused: revertRefusedNote(observed, denied),
         },
       };
       record = this.#record(mc, revision, move, 'revert', 'pending', verdict.reasons, key, null, verdict);
     } else {
       const key = enforcementKey(change.id, revision.seq, 'comment');
       const why = mode === 'advisory' ? 'advisory' : 'moved-on';
-      item = { ...base, idempotencyKey: key, payload: { action: 'comment', note: advisoryNote(observed, verdict, why) } };
+      item = { ...base, idempotencyKey: key, payload: { action: 'comment', note: advisoryNote(observed, denied, why) } };
       const detail = why === 'moved-on' ? `the ticket is in ${change.nativeStateLabel ?? change.nativeState} now` : null;
       record = this.#record(mc, revision, move, 'comment', 'commented', verdict.reasons, key, detail, verdict);
     }

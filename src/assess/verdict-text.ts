@@ -5,149 +5,167 @@
 // Every note ends with a marker naming its idempotency key: writers look for it
 // before posting, and the runner drops changegate's own notes before the policy
 // reads the journal, so a note never counts as evidence (a PIR, a reason).
+//
+// Notes are written for the ticket's readers (change managers, CAB members):
+// what blocks and what to do first, each reason once however many rules and
+// moves it holds up, states by the names the site shows. Rule ids and advice
+// on the policy go to the part for administrators at the end.
 
 import type { TicketNote, TicketVerdict } from '../kit/connector.ts';
-import type { Assessment, GateResult, TransitionVerdict } from '../domain/assessment.ts';
-import type { CanonicalState, ChangeType, JournalEntry } from '../domain/change.ts';
-import { gatedStates, MAIN_PATH, nextStates } from '../policy/lifecycle.ts';
+import type { Assessment, GateResult } from '../domain/assessment.ts';
+import type { CanonicalState, Change, ChangeType, JournalEntry } from '../domain/change.ts';
+import { gatedStates, isTerminal, MAIN_PATH, nextStates } from '../policy/lifecycle.ts';
+import { listText } from '../policy/gates/gate.ts';
 import { formatUtc } from '../policy/zoned-time.ts';
-import { MARKER_PREFIX, stateLabel } from '../kit/ticket-note.ts';
+import { DETAILS_TITLE, MARKER_PREFIX, stateLabel, type StateNamer } from '../kit/ticket-note.ts';
 
-export { MARKER_PREFIX, markerFor, plainText, stateLabel } from '../kit/ticket-note.ts';
-
+export { MARKER_PREFIX, markerFor, plainText, stateLabel, type StateNamer } from '../kit/ticket-note.ts';
 
 /** Journal entries changegate did not write. */
 export function withoutOwnNotes(journal: readonly JournalEntry[]): JournalEntry[] {
   return journal.filter((entry) => !entry.text.includes(MARKER_PREFIX));
 }
 
+/** The site's names, with the state the change is in named as the ticket itself shows it. */
+export function namerFor(change: Pick<Change, 'state' | 'nativeStateLabel'>, site: StateNamer = stateLabel): StateNamer {
+  return (state) => (state === change.state && change.nativeStateLabel ? change.nativeStateLabel : site(state));
+}
 
 const clears = (g: GateResult): boolean => g.result === 'pass' || g.result === 'waived';
 
-function gateLine(g: GateResult): string {
-  return `${g.reason} (${g.id}${g.result === 'pending' ? ', pending' : ''})`;
+/** "No commit is linked…": a reason opens a sentence or a list item. */
+export function sentence(text: string): string {
+  return text.length === 0 ? text : `${text[0]?.toUpperCase() ?? ''}${text.slice(1)}`;
+}
+
+/** One reason as the ticket says it once, with every rule and move it holds up. */
+export interface Blocker {
+  reason: string;
+  /** Advice for a policy administrator, when a rule gave some. */
+  hint: string | null;
+  /** Every rule behind it, in assessment order. */
+  gates: string[];
+  /** Waiting for something to happen (a CI run, an approval), rather than failing. */
+  pending: boolean;
+  /** A check of the state the change is in that fails now. */
+  now: boolean;
+  /** Moves it blocks. */
+  blocks: CanonicalState[];
+}
+
+/** Groups failing and pending gates by their reason: a reason shared by six rules is one blocker. */
+export function groupBlockers(entries: readonly { gate: GateResult; now: boolean; blocks: readonly CanonicalState[] }[]): Blocker[] {
+  const byReason = new Map<string, Blocker>();
+  for (const { gate, now, blocks } of entries) {
+    let b = byReason.get(gate.reason);
+    if (b === undefined) {
+      b = { reason: gate.reason, hint: gate.hint ?? null, gates: [], pending: true, now: false, blocks: [] };
+      byReason.set(gate.reason, b);
+    }
+    if (!b.gates.includes(gate.id)) b.gates.push(gate.id);
+    b.pending &&= gate.result === 'pending';
+    b.now ||= now;
+    for (const to of blocks) if (!b.blocks.includes(to)) b.blocks.push(to);
+  }
+  return [...byReason.values()];
 }
 
 /** The next state along the main path the lifecycle offers, if any: the move a change manager is waiting for. */
 export function forwardState(type: ChangeType, state: CanonicalState): CanonicalState | null {
   const here = MAIN_PATH.indexOf(state);
-  return nextStates(type, state).find((to) => MAIN_PATH.indexOf(to) > here) ?? null;
+  const on = nextStates(type, state).filter((to) => MAIN_PATH.indexOf(to) > here);
+  // From a state the type skips (a standard change in Authorize), the nearest state ahead.
+  return on.toSorted((a, b) => MAIN_PATH.indexOf(a) - MAIN_PATH.indexOf(b))[0] ?? null;
 }
 
-/** The verdict the plugins read: every lifecycle move from the current state, allowed or not and why. */
-export function ticketVerdict(assessment: Assessment, type: ChangeType): TicketVerdict {
+function guarding(assessment: Assessment, to: CanonicalState): GateResult[] {
+  const states = new Set(gatedStates(assessment.state, to));
+  return assessment.gates.filter((g) => states.has(g.into));
+}
+
+/** What the ticket's readers must resolve: the checks the change fails where it is now, then those of the move forward. */
+export function blockersOf(assessment: Assessment, type: ChangeType): Blocker[] {
+  const forward = forwardState(type, assessment.state);
+  const entries: { gate: GateResult; now: boolean; blocks: CanonicalState[] }[] = [];
+  for (const v of assessment.violations) {
+    entries.push({ gate: { id: v.gate, into: v.state, result: 'fail', reason: v.reason, ...(v.hint === undefined ? {} : { hint: v.hint }), evidence: [] }, now: true, blocks: [] });
+  }
+  if (forward !== null && !assessment.allowedTransitions.includes(forward)) {
+    for (const g of guarding(assessment, forward)) if (!clears(g)) entries.push({ gate: g, now: false, blocks: [forward] });
+  }
+  return groupBlockers(entries);
+}
+
+/** A blocker as one line: the reason, then what it holds up, in the site's names. */
+export function blockerLine(b: Blocker, names: StateNamer, here: CanonicalState): string {
+  const what: string[] = [];
+  if (b.now) what.push(`required while in ${names(here)}, and not met now`);
+  if (b.blocks.length > 0) what.push(`blocks the move to ${listText(b.blocks.map(names), 'and')}`);
+  return `${sentence(b.reason)}${b.pending ? ' (waiting)' : ''}${what.length > 0 ? ` — ${what.join('; ')}` : ''}.`;
+}
+
+/** The verdict the plugins read: every lifecycle move from the current state, allowed or not and why, in plain words. */
+export function ticketVerdict(assessment: Assessment, type: ChangeType, names: StateNamer = stateLabel): TicketVerdict {
   const { state } = assessment;
   const transitions = nextStates(type, state).map((to) => {
-    const guarding = new Set(gatedStates(state, to));
-    const reasons = assessment.gates.filter((g) => guarding.has(g.into) && !clears(g)).map(gateLine);
-    return { to, allowed: assessment.allowedTransitions.includes(to), reasons };
+    const blocking = guarding(assessment, to).filter((g) => !clears(g));
+    const reasons = [...new Set(blocking.map((g) => `${sentence(g.reason)}${g.result === 'pending' ? ' (waiting)' : ''}`))];
+    return { to, toName: names(to), allowed: assessment.allowedTransitions.includes(to), reasons, gates: [...new Set(blocking.map((g) => g.id))] };
   });
   const forward = forwardState(type, state);
-  const forwardVerdict = forward === null ? null : transitions.find((t) => t.to === forward);
-  const reasons = [
-    ...assessment.violations.map((v) => `in ${stateLabel(v.state)} now: ${v.reason} (${v.gate})`),
-    ...(forwardVerdict && !forwardVerdict.allowed ? forwardVerdict.reasons.map((r) => `before ${stateLabel(forwardVerdict.to)}: ${r}`) : []),
-  ];
-  const blocked = assessment.violations.length > 0 || (forwardVerdict !== null && forwardVerdict !== undefined && !forwardVerdict.allowed);
+  const forwardBlocked = forward !== null && !assessment.allowedTransitions.includes(forward);
+  const blockers = blockersOf(assessment, type);
   return {
-    verdict: blocked ? 'blocked' : 'allowed',
+    verdict: assessment.violations.length > 0 || forwardBlocked ? 'blocked' : 'allowed',
     state,
     transitions,
-    reasons,
+    reasons: blockers.map((b) => blockerLine(b, names, state)),
+    breaches: blockers.filter((b) => b.now).map((b) => sentence(b.reason)),
     policyVersion: assessment.policyVersion,
     assessedAt: assessment.evaluatedAt,
   };
 }
 
-const RESULT_TEXT: Record<GateResult['result'], string> = { pass: 'pass', fail: 'FAIL', pending: 'pending', waived: 'waived' };
+const RESULT_TEXT: Record<GateResult['result'], string> = { pass: 'pass', fail: 'FAIL', pending: 'waiting', waived: 'waived' };
+
+/** The part for administrators: advice on the policy, then every rule of the move the note speaks about. */
+export function adminDetails(blockers: readonly Blocker[], shown: readonly GateResult[], policyVersion: string, names: StateNamer): NonNullable<TicketNote['details']> {
+  const lines = blockers.filter((b) => b.hint !== null).map((b) => `${b.gates.join(', ')}: ${b.hint}.`);
+  lines.push(`Policy version ${policyVersion}.`);
+  const table = { columns: ['Rule', 'Checked before', 'Result'], rows: shown.map((g) => [g.id, names(g.into), RESULT_TEXT[g.result]]) };
+  return { title: DETAILS_TITLE, lines, table };
+}
 
 /** The readiness note posted when an assessment's outcome changed. */
-export function assessmentNote(assessment: Assessment, verdict: TicketVerdict): TicketNote {
-  const forwardFrom = MAIN_PATH.indexOf(assessment.state);
-  const forward = verdict.transitions.find((t) => MAIN_PATH.indexOf(t.to) > forwardFrom);
-  const allowed = verdict.transitions.filter((t) => t.allowed).map((t) => stateLabel(t.to));
-  const here = stateLabel(assessment.state);
+export function assessmentNote(assessment: Assessment, verdict: TicketVerdict, type: ChangeType, names: StateNamer = stateLabel): TicketNote {
+  const here = names(assessment.state);
+  const forward = forwardState(type, assessment.state);
+  const blockers = blockersOf(assessment, type);
+  const open = verdict.transitions.filter((t) => t.allowed).map((t) => t.toName);
+  const card = assessment.scorecard;
   let title: string;
   let tone: TicketNote['tone'];
-  if (verdict.transitions.length === 0) {
-    title = `${assessment.key} is ${here}: no further transitions`;
-    tone = assessment.violations.length > 0 ? 'warning' : 'info';
+  const lines: string[] = [];
+  if (isTerminal(assessment.state)) {
+    title = blockers.length > 0 ? `${assessment.key} is ${here}, but ${blockers.length === 1 ? 'a check of it is' : 'checks of it are'} not met` : `${assessment.key} is ${here}: nothing more to check`;
+    tone = blockers.length > 0 ? 'warning' : 'info';
   } else if (verdict.verdict === 'allowed') {
-    title = forward ? `${assessment.key} may move to ${stateLabel(forward.to)}` : `${assessment.key}: every check passes`;
+    title = forward === null ? `${assessment.key}: every check passes` : `${assessment.key} may move to ${names(forward)}`;
     tone = 'success';
+    lines.push(forward === null ? 'Every check passes.' : `Every check for ${names(forward)} passes.`);
   } else {
-    title = forward && !forward.allowed ? `${assessment.key} is blocked before ${stateLabel(forward.to)}` : `${assessment.key} fails a check of ${here}`;
+    const forwardBlocked = forward !== null && !assessment.allowedTransitions.includes(forward);
+    title = forwardBlocked ? `${assessment.key} cannot move to ${names(forward)} yet` : `${assessment.key} does not meet the checks of ${here}`;
     tone = 'error';
   }
-  // The checks of the move a change manager is waiting for; the other moves (cancel, fail) are summed up in "Allowed next".
-  const guarding = forward ? new Set(gatedStates(assessment.state, forward.to)) : null;
-  const shown = guarding ? assessment.gates.filter((g) => guarding.has(g.into)) : assessment.gates;
-  const card = assessment.scorecard;
-  const lines = [
-    `State ${here}. Allowed next: ${allowed.length > 0 ? allowed.join(', ') : 'none'}.`,
-    `CAB scorecard: ${card.recommendation}${card.conditions.length > 0 ? ` (${card.conditions.join('; ')})` : ''}.`,
-    `Policy ${assessment.policyVersion}, assessed ${formatUtc(Date.parse(assessment.evaluatedAt))}.`,
-  ];
-  const note: TicketNote = {
-    title,
-    tone,
-    lines,
-    table: { columns: ['Check', 'Before', 'Result', 'Why'], rows: shown.map((g) => [g.id, stateLabel(g.into), RESULT_TEXT[g.result], g.reason]) },
-  };
-  if (verdict.reasons.length > 0) note.items = verdict.reasons;
+  if (blockers.length > 0) lines.push(`To resolve (${blockers.length}):`);
+  const footer = [`Open moves from ${here}: ${open.length > 0 ? listText(open) : isTerminal(assessment.state) ? 'none, it is a final state' : 'none until the items above are resolved'}.`];
+  if (!isTerminal(assessment.state)) {
+    footer.push(`CAB scorecard: ${card.recommendation}${card.conditions.length > 0 ? `: ${card.conditions.join('; ')}` : ''}.`);
+  }
+  footer.push(`Assessed ${formatUtc(Date.parse(assessment.evaluatedAt))}.`);
+  const shown = forward === null ? assessment.gates : guarding(assessment, forward);
+  const note: TicketNote = { title, tone, lines, footer, details: adminDetails(blockers, shown, assessment.policyVersion, names) };
+  if (blockers.length > 0) note.items = blockers.map((b) => blockerLine(b, names, assessment.state));
   return note;
 }
-
-export interface ObservedTransition {
-  key: string;
-  from: CanonicalState;
-  to: CanonicalState;
-  /** Native labels as the ticket shows them, when known. */
-  fromLabel: string | null;
-  toLabel: string | null;
-  /** ISO-8601: when the source says it happened. */
-  at: string;
-}
-
-function moveText(t: ObservedTransition): string {
-  const from = t.fromLabel ?? stateLabel(t.from);
-  const to = t.toLabel ?? stateLabel(t.to);
-  return `${from} → ${to}`;
-}
-
-function deniedLines(t: ObservedTransition, verdict: TransitionVerdict): string[] {
-  return [`The move ${moveText(t)} at ${formatUtc(Date.parse(t.at))} was not allowed by policy ${verdict.policyVersion} (reasons below).`];
-}
-
-/** Posted after changegate moved the ticket back (enforce mode). */
-export function revertedNote(t: ObservedTransition, verdict: TransitionVerdict): TicketNote {
-  return {
-    title: `changegate moved ${t.key} back to ${t.fromLabel ?? stateLabel(t.from)}`,
-    tone: 'warning',
-    lines: [...deniedLines(t, verdict), 'Resolve the items below, then move the change again.'],
-    items: verdict.reasons,
-  };
-}
-
-/** Posted when the ticket system refused the move back (enforce mode, e.g. a legacy state model); the outbox worker adds the refusal. */
-export function revertRefusedNote(t: ObservedTransition, verdict: TransitionVerdict): TicketNote {
-  return {
-    title: `changegate could not move ${t.key} back to ${t.fromLabel ?? stateLabel(t.from)}`,
-    tone: 'error',
-    lines: [
-      ...deniedLines(t, verdict),
-      `The change stays in ${t.toLabel ?? stateLabel(t.to)} in breach of policy: the ticket system does not allow the move back (its answer is below). A change manager must decide whether to stop the change.`,
-    ],
-    items: verdict.reasons,
-  };
-}
-
-/** Posted in advisory mode, or when the ticket has moved on before changegate could act. */
-export function advisoryNote(t: ObservedTransition, verdict: TransitionVerdict, why: 'advisory' | 'moved-on'): TicketNote {
-  const tail =
-    why === 'advisory'
-      ? 'Advisory mode: the change was left where it is; this breach is recorded.'
-      : 'The change has moved on since, so changegate left it where it is; this breach is recorded.';
-  return { title: `${t.key}: ${moveText(t)} broke release policy`, tone: 'warning', lines: [...deniedLines(t, verdict), tail], items: verdict.reasons };
-}
-

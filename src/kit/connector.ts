@@ -75,19 +75,30 @@ export interface ConnectorWebhook {
 export interface TicketNote {
   title: string;
   tone: 'info' | 'success' | 'warning' | 'error';
-  /** Paragraphs, in order. */
+  /** Paragraphs, in order: what blocks and what to do come first. */
   lines: string[];
-  table?: { columns: string[]; rows: string[][] };
-  /** A bullet list after the table. */
+  /** A bullet list after the paragraphs (each reason once). */
   items?: string[];
+  /** Paragraphs after the list: context (the moves open, the scorecard, when and under which policy). */
+  footer?: string[];
+  table?: { columns: string[]; rows: string[][] };
+  /**
+   * What only a policy administrator needs (rule ids, advice on the policy):
+   * collapsed in Jira, a trailing section of a ServiceNow work note.
+   */
+  details?: { title: string; lines: string[]; table?: { columns: string[]; rows: string[][] } };
 }
 
 /** One lifecycle move the verdict speaks about, in canonical terms; each writer names the native states. */
 export interface TicketTransitionVerdict {
   to: CanonicalState;
+  /** The target as the site names it ("Implementing", "Scheduled"). */
+  toName: string;
   allowed: boolean;
-  /** Why not (empty when allowed). */
+  /** Why not, each reason once, in plain words (empty when allowed). */
   reasons: string[];
+  /** The rules behind the reasons, for administrators. */
+  gates: string[];
 }
 
 /** What an in-ITSM plugin reads to block an illegal transition without calling out. */
@@ -96,8 +107,10 @@ export interface TicketVerdict {
   verdict: 'allowed' | 'blocked';
   state: CanonicalState;
   transitions: TicketTransitionVerdict[];
-  /** Summary lines for a reason field. */
+  /** Summary lines for a reason field: each reason once, naming what it blocks in the site's own state names. */
   reasons: string[];
+  /** Checks of the state the change is in that fail now, in plain words (also among `reasons`). */
+  breaches: string[];
   policyVersion: string;
   assessedAt: string;
 }

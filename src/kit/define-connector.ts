@@ -53,6 +53,12 @@ export interface ConnectorDefinition<C extends BaseInstanceConfig = BaseInstance
    */
   nativeStates(instance: C): ReadonlyMap<string, CanonicalState>;
   /**
+   * How the site names each canonical state its mapping reaches (a status name,
+   * a state's label): what notes and verdicts on the ticket say. States it
+   * leaves out are named by their canonical label.
+   */
+  stateNames?(instance: C): ReadonlyMap<CanonicalState, string>;
+  /**
    * Opens one configured instance: reader, re-fetch, writer, and webhook
    * verification when the instance takes webhooks (`/v1/webhooks/<system>/:instance`
    * exists for every registered system; an instance without `webhook` answers

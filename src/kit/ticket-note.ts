@@ -54,17 +54,30 @@ export function stateLabel(state: CanonicalState): string {
   return LABELS[state];
 }
 
-/** A work note as ServiceNow shows it: plain text, the marker on the last line. */
+/** How a site names each canonical state ("Implementing" on a JSM site); canonical labels where nothing better is known. */
+export type StateNamer = (state: CanonicalState) => string;
+
+/** The heading of the part of a note meant for policy administrators. */
+export const DETAILS_TITLE = 'Details for administrators';
+
+function tableLines(table: { columns: string[]; rows: string[][] } | undefined): string[] {
+  if (table === undefined || table.rows.length === 0) return [];
+  return ['', table.columns.join(' | '), ...table.rows.map((row) => row.join(' | '))];
+}
+
+/**
+ * A work note as ServiceNow shows it: plain text, what blocks first, the part
+ * for administrators last under its own heading, the marker on the last line.
+ */
 export function plainText(note: TicketNote, marker: string): string {
   const out = [`changegate: ${note.title}`, ...note.lines];
-  if (note.table && note.table.rows.length > 0) {
-    out.push('', note.table.columns.join(' | '));
-    for (const row of note.table.rows) out.push(row.join(' | '));
-  }
   if (note.items && note.items.length > 0) {
     out.push('');
     for (const item of note.items) out.push(`* ${item}`);
   }
+  if (note.footer && note.footer.length > 0) out.push('', ...note.footer);
+  out.push(...tableLines(note.table));
+  if (note.details) out.push('', `-- ${note.details.title} --`, ...note.details.lines, ...tableLines(note.details.table));
   out.push('', marker);
   return out.join('\n');
 }

@@ -66,7 +66,7 @@ function errorOf(error: ChangegateError): OutboxError {
 
 /** The note posted when a move was refused carries what the ticket system said. */
 function withRefusal(note: TicketNote, refusal: string): TicketNote {
-  return { ...note, lines: [...note.lines, `The ticket system said: ${refusal}`] };
+  return { ...note, footer: [...(note.footer ?? []), `The ticket system said: ${refusal}`] };
 }
 
 export class OutboxWorker {

@@ -29,7 +29,7 @@ function verdictItem(key: string, changeId = 'servicenow:sn:a'): NewOutboxItem {
     nativeId: 'a',
     source: 'assessment',
     idempotencyKey: key,
-    payload: { action: 'set-verdict', verdict: { verdict: 'blocked', state: 'assess', transitions: [], reasons: [key], policyVersion: 'p1', assessedAt: T0.toISOString() } },
+    payload: { action: 'set-verdict', verdict: { verdict: 'blocked', state: 'assess', transitions: [], reasons: [key], breaches: [], policyVersion: 'p1', assessedAt: T0.toISOString() } },
   };
 }
 

@@ -285,7 +285,7 @@ describe('reactive enforcement', () => {
     expect(result.status).toBe('assessed');
     expect(result.enforcements.map((e) => [e.from, e.to, e.action, e.outcome, e.detail])).toEqual([['assess', 'authorize', 'comment', 'commented', 'the ticket is in New now']]);
     const explained = await outbox.get(result.enforcements[0]?.idempotencyKey ?? '');
-    expect(explained?.payload).toMatchObject({ note: { lines: [expect.stringContaining('Assess → Authorize'), expect.stringContaining('has moved on since')] } });
+    expect(explained?.payload).toMatchObject({ note: { title: expect.stringContaining('Assess → Authorize'), footer: [expect.stringContaining('has moved on since')] } });
     // Judged once: later runs leave the revision alone.
     expect((await r.assessChange(c.id, { force: true })).enforcements).toEqual([]);
   });

@@ -71,7 +71,7 @@ describe('Jira write-back', () => {
     const comments = w.sim.issue(w.issue.key).comments;
     expect(comments.map((c) => c.properties ?? [])).toEqual([[{ key: 'changegate', value: { idempotencyKey: 'k-1' } }], [], [{ key: 'changegate', value: { idempotencyKey: 'k-2' } }]]);
     const first = comments[0]?.body;
-    expect(first?.content.map((n) => n.type)).toEqual(['heading', 'panel', 'table', 'bulletList', 'paragraph']);
+    expect(first?.content.map((n) => n.type)).toEqual(['heading', 'panel', 'bulletList', 'table', 'paragraph']);
     expect(first?.content[1]).toMatchObject({ attrs: { panelType: 'error' } });
     const text = adfToText(first);
     expect(text).toContain('changegate: ITSM-1 is blocked before Implement');
@@ -88,10 +88,11 @@ describe('Jira write-back', () => {
       verdict: 'blocked',
       state: 'scheduled',
       transitions: [
-        { to: 'implement', allowed: false, reasons: Array.from({ length: 200 }, (_, i) => `reason ${i}: ${'x'.repeat(400)}`) },
-        { to: 'canceled', allowed: true, reasons: [] },
+        { to: 'implement', toName: 'Implementing', gates: ['implement.tests'], allowed: false, reasons: Array.from({ length: 200 }, (_, i) => `reason ${i}: ${'x'.repeat(400)}`) },
+        { to: 'canceled', toName: 'Canceled', gates: [], allowed: true, reasons: [] },
       ],
       reasons: ['before Implement: many things'],
+      breaches: [],
       policyVersion: '2026.1+3f9a2c1b',
       assessedAt: '2026-04-09T10:00:00.000Z',
     };

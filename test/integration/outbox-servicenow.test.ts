@@ -69,11 +69,12 @@ describe('ServiceNow write-back through the outbox', () => {
       verdict: 'blocked',
       state: 'assess',
       transitions: [
-        { to: 'new', allowed: true, reasons: [] },
-        { to: 'authorize', allowed: false, reasons: ['backout plan is empty (authorize.plans)', 'planned start is not set (authorize.schedule)'] },
-        { to: 'canceled', allowed: true, reasons: [] },
+        { to: 'new', toName: 'New', gates: [], allowed: true, reasons: [] },
+        { to: 'authorize', toName: 'Authorize', gates: ['authorize.plans', 'authorize.schedule'], allowed: false, reasons: ['backout plan is empty (authorize.plans)', 'planned start is not set (authorize.schedule)'] },
+        { to: 'canceled', toName: 'Canceled', gates: [], allowed: true, reasons: [] },
       ],
       reasons: ['before Authorize: backout plan is empty (authorize.plans)'],
+      breaches: [],
       policyVersion: '2026.1+3f9a2c1b',
       assessedAt: '2026-04-06T08:00:00.000Z',
     };

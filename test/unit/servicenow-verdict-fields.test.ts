@@ -14,10 +14,11 @@ function verdict(reasons: string[]): TicketVerdict {
     verdict: 'blocked',
     state: 'authorize',
     transitions: [
-      { to: 'scheduled', allowed: false, reasons },
-      { to: 'canceled', allowed: true, reasons: [] },
+      { to: 'scheduled', toName: 'Scheduled', gates: ['scheduled.approvals'], allowed: false, reasons },
+      { to: 'canceled', toName: 'Canceled', gates: [], allowed: true, reasons: [] },
     ],
-    reasons: ['in authorize: the record is missing a test plan', 'scheduled is blocked'],
+    reasons: ['The record is missing a test plan — required while in Authorize, and not met now.', 'Scheduled is blocked.'],
+    breaches: ['The record is missing a test plan'],
     policyVersion: '2026.1+abc',
     assessedAt: '2026-03-02T09:00:00.000Z',
   };
@@ -27,7 +28,7 @@ describe('verdict fields', () => {
   it('lists the allowed native states and one line per blocked move, then the current state\'s failing checks', () => {
     const fields = verdictFields(verdict(['no CAB approval', 'lead time too short']), mapping);
     expect(fields[VERDICT_FIELDS.allowed]).toBe('4');
-    expect(fields[VERDICT_FIELDS.reasons]).toBe('-2 (Scheduled): no CAB approval; lead time too short\nin authorize: the record is missing a test plan');
+    expect(fields[VERDICT_FIELDS.reasons]).toBe('-2 (Scheduled): no CAB approval; lead time too short\nNot met now: The record is missing a test plan');
     expect(fields[VERDICT_FIELDS.assessedAt]).toBe('2026-03-02 09:00:00');
   });
 
@@ -36,7 +37,7 @@ describe('verdict fields', () => {
     expect(long).toHaveLength(4000);
     expect(long.endsWith('x…')).toBe(true);
     const prefix = '-2 (Scheduled): ';
-    const fits = 'y'.repeat(4000 - prefix.length - '\nin authorize: the record is missing a test plan'.length);
+    const fits = 'y'.repeat(4000 - prefix.length - '\nNot met now: The record is missing a test plan'.length);
     expect(verdictFields(verdict([fits]), mapping)[VERDICT_FIELDS.reasons]).toHaveLength(4000);
     expect((verdictFields(verdict([fits]), mapping)[VERDICT_FIELDS.reasons] as string).endsWith('test plan')).toBe(true);
   });
