@@ -56,10 +56,9 @@ function adfTable(table: { columns: string[]; rows: string[][] }): Adf {
  * `expand`, the marker in code.
  */
 export function noteToAdf(note: TicketNote, marker: string): Adf {
-  const content: Adf[] = [
-    { type: 'heading', attrs: { level: 3 }, content: [text(`changegate: ${note.title}`)] },
-    { type: 'panel', attrs: { panelType: note.tone }, content: note.lines.map((line) => paragraph(text(line))) },
-  ];
+  const content: Adf[] = [{ type: 'heading', attrs: { level: 3 }, content: [text(`changegate: ${note.title}`)] }];
+  // A panel must hold at least one block.
+  if (note.lines.length > 0) content.push({ type: 'panel', attrs: { panelType: note.tone }, content: note.lines.map((line) => paragraph(text(line))) });
   if (note.items && note.items.length > 0) {
     content.push({ type: 'bulletList', content: note.items.map((item) => ({ type: 'listItem', content: [paragraph(text(item))] })) });
   }

@@ -149,6 +149,7 @@ export function assessmentNote(assessment: Assessment, verdict: TicketVerdict, t
   if (isTerminal(assessment.state)) {
     title = blockers.length > 0 ? `${assessment.key} is ${here}, but ${blockers.length === 1 ? 'a check of it is' : 'checks of it are'} not met` : `${assessment.key} is ${here}: nothing more to check`;
     tone = blockers.length > 0 ? 'warning' : 'info';
+    if (blockers.length === 0) lines.push(`${here} is a final state, and every check of it is met.`);
   } else if (verdict.verdict === 'allowed') {
     title = forward === null ? `${assessment.key}: every check passes` : `${assessment.key} may move to ${names(forward)}`;
     tone = 'success';

@@ -170,4 +170,15 @@ describe('ticket notes, golden', () => {
     expect(seen).toContain('Open moves from Awaiting CAB approval: Open.');
     expect(seen).not.toMatch(/final state|no further transitions/);
   });
+
+  it('closes a finished change with a line in its panel (an empty ADF panel is refused)', () => {
+    const input = JSON.parse(readFileSync(new URL('allowed.input.json', DIR), 'utf8')) as AssessmentInput;
+    const closed: Assessment = { ...input.assessment, state: 'closed', gates: [], allowedTransitions: [], violations: [] };
+    const names = namesOf('jira');
+    const note = assessmentNote(closed, ticketVerdict(closed, input.type, names), input.type, names);
+    const adf = noteToAdf(note, marker('closed')) as { content: { type: string; content?: unknown[] }[] };
+    expect(note.title).toBe('CHG0030002 is Completed: nothing more to check');
+    expect(adf.content.find((n) => n.type === 'panel')?.content).toHaveLength(1);
+    expect(visibleText(adfToHtml(adf))).toContain('Completed is a final state, and every check of it is met.');
+  });
 });
