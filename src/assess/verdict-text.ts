@@ -160,7 +160,13 @@ export function assessmentNote(assessment: Assessment, verdict: TicketVerdict, t
     tone = 'error';
   }
   if (blockers.length > 0) lines.push(`To resolve (${blockers.length}):`);
-  const footer = [`Open moves from ${here}: ${open.length > 0 ? listText(open) : isTerminal(assessment.state) ? 'none, it is a final state' : 'none until the items above are resolved'}.`];
+  const footer = [
+    open.length > 0
+      ? `From ${here} it may move now to ${listText(open, 'or')}.`
+      : isTerminal(assessment.state)
+        ? `No move leaves ${here}: it is a final state.`
+        : `No move out of ${here} is open until the items above are resolved.`,
+  ];
   if (!isTerminal(assessment.state)) {
     footer.push(`CAB scorecard: ${card.recommendation}${card.conditions.length > 0 ? `: ${card.conditions.join('; ')}` : ''}.`);
   }

@@ -167,7 +167,7 @@ describe('ticket notes, golden', () => {
     const { comment, note } = render('standard-awaiting-cab', 'jira');
     const seen = visibleText(comment);
     expect(note.title).toBe('ITSM-25 cannot move to Awaiting implementation yet');
-    expect(seen).toContain('Open moves from Awaiting CAB approval: Open.');
+    expect(seen).toContain('From Awaiting CAB approval it may move now to Open.');
     expect(seen).not.toMatch(/final state|no further transitions/);
   });
 
