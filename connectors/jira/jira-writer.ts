@@ -93,7 +93,7 @@ export function verdictProperty(verdict: TicketVerdict, mapping: JiraMapping): R
       verdict: verdict.verdict,
       state: verdict.state,
       allowedTransitions: verdict.transitions.flatMap((t) =>
-        (statuses.get(t.to) ?? [t.to]).map((toStatus) => ({ to: t.to, toStatus, allowed: t.allowed, reasons: limit === 0 ? [] : cut(t.reasons), gates: t.gates })),
+        (statuses.get(t.to) ?? [t.to]).map((toStatus) => ({ to: t.to, toStatus, allowed: t.allowed, reasons: limit === 0 ? [] : cut(t.reasons), gates: t.gates ?? [] })),
       ),
       reasons: limit === 0 ? [] : cut(verdict.reasons),
       policyVersion: verdict.policyVersion,

@@ -10,7 +10,7 @@
 // applied, so the retry comes from the outbox, which checks again first.
 
 import type { CommentOptions, ConnectorWriter, NoteSeries, TicketVerdict, TransitionOptions, WriteOutcome } from '../../src/kit/connector.ts';
-import { markerFor, markersFor, plainText, seriesDigestIn, seriesNeedle } from '../../src/kit/ticket-note.ts';
+import { markerFor, markersFor, plainText, seriesDigestIn, seriesNeedle, stateLabel } from '../../src/kit/ticket-note.ts';
 import type { CanonicalState } from '../../src/domain/change.ts';
 import { ChangegateError, isChangegateError } from '../../src/errors.ts';
 import { fieldValue } from './field-value.ts';
@@ -67,9 +67,9 @@ export function verdictFields(verdict: TicketVerdict, mapping: ServiceNowMapping
   const allowed = verdict.transitions.filter((t) => t.allowed).flatMap((t) => natives.get(t.to) ?? []);
   const blocked = verdict.transitions
     .filter((t) => !t.allowed)
-    .map((t) => `${(natives.get(t.to) ?? []).join('/') || t.to} (${t.toName}): ${t.reasons.join('; ')}`);
+    .map((t) => `${(natives.get(t.to) ?? []).join('/') || t.to} (${t.toName ?? stateLabel(t.to)}): ${t.reasons.join('; ')}`);
   // Not a move: a line without "<values> (<label>): ", which the business rule shows only when no line names the attempted move.
-  const breaches = verdict.breaches.map((b) => `Not met now: ${b}`);
+  const breaches = (verdict.breaches ?? []).map((b) => `Not met now: ${b}`);
   let reasons = [...blocked, ...breaches].join('\n');
   if (reasons.length > REASONS_MAX) reasons = `${reasons.slice(0, REASONS_MAX - 1)}…`;
   return {

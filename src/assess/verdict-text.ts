@@ -141,7 +141,7 @@ export function assessmentNote(assessment: Assessment, verdict: TicketVerdict, t
   const here = names(assessment.state);
   const forward = forwardState(type, assessment.state);
   const blockers = blockersOf(assessment, type);
-  const open = verdict.transitions.filter((t) => t.allowed).map((t) => t.toName);
+  const open = verdict.transitions.filter((t) => t.allowed).map((t) => names(t.to));
   const card = assessment.scorecard;
   let title: string;
   let tone: TicketNote['tone'];

@@ -92,13 +92,13 @@ export interface TicketNote {
 /** One lifecycle move the verdict speaks about, in canonical terms; each writer names the native states. */
 export interface TicketTransitionVerdict {
   to: CanonicalState;
-  /** The target as the site names it ("Implementing", "Scheduled"). */
-  toName: string;
+  /** The target as the site names it ("Implementing", "Scheduled"); absent in a verdict queued by an older release. */
+  toName?: string;
   allowed: boolean;
   /** Why not, each reason once, in plain words (empty when allowed). */
   reasons: string[];
-  /** The rules behind the reasons, for administrators. */
-  gates: string[];
+  /** The rules behind the reasons, for administrators; absent in a verdict queued by an older release. */
+  gates?: string[];
 }
 
 /** What an in-ITSM plugin reads to block an illegal transition without calling out. */
@@ -109,8 +109,8 @@ export interface TicketVerdict {
   transitions: TicketTransitionVerdict[];
   /** Summary lines for a reason field: each reason once, naming what it blocks in the site's own state names. */
   reasons: string[];
-  /** Checks of the state the change is in that fail now, in plain words (also among `reasons`). */
-  breaches: string[];
+  /** Checks of the state the change is in that fail now, in plain words (also among `reasons`); absent in a verdict queued by an older release. */
+  breaches?: string[];
   policyVersion: string;
   assessedAt: string;
 }

@@ -41,4 +41,10 @@ describe('verdict fields', () => {
     expect(verdictFields(verdict([fits]), mapping)[VERDICT_FIELDS.reasons]).toHaveLength(4000);
     expect((verdictFields(verdict([fits]), mapping)[VERDICT_FIELDS.reasons] as string).endsWith('test plan')).toBe(true);
   });
+
+  it('writes a verdict queued by an older release (no site names, no breaches) with the canonical labels', () => {
+    const { breaches: _b, ...old } = verdict(['no CAB approval']);
+    const queued: TicketVerdict = { ...old, transitions: old.transitions.map(({ toName: _n, gates: _g, ...t }) => t) };
+    expect(verdictFields(queued, mapping)[VERDICT_FIELDS.reasons]).toBe('-2 (Scheduled): no CAB approval');
+  });
 });
