@@ -5,7 +5,7 @@
 
 import { parseArgs } from 'node:util';
 import type { Deviation } from './chaos-check.ts';
-import { describeFault, drawPlan, FAULT_KINDS, type FaultKind, type RunPlan } from './chaos-plan.ts';
+import { describeFault, drawPlan, FAULT_KINDS, type FaultKind } from './chaos-plan.ts';
 import { runPlan, type RunReport } from './chaos-run.ts';
 
 const { values } = parseArgs({

@@ -24,6 +24,13 @@ const webhook: ConnectorWebhook = {
   toRecordIds: (body) => [(body as { issue: { id: string } }).issue.id],
 };
 
+/** Batch after batch until none is due (an unstarted processor's drain works one batch). */
+async function drainAll(work: DeliveryProcessor): Promise<number> {
+  let total = 0;
+  for (let n = await work.drain(); n > 0; n = await work.drain()) total += n;
+  return total;
+}
+
 describe('webhook re-fetches in a burst', () => {
   let dir: string;
   let store: SqliteDeliveryStore;
@@ -58,13 +65,6 @@ describe('webhook re-fetches in a burst', () => {
       clock: () => new Date(now),
       options: { batchSize, concurrency: 2 },
     });
-
-  /** Batch after batch until none is due (an unstarted processor's drain works one batch). */
-  async function drainAll(work: DeliveryProcessor): Promise<number> {
-    let total = 0;
-    for (let n = await work.drain(); n > 0; n = await work.drain()) total += n;
-    return total;
-  }
 
   async function burst(count: number, records: string[]): Promise<void> {
     for (let i = 0; i < count; i++) {
