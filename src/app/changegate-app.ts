@@ -30,6 +30,7 @@ import { buildConnector } from './build-connectors.ts';
 import { itsmCalendarsFor } from './itsm-calendars-for.ts';
 import type { DemoInstances } from './demo-instances.ts';
 import { loadDemo } from './load-demo.ts';
+import { ownWritesOf } from './own-writes-of.ts';
 import { validationInstances } from './validation-instances.ts';
 
 export interface ChangegateApp {
@@ -163,6 +164,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
         lastSyncAt: (id) => engine.lastSuccessAt(id),
         storeHealth: () => engine.readiness.store(),
       },
+      history: { assessments, outbox, ownWritesOf: ownWritesOf(instances, registry) },
       apiTokens: config.server.apiTokens,
     }));
 

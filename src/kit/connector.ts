@@ -22,6 +22,14 @@ export interface StreamCursor {
   id: string;
 }
 
+/** How changegate's own write-backs show up in the revisions of an instance's changes. */
+export interface OwnWrites {
+  /** The integration user as revision authors name it (a user id, or an e-mail matched against the author's); empty when unknown. */
+  users: readonly string[];
+  /** Diff paths (`raw.u_changegate_verdict`, `raw.fields.comment`) changegate's writes change; a path matches itself and anything below it. */
+  paths: readonly string[];
+}
+
 /** One thing a page yields, already mapped to the canonical model. */
 export type StreamItem =
   /** `author`: who made this version, when the source says (stored with the revision; absent: not named). */
