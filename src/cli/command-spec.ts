@@ -89,6 +89,23 @@ export const COMMANDS: readonly CommandSpec[] = [
     positionals: { min: 1, max: 1, names: 'KEY' },
   },
   {
+    name: 'history',
+    usage: 'history KEY [--limit N] [--order asc|desc] [--instance ID] [--config FILE] [--json]',
+    summary:
+      'what happened to a mirrored change, for an auditor: revisions with their author, approvals with group and decision time, ' +
+      'assessments with their decision, write-backs and enforcement, each saying who acted (changegate for its own writes). ' +
+      'Exit 0 listed, 2 usage, configuration or unknown change',
+    options: {
+      limit: { type: 'string', value: 'N', help: 'at most N entries (1 to 1000, default 100)' },
+      order: { type: 'string', value: 'asc|desc', help: 'desc (default) newest first, asc oldest first' },
+      instance: { type: 'string', value: 'ID', help: 'look the key up on this instance only' },
+      ...CONFIG,
+      ...JSON_OUT,
+    },
+    examples: ['changegate history CHG0030001', 'changegate history ITSM-12 --order asc --limit 20', 'changegate history CHG0030001 --json'],
+    positionals: { min: 1, max: 1, names: 'KEY' },
+  },
+  {
     name: 'mappings validate',
     usage: 'mappings validate [DIR|FILE] [--json] | mappings validate --instance ID [--config FILE]',
     summary:
