@@ -236,7 +236,7 @@ describe('sync engine: what a run reports and how far it chases', () => {
     const { engine } = setup(source);
     const progress: [number, number | null][] = [];
     const report = await engine.sync('fake', { onProgress: (p) => progress.push([p.records, p.total]) });
-    expect(report.streams).toEqual([{ stream: 'changes', pages: 3, apiCalls: 3, records: 25, written: 25, unchanged: 0, stale: 0, invalid: 0 }]);
+    expect(report.streams).toEqual([{ stream: 'changes', pages: 3, apiCalls: 3, records: 25, written: 25, unchanged: 0, stale: 0, invalid: 0, rejected: [] }]);
     expect(progress).toEqual([[10, 25], [20, 25], [25, 25]]);
     expect(report.full).toBe(false);
     const again = await engine.sync('fake');
