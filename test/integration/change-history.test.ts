@@ -96,6 +96,21 @@ describe('GET /v1/changes/:key/history', () => {
     expect(newest?.['summary']).toContainEqual(expect.stringMatching(/^title: .* → Rollback rehearsed on staging$/));
   });
 
+  it('shows the enforcement a forbidden move caused, and the explanation it queued, beside the person who made the move', async () => {
+    const target = (await app.store.listChanges({ instance: 'sn-demo', state: 'new', limit: 100 })).items[0];
+    expect(target).toBeDefined();
+    const { key, nativeId } = target as { key: string; nativeId: string };
+    // Straight from New to Implement, where no plugin stopped it.
+    app.demo?.simulators.servicenow.updateChange(nativeId, { state: '-1' }, { user: 'dana.whitfield', enforceRules: false });
+    await app.engine.sync('sn-demo');
+    const entries = await history(key);
+    const move = entries.find((e) => e.kind === 'revision');
+    expect(move).toMatchObject({ by: { id: 'dana.whitfield' }, summary: expect.arrayContaining(['state: new → implement']) });
+    const enforcement = entries.find((e) => e.kind === 'enforcement');
+    expect(enforcement).toMatchObject({ by: 'changegate', from: 'new', to: 'implement', fromNative: '-5', toNative: '-1', mode: 'advisory', action: 'comment', reasons: expect.arrayContaining([expect.any(String)]) });
+    expect(entries.some((e) => e.kind === 'write-back' && e['source'] === 'enforcement' && e['action'] === 'comment')).toBe(true);
+  });
+
   it('lists ServiceNow approvals with approver, decision and decision time', async () => {
     const withApprovals = (await app.store.listChanges({ instance: 'sn-demo', limit: 100 })).items.find((c) => c.type === 'normal' && c.state === 'closed');
     const mirrored = await app.store.getChange(withApprovals?.id ?? '');
