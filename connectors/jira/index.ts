@@ -62,6 +62,12 @@ export const jira = defineConnector<JiraInstance>({
     connector.writer = createJiraWriter({ http, once, flavor: instance.flavor, mapping });
     return connector;
   },
+  ownWrites: (instance) => ({
+    // Changelog authors carry an accountId and (unless the account hides it) the e-mail basic auth signs in with; a PAT or OAuth grant names no user.
+    users: instance.auth.kind === 'basic' ? [instance.auth.email] : [],
+    // The verdict issue property and a comment; each bumps `updated`.
+    paths: ['raw.fields.comment', 'raw.fields.updated', 'raw.properties', 'updatedAt'],
+  }),
   capabilities: {
     async checkLiveMapping(instance, { logger }) {
       const mapping = loadJiraMapping(instance.mapping);

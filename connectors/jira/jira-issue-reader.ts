@@ -11,6 +11,7 @@ import type { Logger } from '../../src/kit/logger.ts';
 import type { CallContext, JiraClient, ListPage, RawIssue } from './jira-client.ts';
 import { mapJiraApproval, mapJiraComment } from './jira-child-mapper.ts';
 import { issueRef, mapJiraIssue, type JiraMapContext } from './jira-issue-mapper.ts';
+import { revisionAuthor } from './jira-revision-author.ts';
 
 /** A server that keeps saying "more" must not keep one issue's read going forever. */
 const MAX_CHILD_PAGES = 100;
@@ -112,7 +113,7 @@ export function createIssueReader(client: JiraClient, logger: Logger): IssueRead
       const full = await withFullChangelog(issue, nativeId, ctx);
       let change: StreamItem;
       try {
-        change = { kind: 'change', change: mapJiraIssue(withoutApprovals(full, map), map) };
+        change = { kind: 'change', change: mapJiraIssue(withoutApprovals(full, map), map), author: revisionAuthor(full) };
       } catch (err) {
         // Children of a change that is not mirrored would have nothing to hang on.
         return [invalid(ref, err)];

@@ -12,7 +12,7 @@ import { ServiceNowInstance } from './servicenow-config.ts';
 import { createServiceNowConnector, SERVICENOW_STREAMS } from './servicenow-connector.ts';
 import { loadServiceNowMapping, validateServiceNowMappingSource } from './servicenow-mapping.ts';
 import { readServiceNowSchedules } from './servicenow-schedules.ts';
-import { createServiceNowWriter } from './servicenow-writer.ts';
+import { createServiceNowWriter, VERDICT_FIELDS } from './servicenow-writer.ts';
 
 /** The out-of-box change_request states (choice values and labels) every instance has unless customised. */
 const SERVICENOW_STANDARD_STATES: StandardStates = {
@@ -77,6 +77,12 @@ export const servicenow = defineConnector<ServiceNowInstance>({
     connector.writer = createServiceNowWriter({ client, once, mapping });
     return connector;
   },
+  ownWrites: (instance) => ({
+    // client_credentials runs as the OAuth application's user, which the configuration does not name.
+    users: 'username' in instance.auth ? [instance.auth.username] : [],
+    // The verdict fields and a work note; ServiceNow bumps the bookkeeping fields with every update.
+    paths: [...Object.values(VERDICT_FIELDS), 'work_notes', 'comments_and_work_notes', 'sys_mod_count', 'sys_updated_on', 'sys_updated_by'].map((f) => `raw.${f}`).concat(['updatedAt', 'nativeRevision']),
+  }),
   capabilities: {
     calendars(instance, { logger }) {
       const client = createServiceNowClient(instance, { logger });

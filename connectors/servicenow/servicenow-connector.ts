@@ -42,7 +42,13 @@ const READ_PARAMS = { sysparm_display_value: 'all', sysparm_exclude_reference_li
 type Raw = Record<string, unknown>;
 type Mapper = (raw: Raw, ctx: ServiceNowMapContext) => StreamItem;
 
-const toChange: Mapper = (raw, ctx) => ({ kind: 'change', change: mapServiceNowChange(raw, ctx) });
+const toChange: Mapper = (raw, ctx) => ({ kind: 'change', change: mapServiceNowChange(raw, ctx), author: updatedBy(raw) });
+
+/** `sys_updated_by` is a user name (a string field, not a reference): the id, with no display name of its own. */
+function updatedBy(raw: Raw): { id: string; name: null } | null {
+  const user = textOf(raw, 'sys_updated_by');
+  return user === null ? null : { id: user, name: null };
+}
 const toApproval: Mapper = (raw, ctx) => ({ kind: 'approval', ...mapServiceNowApproval(raw, ctx) });
 const toJournal: Mapper = (raw, ctx) => ({ kind: 'journal', ...mapServiceNowJournal(raw, ctx) });
 

@@ -31,6 +31,7 @@ import { itsmCalendarsFor } from './itsm-calendars-for.ts';
 import { stateNamesFor } from './state-names-for.ts';
 import type { DemoInstances } from './demo-instances.ts';
 import { loadDemo } from './load-demo.ts';
+import { ownWritesOf } from './own-writes-of.ts';
 import { validationInstances } from './validation-instances.ts';
 
 export interface ChangegateApp {
@@ -165,6 +166,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
         lastSyncAt: (id) => engine.lastSuccessAt(id),
         storeHealth: () => engine.readiness.store(),
       },
+      history: { assessments, outbox, ownWritesOf: ownWritesOf(instances, registry) },
       apiTokens: config.server.apiTokens,
     }));
 

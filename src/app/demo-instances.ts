@@ -63,6 +63,35 @@ async function startJira(count: number | undefined, webhookUrl: string, secret: 
   return { sim, server };
 }
 
+/** The two demo instance configurations, pointing at simulators served on these URLs. */
+export function demoInstanceConfigs(urls: { servicenow: string; jira: string }, webhookSecret: string): InstanceConfig[] {
+  return [
+    InstanceSchema.parse({
+      id: DEMO_IDS.servicenow,
+      system: 'servicenow',
+      baseUrl: urls.servicenow,
+      auth: { kind: 'basic', ...DEMO_SERVICENOW_USER },
+      schedule: '* * * * *',
+      overlap: '2m',
+      pageSize: 100,
+      // The demo shows verdicts on its tickets (work notes, verdict fields); a real instance opts in.
+      writeBack: true,
+    }),
+    InstanceSchema.parse({
+      id: DEMO_IDS.jira,
+      system: 'jira',
+      baseUrl: urls.jira,
+      auth: { kind: 'basic', ...DEMO_JIRA_USER },
+      projects: [JIRA_PROJECT],
+      webhookSecret,
+      schedule: '* * * * *',
+      overlap: '2m',
+      pageSize: 100,
+      writeBack: true,
+    }),
+  ];
+}
+
 export async function startDemoInstances(options: DemoOptions): Promise<DemoInstances> {
   const { logger } = options;
   // Only this process needs the secret: the simulator signs with it, the instance verifies with it.
@@ -75,31 +104,7 @@ export async function startDemoInstances(options: DemoOptions): Promise<DemoInst
     await servicenow.server.close();
     throw err;
   }
-  const instances = [
-    InstanceSchema.parse({
-      id: DEMO_IDS.servicenow,
-      system: 'servicenow',
-      baseUrl: servicenow.server.url,
-      auth: { kind: 'basic', ...DEMO_SERVICENOW_USER },
-      schedule: '* * * * *',
-      overlap: '2m',
-      pageSize: 100,
-      // The demo shows verdicts on its tickets (work notes, verdict fields); a real instance opts in.
-      writeBack: true,
-    }),
-    InstanceSchema.parse({
-      id: DEMO_IDS.jira,
-      system: 'jira',
-      baseUrl: jira.server.url,
-      auth: { kind: 'basic', ...DEMO_JIRA_USER },
-      projects: [JIRA_PROJECT],
-      webhookSecret,
-      schedule: '* * * * *',
-      overlap: '2m',
-      pageSize: 100,
-      writeBack: true,
-    }),
-  ];
+  const instances = demoInstanceConfigs({ servicenow: servicenow.server.url, jira: jira.server.url }, webhookSecret);
   const snCount = servicenow.sim.listChanges().length;
   const jiraCount = jira.sim.store.all.length;
   logger.warn(

@@ -12,6 +12,7 @@
 // a freeze ("not allowed" stays 1: a missing calendar only hides blockers).
 
 import { existsSync } from 'node:fs';
+import { changeAsOf, type ChangeAsOf } from '../assess/change-as-of.ts';
 import { buildPolicyContext, judgedChange } from '../assess/policy-context.ts';
 import { acceptedStates, resolveState } from '../assess/resolve-state.ts';
 import { ruleProvenance } from '../assess/rule-provenance.ts';
@@ -30,6 +31,7 @@ import { loadPolicy } from '../policy/policy-config.ts';
 import { openStores } from '../store/open-stores.ts';
 import { checkJson, type CalendarBasis } from './check-json.ts';
 import { renderAssessment, renderCalendars, renderExplain, renderHeader, renderTransition } from './check-report.ts';
+import { asOfJson, instantOf, renderAsOf } from './check-as-of.ts';
 import { colorFor } from './terminal-log.ts';
 
 export interface CheckOptions {
@@ -78,8 +80,8 @@ async function calendarsOf(registry: ConnectorRegistry, instance: InstanceConfig
 }
 
 export async function runCheck(registry: ConnectorRegistry, options: CheckOptions, out: CheckOutput, deps: CheckDeps = {}): Promise<number> {
-  const now = options.at === undefined ? new Date() : new Date(options.at);
-  if (Number.isNaN(now.getTime())) return usageError(out, `--at ${JSON.stringify(options.at)} is not an ISO-8601 instant`);
+  const now = options.at === undefined ? new Date() : instantOf(options.at, new Date());
+  if (now === null) return usageError(out, `--at ${JSON.stringify(options.at)} is neither an ISO-8601 instant (2026-12-01T09:00:00Z) nor a time back from now (30m, 36h, 7d)`);
   const loaded = deps.loaded ?? loadConfig(registry, { path: options.config });
   const { config } = loaded;
   // A dry run must not create an empty database where the operator expected a mirror.
@@ -97,7 +99,17 @@ export async function runCheck(registry: ConnectorRegistry, options: CheckOption
     if (mirrored === null) {
       return usageError(out, `no mirrored change "${options.key}"${options.instance === undefined ? '' : ` on instance ${options.instance}`}`);
     }
-    const mc = judgedChange(mirrored);
+    let asOf: ChangeAsOf | null = null;
+    if (options.at !== undefined) {
+      // The change as it stood then (its revision current at --at), not today's record against a past clock.
+      const revisions = await store.listRevisions(mirrored.change.id);
+      asOf = changeAsOf(mirrored, revisions, now);
+      if (asOf === null) {
+        const first = revisions[0];
+        return usageError(out, `--at ${now.toISOString()} is before the first revision changegate mirrored of ${mirrored.change.key}${first === undefined ? '' : ` (revision 1, updated ${first.updatedAt})`}: how the change stood then is not known`);
+      }
+    }
+    const mc = judgedChange(asOf === null ? mirrored : asOf.mc);
     let instances = deps.instances ?? config.instances;
     if (deps.instances === undefined && loaded.file === null) {
       // The demo's instances live in its simulators: started here, seeded as `changegate demo` seeds them.
@@ -122,11 +134,12 @@ export async function runCheck(registry: ConnectorRegistry, options: CheckOption
     let code = transition === undefined || transition.verdict.allow ? 0 : 1;
     if (code === 0 && basis.itsm === 'unreachable') code = EXIT_CALENDAR_UNREAD;
     if (options.json === true) {
-      out.stdout.write(`${JSON.stringify(checkJson({ mc, assessment, calendars: basis, next, exitCode: code, ...(transition ? { transition } : {}), ...(provenance ? { explain: provenance } : {}) }), null, 2)}\n`);
+      const doc = checkJson({ mc, assessment, calendars: basis, next, exitCode: code, ...(transition ? { transition } : {}), ...(provenance ? { explain: provenance } : {}) }) as object;
+      out.stdout.write(`${JSON.stringify(asOf === null ? doc : { ...doc, asOf: asOfJson(asOf, now) }, null, 2)}\n`);
       return code;
     }
     const color = colorFor(out.stdout);
-    const sections = [renderHeader(mc, assessment, color), renderCalendars(mc.change.instance, basis, color)];
+    const sections = [renderHeader(mc, assessment, color), ...(asOf === null ? [] : [renderAsOf(asOf, now)]), renderCalendars(mc.change.instance, basis, color)];
     sections.push(transition === undefined ? renderAssessment(assessment, next, color) : renderTransition(mc.change.state, transition.to, transition.gates, transition.verdict, color));
     if (provenance) sections.push(renderExplain(provenance, policy.file, color));
     out.stdout.write(`${sections.join('\n\n')}\n`);

@@ -76,7 +76,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       to: { type: 'string', value: 'STATE', help: 'canonical state, or a native state value or label of the instance (one starting with "-" as --to=-2)' },
       explain: { type: 'boolean', help: 'add the rule parameters in force and where each came from' },
       instance: { type: 'string', value: 'ID', help: 'look the key up on this instance only' },
-      at: { type: 'string', value: 'INSTANT', help: 'judge at this ISO-8601 instant instead of now' },
+      at: { type: 'string', value: 'INSTANT', help: 'judge the change as it stood at this ISO-8601 instant, or this long ago (36h, 7d): the revision current then' },
       ...CONFIG,
       ...JSON_OUT,
     },
@@ -85,7 +85,25 @@ export const COMMANDS: readonly CommandSpec[] = [
       'changegate check CHG0030001 --to implement --explain',
       'changegate check CHG0030001 --to=-2 --json',
       'changegate check ITSM-12 --to "Awaiting implementation"',
+      'changegate check CHG0030001 --at 2026-12-01T09:00:00Z --json',
     ],
+    positionals: { min: 1, max: 1, names: 'KEY' },
+  },
+  {
+    name: 'history',
+    usage: 'history KEY [--limit N] [--order asc|desc] [--instance ID] [--config FILE] [--json]',
+    summary:
+      'what happened to a mirrored change, for an auditor: revisions with their author, approvals with group and decision time, ' +
+      'assessments with their decision, write-backs and enforcement, each saying who acted (changegate for its own writes). ' +
+      'Exit 0 listed, 2 usage, configuration or unknown change',
+    options: {
+      limit: { type: 'string', value: 'N', help: 'at most N entries (1 to 1000, default 100)' },
+      order: { type: 'string', value: 'asc|desc', help: 'desc (default) newest first, asc oldest first' },
+      instance: { type: 'string', value: 'ID', help: 'look the key up on this instance only' },
+      ...CONFIG,
+      ...JSON_OUT,
+    },
+    examples: ['changegate history CHG0030001', 'changegate history ITSM-12 --order asc --limit 20', 'changegate history CHG0030001 --json'],
     positionals: { min: 1, max: 1, names: 'KEY' },
   },
   {

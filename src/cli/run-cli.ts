@@ -13,6 +13,7 @@ import type { ConnectorRegistry } from '../kit/connector-registry.ts';
 import { createLogger } from '../log.ts';
 import { runCheck } from './check-command.ts';
 import { commandHelp, findCommand, globalHelp, parseCommand, UsageError, type CommandSpec } from './command-spec.ts';
+import { runHistory } from './history-command.ts';
 import { runMappingsValidate } from './mappings-command.ts';
 import { runOpenApi } from './openapi-command.ts';
 import { runSync } from './sync-command.ts';
@@ -68,6 +69,14 @@ async function runCommand(spec: CommandSpec, args: readonly string[], registry: 
       return runCheck(
         registry,
         { key: positionals[0] as string, explain: values['explain'] === true, json, ...(to === undefined ? {} : { to }), ...(config ? { config } : {}), ...(instance ? { instance } : {}), ...(at ? { at } : {}) },
+        { stdout: process.stdout, stderr: process.stderr },
+      );
+    }
+    case 'history': {
+      const [limit, order, instance] = [str(values['limit']), str(values['order']), str(values['instance'])];
+      return runHistory(
+        registry,
+        { key: positionals[0] as string, json, ...(limit === undefined ? {} : { limit }), ...(order === undefined ? {} : { order }), ...(instance ? { instance } : {}), ...(config ? { config } : {}) },
         { stdout: process.stdout, stderr: process.stderr },
       );
     }

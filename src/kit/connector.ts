@@ -5,6 +5,15 @@
 import type { Approval, CanonicalState, Change, JournalEntry, System } from '../domain/change.ts';
 import type { ChangegateError } from '../errors.ts';
 
+/** Who made a version of a change, as the source names them. */
+export interface RevisionAuthor {
+  /** The source's user id (ServiceNow user name, Jira accountId). */
+  id: string;
+  name: string | null;
+  /** An e-mail address the source gives beside the id. */
+  email?: string;
+}
+
 /** Composite keyset position: `(updatedAt, id)`, never a bare timestamp. */
 export interface StreamCursor {
   /** ISO-8601 UTC. */
@@ -13,9 +22,18 @@ export interface StreamCursor {
   id: string;
 }
 
+/** How changegate's own write-backs show up in the revisions of an instance's changes. */
+export interface OwnWrites {
+  /** The integration user as revision authors name it (a user id, or an e-mail matched against the author's); empty when unknown. */
+  users: readonly string[];
+  /** Diff paths (`raw.u_changegate_verdict`, `raw.fields.comment`) changegate's writes change; a path matches itself and anything below it. */
+  paths: readonly string[];
+}
+
 /** One thing a page yields, already mapped to the canonical model. */
 export type StreamItem =
-  | { kind: 'change'; change: Change }
+  /** `author`: who made this version, when the source says (stored with the revision; absent: not named). */
+  | { kind: 'change'; change: Change; author?: RevisionAuthor | null }
   | { kind: 'approval'; changeNativeId: string; approval: Approval }
   | { kind: 'journal'; changeNativeId: string; entry: JournalEntry }
   /** A record that could not be mapped. It is reported and counted; the sync carries on. */

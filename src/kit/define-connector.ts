@@ -11,7 +11,7 @@ import type { z } from 'zod';
 import type { CanonicalState } from '../domain/change.ts';
 import type { RequestInfo } from '../http/http-client.ts';
 import type { Calendar } from './calendar.ts';
-import type { ConnectorInstance, StreamDeclaration } from './connector.ts';
+import type { ConnectorInstance, OwnWrites, StreamDeclaration } from './connector.ts';
 import type { BaseInstanceConfig } from './instance-config.ts';
 import type { Logger } from './logger.ts';
 import type { MappingKind } from './mapping-file.ts';
@@ -65,6 +65,12 @@ export interface ConnectorDefinition<C extends BaseInstanceConfig = BaseInstance
    * CG_WEBHOOK_UNSUPPORTED there).
    */
   open(instance: C, context: ConnectorContext): ConnectorInstance;
+  /**
+   * How changegate's own write-backs come back as revisions: the integration
+   * user and the fields its writes touch. A revision is changegate's own when
+   * its author is that user and its diff touches only those fields.
+   */
+  ownWrites?(instance: C): OwnWrites;
   capabilities?: ConnectorCapabilities<C>;
 }
 

@@ -77,6 +77,8 @@ export const JournalEntrySchema = z.object({
   text: z.string(),
 });
 
+export const RevisionAuthorSchema = z.object({ id: z.string(), name: z.string().nullable(), email: z.string().optional() });
+
 export const RevisionSchema = z.object({
   changeId: z.string(),
   seq: z.number().int(),
@@ -85,6 +87,8 @@ export const RevisionSchema = z.object({
   observedAt: z.string(),
   hash: z.string(),
   diff: z.array(z.object({ path: z.string(), from: z.unknown().optional(), to: z.unknown().optional() })),
+  author: RevisionAuthorSchema.nullable().meta({ description: 'Who made this version, as the source names them (ServiceNow `sys_updated_by`, the Jira changelog author).' }),
+  authorUnknown: z.enum(['not-recorded', 'not-named']).optional().meta({ description: 'Why `author` is null: stored before changegate kept authors, or the source named nobody.' }),
 });
 
 // Compile-time: the schemas accept what the domain produces.

@@ -10,6 +10,8 @@ import { requireApiToken, type RouteAccess } from './api-auth.ts';
 import { answerClientError, answerFrameworkError, MAX_PARAM_LENGTH } from './framework-errors.ts';
 import { answerUnrouted } from './method-not-allowed.ts';
 import type { RouteDeclaration } from './route-contract.ts';
+import type { HistoryDeps } from '../assess/change-history.ts';
+import { registerChangeHistoryRoute } from './routes/change-history.ts';
 import { registerChangeRoutes } from './routes/changes.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerOpenApiRoute } from './routes/openapi.ts';
@@ -29,6 +31,8 @@ export interface ServerDeps {
   validate?: Omit<ValidateRouteDeps, 'store' | 'metrics' | 'systems'>;
   /** Webhook ingress (`POST /v1/webhooks/<system>/:instance`); absent: no webhook routes. */
   webhooks?: Omit<WebhookRouteDeps, 'metrics' | 'systems'>;
+  /** `GET /v1/changes/:key/history` (assessments, outbox, own-write signatures); absent: no history route. */
+  history?: Omit<HistoryDeps, 'store'>;
   /** Bearer tokens the API (`/v1/*` except webhooks) requires; empty or absent: the API is open. */
   apiTokens?: readonly string[];
 }
@@ -81,6 +85,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   registerHealthRoutes(app, deps);
   registerOpenApiRoute(app, () => declarations);
   registerChangeRoutes(app, deps.store, deps.systems);
+  if (deps.history) registerChangeHistoryRoute(app, { ...deps.history, store: deps.store });
   if (deps.validate) registerValidateRoute(app, { ...deps.validate, store: deps.store, metrics: deps.metrics, systems: deps.systems });
   if (deps.webhooks) registerWebhookRoutes(app, { ...deps.webhooks, metrics: deps.metrics, systems: deps.systems });
   return app;

@@ -1,7 +1,9 @@
 // The store port. Two adapters (SQLite embedded, MongoDB for scale-out) pass one
 // contract suite (test/contract/change-store.contract.ts).
 
-import type { StreamCursor, StreamItem } from '../kit/connector.ts';
+import type { RevisionAuthor, StreamCursor, StreamItem } from '../kit/connector.ts';
+
+export type { RevisionAuthor };
 import type { CanonicalState, Change, MirroredChange, System } from '../domain/change.ts';
 
 export interface FieldDiff {
@@ -28,7 +30,19 @@ export interface Revision {
   hash: string;
   /** Field-level changes against the previous revision; every field on the first. */
   diff: FieldDiff[];
+  /**
+   * Who made this version, as the source names it (ServiceNow `sys_updated_by`,
+   * the Jira changelog entry's author); null when unknown, `authorUnknown` says why.
+   */
+  author: RevisionAuthor | null;
+  /**
+   * Set when `author` is null: `not-recorded` (stored before changegate kept
+   * authors), `not-named` (the source named nobody for this version, e.g. a Jira
+   * comment, which leaves no changelog entry).
+   */
+  authorUnknown?: 'not-recorded' | 'not-named';
 }
+
 
 export interface ApplyResult {
   /** Changes inserted or updated (a new revision each). */

@@ -487,6 +487,31 @@ export function describeChangeStoreContract(name: string, open: () => Promise<Ch
       });
     });
 
+    describe('revision authors', () => {
+      it('keeps who made each version, and says when the source named nobody', async () => {
+        const v1 = buildChange();
+        const v2 = buildChange({ title: 'second', nativeRevision: 4, updatedAt: at(1) });
+        const v3 = buildChange({ title: 'third', nativeRevision: 5, updatedAt: at(2) });
+        await store.applyPage(I, S, [{ kind: 'change', change: v1, author: { id: 'abel.tuter', name: 'Abel Tuter' } }], null);
+        await store.applyPage(I, S, [{ kind: 'change', change: v2, author: { id: '5b10ac8d82e05b22cc7d4ef5', name: 'Mia Krystof', email: 'mia@example.com' } }], null);
+        await store.applyPage(I, S, [asChange(v3)], null);
+        const revisions = await store.listRevisions(v1.id);
+        expect(revisions.map((r) => ({ seq: r.seq, author: r.author, why: r.authorUnknown }))).toEqual([
+          { seq: 1, author: { id: 'abel.tuter', name: 'Abel Tuter' }, why: undefined },
+          { seq: 2, author: { id: '5b10ac8d82e05b22cc7d4ef5', name: 'Mia Krystof', email: 'mia@example.com' }, why: undefined },
+          { seq: 3, author: null, why: 'not-named' },
+        ]);
+      });
+
+      it('does not let a stale or unchanged version rewrite the author of the one it holds', async () => {
+        const v2 = buildChange({ title: 'second', nativeRevision: 4, updatedAt: at(1) });
+        await store.applyPage(I, S, [{ kind: 'change', change: v2, author: { id: 'beth.anglin', name: 'Beth Anglin' } }], null);
+        await store.applyPage(I, S, [{ kind: 'change', change: v2, author: { id: 'changegate.integration', name: null } }], null);
+        await store.applyPage(I, S, [{ kind: 'change', change: buildChange(), author: { id: 'someone.else', name: null } }], null);
+        expect((await store.listRevisions(v2.id)).map((r) => r.author)).toEqual([{ id: 'beth.anglin', name: 'Beth Anglin' }]);
+      });
+    });
+
     describe('revisions and counts', () => {
       it('lists no revisions for an unknown change and counts changes per instance', async () => {
         await store.applyPage(I, S, buildChanges(3).map(asChange), null);

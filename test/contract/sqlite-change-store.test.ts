@@ -51,6 +51,8 @@ describe('SqliteChangeStore on a file', () => {
     for (const table of ['approvals', 'journal']) for (const op of ['insert', 'update', 'delete']) old.exec(`DROP TRIGGER ${table}_${op}_generation`);
     old.exec('DROP INDEX changes_owed_assessment');
     old.exec('ALTER TABLE changes DROP COLUMN assessed_seq');
+    old.exec('ALTER TABLE revisions DROP COLUMN author');
+    old.exec('ALTER TABLE revisions DROP COLUMN author_recorded');
     old.exec('UPDATE schema_version SET version = 1');
     old.close();
 
@@ -62,9 +64,14 @@ describe('SqliteChangeStore on a file', () => {
     expect(touching.map((t) => t.id)).toEqual([c.id]);
     expect((await upgraded.getChange(c.id, { withoutRaw: true }))?.change).toEqual({ ...c, raw: null });
     const v2 = buildChange({ title: 'after the upgrade', nativeRevision: 4, updatedAt: '2026-03-02T10:00:00Z' });
-    await upgraded.applyPage('sn-prod', 'changes', [{ kind: 'change', change: v2 }], null);
+    await upgraded.applyPage('sn-prod', 'changes', [{ kind: 'change', change: v2, author: { id: 'beth.anglin', name: 'Beth Anglin' } }], null);
     const revisions = await upgraded.listRevisions(c.id);
     expect(revisions.map((r) => r.seq)).toEqual([1, 2]);
+    // The old revision's author was never read: the history says so instead of guessing; the new one has it.
+    expect(revisions.map((r) => [r.author, r.authorUnknown])).toEqual([
+      [null, 'not-recorded'],
+      [{ id: 'beth.anglin', name: 'Beth Anglin' }, undefined],
+    ]);
     expect(revisions[0]?.diff).toContainEqual({ path: 'title', to: c.title });
     expect(revisions[1]?.diff).toContainEqual({ path: 'title', from: c.title, to: 'after the upgrade' });
     await upgraded.close();

@@ -15,7 +15,9 @@ import { loadPolicy } from '../../src/policy/policy-config.ts';
 import { buildServer, routesOf } from '../../src/server/build-server.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
+import { SqliteAssessmentStore } from '../../src/store/sqlite/sqlite-assessment-store.ts';
 import { SqliteDeliveryStore } from '../../src/store/sqlite/sqlite-delivery-store.ts';
+import { SqliteOutboxStore } from '../../src/store/sqlite/sqlite-outbox-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 import { buildChange } from '../support/change-builder.ts';
 import { registry } from '../../src/app/registry.ts';
@@ -45,6 +47,7 @@ beforeAll(async () => {
     apiTokens: [TOKEN],
     validate: { policy: loadPolicy(), instances: validationInstances(instances, registry), lastSyncAt: () => new Date() },
     webhooks: { deliveries, connectorOf: () => undefined },
+    history: { assessments: SqliteAssessmentStore.open(':memory:'), outbox: SqliteOutboxStore.open(':memory:'), ownWritesOf: () => undefined },
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   port = (app.server.address() as AddressInfo).port;
@@ -122,6 +125,8 @@ describe('API tokens cannot be bypassed', () => {
       ].toSorted(),
     );
     expect(routes.filter((r) => r.access === 'token').length).toBeGreaterThanOrEqual(4);
+    // The auditor's history is the API's like the change it belongs to.
+    expect(routes.filter((r) => r.url === '/v1/changes/:key/history').map((r) => `${r.method} ${r.access}`).toSorted()).toEqual(['GET token', 'HEAD token']);
   });
 
   it('every protected route answers 401 to every spelling of its path without a token', async () => {
@@ -141,7 +146,7 @@ describe('API tokens cannot be bypassed', () => {
   });
 
   it('the same spellings with the token reach the route (the refusal above is the token check, not a miss)', async () => {
-    for (const target of spellings(`/v1/changes/${change.key}`)) {
+    for (const target of [...spellings(`/v1/changes/${change.key}`), ...spellings(`/v1/changes/${change.key}/history`)]) {
       const response = await raw('GET', target, { Authorization: `Bearer ${TOKEN}` });
       expect({ target, status: response.status }).toEqual({ target, status: 200 });
       expect(JSON.parse(response.body)).toMatchObject({ change: { key: change.key } });

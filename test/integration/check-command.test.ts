@@ -13,7 +13,7 @@ import { ServiceNowSimulator } from '../../connectors/servicenow/simulator/servi
 import { startSimulatorServer, type SimulatorServer } from '../../connectors/simulator-http.ts';
 import type { Change } from '../../src/domain/change.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
-import { buildChange, changeNumber, sysId } from '../support/change-builder.ts';
+import { buildApproval, buildChange, changeNumber, sysId } from '../support/change-builder.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const AT = '2026-03-06T10:00:00Z';
@@ -71,6 +71,17 @@ beforeAll(async () => {
     change(2, { plannedStart: '2026-03-07T09:00:00Z', plannedEnd: '2026-03-07T10:00:00Z' }),
   ];
   await store.applyPage('sn-prod', 'changes', changes.map((c) => ({ kind: 'change', change: c })), null);
+  // Change 3 as three people moved it: assessed, sent to authorize, scheduled; approved after the second move.
+  const versions: [Partial<Change>, string][] = [
+    [{ state: 'assess', updatedAt: '2026-03-02T09:00:00Z', nativeRevision: 3 }, 'abel.tuter'],
+    [{ state: 'authorize', title: 'Upgrade the payments API gateway to 4.2 (rehearsed)', updatedAt: '2026-03-04T09:00:00Z', nativeRevision: 4 }, 'beth.anglin'],
+    [{ state: 'scheduled', title: 'Upgrade the payments API gateway to 4.2 (rehearsed)', updatedAt: '2026-03-08T09:00:00Z', nativeRevision: 5 }, 'carol.ruiz'],
+  ];
+  // Its own service and window: no neighbour of changes 1 and 2.
+  const apart: Partial<Change> = { services: [{ id: 'svc-ledger', name: 'Ledger' }], cis: [{ id: 'ci-ledger01', name: 'ledger01' }], plannedStart: '2026-04-20T22:00:00Z', plannedEnd: '2026-04-20T23:00:00Z' };
+  for (const [fields, user] of versions) await store.applyPage('sn-prod', 'changes', [{ kind: 'change', change: change(3, { ...apart, ...fields }), author: { id: user, name: null } }], null);
+  const approval = buildApproval({ state: 'approved', nativeState: 'approved', decidedAt: '2026-03-07T12:00:00Z', updatedAt: '2026-03-07T12:00:00Z' });
+  await store.applyPage('sn-prod', 'approvals', [{ kind: 'approval', changeNativeId: sysId(3), approval }], null);
   await store.close();
   const instance = instanceAt(await site());
   config = join(dir, 'changegate.yaml');
@@ -230,5 +241,43 @@ describe('changegate check with a waiver in the policy', () => {
     const expired = await changegate(['check', changeNumber(2), '--to', 'authorize', '--config', waivedConfig, '--at', '2026-03-07T00:00:00Z']);
     expect(expired.code).toBe(1);
     expect(expired.stdout).toMatch(/^authorize\.lead-time +authorize +fail /m);
+  });
+});
+
+describe('changegate check KEY --at T', () => {
+  it('judges the revision that was current at T, and says which one', async () => {
+    const { code, stdout } = await changegate(['check', changeNumber(3), '--config', config, '--at', '2026-03-05T00:00:00Z', '--json']);
+    expect(code).toBe(0);
+    const answer = JSON.parse(stdout) as { change: { state: string; title: string; revision: number }; asOf: Record<string, unknown> };
+    // Today the change is scheduled; at T it was in authorize under its second title.
+    expect(answer.change).toMatchObject({ state: 'authorize', title: 'Upgrade the payments API gateway to 4.2 (rehearsed)', revision: 4 });
+    expect(answer.asOf).toEqual({
+      at: '2026-03-05T00:00:00.000Z',
+      revision: 2,
+      nativeRevision: 4,
+      updatedAt: '2026-03-04T09:00:00Z',
+      author: { id: 'beth.anglin', name: null },
+      latestRevision: 3,
+      undecidedApprovals: 1,
+    });
+    const table = await changegate(['check', changeNumber(3), '--config', config, '--at', '2026-03-05T00:00:00Z']);
+    expect(table.stdout).toMatch(/judged as of 2026-03-05T00:00:00\.000Z: revision 2 of 3 \(native 4, updated 2026-03-04T09:00:00Z, by beth\.anglin\)/);
+    expect(table.stdout).toContain('1 approval was decided after that instant: taken as still requested');
+  });
+
+  it('judges the first revision at its own update time, and the newest after the last one', async () => {
+    const first = JSON.parse((await changegate(['check', changeNumber(3), '--config', config, '--at', '2026-03-02T09:00:00Z', '--json'])).stdout) as { change: { state: string }; asOf: { revision: number } };
+    expect([first.change.state, first.asOf.revision]).toEqual(['assess', 1]);
+    const last = JSON.parse((await changegate(['check', changeNumber(3), '--config', config, '--at', '2026-03-09T00:00:00Z', '--json'])).stdout) as { change: { state: string }; asOf: { revision: number; undecidedApprovals: number } };
+    expect([last.change.state, last.asOf.revision, last.asOf.undecidedApprovals]).toEqual(['scheduled', 3, 0]);
+  });
+
+  it('refuses a T before the first revision, or one that is no time, as a usage error naming --at', async () => {
+    const early = await changegate(['check', changeNumber(3), '--config', config, '--at', '2026-03-01T00:00:00Z']);
+    expect(early.code).toBe(2);
+    expect(early.stderr).toContain(`--at 2026-03-01T00:00:00.000Z is before the first revision changegate mirrored of ${changeNumber(3)} (revision 1, updated 2026-03-02T09:00:00Z)`);
+    const garbage = await changegate(['check', changeNumber(3), '--config', config, '--at', 'last tuesday']);
+    expect(garbage.code).toBe(2);
+    expect(garbage.stderr).toContain('--at "last tuesday" is neither an ISO-8601 instant');
   });
 });

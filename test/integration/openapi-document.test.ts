@@ -12,7 +12,9 @@ import { loadPolicy } from '../../src/policy/policy-config.ts';
 import { buildServer, routesOf } from '../../src/server/build-server.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
+import { SqliteAssessmentStore } from '../../src/store/sqlite/sqlite-assessment-store.ts';
 import { SqliteDeliveryStore } from '../../src/store/sqlite/sqlite-delivery-store.ts';
+import { SqliteOutboxStore } from '../../src/store/sqlite/sqlite-outbox-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 import { InstanceConfig, registry } from '../../src/app/registry.ts';
 
@@ -48,6 +50,7 @@ beforeAll(async () => {
     apiTokens: ['openapi-test-token'],
     validate: { policy: loadPolicy(), instances: validationInstances(instances, registry), lastSyncAt: () => new Date() },
     webhooks: { deliveries, connectorOf: () => undefined },
+    history: { assessments: SqliteAssessmentStore.open(':memory:'), outbox: SqliteOutboxStore.open(':memory:'), ownWritesOf: () => undefined },
   });
   await app.ready();
   document = (await app.inject('/openapi.json')).json();
@@ -99,6 +102,9 @@ describe('GET /openapi.json', () => {
     expect(codes(webhook, 401)?.toSorted()).toEqual(['CG_WEBHOOK_SIGNATURE_INVALID', 'CG_WEBHOOK_SIGNATURE_MISSING']);
     expect(codes(webhook, 413)).toEqual(['CG_INPUT_INVALID']);
     expect(codes(document.paths['/v1/validate']?.['post'], 404)).toEqual(['CG_INSTANCE_UNKNOWN']);
+    const history = document.paths['/v1/changes/{key}/history']?.['get'];
+    expect(codes(history, 404)).toEqual(['CG_NOT_FOUND']);
+    expect(codes(history, 401)).toEqual(['CG_UNAUTHORIZED']);
   });
 
   it('describes limit as the integer it is on the wire', () => {

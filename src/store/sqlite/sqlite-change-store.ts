@@ -17,6 +17,7 @@ import type {
   GetChangeOptions,
   RejectedRecord,
   Revision,
+  RevisionAuthor,
   TouchingQuery,
 } from '../change-store.ts';
 import { changeRefKeys, isActiveState, windowDays } from '../change-refs.ts';
@@ -123,7 +124,7 @@ export class SqliteChangeStore implements ChangeStore {
   #applyItem(page: PageState, item: StreamItem): void {
     switch (item.kind) {
       case 'change':
-        this.#applyChange(page, item.change);
+        this.#applyChange(page, item.change, item.author);
         if (page.hasRejected) this.#clearRejected(page, item.change.nativeId, item.change.key);
         return;
       case 'approval':
@@ -142,7 +143,7 @@ export class SqliteChangeStore implements ChangeStore {
     }
   }
 
-  #applyChange(page: PageState, change: Change): void {
+  #applyChange(page: PageState, change: Change, author: RevisionAuthor | null | undefined): void {
     const json = stableStringify(change);
     const hash = sha256Hex(json);
     const updatedAt = instantKey(change.updatedAt);
@@ -153,7 +154,7 @@ export class SqliteChangeStore implements ChangeStore {
       s.upsertCore.run(change.id, change.instance, change.nativeId, change.key, updatedAt, coreJson(change));
       this.#indexRefs(change, null);
       // A first revision's diff is every field of the change row itself: derived on read (see sqlite-schema.ts).
-      s.insertRevision.run(change.id, 1, change.nativeRevision, change.updatedAt, page.observedAt, hash, null);
+      s.insertRevision.run(change.id, 1, change.nativeRevision, change.updatedAt, page.observedAt, hash, null, authorJson(author));
       page.result.changesWritten += 1;
       return;
     }
@@ -172,7 +173,7 @@ export class SqliteChangeStore implements ChangeStore {
     s.updateChange.run(change.key, change.state, updatedAt, change.nativeRevision, hash, seq, json, change.id);
     s.upsertCore.run(change.id, change.instance, change.nativeId, change.key, updatedAt, coreJson(change));
     this.#indexRefs(change, previous);
-    s.insertRevision.run(change.id, seq, change.nativeRevision, change.updatedAt, page.observedAt, hash, JSON.stringify(diffChanges(previous, change)));
+    s.insertRevision.run(change.id, seq, change.nativeRevision, change.updatedAt, page.observedAt, hash, JSON.stringify(diffChanges(previous, change)), authorJson(author));
     page.result.changesWritten += 1;
   }
 
@@ -351,6 +352,7 @@ export class SqliteChangeStore implements ChangeStore {
         observedAt: row.observed_at,
         hash: row.hash,
         diff: row.diff === null ? this.#firstDiff(row) : (JSON.parse(row.diff) as FieldDiff[]),
+        ...authorOf(row),
       }));
     });
   }
@@ -411,6 +413,16 @@ function sameRefFacts(a: Change, b: Change): boolean {
   if (!isActiveState(b.state)) return true;
   if (a.plannedStart !== b.plannedStart || a.plannedEnd !== b.plannedEnd) return false;
   return changeRefKeys(a).join('\u0000') === changeRefKeys(b).join('\u0000');
+}
+
+function authorJson(author: RevisionAuthor | null | undefined): string {
+  return JSON.stringify(author ?? null);
+}
+
+function authorOf(row: RevisionRow): Pick<Revision, 'author' | 'authorUnknown'> {
+  if (row.author_recorded === 0) return { author: null, authorUnknown: 'not-recorded' };
+  const author = row.author === null ? null : (JSON.parse(row.author) as RevisionAuthor | null);
+  return author === null ? { author: null, authorUnknown: 'not-named' } : { author };
 }
 
 /** The change without its source payload, for readers that never look at it (policy evaluation). */

@@ -157,6 +157,13 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE changes ADD COLUMN assessed_seq INTEGER NOT NULL DEFAULT 0;
   CREATE INDEX changes_owed_assessment ON changes (id) WHERE assessed_seq < last_seq;
   `,
+  // Who made each version (JSON `{id, name, email?}`, or JSON null when the source
+  // named nobody). Revisions stored before this migration keep `author_recorded`
+  // 0: their author was never read, and the history says so rather than guess.
+  `
+  ALTER TABLE revisions ADD COLUMN author TEXT;
+  ALTER TABLE revisions ADD COLUMN author_recorded INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 /** Connection settings; run on every open, before the migrations. */

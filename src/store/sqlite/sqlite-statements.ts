@@ -25,6 +25,8 @@ export interface RevisionRow {
   hash: string;
   diff: string | null;
   snapshot: string | null;
+  author: string | null;
+  author_recorded: number;
 }
 
 export interface RejectedRow {
@@ -58,8 +60,8 @@ export function prepareStatements(db: DatabaseSync) {
        ON CONFLICT (id) DO UPDATE SET key = excluded.key, updated_at = excluded.updated_at, json = excluded.json`,
     ),
     insertRevision: p(
-      `INSERT INTO revisions (change_id, seq, native_revision, updated_at, observed_at, hash, diff)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO revisions (change_id, seq, native_revision, updated_at, observed_at, hash, diff, author, author_recorded)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)`,
     ),
     keepFirstSnapshot: p('UPDATE revisions SET snapshot = ? WHERE change_id = ? AND seq = 1 AND diff IS NULL'),
     approvalHead: p('SELECT hash, updated_at FROM approvals WHERE instance = ? AND id = ?'),
