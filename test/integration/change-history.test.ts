@@ -78,7 +78,7 @@ describe('GET /v1/changes/:key/history', () => {
     for (const w of writes) {
       expect(w).toMatchObject({ by: 'changegate', ticket: key, status: 'done', attempts: 1, result: 'written', postedAt: expect.any(String), error: null });
     }
-    expect(writes.find((w) => w['action'] === 'comment')?.['what']).toMatch(new RegExp(`^note "${key} is `));
+    expect(writes.find((w) => w['action'] === 'comment')?.['what']).toMatch(new RegExp(`^note "${key} [^"]+"$`));
     const assessment = entries.find((e) => e.kind === 'assessment');
     expect(assessment).toMatchObject({ by: 'changegate', revision: 1, policyVersion: app.policy.version, recommendation: expect.stringMatching(/^(Go|No-Go|Conditional Go)$/) });
     // The verdict written back says what the assessment blocked.
