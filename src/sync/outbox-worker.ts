@@ -76,6 +76,8 @@ export class OutboxWorker {
   #draining: Promise<DrainReport> | null = null;
   #again = false;
   #stopped = true;
+  /** The last drain ended on an error (a store fault mid-batch): items it had claimed may still be held under this owner. */
+  #broken = false;
 
   constructor(deps: OutboxWorkerDeps) {
     this.#deps = deps;
@@ -94,6 +96,7 @@ export class OutboxWorker {
     }
     const run = (async () => {
       const total: DrainReport = { claimed: 0, written: 0, alreadyDone: 0, superseded: 0, retried: 0, failed: 0 };
+      await this.#releaseStranded();
       do {
         this.#again = false;
         // Items due when this pass began: one retried during the pass waits for a later one.
@@ -109,9 +112,28 @@ export class OutboxWorker {
       return total;
     })();
     this.#draining = run;
+    run.catch(() => {
+      this.#broken = true;
+    });
     return run.finally(() => {
       this.#draining = null;
     });
+  }
+
+  /**
+   * A drain that failed midway (the store locked or full while settling an item)
+   * leaves the rest of its batch claimed under this process for the whole lease,
+   * and a live owner's claims are released by nobody else. Drains run one at a
+   * time, so before the next one nothing of this owner is in hand: its claims go
+   * back to pending. Posting again is safe: the writers look for their marker on
+   * the ticket first.
+   */
+  async #releaseStranded(): Promise<void> {
+    const owner = this.#deps.owner;
+    if (!this.#broken || owner === undefined) return;
+    const released = await this.#deps.outbox.releaseClaims(owner.id, this.#now());
+    this.#broken = false;
+    if (released > 0) this.#deps.logger.warn({ released }, `released ${released} outbox items this process claimed before a drain failed; they are worked again`);
   }
 
   /** Polls every `pollMs` (default 5 s) until `stop()`. */

@@ -7,7 +7,8 @@ import type { CommentOptions, ConnectorWriter, TicketNote, WriteOutcome } from '
 import { ChangegateError } from '../../src/errors.ts';
 import { createLogger } from '../../src/log.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
-import type { NewOutboxItem, OutboxPayload } from '../../src/store/outbox-store.ts';
+import { processOwner } from '../../src/store/claim-owner.ts';
+import type { NewOutboxItem, OutboxPayload, OutboxStore } from '../../src/store/outbox-store.ts';
 import { SqliteOutboxStore } from '../../src/store/sqlite/sqlite-outbox-store.ts';
 import { OutboxWorker } from '../../src/sync/outbox-worker.ts';
 
@@ -122,5 +123,46 @@ describe('outbox worker', () => {
     await w.worker.drain();
     expect(await w.outbox.get('k-note')).toMatchObject({ status: 'done', finishedAt: NOW.toISOString(), lastError: null });
     expect(await w.outbox.get('k-move')).toMatchObject({ status: 'pending', finishedAt: null, lastError: { code: 'CG_UPSTREAM_UNAVAILABLE', kind: 'transient', message: 'down' } });
+  });
+
+  it('works again, at the next drain, the items a drain claimed and could not settle because the store failed', async () => {
+    const calls: Call[] = [];
+    const writer: ConnectorWriter = {
+      async comment(_id, _note, key) {
+        calls.push({ kind: 'comment', key });
+        return 'written';
+      },
+      async transition() {
+        return 'written';
+      },
+      async setVerdict() {
+        return 'written';
+      },
+    };
+    const store = SqliteOutboxStore.open(':memory:');
+    // The store is locked by another process while the first item is settled.
+    let failures = 1;
+    const outbox = new Proxy(store, {
+      get(target, name) {
+        if (name === 'complete') {
+          return (...args: Parameters<OutboxStore['complete']>) =>
+            failures-- > 0 ? Promise.reject(new ChangegateError('CG_STORE_BUSY', 'the store is locked by another process')) : target.complete(...args);
+        }
+        const value: unknown = Reflect.get(target, name, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const worker = new OutboxWorker({ outbox, writerFor: () => writer, logger: createLogger({ level: 'silent' }), metrics: createMetrics({ defaultMetrics: false }), clock: () => NOW, owner: processOwner() });
+    for (const key of ['k1', 'k2', 'k3']) {
+      await store.enqueue([{ instance: 'sn', changeId: `servicenow:sn:${key}`, nativeId: key, source: 'assessment', idempotencyKey: key, payload: { action: 'comment', note: note('Verdict') } }], NOW);
+    }
+    await expect(worker.drain()).rejects.toMatchObject({ code: 'CG_STORE_BUSY' });
+    expect((await store.counts()).claimed).toBe(3);
+    // Not after the ten-minute lease: the next drain of the same, live process.
+    expect(await worker.drain()).toMatchObject({ claimed: 3, written: 3 });
+    expect(await store.counts()).toMatchObject({ claimed: 0, pending: 0, done: 3 });
+    // k1 reached the ticket before the store failed; the writer's marker check keeps it single there.
+    expect(calls.map((c) => c.key)).toEqual(['k1', 'k1', 'k2', 'k3']);
+    await store.close();
   });
 });
