@@ -66,6 +66,8 @@ export class DeliveryProcessor {
   #again = false;
   #stopped = true;
   #lastPurge = 0;
+  /** The last pass failed (a store fault mid-batch): deliveries it claimed may still be held under this owner. */
+  #broken = false;
   /**
    * When the last successful re-fetch of each record started (this process's
    * clock, ms). A delivery recorded before that instant is covered by it: the
@@ -124,10 +126,18 @@ export class DeliveryProcessor {
 
   async #pass(): Promise<void> {
     try {
+      // Passes run one at a time: what this owner still holds was stranded by a pass that failed (below).
+      if (this.#broken && this.#deps.owner !== undefined) {
+        const released = await this.#deps.store.releaseClaims(this.#deps.owner.id, this.#clock());
+        if (released > 0) this.#deps.logger.warn({ released }, `released ${released} webhook deliveries this process claimed before a pass failed; they are worked again`);
+      }
+      this.#broken = false;
       await this.drain();
       await this.#purge();
     } catch (err) {
-      // A store failure: nothing was lost (the deliveries stay pending); the next kick or tick tries again.
+      // A store failure: nothing was lost (the deliveries stay in the store); the rest of a claimed batch
+      // is released by the next pass rather than waiting for its lease.
+      this.#broken = true;
       const error = asChangegateError(err);
       this.#deps.logger.error({ code: error.code, details: error.details, err: error }, `webhook delivery processing failed: ${error.message}`);
     }

@@ -8,7 +8,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ChangegateError } from '../../src/errors.ts';
+import { processOwner } from '../../src/store/claim-owner.ts';
 import type { ConnectorWebhook } from '../../src/kit/connector.ts';
 import { createLogger } from '../../src/log.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
@@ -90,5 +92,37 @@ describe('webhook re-fetches in a burst', () => {
     await burst(1, ['10001']);
     await drainAll(work);
     expect(fetched.toSorted()).toEqual(['10001', '10001', '10002']);
+  });
+
+  it('works, at its next pass, the deliveries a pass claimed and could not settle because the store failed', async () => {
+    await burst(4, ['10001', '10002', '10003', '10004']);
+    let failures = 1;
+    const flaky = new Proxy(store, {
+      get(target, name) {
+        if (name === 'complete') {
+          return (id: string, at: Date) => (failures-- > 0 ? Promise.reject(new ChangegateError('CG_STORE_BUSY', 'the store is locked by another process')) : target.complete(id, at));
+        }
+        const value: unknown = Reflect.get(target, name, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const work = new DeliveryProcessor({
+      store: flaky,
+      engine: { syncOne: async () => applied },
+      webhookOf: () => webhook,
+      logger: createLogger({ level: 'silent' }),
+      metrics: createMetrics({ defaultMetrics: false }),
+      clock: () => new Date(now),
+      owner: processOwner(),
+      // The 30 s lease never runs out here: only the release brings them back.
+      options: { pollMs: 20 },
+    });
+    work.start();
+    try {
+      await vi.waitFor(async () => expect(await store.pendingCount()).toBe(0), { timeout: 5_000, interval: 20 });
+    } finally {
+      await work.stop();
+    }
+    expect(await store.claim(100, new Date(now))).toEqual([]);
   });
 });
