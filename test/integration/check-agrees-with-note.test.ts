@@ -8,19 +8,17 @@
 // notes are also looked at as a reader sees them: no rule ids or policy advice
 // before the part for administrators, and states by the site's own names.
 
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AdfDoc } from '../../connectors/jira/simulator/sim-types.ts';
-import { createApp, type ChangegateApp } from '../../src/app/changegate-app.ts';
-import { registry } from '../../src/app/registry.ts';
+import type { ChangegateApp } from '../../src/app/changegate-app.ts';
 import { runCheck } from '../../src/cli/check-command.ts';
-import { demoConfig, type LoadedConfig } from '../../src/config/load-config.ts';
+import type { LoadedConfig } from '../../src/config/load-config.ts';
 import type { CanonicalState, Change } from '../../src/domain/change.ts';
-import { createLogger } from '../../src/log.ts';
 import { isTerminal, MAIN_PATH } from '../../src/policy/lifecycle.ts';
 import { adfToHtml, visibleItems, visibleText } from '../support/adf-html.ts';
+import { registry } from '../../src/app/registry.ts';
+import { createLogger } from '../../src/log.ts';
+import { startSyncedDemo, type SyncedDemo } from '../support/synced-demo.ts';
 
 interface CheckJson {
   exitCode: number;
@@ -39,35 +37,23 @@ interface SeenNote {
   items: string[];
 }
 
-let dir: string;
 let app: ChangegateApp;
 let loaded: LoadedConfig;
 let drained: { failed: number; written: number };
 const changes: Change[] = [];
 
+let world: SyncedDemo;
+
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'cg-notes-'));
-  mkdirSync(join(dir, 'data'));
-  const base = demoConfig(registry, {}).config;
-  loaded = { config: { ...base, store: { kind: 'sqlite', path: join(dir, 'data', 'changegate.db') } }, file: null, registry };
-  app = await createApp(loaded, { logger: createLogger({ level: 'silent' }) });
-  await app.readItsmCalendars();
-  for (const id of app.engine.instanceIds()) await app.engine.sync(id);
+  world = await startSyncedDemo('cg-notes-');
+  ({ app, loaded } = world);
   // Everything the assessments queued, written to the tickets.
   drained = await app.outboxWorker.drain();
-  for (const instance of app.engine.instanceIds()) {
-    let cursor: string | undefined;
-    do {
-      const page = await app.store.listChanges({ instance, limit: 500, ...(cursor ? { cursor } : {}) });
-      changes.push(...page.items);
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor !== undefined);
-  }
+  changes.push(...(await world.changes()));
 }, 120_000);
 
 afterAll(async () => {
-  await app.close();
-  rmSync(dir, { recursive: true, force: true });
+  await world.close();
 });
 
 const isVerdictNote = (text: string): boolean => text.includes('[changegate-series:verdict:');

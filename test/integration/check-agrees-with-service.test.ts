@@ -7,17 +7,16 @@
 // the year-end freeze.
 
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type ChangegateApp } from '../../src/app/changegate-app.ts';
-import { registry } from '../../src/app/registry.ts';
+import type { ChangegateApp } from '../../src/app/changegate-app.ts';
 import { runCheck } from '../../src/cli/check-command.ts';
-import { demoConfig, type LoadedConfig } from '../../src/config/load-config.ts';
+import type { LoadedConfig } from '../../src/config/load-config.ts';
 import type { Assessment } from '../../src/domain/assessment.ts';
 import type { Change } from '../../src/domain/change.ts';
+import { registry } from '../../src/app/registry.ts';
 import { createLogger } from '../../src/log.ts';
+import { startSyncedDemo, type SyncedDemo } from '../support/synced-demo.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -37,29 +36,16 @@ let app: ChangegateApp;
 let loaded: LoadedConfig;
 const changes: Change[] = [];
 
+let world: SyncedDemo;
+
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'cg-agree-'));
-  mkdirSync(join(dir, 'data'));
-  // Where `changegate demo` keeps its mirror, relative to the directory it runs in.
-  const base = demoConfig(registry, {}).config;
-  loaded = { config: { ...base, store: { kind: 'sqlite', path: join(dir, 'data', 'changegate.db') } }, file: null, registry };
-  app = await createApp(loaded, { logger: createLogger({ level: 'silent' }) });
-  // As `serve` starts: the ITSM schedules first, then a sync of each instance, whose changes the runner assesses.
-  await app.readItsmCalendars();
-  for (const id of app.engine.instanceIds()) await app.engine.sync(id);
-  for (const instance of app.engine.instanceIds()) {
-    let cursor: string | undefined;
-    do {
-      const page = await app.store.listChanges({ instance, limit: 500, ...(cursor ? { cursor } : {}) });
-      changes.push(...page.items);
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor !== undefined);
-  }
+  world = await startSyncedDemo('cg-agree-');
+  ({ dir, app, loaded } = world);
+  changes.push(...(await world.changes()));
 }, 120_000);
 
 afterAll(async () => {
-  await app.close();
-  rmSync(dir, { recursive: true, force: true });
+  await world.close();
 });
 
 function collect(): { stdout: { write(t: string): boolean }; stderr: { write(t: string): boolean }; out: () => string; err: () => string } {
