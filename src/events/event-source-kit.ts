@@ -1,0 +1,41 @@
+// The shape of one CI or monitoring event source (GitHub, GitLab, Jenkins, Azure
+// DevOps, Argo CD, Alertmanager, Grafana, PagerDuty, a generic signed JSON). A
+// source is a small module exporting one `EventSourceKind`, listed once in the
+// sources registry; the ingestion route verifies a delivery on its raw body,
+// names it, stores it, and only then normalises it, so every source is judged by
+// the same route and tested the same way.
+
+import type { CiEvent, MonitorEvent } from '../domain/events.ts';
+
+/** One webhook delivery as it arrived. */
+export interface SourceDelivery {
+  /** Header names lower-cased, as node gives them; a repeated header joined by ", ". */
+  headers: Readonly<Record<string, string | undefined>>;
+  /** The body exactly as received: signatures are computed over these bytes, never over re-serialised JSON. */
+  rawBody: Buffer;
+}
+
+/** `missing`: no signature or token where one is required; `invalid`: one that matches none of the secrets. `detail` names the header. */
+export type VerifyResult = { ok: true } | { ok: false; reason: 'missing' | 'invalid'; detail: string };
+
+/** What one delivery says, in the canonical vocabulary. Empty lists for an event type the source ignores (a `ping`, a `requested` run). */
+export interface NormalisedEvents {
+  ci: CiEvent[];
+  monitor: MonitorEvent[];
+}
+
+export interface EventSourceKind {
+  /** The `kind:` of a configured source: `github`, `gitlab`, `jenkins`, `azure-devops`, `argocd`, `alertmanager`, `grafana`, `pagerduty`, `generic`. */
+  kind: string;
+  /** Checks the delivery against each configured secret in turn (several during rotation), in constant time per comparison. */
+  verify(delivery: SourceDelivery, secrets: readonly string[]): VerifyResult;
+  /** The source's own delivery id (`X-GitHub-Delivery`, `X-Gitlab-Event-UUID`, PagerDuty's event id), or null when it sends none: the route then de-duplicates by a hash of the raw body. */
+  deliveryId(delivery: SourceDelivery): string | null;
+  /**
+   * Normalises the parsed body. `sourceId` is the configured source's id (it
+   * becomes `CiEvent.source` and the prefix of event ids). Unknown fields are
+   * ignored and missing optional ones become null; a body it cannot use at all
+   * throws CG_EVENT_INVALID naming the field (answered 400/422 by the route).
+   */
+  normalise(sourceId: string, delivery: SourceDelivery, body: unknown): NormalisedEvents;
+}
