@@ -6,6 +6,9 @@
 //
 //   npm run bench:mirror [-- --changes 50000 --latency 100 --page-size 1000]
 //   npm run bench:mirror -- --system jira [--changes 50000 --latency 100]
+//   npm run bench:mirror -- --e2e [--sizes 20000,100000] [--large] [--latency 100]
+//     end to end: `changegate sync --full` with its assessments, on skewed data, per size
+//     (--large adds 1,000,000), with the growth factor between the sizes
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -23,6 +26,7 @@ import { ServiceNowInstance } from '../../connectors/servicenow/servicenow-confi
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
+import type { E2eResult } from './mirror-e2e.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const { values: args } = parseArgs({
@@ -34,6 +38,9 @@ const { values: args } = parseArgs({
     // The service runs with this V8 young-generation cap (see package.json); the phases run with it too.
     'semi-space': { type: 'string', default: '4' },
     phase: { type: 'string' },
+    e2e: { type: 'boolean', default: false },
+    sizes: { type: 'string', default: '20000,100000' },
+    large: { type: 'boolean', default: false },
     url: { type: 'string' },
   },
 });
@@ -63,7 +70,7 @@ interface PhaseResult {
 }
 
 /** Each phase runs in a fresh process of its own, so its CPU and peak RSS are its own. */
-async function runPhase(phase: 'baseline' | 'sync', sim: SimInfo): Promise<PhaseResult> {
+async function runPhase<T = PhaseResult>(phase: 'baseline' | 'sync' | 'e2e', sim: SimInfo): Promise<T> {
   const semiSpace = args['semi-space'] === '0' ? [] : [`--max-semi-space-size=${args['semi-space']}`];
   const child = spawn(
     process.execPath,
@@ -74,7 +81,8 @@ async function runPhase(phase: 'baseline' | 'sync', sim: SimInfo): Promise<Phase
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   const code = await new Promise<number | null>((done) => child.on('exit', done));
   if (code !== 0) throw new Error(`${phase} phase exited with ${code}`);
-  return JSON.parse(out) as PhaseResult;
+  // The phase's result is its last line (the e2e phase's CLI prints its own summary first).
+  return JSON.parse(out.trim().split('\n').at(-1) ?? '') as T;
 }
 
 // In a phase process the simulator's URL comes from the orchestrator.
@@ -132,6 +140,55 @@ async function fullSync(dir: string): Promise<PhaseResult> {
 
 const f = (n: number, d = 0) => n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
 const ok = (pass: boolean) => (pass ? 'ok' : 'MISSED');
+
+function startSimulator(size: number, skewed: boolean): Promise<{ sim: SimInfo; stop: () => void }> {
+  const serve = jira ? 'test/bench/serve-jira.ts' : 'test/bench/serve-servicenow.ts';
+  const simArgs = [join(ROOT, serve), String(size), String(latencyMs), ...(skewed ? ['3', '5', 'skewed'] : [])];
+  const simProcess = spawn(process.execPath, ['--max-old-space-size=8192', ...simArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((done, fail) => {
+    createInterface({ input: simProcess.stdout }).once('line', (line) => done({ sim: JSON.parse(line) as SimInfo, stop: () => simProcess.kill('SIGTERM') }));
+    simProcess.once('exit', (code) => fail(new Error(`simulator exited with ${code}`)));
+  });
+}
+
+/** `--e2e`: per size, the fetch-only baseline and `changegate sync --full` with its assessments, then the growth factor. */
+async function orchestrateE2e(): Promise<void> {
+  const sizes = args.sizes.split(',').map(Number);
+  if (args.large) sizes.push(1_000_000);
+  console.log(`changegate sync benchmark, end to end: \`changegate sync --full\` (mirror + an assessment of every change + verdicts queued), servicenow`);
+  console.log(`  skewed data: 1,000 CIs drawn from a Zipf law (busiest ≈ 1/10 of changes), active changes in weekly maintenance windows; +30% approvals, +50% work notes`);
+  console.log(`  page size ${pageSize}, simulated latency ${latencyMs} ms per request; simulator, baseline and sync each in a process of its own`);
+  console.log('  changes    records   baseline s   sync s   wall ratio   records/s   CPU ms/record   peak RSS MB   assessed');
+  const walls: number[] = [];
+  for (const size of sizes) {
+    const { sim, stop } = await startSimulator(size, true);
+    try {
+      const base = await runPhase('baseline', sim);
+      const run = await runPhase<E2eResult>('e2e', sim);
+      walls.push(run.ms);
+      const row = [
+        f(size).padStart(9),
+        f(run.records).padStart(10),
+        f(base.ms / 1000, 2).padStart(12),
+        f(run.ms / 1000, 2).padStart(8),
+        f(run.ms / base.ms, 2).padStart(12),
+        f(run.records / (run.ms / 1000)).padStart(11),
+        f(run.cpuMs / run.records, 3).padStart(15),
+        f(run.peakRssMb).padStart(13),
+        f(run.assessed).padStart(10),
+      ];
+      console.log(`  ${row.join(' ')}`);
+      if (run.mirrored !== size) console.log(`  WARNING: mirrored ${run.mirrored} of ${size} changes`);
+    } finally {
+      stop();
+    }
+  }
+  for (let i = 1; i < sizes.length; i++) {
+    const growth = (walls[i] as number) / (walls[i - 1] as number);
+    const dataGrowth = (sizes[i] as number) / (sizes[i - 1] as number);
+    console.log(`  growth factor time(${f(sizes[i] as number)}) ÷ time(${f(sizes[i - 1] as number)}) = ${f(growth, 2)} for ${f(dataGrowth, 1)}× the data   target ≤ ${f(dataGrowth * 1.1, 1)}   ${ok(growth <= dataGrowth * 1.1)}`);
+  }
+}
 
 async function orchestrate(): Promise<void> {
   const serve = jira ? 'test/bench/serve-jira.ts' : 'test/bench/serve-servicenow.ts';
@@ -206,6 +263,18 @@ if (args.phase && process.env['BENCH_DEBUG']) {
 
 if (args.phase === 'baseline') {
   process.stdout.write(JSON.stringify(jiraBench ? await jiraBench.jiraBaseline(jiraBench.benchJiraInstance(phaseUrl, pageSize), logger) : await baseline()));
+} else if (args.phase === 'e2e') {
+  const dir = mkdtempSync(join(tmpdir(), 'cg-bench-'));
+  try {
+    // Loaded only here: the other phases carry none of the app's modules.
+    const { e2ePhase } = await import('./mirror-e2e.ts');
+    const result = await e2ePhase(phaseUrl, pageSize, dir);
+    process.stdout.write(`\n${JSON.stringify(result)}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+} else if (args.e2e) {
+  await orchestrateE2e();
 } else if (args.phase === 'sync') {
   const dir = mkdtempSync(join(tmpdir(), 'cg-bench-'));
   try {

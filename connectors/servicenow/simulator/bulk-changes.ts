@@ -20,6 +20,7 @@ import {
 } from './demo-catalog.ts';
 import { toGlideDateTime } from './glide-time.ts';
 import { SeededRandom } from './seeded-random.ts';
+import { drawCi, fleetCiSysId, fleetServiceSysId, maintenanceStart, serviceOf, type Fleet } from './skewed-fleet.ts';
 import type { Row } from './table-schema.ts';
 
 export interface BulkOptions {
@@ -31,6 +32,10 @@ export interface BulkOptions {
   spanDays?: number;
   /** Share of records updated in the same second as the previous one, as bulk jobs do; default 0.15. */
   tieRate?: number;
+  /** Changes on this fleet's CIs (a Zipf law) instead of the demo catalog's few; the simulator inserts its records. */
+  fleet?: Fleet;
+  /** Active changes planned in the weekly maintenance windows (skewed-fleet.ts), as on a real instance. */
+  maintenanceWindows?: boolean;
 }
 
 export interface BulkContext {
@@ -80,8 +85,12 @@ export function bulkChangeRows(n: number, ctx: BulkContext, options: BulkOptions
     const openedMs = updatedAt - Math.floor(rng.next() * 20 * DAY) - HOUR;
     const active = state !== '3' && state !== '4';
     // Active changes are planned after they were opened; finished ones ran before their last update.
-    const startMs = active ? openedMs + rng.int(1, 21) * DAY : Math.min(updatedAt - 2 * HOUR, openedMs + rng.int(1, 10) * DAY);
-    const endMs = startMs + rng.int(1, 6) * HOUR;
+    let startMs = active ? openedMs + rng.int(1, 21) * DAY : Math.min(updatedAt - 2 * HOUR, openedMs + rng.int(1, 10) * DAY);
+    let endMs = startMs + rng.int(1, 6) * HOUR;
+    if (active && options.maintenanceWindows) {
+      startMs = maintenanceStart(startMs, rng);
+      endMs = startMs + rng.int(1, 4) * HOUR;
+    }
 
     let title: string;
     let group: string;
@@ -116,6 +125,7 @@ export function bulkChangeRows(n: number, ctx: BulkContext, options: BulkOptions
     const impact = String(rng.int(1, 3));
     const urgency = String(rng.int(1, 3));
     const closeCode = state === '3' ? rng.weighted(CLOSE_CODES) : '';
+    const fleetCi = options.fleet === undefined ? null : drawCi(options.fleet, rng);
     const number = `CHG${String(ctx.firstNumber + i).padStart(7, '0')}`;
     const missingPlanDates = active && rng.chance(0.08);
     const row: Row = {
@@ -125,13 +135,13 @@ export function bulkChangeRows(n: number, ctx: BulkContext, options: BulkOptions
       assigned_to: userSysId(assignee),
       assignment_group: groupSysId(group as GroupKey),
       backout_plan: type !== 'standard' && rng.chance(0.1) ? '' : plans.backout,
-      business_service: serviceSysId(service as ServiceKey),
+      business_service: fleetCi === null || options.fleet === undefined ? serviceSysId(service as ServiceKey) : fleetServiceSysId(serviceOf(options.fleet, fleetCi)),
       cab_required: type === 'normal' && Number(risk) <= 2 ? 'true' : 'false',
       close_code: closeCode,
       close_notes: closeCode ? rng.pick(CLOSE_NOTES[closeCode as keyof typeof CLOSE_NOTES]) : state === '4' ? rng.pick(APPROVAL_COMMENTS.rejected) : '',
       closed_at: active ? '' : updated,
       closed_by: active ? '' : userSysId(assignee),
-      cmdb_ci: ciSysId(ci as CiKey),
+      cmdb_ci: fleetCi === null ? ciSysId(ci as CiKey) : fleetCiSysId(fleetCi),
       description: plans.description,
       end_date: missingPlanDates ? '' : toGlideDateTime(endMs),
       impact,

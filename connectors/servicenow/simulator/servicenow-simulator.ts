@@ -21,6 +21,7 @@ import { CMN_SCHEDULE, CMN_SCHEDULE_SPAN } from './schedule-tables.ts';
 import { TableApi } from './table-api.ts';
 import * as schemas from './table-schema.ts';
 import type { Row } from './table-schema.ts';
+import { insertFleet } from './skewed-fleet.ts';
 
 export type { Row } from './table-schema.ts';
 export type { SimFault, FaultFilter } from './sim-faults.ts';
@@ -242,8 +243,15 @@ export class ServiceNowSimulator {
   }
 
   /** Creates `n` varied, realistic changes fast (50,000 in about a second); deterministic per seed. */
+  /** The skewed fleets whose CI records this simulator holds (bulkCreateChanges inserts each once). */
+  private readonly fleets = new WeakSet<object>();
+
   bulkCreateChanges(n: number, options: BulkOptions = {}): Row[] {
     ensureReferenceData(this);
+    if (options.fleet !== undefined && !this.fleets.has(options.fleet)) {
+      insertFleet(this, options.fleet);
+      this.fleets.add(options.fleet);
+    }
     const table = this.store.require('change_request');
     const now = this.clock();
     const ctx = { template: this.writer.changeTemplate('admin', now), firstNumber: this.writer.reserveChangeNumbers(n), now };
