@@ -161,19 +161,21 @@ export class AssessmentRunner {
 
   async #assess(idOrKey: string, options: AssessOptions): Promise<RunResult> {
     const deps = this.#deps;
-    const mirrored = await deps.store.getChange(idOrKey);
+    // Without the source payload: no gate, rule or note reads it, and the store serves it from its read cache.
+    const mirrored = await deps.store.getChange(idOrKey, { withoutRaw: true });
     if (mirrored === null) return { changeId: null, status: 'missing', assessment: null, outcomeChanged: false, enqueued: [], enforcements: [] };
     const { change } = mirrored;
     const judged: MirroredChange = judgedChange(mirrored);
-    const revisions = await deps.store.listRevisions(change.id);
-    const revision = revisions.at(-1)?.seq ?? 0;
+    // The latest revision's seq, not every revision with its diff: only enforcement reads diffs, and only the new ones.
+    const revision = await deps.store.lastRevisionSeq(change.id);
     const last = await deps.assessments.latestAssessment(change.id);
     const result: RunResult = { changeId: change.id, status: 'unchanged', assessment: null, outcomeChanged: false, enqueued: [], enforcements: [] };
 
     const writesBack = deps.writesBack?.(change.instance) ?? true;
     // The first assessment of a change is its baseline: history before changegate watched it is not enforced.
     if (last !== null && writesBack && deps.modeOf(change.instance) !== null) {
-      result.enforcements = await this.#enforcer.review(judged, revisions.filter((r) => r.seq > last.revision));
+      const unseen = revision > last.revision ? await deps.store.listRevisions(change.id, { after: last.revision }) : [];
+      result.enforcements = await this.#enforcer.review(judged, unseen);
       result.enqueued.push(...result.enforcements.filter((e) => e.action !== 'own-revert' && e.idempotencyKey !== null).map((e) => e.idempotencyKey as string));
       if (await this.#enforcer.revertPending(change)) {
         // The ticket is about to move back; a verdict for where it is now would be stale on arrival.

@@ -143,7 +143,10 @@ export interface ChangeStore {
    * The changes come without their source payload (`raw` is null).
    */
   listActiveChangesTouching(query: TouchingQuery): Promise<Change[]>;
-  listRevisions(changeId: string): Promise<Revision[]>;
+  /** The change's revisions in order; with `after`, only those with a later `seq` (what an assessment has not seen yet). */
+  listRevisions(changeId: string, options?: { after?: number }): Promise<Revision[]>;
+  /** The `seq` of the change's latest revision; 0 when the mirror holds no such change. Costs one row, not the revisions' diffs. */
+  lastRevisionSeq(changeId: string): Promise<number>;
   /**
    * Records that the assessment runner looked at the change as of revision `seq`
    * (assessed it, or found nothing the policy reads had changed). Never moves

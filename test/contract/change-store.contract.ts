@@ -116,6 +116,21 @@ export function describeChangeStoreContract(name: string, open: () => Promise<Ch
         ]);
       });
 
+      it('lists only the revisions after a seq when asked, and gives the latest seq without the revisions', async () => {
+        const v1 = buildChange();
+        const v2 = buildChange({ state: 'authorize', nativeRevision: 4, updatedAt: at(10) });
+        const v3 = buildChange({ ...v2, title: 'Upgrade the payments API gateway to 4.2.1', nativeRevision: 5, updatedAt: at(20) });
+        expect(await store.lastRevisionSeq(v1.id)).toBe(0);
+        await store.applyPage(I, S, [asChange(v1)], null);
+        expect(await store.lastRevisionSeq(v1.id)).toBe(1);
+        await store.applyPage(I, S, [asChange(v2), asChange(v3)], null);
+        expect(await store.lastRevisionSeq(v1.id)).toBe(3);
+        const all = await store.listRevisions(v1.id);
+        expect(await store.listRevisions(v1.id, { after: 1 })).toEqual(all.slice(1));
+        expect(await store.listRevisions(v1.id, { after: 3 })).toEqual([]);
+        expect(await store.listRevisions(v1.id, { after: 0 })).toEqual(all);
+      });
+
       it('compares arrays as whole values in a diff', async () => {
         const v1 = buildChange();
         const services = [...v1.services, { id: 'f00df00df00df00df00df00df00df00d', name: 'Card Vault' }];

@@ -195,8 +195,9 @@ describe('assessment runner', () => {
   it('keeps going when one change of a sync cannot be assessed, and counts the failure', async () => {
     const good = await mirror({ state: 'assess' });
     const failing: ChangeStore = Object.assign(Object.create(null) as ChangeStore, {
-      getChange: (id: string) => (id === 'servicenow:sn-prod:broken' ? Promise.reject(new Error('disk I/O error')) : store.getChange(id)),
-      listRevisions: (id: string) => store.listRevisions(id),
+      getChange: (id: string, options?: Parameters<ChangeStore['getChange']>[1]) => (id === 'servicenow:sn-prod:broken' ? Promise.reject(new Error('disk I/O error')) : store.getChange(id, options)),
+      listRevisions: (id: string, options?: { after?: number }) => store.listRevisions(id, options),
+      lastRevisionSeq: (id: string) => store.lastRevisionSeq(id),
       noteAssessed: (id: string, seq: number) => store.noteAssessed(id, seq),
       listActiveChangesTouching: (q: Parameters<ChangeStore['listActiveChangesTouching']>[0]) => store.listActiveChangesTouching(q),
     });

@@ -82,6 +82,10 @@ class MemoryStore implements ChangeStore {
     return [];
   }
 
+  async lastRevisionSeq(): Promise<number> {
+    return 0;
+  }
+
   async listActiveChangesTouching(): Promise<Change[]> {
     return [];
   }

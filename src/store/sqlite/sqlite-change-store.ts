@@ -68,7 +68,7 @@ export class SqliteChangeStore implements ChangeStore {
     const cached = this.#cache.byId(id);
     if (cached !== undefined) return cached.change;
     const row = this.#stmt.coreById.get(id) as ChangeRow | undefined;
-    return row === undefined ? undefined : this.#cache.add(JSON.parse(row.json) as Change, row.instance, row.native_id).change;
+    return row === undefined ? undefined : this.#cache.add(JSON.parse(row.json) as Change, row.instance, row.native_id, row.json.length).change;
   }
 
   /**
@@ -270,7 +270,7 @@ export class SqliteChangeStore implements ChangeStore {
       const s = this.#stmt;
       const row = this.#findRow(idOrKey, instance, [s.coreById, s.coreByKey, s.coreByKeyOn]);
       if (row === undefined) return null;
-      entry = this.#cache.add(JSON.parse(row.json) as Change, row.instance, row.native_id);
+      entry = this.#cache.add(JSON.parse(row.json) as Change, row.instance, row.native_id, row.json.length);
       if (entry.change.id !== idOrKey) this.#cache.rememberKey(idOrKey, instance, entry.change.id);
     }
     const { approvals = true, journal = true } = wanted ?? {};
@@ -341,9 +341,10 @@ export class SqliteChangeStore implements ChangeStore {
     return this.#guard('listActiveChangesTouching', { instance: query.instance }, () => this.#neighbours.find(query, limit));
   }
 
-  async listRevisions(changeId: string): Promise<Revision[]> {
+  async listRevisions(changeId: string, options: { after?: number } = {}): Promise<Revision[]> {
     return this.#guard('listRevisions', { changeId }, () => {
-      const rows = this.#stmt.revisionsOf.all(changeId) as unknown as RevisionRow[];
+      const after = options.after;
+      const rows = (after === undefined ? this.#stmt.revisionsOf.all(changeId) : this.#stmt.revisionsAfter.all(changeId, after)) as unknown as RevisionRow[];
       return rows.map((row) => ({
         changeId: row.change_id,
         seq: row.seq,
@@ -355,6 +356,10 @@ export class SqliteChangeStore implements ChangeStore {
         ...authorOf(row),
       }));
     });
+  }
+
+  async lastRevisionSeq(changeId: string): Promise<number> {
+    return this.#guard('lastRevisionSeq', { changeId }, () => (this.#stmt.lastSeq.get(changeId) as { last_seq: number } | undefined)?.last_seq ?? 0);
   }
 
   #firstDiff(row: RevisionRow): FieldDiff[] {

@@ -119,6 +119,8 @@ export function prepareStatements(db: DatabaseSync) {
     approvalsOf: p('SELECT json FROM approvals WHERE instance = ? AND change_native_id = ? ORDER BY updated_at, id'),
     journalOf: p('SELECT json FROM journal WHERE instance = ? AND change_native_id = ? ORDER BY at, id'),
     revisionsOf: p('SELECT * FROM revisions WHERE change_id = ? ORDER BY seq'),
+    revisionsAfter: p('SELECT * FROM revisions WHERE change_id = ? AND seq > ? ORDER BY seq'),
+    lastSeq: p('SELECT last_seq FROM changes WHERE id = ?'),
     deleteRefs: p('DELETE FROM change_refs WHERE change_id = ?'),
     mirrorGeneration: p('SELECT n FROM mirror_generation'),
     countAll: p('SELECT count(*) AS n FROM changes'),
