@@ -15,6 +15,11 @@
 //
 // Entries are deep-frozen: every reader shares them, so a caller that tried to
 // modify one would corrupt the next reader's answer. It throws instead.
+//
+// Bounded by bytes, least recently used first: a server's and a sync's memory
+// stays flat however large the mirror grows, and the changes read most (the
+// active ones on busy services, each the neighbour of many) stay parsed. An
+// entry's bytes are estimated from the JSON it was parsed from.
 
 import type { Approval, Change, JournalEntry } from '../domain/change.ts';
 
@@ -27,12 +32,23 @@ export interface CachedCore {
   journal?: readonly JournalEntry[];
 }
 
-export const DEFAULT_CACHE_ENTRIES = 5_000;
+export const DEFAULT_CACHE_ENTRIES = 50_000;
+/** Neighbour answers kept at most (each up to 200 changes). */
+const MAX_LOOKUPS = 1_000;
+/** What the parsed entries may take, estimated: 48 MB. */
+export const DEFAULT_CACHE_BYTES = 48 * 1024 * 1024;
+/** A parsed object takes several times the bytes of its JSON text (property maps, boxed strings); measured about 3×. */
+const PARSED_PER_JSON_BYTE = 3;
+/** Per entry besides the change: the maps' slots, the entry object, its keys. */
+const ENTRY_OVERHEAD_BYTES = 200;
 /** How stale a cached read may be against another process's write. */
 export const DEFAULT_RECHECK_MS = 100;
 
 export interface MirrorReadCacheOptions {
+  /** Entries at most (default DEFAULT_CACHE_ENTRIES). */
   capacity?: number;
+  /** Estimated bytes at most (default DEFAULT_CACHE_BYTES). */
+  maxBytes?: number;
   recheckMs?: number;
   /** Monotonic milliseconds. */
   clock?: () => number;
@@ -40,6 +56,10 @@ export interface MirrorReadCacheOptions {
 
 export class MirrorReadCache {
   readonly #capacity: number;
+  readonly #maxBytes: number;
+  #bytes = 0;
+  /** The estimated bytes of each entry, by canonical id. */
+  readonly #sizes = new Map<string, number>();
   readonly #readGeneration: () => number;
   readonly #recheckMs: number;
   readonly #clock: () => number;
@@ -56,12 +76,18 @@ export class MirrorReadCache {
   constructor(readGeneration: () => number, options: MirrorReadCacheOptions = {}) {
     this.#readGeneration = readGeneration;
     this.#capacity = Math.max(1, options.capacity ?? DEFAULT_CACHE_ENTRIES);
+    this.#maxBytes = Math.max(1, options.maxBytes ?? DEFAULT_CACHE_BYTES);
     this.#recheckMs = Math.max(0, options.recheckMs ?? DEFAULT_RECHECK_MS);
     this.#clock = options.clock ?? (() => performance.now());
   }
 
   get size(): number {
     return this.#byId.size;
+  }
+
+  /** The estimated bytes the entries take. */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   /** Call once before a read: forgets everything if another connection wrote the mirror since the entries were read. */
@@ -71,39 +97,64 @@ export class MirrorReadCache {
     this.#checkedAt = now;
     const generation = this.#readGeneration();
     if (generation === this.#generation) return;
-    this.#byId.clear();
+    this.#forgetEntries();
     this.#forgetKeys();
     this.#generation = generation;
   }
 
   /** The owning store wrote (or tried to): forget everything, and read the generation again on the next read. */
   invalidate(): void {
-    this.#byId.clear();
+    this.#forgetEntries();
     this.#forgetKeys();
     this.#generation = null;
     this.#checkedAt = Number.NEGATIVE_INFINITY;
   }
 
   byId(id: string): CachedCore | undefined {
-    return this.#byId.get(id);
+    return this.#touch(id);
   }
 
   byKey(key: string, instance: string | undefined): CachedCore | undefined {
     const id = this.#idByKey.get(instance ?? '')?.get(key);
-    return id === undefined ? undefined : this.#byId.get(id);
+    return id === undefined ? undefined : this.#touch(id);
   }
 
-  /** Keeps a freshly read core (frozen here) and returns its entry. */
-  add(change: Change, instance: string, nativeId: string): CachedCore {
-    const existing = this.#byId.get(change.id);
+  /** Keeps a freshly read core (frozen here) and returns its entry; `jsonBytes` is the length of the JSON it was parsed from. */
+  add(change: Change, instance: string, nativeId: string, jsonBytes = 0): CachedCore {
+    const existing = this.#touch(change.id);
     if (existing !== undefined) return existing;
-    if (this.#byId.size >= this.#capacity) {
-      const oldest = this.#byId.keys().next();
-      if (oldest.done !== true) this.#byId.delete(oldest.value);
+    const bytes = jsonBytes * PARSED_PER_JSON_BYTE + ENTRY_OVERHEAD_BYTES;
+    // The least recently used first (a Map iterates in insertion order, and a hit re-inserts).
+    for (const oldest of this.#byId.keys()) {
+      if (this.#byId.size < this.#capacity && this.#bytes + bytes <= this.#maxBytes) break;
+      this.#drop(oldest);
     }
     const entry: CachedCore = { change: deepFreeze(change), instance, nativeId };
     this.#byId.set(change.id, entry);
+    this.#sizes.set(change.id, bytes);
+    this.#bytes += bytes;
     return entry;
+  }
+
+  /** The entry, now the most recently used. */
+  #touch(id: string): CachedCore | undefined {
+    const entry = this.#byId.get(id);
+    if (entry === undefined) return undefined;
+    this.#byId.delete(id);
+    this.#byId.set(id, entry);
+    return entry;
+  }
+
+  #drop(id: string): void {
+    this.#byId.delete(id);
+    this.#bytes -= this.#sizes.get(id) ?? 0;
+    this.#sizes.delete(id);
+  }
+
+  #forgetEntries(): void {
+    this.#byId.clear();
+    this.#sizes.clear();
+    this.#bytes = 0;
   }
 
   /** Remembers which change a key lookup resolved to (a later lookup of the same spelling skips SQLite). */
@@ -122,7 +173,8 @@ export class MirrorReadCache {
     const known = this.#lookups.get(key);
     if (known !== undefined) return known as readonly T[];
     const answer = Object.freeze(compute());
-    if (this.#lookups.size >= this.#capacity) this.#lookups.clear();
+    // Answers hold changes the byte bound may have evicted: few are kept, so they cannot hold the mirror alive.
+    if (this.#lookups.size >= MAX_LOOKUPS) this.#lookups.clear();
     this.#lookups.set(key, answer);
     return answer;
   }

@@ -1,0 +1,51 @@
+// The read cache's bound: however many changes a sync or a server reads, the
+// parsed entries stay within the byte budget, and the ones read most recently
+// (the busy services' active changes, each the neighbour of many) are the ones kept.
+
+import { describe, expect, it } from 'vitest';
+import { MirrorReadCache } from '../../src/store/mirror-read-cache.ts';
+import { buildChanges } from '../support/change-builder.ts';
+
+const unchanged = () => 1;
+
+describe('the mirror read cache', () => {
+  it('stays within its byte budget however many changes are read', () => {
+    const changes = buildChanges(400);
+    const jsonBytes = JSON.stringify(changes[0]).length;
+    const cache = new MirrorReadCache(unchanged, { maxBytes: 40 * jsonBytes * 3 });
+    let peak = 0;
+    for (const change of changes) {
+      cache.add(change, change.instance, change.nativeId, JSON.stringify(change).length);
+      peak = Math.max(peak, cache.bytes);
+    }
+    expect(peak).toBeLessThanOrEqual(40 * jsonBytes * 3);
+    expect(cache.size).toBeGreaterThan(20);
+    expect(cache.size).toBeLessThan(40);
+    // The latest reads are kept, the earliest evicted.
+    expect(cache.byId(changes.at(-1)?.id ?? '')).toBeDefined();
+    expect(cache.byId(changes[0]?.id ?? '')).toBeUndefined();
+  });
+
+  it('evicts the least recently used entry, not the oldest read', () => {
+    const [a, b, c, d] = buildChanges(4);
+    if (!a || !b || !c || !d) throw new Error('four changes expected');
+    const cache = new MirrorReadCache(unchanged, { capacity: 3 });
+    for (const change of [a, b, c]) cache.add(change, change.instance, change.nativeId, 100);
+    expect(cache.byId(a.id)?.change.id).toBe(a.id); // a is now the most recently used
+    cache.add(d, d.instance, d.nativeId, 100);
+    expect(cache.byId(b.id)).toBeUndefined();
+    expect([a, c, d].map((x) => cache.byId(x.id)?.change.id)).toEqual([a.id, c.id, d.id]);
+    expect(cache.size).toBe(3);
+  });
+
+  it('forgets every entry and its bytes when another process writes the mirror', () => {
+    let generation = 1;
+    const cache = new MirrorReadCache(() => generation, { recheckMs: 0 });
+    cache.refresh();
+    for (const change of buildChanges(5)) cache.add(change, change.instance, change.nativeId, 1_000);
+    expect(cache.bytes).toBeGreaterThan(0);
+    generation = 2;
+    cache.refresh();
+    expect([cache.size, cache.bytes]).toEqual([0, 0]);
+  });
+});
