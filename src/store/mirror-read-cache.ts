@@ -36,7 +36,7 @@ export const DEFAULT_CACHE_ENTRIES = 50_000;
 /** Neighbour answers kept at most (each up to 200 changes). */
 const MAX_LOOKUPS = 1_000;
 /** What the parsed entries may take, estimated: 48 MB. */
-export const DEFAULT_CACHE_BYTES = 48 * 1024 * 1024;
+export const DEFAULT_CACHE_BYTES = 16 * 1024 * 1024;
 /** A parsed object takes several times the bytes of its JSON text (property maps, boxed strings); measured about 3×. */
 const PARSED_PER_JSON_BYTE = 3;
 /** Per entry besides the change: the maps' slots, the entry object, its keys. */

@@ -95,13 +95,20 @@ export class SqliteConnection {
    * Opens `path` (creating its directories; `':memory:'` gives a private in-memory database), configures the
    * connection and runs `init` (migrations, tables). `what` names the store in errors.
    */
-  static open(path: string, what: string, options: SqliteConnectionOptions, init: (db: DatabaseSync) => void, extra: { enableForeignKeyConstraints?: boolean } = {}): SqliteConnection {
+  static open(
+    path: string,
+    what: string,
+    options: SqliteConnectionOptions,
+    init: (db: DatabaseSync) => void,
+    extra: { enableForeignKeyConstraints?: boolean; cacheKb?: number } = {},
+  ): SqliteConnection {
     const inMemory = path === ':memory:';
     let db: DatabaseSync | undefined;
     try {
       if (!inMemory) mkdirSync(dirname(path), { recursive: true });
-      db = new DatabaseSync(path, { timeout: OPEN_BUSY_TIMEOUT_MS, ...extra });
-      configureConnection(db, inMemory);
+      const { cacheKb, ...dbOptions } = extra;
+      db = new DatabaseSync(path, { timeout: OPEN_BUSY_TIMEOUT_MS, ...dbOptions });
+      configureConnection(db, inMemory, cacheKb);
       init(db);
       db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
       options.configure?.(db);

@@ -167,13 +167,14 @@ export const MIGRATIONS: readonly string[] = [
 ];
 
 /** Connection settings; run on every open, before the migrations. */
-export function configureConnection(db: DatabaseSync, inMemory: boolean): void {
+export function configureConnection(db: DatabaseSync, inMemory: boolean, cacheKb = 16_384): void {
   if (!inMemory) db.exec('PRAGMA journal_mode = WAL');
   // With WAL, NORMAL loses at most the last commits on power loss, never consistency.
   db.exec('PRAGMA synchronous = NORMAL');
   db.exec('PRAGMA temp_store = MEMORY');
-  // 16 MB: the hot path reads one index entry per record; a larger cache only costs memory during a bulk sync.
-  db.exec('PRAGMA cache_size = -16384');
+  // 16 MB for the mirror: the hot path reads one index entry per record; a larger cache only costs memory
+  // during a bulk sync. The side tables (assessments, outbox, deliveries) mostly append: less serves them.
+  db.exec(`PRAGMA cache_size = -${cacheKb}`);
 }
 
 /** Functions migrations may call, so a backfill normalises exactly as the store's code does. */

@@ -9,6 +9,9 @@ import { SqliteConnection, type SqliteConnectionOptions } from './sqlite-connect
 export { errorMessageOf } from './sqlite-connection.ts';
 
 /** `':memory:'` gives a private in-memory database. `what` names the store in errors (e.g. "the outbox"). */
+/** 2 MB: side tables mostly append and read a change's latest rows. */
+const SIDE_TABLE_CACHE_KB = 2_048;
+
 export function openSideTables(
   path: string,
   schema: string,
@@ -16,8 +19,14 @@ export function openSideTables(
   options: SqliteConnectionOptions = {},
   upgrade: (db: DatabaseSync) => void = () => undefined,
 ): SqliteConnection {
-  return SqliteConnection.open(path, what, options, (db) => {
-    db.exec(schema);
-    upgrade(db);
-  });
+  return SqliteConnection.open(
+    path,
+    what,
+    options,
+    (db) => {
+      db.exec(schema);
+      upgrade(db);
+    },
+    { cacheKb: SIDE_TABLE_CACHE_KB },
+  );
 }

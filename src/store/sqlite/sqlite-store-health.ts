@@ -63,7 +63,7 @@ export class SqliteStoreHealth {
   }
 
   static open(path: string, options: SqliteHealthOptions = {}): SqliteStoreHealth {
-    const conn = SqliteConnection.open(path, 'the store health probe', options.configure ? { configure: options.configure } : {}, (db) => db.exec(PROBE_SCHEMA));
+    const conn = SqliteConnection.open(path, 'the store health probe', options.configure ? { configure: options.configure } : {}, (db) => db.exec(PROBE_SCHEMA), { cacheKb: 256 });
     return new SqliteStoreHealth(conn, path, options);
   }
 
