@@ -24,6 +24,7 @@ export interface SyncProgress {
   records: number;
   /** Rows the source said match from where this run started (null if unknown). */
   total: number | null;
+  /** Since this stream began (its rate and ETA are the stream's own, not diluted by the streams before it). */
   elapsedMs: number;
 }
 
@@ -246,6 +247,7 @@ export class SyncEngine {
     const { connector, pageSize, overlapMs } = settings;
     const instance = connector.instanceId;
     const store = this.#deps.store;
+    const streamStarted = Date.now();
     const signpost = started.toISOString().replace(/\.\d{3}Z$/, 'Z');
     // Stop chasing the head once past the signpost by more than the overlap:
     // what is newer is read next run, and the overlap absorbs clock skew.
@@ -298,7 +300,7 @@ export class SyncEngine {
         if (known) known.count += 1;
         else report.rejected.push({ code: item.error.code, count: 1, example: `${item.ref}: ${item.error.message}` });
       }
-      options.onProgress?.({ instance, stream, records: report.records, total, elapsedMs: Date.now() - started.getTime() });
+      options.onProgress?.({ instance, stream, records: report.records, total, elapsedMs: Date.now() - streamStarted });
       // Still ours? (A lapsed lock stops the run: another may hold the instance now.)
       await held.renew(this.#now());
     }
