@@ -1,0 +1,98 @@
+// Verifies an evidence bundle offline: every entry's payload hash and hash
+// recomputed, the chain followed from the genesis value, positions counted, the
+// head compared with the last entry, and the signature (when there is one, or
+// when the auditor brings the public key) checked. The first problem names the
+// entry and the field, so an auditor knows where the record was altered.
+
+import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { canonicalJson } from './canonical-json.ts';
+import { BUNDLE_FORMAT, signedHead, type EvidenceBundle } from './evidence-bundle.ts';
+import { entryHash, GENESIS_HASH, sha256Hex, type EvidenceEntry } from './evidence-entry.ts';
+
+export interface VerifyProblem {
+  /** The entry's position in the bundle (1-based), or null for the bundle as a whole. */
+  entry: number | null;
+  field: string;
+  reason: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  changeKey: string | null;
+  entries: number;
+  head: string | null;
+  signed: boolean;
+  /** Every problem found, the first (in chain order) first. */
+  problems: VerifyProblem[];
+}
+
+const TEXT_FIELDS = ['changeId', 'kind', 'at', 'source', 'summary', 'payloadHash', 'prevHash', 'hash'] as const;
+
+export function verifyBundle(input: unknown, options: { publicKey?: KeyObject } = {}): VerifyReport {
+  const problems: VerifyProblem[] = [];
+  const problem = (entry: number | null, field: string, reason: string) => problems.push({ entry, field, reason });
+  const report = (bundle: Partial<EvidenceBundle>, signed: boolean): VerifyReport => ({
+    ok: problems.length === 0,
+    changeKey: typeof bundle.change?.key === 'string' ? bundle.change.key : null,
+    entries: Array.isArray(bundle.entries) ? bundle.entries.length : 0,
+    head: typeof bundle.head?.hash === 'string' ? bundle.head.hash : null,
+    signed,
+    problems,
+  });
+  if (typeof input !== 'object' || input === null) {
+    problem(null, 'bundle', 'not a JSON object');
+    return report({}, false);
+  }
+  const bundle = input as Partial<EvidenceBundle>;
+  if (bundle.format !== BUNDLE_FORMAT) problem(null, 'format', `expected "${BUNDLE_FORMAT}", found ${JSON.stringify(bundle.format)}`);
+  if (typeof bundle.change?.id !== 'string') problem(null, 'change.id', 'missing');
+  if (!Array.isArray(bundle.entries)) {
+    problem(null, 'entries', 'missing or not a list');
+    return report(bundle, false);
+  }
+
+  let previous = GENESIS_HASH;
+  bundle.entries.forEach((raw, i) => {
+    const n = i + 1;
+    const entry = raw as Partial<EvidenceEntry>;
+    for (const field of TEXT_FIELDS) if (typeof entry[field] !== 'string') problem(n, field, 'missing or not text');
+    if (entry.actor !== null && typeof entry.actor !== 'string') problem(n, 'actor', 'neither text nor null');
+    if (entry.seq !== n) problem(n, 'seq', `entry ${n} says ${JSON.stringify(entry.seq)}: an entry was removed, inserted or moved before it`);
+    if (entry.changeId !== bundle.change?.id) problem(n, 'changeId', `belongs to ${JSON.stringify(entry.changeId)}, not to this change`);
+    if (entry.prevHash !== previous) problem(n, 'prevHash', 'does not match the hash of the entry before it: the chain is broken here');
+    let payloadHash: string | null = null;
+    try {
+      payloadHash = sha256Hex(canonicalJson(entry.payload ?? null));
+    } catch {
+      problem(n, 'payload', 'cannot be written as canonical JSON');
+    }
+    if (payloadHash !== null && entry.payloadHash !== payloadHash) problem(n, 'payload', 'differs from the payload hash: the payload or its hash was altered');
+    if (TEXT_FIELDS.every((f) => typeof entry[f] === 'string') && typeof entry.seq === 'number') {
+      const recomputed = entryHash(entry as EvidenceEntry);
+      if (recomputed !== entry.hash) problem(n, 'hash', 'does not match the entry\'s fields: a field of this entry was altered');
+    }
+    previous = typeof entry.hash === 'string' ? entry.hash : '';
+  });
+
+  const last = bundle.entries.at(-1) as Partial<EvidenceEntry> | undefined;
+  const head = bundle.head ?? null;
+  if (last === undefined ? head !== null : head?.hash !== last.hash || head?.seq !== last.seq) {
+    problem(null, 'head', 'does not name the last entry: entries were removed from the end or added after it');
+  }
+
+  const signature = bundle.signature ?? null;
+  if (signature === null) {
+    if (options.publicKey !== undefined) problem(null, 'signature', 'the bundle is not signed, but a public key was given to check it against');
+    return report(bundle, false);
+  }
+  try {
+    const embedded = createPublicKey({ key: Buffer.from(String(signature.publicKey), 'base64'), format: 'der', type: 'spki' });
+    const key = options.publicKey ?? embedded;
+    if (options.publicKey !== undefined && !options.publicKey.equals(embedded)) problem(null, 'signature.publicKey', 'is not the public key given: someone else signed this bundle');
+    const good = verify(null, Buffer.from(signedHead(bundle as EvidenceBundle)), key, Buffer.from(String(signature.value), 'base64'));
+    if (!good) problem(null, 'signature', 'does not verify over the head: the head or the signature was altered');
+  } catch {
+    problem(null, 'signature', 'unreadable (not an Ed25519 public key and signature in base64)');
+  }
+  return report(bundle, true);
+}

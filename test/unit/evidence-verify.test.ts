@@ -1,0 +1,100 @@
+// An auditor's check of an evidence bundle: any altered byte, a removed,
+// reordered or inserted entry, a truncated chain, a replaced signature or key
+// is caught, and the report names the entry and field where it happened.
+
+import { generateKeyPairSync } from 'node:crypto';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { canonicalJson } from '../../src/evidence/canonical-json.ts';
+import { buildBundle, type EvidenceBundle } from '../../src/evidence/evidence-bundle.ts';
+import { chainEntry, EVIDENCE_KINDS, type EvidenceDraft, type EvidenceEntry } from '../../src/evidence/evidence-entry.ts';
+import { verifyBundle } from '../../src/evidence/verify-bundle.ts';
+
+const CHANGE = { id: 'servicenow:sn-prod:c0ffee', key: 'CHG0030001', instance: 'sn-prod', title: 'Upgrade the payments gateway' };
+
+function ledger(drafts: EvidenceDraft[]): EvidenceEntry[] {
+  const out: EvidenceEntry[] = [];
+  for (const draft of drafts) out.push(chainEntry(CHANGE.id, out.at(-1) ?? null, draft));
+  return out;
+}
+
+const DRAFTS: EvidenceDraft[] = [
+  { kind: 'revision', at: '2026-03-10T09:00:00Z', actor: 'beth.anglin', source: 'servicenow:sn-prod', summary: 'state New → Assess', payload: { state: { from: 'new', to: 'assess' } } },
+  { kind: 'assessment', at: '2026-03-10T09:00:05Z', actor: null, source: 'changegate', summary: 'verdict: not ready (2 gates fail)', payload: { verdict: 'blocked', gates: [{ id: 'assess.record-complete', result: 'fail' }] } },
+  { kind: 'revision', at: '2026-03-11T10:00:00Z', actor: 'david.loo', source: 'servicenow:sn-prod', summary: 'approval approved by David Loo', payload: { approval: { id: 'a1', state: 'approved' } } },
+  { kind: 'enforcement', at: '2026-03-11T10:00:04Z', actor: null, source: 'changegate', summary: 'moved back from Scheduled to Authorize', payload: { action: 'revert', from: 'scheduled', to: 'authorize' } },
+];
+
+const copy = <T>(value: T): T => structuredClone(value);
+const keys = generateKeyPairSync('ed25519');
+
+describe('changegate evidence verify', () => {
+  it('accepts an intact bundle, signed or not, and names its head', () => {
+    const entries = ledger(DRAFTS);
+    const plain = verifyBundle(copy(buildBundle(CHANGE, entries, '2026-03-12T00:00:00Z')));
+    expect(plain).toMatchObject({ ok: true, entries: 4, head: entries[3]?.hash, signed: false, problems: [] });
+    const signed = verifyBundle(copy(buildBundle(CHANGE, entries, '2026-03-12T00:00:00Z', keys.privateKey)), { publicKey: keys.publicKey });
+    expect(signed).toMatchObject({ ok: true, signed: true, problems: [] });
+  });
+
+  const FIELDS = ['changeId', 'seq', 'kind', 'at', 'actor', 'source', 'summary', 'payloadHash', 'prevHash', 'hash', 'payload'] as const;
+  it.each(FIELDS)('catches a change to the %s of an entry, naming that entry', (field) => {
+    const bundle = copy(buildBundle(CHANGE, ledger(DRAFTS), '2026-03-12T00:00:00Z')) as unknown as { entries: Record<string, unknown>[] };
+    const entry = bundle.entries[1] as Record<string, unknown>;
+    const value = entry[field];
+    entry[field] = typeof value === 'number' ? value + 1 : typeof value === 'string' ? `${value.slice(0, -1)}${value.endsWith('x') ? 'y' : 'x'}` : value === null ? 'someone' : { ...(value as object), altered: true };
+    const report = verifyBundle(bundle);
+    expect(report.ok).toBe(false);
+    expect(report.problems[0]?.entry).toBe(2);
+  });
+
+  it('catches a removed, a swapped and an inserted entry, and a chain cut short', () => {
+    const entries = ledger(DRAFTS);
+    const removed = buildBundle(CHANGE, [entries[0], entries[2], entries[3]] as EvidenceEntry[], 'x');
+    expect(verifyBundle(removed).problems[0]).toMatchObject({ entry: 2 });
+    const swapped = buildBundle(CHANGE, [entries[0], entries[2], entries[1], entries[3]] as EvidenceEntry[], 'x');
+    expect(verifyBundle(swapped).problems[0]).toMatchObject({ entry: 2 });
+    const forged = chainEntry(CHANGE.id, entries[1] as EvidenceEntry, { kind: 'waiver', at: '2026-03-11T00:00:00Z', actor: 'mallory', source: 'changegate', summary: 'waived', payload: {} });
+    const inserted = buildBundle(CHANGE, [entries[0], entries[1], forged, entries[2], entries[3]] as EvidenceEntry[], 'x');
+    expect(verifyBundle(inserted).problems[0]).toMatchObject({ entry: 4 });
+    // Truncated: the last entry dropped but the head (which the ticket names) kept.
+    const whole = copy(buildBundle(CHANGE, entries, 'x'));
+    const truncated = { ...whole, entries: whole.entries.slice(0, 3) };
+    expect(verifyBundle(truncated).problems).toEqual([expect.objectContaining({ entry: null, field: 'head' })]);
+  });
+
+  it('catches a replaced signature, a head re-signed by another key, and a bundle stripped of its signature', () => {
+    const signed = buildBundle(CHANGE, ledger(DRAFTS), 'x', keys.privateKey);
+    const other = generateKeyPairSync('ed25519');
+    const badValue = { ...copy(signed), signature: { ...signed.signature, value: buildBundle(CHANGE, ledger(DRAFTS.slice(0, 2)), 'x', keys.privateKey).signature?.value } } as EvidenceBundle;
+    expect(verifyBundle(badValue, { publicKey: keys.publicKey }).problems).toEqual([expect.objectContaining({ field: 'signature' })]);
+    const resigned = buildBundle(CHANGE, ledger(DRAFTS), 'x', other.privateKey);
+    expect(verifyBundle(resigned).ok).toBe(true); // self-consistent: only the published key can tell
+    expect(verifyBundle(resigned, { publicKey: keys.publicKey }).problems[0]).toMatchObject({ field: 'signature.publicKey' });
+    const stripped = { ...copy(signed), signature: null };
+    expect(verifyBundle(stripped, { publicKey: keys.publicKey }).problems).toEqual([expect.objectContaining({ field: 'signature' })]);
+  });
+
+  it('detects every single edit of a random ledger (property)', () => {
+    const draft = fc.record({
+      kind: fc.constantFrom(...EVIDENCE_KINDS),
+      at: fc.integer({ min: 1_700_000_000_000, max: 1_900_000_000_000 }).map((ms) => new Date(ms).toISOString()),
+      actor: fc.option(fc.string({ minLength: 1 }), { nil: null }),
+      source: fc.constantFrom('servicenow:sn-prod', 'jira:jsm-cloud', 'changegate', 'github'),
+      summary: fc.string(),
+      payload: fc.jsonValue(),
+    });
+    fc.assert(
+      fc.property(fc.array(draft, { minLength: 1, maxLength: 8 }), fc.nat(), fc.nat(), fc.string({ minLength: 1 }), (drafts, pickEntry, pickField, junk) => {
+        const bundle = copy(buildBundle(CHANGE, ledger(drafts as EvidenceDraft[]), 'x')) as unknown as { entries: Record<string, unknown>[] };
+        const entry = bundle.entries[pickEntry % bundle.entries.length] as Record<string, unknown>;
+        const field = FIELDS[pickField % FIELDS.length] as string;
+        const before = canonicalJson(entry[field] ?? null);
+        entry[field] = field === 'seq' ? (entry[field] as number) + 1 + (pickField % 3) : field === 'payload' ? { was: entry[field] ?? null, junk } : `${String(entry[field])}${junk}`;
+        if (canonicalJson(entry[field] ?? null) === before) return;
+        expect(verifyBundle(bundle).ok).toBe(false);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
