@@ -3,7 +3,7 @@
 // is caught, and the report names the entry and field where it happened.
 
 import { generateKeyPairSync } from 'node:crypto';
-import fc from 'fast-check';
+import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/evidence/canonical-json.ts';
 import { buildBundle, type EvidenceBundle } from '../../src/evidence/evidence-bundle.ts';
