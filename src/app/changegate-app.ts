@@ -11,6 +11,7 @@ import { loadPolicy, type Policy } from '../policy/policy-config.ts';
 import { buildServer } from '../server/build-server.ts';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import type { ChangeStore } from '../store/change-store.ts';
+import type { EvidenceStore } from '../store/evidence-store.ts';
 import type { DeliveryStore } from '../store/delivery-store.ts';
 import type { AssessmentStore } from '../store/assessment-store.ts';
 import type { OutboxStore } from '../store/outbox-store.ts';
@@ -52,6 +53,8 @@ export interface ChangegateApp {
   assessOwed(): Promise<OwedReport>;
   /** Ticket write-back, worked by `outboxWorker` while `serve` runs (items queued by `sync` wait for it). */
   outbox: OutboxStore;
+  /** The evidence ledger the runner appends to (`changegate evidence export`). */
+  evidence: EvidenceStore;
   outboxWorker: OutboxWorker;
   demo: DemoInstances | null;
   /** The policy in force (config `policy:`, else mappings/policy.default.yaml), validated at start-up. */
@@ -124,6 +127,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     modeOf: (id) => modes.get(id) ?? null,
     stateNames: stateNamesFor(instances, registry),
     writesBack: (id) => writers.has(id),
+    evidence: stores.evidence,
     logger,
     metrics,
     onEnqueued: () => outboxWorker.kick(),
@@ -183,6 +187,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     reassessor,
     assessOwed: () => owed.run(),
     outbox,
+    evidence: stores.evidence,
     outboxWorker,
     demo,
     policy,

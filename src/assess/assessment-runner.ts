@@ -26,6 +26,9 @@ import type { ChangeStore } from '../store/change-store.ts';
 import { contentHash } from '../store/content-hash.ts';
 import type { NewOutboxItem, OutboxStore } from '../store/outbox-store.ts';
 import { Enforcer } from './enforcement.ts';
+import type { EvidenceDraft } from '../evidence/evidence-entry.ts';
+import type { EvidenceStore } from '../store/evidence-store.ts';
+import { assessmentDraft, enforcementDraft, revisionDraft } from './evidence-drafts.ts';
 import { buildPolicyContext, judgedChange, type EventSource } from './policy-context.ts';
 import type { StateNamer } from '../kit/ticket-note.ts';
 import { assessmentNote, namerFor, ticketVerdict } from './verdict-text.ts';
@@ -51,6 +54,8 @@ export interface AssessmentRunnerDeps {
   onEnqueued?: () => void;
   /** Told when assessing a change a sync wrote failed; the change stays owed (the owed pass retries it). */
   onFailed?: (changeId: string) => void;
+  /** The evidence ledger: state moves, decisions that changed and enforcement actions are appended to it. */
+  evidence?: EvidenceStore;
 }
 
 export interface AssessOptions {
@@ -146,6 +151,13 @@ export class AssessmentRunner {
     }
   }
 
+  /** Appends to the change's ledger in order; a replayed key (a run repeated after a crash) is kept once by the store. */
+  async #record(changeId: string, drafts: readonly ({ draft: EvidenceDraft; key: string } | null)[]): Promise<void> {
+    const ledger = this.#deps.evidence;
+    if (ledger === undefined) return;
+    for (const item of drafts) if (item !== null) await ledger.append(changeId, item.draft, item.key);
+  }
+
   assessChange(idOrKey: string, options: AssessOptions = {}): Promise<RunResult> {
     const previous = this.#running.get(idOrKey) ?? Promise.resolve(null);
     const run = previous.then(
@@ -175,7 +187,10 @@ export class AssessmentRunner {
     // The first assessment of a change is its baseline: history before changegate watched it is not enforced.
     if (last !== null && writesBack && deps.modeOf(change.instance) !== null) {
       const unseen = revision > last.revision ? await deps.store.listRevisions(change.id, { after: last.revision }) : [];
+      await this.#record(change.id, unseen.map((r) => revisionDraft(change, r)));
       result.enforcements = await this.#enforcer.review(judged, unseen);
+      const at = (deps.clock?.() ?? new Date()).toISOString();
+      await this.#record(change.id, result.enforcements.map((e) => enforcementDraft(change, e, at)));
       result.enqueued.push(...result.enforcements.filter((e) => e.action !== 'own-revert' && e.idempotencyKey !== null).map((e) => e.idempotencyKey as string));
       if (await this.#enforcer.revertPending(change)) {
         // The ticket is about to move back; a verdict for where it is now would be stale on arrival.
@@ -228,6 +243,8 @@ export class AssessmentRunner {
       const queued = await deps.outbox.enqueue(items, now);
       result.enqueued.push(...queued.inserted);
     }
+    // Before the assessment is stored: a crash in between assesses again, and the key keeps the entry single.
+    if (result.outcomeChanged) await this.#record(change.id, [assessmentDraft(change, assessment, revision, hash)]);
     await deps.assessments.saveAssessment({
       changeId: change.id,
       revision,

@@ -13,6 +13,7 @@ import type { ConnectorRegistry } from '../kit/connector-registry.ts';
 import { createLogger } from '../log.ts';
 import { runCheck } from './check-command.ts';
 import { commandHelp, findCommand, globalHelp, parseCommand, UsageError, type CommandSpec } from './command-spec.ts';
+import { runEvidenceExport, runEvidenceVerify } from './evidence-command.ts';
 import { runHistory } from './history-command.ts';
 import { runMappingsValidate } from './mappings-command.ts';
 import { runOpenApi } from './openapi-command.ts';
@@ -79,6 +80,26 @@ async function runCommand(spec: CommandSpec, args: readonly string[], registry: 
         { key: positionals[0] as string, json, ...(limit === undefined ? {} : { limit }), ...(order === undefined ? {} : { order }), ...(instance ? { instance } : {}), ...(config ? { config } : {}) },
         { stdout: process.stdout, stderr: process.stderr },
       );
+    }
+    case 'evidence export': {
+      const [out, since, until, instance, signingKey] = [str(values['out']), str(values['since']), str(values['until']), str(values['instance']), str(values['signing-key'])];
+      return runEvidenceExport(
+        registry,
+        {
+          ...(positionals[0] === undefined ? {} : { key: positionals[0] }),
+          ...(out === undefined ? {} : { out }),
+          ...(since === undefined ? {} : { since }),
+          ...(until === undefined ? {} : { until }),
+          ...(instance === undefined ? {} : { instance }),
+          ...(signingKey === undefined ? {} : { signingKey }),
+          ...(config ? { config } : {}),
+        },
+        { stdout: process.stdout, stderr: process.stderr },
+      );
+    }
+    case 'evidence verify': {
+      const publicKey = str(values['public-key']);
+      return runEvidenceVerify(positionals[0] as string, { json, ...(publicKey === undefined ? {} : { publicKey }) }, { stdout: process.stdout, stderr: process.stderr });
     }
     case 'mappings validate': {
       const instance = str(values['instance']);

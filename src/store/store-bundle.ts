@@ -8,6 +8,7 @@ import type { StoreConfig } from '../config/schema.ts';
 import type { AssessmentStore } from './assessment-store.ts';
 import type { ChangeStore } from './change-store.ts';
 import type { DeliveryStore } from './delivery-store.ts';
+import type { EvidenceStore } from './evidence-store.ts';
 import type { OutboxStore } from './outbox-store.ts';
 import type { RunLocks } from './run-locks.ts';
 import type { StoreHealth } from './store-health.ts';
@@ -21,11 +22,13 @@ export interface StoreBundle {
   outbox: OutboxStore;
   /** The webhook inbox. */
   deliveries: DeliveryStore;
+  /** The evidence ledger: per change, an append-only hash chain (src/evidence). */
+  evidence: EvidenceStore;
   /** Who runs an instance's sync right now. */
   runLocks: RunLocks;
   // The ports the next issues add go here, opened by every adapter alike:
-  // `events` (CI and monitoring events), `evidence` (the enforcement ledger),
-  // `leases` (which process works which instance when several share a store).
+  // `events` (CI and monitoring events), `leases` (which process works which
+  // instance when several share a store).
   /** Whether the store can keep what it is given now: locked, corrupt, missing or full otherwise (store-health.ts). Run by the health monitor, off the request path. */
   health(): Promise<StoreHealth>;
   /** Calls `listener` each time an operation of any port meets a store fault, so the monitor checks at once. */

@@ -11,6 +11,7 @@ import { SqliteAssessmentStore } from './sqlite-assessment-store.ts';
 import { SqliteChangeStore } from './sqlite-change-store.ts';
 import type { SqliteConnectionOptions } from './sqlite-connection.ts';
 import { SqliteDeliveryStore } from './sqlite-delivery-store.ts';
+import { SqliteEvidenceStore } from './sqlite-evidence-store.ts';
 import { SqliteOutboxStore } from './sqlite-outbox-store.ts';
 import { SqliteStoreHealth, type SqliteHealthOptions } from './sqlite-store-health.ts';
 
@@ -37,6 +38,7 @@ export function openSqliteStores(path: string, options: SqliteStoresOptions = {}
     const deliveries = keep(SqliteDeliveryStore.open(path, connection));
     const assessments = keep(SqliteAssessmentStore.open(path, connection));
     const outbox = keep(SqliteOutboxStore.open(path, connection));
+    const evidence = keep(SqliteEvidenceStore.open(path, connection));
     const runLocks = keep(new InProcessRunLocks());
     const probe = keep(SqliteStoreHealth.open(path, { ...healthOptions, ...(configure === undefined ? {} : { configure }) }));
     health = probe;
@@ -45,6 +47,7 @@ export function openSqliteStores(path: string, options: SqliteStoresOptions = {}
       deliveries,
       assessments,
       outbox,
+      evidence,
       runLocks,
       health: () => probe.check(),
       onFault: (listener) => listeners.push(listener),

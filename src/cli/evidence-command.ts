@@ -1,0 +1,138 @@
+// `changegate evidence export KEY [--out FILE] [--signing-key FILE]`,
+// `changegate evidence export --since DATE --until DATE [--instance ID] --out DIR` and
+// `changegate evidence verify FILE [--public-key FILE] [--json]`: an auditor's bundle of a
+// change's ledger (src/evidence), a period's changes as one bundle each with an
+// index, and the offline check of a bundle.
+//
+// Exit codes: export 0 written, 2 usage, configuration or an unknown change;
+// verify 0 intact, 1 altered (the first problem names the entry and field), 2 usage or unreadable file.
+
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig } from '../config/load-config.ts';
+import { buildBundle, type EvidenceBundle } from '../evidence/evidence-bundle.ts';
+import { verifyBundle } from '../evidence/verify-bundle.ts';
+import type { ConnectorRegistry } from '../kit/connector-registry.ts';
+import { openStores } from '../store/open-stores.ts';
+import type { StoreBundle } from '../store/store-bundle.ts';
+import { findCommand, UsageError } from './command-spec.ts';
+
+export interface EvidenceOutput {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+}
+
+export interface ExportOptions {
+  key?: string;
+  out?: string;
+  since?: string;
+  until?: string;
+  instance?: string;
+  signingKey?: string;
+  config?: string;
+}
+
+const spec = (name: string) => findCommand(name.split(' '))?.spec ?? null;
+
+function readKey(file: string, kind: 'private' | 'public', option: string): KeyObject {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw new UsageError(`${option} ${file}: cannot read the file`, spec(option === '--public-key' ? 'evidence verify' : 'evidence export'));
+  }
+  try {
+    const key = kind === 'private' ? createPrivateKey(text) : createPublicKey(text);
+    if (key.asymmetricKeyType !== 'ed25519') throw new Error('not Ed25519');
+    return key;
+  } catch {
+    throw new UsageError(`${option} ${file}: not an Ed25519 ${kind} key in PEM`, spec(option === '--public-key' ? 'evidence verify' : 'evidence export'));
+  }
+}
+
+function instant(value: string, option: string): string {
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw new UsageError(`${option} ${JSON.stringify(value)} is not a date (2026-01-01 or 2026-01-01T00:00:00Z)`, spec('evidence export'));
+  return new Date(ms).toISOString();
+}
+
+async function bundleOf(stores: StoreBundle, key: string, instance: string | undefined, signingKey: KeyObject | null): Promise<EvidenceBundle | null> {
+  const mirrored = await stores.changes.getChange(key, { withoutRaw: true, children: { approvals: false, journal: false }, ...(instance === undefined ? {} : { instance }) });
+  if (mirrored === null) return null;
+  const c = mirrored.change;
+  const entries = await stores.evidence.list(c.id);
+  return buildBundle({ id: c.id, key: c.key, instance: c.instance, title: c.title }, entries, new Date().toISOString(), signingKey);
+}
+
+export async function runEvidenceExport(registry: ConnectorRegistry, options: ExportOptions, out: EvidenceOutput): Promise<number> {
+  const period = options.since !== undefined || options.until !== undefined;
+  if (period && options.key !== undefined) throw new UsageError('give a change KEY or --since and --until, not both', spec('evidence export'));
+  if (!period && options.key === undefined) throw new UsageError('give a change KEY, or --since DATE --until DATE --out DIR for a period', spec('evidence export'));
+  if (period && (options.since === undefined || options.until === undefined || options.out === undefined)) throw new UsageError('a period needs --since, --until and --out DIR', spec('evidence export'));
+  const signingKey = options.signingKey === undefined ? null : readKey(options.signingKey, 'private', '--signing-key');
+  const { config } = loadConfig(registry, { path: options.config });
+  if (config.store.kind === 'sqlite' && config.store.path !== ':memory:' && !existsSync(config.store.path)) {
+    out.stderr.write(`changegate evidence export: no store at ${config.store.path}: run \`changegate sync\` first, or name the configuration with --config\n`);
+    return 2;
+  }
+  const stores = await openStores(config.store);
+  try {
+    if (!period) {
+      const bundle = await bundleOf(stores, options.key as string, options.instance, signingKey);
+      if (bundle === null) {
+        out.stderr.write(`changegate evidence export: no mirrored change "${options.key}"${options.instance === undefined ? '' : ` on instance ${options.instance}`}\n`);
+        return 2;
+      }
+      const text = `${JSON.stringify(bundle, null, 2)}\n`;
+      if (options.out === undefined) out.stdout.write(text);
+      else {
+        writeFileSync(options.out, text);
+        out.stderr.write(`${bundle.change.key}: ${bundle.entries.length} entries, head ${bundle.head?.hash ?? '(none)'}${bundle.signature ? ', signed' : ''} → ${options.out}\n`);
+      }
+      return 0;
+    }
+    const since = instant(options.since as string, '--since');
+    const until = instant(options.until as string, '--until');
+    const dir = options.out as string;
+    mkdirSync(dir, { recursive: true });
+    const index: { key: string; instance: string; entries: number; head: string | null; file: string }[] = [];
+    for (const id of await stores.evidence.changesWithEntries({ since, until })) {
+      const bundle = await bundleOf(stores, id, undefined, signingKey);
+      if (bundle === null || (options.instance !== undefined && bundle.change.instance !== options.instance)) continue;
+      const file = `${bundle.change.instance}-${bundle.change.key}.json`.replace(/[^A-Za-z0-9._-]/g, '_');
+      writeFileSync(join(dir, file), `${JSON.stringify(bundle, null, 2)}\n`);
+      index.push({ key: bundle.change.key, instance: bundle.change.instance, entries: bundle.entries.length, head: bundle.head?.hash ?? null, file });
+    }
+    writeFileSync(join(dir, 'index.json'), `${JSON.stringify({ format: 1, since, until, instance: options.instance ?? null, changes: index }, null, 2)}\n`);
+    out.stderr.write(`${index.length} change${index.length === 1 ? '' : 's'} with evidence from ${since} to ${until} → ${dir} (index.json)\n`);
+    return 0;
+  } finally {
+    await stores.close();
+  }
+}
+
+export function runEvidenceVerify(file: string, options: { publicKey?: string; json?: boolean }, out: EvidenceOutput): number {
+  const publicKey = options.publicKey === undefined ? undefined : readKey(options.publicKey, 'public', '--public-key');
+  let input: unknown;
+  try {
+    input = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    out.stderr.write(`changegate evidence verify: ${file}: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const report = verifyBundle(input, publicKey === undefined ? {} : { publicKey });
+  if (options.json === true) {
+    out.stdout.write(`${JSON.stringify({ format: 1, exitCode: report.ok ? 0 : 1, file, ...report }, null, 2)}\n`);
+    return report.ok ? 0 : 1;
+  }
+  if (report.ok) {
+    out.stdout.write(`intact  ${file}: ${report.changeKey ?? '?'}, ${report.entries} entries, head ${report.head ?? '(none)'}${report.signed ? ', signature valid' : ', not signed'}\n`);
+    return 0;
+  }
+  const where = (p: (typeof report.problems)[number]) => (p.entry === null ? p.field : `entry ${p.entry} ${p.field}`);
+  const first = report.problems[0];
+  out.stdout.write(`ALTERED ${file}: ${first ? `${where(first)} ${first.reason}` : ''}\n`);
+  for (const p of report.problems.slice(1)) out.stdout.write(`        also ${where(p)} ${p.reason}\n`);
+  return 1;
+}

@@ -1,0 +1,112 @@
+// The evidence ledger as changegate writes it and an auditor takes it away:
+// the assessment runner appends a state move, each decision that changed and
+// each enforcement action, once each even when a run is repeated; `changegate
+// evidence export` bundles the chain (signed when given a key) and `changegate
+// evidence verify` accepts it, and names the entry and field of any edit.
+
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registry } from '../../src/app/registry.ts';
+import { AssessmentRunner } from '../../src/assess/assessment-runner.ts';
+import { runEvidenceExport, runEvidenceVerify } from '../../src/cli/evidence-command.ts';
+import type { Change } from '../../src/domain/change.ts';
+import { createLogger } from '../../src/log.ts';
+import { createMetrics } from '../../src/observability/metrics.ts';
+import { loadPolicy } from '../../src/policy/policy-config.ts';
+import { openStores } from '../../src/store/open-stores.ts';
+import type { StoreBundle } from '../../src/store/store-bundle.ts';
+import { buildChange } from '../support/change-builder.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'cg-evidence-'));
+const dbPath = join(dir, 'changegate.db');
+const configPath = join(dir, 'changegate.yaml');
+let stores: StoreBundle;
+let key = '';
+
+function capture(): { stdout: { write(t: string): boolean }; stderr: { write(t: string): boolean }; text: () => string } {
+  let text = '';
+  const sink = { write: (t: string) => ((text += t), true) };
+  return { stdout: sink, stderr: sink, text: () => text };
+}
+
+let revision = 3;
+async function mirror(overrides: Partial<Change>): Promise<Change> {
+  revision += 1;
+  const change = buildChange({ nativeRevision: revision, updatedAt: new Date(Date.parse('2026-03-02T09:00:00Z') + revision * 60_000).toISOString(), ...overrides });
+  await stores.changes.applyPage('sn-prod', 'changes', [{ kind: 'change', change }], null);
+  return change;
+}
+
+beforeAll(async () => {
+  writeFileSync(configPath, `store: { kind: sqlite, path: "${dbPath}" }\ninstances: []\n`);
+  stores = await openStores({ kind: 'sqlite', path: dbPath });
+  const runner = new AssessmentRunner({
+    store: stores.changes,
+    assessments: stores.assessments,
+    outbox: stores.outbox,
+    evidence: stores.evidence,
+    policy: loadPolicy(),
+    modeOf: () => 'enforce',
+    logger: createLogger({ level: 'silent' }),
+    metrics: createMetrics({ defaultMetrics: false }),
+    clock: () => new Date('2026-03-02T12:00:00Z'),
+  });
+  const c = await mirror({ state: 'assess' });
+  key = c.key;
+  await runner.assessChange(c.id);
+  await runner.assessChange(c.id, { force: true }); // the same decision again: nothing new in the ledger
+  // Moved to Authorize with no backout plan: a denied move, enforced.
+  await mirror({ state: 'authorize', nativeState: '-3', nativeStateLabel: 'Authorize', plans: { implementation: 'Deploy.', backout: '', test: 'Smoke.' } });
+  await runner.assessChange(c.id);
+  await stores.close();
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('the evidence ledger', () => {
+  it('holds the first decision, the state move with who made it, and the enforcement, each once', async () => {
+    const out = capture();
+    expect(await runEvidenceExport(registry, { key, out: join(dir, 'plain.json'), config: configPath }, out)).toBe(0);
+    const bundle = JSON.parse(readFileSync(join(dir, 'plain.json'), 'utf8')) as { entries: { kind: string; summary: string }[] };
+    expect(bundle.entries.map((e) => e.kind)).toEqual(['assessment', 'revision', 'enforcement']);
+    expect(bundle.entries[1]?.summary).toMatch(/^state assess → authorize/);
+    expect(bundle.entries[2]?.summary).toMatch(/authorize/);
+    const verified = capture();
+    expect(runEvidenceVerify(join(dir, 'plain.json'), {}, verified)).toBe(0);
+    expect(verified.text()).toMatch(/^intact .*3 entries, head [0-9a-f]{64}, not signed/);
+  });
+
+  it('is signed with the deployment key when exported with it, and a bundle signed otherwise fails against the published key', async () => {
+    const keys = generateKeyPairSync('ed25519');
+    const other = generateKeyPairSync('ed25519');
+    writeFileSync(join(dir, 'signing.pem'), keys.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    writeFileSync(join(dir, 'other.pem'), other.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    writeFileSync(join(dir, 'published.pub'), keys.publicKey.export({ type: 'spki', format: 'pem' }));
+    expect(await runEvidenceExport(registry, { key, out: join(dir, 'signed.json'), signingKey: join(dir, 'signing.pem'), config: configPath }, capture())).toBe(0);
+    expect(await runEvidenceExport(registry, { key, out: join(dir, 'forged.json'), signingKey: join(dir, 'other.pem'), config: configPath }, capture())).toBe(0);
+    const good = capture();
+    expect(runEvidenceVerify(join(dir, 'signed.json'), { publicKey: join(dir, 'published.pub') }, good)).toBe(0);
+    expect(good.text()).toContain('signature valid');
+    const forged = capture();
+    expect(runEvidenceVerify(join(dir, 'forged.json'), { publicKey: join(dir, 'published.pub') }, forged)).toBe(1);
+    expect(forged.text()).toMatch(/^ALTERED .*signature\.publicKey/);
+  });
+
+  it('names the entry and field an edit touched, and exits 1', () => {
+    const text = readFileSync(join(dir, 'plain.json'), 'utf8');
+    writeFileSync(join(dir, 'edited.json'), text.replace('"state assess → authorize', '"state assess → scheduled'));
+    const out = capture();
+    expect(runEvidenceVerify(join(dir, 'edited.json'), {}, out)).toBe(1);
+    expect(out.text()).toMatch(/^ALTERED .*entry 2 hash/);
+  });
+
+  it('exports a period as one bundle per change with an index', async () => {
+    const out = capture();
+    expect(await runEvidenceExport(registry, { since: '2026-03-01', until: '2026-04-01', out: join(dir, 'q1'), config: configPath }, out)).toBe(0);
+    const index = JSON.parse(readFileSync(join(dir, 'q1', 'index.json'), 'utf8')) as { changes: { key: string; entries: number; file: string }[] };
+    expect(index.changes).toEqual([expect.objectContaining({ key, entries: 3 })]);
+    expect(runEvidenceVerify(join(dir, 'q1', index.changes[0]?.file ?? ''), {}, capture())).toBe(0);
+  });
+});
