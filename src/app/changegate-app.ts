@@ -171,6 +171,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
         storeHealth: () => engine.readiness.store(),
       },
       history: { assessments, outbox, ownWritesOf: ownWritesOf(instances, registry) },
+      evidence: stores.evidence,
       apiTokens: config.server.apiTokens,
     }));
 

@@ -3,6 +3,7 @@
 // without starting a server.
 
 import type { RouteDeclaration } from './route-contract.ts';
+import { ChangeEvidenceRoute } from './routes/change-evidence.ts';
 import { ChangeHistoryRoute } from './routes/change-history.ts';
 import { GetChangeRoute, listChangesRoute } from './routes/changes.ts';
 import { HealthRoute, MetricsRoute, ReadyRoute } from './routes/health.ts';
@@ -12,5 +13,5 @@ import { webhookRoute } from './routes/webhooks.ts';
 
 /** `systems`: the registered systems (webhook routes, the `system` values the API accepts). */
 export function apiRoutes(systems: readonly string[]): RouteDeclaration[] {
-  return [HealthRoute, ReadyRoute, MetricsRoute, OpenApiRoute, listChangesRoute(systems), GetChangeRoute, ChangeHistoryRoute, validateRoute(systems), ...systems.map(webhookRoute)];
+  return [HealthRoute, ReadyRoute, MetricsRoute, OpenApiRoute, listChangesRoute(systems), GetChangeRoute, ChangeHistoryRoute, ChangeEvidenceRoute, validateRoute(systems), ...systems.map(webhookRoute)];
 }

@@ -11,6 +11,8 @@ import { answerClientError, answerFrameworkError, MAX_PARAM_LENGTH } from './fra
 import { answerUnrouted } from './method-not-allowed.ts';
 import type { RouteDeclaration } from './route-contract.ts';
 import type { HistoryDeps } from '../assess/change-history.ts';
+import type { EvidenceStore } from '../store/evidence-store.ts';
+import { registerChangeEvidenceRoute } from './routes/change-evidence.ts';
 import { registerChangeHistoryRoute } from './routes/change-history.ts';
 import { registerChangeRoutes } from './routes/changes.ts';
 import { registerHealthRoutes } from './routes/health.ts';
@@ -33,6 +35,8 @@ export interface ServerDeps {
   webhooks?: Omit<WebhookRouteDeps, 'metrics' | 'systems'>;
   /** `GET /v1/changes/:key/history` (assessments, outbox, own-write signatures); absent: no history route. */
   history?: Omit<HistoryDeps, 'store'>;
+  /** `GET /v1/changes/:key/evidence`; absent: no evidence route. */
+  evidence?: EvidenceStore;
   /** Bearer tokens the API (`/v1/*` except webhooks) requires; empty or absent: the API is open. */
   apiTokens?: readonly string[];
 }
@@ -86,6 +90,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   registerOpenApiRoute(app, () => declarations);
   registerChangeRoutes(app, deps.store, deps.systems);
   if (deps.history) registerChangeHistoryRoute(app, { ...deps.history, store: deps.store });
+  if (deps.evidence) registerChangeEvidenceRoute(app, { store: deps.store, evidence: deps.evidence });
   if (deps.validate) registerValidateRoute(app, { ...deps.validate, store: deps.store, metrics: deps.metrics, systems: deps.systems });
   if (deps.webhooks) registerWebhookRoutes(app, { ...deps.webhooks, metrics: deps.metrics, systems: deps.systems });
   return app;

@@ -17,6 +17,7 @@ import { createMetrics } from '../../src/observability/metrics.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
 import { SqliteAssessmentStore } from '../../src/store/sqlite/sqlite-assessment-store.ts';
 import { SqliteDeliveryStore } from '../../src/store/sqlite/sqlite-delivery-store.ts';
+import { SqliteEvidenceStore } from '../../src/store/sqlite/sqlite-evidence-store.ts';
 import { SqliteOutboxStore } from '../../src/store/sqlite/sqlite-outbox-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 import { buildChange } from '../support/change-builder.ts';
@@ -48,6 +49,7 @@ beforeAll(async () => {
     validate: { policy: loadPolicy(), instances: validationInstances(instances, registry), lastSyncAt: () => new Date() },
     webhooks: { deliveries, connectorOf: () => undefined },
     history: { assessments: SqliteAssessmentStore.open(':memory:'), outbox: SqliteOutboxStore.open(':memory:'), ownWritesOf: () => undefined },
+    evidence: SqliteEvidenceStore.open(':memory:'),
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   port = (app.server.address() as AddressInfo).port;

@@ -8,6 +8,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registry } from '../../src/app/registry.ts';
 import { AssessmentRunner } from '../../src/assess/assessment-runner.ts';
@@ -16,7 +17,9 @@ import type { Change } from '../../src/domain/change.ts';
 import { createLogger } from '../../src/log.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { loadPolicy } from '../../src/policy/policy-config.ts';
+import { buildServer } from '../../src/server/build-server.ts';
 import { openStores } from '../../src/store/open-stores.ts';
+import { SyncEngine } from '../../src/sync/sync-engine.ts';
 import type { StoreBundle } from '../../src/store/store-bundle.ts';
 import { buildChange } from '../support/change-builder.ts';
 
@@ -108,5 +111,24 @@ describe('the evidence ledger', () => {
     const index = JSON.parse(readFileSync(join(dir, 'q1', 'index.json'), 'utf8')) as { changes: { key: string; entries: number; file: string }[] };
     expect(index.changes).toEqual([expect.objectContaining({ key, entries: 3 })]);
     expect(runEvidenceVerify(join(dir, 'q1', index.changes[0]?.file ?? ''), {}, capture())).toBe(0);
+  });
+
+  it('is served as the same bundle at GET /v1/changes/:key/evidence, and 404 for a change the mirror lacks', async () => {
+    const opened = await openStores({ kind: 'sqlite', path: dbPath });
+    const logger = pino({ level: 'silent' });
+    const metrics = createMetrics({ defaultMetrics: false });
+    const app = buildServer({ systems: registry.systems, store: opened.changes, evidence: opened.evidence, engine: new SyncEngine({ store: opened.changes, logger, metrics }), metrics, logger });
+    try {
+      const served = await app.inject(`/v1/changes/${key}/evidence`);
+      expect(served.statusCode).toBe(200);
+      writeFileSync(join(dir, 'served.json'), served.body);
+      const exported = JSON.parse(readFileSync(join(dir, 'plain.json'), 'utf8')) as { entries: unknown[]; head: unknown };
+      expect(served.json()).toMatchObject({ entries: exported.entries, head: exported.head, signature: null });
+      expect(runEvidenceVerify(join(dir, 'served.json'), {}, capture())).toBe(0);
+      expect((await app.inject('/v1/changes/CHG9999999/evidence')).json()).toMatchObject({ error: { code: 'CG_NOT_FOUND' } });
+    } finally {
+      await app.close();
+      await opened.close();
+    }
   });
 });

@@ -14,6 +14,7 @@ import { createMetrics } from '../../src/observability/metrics.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
 import { SqliteAssessmentStore } from '../../src/store/sqlite/sqlite-assessment-store.ts';
 import { SqliteDeliveryStore } from '../../src/store/sqlite/sqlite-delivery-store.ts';
+import { SqliteEvidenceStore } from '../../src/store/sqlite/sqlite-evidence-store.ts';
 import { SqliteOutboxStore } from '../../src/store/sqlite/sqlite-outbox-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 import { InstanceConfig, registry } from '../../src/app/registry.ts';
@@ -51,6 +52,7 @@ beforeAll(async () => {
     validate: { policy: loadPolicy(), instances: validationInstances(instances, registry), lastSyncAt: () => new Date() },
     webhooks: { deliveries, connectorOf: () => undefined },
     history: { assessments: SqliteAssessmentStore.open(':memory:'), outbox: SqliteOutboxStore.open(':memory:'), ownWritesOf: () => undefined },
+    evidence: SqliteEvidenceStore.open(':memory:'),
   });
   await app.ready();
   document = (await app.inject('/openapi.json')).json();
