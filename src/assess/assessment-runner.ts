@@ -29,6 +29,7 @@ import { Enforcer } from './enforcement.ts';
 import type { EvidenceDraft } from '../evidence/evidence-entry.ts';
 import type { EvidenceStore } from '../store/evidence-store.ts';
 import { assessmentDraft, enforcementDraft, revisionDraft } from './evidence-drafts.ts';
+import { evidenceNote } from './evidence-note.ts';
 import { buildPolicyContext, judgedChange, type EventSource } from './policy-context.ts';
 import type { StateNamer } from '../kit/ticket-note.ts';
 import { assessmentNote, namerFor, ticketVerdict } from './verdict-text.ts';
@@ -151,11 +152,46 @@ export class AssessmentRunner {
     }
   }
 
-  /** Appends to the change's ledger in order; a replayed key (a run repeated after a crash) is kept once by the store. */
-  async #record(changeId: string, drafts: readonly ({ draft: EvidenceDraft; key: string } | null)[]): Promise<void> {
+  /** Appends to the change's ledger in order; a replayed key (a run repeated after a crash) is kept once by the store. Says whether a state move was among what was new. */
+  async #record(changeId: string, drafts: readonly ({ draft: EvidenceDraft; key: string } | null)[]): Promise<boolean> {
     const ledger = this.#deps.evidence;
-    if (ledger === undefined) return;
-    for (const item of drafts) if (item !== null) await ledger.append(changeId, item.draft, item.key);
+    if (ledger === undefined) return false;
+    let moved = false;
+    for (const item of drafts) {
+      if (item === null) continue;
+      const { appended } = await ledger.append(changeId, item.draft, item.key);
+      moved ||= appended && item.draft.kind === 'revision';
+    }
+    return moved;
+  }
+
+  /**
+   * Queues the evidence summary for the ticket when the policy asks for it now: on
+   * each state move, or when the change has entered Review or Closed. Keyed by the
+   * head hash and a series, so the same summary is never posted twice.
+   */
+  async #queueEvidenceNote(change: Change, moved: boolean, now: Date): Promise<string[]> {
+    const deps = this.#deps;
+    const when = deps.policy.evidence.note;
+    if (deps.evidence === undefined || when === 'never' || !moved) return [];
+    if (when === 'review-and-closed' && change.state !== 'review' && change.state !== 'closed') return [];
+    const entries = await deps.evidence.list(change.id);
+    const head = entries.at(-1);
+    if (head === undefined) return [];
+    const queued = await deps.outbox.enqueue(
+      [
+        {
+          instance: change.instance,
+          changeId: change.id,
+          nativeId: change.nativeId,
+          source: 'assessment',
+          idempotencyKey: `evidence:${change.id}:${head.hash}`,
+          payload: { action: 'comment', note: evidenceNote(change, entries), series: { name: 'evidence', digest: head.hash.slice(0, 16) } },
+        },
+      ],
+      now,
+    );
+    return queued.inserted;
   }
 
   assessChange(idOrKey: string, options: AssessOptions = {}): Promise<RunResult> {
@@ -184,10 +220,11 @@ export class AssessmentRunner {
     const result: RunResult = { changeId: change.id, status: 'unchanged', assessment: null, outcomeChanged: false, enqueued: [], enforcements: [] };
 
     const writesBack = deps.writesBack?.(change.instance) ?? true;
+    let moved = false;
     // The first assessment of a change is its baseline: history before changegate watched it is not enforced.
     if (last !== null && writesBack && deps.modeOf(change.instance) !== null) {
       const unseen = revision > last.revision ? await deps.store.listRevisions(change.id, { after: last.revision }) : [];
-      await this.#record(change.id, unseen.map((r) => revisionDraft(change, r)));
+      moved = await this.#record(change.id, unseen.map((r) => revisionDraft(change, r)));
       result.enforcements = await this.#enforcer.review(judged, unseen);
       const at = (deps.clock?.() ?? new Date()).toISOString();
       await this.#record(change.id, result.enforcements.map((e) => enforcementDraft(change, e, at)));
@@ -256,6 +293,7 @@ export class AssessmentRunner {
       wroteBack: write || (wanted && shown?.outcomeHash === hash),
       assessment,
     });
+    if (writesBack) result.enqueued.push(...(await this.#queueEvidenceNote(change, moved, now)));
     // After the assessment is stored: a crash in between leaves the revision owed, and start-up assesses it again.
     await deps.store.noteAssessed(change.id, revision);
     deps.metrics.assessments.inc({ instance: change.instance, outcome: write ? 'changed' : 'same' });

@@ -36,6 +36,8 @@ export interface Policy {
   calendar: Calendar;
   /** Waivers the file grants; callers put a change's own into the context (`waiversFor`). */
   waivers: PolicyWaiver[];
+  /** When the evidence summary goes to the ticket. */
+  evidence: { note: 'review-and-closed' | 'each-state-change' | 'never' };
 }
 
 export interface ResolvedRules {
@@ -111,6 +113,7 @@ function policyFromSource(source: YamlSource): Policy {
     overrides: parsed.overrides,
     calendar: { windows: parsed.calendar },
     waivers: parsed.waivers,
+    evidence: parsed.evidence,
   };
 }
 

@@ -153,6 +153,15 @@ export const PolicyFileSchema = z
     overrides: z.array(OverrideSchema).default([]),
     calendar: z.array(WindowSchema).default([]),
     waivers: z.array(WaiverSchema).default([]),
+    evidence: z
+      .object({
+        note: z
+          .enum(['review-and-closed', 'each-state-change', 'never'])
+          .default('review-and-closed')
+          .describe('When the evidence summary (ledger entries, head hash) is posted to the ticket: when the change enters Review or Closed, on each state move, or never (export only).'),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .superRefine((policy, ctx) => {

@@ -131,4 +131,43 @@ describe('the evidence ledger', () => {
       await opened.close();
     }
   });
+
+  it('posts its summary with the head hash once the change enters Review, once, and never when the policy says never', async () => {
+    for (const note of ['review-and-closed', 'never'] as const) {
+      const bundle = await openStores({ kind: 'sqlite', path: ':memory:' });
+      const policy = { ...loadPolicy(), evidence: { note } };
+      const r = new AssessmentRunner({
+        store: bundle.changes,
+        assessments: bundle.assessments,
+        outbox: bundle.outbox,
+        evidence: bundle.evidence,
+        policy,
+        modeOf: () => 'advisory',
+        logger: createLogger({ level: 'silent' }),
+        metrics: createMetrics({ defaultMetrics: false }),
+        clock: () => new Date('2026-03-02T12:00:00Z'),
+      });
+      const put = async (overrides: Partial<Change>) => {
+        revision += 1;
+        const change = buildChange({ nativeRevision: revision, updatedAt: new Date(Date.parse('2026-03-02T09:00:00Z') + revision * 60_000).toISOString(), ...overrides });
+        await bundle.changes.applyPage('sn-prod', 'changes', [{ kind: 'change', change }], null);
+        return change;
+      };
+      const c = await put({ state: 'implement', nativeState: '-1', nativeStateLabel: 'Implement' });
+      await r.assessChange(c.id);
+      await put({ state: 'review', nativeState: '0', nativeStateLabel: 'Review' });
+      await r.assessChange(c.id);
+      await r.assessChange(c.id, { force: true });
+      const notes = (await bundle.outbox.list({ limit: 100 })).filter((i) => i.payload.action === 'comment' && i.payload.series?.name === 'evidence');
+      const head = (await bundle.evidence.list(c.id)).at(-1);
+      if (note === 'never') expect(notes).toEqual([]);
+      else {
+        expect(notes).toHaveLength(1);
+        const payload = notes[0]?.payload;
+        expect(payload?.action === 'comment' ? payload.note.lines[0] : '').toBe(`Head of the evidence chain: ${head?.hash} (entry ${head?.seq}).`);
+        expect(payload?.action === 'comment' ? payload.note.table?.rows.map((row) => row[2]) : []).toContain('revision');
+      }
+      await bundle.close();
+    }
+  });
 });
