@@ -14,6 +14,7 @@ import { registry } from '../../src/app/registry.ts';
 import { AssessmentRunner } from '../../src/assess/assessment-runner.ts';
 import { runEvidenceExport, runEvidenceVerify } from '../../src/cli/evidence-command.ts';
 import type { Change } from '../../src/domain/change.ts';
+import type { TicketNote } from '../../src/kit/connector.ts';
 import { createLogger } from '../../src/log.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { loadPolicy } from '../../src/policy/policy-config.ts';
@@ -67,6 +68,37 @@ beforeAll(async () => {
   await stores.close();
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A change moved Implement → Review under a policy whose evidence.note is `note`, assessed three times: the evidence notes queued and the ledger's head. */
+async function toReview(note: 'review-and-closed' | 'never'): Promise<{ notes: TicketNote[]; head: string }> {
+  const bundle = await openStores({ kind: 'sqlite', path: ':memory:' });
+  const r = new AssessmentRunner({
+    store: bundle.changes,
+    assessments: bundle.assessments,
+    outbox: bundle.outbox,
+    evidence: bundle.evidence,
+    policy: { ...loadPolicy(), evidence: { note } },
+    modeOf: () => 'advisory',
+    logger: createLogger({ level: 'silent' }),
+    metrics: createMetrics({ defaultMetrics: false }),
+    clock: () => new Date('2026-03-02T12:00:00Z'),
+  });
+  const put = async (overrides: Partial<Change>) => {
+    revision += 1;
+    const change = buildChange({ nativeRevision: revision, updatedAt: new Date(Date.parse('2026-03-02T09:00:00Z') + revision * 60_000).toISOString(), ...overrides });
+    await bundle.changes.applyPage('sn-prod', 'changes', [{ kind: 'change', change }], null);
+    return change;
+  };
+  const c = await put({ state: 'implement', nativeState: '-1', nativeStateLabel: 'Implement' });
+  await r.assessChange(c.id);
+  await put({ state: 'review', nativeState: '0', nativeStateLabel: 'Review' });
+  await r.assessChange(c.id);
+  await r.assessChange(c.id, { force: true });
+  const notes = (await bundle.outbox.list({ limit: 100 })).flatMap((i) => (i.payload.action === 'comment' && i.payload.series?.name === 'evidence' ? [i.payload.note] : []));
+  const last = (await bundle.evidence.list(c.id)).at(-1);
+  await bundle.close();
+  return { notes, head: `${last?.hash} (entry ${last?.seq})` };
+}
 
 describe('the evidence ledger', () => {
   it('holds the first decision, the state move with who made it, and the enforcement, each once', async () => {
@@ -132,42 +164,14 @@ describe('the evidence ledger', () => {
     }
   });
 
-  it('posts its summary with the head hash once the change enters Review, once, and never when the policy says never', async () => {
-    for (const note of ['review-and-closed', 'never'] as const) {
-      const bundle = await openStores({ kind: 'sqlite', path: ':memory:' });
-      const policy = { ...loadPolicy(), evidence: { note } };
-      const r = new AssessmentRunner({
-        store: bundle.changes,
-        assessments: bundle.assessments,
-        outbox: bundle.outbox,
-        evidence: bundle.evidence,
-        policy,
-        modeOf: () => 'advisory',
-        logger: createLogger({ level: 'silent' }),
-        metrics: createMetrics({ defaultMetrics: false }),
-        clock: () => new Date('2026-03-02T12:00:00Z'),
-      });
-      const put = async (overrides: Partial<Change>) => {
-        revision += 1;
-        const change = buildChange({ nativeRevision: revision, updatedAt: new Date(Date.parse('2026-03-02T09:00:00Z') + revision * 60_000).toISOString(), ...overrides });
-        await bundle.changes.applyPage('sn-prod', 'changes', [{ kind: 'change', change }], null);
-        return change;
-      };
-      const c = await put({ state: 'implement', nativeState: '-1', nativeStateLabel: 'Implement' });
-      await r.assessChange(c.id);
-      await put({ state: 'review', nativeState: '0', nativeStateLabel: 'Review' });
-      await r.assessChange(c.id);
-      await r.assessChange(c.id, { force: true });
-      const notes = (await bundle.outbox.list({ limit: 100 })).filter((i) => i.payload.action === 'comment' && i.payload.series?.name === 'evidence');
-      const head = (await bundle.evidence.list(c.id)).at(-1);
-      if (note === 'never') expect(notes).toEqual([]);
-      else {
-        expect(notes).toHaveLength(1);
-        const payload = notes[0]?.payload;
-        expect(payload?.action === 'comment' ? payload.note.lines[0] : '').toBe(`Head of the evidence chain: ${head?.hash} (entry ${head?.seq}).`);
-        expect(payload?.action === 'comment' ? payload.note.table?.rows.map((row) => row[2]) : []).toContain('revision');
-      }
-      await bundle.close();
-    }
+  it('posts its summary with the head hash once the change enters Review, and once only', async () => {
+    const { notes, head } = await toReview('review-and-closed');
+    expect(notes).toHaveLength(1);
+    expect(notes[0]?.lines[0]).toBe(`Head of the evidence chain: ${head}.`);
+    expect(notes[0]?.table?.rows.map((row) => row[2])).toContain('revision');
+  });
+
+  it('posts no summary when the policy says never', async () => {
+    expect((await toReview('never')).notes).toEqual([]);
   });
 });
