@@ -184,7 +184,8 @@ export class AssessmentRunner {
           instance: change.instance,
           changeId: change.id,
           nativeId: change.nativeId,
-          source: 'assessment',
+          // Its own source: an assessment's next comment must not supersede it, nor it the verdict queued beside it.
+          source: 'evidence',
           idempotencyKey: `evidence:${change.id}:${head.hash}`,
           payload: { action: 'comment', note: evidenceNote(change, entries), series: { name: 'evidence', digest: head.hash.slice(0, 16) } },
         },

@@ -19,8 +19,11 @@ export type OutboxAction = (typeof OUTBOX_ACTIONS)[number];
  */
 export type OutboxStatus = 'pending' | 'claimed' | 'done' | 'failed' | 'superseded';
 
-/** What caused the item: an assessment's outcome (superseded by the next outcome) or an enforcement (never superseded). */
-export type OutboxSource = 'assessment' | 'enforcement';
+/**
+ * What caused the item: an assessment's outcome (superseded by the next outcome), an enforcement, or the
+ * evidence summary (neither ever superseded, nor superseding an assessment's items).
+ */
+export type OutboxSource = 'assessment' | 'enforcement' | 'evidence';
 
 export interface TransitionPayload {
   toNativeState: string;

@@ -70,7 +70,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A change moved Implement → Review under a policy whose evidence.note is `note`, assessed three times: the evidence notes queued and the ledger's head. */
-async function toReview(note: 'review-and-closed' | 'never'): Promise<{ notes: TicketNote[]; head: string }> {
+async function toReview(note: 'review-and-closed' | 'never'): Promise<{ notes: TicketNote[]; head: string; verdictStatus: string | undefined }> {
   const bundle = await openStores({ kind: 'sqlite', path: ':memory:' });
   const r = new AssessmentRunner({
     store: bundle.changes,
@@ -94,10 +94,12 @@ async function toReview(note: 'review-and-closed' | 'never'): Promise<{ notes: T
   await put({ state: 'review', nativeState: '0', nativeStateLabel: 'Review' });
   await r.assessChange(c.id);
   await r.assessChange(c.id, { force: true });
-  const notes = (await bundle.outbox.list({ limit: 100 })).flatMap((i) => (i.payload.action === 'comment' && i.payload.series?.name === 'evidence' ? [i.payload.note] : []));
+  const items = await bundle.outbox.list({ limit: 100 });
+  const notes = items.flatMap((i) => (i.payload.action === 'comment' && i.payload.series?.name === 'evidence' ? [i.payload.note] : []));
+  const verdictStatus = items.findLast((i) => i.payload.action === 'comment' && i.payload.series?.name === 'verdict')?.status;
   const last = (await bundle.evidence.list(c.id)).at(-1);
   await bundle.close();
-  return { notes, head: `${last?.hash} (entry ${last?.seq})` };
+  return { notes, head: `${last?.hash} (entry ${last?.seq})`, verdictStatus };
 }
 
 describe('the evidence ledger', () => {
@@ -165,8 +167,10 @@ describe('the evidence ledger', () => {
   });
 
   it('posts its summary with the head hash once the change enters Review, and once only', async () => {
-    const { notes, head } = await toReview('review-and-closed');
+    const { notes, head, verdictStatus } = await toReview('review-and-closed');
     expect(notes).toHaveLength(1);
+    // Beside the verdict note of the same run, not instead of it.
+    expect(verdictStatus).toBe('pending');
     expect(notes[0]?.lines[0]).toBe(`Head of the evidence chain: ${head}.`);
     expect(notes[0]?.table?.rows.map((row) => row[2])).toContain('revision');
   });
