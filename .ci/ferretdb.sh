@@ -22,7 +22,8 @@ BIN="$BIN_DIR/ferretdb"
 log() { echo "ferretdb.sh: $*" >&2; }
 
 installed() {
-  [[ -x "$BIN" ]] && "$BIN" --version 2>/dev/null | grep -q "version: $VERSION"
+  # Read whole, not piped into grep -q: an early exit of grep fails the pipe (pipefail).
+  [[ -x "$BIN" && "$("$BIN" --version 2>/dev/null)" == *"version: $VERSION"* ]]
 }
 
 install() {
@@ -34,7 +35,7 @@ install() {
   mkdir -p "$BIN_DIR"
   log "building FerretDB $VERSION with $(go version | cut -d' ' -f3) (minutes on a cold Go cache)"
   local started=$SECONDS
-  GOBIN="$BIN_DIR" GOFLAGS=-mod=mod go install "github.com/FerretDB/FerretDB/cmd/ferretdb@$VERSION" >&2
+  GOBIN="$BIN_DIR/go-install" GOFLAGS=-mod=mod go install "github.com/FerretDB/FerretDB/cmd/ferretdb@$VERSION" >&2
   # `go install` of a tagged module leaves out the generated build/version/version.txt, and a binary
   # without it panics at start. So the source go just fetched is copied, given that file, and built
   # again, which reuses the build cache the install filled (seconds).
@@ -71,9 +72,9 @@ start() {
   dir="$(mktemp -d "${TMPDIR:-/tmp}/changegate-ferretdb-XXXXXX")"
   for attempt in 1 2 3; do
     port="$(free_port)"
-    # setsid + nohup: the server outlives this script and the shell that evals its output.
-    setsid nohup "$BIN" --handler=sqlite --sqlite-url="file:$dir/" --state-dir="$dir" --telemetry=disable \
-      --listen-addr="127.0.0.1:$port" --log-level=warn >"$dir/ferretdb.log" 2>&1 </dev/null &
+    # nohup, output to a file: the server outlives this script and the shell that evals its output.
+    nohup "$BIN" --handler=sqlite --sqlite-url="file:$dir/" --state-dir="$dir" --telemetry=disable \
+      --listen-addr="127.0.0.1:$port" --debug-addr="127.0.0.1:$(free_port)" --log-level=warn >"$dir/ferretdb.log" 2>&1 </dev/null &
     pid=$!
     for _ in $(seq 1 150); do
       if ! kill -0 "$pid" 2>/dev/null; then break; fi

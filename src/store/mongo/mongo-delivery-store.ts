@@ -8,6 +8,7 @@ import type { System } from '../../domain/change.ts';
 import type { ClaimOwner } from '../claim-owner.ts';
 import { DEFAULT_LEASE_MS, deliveryKey, type ClaimOptions, type Delivery, type DeliveryStatus, type DeliveryStore, type NewDelivery, type RecordResult } from '../delivery-store.ts';
 import { type MongoConnection, isDuplicateKey } from './mongo-connection.ts';
+import { MongoTurns } from './mongo-turns.ts';
 
 const WHAT = 'the MongoDB webhook delivery store';
 
@@ -51,10 +52,12 @@ function toDelivery(d: DeliveryDoc): Delivery {
 export class MongoDeliveryStore implements DeliveryStore {
   readonly #conn: MongoConnection;
   readonly #items: Collection<DeliveryDoc>;
+  readonly #turns: MongoTurns;
 
   constructor(conn: MongoConnection) {
     this.#conn = conn;
     this.#items = conn.db.collection<DeliveryDoc>('webhook_deliveries');
+    this.#turns = new MongoTurns(conn.db);
   }
 
   static async ensureIndexes(conn: MongoConnection): Promise<void> {
@@ -98,11 +101,13 @@ export class MongoDeliveryStore implements DeliveryStore {
     const nowMs = now.getTime();
     const due = { status: 'pending', nextAttemptAt: { $lte: nowMs } };
     return this.#run('claim', { limit }, async () => {
-      const candidates = await this.#items.find(due, { projection: { _id: 1 } }).sort({ receivedAt: 1, seq: 1 }).limit(Math.max(1, limit)).toArray();
+      const candidates = await this.#items.find(due, { projection: { _id: 1, attempts: 1 } }).sort({ receivedAt: 1, seq: 1 }).limit(Math.max(1, limit)).toArray();
       const claimed: Delivery[] = [];
-      for (const { _id } of candidates) {
+      for (const { _id, attempts } of candidates) {
+        // Another processor took it first (mongo-turns.ts).
+        if (!(await this.#turns.take(_id, attempts + 1))) continue;
         const doc = await this.#items.findOneAndUpdate(
-          { _id, ...due },
+          { _id, attempts, ...due },
           { $set: { nextAttemptAt: nowMs + (options.leaseMs ?? DEFAULT_LEASE_MS), claimOwner: options.owner ?? null }, $inc: { attempts: 1 } },
           { returnDocument: 'after' },
         );
@@ -129,7 +134,10 @@ export class MongoDeliveryStore implements DeliveryStore {
   }
 
   async complete(id: string, now: Date): Promise<void> {
-    await this.#run('complete', { id }, () => this.#items.updateOne({ _id: id, status: 'pending' }, { $set: { status: 'done', finishedAt: now.getTime(), claimOwner: null } }));
+    await this.#run('complete', { id }, async () => {
+      await this.#items.updateOne({ _id: id, status: 'pending' }, { $set: { status: 'done', finishedAt: now.getTime(), claimOwner: null } });
+      await this.#turns.forget([id]);
+    });
   }
 
   async fail(id: string, error: string, retryAt: Date | null, now: Date): Promise<void> {
@@ -138,7 +146,10 @@ export class MongoDeliveryStore implements DeliveryStore {
       retryAt === null
         ? { status: 'failed', lastError: error, nextAttemptAt: nowMs, finishedAt: nowMs, claimOwner: null }
         : { status: 'pending', lastError: error, nextAttemptAt: retryAt.getTime(), finishedAt: null, claimOwner: null };
-    await this.#run('fail', { id }, () => this.#items.updateOne({ _id: id, status: 'pending' }, { $set: set }));
+    await this.#run('fail', { id }, async () => {
+      await this.#items.updateOne({ _id: id, status: 'pending' }, { $set: set });
+      if (retryAt === null) await this.#turns.forget([id]);
+    });
   }
 
   async get(id: string): Promise<Delivery | null> {

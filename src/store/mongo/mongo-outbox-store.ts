@@ -22,6 +22,7 @@ import {
 } from '../outbox-store.ts';
 import { type MongoConnection, isDuplicateKey } from './mongo-connection.ts';
 import { nextSeq } from './mongo-counters.ts';
+import { MongoTurns } from './mongo-turns.ts';
 
 const WHAT = 'the MongoDB outbox';
 const STATUSES: readonly OutboxStatus[] = ['pending', 'claimed', 'done', 'failed', 'superseded'];
@@ -75,10 +76,12 @@ function toItem(d: OutboxDoc): OutboxItem {
 export class MongoOutboxStore implements OutboxStore {
   readonly #conn: MongoConnection;
   readonly #items: Collection<OutboxDoc>;
+  readonly #turns: MongoTurns;
 
   constructor(conn: MongoConnection) {
     this.#conn = conn;
     this.#items = conn.db.collection<OutboxDoc>('outbox');
+    this.#turns = new MongoTurns(conn.db);
   }
 
   static async ensureIndexes(conn: MongoConnection): Promise<void> {
@@ -143,12 +146,14 @@ export class MongoOutboxStore implements OutboxStore {
     const nowMs = now.getTime();
     const due: Filter<OutboxDoc> = { status: { $in: ['pending', 'claimed'] }, nextAttemptAt: { $lte: nowMs } };
     return this.#run('claim', { limit }, async () => {
-      const candidates = await this.#items.find(due, { projection: { _id: 1 } }).sort({ _id: 1 }).limit(Math.max(1, limit)).toArray();
+      const candidates = await this.#items.find(due, { projection: { _id: 1, attempts: 1 } }).sort({ _id: 1 }).limit(Math.max(1, limit)).toArray();
       const token = randomUUID();
       const claimed: OutboxItem[] = [];
-      for (const { _id } of candidates) {
+      for (const { _id, attempts } of candidates) {
+        // Another worker took it first (mongo-turns.ts).
+        if (!(await this.#turns.take(`outbox:${_id}`, attempts + 1))) continue;
         const doc = await this.#items.findOneAndUpdate(
-          { _id, ...due },
+          { _id, attempts, ...due },
           { $set: { status: 'claimed', nextAttemptAt: nowMs + leaseMs, claimToken: token, claimOwner: owner ?? null }, $inc: { attempts: 1 } },
           { returnDocument: 'after' },
         );
@@ -191,6 +196,7 @@ export class MongoOutboxStore implements OutboxStore {
   #settle(op: string, id: number, claimToken: string, set: Partial<OutboxDoc>): Promise<boolean> {
     return this.#run(op, { id }, async () => {
       const res = await this.#items.updateOne({ _id: id, claimToken, status: 'claimed' }, { $set: { ...set, claimToken: null, claimOwner: null } });
+      if (res.matchedCount === 1 && set.status !== 'pending') await this.#turns.forget([`outbox:${id}`]);
       return res.matchedCount === 1;
     });
   }

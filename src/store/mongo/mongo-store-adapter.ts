@@ -13,13 +13,14 @@ import { MongoDeliveryStore } from './mongo-delivery-store.ts';
 import { ensureMirrorIndexes, mirrorCollections } from './mongo-mirror-docs.ts';
 import { MongoOutboxStore } from './mongo-outbox-store.ts';
 import { MongoRunLocks } from './mongo-run-locks.ts';
+import { MongoTurns } from './mongo-turns.ts';
 
 /** Every port on database `database` of the server at `uri`. */
 export async function openMongoStores(uri: string, database: string, options: MongoConnectionOptions = {}): Promise<StoreBundle> {
   const conn = await MongoConnection.open(uri, database, options);
   try {
     await conn.run('the MongoDB store', 'createIndexes', { database }, () =>
-      Promise.all([ensureMirrorIndexes(mirrorCollections(conn.db)), MongoAssessmentStore.ensureIndexes(conn), MongoOutboxStore.ensureIndexes(conn), MongoDeliveryStore.ensureIndexes(conn)]),
+      Promise.all([ensureMirrorIndexes(mirrorCollections(conn.db)), MongoAssessmentStore.ensureIndexes(conn), MongoOutboxStore.ensureIndexes(conn), MongoDeliveryStore.ensureIndexes(conn), MongoTurns.ensureIndexes(conn.db)]),
     );
   } catch (err) {
     await conn.close().catch(() => undefined);
