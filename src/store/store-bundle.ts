@@ -8,6 +8,7 @@ import type { StoreConfig } from '../config/schema.ts';
 import type { AssessmentStore } from './assessment-store.ts';
 import type { ChangeStore } from './change-store.ts';
 import type { DeliveryStore } from './delivery-store.ts';
+import type { LeaseStore } from './lease-store.ts';
 import type { OutboxStore } from './outbox-store.ts';
 import type { RunLocks } from './run-locks.ts';
 import type { StoreHealth } from './store-health.ts';
@@ -23,6 +24,8 @@ export interface StoreBundle {
   deliveries: DeliveryStore;
   /** Who runs an instance's sync right now. */
   runLocks: RunLocks;
+  /** Which process works which connector instance when several share the store, with a fencing token. */
+  leases: LeaseStore;
   // The ports the next issues add go here, opened by every adapter alike:
   // `events` (CI and monitoring events), `evidence` (the enforcement ledger),
   // `leases` (which process works which instance when several share a store).

@@ -19,6 +19,7 @@ import { describeAssessmentStoreContract } from './assessment-store.contract.ts'
 import { describeChangeStoreContract } from './change-store.contract.ts';
 import { describeDeliveryStoreContract } from './delivery-store.contract.ts';
 import { describeOutboxStoreContract } from './outbox-store.contract.ts';
+import { describeLeaseStoreContract } from './lease-store.contract.ts';
 import { describeRunLocksContract } from './run-locks.contract.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'changegate-adapters-'));
@@ -82,6 +83,7 @@ for (const adapter of ADAPTERS) {
   describeOutboxStoreContract(adapter.name, portOf(adapter, 'outbox'));
   describeDeliveryStoreContract(adapter.name, portOf(adapter, 'deliveries'));
   describeRunLocksContract(adapter.name, portOf(adapter, 'runLocks'));
+  describeLeaseStoreContract(adapter.name, portOf(adapter, 'leases'));
 }
 
 describe('openStores', () => {

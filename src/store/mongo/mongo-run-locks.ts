@@ -85,9 +85,14 @@ export class MongoRunLocks implements RunLocks {
   }
 
   async holder(instance: string, now: Date): Promise<RunLock | null> {
+    return (await this.holderFenced(instance, now))?.lock ?? null;
+  }
+
+  /** `holder`, with the fencing token of the live acquisition. */
+  async holderFenced(instance: string, now: Date): Promise<{ lock: RunLock; fence: number } | null> {
     return this.#run('holder', { instance }, async () => {
       const doc = await this.#locks.findOne({ _id: instance, expiresAt: { $gt: now.getTime() } });
-      return doc === null ? null : toLock(doc);
+      return doc === null ? null : { lock: toLock(doc), fence: doc.fence };
     });
   }
 

@@ -11,6 +11,7 @@ import { MongoChangeStore } from './mongo-change-store.ts';
 import { MongoConnection, type MongoConnectionOptions, isUnreachable, messageOf } from './mongo-connection.ts';
 import { MongoDeliveryStore } from './mongo-delivery-store.ts';
 import { ensureMirrorIndexes, mirrorCollections } from './mongo-mirror-docs.ts';
+import { MongoLeases } from './mongo-leases.ts';
 import { MongoOutboxStore } from './mongo-outbox-store.ts';
 import { MongoRunLocks } from './mongo-run-locks.ts';
 import { MongoTurns } from './mongo-turns.ts';
@@ -33,6 +34,7 @@ export async function openMongoStores(uri: string, database: string, options: Mo
     outbox: new MongoOutboxStore(conn),
     deliveries: new MongoDeliveryStore(conn),
     runLocks: new MongoRunLocks(conn),
+    leases: new MongoLeases(conn),
     health: () => checkHealth(conn),
     onFault: (listener) => conn.onFault(listener),
     close: () => (closed ??= conn.close()),

@@ -6,6 +6,7 @@
 import type { StoreAdapter, StoreBundle } from '../store-bundle.ts';
 import { closeAll } from '../store-bundle.ts';
 import { InProcessRunLocks } from '../in-process-run-locks.ts';
+import { InProcessLeases } from '../in-process-leases.ts';
 import type { StoreFaultReason } from '../store-health.ts';
 import { SqliteAssessmentStore } from './sqlite-assessment-store.ts';
 import { SqliteChangeStore } from './sqlite-change-store.ts';
@@ -38,6 +39,7 @@ export function openSqliteStores(path: string, options: SqliteStoresOptions = {}
     const assessments = keep(SqliteAssessmentStore.open(path, connection));
     const outbox = keep(SqliteOutboxStore.open(path, connection));
     const runLocks = keep(new InProcessRunLocks());
+    const leases = keep(new InProcessLeases());
     const probe = keep(SqliteStoreHealth.open(path, { ...healthOptions, ...(configure === undefined ? {} : { configure }) }));
     health = probe;
     return {
@@ -46,6 +48,7 @@ export function openSqliteStores(path: string, options: SqliteStoresOptions = {}
       assessments,
       outbox,
       runLocks,
+      leases,
       health: () => probe.check(),
       onFault: (listener) => listeners.push(listener),
       close: () => closeAll(opened),
