@@ -18,6 +18,7 @@ import { sha256Hex, stableStringify } from '../content-hash.ts';
 import { instantKey } from '../instant-key.ts';
 import { isDuplicateKey } from './mongo-connection.ts';
 import { type ChangeDoc, type MirrorCollections, pairId, refFields, revisionId } from './mongo-mirror-docs.ts';
+import { writeChangesBatched, writeJournalBatched } from './mongo-page-batch.ts';
 
 export type Prepared =
   | { kind: 'change'; change: Change; json: string; core: string; hash: string; author: string }
@@ -67,7 +68,8 @@ export class MongoPageWriter {
 
   async write(instance: string, stream: string, items: readonly Prepared[], observedAt: string, result: ApplyResult): Promise<void> {
     const hasRejected = (await this.#c.rejected.findOne({ instance, stream }, { projection: { _id: 1 } })) !== null;
-    for (const item of items) {
+    const rest = hasRejected ? items : await this.#batched(instance, items, observedAt, result);
+    for (const item of rest) {
       switch (item.kind) {
         case 'change':
           await this.#change(item, observedAt, result);
@@ -91,6 +93,19 @@ export class MongoPageWriter {
           break;
       }
     }
+  }
+
+  /**
+   * Writes the page's changes and journal in batches (mongo-page-batch.ts) when each record appears
+   * once; returns what is left for the item-by-item path.
+   */
+  async #batched(instance: string, items: readonly Prepared[], observedAt: string, result: ApplyResult): Promise<Prepared[]> {
+    const changes = items.filter((i) => i.kind === 'change');
+    const journal = items.filter((i) => i.kind === 'journal');
+    if (new Set(changes.map((i) => i.change.id)).size !== changes.length || new Set(journal.map((i) => i.entry.id)).size !== journal.length) return [...items];
+    const slow = await writeChangesBatched(this.#c, changes, observedAt, result);
+    await writeJournalBatched(this.#c, instance, journal, result);
+    return [...slow, ...items.filter((i) => i.kind !== 'change' && i.kind !== 'journal')];
   }
 
   async #change(item: Extract<Prepared, { kind: 'change' }>, observedAt: string, result: ApplyResult): Promise<void> {
