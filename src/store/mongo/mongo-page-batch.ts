@@ -101,6 +101,7 @@ export async function writeChangesBatched(c: MirrorCollections, items: readonly 
     if (refused.has(i)) slow.push(p.item);
     return !refused.has(i);
   });
+  if (go.length === 0) return slow;
   // The first revision's diff is derived from the change: keep the first version before it is overwritten.
   const snapshots = go.filter((p) => p.head?.lastSeq === 1);
   if (snapshots.length > 0) {

@@ -26,8 +26,9 @@ export type Prepared =
   | { kind: 'journal'; changeNativeId: string; entry: JournalEntry; json: string }
   | { kind: 'invalid'; ref: string; code: string; message: string };
 
-/** How often a change write that lost a race to another writer is tried again. */
-const RACE_RETRIES = 5;
+/** How often a change write that lost a race to another writer is tried again, waiting a little longer each time (about 2 s in all). */
+const RACE_RETRIES = 12;
+const raceWait = (attempt: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, 10 * 2 ** Math.min(attempt, 7)));
 
 export function preparePage(items: readonly StreamItem[]): Prepared[] {
   return items.map((item, index) => {
@@ -125,7 +126,11 @@ export class MongoPageWriter {
       }
       const seq = head === null ? 1 : head.lastSeq + 1;
       const previous = head === null ? null : (JSON.parse(head.json) as Change);
-      if (!(await this.#revision(item, seq, previous, observedAt))) continue;
+      // The last try takes over a revision number whose writer never moved the change to it (it died in between).
+      if (!(await this.#revision(item, seq, previous, observedAt, attempt === RACE_RETRIES - 1))) {
+        await raceWait(attempt);
+        continue;
+      }
       const doc: Omit<ChangeDoc, '_id' | 'assessedSeq'> = {
         instance: change.instance,
         system: change.system,
@@ -147,7 +152,10 @@ export class MongoPageWriter {
           await this.#c.changes.insertOne({ _id: change.id, ...doc, assessedSeq: 0 });
         } catch (err) {
           // Another writer stored the change first: read it again.
-          if (isDuplicateKey(err)) continue;
+          if (isDuplicateKey(err)) {
+            await raceWait(attempt);
+            continue;
+          }
           throw err;
         }
       } else {
@@ -156,7 +164,10 @@ export class MongoPageWriter {
           await this.#c.revisions.updateOne({ _id: revisionId(change.id, 1), diff: null, snapshot: null }, { $set: { snapshot: head.json } });
         }
         const moved = await this.#c.changes.updateOne({ _id: change.id, lastSeq: head.lastSeq, hash: head.hash }, { $set: doc });
-        if (moved.matchedCount === 0) continue;
+        if (moved.matchedCount === 0) {
+          await raceWait(attempt);
+          continue;
+        }
       }
       result.changesWritten += 1;
       return;
@@ -167,27 +178,31 @@ export class MongoPageWriter {
   }
 
   /** Stores revision `seq`; false when another writer stored a different version under that number (the caller reads again). */
-  async #revision(item: Extract<Prepared, { kind: 'change' }>, seq: number, previous: Change | null, observedAt: string): Promise<boolean> {
+  async #revision(item: Extract<Prepared, { kind: 'change' }>, seq: number, previous: Change | null, observedAt: string, takeOver: boolean): Promise<boolean> {
     const { change } = item;
+    const revision = {
+      _id: revisionId(change.id, seq),
+      changeId: change.id,
+      seq,
+      nativeRevision: change.nativeRevision,
+      updatedAt: change.updatedAt,
+      observedAt,
+      hash: item.hash,
+      diff: previous === null ? null : JSON.stringify(diffChanges(previous, change)),
+      snapshot: null,
+      author: item.author,
+    };
     try {
-      await this.#c.revisions.insertOne({
-        _id: revisionId(change.id, seq),
-        changeId: change.id,
-        seq,
-        nativeRevision: change.nativeRevision,
-        updatedAt: change.updatedAt,
-        observedAt,
-        hash: item.hash,
-        diff: previous === null ? null : JSON.stringify(diffChanges(previous, change)),
-        snapshot: null,
-        author: item.author,
-      });
+      await this.#c.revisions.insertOne(revision);
       return true;
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
       // A replay after a crash between the revision and the change document finds its own revision.
-      const existing = await this.#c.revisions.findOne({ _id: revisionId(change.id, seq) }, { projection: { hash: 1 } });
-      return existing?.hash === item.hash;
+      const existing = await this.#c.revisions.findOne({ _id: revision._id }, { projection: { hash: 1 } });
+      if (existing?.hash === item.hash) return true;
+      if (!takeOver || existing === null) return false;
+      const replaced = await this.#c.revisions.replaceOne({ _id: revision._id, hash: existing.hash }, revision);
+      return replaced.matchedCount === 1;
     }
   }
 
