@@ -15,7 +15,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -50,7 +50,7 @@ const { values: args } = parseArgs({
   },
 });
 
-const ROOT = resolve(import.meta.dirname, '../..');
+const ROOT = resolvePath(import.meta.dirname, '../..');
 /** A store as the phases name it: a SQLite file path, or `mongodb:<database>` on MONGODB_URI. */
 const MONGO_PREFIX = 'mongodb:';
 
