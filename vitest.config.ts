@@ -10,6 +10,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // MONGODB_URI for the MongoDB store's suites: FerretDB started here when CI has not set it.
+    globalSetup: ['./test/support/ferretdb-global-setup.ts'],
     reporters: ['default', './test/support/closing-line-reporter.ts'],
     projects: [
       { extends: true, test: { name: 'quick', include: ['test/**/*.test.ts'], exclude: SLOW } },

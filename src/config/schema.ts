@@ -11,7 +11,15 @@ export { Duration, Secret, isTimeZone, type BaseInstanceConfig } from '../kit/in
 
 export const StoreConfig = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('sqlite').describe('The embedded SQLite store.'), path: z.string().default('./data/changegate.db').describe('Database file (created on first start).') }).strict(),
-  z.object({ kind: z.literal('mongo').describe('A MongoDB (or FerretDB) store.'), uri: Secret.describe('Connection string, e.g. ${MONGO_URI} (never logged).'), database: z.string().default('changegate').describe('Database name.') }).strict(),
+  z
+    .object({
+      // `mongo` is the name this kind had before the adapter existed; it is read as `mongodb`.
+      kind: z.literal(['mongodb', 'mongo']).describe('A MongoDB store (Atlas, a replica set, a sharded cluster, or a compatible server such as FerretDB); `mongo` is an alias.'),
+      uri: Secret.describe('Connection string, e.g. ${MONGODB_URI} (never logged).'),
+      database: z.string().default('changegate').describe('Database name.'),
+    })
+    .strict()
+    .transform((config) => ({ ...config, kind: 'mongodb' as const })),
 ]);
 export type StoreConfig = z.infer<typeof StoreConfig>;
 
@@ -29,7 +37,7 @@ export const ServerConfig = z
 
 /** Everything but the instances: the same whatever systems are registered. */
 const commonShape = {
-  store: StoreConfig.default({ kind: 'sqlite', path: './data/changegate.db' }).describe('Where the mirror, assessments and outbox live: sqlite (default) or mongo.'),
+  store: StoreConfig.default({ kind: 'sqlite', path: './data/changegate.db' }).describe('Where the mirror, assessments and outbox live: sqlite (default) or mongodb.'),
   server: ServerConfig.prefault({}).describe('The HTTP API: listen address and API tokens.'),
   log: z
     .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info').describe('Least severe level logged.') })

@@ -9,6 +9,7 @@ import type { AssessmentStore } from './assessment-store.ts';
 import type { ChangeStore } from './change-store.ts';
 import type { DeliveryStore } from './delivery-store.ts';
 import type { EvidenceStore } from './evidence-store.ts';
+import type { LeaseStore } from './lease-store.ts';
 import type { OutboxStore } from './outbox-store.ts';
 import type { RunLocks } from './run-locks.ts';
 import type { StoreHealth } from './store-health.ts';
@@ -26,9 +27,10 @@ export interface StoreBundle {
   evidence: EvidenceStore;
   /** Who runs an instance's sync right now. */
   runLocks: RunLocks;
+  /** Which process works which connector instance when several share the store, with a fencing token. */
+  leases: LeaseStore;
   // The ports the next issues add go here, opened by every adapter alike:
-  // `events` (CI and monitoring events), `leases` (which process works which
-  // instance when several share a store).
+  // `events` (CI and monitoring events).
   /** Whether the store can keep what it is given now: locked, corrupt, missing or full otherwise (store-health.ts). Run by the health monitor, off the request path. */
   health(): Promise<StoreHealth>;
   /** Calls `listener` each time an operation of any port meets a store fault, so the monitor checks at once. */

@@ -6,8 +6,8 @@
 
 import type { Logger } from '../log.ts';
 
-/** Why the store cannot take work: another process holds its write lock, a page is corrupt, its file is gone, its disk is full. */
-export type StoreFaultReason = 'locked' | 'corrupt' | 'missing' | 'full';
+/** Why the store cannot take work: another process holds its write lock, a page is corrupt, its file is gone, its disk is full, its server cannot be reached (MongoDB). */
+export type StoreFaultReason = 'locked' | 'corrupt' | 'missing' | 'full' | 'unreachable';
 
 /** What one check of the store found. */
 export type StoreHealth = { ok: true } | { ok: false; reason: StoreFaultReason; detail: string };
@@ -21,6 +21,7 @@ export const STORE_FAULT_TEXT: Readonly<Record<StoreFaultReason, string>> = {
   corrupt: 'the store file is corrupt',
   missing: 'the store file was deleted or replaced',
   full: 'the disk holding the store is full',
+  unreachable: 'the store server cannot be reached',
 };
 
 export const DEFAULT_HEALTH_CHECK_MS = 1_000;

@@ -9,8 +9,10 @@
 //   npm run bench:mirror -- --e2e [--sizes 20000,100000] [--large] [--latency 100]
 //     end to end: `changegate sync --full` with its assessments, on skewed data, per size
 //     (--large adds 1,000,000), with the growth factor between the sizes
+//   npm run bench:mirror -- --store mongodb   the ServiceNow sync into MongoDB too, beside SQLite:
+//     on MONGODB_URI, or on a FerretDB started by .ci/ferretdb.sh (one database per run, dropped after)
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -25,6 +27,9 @@ import { loadServiceNowMapping } from '../../connectors/servicenow/servicenow-ma
 import { ServiceNowInstance } from '../../connectors/servicenow/servicenow-config.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
+import { openMongoStores } from '../../src/store/mongo/mongo-store-adapter.ts';
+import type { ChangeStore } from '../../src/store/change-store.ts';
+import { MongoClient } from 'mongodb';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 import type { E2eResult } from './mirror-e2e.ts';
 
@@ -32,6 +37,7 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const { values: args } = parseArgs({
   options: {
     system: { type: 'string', default: 'servicenow' },
+    store: { type: 'string', default: 'sqlite' },
     changes: { type: 'string', default: '50000' },
     latency: { type: 'string', default: '100' },
     'page-size': { type: 'string', default: '1000' },
@@ -46,6 +52,10 @@ const { values: args } = parseArgs({
 });
 if (args.system !== 'servicenow' && args.system !== 'jira') {
   console.error(`bench:mirror: --system ${args.system} is not known (servicenow or jira)`);
+  process.exit(2);
+}
+if (args.store !== 'sqlite' && args.store !== 'mongodb') {
+  console.error(`bench:mirror: --store ${args.store} is not known (sqlite or mongodb)`);
   process.exit(2);
 }
 const jira = args.system === 'jira';
@@ -70,11 +80,11 @@ interface PhaseResult {
 }
 
 /** Each phase runs in a fresh process of its own, so its CPU and peak RSS are its own. */
-async function runPhase<T = PhaseResult>(phase: 'baseline' | 'sync' | 'e2e', sim: SimInfo): Promise<T> {
+async function runPhase<T = PhaseResult>(phase: 'baseline' | 'sync' | 'e2e', sim: SimInfo, store = 'sqlite'): Promise<T> {
   const semiSpace = args['semi-space'] === '0' ? [] : [`--max-semi-space-size=${args['semi-space']}`];
   const child = spawn(
     process.execPath,
-    [...semiSpace, import.meta.filename, '--system', args.system, '--phase', phase, '--url', sim.url, '--page-size', String(pageSize)],
+    [...semiSpace, import.meta.filename, '--system', args.system, '--phase', phase, '--url', sim.url, '--page-size', String(pageSize), '--store', store],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   let out = '';
@@ -123,7 +133,8 @@ async function baseline(): Promise<PhaseResult> {
 
 async function fullSync(dir: string): Promise<PhaseResult> {
   let calls = 0;
-  const store = SqliteChangeStore.open(join(dir, 'bench.db'));
+  const mongo = args.store === 'mongodb' ? await openMongoStores(process.env['MONGODB_URI'] ?? '', `cg_bench_${process.pid}`) : null;
+  const store: ChangeStore = mongo?.changes ?? SqliteChangeStore.open(join(dir, 'bench.db'));
   const engine = new SyncEngine({ store, logger, metrics: createMetrics({ defaultMetrics: false }) });
   const connector = createServiceNowConnector(instance, { mapping: loadServiceNowMapping(), logger, onRequest: () => (calls += 1) });
   engine.register({ connector, pageSize, overlapMs: instance.overlap });
@@ -134,6 +145,12 @@ async function fullSync(dir: string): Promise<PhaseResult> {
   const used = process.cpuUsage(cpu);
   const mirrored = await store.countChanges('bench');
   await store.close();
+  if (mongo !== null) {
+    await mongo.close();
+    const client = await MongoClient.connect(process.env['MONGODB_URI'] ?? '');
+    await client.db(`cg_bench_${process.pid}`).dropDatabase();
+    await client.close();
+  }
   const records = report.streams.reduce((sum, s) => sum + s.records, 0);
   return { ms, cpuMs: (used.user + used.system) / 1000, calls, records, mirrored, peakRssMb: process.resourceUsage().maxRSS / 1024 };
 }
@@ -208,6 +225,7 @@ async function orchestrate(): Promise<void> {
     const first = await runPhase('baseline', sim);
     const sync = await runPhase('sync', sim);
     const second = await runPhase('baseline', sim);
+    const mongo = args.store === 'mongodb' ? await runPhase('sync', sim, 'mongodb') : null;
     const base = first.ms <= second.ms ? first : second;
     const ratio = sync.ms / base.ms;
     const overMin = ((sync.calls - minimumCalls) / minimumCalls) * 100;
@@ -222,6 +240,14 @@ async function orchestrate(): Promise<void> {
     console.log(`  API calls                     ${sync.calls} against a minimum of ${minimumCalls} (${overMin >= 0 ? '+' : ''}${f(overMin, 1)}%)      target ≤ +2%      ${ok(overMin <= 2)}`);
     console.log(`  wall ratio sync / baseline    ${f(ratio, 2)}                                   target ≤ 1.30     ${ok(ratio <= 1.3)}`);
     if (sync.mirrored !== changes) console.log(`  WARNING: mirrored ${sync.mirrored} of ${changes} changes`);
+    if (mongo !== null) {
+      console.log(`  full sync into MongoDB        ${f(mongo.ms / 1000, 2)} s  (${f(mongo.records)} records, ${f(mongo.mirrored)} changes mirrored; ${process.env['FERRETDB_PID'] === undefined ? 'MONGODB_URI' : 'FerretDB v1.24.2, SQLite backend'})`);
+      console.log(`  records per second            ${f(mongo.records / (mongo.ms / 1000))}`);
+      console.log(`  CPU ms per record             ${f(mongo.cpuMs / mongo.records, 3)}  (the changegate process only, not the server's)`);
+      console.log(`  peak RSS of the sync          ${f(mongo.peakRssMb)} MB`);
+      console.log(`  wall ratio sync / baseline    ${f(mongo.ms / base.ms, 2)}`);
+      if (mongo.mirrored !== changes) console.log(`  WARNING: mirrored ${mongo.mirrored} of ${changes} changes into MongoDB`);
+    }
   } finally {
     simProcess.kill('SIGTERM');
   }
@@ -283,5 +309,17 @@ if (args.phase === 'baseline') {
     rmSync(dir, { recursive: true, force: true });
   }
 } else {
-  await orchestrate();
+  const ferret = args.store === 'mongodb' && !process.env['MONGODB_URI'] ? startFerretDb() : null;
+  try {
+    await orchestrate();
+  } finally {
+    ferret?.();
+  }
+}
+
+/** A FerretDB for this run (.ci/ferretdb.sh): its exports go to the phases through the environment. */
+function startFerretDb(): () => void {
+  const exports = execFileSync('bash', [join(ROOT, '.ci/ferretdb.sh'), 'start'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  for (const match of exports.matchAll(/^export (\w+)='?([^'\n]*)'?$/gm)) process.env[match[1] as string] = match[2] as string;
+  return () => execFileSync('bash', [join(ROOT, '.ci/ferretdb.sh'), 'stop'], { stdio: 'inherit' });
 }

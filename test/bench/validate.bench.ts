@@ -8,12 +8,15 @@
 // (the figure a busy shared machine disturbs least).
 //
 //   npm run bench:validate [-- --changes 10000 --connections 50 --duration 20]
+//   npm run bench:validate -- --store mongodb   the same on MongoDB too, beside SQLite: on MONGODB_URI,
+//     or on a FerretDB started by .ci/ferretdb.sh (one database per run, dropped after)
 //   CG_BENCH_CPU_PROF=/tmp/prof npm run bench:validate   (also profiles the validate server)
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
+import { MongoClient } from 'mongodb';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import autocannon, { type Result as AutocannonResult } from 'autocannon';
@@ -30,6 +33,8 @@ import { loadPolicy } from '../../src/policy/policy-config.ts';
 import { buildServer } from '../../src/server/build-server.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
+import type { ChangeStore } from '../../src/store/change-store.ts';
+import { openMongoStores } from '../../src/store/mongo/mongo-store-adapter.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 import { registry } from '../../src/app/registry.ts';
 
@@ -39,10 +44,28 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '50' },
     duration: { type: 'string', default: '20' },
     phase: { type: 'string' },
-    store: { type: 'string' },
+    store: { type: 'string', default: 'sqlite' },
+    'store-at': { type: 'string' },
     route: { type: 'string' },
   },
 });
+
+const ROOT = resolvePath(import.meta.dirname, '../..');
+/** A store as the phases name it: a SQLite file path, or `mongodb:<database>` on MONGODB_URI. */
+const MONGO_PREFIX = 'mongodb:';
+
+async function openStore(at: string): Promise<ChangeStore> {
+  if (!at.startsWith(MONGO_PREFIX)) return SqliteChangeStore.open(at);
+  const bundle = await openMongoStores(process.env['MONGODB_URI'] ?? '', at.slice(MONGO_PREFIX.length));
+  // The bench closes the change store only: the bundle's client goes with it.
+  return new Proxy(bundle.changes, {
+    get(target, prop) {
+      if (prop === 'close') return () => bundle.close();
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
 
 const INSTANCE_ID = 'sn-bench';
 const ROUTES = ['validate', 'bare'] as const;
@@ -55,7 +78,7 @@ const BARE_ANSWER = { allow: true, reasons: [], conditions: [], policyVersion: '
 
 /** Child process: the real app (validate) or the same fastify setup with a constant route (bare). */
 async function serve(storePath: string, route: Route): Promise<void> {
-  const store = SqliteChangeStore.open(storePath);
+  const store = await openStore(storePath);
   const metrics = createMetrics();
   const instance = ServiceNowInstance.parse({ id: INSTANCE_ID, system: 'servicenow', baseUrl: 'https://bench.service-now.com', auth });
   const synced = new Date();
@@ -86,7 +109,7 @@ async function buildMirror(storePath: string, count: number): Promise<number> {
     if (i % 10 < 3) sim?.addApproval(id, { state: i % 3 === 0 ? 'approved' : 'requested' }, { touchParent: false, at });
     if (i % 10 < 5) sim?.addJournal(id, 'work_notes', `Work note ${i}: checked the rollout plan with the service owner.`, undefined, { touchParent: false, at });
   });
-  const store = SqliteChangeStore.open(storePath);
+  const store = await openStore(storePath);
   const engine = new SyncEngine({ store, logger, metrics: createMetrics({ defaultMetrics: false }) });
   const instance = ServiceNowInstance.parse({ id: INSTANCE_ID, system: 'servicenow', baseUrl: server.url, auth, pageSize: 1000 });
   engine.register({ connector: createServiceNowConnector(instance, { mapping: loadServiceNowMapping(), logger }), pageSize: 1000, overlapMs: instance.overlap });
@@ -99,7 +122,7 @@ async function buildMirror(storePath: string, count: number): Promise<number> {
 
 /** Request bodies: every active change with each transition its lifecycle offers, half in ServiceNow's native values. */
 async function requestBodies(storePath: string): Promise<string[]> {
-  const store = SqliteChangeStore.open(storePath);
+  const store = await openStore(storePath);
   const native = new Map([...loadServiceNowMapping().states].map(([value, state]) => [state, value]));
   const bodies: string[] = [];
   let cursor: string | undefined;
@@ -130,7 +153,7 @@ function startServer(storePath: string, route: Route): Promise<Server> {
   // CG_BENCH_CPU_PROF=<dir>: the validate server (or CG_BENCH_CPU_PROF_ROUTE's) writes a V8 CPU profile there when it stops.
   const profile = process.env.CG_BENCH_CPU_PROF;
   const profiling = route === (process.env.CG_BENCH_CPU_PROF_ROUTE ?? 'validate') && profile !== undefined && profile !== '' ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
-  const child = spawn(process.execPath, ['--max-semi-space-size=4', ...profiling, import.meta.filename, '--phase', 'serve', '--store', storePath, '--route', route], {
+  const child = spawn(process.execPath, ['--max-semi-space-size=4', ...profiling, import.meta.filename, '--phase', 'serve', '--store-at', storePath, '--route', route], {
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
   const cpuMicros = () =>
@@ -246,14 +269,52 @@ async function main(): Promise<void> {
     const ratio = result.validate.rps / result.bare.rps;
     console.log(`throughput ratio validate/bare: ${ratio.toFixed(2)} (target ≥ 0.50)   validate p99: ${result.validate.p99.toFixed(1)} ms (target < 20 ms)`);
     if (result.validate.non2xx > 0 || result.validate.errors > 0) console.log('WARNING: the validate run had non-2xx answers or errors; the figures are not representative');
+    if (args.store === 'mongodb') await onMongo(count, seconds, connections, row);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
+/** The same mirror, requests and load on MongoDB, printed below the SQLite figures. */
+async function onMongo(count: number, seconds: number, connections: number, row: (name: string, f: Figures) => string): Promise<void> {
+  const database = `cg_bench_validate_${process.pid}`;
+  const at = `${MONGO_PREFIX}${database}`;
+  try {
+    const started = performance.now();
+    const mirrored = await buildMirror(at, count);
+    const bodies = await requestBodies(at);
+    const server = process.env['FERRETDB_PID'] === undefined ? 'MONGODB_URI' : 'FerretDB v1.24.2, SQLite backend';
+    console.log(`on MongoDB (${server}): mirror of ${mirrored} changes in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    const result = await measure(at, bodies, seconds, connections);
+    console.log(row('POST /v1/validate', result.validate));
+    console.log(row('bare route', result.bare));
+    console.log(`throughput ratio validate/bare: ${(result.validate.rps / result.bare.rps).toFixed(2)}   validate p99: ${result.validate.p99.toFixed(1)} ms`);
+    if (result.validate.non2xx > 0 || result.validate.errors > 0) console.log('WARNING: the validate run on MongoDB had non-2xx answers or errors; the figures are not representative');
+  } finally {
+    const client = await MongoClient.connect(process.env['MONGODB_URI'] ?? '');
+    await client.db(database).dropDatabase();
+    await client.close();
+  }
+}
+
+/** A FerretDB for this run (.ci/ferretdb.sh): its exports reach the server processes through the environment. */
+function startFerretDb(): () => void {
+  const exports = execFileSync('bash', [join(ROOT, '.ci/ferretdb.sh'), 'start'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  for (const match of exports.matchAll(/^export (\w+)='?([^'\n]*)'?$/gm)) process.env[match[1] as string] = match[2] as string;
+  return () => execFileSync('bash', [join(ROOT, '.ci/ferretdb.sh'), 'stop'], { stdio: 'inherit' });
+}
+
 if (args.phase === 'serve') {
-  if (args.store === undefined || (args.route !== 'validate' && args.route !== 'bare')) throw new Error('serve needs --store and --route validate|bare');
-  await serve(args.store, args.route);
+  if (args['store-at'] === undefined || (args.route !== 'validate' && args.route !== 'bare')) throw new Error('serve needs --store-at and --route validate|bare');
+  await serve(args['store-at'], args.route);
+} else if (args.store !== 'sqlite' && args.store !== 'mongodb') {
+  console.error(`bench:validate: --store ${args.store} is not known (sqlite or mongodb)`);
+  process.exit(2);
 } else {
-  await main();
+  const ferret = args.store === 'mongodb' && !process.env['MONGODB_URI'] ? startFerretDb() : null;
+  try {
+    await main();
+  } finally {
+    ferret?.();
+  }
 }

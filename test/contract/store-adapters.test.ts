@@ -1,20 +1,27 @@
 // Runs every store contract suite against every store adapter: each entry of
 // ADAPTERS opens a fresh, empty bundle, and each suite tests one port of it.
-// A MongoDB adapter is one more entry. What only one adapter promises (SQLite
-// migrations, its read cache, sharing one file) stays in that adapter's tests.
+// The MongoDB adapter runs against MONGODB_URI (FerretDB in CI, started by
+// .ci/ferretdb.sh; see test/support/ferretdb-global-setup.ts), each bundle on a
+// database of its own. What only one adapter promises (SQLite migrations, its
+// read cache, sharing one file) stays in that adapter's tests.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MongoClient } from 'mongodb';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { openStores } from '../../src/store/open-stores.ts';
+import { mongoStoreAdapter } from '../../src/store/mongo/mongo-store-adapter.ts';
 import { sqliteStoreAdapter } from '../../src/store/sqlite/sqlite-store-adapter.ts';
-import type { StoreBundle } from '../../src/store/store-bundle.ts';
+import type { StoreAdapter, StoreBundle } from '../../src/store/store-bundle.ts';
+import { StoreConfig } from '../../src/config/schema.ts';
+import { buildChanges } from '../support/change-builder.ts';
 import { describeAssessmentStoreContract } from './assessment-store.contract.ts';
 import { describeChangeStoreContract } from './change-store.contract.ts';
 import { describeDeliveryStoreContract } from './delivery-store.contract.ts';
 import { describeEvidenceStoreContract } from './evidence-store.contract.ts';
 import { describeOutboxStoreContract } from './outbox-store.contract.ts';
+import { describeLeaseStoreContract } from './lease-store.contract.ts';
 import { describeRunLocksContract } from './run-locks.contract.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'changegate-adapters-'));
@@ -27,17 +34,42 @@ interface AdapterFactory {
   open(): Promise<StoreBundle>;
 }
 
+const mongoUri = process.env['MONGODB_URI'] ?? '';
+const run = `${process.pid}_${Date.now().toString(36)}`;
+const mongoDatabases: string[] = [];
+const freshDatabase = (): string => {
+  const name = `cg_contract_${run}_${mongoDatabases.length + 1}`;
+  mongoDatabases.push(name);
+  return name;
+};
+
 const ADAPTERS: AdapterFactory[] = [
   { name: 'SQLite in memory', open: () => sqliteStoreAdapter.open({ kind: 'sqlite', path: ':memory:' }) },
   { name: 'SQLite file', open: () => sqliteStoreAdapter.open({ kind: 'sqlite', path: freshFile() }) },
 ];
+if (mongoUri !== '') ADAPTERS.push({ name: 'MongoDB', open: () => mongoStoreAdapter.open({ kind: 'mongodb', uri: mongoUri, database: freshDatabase() }) });
 
 // A suite closes the port it tested; the rest of each bundle is closed after the test.
 const opened: StoreBundle[] = [];
 afterEach(async () => {
   await Promise.all(opened.splice(0).map((bundle) => bundle.close()));
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  if (mongoUri === '' || mongoDatabases.length === 0) return;
+  const client = await MongoClient.connect(mongoUri);
+  try {
+    for (const name of mongoDatabases) await client.db(name).dropDatabase();
+  } finally {
+    await client.close();
+  }
+});
+
+describe('MongoDB store suites', () => {
+  it('run against a server: MONGODB_URI is set (CI starts FerretDB; locally `bash .ci/ferretdb.sh install` once, then npm test starts it)', () => {
+    expect(mongoUri, 'MONGODB_URI is unset, so the MongoDB store was not tested: run `bash .ci/ferretdb.sh install` once (needs Go) and npm test again, or point MONGODB_URI at a MongoDB server').not.toBe('');
+  });
+});
 
 function portOf<K extends Exclude<keyof StoreBundle, 'close'>>(adapter: AdapterFactory, port: K): () => Promise<StoreBundle[K]> {
   return async () => {
@@ -54,7 +86,36 @@ for (const adapter of ADAPTERS) {
   describeDeliveryStoreContract(adapter.name, portOf(adapter, 'deliveries'));
   describeRunLocksContract(adapter.name, portOf(adapter, 'runLocks'));
   describeEvidenceStoreContract(adapter.name, portOf(adapter, 'evidence'));
+  describeLeaseStoreContract(adapter.name, portOf(adapter, 'leases'));
 }
+
+// What only the MongoDB adapter has to get right: no transaction holds a page together, so two
+// replicas storing the same changes at once must still leave one history per change. Like every
+// MongoDB suite, it fails without MONGODB_URI rather than pass untested.
+describe('MongoDB store: replicas writing the same changes at once', () => {
+  it('keeps one gapless history per change and the newest version mirrored', async () => {
+    const database = freshDatabase();
+    const [a, b] = await Promise.all([openStores({ kind: 'mongodb', uri: mongoUri, database }), openStores({ kind: 'mongodb', uri: mongoUri, database })]);
+    if (a === undefined || b === undefined) throw new Error('not opened');
+    opened.push(a, b);
+    const v1 = buildChanges(20, 1, { nativeRevision: 1 });
+    await a.changes.applyPage('sn-prod', 'changes', v1.map((change) => ({ kind: 'change', change })), null);
+    const v2 = v1.map((c) => ({ ...c, nativeRevision: 2, title: `${c.title} (edited on one replica)` }));
+    const v3 = v1.map((c) => ({ ...c, nativeRevision: 3, title: `${c.title} (edited again)` }));
+    await Promise.all([
+      a.changes.applyPage('sn-prod', 'changes', v2.map((change) => ({ kind: 'change', change })), null),
+      b.changes.applyPage('sn-prod', 'changes', v3.map((change) => ({ kind: 'change', change })), null),
+      b.changes.applyPage('sn-prod', 'changes', v2.map((change) => ({ kind: 'change', change })), null),
+    ]);
+    for (const change of v3) {
+      expect((await a.changes.getChange(change.id))?.change.title).toBe(change.title);
+      const revisions = await b.changes.listRevisions(change.id);
+      expect(revisions.map((r) => r.seq)).toEqual(revisions.map((_, i) => i + 1));
+      expect(new Set(revisions.map((r) => r.hash)).size).toBe(revisions.length);
+      expect(revisions.at(-1)?.nativeRevision).toBe(3);
+    }
+  });
+});
 
 describe('openStores', () => {
   it('opens the bundle of the adapter the store kind names, every port on the one file', async () => {
@@ -70,8 +131,20 @@ describe('openStores', () => {
   });
 
   it('refuses a store kind this build has no adapter for, as a configuration error naming store.kind', async () => {
-    const err = await openStores({ kind: 'mongo', uri: 'mongodb://127.0.0.1:1/x', database: 'changegate' }).catch((e: unknown) => e);
+    const err = await openStores({ kind: 'mongodb', uri: 'mongodb://127.0.0.1:1/x', database: 'changegate' }, [sqliteStoreAdapter as StoreAdapter]).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'CG_CONFIG_INVALID', details: { path: 'store.kind' } });
-    expect(String((err as Error).message)).toContain('"mongo" is not available in this build');
+    expect(String((err as Error).message)).toContain('"mongodb" is not available in this build');
+  });
+
+  it('opens the MongoDB store for kind mongodb (and its alias mongo), every port on the one database', async () => {
+    const database = freshDatabase();
+    const stores = await openStores(StoreConfig.parse({ kind: 'mongo', uri: mongoUri, database }));
+    opened.push(stores);
+    await stores.deliveries.record({ system: 'jira', instance: 'jsm', deliveryId: 'd1', receivedAt: '2026-03-12T10:00:00Z', body: {} });
+    expect(await stores.health()).toEqual({ ok: true });
+    await stores.close();
+    const again = await openStores(StoreConfig.parse({ kind: 'mongodb', uri: mongoUri, database }));
+    opened.push(again);
+    expect(await again.deliveries.pendingCount('jsm')).toBe(1);
   });
 });

@@ -93,7 +93,7 @@ instances:
     expect(error.code).toBe('CG_CONFIG_INVALID');
     const issues = error.details['issues'] as string[];
     expect(issues).toEqual([
-      'c.yaml:1:16 store.kind: "sqlit" is not a known kind; expected one of sqlite, mongo; did you mean "sqlite"?',
+      'c.yaml:1:16 store.kind: "sqlit" is not a known kind; expected one of sqlite, mongodb, mongo; did you mean "sqlite"?',
       'c.yaml:5:14 instances[0].baseUrl: environment variable SN_URL is not set; export it, or give a default as ${SN_URL:-value}',
       'c.yaml:6:14 instances[0].overlap: expected a duration such as 30s, 2m or 1h (or a number), got "2 minutes"',
       'c.yaml:7:60 instances[0].auth.password: environment variable SN_PASSWORD is not set; export it, or give a default as ${SN_PASSWORD:-value}',

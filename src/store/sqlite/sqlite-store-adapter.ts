@@ -6,6 +6,7 @@
 import type { StoreAdapter, StoreBundle } from '../store-bundle.ts';
 import { closeAll } from '../store-bundle.ts';
 import { InProcessRunLocks } from '../in-process-run-locks.ts';
+import { InProcessLeases } from '../in-process-leases.ts';
 import type { StoreFaultReason } from '../store-health.ts';
 import { SqliteAssessmentStore } from './sqlite-assessment-store.ts';
 import { SqliteChangeStore } from './sqlite-change-store.ts';
@@ -40,6 +41,7 @@ export function openSqliteStores(path: string, options: SqliteStoresOptions = {}
     const outbox = keep(SqliteOutboxStore.open(path, connection));
     const evidence = keep(SqliteEvidenceStore.open(path, connection));
     const runLocks = keep(new InProcessRunLocks());
+    const leases = keep(new InProcessLeases());
     const probe = keep(SqliteStoreHealth.open(path, { ...healthOptions, ...(configure === undefined ? {} : { configure }) }));
     health = probe;
     return {
@@ -49,6 +51,7 @@ export function openSqliteStores(path: string, options: SqliteStoresOptions = {}
       outbox,
       evidence,
       runLocks,
+      leases,
       health: () => probe.check(),
       onFault: (listener) => listeners.push(listener),
       close: () => closeAll(opened),

@@ -1,0 +1,280 @@
+// The mirror on MongoDB. A page is written item by item, then its cursor
+// (mongo-page-writer.ts): no multi-document transaction, so it runs on any
+// deployment and on compatible servers. Reads of a change without its payload
+// go through the same read cache as on SQLite; its "mirror unchanged" signal is
+// a generation document every page write bumps, read at most every
+// `recheckMs`, so a write by another replica reaches cached readers within it.
+
+import type { Filter } from 'mongodb';
+import type { StreamCursor, StreamItem } from '../../kit/connector.ts';
+import type { Approval, Change, JournalEntry, MirroredChange } from '../../domain/change.ts';
+import { ChangegateError } from '../../errors.ts';
+import { diffChanges } from '../change-diff.ts';
+import type { ApplyResult, ChangePage, ChangeQuery, ChangeStore, FieldDiff, GetChangeOptions, RejectedRecord, Revision, RevisionAuthor, TouchingQuery } from '../change-store.ts';
+import { ANY_DAY, NO_WINDOW, refKey, windowDays } from '../change-refs.ts';
+import { instantKey } from '../instant-key.ts';
+import { decodeListCursor, encodeListCursor } from '../list-cursor.ts';
+import { deepFreeze, MirrorReadCache, type MirrorReadCacheOptions, DEFAULT_RECHECK_MS } from '../mirror-read-cache.ts';
+import type { MongoConnection } from './mongo-connection.ts';
+import { type ChangeDoc, GENERATION_ID, type MirrorCollections, mirrorCollections, pairId, type RevisionDoc } from './mongo-mirror-docs.ts';
+import { MongoPageWriter, preparePage } from './mongo-page-writer.ts';
+
+const MAX_LIMIT = 1_000;
+const WHAT = 'the MongoDB mirror';
+const CORE = { projection: { core: 1, instance: 1, nativeId: 1 } } as const;
+
+export class MongoChangeStore implements ChangeStore {
+  readonly #conn: MongoConnection;
+  readonly #c: MirrorCollections;
+  readonly #writer: MongoPageWriter;
+  readonly #cache: MirrorReadCache;
+  readonly #recheckMs: number;
+  /** The generation last read from the server; the cache compares it synchronously. */
+  #generation = -1;
+  #generationReadAt = Number.NEGATIVE_INFINITY;
+  /** Neighbour answers while the generation holds (the cache's own `lookup` computes synchronously). */
+  readonly #touching = new Map<string, readonly Change[]>();
+  #touchingGeneration = -1;
+
+  constructor(conn: MongoConnection, cache: MirrorReadCacheOptions = {}) {
+    this.#conn = conn;
+    this.#c = mirrorCollections(conn.db);
+    this.#writer = new MongoPageWriter(this.#c);
+    this.#recheckMs = cache.recheckMs ?? DEFAULT_RECHECK_MS;
+    // The cache reads the generation at most every recheckMs itself; #refresh reads the server as often.
+    this.#cache = new MirrorReadCache(() => this.#generation, { ...cache, recheckMs: 0 });
+  }
+
+  async applyPage(instance: string, stream: string, items: readonly StreamItem[], cursor: StreamCursor | null): Promise<ApplyResult> {
+    const observedAt = new Date().toISOString();
+    const result: ApplyResult = { changesWritten: 0, changesUnchanged: 0, changesStale: 0, approvalsWritten: 0, journalWritten: 0, invalid: 0 };
+    const prepared = preparePage(items);
+    try {
+      return await this.#run('applyPage', { instance, stream }, async () => {
+        await this.#writer.write(instance, stream, prepared, observedAt, result);
+        // The cursor only after every item it covers; a null cursor (an empty page) keeps the saved one.
+        if (cursor !== null) {
+          await this.#c.cursors.updateOne({ _id: pairId(instance, stream) }, { $set: { instance, stream, updatedAt: cursor.updatedAt, id: cursor.id, savedAt: observedAt } }, { upsert: true });
+        }
+        return result;
+      });
+    } finally {
+      // Bumped whatever the outcome: a page cut short may have written some of its items.
+      if (items.length > 0) await this.#c.meta.updateOne({ _id: GENERATION_ID }, { $inc: { n: 1 } }, { upsert: true }).catch(() => undefined);
+      this.#cache.invalidate();
+      this.#touching.clear();
+      this.#generationReadAt = Number.NEGATIVE_INFINITY;
+    }
+  }
+
+  async getCursor(instance: string, stream: string): Promise<StreamCursor | null> {
+    return this.#run('getCursor', { instance, stream }, async () => {
+      const doc = await this.#c.cursors.findOne({ _id: pairId(instance, stream) });
+      return doc === null ? null : { updatedAt: doc.updatedAt, id: doc.id };
+    });
+  }
+
+  async resetCursors(instance: string): Promise<void> {
+    await this.#run('resetCursors', { instance }, () => this.#c.cursors.deleteMany({ instance }));
+  }
+
+  async getChange(idOrKey: string, options: GetChangeOptions = {}): Promise<MirroredChange | null> {
+    return this.#run('getChange', { idOrKey }, async () => {
+      if (options.withoutRaw === true) return this.#getCore(idOrKey, options.instance, options.children);
+      const doc = await this.#find(idOrKey, options.instance, { projection: { json: 1, instance: 1, nativeId: 1 } });
+      if (doc === null) return null;
+      const { approvals = true, journal = true } = options.children ?? {};
+      return {
+        change: JSON.parse(doc.json) as Change,
+        approvals: approvals ? await this.#children<Approval>(this.#c.approvals, doc.instance, doc.nativeId) : [],
+        journal: journal ? await this.#children<JournalEntry>(this.#c.journal, doc.instance, doc.nativeId) : [],
+      };
+    });
+  }
+
+  async #getCore(idOrKey: string, instance: string | undefined, wanted: GetChangeOptions['children']): Promise<MirroredChange | null> {
+    await this.#refresh();
+    let entry = idOrKey.includes(':') ? this.#cache.byId(idOrKey) : undefined;
+    if (entry !== undefined && instance !== undefined && entry.instance !== instance) entry = undefined;
+    entry ??= this.#cache.byKey(idOrKey, instance);
+    if (entry === undefined) {
+      const doc = await this.#find(idOrKey, instance, CORE);
+      if (doc === null) return null;
+      entry = this.#cache.add(JSON.parse(doc.core) as Change, doc.instance, doc.nativeId);
+      if (entry.change.id !== idOrKey) this.#cache.rememberKey(idOrKey, instance, entry.change.id);
+    }
+    const { approvals = true, journal = true } = wanted ?? {};
+    if (approvals) entry.approvals ??= deepFreeze(await this.#children<Approval>(this.#c.approvals, entry.instance, entry.nativeId));
+    if (journal) entry.journal ??= deepFreeze(await this.#children<JournalEntry>(this.#c.journal, entry.instance, entry.nativeId));
+    return { change: entry.change, approvals: (approvals ? entry.approvals : []) as Approval[], journal: (journal ? entry.journal : []) as JournalEntry[] };
+  }
+
+  /** By canonical id (it has colons), else by key, ignoring case: the most recently updated unless `instance` narrows it. */
+  async #find<P extends Partial<Record<keyof ChangeDoc, 1>>>(idOrKey: string, instance: string | undefined, options: { projection: P }): Promise<ChangeDoc | null> {
+    if (idOrKey.includes(':')) {
+      const doc = await this.#c.changes.findOne({ _id: idOrKey }, options);
+      if (doc !== null && (instance === undefined || doc.instance === instance)) return doc as ChangeDoc;
+    }
+    const filter: Filter<ChangeDoc> = { keyLower: idOrKey.toLowerCase(), ...(instance === undefined ? {} : { instance }) };
+    return (await this.#c.changes.findOne(filter, { ...options, sort: { updatedAt: -1, _id: -1 } })) as ChangeDoc | null;
+  }
+
+  async #children<T>(collection: MirrorCollections['approvals'], instance: string, nativeId: string): Promise<T[]> {
+    const docs = await collection.find({ instance, changeNativeId: nativeId }, { projection: { json: 1, at: 1, id: 1 } }).sort({ at: 1, id: 1 }).toArray();
+    return docs.map((d) => JSON.parse(d.json) as T);
+  }
+
+  /** Reads the generation document when the last read is older than recheckMs, then lets the cache compare. */
+  async #refresh(): Promise<void> {
+    const now = performance.now();
+    if (now - this.#generationReadAt >= this.#recheckMs) {
+      const doc = await this.#c.meta.findOne({ _id: GENERATION_ID });
+      this.#generation = doc?.n ?? 0;
+      this.#generationReadAt = now;
+    }
+    this.#cache.refresh();
+    if (this.#touchingGeneration !== this.#generation) {
+      this.#touching.clear();
+      this.#touchingGeneration = this.#generation;
+    }
+  }
+
+  async listChanges(query: ChangeQuery): Promise<ChangePage> {
+    const limit = clampLimit(query.limit);
+    const after = query.cursor === undefined ? null : decodeListCursor(query.cursor);
+    const filter: Filter<ChangeDoc> = {};
+    if (query.instance !== undefined) filter.instance = query.instance;
+    if (query.system !== undefined) filter.system = query.system;
+    if (query.state !== undefined) filter.state = query.state;
+    const and: Filter<ChangeDoc>[] = [];
+    if (query.updatedSince !== undefined) and.push({ updatedAt: { $gte: sinceKey(query.updatedSince) } });
+    if (after !== null) and.push({ $or: [{ updatedAt: { $gt: after.updatedAt } }, { updatedAt: after.updatedAt, _id: { $gt: after.id } }] });
+    if (and.length > 0) filter.$and = and;
+    return this.#run('listChanges', {}, async () => {
+      // One document more than asked tells whether another page exists without a count.
+      const docs = await this.#c.changes.find(filter, { projection: { json: 1, updatedAt: 1 } }).sort({ updatedAt: 1, _id: 1 }).limit(limit + 1).toArray();
+      const more = docs.length > limit;
+      const page = more ? docs.slice(0, limit) : docs;
+      const last = page.at(-1);
+      return {
+        items: page.map((d) => JSON.parse(d.json) as Change),
+        nextCursor: more && last !== undefined ? encodeListCursor({ updatedAt: last.updatedAt, id: last._id }) : null,
+      };
+    });
+  }
+
+  async listActiveChangesTouching(query: TouchingQuery): Promise<Change[]> {
+    const limit = clampLimit(query.limit);
+    const refs = [...new Set(query.refs.map(refKey))].filter((k) => k !== '');
+    const window = query.plannedOverlap;
+    const days = window === undefined ? null : windowDays(window.start, window.end);
+    if (refs.length === 0 || days?.[0] === NO_WINDOW) return [];
+    const onDays = days === null || days[0] === ANY_DAY ? [] : [...days, ANY_DAY];
+    const filter: Filter<ChangeDoc> = { instance: query.instance };
+    if (query.excludeId !== undefined) filter._id = { $ne: query.excludeId };
+    if (onDays.length > 0) filter.refDays = { $in: refs.flatMap((ref) => onDays.map((day) => `${ref}\u0000${day}`)) };
+    else filter.refs = { $in: refs };
+    if (window !== undefined) {
+      filter.plannedStart = { $lt: instantKey(window.end) };
+      filter.plannedEnd = { $gt: instantKey(window.start) };
+    }
+    return this.#run('listActiveChangesTouching', { instance: query.instance }, async () => {
+      await this.#refresh();
+      // Every validation of a change into authorize asks the same: answered once while the mirror is unchanged.
+      const key = JSON.stringify([filter, limit]);
+      const known = this.#touching.get(key);
+      if (known !== undefined) return known as Change[];
+      const docs = await this.#c.changes.find(filter, CORE).sort({ updatedAt: -1, _id: 1 }).limit(limit).toArray();
+      const found = docs.map((d) => this.#cache.byId(d._id)?.change ?? this.#cache.add(JSON.parse(d.core) as Change, d.instance, d.nativeId).change);
+      this.#touching.set(key, Object.freeze(found));
+      return found;
+    });
+  }
+
+  async lastRevisionSeq(changeId: string): Promise<number> {
+    return this.#run('lastRevisionSeq', { changeId }, async () => (await this.#c.changes.findOne({ _id: changeId }, { projection: { lastSeq: 1 } }))?.lastSeq ?? 0);
+  }
+
+  async listRevisions(changeId: string, options: { after?: number } = {}): Promise<Revision[]> {
+    return this.#run('listRevisions', { changeId }, async () => {
+      const docs = await this.#c.revisions.find(options.after === undefined ? { changeId } : { changeId, seq: { $gt: options.after } }).sort({ seq: 1 }).toArray();
+      const out: Revision[] = [];
+      for (const doc of docs) {
+        out.push({
+          changeId: doc.changeId,
+          seq: doc.seq,
+          nativeRevision: doc.nativeRevision,
+          updatedAt: doc.updatedAt,
+          observedAt: doc.observedAt,
+          hash: doc.hash,
+          diff: doc.diff === null ? await this.#firstDiff(doc) : (JSON.parse(doc.diff) as FieldDiff[]),
+          ...authorOf(doc.author),
+        });
+      }
+      return out;
+    });
+  }
+
+  async #firstDiff(doc: RevisionDoc): Promise<FieldDiff[]> {
+    const json = doc.snapshot ?? (await this.#c.changes.findOne({ _id: doc.changeId }, { projection: { json: 1 } }))?.json;
+    return json === undefined ? [] : diffChanges(null, JSON.parse(json) as Change);
+  }
+
+  async noteAssessed(changeId: string, seq: number): Promise<void> {
+    await this.#run('noteAssessed', { changeId }, async () => {
+      // Owed clears only when the noted revision is the latest; a revision stored meanwhile sets it again in its own write.
+      const caughtUp = await this.#c.changes.updateOne({ _id: changeId, assessedSeq: { $lt: seq }, lastSeq: { $lte: seq } }, { $set: { assessedSeq: seq, owed: false } });
+      if (caughtUp.matchedCount === 0) await this.#c.changes.updateOne({ _id: changeId, assessedSeq: { $lt: seq } }, { $set: { assessedSeq: seq } });
+    });
+  }
+
+  async listOwedAssessments(query: { after?: string; limit: number }): Promise<string[]> {
+    const limit = clampLimit(query.limit);
+    return this.#run('listOwedAssessments', {}, async () => {
+      const docs = await this.#c.changes.find({ owed: true, _id: { $gt: query.after ?? '' } }, { projection: { _id: 1 } }).sort({ _id: 1 }).limit(limit).toArray();
+      return docs.map((d) => d._id);
+    });
+  }
+
+  async countChanges(instance?: string): Promise<number> {
+    return this.#run('countChanges', {}, () => this.#c.changes.countDocuments(instance === undefined ? {} : { instance }));
+  }
+
+  async listRejected(instance?: string): Promise<RejectedRecord[]> {
+    return this.#run('listRejected', {}, async () => {
+      const docs = await this.#c.rejected.find(instance === undefined ? {} : { instance }).sort({ instance: 1, stream: 1, ref: 1 }).toArray();
+      return docs.map((d) => ({ instance: d.instance, stream: d.stream, ref: d.ref, code: d.code, message: d.message, firstSeen: d.firstSeen, lastSeen: d.lastSeen }));
+    });
+  }
+
+  async close(): Promise<void> {
+    // The client is the bundle's, closed once by the adapter.
+  }
+
+  #run<T>(op: string, details: Record<string, unknown>, fn: () => Promise<T>): Promise<T> {
+    return this.#conn.run(WHAT, op, details, fn);
+  }
+}
+
+
+function authorOf(json: string | undefined): Pick<Revision, 'author' | 'authorUnknown'> {
+  if (json === undefined) return { author: null, authorUnknown: 'not-recorded' };
+  const author = JSON.parse(json) as RevisionAuthor | null;
+  return author === null ? { author: null, authorUnknown: 'not-named' } : { author };
+}
+
+function clampLimit(limit: number): number {
+  if (Number.isNaN(limit)) {
+    throw new ChangegateError('CG_INPUT_INVALID', 'limit must be a number between 1 and 1000', { details: { field: 'limit' } });
+  }
+  return Math.min(MAX_LIMIT, Math.max(1, Math.trunc(limit)));
+}
+
+function sinceKey(updatedSince: string): string {
+  if (Number.isNaN(Date.parse(updatedSince))) {
+    throw new ChangegateError('CG_INPUT_INVALID', `updatedSince must be an ISO-8601 instant, got ${JSON.stringify(updatedSince)}`, {
+      details: { field: 'updatedSince' },
+    });
+  }
+  return instantKey(updatedSince);
+}

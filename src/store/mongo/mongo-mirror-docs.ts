@@ -1,0 +1,155 @@
+// The documents the MongoDB mirror keeps, one collection each, and the indexes
+// created at start-up (createIndex is idempotent: a second start, or a second
+// replica, changes nothing). Changes, approvals and journal entries are kept
+// as their JSON text, as on SQLite: a source payload's keys may hold `.` or
+// `$`, which not every MongoDB-compatible server accepts as field names, and
+// the hot path compares hashes, never the parsed content.
+
+import type { Collection, Db } from 'mongodb';
+import type { Change } from '../../domain/change.ts';
+import { changeRefKeys, isActiveState, NO_WINDOW, windowDays } from '../change-refs.ts';
+import { instantKey } from '../instant-key.ts';
+
+export interface ChangeDoc {
+  /** Canonical id. */
+  _id: string;
+  instance: string;
+  system: string;
+  nativeId: string;
+  key: string;
+  /** The key lower-cased: look-ups by key ignore case. */
+  keyLower: string;
+  state: string;
+  /** instantKey of updatedAt: sorts as an instant. */
+  updatedAt: string;
+  nativeRevision: number;
+  hash: string;
+  lastSeq: number;
+  /** The latest revision the assessment runner looked at (noteAssessed). */
+  assessedSeq: number;
+  /** lastSeq > assessedSeq, kept as a field: an index cannot compare two fields. */
+  owed: boolean;
+  json: string;
+  /** The change without its source payload (what validation reads). */
+  core: string;
+  /** `ref` and `ref\u0000day` keys while active (see change-refs.ts); empty once finished. */
+  refs: string[];
+  refDays: string[];
+  /** instantKeys of the planned window, null when it is not a window. */
+  plannedStart: string | null;
+  plannedEnd: string | null;
+}
+
+export interface RevisionDoc {
+  /** `changeId\u0000seq`: a replayed insert of the same revision is refused by the primary key. */
+  _id: string;
+  changeId: string;
+  seq: number;
+  nativeRevision: number;
+  updatedAt: string;
+  observedAt: string;
+  hash: string;
+  /** JSON of the diff; null on the first revision (derived on read from the change or `snapshot`). */
+  diff: string | null;
+  snapshot: string | null;
+  /** JSON of the author, or JSON null when the source named nobody. */
+  author: string;
+}
+
+export interface ChildDoc {
+  /** `instance\u0000id`. */
+  _id: string;
+  instance: string;
+  id: string;
+  changeNativeId: string;
+  /** instantKey of updatedAt (approvals) or at (journal). */
+  at: string;
+  hash?: string;
+  json: string;
+}
+
+export interface CursorDoc {
+  _id: string;
+  instance: string;
+  stream: string;
+  updatedAt: string;
+  id: string;
+  savedAt: string;
+}
+
+export interface RejectedDoc {
+  _id: string;
+  instance: string;
+  stream: string;
+  ref: string;
+  code: string;
+  message: string;
+  firstSeen: string;
+  lastSeen: string;
+}
+
+/** One document whose counter every mirror write bumps: the read cache's "mirror unchanged" signal. */
+export interface MetaDoc {
+  _id: string;
+  n: number;
+}
+
+export const GENERATION_ID = 'mirror-generation';
+
+export interface MirrorCollections {
+  changes: Collection<ChangeDoc>;
+  revisions: Collection<RevisionDoc>;
+  approvals: Collection<ChildDoc>;
+  journal: Collection<ChildDoc>;
+  cursors: Collection<CursorDoc>;
+  rejected: Collection<RejectedDoc>;
+  meta: Collection<MetaDoc>;
+}
+
+export function mirrorCollections(db: Db): MirrorCollections {
+  return {
+    changes: db.collection<ChangeDoc>('changes'),
+    revisions: db.collection<RevisionDoc>('revisions'),
+    approvals: db.collection<ChildDoc>('approvals'),
+    journal: db.collection<ChildDoc>('journal'),
+    cursors: db.collection<CursorDoc>('cursors'),
+    rejected: db.collection<RejectedDoc>('rejected_records'),
+    meta: db.collection<MetaDoc>('mirror_meta'),
+  };
+}
+
+export async function ensureMirrorIndexes(c: MirrorCollections): Promise<void> {
+  await Promise.all([
+    c.changes.createIndex({ updatedAt: 1, _id: 1 }, { name: 'by_updated' }),
+    c.changes.createIndex({ instance: 1, updatedAt: 1, _id: 1 }, { name: 'by_instance_updated' }),
+    c.changes.createIndex({ keyLower: 1, updatedAt: -1, _id: -1 }, { name: 'by_key' }),
+    c.changes.createIndex({ owed: 1, _id: 1 }, { name: 'owed_assessment' }),
+    c.changes.createIndex({ instance: 1, refDays: 1 }, { name: 'neighbours_by_day' }),
+    c.changes.createIndex({ instance: 1, refs: 1 }, { name: 'neighbours' }),
+    c.revisions.createIndex({ changeId: 1, seq: 1 }, { name: 'by_change' }),
+    c.approvals.createIndex({ instance: 1, changeNativeId: 1, at: 1, id: 1 }, { name: 'by_change' }),
+    c.journal.createIndex({ instance: 1, changeNativeId: 1, at: 1, id: 1 }, { name: 'by_change' }),
+    c.rejected.createIndex({ instance: 1, stream: 1, ref: 1 }, { name: 'by_stream' }),
+  ]);
+}
+
+export function revisionId(changeId: string, seq: number): string {
+  return `${changeId}\u0000${seq}`;
+}
+
+export function pairId(a: string, b: string, c?: string): string {
+  return c === undefined ? `${a}\u0000${b}` : `${a}\u0000${b}\u0000${c}`;
+}
+
+/** The neighbour-index fields of a change: found under each service/CI key, and each on each day of its window, while active. */
+export function refFields(change: Change): Pick<ChangeDoc, 'refs' | 'refDays' | 'plannedStart' | 'plannedEnd'> {
+  const days = windowDays(change.plannedStart, change.plannedEnd);
+  const windowed = days[0] !== NO_WINDOW;
+  const fields = {
+    plannedStart: windowed && change.plannedStart !== null ? instantKey(change.plannedStart) : null,
+    plannedEnd: windowed && change.plannedEnd !== null ? instantKey(change.plannedEnd) : null,
+  };
+  if (!isActiveState(change.state)) return { refs: [], refDays: [], ...fields };
+  const refs = changeRefKeys(change);
+  return { refs, refDays: refs.flatMap((ref) => days.map((day) => `${ref}\u0000${day}`)), ...fields };
+}

@@ -1,0 +1,239 @@
+// How one page of stream items reaches MongoDB without a transaction. Every
+// item is serialised before anything is written, so a page that cannot be
+// stored (a payload that is not JSON) stores nothing. Then each item is one or
+// two single-document writes, each idempotent, and the cursor is saved last: a
+// process that dies mid-page leaves some items written and the cursor where it
+// was, and the replay of the page finds them written (same hash) and moves on.
+//
+// A change is written revision first, then the change document under a guard
+// on the revision it read (`lastSeq`, `hash`): two replicas storing the same
+// change at once cannot both move it, and the loser reads it again.
+
+import type { StreamItem } from '../../kit/connector.ts';
+import type { Approval, Change, JournalEntry } from '../../domain/change.ts';
+import { ChangegateError } from '../../errors.ts';
+import type { ApplyResult } from '../change-store.ts';
+import { diffChanges } from '../change-diff.ts';
+import { sha256Hex, stableStringify } from '../content-hash.ts';
+import { instantKey } from '../instant-key.ts';
+import { isDuplicateKey } from './mongo-connection.ts';
+import { type ChangeDoc, type MirrorCollections, pairId, refFields, revisionId } from './mongo-mirror-docs.ts';
+import { writeChangesBatched, writeJournalBatched } from './mongo-page-batch.ts';
+
+export type Prepared =
+  | { kind: 'change'; change: Change; json: string; core: string; hash: string; author: string }
+  | { kind: 'approval'; changeNativeId: string; approval: Approval; json: string; hash: string }
+  | { kind: 'journal'; changeNativeId: string; entry: JournalEntry; json: string }
+  | { kind: 'invalid'; ref: string; code: string; message: string };
+
+/** How often a change write that lost a race to another writer is tried again, waiting a little longer each time (about 2 s in all). */
+const RACE_RETRIES = 12;
+const raceWait = (attempt: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, 10 * 2 ** Math.min(attempt, 7)));
+
+export function preparePage(items: readonly StreamItem[]): Prepared[] {
+  return items.map((item, index) => {
+    try {
+      return prepare(item);
+    } catch (err) {
+      throw new ChangegateError('CG_STORE_FAILED', `item ${index} of the page cannot be stored: ${err instanceof Error ? err.message : String(err)}`, {
+        cause: err,
+        details: { item: index },
+      });
+    }
+  });
+}
+
+function prepare(item: StreamItem): Prepared {
+  switch (item.kind) {
+    case 'change': {
+      const json = stableStringify(item.change);
+      return { kind: 'change', change: item.change, json, core: JSON.stringify({ ...item.change, raw: null }), hash: sha256Hex(json), author: JSON.stringify(item.author ?? null) };
+    }
+    case 'approval': {
+      const json = stableStringify(item.approval);
+      return { kind: 'approval', changeNativeId: item.changeNativeId, approval: item.approval, json, hash: sha256Hex(json) };
+    }
+    case 'journal':
+      return { kind: 'journal', changeNativeId: item.changeNativeId, entry: item.entry, json: stableStringify(item.entry) };
+    case 'invalid':
+      return { kind: 'invalid', ref: item.ref, code: item.error.code, message: item.error.message };
+  }
+}
+
+export class MongoPageWriter {
+  readonly #c: MirrorCollections;
+
+  constructor(collections: MirrorCollections) {
+    this.#c = collections;
+  }
+
+  async write(instance: string, stream: string, items: readonly Prepared[], observedAt: string, result: ApplyResult): Promise<void> {
+    const hasRejected = (await this.#c.rejected.findOne({ instance, stream }, { projection: { _id: 1 } })) !== null;
+    const rest = hasRejected ? items : await this.#batched(instance, items, observedAt, result);
+    for (const item of rest) {
+      switch (item.kind) {
+        case 'change':
+          await this.#change(item, observedAt, result);
+          if (hasRejected) await this.#clearRejected(instance, stream, item.change.nativeId, item.change.key);
+          break;
+        case 'approval':
+          await this.#approval(instance, item, result);
+          if (hasRejected) await this.#clearRejected(instance, stream, item.approval.id);
+          break;
+        case 'journal':
+          await this.#journal(instance, item, result);
+          if (hasRejected) await this.#clearRejected(instance, stream, item.entry.id);
+          break;
+        case 'invalid':
+          await this.#c.rejected.updateOne(
+            { _id: pairId(instance, stream, item.ref) },
+            { $set: { instance, stream, ref: item.ref, code: item.code, message: item.message, lastSeen: observedAt }, $setOnInsert: { firstSeen: observedAt } },
+            { upsert: true },
+          );
+          result.invalid += 1;
+          break;
+      }
+    }
+  }
+
+  /**
+   * Writes the page's changes and journal in batches (mongo-page-batch.ts) when each record appears
+   * once; returns what is left for the item-by-item path.
+   */
+  async #batched(instance: string, items: readonly Prepared[], observedAt: string, result: ApplyResult): Promise<Prepared[]> {
+    const changes = items.filter((i) => i.kind === 'change');
+    const journal = items.filter((i) => i.kind === 'journal');
+    if (new Set(changes.map((i) => i.change.id)).size !== changes.length || new Set(journal.map((i) => i.entry.id)).size !== journal.length) return [...items];
+    const slow = await writeChangesBatched(this.#c, changes, observedAt, result);
+    await writeJournalBatched(this.#c, instance, journal, result);
+    return [...slow, ...items.filter((i) => i.kind !== 'change' && i.kind !== 'journal')];
+  }
+
+  async #change(item: Extract<Prepared, { kind: 'change' }>, observedAt: string, result: ApplyResult): Promise<void> {
+    const { change } = item;
+    const updatedAt = instantKey(change.updatedAt);
+    for (let attempt = 0; attempt < RACE_RETRIES; attempt++) {
+      const head = await this.#c.changes.findOne({ _id: change.id }, { projection: { hash: 1, nativeRevision: 1, updatedAt: 1, lastSeq: 1, json: 1 } });
+      if (head !== null) {
+        if (head.nativeRevision > change.nativeRevision || (head.nativeRevision === change.nativeRevision && head.updatedAt > updatedAt)) {
+          result.changesStale += 1;
+          return;
+        }
+        if (head.hash === item.hash) {
+          result.changesUnchanged += 1;
+          return;
+        }
+      }
+      const seq = head === null ? 1 : head.lastSeq + 1;
+      const previous = head === null ? null : (JSON.parse(head.json) as Change);
+      // The last try takes over a revision number whose writer never moved the change to it (it died in between).
+      if (!(await this.#revision(item, seq, previous, observedAt, attempt === RACE_RETRIES - 1))) {
+        await raceWait(attempt);
+        continue;
+      }
+      const doc: Omit<ChangeDoc, '_id' | 'assessedSeq'> = {
+        instance: change.instance,
+        system: change.system,
+        nativeId: change.nativeId,
+        key: change.key,
+        keyLower: change.key.toLowerCase(),
+        state: change.state,
+        updatedAt,
+        nativeRevision: change.nativeRevision,
+        hash: item.hash,
+        lastSeq: seq,
+        owed: true,
+        json: item.json,
+        core: item.core,
+        ...refFields(change),
+      };
+      if (head === null) {
+        try {
+          await this.#c.changes.insertOne({ _id: change.id, ...doc, assessedSeq: 0 });
+        } catch (err) {
+          // Another writer stored the change first: read it again.
+          if (isDuplicateKey(err)) {
+            await raceWait(attempt);
+            continue;
+          }
+          throw err;
+        }
+      } else {
+        if (head.lastSeq === 1) {
+          // The first revision's diff is derived from the change; keep the first version before it is overwritten.
+          await this.#c.revisions.updateOne({ _id: revisionId(change.id, 1), diff: null, snapshot: null }, { $set: { snapshot: head.json } });
+        }
+        const moved = await this.#c.changes.updateOne({ _id: change.id, lastSeq: head.lastSeq, hash: head.hash }, { $set: doc });
+        if (moved.matchedCount === 0) {
+          await raceWait(attempt);
+          continue;
+        }
+      }
+      result.changesWritten += 1;
+      return;
+    }
+    throw new ChangegateError('CG_STORE_FAILED', `change ${change.id} kept changing under this write (${RACE_RETRIES} tries); the page will be stored on the next sync`, {
+      details: { changeId: change.id },
+    });
+  }
+
+  /** Stores revision `seq`; false when another writer stored a different version under that number (the caller reads again). */
+  async #revision(item: Extract<Prepared, { kind: 'change' }>, seq: number, previous: Change | null, observedAt: string, takeOver: boolean): Promise<boolean> {
+    const { change } = item;
+    const revision = {
+      _id: revisionId(change.id, seq),
+      changeId: change.id,
+      seq,
+      nativeRevision: change.nativeRevision,
+      updatedAt: change.updatedAt,
+      observedAt,
+      hash: item.hash,
+      diff: previous === null ? null : JSON.stringify(diffChanges(previous, change)),
+      snapshot: null,
+      author: item.author,
+    };
+    try {
+      await this.#c.revisions.insertOne(revision);
+      return true;
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+      // A replay after a crash between the revision and the change document finds its own revision.
+      const existing = await this.#c.revisions.findOne({ _id: revision._id }, { projection: { hash: 1 } });
+      if (existing?.hash === item.hash) return true;
+      if (!takeOver || existing === null) return false;
+      const replaced = await this.#c.revisions.replaceOne({ _id: revision._id, hash: existing.hash }, revision);
+      return replaced.matchedCount === 1;
+    }
+  }
+
+  async #approval(instance: string, item: Extract<Prepared, { kind: 'approval' }>, result: ApplyResult): Promise<void> {
+    const at = instantKey(item.approval.updatedAt);
+    const _id = pairId(instance, item.approval.id);
+    const head = await this.#c.approvals.findOne({ _id }, { projection: { hash: 1, at: 1 } });
+    // Same rule as changes: an older delivery never rolls an approval back.
+    if (head !== null && (head.hash === item.hash || head.at > at)) return;
+    const doc = { instance, id: item.approval.id, changeNativeId: item.changeNativeId, at, hash: item.hash, json: item.json };
+    try {
+      // Guarded on the version read: a newer one stored meanwhile is not overwritten (the upsert then collides and is dropped).
+      await this.#c.approvals.replaceOne(head === null ? { _id } : { _id, at: { $lte: at } }, doc, { upsert: true });
+    } catch (err) {
+      if (isDuplicateKey(err)) return;
+      throw err;
+    }
+    result.approvalsWritten += 1;
+  }
+
+  async #journal(instance: string, item: Extract<Prepared, { kind: 'journal' }>, result: ApplyResult): Promise<void> {
+    try {
+      await this.#c.journal.insertOne({ _id: pairId(instance, item.entry.id), instance, id: item.entry.id, changeNativeId: item.changeNativeId, at: instantKey(item.entry.at), json: item.json });
+      result.journalWritten += 1;
+    } catch (err) {
+      // Journal entries are immutable: the one stored stays.
+      if (!isDuplicateKey(err)) throw err;
+    }
+  }
+
+  async #clearRejected(instance: string, stream: string, ...refs: string[]): Promise<void> {
+    await this.#c.rejected.deleteMany({ _id: { $in: refs.map((ref) => pairId(instance, stream, ref)) } });
+  }
+}
