@@ -24,9 +24,9 @@ export function objectAt(parent: Json, field: string): Json {
   return isObject(value) ? value : {};
 }
 
-export function requireObject(kind: string, parent: unknown, field: string): Json {
+export function requireObject(kind: string, parent: unknown, field: string, path = field): Json {
   const value = isObject(parent) ? parent[field] : undefined;
-  if (!isObject(value)) throw invalidEvent(kind, field, 'must be an object');
+  if (!isObject(value)) throw invalidEvent(kind, path, 'must be an object');
   return value;
 }
 
