@@ -3,7 +3,7 @@ import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isChangegateError } from '../../../src/errors.ts';
 import { grafanaSource } from '../../../src/events/sources/grafana.ts';
-import { delivery, fixtureBytes, fixtureJson, without } from '../../support/source-delivery.ts';
+import { delivery, fixtureBytes, fixtureJson } from '../../support/source-delivery.ts';
 
 const NAME = 'CONSTRUCTED-grafana_webhook_firing.json';
 const raw = fixtureBytes(NAME);
