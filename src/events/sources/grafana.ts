@@ -9,7 +9,8 @@
 import { createHash, createHmac } from 'node:crypto';
 import type { MonitorEvent, Severity } from '../../domain/events.ts';
 import type { EventSourceKind, NormalisedEvents, SourceDelivery, VerifyResult } from '../event-source-kit.ts';
-import { bodyObject, endTime, header, invalidEvent, isObject, isoTime, list, objectAt, sameDigest, sameSecret, stringRecord, text, type Json } from './payload-fields.ts';
+import { authorizationMatches } from './header-credentials.ts';
+import { bodyObject, endTime, header, invalidEvent, isObject, isoTime, list, objectAt, sameDigest, stringRecord, text, type Json } from './payload-fields.ts';
 
 const KIND = 'grafana';
 /** The name Grafana's own provisioning examples give the optional timestamp header (the header name is configurable upstream). */
@@ -26,18 +27,6 @@ function signatureMatches(delivery: SourceDelivery, signature: string, secrets: 
     const stamped = createHmac('sha256', secret).update(`${timestamp}:`).update(delivery.rawBody).digest();
     return sameDigest(given, stamped);
   });
-}
-
-/** `Basic` credentials match a secret written `user:password` (or the password alone); any other scheme matches its credentials. */
-function authorizationMatches(value: string, secrets: readonly string[]): boolean {
-  const [scheme = '', ...rest] = value.split(' ');
-  const credentials = rest.join(' ').trim();
-  const candidates = [value, credentials];
-  if (scheme.toLowerCase() === 'basic') {
-    const decoded = Buffer.from(credentials, 'base64').toString('utf8');
-    candidates.push(decoded, decoded.slice(decoded.indexOf(':') + 1));
-  }
-  return secrets.some((secret) => candidates.map((candidate) => sameSecret(candidate, secret)).includes(true));
 }
 
 export function verifyGrafana(delivery: SourceDelivery, secrets: readonly string[]): VerifyResult {
