@@ -9,7 +9,7 @@ import type { CiEvent, CiStatus, TestSummary } from '../../domain/events.ts';
 import type { EventSourceKind, NormalisedEvents, SourceDelivery } from '../event-source-kit.ts';
 import { extractChangeKeys } from './change-keys.ts';
 import { verifyHeaderCredentials } from './header-credentials.ts';
-import { bodyObject, invalidEvent, isObject, objectAt, requireObject, requireText, stringRecord, text, type Json } from './payload-fields.ts';
+import { bodyObject, invalidEvent, isObject, objectAt, repoFromScmUrl, requireObject, requireText, stringRecord, text, type Json } from './payload-fields.ts';
 
 const KIND = 'jenkins';
 
@@ -20,22 +20,6 @@ const RESULTS: Readonly<Record<string, CiStatus>> = {
 
 /** Parameter names a deploy job conventionally takes its target environment from; the first present wins. */
 const ENVIRONMENT_PARAMETERS = ['ENVIRONMENT', 'DEPLOY_ENV', 'DEPLOY_ENVIRONMENT', 'TARGET_ENV', 'TARGET_ENVIRONMENT', 'ENV'];
-
-/** `https://host/owner/name.git` and `git@host:owner/name.git` both become `owner/name`. */
-export function repoFromScmUrl(url: string | null): string | null {
-  if (url === null) return null;
-  const scp = /^[^@/]+@[^:/]+:(.+)$/.exec(url);
-  let path = scp?.[1] ?? null;
-  if (path === null) {
-    try {
-      path = new URL(url).pathname;
-    } catch {
-      return null;
-    }
-  }
-  const trimmed = path.replace(/^\/+|\/+$/g, '').replace(/\.git$/, '');
-  return trimmed === '' ? null : trimmed;
-}
 
 function branchName(branch: string | null): string | null {
   return branch?.replace(/^(refs\/heads\/|origin\/|refs\/remotes\/origin\/)/, '') ?? null;

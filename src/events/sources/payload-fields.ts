@@ -101,3 +101,19 @@ export function bodyObject(kind: string, body: unknown): Json {
   if (!isObject(body)) throw invalidEvent(kind, 'body', 'must be a JSON object');
   return body;
 }
+
+/** `https://host/owner/name.git` and `git@host:owner/name.git` both become `owner/name`. */
+export function repoFromScmUrl(url: string | null): string | null {
+  if (url === null) return null;
+  const scp = /^[^@/]+@[^:/]+:(.+)$/.exec(url);
+  let path = scp?.[1] ?? null;
+  if (path === null) {
+    try {
+      path = new URL(url).pathname;
+    } catch {
+      return null;
+    }
+  }
+  const trimmed = path.replace(/^\/+|\/+$/g, '').replace(/\.git$/, '');
+  return trimmed === '' ? null : trimmed;
+}

@@ -1,7 +1,8 @@
 import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isChangegateError } from '../../../src/errors.ts';
-import { jenkinsSource, repoFromScmUrl } from '../../../src/events/sources/jenkins.ts';
+import { jenkinsSource } from '../../../src/events/sources/jenkins.ts';
+import { repoFromScmUrl } from '../../../src/events/sources/payload-fields.ts';
 import { delivery, fixtureBytes, fixtureJson, without } from '../../support/source-delivery.ts';
 
 const NAME = 'CONSTRUCTED-jenkins_notification_finalized.json';
