@@ -1,7 +1,17 @@
+import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isChangegateError } from '../../../src/errors.ts';
 import { summariseJunit } from '../../../src/events/results/junit.ts';
 import { fixtureBytes } from '../../support/source-delivery.ts';
+
+/** `true` for a sane summary, `invalid` for CG_EVENT_INVALID, `crash` for anything else thrown. */
+function outcomeOf(run: () => boolean): boolean | 'invalid' | 'crash' {
+  try {
+    return run();
+  } catch (err) {
+    return isChangegateError(err, 'CG_EVENT_INVALID') ? 'invalid' : 'crash';
+  }
+}
 
 function thrownBy(run: () => unknown): unknown {
   try {
@@ -53,5 +63,13 @@ describe('JUnit reports', () => {
   it('rejects a document that is not a JUnit report', () => {
     const err = thrownBy(() => summariseJunit('<coverage line-rate="0.9"/>'));
     expect(err).toMatchObject({ code: 'CG_EVENT_INVALID', details: { field: 'testsuites' } });
+  });
+
+  it('never crashes on arbitrary text: a summary or CG_EVENT_INVALID', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.string().map((inner) => `<testsuite><testcase name="x">${inner}</testcase></testsuite>`)), (xml) => {
+        expect([true, 'invalid']).toContain(outcomeOf(() => summariseJunit(xml).counted.tests >= 0));
+      }),
+    );
   });
 });
