@@ -8,6 +8,7 @@ import type { StoreConfig } from '../config/schema.ts';
 import type { AssessmentStore } from './assessment-store.ts';
 import type { ChangeStore } from './change-store.ts';
 import type { DeliveryStore } from './delivery-store.ts';
+import type { EventStore } from './event-store.ts';
 import type { OutboxStore } from './outbox-store.ts';
 import type { RunLocks } from './run-locks.ts';
 import type { StoreHealth } from './store-health.ts';
@@ -23,8 +24,10 @@ export interface StoreBundle {
   deliveries: DeliveryStore;
   /** Who runs an instance's sync right now. */
   runLocks: RunLocks;
+  /** CI and monitoring event deliveries, their events, and links to changes. */
+  events: EventStore;
   // The ports the next issues add go here, opened by every adapter alike:
-  // `events` (CI and monitoring events), `evidence` (the enforcement ledger),
+  // `evidence` (the enforcement ledger),
   // `leases` (which process works which instance when several share a store).
   /** Whether the store can keep what it is given now: locked, corrupt, missing or full otherwise (store-health.ts). Run by the health monitor, off the request path. */
   health(): Promise<StoreHealth>;

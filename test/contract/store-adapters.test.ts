@@ -13,6 +13,7 @@ import type { StoreBundle } from '../../src/store/store-bundle.ts';
 import { describeAssessmentStoreContract } from './assessment-store.contract.ts';
 import { describeChangeStoreContract } from './change-store.contract.ts';
 import { describeDeliveryStoreContract } from './delivery-store.contract.ts';
+import { describeEventStoreContract } from './event-store.contract.ts';
 import { describeOutboxStoreContract } from './outbox-store.contract.ts';
 import { describeRunLocksContract } from './run-locks.contract.ts';
 
@@ -52,6 +53,7 @@ for (const adapter of ADAPTERS) {
   describeOutboxStoreContract(adapter.name, portOf(adapter, 'outbox'));
   describeDeliveryStoreContract(adapter.name, portOf(adapter, 'deliveries'));
   describeRunLocksContract(adapter.name, portOf(adapter, 'runLocks'));
+  describeEventStoreContract(adapter.name, portOf(adapter, 'events'));
 }
 
 describe('openStores', () => {

@@ -11,6 +11,7 @@ import { SqliteAssessmentStore } from './sqlite-assessment-store.ts';
 import { SqliteChangeStore } from './sqlite-change-store.ts';
 import type { SqliteConnectionOptions } from './sqlite-connection.ts';
 import { SqliteDeliveryStore } from './sqlite-delivery-store.ts';
+import { SqliteEventStore } from './sqlite-event-store.ts';
 import { SqliteOutboxStore } from './sqlite-outbox-store.ts';
 import { SqliteStoreHealth, type SqliteHealthOptions } from './sqlite-store-health.ts';
 
@@ -37,6 +38,7 @@ export function openSqliteStores(path: string, options: SqliteStoresOptions = {}
     const deliveries = keep(SqliteDeliveryStore.open(path, connection));
     const assessments = keep(SqliteAssessmentStore.open(path, connection));
     const outbox = keep(SqliteOutboxStore.open(path, connection));
+    const events = keep(SqliteEventStore.open(path, connection));
     const runLocks = keep(new InProcessRunLocks());
     const probe = keep(SqliteStoreHealth.open(path, { ...healthOptions, ...(configure === undefined ? {} : { configure }) }));
     health = probe;
@@ -46,6 +48,7 @@ export function openSqliteStores(path: string, options: SqliteStoresOptions = {}
       assessments,
       outbox,
       runLocks,
+      events,
       health: () => probe.check(),
       onFault: (listener) => listeners.push(listener),
       close: () => closeAll(opened),
