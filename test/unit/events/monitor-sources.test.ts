@@ -11,6 +11,12 @@ import { genericSource } from '../../../src/events/sources/generic.ts';
 
 const raw = readFileSync(new URL('../../fixtures/events/alertmanager_webhook_v4_firing.json', import.meta.url));
 const none = { headers: {}, rawBody: raw };
+const bearer = (t: string) => ({ headers: { authorization: `Bearer ${t}` }, rawBody: raw });
+const basic = (p: string) => ({ headers: { authorization: `Basic ${Buffer.from(`alertmanager:${p}`).toString('base64')}` }, rawBody: raw });
+const alertBody = (status: string, alertname: string) => ({
+  version: '4',
+  alerts: [{ status, labels: { alertname, service: 'checkout', severity: 'critical' }, startsAt: '2026-03-12T10:00:00Z', endsAt: '2026-03-12T10:05:00Z', extra: true }],
+});
 
 describe('alertmanagerSource', () => {
   it('normalises a firing v4 body (golden)', () => {
@@ -36,8 +42,6 @@ describe('alertmanagerSource', () => {
   });
 
   it('takes a bearer token or a basic password matching any configured secret', () => {
-    const bearer = (t: string) => ({ headers: { authorization: `Bearer ${t}` }, rawBody: raw });
-    const basic = (p: string) => ({ headers: { authorization: `Basic ${Buffer.from(`alertmanager:${p}`).toString('base64')}` }, rawBody: raw });
     expect(alertmanagerSource.verify(bearer('t2'), ['t1', 't2'])).toEqual({ ok: true });
     expect(alertmanagerSource.verify(basic('t1'), ['t1', 't2'])).toEqual({ ok: true });
     expect(alertmanagerSource.verify(bearer('nope'), ['t1'])).toEqual({ ok: false, reason: 'invalid', detail: 'authorization' });
@@ -46,16 +50,12 @@ describe('alertmanagerSource', () => {
   });
 
   it('names an alert without a fingerprint by its labels, resolves it by the same id, and knows the Watchdog for a heartbeat', () => {
-    const body = (status: string, alertname: string) => ({
-      version: '4',
-      alerts: [{ status, labels: { alertname, service: 'checkout', severity: 'critical' }, startsAt: '2026-03-12T10:00:00Z', endsAt: '2026-03-12T10:05:00Z', extra: true }],
-    });
-    const [firing] = alertmanagerSource.normalise('am', none, body('firing', 'HighErrorRate')).monitor;
-    const [resolved] = alertmanagerSource.normalise('am', none, body('resolved', 'HighErrorRate')).monitor;
+    const [firing] = alertmanagerSource.normalise('am', none, alertBody('firing', 'HighErrorRate')).monitor;
+    const [resolved] = alertmanagerSource.normalise('am', none, alertBody('resolved', 'HighErrorRate')).monitor;
     expect(firing).toMatchObject({ status: 'firing', severity: 'critical', service: 'checkout', endsAt: null });
     expect(resolved).toMatchObject({ id: firing?.id, status: 'resolved', endsAt: '2026-03-12T10:05:00.000Z' });
     expect(isHeartbeat(firing!)).toBe(false);
-    expect(isHeartbeat(alertmanagerSource.normalise('am', none, body('firing', 'Watchdog')).monitor[0]!)).toBe(true);
+    expect(isHeartbeat(alertmanagerSource.normalise('am', none, alertBody('firing', 'Watchdog')).monitor[0]!)).toBe(true);
   });
 
   it('refuses a body with no alert list or an alert without startsAt', () => {
