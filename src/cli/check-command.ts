@@ -17,6 +17,7 @@ import { buildPolicyContext, judgedChange } from '../assess/policy-context.ts';
 import { acceptedStates, resolveState } from '../assess/resolve-state.ts';
 import { ruleProvenance } from '../assess/rule-provenance.ts';
 import { itsmCalendarsFor } from '../app/itsm-calendars-for.ts';
+import { correlatorFor, eventSourceOf } from '../app/event-correlator-for.ts';
 import { loadDemo } from '../app/load-demo.ts';
 import { validationInstances } from '../app/validation-instances.ts';
 import { loadConfig, type LoadedConfig } from '../config/load-config.ts';
@@ -119,7 +120,7 @@ export async function runCheck(registry: ConnectorRegistry, options: CheckOption
     }
     const instance = instances.find((i) => i.id === mc.change.instance);
     const { basis, calendar } = await calendarsOf(registry, instance, logger);
-    const ctx = await buildPolicyContext({ store, policy, calendars: () => calendar }, mc, now);
+    const ctx = await buildPolicyContext({ store, policy, calendars: () => calendar, events: eventSourceOf(correlatorFor(config, stores)) }, mc, now);
     const assessment = assess(mc, ctx);
     const next = nextStates(mc.change.type, mc.change.state);
     let transition: { to: ReturnType<typeof resolveState> & string; gates: ReturnType<typeof gatesForTransition>; verdict: ReturnType<typeof validateTransition> } | undefined;

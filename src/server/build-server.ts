@@ -13,6 +13,7 @@ import type { RouteDeclaration } from './route-contract.ts';
 import type { HistoryDeps } from '../assess/change-history.ts';
 import { registerChangeHistoryRoute } from './routes/change-history.ts';
 import { registerChangeRoutes } from './routes/changes.ts';
+import { registerEventRoutes, type EventRouteDeps } from './routes/events.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerOpenApiRoute } from './routes/openapi.ts';
 import { registerValidateRoute, type ValidateRouteDeps } from './routes/validate.ts';
@@ -31,6 +32,8 @@ export interface ServerDeps {
   validate?: Omit<ValidateRouteDeps, 'store' | 'metrics' | 'systems'>;
   /** Webhook ingress (`POST /v1/webhooks/<system>/:instance`); absent: no webhook routes. */
   webhooks?: Omit<WebhookRouteDeps, 'metrics' | 'systems'>;
+  /** Event ingress (`POST /v1/events/:source`); absent: no event route. */
+  events?: EventRouteDeps;
   /** `GET /v1/changes/:key/history` (assessments, outbox, own-write signatures); absent: no history route. */
   history?: Omit<HistoryDeps, 'store'>;
   /** Bearer tokens the API (`/v1/*` except webhooks) requires; empty or absent: the API is open. */
@@ -88,5 +91,6 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   if (deps.history) registerChangeHistoryRoute(app, { ...deps.history, store: deps.store });
   if (deps.validate) registerValidateRoute(app, { ...deps.validate, store: deps.store, metrics: deps.metrics, systems: deps.systems });
   if (deps.webhooks) registerWebhookRoutes(app, { ...deps.webhooks, metrics: deps.metrics, systems: deps.systems });
+  if (deps.events) registerEventRoutes(app, deps.events);
   return app;
 }
