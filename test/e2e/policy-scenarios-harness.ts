@@ -153,7 +153,7 @@ export async function startScenario(options: { start: string; serviceNowTimeout?
     outbox,
     policy,
     // Monitoring watches every service of the scenarios and has just reported, so alert checks judge the alerts pushed.
-    events: async (_change, now) => ({ ci: [...events.ci], monitor: [...events.monitor], watch: { covered: true, sources: ['scenario-monitor'], lastHeartbeat: now.toISOString() } }),
+    events: async (_change, at) => ({ ci: [...events.ci], monitor: [...events.monitor], watch: { covered: true, sources: ['scenario-monitor'], lastHeartbeat: at.toISOString() } }),
     modeOf: (id) => modes.get(id) ?? null,
     logger,
     metrics,
