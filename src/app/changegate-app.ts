@@ -167,6 +167,8 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
       metrics,
       logger,
       webhooks: { deliveries, connectorOf: (id) => connectors.get(id), onAccepted: () => processor.kick(), storeHealth: () => engine.readiness.store() },
+      changeEvents: async (change) =>
+        (await correlator.eventsFor(change, new Date())).events.map(({ event, rule }) => ({ id: event.id, type: event.type, source: event.source, receivedAt: event.receivedAt, rule, event: { ...event.event } })),
       events: {
         sources: config.events.sources,
         kindOf: eventSourceKind,

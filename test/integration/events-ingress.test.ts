@@ -14,6 +14,7 @@ import { EventProcessor } from '../../src/events/event-processor.ts';
 import { eventSourceKind } from '../../src/events/sources/index.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { installErrorHandler } from '../../src/server/http-errors.ts';
+import { registerChangeRoutes } from '../../src/server/routes/changes.ts';
 import { registerEventRoutes } from '../../src/server/routes/events.ts';
 import { openSqliteStores } from '../../src/store/sqlite/sqlite-store-adapter.ts';
 import type { StoreBundle } from '../../src/store/store-bundle.ts';
@@ -120,5 +121,14 @@ describe('EventProcessor', () => {
     expect(seen.ci.map((e) => e.status)).toEqual(['success']);
     expect(seen.events.map((e) => e.rule)).toEqual(['linked:change-key']);
     expect(seen.watch).toMatchObject({ covered: true, sources: ['am'] });
+
+    // GET /v1/changes/:key lists them, each with its rule.
+    const api = Fastify();
+    registerChangeRoutes(api, stores.changes, ['servicenow'], async (c) =>
+      (await correlator.eventsFor(c, new Date())).events.map(({ event, rule }) => ({ id: event.id, type: event.type, source: event.source, receivedAt: event.receivedAt, rule, event: { ...event.event } })),
+    );
+    const detail = (await api.inject('/v1/changes/CHG0030001')).json();
+    expect(detail.events.map((e: { id: string; rule: string }) => [e.id, e.rule])).toEqual([['github:run:289782451:1', 'linked:change-key']]);
+    await api.close();
   });
 });
