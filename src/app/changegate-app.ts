@@ -34,6 +34,9 @@ import type { DemoInstances } from './demo-instances.ts';
 import { loadDemo } from './load-demo.ts';
 import { ownWritesOf } from './own-writes-of.ts';
 import { validationInstances } from './validation-instances.ts';
+import { correlatorFor, eventSourceOf } from './event-correlator-for.ts';
+import { EventProcessor } from '../events/event-processor.ts';
+import { eventSourceKind } from '../events/sources/index.ts';
 
 export interface ChangegateApp {
   config: ChangegateConfig;
@@ -97,6 +100,9 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
   // Every port from the adapter `store.kind` names; a kind this build has no adapter for stops start-up here.
   const stores = await (options.openStores ?? openStores)(config.store);
   const { changes: store, deliveries, assessments, outbox } = stores;
+  // CI and monitoring events correlated with each change: what the event-reading gates judge.
+  const correlator = correlatorFor(config, stores);
+  const events = eventSourceOf(correlator);
   const modes = new Map(instances.map((i) => [i.id, i.enforcement] as const));
   const writers = new Set(instances.filter((i) => i.writeBack).map((i) => i.id));
   for (const instance of instances.filter((i) => !i.writeBack)) {
@@ -123,6 +129,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     assessments,
     outbox,
     policy,
+    events,
     calendars,
     modeOf: (id) => modes.get(id) ?? null,
     stateNames: stateNamesFor(instances, registry),
@@ -154,6 +161,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
   const reassessor = new ClockReassessor({ store, runner, instances: instances.map((i) => i.id), logger });
   owed = new OwedAssessments({ store, runner, logger });
   const processor = new DeliveryProcessor({ store: deliveries, engine, webhookOf: (id) => connectors.get(id)?.webhook, logger, metrics, owner });
+  const eventProcessor = new EventProcessor({ events: stores.events, kindOf: eventSourceKind, correlator, reassess: (id) => runner.assessChange(id, { clockTick: true }), logger });
   let app: FastifyInstance | null = null;
   const server = (): FastifyInstance =>
     (app ??= buildServer({
@@ -163,8 +171,19 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
       metrics,
       logger,
       webhooks: { deliveries, connectorOf: (id) => connectors.get(id), onAccepted: () => processor.kick(), storeHealth: () => engine.readiness.store() },
+      changeEvents: async (change) =>
+        (await correlator.eventsFor(change, new Date())).events.map(({ event, rule }) => ({ id: event.id, type: event.type, source: event.source, receivedAt: event.receivedAt, rule, event: { ...event.event } })),
+      events: {
+        sources: config.events.sources,
+        kindOf: eventSourceKind,
+        events: stores.events,
+        maxBodyBytes: config.events.maxBodyBytes,
+        onAccepted: () => eventProcessor.kick(),
+        storeHealth: () => engine.readiness.store(),
+      },
       validate: {
         policy,
+        events,
         calendars,
         instances: validationInstances(instances, registry),
         lastSyncAt: (id) => engine.lastSuccessAt(id),
@@ -211,6 +230,8 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
       await releaseDeadClaims({ outbox, deliveries, judge: judgeOwner, logger, now: new Date() });
       // Drains what a previous process accepted but did not finish.
       processor.start();
+      // Events stored but not yet processed (a crash, a restart) are processed now.
+      eventProcessor.start();
       // Posts what a previous process or a `sync` queued, then whatever each sync queues.
       outboxWorker.start();
       // Read the ITSM calendars before the first assessment (a failed read keeps the policy calendar and is logged).
@@ -231,6 +252,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
       await owed.stop();
       if (app) await app.close();
       await processor.stop();
+      await eventProcessor.stop();
       await engine.idle();
       await outboxWorker.stop();
       await storeHealth.stop();

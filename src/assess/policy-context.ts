@@ -4,7 +4,7 @@
 // judge a change on the same facts.
 
 import type { CanonicalState, Change, MirroredChange } from '../domain/change.ts';
-import type { CiEvent, MonitorEvent } from '../domain/events.ts';
+import type { CiEvent, MonitorEvent, MonitorWatch } from '../domain/events.ts';
 import type { Calendar } from '../policy/calendar.ts';
 import type { PolicyContext } from '../policy/context.ts';
 import { gateInto } from '../policy/gates/gate-registry.ts';
@@ -15,7 +15,7 @@ import { mergeCalendars } from './itsm-calendar.ts';
 import { withoutOwnNotes } from './verdict-text.ts';
 
 /** The CI and monitoring events correlated to one change. */
-export type EventSource = (change: Change) => Promise<{ ci: CiEvent[]; monitor: MonitorEvent[] }>;
+export type EventSource = (change: Change, now: Date) => Promise<{ ci: CiEvent[]; monitor: MonitorEvent[]; watch?: MonitorWatch }>;
 
 export interface PolicyContextDeps {
   store: ChangeStore;
@@ -80,7 +80,7 @@ export function judgedChange(mc: MirroredChange): MirroredChange {
 
 export async function buildPolicyContext(deps: PolicyContextDeps, mc: MirroredChange, now: Date, options: PolicyContextOptions = {}): Promise<PolicyContext> {
   const wanted = options.states === undefined || options.states.includes(NEIGHBOURS_READ_INTO);
-  const [events, otherChanges] = await Promise.all([(deps.events ?? NO_EVENTS)(mc.change), wanted ? neighbours(deps.store, mc.change) : []]);
+  const [events, otherChanges] = await Promise.all([(deps.events ?? NO_EVENTS)(mc.change, now), wanted ? neighbours(deps.store, mc.change) : []]);
   return {
     now,
     events,

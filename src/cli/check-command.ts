@@ -17,6 +17,7 @@ import { buildPolicyContext, judgedChange } from '../assess/policy-context.ts';
 import { acceptedStates, resolveState } from '../assess/resolve-state.ts';
 import { ruleProvenance } from '../assess/rule-provenance.ts';
 import { itsmCalendarsFor } from '../app/itsm-calendars-for.ts';
+import { correlatorFor, eventSourceOf } from '../app/event-correlator-for.ts';
 import { loadDemo } from '../app/load-demo.ts';
 import { validationInstances } from '../app/validation-instances.ts';
 import { loadConfig, type LoadedConfig } from '../config/load-config.ts';
@@ -119,7 +120,8 @@ export async function runCheck(registry: ConnectorRegistry, options: CheckOption
     }
     const instance = instances.find((i) => i.id === mc.change.instance);
     const { basis, calendar } = await calendarsOf(registry, instance, logger);
-    const ctx = await buildPolicyContext({ store, policy, calendars: () => calendar }, mc, now);
+    const correlator = correlatorFor(config, stores);
+    const ctx = await buildPolicyContext({ store, policy, calendars: () => calendar, events: eventSourceOf(correlator) }, mc, now);
     const assessment = assess(mc, ctx);
     const next = nextStates(mc.change.type, mc.change.state);
     let transition: { to: ReturnType<typeof resolveState> & string; gates: ReturnType<typeof gatesForTransition>; verdict: ReturnType<typeof validateTransition> } | undefined;
@@ -141,7 +143,16 @@ export async function runCheck(registry: ConnectorRegistry, options: CheckOption
     const color = colorFor(out.stdout);
     const sections = [renderHeader(mc, assessment, color), ...(asOf === null ? [] : [renderAsOf(asOf, now)]), renderCalendars(mc.change.instance, basis, color)];
     sections.push(transition === undefined ? renderAssessment(assessment, next, color) : renderTransition(mc.change.state, transition.to, transition.gates, transition.verdict, color));
-    if (provenance) sections.push(renderExplain(provenance, policy.file, color));
+    if (provenance) {
+      sections.push(renderExplain(provenance, policy.file, color));
+      // Which correlated events decided each gate, and the rule that tied each to the change.
+      const rules = new Map((await correlator.eventsFor(mc.change, now)).events.map((e) => [e.event.id, e.rule]));
+      const gates = transition === undefined ? assessment.gates : transition.gates;
+      const lines = gates.flatMap((g) =>
+        g.evidence.filter((e) => e.kind === 'ci' || e.kind === 'monitor').map((e) => `  ${g.id}: ${e.summary} [${e.ref}, ${rules.get(e.ref) ?? 'not correlated'}]`),
+      );
+      sections.push(`events behind the gates (${rules.size} correlated):\n${lines.length === 0 ? '  none decided a gate' : lines.join('\n')}`);
+    }
     out.stdout.write(`${sections.join('\n\n')}\n`);
     if (basis.itsm === 'unreachable') {
       out.stderr.write(`changegate check: judged with the policy calendar only: the ITSM schedules of ${mc.change.instance} could not be read (${basis.error ?? 'no answer'})\n`);

@@ -4,8 +4,9 @@
 // Types are inferred from the schemas, so the rest of the code trusts them.
 
 import { z } from 'zod';
+import { EVENT_SOURCES, eventSourceKind } from '../events/sources/index.ts';
 import type { ConnectorRegistry } from '../kit/connector-registry.ts';
-import { CronExpression, Secret, type BaseInstanceConfig } from '../kit/instance-config.ts';
+import { CronExpression, Duration, Secret, type BaseInstanceConfig } from '../kit/instance-config.ts';
 
 export { Duration, Secret, isTimeZone, type BaseInstanceConfig } from '../kit/instance-config.ts';
 
@@ -35,6 +36,36 @@ export const ServerConfig = z
   })
   .strict();
 
+/** One CI or monitoring event source posting to `POST /v1/events/<id>`. */
+export const EventSourceConfig = z
+  .object({
+    id: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'expected lower-case letters, digits, ".", "_" or "-"')
+      .describe('The source id: the last segment of its URL, POST /v1/events/<id>.'),
+    kind: z
+      .string()
+      .refine((kind) => eventSourceKind(kind) !== undefined, { error: () => `expected one of ${EVENT_SOURCES.map((s) => s.kind).join(', ')}` })
+      .describe('What sends it: github, alertmanager, generic (and the kinds the sources registry lists).'),
+    secrets: z.array(Secret).min(1).describe('Webhook secrets or tokens, each one accepted (several while rotating); never logged.'),
+    services: z
+      .array(z.string().min(1))
+      .optional()
+      .describe('A monitoring source: the services it watches (as changes name them); absent: every service.'),
+  })
+  .strict();
+export type EventSourceConfig = z.infer<typeof EventSourceConfig>;
+
+export const EventsConfig = z
+  .object({
+    sources: z.array(EventSourceConfig).default([]).describe('The event sources; none: no event is taken.'),
+    maxBodyBytes: z.number().int().min(1024).max(26_214_400).default(1_048_576).describe('Largest delivery taken; larger ones get 413.'),
+    services: z.string().default('mappings/services.yaml').describe('The services mapping (service -> repositories, pipelines, environments, alert labels).'),
+    heartbeatMaxAge: Duration.default(900_000).describe('How recently a monitoring source must have reported (a Watchdog alert) for alert checks to pass.'),
+  })
+  .strict();
+export type EventsConfig = z.output<typeof EventsConfig>;
+
 /** Everything but the instances: the same whatever systems are registered. */
 const commonShape = {
   store: StoreConfig.default({ kind: 'sqlite', path: './data/changegate.db' }).describe('Where the mirror, assessments and outbox live: sqlite (default) or mongodb.'),
@@ -47,6 +78,7 @@ const commonShape = {
   /** The policy file (lifecycle gates, CAB scorecard, calendar, custom CEL rules). */
   policy: z.string().optional().describe('Policy file (gates, CAB scorecard, calendar, waivers, custom rules); default: mappings/policy.default.yaml.'),
   /** When `serve` re-assesses the open changes for the clock alone (windows opening, hypercare elapsing, waivers ending). */
+  events: EventsConfig.prefault({}).describe('CI and monitoring events: sources, body limit, services mapping, heartbeat age.'),
   reassess: CronExpression.default('*/5 * * * *').describe('When `serve` re-assesses open changes for the clock alone (windows opening, waivers ending): a cron expression.'),
 };
 
@@ -68,6 +100,11 @@ export function configSchemaFor(registry: ConnectorRegistry): z.ZodType<Changega
     .object({ ...commonShape, instances: z.array(registry.instanceSchema).default([]).describe('The ServiceNow and Jira sites to mirror and govern; none: nothing is synced.') })
     .strict()
     .superRefine((config, ctx) => {
+      const sourceIds = new Set<string>();
+      config.events.sources.forEach((source, index) => {
+        if (sourceIds.has(source.id)) ctx.addIssue({ code: 'custom', path: ['events', 'sources', index, 'id'], message: `duplicate event source id "${source.id}"` });
+        sourceIds.add(source.id);
+      });
       const seen = new Set<string>();
       config.instances.forEach((instance, index) => {
         if (seen.has(instance.id)) {

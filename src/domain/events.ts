@@ -74,3 +74,16 @@ export interface MonitorEvent {
   fingerprint: string;
   url: string | null;
 }
+
+/**
+ * Whether monitoring watches a change's services: the sources that cover them
+ * and whether one reported (a heartbeat) recently. Alert checks pass only when
+ * `covered`; with nothing watching, no alert firing proves nothing.
+ */
+export interface MonitorWatch {
+  covered: boolean;
+  /** Configured monitoring sources covering the change's services. */
+  sources: string[];
+  /** The latest heartbeat among them (ISO-8601 UTC), null when none ever reported. */
+  lastHeartbeat: string | null;
+}

@@ -4,9 +4,10 @@
 import type { ConnectorRegistry } from '../kit/connector-registry.ts';
 import type { MappingKind } from '../kit/mapping-file.ts';
 import { POLICY_KIND, validatePolicySource } from '../policy/policy-config.ts';
+import { servicesMappingKind } from '../events/services-mapping.ts';
 
 export const POLICY_MAPPING_KIND: MappingKind = { kind: POLICY_KIND, validate: validatePolicySource };
 
 export function mappingKindsOf(registry: ConnectorRegistry): MappingKind[] {
-  return [...registry.mappingKinds, POLICY_MAPPING_KIND];
+  return [...registry.mappingKinds, POLICY_MAPPING_KIND, servicesMappingKind];
 }

@@ -49,6 +49,7 @@ class PreparedInput implements GateInput {
       risk: this.risk,
       ci: this.ctx.events.ci,
       monitor: this.ctx.events.monitor,
+      watch: this.ctx.events.watch,
       now: this.now,
       maxRiskLevel: this.ctx.policy.scorecard.maxRiskLevel,
       placeholders: this.rules.builtIn['authorize.plans'].placeholders,

@@ -5,7 +5,7 @@
 
 import type { Waiver } from '../domain/assessment.ts';
 import type { Change } from '../domain/change.ts';
-import type { CiEvent, MonitorEvent } from '../domain/events.ts';
+import type { CiEvent, MonitorEvent, MonitorWatch } from '../domain/events.ts';
 import type { Calendar } from './calendar.ts';
 import type { Policy } from './policy-config.ts';
 
@@ -13,7 +13,7 @@ export interface PolicyContext {
   /** The instant the verdict is for; replaying an observed transition passes the time it happened. */
   now: Date;
   /** Events correlated to the change (by commit, change key or service); others are ignored by commit and service filters anyway. */
-  events: { ci: CiEvent[]; monitor: MonitorEvent[] };
+  events: { ci: CiEvent[]; monitor: MonitorEvent[]; watch?: MonitorWatch };
   calendar: Calendar;
   /** Changes that may collide with this one (same services/CIs); the change itself may be included. */
   otherChanges: Change[];

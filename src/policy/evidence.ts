@@ -4,7 +4,7 @@
 
 import type { EvidenceRef } from '../domain/assessment.ts';
 import type { Change } from '../domain/change.ts';
-import type { CiEvent, CiEventKind, MonitorEvent, Severity } from '../domain/events.ts';
+import type { CiEvent, CiEventKind, MonitorEvent, MonitorWatch, Severity } from '../domain/events.ts';
 import { compareText, targetsOf } from './calendar.ts';
 import { formatUtc } from './zoned-time.ts';
 
@@ -12,6 +12,19 @@ import { formatUtc } from './zoned-time.ts';
 export function linkedCommit(change: Change): string | null {
   const commits = change.links.commits.filter((c) => c.trim() !== '');
   return commits.length === 0 ? null : (commits[commits.length - 1] as string);
+}
+
+/**
+ * The commit a change is judged on: the one it links, else the commit of the
+ * latest CI event correlated with it (a run or deploy that named its key, or
+ * came from its services' repositories), so a site with no commit field
+ * (JSM's default, ServiceNow's) still gets its evidence.
+ */
+export function changeCommit(change: Change, ci: readonly CiEvent[]): string | null {
+  const linked = linkedCommit(change);
+  if (linked !== null) return linked;
+  const withCommit = ci.filter((e) => e.commit !== null && e.commit.trim() !== '').toSorted((a, b) => eventTime(a) - eventTime(b) || compareText(a.id, b.id));
+  return withCommit.at(-1)?.commit ?? null;
 }
 
 /** Full and abbreviated shas name the same commit when one prefixes the other (7+ characters). */
@@ -135,4 +148,14 @@ export function isBlank(text: string | null, placeholders: readonly string[] = [
   if (text === null) return true;
   const trimmed = text.trim();
   return trimmed.length < minLength || placeholders.some((p) => p.toLowerCase() === trimmed.toLowerCase());
+}
+
+/** Why an alert check cannot pass on "nothing firing": no monitoring source covers the services, or none reported recently; null when one watches. */
+export function unwatched(watch: MonitorWatch | undefined, services: string): string | null {
+  if (watch === undefined || watch.sources.length === 0) return `no monitoring source covers ${services || 'the change'}, so a quiet alert feed proves nothing`;
+  if (!watch.covered) {
+    const last = watch.lastHeartbeat === null ? 'has never reported' : `last reported ${formatUtc(Date.parse(watch.lastHeartbeat))}`;
+    return `monitoring of ${services || 'the change'} (${watch.sources.join(', ')}) ${last}; waiting for a heartbeat before trusting that nothing fires`;
+  }
+  return null;
 }

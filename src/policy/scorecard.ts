@@ -8,8 +8,8 @@
 
 import type { RiskAssessment, Scorecard, ScorecardCriterion, ScorecardCriterionId } from '../domain/assessment.ts';
 import type { Change, Level } from '../domain/change.ts';
-import type { CiEvent, MonitorEvent } from '../domain/events.ts';
-import { ciRef, commitEvents, fieldRef, firingOn, isBlank, latest, linkedCommit, monitorRef, shortSha } from './evidence.ts';
+import type { CiEvent, MonitorEvent, MonitorWatch } from '../domain/events.ts';
+import { ciRef, commitEvents, fieldRef, firingOn, isBlank, latest, changeCommit, monitorRef, shortSha, unwatched } from './evidence.ts';
 import { describeRisk, levelLabel, levelRank } from './risk.ts';
 
 export interface ScorecardInput {
@@ -17,6 +17,8 @@ export interface ScorecardInput {
   risk: RiskAssessment;
   ci: readonly CiEvent[];
   monitor: readonly MonitorEvent[];
+  /** Whether monitoring watches the change's services (absent: nothing does). */
+  watch?: MonitorWatch | undefined;
   now: number;
   maxRiskLevel: Level;
   /** Texts that count as an empty plan (the `authorize.plans` placeholders). */
@@ -46,7 +48,7 @@ function riskCriterion({ risk, maxRiskLevel }: ScorecardInput): Outcome {
 
 function testingCriterion(input: ScorecardInput): Outcome {
   const { change, ci, now } = input;
-  const commit = linkedCommit(change);
+  const commit = changeCommit(change, ci);
   if (commit === null) {
     if (isBlank(change.plans.test, input.placeholders)) return { result: 'fail', reason: 'test plan is empty and no commit links test results', evidence: [fieldRef('plans.test', 'empty')] };
     return { result: 'unknown', reason: 'a test plan exists but no commit is linked, so there are no test results', evidence: [fieldRef('plans.test', 'present')] };
@@ -79,7 +81,7 @@ function rollbackCriterion({ change, placeholders }: ScorecardInput): Outcome {
   return { result: 'pass', reason: 'backout plan is documented', evidence: [fieldRef('plans.backout', 'present')] };
 }
 
-function operationalCriterion({ change, monitor, now }: ScorecardInput): Outcome {
+function operationalCriterion({ change, monitor, watch, now }: ScorecardInput): Outcome {
   const firing = firingOn(change, monitor, ['critical', 'high'], now);
   if (firing.length > 0) {
     const first = firing[0] as (typeof firing)[number];
@@ -87,6 +89,8 @@ function operationalCriterion({ change, monitor, now }: ScorecardInput): Outcome
   }
   if (change.assignmentGroup === null) return { result: 'unknown', reason: 'no assignment group is set to support the change', evidence: [fieldRef('assignmentGroup', 'not set')] };
   const group = change.assignmentGroup.name ?? change.assignmentGroup.id;
+  const blind = unwatched(watch, [...change.services, ...change.cis].map((r) => r.name ?? r.id).join(', '));
+  if (blind !== null) return { result: 'unknown', reason: blind, evidence: [fieldRef('assignmentGroup', group)] };
   return { result: 'pass', reason: `${group} supports the change and no critical or high alert is firing`, evidence: [fieldRef('assignmentGroup', group)] };
 }
 

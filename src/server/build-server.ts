@@ -14,7 +14,8 @@ import type { HistoryDeps } from '../assess/change-history.ts';
 import type { EvidenceStore } from '../store/evidence-store.ts';
 import { registerChangeEvidenceRoute } from './routes/change-evidence.ts';
 import { registerChangeHistoryRoute } from './routes/change-history.ts';
-import { registerChangeRoutes } from './routes/changes.ts';
+import { registerChangeRoutes, type ChangeEventsOf } from './routes/changes.ts';
+import { registerEventRoutes, type EventRouteDeps } from './routes/events.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerOpenApiRoute } from './routes/openapi.ts';
 import { registerValidateRoute, type ValidateRouteDeps } from './routes/validate.ts';
@@ -33,6 +34,10 @@ export interface ServerDeps {
   validate?: Omit<ValidateRouteDeps, 'store' | 'metrics' | 'systems'>;
   /** Webhook ingress (`POST /v1/webhooks/<system>/:instance`); absent: no webhook routes. */
   webhooks?: Omit<WebhookRouteDeps, 'metrics' | 'systems'>;
+  /** The events correlated with a change (`GET /v1/changes/:key` lists them); absent: none. */
+  changeEvents?: ChangeEventsOf;
+  /** Event ingress (`POST /v1/events/:source`); absent: no event route. */
+  events?: EventRouteDeps;
   /** `GET /v1/changes/:key/history` (assessments, outbox, own-write signatures); absent: no history route. */
   history?: Omit<HistoryDeps, 'store'>;
   /** `GET /v1/changes/:key/evidence`; absent: no evidence route. */
@@ -88,10 +93,11 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   requireApiToken(app, deps.apiTokens ?? []);
   registerHealthRoutes(app, deps);
   registerOpenApiRoute(app, () => declarations);
-  registerChangeRoutes(app, deps.store, deps.systems);
+  registerChangeRoutes(app, deps.store, deps.systems, deps.changeEvents);
   if (deps.history) registerChangeHistoryRoute(app, { ...deps.history, store: deps.store });
   if (deps.evidence) registerChangeEvidenceRoute(app, { store: deps.store, evidence: deps.evidence });
   if (deps.validate) registerValidateRoute(app, { ...deps.validate, store: deps.store, metrics: deps.metrics, systems: deps.systems });
   if (deps.webhooks) registerWebhookRoutes(app, { ...deps.webhooks, metrics: deps.metrics, systems: deps.systems });
+  if (deps.events) registerEventRoutes(app, deps.events);
   return app;
 }

@@ -10,6 +10,7 @@ import type { ChangeStore } from './change-store.ts';
 import type { DeliveryStore } from './delivery-store.ts';
 import type { EvidenceStore } from './evidence-store.ts';
 import type { LeaseStore } from './lease-store.ts';
+import type { EventStore } from './event-store.ts';
 import type { OutboxStore } from './outbox-store.ts';
 import type { RunLocks } from './run-locks.ts';
 import type { StoreHealth } from './store-health.ts';
@@ -29,8 +30,8 @@ export interface StoreBundle {
   runLocks: RunLocks;
   /** Which process works which connector instance when several share the store, with a fencing token. */
   leases: LeaseStore;
-  // The ports the next issues add go here, opened by every adapter alike:
-  // `events` (CI and monitoring events).
+  /** CI and monitoring event deliveries, their events, and links to changes. */
+  events: EventStore;
   /** Whether the store can keep what it is given now: locked, corrupt, missing or full otherwise (store-health.ts). Run by the health monitor, off the request path. */
   health(): Promise<StoreHealth>;
   /** Calls `listener` each time an operation of any port meets a store fault, so the monitor checks at once. */

@@ -20,6 +20,7 @@ import { describeAssessmentStoreContract } from './assessment-store.contract.ts'
 import { describeChangeStoreContract } from './change-store.contract.ts';
 import { describeDeliveryStoreContract } from './delivery-store.contract.ts';
 import { describeEvidenceStoreContract } from './evidence-store.contract.ts';
+import { describeEventStoreContract } from './event-store.contract.ts';
 import { describeOutboxStoreContract } from './outbox-store.contract.ts';
 import { describeLeaseStoreContract } from './lease-store.contract.ts';
 import { describeRunLocksContract } from './run-locks.contract.ts';
@@ -87,6 +88,7 @@ for (const adapter of ADAPTERS) {
   describeRunLocksContract(adapter.name, portOf(adapter, 'runLocks'));
   describeEvidenceStoreContract(adapter.name, portOf(adapter, 'evidence'));
   describeLeaseStoreContract(adapter.name, portOf(adapter, 'leases'));
+  describeEventStoreContract(adapter.name, portOf(adapter, 'events'));
 }
 
 // What only the MongoDB adapter has to get right: no transaction holds a page together, so two

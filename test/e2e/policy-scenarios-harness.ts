@@ -3,7 +3,7 @@
 // as the app builds them, writers included), sync engine, SQLite stores,
 // assessment runner, enforcement and outbox worker, on one clock the test moves.
 // CI and monitoring events reach the policy through the context's event source
-// (event ingestion is a later issue): tests push them into `events`.
+// (the harness stands in for ingestion and correlation): tests push them into `events`.
 
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -152,7 +152,8 @@ export async function startScenario(options: { start: string; serviceNowTimeout?
     assessments,
     outbox,
     policy,
-    events: async () => ({ ci: [...events.ci], monitor: [...events.monitor] }),
+    // Monitoring watches every service of the scenarios and has just reported, so alert checks judge the alerts pushed.
+    events: async (_change, at) => ({ ci: [...events.ci], monitor: [...events.monitor], watch: { covered: true, sources: ['scenario-monitor'], lastHeartbeat: at.toISOString() } }),
     modeOf: (id) => modes.get(id) ?? null,
     logger,
     metrics,

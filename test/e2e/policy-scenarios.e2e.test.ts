@@ -118,7 +118,7 @@ describe('a normal change, gate by gate', () => {
     const scheduled = fields(s, sysId);
     expect(scheduled.verdict).toBe('blocked');
     expect(scheduled.reasons).toContain('-1 (Implement): Planned start');
-    expect(scheduled.reasons).toContain(`No CI run seen yet for commit ${commit.slice(0, 7)} (waiting)`);
+    expect(scheduled.reasons).toContain(`Waiting for a CI run of commit ${commit.slice(0, 7)} (waiting)`);
     expect(scheduled.reasons).toContain(`${commit.slice(0, 7)} is not yet deployed to`);
 
     // The window opens and the pipeline reports: build, tests, scan, SIT → UAT → Pre-Prod.
@@ -320,7 +320,7 @@ describe('a transition that bypassed the plugin through the API', () => {
     expect(refused).toContain(
       "The ticket system said: ServiceNow refused to move the change from state -1 to -2: Operation against file 'change_request' was aborted by Business Rule 'Change Model: Check State Transition",
     );
-    expect(refused).toContain('* No CI run seen yet for commit');
+    expect(refused).toContain('* Waiting for a CI run of commit');
     expect(refused).toContain('implement.ci-green | waiting');
     const [record] = await s.assessments.listEnforcements(`servicenow:sn:${sysId}`);
     expect(record).toMatchObject({ from: 'scheduled', to: 'implement', action: 'revert', outcome: 'refused' });
@@ -359,7 +359,7 @@ describe('a transition that bypassed the plugin through the API', () => {
     expect(texts.filter((t) => t.includes(`changegate moved ${key} back to Awaiting implementation`))).toHaveLength(1);
     const revert = texts.find((t) => t.includes('back to Awaiting implementation')) ?? '';
     expect(revert).toContain('The move Awaiting implementation → Implementing');
-    expect(revert).toContain('No commit is linked to the change; link the commit to be deployed.');
+    expect(revert).toContain('Waiting for a CI run of a commit for this change (none is linked, and no CI event has named the change or come from its services yet) (waiting).');
     const records = await s.assessments.listEnforcements(`jira:jsm:${issue.id}`);
     expect(records.map((r) => [r.fromNative, r.toNative, r.action, r.outcome])).toEqual([
       ['Awaiting implementation', 'Implementing', 'revert', 'reverted'],

@@ -229,6 +229,8 @@ describe('changegate check KEY', () => {
     expect(stdout).toMatch(/^ {2}leadTime\.standard +0 min +built-in default$/m);
     expect(stdout).toMatch(/^ {2}plans +\[implementation, backout, test\] +built-in default$/m);
     expect(stdout).toMatch(/^policy acme-3\+[0-9a-f]{8}$/m);
+    // No event source feeds this store: the section says nothing decided a gate rather than staying silent.
+    expect(stdout).toMatch(/^events behind the gates \(0 correlated\):\n  none decided a gate$/m);
   });
 });
 

@@ -207,7 +207,7 @@ describe('changegate CLI', () => {
     expect(code).toBe(0);
     const answer = JSON.parse(stdout) as { format: number; exitCode: number; files: { file: string; ok: boolean; errors: string[]; warnings: string[] }[] };
     expect(answer).toMatchObject({ format: 1, exitCode: 0 });
-    expect(answer.files.map((f) => f.file.split('/').at(-1))).toEqual(['jira.default.yaml', 'policy.default.yaml', 'servicenow.default.yaml']);
+    expect(answer.files.map((f) => f.file.split('/').at(-1))).toEqual(['jira.default.yaml', 'policy.default.yaml', 'servicenow.default.yaml', 'services.yaml']);
     expect(answer.files.every((f) => f.ok && f.errors.length === 0 && f.warnings.length === 0)).toBe(true);
   });
 

@@ -92,6 +92,8 @@ describe('HTTP API', () => {
     expect(body.approvals.map((a) => a.id)).toEqual(['appr-1']);
     expect(body.journal.map((j) => j.text)).toEqual(['Backout tested on staging.']);
     expect(body.revisions.map((r) => r.nativeRevision)).toEqual([1, 2]);
+    // No event source configured in this server: the change has no correlated events, and says so.
+    expect((body as unknown as { events: unknown[] }).events).toEqual([]);
     expect(body.revisions[1]?.diff).toContainEqual(expect.objectContaining({ path: 'title', to: 'Patch the edge routers (rescheduled)' }));
   });
 

@@ -86,7 +86,7 @@ describe('validateMappingFiles', () => {
     writeFileSync(join(dir, 'b.yaml'), 'version: 1\n');
     writeFileSync(join(dir, 'c.yaml'), 'kind: servicenow-mapping\nstates: {\n');
     const [unknown, missing, syntax] = validateMappingFiles(dir, mappingKindsOf(registry));
-    expect(unknown?.errors).toEqual([`${join(dir, 'a.yaml')}:2:7 kind: unknown kind "jira-mapp"; expected one of jira-mapping, policy, servicenow-mapping`]);
+    expect(unknown?.errors).toEqual([`${join(dir, 'a.yaml')}:2:7 kind: unknown kind "jira-mapp"; expected one of jira-mapping, policy, servicenow-mapping, services-mapping`]);
     expect(missing?.errors[0]).toMatch(/b\.yaml:1:1 kind: missing/);
     expect(syntax?.ok).toBe(false);
     expect(syntax?.errors[0]).toMatch(/c\.yaml:\d+:\d+ \(root\): invalid YAML/);

@@ -5,7 +5,7 @@
 
 import type { EvidenceRef } from '../../domain/assessment.ts';
 import type { JournalEntry } from '../../domain/change.ts';
-import { deployIn, fieldRef, firingOn, isBlank, linkedCommit, monitorRef } from '../evidence.ts';
+import { deployIn, fieldRef, firingOn, isBlank, changeCommit, monitorRef, unwatched } from '../evidence.ts';
 import { formatDuration, formatUtc } from '../zoned-time.ts';
 import { defineGate, fail, listText, pass, pending, plural } from './gate.ts';
 
@@ -33,7 +33,7 @@ export const hypercareElapsed = defineGate({
     let from = 'the actual end';
     const evidence: EvidenceRef[] = [];
     if (Number.isNaN(start)) {
-      const commit = linkedCommit(change);
+      const commit = changeCommit(change, ctx.events.ci);
       const deploy = commit === null ? null : deployIn(ctx.events.ci, commit, ctx.policy.productionEnvironments, now).success;
       if (deploy === null) return pending(`hypercare has not started: no actual end and no production deploy recorded; ${need}`);
       start = Date.parse(deploy.finishedAt ?? deploy.startedAt ?? '');
@@ -62,6 +62,8 @@ export const noAlertsFiring = defineGate({
       return fail(`${listText(shown)}${more} ${firing.length === 1 ? 'is' : 'are'} firing`, firing.map(monitorRef));
     }
     if (services === '') return pass(`no affected service or CI is named, so no ${severities} alert can be attributed`);
+    const blind = unwatched(ctx.events.watch, services);
+    if (blind !== null) return pending(blind);
     return pass(`no ${severities} alert or incident is firing on ${services}`);
   },
 });

@@ -6,21 +6,21 @@
 import type { EvidenceRef } from '../../domain/assessment.ts';
 import type { CiEvent, Severity } from '../../domain/events.ts';
 import { activeWindows } from '../calendar.ts';
-import { ciRef, commitEvents, deployIn, eventTime, inEnvironment, latest, linkedCommit, nameMatches, shortSha, verificationAfter } from '../evidence.ts';
+import { ciRef, commitEvents, deployIn, eventTime, inEnvironment, latest, changeCommit, nameMatches, shortSha, verificationAfter } from '../evidence.ts';
 import { formatDuration, formatUtc } from '../zoned-time.ts';
 import { defineGate, fail, listText, pass, pending, plannedWindow, plural, type GateInput, type Verdict } from './gate.ts';
 import { windowRef, windowText } from './planning-gates.ts';
 
 const NO_COMMIT: Verdict = {
-  result: 'fail',
-  reason: 'no commit is linked to the change; link the commit to be deployed',
+  result: 'pending',
+  reason: 'waiting for a CI run of a commit for this change (none is linked, and no CI event has named the change or come from its services yet)',
   // For whoever edits the policy, not for the ticket's readers.
   hint: 'a service that deploys no code can have the implement/review readiness rules switched off in the policy',
   evidence: [],
 };
 
 function withCommit(input: GateInput, check: (commit: string) => Verdict): Verdict {
-  const commit = linkedCommit(input.change);
+  const commit = changeCommit(input.change, input.ctx.events.ci);
   return commit === null ? { ...NO_COMMIT, evidence: [] } : check(commit);
 }
 
@@ -63,7 +63,7 @@ export const ciGreen = defineGate({
     return withCommit(input, (commit) => {
       const run = latest(commitEvents(input.ctx.events.ci, commit, input.now, params.kinds));
       const sha = shortSha(commit);
-      if (run === null) return pending(`no CI run seen yet for commit ${sha}`);
+      if (run === null) return pending(`waiting for a CI run of commit ${sha}`);
       const evidence = [ciRef(run)];
       switch (run.status) {
         case 'success':

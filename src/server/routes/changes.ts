@@ -42,6 +42,18 @@ export const listChangesRoute = (systems: readonly string[]) =>
   errors: [],
 });
 
+const CorrelatedEventSchema = z.object({
+  id: z.string(),
+  type: z.enum(['ci', 'monitor']),
+  source: z.string(),
+  receivedAt: z.string(),
+  rule: z.string().meta({ description: '`linked:<rule>`, `change-key`, `commit`, `service-repository:<service>` or `service:<service>`.' }),
+  event: z.looseObject({}).meta({ description: 'The CiEvent or MonitorEvent.' }),
+});
+
+/** The events correlated with a change, with their rule; absent: none are known. */
+export type ChangeEventsOf = (change: Change) => Promise<z.infer<typeof CorrelatedEventSchema>[]>;
+
 export const GetChangeRoute = defineRoute({
   method: 'GET',
   url: '/v1/changes/:key',
@@ -53,7 +65,13 @@ export const GetChangeRoute = defineRoute({
   answers: {
     200: {
       description: 'The change, its source record included',
-      schema: z.object({ change: ChangeSchema, approvals: z.array(ApprovalSchema), journal: z.array(JournalEntrySchema), revisions: z.array(RevisionSchema) }),
+      schema: z.object({
+        change: ChangeSchema,
+        approvals: z.array(ApprovalSchema),
+        journal: z.array(JournalEntrySchema),
+        revisions: z.array(RevisionSchema),
+        events: z.array(CorrelatedEventSchema).meta({ description: 'CI and monitoring events correlated with the change, each with the rule that matched it, oldest received first.' }),
+      }),
     },
   },
   errors: ['CG_NOT_FOUND'],
@@ -74,7 +92,7 @@ function fitting(items: readonly object[]): number {
   return items.length;
 }
 
-export function registerChangeRoutes(app: FastifyInstance, store: ChangeStore, systems: readonly string[]): void {
+export function registerChangeRoutes(app: FastifyInstance, store: ChangeStore, systems: readonly string[], eventsOf?: ChangeEventsOf): void {
   registerRoute(app, listChangesRoute(systems), async ({ query: q }) => {
     const query: ChangeQuery = {
       limit: q.limit,
@@ -98,7 +116,7 @@ export function registerChangeRoutes(app: FastifyInstance, store: ChangeStore, s
   registerRoute(app, GetChangeRoute, async ({ params: { key } }) => {
     const mirrored = await store.getChange(key);
     if (!mirrored) throw new ChangegateError('CG_NOT_FOUND', `no mirrored change "${key}"`, { details: { field: 'key', key } });
-    const revisions = await store.listRevisions(mirrored.change.id);
-    return { ...mirrored, revisions };
+    const [revisions, events] = await Promise.all([store.listRevisions(mirrored.change.id), eventsOf?.(mirrored.change) ?? []]);
+    return { ...mirrored, revisions, events };
   });
 }

@@ -9,6 +9,7 @@ import type { StoreHealth } from '../store-health.ts';
 import { MongoAssessmentStore } from './mongo-assessment-store.ts';
 import { MongoChangeStore } from './mongo-change-store.ts';
 import { MongoConnection, type MongoConnectionOptions, isUnreachable, messageOf } from './mongo-connection.ts';
+import { MongoEventStore } from './mongo-event-store.ts';
 import { MongoEvidenceStore } from './mongo-evidence-store.ts';
 import { MongoDeliveryStore } from './mongo-delivery-store.ts';
 import { ensureMirrorIndexes, mirrorCollections } from './mongo-mirror-docs.ts';
@@ -22,7 +23,7 @@ export async function openMongoStores(uri: string, database: string, options: Mo
   const conn = await MongoConnection.open(uri, database, options);
   try {
     await conn.run('the MongoDB store', 'createIndexes', { database }, () =>
-      Promise.all([ensureMirrorIndexes(mirrorCollections(conn.db)), MongoAssessmentStore.ensureIndexes(conn), MongoOutboxStore.ensureIndexes(conn), MongoDeliveryStore.ensureIndexes(conn), MongoEvidenceStore.ensureIndexes(conn), MongoTurns.ensureIndexes(conn.db)]),
+      Promise.all([ensureMirrorIndexes(mirrorCollections(conn.db)), MongoAssessmentStore.ensureIndexes(conn), MongoOutboxStore.ensureIndexes(conn), MongoDeliveryStore.ensureIndexes(conn), MongoEvidenceStore.ensureIndexes(conn), MongoEventStore.ensureIndexes(conn), MongoTurns.ensureIndexes(conn.db)]),
     );
   } catch (err) {
     await conn.close().catch(() => undefined);
@@ -35,6 +36,7 @@ export async function openMongoStores(uri: string, database: string, options: Mo
     outbox: new MongoOutboxStore(conn),
     deliveries: new MongoDeliveryStore(conn),
     evidence: new MongoEvidenceStore(conn),
+    events: new MongoEventStore(conn),
     runLocks: new MongoRunLocks(conn),
     leases: new MongoLeases(conn),
     health: () => checkHealth(conn),

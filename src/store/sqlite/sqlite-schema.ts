@@ -164,6 +164,52 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE revisions ADD COLUMN author TEXT;
   ALTER TABLE revisions ADD COLUMN author_recorded INTEGER NOT NULL DEFAULT 0;
   `,
+  // CI and monitoring events (event-store.ts): the raw deliveries as received,
+  // the events they normalise to, links to changes with their rule, and each
+  // monitoring source's last heartbeat. Times are epoch milliseconds.
+  `
+  CREATE TABLE event_deliveries (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    source TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    delivery_id TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    headers TEXT NOT NULL,
+    raw_body BLOB NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error TEXT,
+    finished_at INTEGER
+  );
+  CREATE INDEX event_deliveries_queue ON event_deliveries (status, received_at, seq);
+  CREATE TABLE events (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    source TEXT NOT NULL,
+    delivery_id TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    repo TEXT,
+    commit_sha TEXT,
+    service TEXT,
+    change_keys TEXT NOT NULL,
+    body TEXT NOT NULL
+  );
+  CREATE INDEX events_by_commit ON events (commit_sha) WHERE commit_sha IS NOT NULL;
+  CREATE INDEX events_by_service ON events (service) WHERE service IS NOT NULL;
+  CREATE TABLE event_change_keys (key TEXT NOT NULL, event_id TEXT NOT NULL, PRIMARY KEY (key, event_id)) WITHOUT ROWID;
+  CREATE TABLE event_links (
+    event_id TEXT NOT NULL,
+    change_id TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    linked_at INTEGER NOT NULL,
+    PRIMARY KEY (event_id, change_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX event_links_by_change ON event_links (change_id);
+  CREATE TABLE event_heartbeats (source TEXT NOT NULL PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
+  `,
 ];
 
 /** Connection settings; run on every open, before the migrations. */

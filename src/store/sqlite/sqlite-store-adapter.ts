@@ -13,6 +13,7 @@ import { SqliteChangeStore } from './sqlite-change-store.ts';
 import type { SqliteConnectionOptions } from './sqlite-connection.ts';
 import { SqliteDeliveryStore } from './sqlite-delivery-store.ts';
 import { SqliteEvidenceStore } from './sqlite-evidence-store.ts';
+import { SqliteEventStore } from './sqlite-event-store.ts';
 import { SqliteOutboxStore } from './sqlite-outbox-store.ts';
 import { SqliteStoreHealth, type SqliteHealthOptions } from './sqlite-store-health.ts';
 
@@ -40,6 +41,7 @@ export function openSqliteStores(path: string, options: SqliteStoresOptions = {}
     const assessments = keep(SqliteAssessmentStore.open(path, connection));
     const outbox = keep(SqliteOutboxStore.open(path, connection));
     const evidence = keep(SqliteEvidenceStore.open(path, connection));
+    const events = keep(SqliteEventStore.open(path, connection));
     const runLocks = keep(new InProcessRunLocks());
     const leases = keep(new InProcessLeases());
     const probe = keep(SqliteStoreHealth.open(path, { ...healthOptions, ...(configure === undefined ? {} : { configure }) }));
@@ -52,6 +54,7 @@ export function openSqliteStores(path: string, options: SqliteStoresOptions = {}
       evidence,
       runLocks,
       leases,
+      events,
       health: () => probe.check(),
       onFault: (listener) => listeners.push(listener),
       close: () => closeAll(opened),

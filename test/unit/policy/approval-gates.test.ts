@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { buildApproval } from '../../support/change-builder.ts';
-import { approved, context, gate, mirrored, readinessEvents } from './policy-fixtures.ts';
+import { approved, context, gate, mirrored, readinessEvents, WATCHED } from './policy-fixtures.ts';
 
 const AT = '2026-03-09T20:00:00Z'; // after the readiness events, before the planned start
 const major = { risk: { impact: 'high', probability: 'medium', level: 'high' } } as const;
@@ -65,7 +65,7 @@ const cases = [
 
 describe('gates into scheduled', () => {
   it.each(cases)('$gate: $name → $result', (c) => {
-    const ctx = context(AT, 'ci' in c ? { events: { ci: readinessEvents(), monitor: [] } } : {});
+    const ctx = context(AT, 'ci' in c ? { events: { ci: readinessEvents(), monitor: [], watch: WATCHED } } : {});
     const result = gate(c.gate, c.mc, ctx);
     expect(result.result).toBe(c.result);
     expect(result.reason).toMatch(c.reason);

@@ -2,7 +2,7 @@
 // firing, close fields, the emergency PIR, change tasks, a cancellation reason.
 
 import { describe, expect, it } from 'vitest';
-import type { MonitorEvent } from '../../../src/domain/events.ts';
+import type { MonitorEvent, MonitorWatch } from '../../../src/domain/events.ts';
 import { buildJournalEntry } from '../../support/change-builder.ts';
 import { ciEvent, context, gate, mirrored, monitorEvent } from './policy-fixtures.ts';
 
@@ -68,12 +68,28 @@ const cases = [
     result: 'fail',
     reason: /^critical alert "a" on Payments API, critical alert "b" on Payments API and critical alert "c" on Payments API and 1 more are firing$/,
   },
+  { gate: 'closed.no-alerts', name: 'nothing watches the services', at: '2026-03-11T01:10:00Z', watch: null, mc: mirrored(ENDED), result: 'pending', reason: /^no monitoring source covers Payments API and pay-gw-cluster-01/ },
+  {
+    gate: 'closed.no-alerts',
+    name: 'monitoring silent too long',
+    at: '2026-03-11T01:10:00Z',
+    watch: { covered: false, sources: ['alertmanager'], lastHeartbeat: '2026-03-10T20:00:00Z' },
+    mc: mirrored(ENDED),
+    result: 'pending',
+    reason: /\(alertmanager\) last reported 2026-03-10 20:00 UTC; waiting for a heartbeat/,
+  },
   { gate: 'closed.no-alerts', name: 'no service or CI named', at: '2026-03-11T01:10:00Z', mc: mirrored({ ...ENDED, services: [], cis: [] }), result: 'pass', reason: /^no affected service or CI is named, so no critical or high alert can be attributed$/ },
 ] as const;
 
+/** Monitoring watches the services unless a case says otherwise (`watch: null`: nothing does). */
+function watchOf(c: object): { watch?: MonitorWatch } {
+  if (!('watch' in c)) return { watch: { covered: true, sources: ['alertmanager'], lastHeartbeat: '2026-03-11T01:00:00Z' } };
+  return c.watch === null ? {} : { watch: c.watch as MonitorWatch };
+}
+
 describe('gates into closed and canceled', () => {
   it.each(cases)('$gate: $name → $result', (c) => {
-    const ctx = context('at' in c ? c.at : '2026-03-12T10:00:00Z', { events: { ci: 'ci' in c ? [...c.ci] : [], monitor: 'monitor' in c ? [...c.monitor] : [] } });
+    const ctx = context('at' in c ? c.at : '2026-03-12T10:00:00Z', { events: { ci: 'ci' in c ? [...c.ci] : [], monitor: 'monitor' in c ? [...c.monitor] : [], ...watchOf(c) } });
     const result = gate(c.gate, c.mc, ctx);
     expect(result.result).toBe(c.result);
     expect(result.reason).toMatch(c.reason);

@@ -3,7 +3,7 @@
 
 import type { GateResult } from '../../../src/domain/assessment.ts';
 import type { Approval, Change, JournalEntry, MirroredChange } from '../../../src/domain/change.ts';
-import type { CiEvent, MonitorEvent } from '../../../src/domain/events.ts';
+import type { CiEvent, MonitorEvent, MonitorWatch } from '../../../src/domain/events.ts';
 import { evaluateState } from '../../../src/policy/assess.ts';
 import type { PolicyContext } from '../../../src/policy/context.ts';
 import { loadPolicy, type Policy } from '../../../src/policy/policy-config.ts';
@@ -77,9 +77,12 @@ export function readinessEvents(commit = COMMIT): CiEvent[] {
   ];
 }
 
+/** Monitoring that watches every service and reported recently: alert checks can pass on "nothing firing". */
+export const WATCHED: MonitorWatch = { covered: true, sources: ['alertmanager'], lastHeartbeat: '2026-03-10T09:00:00Z' };
+
 export function context(at: string, overrides: Partial<Omit<PolicyContext, 'now'>> = {}): PolicyContext {
   const policy = overrides.policy ?? DEFAULT_POLICY;
-  return { now: new Date(at), events: { ci: [], monitor: [] }, calendar: policy.calendar, otherChanges: [], waivers: [], policy, ...overrides };
+  return { now: new Date(at), events: { ci: [], monitor: [], watch: WATCHED }, calendar: policy.calendar, otherChanges: [], waivers: [], policy, ...overrides };
 }
 
 export function approved(groupName: string, overrides: Partial<Approval> = {}): Approval {

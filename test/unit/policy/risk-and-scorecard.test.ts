@@ -6,7 +6,7 @@ import type { Level } from '../../../src/domain/change.ts';
 import { assessRisk, classify, DEFAULT_RISK_MATRIX } from '../../../src/policy/risk.ts';
 import { scorecard, type ScorecardInput } from '../../../src/policy/scorecard.ts';
 import { buildChange } from '../../support/change-builder.ts';
-import { ciEvent, DEFAULT_POLICY, monitorEvent, readinessEvents } from './policy-fixtures.ts';
+import { ciEvent, DEFAULT_POLICY, monitorEvent, readinessEvents, WATCHED } from './policy-fixtures.ts';
 
 const risk = (impact: Level | null, probability: Level | null, level: Level | null = null) => buildChange({ risk: { impact, probability, level } });
 
@@ -51,7 +51,7 @@ describe('CAB scorecard', () => {
   const NOW = Date.parse('2026-03-10T12:00:00Z');
   const input = (overrides: Partial<ScorecardInput> = {}): ScorecardInput => {
     const change = overrides.change ?? buildChange();
-    return { change, risk: assessRisk(change, DEFAULT_RISK_MATRIX), ci: readinessEvents(), monitor: [], now: NOW, maxRiskLevel: 'high', placeholders: ['n/a'], ...overrides };
+    return { change, risk: assessRisk(change, DEFAULT_RISK_MATRIX), ci: readinessEvents(), monitor: [], watch: WATCHED, now: NOW, maxRiskLevel: 'high', placeholders: ['n/a'], ...overrides };
   };
 
   it('recommends Go when every criterion passes on evidence', () => {
@@ -81,6 +81,14 @@ describe('CAB scorecard', () => {
     expect(card.conditions).toEqual([expect.stringMatching(/^Operational readiness: 1 critical or high alert\(s\) firing on the affected services, e.g. "HighErrorRate"/)]);
   });
 
+  it('leaves operational readiness unknown while no monitoring watches the services, or it has gone quiet', () => {
+    const blind = scorecard(input({ watch: undefined }));
+    expect(blind.criteria.find((c) => c.id === 'operational')).toMatchObject({ result: 'unknown', reason: expect.stringMatching(/^no monitoring source covers Payments API/) });
+    const quiet = scorecard(input({ watch: { covered: false, sources: ['am'], lastHeartbeat: null } }));
+    expect(quiet.criteria.find((c) => c.id === 'operational')).toMatchObject({ result: 'unknown', reason: expect.stringContaining('(am) has never reported') });
+    expect(blind.recommendation).not.toBe('Go');
+  });
+
   it('treats missing evidence as unknown, never as pass', () => {
     const card = scorecard(input({ ci: [] }));
     expect(byId(card)['testing']).toBe('unknown');
@@ -90,7 +98,7 @@ describe('CAB scorecard', () => {
 
   it('fails testing when there is neither a linked commit nor a test plan', () => {
     const bare = buildChange({ links: { repos: [], commits: [], artifacts: [], pipelines: [] }, plans: { implementation: 'x', backout: 'y', test: null } });
-    const card = scorecard(input({ change: bare, risk: assessRisk(bare, DEFAULT_RISK_MATRIX) }));
+    const card = scorecard(input({ change: bare, risk: assessRisk(bare, DEFAULT_RISK_MATRIX), ci: [] }));
     expect(card.criteria.find((c) => c.id === 'testing')).toMatchObject({ result: 'fail', reason: 'test plan is empty and no commit links test results' });
     expect(card.recommendation).toBe('No-Go');
   });

@@ -8,12 +8,12 @@ import type { Change } from '../../../src/domain/change.ts';
 import { assessRisk, DEFAULT_RISK_MATRIX } from '../../../src/policy/risk.ts';
 import { scorecard, type ScorecardInput } from '../../../src/policy/scorecard.ts';
 import { buildChange } from '../../support/change-builder.ts';
-import { ciEvent, readinessEvents } from './policy-fixtures.ts';
+import { ciEvent, readinessEvents, WATCHED } from './policy-fixtures.ts';
 
 const NOW = Date.parse('2026-03-10T12:00:00Z');
 
 function card(change: Change = buildChange(), overrides: Partial<ScorecardInput> = {}) {
-  const found = scorecard({ change, risk: assessRisk(change, DEFAULT_RISK_MATRIX), ci: readinessEvents(), monitor: [], now: NOW, maxRiskLevel: 'high', placeholders: ['n/a'], ...overrides });
+  const found = scorecard({ change, risk: assessRisk(change, DEFAULT_RISK_MATRIX), ci: readinessEvents(), monitor: [], watch: WATCHED, now: NOW, maxRiskLevel: 'high', placeholders: ['n/a'], ...overrides });
   return { ...found, criterion: (id: string) => found.criteria.find((c) => c.id === id) };
 }
 
@@ -31,9 +31,9 @@ describe('risk criterion', () => {
 });
 
 describe('testing criterion', () => {
-  it('is unknown when a test plan exists but no commit is linked', () => {
+  it('is unknown when a test plan exists but no commit is linked and no CI run was correlated', () => {
     const change = buildChange({ links: { repos: [], commits: [], artifacts: [], pipelines: [] } });
-    expect(card(change).criterion('testing')).toMatchObject({ result: 'unknown', reason: 'a test plan exists but no commit is linked, so there are no test results' });
+    expect(card(change, { ci: [] }).criterion('testing')).toMatchObject({ result: 'unknown', reason: 'a test plan exists but no commit is linked, so there are no test results' });
   });
 
   it('keeps a failed run as the verdict while a later run is still going', () => {

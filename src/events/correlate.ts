@@ -1,0 +1,125 @@
+// Which events belong to a change, and why. Read side (`eventsFor`): events
+// linked when processed, events naming the change's key, events on its linked
+// commits, CI events from its services' repositories during the change's life,
+// and alerts on its services (through the services mapping); each with the rule
+// that matched it. Processing side (`linksFor`): a new event naming a change key
+// is linked to that change, so the change is re-assessed at once.
+
+import type { Change } from '../domain/change.ts';
+import type { CiEvent, MonitorEvent, MonitorWatch } from '../domain/events.ts';
+import type { ChangeStore } from '../store/change-store.ts';
+import type { EventLink, EventStore, StoredEvent } from '../store/event-store.ts';
+import { serviceKey, type ServicesMapping } from './services-mapping.ts';
+
+export interface CorrelatedEvent {
+  event: StoredEvent;
+  /** `linked:<rule>` (stored when processed), `change-key`, `commit`, `service-repository:<service>`, `service:<service>`. */
+  rule: string;
+}
+
+export interface Correlation {
+  ci: CiEvent[];
+  monitor: MonitorEvent[];
+  watch: MonitorWatch;
+  events: CorrelatedEvent[];
+}
+
+export interface MonitorSourceInfo {
+  id: string;
+  /** Services it watches; undefined: every service. */
+  services?: readonly string[] | undefined;
+}
+
+export interface CorrelatorDeps {
+  events: EventStore;
+  changes: Pick<ChangeStore, 'getChange'>;
+  services: ServicesMapping;
+  monitors: readonly MonitorSourceInfo[];
+  heartbeatMaxAgeMs: number;
+}
+
+const PER_QUERY = 500;
+
+function refNames(change: Change): string[] {
+  return [...change.services, ...change.cis].flatMap((r) => [r.name, r.id]).filter((n): n is string => typeof n === 'string' && n !== '');
+}
+
+function timeOf(e: CiEvent): number {
+  return Date.parse(e.finishedAt ?? e.startedAt ?? '');
+}
+
+export class Correlator {
+  readonly #deps: CorrelatorDeps;
+
+  constructor(deps: CorrelatorDeps) {
+    this.#deps = deps;
+  }
+
+  async eventsFor(change: Change, now: Date): Promise<Correlation> {
+    const { events, services } = this.#deps;
+    const found = new Map<string, CorrelatedEvent>();
+    const add = (list: readonly StoredEvent[], rule: string): void => {
+      for (const event of list) if (!found.has(event.id)) found.set(event.id, { event, rule });
+    };
+    for (const linked of await events.linkedEvents(change.id)) add([linked.event], `linked:${linked.rule}`);
+    add(await events.findEvents({ changeKey: change.key, limit: PER_QUERY }), 'change-key');
+    for (const commit of change.links.commits) if (commit.trim() !== '') add(await events.findEvents({ commit: commit.trim(), limit: PER_QUERY }), 'commit');
+    // Repository events belong to the change only while it lives: from its creation to the end of its planned window.
+    const from = Date.parse(change.createdAt);
+    const until = Date.parse(change.plannedEnd ?? '') || now.getTime();
+    const names = new Map(refNames(change).map((n) => [serviceKey(n), n]));
+    const monitorAs = new Map<string, string>();
+    for (const [name, entry] of Object.entries(services)) {
+      const service = names.get(serviceKey(name));
+      if (service === undefined) continue;
+      for (const repo of entry.repositories) {
+        const inLife = (await events.findEvents({ repo, limit: PER_QUERY })).filter((e) => {
+          if (e.type !== 'ci') return false;
+          const t = timeOf(e.event);
+          const named = entry.pipelines.length === 0 || entry.pipelines.some((p) => e.event.name?.toLowerCase() === p.toLowerCase());
+          return named && !(t < from) && !(t > until);
+        });
+        add(inLife, `service-repository:${name}`);
+      }
+      for (const value of Object.values(entry.alertLabels)) monitorAs.set(value, service);
+    }
+    for (const name of names.values()) monitorAs.set(name, name);
+    for (const [label, service] of monitorAs) {
+      // Alerts found through the mapping are shown under the change's name for the service, which the alert checks match on.
+      const alerts = (await events.findEvents({ service: label, limit: PER_QUERY })).map((e): StoredEvent => (e.type === 'monitor' ? { ...e, event: { ...e.event, service } } : e));
+      add(alerts, `service:${service}`);
+    }
+    const all = [...found.values()];
+    return {
+      ci: all.flatMap((c) => (c.event.type === 'ci' ? [c.event.event] : [])),
+      monitor: all.flatMap((c) => (c.event.type === 'monitor' ? [c.event.event] : [])),
+      watch: await this.watchOf(change, now),
+      events: all,
+    };
+  }
+
+  /** The monitoring sources covering the change's services, and whether one of them reported within the heartbeat age. */
+  async watchOf(change: Change, now: Date): Promise<MonitorWatch> {
+    const names = new Set(refNames(change).map(serviceKey));
+    const covering = this.#deps.monitors.filter((m) => m.services === undefined || m.services.some((s) => names.has(serviceKey(s))));
+    if (covering.length === 0) return { covered: false, sources: [], lastHeartbeat: null };
+    const beats = await this.#deps.events.heartbeats();
+    const times = covering.map((m) => beats[m.id]).filter((t): t is string => t !== undefined).toSorted();
+    const lastHeartbeat = times.at(-1) ?? null;
+    const covered = lastHeartbeat !== null && now.getTime() - Date.parse(lastHeartbeat) <= this.#deps.heartbeatMaxAgeMs;
+    return { covered, sources: covering.map((m) => m.id), lastHeartbeat };
+  }
+
+  /** Links for newly processed events that name a mirrored change's key. */
+  async linksFor(stored: readonly StoredEvent[], now: Date): Promise<EventLink[]> {
+    const links: EventLink[] = [];
+    for (const e of stored) {
+      if (e.type !== 'ci') continue;
+      for (const key of e.event.changeKeys) {
+        const mc = await this.#deps.changes.getChange(key, { withoutRaw: true });
+        if (mc !== null) links.push({ eventId: e.id, changeId: mc.change.id, rule: 'change-key', linkedAt: now.toISOString() });
+      }
+    }
+    return links;
+  }
+}

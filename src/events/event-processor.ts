@@ -1,0 +1,115 @@
+// Works the event inbox: each stored delivery is normalised again from its raw
+// bytes, linked to the changes its events name, completed with its events in
+// one step, and the linked changes re-assessed (through the runner and its
+// outbox, so a ticket gets an updated note only when a decision moved).
+// Triggered after every accepted delivery, on start (what a crash left stored
+// but unprocessed) and on a timer (leases run out, retries due).
+
+import { asChangegateError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { EventDelivery, EventStore, StoredEvent } from '../store/event-store.ts';
+import type { Correlator } from './correlate.ts';
+import type { EventSourceKind } from './event-source-kit.ts';
+import { isHeartbeat } from './heartbeat.ts';
+
+export interface EventProcessorDeps {
+  events: EventStore;
+  kindOf(kind: string): EventSourceKind | undefined;
+  correlator: Correlator;
+  /** Re-assesses a change whose evidence moved. */
+  reassess(changeId: string): Promise<unknown>;
+  logger: Logger;
+  clock?: () => Date;
+  pollMs?: number;
+  maxAttempts?: number;
+}
+
+export class EventProcessor {
+  readonly #deps: EventProcessorDeps;
+  #running: Promise<void> | null = null;
+  #again = false;
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(deps: EventProcessorDeps) {
+    this.#deps = deps;
+  }
+
+  start(): void {
+    this.kick();
+    this.#timer ??= setInterval(() => this.kick(), this.#deps.pollMs ?? 5_000);
+    this.#timer.unref();
+  }
+
+  kick(): void {
+    if (this.#running !== null) {
+      this.#again = true;
+      return;
+    }
+    this.#running = this.drain()
+      .then(() => undefined)
+      .catch((err: unknown) => this.#deps.logger.error({ err }, 'processing event deliveries failed'))
+      .finally(() => {
+        this.#running = null;
+        if (this.#again) {
+          this.#again = false;
+          this.kick();
+        }
+      });
+  }
+
+  async stop(): Promise<void> {
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer = null;
+    this.#again = false;
+    await this.#running;
+  }
+
+  /** Processes every delivery due now; returns how many were claimed. */
+  async drain(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const batch = await this.#deps.events.claim(50, this.#now());
+      if (batch.length === 0) return total;
+      total += batch.length;
+      for (const delivery of batch) await this.#process(delivery);
+    }
+  }
+
+  #now(): Date {
+    return this.#deps.clock?.() ?? new Date();
+  }
+
+  async #process(delivery: EventDelivery): Promise<void> {
+    const { events, correlator, logger } = this.#deps;
+    const now = this.#now();
+    try {
+      const kind = this.#deps.kindOf(delivery.kind);
+      if (kind === undefined) {
+        await events.fail(delivery.id, `no event source kind "${delivery.kind}" in this build`, null, now);
+        return;
+      }
+      const said = kind.normalise(delivery.source, { headers: delivery.headers, rawBody: delivery.rawBody }, JSON.parse(delivery.rawBody.toString('utf8')));
+      const stamp = { source: delivery.source, deliveryId: delivery.deliveryId, receivedAt: delivery.receivedAt };
+      const beats = said.monitor.filter(isHeartbeat);
+      const toStore: StoredEvent[] = [
+        ...said.ci.map((event): StoredEvent => ({ type: 'ci', id: event.id, ...stamp, event })),
+        ...said.monitor.filter((e) => !isHeartbeat(e)).map((event): StoredEvent => ({ type: 'monitor', id: event.id, ...stamp, event })),
+      ];
+      // Linked before completing: a crash in between processes the delivery again, and links are idempotent.
+      const links = await correlator.linksFor(toStore, now);
+      if (links.length > 0) await events.link(links);
+      if (beats.length > 0) await events.heartbeat(delivery.source, delivery.receivedAt);
+      await events.complete(delivery.id, toStore, now);
+      for (const changeId of new Set(links.map((l) => l.changeId))) {
+        await this.#deps.reassess(changeId).catch((err: unknown) => logger.error({ err, changeId }, `re-assessing ${changeId} after a new event failed`));
+      }
+    } catch (err) {
+      const e = asChangegateError(err);
+      // A body its source cannot use will not become usable: give up at once. Anything else is retried with backoff.
+      const final = e.code === 'CG_EVENT_INVALID' || err instanceof SyntaxError || delivery.attempts >= (this.#deps.maxAttempts ?? 8);
+      const retryAt = final ? null : new Date(now.getTime() + Math.min(600_000, 2_000 * 2 ** (delivery.attempts - 1)));
+      logger.warn({ err: e, delivery: delivery.id }, `event delivery ${delivery.id} ${final ? 'failed' : 'will be retried'}: ${e.message}`);
+      await events.fail(delivery.id, `${e.code}: ${e.message}`, retryAt, now);
+    }
+  }
+}

@@ -1,0 +1,44 @@
+// The services mapping (`mappings/services.yaml`, kind `services-mapping`):
+// which repositories, pipelines, deployment environments and alert labels
+// belong to a service or CI as the changes name it, so an event that names no
+// change key still reaches the changes on its service.
+
+import { existsSync } from 'node:fs';
+import { z } from 'zod';
+import { loadYamlFile, validateYamlSource, type YamlSource } from '../config/yaml-source.ts';
+import type { MappingKind } from '../kit/mapping-file.ts';
+
+export const SERVICES_KIND = 'services-mapping';
+
+const ServiceEntry = z
+  .object({
+    repositories: z.array(z.string().min(1)).default([]).describe('owner/name or project paths whose CI events are this service\'s.'),
+    pipelines: z.array(z.string().min(1)).default([]).describe('Workflow or pipeline names (as the CI names them) that build or deploy it.'),
+    environments: z.array(z.string().min(1)).default([]).describe('Deployment environments it goes through (informative).'),
+    alertLabels: z.record(z.string(), z.string()).default({}).describe('Label values an alert on this service carries, e.g. {service: payments}.'),
+  })
+  .strict();
+
+const ServicesFile = z
+  .object({
+    kind: z.literal(SERVICES_KIND),
+    services: z.record(z.string().min(1), ServiceEntry).default({}).describe('By service or CI name, as the changes name it.'),
+  })
+  .strict();
+
+export type ServicesMapping = z.output<typeof ServicesFile>['services'];
+export type ServiceEntry = z.output<typeof ServiceEntry>;
+
+export const servicesMappingKind: MappingKind = {
+  kind: SERVICES_KIND,
+  validate: (source: YamlSource) => void validateYamlSource(source, ServicesFile, 'CG_MAPPING_INVALID'),
+};
+
+/** The mapping at `file`; none (every service unmapped) when the file does not exist. */
+export function loadServicesMapping(file: string): ServicesMapping {
+  if (!existsSync(file)) return {};
+  return loadYamlFile(file, ServicesFile, 'CG_MAPPING_INVALID').services;
+}
+
+/** `Payments API`, `payments-api` and `payments_api` are one service. */
+export const serviceKey = (name: string): string => name.toLowerCase().replace(/[^a-z0-9]/g, '');

@@ -1,0 +1,123 @@
+// The CI and monitoring event port: a durable inbox of raw deliveries from
+// event sources, the normalised events they said, and the links from events to
+// changes (each with the rule that made it). The ingestion route records a
+// verified delivery and answers 2xx only once it is stored; a processor claims
+// pending deliveries, normalises them and completes them with their events in
+// one step, so a delivery stored before a crash is processed after it. Every
+// adapter passes test/contract/event-store.contract.ts.
+
+import type { CiEvent, MonitorEvent } from '../domain/events.ts';
+
+/** `pending` until normalised; `done` once its events are stored; `failed` when the body proved unusable or retries ran out. */
+export type EventDeliveryStatus = 'pending' | 'done' | 'failed';
+
+export interface NewEventDelivery {
+  /** The configured source id (`github`, `alertmanager-prod`). */
+  source: string;
+  /** The source's kind (`github`, `alertmanager`, `generic`). */
+  kind: string;
+  /** The source's delivery id, or `sha256:<hex of the raw body>` when it sends none. */
+  deliveryId: string;
+  /** ISO-8601 UTC. */
+  receivedAt: string;
+  /** Headers the normaliser reads (event type, delivery id), lower-cased; never credentials. */
+  headers: Record<string, string>;
+  /** The body exactly as received. */
+  rawBody: Buffer;
+}
+
+export interface EventDelivery extends NewEventDelivery {
+  /** Store key: `source:deliveryId`. */
+  id: string;
+  status: EventDeliveryStatus;
+  attempts: number;
+  /** When it may next be claimed (ISO-8601 UTC). */
+  nextAttemptAt: string;
+  lastError: string | null;
+  finishedAt: string | null;
+}
+
+export interface EventRecordResult {
+  id: string;
+  /** The same delivery was stored before for this source: nothing was stored, nothing will be processed again. */
+  duplicate: boolean;
+}
+
+export type StoredEvent =
+  | { type: 'ci'; id: string; source: string; deliveryId: string; receivedAt: string; event: CiEvent }
+  | { type: 'monitor'; id: string; source: string; deliveryId: string; receivedAt: string; event: MonitorEvent };
+
+/** One link from an event to a change, and why it was made (`change-key:commit-message`, `service:repository`, …). */
+export interface EventLink {
+  eventId: string;
+  changeId: string;
+  rule: string;
+  /** ISO-8601 UTC. */
+  linkedAt: string;
+}
+
+export interface LinkedEvent {
+  event: StoredEvent;
+  rule: string;
+  linkedAt: string;
+}
+
+/** Every given field must match; `changeKey` matches an event whose `changeKeys` holds it. Results oldest received first. */
+export interface EventQuery {
+  changeKey?: string;
+  commit?: string;
+  repo?: string;
+  service?: string;
+  source?: string;
+  limit?: number;
+}
+
+export const DEFAULT_EVENT_LEASE_MS = 30_000;
+
+export function eventDeliveryKey(source: string, deliveryId: string): string {
+  return `${source}:${deliveryId}`;
+}
+
+const FINAL_CI = new Set(['success', 'failure', 'cancelled', 'skipped']);
+
+/**
+ * Whether `next` replaces `current` for the same event id. Deliveries arrive out
+ * of order: a late `in_progress` never undoes a `completed`, and a late `firing`
+ * never reopens a resolved alert. Otherwise the later delivery wins.
+ */
+export function supersedes(current: StoredEvent, next: StoredEvent): boolean {
+  if (current.type === 'ci' && next.type === 'ci') return !(FINAL_CI.has(current.event.status) && !FINAL_CI.has(next.event.status));
+  if (current.type === 'monitor' && next.type === 'monitor') return !(current.event.status === 'resolved' && next.event.status === 'firing');
+  return true;
+}
+
+export interface EventStore {
+  /** Durable before it resolves. De-duplicates on `(source, deliveryId)`; a duplicate keeps the first body. */
+  record(delivery: NewEventDelivery): Promise<EventRecordResult>;
+  /** Atomically leases up to `limit` pending deliveries due at `now`, oldest received first, counting the attempt. */
+  claim(limit: number, now: Date, options?: { leaseMs?: number }): Promise<EventDelivery[]>;
+  /**
+   * Stores the delivery's normalised events (an event already stored under the
+   * same id is replaced only where `supersedes` says so) and marks it done, in
+   * one step. Returns the events as stored now, those kept unchanged included.
+   */
+  complete(id: string, events: readonly StoredEvent[], now: Date): Promise<StoredEvent[]>;
+  /** Records the error; `retryAt` schedules another attempt, null gives up (status `failed`). */
+  fail(id: string, error: string, retryAt: Date | null, now: Date): Promise<void>;
+  getDelivery(id: string): Promise<EventDelivery | null>;
+  /** Deliveries not yet done or failed. */
+  pendingCount(): Promise<number>;
+  getEvent(id: string): Promise<StoredEvent | null>;
+  findEvents(query: EventQuery): Promise<StoredEvent[]>;
+  /** Idempotent per `(eventId, changeId)`: the first rule stays. Returns how many links are new. */
+  link(links: readonly EventLink[]): Promise<number>;
+  /** The events linked to a change, oldest received first. */
+  linkedEvents(changeId: string): Promise<LinkedEvent[]>;
+  /** The changes an event is linked to. */
+  linkedChanges(eventId: string): Promise<EventLink[]>;
+  /** Notes that a monitoring source reported (a Watchdog alert, a successful pull); only a later time moves it. */
+  heartbeat(source: string, at: string): Promise<void>;
+  /** The last heartbeat of each source that ever reported: source id -> ISO-8601 UTC. */
+  heartbeats(): Promise<Record<string, string>>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,315 @@
+// The CI and monitoring event store on MongoDB: the inbox of deliveries (one
+// document per delivery under its store key, so a replay is refused by the
+// primary key on any replica, claimed like the webhook inbox through turns),
+// the normalised events by id (replaced only where `supersedes` says so), the
+// links from events to changes (one document per pair, the first rule kept)
+// and each source's last heartbeat (moved only forward).
+
+import { ObjectId, type Collection } from 'mongodb';
+import {
+  DEFAULT_EVENT_LEASE_MS,
+  eventDeliveryKey,
+  supersedes,
+  type EventDelivery,
+  type EventDeliveryStatus,
+  type EventLink,
+  type EventQuery,
+  type EventRecordResult,
+  type EventStore,
+  type LinkedEvent,
+  type NewEventDelivery,
+  type StoredEvent,
+} from '../event-store.ts';
+import { type MongoConnection, isDuplicateKey } from './mongo-connection.ts';
+import { MongoTurns } from './mongo-turns.ts';
+
+const WHAT = 'the MongoDB event store';
+/** Turns are shared with the webhook inbox: event deliveries take theirs under this prefix. */
+const TURN = 'event:';
+
+interface DeliveryDoc {
+  _id: string;
+  seq: ObjectId;
+  source: string;
+  kind: string;
+  deliveryId: string;
+  receivedAt: number;
+  headers: string;
+  /** Base64 of the raw body. */
+  rawBody: string;
+  status: string;
+  attempts: number;
+  nextAttemptAt: number;
+  lastError: string | null;
+  finishedAt: number | null;
+}
+
+interface EventDoc {
+  _id: string;
+  seq: ObjectId;
+  type: 'ci' | 'monitor';
+  source: string;
+  receivedAt: string;
+  changeKeys: string[];
+  commit: string | null;
+  repo: string | null;
+  service: string | null;
+  json: string;
+}
+
+interface LinkDoc {
+  _id: string;
+  eventId: string;
+  changeId: string;
+  rule: string;
+  linkedAt: string;
+}
+
+interface HeartbeatDoc {
+  _id: string;
+  at: string;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+function toDelivery(d: DeliveryDoc): EventDelivery {
+  return {
+    id: d._id,
+    source: d.source,
+    kind: d.kind,
+    deliveryId: d.deliveryId,
+    receivedAt: iso(d.receivedAt),
+    headers: JSON.parse(d.headers) as Record<string, string>,
+    rawBody: Buffer.from(d.rawBody, 'base64'),
+    status: d.status as EventDeliveryStatus,
+    attempts: d.attempts,
+    nextAttemptAt: iso(d.nextAttemptAt),
+    lastError: d.lastError,
+    finishedAt: d.finishedAt === null ? null : iso(d.finishedAt),
+  };
+}
+
+function eventDoc(e: StoredEvent): EventDoc {
+  const ev = e.event;
+  return {
+    _id: e.id,
+    seq: new ObjectId(),
+    type: e.type,
+    source: e.source,
+    receivedAt: e.receivedAt,
+    changeKeys: e.type === 'ci' ? e.event.changeKeys : [],
+    commit: e.type === 'ci' ? e.event.commit : null,
+    repo: e.type === 'ci' ? e.event.repo : null,
+    service: e.type === 'monitor' ? e.event.service : null,
+    json: JSON.stringify({ ...e, event: ev }),
+  };
+}
+
+export class MongoEventStore implements EventStore {
+  readonly #conn: MongoConnection;
+  readonly #deliveries: Collection<DeliveryDoc>;
+  readonly #events: Collection<EventDoc>;
+  readonly #links: Collection<LinkDoc>;
+  readonly #beats: Collection<HeartbeatDoc>;
+  readonly #turns: MongoTurns;
+
+  constructor(conn: MongoConnection) {
+    this.#conn = conn;
+    this.#deliveries = conn.db.collection<DeliveryDoc>('event_deliveries');
+    this.#events = conn.db.collection<EventDoc>('events');
+    this.#links = conn.db.collection<LinkDoc>('event_links');
+    this.#beats = conn.db.collection<HeartbeatDoc>('event_heartbeats');
+    this.#turns = new MongoTurns(conn.db);
+  }
+
+  static async ensureIndexes(conn: MongoConnection): Promise<void> {
+    const db = conn.db;
+    await Promise.all([
+      db.collection('event_deliveries').createIndex({ status: 1, nextAttemptAt: 1 }, { name: 'due' }),
+      db.collection('events').createIndex({ changeKeys: 1 }, { name: 'by_change_key' }),
+      db.collection('events').createIndex({ commit: 1 }, { name: 'by_commit' }),
+      db.collection('events').createIndex({ receivedAt: 1, seq: 1 }, { name: 'by_received' }),
+      db.collection('event_links').createIndex({ changeId: 1 }, { name: 'by_change' }),
+      db.collection('event_links').createIndex({ eventId: 1 }, { name: 'by_event' }),
+    ]);
+  }
+
+  #run<T>(op: string, details: Record<string, unknown>, fn: () => Promise<T>): Promise<T> {
+    return this.#conn.run(WHAT, op, details, fn);
+  }
+
+  async record(delivery: NewEventDelivery): Promise<EventRecordResult> {
+    const id = eventDeliveryKey(delivery.source, delivery.deliveryId);
+    const receivedAt = Date.parse(delivery.receivedAt);
+    return this.#run('record', { id }, async () => {
+      try {
+        await this.#deliveries.insertOne({
+          _id: id,
+          seq: new ObjectId(),
+          source: delivery.source,
+          kind: delivery.kind,
+          deliveryId: delivery.deliveryId,
+          receivedAt,
+          headers: JSON.stringify(delivery.headers),
+          rawBody: delivery.rawBody.toString('base64'),
+          status: 'pending',
+          attempts: 0,
+          nextAttemptAt: receivedAt,
+          lastError: null,
+          finishedAt: null,
+        });
+        return { id, duplicate: false };
+      } catch (err) {
+        if (isDuplicateKey(err)) return { id, duplicate: true };
+        throw err;
+      }
+    });
+  }
+
+  async claim(limit: number, now: Date, options: { leaseMs?: number } = {}): Promise<EventDelivery[]> {
+    const nowMs = now.getTime();
+    const due = { status: 'pending', nextAttemptAt: { $lte: nowMs } };
+    return this.#run('claim', { limit }, async () => {
+      const candidates = await this.#deliveries.find(due, { projection: { _id: 1, attempts: 1 } }).sort({ receivedAt: 1, seq: 1 }).limit(Math.max(1, limit)).toArray();
+      const claimed: EventDelivery[] = [];
+      for (const { _id, attempts } of candidates) {
+        if (!(await this.#turns.take(`${TURN}${_id}`, attempts + 1))) continue;
+        const doc = await this.#deliveries.findOneAndUpdate(
+          { _id, attempts, ...due },
+          { $set: { nextAttemptAt: nowMs + (options.leaseMs ?? DEFAULT_EVENT_LEASE_MS) }, $inc: { attempts: 1 } },
+          { returnDocument: 'after' },
+        );
+        if (doc !== null) claimed.push(toDelivery(doc));
+      }
+      return claimed;
+    });
+  }
+
+  async complete(id: string, events: readonly StoredEvent[], now: Date): Promise<StoredEvent[]> {
+    return this.#run('complete', { id }, async () => {
+      const stored: StoredEvent[] = [];
+      // Events first, the delivery marked done last: a crash in between processes the delivery again, which replaces nothing it should not.
+      for (const event of events) {
+        const current = await this.getEvent(event.id);
+        if (current === null) {
+          try {
+            await this.#events.insertOne(eventDoc(event));
+            stored.push(event);
+            continue;
+          } catch (err) {
+            if (!isDuplicateKey(err)) throw err;
+          }
+        }
+        const existing = current ?? (await this.getEvent(event.id));
+        if (existing !== null && !supersedes(existing, event)) {
+          stored.push(existing);
+          continue;
+        }
+        const { _id: _ignored, ...doc } = eventDoc(event);
+        await this.#events.updateOne({ _id: event.id }, { $set: doc });
+        stored.push(event);
+      }
+      await this.#deliveries.updateOne({ _id: id, status: 'pending' }, { $set: { status: 'done', finishedAt: now.getTime() } });
+      await this.#turns.forget([`${TURN}${id}`]);
+      return stored;
+    });
+  }
+
+  async fail(id: string, error: string, retryAt: Date | null, now: Date): Promise<void> {
+    const nowMs = now.getTime();
+    const set =
+      retryAt === null
+        ? { status: 'failed', lastError: error, nextAttemptAt: nowMs, finishedAt: nowMs }
+        : { status: 'pending', lastError: error, nextAttemptAt: retryAt.getTime(), finishedAt: null };
+    await this.#run('fail', { id }, async () => {
+      await this.#deliveries.updateOne({ _id: id, status: 'pending' }, { $set: set });
+      if (retryAt === null) await this.#turns.forget([`${TURN}${id}`]);
+    });
+  }
+
+  async getDelivery(id: string): Promise<EventDelivery | null> {
+    return this.#run('getDelivery', { id }, async () => {
+      const doc = await this.#deliveries.findOne({ _id: id });
+      return doc === null ? null : toDelivery(doc);
+    });
+  }
+
+  async pendingCount(): Promise<number> {
+    return this.#run('pendingCount', {}, () => this.#deliveries.countDocuments({ status: 'pending' }));
+  }
+
+  async getEvent(id: string): Promise<StoredEvent | null> {
+    return this.#run('getEvent', { id }, async () => {
+      const doc = await this.#events.findOne({ _id: id });
+      return doc === null ? null : (JSON.parse(doc.json) as StoredEvent);
+    });
+  }
+
+  async findEvents(query: EventQuery): Promise<StoredEvent[]> {
+    const filter: Record<string, unknown> = {};
+    if (query.changeKey !== undefined) filter['changeKeys'] = query.changeKey;
+    if (query.commit !== undefined) filter['commit'] = query.commit;
+    if (query.repo !== undefined) filter['repo'] = query.repo;
+    if (query.service !== undefined) filter['service'] = query.service;
+    if (query.source !== undefined) filter['source'] = query.source;
+    return this.#run('findEvents', {}, async () => {
+      const cursor = this.#events.find(filter).sort({ receivedAt: 1, seq: 1 });
+      if (query.limit !== undefined) cursor.limit(query.limit);
+      return (await cursor.toArray()).map((d) => JSON.parse(d.json) as StoredEvent);
+    });
+  }
+
+  async link(links: readonly EventLink[]): Promise<number> {
+    return this.#run('link', { links: links.length }, async () => {
+      let added = 0;
+      for (const l of links) {
+        try {
+          await this.#links.insertOne({ _id: `${l.eventId}\u0000${l.changeId}`, eventId: l.eventId, changeId: l.changeId, rule: l.rule, linkedAt: l.linkedAt });
+          added += 1;
+        } catch (err) {
+          if (!isDuplicateKey(err)) throw err;
+        }
+      }
+      return added;
+    });
+  }
+
+  async linkedEvents(changeId: string): Promise<LinkedEvent[]> {
+    return this.#run('linkedEvents', { changeId }, async () => {
+      const links = await this.#links.find({ changeId }).toArray();
+      if (links.length === 0) return [];
+      const events = new Map((await this.#events.find({ _id: { $in: links.map((l) => l.eventId) } }).sort({ receivedAt: 1, seq: 1 }).toArray()).map((d) => [d._id, d]));
+      const byEvent = new Map(links.map((l) => [l.eventId, l]));
+      return [...events.values()].map((d) => {
+        const l = byEvent.get(d._id) as LinkDoc;
+        return { event: JSON.parse(d.json) as StoredEvent, rule: l.rule, linkedAt: l.linkedAt };
+      });
+    });
+  }
+
+  async linkedChanges(eventId: string): Promise<EventLink[]> {
+    return this.#run('linkedChanges', { eventId }, async () =>
+      (await this.#links.find({ eventId }).sort({ changeId: 1 }).toArray()).map((l) => ({ eventId: l.eventId, changeId: l.changeId, rule: l.rule, linkedAt: l.linkedAt })),
+    );
+  }
+
+  async heartbeat(source: string, at: string): Promise<void> {
+    await this.#run('heartbeat', { source }, async () => {
+      try {
+        await this.#beats.insertOne({ _id: source, at });
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err;
+        // Only a later time moves it (ISO-8601 UTC compares as text).
+        await this.#beats.updateOne({ _id: source, at: { $lt: at } }, { $set: { at } });
+      }
+    });
+  }
+
+  async heartbeats(): Promise<Record<string, string>> {
+    return this.#run('heartbeats', {}, async () => Object.fromEntries((await this.#beats.find({}).toArray()).map((d) => [d._id, d.at])));
+  }
+
+  async close(): Promise<void> {
+    // The client is the bundle's, closed once by the adapter.
+  }
+}

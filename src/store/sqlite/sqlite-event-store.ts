@@ -1,0 +1,248 @@
+// The event store on SQLite (node:sqlite, WAL), on its own connection to the
+// mirror's file: its tables are a migration of the shared schema
+// (sqlite-schema.ts), so opening it alone (tests, ':memory:') migrates as the
+// change store does. Each operation is one statement or one immediate
+// transaction; a claim selects and leases in one UPDATE … RETURNING.
+
+import type { StatementSync } from 'node:sqlite';
+import {
+  DEFAULT_EVENT_LEASE_MS,
+  eventDeliveryKey,
+  supersedes,
+  type EventDelivery,
+  type EventDeliveryStatus,
+  type EventLink,
+  type EventQuery,
+  type EventRecordResult,
+  type EventStore,
+  type LinkedEvent,
+  type NewEventDelivery,
+  type StoredEvent,
+} from '../event-store.ts';
+import { SqliteConnection, type SqliteConnectionOptions } from './sqlite-connection.ts';
+import { migrate } from './sqlite-schema.ts';
+
+interface DeliveryRow {
+  id: string;
+  source: string;
+  kind: string;
+  delivery_id: string;
+  received_at: number;
+  headers: string;
+  raw_body: Uint8Array;
+  status: string;
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  finished_at: number | null;
+}
+
+interface EventRow {
+  body: string;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+function toDelivery(row: DeliveryRow): EventDelivery {
+  return {
+    id: row.id,
+    source: row.source,
+    kind: row.kind,
+    deliveryId: row.delivery_id,
+    receivedAt: iso(row.received_at),
+    headers: JSON.parse(row.headers) as Record<string, string>,
+    rawBody: Buffer.from(row.raw_body),
+    status: row.status as EventDeliveryStatus,
+    attempts: row.attempts,
+    nextAttemptAt: iso(row.next_attempt_at),
+    lastError: row.last_error,
+    finishedAt: row.finished_at === null ? null : iso(row.finished_at),
+  };
+}
+
+const toEvent = (row: EventRow): StoredEvent => JSON.parse(row.body) as StoredEvent;
+
+export class SqliteEventStore implements EventStore {
+  readonly #conn: SqliteConnection;
+  readonly #s: Record<string, StatementSync>;
+
+  private constructor(conn: SqliteConnection) {
+    this.#conn = conn;
+    const db = conn.db;
+    this.#s = {
+      insert: db.prepare(
+        `INSERT INTO event_deliveries (id, source, kind, delivery_id, received_at, headers, raw_body, status, next_attempt_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?) ON CONFLICT (id) DO NOTHING`,
+      ),
+      claim: db.prepare(
+        `UPDATE event_deliveries SET attempts = attempts + 1, next_attempt_at = :leaseUntil
+         WHERE seq IN (SELECT seq FROM event_deliveries WHERE status = 'pending' AND next_attempt_at <= :now ORDER BY received_at, seq LIMIT :limit)
+         RETURNING *, seq`,
+      ),
+      complete: db.prepare(`UPDATE event_deliveries SET status = 'done', finished_at = ? WHERE id = ? AND status = 'pending'`),
+      fail: db.prepare(`UPDATE event_deliveries SET status = ?, last_error = ?, next_attempt_at = ?, finished_at = ? WHERE id = ? AND status = 'pending'`),
+      getDelivery: db.prepare('SELECT * FROM event_deliveries WHERE id = ?'),
+      pending: db.prepare(`SELECT COUNT(*) AS n FROM event_deliveries WHERE status = 'pending'`),
+      getEvent: db.prepare('SELECT body FROM events WHERE id = ?'),
+      upsertEvent: db.prepare(
+        `INSERT INTO events (id, type, source, delivery_id, received_at, repo, commit_sha, service, change_keys, body)
+         VALUES (:id, :type, :source, :deliveryId, :receivedAt, :repo, :commit, :service, :keys, :body)
+         ON CONFLICT (id) DO UPDATE SET type = excluded.type, source = excluded.source, delivery_id = excluded.delivery_id,
+           received_at = excluded.received_at, repo = excluded.repo, commit_sha = excluded.commit_sha, service = excluded.service,
+           change_keys = excluded.change_keys, body = excluded.body`,
+      ),
+      addKey: db.prepare('INSERT INTO event_change_keys (key, event_id) VALUES (?, ?) ON CONFLICT DO NOTHING'),
+      link: db.prepare('INSERT INTO event_links (event_id, change_id, rule, linked_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING'),
+      linkedEvents: db.prepare(
+        `SELECT e.body, l.rule, l.linked_at FROM event_links l JOIN events e ON e.id = l.event_id WHERE l.change_id = ? ORDER BY e.received_at, e.seq`,
+      ),
+      linkedChanges: db.prepare('SELECT event_id, change_id, rule, linked_at FROM event_links WHERE event_id = ? ORDER BY change_id'),
+      heartbeat: db.prepare('INSERT INTO event_heartbeats (source, at) VALUES (?, ?) ON CONFLICT (source) DO UPDATE SET at = max(at, excluded.at)'),
+      heartbeats: db.prepare('SELECT source, at FROM event_heartbeats ORDER BY source'),
+    };
+  }
+
+  /** Opens (creating and migrating the file if needed). `':memory:'` gives a private in-memory store. */
+  static open(path: string, options: SqliteConnectionOptions = {}): SqliteEventStore {
+    return new SqliteEventStore(SqliteConnection.open(path, 'the event store', options, (db) => migrate(db, path), { enableForeignKeyConstraints: false }));
+  }
+
+  async record(delivery: NewEventDelivery): Promise<EventRecordResult> {
+    const id = eventDeliveryKey(delivery.source, delivery.deliveryId);
+    const receivedAt = Date.parse(delivery.receivedAt);
+    return this.#conn.run('record', { id }, () => {
+      const { changes } = this.#s.insert!.run(id, delivery.source, delivery.kind, delivery.deliveryId, receivedAt, JSON.stringify(delivery.headers), delivery.rawBody, receivedAt);
+      return { id, duplicate: Number(changes) === 0 };
+    });
+  }
+
+  async claim(limit: number, now: Date, options: { leaseMs?: number } = {}): Promise<EventDelivery[]> {
+    const nowMs = now.getTime();
+    return this.#conn.run('claim', { limit }, () => {
+      const rows = this.#s.claim!.all({ now: nowMs, leaseUntil: nowMs + (options.leaseMs ?? DEFAULT_EVENT_LEASE_MS), limit }) as unknown as (DeliveryRow & { seq: number })[];
+      rows.sort((a, b) => a.received_at - b.received_at || a.seq - b.seq);
+      return rows.map(toDelivery);
+    });
+  }
+
+  async complete(id: string, events: readonly StoredEvent[], now: Date): Promise<StoredEvent[]> {
+    return this.#conn.run('complete', { id }, () => {
+      const db = this.#conn.db;
+      db.exec('BEGIN IMMEDIATE');
+      const stored: StoredEvent[] = [];
+      for (const next of events) {
+        const row = this.#s.getEvent!.get(next.id) as EventRow | undefined;
+        const current = row === undefined ? null : toEvent(row);
+        if (current !== null && !supersedes(current, next)) {
+          stored.push(current);
+          continue;
+        }
+        const ci = next.type === 'ci' ? next.event : null;
+        const keys = ci?.changeKeys ?? [];
+        this.#s.upsertEvent!.run({
+          id: next.id,
+          type: next.type,
+          source: next.source,
+          deliveryId: next.deliveryId,
+          receivedAt: Date.parse(next.receivedAt),
+          repo: ci?.repo ?? null,
+          commit: ci?.commit ?? null,
+          service: next.type === 'monitor' ? next.event.service : null,
+          keys: JSON.stringify(keys),
+          body: JSON.stringify(next),
+        });
+        for (const key of keys) this.#s.addKey!.run(key, next.id);
+        stored.push(next);
+      }
+      this.#s.complete!.run(now.getTime(), id);
+      db.exec('COMMIT');
+      return stored;
+    });
+  }
+
+  async fail(id: string, error: string, retryAt: Date | null, now: Date): Promise<void> {
+    const nowMs = now.getTime();
+    await this.#conn.run('fail', { id }, () =>
+      retryAt === null ? this.#s.fail!.run('failed', error, nowMs, nowMs, id) : this.#s.fail!.run('pending', error, retryAt.getTime(), null, id),
+    );
+  }
+
+  async getDelivery(id: string): Promise<EventDelivery | null> {
+    return this.#conn.run('getDelivery', { id }, () => {
+      const row = this.#s.getDelivery!.get(id) as DeliveryRow | undefined;
+      return row === undefined ? null : toDelivery(row);
+    });
+  }
+
+  async pendingCount(): Promise<number> {
+    return this.#conn.run('pendingCount', {}, () => (this.#s.pending!.get() as { n: number }).n);
+  }
+
+  async getEvent(id: string): Promise<StoredEvent | null> {
+    return this.#conn.run('getEvent', { id }, () => {
+      const row = this.#s.getEvent!.get(id) as EventRow | undefined;
+      return row === undefined ? null : toEvent(row);
+    });
+  }
+
+  async findEvents(query: EventQuery): Promise<StoredEvent[]> {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (query.changeKey !== undefined) {
+      where.push('e.id IN (SELECT event_id FROM event_change_keys WHERE key = ?)');
+      params.push(query.changeKey);
+    }
+    const columns: [keyof EventQuery, string][] = [['commit', 'commit_sha'], ['repo', 'repo'], ['service', 'service'], ['source', 'source']];
+    for (const [field, column] of columns) {
+      const value = query[field];
+      if (value === undefined) continue;
+      where.push(`e.${column} = ?`);
+      params.push(value);
+    }
+    const sql = `SELECT e.body FROM events e ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`} ORDER BY e.received_at, e.seq LIMIT ?`;
+    params.push(query.limit ?? 1000);
+    return this.#conn.run('findEvents', {}, () => (this.#conn.db.prepare(sql).all(...params) as unknown as EventRow[]).map(toEvent));
+  }
+
+  async link(links: readonly EventLink[]): Promise<number> {
+    return this.#conn.run('link', { count: links.length }, () => {
+      const db = this.#conn.db;
+      db.exec('BEGIN IMMEDIATE');
+      let added = 0;
+      for (const l of links) added += Number(this.#s.link!.run(l.eventId, l.changeId, l.rule, Date.parse(l.linkedAt)).changes);
+      db.exec('COMMIT');
+      return added;
+    });
+  }
+
+  async linkedEvents(changeId: string): Promise<LinkedEvent[]> {
+    return this.#conn.run('linkedEvents', { changeId }, () =>
+      (this.#s.linkedEvents!.all(changeId) as unknown as (EventRow & { rule: string; linked_at: number })[]).map((r) => ({ event: toEvent(r), rule: r.rule, linkedAt: iso(r.linked_at) })),
+    );
+  }
+
+  async linkedChanges(eventId: string): Promise<EventLink[]> {
+    return this.#conn.run('linkedChanges', { eventId }, () =>
+      (this.#s.linkedChanges!.all(eventId) as unknown as { event_id: string; change_id: string; rule: string; linked_at: number }[]).map((r) => ({
+        eventId: r.event_id,
+        changeId: r.change_id,
+        rule: r.rule,
+        linkedAt: iso(r.linked_at),
+      })),
+    );
+  }
+
+  async heartbeat(source: string, at: string): Promise<void> {
+    await this.#conn.run('heartbeat', { source }, () => this.#s.heartbeat!.run(source, Date.parse(at)));
+  }
+
+  async heartbeats(): Promise<Record<string, string>> {
+    return this.#conn.run('heartbeats', {}, () =>
+      Object.fromEntries((this.#s.heartbeats!.all() as { source: string; at: number }[]).map((r) => [r.source, iso(r.at)])),
+    );
+  }
+
+  async close(): Promise<void> {
+    this.#conn.close();
+  }
+}

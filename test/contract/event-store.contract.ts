@@ -1,0 +1,169 @@
+// The EventStore contract: what every adapter (SQLite, MongoDB) must do for CI
+// and monitoring events, as the ingestion route, the processor and the
+// correlation rely on it. Written against the port only; store-adapters.test.ts
+// runs it against every store adapter.
+
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { CiEvent, MonitorEvent } from '../../src/domain/events.ts';
+import type { EventStore, NewEventDelivery, StoredEvent } from '../../src/store/event-store.ts';
+
+const T0 = Date.parse('2026-03-12T10:00:00.000Z');
+const at = (ms: number): Date => new Date(T0 + ms);
+
+function delivery(n: number, overrides: Partial<NewEventDelivery> = {}): NewEventDelivery {
+  return {
+    source: 'github',
+    kind: 'github',
+    deliveryId: `guid-${n}`,
+    receivedAt: at(n * 1000).toISOString(),
+    headers: { 'x-github-event': 'workflow_run' },
+    rawBody: Buffer.from(`{"n":${n},"text":"ünïcode ✓"}`),
+    ...overrides,
+  };
+}
+
+function ci(id: string, overrides: Partial<CiEvent> = {}): StoredEvent {
+  const event: CiEvent = {
+    id,
+    source: 'github',
+    kind: 'build',
+    repo: 'acme/shop',
+    commit: 'abc123',
+    branch: 'CHG0030001-fix',
+    runId: '1',
+    name: 'build',
+    status: 'success',
+    environment: null,
+    startedAt: null,
+    finishedAt: null,
+    url: null,
+    changeKeys: ['CHG0030001'],
+    tests: null,
+    findings: null,
+    verified: null,
+    ...overrides,
+  };
+  return { type: 'ci', id, source: 'github', deliveryId: 'guid-1', receivedAt: at(1000).toISOString(), event };
+}
+
+function alert(id: string, status: 'firing' | 'resolved'): StoredEvent {
+  const event: MonitorEvent = {
+    id,
+    source: 'am',
+    kind: 'alert',
+    status,
+    severity: 'critical',
+    service: 'checkout',
+    labels: { service: 'checkout' },
+    title: 'High error rate',
+    startsAt: at(0).toISOString(),
+    endsAt: status === 'resolved' ? at(5000).toISOString() : null,
+    fingerprint: 'fp1',
+    url: null,
+  };
+  return { type: 'monitor', id, source: 'am', deliveryId: 'd', receivedAt: at(2000).toISOString(), event };
+}
+
+/** `open` must return a new, empty store each time; the suite closes it after each test. */
+export function describeEventStoreContract(name: string, open: () => Promise<EventStore>): void {
+  describe(`EventStore contract: ${name}`, () => {
+    let store: EventStore;
+    beforeEach(async () => {
+      store = await open();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    it('stores a delivery once per source and delivery id, keeping the first raw body byte for byte', async () => {
+      const first = await store.record(delivery(1));
+      const again = await store.record(delivery(1, { rawBody: Buffer.from('{"other":true}') }));
+      const otherSource = await store.record(delivery(1, { source: 'github-enterprise' }));
+      expect(first).toEqual({ id: 'github:guid-1', duplicate: false });
+      expect(again).toEqual({ id: 'github:guid-1', duplicate: true });
+      expect(otherSource.duplicate).toBe(false);
+      const stored = await store.getDelivery('github:guid-1');
+      expect(stored?.rawBody.equals(delivery(1).rawBody)).toBe(true);
+      expect(stored).toMatchObject({ status: 'pending', attempts: 0, headers: { 'x-github-event': 'workflow_run' }, kind: 'github' });
+      expect(await store.pendingCount()).toBe(2);
+    });
+
+    it('hands a pending delivery to one claim at a time, oldest first, and again once the lease runs out', async () => {
+      await store.record(delivery(2));
+      await store.record(delivery(1));
+      const claimed = await store.claim(10, at(5000), { leaseMs: 1000 });
+      expect(claimed.map((d) => d.deliveryId)).toEqual(['guid-1', 'guid-2']);
+      expect(claimed[0]?.attempts).toBe(1);
+      expect(await store.claim(10, at(5500))).toEqual([]);
+      // A processor that died holding them: after the lease they are claimed again (stored, not yet processed, after a crash).
+      const retaken = await store.claim(10, at(6001));
+      expect(retaken.map((d) => [d.deliveryId, d.attempts])).toEqual([['guid-1', 2], ['guid-2', 2]]);
+    });
+
+    it('completes a delivery with its events in one step; a done delivery is never claimed again', async () => {
+      const { id } = await store.record(delivery(1));
+      await store.claim(1, at(2000));
+      const stored = await store.complete(id, [ci('github:1:1')], at(3000));
+      expect(stored.map((e) => e.id)).toEqual(['github:1:1']);
+      expect(await store.getDelivery(id)).toMatchObject({ status: 'done', finishedAt: at(3000).toISOString() });
+      expect(await store.getEvent('github:1:1')).toEqual(ci('github:1:1'));
+      expect(await store.claim(10, at(999_999))).toEqual([]);
+      expect(await store.pendingCount()).toBe(0);
+    });
+
+    it('schedules a retry or gives up on a failed delivery', async () => {
+      const { id } = await store.record(delivery(1));
+      await store.claim(1, at(2000));
+      await store.fail(id, 'CG_EVENT_INVALID: workflow_run missing', at(10_000), at(3000));
+      expect(await store.claim(1, at(9000))).toEqual([]);
+      const [again] = await store.claim(1, at(10_000));
+      expect(again?.lastError).toContain('workflow_run missing');
+      await store.fail(id, 'still unusable', null, at(11_000));
+      expect(await store.getDelivery(id)).toMatchObject({ status: 'failed', lastError: 'still unusable' });
+      expect(await store.pendingCount()).toBe(0);
+    });
+
+    it('never lets a late, earlier state replace a final one (out-of-order deliveries)', async () => {
+      const a = await store.record(delivery(1));
+      const b = await store.record(delivery(2));
+      await store.complete(a.id, [ci('github:9:1', { status: 'failure' }), alert('am:fp1', 'resolved')], at(3000));
+      const kept = await store.complete(b.id, [ci('github:9:1', { status: 'running' }), alert('am:fp1', 'firing')], at(4000));
+      expect(kept.map((e) => (e.type === 'ci' ? e.event.status : e.event.status))).toEqual(['failure', 'resolved']);
+      const c = await store.record(delivery(3));
+      await store.complete(c.id, [ci('github:9:1', { status: 'success' })], at(5000));
+      expect((await store.getEvent('github:9:1'))?.event).toMatchObject({ status: 'success' });
+    });
+
+    it('finds events by change key, commit, repository, service and source', async () => {
+      const { id } = await store.record(delivery(1));
+      await store.complete(id, [ci('e1'), ci('e2', { commit: 'def456', changeKeys: ['ITSM-42'], repo: 'acme/api' }), alert('am:fp1', 'firing')], at(2000));
+      const ids = async (q: Parameters<EventStore['findEvents']>[0]): Promise<string[]> => (await store.findEvents(q)).map((e) => e.id);
+      expect(await ids({ changeKey: 'CHG0030001' })).toEqual(['e1']);
+      expect(await ids({ changeKey: 'ITSM-42', commit: 'def456' })).toEqual(['e2']);
+      expect(await ids({ changeKey: 'ITSM-42', commit: 'abc123' })).toEqual([]);
+      expect(await ids({ repo: 'acme/shop' })).toEqual(['e1']);
+      expect(await ids({ service: 'checkout' })).toEqual(['am:fp1']);
+      expect(await ids({ source: 'am' })).toEqual(['am:fp1']);
+    });
+
+    it('links an event to changes once each, keeping the rule that made the first link', async () => {
+      const { id } = await store.record(delivery(1));
+      await store.complete(id, [ci('e1'), ci('e2')], at(2000));
+      const linkedAt = at(3000).toISOString();
+      expect(await store.link([{ eventId: 'e1', changeId: 'sn:CHG1', rule: 'change-key:branch', linkedAt }, { eventId: 'e2', changeId: 'sn:CHG1', rule: 'commit', linkedAt }])).toBe(2);
+      expect(await store.link([{ eventId: 'e1', changeId: 'sn:CHG1', rule: 'service:repository', linkedAt }, { eventId: 'e1', changeId: 'jira:ITSM-42', rule: 'commit', linkedAt }])).toBe(1);
+      const linked = await store.linkedEvents('sn:CHG1');
+      expect(linked.map((l) => [l.event.id, l.rule, l.linkedAt])).toEqual([['e1', 'change-key:branch', linkedAt], ['e2', 'commit', linkedAt]]);
+      expect((await store.linkedChanges('e1')).map((l) => [l.changeId, l.rule])).toEqual([['jira:ITSM-42', 'commit'], ['sn:CHG1', 'change-key:branch']]);
+      expect(await store.linkedEvents('sn:none')).toEqual([]);
+    });
+
+    it('keeps the latest heartbeat per source', async () => {
+      expect(await store.heartbeats()).toEqual({});
+      await store.heartbeat('am', at(5000).toISOString());
+      await store.heartbeat('am', at(1000).toISOString());
+      await store.heartbeat('grafana', at(2000).toISOString());
+      expect(await store.heartbeats()).toEqual({ am: at(5000).toISOString(), grafana: at(2000).toISOString() });
+    });
+  });
+}

@@ -1,0 +1,134 @@
+// Event ingress and processing as a CI system or Alertmanager meets them:
+// signed deliveries stored before the 202, replays stored once, bad signatures,
+// unknown sources, oversized and unusable bodies refused with nothing stored;
+// then the processor normalises what was stored (after a "crash" too), links
+// events to the change their keys name and re-assesses it once.
+
+import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Correlator } from '../../src/events/correlate.ts';
+import { EventProcessor } from '../../src/events/event-processor.ts';
+import { eventSourceKind } from '../../src/events/sources/index.ts';
+import { createMetrics } from '../../src/observability/metrics.ts';
+import { installErrorHandler } from '../../src/server/http-errors.ts';
+import { registerChangeRoutes } from '../../src/server/routes/changes.ts';
+import { registerEventRoutes } from '../../src/server/routes/events.ts';
+import { openSqliteStores } from '../../src/store/sqlite/sqlite-store-adapter.ts';
+import type { StoreBundle } from '../../src/store/store-bundle.ts';
+import { buildChange } from '../support/change-builder.ts';
+
+const GH_SECRETS = ['old-secret', 'new-secret'];
+const run = readFileSync(new URL('../fixtures/events/github_workflow_run_completed.json', import.meta.url));
+const sign = (body: Buffer, secret = 'new-secret'): string => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+
+let stores: StoreBundle;
+let app: FastifyInstance;
+afterEach(async () => {
+  await app.close();
+  await stores.close();
+});
+
+async function world(): Promise<void> {
+  stores = openSqliteStores(':memory:');
+  app = Fastify();
+  installErrorHandler(app, createMetrics({ defaultMetrics: false }));
+  registerEventRoutes(app, {
+    sources: [
+      { id: 'github', kind: 'github', secrets: GH_SECRETS },
+      { id: 'am', kind: 'alertmanager', secrets: ['am-token'] },
+    ],
+    kindOf: eventSourceKind,
+    events: stores.events,
+    maxBodyBytes: 64 * 1024,
+  });
+  await app.ready();
+}
+
+const post = (source: string, body: Buffer, headers: Record<string, string>) =>
+  app.inject({ method: 'POST', url: `/v1/events/${source}`, payload: body, headers: { 'content-type': 'application/json', ...headers } });
+const gh = (body: Buffer, extra: Record<string, string> = {}) => post('github', body, { 'x-github-event': 'workflow_run', 'x-github-delivery': 'guid-1', 'x-hub-signature-256': sign(body), ...extra });
+
+describe('POST /v1/events/:source', () => {
+  it('stores a signed delivery (raw body kept, no credential) before 202, and a replay once', async () => {
+    await world();
+    const first = await gh(run);
+    expect(first.statusCode).toBe(202);
+    expect(first.json()).toEqual({ accepted: true, duplicate: false, deliveryId: 'guid-1' });
+    const stored = await stores.events.getDelivery('github:guid-1');
+    expect(stored?.rawBody.equals(run)).toBe(true);
+    expect(stored?.headers).not.toHaveProperty('x-hub-signature-256');
+    expect(stored?.status).toBe('pending');
+    const again = await gh(run, { 'x-hub-signature-256': sign(run, 'old-secret') });
+    expect(again.statusCode).toBe(202);
+    expect(again.json()).toMatchObject({ duplicate: true });
+    expect(await stores.events.pendingCount()).toBe(1);
+  });
+
+  it('de-duplicates a source that names no delivery by a hash of the body', async () => {
+    await world();
+    const body = Buffer.from(JSON.stringify({ version: '4', alerts: [] }));
+    const a = await post('am', body, { authorization: 'Bearer am-token' });
+    const b = await post('am', body, { authorization: 'Bearer am-token' });
+    expect([a.statusCode, b.statusCode]).toEqual([202, 202]);
+    expect(a.json().deliveryId).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(b.json()).toMatchObject({ duplicate: true, deliveryId: a.json().deliveryId });
+  });
+
+  it('refuses bad, missing and retired signatures 401, an unknown source 404, an unusable body 422 and an oversized one 413, storing nothing', async () => {
+    await world();
+    const cases = [
+      [await gh(run, { 'x-hub-signature-256': sign(run, 'retired') }), 401, 'CG_WEBHOOK_SIGNATURE_INVALID'],
+      [await post('github', run, { 'x-github-event': 'workflow_run' }), 401, 'CG_WEBHOOK_SIGNATURE_MISSING'],
+      [await post('am', Buffer.from('{"alerts":[]}'), { authorization: 'Bearer wrong' }), 401, 'CG_WEBHOOK_SIGNATURE_INVALID'],
+      [await post('jenkins-x', run, {}), 404, 'CG_EVENT_SOURCE_UNKNOWN'],
+      [await gh(Buffer.from('{"action":"completed"}')), 422, 'CG_EVENT_INVALID'],
+      [await gh(Buffer.from('{not json')), 422, 'CG_EVENT_INVALID'],
+      [await gh(Buffer.alloc(70 * 1024, 0x20)), 413, 'CG_INPUT_INVALID'],
+    ] as const;
+    expect(cases.map(([r]) => [r.statusCode, r.json().error.code])).toEqual(cases.map(([, status, code]) => [status, code]));
+    expect(await stores.events.pendingCount()).toBe(0);
+  });
+});
+
+describe('EventProcessor', () => {
+  it('processes what was stored (even by a process that died), links the named change with its rule and re-assesses it once', async () => {
+    await world();
+    const change = buildChange({ key: 'CHG0030001' });
+    await stores.changes.applyPage(change.instance, 'changes', [{ kind: 'change', change }], null);
+    const body = JSON.parse(run.toString('utf8'));
+    body.workflow_run.head_branch = 'chg0030001-retries';
+    const raw = Buffer.from(JSON.stringify(body));
+    expect((await gh(raw)).statusCode).toBe(202);
+    // A heartbeat from Alertmanager, and an alert on nobody's change.
+    const alerts = { version: '4', alerts: [{ status: 'firing', labels: { alertname: 'Watchdog' }, startsAt: '2026-03-12T10:00:00Z' }] };
+    expect((await post('am', Buffer.from(JSON.stringify(alerts)), { authorization: 'Bearer am-token' })).statusCode).toBe(202);
+
+    const reassessed: string[] = [];
+    const correlator = new Correlator({ events: stores.events, changes: stores.changes, services: {}, monitors: [{ id: 'am' }], heartbeatMaxAgeMs: 900_000 });
+    const processor = new EventProcessor({ events: stores.events, kindOf: eventSourceKind, correlator, reassess: async (id) => reassessed.push(id), logger: pino({ level: 'silent' }) });
+    expect(await processor.drain()).toBe(2);
+    expect(await processor.drain()).toBe(0);
+    expect(reassessed).toEqual([change.id]);
+    expect(await stores.events.getDelivery('github:guid-1')).toMatchObject({ status: 'done' });
+    const linked = await stores.events.linkedEvents(change.id);
+    expect(linked.map((l) => [l.event.id, l.rule])).toEqual([['github:run:289782451:1', 'change-key']]);
+    expect(Object.keys(await stores.events.heartbeats())).toEqual(['am']);
+
+    const seen = await correlator.eventsFor(change, new Date(Date.parse((await stores.events.heartbeats())['am']!) + 60_000));
+    expect(seen.ci.map((e) => e.status)).toEqual(['success']);
+    expect(seen.events.map((e) => e.rule)).toEqual(['linked:change-key']);
+    expect(seen.watch).toMatchObject({ covered: true, sources: ['am'] });
+
+    // GET /v1/changes/:key lists them, each with its rule.
+    const api = Fastify();
+    registerChangeRoutes(api, stores.changes, ['servicenow'], async (c) =>
+      (await correlator.eventsFor(c, new Date())).events.map(({ event, rule }) => ({ id: event.id, type: event.type, source: event.source, receivedAt: event.receivedAt, rule, event: { ...event.event } })),
+    );
+    const detail = (await api.inject('/v1/changes/CHG0030001')).json();
+    expect(detail.events.map((e: { id: string; rule: string }) => [e.id, e.rule])).toEqual([['github:run:289782451:1', 'linked:change-key']]);
+    await api.close();
+  });
+});
