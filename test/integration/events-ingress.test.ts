@@ -132,3 +132,32 @@ describe('EventProcessor', () => {
     await api.close();
   });
 });
+
+describe('every registered source, through the route and the processor', () => {
+  it('takes a GitLab pipeline hook and a PagerDuty incident by their own credentials and stores their events', async () => {
+    stores = openSqliteStores(':memory:');
+    app = Fastify();
+    installErrorHandler(app, createMetrics({ defaultMetrics: false }));
+    registerEventRoutes(app, {
+      sources: [
+        { id: 'gitlab', kind: 'gitlab', secrets: ['gl-token'] },
+        { id: 'pd', kind: 'pagerduty', secrets: ['pd-key'] },
+      ],
+      kindOf: eventSourceKind,
+      events: stores.events,
+      maxBodyBytes: 64 * 1024,
+    });
+    await app.ready();
+    const pipeline = readFileSync(new URL('../fixtures/events/gitlab_pipeline_hook.json', import.meta.url));
+    const incident = readFileSync(new URL('../fixtures/events/pagerduty_v3_incident_triggered.json', import.meta.url));
+    const pdSignature = `v1=${createHmac('sha256', 'pd-key').update(incident).digest('hex')}`;
+    expect((await post('gitlab', pipeline, { 'x-gitlab-token': 'wrong', 'x-gitlab-event': 'Pipeline Hook' })).statusCode).toBe(401);
+    expect((await post('gitlab', pipeline, { 'x-gitlab-token': 'gl-token', 'x-gitlab-event': 'Pipeline Hook', 'x-gitlab-event-uuid': 'gl-1' })).statusCode).toBe(202);
+    expect((await post('pd', incident, { 'x-pagerduty-signature': pdSignature, 'x-webhook-id': 'pd-1' })).statusCode).toBe(202);
+    const correlator = new Correlator({ events: stores.events, changes: stores.changes, services: {}, monitors: [{ id: 'pd' }], heartbeatMaxAgeMs: 900_000 });
+    const processor = new EventProcessor({ events: stores.events, kindOf: eventSourceKind, correlator, reassess: async () => undefined, logger: pino({ level: 'silent' }) });
+    expect(await processor.drain()).toBe(2);
+    expect((await stores.events.findEvents({ source: 'gitlab' })).map((e) => e.type)).toEqual(['ci']);
+    expect((await stores.events.findEvents({ source: 'pd' })).map((e) => e.type)).toEqual(['monitor']);
+  });
+});
