@@ -10,6 +10,8 @@
 //   npm run bench:validate [-- --changes 10000 --connections 50 --duration 20]
 //   npm run bench:validate -- --store mongodb   the same on MongoDB too, beside SQLite: on MONGODB_URI,
 //     or on a FerretDB started by .ci/ferretdb.sh (one database per run, dropped after)
+//   npm run bench:validate -- --changes 100000 --skewed   on a mirror with a real instance's skew
+//     (1,000 CIs on a Zipf law, active changes in weekly maintenance windows: skewed-fleet.ts)
 //   CG_BENCH_CPU_PROF=/tmp/prof npm run bench:validate   (also profiles the validate server)
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -22,6 +24,7 @@ import { parseArgs } from 'node:util';
 import autocannon, { type Result as AutocannonResult } from 'autocannon';
 import { pino } from 'pino';
 import { createServiceNowConnector } from '../../connectors/servicenow/servicenow-connector.ts';
+import { makeFleet } from '../../connectors/servicenow/simulator/skewed-fleet.ts';
 import { loadServiceNowMapping } from '../../connectors/servicenow/servicenow-mapping.ts';
 import { ServiceNowSimulator } from '../../connectors/servicenow/simulator/servicenow-simulator.ts';
 import { startSimulatorServer } from '../../connectors/simulator-http.ts';
@@ -47,6 +50,7 @@ const { values: args } = parseArgs({
     store: { type: 'string', default: 'sqlite' },
     'store-at': { type: 'string' },
     route: { type: 'string' },
+    skewed: { type: 'boolean', default: false },
   },
 });
 
@@ -102,7 +106,11 @@ async function buildMirror(storePath: string, count: number): Promise<number> {
   let sim: ServiceNowSimulator | undefined;
   const server = await startSimulatorServer(() => sim?.handlers() ?? []);
   sim = new ServiceNowSimulator({ baseUrl: server.url });
-  sim.bulkCreateChanges(count, { seed: 11, end: new Date(Date.now() - 3_600_000), spanDays: 60 });
+  const fleet = args.skewed ? makeFleet() : undefined;
+  // In slices: one call's rows are held at once.
+  for (let made = 0; made < count; made += 10_000) {
+    sim.bulkCreateChanges(Math.min(10_000, count - made), { seed: 11 + made, end: new Date(Date.now() - 3_600_000), spanDays: 60, ...(fleet ? { fleet, maintenanceWindows: true } : {}) });
+  }
   const at = new Date(Date.now() - 1_800_000);
   sim.listChanges().forEach((row, i) => {
     const id = row.sys_id as string;
@@ -255,7 +263,7 @@ async function main(): Promise<void> {
     const started = performance.now();
     const mirrored = await buildMirror(storePath, count);
     const bodies = await requestBodies(storePath);
-    console.log(`mirror: ${mirrored} changes in ${((performance.now() - started) / 1000).toFixed(1)} s; ${bodies.length} distinct requests (real keys × lifecycle transitions, half in native state values)`);
+    console.log(`mirror: ${mirrored} changes${args.skewed ? ' (skewed: Zipf CIs, maintenance windows)' : ''} in ${((performance.now() - started) / 1000).toFixed(1)} s; ${bodies.length} distinct requests (real keys × lifecycle transitions, half in native state values)`);
     console.log(
       `load: autocannon, ${connections} connections, ${seconds} s per route in ${SLICES} alternating slices (after a ${WARM_UP_SECONDS} s warm-up each); servers in child processes; load average ${loadavg()
         .map((l) => l.toFixed(1))
