@@ -152,15 +152,19 @@ export class AssessmentRunner {
     }
   }
 
-  /** Appends to the change's ledger in order; a replayed key (a run repeated after a crash) is kept once by the store. Says whether a state move was among what was new. */
+  /**
+   * Appends to the change's ledger in order; a replayed key (a run repeated after a crash) is kept once by the store.
+   * Says whether a state move was among the drafts, appended now or by a run that died before queueing its summary
+   * (the summary's key keeps it single either way).
+   */
   async #record(changeId: string, drafts: readonly ({ draft: EvidenceDraft; key: string } | null)[]): Promise<boolean> {
     const ledger = this.#deps.evidence;
     if (ledger === undefined) return false;
     let moved = false;
     for (const item of drafts) {
       if (item === null) continue;
-      const { appended } = await ledger.append(changeId, item.draft, item.key);
-      moved ||= appended && item.draft.kind === 'revision';
+      await ledger.append(changeId, item.draft, item.key);
+      moved ||= item.draft.kind === 'revision';
     }
     return moved;
   }
