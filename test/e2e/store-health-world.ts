@@ -128,14 +128,20 @@ export async function startWorld(demo: DemoInstances, dir: string, stores: Sqlit
 export async function holdWriteLock(path: string): Promise<{ release(): Promise<void> }> {
   const script = `
     const { DatabaseSync } = require('node:sqlite');
-    const db = new DatabaseSync(process.argv[1]);
+    // Waits for a write of the service in flight (its writes are short) instead of failing at once.
+    const db = new DatabaseSync(process.argv[1], { timeout: 10000 });
     db.exec('BEGIN IMMEDIATE');
     process.stdout.write('locked\\n');
     process.stdin.on('end', () => { db.exec('COMMIT'); db.close(); process.exit(0); });
     process.stdin.resume();
   `;
   const child: ChildProcess = spawn(process.execPath, ['-e', script, path], { stdio: ['pipe', 'pipe', 'inherit'] });
-  await once(child.stdout as NodeJS.ReadableStream, 'data');
+  let locked = false;
+  // A holder that dies before taking the lock fails the test at once, saying so, instead of at its timeout.
+  const died = once(child, 'exit').then(([code]) => {
+    if (!locked) throw new Error(`the process meant to hold the write lock exited ${String(code)} before taking it`);
+  });
+  await Promise.race([once(child.stdout as NodeJS.ReadableStream, 'data').then(() => (locked = true)), died]);
   return {
     async release() {
       const exited = once(child, 'exit');
