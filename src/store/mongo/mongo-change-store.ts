@@ -8,18 +8,17 @@
 import type { Filter } from 'mongodb';
 import type { StreamCursor, StreamItem } from '../../kit/connector.ts';
 import type { Approval, Change, JournalEntry, MirroredChange } from '../../domain/change.ts';
-import { ChangegateError } from '../../errors.ts';
 import { diffChanges } from '../change-diff.ts';
 import type { ApplyResult, ChangePage, ChangeQuery, ChangeStore, FieldDiff, GetChangeOptions, RejectedRecord, Revision, RevisionAuthor, TouchingQuery } from '../change-store.ts';
 import { ANY_DAY, NO_WINDOW, refKey, windowDays } from '../change-refs.ts';
 import { instantKey } from '../instant-key.ts';
+import { clampLimit, sinceKey } from '../list-params.ts';
 import { decodeListCursor, encodeListCursor } from '../list-cursor.ts';
 import { deepFreeze, MirrorReadCache, type MirrorReadCacheOptions, DEFAULT_RECHECK_MS } from '../mirror-read-cache.ts';
 import type { MongoConnection } from './mongo-connection.ts';
 import { type ChangeDoc, GENERATION_ID, type MirrorCollections, mirrorCollections, pairId, type RevisionDoc } from './mongo-mirror-docs.ts';
 import { MongoPageWriter, preparePage } from './mongo-page-writer.ts';
 
-const MAX_LIMIT = 1_000;
 const WHAT = 'the MongoDB mirror';
 const CORE = { projection: { core: 1, instance: 1, nativeId: 1 } } as const;
 
@@ -263,18 +262,3 @@ function authorOf(json: string | undefined): Pick<Revision, 'author' | 'authorUn
   return author === null ? { author: null, authorUnknown: 'not-named' } : { author };
 }
 
-function clampLimit(limit: number): number {
-  if (Number.isNaN(limit)) {
-    throw new ChangegateError('CG_INPUT_INVALID', 'limit must be a number between 1 and 1000', { details: { field: 'limit' } });
-  }
-  return Math.min(MAX_LIMIT, Math.max(1, Math.trunc(limit)));
-}
-
-function sinceKey(updatedSince: string): string {
-  if (Number.isNaN(Date.parse(updatedSince))) {
-    throw new ChangegateError('CG_INPUT_INVALID', `updatedSince must be an ISO-8601 instant, got ${JSON.stringify(updatedSince)}`, {
-      details: { field: 'updatedSince' },
-    });
-  }
-  return instantKey(updatedSince);
-}

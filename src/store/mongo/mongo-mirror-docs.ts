@@ -153,3 +153,31 @@ export function refFields(change: Change): Pick<ChangeDoc, 'refs' | 'refDays' | 
   const refs = changeRefKeys(change);
   return { refs, refDays: refs.flatMap((ref) => days.map((day) => `${ref}\u0000${day}`)), ...fields };
 }
+
+/** The change document for version `seq` of a change (both page paths write the same one). */
+export function changeDocFields(change: Change, item: { hash: string; json: string; core: string }, seq: number): Omit<ChangeDoc, '_id' | 'assessedSeq'> {
+  return {
+    instance: change.instance,
+    system: change.system,
+    nativeId: change.nativeId,
+    key: change.key,
+    keyLower: change.key.toLowerCase(),
+    state: change.state,
+    updatedAt: instantKey(change.updatedAt),
+    nativeRevision: change.nativeRevision,
+    hash: item.hash,
+    lastSeq: seq,
+    owed: true,
+    json: item.json,
+    core: item.core,
+    ...refFields(change),
+  };
+}
+
+/** What the mirror's head says of an incoming version: older (stale), the same content (unchanged), or neither (null: store it). */
+export function againstHead(head: Pick<ChangeDoc, 'nativeRevision' | 'updatedAt' | 'hash'> | null, change: Change, hash: string): 'stale' | 'unchanged' | null {
+  if (head === null) return null;
+  const updatedAt = instantKey(change.updatedAt);
+  if (head.nativeRevision > change.nativeRevision || (head.nativeRevision === change.nativeRevision && head.updatedAt > updatedAt)) return 'stale';
+  return head.hash === hash ? 'unchanged' : null;
+}

@@ -12,7 +12,7 @@ import type { Change } from '../../domain/change.ts';
 import { diffChanges } from '../change-diff.ts';
 import type { ApplyResult } from '../change-store.ts';
 import { instantKey } from '../instant-key.ts';
-import { type ChangeDoc, type ChildDoc, type MirrorCollections, refFields, revisionId, type RevisionDoc } from './mongo-mirror-docs.ts';
+import { againstHead, type ChangeDoc, changeDocFields, type ChildDoc, type MirrorCollections, revisionId, type RevisionDoc } from './mongo-mirror-docs.ts';
 import type { Prepared } from './mongo-page-writer.ts';
 
 type ChangeItem = Extract<Prepared, { kind: 'change' }>;
@@ -41,17 +41,15 @@ export async function writeChangesBatched(c: MirrorCollections, items: readonly 
   const planned: Planned[] = [];
   for (const item of items) {
     const { change } = item;
-    const updatedAt = instantKey(change.updatedAt);
     const head = heads.get(change.id) ?? null;
-    if (head !== null) {
-      if (head.nativeRevision > change.nativeRevision || (head.nativeRevision === change.nativeRevision && head.updatedAt > updatedAt)) {
-        result.changesStale += 1;
-        continue;
-      }
-      if (head.hash === item.hash) {
-        result.changesUnchanged += 1;
-        continue;
-      }
+    const known = againstHead(head, change, item.hash);
+    if (known === 'stale') {
+      result.changesStale += 1;
+      continue;
+    }
+    if (known === 'unchanged') {
+      result.changesUnchanged += 1;
+      continue;
     }
     const seq = head === null ? 1 : head.lastSeq + 1;
     const previous = head === null ? null : (JSON.parse(head.json) as Change);
@@ -70,22 +68,7 @@ export async function writeChangesBatched(c: MirrorCollections, items: readonly 
         snapshot: null,
         author: item.author,
       },
-      doc: {
-        instance: change.instance,
-        system: change.system,
-        nativeId: change.nativeId,
-        key: change.key,
-        keyLower: change.key.toLowerCase(),
-        state: change.state,
-        updatedAt,
-        nativeRevision: change.nativeRevision,
-        hash: item.hash,
-        lastSeq: seq,
-        owed: true,
-        json: item.json,
-        core: item.core,
-        ...refFields(change),
-      },
+      doc: changeDocFields(change, item, seq),
     });
   }
   if (planned.length === 0) return [];

@@ -17,7 +17,7 @@ import { diffChanges } from '../change-diff.ts';
 import { sha256Hex, stableStringify } from '../content-hash.ts';
 import { instantKey } from '../instant-key.ts';
 import { isDuplicateKey } from './mongo-connection.ts';
-import { type ChangeDoc, type MirrorCollections, pairId, refFields, revisionId } from './mongo-mirror-docs.ts';
+import { againstHead, changeDocFields, type MirrorCollections, pairId, revisionId } from './mongo-mirror-docs.ts';
 import { writeChangesBatched, writeJournalBatched } from './mongo-page-batch.ts';
 
 export type Prepared =
@@ -111,18 +111,16 @@ export class MongoPageWriter {
 
   async #change(item: Extract<Prepared, { kind: 'change' }>, observedAt: string, result: ApplyResult): Promise<void> {
     const { change } = item;
-    const updatedAt = instantKey(change.updatedAt);
     for (let attempt = 0; attempt < RACE_RETRIES; attempt++) {
       const head = await this.#c.changes.findOne({ _id: change.id }, { projection: { hash: 1, nativeRevision: 1, updatedAt: 1, lastSeq: 1, json: 1 } });
-      if (head !== null) {
-        if (head.nativeRevision > change.nativeRevision || (head.nativeRevision === change.nativeRevision && head.updatedAt > updatedAt)) {
-          result.changesStale += 1;
-          return;
-        }
-        if (head.hash === item.hash) {
-          result.changesUnchanged += 1;
-          return;
-        }
+      const known = againstHead(head, change, item.hash);
+      if (known === 'stale') {
+        result.changesStale += 1;
+        return;
+      }
+      if (known === 'unchanged') {
+        result.changesUnchanged += 1;
+        return;
       }
       const seq = head === null ? 1 : head.lastSeq + 1;
       const previous = head === null ? null : (JSON.parse(head.json) as Change);
@@ -131,22 +129,7 @@ export class MongoPageWriter {
         await raceWait(attempt);
         continue;
       }
-      const doc: Omit<ChangeDoc, '_id' | 'assessedSeq'> = {
-        instance: change.instance,
-        system: change.system,
-        nativeId: change.nativeId,
-        key: change.key,
-        keyLower: change.key.toLowerCase(),
-        state: change.state,
-        updatedAt,
-        nativeRevision: change.nativeRevision,
-        hash: item.hash,
-        lastSeq: seq,
-        owed: true,
-        json: item.json,
-        core: item.core,
-        ...refFields(change),
-      };
+      const doc = changeDocFields(change, item, seq);
       if (head === null) {
         try {
           await this.#c.changes.insertOne({ _id: change.id, ...doc, assessedSeq: 0 });

@@ -23,6 +23,7 @@ import type {
 import { changeRefKeys, isActiveState, windowDays } from '../change-refs.ts';
 import { sha256Hex, stableStringify } from '../content-hash.ts';
 import { instantKey } from '../instant-key.ts';
+import { clampLimit, sinceKey } from '../list-params.ts';
 import { deepFreeze, MirrorReadCache, type MirrorReadCacheOptions } from '../mirror-read-cache.ts';
 import { SqliteNeighbours } from './sqlite-neighbours.ts';
 import { decodeListCursor, encodeListCursor } from '../list-cursor.ts';
@@ -30,7 +31,6 @@ import { SqliteConnection, type SqliteConnectionOptions } from './sqlite-connect
 import { migrate } from './sqlite-schema.ts';
 import { prepareStatements, type ChangeHead, type ChangeRow, type RejectedRow, type RevisionRow, type Statements } from './sqlite-statements.ts';
 
-const MAX_LIMIT = 1_000;
 
 interface PageState {
   instance: string;
@@ -448,21 +448,6 @@ function itemRef(item: StreamItem): string {
   }
 }
 
-function clampLimit(limit: number): number {
-  if (Number.isNaN(limit)) {
-    throw new ChangegateError('CG_INPUT_INVALID', 'limit must be a number between 1 and 1000', { details: { field: 'limit' } });
-  }
-  return Math.min(MAX_LIMIT, Math.max(1, Math.trunc(limit)));
-}
-
-function sinceKey(updatedSince: string): string {
-  if (Number.isNaN(Date.parse(updatedSince))) {
-    throw new ChangegateError('CG_INPUT_INVALID', `updatedSince must be an ISO-8601 instant, got ${JSON.stringify(updatedSince)}`, {
-      details: { field: 'updatedSince' },
-    });
-  }
-  return instantKey(updatedSince);
-}
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
