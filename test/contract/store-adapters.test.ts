@@ -17,6 +17,7 @@ import type { StoreAdapter, StoreBundle } from '../../src/store/store-bundle.ts'
 import { StoreConfig } from '../../src/config/schema.ts';
 import { buildChanges } from '../support/change-builder.ts';
 import { describeAssessmentStoreContract } from './assessment-store.contract.ts';
+import { describeChangeStoreReadsContract } from './change-store-reads.contract.ts';
 import { describeChangeStoreContract } from './change-store.contract.ts';
 import { describeDeliveryStoreContract } from './delivery-store.contract.ts';
 import { describeEvidenceStoreContract } from './evidence-store.contract.ts';
@@ -82,6 +83,7 @@ function portOf<K extends Exclude<keyof StoreBundle, 'close'>>(adapter: AdapterF
 
 for (const adapter of ADAPTERS) {
   describeChangeStoreContract(adapter.name, portOf(adapter, 'changes'));
+  describeChangeStoreReadsContract(adapter.name, portOf(adapter, 'changes'));
   describeAssessmentStoreContract(adapter.name, portOf(adapter, 'assessments'));
   describeOutboxStoreContract(adapter.name, portOf(adapter, 'outbox'));
   describeDeliveryStoreContract(adapter.name, portOf(adapter, 'deliveries'));
