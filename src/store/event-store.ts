@@ -119,5 +119,9 @@ export interface EventStore {
   heartbeat(source: string, at: string): Promise<void>;
   /** The last heartbeat of each source that ever reported: source id -> ISO-8601 UTC. */
   heartbeats(): Promise<Record<string, string>>;
+  /** A scheduled pull's saved position (`github:acme/shop`: its ETags and `created` bound), as the puller wrote it; null before the first. */
+  pullState(key: string): Promise<string | null>;
+  /** Saves a pull's position after what it read is stored, so a crash re-reads, never skips. */
+  savePullState(key: string, state: string, at: string): Promise<void>;
   close(): Promise<void>;
 }

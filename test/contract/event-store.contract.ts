@@ -165,5 +165,14 @@ export function describeEventStoreContract(name: string, open: () => Promise<Eve
       await store.heartbeat('grafana', at(2000).toISOString());
       expect(await store.heartbeats()).toEqual({ am: at(5000).toISOString(), grafana: at(2000).toISOString() });
     });
+
+    it('keeps each pull\'s saved position by key, the last save winning', async () => {
+      expect(await store.pullState('github:acme/shop')).toBeNull();
+      await store.savePullState('github:acme/shop', '{"since":"a"}', at(1000).toISOString());
+      await store.savePullState('github:acme/shop', '{"since":"b"}', at(2000).toISOString());
+      await store.savePullState('am:http://am', '{"firing":{}}', at(2000).toISOString());
+      expect(await store.pullState('github:acme/shop')).toBe('{"since":"b"}');
+      expect(await store.pullState('am:http://am')).toBe('{"firing":{}}');
+    });
   });
 }

@@ -70,6 +70,12 @@ interface HeartbeatDoc {
   at: string;
 }
 
+interface PullStateDoc {
+  _id: string;
+  state: string;
+  savedAt: string;
+}
+
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 function toDelivery(d: DeliveryDoc): EventDelivery {
@@ -111,6 +117,7 @@ export class MongoEventStore implements EventStore {
   readonly #events: Collection<EventDoc>;
   readonly #links: Collection<LinkDoc>;
   readonly #beats: Collection<HeartbeatDoc>;
+  readonly #pulls: Collection<PullStateDoc>;
   readonly #turns: MongoTurns;
 
   constructor(conn: MongoConnection) {
@@ -119,6 +126,7 @@ export class MongoEventStore implements EventStore {
     this.#events = conn.db.collection<EventDoc>('events');
     this.#links = conn.db.collection<LinkDoc>('event_links');
     this.#beats = conn.db.collection<HeartbeatDoc>('event_heartbeats');
+    this.#pulls = conn.db.collection<PullStateDoc>('event_pull_state');
     this.#turns = new MongoTurns(conn.db);
   }
 
@@ -307,6 +315,16 @@ export class MongoEventStore implements EventStore {
 
   async heartbeats(): Promise<Record<string, string>> {
     return this.#run('heartbeats', {}, async () => Object.fromEntries((await this.#beats.find({}).toArray()).map((d) => [d._id, d.at])));
+  }
+
+  async pullState(key: string): Promise<string | null> {
+    return this.#run('pullState', { key }, async () => (await this.#pulls.findOne({ _id: key }))?.state ?? null);
+  }
+
+  async savePullState(key: string, state: string, at: string): Promise<void> {
+    await this.#run('savePullState', { key }, async () => {
+      await this.#pulls.updateOne({ _id: key }, { $set: { state, savedAt: at } }, { upsert: true });
+    });
   }
 
   async close(): Promise<void> {

@@ -99,6 +99,8 @@ export class SqliteEventStore implements EventStore {
       linkedChanges: db.prepare('SELECT event_id, change_id, rule, linked_at FROM event_links WHERE event_id = ? ORDER BY change_id'),
       heartbeat: db.prepare('INSERT INTO event_heartbeats (source, at) VALUES (?, ?) ON CONFLICT (source) DO UPDATE SET at = max(at, excluded.at)'),
       heartbeats: db.prepare('SELECT source, at FROM event_heartbeats ORDER BY source'),
+      pullState: db.prepare('SELECT state FROM event_pull_state WHERE key = ?'),
+      savePullState: db.prepare('INSERT INTO event_pull_state (key, state, saved_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET state = excluded.state, saved_at = excluded.saved_at'),
     };
   }
 
@@ -240,6 +242,14 @@ export class SqliteEventStore implements EventStore {
     return this.#conn.run('heartbeats', {}, () =>
       Object.fromEntries((this.#s.heartbeats!.all() as { source: string; at: number }[]).map((r) => [r.source, iso(r.at)])),
     );
+  }
+
+  async pullState(key: string): Promise<string | null> {
+    return this.#conn.run('pullState', { key }, () => (this.#s.pullState!.get(key) as { state: string } | undefined)?.state ?? null);
+  }
+
+  async savePullState(key: string, state: string, at: string): Promise<void> {
+    await this.#conn.run('savePullState', { key }, () => this.#s.savePullState!.run(key, state, Date.parse(at)));
   }
 
   async close(): Promise<void> {

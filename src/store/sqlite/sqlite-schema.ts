@@ -210,6 +210,12 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX event_links_by_change ON event_links (change_id);
   CREATE TABLE event_heartbeats (source TEXT NOT NULL PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
   `,
+  // Where each scheduled event pull (GitHub runs and deployments, Alertmanager
+  // alerts) stands: an opaque JSON the puller owns (ETags, `created` bound,
+  // the alerts firing at the last pull).
+  `
+  CREATE TABLE event_pull_state (key TEXT NOT NULL PRIMARY KEY, state TEXT NOT NULL, saved_at INTEGER NOT NULL) WITHOUT ROWID;
+  `,
 ];
 
 /** Connection settings; run on every open, before the migrations. */
