@@ -81,15 +81,27 @@ export interface WaitHeader {
   format: WaitFormat;
   /** Statuses on which the header means "wait"; ServiceNow sends X-RateLimit-Reset on every response under a rule. */
   statuses: ReadonlySet<number>;
+  /** Only when another header has this value (GitHub's X-RateLimit-Reset means "wait" on a 403 only once X-RateLimit-Remaining is 0). */
+  when?: { header: string; equals: string };
 }
 
 const THROTTLED = new Set([429]);
 const THROTTLED_OR_UNAVAILABLE = new Set([429, 503]);
+/** GitHub answers its primary and secondary rate limits with 403 as often as 429 (docs: "Rate limits for the REST API"). */
+const THROTTLED_OR_FORBIDDEN = new Set([403, 429, 503]);
+
+/**
+ * Statuses that are a throttle only when a wait header says so: a 403 with
+ * Retry-After, or with X-RateLimit-Remaining 0, is GitHub's rate limit and is
+ * waited out; any other 403 is still a rejection.
+ */
+export const THROTTLE_WHEN_SAID: ReadonlySet<number> = new Set([403]);
 
 /** First match wins, in this order. */
 export const WAIT_HEADERS: readonly WaitHeader[] = [
-  { name: 'retry-after', format: 'delta-or-date', statuses: THROTTLED_OR_UNAVAILABLE },
+  { name: 'retry-after', format: 'delta-or-date', statuses: THROTTLED_OR_FORBIDDEN },
   { name: 'x-ratelimit-reset', format: 'epoch-or-iso', statuses: THROTTLED },
+  { name: 'x-ratelimit-reset', format: 'epoch-or-iso', statuses: new Set([403]), when: { header: 'x-ratelimit-remaining', equals: '0' } },
   { name: 'ratelimit-reset', format: 'delta', statuses: THROTTLED },
 ];
 
@@ -141,6 +153,7 @@ export function backoffMs(attempt: number, policy: RetryPolicy): number {
 function serverWait(status: number, headers: HeaderBag, nowMs: number): { ms: number; header: string } | null {
   for (const header of WAIT_HEADERS) {
     if (!header.statuses.has(status)) continue;
+    if (header.when !== undefined && headerValue(headers, header.when.header) !== header.when.equals) continue;
     const raw = headerValue(headers, header.name);
     if (raw === null) continue;
     const ms = parseWait(raw, header.format, nowMs);
@@ -176,7 +189,8 @@ export function classify(outcome: Outcome, attempt: number, policy: RetryPolicy,
         ? { action: 'fail', kind: 'config', reason: state.renewable === false ? 'HTTP 401 twice: the credentials were rejected' : 'HTTP 401 again after refreshing credentials' }
         : { action: 'refreshAuth' };
     }
-    if (!RETRYABLE_STATUSES.has(status)) {
+    const throttled = THROTTLE_WHEN_SAID.has(status) && serverWait(status, headers, (policy.now ?? Date.now)()) !== null;
+    if (!RETRYABLE_STATUSES.has(status) && !throttled) {
       if (status >= 400 && status < 500) return { action: 'fail', kind: 'config', reason: `${what} is a rejection, not a transient failure` };
       return { action: 'fail', kind: 'upstream', reason: `${what} is not retryable` };
     }
