@@ -31,6 +31,8 @@ export const ERROR_CODES = {
   CG_WEBHOOK_UNSUPPORTED: { kind: 'input', status: 404, doc: 'The instance exists but its connector takes no webhooks (answered 404); it is synced on its schedule only.' },
   CG_EVENT_INVALID: { kind: 'input', status: 422, doc: 'An event delivery was verified but its body cannot be used by its source (not JSON, or a required field missing or malformed); the message names the field. Nothing was stored.' },
   CG_EVENT_SOURCE_UNKNOWN: { kind: 'input', status: 404, doc: 'No event source with the given id is configured under events.sources (answered 404, so the sender stops retrying).' },
+  CG_EVENT_PULL_REJECTED: { kind: 'config', status: 500, doc: 'A scheduled event pull (GitHub, Alertmanager, Prometheus) was refused: 401/403 (the token lacks a scope or was revoked), 404 (a repository or URL that does not exist), or a query Prometheus cannot run; the message names the source and URL.' },
+  CG_EVENT_PULL_BAD_RESPONSE: { kind: 'upstream', status: 502, doc: 'A scheduled event pull got a body that is not the documented shape (GitHub runs or deployments list, Alertmanager /api/v2/alerts, a Prometheus vector); nothing was recorded from it.' },
   CG_INPUT_INVALID: { kind: 'input', status: 400, doc: 'A request body, parameter or header failed validation; the message names the field. Answered 400, or 413 (body too large), 415 (content type) or 431 (headers too large).' },
   CG_METHOD_NOT_ALLOWED: { kind: 'input', status: 405, doc: 'The path exists but not for this method; the Allow header lists the methods it takes.' },
   CG_NOT_FOUND: { kind: 'input', status: 404, doc: 'The requested change or resource does not exist in the mirror.' },

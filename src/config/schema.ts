@@ -36,6 +36,33 @@ export const ServerConfig = z
   })
   .strict();
 
+/** A credential given inline (`${VAR}`) or as a file holding it (a mounted secret), read when the pull starts. */
+const PullCredential = {
+  token: Secret.optional().describe('Bearer token (GitHub: a fine-grained or classic token with actions:read and deployments:read); write it as ${VAR}; never logged.'),
+  tokenFile: z.string().min(1).optional().describe('A file holding the token (a mounted secret), read at start-up; instead of token.'),
+};
+
+/** A scheduled pull beside the webhooks: GitHub workflow runs and deployments, Alertmanager's active alerts. */
+export const EventPullConfig = z
+  .object({
+    schedule: CronExpression.default('*/5 * * * *').describe('When to pull: a cron expression, e.g. */5 * * * * (every 5 minutes).'),
+    baseUrl: z.url().default('https://api.github.com').describe('github: the REST API root (GitHub Enterprise Server: https://HOST/api/v3).'),
+    repos: z
+      .array(z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'expected owner/name'))
+      .default([])
+      .describe('github: the repositories (owner/name) whose workflow runs and deployments are pulled.'),
+    since: Duration.default(86_400_000).describe('github: how far back the first pull of a repository reads, e.g. 1d.'),
+    urls: z.array(z.url()).default([]).describe('alertmanager: the Alertmanager base URLs whose /api/v2/alerts are pulled.'),
+    filters: z.array(z.string().min(1)).default([]).describe('alertmanager: label matchers sent as filter= (e.g. team="payments"); none: every alert.'),
+    timeout: Duration.default(30_000).describe('Per-request timeout, e.g. 30s.'),
+    ...PullCredential,
+  })
+  .strict();
+export type EventPullConfig = z.output<typeof EventPullConfig>;
+
+const PULL_KINDS = new Set(['github', 'alertmanager']);
+const at = (field: string): PropertyKey[] => ['pull', field];
+
 /** One CI or monitoring event source posting to `POST /v1/events/<id>`. */
 export const EventSourceConfig = z
   .object({
@@ -52,16 +79,48 @@ export const EventSourceConfig = z
       .array(z.string().min(1))
       .optional()
       .describe('A monitoring source: the services it watches (as changes name them); absent: every service.'),
+    pull: EventPullConfig.optional().describe('github, alertmanager: also pull on a schedule (runs and deployments; active alerts), beside the webhooks.'),
   })
-  .strict();
+  .strict()
+  .superRefine((source, ctx) => {
+    const pull = source.pull;
+    if (pull === undefined) return;
+    if (!PULL_KINDS.has(source.kind)) ctx.addIssue({ code: 'custom', path: ['pull'], message: `a ${source.kind} source cannot be pulled; pull is for ${[...PULL_KINDS].join(', ')}` });
+    if (pull.token !== undefined && pull.tokenFile !== undefined) ctx.addIssue({ code: 'custom', path: at('tokenFile'), message: 'give token or tokenFile, not both' });
+    if (source.kind === 'github') {
+      if (pull.repos.length === 0) ctx.addIssue({ code: 'custom', path: at('repos'), message: 'expected at least one owner/name to pull' });
+      if (pull.token === undefined && pull.tokenFile === undefined) ctx.addIssue({ code: 'custom', path: at('token'), message: 'the GitHub REST API needs a token (token or tokenFile)' });
+    }
+    if (source.kind === 'alertmanager' && pull.urls.length === 0) ctx.addIssue({ code: 'custom', path: at('urls'), message: 'expected at least one Alertmanager URL to pull' });
+  });
 export type EventSourceConfig = z.infer<typeof EventSourceConfig>;
+
+/** Prometheus queried during hypercare: error rate and latency of each service against its pre-deployment baseline. */
+export const PrometheusConfig = z
+  .object({
+    id: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'expected lower-case letters, digits, ".", "_" or "-"')
+      .default('prometheus')
+      .describe('The source id its MonitorEvents and heartbeat carry.'),
+    url: z.url().describe('The Prometheus base URL (its /api/v1/query is called).'),
+    schedule: CronExpression.default('*/5 * * * *').describe('When to query the services of changes in hypercare: a cron expression.'),
+    baselineOffset: Duration.default(600_000).describe('The baseline is the same query at the production deploy minus this, e.g. 10m.'),
+    maxRatio: z.number().positive().default(2).describe('Degraded when a value is more than this many times its baseline (and above the service\'s floor).'),
+    timeout: Duration.default(30_000).describe('Per-request timeout, e.g. 30s.'),
+    ...PullCredential,
+  })
+  .strict()
+  .refine((p) => p.token === undefined || p.tokenFile === undefined, { path: ['tokenFile'], message: 'give token or tokenFile, not both' });
+export type PrometheusConfig = z.output<typeof PrometheusConfig>;
 
 export const EventsConfig = z
   .object({
     sources: z.array(EventSourceConfig).default([]).describe('The event sources; none: no event is taken.'),
     maxBodyBytes: z.number().int().min(1024).max(26_214_400).default(1_048_576).describe('Largest delivery taken; larger ones get 413.'),
     services: z.string().default('mappings/services.yaml').describe('The services mapping (service -> repositories, pipelines, environments, alert labels).'),
-    heartbeatMaxAge: Duration.default(900_000).describe('How recently a monitoring source must have reported (a Watchdog alert) for alert checks to pass.'),
+    heartbeatMaxAge: Duration.default(900_000).describe('How recently a monitoring source must have reported (a Watchdog alert, a successful pull) for alert checks to pass.'),
+    prometheus: PrometheusConfig.optional().describe('Prometheus queried during hypercare (PromQL per service in the services mapping).'),
   })
   .strict();
 export type EventsConfig = z.output<typeof EventsConfig>;

@@ -86,7 +86,6 @@ export interface WaitHeader {
 }
 
 const THROTTLED = new Set([429]);
-const THROTTLED_OR_UNAVAILABLE = new Set([429, 503]);
 /** GitHub answers its primary and secondary rate limits with 403 as often as 429 (docs: "Rate limits for the REST API"). */
 const THROTTLED_OR_FORBIDDEN = new Set([403, 429, 503]);
 
