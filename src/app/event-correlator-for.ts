@@ -6,18 +6,20 @@
 import type { ChangegateConfig } from '../config/schema.ts';
 import type { EventSource } from '../assess/policy-context.ts';
 import { Correlator } from '../events/correlate.ts';
-import { loadServicesMapping } from '../events/services-mapping.ts';
+import { loadServicesMapping, servicesMatching } from '../events/services-mapping.ts';
 import { MONITORING_KINDS } from '../events/sources/index.ts';
 import type { StoreBundle } from '../store/store-bundle.ts';
 
 export function correlatorFor(config: ChangegateConfig, stores: Pick<StoreBundle, 'events' | 'changes'>): Correlator {
+  const services = loadServicesMapping(config.events.services);
+  // A pull filtered by label matchers watches the services whose alert labels match them (services-mapping.ts).
   const monitors = config.events.sources
     .filter((s) => MONITORING_KINDS.has(s.kind) || s.services !== undefined)
-    .map((s) => ({ id: s.id, services: s.services }));
+    .map((s) => ({ id: s.id, services: s.services ?? servicesMatching(s.pull?.filters ?? [], services) }));
   return new Correlator({
     events: stores.events,
     changes: stores.changes,
-    services: loadServicesMapping(config.events.services),
+    services,
     monitors,
     heartbeatMaxAgeMs: config.events.heartbeatMaxAge,
   });

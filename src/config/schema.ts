@@ -4,6 +4,7 @@
 // Types are inferred from the schemas, so the rest of the code trusts them.
 
 import { z } from 'zod';
+import { equalityMatcher } from '../events/services-mapping.ts';
 import { EVENT_SOURCES, eventSourceKind } from '../events/sources/index.ts';
 import type { ConnectorRegistry } from '../kit/connector-registry.ts';
 import { CronExpression, Duration, Secret, type BaseInstanceConfig } from '../kit/instance-config.ts';
@@ -92,6 +93,12 @@ export const EventSourceConfig = z
       if (pull.token === undefined && pull.tokenFile === undefined) ctx.addIssue({ code: 'custom', path: at('token'), message: 'the GitHub REST API needs a token (token or tokenFile)' });
     }
     if (source.kind === 'alertmanager' && pull.urls.length === 0) ctx.addIssue({ code: 'custom', path: at('urls'), message: 'expected at least one Alertmanager URL to pull' });
+    // Which services a filtered pull watches is read from its equality matchers; any other matcher leaves it unknown.
+    pull.filters.forEach((filter, index) => {
+      if (source.services === undefined && equalityMatcher(filter) === null) {
+        ctx.addIssue({ code: 'custom', path: ['pull', 'filters', index], message: `"${filter}" is not a label="value" matcher: list the services this source watches under services` });
+      }
+    });
   });
 export type EventSourceConfig = z.infer<typeof EventSourceConfig>;
 

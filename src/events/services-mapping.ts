@@ -42,3 +42,23 @@ export function loadServicesMapping(file: string): ServicesMapping {
 
 /** `Payments API`, `payments-api` and `payments_api` are one service. */
 export const serviceKey = (name: string): string => name.toLowerCase().replace(/[^a-z0-9]/g, '');
+
+/** `team="payments"` or `team=payments`; null for any other matcher (`!=`, `=~`, `!~`) or text. */
+export function equalityMatcher(filter: string): { label: string; value: string } | null {
+  const m = /^\s*([A-Za-z_]\w*)\s*=(?![~=])\s*(?:"((?:[^"\\]|\\.)*)"|([^"\s,]*))\s*$/.exec(filter);
+  if (m === null) return null;
+  return { label: m[1] as string, value: (m[2] ?? m[3] ?? '').replace(/\\(.)/g, '$1') };
+}
+
+/**
+ * The services an Alertmanager pull filtered by these matchers covers: those
+ * whose `alertLabels` satisfy every matcher. Undefined (every service) when it
+ * has no filter; non-equality matchers are the caller's to refuse.
+ */
+export function servicesMatching(filters: readonly string[], mapping: ServicesMapping): string[] | undefined {
+  if (filters.length === 0) return undefined;
+  const matchers = filters.map(equalityMatcher).filter((m): m is { label: string; value: string } => m !== null);
+  return Object.entries(mapping)
+    .filter(([, entry]) => matchers.every((m) => entry.alertLabels[m.label] === m.value))
+    .map(([name]) => name);
+}

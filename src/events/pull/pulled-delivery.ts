@@ -19,9 +19,13 @@ export interface PulledItem {
 
 export type PulledOutcome = 'recorded' | 'known';
 
-/** A stored event says the same as a pulled one when its status and end agree (a run's later `updated_at` alone is no news). */
-function sameState(stored: { status: string; finishedAt?: string | null; endsAt?: string | null }, pulled: typeof stored): boolean {
-  return stored.status === pulled.status && (stored.finishedAt ?? stored.endsAt ?? null) === (pulled.finishedAt ?? pulled.endsAt ?? null);
+/**
+ * A stored event says the same as a pulled one when their status agrees, and
+ * for a run its end too (a re-run's new end is news). An alert's end is not
+ * compared: a pull sees it gone only later than the webhook said it resolved.
+ */
+function sameState(stored: { status: string; finishedAt?: string | null }, pulled: typeof stored): boolean {
+  return stored.status === pulled.status && (!('finishedAt' in pulled) || (stored.finishedAt ?? null) === (pulled.finishedAt ?? null));
 }
 
 export async function recordPulled(events: EventStore, kind: EventSourceKind, sourceId: string, item: PulledItem, receivedAt: Date): Promise<PulledOutcome> {
