@@ -5,10 +5,28 @@
 
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
+import { SEVERITIES } from '../domain/events.ts';
 import { loadYamlFile, validateYamlSource, type YamlSource } from '../config/yaml-source.ts';
 import type { MappingKind } from '../kit/mapping-file.ts';
 
 export const SERVICES_KIND = 'services-mapping';
+
+const PromQuery = z
+  .object({
+    query: z.string().min(1).describe('An instant PromQL expression returning one series (with several, the largest value is judged).'),
+    floor: z.number().nonnegative().default(0).describe('Never degraded at or below this value, whatever the ratio (e.g. 0.01 for 1% errors, 0.3 for 300 ms).'),
+  })
+  .strict();
+
+const ServicePrometheus = z
+  .object({
+    errorRate: PromQuery.optional().describe('The error ratio, e.g. sum(rate(http_requests_total{job="payments",code=~"5.."}[5m])) / sum(rate(http_requests_total{job="payments"}[5m])).'),
+    latency: PromQuery.optional().describe('A latency, e.g. histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{job="payments"}[5m]))).'),
+    maxRatio: z.number().positive().optional().describe('Degraded above this many times the baseline; default events.prometheus.maxRatio.'),
+    severity: z.enum(SEVERITIES).default('high').describe('The severity a degraded result carries (closed.no-alerts holds closure on its severities).'),
+  })
+  .strict()
+  .refine((p) => p.errorRate !== undefined || p.latency !== undefined, 'expected errorRate or latency (or both)');
 
 const ServiceEntry = z
   .object({
@@ -16,6 +34,7 @@ const ServiceEntry = z
     pipelines: z.array(z.string().min(1)).default([]).describe('Workflow or pipeline names (as the CI names them) that build or deploy it.'),
     environments: z.array(z.string().min(1)).default([]).describe('Deployment environments it goes through (informative).'),
     alertLabels: z.record(z.string(), z.string()).default({}).describe('Label values an alert on this service carries, e.g. {service: payments}.'),
+    prometheus: ServicePrometheus.optional().describe('PromQL queried during hypercare against the pre-deployment baseline (needs events.prometheus).'),
   })
   .strict();
 
@@ -28,6 +47,7 @@ const ServicesFile = z
 
 export type ServicesMapping = z.output<typeof ServicesFile>['services'];
 export type ServiceEntry = z.output<typeof ServiceEntry>;
+export type ServicePrometheus = z.output<typeof ServicePrometheus>;
 
 export const servicesMappingKind: MappingKind = {
   kind: SERVICES_KIND,
