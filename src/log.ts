@@ -34,6 +34,8 @@ export const REDACT_PATHS = [
   '*.secret',
   '*.secrets',
   'events.sources[*].secrets',
+  'events.sources[*].pull.token',
+  'events.prometheus.token',
   '*.authorization',
   '*.Authorization',
   'headers.authorization',

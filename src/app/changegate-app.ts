@@ -36,6 +36,9 @@ import { ownWritesOf } from './own-writes-of.ts';
 import { validationInstances } from './validation-instances.ts';
 import { correlatorFor, eventSourceOf } from './event-correlator-for.ts';
 import { EventProcessor } from '../events/event-processor.ts';
+import { PullScheduler } from '../events/pull/pull-scheduler.ts';
+import { loadServicesMapping } from '../events/services-mapping.ts';
+import { eventPullsFor } from './event-pulls-for.ts';
 import { eventSourceKind } from '../events/sources/index.ts';
 
 export interface ChangegateApp {
@@ -162,6 +165,23 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
   owed = new OwedAssessments({ store, runner, logger });
   const processor = new DeliveryProcessor({ store: deliveries, engine, webhookOf: (id) => connectors.get(id)?.webhook, logger, metrics, owner });
   const eventProcessor = new EventProcessor({ events: stores.events, kindOf: eventSourceKind, correlator, reassess: (id) => runner.assessChange(id, { clockTick: true }), logger });
+  // Scheduled pulls beside the webhooks (GitHub runs and deployments, Alertmanager alerts, Prometheus during hypercare).
+  const pullScheduler = new PullScheduler(logger);
+  const eventPulls = eventPullsFor(config, {
+    stores,
+    logger,
+    policy,
+    services: loadServicesMapping(config.events.services),
+    instances: instances.map((i) => i.id),
+    ciOf: async (change, now) => (await correlator.eventsFor(change, now)).ci,
+    kick: () => eventProcessor.kick(),
+    settle: async (changeIds) => {
+      await eventProcessor.drain();
+      for (const id of changeIds) {
+        await runner.assessChange(id, { clockTick: true }).catch((err: unknown) => logger.error({ err, changeId: id }, `re-assessing ${id} after a hypercare result failed`));
+      }
+    },
+  });
   let app: FastifyInstance | null = null;
   const server = (): FastifyInstance =>
     (app ??= buildServer({
@@ -244,10 +264,12 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
         { runNow: serveOptions.runNow ?? true },
       );
       reassessor.start(config.reassess);
+      pullScheduler.start(eventPulls, { runNow: serveOptions.runNow ?? true });
       return url;
     },
     async close() {
       await scheduler.stop();
+      await pullScheduler.stop();
       await reassessor.stop();
       await owed.stop();
       if (app) await app.close();

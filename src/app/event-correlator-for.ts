@@ -9,6 +9,7 @@ import { Correlator } from '../events/correlate.ts';
 import { loadServicesMapping, servicesMatching } from '../events/services-mapping.ts';
 import { MONITORING_KINDS } from '../events/sources/index.ts';
 import type { StoreBundle } from '../store/store-bundle.ts';
+import { prometheusServices } from './event-pulls-for.ts';
 
 export function correlatorFor(config: ChangegateConfig, stores: Pick<StoreBundle, 'events' | 'changes'>): Correlator {
   const services = loadServicesMapping(config.events.services);
@@ -16,6 +17,9 @@ export function correlatorFor(config: ChangegateConfig, stores: Pick<StoreBundle
   const monitors = config.events.sources
     .filter((s) => MONITORING_KINDS.has(s.kind) || s.services !== undefined)
     .map((s) => ({ id: s.id, services: s.services ?? servicesMatching(s.pull?.filters ?? [], services) }));
+  // Prometheus, queried during hypercare, watches the services that have PromQL in the mapping.
+  const prometheus = config.events.prometheus;
+  if (prometheus !== undefined) monitors.push({ id: prometheus.id, services: prometheusServices(services) });
   return new Correlator({
     events: stores.events,
     changes: stores.changes,
