@@ -144,6 +144,43 @@ describe('Prometheus during hypercare', () => {
     expect((await stores.events.heartbeats())['prometheus']).toBe(NOW.toISOString());
   });
 
+  it('resolves a degradation still open when hypercare ends, so it holds no later change on the service', async () => {
+    await deployed(DEPLOYED);
+    prom.series.set(ERRORS, (atMs) => (atMs < DEPLOYED ? 0.01 : 0.05));
+    const changed: string[][] = [];
+    const w = watch(changed);
+    await w.round();
+    await processAll();
+    expect(await firing()).toHaveLength(1);
+
+    // Past the longest hypercare (72 h for a major change): no query, and the degradation is closed.
+    clock = new Date(DEPLOYED + 100 * 3_600_000);
+    prom.queries.length = 0;
+    const after = await w.round();
+    await processAll();
+
+    expect(prom.queries).toEqual([]);
+    expect(after).toMatchObject({ changes: 0, recorded: 1 });
+    expect(changed.at(-1)).toEqual([change.id]);
+    expect(await firing()).toEqual([]);
+    const [event] = await stores.events.findEvents({ source: 'prometheus' });
+    expect(event?.event).toMatchObject({ status: 'resolved', endsAt: clock.toISOString() });
+    expect(event?.type === 'monitor' ? event.event.title : null).toMatch(/; no longer watched: hypercare ended$/);
+  });
+
+  it('keeps a degradation open through a round whose query returns no data', async () => {
+    await deployed(DEPLOYED);
+    let value: number | null = 0.05;
+    prom.series.set(ERRORS, (atMs) => (atMs < DEPLOYED ? 0.01 : value));
+    const w = watch();
+    await w.round();
+    value = null;
+    clock = new Date(NOW.getTime() + 300_000);
+    await w.round();
+    await processAll();
+    expect(await firing()).toHaveLength(1);
+  });
+
   it('leaves a change alone before its production deploy and once its hypercare ended', async () => {
     prom.series.set(ERRORS, () => 0.5);
     expect(await watch().round()).toEqual({ changes: 0, queries: 0, degraded: 0, recorded: 0 });

@@ -72,6 +72,11 @@ export function judge(current: number, baseline: number | null, maxRatio: number
   return { degraded: current > maxRatio * baseline, ratio };
 }
 
+/** The degradations firing now, by check key, with what resolves them when their change leaves hypercare unqueried. */
+type OpenIndex = Record<string, { changeId: string; monitor: Record<string, unknown> }>;
+
+const checkKey = (sourceId: string, service: string, metric: Metric, deployId: string): string => `${sourceId}:${serviceKey(service)}:${metric}:${deployId}`;
+
 /** Where a (service, metric, deploy) stands between rounds. */
 interface CheckState {
   /** startsAt of the degradation open now, else null. */
@@ -108,6 +113,9 @@ const fmt = (n: number): string => (Number.isInteger(n) ? String(n) : n.toPrecis
 
 export class HypercareWatch {
   readonly #deps: HypercareWatchDeps;
+  /** During a round: the open degradations, and the checks this round looked at. */
+  #open: OpenIndex = {};
+  #seen = new Set<string>();
 
   constructor(deps: HypercareWatchDeps) {
     this.#deps = deps;
@@ -119,6 +127,10 @@ export class HypercareWatch {
     const now = this.#deps.clock?.() ?? new Date();
     const report: HypercareReport = { changes: 0, queries: 0, degraded: 0, recorded: 0 };
     const moved = new Set<string>();
+    const failed = new Set<string>();
+    const indexKey = `${sourceId}:open`;
+    this.#open = JSON.parse((await this.#deps.events.pullState(indexKey)) ?? '{}') as OpenIndex;
+    this.#seen = new Set();
     let failure: unknown = null;
     for (const instance of instances) {
       for (const state of HYPERCARE_STATES) {
@@ -129,6 +141,7 @@ export class HypercareWatch {
             try {
               if (await this.#watch(change, now, report)) moved.add(change.id);
             } catch (err) {
+              failed.add(change.id);
               failure ??= err;
               logger.error({ err, source: sourceId, changeId: change.id }, `${sourceId}: hypercare queries for ${change.key} failed`);
             }
@@ -137,6 +150,19 @@ export class HypercareWatch {
         } while (cursor !== undefined);
       }
     }
+    // A degradation left open by a change that is no longer in hypercare (it ended, the change closed or
+    // moved back) is resolved now: no one queries it any more, and it must not hold other changes on the service.
+    for (const [key, open] of Object.entries(this.#open)) {
+      if (this.#seen.has(key) || failed.has(open.changeId)) continue;
+      const monitor: Record<string, unknown> = { ...open.monitor, status: 'resolved', endsAt: now.toISOString(), title: `${String(open.monitor['title'])}; no longer watched: hypercare ended` };
+      if ((await recordPulled(this.#deps.events, genericSource, sourceId, { headers: {}, body: { monitor: [monitor] }, deliveryId: `hypercare:${String(monitor['id'])}:resolved` }, now)) === 'recorded') {
+        report.recorded++;
+        moved.add(open.changeId);
+      }
+      await this.#deps.events.savePullState(key, JSON.stringify({ open: null, recorded: true } satisfies CheckState), now.toISOString());
+      delete this.#open[key];
+    }
+    await this.#deps.events.savePullState(indexKey, JSON.stringify(this.#open), now.toISOString());
     if (moved.size > 0) await this.#deps.onRecorded?.([...moved]);
     if (failure !== null) throw failure;
     if (report.queries > 0) await this.#deps.events.heartbeat(sourceId, now.toISOString());
@@ -157,6 +183,8 @@ export class HypercareWatch {
       for (const metric of METRICS) {
         const q = service.prometheus[metric];
         if (q === undefined) continue;
+        // Looked at, even when the query returns no data now: an open degradation stays open.
+        this.#seen.add(checkKey(this.#deps.sourceId, service.name, metric, window.deploy.id));
         const current = await this.#query(q.query, now.getTime());
         const baseline = await this.#query(q.query, window.start - this.#deps.config.baselineOffset);
         report.queries += 2;
@@ -198,7 +226,7 @@ export class HypercareWatch {
   ): Promise<boolean> {
     const { events, sourceId } = this.#deps;
     const deployAt = new Date(window.start).toISOString();
-    const key = `${sourceId}:${serviceKey(service.name)}:${metric}:${window.deploy.id}`;
+    const key = checkKey(sourceId, service.name, metric, window.deploy.id);
     const saved = await events.pullState(key);
     const state: CheckState = saved === null ? { open: null, recorded: false } : (JSON.parse(saved) as CheckState);
     let startsAt: string;
@@ -242,6 +270,8 @@ export class HypercareWatch {
       },
     };
     const outcome = await recordPulled(events, genericSource, sourceId, { headers: {}, body: { monitor: [monitor] }, deliveryId: `hypercare:${monitor.id}:${status}` }, now);
+    if (status === 'firing') this.#open[key] = { changeId: change.id, monitor };
+    else delete this.#open[key];
     const next: CheckState = { open: status === 'firing' ? startsAt : null, recorded: true };
     await events.savePullState(key, JSON.stringify(next), now.toISOString());
     return outcome === 'recorded';
