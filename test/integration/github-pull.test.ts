@@ -91,6 +91,20 @@ describe('GitHub Actions pull', () => {
     expect(await stores.events.getDelivery('github:pull:run:12:1:completed:success')).toMatchObject({ status: 'done' });
   });
 
+  it('stores a run once when the pull came first and its webhook follows', async () => {
+    const sample = fixtureJson('github_workflow_run_completed.json')['workflow_run'] as Record<string, unknown>;
+    gh.runs.set(REPO, [{ ...sample, created_at: '2026-03-12T10:00:00Z' }]);
+    gh.deployments.set(REPO, []);
+    await puller().pullAll();
+    await processAll();
+    const hook = Buffer.from(JSON.stringify(fixtureJson('github_workflow_run_completed.json')));
+    await stores.events.record({ source: 'github', kind: 'github', deliveryId: 'guid-late', receivedAt: NOW.toISOString(), headers: { 'x-github-event': 'workflow_run' }, rawBody: hook });
+    await processAll();
+
+    const stored = await stores.events.findEvents({ source: 'github' });
+    expect(stored.map((e) => [e.id, e.deliveryId, e.type === 'ci' ? e.event.status : null])).toEqual([['github:run:289782451:1', 'guid-late', 'success']]);
+  });
+
   it('asks again with If-None-Match and spends no quota on a quiet repository (304)', async () => {
     gh.runs.set(REPO, [runAt(11, '2026-03-12T10:00:00Z')]);
     gh.deployments.set(REPO, []);
