@@ -138,7 +138,12 @@ describe('GitHub Actions pull', () => {
     const [report] = await puller().pullAll();
     await processAll();
 
-    expect(gh.requests.filter((r) => r.path.endsWith('/actions/runs')).map((r) => r.query.get('page'))).toEqual([null, '2', '3']);
+    // GitHub's next links name the repository by id; they are followed as given.
+    expect(gh.requests.filter((r) => r.path.endsWith('/actions/runs')).map((r) => [r.path, r.query.get('page')])).toEqual([
+      [`/repos/${REPO}/actions/runs`, null],
+      ['/repositories/1296269/actions/runs', '2'],
+      ['/repositories/1296269/actions/runs', '3'],
+    ]);
     expect(report?.recorded).toBe(230);
     expect(await stores.events.findEvents({ source: 'github', limit: 1000 })).toHaveLength(230);
   });

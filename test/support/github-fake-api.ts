@@ -3,8 +3,9 @@
 // "List deployment statuses", "Rate limits for the REST API", "Using
 // pagination"): runs and deployments in the shapes of the webhook samples
 // (the same objects), `created=>=` filtering, `per_page`/`page` with a Link
-// header, a weak ETag per answer and 304 to a matching If-None-Match (which
-// costs no quota), X-RateLimit-* on every answer, 401 without a token.
+// header naming the repository by id as GitHub's do (`/repositories/{id}/…`),
+// a weak ETag per answer and 304 to a matching If-None-Match (which costs no
+// quota), X-RateLimit-* on every answer, 401 without a token.
 
 import { createHash } from 'node:crypto';
 import { http, HttpResponse, type HttpHandler } from 'msw';
@@ -48,32 +49,47 @@ export class FakeGithub {
   /** Answers to play before the normal ones (a throttle), consumed in order. */
   readonly throttles: { status: number; headers: Record<string, string> }[] = [];
 
+  /** Repository ids, as GitHub's Link headers name repositories (`/repositories/{id}/...`). */
+  readonly #ids = new Map<string, string>();
+
+  #repoOf(params: Record<string, unknown>): string {
+    if (params['id'] === undefined) return `${String(params['owner'])}/${String(params['repo'])}`;
+    return [...this.#ids].find(([, id]) => id === String(params['id']))?.[0] ?? '';
+  }
+
+  #idOf(repo: string): string {
+    if (!this.#ids.has(repo)) this.#ids.set(repo, String(1_296_269 + this.#ids.size));
+    return this.#ids.get(repo) as string;
+  }
+
   handlers(): HttpHandler[] {
+    const runs = ({ request, params }: { request: Request; params: Record<string, unknown> }) =>
+      this.#answer(request, this.#repoOf(params), () => {
+        const q = new URL(request.url).searchParams;
+        const since = /^>=(.+)$/.exec(q.get('created') ?? '')?.[1];
+        const all = (this.runs.get(this.#repoOf(params)) ?? [])
+          .filter((r) => since === undefined || Date.parse(String(r['created_at'])) >= Date.parse(since))
+          .toSorted((a, b) => Date.parse(String(b['created_at'])) - Date.parse(String(a['created_at'])));
+        return { list: all, wrap: (page: Obj[]) => ({ total_count: all.length, workflow_runs: page }) };
+      });
+    const deployments = ({ request, params }: { request: Request; params: Record<string, unknown> }) =>
+      this.#answer(request, this.#repoOf(params), () => {
+        const all = (this.deployments.get(this.#repoOf(params)) ?? []).toSorted((a, b) => Number(b['id']) - Number(a['id']));
+        return { list: all, wrap: (page: Obj[]) => page };
+      });
     return [
-      http.get(`${GITHUB_API}/repos/:owner/:repo/actions/runs`, ({ request, params }) =>
-        this.#answer(request, () => {
-          const q = new URL(request.url).searchParams;
-          const since = /^>=(.+)$/.exec(q.get('created') ?? '')?.[1];
-          const all = (this.runs.get(`${String(params['owner'])}/${String(params['repo'])}`) ?? [])
-            .filter((r) => since === undefined || Date.parse(String(r['created_at'])) >= Date.parse(since))
-            .toSorted((a, b) => Date.parse(String(b['created_at'])) - Date.parse(String(a['created_at'])));
-          return { list: all, wrap: (page: Obj[]) => ({ total_count: all.length, workflow_runs: page }) };
-        }),
-      ),
-      http.get(`${GITHUB_API}/repos/:owner/:repo/deployments`, ({ request, params }) =>
-        this.#answer(request, () => {
-          const all = (this.deployments.get(`${String(params['owner'])}/${String(params['repo'])}`) ?? []).toSorted((a, b) => Number(b['id']) - Number(a['id']));
-          return { list: all, wrap: (page: Obj[]) => page };
-        }),
-      ),
+      http.get(`${GITHUB_API}/repos/:owner/:repo/actions/runs`, runs),
+      http.get(`${GITHUB_API}/repositories/:id/actions/runs`, runs),
+      http.get(`${GITHUB_API}/repos/:owner/:repo/deployments`, deployments),
+      http.get(`${GITHUB_API}/repositories/:id/deployments`, deployments),
       http.get(`${GITHUB_API}/repos/:owner/:repo/deployments/:id/statuses`, ({ request, params }) =>
-        this.#answer(request, () => {
+        this.#answer(request, `${String(params['owner'])}/${String(params['repo'])}`, () => {
           const all = (this.statuses.get(String(params['id'])) ?? []).toSorted((a, b) => Number(b['id']) - Number(a['id']));
           return { list: all, wrap: (page: Obj[]) => page };
         }),
       ),
       http.get(`${GITHUB_API}/repos/:owner/:repo/deployments/:id`, ({ request, params }) =>
-        this.#answer(request, () => {
+        this.#answer(request, `${String(params['owner'])}/${String(params['repo'])}`, () => {
           const found = [...this.deployments.values()].flat().find((d) => String(d['id']) === String(params['id']));
           return found === undefined ? null : { list: [found], wrap: (page: Obj[]) => page[0] as Obj };
         }),
@@ -81,7 +97,7 @@ export class FakeGithub {
     ];
   }
 
-  #answer(request: Request, read: () => { list: Obj[]; wrap: (page: Obj[]) => unknown } | null): Response {
+  #answer(request: Request, repo: string, read: () => { list: Obj[]; wrap: (page: Obj[]) => unknown } | null): Response {
     const url = new URL(request.url);
     const record = (status: number): void =>
       void this.requests.push({ path: url.pathname, query: url.searchParams, ifNoneMatch: request.headers.get('if-none-match'), status });
@@ -121,8 +137,10 @@ export class FakeGithub {
     const headers: Record<string, string> = { etag, ...rate() };
     const last = Math.max(1, Math.ceil(found.list.length / perPage));
     if (page < last) {
+      // GitHub's links name the repository by id: /repositories/1296269/actions/runs?...&page=2.
       const link = (p: number): string => {
         const u = new URL(url);
+        u.pathname = u.pathname.replace(/^\/repos\/[^/]+\/[^/]+/, `/repositories/${this.#idOf(repo)}`);
         u.searchParams.set('page', String(p));
         return u.toString();
       };

@@ -162,6 +162,7 @@ export class GithubPuller {
       if (page === 1 && next === null && res.headers['etag'] !== undefined) etags[first] = res.headers['etag'];
       path = next === null ? null : this.#relative(next, repo);
     }
+    if (path !== null) this.#deps.logger.warn({ source: this.#deps.sourceId, repo, pages: MAX_PAGES }, `${this.#deps.sourceId}: ${repo}: read the newest ${MAX_PAGES} pages only; older items are left to the webhooks`);
     return items;
   }
 
@@ -172,7 +173,7 @@ export class GithubPuller {
   }
 
   async #get(path: string, etag: string | undefined): Promise<HttpResult> {
-    const res = await this.#deps.http.request({ path, pathTemplate: path.replace(/\/repos\/[^/]+\/[^/?]+/, '/repos/{owner}/{repo}').replace(/\/deployments\/\d+/, '/deployments/{id}').split('?')[0] as string, acceptStatuses: [304], ...(etag === undefined ? {} : { headers: { 'If-None-Match': etag } }) });
+    const res = await this.#deps.http.request({ path, pathTemplate: path.replace(/^\/repos\/[^/]+\/[^/?]+|^\/repositories\/\d+/, '/repos/{owner}/{repo}').replace(/\/deployments\/\d+/, '/deployments/{id}').split('?')[0] as string, acceptStatuses: [304], ...(etag === undefined ? {} : { headers: { 'If-None-Match': etag } }) });
     this.#noteRateLimit(res);
     return res;
   }
