@@ -4,6 +4,7 @@
 // repository is answered 304 (no quota spent), pages are followed by the Link
 // header, a rate limit is waited out or paused on, and the saved bound moves.
 
+import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -146,6 +147,17 @@ describe('GitHub Actions pull', () => {
     ]);
     expect(report?.recorded).toBe(230);
     expect(await stores.events.findEvents({ source: 'github', limit: 1000 })).toHaveLength(230);
+  });
+
+  it('refuses a Link header that points to another host, sending the token nowhere else', async () => {
+    server.use(
+      http.get(`${GITHUB_API}/repos/${REPO}/actions/runs`, () =>
+        HttpResponse.json({ total_count: 2, workflow_runs: [runAt(11, '2026-03-12T10:00:00Z')] }, { headers: { link: '<https://elsewhere.test/repositories/1/actions/runs?page=2>; rel="next"' } }),
+      ),
+    );
+    const err = await puller().pullRepo(REPO).then(() => null, (e: unknown) => e);
+    expect(isChangegateError(err, 'CG_EVENT_PULL_BAD_RESPONSE')).toBe(true);
+    expect((err as Error).message).toContain(`a Link header points outside ${GITHUB_API}`);
   });
 
   it('keeps the bound at the oldest run still open, so its completion is pulled later', async () => {
