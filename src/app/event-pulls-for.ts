@@ -8,6 +8,7 @@
 import type { ChangegateConfig } from '../config/schema.ts';
 import type { Change } from '../domain/change.ts';
 import type { CiEvent } from '../domain/events.ts';
+import type { HttpClient } from '../http/http-client.ts';
 import type { Logger } from '../log.ts';
 import type { Policy } from '../policy/policy-config.ts';
 import { AlertmanagerPuller } from '../events/pull/alertmanager-pull.ts';
@@ -51,7 +52,7 @@ export function eventPullsFor(config: ChangegateConfig, deps: EventPullDeps): Sc
       });
     } else if (source.kind === 'alertmanager') {
       const clients = new Map(pull.urls.map((url) => [url, createPullHttp({ source: source.id, baseUrl: url, timeoutMs: pull.timeout, token: pull.token, tokenFile: pull.tokenFile, logger })]));
-      const puller = new AlertmanagerPuller({ sourceId: source.id, pull, httpFor: (url) => clients.get(url) as ReturnType<typeof createPullHttp>, events: stores.events, logger });
+      const puller = new AlertmanagerPuller({ sourceId: source.id, pull, httpFor: (url) => clients.get(url) as HttpClient, events: stores.events, logger });
       pulls.push({
         name: `alertmanager:${source.id}`,
         cron: pull.schedule,

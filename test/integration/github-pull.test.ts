@@ -41,8 +41,8 @@ beforeEach(() => {
 afterEach(async () => stores.close());
 
 function puller(overrides: { token?: string; retry?: { baseMs: number; maxMs: number; maxWaitMs?: number } } = {}): GithubPuller {
-  const http = createPullHttp({ source: 'github', baseUrl: GITHUB_API, timeoutMs: 5_000, token: overrides.token ?? 'ghp_test', logger, headers: GITHUB_HEADERS, retry: overrides.retry ?? { baseMs: 1, maxMs: 2 } });
-  return new GithubPuller({ sourceId: 'github', pull: { repos: [REPO], since: 86_400_000 }, http, events: stores.events, logger, clock: () => clock }, GITHUB_API);
+  const client = createPullHttp({ source: 'github', baseUrl: GITHUB_API, timeoutMs: 5_000, token: overrides.token ?? 'ghp_test', logger, headers: GITHUB_HEADERS, retry: overrides.retry ?? { baseMs: 1, maxMs: 2 } });
+  return new GithubPuller({ sourceId: 'github', pull: { repos: [REPO], since: 86_400_000 }, http: client, events: stores.events, logger, clock: () => clock }, GITHUB_API);
 }
 
 async function processAll(): Promise<void> {
