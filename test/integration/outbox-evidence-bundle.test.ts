@@ -82,14 +82,24 @@ function serviceNowWorld(): World {
   };
 }
 
-function jiraWorld(): World & { sim: JiraSimulator } {
+function jiraWorld(flavor: 'cloud' | 'datacenter' = 'cloud'): World & { sim: JiraSimulator } {
   const base = 'https://acme.atlassian.net';
-  const sim = new JiraSimulator({ baseUrl: base, clock: () => NOW.getTime(), auth: { basic: [{ email: 'ops@acme.example', apiToken: 't-ops' }] } });
+  const cloud = flavor === 'cloud';
+  const sim = new JiraSimulator({ baseUrl: base, flavor, clock: () => NOW.getTime(), auth: cloud ? { basic: [{ email: 'ops@acme.example', apiToken: 't-ops' }] } : { bearer: ['pat-ops'] } });
   server.resetHandlers(...sim.handlers());
-  const instance = JiraInstance.parse({ id: 'jsm', system: 'jira', flavor: 'cloud', baseUrl: base, auth: { kind: 'basic', email: 'ops@acme.example', apiToken: 't-ops' }, projects: ['ITSM'], retries: 0 });
-  const writer = createJiraWriter({ http: createJiraHttp(instance, { logger }), flavor: 'cloud', mapping: loadJiraMapping() });
+  const instance = JiraInstance.parse({
+    id: 'jsm',
+    system: 'jira',
+    flavor,
+    baseUrl: base,
+    auth: cloud ? { kind: 'basic', email: 'ops@acme.example', apiToken: 't-ops' } : { kind: 'pat', token: 'pat-ops' },
+    projects: ['ITSM'],
+    retries: 0,
+  });
+  const writer = createJiraWriter({ http: createJiraHttp(instance, { logger }), flavor, mapping: loadJiraMapping() });
   const issue = sim.createIssue({ summary: 'Rotate the payments HSM keys', 'Change type': 'Normal' }, { issueType: '[System] Change' });
-  const auth = { authorization: `Basic ${Buffer.from('ops@acme.example:t-ops').toString('base64')}` };
+  const auth = { authorization: cloud ? `Basic ${Buffer.from('ops@acme.example:t-ops').toString('base64')}` : 'Bearer pat-ops' };
+  const api = cloud ? '3' : '2';
   return {
     sim,
     writer,
@@ -97,7 +107,7 @@ function jiraWorld(): World & { sim: JiraSimulator } {
     key: issue.key,
     names: () => sim.issue(issue.key).attachments.map((a) => a.filename),
     async download(name) {
-      const got = (await (await fetch(`${base}/rest/api/3/issue/${issue.key}?fields=attachment`, { headers: auth })).json()) as { fields: { attachment: { filename: string; content: string }[] } };
+      const got = (await (await fetch(`${base}/rest/api/${api}/issue/${issue.key}?fields=attachment`, { headers: auth })).json()) as { fields: { attachment: { filename: string; content: string }[] } };
       const found = got.fields.attachment.filter((a) => a.filename === name);
       expect(found).toHaveLength(1);
       return (await fetch(found[0]?.content as string, { headers: auth })).text();
@@ -124,7 +134,8 @@ function outboxFor(w: World) {
 
 describe.each([
   ['ServiceNow', serviceNowWorld],
-  ['Jira', jiraWorld],
+  ['Jira Cloud', () => jiraWorld('cloud')],
+  ['Jira Data Center', () => jiraWorld('datacenter')],
 ])('the evidence bundle on a %s ticket', (_system, makeWorld) => {
   it('is attached once under a name that carries the change, the head seq and hash, and the downloaded file verifies', async () => {
     const w = makeWorld();
