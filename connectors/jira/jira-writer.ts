@@ -8,9 +8,9 @@
 // `changegate` property with its key (found through Get comments by IDs with
 // `expand=properties`); a transition only when the issue is still in the status
 // it was judged in; a file only when the issue has no attachment of its name
-// (the name carries the version). The posts go through a transport that does not retry by
-// itself: a POST that timed out may have been applied, so the retry comes from
-// the outbox, which checks again first.
+// (the name carries the version). The posts go through a transport that does
+// not retry by itself: a POST that timed out may have been applied, so the
+// retry comes from the outbox, which checks again first.
 
 import type { AttachOptions, CommentOptions, ConnectorWriter, EvidenceHead, NoteSeries, TicketFile, TicketNote, TicketVerdict, TransitionOptions, WriteOutcome } from '../../src/kit/connector.ts';
 import { markersFor, plainText } from '../../src/kit/ticket-note.ts';

@@ -6,10 +6,11 @@
 // Idempotency: a work note is posted only when no work note of the change
 // carries its marker yet (sys_journal_field) and, for a note of a series (the
 // verdict), when the newest note of that series says something else; a state move only when the
-// record is still in the state it was judged in; a file only when the record has
-// no attachment of its name (the name carries the version). The posts go through a
-// client that does not retry by itself: a PATCH that timed out may have been
-// applied, so the retry comes from the outbox, which checks again first.
+// record is still in the state it was judged in; a file only when the record
+// has no attachment of its name (the name carries the version). The posts go
+// through a client that does not retry by itself: a PATCH or upload that timed
+// out may have been applied, so the retry comes from the outbox, which checks
+// again first.
 
 import type { CommentOptions, ConnectorWriter, NoteSeries, TicketFile, TicketVerdict, TransitionOptions, WriteOutcome } from '../../src/kit/connector.ts';
 import { markerFor, markersFor, plainText, seriesDigestIn, seriesNeedle, stateLabel } from '../../src/kit/ticket-note.ts';
