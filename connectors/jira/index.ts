@@ -65,8 +65,8 @@ export const jira = defineConnector<JiraInstance>({
   ownWrites: (instance) => ({
     // Changelog authors carry an accountId and (unless the account hides it) the e-mail basic auth signs in with; a PAT or OAuth grant names no user.
     users: instance.auth.kind === 'basic' ? [instance.auth.email] : [],
-    // The verdict issue property and a comment; each bumps `updated`.
-    paths: ['raw.fields.comment', 'raw.fields.updated', 'raw.properties', 'updatedAt'],
+    // The verdict and evidence issue properties, a comment and the evidence bundle's attachment; each bumps `updated`.
+    paths: ['raw.fields.comment', 'raw.fields.attachment', 'raw.fields.updated', 'raw.properties', 'updatedAt'],
   }),
   capabilities: {
     async checkLiveMapping(instance, { logger }) {

@@ -1,20 +1,23 @@
 // Write-back to a Jira (JSM) change issue: the `changegate.verdict` issue
 // property the Forge workflow validator reads, ADF comments carrying their
-// idempotency key as a comment property, and workflow transitions.
+// idempotency key as a comment property, workflow transitions, and files (the
+// evidence bundle, multipart with `X-Atlassian-Token: no-check`) with the
+// `changegate.evidence` issue property naming the head they end at.
 //
 // Idempotency: a comment is posted only when no comment of the issue carries a
 // `changegate` property with its key (found through Get comments by IDs with
 // `expand=properties`); a transition only when the issue is still in the status
-// it was judged in. Both posts go through a transport that does not retry by
-// itself: a POST that timed out may have been applied, so the retry comes from
-// the outbox, which checks again first.
+// it was judged in; a file only when the issue has no attachment of its name
+// (the name carries the version). The posts go through a transport that does
+// not retry by itself: a POST that timed out may have been applied, so the
+// retry comes from the outbox, which checks again first.
 
-import type { CommentOptions, ConnectorWriter, NoteSeries, TicketNote, TicketVerdict, TransitionOptions, WriteOutcome } from '../../src/kit/connector.ts';
+import type { AttachOptions, CommentOptions, ConnectorWriter, EvidenceHead, NoteSeries, TicketFile, TicketNote, TicketVerdict, TransitionOptions, WriteOutcome } from '../../src/kit/connector.ts';
 import { markersFor, plainText } from '../../src/kit/ticket-note.ts';
 import type { CanonicalState } from '../../src/domain/change.ts';
-import { ChangegateError } from '../../src/errors.ts';
+import { ChangegateError, isChangegateError } from '../../src/errors.ts';
 import { asRecord, checkIssueRef } from './jira-api.ts';
-import type { CallContext, JiraHttp } from './jira-http.ts';
+import { isNotFound, type CallContext, type JiraHttp } from './jira-http.ts';
 import type { JiraMapping } from './jira-mapping.ts';
 
 export interface JiraWriterDeps {
@@ -28,6 +31,9 @@ export interface JiraWriterDeps {
 
 export const VERDICT_PROPERTY = 'changegate.verdict';
 export const COMMENT_PROPERTY = 'changegate';
+/** Issue property naming the newest evidence bundle attached: `{seq, hash, file}`. */
+export const EVIDENCE_PROPERTY = 'changegate.evidence';
+const FILE_NAME = /^[A-Za-z0-9_.-]{1,200}$/;
 /** Jira refuses a property value longer than this (characters of JSON). */
 export const PROPERTY_MAX = 32_768;
 const PAGE = 100;
@@ -109,6 +115,14 @@ export function verdictProperty(verdict: TicketVerdict, mapping: JiraMapping): R
 
 const ctx = (): CallContext => ({ calls: 0 });
 
+/** The file as a multipart/form-data body with the one field Jira reads, `file`, serialised by the platform's own encoder. */
+export async function multipartFile(file: TicketFile): Promise<{ data: Buffer; contentType: string }> {
+  const form = new FormData();
+  form.append('file', new Blob([file.content], { type: file.contentType }), file.name);
+  const encoded = new Request('http://localhost/', { method: 'POST', body: form });
+  return { data: Buffer.from(await encoded.arrayBuffer()), contentType: encoded.headers.get('content-type') as string };
+}
+
 /** A status is named by its id or its name (names compare case-insensitively, as JQL does). */
 const same = (status: { id: string; name: string }, ref: string): boolean => status.id === ref || status.name.toLowerCase() === ref.toLowerCase();
 
@@ -175,7 +189,52 @@ export function createJiraWriter(deps: JiraWriterDeps): ConnectorWriter {
     return { id: String(status['id'] ?? ''), name: status['name'] };
   }
 
+  async function attachmentNames(issue: string): Promise<Set<string>> {
+    const body = asRecord(await http.request({ path: `${api}/issue/${issue}`, params: { fields: 'attachment' } }, ctx()));
+    const list = asRecord(body?.['fields'])?.['attachment'];
+    return new Set((Array.isArray(list) ? list : []).map((a) => asRecord(a)?.['filename']).filter((n): n is string => typeof n === 'string'));
+  }
+
+  /** Records the head the newest bundle ends at; never moves it back (an older version retried after a newer one). */
+  async function recordEvidence(issue: string, head: EvidenceHead, file: string): Promise<void> {
+    const path = `${api}/issue/${issue}/properties/${EVIDENCE_PROPERTY}`;
+    let current: Record<string, unknown> | null = null;
+    try {
+      current = asRecord(asRecord(await http.request({ path }, ctx()))?.['value']);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    const seq = current?.['seq'];
+    if (typeof seq === 'number' && seq >= head.seq) return;
+    await http.request({ method: 'PUT', path, json: { seq: head.seq, hash: head.hash, file } }, ctx());
+  }
+
   return {
+    async attach(nativeId, file, _idempotencyKey, options: AttachOptions = {}): Promise<WriteOutcome> {
+      const issue = checkIssueRef(instance, nativeId);
+      if (!FILE_NAME.test(file.name)) throw new ChangegateError('CG_INPUT_INVALID', `"${file.name}" is not a file name changegate attaches (letters, digits, ".", "-", "_")`, { details: { instance, file: file.name } });
+      let outcome: WriteOutcome = 'already-done';
+      if (!(await attachmentNames(issue)).has(file.name)) {
+        const body = await multipartFile(file);
+        try {
+          await once.request({ method: 'POST', path: `${api}/issue/${issue}/attachments`, raw: body, headers: { 'X-Atlassian-Token': 'no-check' } }, ctx());
+        } catch (err) {
+          // Above the site's attachment size or the issue's attachment limit: Jira will say so again.
+          if (isChangegateError(err, 'CG_JIRA_REQUEST_REJECTED') && err.details['status'] === 413) {
+            throw new ChangegateError('CG_WRITE_REFUSED', `Jira refused the attachment ${file.name} (${Buffer.byteLength(file.content)} bytes): ${err.message}`, {
+              cause: err,
+              details: { instance, nativeId: issue, file: file.name, bytes: Buffer.byteLength(file.content) },
+            });
+          }
+          throw err;
+        }
+        outcome = 'written';
+      }
+      // Also when the file was there: a crash may have come between the upload and the property.
+      if (options.evidence !== undefined) await recordEvidence(issue, options.evidence, file.name);
+      return outcome;
+    },
+
     async setVerdict(nativeId, verdict) {
       const issue = checkIssueRef(instance, nativeId);
       await http.request({ method: 'PUT', path: `${api}/issue/${issue}/properties/${VERDICT_PROPERTY}`, json: verdictProperty(verdict, mapping) }, ctx());

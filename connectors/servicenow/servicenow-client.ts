@@ -34,6 +34,10 @@ export interface ServiceNowClient {
   getRecord(table: string, sysId: string, params: TableParams, signal?: AbortSignal): Promise<TableRecord>;
   /** PATCH one record (business rules run; a journal field appends). Null record when ServiceNow answered 404. */
   patchRecord(table: string, sysId: string, fields: Record<string, string>, params?: TableParams, signal?: AbortSignal): Promise<TableRecord>;
+  /** Attachment metadata (sys_attachment) matching an encoded query, e.g. `table_sys_id=<id>^file_name=<name>`. */
+  listAttachments(query: string, params?: TableParams, signal?: AbortSignal): Promise<TablePage>;
+  /** Uploads one file to a record through the Attachment API. Null record when ServiceNow answered 404 (the record is gone or hidden). */
+  uploadAttachment(table: string, sysId: string, file: { name: string; contentType: string; data: Buffer }, signal?: AbortSignal): Promise<TableRecord>;
 }
 
 export type ServiceNowClientInstance = Pick<ServiceNowInstance, 'id' | 'baseUrl' | 'auth' | 'timeout' | 'retries' | 'maxRequestsPerSecond'>;
@@ -48,6 +52,7 @@ export interface ServiceNowClientDeps {
 }
 
 export const TABLE_PATH = '/api/now/table';
+export const ATTACHMENT_PATH = '/api/now/attachment';
 
 /** ServiceNow's error body: `{"error":{"message","detail"},"status":"failure"}`. */
 export function serviceNowErrorBody(body: unknown): { message: string | null; detail: string | null } | null {
@@ -168,6 +173,33 @@ export function createServiceNowClient(instance: ServiceNowClientInstance, deps:
         pathTemplate: `${TABLE_PATH}/${table}/{sys_id}`,
         params,
         json: fields,
+        acceptStatuses: [404],
+        ...(signal ? { signal } : {}),
+      });
+      if (res.status === 404) return { record: null, apiCalls: res.attempts };
+      const result = envelope(res, path);
+      if (typeof result !== 'object' || result === null || Array.isArray(result)) throw badResponse(res, path, 'a "result" that is not one record');
+      return { record: result as Record<string, unknown>, apiCalls: res.attempts };
+    },
+
+    async listAttachments(query, params = {}, signal) {
+      const res = await http.request({ path: ATTACHMENT_PATH, params: { ...params, sysparm_query: query }, ...(signal ? { signal } : {}) });
+      const result = envelope(res, ATTACHMENT_PATH);
+      if (!Array.isArray(result)) throw badResponse(res, ATTACHMENT_PATH, 'a "result" that is not a list');
+      const totalHeader = res.headers['x-total-count'];
+      const total = totalHeader !== undefined && /^\d+$/.test(totalHeader.trim()) ? Number(totalHeader) : null;
+      const link = res.headers['link'];
+      const hasNext = link !== undefined && link !== '' ? hasNextLink(link) : total !== null && Number(params['sysparm_offset'] ?? 0) + result.length < total;
+      return { records: result, total, hasNext, apiCalls: res.attempts };
+    },
+
+    async uploadAttachment(table, sysId, file, signal) {
+      const path = `${ATTACHMENT_PATH}/file`;
+      const res = await http.request({
+        method: 'POST',
+        path,
+        params: { table_name: table, table_sys_id: sysId, file_name: file.name },
+        raw: { data: file.data, contentType: file.contentType },
         acceptStatuses: [404],
         ...(signal ? { signal } : {}),
       });

@@ -1,15 +1,18 @@
 // Write-back to a ServiceNow change_request through the Table API: the verdict
 // fields the update set adds (read by its before-update business rule), work
-// notes carrying a `[changegate:<key>]` marker, and state moves.
+// notes carrying a `[changegate:<key>]` marker, state moves, and files (the
+// evidence bundle) through the Attachment API.
 //
 // Idempotency: a work note is posted only when no work note of the change
 // carries its marker yet (sys_journal_field) and, for a note of a series (the
 // verdict), when the newest note of that series says something else; a state move only when the
-// record is still in the state it was judged in. Both posts go through a
-// client that does not retry by itself: a PATCH that timed out may have been
-// applied, so the retry comes from the outbox, which checks again first.
+// record is still in the state it was judged in; a file only when the record
+// has no attachment of its name (the name carries the version). The posts go
+// through a client that does not retry by itself: a PATCH or upload that timed
+// out may have been applied, so the retry comes from the outbox, which checks
+// again first.
 
-import type { CommentOptions, ConnectorWriter, NoteSeries, TicketVerdict, TransitionOptions, WriteOutcome } from '../../src/kit/connector.ts';
+import type { CommentOptions, ConnectorWriter, NoteSeries, TicketFile, TicketVerdict, TransitionOptions, WriteOutcome } from '../../src/kit/connector.ts';
 import { markerFor, markersFor, plainText, seriesDigestIn, seriesNeedle, stateLabel } from '../../src/kit/ticket-note.ts';
 import type { CanonicalState } from '../../src/domain/change.ts';
 import { ChangegateError, isChangegateError } from '../../src/errors.ts';
@@ -38,10 +41,17 @@ const CHANGE_TABLE = 'change_request';
 /** A string field's usual maximum length on an instance. */
 const REASONS_MAX = 4000;
 const SYS_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+/** No `^` (it would split the encoded query that looks the name up), no path separators. */
+const FILE_NAME = /^[A-Za-z0-9_.-]{1,200}$/;
 
 /** `2026-03-02T09:00:00.000Z` → `2026-03-02 09:00:00`, the internal (UTC) form the Table API takes. */
 export function glideDateTime(iso: string): string {
   return new Date(iso).toISOString().slice(0, 19).replace('T', ' ');
+}
+
+function checkFileName(instance: string, file: TicketFile): string {
+  if (!FILE_NAME.test(file.name)) throw new ChangegateError('CG_INPUT_INVALID', `"${file.name}" is not a file name changegate attaches (letters, digits, ".", "-", "_")`, { details: { instance, file: file.name } });
+  return file.name;
 }
 
 function checkSysId(instance: string, sysId: string): string {
@@ -152,6 +162,29 @@ export function createServiceNowWriter(deps: ServiceNowWriterDeps): ConnectorWri
           throw new ChangegateError('CG_WRITE_REFUSED', `ServiceNow refused to move the change from state ${current ?? '?'} to ${toNativeState}: ${why}`, {
             cause: err,
             details: { instance, nativeId: sysId, from: current ?? null, to: toNativeState },
+          });
+        }
+        throw err;
+      }
+      return 'written';
+    },
+
+    async attach(nativeId, file): Promise<WriteOutcome> {
+      const sysId = checkSysId(instance, nativeId);
+      const name = checkFileName(instance, file);
+      const found = await client.listAttachments(`table_sys_id=${sysId}^table_name=${CHANGE_TABLE}^file_name=${name}`, { sysparm_fields: 'sys_id', sysparm_limit: 1 });
+      if (found.records.length > 0) return 'already-done';
+      const data = Buffer.from(file.content, 'utf8');
+      try {
+        const { record } = await once.uploadAttachment(CHANGE_TABLE, sysId, { name, contentType: file.contentType, data });
+        if (record === null) throw gone(sysId);
+      } catch (err) {
+        // Too large for com.glide.attachment.max_size, or a type glide.attachment.extensions does not allow: the instance will say so again.
+        if (isChangegateError(err, 'CG_SN_REQUEST_REJECTED')) {
+          const said = err.details['error'] as { message: string | null; detail: string | null } | null | undefined;
+          throw new ChangegateError('CG_WRITE_REFUSED', `ServiceNow refused the attachment ${name} (${data.byteLength} bytes): ${said?.message ?? err.message}`, {
+            cause: err,
+            details: { instance, nativeId: sysId, file: name, bytes: data.byteLength },
           });
         }
         throw err;

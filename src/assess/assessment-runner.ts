@@ -29,6 +29,7 @@ import { Enforcer } from './enforcement.ts';
 import type { EvidenceDraft } from '../evidence/evidence-entry.ts';
 import type { EvidenceStore } from '../store/evidence-store.ts';
 import { assessmentDraft, enforcementDraft, revisionDraft } from './evidence-drafts.ts';
+import { evidenceAttachment } from './evidence-attachment.ts';
 import { evidenceNote } from './evidence-note.ts';
 import { buildPolicyContext, judgedChange, type EventSource } from './policy-context.ts';
 import type { StateNamer } from '../kit/ticket-note.ts';
@@ -170,9 +171,11 @@ export class AssessmentRunner {
   }
 
   /**
-   * Queues the evidence summary for the ticket when the policy asks for it now: on
-   * each state move, or when the change has entered Review or Closed. Keyed by the
-   * head hash and a series, so the same summary is never posted twice.
+   * Queues the evidence summary and the bundle for the ticket when the policy asks
+   * for them now: on each state move, or when the change has entered Review or
+   * Closed. The summary is keyed by the head hash and a series, so the same summary
+   * is never posted twice; the bundle by the head hash, and its file name (which
+   * names the head) is the marker the writer looks for on the ticket.
    */
   async #queueEvidenceNote(change: Change, moved: boolean, now: Date): Promise<string[]> {
     const deps = this.#deps;
@@ -182,16 +185,16 @@ export class AssessmentRunner {
     const entries = await deps.evidence.list(change.id);
     const head = entries.at(-1);
     if (head === undefined) return [];
+    const attachment = evidenceAttachment(change, entries, now);
+    // Its own source: an assessment's next comment must not supersede it, nor it the verdict queued beside it.
+    const base = { instance: change.instance, changeId: change.id, nativeId: change.nativeId, source: 'evidence' as const };
     const queued = await deps.outbox.enqueue(
       [
+        { ...base, idempotencyKey: `evidence-bundle:${change.id}:${head.hash}`, payload: { action: 'attach', file: attachment.file, evidence: attachment.evidence } },
         {
-          instance: change.instance,
-          changeId: change.id,
-          nativeId: change.nativeId,
-          // Its own source: an assessment's next comment must not supersede it, nor it the verdict queued beside it.
-          source: 'evidence',
+          ...base,
           idempotencyKey: `evidence:${change.id}:${head.hash}`,
-          payload: { action: 'comment', note: evidenceNote(change, entries), series: { name: 'evidence', digest: head.hash.slice(0, 16) } },
+          payload: { action: 'comment', note: evidenceNote(change, entries, attachment.file.name), series: { name: 'evidence', digest: head.hash.slice(0, 16) } },
         },
       ],
       now,

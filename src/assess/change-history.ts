@@ -256,6 +256,8 @@ function writeBackWhat(item: OutboxItem): string {
       return `note "${p.note.title}"`;
     case 'transition':
       return `move from ${p.expectedNativeState} to ${p.toNativeState}`;
+    case 'attach':
+      return `attachment ${p.file.name}`;
   }
 }
 

@@ -17,7 +17,8 @@ const when = (iso: string): string => {
 };
 const clip = (text: string): string => (text.length <= SUMMARY_CHARS ? text : `${text.slice(0, SUMMARY_CHARS - 1)}…`);
 
-export function evidenceNote(change: Change, entries: readonly EvidenceEntry[]): TicketNote {
+/** `attachment`: the name of the bundle file queued for the ticket beside this note. */
+export function evidenceNote(change: Change, entries: readonly EvidenceEntry[], attachment?: string): TicketNote {
   const head = entries.at(-1);
   const shown = entries.slice(-SHOWN);
   const earlier = entries.length - shown.length;
@@ -31,6 +32,7 @@ export function evidenceNote(change: Change, entries: readonly EvidenceEntry[]):
     table: { columns: ['#', 'when (UTC)', 'kind', 'by', 'what'], rows: shown.map((e) => [String(e.seq), when(e.at), e.kind, e.actor ?? 'changegate', clip(e.summary)]) },
     footer: [
       ...(earlier > 0 ? [`${earlier} earlier entr${earlier === 1 ? 'y is' : 'ies are'} in the bundle.`] : []),
+      ...(attachment === undefined ? [] : [`The bundle is attached to this ticket as ${attachment}: download it and run \`changegate evidence verify ${attachment}\`.`]),
       `The bundle: \`changegate evidence export ${change.key}\` or GET /v1/changes/${change.key}/evidence; check it with \`changegate evidence verify FILE\`, which must report this head.`,
     ],
   };

@@ -60,6 +60,8 @@ export interface HttpRequest {
   json?: unknown;
   /** application/x-www-form-urlencoded body. */
   form?: Record<string, string>;
+  /** Bytes sent as they are, with their own Content-Type (an attachment, a multipart upload). */
+  raw?: { data: Buffer; contentType: string };
   headers?: Record<string, string>;
   /** Statuses returned to the caller instead of failing (e.g. 404 on a lookup by id). */
   acceptStatuses?: readonly number[];
@@ -139,8 +141,11 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     await limiter.take(req.signal);
     const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': 'changegate', ...req.headers };
     if (auth) headers['Authorization'] = await auth.header();
-    let data: string | undefined;
-    if (req.form) {
+    let data: string | Buffer | undefined;
+    if (req.raw) {
+      data = req.raw.data;
+      headers['Content-Type'] = req.raw.contentType;
+    } else if (req.form) {
       data = new URLSearchParams(req.form).toString();
       headers['Content-Type'] = 'application/x-www-form-urlencoded';
     } else if (req.json !== undefined) {

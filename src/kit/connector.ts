@@ -160,6 +160,25 @@ export interface TransitionOptions {
   expectedNativeState?: string;
 }
 
+/** A file for the ticket (the evidence bundle): its name is its marker, so it carries what makes it unique. */
+export interface TicketFile {
+  /** Letters, digits, dots, dashes and underscores; unique per version of what it holds. */
+  name: string;
+  contentType: string;
+  /** The file's text (UTF-8 on the wire). */
+  content: string;
+}
+
+/** Which evidence the attached bundle ends at: a Jira writer records it in the `changegate.evidence` issue property. */
+export interface EvidenceHead {
+  seq: number;
+  hash: string;
+}
+
+export interface AttachOptions {
+  evidence?: EvidenceHead;
+}
+
 /**
  * Writes back to the ticket. Every call carries an idempotency key the connector
  * checks before posting (a marker in the work note, a comment property, the
@@ -173,6 +192,12 @@ export interface ConnectorWriter {
   transition(nativeId: string, toNativeState: string, idempotencyKey: string, options?: TransitionOptions): Promise<WriteOutcome>;
   /** Overwrites the verdict the plugins read (fields or an issue property); idempotent by nature. */
   setVerdict(nativeId: string, verdict: TicketVerdict, idempotencyKey: string): Promise<WriteOutcome>;
+  /**
+   * Attaches a file unless the ticket already has an attachment of that name (the marker: a
+   * crash after the ticket system stored it and before the outbox settled leaves one copy).
+   * Earlier files stay. Absent: the system takes no attachments from changegate.
+   */
+  attach?(nativeId: string, file: TicketFile, idempotencyKey: string, options?: AttachOptions): Promise<WriteOutcome>;
 }
 
 /** One configured instance of a connector, ready to read. */

@@ -5,11 +5,11 @@
 // is never enqueued twice (the key is unique). Adapters pass one contract suite
 // (test/contract/outbox-store.contract.ts).
 
-import type { NoteSeries, TicketNote, TicketVerdict } from '../kit/connector.ts';
+import type { EvidenceHead, NoteSeries, TicketFile, TicketNote, TicketVerdict } from '../kit/connector.ts';
 import type { ErrorKind } from '../errors.ts';
 import type { ClaimOwner } from './claim-owner.ts';
 
-export const OUTBOX_ACTIONS = ['set-verdict', 'comment', 'transition'] as const;
+export const OUTBOX_ACTIONS = ['set-verdict', 'comment', 'transition', 'attach'] as const;
 export type OutboxAction = (typeof OUTBOX_ACTIONS)[number];
 
 /**
@@ -39,7 +39,9 @@ export type OutboxPayload =
   | { action: 'set-verdict'; verdict: TicketVerdict }
   /** `series`: a note that stands for the latest decision (the verdict), judged from the ticket too (see NoteSeries). */
   | { action: 'comment'; note: TicketNote; series?: NoteSeries }
-  | ({ action: 'transition' } & TransitionPayload);
+  | ({ action: 'transition' } & TransitionPayload)
+  /** A file for the ticket (the evidence bundle as of `evidence`), kept whole here so what is attached is what was queued. */
+  | { action: 'attach'; file: TicketFile; evidence?: EvidenceHead };
 
 export interface NewOutboxItem {
   instance: string;

@@ -227,6 +227,13 @@ export class OutboxWorker {
         return writer.comment(item.nativeId, p.note, item.idempotencyKey, p.series === undefined ? {} : { series: p.series });
       case 'transition':
         return writer.transition(item.nativeId, p.toNativeState, item.idempotencyKey, { expectedNativeState: p.expectedNativeState });
+      case 'attach':
+        if (writer.attach === undefined) {
+          throw new ChangegateError('CG_WRITE_REFUSED', `instance "${item.instance}" takes no attachments from changegate: ${p.file.name} is not attached`, {
+            details: { instance: item.instance, nativeId: item.nativeId, file: p.file.name },
+          });
+        }
+        return writer.attach(item.nativeId, p.file, item.idempotencyKey, p.evidence === undefined ? {} : { evidence: p.evidence });
     }
   }
 

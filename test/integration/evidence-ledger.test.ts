@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registry } from '../../src/app/registry.ts';
 import { AssessmentRunner } from '../../src/assess/assessment-runner.ts';
 import { runEvidenceExport, runEvidenceVerify } from '../../src/cli/evidence-command.ts';
+import { verifyBundle } from '../../src/evidence/verify-bundle.ts';
 import type { Change } from '../../src/domain/change.ts';
 import type { TicketNote } from '../../src/kit/connector.ts';
 import { createLogger } from '../../src/log.ts';
@@ -70,7 +71,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A change moved Implement → Review under a policy whose evidence.note is `note`, assessed three times: the evidence notes queued and the ledger's head. */
-async function toReview(note: 'review-and-closed' | 'never'): Promise<{ notes: TicketNote[]; head: string; verdictStatus: string | undefined }> {
+async function toReview(note: 'review-and-closed' | 'never'): Promise<{ notes: TicketNote[]; files: { name: string; bundle: unknown; evidence: unknown }[]; head: string; verdictStatus: string | undefined }> {
   const bundle = await openStores({ kind: 'sqlite', path: ':memory:' });
   const r = new AssessmentRunner({
     store: bundle.changes,
@@ -96,10 +97,11 @@ async function toReview(note: 'review-and-closed' | 'never'): Promise<{ notes: T
   await r.assessChange(c.id, { force: true });
   const items = await bundle.outbox.list({ limit: 100 });
   const notes = items.flatMap((i) => (i.payload.action === 'comment' && i.payload.series?.name === 'evidence' ? [i.payload.note] : []));
+  const files = items.flatMap((i) => (i.payload.action === 'attach' ? [{ name: i.payload.file.name, bundle: JSON.parse(i.payload.file.content) as unknown, evidence: i.payload.evidence }] : []));
   const verdictStatus = items.findLast((i) => i.payload.action === 'comment' && i.payload.series?.name === 'verdict')?.status;
   const last = (await bundle.evidence.list(c.id)).at(-1);
   await bundle.close();
-  return { notes, head: `${last?.hash} (entry ${last?.seq})`, verdictStatus };
+  return { notes, files, head: `${last?.hash} (entry ${last?.seq})`, verdictStatus };
 }
 
 describe('the evidence ledger', () => {
@@ -175,7 +177,21 @@ describe('the evidence ledger', () => {
     expect(notes[0]?.table?.rows.map((row) => row[2])).toContain('revision');
   });
 
-  it('posts no summary when the policy says never', async () => {
-    expect((await toReview('never')).notes).toEqual([]);
+  it('queues the bundle as an attachment beside the summary, named for the head, and the summary names the file', async () => {
+    const { notes, files } = await toReview('review-and-closed');
+    expect(files).toHaveLength(1);
+    const [file] = files;
+    const report = verifyBundle(file?.bundle);
+    expect(report.ok).toBe(true);
+    const head = report.head as string;
+    expect(file?.name).toBe(`changegate-evidence-${report.changeKey}-${report.entries}-${head.slice(0, 8)}.json`);
+    expect(file?.evidence).toEqual({ seq: report.entries, hash: head });
+    expect(notes[0]?.footer).toContainEqual(expect.stringContaining(`attached to this ticket as ${file?.name}`));
+  });
+
+  it('posts no summary and attaches no bundle when the policy says never', async () => {
+    const { notes, files } = await toReview('never');
+    expect(notes).toEqual([]);
+    expect(files).toEqual([]);
   });
 });

@@ -229,6 +229,25 @@ describe('comments, properties, attachments and site reads', () => {
     expect(await content.text()).toBe('{"chain":[]}');
   });
 
+  it('refuses with 413 a file above the site attachment limit it publishes at /attachment/meta, and lists what it took in the attachment field', async () => {
+    sim.attachmentUploadLimit = 20;
+    const key = sim.createIssue({ summary: 'x' }).key;
+    const meta = await call('GET', '/rest/api/3/attachment/meta');
+    // AttachmentSettings in the platform spec: {enabled, uploadLimit}.
+    expect(meta.body).toEqual({ enabled: true, uploadLimit: 20 });
+    const upload = (text: string) => {
+      const form = new FormData();
+      form.append('file', new Blob([text], { type: 'application/json' }), 'bundle.json');
+      return fetch(`${BASE}/rest/api/3/issue/${key}/attachments`, { method: 'POST', headers: { authorization: OPS, 'X-Atlassian-Token': 'no-check' }, body: form });
+    };
+    const tooLarge = await upload('{"entries":"' + 'x'.repeat(20) + '"}');
+    expect(tooLarge.status).toBe(413);
+    expect(((await tooLarge.json()) as Json).errorMessages[0]).toMatch(/bundle\.json .*larger than the maximum attachment size of 20 bytes/);
+    expect((await upload('{"entries":[]}')).status).toBe(200);
+    const issue = await call('GET', `/rest/api/3/issue/${key}?fields=attachment`);
+    expect(issue.body.fields.attachment.map((a: { filename: string; size: number }) => [a.filename, a.size])).toEqual([['bundle.json', 14]]);
+  });
+
   it('serves the field list (custom fields found by name), myself, serverInfo and counts, valid against the OpenAPI schemas', async () => {
     sim.seedDemoData({ count: 30, seed: 2 });
     const fields = await call('GET', '/rest/api/3/field');

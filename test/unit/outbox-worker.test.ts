@@ -53,6 +53,41 @@ function world(opts: { comment?: (key: string) => WriteOutcome; transition?: () 
 const move = { action: 'transition', toNativeState: '-3', expectedNativeState: '-2', noteAfter: note('Moved back'), noteIfRefused: note('Could not move back') } as const;
 
 describe('outbox worker', () => {
+  it('parks a file for an instance whose writer takes no attachments, naming the file, and works the rest', async () => {
+    const w = world();
+    await w.enqueue('k-file', { action: 'attach', file: { name: 'changegate-evidence-CHG1-2-abcdef12.json', contentType: 'application/json', content: '{}' }, evidence: { seq: 2, hash: 'abcdef12'.repeat(8) } });
+    await w.enqueue('k-note', { action: 'comment', note: note('Verdict') });
+    expect(await w.worker.drain()).toMatchObject({ claimed: 2, written: 1, failed: 1, retried: 0 });
+    const parked = await w.outbox.get('k-file');
+    expect(parked).toMatchObject({ status: 'failed', lastError: { code: 'CG_WRITE_REFUSED', kind: 'config' } });
+    expect(parked?.lastError?.message).toContain('changegate-evidence-CHG1-2-abcdef12.json is not attached');
+  });
+
+  it('hands a file, its key and the evidence head to the writer', async () => {
+    const seen: unknown[] = [];
+    const outbox = SqliteOutboxStore.open(':memory:');
+    const attaching = new OutboxWorker({
+      outbox,
+      writerFor: () => ({
+        comment: async () => 'written',
+        transition: async () => 'written',
+        setVerdict: async () => 'written',
+        attach: async (nativeId, file, key, options) => {
+          seen.push({ nativeId, name: file.name, key, options });
+          return 'already-done';
+        },
+      }),
+      logger: createLogger({ level: 'silent' }),
+      metrics: createMetrics({ defaultMetrics: false }),
+      clock: () => NOW,
+    });
+    const head = { seq: 3, hash: 'f'.repeat(64) };
+    await outbox.enqueue([{ instance: 'jsm', changeId: 'jira:jsm:10001', nativeId: '10001', source: 'evidence', idempotencyKey: 'bundle-3', payload: { action: 'attach', file: { name: 'b.json', contentType: 'application/json', content: '{}' }, evidence: head } }], NOW);
+    expect(await attaching.drain()).toMatchObject({ alreadyDone: 1 });
+    expect(seen).toEqual([{ nativeId: '10001', name: 'b.json', key: 'bundle-3', options: { evidence: head } }]);
+    expect((await outbox.get('bundle-3'))?.result).toBe('already-done');
+  });
+
   it('reports what each claimed item came to', async () => {
     const w = world({ comment: (key) => (key === 'k-done' ? 'already-done' : 'written') });
     await w.enqueue('k-new', { action: 'comment', note: note('Verdict') });

@@ -42,6 +42,8 @@ export interface JiraSimulatorOptions {
   users?: SimUser[];
   /** False models a site whose field list has no JSM Approvals field (clients then read approvals per issue). Default true. */
   approvalsField?: boolean;
+  /** The site's maximum attachment size in bytes (413 above it); default 10 MB. */
+  attachmentUploadLimit?: number;
 }
 
 export interface DriveOptions {
@@ -65,6 +67,7 @@ export class JiraSimulator implements SimContext {
   readonly store: IssueStore;
   readonly faults = new FaultInjector();
   readonly requests: RequestRecord[] = [];
+  attachmentUploadLimit: number;
   private url: URL;
   private readonly clock: () => number;
   private readonly auth: SimAuthOptions | undefined;
@@ -79,6 +82,7 @@ export class JiraSimulator implements SimContext {
     this.timeZone = opts.timeZone ?? 'UTC';
     this.clock = opts.clock ?? Date.now;
     this.auth = opts.auth;
+    this.attachmentUploadLimit = opts.attachmentUploadLimit ?? 10 * 1024 * 1024;
     this.catalog = new FieldCatalog(opts.approvalsField === false ? defaultFields().filter((f) => f.kind !== 'approvals') : defaultFields());
     this.workflow = new Workflow(opts.workflow);
     this.users = new UserDirectory(opts.users, opts.auth?.basic ?? []);

@@ -8,6 +8,8 @@ import { intParam, issueOr404, jiraError, json, listParam, noContent, readJson, 
 import type { AdfDoc, SimComment, SimIssue } from './sim-types.ts';
 
 const PROPERTY_MAX = 32768;
+/** "more than 60 files are requested to be uploaded" answers 413 (addAttachment in the platform spec). */
+const MAX_FILES_PER_UPLOAD = 60;
 
 /** A comment body as the caller's API version writes it, or the 400 message. */
 function commentBody(raw: unknown, api: '2' | '3'): AdfDoc | string {
@@ -144,6 +146,10 @@ async function addAttachments(sim: SimContext, r: RouteRequest): Promise<Respons
   }
   const files = form.getAll('file').filter((f): f is File => typeof f !== 'string');
   if (files.length === 0) return jiraError(400, ['No file named "file" was found in the multipart request.']);
+  if (files.length > MAX_FILES_PER_UPLOAD) return jiraError(413, [`At most ${MAX_FILES_PER_UPLOAD} files can be uploaded in one request.`]);
+  // The spec names the 413; its wording is the simulator's [UNVERIFIED against a live site].
+  const tooLarge = files.find((f) => f.size > sim.attachmentUploadLimit);
+  if (tooLarge) return jiraError(413, [`The file ${tooLarge.name} is ${tooLarge.size} bytes, larger than the maximum attachment size of ${sim.attachmentUploadLimit} bytes.`]);
   const ctx = sim.render(r.api);
   const out = [];
   for (const f of files) {
@@ -152,6 +158,11 @@ async function addAttachments(sim: SimContext, r: RouteRequest): Promise<Respons
     out.push(renderAttachment(a, ctx));
   }
   return json(out);
+}
+
+/** `GET /attachment/meta`: whether attachments are on and the upload limit, in bytes. */
+function attachmentMeta(sim: SimContext): Response {
+  return json({ enabled: true, uploadLimit: sim.attachmentUploadLimit });
 }
 
 function attachmentContent(sim: SimContext, r: RouteRequest): Response {
@@ -173,4 +184,5 @@ export const commentRoutes: Route[] = [
   { method: 'DELETE', pattern: '/rest/api/:v/issue/:key/properties/:prop', handle: deleteProperty },
   { method: 'POST', pattern: '/rest/api/:v/issue/:key/attachments', handle: addAttachments },
   { method: 'GET', pattern: '/rest/api/:v/attachment/content/:id', handle: attachmentContent },
+  { method: 'GET', pattern: '/rest/api/:v/attachment/meta', handle: attachmentMeta },
 ];

@@ -21,6 +21,8 @@ export interface SimContext {
   workflow: Workflow;
   users: UserDirectory;
   projects: SimProject[];
+  /** Largest file an upload may carry, in bytes (`GET /attachment/meta` → `uploadLimit`). */
+  attachmentUploadLimit: number;
   render(api: '2' | '3'): RenderContext;
   jqlEnv(user: SimUser | null): JqlEnv;
 }

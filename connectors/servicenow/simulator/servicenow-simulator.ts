@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RequestHandler } from 'msw';
 import { ChangegateError } from '../../../src/errors.ts';
+import { AttachmentApi, DEFAULT_ATTACHMENT_MAX_BYTES, SYS_ATTACHMENT } from './attachment-api.ts';
 import { bulkChangeRows, type BulkOptions } from './bulk-changes.ts';
 import { CHANGE_REQUEST } from './change-request-schema.ts';
 import { ensureReferenceData } from './demo-catalog.ts';
@@ -48,6 +49,8 @@ export interface ServiceNowSimulatorOptions {
   anyOrigin?: boolean;
   /** Custom string columns on change_request, e.g. `['u_repositories', 'u_commits']`. */
   customFields?: string[];
+  /** `com.glide.attachment.max_size` in bytes; default 1024 MB. */
+  attachmentMaxBytes?: number;
 }
 
 export interface DriverOptions {
@@ -77,6 +80,9 @@ export class ServiceNowSimulator {
   private readonly writer: RecordWriter;
   private readonly listeners = new Set<(event: SimWriteEvent) => void>();
   private readonly liveHandlers: RequestHandler[];
+  private readonly attachmentApi: AttachmentApi;
+  /** `com.glide.attachment.max_size`, in bytes. */
+  attachmentMaxBytes: number;
 
   constructor(options: ServiceNowSimulatorOptions) {
     this.base = new URL(options.baseUrl);
@@ -109,6 +115,8 @@ export class ServiceNowSimulator {
     this.store.add(new SimTable(schemas.STD_CHANGE_PRODUCER_VERSION));
     this.store.add(new SimTable(CMN_SCHEDULE));
     this.store.add(new SimTable(CMN_SCHEDULE_SPAN, ['schedule']));
+    this.store.add(new SimTable(SYS_ATTACHMENT, ['table_sys_id']));
+    this.attachmentMaxBytes = options.attachmentMaxBytes ?? DEFAULT_ATTACHMENT_MAX_BYTES;
     this.writer = new RecordWriter(this.store, () => randomUUID().replaceAll('-', ''), (e) => {
       for (const l of this.listeners) l(e);
     });
@@ -133,12 +141,23 @@ export class ServiceNowSimulator {
       now,
       isHidden: (row, table) => this.hidden?.(row, table) === true,
     });
+    this.attachmentApi = new AttachmentApi({
+      store: this.store,
+      writer: this.writer,
+      serializer,
+      tableApi,
+      instanceUrl: () => this.baseUrl,
+      now,
+      maxBytes: () => this.attachmentMaxBytes,
+      isHidden: (row, table) => this.hidden?.(row, table) === true,
+    });
     this.liveHandlers = buildHandlers({
       relativePath: (url) => this.relativePath(url),
       faults: this.faults,
       auth: this.auth,
       rateLimit: () => this.limiter,
       tableApi,
+      attachmentApi: this.attachmentApi,
       now,
       log: (entry) => this.requests.push(entry),
     });
@@ -225,6 +244,16 @@ export class ServiceNowSimulator {
 
   journalFor(sysId: string): Row[] {
     return this.store.require('sys_journal_field').lookup('element_id', sysId).map((r) => ({ ...r }));
+  }
+
+  /** The sys_attachment records of a record (any table), oldest first. */
+  attachmentsFor(tableSysId: string): Row[] {
+    return this.store.require('sys_attachment').lookup('table_sys_id', tableSysId).map((r) => ({ ...r }));
+  }
+
+  /** The bytes stored for an attachment. */
+  attachmentContent(attachmentSysId: string): Uint8Array | undefined {
+    return this.attachmentApi.content(attachmentSysId);
   }
 
   /** Rows of any table, e.g. `rows('sys_user')`. */

@@ -3,6 +3,7 @@
 // catch-all that answers unknown URIs the way the instance does.
 
 import { http, type RequestHandler } from 'msw';
+import type { AttachmentApi } from './attachment-api.ts';
 import type { SimAuth } from './sim-auth.ts';
 import type { SimFaults } from './sim-faults.ts';
 import type { SimRateLimit } from './sim-rate-limit.ts';
@@ -24,6 +25,7 @@ export interface HandlerHost {
   readonly auth: SimAuth;
   rateLimit(): SimRateLimit | undefined;
   readonly tableApi: TableApi;
+  readonly attachmentApi: AttachmentApi;
   now(): Date;
   log(entry: LoggedRequest): void;
 }
@@ -31,6 +33,9 @@ export interface HandlerHost {
 const TABLE_COLLECTION = /^\/api\/now(?:\/(v1|v2))?\/table\/([A-Za-z0-9_]+)\/?$/;
 const TABLE_RECORD = /^\/api\/now(?:\/(v1|v2))?\/table\/([A-Za-z0-9_]+)\/([^/]+)\/?$/;
 const OAUTH_TOKEN = /^\/oauth_token\.do$/;
+const ATTACHMENT_FILE = /^\/api\/now(?:\/v1)?\/attachment\/file\/?$/;
+const ATTACHMENT_LIST = /^\/api\/now(?:\/v1)?\/attachment\/?$/;
+const ATTACHMENT_RECORD = /^\/api\/now(?:\/v1)?\/attachment\/([0-9a-f]{32})(\/file)?\/?$/;
 
 type Resolver = (request: Request, url: URL, match: RegExpExecArray, method: string) => Response | Promise<Response>;
 
@@ -99,7 +104,23 @@ export function buildHandlers(host: HandlerHost): RequestHandler[] {
     }),
   );
 
+  const attachmentUpload = route(ATTACHMENT_FILE, (request, url, _m, method) =>
+    guarded(request, (user) => (method === 'POST' ? host.attachmentApi.upload(request, url, user) : methodNotAllowed(method))),
+  );
+
+  const attachmentList = route(ATTACHMENT_LIST, (request, url, _m, method) =>
+    guarded(request, () => (method === 'GET' ? host.attachmentApi.list(url) : methodNotAllowed(method))),
+  );
+
+  const attachmentRecord = route(ATTACHMENT_RECORD, (request, _url, m, method) =>
+    guarded(request, () => {
+      const [, sysId = '', file] = m;
+      if (method !== 'GET') return methodNotAllowed(method);
+      return file === undefined ? host.attachmentApi.metadata(sysId) : host.attachmentApi.file(sysId);
+    }),
+  );
+
   const catchAll = http.all(under(undefined), ({ request }) => guarded(request, () => unknownResource()));
 
-  return [gate, oauth, collection, record, catchAll];
+  return [gate, oauth, collection, record, attachmentUpload, attachmentList, attachmentRecord, catchAll];
 }
