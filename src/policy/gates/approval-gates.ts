@@ -127,8 +127,8 @@ export const accountableOwner = defineGate({
     }
     const assignee = change.assignee as Ref;
     const group = change.assignmentGroup as Ref;
-    const standIn = groupStandInText(change);
-    return pass(`accountable owner ${assignee.name ?? assignee.id} (${group.name ?? group.id}${standIn === null ? '' : `: ${standIn}`})`);
+    const standIn = groupStandInText(change) === null ? '' : ', the affected service standing in for the assignment group';
+    return pass(`accountable owner ${assignee.name ?? assignee.id} (${group.name ?? group.id}${standIn})`);
   },
 });
 

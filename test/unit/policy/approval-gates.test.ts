@@ -63,7 +63,7 @@ const cases = [
     name: 'JSM: the affected service stands in for the group',
     mc: mirrored({ assignmentGroup: { id: 'svc-1', name: 'Payments API' }, standIns: { assignmentGroup: 'affected-service' } }),
     result: 'pass',
-    reason: /^accountable owner Grace Implementer \(Payments API: the affected service Payments API stands in for the assignment group\)$/,
+    reason: /^accountable owner Grace Implementer \(Payments API, the affected service standing in for the assignment group\)$/,
   },
   {
     gate: 'scheduled.accountable-owner',
