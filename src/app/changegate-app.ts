@@ -178,6 +178,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
         kindOf: eventSourceKind,
         events: stores.events,
         maxBodyBytes: config.events.maxBodyBytes,
+        maxResultsBytes: config.events.maxResultsBytes,
         onAccepted: () => eventProcessor.kick(),
         storeHealth: () => engine.readiness.store(),
       },

@@ -60,6 +60,13 @@ export const EventsConfig = z
   .object({
     sources: z.array(EventSourceConfig).default([]).describe('The event sources; none: no event is taken.'),
     maxBodyBytes: z.number().int().min(1024).max(26_214_400).default(1_048_576).describe('Largest delivery taken; larger ones get 413.'),
+    maxResultsBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(104_857_600)
+      .default(10_485_760)
+      .describe('Largest JUnit or SARIF file taken by POST /v1/events/<id>/results; larger ones get 413.'),
     services: z.string().default('mappings/services.yaml').describe('The services mapping (service -> repositories, pipelines, environments, alert labels).'),
     heartbeatMaxAge: Duration.default(900_000).describe('How recently a monitoring source must have reported (a Watchdog alert) for alert checks to pass.'),
   })

@@ -11,6 +11,7 @@ import type { EventDelivery, EventStore, StoredEvent } from '../store/event-stor
 import type { Correlator } from './correlate.ts';
 import type { EventSourceKind } from './event-source-kit.ts';
 import { isHeartbeat } from './heartbeat.ts';
+import { normaliseResults, RESULTS_KIND } from './results/results-delivery.ts';
 
 export interface EventProcessorDeps {
   events: EventStore;
@@ -83,12 +84,14 @@ export class EventProcessor {
     const { events, correlator, logger } = this.#deps;
     const now = this.#now();
     try {
-      const kind = this.#deps.kindOf(delivery.kind);
+      const stored = { headers: delivery.headers, rawBody: delivery.rawBody };
+      // A results upload (JUnit, SARIF) is read from its bytes whatever its source's kind.
+      const kind = delivery.kind === RESULTS_KIND ? null : this.#deps.kindOf(delivery.kind);
       if (kind === undefined) {
         await events.fail(delivery.id, `no event source kind "${delivery.kind}" in this build`, null, now);
         return;
       }
-      const said = kind.normalise(delivery.source, { headers: delivery.headers, rawBody: delivery.rawBody }, JSON.parse(delivery.rawBody.toString('utf8')));
+      const said = kind === null ? normaliseResults(delivery.source, stored) : kind.normalise(delivery.source, stored, JSON.parse(delivery.rawBody.toString('utf8')));
       const stamp = { source: delivery.source, deliveryId: delivery.deliveryId, receivedAt: delivery.receivedAt };
       const beats = said.monitor.filter(isHeartbeat);
       const toStore: StoredEvent[] = [
