@@ -37,6 +37,7 @@ import { validationInstances } from './validation-instances.ts';
 import { correlatorFor, eventSourceOf } from './event-correlator-for.ts';
 import { EventProcessor } from '../events/event-processor.ts';
 import { eventSourceKind } from '../events/sources/index.ts';
+import { githubArtifacts } from '../events/artifacts/github-artifacts.ts';
 
 export interface ChangegateApp {
   config: ChangegateConfig;
@@ -161,7 +162,15 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
   const reassessor = new ClockReassessor({ store, runner, instances: instances.map((i) => i.id), logger });
   owed = new OwedAssessments({ store, runner, logger });
   const processor = new DeliveryProcessor({ store: deliveries, engine, webhookOf: (id) => connectors.get(id)?.webhook, logger, metrics, owner });
-  const eventProcessor = new EventProcessor({ events: stores.events, kindOf: eventSourceKind, correlator, reassess: (id) => runner.assessChange(id, { clockTick: true }), logger });
+  const eventProcessor = new EventProcessor({
+    events: stores.events,
+    kindOf: eventSourceKind,
+    correlator,
+    // GitHub sources with `artifacts:` read the JUnit and SARIF files a completed run uploaded.
+    enrich: githubArtifacts(config.events.sources, logger),
+    reassess: (id) => runner.assessChange(id, { clockTick: true }),
+    logger,
+  });
   let app: FastifyInstance | null = null;
   const server = (): FastifyInstance =>
     (app ??= buildServer({

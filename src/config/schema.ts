@@ -52,6 +52,16 @@ export const EventSourceConfig = z
       .array(z.string().min(1))
       .optional()
       .describe('A monitoring source: the services it watches (as changes name them); absent: every service.'),
+    artifacts: z
+      .object({
+        token: Secret.describe('A GitHub token that may read Actions artifacts (actions:read); never logged.'),
+        names: z.array(z.string().min(1).max(200)).min(1).describe('Artifact name patterns (* and ? wildcards), e.g. junit-*, codeql-sarif.'),
+        apiUrl: z.url().default('https://api.github.com').describe('The REST API root (GitHub Enterprise Server: https://<host>/api/v3).'),
+        maxBytes: z.number().int().min(1024).max(104_857_600).default(52_428_800).describe('Largest artifact archive downloaded; larger ones are skipped and logged.'),
+      })
+      .strict()
+      .optional()
+      .describe('A github source: when a workflow run completes, download its artifacts whose names match and read the JUnit and SARIF files inside.'),
   })
   .strict();
 export type EventSourceConfig = z.infer<typeof EventSourceConfig>;
@@ -110,6 +120,9 @@ export function configSchemaFor(registry: ConnectorRegistry): z.ZodType<Changega
       const sourceIds = new Set<string>();
       config.events.sources.forEach((source, index) => {
         if (sourceIds.has(source.id)) ctx.addIssue({ code: 'custom', path: ['events', 'sources', index, 'id'], message: `duplicate event source id "${source.id}"` });
+        if (source.artifacts !== undefined && source.kind !== 'github') {
+          ctx.addIssue({ code: 'custom', path: ['events', 'sources', index, 'artifacts'], message: `artifacts are fetched for kind github only (this source is ${source.kind})` });
+        }
         sourceIds.add(source.id);
       });
       const seen = new Set<string>();
