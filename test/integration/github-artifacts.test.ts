@@ -142,6 +142,19 @@ describe('GitHub run artifacts', () => {
     expect(gate('implement.scan', mirrored(change), ctx)).toMatchObject({ result: 'fail', reason: 'security scan for 3484a3f reports 1 critical and 3 high findings open' });
   });
 
+  it('does not unpack an archive past maxBytes: a report that would is skipped, the others read', async () => {
+    await deliver();
+    const padded = `<testsuite name="huge">${'<!-- padding -->'.repeat(8192)}<testcase name="x"><failure/></testcase></testsuite>`;
+    zips['105'] = zipSync({ 'huge.xml': new TextEncoder().encode(padded), 'small.xml': new TextEncoder().encode('<testsuite name="s"><testcase name="ok"/></testsuite>') });
+    server.use(http.get(`${API}/repos/:owner/:repo/actions/runs/:runId/artifacts`, () => HttpResponse.json({ total_count: 1, artifacts: [artifact(105, 'junit-bundle')] })));
+    const small = EventSourceConfig.parse({ ...source, artifacts: { token: TOKEN, names: ['junit-*'], maxBytes: 64 * 1024 } });
+    expect(zips['105'].length).toBeLessThan(64 * 1024);
+    const correlator = new Correlator({ events: stores.events, changes: stores.changes, services: {}, monitors: [], heartbeatMaxAgeMs: 900_000 });
+    const logger = pino({ level: 'silent' });
+    await new EventProcessor({ events: stores.events, kindOf: eventSourceKind, correlator, enrich: githubArtifacts([small], logger), reassess: async () => undefined, logger }).drain();
+    expect(await stores.events.getEvent('github:run:289782451:1')).toMatchObject({ event: { tests: { passed: 1, failed: 0, skipped: 0 } } });
+  });
+
   it('retries the delivery while GitHub fails, and on its last attempt stores the run without its artifacts', async () => {
     await deliver();
     server.use(http.get(`${API}/repos/:owner/:repo/actions/runs/:runId/artifacts`, () => HttpResponse.json({ message: 'Server Error' }, { status: 502 })));

@@ -69,8 +69,20 @@ interface Found {
 }
 
 /** The JUnit (`*.xml`) and SARIF (`*.sarif`, `*.sarif.json`) files of one archive, summed; other files and unreadable reports are skipped and named in the log. */
-function readArchive(zip: Buffer, found: Found, skip: (file: string, why: string) => void): void {
-  const files = unzipSync(new Uint8Array(zip), { filter: (f) => /\.(xml|sarif|sarif\.json)$/i.test(f.name) });
+function readArchive(zip: Buffer, maxBytes: number, found: Found, skip: (file: string, why: string) => void): void {
+  // Unpacked sizes count against maxBytes too: a small archive must not unpack into gigabytes.
+  let budget = maxBytes;
+  const files = unzipSync(new Uint8Array(zip), {
+    filter: (f) => {
+      if (!/\.(xml|sarif|sarif\.json)$/i.test(f.name)) return false;
+      if (f.originalSize > budget) {
+        skip(f.name, `unpacks to ${f.originalSize} bytes, over what is left of artifacts.maxBytes (${budget})`);
+        return false;
+      }
+      budget -= f.originalSize;
+      return true;
+    },
+  });
   for (const [file, data] of Object.entries(files)) {
     const bytes = Buffer.from(data);
     try {
@@ -136,7 +148,7 @@ export function githubArtifacts(sources: readonly EventSourceConfig[], logger: L
       }
       const download = await client.request({ path: artifact.downloadUrl, pathTemplate: '/repos/{owner}/{repo}/actions/artifacts/{artifact_id}/zip', headers, binary: { maxBytes: config.maxBytes } });
       try {
-        readArchive(download.bytes ?? Buffer.alloc(0), found, (file, why) => logger.warn({ ...where, file }, `${sourceId}: ${artifact.name}/${file} skipped: ${why}`));
+        readArchive(download.bytes ?? Buffer.alloc(0), config.maxBytes, found, (file, why) => logger.warn({ ...where, file }, `${sourceId}: ${artifact.name}/${file} skipped: ${why}`));
       } catch (err) {
         // A corrupt archive will not get better by asking again.
         logger.warn({ ...where, err }, `${sourceId}: artifact ${artifact.name} of run ${run.runId} is not a readable zip archive`);

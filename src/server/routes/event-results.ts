@@ -101,6 +101,7 @@ function namesOf(query: Query, headers: Readonly<Record<string, string | undefin
   const names = {} as Record<keyof ResultsNames, string | null>;
   for (const key of RESULTS_NAME_KEYS) {
     const value = (query[key] ?? headers[nameHeader(key)] ?? '').trim();
+    if (value.length > 200) throw new ChangegateError('CG_INPUT_INVALID', `headers ${nameHeader(key)}: longer than 200 characters`, { details: { field: nameHeader(key), where: 'headers' } });
     names[key] = value === '' ? null : value;
   }
   const commit = names.commit;
