@@ -9,8 +9,7 @@ import { asChangegateError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { EventDelivery, EventStore, StoredEvent } from '../store/event-store.ts';
 import type { Correlator } from './correlate.ts';
-import type { EventSourceKind } from './event-source-kit.ts';
-import type { EventEnricher } from './artifacts/github-artifacts.ts';
+import type { EventEnricher, EventSourceKind } from './event-source-kit.ts';
 import { isHeartbeat } from './heartbeat.ts';
 import { normaliseResults, RESULTS_KIND } from './results/results-delivery.ts';
 

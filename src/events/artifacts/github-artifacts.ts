@@ -20,13 +20,11 @@ import { DEFAULT_RETRY_POLICY } from '../../http/retry-classifier.ts';
 import type { Logger } from '../../log.ts';
 import type { StoredEvent } from '../../store/event-store.ts';
 import { arr, obj, str } from '../event-fields.ts';
+import type { EventEnricher } from '../event-source-kit.ts';
 import { summariseJunit } from '../results/junit.ts';
 import { summariseSarif } from '../results/sarif.ts';
 
 type ArtifactsConfig = NonNullable<EventSourceConfig['artifacts']>;
-
-/** Enriches a delivery's events before they are stored; `final`: the delivery's last attempt (store what is known rather than fail). */
-export type EventEnricher = (source: string, events: StoredEvent[], options: { final: boolean }) => Promise<StoredEvent[]>;
 
 interface Artifact {
   id: string;
