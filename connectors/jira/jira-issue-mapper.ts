@@ -4,7 +4,7 @@
 // number of histories (monotonic), and where the mapping names no field for the
 // actual start/end they are read off the status history.
 
-import type { Change, ChangeType, Level } from '../../src/domain/change.ts';
+import type { Change, ChangeType, Level, Ref, StandIns } from '../../src/domain/change.ts';
 import { ChangegateError, isChangegateError } from '../../src/errors.ts';
 import type { RawIssue } from './jira-client.ts';
 import { parseJiraDateTime, parseJiraWhen } from './jira-date.ts';
@@ -142,6 +142,16 @@ function mapIssue(issue: RawIssue, ctx: JiraMapContext, record: string): Change 
   if (createdAt === null) throw recordInvalid('change', record, 'created', 'has no created time');
   if (updatedAt === null) throw recordInvalid('change', record, 'updated', 'has no updated time');
 
+  const services = refsOf(raw(f.services));
+  // Where the site has no field, the mapping says what stands in (recorded on the change, so the gates can say so).
+  const standIns: StandIns = {};
+  let assignmentGroup: Ref | null = refOf(raw(f.assignmentGroup));
+  if (f.assignmentGroup === null) {
+    standIns.assignmentGroup = mapping.standIns.assignmentGroup;
+    if (mapping.standIns.assignmentGroup === 'affected-service') assignmentGroup = services[0] ?? null;
+  }
+  if (f.closeNotes === null) standIns.closeNotes = mapping.standIns.closeNotes;
+
   const custom: Record<string, string | null> = {};
   for (const [name, ref] of mapping.custom) custom[name] = textOf(raw(ref));
   const key = typeof issue['key'] === 'string' ? issue['key'] : nativeId;
@@ -166,8 +176,8 @@ function mapIssue(issue: RawIssue, ctx: JiraMapContext, record: string): Change 
     actualEnd: f.actualEnd === null ? window.end : when(f.actualEnd),
     requester: refOf(raw(f.requester)),
     assignee: refOf(raw(f.assignee)),
-    assignmentGroup: refOf(raw(f.assignmentGroup)),
-    services: refsOf(raw(f.services)),
+    assignmentGroup,
+    services,
     cis: refsOf(raw(f.cis)),
     plans: { implementation: textOf(raw(f.implementationPlan)), backout: textOf(raw(f.backoutPlan)), test: textOf(raw(f.testPlan)) },
     justification: textOf(raw(f.justification)),
@@ -181,6 +191,7 @@ function mapIssue(issue: RawIssue, ctx: JiraMapContext, record: string): Change 
       artifacts: textListOf(raw(f.links.artifacts)),
       pipelines: textListOf(raw(f.links.pipelines)),
     },
+    ...(Object.keys(standIns).length > 0 ? { standIns } : {}),
     custom,
     createdAt,
     updatedAt,

@@ -62,6 +62,17 @@ export const JiraFields = strictObject({
 });
 export type JiraFields = z.output<typeof JiraFields>;
 
+/**
+ * What stands in for a canonical field the site has no field for (JSM has no
+ * assignment group and no close notes). Used only where `fields.<name>` is
+ * null: a site that has the field names it there instead.
+ */
+export const JiraStandIns = strictObject({
+  assignmentGroup: z.enum(['affected-service', 'none'], { error: 'expected affected-service or none' }).default('none'),
+  closeNotes: z.enum(['last-comment', 'none'], { error: 'expected last-comment or none' }).default('none'),
+});
+export type JiraStandIns = z.output<typeof JiraStandIns>;
+
 /** Canonical fields whose option values go through a `levels:` table. */
 export const JIRA_LEVEL_FIELDS = ['impact', 'probability', 'riskLevel'] as const;
 
@@ -79,6 +90,8 @@ export const JiraMappingFile = strictObject({
   /** JSM approval decisions (`approved`, `declined`, `pending`) → canonical approval state. */
   approvalStates: valueTable(APPROVAL_STATES, 'approvalStates'),
   fields: JiraFields,
+  /** Absent: nothing stands in (every field the site lacks stays empty, and the gates that need it say so). */
+  standIns: JiraStandIns.default({ assignmentGroup: 'none', closeNotes: 'none' }),
   /** Canonical custom name → Jira field; appears as `change.custom.<name>`. */
   custom: z
     .record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'expected a name of letters, digits and _'), FieldRef)
@@ -90,6 +103,17 @@ export const JiraMappingFile = strictObject({
     // Runs even when other keys failed, so one pass reports every mistake; the input may be partly invalid here.
     const fields = (file as { fields?: Partial<Record<string, unknown>> }).fields ?? {};
     const levels = (file as { levels?: Partial<Record<string, unknown>> }).levels ?? {};
+    const standIns = (file as { standIns?: Partial<Record<string, unknown>> }).standIns ?? {};
+    for (const name of ['assignmentGroup', 'closeNotes'] as const) {
+      const ref = fields[name];
+      if (typeof ref !== 'string' || standIns[name] === undefined || standIns[name] === 'none') continue;
+      ctx.addIssue({
+        code: 'custom',
+        path: ['standIns', name],
+        input: standIns[name],
+        message: `fields.${name} names "${ref}", so nothing needs to stand in for it; write none here, or null under fields.${name} to use the stand-in`,
+      });
+    }
     for (const canonical of JIRA_LEVEL_FIELDS) {
       const ref = fields[canonical];
       if (typeof ref !== 'string' || levels[ref] !== undefined) continue;

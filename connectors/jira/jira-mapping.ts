@@ -3,7 +3,7 @@
 import { fileURLToPath } from 'node:url';
 import type { ApprovalState, CanonicalState, ChangeType, Level } from '../../src/domain/change.ts';
 import { loadYamlFile, validateYamlSource, type YamlSource } from '../../src/kit/mapping-file.ts';
-import { JiraMappingFile, type JiraFields } from './jira-mapping-schema.ts';
+import { JiraMappingFile, type JiraFields, type JiraStandIns } from './jira-mapping-schema.ts';
 
 export interface JiraMapping {
   /** The mapping file as configured; named in every CG_MAPPING_UNKNOWN_VALUE. */
@@ -16,6 +16,8 @@ export interface JiraMapping {
   levels: ReadonlyMap<string, ReadonlyMap<string, Level>>;
   approvalStates: ReadonlyMap<string, ApprovalState>;
   fields: JiraFields;
+  /** What stands in for the fields `fields` leaves null. */
+  standIns: JiraStandIns;
   /** `[canonical custom name, field reference]` pairs. */
   custom: ReadonlyArray<readonly [string, string]>;
   /** Every field reference the mapping reads, for resolution against the site. */
@@ -39,6 +41,7 @@ function compile(data: JiraMappingFile, file: string): JiraMapping {
     levels,
     approvalStates: new Map(Object.entries(data.approvalStates)),
     fields: data.fields,
+    standIns: data.standIns,
     custom,
     fieldRefs: [...new Set(refs.filter((ref): ref is string => ref !== null))],
   };

@@ -40,6 +40,7 @@ import { PullScheduler } from '../events/pull/pull-scheduler.ts';
 import { loadServicesMapping } from '../events/services-mapping.ts';
 import { eventPullsFor } from './event-pulls-for.ts';
 import { eventSourceKind } from '../events/sources/index.ts';
+import { githubArtifacts } from '../events/artifacts/github-artifacts.ts';
 
 export interface ChangegateApp {
   config: ChangegateConfig;
@@ -164,7 +165,15 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
   const reassessor = new ClockReassessor({ store, runner, instances: instances.map((i) => i.id), logger });
   owed = new OwedAssessments({ store, runner, logger });
   const processor = new DeliveryProcessor({ store: deliveries, engine, webhookOf: (id) => connectors.get(id)?.webhook, logger, metrics, owner });
-  const eventProcessor = new EventProcessor({ events: stores.events, kindOf: eventSourceKind, correlator, reassess: (id) => runner.assessChange(id, { clockTick: true }), logger });
+  const eventProcessor = new EventProcessor({
+    events: stores.events,
+    kindOf: eventSourceKind,
+    correlator,
+    // GitHub sources with `artifacts:` read the JUnit and SARIF files a completed run uploaded.
+    enrich: githubArtifacts(config.events.sources, logger),
+    reassess: (id) => runner.assessChange(id, { clockTick: true }),
+    logger,
+  });
   // Scheduled pulls beside the webhooks (GitHub runs and deployments, Alertmanager alerts, Prometheus during hypercare).
   const pullScheduler = new PullScheduler(logger);
   const eventPulls = eventPullsFor(config, {
@@ -198,6 +207,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
         kindOf: eventSourceKind,
         events: stores.events,
         maxBodyBytes: config.events.maxBodyBytes,
+        maxResultsBytes: config.events.maxResultsBytes,
         onAccepted: () => eventProcessor.kick(),
         storeHealth: () => engine.readiness.store(),
       },

@@ -81,6 +81,16 @@ export const EventSourceConfig = z
       .optional()
       .describe('A monitoring source: the services it watches (as changes name them); absent: every service.'),
     pull: EventPullConfig.optional().describe('github, alertmanager: also pull on a schedule (runs and deployments; active alerts), beside the webhooks.'),
+    artifacts: z
+      .object({
+        token: Secret.describe('A GitHub token that may read Actions artifacts (actions:read); never logged.'),
+        names: z.array(z.string().min(1).max(200)).min(1).describe('Artifact name patterns (* and ? wildcards), e.g. junit-*, codeql-sarif.'),
+        apiUrl: z.url().default('https://api.github.com').describe('The REST API root (GitHub Enterprise Server: https://<host>/api/v3).'),
+        maxBytes: z.number().int().min(1024).max(104_857_600).default(52_428_800).describe('Largest artifact archive downloaded; larger ones are skipped and logged.'),
+      })
+      .strict()
+      .optional()
+      .describe('A github source: when a workflow run completes, download its artifacts whose names match and read the JUnit and SARIF files inside.'),
   })
   .strict()
   .superRefine((source, ctx) => {
@@ -125,6 +135,13 @@ export const EventsConfig = z
   .object({
     sources: z.array(EventSourceConfig).default([]).describe('The event sources; none: no event is taken.'),
     maxBodyBytes: z.number().int().min(1024).max(26_214_400).default(1_048_576).describe('Largest delivery taken; larger ones get 413.'),
+    maxResultsBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(104_857_600)
+      .default(10_485_760)
+      .describe('Largest JUnit or SARIF file taken by POST /v1/events/<id>/results; larger ones get 413.'),
     services: z.string().default('mappings/services.yaml').describe('The services mapping (service -> repositories, pipelines, environments, alert labels).'),
     heartbeatMaxAge: Duration.default(900_000).describe('How recently a monitoring source must have reported (a Watchdog alert, a successful pull) for alert checks to pass.'),
     prometheus: PrometheusConfig.optional().describe('Prometheus queried during hypercare (PromQL per service in the services mapping).'),
@@ -169,6 +186,9 @@ export function configSchemaFor(registry: ConnectorRegistry): z.ZodType<Changega
       const sourceIds = new Set<string>();
       config.events.sources.forEach((source, index) => {
         if (sourceIds.has(source.id)) ctx.addIssue({ code: 'custom', path: ['events', 'sources', index, 'id'], message: `duplicate event source id "${source.id}"` });
+        if (source.artifacts !== undefined && source.kind !== 'github') {
+          ctx.addIssue({ code: 'custom', path: ['events', 'sources', index, 'artifacts'], message: `artifacts are fetched for kind github only (this source is ${source.kind})` });
+        }
         sourceIds.add(source.id);
       });
       const seen = new Set<string>();

@@ -78,6 +78,20 @@ export interface Cab {
   recommendation: string | null;
 }
 
+/**
+ * Canonical fields a site may have no field for (JSM has no assignment group
+ * and no close notes), and what a mapping lets stand in for each:
+ * `affected-service`: the first affected service, whose team owns the change, is
+ * the assignment group; `last-comment`: the latest comment or internal note made
+ * since implementation ended is the close notes (gates read it from the journal);
+ * `none`: the site has no such field and nothing stands in, so a gate that needs
+ * it says so instead of reporting an empty field.
+ */
+export interface StandIns {
+  assignmentGroup?: 'affected-service' | 'none';
+  closeNotes?: 'last-comment' | 'none';
+}
+
 export interface ChangeLinks {
   repos: string[];
   commits: string[];
@@ -124,6 +138,8 @@ export interface Change {
   closeCode: string | null;
   closeNotes: string | null;
   links: ChangeLinks;
+  /** Absent for a change whose every canonical field is read from a field of the record (ServiceNow); see StandIns. */
+  standIns?: StandIns;
   /** Fields a mapping names under `custom:` (e.g. `u_` fields), by canonical name. */
   custom: Record<string, string | null>;
   createdAt: string;

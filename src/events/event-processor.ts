@@ -9,13 +9,16 @@ import { asChangegateError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { EventDelivery, EventStore, StoredEvent } from '../store/event-store.ts';
 import type { Correlator } from './correlate.ts';
-import type { EventSourceKind } from './event-source-kit.ts';
+import type { EventEnricher, EventSourceKind } from './event-source-kit.ts';
 import { isHeartbeat } from './heartbeat.ts';
+import { normaliseResults, RESULTS_KIND } from './results/results-delivery.ts';
 
 export interface EventProcessorDeps {
   events: EventStore;
   kindOf(kind: string): EventSourceKind | undefined;
   correlator: Correlator;
+  /** Adds what the events point at (a GitHub run's artifacts) before they are stored; absent: nothing is added. */
+  enrich?: EventEnricher | undefined;
   /** Re-assesses a change whose evidence moved. */
   reassess(changeId: string): Promise<unknown>;
   logger: Logger;
@@ -83,18 +86,22 @@ export class EventProcessor {
     const { events, correlator, logger } = this.#deps;
     const now = this.#now();
     try {
-      const kind = this.#deps.kindOf(delivery.kind);
+      const stored = { headers: delivery.headers, rawBody: delivery.rawBody };
+      // A results upload (JUnit, SARIF) is read from its bytes whatever its source's kind.
+      const kind = delivery.kind === RESULTS_KIND ? null : this.#deps.kindOf(delivery.kind);
       if (kind === undefined) {
         await events.fail(delivery.id, `no event source kind "${delivery.kind}" in this build`, null, now);
         return;
       }
-      const said = kind.normalise(delivery.source, { headers: delivery.headers, rawBody: delivery.rawBody }, JSON.parse(delivery.rawBody.toString('utf8')));
+      const said = kind === null ? normaliseResults(delivery.source, stored) : kind.normalise(delivery.source, stored, JSON.parse(delivery.rawBody.toString('utf8')));
       const stamp = { source: delivery.source, deliveryId: delivery.deliveryId, receivedAt: delivery.receivedAt };
       const beats = said.monitor.filter(isHeartbeat);
-      const toStore: StoredEvent[] = [
+      const normalised: StoredEvent[] = [
         ...said.ci.map((event): StoredEvent => ({ type: 'ci', id: event.id, ...stamp, event })),
         ...said.monitor.filter((e) => !isHeartbeat(e)).map((event): StoredEvent => ({ type: 'monitor', id: event.id, ...stamp, event })),
       ];
+      const lastAttempt = delivery.attempts >= (this.#deps.maxAttempts ?? 8);
+      const toStore = this.#deps.enrich === undefined ? normalised : await this.#deps.enrich(delivery.source, normalised, { final: lastAttempt });
       // Linked before completing: a crash in between processes the delivery again, and links are idempotent.
       const links = await correlator.linksFor(toStore, now);
       if (links.length > 0) await events.link(links);

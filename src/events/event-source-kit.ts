@@ -6,6 +6,7 @@
 // the same route and tested the same way.
 
 import type { CiEvent, MonitorEvent } from '../domain/events.ts';
+import type { StoredEvent } from '../store/event-store.ts';
 
 /** One webhook delivery as it arrived. */
 export interface SourceDelivery {
@@ -39,3 +40,10 @@ export interface EventSourceKind {
    */
   normalise(sourceId: string, delivery: SourceDelivery, body: unknown): NormalisedEvents;
 }
+
+/**
+ * Adds what a delivery's events point at before they are stored (a GitHub
+ * run's artifacts); `final`: the delivery's last attempt, when storing what is
+ * known beats failing. Throwing retries the delivery.
+ */
+export type EventEnricher = (source: string, events: StoredEvent[], options: { final: boolean }) => Promise<StoredEvent[]>;

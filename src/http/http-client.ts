@@ -65,6 +65,8 @@ export interface HttpRequest {
   headers?: Record<string, string>;
   /** Statuses returned to the caller instead of failing (e.g. 404 on a lookup by id). */
   acceptStatuses?: readonly number[];
+  /** Read the body as bytes (an artifact archive), not text; redirects are followed, the Authorization header dropped at another host. */
+  binary?: { maxBytes: number };
   signal?: AbortSignal;
 }
 
@@ -75,6 +77,8 @@ export interface HttpResult {
   /** Parsed JSON, or undefined when the body is not JSON. */
   data: unknown;
   text: string;
+  /** The body as received, when the request asked for `binary`. */
+  bytes?: Buffer;
   /** HTTP requests this call made, retries and the refreshed retry included. */
   attempts: number;
 }
@@ -159,11 +163,13 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     const report = (status: number | null, code: string | null): void =>
       options.onRequest?.({ instance: instanceId, method, path: req.pathTemplate ?? req.path, status, code, ms: performance.now() - started, attempt: attemptNo });
     try {
-      const res = await http.request<string>({ method, url: req.path, params: req.params, headers, data, signal });
-      const text = typeof res.data === 'string' ? res.data : '';
+      const binary = req.binary === undefined ? {} : { responseType: 'arraybuffer' as const, maxContentLength: req.binary.maxBytes };
+      const res = await http.request<string | ArrayBuffer>({ method, url: req.path, params: req.params, headers, data, signal, ...binary });
+      const bytes = req.binary !== undefined && typeof res.data !== 'string' ? Buffer.from(res.data) : undefined;
+      const text = typeof res.data === 'string' ? res.data : bytes !== undefined && (res.status < 200 || res.status >= 300) ? bytes.toString('utf8') : '';
       const body = parseJson(text);
       report(res.status, null);
-      const result: HttpResult = { status: res.status, headers: flattenHeaders(res.headers), data: body, text, attempts: attemptNo };
+      const result: HttpResult = { status: res.status, headers: flattenHeaders(res.headers), data: body, text, attempts: attemptNo, ...(bytes === undefined ? {} : { bytes }) };
       return { result, outcome: { kind: 'response', status: res.status, headers: result.headers }, cause: null, body: body ?? text };
     } catch (err) {
       if (req.signal?.aborted) throw new AbortError(asError(req.signal.reason));

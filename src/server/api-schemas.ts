@@ -51,6 +51,10 @@ export const ChangeSchema = z.object({
   closeCode: z.string().nullable(),
   closeNotes: z.string().nullable(),
   links: z.object({ repos: z.array(z.string()), commits: z.array(z.string()), artifacts: z.array(z.string()), pipelines: z.array(z.string()) }),
+  standIns: z
+    .object({ assignmentGroup: z.enum(['affected-service', 'none']).optional(), closeNotes: z.enum(['last-comment', 'none']).optional() })
+    .optional()
+    .meta({ description: 'Fields the source system has no field for, and what stands in for each (`none`: nothing does); absent when every field is read from the record.' }),
   custom: z.record(z.string(), z.string().nullable()),
   createdAt: z.string(),
   updatedAt: z.string(),

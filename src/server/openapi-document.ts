@@ -41,8 +41,10 @@ function requestBodyOf(route: RouteDeclaration): Json | undefined {
   const body = route.body;
   if (body === undefined) return undefined;
   if (isRawBody(body)) {
-    // Taken as bytes whatever the content type says; JSON is what the sources send.
-    return { required: true, description: body.description, content: { 'application/json': { schema: jsonSchemaOf(body.schema, 'input') } } };
+    // Taken as bytes whatever the content type says; JSON is what the sources send, unless the route names its types.
+    const types = body.contentTypes ?? ['application/json'];
+    const content = Object.fromEntries(types.map((type) => [type, { schema: /[/+]xml$/.test(type) ? { type: 'string' } : jsonSchemaOf(body.schema, 'input') }]));
+    return { required: true, description: body.description, content };
   }
   return { required: true, content: { 'application/json': { schema: jsonSchemaOf(body, 'input') } } };
 }

@@ -29,6 +29,8 @@ export interface RawBody {
   schema: z.ZodType;
   /** Largest body taken; larger ones get 413 CG_INPUT_INVALID. */
   limit: number;
+  /** Media types documented (default `application/json`); an XML type is documented as a string. The handler refuses others itself. */
+  contentTypes?: readonly string[];
 }
 
 export interface RouteDeclaration {

@@ -15,6 +15,8 @@ import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts
 import { SqliteAssessmentStore } from '../../src/store/sqlite/sqlite-assessment-store.ts';
 import { SqliteDeliveryStore } from '../../src/store/sqlite/sqlite-delivery-store.ts';
 import { SqliteEvidenceStore } from '../../src/store/sqlite/sqlite-evidence-store.ts';
+import { SqliteEventStore } from '../../src/store/sqlite/sqlite-event-store.ts';
+import { eventSourceKind } from '../../src/events/sources/index.ts';
 import { SqliteOutboxStore } from '../../src/store/sqlite/sqlite-outbox-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 import { InstanceConfig, registry } from '../../src/app/registry.ts';
@@ -53,6 +55,7 @@ beforeAll(async () => {
     webhooks: { deliveries, connectorOf: () => undefined },
     history: { assessments: SqliteAssessmentStore.open(':memory:'), outbox: SqliteOutboxStore.open(':memory:'), ownWritesOf: () => undefined },
     evidence: SqliteEvidenceStore.open(':memory:'),
+    events: { sources: [], kindOf: eventSourceKind, events: SqliteEventStore.open(':memory:') },
   });
   await app.ready();
   document = (await app.inject('/openapi.json')).json();
@@ -112,6 +115,27 @@ describe('GET /openapi.json', () => {
   it('describes limit as the integer it is on the wire', () => {
     const limit = document.paths['/v1/changes']?.['get']?.parameters?.find((p) => p.name === 'limit');
     expect(limit).toMatchObject({ in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000 } });
+  });
+});
+
+describe('the results route', () => {
+  it('documents the file types it reads, its names, and every refusal with its code', () => {
+    const op = document.paths['/v1/events/{source}/results']?.['post'] as Operation & { requestBody: { content: Record<string, { schema: Record<string, unknown> }> } };
+    expect(Object.keys(op.requestBody.content)).toEqual(['application/xml', 'text/xml', 'application/sarif+json', 'application/json']);
+    expect(op.requestBody.content['application/xml']?.schema).toEqual({ type: 'string' });
+    expect(op.parameters?.filter((p) => p.in === 'query').map((p) => [p.name, p.required])).toEqual([
+      ['commit', false],
+      ['change', false],
+      ['run', false],
+      ['repo', false],
+      ['branch', false],
+      ['name', false],
+      ['environment', false],
+      ['url', false],
+    ]);
+    const codes = (status: string) => op.responses[status]?.content['application/json']?.schema.properties?.error?.properties.code.enum;
+    expect([codes('413'), codes('415'), codes('422')]).toEqual([['CG_INPUT_INVALID'], ['CG_RESULTS_TYPE_UNSUPPORTED'], ['CG_RESULTS_INVALID']]);
+    expect(Object.keys(op.responses)).toEqual(['202', '400', '401', '404', '413', '415', '422', '500', '503']);
   });
 });
 

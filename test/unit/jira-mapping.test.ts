@@ -49,6 +49,14 @@ describe('jira-mapping files', () => {
     ]);
   });
 
+  it('refuses a stand-in for a field the mapping names, saying which to drop', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cg-jira-map-'));
+    const file = join(dir, 'jira.team.yaml');
+    writeFileSync(file, readFileSync(DEFAULT_JIRA_MAPPING, 'utf8').replace(/^  assignmentGroup: null .*$/m, '  assignmentGroup: Team'));
+    const [result] = validateMappingFiles(file, mappingKindsOf(registry));
+    expect(result?.errors).toEqual([expect.stringMatching(/standIns\.assignmentGroup: fields\.assignmentGroup names "Team", so nothing needs to stand in for it; write none here/)]);
+  });
+
   it('loads the default mapping with every field it reads, by name or system id', () => {
     const mapping = loadJiraMapping();
     expect(mapping.fieldRefs).toEqual(expect.arrayContaining(['summary', 'Change type', 'Change risk', 'Impact', 'Change start date', 'Change completion date', 'Affected services', 'Implementation plan', 'Backout plan', 'Test plan', 'Approvers', 'Urgency']));
@@ -153,5 +161,17 @@ describe('issue → change, the cases that must not be guessed', () => {
     expect(change).toMatchObject({ state: 'review', actualStart: '2026-03-01T12:00:00Z', actualEnd: '2026-03-02T09:00:00Z', nativeRevision: 31 });
     const inside = mapJiraIssue({ ...issue({}), changelog: { startAt: 0, maxResults: 3, total: 3, histories: histories.slice(1) } }, ctx);
     expect(inside).toMatchObject({ state: 'implement', actualStart: '2026-03-01T12:00:00Z', actualEnd: null, nativeRevision: 3 });
+  });
+
+  it('lets the first affected service stand in for the assignment group JSM lacks, and records what stands in', () => {
+    const withServices = resolveFieldRefs(mapping.fieldRefs, [field('summary', 'Summary'), field('customfield_10045', 'Affected services')]);
+    const services = [
+      { id: 'svc-1', name: 'Payments API' },
+      { id: 'svc-2', name: 'Checkout Web' },
+    ];
+    const change = mapJiraIssue(issue({ customfield_10045: services }), { ...ctx, fields: withServices });
+    expect(change).toMatchObject({ assignmentGroup: { id: 'svc-1', name: 'Payments API' }, closeNotes: null, standIns: { assignmentGroup: 'affected-service', closeNotes: 'last-comment' } });
+    const none: JiraMapContext = { ...ctx, fields: withServices, mapping: { ...mapping, standIns: { assignmentGroup: 'none', closeNotes: 'none' } } };
+    expect(mapJiraIssue(issue({ customfield_10045: services }), none)).toMatchObject({ assignmentGroup: null, standIns: { assignmentGroup: 'none', closeNotes: 'none' } });
   });
 });

@@ -7,6 +7,7 @@ import type { Approval, Ref } from '../../domain/change.ts';
 import { fieldRef, isBlank } from '../evidence.ts';
 import { formatUtc } from '../zoned-time.ts';
 import { defineGate, fail, listText, pass, pending, plural } from './gate.ts';
+import { groupStandInText, NO_GROUP_HINT } from './planning-gates.ts';
 
 function refMatches(ref: Ref | null, names: readonly string[]): boolean {
   if (ref === null) return false;
@@ -109,13 +110,25 @@ export const separationOfDuties = defineGate({
 export const accountableOwner = defineGate({
   id: 'scheduled.accountable-owner',
   check({ change }) {
-    const missing = [change.assignee === null ? 'assignee' : null, change.assignmentGroup === null ? 'assignment group' : null].filter((m): m is string => m !== null);
+    const noGroupField = change.assignmentGroup === null && change.standIns?.assignmentGroup === 'none';
+    const missing = [
+      change.assignee === null ? 'assignee is not set' : null,
+      change.assignmentGroup === null
+        ? noGroupField
+          ? 'this site has no assignment group field and the mapping lets nothing stand in for it'
+          : change.standIns?.assignmentGroup === 'affected-service'
+            ? 'no affected service is named to stand in for the assignment group'
+            : 'assignment group is not set'
+        : null,
+    ].filter((m): m is string => m !== null);
     if (missing.length > 0) {
-      return fail(`no single accountable owner: ${listText(missing)} ${missing.length === 1 ? 'is' : 'are'} not set`, missing.map((m) => fieldRef(m, 'not set')));
+      const verdict = fail(`no single accountable owner: ${missing.join('; ')}`, missing.map((m) => fieldRef(m.startsWith('assignee') ? 'assignee' : 'assignmentGroup', m)));
+      return noGroupField ? { ...verdict, hint: NO_GROUP_HINT } : verdict;
     }
     const assignee = change.assignee as Ref;
     const group = change.assignmentGroup as Ref;
-    return pass(`accountable owner ${assignee.name ?? assignee.id} (${group.name ?? group.id})`);
+    const standIn = groupStandInText(change) === null ? '' : ', the affected service standing in for the assignment group';
+    return pass(`accountable owner ${assignee.name ?? assignee.id} (${group.name ?? group.id}${standIn})`);
   },
 });
 

@@ -68,17 +68,42 @@ export const noAlertsFiring = defineGate({
   },
 });
 
+/** The latest comment or internal note since implementation ended (any, when it never recorded an end), known at `now`. */
+function closingComment(journal: readonly JournalEntry[], actualEnd: string | null, now: number): JournalEntry | null {
+  const since = actualEnd === null ? Number.NEGATIVE_INFINITY : Date.parse(actualEnd);
+  return journalAt(journal, now).find((e) => !(Date.parse(e.at) < since) && e.text.trim() !== '') ?? null;
+}
+
 export const closeFields = defineGate({
   id: 'closed.close-fields',
-  check({ change }) {
-    const missing = (
-      [
-        ['close code', 'closeCode', change.closeCode],
-        ['close notes', 'closeNotes', change.closeNotes],
-      ] as const
-    ).filter(([, , value]) => isBlank(value));
-    if (missing.length > 0) {
-      return fail(`${listText(missing.map(([label]) => label))} ${missing.length === 1 ? 'is' : 'are'} not set`, missing.map(([label, path]) => fieldRef(path, `${label} is empty`)));
+  // Read only where a comment stands in for close notes (JSM), but a validating caller loads children by gate.
+  reads: ['journal'],
+  check({ mirrored, change, now }) {
+    const standIn = isBlank(change.closeNotes) && change.standIns?.closeNotes === 'last-comment' ? closingComment(mirrored.journal, change.actualEnd, now) : null;
+    const notesMissing = isBlank(change.closeNotes) && standIn === null;
+    const plain: string[] = [];
+    const problems: string[] = [];
+    const evidence: EvidenceRef[] = [];
+    if (isBlank(change.closeCode)) {
+      plain.push('close code');
+      evidence.push(fieldRef('closeCode', 'close code is empty'));
+    }
+    if (notesMissing) {
+      evidence.push(fieldRef('closeNotes', 'close notes are empty'));
+      const since = change.actualEnd === null ? '' : ` since implementation ended at ${formatUtc(Date.parse(change.actualEnd))}`;
+      if (change.standIns?.closeNotes === 'last-comment') problems.push(`no comment${since} stands in for close notes (this site has no close notes field): comment on the change how it went`);
+      else if (change.standIns?.closeNotes === 'none') problems.push('close notes: this site has no close notes field and the mapping lets nothing stand in for them');
+      else plain.push('close notes');
+    }
+    if (plain.length > 0) problems.unshift(`${listText(plain)} ${plain.length === 1 ? 'is' : 'are'} not set`);
+    if (problems.length > 0) {
+      const verdict = fail(problems.join('; '), evidence);
+      return notesMissing && change.standIns?.closeNotes === 'none'
+        ? { ...verdict, hint: 'name the site\'s close notes field under fields.closeNotes in the mapping, or let the latest comment stand in (standIns.closeNotes: last-comment)' }
+        : verdict;
+    }
+    if (standIn !== null) {
+      return pass(`closed as "${change.closeCode}"; the comment by ${standIn.author} at ${formatUtc(Date.parse(standIn.at))} stands in for close notes`, [journalRef(standIn)]);
     }
     return pass(`closed as "${change.closeCode}" with close notes`);
   },

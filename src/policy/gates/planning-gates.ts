@@ -35,6 +35,27 @@ function fieldMissing(change: Change, field: RecordField): boolean {
   }
 }
 
+/** What the ticket's reader is told about a missing field: a field the site does not have is not an empty field. */
+function missingLabel(change: Change, field: RecordField): string {
+  if (field !== 'assignmentGroup') return FIELD_LABEL[field];
+  switch (change.standIns?.assignmentGroup) {
+    case 'none':
+      return 'assignment group (this site has no assignment group field and the mapping lets nothing stand in for it)';
+    case 'affected-service':
+      return 'assignment group (the affected service stands in for it, and none is named)';
+    default:
+      return FIELD_LABEL[field];
+  }
+}
+
+/** How a field that is set got its value, when a stand-in gave it. */
+export function groupStandInText(change: Change): string | null {
+  if (change.standIns?.assignmentGroup !== 'affected-service' || change.assignmentGroup === null) return null;
+  return `the affected service ${change.assignmentGroup.name ?? change.assignmentGroup.id} stands in for the assignment group`;
+}
+
+export const NO_GROUP_HINT = 'the site has no assignment group: name its group or team field under fields.assignmentGroup in the mapping, or let the affected service stand in (standIns.assignmentGroup: affected-service)';
+
 export function windowText(o: { name: string; start: number; end: number }): string {
   return `"${o.name}" (${formatUtc(o.start)} – ${formatUtc(o.end)})`;
 }
@@ -48,9 +69,11 @@ export const recordComplete = defineGate({
   check({ change }, params) {
     const missing = params.fields.filter((f) => fieldMissing(change, f));
     if (missing.length > 0) {
-      return fail(`the record is missing ${listText(missing.map((f) => FIELD_LABEL[f]))}`, missing.map((f) => fieldRef(f, `${FIELD_LABEL[f]} is empty`)));
+      const verdict = fail(`the record is missing ${listText(missing.map((f) => missingLabel(change, f)))}`, missing.map((f) => fieldRef(f, `${FIELD_LABEL[f]} is empty`)));
+      return missing.includes('assignmentGroup') && change.standIns?.assignmentGroup === 'none' ? { ...verdict, hint: NO_GROUP_HINT } : verdict;
     }
-    return pass(`${listText(params.fields.map((f) => FIELD_LABEL[f]))} ${params.fields.length === 1 ? 'is' : 'are'} set`);
+    const standIn = params.fields.includes('assignmentGroup') ? groupStandInText(change) : null;
+    return pass(`${listText(params.fields.map((f) => FIELD_LABEL[f]))} ${params.fields.length === 1 ? 'is' : 'are'} set${standIn === null ? '' : ` (${standIn})`}`);
   },
 });
 

@@ -10,11 +10,13 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { EventSourceConfig } from '../../config/schema.ts';
 import { ChangegateError } from '../../errors.ts';
-import type { EventSourceKind, SourceDelivery } from '../../events/event-source-kit.ts';
+import type { EventSourceKind } from '../../events/event-source-kit.ts';
 import type { EventStore } from '../../store/event-store.ts';
-import { STORE_FAULT_TEXT, type StoreHealthState } from '../../store/store-health.ts';
+import type { StoreHealthState } from '../../store/store-health.ts';
 import { nestsDeeperThan } from '../json-depth.ts';
 import { defineRoute, registerRoute } from '../route-contract.ts';
+import { deliveryOf, eventIngress } from './event-ingress.ts';
+import { registerResultsRoute } from './event-results.ts';
 import { WEBHOOK_MAX_DEPTH } from './webhooks.ts';
 
 /** The default `events.maxBodyBytes`. */
@@ -28,6 +30,8 @@ export interface EventRouteDeps {
   kindOf(kind: string): EventSourceKind | undefined;
   events: EventStore;
   maxBodyBytes?: number;
+  /** Largest results file (`POST /v1/events/:source/results`); default 10 MiB (RESULTS_BODY_LIMIT). */
+  maxResultsBytes?: number;
   storeHealth?: () => StoreHealthState;
   /** Called once a new delivery is stored (wakes the event processor). */
   onAccepted?: () => void;
@@ -66,39 +70,20 @@ function parse(raw: Buffer, source: string): unknown {
   }
 }
 
-function deliveryOf(raw: Buffer, headers: Record<string, string | string[] | undefined>): SourceDelivery {
-  const flat: Record<string, string | undefined> = {};
-  for (const [name, value] of Object.entries(headers)) flat[name] = Array.isArray(value) ? value.join(', ') : value;
-  return { headers: flat, rawBody: raw };
-}
-
 export function registerEventRoutes(app: FastifyInstance, deps: EventRouteDeps): void {
   const clock = deps.clock ?? (() => new Date());
   const limit = deps.maxBodyBytes ?? EVENT_BODY_LIMIT;
-  const byId = new Map(deps.sources.map((s) => [s.id, s]));
+  const ingress = eventIngress(deps);
 
   const handle = async (sourceId: string, raw: Buffer, headers: Record<string, string | string[] | undefined>) => {
-    const source = byId.get(sourceId);
-    const kind = source === undefined ? undefined : deps.kindOf(source.kind);
-    if (source === undefined || kind === undefined) {
-      throw new ChangegateError('CG_EVENT_SOURCE_UNKNOWN', `params source: no event source "${sourceId}" is configured`, { details: { field: 'source', where: 'params', source: sourceId } });
-    }
+    const found = ingress.source(sourceId);
+    const { source, kind } = found;
     const delivery = deliveryOf(raw, headers);
-    const verdict = kind.verify(delivery, source.secrets);
-    if (!verdict.ok) {
-      const code = verdict.reason === 'missing' ? 'CG_WEBHOOK_SIGNATURE_MISSING' : 'CG_WEBHOOK_SIGNATURE_INVALID';
-      const what = verdict.reason === 'missing' ? 'carries no signature or token' : 'carries a signature or token that matches none of the source\'s secrets';
-      throw new ChangegateError(code, `headers ${verdict.detail}: the delivery ${what}`, { details: { field: verdict.detail, where: 'headers', source: sourceId } });
-    }
+    ingress.verify(found, delivery);
     // Normalised here only to refuse what can never be processed; the processor normalises again from the stored bytes.
     kind.normalise(source.id, delivery, parse(raw, sourceId));
     const deliveryId = kind.deliveryId(delivery) ?? `sha256:${createHash('sha256').update(raw).digest('hex')}`;
-    const health = deps.storeHealth?.();
-    if (health !== undefined && !health.ok && health.reason !== 'locked') {
-      throw new ChangegateError('CG_STORE_UNAVAILABLE', `the delivery was not stored: ${STORE_FAULT_TEXT[health.reason]} (since ${health.since}); retry later`, {
-        details: { reason: health.reason, since: health.since, source: sourceId },
-      });
-    }
+    ingress.storable(sourceId);
     const kept: Record<string, string> = {};
     for (const [name, value] of Object.entries(delivery.headers)) if (value !== undefined && KEPT_HEADERS.test(name)) kept[name] = value;
     const { duplicate } = await deps.events.record({ source: source.id, kind: source.kind, deliveryId, receivedAt: clock().toISOString(), headers: kept, rawBody: raw });
@@ -106,10 +91,11 @@ export function registerEventRoutes(app: FastifyInstance, deps: EventRouteDeps):
     return { accepted: true as const, duplicate, deliveryId };
   };
 
-  // Encapsulated: the raw-body parser and the configured limit apply to this route only.
+  // Encapsulated: the raw-body parser and the configured limit apply to these routes only.
   void app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: limit }, (_request, body, done) => done(null, body));
     registerRoute(scope, eventRoute(limit), ({ params, body }, request) => handle(params.source, body, request.headers));
   });
+  registerResultsRoute(app, deps, ingress);
 }

@@ -28,6 +28,35 @@ const cases = [
   { gate: 'closed.close-fields', name: 'not closed out', mc: mirrored(ENDED), result: 'fail', reason: /^close code and close notes are not set$/ },
   { gate: 'closed.close-fields', name: 'no notes', mc: mirrored({ ...ENDED, closeCode: 'successful' }), result: 'fail', reason: /^close notes is not set$/ },
   { gate: 'closed.close-fields', name: 'closed out', mc: mirrored({ ...ENDED, ...closedOut }), result: 'pass', reason: /closed as "successful"/ },
+  {
+    gate: 'closed.close-fields',
+    name: 'JSM: the latest comment since implementation ended stands in for notes',
+    mc: mirrored(
+      { ...ENDED, closeCode: 'Done', standIns: { closeNotes: 'last-comment' } },
+      {
+        journal: [
+          buildJournalEntry({ id: 'c1', text: 'Starting the rollout now.', at: '2026-03-10T22:05:00Z', author: 'bob.implementer' }),
+          buildJournalEntry({ id: 'c2', kind: 'comment', text: 'Rolled out 4.2.0; smoke suite green.', at: '2026-03-11T08:00:00Z', author: 'carol.changemgr' }),
+        ],
+      },
+    ),
+    result: 'pass',
+    reason: /^closed as "Done"; the comment by carol.changemgr at 2026-03-11 08:00 UTC stands in for close notes$/,
+  },
+  {
+    gate: 'closed.close-fields',
+    name: 'JSM: only comments from before implementation ended',
+    mc: mirrored({ ...ENDED, closeCode: 'Done', standIns: { closeNotes: 'last-comment' } }, { journal: [buildJournalEntry({ text: 'Starting the rollout now.', at: '2026-03-10T22:05:00Z' })] }),
+    result: 'fail',
+    reason: /^no comment since implementation ended at 2026-03-10 23:30 UTC stands in for close notes \(this site has no close notes field\): comment on the change how it went$/,
+  },
+  {
+    gate: 'closed.close-fields',
+    name: 'a site with no notes field and no stand-in',
+    mc: mirrored({ ...ENDED, closeCode: 'Done', standIns: { closeNotes: 'none' } }),
+    result: 'fail',
+    reason: /^close notes: this site has no close notes field and the mapping lets nothing stand in for them$/,
+  },
   { gate: 'closed.pir', name: 'emergency without PIR', mc: mirrored({ ...ENDED, type: 'emergency' }), result: 'fail', reason: /emergency changes need a post-implementation review \(seed §7.6\): none recorded; add a work note starting with \[PIR\]/ },
   {
     gate: 'closed.pir',
