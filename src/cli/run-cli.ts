@@ -82,7 +82,7 @@ async function runCommand(spec: CommandSpec, args: readonly string[], registry: 
       );
     }
     case 'evidence export': {
-      const [out, since, until, instance, signingKey] = [str(values['out']), str(values['since']), str(values['until']), str(values['instance']), str(values['signing-key'])];
+      const [out, since, until, instance, signingKey, format] = [str(values['out']), str(values['since']), str(values['until']), str(values['instance']), str(values['signing-key']), str(values['format'])];
       return runEvidenceExport(
         registry,
         {
@@ -92,6 +92,7 @@ async function runCommand(spec: CommandSpec, args: readonly string[], registry: 
           ...(until === undefined ? {} : { until }),
           ...(instance === undefined ? {} : { instance }),
           ...(signingKey === undefined ? {} : { signingKey }),
+          ...(format === undefined ? {} : { format }),
           ...(config ? { config } : {}),
         },
         { stdout: process.stdout, stderr: process.stderr },
