@@ -145,6 +145,16 @@ export const COMMANDS: readonly CommandSpec[] = [
     positionals: { min: 1, max: 1, names: 'FILE' },
   },
   {
+    name: 'evidence public-key',
+    usage: 'evidence public-key [--config FILE]',
+    summary:
+      'print the public key of the deployment\'s evidence signing key (evidence.signingKey) as PEM, to publish in the deployment\'s README for auditors ' +
+      '(its SHA-256 fingerprint on stderr). Exit 0 printed, 2 no key configured or configuration',
+    options: { ...CONFIG },
+    examples: ['changegate evidence public-key --config changegate.yaml > changegate-evidence.pub'],
+    positionals: { min: 0, max: 0, names: '' },
+  },
+  {
     name: 'mappings validate',
     usage: 'mappings validate [DIR|FILE] [--json] | mappings validate --instance ID [--config FILE]',
     summary:

@@ -1,12 +1,15 @@
 // `changegate evidence export KEY [--format json|html|in-toto] [--out FILE] [--signing-key FILE]`,
 // `changegate evidence export --since DATE --until DATE [--instance ID] --out DIR` and
-// `changegate evidence verify FILE [--public-key FILE] [--json]`: an auditor's bundle of a
+// `changegate evidence verify FILE [--public-key FILE] [--json]` and
+// `changegate evidence public-key [--config FILE]`: an auditor's bundle of a
 // change's ledger (src/evidence) as JSON, as a page to read or print, or as an in-toto
 // statement (in a signed DSSE envelope when given a key); a period's changes as one
 // bundle and one page each with an index (index.json, index.html); and the offline
-// check of a bundle or an envelope.
+// check of a bundle or an envelope; and the public half of the deployment's
+// signing key, to publish.
 //
 // Exit codes: export 0 written, 2 usage, configuration or an unknown change;
+// public-key 0 printed, 2 no key configured or configuration;
 // verify 0 intact, 1 altered (the first problem names the entry and field), 2 usage or unreadable file.
 
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
@@ -16,6 +19,7 @@ import { loadConfig } from '../config/load-config.ts';
 import { bundleHtml, periodIndexHtml, type PeriodIndexRow } from '../evidence/bundle-html.ts';
 import { buildBundle, type EvidenceBundle } from '../evidence/evidence-bundle.ts';
 import { dsseEnvelope, inTotoStatement, isDsseEnvelope, isInTotoStatement, verifyStatement } from '../evidence/in-toto-statement.ts';
+import { loadSigningKey, publicKeyOf } from '../evidence/signing-key.ts';
 import { verifyBundle } from '../evidence/verify-bundle.ts';
 import type { ChangeLinks } from '../domain/change.ts';
 import type { ConnectorRegistry } from '../kit/connector-registry.ts';
@@ -94,8 +98,10 @@ export async function runEvidenceExport(registry: ConnectorRegistry, options: Ex
   if (!period && options.key === undefined) throw new UsageError('give a change KEY, or --since DATE --until DATE --out DIR for a period', spec('evidence export'));
   if (period && (options.since === undefined || options.until === undefined || options.out === undefined)) throw new UsageError('a period needs --since, --until and --out DIR', spec('evidence export'));
   const format = formatOf(options.format);
-  const signingKey = options.signingKey === undefined ? null : readKey(options.signingKey, 'private', '--signing-key');
+  const given = options.signingKey === undefined ? null : readKey(options.signingKey, 'private', '--signing-key');
   const { config } = loadConfig(registry, { path: options.config });
+  // The deployment's key (`evidence.signingKey`) unless one is given.
+  const signingKey = given ?? loadSigningKey(config.evidence.signingKey);
   if (config.store.kind === 'sqlite' && config.store.path !== ':memory:' && !existsSync(config.store.path)) {
     out.stderr.write(`changegate evidence export: no store at ${config.store.path}: run \`changegate sync\` first, or name the configuration with --config\n`);
     return 2;
@@ -169,4 +175,18 @@ export function runEvidenceVerify(file: string, options: { publicKey?: string; j
   out.stdout.write(`ALTERED ${file}: ${first ? `${where(first)} ${first.reason}` : ''}\n`);
   for (const p of report.problems.slice(1)) out.stdout.write(`        also ${where(p)} ${p.reason}\n`);
   return 1;
+}
+
+/** The public key of `evidence.signingKey` as PEM on stdout (for the deployment's README), its fingerprint on stderr. */
+export function runEvidencePublicKey(registry: ConnectorRegistry, options: { config?: string }, out: EvidenceOutput): number {
+  const { config, file } = loadConfig(registry, { path: options.config });
+  const key = loadSigningKey(config.evidence.signingKey);
+  if (key === null) {
+    out.stderr.write(`changegate evidence public-key: ${file ?? 'the built-in demo'} sets no evidence.signingKey: bundles are unsigned (see the README, "Signing evidence")\n`);
+    return 2;
+  }
+  const { pem, fingerprint } = publicKeyOf(key);
+  out.stdout.write(pem);
+  out.stderr.write(`Ed25519 public key of evidence.signingKey, SHA-256 fingerprint ${fingerprint}\n`);
+  return 0;
 }

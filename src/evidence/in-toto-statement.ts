@@ -40,7 +40,7 @@ const COMMIT = /^[0-9a-f]{7,64}$/;
 
 /** SHA-256 (hex) of the public key's SPKI DER: the envelope's `keyid`, and the fingerprint a deployment publishes. */
 export function keyId(key: KeyObject): string {
-  return sha256Hex(createPublicKey(key).export({ type: 'spki', format: 'der' }));
+  return sha256Hex((key.type === 'public' ? key : createPublicKey(key)).export({ type: 'spki', format: 'der' }));
 }
 
 /**
