@@ -63,7 +63,8 @@ describe('in-toto export', () => {
     expect(verify(null, body, keys.publicKey, sig)).toBe(false);
   });
 
-  it('counts the PAE lengths in bytes, not characters', () => {
+  it('encodes the PAE as the DSSE spec\'s own example does, counting lengths in bytes', () => {
+    expect(pae('http://example.com/HelloWorld', Buffer.from('hello world')).toString('utf8')).toBe('DSSEv1 29 http://example.com/HelloWorld 11 hello world');
     expect(pae('t', Buffer.from('→', 'utf8')).toString('utf8')).toBe('DSSEv1 1 t 3 →');
   });
 
