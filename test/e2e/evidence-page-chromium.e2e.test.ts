@@ -60,6 +60,9 @@ function rows(dom: string, id: string): string[][] {
 
 let key = '';
 let bundle: EvidenceBundle;
+let pageDom: string | null = null;
+/** The exported page's DOM as Chromium rendered it (one run of Chromium for the tests that read it). */
+const renderedPage = (): string => (pageDom ??= chromium(['--dump-dom'], join(dir, 'page.html')));
 
 beforeAll(async () => {
   if (spawnSync(CHROMIUM, ['--version'], { encoding: 'utf8' }).status !== 0) {
@@ -90,7 +93,7 @@ afterAll(() => {
 
 describe('the evidence page in headless Chromium', () => {
   it('shows the change key, the entry count and the head hash the JSON bundle names', () => {
-    const dom = chromium(['--dump-dom'], join(dir, 'page.html'));
+    const dom = renderedPage();
     expect(shown(dom, 'change-key')).toBe(`Evidence for ${key}`);
     expect(shown(dom, 'entry-count')).toBe(String(bundle.entries.length));
     expect(bundle.head?.hash).toMatch(/^[0-9a-f]{64}$/);
@@ -102,7 +105,7 @@ describe('the evidence page in headless Chromium', () => {
   });
 
   it('shows each gate of the last decision with its result and reason, as the bundle records them', () => {
-    const dom = chromium(['--dump-dom'], join(dir, 'page.html'));
+    const dom = renderedPage();
     const last = bundle.entries.findLast((e) => e.kind === 'assessment')?.payload as { gates: { id: string; into: string; result: string; reason: string }[] };
     const failing = last.gates.find((g) => g.result === 'fail');
     expect(failing).toBeDefined();
