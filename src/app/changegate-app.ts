@@ -1,6 +1,7 @@
 // Wires one process: store, connectors, sync engine, scheduler, HTTP server.
 // With no configuration it starts the built-in demo instances and says so.
 
+import type { KeyObject } from 'node:crypto';
 import { dirname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { ConnectorInstance } from '../kit/connector.ts';
@@ -12,6 +13,7 @@ import { buildServer } from '../server/build-server.ts';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import type { ChangeStore } from '../store/change-store.ts';
 import type { EvidenceStore } from '../store/evidence-store.ts';
+import { loadSigningKey } from '../evidence/signing-key.ts';
 import type { DeliveryStore } from '../store/delivery-store.ts';
 import type { AssessmentStore } from '../store/assessment-store.ts';
 import type { OutboxStore } from '../store/outbox-store.ts';
@@ -62,6 +64,8 @@ export interface ChangegateApp {
   outbox: OutboxStore;
   /** The evidence ledger the runner appends to (`changegate evidence export`). */
   evidence: EvidenceStore;
+  /** The key bundles are signed with (`evidence.signingKey`); null: unsigned. */
+  evidenceSigningKey: KeyObject | null;
   outboxWorker: OutboxWorker;
   demo: DemoInstances | null;
   /** The policy in force (config `policy:`, else mappings/policy.default.yaml), validated at start-up. */
@@ -89,6 +93,8 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
   const logger = options.logger ?? createLogger({ level: config.log.level });
   // Invalid policy stops start-up (exit 2) naming file, line and rule, before anything connects.
   const policy = config.policy === undefined ? loadPolicy() : loadPolicy(config.policy);
+  // Read at start-up, so a missing or wrong key stops the start rather than the first bundle.
+  const evidenceSigningKey = loadSigningKey(config.evidence.signingKey);
   const metrics = createMetrics();
   let demo: DemoInstances | null = null;
   let instances = config.instances;
@@ -221,6 +227,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
       },
       history: { assessments, outbox, ownWritesOf: ownWritesOf(instances, registry) },
       evidence: stores.evidence,
+      evidenceSigningKey,
       apiTokens: config.server.apiTokens,
     }));
 
@@ -238,6 +245,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     assessOwed: () => owed.run(),
     outbox,
     evidence: stores.evidence,
+    evidenceSigningKey,
     outboxWorker,
     demo,
     policy,

@@ -108,26 +108,34 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'evidence export',
-    usage: 'evidence export KEY [--out FILE] [--signing-key FILE] | evidence export --since DATE --until DATE [--instance ID] --out DIR',
+    usage: 'evidence export KEY [--format json|html|in-toto] [--out FILE] [--signing-key FILE] | evidence export --since DATE --until DATE [--instance ID] --out DIR',
     summary:
       'an auditor\'s bundle of a change\'s evidence ledger (every entry with its payload and hash chain, optionally signed with an Ed25519 key), ' +
-      'or one bundle per change with evidence in a period plus index.json. Exit 0 written, 2 usage, configuration or unknown change',
+      'as JSON, a self-contained page (html) or an in-toto statement (in a signed DSSE envelope with a key); ' +
+      'or one bundle and one page per change with evidence in a period plus index.json and index.html. Exit 0 written, 2 usage, configuration or unknown change',
     options: {
       out: { type: 'string', value: 'FILE|DIR', help: 'write the bundle here (default: stdout); a directory for a period' },
+      format: { type: 'string', value: 'json|html|in-toto', help: 'json (default): the bundle; html: a page of it to read or print; in-toto: a Statement v1 with the bundle as predicate' },
       since: { type: 'string', value: 'DATE', help: 'a period\'s first instant (2026-01-01 or an ISO 8601 instant)' },
       until: { type: 'string', value: 'DATE', help: 'the instant after the period' },
       instance: { type: 'string', value: 'ID', help: 'this instance only' },
       'signing-key': { type: 'string', value: 'FILE', help: 'Ed25519 private key (PEM) to sign the bundle\'s head with' },
       ...CONFIG,
     },
-    examples: ['changegate evidence export CHG0030001 --out CHG0030001.evidence.json', 'changegate evidence export --since 2026-01-01 --until 2026-04-01 --out audit-q1/'],
+    examples: [
+      'changegate evidence export CHG0030001 --out CHG0030001.evidence.json',
+      'changegate evidence export CHG0030001 --format html --out CHG0030001.evidence.html',
+      'changegate evidence export CHG0030001 --format in-toto --signing-key changegate-evidence.pem --out CHG0030001.intoto.json',
+      'changegate evidence export --since 2026-01-01 --until 2026-04-01 --out audit-q1/',
+    ],
     positionals: { min: 0, max: 1, names: '[KEY]' },
   },
   {
     name: 'evidence verify',
     usage: 'evidence verify FILE [--public-key FILE] [--json]',
     summary:
-      'check an evidence bundle offline: every entry\'s hashes, the chain, the head, and the signature (against --public-key when given). ' +
+      'check an evidence bundle offline (or an in-toto statement carrying one, bare or in a DSSE envelope whose signature is checked too): ' +
+      'every entry\'s hashes, the chain, the head, and the signature (against --public-key when given). ' +
       'Exit 0 intact, 1 altered (naming the first altered entry and field), 2 usage or unreadable',
     options: {
       'public-key': { type: 'string', value: 'FILE', help: 'the Ed25519 public key (PEM) the deployment publishes; the bundle must be signed by it' },
@@ -135,6 +143,16 @@ export const COMMANDS: readonly CommandSpec[] = [
     },
     examples: ['changegate evidence verify CHG0030001.evidence.json', 'changegate evidence verify CHG0030001.evidence.json --public-key changegate-evidence.pub'],
     positionals: { min: 1, max: 1, names: 'FILE' },
+  },
+  {
+    name: 'evidence public-key',
+    usage: 'evidence public-key [--config FILE]',
+    summary:
+      'print the public key of the deployment\'s evidence signing key (evidence.signingKey) as PEM, to publish in the deployment\'s README for auditors ' +
+      '(its SHA-256 fingerprint on stderr). Exit 0 printed, 2 no key configured or configuration',
+    options: { ...CONFIG },
+    examples: ['changegate evidence public-key --config changegate.yaml > changegate-evidence.pub'],
+    positionals: { min: 0, max: 0, names: '' },
   },
   {
     name: 'mappings validate',

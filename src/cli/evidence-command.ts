@@ -1,18 +1,27 @@
-// `changegate evidence export KEY [--out FILE] [--signing-key FILE]`,
+// `changegate evidence export KEY [--format json|html|in-toto] [--out FILE] [--signing-key FILE]`,
 // `changegate evidence export --since DATE --until DATE [--instance ID] --out DIR` and
-// `changegate evidence verify FILE [--public-key FILE] [--json]`: an auditor's bundle of a
-// change's ledger (src/evidence), a period's changes as one bundle each with an
-// index, and the offline check of a bundle.
+// `changegate evidence verify FILE [--public-key FILE] [--json]` and
+// `changegate evidence public-key [--config FILE]`: an auditor's bundle of a
+// change's ledger (src/evidence) as JSON, as a page to read or print, or as an in-toto
+// statement (in a signed DSSE envelope when given a key); a period's changes as one
+// bundle and one page each with an index (index.json, index.html); and the offline
+// check of a bundle or an envelope; and the public half of the deployment's
+// signing key, to publish.
 //
 // Exit codes: export 0 written, 2 usage, configuration or an unknown change;
+// public-key 0 printed, 2 no key configured or configuration;
 // verify 0 intact, 1 altered (the first problem names the entry and field), 2 usage or unreadable file.
 
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../config/load-config.ts';
+import { bundleHtml, periodIndexHtml, type PeriodIndexRow } from '../evidence/bundle-html.ts';
 import { buildBundle, type EvidenceBundle } from '../evidence/evidence-bundle.ts';
+import { dsseEnvelope, inTotoStatement, isDsseEnvelope, isInTotoStatement, verifyStatement } from '../evidence/in-toto-statement.ts';
+import { loadSigningKey, publicKeyOf } from '../evidence/signing-key.ts';
 import { verifyBundle } from '../evidence/verify-bundle.ts';
+import type { ChangeLinks } from '../domain/change.ts';
 import type { ConnectorRegistry } from '../kit/connector-registry.ts';
 import { openStores } from '../store/open-stores.ts';
 import type { StoreBundle } from '../store/store-bundle.ts';
@@ -30,8 +39,12 @@ export interface ExportOptions {
   until?: string;
   instance?: string;
   signingKey?: string;
+  format?: string;
   config?: string;
 }
+
+export const EXPORT_FORMATS = ['json', 'html', 'in-toto'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 const spec = (name: string) => findCommand(name.split(' '))?.spec ?? null;
 
@@ -57,12 +70,26 @@ function instant(value: string, option: string): string {
   return new Date(ms).toISOString();
 }
 
-async function bundleOf(stores: StoreBundle, key: string, instance: string | undefined, signingKey: KeyObject | null): Promise<EvidenceBundle | null> {
+async function bundleOf(stores: StoreBundle, key: string, instance: string | undefined, signingKey: KeyObject | null): Promise<{ bundle: EvidenceBundle; links: ChangeLinks } | null> {
   const mirrored = await stores.changes.getChange(key, { withoutRaw: true, children: { approvals: false, journal: false }, ...(instance === undefined ? {} : { instance }) });
   if (mirrored === null) return null;
   const c = mirrored.change;
   const entries = await stores.evidence.list(c.id);
-  return buildBundle({ id: c.id, key: c.key, instance: c.instance, title: c.title }, entries, new Date().toISOString(), signingKey);
+  return { bundle: buildBundle({ id: c.id, key: c.key, instance: c.instance, title: c.title }, entries, new Date().toISOString(), signingKey), links: c.links };
+}
+
+/** The file's text in the format asked for; an in-toto statement goes in a DSSE envelope signed with the key when there is one. */
+export function renderExport(bundle: EvidenceBundle, links: ChangeLinks, format: ExportFormat, signingKey: KeyObject | null): string {
+  if (format === 'html') return bundleHtml(bundle);
+  if (format === 'json') return `${JSON.stringify(bundle, null, 2)}\n`;
+  const statement = inTotoStatement(bundle, links);
+  return `${JSON.stringify(signingKey === null ? statement : dsseEnvelope(statement, signingKey), null, 2)}\n`;
+}
+
+function formatOf(value: string | undefined): ExportFormat {
+  if (value === undefined) return 'json';
+  if ((EXPORT_FORMATS as readonly string[]).includes(value)) return value as ExportFormat;
+  throw new UsageError(`--format ${JSON.stringify(value)}: expected one of ${EXPORT_FORMATS.join(', ')}`, spec('evidence export'));
 }
 
 export async function runEvidenceExport(registry: ConnectorRegistry, options: ExportOptions, out: EvidenceOutput): Promise<number> {
@@ -70,8 +97,11 @@ export async function runEvidenceExport(registry: ConnectorRegistry, options: Ex
   if (period && options.key !== undefined) throw new UsageError('give a change KEY or --since and --until, not both', spec('evidence export'));
   if (!period && options.key === undefined) throw new UsageError('give a change KEY, or --since DATE --until DATE --out DIR for a period', spec('evidence export'));
   if (period && (options.since === undefined || options.until === undefined || options.out === undefined)) throw new UsageError('a period needs --since, --until and --out DIR', spec('evidence export'));
-  const signingKey = options.signingKey === undefined ? null : readKey(options.signingKey, 'private', '--signing-key');
+  const format = formatOf(options.format);
+  const given = options.signingKey === undefined ? null : readKey(options.signingKey, 'private', '--signing-key');
   const { config } = loadConfig(registry, { path: options.config });
+  // The deployment's key (`evidence.signingKey`) unless one is given.
+  const signingKey = given ?? loadSigningKey(config.evidence.signingKey);
   if (config.store.kind === 'sqlite' && config.store.path !== ':memory:' && !existsSync(config.store.path)) {
     out.stderr.write(`changegate evidence export: no store at ${config.store.path}: run \`changegate sync\` first, or name the configuration with --config\n`);
     return 2;
@@ -79,16 +109,18 @@ export async function runEvidenceExport(registry: ConnectorRegistry, options: Ex
   const stores = await openStores(config.store);
   try {
     if (!period) {
-      const bundle = await bundleOf(stores, options.key as string, options.instance, signingKey);
-      if (bundle === null) {
+      const found = await bundleOf(stores, options.key as string, options.instance, signingKey);
+      if (found === null) {
         out.stderr.write(`changegate evidence export: no mirrored change "${options.key}"${options.instance === undefined ? '' : ` on instance ${options.instance}`}\n`);
         return 2;
       }
-      const text = `${JSON.stringify(bundle, null, 2)}\n`;
+      const { bundle } = found;
+      const text = renderExport(bundle, found.links, format, signingKey);
       if (options.out === undefined) out.stdout.write(text);
       else {
         writeFileSync(options.out, text);
-        out.stderr.write(`${bundle.change.key}: ${bundle.entries.length} entries, head ${bundle.head?.hash ?? '(none)'}${bundle.signature ? ', signed' : ''} → ${options.out}\n`);
+        const as = format === 'json' ? '' : format === 'html' ? ' as a page' : signingKey === null ? ' as an in-toto statement' : ' as an in-toto statement in a signed DSSE envelope';
+        out.stderr.write(`${bundle.change.key}: ${bundle.entries.length} entries, head ${bundle.head?.hash ?? '(none)'}${bundle.signature ? ', signed' : ''}${as} → ${options.out}\n`);
       }
       return 0;
     }
@@ -96,16 +128,22 @@ export async function runEvidenceExport(registry: ConnectorRegistry, options: Ex
     const until = instant(options.until as string, '--until');
     const dir = options.out as string;
     mkdirSync(dir, { recursive: true });
-    const index: { key: string; instance: string; entries: number; head: string | null; file: string }[] = [];
+    const index: PeriodIndexRow[] = [];
     for (const id of await stores.evidence.changesWithEntries({ since, until })) {
-      const bundle = await bundleOf(stores, id, undefined, signingKey);
-      if (bundle === null || (options.instance !== undefined && bundle.change.instance !== options.instance)) continue;
-      const file = `${bundle.change.instance}-${bundle.change.key}.json`.replace(/[^A-Za-z0-9._-]/g, '_');
-      writeFileSync(join(dir, file), `${JSON.stringify(bundle, null, 2)}\n`);
-      index.push({ key: bundle.change.key, instance: bundle.change.instance, entries: bundle.entries.length, head: bundle.head?.hash ?? null, file });
+      const found = await bundleOf(stores, id, undefined, signingKey);
+      if (found === null || (options.instance !== undefined && found.bundle.change.instance !== options.instance)) continue;
+      const { bundle } = found;
+      // Each change as its JSON bundle (or in-toto statement), the proof, and its page, to read.
+      const base = `${bundle.change.instance}-${bundle.change.key}`.replace(/[^A-Za-z0-9._-]/g, '_');
+      const file = `${base}${format === 'in-toto' ? '.intoto.json' : '.json'}`;
+      const page = `${base}.html`;
+      writeFileSync(join(dir, file), renderExport(bundle, found.links, format === 'in-toto' ? 'in-toto' : 'json', signingKey));
+      writeFileSync(join(dir, page), bundleHtml(bundle));
+      index.push({ key: bundle.change.key, instance: bundle.change.instance, title: bundle.change.title, entries: bundle.entries.length, head: bundle.head?.hash ?? null, signed: bundle.signature !== null, file, page });
     }
     writeFileSync(join(dir, 'index.json'), `${JSON.stringify({ format: 1, since, until, instance: options.instance ?? null, changes: index }, null, 2)}\n`);
-    out.stderr.write(`${index.length} change${index.length === 1 ? '' : 's'} with evidence from ${since} to ${until} → ${dir} (index.json)\n`);
+    writeFileSync(join(dir, 'index.html'), periodIndexHtml({ since, until, instance: options.instance ?? null, changes: index }));
+    out.stderr.write(`${index.length} change${index.length === 1 ? '' : 's'} with evidence from ${since} to ${until} → ${dir} (index.json, index.html)\n`);
     return 0;
   } finally {
     await stores.close();
@@ -121,7 +159,9 @@ export function runEvidenceVerify(file: string, options: { publicKey?: string; j
     out.stderr.write(`changegate evidence verify: ${file}: ${(err as Error).message}\n`);
     return 2;
   }
-  const report = verifyBundle(input, publicKey === undefined ? {} : { publicKey });
+  // A bundle, or an in-toto statement carrying one (bare, or in a DSSE envelope whose signature is checked first).
+  const wrapped = isDsseEnvelope(input) || isInTotoStatement(input);
+  const report = (wrapped ? verifyStatement : verifyBundle)(input, publicKey === undefined ? {} : { publicKey });
   if (options.json === true) {
     out.stdout.write(`${JSON.stringify({ format: 1, exitCode: report.ok ? 0 : 1, file, ...report }, null, 2)}\n`);
     return report.ok ? 0 : 1;
@@ -135,4 +175,18 @@ export function runEvidenceVerify(file: string, options: { publicKey?: string; j
   out.stdout.write(`ALTERED ${file}: ${first ? `${where(first)} ${first.reason}` : ''}\n`);
   for (const p of report.problems.slice(1)) out.stdout.write(`        also ${where(p)} ${p.reason}\n`);
   return 1;
+}
+
+/** The public key of `evidence.signingKey` as PEM on stdout (for the deployment's README), its fingerprint on stderr. */
+export function runEvidencePublicKey(registry: ConnectorRegistry, options: { config?: string }, out: EvidenceOutput): number {
+  const { config, file } = loadConfig(registry, { path: options.config });
+  const key = loadSigningKey(config.evidence.signingKey);
+  if (key === null) {
+    out.stderr.write(`changegate evidence public-key: ${file ?? 'the built-in demo'} sets no evidence.signingKey: bundles are unsigned (see the README, "Signing evidence")\n`);
+    return 2;
+  }
+  const { pem, fingerprint } = publicKeyOf(key);
+  out.stdout.write(pem);
+  out.stderr.write(`Ed25519 public key of evidence.signingKey, SHA-256 fingerprint ${fingerprint}\n`);
+  return 0;
 }

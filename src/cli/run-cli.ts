@@ -13,7 +13,7 @@ import type { ConnectorRegistry } from '../kit/connector-registry.ts';
 import { createLogger } from '../log.ts';
 import { runCheck } from './check-command.ts';
 import { commandHelp, findCommand, globalHelp, parseCommand, UsageError, type CommandSpec } from './command-spec.ts';
-import { runEvidenceExport, runEvidenceVerify } from './evidence-command.ts';
+import { runEvidenceExport, runEvidencePublicKey, runEvidenceVerify } from './evidence-command.ts';
 import { runHistory } from './history-command.ts';
 import { runMappingsValidate } from './mappings-command.ts';
 import { runOpenApi } from './openapi-command.ts';
@@ -82,7 +82,7 @@ async function runCommand(spec: CommandSpec, args: readonly string[], registry: 
       );
     }
     case 'evidence export': {
-      const [out, since, until, instance, signingKey] = [str(values['out']), str(values['since']), str(values['until']), str(values['instance']), str(values['signing-key'])];
+      const [out, since, until, instance, signingKey, format] = [str(values['out']), str(values['since']), str(values['until']), str(values['instance']), str(values['signing-key']), str(values['format'])];
       return runEvidenceExport(
         registry,
         {
@@ -92,6 +92,7 @@ async function runCommand(spec: CommandSpec, args: readonly string[], registry: 
           ...(until === undefined ? {} : { until }),
           ...(instance === undefined ? {} : { instance }),
           ...(signingKey === undefined ? {} : { signingKey }),
+          ...(format === undefined ? {} : { format }),
           ...(config ? { config } : {}),
         },
         { stdout: process.stdout, stderr: process.stderr },
@@ -101,6 +102,8 @@ async function runCommand(spec: CommandSpec, args: readonly string[], registry: 
       const publicKey = str(values['public-key']);
       return runEvidenceVerify(positionals[0] as string, { json, ...(publicKey === undefined ? {} : { publicKey }) }, { stdout: process.stdout, stderr: process.stderr });
     }
+    case 'evidence public-key':
+      return runEvidencePublicKey(registry, config ? { config } : {}, { stdout: process.stdout, stderr: process.stderr });
     case 'mappings validate': {
       const instance = str(values['instance']);
       if (instance) return validateLiveMapping(registry, instance, config, process.stdout, json);

@@ -149,6 +149,21 @@ export const EventsConfig = z
   .strict();
 export type EventsConfig = z.output<typeof EventsConfig>;
 
+export const EvidenceConfig = z
+  .object({
+    signingKey: z
+      .object({
+        file: z.string().min(1).optional().describe('An Ed25519 private key in PEM (PKCS#8), e.g. /run/secrets/changegate-evidence.pem.'),
+        pem: Secret.optional().describe('The PEM itself, e.g. ${CHANGEGATE_EVIDENCE_KEY} (never logged).'),
+      })
+      .strict()
+      .refine((key) => (key.file === undefined) !== (key.pem === undefined), 'give the key as file or as pem, one of the two')
+      .optional()
+      .describe('Ed25519 key the service signs evidence bundles with; `changegate evidence public-key` prints the public key to publish. None: bundles are unsigned.'),
+  })
+  .strict();
+export type EvidenceConfig = z.output<typeof EvidenceConfig>;
+
 /** Everything but the instances: the same whatever systems are registered. */
 const commonShape = {
   store: StoreConfig.default({ kind: 'sqlite', path: './data/changegate.db' }).describe('Where the mirror, assessments and outbox live: sqlite (default) or mongodb.'),
@@ -162,6 +177,7 @@ const commonShape = {
   policy: z.string().optional().describe('Policy file (gates, CAB scorecard, calendar, waivers, custom rules); default: mappings/policy.default.yaml.'),
   /** When `serve` re-assesses the open changes for the clock alone (windows opening, hypercare elapsing, waivers ending). */
   events: EventsConfig.prefault({}).describe('CI and monitoring events: sources, body limit, services mapping, heartbeat age.'),
+  evidence: EvidenceConfig.prefault({}).describe('The evidence ledger: the key bundles are signed with.'),
   reassess: CronExpression.default('*/5 * * * *').describe('When `serve` re-assesses open changes for the clock alone (windows opening, waivers ending): a cron expression.'),
 };
 

@@ -1,5 +1,6 @@
 // The fastify application: routes only; the process wiring is in src/app.
 
+import type { KeyObject } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '../log.ts';
 import type { ChangeStore } from '../store/change-store.ts';
@@ -42,6 +43,8 @@ export interface ServerDeps {
   history?: Omit<HistoryDeps, 'store'>;
   /** `GET /v1/changes/:key/evidence`; absent: no evidence route. */
   evidence?: EvidenceStore;
+  /** The key the evidence route signs bundles with (`evidence.signingKey`); absent or null: unsigned. */
+  evidenceSigningKey?: KeyObject | null;
   /** Bearer tokens the API (`/v1/*` except webhooks) requires; empty or absent: the API is open. */
   apiTokens?: readonly string[];
 }
@@ -95,7 +98,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   registerOpenApiRoute(app, () => declarations);
   registerChangeRoutes(app, deps.store, deps.systems, deps.changeEvents);
   if (deps.history) registerChangeHistoryRoute(app, { ...deps.history, store: deps.store });
-  if (deps.evidence) registerChangeEvidenceRoute(app, { store: deps.store, evidence: deps.evidence });
+  if (deps.evidence) registerChangeEvidenceRoute(app, { store: deps.store, evidence: deps.evidence, signingKey: deps.evidenceSigningKey ?? null });
   if (deps.validate) registerValidateRoute(app, { ...deps.validate, store: deps.store, metrics: deps.metrics, systems: deps.systems });
   if (deps.webhooks) registerWebhookRoutes(app, { ...deps.webhooks, metrics: deps.metrics, systems: deps.systems });
   if (deps.events) registerEventRoutes(app, deps.events);

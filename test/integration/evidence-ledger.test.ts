@@ -144,9 +144,42 @@ describe('the evidence ledger', () => {
   it('exports a period as one bundle per change with an index', async () => {
     const out = capture();
     expect(await runEvidenceExport(registry, { since: '2026-03-01', until: '2026-04-01', out: join(dir, 'q1'), config: configPath }, out)).toBe(0);
-    const index = JSON.parse(readFileSync(join(dir, 'q1', 'index.json'), 'utf8')) as { changes: { key: string; entries: number; file: string }[] };
+    const index = JSON.parse(readFileSync(join(dir, 'q1', 'index.json'), 'utf8')) as { changes: { key: string; entries: number; file: string; page: string }[] };
     expect(index.changes).toEqual([expect.objectContaining({ key, entries: 3 })]);
     expect(runEvidenceVerify(join(dir, 'q1', index.changes[0]?.file ?? ''), {}, capture())).toBe(0);
+    const page = index.changes[0]?.page ?? '';
+    expect(readFileSync(join(dir, 'q1', 'index.html'), 'utf8')).toContain(`<a href="${page}">${key}</a>`);
+    expect(readFileSync(join(dir, 'q1', page), 'utf8')).toContain(`<h1 id="change-key">Evidence for ${key}</h1>`);
+  });
+
+  it('exports the bundle as a page to read and print, and refuses a format it does not know', async () => {
+    const out = capture();
+    expect(await runEvidenceExport(registry, { key, format: 'html', out: join(dir, 'page.html'), config: configPath }, out)).toBe(0);
+    expect(out.text()).toMatch(/ as a page → /);
+    const page = readFileSync(join(dir, 'page.html'), 'utf8');
+    const exported = JSON.parse(readFileSync(join(dir, 'plain.json'), 'utf8')) as { head: { hash: string } };
+    expect(page).toContain(`id="head-hash">${exported.head.hash}</code>`);
+    expect(page).toContain('<dd id="entry-count">3</dd>');
+    await expect(runEvidenceExport(registry, { key, format: 'pdf', config: configPath }, capture())).rejects.toThrow('--format "pdf": expected one of json, html, in-toto');
+  });
+
+  it('exports an in-toto statement of the change\'s commits in a DSSE envelope that verify accepts, and catches it tampered', async () => {
+    const out = capture();
+    expect(await runEvidenceExport(registry, { key, format: 'in-toto', signingKey: join(dir, 'signing.pem'), out: join(dir, 'statement.intoto.json'), config: configPath }, out)).toBe(0);
+    expect(out.text()).toContain('as an in-toto statement in a signed DSSE envelope');
+    const envelope = JSON.parse(readFileSync(join(dir, 'statement.intoto.json'), 'utf8')) as { payload: string; payloadType: string };
+    expect(envelope.payloadType).toBe('application/vnd.in-toto+json');
+    const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as { subject: unknown; predicate: { entries: unknown[] } };
+    expect(statement.subject).toEqual([{ name: 'github.com/acme/payments-gateway@9fceb02d0ae598e95dc970b74767f19372d61af8', digest: { gitCommit: '9fceb02d0ae598e95dc970b74767f19372d61af8' } }]);
+    expect(statement.predicate.entries).toHaveLength(3);
+    const good = capture();
+    expect(runEvidenceVerify(join(dir, 'statement.intoto.json'), { publicKey: join(dir, 'published.pub') }, good)).toBe(0);
+    expect(good.text()).toMatch(/^intact .*3 entries, head [0-9a-f]{64}, signature valid/);
+    const tampered = { ...envelope, payload: Buffer.from(JSON.stringify({ ...statement, subject: [{ name: 'x', digest: { gitCommit: 'deadbeef' } }] })).toString('base64') };
+    writeFileSync(join(dir, 'tampered.intoto.json'), JSON.stringify(tampered));
+    const bad = capture();
+    expect(runEvidenceVerify(join(dir, 'tampered.intoto.json'), { publicKey: join(dir, 'published.pub') }, bad)).toBe(1);
+    expect(bad.text()).toMatch(/^ALTERED .*envelope\.signatures none verifies/);
   });
 
   it('is served as the same bundle at GET /v1/changes/:key/evidence, and 404 for a change the mirror lacks', async () => {

@@ -1,7 +1,9 @@
 // GET /v1/changes/:key/evidence: the change's evidence bundle (src/evidence),
 // the same document `changegate evidence export` writes, for an auditor's tool
-// to fetch and check offline with `changegate evidence verify`.
+// to fetch and check offline with `changegate evidence verify`; signed with the
+// deployment's key (`evidence.signingKey`) when it has one.
 
+import type { KeyObject } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { buildBundle, BUNDLE_FORMAT } from '../../evidence/evidence-bundle.ts';
@@ -30,7 +32,7 @@ export const ChangeEvidenceRoute = defineRoute({
   url: '/v1/changes/:key/evidence',
   operationId: 'getChangeEvidence',
   summary: 'The change\'s evidence ledger as a bundle an auditor can verify offline',
-  description: 'Every entry with its payload and hash chain, and the head. Check it with `changegate evidence verify FILE`. Unsigned: `changegate evidence export --signing-key` signs.',
+  description: 'Every entry with its payload and hash chain, and the head. Check it with `changegate evidence verify FILE --public-key KEY`. Signed with the deployment\'s Ed25519 key (`evidence.signingKey`) when one is configured, else `signature` is null.',
   tags: ['changes'],
   access: 'token',
   params: z.object({ key: z.string().min(1).max(200).meta({ description: 'Key (`CHG0030001`, `ITSM-42`) or id (`servicenow:sn-prod:<sys_id>`).' }) }),
@@ -44,19 +46,24 @@ export const ChangeEvidenceRoute = defineRoute({
         exportedAt: z.string(),
         entries: z.array(Entry),
         head: z.object({ seq: z.number().int(), hash: z.string() }).nullable(),
-        signature: z.null(),
+        signature: z
+          .object({
+            algorithm: z.literal('Ed25519'),
+            publicKey: z.string().meta({ description: 'The signer\'s public key, SPKI DER in base64: compare it with the key the deployment publishes (`changegate evidence public-key`).' }),
+            value: z.string().meta({ description: 'Base64 Ed25519 signature over the canonical JSON of `{format, changeId, head}`.' }),
+          })
+          .nullable(),
       }),
     },
   },
   errors: ['CG_NOT_FOUND'],
 });
 
-export function registerChangeEvidenceRoute(app: FastifyInstance, deps: { store: ChangeStore; evidence: EvidenceStore }): void {
+export function registerChangeEvidenceRoute(app: FastifyInstance, deps: { store: ChangeStore; evidence: EvidenceStore; signingKey: KeyObject | null }): void {
   registerRoute(app, ChangeEvidenceRoute, async ({ params: { key }, query: q }) => {
     const mirrored = await deps.store.getChange(key, { withoutRaw: true, children: { approvals: false, journal: false }, ...(q.instance ? { instance: q.instance } : {}) });
     if (!mirrored) throw new ChangegateError('CG_NOT_FOUND', `no mirrored change "${key}"`, { details: { field: 'key', key } });
     const c = mirrored.change;
-    const bundle = buildBundle({ id: c.id, key: c.key, instance: c.instance, title: c.title }, await deps.evidence.list(c.id), new Date().toISOString());
-    return { ...bundle, signature: null };
+    return buildBundle({ id: c.id, key: c.key, instance: c.instance, title: c.title }, await deps.evidence.list(c.id), new Date().toISOString(), deps.signingKey);
   });
 }
