@@ -207,6 +207,11 @@ export function configSchemaFor(registry: ConnectorRegistry): z.ZodType<Changega
         }
         sourceIds.add(source.id);
       });
+      const prometheus = config.events.prometheus;
+      // Its events and heartbeat carry its id: shared with a webhook source, the two would answer for each other.
+      if (prometheus !== undefined && sourceIds.has(prometheus.id)) {
+        ctx.addIssue({ code: 'custom', path: ['events', 'prometheus', 'id'], message: `"${prometheus.id}" is already an event source id; give Prometheus another id` });
+      }
       const seen = new Set<string>();
       config.instances.forEach((instance, index) => {
         if (seen.has(instance.id)) {

@@ -52,6 +52,12 @@ events:
     - { id: am2, kind: alertmanager, secrets: [s], pull: { urls: [] , token: t, tokenFile: /run/secrets/am } }
   prometheus: { url: not-a-url }
 `);
+    expect(issuesOf(`
+events:
+  sources:
+    - { id: prometheus, kind: alertmanager, secrets: [s] }
+  prometheus: { url: 'http://prometheus:9090' }
+`)).toEqual([expect.stringMatching(/events\.prometheus\.id: "prometheus" is already an event source id/)]);
     expect(issues).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/events\.sources\[0\]\.pull\.repos: expected at least one owner\/name to pull/),
