@@ -134,6 +134,11 @@ async function eventually(what: () => Promise<boolean>): Promise<void> {
   }
 }
 
+/** A time as Jira's REST API writes it (`2026-12-05T10:00:00.000+0000`). */
+const jiraTime = (ms: number): string => new Date(ms).toISOString().replace('Z', '+0000');
+/** A time as ServiceNow's Table API takes it (`2026-12-05 10:00:00`, UTC). */
+const glide = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
+
 describe('the default policy over the demo sites', () => {
   it('lets a well-formed JSM change pass the gates its site can show, each stand-in named', async () => {
     const scheduled = (await mirrored('jsm-demo', 'scheduled')).filter(wellFormed);
@@ -177,7 +182,6 @@ describe('the default policy over the demo sites', () => {
     // The change managers schedule both for now, through each site's API.
     const jiraSite = demo.instances.find((i) => i.id === 'jsm-demo')!.baseUrl;
     const catalog = demo.simulators.jira.catalog;
-    const jiraTime = (ms: number) => new Date(ms).toISOString().replace('Z', '+0000');
     const edited = await fetch(`${jiraSite}/rest/api/3/issue/${jsm.key}`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json', authorization: basic(DEMO_JIRA_USER.email, DEMO_JIRA_USER.apiToken) },
@@ -185,7 +189,6 @@ describe('the default policy over the demo sites', () => {
     });
     expect(edited.status).toBe(204);
     const snSite = demo.instances.find((i) => i.id === 'sn-demo')!.baseUrl;
-    const glide = (ms: number) => new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
     const patched = await fetch(`${snSite}/api/now/table/change_request/${sn.nativeId}`, {
       method: 'PATCH',
       headers: { 'content-type': 'application/json', accept: 'application/json', authorization: basic(DEMO_SERVICENOW_USER.username, DEMO_SERVICENOW_USER.password) },
