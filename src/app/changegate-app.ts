@@ -37,6 +37,8 @@ import { validationInstances } from './validation-instances.ts';
 import { correlatorFor, eventSourceOf } from './event-correlator-for.ts';
 import { EventProcessor } from '../events/event-processor.ts';
 import { eventSourceKind } from '../events/sources/index.ts';
+import { loadServicesMapping } from '../events/services-mapping.ts';
+import { HypercareWatch } from '../assess/hypercare-watch.ts';
 
 export interface ChangegateApp {
   config: ChangegateConfig;
@@ -161,7 +163,28 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
   const reassessor = new ClockReassessor({ store, runner, instances: instances.map((i) => i.id), logger });
   owed = new OwedAssessments({ store, runner, logger });
   const processor = new DeliveryProcessor({ store: deliveries, engine, webhookOf: (id) => connectors.get(id)?.webhook, logger, metrics, owner });
-  const eventProcessor = new EventProcessor({ events: stores.events, kindOf: eventSourceKind, correlator, reassess: (id) => runner.assessChange(id, { clockTick: true }), logger });
+  // From a change's production deploy until its hypercare ends, alerts on its services reach its ticket.
+  const hypercare = new HypercareWatch({
+    changes: store,
+    events: stores.events,
+    correlator,
+    services: loadServicesMapping(config.events.services),
+    policy,
+    outbox,
+    evidence: stores.evidence,
+    instances: instances.map((i) => i.id),
+    writesBack: (id) => writers.has(id),
+    logger,
+    onEnqueued: () => outboxWorker.kick(),
+  });
+  const eventProcessor = new EventProcessor({
+    events: stores.events,
+    kindOf: eventSourceKind,
+    correlator,
+    hypercare,
+    reassess: (id) => runner.assessChange(id, { clockTick: true }),
+    logger,
+  });
   let app: FastifyInstance | null = null;
   const server = (): FastifyInstance =>
     (app ??= buildServer({

@@ -1,13 +1,15 @@
 // Works the event inbox: each stored delivery is normalised again from its raw
 // bytes, linked to the changes its events name, completed with its events in
 // one step, and the linked changes re-assessed (through the runner and its
-// outbox, so a ticket gets an updated note only when a decision moved).
+// outbox, so a ticket gets an updated note only when a decision moved). Alerts
+// on changes in hypercare are handed to the hypercare watch, which posts them
+// and links them, so those changes are re-assessed too.
 // Triggered after every accepted delivery, on start (what a crash left stored
 // but unprocessed) and on a timer (leases run out, retries due).
 
 import { asChangegateError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { EventDelivery, EventStore, StoredEvent } from '../store/event-store.ts';
+import type { EventDelivery, EventLink, EventStore, StoredEvent } from '../store/event-store.ts';
 import type { Correlator } from './correlate.ts';
 import type { EventSourceKind } from './event-source-kit.ts';
 import { isHeartbeat } from './heartbeat.ts';
@@ -18,6 +20,8 @@ export interface EventProcessorDeps {
   correlator: Correlator;
   /** Re-assesses a change whose evidence moved. */
   reassess(changeId: string): Promise<unknown>;
+  /** Posts and records alerts on changes in hypercare (src/assess/hypercare-watch.ts); returns the links it made. */
+  hypercare?: { observe(stored: readonly StoredEvent[], now: Date): Promise<EventLink[]> };
   logger: Logger;
   clock?: () => Date;
   pollMs?: number;
@@ -97,6 +101,8 @@ export class EventProcessor {
       ];
       // Linked before completing: a crash in between processes the delivery again, and links are idempotent.
       const links = await correlator.linksFor(toStore, now);
+      // Before completing too: its notes and ledger entries are keyed, so processing again posts nothing twice.
+      if (this.#deps.hypercare !== undefined) links.push(...(await this.#deps.hypercare.observe(toStore, now)));
       if (links.length > 0) await events.link(links);
       if (beats.length > 0) await events.heartbeat(delivery.source, delivery.receivedAt);
       await events.complete(delivery.id, toStore, now);
