@@ -32,6 +32,7 @@ import { itsmCalendarsFor } from './itsm-calendars-for.ts';
 import { stateNamesFor } from './state-names-for.ts';
 import type { DemoInstances } from './demo-instances.ts';
 import { loadDemo } from './load-demo.ts';
+import { DemoEventLoop } from './demo-events.ts';
 import { ownWritesOf } from './own-writes-of.ts';
 import { validationInstances } from './validation-instances.ts';
 import { correlatorFor, eventSourceOf } from './event-correlator-for.ts';
@@ -62,6 +63,8 @@ export interface ChangegateApp {
   evidence: EvidenceStore;
   outboxWorker: OutboxWorker;
   demo: DemoInstances | null;
+  /** The demo pipeline and Alertmanager posting events to this process (`serve` without configuration starts them). */
+  demoEvents(): DemoEventLoop | null;
   /** The policy in force (config `policy:`, else mappings/policy.default.yaml), validated at start-up. */
   policy: Policy;
   /** Reads each ServiceNow instance's blackout and maintenance schedules now (`serve` does at start-up, then every 15 min). */
@@ -76,6 +79,8 @@ export interface CreateAppOptions {
   logger?: Logger;
   /** Demo data set size when running without configuration. */
   demoCount?: number;
+  /** Pause between the steps of the demo's event stories (default 20 s). */
+  demoStepMs?: number;
   /** Opens the store bundle; default `openStores` (tests pass a SQLite bundle with a tuned health check). */
   openStores?: (config: StoreConfig) => Promise<StoreBundle>;
 }
@@ -186,6 +191,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     logger,
   });
   let app: FastifyInstance | null = null;
+  let demoEvents: DemoEventLoop | null = null;
   const server = (): FastifyInstance =>
     (app ??= buildServer({
       systems: registry.systems,
@@ -233,6 +239,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     evidence: stores.evidence,
     outboxWorker,
     demo,
+    demoEvents: () => demoEvents,
     policy,
     server,
     async readItsmCalendars() {
@@ -249,6 +256,17 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
       }
       // The demo Jira site's webhook can only name the port once it is known (listen may ask for port 0).
       demo?.setChangegateUrl(url);
+      if (demo !== null) {
+        demoEvents = new DemoEventLoop({
+          url,
+          sources: config.events.sources,
+          instances: instances.map((i) => i.id),
+          store,
+          assessments,
+          logger,
+          ...(options.demoStepMs === undefined ? {} : { stepMs: options.demoStepMs }),
+        });
+      }
       // What a killed process held is claimable now, before the workers look, not when its leases run out.
       await releaseDeadClaims({ outbox, deliveries, judge: judgeOwner, logger, now: new Date() });
       // Drains what a previous process accepted but did not finish.
@@ -267,9 +285,12 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
         { runNow: serveOptions.runNow ?? true },
       );
       reassessor.start(config.reassess);
+      // After the first syncs began: each story waits for its change to be mirrored and assessed.
+      demoEvents?.start();
       return url;
     },
     async close() {
+      await demoEvents?.stop();
       await scheduler.stop();
       await reassessor.stop();
       await owed.stop();
