@@ -56,6 +56,16 @@ interface Server {
   stop(): Promise<void>;
 }
 
+/** The server's CPU time so far (user + system, ms), from /proc; NaN where there is none. The figure a busy shared machine disturbs least. */
+function cpuMs(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 function startServer(dir: string): Promise<Server> {
   const config = join(dir, 'changegate.yaml');
   writeFileSync(
@@ -123,6 +133,17 @@ async function drive(options: Parameters<typeof autocannon>[0]): Promise<Slice> 
   return { latencies, seconds: (performance.now() - started) / 1000, ok, other, errors: result.errors + result.timeouts };
 }
 
+/** Waits until the server's CPU time stops growing (the event processor has worked off its backlog); returns it. */
+async function settled(pid: number | undefined): Promise<number> {
+  let last = cpuMs(pid);
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 1_000));
+    const now = cpuMs(pid);
+    if (!(now - last > 50)) return now;
+    last = now;
+  }
+}
+
 function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
 }
@@ -145,7 +166,9 @@ try {
   console.log(`ingest benchmark: ${CONNECTIONS} connections, ${SECONDS} s of signed workflow_run deliveries, ${BARE_SECONDS} s of GET /healthz; ${availableParallelism()} cores, load ${loadavg()[0]?.toFixed(1)}`);
   // Warm both routes (JIT, the store's first pages) before either is measured.
   await drive({ url: `${server.url}/healthz`, connections: 10, duration: 2 });
+  const cpu0 = cpuMs(server.child.pid);
   const bare = await drive({ url: `${server.url}/healthz`, connections: CONNECTIONS, duration: BARE_SECONDS });
+  const cpu1 = cpuMs(server.child.pid);
   let next = 0;
   const ingest = await drive({
     url: `${server.url}/v1/events/${SOURCE}`,
@@ -165,6 +188,9 @@ try {
       },
     ],
   });
+  const cpu2 = cpuMs(server.child.pid);
+  // The processor's backlog, worked off before the count (its CPU belongs to the events too).
+  const cpu3 = await settled(server.child.pid);
   // SIGTERM: the server finishes what it answered; everything answered 2xx must be in the file afterwards.
   await server.stop();
   const { stored, done } = storedDeliveries(join(dir, 'changegate.db'));
@@ -176,6 +202,9 @@ try {
   console.log(`bare GET /healthz:      ${bareRps.toFixed(0)} req/s, p50 ${quantile(bareLat, 0.5).toFixed(1)} ms, p99 ${quantile(bareLat, 0.99).toFixed(1)} ms`);
   console.log(`POST /v1/events/github: ${ingestRps.toFixed(0)} durable events/s, p50 ${quantile(lat, 0.5).toFixed(1)} ms, p99 ${quantile(lat, 0.99).toFixed(1)} ms`);
   console.log(`ratio ingest/bare:      ${(ingestRps / bareRps).toFixed(2)}`);
+  console.log(
+    `server CPU:             ${((cpu1 - cpu0) * 1000 / bare.ok).toFixed(0)} µs per /healthz, ${((cpu2 - cpu1) * 1000 / ingest.ok).toFixed(0)} µs per event while posting, ${((cpu3 - cpu1) * 1000 / ingest.ok).toFixed(0)} µs per event with its processing`,
+  );
   console.log(`answered 2xx ${ingest.ok}, not 2xx ${ingest.other}, socket errors ${ingest.errors}; stored ${stored} (processed by the end: ${done})`);
   console.log(`lost (2xx but not stored): ${lost}`);
   if (ingestRps < 2_000) console.log('below the 2,000 durable events/s target on this run (a shared machine lowers both figures; the ratio is the steadier one)');

@@ -88,6 +88,19 @@ export function describeEventStoreContract(name: string, open: () => Promise<Eve
       expect(await store.pendingCount()).toBe(2);
     });
 
+    it('stores deliveries that arrive at once (a burst of webhooks), each once, and answers the replay among them as a duplicate', async () => {
+      const results = await Promise.all([delivery(1), delivery(2), delivery(1, { rawBody: Buffer.from('{"replay":true}') }), delivery(3)].map((d) => store.record(d)));
+      expect(results.map((r) => [r.id, r.duplicate])).toEqual([
+        ['github:guid-1', false],
+        ['github:guid-2', false],
+        ['github:guid-1', true],
+        ['github:guid-3', false],
+      ]);
+      expect(await store.pendingCount()).toBe(3);
+      const claimed = await store.claim(10, at(10_000));
+      expect(claimed.map((d) => [d.deliveryId, d.rawBody.toString('utf8')])).toEqual([1, 2, 3].map((n) => [`guid-${n}`, delivery(n).rawBody.toString('utf8')]));
+    });
+
     it('hands a pending delivery to one claim at a time, oldest first, and again once the lease runs out', async () => {
       await store.record(delivery(2));
       await store.record(delivery(1));
