@@ -191,6 +191,21 @@ describe('hypercare watch', () => {
     expect(await stores.evidence.list(change.id)).toEqual([]);
   });
 
+  it('counts Alertmanager\'s byte-identical repeat of the Watchdog notification as a heartbeat, so the alert check keeps passing', async () => {
+    const change = inReview();
+    const { correlator } = await world(change);
+    const watchdog = () => notify([], 'watchdog');
+    expect((await watchdog()).json()).toMatchObject({ duplicate: false });
+    // Twenty minutes of repeats, one every five: each the same bytes, each stored once as a duplicate.
+    for (let minutes = 5; minutes <= 20; minutes += 5) {
+      clock = new Date(DEPLOYED_AT + (30 + minutes) * 60_000);
+      expect((await watchdog()).json()).toMatchObject({ duplicate: true });
+    }
+    expect(await stores.events.heartbeats()).toEqual({ am: clock.toISOString() });
+    const gate = await noAlertsGate(change, correlator);
+    expect(gate?.result).toBe('pass');
+  });
+
   it('posts only the resolution when the resolved notification overtakes the firing one', async () => {
     const change = inReview();
     const { processor } = await world(change);
