@@ -147,6 +147,24 @@ export function describeEventStoreContract(name: string, open: () => Promise<Eve
       expect((await store.getEvent('github:9:1'))?.event).toMatchObject({ status: 'success' });
     });
 
+    it('completes a batch in order, a later delivery judged against an earlier one of the same batch', async () => {
+      const [a, b, c] = await Promise.all([delivery(1), delivery(2), delivery(3)].map((d) => store.record(d)));
+      await store.claim(10, at(5000));
+      const stored = await store.completeAll(
+        [
+          { id: a!.id, events: [ci('github:9:1', { status: 'success' })] },
+          { id: b!.id, events: [ci('github:9:1', { status: 'running' }), alert('am:fp1', 'firing')] },
+          { id: c!.id, events: [alert('am:fp1', 'resolved')] },
+        ],
+        at(6000),
+      );
+      expect(stored.map((events) => events.map((e) => e.event.status))).toEqual([['success'], ['success', 'firing'], ['resolved']]);
+      expect((await store.getEvent('github:9:1'))?.event).toMatchObject({ status: 'success' });
+      expect((await store.getEvent('am:fp1'))?.event).toMatchObject({ status: 'resolved' });
+      for (const { id } of [a!, b!, c!]) expect(await store.getDelivery(id)).toMatchObject({ status: 'done', finishedAt: at(6000).toISOString() });
+      expect(await store.completeAll([], at(7000))).toEqual([]);
+    });
+
     it('finds events by change key, commit, repository, service and source', async () => {
       const { id } = await store.record(delivery(1));
       await store.complete(id, [ci('e1'), ci('e2', { commit: 'def456', changeKeys: ['ITSM-42'], repo: 'acme/api' }), alert('am:fp1', 'firing')], at(2000));

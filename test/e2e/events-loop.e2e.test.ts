@@ -203,6 +203,17 @@ const waitForGate = (changeId: string, gate: string, last: string): Promise<stri
     return seen.at(-1) === last ? seen : undefined;
   }, { everyMs: 250 });
 
+/** The service's GitHub deliveries by status, read from its store. */
+function deliveries(): Record<string, number> {
+  const read = new DatabaseSync(db, { readOnly: true });
+  try {
+    const rows = read.prepare(`SELECT status, COUNT(*) AS n FROM event_deliveries WHERE source = 'github' GROUP BY status`).all() as { status: string; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+  } finally {
+    read.close();
+  }
+}
+
 /** Every changegate marker on a ticket: the idempotency keys of what was posted to it. */
 function markersOn(change: Mirrored): string[] {
   const texts =
@@ -247,15 +258,6 @@ describe('CI and monitoring events, end to end with a SIGKILL', () => {
     expect(deploy.status).toBe(202);
     expect((await child.exited).signal).toBe('SIGKILL');
     const answered = (await Promise.all(burst)).filter((r) => r?.status === 202).length;
-    const deliveries = (): Record<string, number> => {
-      const read = new DatabaseSync(db, { readOnly: true });
-      try {
-        const rows = read.prepare(`SELECT status, COUNT(*) AS n FROM event_deliveries WHERE source = 'github' GROUP BY status`).all() as { status: string; n: number }[];
-        return Object.fromEntries(rows.map((r) => [r.status, r.n]));
-      } finally {
-        read.close();
-      }
-    };
     // Every delivery answered 2xx is stored, processed or not: the 2 run updates before (the replay is stored once), the burst's answered ones, the deploy.
     const atKill = deliveries();
     const stored = (atKill['pending'] ?? 0) + (atKill['done'] ?? 0);

@@ -161,38 +161,47 @@ export class SqliteEventStore implements EventStore {
   }
 
   async complete(id: string, events: readonly StoredEvent[], now: Date): Promise<StoredEvent[]> {
-    return this.#conn.run('complete', { id }, () => {
+    const [stored] = await this.completeAll([{ id, events }], now);
+    return stored as StoredEvent[];
+  }
+
+  /** One transaction for the batch: the pages its deliveries share (event rows, indexes, the queue) are written once. */
+  async completeAll(items: readonly { id: string; events: readonly StoredEvent[] }[], now: Date): Promise<StoredEvent[][]> {
+    if (items.length === 0) return [];
+    return this.#conn.run('complete', { id: items[0]?.id, count: items.length }, () => {
       const db = this.#conn.db;
       db.exec('BEGIN IMMEDIATE');
-      const stored: StoredEvent[] = [];
-      for (const next of events) {
-        const row = this.#s.getEvent!.get(next.id) as EventRow | undefined;
-        const current = row === undefined ? null : toEvent(row);
-        if (current !== null && !supersedes(current, next)) {
-          stored.push(current);
-          continue;
-        }
-        const ci = next.type === 'ci' ? next.event : null;
-        const keys = ci?.changeKeys ?? [];
-        this.#s.upsertEvent!.run({
-          id: next.id,
-          type: next.type,
-          source: next.source,
-          deliveryId: next.deliveryId,
-          receivedAt: Date.parse(next.receivedAt),
-          repo: ci?.repo ?? null,
-          commit: ci?.commit ?? null,
-          service: next.type === 'monitor' ? next.event.service : null,
-          keys: JSON.stringify(keys),
-          body: JSON.stringify(next),
-        });
-        for (const key of keys) this.#s.addKey!.run(key, next.id);
-        stored.push(next);
-      }
-      this.#s.complete!.run(now.getTime(), id);
+      const out = items.map(({ id, events }) => {
+        const stored = events.map((next) => this.#store(next));
+        this.#s.complete!.run(now.getTime(), id);
+        return stored;
+      });
       db.exec('COMMIT');
-      return stored;
+      return out;
     });
+  }
+
+  /** Inside a transaction: the event as it stands after `next` (kept when the stored one supersedes it). */
+  #store(next: StoredEvent): StoredEvent {
+    const row = this.#s.getEvent!.get(next.id) as EventRow | undefined;
+    const current = row === undefined ? null : toEvent(row);
+    if (current !== null && !supersedes(current, next)) return current;
+    const ci = next.type === 'ci' ? next.event : null;
+    const keys = ci?.changeKeys ?? [];
+    this.#s.upsertEvent!.run({
+      id: next.id,
+      type: next.type,
+      source: next.source,
+      deliveryId: next.deliveryId,
+      receivedAt: Date.parse(next.receivedAt),
+      repo: ci?.repo ?? null,
+      commit: ci?.commit ?? null,
+      service: next.type === 'monitor' ? next.event.service : null,
+      keys: JSON.stringify(keys),
+      body: JSON.stringify(next),
+    });
+    for (const key of keys) this.#s.addKey!.run(key, next.id);
+    return next;
   }
 
   async fail(id: string, error: string, retryAt: Date | null, now: Date): Promise<void> {
