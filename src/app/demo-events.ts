@@ -11,9 +11,10 @@
 //   change's service (a work note on the ticket; closure held), then resolves
 //   (a second note).
 //
-// Alertmanager's Watchdog is sent first, so the alert checks know a monitor
-// watches. Each story waits until its change is mirrored and assessed once,
-// so the first verdict on the ticket is the one before the evidence.
+// Alertmanager's Watchdog is sent first and repeated every 5 min, so the alert
+// checks know a monitor watches. Each story waits until its change is mirrored
+// and assessed once, so the first verdict on the ticket is the one before the
+// evidence.
 
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { DEMO_EVENT_SOURCES } from '../config/demo-event-sources.ts';
@@ -45,6 +46,8 @@ export interface DemoEventLoopDeps {
 
 const REPO = 'acme/payments-platform';
 const POLL_MS = 2_000;
+/** Alertmanager's repeat interval for the Watchdog here: well inside the default heartbeat age (15 min). */
+const HEARTBEAT_MS = 5 * 60_000;
 
 function sha(seed: string): string {
   return createHash('sha1').update(seed).digest('hex');
@@ -213,10 +216,13 @@ export class DemoEventLoop {
     return this.#post(DEMO_EVENT_SOURCES.alertmanager, alertmanagerNotification(alerts), {});
   }
 
-  /** Alertmanager's always-firing Watchdog: monitoring watches every service. */
+  /** Alertmanager's always-firing Watchdog, repeated as Alertmanager does (the same notification every repeat interval): monitoring watches every service. */
   async #heartbeat(): Promise<void> {
-    const startsAt = new Date().toISOString();
-    await this.#alertmanager([{ name: 'Watchdog', labels: { severity: 'none' }, summary: 'An alert that should always be firing to certify that Alertmanager is working properly.', startsAt, endsAt: null }]);
+    const watchdog: DemoAlert = { name: 'Watchdog', labels: { severity: 'none' }, summary: 'An alert that should always be firing to certify that Alertmanager is working properly.', startsAt: new Date().toISOString(), endsAt: null };
+    while (!this.#stopped) {
+      await this.#alertmanager([watchdog]);
+      await this.#sleep(HEARTBEAT_MS);
+    }
   }
 
   /** The first change (by key) in `state` on the instance that names a service, once the service has assessed it; null when the mirror has none. */
