@@ -170,6 +170,7 @@ try {
   const bare = await drive({ url: `${server.url}/healthz`, connections: CONNECTIONS, duration: BARE_SECONDS });
   const cpu1 = cpuMs(server.child.pid);
   let next = 0;
+  const client0 = process.cpuUsage();
   const ingest = await drive({
     url: `${server.url}/v1/events/${SOURCE}`,
     connections: CONNECTIONS,
@@ -189,6 +190,7 @@ try {
     ],
   });
   const cpu2 = cpuMs(server.child.pid);
+  const client = process.cpuUsage(client0);
   // The processor's backlog, worked off before the count (its CPU belongs to the events too).
   const cpu3 = await settled(server.child.pid);
   // SIGTERM: the server finishes what it answered; everything answered 2xx must be in the file afterwards.
@@ -205,6 +207,12 @@ try {
   console.log(
     `server CPU:             ${((cpu1 - cpu0) * 1000 / bare.ok).toFixed(0)} µs per /healthz, ${((cpu2 - cpu1) * 1000 / ingest.ok).toFixed(0)} µs per event while posting, ${((cpu3 - cpu1) * 1000 / ingest.ok).toFixed(0)} µs per event with its processing`,
   );
+  // On the same cores: what the load generator itself costs, signing nothing (the bodies are signed up front).
+  const clientMicros = (client.user + client.system) / ingest.ok;
+  const serverMicros = ((cpu3 - cpu1) * 1000) / ingest.ok;
+  console.log(`client CPU (autocannon): ${clientMicros.toFixed(0)} µs per event`);
+  // An estimate, not a measurement: what the CPU per event allows when the cores are not shared with anything else.
+  console.log(`CPU-bound estimate:     ${((availableParallelism() * 1e6) / (serverMicros + clientMicros)).toFixed(0)} events/s if the ${availableParallelism()} cores ran only this server and its client`);
   console.log(`answered 2xx ${ingest.ok}, not 2xx ${ingest.other}, socket errors ${ingest.errors}; stored ${stored} (processed by the end: ${done})`);
   console.log(`lost (2xx but not stored): ${lost}`);
   if (ingestRps < 2_000) console.log('below the 2,000 durable events/s target on this run (a shared machine lowers both figures; the ratio is the steadier one)');
