@@ -34,6 +34,7 @@ import { itsmCalendarsFor } from './itsm-calendars-for.ts';
 import { stateNamesFor } from './state-names-for.ts';
 import type { DemoInstances } from './demo-instances.ts';
 import { loadDemo } from './load-demo.ts';
+import { DemoEventLoop } from './demo-events.ts';
 import { ownWritesOf } from './own-writes-of.ts';
 import { validationInstances } from './validation-instances.ts';
 import { correlatorFor, eventSourceOf } from './event-correlator-for.ts';
@@ -43,6 +44,7 @@ import { loadServicesMapping } from '../events/services-mapping.ts';
 import { eventPullsFor } from './event-pulls-for.ts';
 import { eventSourceKind } from '../events/sources/index.ts';
 import { githubArtifacts } from '../events/artifacts/github-artifacts.ts';
+import { HypercareWatch } from '../assess/hypercare-watch.ts';
 
 export interface ChangegateApp {
   config: ChangegateConfig;
@@ -68,6 +70,8 @@ export interface ChangegateApp {
   evidenceSigningKey: KeyObject | null;
   outboxWorker: OutboxWorker;
   demo: DemoInstances | null;
+  /** The demo pipeline and Alertmanager posting events to this process (`serve` without configuration starts them). */
+  demoEvents(): DemoEventLoop | null;
   /** The policy in force (config `policy:`, else mappings/policy.default.yaml), validated at start-up. */
   policy: Policy;
   /** Reads each ServiceNow instance's blackout and maintenance schedules now (`serve` does at start-up, then every 15 min). */
@@ -82,6 +86,8 @@ export interface CreateAppOptions {
   logger?: Logger;
   /** Demo data set size when running without configuration. */
   demoCount?: number;
+  /** Pause between the steps of the demo's event stories (default 20 s). */
+  demoStepMs?: number;
   /** Opens the store bundle; default `openStores` (tests pass a SQLite bundle with a tuned health check). */
   openStores?: (config: StoreConfig) => Promise<StoreBundle>;
 }
@@ -171,12 +177,27 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
   const reassessor = new ClockReassessor({ store, runner, instances: instances.map((i) => i.id), logger });
   owed = new OwedAssessments({ store, runner, logger });
   const processor = new DeliveryProcessor({ store: deliveries, engine, webhookOf: (id) => connectors.get(id)?.webhook, logger, metrics, owner });
+  // From a change's production deploy until its hypercare ends, alerts on its services reach its ticket.
+  const hypercare = new HypercareWatch({
+    changes: store,
+    events: stores.events,
+    correlator,
+    services: loadServicesMapping(config.events.services),
+    policy,
+    outbox,
+    evidence: stores.evidence,
+    instances: instances.map((i) => i.id),
+    writesBack: (id) => writers.has(id),
+    logger,
+    onEnqueued: () => outboxWorker.kick(),
+  });
   const eventProcessor = new EventProcessor({
     events: stores.events,
     kindOf: eventSourceKind,
     correlator,
     // GitHub sources with `artifacts:` read the JUnit and SARIF files a completed run uploaded.
     enrich: githubArtifacts(config.events.sources, logger),
+    hypercare,
     reassess: (id) => runner.assessChange(id, { clockTick: true }),
     logger,
   });
@@ -198,6 +219,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     },
   });
   let app: FastifyInstance | null = null;
+  let demoEvents: DemoEventLoop | null = null;
   const server = (): FastifyInstance =>
     (app ??= buildServer({
       systems: registry.systems,
@@ -248,6 +270,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     evidenceSigningKey,
     outboxWorker,
     demo,
+    demoEvents: () => demoEvents,
     policy,
     server,
     async readItsmCalendars() {
@@ -264,6 +287,17 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
       }
       // The demo Jira site's webhook can only name the port once it is known (listen may ask for port 0).
       demo?.setChangegateUrl(url);
+      if (demo !== null) {
+        demoEvents = new DemoEventLoop({
+          url,
+          sources: config.events.sources,
+          instances: instances.map((i) => i.id),
+          store,
+          assessments,
+          logger,
+          ...(options.demoStepMs === undefined ? {} : { stepMs: options.demoStepMs }),
+        });
+      }
       // What a killed process held is claimable now, before the workers look, not when its leases run out.
       await releaseDeadClaims({ outbox, deliveries, judge: judgeOwner, logger, now: new Date() });
       // Drains what a previous process accepted but did not finish.
@@ -283,9 +317,12 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
       );
       reassessor.start(config.reassess);
       pullScheduler.start(eventPulls, { runNow: serveOptions.runNow ?? true });
+      // After the first syncs began: each story waits for its change to be mirrored and assessed.
+      demoEvents?.start();
       return url;
     },
     async close() {
+      await demoEvents?.stop();
       await scheduler.stop();
       await pullScheduler.stop();
       await reassessor.stop();

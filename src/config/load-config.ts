@@ -8,6 +8,7 @@ import { ChangegateError } from '../errors.ts';
 import type { ConnectorRegistry } from '../kit/connector-registry.ts';
 import { configSchemaFor, ServerConfig, type ChangegateConfig } from './schema.ts';
 import { issuesError, parseYamlSource, placeIssue, schemaIssues, type YamlPath } from './yaml-source.ts';
+import { demoEventSources } from './demo-event-sources.ts';
 
 export interface LoadedConfig {
   config: ChangegateConfig;
@@ -69,9 +70,9 @@ export function parseConfigText(text: string, file: string, env: Env, registry: 
   throw issuesError(source, onlyEnv ? 'CG_CONFIG_ENV_MISSING' : 'CG_CONFIG_INVALID', issues, result.success ? undefined : result.error, variables.length > 0 ? { variables, variable: variables[0] } : {});
 }
 
-/** No configuration: the built-in demo instances against the embedded store (`changegate demo`). */
+/** No configuration: the built-in demo instances against the embedded store (`changegate demo`), and the demo's event sources. */
 export function demoConfig(registry: ConnectorRegistry, env: Env = process.env): LoadedConfig {
-  return { config: withServerEnv(configSchemaFor(registry).parse({}), env), file: null, registry };
+  return { config: withServerEnv(configSchemaFor(registry).parse({ events: { sources: demoEventSources() } }), env), file: null, registry };
 }
 
 /**

@@ -1,13 +1,15 @@
 // Works the event inbox: each stored delivery is normalised again from its raw
 // bytes, linked to the changes its events name, completed with its events in
-// one step, and the linked changes re-assessed (through the runner and its
-// outbox, so a ticket gets an updated note only when a decision moved).
+// one step (a claimed batch together), and the linked changes re-assessed (through the runner and its
+// outbox, so a ticket gets an updated note only when a decision moved). Alerts
+// on changes in hypercare are handed to the hypercare watch, which posts them
+// and links them, so those changes are re-assessed too.
 // Triggered after every accepted delivery, on start (what a crash left stored
 // but unprocessed) and on a timer (leases run out, retries due).
 
 import { asChangegateError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { EventDelivery, EventStore, StoredEvent } from '../store/event-store.ts';
+import type { EventDelivery, EventLink, EventStore, StoredEvent } from '../store/event-store.ts';
 import type { Correlator } from './correlate.ts';
 import type { EventEnricher, EventSourceKind } from './event-source-kit.ts';
 import { isHeartbeat } from './heartbeat.ts';
@@ -21,6 +23,8 @@ export interface EventProcessorDeps {
   enrich?: EventEnricher | undefined;
   /** Re-assesses a change whose evidence moved. */
   reassess(changeId: string): Promise<unknown>;
+  /** Posts and records alerts on changes in hypercare (src/assess/hypercare-watch.ts); returns the links it made. */
+  hypercare?: { observe(stored: readonly StoredEvent[], now: Date): Promise<EventLink[]> };
   logger: Logger;
   clock?: () => Date;
   pollMs?: number;
@@ -74,7 +78,7 @@ export class EventProcessor {
       const batch = await this.#deps.events.claim(50, this.#now());
       if (batch.length === 0) return total;
       total += batch.length;
-      for (const delivery of batch) await this.#process(delivery);
+      await this.#processBatch(batch);
     }
   }
 
@@ -82,16 +86,45 @@ export class EventProcessor {
     return this.#deps.clock?.() ?? new Date();
   }
 
-  async #process(delivery: EventDelivery): Promise<void> {
-    const { events, correlator, logger } = this.#deps;
+  /**
+   * Prepares each delivery of a claimed batch in order (normalised, linked) and
+   * completes them together, then re-assesses each change they touched once.
+   * Before a delivery with alerts is prepared, those before it are completed:
+   * the hypercare watch reads what they stored (a production deploy, an earlier
+   * state of the same alert).
+   */
+  async #processBatch(batch: readonly EventDelivery[]): Promise<void> {
     const now = this.#now();
+    const ready: Prepared[] = [];
+    const flush = async (): Promise<void> => {
+      const done = ready.splice(0);
+      if (done.length === 0) return;
+      try {
+        await this.#deps.events.completeAll(done.map((p) => ({ id: p.delivery.id, events: p.events })), now);
+      } catch (err) {
+        for (const p of done) await this.#failed(p.delivery, err, now);
+        return;
+      }
+      for (const changeId of new Set(done.flatMap((p) => p.changeIds))) {
+        await this.#deps.reassess(changeId).catch((err: unknown) => this.#deps.logger.error({ err, changeId }, `re-assessing ${changeId} after a new event failed`));
+      }
+    };
+    for (const delivery of batch) {
+      const prepared = await this.#prepare(delivery, now, flush);
+      if (prepared !== null) ready.push(prepared);
+    }
+    await flush();
+  }
+
+  async #prepare(delivery: EventDelivery, now: Date, flush: () => Promise<void>): Promise<Prepared | null> {
+    const { events, correlator } = this.#deps;
     try {
       const stored = { headers: delivery.headers, rawBody: delivery.rawBody };
       // A results upload (JUnit, SARIF) is read from its bytes whatever its source's kind.
       const kind = delivery.kind === RESULTS_KIND ? null : this.#deps.kindOf(delivery.kind);
       if (kind === undefined) {
         await events.fail(delivery.id, `no event source kind "${delivery.kind}" in this build`, null, now);
-        return;
+        return null;
       }
       const said = kind === null ? normaliseResults(delivery.source, stored) : kind.normalise(delivery.source, stored, JSON.parse(delivery.rawBody.toString('utf8')));
       const stamp = { source: delivery.source, deliveryId: delivery.deliveryId, receivedAt: delivery.receivedAt };
@@ -102,21 +135,32 @@ export class EventProcessor {
       ];
       const lastAttempt = delivery.attempts >= (this.#deps.maxAttempts ?? 8);
       const toStore = this.#deps.enrich === undefined ? normalised : await this.#deps.enrich(delivery.source, normalised, { final: lastAttempt });
+      if (toStore.some((e) => e.type === 'monitor')) await flush();
       // Linked before completing: a crash in between processes the delivery again, and links are idempotent.
       const links = await correlator.linksFor(toStore, now);
+      // Before completing too: its notes and ledger entries are keyed, so processing again posts nothing twice.
+      if (this.#deps.hypercare !== undefined) links.push(...(await this.#deps.hypercare.observe(toStore, now)));
       if (links.length > 0) await events.link(links);
       if (beats.length > 0) await events.heartbeat(delivery.source, delivery.receivedAt);
-      await events.complete(delivery.id, toStore, now);
-      for (const changeId of new Set(links.map((l) => l.changeId))) {
-        await this.#deps.reassess(changeId).catch((err: unknown) => logger.error({ err, changeId }, `re-assessing ${changeId} after a new event failed`));
-      }
+      return { delivery, events: toStore, changeIds: links.map((l) => l.changeId) };
     } catch (err) {
-      const e = asChangegateError(err);
-      // A body its source cannot use will not become usable: give up at once. Anything else is retried with backoff.
-      const final = e.code === 'CG_EVENT_INVALID' || err instanceof SyntaxError || delivery.attempts >= (this.#deps.maxAttempts ?? 8);
-      const retryAt = final ? null : new Date(now.getTime() + Math.min(600_000, 2_000 * 2 ** (delivery.attempts - 1)));
-      logger.warn({ err: e, delivery: delivery.id }, `event delivery ${delivery.id} ${final ? 'failed' : 'will be retried'}: ${e.message}`);
-      await events.fail(delivery.id, `${e.code}: ${e.message}`, retryAt, now);
+      await this.#failed(delivery, err, now);
+      return null;
     }
   }
+
+  async #failed(delivery: EventDelivery, err: unknown, now: Date): Promise<void> {
+    const e = asChangegateError(err);
+    // A body its source cannot use will not become usable: give up at once. Anything else is retried with backoff.
+    const final = e.code === 'CG_EVENT_INVALID' || err instanceof SyntaxError || delivery.attempts >= (this.#deps.maxAttempts ?? 8);
+    const retryAt = final ? null : new Date(now.getTime() + Math.min(600_000, 2_000 * 2 ** (delivery.attempts - 1)));
+    this.#deps.logger.warn({ err: e, delivery: delivery.id }, `event delivery ${delivery.id} ${final ? 'failed' : 'will be retried'}: ${e.message}`);
+    await this.#deps.events.fail(delivery.id, `${e.code}: ${e.message}`, retryAt, now);
+  }
+}
+
+interface Prepared {
+  delivery: EventDelivery;
+  events: StoredEvent[];
+  changeIds: string[];
 }

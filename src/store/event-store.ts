@@ -102,6 +102,12 @@ export interface EventStore {
    * one step. Returns the events as stored now, those kept unchanged included.
    */
   complete(id: string, events: readonly StoredEvent[], now: Date): Promise<StoredEvent[]>;
+  /**
+   * `complete` for several deliveries, in the order given (a later one's events
+   * are judged against an earlier one's by `supersedes`), as one step where the
+   * store can: a processor completes a claimed batch at once.
+   */
+  completeAll(items: readonly { id: string; events: readonly StoredEvent[] }[], now: Date): Promise<StoredEvent[][]>;
   /** Records the error; `retryAt` schedules another attempt, null gives up (status `failed`). */
   fail(id: string, error: string, retryAt: Date | null, now: Date): Promise<void>;
   getDelivery(id: string): Promise<EventDelivery | null>;

@@ -20,10 +20,11 @@ export type OutboxAction = (typeof OUTBOX_ACTIONS)[number];
 export type OutboxStatus = 'pending' | 'claimed' | 'done' | 'failed' | 'superseded';
 
 /**
- * What caused the item: an assessment's outcome (superseded by the next outcome), an enforcement, or the
- * evidence summary (neither ever superseded, nor superseding an assessment's items).
+ * What caused the item: an assessment's outcome (superseded by the next outcome), an enforcement, the
+ * evidence summary or a hypercare alert note (neither of the last three ever superseded, nor superseding an
+ * assessment's items).
  */
-export type OutboxSource = 'assessment' | 'enforcement' | 'evidence';
+export type OutboxSource = 'assessment' | 'enforcement' | 'evidence' | 'hypercare';
 
 export interface TransitionPayload {
   toNativeState: string;

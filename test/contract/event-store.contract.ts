@@ -88,6 +88,19 @@ export function describeEventStoreContract(name: string, open: () => Promise<Eve
       expect(await store.pendingCount()).toBe(2);
     });
 
+    it('stores deliveries that arrive at once (a burst of webhooks), each once, and answers the replay among them as a duplicate', async () => {
+      const results = await Promise.all([delivery(1), delivery(2), delivery(1, { rawBody: Buffer.from('{"replay":true}') }), delivery(3)].map((d) => store.record(d)));
+      expect(results.map((r) => [r.id, r.duplicate])).toEqual([
+        ['github:guid-1', false],
+        ['github:guid-2', false],
+        ['github:guid-1', true],
+        ['github:guid-3', false],
+      ]);
+      expect(await store.pendingCount()).toBe(3);
+      const claimed = await store.claim(10, at(10_000));
+      expect(claimed.map((d) => [d.deliveryId, d.rawBody.toString('utf8')])).toEqual([1, 2, 3].map((n) => [`guid-${n}`, delivery(n).rawBody.toString('utf8')]));
+    });
+
     it('hands a pending delivery to one claim at a time, oldest first, and again once the lease runs out', async () => {
       await store.record(delivery(2));
       await store.record(delivery(1));
@@ -132,6 +145,24 @@ export function describeEventStoreContract(name: string, open: () => Promise<Eve
       const c = await store.record(delivery(3));
       await store.complete(c.id, [ci('github:9:1', { status: 'success' })], at(5000));
       expect((await store.getEvent('github:9:1'))?.event).toMatchObject({ status: 'success' });
+    });
+
+    it('completes a batch in order, a later delivery judged against an earlier one of the same batch', async () => {
+      const [a, b, c] = await Promise.all([delivery(1), delivery(2), delivery(3)].map((d) => store.record(d)));
+      await store.claim(10, at(5000));
+      const stored = await store.completeAll(
+        [
+          { id: a!.id, events: [ci('github:9:1', { status: 'success' })] },
+          { id: b!.id, events: [ci('github:9:1', { status: 'running' }), alert('am:fp1', 'firing')] },
+          { id: c!.id, events: [alert('am:fp1', 'resolved')] },
+        ],
+        at(6000),
+      );
+      expect(stored.map((events) => events.map((e) => e.event.status))).toEqual([['success'], ['success', 'firing'], ['resolved']]);
+      expect((await store.getEvent('github:9:1'))?.event).toMatchObject({ status: 'success' });
+      expect((await store.getEvent('am:fp1'))?.event).toMatchObject({ status: 'resolved' });
+      for (const { id } of [a!, b!, c!]) expect(await store.getDelivery(id)).toMatchObject({ status: 'done', finishedAt: at(6000).toISOString() });
+      expect(await store.completeAll([], at(7000))).toEqual([]);
     });
 
     it('finds events by change key, commit, repository, service and source', async () => {

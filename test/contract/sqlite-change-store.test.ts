@@ -53,7 +53,7 @@ describe('SqliteChangeStore on a file', () => {
     old.exec('ALTER TABLE changes DROP COLUMN assessed_seq');
     old.exec('ALTER TABLE revisions DROP COLUMN author');
     old.exec('ALTER TABLE revisions DROP COLUMN author_recorded');
-    for (const table of ['event_deliveries', 'events', 'event_change_keys', 'event_links', 'event_heartbeats', 'event_pull_state']) old.exec(`DROP TABLE ${table}`);
+    for (const table of ['event_deliveries', 'event_bodies', 'events', 'event_change_keys', 'event_links', 'event_heartbeats', 'event_pull_state']) old.exec(`DROP TABLE ${table}`);
     old.exec('UPDATE schema_version SET version = 1');
     old.close();
 

@@ -5,7 +5,8 @@
 
 import type { EvidenceRef } from '../../domain/assessment.ts';
 import type { JournalEntry } from '../../domain/change.ts';
-import { deployIn, fieldRef, firingOn, isBlank, changeCommit, monitorRef, unwatched } from '../evidence.ts';
+import { fieldRef, firingOn, isBlank, monitorRef, unwatched } from '../evidence.ts';
+import { hypercareStart } from '../hypercare.ts';
 import { formatDuration, formatUtc } from '../zoned-time.ts';
 import { defineGate, fail, listText, pass, pending, plural } from './gate.ts';
 
@@ -29,15 +30,13 @@ export const hypercareElapsed = defineGate({
   check({ change, ctx, now, classification }, params) {
     const duration = params.durations[classification];
     const need = `${classification} changes need ${formatDuration(duration)} of hypercare`;
-    let start = change.actualEnd === null ? Number.NaN : Date.parse(change.actualEnd);
-    let from = 'the actual end';
+    const begun = hypercareStart(change, ctx.events.ci, ctx.policy.productionEnvironments, now);
+    if (begun === null) return pending(`hypercare has not started: no actual end and no production deploy recorded; ${need}`);
+    const start = begun.at;
+    const from = begun.from === 'actual-end' ? 'the actual end' : 'the production deploy';
     const evidence: EvidenceRef[] = [];
-    if (Number.isNaN(start)) {
-      const commit = changeCommit(change, ctx.events.ci);
-      const deploy = commit === null ? null : deployIn(ctx.events.ci, commit, ctx.policy.productionEnvironments, now).success;
-      if (deploy === null) return pending(`hypercare has not started: no actual end and no production deploy recorded; ${need}`);
-      start = Date.parse(deploy.finishedAt ?? deploy.startedAt ?? '');
-      from = 'the production deploy';
+    if (begun.from === 'production-deploy' && begun.deploy !== null) {
+      const deploy = begun.deploy;
       evidence.push({ kind: 'ci', ref: deploy.id, summary: 'production deploy starts hypercare', url: deploy.url, at: deploy.finishedAt });
     } else evidence.push(fieldRef('actualEnd', `implementation ended ${formatUtc(start)}`));
     const ends = start + duration;

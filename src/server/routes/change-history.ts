@@ -61,7 +61,7 @@ export const HistoryEntrySchema = z.discriminatedUnion('kind', [
     what: z.string(),
     ticket: z.string(),
     nativeId: z.string(),
-    source: z.enum(['assessment', 'enforcement', 'evidence']),
+    source: z.enum(['assessment', 'enforcement', 'evidence', 'hypercare']),
     status: z.enum(['pending', 'claimed', 'done', 'failed', 'superseded']),
     attempts: z.number().int(),
     createdAt: z.string(),

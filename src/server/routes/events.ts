@@ -11,6 +11,7 @@ import { z } from 'zod';
 import type { EventSourceConfig } from '../../config/schema.ts';
 import { ChangegateError } from '../../errors.ts';
 import type { EventSourceKind } from '../../events/event-source-kit.ts';
+import { isHeartbeat } from '../../events/heartbeat.ts';
 import type { EventStore } from '../../store/event-store.ts';
 import type { StoreHealthState } from '../../store/store-health.ts';
 import { nestsDeeperThan } from '../json-depth.ts';
@@ -81,13 +82,17 @@ export function registerEventRoutes(app: FastifyInstance, deps: EventRouteDeps):
     const delivery = deliveryOf(raw, headers);
     ingress.verify(found, delivery);
     // Normalised here only to refuse what can never be processed; the processor normalises again from the stored bytes.
-    kind.normalise(source.id, delivery, parse(raw, sourceId));
+    const said = kind.normalise(source.id, delivery, parse(raw, sourceId));
     const deliveryId = kind.deliveryId(delivery) ?? `sha256:${createHash('sha256').update(raw).digest('hex')}`;
     ingress.storable(sourceId);
     const kept: Record<string, string> = {};
     for (const [name, value] of Object.entries(delivery.headers)) if (value !== undefined && KEPT_HEADERS.test(name)) kept[name] = value;
-    const { duplicate } = await deps.events.record({ source: source.id, kind: source.kind, deliveryId, receivedAt: clock().toISOString(), headers: kept, rawBody: raw });
+    const receivedAt = clock().toISOString();
+    const { duplicate } = await deps.events.record({ source: source.id, kind: source.kind, deliveryId, receivedAt, headers: kept, rawBody: raw });
     if (!duplicate) deps.onAccepted?.();
+    // Alertmanager repeats a group's notification byte for byte (repeat_interval): the Watchdog's repeat is stored once
+    // as a duplicate, yet it is the proof that monitoring still reports, so it still counts as a heartbeat.
+    else if (said.monitor.some(isHeartbeat)) await deps.events.heartbeat(source.id, receivedAt);
     return { accepted: true as const, duplicate, deliveryId };
   };
 

@@ -223,6 +223,13 @@ export class MongoEventStore implements EventStore {
     });
   }
 
+  /** One delivery after the other: MongoDB has no multi-document step to put them in (DESIGN: no transactions). */
+  async completeAll(items: readonly { id: string; events: readonly StoredEvent[] }[], now: Date): Promise<StoredEvent[][]> {
+    const out: StoredEvent[][] = [];
+    for (const item of items) out.push(await this.complete(item.id, item.events, now));
+    return out;
+  }
+
   async fail(id: string, error: string, retryAt: Date | null, now: Date): Promise<void> {
     const nowMs = now.getTime();
     const set =

@@ -2,7 +2,9 @@
 // mirror's file: its tables are a migration of the shared schema
 // (sqlite-schema.ts), so opening it alone (tests, ':memory:') migrates as the
 // change store does. Each operation is one statement or one immediate
-// transaction; a claim selects and leases in one UPDATE … RETURNING.
+// transaction; a claim selects and leases in one UPDATE … RETURNING. Raw bodies
+// live in their own table (event_bodies), so leasing and completing a delivery
+// rewrite a small row, and deliveries recorded together commit together.
 
 import type { StatementSync } from 'node:sqlite';
 import {
@@ -65,15 +67,18 @@ const toEvent = (row: EventRow): StoredEvent => JSON.parse(row.body) as StoredEv
 export class SqliteEventStore implements EventStore {
   readonly #conn: SqliteConnection;
   readonly #s: Record<string, StatementSync>;
+  #queued: { delivery: NewEventDelivery; resolve: (result: EventRecordResult) => void; reject: (err: unknown) => void }[] = [];
 
   private constructor(conn: SqliteConnection) {
     this.#conn = conn;
     const db = conn.db;
     this.#s = {
       insert: db.prepare(
-        `INSERT INTO event_deliveries (id, source, kind, delivery_id, received_at, headers, raw_body, status, next_attempt_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?) ON CONFLICT (id) DO NOTHING`,
+        `INSERT INTO event_deliveries (id, source, kind, delivery_id, received_at, headers, status, next_attempt_at)
+         VALUES (?, ?, ?, ?, ?, ?, 'pending', ?) ON CONFLICT (id) DO NOTHING`,
       ),
+      insertBody: db.prepare('INSERT INTO event_bodies (seq, raw_body) VALUES (?, ?)'),
+      body: db.prepare('SELECT raw_body FROM event_bodies WHERE seq = ?'),
       claim: db.prepare(
         `UPDATE event_deliveries SET attempts = attempts + 1, next_attempt_at = :leaseUntil
          WHERE seq IN (SELECT seq FROM event_deliveries WHERE status = 'pending' AND next_attempt_at <= :now ORDER BY received_at, seq LIMIT :limit)
@@ -81,7 +86,7 @@ export class SqliteEventStore implements EventStore {
       ),
       complete: db.prepare(`UPDATE event_deliveries SET status = 'done', finished_at = ? WHERE id = ? AND status = 'pending'`),
       fail: db.prepare(`UPDATE event_deliveries SET status = ?, last_error = ?, next_attempt_at = ?, finished_at = ? WHERE id = ? AND status = 'pending'`),
-      getDelivery: db.prepare('SELECT * FROM event_deliveries WHERE id = ?'),
+      getDelivery: db.prepare('SELECT d.*, b.raw_body FROM event_deliveries d JOIN event_bodies b ON b.seq = d.seq WHERE d.id = ?'),
       pending: db.prepare(`SELECT COUNT(*) AS n FROM event_deliveries WHERE status = 'pending'`),
       getEvent: db.prepare('SELECT body FROM events WHERE id = ?'),
       upsertEvent: db.prepare(
@@ -109,57 +114,96 @@ export class SqliteEventStore implements EventStore {
     return new SqliteEventStore(SqliteConnection.open(path, 'the event store', options, (db) => migrate(db, path), { enableForeignKeyConstraints: false }));
   }
 
-  async record(delivery: NewEventDelivery): Promise<EventRecordResult> {
-    const id = eventDeliveryKey(delivery.source, delivery.deliveryId);
-    const receivedAt = Date.parse(delivery.receivedAt);
-    return this.#conn.run('record', { id }, () => {
-      const { changes } = this.#s.insert!.run(id, delivery.source, delivery.kind, delivery.deliveryId, receivedAt, JSON.stringify(delivery.headers), delivery.rawBody, receivedAt);
-      return { id, duplicate: Number(changes) === 0 };
+  /**
+   * Group commit: the deliveries recorded while the event loop was busy are
+   * inserted in one transaction on its next turn, and each promise settles only
+   * once that transaction committed (the 202 follows the commit). Under load a
+   * commit then carries many deliveries instead of one.
+   */
+  record(delivery: NewEventDelivery): Promise<EventRecordResult> {
+    return new Promise((resolve, reject) => {
+      this.#queued.push({ delivery, resolve, reject });
+      if (this.#queued.length === 1) setImmediate(() => void this.#flush());
     });
+  }
+
+  async #flush(): Promise<void> {
+    const batch = this.#queued;
+    this.#queued = [];
+    if (batch.length === 0) return;
+    try {
+      const results = await this.#conn.run('record', { count: batch.length }, () => {
+        const db = this.#conn.db;
+        db.exec('BEGIN IMMEDIATE');
+        const out = batch.map(({ delivery }): EventRecordResult => {
+          const id = eventDeliveryKey(delivery.source, delivery.deliveryId);
+          const receivedAt = Date.parse(delivery.receivedAt);
+          const { changes, lastInsertRowid } = this.#s.insert!.run(id, delivery.source, delivery.kind, delivery.deliveryId, receivedAt, JSON.stringify(delivery.headers), receivedAt);
+          if (Number(changes) === 0) return { id, duplicate: true };
+          this.#s.insertBody!.run(lastInsertRowid, delivery.rawBody);
+          return { id, duplicate: false };
+        });
+        db.exec('COMMIT');
+        return out;
+      });
+      batch.forEach((item, i) => item.resolve(results[i] as EventRecordResult));
+    } catch (err) {
+      // The whole transaction rolled back: none of the batch is stored, and each caller is told so.
+      for (const item of batch) item.reject(err);
+    }
   }
 
   async claim(limit: number, now: Date, options: { leaseMs?: number } = {}): Promise<EventDelivery[]> {
     const nowMs = now.getTime();
     return this.#conn.run('claim', { limit }, () => {
-      const rows = this.#s.claim!.all({ now: nowMs, leaseUntil: nowMs + (options.leaseMs ?? DEFAULT_EVENT_LEASE_MS), limit }) as unknown as (DeliveryRow & { seq: number })[];
+      const rows = this.#s.claim!.all({ now: nowMs, leaseUntil: nowMs + (options.leaseMs ?? DEFAULT_EVENT_LEASE_MS), limit }) as unknown as (Omit<DeliveryRow, 'raw_body'> & { seq: number })[];
       rows.sort((a, b) => a.received_at - b.received_at || a.seq - b.seq);
-      return rows.map(toDelivery);
+      return rows.map((row) => toDelivery({ ...row, raw_body: (this.#s.body!.get(row.seq) as { raw_body: Uint8Array }).raw_body }));
     });
   }
 
   async complete(id: string, events: readonly StoredEvent[], now: Date): Promise<StoredEvent[]> {
-    return this.#conn.run('complete', { id }, () => {
+    const [stored] = await this.completeAll([{ id, events }], now);
+    return stored as StoredEvent[];
+  }
+
+  /** One transaction for the batch: the pages its deliveries share (event rows, indexes, the queue) are written once. */
+  async completeAll(items: readonly { id: string; events: readonly StoredEvent[] }[], now: Date): Promise<StoredEvent[][]> {
+    if (items.length === 0) return [];
+    return this.#conn.run('complete', { id: items[0]?.id, count: items.length }, () => {
       const db = this.#conn.db;
       db.exec('BEGIN IMMEDIATE');
-      const stored: StoredEvent[] = [];
-      for (const next of events) {
-        const row = this.#s.getEvent!.get(next.id) as EventRow | undefined;
-        const current = row === undefined ? null : toEvent(row);
-        if (current !== null && !supersedes(current, next)) {
-          stored.push(current);
-          continue;
-        }
-        const ci = next.type === 'ci' ? next.event : null;
-        const keys = ci?.changeKeys ?? [];
-        this.#s.upsertEvent!.run({
-          id: next.id,
-          type: next.type,
-          source: next.source,
-          deliveryId: next.deliveryId,
-          receivedAt: Date.parse(next.receivedAt),
-          repo: ci?.repo ?? null,
-          commit: ci?.commit ?? null,
-          service: next.type === 'monitor' ? next.event.service : null,
-          keys: JSON.stringify(keys),
-          body: JSON.stringify(next),
-        });
-        for (const key of keys) this.#s.addKey!.run(key, next.id);
-        stored.push(next);
-      }
-      this.#s.complete!.run(now.getTime(), id);
+      const out = items.map(({ id, events }) => {
+        const stored = events.map((next) => this.#store(next));
+        this.#s.complete!.run(now.getTime(), id);
+        return stored;
+      });
       db.exec('COMMIT');
-      return stored;
+      return out;
     });
+  }
+
+  /** Inside a transaction: the event as it stands after `next` (kept when the stored one supersedes it). */
+  #store(next: StoredEvent): StoredEvent {
+    const row = this.#s.getEvent!.get(next.id) as EventRow | undefined;
+    const current = row === undefined ? null : toEvent(row);
+    if (current !== null && !supersedes(current, next)) return current;
+    const ci = next.type === 'ci' ? next.event : null;
+    const keys = ci?.changeKeys ?? [];
+    this.#s.upsertEvent!.run({
+      id: next.id,
+      type: next.type,
+      source: next.source,
+      deliveryId: next.deliveryId,
+      receivedAt: Date.parse(next.receivedAt),
+      repo: ci?.repo ?? null,
+      commit: ci?.commit ?? null,
+      service: next.type === 'monitor' ? next.event.service : null,
+      keys: JSON.stringify(keys),
+      body: JSON.stringify(next),
+    });
+    for (const key of keys) this.#s.addKey!.run(key, next.id);
+    return next;
   }
 
   async fail(id: string, error: string, retryAt: Date | null, now: Date): Promise<void> {
@@ -253,6 +297,8 @@ export class SqliteEventStore implements EventStore {
   }
 
   async close(): Promise<void> {
+    // What was recorded but not yet committed is committed (or refused to its callers) first.
+    await this.#flush();
     this.#conn.close();
   }
 }

@@ -216,6 +216,15 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE event_pull_state (key TEXT NOT NULL PRIMARY KEY, state TEXT NOT NULL, saved_at INTEGER NOT NULL) WITHOUT ROWID;
   `,
+  // A delivery's raw body in a table of its own, by the delivery's seq: a body
+  // (often 20 KB and more, kept in overflow pages) was rewritten whole each time
+  // a claim leased its row and again when the row was completed, and a claim
+  // read past it to reach next_attempt_at. Now the queue row stays small.
+  `
+  CREATE TABLE event_bodies (seq INTEGER PRIMARY KEY, raw_body BLOB NOT NULL);
+  INSERT INTO event_bodies (seq, raw_body) SELECT seq, raw_body FROM event_deliveries;
+  ALTER TABLE event_deliveries DROP COLUMN raw_body;
+  `,
 ];
 
 /** Connection settings; run on every open, before the migrations. */

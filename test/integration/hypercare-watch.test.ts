@@ -1,0 +1,219 @@
+// The hypercare watch as an ops team meets it: a change in Review whose
+// commit GitHub deployed to production; Alertmanager then reports a critical
+// alert on its service. The alert is queued for the ticket once (a repeated
+// notification of the same alert queues nothing), recorded in the ledger,
+// linked to the change, and holds closure (closed.no-alerts) until a second
+// note says it resolved. An alert before the deploy, or on another service, is
+// not the change's.
+
+import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { HypercareWatch } from '../../src/assess/hypercare-watch.ts';
+import { buildPolicyContext } from '../../src/assess/policy-context.ts';
+import type { Change } from '../../src/domain/change.ts';
+import { Correlator } from '../../src/events/correlate.ts';
+import { EventProcessor } from '../../src/events/event-processor.ts';
+import { eventSourceKind } from '../../src/events/sources/index.ts';
+import { createMetrics } from '../../src/observability/metrics.ts';
+import { assess } from '../../src/policy/assess.ts';
+import { loadPolicy } from '../../src/policy/policy-config.ts';
+import { installErrorHandler } from '../../src/server/http-errors.ts';
+import { registerEventRoutes } from '../../src/server/routes/events.ts';
+import { openSqliteStores } from '../../src/store/sqlite/sqlite-store-adapter.ts';
+import type { StoreBundle } from '../../src/store/store-bundle.ts';
+import { buildChange } from '../support/change-builder.ts';
+
+const deployment = readFileSync(new URL('../fixtures/events/github_deployment_status.json', import.meta.url));
+const DEPLOYED_AT = Date.parse('2019-05-15T15:20:55Z');
+const SHA = 'f95f852bd8fca8fcc58a9a2d6c842781e32a215e';
+const iso = (minutesAfterDeploy: number): string => new Date(DEPLOYED_AT + minutesAfterDeploy * 60_000).toISOString();
+
+let stores: StoreBundle;
+let app: FastifyInstance;
+let clock: Date;
+afterEach(async () => {
+  await app.close();
+  await stores.close();
+});
+
+const policy = loadPolicy();
+
+async function world(change: Change): Promise<{ processor: EventProcessor; correlator: Correlator; reassessed: string[] }> {
+  clock = new Date(DEPLOYED_AT + 30 * 60_000);
+  stores = openSqliteStores(':memory:');
+  app = Fastify();
+  installErrorHandler(app, createMetrics({ defaultMetrics: false }));
+  registerEventRoutes(app, {
+    sources: [
+      { id: 'github', kind: 'github', secrets: ['gh-secret'] },
+      { id: 'am', kind: 'alertmanager', secrets: ['am-token'] },
+    ],
+    kindOf: eventSourceKind,
+    events: stores.events,
+    clock: () => clock,
+  });
+  await app.ready();
+  await stores.changes.applyPage(change.instance, 'changes', [{ kind: 'change', change }], null);
+  const correlator = new Correlator({ events: stores.events, changes: stores.changes, services: {}, monitors: [{ id: 'am' }], heartbeatMaxAgeMs: 900_000 });
+  const watch = new HypercareWatch({
+    changes: stores.changes,
+    events: stores.events,
+    correlator,
+    services: {},
+    policy,
+    outbox: stores.outbox,
+    evidence: stores.evidence,
+    instances: [change.instance],
+    writesBack: () => true,
+    logger: pino({ level: 'silent' }),
+  });
+  const reassessed: string[] = [];
+  const processor = new EventProcessor({
+    events: stores.events,
+    kindOf: eventSourceKind,
+    correlator,
+    hypercare: watch,
+    reassess: async (id) => reassessed.push(id),
+    logger: pino({ level: 'silent' }),
+    clock: () => clock,
+  });
+  return { processor, correlator, reassessed };
+}
+
+const deploy = () =>
+  app.inject({
+    method: 'POST',
+    url: '/v1/events/github',
+    payload: deployment,
+    headers: { 'content-type': 'application/json', 'x-github-event': 'deployment_status', 'x-github-delivery': 'd-1', 'x-hub-signature-256': `sha256=${createHmac('sha256', 'gh-secret').update(deployment).digest('hex')}` },
+  });
+
+interface Alert {
+  status: 'firing' | 'resolved';
+  service: string;
+  startsAt: string;
+  endsAt?: string;
+  fingerprint?: string;
+  severity?: string;
+}
+
+/** One Alertmanager v4 notification: the alerts given, and the always-firing Watchdog. */
+function notify(alerts: readonly Alert[], groupKey = 'g1') {
+  const body = {
+    version: '4',
+    groupKey,
+    status: alerts.some((a) => a.status === 'firing') ? 'firing' : 'resolved',
+    receiver: 'changegate',
+    alerts: [
+      { status: 'firing', labels: { alertname: 'Watchdog', severity: 'none' }, annotations: {}, startsAt: iso(-600), endsAt: '0001-01-01T00:00:00Z', fingerprint: 'watchdog' },
+      ...alerts.map((a) => ({
+        status: a.status,
+        labels: { alertname: 'HighErrorRate', service: a.service, severity: a.severity ?? 'critical' },
+        annotations: { summary: `5xx ratio above 5% on ${a.service}` },
+        startsAt: a.startsAt,
+        endsAt: a.endsAt ?? '0001-01-01T00:00:00Z',
+        generatorURL: 'http://prometheus.example/graph?g0.expr=errors',
+        fingerprint: a.fingerprint ?? `fp-${a.service}`,
+      })),
+    ],
+  };
+  return app.inject({ method: 'POST', url: '/v1/events/am', payload: JSON.stringify(body), headers: { 'content-type': 'application/json', authorization: 'Bearer am-token' } });
+}
+
+const inReview = (): Change =>
+  buildChange({ key: 'CHG0030001', state: 'review', services: [{ id: 'svc-payments', name: 'payments' }], cis: [], links: { ...buildChange().links, commits: [SHA] } });
+
+async function notes(changeId: string) {
+  const items = await stores.outbox.list({ changeId });
+  return items.filter((i) => i.source === 'hypercare').map((i) => ({ key: i.idempotencyKey, title: i.payload.action === 'comment' ? i.payload.note.title : '' }));
+}
+
+async function noAlertsGate(change: Change, correlator: Correlator) {
+  const events = async (c: Change, now: Date) => correlator.eventsFor(c, now);
+  const mirrored = (await stores.changes.getChange(change.id))!;
+  const ctx = await buildPolicyContext({ store: stores.changes, policy, events }, mirrored, clock);
+  return assess(mirrored, ctx).gates.find((g) => g.id === 'closed.no-alerts');
+}
+
+describe('hypercare watch', () => {
+  it('posts a critical alert on the change\'s service once, holds closure while it fires, and posts its resolution once', async () => {
+    const change = inReview();
+    const { processor, correlator, reassessed } = await world(change);
+    expect((await deploy()).statusCode).toBe(202);
+    await processor.drain();
+
+    clock = new Date(DEPLOYED_AT + 30 * 60_000);
+    expect((await notify([{ status: 'firing', service: 'payments', startsAt: iso(20) }])).statusCode).toBe(202);
+    await processor.drain();
+    // Alertmanager repeats the group (repeat_interval): same alert, new body, nothing new on the ticket.
+    clock = new Date(DEPLOYED_AT + 40 * 60_000);
+    expect((await notify([{ status: 'firing', service: 'payments', startsAt: iso(20) }], 'g1-repeat')).statusCode).toBe(202);
+    await processor.drain();
+
+    const firingKey = `hypercare:${change.id}:am:fp-payments@${iso(20)}:firing`;
+    expect(await notes(change.id)).toEqual([{ key: firingKey, title: 'Hypercare: critical alert "5xx ratio above 5% on payments" firing on payments' }]);
+    const held = await noAlertsGate(change, correlator);
+    expect(held?.result).toBe('fail');
+    expect(held?.reason).toContain('5xx ratio above 5% on payments');
+    expect(reassessed).toContain(change.id);
+    expect((await stores.events.linkedEvents(change.id)).map((l) => l.rule)).toContain('hypercare:payments');
+
+    clock = new Date(DEPLOYED_AT + 70 * 60_000);
+    expect((await notify([{ status: 'resolved', service: 'payments', startsAt: iso(20), endsAt: iso(65) }], 'g1-resolved')).statusCode).toBe(202);
+    await processor.drain();
+    const posted = await notes(change.id);
+    expect(posted.map((n) => n.key)).toEqual([firingKey, `hypercare:${change.id}:am:fp-payments@${iso(20)}:resolved`]);
+    expect(posted[1]?.title).toBe('Hypercare: critical alert "5xx ratio above 5% on payments" on payments resolved');
+    expect((await noAlertsGate(change, correlator))?.result).toBe('pass');
+
+    const ledger = await stores.evidence.list(change.id);
+    expect(ledger.map((e) => e.summary)).toEqual([
+      `hypercare of CHG0030001: critical alert "5xx ratio above 5% on payments" on payments firing since ${iso(20).slice(0, 16).replace('T', ' ')} UTC`,
+      `hypercare of CHG0030001: critical alert "5xx ratio above 5% on payments" on payments resolved at ${iso(65).slice(0, 16).replace('T', ' ')} UTC`,
+    ]);
+  });
+
+  it('leaves alerts on other services, alerts before the deploy and a change not yet deployed off the ticket', async () => {
+    const change = inReview();
+    const { processor } = await world(change);
+    // No production deploy yet: hypercare has not started.
+    expect((await notify([{ status: 'firing', service: 'payments', startsAt: iso(5), fingerprint: 'early' }])).statusCode).toBe(202);
+    await processor.drain();
+    expect((await deploy()).statusCode).toBe(202);
+    await processor.drain();
+    expect((await notify([{ status: 'firing', service: 'checkout', startsAt: iso(20) }], 'g2')).statusCode).toBe(202);
+    expect((await notify([{ status: 'resolved', service: 'payments', startsAt: iso(-120), endsAt: iso(-60), fingerprint: 'before' }], 'g3')).statusCode).toBe(202);
+    await processor.drain();
+    expect(await notes(change.id)).toEqual([]);
+    expect(await stores.evidence.list(change.id)).toEqual([]);
+  });
+
+  it('counts Alertmanager\'s byte-identical repeat of the Watchdog notification as a heartbeat, so the alert check keeps passing', async () => {
+    const change = inReview();
+    const { correlator } = await world(change);
+    expect((await notify([], 'watchdog')).json()).toMatchObject({ duplicate: false });
+    // Twenty minutes of repeats, one every five: each the same bytes, each stored once as a duplicate.
+    for (let minutes = 5; minutes <= 20; minutes += 5) {
+      clock = new Date(DEPLOYED_AT + (30 + minutes) * 60_000);
+      expect((await notify([], 'watchdog')).json()).toMatchObject({ duplicate: true });
+    }
+    expect(await stores.events.heartbeats()).toEqual({ am: clock.toISOString() });
+    const gate = await noAlertsGate(change, correlator);
+    expect(gate?.result).toBe('pass');
+  });
+
+  it('posts only the resolution when the resolved notification overtakes the firing one', async () => {
+    const change = inReview();
+    const { processor } = await world(change);
+    expect((await deploy()).statusCode).toBe(202);
+    await processor.drain();
+    expect((await notify([{ status: 'resolved', service: 'payments', startsAt: iso(20), endsAt: iso(25) }], 'late-1')).statusCode).toBe(202);
+    await processor.drain();
+    expect((await notify([{ status: 'firing', service: 'payments', startsAt: iso(20) }], 'late-2')).statusCode).toBe(202);
+    await processor.drain();
+    expect((await notes(change.id)).map((n) => n.key)).toEqual([`hypercare:${change.id}:am:fp-payments@${iso(20)}:resolved`]);
+  });
+});
