@@ -151,6 +151,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     stateNames: stateNamesFor(instances, registry),
     writesBack: (id) => writers.has(id),
     evidence: stores.evidence,
+    evidenceSigningKey,
     logger,
     metrics,
     onEnqueued: () => outboxWorker.kick(),

@@ -12,6 +12,7 @@
 // The outcome hash covers the decision (gate results and reasons, allowed
 // transitions, recommendation, violations): write-back follows its changes.
 
+import type { KeyObject } from 'node:crypto';
 import type { Assessment } from '../domain/assessment.ts';
 import type { Change, MirroredChange } from '../domain/change.ts';
 import { asChangegateError } from '../errors.ts';
@@ -58,6 +59,8 @@ export interface AssessmentRunnerDeps {
   onFailed?: (changeId: string) => void;
   /** The evidence ledger: state moves, decisions that changed and enforcement actions are appended to it. */
   evidence?: EvidenceStore;
+  /** The deployment's evidence signing key (`evidence.signingKey`): the bundles attached to tickets are signed with it. */
+  evidenceSigningKey?: KeyObject | null;
 }
 
 export interface AssessOptions {
@@ -185,7 +188,7 @@ export class AssessmentRunner {
     const entries = await deps.evidence.list(change.id);
     const head = entries.at(-1);
     if (head === undefined) return [];
-    const attachment = evidenceAttachment(change, entries, now);
+    const attachment = evidenceAttachment(change, entries, now, deps.evidenceSigningKey ?? null);
     // Its own source: an assessment's next comment must not supersede it, nor it the verdict queued beside it.
     const base = { instance: change.instance, changeId: change.id, nativeId: change.nativeId, source: 'evidence' as const };
     const queued = await deps.outbox.enqueue(

@@ -4,6 +4,7 @@
 // own attachment (old ones stay) and a second upload of the same version is
 // recognised by the writer before it posts.
 
+import type { KeyObject } from 'node:crypto';
 import type { Change } from '../domain/change.ts';
 import { buildBundle } from '../evidence/evidence-bundle.ts';
 import type { EvidenceEntry } from '../evidence/evidence-entry.ts';
@@ -15,9 +16,9 @@ export function bundleFileName(changeKey: string, head: EvidenceHead): string {
   return `changegate-evidence-${key}-${head.seq}-${head.hash.slice(0, 8)}.json`;
 }
 
-/** The bundle of `entries` (the change's ledger, in chain order, not empty) as exported at `now`, and the head it ends at. */
-export function evidenceAttachment(change: Change, entries: EvidenceEntry[], now: Date): { file: TicketFile; evidence: EvidenceHead } {
-  const bundle = buildBundle({ id: change.id, key: change.key, instance: change.instance, title: change.title }, entries, now.toISOString());
+/** The bundle of `entries` (the change's ledger, in chain order, not empty) as exported at `now`, signed with `signingKey` when one is given, and the head it ends at. */
+export function evidenceAttachment(change: Change, entries: EvidenceEntry[], now: Date, signingKey: KeyObject | null = null): { file: TicketFile; evidence: EvidenceHead } {
+  const bundle = buildBundle({ id: change.id, key: change.key, instance: change.instance, title: change.title }, entries, now.toISOString(), signingKey);
   const head = bundle.head as EvidenceHead;
   return {
     // The same text `changegate evidence export` writes, so `changegate evidence verify` reads the downloaded file as it is.

@@ -4,7 +4,7 @@
 // evidence export` bundles the chain (signed when given a key) and `changegate
 // evidence verify` accepts it, and names the entry and field of any edit.
 
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,7 +71,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A change moved Implement → Review under a policy whose evidence.note is `note`, assessed three times: the evidence notes queued and the ledger's head. */
-async function toReview(note: 'review-and-closed' | 'never'): Promise<{ notes: TicketNote[]; files: { name: string; bundle: unknown; evidence: unknown }[]; head: string; verdictStatus: string | undefined }> {
+async function toReview(note: 'review-and-closed' | 'never', evidenceSigningKey: KeyObject | null = null): Promise<{ notes: TicketNote[]; files: { name: string; bundle: unknown; evidence: unknown }[]; head: string; verdictStatus: string | undefined }> {
   const bundle = await openStores({ kind: 'sqlite', path: ':memory:' });
   const r = new AssessmentRunner({
     store: bundle.changes,
@@ -79,6 +79,7 @@ async function toReview(note: 'review-and-closed' | 'never'): Promise<{ notes: T
     outbox: bundle.outbox,
     evidence: bundle.evidence,
     policy: { ...loadPolicy(), evidence: { note } },
+    evidenceSigningKey,
     modeOf: () => 'advisory',
     logger: createLogger({ level: 'silent' }),
     metrics: createMetrics({ defaultMetrics: false }),
@@ -220,6 +221,18 @@ describe('the evidence ledger', () => {
     expect(file?.name).toBe(`changegate-evidence-${report.changeKey}-${report.entries}-${head.slice(0, 8)}.json`);
     expect(file?.evidence).toEqual({ seq: report.entries, hash: head });
     expect(notes[0]?.footer).toContainEqual(expect.stringContaining(`attached to this ticket as ${file?.name}`));
+  });
+
+  it('signs the attached bundle with the deployment\'s key, which verify checks against the published public key', async () => {
+    const deployment = generateKeyPairSync('ed25519');
+    const someoneElse = generateKeyPairSync('ed25519');
+    const [file] = (await toReview('review-and-closed', deployment.privateKey)).files;
+    expect(verifyBundle(file?.bundle, { publicKey: deployment.publicKey })).toMatchObject({ ok: true });
+    const forged = verifyBundle(file?.bundle, { publicKey: someoneElse.publicKey });
+    expect(forged.ok).toBe(false);
+    // Unsigned without a key: verify against a public key says so.
+    const [plain] = (await toReview('review-and-closed')).files;
+    expect(verifyBundle(plain?.bundle, { publicKey: deployment.publicKey }).ok).toBe(false);
   });
 
   it('posts no summary and attaches no bundle when the policy says never', async () => {
