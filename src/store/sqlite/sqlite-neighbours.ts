@@ -5,13 +5,14 @@
 //
 // Answered from `change_refs` (see change-refs.ts and the schema), whose rows
 // are kept in answer order under each (ref, day), and under each ref alone by
-// the `change_refs_by_ref_recent` index: for each shared ref (and day of the
-// window) one statement walks its rows most recent first, the window checked
-// on the row itself, and a bounded merge (recent-merge.ts) takes the first
-// `limit` distinct changes and stops. Only those are read whole (through the
-// read cache). A lookup so reads about `limit` index rows plus one seek per
-// stream, however many changes a busy CI carries; rows of a shared day whose
-// window misses this one are skipped in the walk, read from the index alone.
+// the `change_refs_by_ref_recent` index. One statement reads, for each shared
+// ref (and day of the window), its rows most recent first, the window checked
+// on the row itself, and SQLite merges them as a UNION (a change under several
+// refs or days is one row) in that same order, stopping at the limit: no sort,
+// and only about `limit` rows read past one seek per ref and day, however many
+// changes a busy CI carries. Only the changes returned are read whole (through
+// the read cache). Rows of a shared day whose window misses this one are
+// skipped in the walk, read from the key alone.
 
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { Change } from '../../domain/change.ts';
@@ -21,36 +22,36 @@ import { instantKey } from '../instant-key.ts';
 import type { MirrorReadCache } from '../mirror-read-cache.ts';
 import { mergeMostRecent, type RecentRow } from '../recent-merge.ts';
 
-/** Which rows one stream walks: one day of a ref, every windowed day of a ref (a long window), or all of a ref (no window). */
-type StreamKind = 'day' | 'windowed' | 'any';
+/** Which rows one arm reads: one day of a ref, every windowed day of a ref (a long window), or all of a ref (no window). */
+type ArmKind = 'day' | 'windowed' | 'any';
 
-const ORDER = 'ORDER BY updated_at DESC, change_id';
-const STREAM_SQL: Record<StreamKind, string> = {
-  day: `SELECT updated_at, change_id FROM change_refs
-    WHERE instance = ? AND ref = ? AND day = ? AND planned_start < ? AND planned_end > ? AND change_id <> ? ${ORDER}`,
-  windowed: `SELECT updated_at, change_id FROM change_refs INDEXED BY change_refs_by_ref_recent
-    WHERE instance = ? AND ref = ? AND day <> ${NO_WINDOW} AND planned_start < ? AND planned_end > ? AND change_id <> ? ${ORDER}`,
-  any: `SELECT updated_at, change_id FROM change_refs INDEXED BY change_refs_by_ref_recent
-    WHERE instance = ? AND ref = ? AND change_id <> ? ${ORDER}`,
+/** Parameters every arm shares (?1..?4), then the limit (?5); each arm's own follow. */
+const SHARED = 5;
+const ARM_SQL: Record<ArmKind, (at: number) => string> = {
+  day: (at) => `SELECT DISTINCT updated_at, change_id FROM change_refs
+    WHERE instance = ?1 AND ref = ?${at} AND day = ?${at + 1} AND planned_start < ?2 AND planned_end > ?3 AND change_id <> ?4`,
+  windowed: (at) => `SELECT DISTINCT updated_at, change_id FROM change_refs INDEXED BY change_refs_by_ref_recent
+    WHERE instance = ?1 AND ref = ?${at} AND day <> ${NO_WINDOW} AND planned_start < ?2 AND planned_end > ?3 AND change_id <> ?4`,
+  any: (at) => `SELECT DISTINCT updated_at, change_id FROM change_refs INDEXED BY change_refs_by_ref_recent
+    WHERE instance = ?1 AND ref = ?${at} AND change_id <> ?4`,
 };
+const ARM_PARAMS: Record<ArmKind, number> = { day: 2, windowed: 1, any: 1 };
 
 /**
- * Statements kept per kind: a change naming a few services and CIs over a day
- * or two opens a dozen streams. A rare change with more prepares the rest per
- * lookup rather than keeping hundreds.
+ * Arms in one statement at most: a change naming a service and a CI (four refs
+ * by id and name) over a day or two needs a dozen. One naming more refs × days
+ * is answered by several statements, each up to the limit, whose answers are
+ * merged in the same order (recent-merge.ts); a statement per shape stays small.
  */
-const POOLED_PER_KIND = 64;
+const MAX_ARMS = 16;
 
 export class SqliteNeighbours {
   readonly #db: DatabaseSync;
   readonly #cache: MirrorReadCache;
   /** A change without its payload by id, through the read cache; undefined when the mirror lacks it. */
   readonly #core: (id: string) => Change | undefined;
-  /**
-   * Prepared statements per stream kind, one per stream open at once: a
-   * statement is one cursor, and the merge keeps every stream of a lookup open.
-   */
-  readonly #pool: Record<StreamKind, StatementSync[]> = { day: [], windowed: [], any: [] };
+  /** Statements per kind and number of arms, prepared on first use. */
+  readonly #statements = new Map<string, StatementSync>();
 
   constructor(db: DatabaseSync, cache: MirrorReadCache, core: (id: string) => Change | undefined) {
     this.#db = db;
@@ -64,47 +65,40 @@ export class SqliteNeighbours {
     const window = query.plannedOverlap;
     const days = window === undefined ? null : windowDays(window.start, window.end);
     if (refs.length === 0 || days?.[0] === NO_WINDOW) return [];
-    const excluded = query.excludeId ?? '';
-    const streams: { kind: StreamKind; params: (string | number)[] }[] = [];
-    if (window === undefined) {
-      for (const ref of refs) streams.push({ kind: 'any', params: [query.instance, ref, excluded] });
-    } else {
-      const end = instantKey(window.end);
-      const start = instantKey(window.start);
-      if (days?.[0] === ANY_DAY) {
-        for (const ref of refs) streams.push({ kind: 'windowed', params: [query.instance, ref, end, start, excluded] });
-      } else {
-        // A long window is indexed under ANY_DAY alone: every short window reads that bucket too.
-        for (const ref of refs) for (const day of [...(days ?? []), ANY_DAY]) streams.push({ kind: 'day', params: [query.instance, ref, day, end, start, excluded] });
-      }
-    }
+    // Unused by the `any` arms: bound all the same, so every kind takes the same first parameters.
+    const shared = [query.instance, window === undefined ? '' : instantKey(window.end), window === undefined ? '' : instantKey(window.start), query.excludeId ?? '', limit];
+    let kind: ArmKind;
+    let arms: (string | number)[][];
+    if (window === undefined) [kind, arms] = ['any', refs.map((ref) => [ref])];
+    else if (days?.[0] === ANY_DAY) [kind, arms] = ['windowed', refs.map((ref) => [ref])];
+    // A long window is indexed under ANY_DAY alone: every short window reads that bucket too.
+    else [kind, arms] = ['day', refs.flatMap((ref) => [...(days ?? []), ANY_DAY].map((day) => [ref, day]))];
     this.#cache.refresh();
     // Every validation of a change into authorize asks the same: answered once while the mirror is unchanged.
-    const key = `touching:${limit}\u0000${streams.map((s) => `${s.kind}\u0000${s.params.join('\u0000')}`).join('\u0001')}`;
-    return this.#cache.lookup(key, () => this.#query(streams, limit)) as Change[];
+    const key = `touching:${kind}\u0000${shared.join('\u0000')}\u0001${arms.map((arm) => arm.join('\u0000')).join('\u0001')}`;
+    return this.#cache.lookup(key, () => this.#query(kind, shared, arms, limit)) as Change[];
   }
 
-  #query(streams: readonly { kind: StreamKind; params: (string | number)[] }[], limit: number): Change[] {
-    const used: Record<StreamKind, number> = { day: 0, windowed: 0, any: 0 };
-    const open: Iterator<RecentRow>[] = [];
-    try {
-      for (const { kind, params } of streams) open.push(this.#statement(kind, used[kind]++).iterate(...params) as unknown as Iterator<RecentRow>);
-      const ids = mergeMostRecent(open, limit);
-      return ids.map((id) => this.#core(id)).filter((c) => c !== undefined);
-    } finally {
-      // Resets each statement the merge left mid-walk, so the next lookup starts it afresh.
-      for (const rows of open) rows.return?.();
+  #query(kind: ArmKind, shared: readonly (string | number)[], arms: readonly (string | number)[][], limit: number): Change[] {
+    const answers: RecentRow[][] = [];
+    for (let at = 0; at < arms.length; at += MAX_ARMS) {
+      const chunk = arms.slice(at, at + MAX_ARMS);
+      answers.push(this.#statement(kind, chunk.length).all(...shared, ...chunk.flat()) as unknown as RecentRow[]);
     }
+    const ids = answers.length === 1 ? (answers[0] as RecentRow[]).map((row) => row[1]) : mergeMostRecent(answers.map((rows) => rows[Symbol.iterator]()), limit);
+    return ids.map((id) => this.#core(id)).filter((c) => c !== undefined);
   }
 
-  /** The `n`th statement of a kind (rows as [updated_at, change_id] arrays), kept for the next lookup up to POOLED_PER_KIND. */
-  #statement(kind: StreamKind, n: number): StatementSync {
-    const pool = this.#pool[kind];
-    const pooled = pool[n];
-    if (pooled !== undefined) return pooled;
-    const stmt = this.#db.prepare(STREAM_SQL[kind]);
-    stmt.setReturnArrays(true);
-    if (pool.length < POOLED_PER_KIND) pool.push(stmt);
+  /** `arms` arms of one kind as one UNION, most recent first up to ?5 (rows as [updated_at, change_id] arrays). */
+  #statement(kind: ArmKind, arms: number): StatementSync {
+    const key = `${kind}:${arms}`;
+    let stmt = this.#statements.get(key);
+    if (stmt === undefined) {
+      const sql = Array.from({ length: arms }, (_, i) => ARM_SQL[kind](SHARED + 1 + i * ARM_PARAMS[kind])).join('\n    UNION ');
+      stmt = this.#db.prepare(`${sql}\n    ORDER BY updated_at DESC, change_id LIMIT ?5`);
+      stmt.setReturnArrays(true);
+      this.#statements.set(key, stmt);
+    }
     return stmt;
   }
 }
