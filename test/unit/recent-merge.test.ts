@@ -17,6 +17,10 @@ function counted(rows: readonly RecentRow[]): { stream: Iterator<RecentRow>; tak
   };
 }
 
+/** 10,000 changes a second apart, most recent first, from the `offset`th. */
+const rows = (offset: number): RecentRow[] =>
+  Array.from({ length: 10_000 }, (_, i) => [new Date(Date.UTC(2026, 2, 2) - (i + offset) * 1000).toISOString(), `c${String(i + offset).padStart(6, '0')}`] as const);
+
 const at = (minute: number): string => new Date(Date.UTC(2026, 2, 2, 9, minute)).toISOString();
 
 describe('mergeMostRecent', () => {
@@ -29,8 +33,6 @@ describe('mergeMostRecent', () => {
 
   it('reads about as many rows as it returns, however long the streams', () => {
     // Three busy CIs with 10,000 changes each, half of them shared: a lookup of 20 reads a few dozen rows.
-    const rows = (offset: number): RecentRow[] =>
-      Array.from({ length: 10_000 }, (_, i) => [new Date(Date.UTC(2026, 2, 2) - (i + offset) * 1000).toISOString(), `c${String(i + offset).padStart(6, '0')}`] as const);
     const streams = [counted(rows(0)), counted(rows(5_000)), counted(rows(5_000))];
     const ids = mergeMostRecent(streams.map((s) => s.stream), 20);
     expect(ids).toHaveLength(20);

@@ -23,7 +23,7 @@ import type { MirrorReadCache } from '../mirror-read-cache.ts';
 import { mergeMostRecent, type RecentRow } from '../recent-merge.ts';
 
 /** Which rows one arm reads: one day of a ref, every windowed day of a ref (a long window), or all of a ref (no window). */
-type ArmKind = 'day' | 'windowed' | 'any';
+export type ArmKind = 'day' | 'windowed' | 'any';
 
 /** Parameters every arm shares (?1..?4), then the limit (?5); each arm's own follow. */
 const SHARED = 5;
@@ -94,11 +94,16 @@ export class SqliteNeighbours {
     const key = `${kind}:${arms}`;
     let stmt = this.#statements.get(key);
     if (stmt === undefined) {
-      const sql = Array.from({ length: arms }, (_, i) => ARM_SQL[kind](SHARED + 1 + i * ARM_PARAMS[kind])).join('\n    UNION ');
-      stmt = this.#db.prepare(`${sql}\n    ORDER BY updated_at DESC, change_id LIMIT ?5`);
+      stmt = this.#db.prepare(neighbourSql(kind, arms));
       stmt.setReturnArrays(true);
       this.#statements.set(key, stmt);
     }
     return stmt;
   }
+}
+
+/** The statement for `arms` arms of one kind: exported so a test can hold its plan to an ordered index walk. */
+export function neighbourSql(kind: ArmKind, arms: number): string {
+  const union = Array.from({ length: arms }, (_, i) => ARM_SQL[kind](SHARED + 1 + i * ARM_PARAMS[kind])).join('\n    UNION ');
+  return `${union}\n    ORDER BY updated_at DESC, change_id LIMIT ?5`;
 }
