@@ -5,14 +5,17 @@
 //
 // Answered from `change_refs` (see change-refs.ts and the schema), whose rows
 // are kept in answer order under each (ref, day), and under each ref alone by
-// the `change_refs_by_ref_recent` index. One statement reads, for each shared
-// ref (and day of the window), its rows most recent first, the window checked
-// on the row itself, and SQLite merges them as a UNION (a change under several
-// refs or days is one row) in that same order, stopping at the limit: no sort,
-// and only about `limit` rows read past one seek per ref and day, however many
-// changes a busy CI carries. Only the changes returned are read whole (through
-// the read cache). Rows of a shared day whose window misses this one are
-// skipped in the walk, read from the key alone.
+// the `change_refs_by_ref_recent` index. First one statement probes every
+// shared ref and day for at most limit + 1 distinct matches: most lookups find
+// fewer, which are then the answer (sorted here). When there are more, a
+// second statement reads, for each shared ref (and day), its rows most recent
+// first, the window checked on the row itself, and SQLite merges them as a
+// UNION (a change under several refs or days is one row) in that order,
+// stopping at the limit: no sort of all matches. Either way about `limit` rows
+// per ref and day are read past one seek each, however many changes a busy CI
+// carries, and only the changes returned are read whole (through the read
+// cache). Rows of a shared day whose window misses this one are skipped in the
+// walk, read from the key alone.
 
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { Change } from '../../domain/change.ts';
@@ -67,26 +70,51 @@ export class SqliteNeighbours {
     if (refs.length === 0 || days?.[0] === NO_WINDOW) return [];
     // Unused by the `any` arms: bound all the same, so every kind takes the same first parameters.
     const shared = [query.instance, window === undefined ? '' : instantKey(window.end), window === undefined ? '' : instantKey(window.start), query.excludeId ?? '', limit];
-    let kind: ArmKind;
-    let arms: (string | number)[][];
-    if (window === undefined) [kind, arms] = ['any', refs.map((ref) => [ref])];
-    else if (days?.[0] === ANY_DAY) [kind, arms] = ['windowed', refs.map((ref) => [ref])];
-    // A long window is indexed under ANY_DAY alone: every short window reads that bucket too.
-    else [kind, arms] = ['day', refs.flatMap((ref) => [...(days ?? []), ANY_DAY].map((day) => [ref, day]))];
+    const onDays = days === null || days[0] === ANY_DAY ? [] : [...days, ANY_DAY];
+    const kind: ArmKind = window === undefined ? 'any' : onDays.length === 0 ? 'windowed' : 'day';
     this.#cache.refresh();
     // Every validation of a change into authorize asks the same: answered once while the mirror is unchanged.
-    const key = `touching:${kind}\u0000${shared.join('\u0000')}\u0001${arms.map((arm) => arm.join('\u0000')).join('\u0001')}`;
-    return this.#cache.lookup(key, () => this.#query(kind, shared, arms, limit)) as Change[];
+    const key = `touching:${kind}\u0000${shared.join('\u0000')}\u0001${refs.join('\u0000')}\u0001${onDays.join('\u0000')}`;
+    return this.#cache.lookup(key, () => this.#query(kind, shared, refs, onDays, limit)) as Change[];
   }
 
-  #query(kind: ArmKind, shared: readonly (string | number)[], arms: readonly (string | number)[][], limit: number): Change[] {
-    const answers: RecentRow[][] = [];
-    for (let at = 0; at < arms.length; at += MAX_ARMS) {
-      const chunk = arms.slice(at, at + MAX_ARMS);
-      answers.push(this.#statement(kind, chunk.length).all(...shared, ...chunk.flat()) as unknown as RecentRow[]);
+  #query(kind: ArmKind, shared: readonly (string | number)[], refs: readonly string[], onDays: readonly number[], limit: number): Change[] {
+    // Most lookups match fewer changes than the limit: one statement finds them all (or says there are more) at the cost of what it finds.
+    const few = this.#fewStatement(kind, refs.length, onDays.length).all(...shared.slice(0, 4), limit + 1, ...refs, ...onDays) as unknown as RecentRow[];
+    let ids: string[];
+    if (few.length <= limit) {
+      ids = few.toSorted(byRecency).map((row) => row[1]);
+    } else {
+      // More than the limit: the walks in answer order, merged, stop at it.
+      // A long window is indexed under ANY_DAY alone: every short window reads that bucket too (it is in onDays).
+      const arms: (string | number)[][] = kind === 'day' ? refs.flatMap((ref) => onDays.map((day) => [ref, day])) : refs.map((ref) => [ref]);
+      const answers: RecentRow[][] = [];
+      for (let at = 0; at < arms.length; at += MAX_ARMS) {
+        const chunk = arms.slice(at, at + MAX_ARMS);
+        answers.push(this.#statement(kind, chunk.length).all(...shared, ...chunk.flat()) as unknown as RecentRow[]);
+      }
+      ids = answers.length === 1 ? (answers[0] as RecentRow[]).map((row) => row[1]) : mergeMostRecent(answers.map((rows) => rows[Symbol.iterator]()), limit);
     }
-    const ids = answers.length === 1 ? (answers[0] as RecentRow[]).map((row) => row[1]) : mergeMostRecent(answers.map((rows) => rows[Symbol.iterator]()), limit);
     return ids.map((id) => this.#core(id)).filter((c) => c !== undefined);
+  }
+
+  /**
+   * Every match (distinct, unordered) under `refCount` refs on `dayCount` days
+   * (0: any day), up to ?5 rows: placeholders spelled out per shape, so SQLite
+   * probes the key for each ref and day directly.
+   */
+  #fewStatement(kind: ArmKind, refCount: number, dayCount: number): StatementSync {
+    const key = `few:${kind}:${refCount}:${dayCount}`;
+    let stmt = this.#statements.get(key);
+    if (stmt === undefined) {
+      const refsIn = Array.from({ length: refCount }, (_, i) => `?${SHARED + 1 + i}`).join(', ');
+      const daysIn = Array.from({ length: dayCount }, (_, i) => `?${SHARED + 1 + refCount + i}`).join(', ');
+      const where = { day: `AND day IN (${daysIn}) AND planned_start < ?2 AND planned_end > ?3`, windowed: `AND day <> ${NO_WINDOW} AND planned_start < ?2 AND planned_end > ?3`, any: '' }[kind];
+      stmt = this.#db.prepare(`SELECT DISTINCT updated_at, change_id FROM change_refs WHERE instance = ?1 AND ref IN (${refsIn}) ${where} AND change_id <> ?4 LIMIT ?5`);
+      stmt.setReturnArrays(true);
+      this.#statements.set(key, stmt);
+    }
+    return stmt;
   }
 
   /** `arms` arms of one kind as one UNION, most recent first up to ?5 (rows as [updated_at, change_id] arrays). */
@@ -100,6 +128,12 @@ export class SqliteNeighbours {
     }
     return stmt;
   }
+}
+
+/** Most recently updated first, then by id: the order the walks give. */
+function byRecency(a: RecentRow, b: RecentRow): number {
+  if (a[0] !== b[0]) return a[0] > b[0] ? -1 : 1;
+  return a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0;
 }
 
 /** The statement for `arms` arms of one kind: exported so a test can hold its plan to an ordered index walk. */
