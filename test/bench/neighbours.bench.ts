@@ -7,7 +7,7 @@
 // connector from the simulator. Per size it asks for the neighbours of every
 // active change on the busiest CI and of a sample of all active changes, and,
 // as the baseline of the same run, reads each of those changes by id. It
-// prints µs per lookup, the mean answer, the ratio to the baseline and the
+// prints CPU µs per lookup, the mean answer, the ratio to the baseline and the
 // growth factor between sizes, which stays near 1 when a lookup's cost follows
 // its answer and not the mirror.
 //
