@@ -118,19 +118,45 @@ export function mirrorCollections(db: Db): MirrorCollections {
   };
 }
 
+/**
+ * The neighbour lookup's indexes: under each `ref\u0000day` (a window of a few
+ * days) or each ref (no window, or a long one), the changes in answer order
+ * (most recently updated first), planned dates beside them. A lookup naming k
+ * keys is then k index scans merged in order (MongoDB's SORT_MERGE) that stop
+ * at the limit, the window checked on the index keys: about `limit` keys read
+ * and only the changes returned fetched, however many changes a busy CI carries.
+ */
+export const NEIGHBOUR_INDEXES = {
+  byDay: { name: 'neighbours_by_day_recent', key: { instance: 1, refDays: 1, updatedAt: -1, _id: 1, plannedStart: 1, plannedEnd: 1 } },
+  byRef: { name: 'neighbours_recent', key: { instance: 1, refs: 1, updatedAt: -1, _id: 1, plannedStart: 1, plannedEnd: 1 } },
+} as const;
+
+/** Indexes earlier versions created and nothing reads any more (each costs every write). */
+const RETIRED_INDEXES = ['neighbours_by_day', 'neighbours'];
+
 export async function ensureMirrorIndexes(c: MirrorCollections): Promise<void> {
+  await dropRetiredIndexes(c);
   await Promise.all([
     c.changes.createIndex({ updatedAt: 1, _id: 1 }, { name: 'by_updated' }),
     c.changes.createIndex({ instance: 1, updatedAt: 1, _id: 1 }, { name: 'by_instance_updated' }),
     c.changes.createIndex({ keyLower: 1, updatedAt: -1, _id: -1 }, { name: 'by_key' }),
     c.changes.createIndex({ owed: 1, _id: 1 }, { name: 'owed_assessment' }),
-    c.changes.createIndex({ instance: 1, refDays: 1 }, { name: 'neighbours_by_day' }),
-    c.changes.createIndex({ instance: 1, refs: 1 }, { name: 'neighbours' }),
+    c.changes.createIndex(NEIGHBOUR_INDEXES.byDay.key, { name: NEIGHBOUR_INDEXES.byDay.name }),
+    c.changes.createIndex(NEIGHBOUR_INDEXES.byRef.key, { name: NEIGHBOUR_INDEXES.byRef.name }),
     c.revisions.createIndex({ changeId: 1, seq: 1 }, { name: 'by_change' }),
     c.approvals.createIndex({ instance: 1, changeNativeId: 1, at: 1, id: 1 }, { name: 'by_change' }),
     c.journal.createIndex({ instance: 1, changeNativeId: 1, at: 1, id: 1 }, { name: 'by_change' }),
     c.rejected.createIndex({ instance: 1, stream: 1, ref: 1 }, { name: 'by_stream' }),
   ]);
+}
+
+/** Drops the retired indexes a store still has; a store without them (new, or already upgraded) is left as it is. */
+async function dropRetiredIndexes(c: MirrorCollections): Promise<void> {
+  const present = new Set((await c.changes.listIndexes().toArray().catch(() => [])).map((index) => String(index['name'])));
+  for (const name of RETIRED_INDEXES) {
+    // Another replica starting at the same time may drop it first: what matters is that it is gone.
+    if (present.has(name)) await c.changes.dropIndex(name).catch(() => undefined);
+  }
 }
 
 export function revisionId(changeId: string, seq: number): string {

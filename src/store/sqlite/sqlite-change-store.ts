@@ -180,8 +180,8 @@ export class SqliteChangeStore implements ChangeStore {
   /**
    * Keeps `change_refs` in step: an active change is found under each of its
    * services and CIs on each day of its planned window; a finished one under
-   * none. Most updates touch none of that (a note, an approval, a field): then
-   * nothing is rewritten.
+   * none. Its rows carry the change's updated_at (the order lookups answer in),
+   * so a new version of an active change rewrites them; a finished one has none.
    */
   #indexRefs(change: Change, previous: Change | null): void {
     if (previous !== null) {
@@ -192,14 +192,15 @@ export class SqliteChangeStore implements ChangeStore {
     const start = change.plannedStart === null ? null : instantKey(change.plannedStart);
     const end = change.plannedEnd === null ? null : instantKey(change.plannedEnd);
     const days = windowDays(change.plannedStart, change.plannedEnd);
+    const updatedAt = instantKey(change.updatedAt);
     const params: (string | number | null)[] = [];
     for (const key of changeRefKeys(change)) {
-      for (const day of days) params.push(change.instance, key, day, change.id, start, end);
+      for (const day of days) params.push(change.instance, key, day, updatedAt, change.id, start, end);
     }
     // One statement for all of a change's rows: per-statement cost dominates on this hot path.
-    for (let at = 0; at < params.length; at += REF_ROWS_PER_INSERT * 6) {
-      const chunk = params.slice(at, at + REF_ROWS_PER_INSERT * 6);
-      this.#insertRefsStatement(chunk.length / 6).run(...chunk);
+    for (let at = 0; at < params.length; at += REF_ROWS_PER_INSERT * REF_COLUMNS) {
+      const chunk = params.slice(at, at + REF_ROWS_PER_INSERT * REF_COLUMNS);
+      this.#insertRefsStatement(chunk.length / REF_COLUMNS).run(...chunk);
     }
   }
 
@@ -207,8 +208,8 @@ export class SqliteChangeStore implements ChangeStore {
     const shape = `refs:${rows}`;
     let stmt = this.#listStatements.get(shape);
     if (stmt === undefined) {
-      const values = Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?)').join(', ');
-      stmt = this.#db.prepare(`INSERT OR IGNORE INTO change_refs (instance, ref, day, change_id, planned_start, planned_end) VALUES ${values}`);
+      const values = Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?)').join(', ');
+      stmt = this.#db.prepare(`INSERT OR IGNORE INTO change_refs (instance, ref, day, updated_at, change_id, planned_start, planned_end) VALUES ${values}`);
       this.#listStatements.set(shape, stmt);
     }
     return stmt;
@@ -411,12 +412,13 @@ export class SqliteChangeStore implements ChangeStore {
 }
 
 const REF_ROWS_PER_INSERT = 64;
+const REF_COLUMNS = 7;
 
-/** Whether two versions of a change are indexed alike in `change_refs`. */
+/** Whether two versions of a change are indexed alike in `change_refs` (whose rows carry updated_at, the answer order). */
 function sameRefFacts(a: Change, b: Change): boolean {
   if (isActiveState(a.state) !== isActiveState(b.state)) return false;
   if (!isActiveState(b.state)) return true;
-  if (a.plannedStart !== b.plannedStart || a.plannedEnd !== b.plannedEnd) return false;
+  if (a.plannedStart !== b.plannedStart || a.plannedEnd !== b.plannedEnd || a.updatedAt !== b.updatedAt) return false;
   return changeRefKeys(a).join('\u0000') === changeRefKeys(b).join('\u0000');
 }
 

@@ -1,7 +1,21 @@
 // The neighbour lookup behind `listActiveChangesTouching`: the active changes
 // that share a service or CI with one change and whose planned window overlaps
-// its own, answered from the `change_refs` index (see change-refs.ts) and the
-// read cache. The overlap gate asks it on every validation into authorize.
+// its own, most recently updated first, at most a limit. The overlap gate asks
+// it on every assessment and validation into authorize.
+//
+// Answered from `change_refs` (see change-refs.ts and the schema), whose rows
+// are kept in answer order under each (ref, day), and under each ref alone by
+// the `change_refs_by_ref_recent` index. First one statement probes every
+// shared ref and day for at most limit + 1 distinct matches: most lookups find
+// fewer, which are then the answer (sorted here). When there are more, a
+// second statement reads, for each shared ref (and day), its rows most recent
+// first, the window checked on the row itself, and SQLite merges them as a
+// UNION (a change under several refs or days is one row) in that order,
+// stopping at the limit: no sort of all matches. Either way about `limit` rows
+// per ref and day are read past one seek each, however many changes a busy CI
+// carries, and only the changes returned are read whole (through the read
+// cache). Rows of a shared day whose window misses this one are skipped in the
+// walk, read from the key alone.
 
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { Change } from '../../domain/change.ts';
@@ -9,19 +23,37 @@ import type { TouchingQuery } from '../change-store.ts';
 import { ANY_DAY, NO_WINDOW, refKey, windowDays } from '../change-refs.ts';
 import { instantKey } from '../instant-key.ts';
 import type { MirrorReadCache } from '../mirror-read-cache.ts';
+import { mergeMostRecent, type RecentRow } from '../recent-merge.ts';
 
-interface Shape {
-  refCount: number;
-  dayCount: number;
-  windowed: boolean;
-}
+/** Which rows one arm reads: one day of a ref, every windowed day of a ref (a long window), or all of a ref (no window). */
+export type ArmKind = 'day' | 'windowed' | 'any';
+
+/** Parameters every arm shares (?1..?4), then the limit (?5); each arm's own follow. */
+const SHARED = 5;
+const ARM_SQL: Record<ArmKind, (at: number) => string> = {
+  day: (at) => `SELECT DISTINCT updated_at, change_id FROM change_refs
+    WHERE instance = ?1 AND ref = ?${at} AND day = ?${at + 1} AND planned_start < ?2 AND planned_end > ?3 AND change_id <> ?4`,
+  windowed: (at) => `SELECT DISTINCT updated_at, change_id FROM change_refs INDEXED BY change_refs_by_ref_recent
+    WHERE instance = ?1 AND ref = ?${at} AND day <> ${NO_WINDOW} AND planned_start < ?2 AND planned_end > ?3 AND change_id <> ?4`,
+  any: (at) => `SELECT DISTINCT updated_at, change_id FROM change_refs INDEXED BY change_refs_by_ref_recent
+    WHERE instance = ?1 AND ref = ?${at} AND change_id <> ?4`,
+};
+const ARM_PARAMS: Record<ArmKind, number> = { day: 2, windowed: 1, any: 1 };
+
+/**
+ * Arms in one statement at most: a change naming a service and a CI (four refs
+ * by id and name) over a day or two needs a dozen. One naming more refs × days
+ * is answered by several statements, each up to the limit, whose answers are
+ * merged in the same order (recent-merge.ts); a statement per shape stays small.
+ */
+const MAX_ARMS = 16;
 
 export class SqliteNeighbours {
   readonly #db: DatabaseSync;
   readonly #cache: MirrorReadCache;
   /** A change without its payload by id, through the read cache; undefined when the mirror lacks it. */
   readonly #core: (id: string) => Change | undefined;
-  /** Statements per shape (how many refs and days), prepared on first use. */
+  /** Statements per kind and number of arms, prepared on first use. */
   readonly #statements = new Map<string, StatementSync>();
 
   constructor(db: DatabaseSync, cache: MirrorReadCache, core: (id: string) => Change | undefined) {
@@ -36,55 +68,76 @@ export class SqliteNeighbours {
     const window = query.plannedOverlap;
     const days = window === undefined ? null : windowDays(window.start, window.end);
     if (refs.length === 0 || days?.[0] === NO_WINDOW) return [];
+    // Unused by the `any` arms: bound all the same, so every kind takes the same first parameters.
+    const shared = [query.instance, window === undefined ? '' : instantKey(window.end), window === undefined ? '' : instantKey(window.start), query.excludeId ?? '', limit];
     const onDays = days === null || days[0] === ANY_DAY ? [] : [...days, ANY_DAY];
-    const params: (string | number)[] = [query.instance, query.excludeId ?? '', ...refs, ...onDays];
-    if (window !== undefined) params.push(instantKey(window.end), instantKey(window.start));
-    const shape: Shape = { refCount: refs.length, dayCount: onDays.length, windowed: window !== undefined };
+    const kind: ArmKind = window === undefined ? 'any' : onDays.length === 0 ? 'windowed' : 'day';
     this.#cache.refresh();
     // Every validation of a change into authorize asks the same: answered once while the mirror is unchanged.
-    const key = `touching:${shape.refCount}:${shape.dayCount}:${shape.windowed}:${limit}\u0000${params.join('\u0000')}`;
-    return this.#cache.lookup(key, () => this.#query(params, limit, shape)) as Change[];
+    const key = `touching:${kind}\u0000${shared.join('\u0000')}\u0001${refs.join('\u0000')}\u0001${onDays.join('\u0000')}`;
+    return this.#cache.lookup(key, () => this.#query(kind, shared, refs, onDays, limit)) as Change[];
   }
 
-  #query(params: readonly (string | number)[], limit: number, shape: Shape): Change[] {
-    const matches = this.#statement(shape, false).all(...params) as { id: string }[];
-    // Usually a handful: sorted here from the cached changes. Past the limit, SQLite picks the most recent.
-    const ids = matches.length <= limit ? matches : (this.#statement(shape, true).all(...params, limit) as { id: string }[]);
-    const found = ids.map(({ id }) => this.#core(id)).filter((c) => c !== undefined);
-    return found.length > 1 ? mostRecentFirst(found) : found;
+  #query(kind: ArmKind, shared: readonly (string | number)[], refs: readonly string[], onDays: readonly number[], limit: number): Change[] {
+    // Most lookups match fewer changes than the limit: one statement finds them all (or says there are more) at the cost of what it finds.
+    const few = this.#fewStatement(kind, refs.length, onDays.length).all(...shared.slice(0, 4), limit + 1, ...refs, ...onDays) as unknown as RecentRow[];
+    let ids: string[];
+    if (few.length <= limit) {
+      ids = few.toSorted(byRecency).map((row) => row[1]);
+    } else {
+      // More than the limit: the walks in answer order, merged, stop at it.
+      // A long window is indexed under ANY_DAY alone: every short window reads that bucket too (it is in onDays).
+      const arms: (string | number)[][] = kind === 'day' ? refs.flatMap((ref) => onDays.map((day) => [ref, day])) : refs.map((ref) => [ref]);
+      const answers: RecentRow[][] = [];
+      for (let at = 0; at < arms.length; at += MAX_ARMS) {
+        const chunk = arms.slice(at, at + MAX_ARMS);
+        answers.push(this.#statement(kind, chunk.length).all(...shared, ...chunk.flat()) as unknown as RecentRow[]);
+      }
+      ids = answers.length === 1 ? (answers[0] as RecentRow[]).map((row) => row[1]) : mergeMostRecent(answers.map((rows) => rows[Symbol.iterator]()), limit);
+    }
+    return ids.map((id) => this.#core(id)).filter((c) => c !== undefined);
   }
 
   /**
-   * Indexed changes other than one, under any of `refCount` refs, on any of
-   * `dayCount` day buckets (0: every bucket), in a planned window (`windowed`):
-   * their ids, unordered, or (`ordered`) the most recently updated first up to a
-   * limit. Placeholders are spelled out per shape, not passed as a JSON list:
-   * SQLite then probes the primary key directly, several times faster on this
-   * per-validation path.
+   * Every match (distinct, unordered) under `refCount` refs on `dayCount` days
+   * (0: any day), up to ?5 rows: placeholders spelled out per shape, so SQLite
+   * probes the key for each ref and day directly.
    */
-  #statement({ refCount, dayCount, windowed }: Shape, ordered: boolean): StatementSync {
-    const key = `${refCount}:${dayCount}:${windowed}:${ordered}`;
+  #fewStatement(kind: ArmKind, refCount: number, dayCount: number): StatementSync {
+    const key = `few:${kind}:${refCount}:${dayCount}`;
     let stmt = this.#statements.get(key);
     if (stmt === undefined) {
-      const matching = `SELECT DISTINCT change_id AS id FROM change_refs
-          WHERE instance = ? AND change_id <> ? AND ref IN (${placeholders(refCount)})${dayCount > 0 ? ` AND day IN (${placeholders(dayCount)})` : ''}
-          ${windowed ? `AND day <> ${NO_WINDOW} AND planned_start < ? AND planned_end > ?` : ''}`;
-      const sql = ordered ? `SELECT id FROM change_cores WHERE id IN (${matching}) ORDER BY updated_at DESC, id LIMIT ?` : matching;
-      stmt = this.#db.prepare(sql);
+      const refsIn = Array.from({ length: refCount }, (_, i) => `?${SHARED + 1 + i}`).join(', ');
+      const daysIn = Array.from({ length: dayCount }, (_, i) => `?${SHARED + 1 + refCount + i}`).join(', ');
+      const where = { day: `AND day IN (${daysIn}) AND planned_start < ?2 AND planned_end > ?3`, windowed: `AND day <> ${NO_WINDOW} AND planned_start < ?2 AND planned_end > ?3`, any: '' }[kind];
+      stmt = this.#db.prepare(`SELECT DISTINCT updated_at, change_id FROM change_refs WHERE instance = ?1 AND ref IN (${refsIn}) ${where} AND change_id <> ?4 LIMIT ?5`);
+      stmt.setReturnArrays(true);
+      this.#statements.set(key, stmt);
+    }
+    return stmt;
+  }
+
+  /** `arms` arms of one kind as one UNION, most recent first up to ?5 (rows as [updated_at, change_id] arrays). */
+  #statement(kind: ArmKind, arms: number): StatementSync {
+    const key = `${kind}:${arms}`;
+    let stmt = this.#statements.get(key);
+    if (stmt === undefined) {
+      stmt = this.#db.prepare(neighbourSql(kind, arms));
+      stmt.setReturnArrays(true);
       this.#statements.set(key, stmt);
     }
     return stmt;
   }
 }
 
-/** Most recently updated first, then by id: the order the store's SQL gives (`updated_at DESC, id`). */
-function mostRecentFirst(changes: Change[]): Change[] {
-  const keyed = changes.map((change) => ({ change, at: instantKey(change.updatedAt) }));
-  keyed.sort((a, b) => (a.at === b.at ? (a.change.id < b.change.id ? -1 : a.change.id > b.change.id ? 1 : 0) : a.at > b.at ? -1 : 1));
-  return keyed.map((k) => k.change);
+/** Most recently updated first, then by id: the order the walks give. */
+function byRecency(a: RecentRow, b: RecentRow): number {
+  if (a[0] !== b[0]) return a[0] > b[0] ? -1 : 1;
+  return a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0;
 }
 
-/** `?, ?, ?` for n placeholders. */
-function placeholders(n: number): string {
-  return Array.from({ length: n }, () => '?').join(', ');
+/** The statement for `arms` arms of one kind: exported so a test can hold its plan to an ordered index walk. */
+export function neighbourSql(kind: ArmKind, arms: number): string {
+  const union = Array.from({ length: arms }, (_, i) => ARM_SQL[kind](SHARED + 1 + i * ARM_PARAMS[kind])).join('\n    UNION ');
+  return `${union}\n    ORDER BY updated_at DESC, change_id LIMIT ?5`;
 }

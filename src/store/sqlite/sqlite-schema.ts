@@ -225,6 +225,32 @@ export const MIGRATIONS: readonly string[] = [
   INSERT INTO event_bodies (seq, raw_body) SELECT seq, raw_body FROM event_deliveries;
   ALTER TABLE event_deliveries DROP COLUMN raw_body;
   `,
+  // `change_refs` in the order the neighbour lookup answers in (most recently
+  // updated first), so it reads about as many rows as it returns, however many
+  // changes share a busy CI: the change's updated_at joins the key after the
+  // day, and `change_refs_by_ref_recent` keeps the same order under each ref
+  // alone (lookups without a window, or with one too long for day buckets).
+  // Planned dates sit in both, so the window is checked without leaving them.
+  // Rebuilt from the rows already indexed, each given its change's updated_at.
+  `
+  CREATE TABLE change_refs_recent (
+    instance TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    day INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    change_id TEXT NOT NULL,
+    planned_start TEXT,
+    planned_end TEXT,
+    PRIMARY KEY (instance, ref, day, updated_at DESC, change_id)
+  ) WITHOUT ROWID;
+  INSERT INTO change_refs_recent (instance, ref, day, updated_at, change_id, planned_start, planned_end)
+    SELECT r.instance, r.ref, r.day, c.updated_at, r.change_id, r.planned_start, r.planned_end
+    FROM change_refs r JOIN change_cores c ON c.id = r.change_id;
+  DROP TABLE change_refs;
+  ALTER TABLE change_refs_recent RENAME TO change_refs;
+  CREATE INDEX change_refs_by_change ON change_refs (change_id);
+  CREATE INDEX change_refs_by_ref_recent ON change_refs (instance, ref, updated_at DESC, change_id, day, planned_start, planned_end);
+  `,
 ];
 
 /** Connection settings; run on every open, before the migrations. */
