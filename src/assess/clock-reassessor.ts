@@ -36,20 +36,45 @@ export class ClockReassessor {
   readonly #deps: ClockReassessorDeps;
   #task: ScheduledTask | null = null;
   #running: Promise<TickReport> | null = null;
+  /** The code of the failure the scheduled ticks are failing with (logged once), null while they work. */
+  #failingWith: string | null = null;
 
   constructor(deps: ClockReassessorDeps) {
     this.#deps = deps;
   }
 
   start(cron: string): void {
-    this.#task = schedule(cron, () => void this.tick(), { name: 'reassess', noOverlap: true });
+    this.#task = schedule(cron, () => this.scheduledTick(), { name: 'reassess', noOverlap: true });
     this.#deps.logger.info({ schedule: cron }, `open changes re-assessed for the clock (${cron})`);
   }
 
   async stop(): Promise<void> {
     await this.#task?.destroy();
     this.#task = null;
-    await this.#running;
+    // A pass failing as the process stops was logged by its tick; stopping goes on.
+    await this.#running?.catch(() => undefined);
+  }
+
+  /**
+   * What the schedule runs: a tick whose failure (the store at fault: listing the open changes fails)
+   * is logged, not thrown, and the next tick tries again. A fault lasting many ticks is logged once,
+   * and once more when the ticks work again. Never rejects.
+   */
+  async scheduledTick(): Promise<void> {
+    const { logger } = this.#deps;
+    try {
+      await this.tick();
+      if (this.#failingWith !== null) logger.info({ was: this.#failingWith }, 'clock re-assessment works again');
+      this.#failingWith = null;
+    } catch (err) {
+      const error = asChangegateError(err);
+      if (this.#failingWith === error.code) {
+        logger.debug({ code: error.code }, `clock re-assessment still failing: ${error.message}`);
+        return;
+      }
+      this.#failingWith = error.code;
+      logger.error({ code: error.code, err: error }, `clock re-assessment failed: ${error.message}; tried again at each tick, logged again once it works`);
+    }
   }
 
   /** One pass over every open change; a pass already running is joined, not doubled. */

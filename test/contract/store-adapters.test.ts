@@ -11,10 +11,12 @@ import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { openStores } from '../../src/store/open-stores.ts';
+import type { RevisionDoc } from '../../src/store/mongo/mongo-mirror-docs.ts';
 import { mongoStoreAdapter } from '../../src/store/mongo/mongo-store-adapter.ts';
 import { sqliteStoreAdapter } from '../../src/store/sqlite/sqlite-store-adapter.ts';
 import type { StoreAdapter, StoreBundle } from '../../src/store/store-bundle.ts';
 import { StoreConfig } from '../../src/config/schema.ts';
+import { sha256Hex, stableStringify } from '../../src/store/content-hash.ts';
 import { buildChanges } from '../support/change-builder.ts';
 import { describeAssessmentStoreContract } from './assessment-store.contract.ts';
 import { describeChangeStoreReadsContract } from './change-store-reads.contract.ts';
@@ -118,6 +120,41 @@ describe('MongoDB store: replicas writing the same changes at once', () => {
       expect(new Set(revisions.map((r) => r.hash)).size).toBe(revisions.length);
       expect(revisions.at(-1)?.nativeRevision).toBe(3);
     }
+  });
+
+  it('moves a change to the revision a writer stored before it died, when the page is stored again', async () => {
+    const database = freshDatabase();
+    const stores = await openStores({ kind: 'mongodb', uri: mongoUri, database });
+    opened.push(stores);
+    const [v1] = buildChanges(1, 1, { nativeRevision: 1 });
+    if (v1 === undefined) throw new Error('no change built');
+    await stores.changes.applyPage('sn-prod', 'changes', [{ kind: 'change', change: v1 }], null);
+    const v2 = { ...v1, nativeRevision: 2, title: `${v1.title} (edited)` };
+    // What a writer that died between the two writes of a change leaves: revision 2 stored, the change still at 1.
+    const client = await MongoClient.connect(mongoUri);
+    try {
+      await client.db(database).collection<RevisionDoc>('revisions').insertOne({
+        _id: `${v1.id}\u00002`,
+        changeId: v1.id,
+        seq: 2,
+        nativeRevision: 2,
+        updatedAt: v2.updatedAt,
+        observedAt: new Date(Date.now() - 60_000).toISOString(),
+        hash: sha256Hex(stableStringify(v2)),
+        diff: '[]',
+        snapshot: null,
+        author: 'null',
+        writtenAt: new Date(Date.now() - 60_000),
+      });
+    } finally {
+      await client.close();
+    }
+    expect(await stores.changes.lastRevisionSeq(v1.id)).toBe(1);
+
+    const replay = await stores.changes.applyPage('sn-prod', 'changes', [{ kind: 'change', change: v2 }], null);
+    expect(replay.changesWritten).toBe(1);
+    expect((await stores.changes.getChange(v1.id))?.change.title).toBe(v2.title);
+    expect((await stores.changes.listRevisions(v1.id)).map((r) => [r.seq, r.nativeRevision])).toEqual([[1, 1], [2, 2]]);
   });
 });
 

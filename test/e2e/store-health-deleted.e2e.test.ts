@@ -75,7 +75,7 @@ describe('the store deleted under a running serve', () => {
     await world.close();
     world = await startWorld(demo, dir);
     await world.settled();
-    await world.readyzBecomes(200, { ok: true }, 5_000);
+    await world.readyzBecomes(200, { ok: true }, 30_000);
     expect((await world.app.store.getChange(`servicenow:sn-demo:${String(first?.sys_id)}`))?.change.title).toBe('Edited after the store was deleted');
     expect(notesPerTicket()).toEqual(before);
     expect((await world.webhook()).status).toBe(202);

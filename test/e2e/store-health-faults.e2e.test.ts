@@ -58,7 +58,7 @@ describe('a full disk', () => {
     expect(instances.find((i) => i.id === 'sn-demo')?.lastError).toMatchObject({ code: 'CG_STORE_UNAVAILABLE' });
 
     for (const db of connections) db.exec('PRAGMA max_page_count = 1073741823');
-    await world.readyzBecomes(200, { ok: true }, 5_000);
+    await world.readyzBecomes(200, { ok: true }, 30_000);
     expect((await world.webhook()).status).toBe(202);
     await world.app.engine.sync('sn-demo');
     expect(await world.app.store.countChanges('sn-demo')).toBe(demo.simulators.servicenow.listChanges().length);

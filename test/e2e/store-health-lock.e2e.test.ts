@@ -74,12 +74,13 @@ describe('a write lock held by another process for 10 s', () => {
     expect(healthz.every((a) => a.status === 200)).toBe(true);
     // The contract is /healthz under 100 ms: the median says it. A single sample may miss it when the machine
     // is starved (a full test run on a shared box gave one of 114 ms); the freeze this guards against held every
-    // request for SQLite's 5 s busy timeout, which the bound on the slowest sample still catches.
+    // request for SQLite's 5 s busy timeout, which the bound on the slowest sample, half of it, still catches
+    // while leaving a starved machine's pause (a second or so) room.
     const ms = healthz.map((a) => a.ms).toSorted((a, b) => a - b);
     expect(ms[Math.floor(ms.length / 2)]).toBeLessThan(100);
-    expect(ms.at(-1)).toBeLessThan(1_000);
+    expect(ms.at(-1)).toBeLessThan(2_500);
 
-    await world.readyzBecomes(200, { ok: true }, 5_000);
+    await world.readyzBecomes(200, { ok: true }, 30_000);
     const accepted = await world.webhook();
     expect(accepted.status).toBe(202);
     await world.app.engine.sync('sn-demo');

@@ -3,9 +3,12 @@
 // that only move a reason's wording ("3 h away" → "2 h away") store and write
 // nothing, and finished changes are left alone.
 
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AssessmentRunner } from '../../src/assess/assessment-runner.ts';
 import { ClockReassessor } from '../../src/assess/clock-reassessor.ts';
+import { ChangegateError } from '../../src/errors.ts';
 import { createLogger } from '../../src/log.ts';
 import { loadPolicy } from '../../src/policy/policy-config.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
@@ -87,5 +90,52 @@ describe('clock re-assessment', () => {
     const [a, b] = await Promise.all([reassessor.tick(), reassessor.tick()]);
     expect(a).toBe(b);
     expect(a).toEqual({ checked: 1, reassessed: 1, failed: 0 });
+  });
+
+  describe('when the store is at fault', () => {
+    let lines: { level: number; msg: string; code?: string }[];
+    let down: boolean;
+    let faulty: ClockReassessor;
+
+    beforeEach(async () => {
+      await store.applyPage('sn-prod', 'changes', [{ kind: 'change', change: buildChange({ state: 'assess' }) }], null);
+      lines = [];
+      down = true;
+      const logger = pino({ level: 'debug' }, new Writable({ write: (chunk, _enc, done) => void done(void lines.push(JSON.parse(String(chunk)))) }));
+      const list = store.listChanges.bind(store);
+      vi.spyOn(store, 'listChanges').mockImplementation((query) =>
+        down ? Promise.reject(new ChangegateError('CG_STORE_UNAVAILABLE', 'the store file was replaced', { details: { reason: 'corrupt' } })) : list(query),
+      );
+      faulty = new ClockReassessor({ store, runner, instances: ['sn-prod'], logger });
+    });
+    afterEach(async () => {
+      await faulty.stop();
+    });
+
+    const errors = () => lines.filter((l) => l.level >= 50).map((l) => l.msg);
+
+    it('logs a fault lasting many ticks once, and once more when the ticks work again', async () => {
+      await faulty.scheduledTick();
+      await faulty.scheduledTick();
+      await faulty.scheduledTick();
+      expect(errors()).toEqual(['clock re-assessment failed: the store file was replaced; tried again at each tick, logged again once it works']);
+      expect(lines.find((l) => l.level >= 50)?.code).toBe('CG_STORE_UNAVAILABLE');
+
+      down = false;
+      await faulty.scheduledTick();
+      expect(lines.map((l) => l.msg)).toContain('clock re-assessment works again');
+      expect(await assessments.listAssessments(`servicenow:sn-prod:${sysId(1)}`)).toHaveLength(1);
+
+      // A second fault is a new episode: logged again.
+      down = true;
+      await faulty.scheduledTick();
+      expect(errors()).toHaveLength(2);
+    });
+
+    it('keeps running on its schedule through the fault, without an unhandled rejection (vitest fails the run on one)', async () => {
+      faulty.start('* * * * * *');
+      await vi.waitFor(() => expect(lines.filter((l) => l.msg.startsWith('clock re-assessment still failing')).length).toBeGreaterThan(0), { timeout: 10_000, interval: 50 });
+      expect(errors()).toHaveLength(1);
+    });
   });
 });

@@ -32,6 +32,8 @@ afterEach(async () => {
 
 const idOf = (d: Captured): string => d.headers['x-atlassian-webhook-identifier'] ?? '';
 const changeId = (nativeId: string): string => `jira:${INSTANCE}:${nativeId}`;
+/** A ceiling for waits on the processor, which polls on its own: far above what a loaded machine takes, reached only on failure. */
+const SETTLED = { timeout: 15_000, interval: 20 };
 
 async function post(w: World, d: Captured): Promise<void> {
   const response = await w.post(d.raw, d.headers);
@@ -210,13 +212,13 @@ describe('delivery processor', () => {
 
     const after = await world({ ...files, sim: before.sim });
     after.processor.start();
-    await vi.waitFor(async () => expect((await after.changes.getChange(changeId(second.id)))?.change.title).toBe('Roll back feature flag in payments'));
+    await vi.waitFor(async () => expect((await after.changes.getChange(changeId(second.id)))?.change.title).toBe('Roll back feature flag in payments'), SETTLED);
     // The one in hand at the crash comes back once its lease runs out.
     expect(await after.changes.getChange(changeId(first.id))).toBeNull();
     expect(await after.deliveries.pendingCount()).toBe(1);
     after.clock.advance(120_000);
     after.processor.kick();
-    await vi.waitFor(async () => expect(await after.deliveries.pendingCount()).toBe(0));
+    await vi.waitFor(async () => expect(await after.deliveries.pendingCount()).toBe(0), SETTLED);
     expect((await after.changes.getChange(changeId(first.id)))?.change.title).toBe('Upgrade PostgreSQL on orders-db');
     expect(await after.deliveries.get(`jira:${INSTANCE}:${idOf(d1)}`)).toMatchObject({ status: 'done', attempts: 2 });
   });
@@ -229,7 +231,7 @@ describe('delivery processor', () => {
     const key = `jira:${INSTANCE}:${idOf(d)}`;
     w.processor.start();
     await post(w, d);
-    await vi.waitFor(async () => expect((await w.deliveries.get(key))?.status).toBe('done'));
+    await vi.waitFor(async () => expect((await w.deliveries.get(key))?.status).toBe('done'), SETTLED);
     await w.processor.stop();
 
     w.clock.advance(6 * 24 * 3_600_000);
@@ -239,7 +241,7 @@ describe('delivery processor', () => {
 
     w.clock.advance(24 * 3_600_000 + 1);
     w.processor.start();
-    await vi.waitFor(async () => expect(await w.deliveries.get(key)).toBeNull());
+    await vi.waitFor(async () => expect(await w.deliveries.get(key)).toBeNull(), SETTLED);
     expect((await w.post(d.raw, d.headers)).json()).toMatchObject({ duplicate: false });
   });
 
@@ -250,7 +252,7 @@ describe('delivery processor', () => {
     const [d] = await w.deliveriesMade();
     if (!d) throw new Error('no delivery');
     await post(w, d);
-    await vi.waitFor(async () => expect((await w.changes.getChange(changeId(issue.id)))?.change.title).toBe('Deploy release 4.2 of the portal'));
+    await vi.waitFor(async () => expect((await w.changes.getChange(changeId(issue.id)))?.change.title).toBe('Deploy release 4.2 of the portal'), SETTLED);
     await w.processor.stop();
     expect(await w.deliveries.pendingCount()).toBe(0);
   });

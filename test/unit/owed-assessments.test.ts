@@ -53,10 +53,10 @@ describe('owed assessments at start-up', () => {
     const w = world(['c1', 'c2'], new Set(['c2']), { retryMs: 20, maxRetryMs: 40 });
     expect(await w.pass.run()).toEqual({ owed: 2, assessed: 1, failed: 1 });
     // Retried on its own, at 20 ms then 40 ms: still failing, still owed.
-    await vi.waitFor(() => expect(w.asked.filter((id) => id === 'c2').length).toBeGreaterThanOrEqual(3), { timeout: 2_000, interval: 5 });
+    await vi.waitFor(() => expect(w.asked.filter((id) => id === 'c2').length).toBeGreaterThanOrEqual(3), { timeout: 10_000, interval: 5 });
     expect([...w.owed]).toEqual(['c2']);
     w.failing.delete('c2');
-    await vi.waitFor(() => expect(w.owed.size).toBe(0), { timeout: 2_000, interval: 5 });
+    await vi.waitFor(() => expect(w.owed.size).toBe(0), { timeout: 10_000, interval: 5 });
     // Nothing owed, no failure: no further pass is scheduled.
     const asked = w.asked.length;
     await new Promise((r) => setTimeout(r, 120));
@@ -67,7 +67,7 @@ describe('owed assessments at start-up', () => {
   it('retrySoon after a failed assessment elsewhere runs one pass, however often it is called', async () => {
     const w = world(['c1'], new Set(), { retryMs: 20 });
     for (let i = 0; i < 5; i++) w.pass.retrySoon();
-    await vi.waitFor(() => expect(w.owed.size).toBe(0), { timeout: 2_000, interval: 5 });
+    await vi.waitFor(() => expect(w.owed.size).toBe(0), { timeout: 10_000, interval: 5 });
     await new Promise((r) => setTimeout(r, 60));
     expect(w.asked).toEqual(['c1']);
   });

@@ -54,6 +54,11 @@ export interface RevisionDoc {
   snapshot: string | null;
   /** JSON of the author, or JSON null when the source named nobody. */
   author: string;
+  /**
+   * When the writer inserted it (its clock): a revision the change never moved to is left to its
+   * writer while recent, taken over once old (mongo-page-writer.ts). Absent on revisions stored before.
+   */
+  writtenAt?: Date;
 }
 
 export interface ChildDoc {

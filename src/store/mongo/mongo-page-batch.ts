@@ -67,6 +67,7 @@ export async function writeChangesBatched(c: MirrorCollections, items: readonly 
         diff: previous === null ? null : JSON.stringify(diffChanges(previous, change)),
         snapshot: null,
         author: item.author,
+        writtenAt: new Date(),
       },
       doc: changeDocFields(change, item, seq),
     });

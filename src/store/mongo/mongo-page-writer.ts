@@ -8,6 +8,18 @@
 // A change is written revision first, then the change document under a guard
 // on the revision it read (`lastSeq`, `hash`): two replicas storing the same
 // change at once cannot both move it, and the loser reads it again.
+//
+// The guard alone does not hold on FerretDB: its update reads the document,
+// then writes the whole document back, so two writers can both pass the guard,
+// and the later write undoes whatever moved the change in between. So the
+// insert of revision `seq` (a primary key: atomic everywhere) also decides who
+// moves the change to `seq`: only the writer whose insert stored it. Then the
+// move to `seq + 1` can only start once the move to `seq` is written, and the
+// moves of one change never overlap. A writer that finds its own version
+// already stored under `seq` leaves the move to that revision's writer while
+// the revision is recent (another replica storing the same version now); an
+// older one is a writer that died before moving the change (a replay after a
+// crash), and this writer moves it.
 
 import type { StreamItem } from '../../kit/connector.ts';
 import type { Approval, Change, JournalEntry } from '../../domain/change.ts';
@@ -29,6 +41,12 @@ export type Prepared =
 /** How often a change write that lost a race to another writer is tried again, waiting a little longer each time (about 2 s in all). */
 const RACE_RETRIES = 12;
 const raceWait = (attempt: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, 10 * 2 ** Math.min(attempt, 7)));
+/**
+ * How old a revision the change never moved to must be before another writer of the same version moves
+ * the change to it: far longer than one write takes, shorter than the race retries (about 6 s), so a
+ * replay after a crash waits out the first such revision and finds the rest of the page's old enough.
+ */
+const ORPHANED_AFTER_MS = 5_000;
 
 export function preparePage(items: readonly StreamItem[]): Prepared[] {
   return items.map((item, index) => {
@@ -160,7 +178,7 @@ export class MongoPageWriter {
     });
   }
 
-  /** Stores revision `seq`; false when another writer stored a different version under that number (the caller reads again). */
+  /** Stores revision `seq`; false when this writer is not the one to move the change to it (another version is stored under that number, or this one by a writer still at work): the caller reads again. */
   async #revision(item: Extract<Prepared, { kind: 'change' }>, seq: number, previous: Change | null, observedAt: string, takeOver: boolean): Promise<boolean> {
     const { change } = item;
     const revision = {
@@ -174,15 +192,17 @@ export class MongoPageWriter {
       diff: previous === null ? null : JSON.stringify(diffChanges(previous, change)),
       snapshot: null,
       author: item.author,
+      writtenAt: new Date(),
     };
     try {
       await this.#c.revisions.insertOne(revision);
       return true;
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
-      // A replay after a crash between the revision and the change document finds its own revision.
-      const existing = await this.#c.revisions.findOne({ _id: revision._id }, { projection: { hash: 1 } });
-      if (existing?.hash === item.hash) return true;
+      const existing = await this.#c.revisions.findOne({ _id: revision._id }, { projection: { hash: 1, writtenAt: 1 } });
+      // This version, stored by another writer: a live one moves the change itself (this one then reads
+      // it unchanged); one that died before moving it (a replay after a crash) left it old.
+      if (existing?.hash === item.hash) return takeOver || existing.writtenAt === undefined || Date.now() - existing.writtenAt.getTime() >= ORPHANED_AFTER_MS;
       if (!takeOver || existing === null) return false;
       const replaced = await this.#c.revisions.replaceOne({ _id: revision._id, hash: existing.hash }, revision);
       return replaced.matchedCount === 1;
