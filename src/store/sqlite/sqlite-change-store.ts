@@ -9,6 +9,7 @@ import type { Approval, Change, JournalEntry, MirroredChange } from '../../domai
 import { ChangegateError } from '../../errors.ts';
 import { diffChanges } from '../change-diff.ts';
 import type {
+  ApplyPageOptions,
   ApplyResult,
   ChangePage,
   ChangeQuery,
@@ -32,6 +33,11 @@ import { migrate } from './sqlite-schema.ts';
 import { prepareStatements, type ChangeHead, type ChangeRow, type RejectedRow, type RevisionRow, type Statements } from './sqlite-statements.ts';
 
 
+// The greatest lease fence each instance's pages were written under (see
+// ChangeStore.applyPage). Created beside the migrations, idempotently: an older
+// file gains it on open, and a file without a row takes any fence.
+const FENCES_TABLE = 'CREATE TABLE IF NOT EXISTS sync_fences (instance TEXT NOT NULL PRIMARY KEY, fence INTEGER NOT NULL) WITHOUT ROWID';
+
 interface PageState {
   instance: string;
   stream: string;
@@ -51,6 +57,8 @@ export class SqliteChangeStore implements ChangeStore {
   /** Parsed cores and children while the mirror is unchanged (validation reads the same active changes again and again). */
   readonly #cache: MirrorReadCache;
   readonly #neighbours: SqliteNeighbours;
+  readonly #fenceOf: StatementSync;
+  readonly #raiseFence: StatementSync;
 
   private constructor(conn: SqliteConnection, cache: MirrorReadCacheOptions) {
     const db = conn.db;
@@ -61,6 +69,13 @@ export class SqliteChangeStore implements ChangeStore {
     generation.setReturnArrays(true);
     this.#cache = new MirrorReadCache(() => (generation.get() as unknown as [number])[0], cache);
     this.#neighbours = new SqliteNeighbours(db, this.#cache, (id) => this.#coreById(id));
+    this.#fenceOf = db.prepare('SELECT fence FROM sync_fences WHERE instance = ?');
+    this.#raiseFence = db.prepare('INSERT INTO sync_fences (instance, fence) VALUES (?, ?) ON CONFLICT (instance) DO UPDATE SET fence = excluded.fence WHERE excluded.fence > fence');
+  }
+
+  /** The greatest fence the instance's pages were written under; 0 before any fenced write (the in-process leases count on from it). */
+  async fenceOf(instance: string): Promise<number> {
+    return this.#conn.run('fenceOf', { instance }, () => (this.#fenceOf.get(instance) as { fence: number } | undefined)?.fence ?? 0);
   }
 
   /** A change without its payload by id, from the read cache or parsed once into it. */
@@ -77,11 +92,15 @@ export class SqliteChangeStore implements ChangeStore {
    * the defaults suit the service; `connection` the retry plumbing (sqlite-connection.ts).
    */
   static open(path: string, options: { cache?: MirrorReadCacheOptions; connection?: SqliteConnectionOptions } = {}): SqliteChangeStore {
-    const conn = SqliteConnection.open(path, 'the SQLite store', options.connection ?? {}, (db) => migrate(db, path), { enableForeignKeyConstraints: false });
+    const conn = SqliteConnection.open(path, 'the SQLite store', options.connection ?? {}, (db) => {
+        migrate(db, path);
+        db.exec(FENCES_TABLE);
+      },
+      { enableForeignKeyConstraints: false });
     return new SqliteChangeStore(conn, options.cache ?? {});
   }
 
-  async applyPage(instance: string, stream: string, items: readonly StreamItem[], cursor: StreamCursor | null): Promise<ApplyResult> {
+  async applyPage(instance: string, stream: string, items: readonly StreamItem[], cursor: StreamCursor | null, options: ApplyPageOptions = {}): Promise<ApplyResult> {
     const observedAt = new Date().toISOString();
     // The page's work below is synchronous. Yielding first lets I/O the caller
     // just started (the engine requests the next page before storing this one)
@@ -99,6 +118,7 @@ export class SqliteChangeStore implements ChangeStore {
           result: { changesWritten: 0, changesUnchanged: 0, changesStale: 0, approvalsWritten: 0, journalWritten: 0, invalid: 0 },
         };
         this.#db.exec('BEGIN IMMEDIATE');
+        if (options.fence !== undefined) this.#checkFence(instance, stream, options.fence);
         page.hasRejected = this.#stmt.anyRejected.get(instance, stream) !== undefined;
         for (index = 0; index < items.length; index++) this.#applyItem(page, items[index] as StreamItem);
         index = -1;
@@ -119,6 +139,18 @@ export class SqliteChangeStore implements ChangeStore {
       // Whatever the outcome, cached reads start over from what SQLite holds.
       this.#cache.invalidate();
     }
+  }
+
+  /** Inside the page's transaction: a stale fence rolls it back whole. */
+  #checkFence(instance: string, stream: string, fence: number): void {
+    const newest = (this.#fenceOf.get(instance) as { fence: number } | undefined)?.fence ?? 0;
+    if (newest > fence) {
+      // Thrown inside the transaction: the connection rolls it back whole.
+      throw new ChangegateError('CG_LEASE_LOST', `a page of ${instance}/${stream} was refused: it was written under fence ${fence} of the instance's lease, and a holder with fence ${newest} wrote since; nothing of it was stored`, {
+        details: { instance, stream, fence, newest },
+      });
+    }
+    this.#raiseFence.run(instance, fence);
   }
 
   #applyItem(page: PageState, item: StreamItem): void {
