@@ -56,12 +56,16 @@ export class LeaseKeeper {
     return this.#deps.holder;
   }
 
-  /** Seeks and keeps the leases named, now and on every tick, until `stop()`. */
+  /**
+   * Seeks and keeps the leases named, now and on every tick, until `stop()`.
+   * What the first tick takes is not announced to `onAcquired`: the caller
+   * starts its own work at start-up (or chose not to).
+   */
   start(names: readonly string[]): void {
     for (const name of names) this.#wanted.add(name);
     this.#timer ??= setInterval(() => void this.tick(), this.#deps.renewEveryMs);
     this.#timer.unref();
-    void this.tick();
+    void this.tick(false);
   }
 
   /** The lease if this process holds it now. */
@@ -91,14 +95,14 @@ export class LeaseKeeper {
   }
 
   /** Renews what is held, takes what is wanted and free; one tick at a time. */
-  tick(): Promise<void> {
-    this.#ticking ??= this.#tick().finally(() => {
+  tick(announce = true): Promise<void> {
+    this.#ticking ??= this.#tick(announce).finally(() => {
       this.#ticking = null;
     });
     return this.#ticking;
   }
 
-  async #tick(): Promise<void> {
+  async #tick(announce: boolean): Promise<void> {
     for (const [name, holding] of this.#held) {
       if (this.#stopped) return;
       const now = this.#now();
@@ -121,7 +125,7 @@ export class LeaseKeeper {
       if (this.#stopped) return;
       if (this.#held.has(name)) continue;
       try {
-        if (await this.#acquire(name)) this.#deps.onAcquired?.(name);
+        if ((await this.#acquire(name)) && announce) this.#deps.onAcquired?.(name);
       } catch (err) {
         const error = asChangegateError(err);
         this.#deps.logger.warn({ lease: name, code: error.code, err: error }, `taking the lease of ${name} failed; tried again in ${this.#deps.renewEveryMs} ms: ${error.message}`);
