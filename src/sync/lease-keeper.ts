@@ -68,10 +68,15 @@ export class LeaseKeeper {
     void this.tick(false);
   }
 
-  /** The lease if this process holds it now. */
+  /** The lease if this process holds it now: one whose expiry passed without a renewal is lost, whether a tick saw it or not. */
   held(name: string): HeldLease | null {
     const holding = this.#held.get(name);
-    return holding === undefined ? null : { name, fence: holding.lease.fence, signal: holding.lost.signal };
+    if (holding === undefined) return null;
+    if (Date.parse(holding.lease.expiresAt) <= this.#now().getTime()) {
+      this.#lose(name, holding, 'it expired before it could be renewed');
+      return null;
+    }
+    return { name, fence: holding.lease.fence, signal: holding.lost.signal };
   }
 
   /** The lease, taken now if it is free; kept and renewed until `stop()`. Null while another process holds it. */
@@ -91,7 +96,10 @@ export class LeaseKeeper {
   /** The store refused a write under `fence`: another process holds a newer lease; this one stops its work. */
   refused(name: string, fence: number): void {
     const holding = this.#held.get(name);
-    if (holding?.lease.fence === fence) this.#lose(name, holding, 'the store refused a write under its fence');
+    if (holding?.lease.fence !== fence) return;
+    this.#lose(name, holding, 'the store refused a write under its fence');
+    // Let go, so this process can take a new lease (and fence) as soon as the instance is free.
+    void this.#deps.leases.release(holding.lease).catch(() => undefined);
   }
 
   /** Renews what is held, takes what is wanted and free; one tick at a time. */
