@@ -149,7 +149,16 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
   // The pass over changes owed an assessment (built below, once the runner exists) and whether `serve` has started it.
   let owed: OwedAssessments;
   let serving = false;
-  let deadClaimsTimer: NodeJS.Timeout | null = null;
+  let replicaTimer: NodeJS.Timeout | null = null;
+  // On a shared store another replica may be the one syncing an instance: the validate endpoint judges the
+  // mirror's staleness by the last success any of them recorded (read every renewEvery), not this process's alone.
+  const replicaSyncs = new Map<string, Date>();
+  const readReplicaSyncs = async (): Promise<void> => {
+    for (const instance of instances) {
+      const at = await store.lastSyncSucceeded(instance.id);
+      if (at !== null) replicaSyncs.set(instance.id, at);
+    }
+  };
   const runner = new AssessmentRunner({
     store,
     assessments,
@@ -214,7 +223,11 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
         events,
         calendars,
         instances: validationInstances(instances, registry),
-        lastSyncAt: (id) => engine.lastSuccessAt(id),
+        lastSyncAt: (id) => {
+          const here = engine.lastSuccessAt(id);
+          const anywhere = replicaSyncs.get(id) ?? null;
+          return here === null || (anywhere !== null && anywhere > here) ? anywhere : here;
+        },
         storeHealth: () => engine.readiness.store(),
       },
       history: { assessments, outbox, ownWritesOf: ownWritesOf(instances, registry) },
@@ -260,10 +273,12 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
       // On a shared store, replicas that die while this one runs are found by their lapsed heartbeats.
       if (config.store.kind !== 'sqlite') {
         leases.start([heartbeat]);
-        deadClaimsTimer = setInterval(() => {
+        await readReplicaSyncs().catch((err: unknown) => logger.warn({ err }, 'reading when the other replicas last synced failed'));
+        replicaTimer = setInterval(() => {
           releaseDeadClaims({ outbox, deliveries, judge: judgeOwner, logger, now: new Date() }).catch((err: unknown) => logger.error({ err }, 'releasing the claims of replicas that died failed'));
+          readReplicaSyncs().catch((err: unknown) => logger.warn({ err }, 'reading when the other replicas last synced failed'));
         }, config.leases.renewEvery);
-        deadClaimsTimer.unref();
+        replicaTimer.unref();
       }
       // Drains what a previous process accepted but did not finish.
       processor.start();
@@ -293,7 +308,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
       await processor.stop();
       await eventProcessor.stop();
       await engine.idle();
-      if (deadClaimsTimer !== null) clearInterval(deadClaimsTimer);
+      if (replicaTimer !== null) clearInterval(replicaTimer);
       await outboxWorker.stop();
       // After the runs ended: another replica takes the instances at once, not when the leases lapse.
       await leases.stop();

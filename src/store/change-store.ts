@@ -137,6 +137,10 @@ export interface ChangeStore {
    */
   applyPage(instance: string, stream: string, items: readonly StreamItem[], cursor: StreamCursor | null, options?: ApplyPageOptions): Promise<ApplyResult>;
   getCursor(instance: string, stream: string): Promise<StreamCursor | null>;
+  /** Records that a sync of the instance succeeded at `at` (an earlier time never replaces a later one). */
+  noteSyncSucceeded(instance: string, at: Date): Promise<void>;
+  /** When a sync of the instance last succeeded, in any process sharing the store; null before the first. */
+  lastSyncSucceeded(instance: string): Promise<Date | null>;
   /** Forget the cursors of an instance (a `--full` sync). Mirrored data is kept. */
   resetCursors(instance: string): Promise<void>;
   /**

@@ -254,6 +254,11 @@ export class SyncEngine {
     this.#deps.metrics.syncRuns.inc({ instance, outcome: 'ok' });
     const succeeded = clock();
     this.#deps.metrics.lastSuccess.set({ instance }, succeeded.getTime() / 1000);
+    // For the other processes sharing the store: their validate endpoint judges the mirror's staleness by it.
+    await this.#deps.store.noteSyncSucceeded(instance, succeeded).catch((err: unknown) => {
+      const error = asChangegateError(err);
+      log.warn({ code: error.code, err: error }, `recording the successful sync of ${instance} in the store failed: ${error.message}`);
+    });
     this.#deps.metrics.mirroredChanges.set({ instance }, await this.#deps.store.countChanges(instance));
     const report: SyncReport = { instance, full: options.full ?? false, startedAt: started.toISOString(), finishedAt: clock().toISOString(), streams };
     log.info({ streams }, `sync of ${instance} finished`);

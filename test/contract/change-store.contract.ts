@@ -268,6 +268,20 @@ export function describeChangeStoreContract(name: string, open: () => Promise<Ch
         expect(await store.getCursor(I, S)).toEqual(cursorOf(b as Change));
       });
 
+      it('records when each instance last synced, never moving it back, beside its fences', async () => {
+        expect(await store.lastSyncSucceeded(I)).toBeNull();
+        await store.applyPage(I, S, [], { updatedAt: at(1), id: 'x' }, { fence: 4 });
+        await store.noteSyncSucceeded(I, new Date(at(10)));
+        await store.noteSyncSucceeded(I, new Date(at(5)));
+        await store.noteSyncSucceeded('sn-test', new Date(at(7)));
+        expect(await store.lastSyncSucceeded(I)).toEqual(new Date(at(10)));
+        expect(await store.lastSyncSucceeded('sn-test')).toEqual(new Date(at(7)));
+        // The fence is kept: an older one is still refused, a newer one taken.
+        await expect(store.applyPage(I, S, [], { updatedAt: at(2), id: 'y' }, { fence: 3 })).rejects.toMatchObject({ code: 'CG_LEASE_LOST' });
+        await store.applyPage('sn-test', S, [], { updatedAt: at(2), id: 'y' }, { fence: 1 });
+        expect(await store.getCursor('sn-test', S)).toEqual({ updatedAt: at(2), id: 'y' });
+      });
+
       it('refuses a page written under a lease fence older than one the instance was written under, storing none of it', async () => {
         const [a, b, c] = buildChanges(3);
         await store.applyPage(I, S, [asChange(a as Change)], cursorOf(a as Change), { fence: 1 });

@@ -22,10 +22,12 @@ import { MongoPageWriter, preparePage } from './mongo-page-writer.ts';
 
 const WHAT = 'the MongoDB mirror';
 
-/** Per instance, the greatest lease fence its pages were written under (see ChangeStore.applyPage). */
-interface FenceDoc {
+/** Per instance, the greatest lease fence its pages were written under (see ChangeStore.applyPage) and when its last sync succeeded. */
+interface InstanceSyncDoc {
   _id: string;
-  fence: number;
+  fence?: number;
+  /** Epoch milliseconds. */
+  lastSuccessAt?: number;
 }
 const CORE = { projection: { core: 1, instance: 1, nativeId: 1 } } as const;
 
@@ -33,7 +35,7 @@ export class MongoChangeStore implements ChangeStore {
   readonly #conn: MongoConnection;
   readonly #c: MirrorCollections;
   readonly #writer: MongoPageWriter;
-  readonly #fences: Collection<FenceDoc>;
+  readonly #fences: Collection<InstanceSyncDoc>;
   readonly #cache: MirrorReadCache;
   readonly #recheckMs: number;
   /** The generation last read from the server; the cache compares it synchronously. */
@@ -47,7 +49,7 @@ export class MongoChangeStore implements ChangeStore {
     this.#conn = conn;
     this.#c = mirrorCollections(conn.db);
     this.#writer = new MongoPageWriter(this.#c);
-    this.#fences = conn.db.collection<FenceDoc>('sync_fences');
+    this.#fences = conn.db.collection<InstanceSyncDoc>('instance_sync');
     this.#recheckMs = cache.recheckMs ?? DEFAULT_RECHECK_MS;
     // The cache reads the generation at most every recheckMs itself; #refresh reads the server as often.
     this.#cache = new MirrorReadCache(() => this.#generation, { ...cache, recheckMs: 0 });
@@ -94,7 +96,7 @@ export class MongoChangeStore implements ChangeStore {
   /** Takes the instance's fence up to `fence`, or refuses the page when a greater one wrote: one conditional upsert. */
   async #raiseFence(instance: string, stream: string, fence: number): Promise<void> {
     try {
-      await this.#fences.updateOne({ _id: instance, fence: { $lte: fence } }, { $set: { fence } }, { upsert: true });
+      await this.#fences.updateOne({ _id: instance, $or: [{ fence: { $exists: false } }, { fence: { $lte: fence } }] }, { $set: { fence } }, { upsert: true });
     } catch (err) {
       if (isDuplicateKey(err)) throw await this.#staleFence(instance, stream, fence, 'any of its items');
       throw err;
@@ -108,6 +110,15 @@ export class MongoChangeStore implements ChangeStore {
       `a page of ${instance}/${stream} was refused before ${what} was stored: it was written under fence ${fence} of the instance's lease, and a holder with fence ${newest ?? 'greater'} wrote since`,
       { details: { instance, stream, fence, ...(newest === null ? {} : { newest }) } },
     );
+  }
+
+  async noteSyncSucceeded(instance: string, at: Date): Promise<void> {
+    await this.#run('noteSyncSucceeded', { instance }, () => this.#fences.updateOne({ _id: instance }, { $max: { lastSuccessAt: at.getTime() } }, { upsert: true }));
+  }
+
+  async lastSyncSucceeded(instance: string): Promise<Date | null> {
+    const doc = await this.#run('lastSyncSucceeded', { instance }, () => this.#fences.findOne({ _id: instance }));
+    return doc?.lastSuccessAt === undefined ? null : new Date(doc.lastSuccessAt);
   }
 
   async getCursor(instance: string, stream: string): Promise<StreamCursor | null> {

@@ -33,10 +33,11 @@ import { migrate } from './sqlite-schema.ts';
 import { prepareStatements, type ChangeHead, type ChangeRow, type RejectedRow, type RevisionRow, type Statements } from './sqlite-statements.ts';
 
 
-// The greatest lease fence each instance's pages were written under (see
-// ChangeStore.applyPage). Created beside the migrations, idempotently: an older
-// file gains it on open, and a file without a row takes any fence.
-const FENCES_TABLE = 'CREATE TABLE IF NOT EXISTS sync_fences (instance TEXT NOT NULL PRIMARY KEY, fence INTEGER NOT NULL) WITHOUT ROWID';
+// Per instance, the greatest lease fence its pages were written under (see
+// ChangeStore.applyPage) and when its last sync succeeded (epoch ms). Created
+// beside the migrations, idempotently: an older file gains it on open, and an
+// instance without a row takes any fence.
+const INSTANCE_SYNC_TABLE = 'CREATE TABLE IF NOT EXISTS instance_sync (instance TEXT NOT NULL PRIMARY KEY, fence INTEGER NOT NULL DEFAULT 0, last_success_at INTEGER) WITHOUT ROWID';
 
 interface PageState {
   instance: string;
@@ -59,6 +60,8 @@ export class SqliteChangeStore implements ChangeStore {
   readonly #neighbours: SqliteNeighbours;
   readonly #fenceOf: StatementSync;
   readonly #raiseFence: StatementSync;
+  readonly #noteSynced: StatementSync;
+  readonly #lastSynced: StatementSync;
 
   private constructor(conn: SqliteConnection, cache: MirrorReadCacheOptions) {
     const db = conn.db;
@@ -69,8 +72,12 @@ export class SqliteChangeStore implements ChangeStore {
     generation.setReturnArrays(true);
     this.#cache = new MirrorReadCache(() => (generation.get() as unknown as [number])[0], cache);
     this.#neighbours = new SqliteNeighbours(db, this.#cache, (id) => this.#coreById(id));
-    this.#fenceOf = db.prepare('SELECT fence FROM sync_fences WHERE instance = ?');
-    this.#raiseFence = db.prepare('INSERT INTO sync_fences (instance, fence) VALUES (?, ?) ON CONFLICT (instance) DO UPDATE SET fence = excluded.fence WHERE excluded.fence > fence');
+    this.#fenceOf = db.prepare('SELECT fence FROM instance_sync WHERE instance = ?');
+    this.#raiseFence = db.prepare('INSERT INTO instance_sync (instance, fence) VALUES (?, ?) ON CONFLICT (instance) DO UPDATE SET fence = excluded.fence WHERE excluded.fence > fence');
+    this.#noteSynced = db.prepare(
+      'INSERT INTO instance_sync (instance, last_success_at) VALUES (?, ?) ON CONFLICT (instance) DO UPDATE SET last_success_at = excluded.last_success_at WHERE last_success_at IS NULL OR excluded.last_success_at > last_success_at',
+    );
+    this.#lastSynced = db.prepare('SELECT last_success_at FROM instance_sync WHERE instance = ?');
   }
 
   /** The greatest fence the instance's pages were written under; 0 before any fenced write (the in-process leases count on from it). */
@@ -94,7 +101,7 @@ export class SqliteChangeStore implements ChangeStore {
   static open(path: string, options: { cache?: MirrorReadCacheOptions; connection?: SqliteConnectionOptions } = {}): SqliteChangeStore {
     const conn = SqliteConnection.open(path, 'the SQLite store', options.connection ?? {}, (db) => {
         migrate(db, path);
-        db.exec(FENCES_TABLE);
+        db.exec(INSTANCE_SYNC_TABLE);
       },
       { enableForeignKeyConstraints: false });
     return new SqliteChangeStore(conn, options.cache ?? {});
@@ -139,6 +146,15 @@ export class SqliteChangeStore implements ChangeStore {
       // Whatever the outcome, cached reads start over from what SQLite holds.
       this.#cache.invalidate();
     }
+  }
+
+  async noteSyncSucceeded(instance: string, at: Date): Promise<void> {
+    await this.#conn.run('noteSyncSucceeded', { instance }, () => this.#noteSynced.run(instance, at.getTime()));
+  }
+
+  async lastSyncSucceeded(instance: string): Promise<Date | null> {
+    const ms = await this.#conn.run('lastSyncSucceeded', { instance }, () => (this.#lastSynced.get(instance) as { last_success_at: number | null } | undefined)?.last_success_at ?? null);
+    return ms === null ? null : new Date(ms);
   }
 
   /** Inside the page's transaction: a stale fence rolls it back whole. */
