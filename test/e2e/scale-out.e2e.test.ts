@@ -160,6 +160,7 @@ describe('three replicas on one MongoDB store, end to end', () => {
     const mongo = await MongoClient.connect(mongoUri);
     const outbox = mongo.db(database).collection<{ nativeId: string; status: string; claimOwner: { pid: number } | null }>('outbox');
 
+    const validated = Promise.withResolvers<void>();
     try {
       // The first replica alone: it takes both instances and is held at its third page of ServiceNow changes
       // until the other two listen, then killed there, mid-sync.
@@ -189,15 +190,35 @@ describe('three replicas on one MongoDB store, end to end', () => {
       const firstFailover = { sn: snTakeover.at - firstKillAt, jsm: jsmTakeover.at - firstKillAt };
 
       // The second kill: whichever replica holds the claim of the ticket being written, in the middle of a write.
+      // Ticket writes are held at the simulator until the validate check below is done, so they are still to come.
       let secondKill: Promise<Replica | null> | null = null;
+      let looking = false;
       onPatch = async (sysId, n) => {
-        if (secondKill !== null || n < 4) return;
+        await validated.promise;
+        // One look at a time (held writes are let go together): the first write whose claim holder is found is the one.
+        if (secondKill !== null || looking || n < 4) return;
+        looking = true;
         const claimed = await outbox.findOne({ nativeId: sysId, status: 'claimed' });
         const holder = alive().find((r) => r.serve.child.pid === claimed?.claimOwner?.pid);
-        if (holder === undefined) return;
-        secondKill = kill(holder).then(() => holder);
+        if (holder !== undefined) secondKill = kill(holder).then(() => holder);
+        looking = false;
         await secondKill;
       };
+      // A replica that does not sync ServiceNow answers validate calls from the mirror the holder keeps fresh.
+      const bystander = alive().find((r) => r.name !== snTakeover.replica) as Replica;
+      const key = sn.listChanges()[0]?.number as string;
+      const answer = await until('the bystander to see the ServiceNow mirror fresh', 30_000, async () => {
+        const response = await fetch(`${bystander.serve.url}/v1/validate`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ system: 'servicenow', instance: 'sn', key, from: 'new', to: 'assess' }),
+        });
+        const body = (await response.json()) as { stale: boolean; change: unknown };
+        return body.stale ? undefined : body;
+      });
+      expect(answer).toMatchObject({ stale: false, change: expect.objectContaining({ key }) });
+
+      validated.resolve();
       const victim = await until('a replica to be killed mid-write-back', 40_000, async () => (secondKill === null ? undefined : ((await secondKill) ?? undefined)));
       onPatch = idle;
       const victimKillAt = victim.killedAt as number;
@@ -242,7 +263,8 @@ describe('three replicas on one MongoDB store, end to end', () => {
         let gap = '';
         const converged = await until('the write-back to finish and the mirror to equal the simulators', 60_000, async () => {
           const open = await outbox.find({ status: { $in: ['pending', 'claimed'] } }).toArray();
-          gap = `${open.length} outbox items open: ${JSON.stringify(open.slice(0, 2))}`;
+          const turns = await mongo.db(database).collection('claim_turns').find({ item: { $in: open.map((o) => `outbox:${String(o['_id'])}`) } }).toArray();
+          gap = `${open.length} outbox items open: ${JSON.stringify(open.slice(0, 2).map((o) => ({ ...o, payload: undefined })))}; their turns ${JSON.stringify(turns)}`;
           if (open.length > 0) return undefined;
           // A change mirrored but not yet assessed has no write queued yet.
           const owed = await stores.changes.listOwedAssessments({ limit: 10 });
@@ -256,7 +278,7 @@ describe('three replicas on one MongoDB store, end to end', () => {
           }
           return expected;
         }).catch((err: unknown) => {
-          const said = survivor.serve.lines().filter((l) => Number(l['level']) >= 40).map((l) => l['msg']).slice(-10);
+          const said = replicas.flatMap((r) => r.serve.lines().filter((l) => Number(l['level']) >= 40).map((l) => `${r.name}: ${String(l['msg'])}`)).slice(-20);
           throw new Error(`${String(err)}; last gap: ${gap}; the survivor's last warnings: ${JSON.stringify(said)}`);
         });
         expect(converged.size).toBe(SN_CHANGES + JIRA_ISSUES);
@@ -317,6 +339,7 @@ describe('three replicas on one MongoDB store, end to end', () => {
     } finally {
       onChangeListRead = idle;
       onPatch = idle;
+      validated.resolve();
       for (const r of alive()) r.serve.child.kill('SIGKILL');
       await mongo.close();
     }
