@@ -1,8 +1,9 @@
 // The one sync loop every connector shares. It owns cursors, the overlap
 // re-read, the signpost, ACL-short pages and persistence; connectors only read
-// one page at a time. Who runs an instance is the run-lock port's answer, not
-// this object's: several engines (processes) sharing a store stay apart the
-// same way two calls in one process do.
+// one page at a time. Who runs an instance is not this object's decision: the
+// run lock keeps two runs apart within a process, and the instance's lease
+// (lease-keeper.ts) keeps processes sharing a store apart and fences their
+// page writes.
 
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
