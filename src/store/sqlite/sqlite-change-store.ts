@@ -99,11 +99,11 @@ export class SqliteChangeStore implements ChangeStore {
    * the defaults suit the service; `connection` the retry plumbing (sqlite-connection.ts).
    */
   static open(path: string, options: { cache?: MirrorReadCacheOptions; connection?: SqliteConnectionOptions } = {}): SqliteChangeStore {
-    const conn = SqliteConnection.open(path, 'the SQLite store', options.connection ?? {}, (db) => {
-        migrate(db, path);
-        db.exec(INSTANCE_SYNC_TABLE);
-      },
-      { enableForeignKeyConstraints: false });
+    const setUp = (db: DatabaseSync): void => {
+      migrate(db, path);
+      db.exec(INSTANCE_SYNC_TABLE);
+    };
+    const conn = SqliteConnection.open(path, 'the SQLite store', options.connection ?? {}, setUp, { enableForeignKeyConstraints: false });
     return new SqliteChangeStore(conn, options.cache ?? {});
   }
 
