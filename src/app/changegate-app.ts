@@ -143,7 +143,11 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     ttlMs: config.leases.ttl,
     renewEveryMs: config.leases.renewEvery,
     logger,
-    onAcquired: (name) => scheduler.trigger(name),
+    // The previous holder may have died with changes mirrored and not yet assessed: they are assessed now too.
+    onAcquired: (name) => {
+      scheduler.trigger(name);
+      if (serving) owed.run().catch((err: unknown) => logger.error({ err }, 'assessing the changes owed an assessment failed'));
+    },
   });
   const outboxWorker = new OutboxWorker({ outbox, writerFor: (id) => connectors.get(id)?.writer, logger, metrics, owner });
   // The pass over changes owed an assessment (built below, once the runner exists) and whether `serve` has started it.

@@ -147,6 +147,20 @@ describe('MongoDB store: a replica killed in the middle of a claim', () => {
   });
 });
 
+describe('MongoDB store: replicas queueing their first write-back at once', () => {
+  it('gives every item a number of its own while the counter is being created by several', async () => {
+    const database = freshDatabase();
+    const replicas = await Promise.all([1, 2, 3].map(() => openStores({ kind: 'mongodb', uri: mongoUri, database })));
+    opened.push(...replicas);
+    const note = { title: 'verdict', tone: 'info' as const, lines: ['verdict'] };
+    const results = await Promise.all(
+      replicas.map((r, i) => r.outbox.enqueue([{ instance: 'sn', changeId: `servicenow:sn:c${i}`, nativeId: `c${i}`, source: 'assessment' as const, idempotencyKey: `k${i}`, payload: { action: 'comment' as const, note } }], new Date())),
+    );
+    expect(results.map((r) => r.inserted)).toEqual([['k0'], ['k1'], ['k2']]);
+    expect(new Set((await replicas[0]?.outbox.list({ status: 'pending' }))?.map((i) => i.id)).size).toBe(3);
+  });
+});
+
 describe('openStores', () => {
   it('opens the bundle of the adapter the store kind names, every port on the one file', async () => {
     const path = freshFile();
