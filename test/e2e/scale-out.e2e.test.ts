@@ -274,6 +274,7 @@ describe('three replicas on one MongoDB store, end to end', () => {
           }
           return expected;
         }).catch((err: unknown) => {
+          if (process.env['SCALEOUT_E2E_DUMP']) writeFileSync(process.env['SCALEOUT_E2E_DUMP'], replicas.map((r) => `== ${r.name}\n${r.serve.lines().map((l) => JSON.stringify(l)).join('\n')}`).join('\n'));
           const said = replicas.flatMap((r) => r.serve.lines().filter((l) => Number(l['level']) >= 40).map((l) => `${r.name}: ${String(l['msg'])}`)).slice(-20);
           throw new Error(`${String(err)}; last gap: ${gap}; the survivor's last warnings: ${JSON.stringify(said)}`);
         });
