@@ -281,6 +281,9 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
         replicaTimer = setInterval(() => {
           releaseDeadClaims({ outbox, deliveries, judge: judgeOwner, logger, now: new Date() }).catch((err: unknown) => logger.error({ err }, 'releasing the claims of replicas that died failed'));
           readReplicaSyncs().catch((err: unknown) => logger.warn({ err }, 'reading when the other replicas last synced failed'));
+          // A replica that died in the middle of assessing (its start-up pass, its sync's changes) left them owed:
+          // the pass over what is owed runs here on the same timer (one query when nothing is owed).
+          owed.run().catch((err: unknown) => logger.error({ err }, 'assessing the changes owed an assessment failed'));
         }, config.leases.renewEvery);
         replicaTimer.unref();
       }
