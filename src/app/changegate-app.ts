@@ -29,6 +29,7 @@ import { StoreHealthMonitor } from '../store/store-health.ts';
 import { DeliveryProcessor } from '../sync/delivery-processor.ts';
 import { SyncEngine } from '../sync/sync-engine.ts';
 import { SyncScheduler } from '../sync/scheduler.ts';
+import { LeaseKeeper } from '../sync/lease-keeper.ts';
 import { buildConnector } from './build-connectors.ts';
 import { itsmCalendarsFor } from './itsm-calendars-for.ts';
 import { stateNamesFor } from './state-names-for.ts';
@@ -76,6 +77,8 @@ export interface ChangegateApp {
   policy: Policy;
   /** Reads each ServiceNow instance's blackout and maintenance schedules now (`serve` does at start-up, then every 15 min). */
   readItsmCalendars(): Promise<void>;
+  /** The leases this process holds (instances it syncs, the clock re-assessment). */
+  leases: LeaseKeeper;
   /** Start the HTTP server and the schedules (`serve`). Returns the listening URL. */
   serve(options?: { runNow?: boolean }): Promise<string>;
   server(): FastifyInstance;
@@ -91,6 +94,9 @@ export interface CreateAppOptions {
   /** Opens the store bundle; default `openStores` (tests pass a SQLite bundle with a tuned health check). */
   openStores?: (config: StoreConfig) => Promise<StoreBundle>;
 }
+
+/** The clock re-assessment's lease: one replica at a time runs it. (Instance ids cannot contain a colon.) */
+const REASSESS_LEASE = 'changegate:reassess';
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
@@ -135,11 +141,44 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
   const owner = processOwner();
   // An embedded store is served from one host, where the operating system tells a dead pid; a store shared by
   // replicas will judge owners by heartbeats instead (until then, their claims wait for the lease).
-  const judgeOwner = (o: Parameters<typeof judgeOwnerOnThisHost>[0]): OwnerState => (config.store.kind === 'sqlite' ? judgeOwnerOnThisHost(o, owner) : 'unknown');
+  // A store shared by replicas judges owners by heartbeat: each `serve` holds the lease `replica:<owner id>` while it
+  // lives. One without it, started longer than a lease ago, is gone: its claims are released, not left to their lease.
+  const heartbeat = `replica:${owner.id}`;
+  const judgeOwner = async (o: Parameters<typeof judgeOwnerOnThisHost>[0]): Promise<OwnerState> => {
+    if (config.store.kind === 'sqlite') return judgeOwnerOnThisHost(o, owner);
+    if (o.id === owner.id) return 'alive';
+    const now = new Date();
+    if ((await stores.leases.current(`replica:${o.id}`, now)) !== null) return 'alive';
+    return now.getTime() - Date.parse(o.startedAt) > config.leases.ttl ? 'dead' : 'unknown';
+  };
+  // Which instances this process syncs, and whether it runs the clock re-assessment, when replicas share the store.
+  // A lease taken on a tick starts the instance's sync at once: a dead replica's work resumes within ttl + renewEvery.
+  const leases = new LeaseKeeper({
+    leases: stores.leases,
+    holder: `${owner.host}:${owner.pid}:${owner.id.slice(0, 8)}`,
+    ttlMs: config.leases.ttl,
+    renewEveryMs: config.leases.renewEvery,
+    logger,
+    // The previous holder may have died with changes mirrored and not yet assessed: they are assessed now too.
+    onAcquired: (name) => {
+      scheduler.trigger(name);
+      if (serving) owed.run().catch((err: unknown) => logger.error({ err }, 'assessing the changes owed an assessment failed'));
+    },
+  });
   const outboxWorker = new OutboxWorker({ outbox, writerFor: (id) => connectors.get(id)?.writer, logger, metrics, owner });
   // The pass over changes owed an assessment (built below, once the runner exists) and whether `serve` has started it.
   let owed: OwedAssessments;
   let serving = false;
+  let replicaTimer: NodeJS.Timeout | null = null;
+  // On a shared store another replica may be the one syncing an instance: the validate endpoint judges the
+  // mirror's staleness by the last success any of them recorded (read every renewEvery), not this process's alone.
+  const replicaSyncs = new Map<string, Date>();
+  const readReplicaSyncs = async (): Promise<void> => {
+    for (const instance of instances) {
+      const at = await store.lastSyncSucceeded(instance.id);
+      if (at !== null) replicaSyncs.set(instance.id, at);
+    }
+  };
   const runner = new AssessmentRunner({
     store,
     assessments,
@@ -158,7 +197,9 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     // The change stays owed; the owed pass retries it after a backoff, not at the next clock pass.
     onFailed: () => owed.retrySoon(),
   });
-  const engine = new SyncEngine({ store, runLocks: stores.runLocks, logger, metrics, onChangesWritten: (instance, ids) => runner.onChangesWritten(instance, ids) });
+  // Leases keep replicas apart and fence their writes; the engine's own run locks (in this process) keep two runs
+  // of one instance here apart (a scheduled run, one the API asked for).
+  const engine = new SyncEngine({ store, leases, logger, metrics, onChangesWritten: (instance, ids) => runner.onChangesWritten(instance, ids) });
   for (const instance of instances) {
     const connector = buildConnector(instance, registry, { logger, metrics, ...stateDir });
     connectors.set(instance.id, connector);
@@ -175,7 +216,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
   });
   stores.onFault(() => void storeHealth.checkNow());
   const scheduler = new SyncScheduler(engine, logger);
-  const reassessor = new ClockReassessor({ store, runner, instances: instances.map((i) => i.id), logger });
+  const reassessor = new ClockReassessor({ store, runner, instances: instances.map((i) => i.id), logger, lease: () => leases.ensure(REASSESS_LEASE) });
   owed = new OwedAssessments({ store, runner, logger });
   const processor = new DeliveryProcessor({ store: deliveries, engine, webhookOf: (id) => connectors.get(id)?.webhook, logger, metrics, owner });
   // From a change's production deploy until its hypercare ends, alerts on its services reach its ticket.
@@ -245,7 +286,11 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
         events,
         calendars,
         instances: validationInstances(instances, registry),
-        lastSyncAt: (id) => engine.lastSuccessAt(id),
+        lastSyncAt: (id) => {
+          const here = engine.lastSuccessAt(id);
+          const anywhere = replicaSyncs.get(id) ?? null;
+          return here === null || (anywhere !== null && anywhere > here) ? anywhere : here;
+        },
         storeHealth: () => engine.readiness.store(),
       },
       history: { assessments, outbox, ownWritesOf: ownWritesOf(instances, registry) },
@@ -270,6 +315,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     evidence: stores.evidence,
     evidenceSigningKey,
     outboxWorker,
+    leases,
     demo,
     demoEvents: () => demoEvents,
     policy,
@@ -301,6 +347,19 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
       }
       // What a killed process held is claimable now, before the workers look, not when its leases run out.
       await releaseDeadClaims({ outbox, deliveries, judge: judgeOwner, logger, now: new Date() });
+      // On a shared store, replicas that die while this one runs are found by their lapsed heartbeats.
+      if (config.store.kind !== 'sqlite') {
+        leases.start([heartbeat]);
+        await readReplicaSyncs().catch((err: unknown) => logger.warn({ err }, 'reading when the other replicas last synced failed'));
+        replicaTimer = setInterval(() => {
+          releaseDeadClaims({ outbox, deliveries, judge: judgeOwner, logger, now: new Date() }).catch((err: unknown) => logger.error({ err }, 'releasing the claims of replicas that died failed'));
+          readReplicaSyncs().catch((err: unknown) => logger.warn({ err }, 'reading when the other replicas last synced failed'));
+          // A replica that died in the middle of assessing (its start-up pass, its sync's changes) left them owed:
+          // the pass over what is owed runs here on the same timer (one query when nothing is owed).
+          owed.run().catch((err: unknown) => logger.error({ err }, 'assessing the changes owed an assessment failed'));
+        }, config.leases.renewEvery);
+        replicaTimer.unref();
+      }
       // Drains what a previous process accepted but did not finish.
       processor.start();
       // Events stored but not yet processed (a crash, a restart) are processed now.
@@ -316,6 +375,8 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
         instances.map((i) => ({ instance: i.id, cron: i.schedule })),
         { runNow: serveOptions.runNow ?? true },
       );
+      // Every instance's lease is sought on each tick; a run needs it (a held one is only renewed).
+      leases.start(instances.map((i) => i.id));
       reassessor.start(config.reassess);
       pullScheduler.start(eventPulls, { runNow: serveOptions.runNow ?? true });
       // After the first syncs began: each story waits for its change to be mirrored and assessed.
@@ -332,7 +393,10 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
       await processor.stop();
       await eventProcessor.stop();
       await engine.idle();
+      if (replicaTimer !== null) clearInterval(replicaTimer);
       await outboxWorker.stop();
+      // After the runs ended: another replica takes the instances at once, not when the leases lapse.
+      await leases.stop();
       await storeHealth.stop();
       await stores.close();
       if (demo) await demo.close();

@@ -22,6 +22,12 @@ export interface ClockReassessorDeps {
   /** Instances whose changes are re-assessed. */
   instances: readonly string[];
   logger: Logger;
+  /**
+   * Several replicas sharing a store: the lease of the pass, taken (or kept)
+   * before each one. Null while another replica holds it: that one re-assesses;
+   * a signal that aborts (the lease lost) stops the pass between changes.
+   */
+  lease?: () => Promise<{ signal: AbortSignal } | null>;
 }
 
 export interface TickReport {
@@ -30,6 +36,8 @@ export interface TickReport {
   /** Of those, how many got a new assessment (a decision the clock changed). */
   reassessed: number;
   failed: number;
+  /** Another replica holds the re-assessment's lease: this one looked at nothing. */
+  skipped?: boolean;
 }
 
 export class ClockReassessor {
@@ -88,12 +96,25 @@ export class ClockReassessor {
   async #pass(): Promise<TickReport> {
     const { store, runner, instances, logger } = this.#deps;
     const report: TickReport = { checked: 0, reassessed: 0, failed: 0 };
+    let signal: AbortSignal | undefined;
+    if (this.#deps.lease !== undefined) {
+      const held = await this.#deps.lease();
+      if (held === null) {
+        logger.debug('clock re-assessment skipped: another replica holds its lease');
+        return { ...report, skipped: true };
+      }
+      signal = held.signal;
+    }
     for (const instance of instances) {
       for (const state of OPEN_STATES) {
         let cursor: string | undefined;
         do {
           const page = await store.listChanges({ instance, state, limit: 500, ...(cursor === undefined ? {} : { cursor }) });
           for (const change of page.items) {
+            if (signal?.aborted) {
+              logger.warn(report, 'clock re-assessment stopped: this replica lost its lease; the replica that holds it now re-assesses');
+              return report;
+            }
             report.checked++;
             try {
               const result = await runner.assessChange(change.id, { clockTick: true });

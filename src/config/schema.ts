@@ -163,6 +163,18 @@ export const EvidenceConfig = z
   })
   .strict();
 export type EvidenceConfig = z.output<typeof EvidenceConfig>;
+/** Leases (src/sync/lease-keeper.ts): which replica syncs an instance, and which runs the clock re-assessment, when several share a store. */
+export const LeasesConfig = z
+  .object({
+    ttl: Duration.default(30_000).describe('How long a lease holds without renewal: a replica that dies hands its instances over within about ttl + renewEvery, e.g. 30s.'),
+    renewEvery: Duration.default(10_000).describe('How often a replica renews the leases it holds and seeks free ones; at most a third of ttl, e.g. 10s.'),
+  })
+  .strict()
+  .refine((leases) => leases.renewEvery * 3 <= leases.ttl, {
+    path: ['renewEvery'],
+    error: 'renewEvery must be at most a third of ttl, so a renewal delayed by a slow store still lands before the lease lapses',
+  });
+export type LeasesConfig = z.output<typeof LeasesConfig>;
 
 /** Everything but the instances: the same whatever systems are registered. */
 const commonShape = {
@@ -178,6 +190,7 @@ const commonShape = {
   /** When `serve` re-assesses the open changes for the clock alone (windows opening, hypercare elapsing, waivers ending). */
   events: EventsConfig.prefault({}).describe('CI and monitoring events: sources, body limit, services mapping, heartbeat age.'),
   evidence: EvidenceConfig.prefault({}).describe('The evidence ledger: the key bundles are signed with.'),
+  leases: LeasesConfig.prefault({}).describe('Leases per connector instance and for the clock re-assessment, renewed on a timer: ttl and renewEvery.'),
   reassess: CronExpression.default('*/5 * * * *').describe('When `serve` re-assesses open changes for the clock alone (windows opening, waivers ending): a cron expression.'),
 };
 

@@ -117,6 +117,11 @@ export interface RejectedRecord {
   lastSeen: string;
 }
 
+export interface ApplyPageOptions {
+  /** The fencing token of the lease the writer holds on the instance. */
+  fence?: number;
+}
+
 export interface ChangeStore {
   /**
    * Store one page's items, then (only after they are stored) the stream cursor,
@@ -124,9 +129,18 @@ export interface ChangeStore {
    * A version older than the mirrored one (by nativeRevision, then updatedAt) is
    * ignored, so a late delivery never rolls a change back. A null cursor (a page
    * without rows) keeps the saved one.
+   *
+   * With `fence` (the sync's lease, src/sync/lease-keeper.ts), the write is
+   * refused with CG_LEASE_LOST, nothing of it stored, when a write under a
+   * greater fence of the instance was stored before: the store keeps the
+   * greatest fence each instance was written under.
    */
-  applyPage(instance: string, stream: string, items: readonly StreamItem[], cursor: StreamCursor | null): Promise<ApplyResult>;
+  applyPage(instance: string, stream: string, items: readonly StreamItem[], cursor: StreamCursor | null, options?: ApplyPageOptions): Promise<ApplyResult>;
   getCursor(instance: string, stream: string): Promise<StreamCursor | null>;
+  /** Records that a sync of the instance succeeded at `at` (an earlier time never replaces a later one). */
+  noteSyncSucceeded(instance: string, at: Date): Promise<void>;
+  /** When a sync of the instance last succeeded, in any process sharing the store; null before the first. */
+  lastSyncSucceeded(instance: string): Promise<Date | null>;
   /** Forget the cursors of an instance (a `--full` sync). Mirrored data is kept. */
   resetCursors(instance: string): Promise<void>;
   /**

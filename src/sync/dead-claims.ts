@@ -12,7 +12,8 @@ import type { OutboxStore } from '../store/outbox-store.ts';
 export interface ReleaseDeadClaimsDeps {
   outbox: Pick<OutboxStore, 'claimOwners' | 'releaseClaims'>;
   deliveries: Pick<DeliveryStore, 'claimOwners' | 'releaseClaims'>;
-  judge: (owner: ClaimOwner) => OwnerState;
+  /** Synchronous on one host (the operating system knows), asynchronous on a shared store (a heartbeat lease is read). */
+  judge: (owner: ClaimOwner) => OwnerState | Promise<OwnerState>;
   logger: Logger;
   now: Date;
 }
@@ -30,7 +31,7 @@ export async function releaseDeadClaims(deps: ReleaseDeadClaimsDeps): Promise<Re
   const owners = new Map<string, ClaimOwner>();
   for (const owner of [...(await outbox.claimOwners()), ...(await deliveries.claimOwners())]) owners.set(owner.id, owner);
   for (const owner of owners.values()) {
-    if (judge(owner) !== 'dead') continue;
+    if ((await judge(owner)) !== 'dead') continue;
     released.owners.push(owner);
     released.outboxItems += await outbox.releaseClaims(owner.id, now);
     released.deliveries += await deliveries.releaseClaims(owner.id, now);

@@ -1,8 +1,9 @@
 // The one sync loop every connector shares. It owns cursors, the overlap
 // re-read, the signpost, ACL-short pages and persistence; connectors only read
-// one page at a time. Who runs an instance is the run-lock port's answer, not
-// this object's: several engines (processes) sharing a store stay apart the
-// same way two calls in one process do.
+// one page at a time. Who runs an instance is not this object's decision: the
+// run lock keeps two runs apart within a process, and the instance's lease
+// (lease-keeper.ts) keeps processes sharing a store apart and fences their
+// page writes.
 
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -16,6 +17,7 @@ import type { ApplyResult, ChangeStore } from '../store/change-store.ts';
 import { InProcessRunLocks } from '../store/in-process-run-locks.ts';
 import type { RunLocks } from '../store/run-locks.ts';
 import { DEFAULT_RUN_LOCK_TTL_MS, HeldRunLock } from './held-run-lock.ts';
+import type { HeldLease, LeaseKeeper } from './lease-keeper.ts';
 
 export interface SyncProgress {
   instance: string;
@@ -62,6 +64,13 @@ export interface SyncEngineDeps {
   clock?: () => Date;
   /** Who may run an instance now (default: locks held in this process only). */
   runLocks?: RunLocks;
+  /**
+   * Which process syncs an instance when several share the store: a run
+   * starts only under the instance's lease, stops at the next page once the
+   * lease is lost, and writes every page under its fence (refused by the
+   * store once a newer holder wrote). Absent: the run lock alone decides.
+   */
+  leases?: LeaseKeeper;
   /** How long a run's lock holds without renewal; renewed after every page (default 15 min). */
   runLockTtlMs?: number;
   /** The lock owner this engine presents (default: host, process id and a random suffix). */
@@ -172,9 +181,22 @@ export class SyncEngine {
       this.#deps.metrics.syncRuns.inc({ instance, outcome: 'busy' });
       throw new ChangegateError('CG_SYNC_BUSY', `a sync of "${instance}" is already running`, { details: { instance } });
     }
+    let lease: HeldLease | null = null;
+    if (this.#deps.leases !== undefined) {
+      lease = await this.#deps.leases.ensure(instance).catch(async (err: unknown) => {
+        await held.release().catch(() => undefined);
+        throw err;
+      });
+      if (lease === null) {
+        await held.release().catch(() => undefined);
+        const holder = await this.#deps.leases.currentHolder(instance);
+        this.#deps.metrics.syncRuns.inc({ instance, outcome: 'busy' });
+        throw new ChangegateError('CG_SYNC_BUSY', `"${instance}" is synced by another process${holder === null ? '' : ` (${holder})`} holding its lease`, { details: { instance, ...(holder === null ? {} : { holder }) } });
+      }
+    }
     this.#readiness.runStarted(instance);
     try {
-      const report = await this.#run(settings, options, held);
+      const report = await this.#run(settings, lease === null ? options : { ...options, signal: options.signal ? AbortSignal.any([options.signal, lease.signal]) : lease.signal }, held, lease);
       this.#readiness.runFinished(instance, this.#now());
       return report;
     } catch (err) {
@@ -202,7 +224,7 @@ export class SyncEngine {
     return result;
   }
 
-  async #run(settings: InstanceSettings, options: SyncOptions, held: HeldRunLock): Promise<SyncReport> {
+  async #run(settings: InstanceSettings, options: SyncOptions, held: HeldRunLock, lease: HeldLease | null): Promise<SyncReport> {
     const { connector } = settings;
     const instance = connector.instanceId;
     const clock = (): Date => this.#now();
@@ -214,10 +236,13 @@ export class SyncEngine {
     const written = new Set<string>();
     try {
       for (const stream of connector.streams) {
-        streams.push(await this.#syncStream(settings, stream.name, started, options, written, held));
+        streams.push(await this.#syncStream(settings, stream.name, started, options, written, held, lease));
       }
     } catch (err) {
-      const error = asChangegateError(err);
+      // A lost lease is why the run stopped, whatever the aborted request threw.
+      const error = asChangegateError(lease?.signal.aborted === true ? lease.signal.reason : err);
+      // The store saw a newer fence: the keeper lets the lease go, so this process stops seeking to work the instance under it.
+      if (lease !== null && error.code === 'CG_LEASE_LOST') this.#deps.leases?.refused(instance, lease.fence);
       this.#deps.metrics.syncRuns.inc({ instance, outcome: 'failed' });
       this.#deps.metrics.syncErrors.inc({ instance, code: error.code });
       log.error({ code: error.code, kind: error.kind, details: error.details, err: error }, `sync of ${instance} failed: ${error.message}`);
@@ -230,6 +255,11 @@ export class SyncEngine {
     this.#deps.metrics.syncRuns.inc({ instance, outcome: 'ok' });
     const succeeded = clock();
     this.#deps.metrics.lastSuccess.set({ instance }, succeeded.getTime() / 1000);
+    // For the other processes sharing the store: their validate endpoint judges the mirror's staleness by it.
+    await this.#deps.store.noteSyncSucceeded(instance, succeeded).catch((err: unknown) => {
+      const error = asChangegateError(err);
+      log.warn({ code: error.code, err: error }, `recording the successful sync of ${instance} in the store failed: ${error.message}`);
+    });
     this.#deps.metrics.mirroredChanges.set({ instance }, await this.#deps.store.countChanges(instance));
     const report: SyncReport = { instance, full: options.full ?? false, startedAt: started.toISOString(), finishedAt: clock().toISOString(), streams };
     log.info({ streams }, `sync of ${instance} finished`);
@@ -243,6 +273,7 @@ export class SyncEngine {
     options: SyncOptions,
     written: Set<string>,
     held: HeldRunLock,
+    lease: HeldLease | null,
   ): Promise<StreamReport> {
     const { connector, pageSize, overlapMs } = settings;
     const instance = connector.instanceId;
@@ -286,7 +317,9 @@ export class SyncEngine {
         }
       }
       // Saved in the same step as the page's items, never before them.
-      const result = await store.applyPage(instance, stream, page.items, page.last ? bookmark(page.last, signpost) : null);
+      // A lease lost while the page was read: nothing of it is stored (the next holder reads it again).
+      options.signal?.throwIfAborted();
+      const result = await store.applyPage(instance, stream, page.items, page.last ? bookmark(page.last, signpost) : null, lease === null ? {} : { fence: lease.fence });
       this.#count(instance, stream, page.items, result);
       this.#collect(connector, page.items, result, written);
       report.records += page.items.length;

@@ -267,6 +267,39 @@ export function describeChangeStoreContract(name: string, open: () => Promise<Ch
         expect(await store.applyPage(I, S, [asChange(b as Change)], cursorOf(b as Change))).toEqual(counts({ changesWritten: 1 }));
         expect(await store.getCursor(I, S)).toEqual(cursorOf(b as Change));
       });
+
+      it('records when each instance last synced, never moving it back, beside its fences', async () => {
+        expect(await store.lastSyncSucceeded(I)).toBeNull();
+        await store.applyPage(I, S, [], { updatedAt: at(1), id: 'x' }, { fence: 4 });
+        await store.noteSyncSucceeded(I, new Date(at(10)));
+        await store.noteSyncSucceeded(I, new Date(at(5)));
+        await store.noteSyncSucceeded('sn-test', new Date(at(7)));
+        expect(await store.lastSyncSucceeded(I)).toEqual(new Date(at(10)));
+        expect(await store.lastSyncSucceeded('sn-test')).toEqual(new Date(at(7)));
+        // The fence is kept: an older one is still refused, a newer one taken.
+        await expect(store.applyPage(I, S, [], { updatedAt: at(2), id: 'y' }, { fence: 3 })).rejects.toMatchObject({ code: 'CG_LEASE_LOST' });
+        await store.applyPage('sn-test', S, [], { updatedAt: at(2), id: 'y' }, { fence: 1 });
+        expect(await store.getCursor('sn-test', S)).toEqual({ updatedAt: at(2), id: 'y' });
+      });
+
+      it('refuses a page written under a lease fence older than one the instance was written under, storing none of it', async () => {
+        const [a, b, c] = buildChanges(3);
+        await store.applyPage(I, S, [asChange(a as Change)], cursorOf(a as Change), { fence: 1 });
+        // A newer holder (fence 2) writes; the paused holder of fence 1 wakes and writes its next page.
+        await store.applyPage(I, S, [asChange(b as Change)], cursorOf(b as Change), { fence: 2 });
+        const refused = await store.applyPage(I, S, [asChange(c as Change)], cursorOf(c as Change), { fence: 1 }).catch((err: unknown) => err);
+        expect(refused).toBeInstanceOf(ChangegateError);
+        expect(refused).toMatchObject({ code: 'CG_LEASE_LOST', details: { instance: I, fence: 1 } });
+        expect(await store.getChange((c as Change).id)).toBeNull();
+        expect(await store.getCursor(I, S)).toEqual(cursorOf(b as Change));
+        // The holder of fence 2 carries on, a later one takes over, and other instances have fences of their own.
+        expect(await store.applyPage(I, S, [asChange(c as Change)], cursorOf(c as Change), { fence: 2 })).toEqual(counts({ changesWritten: 1 }));
+        await store.applyPage(I, 'approvals', [], { updatedAt: at(1), id: 'x' }, { fence: 3 });
+        await expect(store.applyPage(I, S, [], cursorOf(a as Change), { fence: 2 })).rejects.toMatchObject({ code: 'CG_LEASE_LOST' });
+        await store.applyPage('sn-test', S, [], { updatedAt: at(2), id: 'y' }, { fence: 1 });
+        expect(await store.getCursor('sn-test', S)).toEqual({ updatedAt: at(2), id: 'y' });
+        expect(await store.getCursor(I, S)).toEqual(cursorOf(c as Change));
+      });
     });
 
     describe('assessments owed', () => {

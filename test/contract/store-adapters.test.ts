@@ -158,6 +158,46 @@ describe('MongoDB store: replicas writing the same changes at once', () => {
   });
 });
 
+describe('MongoDB store: a replica killed in the middle of a claim', () => {
+  it('leaves the outbox item to another replica once its turn is abandoned, never to two live ones at once', async () => {
+    const database = freshDatabase();
+    const bundle = await openStores({ kind: 'mongodb', uri: mongoUri, database });
+    opened.push(bundle);
+    const now = new Date();
+    const note = { title: 'verdict', tone: 'info' as const, lines: ['verdict'] };
+    await bundle.outbox.enqueue(['k1', 'k2'].map((key) => ({ instance: 'sn', changeId: `servicenow:sn:${key}`, nativeId: key, source: 'assessment' as const, idempotencyKey: key, payload: { action: 'comment' as const, note } })), now);
+    const [first, second] = await bundle.outbox.list({ status: 'pending' });
+    if (first === undefined || second === undefined) throw new Error('not queued');
+    // One replica took the first claim of k1 and died before writing the item; another is taking k2's right now.
+    const client = await MongoClient.connect(mongoUri);
+    try {
+      const turns = client.db(database).collection<{ _id: string; item: string; at: Date }>('claim_turns');
+      await turns.insertMany([
+        { _id: `outbox:${first.id}\u00001`, item: `outbox:${first.id}`, at: new Date(now.getTime() - 31_000) },
+        { _id: `outbox:${second.id}\u00001`, item: `outbox:${second.id}`, at: now },
+      ]);
+    } finally {
+      await client.close();
+    }
+    const claimed = await bundle.outbox.claim(10, now);
+    expect(claimed.map((i) => [i.idempotencyKey, i.attempts])).toEqual([['k1', 1]]);
+  });
+});
+
+describe('MongoDB store: replicas queueing their first write-back at once', () => {
+  it('gives every item a number of its own while the counter is being created by several', async () => {
+    const database = freshDatabase();
+    const replicas = await Promise.all([1, 2, 3].map(() => openStores({ kind: 'mongodb', uri: mongoUri, database })));
+    opened.push(...replicas);
+    const note = { title: 'verdict', tone: 'info' as const, lines: ['verdict'] };
+    const results = await Promise.all(
+      replicas.map((r, i) => r.outbox.enqueue([{ instance: 'sn', changeId: `servicenow:sn:c${i}`, nativeId: `c${i}`, source: 'assessment' as const, idempotencyKey: `k${i}`, payload: { action: 'comment' as const, note } }], new Date())),
+    );
+    expect(results.map((r) => r.inserted)).toEqual([['k0'], ['k1'], ['k2']]);
+    expect(new Set((await replicas[0]?.outbox.list({ status: 'pending' }))?.map((i) => i.id)).size).toBe(3);
+  });
+});
+
 describe('openStores', () => {
   it('opens the bundle of the adapter the store kind names, every port on the one file', async () => {
     const path = freshFile();

@@ -15,6 +15,8 @@ import { createMetrics } from '../../src/observability/metrics.ts';
 import { SqliteAssessmentStore } from '../../src/store/sqlite/sqlite-assessment-store.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
 import { SqliteOutboxStore } from '../../src/store/sqlite/sqlite-outbox-store.ts';
+import { InProcessLeases } from '../../src/store/in-process-leases.ts';
+import { LeaseKeeper } from '../../src/sync/lease-keeper.ts';
 import { buildChange, changeNumber, sysId } from '../support/change-builder.ts';
 
 const HOUR = 3_600_000;
@@ -137,5 +139,26 @@ describe('clock re-assessment', () => {
       await vi.waitFor(() => expect(lines.filter((l) => l.msg.startsWith('clock re-assessment still failing')).length).toBeGreaterThan(0), { timeout: 10_000, interval: 50 });
       expect(errors()).toHaveLength(1);
     });
+  });
+
+  it('runs on one replica at a time: the one holding the lease re-assesses, the others skip until it is gone', async () => {
+    const change = buildChange({ state: 'assess' });
+    await store.applyPage('sn-prod', 'changes', [{ kind: 'change', change }], null);
+    const leases = new InProcessLeases();
+    const logger = createLogger({ level: 'silent' });
+    const keeper = (holder: string) => new LeaseKeeper({ leases, holder, ttlMs: 30_000, renewEveryMs: 10_000, logger, clock: () => new Date(now) });
+    const [one, two] = [keeper('replica-1'), keeper('replica-2')];
+    const replica = (k: LeaseKeeper) => new ClockReassessor({ store, runner, instances: ['sn-prod'], logger, lease: () => k.ensure('changegate:reassess') });
+    const [first, second] = [replica(one), replica(two)];
+    try {
+      expect(await first.tick()).toEqual({ checked: 1, reassessed: 1, failed: 0 });
+      expect(await second.tick()).toEqual({ checked: 0, reassessed: 0, failed: 0, skipped: true });
+      // Replica 1 dies without releasing: its lease lapses and replica 2 takes the pass over.
+      now += 30_000;
+      expect(await second.tick()).toEqual({ checked: 1, reassessed: 0, failed: 0 });
+      expect(await first.tick()).toMatchObject({ skipped: true });
+    } finally {
+      await Promise.all([first.stop(), second.stop(), one.stop(), two.stop()]);
+    }
   });
 });

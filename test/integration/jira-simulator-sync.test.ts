@@ -59,6 +59,16 @@ class MemoryStore implements ChangeStore {
     return this.cursors.get(`${instance}/${stream}`) ?? null;
   }
 
+  readonly synced = new Map<string, Date>();
+
+  async noteSyncSucceeded(instance: string, at: Date): Promise<void> {
+    this.synced.set(instance, at);
+  }
+
+  async lastSyncSucceeded(instance: string): Promise<Date | null> {
+    return this.synced.get(instance) ?? null;
+  }
+
   async resetCursors(): Promise<void> {
     this.cursors.clear();
   }

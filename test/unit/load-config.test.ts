@@ -116,6 +116,13 @@ instances:
     ]);
   });
 
+  it('takes lease times as durations with defaults, and refuses a renewal period longer than a third of the lease', () => {
+    expect(parseConfigText('instances: []\n', 'l.yaml', {}, registry).leases).toEqual({ ttl: 30_000, renewEvery: 10_000 });
+    expect(parseConfigText('leases: { ttl: 9s, renewEvery: 3s }\n', 'l.yaml', {}, registry).leases).toEqual({ ttl: 9_000, renewEvery: 3_000 });
+    const issues = caught(() => parseConfigText('leases: { ttl: 10s, renewEvery: 5s }\n', 'l.yaml', {}, registry)).details['issues'];
+    expect(issues).toEqual([expect.stringMatching(/^l\.yaml:1:\d+ leases\.renewEvery: renewEvery must be at most a third of ttl/)]);
+  });
+
   it('refuses duplicate instance ids', () => {
     const text = `instances:
   - { id: a, system: servicenow, baseUrl: https://a.example, auth: { kind: basic, username: u, password: p } }

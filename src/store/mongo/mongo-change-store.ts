@@ -5,27 +5,37 @@
 // a generation document every page write bumps, read at most every
 // `recheckMs`, so a write by another replica reaches cached readers within it.
 
-import type { Filter } from 'mongodb';
+import type { Collection, Filter } from 'mongodb';
+import { ChangegateError } from '../../errors.ts';
 import type { StreamCursor, StreamItem } from '../../kit/connector.ts';
 import type { Approval, Change, JournalEntry, MirroredChange } from '../../domain/change.ts';
 import { diffChanges } from '../change-diff.ts';
-import type { ApplyResult, ChangePage, ChangeQuery, ChangeStore, FieldDiff, GetChangeOptions, RejectedRecord, Revision, RevisionAuthor, TouchingQuery } from '../change-store.ts';
+import type { ApplyPageOptions, ApplyResult, ChangePage, ChangeQuery, ChangeStore, FieldDiff, GetChangeOptions, RejectedRecord, Revision, RevisionAuthor, TouchingQuery } from '../change-store.ts';
 import { ANY_DAY, NO_WINDOW, refKey, windowDays } from '../change-refs.ts';
 import { instantKey } from '../instant-key.ts';
 import { clampLimit, sinceKey } from '../list-params.ts';
 import { decodeListCursor, encodeListCursor } from '../list-cursor.ts';
 import { deepFreeze, MirrorReadCache, type MirrorReadCacheOptions, DEFAULT_RECHECK_MS } from '../mirror-read-cache.ts';
-import type { MongoConnection } from './mongo-connection.ts';
+import { isDuplicateKey, type MongoConnection } from './mongo-connection.ts';
 import { type ChangeDoc, GENERATION_ID, type MirrorCollections, mirrorCollections, pairId, type RevisionDoc } from './mongo-mirror-docs.ts';
 import { MongoPageWriter, preparePage } from './mongo-page-writer.ts';
 
 const WHAT = 'the MongoDB mirror';
+
+/** Per instance, the greatest lease fence its pages were written under (see ChangeStore.applyPage) and when its last sync succeeded. */
+interface InstanceSyncDoc {
+  _id: string;
+  fence?: number;
+  /** Epoch milliseconds. */
+  lastSuccessAt?: number;
+}
 const CORE = { projection: { core: 1, instance: 1, nativeId: 1 } } as const;
 
 export class MongoChangeStore implements ChangeStore {
   readonly #conn: MongoConnection;
   readonly #c: MirrorCollections;
   readonly #writer: MongoPageWriter;
+  readonly #fences: Collection<InstanceSyncDoc>;
   readonly #cache: MirrorReadCache;
   readonly #recheckMs: number;
   /** The generation last read from the server; the cache compares it synchronously. */
@@ -39,21 +49,38 @@ export class MongoChangeStore implements ChangeStore {
     this.#conn = conn;
     this.#c = mirrorCollections(conn.db);
     this.#writer = new MongoPageWriter(this.#c);
+    this.#fences = conn.db.collection<InstanceSyncDoc>('instance_sync');
     this.#recheckMs = cache.recheckMs ?? DEFAULT_RECHECK_MS;
     // The cache reads the generation at most every recheckMs itself; #refresh reads the server as often.
     this.#cache = new MirrorReadCache(() => this.#generation, { ...cache, recheckMs: 0 });
   }
 
-  async applyPage(instance: string, stream: string, items: readonly StreamItem[], cursor: StreamCursor | null): Promise<ApplyResult> {
+  async applyPage(instance: string, stream: string, items: readonly StreamItem[], cursor: StreamCursor | null, options: ApplyPageOptions = {}): Promise<ApplyResult> {
+    const { fence } = options;
     const observedAt = new Date().toISOString();
     const result: ApplyResult = { changesWritten: 0, changesUnchanged: 0, changesStale: 0, approvalsWritten: 0, journalWritten: 0, invalid: 0 };
     const prepared = preparePage(items);
     try {
       return await this.#run('applyPage', { instance, stream }, async () => {
+        // No transaction binds the fence to the page, so it is checked twice, each time in one atomic
+        // single-document write: before the items (a stale writer writes none of them) and with the cursor
+        // (a writer that went stale while writing them cannot move it; its items are idempotent upserts
+        // judged stale against newer versions, and the next holder reads them again).
+        if (fence !== undefined) await this.#raiseFence(instance, stream, fence);
         await this.#writer.write(instance, stream, prepared, observedAt, result);
         // The cursor only after every item it covers; a null cursor (an empty page) keeps the saved one.
         if (cursor !== null) {
-          await this.#c.cursors.updateOne({ _id: pairId(instance, stream) }, { $set: { instance, stream, updatedAt: cursor.updatedAt, id: cursor.id, savedAt: observedAt } }, { upsert: true });
+          const set = { $set: { instance, stream, updatedAt: cursor.updatedAt, id: cursor.id, savedAt: observedAt, ...(fence === undefined ? {} : { fence }) } };
+          if (fence === undefined) await this.#c.cursors.updateOne({ _id: pairId(instance, stream) }, set, { upsert: true });
+          else {
+            try {
+              // Matches no document when a greater fence saved the cursor: the upsert then collides on _id.
+              await this.#c.cursors.updateOne({ _id: pairId(instance, stream), $or: [{ fence: { $exists: false } }, { fence: { $lte: fence } }] }, set, { upsert: true });
+            } catch (err) {
+              if (isDuplicateKey(err)) throw await this.#staleFence(instance, stream, fence, 'its cursor');
+              throw err;
+            }
+          }
         }
         return result;
       });
@@ -64,6 +91,34 @@ export class MongoChangeStore implements ChangeStore {
       this.#touching.clear();
       this.#generationReadAt = Number.NEGATIVE_INFINITY;
     }
+  }
+
+  /** Takes the instance's fence up to `fence`, or refuses the page when a greater one wrote: one conditional upsert. */
+  async #raiseFence(instance: string, stream: string, fence: number): Promise<void> {
+    try {
+      await this.#fences.updateOne({ _id: instance, $or: [{ fence: { $exists: false } }, { fence: { $lte: fence } }] }, { $set: { fence } }, { upsert: true });
+    } catch (err) {
+      if (isDuplicateKey(err)) throw await this.#staleFence(instance, stream, fence, 'any of its items');
+      throw err;
+    }
+  }
+
+  async #staleFence(instance: string, stream: string, fence: number, what: string): Promise<ChangegateError> {
+    const newest = (await this.#fences.findOne({ _id: instance }).catch(() => null))?.fence ?? null;
+    return new ChangegateError(
+      'CG_LEASE_LOST',
+      `a page of ${instance}/${stream} was refused before ${what} was stored: it was written under fence ${fence} of the instance's lease, and a holder with fence ${newest ?? 'greater'} wrote since`,
+      { details: { instance, stream, fence, ...(newest === null ? {} : { newest }) } },
+    );
+  }
+
+  async noteSyncSucceeded(instance: string, at: Date): Promise<void> {
+    await this.#run('noteSyncSucceeded', { instance }, () => this.#fences.updateOne({ _id: instance }, { $max: { lastSuccessAt: at.getTime() } }, { upsert: true }));
+  }
+
+  async lastSyncSucceeded(instance: string): Promise<Date | null> {
+    const doc = await this.#run('lastSyncSucceeded', { instance }, () => this.#fences.findOne({ _id: instance }));
+    return doc?.lastSuccessAt === undefined ? null : new Date(doc.lastSuccessAt);
   }
 
   async getCursor(instance: string, stream: string): Promise<StreamCursor | null> {

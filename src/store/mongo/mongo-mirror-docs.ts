@@ -80,6 +80,8 @@ export interface CursorDoc {
   updatedAt: string;
   id: string;
   savedAt: string;
+  /** The lease fence it was saved under (a fenced sync's); a smaller one cannot move it. */
+  fence?: number;
 }
 
 export interface RejectedDoc {

@@ -103,32 +103,45 @@ export class MongoOutboxStore implements OutboxStore {
           result.duplicates.push(item.idempotencyKey);
           continue;
         }
-        const id = await nextSeq(this.#conn.db, 'outbox');
-        try {
-          await this.#items.insertOne({
-            _id: id,
-            idempotencyKey: item.idempotencyKey,
-            instance: item.instance,
-            changeId: item.changeId,
-            nativeId: item.nativeId,
-            source: item.source,
-            action: item.payload.action,
-            payload: JSON.stringify(item.payload),
-            status: 'pending',
-            attempts: 0,
-            nextAttemptAt: nowMs,
-            lastError: null,
-            claimToken: null,
-            claimOwner: null,
-            result: null,
-            createdAt: nowMs,
-            finishedAt: null,
-          });
-        } catch (err) {
-          if (!isDuplicateKey(err)) throw err;
+        // FerretDB does not isolate the counter's find-and-modify: two replicas can draw one number. A
+        // duplicate whose key is not stored is such a collision, and the item takes the next number.
+        let id = 0;
+        let stored = false;
+        let duplicate = false;
+        for (let attempt = 0; attempt < 5 && !stored && !duplicate; attempt++) {
+          id = await nextSeq(this.#conn.db, 'outbox');
+          try {
+            await this.#items.insertOne({
+              _id: id,
+              idempotencyKey: item.idempotencyKey,
+              instance: item.instance,
+              changeId: item.changeId,
+              nativeId: item.nativeId,
+              source: item.source,
+              action: item.payload.action,
+              payload: JSON.stringify(item.payload),
+              status: 'pending',
+              attempts: 0,
+              nextAttemptAt: nowMs,
+              lastError: null,
+              claimToken: null,
+              claimOwner: null,
+              result: null,
+              createdAt: nowMs,
+              finishedAt: null,
+            });
+            stored = true;
+          } catch (err) {
+            if (!isDuplicateKey(err)) throw err;
+            duplicate = (await this.#items.findOne({ idempotencyKey: item.idempotencyKey }, { projection: { _id: 1 } })) !== null;
+          }
+        }
+        if (duplicate) {
           result.duplicates.push(item.idempotencyKey);
           continue;
         }
+        // Never dropped: the caller fails, and what it was queueing for is done again.
+        if (!stored) throw new Error(`outbox item ${item.idempotencyKey} drew a number already taken five times`);
         result.inserted.push(item.idempotencyKey);
         if (item.source === 'assessment') {
           const superseded = await this.#items.updateMany(

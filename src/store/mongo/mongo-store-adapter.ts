@@ -1,8 +1,8 @@
 // The MongoDB store: every port on one client and one database, for several
 // replicas sharing the store (Atlas, a replica set, a sharded cluster, or a
 // compatible server). Indexes are created at start-up, idempotently, by every
-// replica alike. Run locks are documents here, so one instance is synced by one
-// replica at a time across the deployment.
+// replica alike. Leases are documents here (mongo-leases.ts), so one instance
+// is synced by one replica at a time across the deployment (src/sync/lease-keeper.ts).
 
 import type { StoreAdapter, StoreBundle } from '../store-bundle.ts';
 import type { StoreHealth } from '../store-health.ts';

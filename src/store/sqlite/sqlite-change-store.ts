@@ -9,6 +9,7 @@ import type { Approval, Change, JournalEntry, MirroredChange } from '../../domai
 import { ChangegateError } from '../../errors.ts';
 import { diffChanges } from '../change-diff.ts';
 import type {
+  ApplyPageOptions,
   ApplyResult,
   ChangePage,
   ChangeQuery,
@@ -32,6 +33,12 @@ import { migrate } from './sqlite-schema.ts';
 import { prepareStatements, type ChangeHead, type ChangeRow, type RejectedRow, type RevisionRow, type Statements } from './sqlite-statements.ts';
 
 
+// Per instance, the greatest lease fence its pages were written under (see
+// ChangeStore.applyPage) and when its last sync succeeded (epoch ms). Created
+// beside the migrations, idempotently: an older file gains it on open, and an
+// instance without a row takes any fence.
+const INSTANCE_SYNC_TABLE = 'CREATE TABLE IF NOT EXISTS instance_sync (instance TEXT NOT NULL PRIMARY KEY, fence INTEGER NOT NULL DEFAULT 0, last_success_at INTEGER) WITHOUT ROWID';
+
 interface PageState {
   instance: string;
   stream: string;
@@ -51,6 +58,10 @@ export class SqliteChangeStore implements ChangeStore {
   /** Parsed cores and children while the mirror is unchanged (validation reads the same active changes again and again). */
   readonly #cache: MirrorReadCache;
   readonly #neighbours: SqliteNeighbours;
+  readonly #fenceOf: StatementSync;
+  readonly #raiseFence: StatementSync;
+  readonly #noteSynced: StatementSync;
+  readonly #lastSynced: StatementSync;
 
   private constructor(conn: SqliteConnection, cache: MirrorReadCacheOptions) {
     const db = conn.db;
@@ -61,6 +72,17 @@ export class SqliteChangeStore implements ChangeStore {
     generation.setReturnArrays(true);
     this.#cache = new MirrorReadCache(() => (generation.get() as unknown as [number])[0], cache);
     this.#neighbours = new SqliteNeighbours(db, this.#cache, (id) => this.#coreById(id));
+    this.#fenceOf = db.prepare('SELECT fence FROM instance_sync WHERE instance = ?');
+    this.#raiseFence = db.prepare('INSERT INTO instance_sync (instance, fence) VALUES (?, ?) ON CONFLICT (instance) DO UPDATE SET fence = excluded.fence WHERE excluded.fence > fence');
+    this.#noteSynced = db.prepare(
+      'INSERT INTO instance_sync (instance, last_success_at) VALUES (?, ?) ON CONFLICT (instance) DO UPDATE SET last_success_at = excluded.last_success_at WHERE last_success_at IS NULL OR excluded.last_success_at > last_success_at',
+    );
+    this.#lastSynced = db.prepare('SELECT last_success_at FROM instance_sync WHERE instance = ?');
+  }
+
+  /** The greatest fence the instance's pages were written under; 0 before any fenced write (the in-process leases count on from it). */
+  async fenceOf(instance: string): Promise<number> {
+    return this.#conn.run('fenceOf', { instance }, () => (this.#fenceOf.get(instance) as { fence: number } | undefined)?.fence ?? 0);
   }
 
   /** A change without its payload by id, from the read cache or parsed once into it. */
@@ -77,11 +99,15 @@ export class SqliteChangeStore implements ChangeStore {
    * the defaults suit the service; `connection` the retry plumbing (sqlite-connection.ts).
    */
   static open(path: string, options: { cache?: MirrorReadCacheOptions; connection?: SqliteConnectionOptions } = {}): SqliteChangeStore {
-    const conn = SqliteConnection.open(path, 'the SQLite store', options.connection ?? {}, (db) => migrate(db, path), { enableForeignKeyConstraints: false });
+    const setUp = (db: DatabaseSync): void => {
+      migrate(db, path);
+      db.exec(INSTANCE_SYNC_TABLE);
+    };
+    const conn = SqliteConnection.open(path, 'the SQLite store', options.connection ?? {}, setUp, { enableForeignKeyConstraints: false });
     return new SqliteChangeStore(conn, options.cache ?? {});
   }
 
-  async applyPage(instance: string, stream: string, items: readonly StreamItem[], cursor: StreamCursor | null): Promise<ApplyResult> {
+  async applyPage(instance: string, stream: string, items: readonly StreamItem[], cursor: StreamCursor | null, options: ApplyPageOptions = {}): Promise<ApplyResult> {
     const observedAt = new Date().toISOString();
     // The page's work below is synchronous. Yielding first lets I/O the caller
     // just started (the engine requests the next page before storing this one)
@@ -99,6 +125,7 @@ export class SqliteChangeStore implements ChangeStore {
           result: { changesWritten: 0, changesUnchanged: 0, changesStale: 0, approvalsWritten: 0, journalWritten: 0, invalid: 0 },
         };
         this.#db.exec('BEGIN IMMEDIATE');
+        if (options.fence !== undefined) this.#checkFence(instance, stream, options.fence);
         page.hasRejected = this.#stmt.anyRejected.get(instance, stream) !== undefined;
         for (index = 0; index < items.length; index++) this.#applyItem(page, items[index] as StreamItem);
         index = -1;
@@ -119,6 +146,27 @@ export class SqliteChangeStore implements ChangeStore {
       // Whatever the outcome, cached reads start over from what SQLite holds.
       this.#cache.invalidate();
     }
+  }
+
+  async noteSyncSucceeded(instance: string, at: Date): Promise<void> {
+    await this.#conn.run('noteSyncSucceeded', { instance }, () => this.#noteSynced.run(instance, at.getTime()));
+  }
+
+  async lastSyncSucceeded(instance: string): Promise<Date | null> {
+    const ms = await this.#conn.run('lastSyncSucceeded', { instance }, () => (this.#lastSynced.get(instance) as { last_success_at: number | null } | undefined)?.last_success_at ?? null);
+    return ms === null ? null : new Date(ms);
+  }
+
+  /** Inside the page's transaction: a stale fence rolls it back whole. */
+  #checkFence(instance: string, stream: string, fence: number): void {
+    const newest = (this.#fenceOf.get(instance) as { fence: number } | undefined)?.fence ?? 0;
+    if (newest > fence) {
+      // Thrown inside the transaction: the connection rolls it back whole.
+      throw new ChangegateError('CG_LEASE_LOST', `a page of ${instance}/${stream} was refused: it was written under fence ${fence} of the instance's lease, and a holder with fence ${newest} wrote since; nothing of it was stored`, {
+        details: { instance, stream, fence, newest },
+      });
+    }
+    this.#raiseFence.run(instance, fence);
   }
 
   #applyItem(page: PageState, item: StreamItem): void {

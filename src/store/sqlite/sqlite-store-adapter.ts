@@ -43,7 +43,7 @@ export function openSqliteStores(path: string, options: SqliteStoresOptions = {}
     const evidence = keep(SqliteEvidenceStore.open(path, connection));
     const events = keep(SqliteEventStore.open(path, connection));
     const runLocks = keep(new InProcessRunLocks());
-    const leases = keep(new InProcessLeases());
+    const leases = keep(new InProcessLeases({ fenceFloor: (instance) => changes.fenceOf(instance) }));
     const probe = keep(SqliteStoreHealth.open(path, { ...healthOptions, ...(configure === undefined ? {} : { configure }) }));
     health = probe;
     return {
