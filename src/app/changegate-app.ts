@@ -135,6 +135,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     stateNames: stateNamesFor(instances, registry),
     writesBack: (id) => writers.has(id),
     evidence: stores.evidence,
+    ...(stores.assessmentWriter === undefined ? {} : { writer: stores.assessmentWriter }),
     logger,
     metrics,
     onEnqueued: () => outboxWorker.kick(),

@@ -3,6 +3,9 @@
 
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 
+/** ChangeStore.noteAssessed; also run by the assessment writer inside its batch (sqlite-assessment-writer.ts). */
+export const NOTE_ASSESSED_SQL = 'UPDATE changes SET assessed_seq = :seq WHERE id = :id AND assessed_seq < :seq';
+
 export interface ChangeHead {
   hash: string;
   native_revision: number;
@@ -44,7 +47,7 @@ export function prepareStatements(db: DatabaseSync) {
   return {
     changeHead: p('SELECT hash, native_revision, updated_at, last_seq FROM changes WHERE id = ?'),
     changeJson: p('SELECT json FROM changes WHERE id = ?'),
-    noteAssessed: p('UPDATE changes SET assessed_seq = :seq WHERE id = :id AND assessed_seq < :seq'),
+    noteAssessed: p(NOTE_ASSESSED_SQL),
     // The WHERE repeats the partial index's condition, so SQLite reads that index only.
     owedAssessments: p('SELECT id FROM changes WHERE assessed_seq < last_seq AND id > :after ORDER BY id LIMIT :limit'),
     insertChange: p(
