@@ -160,29 +160,47 @@ export class AssessmentRunner {
    * logged and counted per change, and a failed change stays owed.
    */
   async onChangesWritten(instance: string, changeIds: readonly string[]): Promise<void> {
-    const ids = [...new Set(changeIds)];
-    for (let at = 0; at < ids.length; at += WRITE_BATCH) await this.#assessBatch(instance, ids.slice(at, at + WRITE_BATCH));
+    await this.assessAll(instance, changeIds);
   }
 
-  async #assessBatch(instance: string, ids: readonly string[]): Promise<void> {
+  /**
+   * Assesses each of `changeIds` (of one instance) once, storing the writes of each
+   * WRITE_BATCH together: the path of a sync's changes, a webhook's re-fetch and
+   * the clock pass. Never throws; says how many got a new assessment and how many failed.
+   */
+  async assessAll(instance: string, changeIds: readonly string[], options: AssessOptions = {}): Promise<{ assessed: number; failed: number }> {
+    const ids = [...new Set(changeIds)];
+    const report = { assessed: 0, failed: 0 };
+    for (let at = 0; at < ids.length; at += WRITE_BATCH) await this.#assessBatch(instance, ids.slice(at, at + WRITE_BATCH), options, report);
+    return report;
+  }
+
+  async #assessBatch(instance: string, ids: readonly string[], options: AssessOptions, report: { assessed: number; failed: number }): Promise<void> {
     const batch: Pending[] = [];
+    let assessed = 0;
     const { promise: stored, resolve: release } = Promise.withResolvers<void>();
     try {
       for (const id of ids) {
         try {
-          await this.#serialised(id, () => this.#assess(id, {}, batch), stored);
+          const result = await this.#serialised(id, () => this.#assess(id, options, batch), stored);
+          if (result.status === 'assessed') assessed++;
         } catch (err) {
+          report.failed++;
           this.#failed(instance, [id], err);
         }
+        // Requests and webhooks are served between changes (node:sqlite answers synchronously).
+        await new Promise((resolve) => setImmediate(resolve));
       }
-      if (batch.length === 0) return;
       let queued: string[][];
       try {
         queued = await this.#writer.write(batch.map((p) => p.writes));
       } catch (err) {
+        report.failed += batch.length;
+        report.assessed += assessed - batch.filter((p) => p.result.status === 'assessed').length;
         this.#failed(instance, batch.map((p) => p.writes.changeId), err);
         return;
       }
+      report.assessed += assessed;
       batch.forEach((p, i) => this.#settle(p, queued[i] ?? []));
       if (batch.some((p) => p.result.enqueued.length > 0)) this.#deps.onEnqueued?.();
     } finally {
