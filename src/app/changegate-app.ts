@@ -191,6 +191,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     writesBack: (id) => writers.has(id),
     evidence: stores.evidence,
     evidenceSigningKey,
+    ...(stores.assessmentWriter === undefined ? {} : { writer: stores.assessmentWriter }),
     logger,
     metrics,
     onEnqueued: () => outboxWorker.kick(),

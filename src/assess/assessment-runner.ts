@@ -17,12 +17,13 @@ import type { Assessment } from '../domain/assessment.ts';
 import type { Change, MirroredChange } from '../domain/change.ts';
 import { asChangegateError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { assess } from '../policy/assess.ts';
+import { assess, assessedStates } from '../policy/assess.ts';
 import { isTerminal } from '../policy/lifecycle.ts';
 import type { Calendar } from '../policy/calendar.ts';
 import type { Policy } from '../policy/policy-config.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import type { AssessmentStore, EnforcementMode, EnforcementRecord } from '../store/assessment-store.ts';
+import type { AssessmentStore, EnforcementMode, EnforcementRecord, StoredAssessment } from '../store/assessment-store.ts';
+import { perItemAssessmentWriter, type AssessmentWriter, type AssessmentWrites } from '../store/assessment-writes.ts';
 import type { ChangeStore } from '../store/change-store.ts';
 import { contentHash } from '../store/content-hash.ts';
 import type { NewOutboxItem, OutboxStore } from '../store/outbox-store.ts';
@@ -61,6 +62,19 @@ export interface AssessmentRunnerDeps {
   evidence?: EvidenceStore;
   /** The deployment's evidence signing key (`evidence.signingKey`): the bundles attached to tickets are signed with it. */
   evidenceSigningKey?: KeyObject | null;
+  /** Stores several assessments' writes at once (the store bundle's; default: item by item through the ports above). */
+  writer?: AssessmentWriter;
+}
+
+/** How many of the changes a sync wrote are assessed before their writes are stored together (one transaction on SQLite). */
+export const WRITE_BATCH = 250;
+
+/** An assessment whose writes wait for its batch, and what to report once they are stored. */
+interface Pending {
+  writes: AssessmentWrites;
+  result: RunResult;
+  instance: string;
+  outcome: 'unchanged' | 'changed' | 'same';
 }
 
 export interface AssessOptions {
@@ -124,9 +138,11 @@ export class AssessmentRunner {
   readonly #enforcer: Enforcer;
   /** One run per change at a time: the engine hook and an on-demand call must not interleave. */
   readonly #running = new Map<string, Promise<RunResult>>();
+  readonly #writer: AssessmentWriter;
 
   constructor(deps: AssessmentRunnerDeps) {
     this.#deps = deps;
+    this.#writer = deps.writer ?? perItemAssessmentWriter({ changes: deps.store, assessments: deps.assessments, outbox: deps.outbox, evidence: deps.evidence });
     this.#enforcer = new Enforcer({
       store: deps.store,
       assessments: deps.assessments,
@@ -142,18 +158,84 @@ export class AssessmentRunner {
     });
   }
 
-  /** The sync engine's hook: assess every change a run wrote. Never throws; failures are logged and counted per change. */
+  /**
+   * The sync engine's hook: assess every change a run wrote, once each, and store
+   * the writes of each WRITE_BATCH of them together. Never throws; failures are
+   * logged and counted per change, and a failed change stays owed.
+   */
   async onChangesWritten(instance: string, changeIds: readonly string[]): Promise<void> {
-    for (const id of new Set(changeIds)) {
-      try {
-        await this.assessChange(id);
-      } catch (err) {
-        const error = asChangegateError(err);
-        this.#deps.metrics.assessments.inc({ instance, outcome: 'error' });
-        this.#deps.logger.error({ instance, changeId: id, code: error.code, err: error }, `assessing ${id} failed: ${error.message}`);
-        this.#deps.onFailed?.(id);
+    await this.assessAll(instance, changeIds);
+  }
+
+  /**
+   * Assesses each of `changeIds` (of one instance) once, storing the writes of each
+   * WRITE_BATCH together: the path of a sync's changes, a webhook's re-fetch and
+   * the clock pass. Never throws; says how many got a new assessment and how many failed.
+   */
+  async assessAll(instance: string, changeIds: readonly string[], options: AssessOptions = {}): Promise<{ assessed: number; failed: number }> {
+    const ids = [...new Set(changeIds)];
+    const report = { assessed: 0, failed: 0 };
+    for (let at = 0; at < ids.length; at += WRITE_BATCH) await this.#assessBatch(instance, ids.slice(at, at + WRITE_BATCH), options, report);
+    return report;
+  }
+
+  async #assessBatch(instance: string, ids: readonly string[], options: AssessOptions, report: { assessed: number; failed: number }): Promise<void> {
+    const batch: Pending[] = [];
+    let assessed = 0;
+    const { promise: stored, resolve: release } = Promise.withResolvers<void>();
+    try {
+      for (const id of ids) {
+        try {
+          const result = await this.#serialised(id, () => this.#assess(id, options, batch), stored);
+          if (result.status === 'assessed') assessed++;
+        } catch (err) {
+          report.failed++;
+          this.#failed(instance, [id], err);
+        }
+        // Requests and webhooks are served between changes (node:sqlite answers synchronously).
+        await new Promise((resolve) => setImmediate(resolve));
       }
+      let queued: string[][];
+      try {
+        queued = await this.#writer.write(batch.map((p) => p.writes));
+      } catch (err) {
+        report.failed += batch.length;
+        report.assessed += assessed - batch.filter((p) => p.result.status === 'assessed').length;
+        this.#failed(instance, batch.map((p) => p.writes.changeId), err);
+        return;
+      }
+      report.assessed += assessed;
+      batch.forEach((p, i) => this.#settle(p, queued[i] ?? []));
+      if (batch.some((p) => p.result.enqueued.length > 0)) this.#deps.onEnqueued?.();
+    } finally {
+      release();
     }
+  }
+
+  #failed(instance: string, changeIds: readonly string[], err: unknown): void {
+    const error = asChangegateError(err);
+    this.#deps.metrics.assessments.inc({ instance, outcome: 'error' }, changeIds.length);
+    const what = changeIds.length === 1 ? (changeIds[0] as string) : `${changeIds.length} changes (${changeIds[0]} to ${changeIds.at(-1)})`;
+    this.#deps.logger.error({ instance, changeIds, code: error.code, err: error }, `assessing ${what} failed: ${error.message}`);
+    for (const id of changeIds) this.#deps.onFailed?.(id);
+  }
+
+  /** Stored: what the run queued is in its result, and it is counted. */
+  #settle(pending: Pending, queued: readonly string[]): void {
+    pending.result.enqueued.push(...queued);
+    this.#deps.metrics.assessments.inc({ instance: pending.instance, outcome: pending.outcome });
+  }
+
+  /** Stores an assessment's writes now, or leaves them to its batch. */
+  async #finish(batch: Pending[] | null, pending: Pending): Promise<RunResult> {
+    if (batch !== null) {
+      batch.push(pending);
+      return pending.result;
+    }
+    const [queued = []] = await this.#writer.write([pending.writes]);
+    this.#settle(pending, queued);
+    if (pending.result.enqueued.length > 0) this.#deps.onEnqueued?.();
+    return pending.result;
   }
 
   /**
@@ -206,19 +288,22 @@ export class AssessmentRunner {
   }
 
   assessChange(idOrKey: string, options: AssessOptions = {}): Promise<RunResult> {
+    return this.#serialised(idOrKey, () => this.#assess(idOrKey, options, null));
+  }
+
+  /** One run per change at a time. A batched run holds its change until the batch is stored: the next run must see its writes. */
+  #serialised(idOrKey: string, fn: () => Promise<RunResult>, stored?: Promise<void>): Promise<RunResult> {
     const previous = this.#running.get(idOrKey) ?? Promise.resolve(null);
-    const run = previous.then(
-      () => this.#assess(idOrKey, options),
-      () => this.#assess(idOrKey, options),
-    );
-    this.#running.set(idOrKey, run);
-    void run.finally(() => {
-      if (this.#running.get(idOrKey) === run) this.#running.delete(idOrKey);
+    const run = previous.then(fn, fn);
+    const held = stored === undefined ? run : run.then((result) => stored.then(() => result));
+    this.#running.set(idOrKey, held);
+    void held.finally(() => {
+      if (this.#running.get(idOrKey) === held) this.#running.delete(idOrKey);
     }).catch(() => undefined);
     return run;
   }
 
-  async #assess(idOrKey: string, options: AssessOptions): Promise<RunResult> {
+  async #assess(idOrKey: string, options: AssessOptions, batch: Pending[] | null): Promise<RunResult> {
     const deps = this.#deps;
     // Without the source payload: no gate, rule or note reads it, and the store serves it from its read cache.
     const mirrored = await deps.store.getChange(idOrKey, { withoutRaw: true });
@@ -254,19 +339,19 @@ export class AssessmentRunner {
     const wanted = writesBack && !(shown === null && isTerminal(change.state));
     const inputHash = contentHash({ change: decisionInputs(change), approvals: judged.approvals, journal: judged.journal, policy: deps.policy.version });
     const settled = last !== null && last.inputHash === inputHash && (!wanted || shown?.outcomeHash === last.outcomeHash);
+    const now = deps.clock?.() ?? new Date();
     if (!options.force && !options.clockTick && settled) {
       // Looked at: the revision is no longer owed (an echo of our own write changes nothing the policy reads).
-      await deps.store.noteAssessed(change.id, revision);
-      deps.metrics.assessments.inc({ instance: change.instance, outcome: 'unchanged' });
-      if (result.enqueued.length > 0) deps.onEnqueued?.();
-      return result;
+      const writes: AssessmentWrites = { changeId: change.id, outbox: [], queuedAt: now, evidence: [], assessment: null, assessedRevision: revision };
+      return this.#finish(batch, { writes, result, instance: change.instance, outcome: 'unchanged' });
     }
 
-    const now = deps.clock?.() ?? new Date();
     const ctx = await buildPolicyContext(
       { store: deps.store, policy: deps.policy, ...(deps.events ? { events: deps.events } : {}), ...(deps.calendars ? { calendars: deps.calendars } : {}) },
       judged,
       now,
+      // Only what the gates this change can meet read: a change that can enter no gated state looks up no neighbours.
+      { states: assessedStates(change) },
     );
     const assessment = assess(judged, ctx);
     if (options.clockTick && !options.force && settled && last !== null && decisionHash(last.assessment) === decisionHash(assessment)) {
@@ -279,21 +364,17 @@ export class AssessmentRunner {
     result.assessment = assessment;
     result.outcomeChanged = last?.outcomeHash !== hash;
     const write = wanted && shown?.outcomeHash !== hash;
+    const outbox: NewOutboxItem[] = [];
     if (write) {
       const names = namerFor(change, deps.stateNames?.(change.instance));
       const verdict = ticketVerdict(assessment, change.type, names);
       const base = { instance: change.instance, changeId: change.id, nativeId: change.nativeId, source: 'assessment' as const };
-      const items: NewOutboxItem[] = [
+      outbox.push(
         { ...base, idempotencyKey: writeBackKey(change.id, revision, hash, 'set-verdict'), payload: { action: 'set-verdict', verdict } },
         { ...base, idempotencyKey: writeBackKey(change.id, revision, hash, 'comment'), payload: { action: 'comment', note: assessmentNote(assessment, verdict, change.type, names), series: { name: 'verdict', digest: decisionHash(assessment).slice(0, 16) } } },
-      ];
-      // Queued before the assessment is stored: a crash in between re-assesses, and the keys keep the write single.
-      const queued = await deps.outbox.enqueue(items, now);
-      result.enqueued.push(...queued.inserted);
+      );
     }
-    // Before the assessment is stored: a crash in between assesses again, and the key keeps the entry single.
-    if (result.outcomeChanged) await this.#record(change.id, [assessmentDraft(change, assessment, revision, hash)]);
-    await deps.assessments.saveAssessment({
+    const stored: StoredAssessment = {
       changeId: change.id,
       revision,
       policyVersion: deps.policy.version,
@@ -303,9 +384,23 @@ export class AssessmentRunner {
       // An unchanged outcome is already on the ticket: this assessment stands for it too.
       wroteBack: write || (wanted && shown?.outcomeHash === hash),
       assessment,
-    });
-    if (writesBack) result.enqueued.push(...(await this.#queueEvidenceNote(change, moved, now)));
-    // After the assessment is stored: a crash in between leaves the revision owed, and start-up assesses it again.
+    };
+    // Stored in this order (assessment-writes.ts): write-back queued, then the ledger entry, then the assessment,
+    // then the owed marker; a crash before the marker assesses again, and the keys keep each write single.
+    const writes: AssessmentWrites = {
+      changeId: change.id,
+      outbox,
+      queuedAt: now,
+      evidence: result.outcomeChanged && deps.evidence !== undefined ? [assessmentDraft(change, assessment, revision, hash)] : [],
+      assessment: stored,
+      assessedRevision: revision,
+    };
+    const pending: Pending = { writes, result, instance: change.instance, outcome: write ? 'changed' : 'same' };
+    if (!(writesBack && moved)) return this.#finish(batch, pending);
+    // A state move queues the evidence summary, which reads the ledger with this assessment's entry in it:
+    // stored now, the summary queued, and only then the revision is no longer owed.
+    const [queued = []] = await this.#writer.write([{ ...writes, assessedRevision: null }]);
+    result.enqueued.push(...queued, ...(await this.#queueEvidenceNote(change, moved, now)));
     await deps.store.noteAssessed(change.id, revision);
     deps.metrics.assessments.inc({ instance: change.instance, outcome: write ? 'changed' : 'same' });
     if (result.enqueued.length > 0) deps.onEnqueued?.();

@@ -4,7 +4,7 @@
 // no randomness, stable ordering, so the same inputs give deep-equal output.
 
 import type { Assessment, GateResult, Scorecard, TransitionVerdict, Violation } from '../domain/assessment.ts';
-import { CANONICAL_STATES, type CanonicalState, type MirroredChange } from '../domain/change.ts';
+import { CANONICAL_STATES, type CanonicalState, type Change, type MirroredChange } from '../domain/change.ts';
 import { activeWaiver, type PolicyContext } from './context.ts';
 import { celChange, runCustomRule } from './custom-rules.ts';
 import { BUILT_IN_GATES, gateInto } from './gates/gate-registry.ts';
@@ -114,11 +114,27 @@ function strip({ atEntryOnly: _drop, ...result }: Evaluated): GateResult {
 
 const clears = (g: GateResult): boolean => g.result === 'pass' || g.result === 'waived';
 
+/** The states whose gates guard the change's next transitions, in lifecycle order. */
+function guardedStates(change: Change): CanonicalState[] {
+  return [...new Set(nextStates(change.type, change.state).flatMap((to) => gatedStates(change.state, to)))].toSorted(stateOrder);
+}
+
+/**
+ * Every state whose gates `assess` evaluates for this change: those guarding its
+ * next transitions, and its own (violations). A fact no gate of these reads is
+ * not needed: a finished change, which can enter nothing, has no neighbours to look up.
+ */
+export function assessedStates(change: Change): CanonicalState[] {
+  const states = guardedStates(change);
+  if (change.state !== 'new' && !states.includes(change.state)) states.push(change.state);
+  return states;
+}
+
 export function assess(mirrored: MirroredChange, ctx: PolicyContext): Assessment {
   const input = prepare(mirrored, ctx);
   const { change } = mirrored;
   const targets = nextStates(change.type, change.state);
-  const states = [...new Set(targets.flatMap((to) => gatedStates(change.state, to)))].toSorted(stateOrder);
+  const states = guardedStates(change);
   const byState = new Map(states.map((s) => [s, gatesInto(input, s)] as const));
   const allowedTransitions = targets.filter((to) => gatedStates(change.state, to).every((s) => (byState.get(s) ?? []).every(clears)));
   const violations: Violation[] =

@@ -164,16 +164,20 @@ export interface ChangeStore {
   /**
    * Records that the assessment runner looked at the change as of revision `seq`
    * (assessed it, or found nothing the policy reads had changed). Never moves
-   * back: an older `seq` than recorded is ignored.
+   * back: an older `seq` than recorded is ignored. (A page that stores an
+   * approval or journal entry of the change moves it back behind the latest
+   * revision: the change is owed again.)
    */
   noteAssessed(changeId: string, seq: number): Promise<void>;
   /**
    * Ids of changes owed an assessment (their latest revision is newer than the
-   * last one noted by `noteAssessed`), by id after `after`, at most `limit`
-   * (1..1000). Answered from an index of the owed, so start-up after a crash
-   * costs what is owed, not the mirror's size.
+   * last one noted by `noteAssessed`, or a page stored an approval or journal
+   * entry of theirs since), of one instance or all, by id after `after`, at
+   * most `limit` (1..1000). Answered from an index of the owed, so start-up
+   * after a crash, and the assessments after a sync, cost what is owed, not the
+   * mirror's size.
    */
-  listOwedAssessments(query: { after?: string; limit: number }): Promise<string[]>;
+  listOwedAssessments(query: { instance?: string; after?: string; limit: number }): Promise<string[]>;
   countChanges(instance?: string): Promise<number>;
   /**
    * Records rejected as `invalid`, ordered by (instance, stream, ref). A rejection is

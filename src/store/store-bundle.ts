@@ -6,6 +6,7 @@
 
 import type { StoreConfig } from '../config/schema.ts';
 import type { AssessmentStore } from './assessment-store.ts';
+import type { AssessmentWriter } from './assessment-writes.ts';
 import type { ChangeStore } from './change-store.ts';
 import type { DeliveryStore } from './delivery-store.ts';
 import type { EvidenceStore } from './evidence-store.ts';
@@ -26,6 +27,8 @@ export interface StoreBundle {
   deliveries: DeliveryStore;
   /** The evidence ledger: per change, an append-only hash chain (src/evidence). */
   evidence: EvidenceStore;
+  /** Stores several assessments' writes at once (one transaction on SQLite); without it the runner writes them item by item. */
+  assessmentWriter?: AssessmentWriter;
   /** Who runs an instance's sync right now. */
   runLocks: RunLocks;
   /** Which process works which connector instance when several share the store, with a fencing token. */

@@ -78,9 +78,12 @@ export interface SyncEngineDeps {
   /** Where run starts, finishes and failures are written for /readyz (default: a state of its own). */
   readiness?: Readiness;
   /**
-   * Told once per run (and per webhook re-fetch) which changes it wrote, their
-   * approvals and journal included, after they are stored; also after a run that
-   * failed midway, for what it stored. Errors are logged, never fail the sync.
+   * Told after a run that stored anything, in chunks of at most OWED_CHUNK, which
+   * changes of the instance are owed an assessment: those it wrote, their
+   * approvals and journal included, and any a crash or a failed assessment left
+   * owed (read from the store, so a run holds no list of what it wrote); also
+   * after a run that failed midway. Per webhook re-fetch, the changes it wrote.
+   * Errors are logged, never fail the sync.
    */
   onChangesWritten?: (instance: string, changeIds: string[]) => Promise<void>;
 }
@@ -90,6 +93,9 @@ export interface InstanceSettings {
   pageSize: number;
   overlapMs: number;
 }
+
+/** Owed changes read from the store per call of `onChangesWritten` after a run (the store's page limit). */
+export const OWED_CHUNK = 1_000;
 
 function minusMs(iso: string, ms: number): string {
   return new Date(Date.parse(iso) - ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -233,10 +239,10 @@ export class SyncEngine {
     const stopTimer = this.#deps.metrics.syncDuration.startTimer({ instance });
     if (options.full) await this.#deps.store.resetCursors(instance);
     const streams: StreamReport[] = [];
-    const written = new Set<string>();
+    const stored = { any: false };
     try {
       for (const stream of connector.streams) {
-        streams.push(await this.#syncStream(settings, stream.name, started, options, written, held, lease));
+        streams.push(await this.#syncStream(settings, stream.name, started, options, stored, held, lease));
       }
     } catch (err) {
       // A lost lease is why the run stopped, whatever the aborted request threw.
@@ -250,7 +256,7 @@ export class SyncEngine {
     } finally {
       stopTimer();
       // After every stream, so a change is judged with the approvals and notes this run brought.
-      await this.#notify(instance, written);
+      if (stored.any) await this.#notifyOwed(instance);
     }
     this.#deps.metrics.syncRuns.inc({ instance, outcome: 'ok' });
     const succeeded = clock();
@@ -271,7 +277,7 @@ export class SyncEngine {
     stream: string,
     started: Date,
     options: SyncOptions,
-    written: Set<string>,
+    stored: { any: boolean },
     held: HeldRunLock,
     lease: HeldLease | null,
   ): Promise<StreamReport> {
@@ -321,7 +327,7 @@ export class SyncEngine {
       options.signal?.throwIfAborted();
       const result = await store.applyPage(instance, stream, page.items, page.last ? bookmark(page.last, signpost) : null, lease === null ? {} : { fence: lease.fence });
       this.#count(instance, stream, page.items, result);
-      this.#collect(connector, page.items, result, written);
+      if (result.changesWritten + result.approvalsWritten + result.journalWritten > 0) stored.any = true;
       report.records += page.items.length;
       report.written += result.changesWritten + result.approvalsWritten + result.journalWritten;
       report.unchanged += result.changesUnchanged;
@@ -346,6 +352,25 @@ export class SyncEngine {
     for (const item of items) {
       if (item.kind === 'change') into.add(item.change.id);
       else if (item.kind !== 'invalid') into.add(changeId(connector.system, connector.instanceId, item.changeNativeId));
+    }
+  }
+
+  /** What the run left owed, read back from the store a chunk at a time: memory stays flat however many changes a run wrote. */
+  async #notifyOwed(instance: string): Promise<void> {
+    const hook = this.#deps.onChangesWritten;
+    if (hook === undefined) return;
+    try {
+      // By id, after the last one told: a change whose assessment fails stays owed without being told again in this run.
+      let after: string | undefined;
+      for (;;) {
+        const ids = await this.#deps.store.listOwedAssessments({ instance, limit: OWED_CHUNK, ...(after === undefined ? {} : { after }) });
+        if (ids.length === 0) break;
+        await hook(instance, ids);
+        after = ids.at(-1);
+      }
+    } catch (err) {
+      const error = asChangegateError(err);
+      this.#deps.logger.error({ instance, code: error.code, err: error }, `handling the changes a sync of ${instance} wrote failed: ${error.message}`);
     }
   }
 

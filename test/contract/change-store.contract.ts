@@ -321,6 +321,35 @@ export function describeChangeStoreContract(name: string, open: () => Promise<Ch
         expect(await store.listOwedAssessments({ limit: 10 })).not.toContain(b.id);
       });
 
+      it('owes an assessment again for a change whose approval or note a page stored, not for one it stored unchanged', async () => {
+        const [a, b, c] = buildChanges(3);
+        if (a === undefined || b === undefined || c === undefined) throw new Error('builder gave fewer changes');
+        await store.applyPage(I, S, [a, b, c].map(asChange), null);
+        for (const change of [a, b, c]) await store.noteAssessed(change.id, 1);
+        const approval = buildApproval({ id: 'apr-cab', updatedAt: at(8) });
+        const entry = buildJournalEntry({ id: 'j-1', at: at(9) });
+        // A child of a change the mirror does not hold owes nothing.
+        await store.applyPage(I, 'approvals', [asApproval(approval, a.nativeId), asApproval(buildApproval({ id: 'apr-x', updatedAt: at(8) }), sysId(99))], null);
+        await store.applyPage(I, 'journal', [asJournal(entry, b.nativeId)], null);
+        expect(await store.listOwedAssessments({ limit: 10 })).toEqual([a.id, b.id].toSorted());
+        await store.noteAssessed(a.id, 1);
+        await store.noteAssessed(b.id, 1);
+        // Re-read unchanged (an overlap): nothing is owed.
+        await store.applyPage(I, 'approvals', [asApproval(approval, a.nativeId)], null);
+        await store.applyPage(I, 'journal', [asJournal(entry, b.nativeId)], null);
+        expect(await store.listOwedAssessments({ limit: 10 })).toEqual([]);
+      });
+
+      it("lists one instance's owed changes when asked", async () => {
+        const ours = buildChange();
+        const theirs = buildChange({ instance: 'sn-dev', nativeId: sysId(2), key: changeNumber(2) });
+        await store.applyPage(I, S, [asChange(ours)], null);
+        await store.applyPage('sn-dev', S, [asChange(theirs)], null);
+        expect(await store.listOwedAssessments({ instance: I, limit: 10 })).toEqual([ours.id]);
+        expect(await store.listOwedAssessments({ instance: 'sn-dev', limit: 10 })).toEqual([theirs.id]);
+        expect(await store.listOwedAssessments({ limit: 10 })).toEqual([ours.id, theirs.id].toSorted());
+      });
+
       it('never moves the noted revision back, and leaves unchanged re-reads and unknown ids alone', async () => {
         const c = buildChange();
         await store.applyPage(I, S, [asChange(c)], null);

@@ -19,6 +19,7 @@ import { StoreConfig } from '../../src/config/schema.ts';
 import { sha256Hex, stableStringify } from '../../src/store/content-hash.ts';
 import { buildChanges } from '../support/change-builder.ts';
 import { describeAssessmentStoreContract } from './assessment-store.contract.ts';
+import { describeAssessmentWriterContract } from './assessment-writer.contract.ts';
 import { describeChangeStoreReadsContract } from './change-store-reads.contract.ts';
 import { describeChangeStoreContract } from './change-store.contract.ts';
 import { describeDeliveryStoreContract } from './delivery-store.contract.ts';
@@ -93,6 +94,11 @@ for (const adapter of ADAPTERS) {
   describeEvidenceStoreContract(adapter.name, portOf(adapter, 'evidence'));
   describeLeaseStoreContract(adapter.name, portOf(adapter, 'leases'));
   describeEventStoreContract(adapter.name, portOf(adapter, 'events'));
+  describeAssessmentWriterContract(adapter.name, async () => {
+    const bundle = await adapter.open();
+    opened.push(bundle);
+    return bundle;
+  });
 }
 
 // What only the MongoDB adapter has to get right: no transaction holds a page together, so two

@@ -1,7 +1,8 @@
-// The sync engine tells the assessment runner which changes a run wrote: once
-// per run, after every stream (so a change is judged with the approvals and
-// notes the same run brought), also for what a failed run managed to store,
-// and for a webhook's re-fetch; never when nothing new was stored.
+// The sync engine tells the assessment runner which changes a run left owed an
+// assessment: after every stream (so a change is judged with the approvals and
+// notes the same run brought), read back from the store rather than held in
+// memory, also for what a failed run managed to store, and for a webhook's
+// re-fetch; never when nothing new was stored.
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ConnectorInstance, PageRequest, PageResult, StreamItem } from '../../src/kit/connector.ts';
@@ -44,8 +45,10 @@ describe('sync engine → assessment hook', () => {
       logger: createLogger({ level: 'silent' }),
       metrics: createMetrics({ defaultMetrics: false }),
       clock: () => new Date('2026-03-02T10:00:00Z'),
+      // Looks at each change it is told of, as the assessment runner does.
       onChangesWritten: async (instance, ids) => {
         calls.push([instance, ids.toSorted()]);
+        for (const id of ids) await store.noteAssessed(id, await store.lastRevisionSeq(id));
       },
     });
     engine.register({ connector: c, pageSize: 100, overlapMs: 0 });
@@ -60,12 +63,46 @@ describe('sync engine → assessment hook', () => {
   });
 
   it('names every change the run wrote, children included, once after all streams; nothing when nothing was new', async () => {
+    await engineWith(connector({ changes: [{ kind: 'change', change: a }, { kind: 'change', change: b }] })).sync('sn-prod');
+    expect(calls).toEqual([['sn-prod', [a.id, b.id].toSorted()]]);
+    // A changes page that changes nothing, and a note on b: b alone is owed again.
     const pages = { changes: [{ kind: 'change', change: a } as StreamItem], journal: [{ kind: 'journal', changeNativeId: b.nativeId, entry: note } as StreamItem] };
     const engine = engineWith(connector(pages));
     await engine.sync('sn-prod');
-    expect(calls).toEqual([['sn-prod', [a.id, b.id].toSorted()]]);
+    expect(calls).toEqual([
+      ['sn-prod', [a.id, b.id].toSorted()],
+      ['sn-prod', [b.id]],
+    ]);
     await engine.sync('sn-prod');
-    expect(calls).toHaveLength(1);
+    expect(calls).toHaveLength(2);
+  });
+
+  it('names again, at the next run that stores anything, a change whose assessment failed', async () => {
+    const failingOn = (c: ConnectorInstance): SyncEngine => {
+      const engine = new SyncEngine({
+        store,
+        logger: createLogger({ level: 'silent' }),
+        metrics: createMetrics({ defaultMetrics: false }),
+        clock: () => new Date('2026-03-02T10:00:00Z'),
+        // Fails on a (it stays owed), looks at the rest.
+        onChangesWritten: async (instance, ids) => {
+          calls.push([instance, ids.toSorted()]);
+          for (const id of ids) if (id !== a.id) await store.noteAssessed(id, await store.lastRevisionSeq(id));
+        },
+      });
+      engine.register({ connector: c, pageSize: 100, overlapMs: 0 });
+      return engine;
+    };
+    const changes: StreamItem[] = [
+      { kind: 'change', change: a },
+      { kind: 'change', change: b },
+    ];
+    await failingOn(connector({ changes })).sync('sn-prod');
+    await failingOn(connector({ changes, journal: [{ kind: 'journal', changeNativeId: b.nativeId, entry: note }] })).sync('sn-prod');
+    expect(calls).toEqual([
+      ['sn-prod', [a.id, b.id].toSorted()],
+      ['sn-prod', [a.id, b.id].toSorted()],
+    ]);
   });
 
   it('names what a failed run stored before it failed', async () => {

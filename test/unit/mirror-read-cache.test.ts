@@ -48,4 +48,21 @@ describe('the mirror read cache', () => {
     cache.refresh();
     expect([cache.size, cache.bytes]).toEqual([0, 0]);
   });
+
+  it('keeps neighbour answers only while they hold a bounded number of changes, evicted ones included', () => {
+    const cache = new MirrorReadCache(unchanged);
+    const changes = buildChanges(6_000);
+    let computed = 0;
+    const answer = (): typeof changes => {
+      computed++;
+      return [...changes];
+    };
+    cache.lookup('busy CI, Monday', answer);
+    cache.lookup('busy CI, Monday', answer);
+    expect(computed).toBe(1);
+    // A second answer as large would hold twelve thousand changes: the kept answers start over.
+    cache.lookup('busy CI, Tuesday', answer);
+    cache.lookup('busy CI, Monday', answer);
+    expect(computed).toBe(3);
+  });
 });

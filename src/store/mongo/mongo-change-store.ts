@@ -282,10 +282,11 @@ export class MongoChangeStore implements ChangeStore {
     });
   }
 
-  async listOwedAssessments(query: { after?: string; limit: number }): Promise<string[]> {
+  async listOwedAssessments(query: { instance?: string; after?: string; limit: number }): Promise<string[]> {
     const limit = clampLimit(query.limit);
     return this.#run('listOwedAssessments', {}, async () => {
-      const docs = await this.#c.changes.find({ owed: true, _id: { $gt: query.after ?? '' } }, { projection: { _id: 1 } }).sort({ _id: 1 }).limit(limit).toArray();
+      const filter = { owed: true, ...(query.instance === undefined ? {} : { instance: query.instance }), _id: { $gt: query.after ?? '' } };
+      const docs = await this.#c.changes.find(filter, { projection: { _id: 1 } }).sort({ _id: 1 }).limit(limit).toArray();
       return docs.map((d) => d._id);
     });
   }

@@ -125,14 +125,18 @@ export async function writeChangesBatched(c: MirrorCollections, items: readonly 
 }
 
 /** Stores the page's journal entries (immutable: one stored stays). */
-export async function writeJournalBatched(c: MirrorCollections, instance: string, items: readonly JournalItem[], result: ApplyResult): Promise<void> {
+/** `touched` gets the native ids of the changes whose entries were stored. */
+export async function writeJournalBatched(c: MirrorCollections, instance: string, items: readonly JournalItem[], result: ApplyResult, touched: Set<string>): Promise<void> {
   if (items.length === 0) return;
   const docs: ChildDoc[] = items.map((i) => ({ _id: `${instance}\u0000${i.entry.id}`, instance, id: i.entry.id, changeNativeId: i.changeNativeId, at: instantKey(i.entry.at), json: i.json }));
+  let refused = new Set<number>();
   try {
     await c.journal.insertMany(docs, { ordered: false });
-    result.journalWritten += docs.length;
   } catch (err) {
-    const refused = refusedIndexes(err);
-    result.journalWritten += docs.length - refused.size;
+    refused = refusedIndexes(err);
   }
+  result.journalWritten += docs.length - refused.size;
+  docs.forEach((doc, index) => {
+    if (!refused.has(index)) touched.add(doc.changeNativeId);
+  });
 }

@@ -87,7 +87,32 @@ export class MongoPageWriter {
 
   async write(instance: string, stream: string, items: readonly Prepared[], observedAt: string, result: ApplyResult): Promise<void> {
     const hasRejected = (await this.#c.rejected.findOne({ instance, stream }, { projection: { _id: 1 } })) !== null;
-    const rest = hasRejected ? items : await this.#batched(instance, items, observedAt, result);
+    // Native ids of the changes whose approvals or notes this page stored: they are owed an assessment after it.
+    const touched = new Set<string>();
+    await this.#items(instance, stream, items, observedAt, result, hasRejected, touched);
+    await this.#oweAssessments(instance, touched);
+  }
+
+  /**
+   * Marks owed the mirrored changes among `nativeIds` that were not: their noted revision steps back behind the
+   * latest, as on SQLite, so noting the latest clears it. After the children's writes (no transaction holds a page
+   * together): a process that dies in between leaves them unmarked, as a SQLite page is never half-stored.
+   */
+  async #oweAssessments(instance: string, nativeIds: ReadonlySet<string>): Promise<void> {
+    if (nativeIds.size === 0) return;
+    const one = await this.#c.changes.findOne({ instance }, { projection: { system: 1 } });
+    if (one === null) return;
+    const ids = [...nativeIds].map((nativeId) => `${one.system}:${instance}:${nativeId}`);
+    const caughtUp = await this.#c.changes.find({ _id: { $in: ids }, owed: false }, { projection: { lastSeq: 1 } }).toArray();
+    if (caughtUp.length === 0) return;
+    await this.#c.changes.bulkWrite(
+      caughtUp.map((doc) => ({ updateOne: { filter: { _id: doc._id, lastSeq: doc.lastSeq, owed: false }, update: { $set: { owed: true, assessedSeq: doc.lastSeq - 1 } } } })),
+      { ordered: false },
+    );
+  }
+
+  async #items(instance: string, stream: string, items: readonly Prepared[], observedAt: string, result: ApplyResult, hasRejected: boolean, touched: Set<string>): Promise<void> {
+    const rest = hasRejected ? items : await this.#batched(instance, items, observedAt, result, touched);
     for (const item of rest) {
       switch (item.kind) {
         case 'change':
@@ -95,11 +120,11 @@ export class MongoPageWriter {
           if (hasRejected) await this.#clearRejected(instance, stream, item.change.nativeId, item.change.key);
           break;
         case 'approval':
-          await this.#approval(instance, item, result);
+          if (await this.#approval(instance, item, result)) touched.add(item.changeNativeId);
           if (hasRejected) await this.#clearRejected(instance, stream, item.approval.id);
           break;
         case 'journal':
-          await this.#journal(instance, item, result);
+          if (await this.#journal(instance, item, result)) touched.add(item.changeNativeId);
           if (hasRejected) await this.#clearRejected(instance, stream, item.entry.id);
           break;
         case 'invalid':
@@ -118,12 +143,12 @@ export class MongoPageWriter {
    * Writes the page's changes and journal in batches (mongo-page-batch.ts) when each record appears
    * once; returns what is left for the item-by-item path.
    */
-  async #batched(instance: string, items: readonly Prepared[], observedAt: string, result: ApplyResult): Promise<Prepared[]> {
+  async #batched(instance: string, items: readonly Prepared[], observedAt: string, result: ApplyResult, touched: Set<string>): Promise<Prepared[]> {
     const changes = items.filter((i) => i.kind === 'change');
     const journal = items.filter((i) => i.kind === 'journal');
     if (new Set(changes.map((i) => i.change.id)).size !== changes.length || new Set(journal.map((i) => i.entry.id)).size !== journal.length) return [...items];
     const slow = await writeChangesBatched(this.#c, changes, observedAt, result);
-    await writeJournalBatched(this.#c, instance, journal, result);
+    await writeJournalBatched(this.#c, instance, journal, result, touched);
     return [...slow, ...items.filter((i) => i.kind !== 'change' && i.kind !== 'journal')];
   }
 
@@ -209,30 +234,35 @@ export class MongoPageWriter {
     }
   }
 
-  async #approval(instance: string, item: Extract<Prepared, { kind: 'approval' }>, result: ApplyResult): Promise<void> {
+  /** Says whether it stored the approval. */
+  async #approval(instance: string, item: Extract<Prepared, { kind: 'approval' }>, result: ApplyResult): Promise<boolean> {
     const at = instantKey(item.approval.updatedAt);
     const _id = pairId(instance, item.approval.id);
     const head = await this.#c.approvals.findOne({ _id }, { projection: { hash: 1, at: 1 } });
     // Same rule as changes: an older delivery never rolls an approval back.
-    if (head !== null && (head.hash === item.hash || head.at > at)) return;
+    if (head !== null && (head.hash === item.hash || head.at > at)) return false;
     const doc = { instance, id: item.approval.id, changeNativeId: item.changeNativeId, at, hash: item.hash, json: item.json };
     try {
       // Guarded on the version read: a newer one stored meanwhile is not overwritten (the upsert then collides and is dropped).
       await this.#c.approvals.replaceOne(head === null ? { _id } : { _id, at: { $lte: at } }, doc, { upsert: true });
     } catch (err) {
-      if (isDuplicateKey(err)) return;
+      if (isDuplicateKey(err)) return false;
       throw err;
     }
     result.approvalsWritten += 1;
+    return true;
   }
 
-  async #journal(instance: string, item: Extract<Prepared, { kind: 'journal' }>, result: ApplyResult): Promise<void> {
+  /** Says whether it stored the entry. */
+  async #journal(instance: string, item: Extract<Prepared, { kind: 'journal' }>, result: ApplyResult): Promise<boolean> {
     try {
       await this.#c.journal.insertOne({ _id: pairId(instance, item.entry.id), instance, id: item.entry.id, changeNativeId: item.changeNativeId, at: instantKey(item.entry.at), json: item.json });
       result.journalWritten += 1;
+      return true;
     } catch (err) {
       // Journal entries are immutable: the one stored stays.
       if (!isDuplicateKey(err)) throw err;
+      return false;
     }
   }
 

@@ -150,6 +150,11 @@ export class SqliteAssessmentStore implements AssessmentStore {
     this.#listEnforcements = db.prepare('SELECT * FROM enforcements WHERE change_id = ? ORDER BY revision');
   }
 
+  /** On a connection to a file that has the tables already (a writer that batches other ports' writes with the assessments). */
+  static on(conn: SqliteConnection): SqliteAssessmentStore {
+    return new SqliteAssessmentStore(conn);
+  }
+
   /** Opens (creating the file, its directories and the tables if needed). `':memory:'` gives a private in-memory store. */
   static open(path: string, options: SqliteConnectionOptions = {}): SqliteAssessmentStore {
     return new SqliteAssessmentStore(openSideTables(path, SCHEMA, 'the assessment store', options));
@@ -160,20 +165,26 @@ export class SqliteAssessmentStore implements AssessmentStore {
     return this.#guard('saveAssessment', { changeId: a.changeId }, () => {
       // One transaction: a retry after a busy store repeats both statements or neither.
       this.#db.exec('BEGIN IMMEDIATE');
-      const { changes } = this.#insertAssessment.run(
-        a.changeId,
-        a.revision,
-        a.policyVersion,
-        a.outcomeHash,
-        a.inputHash,
-        a.evaluatedAt,
-        a.wroteBack ? 1 : 0,
-        JSON.stringify(a.assessment),
-      );
-      if (Number(changes) === 0 && a.wroteBack) this.#markWritten.run(a.changeId, a.revision, a.outcomeHash);
+      const saved = this.saveInTransaction(a);
       this.#db.exec('COMMIT');
-      return Number(changes) === 1;
+      return saved;
     });
+  }
+
+  /** `saveAssessment`'s work inside a transaction the caller opened on this store's connection (and commits). */
+  saveInTransaction(a: StoredAssessment): boolean {
+    const { changes } = this.#insertAssessment.run(
+      a.changeId,
+      a.revision,
+      a.policyVersion,
+      a.outcomeHash,
+      a.inputHash,
+      a.evaluatedAt,
+      a.wroteBack ? 1 : 0,
+      JSON.stringify(a.assessment),
+    );
+    if (Number(changes) === 0 && a.wroteBack) this.#markWritten.run(a.changeId, a.revision, a.outcomeHash);
+    return Number(changes) === 1;
   }
 
   async latestAssessment(changeId: string): Promise<StoredAssessment | null> {

@@ -45,6 +45,8 @@ interface PageState {
   observedAt: string;
   /** Whether this stream has rejections a valid record could clear (saves a DELETE per item when not). */
   hasRejected: boolean;
+  /** The instance's system, read on the first approval or note written (it spells their changes' ids); null when none is mirrored. */
+  system?: string | null;
   result: ApplyResult;
 }
 
@@ -272,11 +274,19 @@ export class SqliteChangeStore implements ChangeStore {
     if (head !== undefined && (head.hash === hash || head.updated_at > updatedAt)) return;
     this.#stmt.upsertApproval.run(page.instance, approval.id, changeNativeId, updatedAt, hash, json);
     page.result.approvalsWritten += 1;
+    this.#oweAssessment(page, changeNativeId);
   }
 
   #applyJournal(page: PageState, changeNativeId: string, entry: JournalEntry): void {
     const { changes } = this.#stmt.insertJournal.run(page.instance, entry.id, changeNativeId, instantKey(entry.at), stableStringify(entry));
     page.result.journalWritten += Number(changes);
+    if (Number(changes) > 0) this.#oweAssessment(page, changeNativeId);
+  }
+
+  /** In the page's transaction: what the policy reads of the change moved, so it is owed an assessment (see listOwedAssessments). */
+  #oweAssessment(page: PageState, changeNativeId: string): void {
+    if (page.system === undefined) page.system = (this.#stmt.systemOf.get(page.instance) as { system: string } | undefined)?.system ?? null;
+    if (page.system !== null) this.#stmt.oweAssessment.run(`${page.system}:${page.instance}:${changeNativeId}`);
   }
 
   #clearRejected(page: PageState, ...refs: string[]): void {
@@ -420,11 +430,13 @@ export class SqliteChangeStore implements ChangeStore {
     this.#guard('noteAssessed', { changeId }, () => this.#stmt.noteAssessed.run({ id: changeId, seq }));
   }
 
-  async listOwedAssessments(query: { after?: string; limit: number }): Promise<string[]> {
+  async listOwedAssessments(query: { instance?: string; after?: string; limit: number }): Promise<string[]> {
     const limit = clampLimit(query.limit);
-    return this.#guard('listOwedAssessments', {}, () =>
-      (this.#stmt.owedAssessments.all({ after: query.after ?? '', limit }) as { id: string }[]).map((r) => r.id),
-    );
+    const after = query.after ?? '';
+    return this.#guard('listOwedAssessments', {}, () => {
+      const rows = query.instance === undefined ? this.#stmt.owedAssessments.all({ after, limit }) : this.#stmt.owedAssessmentsOf.all({ instance: query.instance, after, limit });
+      return (rows as { id: string }[]).map((r) => r.id);
+    });
   }
 
   async countChanges(instance?: string): Promise<number> {

@@ -68,6 +68,8 @@ export class SqliteEventStore implements EventStore {
   readonly #conn: SqliteConnection;
   readonly #s: Record<string, StatementSync>;
   #queued: { delivery: NewEventDelivery; resolve: (result: EventRecordResult) => void; reject: (err: unknown) => void }[] = [];
+  /** findEvents statements by their SQL (one per filter shape): an assessment asks several per change, and preparing costs more than the query. */
+  readonly #finds = new Map<string, StatementSync>();
 
   private constructor(conn: SqliteConnection) {
     this.#conn = conn;
@@ -247,7 +249,14 @@ export class SqliteEventStore implements EventStore {
     }
     const sql = `SELECT e.body FROM events e ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`} ORDER BY e.received_at, e.seq LIMIT ?`;
     params.push(query.limit ?? 1000);
-    return this.#conn.run('findEvents', {}, () => (this.#conn.db.prepare(sql).all(...params) as unknown as EventRow[]).map(toEvent));
+    return this.#conn.run('findEvents', {}, () => {
+      let stmt = this.#finds.get(sql);
+      if (stmt === undefined) {
+        stmt = this.#conn.db.prepare(sql);
+        this.#finds.set(sql, stmt);
+      }
+      return (stmt.all(...params) as unknown as EventRow[]).map(toEvent);
+    });
   }
 
   async link(links: readonly EventLink[]): Promise<number> {

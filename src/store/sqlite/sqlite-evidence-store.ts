@@ -41,6 +41,11 @@ export class SqliteEvidenceStore implements EvidenceStore {
     this.#period = db.prepare('SELECT DISTINCT change_id FROM evidence WHERE at >= ? AND at < ? ORDER BY change_id');
   }
 
+  /** On a connection to a file that has the table already (a writer that batches other ports' writes with the ledger's). */
+  static on(conn: SqliteConnection): SqliteEvidenceStore {
+    return new SqliteEvidenceStore(conn);
+  }
+
   static open(path: string, options: SqliteConnectionOptions = {}): SqliteEvidenceStore {
     return new SqliteEvidenceStore(openSideTables(path, SCHEMA, 'the evidence ledger', options));
   }
@@ -49,17 +54,20 @@ export class SqliteEvidenceStore implements EvidenceStore {
     return this.#conn.run('appendEvidence', { changeId }, () => {
       const db = this.#conn.db;
       db.exec('BEGIN IMMEDIATE');
-      const known = this.#byKey.get(changeId, dedupeKey) as { json: string } | undefined;
-      if (known !== undefined) {
-        db.exec('COMMIT');
-        return { entry: JSON.parse(known.json) as EvidenceEntry, appended: false };
-      }
-      const head = (this.#head.get(changeId) as { seq: number; hash: string } | undefined) ?? null;
-      const entry = chainEntry(changeId, head, draft);
-      this.#insert.run(changeId, entry.seq, dedupeKey, entry.at, entry.hash, JSON.stringify(entry));
+      const result = this.appendInTransaction(changeId, draft, dedupeKey);
       db.exec('COMMIT');
-      return { entry, appended: true };
+      return result;
     });
+  }
+
+  /** `append`'s work inside a transaction the caller opened on this store's connection (and commits). */
+  appendInTransaction(changeId: string, draft: EvidenceDraft, dedupeKey: string): { entry: EvidenceEntry; appended: boolean } {
+    const known = this.#byKey.get(changeId, dedupeKey) as { json: string } | undefined;
+    if (known !== undefined) return { entry: JSON.parse(known.json) as EvidenceEntry, appended: false };
+    const head = (this.#head.get(changeId) as { seq: number; hash: string } | undefined) ?? null;
+    const entry = chainEntry(changeId, head, draft);
+    this.#insert.run(changeId, entry.seq, dedupeKey, entry.at, entry.hash, JSON.stringify(entry));
+    return { entry, appended: true };
   }
 
   async list(changeId: string): Promise<EvidenceEntry[]> {

@@ -150,6 +150,11 @@ export class SqliteOutboxStore implements OutboxStore {
     );
   }
 
+  /** On a connection to a file that has the table already (a writer that batches other ports' writes with the outbox's). */
+  static on(conn: SqliteConnection): SqliteOutboxStore {
+    return new SqliteOutboxStore(conn);
+  }
+
   /** Opens (creating the file, its directories and the table if needed). `':memory:'` gives a private in-memory outbox. */
   static open(path: string, options: SqliteConnectionOptions = {}): SqliteOutboxStore {
     // synchronous=NORMAL (set by the connection settings) can lose the last commits on a power cut, never a crash. That is safe
@@ -159,36 +164,42 @@ export class SqliteOutboxStore implements OutboxStore {
   }
 
 
+  /** `enqueue`'s work inside a transaction the caller opened on this store's connection (and commits). */
+  enqueueInTransaction(items: readonly NewOutboxItem[], nowMs: number): EnqueueResult {
+    const result: EnqueueResult = { inserted: [], duplicates: [], superseded: 0 };
+    for (const item of items) {
+      const { changes, lastInsertRowid } = this.#insert.run(
+        item.idempotencyKey,
+        item.instance,
+        item.changeId,
+        item.nativeId,
+        item.source,
+        item.payload.action,
+        JSON.stringify(item.payload),
+        nowMs,
+        nowMs,
+      );
+      if (Number(changes) === 0) {
+        result.duplicates.push(item.idempotencyKey);
+        continue;
+      }
+      result.inserted.push(item.idempotencyKey);
+      if (item.source === 'assessment') {
+        const superseded = this.#supersede.run({ now: nowMs, change: item.changeId, action: item.payload.action, id: Number(lastInsertRowid) });
+        result.superseded += Number(superseded.changes);
+      }
+    }
+    return result;
+  }
+
   async enqueue(items: readonly NewOutboxItem[], now: Date): Promise<EnqueueResult> {
     const nowMs = now.getTime();
     if (items.length === 0) return { inserted: [], duplicates: [], superseded: 0 };
     return this.#guard('enqueue', { items: items.length }, () => {
       // Built afresh on each attempt: a busy store retries the whole transaction.
-      const result: EnqueueResult = { inserted: [], duplicates: [], superseded: 0 };
       this.#db.exec('BEGIN IMMEDIATE');
       try {
-        for (const item of items) {
-          const { changes, lastInsertRowid } = this.#insert.run(
-            item.idempotencyKey,
-            item.instance,
-            item.changeId,
-            item.nativeId,
-            item.source,
-            item.payload.action,
-            JSON.stringify(item.payload),
-            nowMs,
-            nowMs,
-          );
-          if (Number(changes) === 0) {
-            result.duplicates.push(item.idempotencyKey);
-            continue;
-          }
-          result.inserted.push(item.idempotencyKey);
-          if (item.source === 'assessment') {
-            const superseded = this.#supersede.run({ now: nowMs, change: item.changeId, action: item.payload.action, id: Number(lastInsertRowid) });
-            result.superseded += Number(superseded.changes);
-          }
-        }
+        const result = this.enqueueInTransaction(items, nowMs);
         this.#db.exec('COMMIT');
         return result;
       } catch (err) {

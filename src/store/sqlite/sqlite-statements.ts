@@ -3,6 +3,9 @@
 
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 
+/** ChangeStore.noteAssessed; also run by the assessment writer inside its batch (sqlite-assessment-writer.ts). */
+export const NOTE_ASSESSED_SQL = 'UPDATE changes SET assessed_seq = :seq WHERE id = :id AND assessed_seq < :seq';
+
 export interface ChangeHead {
   hash: string;
   native_revision: number;
@@ -44,9 +47,13 @@ export function prepareStatements(db: DatabaseSync) {
   return {
     changeHead: p('SELECT hash, native_revision, updated_at, last_seq FROM changes WHERE id = ?'),
     changeJson: p('SELECT json FROM changes WHERE id = ?'),
-    noteAssessed: p('UPDATE changes SET assessed_seq = :seq WHERE id = :id AND assessed_seq < :seq'),
+    noteAssessed: p(NOTE_ASSESSED_SQL),
     // The WHERE repeats the partial index's condition, so SQLite reads that index only.
     owedAssessments: p('SELECT id FROM changes WHERE assessed_seq < last_seq AND id > :after ORDER BY id LIMIT :limit'),
+    owedAssessmentsOf: p('SELECT id FROM changes WHERE assessed_seq < last_seq AND instance = :instance AND id > :after ORDER BY id LIMIT :limit'),
+    // A change whose approvals or notes moved is owed again: its noted revision steps back behind the latest.
+    oweAssessment: p('UPDATE changes SET assessed_seq = last_seq - 1 WHERE id = ? AND assessed_seq >= last_seq'),
+    systemOf: p('SELECT system FROM changes WHERE instance = ? LIMIT 1'),
     insertChange: p(
       `INSERT INTO changes (id, instance, system, native_id, key, state, updated_at, native_revision, hash, last_seq, json)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)`,

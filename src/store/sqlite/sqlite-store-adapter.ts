@@ -9,6 +9,7 @@ import { InProcessRunLocks } from '../in-process-run-locks.ts';
 import { InProcessLeases } from '../in-process-leases.ts';
 import type { StoreFaultReason } from '../store-health.ts';
 import { SqliteAssessmentStore } from './sqlite-assessment-store.ts';
+import { SqliteAssessmentWriter } from './sqlite-assessment-writer.ts';
 import { SqliteChangeStore } from './sqlite-change-store.ts';
 import type { SqliteConnectionOptions } from './sqlite-connection.ts';
 import { SqliteDeliveryStore } from './sqlite-delivery-store.ts';
@@ -42,6 +43,8 @@ export function openSqliteStores(path: string, options: SqliteStoresOptions = {}
     const outbox = keep(SqliteOutboxStore.open(path, connection));
     const evidence = keep(SqliteEvidenceStore.open(path, connection));
     const events = keep(SqliteEventStore.open(path, connection));
+    // After the ports whose tables it writes. In memory each port has a database of its own: then the runner writes item by item.
+    const assessmentWriter = path === ':memory:' ? undefined : keep(SqliteAssessmentWriter.open(path, connection));
     const runLocks = keep(new InProcessRunLocks());
     const leases = keep(new InProcessLeases({ fenceFloor: (instance) => changes.fenceOf(instance) }));
     const probe = keep(SqliteStoreHealth.open(path, { ...healthOptions, ...(configure === undefined ? {} : { configure }) }));
@@ -52,6 +55,7 @@ export function openSqliteStores(path: string, options: SqliteStoresOptions = {}
       assessments,
       outbox,
       evidence,
+      ...(assessmentWriter === undefined ? {} : { assessmentWriter }),
       runLocks,
       leases,
       events,
