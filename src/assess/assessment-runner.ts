@@ -29,6 +29,8 @@ import { Enforcer } from './enforcement.ts';
 import type { EvidenceDraft } from '../evidence/evidence-entry.ts';
 import type { EvidenceStore } from '../store/evidence-store.ts';
 import { assessmentDraft, enforcementDraft, revisionDraft } from './evidence-drafts.ts';
+import { approvalAndWaiverDrafts } from './approval-waiver-drafts.ts';
+import { waiversFor } from '../policy/policy-config.ts';
 import { evidenceAttachment } from './evidence-attachment.ts';
 import { evidenceNote } from './evidence-note.ts';
 import { buildPolicyContext, judgedChange, type EventSource } from './policy-context.ts';
@@ -228,11 +230,12 @@ export class AssessmentRunner {
     const result: RunResult = { changeId: change.id, status: 'unchanged', assessment: null, outcomeChanged: false, enqueued: [], enforcements: [] };
 
     const writesBack = deps.writesBack?.(change.instance) ?? true;
-    let moved = false;
+    const enforcing = last !== null && writesBack && deps.modeOf(change.instance) !== null;
+    // The ledger records every instance's state moves, read-only ones and ones without enforcement too.
+    const unseen = (enforcing || deps.evidence !== undefined) && revision > (last?.revision ?? 0) ? await deps.store.listRevisions(change.id, { after: last?.revision ?? 0 }) : [];
+    const moved = await this.#record(change.id, unseen.map((r) => revisionDraft(change, r)));
     // The first assessment of a change is its baseline: history before changegate watched it is not enforced.
-    if (last !== null && writesBack && deps.modeOf(change.instance) !== null) {
-      const unseen = revision > last.revision ? await deps.store.listRevisions(change.id, { after: last.revision }) : [];
-      moved = await this.#record(change.id, unseen.map((r) => revisionDraft(change, r)));
+    if (enforcing) {
       result.enforcements = await this.#enforcer.review(judged, unseen);
       const at = (deps.clock?.() ?? new Date()).toISOString();
       await this.#record(change.id, result.enforcements.map((e) => enforcementDraft(change, e, at)));
@@ -251,6 +254,10 @@ export class AssessmentRunner {
     const wanted = writesBack && !(shown === null && isTerminal(change.state));
     const inputHash = contentHash({ change: decisionInputs(change), approvals: judged.approvals, journal: judged.journal, policy: deps.policy.version });
     const settled = last !== null && last.inputHash === inputHash && (!wanted || shown?.outcomeHash === last.outcomeHash);
+    if (deps.evidence !== undefined) {
+      const run = { change, approvals: mirrored.approvals, waivers: waiversFor(deps.policy, change), inputsChanged: last?.inputHash !== inputHash, now: deps.clock?.() ?? new Date() };
+      await this.#record(change.id, await approvalAndWaiverDrafts(deps.evidence, run));
+    }
     if (!options.force && !options.clockTick && settled) {
       // Looked at: the revision is no longer owed (an echo of our own write changes nothing the policy reads).
       await deps.store.noteAssessed(change.id, revision);
