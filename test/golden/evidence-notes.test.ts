@@ -103,6 +103,12 @@ describe('evidence, golden', () => {
     expect(footer).not.toContain('`');
   });
 
+  it('keeps a line with an unpaired backtick as text in Jira, and the comment valid', () => {
+    const odd = { ...note, footer: ['a lone ` stays, `this` too'] };
+    expect(JSON.stringify(noteToAdf(odd, marker))).toContain('{"type":"text","text":"a lone ` stays, `this` too"}');
+    expect(adfErrors(noteToAdf(odd, marker))).toEqual([]);
+  });
+
   it('counts each kind of entry the ledger holds, approval decisions and waivers among them', () => {
     expect(note.lines).toContain('Recorded: 4 state moves, 1 approval decision, 1 waiver entry (granted, ended or withdrawn), 5 decisions, 1 enforcement action, 1 event.');
   });
