@@ -58,7 +58,7 @@ export interface AssessmentRunnerDeps {
   onEnqueued?: () => void;
   /** Told when assessing a change a sync wrote failed; the change stays owed (the owed pass retries it). */
   onFailed?: (changeId: string) => void;
-  /** The evidence ledger: state moves, decisions that changed and enforcement actions are appended to it. */
+  /** The evidence ledger: state moves, approval decisions, waiver steps, decisions that changed and enforcement actions are appended to it. */
   evidence?: EvidenceStore;
 }
 
@@ -231,8 +231,9 @@ export class AssessmentRunner {
 
     const writesBack = deps.writesBack?.(change.instance) ?? true;
     const enforcing = last !== null && writesBack && deps.modeOf(change.instance) !== null;
-    // The ledger records every instance's state moves, read-only ones and ones without enforcement too.
-    const unseen = (enforcing || deps.evidence !== undefined) && revision > (last?.revision ?? 0) ? await deps.store.listRevisions(change.id, { after: last?.revision ?? 0 }) : [];
+    // The ledger records every instance's state moves, read-only ones and ones without enforcement too (a first revision moves nothing).
+    const since = last?.revision ?? 1;
+    const unseen = (enforcing || deps.evidence !== undefined) && revision > since ? await deps.store.listRevisions(change.id, { after: since }) : [];
     const moved = await this.#record(change.id, unseen.map((r) => revisionDraft(change, r)));
     // The first assessment of a change is its baseline: history before changegate watched it is not enforced.
     if (enforcing) {

@@ -158,8 +158,8 @@ describe.each(STORES)('approvals, waivers and revisions in the ledger ($name)', 
   it('records the state moves of a read-only instance, and queues no summary for it', async () => {
     await open();
     const readOnly = runner({ writesBack: () => false, modeOf: () => null, policy: { ...loadPolicy(), evidence: { note: 'each-state-change' } } });
+    // Two versions mirrored before the first assessment: the move between them is recorded too.
     const c = await mirror({ state: 'assess', nativeState: '-4', nativeStateLabel: 'Assess' });
-    await readOnly.assessChange(c.id);
     await mirror({ state: 'authorize', nativeState: '-3', nativeStateLabel: 'Authorize' });
     await readOnly.assessChange(c.id);
     await mirror({ state: 'scheduled', nativeState: '-2', nativeStateLabel: 'Scheduled' });
