@@ -105,15 +105,18 @@ export function waiverDrafts(change: Change, waivers: readonly Waiver[], held: R
 /**
  * The approval and waiver entries a run owes the ledger. Reads the ledger only
  * when something may have moved: the policy's inputs changed (approvals and the
- * policy are among them), or a waiver of the change has reached its end (only
- * the clock moved that).
+ * policy are among them) and the change has approvals or waivers, or the policy
+ * changed (a waiver may have been taken out); or a waiver of the change has
+ * reached its end (only the clock moved that). A change with neither, the most
+ * of a first sync, costs no read.
  */
 export async function approvalAndWaiverDrafts(
   ledger: EvidenceStore,
-  run: { change: Change; approvals: readonly Approval[]; waivers: readonly Waiver[]; inputsChanged: boolean; now: Date },
+  run: { change: Change; approvals: readonly Approval[]; waivers: readonly Waiver[]; inputsChanged: boolean; policyChanged: boolean; now: Date },
 ): Promise<Drafted[]> {
   const ending = run.waivers.some((w) => run.now.getTime() >= Date.parse(w.until));
-  if (!run.inputsChanged && !ending) return [];
+  const moved = run.inputsChanged && (run.approvals.length > 0 || run.waivers.length > 0 || run.policyChanged);
+  if (!moved && !ending) return [];
   const held = recorded(await ledger.list(run.change.id));
   return [...approvalDrafts(run.change, run.approvals, held.approvals), ...waiverDrafts(run.change, run.waivers, held.waivers, run.now)];
 }

@@ -256,8 +256,15 @@ export class AssessmentRunner {
     const inputHash = contentHash({ change: decisionInputs(change), approvals: judged.approvals, journal: judged.journal, policy: deps.policy.version });
     const settled = last !== null && last.inputHash === inputHash && (!wanted || shown?.outcomeHash === last.outcomeHash);
     if (deps.evidence !== undefined) {
-      const run = { change, approvals: mirrored.approvals, waivers: waiversFor(deps.policy, change), inputsChanged: last?.inputHash !== inputHash, now: deps.clock?.() ?? new Date() };
-      await this.#record(change.id, await approvalAndWaiverDrafts(deps.evidence, run));
+      const drafts = await approvalAndWaiverDrafts(deps.evidence, {
+        change,
+        approvals: mirrored.approvals,
+        waivers: waiversFor(deps.policy, change),
+        inputsChanged: last?.inputHash !== inputHash,
+        policyChanged: last !== null && last.policyVersion !== deps.policy.version,
+        now: deps.clock?.() ?? new Date(),
+      });
+      await this.#record(change.id, drafts);
     }
     if (!options.force && !options.clockTick && settled) {
       // Looked at: the revision is no longer owed (an echo of our own write changes nothing the policy reads).
