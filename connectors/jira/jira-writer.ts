@@ -43,6 +43,18 @@ type Adf = Record<string, unknown>;
 
 const text = (value: string, marks?: string[]): Adf => (marks ? { type: 'text', text: value, marks: marks.map((type) => ({ type })) } : { type: 'text', text: value });
 const paragraph = (...content: Adf[]): Adf => ({ type: 'paragraph', content });
+/**
+ * A line's text with each `backticked` span as an ADF `code` mark (a command to
+ * copy, a file name), the backticks dropped. A line with an odd number of
+ * backticks is kept as it is: the pairing would be a guess.
+ */
+export function inlineCode(line: string): Adf[] {
+  const parts = line.split('`');
+  if (parts.length < 3 || parts.length % 2 === 0) return [text(line)];
+  // ADF refuses an empty text node; an empty span (``) leaves nothing to show.
+  return parts.flatMap((part, i) => (part === '' ? [] : [i % 2 === 1 ? text(part, ['code']) : text(part)]));
+}
+const prose = (line: string): Adf => paragraph(...inlineCode(line));
 const cell = (type: 'tableHeader' | 'tableCell', value: string): Adf => ({ type, content: [paragraph(text(value === '' ? ' ' : value))] });
 
 function adfTable(table: { columns: string[]; rows: string[][] }): Adf {
@@ -58,20 +70,20 @@ function adfTable(table: { columns: string[]; rows: string[][] }): Adf {
 
 /**
  * The note as an ADF document: heading, a panel in the note's tone, the list,
- * the closing paragraphs, the part for administrators collapsed in an
- * `expand`, the marker in code.
+ * the closing paragraphs (backticked spans in code), the part for
+ * administrators collapsed in an `expand`, the marker in code.
  */
 export function noteToAdf(note: TicketNote, marker: string): Adf {
   const content: Adf[] = [{ type: 'heading', attrs: { level: 3 }, content: [text(`changegate: ${note.title}`)] }];
   // A panel must hold at least one block.
-  if (note.lines.length > 0) content.push({ type: 'panel', attrs: { panelType: note.tone }, content: note.lines.map((line) => paragraph(text(line))) });
+  if (note.lines.length > 0) content.push({ type: 'panel', attrs: { panelType: note.tone }, content: note.lines.map(prose) });
   if (note.items && note.items.length > 0) {
-    content.push({ type: 'bulletList', content: note.items.map((item) => ({ type: 'listItem', content: [paragraph(text(item))] })) });
+    content.push({ type: 'bulletList', content: note.items.map((item) => ({ type: 'listItem', content: [prose(item)] })) });
   }
-  for (const line of note.footer ?? []) content.push(paragraph(text(line)));
+  for (const line of note.footer ?? []) content.push(prose(line));
   if (note.table && note.table.rows.length > 0) content.push(adfTable(note.table));
   if (note.details) {
-    const inner: Adf[] = note.details.lines.map((line) => paragraph(text(line)));
+    const inner: Adf[] = note.details.lines.map(prose);
     if (note.details.table && note.details.table.rows.length > 0) inner.push(adfTable(note.details.table));
     if (inner.length > 0) content.push({ type: 'expand', attrs: { title: note.details.title }, content: inner });
   }

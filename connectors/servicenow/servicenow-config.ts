@@ -45,5 +45,10 @@ export const ServiceNowInstance = instanceConfig('servicenow', {
     })
     .optional()
     .describe('Extra encoded query ANDed to every change read, e.g. active=true.'),
+  /** How changegate's work notes are written: plain text, or HTML inside [code]…[/code] where the instance renders it. */
+  workNotes: z
+    .enum(['text', 'html'])
+    .default('text')
+    .describe('How changegate writes work notes: text (default, shown the same everywhere) or html (headings and tables inside [code]…[/code]; only where the instance renders [code] in journals, glide.ui.security.allow_codetag).'),
 });
 export type ServiceNowInstance = z.infer<typeof ServiceNowInstance>;

@@ -17,6 +17,7 @@ import { markerFor, markersFor, plainText, seriesDigestIn, seriesNeedle, stateLa
 import type { CanonicalState } from '../../src/domain/change.ts';
 import { ChangegateError, isChangegateError } from '../../src/errors.ts';
 import { fieldValue } from './field-value.ts';
+import { htmlWorkNote } from './work-note-html.ts';
 import type { ServiceNowClient } from './servicenow-client.ts';
 import type { ServiceNowMapping } from './servicenow-mapping.ts';
 
@@ -26,6 +27,8 @@ export interface ServiceNowWriterDeps {
   /** Journal appends and state moves: a client that does not retry (defaults to `client`). */
   once?: ServiceNowClient;
   mapping: ServiceNowMapping;
+  /** `html`: work notes as HTML inside `[code]` (work-note-html.ts); plain text otherwise. */
+  workNotes?: 'text' | 'html';
 }
 
 /** The fields the changegate update set defines on change_request. */
@@ -139,7 +142,7 @@ export function createServiceNowWriter(deps: ServiceNowWriterDeps): ConnectorWri
       if (await hasNote(sysId, markerFor(idempotencyKey))) return 'already-done';
       if (options.series !== undefined && (await newestOfSeriesIs(sysId, options.series))) return 'already-done';
       const markers = markersFor(idempotencyKey, options.series);
-      const { record } = await once.patchRecord(CHANGE_TABLE, sysId, { work_notes: plainText(note, markers) }, { sysparm_fields: 'sys_id' });
+      const { record } = await once.patchRecord(CHANGE_TABLE, sysId, { work_notes: deps.workNotes === 'html' ? htmlWorkNote(note, markers) : plainText(note, markers) }, { sysparm_fields: 'sys_id' });
       if (record === null) throw gone(sysId);
       return 'written';
     },

@@ -31,6 +31,8 @@ import { Enforcer } from './enforcement.ts';
 import type { EvidenceDraft } from '../evidence/evidence-entry.ts';
 import type { EvidenceStore } from '../store/evidence-store.ts';
 import { assessmentDraft, enforcementDraft, revisionDraft } from './evidence-drafts.ts';
+import { approvalAndWaiverDrafts } from './approval-waiver-drafts.ts';
+import { waiversFor } from '../policy/policy-config.ts';
 import { evidenceAttachment } from './evidence-attachment.ts';
 import { evidenceNote } from './evidence-note.ts';
 import { buildPolicyContext, judgedChange, type EventSource } from './policy-context.ts';
@@ -58,7 +60,7 @@ export interface AssessmentRunnerDeps {
   onEnqueued?: () => void;
   /** Told when assessing a change a sync wrote failed; the change stays owed (the owed pass retries it). */
   onFailed?: (changeId: string) => void;
-  /** The evidence ledger: state moves, decisions that changed and enforcement actions are appended to it. */
+  /** The evidence ledger: state moves, approval decisions, waiver steps, decisions that changed and enforcement actions are appended to it. */
   evidence?: EvidenceStore;
   /** The deployment's evidence signing key (`evidence.signingKey`): the bundles attached to tickets are signed with it. */
   evidenceSigningKey?: KeyObject | null;
@@ -316,11 +318,13 @@ export class AssessmentRunner {
     const result: RunResult = { changeId: change.id, status: 'unchanged', assessment: null, outcomeChanged: false, enqueued: [], enforcements: [] };
 
     const writesBack = deps.writesBack?.(change.instance) ?? true;
-    let moved = false;
+    const enforcing = last !== null && writesBack && deps.modeOf(change.instance) !== null;
+    // The ledger records every instance's state moves, read-only ones and ones without enforcement too (a first revision moves nothing).
+    const since = last?.revision ?? 1;
+    const unseen = (enforcing || deps.evidence !== undefined) && revision > since ? await deps.store.listRevisions(change.id, { after: since }) : [];
+    const moved = await this.#record(change.id, unseen.map((r) => revisionDraft(change, r)));
     // The first assessment of a change is its baseline: history before changegate watched it is not enforced.
-    if (last !== null && writesBack && deps.modeOf(change.instance) !== null) {
-      const unseen = revision > last.revision ? await deps.store.listRevisions(change.id, { after: last.revision }) : [];
-      moved = await this.#record(change.id, unseen.map((r) => revisionDraft(change, r)));
+    if (enforcing) {
       result.enforcements = await this.#enforcer.review(judged, unseen);
       const at = (deps.clock?.() ?? new Date()).toISOString();
       await this.#record(change.id, result.enforcements.map((e) => enforcementDraft(change, e, at)));
@@ -340,6 +344,17 @@ export class AssessmentRunner {
     const inputHash = contentHash({ change: decisionInputs(change), approvals: judged.approvals, journal: judged.journal, policy: deps.policy.version });
     const settled = last !== null && last.inputHash === inputHash && (!wanted || shown?.outcomeHash === last.outcomeHash);
     const now = deps.clock?.() ?? new Date();
+    if (deps.evidence !== undefined) {
+      const drafts = await approvalAndWaiverDrafts(deps.evidence, {
+        change,
+        approvals: mirrored.approvals,
+        waivers: waiversFor(deps.policy, change),
+        inputsChanged: last?.inputHash !== inputHash,
+        policyChanged: last !== null && last.policyVersion !== deps.policy.version,
+        now,
+      });
+      await this.#record(change.id, drafts);
+    }
     if (!options.force && !options.clockTick && settled) {
       // Looked at: the revision is no longer owed (an echo of our own write changes nothing the policy reads).
       const writes: AssessmentWrites = { changeId: change.id, outbox: [], queuedAt: now, evidence: [], assessment: null, assessedRevision: revision };

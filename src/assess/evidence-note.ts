@@ -4,7 +4,7 @@
 // entries in a table, the whole chain in the bundle.
 
 import type { Change } from '../domain/change.ts';
-import type { EvidenceEntry } from '../evidence/evidence-entry.ts';
+import type { EvidenceEntry, EvidenceKind } from '../evidence/evidence-entry.ts';
 import type { TicketNote } from '../kit/connector.ts';
 
 /** Entries shown on the ticket; the rest are counted and left to the bundle. */
@@ -17,6 +17,30 @@ const when = (iso: string): string => {
 };
 const clip = (text: string): string => (text.length <= SUMMARY_CHARS ? text : `${text.slice(0, SUMMARY_CHARS - 1)}…`);
 
+/** How each kind is counted on the ticket, in this order: singular and plural. */
+const KIND_WORDS: Record<EvidenceKind, [string, string]> = {
+  revision: ['state move', 'state moves'],
+  approval: ['approval decision', 'approval decisions'],
+  waiver: ['waiver entry (granted, ended or withdrawn)', 'waiver entries (granted, ended or withdrawn)'],
+  assessment: ['decision', 'decisions'],
+  enforcement: ['enforcement action', 'enforcement actions'],
+  event: ['event', 'events'],
+  deployment: ['deployment', 'deployments'],
+};
+
+/** `4 state moves, 2 approval decisions, 1 waiver entry (granted, ended or withdrawn), 5 decisions`: every kind the ledger holds, none it does not. */
+function counts(entries: readonly EvidenceEntry[]): string {
+  const by = new Map<EvidenceKind, number>();
+  for (const e of entries) by.set(e.kind, (by.get(e.kind) ?? 0) + 1);
+  return (Object.keys(KIND_WORDS) as EvidenceKind[])
+    .filter((k) => by.has(k))
+    .map((k) => {
+      const n = by.get(k) as number;
+      return `${n} ${KIND_WORDS[k][n === 1 ? 0 : 1]}`;
+    })
+    .join(', ');
+}
+
 /** `attachment`: the name of the bundle file queued for the ticket beside this note. */
 export function evidenceNote(change: Change, entries: readonly EvidenceEntry[], attachment?: string): TicketNote {
   const head = entries.at(-1);
@@ -27,7 +51,8 @@ export function evidenceNote(change: Change, entries: readonly EvidenceEntry[], 
     tone: 'info',
     lines: [
       `Head of the evidence chain: ${head?.hash ?? '(none)'} (entry ${head?.seq ?? 0}).`,
-      'Each state move, each decision that changed and each enforcement action is chained by SHA-256; an auditor can check that nothing was altered since.',
+      ...(entries.length === 0 ? [] : [`Recorded: ${counts(entries)}.`]),
+      'Each state move, approval decision, waiver, decision that changed and enforcement action is chained by SHA-256; an auditor can check that nothing was altered since.',
     ],
     table: { columns: ['#', 'when (UTC)', 'kind', 'by', 'what'], rows: shown.map((e) => [String(e.seq), when(e.at), e.kind, e.actor ?? 'changegate', clip(e.summary)]) },
     footer: [

@@ -2,13 +2,13 @@
 // same content as the JSON bundle (evidence-bundle.ts), self-contained (inline
 // CSS, no script, no external resource), readable offline. The change, the head
 // hash, the signature and what a check at export found; every entry with its
-// hashes; the approvals, gate results and CAB scorecard of the last decision;
-// each entry's payload. Every piece of text is escaped: a summary is whatever
-// the ticket said.
+// hashes; the approval decisions and waivers the chain records; the approvals,
+// gate results and CAB scorecard of the last decision; each entry's payload.
+// Every piece of text is escaped: a summary is whatever the ticket said.
 
 import { createHash } from 'node:crypto';
 import type { EvidenceBundle } from './evidence-bundle.ts';
-import type { EvidenceEntry } from './evidence-entry.ts';
+import { EVIDENCE_KINDS, type EvidenceEntry } from './evidence-entry.ts';
 import { verifyBundle } from './verify-bundle.ts';
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', '\'': '&#39;' };
@@ -97,6 +97,12 @@ function lastDecision(entries: readonly EvidenceEntry[]): LastDecision | null {
   };
 }
 
+/** `3 revision, 2 approval, 1 waiver`: each kind the chain holds, in the order kinds are listed. */
+function kindCounts(entries: readonly EvidenceEntry[]): string {
+  const parts = EVIDENCE_KINDS.map((k) => [k, entries.filter((e) => e.kind === k).length] as const).filter(([, n]) => n > 0);
+  return parts.length === 0 ? 'none' : parts.map(([k, n]) => `${n} ${k}`).join(', ');
+}
+
 const cell = (text: string): string => `<td>${escapeHtml(text)}</td>`;
 /** A result in a coloured box; `tone` is its class (the result itself by default: pass, fail, Go, No-Go…). */
 const status = (text: string, tone: string = text): string => `<span class="status ${escapeHtml(tone.replaceAll(' ', '-'))}">${escapeHtml(text)}</span>`;
@@ -140,6 +146,7 @@ export function bundleHtml(bundle: EvidenceBundle): string {
     `<dt>Change</dt><dd>${escapeHtml(change.key)} on ${escapeHtml(change.instance)} (<code>${escapeHtml(change.id)}</code>)</dd>`,
     `<dt>Exported</dt><dd>${escapeHtml(bundle.exportedAt)}</dd>`,
     `<dt>Entries</dt><dd id="entry-count">${entries.length}</dd>`,
+    `<dt>By kind</dt><dd id="entry-kinds">${escapeHtml(kindCounts(entries))}</dd>`,
     `<dt>Head</dt><dd>${head === null ? 'none (no entries yet)' : `entry ${head.seq}: <code class="hash" id="head-hash">${escapeHtml(head.hash)}</code>`}</dd>`,
     `<dt>Signature</dt><dd id="signature">${status(signature.text, signature.fingerprint === null ? 'neutral' : 'ok')}${signature.fingerprint === null ? '' : ` public key SHA-256 <code class="hash">${escapeHtml(signature.fingerprint)}</code>: compare it with the key the deployment publishes`}</dd>`,
     `<dt>Check at export</dt><dd id="check">${
@@ -172,6 +179,19 @@ export function bundleHtml(bundle: EvidenceBundle): string {
       ),
     );
   }
+  out.push('</section>');
+
+  const decisions = entries.filter((e) => e.kind === 'approval' || e.kind === 'waiver');
+  out.push('<section>', '<h2>Approvals and waivers</h2>');
+  out.push(
+    decisions.length === 0
+      ? '<p>No approval decision or waiver is recorded.</p>'
+      : table(
+          ['#', 'time (UTC)', 'kind', 'step', 'by', 'source', 'summary'],
+          decisions.map((e) => [`<td><a href="#entry-${e.seq}">${e.seq}</a></td>`, cell(e.at), cell(e.kind), cell(textOf(record(e.payload)?.[e.kind === 'approval' ? 'decision' : 'step'])), cell(e.actor ?? 'changegate'), cell(e.source), cell(e.summary)]),
+          'decisions',
+        ),
+  );
   out.push('</section>');
 
   out.push('<section>', '<h2>The last decision</h2>');

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson } from './canonical-json.ts';
 
-export const EVIDENCE_KINDS = ['revision', 'assessment', 'enforcement', 'waiver', 'event', 'deployment'] as const;
+export const EVIDENCE_KINDS = ['revision', 'assessment', 'enforcement', 'approval', 'waiver', 'event', 'deployment'] as const;
 export type EvidenceKind = (typeof EVIDENCE_KINDS)[number];
 
 /** The hash before the first entry: 64 zeros. */

@@ -1,9 +1,10 @@
 // Golden tests of the evidence a ticket and an auditor see: the evidence
-// summary as a ServiceNow work note (plain text) and as a Jira comment (the ADF
-// sent, and as a reader sees it), and the bundle's page. The input is a ledger
-// of twelve entries (more than the note shows) around an assessment captured
-// from the demo (test/golden/notes/approval-not-counted.input.json), signed with
-// a fixed key so the page is the same on every run. Every ADF comment changegate
+// summary as a ServiceNow work note (plain text, and HTML inside [code]) and as
+// a Jira comment (the ADF sent, and as a reader sees it), and the bundle's page.
+// The input is a ledger of thirteen entries (more than the note shows) around
+// an assessment captured from the demo
+// (test/golden/notes/approval-not-counted.input.json), signed with a fixed key
+// so the page is the same on every run. Every ADF comment changegate
 // writes, the evidence summary and the verdict notes, is validated against
 // Atlassian's ADF JSON schema (@atlaskit/adf-schema, full.json). UPDATE_GOLDEN=1
 // rewrites the golden files, and a reviewer reads the diff.
@@ -14,6 +15,7 @@ import { createRequire } from 'node:module';
 import AjvDraft04 from 'ajv-draft-04';
 import { describe, expect, it } from 'vitest';
 import { noteToAdf } from '../../connectors/jira/jira-writer.ts';
+import { htmlWorkNote } from '../../connectors/servicenow/work-note-html.ts';
 import { evidenceNote } from '../../src/assess/evidence-note.ts';
 import { assessmentNote, ticketVerdict } from '../../src/assess/verdict-text.ts';
 import type { Assessment } from '../../src/domain/assessment.ts';
@@ -54,7 +56,8 @@ function ledger(): EvidenceEntry[] {
   drafts.push({ kind: 'enforcement', at: '2026-12-05T09:00:04Z', actor: null, source: 'changegate', summary: `revert of ${assessment.key}'s move assess → authorize (enforce, reverted): ${'the planned window overlaps another change on the Customer Portal; '.repeat(3)}`, payload: { action: 'revert', from: 'assess', to: 'authorize' } });
   drafts.push({ kind: 'assessment', at: assessment.evaluatedAt, actor: null, source: 'changegate', summary: `${assessment.key} in ${assessment.state}: <CAB> ${assessment.scorecard.recommendation} & more`, payload: assessment });
   drafts.push({ kind: 'event', at: '2026-12-06T08:00:00Z', actor: 'github-actions', source: 'github', summary: 'ci: tests of 9fceb02 passed (412 tests, 0 failed)', payload: { conclusion: 'success', sha: '9fceb02' } });
-  drafts.push({ kind: 'waiver', at: '2026-12-06T10:00:00Z', actor: 'grace.cab', source: 'changegate', summary: 'waiver of authorize.no-overlap by grace.cab until 2026-12-20: the overlap is the same team\'s rehearsal', payload: { gate: 'authorize.no-overlap' } });
+  drafts.push({ kind: 'approval', at: '2026-12-06T09:30:00Z', actor: 'Grace Okafor', source: 'servicenow:sn-demo', summary: 'approval by Grace Okafor (CAB Approval) approved: fine for Tuesday', payload: { decision: 'approved', approval: { id: 'a1b2', state: 'approved', nativeState: 'approved' } } });
+  drafts.push({ kind: 'waiver', at: '2026-12-06T10:00:00Z', actor: 'grace.cab', source: 'policy', summary: 'waiver of authorize.no-overlap for CHG0030028 granted by grace.cab until 2026-12-20T00:00:00.000Z: the overlap is the same team\'s rehearsal', payload: { step: 'granted', waiver: { gate: 'authorize.no-overlap' } } });
   const out: EvidenceEntry[] = [];
   for (const draft of drafts) out.push(chainEntry(change.id, out.at(-1) ?? null, draft));
   return out;
@@ -73,13 +76,41 @@ function golden(file: string, actual: string): string {
 
 describe('evidence, golden', () => {
   it('has a ledger longer than the note shows, so the note counts the rest', () => {
-    expect(entries).toHaveLength(12);
+    expect(entries).toHaveLength(13);
     expect(note.table?.rows).toHaveLength(10);
   });
 
   it('renders the evidence summary as the golden ServiceNow work note', () => {
     const text = `${plainText(note, marker)}\n`;
     expect(text).toBe(golden('summary.servicenow.txt', text));
+  });
+
+  it('renders the evidence summary as the golden ServiceNow work note in HTML inside [code], the markers outside it', () => {
+    const text = `${htmlWorkNote(note, marker)}\n`;
+    expect(text).toBe(golden('summary.servicenow.html.txt', text));
+    expect(text.startsWith('[code]<h3')).toBe(true);
+    // The marker the writer searches for before posting, on its own last line as in a text note.
+    expect(text.trimEnd().split('\n').at(-1)).toBe(marker);
+    expect(text).toContain('<code>changegate evidence export CHG0030028</code>');
+    expect(text).toContain('&lt;CAB&gt; Conditional Go &amp; more');
+  });
+
+  it('shows the backticked commands as code in Jira, not as backticks', () => {
+    const adf = noteToAdf(note, marker);
+    const json = JSON.stringify(adf);
+    expect(json).toContain('{"type":"text","text":"changegate evidence export CHG0030028","marks":[{"type":"code"}]}');
+    const footer = JSON.stringify((adf['content'] as unknown[]).filter((b) => (b as { type: string }).type === 'paragraph').slice(0, -1));
+    expect(footer).not.toContain('`');
+  });
+
+  it('keeps a line with an unpaired backtick as text in Jira, and the comment valid', () => {
+    const odd = { ...note, footer: ['a lone ` stays, `this` too'] };
+    expect(JSON.stringify(noteToAdf(odd, marker))).toContain('{"type":"text","text":"a lone ` stays, `this` too"}');
+    expect(adfErrors(noteToAdf(odd, marker))).toEqual([]);
+  });
+
+  it('counts each kind of entry the ledger holds, approval decisions and waivers among them', () => {
+    expect(note.lines).toContain('Recorded: 4 state moves, 1 approval decision, 1 waiver entry (granted, ended or withdrawn), 5 decisions, 1 enforcement action, 1 event.');
   });
 
   it('renders the evidence summary as the golden Jira comment (the ADF sent, and as a reader sees it)', () => {
@@ -92,9 +123,9 @@ describe('evidence, golden', () => {
 
   it('names the head hash in both, the hash an auditor\'s verify must report', () => {
     const head = entries.at(-1)?.hash as string;
-    expect(plainText(note, marker)).toContain(`Head of the evidence chain: ${head} (entry 12).`);
-    expect(visibleText(adfToHtml(noteToAdf(note, marker)))).toContain(`Head of the evidence chain: ${head} (entry 12).`);
-    expect(plainText(note, marker)).toContain('2 earlier entries are in the bundle.');
+    expect(plainText(note, marker)).toContain(`Head of the evidence chain: ${head} (entry 13).`);
+    expect(visibleText(adfToHtml(noteToAdf(note, marker)))).toContain(`Head of the evidence chain: ${head} (entry 13).`);
+    expect(plainText(note, marker)).toContain('3 earlier entries are in the bundle.');
   });
 
   it('renders the bundle as the golden page', () => {

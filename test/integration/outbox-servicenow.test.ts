@@ -38,13 +38,13 @@ function outboxItem(sysId: string, key: string, payload: NewOutboxItem['payload'
   };
 }
 
-function world() {
+function world(workNotes?: 'text' | 'html') {
   let now = new Date('2026-04-06T08:00:00Z');
   const sim = new ServiceNowSimulator({ baseUrl: BASE, clock: () => now, timeZone: 'UTC', customFields: Object.values(VERDICT_FIELDS) });
   server.resetHandlers(...sim.handlers());
-  const instance = ServiceNowInstance.parse({ id: 'sn', system: 'servicenow', baseUrl: BASE, auth: { kind: 'basic', username: 'admin', password: 'admin' }, retries: 0 });
+  const instance = ServiceNowInstance.parse({ id: 'sn', system: 'servicenow', baseUrl: BASE, auth: { kind: 'basic', username: 'admin', password: 'admin' }, retries: 0, ...(workNotes ? { workNotes } : {}) });
   const client = createServiceNowClient(instance, { logger, retry: { baseMs: 1, maxMs: 2 } });
-  const writer = createServiceNowWriter({ client, mapping });
+  const writer = createServiceNowWriter({ client, mapping, workNotes: instance.workNotes });
   const outbox = SqliteOutboxStore.open(':memory:');
   const metrics = createMetrics({ defaultMetrics: false });
   const worker = new OutboxWorker({ outbox, writerFor: (id) => (id === 'sn' ? writer : undefined), logger, metrics, clock: () => now });
@@ -120,6 +120,28 @@ describe('ServiceNow write-back through the outbox', () => {
     expect(await w.worker.drain()).toMatchObject({ claimed: 1, alreadyDone: 1, written: 0 });
     expect(await w.outbox.get('explain-1')).toMatchObject({ status: 'done', result: 'already-done', attempts: 2 });
     expect(w.notes(sysId)).toHaveLength(1);
+  });
+
+  it('writes work notes as HTML inside [code] on an instance set to workNotes: html, once, the marker plain on the last line', async () => {
+    const w = world('html');
+    const sysId = w.change();
+    const series = { name: 'verdict', digest: '0123456789abcdef' };
+    const html: TicketNote = { title: 'Blocked <before> Authorize', tone: 'warning', lines: ['Run `changegate check CHG1`.'], table: { columns: ['gate', 'result'], rows: [['authorize.plans', 'fail']] } };
+    expect(await w.writer.comment(sysId, html, 'k-h', { series })).toBe('written');
+    expect(await w.writer.comment(sysId, html, 'k-h', { series })).toBe('already-done');
+    // Another key, the same series digest: the newest note of the series already says it.
+    expect(await w.writer.comment(sysId, html, 'k-h2', { series })).toBe('already-done');
+    expect(w.notes(sysId)).toEqual([
+      '[code]<h3 style="color:#7d4e00">changegate: Blocked &lt;before&gt; Authorize</h3>\n<p>Run <code>changegate check CHG1</code>.</p>\n' +
+        '<table border="1" cellpadding="4" style="border-collapse:collapse">\n<tr><th style="text-align:left">gate</th><th style="text-align:left">result</th></tr>\n<tr><td>authorize.plans</td><td>fail</td></tr>\n</table>[/code]\n\n' +
+        '[changegate:k-h] [changegate-series:verdict:0123456789abcdef]',
+    ]);
+  });
+
+  it('writes plain-text work notes unless the instance says html, and refuses another value naming the field', () => {
+    expect(ServiceNowInstance.parse({ id: 'sn', system: 'servicenow', baseUrl: BASE, auth: { kind: 'basic', username: 'a', password: 'b' } }).workNotes).toBe('text');
+    const refused = ServiceNowInstance.safeParse({ id: 'sn', system: 'servicenow', baseUrl: BASE, auth: { kind: 'basic', username: 'a', password: 'b' }, workNotes: 'markdown' });
+    expect(refused.error?.issues.map((i) => i.path.join('.'))).toEqual(['workNotes']);
   });
 
   it('posts a work note once, finding its marker on a second attempt', async () => {
