@@ -241,6 +241,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     // GitHub sources with `artifacts:` read the JUnit and SARIF files a completed run uploaded.
     enrich: githubArtifacts(config.events.sources, logger),
     hypercare,
+    evidence: stores.evidence,
     reassess: (id) => runner.assessChange(id, { clockTick: true }),
     logger,
   });

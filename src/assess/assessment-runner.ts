@@ -33,8 +33,7 @@ import type { EvidenceStore } from '../store/evidence-store.ts';
 import { assessmentDraft, enforcementDraft, revisionDraft } from './evidence-drafts.ts';
 import { approvalAndWaiverDrafts } from './approval-waiver-drafts.ts';
 import { waiversFor } from '../policy/policy-config.ts';
-import { evidenceAttachment } from './evidence-attachment.ts';
-import { evidenceNote } from './evidence-note.ts';
+import { queueEvidencePublication } from './evidence-publication.ts';
 import { buildPolicyContext, judgedChange, type EventSource } from './policy-context.ts';
 import type { StateNamer } from '../kit/ticket-note.ts';
 import { assessmentNote, namerFor, ticketVerdict } from './verdict-text.ts';
@@ -260,33 +259,16 @@ export class AssessmentRunner {
   /**
    * Queues the evidence summary and the bundle for the ticket when the policy asks
    * for them now: on each state move, or when the change has entered Review or
-   * Closed. The summary is keyed by the head hash and a series, so the same summary
-   * is never posted twice; the bundle by the head hash, and its file name (which
-   * names the head) is the marker the writer looks for on the ticket.
+   * Closed; never by itself under `never` or `on-demand` (`changegate evidence
+   * publish` queues it then). Keyed by the head hash (src/assess/evidence-publication.ts),
+   * so the same summary and bundle are never posted twice.
    */
   async #queueEvidenceNote(change: Change, moved: boolean, now: Date): Promise<string[]> {
     const deps = this.#deps;
     const when = deps.policy.evidence.note;
-    if (deps.evidence === undefined || when === 'never' || !moved) return [];
+    if (deps.evidence === undefined || when === 'never' || when === 'on-demand' || !moved) return [];
     if (when === 'review-and-closed' && change.state !== 'review' && change.state !== 'closed') return [];
-    const entries = await deps.evidence.list(change.id);
-    const head = entries.at(-1);
-    if (head === undefined) return [];
-    const attachment = evidenceAttachment(change, entries, now, deps.evidenceSigningKey ?? null);
-    // Its own source: an assessment's next comment must not supersede it, nor it the verdict queued beside it.
-    const base = { instance: change.instance, changeId: change.id, nativeId: change.nativeId, source: 'evidence' as const };
-    const queued = await deps.outbox.enqueue(
-      [
-        { ...base, idempotencyKey: `evidence-bundle:${change.id}:${head.hash}`, payload: { action: 'attach', file: attachment.file, evidence: attachment.evidence } },
-        {
-          ...base,
-          idempotencyKey: `evidence:${change.id}:${head.hash}`,
-          payload: { action: 'comment', note: evidenceNote(change, entries, attachment.file.name), series: { name: 'evidence', digest: head.hash.slice(0, 16) } },
-        },
-      ],
-      now,
-    );
-    return queued.inserted;
+    return queueEvidencePublication(deps.outbox, change, await deps.evidence.list(change.id), now, deps.evidenceSigningKey ?? null);
   }
 
   assessChange(idOrKey: string, options: AssessOptions = {}): Promise<RunResult> {

@@ -155,6 +155,17 @@ export const COMMANDS: readonly CommandSpec[] = [
     positionals: { min: 0, max: 0, names: '' },
   },
   {
+    name: 'evidence publish',
+    usage: 'evidence publish KEY [--instance ID] [--config FILE]',
+    summary:
+      'queue the change\'s evidence summary (work note or comment naming the head hash) and its bundle (attachment) for its ticket now, ' +
+      'for policy evidence.note: on-demand; serve\'s outbox worker posts them. The same head is queued once however often it is asked. ' +
+      'Exit 0 queued or already queued, 2 usage, configuration, unknown change, no ledger or write-back off',
+    options: { instance: { type: 'string', value: 'ID', help: 'the instance the change is on, when a key is on several' }, ...CONFIG },
+    examples: ['changegate evidence publish CHG0030001', 'changegate evidence publish ITSM-42 --instance jsm-prod'],
+    positionals: { min: 1, max: 1, names: 'KEY' },
+  },
+  {
     name: 'mappings validate',
     usage: 'mappings validate [DIR|FILE] [--json] | mappings validate --instance ID [--config FILE]',
     summary:

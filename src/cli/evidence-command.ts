@@ -1,15 +1,19 @@
 // `changegate evidence export KEY [--format json|html|in-toto] [--out FILE] [--signing-key FILE]`,
 // `changegate evidence export --since DATE --until DATE [--instance ID] --out DIR` and
 // `changegate evidence verify FILE [--public-key FILE] [--json]` and
-// `changegate evidence public-key [--config FILE]`: an auditor's bundle of a
+// `changegate evidence public-key [--config FILE]` and
+// `changegate evidence publish KEY [--instance ID] [--config FILE]`: an auditor's bundle of a
 // change's ledger (src/evidence) as JSON, as a page to read or print, or as an in-toto
 // statement (in a signed DSSE envelope when given a key); a period's changes as one
 // bundle and one page each with an index (index.json, index.html); and the offline
 // check of a bundle or an envelope; and the public half of the deployment's
-// signing key, to publish.
+// signing key, to publish; and the change's evidence summary and bundle queued
+// for its ticket now (policy `evidence.note: on-demand`), posted by serve's
+// outbox worker.
 //
 // Exit codes: export 0 written, 2 usage, configuration or an unknown change;
 // public-key 0 printed, 2 no key configured or configuration;
+// publish 0 queued or already queued, 2 usage, configuration, an unknown change, no ledger or write-back off;
 // verify 0 intact, 1 altered (the first problem names the entry and field), 2 usage or unreadable file.
 
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
@@ -25,6 +29,7 @@ import type { ChangeLinks } from '../domain/change.ts';
 import type { ConnectorRegistry } from '../kit/connector-registry.ts';
 import { openStores } from '../store/open-stores.ts';
 import type { StoreBundle } from '../store/store-bundle.ts';
+import { queueEvidencePublication } from '../assess/evidence-publication.ts';
 import { findCommand, UsageError } from './command-spec.ts';
 
 export interface EvidenceOutput {
@@ -189,4 +194,39 @@ export function runEvidencePublicKey(registry: ConnectorRegistry, options: { con
   out.stdout.write(pem);
   out.stderr.write(`Ed25519 public key of evidence.signingKey, SHA-256 fingerprint ${fingerprint}\n`);
   return 0;
+}
+
+/** Queues the change's evidence summary and bundle for its ticket through the outbox, keyed by the head as the runner keys them: asking twice queues once. */
+export async function runEvidencePublish(registry: ConnectorRegistry, options: { key: string; instance?: string; config?: string }, out: EvidenceOutput): Promise<number> {
+  const { config } = loadConfig(registry, { path: options.config });
+  if (config.store.kind === 'sqlite' && config.store.path !== ':memory:' && !existsSync(config.store.path)) {
+    out.stderr.write(`changegate evidence publish: no store at ${config.store.path}: run \`changegate sync\` first, or name the configuration with --config\n`);
+    return 2;
+  }
+  const signingKey = loadSigningKey(config.evidence.signingKey);
+  const stores = await openStores(config.store);
+  try {
+    const mirrored = await stores.changes.getChange(options.key, { withoutRaw: true, children: { approvals: false, journal: false }, ...(options.instance === undefined ? {} : { instance: options.instance }) });
+    if (mirrored === null) {
+      out.stderr.write(`changegate evidence publish: no mirrored change "${options.key}"${options.instance === undefined ? '' : ` on instance ${options.instance}`}\n`);
+      return 2;
+    }
+    const change = mirrored.change;
+    if (config.instances.find((i) => i.id === change.instance)?.writeBack !== true) {
+      out.stderr.write(`changegate evidence publish: ${change.key}: instance ${change.instance} has writeBack off, so nothing is posted to its tickets (export the bundle with \`changegate evidence export ${change.key}\`)\n`);
+      return 2;
+    }
+    const entries = await stores.evidence.list(change.id);
+    const head = entries.at(-1);
+    if (head === undefined) {
+      out.stderr.write(`changegate evidence publish: ${change.key} has no evidence ledger yet (no entry recorded): nothing to publish\n`);
+      return 2;
+    }
+    const queued = await queueEvidencePublication(stores.outbox, change, entries, new Date(), signingKey);
+    const what = `${change.key}: evidence summary and bundle at entry ${head.seq}, head ${head.hash}`;
+    out.stdout.write(queued.length > 0 ? `${what} queued for the ticket; serve's outbox worker posts them\n` : `${what} already queued (or posted) for the ticket: nothing new\n`);
+    return 0;
+  } finally {
+    await stores.close();
+  }
 }

@@ -13,7 +13,7 @@ import type { ConnectorRegistry } from '../kit/connector-registry.ts';
 import { createLogger } from '../log.ts';
 import { runCheck } from './check-command.ts';
 import { commandHelp, findCommand, globalHelp, parseCommand, UsageError, type CommandSpec } from './command-spec.ts';
-import { runEvidenceExport, runEvidencePublicKey, runEvidenceVerify } from './evidence-command.ts';
+import { runEvidenceExport, runEvidencePublicKey, runEvidencePublish, runEvidenceVerify } from './evidence-command.ts';
 import { runHistory } from './history-command.ts';
 import { runMappingsValidate } from './mappings-command.ts';
 import { runOpenApi } from './openapi-command.ts';
@@ -101,6 +101,10 @@ async function runCommand(spec: CommandSpec, args: readonly string[], registry: 
     case 'evidence verify': {
       const publicKey = str(values['public-key']);
       return runEvidenceVerify(positionals[0] as string, { json, ...(publicKey === undefined ? {} : { publicKey }) }, { stdout: process.stdout, stderr: process.stderr });
+    }
+    case 'evidence publish': {
+      const instance = str(values['instance']);
+      return runEvidencePublish(registry, { key: positionals[0] as string, ...(instance === undefined ? {} : { instance }), ...(config ? { config } : {}) }, { stdout: process.stdout, stderr: process.stderr });
     }
     case 'evidence public-key':
       return runEvidencePublicKey(registry, config ? { config } : {}, { stdout: process.stdout, stderr: process.stderr });

@@ -3,14 +3,17 @@
 // one step (a claimed batch together), and the linked changes re-assessed (through the runner and its
 // outbox, so a ticket gets an updated note only when a decision moved). Alerts
 // on changes in hypercare are handed to the hypercare watch, which posts them
-// and links them, so those changes are re-assessed too.
+// and links them, so those changes are re-assessed too. Completed CI runs and
+// deployments are recorded in the ledger of each change they are linked to.
 // Triggered after every accepted delivery, on start (what a crash left stored
 // but unprocessed) and on a timer (leases run out, retries due).
 
 import { asChangegateError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { EventDelivery, EventLink, EventStore, StoredEvent } from '../store/event-store.ts';
+import type { EvidenceStore } from '../store/evidence-store.ts';
 import type { Correlator } from './correlate.ts';
+import { recordEventEvidence } from './event-evidence.ts';
 import type { EventEnricher, EventSourceKind } from './event-source-kit.ts';
 import { isHeartbeat } from './heartbeat.ts';
 import { normaliseResults, RESULTS_KIND } from './results/results-delivery.ts';
@@ -25,6 +28,8 @@ export interface EventProcessorDeps {
   reassess(changeId: string): Promise<unknown>;
   /** Posts and records alerts on changes in hypercare (src/assess/hypercare-watch.ts); returns the links it made. */
   hypercare?: { observe(stored: readonly StoredEvent[], now: Date): Promise<EventLink[]> };
+  /** The evidence ledger completed CI runs and deployments are recorded in per linked change (src/events/event-evidence.ts); absent: nothing is recorded. */
+  evidence?: Pick<EvidenceStore, 'append'> | undefined;
   logger: Logger;
   clock?: () => Date;
   pollMs?: number;
@@ -140,6 +145,7 @@ export class EventProcessor {
       const links = await correlator.linksFor(toStore, now);
       // Before completing too: its notes and ledger entries are keyed, so processing again posts nothing twice.
       if (this.#deps.hypercare !== undefined) links.push(...(await this.#deps.hypercare.observe(toStore, now)));
+      if (this.#deps.evidence !== undefined) await recordEventEvidence(this.#deps.evidence, toStore, links);
       if (links.length > 0) await events.link(links);
       if (beats.length > 0) await events.heartbeat(delivery.source, delivery.receivedAt);
       return { delivery, events: toStore, changeIds: links.map((l) => l.changeId) };

@@ -37,7 +37,7 @@ export interface Policy {
   /** Waivers the file grants; callers put a change's own into the context (`waiversFor`). */
   waivers: PolicyWaiver[];
   /** When the evidence summary goes to the ticket. */
-  evidence: { note: 'review-and-closed' | 'each-state-change' | 'never' };
+  evidence: { note: 'review-and-closed' | 'each-state-change' | 'on-demand' | 'never' };
 }
 
 export interface ResolvedRules {

@@ -156,9 +156,11 @@ export const PolicyFileSchema = z
     evidence: z
       .object({
         note: z
-          .enum(['review-and-closed', 'each-state-change', 'never'])
+          .enum(['review-and-closed', 'each-state-change', 'on-demand', 'never'])
           .default('review-and-closed')
-          .describe('When the evidence summary (ledger entries, head hash) is posted to the ticket: when the change enters Review or Closed, on each state move, or never (export only).'),
+          .describe(
+            'When the evidence summary (ledger entries, head hash) and the bundle are posted to the ticket: when the change enters Review or Closed, on each state move, only when `changegate evidence publish KEY` asks, or never (export only).',
+          ),
       })
       .strict()
       .prefault({}),

@@ -71,7 +71,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A change moved Implement → Review under a policy whose evidence.note is `note`, assessed three times: the evidence notes queued and the ledger's head. */
-async function toReview(note: 'review-and-closed' | 'never', evidenceSigningKey: KeyObject | null = null): Promise<{ notes: TicketNote[]; files: { name: string; bundle: unknown; evidence: unknown }[]; head: string; verdictStatus: string | undefined }> {
+async function toReview(note: 'review-and-closed' | 'on-demand' | 'never', evidenceSigningKey: KeyObject | null = null): Promise<{ notes: TicketNote[]; files: { name: string; bundle: unknown; evidence: unknown }[]; head: string; verdictStatus: string | undefined }> {
   const bundle = await openStores({ kind: 'sqlite', path: ':memory:' });
   const r = new AssessmentRunner({
     store: bundle.changes,
@@ -239,5 +239,13 @@ describe('the evidence ledger', () => {
     const { notes, files } = await toReview('never');
     expect(notes).toEqual([]);
     expect(files).toEqual([]);
+  });
+
+  it('queues nothing by itself when the policy says on-demand (`changegate evidence publish` does)', async () => {
+    const { notes, files, verdictStatus } = await toReview('on-demand');
+    expect(notes).toEqual([]);
+    expect(files).toEqual([]);
+    // The verdict is written back as ever: only the evidence waits to be asked for.
+    expect(verdictStatus).toBe('pending');
   });
 });
