@@ -142,7 +142,8 @@ function deepMerge(base: RawParams, over: RawParams): RawParams {
 }
 
 function matches(override: PolicyOverride, change: Change, classification: Classification): boolean {
-  const { instance, type, service, classification: cls } = override.match;
+  const { system, instance, type, service, classification: cls } = override.match;
+  if (system !== undefined && system !== change.system) return false;
   if (instance !== undefined && instance !== change.instance) return false;
   if (type !== undefined && type !== change.type) return false;
   if (cls !== undefined && cls !== classification) return false;

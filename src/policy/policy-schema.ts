@@ -122,13 +122,14 @@ const OverrideSchema = z
   .object({
     match: z
       .object({
+        system: z.string().min(1).optional().describe('The ITSM system the change comes from: servicenow or jira.'),
         instance: z.string().min(1).optional(),
         type: z.enum(['standard', 'normal', 'emergency']).optional(),
         service: z.string().min(1).optional(),
         classification: z.enum(['major', 'minor', 'emergency']).optional(),
       })
       .strict()
-      .refine((m) => Object.keys(m).length > 0, 'match needs at least one of instance, type, service, classification'),
+      .refine((m) => Object.keys(m).length > 0, 'match needs at least one of system, instance, type, service, classification'),
     rules: RuleMap,
   })
   .strict();
@@ -150,7 +151,15 @@ export const PolicyFileSchema = z
       .prefault({}),
     rules: RuleMap.default({}),
     custom: z.array(CustomRuleSchema).default([]),
-    overrides: z.array(OverrideSchema).default([]),
+    // JSM's default change workflow has one approval step, "CAB approval", for every change type and no
+    // eCAB: on Jira an emergency change approved in that step counts for the eCAB. A policy that lists
+    // its own overrides lists this one too where it wants it (mappings/policy.default.yaml does).
+    overrides: z.array(OverrideSchema).default([
+      {
+        match: { system: 'jira', classification: 'emergency' },
+        rules: { 'scheduled.approvals': { emergency: { label: 'eCAB (on JSM the CAB approval step)', groups: ['eCAB', 'eCAB Approval', 'Emergency CAB', 'CAB Approval'], users: [] } } },
+      },
+    ]),
     calendar: z.array(WindowSchema).default([]),
     waivers: z.array(WaiverSchema).default([]),
     evidence: z

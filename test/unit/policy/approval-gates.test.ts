@@ -96,4 +96,16 @@ describe('gates into scheduled', () => {
     const result = gate('scheduled.approvals', mirrored(major, { approvals: [approved('CAB', { id: 'appr-7' })] }), context(AT));
     expect(result.evidence).toEqual([expect.objectContaining({ kind: 'approval', ref: 'appr-7' })]);
   });
+
+  it('takes JSM\'s one approval step, "CAB approval", for the eCAB on a Jira emergency change only (the default policy\'s override by system)', () => {
+    const jsm = gate('scheduled.approvals', mirrored({ type: 'emergency', system: 'jira', instance: 'jsm-cloud', nativeId: '10042', key: 'ITSM-42' }, { approvals: [approved('CAB approval')] }), context(AT));
+    expect(jsm.result).toBe('pass');
+    expect(jsm.reason).toMatch(/approved by Beth Anglin \(CAB approval\)/);
+    // ServiceNow has an eCAB of its own: there a CAB approval does not stand in for it.
+    const servicenow = gate('scheduled.approvals', mirrored({ type: 'emergency' }, { approvals: [approved('CAB approval')] }), context(AT));
+    expect(servicenow.result).toBe('fail');
+    // And on Jira the override changes nothing for a normal change's CAB.
+    const normal = gate('scheduled.approvals', mirrored({ ...major, system: 'jira', instance: 'jsm-cloud', nativeId: '10043', key: 'ITSM-43' }, { approvals: [approved('Change Management')] }), context(AT));
+    expect(normal.result).toBe('fail');
+  });
 });

@@ -130,7 +130,7 @@ describe('invalid policy files', () => {
     ['custom:\n  - { id: implement.window, into: implement, expr: "true", message: m }\n', /custom\[0\]\.id: rule "implement\.window" is a built-in rule id/],
     ['custom:\n  - { id: custom.a, into: new, expr: "true", message: m }\n', /custom\[0\]\.into: no gate guards the way back to new/],
     ['calendar:\n  - { id: w, kind: freeze, timeZone: UTC, days: [sat], start: "22:00" }\n', /calendar\[0\]\.end: a recurring window needs either end \(HH:MM\) or duration/],
-    ['overrides:\n  - { match: {}, rules: {} }\n', /overrides\[0\]\.match: match needs at least one of instance, type, service, classification/],
+    ['overrides:\n  - { match: {}, rules: {} }\n', /overrides\[0\]\.match: match needs at least one of system, instance, type, service, classification/],
     ['rules:\n  implement.window: { graceMinutes: 5 }\n  bogus: 1\n', /inline\.yaml:4:\d+ rules\.bogus/],
   ])('rejects %j', (body, message) => {
     const err = policyError(() => parsePolicy(`version: 1\n${body}`, 'inline.yaml'));
