@@ -275,18 +275,22 @@ export class MongoChangeStore implements ChangeStore {
   }
 
   async noteAssessed(changeId: string, seq: number): Promise<void> {
-    await this.#run('noteAssessed', { changeId }, async () => {
-      // Owed clears only when the noted revision is the latest; a revision stored meanwhile sets it again in its own write.
-      const caughtUp = await this.#c.changes.updateOne({ _id: changeId, assessedSeq: { $lt: seq }, lastSeq: { $lte: seq } }, { $set: { assessedSeq: seq, owed: false } });
-      if (caughtUp.matchedCount === 0) await this.#c.changes.updateOne({ _id: changeId, assessedSeq: { $lt: seq } }, { $set: { assessedSeq: seq } });
-    });
+    // The marks of this revision and earlier ones; a revision stored meanwhile has a mark of its own. Never
+    // an update of the change document, which a page may be moving right now (see OwedDoc).
+    await this.#run('noteAssessed', { changeId }, () => this.#c.owed.deleteMany({ changeId, seq: { $lte: seq } }));
   }
 
   async listOwedAssessments(query: { after?: string; limit: number }): Promise<string[]> {
     const limit = clampLimit(query.limit);
     return this.#run('listOwedAssessments', {}, async () => {
-      const docs = await this.#c.changes.find({ owed: true, _id: { $gt: query.after ?? '' } }, { projection: { _id: 1 } }).sort({ _id: 1 }).limit(limit).toArray();
-      return docs.map((d) => d._id);
+      // A change may owe several revisions: each change once, in id order.
+      const ids: string[] = [];
+      for await (const d of this.#c.owed.find({ changeId: { $gt: query.after ?? '' } }, { projection: { changeId: 1 } }).sort({ changeId: 1, seq: 1 })) {
+        if (ids.at(-1) === d.changeId) continue;
+        if (ids.length === limit) break;
+        ids.push(d.changeId);
+      }
+      return ids;
     });
   }
 

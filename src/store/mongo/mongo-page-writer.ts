@@ -29,7 +29,7 @@ import { diffChanges } from '../change-diff.ts';
 import { sha256Hex, stableStringify } from '../content-hash.ts';
 import { instantKey } from '../instant-key.ts';
 import { isDuplicateKey } from './mongo-connection.ts';
-import { againstHead, changeDocFields, type MirrorCollections, pairId, revisionId } from './mongo-mirror-docs.ts';
+import { againstHead, changeDocFields, insertOwed, type MirrorCollections, pairId, revisionId } from './mongo-mirror-docs.ts';
 import { writeChangesBatched, writeJournalBatched } from './mongo-page-batch.ts';
 
 export type Prepared =
@@ -147,10 +147,12 @@ export class MongoPageWriter {
         await raceWait(attempt);
         continue;
       }
+      // Owed before the change moves: a writer that dies in between leaves it owed, never assessed-looking.
+      await insertOwed(this.#c, [{ changeId: change.id, seq }]);
       const doc = changeDocFields(change, item, seq);
       if (head === null) {
         try {
-          await this.#c.changes.insertOne({ _id: change.id, ...doc, assessedSeq: 0 });
+          await this.#c.changes.insertOne({ _id: change.id, ...doc });
         } catch (err) {
           // Another writer stored the change first: read it again.
           if (isDuplicateKey(err)) {
