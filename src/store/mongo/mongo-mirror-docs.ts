@@ -188,7 +188,7 @@ async function moveLegacyOwed(c: MirrorCollections): Promise<void> {
   if ((await c.meta.findOne({ _id: OWED_MOVED_ID })) !== null) return;
   const legacy = await c.changes.find({ owed: true }, { projection: { lastSeq: 1 } }).toArray();
   await insertOwed(c, legacy.map((d) => ({ changeId: d._id, seq: d.lastSeq })));
-  // A replica starting at the same time may note it first (the upserts then collide).
+  // A replica starting at the same time may note it first (the inserts then collide).
   await c.meta.insertOne({ _id: OWED_MOVED_ID, n: 1 }).catch((err: unknown) => {
     if ((err as { code?: unknown } | null)?.code !== 11000) throw err;
   });
