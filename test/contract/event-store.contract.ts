@@ -89,16 +89,17 @@ export function describeEventStoreContract(name: string, open: () => Promise<Eve
     });
 
     it('stores deliveries that arrive at once (a burst of webhooks), each once, and answers the replay among them as a duplicate', async () => {
-      const results = await Promise.all([delivery(1), delivery(2), delivery(1, { rawBody: Buffer.from('{"replay":true}') }), delivery(3)].map((d) => store.record(d)));
-      expect(results.map((r) => [r.id, r.duplicate])).toEqual([
-        ['github:guid-1', false],
-        ['github:guid-2', false],
-        ['github:guid-1', true],
-        ['github:guid-3', false],
-      ]);
+      const burst = [delivery(1), delivery(2), delivery(1, { rawBody: Buffer.from('{"replay":true}') }), delivery(3)];
+      const results = await Promise.all(burst.map((d) => store.record(d)));
+      // Which of the two copies of guid-1 the store takes first is up to it (MongoDB inserts them over
+      // several connections); exactly one is stored, and the other is answered as its duplicate.
+      expect(results.map((r) => r.id)).toEqual(['github:guid-1', 'github:guid-2', 'github:guid-1', 'github:guid-3']);
+      expect([results[1]?.duplicate, results[3]?.duplicate]).toEqual([false, false]);
+      expect([results[0]?.duplicate, results[2]?.duplicate].toSorted()).toEqual([false, true]);
+      const kept = results[0]?.duplicate === false ? burst[0] : burst[2];
       expect(await store.pendingCount()).toBe(3);
       const claimed = await store.claim(10, at(10_000));
-      expect(claimed.map((d) => [d.deliveryId, d.rawBody.toString('utf8')])).toEqual([1, 2, 3].map((n) => [`guid-${n}`, delivery(n).rawBody.toString('utf8')]));
+      expect(claimed.map((d) => [d.deliveryId, d.rawBody.toString('utf8')])).toEqual([kept, burst[1], burst[3]].map((d) => [d?.deliveryId, d?.rawBody.toString('utf8')]));
     });
 
     it('hands a pending delivery to one claim at a time, oldest first, and again once the lease runs out', async () => {

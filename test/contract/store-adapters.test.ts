@@ -164,6 +164,68 @@ describe('MongoDB store: replicas writing the same changes at once', () => {
   });
 });
 
+// FerretDB writes a whole document back on every update: an assessment mark kept on the change
+// document could undo a move of that change a page made at the same moment.
+describe('MongoDB store: one replica assessing while another stores new versions', () => {
+  it('keeps every change at its newest version, owed until that version is noted', async () => {
+    const database = freshDatabase();
+    const [a, b] = await Promise.all([openStores({ kind: 'mongodb', uri: mongoUri, database }), openStores({ kind: 'mongodb', uri: mongoUri, database })]);
+    if (a === undefined || b === undefined) throw new Error('not opened');
+    opened.push(a, b);
+    const v1 = buildChanges(10, 1, { nativeRevision: 1 });
+    await a.changes.applyPage('sn-prod', 'changes', v1.map((change) => ({ kind: 'change', change })), null);
+    const raced = 5;
+    const pages = { storing: true };
+    const noting = (async () => {
+      // Notes each change at the revision it is at, as the runner does, while the pages are stored.
+      while (pages.storing) for (const change of v1) await b.changes.noteAssessed(change.id, await b.changes.lastRevisionSeq(change.id));
+    })();
+    for (let n = 2; n <= raced; n++) {
+      const page = v1.map((c) => ({ ...c, nativeRevision: n, title: `${c.title} (edit ${n})` }));
+      await a.changes.applyPage('sn-prod', 'changes', page.map((change) => ({ kind: 'change', change })), null);
+    }
+    pages.storing = false;
+    await noting;
+    for (const change of v1) {
+      expect((await b.changes.getChange(change.id))?.change.title).toBe(`${change.title} (edit ${raced})`);
+      expect(await b.changes.lastRevisionSeq(change.id)).toBe(raced);
+    }
+    // A version stored after the last mark is owed until noted.
+    const next = v1.map((c) => ({ ...c, nativeRevision: raced + 1, title: `${c.title} (edit ${raced + 1})` }));
+    expect(await a.changes.applyPage('sn-prod', 'changes', next.map((change) => ({ kind: 'change', change })), null)).toMatchObject({ changesWritten: 10 });
+    for (const change of v1.slice(0, 5)) await b.changes.noteAssessed(change.id, raced + 1);
+    expect(await a.changes.listOwedAssessments({ limit: 20 })).toEqual(v1.slice(5).map((c) => c.id).toSorted());
+  });
+
+  it('still owes what an earlier version marked owed on the change document', async () => {
+    const database = freshDatabase();
+    const first = await openStores({ kind: 'mongodb', uri: mongoUri, database });
+    opened.push(first);
+    const [owed, assessed] = buildChanges(2, 1);
+    if (owed === undefined || assessed === undefined) throw new Error('no change built');
+    await first.changes.applyPage('sn-prod', 'changes', [owed, assessed].map((change) => ({ kind: 'change', change })), null);
+    // A store an earlier version wrote: the marks are fields of the change documents, none of their own yet.
+    const client = await MongoClient.connect(mongoUri);
+    try {
+      const db = client.db(database);
+      await db.collection('owed_assessments').deleteMany({});
+      await db.collection('mirror_meta').deleteMany({ _id: 'owed-assessments-moved' as never });
+      await db.collection('changes').updateOne({ _id: owed.id as never }, { $set: { owed: true, assessedSeq: 0 } });
+      await db.collection('changes').updateOne({ _id: assessed.id as never }, { $set: { owed: false, assessedSeq: 1 } });
+    } finally {
+      await client.close();
+    }
+    const upgraded = await openStores({ kind: 'mongodb', uri: mongoUri, database });
+    opened.push(upgraded);
+    expect(await upgraded.changes.listOwedAssessments({ limit: 10 })).toEqual([owed.id]);
+    await upgraded.changes.noteAssessed(owed.id, 1);
+    // Moved once: a later start does not owe it again.
+    const restarted = await openStores({ kind: 'mongodb', uri: mongoUri, database });
+    opened.push(restarted);
+    expect(await restarted.changes.listOwedAssessments({ limit: 10 })).toEqual([]);
+  });
+});
+
 describe('MongoDB store: a replica killed in the middle of a claim', () => {
   it('leaves the outbox item to another replica once its turn is abandoned, never to two live ones at once', async () => {
     const database = freshDatabase();

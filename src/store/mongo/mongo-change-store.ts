@@ -275,19 +275,22 @@ export class MongoChangeStore implements ChangeStore {
   }
 
   async noteAssessed(changeId: string, seq: number): Promise<void> {
-    await this.#run('noteAssessed', { changeId }, async () => {
-      // Owed clears only when the noted revision is the latest; a revision stored meanwhile sets it again in its own write.
-      const caughtUp = await this.#c.changes.updateOne({ _id: changeId, assessedSeq: { $lt: seq }, lastSeq: { $lte: seq } }, { $set: { assessedSeq: seq, owed: false } });
-      if (caughtUp.matchedCount === 0) await this.#c.changes.updateOne({ _id: changeId, assessedSeq: { $lt: seq } }, { $set: { assessedSeq: seq } });
-    });
+    // The marks of this revision and earlier ones; a revision stored meanwhile has a mark of its own. Never
+    // an update of the change document, which a page may be moving right now (see OwedDoc).
+    await this.#run('noteAssessed', { changeId }, () => this.#c.owed.deleteMany({ changeId, seq: { $lte: seq } }));
   }
 
   async listOwedAssessments(query: { instance?: string; after?: string; limit: number }): Promise<string[]> {
     const limit = clampLimit(query.limit);
     return this.#run('listOwedAssessments', {}, async () => {
-      const filter = { owed: true, ...(query.instance === undefined ? {} : { instance: query.instance }), _id: { $gt: query.after ?? '' } };
-      const docs = await this.#c.changes.find(filter, { projection: { _id: 1 } }).sort({ _id: 1 }).limit(limit).toArray();
-      return docs.map((d) => d._id);
+      // A change may owe several revisions: each change once, in id order.
+      const ids: string[] = [];
+      for await (const d of this.#c.owed.find(owedFilter(query.instance, query.after), { projection: { changeId: 1 } }).sort({ changeId: 1, seq: 1 })) {
+        if (ids.at(-1) === d.changeId) continue;
+        if (ids.length === limit) break;
+        ids.push(d.changeId);
+      }
+      return ids;
     });
   }
 
@@ -318,3 +321,9 @@ function authorOf(json: string | undefined): Pick<Revision, 'author' | 'authorUn
   return author === null ? { author: null, authorUnknown: 'not-named' } : { author };
 }
 
+/** Owed marks after `after` (a change id), of one instance's changes when given (ids are `system:instance:nativeId`). */
+function owedFilter(instance: string | undefined, after: string | undefined): Record<string, unknown> {
+  const changeId: Record<string, unknown> = { $gt: after ?? '' };
+  if (instance !== undefined) changeId['$regex'] = `^[^:]+:${instance.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:`;
+  return { changeId };
+}

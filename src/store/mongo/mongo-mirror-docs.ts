@@ -5,7 +5,7 @@
 // `$`, which not every MongoDB-compatible server accepts as field names, and
 // the hot path compares hashes, never the parsed content.
 
-import type { Collection, Db } from 'mongodb';
+import { type Collection, type Db, MongoBulkWriteError } from 'mongodb';
 import type { Change } from '../../domain/change.ts';
 import { changeRefKeys, isActiveState, NO_WINDOW, windowDays } from '../change-refs.ts';
 import { instantKey } from '../instant-key.ts';
@@ -25,10 +25,12 @@ export interface ChangeDoc {
   nativeRevision: number;
   hash: string;
   lastSeq: number;
-  /** The latest revision the assessment runner looked at (noteAssessed). */
-  assessedSeq: number;
-  /** lastSeq > assessedSeq, kept as a field: an index cannot compare two fields. */
-  owed: boolean;
+  /**
+   * Where earlier versions kept the "owed an assessment" mark. Nothing writes them now: the assessment
+   * runner's mark is an `OwedDoc` (see there); start-up moves a store's remaining marks there once.
+   */
+  assessedSeq?: number;
+  owed?: boolean;
   json: string;
   /** The change without its source payload (what validation reads). */
   core: string;
@@ -95,6 +97,23 @@ export interface RejectedDoc {
   lastSeen: string;
 }
 
+/**
+ * One revision owed an assessment: inserted by the page writer that stores revision `seq` (before it
+ * moves the change there), deleted by `noteAssessed` for every revision up to the one assessed. Its own
+ * document, never a field of the change: FerretDB writes a whole document back on every update, so an
+ * assessment mark written on the change could undo a page's concurrent move of it. An insert and a
+ * delete by `_id` never write a document another writer is updating.
+ */
+export interface OwedDoc {
+  /** revisionId(changeId, seq). */
+  _id: string;
+  changeId: string;
+  seq: number;
+}
+
+/** The mirror_meta document saying a store's owed marks were moved out of its change documents. */
+export const OWED_MOVED_ID = 'owed-assessments-moved';
+
 /** One document whose counter every mirror write bumps: the read cache's "mirror unchanged" signal. */
 export interface MetaDoc {
   _id: string;
@@ -111,6 +130,7 @@ export interface MirrorCollections {
   cursors: Collection<CursorDoc>;
   rejected: Collection<RejectedDoc>;
   meta: Collection<MetaDoc>;
+  owed: Collection<OwedDoc>;
 }
 
 export function mirrorCollections(db: Db): MirrorCollections {
@@ -122,6 +142,7 @@ export function mirrorCollections(db: Db): MirrorCollections {
     cursors: db.collection<CursorDoc>('cursors'),
     rejected: db.collection<RejectedDoc>('rejected_records'),
     meta: db.collection<MetaDoc>('mirror_meta'),
+    owed: db.collection<OwedDoc>('owed_assessments'),
   };
 }
 
@@ -139,7 +160,7 @@ export const NEIGHBOUR_INDEXES = {
 } as const;
 
 /** Indexes earlier versions created and nothing reads any more (each costs every write). */
-const RETIRED_INDEXES = ['neighbours_by_day', 'neighbours'];
+const RETIRED_INDEXES = ['neighbours_by_day', 'neighbours', 'owed_assessment'];
 
 export async function ensureMirrorIndexes(c: MirrorCollections): Promise<void> {
   await dropRetiredIndexes(c);
@@ -147,14 +168,44 @@ export async function ensureMirrorIndexes(c: MirrorCollections): Promise<void> {
     c.changes.createIndex({ updatedAt: 1, _id: 1 }, { name: 'by_updated' }),
     c.changes.createIndex({ instance: 1, updatedAt: 1, _id: 1 }, { name: 'by_instance_updated' }),
     c.changes.createIndex({ keyLower: 1, updatedAt: -1, _id: -1 }, { name: 'by_key' }),
-    c.changes.createIndex({ owed: 1, _id: 1 }, { name: 'owed_assessment' }),
     c.changes.createIndex(NEIGHBOUR_INDEXES.byDay.key, { name: NEIGHBOUR_INDEXES.byDay.name }),
     c.changes.createIndex(NEIGHBOUR_INDEXES.byRef.key, { name: NEIGHBOUR_INDEXES.byRef.name }),
     c.revisions.createIndex({ changeId: 1, seq: 1 }, { name: 'by_change' }),
     c.approvals.createIndex({ instance: 1, changeNativeId: 1, at: 1, id: 1 }, { name: 'by_change' }),
     c.journal.createIndex({ instance: 1, changeNativeId: 1, at: 1, id: 1 }, { name: 'by_change' }),
     c.rejected.createIndex({ instance: 1, stream: 1, ref: 1 }, { name: 'by_stream' }),
+    c.owed.createIndex({ changeId: 1, seq: 1 }, { name: 'by_change' }),
   ]);
+  await moveLegacyOwed(c);
+}
+
+/**
+ * Once per store: a change an earlier version marked owed on its document (`owed: true`) gets an
+ * `OwedDoc` for its latest revision. Replicas starting together may both do it; the inserts are
+ * idempotent, and at worst a change noted meanwhile is assessed once more.
+ */
+async function moveLegacyOwed(c: MirrorCollections): Promise<void> {
+  if ((await c.meta.findOne({ _id: OWED_MOVED_ID })) !== null) return;
+  const legacy = await c.changes.find({ owed: true }, { projection: { lastSeq: 1 } }).toArray();
+  await insertOwed(c, legacy.map((d) => ({ changeId: d._id, seq: d.lastSeq })));
+  // A replica starting at the same time may note it first (the inserts then collide).
+  await c.meta.insertOne({ _id: OWED_MOVED_ID, n: 1 }).catch((err: unknown) => {
+    if ((err as { code?: unknown } | null)?.code !== 11000) throw err;
+  });
+}
+
+/** Marks revisions owed an assessment; a mark already there (a replay, another writer) stays as it is. */
+export async function insertOwed(c: MirrorCollections, revisions: readonly { changeId: string; seq: number }[]): Promise<void> {
+  if (revisions.length === 0) return;
+  try {
+    await c.owed.insertMany(
+      revisions.map((r) => ({ _id: revisionId(r.changeId, r.seq), changeId: r.changeId, seq: r.seq })),
+      { ordered: false },
+    );
+  } catch (err) {
+    const errors = err instanceof MongoBulkWriteError ? (Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors]) : null;
+    if (errors === null || errors.length === 0 || errors.some((e) => e.code !== 11000)) throw err;
+  }
 }
 
 /** Drops the retired indexes a store still has; a store without them (new, or already upgraded) is left as it is. */
@@ -188,7 +239,7 @@ export function refFields(change: Change): Pick<ChangeDoc, 'refs' | 'refDays' | 
 }
 
 /** The change document for version `seq` of a change (both page paths write the same one). */
-export function changeDocFields(change: Change, item: { hash: string; json: string; core: string }, seq: number): Omit<ChangeDoc, '_id' | 'assessedSeq'> {
+export function changeDocFields(change: Change, item: { hash: string; json: string; core: string }, seq: number): Omit<ChangeDoc, '_id'> {
   return {
     instance: change.instance,
     system: change.system,
@@ -200,7 +251,6 @@ export function changeDocFields(change: Change, item: { hash: string; json: stri
     nativeRevision: change.nativeRevision,
     hash: item.hash,
     lastSeq: seq,
-    owed: true,
     json: item.json,
     core: item.core,
     ...refFields(change),

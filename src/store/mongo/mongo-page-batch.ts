@@ -12,7 +12,7 @@ import type { Change } from '../../domain/change.ts';
 import { diffChanges } from '../change-diff.ts';
 import type { ApplyResult } from '../change-store.ts';
 import { instantKey } from '../instant-key.ts';
-import { againstHead, type ChangeDoc, changeDocFields, type ChildDoc, type MirrorCollections, revisionId, type RevisionDoc } from './mongo-mirror-docs.ts';
+import { againstHead, type ChangeDoc, changeDocFields, type ChildDoc, insertOwed, type MirrorCollections, revisionId, type RevisionDoc } from './mongo-mirror-docs.ts';
 import type { Prepared } from './mongo-page-writer.ts';
 
 type ChangeItem = Extract<Prepared, { kind: 'change' }>;
@@ -22,7 +22,7 @@ interface Planned {
   item: ChangeItem;
   revision: RevisionDoc;
   head: Pick<ChangeDoc, '_id' | 'hash' | 'lastSeq' | 'json'> | null;
-  doc: Omit<ChangeDoc, '_id' | 'assessedSeq'>;
+  doc: Omit<ChangeDoc, '_id'>;
 }
 
 /** The indexes of the batch's writes the server refused (duplicate keys among them). */
@@ -86,6 +86,8 @@ export async function writeChangesBatched(c: MirrorCollections, items: readonly 
     return !refused.has(i);
   });
   if (go.length === 0) return slow;
+  // Owed before the changes move (mongo-mirror-docs.ts, OwedDoc).
+  await insertOwed(c, go.map((p) => ({ changeId: p.item.change.id, seq: p.revision.seq })));
   // The first revision's diff is derived from the change: keep the first version before it is overwritten.
   const snapshots = go.filter((p) => p.head?.lastSeq === 1);
   if (snapshots.length > 0) {
@@ -96,7 +98,7 @@ export async function writeChangesBatched(c: MirrorCollections, items: readonly 
   }
   const ops: AnyBulkWriteOperation<ChangeDoc>[] = go.map((p) =>
     p.head === null
-      ? { insertOne: { document: { _id: p.item.change.id, ...p.doc, assessedSeq: 0 } } }
+      ? { insertOne: { document: { _id: p.item.change.id, ...p.doc } } }
       : { updateOne: { filter: { _id: p.item.change.id, lastSeq: p.head.lastSeq, hash: p.head.hash }, update: { $set: p.doc } } },
   );
   let failed = new Set<number>();

@@ -29,7 +29,7 @@ import { diffChanges } from '../change-diff.ts';
 import { sha256Hex, stableStringify } from '../content-hash.ts';
 import { instantKey } from '../instant-key.ts';
 import { isDuplicateKey } from './mongo-connection.ts';
-import { againstHead, changeDocFields, type MirrorCollections, pairId, revisionId } from './mongo-mirror-docs.ts';
+import { againstHead, changeDocFields, insertOwed, type MirrorCollections, pairId, revisionId } from './mongo-mirror-docs.ts';
 import { writeChangesBatched, writeJournalBatched } from './mongo-page-batch.ts';
 
 export type Prepared =
@@ -94,8 +94,8 @@ export class MongoPageWriter {
   }
 
   /**
-   * Marks owed the mirrored changes among `nativeIds` that were not: their noted revision steps back behind the
-   * latest, as on SQLite, so noting the latest clears it. After the children's writes (no transaction holds a page
+   * Marks owed the latest revision of the mirrored changes among `nativeIds` (a mark already there stays), so
+   * noting the latest clears it, as on SQLite. After the children's writes (no transaction holds a page
    * together): a process that dies in between leaves them unmarked, as a SQLite page is never half-stored.
    */
   async #oweAssessments(instance: string, nativeIds: ReadonlySet<string>): Promise<void> {
@@ -103,12 +103,8 @@ export class MongoPageWriter {
     const one = await this.#c.changes.findOne({ instance }, { projection: { system: 1 } });
     if (one === null) return;
     const ids = [...nativeIds].map((nativeId) => `${one.system}:${instance}:${nativeId}`);
-    const caughtUp = await this.#c.changes.find({ _id: { $in: ids }, owed: false }, { projection: { lastSeq: 1 } }).toArray();
-    if (caughtUp.length === 0) return;
-    await this.#c.changes.bulkWrite(
-      caughtUp.map((doc) => ({ updateOne: { filter: { _id: doc._id, lastSeq: doc.lastSeq, owed: false }, update: { $set: { owed: true, assessedSeq: doc.lastSeq - 1 } } } })),
-      { ordered: false },
-    );
+    const mirrored = await this.#c.changes.find({ _id: { $in: ids } }, { projection: { lastSeq: 1 } }).toArray();
+    await insertOwed(this.#c, mirrored.map((doc) => ({ changeId: doc._id, seq: doc.lastSeq })));
   }
 
   async #items(instance: string, stream: string, items: readonly Prepared[], observedAt: string, result: ApplyResult, hasRejected: boolean, touched: Set<string>): Promise<void> {
@@ -172,10 +168,12 @@ export class MongoPageWriter {
         await raceWait(attempt);
         continue;
       }
+      // Owed before the change moves: a writer that dies in between leaves it owed, never assessed-looking.
+      await insertOwed(this.#c, [{ changeId: change.id, seq }]);
       const doc = changeDocFields(change, item, seq);
       if (head === null) {
         try {
-          await this.#c.changes.insertOne({ _id: change.id, ...doc, assessedSeq: 0 });
+          await this.#c.changes.insertOne({ _id: change.id, ...doc });
         } catch (err) {
           // Another writer stored the change first: read it again.
           if (isDuplicateKey(err)) {
