@@ -151,15 +151,7 @@ export const PolicyFileSchema = z
       .prefault({}),
     rules: RuleMap.default({}),
     custom: z.array(CustomRuleSchema).default([]),
-    // JSM's default change workflow has one approval step, "CAB approval", for every change type and no
-    // eCAB: on Jira an emergency change approved in that step counts for the eCAB. A policy that lists
-    // its own overrides lists this one too where it wants it (mappings/policy.default.yaml does).
-    overrides: z.array(OverrideSchema).default([
-      {
-        match: { system: 'jira', classification: 'emergency' },
-        rules: { 'scheduled.approvals': { emergency: { label: 'eCAB (on JSM the CAB approval step)', groups: ['eCAB', 'eCAB Approval', 'Emergency CAB', 'CAB Approval'], users: [] } } },
-      },
-    ]),
+    overrides: z.array(OverrideSchema).default([]),
     calendar: z.array(WindowSchema).default([]),
     waivers: z.array(WaiverSchema).default([]),
     evidence: z

@@ -36,9 +36,12 @@ describe('the default policy', () => {
     for (const change of [buildChange(), buildChange({ type: 'standard' }), buildChange({ type: 'emergency' }), buildChange({ risk: { impact: 'high', probability: null, level: null } })]) {
       expect(resolveRules(bare, change, 'major')).toEqual(resolveRules(DEFAULT_POLICY, change, 'major'));
     }
-    const { version: _a, file: _b, rules: _r, ...defaults } = DEFAULT_POLICY;
-    const { version: _c, file: _d, rules: _s, ...built } = bare;
+    const { version: _a, file: _b, rules: _r, overrides: fileOverrides, ...defaults } = DEFAULT_POLICY;
+    const { version: _c, file: _d, rules: _s, overrides: bareOverrides, ...built } = bare;
     expect(built).toEqual(defaults);
+    // The one thing the file adds: its per-system override for JSM's single approval step (mappings/README.md says so).
+    expect(bareOverrides).toEqual([]);
+    expect(fileOverrides.map((o) => o.match)).toEqual([{ system: 'jira', classification: 'emergency' }]);
   });
 
   it('keeps the version when only comments or layout change, and moves it when a value does', () => {
