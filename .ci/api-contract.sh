@@ -26,7 +26,7 @@ trap cleanup EXIT
 
 # The demo's store goes under the temporary directory (the working directory), not the checkout.
 (cd "$work" && exec env CHANGEGATE_LISTEN="127.0.0.1:$port" CHANGEGATE_API_TOKENS="$token" \
-  "$repo/node_modules/.bin/node" --max-semi-space-size=4 "$repo/src/main.ts" serve >"$work/serve.log" 2>&1) &
+  "$repo/node_modules/.bin/node" --max-semi-space-size=8 "$repo/src/main.ts" serve >"$work/serve.log" 2>&1) &
 server_pid=$!
 
 base="http://127.0.0.1:$port"

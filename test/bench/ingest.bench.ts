@@ -83,7 +83,7 @@ function startServer(dir: string): Promise<Server> {
   // As `npm start` runs it (package.json), with the listening URL the only line read from stdout.
   const profile = process.env.CG_BENCH_CPU_PROF;
   const profiling = profile === undefined || profile === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${profile}`];
-  const child = spawn(process.execPath, ['--max-semi-space-size=4', ...profiling, join(ROOT, 'src/main.ts'), 'serve', '--config', config], {
+  const child = spawn(process.execPath, ['--max-semi-space-size=8', ...profiling, join(ROOT, 'src/main.ts'), 'serve', '--config', config], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, CHANGEGATE_LISTEN: '127.0.0.1:0' },
   });

@@ -16,7 +16,7 @@ const DIR = import.meta.dirname;
 const SUFFIX = '.bench.ts';
 // The young-generation cap the service runs with (package.json `start`), where the
 // benchmark measures the service's own process; the mirror benchmark sets it on its phases.
-const NODE_FLAGS: Readonly<Record<string, readonly string[]>> = { validate: ['--max-semi-space-size=4'] };
+const NODE_FLAGS: Readonly<Record<string, readonly string[]>> = { validate: ['--max-semi-space-size=8'] };
 
 interface Bench {
   name: string;

@@ -161,7 +161,7 @@ function startServer(storePath: string, route: Route): Promise<Server> {
   // CG_BENCH_CPU_PROF=<dir>: the validate server (or CG_BENCH_CPU_PROF_ROUTE's) writes a V8 CPU profile there when it stops.
   const profile = process.env.CG_BENCH_CPU_PROF;
   const profiling = route === (process.env.CG_BENCH_CPU_PROF_ROUTE ?? 'validate') && profile !== undefined && profile !== '' ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
-  const child = spawn(process.execPath, ['--max-semi-space-size=4', ...profiling, import.meta.filename, '--phase', 'serve', '--store-at', storePath, '--route', route], {
+  const child = spawn(process.execPath, ['--max-semi-space-size=8', ...profiling, import.meta.filename, '--phase', 'serve', '--store-at', storePath, '--route', route], {
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
   const cpuMicros = () =>

@@ -41,7 +41,7 @@ interface Exit {
 
 /** Runs the unpacked package's entry point the way the image's ENTRYPOINT does. */
 function changegate(pkg: string, args: string[]): { child: ChildProcess; exited: Promise<Exit> } {
-  const child = spawn(process.execPath, ['--max-semi-space-size=4', 'src/main.ts', ...args], {
+  const child = spawn(process.execPath, ['--max-semi-space-size=8', 'src/main.ts', ...args], {
     cwd: pkg,
     env: { ...process.env, NODE_ENV: 'production', CHANGEGATE_CONFIG: '' },
     stdio: ['ignore', 'ignore', 'pipe'],
