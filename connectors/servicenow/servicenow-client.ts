@@ -134,6 +134,30 @@ export function createServiceNowClient(instance: ServiceNowClientInstance, deps:
     return (res.data as { result: unknown }).result;
   }
 
+  /** One record's `result` (a GET, PATCH or upload of one record). */
+  function oneRecord(res: HttpResult, path: string): Record<string, unknown> {
+    const result = envelope(res, path);
+    if (typeof result !== 'object' || result === null || Array.isArray(result)) throw badResponse(res, path, 'a "result" that is not one record');
+    return result as Record<string, unknown>;
+  }
+
+  /** A list's `result` and whether another page follows (Link header, else X-Total-Count, else a full page). */
+  function listPage(res: HttpResult, path: string, params: Record<string, string | number | boolean | undefined>): { records: unknown[]; total: number | null; hasNext: boolean } {
+    const result = envelope(res, path);
+    if (!Array.isArray(result)) throw badResponse(res, path, 'a "result" that is not a list');
+    const totalHeader = res.headers['x-total-count'];
+    const total = totalHeader !== undefined && /^\d+$/.test(totalHeader.trim()) ? Number(totalHeader) : null;
+    const offset = Number(params['sysparm_offset'] ?? 0);
+    const limit = Number(params['sysparm_limit'] ?? 10_000);
+    const link = res.headers['link'];
+    let hasNext: boolean;
+    if (link !== undefined && link !== '') hasNext = hasNextLink(link);
+    else if (total !== null) hasNext = offset + limit < total;
+    // No paging headers at all (sysparm_suppress_pagination_header): a full page may have a successor.
+    else hasNext = result.length >= limit;
+    return { records: result, total, hasNext };
+  }
+
   return {
     instanceId: instance.id,
     baseUrl: instance.baseUrl,
@@ -141,28 +165,14 @@ export function createServiceNowClient(instance: ServiceNowClientInstance, deps:
     async getTable(table, params, signal) {
       const path = `${TABLE_PATH}/${encodeURIComponent(table)}`;
       const res = await http.request({ path, pathTemplate: `${TABLE_PATH}/${table}`, params, ...(signal ? { signal } : {}) });
-      const result = envelope(res, path);
-      if (!Array.isArray(result)) throw badResponse(res, path, 'a "result" that is not a list');
-      const totalHeader = res.headers['x-total-count'];
-      const total = totalHeader !== undefined && /^\d+$/.test(totalHeader.trim()) ? Number(totalHeader) : null;
-      const offset = Number(params['sysparm_offset'] ?? 0);
-      const limit = Number(params['sysparm_limit'] ?? 10_000);
-      const link = res.headers['link'];
-      let hasNext: boolean;
-      if (link !== undefined && link !== '') hasNext = hasNextLink(link);
-      else if (total !== null) hasNext = offset + limit < total;
-      // No paging headers at all (sysparm_suppress_pagination_header): a full page may have a successor.
-      else hasNext = result.length >= limit;
-      return { records: result, total, hasNext, apiCalls: res.attempts };
+      return { ...listPage(res, path, params), apiCalls: res.attempts };
     },
 
     async getRecord(table, sysId, params, signal) {
       const path = `${TABLE_PATH}/${encodeURIComponent(table)}/${encodeURIComponent(sysId)}`;
       const res = await http.request({ path, pathTemplate: `${TABLE_PATH}/${table}/{sys_id}`, params, acceptStatuses: [404], ...(signal ? { signal } : {}) });
       if (res.status === 404) return { record: null, apiCalls: res.attempts };
-      const result = envelope(res, path);
-      if (typeof result !== 'object' || result === null || Array.isArray(result)) throw badResponse(res, path, 'a "result" that is not one record');
-      return { record: result as Record<string, unknown>, apiCalls: res.attempts };
+      return { record: oneRecord(res, path), apiCalls: res.attempts };
     },
 
     async patchRecord(table, sysId, fields, params = {}, signal) {
@@ -177,20 +187,12 @@ export function createServiceNowClient(instance: ServiceNowClientInstance, deps:
         ...(signal ? { signal } : {}),
       });
       if (res.status === 404) return { record: null, apiCalls: res.attempts };
-      const result = envelope(res, path);
-      if (typeof result !== 'object' || result === null || Array.isArray(result)) throw badResponse(res, path, 'a "result" that is not one record');
-      return { record: result as Record<string, unknown>, apiCalls: res.attempts };
+      return { record: oneRecord(res, path), apiCalls: res.attempts };
     },
 
     async listAttachments(query, params = {}, signal) {
       const res = await http.request({ path: ATTACHMENT_PATH, params: { ...params, sysparm_query: query }, ...(signal ? { signal } : {}) });
-      const result = envelope(res, ATTACHMENT_PATH);
-      if (!Array.isArray(result)) throw badResponse(res, ATTACHMENT_PATH, 'a "result" that is not a list');
-      const totalHeader = res.headers['x-total-count'];
-      const total = totalHeader !== undefined && /^\d+$/.test(totalHeader.trim()) ? Number(totalHeader) : null;
-      const link = res.headers['link'];
-      const hasNext = link !== undefined && link !== '' ? hasNextLink(link) : total !== null && Number(params['sysparm_offset'] ?? 0) + result.length < total;
-      return { records: result, total, hasNext, apiCalls: res.attempts };
+      return { ...listPage(res, ATTACHMENT_PATH, params), apiCalls: res.attempts };
     },
 
     async uploadAttachment(table, sysId, file, signal) {
@@ -204,9 +206,7 @@ export function createServiceNowClient(instance: ServiceNowClientInstance, deps:
         ...(signal ? { signal } : {}),
       });
       if (res.status === 404) return { record: null, apiCalls: res.attempts };
-      const result = envelope(res, path);
-      if (typeof result !== 'object' || result === null || Array.isArray(result)) throw badResponse(res, path, 'a "result" that is not one record');
-      return { record: result as Record<string, unknown>, apiCalls: res.attempts };
+      return { record: oneRecord(res, path), apiCalls: res.attempts };
     },
   };
 }
