@@ -30,10 +30,12 @@ export interface ServiceNowConnectorDeps {
   retry?: Partial<RetryPolicy>;
 }
 
+// Children first: when a page of changes is stored, their approvals and notes up to the run's start are
+// already in the mirror, so the page is judged while the next one is fetched (sync-engine.ts).
 export const SERVICENOW_STREAMS: readonly StreamDeclaration[] = [
-  { name: 'changes', description: 'change_request records by (sys_updated_on, sys_id)' },
   { name: 'approvals', description: 'sysapproval_approver rows of change requests by (sys_updated_on, sys_id)' },
   { name: 'journal', description: 'work notes and comments of change requests (sys_journal_field) by (sys_created_on, sys_id)' },
+  { name: 'changes', description: 'change_request records by (sys_updated_on, sys_id)' },
 ];
 
 /** Every read asks for both value and display value, without reference links (reference §1.4). */

@@ -34,7 +34,7 @@ import { assessmentDraft, enforcementDraft, revisionDraft } from './evidence-dra
 import { approvalAndWaiverDrafts } from './approval-waiver-drafts.ts';
 import { waiversFor } from '../policy/policy-config.ts';
 import { queueEvidencePublication } from './evidence-publication.ts';
-import { buildPolicyContext, judgedChange, type EventSource } from './policy-context.ts';
+import { buildPolicyContext, judgedChange, readsNeighbours, type EventSource } from './policy-context.ts';
 import type { StateNamer } from '../kit/ticket-note.ts';
 import { assessmentNote, namerFor, ticketVerdict } from './verdict-text.ts';
 
@@ -89,12 +89,21 @@ export interface AssessOptions {
    * ("23 h away" → "22 h away"), so the ticket gets no comment every tick.
    */
   clockTick?: boolean;
+  /**
+   * The sync that wrote the change is still running: a change whose verdict
+   * reads other changes (the overlap gate's neighbours, maybe on a later page)
+   * is left owed, for the pass at the end of the run; the others are judged now.
+   */
+  midRun?: boolean;
 }
 
 export interface RunResult {
   changeId: string | null;
-  /** `assessed`: evaluated and stored; `unchanged`: inputs as last assessed, nothing done; `reverting`: a revert is queued, assessment waits for it; `missing`: no such change. */
-  status: 'assessed' | 'unchanged' | 'reverting' | 'missing';
+  /**
+   * `assessed`: evaluated and stored; `unchanged`: inputs as last assessed, nothing done; `reverting`: a revert is queued,
+   * assessment waits for it; `deferred`: left owed until the sync that wrote it ends (`midRun`); `missing`: no such change.
+   */
+  status: 'assessed' | 'unchanged' | 'reverting' | 'deferred' | 'missing';
   assessment: Assessment | null;
   outcomeChanged: boolean;
   /** Idempotency keys queued by this run (enforcement included). */
@@ -164,8 +173,8 @@ export class AssessmentRunner {
    * the writes of each WRITE_BATCH of them together. Never throws; failures are
    * logged and counted per change, and a failed change stays owed.
    */
-  async onChangesWritten(instance: string, changeIds: readonly string[]): Promise<void> {
-    await this.assessAll(instance, changeIds);
+  async onChangesWritten(instance: string, changeIds: readonly string[], context?: { midRun: boolean }): Promise<void> {
+    await this.assessAll(instance, changeIds, context?.midRun === true ? { midRun: true } : {});
   }
 
   /**
@@ -293,6 +302,9 @@ export class AssessmentRunner {
     const mirrored = await deps.store.getChange(idOrKey, { withoutRaw: true });
     if (mirrored === null) return { changeId: null, status: 'missing', assessment: null, outcomeChanged: false, enqueued: [], enforcements: [] };
     const { change } = mirrored;
+    if (options.midRun === true && readsNeighbours(change, assessedStates(change))) {
+      return { changeId: change.id, status: 'deferred', assessment: null, outcomeChanged: false, enqueued: [], enforcements: [] };
+    }
     const judged: MirroredChange = judgedChange(mirrored);
     // The latest revision's seq, not every revision with its diff: only enforcement reads diffs, and only the new ones.
     const revision = await deps.store.lastRevisionSeq(change.id);

@@ -73,6 +73,15 @@ async function neighbours(store: ChangeStore, change: Change): Promise<Change[]>
   return store.listActiveChangesTouching({ instance: change.instance, refs, plannedOverlap: window, excludeId: change.id, limit: MAX_NEIGHBOURS });
 }
 
+/**
+ * Whether the change's assessment reads other changes: a state it can enter
+ * has the overlap gate, and it has a planned window and a service or CI to
+ * share. Only such a verdict can move when another change is mirrored.
+ */
+export function readsNeighbours(change: Change, states: readonly CanonicalState[]): boolean {
+  return states.includes(NEIGHBOURS_READ_INTO) && changeRefKeys(change).length > 0 && plannedWindow(change) !== null;
+}
+
 /** The change as every judge sees it: changegate's own notes in its journal are not evidence about the change. */
 export function judgedChange(mc: MirroredChange): MirroredChange {
   return { ...mc, journal: withoutOwnNotes(mc.journal) };

@@ -204,7 +204,11 @@ export interface ConnectorWriter {
 export interface ConnectorInstance {
   readonly system: System;
   readonly instanceId: string;
-  /** Streams in the order the engine syncs them (changes first, then their children). */
+  /**
+   * Streams in the order the engine syncs them. The last carries the changes
+   * themselves, with or after their children (approvals, notes): its pages are
+   * judged as they are stored, while the next page is fetched.
+   */
   readonly streams: readonly StreamDeclaration[];
   readPage(request: PageRequest): Promise<PageResult>;
   /** Re-fetch one change and its children by native id (webhooks, reconcile). Null when it no longer exists. */

@@ -83,9 +83,16 @@ export interface SyncEngineDeps {
    * approvals and journal included, and any a crash or a failed assessment left
    * owed (read from the store, so a run holds no list of what it wrote); also
    * after a run that failed midway. Per webhook re-fetch, the changes it wrote.
+   *
+   * During the run's last stream, also after each page it stored, with
+   * `midRun: true`: the streams before it brought these changes' approvals and
+   * journal, so each page's changes hold all the run brings them and may be
+   * judged while the next page is fetched. What a change's verdict reads of other
+   * changes (its neighbours) may still be on a later page: the listener leaves
+   * such changes owed, for the end of the run.
    * Errors are logged, never fail the sync.
    */
-  onChangesWritten?: (instance: string, changeIds: string[]) => Promise<void>;
+  onChangesWritten?: (instance: string, changeIds: string[], context?: { midRun: boolean }) => Promise<void>;
 }
 
 export interface InstanceSettings {
@@ -241,8 +248,9 @@ export class SyncEngine {
     const streams: StreamReport[] = [];
     const stored = { any: false };
     try {
-      for (const stream of connector.streams) {
-        streams.push(await this.#syncStream(settings, stream.name, started, options, stored, held, lease));
+      for (const [i, stream] of connector.streams.entries()) {
+        const last = i === connector.streams.length - 1;
+        streams.push(await this.#syncStream(settings, stream.name, started, options, stored, held, lease, last));
       }
     } catch (err) {
       // A lost lease is why the run stopped, whatever the aborted request threw.
@@ -280,6 +288,7 @@ export class SyncEngine {
     stored: { any: boolean },
     held: HeldRunLock,
     lease: HeldLease | null,
+    lastStream: boolean,
   ): Promise<StreamReport> {
     const { connector, pageSize, overlapMs } = settings;
     const instance = connector.instanceId;
@@ -339,6 +348,12 @@ export class SyncEngine {
         if (known) known.count += 1;
         else report.rejected.push({ code: item.error.code, count: 1, example: `${item.ref}: ${item.error.message}` });
       }
+      if (lastStream) {
+        // Judged while the next page is on its way (it was requested above).
+        const written = new Set<string>();
+        this.#collect(connector, page.items, result, written, true);
+        await this.#notify(instance, written, { midRun: true });
+      }
       options.onProgress?.({ instance, stream, records: report.records, total, elapsedMs: Date.now() - streamStarted });
       // Still ours? (A lapsed lock stops the run: another may hold the instance now.)
       await held.renew(this.#now());
@@ -347,11 +362,12 @@ export class SyncEngine {
   }
 
   /** The changes a stored page may have touched (the store reports counts, not ids; unchanged ones are cheap for the listener to skip). */
-  #collect(connector: ConnectorInstance, items: readonly StreamItem[], result: ApplyResult, into: Set<string>): void {
+  #collect(connector: ConnectorInstance, items: readonly StreamItem[], result: ApplyResult, into: Set<string>, changesOnly = false): void {
     if (this.#deps.onChangesWritten === undefined || result.changesWritten + result.approvalsWritten + result.journalWritten === 0) return;
     for (const item of items) {
       if (item.kind === 'change') into.add(item.change.id);
-      else if (item.kind !== 'invalid') into.add(changeId(connector.system, connector.instanceId, item.changeNativeId));
+      // Mid-run, a change told is one whose own record is on the page: a child's parent may be on a later page.
+      else if (item.kind !== 'invalid' && !changesOnly) into.add(changeId(connector.system, connector.instanceId, item.changeNativeId));
     }
   }
 
@@ -374,11 +390,11 @@ export class SyncEngine {
     }
   }
 
-  async #notify(instance: string, written: Set<string>): Promise<void> {
+  async #notify(instance: string, written: Set<string>, context?: { midRun: boolean }): Promise<void> {
     const hook = this.#deps.onChangesWritten;
     if (hook === undefined || written.size === 0) return;
     try {
-      await hook(instance, [...written]);
+      await hook(instance, [...written], ...(context === undefined ? [] : [context]));
     } catch (err) {
       const error = asChangegateError(err);
       this.#deps.logger.error({ instance, code: error.code, err: error }, `handling the changes a sync of ${instance} wrote failed: ${error.message}`);

@@ -139,6 +139,27 @@ describe('assessment runner', () => {
     expect(await runner().assessChange(c.id)).toMatchObject({ status: 'unchanged', enqueued: [] });
   });
 
+  it('mid-sync, judges a change at once unless its verdict reads other changes, which stays owed for the end of the run', async () => {
+    const r = runner();
+    // In Assess with a window and a CI: the overlap gate of Authorize reads the changes beside it, maybe on a later page.
+    const reader = await mirror({ nativeId: 'n-reader', key: 'CHG0090001', id: 'servicenow:sn-prod:n-reader', state: 'assess' });
+    // In Implement, nothing ahead of it reads neighbours; in Assess without a planned window, there is nothing to overlap.
+    const implementing = await mirror({ nativeId: 'n-impl', key: 'CHG0090002', id: 'servicenow:sn-prod:n-impl', state: 'implement' });
+    const unplanned = await mirror({ nativeId: 'n-unplanned', key: 'CHG0090003', id: 'servicenow:sn-prod:n-unplanned', state: 'assess', plannedStart: null, plannedEnd: null });
+
+    const mid = await r.assessAll('sn-prod', [reader.id, implementing.id, unplanned.id], { midRun: true });
+
+    expect(mid).toEqual({ assessed: 2, failed: 0 });
+    expect(await assessments.latestAssessment(reader.id)).toBeNull();
+    expect(await store.listOwedAssessments({ instance: 'sn-prod', limit: 10 })).toEqual([reader.id]);
+    // A change on the same CI, overlapping its window, arrives on a later page; the end-of-run pass sees it.
+    const later = await mirror({ nativeId: 'n-later', key: 'CHG0090004', id: 'servicenow:sn-prod:n-later', state: 'scheduled' });
+    await r.onChangesWritten('sn-prod', await store.listOwedAssessments({ instance: 'sn-prod', limit: 10 }));
+    const judged = (await assessments.latestAssessment(reader.id))?.assessment;
+    expect(judged?.gates.find((g) => g.id === 'authorize.no-overlap')?.reason).toContain(later.key);
+    expect(await store.listOwedAssessments({ instance: 'sn-prod', limit: 10 })).toEqual([]);
+  });
+
   it('writes nothing for a change first seen already closed', async () => {
     const c = await mirror({ state: 'closed', nativeState: '3', nativeStateLabel: 'Closed', closeCode: 'successful', closeNotes: 'Done.' });
     expect(await runner().assessChange(c.id)).toMatchObject({ status: 'assessed', enqueued: [] });

@@ -2,7 +2,8 @@
 // assessment: after every stream (so a change is judged with the approvals and
 // notes the same run brought), read back from the store rather than held in
 // memory, also for what a failed run managed to store, and for a webhook's
-// re-fetch; never when nothing new was stored.
+// re-fetch; never when nothing new was stored. During the last stream each
+// stored page's changes are named as well, marked mid-run.
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ConnectorInstance, PageRequest, PageResult, StreamItem } from '../../src/kit/connector.ts';
@@ -16,19 +17,19 @@ const a = buildChange({ nativeId: sysId(1), key: changeNumber(1), updatedAt: '20
 const b = buildChange({ nativeId: sysId(2), key: changeNumber(2), updatedAt: '2026-03-02T09:02:00Z' });
 const note = buildJournalEntry({ id: 'j-1', at: '2026-03-02T09:03:00Z' });
 
-function connector(pages: Record<string, StreamItem[]>, failOn?: string): ConnectorInstance {
+function connector(pages: Record<string, StreamItem[]>, failOn?: string, order: string[] = ['changes', 'journal'], pageSize = 100): ConnectorInstance {
   return {
     system: 'servicenow',
     instanceId: 'sn-prod',
-    streams: [
-      { name: 'changes', description: 'changes' },
-      { name: 'journal', description: 'journal' },
-    ],
+    streams: order.map((name) => ({ name, description: name })),
     async readPage(request: PageRequest): Promise<PageResult> {
       if (request.stream === failOn) throw new Error('connection reset');
-      const items = pages[request.stream] ?? [];
-      const last = items.length === 0 ? null : { updatedAt: '2026-03-02T09:03:00Z', id: 'x' };
-      return { items, last, total: items.length, hasMore: false, apiCalls: 1 };
+      const all = pages[request.stream] ?? [];
+      // Pages by position: the cursor's id is the index of the page's last item.
+      const from = request.after === null ? 0 : Number(request.after.id) + 1;
+      const items = all.slice(from, from + pageSize);
+      const last = items.length === 0 ? null : { updatedAt: '2026-03-02T09:03:00Z', id: String(from + items.length - 1) };
+      return { items, last, total: all.length, hasMore: from + pageSize < all.length, apiCalls: 1 };
     },
     async fetchOne(nativeId: string) {
       return nativeId === b.nativeId ? [{ kind: 'change', change: { ...b, title: 'changed by a webhook', nativeRevision: 9 } }] : null;
@@ -103,6 +104,36 @@ describe('sync engine → assessment hook', () => {
       ['sn-prod', [a.id, b.id].toSorted()],
       ['sn-prod', [a.id, b.id].toSorted()],
     ]);
+  });
+
+  it('in the last stream, names each stored page of changes as it is stored (mid-run), and at the end only what is still owed', async () => {
+    const seen: [string[], boolean][] = [];
+    const c = buildChange({ nativeId: sysId(3), key: changeNumber(3), updatedAt: '2026-03-02T09:02:30Z' });
+    const engine = new SyncEngine({
+      store,
+      logger: createLogger({ level: 'silent' }),
+      metrics: createMetrics({ defaultMetrics: false }),
+      clock: () => new Date('2026-03-02T10:00:00Z'),
+      // Mid-run it leaves b owed, as the runner leaves a change whose verdict reads its neighbours.
+      onChangesWritten: async (_instance, ids, context) => {
+        seen.push([ids.toSorted(), context?.midRun === true]);
+        for (const id of ids) if (!(context?.midRun === true && id === b.id)) await store.noteAssessed(id, await store.lastRevisionSeq(id));
+      },
+    });
+    const pages = {
+      journal: [{ kind: 'journal', changeNativeId: b.nativeId, entry: note } as StreamItem],
+      changes: [a, b, c].map((change): StreamItem => ({ kind: 'change', change })),
+    };
+    engine.register({ connector: connector(pages, undefined, ['journal', 'changes'], 2), pageSize: 2, overlapMs: 0 });
+
+    await engine.sync('sn-prod');
+
+    expect(seen).toEqual([
+      [[a.id, b.id].toSorted(), true],
+      [[c.id], true],
+      [[b.id], false],
+    ]);
+    expect((await store.getChange(b.id))?.journal.map((j) => j.id)).toEqual([note.id]);
   });
 
   it('names what a failed run stored before it failed', async () => {

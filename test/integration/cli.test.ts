@@ -75,7 +75,7 @@ describe('changegate CLI', () => {
     const answer = JSON.parse(json.stdout) as { format: number; exitCode: number; rejected: number; reports: { instance: string; streams: { stream: string; records: number }[] }[]; failures: unknown[] };
     expect(answer).toMatchObject({ format: 1, exitCode: 0, rejected: 0, failures: [] });
     expect(answer.reports[0]?.instance).toBe('sn-cli');
-    expect(answer.reports[0]?.streams.map((s) => s.stream)).toEqual(['changes', 'approvals', 'journal']);
+    expect(answer.reports[0]?.streams.map((s) => s.stream)).toEqual(['approvals', 'journal', 'changes']);
 
     const unknown = await changegate(['sync', '--config', file, '--instance', 'nope'], { SN_PASSWORD: 'admin' });
     expect(unknown.code).toBe(2);

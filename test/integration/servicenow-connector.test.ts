@@ -60,8 +60,8 @@ function serveTable(table: string, rows: unknown[], headers: Record<string, stri
 const kinds = (items: StreamItem[]) => items.map((item) => item.kind);
 
 describe('ServiceNow connector: readPage', () => {
-  it('declares changes, approvals and journal in that order', () => {
-    expect(connectorFor().streams.map((s) => s.name)).toEqual(['changes', 'approvals', 'journal']);
+  it('declares approvals, journal and changes in that order (a page of changes is judged with its children already stored)', () => {
+    expect(connectorFor().streams.map((s) => s.name)).toEqual(['approvals', 'journal', 'changes']);
   });
 
   it('reads the first page of changes with the keyset query and reports the last key', async () => {
