@@ -45,7 +45,7 @@ export interface ConnectorDefinition<C extends BaseInstanceConfig = BaseInstance
   config: z.ZodType<C, unknown>;
   /** The mapping file kinds it reads, for `mappings validate`. */
   mappingKinds: readonly MappingKind[];
-  /** Streams in the order the engine syncs them (changes first, then their children). */
+  /** Streams in the order the engine syncs them; the last carries the changes themselves, after their children (see ConnectorInstance.streams). */
   streams: readonly StreamDeclaration[];
   /**
    * Native state values and labels the instance's mapping knows, to canonical
