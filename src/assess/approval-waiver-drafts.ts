@@ -108,15 +108,19 @@ export function waiverDrafts(change: Change, waivers: readonly Waiver[], held: R
  * policy are among them) and the change has approvals or waivers, or the policy
  * changed (a waiver may have been taken out); or a waiver of the change has
  * reached its end (only the clock moved that). A change with neither, the most
- * of a first sync, costs no read.
+ * of a first sync, costs no read. Nor does a change's first assessment: these
+ * entries are stored with an assessment's writes (in its transaction where the
+ * store has them) or after it, so before the first there are none; a crash
+ * between the writes of a store without transactions leaves some, and their
+ * keys keep each single when they are drafted again.
  */
 export async function approvalAndWaiverDrafts(
   ledger: EvidenceStore,
-  run: { change: Change; approvals: readonly Approval[]; waivers: readonly Waiver[]; inputsChanged: boolean; policyChanged: boolean; now: Date },
+  run: { change: Change; approvals: readonly Approval[]; waivers: readonly Waiver[]; inputsChanged: boolean; policyChanged: boolean; firstAssessment?: boolean; now: Date },
 ): Promise<Drafted[]> {
   const ending = run.waivers.some((w) => run.now.getTime() >= Date.parse(w.until));
   const moved = run.inputsChanged && (run.approvals.length > 0 || run.waivers.length > 0 || run.policyChanged);
   if (!moved && !ending) return [];
-  const held = recorded(await ledger.list(run.change.id));
+  const held = run.firstAssessment === true ? recorded([]) : recorded(await ledger.list(run.change.id));
   return [...approvalDrafts(run.change, run.approvals, held.approvals), ...waiverDrafts(run.change, run.waivers, held.waivers, run.now)];
 }

@@ -338,20 +338,22 @@ export class AssessmentRunner {
     const inputHash = contentHash({ change: decisionInputs(change), approvals: judged.approvals, journal: judged.journal, policy: deps.policy.version });
     const settled = last !== null && last.inputHash === inputHash && (!wanted || shown?.outcomeHash === last.outcomeHash);
     const now = deps.clock?.() ?? new Date();
-    if (deps.evidence !== undefined) {
-      const drafts = await approvalAndWaiverDrafts(deps.evidence, {
-        change,
-        approvals: mirrored.approvals,
-        waivers: waiversFor(deps.policy, change),
-        inputsChanged: last?.inputHash !== inputHash,
-        policyChanged: last !== null && last.policyVersion !== deps.policy.version,
-        now,
-      });
-      await this.#record(change.id, drafts);
-    }
+    // Stored with the assessment's own writes, in its batch: before its entry in the ledger, as they happened before it.
+    const decided =
+      deps.evidence === undefined
+        ? []
+        : await approvalAndWaiverDrafts(deps.evidence, {
+            change,
+            approvals: mirrored.approvals,
+            waivers: waiversFor(deps.policy, change),
+            inputsChanged: last?.inputHash !== inputHash,
+            policyChanged: last !== null && last.policyVersion !== deps.policy.version,
+            firstAssessment: last === null,
+            now,
+          });
     if (!options.force && !options.clockTick && settled) {
       // Looked at: the revision is no longer owed (an echo of our own write changes nothing the policy reads).
-      const writes: AssessmentWrites = { changeId: change.id, outbox: [], queuedAt: now, evidence: [], assessment: null, assessedRevision: revision };
+      const writes: AssessmentWrites = { changeId: change.id, outbox: [], queuedAt: now, evidence: decided, assessment: null, assessedRevision: revision };
       return this.#finish(batch, { writes, result, instance: change.instance, outcome: 'unchanged' });
     }
 
@@ -364,6 +366,8 @@ export class AssessmentRunner {
     );
     const assessment = assess(judged, ctx);
     if (options.clockTick && !options.force && settled && last !== null && decisionHash(last.assessment) === decisionHash(assessment)) {
+      // A waiver that reached its end: its entry is owed though the decision stands.
+      if (decided.length > 0) await this.#record(change.id, decided);
       deps.metrics.assessments.inc({ instance: change.instance, outcome: 'unchanged' });
       if (result.enqueued.length > 0) deps.onEnqueued?.();
       return result;
@@ -400,7 +404,7 @@ export class AssessmentRunner {
       changeId: change.id,
       outbox,
       queuedAt: now,
-      evidence: result.outcomeChanged && deps.evidence !== undefined ? [assessmentDraft(change, assessment, revision, hash)] : [],
+      evidence: result.outcomeChanged && deps.evidence !== undefined ? [...decided, assessmentDraft(change, assessment, revision, hash)] : decided,
       assessment: stored,
       assessedRevision: revision,
     };
