@@ -44,6 +44,11 @@ function refNames(change: Change): string[] {
   return [...change.services, ...change.cis].flatMap((r) => [r.name, r.id]).filter((n): n is string => typeof n === 'string' && n !== '');
 }
 
+/** The service an event is stored under (the store's `service` column): a monitoring event's own. */
+function serviceOf(e: StoredEvent): string | null {
+  return e.type === 'monitor' ? e.event.service : null;
+}
+
 function timeOf(e: CiEvent): number {
   return Date.parse(e.finishedAt ?? e.startedAt ?? '');
 }
@@ -84,9 +89,12 @@ export class Correlator {
       for (const value of Object.values(entry.alertLabels)) monitorAs.set(value, service);
     }
     for (const name of names.values()) monitorAs.set(name, name);
-    for (const [label, service] of monitorAs) {
-      // Alerts found through the mapping are shown under the change's name for the service, which the alert checks match on.
-      const alerts = (await events.findEvents({ service: label, limit: PER_QUERY })).map((e): StoredEvent => (e.type === 'monitor' ? { ...e, event: { ...e.event, service } } : e));
+    // One query for every label; alerts found through the mapping are shown under the change's name for the service, which the alert checks match on.
+    const labels = [...monitorAs.keys()];
+    const onServices = labels.length === 0 ? [] : await events.findEvents({ services: labels, limit: PER_QUERY * labels.length });
+    for (const label of labels) {
+      const service = monitorAs.get(label) as string;
+      const alerts = onServices.filter((e) => serviceOf(e) === label).map((e): StoredEvent => (e.type === 'monitor' ? { ...e, event: { ...e.event, service } } : e));
       add(alerts, `service:${service}`);
     }
     const all = [...found.values()];

@@ -68,6 +68,8 @@ export interface EventQuery {
   commit?: string;
   repo?: string;
   service?: string;
+  /** Events on any of these services (one query for a change's many services and CIs); none given, none found. */
+  services?: readonly string[];
   source?: string;
   limit?: number;
 }

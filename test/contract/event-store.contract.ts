@@ -178,6 +178,19 @@ export function describeEventStoreContract(name: string, open: () => Promise<Eve
       expect(await ids({ source: 'am' })).toEqual(['am:fp1']);
     });
 
+    it('finds the events on any of several services in one query, and none for no service', async () => {
+      const { id } = await store.record(delivery(1));
+      const on = (eventId: string, service: string): StoredEvent => {
+        const a = alert(eventId, 'firing');
+        return a.type === 'monitor' ? { ...a, event: { ...a.event, id: eventId, service, labels: { service } } } : a;
+      };
+      await store.complete(id, [on('am:1', 'checkout'), on('am:2', 'payments'), on('am:3', 'search'), ci('e1')], at(2000));
+      const ids = async (q: Parameters<EventStore['findEvents']>[0]): Promise<string[]> => (await store.findEvents(q)).map((e) => e.id).toSorted();
+      expect(await ids({ services: ['payments', 'checkout', 'nowhere'] })).toEqual(['am:1', 'am:2']);
+      expect(await ids({ services: ['search'], source: 'am' })).toEqual(['am:3']);
+      expect(await ids({ services: [] })).toEqual([]);
+    });
+
     it('links an event to changes once each, keeping the rule that made the first link', async () => {
       const { id } = await store.record(delivery(1));
       await store.complete(id, [ci('e1'), ci('e2')], at(2000));

@@ -266,6 +266,10 @@ export class MongoEventStore implements EventStore {
     if (query.commit !== undefined) filter['commit'] = query.commit;
     if (query.repo !== undefined) filter['repo'] = query.repo;
     if (query.service !== undefined) filter['service'] = query.service;
+    if (query.services !== undefined) {
+      if (query.services.length === 0) return [];
+      filter['service'] = query.service === undefined ? { $in: query.services } : { $eq: query.service, $in: query.services };
+    }
     if (query.source !== undefined) filter['source'] = query.source;
     return this.#run('findEvents', {}, async () => {
       const cursor = this.#events.find(filter).sort({ receivedAt: 1, seq: 1 });

@@ -240,12 +240,17 @@ export class SqliteEventStore implements EventStore {
       where.push('e.id IN (SELECT event_id FROM event_change_keys WHERE key = ?)');
       params.push(query.changeKey);
     }
-    const columns: [keyof EventQuery, string][] = [['commit', 'commit_sha'], ['repo', 'repo'], ['service', 'service'], ['source', 'source']];
+    const columns: ['commit' | 'repo' | 'service' | 'source', string][] = [['commit', 'commit_sha'], ['repo', 'repo'], ['service', 'service'], ['source', 'source']];
     for (const [field, column] of columns) {
       const value = query[field];
       if (value === undefined) continue;
       where.push(`e.${column} = ?`);
       params.push(value);
+    }
+    if (query.services !== undefined) {
+      if (query.services.length === 0) return [];
+      where.push(`e.service IN (${query.services.map(() => '?').join(', ')})`);
+      params.push(...query.services);
     }
     const sql = `SELECT e.body FROM events e ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`} ORDER BY e.received_at, e.seq LIMIT ?`;
     params.push(query.limit ?? 1000);
