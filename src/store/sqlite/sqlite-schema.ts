@@ -254,8 +254,16 @@ export const MIGRATIONS: readonly string[] = [
 ];
 
 /** Connection settings; run on every open, before the migrations. */
+/**
+ * A connection's own checkpoint threshold, in pages (SQLite's default is 1,000). The store bundle checkpoints
+ * on a worker thread (sqlite-checkpointer.ts) long before this; it bounds the log should that worker fail, and
+ * for a connection opened without the bundle.
+ */
+export const FALLBACK_AUTOCHECKPOINT_PAGES = 16_384;
+
 export function configureConnection(db: DatabaseSync, inMemory: boolean, cacheKb = 16_384): void {
   if (!inMemory) db.exec('PRAGMA journal_mode = WAL');
+  if (!inMemory) db.exec(`PRAGMA wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
   // With WAL, NORMAL loses at most the last commits on power loss, never consistency.
   db.exec('PRAGMA synchronous = NORMAL');
   db.exec('PRAGMA temp_store = MEMORY');

@@ -16,6 +16,7 @@ import { SqliteDeliveryStore } from './sqlite-delivery-store.ts';
 import { SqliteEvidenceStore } from './sqlite-evidence-store.ts';
 import { SqliteEventStore } from './sqlite-event-store.ts';
 import { SqliteOutboxStore } from './sqlite-outbox-store.ts';
+import { SqliteCheckpointer } from './sqlite-checkpointer.ts';
 import { SqliteStoreHealth, type SqliteHealthOptions } from './sqlite-store-health.ts';
 
 export interface SqliteStoresOptions extends Omit<SqliteConnectionOptions, 'onFault'>, Omit<SqliteHealthOptions, 'configure'> {}
@@ -48,6 +49,8 @@ export function openSqliteStores(path: string, options: SqliteStoresOptions = {}
     const runLocks = keep(new InProcessRunLocks());
     const leases = keep(new InProcessLeases({ fenceFloor: (instance) => changes.fenceOf(instance) }));
     const probe = keep(SqliteStoreHealth.open(path, { ...healthOptions, ...(configure === undefined ? {} : { configure }) }));
+    // Commits append to the log; a worker thread copies it back into the file (a checkpoint in a commit stalls the event loop).
+    if (path !== ':memory:') keep(SqliteCheckpointer.start(path));
     health = probe;
     return {
       changes,
