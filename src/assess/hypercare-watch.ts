@@ -1,7 +1,8 @@
 // The hypercare watch (seed §8.8): from a change's production deploy until its
 // hypercare ends, each alert or incident on one of its services is posted to
 // the ticket (a ServiceNow work note, a Jira comment) once when it fires and
-// once when it resolves, recorded in the change's evidence ledger, and linked
+// once when it resolves (again for each time it fires again, such as a
+// reopened PagerDuty incident), recorded in the change's evidence ledger, and linked
 // to the change so it is re-assessed (a critical alert holds closure through
 // `closed.no-alerts` until it resolves).
 //
@@ -22,7 +23,7 @@ import { resolveRules, type Policy } from '../policy/policy-config.ts';
 import { assessRisk, classify } from '../policy/risk.ts';
 import { formatDuration, formatUtc } from '../policy/zoned-time.ts';
 import type { ChangeStore } from '../store/change-store.ts';
-import type { EventLink, EventStore, StoredEvent } from '../store/event-store.ts';
+import { settle, type EventLink, type EventStore, type StoredEvent } from '../store/event-store.ts';
 import type { EvidenceStore } from '../store/evidence-store.ts';
 import type { NewOutboxItem, OutboxStore } from '../store/outbox-store.ts';
 
@@ -57,7 +58,10 @@ export function alertServiceNames(event: MonitorEvent, services: ServicesMapping
   return [...new Set([...own, ...mapped])];
 }
 
-/** Per change, alert and status: the same alert firing again later (a new start) is a new alert. */
+/**
+ * Per change, alert and status: the same alert firing again later (a new start: Alertmanager's `startsAt`, a reopened
+ * PagerDuty incident's reopening) is a new firing, posted and recorded again, as is its resolution.
+ */
 export function hypercareKey(changeId: string, event: MonitorEvent): string {
   return `hypercare:${changeId}:${event.source}:${event.fingerprint}@${event.startsAt}:${event.status}`;
 }
@@ -131,10 +135,13 @@ export class HypercareWatch {
     const links: EventLink[] = [];
     for (const e of stored) {
       if (e.type !== 'monitor') continue;
-      const event = e.event;
-      // A late `firing` of an alert already resolved (deliveries out of order): the resolution note says when it fired.
-      const known = await this.#deps.events.getEvent(event.id);
-      if (event.status === 'firing' && known?.type === 'monitor' && known.event.status === 'resolved') continue;
+      // The alert as the store will keep it: a late `firing` of an alert already resolved (deliveries out of order)
+      // changes nothing, and the resolution note says when it fired; an update of a reopened incident keeps the
+      // reopened start, so its resolution is keyed (and posted) apart from the first one's.
+      const known = await this.#deps.events.getEvent(e.id);
+      const settled = settle(known, e);
+      if (settled === known || settled.type !== 'monitor') continue;
+      const event = settled.event;
       const names = alertServiceNames(event, this.#deps.services);
       if (names.length === 0) continue;
       for (const change of await this.#candidates(names)) {

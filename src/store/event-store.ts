@@ -85,12 +85,36 @@ const FINAL_CI = new Set(['success', 'failure', 'cancelled', 'skipped']);
 /**
  * Whether `next` replaces `current` for the same event id. Deliveries arrive out
  * of order: a late `in_progress` never undoes a `completed`, and a late `firing`
- * never reopens a resolved alert. Otherwise the later delivery wins.
+ * never reopens a resolved alert, but a firing that started after the resolved
+ * one did is the alert firing again (a reopened PagerDuty incident, a generic
+ * source re-firing under the same id). A resolution that ended before the
+ * stored firing began belongs to an earlier firing, and resolves nothing now.
+ * Otherwise the later delivery wins.
  */
 export function supersedes(current: StoredEvent, next: StoredEvent): boolean {
   if (current.type === 'ci' && next.type === 'ci') return !(FINAL_CI.has(current.event.status) && !FINAL_CI.has(next.event.status));
-  if (current.type === 'monitor' && next.type === 'monitor') return !(current.event.status === 'resolved' && next.event.status === 'firing');
+  if (current.type === 'monitor' && next.type === 'monitor') {
+    const began = Date.parse(current.event.startsAt);
+    if (current.event.status === 'resolved' && next.event.status === 'firing') return Date.parse(next.event.startsAt) > began;
+    const ended = next.event.endsAt === null ? null : Date.parse(next.event.endsAt);
+    return !(next.event.status === 'resolved' && Date.parse(next.event.startsAt) < began && ended !== null && ended < began);
+  }
   return true;
+}
+
+/**
+ * The event as it stands once `next` is stored over `current`: `current` where
+ * it supersedes `next`, else `next`, except that an update naming an earlier
+ * start than the stored alert's keeps the stored start. Such an update is about
+ * the firing on now from a source that names only the alert's first start (a
+ * reopened PagerDuty incident's acknowledgement and resolution carry its
+ * `created_at`), so each firing keeps one start and its own hypercare keys.
+ */
+export function settle(current: StoredEvent | null, next: StoredEvent): StoredEvent {
+  if (current === null) return next;
+  if (!supersedes(current, next)) return current;
+  if (current.type !== 'monitor' || next.type !== 'monitor' || Date.parse(next.event.startsAt) >= Date.parse(current.event.startsAt)) return next;
+  return { ...next, event: { ...next.event, startsAt: current.event.startsAt } };
 }
 
 export interface EventStore {
@@ -100,13 +124,12 @@ export interface EventStore {
   claim(limit: number, now: Date, options?: { leaseMs?: number }): Promise<EventDelivery[]>;
   /**
    * Stores the delivery's normalised events (an event already stored under the
-   * same id is replaced only where `supersedes` says so) and marks it done, in
-   * one step. Returns the events as stored now, those kept unchanged included.
+   * same id becomes what `settle` makes of it) and marks it done, in one step. Returns the events as stored now, those kept unchanged included.
    */
   complete(id: string, events: readonly StoredEvent[], now: Date): Promise<StoredEvent[]>;
   /**
    * `complete` for several deliveries, in the order given (a later one's events
-   * are judged against an earlier one's by `supersedes`), as one step where the
+   * are settled over an earlier one's), as one step where the
    * store can: a processor completes a claimed batch at once.
    */
   completeAll(items: readonly { id: string; events: readonly StoredEvent[] }[], now: Date): Promise<StoredEvent[][]>;

@@ -46,7 +46,7 @@ function ci(id: string, overrides: Partial<CiEvent> = {}): StoredEvent {
   return { type: 'ci', id, source: 'github', deliveryId: 'guid-1', receivedAt: at(1000).toISOString(), event };
 }
 
-function alert(id: string, status: 'firing' | 'resolved'): StoredEvent {
+function alert(id: string, status: 'firing' | 'resolved', overrides: Partial<MonitorEvent> = {}): StoredEvent {
   const event: MonitorEvent = {
     id,
     source: 'am',
@@ -60,6 +60,7 @@ function alert(id: string, status: 'firing' | 'resolved'): StoredEvent {
     endsAt: status === 'resolved' ? at(5000).toISOString() : null,
     fingerprint: 'fp1',
     url: null,
+    ...overrides,
   };
   return { type: 'monitor', id, source: 'am', deliveryId: 'd', receivedAt: at(2000).toISOString(), event };
 }
@@ -146,6 +147,22 @@ export function describeEventStoreContract(name: string, open: () => Promise<Eve
       const c = await store.record(delivery(3));
       await store.complete(c.id, [ci('github:9:1', { status: 'success' })], at(5000));
       expect((await store.getEvent('github:9:1'))?.event).toMatchObject({ status: 'success' });
+    });
+
+    it('takes an alert firing again after it resolved, and keeps that start for updates naming only the first one', async () => {
+      const [a, b, c, d, e] = await Promise.all([1, 2, 3, 4, 5].map((n) => store.record(delivery(n))));
+      const first = at(0).toISOString();
+      const again = at(60_000).toISOString();
+      await store.complete(a!.id, [alert('pd:incident:P1', 'resolved', { endsAt: at(30_000).toISOString() })], at(31_000));
+      // Reopened: a firing that started after the resolved one.
+      expect((await store.complete(b!.id, [alert('pd:incident:P1', 'firing', { startsAt: again })], at(61_000)))[0]?.event).toMatchObject({ status: 'firing', startsAt: again });
+      // Its acknowledgement carries the incident's creation: the firing keeps its reopened start.
+      expect((await store.complete(c!.id, [alert('pd:incident:P1', 'firing', { startsAt: first, title: 'acknowledged' })], at(62_000)))[0]?.event).toMatchObject({ status: 'firing', startsAt: again, title: 'acknowledged' });
+      // A resolution that ended before the reopening is the first firing's, late: it resolves nothing now.
+      await store.complete(d!.id, [alert('pd:incident:P1', 'resolved', { startsAt: first, endsAt: at(30_000).toISOString() })], at(63_000));
+      expect((await store.getEvent('pd:incident:P1'))?.event).toMatchObject({ status: 'firing', startsAt: again });
+      await store.complete(e!.id, [alert('pd:incident:P1', 'resolved', { startsAt: first, endsAt: at(90_000).toISOString() })], at(91_000));
+      expect((await store.getEvent('pd:incident:P1'))?.event).toMatchObject({ status: 'resolved', startsAt: again, endsAt: at(90_000).toISOString() });
     });
 
     it('completes a batch in order, a later delivery judged against an earlier one of the same batch', async () => {

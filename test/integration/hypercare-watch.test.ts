@@ -4,7 +4,9 @@
 // notification of the same alert queues nothing), recorded in the ledger,
 // linked to the change, and holds closure (closed.no-alerts) until a second
 // note says it resolved. An alert before the deploy, or on another service, is
-// not the change's.
+// not the change's. An alert that resolves and fires again (Alertmanager with a
+// new startsAt, a generic source under the same id, a reopened PagerDuty
+// incident) is posted and recorded again, each firing and each resolution once.
 
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -27,6 +29,7 @@ import type { StoreBundle } from '../../src/store/store-bundle.ts';
 import { buildChange } from '../support/change-builder.ts';
 
 const deployment = readFileSync(new URL('../fixtures/events/github_deployment_status.json', import.meta.url));
+const pdTriggered = readFileSync(new URL('../fixtures/events/pagerduty_v3_incident_triggered.json', import.meta.url), 'utf8');
 const DEPLOYED_AT = Date.parse('2019-05-15T15:20:55Z');
 const SHA = 'f95f852bd8fca8fcc58a9a2d6c842781e32a215e';
 const iso = (minutesAfterDeploy: number): string => new Date(DEPLOYED_AT + minutesAfterDeploy * 60_000).toISOString();
@@ -50,6 +53,8 @@ async function world(change: Change): Promise<{ processor: EventProcessor; corre
     sources: [
       { id: 'github', kind: 'github', secrets: ['gh-secret'] },
       { id: 'am', kind: 'alertmanager', secrets: ['am-token'] },
+      { id: 'pd', kind: 'pagerduty', secrets: ['pd-secret'] },
+      { id: 'hooks', kind: 'generic', secrets: ['hooks-secret'] },
     ],
     kindOf: eventSourceKind,
     events: stores.events,
@@ -121,6 +126,27 @@ function notify(alerts: readonly Alert[], groupKey = 'g1') {
     ],
   };
   return app.inject({ method: 'POST', url: '/v1/events/am', payload: JSON.stringify(body), headers: { 'content-type': 'application/json', authorization: 'Bearer am-token' } });
+}
+
+/**
+ * One PagerDuty v3 incident delivery: the real `incident.triggered` capture, its incident on the payments service,
+ * as PagerDuty sends the same incident's later events (another event id and type, when it happened, its status).
+ */
+function pagerduty(eventType: string, eventId: string, occurredAt: string, status: string, webhookId = `wh-${eventId}`) {
+  const body = JSON.parse(pdTriggered) as { event: Record<string, unknown> & { data: Record<string, unknown> & { service: Record<string, unknown> } } };
+  Object.assign(body.event, { id: eventId, event_type: eventType, occurred_at: occurredAt });
+  Object.assign(body.event.data, { status, created_at: iso(20) });
+  body.event.data.service.summary = 'payments';
+  const raw = JSON.stringify(body);
+  const signature = `v1=${createHmac('sha256', 'pd-secret').update(raw).digest('hex')}`;
+  return app.inject({ method: 'POST', url: '/v1/events/pd', payload: raw, headers: { 'content-type': 'application/json', 'x-pagerduty-signature': signature, 'x-webhook-id': webhookId } });
+}
+
+/** One alert through the generic source, always under the same id: it names each firing by its startsAt only. */
+function generic(status: 'firing' | 'resolved', startsAt: string, endsAt?: string) {
+  const raw = JSON.stringify({ monitor: [{ id: 'latency', status, startsAt, endsAt, service: 'payments', severity: 'critical', title: 'p99 latency above 2 s' }] });
+  const signature = `sha256=${createHmac('sha256', 'hooks-secret').update(raw).digest('hex')}`;
+  return app.inject({ method: 'POST', url: '/v1/events/hooks', payload: raw, headers: { 'content-type': 'application/json', 'x-changegate-signature': signature } });
 }
 
 const inReview = (): Change =>
@@ -215,5 +241,82 @@ describe('hypercare watch', () => {
     expect((await notify([{ status: 'firing', service: 'payments', startsAt: iso(20) }], 'late-2')).statusCode).toBe(202);
     await processor.drain();
     expect((await notes(change.id)).map((n) => n.key)).toEqual([`hypercare:${change.id}:am:fp-payments@${iso(20)}:resolved`]);
+  });
+
+  it('posts and records a reopened PagerDuty incident again: each firing and each resolution once, a redelivered reopening once', async () => {
+    const change = inReview();
+    const { processor, correlator } = await world(change);
+    expect((await deploy()).statusCode).toBe(202);
+    await processor.drain();
+    const title = 'ALARM: CRITICAL | AWS APP | ELB | mm-carrier-updates-worker-stg-al2-r2... in US East (N. Virginia)';
+    const steps: [string, string, number, string][] = [
+      ['incident.triggered', '01FVSY3TYZRNGRHL3BIQ1RTDG1', 20, 'triggered'],
+      ['incident.resolved', '01FVSZ0M3W5Q7KJ2C8X1B4N6RA', 35, 'resolved'],
+      ['incident.reopened', '01FVT0K1YF7RNB3MFHLVJZ6TQG', 50, 'triggered'],
+      // Acknowledging the reopened incident is no new firing: nothing on the ticket.
+      ['incident.acknowledged', '01FVT0PZ4D2H6M8R1TQW3XKV5C', 52, 'acknowledged'],
+    ];
+    for (const [type, id, minutes, status] of steps) {
+      clock = new Date(DEPLOYED_AT + (minutes + 1) * 60_000);
+      expect((await pagerduty(type, id, iso(minutes), status)).statusCode).toBe(202);
+      await processor.drain();
+    }
+    // PagerDuty retries the reopening (same X-Webhook-Id), and a proxy replays it under another id: one post still.
+    expect((await pagerduty('incident.reopened', '01FVT0K1YF7RNB3MFHLVJZ6TQG', iso(50), 'triggered')).json()).toMatchObject({ duplicate: true });
+    expect((await pagerduty('incident.reopened', '01FVT0K1YF7RNB3MFHLVJZ6TQG', iso(50), 'triggered', 'wh-replayed')).json()).toMatchObject({ duplicate: false });
+    await processor.drain();
+    const held = await noAlertsGate(change, correlator);
+    expect(held?.result).toBe('fail');
+    expect(held?.reason).toContain(title);
+
+    clock = new Date(DEPLOYED_AT + 66 * 60_000);
+    expect((await pagerduty('incident.resolved', '01FVT1R8N0C3V5B7X9Z2L4J6HD', iso(65), 'resolved')).statusCode).toBe(202);
+    await processor.drain();
+
+    const key = (startsAt: string, status: string) => `hypercare:${change.id}:pd:Q19Z7CCJDTBD40@${startsAt}:${status}`;
+    expect(await notes(change.id)).toEqual([
+      { key: key(iso(20), 'firing'), title: `Hypercare: high incident "${title}" firing on payments` },
+      { key: key(iso(20), 'resolved'), title: `Hypercare: high incident "${title}" on payments resolved` },
+      { key: key(iso(50), 'firing'), title: `Hypercare: high incident "${title}" firing on payments` },
+      { key: key(iso(50), 'resolved'), title: `Hypercare: high incident "${title}" on payments resolved` },
+    ]);
+    const utc = (minutes: number) => `${iso(minutes).slice(0, 16).replace('T', ' ')} UTC`;
+    expect((await stores.evidence.list(change.id)).map((e) => e.summary)).toEqual([
+      `hypercare of CHG0030001: high incident "${title}" on payments firing since ${utc(20)}`,
+      `hypercare of CHG0030001: high incident "${title}" on payments resolved at ${utc(35)}`,
+      `hypercare of CHG0030001: high incident "${title}" on payments firing since ${utc(50)}`,
+      `hypercare of CHG0030001: high incident "${title}" on payments resolved at ${utc(65)}`,
+    ]);
+    // Resolved again, it no longer holds closure (Alertmanager's Watchdog says monitoring of payments is up).
+    expect((await notify([], 'watchdog')).statusCode).toBe(202);
+    await processor.drain();
+    expect((await noAlertsGate(change, correlator))?.result).toBe('pass');
+  });
+
+  it('posts an alert that fires again after it resolved as a new firing, from Alertmanager (a new startsAt) and from a generic source (the same id)', async () => {
+    const change = inReview();
+    const { processor } = await world(change);
+    expect((await deploy()).statusCode).toBe(202);
+    await processor.drain();
+    const steps: [number, () => ReturnType<typeof notify>][] = [
+      [21, () => notify([{ status: 'firing', service: 'payments', startsAt: iso(20) }], 'r1')],
+      [21, () => generic('firing', iso(20))],
+      [36, () => notify([{ status: 'resolved', service: 'payments', startsAt: iso(20), endsAt: iso(35) }], 'r2')],
+      [36, () => generic('resolved', iso(20), iso(35))],
+      [51, () => notify([{ status: 'firing', service: 'payments', startsAt: iso(50) }], 'r3')],
+      [51, () => generic('firing', iso(50))],
+      [66, () => notify([{ status: 'resolved', service: 'payments', startsAt: iso(50), endsAt: iso(65) }], 'r4')],
+      [66, () => generic('resolved', iso(50), iso(65))],
+    ];
+    for (const [minutes, send] of steps) {
+      clock = new Date(DEPLOYED_AT + minutes * 60_000);
+      expect((await send()).statusCode).toBe(202);
+      await processor.drain();
+    }
+    const posted = (await notes(change.id)).map((n) => n.key);
+    const episodes = [`${iso(20)}:firing`, `${iso(20)}:resolved`, `${iso(50)}:firing`, `${iso(50)}:resolved`];
+    expect(posted.filter((k) => k.includes(':am:'))).toEqual(episodes.map((e) => `hypercare:${change.id}:am:fp-payments@${e}`));
+    expect(posted.filter((k) => k.includes(':hooks:'))).toEqual(episodes.map((e) => `hypercare:${change.id}:hooks:latency@${e}`));
+    expect(await stores.evidence.list(change.id)).toHaveLength(8);
   });
 });

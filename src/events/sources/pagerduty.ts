@@ -2,7 +2,9 @@
 // the raw bytes; during a zero-downtime secret rotation PagerDuty sends one
 // `v1=<hex>` per active secret in `X-PagerDuty-Signature`, so a delivery is
 // accepted when any signature matches any configured secret. Incident events
-// become MonitorEvents of kind `incident`; every other resource is ignored.
+// become MonitorEvents of kind `incident` (triggered, acknowledged,
+// unacknowledged, escalated and reopened ones firing, resolved ones resolved);
+// every other resource is ignored.
 
 import { createHmac } from 'node:crypto';
 import type { MonitorEvent, Severity } from '../../domain/events.ts';
@@ -71,10 +73,15 @@ function incidentEvent(sourceId: string, event: Json): MonitorEvent {
   const incident = requireObject(KIND, event, 'data', 'event.data');
   const id = requireText(KIND, incident, 'id', 'event.data.id');
   const occurredAt = isoTime(event['occurred_at']);
-  const startsAt = isoTime(incident['created_at']) ?? occurredAt;
-  if (startsAt === null) throw invalidEvent(KIND, 'event.data.created_at', 'is missing or not a timestamp (and so is event.occurred_at)');
+  const createdAt = isoTime(incident['created_at']) ?? occurredAt;
+  if (createdAt === null) throw invalidEvent(KIND, 'event.data.created_at', 'is missing or not a timestamp (and so is event.occurred_at)');
+  // A reopened incident fires again (status `triggered` or `acknowledged`): this firing starts when it was reopened,
+  // so the event store takes it over the resolved one and the hypercare watch posts it again. Its later
+  // deliveries carry only `created_at`; the store keeps the reopened start for them (`settle`).
+  const reopened = eventType === 'incident.reopened';
+  const startsAt = reopened ? (occurredAt ?? createdAt) : createdAt;
   // A `resolved` event carries the incident as resolved; later annotations of a resolved incident keep status `resolved`.
-  const resolved = eventType === 'incident.resolved' || text(incident, 'status') === 'resolved';
+  const resolved = !reopened && (eventType === 'incident.resolved' || text(incident, 'status') === 'resolved');
   return {
     id: `${sourceId}:incident:${id}`,
     source: sourceId,

@@ -1,7 +1,7 @@
 // The CI and monitoring event store on MongoDB: the inbox of deliveries (one
 // document per delivery under its store key, so a replay is refused by the
 // primary key on any replica, claimed like the webhook inbox through turns),
-// the normalised events by id (replaced only where `supersedes` says so), the
+// the normalised events by id (each as `settle` makes it over the stored one), the
 // links from events to changes (one document per pair, the first rule kept)
 // and each source's last heartbeat (moved only forward).
 
@@ -9,7 +9,7 @@ import { ObjectId, type Collection } from 'mongodb';
 import {
   DEFAULT_EVENT_LEASE_MS,
   eventDeliveryKey,
-  supersedes,
+  settle,
   type EventDelivery,
   type EventDeliveryStatus,
   type EventLink,
@@ -209,13 +209,14 @@ export class MongoEventStore implements EventStore {
           }
         }
         const existing = current ?? (await this.getEvent(event.id));
-        if (existing !== null && !supersedes(existing, event)) {
+        const next = settle(existing, event);
+        if (next === existing) {
           stored.push(existing);
           continue;
         }
-        const { _id: _ignored, ...doc } = eventDoc(event);
+        const { _id: _ignored, ...doc } = eventDoc(next);
         await this.#events.updateOne({ _id: event.id }, { $set: doc });
-        stored.push(event);
+        stored.push(next);
       }
       await this.#deliveries.updateOne({ _id: id, status: 'pending' }, { $set: { status: 'done', finishedAt: now.getTime() } });
       await this.#turns.forget([`${TURN}${id}`]);

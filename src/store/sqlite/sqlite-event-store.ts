@@ -10,7 +10,7 @@ import type { StatementSync } from 'node:sqlite';
 import {
   DEFAULT_EVENT_LEASE_MS,
   eventDeliveryKey,
-  supersedes,
+  settle,
   type EventDelivery,
   type EventDeliveryStatus,
   type EventLink,
@@ -185,11 +185,12 @@ export class SqliteEventStore implements EventStore {
     });
   }
 
-  /** Inside a transaction: the event as it stands after `next` (kept when the stored one supersedes it). */
-  #store(next: StoredEvent): StoredEvent {
-    const row = this.#s.getEvent!.get(next.id) as EventRow | undefined;
+  /** Inside a transaction: the event as it stands after `given` (as `settle` makes it over the stored one). */
+  #store(given: StoredEvent): StoredEvent {
+    const row = this.#s.getEvent!.get(given.id) as EventRow | undefined;
     const current = row === undefined ? null : toEvent(row);
-    if (current !== null && !supersedes(current, next)) return current;
+    const next = settle(current, given);
+    if (next === current) return current;
     const ci = next.type === 'ci' ? next.event : null;
     const keys = ci?.changeKeys ?? [];
     this.#s.upsertEvent!.run({

@@ -47,6 +47,42 @@ describe('pagerduty source: incidents', () => {
     expect(incident).toMatchObject({ id: 'pd:incident:Q19Z7CCJDTBD40', status: 'resolved', endsAt: '2025-08-02T16:10:00.000Z' });
   });
 
+  it.each([
+    ['incident.acknowledged', 'acknowledged'],
+    ['incident.unacknowledged', 'triggered'],
+    ['incident.escalated', 'acknowledged'],
+  ])('keeps an incident firing from its creation on %s (status %s), under the same id', (type, status) => {
+    const update = withIncident((event, data) => {
+      event['event_type'] = type;
+      event['occurred_at'] = '2025-08-02T15:50:00.000Z';
+      data['status'] = status;
+    });
+    expect(normalise(update).monitor).toEqual([expect.objectContaining({ id: 'pd:incident:Q19Z7CCJDTBD40', status: 'firing', startsAt: '2025-08-02T15:45:53.000Z', endsAt: null })]);
+  });
+
+  // PagerDuty sends the reopened incident as it stands: status triggered (or acknowledged), created_at unchanged.
+  it.each(['triggered', 'acknowledged'])('marks incident.reopened (status %s) as firing again from the time it was reopened, under the same id', (status) => {
+    const reopened = withIncident((event, data) => {
+      event['id'] = '01FVT0K1YF7RNB3MFHLVJZ6TQG';
+      event['event_type'] = 'incident.reopened';
+      event['occurred_at'] = '2025-08-02T17:02:11.412Z';
+      data['status'] = status;
+    });
+    expect(normalise(reopened).monitor).toEqual([expect.objectContaining({
+      id: 'pd:incident:Q19Z7CCJDTBD40',
+      status: 'firing',
+      startsAt: '2025-08-02T17:02:11.412Z',
+      endsAt: null,
+      fingerprint: 'Q19Z7CCJDTBD40',
+      title: 'ALARM: CRITICAL | AWS APP | ELB | mm-carrier-updates-worker-stg-al2-r2... in US East (N. Virginia)',
+    })]);
+  });
+
+  it('falls back to the incident\'s creation for a reopening that says not when it happened', () => {
+    const undated = without(withIncident((event) => { event['event_type'] = 'incident.reopened'; }), 'event.occurred_at');
+    expect(normalise(undated).monitor[0]).toMatchObject({ status: 'firing', startsAt: '2025-08-02T15:45:53.000Z' });
+  });
+
   it('takes the severity from the priority when the account set one, else from the urgency', () => {
     const p1 = withIncident((_event, data) => { data['priority'] = { id: 'PX', type: 'priority_reference', summary: 'P1' }; data['urgency'] = 'low'; });
     expect(normalise(p1).monitor[0]?.severity).toBe('critical');
