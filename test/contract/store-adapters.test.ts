@@ -107,12 +107,12 @@ for (const adapter of ADAPTERS) {
 // What start-up (and, on a shared store, the replicas' heartbeat timer) does with the claims of a
 // process judged dead, on every adapter: each inbox and the outbox hand them to the next claimant
 // at once, not when their lease runs out; a process judged alive keeps what it holds.
+const claimant = (name: string, pid: number): ClaimOwner => ({ id: `${name}-${run}`, host: 'host-a', pid, startedAt: '2026-03-02T08:00:00.000Z' });
 for (const adapter of ADAPTERS) {
   describe(`releaseDeadClaims: ${adapter.name}`, () => {
     it("hands a dead process's event deliveries, webhook deliveries and outbox items to the next at once, and leaves a live one its claims", async () => {
       const bundle = await adapter.open();
       opened.push(bundle);
-      const claimant = (name: string, pid: number): ClaimOwner => ({ id: `${name}-${run}`, host: 'host-a', pid, startedAt: '2026-03-02T08:00:00.000Z' });
       const [dead, live, next] = [claimant('dead', 101), claimant('live', 202), claimant('next', 303)];
       const t0 = Date.parse('2026-03-12T10:00:00.000Z');
       const at = (ms: number): Date => new Date(t0 + ms);

@@ -139,14 +139,8 @@ describe('EventProcessor claims', () => {
     await world();
     expect((await gh(run)).statusCode).toBe(202);
     const owner: ClaimOwner = { id: 'this-process', host: 'host-a', pid: 4242, startedAt: '2026-03-12T09:00:00.000Z' };
-    let working: () => void = () => undefined;
-    const enriching = new Promise<void>((resolve) => {
-      working = resolve;
-    });
-    let carryOn: () => void = () => undefined;
-    const held = new Promise<void>((resolve) => {
-      carryOn = resolve;
-    });
+    const enriching = Promise.withResolvers<void>();
+    const held = Promise.withResolvers<void>();
     const correlator = new Correlator({ events: stores.events, changes: stores.changes, services: {}, monitors: [], heartbeatMaxAgeMs: 900_000 });
     const processor = new EventProcessor({
       events: stores.events,
@@ -154,8 +148,8 @@ describe('EventProcessor claims', () => {
       correlator,
       // Stops in the middle of the delivery, where a SIGKILL could find it.
       enrich: async (_source, events) => {
-        working();
-        await held;
+        enriching.resolve();
+        await held.promise;
         return events;
       },
       reassess: async () => undefined,
@@ -163,9 +157,9 @@ describe('EventProcessor claims', () => {
       owner,
     });
     const drained = processor.drain();
-    await enriching;
+    await enriching.promise;
     expect(await stores.events.claimOwners()).toEqual([owner]);
-    carryOn();
+    held.resolve();
     expect(await drained).toBe(1);
     expect(await stores.events.getDelivery('github:guid-1')).toMatchObject({ status: 'done', attempts: 1 });
     expect(await stores.events.claimOwners()).toEqual([]);
