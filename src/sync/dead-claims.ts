@@ -1,8 +1,8 @@
 // Start-up: what a process that died held is handed back at once. Its outbox
 // items, webhook deliveries and event deliveries would otherwise wait for their
 // leases (the outbox's is ten minutes, long enough to cover one slow write;
-// the inboxes' 30 s, in which CI results and alerts reach no gate); an owner
-// judged dead cannot be writing them any more. An owner judged alive, or one
+// the inboxes' 30 s, in which a held ticket update, CI result or alert reaches
+// no gate); an owner judged dead cannot be writing them any more. An owner judged alive, or one
 // that cannot be judged from here, keeps its claims until their lease runs out.
 
 import type { Logger } from '../log.ts';
