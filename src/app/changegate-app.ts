@@ -244,6 +244,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     evidence: stores.evidence,
     reassess: (id) => runner.assessChange(id, { clockTick: true }),
     logger,
+    owner,
   });
   // Scheduled pulls beside the webhooks (GitHub runs and deployments, Alertmanager alerts, Prometheus during hypercare).
   const pullScheduler = new PullScheduler(logger);
@@ -348,13 +349,13 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
         });
       }
       // What a killed process held is claimable now, before the workers look, not when its leases run out.
-      await releaseDeadClaims({ outbox, deliveries, judge: judgeOwner, logger, now: new Date() });
+      await releaseDeadClaims({ outbox, deliveries, events: stores.events, judge: judgeOwner, logger, now: new Date() });
       // On a shared store, replicas that die while this one runs are found by their lapsed heartbeats.
       if (config.store.kind !== 'sqlite') {
         leases.start([heartbeat]);
         await readReplicaSyncs().catch((err: unknown) => logger.warn({ err }, 'reading when the other replicas last synced failed'));
         replicaTimer = setInterval(() => {
-          releaseDeadClaims({ outbox, deliveries, judge: judgeOwner, logger, now: new Date() }).catch((err: unknown) => logger.error({ err }, 'releasing the claims of replicas that died failed'));
+          releaseDeadClaims({ outbox, deliveries, events: stores.events, judge: judgeOwner, logger, now: new Date() }).catch((err: unknown) => logger.error({ err }, 'releasing the claims of replicas that died failed'));
           readReplicaSyncs().catch((err: unknown) => logger.warn({ err }, 'reading when the other replicas last synced failed'));
           // A replica that died in the middle of assessing (its start-up pass, its sync's changes) left them owed:
           // the pass over what is owed runs here on the same timer (one query when nothing is owed).

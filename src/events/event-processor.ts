@@ -10,6 +10,7 @@
 
 import { asChangegateError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import type { ClaimOwner } from '../store/claim-owner.ts';
 import type { EventDelivery, EventLink, EventStore, StoredEvent } from '../store/event-store.ts';
 import type { EvidenceStore } from '../store/evidence-store.ts';
 import type { Correlator } from './correlate.ts';
@@ -31,6 +32,8 @@ export interface EventProcessorDeps {
   /** The evidence ledger completed CI runs and deployments are recorded in per linked change (src/events/event-evidence.ts); absent: nothing is recorded. */
   evidence?: Pick<EvidenceStore, 'append'> | undefined;
   logger: Logger;
+  /** Recorded on every claim, so the next process (or a replica) releases this one's deliveries at once if it dies. */
+  owner?: ClaimOwner | undefined;
   clock?: () => Date;
   pollMs?: number;
   maxAttempts?: number;
@@ -80,7 +83,7 @@ export class EventProcessor {
   async drain(): Promise<number> {
     let total = 0;
     for (;;) {
-      const batch = await this.#deps.events.claim(50, this.#now());
+      const batch = await this.#deps.events.claim(50, this.#now(), this.#deps.owner === undefined ? {} : { owner: this.#deps.owner });
       if (batch.length === 0) return total;
       total += batch.length;
       await this.#processBatch(batch);

@@ -1,8 +1,8 @@
 // Who holds a claim. Every process gets an owner at start (a random id, plus
-// its host and pid), and the outbox and the webhook inbox record it on each
-// claim, so the next process can tell a claim whose holder died from one a live
-// process is working on, and release the first at once instead of waiting for
-// its lease.
+// its host and pid), and the outbox, the webhook inbox and the event inbox
+// record it on each claim, so the next process can tell a claim whose holder
+// died from one a live process is working on, and release the first at once
+// instead of waiting for its lease.
 //
 // How an owner is judged dead is the deployment's business, not the store's:
 // the embedded store is served from one host, so `judgeOwnerOnThisHost` asks

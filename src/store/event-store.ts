@@ -7,6 +7,7 @@
 // adapter passes test/contract/event-store.contract.ts.
 
 import type { CiEvent, MonitorEvent } from '../domain/events.ts';
+import type { ClaimOwner } from './claim-owner.ts';
 
 /** `pending` until normalised; `done` once its events are stored; `failed` when the body proved unusable or retries ran out. */
 export type EventDeliveryStatus = 'pending' | 'done' | 'failed';
@@ -76,6 +77,13 @@ export interface EventQuery {
 
 export const DEFAULT_EVENT_LEASE_MS = 30_000;
 
+export interface EventClaimOptions {
+  /** How long a claimed delivery is hidden from other claims; a processor that dies mid-work lets it come back after this. */
+  leaseMs?: number;
+  /** Recorded with the lease, so a later process can release what a dead owner held at once (see claim-owner.ts). */
+  owner?: ClaimOwner;
+}
+
 export function eventDeliveryKey(source: string, deliveryId: string): string {
   return `${source}:${deliveryId}`;
 }
@@ -121,7 +129,19 @@ export interface EventStore {
   /** Durable before it resolves. De-duplicates on `(source, deliveryId)`; a duplicate keeps the first body. */
   record(delivery: NewEventDelivery): Promise<EventRecordResult>;
   /** Atomically leases up to `limit` pending deliveries due at `now`, oldest received first, counting the attempt. */
-  claim(limit: number, now: Date, options?: { leaseMs?: number }): Promise<EventDelivery[]>;
+  claim(limit: number, now: Date, options?: EventClaimOptions): Promise<EventDelivery[]>;
+  /**
+   * Who holds deliveries leased now (those claimed with an owner), each once. A
+   * completed or failed delivery (a retry scheduled included) has no owner any
+   * more, so a release never cuts a retry's wait short.
+   */
+  claimOwners(): Promise<ClaimOwner[]>;
+  /**
+   * Makes the deliveries `ownerId` has leased due at `now`, without counting an
+   * attempt (the claim that died already counted one). For an owner known dead;
+   * returns how many.
+   */
+  releaseClaims(ownerId: string, now: Date): Promise<number>;
   /**
    * Stores the delivery's normalised events (an event already stored under the
    * same id becomes what `settle` makes of it) and marks it done, in one step. Returns the events as stored now, those kept unchanged included.

@@ -5,10 +5,17 @@
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CiEvent, MonitorEvent } from '../../src/domain/events.ts';
+import type { ClaimOwner } from '../../src/store/claim-owner.ts';
 import type { EventStore, NewEventDelivery, StoredEvent } from '../../src/store/event-store.ts';
 
 const T0 = Date.parse('2026-03-12T10:00:00.000Z');
 const at = (ms: number): Date => new Date(T0 + ms);
+
+const owner = (name: string, pid: number): ClaimOwner => ({ id: `${name}-epoch`, host: 'host-a', pid, startedAt: '2026-03-02T08:00:00.000Z' });
+const DEAD = owner('dead', 101);
+const LIVE = owner('live', 202);
+const NEXT = owner('next', 303);
+const ownerIds = async (store: { claimOwners(): Promise<ClaimOwner[]> }): Promise<string[]> => (await store.claimOwners()).map((o) => o.id).toSorted();
 
 function delivery(n: number, overrides: Partial<NewEventDelivery> = {}): NewEventDelivery {
   return {
@@ -113,6 +120,41 @@ export function describeEventStoreContract(name: string, open: () => Promise<Eve
       // A processor that died holding them: after the lease they are claimed again (stored, not yet processed, after a crash).
       const retaken = await store.claim(10, at(6001));
       expect(retaken.map((d) => [d.deliveryId, d.attempts])).toEqual([['guid-1', 2], ['guid-2', 2]]);
+    });
+
+    it("records who leased a delivery, and makes a dead owner's due at once without touching a live owner's", async () => {
+      await store.record(delivery(1));
+      await store.record(delivery(2));
+      await store.record(delivery(3));
+      await store.claim(1, at(10_000), { leaseMs: 30_000, owner: DEAD });
+      await store.claim(1, at(10_000), { leaseMs: 30_000, owner: LIVE });
+      await store.claim(1, at(10_000), { leaseMs: 30_000 });
+      expect(await ownerIds(store)).toEqual([DEAD.id, LIVE.id]);
+      expect(await store.claimOwners()).toContainEqual(DEAD);
+
+      expect(await store.releaseClaims(DEAD.id, at(11_000))).toBe(1);
+      expect(await ownerIds(store)).toEqual([LIVE.id]);
+      // Due now, not when the lease would have run out; the attempt cut short was counted once. The live owner's stays leased.
+      const again = await store.claim(5, at(11_000), { owner: NEXT });
+      expect(again.map((d) => [d.deliveryId, d.attempts, d.rawBody.toString('utf8')])).toEqual([['guid-1', 2, delivery(1).rawBody.toString('utf8')]]);
+      expect(await ownerIds(store)).toEqual([LIVE.id, NEXT.id]);
+      expect(await store.releaseClaims('nobody', at(12_000))).toBe(0);
+      expect(await store.claim(5, at(39_999))).toEqual([]);
+      expect((await store.claim(5, at(40_000))).map((d) => d.deliveryId)).toEqual(['guid-2', 'guid-3']);
+    });
+
+    it('forgets the owner once a delivery is settled, so a release never cuts a retry wait short', async () => {
+      const first = await store.record(delivery(1));
+      const second = await store.record(delivery(2));
+      const third = await store.record(delivery(3));
+      await store.claim(3, at(10_000), { owner: DEAD });
+      await store.complete(first.id, [ci('github:1:1')], at(11_000));
+      await store.fail(second.id, 'CG_STORE_UNAVAILABLE: busy', at(600_000), at(11_000));
+      await store.fail(third.id, 'CG_EVENT_INVALID: unusable', null, at(11_000));
+      expect(await ownerIds(store)).toEqual([]);
+      expect(await store.releaseClaims(DEAD.id, at(12_000))).toBe(0);
+      expect(await store.claim(5, at(599_999))).toEqual([]);
+      expect((await store.claim(5, at(600_000))).map((d) => d.deliveryId)).toEqual(['guid-2']);
     });
 
     it('completes a delivery with its events in one step; a done delivery is never claimed again', async () => {

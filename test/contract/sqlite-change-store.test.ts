@@ -9,6 +9,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { StreamItem } from '../../src/kit/connector.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
+import { SqliteEventStore } from '../../src/store/sqlite/sqlite-event-store.ts';
 import { MIGRATIONS } from '../../src/store/sqlite/sqlite-schema.ts';
 import { buildChange, buildChanges, sysId } from '../support/change-builder.ts';
 
@@ -75,6 +76,28 @@ describe('SqliteChangeStore on a file', () => {
     ]);
     expect(revisions[0]?.diff).toContainEqual({ path: 'title', to: c.title });
     expect(revisions[1]?.diff).toContainEqual({ path: 'title', from: c.title, to: 'after the upgrade' });
+    await upgraded.close();
+  });
+
+  it('keeps an event delivery leased before claim owners were recorded: it waits out its lease, then is claimed under an owner', async () => {
+    const path = freshFile();
+    const t0 = Date.parse('2026-03-12T10:00:00.000Z');
+    const before = SqliteEventStore.open(path);
+    const { id } = await before.record({ source: 'github', kind: 'github', deliveryId: 'guid-1', receivedAt: new Date(t0).toISOString(), headers: {}, rawBody: Buffer.from('{}') });
+    await before.claim(1, new Date(t0), { leaseMs: 30_000 });
+    await before.close();
+    // Roll the file back to the schema before the event inbox's claim owners.
+    const old = new DatabaseSync(path);
+    old.exec('ALTER TABLE event_deliveries DROP COLUMN claim_owner');
+    old.exec(`UPDATE schema_version SET version = ${MIGRATIONS.length - 1}`);
+    old.close();
+
+    const upgraded = SqliteEventStore.open(path);
+    const owner = { id: 'after-upgrade', host: 'host-a', pid: 7, startedAt: '2026-03-12T10:00:00.000Z' };
+    expect(await upgraded.claimOwners()).toEqual([]);
+    expect(await upgraded.claim(1, new Date(t0 + 29_999), { owner })).toEqual([]);
+    expect((await upgraded.claim(1, new Date(t0 + 30_000), { owner })).map((d) => [d.id, d.attempts])).toEqual([[id, 2]]);
+    expect(await upgraded.claimOwners()).toEqual([owner]);
     await upgraded.close();
   });
 

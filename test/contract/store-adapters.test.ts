@@ -9,7 +9,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
+import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { ClaimOwner } from '../../src/store/claim-owner.ts';
 import { openStores } from '../../src/store/open-stores.ts';
 import type { RevisionDoc } from '../../src/store/mongo/mongo-mirror-docs.ts';
 import { mongoStoreAdapter } from '../../src/store/mongo/mongo-store-adapter.ts';
@@ -17,6 +19,7 @@ import { sqliteStoreAdapter } from '../../src/store/sqlite/sqlite-store-adapter.
 import type { StoreAdapter, StoreBundle } from '../../src/store/store-bundle.ts';
 import { StoreConfig } from '../../src/config/schema.ts';
 import { sha256Hex, stableStringify } from '../../src/store/content-hash.ts';
+import { releaseDeadClaims } from '../../src/sync/dead-claims.ts';
 import { buildChanges } from '../support/change-builder.ts';
 import { describeAssessmentStoreContract } from './assessment-store.contract.ts';
 import { describeAssessmentWriterContract } from './assessment-writer.contract.ts';
@@ -98,6 +101,59 @@ for (const adapter of ADAPTERS) {
     const bundle = await adapter.open();
     opened.push(bundle);
     return bundle;
+  });
+}
+
+// What start-up (and, on a shared store, the replicas' heartbeat timer) does with the claims of a
+// process judged dead, on every adapter: each inbox and the outbox hand them to the next claimant
+// at once, not when their lease runs out; a process judged alive keeps what it holds.
+const claimant = (name: string, pid: number): ClaimOwner => ({ id: `${name}-${run}`, host: 'host-a', pid, startedAt: '2026-03-02T08:00:00.000Z' });
+for (const adapter of ADAPTERS) {
+  describe(`releaseDeadClaims: ${adapter.name}`, () => {
+    it("hands a dead process's event deliveries, webhook deliveries and outbox items to the next at once, and leaves a live one its claims", async () => {
+      const bundle = await adapter.open();
+      opened.push(bundle);
+      const [dead, live, next] = [claimant('dead', 101), claimant('live', 202), claimant('next', 303)];
+      const t0 = Date.parse('2026-03-12T10:00:00.000Z');
+      const at = (ms: number): Date => new Date(t0 + ms);
+      for (const n of [1, 2]) {
+        await bundle.events.record({ source: 'github', kind: 'github', deliveryId: `run-${n}`, receivedAt: at(n).toISOString(), headers: {}, rawBody: Buffer.from(`{"n":${n}}`) });
+      }
+      await bundle.deliveries.record({ system: 'jira', instance: 'jsm', deliveryId: 'w-1', receivedAt: at(0).toISOString(), body: {} });
+      const note = { title: 'verdict', tone: 'info' as const, lines: ['verdict'] };
+      await bundle.outbox.enqueue([{ instance: 'sn', changeId: 'servicenow:sn:c1', nativeId: 'c1', source: 'assessment', idempotencyKey: 'k1', payload: { action: 'comment', note } }], at(0));
+      // The dead process leased one event delivery, the webhook delivery and the outbox item; the live one the other event delivery.
+      expect((await bundle.events.claim(1, at(1000), { owner: dead })).map((d) => d.deliveryId)).toEqual(['run-1']);
+      expect((await bundle.events.claim(1, at(1000), { owner: live })).map((d) => d.deliveryId)).toEqual(['run-2']);
+      expect(await bundle.deliveries.claim(1, at(1000), { owner: dead })).toHaveLength(1);
+      expect(await bundle.outbox.claim(1, at(1000), 600_000, dead)).toHaveLength(1);
+      expect(await bundle.events.claim(10, at(2000), { owner: next })).toEqual([]);
+
+      const said: { msg: string }[] = [];
+      const logger = pino({ level: 'info' }, { write: (line: string) => void said.push(JSON.parse(line) as { msg: string }) });
+      const judged: string[] = [];
+      const released = await releaseDeadClaims({
+        ...bundle,
+        judge: (o) => {
+          judged.push(o.id);
+          return o.id === dead.id ? 'dead' : 'alive';
+        },
+        logger,
+        now: at(2000),
+      });
+      expect(judged.toSorted()).toEqual([dead.id, live.id]);
+      expect(released).toEqual({ outboxItems: 1, deliveries: 1, eventDeliveries: 1, owners: [dead] });
+      expect(said.map((l) => l.msg)).toEqual(['released 1 outbox items, 1 webhook deliveries and 1 event deliveries held by 1 process(es) that died']);
+
+      // Claimable at once (28 s before the event lease would have run out), its cut-short attempt counted once.
+      expect((await bundle.events.claim(10, at(2000), { owner: next })).map((d) => [d.deliveryId, d.attempts])).toEqual([['run-1', 2]]);
+      expect((await bundle.deliveries.claim(10, at(2000), { owner: next })).map((d) => d.deliveryId)).toEqual(['w-1']);
+      expect((await bundle.outbox.claim(10, at(2000), 600_000, next)).map((i) => i.idempotencyKey)).toEqual(['k1']);
+      // The live process's lease stands until it runs out.
+      expect((await bundle.events.claimOwners()).map((o) => o.id).toSorted()).toEqual([live.id, next.id].toSorted());
+      expect(await bundle.events.claim(10, at(30_999), { owner: next })).toEqual([]);
+      expect((await bundle.events.claim(10, at(31_000), { owner: next })).map((d) => d.deliveryId)).toEqual(['run-2']);
+    });
   });
 }
 

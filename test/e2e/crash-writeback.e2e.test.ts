@@ -102,7 +102,7 @@ describe('write-back after a SIGKILL, end to end', () => {
       await third.ready;
       // Nothing waits for the lease: the outbox empties while the dead worker's lease still runs.
       await until('the outbox to be worked', 60_000, async () => ((byStatus.get() as { open: number }).open === 0 ? true : undefined));
-      expect(third.lines().map((l) => l['msg'])).toContainEqual(expect.stringMatching(/^released \d+ outbox items and 0 webhook deliveries held by 1 process\(es\) that died$/));
+      expect(third.lines().map((l) => l['msg'])).toContainEqual(expect.stringMatching(/^released \d+ outbox items, 0 webhook deliveries and 0 event deliveries held by 1 process\(es\) that died$/));
       third.child.kill('SIGTERM');
       expect(await third.exited).toEqual({ code: 0, signal: null });
     } finally {

@@ -3,13 +3,15 @@
 // GitLab and Alertmanager deliveries (signed or token-carrying, some
 // duplicated, some out of order, one cut off mid-body by its sender). The
 // first process is killed with SIGKILL right after it accepted a production
-// deploy; whatever it had not processed, its successor does. Gates open and close
+// deploy, while its processor waits on GitHub for a run's artifacts; whatever
+// it had not processed, its successor does, and what it held leased at once,
+// not when the lease runs out. Gates open and close
 // as the evidence arrives (implement.ci-green on both systems, closed.no-alerts
 // during hypercare), and every note changegate wrote is on its ticket once.
 
 import { createHmac, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { createServer, request, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -30,12 +32,26 @@ let port: number;
 let serve: ServeChild | null = null;
 /** The ServiceNow change moved to Review for the hypercare part. */
 let reviewSysId: string;
+/**
+ * GitHub's REST API for the artifacts of the `github-artifacts` source's runs: while `holding`, it
+ * answers nothing, so the processor stays in the middle of the delivery (where the SIGKILL finds it).
+ */
+let artifactsApi: Server;
+const artifacts = { holding: true, asked: 0, waiting: [] as ServerResponse[] };
+const noArtifacts = (res: ServerResponse): void => void res.writeHead(200, { 'content-type': 'application/json' }).end('{"total_count":0,"artifacts":[]}');
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'cg-e2e-events-'));
   db = join(dir, 'changegate.db');
   config = join(dir, 'changegate.yaml');
   port = await freePort();
+  artifactsApi = createServer((_req, res) => {
+    artifacts.asked += 1;
+    if (artifacts.holding) artifacts.waiting.push(res);
+    else noArtifacts(res);
+  });
+  await new Promise<void>((listening) => artifactsApi.listen(0, '127.0.0.1', listening));
+  const artifactsPort = (artifactsApi.address() as { port: number }).port;
   demo = await startDemoInstances({ logger: pino({ level: 'silent' }), count: 40, changegateUrl: `http://127.0.0.1:${port}` });
   // One Implement change goes to Review before the service first sees it, its implementation not yet ended: hypercare starts with the production deploy.
   const implementing = demo.simulators.servicenow.listChanges().find((row) => row['state'] === '-1' && row['business_service'] !== '');
@@ -54,6 +70,7 @@ beforeAll(async () => {
       'events:',
       '  sources:',
       `    - { id: github, kind: github, secrets: ["${SECRETS.github}"] }`,
+      `    - { id: github-artifacts, kind: github, secrets: ["${SECRETS.github}"], artifacts: { token: gh-artifacts-token, names: ["junit-*"], apiUrl: "http://127.0.0.1:${artifactsPort}" } }`,
       `    - { id: gitlab, kind: gitlab, secrets: ["${SECRETS.gitlab}"] }`,
       `    - { id: alertmanager, kind: alertmanager, secrets: ["${SECRETS.alertmanager}"] }`,
       '',
@@ -67,6 +84,8 @@ afterAll(async () => {
     await serve.exited;
   }
   await demo?.close();
+  artifactsApi?.closeAllConnections();
+  await new Promise((closed) => artifactsApi?.close(closed));
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -79,7 +98,7 @@ async function start(): Promise<ServeChild> {
 async function post(source: string, body: unknown, headers: Record<string, string>): Promise<{ status: number; json: Record<string, unknown> }> {
   const raw = JSON.stringify(body);
   const auth: Record<string, string> =
-    source === 'github'
+    source === 'github' || source === 'github-artifacts'
       ? { 'x-hub-signature-256': `sha256=${createHmac('sha256', SECRETS.github).update(raw).digest('hex')}` }
       : source === 'gitlab'
         ? { 'x-gitlab-token': SECRETS.gitlab }
@@ -214,6 +233,27 @@ function deliveries(): Record<string, number> {
   }
 }
 
+/** The deliveries a process held leased (claimed, not yet done), each with its lease's end (epoch ms). */
+function heldDeliveries(): { id: string; leaseEnd: number }[] {
+  const read = new DatabaseSync(db, { readOnly: true });
+  try {
+    return read.prepare(`SELECT id, next_attempt_at AS leaseEnd FROM event_deliveries WHERE status = 'pending' AND claim_owner IS NOT NULL ORDER BY id`).all() as { id: string; leaseEnd: number }[];
+  } finally {
+    read.close();
+  }
+}
+
+/** When each delivery named was done (epoch ms), null while it is not. */
+function finishedAt(ids: readonly string[]): (number | null)[] {
+  const read = new DatabaseSync(db, { readOnly: true });
+  try {
+    const at = read.prepare('SELECT finished_at FROM event_deliveries WHERE id = ?');
+    return ids.map((id) => (at.get(id) as { finished_at: number | null } | undefined)?.finished_at ?? null);
+  } finally {
+    read.close();
+  }
+}
+
 /** Every changegate marker on a ticket: the idempotency keys of what was posted to it. */
 function markersOn(change: Mirrored): string[] {
   const texts =
@@ -248,6 +288,10 @@ describe('CI and monitoring events, end to end with a SIGKILL', () => {
     expect(retried).toMatchObject({ status: 202, json: { duplicate: false } });
     expect(await waitForGate(jiraScheduled.id, 'implement.ci-green', 'pass')).toEqual(['pending', 'pass']);
 
+    // A completed run whose artifacts are read: the processor claims it and waits on GitHub, holding it when the process is killed.
+    const artifactRun = await post('github-artifacts', workflowRun('nightly', sha('nightly-artifacts'), 'completed', 20_001), { 'x-github-event': 'workflow_run', 'x-github-delivery': 'art-20001' });
+    expect(artifactRun.status).toBe(202);
+    await until('the processor to ask GitHub for the run\'s artifacts', 20_000, async () => (artifacts.asked > 0 ? true : undefined), { everyMs: 50 });
     // A burst of unrelated runs still in flight when the production deploy of the change in Review is accepted; the process is killed at the deploy's 202.
     const service = inReview.services[0]?.name ?? inReview.services[0]?.id ?? '';
     const burst = Array.from({ length: 150 }, (_, i) =>
@@ -262,7 +306,13 @@ describe('CI and monitoring events, end to end with a SIGKILL', () => {
     const atKill = deliveries();
     const stored = (atKill['pending'] ?? 0) + (atKill['done'] ?? 0);
     expect(stored).toBeGreaterThanOrEqual(2 + answered + 1);
-    process.stdout.write(`events e2e: at the SIGKILL ${answered} of 150 burst deliveries were answered, ${stored} GitHub deliveries stored, ${atKill['pending'] ?? 0} not yet processed\n`);
+    // What the killed processor held in the middle of a batch: without its owner judged dead, each would wait out its 30 s lease.
+    const held = heldDeliveries();
+    expect(held.map((d) => d.id)).toContain('github-artifacts:art-20001');
+    // GitHub answers the successor at once (no artifacts).
+    artifacts.holding = false;
+    for (const res of artifacts.waiting.splice(0)) res.destroy();
+    process.stdout.write(`events e2e: at the SIGKILL ${answered} of 150 burst deliveries were answered, ${stored} GitHub deliveries stored, ${atKill['pending'] ?? 0} not yet processed; ${held.length} deliveries (any source) leased by the killed process\n`);
 
     child = await start();
     // The delivery stored before the kill is processed after it: the deploy is linked to the change by its key.
@@ -272,6 +322,13 @@ describe('CI and monitoring events, end to end with a SIGKILL', () => {
     }, { everyMs: 250 });
     expect(linked.rule).toBe('linked:change-key');
     await until('every accepted delivery processed', 60_000, async () => (deliveries()['done'] === stored ? true : undefined), { everyMs: 250 });
+    // The successor released what the killed process held at start-up (its pid no longer runs) and worked it before its lease ran out.
+    expect(child.lines().map((l) => l['msg'])).toContainEqual(expect.stringMatching(new RegExp(`^released \\d+ outbox items, \\d+ webhook deliveries and ${held.length} event deliveries held by 1 process\\(es\\) that died$`)));
+    const finished = await until('what the killed process held to be processed', 30_000, async () => {
+      const at = finishedAt(held.map((d) => d.id));
+      return at.every((t) => t !== null) ? (at as number[]) : undefined;
+    }, { everyMs: 100 });
+    expect(held.map((d, i) => [d.id, (finished[i] as number) < d.leaseEnd])).toEqual(held.map((d) => [d.id, true]));
     expect(gateHistory(inReview.id, 'closed.hypercare').at(-1)).toBe('fail');
 
     // Alertmanager: the critical alert on the change's service, notified twice, then resolved.

@@ -302,7 +302,7 @@ describe('three replicas on one MongoDB store, end to end', () => {
       expect(bareIssues).toEqual([]);
       expect(jiraKeys.filter((k) => new Set(k).size !== k.length)).toEqual([]);
       // The victim's write in flight reached the ticket after it died; the survivor found its marker.
-      expect(survivor.serve.lines().map((l) => l['msg'])).toContainEqual(expect.stringMatching(/^released \d+ outbox items and \d+ webhook deliveries held by 1 process\(es\) that died$/));
+      expect(survivor.serve.lines().map((l) => l['msg'])).toContainEqual(expect.stringMatching(/^released \d+ outbox items, \d+ webhook deliveries and 0 event deliveries held by 1 process\(es\) that died$/));
 
       // No two replicas held an instance's lease at overlapping times: per lease, each holding ended before the next began,
       // fences grew with every holder, and it was handed over at least once.

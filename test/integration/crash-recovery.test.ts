@@ -1,10 +1,10 @@
 // A process killed during write-back leaves claims and unassessed changes
 // behind. The next process starts with nothing waiting for the clock: the
-// dead process's outbox items and webhook deliveries are worked at once (not
-// when their ten-minute and thirty-second leases run out), every change whose
-// latest revision was never assessed is assessed (a canceled one too, which the
-// clock pass skips), each ticket gets its note once, and what a live process
-// holds is left to it.
+// dead process's outbox items, webhook deliveries and event deliveries are
+// worked at once (not when their ten-minute and thirty-second leases run
+// out), every change whose latest revision was never assessed is assessed (a
+// canceled one too, which the clock pass skips), each ticket gets its note
+// once, and what a live process holds is left to it.
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -19,6 +19,7 @@ import { startSimulatorServer, type SimulatorServer } from '../../connectors/sim
 import { createApp, type ChangegateApp } from '../../src/app/changegate-app.ts';
 import { ChangegateConfig, registry } from '../../src/app/registry.ts';
 import type { ClaimOwner } from '../../src/store/claim-owner.ts';
+import { SqliteEventStore } from '../../src/store/sqlite/sqlite-event-store.ts';
 
 const LEASE_MS = 10 * 60_000;
 
@@ -118,6 +119,13 @@ describe('start-up after a killed process', () => {
     await first.deliveries.claim(1, new Date(), { leaseMs: 30_000, owner: dead });
     await first.deliveries.record({ system: 'jira', instance: 'jsm', deliveryId: 'd-live', receivedAt: new Date().toISOString(), body: { issue: { id: issueId(otherIssue as string) } } });
     await first.deliveries.claim(1, new Date(), { leaseMs: 30_000, owner: live });
+    // And two CI event deliveries, one leased by each.
+    const events = SqliteEventStore.open(path);
+    for (const run of ['run-dead', 'run-live']) {
+      await events.record({ source: 'ci', kind: 'generic', deliveryId: run, receivedAt: new Date().toISOString(), headers: {}, rawBody: Buffer.from(JSON.stringify({ ci: [{ id: run, status: 'success' }] })) });
+    }
+    await events.claim(1, new Date(), { owner: dead });
+    await events.claim(1, new Date(), { owner: live });
     const mirrored = (await first.store.listChanges({ limit: 100 })).items;
     expect(await first.store.listOwedAssessments({ limit: 100 })).toHaveLength(3);
     // Closing only releases connections; a SIGKILL would leave the file the same.
@@ -134,7 +142,7 @@ describe('start-up after a killed process', () => {
     try {
       // No sync runs (runNow off, schedules far away): whatever gets done is start-up's doing.
       await second.serve({ runNow: false });
-      expect(said).toContain('released 4 outbox items and 1 webhook deliveries held by 1 process(es) that died');
+      expect(said).toContain('released 4 outbox items, 1 webhook deliveries and 1 event deliveries held by 1 process(es) that died');
       await vi.waitFor(() => expect(said).toContain('assessed 3 of 3 changes owed an assessment'), { timeout: 10_000, interval: 20 });
       await second.outboxWorker.drain();
 
@@ -163,8 +171,15 @@ describe('start-up after a killed process', () => {
       await vi.waitFor(async () => expect(await second.deliveries.get('jira:jsm:d-dead')).toMatchObject({ status: 'done', attempts: 2 }), { timeout: 10_000, interval: 50 });
       expect((await second.store.getChange(deadIssue as string, { instance: 'jsm' }))?.change.title).toBe('edited while the process was down');
       expect(await second.deliveries.get('jira:jsm:d-live')).toMatchObject({ status: 'pending', attempts: 1 });
+
+      // Likewise the event deliveries: the dead owner's CI run is stored now, the live owner's still waits.
+      await vi.waitFor(async () => expect(await events.getDelivery('ci:run-dead')).toMatchObject({ status: 'done', attempts: 2 }), { timeout: 10_000, interval: 50 });
+      expect(await events.getEvent('ci:run-dead')).toMatchObject({ type: 'ci', event: { status: 'success' } });
+      expect(await events.getDelivery('ci:run-live')).toMatchObject({ status: 'pending', attempts: 1 });
+      expect(await events.getEvent('ci:run-live')).toBeNull();
     } finally {
       await second.close();
+      await events.close();
     }
   });
 });

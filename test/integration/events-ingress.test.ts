@@ -16,6 +16,7 @@ import { createMetrics } from '../../src/observability/metrics.ts';
 import { installErrorHandler } from '../../src/server/http-errors.ts';
 import { registerChangeRoutes } from '../../src/server/routes/changes.ts';
 import { registerEventRoutes } from '../../src/server/routes/events.ts';
+import type { ClaimOwner } from '../../src/store/claim-owner.ts';
 import { openSqliteStores } from '../../src/store/sqlite/sqlite-store-adapter.ts';
 import type { StoreBundle } from '../../src/store/store-bundle.ts';
 import { buildChange } from '../support/change-builder.ts';
@@ -130,6 +131,38 @@ describe('EventProcessor', () => {
     const detail = (await api.inject('/v1/changes/CHG0030001')).json();
     expect(detail.events.map((e: { id: string; rule: string }) => [e.id, e.rule])).toEqual([['github:run:289782451:1', 'linked:change-key']]);
     await api.close();
+  });
+});
+
+describe('EventProcessor claims', () => {
+  it('holds what it works under its process, so a start-up after a kill can release it, and holds nothing once done', async () => {
+    await world();
+    expect((await gh(run)).statusCode).toBe(202);
+    const owner: ClaimOwner = { id: 'this-process', host: 'host-a', pid: 4242, startedAt: '2026-03-12T09:00:00.000Z' };
+    const enriching = Promise.withResolvers<void>();
+    const held = Promise.withResolvers<void>();
+    const correlator = new Correlator({ events: stores.events, changes: stores.changes, services: {}, monitors: [], heartbeatMaxAgeMs: 900_000 });
+    const processor = new EventProcessor({
+      events: stores.events,
+      kindOf: eventSourceKind,
+      correlator,
+      // Stops in the middle of the delivery, where a SIGKILL could find it.
+      enrich: async (_source, events) => {
+        enriching.resolve();
+        await held.promise;
+        return events;
+      },
+      reassess: async () => undefined,
+      logger: pino({ level: 'silent' }),
+      owner,
+    });
+    const drained = processor.drain();
+    await enriching.promise;
+    expect(await stores.events.claimOwners()).toEqual([owner]);
+    held.resolve();
+    expect(await drained).toBe(1);
+    expect(await stores.events.getDelivery('github:guid-1')).toMatchObject({ status: 'done', attempts: 1 });
+    expect(await stores.events.claimOwners()).toEqual([]);
   });
 });
 

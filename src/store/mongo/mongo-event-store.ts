@@ -6,10 +6,12 @@
 // and each source's last heartbeat (moved only forward).
 
 import { ObjectId, type Collection } from 'mongodb';
+import type { ClaimOwner } from '../claim-owner.ts';
 import {
   DEFAULT_EVENT_LEASE_MS,
   eventDeliveryKey,
   settle,
+  type EventClaimOptions,
   type EventDelivery,
   type EventDeliveryStatus,
   type EventLink,
@@ -42,6 +44,8 @@ interface DeliveryDoc {
   nextAttemptAt: number;
   lastError: string | null;
   finishedAt: number | null;
+  /** Who leased it (claim-owner.ts), while a claim is in flight. Absent on deliveries recorded before owners were. */
+  claimOwner?: ClaimOwner | null;
 }
 
 interface EventDoc {
@@ -165,6 +169,7 @@ export class MongoEventStore implements EventStore {
           nextAttemptAt: receivedAt,
           lastError: null,
           finishedAt: null,
+          claimOwner: null,
         });
         return { id, duplicate: false };
       } catch (err) {
@@ -174,7 +179,7 @@ export class MongoEventStore implements EventStore {
     });
   }
 
-  async claim(limit: number, now: Date, options: { leaseMs?: number } = {}): Promise<EventDelivery[]> {
+  async claim(limit: number, now: Date, options: EventClaimOptions = {}): Promise<EventDelivery[]> {
     const nowMs = now.getTime();
     const due = { status: 'pending', nextAttemptAt: { $lte: nowMs } };
     return this.#run('claim', { limit }, async () => {
@@ -184,12 +189,30 @@ export class MongoEventStore implements EventStore {
         if (!(await this.#turns.take(`${TURN}${_id}`, attempts + 1))) continue;
         const doc = await this.#deliveries.findOneAndUpdate(
           { _id, attempts, ...due },
-          { $set: { nextAttemptAt: nowMs + (options.leaseMs ?? DEFAULT_EVENT_LEASE_MS) }, $inc: { attempts: 1 } },
+          { $set: { nextAttemptAt: nowMs + (options.leaseMs ?? DEFAULT_EVENT_LEASE_MS), claimOwner: options.owner ?? null }, $inc: { attempts: 1 } },
           { returnDocument: 'after' },
         );
         if (doc !== null) claimed.push(toDelivery(doc));
       }
       return claimed;
+    });
+  }
+
+  async claimOwners(): Promise<ClaimOwner[]> {
+    return this.#run('claimOwners', {}, async () => {
+      // `$ne: null` also passes over deliveries recorded before owners were (no field at all).
+      const docs = await this.#deliveries.find({ status: 'pending', claimOwner: { $ne: null } }, { projection: { claimOwner: 1 } }).toArray();
+      const byId = new Map<string, ClaimOwner>();
+      for (const d of docs) if (d.claimOwner) byId.set(d.claimOwner.id, d.claimOwner);
+      return [...byId.values()];
+    });
+  }
+
+  /** Its turns stay: the dead claim's turn was for the attempt it counted, the next claim takes the next one. */
+  async releaseClaims(ownerId: string, now: Date): Promise<number> {
+    return this.#run('releaseClaims', { ownerId }, async () => {
+      const res = await this.#deliveries.updateMany({ status: 'pending', 'claimOwner.id': ownerId }, { $set: { nextAttemptAt: now.getTime(), claimOwner: null } });
+      return res.modifiedCount;
     });
   }
 
@@ -218,7 +241,7 @@ export class MongoEventStore implements EventStore {
         await this.#events.updateOne({ _id: event.id }, { $set: doc });
         stored.push(next);
       }
-      await this.#deliveries.updateOne({ _id: id, status: 'pending' }, { $set: { status: 'done', finishedAt: now.getTime() } });
+      await this.#deliveries.updateOne({ _id: id, status: 'pending' }, { $set: { status: 'done', finishedAt: now.getTime(), claimOwner: null } });
       await this.#turns.forget([`${TURN}${id}`]);
       return stored;
     });
@@ -235,8 +258,8 @@ export class MongoEventStore implements EventStore {
     const nowMs = now.getTime();
     const set =
       retryAt === null
-        ? { status: 'failed', lastError: error, nextAttemptAt: nowMs, finishedAt: nowMs }
-        : { status: 'pending', lastError: error, nextAttemptAt: retryAt.getTime(), finishedAt: null };
+        ? { status: 'failed', lastError: error, nextAttemptAt: nowMs, finishedAt: nowMs, claimOwner: null }
+        : { status: 'pending', lastError: error, nextAttemptAt: retryAt.getTime(), finishedAt: null, claimOwner: null };
     await this.#run('fail', { id }, async () => {
       await this.#deliveries.updateOne({ _id: id, status: 'pending' }, { $set: set });
       if (retryAt === null) await this.#turns.forget([`${TURN}${id}`]);

@@ -1,6 +1,8 @@
 // The `claim_owner` column the outbox and the webhook inbox record claims
 // under (JSON of a ClaimOwner). Tables created before it existed get it added
 // on open: the side tables are created IF NOT EXISTS, which adds no column.
+// The event inbox records the same JSON; its column is a migration of the
+// shared schema (sqlite-schema.ts), as its table is.
 
 import type { DatabaseSync } from 'node:sqlite';
 import type { ClaimOwner } from '../claim-owner.ts';

@@ -7,10 +7,12 @@
 // rewrite a small row, and deliveries recorded together commit together.
 
 import type { StatementSync } from 'node:sqlite';
+import type { ClaimOwner } from '../claim-owner.ts';
 import {
   DEFAULT_EVENT_LEASE_MS,
   eventDeliveryKey,
   settle,
+  type EventClaimOptions,
   type EventDelivery,
   type EventDeliveryStatus,
   type EventLink,
@@ -21,6 +23,7 @@ import {
   type NewEventDelivery,
   type StoredEvent,
 } from '../event-store.ts';
+import { ownerOf, ownerText } from './sqlite-claim-owner.ts';
 import { SqliteConnection, type SqliteConnectionOptions } from './sqlite-connection.ts';
 import { migrate } from './sqlite-schema.ts';
 
@@ -82,12 +85,20 @@ export class SqliteEventStore implements EventStore {
       insertBody: db.prepare('INSERT INTO event_bodies (seq, raw_body) VALUES (?, ?)'),
       body: db.prepare('SELECT raw_body FROM event_bodies WHERE seq = ?'),
       claim: db.prepare(
-        `UPDATE event_deliveries SET attempts = attempts + 1, next_attempt_at = :leaseUntil
+        `UPDATE event_deliveries SET attempts = attempts + 1, next_attempt_at = :leaseUntil, claim_owner = :owner
          WHERE seq IN (SELECT seq FROM event_deliveries WHERE status = 'pending' AND next_attempt_at <= :now ORDER BY received_at, seq LIMIT :limit)
          RETURNING *, seq`,
       ),
-      complete: db.prepare(`UPDATE event_deliveries SET status = 'done', finished_at = ? WHERE id = ? AND status = 'pending'`),
-      fail: db.prepare(`UPDATE event_deliveries SET status = ?, last_error = ?, next_attempt_at = ?, finished_at = ? WHERE id = ? AND status = 'pending'`),
+      complete: db.prepare(`UPDATE event_deliveries SET status = 'done', finished_at = ?, claim_owner = NULL WHERE id = ? AND status = 'pending'`),
+      fail: db.prepare(
+        `UPDATE event_deliveries SET status = ?, last_error = ?, next_attempt_at = ?, finished_at = ?, claim_owner = NULL WHERE id = ? AND status = 'pending'`,
+      ),
+      // Only a claim in flight keeps its owner (settling clears it), so a retry's wait is never cut short by a release.
+      owners: db.prepare(`SELECT DISTINCT claim_owner FROM event_deliveries WHERE status = 'pending' AND claim_owner IS NOT NULL`),
+      release: db.prepare(
+        `UPDATE event_deliveries SET next_attempt_at = :now, claim_owner = NULL
+         WHERE status = 'pending' AND json_extract(claim_owner, '$.id') = :owner`,
+      ),
       getDelivery: db.prepare('SELECT d.*, b.raw_body FROM event_deliveries d JOIN event_bodies b ON b.seq = d.seq WHERE d.id = ?'),
       pending: db.prepare(`SELECT COUNT(*) AS n FROM event_deliveries WHERE status = 'pending'`),
       getEvent: db.prepare('SELECT body FROM events WHERE id = ?'),
@@ -155,13 +166,21 @@ export class SqliteEventStore implements EventStore {
     }
   }
 
-  async claim(limit: number, now: Date, options: { leaseMs?: number } = {}): Promise<EventDelivery[]> {
+  async claim(limit: number, now: Date, options: EventClaimOptions = {}): Promise<EventDelivery[]> {
     const nowMs = now.getTime();
     return this.#conn.run('claim', { limit }, () => {
-      const rows = this.#s.claim!.all({ now: nowMs, leaseUntil: nowMs + (options.leaseMs ?? DEFAULT_EVENT_LEASE_MS), limit }) as unknown as (Omit<DeliveryRow, 'raw_body'> & { seq: number })[];
+      const rows = this.#s.claim!.all({ now: nowMs, leaseUntil: nowMs + (options.leaseMs ?? DEFAULT_EVENT_LEASE_MS), limit, owner: ownerText(options.owner) }) as unknown as (Omit<DeliveryRow, 'raw_body'> & { seq: number })[];
       rows.sort((a, b) => a.received_at - b.received_at || a.seq - b.seq);
       return rows.map((row) => toDelivery({ ...row, raw_body: (this.#s.body!.get(row.seq) as { raw_body: Uint8Array }).raw_body }));
     });
+  }
+
+  async claimOwners(): Promise<ClaimOwner[]> {
+    return this.#conn.run('claimOwners', {}, () => (this.#s.owners!.all() as { claim_owner: string }[]).map((r) => ownerOf(r.claim_owner) as ClaimOwner));
+  }
+
+  async releaseClaims(ownerId: string, now: Date): Promise<number> {
+    return this.#conn.run('releaseClaims', { ownerId }, () => Number(this.#s.release!.run({ now: now.getTime(), owner: ownerId }).changes));
   }
 
   async complete(id: string, events: readonly StoredEvent[], now: Date): Promise<StoredEvent[]> {

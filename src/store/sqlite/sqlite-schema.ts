@@ -251,6 +251,14 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX change_refs_by_change ON change_refs (change_id);
   CREATE INDEX change_refs_by_ref_recent ON change_refs (instance, ref, updated_at DESC, change_id, day, planned_start, planned_end);
   `,
+  // Who leased an event delivery (JSON of a ClaimOwner, claim-owner.ts), as the
+  // outbox and the webhook inbox record theirs: a process that died holding
+  // deliveries has them released at the next start (or by a replica that saw
+  // its heartbeat lapse), not after their lease. Cleared when a delivery
+  // settles. Deliveries leased before the upgrade have none and wait out their lease.
+  `
+  ALTER TABLE event_deliveries ADD COLUMN claim_owner TEXT;
+  `,
 ];
 
 /** Connection settings; run on every open, before the migrations. */
