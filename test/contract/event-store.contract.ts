@@ -72,6 +72,12 @@ function alert(id: string, status: 'firing' | 'resolved', overrides: Partial<Mon
   return { type: 'monitor', id, source: 'am', deliveryId: 'd', receivedAt: at(2000).toISOString(), event };
 }
 
+/** A firing alert on `service`. */
+function alertOn(id: string, service: string): StoredEvent {
+  const a = alert(id, 'firing');
+  return a.type === 'monitor' ? { ...a, event: { ...a.event, id, service, labels: { service } } } : a;
+}
+
 /** `open` must return a new, empty store each time; the suite closes it after each test. */
 export function describeEventStoreContract(name: string, open: () => Promise<EventStore>): void {
   describe(`EventStore contract: ${name}`, () => {
@@ -239,11 +245,7 @@ export function describeEventStoreContract(name: string, open: () => Promise<Eve
 
     it('finds the events on any of several services in one query, and none for no service', async () => {
       const { id } = await store.record(delivery(1));
-      const on = (eventId: string, service: string): StoredEvent => {
-        const a = alert(eventId, 'firing');
-        return a.type === 'monitor' ? { ...a, event: { ...a.event, id: eventId, service, labels: { service } } } : a;
-      };
-      await store.complete(id, [on('am:1', 'checkout'), on('am:2', 'payments'), on('am:3', 'search'), ci('e1')], at(2000));
+      await store.complete(id, [alertOn('am:1', 'checkout'), alertOn('am:2', 'payments'), alertOn('am:3', 'search'), ci('e1')], at(2000));
       const ids = async (q: Parameters<EventStore['findEvents']>[0]): Promise<string[]> => (await store.findEvents(q)).map((e) => e.id).toSorted();
       expect(await ids({ services: ['payments', 'checkout', 'nowhere'] })).toEqual(['am:1', 'am:2']);
       expect(await ids({ services: ['search'], source: 'am' })).toEqual(['am:3']);
