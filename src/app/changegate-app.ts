@@ -200,7 +200,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
   });
   // Leases keep replicas apart and fence their writes; the engine's own run locks (in this process) keep two runs
   // of one instance here apart (a scheduled run, one the API asked for).
-  const engine = new SyncEngine({ store, leases, logger, metrics, onChangesWritten: (instance, ids) => runner.onChangesWritten(instance, ids) });
+  const engine = new SyncEngine({ store, leases, logger, metrics, onChangesWritten: (instance, ids, context) => runner.onChangesWritten(instance, ids, context) });
   for (const instance of instances) {
     const connector = buildConnector(instance, registry, { logger, metrics, ...stateDir });
     connectors.set(instance.id, connector);

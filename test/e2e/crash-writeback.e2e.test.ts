@@ -1,6 +1,7 @@
 // End to end over real HTTP: `changegate serve` child processes sync the
 // ServiceNow simulator with write-back on. The first is killed (SIGKILL) after
-// it mirrored every change and before it assessed any; the second is killed in
+// it mirrored every approval and note and before it stored any change (the
+// changes stream is read last); the second is killed in
 // the middle of writing verdicts and notes. The third must assess what is still
 // owed and finish the write-back at once, not at the next clock pass or when
 // the dead worker's ten-minute lease runs out, and every ticket must end with
@@ -29,7 +30,7 @@ describe('write-back after a SIGKILL, end to end', () => {
   let dir: string;
   let patches = 0;
   let onPatch: (n: number) => void = ignore;
-  let onJournalRead: () => void = ignore;
+  let onChangesRead: () => void = ignore;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'cg-e2e-crash-'));
@@ -39,12 +40,12 @@ describe('write-back after a SIGKILL, end to end', () => {
       onPatch(patches);
       return undefined; // fall through to the simulator
     });
-    // The journal is the last stream a sync reads; changes are assessed after it.
-    const journal = http.get(/\/api\/now\/table\/sys_journal_field$/, () => {
-      onJournalRead();
+    // The changes are the last stream a sync reads, after the approvals and notes.
+    const changesList = http.get(/\/api\/now\/table\/change_request$/, () => {
+      onChangesRead();
       return undefined;
     });
-    server = await startSimulatorServer(() => [hook, journal, ...sim.handlers()]);
+    server = await startSimulatorServer(() => [hook, changesList, ...sim.handlers()]);
     sim = new ServiceNowSimulator({ baseUrl: server.url, customFields: Object.values(VERDICT_FIELDS) });
     for (let i = 0; i < CHANGES; i++) sim.createChange({ short_description: `patch the web tier ${i}`, type: 'normal' });
   });
@@ -72,17 +73,17 @@ describe('write-back after a SIGKILL, end to end', () => {
       ].join('\n'),
     );
 
-    // Killed after mirroring every change, before assessing any: the changes stream is done, the journal stream begins.
+    // Killed as the changes stream begins: nothing of it is stored, nothing is assessed.
     // The hook is armed before the child can reach the simulator: a quick first sync must not outrun it.
     const first = spawnServe({ configFile: config, port });
-    onJournalRead = () => first.child.kill('SIGKILL');
+    onChangesRead = () => first.child.kill('SIGKILL');
     expect((await first.exited).signal).toBe('SIGKILL');
-    onJournalRead = ignore;
+    onChangesRead = ignore;
     const outbox = new DatabaseSync(db, { readOnly: true });
+    expect(outbox.prepare('SELECT COUNT(*) AS n FROM changes').get()).toEqual({ n: 0 });
     const owedCount = outbox.prepare('SELECT COUNT(*) AS n FROM changes WHERE assessed_seq < last_seq');
-    expect(owedCount.get()).toEqual({ n: CHANGES });
 
-    // Its successor re-reads nothing new (the cursor was saved): what it assesses is what start-up found owed.
+    // Its successor reads the changes (their cursor was never saved) and judges them.
     // Killed in the middle of write-back: the sixth ticket write reaches the simulator after the process is gone.
     const second = spawnServe({ configFile: config, port });
     onPatch = (n) => {

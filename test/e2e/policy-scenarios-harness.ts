@@ -159,7 +159,7 @@ export async function startScenario(options: { start: string; serviceNowTimeout?
     metrics,
     clock: now,
   });
-  const engine = new SyncEngine({ store, logger, metrics, clock: now, onChangesWritten: (instance, ids) => runner.onChangesWritten(instance, ids) });
+  const engine = new SyncEngine({ store, logger, metrics, clock: now, onChangesWritten: (instance, ids, context) => runner.onChangesWritten(instance, ids, context) });
   for (const i of instances) engine.register({ connector: connectors.get(i.id) as ConnectorInstance, pageSize: 100, overlapMs: i.overlap });
   const newWorker = (on: OutboxStore = outbox): OutboxWorker =>
     new OutboxWorker({

@@ -39,6 +39,8 @@ describe('ServiceNow mirror, end to end', () => {
   let dir: string;
   let changePages = 0;
   let onChangePage: (n: number) => void = ignorePage;
+  let approvalPages = 0;
+  let onApprovalPage: (n: number) => void = ignorePage;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'cg-e2e-'));
@@ -47,7 +49,14 @@ describe('ServiceNow mirror, end to end', () => {
       onChangePage(changePages);
       return undefined; // fall through to the simulator
     });
-    server = await startSimulatorServer(() => [hook, ...sim.handlers()]);
+    // Approvals and notes are read before the changes (the changes stream is last): approvals given while a run
+    // reads its approvals are read by the same run, like changes edited while it reads the changes.
+    const approvalsHook = http.get(/\/api\/now\/table\/sysapproval_approver$/, () => {
+      approvalPages += 1;
+      onApprovalPage(approvalPages);
+      return undefined;
+    });
+    server = await startSimulatorServer(() => [hook, approvalsHook, ...sim.handlers()]);
     sim = new ServiceNowSimulator({ baseUrl: server.url });
     sim.bulkCreateChanges(5000, { seed: 42, end: new Date(Date.now() - 3_600_000) });
     const ids = sim.listChanges().map((row) => row.sys_id as string);
@@ -97,26 +106,31 @@ describe('ServiceNow mirror, end to end', () => {
       for (let i = 0; i < count; i++) sim.createChange({ short_description: `created during sync ${i}`, type: 'normal' });
     };
 
-    // First process: edits at its 5th page, killed at its 15th.
+    // First process: approvals given at its first approvals page, edits at its 5th page of changes, killed at its 15th.
+    onApprovalPage = (n) => {
+      if (n === 1) approve(10);
+    };
     const first = runSync(config);
     onChangePage = (n) => {
       if (n === 5) {
         edit(100);
         create(10);
-        approve(10);
       }
       if (n === 15) first.child.kill('SIGKILL');
     };
     const killed = await first.finished;
     expect(killed.signal).toBe('SIGKILL');
 
-    // Restarted process: more edits at its 3rd page, then it runs to the end.
+    // Restarted process: more approvals at its first approvals page, more edits at its 3rd page of changes, then it runs to the end.
     const pagesBefore = changePages;
+    const approvalPagesBefore = approvalPages;
+    onApprovalPage = (n) => {
+      if (n === approvalPagesBefore + 1) approve(10);
+    };
     onChangePage = (n) => {
       if (n === pagesBefore + 3) {
         edit(100);
         create(10);
-        approve(10);
       }
     };
     const second = await runSync(config).finished;
