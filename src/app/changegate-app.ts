@@ -39,6 +39,7 @@ import { DemoEventLoop } from './demo-events.ts';
 import { ownWritesOf } from './own-writes-of.ts';
 import { validationInstances } from './validation-instances.ts';
 import { correlatorFor, eventSourceOf } from './event-correlator-for.ts';
+import { IngestedEvents } from '../events/ingested-events.ts';
 import { EventProcessor } from '../events/event-processor.ts';
 import { PullScheduler } from '../events/pull/pull-scheduler.ts';
 import { loadServicesMapping } from '../events/services-mapping.ts';
@@ -234,8 +235,11 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     logger,
     onEnqueued: () => outboxWorker.kick(),
   });
+  // The route's normalisation of each delivery it stores, handed to the processor (not done twice from the stored bytes).
+  const ingested = new IngestedEvents();
   const eventProcessor = new EventProcessor({
     events: stores.events,
+    ingested,
     kindOf: eventSourceKind,
     correlator,
     // GitHub sources with `artifacts:` read the JUnit and SARIF files a completed run uploaded.
@@ -282,6 +286,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
         maxBodyBytes: config.events.maxBodyBytes,
         maxResultsBytes: config.events.maxResultsBytes,
         onAccepted: () => eventProcessor.kick(),
+        ingested,
         storeHealth: () => engine.readiness.store(),
       },
       validate: {

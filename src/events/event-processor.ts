@@ -12,6 +12,7 @@ import { asChangegateError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { ClaimOwner } from '../store/claim-owner.ts';
 import type { EventDelivery, EventLink, EventStore, StoredEvent } from '../store/event-store.ts';
+import type { IngestedEvents } from './ingested-events.ts';
 import type { EvidenceStore } from '../store/evidence-store.ts';
 import type { Correlator } from './correlate.ts';
 import { recordEventEvidence } from './event-evidence.ts';
@@ -32,6 +33,8 @@ export interface EventProcessorDeps {
   /** The evidence ledger completed CI runs and deployments are recorded in per linked change (src/events/event-evidence.ts); absent: nothing is recorded. */
   evidence?: Pick<EvidenceStore, 'append'> | undefined;
   logger: Logger;
+  /** What this process's ingestion route already normalised (src/events/ingested-events.ts); absent: every delivery is normalised from its bytes. */
+  ingested?: Pick<IngestedEvents, 'take'> | undefined;
   /** Recorded on every claim, so the next process (or a replica) releases this one's deliveries at once if it dies. */
   owner?: ClaimOwner | undefined;
   clock?: () => Date;
@@ -134,7 +137,10 @@ export class EventProcessor {
         await events.fail(delivery.id, `no event source kind "${delivery.kind}" in this build`, null, now);
         return null;
       }
-      const said = kind === null ? normaliseResults(delivery.source, stored) : kind.normalise(delivery.source, stored, JSON.parse(delivery.rawBody.toString('utf8')));
+      const said =
+        kind === null
+          ? normaliseResults(delivery.source, stored)
+          : (this.#deps.ingested?.take(delivery.id) ?? kind.normalise(delivery.source, stored, JSON.parse(delivery.rawBody.toString('utf8'))));
       const stamp = { source: delivery.source, deliveryId: delivery.deliveryId, receivedAt: delivery.receivedAt };
       const beats = said.monitor.filter(isHeartbeat);
       const normalised: StoredEvent[] = [

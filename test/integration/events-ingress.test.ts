@@ -15,7 +15,9 @@ import { eventSourceKind } from '../../src/events/sources/index.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { installErrorHandler } from '../../src/server/http-errors.ts';
 import { registerChangeRoutes } from '../../src/server/routes/changes.ts';
-import { registerEventRoutes } from '../../src/server/routes/events.ts';
+import { registerEventRoutes, type EventRouteDeps } from '../../src/server/routes/events.ts';
+import { IngestedEvents } from '../../src/events/ingested-events.ts';
+import type { EventSourceKind } from '../../src/events/event-source-kit.ts';
 import type { ClaimOwner } from '../../src/store/claim-owner.ts';
 import { openSqliteStores } from '../../src/store/sqlite/sqlite-store-adapter.ts';
 import type { StoreBundle } from '../../src/store/store-bundle.ts';
@@ -32,7 +34,7 @@ afterEach(async () => {
   await stores.close();
 });
 
-async function world(): Promise<void> {
+async function world(extra: Partial<EventRouteDeps> = {}): Promise<void> {
   stores = openSqliteStores(':memory:');
   app = Fastify();
   installErrorHandler(app, createMetrics({ defaultMetrics: false }));
@@ -44,6 +46,7 @@ async function world(): Promise<void> {
     kindOf: eventSourceKind,
     events: stores.events,
     maxBodyBytes: 64 * 1024,
+    ...extra,
   });
   await app.ready();
 }
@@ -192,5 +195,36 @@ describe('every registered source, through the route and the processor', () => {
     expect(await processor.drain()).toBe(2);
     expect((await stores.events.findEvents({ source: 'gitlab' })).map((e) => e.type)).toEqual(['ci']);
     expect((await stores.events.findEvents({ source: 'pd' })).map((e) => e.type)).toEqual(['monitor']);
+  });
+});
+
+describe('the route and the processor of one process', () => {
+  it('normalise a delivery once, and to the events its stored bytes give any other process', async () => {
+    let normalised = 0;
+    const counting = (kind: string): EventSourceKind | undefined => {
+      const k = eventSourceKind(kind);
+      return k === undefined ? undefined : { ...k, normalise: (...args: Parameters<EventSourceKind['normalise']>) => ((normalised += 1), k.normalise(...args)) };
+    };
+    const ingested = new IngestedEvents();
+    await world({ kindOf: counting, ingested });
+    expect((await gh(run)).statusCode).toBe(202);
+    expect([normalised, ingested.size]).toEqual([1, 1]);
+
+    const correlator = new Correlator({ events: stores.events, changes: stores.changes, services: {}, monitors: [], heartbeatMaxAgeMs: 600_000 });
+    const processor = new EventProcessor({ events: stores.events, kindOf: counting, ingested, correlator, reassess: async () => undefined, logger: pino({ level: 'silent' }) });
+    expect(await processor.drain()).toBe(1);
+    // Not normalised again from the stored bytes.
+    expect([normalised, ingested.size]).toEqual([1, 0]);
+
+    const stored = await stores.events.getDelivery('github:guid-1');
+    const fromBytes = eventSourceKind('github')?.normalise('github', { headers: stored?.headers ?? {}, rawBody: stored?.rawBody ?? Buffer.alloc(0) }, JSON.parse(run.toString('utf8')));
+    expect((await stores.events.findEvents({ source: 'github' })).map((e) => e.event)).toEqual(fromBytes?.ci);
+  });
+
+  it('holds a bounded number of deliveries, the oldest given up first', () => {
+    const ingested = new IngestedEvents(2);
+    for (const id of ['a', 'b', 'c']) ingested.put(id, { ci: [], monitor: [] });
+    expect([ingested.take('a'), ingested.size]).toEqual([undefined, 2]);
+    expect(ingested.take('c')).toEqual({ ci: [], monitor: [] });
   });
 });

@@ -7,6 +7,7 @@
 
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import type { IngestedEvents } from '../../events/ingested-events.ts';
 import { z } from 'zod';
 import type { EventSourceConfig } from '../../config/schema.ts';
 import { ChangegateError } from '../../errors.ts';
@@ -36,6 +37,8 @@ export interface EventRouteDeps {
   storeHealth?: () => StoreHealthState;
   /** Called once a new delivery is stored (wakes the event processor). */
   onAccepted?: () => void;
+  /** Where a stored delivery's events, normalised here, are left for this process's event processor. */
+  ingested?: Pick<IngestedEvents, 'put'>;
   clock?: () => Date;
 }
 
@@ -88,8 +91,11 @@ export function registerEventRoutes(app: FastifyInstance, deps: EventRouteDeps):
     const kept: Record<string, string> = {};
     for (const [name, value] of Object.entries(delivery.headers)) if (value !== undefined && KEPT_HEADERS.test(name)) kept[name] = value;
     const receivedAt = clock().toISOString();
-    const { duplicate } = await deps.events.record({ source: source.id, kind: source.kind, deliveryId, receivedAt, headers: kept, rawBody: raw });
-    if (!duplicate) deps.onAccepted?.();
+    const { id, duplicate } = await deps.events.record({ source: source.id, kind: source.kind, deliveryId, receivedAt, headers: kept, rawBody: raw });
+    if (!duplicate) {
+      deps.ingested?.put(id, said);
+      deps.onAccepted?.();
+    }
     // Alertmanager repeats a group's notification byte for byte (repeat_interval): the Watchdog's repeat is stored once
     // as a duplicate, yet it is the proof that monitoring still reports, so it still counts as a heartbeat.
     else if (said.monitor.some(isHeartbeat)) await deps.events.heartbeat(source.id, receivedAt);
