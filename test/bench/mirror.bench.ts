@@ -42,7 +42,7 @@ const { values: args } = parseArgs({
     latency: { type: 'string', default: '100' },
     'page-size': { type: 'string', default: '1000' },
     // The service runs with this V8 young-generation cap (see package.json); the phases run with it too.
-    'semi-space': { type: 'string', default: '4' },
+    'semi-space': { type: 'string', default: '8' },
     phase: { type: 'string' },
     e2e: { type: 'boolean', default: false },
     sizes: { type: 'string', default: '20000,100000' },
