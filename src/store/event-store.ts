@@ -99,7 +99,7 @@ const FINAL_CI = new Set(['success', 'failure', 'cancelled', 'skipped']);
  * stored firing began belongs to an earlier firing, and resolves nothing now.
  * Otherwise the later delivery wins.
  */
-export function supersedes(current: StoredEvent, next: StoredEvent): boolean {
+function supersedes(current: StoredEvent, next: StoredEvent): boolean {
   if (current.type === 'ci' && next.type === 'ci') return !(FINAL_CI.has(current.event.status) && !FINAL_CI.has(next.event.status));
   if (current.type === 'monitor' && next.type === 'monitor') {
     const began = Date.parse(current.event.startsAt);
@@ -144,7 +144,8 @@ export interface EventStore {
   releaseClaims(ownerId: string, now: Date): Promise<number>;
   /**
    * Stores the delivery's normalised events (an event already stored under the
-   * same id becomes what `settle` makes of it) and marks it done, in one step. Returns the events as stored now, those kept unchanged included.
+   * same id becomes what `settle` makes of it) and marks it done, in one step.
+   * Returns the events as stored now, those kept unchanged included.
    */
   complete(id: string, events: readonly StoredEvent[], now: Date): Promise<StoredEvent[]>;
   /**

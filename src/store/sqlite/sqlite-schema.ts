@@ -261,7 +261,6 @@ export const MIGRATIONS: readonly string[] = [
   `,
 ];
 
-/** Connection settings; run on every open, before the migrations. */
 /**
  * A connection's own checkpoint threshold, in pages (SQLite's default is 1,000). The store bundle checkpoints
  * on a worker thread (sqlite-checkpointer.ts) long before this; it bounds the log should that worker fail, and
@@ -269,6 +268,7 @@ export const MIGRATIONS: readonly string[] = [
  */
 export const FALLBACK_AUTOCHECKPOINT_PAGES = 16_384;
 
+/** Connection settings; run on every open, before the migrations. */
 export function configureConnection(db: DatabaseSync, inMemory: boolean, cacheKb = 16_384): void {
   if (!inMemory) db.exec('PRAGMA journal_mode = WAL');
   if (!inMemory) db.exec(`PRAGMA wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
