@@ -247,6 +247,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     hypercare,
     evidence: stores.evidence,
     reassess: (id) => runner.assessChange(id, { clockTick: true }),
+    instances: instances.map((i) => i.id),
     logger,
     owner,
   });

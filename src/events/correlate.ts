@@ -3,13 +3,17 @@
 // commits, CI events from its services' repositories during the change's life,
 // and alerts on its services (through the services mapping); each with the rule
 // that matched it. Processing side (`linksFor`): a new event naming a change key
-// is linked to that change, so the change is re-assessed at once.
+// is linked to that change, so the change is re-assessed at once; and
+// (`changesMatching`) the active changes a new event reaches by the commit and
+// service rules are found through the store's index, so they are re-assessed
+// at once too (not linked: the read side finds those events by its rules).
 
 import type { Change } from '../domain/change.ts';
 import type { CiEvent, MonitorEvent, MonitorWatch } from '../domain/events.ts';
+import { commitRefKey, serviceRefKey } from '../store/change-refs.ts';
 import type { ChangeStore } from '../store/change-store.ts';
 import type { EventLink, EventStore, StoredEvent } from '../store/event-store.ts';
-import { serviceKey, type ServicesMapping } from './services-mapping.ts';
+import { serviceKey, type ServiceEntry, type ServicesMapping } from './services-mapping.ts';
 
 export interface CorrelatedEvent {
   event: StoredEvent;
@@ -32,7 +36,7 @@ export interface MonitorSourceInfo {
 
 export interface CorrelatorDeps {
   events: EventStore;
-  changes: Pick<ChangeStore, 'getChange'>;
+  changes: Pick<ChangeStore, 'getChange' | 'listActiveChangesIndexed'>;
   services: ServicesMapping;
   monitors: readonly MonitorSourceInfo[];
   heartbeatMaxAgeMs: number;
@@ -42,6 +46,23 @@ const PER_QUERY = 500;
 
 function refNames(change: Change): string[] {
   return [...change.services, ...change.cis].flatMap((r) => [r.name, r.id]).filter((n): n is string => typeof n === 'string' && n !== '');
+}
+
+/** The change's service and CI names by serviceKey (one name per key: the one alerts are matched on exactly). */
+function namesOf(change: Change): Map<string, string> {
+  return new Map(refNames(change).map((n) => [serviceKey(n), n]));
+}
+
+/** Whether a CI run is one of the service's pipelines (any run when it names none). */
+function namedPipeline(entry: ServiceEntry, e: CiEvent): boolean {
+  return entry.pipelines.length === 0 || entry.pipelines.some((p) => e.name?.toLowerCase() === p.toLowerCase());
+}
+
+/** Whether a CI run happened while the change lived: from its creation to the end of its planned window (now, without one). */
+function inLifeOf(change: Change, e: CiEvent, now: Date): boolean {
+  const t = timeOf(e);
+  const until = Date.parse(change.plannedEnd ?? '') || now.getTime();
+  return !(t < Date.parse(change.createdAt)) && !(t > until);
 }
 
 /** The service an event is stored under (the store's `service` column): a monitoring event's own. */
@@ -69,21 +90,14 @@ export class Correlator {
     for (const linked of await events.linkedEvents(change.id)) add([linked.event], `linked:${linked.rule}`);
     add(await events.findEvents({ changeKey: change.key, limit: PER_QUERY }), 'change-key');
     for (const commit of change.links.commits) if (commit.trim() !== '') add(await events.findEvents({ commit: commit.trim(), limit: PER_QUERY }), 'commit');
-    // Repository events belong to the change only while it lives: from its creation to the end of its planned window.
-    const from = Date.parse(change.createdAt);
-    const until = Date.parse(change.plannedEnd ?? '') || now.getTime();
-    const names = new Map(refNames(change).map((n) => [serviceKey(n), n]));
+    const names = namesOf(change);
     const monitorAs = new Map<string, string>();
     for (const [name, entry] of Object.entries(services)) {
       const service = names.get(serviceKey(name));
       if (service === undefined) continue;
       for (const repo of entry.repositories) {
-        const inLife = (await events.findEvents({ repo, limit: PER_QUERY })).filter((e) => {
-          if (e.type !== 'ci') return false;
-          const t = timeOf(e.event);
-          const named = entry.pipelines.length === 0 || entry.pipelines.some((p) => e.event.name?.toLowerCase() === p.toLowerCase());
-          return named && !(t < from) && !(t > until);
-        });
+        // Repository events belong to the change only while it lives.
+        const inLife = (await events.findEvents({ repo, limit: PER_QUERY })).filter((e) => e.type === 'ci' && namedPipeline(entry, e.event) && inLifeOf(change, e.event, now));
         add(inLife, `service-repository:${name}`);
       }
       for (const value of Object.values(entry.alertLabels)) monitorAs.set(value, service);
@@ -116,6 +130,67 @@ export class Correlator {
     const lastHeartbeat = times.at(-1) ?? null;
     const covered = lastHeartbeat !== null && now.getTime() - Date.parse(lastHeartbeat) <= this.#deps.heartbeatMaxAgeMs;
     return { covered, sources: covering.map((m) => m.id), lastHeartbeat };
+  }
+
+  /**
+   * The active changes (at most `limit`, each once) on the instances that
+   * `eventsFor` would list one of these newly processed events for by rule
+   * `commit`, `service-repository:<service>` or `service:<service>`: found
+   * under the store's index keys of the commits and services the events name,
+   * then each checked against the rules themselves (a repository event within
+   * the change's life).
+   */
+  async changesMatching(stored: readonly StoredEvent[], instances: readonly string[], now: Date, limit = 200): Promise<string[]> {
+    const keys = new Set(stored.flatMap((e) => this.#indexKeysOf(e)));
+    keys.delete('');
+    const found = new Set<string>();
+    if (keys.size === 0) return [];
+    for (const instance of instances) {
+      if (found.size >= limit) break;
+      for (const change of await this.#deps.changes.listActiveChangesIndexed({ instance, keys: [...keys], limit })) {
+        if (found.size >= limit) break;
+        if (stored.some((e) => this.#reaches(change, e, now))) found.add(change.id);
+      }
+    }
+    return [...found];
+  }
+
+  /** The services-mapping entries a CI event comes from (its repository, one of the entry's pipelines). */
+  #entriesOf(e: CiEvent): [string, ServiceEntry][] {
+    const repo = e.repo;
+    if (repo === null) return [];
+    return Object.entries(this.#deps.services).filter(([, entry]) => entry.repositories.includes(repo) && namedPipeline(entry, e));
+  }
+
+  /** The services-mapping entries whose alert labels an alert's service is one of. */
+  #entriesAlerting(service: string): string[] {
+    return Object.entries(this.#deps.services)
+      .filter(([, entry]) => Object.values(entry.alertLabels).includes(service))
+      .map(([name]) => name);
+  }
+
+  /** The index keys (change-refs.ts) of the changes an event may reach. */
+  #indexKeysOf(e: StoredEvent): string[] {
+    if (e.type === 'ci') {
+      const commit = e.event.commit === null ? [] : [commitRefKey(e.event.commit)];
+      return [...commit, ...this.#entriesOf(e.event).map(([name]) => serviceRefKey(name))];
+    }
+    const service = e.event.service;
+    if (service === null) return [];
+    return [service, ...this.#entriesAlerting(service)].map(serviceRefKey);
+  }
+
+  /** Whether `eventsFor(change)` matches the event by rule `commit`, `service-repository:*` or `service:*` (as its queries would find it). */
+  #reaches(change: Change, e: StoredEvent, now: Date): boolean {
+    const names = namesOf(change);
+    if (e.type === 'ci') {
+      const commit = e.event.commit;
+      if (commit !== null && change.links.commits.some((c) => c.trim() !== '' && c.trim() === commit)) return true;
+      return inLifeOf(change, e.event, now) && this.#entriesOf(e.event).some(([name]) => names.has(serviceKey(name)));
+    }
+    const service = e.event.service;
+    if (service === null) return false;
+    return [...names.values()].includes(service) || this.#entriesAlerting(service).some((name) => names.has(serviceKey(name)));
   }
 
   /** Links for newly processed events that name a mirrored change's key. */

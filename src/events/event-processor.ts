@@ -1,7 +1,10 @@
 // Works the event inbox: each stored delivery is normalised again from its raw
 // bytes, linked to the changes its events name, completed with its events in
 // one step (a claimed batch together), and the linked changes re-assessed (through the runner and its
-// outbox, so a ticket gets an updated note only when a decision moved). Alerts
+// outbox, so a ticket gets an updated note only when a decision moved), with
+// the active changes the events reach by the correlator's commit and service
+// rules (a run on a linked commit or a service's repository, an alert on a
+// service), at most MAX_REACHED per delivery. Alerts
 // on changes in hypercare are handed to the hypercare watch, which posts them
 // and links them, so those changes are re-assessed too. Completed CI runs and
 // deployments are recorded in the ledger of each change they are linked to.
@@ -28,6 +31,8 @@ export interface EventProcessorDeps {
   enrich?: EventEnricher | undefined;
   /** Re-assesses a change whose evidence moved. */
   reassess(changeId: string): Promise<unknown>;
+  /** The ITSM instances whose active changes the events may reach by the correlator's rules; absent: only linked changes are re-assessed at once (the others at the clock pass). */
+  instances?: readonly string[] | undefined;
   /** Posts and records alerts on changes in hypercare (src/assess/hypercare-watch.ts); returns the links it made. */
   hypercare?: { observe(stored: readonly StoredEvent[], now: Date): Promise<EventLink[]> };
   /** The evidence ledger completed CI runs and deployments are recorded in per linked change (src/events/event-evidence.ts); absent: nothing is recorded. */
@@ -41,6 +46,9 @@ export interface EventProcessorDeps {
   pollMs?: number;
   maxAttempts?: number;
 }
+
+/** Changes re-assessed at once per delivery for what its events reach by rule; more wait for the clock pass. */
+export const MAX_REACHED = 200;
 
 export class EventProcessor {
   readonly #deps: EventProcessorDeps;
@@ -99,7 +107,8 @@ export class EventProcessor {
 
   /**
    * Prepares each delivery of a claimed batch in order (normalised, linked) and
-   * completes them together, then re-assesses each change they touched once.
+   * completes them together, then re-assesses each change they touched once
+   * (linked, or reached by the correlator's rules).
    * Before a delivery with alerts is prepared, those before it are completed:
    * the hypercare watch reads what they stored (a production deploy, an earlier
    * state of the same alert).
@@ -116,7 +125,9 @@ export class EventProcessor {
         for (const p of done) await this.#failed(p.delivery, err, now);
         return;
       }
-      for (const changeId of new Set(done.flatMap((p) => p.changeIds))) {
+      const changeIds = new Set(done.flatMap((p) => p.changeIds));
+      for (const p of done) for (const changeId of await this.#reached(p, now)) changeIds.add(changeId);
+      for (const changeId of changeIds) {
         await this.#deps.reassess(changeId).catch((err: unknown) => this.#deps.logger.error({ err, changeId }, `re-assessing ${changeId} after a new event failed`));
       }
     };
@@ -125,6 +136,19 @@ export class EventProcessor {
       if (prepared !== null) ready.push(prepared);
     }
     await flush();
+  }
+
+  /** The active changes a completed delivery's events reach by the correlator's rules (not linked, so found again here). */
+  async #reached(p: Prepared, now: Date): Promise<string[]> {
+    const instances = this.#deps.instances;
+    if (instances === undefined || instances.length === 0 || p.events.length === 0) return [];
+    try {
+      return await this.#deps.correlator.changesMatching(p.events, instances, now, MAX_REACHED);
+    } catch (err) {
+      // The delivery is stored and its events are evidence already: the clock pass re-assesses those changes.
+      this.#deps.logger.error({ err, delivery: p.delivery.id }, `finding the changes delivery ${p.delivery.id} reaches failed; they wait for the clock pass`);
+      return [];
+    }
   }
 
   async #prepare(delivery: EventDelivery, now: Date, flush: () => Promise<void>): Promise<Prepared | null> {

@@ -60,8 +60,7 @@ export function loadServicesMapping(file: string): ServicesMapping {
   return loadYamlFile(file, ServicesFile, 'CG_MAPPING_INVALID').services;
 }
 
-/** `Payments API`, `payments-api` and `payments_api` are one service. */
-export const serviceKey = (name: string): string => name.toLowerCase().replace(/[^a-z0-9]/g, '');
+export { serviceKey } from '../domain/service-key.ts';
 
 /** `team="payments"` or `team=payments`; null for any other matcher (`!=`, `=~`, `!~`) or text. */
 export function equalityMatcher(filter: string): { label: string; value: string } | null {

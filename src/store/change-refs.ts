@@ -4,12 +4,20 @@
 // (src/policy/calendar.ts `targetsOf`); the index normalises the same way, so a
 // lookup finds every change the overlap gate would match.
 //
+// Besides those, an active change is found under index keys that neighbour
+// lookups never read (day INDEX_ONLY): `commit:<sha>` for each commit it links
+// and `service:<serviceKey>` for each service/CI id and name, so the event
+// processor finds the changes a new CI event or alert reaches by the
+// correlator's commit and service rules (src/events/correlate.ts) without
+// scanning the mirror.
+//
 // Day buckets make "overlapping planned window" an index lookup: two windows
 // that overlap share at least one UTC day, so a query reads only the changes
 // planned on the days its own window covers, not every open change of a busy
 // service.
 
 import type { CanonicalState, Change } from '../domain/change.ts';
+import { serviceKey } from '../domain/service-key.ts';
 
 /** States in which a change can no longer collide with another (finished either way). */
 export const INACTIVE_STATES: readonly CanonicalState[] = ['closed', 'canceled', 'failed'];
@@ -20,6 +28,8 @@ export const MAX_INDEXED_DAYS = 14;
 export const ANY_DAY = -1;
 /** No usable planned window (a date missing, unparseable or end not after start): it overlaps nothing. */
 export const NO_WINDOW = -2;
+/** The day the index keys (`changeIndexKeys`) are stored under: no neighbour lookup reads it. */
+export const INDEX_ONLY = -3;
 
 export function isActiveState(state: CanonicalState): boolean {
   return !INACTIVE_STATES.includes(state);
@@ -36,6 +46,30 @@ export function changeRefKeys(change: Pick<Change, 'services' | 'cis'>): string[
   for (const ref of [...change.services, ...change.cis]) {
     keys.add(refKey(ref.id));
     if (ref.name !== null) keys.add(refKey(ref.name));
+  }
+  keys.delete('');
+  return [...keys];
+}
+
+/** The index key of a commit a change links (as `links.commits` holds it, trimmed); '' for a blank one. */
+export function commitRefKey(commit: string): string {
+  const sha = commit.trim();
+  return sha === '' ? '' : `commit:${sha}`;
+}
+
+/** The index key of a service or CI name, as the correlator matches it (`serviceKey`: letters and digits, lower case); '' when nothing is left. */
+export function serviceRefKey(name: string): string {
+  const key = serviceKey(name);
+  return key === '' ? '' : `service:${key}`;
+}
+
+/** The keys the event processor finds a change under: each linked commit, each service's and CI's id and name. */
+export function changeIndexKeys(change: Pick<Change, 'services' | 'cis' | 'links'>): string[] {
+  const keys = new Set<string>();
+  for (const commit of change.links.commits) keys.add(commitRefKey(commit));
+  for (const ref of [...change.services, ...change.cis]) {
+    keys.add(serviceRefKey(ref.id));
+    if (ref.name !== null) keys.add(serviceRefKey(ref.name));
   }
   keys.delete('');
   return [...keys];

@@ -104,6 +104,14 @@ export interface TouchingQuery {
   limit: number;
 }
 
+export interface IndexedQuery {
+  instance: string;
+  /** Index keys (`changeIndexKeys` in change-refs.ts: `commit:<sha>`, `service:<serviceKey>`); a change under any of them matches. */
+  keys: readonly string[];
+  /** At most this many (1..1000), most recently updated first. */
+  limit: number;
+}
+
 /** A source record that could not be mapped (an `invalid` stream item), kept so an operator can find it. */
 export interface RejectedRecord {
   instance: string;
@@ -157,6 +165,14 @@ export interface ChangeStore {
    * The changes come without their source payload (`raw` is null).
    */
   listActiveChangesTouching(query: TouchingQuery): Promise<Change[]>;
+  /**
+   * Changes not closed, canceled or failed found under one of `keys` (a commit
+   * they link, a service or CI they name), on one instance: what a new CI event
+   * or alert may reach. Answered from the same index as `listActiveChangesTouching`
+   * (which never reads these keys), at a cost that follows the limit; without
+   * their source payload.
+   */
+  listActiveChangesIndexed(query: IndexedQuery): Promise<Change[]>;
   /** The change's revisions in order; with `after`, only those with a later `seq` (what an assessment has not seen yet). */
   listRevisions(changeId: string, options?: { after?: number }): Promise<Revision[]>;
   /** The `seq` of the change's latest revision; 0 when the mirror holds no such change. Costs one row, not the revisions' diffs. */

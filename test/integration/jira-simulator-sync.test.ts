@@ -100,6 +100,10 @@ class MemoryStore implements ChangeStore {
     return [];
   }
 
+  async listActiveChangesIndexed(): Promise<Change[]> {
+    return [];
+  }
+
   async listRejected(): Promise<RejectedRecord[]> {
     return [];
   }

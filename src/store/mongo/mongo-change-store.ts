@@ -10,14 +10,14 @@ import { ChangegateError } from '../../errors.ts';
 import type { StreamCursor, StreamItem } from '../../kit/connector.ts';
 import type { Approval, Change, JournalEntry, MirroredChange } from '../../domain/change.ts';
 import { diffChanges } from '../change-diff.ts';
-import type { ApplyPageOptions, ApplyResult, ChangePage, ChangeQuery, ChangeStore, FieldDiff, GetChangeOptions, RejectedRecord, Revision, RevisionAuthor, TouchingQuery } from '../change-store.ts';
+import type { ApplyPageOptions, ApplyResult, ChangePage, ChangeQuery, ChangeStore, FieldDiff, GetChangeOptions, IndexedQuery, RejectedRecord, Revision, RevisionAuthor, TouchingQuery } from '../change-store.ts';
 import { ANY_DAY, NO_WINDOW, refKey, windowDays } from '../change-refs.ts';
 import { instantKey } from '../instant-key.ts';
 import { clampLimit, sinceKey } from '../list-params.ts';
 import { decodeListCursor, encodeListCursor } from '../list-cursor.ts';
 import { deepFreeze, MirrorReadCache, type MirrorReadCacheOptions, DEFAULT_RECHECK_MS } from '../mirror-read-cache.ts';
 import { isDuplicateKey, type MongoConnection } from './mongo-connection.ts';
-import { type ChangeDoc, GENERATION_ID, type MirrorCollections, mirrorCollections, pairId, type RevisionDoc } from './mongo-mirror-docs.ts';
+import { type ChangeDoc, GENERATION_ID, indexKeyField, type MirrorCollections, mirrorCollections, pairId, type RevisionDoc } from './mongo-mirror-docs.ts';
 import { MongoPageWriter, preparePage } from './mongo-page-writer.ts';
 
 const WHAT = 'the MongoDB mirror';
@@ -242,6 +242,19 @@ export class MongoChangeStore implements ChangeStore {
       const found = docs.map((d) => this.#cache.byId(d._id)?.change ?? this.#cache.add(JSON.parse(d.core) as Change, d.instance, d.nativeId).change);
       this.#touching.set(key, Object.freeze(found));
       return found;
+    });
+  }
+
+  async listActiveChangesIndexed(query: IndexedQuery): Promise<Change[]> {
+    const limit = clampLimit(query.limit);
+    const keys = [...new Set(query.keys)].filter((k) => k !== '');
+    if (keys.length === 0) return [];
+    // Through the neighbours' day index: one ordered scan per key, merged, stopping at the limit.
+    const filter: Filter<ChangeDoc> = { instance: query.instance, refDays: { $in: keys.map(indexKeyField) } };
+    return this.#run('listActiveChangesIndexed', { instance: query.instance }, async () => {
+      await this.#refresh();
+      const docs = await this.#c.changes.find(filter, CORE).sort({ updatedAt: -1, _id: 1 }).limit(limit).toArray();
+      return docs.map((d) => this.#cache.byId(d._id)?.change ?? this.#cache.add(JSON.parse(d.core) as Change, d.instance, d.nativeId).change);
     });
   }
 

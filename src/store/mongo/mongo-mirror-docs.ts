@@ -7,7 +7,7 @@
 
 import { type Collection, type Db, MongoBulkWriteError } from 'mongodb';
 import type { Change } from '../../domain/change.ts';
-import { changeRefKeys, isActiveState, NO_WINDOW, windowDays } from '../change-refs.ts';
+import { changeIndexKeys, changeRefKeys, INACTIVE_STATES, INDEX_ONLY, isActiveState, NO_WINDOW, windowDays } from '../change-refs.ts';
 import { instantKey } from '../instant-key.ts';
 
 export interface ChangeDoc {
@@ -34,7 +34,10 @@ export interface ChangeDoc {
   json: string;
   /** The change without its source payload (what validation reads). */
   core: string;
-  /** `ref` and `ref\u0000day` keys while active (see change-refs.ts); empty once finished. */
+  /**
+   * `ref` and `ref\u0000day` keys while active (see change-refs.ts), and in refDays each index key
+   * (`changeIndexKeys`) as `key\u0000INDEX_ONLY`, a day no neighbour lookup asks for; empty once finished.
+   */
   refs: string[];
   refDays: string[];
   /** instantKeys of the planned window, null when it is not a window. */
@@ -122,6 +125,9 @@ export interface MetaDoc {
 
 export const GENERATION_ID = 'mirror-generation';
 
+/** The mirror_meta document saying a store's active changes were given their index keys (`indexKeyField`). */
+export const INDEX_KEYS_ID = 'change-index-keys';
+
 export interface MirrorCollections {
   changes: Collection<ChangeDoc>;
   revisions: Collection<RevisionDoc>;
@@ -177,6 +183,30 @@ export async function ensureMirrorIndexes(c: MirrorCollections): Promise<void> {
     c.owed.createIndex({ changeId: 1, seq: 1 }, { name: 'by_change' }),
   ]);
   await moveLegacyOwed(c);
+  await addIndexKeys(c);
+}
+
+/** An index key (`changeIndexKeys`) as refDays holds it. */
+export function indexKeyField(key: string): string {
+  return `${key}\u0000${INDEX_ONLY}`;
+}
+
+/**
+ * Once per store: the active changes an earlier version mirrored get their index keys. Each is set only
+ * on the version it was computed from (a page writing a newer one meanwhile writes its own); replicas
+ * starting together may both do it, with the same result.
+ */
+async function addIndexKeys(c: MirrorCollections): Promise<void> {
+  if ((await c.meta.findOne({ _id: INDEX_KEYS_ID })) !== null) return;
+  const active = c.changes.find({ state: { $nin: [...INACTIVE_STATES] } }, { projection: { core: 1, hash: 1 } });
+  for await (const doc of active) {
+    const { refDays } = refFields(JSON.parse(doc.core) as Change);
+    await c.changes.updateOne({ _id: doc._id, hash: doc.hash }, { $set: { refDays } });
+  }
+  // A replica starting at the same time may note it first.
+  await c.meta.insertOne({ _id: INDEX_KEYS_ID, n: 1 }).catch((err: unknown) => {
+    if ((err as { code?: unknown } | null)?.code !== 11000) throw err;
+  });
 }
 
 /**
@@ -235,7 +265,7 @@ export function refFields(change: Change): Pick<ChangeDoc, 'refs' | 'refDays' | 
   };
   if (!isActiveState(change.state)) return { refs: [], refDays: [], ...fields };
   const refs = changeRefKeys(change);
-  return { refs, refDays: refs.flatMap((ref) => days.map((day) => `${ref}\u0000${day}`)), ...fields };
+  return { refs, refDays: [...refs.flatMap((ref) => days.map((day) => `${ref}\u0000${day}`)), ...changeIndexKeys(change).map(indexKeyField)], ...fields };
 }
 
 /** The change document for version `seq` of a change (both page paths write the same one). */

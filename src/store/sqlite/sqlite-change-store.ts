@@ -18,10 +18,11 @@ import type {
   GetChangeOptions,
   RejectedRecord,
   Revision,
+  IndexedQuery,
   RevisionAuthor,
   TouchingQuery,
 } from '../change-store.ts';
-import { changeRefKeys, isActiveState, windowDays } from '../change-refs.ts';
+import { changeIndexKeys, changeRefKeys, INDEX_ONLY, isActiveState, windowDays } from '../change-refs.ts';
 import { sha256Hex, stableStringify } from '../content-hash.ts';
 import { instantKey } from '../instant-key.ts';
 import { clampLimit, sinceKey } from '../list-params.ts';
@@ -229,8 +230,9 @@ export class SqliteChangeStore implements ChangeStore {
 
   /**
    * Keeps `change_refs` in step: an active change is found under each of its
-   * services and CIs on each day of its planned window; a finished one under
-   * none. Its rows carry the change's updated_at (the order lookups answer in),
+   * services and CIs on each day of its planned window, and under its index
+   * keys (commits, service keys) on INDEX_ONLY without a window; a finished one
+   * under none. Its rows carry the change's updated_at (the order lookups answer in),
    * so a new version of an active change rewrites them; a finished one has none.
    */
   #indexRefs(change: Change, previous: Change | null): void {
@@ -247,6 +249,7 @@ export class SqliteChangeStore implements ChangeStore {
     for (const key of changeRefKeys(change)) {
       for (const day of days) params.push(change.instance, key, day, updatedAt, change.id, start, end);
     }
+    for (const key of changeIndexKeys(change)) params.push(change.instance, key, INDEX_ONLY, updatedAt, change.id, null, null);
     // One statement for all of a change's rows: per-statement cost dominates on this hot path.
     for (let at = 0; at < params.length; at += REF_ROWS_PER_INSERT * REF_COLUMNS) {
       const chunk = params.slice(at, at + REF_ROWS_PER_INSERT * REF_COLUMNS);
@@ -400,6 +403,11 @@ export class SqliteChangeStore implements ChangeStore {
     return this.#guard('listActiveChangesTouching', { instance: query.instance }, () => this.#neighbours.find(query, limit));
   }
 
+  async listActiveChangesIndexed(query: IndexedQuery): Promise<Change[]> {
+    const limit = clampLimit(query.limit);
+    return this.#guard('listActiveChangesIndexed', { instance: query.instance }, () => this.#neighbours.indexed(query, limit));
+  }
+
   async listRevisions(changeId: string, options: { after?: number } = {}): Promise<Revision[]> {
     return this.#guard('listRevisions', { changeId }, () => {
       const after = options.after;
@@ -479,7 +487,7 @@ function sameRefFacts(a: Change, b: Change): boolean {
   if (isActiveState(a.state) !== isActiveState(b.state)) return false;
   if (!isActiveState(b.state)) return true;
   if (a.plannedStart !== b.plannedStart || a.plannedEnd !== b.plannedEnd || a.updatedAt !== b.updatedAt) return false;
-  return changeRefKeys(a).join('\u0000') === changeRefKeys(b).join('\u0000');
+  return changeRefKeys(a).join('\u0000') === changeRefKeys(b).join('\u0000') && changeIndexKeys(a).join('\u0000') === changeIndexKeys(b).join('\u0000');
 }
 
 function authorJson(author: RevisionAuthor | null | undefined): string {

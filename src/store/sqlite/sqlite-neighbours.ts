@@ -19,8 +19,8 @@
 
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { Change } from '../../domain/change.ts';
-import type { TouchingQuery } from '../change-store.ts';
-import { ANY_DAY, NO_WINDOW, refKey, windowDays } from '../change-refs.ts';
+import type { IndexedQuery, TouchingQuery } from '../change-store.ts';
+import { ANY_DAY, INDEX_ONLY, NO_WINDOW, refKey, windowDays } from '../change-refs.ts';
 import { instantKey } from '../instant-key.ts';
 import type { MirrorReadCache } from '../mirror-read-cache.ts';
 import { mergeMostRecent, type RecentRow } from '../recent-merge.ts';
@@ -36,7 +36,7 @@ const ARM_SQL: Record<ArmKind, (at: number) => string> = {
   windowed: (at) => `SELECT DISTINCT updated_at, change_id FROM change_refs INDEXED BY change_refs_by_ref_recent
     WHERE instance = ?1 AND ref = ?${at} AND day <> ${NO_WINDOW} AND planned_start < ?2 AND planned_end > ?3 AND change_id <> ?4`,
   any: (at) => `SELECT DISTINCT updated_at, change_id FROM change_refs INDEXED BY change_refs_by_ref_recent
-    WHERE instance = ?1 AND ref = ?${at} AND change_id <> ?4`,
+    WHERE instance = ?1 AND ref = ?${at} AND day <> ${INDEX_ONLY} AND change_id <> ?4`,
 };
 const ARM_PARAMS: Record<ArmKind, number> = { day: 2, windowed: 1, any: 1 };
 
@@ -78,6 +78,28 @@ export class SqliteNeighbours {
     return this.#cache.lookup(key, () => this.#query(kind, shared, refs, onDays, limit)) as Change[];
   }
 
+  /**
+   * The changes under any of the index keys (change-refs.ts `changeIndexKeys`),
+   * most recent first up to `limit`: per key an ordered walk of the primary key
+   * (instance, key, INDEX_ONLY) stopping at the limit, merged.
+   */
+  indexed(query: IndexedQuery, limit: number): Change[] {
+    const keys = [...new Set(query.keys)].filter((k) => k !== '');
+    if (keys.length === 0) return [];
+    this.#cache.refresh();
+    let stmt = this.#statements.get('indexed');
+    if (stmt === undefined) {
+      stmt = this.#db.prepare(`SELECT updated_at, change_id FROM change_refs WHERE instance = ? AND ref = ? AND day = ${INDEX_ONLY} ORDER BY updated_at DESC, change_id LIMIT ?`);
+      stmt.setReturnArrays(true);
+      this.#statements.set('indexed', stmt);
+    }
+    const walk = stmt;
+    const streams = keys.map((key) => (walk.all(query.instance, key, limit) as unknown as RecentRow[])[Symbol.iterator]());
+    return mergeMostRecent(streams, limit)
+      .map((id) => this.#core(id))
+      .filter((c) => c !== undefined);
+  }
+
   #query(kind: ArmKind, shared: readonly (string | number)[], refs: readonly string[], onDays: readonly number[], limit: number): Change[] {
     // Most lookups match fewer changes than the limit: one statement finds them all (or says there are more) at the cost of what it finds.
     const few = this.#fewStatement(kind, refs.length, onDays.length).all(...shared.slice(0, 4), limit + 1, ...refs, ...onDays) as unknown as RecentRow[];
@@ -109,7 +131,7 @@ export class SqliteNeighbours {
     if (stmt === undefined) {
       const refsIn = Array.from({ length: refCount }, (_, i) => `?${SHARED + 1 + i}`).join(', ');
       const daysIn = Array.from({ length: dayCount }, (_, i) => `?${SHARED + 1 + refCount + i}`).join(', ');
-      const where = { day: `AND day IN (${daysIn}) AND planned_start < ?2 AND planned_end > ?3`, windowed: `AND day <> ${NO_WINDOW} AND planned_start < ?2 AND planned_end > ?3`, any: '' }[kind];
+      const where = { day: `AND day IN (${daysIn}) AND planned_start < ?2 AND planned_end > ?3`, windowed: `AND day <> ${NO_WINDOW} AND planned_start < ?2 AND planned_end > ?3`, any: `AND day <> ${INDEX_ONLY}` }[kind];
       stmt = this.#db.prepare(`SELECT DISTINCT updated_at, change_id FROM change_refs WHERE instance = ?1 AND ref IN (${refsIn}) ${where} AND change_id <> ?4 LIMIT ?5`);
       stmt.setReturnArrays(true);
       this.#statements.set(key, stmt);

@@ -12,7 +12,7 @@
 import type { DatabaseSync } from 'node:sqlite';
 import type { Change } from '../../domain/change.ts';
 import { ChangegateError } from '../../errors.ts';
-import { changeRefKeys, windowDays } from '../change-refs.ts';
+import { changeIndexKeys, changeRefKeys, INDEX_ONLY, windowDays } from '../change-refs.ts';
 import { instantKey } from '../instant-key.ts';
 
 export const MIGRATIONS: readonly string[] = [
@@ -259,6 +259,17 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE event_deliveries ADD COLUMN claim_owner TEXT;
   `,
+  // Each active change is also found under its index keys (change-refs.ts
+  // `changeIndexKeys`: the commits it links, its services' and CIs' keys) on
+  // INDEX_ONLY, a day no neighbour lookup reads: the event processor finds
+  // there the changes a new CI event or alert reaches by the correlator's
+  // commit and service rules. Filled here for the changes already mirrored.
+  `
+  INSERT OR IGNORE INTO change_refs (instance, ref, day, updated_at, change_id, planned_start, planned_end)
+    SELECT c.instance, k.value, ${INDEX_ONLY}, c.updated_at, c.id, NULL, NULL
+    FROM changes c, json_each(changegate_index_keys(c.json)) k
+    WHERE c.state NOT IN ('closed', 'canceled', 'failed');
+  `,
 ];
 
 /**
@@ -283,6 +294,7 @@ export function configureConnection(db: DatabaseSync, inMemory: boolean, cacheKb
 /** Functions migrations may call, so a backfill normalises exactly as the store's code does. */
 function registerMigrationFunctions(db: DatabaseSync): void {
   db.function('changegate_ref_keys', { deterministic: true }, (json) => JSON.stringify(changeRefKeys(JSON.parse(String(json)) as Change)));
+  db.function('changegate_index_keys', { deterministic: true }, (json) => JSON.stringify(changeIndexKeys(JSON.parse(String(json)) as Change)));
   db.function('changegate_window_days', { deterministic: true }, (json) => {
     const change = JSON.parse(String(json)) as Change;
     return JSON.stringify(windowDays(change.plannedStart, change.plannedEnd));
