@@ -117,6 +117,45 @@ export function describeChangeStoreReadsContract(name: string, open: () => Promi
       });
     });
 
+    describe('listActiveChangesIndexed', () => {
+      const payments = { id: '26da329f0a0a0bb400f69d8159bc753d', name: 'Payments API' };
+      const portal = { id: 'f1a2b3c4f1a2b3c4f1a2b3c4f1a2b3c4', name: 'Customer Portal' };
+      const links = (...commits: string[]) => ({ repos: [], commits, artifacts: [], pipelines: [] });
+      const indexedKeys = (keys: string[], limit = 100) => store.listActiveChangesIndexed({ instance: I, keys, limit }).then((found) => found.map((c) => c.key));
+
+      it('finds the active changes on the instance under a commit they link or a service key they name, newest first, and no finished one', async () => {
+        const onCommit = buildChange({ nativeId: sysId(1), key: changeNumber(1), services: [portal], cis: [], links: links(' abc123 '), updatedAt: at(1) });
+        const onService = buildChange({ nativeId: sysId(2), key: changeNumber(2), services: [payments], cis: [], links: links(), updatedAt: at(2) });
+        const both = buildChange({ nativeId: sysId(3), key: changeNumber(3), services: [], cis: [payments], links: links('abc123'), updatedAt: at(3) });
+        const finished = buildChange({ nativeId: sysId(4), key: changeNumber(4), state: 'closed', services: [payments], links: links('abc123'), updatedAt: at(4) });
+        const otherInstance = buildChange({ instance: 'sn-test', nativeId: sysId(9), key: changeNumber(9), services: [payments], links: links('abc123') });
+        await store.applyPage(I, S, [onCommit, onService, both, finished].map(asChange), null);
+        await store.applyPage('sn-test', S, [asChange(otherInstance)], null);
+
+        expect(await indexedKeys(['commit:abc123'])).toEqual([changeNumber(3), changeNumber(1)]);
+        expect(await indexedKeys(['service:paymentsapi'])).toEqual([changeNumber(3), changeNumber(2)]);
+        expect(await indexedKeys([`service:${payments.id}`, 'commit:abc123'])).toEqual([changeNumber(3), changeNumber(2), changeNumber(1)]);
+        expect(await indexedKeys(['commit:abc123', 'service:paymentsapi'], 2)).toEqual([changeNumber(3), changeNumber(2)]);
+        expect(await indexedKeys(['service:customerportal'])).toEqual([changeNumber(1)]);
+        expect(await indexedKeys(['commit:abc', 'service:payments', ''])).toEqual([]);
+        expect(await indexedKeys([])).toEqual([]);
+        // Without the source payload, as the neighbour lookup.
+        expect(await store.listActiveChangesIndexed({ instance: I, keys: ['commit:abc123'], limit: 1 })).toEqual([{ ...both, raw: null }]);
+        // A neighbour lookup never finds a change by an index key.
+        expect(await touchingKeys(store, ['commit:abc123', 'service:paymentsapi'])).toEqual([]);
+      });
+
+      it('follows each new revision: a change leaves when it unlinks the commit or closes', async () => {
+        await store.applyPage(I, S, [asChange(buildChange({ services: [payments], links: links('abc123') }))], null);
+        expect(await indexedKeys(['commit:abc123'])).toEqual([changeNumber(1)]);
+        await store.applyPage(I, S, [asChange(buildChange({ services: [payments], links: links('def456'), nativeRevision: 4, updatedAt: at(5) }))], null);
+        expect(await indexedKeys(['commit:abc123'])).toEqual([]);
+        expect(await indexedKeys(['commit:def456'])).toEqual([changeNumber(1)]);
+        await store.applyPage(I, S, [asChange(buildChange({ services: [payments], links: links('def456'), state: 'canceled', nativeRevision: 5, updatedAt: at(6) }))], null);
+        expect(await indexedKeys(['commit:def456', 'service:paymentsapi'])).toEqual([]);
+      });
+    });
+
     describe('listActiveChangesTouching', () => {
       const payments = { id: '26da329f0a0a0bb400f69d8159bc753d', name: 'Payments API' };
       const portal = { id: 'f1a2b3c4f1a2b3c4f1a2b3c4f1a2b3c4', name: 'Customer Portal' };

@@ -10,6 +10,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { StreamItem } from '../../src/kit/connector.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
 import { SqliteEventStore } from '../../src/store/sqlite/sqlite-event-store.ts';
+import { serviceKey } from '../../src/domain/service-key.ts';
+import { INDEX_ONLY } from '../../src/store/change-refs.ts';
 import { MIGRATIONS } from '../../src/store/sqlite/sqlite-schema.ts';
 import { buildChange, buildChanges, sysId } from '../support/change-builder.ts';
 
@@ -17,6 +19,12 @@ const dir = mkdtempSync(join(tmpdir(), 'changegate-store-'));
 let files = 0;
 const freshFile = (): string => join(dir, `nested-${++files}`, 'dir', 'changegate.db');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+/** The schema version just before the migration whose SQL holds `text` (a file an older changegate left). */
+const migrationAdding = (text: string): number => {
+  const at = MIGRATIONS.findIndex((sql) => sql.includes(text));
+  if (at < 0) throw new Error(`no migration holds ${text}`);
+  return at;
+};
 
 describe('SqliteChangeStore on a file', () => {
   it('creates parent directories, keeps data and cursors across reopening, and migrates once', async () => {
@@ -89,7 +97,7 @@ describe('SqliteChangeStore on a file', () => {
     // Roll the file back to the schema before the event inbox's claim owners.
     const old = new DatabaseSync(path);
     old.exec('ALTER TABLE event_deliveries DROP COLUMN claim_owner');
-    old.exec(`UPDATE schema_version SET version = ${MIGRATIONS.length - 1}`);
+    old.exec(`UPDATE schema_version SET version = ${migrationAdding('ADD COLUMN claim_owner')}`);
     old.close();
 
     const upgraded = SqliteEventStore.open(path);
@@ -98,6 +106,28 @@ describe('SqliteChangeStore on a file', () => {
     expect(await upgraded.claim(1, new Date(t0 + 29_999), { owner })).toEqual([]);
     expect((await upgraded.claim(1, new Date(t0 + 30_000), { owner })).map((d) => [d.id, d.attempts])).toEqual([[id, 2]]);
     expect(await upgraded.claimOwners()).toEqual([owner]);
+    await upgraded.close();
+  });
+
+  it('finds the active changes mirrored before the index keys existed under their commits and service keys after the upgrade, and no finished one', async () => {
+    const path = freshFile();
+    const open = buildChange({ links: { repos: [], commits: [' 9fceb02d '], artifacts: [], pipelines: [] } });
+    const closed = buildChange({ nativeId: sysId(2), key: 'CHG0030002', state: 'closed' });
+    const before = SqliteChangeStore.open(path);
+    await before.applyPage('sn-prod', 'changes', [{ kind: 'change', change: open }, { kind: 'change', change: closed }], null);
+    await before.close();
+    // Roll the file back to the schema before the index keys, as an older changegate left it.
+    const old = new DatabaseSync(path);
+    old.exec(`DELETE FROM change_refs WHERE day = ${INDEX_ONLY}`);
+    old.exec(`UPDATE schema_version SET version = ${migrationAdding('changegate_index_keys')}`);
+    old.close();
+    const upgraded = SqliteChangeStore.open(path);
+    const ids = async (key: string) => (await upgraded.listActiveChangesIndexed({ instance: 'sn-prod', keys: [key], limit: 10 })).map((c) => c.id);
+    for (const key of ['commit:9fceb02d', 'service:paymentsapi', 'service:paygwcluster01', `service:${serviceKey(open.cis[0]?.id ?? '')}`]) expect(await ids(key)).toEqual([open.id]);
+    // The closed change names the same services and another commit: it is not indexed.
+    expect(await ids('commit:9fceb02d0ae598e95dc970b74767f19372d61af8')).toEqual([]);
+    // A neighbour lookup never reads an index key.
+    expect(await upgraded.listActiveChangesTouching({ instance: 'sn-prod', refs: ['commit:9fceb02d'], limit: 10 })).toEqual([]);
     await upgraded.close();
   });
 

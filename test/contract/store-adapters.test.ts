@@ -280,6 +280,34 @@ describe('MongoDB store: one replica assessing while another stores new versions
     opened.push(restarted);
     expect(await restarted.changes.listOwedAssessments({ limit: 10 })).toEqual([]);
   });
+
+  it('finds the active changes an earlier version mirrored under their index keys once started, with replicas starting together', async () => {
+    const database = freshDatabase();
+    const first = await openStores({ kind: 'mongodb', uri: mongoUri, database });
+    opened.push(first);
+    const [active, closed] = buildChanges(2, 1);
+    if (active === undefined || closed === undefined) throw new Error('no change built');
+    await first.changes.applyPage('sn-prod', 'changes', [active, { ...closed, state: 'closed' as const }].map((change) => ({ kind: 'change', change })), null);
+    const commit = `commit:${active.links.commits[0] ?? ''}`;
+    // A store an earlier version wrote: no index keys among the change documents' refDays, and no mark that they were added.
+    const client = await MongoClient.connect(mongoUri);
+    try {
+      const db = client.db(database);
+      for await (const doc of db.collection<{ _id: string; refDays: string[] }>('changes').find({})) {
+        await db.collection<{ _id: string; refDays: string[] }>('changes').updateOne({ _id: doc._id }, { $set: { refDays: doc.refDays.filter((k) => !k.endsWith('\u0000-3')) } });
+      }
+      await db.collection('mirror_meta').deleteMany({ _id: 'change-index-keys' as never });
+    } finally {
+      await client.close();
+    }
+    const [a, b] = await Promise.all([openStores({ kind: 'mongodb', uri: mongoUri, database }), openStores({ kind: 'mongodb', uri: mongoUri, database })]);
+    opened.push(a, b);
+    for (const key of [commit, 'service:paymentsapi', 'service:paygwcluster01']) {
+      expect((await a.changes.listActiveChangesIndexed({ instance: 'sn-prod', keys: [key], limit: 10 })).map((c) => c.id)).toEqual([active.id]);
+    }
+    // The neighbour index is as it was.
+    expect((await b.changes.listActiveChangesTouching({ instance: 'sn-prod', refs: ['payments api'], limit: 10 })).map((c) => c.id)).toEqual([active.id]);
+  });
 });
 
 describe('MongoDB store: a replica killed in the middle of a claim', () => {
