@@ -20,6 +20,11 @@ export const asInvalid = (ref: string, message = `record ${ref} has no sys_updat
 export const keys = (changes: Change[]): string[] => changes.map((c) => c.key);
 export const touchingKeys = (store: ChangeStore, refs: string[], extra: Partial<Omit<TouchingQuery, 'instance' | 'refs'>> = {}): Promise<string[]> =>
   store.listActiveChangesTouching({ instance: I, refs, limit: 100, ...extra }).then(keys);
+/** The keys of the active changes on instance I under any of these index keys. */
+export const indexedKeysOf = (store: ChangeStore, indexKeys: string[], limit = 100): Promise<string[]> =>
+  store.listActiveChangesIndexed({ instance: I, keys: indexKeys, limit }).then(keys);
+/** A change's links naming only these commits. */
+export const links = (...commits: string[]): Change['links'] => ({ repos: [], commits, artifacts: [], pipelines: [] });
 export const cursorOf = (c: Change): StreamCursor => ({ updatedAt: c.updatedAt, id: c.nativeId });
 export const counts = (partial: Partial<ApplyResult>): ApplyResult => ({
   changesWritten: 0,

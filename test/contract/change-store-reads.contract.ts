@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ChangeQuery, ChangeStore } from '../../src/store/change-store.ts';
 import { at, buildApproval, buildChange, buildChanges, buildJournalEntry, changeNumber, sysId } from '../support/change-builder.ts';
-import { asApproval, asChange, asJournal, I, S, touchingKeys } from './change-store-items.ts';
+import { asApproval, asChange, asJournal, I, indexedKeysOf, links, S, touchingKeys } from './change-store-items.ts';
 
 /** `open` must return a new, empty store each time; the suite closes it after each test. */
 export function describeChangeStoreReadsContract(name: string, open: () => Promise<ChangeStore>): void {
@@ -120,8 +120,6 @@ export function describeChangeStoreReadsContract(name: string, open: () => Promi
     describe('listActiveChangesIndexed', () => {
       const payments = { id: '26da329f0a0a0bb400f69d8159bc753d', name: 'Payments API' };
       const portal = { id: 'f1a2b3c4f1a2b3c4f1a2b3c4f1a2b3c4', name: 'Customer Portal' };
-      const links = (...commits: string[]) => ({ repos: [], commits, artifacts: [], pipelines: [] });
-      const indexedKeys = (keys: string[], limit = 100) => store.listActiveChangesIndexed({ instance: I, keys, limit }).then((found) => found.map((c) => c.key));
 
       it('finds the active changes on the instance under a commit they link or a service key they name, newest first, and no finished one', async () => {
         const onCommit = buildChange({ nativeId: sysId(1), key: changeNumber(1), services: [portal], cis: [], links: links(' abc123 '), updatedAt: at(1) });
@@ -132,13 +130,13 @@ export function describeChangeStoreReadsContract(name: string, open: () => Promi
         await store.applyPage(I, S, [onCommit, onService, both, finished].map(asChange), null);
         await store.applyPage('sn-test', S, [asChange(otherInstance)], null);
 
-        expect(await indexedKeys(['commit:abc123'])).toEqual([changeNumber(3), changeNumber(1)]);
-        expect(await indexedKeys(['service:paymentsapi'])).toEqual([changeNumber(3), changeNumber(2)]);
-        expect(await indexedKeys([`service:${payments.id}`, 'commit:abc123'])).toEqual([changeNumber(3), changeNumber(2), changeNumber(1)]);
-        expect(await indexedKeys(['commit:abc123', 'service:paymentsapi'], 2)).toEqual([changeNumber(3), changeNumber(2)]);
-        expect(await indexedKeys(['service:customerportal'])).toEqual([changeNumber(1)]);
-        expect(await indexedKeys(['commit:abc', 'service:payments', ''])).toEqual([]);
-        expect(await indexedKeys([])).toEqual([]);
+        expect(await indexedKeysOf(store, ['commit:abc123'])).toEqual([changeNumber(3), changeNumber(1)]);
+        expect(await indexedKeysOf(store, ['service:paymentsapi'])).toEqual([changeNumber(3), changeNumber(2)]);
+        expect(await indexedKeysOf(store, [`service:${payments.id}`, 'commit:abc123'])).toEqual([changeNumber(3), changeNumber(2), changeNumber(1)]);
+        expect(await indexedKeysOf(store, ['commit:abc123', 'service:paymentsapi'], 2)).toEqual([changeNumber(3), changeNumber(2)]);
+        expect(await indexedKeysOf(store, ['service:customerportal'])).toEqual([changeNumber(1)]);
+        expect(await indexedKeysOf(store, ['commit:abc', 'service:payments', ''])).toEqual([]);
+        expect(await indexedKeysOf(store, [])).toEqual([]);
         // Without the source payload, as the neighbour lookup.
         expect(await store.listActiveChangesIndexed({ instance: I, keys: ['commit:abc123'], limit: 1 })).toEqual([{ ...both, raw: null }]);
         // A neighbour lookup never finds a change by an index key.
@@ -147,12 +145,12 @@ export function describeChangeStoreReadsContract(name: string, open: () => Promi
 
       it('follows each new revision: a change leaves when it unlinks the commit or closes', async () => {
         await store.applyPage(I, S, [asChange(buildChange({ services: [payments], links: links('abc123') }))], null);
-        expect(await indexedKeys(['commit:abc123'])).toEqual([changeNumber(1)]);
+        expect(await indexedKeysOf(store, ['commit:abc123'])).toEqual([changeNumber(1)]);
         await store.applyPage(I, S, [asChange(buildChange({ services: [payments], links: links('def456'), nativeRevision: 4, updatedAt: at(5) }))], null);
-        expect(await indexedKeys(['commit:abc123'])).toEqual([]);
-        expect(await indexedKeys(['commit:def456'])).toEqual([changeNumber(1)]);
+        expect(await indexedKeysOf(store, ['commit:abc123'])).toEqual([]);
+        expect(await indexedKeysOf(store, ['commit:def456'])).toEqual([changeNumber(1)]);
         await store.applyPage(I, S, [asChange(buildChange({ services: [payments], links: links('def456'), state: 'canceled', nativeRevision: 5, updatedAt: at(6) }))], null);
-        expect(await indexedKeys(['commit:def456', 'service:paymentsapi'])).toEqual([]);
+        expect(await indexedKeysOf(store, ['commit:def456', 'service:paymentsapi'])).toEqual([]);
       });
     });
 
