@@ -74,6 +74,14 @@ function timeOf(e: CiEvent): number {
   return Date.parse(e.finishedAt ?? e.startedAt ?? '');
 }
 
+/** One new event as `changesMatching` looks for its changes. */
+interface Probe {
+  /** Index keys (change-refs.ts) the changes it may reach are found under. */
+  keys: string[];
+  /** Whether `eventsFor(change)` lists it by rule `commit`, `service-repository:*` or `service:*`; `names` is `namesOf(change)`. */
+  reaches(change: Change, names: ReadonlyMap<string, string>, now: Date): boolean;
+}
+
 export class Correlator {
   readonly #deps: CorrelatorDeps;
 
@@ -141,56 +149,48 @@ export class Correlator {
    * the change's life).
    */
   async changesMatching(stored: readonly StoredEvent[], instances: readonly string[], now: Date, limit = 200): Promise<string[]> {
-    const keys = new Set(stored.flatMap((e) => this.#indexKeysOf(e)));
+    const probes = stored.map((e) => this.#probeOf(e));
+    const keys = new Set(probes.flatMap((p) => p.keys));
     keys.delete('');
     const found = new Set<string>();
     if (keys.size === 0) return [];
     for (const instance of instances) {
-      if (found.size >= limit) break;
       for (const change of await this.#deps.changes.listActiveChangesIndexed({ instance, keys: [...keys], limit })) {
-        if (found.size >= limit) break;
-        if (stored.some((e) => this.#reaches(change, e, now))) found.add(change.id);
+        if (found.size >= limit) return [...found];
+        const names = namesOf(change);
+        if (probes.some((p) => p.reaches(change, names, now))) found.add(change.id);
       }
     }
     return [...found];
   }
 
-  /** The services-mapping entries a CI event comes from (its repository, one of the entry's pipelines). */
-  #entriesOf(e: CiEvent): [string, ServiceEntry][] {
-    const repo = e.repo;
-    if (repo === null) return [];
-    return Object.entries(this.#deps.services).filter(([, entry]) => entry.repositories.includes(repo) && namedPipeline(entry, e));
-  }
-
-  /** The services-mapping entries whose alert labels an alert's service is one of. */
-  #entriesAlerting(service: string): string[] {
-    return Object.entries(this.#deps.services)
-      .filter(([, entry]) => Object.values(entry.alertLabels).includes(service))
-      .map(([name]) => name);
-  }
-
-  /** The index keys (change-refs.ts) of the changes an event may reach. */
-  #indexKeysOf(e: StoredEvent): string[] {
+  /**
+   * What the read side's rules need of one event, worked out once: the index
+   * keys of the changes it may reach, and the check `eventsFor` would make.
+   */
+  #probeOf(e: StoredEvent): Probe {
+    const entries = Object.entries(this.#deps.services);
     if (e.type === 'ci') {
-      const commit = e.event.commit === null ? [] : [commitRefKey(e.event.commit)];
-      return [...commit, ...this.#entriesOf(e.event).map(([name]) => serviceRefKey(name))];
+      const { commit, repo } = e.event;
+      // The services whose repositories (and pipelines) the run is from.
+      const from = repo === null ? [] : entries.filter(([, entry]) => entry.repositories.includes(repo) && namedPipeline(entry, e.event)).map(([name]) => name);
+      const fromKeys = new Set(from.map(serviceKey));
+      return {
+        keys: [...(commit === null ? [] : [commitRefKey(commit)]), ...from.map(serviceRefKey)],
+        reaches: (change, names, now) =>
+          (commit !== null && change.links.commits.some((c) => c.trim() !== '' && c.trim() === commit)) ||
+          ([...names.keys()].some((k) => fromKeys.has(k)) && inLifeOf(change, e.event, now)),
+      };
     }
     const service = e.event.service;
-    if (service === null) return [];
-    return [service, ...this.#entriesAlerting(service)].map(serviceRefKey);
-  }
-
-  /** Whether `eventsFor(change)` matches the event by rule `commit`, `service-repository:*` or `service:*` (as its queries would find it). */
-  #reaches(change: Change, e: StoredEvent, now: Date): boolean {
-    const names = namesOf(change);
-    if (e.type === 'ci') {
-      const commit = e.event.commit;
-      if (commit !== null && change.links.commits.some((c) => c.trim() !== '' && c.trim() === commit)) return true;
-      return inLifeOf(change, e.event, now) && this.#entriesOf(e.event).some(([name]) => names.has(serviceKey(name)));
-    }
-    const service = e.event.service;
-    if (service === null) return false;
-    return [...names.values()].includes(service) || this.#entriesAlerting(service).some((name) => names.has(serviceKey(name)));
+    if (service === null) return { keys: [], reaches: () => false };
+    // The services whose alert labels include the alert's service.
+    const mapped = entries.filter(([, entry]) => Object.values(entry.alertLabels).includes(service)).map(([name]) => name);
+    const mappedKeys = new Set(mapped.map(serviceKey));
+    return {
+      keys: [service, ...mapped].map(serviceRefKey),
+      reaches: (_change, names) => [...names.values()].includes(service) || [...names.keys()].some((k) => mappedKeys.has(k)),
+    };
   }
 
   /** Links for newly processed events that name a mirrored change's key. */
