@@ -5,7 +5,7 @@
 // `$`, which not every MongoDB-compatible server accepts as field names, and
 // the hot path compares hashes, never the parsed content.
 
-import { type Collection, type Db, MongoBulkWriteError } from 'mongodb';
+import { type AnyBulkWriteOperation, type Collection, type Db, MongoBulkWriteError } from 'mongodb';
 import type { Change } from '../../domain/change.ts';
 import { changeIndexKeys, changeRefKeys, INACTIVE_STATES, INDEX_ONLY, isActiveState, NO_WINDOW, windowDays } from '../change-refs.ts';
 import { instantKey } from '../instant-key.ts';
@@ -186,6 +186,9 @@ export async function ensureMirrorIndexes(c: MirrorCollections): Promise<void> {
   await addIndexKeys(c);
 }
 
+/** Change documents given their index keys per write at start-up. */
+const INDEX_KEYS_BATCH = 500;
+
 /** An index key (`changeIndexKeys`) as refDays holds it. */
 export function indexKeyField(key: string): string {
   return `${key}\u0000${INDEX_ONLY}`;
@@ -199,10 +202,13 @@ export function indexKeyField(key: string): string {
 async function addIndexKeys(c: MirrorCollections): Promise<void> {
   if ((await c.meta.findOne({ _id: INDEX_KEYS_ID })) !== null) return;
   const active = c.changes.find({ state: { $nin: [...INACTIVE_STATES] } }, { projection: { core: 1, hash: 1 } });
+  const updates: AnyBulkWriteOperation<ChangeDoc>[] = [];
   for await (const doc of active) {
     const { refDays } = refFields(JSON.parse(doc.core) as Change);
-    await c.changes.updateOne({ _id: doc._id, hash: doc.hash }, { $set: { refDays } });
+    updates.push({ updateOne: { filter: { _id: doc._id, hash: doc.hash }, update: { $set: { refDays } } } });
+    if (updates.length >= INDEX_KEYS_BATCH) await c.changes.bulkWrite(updates.splice(0), { ordered: false });
   }
+  if (updates.length > 0) await c.changes.bulkWrite(updates, { ordered: false });
   // A replica starting at the same time may note it first.
   await c.meta.insertOne({ _id: INDEX_KEYS_ID, n: 1 }).catch((err: unknown) => {
     if ((err as { code?: unknown } | null)?.code !== 11000) throw err;
