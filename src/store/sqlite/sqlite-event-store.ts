@@ -25,6 +25,7 @@ import {
 } from '../event-store.ts';
 import { ownerOf, ownerText } from './sqlite-claim-owner.ts';
 import { SqliteConnection, type SqliteConnectionOptions } from './sqlite-connection.ts';
+import { EmptyAnswers, type EmptyAnswersOptions } from './sqlite-empty-answers.ts';
 import { migrate } from './sqlite-schema.ts';
 
 interface DeliveryRow {
@@ -73,10 +74,15 @@ export class SqliteEventStore implements EventStore {
   #queued: { delivery: NewEventDelivery; resolve: (result: EventRecordResult) => void; reject: (err: unknown) => void }[] = [];
   /** findEvents statements by their SQL (one per filter shape): an assessment asks several per change, and preparing costs more than the query. */
   readonly #finds = new Map<string, StatementSync>();
+  /** Look-ups that found nothing, while no event, link or heartbeat moved (a sync asks several per change, and most find none). */
+  readonly #empty: EmptyAnswers;
 
-  private constructor(conn: SqliteConnection) {
+  private constructor(conn: SqliteConnection, emptyAnswers: EmptyAnswersOptions = {}) {
     this.#conn = conn;
     const db = conn.db;
+    const generation = db.prepare('SELECT n FROM event_generation');
+    generation.setReturnArrays(true);
+    this.#empty = new EmptyAnswers(() => (generation.get() as unknown as [number])[0], emptyAnswers);
     this.#s = {
       insert: db.prepare(
         `INSERT INTO event_deliveries (id, source, kind, delivery_id, received_at, headers, status, next_attempt_at)
@@ -123,8 +129,9 @@ export class SqliteEventStore implements EventStore {
   }
 
   /** Opens (creating and migrating the file if needed). `':memory:'` gives a private in-memory store. */
-  static open(path: string, options: SqliteConnectionOptions = {}): SqliteEventStore {
-    return new SqliteEventStore(SqliteConnection.open(path, 'the event store', options, (db) => migrate(db, path), { enableForeignKeyConstraints: false }));
+  static open(path: string, options: SqliteConnectionOptions & { emptyAnswers?: EmptyAnswersOptions } = {}): SqliteEventStore {
+    const { emptyAnswers, ...connection } = options;
+    return new SqliteEventStore(SqliteConnection.open(path, 'the event store', connection, (db) => migrate(db, path), { enableForeignKeyConstraints: false }), emptyAnswers);
   }
 
   /**
@@ -200,6 +207,7 @@ export class SqliteEventStore implements EventStore {
         return stored;
       });
       db.exec('COMMIT');
+      this.#empty.invalidate();
       return out;
     });
   }
@@ -274,13 +282,17 @@ export class SqliteEventStore implements EventStore {
     }
     const sql = `SELECT e.body FROM events e ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`} ORDER BY e.received_at, e.seq LIMIT ?`;
     params.push(query.limit ?? 1000);
+    const key = `find\u0000${sql}\u0000${params.join('\u0000')}`;
+    if (this.#empty.has(key)) return [];
     return this.#conn.run('findEvents', {}, () => {
       let stmt = this.#finds.get(sql);
       if (stmt === undefined) {
         stmt = this.#conn.db.prepare(sql);
         this.#finds.set(sql, stmt);
       }
-      return (stmt.all(...params) as unknown as EventRow[]).map(toEvent);
+      const rows = stmt.all(...params) as unknown as EventRow[];
+      if (rows.length === 0) this.#empty.add(key);
+      return rows.map(toEvent);
     });
   }
 
@@ -291,14 +303,19 @@ export class SqliteEventStore implements EventStore {
       let added = 0;
       for (const l of links) added += Number(this.#s.link!.run(l.eventId, l.changeId, l.rule, Date.parse(l.linkedAt)).changes);
       db.exec('COMMIT');
+      this.#empty.invalidate();
       return added;
     });
   }
 
   async linkedEvents(changeId: string): Promise<LinkedEvent[]> {
-    return this.#conn.run('linkedEvents', { changeId }, () =>
-      (this.#s.linkedEvents!.all(changeId) as unknown as (EventRow & { rule: string; linked_at: number })[]).map((r) => ({ event: toEvent(r), rule: r.rule, linkedAt: iso(r.linked_at) })),
-    );
+    const key = `linked\u0000${changeId}`;
+    if (this.#empty.has(key)) return [];
+    return this.#conn.run('linkedEvents', { changeId }, () => {
+      const rows = this.#s.linkedEvents!.all(changeId) as unknown as (EventRow & { rule: string; linked_at: number })[];
+      if (rows.length === 0) this.#empty.add(key);
+      return rows.map((r) => ({ event: toEvent(r), rule: r.rule, linkedAt: iso(r.linked_at) }));
+    });
   }
 
   async linkedChanges(eventId: string): Promise<EventLink[]> {
@@ -314,6 +331,7 @@ export class SqliteEventStore implements EventStore {
 
   async heartbeat(source: string, at: string): Promise<void> {
     await this.#conn.run('heartbeat', { source }, () => this.#s.heartbeat!.run(source, Date.parse(at)));
+    this.#empty.invalidate();
   }
 
   async heartbeats(): Promise<Record<string, string>> {

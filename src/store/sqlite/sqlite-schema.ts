@@ -270,6 +270,21 @@ export const MIGRATIONS: readonly string[] = [
     FROM changes c, json_each(changegate_index_keys(c.json)) k
     WHERE c.state NOT IN ('closed', 'canceled', 'failed');
   `,
+  // A counter every write to what the correlation reads (events, their links,
+  // heartbeats) bumps, from any connection or process: the event store keeps
+  // the reads that found nothing while it stays the same
+  // (sqlite-empty-answers.ts). Written so it can run again over itself.
+  `
+  CREATE TABLE IF NOT EXISTS event_generation (n INTEGER NOT NULL);
+  INSERT INTO event_generation (n) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM event_generation);
+  ${['events', 'event_links', 'event_heartbeats']
+    .flatMap((table) =>
+      ['INSERT', 'UPDATE', 'DELETE'].map(
+        (op) => `CREATE TRIGGER IF NOT EXISTS ${table}_${op.toLowerCase()}_generation AFTER ${op} ON ${table} BEGIN UPDATE event_generation SET n = n + 1; END;`,
+      ),
+    )
+    .join('\n  ')}
+  `,
 ];
 
 /**
