@@ -18,8 +18,13 @@
 
 import { DEFAULT_RECHECK_MS } from '../mirror-read-cache.ts';
 
-/** Empty answers kept at most; the set starts over when full. */
-export const MAX_EMPTY_ANSWERS = 100_000;
+/**
+ * Empty answers kept at most; the set starts over when full. The answers asked
+ * again are the shared ones (the alerts on a busy service, its repositories'
+ * runs); those naming one change are asked once per assessment. A small set
+ * keeps the first while the second pass through.
+ */
+export const MAX_EMPTY_ANSWERS = 10_000;
 
 export interface EmptyAnswersOptions {
   recheckMs?: number;
