@@ -22,6 +22,7 @@
 // entry's bytes are estimated from the JSON it was parsed from.
 
 import type { Approval, Change, JournalEntry } from '../domain/change.ts';
+import { GenerationCheck } from './generation-check.ts';
 
 export interface CachedCore {
   change: Change;
@@ -48,8 +49,7 @@ export const DEFAULT_CACHE_BYTES = 16 * 1024 * 1024;
 const PARSED_PER_JSON_BYTE = 3;
 /** Per entry besides the change: the maps' slots, the entry object, its keys. */
 const ENTRY_OVERHEAD_BYTES = 200;
-/** How stale a cached read may be against another process's write. */
-export const DEFAULT_RECHECK_MS = 100;
+export { DEFAULT_RECHECK_MS } from './generation-check.ts';
 
 export interface MirrorReadCacheOptions {
   /** Entries at most (default DEFAULT_CACHE_ENTRIES). */
@@ -67,11 +67,7 @@ export class MirrorReadCache {
   #bytes = 0;
   /** The estimated bytes of each entry, by canonical id. */
   readonly #sizes = new Map<string, number>();
-  readonly #readGeneration: () => number;
-  readonly #recheckMs: number;
-  readonly #clock: () => number;
-  #generation: number | null = null;
-  #checkedAt = Number.NEGATIVE_INFINITY;
+  readonly #generation: GenerationCheck;
   /** By canonical id, in insertion order (the oldest is evicted first). */
   readonly #byId = new Map<string, CachedCore>();
   /** Instance (empty when the caller named none) → key as asked → canonical id, as the store's key lookup resolved it. */
@@ -83,11 +79,9 @@ export class MirrorReadCache {
   #lookupItems = 0;
 
   constructor(readGeneration: () => number, options: MirrorReadCacheOptions = {}) {
-    this.#readGeneration = readGeneration;
+    this.#generation = new GenerationCheck(readGeneration, options.recheckMs, options.clock);
     this.#capacity = Math.max(1, options.capacity ?? DEFAULT_CACHE_ENTRIES);
     this.#maxBytes = Math.max(1, options.maxBytes ?? DEFAULT_CACHE_BYTES);
-    this.#recheckMs = Math.max(0, options.recheckMs ?? DEFAULT_RECHECK_MS);
-    this.#clock = options.clock ?? (() => performance.now());
   }
 
   get size(): number {
@@ -101,22 +95,16 @@ export class MirrorReadCache {
 
   /** Call once before a read: forgets everything if another connection wrote the mirror since the entries were read. */
   refresh(): void {
-    const now = this.#clock();
-    if (now - this.#checkedAt < this.#recheckMs) return;
-    this.#checkedAt = now;
-    const generation = this.#readGeneration();
-    if (generation === this.#generation) return;
+    if (!this.#generation.moved()) return;
     this.#forgetEntries();
     this.#forgetKeys();
-    this.#generation = generation;
   }
 
   /** The owning store wrote (or tried to): forget everything, and read the generation again on the next read. */
   invalidate(): void {
     this.#forgetEntries();
     this.#forgetKeys();
-    this.#generation = null;
-    this.#checkedAt = Number.NEGATIVE_INFINITY;
+    this.#generation.reset();
   }
 
   byId(id: string): CachedCore | undefined {

@@ -12,11 +12,10 @@
 // Only empty answers are kept, so memory is the keys alone, bounded. The
 // owning store drops them at once on its own writes (`invalidate`); another
 // connection's or process's write is seen through `event_generation`, which
-// triggers bump on every write to events, links and heartbeats, read at most
-// every `recheckMs`: the bound the mirror's read cache keeps too
-// (mirror-read-cache.ts).
+// triggers bump on every write to events, links and heartbeats, checked as the
+// mirror's read cache checks its own (generation-check.ts).
 
-import { DEFAULT_RECHECK_MS } from '../mirror-read-cache.ts';
+import { GenerationCheck } from '../generation-check.ts';
 
 /**
  * Empty answers kept at most; the set starts over when full. The answers asked
@@ -35,23 +34,17 @@ export interface EmptyAnswersOptions {
 
 export class EmptyAnswers {
   readonly #keys = new Set<string>();
-  readonly #generation: () => number;
-  readonly #recheckMs: number;
+  readonly #generation: GenerationCheck;
   readonly #max: number;
-  readonly #now: () => number;
-  #seen: number | null = null;
-  #checkedAt = 0;
 
   constructor(generation: () => number, options: EmptyAnswersOptions = {}) {
-    this.#generation = generation;
-    this.#recheckMs = Math.max(0, options.recheckMs ?? DEFAULT_RECHECK_MS);
+    this.#generation = new GenerationCheck(generation, options.recheckMs, options.now);
     this.#max = Math.max(1, options.max ?? MAX_EMPTY_ANSWERS);
-    this.#now = options.now ?? (() => performance.now());
   }
 
   /** Whether `key` was answered empty since the data last moved. */
   has(key: string): boolean {
-    this.#check();
+    if (this.#generation.moved()) this.#keys.clear();
     return this.#keys.has(key);
   }
 
@@ -64,21 +57,10 @@ export class EmptyAnswers {
   /** The owning store wrote: nothing kept holds any more, and the generation is read again on the next look-up. */
   invalidate(): void {
     this.#keys.clear();
-    this.#seen = null;
+    this.#generation.reset();
   }
 
   get size(): number {
     return this.#keys.size;
-  }
-
-  #check(): void {
-    const now = this.#now();
-    if (this.#seen !== null && now - this.#checkedAt < this.#recheckMs) return;
-    this.#checkedAt = now;
-    const generation = this.#generation();
-    if (generation !== this.#seen) {
-      this.#keys.clear();
-      this.#seen = generation;
-    }
   }
 }
