@@ -29,7 +29,8 @@ function delivery(n: number, overrides: Partial<NewEventDelivery> = {}): NewEven
   };
 }
 
-function ci(id: string, overrides: Partial<CiEvent> = {}): StoredEvent {
+/** A GitHub build of acme/shop at commit abc123 naming CHG0030001 (shared with the SQLite-only event store tests). */
+export function ci(id: string, overrides: Partial<CiEvent> = {}): StoredEvent {
   const event: CiEvent = {
     id,
     source: 'github',

@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DatabaseSync } from 'node:sqlite';
-import type { CiEvent } from '../../src/domain/events.ts';
 import type { StoredEvent } from '../../src/store/event-store.ts';
 import { EmptyAnswers } from '../../src/store/sqlite/sqlite-empty-answers.ts';
 import { SqliteEventStore } from '../../src/store/sqlite/sqlite-event-store.ts';
 import { MIGRATIONS } from '../../src/store/sqlite/sqlite-schema.ts';
+import { ci } from './event-store.contract.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'changegate-empty-answers-'));
 let files = 0;
@@ -22,29 +22,6 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const T0 = Date.parse('2026-03-12T10:00:00.000Z');
 const iso = (ms: number): string => new Date(T0 + ms).toISOString();
-
-function ci(id: string, deliveryId: string): StoredEvent {
-  const event: CiEvent = {
-    id,
-    source: 'github',
-    kind: 'build',
-    repo: 'acme/shop',
-    commit: 'abc123',
-    branch: 'CHG0030001-fix',
-    runId: '1',
-    name: 'build',
-    status: 'success',
-    environment: null,
-    startedAt: null,
-    finishedAt: iso(500),
-    url: null,
-    changeKeys: ['CHG0030001'],
-    tests: null,
-    findings: null,
-    verified: null,
-  };
-  return { type: 'ci', id, source: 'github', deliveryId, receivedAt: iso(1000), event };
-}
 
 /** Stores `event` the way the processor does: a delivery recorded, claimed, completed with it. */
 async function storeEvent(store: SqliteEventStore, event: StoredEvent): Promise<void> {
@@ -65,7 +42,7 @@ describe('SqliteEventStore empty answers', () => {
   it('answers at once what it stored itself after finding nothing: an event, a link', async () => {
     const store = SqliteEventStore.open(freshFile(), { emptyAnswers: { now: () => 0 } });
     expect(await lookups(store)).toEqual(nothing);
-    await storeEvent(store, ci('run-1', 'guid-1'));
+    await storeEvent(store, ci('run-1'));
     expect(await lookups(store)).toEqual({ byKey: ['run-1'], byCommit: ['run-1'], byRepo: ['run-1'], linked: [] });
     await store.link([{ eventId: 'run-1', changeId: 'servicenow:sn-prod:c1', rule: 'change-key', linkedAt: iso(3000) }]);
     expect((await lookups(store)).linked).toEqual(['run-1']);
@@ -78,7 +55,7 @@ describe('SqliteEventStore empty answers', () => {
     const service = SqliteEventStore.open(path, { emptyAnswers: { now: () => ms } });
     const other = SqliteEventStore.open(path); // a replica, or `changegate sync` beside `serve`
     expect(await lookups(service)).toEqual(nothing);
-    await storeEvent(other, ci('run-1', 'guid-1'));
+    await storeEvent(other, ci('run-1'));
     await other.link([{ eventId: 'run-1', changeId: 'servicenow:sn-prod:c1', rule: 'change-key', linkedAt: iso(3000) }]);
     ms += 100;
     expect(await lookups(service)).toEqual({ byKey: ['run-1'], byCommit: ['run-1'], byRepo: ['run-1'], linked: ['run-1'] });
