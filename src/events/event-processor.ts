@@ -126,7 +126,7 @@ export class EventProcessor {
         return;
       }
       const changeIds = new Set(done.flatMap((p) => p.changeIds));
-      for (const p of done) for (const changeId of await this.#reached(p, now)) changeIds.add(changeId);
+      for (const changeId of await this.#reached(done, now)) changeIds.add(changeId);
       for (const changeId of changeIds) {
         await this.#deps.reassess(changeId).catch((err: unknown) => this.#deps.logger.error({ err, changeId }, `re-assessing ${changeId} after a new event failed`));
       }
@@ -138,15 +138,20 @@ export class EventProcessor {
     await flush();
   }
 
-  /** The active changes a completed delivery's events reach by the correlator's rules (not linked, so found again here). */
-  async #reached(p: Prepared, now: Date): Promise<string[]> {
+  /**
+   * The active changes the completed deliveries' events reach by the correlator's rules (not linked, so found
+   * again here): one look-up for the flush, at most MAX_REACHED for each delivery with events.
+   */
+  async #reached(done: readonly Prepared[], now: Date): Promise<string[]> {
     const instances = this.#deps.instances;
-    if (instances === undefined || instances.length === 0 || p.events.length === 0) return [];
+    const withEvents = done.filter((p) => p.events.length > 0);
+    if (instances === undefined || instances.length === 0 || withEvents.length === 0) return [];
     try {
-      return await this.#deps.correlator.changesMatching(p.events, instances, now, MAX_REACHED);
+      return await this.#deps.correlator.changesMatching(withEvents.flatMap((p) => p.events), instances, now, MAX_REACHED * withEvents.length);
     } catch (err) {
-      // The delivery is stored and its events are evidence already: the clock pass re-assesses those changes.
-      this.#deps.logger.error({ err, delivery: p.delivery.id }, `finding the changes delivery ${p.delivery.id} reaches failed; they wait for the clock pass`);
+      // The deliveries are stored and their events are evidence already: the clock pass re-assesses those changes.
+      const ids = withEvents.map((p) => p.delivery.id);
+      this.#deps.logger.error({ err, deliveries: ids }, `finding the changes ${ids.length} event deliveries reach failed (${ids[0]} first); they wait for the clock pass`);
       return [];
     }
   }
