@@ -1,27 +1,15 @@
 // The evidence ledger on SQLite: its own table beside the mirror, written only
-// by INSERT. The head read and the insert run in one immediate transaction, and
-// (change_id, seq) is the primary key, so a second writer of the same change
-// waits for the first and chains after it instead of forking the chain.
+// by INSERT (its table: sqlite-evidence-table.ts). The head read and the insert
+// run in one immediate transaction, and (change_id, seq) is unique, so a second
+// writer of the same change waits for the first and chains after it instead of
+// forking the chain.
 
 import type { StatementSync } from 'node:sqlite';
 import { chainEntry, type EvidenceDraft, type EvidenceEntry } from '../../evidence/evidence-entry.ts';
 import type { EvidenceStore } from '../evidence-store.ts';
 import type { SqliteConnection, SqliteConnectionOptions } from './sqlite-connection.ts';
+import { EVIDENCE_READS, EVIDENCE_SCHEMA, upgradeEvidenceTable } from './sqlite-evidence-table.ts';
 import { openSideTables } from './sqlite-side-table.ts';
-
-const SCHEMA = `
-  CREATE TABLE IF NOT EXISTS evidence (
-    change_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    dedupe_key TEXT NOT NULL,
-    at TEXT NOT NULL,
-    hash TEXT NOT NULL,
-    json TEXT NOT NULL,
-    PRIMARY KEY (change_id, seq),
-    UNIQUE (change_id, dedupe_key)
-  ) WITHOUT ROWID;
-  CREATE INDEX IF NOT EXISTS evidence_by_time ON evidence (at, change_id);
-`;
 
 export class SqliteEvidenceStore implements EvidenceStore {
   readonly #conn: SqliteConnection;
@@ -34,11 +22,11 @@ export class SqliteEvidenceStore implements EvidenceStore {
   private constructor(conn: SqliteConnection) {
     this.#conn = conn;
     const db = conn.db;
-    this.#head = db.prepare('SELECT seq, hash FROM evidence WHERE change_id = ? ORDER BY seq DESC LIMIT 1');
-    this.#byKey = db.prepare('SELECT json FROM evidence WHERE change_id = ? AND dedupe_key = ?');
+    this.#head = db.prepare(EVIDENCE_READS.head);
+    this.#byKey = db.prepare(EVIDENCE_READS.byKey);
     this.#insert = db.prepare('INSERT INTO evidence (change_id, seq, dedupe_key, at, hash, json) VALUES (?, ?, ?, ?, ?, ?)');
-    this.#list = db.prepare('SELECT json FROM evidence WHERE change_id = ? ORDER BY seq');
-    this.#period = db.prepare('SELECT DISTINCT change_id FROM evidence WHERE at >= ? AND at < ? ORDER BY change_id');
+    this.#list = db.prepare(EVIDENCE_READS.list);
+    this.#period = db.prepare(EVIDENCE_READS.period);
   }
 
   /** On a connection to a file that has the table already (a writer that batches other ports' writes with the ledger's). */
@@ -47,7 +35,7 @@ export class SqliteEvidenceStore implements EvidenceStore {
   }
 
   static open(path: string, options: SqliteConnectionOptions = {}): SqliteEvidenceStore {
-    return new SqliteEvidenceStore(openSideTables(path, SCHEMA, 'the evidence ledger', options));
+    return new SqliteEvidenceStore(openSideTables(path, EVIDENCE_SCHEMA, 'the evidence ledger', options, upgradeEvidenceTable));
   }
 
   async append(changeId: string, draft: EvidenceDraft, dedupeKey: string): Promise<{ entry: EvidenceEntry; appended: boolean }> {
