@@ -102,6 +102,36 @@ describe('SqliteEventStore empty answers', () => {
     expect(answers.has('k')).toBe(false);
   });
 
+  it('answers empty every look-up of a kind the store holds nothing for, re-reading which kinds whenever the generation moves', () => {
+    let generation = 1;
+    let emptyKinds = new Set(['find', 'linked']);
+    let ms = 0;
+    const answers = new EmptyAnswers(() => generation, { recheckMs: 100, now: () => ms }, () => emptyKinds);
+    expect(answers.has('find\u0000never asked before')).toBe(true);
+    expect(answers.has('linked\u0000servicenow:sn-prod:c1')).toBe(true);
+    // Nothing kept per key: the answer comes from the kinds alone.
+    expect(answers.size).toBe(0);
+    // Another process stored an event (the generation moved): seen within the recheck bound.
+    emptyKinds = new Set(['linked']);
+    generation = 2;
+    expect(answers.has('find\u0000x')).toBe(true);
+    ms = 100;
+    expect(answers.has('find\u0000x')).toBe(false);
+    expect(answers.has('linked\u0000c1')).toBe(true);
+    // The owner's own write: nothing is taken as empty until the kinds are read again.
+    emptyKinds = new Set();
+    answers.invalidate();
+    expect(answers.has('linked\u0000c1')).toBe(false);
+  });
+
+  it('a store holding no event answers look-ups empty, and still reads its first event at once', async () => {
+    const store = SqliteEventStore.open(freshFile(), { emptyAnswers: { now: () => 0, max: 2 } });
+    for (let i = 0; i < 5; i++) expect(await store.findEvents({ changeKey: `CHG00${i}` })).toEqual([]);
+    await storeEvent(store, ci('run-1'));
+    expect((await lookups(store)).byKey).toEqual(['run-1']);
+    await store.close();
+  });
+
   it('keeps a bounded number of answers', () => {
     const answers = new EmptyAnswers(() => 0, { max: 3 });
     expect(answers.has('a')).toBe(false);

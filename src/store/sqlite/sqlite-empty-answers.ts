@@ -14,6 +14,12 @@
 // connection's or process's write is seen through `event_generation`, which
 // triggers bump on every write to events, links and heartbeats, checked as the
 // mirror's read cache checks its own (generation-check.ts).
+//
+// A store with no events at all (a new installation's first sync, or one that
+// takes no CI or monitoring events) answers every look-up empty, each with its
+// own key, asked once: so whenever the generation is read, the store is also
+// asked which kinds of look-up cannot find anything (`wholly empty`), and those
+// are answered empty without a key of their own.
 
 import { GenerationCheck } from '../generation-check.ts';
 
@@ -24,6 +30,12 @@ import { GenerationCheck } from '../generation-check.ts';
  * keeps the first while the second pass through.
  */
 export const MAX_EMPTY_ANSWERS = 10_000;
+
+/** The kind of a key: what precedes its first NUL (`find`, `linked`). */
+function kindOf(key: string): string {
+  const end = key.indexOf('\u0000');
+  return end === -1 ? key : key.slice(0, end);
+}
 
 export interface EmptyAnswersOptions {
   recheckMs?: number;
@@ -36,16 +48,27 @@ export class EmptyAnswers {
   readonly #keys = new Set<string>();
   readonly #generation: GenerationCheck;
   readonly #max: number;
+  readonly #readWhollyEmpty: () => ReadonlySet<string>;
+  /** The kinds of look-up that find nothing whatever they ask, as of the generation last read. */
+  #whollyEmpty: ReadonlySet<string> = new Set();
 
-  constructor(generation: () => number, options: EmptyAnswersOptions = {}) {
+  /**
+   * `generation` reads the counter; `whollyEmpty` the kinds of key (the text
+   * before the first NUL) that cannot find anything now, read with it.
+   */
+  constructor(generation: () => number, options: EmptyAnswersOptions = {}, whollyEmpty: () => ReadonlySet<string> = () => new Set()) {
     this.#generation = new GenerationCheck(generation, options.recheckMs, options.now);
     this.#max = Math.max(1, options.max ?? MAX_EMPTY_ANSWERS);
+    this.#readWhollyEmpty = whollyEmpty;
   }
 
-  /** Whether `key` was answered empty since the data last moved. */
+  /** Whether `key` was answered empty since the data last moved, or cannot find anything now. */
   has(key: string): boolean {
-    if (this.#generation.moved()) this.#keys.clear();
-    return this.#keys.has(key);
+    if (this.#generation.moved()) {
+      this.#keys.clear();
+      this.#whollyEmpty = this.#readWhollyEmpty();
+    }
+    return this.#keys.has(key) || (this.#whollyEmpty.size > 0 && this.#whollyEmpty.has(kindOf(key)));
   }
 
   /** Records that `key` found nothing (call right after the query, in the same synchronous step). */
@@ -57,6 +80,7 @@ export class EmptyAnswers {
   /** The owning store wrote: nothing kept holds any more, and the generation is read again on the next look-up. */
   invalidate(): void {
     this.#keys.clear();
+    this.#whollyEmpty = new Set();
     this.#generation.reset();
   }
 

@@ -82,7 +82,13 @@ export class SqliteEventStore implements EventStore {
     const db = conn.db;
     const generation = db.prepare('SELECT n FROM event_generation');
     generation.setReturnArrays(true);
-    this.#empty = new EmptyAnswers(() => (generation.get() as unknown as [number])[0], emptyAnswers);
+    // Links name events, so no event means no linked event either.
+    const nothing = db.prepare('SELECT NOT EXISTS (SELECT 1 FROM events) AS no_events, NOT EXISTS (SELECT 1 FROM event_links) AS no_links');
+    const whollyEmpty = (): ReadonlySet<string> => {
+      const row = nothing.get() as { no_events: number; no_links: number };
+      return new Set([...(row.no_events === 1 ? ['find', 'linked'] : []), ...(row.no_links === 1 ? ['linked'] : [])]);
+    };
+    this.#empty = new EmptyAnswers(() => (generation.get() as unknown as [number])[0], emptyAnswers, whollyEmpty);
     this.#s = {
       insert: db.prepare(
         `INSERT INTO event_deliveries (id, source, kind, delivery_id, received_at, headers, status, next_attempt_at)
