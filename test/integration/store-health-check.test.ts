@@ -68,6 +68,24 @@ describe('the SQLite store health check', () => {
     });
     expect(await stores.health()).toMatchObject({ ok: false, reason: 'missing' });
   });
+
+  it('with the file deleted under it, still answers reads from what it held, refuses writes, and the check reports the loss', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'cg-health-'));
+    const path = join(dir, 'changegate.db');
+    stores = openSqliteStores(path);
+    const [change] = buildChanges(1);
+    await stores.changes.applyPage('sn', 'changes', [{ kind: 'change', change: change! }], null);
+    rmSync(dir, { recursive: true, force: true });
+    // Reads skip the look at the file (a stat on every read was ~2% of a sync): the answer is what the store held.
+    expect((await stores.changes.getChange(change!.id))?.change.key).toBe(change!.key);
+    expect(await stores.events.findEvents({ changeKey: change!.key })).toEqual([]);
+    // A write would go nowhere: refused, and the health check says why.
+    await expect(stores.changes.applyPage('sn', 'changes', [{ kind: 'change', change: { ...change!, title: 'edited' } }], null)).rejects.toMatchObject({
+      code: 'CG_STORE_UNAVAILABLE',
+      details: { reason: 'missing' },
+    });
+    expect(await stores.health()).toMatchObject({ ok: false, reason: 'missing' });
+  });
 });
 
 describe('the store health monitor', () => {

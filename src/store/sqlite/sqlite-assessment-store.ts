@@ -188,21 +188,21 @@ export class SqliteAssessmentStore implements AssessmentStore {
   }
 
   async latestAssessment(changeId: string): Promise<StoredAssessment | null> {
-    return this.#guard('latestAssessment', { changeId }, () => {
+    return this.#conn.read('latestAssessment', { changeId }, () => {
       const row = this.#latest.get(changeId) as AssessmentRow | undefined;
       return row === undefined ? null : toStored(row);
     });
   }
 
   async latestWrittenBack(changeId: string): Promise<StoredAssessment | null> {
-    return this.#guard('latestWrittenBack', { changeId }, () => {
+    return this.#conn.read('latestWrittenBack', { changeId }, () => {
       const row = this.#latestWritten.get(changeId) as AssessmentRow | undefined;
       return row === undefined ? null : toStored(row);
     });
   }
 
   async listAssessments(changeId: string): Promise<StoredAssessment[]> {
-    return this.#guard('listAssessments', { changeId }, () => (this.#listAssessments.all(changeId) as unknown as AssessmentRow[]).map(toStored));
+    return this.#conn.read('listAssessments', { changeId }, () => (this.#listAssessments.all(changeId) as unknown as AssessmentRow[]).map(toStored));
   }
 
   async recordEnforcement(r: EnforcementRecord): Promise<boolean> {
@@ -233,7 +233,7 @@ export class SqliteAssessmentStore implements AssessmentStore {
   }
 
   async listEnforcements(changeId: string): Promise<EnforcementRecord[]> {
-    return this.#guard('listEnforcements', { changeId }, () => (this.#listEnforcements.all(changeId) as unknown as EnforcementRow[]).map(toRecord));
+    return this.#conn.read('listEnforcements', { changeId }, () => (this.#listEnforcements.all(changeId) as unknown as EnforcementRow[]).map(toRecord));
   }
 
   async close(): Promise<void> {

@@ -85,7 +85,7 @@ export class SqliteChangeStore implements ChangeStore {
 
   /** The greatest fence the instance's pages were written under; 0 before any fenced write (the in-process leases count on from it). */
   async fenceOf(instance: string): Promise<number> {
-    return this.#conn.run('fenceOf', { instance }, () => (this.#fenceOf.get(instance) as { fence: number } | undefined)?.fence ?? 0);
+    return this.#conn.read('fenceOf', { instance }, () => (this.#fenceOf.get(instance) as { fence: number } | undefined)?.fence ?? 0);
   }
 
   /** A change without its payload by id, from the read cache or parsed once into it. */
@@ -156,7 +156,7 @@ export class SqliteChangeStore implements ChangeStore {
   }
 
   async lastSyncSucceeded(instance: string): Promise<Date | null> {
-    const ms = await this.#conn.run('lastSyncSucceeded', { instance }, () => (this.#lastSynced.get(instance) as { last_success_at: number | null } | undefined)?.last_success_at ?? null);
+    const ms = await this.#conn.read('lastSyncSucceeded', { instance }, () => (this.#lastSynced.get(instance) as { last_success_at: number | null } | undefined)?.last_success_at ?? null);
     return ms === null ? null : new Date(ms);
   }
 
@@ -297,7 +297,7 @@ export class SqliteChangeStore implements ChangeStore {
   }
 
   async getCursor(instance: string, stream: string): Promise<StreamCursor | null> {
-    return this.#guard('getCursor', { instance, stream }, () => {
+    return this.#read('getCursor', { instance, stream }, () => {
       const row = this.#stmt.getCursor.get(instance, stream) as { updated_at: string; id: string } | undefined;
       return row === undefined ? null : { updatedAt: row.updated_at, id: row.id };
     });
@@ -308,7 +308,7 @@ export class SqliteChangeStore implements ChangeStore {
   }
 
   async getChange(idOrKey: string, options: GetChangeOptions = {}): Promise<MirroredChange | null> {
-    return this.#guard('getChange', { idOrKey }, () => {
+    return this.#read('getChange', { idOrKey }, () => {
       if (options.withoutRaw === true) return this.#getCore(idOrKey, options.instance, options.children);
       const s = this.#stmt;
       const row = this.#findRow(idOrKey, options.instance, [s.changeById, s.changeByKey, s.changeByKeyOn]);
@@ -363,7 +363,7 @@ export class SqliteChangeStore implements ChangeStore {
     const limit = clampLimit(query.limit);
     const after = query.cursor === undefined ? null : decodeListCursor(query.cursor);
     const updatedSince = query.updatedSince === undefined ? undefined : sinceKey(query.updatedSince);
-    return this.#guard('listChanges', {}, () => {
+    return this.#read('listChanges', {}, () => {
       const where: string[] = [];
       const params: (string | number)[] = [];
       const filter = (sql: string, value: string | undefined): void => {
@@ -400,16 +400,16 @@ export class SqliteChangeStore implements ChangeStore {
 
   async listActiveChangesTouching(query: TouchingQuery): Promise<Change[]> {
     const limit = clampLimit(query.limit);
-    return this.#guard('listActiveChangesTouching', { instance: query.instance }, () => this.#neighbours.find(query, limit));
+    return this.#read('listActiveChangesTouching', { instance: query.instance }, () => this.#neighbours.find(query, limit));
   }
 
   async listActiveChangesIndexed(query: IndexedQuery): Promise<Change[]> {
     const limit = clampLimit(query.limit);
-    return this.#guard('listActiveChangesIndexed', { instance: query.instance }, () => this.#neighbours.indexed(query, limit));
+    return this.#read('listActiveChangesIndexed', { instance: query.instance }, () => this.#neighbours.indexed(query, limit));
   }
 
   async listRevisions(changeId: string, options: { after?: number } = {}): Promise<Revision[]> {
-    return this.#guard('listRevisions', { changeId }, () => {
+    return this.#read('listRevisions', { changeId }, () => {
       const after = options.after;
       const rows = (after === undefined ? this.#stmt.revisionsOf.all(changeId) : this.#stmt.revisionsAfter.all(changeId, after)) as unknown as RevisionRow[];
       return rows.map((row) => ({
@@ -426,7 +426,7 @@ export class SqliteChangeStore implements ChangeStore {
   }
 
   async lastRevisionSeq(changeId: string): Promise<number> {
-    return this.#guard('lastRevisionSeq', { changeId }, () => (this.#stmt.lastSeq.get(changeId) as { last_seq: number } | undefined)?.last_seq ?? 0);
+    return this.#read('lastRevisionSeq', { changeId }, () => (this.#stmt.lastSeq.get(changeId) as { last_seq: number } | undefined)?.last_seq ?? 0);
   }
 
   #firstDiff(row: RevisionRow): FieldDiff[] {
@@ -441,21 +441,21 @@ export class SqliteChangeStore implements ChangeStore {
   async listOwedAssessments(query: { instance?: string; after?: string; limit: number }): Promise<string[]> {
     const limit = clampLimit(query.limit);
     const after = query.after ?? '';
-    return this.#guard('listOwedAssessments', {}, () => {
+    return this.#read('listOwedAssessments', {}, () => {
       const rows = query.instance === undefined ? this.#stmt.owedAssessments.all({ after, limit }) : this.#stmt.owedAssessmentsOf.all({ instance: query.instance, after, limit });
       return (rows as { id: string }[]).map((r) => r.id);
     });
   }
 
   async countChanges(instance?: string): Promise<number> {
-    return this.#guard('countChanges', {}, () => {
+    return this.#read('countChanges', {}, () => {
       const row = (instance === undefined ? this.#stmt.countAll.get() : this.#stmt.countOf.get(instance)) as { n: number };
       return row.n;
     });
   }
 
   async listRejected(instance?: string): Promise<RejectedRecord[]> {
-    return this.#guard('listRejected', {}, () => {
+    return this.#read('listRejected', {}, () => {
       const rows = (instance === undefined ? this.#stmt.listRejectedAll.all() : this.#stmt.listRejectedOf.all(instance)) as unknown as RejectedRow[];
       return rows.map((r) => ({
         instance: r.instance,
@@ -476,6 +476,11 @@ export class SqliteChangeStore implements ChangeStore {
   /** One statement or transaction, retried while the store is busy (sqlite-connection.ts). */
   #guard<T>(op: string, details: Record<string, unknown>, fn: () => T): Promise<T> {
     return this.#conn.run(op, details, fn);
+  }
+
+  /** `#guard` for work that only reads (sqlite-connection.ts `read`). */
+  #read<T>(op: string, details: Record<string, unknown>, fn: () => T): Promise<T> {
+    return this.#conn.read(op, details, fn);
   }
 }
 

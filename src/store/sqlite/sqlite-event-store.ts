@@ -189,7 +189,7 @@ export class SqliteEventStore implements EventStore {
   }
 
   async claimOwners(): Promise<ClaimOwner[]> {
-    return this.#conn.run('claimOwners', {}, () => (this.#s.owners!.all() as { claim_owner: string }[]).map((r) => ownerOf(r.claim_owner) as ClaimOwner));
+    return this.#conn.read('claimOwners', {}, () => (this.#s.owners!.all() as { claim_owner: string }[]).map((r) => ownerOf(r.claim_owner) as ClaimOwner));
   }
 
   async releaseClaims(ownerId: string, now: Date): Promise<number> {
@@ -250,18 +250,18 @@ export class SqliteEventStore implements EventStore {
   }
 
   async getDelivery(id: string): Promise<EventDelivery | null> {
-    return this.#conn.run('getDelivery', { id }, () => {
+    return this.#conn.read('getDelivery', { id }, () => {
       const row = this.#s.getDelivery!.get(id) as DeliveryRow | undefined;
       return row === undefined ? null : toDelivery(row);
     });
   }
 
   async pendingCount(): Promise<number> {
-    return this.#conn.run('pendingCount', {}, () => (this.#s.pending!.get() as { n: number }).n);
+    return this.#conn.read('pendingCount', {}, () => (this.#s.pending!.get() as { n: number }).n);
   }
 
   async getEvent(id: string): Promise<StoredEvent | null> {
-    return this.#conn.run('getEvent', { id }, () => {
+    return this.#conn.read('getEvent', { id }, () => {
       const row = this.#s.getEvent!.get(id) as EventRow | undefined;
       return row === undefined ? null : toEvent(row);
     });
@@ -290,7 +290,7 @@ export class SqliteEventStore implements EventStore {
     params.push(query.limit ?? 1000);
     const key = `find\u0000${sql}\u0000${params.join('\u0000')}`;
     if (this.#empty.has(key)) return [];
-    return this.#conn.run('findEvents', {}, () => {
+    return this.#conn.read('findEvents', {}, () => {
       let stmt = this.#finds.get(sql);
       if (stmt === undefined) {
         stmt = this.#conn.db.prepare(sql);
@@ -317,7 +317,7 @@ export class SqliteEventStore implements EventStore {
   async linkedEvents(changeId: string): Promise<LinkedEvent[]> {
     const key = `linked\u0000${changeId}`;
     if (this.#empty.has(key)) return [];
-    return this.#conn.run('linkedEvents', { changeId }, () => {
+    return this.#conn.read('linkedEvents', { changeId }, () => {
       const rows = this.#s.linkedEvents!.all(changeId) as unknown as (EventRow & { rule: string; linked_at: number })[];
       if (rows.length === 0) this.#empty.add(key);
       return rows.map((r) => ({ event: toEvent(r), rule: r.rule, linkedAt: iso(r.linked_at) }));
@@ -325,7 +325,7 @@ export class SqliteEventStore implements EventStore {
   }
 
   async linkedChanges(eventId: string): Promise<EventLink[]> {
-    return this.#conn.run('linkedChanges', { eventId }, () =>
+    return this.#conn.read('linkedChanges', { eventId }, () =>
       (this.#s.linkedChanges!.all(eventId) as unknown as { event_id: string; change_id: string; rule: string; linked_at: number }[]).map((r) => ({
         eventId: r.event_id,
         changeId: r.change_id,
@@ -341,13 +341,13 @@ export class SqliteEventStore implements EventStore {
   }
 
   async heartbeats(): Promise<Record<string, string>> {
-    return this.#conn.run('heartbeats', {}, () =>
+    return this.#conn.read('heartbeats', {}, () =>
       Object.fromEntries((this.#s.heartbeats!.all() as { source: string; at: number }[]).map((r) => [r.source, iso(r.at)])),
     );
   }
 
   async pullState(key: string): Promise<string | null> {
-    return this.#conn.run('pullState', { key }, () => (this.#s.pullState!.get(key) as { state: string } | undefined)?.state ?? null);
+    return this.#conn.read('pullState', { key }, () => (this.#s.pullState!.get(key) as { state: string } | undefined)?.state ?? null);
   }
 
   async savePullState(key: string, state: string, at: string): Promise<void> {

@@ -59,11 +59,11 @@ export class SqliteEvidenceStore implements EvidenceStore {
   }
 
   async list(changeId: string): Promise<EvidenceEntry[]> {
-    return this.#conn.run('listEvidence', { changeId }, () => (this.#list.all(changeId) as { json: string }[]).map((r) => JSON.parse(r.json) as EvidenceEntry));
+    return this.#conn.read('listEvidence', { changeId }, () => (this.#list.all(changeId) as { json: string }[]).map((r) => JSON.parse(r.json) as EvidenceEntry));
   }
 
   async changesWithEntries(query: { since: string; until: string }): Promise<string[]> {
-    return this.#conn.run('changesWithEvidence', {}, () => (this.#period.all(query.since, query.until) as { change_id: string }[]).map((r) => r.change_id));
+    return this.#conn.read('changesWithEvidence', {}, () => (this.#period.all(query.since, query.until) as { change_id: string }[]).map((r) => r.change_id));
   }
 
   async close(): Promise<void> {
