@@ -6,7 +6,7 @@
 // same run; the growth factor between sizes shows a cost that grows faster
 // than the data.
 
-import { writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { registry } from '../../src/app/registry.ts';
@@ -19,7 +19,23 @@ export interface E2eResult {
   mirrored: number;
   assessed: number;
   peakRssMb: number;
+  /** The store file's size at the end (with its write-ahead log). */
+  storeMb: number;
+  /** Bytes this process sent to the disk (Linux `/proc/self/io` write_bytes): the store's pages, its log, their checkpoints. Null elsewhere. */
+  writtenMb: number | null;
 }
+
+/** Bytes the process has caused to be written to storage so far, or null where the kernel does not say. */
+function bytesWritten(): number | null {
+  try {
+    const line = readFileSync('/proc/self/io', 'utf8').split('\n').find((l) => l.startsWith('write_bytes:'));
+    return line === undefined ? null : Number(line.slice('write_bytes:'.length));
+  } catch {
+    return null;
+  }
+}
+
+const MB = 1024 * 1024;
 
 /** One `changegate sync --full` of the simulator at `url`, in this process, as the CLI runs it. */
 export async function e2ePhase(url: string, pageSize: number, dir: string): Promise<E2eResult> {
@@ -35,12 +51,14 @@ export async function e2ePhase(url: string, pageSize: number, dir: string): Prom
       '',
     ].join('\n'),
   );
+  const written = bytesWritten();
   const cpu = process.cpuUsage();
   const started = performance.now();
   // --json: the summary is one JSON document on stdout, before this phase's own result line.
   const code = await runCli(['sync', '--config', config, '--full', '--json'], registry);
   const ms = performance.now() - started;
   const used = process.cpuUsage(cpu);
+  const writtenAfter = bytesWritten();
   if (code !== 0) throw new Error(`changegate sync exited ${code}`);
   const read = new DatabaseSync(db, { readOnly: true });
   const count = (sql: string) => (read.prepare(sql).get() as { n: number }).n;
@@ -48,5 +66,15 @@ export async function e2ePhase(url: string, pageSize: number, dir: string): Prom
   const assessed = count('SELECT count(DISTINCT change_id) AS n FROM assessments');
   const records = mirrored + count('SELECT count(*) AS n FROM approvals') + count('SELECT count(*) AS n FROM journal');
   read.close();
-  return { ms, cpuMs: (used.user + used.system) / 1000, records, mirrored, assessed, peakRssMb: process.resourceUsage().maxRSS / 1024 };
+  const size = (file: string): number => statSync(file, { throwIfNoEntry: false })?.size ?? 0;
+  return {
+    ms,
+    cpuMs: (used.user + used.system) / 1000,
+    records,
+    mirrored,
+    assessed,
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+    storeMb: (size(db) + size(`${db}-wal`)) / MB,
+    writtenMb: written === null || writtenAfter === null ? null : (writtenAfter - written) / MB,
+  };
 }

@@ -175,7 +175,8 @@ async function orchestrateE2e(): Promise<void> {
   console.log(`changegate sync benchmark, end to end: \`changegate sync --full\` (mirror + an assessment of every change + verdicts queued), servicenow`);
   console.log(`  skewed data: 1,000 CIs drawn from a Zipf law (busiest ≈ 1/10 of changes), active changes in weekly maintenance windows; +30% approvals, +50% work notes`);
   console.log(`  page size ${pageSize}, simulated latency ${latencyMs} ms per request; simulator, baseline and sync each in a process of its own`);
-  console.log('  changes    records   baseline s   sync s   wall ratio   records/s   CPU ms/record   peak RSS MB   assessed');
+  console.log('  store MB: the store file at the end; written MB: what the sync process sent to the disk (pages, log, checkpoints), over store MB the write amplification');
+  console.log('  changes    records   baseline s   sync s   wall ratio   records/s   CPU ms/record   peak RSS MB   assessed   store MB   written MB');
   const walls: number[] = [];
   for (const size of sizes) {
     const { sim, stop } = await startSimulator(size, true);
@@ -193,6 +194,8 @@ async function orchestrateE2e(): Promise<void> {
         f(run.cpuMs / run.records, 3).padStart(15),
         f(run.peakRssMb).padStart(13),
         f(run.assessed).padStart(10),
+        f(run.storeMb).padStart(10),
+        (run.writtenMb === null ? 'n/a' : f(run.writtenMb)).padStart(12),
       ];
       console.log(`  ${row.join(' ')}`);
       if (run.mirrored !== size) console.log(`  WARNING: mirrored ${run.mirrored} of ${size} changes`);
