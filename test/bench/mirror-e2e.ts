@@ -37,6 +37,11 @@ function bytesWritten(): number | null {
 
 const MB = 1024 * 1024;
 
+/** A file's size in bytes, 0 when it does not exist (the log after a final checkpoint). */
+function size(file: string): number {
+  return statSync(file, { throwIfNoEntry: false })?.size ?? 0;
+}
+
 /** One `changegate sync --full` of the simulator at `url`, in this process, as the CLI runs it. */
 export async function e2ePhase(url: string, pageSize: number, dir: string): Promise<E2eResult> {
   const config = join(dir, 'changegate.yaml');
@@ -66,7 +71,6 @@ export async function e2ePhase(url: string, pageSize: number, dir: string): Prom
   const assessed = count('SELECT count(DISTINCT change_id) AS n FROM assessments');
   const records = mirrored + count('SELECT count(*) AS n FROM approvals') + count('SELECT count(*) AS n FROM journal');
   read.close();
-  const size = (file: string): number => statSync(file, { throwIfNoEntry: false })?.size ?? 0;
   return {
     ms,
     cpuMs: (used.user + used.system) / 1000,
