@@ -297,7 +297,7 @@ export class SqliteChangeStore implements ChangeStore {
   }
 
   async getCursor(instance: string, stream: string): Promise<StreamCursor | null> {
-    return this.#read('getCursor', { instance, stream }, () => {
+    return this.#conn.read('getCursor', { instance, stream }, () => {
       const row = this.#stmt.getCursor.get(instance, stream) as { updated_at: string; id: string } | undefined;
       return row === undefined ? null : { updatedAt: row.updated_at, id: row.id };
     });
@@ -308,7 +308,7 @@ export class SqliteChangeStore implements ChangeStore {
   }
 
   async getChange(idOrKey: string, options: GetChangeOptions = {}): Promise<MirroredChange | null> {
-    return this.#read('getChange', { idOrKey }, () => {
+    return this.#conn.read('getChange', { idOrKey }, () => {
       if (options.withoutRaw === true) return this.#getCore(idOrKey, options.instance, options.children);
       const s = this.#stmt;
       const row = this.#findRow(idOrKey, options.instance, [s.changeById, s.changeByKey, s.changeByKeyOn]);
@@ -363,7 +363,7 @@ export class SqliteChangeStore implements ChangeStore {
     const limit = clampLimit(query.limit);
     const after = query.cursor === undefined ? null : decodeListCursor(query.cursor);
     const updatedSince = query.updatedSince === undefined ? undefined : sinceKey(query.updatedSince);
-    return this.#read('listChanges', {}, () => {
+    return this.#conn.read('listChanges', {}, () => {
       const where: string[] = [];
       const params: (string | number)[] = [];
       const filter = (sql: string, value: string | undefined): void => {
@@ -400,16 +400,16 @@ export class SqliteChangeStore implements ChangeStore {
 
   async listActiveChangesTouching(query: TouchingQuery): Promise<Change[]> {
     const limit = clampLimit(query.limit);
-    return this.#read('listActiveChangesTouching', { instance: query.instance }, () => this.#neighbours.find(query, limit));
+    return this.#conn.read('listActiveChangesTouching', { instance: query.instance }, () => this.#neighbours.find(query, limit));
   }
 
   async listActiveChangesIndexed(query: IndexedQuery): Promise<Change[]> {
     const limit = clampLimit(query.limit);
-    return this.#read('listActiveChangesIndexed', { instance: query.instance }, () => this.#neighbours.indexed(query, limit));
+    return this.#conn.read('listActiveChangesIndexed', { instance: query.instance }, () => this.#neighbours.indexed(query, limit));
   }
 
   async listRevisions(changeId: string, options: { after?: number } = {}): Promise<Revision[]> {
-    return this.#read('listRevisions', { changeId }, () => {
+    return this.#conn.read('listRevisions', { changeId }, () => {
       const after = options.after;
       const rows = (after === undefined ? this.#stmt.revisionsOf.all(changeId) : this.#stmt.revisionsAfter.all(changeId, after)) as unknown as RevisionRow[];
       return rows.map((row) => ({
@@ -426,7 +426,7 @@ export class SqliteChangeStore implements ChangeStore {
   }
 
   async lastRevisionSeq(changeId: string): Promise<number> {
-    return this.#read('lastRevisionSeq', { changeId }, () => (this.#stmt.lastSeq.get(changeId) as { last_seq: number } | undefined)?.last_seq ?? 0);
+    return this.#conn.read('lastRevisionSeq', { changeId }, () => (this.#stmt.lastSeq.get(changeId) as { last_seq: number } | undefined)?.last_seq ?? 0);
   }
 
   #firstDiff(row: RevisionRow): FieldDiff[] {
@@ -441,21 +441,21 @@ export class SqliteChangeStore implements ChangeStore {
   async listOwedAssessments(query: { instance?: string; after?: string; limit: number }): Promise<string[]> {
     const limit = clampLimit(query.limit);
     const after = query.after ?? '';
-    return this.#read('listOwedAssessments', {}, () => {
+    return this.#conn.read('listOwedAssessments', {}, () => {
       const rows = query.instance === undefined ? this.#stmt.owedAssessments.all({ after, limit }) : this.#stmt.owedAssessmentsOf.all({ instance: query.instance, after, limit });
       return (rows as { id: string }[]).map((r) => r.id);
     });
   }
 
   async countChanges(instance?: string): Promise<number> {
-    return this.#read('countChanges', {}, () => {
+    return this.#conn.read('countChanges', {}, () => {
       const row = (instance === undefined ? this.#stmt.countAll.get() : this.#stmt.countOf.get(instance)) as { n: number };
       return row.n;
     });
   }
 
   async listRejected(instance?: string): Promise<RejectedRecord[]> {
-    return this.#read('listRejected', {}, () => {
+    return this.#conn.read('listRejected', {}, () => {
       const rows = (instance === undefined ? this.#stmt.listRejectedAll.all() : this.#stmt.listRejectedOf.all(instance)) as unknown as RejectedRow[];
       return rows.map((r) => ({
         instance: r.instance,
@@ -476,11 +476,6 @@ export class SqliteChangeStore implements ChangeStore {
   /** One statement or transaction, retried while the store is busy (sqlite-connection.ts). */
   #guard<T>(op: string, details: Record<string, unknown>, fn: () => T): Promise<T> {
     return this.#conn.run(op, details, fn);
-  }
-
-  /** `#guard` for work that only reads (sqlite-connection.ts `read`). */
-  #read<T>(op: string, details: Record<string, unknown>, fn: () => T): Promise<T> {
-    return this.#conn.read(op, details, fn);
   }
 }
 
