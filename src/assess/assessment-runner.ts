@@ -14,7 +14,7 @@
 
 import type { KeyObject } from 'node:crypto';
 import type { Assessment } from '../domain/assessment.ts';
-import type { Change, MirroredChange } from '../domain/change.ts';
+import { instanceOfChangeId, type Change, type MirroredChange } from '../domain/change.ts';
 import { asChangegateError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { assess, assessedStates } from '../policy/assess.ts';
@@ -301,11 +301,27 @@ export class AssessmentRunner {
     return run;
   }
 
+  /**
+   * The change as mirrored, with the version of its instance's mirror read before it: what the assessment
+   * read is at least that new, so a note taken as of it cannot cover a page stored after the read.
+   */
+  async #read(idOrKey: string): Promise<{ mirrored: MirroredChange; asOf: number } | null> {
+    const store = this.#deps.store;
+    const instance = instanceOfChangeId(idOrKey);
+    // A ticket key names no instance: the change is found first, then read again after its instance's version.
+    const id = instance === null ? (await store.getChange(idOrKey, { withoutRaw: true }))?.change.id : idOrKey;
+    if (id === undefined) return null;
+    const asOf = await store.mirrorVersion(instance ?? (instanceOfChangeId(id) as string));
+    // Without the source payload: no gate, rule or note reads it, and the store serves it from its read cache.
+    const mirrored = await store.getChange(id, { withoutRaw: true });
+    return mirrored === null ? null : { mirrored, asOf };
+  }
+
   async #assess(idOrKey: string, options: AssessOptions, batch: Pending[] | null): Promise<RunResult> {
     const deps = this.#deps;
-    // Without the source payload: no gate, rule or note reads it, and the store serves it from its read cache.
-    const mirrored = await deps.store.getChange(idOrKey, { withoutRaw: true });
-    if (mirrored === null) return { changeId: null, status: 'missing', assessment: null, outcomeChanged: false, enqueued: [], enforcements: [] };
+    const read = await this.#read(idOrKey);
+    if (read === null) return { changeId: null, status: 'missing', assessment: null, outcomeChanged: false, enqueued: [], enforcements: [] };
+    const { mirrored, asOf } = read;
     const { change } = mirrored;
     if (options.midRun === true && readsNeighbours(change, assessedStates(change))) {
       return { changeId: change.id, status: 'deferred', assessment: null, outcomeChanged: false, enqueued: [], enforcements: [] };
@@ -358,7 +374,7 @@ export class AssessmentRunner {
           });
     if (!options.force && !options.clockTick && settled) {
       // Looked at: the revision is no longer owed (an echo of our own write changes nothing the policy reads).
-      const writes: AssessmentWrites = { changeId: change.id, outbox: [], queuedAt: now, evidence: decided, assessment: null, assessedRevision: revision };
+      const writes: AssessmentWrites = { changeId: change.id, outbox: [], queuedAt: now, evidence: decided, assessment: null, assessedRevision: revision, assessedAsOf: asOf };
       return this.#finish(batch, { writes, result, instance: change.instance, outcome: 'unchanged' });
     }
 
@@ -412,6 +428,7 @@ export class AssessmentRunner {
       evidence: result.outcomeChanged && deps.evidence !== undefined ? [...decided, assessmentDraft(change, assessment, revision, hash)] : decided,
       assessment: stored,
       assessedRevision: revision,
+      assessedAsOf: asOf,
     };
     const pending: Pending = { writes, result, instance: change.instance, outcome: write ? 'changed' : 'same' };
     if (!(writesBack && moved)) return this.#finish(batch, pending);
@@ -419,7 +436,7 @@ export class AssessmentRunner {
     // stored now, the summary queued, and only then the revision is no longer owed.
     const [queued = []] = await this.#writer.write([{ ...writes, assessedRevision: null }]);
     result.enqueued.push(...queued, ...(await this.#queueEvidenceNote(change, moved, now)));
-    await deps.store.noteAssessed(change.id, revision);
+    await deps.store.noteAssessed(change.id, revision, asOf);
     deps.metrics.assessments.inc({ instance: change.instance, outcome: write ? 'changed' : 'same' });
     if (result.enqueued.length > 0) deps.onEnqueued?.();
     return result;

@@ -159,3 +159,10 @@ export interface MirroredChange {
 export function changeId(system: System, instance: string, nativeId: string): string {
   return `${system}:${instance}:${nativeId}`;
 }
+
+/** The instance a change id (`changeId`) names; null for anything else, such as a ticket key. */
+export function instanceOfChangeId(idOrKey: string): string | null {
+  const first = idOrKey.indexOf(':');
+  const second = first < 0 ? -1 : idOrKey.indexOf(':', first + 1);
+  return second < 0 ? null : idOrKey.slice(first + 1, second);
+}

@@ -25,6 +25,8 @@ export interface AssessmentWrites {
   assessment: StoredAssessment | null;
   /** The revision now looked at (ChangeStore.noteAssessed); null leaves the change owed (the caller notes it later). */
   assessedRevision: number | null;
+  /** The version of the change's instance's mirror the assessment read (ChangeStore.mirrorVersion): moved since, the change stays owed. */
+  assessedAsOf?: number;
 }
 
 export interface AssessmentWriter {
@@ -53,7 +55,7 @@ export function perItemAssessmentWriter(ports: AssessmentWritePorts): Assessment
         const queued = item.outbox.length === 0 ? [] : (await ports.outbox.enqueue(item.outbox, item.queuedAt)).inserted;
         if (ports.evidence !== undefined) for (const e of item.evidence) await ports.evidence.append(item.changeId, e.draft, e.key);
         if (item.assessment !== null) await ports.assessments.saveAssessment(item.assessment);
-        if (item.assessedRevision !== null) await ports.changes.noteAssessed(item.changeId, item.assessedRevision);
+        if (item.assessedRevision !== null) await ports.changes.noteAssessed(item.changeId, item.assessedRevision, item.assessedAsOf);
         out.push(queued);
       }
       return out;

@@ -182,9 +182,18 @@ export interface ChangeStore {
    * (assessed it, or found nothing the policy reads had changed). Never moves
    * back: an older `seq` than recorded is ignored. (A page that stores an
    * approval or journal entry of the change moves it back behind the latest
-   * revision: the change is owed again.)
+   * revision: the change is owed again.) With `asOf` (a `mirrorVersion` of the
+   * change's instance read before the assessment read the change), only while
+   * that instance's mirror is still at that version: a page stored meanwhile
+   * may hold what the assessment did not see, so the change stays owed.
    */
-  noteAssessed(changeId: string, seq: number): Promise<void>;
+  noteAssessed(changeId: string, seq: number, asOf?: number): Promise<void>;
+  /**
+   * A number that moves whenever anything of the instance's mirror is written
+   * (a change, an approval, a journal entry), from any process; 0 before the
+   * first write. Costs one small read.
+   */
+  mirrorVersion(instance: string): Promise<number>;
   /**
    * Ids of changes owed an assessment (their latest revision is newer than the
    * last one noted by `noteAssessed`, or a page stored an approval or journal

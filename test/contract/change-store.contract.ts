@@ -350,6 +350,29 @@ export function describeChangeStoreContract(name: string, open: () => Promise<Ch
         expect(await store.listOwedAssessments({ limit: 10 })).toEqual([ours.id, theirs.id].toSorted());
       });
 
+      it("refuses a note taken as of a version its instance's mirror has moved past: the page stored meanwhile is owed", async () => {
+        const [c, other] = buildChanges(2);
+        if (c === undefined || other === undefined) throw new Error('builder gave fewer changes');
+        await store.applyPage(I, S, [asChange(c)], null);
+        const read = await store.mirrorVersion(I);
+        // While the assessment runs: a note of the change lands, and another instance's change.
+        await store.applyPage(I, 'journal', [asJournal(buildJournalEntry({ id: 'j-under', at: at(9) }), c.nativeId)], null);
+        await store.applyPage('sn-dev', S, [asChange({ ...other, instance: 'sn-dev', id: `servicenow:sn-dev:${other.nativeId}` })], null);
+        expect(await store.mirrorVersion(I)).not.toBe(read);
+        await store.noteAssessed(c.id, 1, read);
+        expect(await store.listOwedAssessments({ instance: I, limit: 10 })).toEqual([c.id]);
+        // Looked at again as of the version now: noted. Another instance's writes do not hold it back.
+        const now = await store.mirrorVersion(I);
+        await store.applyPage('sn-dev', S, [asChange({ ...other, instance: 'sn-dev', id: `servicenow:sn-dev:${other.nativeId}`, title: 'moved', nativeRevision: other.nativeRevision + 1, updatedAt: at(20) })], null);
+        await store.noteAssessed(c.id, 1, now);
+        expect(await store.listOwedAssessments({ instance: I, limit: 10 })).toEqual([]);
+        // A new revision moves the version too.
+        const before = await store.mirrorVersion(I);
+        await store.applyPage(I, S, [asChange({ ...c, title: 'second', nativeRevision: c.nativeRevision + 1, updatedAt: at(30) })], null);
+        await store.noteAssessed(c.id, 2, before);
+        expect(await store.listOwedAssessments({ instance: I, limit: 10 })).toEqual([c.id]);
+      });
+
       it('never moves the noted revision back, and leaves unchanged re-reads and unknown ids alone', async () => {
         const c = buildChange();
         await store.applyPage(I, S, [asChange(c)], null);

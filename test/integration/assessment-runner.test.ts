@@ -160,6 +160,36 @@ describe('assessment runner', () => {
     expect(await store.listOwedAssessments({ instance: 'sn-prod', limit: 10 })).toEqual([]);
   });
 
+  it('leaves a change owed when a page stores its note while it is being assessed, and the pass over the owed then sees the note', async () => {
+    const c = await mirror({ state: 'assess' });
+    let underway = true;
+    // A page of the journal stream lands between the assessment's read of the change and its writes (another sync, a webhook).
+    const racing = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop !== 'getChange') {
+          const value = Reflect.get(target, prop, receiver) as unknown;
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        }
+        return async (...args: Parameters<ChangeStore['getChange']>) => {
+          const read = await target.getChange(...args);
+          if (underway) {
+            underway = false;
+            await target.applyPage('sn-prod', 'journal', [{ kind: 'journal', changeNativeId: c.nativeId, entry: buildJournalEntry({ id: 'landed-under', text: 'Rollback rehearsed on staging.' }) }], null);
+          }
+          return read;
+        };
+      },
+    });
+    const r = runner(racing);
+    const first = await r.assessChange(c.id);
+    expect(first.status).toBe('assessed');
+    // Marked as looked at, it would wait for the clock pass with the note unseen.
+    expect(await store.listOwedAssessments({ instance: 'sn-prod', limit: 10 })).toEqual([c.id]);
+    // The pass over the owed (the end of the run) judges it again, now with the note: not skipped as already seen.
+    expect(await r.assessAll('sn-prod', await store.listOwedAssessments({ instance: 'sn-prod', limit: 10 }))).toEqual({ assessed: 1, failed: 0 });
+    expect(await store.listOwedAssessments({ instance: 'sn-prod', limit: 10 })).toEqual([]);
+  });
+
   it('writes nothing for a change first seen already closed', async () => {
     const c = await mirror({ state: 'closed', nativeState: '3', nativeStateLabel: 'Closed', closeCode: 'successful', closeNotes: 'Done.' });
     expect(await runner().assessChange(c.id)).toMatchObject({ status: 'assessed', enqueued: [] });
@@ -219,7 +249,8 @@ describe('assessment runner', () => {
       getChange: (id: string, options?: Parameters<ChangeStore['getChange']>[1]) => (id === 'servicenow:sn-prod:broken' ? Promise.reject(new Error('disk I/O error')) : store.getChange(id, options)),
       listRevisions: (id: string, options?: { after?: number }) => store.listRevisions(id, options),
       lastRevisionSeq: (id: string) => store.lastRevisionSeq(id),
-      noteAssessed: (id: string, seq: number) => store.noteAssessed(id, seq),
+      noteAssessed: (id: string, seq: number, asOf?: number) => store.noteAssessed(id, seq, asOf),
+      mirrorVersion: (instance: string) => store.mirrorVersion(instance),
       listActiveChangesTouching: (q: Parameters<ChangeStore['listActiveChangesTouching']>[0]) => store.listActiveChangesTouching(q),
     });
     await runner(failing).onChangesWritten('sn-prod', ['servicenow:sn-prod:broken', good.id]);

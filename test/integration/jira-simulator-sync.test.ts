@@ -110,6 +110,10 @@ class MemoryStore implements ChangeStore {
 
   async noteAssessed(): Promise<void> {}
 
+  async mirrorVersion(): Promise<number> {
+    return 0;
+  }
+
   async listOwedAssessments(): Promise<string[]> {
     return [];
   }

@@ -8,7 +8,7 @@
 import type { Collection, Filter } from 'mongodb';
 import { ChangegateError } from '../../errors.ts';
 import type { StreamCursor, StreamItem } from '../../kit/connector.ts';
-import type { Approval, Change, JournalEntry, MirroredChange } from '../../domain/change.ts';
+import { instanceOfChangeId, type Approval, type Change, type JournalEntry, type MirroredChange } from '../../domain/change.ts';
 import { diffChanges } from '../change-diff.ts';
 import type { ApplyPageOptions, ApplyResult, ChangePage, ChangeQuery, ChangeStore, FieldDiff, GetChangeOptions, IndexedQuery, RejectedRecord, Revision, RevisionAuthor, TouchingQuery } from '../change-store.ts';
 import { ANY_DAY, NO_WINDOW, refKey, windowDays } from '../change-refs.ts';
@@ -17,7 +17,7 @@ import { clampLimit, sinceKey } from '../list-params.ts';
 import { decodeListCursor, encodeListCursor } from '../list-cursor.ts';
 import { deepFreeze, MirrorReadCache, type MirrorReadCacheOptions, DEFAULT_RECHECK_MS } from '../mirror-read-cache.ts';
 import { isDuplicateKey, type MongoConnection } from './mongo-connection.ts';
-import { type ChangeDoc, GENERATION_ID, indexKeyField, type MirrorCollections, mirrorCollections, pairId, type RevisionDoc } from './mongo-mirror-docs.ts';
+import { type ChangeDoc, GENERATION_ID, indexKeyField, instanceVersionId, type MirrorCollections, mirrorCollections, pairId, type RevisionDoc } from './mongo-mirror-docs.ts';
 import { MongoPageWriter, preparePage } from './mongo-page-writer.ts';
 
 const WHAT = 'the MongoDB mirror';
@@ -60,6 +60,8 @@ export class MongoChangeStore implements ChangeStore {
     const observedAt = new Date().toISOString();
     const result: ApplyResult = { changesWritten: 0, changesUnchanged: 0, changesStale: 0, approvalsWritten: 0, journalWritten: 0, invalid: 0 };
     const prepared = preparePage(items);
+    // Counted as begun before any item is written (see instanceVersionId); finished below, whatever the outcome.
+    const started = items.length === 0 ? null : await this.#beginWrite(instance);
     try {
       return await this.#run('applyPage', { instance, stream }, async () => {
         // No transaction binds the fence to the page, so it is checked twice, each time in one atomic
@@ -87,6 +89,7 @@ export class MongoChangeStore implements ChangeStore {
     } finally {
       // Bumped whatever the outcome: a page cut short may have written some of its items.
       if (items.length > 0) await this.#c.meta.updateOne({ _id: GENERATION_ID }, { $inc: { n: 1 } }, { upsert: true }).catch(() => undefined);
+      if (started !== null) await this.#c.meta.updateOne({ _id: instanceVersionId(instance) }, { $max: { finished: started } }).catch(() => undefined);
       this.#cache.invalidate();
       this.#touching.clear();
       this.#generationReadAt = Number.NEGATIVE_INFINITY;
@@ -287,10 +290,34 @@ export class MongoChangeStore implements ChangeStore {
     return json === undefined ? [] : diffChanges(null, JSON.parse(json) as Change);
   }
 
-  async noteAssessed(changeId: string, seq: number): Promise<void> {
+  async noteAssessed(changeId: string, seq: number, asOf?: number): Promise<void> {
     // The marks of this revision and earlier ones; a revision stored meanwhile has a mark of its own. Never
     // an update of the change document, which a page may be moving right now (see OwedDoc).
-    await this.#run('noteAssessed', { changeId }, () => this.#c.owed.deleteMany({ changeId, seq: { $lte: seq } }));
+    await this.#run('noteAssessed', { changeId }, async () => {
+      // The version is checked, then the marks deleted: a page begun between the two is not seen (no
+      // transaction here); one begun at any time before, during or after the assessment's read is.
+      if (asOf !== undefined && (await this.#versionOf(instanceOfChangeId(changeId) ?? '')) !== asOf) return;
+      await this.#c.owed.deleteMany({ changeId, seq: { $lte: seq } });
+    });
+  }
+
+  async mirrorVersion(instance: string): Promise<number> {
+    return this.#run('mirrorVersion', { instance }, () => this.#versionOf(instance));
+  }
+
+  /** The instance's version, or -1 while a page write is under way (no note taken against it can stand). */
+  async #versionOf(instance: string): Promise<number> {
+    const doc = await this.#c.meta.findOne({ _id: instanceVersionId(instance) });
+    if (doc === null) return 0;
+    const started = doc.started ?? 0;
+    return (doc.finished ?? 0) >= started ? started : -1;
+  }
+
+  async #beginWrite(instance: string): Promise<number> {
+    const doc = await this.#run('applyPage', { instance }, () =>
+      this.#c.meta.findOneAndUpdate({ _id: instanceVersionId(instance) }, { $inc: { started: 1 }, $setOnInsert: { n: 0 } }, { upsert: true, returnDocument: 'after' }),
+    );
+    return doc?.started ?? 0;
   }
 
   async listOwedAssessments(query: { instance?: string; after?: string; limit: number }): Promise<string[]> {

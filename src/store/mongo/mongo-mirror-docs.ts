@@ -121,9 +121,22 @@ export const OWED_MOVED_ID = 'owed-assessments-moved';
 export interface MetaDoc {
   _id: string;
   n: number;
+  /** On an instance's version document (`instanceVersionId`): page writes begun, and the highest begun one that finished. */
+  started?: number;
+  finished?: number;
 }
 
 export const GENERATION_ID = 'mirror-generation';
+
+/**
+ * The version document of one instance's mirror (ChangeStore.mirrorVersion). No transaction holds a page
+ * together here, so a page write counts itself in `started` before it writes and in `finished` after: the
+ * mirror is at a version only while the two are equal, and a note taken meanwhile is refused. A writer
+ * that died in between is passed over by the next page's `finished`.
+ */
+export function instanceVersionId(instance: string): string {
+  return `${GENERATION_ID}:${instance}`;
+}
 
 /** The mirror_meta document saying a store's active changes were given their index keys (`indexKeyField`). */
 export const INDEX_KEYS_ID = 'change-index-keys';

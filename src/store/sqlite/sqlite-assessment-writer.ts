@@ -45,7 +45,7 @@ export class SqliteAssessmentWriter implements AssessmentWriter {
         queued.push(item.outbox.length === 0 ? [] : this.#outbox.enqueueInTransaction(item.outbox, item.queuedAt.getTime()).inserted);
         for (const e of item.evidence) this.#evidence.appendInTransaction(item.changeId, e.draft, e.key);
         if (item.assessment !== null) this.#assessments.saveInTransaction(item.assessment);
-        if (item.assessedRevision !== null) this.#noteAssessed.run({ id: item.changeId, seq: item.assessedRevision });
+        if (item.assessedRevision !== null) this.#noteAssessed.run({ id: item.changeId, seq: item.assessedRevision, asOf: item.assessedAsOf ?? null });
       }
       db.exec('COMMIT');
       return queued;

@@ -434,8 +434,12 @@ export class SqliteChangeStore implements ChangeStore {
     return json === undefined ? [] : diffChanges(null, JSON.parse(json) as Change);
   }
 
-  async noteAssessed(changeId: string, seq: number): Promise<void> {
-    this.#guard('noteAssessed', { changeId }, () => this.#stmt.noteAssessed.run({ id: changeId, seq }));
+  async mirrorVersion(instance: string): Promise<number> {
+    return this.#conn.read('mirrorVersion', { instance }, () => (this.#stmt.instanceGeneration.get(instance) as { n: number } | undefined)?.n ?? 0);
+  }
+
+  async noteAssessed(changeId: string, seq: number, asOf?: number): Promise<void> {
+    this.#guard('noteAssessed', { changeId }, () => this.#stmt.noteAssessed.run({ id: changeId, seq, asOf: asOf ?? null }));
   }
 
   async listOwedAssessments(query: { instance?: string; after?: string; limit: number }): Promise<string[]> {

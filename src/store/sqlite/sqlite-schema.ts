@@ -285,6 +285,23 @@ export const MIGRATIONS: readonly string[] = [
     )
     .join('\n  ')}
   `,
+  // The same counter per instance: an assessment notes a change as looked at
+  // only if nothing of its instance's mirror was written since it read it
+  // (ChangeStore.noteAssessed `asOf`), so a page stored under a running
+  // assessment leaves the change owed. Per instance, so one instance's first
+  // sync does not hold back the notes of another's.
+  `
+  CREATE TABLE IF NOT EXISTS mirror_instance_generation (instance TEXT NOT NULL PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+  ${['change_cores', 'approvals', 'journal']
+    .flatMap((table) =>
+      (['INSERT', 'UPDATE', 'DELETE'] as const).map(
+        (op) =>
+          `CREATE TRIGGER IF NOT EXISTS ${table}_${op.toLowerCase()}_instance_generation AFTER ${op} ON ${table} BEGIN ` +
+          `INSERT INTO mirror_instance_generation (instance, n) VALUES (${op === 'DELETE' ? 'OLD' : 'NEW'}.instance, 1) ON CONFLICT (instance) DO UPDATE SET n = n + 1; END;`,
+      ),
+    )
+    .join('\n  ')}
+  `,
 ];
 
 /**

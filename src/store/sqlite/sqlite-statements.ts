@@ -4,7 +4,9 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 
 /** ChangeStore.noteAssessed; also run by the assessment writer inside its batch (sqlite-assessment-writer.ts). */
-export const NOTE_ASSESSED_SQL = 'UPDATE changes SET assessed_seq = :seq WHERE id = :id AND assessed_seq < :seq';
+/** Never moves back; with `:asOf` (not null), only while the change's instance's mirror is at that version (see mirrorVersion). */
+export const NOTE_ASSESSED_SQL = `UPDATE changes SET assessed_seq = :seq WHERE id = :id AND assessed_seq < :seq
+  AND (:asOf IS NULL OR coalesce((SELECT n FROM mirror_instance_generation g WHERE g.instance = changes.instance), 0) = :asOf)`;
 
 export interface ChangeHead {
   hash: string;
@@ -128,6 +130,7 @@ export function prepareStatements(db: DatabaseSync) {
     revisionsOf: p('SELECT * FROM revisions WHERE change_id = ? ORDER BY seq'),
     revisionsAfter: p('SELECT * FROM revisions WHERE change_id = ? AND seq > ? ORDER BY seq'),
     lastSeq: p('SELECT last_seq FROM changes WHERE id = ?'),
+    instanceGeneration: p('SELECT n FROM mirror_instance_generation WHERE instance = ?'),
     deleteRefs: p('DELETE FROM change_refs WHERE change_id = ?'),
     mirrorGeneration: p('SELECT n FROM mirror_generation'),
     countAll: p('SELECT count(*) AS n FROM changes'),
