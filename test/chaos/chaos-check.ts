@@ -196,9 +196,13 @@ async function owedWrites(world: ChaosWorld): Promise<Deviation[]> {
       let cursor: string | null = null;
       do {
         const page = await store.listChanges({ instance: instance.id, limit: 200, ...(cursor === null ? {} : { cursor }) });
+        const owed = new Set(await store.listOwedAssessments({ instance: instance.id, limit: 1000 }));
         for (const change of page.items) {
+          // What the run left, read before the re-run: enough to tell a missed assessment from a decision that moved.
+          const last = await assessments.latestAssessment(change.id);
+          const seen = `mirror at revision ${await store.lastRevisionSeq(change.id)}, last assessed revision ${last?.revision ?? 'none'} at ${last?.evaluatedAt ?? '-'}${owed.has(change.id) ? ', still owed' : ''}`;
           const result = await runner.assessChange(change.id);
-          if (result.enqueued.length > 0) deviations.push({ kind: 'write-owed', instance: instance.id, change: change.id, detail: `${change.key}: ${result.enqueued.join(', ')}` });
+          if (result.enqueued.length > 0) deviations.push({ kind: 'write-owed', instance: instance.id, change: change.id, detail: `${change.key}: ${result.enqueued.join(', ')} (${seen})` });
         }
         cursor = page.nextCursor;
       } while (cursor !== null);
