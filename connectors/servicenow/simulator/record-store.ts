@@ -1,7 +1,7 @@
 // In-memory tables. Rows are immutable string maps: an update replaces the row,
 // so a cached query result or a row handed to a caller never changes under it.
 
-import { compileEncodedQuery, type CompiledQuery, type FieldAccessor, type ResolveField } from './encoded-query.ts';
+import { compileEncodedQuery, type CompiledQuery, type Condition, type FieldAccessor, type ResolveField } from './encoded-query.ts';
 import type { Row, TableSchema } from './table-schema.ts';
 
 export class SimTable {
@@ -82,6 +82,8 @@ export class SimStore {
   private readonly tables = new Map<string, SimTable>();
   private readonly compiled = new Map<string, CompiledQuery>();
   private readonly results = new Map<string, CachedResult>();
+  /** Rows in ORDERBY order per (table, fields), for keyset paging (walkOrdered); rebuilt after a write. */
+  private readonly sorted = new Map<string, { version: number; rows: Row[] }>();
 
   add(table: SimTable): SimTable {
     this.tables.set(table.name, table);
@@ -164,6 +166,8 @@ export class SimStore {
       return { rows: hit.rows, total: hit.total };
     }
     const c = this.compile(tableName, query);
+    const walked = this.walkOrdered(tableName, c, version, needed);
+    if (walked !== null) return walked;
     const matched: Row[] = [];
     for (const row of table.values()) if (c.matches(row)) matched.push(row);
     const rows = c.order(matched, Math.min(needed, matched.length));
@@ -175,9 +179,73 @@ export class SimStore {
     return { rows, total: matched.length };
   }
 
+  /**
+   * Keyset paging (`time>T^NQtime=T^sys_id>ID^ORDERBYtime^ORDERBYsys_id`, what the connector sends) over a
+   * large table: the rows kept sorted by the ORDERBY fields (rebuilt after a write), entered at the
+   * query's lower bound on the first of them, so a page costs the rows after the cursor, not a filter
+   * and sort of the whole table. Null when the query has no such shape (the caller filters and sorts).
+   */
+  private walkOrdered(tableName: string, c: CompiledQuery, version: number, needed: number): { rows: Row[]; total: number } | null {
+    const terms = c.parsed.orderBy;
+    const first = terms[0];
+    if (first === undefined || terms.some((t) => t.desc || t.field.includes('.')) || c.ignoredFields.length > 0) return null;
+    const accessors = terms.map((t) => this.resolver(tableName)(t.field));
+    const head = accessors[0];
+    if (head === undefined || head.numeric || accessors.some((a) => a === undefined)) return null;
+    const bound = lowerBound(c.parsed.blocks, first.field);
+    if (bound === null) return null;
+    const fields = terms.map((t) => t.field);
+    const key = `${tableName}\u0000${fields.join(',')}`;
+    let sorted = this.sorted.get(key);
+    if (sorted?.version !== version) {
+      const rows = [...this.require(tableName).values()];
+      sorted = { version, rows: c.order(rows) };
+      this.sorted.set(key, sorted);
+    }
+    const ordered = sorted.rows;
+    // The first row whose leading value is at least the bound (empty values sort first and match no bound).
+    let lo = 0;
+    let hi = ordered.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const value = head.get(ordered[mid] as Row);
+      if (value !== '' && value >= bound) hi = mid;
+      else lo = mid + 1;
+    }
+    const rows: Row[] = [];
+    let total = 0;
+    for (let i = lo; i < ordered.length; i++) {
+      const row = ordered[i] as Row;
+      if (!c.matches(row)) continue;
+      total += 1;
+      if (rows.length < needed) rows.push(row);
+    }
+    return { rows, total };
+  }
+
   private version(): number {
     let v = 0;
     for (const t of this.tables.values()) v += t.version;
     return v;
   }
+}
+
+/**
+ * The least value `field` may have in any row the query matches: every block (`^NQ`) must hold a lone
+ * condition `field>`, `field>=` or `field=` (a group without `^OR`); the smallest of those. Null when a
+ * block does not bound it, or bounds it only through an OR.
+ */
+function lowerBound(blocks: readonly (readonly (readonly Condition[])[])[], field: string): string | null {
+  let least: string | null = null;
+  for (const block of blocks) {
+    let bound: string | null = null;
+    for (const group of block) {
+      const only = group.length === 1 ? group[0] : undefined;
+      if (only === undefined || only.field !== field || !(only.op === '>' || only.op === '>=' || only.op === '=') || only.value === '') continue;
+      if (bound === null || only.value > bound) bound = only.value;
+    }
+    if (bound === null) return null;
+    if (least === null || bound < least) least = bound;
+  }
+  return least;
 }
