@@ -1,7 +1,7 @@
 // In-memory tables. Rows are immutable string maps: an update replaces the row,
 // so a cached query result or a row handed to a caller never changes under it.
 
-import { compileEncodedQuery, type CompiledQuery, type Condition, type FieldAccessor, type ResolveField } from './encoded-query.ts';
+import { compileEncodedQuery, type CompiledQuery, type Condition, type FieldAccessor, type OrderTerm, type ResolveField } from './encoded-query.ts';
 import type { Row, TableSchema } from './table-schema.ts';
 
 export class SimTable {
@@ -83,7 +83,7 @@ export class SimStore {
   private readonly compiled = new Map<string, CompiledQuery>();
   private readonly results = new Map<string, CachedResult>();
   /** Rows in ORDERBY order per (table, fields), for keyset paging (walkOrdered); rebuilt after a write. */
-  private readonly sorted = new Map<string, { version: number; rows: Row[] }>();
+  private readonly sorted = new Map<string, { version: number; rows: Row[]; counts: Map<string, Int32Array> }>();
 
   add(table: SimTable): SimTable {
     this.tables.set(table.name, table);
@@ -192,17 +192,49 @@ export class SimStore {
     const accessors = terms.map((t) => this.resolver(tableName)(t.field));
     const head = accessors[0];
     if (head === undefined || head.numeric || accessors.some((a) => a === undefined)) return null;
+    const second = accessors[1];
+    const cursor = terms.length === 2 && second !== undefined && !second.numeric ? keysetCursor(c.parsed.blocks, first.field, (terms[1] as OrderTerm).field) : null;
     const bound = lowerBound(c.parsed.blocks, first.field);
-    if (bound === null) return null;
+    if (cursor === null && bound === null) return null;
     const fields = terms.map((t) => t.field);
     const key = `${tableName}\u0000${fields.join(',')}`;
     let sorted = this.sorted.get(key);
     if (sorted?.version !== version) {
       const rows = [...this.require(tableName).values()];
-      sorted = { version, rows: c.order(rows) };
+      sorted = { version, rows: c.order(rows), counts: new Map() };
       this.sorted.set(key, sorted);
     }
     const ordered = sorted.rows;
+    if (cursor !== null && second !== undefined) {
+      const id = second;
+      // Exactly the connector's query: the rows after the cursor are a suffix of the sorted rows, and the
+      // instance's filter is counted over every suffix once (X-Total-Count without a walk to the end).
+      const extraKey = JSON.stringify(cursor.extra);
+      let prefix = sorted.counts.get(extraKey);
+      if (prefix === undefined) {
+        const extra = compileEncodedQuery({ blocks: cursor.extra.length === 0 ? [] : [cursor.extra], orderBy: [], invalid: [] }, this.resolver(tableName));
+        prefix = new Int32Array(ordered.length + 1);
+        for (let i = 0; i < ordered.length; i++) prefix[i + 1] = (prefix[i] as number) + (extra.matches(ordered[i] as Row) ? 1 : 0);
+        sorted.counts.set(extraKey, prefix);
+      }
+      const after = (row: Row): boolean => {
+        if (cursor.time === null) return true;
+        const t = head.get(row);
+        if (t === '') return false;
+        return cursor.id === null ? t >= cursor.time : t > cursor.time || (t === cursor.time && id.get(row) > cursor.id);
+      };
+      let from = 0;
+      let to = ordered.length;
+      while (from < to) {
+        const mid = (from + to) >>> 1;
+        if (after(ordered[mid] as Row)) to = mid;
+        else from = mid + 1;
+      }
+      const rows: Row[] = [];
+      for (let i = from; i < ordered.length && rows.length < needed; i++) if (c.matches(ordered[i] as Row)) rows.push(ordered[i] as Row);
+      return { rows, total: (prefix[ordered.length] as number) - (prefix[from] as number) };
+    }
+    if (bound === null) return null;
     // The first row whose leading value is at least the bound (empty values sort first and match no bound).
     let lo = 0;
     let hi = ordered.length;
@@ -248,4 +280,47 @@ function lowerBound(blocks: readonly (readonly (readonly Condition[])[])[], fiel
     if (least === null || bound < least) least = bound;
   }
   return least;
+}
+
+/** A lone condition `field op value` with a value. */
+function is(c: Condition | undefined, field: string, op: string): c is Condition {
+  return c !== undefined && c.field === field && c.op === op && c.value !== '';
+}
+
+interface KeysetCursor {
+  /** The instance's filter, ANDed to every block. */
+  extra: Condition[][];
+  /** Rows after (time, id); `id` null: from `time` on; `time` null: every row. */
+  time: string | null;
+  id: string | null;
+}
+
+/**
+ * The cursor of a query as `keysetQuery` writes it (connectors/servicenow/keyset-query.ts): no cursor,
+ * `time>=T`, or `time>T` ^NQ `time=T^id>ID`, each block carrying the same other conditions. Null for any
+ * other shape.
+ */
+function keysetCursor(blocks: readonly (readonly (readonly Condition[])[])[], timeField: string, idField: string): KeysetCursor | null {
+  if (blocks.length === 0) return { extra: [], time: null, id: null };
+  const split = blocks.map((block) => {
+    const keyed = block.filter((group) => group.some((c) => c.field === timeField || c.field === idField));
+    return { keyed, extra: block.filter((group) => !keyed.includes(group)) };
+  });
+  const extra = JSON.stringify(split[0]?.extra);
+  if (split.some((b) => JSON.stringify(b.extra) !== extra || b.keyed.some((g) => g.length !== 1))) return null;
+  const conds = split.map((b) => b.keyed.map((g) => g[0] as Condition));
+  const base = split[0]?.extra.map((g) => [...g]) ?? [];
+  const [one, two] = conds;
+  if (conds.length === 1 && one !== undefined) {
+    if (one.length === 0) return { extra: base, time: null, id: null };
+    if (one.length === 1 && is(one[0], timeField, '>=')) return { extra: base, time: (one[0] as Condition).value, id: null };
+    return null;
+  }
+  if (conds.length !== 2 || one === undefined || two === undefined) return null;
+  const [strict, tie] = one.length === 1 ? [one, two] : [two, one];
+  const gt = strict[0];
+  const eq = tie.find((c) => c.field === timeField);
+  const idGt = tie.find((c) => c.field === idField);
+  if (strict.length !== 1 || tie.length !== 2 || !is(gt, timeField, '>') || !is(eq, timeField, '=') || !is(idGt, idField, '>') || eq.value !== gt.value) return null;
+  return { extra: base, time: gt.value, id: idGt.value };
 }
