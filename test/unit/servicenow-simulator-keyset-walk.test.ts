@@ -7,7 +7,7 @@
 import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { keysetQuery } from '../../connectors/servicenow/keyset-query.ts';
-import { compileEncodedQuery } from '../../connectors/servicenow/simulator/encoded-query.ts';
+import { compileEncodedQuery, type FieldAccessor } from '../../connectors/servicenow/simulator/encoded-query.ts';
 import { SimStore, SimTable } from '../../connectors/servicenow/simulator/record-store.ts';
 import { defineTable, DT, S, type Row } from '../../connectors/servicenow/simulator/table-schema.ts';
 
@@ -23,9 +23,10 @@ const rowArb = fc.record({
 
 const cursorArb = fc.option(fc.record({ updatedAt: fc.constantFrom(...TIMES.slice(1).map((t) => `${t.replace(' ', 'T')}Z`)), id: fc.oneof(fc.constant(''), fc.stringMatching(/^[0-9a-f]{4}$/)) }), { nil: null });
 
+const resolve = (path: string): FieldAccessor | undefined => (TABLE.fields.has(path) ? { get: (row: Row) => row[path] ?? '', numeric: false } : undefined);
+
 /** What ServiceNow's table API means by the query: every matching row, sorted, then the first `needed`. */
 function bruteForce(rows: readonly Row[], query: string, needed: number): { ids: string[]; total: number } {
-  const resolve = (path: string) => (TABLE.fields.has(path) ? { get: (row: Row) => row[path] ?? '', numeric: false } : undefined);
   const c = compileEncodedQuery(query, resolve);
   const matched = rows.filter(c.matches);
   return { ids: c.order(matched).slice(0, needed).map((r) => r.sys_id ?? ''), total: matched.length };
