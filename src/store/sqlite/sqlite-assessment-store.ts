@@ -30,7 +30,9 @@ const SCHEMA = `
     json TEXT NOT NULL,
     UNIQUE (change_id, revision, outcome_hash)
   );
-  CREATE INDEX IF NOT EXISTS assessments_by_change ON assessments (change_id, seq);
+  -- A change's few assessments are found by the unique key's change_id and sorted: an index of its own
+  -- (change_id, seq) rewrote a leaf at random for each assessment a sync stored.
+  DROP INDEX IF EXISTS assessments_by_change;
   CREATE INDEX IF NOT EXISTS assessments_written_back ON assessments (change_id, seq) WHERE wrote_back = 1;
 
   CREATE TABLE IF NOT EXISTS enforcements (

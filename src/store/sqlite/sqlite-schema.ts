@@ -302,6 +302,12 @@ export const MIGRATIONS: readonly string[] = [
     )
     .join('\n  ')}
   `,
+  // The mirror's own key index goes: a key is found on the cores' index, then
+  // the row by id (CHANGE_BY_KEY_SQL). Each change a sync wrote rewrote a leaf
+  // of it at random.
+  `
+  DROP INDEX IF EXISTS changes_by_key;
+  `,
 ];
 
 /**

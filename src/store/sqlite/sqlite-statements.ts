@@ -4,6 +4,16 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 
 /** ChangeStore.noteAssessed; also run by the assessment writer inside its batch (sqlite-assessment-writer.ts). */
+/**
+ * A change with its source payload by key: the key found on `change_cores_by_key`, the row read by id. The
+ * mirror's own key index went (every change written rewrote a leaf of it at random: about 2.5% of what a
+ * first sync wrote); plans held in test/contract/sqlite-key-lookup-plan.test.ts.
+ */
+export const CHANGE_BY_KEY_SQL = `SELECT c.json, c.instance, c.native_id FROM change_cores k JOIN changes c ON c.id = k.id
+  WHERE k.key = ? COLLATE NOCASE ORDER BY k.updated_at DESC, k.id DESC LIMIT 1`;
+export const CHANGE_BY_KEY_ON_SQL = `SELECT c.json, c.instance, c.native_id FROM change_cores k JOIN changes c ON c.id = k.id
+  WHERE k.key = ? COLLATE NOCASE AND k.instance = ? ORDER BY k.updated_at DESC, k.id DESC LIMIT 1`;
+
 /** Never moves back; with `:asOf` (not null), only while the change's instance's mirror is at that version (see mirrorVersion). */
 export const NOTE_ASSESSED_SQL = `UPDATE changes SET assessed_seq = :seq WHERE id = :id AND assessed_seq < :seq
   AND (:asOf IS NULL OR coalesce((SELECT n FROM mirror_instance_generation g WHERE g.instance = changes.instance), 0) = :asOf)`;
@@ -102,15 +112,9 @@ export function prepareStatements(db: DatabaseSync) {
     changeById: p('SELECT json, instance, native_id FROM changes WHERE id = ?'),
     coreById: p('SELECT json, instance, native_id FROM change_cores WHERE id = ?'),
     // A key can exist on several instances (two JSM sites both have ITSM-42): the most recently updated wins.
-    changeByKey: p(
-      `SELECT json, instance, native_id FROM changes WHERE key = ? COLLATE NOCASE
-       ORDER BY updated_at DESC, id DESC LIMIT 1`,
-    ),
-    changeByKeyOn: p(
-      // `+instance` keeps SQLite on the key index: by the instance index it would walk every change of the instance.
-      `SELECT json, instance, native_id FROM changes WHERE key = ? COLLATE NOCASE AND +instance = ?
-       ORDER BY updated_at DESC, id DESC LIMIT 1`,
-    ),
+    // The key is found on the cores' index (the mirror keeps no second one: CHANGE_BY_KEY_SQL), then the row by id.
+    changeByKey: p(CHANGE_BY_KEY_SQL),
+    changeByKeyOn: p(CHANGE_BY_KEY_ON_SQL),
     coreByKey: p(
       `SELECT json, instance, native_id FROM change_cores WHERE key = ? COLLATE NOCASE
        ORDER BY updated_at DESC, id DESC LIMIT 1`,
