@@ -3,7 +3,6 @@
 
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 
-/** ChangeStore.noteAssessed; also run by the assessment writer inside its batch (sqlite-assessment-writer.ts). */
 /**
  * A change with its source payload by key: the key found on `change_cores_by_key`, the row read by id. The
  * mirror's own key index went (every change written rewrote a leaf of it at random: about 2.5% of what a
@@ -14,7 +13,10 @@ export const CHANGE_BY_KEY_SQL = `SELECT c.json, c.instance, c.native_id FROM ch
 export const CHANGE_BY_KEY_ON_SQL = `SELECT c.json, c.instance, c.native_id FROM change_cores k JOIN changes c ON c.id = k.id
   WHERE k.key = ? COLLATE NOCASE AND k.instance = ? ORDER BY k.updated_at DESC, k.id DESC LIMIT 1`;
 
-/** Never moves back; with `:asOf` (not null), only while the change's instance's mirror is at that version (see mirrorVersion). */
+/**
+ * ChangeStore.noteAssessed; also run by the assessment writer inside its batch (sqlite-assessment-writer.ts).
+ * Never moves back; with `:asOf` (not null), only while the change's instance's mirror is at that version (mirrorVersion).
+ */
 export const NOTE_ASSESSED_SQL = `UPDATE changes SET assessed_seq = :seq WHERE id = :id AND assessed_seq < :seq
   AND (:asOf IS NULL OR coalesce((SELECT n FROM mirror_instance_generation g WHERE g.instance = changes.instance), 0) = :asOf)`;
 
