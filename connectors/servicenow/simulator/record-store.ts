@@ -180,10 +180,10 @@ export class SimStore {
   }
 
   /**
-   * Keyset paging (`time>T^NQtime=T^sys_id>ID^ORDERBYtime^ORDERBYsys_id`, what the connector sends) over a
-   * large table: the rows kept sorted by the ORDERBY fields (rebuilt after a write), entered at the
-   * query's lower bound on the first of them, so a page costs the rows after the cursor, not a filter
-   * and sort of the whole table. Null when the query has no such shape (the caller filters and sorts).
+   * Keyset paging over a large table, from the rows kept sorted by the ORDERBY fields (rebuilt after a
+   * write). The connector's own query (`keysetCursor`) is a suffix of them: a page costs its rows, its
+   * total a subtraction. Another query bounded below on the first ORDERBY field is walked from the
+   * bound. Null for any other query (the caller filters and sorts the whole table).
    */
   private walkOrdered(tableName: string, c: CompiledQuery, version: number, needed: number): { rows: Row[]; total: number } | null {
     const terms = c.parsed.orderBy;
