@@ -1,7 +1,7 @@
 // In-memory tables. Rows are immutable string maps: an update replaces the row,
 // so a cached query result or a row handed to a caller never changes under it.
 
-import { compileEncodedQuery, type CompiledQuery, type Condition, type FieldAccessor, type OrderTerm, type ResolveField } from './encoded-query.ts';
+import { compileEncodedQuery, type CompiledQuery, type Condition, type FieldAccessor, type ResolveField } from './encoded-query.ts';
 import type { Row, TableSchema } from './table-schema.ts';
 
 export class SimTable {
@@ -182,77 +182,50 @@ export class SimStore {
   /**
    * Keyset paging over a large table, from the rows kept sorted by the ORDERBY fields (rebuilt after a
    * write). The connector's own query (`keysetCursor`) is a suffix of them: a page costs its rows, its
-   * total a subtraction. Another query bounded below on the first ORDERBY field is walked from the
-   * bound. Null for any other query (the caller filters and sorts the whole table).
+   * total a subtraction. Null for any other query (the caller filters and sorts the whole table).
    */
   private walkOrdered(tableName: string, c: CompiledQuery, version: number, needed: number): { rows: Row[]; total: number } | null {
-    const terms = c.parsed.orderBy;
-    const first = terms[0];
-    if (first === undefined || terms.some((t) => t.desc || t.field.includes('.')) || c.ignoredFields.length > 0) return null;
-    const accessors = terms.map((t) => this.resolver(tableName)(t.field));
-    const head = accessors[0];
-    if (head === undefined || head.numeric || accessors.some((a) => a === undefined)) return null;
-    const second = accessors[1];
-    const cursor = terms.length === 2 && second !== undefined && !second.numeric ? keysetCursor(c.parsed.blocks, first.field, (terms[1] as OrderTerm).field) : null;
-    const bound = lowerBound(c.parsed.blocks, first.field);
-    if (cursor === null && bound === null) return null;
-    const fields = terms.map((t) => t.field);
-    const key = `${tableName}\u0000${fields.join(',')}`;
+    // Exactly the connector's query: ORDERBY two plain fields, ascending, and its cursor (keysetCursor).
+    const [first, second] = c.parsed.orderBy;
+    if (c.parsed.orderBy.length !== 2 || first === undefined || second === undefined || first.desc || second.desc || c.ignoredFields.length > 0) return null;
+    const head = this.resolver(tableName)(first.field);
+    const id = this.resolver(tableName)(second.field);
+    if (head === undefined || id === undefined || head.numeric || id.numeric) return null;
+    const cursor = keysetCursor(c.parsed.blocks, first.field, second.field);
+    if (cursor === null) return null;
+    const key = `${tableName}\u0000${first.field},${second.field}`;
     let sorted = this.sorted.get(key);
     if (sorted?.version !== version) {
-      const rows = [...this.require(tableName).values()];
-      sorted = { version, rows: c.order(rows), counts: new Map() };
+      sorted = { version, rows: c.order([...this.require(tableName).values()]), counts: new Map() };
       this.sorted.set(key, sorted);
     }
     const ordered = sorted.rows;
-    if (cursor !== null && second !== undefined) {
-      const id = second;
-      // Exactly the connector's query: the rows after the cursor are a suffix of the sorted rows, and the
-      // instance's filter is counted over every suffix once (X-Total-Count without a walk to the end).
-      const extraKey = JSON.stringify(cursor.extra);
-      let prefix = sorted.counts.get(extraKey);
-      if (prefix === undefined) {
-        const extra = compileEncodedQuery({ blocks: cursor.extra.length === 0 ? [] : [cursor.extra], orderBy: [], invalid: [] }, this.resolver(tableName));
-        prefix = new Int32Array(ordered.length + 1);
-        for (let i = 0; i < ordered.length; i++) prefix[i + 1] = (prefix[i] as number) + (extra.matches(ordered[i] as Row) ? 1 : 0);
-        sorted.counts.set(extraKey, prefix);
-      }
-      const after = (row: Row): boolean => {
-        if (cursor.time === null) return true;
-        const t = head.get(row);
-        if (t === '') return false;
-        return cursor.id === null ? t >= cursor.time : t > cursor.time || (t === cursor.time && id.get(row) > cursor.id);
-      };
-      let from = 0;
-      let to = ordered.length;
-      while (from < to) {
-        const mid = (from + to) >>> 1;
-        if (after(ordered[mid] as Row)) to = mid;
-        else from = mid + 1;
-      }
-      const rows: Row[] = [];
-      for (let i = from; i < ordered.length && rows.length < needed; i++) if (c.matches(ordered[i] as Row)) rows.push(ordered[i] as Row);
-      return { rows, total: (prefix[ordered.length] as number) - (prefix[from] as number) };
+    // The rows after the cursor are a suffix of the sorted rows; the instance's filter is counted over
+    // every suffix once (X-Total-Count without a walk to the end).
+    const extraKey = JSON.stringify(cursor.extra);
+    let prefix = sorted.counts.get(extraKey);
+    if (prefix === undefined) {
+      const extra = compileEncodedQuery({ blocks: cursor.extra.length === 0 ? [] : [cursor.extra], orderBy: [], invalid: [] }, this.resolver(tableName));
+      prefix = new Int32Array(ordered.length + 1);
+      for (let i = 0; i < ordered.length; i++) prefix[i + 1] = (prefix[i] as number) + (extra.matches(ordered[i] as Row) ? 1 : 0);
+      sorted.counts.set(extraKey, prefix);
     }
-    if (bound === null) return null;
-    // The first row whose leading value is at least the bound (empty values sort first and match no bound).
-    let lo = 0;
-    let hi = ordered.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const value = head.get(ordered[mid] as Row);
-      if (value !== '' && value >= bound) hi = mid;
-      else lo = mid + 1;
+    const after = (row: Row): boolean => {
+      if (cursor.time === null) return true;
+      const t = head.get(row);
+      if (t === '') return false;
+      return cursor.id === null ? t >= cursor.time : t > cursor.time || (t === cursor.time && id.get(row) > cursor.id);
+    };
+    let from = 0;
+    let to = ordered.length;
+    while (from < to) {
+      const mid = (from + to) >>> 1;
+      if (after(ordered[mid] as Row)) to = mid;
+      else from = mid + 1;
     }
     const rows: Row[] = [];
-    let total = 0;
-    for (let i = lo; i < ordered.length; i++) {
-      const row = ordered[i] as Row;
-      if (!c.matches(row)) continue;
-      total += 1;
-      if (rows.length < needed) rows.push(row);
-    }
-    return { rows, total };
+    for (let i = from; i < ordered.length && rows.length < needed; i++) if (c.matches(ordered[i] as Row)) rows.push(ordered[i] as Row);
+    return { rows, total: (prefix[ordered.length] as number) - (prefix[from] as number) };
   }
 
   private version(): number {
@@ -260,26 +233,6 @@ export class SimStore {
     for (const t of this.tables.values()) v += t.version;
     return v;
   }
-}
-
-/**
- * The least value `field` may have in any row the query matches: every block (`^NQ`) must hold a lone
- * condition `field>`, `field>=` or `field=` (a group without `^OR`); the smallest of those. Null when a
- * block does not bound it, or bounds it only through an OR.
- */
-function lowerBound(blocks: readonly (readonly (readonly Condition[])[])[], field: string): string | null {
-  let least: string | null = null;
-  for (const block of blocks) {
-    let bound: string | null = null;
-    for (const group of block) {
-      const only = group.length === 1 ? group[0] : undefined;
-      if (only === undefined || only.field !== field || !(only.op === '>' || only.op === '>=' || only.op === '=') || only.value === '') continue;
-      if (bound === null || only.value > bound) bound = only.value;
-    }
-    if (bound === null) return null;
-    if (least === null || bound < least) least = bound;
-  }
-  return least;
 }
 
 /** A lone condition `field op value` with a value. */
