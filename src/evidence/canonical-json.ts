@@ -6,7 +6,57 @@
 import { ChangegateError } from '../errors.ts';
 
 export function canonicalJson(value: unknown): string {
+  try {
+    return plain(value);
+  } catch (err) {
+    if (err !== NOT_PLAIN) throw err;
+  }
+  // Something JSON cannot carry: the careful writer below finds it and names its path.
   return write(value, '$');
+}
+
+/** Thrown by `plain` at a value it will not write; `write` then says where and why. */
+const NOT_PLAIN = Symbol('not plain JSON');
+
+/**
+ * The writer every ledger entry goes through (twice: its payload, its hashed
+ * fields), on the sync's hot path: no path strings, no intermediate arrays.
+ * Writes exactly what `write` does for every value `write` accepts.
+ */
+function plain(value: unknown): string {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      if (!Number.isFinite(value)) throw NOT_PLAIN;
+      return JSON.stringify(value);
+    case 'object': {
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) {
+          // A hole reads as undefined here: `write` decides what a sparse array becomes.
+          if (!(i in value)) throw NOT_PLAIN;
+          out += i === 0 ? plain(value[i]) : `,${plain(value[i])}`;
+        }
+        return `${out}]`;
+      }
+      const record = value as Record<string, unknown>;
+      // The default sort compares UTF-16 code units, as `write`'s comparator does.
+      const keys = Object.keys(record).toSorted();
+      let out = '{';
+      for (const key of keys) {
+        const member = record[key];
+        if (member === undefined) continue;
+        out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${plain(member)}`;
+      }
+      return `${out}}`;
+    }
+    default:
+      throw NOT_PLAIN;
+  }
 }
 
 function write(value: unknown, path: string): string {

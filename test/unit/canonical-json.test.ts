@@ -1,0 +1,69 @@
+// The ledger's canonical JSON (RFC 8785): every entry's hash is taken over it,
+// and an auditor recomputes the hash with any JCS tool. The writer has a fast
+// path for plain values and a careful one that names what JSON cannot carry;
+// both must write the same bytes as a straightforward reading of the RFC.
+
+import * as fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { canonicalJson } from '../../src/evidence/canonical-json.ts';
+import { isChangegateError } from '../../src/errors.ts';
+
+/** RFC 8785 read plainly: members sorted by UTF-16 code units, undefined members left out, ECMAScript's string and number forms. */
+function reference(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new Error('not a JSON number');
+    return JSON.stringify(value);
+  }
+  if (Array.isArray(value)) return `[${value.map(reference).join(',')}]`;
+  if (typeof value === 'object') {
+    const members = Object.entries(value).filter(([, v]) => v !== undefined);
+    members.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${members.map(([k, v]) => `${JSON.stringify(k)}:${reference(v)}`).join(',')}}`;
+  }
+  throw new Error(`a ${typeof value} has no JSON form`);
+}
+
+// Keys that sort differently by code unit than JavaScript enumerates them: integer-like ("10" before "9"), astral and accented.
+const key = fc.oneof(fc.string(), fc.constantFrom('10', '9', '1', '', 'é', 'e', '\u{1F600}', '\uFFFF', 'a b', '__proto__x'), fc.nat({ max: 200 }).map(String));
+const number = fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constantFrom(-0, 1e21, 1e-7, 0.1 + 0.2, Number.MAX_SAFE_INTEGER + 2, 5e-324));
+const value = fc.letrec((tie) => ({
+  leaf: fc.oneof(fc.constant(null), fc.boolean(), number, fc.string(), fc.string({ unit: 'grapheme' })),
+  node: fc.oneof({ depthSize: 'small' }, tie('leaf'), fc.array(tie('node'), { maxLength: 5 }), fc.dictionary(key, fc.oneof(tie('node'), fc.constant(undefined)), { maxKeys: 6 })),
+})).node;
+
+/** The message canonicalJson refuses `v` with. */
+function refusal(v: unknown): string {
+  try {
+    canonicalJson(v);
+  } catch (err) {
+    if (isChangegateError(err, 'CG_INPUT_INVALID')) return err.message;
+    throw err;
+  }
+  throw new Error('accepted');
+}
+
+describe('canonicalJson', () => {
+  it('writes what RFC 8785 read plainly writes, for any JSON value', () => {
+    fc.assert(
+      fc.property(value, (v) => {
+        expect(canonicalJson(v)).toBe(reference(v));
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('sorts members by code unit, not as JavaScript enumerates integer-like keys, and writes numbers as ECMAScript does', () => {
+    expect(canonicalJson({ 9: 'nine', 10: 'ten', b: [1e21, -0, 0.000001, 1e-7], a: 'é\u2028', '\u{1F600}': true, '\uFFFF': false, skipped: undefined })).toBe(
+      '{"10":"ten","9":"nine","a":"é\u2028","b":[1e+21,0,0.000001,1e-7],"\u{1F600}":true,"\uFFFF":false}',
+    );
+  });
+
+  it('refuses what JSON cannot carry, naming where it is', () => {
+    expect(refusal({ gate: { scores: [1, Number.NaN] } })).toMatch(/at \$\.gate\.scores\[1\]: NaN is not a JSON number/);
+    expect(refusal({ a: [{ b: () => 1 }] })).toMatch(/at \$\.a\[0\]\.b: a function has no JSON form/);
+    expect(refusal([1, undefined])).toMatch(/at \$\[1\]: a undefined has no JSON form/);
+    expect(refusal({ n: 10n })).toMatch(/at \$\.n: a bigint has no JSON form/);
+  });
+});
