@@ -3,7 +3,7 @@
 // validate endpoint, `changegate check` and the assessment runner, so all three
 // judge a change on the same facts.
 
-import type { CanonicalState, Change, MirroredChange } from '../domain/change.ts';
+import type { CanonicalState, Change, MirroredChange, NeighbourChange } from '../domain/change.ts';
 import type { CiEvent, MonitorEvent, MonitorWatch } from '../domain/events.ts';
 import type { Calendar } from '../policy/calendar.ts';
 import type { PolicyContext } from '../policy/context.ts';
@@ -66,11 +66,11 @@ function plannedWindow(change: Change): { start: string; end: string } | null {
  * else, and asking the store for the window too keeps the answer to a handful
  * of changes instead of every open change on a busy service.
  */
-async function neighbours(store: ChangeStore, change: Change): Promise<Change[]> {
+async function neighbours(store: ChangeStore, change: Change): Promise<NeighbourChange[]> {
   const refs = changeRefKeys(change);
   const window = plannedWindow(change);
   if (refs.length === 0 || window === null) return [];
-  return store.listActiveChangesTouching({ instance: change.instance, refs, plannedOverlap: window, excludeId: change.id, limit: MAX_NEIGHBOURS });
+  return store.listNeighbours({ instance: change.instance, refs, plannedOverlap: window, excludeId: change.id, limit: MAX_NEIGHBOURS });
 }
 
 /**

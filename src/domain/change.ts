@@ -149,6 +149,13 @@ export interface Change {
   raw: unknown;
 }
 
+/**
+ * What the overlap gate reads of another change (src/policy/calendar.ts
+ * `overlaps`): a neighbour lookup answers with this much, so a busy service's
+ * neighbours are not parsed whole on every validation.
+ */
+export type NeighbourChange = Pick<Change, 'id' | 'instance' | 'key' | 'state' | 'plannedStart' | 'plannedEnd' | 'services' | 'cis'>;
+
 /** What the mirror keeps for one change: the record plus its children. */
 export interface MirroredChange {
   change: Change;

@@ -3,7 +3,7 @@
 // have: a freeze overlapping its planned window, another change on the same
 // service or CI at the same time.
 
-import type { CanonicalState, Change } from '../domain/change.ts';
+import type { CanonicalState, Change, NeighbourChange } from '../domain/change.ts';
 import { cronMatchesDay, parseCron, WEEKDAYS, type CronSpec, type Weekday } from './cron-spec.ts';
 import { addDays, daysBetween, fromWall, parseInstant, toWall, weekdayOf, type WallTime } from './zoned-time.ts';
 
@@ -132,7 +132,7 @@ function norm(text: string): string {
 }
 
 /** The change's services and CIs, by id and by name, lower-cased. */
-export function targetsOf(change: Change): Set<string> {
+export function targetsOf(change: Pick<Change, 'services' | 'cis'>): Set<string> {
   const out = new Set<string>();
   for (const ref of [...change.services, ...change.cis]) {
     out.add(norm(ref.id));
@@ -147,7 +147,7 @@ export function appliesTo(window: CalendarWindow, change: Change): boolean {
   return window.services.some((s) => targets.has(norm(s)));
 }
 
-function plannedWindow(change: Change): { start: number; end: number } | null {
+function plannedWindow(change: Pick<Change, 'plannedStart' | 'plannedEnd'>): { start: number; end: number } | null {
   if (!change.plannedStart || !change.plannedEnd) return null;
   const start = Date.parse(change.plannedStart);
   const end = Date.parse(change.plannedEnd);
@@ -205,7 +205,7 @@ export interface ChangeOverlap {
 export const OVERLAP_IGNORED_STATES: readonly CanonicalState[] = ['closed', 'canceled', 'failed'];
 
 /** Other live changes on a shared service or CI whose planned windows overlap this one's. */
-export function overlaps(change: Change, otherChanges: readonly Change[], ignoreStates: readonly CanonicalState[] = OVERLAP_IGNORED_STATES): ChangeOverlap[] {
+export function overlaps(change: Change, otherChanges: readonly NeighbourChange[], ignoreStates: readonly CanonicalState[] = OVERLAP_IGNORED_STATES): ChangeOverlap[] {
   const planned = plannedWindow(change);
   if (!planned) return [];
   const targets = targetsOf(change);

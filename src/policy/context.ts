@@ -4,7 +4,7 @@
 // `POST /v1/validate` and reactive enforcement all make the same pure call.
 
 import type { Waiver } from '../domain/assessment.ts';
-import type { Change } from '../domain/change.ts';
+import type { NeighbourChange } from '../domain/change.ts';
 import type { CiEvent, MonitorEvent, MonitorWatch } from '../domain/events.ts';
 import type { Calendar } from './calendar.ts';
 import type { Policy } from './policy-config.ts';
@@ -15,8 +15,8 @@ export interface PolicyContext {
   /** Events correlated to the change (by commit, change key or service); others are ignored by commit and service filters anyway. */
   events: { ci: CiEvent[]; monitor: MonitorEvent[]; watch?: MonitorWatch };
   calendar: Calendar;
-  /** Changes that may collide with this one (same services/CIs); the change itself may be included. */
-  otherChanges: Change[];
+  /** Changes that may collide with this one (same services/CIs), with what the overlap gate reads of them; the change itself may be included. */
+  otherChanges: NeighbourChange[];
   waivers: Waiver[];
   policy: Policy;
 }

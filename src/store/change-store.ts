@@ -4,7 +4,7 @@
 import type { RevisionAuthor, StreamCursor, StreamItem } from '../kit/connector.ts';
 
 export type { RevisionAuthor };
-import type { CanonicalState, Change, MirroredChange, System } from '../domain/change.ts';
+import type { CanonicalState, Change, MirroredChange, NeighbourChange, System } from '../domain/change.ts';
 
 export interface FieldDiff {
   /**
@@ -165,6 +165,13 @@ export interface ChangeStore {
    * The changes come without their source payload (`raw` is null).
    */
   listActiveChangesTouching(query: TouchingQuery): Promise<Change[]>;
+  /**
+   * The same changes as `listActiveChangesTouching`, in the same order, each
+   * with only what the overlap gate reads (`NeighbourChange`): the lookup every
+   * assessment and validation into authorize makes. A store may answer with
+   * whole changes; SQLite reads and keeps only those fields.
+   */
+  listNeighbours(query: TouchingQuery): Promise<NeighbourChange[]>;
   /**
    * Changes not closed, canceled or failed found under one of `keys` (a commit
    * they link, a service or CI they name), on one instance: what a new CI event

@@ -20,8 +20,14 @@
 // stays flat however large the mirror grows, and the changes read most (the
 // active ones on busy services, each the neighbour of many) stay parsed. An
 // entry's bytes are estimated from the JSON it was parsed from.
+//
+// Beside the cores it keeps neighbour views (`NeighbourChange`: the fields the
+// overlap gate reads, about a seventh of a core), under a byte bound of their
+// own. A busy service's neighbours are read on every validation into authorize
+// and every assessment; as views, several times as many stay parsed in the
+// same memory, and a view not kept costs a small parse instead of a whole core's.
 
-import type { Approval, Change, JournalEntry } from '../domain/change.ts';
+import type { Approval, Change, JournalEntry, NeighbourChange } from '../domain/change.ts';
 import { GenerationCheck } from './generation-check.ts';
 
 export interface CachedCore {
@@ -43,12 +49,22 @@ const MAX_LOOKUPS = 1_000;
  * 100,000-change mirror alive.
  */
 const MAX_LOOKUP_ITEMS = 10_000;
-/** What the parsed entries may take, estimated: 16 MB (96 MB measured 18% less server CPU per validation on a 100,000-change skewed mirror, no gain in a sync). */
+/** What the parsed cores may take, estimated: 16 MB, some 6,000 cores of a real instance's size (1.8 KB of JSON each). */
 export const DEFAULT_CACHE_BYTES = 16 * 1024 * 1024;
-/** A parsed object takes several times the bytes of its JSON text (property maps, boxed strings); measured about 3×. */
-const PARSED_PER_JSON_BYTE = 3;
-/** Per entry besides the change: the maps' slots, the entry object, its keys. */
-const ENTRY_OVERHEAD_BYTES = 200;
+/** What the neighbour views may take, estimated: 16 MB, some 20,000 views. */
+export const DEFAULT_VIEW_BYTES = 16 * 1024 * 1024;
+/**
+ * Heap bytes per byte of JSON, with a margin. Measured on the skewed
+ * 100,000-change bench mirror (heap used before and after parsing and freezing
+ * 20,000 of each, the JSON dropped): a core took 1.03× its JSON (1,844 bytes for
+ * 1,790: its text fields dominate), a view 664 bytes for 207 of JSON (its id
+ * and small objects dominate, hence the larger overhead below).
+ */
+const PARSED_PER_JSON_BYTE = 1.25;
+/** Per core besides the change: the maps' slots, the entry object, its keys. */
+const ENTRY_OVERHEAD_BYTES = 300;
+/** Per view besides its JSON: the id and instance strings, the objects and arrays. */
+const VIEW_OVERHEAD_BYTES = 500;
 export { DEFAULT_RECHECK_MS } from './generation-check.ts';
 
 export interface MirrorReadCacheOptions {
@@ -56,6 +72,8 @@ export interface MirrorReadCacheOptions {
   capacity?: number;
   /** Estimated bytes at most (default DEFAULT_CACHE_BYTES). */
   maxBytes?: number;
+  /** Estimated bytes of neighbour views at most (default DEFAULT_VIEW_BYTES). */
+  maxViewBytes?: number;
   recheckMs?: number;
   /** Monotonic milliseconds. */
   clock?: () => number;
@@ -73,6 +91,8 @@ export class MirrorReadCache {
   /** Instance (empty when the caller named none) → key as asked → canonical id, as the store's key lookup resolved it. */
   readonly #idByKey = new Map<string, Map<string, string>>();
   #keysRemembered = 0;
+  /** Neighbour views by canonical id, least recently used first, under their own bound. */
+  readonly #views: LruBytes<NeighbourChange>;
   /** Answers of repeated lookups (a change's neighbours), by the lookup's parameters; dropped with everything else. */
   readonly #lookups = new Map<string, readonly unknown[]>();
   /** The items the kept answers hold. */
@@ -82,6 +102,7 @@ export class MirrorReadCache {
     this.#generation = new GenerationCheck(readGeneration, options.recheckMs, options.clock);
     this.#capacity = Math.max(1, options.capacity ?? DEFAULT_CACHE_ENTRIES);
     this.#maxBytes = Math.max(1, options.maxBytes ?? DEFAULT_CACHE_BYTES);
+    this.#views = new LruBytes(Math.max(1, options.maxViewBytes ?? DEFAULT_VIEW_BYTES));
   }
 
   get size(): number {
@@ -111,16 +132,33 @@ export class MirrorReadCache {
     return this.#touch(id);
   }
 
+  /** What the overlap gate reads of a change: its kept core when there is one, else its kept view. */
+  viewById(id: string): NeighbourChange | undefined {
+    return this.#touch(id)?.change ?? this.#views.get(id);
+  }
+
+  /** The estimated bytes the neighbour views take. */
+  get viewBytes(): number {
+    return this.#views.bytes;
+  }
+
+  /** Keeps a freshly read neighbour view (frozen here) and returns it; `jsonBytes` is the length of the JSON it was parsed from. */
+  addView(view: NeighbourChange, jsonBytes: number): NeighbourChange {
+    const frozen = deepFreeze(view);
+    this.#views.set(view.id, frozen, Math.ceil(jsonBytes * PARSED_PER_JSON_BYTE) + VIEW_OVERHEAD_BYTES);
+    return frozen;
+  }
+
   byKey(key: string, instance: string | undefined): CachedCore | undefined {
     const id = this.#idByKey.get(instance ?? '')?.get(key);
     return id === undefined ? undefined : this.#touch(id);
   }
 
   /** Keeps a freshly read core (frozen here) and returns its entry; `jsonBytes` is the length of the JSON it was parsed from. */
-  add(change: Change, instance: string, nativeId: string, jsonBytes = 0): CachedCore {
+  add(change: Change, instance: string, nativeId: string, jsonBytes: number): CachedCore {
     const existing = this.#touch(change.id);
     if (existing !== undefined) return existing;
-    const bytes = jsonBytes * PARSED_PER_JSON_BYTE + ENTRY_OVERHEAD_BYTES;
+    const bytes = Math.ceil(jsonBytes * PARSED_PER_JSON_BYTE) + ENTRY_OVERHEAD_BYTES;
     // The least recently used first (a Map iterates in insertion order, and a hit re-inserts).
     for (const oldest of this.#byId.keys()) {
       if (this.#byId.size < this.#capacity && this.#bytes + bytes <= this.#maxBytes) break;
@@ -152,6 +190,7 @@ export class MirrorReadCache {
     this.#byId.clear();
     this.#sizes.clear();
     this.#bytes = 0;
+    this.#views.clear();
   }
 
   /** Remembers which change a key lookup resolved to (a later lookup of the same spelling skips SQLite). */
@@ -186,6 +225,45 @@ export class MirrorReadCache {
   #forgetLookups(): void {
     this.#lookups.clear();
     this.#lookupItems = 0;
+  }
+}
+
+/** Values by id, least recently used first, bounded by their estimated bytes. */
+class LruBytes<T> {
+  readonly #max: number;
+  readonly #entries = new Map<string, { value: T; bytes: number }>();
+  bytes = 0;
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  get(id: string): T | undefined {
+    const entry = this.#entries.get(id);
+    if (entry === undefined) return undefined;
+    this.#entries.delete(id);
+    this.#entries.set(id, entry);
+    return entry.value;
+  }
+
+  set(id: string, value: T, bytes: number): void {
+    const known = this.#entries.get(id);
+    if (known !== undefined) {
+      this.#entries.delete(id);
+      this.bytes -= known.bytes;
+    }
+    for (const [oldest, entry] of this.#entries) {
+      if (this.bytes + bytes <= this.#max) break;
+      this.#entries.delete(oldest);
+      this.bytes -= entry.bytes;
+    }
+    this.#entries.set(id, { value, bytes });
+    this.bytes += bytes;
+  }
+
+  clear(): void {
+    this.#entries.clear();
+    this.bytes = 0;
   }
 }
 

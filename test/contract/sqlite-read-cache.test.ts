@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { StreamItem } from '../../src/kit/connector.ts';
-import type { Change } from '../../src/domain/change.ts';
+import type { Change, NeighbourChange } from '../../src/domain/change.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
 import { at, buildApproval, buildChange, buildChanges, buildJournalEntry, changeNumber, sysId } from '../support/change-builder.ts';
 
@@ -21,6 +21,9 @@ const asItems = (...changes: Change[]): StreamItem[] => changes.map((change) => 
 const core = (c: Change): Change => ({ ...c, raw: null });
 const ids = (changes: readonly Change[]): string[] => changes.map((c) => c.id);
 const touchingPayments = { instance: 'sn-prod', refs: ['payments api'], limit: 10 };
+/** The overlap gate's question: neighbours of the builder's window (2026-03-10 22:00–23:30) on the payments API. */
+const overlappingPayments = { ...touchingPayments, plannedOverlap: { start: '2026-03-10T22:00:00Z', end: '2026-03-10T23:30:00Z' } };
+const gateView = ({ id, instance, key, state, plannedStart, plannedEnd, services, cis }: NeighbourChange): NeighbourChange => ({ id, instance, key, state, plannedStart, plannedEnd, services, cis });
 
 describe('SqliteChangeStore read cache', () => {
   it('reads what another process wrote to the same file within 100 ms: the change, its approvals and journal, its neighbours', async () => {
@@ -117,5 +120,34 @@ describe('SqliteChangeStore read cache', () => {
     }
     expect(await store.getChange(sysId(99), { withoutRaw: true })).toBeNull();
     await store.close();
+  });
+
+  it('answers neighbour views as the whole changes read, after another process moves one, with views kept or not', async () => {
+    const path = freshFile();
+    let ms = 0;
+    // A view budget smaller than one view keeps none: every answer is read again from SQLite.
+    const stores = [SqliteChangeStore.open(path, { cache: { clock: () => ms } }), SqliteChangeStore.open(path, { cache: { clock: () => ms, maxViewBytes: 1 } })];
+    const syncer = SqliteChangeStore.open(path);
+    const [c, near, far] = buildChanges(3);
+    if (c === undefined || near === undefined || far === undefined) throw new Error('builder gave fewer changes');
+    await syncer.applyPage('sn-prod', 'changes', asItems(c, near, far), null);
+    const ask = { ...overlappingPayments, excludeId: c.id };
+    for (const store of stores) {
+      const views = await store.listNeighbours(ask);
+      expect(views.map(gateView)).toEqual([far, near].map(gateView));
+      expect(() => views[0]?.services.push({ id: 'x', name: 'Ledger' })).toThrow(TypeError);
+      expect((await store.listNeighbours(ask)).map(gateView)).toEqual([far, near].map(gateView));
+    }
+    // `far` moves to the next day and `near` is authorized: one no longer overlaps, the other's state is new.
+    const moved = buildChange({ ...far, raw: undefined, plannedStart: '2026-03-11T22:00:00Z', plannedEnd: '2026-03-11T23:00:00Z', nativeRevision: 9, updatedAt: at(40) });
+    const authorized = buildChange({ ...near, raw: undefined, state: 'authorize', nativeRevision: 9, updatedAt: at(41) });
+    await syncer.applyPage('sn-prod', 'changes', asItems(moved, authorized), null);
+    ms += 100;
+    for (const store of stores) {
+      expect((await store.listNeighbours(ask)).map(gateView)).toEqual([gateView(authorized)]);
+      expect(ids(await store.listActiveChangesTouching(ask))).toEqual([authorized.id]);
+      await store.close();
+    }
+    await syncer.close();
   });
 });

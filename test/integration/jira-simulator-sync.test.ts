@@ -100,6 +100,10 @@ class MemoryStore implements ChangeStore {
     return [];
   }
 
+  async listNeighbours(): Promise<Change[]> {
+    return [];
+  }
+
   async listActiveChangesIndexed(): Promise<Change[]> {
     return [];
   }

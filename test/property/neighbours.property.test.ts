@@ -7,10 +7,12 @@
 // changes, so answers hit the limit), hold ties in updatedAt, windows missing
 // an end, reversed, across midnight and weeks long, and later versions that
 // move a change to other CIs, other windows or a finished state.
+// `listNeighbours` answers the same changes with what the overlap gate reads of
+// them: checked field by field against the whole changes.
 
 import * as fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CanonicalState, Change, Ref } from '../../src/domain/change.ts';
+import type { CanonicalState, Change, NeighbourChange, Ref } from '../../src/domain/change.ts';
 import type { ChangeStore, TouchingQuery } from '../../src/store/change-store.ts';
 import { mongoStoreAdapter } from '../../src/store/mongo/mongo-store-adapter.ts';
 import { sqliteStoreAdapter } from '../../src/store/sqlite/sqlite-store-adapter.ts';
@@ -19,6 +21,18 @@ import { MongoClient } from 'mongodb';
 import { buildChange, sysId } from '../support/change-builder.ts';
 
 const HOUR = 3_600_000;
+
+/** What the overlap gate reads of a change, and nothing else. */
+const gateView = (c: NeighbourChange): NeighbourChange => ({
+  id: c.id,
+  instance: c.instance,
+  key: c.key,
+  state: c.state,
+  plannedStart: c.plannedStart,
+  plannedEnd: c.plannedEnd,
+  services: c.services,
+  cis: c.cis,
+});
 const BASE = Date.parse('2026-03-09T00:00:00Z');
 
 /** Six CIs and three services; the first of each is on most changes. */
@@ -135,7 +149,7 @@ describe('MongoDB neighbour lookups', () => {
   });
 });
 
-describe.each(ADAPTERS)('listActiveChangesTouching on $name', (adapter) => {
+describe.each(ADAPTERS)('listActiveChangesTouching and listNeighbours on $name', (adapter) => {
   let bundle: StoreBundle;
   let store: ChangeStore;
   let runs = 0;
@@ -174,8 +188,11 @@ describe.each(ADAPTERS)('listActiveChangesTouching on $name', (adapter) => {
             ...(q.window === null || q.window[0] === null || q.window[1] === null ? {} : { plannedOverlap: { start: q.window[0], end: q.window[1] } }),
             ...(q.exclude === null ? {} : { excludeId: first[q.exclude % first.length]?.id as string }),
           };
+          // Views first, read from the store, not from whole changes a lookup kept; asked again, from what the first answer kept.
+          const views = [await store.listNeighbours(touching), await store.listNeighbours(touching)];
           const found = await store.listActiveChangesTouching(touching);
           expect(found.map((c) => c.id)).toEqual(reference(latest, touching));
+          for (const answer of views) expect(answer.map(gateView)).toEqual(found.map(gateView));
         }
       }),
       { numRuns: adapter.runs },

@@ -12,18 +12,46 @@ describe('the mirror read cache', () => {
   it('stays within its byte budget however many changes are read', () => {
     const changes = buildChanges(400);
     const jsonBytes = JSON.stringify(changes[0]).length;
-    const cache = new MirrorReadCache(unchanged, { maxBytes: 40 * jsonBytes * 3 });
+    const cache = new MirrorReadCache(unchanged, { maxBytes: 40 * jsonBytes });
     let peak = 0;
     for (const change of changes) {
       cache.add(change, change.instance, change.nativeId, JSON.stringify(change).length);
       peak = Math.max(peak, cache.bytes);
     }
-    expect(peak).toBeLessThanOrEqual(40 * jsonBytes * 3);
+    expect(peak).toBeLessThanOrEqual(40 * jsonBytes);
+    // An entry counts at least its JSON (a parsed core takes about as much heap), and not many times it.
     expect(cache.size).toBeGreaterThan(20);
     expect(cache.size).toBeLessThan(40);
     // The latest reads are kept, the earliest evicted.
     expect(cache.byId(changes.at(-1)?.id ?? '')).toBeDefined();
     expect(cache.byId(changes[0]?.id ?? '')).toBeUndefined();
+  });
+
+  it('keeps neighbour views within their own budget, the most recently read, and forgets them with the cores', () => {
+    let generation = 1;
+    const changes = buildChanges(400);
+    const view = ({ id, instance, key, state, plannedStart, plannedEnd, services, cis }: (typeof changes)[number]) => ({ id, instance, key, state, plannedStart, plannedEnd, services, cis });
+    const viewBytes = JSON.stringify(view(changes[0] as (typeof changes)[number])).length;
+    const cache = new MirrorReadCache(() => generation, { maxViewBytes: 40 * viewBytes, recheckMs: 0 });
+    cache.refresh();
+    let peak = 0;
+    for (const change of changes) {
+      cache.addView(view(change), JSON.stringify(view(change)).length);
+      peak = Math.max(peak, cache.viewBytes);
+    }
+    expect(peak).toBeLessThanOrEqual(40 * viewBytes);
+    const kept = changes.filter((c) => cache.viewById(c.id) !== undefined);
+    expect(kept.length).toBeGreaterThan(5);
+    expect(kept.length).toBeLessThan(40);
+    expect(kept.at(-1)?.id).toBe(changes.at(-1)?.id);
+    expect(cache.viewById(changes[0]?.id ?? '')).toBeUndefined();
+    // The cores' budget is apart: a view is not evicted by cores read after it.
+    const last = changes.at(-1) as (typeof changes)[number];
+    for (const change of buildChanges(50, 1_000)) cache.add(change, change.instance, change.nativeId, 100_000);
+    expect(cache.viewById(last.id)).toEqual(view(last));
+    generation = 2;
+    cache.refresh();
+    expect([cache.viewById(last.id), cache.viewBytes]).toEqual([undefined, 0]);
   });
 
   it('evicts the least recently used entry, not the oldest read', () => {

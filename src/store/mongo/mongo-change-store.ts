@@ -8,7 +8,7 @@
 import type { Collection, Filter } from 'mongodb';
 import { ChangegateError } from '../../errors.ts';
 import type { StreamCursor, StreamItem } from '../../kit/connector.ts';
-import { instanceOfChangeId, type Approval, type Change, type JournalEntry, type MirroredChange } from '../../domain/change.ts';
+import { instanceOfChangeId, type Approval, type Change, type JournalEntry, type MirroredChange, type NeighbourChange } from '../../domain/change.ts';
 import { diffChanges } from '../change-diff.ts';
 import type { ApplyPageOptions, ApplyResult, ChangePage, ChangeQuery, ChangeStore, FieldDiff, GetChangeOptions, IndexedQuery, RejectedRecord, Revision, RevisionAuthor, TouchingQuery } from '../change-store.ts';
 import { ANY_DAY, NO_WINDOW, refKey, windowDays } from '../change-refs.ts';
@@ -157,7 +157,7 @@ export class MongoChangeStore implements ChangeStore {
     if (entry === undefined) {
       const doc = await this.#find(idOrKey, instance, CORE);
       if (doc === null) return null;
-      entry = this.#cache.add(JSON.parse(doc.core) as Change, doc.instance, doc.nativeId);
+      entry = this.#cache.add(JSON.parse(doc.core) as Change, doc.instance, doc.nativeId, doc.core.length);
       if (entry.change.id !== idOrKey) this.#cache.rememberKey(idOrKey, instance, entry.change.id);
     }
     const { approvals = true, journal = true } = wanted ?? {};
@@ -242,10 +242,15 @@ export class MongoChangeStore implements ChangeStore {
       const known = this.#touching.get(key);
       if (known !== undefined) return known as Change[];
       const docs = await this.#c.changes.find(filter, CORE).sort({ updatedAt: -1, _id: 1 }).limit(limit).toArray();
-      const found = docs.map((d) => this.#cache.byId(d._id)?.change ?? this.#cache.add(JSON.parse(d.core) as Change, d.instance, d.nativeId).change);
+      const found = docs.map((d) => this.#cache.byId(d._id)?.change ?? this.#cache.add(JSON.parse(d.core) as Change, d.instance, d.nativeId, d.core.length).change);
       this.#touching.set(key, Object.freeze(found));
       return found;
     });
+  }
+
+  /** Whole changes (each a NeighbourChange): the cores are kept as one JSON text per document, so there is no smaller read to make. */
+  async listNeighbours(query: TouchingQuery): Promise<NeighbourChange[]> {
+    return this.listActiveChangesTouching(query);
   }
 
   async listActiveChangesIndexed(query: IndexedQuery): Promise<Change[]> {
@@ -257,7 +262,7 @@ export class MongoChangeStore implements ChangeStore {
     return this.#run('listActiveChangesIndexed', { instance: query.instance }, async () => {
       await this.#refresh();
       const docs = await this.#c.changes.find(filter, CORE).sort({ updatedAt: -1, _id: 1 }).limit(limit).toArray();
-      return docs.map((d) => this.#cache.byId(d._id)?.change ?? this.#cache.add(JSON.parse(d.core) as Change, d.instance, d.nativeId).change);
+      return docs.map((d) => this.#cache.byId(d._id)?.change ?? this.#cache.add(JSON.parse(d.core) as Change, d.instance, d.nativeId, d.core.length).change);
     });
   }
 

@@ -15,10 +15,12 @@
 // per ref and day are read past one seek each, however many changes a busy CI
 // carries, and only the changes returned are read whole (through the read
 // cache). Rows of a shared day whose window misses this one are skipped in the
-// walk, read from the key alone.
+// walk, read from the key alone. `views` answers the same with only what the
+// overlap gate reads of each change (`NeighbourChange`), extracted by SQLite
+// from the stored core and kept apart from the cores (mirror-read-cache.ts).
 
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import type { Change } from '../../domain/change.ts';
+import type { Change, NeighbourChange } from '../../domain/change.ts';
 import type { IndexedQuery, TouchingQuery } from '../change-store.ts';
 import { ANY_DAY, INDEX_ONLY, NO_WINDOW, refKey, windowDays } from '../change-refs.ts';
 import { instantKey } from '../instant-key.ts';
@@ -53,17 +55,29 @@ export class SqliteNeighbours {
   readonly #cache: MirrorReadCache;
   /** A change without its payload by id, through the read cache; undefined when the mirror lacks it. */
   readonly #core: (id: string) => Change | undefined;
+  /** What the overlap gate reads of a change by id, through the read cache; undefined when the mirror lacks it. */
+  readonly #view: (id: string) => NeighbourChange | undefined;
   /** Statements per kind and number of arms, prepared on first use. */
   readonly #statements = new Map<string, StatementSync>();
 
-  constructor(db: DatabaseSync, cache: MirrorReadCache, core: (id: string) => Change | undefined) {
+  constructor(db: DatabaseSync, cache: MirrorReadCache, core: (id: string) => Change | undefined, view: (id: string) => NeighbourChange | undefined) {
     this.#db = db;
     this.#cache = cache;
     this.#core = core;
+    this.#view = view;
   }
 
   /** `limit` already clamped by the store. */
   find(query: TouchingQuery, limit: number): Change[] {
+    return this.#answer('touching', query, limit, this.#core);
+  }
+
+  /** The same changes as `find`, as neighbour views. */
+  views(query: TouchingQuery, limit: number): NeighbourChange[] {
+    return this.#answer('views', query, limit, this.#view);
+  }
+
+  #answer<T>(what: string, query: TouchingQuery, limit: number, read: (id: string) => T | undefined): T[] {
     const refs = [...new Set(query.refs.map(refKey))].filter((k) => k !== '');
     const window = query.plannedOverlap;
     const days = window === undefined ? null : windowDays(window.start, window.end);
@@ -74,8 +88,12 @@ export class SqliteNeighbours {
     const kind: ArmKind = window === undefined ? 'any' : onDays.length === 0 ? 'windowed' : 'day';
     this.#cache.refresh();
     // Every validation of a change into authorize asks the same: answered once while the mirror is unchanged.
-    const key = `touching:${kind}\u0000${shared.join('\u0000')}\u0001${refs.join('\u0000')}\u0001${onDays.join('\u0000')}`;
-    return this.#cache.lookup(key, () => this.#query(kind, shared, refs, onDays, limit)) as Change[];
+    const key = `${what}:${kind}\u0000${shared.join('\u0000')}\u0001${refs.join('\u0000')}\u0001${onDays.join('\u0000')}`;
+    return this.#cache.lookup(key, () =>
+      this.#query(kind, shared, refs, onDays, limit)
+        .map(read)
+        .filter((c) => c !== undefined),
+    ) as T[];
   }
 
   /**
@@ -100,7 +118,8 @@ export class SqliteNeighbours {
       .filter((c) => c !== undefined);
   }
 
-  #query(kind: ArmKind, shared: readonly (string | number)[], refs: readonly string[], onDays: readonly number[], limit: number): Change[] {
+  /** The ids of the answer, in its order. */
+  #query(kind: ArmKind, shared: readonly (string | number)[], refs: readonly string[], onDays: readonly number[], limit: number): string[] {
     // Most lookups match fewer changes than the limit: one statement finds them all (or says there are more) at the cost of what it finds.
     const few = this.#fewStatement(kind, refs.length, onDays.length).all(...shared.slice(0, 4), limit + 1, ...refs, ...onDays) as unknown as RecentRow[];
     let ids: string[];
@@ -117,7 +136,7 @@ export class SqliteNeighbours {
       }
       ids = answers.length === 1 ? (answers[0] as RecentRow[]).map((row) => row[1]) : mergeMostRecent(answers.map((rows) => rows[Symbol.iterator]()), limit);
     }
-    return ids.map((id) => this.#core(id)).filter((c) => c !== undefined);
+    return ids;
   }
 
   /**
