@@ -13,9 +13,11 @@
 //   npm run bench:validate -- --changes 100000 --skewed   on a mirror with a real instance's skew
 //     (1,000 CIs on a Zipf law, active changes in weekly maintenance windows: skewed-fleet.ts)
 //   CG_BENCH_CPU_PROF=/tmp/prof npm run bench:validate   (also profiles the validate server)
+//   npm run bench:validate -- --mirror-at FILE   keeps the SQLite mirror in FILE (built there when absent,
+//     reused when present: a 100,000-change mirror takes minutes to build, so a second run skips that)
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import { MongoClient } from 'mongodb';
@@ -51,6 +53,7 @@ const { values: args } = parseArgs({
     'store-at': { type: 'string' },
     route: { type: 'string' },
     skewed: { type: 'boolean', default: false },
+    'mirror-at': { type: 'string' },
   },
 });
 
@@ -126,6 +129,15 @@ async function buildMirror(storePath: string, count: number): Promise<number> {
   await store.close();
   await server.close();
   return mirrored;
+}
+
+async function countMirrored(storePath: string): Promise<number> {
+  const store = await openStore(storePath);
+  try {
+    return await store.countChanges(INSTANCE_ID);
+  } finally {
+    await store.close();
+  }
 }
 
 /** Request bodies: every active change with each transition its lifecycle offers, half in ServiceNow's native values. */
@@ -258,12 +270,15 @@ async function main(): Promise<void> {
   const seconds = Number(args.duration);
   const connections = Number(args.connections);
   const dir = mkdtempSync(join(tmpdir(), 'changegate-validate-bench-'));
-  const storePath = join(dir, 'changegate.db');
+  const kept = args['mirror-at'];
+  const storePath = kept === undefined ? join(dir, 'changegate.db') : resolvePath(kept);
   try {
     const started = performance.now();
-    const mirrored = await buildMirror(storePath, count);
+    // A kept mirror is reused as it is: --changes and --skewed describe how it was built.
+    const reused = kept !== undefined && existsSync(storePath);
+    const mirrored = reused ? await countMirrored(storePath) : await buildMirror(storePath, count);
     const bodies = await requestBodies(storePath);
-    console.log(`mirror: ${mirrored} changes${args.skewed ? ' (skewed: Zipf CIs, maintenance windows)' : ''} in ${((performance.now() - started) / 1000).toFixed(1)} s; ${bodies.length} distinct requests (real keys × lifecycle transitions, half in native state values)`);
+    console.log(`mirror: ${mirrored} changes${args.skewed ? ' (skewed: Zipf CIs, maintenance windows)' : ''} ${reused ? `reused from ${storePath}` : `in ${((performance.now() - started) / 1000).toFixed(1)} s`}; ${bodies.length} distinct requests (real keys × lifecycle transitions, half in native state values)`);
     console.log(
       `load: autocannon, ${connections} connections, ${seconds} s per route in ${SLICES} alternating slices (after a ${WARM_UP_SECONDS} s warm-up each); servers in child processes; load average ${loadavg()
         .map((l) => l.toFixed(1))
