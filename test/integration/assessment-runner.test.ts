@@ -252,6 +252,7 @@ describe('assessment runner', () => {
       noteAssessed: (id: string, seq: number, asOf?: number) => store.noteAssessed(id, seq, asOf),
       mirrorVersion: (instance: string) => store.mirrorVersion(instance),
       listActiveChangesTouching: (q: Parameters<ChangeStore['listActiveChangesTouching']>[0]) => store.listActiveChangesTouching(q),
+      listNeighbours: (q: Parameters<ChangeStore['listNeighbours']>[0]) => store.listNeighbours(q),
     });
     await runner(failing).onChangesWritten('sn-prod', ['servicenow:sn-prod:broken', good.id]);
     expect(await assessments.listAssessments(good.id)).toHaveLength(1);
