@@ -188,7 +188,10 @@ export class AssessmentRunner {
    * the clock pass. Never throws; says how many got a new assessment and how many failed.
    */
   async assessAll(instance: string, changeIds: readonly string[], options: AssessOptions = {}): Promise<{ assessed: number; failed: number }> {
-    const ids = [...new Set(changeIds)];
+    // In one order for every caller. A batch holds each change it has assessed until the batch is
+    // stored; two batches over the same changes in different orders (a sync's pages and the clock
+    // pass) would each hold a change the other waits for, and neither would ever finish.
+    const ids = [...new Set(changeIds)].toSorted();
     const report = { assessed: 0, failed: 0 };
     for (let at = 0; at < ids.length; at += WRITE_BATCH) await this.#assessBatch(instance, ids.slice(at, at + WRITE_BATCH), options, report);
     return report;

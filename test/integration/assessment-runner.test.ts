@@ -17,7 +17,7 @@ import type { ChangeStore } from '../../src/store/change-store.ts';
 import { SqliteAssessmentStore } from '../../src/store/sqlite/sqlite-assessment-store.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
 import { SqliteOutboxStore } from '../../src/store/sqlite/sqlite-outbox-store.ts';
-import { buildChange, buildJournalEntry } from '../support/change-builder.ts';
+import { buildChange, buildJournalEntry, sysId } from '../support/change-builder.ts';
 
 const policy = loadPolicy();
 const NOW = new Date('2026-03-02T12:00:00Z');
@@ -242,6 +242,17 @@ describe('assessment runner', () => {
     expect((await outbox.list({ limit: 100 })).map((i) => [i.idempotencyKey, i.status])).toEqual(queued.map((i) => [i.idempotencyKey, 'pending']));
     expect(await assessments.latestAssessment(c.id)).toMatchObject({ wroteBack: true });
   });
+
+  it('finishes two passes over the same changes given in opposite orders (a sync and the clock pass at once)', async () => {
+    const first = await mirror({ nativeId: sysId(71), key: 'CHG0030071', state: 'assess' });
+    const second = await mirror({ nativeId: sysId(72), key: 'CHG0030072', state: 'assess' });
+    const r = runner();
+    // Each batch holds the changes it assessed until it is stored: in opposite orders, each would wait for the other for ever.
+    const [sync, clock] = await Promise.all([r.assessAll('sn-prod', [first.id, second.id]), r.assessAll('sn-prod', [second.id, first.id], { clockTick: true })]);
+    expect([sync.failed, clock.failed]).toEqual([0, 0]);
+    expect(await assessments.listAssessments(first.id)).toHaveLength(1);
+    expect(await assessments.listAssessments(second.id)).toHaveLength(1);
+  }, 10_000);
 
   it('keeps going when one change of a sync cannot be assessed, and counts the failure', async () => {
     const good = await mirror({ state: 'assess' });
