@@ -49,7 +49,7 @@ const MAX_LOOKUPS = 1_000;
  * 100,000-change mirror alive.
  */
 const MAX_LOOKUP_ITEMS = 10_000;
-/** What the parsed cores may take, estimated: 16 MB, some 6,000 cores of a real instance's size (1.8 KB of JSON each). */
+/** What the parsed cores may take, estimated: 16 MB, some 6,600 cores of a real instance's size (1.8 KB of JSON each). */
 export const DEFAULT_CACHE_BYTES = 16 * 1024 * 1024;
 /** What the neighbour views may take, estimated: 16 MB, some 20,000 views. */
 export const DEFAULT_VIEW_BYTES = 16 * 1024 * 1024;
