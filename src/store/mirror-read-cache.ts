@@ -81,13 +81,9 @@ export interface MirrorReadCacheOptions {
 
 export class MirrorReadCache {
   readonly #capacity: number;
-  readonly #maxBytes: number;
-  #bytes = 0;
-  /** The estimated bytes of each entry, by canonical id. */
-  readonly #sizes = new Map<string, number>();
   readonly #generation: GenerationCheck;
-  /** By canonical id, in insertion order (the oldest is evicted first). */
-  readonly #byId = new Map<string, CachedCore>();
+  /** Cores by canonical id, least recently used first, under the entry and byte bounds. */
+  readonly #byId: LruBytes<CachedCore>;
   /** Instance (empty when the caller named none) → key as asked → canonical id, as the store's key lookup resolved it. */
   readonly #idByKey = new Map<string, Map<string, string>>();
   #keysRemembered = 0;
@@ -101,7 +97,7 @@ export class MirrorReadCache {
   constructor(readGeneration: () => number, options: MirrorReadCacheOptions = {}) {
     this.#generation = new GenerationCheck(readGeneration, options.recheckMs, options.clock);
     this.#capacity = Math.max(1, options.capacity ?? DEFAULT_CACHE_ENTRIES);
-    this.#maxBytes = Math.max(1, options.maxBytes ?? DEFAULT_CACHE_BYTES);
+    this.#byId = new LruBytes(Math.max(1, options.maxBytes ?? DEFAULT_CACHE_BYTES), this.#capacity);
     this.#views = new LruBytes(Math.max(1, options.maxViewBytes ?? DEFAULT_VIEW_BYTES));
   }
 
@@ -111,7 +107,7 @@ export class MirrorReadCache {
 
   /** The estimated bytes the entries take. */
   get bytes(): number {
-    return this.#bytes;
+    return this.#byId.bytes;
   }
 
   /** Call once before a read: forgets everything if another connection wrote the mirror since the entries were read. */
@@ -129,12 +125,12 @@ export class MirrorReadCache {
   }
 
   byId(id: string): CachedCore | undefined {
-    return this.#touch(id);
+    return this.#byId.get(id);
   }
 
   /** What the overlap gate reads of a change: its kept core when there is one, else its kept view. */
   viewById(id: string): NeighbourChange | undefined {
-    return this.#touch(id)?.change ?? this.#views.get(id);
+    return this.#byId.get(id)?.change ?? this.#views.get(id);
   }
 
   /** The estimated bytes the neighbour views take. */
@@ -151,45 +147,20 @@ export class MirrorReadCache {
 
   byKey(key: string, instance: string | undefined): CachedCore | undefined {
     const id = this.#idByKey.get(instance ?? '')?.get(key);
-    return id === undefined ? undefined : this.#touch(id);
+    return id === undefined ? undefined : this.#byId.get(id);
   }
 
   /** Keeps a freshly read core (frozen here) and returns its entry; `jsonBytes` is the length of the JSON it was parsed from. */
   add(change: Change, instance: string, nativeId: string, jsonBytes: number): CachedCore {
-    const existing = this.#touch(change.id);
+    const existing = this.#byId.get(change.id);
     if (existing !== undefined) return existing;
-    const bytes = Math.ceil(jsonBytes * PARSED_PER_JSON_BYTE) + ENTRY_OVERHEAD_BYTES;
-    // The least recently used first (a Map iterates in insertion order, and a hit re-inserts).
-    for (const oldest of this.#byId.keys()) {
-      if (this.#byId.size < this.#capacity && this.#bytes + bytes <= this.#maxBytes) break;
-      this.#drop(oldest);
-    }
     const entry: CachedCore = { change: deepFreeze(change), instance, nativeId };
-    this.#byId.set(change.id, entry);
-    this.#sizes.set(change.id, bytes);
-    this.#bytes += bytes;
+    this.#byId.set(change.id, entry, Math.ceil(jsonBytes * PARSED_PER_JSON_BYTE) + ENTRY_OVERHEAD_BYTES);
     return entry;
-  }
-
-  /** The entry, now the most recently used. */
-  #touch(id: string): CachedCore | undefined {
-    const entry = this.#byId.get(id);
-    if (entry === undefined) return undefined;
-    this.#byId.delete(id);
-    this.#byId.set(id, entry);
-    return entry;
-  }
-
-  #drop(id: string): void {
-    this.#byId.delete(id);
-    this.#bytes -= this.#sizes.get(id) ?? 0;
-    this.#sizes.delete(id);
   }
 
   #forgetEntries(): void {
     this.#byId.clear();
-    this.#sizes.clear();
-    this.#bytes = 0;
     this.#views.clear();
   }
 
@@ -228,14 +199,20 @@ export class MirrorReadCache {
   }
 }
 
-/** Values by id, least recently used first, bounded by their estimated bytes. */
+/** Values by id, least recently used first (a Map iterates in insertion order, and a hit re-inserts), bounded by their estimated bytes and, optionally, their number. */
 class LruBytes<T> {
   readonly #max: number;
+  readonly #maxEntries: number;
   readonly #entries = new Map<string, { value: T; bytes: number }>();
   bytes = 0;
 
-  constructor(max: number) {
+  constructor(max: number, maxEntries = Number.POSITIVE_INFINITY) {
     this.#max = max;
+    this.#maxEntries = maxEntries;
+  }
+
+  get size(): number {
+    return this.#entries.size;
   }
 
   get(id: string): T | undefined {
@@ -253,7 +230,7 @@ class LruBytes<T> {
       this.bytes -= known.bytes;
     }
     for (const [oldest, entry] of this.#entries) {
-      if (this.bytes + bytes <= this.#max) break;
+      if (this.#entries.size < this.#maxEntries && this.bytes + bytes <= this.#max) break;
       this.#entries.delete(oldest);
       this.bytes -= entry.bytes;
     }
