@@ -5,7 +5,7 @@
 
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { StreamCursor, StreamItem } from '../../kit/connector.ts';
-import type { Approval, CanonicalState, Change, JournalEntry, MirroredChange, NeighbourChange, Ref } from '../../domain/change.ts';
+import type { Approval, Change, JournalEntry, MirroredChange, NeighbourChange } from '../../domain/change.ts';
 import { ChangegateError } from '../../errors.ts';
 import { diffChanges } from '../change-diff.ts';
 import type {
@@ -74,12 +74,7 @@ export class SqliteChangeStore implements ChangeStore {
     const generation = this.#stmt.mirrorGeneration;
     generation.setReturnArrays(true);
     this.#cache = new MirrorReadCache(() => (generation.get() as unknown as [number])[0], cache);
-    this.#neighbours = new SqliteNeighbours(
-      db,
-      this.#cache,
-      (id) => this.#coreById(id),
-      (id) => this.#viewById(id),
-    );
+    this.#neighbours = new SqliteNeighbours(db, this.#cache, (id) => this.#coreById(id));
     this.#fenceOf = db.prepare('SELECT fence FROM instance_sync WHERE instance = ?');
     this.#raiseFence = db.prepare('INSERT INTO instance_sync (instance, fence) VALUES (?, ?) ON CONFLICT (instance) DO UPDATE SET fence = excluded.fence WHERE excluded.fence > fence');
     this.#noteSynced = db.prepare(
@@ -99,16 +94,6 @@ export class SqliteChangeStore implements ChangeStore {
     if (cached !== undefined) return cached.change;
     const row = this.#stmt.coreById.get(id) as ChangeRow | undefined;
     return row === undefined ? undefined : this.#cache.add(JSON.parse(row.json) as Change, row.instance, row.native_id, row.json.length).change;
-  }
-
-  /** What the overlap gate reads of a change by id: from the read cache, or extracted by SQLite from the stored core (a seventh of it) and parsed once into it. */
-  #viewById(id: string): NeighbourChange | undefined {
-    const cached = this.#cache.viewById(id);
-    if (cached !== undefined) return cached;
-    const row = this.#stmt.neighbourView.get(id) as { instance: string; fields: string } | undefined;
-    if (row === undefined) return undefined;
-    const [key, state, plannedStart, plannedEnd, services, cis] = JSON.parse(row.fields) as [string, CanonicalState, string | null, string | null, Ref[], Ref[]];
-    return this.#cache.addView({ id, instance: row.instance, key, state, plannedStart, plannedEnd, services, cis }, row.fields.length);
   }
 
   /**

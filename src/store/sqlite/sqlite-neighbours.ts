@@ -20,7 +20,7 @@
 // from the stored core and kept apart from the cores (mirror-read-cache.ts).
 
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import type { Change, NeighbourChange } from '../../domain/change.ts';
+import type { CanonicalState, Change, NeighbourChange, Ref } from '../../domain/change.ts';
 import type { IndexedQuery, TouchingQuery } from '../change-store.ts';
 import { ANY_DAY, INDEX_ONLY, NO_WINDOW, refKey, windowDays } from '../change-refs.ts';
 import { instantKey } from '../instant-key.ts';
@@ -55,16 +55,16 @@ export class SqliteNeighbours {
   readonly #cache: MirrorReadCache;
   /** A change without its payload by id, through the read cache; undefined when the mirror lacks it. */
   readonly #core: (id: string) => Change | undefined;
-  /** What the overlap gate reads of a change by id, through the read cache; undefined when the mirror lacks it. */
-  readonly #view: (id: string) => NeighbourChange | undefined;
+  /** What the overlap gate reads of a change (NeighbourChange), as one JSON array: SQLite walks the core, the caller parses a seventh of it. */
+  readonly #viewOf: StatementSync;
   /** Statements per kind and number of arms, prepared on first use. */
   readonly #statements = new Map<string, StatementSync>();
 
-  constructor(db: DatabaseSync, cache: MirrorReadCache, core: (id: string) => Change | undefined, view: (id: string) => NeighbourChange | undefined) {
+  constructor(db: DatabaseSync, cache: MirrorReadCache, core: (id: string) => Change | undefined) {
     this.#db = db;
     this.#cache = cache;
     this.#core = core;
-    this.#view = view;
+    this.#viewOf = db.prepare(`SELECT instance, json_extract(json, '$.key', '$.state', '$.plannedStart', '$.plannedEnd', '$.services', '$.cis') AS fields FROM change_cores WHERE id = ?`);
   }
 
   /** `limit` already clamped by the store. */
@@ -74,7 +74,17 @@ export class SqliteNeighbours {
 
   /** The same changes as `find`, as neighbour views. */
   views(query: TouchingQuery, limit: number): NeighbourChange[] {
-    return this.#answer('views', query, limit, this.#view);
+    return this.#answer('views', query, limit, (id) => this.#view(id));
+  }
+
+  /** What the overlap gate reads of a change by id: from the read cache, or extracted by SQLite and parsed once into it; undefined when the mirror lacks it. */
+  #view(id: string): NeighbourChange | undefined {
+    const cached = this.#cache.viewById(id);
+    if (cached !== undefined) return cached;
+    const row = this.#viewOf.get(id) as { instance: string; fields: string } | undefined;
+    if (row === undefined) return undefined;
+    const [key, state, plannedStart, plannedEnd, services, cis] = JSON.parse(row.fields) as [string, CanonicalState, string | null, string | null, Ref[], Ref[]];
+    return this.#cache.addView({ id, instance: row.instance, key, state, plannedStart, plannedEnd, services, cis }, row.fields.length);
   }
 
   #answer<T>(what: string, query: TouchingQuery, limit: number, read: (id: string) => T | undefined): T[] {

@@ -113,8 +113,6 @@ export function prepareStatements(db: DatabaseSync) {
     resetCursors: p('DELETE FROM cursors WHERE instance = ?'),
     changeById: p('SELECT json, instance, native_id FROM changes WHERE id = ?'),
     coreById: p('SELECT json, instance, native_id FROM change_cores WHERE id = ?'),
-    // What the overlap gate reads of a change (NeighbourChange), as one JSON array: SQLite walks the core, the caller parses a seventh of it.
-    neighbourView: p(`SELECT instance, json_extract(json, '$.key', '$.state', '$.plannedStart', '$.plannedEnd', '$.services', '$.cis') AS fields FROM change_cores WHERE id = ?`),
     // A key can exist on several instances (two JSM sites both have ITSM-42): the most recently updated wins.
     // The key is found on the cores' index (the mirror keeps no second one: CHANGE_BY_KEY_SQL), then the row by id.
     changeByKey: p(CHANGE_BY_KEY_SQL),
