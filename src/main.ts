@@ -3,5 +3,7 @@
 
 import { registry } from './app/registry.ts';
 import { main } from './cli/run-cli.ts';
+import { boundHeapGrowth } from './heap-growth.ts';
 
+boundHeapGrowth();
 await main(process.argv.slice(2), registry);

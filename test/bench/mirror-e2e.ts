@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { registry } from '../../src/app/registry.ts';
 import { runCli } from '../../src/cli/run-cli.ts';
+import { boundHeapGrowth } from '../../src/heap-growth.ts';
 
 export interface E2eResult {
   ms: number;
@@ -44,6 +45,8 @@ function size(file: string): number {
 
 /** One `changegate sync --full` of the simulator at `url`, in this process, as the CLI runs it. */
 export async function e2ePhase(url: string, pageSize: number, dir: string): Promise<E2eResult> {
+  // As src/main.ts sets it for every changegate process.
+  boundHeapGrowth();
   const config = join(dir, 'changegate.yaml');
   const db = join(dir, 'changegate.db');
   writeFileSync(
