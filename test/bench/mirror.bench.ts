@@ -27,9 +27,7 @@ import { loadServiceNowMapping } from '../../connectors/servicenow/servicenow-ma
 import { ServiceNowInstance } from '../../connectors/servicenow/servicenow-config.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
-import { openMongoStores } from '../../src/store/mongo/mongo-store-adapter.ts';
 import type { ChangeStore } from '../../src/store/change-store.ts';
-import { MongoClient } from 'mongodb';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 import type { E2eResult } from './mirror-e2e.ts';
 
@@ -133,7 +131,7 @@ async function baseline(): Promise<PhaseResult> {
 
 async function fullSync(dir: string): Promise<PhaseResult> {
   let calls = 0;
-  const mongo = args.store === 'mongodb' ? await openMongoStores(process.env['MONGODB_URI'] ?? '', `cg_bench_${process.pid}`) : null;
+  const mongo = args.store === 'mongodb' ? await (await import('../../src/store/mongo/mongo-store-adapter.ts')).openMongoStores(process.env['MONGODB_URI'] ?? '', `cg_bench_${process.pid}`) : null;
   const store: ChangeStore = mongo?.changes ?? SqliteChangeStore.open(join(dir, 'bench.db'));
   const engine = new SyncEngine({ store, logger, metrics: createMetrics({ defaultMetrics: false }) });
   const connector = createServiceNowConnector(instance, { mapping: loadServiceNowMapping(), logger, onRequest: () => (calls += 1) });
@@ -147,6 +145,7 @@ async function fullSync(dir: string): Promise<PhaseResult> {
   await store.close();
   if (mongo !== null) {
     await mongo.close();
+    const { MongoClient } = await import('mongodb');
     const client = await MongoClient.connect(process.env['MONGODB_URI'] ?? '');
     await client.db(`cg_bench_${process.pid}`).dropDatabase();
     await client.close();
