@@ -2,13 +2,15 @@
 // that write it. Every connection's own checkpoint threshold is raised to
 // FALLBACK_AUTOCHECKPOINT_PAGES (sqlite-schema.ts), so commits only append; this
 // watches the log's size and, once it passes `thresholdBytes`, has a worker
-// thread copy it back into the file (sqlite-checkpoint-worker.ts). The worker
+// thread copy it back into the file (sqlite-checkpoint-worker.js). The worker
 // starts on the first need: a short command that writes little never starts it.
 // Should the worker fail, the raised threshold still bounds the log.
 
 import { stat } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
-import type { CheckpointResult } from './sqlite-checkpoint-worker.ts';
+
+/** A worker's answer to `checkpoint`: the frames in the log and those copied back, or why it could not. */
+export type CheckpointResult = { ok: true; logFrames: number; copiedFrames: number } | { ok: false; detail: string };
 
 export interface CheckpointerOptions {
   /** How often the log's size is looked at (default 1 s). */
@@ -76,7 +78,7 @@ export class SqliteCheckpointer {
   }
 
   #spawn(): Worker {
-    const worker = new Worker(new URL('./sqlite-checkpoint-worker.ts', import.meta.url), { workerData: { path: this.#path } });
+    const worker = new Worker(new URL('./sqlite-checkpoint-worker.js', import.meta.url), { workerData: { path: this.#path } });
     worker.unref();
     worker.on('message', (result: CheckpointResult) => this.#settle(result));
     worker.on('error', (err: Error) => {

@@ -16,7 +16,9 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../log.ts';
 import { STORE_FAULT_TEXT, type StoreFaultReason, type StoreHealth } from '../store-health.ts';
 import { errorMessageOf, faultOf, fileIdentity, sameFile, SqliteConnection, type FileIdentity } from './sqlite-connection.ts';
-import type { QuickCheckResult } from './sqlite-quick-check-worker.ts';
+
+/** The quick-check worker's one answer (sqlite-quick-check-worker.js). */
+type QuickCheckResult = { ok: true } | { ok: false; corrupt: boolean; detail: string };
 
 export interface SqliteHealthOptions {
   /** Runs on the probe's connection once configured (as on every port's; tests cap `max_page_count`). */
@@ -120,7 +122,7 @@ export class SqliteStoreHealth {
   #startQuickCheck(): void {
     if (this.#quickCheck !== null || Date.now() < this.#nextQuickCheckAt) return;
     this.#nextQuickCheckAt = Date.now() + (this.#options.quickCheckEveryMs ?? DEFAULT_QUICK_CHECK_MS);
-    const worker = new Worker(new URL('./sqlite-quick-check-worker.ts', import.meta.url), { workerData: { path: this.#path } });
+    const worker = new Worker(new URL('./sqlite-quick-check-worker.js', import.meta.url), { workerData: { path: this.#path } });
     this.#quickCheck = worker;
     worker.unref();
     worker.once('message', (result: QuickCheckResult) => {
