@@ -42,6 +42,7 @@ import type { ChangeStore } from '../../src/store/change-store.ts';
 import { openMongoStores } from '../../src/store/mongo/mongo-store-adapter.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 import { registry } from '../../src/app/registry.ts';
+import { boundHeapGrowth } from '../../src/heap-growth.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -85,6 +86,8 @@ const BARE_ANSWER = { allow: true, reasons: [], conditions: [], policyVersion: '
 
 /** Child process: the real app (validate) or the same fastify setup with a constant route (bare). */
 async function serve(storePath: string, route: Route): Promise<void> {
+  // As src/main.ts sets it for every changegate process (both routes alike).
+  boundHeapGrowth();
   const store = await openStore(storePath);
   const metrics = createMetrics();
   const instance = ServiceNowInstance.parse({ id: INSTANCE_ID, system: 'servicenow', baseUrl: 'https://bench.service-now.com', auth });
