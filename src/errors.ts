@@ -41,6 +41,7 @@ export const ERROR_CODES = {
   CG_NOT_FOUND: { kind: 'input', status: 404, doc: 'The requested change or resource does not exist in the mirror.' },
   CG_UNAUTHORIZED: { kind: 'input', status: 401, doc: 'An API request carried no bearer token, or one that is not in server.apiTokens (answered 401).' },
   CG_SYNC_BUSY: { kind: 'transient', status: 409, doc: 'A sync of the same instance is already running; this one was not started.' },
+  CG_SHUTTING_DOWN: { kind: 'transient', status: 503, doc: 'The process is shutting down: a sync in progress stopped at once (what its pages stored stays stored, cursor included; the next run resumes there) and no new run starts.' },
   CG_LEASE_LOST: { kind: 'transient', status: 409, doc: 'This process does not hold the lease of the instance any more (it lapsed, a renewal failed, or another replica holds a newer one): its run stopped, and a write under the old fencing token was refused with nothing of it stored.' },
   CG_STORE_BUSY: { kind: 'transient', status: 503, doc: 'Another process held the store\'s write lock past the retry bound (2 s); nothing was stored. Answered 503 with Retry-After; /readyz says `locked` while it lasts.' },
   CG_STORE_UNAVAILABLE: { kind: 'config', status: 503, doc: 'The store cannot keep data: its file was deleted or replaced, a page is corrupt, or the disk is full (`details.reason`). Answered 503 with Retry-After; /readyz says why.' },

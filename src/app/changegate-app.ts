@@ -83,7 +83,10 @@ export interface ChangegateApp {
   /** Start the HTTP server and the schedules (`serve`). Returns the listening URL. */
   serve(options?: { runNow?: boolean }): Promise<string>;
   server(): FastifyInstance;
+  /** Stops everything, waiting for the work in flight (syncs stop at once: see SyncEngine.stop), then closes the store. */
   close(): Promise<void>;
+  /** What `close()` is waiting for now (e.g. "the ticket write-backs in progress to finish"); null when it is not closing or has closed. */
+  closing(): string | null;
 }
 
 export interface CreateAppOptions {
@@ -170,6 +173,8 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
   // The pass over changes owed an assessment (built below, once the runner exists) and whether `serve` has started it.
   let owed: OwedAssessments;
   let serving = false;
+  // What close() waits for now (null: not closing).
+  let closingStep: string | null = null;
   let replicaTimer: NodeJS.Timeout | null = null;
   // On a shared store another replica may be the one syncing an instance: the validate endpoint judges the
   // mirror's staleness by the last success any of them recorded (read every renewEvery), not this process's alone.
@@ -392,23 +397,31 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
       demoEvents?.start();
       return url;
     },
+    closing: () => closingStep,
     async close() {
-      await demoEvents?.stop();
-      await scheduler.stop();
-      await pullScheduler.stop();
-      await reassessor.stop();
-      await owed.stop();
-      if (app) await app.close();
-      await processor.stop();
-      await eventProcessor.stop();
-      await engine.idle();
+      // Each step names what shutdown waits for, so a shutdown past its deadline says where it hung.
+      const step = async (what: string, work: () => Promise<unknown> | undefined): Promise<void> => {
+        closingStep = what;
+        await work();
+      };
+      await step('the demo event stories to stop', () => demoEvents?.stop());
+      await step('the sync schedules to stop', () => scheduler.stop());
+      await step('the event pulls to stop', () => pullScheduler.stop());
+      await step('the clock re-assessment to stop', () => reassessor.stop());
+      await step('the pass over owed assessments to stop', () => owed.stop());
+      // Before the HTTP server: a request that asked for a sync waits for that run, which stops here at once.
+      await step('the syncs in progress to stop', () => engine.stop());
+      await step('the HTTP requests in progress to finish', () => app?.close());
+      await step('the webhook deliveries in progress to finish', () => processor.stop());
+      await step('the event deliveries in progress to finish', () => eventProcessor.stop());
       if (replicaTimer !== null) clearInterval(replicaTimer);
-      await outboxWorker.stop();
+      await step('the ticket write-backs in progress to finish', () => outboxWorker.stop());
       // After the runs ended: another replica takes the instances at once, not when the leases lapse.
-      await leases.stop();
-      await storeHealth.stop();
-      await stores.close();
-      if (demo) await demo.close();
+      await step('the leases to be released', () => leases.stop());
+      await step('the store health checks to stop', () => storeHealth.stop());
+      await step('the store to close', () => stores.close());
+      await step('the demo instances to close', () => demo?.close());
+      closingStep = null;
     },
   };
 }

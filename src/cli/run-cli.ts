@@ -37,6 +37,19 @@ async function waitForSignal(): Promise<void> {
   });
 }
 
+/** Whether `closing` finishes within `ms` (a rejection propagates, as an awaited close would). */
+async function closesWithin(closing: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([closing.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const str = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
 
 async function runCommand(spec: CommandSpec, args: readonly string[], registry: ConnectorRegistry): Promise<number> {
@@ -58,8 +71,12 @@ async function runCommand(spec: CommandSpec, args: readonly string[], registry: 
       await app.serve();
       await waitForSignal();
       app.logger.info('shutting down');
-      await app.close();
-      return 0;
+      const deadline = loaded.config.server.shutdownTimeout;
+      if (await closesWithin(app.close(), deadline)) return 0;
+      // Whatever hangs may hold the event loop open for ever: a supervisor would kill the process later and say nothing.
+      const waitingFor = app.closing() ?? 'nothing it can name';
+      app.logger.error({ waitingFor, shutdownTimeoutMs: deadline }, `shutdown did not finish within ${deadline} ms (server.shutdownTimeout): still waiting for ${waitingFor}; exiting with status 1`);
+      process.exit(1);
     }
     case 'sync':
       return runSync(registry, { full: values['full'] === true, json, ...(config ? { config } : {}), ...(str(values['instance']) ? { instance: str(values['instance']) as string } : {}) }, process.stdout, stderr);

@@ -34,6 +34,9 @@ export const ServerConfig = z
       .describe('host:port the HTTP API listens on (CHANGEGATE_LISTEN wins).'),
     /** Bearer tokens `/v1/validate` and `/v1/changes` require (webhooks are signed instead); several allow rotation. Empty: open. */
     apiTokens: z.array(Secret).default([]).describe('Bearer tokens /v1/validate and /v1/changes require; several allow rotation; empty: open (CHANGEGATE_API_TOKENS wins).'),
+    shutdownTimeout: Duration.default(30_000).describe(
+      'How long `serve` waits, after SIGTERM or SIGINT, for the work in flight (HTTP requests, ticket write-backs, webhook deliveries; syncs stop at once) before it exits with status 1 naming what it waited for, e.g. 30s. Keep it below the supervisor\'s own kill timeout.',
+    ),
   })
   .strict();
 

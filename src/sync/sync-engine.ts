@@ -121,6 +121,8 @@ export class SyncEngine {
   readonly #locks: RunLocks;
   readonly #owner: string;
   readonly #readiness: Readiness;
+  /** Aborted by `stop()`: every run in flight stops at its next request or page, and no run starts after it. */
+  readonly #stopping = new AbortController();
 
   constructor(deps: SyncEngineDeps) {
     this.#deps = deps;
@@ -143,9 +145,24 @@ export class SyncEngine {
     return [...this.#instances.keys()];
   }
 
-  /** Resolves when no run is in progress (used on shutdown before the store closes). */
+  /** Resolves when no run is in progress. */
   async idle(): Promise<void> {
     await Promise.allSettled(this.#running.values());
+  }
+
+  /**
+   * For shutdown: each run in flight stops at once (its request in flight is
+   * aborted; what its pages stored stays stored, cursor included, so the next
+   * run resumes there) and fails with CG_SHUTTING_DOWN; a run asked for after
+   * this is refused the same way. The pass over what a stopped run left owed is
+   * skipped: those changes stay owed in the store, for the next process's owed
+   * pass. Resolves once no run is in progress.
+   */
+  async stop(): Promise<void> {
+    if (!this.#stopping.signal.aborted) {
+      this.#stopping.abort(new ChangegateError('CG_SHUTTING_DOWN', 'the process is shutting down: the sync stopped; what it stored stays stored and the next run resumes from its cursor'));
+    }
+    await this.idle();
   }
 
   /** A run of the instance is in progress in this process. */
@@ -170,6 +187,9 @@ export class SyncEngine {
     }
     const current = this.#running.get(instance);
     if (current && options.join) return current;
+    if (this.#stopping.signal.aborted) {
+      return Promise.reject(new ChangegateError('CG_SHUTTING_DOWN', `the process is shutting down: no sync of "${instance}" starts`, { details: { instance } }));
+    }
     const run = this.#locked(settings, options);
     if (current === undefined) {
       this.#running.set(instance, run);
@@ -209,7 +229,9 @@ export class SyncEngine {
     }
     this.#readiness.runStarted(instance);
     try {
-      const report = await this.#run(settings, lease === null ? options : { ...options, signal: options.signal ? AbortSignal.any([options.signal, lease.signal]) : lease.signal }, held, lease);
+      // Stopped by whichever comes first: the caller, a lost lease, shutdown.
+      const signals = [this.#stopping.signal, ...(options.signal ? [options.signal] : []), ...(lease === null ? [] : [lease.signal])];
+      const report = await this.#run(settings, { ...options, signal: AbortSignal.any(signals) }, held, lease);
       this.#readiness.runFinished(instance, this.#now());
       return report;
     } catch (err) {
@@ -253,8 +275,13 @@ export class SyncEngine {
         streams.push(await this.#syncStream(settings, stream.name, started, options, stored, held, lease, last));
       }
     } catch (err) {
-      // A lost lease is why the run stopped, whatever the aborted request threw.
-      const error = asChangegateError(lease?.signal.aborted === true ? lease.signal.reason : err);
+      // A lost lease or shutdown is why the run stopped, whatever the aborted request threw.
+      const error = asChangegateError(lease?.signal.aborted === true ? lease.signal.reason : this.#stopping.signal.aborted ? this.#stopping.signal.reason : err);
+      if (error.code === 'CG_SHUTTING_DOWN') {
+        this.#deps.metrics.syncRuns.inc({ instance, outcome: 'stopped' });
+        log.info({ code: error.code }, `sync of ${instance} stopped for shutdown; what it stored stays stored, and the next run resumes from its cursor`);
+        throw error;
+      }
       // The store saw a newer fence: the keeper lets the lease go, so this process stops seeking to work the instance under it.
       if (lease !== null && error.code === 'CG_LEASE_LOST') this.#deps.leases?.refused(instance, lease.fence);
       this.#deps.metrics.syncRuns.inc({ instance, outcome: 'failed' });
@@ -264,7 +291,8 @@ export class SyncEngine {
     } finally {
       stopTimer();
       // After every stream, so a change is judged with the approvals and notes this run brought.
-      if (stored.any) await this.#notifyOwed(instance);
+      // Not on shutdown: what this run wrote stays owed in the store, and the next process's owed pass judges it.
+      if (stored.any && !this.#stopping.signal.aborted) await this.#notifyOwed(instance);
     }
     this.#deps.metrics.syncRuns.inc({ instance, outcome: 'ok' });
     const succeeded = clock();

@@ -156,6 +156,73 @@ describe('sync engine', () => {
   });
 });
 
+describe('sync engine: shutdown', () => {
+  function withHook(source: FakeSource) {
+    const store = SqliteChangeStore.open(':memory:');
+    stores.push(store);
+    const told: { ids: number; midRun: boolean }[] = [];
+    const engine = new SyncEngine({
+      store,
+      logger: pino({ level: 'silent' }),
+      metrics: createMetrics({ defaultMetrics: false }),
+      clock: () => new Date('2026-01-01T00:00:00Z'),
+      onChangesWritten: async (_instance, ids, context) => {
+        told.push({ ids: ids.length, midRun: context?.midRun === true });
+      },
+    });
+    engine.register({ connector: source, pageSize: 10, overlapMs: 60_000 });
+    return { store, engine, told };
+  }
+
+  it('stops a run in progress at the page being read, keeping the pages it stored and leaving their changes owed', async () => {
+    const source = new FakeSource();
+    for (let i = 0; i < 30; i++) source.upsert(`r${String(i).padStart(2, '0')}`, at(1, i));
+    const { store, engine, told } = withHook(source);
+    let stopped: Promise<void> | null = null;
+    // The next page is asked for before the current one is stored: the third request comes while the
+    // second page waits to be stored, and the process is told to stop then.
+    source.beforePage = (n) => {
+      if (n === 2) stopped = engine.stop();
+    };
+    const error = await engine.sync('fake').catch((err: unknown) => err);
+    expect(isChangegateError(error, 'CG_SHUTTING_DOWN')).toBe(true);
+    await stopped;
+    // The first page and its cursor are kept; the page that arrived during shutdown is not stored.
+    expect(await store.countChanges('fake')).toBe(10);
+    expect(await store.getCursor('fake', 'changes')).toEqual({ updatedAt: at(1, 9), id: 'r09' });
+    // Its changes were judged as the page was stored; no end-of-run pass was started during shutdown.
+    expect(told).toEqual([{ ids: 10, midRun: true }]);
+    expect(await store.listOwedAssessments({ instance: 'fake', limit: 100 })).toHaveLength(10);
+  });
+
+  it('aborts a request the source never answers, so shutdown does not wait on it', async () => {
+    const source = new FakeSource();
+    source.upsert('a', at(1));
+    const asked = Promise.withResolvers<void>();
+    // A source that hangs: it answers only by failing once the request's signal is aborted.
+    source.readPage = (request) => {
+      asked.resolve();
+      return new Promise((_resolve, reject) => request.signal?.addEventListener('abort', () => reject(request.signal?.reason as Error)));
+    };
+    const { engine } = withHook(source);
+    const run = engine.sync('fake').catch((err: unknown) => err);
+    await asked.promise;
+    await engine.stop();
+    expect(isChangegateError(await run, 'CG_SHUTTING_DOWN')).toBe(true);
+  });
+
+  it('refuses a run asked for after shutdown began', async () => {
+    const source = new FakeSource();
+    source.upsert('a', at(1));
+    const { store, engine } = withHook(source);
+    await engine.stop();
+    const error = await engine.sync('fake').catch((err: unknown) => err);
+    expect(isChangegateError(error, 'CG_SHUTTING_DOWN')).toBe(true);
+    expect(source.requests).toHaveLength(0);
+    expect(await store.countChanges('fake')).toBe(0);
+  });
+});
+
 const T0 = '2026-01-01T00:00:00Z';
 
 function withLocks(source: FakeSource, locks: InProcessRunLocks, clock: () => Date) {
