@@ -32,8 +32,14 @@ function exitCodeFor(error: ChangegateError): number {
 
 async function waitForSignal(): Promise<void> {
   await new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
+    const first = (): void => {
+      // A second signal, of either kind, meets no listener: its default action ends the process at once.
+      process.off('SIGINT', first);
+      process.off('SIGTERM', first);
+      resolve();
+    };
+    process.on('SIGINT', first);
+    process.on('SIGTERM', first);
   });
 }
 

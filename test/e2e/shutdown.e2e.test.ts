@@ -84,20 +84,33 @@ describe('serve: shutdown', () => {
     expect(messages(serve)).toContain('sync of sn-silent stopped for shutdown; what it stored stays stored, and the next run resumes from its cursor');
   }, 60_000);
 
-  it('exits with status 1 at server.shutdownTimeout, naming what it still waited for', async () => {
-    const instance = await silentInstance();
-    const serve = await serveWith(instance.url, { shutdownTimeout: '1s' });
-    // A request whose body never arrives keeps the HTTP server from closing.
-    const port = Number(new URL(serve.url).port);
-    const socket = connect(port, '127.0.0.1');
+  /** A request whose body never arrives: it keeps the HTTP server from closing. */
+  async function hangingRequest(serve: ServeChild): Promise<void> {
+    const socket = connect(Number(new URL(serve.url).port), '127.0.0.1');
     cleanups.push(() => void socket.destroy());
     await new Promise<void>((connected) => socket.once('connect', connected));
     socket.write('POST /v1/validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"chan');
     await new Promise((wait) => setTimeout(wait, 300));
+  }
+
+  it('exits with status 1 at server.shutdownTimeout, naming what it still waited for', async () => {
+    const instance = await silentInstance();
+    const serve = await serveWith(instance.url, { shutdownTimeout: '1s' });
+    await hangingRequest(serve);
     serve.child.kill('SIGTERM');
     const exit = await serve.exited;
     expect(exit).toEqual({ code: 1, signal: null });
     const late = serve.lines().find((l) => String(l['msg']).startsWith('shutdown did not finish within 1000 ms'));
     expect(late?.['waitingFor']).toBe('the HTTP requests in progress to finish');
+  }, 60_000);
+
+  it('ends at once on a second signal, of either kind, while shutdown waits', async () => {
+    const instance = await silentInstance();
+    const serve = await serveWith(instance.url, { shutdownTimeout: '60s' });
+    await hangingRequest(serve);
+    serve.child.kill('SIGTERM');
+    await until('shutdown to begin', 10_000, async () => (messages(serve).includes('shutting down') ? true : undefined));
+    serve.child.kill('SIGINT');
+    expect(await serve.exited).toEqual({ code: null, signal: 'SIGINT' });
   }, 60_000);
 });
