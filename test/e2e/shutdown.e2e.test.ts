@@ -14,7 +14,7 @@ import { freePort, spawnServe, until, type ServeChild } from '../support/serve-c
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  for (const cleanup of cleanups.splice(0).toReversed()) await cleanup();
 });
 
 /**
@@ -68,6 +68,15 @@ async function serveWith(instanceUrl: string, server: Record<string, unknown> = 
   return serve;
 }
 
+/** A request whose body never arrives: it keeps the HTTP server from closing. */
+async function hangingRequest(serve: ServeChild): Promise<void> {
+  const socket = connect(Number(new URL(serve.url).port), '127.0.0.1');
+  cleanups.push(() => void socket.destroy());
+  await new Promise<void>((connected) => socket.once('connect', connected));
+  socket.write('POST /v1/validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"chan');
+  await new Promise((wait) => setTimeout(wait, 300));
+}
+
 const messages = (serve: ServeChild): string[] => serve.lines().map((l) => String(l['msg']));
 
 describe('serve: shutdown', () => {
@@ -83,15 +92,6 @@ describe('serve: shutdown', () => {
     expect(Date.now() - signalled).toBeLessThan(15_000);
     expect(messages(serve)).toContain('sync of sn-silent stopped for shutdown; what it stored stays stored, and the next run resumes from its cursor');
   }, 60_000);
-
-  /** A request whose body never arrives: it keeps the HTTP server from closing. */
-  async function hangingRequest(serve: ServeChild): Promise<void> {
-    const socket = connect(Number(new URL(serve.url).port), '127.0.0.1');
-    cleanups.push(() => void socket.destroy());
-    await new Promise<void>((connected) => socket.once('connect', connected));
-    socket.write('POST /v1/validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"chan');
-    await new Promise((wait) => setTimeout(wait, 300));
-  }
 
   it('exits with status 1 at server.shutdownTimeout, naming what it still waited for', async () => {
     const instance = await silentInstance();

@@ -156,24 +156,24 @@ describe('sync engine', () => {
   });
 });
 
-describe('sync engine: shutdown', () => {
-  function withHook(source: FakeSource) {
-    const store = SqliteChangeStore.open(':memory:');
-    stores.push(store);
-    const told: { ids: number; midRun: boolean }[] = [];
-    const engine = new SyncEngine({
-      store,
-      logger: pino({ level: 'silent' }),
-      metrics: createMetrics({ defaultMetrics: false }),
-      clock: () => new Date('2026-01-01T00:00:00Z'),
-      onChangesWritten: async (_instance, ids, context) => {
-        told.push({ ids: ids.length, midRun: context?.midRun === true });
-      },
-    });
-    engine.register({ connector: source, pageSize: 10, overlapMs: 60_000 });
-    return { store, engine, told };
-  }
+function withHook(source: FakeSource) {
+  const store = SqliteChangeStore.open(':memory:');
+  stores.push(store);
+  const told: { ids: number; midRun: boolean }[] = [];
+  const engine = new SyncEngine({
+    store,
+    logger: pino({ level: 'silent' }),
+    metrics: createMetrics({ defaultMetrics: false }),
+    clock: () => new Date('2026-01-01T00:00:00Z'),
+    onChangesWritten: async (_instance, ids, context) => {
+      told.push({ ids: ids.length, midRun: context?.midRun === true });
+    },
+  });
+  engine.register({ connector: source, pageSize: 10, overlapMs: 60_000 });
+  return { store, engine, told };
+}
 
+describe('sync engine: shutdown', () => {
   it('stops a run in progress at the page being read, keeping the pages it stored and leaving their changes owed', async () => {
     const source = new FakeSource();
     for (let i = 0; i < 30; i++) source.upsert(`r${String(i).padStart(2, '0')}`, at(1, i));
