@@ -8,7 +8,7 @@ import { fieldRef, isBlank } from '../evidence.ts';
 import { describeRisk } from '../risk.ts';
 import type { RecordField } from '../rule-catalog.ts';
 import { formatDuration, formatUtc } from '../zoned-time.ts';
-import { defineGate, fail, listText, pass, pending, plannedWindow } from './gate.ts';
+import { defineGate, fail, listText, pass, pending, plannedWindow, plural } from './gate.ts';
 
 const FIELD_LABEL: Record<RecordField, string> = {
   title: 'title',
@@ -156,6 +156,14 @@ export const inMaintenanceWindow = defineGate({
   },
 });
 
+/**
+ * Overlapping changes the overlap gate names, in its reason and its evidence, in the order the neighbour lookup
+ * gives (most recently updated first); the others are counted. On a busy shared service a window can overlap
+ * dozens (the lookup returns up to 200): a verdict naming them all was a paragraph on the ticket, and each such
+ * assessment took tens of kilobytes in the ledger, the outbox and memory.
+ */
+export const OVERLAPS_NAMED = 10;
+
 export const noOverlap = defineGate({
   id: 'authorize.no-overlap',
   check({ change, ctx }, params) {
@@ -163,10 +171,12 @@ export const noOverlap = defineGate({
     if ('problem' in planned) return pending(`overlapping changes cannot be checked: ${planned.problem}`);
     const hits = overlaps(change, ctx.otherChanges, params.ignoreStates);
     if (hits.length === 0) return pass('no other change on the same service or CI overlaps the planned window');
-    const text = hits.map((o) => `${o.key} on ${listText(o.shared)} (${formatUtc(Date.parse(o.plannedStart))} – ${formatUtc(Date.parse(o.plannedEnd))})`);
+    const named = hits.slice(0, OVERLAPS_NAMED);
+    const text = named.map((o) => `${o.key} on ${listText(o.shared)} (${formatUtc(Date.parse(o.plannedStart))} – ${formatUtc(Date.parse(o.plannedEnd))})`);
+    const others = hits.length - named.length;
     return fail(
-      `the planned window overlaps ${listText(text)}`,
-      hits.map((o) => ({ kind: 'change', ref: o.key, summary: `planned ${o.plannedStart} – ${o.plannedEnd} on ${o.shared.join(', ')}`, url: null, at: o.plannedStart })),
+      others === 0 ? `the planned window overlaps ${listText(text)}` : `the planned window overlaps ${hits.length} changes: ${text.join(', ')} and ${plural(others, 'other')}`,
+      named.map((o) => ({ kind: 'change', ref: o.key, summary: `planned ${o.plannedStart} – ${o.plannedEnd} on ${o.shared.join(', ')}`, url: null, at: o.plannedStart })),
     );
   },
 });

@@ -89,6 +89,23 @@ describe('gates into assess and authorize', () => {
     expect(result.into).toBe(c.gate.split('.')[0]);
   });
 
+  it('names the first ten overlapping changes, in the order the lookup gave them, and counts the rest', () => {
+    const others = Array.from({ length: 15 }, (_, i) => other({ nativeId: `other-${i}`, key: `CHG00400${String(i).padStart(2, '0')}` }));
+    const result = gate('authorize.no-overlap', mirrored(), context(BEFORE, { otherChanges: others }));
+    expect(result.result).toBe('fail');
+    expect(result.reason).toMatch(/^the planned window overlaps 15 changes: CHG0040000 on Payments API and pay-gw-cluster-01 \(2026-03-10 23:00 UTC – 2026-03-10 23:59 UTC\), CHG0040001 on /);
+    expect(result.reason).toMatch(/CHG0040009 on [^,]+\) and 5 others$/);
+    expect(result.reason).not.toContain('CHG0040010');
+    expect(result.evidence.map((e) => e.ref)).toEqual(others.slice(0, 10).map((o) => o.key));
+  });
+
+  it('names every overlapping change when there are ten or fewer', () => {
+    const others = Array.from({ length: 10 }, (_, i) => other({ nativeId: `other-${i}`, key: `CHG00400${String(i).padStart(2, '0')}` }));
+    const result = gate('authorize.no-overlap', mirrored(), context(BEFORE, { otherChanges: others }));
+    expect(result.reason).toMatch(/^the planned window overlaps CHG0040000 on .* and CHG0040009 on Payments API and pay-gw-cluster-01 \(2026-03-10 23:00 UTC – 2026-03-10 23:59 UTC\)$/);
+    expect(result.evidence).toHaveLength(10);
+  });
+
   it('points at the empty fields in its evidence', () => {
     const result = gate('authorize.plans', mirrored({ plans: { implementation: 'x', backout: null, test: 'y' } }), context(BEFORE));
     expect(result.evidence.map((e) => e.ref)).toEqual(['plans.backout']);
