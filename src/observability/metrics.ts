@@ -28,7 +28,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   const registers = [registry];
   return {
     registry,
-    syncRuns: new Counter({ name: 'changegate_sync_runs_total', help: 'Sync runs by outcome (ok, failed, busy).', labelNames: ['instance', 'outcome'], registers }),
+    syncRuns: new Counter({ name: 'changegate_sync_runs_total', help: 'Sync runs by outcome (ok, failed, busy, stopped: by shutdown).', labelNames: ['instance', 'outcome'], registers }),
     syncRecords: new Counter({
       name: 'changegate_sync_records_total',
       help: 'Records read by a sync, by outcome (written, unchanged, stale, invalid).',

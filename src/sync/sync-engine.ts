@@ -406,7 +406,8 @@ export class SyncEngine {
     try {
       // By id, after the last one told: a change whose assessment fails stays owed without being told again in this run.
       let after: string | undefined;
-      for (;;) {
+      // On shutdown the pass stops between chunks: what it has not reached stays owed, for the next process.
+      while (!this.#stopping.signal.aborted) {
         const ids = await this.#deps.store.listOwedAssessments({ instance, limit: OWED_CHUNK, ...(after === undefined ? {} : { after }) });
         if (ids.length === 0) break;
         await hook(instance, ids);

@@ -156,7 +156,7 @@ describe('sync engine', () => {
   });
 });
 
-function withHook(source: FakeSource) {
+function withHook(source: FakeSource, options: { pageSize?: number; onTold?: (midRun: boolean) => void } = {}) {
   const store = SqliteChangeStore.open(':memory:');
   stores.push(store);
   const told: { ids: number; midRun: boolean }[] = [];
@@ -167,9 +167,10 @@ function withHook(source: FakeSource) {
     clock: () => new Date('2026-01-01T00:00:00Z'),
     onChangesWritten: async (_instance, ids, context) => {
       told.push({ ids: ids.length, midRun: context?.midRun === true });
+      options.onTold?.(context?.midRun === true);
     },
   });
-  engine.register({ connector: source, pageSize: 10, overlapMs: 60_000 });
+  engine.register({ connector: source, pageSize: options.pageSize ?? 10, overlapMs: 60_000 });
   return { store, engine, told };
 }
 
@@ -209,6 +210,23 @@ describe('sync engine: shutdown', () => {
     await asked.promise;
     await engine.stop();
     expect(isChangegateError(await run, 'CG_SHUTTING_DOWN')).toBe(true);
+  });
+
+  it('ends the pass over owed changes between chunks once shutdown begins', async () => {
+    const source = new FakeSource();
+    for (let i = 0; i < 1500; i++) source.upsert(`r${String(i).padStart(4, '0')}`, at(1 + Math.floor(i / 60), i % 60));
+    let stopped: Promise<void> | null = null;
+    // The hook judges nothing, so every change stays owed; shutdown begins during the pass's first chunk.
+    const { store, engine, told } = withHook(source, {
+      pageSize: 500,
+      onTold: (midRun) => {
+        if (!midRun) stopped ??= engine.stop();
+      },
+    });
+    await engine.sync('fake');
+    await stopped;
+    expect(told.filter((t) => !t.midRun)).toEqual([{ ids: 1000, midRun: false }]);
+    expect(await store.countChanges('fake')).toBe(1500);
   });
 
   it('refuses a run asked for after shutdown began', async () => {
