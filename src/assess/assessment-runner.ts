@@ -312,11 +312,12 @@ export class AssessmentRunner {
     const store = this.#deps.store;
     const instance = instanceOfChangeId(idOrKey);
     // A ticket key names no instance: the change is found first, then read again after its instance's version.
-    const id = instance === null ? (await store.getChange(idOrKey, { withoutRaw: true }))?.change.id : idOrKey;
+    const id = instance === null ? (await store.getChange(idOrKey, { withoutRaw: true, keep: false, children: { approvals: false, journal: false } }))?.change.id : idOrKey;
     if (id === undefined) return null;
     const asOf = await store.mirrorVersion(instance ?? (instanceOfChangeId(id) as string));
-    // Without the source payload: no gate, rule or note reads it, and the store serves it from its read cache.
-    const mirrored = await store.getChange(id, { withoutRaw: true });
+    // Without the source payload: no gate, rule or note reads it. A change is read once per run: a kept entry
+    // answers, but the read does not fill the cache (a sync's last pass would fill it with changes read once).
+    const mirrored = await store.getChange(id, { withoutRaw: true, keep: false });
     return mirrored === null ? null : { mirrored, asOf };
   }
 

@@ -86,6 +86,12 @@ export interface GetChangeOptions {
    * validate endpoint evaluates only the gates of one transition).
    */
   children?: { approvals: boolean; journal: boolean };
+  /**
+   * With `withoutRaw`: false reads for one use, leaving the read cache as it was (a kept entry
+   * still answers). The assessment runner reads each change once per run; kept, a sync's last
+   * pass filled the cache with changes nobody read again. Default true.
+   */
+  keep?: boolean;
 }
 
 /** Active changes that may collide with one change: same instance, a shared service or CI. */

@@ -42,6 +42,23 @@ export function describeChangeStoreReadsContract(name: string, open: () => Promi
         expect((await store.getChange(c.key, { withoutRaw: true }))?.change).toEqual({ ...v2, raw: null });
       });
 
+      it('reads a change for one use without keeping it, and answers such a read from a kept one', async () => {
+        const c = buildChange();
+        const approval = buildApproval();
+        await store.applyPage(I, S, [asChange(c), asApproval(approval)], null);
+        const once = { withoutRaw: true, keep: false } as const;
+        const first = await store.getChange(c.id, once);
+        const second = await store.getChange('CHG0030001', once);
+        expect(first).toEqual({ change: { ...c, raw: null }, approvals: [approval], journal: [] });
+        expect(second).toEqual(first);
+        // Not kept: each such read parses its own copy.
+        expect(second?.change).not.toBe(first?.change);
+        const kept = await store.getChange(c.id, { withoutRaw: true });
+        expect(kept).toEqual(first);
+        // A kept entry answers a read for one use too.
+        expect((await store.getChange(c.id, once))?.change).toBe(kept?.change);
+      });
+
       it('reads only the child records asked for, the others as empty lists', async () => {
         const c = buildChange();
         const approval = buildApproval();

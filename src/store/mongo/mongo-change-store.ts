@@ -137,7 +137,7 @@ export class MongoChangeStore implements ChangeStore {
 
   async getChange(idOrKey: string, options: GetChangeOptions = {}): Promise<MirroredChange | null> {
     return this.#run('getChange', { idOrKey }, async () => {
-      if (options.withoutRaw === true) return this.#getCore(idOrKey, options.instance, options.children);
+      if (options.withoutRaw === true) return this.#getCore(idOrKey, options.instance, options.children, options.keep ?? true);
       const doc = await this.#find(idOrKey, options.instance, { projection: { json: 1, instance: 1, nativeId: 1 } });
       if (doc === null) return null;
       const { approvals = true, journal = true } = options.children ?? {};
@@ -149,18 +149,26 @@ export class MongoChangeStore implements ChangeStore {
     });
   }
 
-  async #getCore(idOrKey: string, instance: string | undefined, wanted: GetChangeOptions['children']): Promise<MirroredChange | null> {
+  async #getCore(idOrKey: string, instance: string | undefined, wanted: GetChangeOptions['children'], keep: boolean): Promise<MirroredChange | null> {
     await this.#refresh();
     let entry = idOrKey.includes(':') ? this.#cache.byId(idOrKey) : undefined;
     if (entry !== undefined && instance !== undefined && entry.instance !== instance) entry = undefined;
     entry ??= this.#cache.byKey(idOrKey, instance);
+    const { approvals = true, journal = true } = wanted ?? {};
     if (entry === undefined) {
       const doc = await this.#find(idOrKey, instance, CORE);
       if (doc === null) return null;
-      entry = this.#cache.add(JSON.parse(doc.core) as Change, doc.instance, doc.nativeId, doc.core.length);
+      const change = JSON.parse(doc.core) as Change;
+      if (!keep) {
+        return {
+          change,
+          approvals: approvals ? await this.#children<Approval>(this.#c.approvals, doc.instance, doc.nativeId) : [],
+          journal: journal ? await this.#children<JournalEntry>(this.#c.journal, doc.instance, doc.nativeId) : [],
+        };
+      }
+      entry = this.#cache.add(change, doc.instance, doc.nativeId, doc.core.length);
       if (entry.change.id !== idOrKey) this.#cache.rememberKey(idOrKey, instance, entry.change.id);
     }
-    const { approvals = true, journal = true } = wanted ?? {};
     if (approvals) entry.approvals ??= deepFreeze(await this.#children<Approval>(this.#c.approvals, entry.instance, entry.nativeId));
     if (journal) entry.journal ??= deepFreeze(await this.#children<JournalEntry>(this.#c.journal, entry.instance, entry.nativeId));
     return { change: entry.change, approvals: (approvals ? entry.approvals : []) as Approval[], journal: (journal ? entry.journal : []) as JournalEntry[] };

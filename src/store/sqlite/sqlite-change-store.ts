@@ -309,7 +309,7 @@ export class SqliteChangeStore implements ChangeStore {
 
   async getChange(idOrKey: string, options: GetChangeOptions = {}): Promise<MirroredChange | null> {
     return this.#conn.read('getChange', { idOrKey }, () => {
-      if (options.withoutRaw === true) return this.#getCore(idOrKey, options.instance, options.children);
+      if (options.withoutRaw === true) return this.#getCore(idOrKey, options.instance, options.children, options.keep ?? true);
       const s = this.#stmt;
       const row = this.#findRow(idOrKey, options.instance, [s.changeById, s.changeByKey, s.changeByKeyOn]);
       if (row === undefined) return null;
@@ -323,19 +323,23 @@ export class SqliteChangeStore implements ChangeStore {
   }
 
   /** A change without its payload, from the read cache when the mirror has not changed since it was read. */
-  #getCore(idOrKey: string, instance: string | undefined, wanted: GetChangeOptions['children']): MirroredChange | null {
+  #getCore(idOrKey: string, instance: string | undefined, wanted: GetChangeOptions['children'], keep: boolean): MirroredChange | null {
     this.#cache.refresh();
     let entry = idOrKey.includes(':') ? this.#cache.byId(idOrKey) : undefined;
     if (entry !== undefined && instance !== undefined && entry.instance !== instance) entry = undefined;
     entry ??= this.#cache.byKey(idOrKey, instance);
+    const { approvals = true, journal = true } = wanted ?? {};
     if (entry === undefined) {
       const s = this.#stmt;
       const row = this.#findRow(idOrKey, instance, [s.coreById, s.coreByKey, s.coreByKeyOn]);
       if (row === undefined) return null;
-      entry = this.#cache.add(JSON.parse(row.json) as Change, row.instance, row.native_id, row.json.length);
+      const change = JSON.parse(row.json) as Change;
+      if (!keep) {
+        return { change, approvals: approvals ? this.#approvalsOf(row.instance, row.native_id) : [], journal: journal ? this.#journalOf(row.instance, row.native_id) : [] };
+      }
+      entry = this.#cache.add(change, row.instance, row.native_id, row.json.length);
       if (entry.change.id !== idOrKey) this.#cache.rememberKey(idOrKey, instance, entry.change.id);
     }
-    const { approvals = true, journal = true } = wanted ?? {};
     // Only what the caller reads: most validations need neither list and skip the statements entirely.
     if (approvals) entry.approvals ??= deepFreeze(this.#approvalsOf(entry.instance, entry.nativeId));
     if (journal) entry.journal ??= deepFreeze(this.#journalOf(entry.instance, entry.nativeId));
