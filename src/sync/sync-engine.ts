@@ -290,9 +290,9 @@ export class SyncEngine {
       throw error;
     } finally {
       stopTimer();
-      // After every stream, so a change is judged with the approvals and notes this run brought.
-      // Not on shutdown: what this run wrote stays owed in the store, and the next process's owed pass judges it.
-      if (stored.any && !this.#stopping.signal.aborted) await this.#notifyOwed(instance);
+      // After every stream, so a change is judged with the approvals and notes this run brought
+      // (on shutdown, not at all or only in part: see #notifyOwed).
+      if (stored.any) await this.#notifyOwed(instance);
     }
     this.#deps.metrics.syncRuns.inc({ instance, outcome: 'ok' });
     const succeeded = clock();
@@ -406,7 +406,7 @@ export class SyncEngine {
     try {
       // By id, after the last one told: a change whose assessment fails stays owed without being told again in this run.
       let after: string | undefined;
-      // On shutdown the pass stops between chunks: what it has not reached stays owed, for the next process.
+      // On shutdown the pass does not start, or stops between chunks: what it has not reached stays owed, for the next process.
       while (!this.#stopping.signal.aborted) {
         const ids = await this.#deps.store.listOwedAssessments({ instance, limit: OWED_CHUNK, ...(after === undefined ? {} : { after }) });
         if (ids.length === 0) break;
