@@ -47,6 +47,34 @@ describe('SQLite checkpointer', () => {
     }
   });
 
+  it('leaves a burst of 20,000 pages between two of its looks to the worker: no commit checkpoints on the event loop', async () => {
+    // A first sync appends thousands of pages a second, and the log restarts only when a write finds all of it
+    // copied. At the old connection threshold of 16,384 pages, the commit that crossed it copied the log itself.
+    const db = new DatabaseSync(path);
+    configureConnection(db, false);
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)');
+    const insert = db.prepare('INSERT INTO t (body) VALUES (?)');
+    for (let batch = 0; batch < 100; batch++) {
+      db.exec('BEGIN');
+      for (let i = 0; i < 200; i++) insert.run('x'.repeat(4_000));
+      db.exec('COMMIT');
+    }
+    try {
+      // Nothing of the rows reached the file: no commit checkpointed.
+      expect(statSync(path).size).toBeLessThan(64 * 1024);
+      expect(statSync(`${path}-wal`).size).toBeGreaterThan(20_000 * 4_096);
+      const checkpointer = SqliteCheckpointer.start(path, { everyMs: 60_000 });
+      try {
+        await checkpointer.tick();
+        expect(statSync(path).size).toBeGreaterThan(20_000 * 4_000);
+      } finally {
+        await checkpointer.close();
+      }
+    } finally {
+      db.close();
+    }
+  });
+
   it('does nothing while the log is short, and starts no worker', async () => {
     const db = new DatabaseSync(path);
     configureConnection(db, false);

@@ -4,6 +4,9 @@
 // watches the log's size and, once it passes `thresholdBytes`, has a worker
 // thread copy it back into the file (sqlite-checkpoint-worker.js). The worker
 // starts on the first need: a short command that writes little never starts it.
+// SQLite reuses the log file from its start rather than shrinking it, so once
+// it has passed the threshold every look runs a checkpoint; one with nothing
+// new to copy reads a few pages and writes none.
 // Should the worker fail, the raised threshold still bounds the log.
 
 import { stat } from 'node:fs/promises';

@@ -311,11 +311,16 @@ export const MIGRATIONS: readonly string[] = [
 ];
 
 /**
- * A connection's own checkpoint threshold, in pages (SQLite's default is 1,000). The store bundle checkpoints
- * on a worker thread (sqlite-checkpointer.ts) long before this; it bounds the log should that worker fail, and
- * for a connection opened without the bundle.
+ * A connection's own checkpoint threshold, in pages (SQLite's default is 1,000): 256 MB of log. The store bundle
+ * checkpoints on a worker thread (sqlite-checkpointer.ts); this bounds the log should that worker fail, and for a
+ * connection opened without the bundle. It must stay well above what the log reaches while the worker keeps up,
+ * since past it every commit checkpoints on the committing thread, the event loop's. The log restarts from its
+ * start only when a write begins after a checkpoint has copied all of it, which a sync that writes without pause
+ * rarely allows: a first sync of 100,000 changes appended some 18,000 pages a second. At 16,384 pages its own
+ * commits checkpointed every few seconds, up to half a second each, and the sync took 15 to 20% longer (five runs
+ * against three, `mirror.bench.ts --phase e2e`). At this threshold that still happened about a dozen times in it.
  */
-export const FALLBACK_AUTOCHECKPOINT_PAGES = 16_384;
+export const FALLBACK_AUTOCHECKPOINT_PAGES = 65_536;
 
 /** Connection settings; run on every open, before the migrations. */
 export function configureConnection(db: DatabaseSync, inMemory: boolean, cacheKb = 16_384): void {
