@@ -18,18 +18,24 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
+/** A store connection that has committed `commits` transactions of `rowsPerCommit` rows of about a page each. */
+function storeWithRows(commits: number, rowsPerCommit: number): DatabaseSync {
+  const db = new DatabaseSync(path);
+  configureConnection(db, false);
+  db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)');
+  const insert = db.prepare('INSERT INTO t (body) VALUES (?)');
+  for (let batch = 0; batch < commits; batch++) {
+    db.exec('BEGIN');
+    for (let i = 0; i < rowsPerCommit; i++) insert.run('x'.repeat(4_000));
+    db.exec('COMMIT');
+  }
+  return db;
+}
+
 describe('SQLite checkpointer', () => {
   it('leaves commits as appends past 1,000 pages, and copies the log into the file on a worker once it is long', async () => {
-    const db = new DatabaseSync(path);
-    configureConnection(db, false);
-    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)');
-    const insert = db.prepare('INSERT INTO t (body) VALUES (?)');
     // About 8 MB in 40 commits: twice SQLite's default threshold, which would have checkpointed in a commit.
-    for (let batch = 0; batch < 40; batch++) {
-      db.exec('BEGIN');
-      for (let i = 0; i < 50; i++) insert.run('x'.repeat(4_000));
-      db.exec('COMMIT');
-    }
+    const db = storeWithRows(40, 50);
     const fileBefore = statSync(path).size;
     expect(statSync(`${path}-wal`).size).toBeGreaterThan(4 * 1024 * 1024);
     // Nothing of the rows reached the file: no commit checkpointed.
@@ -50,15 +56,7 @@ describe('SQLite checkpointer', () => {
   it('leaves a burst of 20,000 pages between two of its looks to the worker: no commit checkpoints on the event loop', async () => {
     // A first sync appends thousands of pages a second, and the log restarts only when a write finds all of it
     // copied. At the old connection threshold of 16,384 pages, the commit that crossed it copied the log itself.
-    const db = new DatabaseSync(path);
-    configureConnection(db, false);
-    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)');
-    const insert = db.prepare('INSERT INTO t (body) VALUES (?)');
-    for (let batch = 0; batch < 100; batch++) {
-      db.exec('BEGIN');
-      for (let i = 0; i < 200; i++) insert.run('x'.repeat(4_000));
-      db.exec('COMMIT');
-    }
+    const db = storeWithRows(100, 200);
     try {
       // Nothing of the rows reached the file: no commit checkpointed.
       expect(statSync(path).size).toBeLessThan(64 * 1024);
