@@ -4,13 +4,13 @@
 // mapping) builds pulls that fetch, record and count as heartbeats, with the
 // token never reaching the log.
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { setupServer } from 'msw/node';
 import { pino } from 'pino';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { correlatorFor } from '../../src/app/event-correlator-for.ts';
 import { eventPullsFor } from '../../src/app/event-pulls-for.ts';
 import { registry } from '../../src/app/registry.ts';
@@ -73,6 +73,7 @@ events:
 
   it('builds pulls that fetch, record and beat, with the token read from its file and never logged', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cg-pulls-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const tokenFile = join(dir, 'gh-token');
     writeFileSync(tokenFile, 'ghp_fromfile\n');
     const servicesFile = join(dir, 'services.yaml');

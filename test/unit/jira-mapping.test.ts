@@ -1,7 +1,7 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { adfToPlainText } from '../../connectors/jira/adf-text.ts';
 import { resolveFieldRefs } from '../../connectors/jira/jira-fields.ts';
 import { flagOf, optionOf, refOf, textListOf, textOf } from '../../connectors/jira/jira-field-value.ts';
@@ -32,6 +32,7 @@ describe('jira-mapping files', () => {
 
   it('names file, line and path of each mistake in an edited copy', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cg-jira-map-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'jira.acme.yaml');
     const text = readFileSync(DEFAULT_JIRA_MAPPING, 'utf8')
       .replace('  Implementing: implement', '  Implementing: implementing')
@@ -51,6 +52,7 @@ describe('jira-mapping files', () => {
 
   it('refuses a stand-in for a field the mapping names, saying which to drop', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cg-jira-map-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'jira.team.yaml');
     writeFileSync(file, readFileSync(DEFAULT_JIRA_MAPPING, 'utf8').replace(/^  assignmentGroup: null .*$/m, '  assignmentGroup: Team'));
     const [result] = validateMappingFiles(file, mappingKindsOf(registry));

@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { loadConfig, parseConfigText } from '../../src/config/load-config.ts';
 import { ChangegateError } from '../../src/errors.ts';
 import { registry } from '../../src/app/registry.ts';
@@ -141,6 +141,7 @@ instances:
     expect(loadConfig(registry, { env: {} }).file).toBeNull();
     expect(caught(() => loadConfig(registry, { path: '/nonexistent/changegate.yaml', env: {} })).code).toBe('CG_CONFIG_NOT_FOUND');
     const dir = mkdtempSync(join(tmpdir(), 'cg-config-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'changegate.yaml');
     writeFileSync(file, 'store: { kind: sqlite, path: x.db }\n');
     expect(loadConfig(registry, { env: { CHANGEGATE_CONFIG: file } })).toMatchObject({ file, config: { store: { path: 'x.db' } } });
@@ -150,6 +151,7 @@ instances:
     const env = { CHANGEGATE_LISTEN: '127.0.0.1:18080', CHANGEGATE_API_TOKENS: 'first-token, second-token' };
     expect(loadConfig(registry, { env })).toMatchObject({ file: null, config: { server: { listen: '127.0.0.1:18080', apiTokens: ['first-token', 'second-token'] } } });
     const dir = mkdtempSync(join(tmpdir(), 'cg-config-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'changegate.yaml');
     writeFileSync(file, 'server: { listen: 0.0.0.0:9000, apiTokens: [from-file] }\n');
     expect(loadConfig(registry, { path: file, env: { CHANGEGATE_LISTEN: '127.0.0.1:9001' } }).config.server).toMatchObject({ listen: '127.0.0.1:9001', apiTokens: ['from-file'] });
