@@ -145,7 +145,21 @@ export function decisionHash(a: Assessment): string {
 }
 
 export function writeBackKey(changeId: string, revision: number, hash: string, action: 'set-verdict' | 'comment'): string {
-  return `${changeId}@${revision}:${hash.slice(0, 16)}:${action}`;
+  const [digest = '', again] = hash.split(RECURRENCE);
+  return `${changeId}@${revision}:${digest.slice(0, 16)}${again === undefined ? '' : `${RECURRENCE}${again}`}:${action}`;
+}
+
+/**
+ * Marks an outcome stored again at a revision that had it before a different one (`<hash>~<n>`): the approval
+ * given and then reset, a neighbour booked into the window and moved out again, all without a new revision.
+ * The assessment, its write-back and its ledger entry are keyed by (revision, outcome); under the plain hash
+ * all three would be taken for the first time's, and the ticket would keep the outcome in between.
+ */
+const RECURRENCE = '~';
+
+/** The outcome a stored hash stands for, with any recurrence mark dropped. */
+function outcomeOf(stored: string | undefined): string | undefined {
+  return stored?.split(RECURRENCE)[0];
 }
 
 export class AssessmentRunner {
@@ -321,6 +335,15 @@ export class AssessmentRunner {
     return mirrored === null ? null : { mirrored, asOf };
   }
 
+  /**
+   * `outcome`, or `outcome~n` when this revision stored it before another (n: the revision's assessments so far,
+   * so each recurrence is new, and a replay after a crash repeats it). Read only when the outcome moved within a revision.
+   */
+  async #recurrence(changeId: string, revision: number, outcome: string): Promise<string> {
+    const atRevision = (await this.#deps.assessments.listAssessments(changeId)).filter((a) => a.revision === revision);
+    return atRevision.some((a) => outcomeOf(a.outcomeHash) === outcome) ? `${outcome}${RECURRENCE}${atRevision.length}` : outcome;
+  }
+
   async #assess(idOrKey: string, options: AssessOptions, batch: Pending[] | null): Promise<RunResult> {
     const deps = this.#deps;
     const read = await this.#read(idOrKey);
@@ -397,11 +420,12 @@ export class AssessmentRunner {
       if (result.enqueued.length > 0) deps.onEnqueued?.();
       return result;
     }
-    const hash = outcomeHash(assessment);
+    const outcome = outcomeHash(assessment);
     result.status = 'assessed';
     result.assessment = assessment;
-    result.outcomeChanged = last?.outcomeHash !== hash;
-    const write = wanted && shown?.outcomeHash !== hash;
+    result.outcomeChanged = outcomeOf(last?.outcomeHash) !== outcome;
+    const write = wanted && outcomeOf(shown?.outcomeHash) !== outcome;
+    const hash = result.outcomeChanged && last?.revision === revision ? await this.#recurrence(change.id, revision, outcome) : outcome;
     const outbox: NewOutboxItem[] = [];
     if (write) {
       const names = namerFor(change, deps.stateNames?.(change.instance));
@@ -420,7 +444,7 @@ export class AssessmentRunner {
       inputHash,
       evaluatedAt: assessment.evaluatedAt,
       // An unchanged outcome is already on the ticket: this assessment stands for it too.
-      wroteBack: write || (wanted && shown?.outcomeHash === hash),
+      wroteBack: write || (wanted && outcomeOf(shown?.outcomeHash) === outcome),
       assessment,
     };
     // Stored in this order (assessment-writes.ts): write-back queued, then the ledger entry, then the assessment,

@@ -5,9 +5,9 @@
 // never enforces history before the first assessment, and does not fight a
 // ticket that has moved on.
 
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import type { StreamItem } from '../../src/kit/connector.ts';
-import { AssessmentRunner } from '../../src/assess/assessment-runner.ts';
+import { AssessmentRunner, type RunResult } from '../../src/assess/assessment-runner.ts';
 import type { Change, JournalEntry } from '../../src/domain/change.ts';
 import { createLogger } from '../../src/log.ts';
 import { loadPolicy } from '../../src/policy/policy-config.ts';
@@ -16,8 +16,9 @@ import type { EnforcementMode } from '../../src/store/assessment-store.ts';
 import type { ChangeStore } from '../../src/store/change-store.ts';
 import { SqliteAssessmentStore } from '../../src/store/sqlite/sqlite-assessment-store.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
+import { SqliteEvidenceStore } from '../../src/store/sqlite/sqlite-evidence-store.ts';
 import { SqliteOutboxStore } from '../../src/store/sqlite/sqlite-outbox-store.ts';
-import { buildChange, buildJournalEntry, sysId } from '../support/change-builder.ts';
+import { at, buildApproval, buildChange, buildJournalEntry, sysId } from '../support/change-builder.ts';
 
 const policy = loadPolicy();
 const NOW = new Date('2026-03-02T12:00:00Z');
@@ -66,6 +67,11 @@ async function mirror(overrides: Partial<Change>, journal: JournalEntry[] = []):
   const items: StreamItem[] = [{ kind: 'change', change }, ...journal.map((entry): StreamItem => ({ kind: 'journal', changeNativeId: change.nativeId, entry }))];
   await store.applyPage('sn-prod', 'changes', items, null);
   return change;
+}
+
+/** What an assessment said of the approvals gate into scheduled. */
+function approvalsGate(run: RunResult): string | undefined {
+  return run.assessment?.gates.find((g) => g.id === 'scheduled.approvals')?.result;
 }
 
 async function queuedActions(): Promise<string[]> {
@@ -121,6 +127,40 @@ describe('assessment runner', () => {
     ]);
     const keys = (await outbox.list({ action: 'set-verdict' })).map((i) => i.idempotencyKey);
     expect(new Set(keys).size).toBe(3);
+  });
+
+  it('follows an outcome back to one it had earlier at the same revision: stored, queued for the ticket and in the ledger again', async () => {
+    // Inputs beside the change's own fields move the verdict without a new revision: here the CAB's approval
+    // is given and then reset (as a neighbour booked into the same window and moved out again would).
+    const evidence = SqliteEvidenceStore.open(':memory:');
+    onTestFinished(() => evidence.close());
+    const withLedger = new AssessmentRunner({ store, assessments, outbox, evidence, policy, modeOf: () => mode, writesBack: () => true, logger: createLogger({ level: 'silent' }), metrics, clock: () => NOW });
+    const c = await mirror({ state: 'authorize', nativeState: '-3', nativeStateLabel: 'Authorize' });
+    const approval = (state: 'requested' | 'approved', minute: number) =>
+      store.applyPage('sn-prod', 'approvals', [{ kind: 'approval', changeNativeId: c.nativeId, approval: buildApproval({ state, nativeState: state, decidedAt: state === 'approved' ? at(minute) : null, updatedAt: at(minute) }) }], null);
+
+    await approval('requested', 10);
+    const waiting = await withLedger.assessChange(c.id);
+    expect(approvalsGate(waiting)).toBe('pending');
+    await approval('approved', 20);
+    const approved = await withLedger.assessChange(c.id);
+    expect(approved).toMatchObject({ status: 'assessed', outcomeChanged: true });
+    expect(approvalsGate(approved)).toBe('pass');
+    await approval('requested', 30);
+    const reset = await withLedger.assessChange(c.id);
+    expect(reset).toMatchObject({ status: 'assessed', outcomeChanged: true });
+    expect(approvalsGate(reset)).toBe('pending');
+    expect(reset.enqueued).toHaveLength(2);
+
+    // The latest stored assessment is the one the ticket is about to show, and it settles there.
+    const latest = await assessments.latestAssessment(c.id);
+    expect(latest?.assessment.gates.find((g) => g.id === 'scheduled.approvals')?.result).toBe('pending');
+    expect((await assessments.listAssessments(c.id)).map((a) => a.revision)).toEqual([1, 1, 1]);
+    expect(await queuedActions()).toEqual(['set-verdict:superseded', 'comment:superseded', 'set-verdict:superseded', 'comment:superseded', 'set-verdict:pending', 'comment:pending']);
+    expect(await withLedger.assessChange(c.id)).toMatchObject({ status: 'unchanged', enqueued: [] });
+    // The ledger has the three decisions in their order.
+    const decisions = (await evidence.list(c.id)).filter((e) => e.kind === 'assessment');
+    expect(decisions.map((e) => e.summary.match(/(\d) pending/)?.[1])).toEqual(['1', '0', '1']);
   });
 
   it('assesses but writes nothing while write-back is off, and puts the current verdict on the ticket once it is turned on', async () => {
