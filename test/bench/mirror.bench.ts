@@ -16,7 +16,6 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import type { StreamCursor } from '../../src/kit/connector.ts';
@@ -29,6 +28,7 @@ import { createMetrics } from '../../src/observability/metrics.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
 import type { ChangeStore } from '../../src/store/change-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
+import { startSimulatorProcess } from './bench-simulator.ts';
 import type { E2eResult } from './mirror-e2e.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -157,14 +157,10 @@ async function fullSync(dir: string): Promise<PhaseResult> {
 const f = (n: number, d = 0) => n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
 const ok = (pass: boolean) => (pass ? 'ok' : 'MISSED');
 
-function startSimulator(size: number, skewed: boolean): Promise<{ sim: SimInfo; stop: () => void }> {
+async function startSimulator(size: number, skewed: boolean): Promise<{ sim: SimInfo; stop: () => void }> {
   const serve = jira ? 'test/bench/serve-jira.ts' : 'test/bench/serve-servicenow.ts';
-  const simArgs = [join(ROOT, serve), String(size), String(latencyMs), ...(skewed ? ['3', '5', 'skewed'] : [])];
-  const simProcess = spawn(process.execPath, ['--max-old-space-size=8192', ...simArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((done, fail) => {
-    createInterface({ input: simProcess.stdout }).once('line', (line) => done({ sim: JSON.parse(line) as SimInfo, stop: () => simProcess.kill('SIGTERM') }));
-    simProcess.once('exit', (code) => fail(new Error(`simulator exited with ${code}`)));
-  });
+  const { info, stop } = await startSimulatorProcess<SimInfo>(serve, [String(size), String(latencyMs), ...(skewed ? ['3', '5', 'skewed'] : [])], ['--max-old-space-size=8192']);
+  return { sim: info, stop };
 }
 
 /** `--e2e`: per size, the fetch-only baseline and `changegate sync --full` with its assessments, then the growth factor. */
@@ -211,12 +207,8 @@ async function orchestrateE2e(): Promise<void> {
 
 async function orchestrate(): Promise<void> {
   const serve = jira ? 'test/bench/serve-jira.ts' : 'test/bench/serve-servicenow.ts';
-  const simProcess = spawn(process.execPath, [join(ROOT, serve), String(changes), String(latencyMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const { info: sim, stop } = await startSimulatorProcess<SimInfo>(serve, [String(changes), String(latencyMs)]);
   try {
-    const sim = await new Promise<SimInfo>((done, fail) => {
-      createInterface({ input: simProcess.stdout }).once('line', (line) => done(JSON.parse(line) as SimInfo));
-      simProcess.once('exit', (code) => fail(new Error(`simulator exited with ${code}`)));
-    });
     if (jira) {
       await reportJira(sim);
       return;
@@ -251,7 +243,7 @@ async function orchestrate(): Promise<void> {
       if (mongo.mirrored !== changes) console.log(`  WARNING: mirrored ${mongo.mirrored} of ${changes} changes into MongoDB`);
     }
   } finally {
-    simProcess.kill('SIGTERM');
+    stop();
   }
 }
 
