@@ -20,9 +20,9 @@ export type WaiverStep = 'granted' | 'expired' | 'withdrawn';
 const record = (value: unknown): Record<string, unknown> | null => (typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null);
 
 /** The last step the ledger holds for each approval id and each waiver. */
-function recorded(entries: readonly EvidenceEntry[]): { approvals: Map<string, ApprovalDecision>; waivers: Map<string, { step: WaiverStep; waiver: Waiver }> } {
+function recorded(entries: readonly EvidenceEntry[]): { approvals: Map<string, ApprovalDecision>; waivers: Map<string, HeldWaiver> } {
   const approvals = new Map<string, ApprovalDecision>();
-  const waivers = new Map<string, { step: WaiverStep; waiver: Waiver }>();
+  const waivers = new Map<string, HeldWaiver>();
   for (const e of entries) {
     const payload = record(e.payload);
     if (payload === null) continue;
@@ -31,7 +31,9 @@ function recorded(entries: readonly EvidenceEntry[]): { approvals: Map<string, A
       if (typeof id === 'string') approvals.set(id, payload['decision'] as ApprovalDecision);
     } else if (e.kind === 'waiver') {
       const waiver = record(payload['waiver']) as Waiver | null;
-      if (waiver !== null) waivers.set(waiverId(waiver), { step: payload['step'] as WaiverStep, waiver });
+      if (waiver === null) continue;
+      const id = waiverId(waiver);
+      waivers.set(id, { step: payload['step'] as WaiverStep, waiver, entries: (waivers.get(id)?.entries ?? 0) + 1 });
     }
   }
   return { approvals, waivers };
@@ -70,14 +72,29 @@ export function approvalDrafts(change: Change, approvals: readonly Approval[], h
   return out.toSorted((x, y) => Date.parse(x.draft.at) - Date.parse(y.draft.at));
 }
 
-/** Waivers granted, ended or withdrawn since the ledger last said, at `now`. A waiver that ended before changegate first saw it is not recorded: it never lifted a gate changegate judged. */
-export function waiverDrafts(change: Change, waivers: readonly Waiver[], held: ReadonlyMap<string, { step: WaiverStep; waiver: Waiver }>, now: Date): Drafted[] {
+/** A waiver's last step in the ledger, and how many entries it has there. */
+export interface HeldWaiver {
+  step: WaiverStep;
+  waiver: Waiver;
+  entries: number;
+}
+
+/**
+ * Waivers granted, ended or withdrawn since the ledger last said, at `now`. A waiver that ended before changegate
+ * first saw it is not recorded: it never lifted a gate changegate judged. One withdrawn and then put back into the
+ * policy is granted again: each step past its first two entries is keyed with the count (`~n`), so a later grant
+ * or withdrawal is not taken for the earlier one and the ledger ends on what holds.
+ */
+export function waiverDrafts(change: Change, waivers: readonly Waiver[], held: ReadonlyMap<string, HeldWaiver>, now: Date): Drafted[] {
   const out: Drafted[] = [];
   const ms = now.getTime();
-  const draft = (w: Waiver, step: WaiverStep, at: string, actor: string | null, summary: string): Drafted => ({
-    key: `waiver:${waiverId(w)}:${step}`,
-    draft: { kind: 'waiver', at, actor, source: 'policy', summary, payload: { step, waiver: w } },
-  });
+  const draft = (w: Waiver, step: WaiverStep, at: string, actor: string | null, summary: string): Drafted => {
+    const entries = held.get(waiverId(w))?.entries ?? 0;
+    return {
+      key: `waiver:${waiverId(w)}:${step}${entries < 2 ? '' : `~${entries}`}`,
+      draft: { kind: 'waiver', at, actor, source: 'policy', summary, payload: { step, waiver: w } },
+    };
+  };
   const current = new Set<string>();
   for (const w of waivers) {
     const id = waiverId(w);
@@ -87,6 +104,9 @@ export function waiverDrafts(change: Change, waivers: readonly Waiver[], held: R
     const started = w.grantedAt === null || Date.parse(w.grantedAt) <= ms;
     if (before === undefined && started && !ended) {
       out.push(draft(w, 'granted', w.grantedAt ?? now.toISOString(), w.by, `waiver of ${w.gate} for ${change.key} granted by ${w.by} until ${w.until}: ${w.reason}`));
+    } else if (before === 'withdrawn' && started && !ended) {
+      // Back in the policy from now, not from its first grant: the entry follows the withdrawal.
+      out.push(draft(w, 'granted', now.toISOString(), w.by, `waiver of ${w.gate} for ${change.key} granted again by ${w.by} until ${w.until}: ${w.reason}`));
     } else if (before === 'granted' && ended) {
       out.push(draft(w, 'expired', w.until, null, `waiver of ${w.gate} for ${change.key} by ${w.by} ended at ${w.until}`));
     }

@@ -155,6 +155,26 @@ describe.each(STORES)('approvals, waivers and revisions in the ledger ($name)', 
     expect(code).toBe(0);
   });
 
+  it('records a waiver put back into the policy after it was withdrawn, each time, so the ledger ends on what holds', async () => {
+    await open();
+    now = new Date('2026-03-02T12:00:00Z');
+    const c = await mirror({ state: 'authorize', nativeState: '-3', nativeStateLabel: 'Authorize' });
+    const base = loadPolicy();
+    const waiver = { change: c.key, gate: 'authorize.plans', by: 'grace.cab', reason: 'plan in the runbook', until: '2026-03-10T00:00:00.000Z' };
+    const withWaiver = (n: number): Policy => ({ ...base, version: `${base.version}+with${n}`, waivers: [waiver] });
+    const without = (n: number): Policy => ({ ...base, version: `${base.version}+without${n}`, waivers: [] });
+    // Granted, taken out by mistake, put back the same; taken out and put back once more.
+    for (const policy of [withWaiver(1), without(1), withWaiver(2), without(2), withWaiver(3)]) {
+      await runner({ policy }).assessChange(c.id);
+      await runner({ policy }).assessChange(c.id, { force: true });
+    }
+    const { entries, code } = await exported(c);
+    const waiverEntries = entries.filter((e) => e.kind === 'waiver');
+    expect(waiverEntries.map((e) => e.payload.step)).toEqual(['granted', 'withdrawn', 'granted', 'withdrawn', 'granted']);
+    expect(waiverEntries[2]?.summary).toBe(`waiver of authorize.plans for ${c.key} granted again by grace.cab until 2026-03-10T00:00:00.000Z: plan in the runbook`);
+    expect(code).toBe(0);
+  });
+
   it('records the state moves of a read-only instance, and queues no summary for it', async () => {
     await open();
     const readOnly = runner({ writesBack: () => false, modeOf: () => null, policy: { ...loadPolicy(), evidence: { note: 'each-state-change' } } });
