@@ -425,7 +425,10 @@ export class AssessmentRunner {
     result.assessment = assessment;
     result.outcomeChanged = outcomeOf(last?.outcomeHash) !== outcome;
     const write = wanted && outcomeOf(shown?.outcomeHash) !== outcome;
-    const hash = result.outcomeChanged && last?.revision === revision ? await this.#recurrence(change.id, revision, outcome) : outcome;
+    // Within a revision: a new outcome may be one it had before (keyed again), the same one is the latest's row,
+    // which then stands for these inputs too (so the next look with them is settled).
+    const sameRevision = last !== null && last.revision === revision;
+    const hash = !sameRevision ? outcome : result.outcomeChanged ? await this.#recurrence(change.id, revision, outcome) : last.outcomeHash;
     const outbox: NewOutboxItem[] = [];
     if (write) {
       const names = namerFor(change, deps.stateNames?.(change.instance));

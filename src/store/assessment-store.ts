@@ -66,7 +66,8 @@ export interface EnforcementRecord {
 export interface AssessmentStore {
   /**
    * Stores one assessment; false (nothing new stored) when the same revision already has an assessment
-   * with the same outcome, which is then only marked written back if this one was.
+   * with the same outcome hash. That one then stands for this one: it takes this one's input hash and
+   * policy version (a later look with the same inputs is settled), and is marked written back if this one was.
    */
   saveAssessment(assessment: StoredAssessment): Promise<boolean>;
   /** The most recently stored assessment of a change. */

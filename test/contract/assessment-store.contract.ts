@@ -87,10 +87,13 @@ export function describeAssessmentStoreContract(name: string, open: () => Promis
       expect(await store.latestWrittenBack(ID)).toMatchObject({ revision: 4, outcomeHash: 'h4', wroteBack: true });
     });
 
-    it('stores the same outcome of the same revision once', async () => {
+    it('stores the same outcome of the same revision once, the stored one then standing for the new inputs', async () => {
       expect(await store.saveAssessment(assessment(1, 'h1'))).toBe(true);
       expect(await store.saveAssessment(assessment(1, 'h1', '2026-03-02T11:00:00.000Z'))).toBe(false);
       expect(await store.listAssessments(ID)).toHaveLength(1);
+      // Reached again from other inputs (a new note) under a new policy: one row still, with what it now stands for.
+      expect(await store.saveAssessment({ ...assessment(1, 'h1', '2026-03-02T12:00:00.000Z', false), inputHash: 'i-new', policyVersion: '2026.2+ef01' })).toBe(false);
+      expect(await store.listAssessments(ID)).toEqual([{ ...assessment(1, 'h1'), inputHash: 'i-new', policyVersion: '2026.2+ef01' }]);
     });
 
     it('records one enforcement per revision and settles a pending one once', async () => {

@@ -117,7 +117,11 @@ export class MongoAssessmentStore implements AssessmentStore {
         return true;
       } catch (err) {
         if (!isDuplicateKey(err)) throw err;
-        if (a.wroteBack) await this.#assessments.updateOne({ changeId: a.changeId, revision: a.revision, outcomeHash: a.outcomeHash }, { $set: { wroteBack: true } });
+        // The stored one stands for this one (AssessmentStore.saveAssessment).
+        await this.#assessments.updateOne(
+          { changeId: a.changeId, revision: a.revision, outcomeHash: a.outcomeHash },
+          { $set: { inputHash: a.inputHash, policyVersion: a.policyVersion, ...(a.wroteBack ? { wroteBack: true } : {}) } },
+        );
         return false;
       }
     });

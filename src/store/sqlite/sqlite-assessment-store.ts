@@ -125,7 +125,7 @@ export class SqliteAssessmentStore implements AssessmentStore {
   readonly #insertAssessment: StatementSync;
   readonly #latest: StatementSync;
   readonly #latestWritten: StatementSync;
-  readonly #markWritten: StatementSync;
+  readonly #standsFor: StatementSync;
   readonly #listAssessments: StatementSync;
   readonly #insertEnforcement: StatementSync;
   readonly #settle: StatementSync;
@@ -141,7 +141,9 @@ export class SqliteAssessmentStore implements AssessmentStore {
     );
     this.#latest = db.prepare('SELECT * FROM assessments WHERE change_id = ? ORDER BY seq DESC LIMIT 1');
     this.#latestWritten = db.prepare('SELECT * FROM assessments WHERE change_id = ? AND wrote_back = 1 ORDER BY seq DESC LIMIT 1');
-    this.#markWritten = db.prepare('UPDATE assessments SET wrote_back = 1 WHERE change_id = ? AND revision = ? AND outcome_hash = ?');
+    this.#standsFor = db.prepare(
+      'UPDATE assessments SET input_hash = ?, policy_version = ?, wrote_back = max(wrote_back, ?) WHERE change_id = ? AND revision = ? AND outcome_hash = ?',
+    );
     this.#listAssessments = db.prepare('SELECT * FROM assessments WHERE change_id = ? ORDER BY seq');
     this.#insertEnforcement = db.prepare(
       `INSERT INTO enforcements (change_id, revision, from_state, to_state, from_native, to_native, mode, action, outcome, reasons,
@@ -185,7 +187,7 @@ export class SqliteAssessmentStore implements AssessmentStore {
       a.wroteBack ? 1 : 0,
       JSON.stringify(a.assessment),
     );
-    if (Number(changes) === 0 && a.wroteBack) this.#markWritten.run(a.changeId, a.revision, a.outcomeHash);
+    if (Number(changes) === 0) this.#standsFor.run(a.inputHash, a.policyVersion, a.wroteBack ? 1 : 0, a.changeId, a.revision, a.outcomeHash);
     return Number(changes) === 1;
   }
 
