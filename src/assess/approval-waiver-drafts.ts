@@ -89,9 +89,10 @@ export function waiverDrafts(change: Change, waivers: readonly Waiver[], held: R
   const out: Drafted[] = [];
   const ms = now.getTime();
   const draft = (w: Waiver, step: WaiverStep, at: string, actor: string | null, summary: string): Drafted => {
-    const entries = held.get(waiverId(w))?.entries ?? 0;
+    const id = waiverId(w);
+    const entries = held.get(id)?.entries ?? 0;
     return {
-      key: `waiver:${waiverId(w)}:${step}${entries < 2 ? '' : `~${entries}`}`,
+      key: `waiver:${id}:${step}${entries < 2 ? '' : `~${entries}`}`,
       draft: { kind: 'waiver', at, actor, source: 'policy', summary, payload: { step, waiver: w } },
     };
   };

@@ -70,7 +70,7 @@ async function mirror(overrides: Partial<Change>, journal: JournalEntry[] = []):
 }
 
 /** What an assessment said of the approvals gate into scheduled. */
-function approvalsGate(run: RunResult): string | undefined {
+function approvalsGate(run: Pick<RunResult, 'assessment'>): string | undefined {
   return run.assessment?.gates.find((g) => g.id === 'scheduled.approvals')?.result;
 }
 
@@ -154,7 +154,7 @@ describe('assessment runner', () => {
 
     // The latest stored assessment is the one the ticket is about to show, and it settles there.
     const latest = await assessments.latestAssessment(c.id);
-    expect(latest?.assessment.gates.find((g) => g.id === 'scheduled.approvals')?.result).toBe('pending');
+    expect(latest === null ? undefined : approvalsGate(latest)).toBe('pending');
     expect((await assessments.listAssessments(c.id)).map((a) => a.revision)).toEqual([1, 1, 1]);
     expect(await queuedActions()).toEqual(['set-verdict:superseded', 'comment:superseded', 'set-verdict:superseded', 'comment:superseded', 'set-verdict:pending', 'comment:pending']);
     expect(await withLedger.assessChange(c.id)).toMatchObject({ status: 'unchanged', enqueued: [] });

@@ -23,7 +23,7 @@ const GATE: Record<ApprovalState, string> = { requested: 'pending', approved: 'p
 const DECIDED: Record<ApprovalState, string | null> = { requested: null, approved: at(20), rejected: at(25) };
 const policy = loadPolicy();
 
-function approvalsGate(run: RunResult | { assessment: RunResult['assessment'] }): string | undefined {
+function approvalsGate(run: Pick<RunResult, 'assessment'>): string | undefined {
   return run.assessment?.gates.find((g) => g.id === 'scheduled.approvals')?.result;
 }
 
