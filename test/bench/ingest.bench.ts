@@ -19,6 +19,7 @@ import { createInterface } from 'node:readline';
 import { DatabaseSync } from 'node:sqlite';
 import { parseArgs } from 'node:util';
 import autocannon, { type Result as AutocannonResult } from 'autocannon';
+import { compileCacheEnv, warmCompileCache } from './compile-cache.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const { values: args } = parseArgs({
@@ -83,9 +84,9 @@ function startServer(dir: string): Promise<Server> {
   // As `npm start` runs it (package.json), with the listening URL the only line read from stdout.
   const profile = process.env.CG_BENCH_CPU_PROF;
   const profiling = profile === undefined || profile === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${profile}`];
-  const child = spawn(process.execPath, ['--max-semi-space-size=8', ...profiling, join(ROOT, 'src/main.ts'), 'serve', '--config', config], {
+  const child = spawn(process.execPath, ['--max-semi-space-size=8', ...profiling, join(ROOT, 'bin/changegate.js'), 'serve', '--config', config], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, CHANGEGATE_LISTEN: '127.0.0.1:0' },
+    env: { ...compileCacheEnv(), CHANGEGATE_LISTEN: '127.0.0.1:0' },
   });
   return new Promise((done, reject) => {
     child.once('exit', (code) => reject(new Error(`changegate serve exited with ${code} before listening`)));
@@ -162,6 +163,7 @@ const dir = mkdtempSync(join(tmpdir(), 'cg-bench-ingest-'));
 let lost = 0;
 try {
   const bodies = signedBodies();
+  warmCompileCache();
   const server = await startServer(dir);
   console.log(`ingest benchmark: ${CONNECTIONS} connections, ${SECONDS} s of signed workflow_run deliveries, ${BARE_SECONDS} s of GET /healthz; ${availableParallelism()} cores, load ${loadavg()[0]?.toFixed(1)}`);
   // Warm both routes (JIT, the store's first pages) before either is measured.

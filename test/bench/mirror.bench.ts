@@ -30,6 +30,7 @@ import type { ChangeStore } from '../../src/store/change-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 import { startSimulatorProcess } from './bench-simulator.ts';
 import type { E2eResult } from './mirror-e2e.ts';
+import { compileCacheEnv, warmCompileCache } from './compile-cache.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const { values: args } = parseArgs({
@@ -83,7 +84,7 @@ async function runPhase<T = PhaseResult>(phase: 'baseline' | 'sync' | 'e2e', sim
   const child = spawn(
     process.execPath,
     [...semiSpace, import.meta.filename, '--system', args.system, '--phase', phase, '--url', sim.url, '--page-size', String(pageSize), '--store', store],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+    { stdio: ['ignore', 'pipe', 'inherit'], env: compileCacheEnv() },
   );
   let out = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -294,6 +295,7 @@ if (args.phase === 'baseline') {
     rmSync(dir, { recursive: true, force: true });
   }
 } else if (args.e2e) {
+  warmCompileCache();
   await orchestrateE2e();
 } else if (args.phase === 'sync') {
   const dir = mkdtempSync(join(tmpdir(), 'cg-bench-'));
@@ -305,6 +307,7 @@ if (args.phase === 'baseline') {
 } else {
   const ferret = args.store === 'mongodb' && !process.env['MONGODB_URI'] ? startFerretDb() : null;
   try {
+    warmCompileCache();
     await orchestrate();
   } finally {
     ferret?.();

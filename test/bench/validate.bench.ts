@@ -43,6 +43,7 @@ import { openMongoStores } from '../../src/store/mongo/mongo-store-adapter.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 import { registry } from '../../src/app/registry.ts';
 import { boundHeapGrowth } from '../../src/heap-growth.ts';
+import { compileCacheEnv, warmCompileCache } from './compile-cache.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -178,6 +179,7 @@ function startServer(storePath: string, route: Route): Promise<Server> {
   const profiling = route === (process.env.CG_BENCH_CPU_PROF_ROUTE ?? 'validate') && profile !== undefined && profile !== '' ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
   const child = spawn(process.execPath, ['--max-semi-space-size=8', ...profiling, import.meta.filename, '--phase', 'serve', '--store-at', storePath, '--route', route], {
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    env: compileCacheEnv(),
   });
   const cpuMicros = () =>
     new Promise<number>((resolve) => {
@@ -253,6 +255,7 @@ function figures(slices: readonly Slice[]): Figures {
  * instead of on whichever happened to run then.
  */
 async function measure(storePath: string, bodies: readonly string[], seconds: number, connections: number): Promise<Record<Route, Figures>> {
+  warmCompileCache();
   const servers = { validate: await startServer(storePath, 'validate'), bare: await startServer(storePath, 'bare') };
   try {
     // Warm-up: JIT, SQLite page cache, fastify's serializers.

@@ -1,13 +1,13 @@
 // What deploy/Dockerfile does, on this machine: the project packed by `npm pack`,
 // unpacked, installed without development dependencies from the lockfile, then
 // `serve` started on Node 24 against a ServiceNow simulator over real HTTP. It
-// fails when a module on the path from src/main.ts imports a devDependency
+// fails when a module on the path from bin/changegate.js imports a devDependency
 // (msw, vitest...) or when the pack lacks a file the service reads at run time.
 // The package is unpacked outside any node_modules: Node does not strip types
 // there.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -39,11 +39,15 @@ interface Exit {
   stderr: string;
 }
 
-/** Runs the unpacked package's entry point the way the image's ENTRYPOINT does. */
-function changegate(pkg: string, args: string[]): { child: ChildProcess; exited: Promise<Exit> } {
-  const child = spawn(process.execPath, ['--max-semi-space-size=8', 'src/main.ts', ...args], {
+/** Runs the unpacked package's launcher the way the image's ENTRYPOINT does, with `tmp` as its temporary directory. */
+function changegate(pkg: string, args: string[], tmp: string): { child: ChildProcess; exited: Promise<Exit> } {
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production', CHANGEGATE_CONFIG: '', TMPDIR: tmp };
+  // The launcher's own default, not the variable's, is what is tested.
+  delete env['NODE_COMPILE_CACHE'];
+  mkdirSync(tmp, { recursive: true });
+  const child = spawn(process.execPath, ['--max-semi-space-size=8', 'bin/changegate.js', ...args], {
     cwd: pkg,
-    env: { ...process.env, NODE_ENV: 'production', CHANGEGATE_CONFIG: '' },
+    env,
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -104,7 +108,8 @@ describe('a production install (npm pack, npm ci --omit=dev)', () => {
     const wanted = sim.listChanges()[7];
     if (wanted === undefined) throw new Error('the simulator holds no changes');
     const url = `http://127.0.0.1:${port}`;
-    const serving = changegate(pkg, ['serve', '--config', config]);
+    const tmp = join(dir, 'tmp');
+    const serving = changegate(pkg, ['serve', '--config', config], tmp);
     let exit: Exit | undefined;
     void serving.exited.then((e) => (exit = e));
     const stillRunning = () => {
@@ -131,10 +136,13 @@ describe('a production install (npm pack, npm ci --omit=dev)', () => {
       serving.child.kill('SIGTERM');
       await serving.exited;
     }
+    // The launcher ran the service with Node's compile cache on, in its default place: the next start reads its modules from there.
+    const cached = readdirSync(join(tmp, 'node-compile-cache'), { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile());
+    expect(cached.length).toBeGreaterThan(100);
   });
 
   it('without configuration, refuses the demo (its simulators need msw) with exit 2 and says what to give', async () => {
-    const { code, stderr } = await changegate(pkg, ['serve']).exited;
+    const { code, stderr } = await changegate(pkg, ['serve'], join(dir, 'tmp')).exited;
     expect(code).toBe(2);
     expect(stderr).toContain('[CG_CONFIG_NOT_FOUND]');
     expect(stderr).toContain('configuration');
