@@ -84,8 +84,9 @@ export const servicenow = defineConnector<ServiceNowInstance>({
     paths: [...Object.values(VERDICT_FIELDS), 'work_notes', 'comments_and_work_notes', 'sys_mod_count', 'sys_updated_on', 'sys_updated_by'].map((f) => `raw.${f}`).concat(['updatedAt', 'nativeRevision']),
   }),
   capabilities: {
-    calendars(instance, { logger }) {
-      const client = createServiceNowClient(instance, { logger });
+    calendars(instance, { logger, onRequest }) {
+      // Its own client (and token), on the instance's one request budget (src/http/rate-limiter.ts).
+      const client = createServiceNowClient(instance, { logger, onRequest });
       return (signal) => readServiceNowSchedules(client, { logger, ...(signal ? { signal } : {}) });
     },
   },

@@ -8,7 +8,7 @@ import pRetry, { AbortError } from 'p-retry';
 import { ChangegateError, asChangegateError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { DEFAULT_RETRY_POLICY, classify, type Decision, type Outcome, type RetryPolicy } from './retry-classifier.ts';
-import { createRateLimiter, type RateLimiter } from './rate-limiter.ts';
+import { sharedRateLimiter, type RateLimiter } from './rate-limiter.ts';
 import { sleep } from './sleep.ts';
 
 /** Supplies the Authorization header; `refresh` (absent for a static credential: Basic, a token) is called once after a 401. */
@@ -43,7 +43,7 @@ export interface HttpClientOptions {
   errorFor: ErrorMapper;
   auth?: AuthProvider;
   onRequest?: (info: RequestInfo) => void;
-  /** 0 or absent: unlimited. */
+  /** 0 or absent: unlimited. Shared by every client of the same instance and origin in the process (rate-limiter.ts). */
   maxRequestsPerSecond?: number;
 }
 
@@ -131,7 +131,7 @@ function errorCode(err: unknown): string | null {
 
 export function createHttpClient(options: HttpClientOptions): HttpClient {
   const { instanceId, logger, retry: policy, auth } = options;
-  const limiter: RateLimiter = createRateLimiter(options.maxRequestsPerSecond ?? 0);
+  const limiter: RateLimiter = sharedRateLimiter(`${instanceId}\n${URL.parse(options.baseURL)?.origin ?? options.baseURL}`, options.maxRequestsPerSecond ?? 0);
   const http: AxiosInstance = createAxios({
     baseURL: options.baseURL,
     // The classifier judges statuses; axios only moves bytes.
@@ -142,9 +142,10 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   });
 
   async function attempt(req: HttpRequest, method: HttpMethod, attemptNo: number): Promise<{ result?: HttpResult; outcome: Outcome; cause: unknown; body: unknown }> {
-    await limiter.take(req.signal);
     const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': 'changegate', ...req.headers };
     if (auth) headers['Authorization'] = await auth.header();
+    // Its slot once it can be sent: a token request the header waited for took one of its own before it.
+    await limiter.take(req.signal);
     let data: string | Buffer | undefined;
     if (req.raw) {
       data = req.raw.data;
