@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   CG_SN_FORBIDDEN: { kind: 'config', status: 500, doc: 'ServiceNow answered 403 (ACL or business rule) for the named instance and URL.' },
   CG_SN_REQUEST_REJECTED: { kind: 'config', status: 500, doc: 'ServiceNow answered a 4xx other than 401/403/429 for the named instance and URL.' },
   CG_SN_LOGIN_PAGE: { kind: 'config', status: 500, doc: 'ServiceNow answered 200 with an HTML page (an expired session or SSO login page) instead of JSON.' },
+  CG_SN_QUERY_TIME_ZONE: { kind: 'config', status: 500, doc: "ServiceNow reads dates in encoded queries in the API user's time zone, not UTC, so a sync could skip records; set that user's time zone to GMT." },
   CG_SN_BAD_RESPONSE: { kind: 'upstream', status: 502, doc: 'ServiceNow answered with a body that is not the documented JSON envelope.' },
   CG_SN_RECORD_INVALID: { kind: 'upstream', status: 502, doc: 'A ServiceNow record lacks a required field or carries a malformed value; it was skipped and counted.' },
   CG_OAUTH_TOKEN_FAILED: { kind: 'config', status: 500, doc: 'The OAuth token endpoint refused the client or user credentials.' },

@@ -12,6 +12,7 @@ import { fieldValue } from './field-value.ts';
 import { APPROVALS_SPEC, CHANGE_TABLE, JOURNAL_EXTRA, JOURNAL_SPEC, changesSpec, checkExtraQuery, keysetQuery, type KeysetSpec } from './keyset-query.ts';
 import { createServiceNowClient, TABLE_PATH, type ServiceNowClient, type TableParams } from './servicenow-client.ts';
 import { parseServiceNowDate } from './servicenow-date.ts';
+import { createQueryDatesCheck } from './query-dates-check.ts';
 import {
   mapServiceNowApproval,
   mapServiceNowChange,
@@ -93,6 +94,7 @@ export function createServiceNowConnector(instance: ServiceNowInstance, deps: Se
       ...(deps.retry ? { retry: deps.retry } : {}),
     });
   const ctx: ServiceNowMapContext = { instance: instance.id, baseUrl: instance.baseUrl, mapping: deps.mapping };
+  const queryDates = createQueryDatesCheck(client, instance.id, logger);
   const streams: Record<string, { spec: KeysetSpec; map: Mapper }> = {
     changes: { spec: changesSpec(extra), map: toChange },
     approvals: { spec: APPROVALS_SPEC, map: toApproval },
@@ -145,6 +147,8 @@ export function createServiceNowConnector(instance: ServiceNowInstance, deps: Se
         throw new ChangegateError('CG_INTERNAL', `${instance.id}: ServiceNow has no stream "${request.stream}"`, { details: { instance: instance.id, stream: request.stream } });
       }
       const { spec, map } = stream;
+      // Its query compares a literal date with stored UTC values: known to be read so first.
+      if (request.after !== null) await queryDates.before(spec, request.after, request.signal);
       const params: TableParams = {
         ...READ_PARAMS,
         sysparm_limit: request.pageSize,

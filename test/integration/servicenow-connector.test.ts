@@ -46,11 +46,14 @@ function connectorFor(query?: string) {
 }
 
 /** Serves `rows` for `table` and records each request's query string. */
+/** Serves `rows` to page reads (display values on) and records their parameters; the query-date check's row lookups find nothing. */
 function serveTable(table: string, rows: unknown[], headers: Record<string, string> = {}): URLSearchParams[] {
   const received: URLSearchParams[] = [];
   server.use(
     http.get(`${TABLE}/${table}`, ({ request }) => {
-      received.push(new URL(request.url).searchParams);
+      const params = new URL(request.url).searchParams;
+      if (params.get('sysparm_display_value') === 'false') return HttpResponse.json({ result: [] }, { headers: { 'X-Total-Count': '0' } });
+      received.push(params);
       return HttpResponse.json({ result: rows }, { headers: { 'X-Total-Count': String(rows.length), ...headers } });
     }),
   );

@@ -41,6 +41,12 @@ export interface ServiceNowSimulatorOptions {
   };
   /** IANA zone of the API user, for display values; default America/Los_Angeles. */
   timeZone?: string;
+  /**
+   * How a literal date-time in an encoded query (`sys_updated_on>=2026-03-01 10:00:00`) is read:
+   * 'utc', as the stored value (what reference §1.3 infers, unverified), or 'user', as a wall time
+   * in the API user's `timeZone`. Default 'utc'.
+   */
+  queryDates?: 'utc' | 'user';
   clock?: () => Date;
   /** ACL emulation: rows for which this returns true are invisible to the API. */
   hidden?: (record: Row, table: string) => boolean;
@@ -137,6 +143,7 @@ export class ServiceNowSimulator {
       writer: this.writer,
       serializer,
       timeZone: this.timeZone,
+      queryDates: options.queryDates ?? 'utc',
       instanceUrl: () => this.baseUrl,
       now,
       isHidden: (row, table) => this.hidden?.(row, table) === true,
