@@ -1,6 +1,7 @@
 // ORDERBY for encoded queries: comparison as the database sorts (empty values
 // first, integer fields numerically) and a page-aware sort that selects the
-// first rows of a large result instead of sorting all of it.
+// first rows of a large result instead of sorting all of it. Rows the sort keys
+// leave tied keep the order they came in, so the store decides it (tieOrder).
 
 import type { FieldAccessor, OrderTerm, ResolveField } from './encoded-query.ts';
 import type { Row } from './table-schema.ts';
@@ -35,6 +36,8 @@ export function sortKeys(orderBy: OrderTerm[], resolve: ResolveField, ignored: s
 interface Decorated {
   row: Row;
   values: string[];
+  /** Position in the input: ties keep it, in the page-aware selection too. */
+  at: number;
 }
 
 /** Moves the k smallest items to the front (in no order): Hoare quickselect, O(n) on average. */
@@ -73,10 +76,10 @@ export function sorter(keys: SortKey[]): (rows: Row[], needed?: number) => Row[]
       const c = compareValues(a.values[i] as string, b.values[i] as string, k.acc.numeric, k.sign);
       if (c !== 0) return c;
     }
-    return 0;
+    return a.at - b.at;
   };
   return (rows, needed = rows.length) => {
-    const decorated = rows.map((row) => ({ row, values: keys.map((k) => k.acc.get(row)) }));
+    const decorated = rows.map((row, at) => ({ row, values: keys.map((k) => k.acc.get(row)), at }));
     if (needed * 4 < decorated.length) {
       selectSmallest(decorated, needed, cmp);
       decorated.length = needed;

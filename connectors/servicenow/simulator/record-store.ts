@@ -78,12 +78,24 @@ interface CachedResult {
 
 const CACHE_LIMIT = 16;
 
+/**
+ * The order of rows an ORDERBY leaves tied (and of a query without one). ServiceNow
+ * promises none, so a test that depends on it runs with both: `inserted` (oldest row
+ * first, the default) and `reversed` (newest first).
+ */
+export type TieOrder = 'inserted' | 'reversed';
+
 export class SimStore {
   private readonly tables = new Map<string, SimTable>();
   private readonly compiled = new Map<string, CompiledQuery>();
   private readonly results = new Map<string, CachedResult>();
   /** Rows in ORDERBY order per (table, fields), for keyset paging (walkOrdered); rebuilt after a write. */
   private readonly sorted = new Map<string, { version: number; rows: Row[]; counts: Map<string, Int32Array> }>();
+  private readonly tieOrder: TieOrder;
+
+  constructor(options: { tieOrder?: TieOrder } = {}) {
+    this.tieOrder = options.tieOrder ?? 'inserted';
+  }
 
   add(table: SimTable): SimTable {
     this.tables.set(table.name, table);
@@ -169,7 +181,7 @@ export class SimStore {
     const walked = this.walkOrdered(tableName, c, version, needed);
     if (walked !== null) return walked;
     const matched: Row[] = [];
-    for (const row of table.values()) if (c.matches(row)) matched.push(row);
+    for (const row of this.rowsOf(table)) if (c.matches(row)) matched.push(row);
     const rows = c.order(matched, Math.min(needed, matched.length));
     if (this.results.size >= CACHE_LIMIT) {
       const oldest = this.results.keys().next();
@@ -196,7 +208,7 @@ export class SimStore {
     const key = `${tableName}\u0000${first.field},${second.field}`;
     let sorted = this.sorted.get(key);
     if (sorted?.version !== version) {
-      sorted = { version, rows: c.order([...this.require(tableName).values()]), counts: new Map() };
+      sorted = { version, rows: c.order([...this.rowsOf(this.require(tableName))]), counts: new Map() };
       this.sorted.set(key, sorted);
     }
     const ordered = sorted.rows;
@@ -226,6 +238,11 @@ export class SimStore {
     const rows: Row[] = [];
     for (let i = from; i < ordered.length && rows.length < needed; i++) if (c.matches(ordered[i] as Row)) rows.push(ordered[i] as Row);
     return { rows, total: (prefix[ordered.length] as number) - (prefix[from] as number) };
+  }
+
+  /** A table's rows in the order ties come back in. */
+  private rowsOf(table: SimTable): Iterable<Row> {
+    return this.tieOrder === 'reversed' ? [...table.values()].toReversed() : table.values();
   }
 
   private version(): number {

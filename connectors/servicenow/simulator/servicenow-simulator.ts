@@ -10,7 +10,7 @@ import { bulkChangeRows, type BulkOptions } from './bulk-changes.ts';
 import { CHANGE_REQUEST } from './change-request-schema.ts';
 import { ensureReferenceData } from './demo-catalog.ts';
 import { assertTimeZone } from './glide-time.ts';
-import { SimStore, SimTable } from './record-store.ts';
+import { SimStore, SimTable, type TieOrder } from './record-store.ts';
 import { stableSysId } from './seeded-random.ts';
 import { RecordSerializer } from './record-serializer.ts';
 import { RecordWriter, type SimWriteEvent, type WriteContext, type WriteResult } from './record-writer.ts';
@@ -29,6 +29,7 @@ export type { SimFault, FaultFilter } from './sim-faults.ts';
 export type { LoggedRequest } from './sim-handlers.ts';
 export type { SimWriteEvent } from './record-writer.ts';
 export type { RateLimitOptions } from './sim-rate-limit.ts';
+export type { TieOrder } from './record-store.ts';
 
 export interface ServiceNowSimulatorOptions {
   /** Instance URL the handlers answer for, e.g. `https://acme.service-now.com`. */
@@ -57,6 +58,8 @@ export interface ServiceNowSimulatorOptions {
   customFields?: string[];
   /** `com.glide.attachment.max_size` in bytes; default 1024 MB. */
   attachmentMaxBytes?: number;
+  /** The order of rows an ORDERBY leaves tied (ServiceNow promises none); default `inserted`, oldest first. */
+  tieOrder?: TieOrder;
 }
 
 export interface DriverOptions {
@@ -72,7 +75,7 @@ export interface DriverOptions {
 export const ADMIN_SYS_ID = '6816f79cc0a8016401c5a33be04be441';
 
 export class ServiceNowSimulator {
-  readonly store = new SimStore();
+  readonly store: SimStore;
   readonly faults: SimFaults;
   readonly timeZone: string;
   /** Every request the handlers saw, faulted ones included. */
@@ -92,6 +95,7 @@ export class ServiceNowSimulator {
 
   constructor(options: ServiceNowSimulatorOptions) {
     this.base = new URL(options.baseUrl);
+    this.store = new SimStore({ tieOrder: options.tieOrder ?? 'inserted' });
     this.anyOrigin = options.anyOrigin ?? false;
     this.clock = options.clock ?? (() => new Date());
     this.timeZone = options.timeZone ?? 'America/Los_Angeles';
