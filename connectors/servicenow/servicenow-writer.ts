@@ -5,7 +5,8 @@
 //
 // Idempotency: a work note is posted only when no work note of the change
 // carries its marker yet (sys_journal_field) and, for a note of a series (the
-// verdict), when the newest note of that series says something else; a state move only when the
+// verdict), when the newest note of that series says something else (every note
+// of its second, since notes of one second tie); a state move only when the
 // record is still in the state it was judged in; a file only when the record
 // has no attachment of its name (the name carries the version). The posts go
 // through a client that does not retry by itself: a PATCH or upload that timed
@@ -46,6 +47,8 @@ const REASONS_MAX = 4000;
 const SYS_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 /** No `^` (it would split the encoded query that looks the name up), no path separators. */
 const FILE_NAME = /^[A-Za-z0-9_.-]{1,200}$/;
+/** Notes of a series read to find the newest: room for several posted within the same second. */
+const SERIES_LOOKBACK = 10;
 
 /** `2026-03-02T09:00:00.000Z` → `2026-03-02 09:00:00`, the internal (UTC) form the Table API takes. */
 export function glideDateTime(iso: string): string {
@@ -117,16 +120,27 @@ export function createServiceNowWriter(deps: ServiceNowWriterDeps): ConnectorWri
     return page.records.length > 0;
   }
 
-  /** Is the newest work note of the series (by creation) the same note? Read from the ticket, not the store. */
+  /**
+   * Is the newest work note of the series (by creation) the same note? Read from the ticket, not the store.
+   * sys_created_on has one-second resolution and the instance returns tied rows in no set order, so every
+   * note of the newest second must carry the digest. A second that holds another digest, or that fills
+   * the whole lookback with more behind it, cannot say which note is newest: posting again is the safe
+   * side (a repeated note is milder than a missing one).
+   */
   async function newestOfSeriesIs(sysId: string, series: NoteSeries): Promise<boolean> {
     const page = await client.getTable('sys_journal_field', {
       sysparm_query: `element_id=${sysId}^element=work_notes^valueLIKE${seriesNeedle(series.name).replaceAll('^', '^^')}^ORDERBYDESCsys_created_on`,
-      sysparm_fields: 'value',
-      sysparm_limit: 1,
+      sysparm_fields: 'value,sys_created_on',
+      sysparm_limit: SERIES_LOOKBACK,
     });
-    const record = page.records[0];
-    const text = typeof record === 'object' && record !== null ? fieldValue(record as Record<string, unknown>, 'value') : undefined;
-    return text !== undefined && seriesDigestIn(text, series.name) === series.digest;
+    const notes = page.records
+      .filter((r): r is Record<string, unknown> => typeof r === 'object' && r !== null)
+      .map((r) => ({ createdOn: fieldValue(r, 'sys_created_on'), text: fieldValue(r, 'value') }));
+    const newest = notes[0]?.createdOn;
+    if (newest === undefined || newest === '') return false;
+    const tied = notes.filter((n) => n.createdOn === newest);
+    if (tied.length === notes.length && page.hasNext) return false;
+    return tied.every((n) => n.text !== undefined && seriesDigestIn(n.text, series.name) === series.digest);
   }
 
   return {

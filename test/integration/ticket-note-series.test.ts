@@ -19,6 +19,7 @@ import { loadServiceNowMapping } from '../../connectors/servicenow/servicenow-ma
 import { createServiceNowWriter } from '../../connectors/servicenow/servicenow-writer.ts';
 import { ServiceNowSimulator } from '../../connectors/servicenow/simulator/servicenow-simulator.ts';
 import type { ConnectorWriter, TicketNote } from '../../src/kit/connector.ts';
+import { markersFor } from '../../src/kit/ticket-note.ts';
 import { createLogger } from '../../src/log.ts';
 
 const server = setupServer();
@@ -119,5 +120,44 @@ describe.each([
     expect(await w.writer.comment(w.ticket, note('An enforcement note'), 'k-plain')).toBe('written');
     expect(await w.writer.comment(w.ticket, note('An enforcement note'), 'k-plain')).toBe('already-done');
     expect(w.ours()).toHaveLength(2);
+  });
+});
+
+// sys_created_on has one-second resolution, and the outbox drains a change's notes back to back:
+// two verdict notes often share a second, and ServiceNow returns tied rows in no set order.
+describe.each(['inserted', 'reversed'] as const)('ServiceNow: verdict notes posted within one second (ties returned %s)', (tieOrder) => {
+  function sameSecond(): { sim: ServiceNowSimulator; writer: ConnectorWriter; ticket: string; ours(): string[] } {
+    const now = new Date('2026-04-06T08:00:00Z');
+    const sim = new ServiceNowSimulator({ baseUrl: 'https://acme.service-now.com', clock: () => now, timeZone: 'UTC', tieOrder });
+    server.resetHandlers(...sim.handlers());
+    const instance = ServiceNowInstance.parse({ id: 'sn', system: 'servicenow', baseUrl: 'https://acme.service-now.com', auth: { kind: 'basic', username: 'admin', password: 'admin' }, retries: 0 });
+    const writer = createServiceNowWriter({ client: createServiceNowClient(instance, { logger }), mapping: loadServiceNowMapping() });
+    const ticket = sim.createChange({ short_description: 'Patch the payments DB', type: 'normal' }).sys_id as string;
+    return { sim, writer, ticket, ours: () => sim.journalFor(ticket).filter((r) => r.element === 'work_notes' && String(r.value).includes('[changegate:')).map((r) => String(r.value)) };
+  }
+
+  it('posts verdict A again after B when A and B were posted within the same second', async () => {
+    const w = sameSecond();
+    expect(await w.writer.comment(w.ticket, note('Allowed'), 'rev1:comment', verdict('aaaa'))).toBe('written');
+    expect(await w.writer.comment(w.ticket, note('Blocked'), 'rev2:comment', verdict('bbbb'))).toBe('written');
+    expect(await w.writer.comment(w.ticket, note('Allowed'), 'rev3:comment', verdict('aaaa'))).toBe('written');
+    // The retried item is still found by its key.
+    expect(await w.writer.comment(w.ticket, note('Allowed'), 'rev3:comment', verdict('aaaa'))).toBe('already-done');
+    expect(w.ours()).toHaveLength(3);
+  });
+
+  it('still answers already-done when every note of the newest second says the same', async () => {
+    const w = sameSecond();
+    expect(await w.writer.comment(w.ticket, note('Blocked'), 'rev1:comment', verdict('bbbb'))).toBe('written');
+    expect(await w.writer.comment(w.ticket, note('Blocked'), 'rev2:comment', verdict('bbbb'))).toBe('already-done');
+    expect(w.ours()).toHaveLength(1);
+  });
+
+  it('posts again when one second holds more notes of the series than the lookup reads', async () => {
+    const w = sameSecond();
+    // Another writer (a replica, a restored store) left eleven notes in one second, the last one B.
+    for (let i = 0; i < 10; i++) w.sim.addJournal(w.ticket, 'work_notes', `Allowed.\n${markersFor(`other-${i}`, { name: 'verdict', digest: 'aaaa' })}`);
+    w.sim.addJournal(w.ticket, 'work_notes', `Blocked.\n${markersFor('other-10', { name: 'verdict', digest: 'bbbb' })}`);
+    expect(await w.writer.comment(w.ticket, note('Allowed'), 'rev3:comment', verdict('aaaa'))).toBe('written');
   });
 });
