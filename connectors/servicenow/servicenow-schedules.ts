@@ -31,6 +31,8 @@ const SPAN_FIELDS = 'sys_id,name,schedule,type,all_day,start_date_time,end_date_
 // sys_ids per `IN` term: keeps the URL well under proxy limits.
 const ID_CHUNK = 50;
 const DAY = 86_400_000;
+/** A server that keeps saying "next" must not keep a calendar refresh going forever. */
+const MAX_PAGES = 100;
 
 function text(row: Row, field: string): string {
   const v = row[field];
@@ -43,11 +45,14 @@ function text(row: Row, field: string): string {
 async function readAll(client: ServiceNowClient, table: string, params: TableParams, options: ScheduleReadOptions): Promise<Row[]> {
   const limit = options.pageSize ?? 1000;
   const out: Row[] = [];
-  for (let offset = 0; ; offset += limit) {
+  for (let offset = 0, pages = 0; pages < MAX_PAGES; offset += limit, pages++) {
     const page = await client.getTable(table, { ...params, sysparm_limit: limit, sysparm_offset: offset, sysparm_exclude_reference_link: true }, options.signal);
     out.push(...(page.records.filter((r) => typeof r === 'object' && r !== null) as Row[]));
-    if (!page.hasNext || page.records.length === 0) return out;
+    // ACLs apply after sysparm_limit, so a hidden page comes back empty mid-way; X-Total-Count still bounds the walk.
+    if (!page.hasNext || (page.total !== null ? offset + limit >= page.total : page.records.length === 0)) return out;
   }
+  options.logger.warn({ instance: client.instanceId, table, pages: MAX_PAGES }, `${client.instanceId}: stopped reading ServiceNow ${table} after ${MAX_PAGES} pages; later schedules are left out`);
+  return out;
 }
 
 async function readByIds(client: ServiceNowClient, table: string, field: string, ids: string[], fields: string, options: ScheduleReadOptions): Promise<Row[]> {

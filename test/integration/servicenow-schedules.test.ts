@@ -67,8 +67,9 @@ async function implementVerdict(calendars: (instance: string) => ReturnType<Retu
   return { verdict: validateTransition(mc, 'implement', ctx), ctx };
 }
 
-async function loaded() {
-  const calendars = createItsmCalendars(new Map([['sn-prod', (signal?: AbortSignal) => readServiceNowSchedules(client, { logger: logs.logger, ...(signal ? { signal } : {}) })]]), { logger: logs.logger, now: () => NOW.getTime() });
+async function loaded(pageSize?: number) {
+  const read = (signal?: AbortSignal) => readServiceNowSchedules(client, { logger: logs.logger, ...(signal ? { signal } : {}), ...(pageSize ? { pageSize } : {}) });
+  const calendars = createItsmCalendars(new Map([['sn-prod', read]]), { logger: logs.logger, now: () => NOW.getTime() });
   await calendars.refreshAll();
   return calendars;
 }
@@ -151,5 +152,29 @@ describe('ServiceNow schedules in the policy calendar', () => {
     const warnings = logs.lines().filter((l) => l.level === 40);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]?.msg).toMatch(/^sn-prod: ITSM blackout\/maintenance schedules could not be read; the policy calendar applies without them .*HTTP 403/);
+  });
+
+  // sysparm_limit is applied before ACLs (reference §1.2): a page the API user may not see comes back empty while more rows follow.
+  it('reads a blackout that sits after a page of schedules the API user may not see', async () => {
+    sim.hidden = (row, table) => table === 'cmn_schedule' && String(row.name).startsWith('HR ');
+    for (const [sysId, name] of [['00000000000000000000000000000001', 'HR blackout A'], ['00000000000000000000000000000002', 'HR blackout B'], ['00000000000000000000000000000003', 'Quarter-end freeze']] as const) {
+      sim.insertRecord('cmn_schedule', { sys_id: sysId, name, type: 'blackout', time_zone: 'UTC', sys_class_name: 'cmn_schedule_blackout' });
+      sim.insertRecord('cmn_schedule_span', { schedule: sysId, type: 'blackout', start_date_time: '2026-03-10 22:00:00', end_date_time: '2026-03-10 23:00:00' });
+    }
+    const calendars = await loaded(2);
+    expect(calendars.calendarFor('sn-prod')?.windows.map((w) => w.name)).toEqual(['Quarter-end freeze']);
+    expect((await implementVerdict(calendars.calendarFor)).verdict.reasons).toEqual([expect.stringMatching(/Quarter-end freeze.*\(implement\.freeze\)$/)]);
+  });
+
+  it('reads a blackout entry that sits after a page of entries the API user may not see', async () => {
+    sim.hidden = (row, table) => table === 'cmn_schedule_span' && String(row.name).startsWith('HR ');
+    schedule('Quarter-end freeze', 'blackout', 'UTC', [
+      { sys_id: '00000000000000000000000000000001', name: 'HR entry A', start_date_time: '2026-02-10 22:00:00', end_date_time: '2026-02-10 23:00:00' },
+      { sys_id: '00000000000000000000000000000002', name: 'HR entry B', start_date_time: '2026-02-11 22:00:00', end_date_time: '2026-02-11 23:00:00' },
+      { sys_id: '00000000000000000000000000000003', name: 'Quarter end', start_date_time: '2026-03-10 22:00:00', end_date_time: '2026-03-10 23:00:00' },
+    ]);
+    const calendars = await loaded(2);
+    expect(calendars.calendarFor('sn-prod')?.windows.map((w) => w.name)).toEqual(['Quarter-end freeze: Quarter end']);
+    expect((await implementVerdict(calendars.calendarFor)).verdict.allow).toBe(false);
   });
 });
