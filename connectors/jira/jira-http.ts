@@ -57,11 +57,21 @@ export function jiraErrorText(body: unknown): string {
   return parts.join('; ');
 }
 
-function codeFor(status: number): ErrorCode {
+/**
+ * Where a 409 means "not now" rather than "no": an edit or a transition of an
+ * issue that someone changed at the same moment ("the issue could not be
+ * updated due to a conflicting update", platform spec). The outbox tries the
+ * write again later, and the writer re-reads the issue first. JSM's 409 (an
+ * approval already answered) is final, so it stays a rejection.
+ */
+const ISSUE_WRITE = /^\/rest\/api\/[23]\/issue\//;
+const isConflictingUpdate = (status: number, url: string): boolean => status === 409 && ISSUE_WRITE.test(url);
+
+function codeFor(status: number, url: string): ErrorCode {
   if (status === 401) return 'CG_JIRA_AUTH_REJECTED';
   if (status === 410) return 'CG_JIRA_ENDPOINT_GONE';
   // A 429 reaches a mapper only as the cause of an exhausted retry.
-  if (status === 429) return 'CG_UPSTREAM_UNAVAILABLE';
+  if (status === 429 || isConflictingUpdate(status, url)) return 'CG_UPSTREAM_UNAVAILABLE';
   if (status >= 400 && status < 500) return 'CG_JIRA_REQUEST_REJECTED';
   return 'CG_JIRA_BAD_RESPONSE';
 }
@@ -74,8 +84,8 @@ const HINTS: Partial<Record<number, string>> = {
 
 export function jiraError(instanceId: string, status: number, body: unknown, url: string): ChangegateError {
   const said = jiraErrorText(body);
-  const hint = HINTS[status];
-  return new ChangegateError(codeFor(status), `${instanceId}: Jira answered HTTP ${status} for ${url}${said ? ` (${said})` : ''}${hint ? `; ${hint}` : ''}`, {
+  const hint = isConflictingUpdate(status, url) ? 'someone changed the issue at the same moment; changegate tries again later' : HINTS[status];
+  return new ChangegateError(codeFor(status, url), `${instanceId}: Jira answered HTTP ${status} for ${url}${said ? ` (${said})` : ''}${hint ? `; ${hint}` : ''}`, {
     details: { instance: instanceId, url, status },
   });
 }

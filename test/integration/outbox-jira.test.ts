@@ -2,8 +2,10 @@
 // msw): the `changegate.verdict` issue property the Forge validator reads, ADF
 // comments carrying their idempotency key as a comment property (checked
 // before posting), workflow transitions found by target status, and a move the
-// workflow does not offer parked with an explanation.
+// workflow does not offer parked with an explanation, and one refused for a
+// conflicting update tried again.
 
+import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TicketNote, TicketVerdict } from '../../src/kit/connector.ts';
@@ -55,9 +57,13 @@ function world(flavor: 'cloud' | 'datacenter' = 'cloud') {
   });
   const writer = createJiraWriter({ http: createJiraHttp(instance, { logger }), flavor, mapping });
   const outbox = SqliteOutboxStore.open(':memory:');
-  const worker = new OutboxWorker({ outbox, writerFor: () => writer, logger, metrics: createMetrics({ defaultMetrics: false }), clock: () => new Date(T0) });
+  let now = T0;
+  const worker = new OutboxWorker({ outbox, writerFor: () => writer, logger, metrics: createMetrics({ defaultMetrics: false }), clock: () => new Date(now) });
   const issue = sim.createIssue({ summary: 'Rotate the payments HSM keys', 'Change type': 'Normal' }, { issueType: '[System] Change' });
-  return { sim, writer, outbox, worker, issue };
+  const later = (ms: number) => {
+    now += ms;
+  };
+  return { sim, writer, outbox, worker, issue, later };
 }
 
 describe('Jira write-back', () => {
@@ -140,6 +146,46 @@ describe('Jira write-back', () => {
     expect(w.sim.workflow.status(w.sim.issue(key).state.fields.status as string)?.name).toBe('Planning');
     const posted = w.sim.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/transitions'));
     expect(posted).toHaveLength(1);
+  });
+
+  it('tries a move back again when Jira refuses it for a conflicting update, and posts no refusal', async () => {
+    const w = world();
+    const { key, id } = w.issue;
+    for (const status of ['Planning', 'Awaiting CAB approval']) w.sim.transitionIssue(key, status);
+    // Someone edits the issue while changegate moves it: Jira answers the first POST with 409, the next reaches the simulator.
+    let conflicts = 1;
+    server.use(
+      http.post(`${BASE}/rest/api/3/issue/:key/transitions`, () => {
+        if (conflicts === 0) return undefined;
+        conflicts -= 1;
+        return HttpResponse.json({ errorMessages: ['The issue was updated by another user. Try again.'], errors: {} }, { status: 409 });
+      }),
+    );
+    await w.outbox.enqueue(
+      [
+        {
+          instance: 'jsm',
+          changeId: `jira:jsm:${id}`,
+          nativeId: id,
+          source: 'enforcement',
+          idempotencyKey: 'move-back',
+          payload: { action: 'transition', toNativeState: 'Planning', expectedNativeState: 'Awaiting CAB approval', noteAfter: { ...note, title: 'moved back' }, noteIfRefused: { ...note, title: 'could not move back' } },
+        },
+      ],
+      new Date(T0),
+    );
+    expect(await w.worker.drain()).toMatchObject({ retried: 1, failed: 0 });
+    expect(await w.outbox.get('move-back')).toMatchObject({ status: 'pending', lastError: { code: 'CG_UPSTREAM_UNAVAILABLE', kind: 'transient' } });
+    expect(w.sim.issue(key).comments).toHaveLength(0);
+
+    w.later(15 * 60_000);
+    expect(await w.worker.drain()).toMatchObject({ written: 2, retried: 0, failed: 0 });
+    expect(await w.outbox.get('move-back')).toMatchObject({ status: 'done' });
+    expect(w.sim.workflow.status(w.sim.issue(key).state.fields.status as string)?.name).toBe('Planning');
+    const said = w.sim.issue(key).comments.map((c) => adfToText(c.body));
+    expect(said).toHaveLength(1);
+    expect(said[0]).toContain('moved back');
+    expect(said[0]).not.toContain('could not move back');
   });
 
   it('writes to Data Center through REST v2, the note as text', async () => {
