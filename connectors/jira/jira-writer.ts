@@ -144,17 +144,23 @@ export function createJiraWriter(deps: JiraWriterDeps): ConnectorWriter {
   const instance = http.instanceId;
   const api = `/rest/api/${deps.flavor === 'cloud' ? '3' : '2'}`;
 
+  /**
+   * Ids of the issue's comments, newest first. Jira may answer fewer than asked
+   * (`maxResults` is capped per operation), so the next page starts after the
+   * comments that came, not after the number asked for.
+   */
   async function commentIds(issue: string): Promise<string[]> {
     const ids: string[] = [];
-    for (let startAt = 0; ; startAt += PAGE) {
+    for (let startAt = 0; ; ) {
       const page = asRecord(await http.request({ path: `${api}/issue/${issue}/comment`, params: { startAt, maxResults: PAGE, orderBy: '-created' } }, ctx()));
       const comments = Array.isArray(page?.['comments']) ? (page['comments'] as unknown[]) : [];
       for (const c of comments) {
         const id = asRecord(c)?.['id'];
         if (typeof id === 'string' || typeof id === 'number') ids.push(String(id));
       }
+      startAt += comments.length;
       const total = typeof page?.['total'] === 'number' ? page['total'] : null;
-      if (comments.length === 0 || (total !== null && startAt + comments.length >= total)) return ids;
+      if (comments.length === 0 || page?.['isLast'] === true || (total !== null && startAt >= total)) return ids;
     }
   }
 

@@ -3,9 +3,11 @@
 // comments carrying their idempotency key as a comment property (checked
 // before posting), workflow transitions found by target status, and a move the
 // workflow does not offer parked with an explanation, and one refused for a
-// conflicting update tried again.
+// conflicting update tried again; the newest note of a series found however
+// few comments Jira answers a page. Some tests put a handler in front of the
+// simulator for what it does not do by itself (a 409, a page cap).
 
-import { http, HttpResponse } from 'msw';
+import { getResponse, http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TicketNote, TicketVerdict } from '../../src/kit/connector.ts';
@@ -37,6 +39,9 @@ const note: TicketNote = {
   table: { columns: ['Check', 'Before', 'Result', 'Why'], rows: [['implement.ci-green', 'Implement', 'FAIL', 'latest CI run for 9fceb02 failed']] },
   items: ['before Implement: latest CI run for 9fceb02 failed (implement.ci-green)'],
 };
+
+/** Options of a note of the verdict series saying decision `digest`. */
+const verdictSeries = (digest: string) => ({ series: { name: 'verdict', digest } });
 
 function world(flavor: 'cloud' | 'datacenter' = 'cloud') {
   const sim = new JiraSimulator({
@@ -86,6 +91,38 @@ describe('Jira write-back', () => {
     // The look-up is Get comments by IDs with their properties.
     const lookups = w.sim.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/comment/list'));
     expect(lookups).toHaveLength(2);
+  });
+
+  it('finds the newest verdict note of the series when Jira answers fewer comments a page than asked', async () => {
+    const w = world();
+    const { id, key } = w.issue;
+    // Jira caps maxResults per operation: this site answers at most 50 comments a page.
+    server.use(
+      http.get(`${BASE}/rest/api/3/issue/:key/comment`, ({ request }) => {
+        const url = new URL(request.url);
+        url.searchParams.set('maxResults', String(Math.min(50, Number(url.searchParams.get('maxResults') ?? 50))));
+        return getResponse(w.sim.handlers(), new Request(url, request));
+      }),
+    );
+    const humans = (n: number) => {
+      for (let i = 0; i < n; i++) w.sim.addComment(key, `status update ${i}`);
+    };
+    // Newest first, the issue ends with 130 comments: the decision B note at 50, the decision A note at 120.
+    humans(9);
+    expect(await w.writer.comment(id, { ...note, title: 'blocked' }, 'k-A', verdictSeries('A'))).toBe('written');
+    humans(69);
+    expect(await w.writer.comment(id, { ...note, title: 'allowed' }, 'k-B', verdictSeries('B'))).toBe('written');
+    humans(50);
+    const ours = () => w.sim.issue(key).comments.filter((c) => (c.properties ?? []).length > 0).map((c) => adfToText(c.body));
+    expect(w.sim.issue(key).comments).toHaveLength(130);
+
+    // Decision B again under a new key (a fresh store): the ticket already says it.
+    expect(await w.writer.comment(id, { ...note, title: 'allowed' }, 'k-B2', verdictSeries('B'))).toBe('already-done');
+    expect(ours()).toHaveLength(2);
+    // Decision A comes back after B: it is said again.
+    expect(await w.writer.comment(id, { ...note, title: 'blocked again' }, 'k-A2', verdictSeries('A'))).toBe('written');
+    expect(ours()).toHaveLength(3);
+    expect(ours()[2]).toContain('changegate: blocked again');
   });
 
   it('keeps the verdict in the issue property, naming each workflow status a move may reach, within 32 KB', async () => {
