@@ -6,7 +6,27 @@
 
 type Node = Record<string, unknown>;
 
-const BLOCKS = new Set(['paragraph', 'heading', 'blockquote', 'codeBlock', 'panel', 'rule', 'mediaSingle', 'mediaGroup', 'expand', 'nestedExpand', 'decisionList', 'taskList']);
+// An action or decision item holds its text inline, with no paragraph around it, and a
+// layout column holds blocks: each is a line of its own, or a checklist reads as one run-on line.
+const BLOCKS = new Set([
+  'paragraph',
+  'heading',
+  'blockquote',
+  'codeBlock',
+  'panel',
+  'rule',
+  'mediaSingle',
+  'mediaGroup',
+  'expand',
+  'nestedExpand',
+  'decisionList',
+  'decisionItem',
+  'taskList',
+  'taskItem',
+  'blockTaskItem',
+  'layoutSection',
+  'layoutColumn',
+]);
 
 function attr(node: Node, name: string): string | null {
   const attrs = node['attrs'];

@@ -106,6 +106,40 @@ describe('field values of every shape', () => {
     expect(adfToPlainText('wiki *text*')).toBe('wiki *text*');
   });
 
+  it('reads a checklist, decisions and layout columns one item a line', () => {
+    const doc = {
+      type: 'doc',
+      version: 1,
+      content: [
+        { type: 'paragraph', content: [{ type: 'text', text: 'Backout:' }] },
+        {
+          type: 'taskList',
+          attrs: { localId: 'backout' },
+          content: [
+            { type: 'taskItem', attrs: { localId: 'stop', state: 'DONE' }, content: [{ type: 'text', text: 'Stop the service' }] },
+            { type: 'taskItem', attrs: { localId: 'restore', state: 'TODO' }, content: [{ type: 'text', text: 'Restore the backup' }] },
+          ],
+        },
+        {
+          type: 'decisionList',
+          attrs: { localId: 'decisions' },
+          content: [
+            { type: 'decisionItem', attrs: { localId: 'd1', state: 'DECIDED' }, content: [{ type: 'text', text: 'Roll back above 2% errors' }] },
+            { type: 'decisionItem', attrs: { localId: 'd2', state: 'DECIDED' }, content: [{ type: 'text', text: 'Keep the old schema a week' }] },
+          ],
+        },
+        {
+          type: 'layoutSection',
+          content: [
+            { type: 'layoutColumn', attrs: { width: 50 }, content: [{ type: 'paragraph', content: [{ type: 'text', text: 'Primary: eu-west-1' }] }] },
+            { type: 'layoutColumn', attrs: { width: 50 }, content: [{ type: 'paragraph', content: [{ type: 'text', text: 'Standby: eu-central-1' }] }] },
+          ],
+        },
+      ],
+    };
+    expect(adfToPlainText(doc)).toBe('Backout:\nStop the service\nRestore the backup\nRoll back above 2% errors\nKeep the old schema a week\nPrimary: eu-west-1\nStandby: eu-central-1');
+  });
+
   it('reads options, users on Cloud and Data Center, groups and lists', () => {
     expect(optionOf({ self: 'x', value: 'Normal', id: '10010' }, 'Change type')).toBe('Normal');
     expect(textOf({ value: 'Hardware', child: { value: 'Disk' } })).toBe('Hardware / Disk');
