@@ -20,7 +20,7 @@ export const ERROR_CODES = {
   CG_SN_BAD_RESPONSE: { kind: 'upstream', status: 502, doc: 'ServiceNow answered with a body that is not the documented JSON envelope.' },
   CG_SN_RECORD_INVALID: { kind: 'upstream', status: 502, doc: 'A ServiceNow record lacks a required field or carries a malformed value; it was skipped and counted.' },
   CG_OAUTH_TOKEN_FAILED: { kind: 'config', status: 500, doc: 'The OAuth token endpoint refused the client or user credentials.' },
-  CG_UPSTREAM_UNAVAILABLE: { kind: 'transient', status: 503, doc: 'The remote system kept failing (5xx, 429, timeout, reset) after every retry.' },
+  CG_UPSTREAM_UNAVAILABLE: { kind: 'transient', status: 503, doc: 'The remote system kept failing (5xx, 429, timeout, reset) after every retry, or Jira refused an issue write for a conflicting update (409); the outbox tries again later.' },
   CG_JIRA_AUTH_REJECTED: { kind: 'config', status: 500, doc: 'Jira rejected the credentials, or a revoked token returned anonymous data.' },
   CG_JIRA_REQUEST_REJECTED: { kind: 'config', status: 500, doc: 'Jira answered a 4xx other than 401/429 for the named instance and URL.' },
   CG_JIRA_ENDPOINT_GONE: { kind: 'config', status: 500, doc: 'Jira answered 410 Gone: the endpoint was removed (e.g. /rest/api/3/search).' },
