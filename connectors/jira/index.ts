@@ -6,7 +6,8 @@
 import { join } from 'node:path';
 import type { CanonicalState } from '../../src/domain/change.ts';
 import { defineConnector } from '../../src/kit/define-connector.ts';
-import { createJiraAuth } from './jira-auth.ts';
+import type { Logger } from '../../src/kit/logger.ts';
+import { createJiraAuth, type JiraAuthSetup } from './jira-auth.ts';
 import { createJiraClient } from './jira-client.ts';
 import { JiraInstance } from './jira-config.ts';
 import { createJiraConnector, JIRA_STREAMS } from './jira-connector.ts';
@@ -16,6 +17,12 @@ import { JIRA_MAPPING_KIND } from './jira-mapping-schema.ts';
 import { createJiraWriter } from './jira-writer.ts';
 import { oauthTokenFile } from './oauth-token-file.ts';
 import { validateMappingAgainstSite } from './validate-live-mapping.ts';
+
+/** The instance's credentials; an OAuth 2.0 grant's rotated tokens live in `oauth-<id>.json` in the state directory, shared by every holder. */
+function authOf(instance: JiraInstance, logger: Logger, stateDir: string | undefined): JiraAuthSetup {
+  const tokenFile = instance.auth.kind === 'oauth2' && stateDir !== undefined ? oauthTokenFile(join(stateDir, `oauth-${instance.id}.json`), instance.auth.refreshToken) : undefined;
+  return createJiraAuth(instance, { logger, ...(tokenFile ? { tokenFile } : {}) });
+}
 
 export const jira = defineConnector<JiraInstance>({
   system: 'jira',
@@ -53,8 +60,7 @@ export const jira = defineConnector<JiraInstance>({
   open(instance, { logger, onRequest, stateDir }) {
     const mapping = loadJiraMapping(instance.mapping);
     // One auth for reads and write-back: an OAuth 2.0 refresh token rotates, so two holders would lock each other out.
-    const tokenFile = instance.auth.kind === 'oauth2' && stateDir !== undefined ? oauthTokenFile(join(stateDir, `oauth-${instance.id}.json`), instance.auth.refreshToken) : undefined;
-    const auth = createJiraAuth(instance, { logger, ...(tokenFile ? { tokenFile } : {}) });
+    const auth = authOf(instance, logger, stateDir);
     const http = createJiraHttp(instance, { logger, onRequest, auth });
     const connector = createJiraConnector(instance, { mapping, logger, onRequest, client: createJiraClient(instance, { logger, http }) });
     // Comment posts and transitions are not retried inside the call: the outbox retries them after checking the issue.
@@ -69,9 +75,11 @@ export const jira = defineConnector<JiraInstance>({
     paths: ['raw.fields.comment', 'raw.fields.attachment', 'raw.fields.updated', 'raw.properties', 'updatedAt'],
   }),
   capabilities: {
-    async checkLiveMapping(instance, { logger }) {
+    async checkLiveMapping(instance, { logger, onRequest, stateDir }) {
       const mapping = loadJiraMapping(instance.mapping);
-      const problems = await validateMappingAgainstSite(instance, mapping, createJiraClient(instance, { logger }));
+      // `mappings validate --instance` holds the same grant as the service: it refreshes from, and saves to, the same token file.
+      const http = createJiraHttp(instance, { logger, onRequest, auth: authOf(instance, logger, stateDir) });
+      const problems = await validateMappingAgainstSite(instance, mapping, createJiraClient(instance, { logger, http }));
       return { mappingFile: mapping.file, problems };
     },
   },

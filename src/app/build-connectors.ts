@@ -1,10 +1,11 @@
 // Opens a configured instance through its system's declaration in the registry,
 // with the metrics hook and the per-instance logger every connector gets.
 
+import { dirname } from 'node:path';
 import type { ConnectorRegistry } from '../kit/connector-registry.ts';
 import type { ConnectorInstance } from '../kit/connector.ts';
 import type { ConnectorContext } from '../kit/define-connector.ts';
-import type { InstanceConfig } from '../config/schema.ts';
+import type { InstanceConfig, StoreConfig } from '../config/schema.ts';
 import type { RequestInfo } from '../http/http-client.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -14,6 +15,15 @@ export interface BuildConnectorDeps {
   metrics: Metrics;
   /** Where per-instance state that is not mirror data lives (rotated OAuth tokens); none: kept in memory. */
   stateDir?: string;
+}
+
+/**
+ * The state directory of a configuration: beside an embedded store's file. A shared store has none (its replicas
+ * share no disk), so rotated OAuth tokens stay in memory. Every process that opens an instance (serve, sync,
+ * `mappings validate --instance`) takes it from here, so they all find the same token file.
+ */
+export function stateDirOf(store: StoreConfig): Pick<BuildConnectorDeps, 'stateDir'> {
+  return store.kind === 'sqlite' ? { stateDir: dirname(store.path) } : {};
 }
 
 /** What a connector of `instance` is handed: its own logger, the request metrics, the state directory. */

@@ -2,7 +2,6 @@
 // With no configuration it starts the built-in demo instances and says so.
 
 import type { KeyObject } from 'node:crypto';
-import { dirname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { ConnectorInstance } from '../kit/connector.ts';
 import type { ChangegateConfig, InstanceConfig, StoreConfig } from '../config/schema.ts';
@@ -30,7 +29,7 @@ import { DeliveryProcessor } from '../sync/delivery-processor.ts';
 import { SyncEngine } from '../sync/sync-engine.ts';
 import { SyncScheduler } from '../sync/scheduler.ts';
 import { LeaseKeeper } from '../sync/lease-keeper.ts';
-import { buildConnector } from './build-connectors.ts';
+import { buildConnector, stateDirOf } from './build-connectors.ts';
 import { itsmCalendarsFor } from './itsm-calendars-for.ts';
 import { stateNamesFor } from './state-names-for.ts';
 import type { DemoInstances } from './demo-instances.ts';
@@ -135,7 +134,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     logger.info({ instance: instance.id }, `${instance.id}: writeBack is off: changes are assessed and stored, nothing is written to the tickets`);
   }
   const connectors = new Map<string, ConnectorInstance>();
-  const stateDir = config.store.kind === 'sqlite' ? { stateDir: dirname(config.store.path) } : {};
+  const stateDir = stateDirOf(config.store);
   // Calendars the systems publish (ServiceNow blackout and maintenance schedules), merged with the policy's calendar.
   const itsmCalendars = itsmCalendarsFor(instances, registry, { logger, metrics, ...stateDir });
   const calendars = (id: string) => itsmCalendars.calendarFor(id);

@@ -2,7 +2,7 @@
 // against the live site, for systems whose connector can (Jira: field names,
 // issue types and workflow statuses).
 
-import { connectorContext } from '../app/build-connectors.ts';
+import { connectorContext, stateDirOf } from '../app/build-connectors.ts';
 import { loadConfig } from '../config/load-config.ts';
 import { ChangegateError } from '../errors.ts';
 import type { ConnectorRegistry } from '../kit/connector-registry.ts';
@@ -29,7 +29,9 @@ export async function validateLiveMapping(registry: ConnectorRegistry, instanceI
     return 0;
   }
   const logger = createLogger({ level: 'warn', destination: process.stderr });
-  const { mappingFile, problems } = await check(instance, connectorContext(instance, { logger, metrics: createMetrics({ defaultMetrics: false }) }));
+  // The service's state directory: an OAuth 2.0 refresh token rotates, and this run must leave the rotated one where the service looks.
+  const context = connectorContext(instance, { logger, metrics: createMetrics({ defaultMetrics: false }), ...stateDirOf(config.store) });
+  const { mappingFile, problems } = await check(instance, context);
   if (json) {
     const code = problems.length === 0 ? 0 : 2;
     out.write(`${JSON.stringify({ format: 1, exitCode: code, instance: instance.id, checked: true, mappingFile, problems }, null, 2)}\n`);

@@ -1,0 +1,103 @@
+// One Jira OAuth 2.0 grant, two holders: the service and `changegate mappings
+// validate --instance`. Atlassian rotates the refresh token on every refresh and
+// kills the one sent, so whichever runs second must pick up what the first left
+// in the token file, in either order, or the operator is told to authorize again
+// when nothing was wrong.
+
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { http, HttpResponse, type HttpResponseResolver } from 'msw';
+import { setupServer } from 'msw/node';
+import { pino } from 'pino';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { jira } from '../../connectors/jira/index.ts';
+import { JiraInstance } from '../../connectors/jira/jira-config.ts';
+import { registry } from '../../src/app/registry.ts';
+import { validateLiveMapping } from '../../src/cli/validate-live-mapping-command.ts';
+import { siteFields, user } from '../support/jira-fake-site.ts';
+
+const GATEWAY = 'https://api.atlassian.com/ex/jira/cloud-1/rest/api/3';
+const STATUSES = ['Open', 'Planning', 'Awaiting CAB approval', 'Awaiting implementation', 'Implementing', 'Peer review', 'Completed', 'Failed', 'Canceled'];
+
+/** Atlassian: each refresh token works once and is replaced; the gateway takes any access token it issued. */
+let live = new Set(['R1']);
+let accessTokens = new Set<string>();
+let issued = 1;
+const presented: string[] = [];
+
+function signedIn(resolver: HttpResponseResolver): HttpResponseResolver {
+  return (info) => (accessTokens.has((info.request.headers.get('authorization') ?? '').replace(/^Bearer /, '')) ? resolver(info) : HttpResponse.json({ code: 401, message: 'Unauthorized' }, { status: 401 }));
+}
+
+const server = setupServer(
+  http.post('https://auth.atlassian.com/oauth/token', async ({ request }) => {
+    const body = (await request.json()) as { grant_type: string; refresh_token: string };
+    presented.push(body.refresh_token);
+    if (body.grant_type !== 'refresh_token' || !live.has(body.refresh_token)) {
+      return HttpResponse.json({ error: 'invalid_grant', error_description: 'Unknown or invalid refresh token.' }, { status: 403 });
+    }
+    live.delete(body.refresh_token);
+    issued += 1;
+    live.add(`R${issued}`);
+    accessTokens.add(`A${issued}`);
+    return HttpResponse.json({ access_token: `A${issued}`, refresh_token: `R${issued}`, expires_in: 3600, scope: 'read:jira-work offline_access', token_type: 'bearer' });
+  }),
+  http.get(`${GATEWAY}/myself`, signedIn(() => HttpResponse.json({ ...user('712020:svc', 'changegate'), timeZone: 'UTC', locale: 'en_US' }))),
+  http.get(`${GATEWAY}/field`, signedIn(() => HttpResponse.json(siteFields()))),
+  http.get(
+    `${GATEWAY}/project/:key/statuses`,
+    signedIn(() => HttpResponse.json([{ id: '10100', name: '[System] Change', subtask: false, statuses: STATUSES.map((name, j) => ({ id: String(10200 + j), name })) }])),
+  ),
+  http.post(`${GATEWAY}/search/jql`, signedIn(() => HttpResponse.json({ issues: [], isLast: true }))),
+);
+
+const logger = pino({ level: 'silent' });
+let dir: string;
+const config = { id: 'jsm-oauth', system: 'jira', baseUrl: 'https://acme.atlassian.net', projects: ['ITSM'] };
+const auth = { kind: 'oauth2', clientId: 'client', clientSecret: 'secret', refreshToken: 'R1', cloudId: 'cloud-1' };
+const instance = JiraInstance.parse({ ...config, auth });
+const firstPage = { stream: 'changes', after: null, offset: 0, pageSize: 10 } as const;
+
+beforeAll(() => server.listen({ onUnhandledFrame: 'error' }));
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'cg-oauth-holders-'));
+  // Only Date: the access tokens' expiry is what is moved, the HTTP client's timers stay real.
+  vi.useFakeTimers({ toFake: ['Date'] });
+  vi.setSystemTime(Date.parse('2026-03-12T10:00:00Z'));
+});
+afterEach(() => {
+  vi.useRealTimers();
+  rmSync(dir, { recursive: true, force: true });
+  live = new Set(['R1']);
+  accessTokens = new Set();
+  issued = 1;
+  presented.length = 0;
+});
+afterAll(() => server.close());
+
+describe('the service and `mappings validate --instance` share one OAuth 2.0 grant', () => {
+  it('the service still signs in after the operator ran `mappings validate --instance` first', async () => {
+    const context = { logger, onRequest: () => {}, stateDir: dir };
+    await jira.capabilities?.checkLiveMapping?.(instance, context); // CLI path: R1 -> R2
+    const connector = jira.open(instance, context); // service, same config + stateDir
+    const page = connector.readPage({ stream: 'changes', after: null, offset: 0, pageSize: 10 });
+    await expect(page).resolves.toMatchObject({ items: [] });
+  });
+
+  it('`changegate mappings validate --instance` keeps the rotated token beside the store, where the service finds it', async () => {
+    const file = join(dir, 'changegate.yaml');
+    writeFileSync(
+      file,
+      `store: { kind: sqlite, path: ${join(dir, 'data', 'changegate.db')} }\ninstances:\n  - { id: jsm-oauth, system: jira, baseUrl: "${config.baseUrl}", projects: [ITSM], auth: { kind: oauth2, clientId: client, clientSecret: secret, refreshToken: R1, cloudId: cloud-1 } }\n`,
+    );
+    let printed = '';
+    const code = await validateLiveMapping(registry, 'jsm-oauth', file, { write: (text: string) => (printed += text) });
+    expect(printed).toMatch(/^ok /);
+    expect(code).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'data', 'oauth-jsm-oauth.json'), 'utf8'))).toMatchObject({ refreshToken: 'R2' });
+
+    const service = jira.open(instance, { logger, onRequest: () => {}, stateDir: join(dir, 'data') });
+    await expect(service.readPage(firstPage)).resolves.toMatchObject({ items: [] });
+  });
+});
