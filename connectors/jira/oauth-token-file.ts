@@ -1,13 +1,24 @@
-// Keeps an OAuth 2.0 (3LO) instance's rotated refresh token across restarts.
-// Atlassian rotates the refresh token on every refresh and invalidates the one
-// sent, so the value in changegate.yaml is spent after the first refresh. The
-// rotated tokens go to a file beside the store (mode 0600, written atomically);
-// they are used only while the configured refresh token is the one they grew
-// from: an operator who re-authorizes and puts a new token in the config wins.
+// Keeps an OAuth 2.0 (3LO) instance's rotated refresh token across restarts and
+// shares it between the processes holding the grant (serve, sync, `mappings
+// validate --instance`). Atlassian rotates the refresh token on every refresh
+// and invalidates the one sent, so the value in changegate.yaml is spent after
+// the first refresh. The rotated tokens go to a file beside the store (mode
+// 0600, written atomically); they are used only while the configured refresh
+// token is the one they grew from: an operator who re-authorizes and puts a new
+// token in the config wins.
+//
+// A refresh runs under the file's lock (`<file>.lock`, created exclusively), so
+// two holders never present the same refresh token: the second finds the first
+// one's tokens in the file. A lock whose process is gone is taken over at once;
+// one older than LOCK_STALE_MS (a holder stuck on the token endpoint, a holder
+// on another host) is taken over too, and a holder that then loses the race
+// gets invalid_grant and recovers from the file (jira-auth.ts).
 
-import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface StoredTokens {
   refreshToken: string;
@@ -29,10 +40,95 @@ export interface OAuthTokenFile {
   /** The newest tokens, or null when there are none for the configured refresh token. */
   read(): StoredTokens | null;
   write(tokens: StoredTokens): void;
+  /** Runs `fn` while no other holder of the file (in this process or another) runs its own. */
+  locked<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+/** A refresh is one HTTPS round trip; a lock held longer than this is taken over. */
+const LOCK_STALE_MS = 60_000;
+const LOCK_POLL_MS = 50;
+
+interface LockOwner {
+  /** Random per acquisition: a pid reused by a later process (pid 1 in every container) is still another holder. */
+  id: string;
+  host: string;
+  pid: number;
+}
+
+/** Locks this process holds now, by id. */
+const heldHere = new Set<string>();
+
+/** Signal 0 checks without signalling; EPERM means the pid runs under another user. */
+function pidIsRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+const isCode = (err: unknown, code: string): boolean => (err as NodeJS.ErrnoException | null)?.code === code;
+
+/** The lock's holder; null when there is no lock, or its holder is still writing its name. */
+function ownerOf(lockPath: string): LockOwner | null {
+  let text: string;
+  try {
+    text = readFileSync(lockPath, 'utf8');
+  } catch (err) {
+    if (isCode(err, 'ENOENT')) return null;
+    throw err;
+  }
+  try {
+    const owner = JSON.parse(text) as Partial<LockOwner>;
+    return typeof owner.id === 'string' && typeof owner.host === 'string' && typeof owner.pid === 'number' ? { id: owner.id, host: owner.host, pid: owner.pid } : null;
+  } catch {
+    // Created but not written yet (the name follows the exclusive create).
+    return null;
+  }
+}
+
+function isStale(lockPath: string): boolean {
+  let age: number;
+  try {
+    age = Date.now() - statSync(lockPath).mtimeMs;
+  } catch (err) {
+    if (isCode(err, 'ENOENT')) return false;
+    throw err;
+  }
+  if (age > LOCK_STALE_MS) return true;
+  const owner = ownerOf(lockPath);
+  // Another host's pids cannot be asked about: its lock waits for its age.
+  if (owner === null || owner.host !== hostname()) return false;
+  if (owner.pid === process.pid) return !heldHere.has(owner.id);
+  return !pidIsRunning(owner.pid);
+}
+
+async function acquire(lockPath: string): Promise<string> {
+  mkdirSync(dirname(lockPath), { recursive: true });
+  const owner: LockOwner = { id: randomUUID(), host: hostname(), pid: process.pid };
+  for (;;) {
+    try {
+      writeFileSync(lockPath, JSON.stringify({ ...owner, at: new Date().toISOString() }), { flag: 'wx', mode: 0o600 });
+      heldHere.add(owner.id);
+      return owner.id;
+    } catch (err) {
+      if (!isCode(err, 'EEXIST')) throw err;
+    }
+    if (isStale(lockPath)) rmSync(lockPath, { force: true });
+    else await sleep(LOCK_POLL_MS);
+  }
+}
+
+function release(lockPath: string, id: string): void {
+  heldHere.delete(id);
+  // Taken over as stale meanwhile: the lock is someone else's now.
+  if (ownerOf(lockPath)?.id === id) rmSync(lockPath, { force: true });
 }
 
 export function oauthTokenFile(path: string, configuredRefreshToken: string): OAuthTokenFile {
   const configured = fingerprint(configuredRefreshToken);
+  const lockPath = `${path}.lock`;
   return {
     path,
     read() {
@@ -52,6 +148,14 @@ export function oauthTokenFile(path: string, configuredRefreshToken: string): OA
       writeFileSync(temp, `${JSON.stringify(body)}\n`, { mode: 0o600 });
       chmodSync(temp, 0o600);
       renameSync(temp, path);
+    },
+    async locked(fn) {
+      const id = await acquire(lockPath);
+      try {
+        return await fn();
+      } finally {
+        release(lockPath, id);
+      }
     },
   };
 }
