@@ -1,16 +1,17 @@
 // Jira credentials as an AuthProvider for the shared HTTP client:
 //   basic   Cloud email + API token (`Basic base64(email:token)`)
-//   oauth2  Cloud OAuth 2.0 (3LO) through jira.js's OAuth2Manager: refresh before
-//           expiry and after a 401 (single-flight), requests routed through the
-//           gateway `https://api.atlassian.com/ex/jira/{cloudId}`
+//   oauth2  Cloud OAuth 2.0 (3LO): refresh before expiry and after a 401
+//           (single-flight in the process, under the token file's lock across
+//           processes), requests routed through the gateway
+//           `https://api.atlassian.com/ex/jira/{cloudId}`
 //   pat     Data Center personal access token (`Bearer <token>`)
 
-import { createOAuth2Manager, isOAuthError, type OAuth2Manager } from 'jira.js/core';
+import { isOAuthError, refreshOAuth2Token } from 'jira.js/core';
 import type { JiraInstance } from './jira-config.ts';
 import { ChangegateError } from '../../src/errors.ts';
 import type { AuthProvider } from '../../src/http/http-client.ts';
 import type { Logger } from '../../src/kit/logger.ts';
-import type { OAuthTokenFile } from './oauth-token-file.ts';
+import type { OAuthTokenFile, StoredTokens } from './oauth-token-file.ts';
 
 export const OAUTH_GATEWAY = 'https://api.atlassian.com/ex/jira';
 
@@ -22,7 +23,16 @@ export interface JiraAuthSetup {
 
 export type JiraAuthInstance = Pick<JiraInstance, 'id' | 'baseUrl' | 'auth'>;
 
-function tokenFailed(instanceId: string, err: unknown): ChangegateError {
+function tokenFailed(instanceId: string, err: unknown, file: OAuthTokenFile | undefined): ChangegateError {
+  if (!isOAuthError(err) && file !== undefined) {
+    // The token file or its lock, not Atlassian: authorizing again would change nothing.
+    const errno = (err as NodeJS.ErrnoException | null)?.code ?? null;
+    return new ChangegateError(
+      'CG_OAUTH_TOKEN_FAILED',
+      `${instanceId}: cannot use the OAuth 2.0 token file ${file.path}${errno ? ` (${errno})` : ''}; run changegate as the user the service runs as, with write access to its state directory`,
+      { cause: err, details: { instance: instanceId, file: file.path, errno } },
+    );
+  }
   const status = isOAuthError(err) ? (err.status ?? null) : null;
   const code = isOAuthError(err) ? (err.error ?? null) : null;
   return new ChangegateError(
@@ -30,6 +40,92 @@ function tokenFailed(instanceId: string, err: unknown): ChangegateError {
     `${instanceId}: Atlassian refused the OAuth 2.0 refresh${code ? ` (${code})` : ''}; authorize the app again and update auth.refreshToken`,
     { cause: err, details: { instance: instanceId, status, error: code } },
   );
+}
+
+/** Refresh this long before expiry (as jira.js's OAuth2Manager does): clock skew and a request in flight. */
+const EXPIRY_SKEW_MS = 60_000;
+
+type OAuth2Auth = Extract<JiraInstance['auth'], { kind: 'oauth2' }>;
+type Usable = StoredTokens & { accessToken: string };
+
+/** Tokens to send now: an access token not refused by a 401 and not (nearly) expired; one without an expiry is used until refused. */
+function usable(tokens: StoredTokens, refused?: string): tokens is Usable {
+  return tokens.accessToken !== undefined && tokens.accessToken !== refused && (tokens.expiresAt === undefined || Date.now() < tokens.expiresAt - EXPIRY_SKEW_MS);
+}
+
+/**
+ * Atlassian rotates the refresh token on every refresh and kills the one sent. Every holder of the grant (serve,
+ * sync, `mappings validate --instance`) keeps the rotated tokens in one token file and refreshes under its lock,
+ * starting from what the file holds: the newest tokens, whoever rotated them. Without a file (no state directory),
+ * the tokens live in this process only.
+ */
+function oauth2Provider(instanceId: string, auth: OAuth2Auth, deps: { logger: Logger; tokenFile?: OAuthTokenFile }): AuthProvider {
+  const { logger, tokenFile } = deps;
+  let held: StoredTokens = tokenFile?.read() ?? { refreshToken: auth.refreshToken, ...(auth.accessToken ? { accessToken: auth.accessToken } : {}) };
+  let renewing: Promise<string> | undefined;
+
+  const rotate = async (refreshToken: string): Promise<Usable> => {
+    const answer = await refreshOAuth2Token({ clientId: auth.clientId, clientSecret: auth.clientSecret, refreshToken });
+    return { refreshToken: answer.refreshToken ?? refreshToken, accessToken: answer.accessToken, expiresAt: Date.now() + answer.expiresIn * 1000 };
+  };
+
+  /** What the file holds when another holder rotated the grant since this one last looked (its own tokens are spent then). */
+  const rotatedElsewhere = (file: OAuthTokenFile): StoredTokens | null => {
+    const latest = file.read();
+    return latest !== null && (latest.refreshToken !== held.refreshToken || latest.accessToken !== held.accessToken) ? latest : null;
+  };
+
+  const renewShared = (file: OAuthTokenFile, refused: string | undefined): Promise<string> =>
+    file.locked(async () => {
+      const newer = rotatedElsewhere(file);
+      if (newer !== null) {
+        held = newer;
+        logger.info({ instance: instanceId, file: file.path }, 'OAuth 2.0 tokens another holder of the grant rotated taken from the token file');
+        if (usable(newer, refused)) return newer.accessToken;
+      }
+      let next: Usable;
+      try {
+        next = await rotate(held.refreshToken);
+      } catch (err) {
+        // Spent by a holder outside the lock (an older changegate, or a lock taken over as stale): it saved the new ones.
+        const raced = isOAuthError(err) && err.error === 'invalid_grant' ? rotatedElsewhere(file) : null;
+        if (raced === null) throw err;
+        held = raced;
+        logger.warn({ instance: instanceId, file: file.path }, 'OAuth 2.0 refresh token was spent by another holder of the grant; retrying once with the one it saved');
+        if (usable(raced, refused)) return raced.accessToken;
+        next = await rotate(raced.refreshToken);
+      }
+      held = next;
+      file.write(next);
+      logger.info({ instance: instanceId, file: file.path }, 'OAuth 2.0 refresh token rotated and saved');
+      return next.accessToken;
+    });
+
+  const renewAlone = async (): Promise<string> => {
+    const next = await rotate(held.refreshToken);
+    held = next;
+    logger.warn({ instance: instanceId }, 'OAuth 2.0 refresh token rotated; the configured refreshToken is now spent and the new one is held in memory only');
+    return next.accessToken;
+  };
+
+  /** One renewal at a time in this process; callers arriving meanwhile share its outcome. */
+  const renew = (refused?: string): Promise<string> => {
+    renewing ??= (tokenFile ? renewShared(tokenFile, refused) : renewAlone()).finally(() => {
+      renewing = undefined;
+    });
+    return renewing.catch((err: unknown) => {
+      throw tokenFailed(instanceId, err, tokenFile);
+    });
+  };
+
+  return {
+    async header() {
+      return `Bearer ${usable(held) ? held.accessToken : await renew()}`;
+    },
+    async refresh() {
+      await renew(held.accessToken);
+    },
+  };
 }
 
 export function createJiraAuth(instance: JiraAuthInstance, deps: { logger: Logger; tokenFile?: OAuthTokenFile }): JiraAuthSetup {
@@ -43,45 +139,5 @@ export function createJiraAuth(instance: JiraAuthInstance, deps: { logger: Logge
     const header = `Bearer ${auth.token}`;
     return { provider: { header: async () => header }, apiBaseUrl: instance.baseUrl };
   }
-
-  // Atlassian rotates the refresh token on every refresh and kills the old one, so the
-  // rotated one is kept in the token file (when there is one) and preferred at start-up.
-  const stored = deps.tokenFile?.read() ?? null;
-  const tokens = stored ?? { refreshToken: auth.refreshToken, ...(auth.accessToken ? { accessToken: auth.accessToken } : {}) };
-  const manager: OAuth2Manager = createOAuth2Manager({
-    ...(tokens.accessToken ? { accessToken: tokens.accessToken } : {}),
-    ...(stored?.expiresAt ? { expiresAt: stored.expiresAt } : {}),
-    refreshToken: tokens.refreshToken,
-    clientId: auth.clientId,
-    clientSecret: auth.clientSecret,
-    cloudId: auth.cloudId,
-    onTokenRefresh: (event) => {
-      if (!deps.tokenFile) {
-        deps.logger.warn({ instance: instance.id }, 'OAuth 2.0 refresh token rotated; the configured refreshToken is now spent and the new one is held in memory only');
-        return;
-      }
-      if (!event.refreshToken) return;
-      deps.tokenFile.write({ refreshToken: event.refreshToken, accessToken: event.accessToken, expiresAt: event.expiresAt });
-      deps.logger.info({ instance: instance.id, file: deps.tokenFile.path }, 'OAuth 2.0 refresh token rotated and saved');
-    },
-  });
-  return {
-    apiBaseUrl: `${OAUTH_GATEWAY}/${encodeURIComponent(auth.cloudId)}`,
-    provider: {
-      async header() {
-        try {
-          return await manager.getAuthorizationHeader();
-        } catch (err) {
-          throw tokenFailed(instance.id, err);
-        }
-      },
-      async refresh() {
-        try {
-          await manager.forceRefresh();
-        } catch (err) {
-          throw tokenFailed(instance.id, err);
-        }
-      },
-    },
-  };
+  return { apiBaseUrl: `${OAUTH_GATEWAY}/${encodeURIComponent(auth.cloudId)}`, provider: oauth2Provider(instance.id, auth, deps) };
 }

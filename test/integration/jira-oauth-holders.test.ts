@@ -19,6 +19,7 @@ import { siteFields, user } from '../support/jira-fake-site.ts';
 
 const GATEWAY = 'https://api.atlassian.com/ex/jira/cloud-1/rest/api/3';
 const STATUSES = ['Open', 'Planning', 'Awaiting CAB approval', 'Awaiting implementation', 'Implementing', 'Peer review', 'Completed', 'Failed', 'Canceled'];
+const HOUR = 3_600_000;
 
 /** Atlassian: each refresh token works once and is replaced; the gateway takes any access token it issued. */
 let live = new Set(['R1']);
@@ -83,6 +84,20 @@ describe('the service and `mappings validate --instance` share one OAuth 2.0 gra
     const connector = jira.open(instance, context); // service, same config + stateDir
     const page = connector.readPage({ stream: 'changes', after: null, offset: 0, pageSize: 10 });
     await expect(page).resolves.toMatchObject({ items: [] });
+  });
+
+  it('a running service keeps reading after `mappings validate --instance` refreshed the grant under it', async () => {
+    const context = { logger, onRequest: () => {}, stateDir: dir };
+    const service = jira.open(instance, context);
+    await expect(service.readPage(firstPage)).resolves.toMatchObject({ items: [] }); // R1 -> R2
+
+    vi.setSystemTime(Date.now() + HOUR); // A2 has expired: the CLI must refresh, from the file's R2
+    await expect(jira.capabilities?.checkLiveMapping?.(instance, context)).resolves.toMatchObject({ problems: [] });
+    expect(presented).toEqual(['R1', 'R2']);
+
+    vi.setSystemTime(Date.now() + HOUR); // and so has the service's: it must not present the R2 the CLI spent
+    await expect(service.readPage(firstPage)).resolves.toMatchObject({ items: [] });
+    expect(presented).toEqual(['R1', 'R2', 'R3']);
   });
 
   it('`changegate mappings validate --instance` keeps the rotated token beside the store, where the service finds it', async () => {
