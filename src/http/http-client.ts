@@ -7,7 +7,7 @@ import { create as createAxios, type AxiosInstance, type AxiosResponse } from 'a
 import pRetry, { AbortError } from 'p-retry';
 import { ChangegateError, asChangegateError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { DEFAULT_RETRY_POLICY, classify, type Decision, type Outcome, type RetryPolicy } from './retry-classifier.ts';
+import { DEFAULT_RETRY_POLICY, askedWaitMs, classify, type Decision, type Outcome, type RetryPolicy } from './retry-classifier.ts';
 import { sharedRateLimiter, type RateLimiter } from './rate-limiter.ts';
 import { sleep } from './sleep.ts';
 
@@ -192,9 +192,11 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     const fail = (decision: Extract<Decision, { action: 'fail' }>, outcome: Outcome, cause: unknown, body: unknown, attempts: number): ChangegateError => {
       if (decision.kind === 'transient' || outcome.kind === 'network') {
         const last = outcome.kind === 'response' ? options.errorFor(outcome.status, body, req.path) : cause;
+        // The server's own "not before" goes with the error: a caller that tries later (the outbox) waits at least that long.
+        const retryAfterMs = askedWaitMs(outcome, (policy.now ?? Date.now)());
         return new ChangegateError('CG_UPSTREAM_UNAVAILABLE', `${instanceId}: ${method} ${req.path} failed: ${decision.reason}`, {
           cause: last,
-          details: { ...where, attempts, status: outcome.kind === 'response' ? outcome.status : null, code: outcome.kind === 'network' ? outcome.code : null },
+          details: { ...where, attempts, status: outcome.kind === 'response' ? outcome.status : null, code: outcome.kind === 'network' ? outcome.code : null, retryAfterMs },
         });
       }
       return options.errorFor(outcome.status, body, req.path);

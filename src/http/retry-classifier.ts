@@ -161,6 +161,11 @@ function serverWait(status: number, headers: HeaderBag, nowMs: number): { ms: nu
   return null;
 }
 
+/** What the server asked to wait before another try after `outcome` (Retry-After and its kin), or null when it asked nothing. */
+export function askedWaitMs(outcome: Outcome, nowMs: number): number | null {
+  return outcome.kind === 'response' ? (serverWait(outcome.status, outcome.headers, nowMs)?.ms ?? null) : null;
+}
+
 function throttleNote(headers: HeaderBag): string {
   const notes = REASON_HEADERS.map((name) => headerValue(headers, name)).filter((v): v is string => v !== null && v !== '');
   return notes.length === 0 ? '' : ` (${notes.join(', ')})`;

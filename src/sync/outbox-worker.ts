@@ -57,7 +57,9 @@ const MIN_RETRY_WAIT_MS = 1000;
 export function decideOutbox(error: ChangegateError, attempts: number, policy: RetryPolicy): OutboxDecision {
   if (PARKED_KINDS.has(error.kind)) return { action: 'fail', gaveUp: false };
   if (attempts >= policy.maxAttempts) return { action: 'fail', gaveUp: true };
-  return { action: 'retry', waitMs: Math.max(MIN_RETRY_WAIT_MS, backoffMs(attempts, policy)) };
+  // A throttled write comes back no sooner than the ticket system asked (Retry-After, X-RateLimit-Reset): sooner only spends quota.
+  const asked = error.details['retryAfterMs'];
+  return { action: 'retry', waitMs: Math.max(MIN_RETRY_WAIT_MS, backoffMs(attempts, policy), typeof asked === 'number' ? asked : 0) };
 }
 
 function errorOf(error: ChangegateError): OutboxError {

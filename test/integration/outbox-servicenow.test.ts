@@ -219,6 +219,21 @@ describe('ServiceNow write-back through the outbox', () => {
     expect(await w.outbox.get('orphan')).toMatchObject({ status: 'failed', lastError: { code: 'CG_INSTANCE_UNKNOWN' } });
   });
 
+  it('tries a throttled write again no sooner than ServiceNow asked, then posts it once', async () => {
+    const w = world();
+    const sysId = w.change();
+    // The instance's rate-limit rule answers the work note's PATCH with 429 and Retry-After: 300.
+    w.sim.faults.next({ kind: 'status', status: 429, retryAfterSec: 300 }, { path: '/change_request' });
+    await w.outbox.enqueue([w.item(sysId, 'k', { action: 'comment', note: note('Verdict') })], w.now());
+    expect(await w.worker.drain()).toMatchObject({ retried: 1, failed: 0 });
+    expect(await w.outbox.get('k')).toMatchObject({ status: 'pending', nextAttemptAt: '2026-04-06T08:05:00.000Z', lastError: { code: 'CG_UPSTREAM_UNAVAILABLE' } });
+    w.advance(299_000);
+    expect(await w.worker.drain()).toMatchObject({ claimed: 0 });
+    w.advance(1000);
+    expect(await w.worker.drain()).toMatchObject({ written: 1 });
+    expect(w.notes(sysId)).toHaveLength(1);
+  });
+
   it('backs off on a transient failure and gives up after the attempts the policy allows', async () => {
     const w = world();
     const sysId = w.change();

@@ -22,6 +22,14 @@ describe('decideOutbox', () => {
     expect(decideOutbox(new ChangegateError('CG_UPSTREAM_UNAVAILABLE', 'x'), 3, policy(0.5))).toEqual({ action: 'retry', waitMs: 10_000 });
   });
 
+  it('waits at least as long as the ticket system asked before trying a throttled write again', () => {
+    const throttled = new ChangegateError('CG_UPSTREAM_UNAVAILABLE', 'x', { details: { status: 429, retryAfterMs: 120_000 } });
+    expect(decideOutbox(throttled, 1, policy(0.5))).toEqual({ action: 'retry', waitMs: 120_000 });
+    // A longer backoff still wins over a short ask.
+    const brief = new ChangegateError('CG_UPSTREAM_UNAVAILABLE', 'x', { details: { status: 429, retryAfterMs: 2_000 } });
+    expect(decideOutbox(brief, 3, policy(0.5))).toEqual({ action: 'retry', waitMs: 10_000 });
+  });
+
   it('gives up on the last attempt the policy allows, not one before', () => {
     const transient = new ChangegateError('CG_UPSTREAM_UNAVAILABLE', 'x');
     expect(decideOutbox(transient, OUTBOX_RETRY_POLICY.maxAttempts - 1, policy(0.5)).action).toBe('retry');
