@@ -2,8 +2,8 @@
 // deployment linked to a change becomes one entry of its ledger (kind
 // `deployment` for deployments, `event` otherwise), with the normalised event
 // as the payload. Called by the event processor beside the hypercare watch,
-// before the delivery is completed: the entry is keyed by the event, so a
-// delivery processed again appends nothing twice.
+// before the delivery is completed: the entry is keyed by the event and its
+// final state, so a delivery processed again appends nothing twice.
 
 import type { CiEvent, TestSummary } from '../domain/events.ts';
 import { SEVERITIES } from '../domain/events.ts';
@@ -11,9 +11,14 @@ import type { EvidenceDraft } from '../evidence/evidence-entry.ts';
 import type { EventLink, StoredEvent } from '../store/event-store.ts';
 import type { EvidenceStore } from '../store/evidence-store.ts';
 
-/** Per change: the same event linked again (a delivery processed again, a second rule) is recorded once. */
-export function eventEvidenceKey(eventId: string): string {
-  return `event:${eventId}`;
+/**
+ * Per change: the same event in the same final state (a delivery processed
+ * again, a second rule, a repeat of the same state) is recorded once. A run that
+ * ends again under the same id (a GitLab pipeline retried after it failed) is
+ * news, so its status and end are part of the key and the ledger ends on what holds.
+ */
+export function eventEvidenceKey(event: CiEvent): string {
+  return `event:${event.id}:${event.status}:${event.finishedAt ?? '-'}`;
 }
 
 /** Whether the event says something final: a run still queued or running proves nothing yet. */
@@ -66,7 +71,7 @@ export async function recordEventEvidence(evidence: Pick<EvidenceStore, 'append'
     const pair = `${link.changeId}\u0000${link.eventId}`;
     if (event === undefined || seen.has(pair)) continue;
     seen.add(pair);
-    if ((await evidence.append(link.changeId, eventEvidenceDraft(event), eventEvidenceKey(event.id))).appended) appended += 1;
+    if ((await evidence.append(link.changeId, eventEvidenceDraft(event), eventEvidenceKey(event.event))).appended) appended += 1;
   }
   return appended;
 }

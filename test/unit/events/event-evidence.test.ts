@@ -5,12 +5,23 @@
 import { describe, expect, it } from 'vitest';
 import type { CiEvent } from '../../../src/domain/events.ts';
 import { eventSummary, recordEventEvidence } from '../../../src/events/event-evidence.ts';
+import { gitlabSource } from '../../../src/events/sources/gitlab.ts';
 import type { EventLink, StoredEvent } from '../../../src/store/event-store.ts';
 import { openSqliteStores } from '../../../src/store/sqlite/sqlite-store-adapter.ts';
 import { ciEvent } from '../policy/policy-fixtures.ts';
+import { delivery, fixtureJson } from '../../support/source-delivery.ts';
 
 const stored = (event: CiEvent): StoredEvent => ({ type: 'ci', id: event.id, source: event.source, deliveryId: `d-${event.id}`, receivedAt: '2026-03-09T08:11:00Z', event });
 const link = (event: CiEvent, changeId: string, rule = 'change-key'): EventLink => ({ eventId: event.id, changeId, rule, linkedAt: '2026-03-09T08:11:00Z' });
+
+/** The real GitLab pipeline hook in another status and end. */
+function pipelineHook(status: string, finishedAt: string): CiEvent {
+  const body = fixtureJson('gitlab_pipeline_hook.json');
+  const attrs = body['object_attributes'] as Record<string, unknown>;
+  Object.assign(attrs, { status, finished_at: finishedAt });
+  const [event] = gitlabSource.normalise('gitlab', delivery('{}'), body).ci;
+  return event as CiEvent;
+}
 
 describe('CI events in the evidence ledger', () => {
   it('summarises tests, scans, deployments and other runs in one line each', () => {
@@ -39,6 +50,27 @@ describe('CI events in the evidence ledger', () => {
       ]);
       expect(a[0]?.payload).toEqual(done);
       expect((await stores.evidence.list('chg-b')).map((e) => e.summary)).toEqual(['deployed 9fceb02 to production: success']);
+    } finally {
+      await stores.close();
+    }
+  });
+
+  it('records a retried GitLab pipeline that ends green, so the ledger ends on what holds, and each final state once', async () => {
+    const stores = openSqliteStores(':memory:');
+    try {
+      // The same pipeline (GitLab's Retry keeps its id): failed, then retried and green.
+      const failed = pipelineHook('failed', '2016-08-12 15:26:29 UTC');
+      const green = pipelineHook('success', '2016-08-12 15:40:02 UTC');
+      expect(failed.id).toBe(green.id);
+      expect(await recordEventEvidence(stores.evidence, [stored(failed)], [link(failed, 'chg-a')])).toBe(1);
+      expect(await recordEventEvidence(stores.evidence, [stored(green)], [link(green, 'chg-a')])).toBe(1);
+      // Processed again (a crash before completing): nothing twice.
+      expect(await recordEventEvidence(stores.evidence, [stored(failed)], [link(failed, 'chg-a')])).toBe(0);
+      expect(await recordEventEvidence(stores.evidence, [stored(green)], [link(green, 'chg-a')])).toBe(0);
+      expect((await stores.evidence.list('chg-a')).map((e) => [e.at, e.summary])).toEqual([
+        ['2016-08-12T15:26:29.000Z', 'build on bcbb5ec: failure'],
+        ['2016-08-12T15:40:02.000Z', 'build on bcbb5ec: success'],
+      ]);
     } finally {
       await stores.close();
     }
