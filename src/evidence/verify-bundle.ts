@@ -54,6 +54,12 @@ export function verifyBundle(input: unknown, options: { publicKey?: KeyObject } 
   let previous = GENESIS_HASH;
   bundle.entries.forEach((raw, i) => {
     const n = i + 1;
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+      // Nothing to hash: the entry after it cannot chain to it either.
+      problem(n, 'entry', `${JSON.stringify(raw)} where an entry should be: an entry was replaced`);
+      previous = '';
+      return;
+    }
     const entry = raw as Partial<EvidenceEntry>;
     for (const field of TEXT_FIELDS) if (typeof entry[field] !== 'string') problem(n, field, 'missing or not text');
     if (entry.actor !== null && typeof entry.actor !== 'string') problem(n, 'actor', 'neither text nor null');
@@ -74,9 +80,9 @@ export function verifyBundle(input: unknown, options: { publicKey?: KeyObject } 
     previous = typeof entry.hash === 'string' ? entry.hash : '';
   });
 
-  const last = bundle.entries.at(-1) as Partial<EvidenceEntry> | undefined;
+  const last = bundle.entries.at(-1) as Partial<EvidenceEntry> | null | undefined;
   const head = bundle.head ?? null;
-  if (last === undefined ? head !== null : head?.hash !== last.hash || head?.seq !== last.seq) {
+  if (last === undefined ? head !== null : head?.hash !== last?.hash || head?.seq !== last?.seq) {
     problem(null, 'head', 'does not name the last entry: entries were removed from the end or added after it');
   }
 

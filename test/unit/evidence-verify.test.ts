@@ -63,6 +63,17 @@ describe('changegate evidence verify', () => {
     expect(verifyBundle(truncated).problems).toEqual([expect.objectContaining({ entry: null, field: 'head' })]);
   });
 
+  it('reports an entry that is not an object (a hand-edited file) as altered instead of failing to check', () => {
+    const bundle = copy(buildBundle(CHANGE, ledger(DRAFTS), 'x')) as unknown as { entries: unknown[] };
+    bundle.entries[1] = null;
+    const report = verifyBundle(bundle);
+    expect(report.ok).toBe(false);
+    expect(report.problems[0]).toMatchObject({ entry: 2, field: 'entry' });
+    expect(report.problems).toContainEqual(expect.objectContaining({ entry: 3, field: 'prevHash' }));
+    bundle.entries[3] = null;
+    expect(verifyBundle(bundle).problems).toContainEqual(expect.objectContaining({ entry: null, field: 'head' }));
+  });
+
   it('catches a replaced signature, a head re-signed by another key, and a bundle stripped of its signature', () => {
     const signed = buildBundle(CHANGE, ledger(DRAFTS), 'x', keys.privateKey);
     const other = generateKeyPairSync('ed25519');
