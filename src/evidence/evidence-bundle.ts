@@ -6,7 +6,13 @@ import { createPublicKey, sign, type KeyObject } from 'node:crypto';
 import { canonicalJson } from './canonical-json.ts';
 import type { EvidenceEntry } from './evidence-entry.ts';
 
-export const BUNDLE_FORMAT = 'changegate-evidence/1';
+export const BUNDLE_FORMAT = 'changegate-evidence/2';
+/**
+ * Bundles written before the signature covered the change's key, instance and
+ * title and the export time: still verified (they are attached to tickets), over
+ * what they signed.
+ */
+export const LEGACY_BUNDLE_FORMAT = 'changegate-evidence/1';
 
 export interface BundleSignature {
   algorithm: 'Ed25519';
@@ -17,7 +23,7 @@ export interface BundleSignature {
 }
 
 export interface EvidenceBundle {
-  format: typeof BUNDLE_FORMAT;
+  format: typeof BUNDLE_FORMAT | typeof LEGACY_BUNDLE_FORMAT;
   change: { id: string; key: string; instance: string; title: string };
   exportedAt: string;
   entries: EvidenceEntry[];
@@ -26,14 +32,20 @@ export interface EvidenceBundle {
   signature: BundleSignature | null;
 }
 
-/** What a signature covers: the format, the change and the head (the chain behind the head is bound by its hashes). */
-export function signedHead(bundle: Pick<EvidenceBundle, 'format' | 'change' | 'head'>): string {
-  return canonicalJson({ format: bundle.format, changeId: bundle.change.id, head: bundle.head });
+/**
+ * What a signature covers: everything but the entries (the format, the change as
+ * the bundle names it, the export time, the head); the chain behind the head is
+ * bound by its hashes. A key or title outside it could be edited to pass one
+ * change's bundle off as another's. Format /1 signed only the change id and head.
+ */
+export function signedHead(bundle: Pick<EvidenceBundle, 'format' | 'change' | 'exportedAt' | 'head'>): string {
+  if (bundle.format === LEGACY_BUNDLE_FORMAT) return canonicalJson({ format: bundle.format, changeId: bundle.change.id, head: bundle.head });
+  return canonicalJson({ format: bundle.format, change: bundle.change, exportedAt: bundle.exportedAt, head: bundle.head });
 }
 
 export function buildBundle(change: EvidenceBundle['change'], entries: EvidenceEntry[], exportedAt: string, signingKey: KeyObject | null = null): EvidenceBundle {
   const last = entries.at(-1);
-  const unsigned: EvidenceBundle = { format: BUNDLE_FORMAT, change, exportedAt, entries, head: last ? { seq: last.seq, hash: last.hash } : null, signature: null };
+  const unsigned: EvidenceBundle = { format: BUNDLE_FORMAT, change: { id: change.id, key: change.key, instance: change.instance, title: change.title }, exportedAt, entries, head: last ? { seq: last.seq, hash: last.hash } : null, signature: null };
   if (signingKey === null) return unsigned;
   const publicKey = createPublicKey(signingKey).export({ type: 'spki', format: 'der' }).toString('base64');
   const value = sign(null, Buffer.from(signedHead(unsigned)), signingKey).toString('base64');

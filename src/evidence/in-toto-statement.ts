@@ -14,7 +14,7 @@ import { sha256Hex } from './evidence-entry.ts';
 import { verifyBundle, type VerifyReport } from './verify-bundle.ts';
 
 export const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
-/** The predicate type: a changegate evidence bundle (format `changegate-evidence/1`). */
+/** The predicate type: a changegate evidence bundle (its `format` names the version, `changegate-evidence/2`). */
 export const PREDICATE_TYPE = 'https://changegate.dev/evidence-bundle/v1';
 export const DSSE_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 

@@ -6,7 +6,7 @@
 
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { canonicalJson } from './canonical-json.ts';
-import { BUNDLE_FORMAT, signedHead, type EvidenceBundle } from './evidence-bundle.ts';
+import { BUNDLE_FORMAT, LEGACY_BUNDLE_FORMAT, signedHead, type EvidenceBundle } from './evidence-bundle.ts';
 import { entryHash, GENESIS_HASH, sha256Hex, type EvidenceEntry } from './evidence-entry.ts';
 
 export interface VerifyProblem {
@@ -44,7 +44,7 @@ export function verifyBundle(input: unknown, options: { publicKey?: KeyObject } 
     return report({}, false);
   }
   const bundle = input as Partial<EvidenceBundle>;
-  if (bundle.format !== BUNDLE_FORMAT) problem(null, 'format', `expected "${BUNDLE_FORMAT}", found ${JSON.stringify(bundle.format)}`);
+  if (bundle.format !== BUNDLE_FORMAT && bundle.format !== LEGACY_BUNDLE_FORMAT) problem(null, 'format', `expected "${BUNDLE_FORMAT}" (or "${LEGACY_BUNDLE_FORMAT}"), found ${JSON.stringify(bundle.format)}`);
   if (typeof bundle.change?.id !== 'string') problem(null, 'change.id', 'missing');
   if (!Array.isArray(bundle.entries)) {
     problem(null, 'entries', 'missing or not a list');
@@ -96,7 +96,7 @@ export function verifyBundle(input: unknown, options: { publicKey?: KeyObject } 
     const key = options.publicKey ?? embedded;
     if (options.publicKey !== undefined && !options.publicKey.equals(embedded)) problem(null, 'signature.publicKey', 'is not the public key given: someone else signed this bundle');
     const good = verify(null, Buffer.from(signedHead(bundle as EvidenceBundle)), key, Buffer.from(String(signature.value), 'base64'));
-    if (!good) problem(null, 'signature', 'does not verify over the head: the head or the signature was altered');
+    if (!good) problem(null, 'signature', 'does not verify over the change, the export time and the head: one of them or the signature was altered');
   } catch {
     problem(null, 'signature', 'unreadable (not an Ed25519 public key and signature in base64)');
   }

@@ -46,8 +46,8 @@ describe('in-toto export', () => {
     expect(statement.subject).toEqual([{ name: 'CHG0030001.evidence.json', digest: { sha256: createHash('sha256').update(canonicalJson(bundle)).digest('hex') } }]);
     expect(verifyStatement(JSON.parse(JSON.stringify(statement)))).toMatchObject({ ok: true, changeKey: 'CHG0030001', entries: 2 });
     const edited = structuredClone(statement);
-    edited.predicate.exportedAt = '2026-03-13T00:00:00Z'; // outside the chain and the signed head: only the subject digest binds it
-    expect(verifyStatement(edited).problems).toEqual([expect.objectContaining({ field: 'subject[0].digest.sha256' })]);
+    edited.predicate.exportedAt = '2026-03-13T00:00:00Z'; // outside the chain: the subject digest and the bundle's signature bind it
+    expect(verifyStatement(edited).problems).toEqual([expect.objectContaining({ field: 'subject[0].digest.sha256' }), expect.objectContaining({ field: 'signature' })]);
   });
 
   it('signs the DSSE pre-authentication encoding, not the bare payload', () => {

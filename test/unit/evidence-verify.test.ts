@@ -2,7 +2,7 @@
 // reordered or inserted entry, a truncated chain, a replaced signature or key
 // is caught, and the report names the entry and field where it happened.
 
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, sign } from 'node:crypto';
 import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/evidence/canonical-json.ts';
@@ -84,6 +84,34 @@ describe('changegate evidence verify', () => {
     expect(verifyBundle(resigned, { publicKey: keys.publicKey }).problems[0]).toMatchObject({ field: 'signature.publicKey' });
     const stripped = { ...copy(signed), signature: null };
     expect(verifyBundle(stripped, { publicKey: keys.publicKey }).problems).toEqual([expect.objectContaining({ field: 'signature' })]);
+  });
+
+  it('catches a signed bundle relabelled as another change, or with another export time', () => {
+    const signed = buildBundle(CHANGE, ledger(DRAFTS), '2026-03-12T00:00:00Z', keys.privateKey);
+    const edits: ((b: EvidenceBundle) => void)[] = [
+      (b) => (b.change.key = 'CHG0030099'),
+      (b) => (b.change.instance = 'sn-test'),
+      (b) => (b.change.title = 'Rotate a certificate'),
+      (b) => (b.exportedAt = '2026-03-01T00:00:00Z'),
+    ];
+    for (const edit of edits) {
+      const bundle = copy(signed);
+      edit(bundle);
+      expect(verifyBundle(bundle, { publicKey: keys.publicKey }).problems).toEqual([expect.objectContaining({ entry: null, field: 'signature' })]);
+    }
+  });
+
+  it('still verifies a bundle of format /1 (signed over its change id and head) as it was attached', () => {
+    const entries = ledger(DRAFTS);
+    const head = { seq: 4, hash: (entries[3] as EvidenceEntry).hash };
+    const signedHead = canonicalJson({ format: 'changegate-evidence/1', changeId: CHANGE.id, head });
+    const publicKey = keys.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+    const legacy = { format: 'changegate-evidence/1', change: CHANGE, exportedAt: 'x', entries, head, signature: { algorithm: 'Ed25519', publicKey, value: sign(null, Buffer.from(signedHead), keys.privateKey).toString('base64') } };
+    expect(verifyBundle(copy(legacy), { publicKey: keys.publicKey })).toMatchObject({ ok: true, signed: true });
+    expect(verifyBundle({ ...copy(legacy), head: { seq: 3, hash: entries[2]?.hash } }, { publicKey: keys.publicKey }).ok).toBe(false);
+    // A bundle of today's format relabelled as /1 does not verify under /1's coverage.
+    const current = { ...copy(buildBundle(CHANGE, entries, 'x', keys.privateKey)), format: 'changegate-evidence/1' };
+    expect(verifyBundle(current, { publicKey: keys.publicKey }).problems).toEqual([expect.objectContaining({ field: 'signature' })]);
   });
 
   it('detects every single edit of a random ledger (property)', () => {

@@ -50,7 +50,7 @@ export const ChangeEvidenceRoute = defineRoute({
           .object({
             algorithm: z.literal('Ed25519'),
             publicKey: z.string().meta({ description: 'The signer\'s public key, SPKI DER in base64: compare it with the key the deployment publishes (`changegate evidence public-key`).' }),
-            value: z.string().meta({ description: 'Base64 Ed25519 signature over the canonical JSON of `{format, changeId, head}`.' }),
+            value: z.string().meta({ description: 'Base64 Ed25519 signature over the canonical JSON of `{format, change, exportedAt, head}`.' }),
           })
           .nullable(),
       }),
