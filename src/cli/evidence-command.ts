@@ -70,6 +70,10 @@ function readKey(file: string, kind: 'private' | 'public', option: string): KeyO
 }
 
 function instant(value: string, option: string): string {
+  // Date.parse reads a date-time without a zone in the machine's zone (a bare date as UTC): one audit period, two samples.
+  if (/T\d{2}:\d{2}/.test(value) && !/(Z|[+-]\d{2}:?\d{2})$/i.test(value)) {
+    throw new UsageError(`${option} ${JSON.stringify(value)} has no time zone: add Z or an offset (2026-01-01T00:00:00Z), or give a date (2026-01-01, read as UTC)`, spec('evidence export'));
+  }
   const ms = Date.parse(value);
   if (Number.isNaN(ms)) throw new UsageError(`${option} ${JSON.stringify(value)} is not a date (2026-01-01 or 2026-01-01T00:00:00Z)`, spec('evidence export'));
   return new Date(ms).toISOString();

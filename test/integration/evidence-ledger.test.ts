@@ -153,6 +153,12 @@ describe('the evidence ledger', () => {
     expect(readFileSync(join(dir, 'q1', page), 'utf8')).toContain(`<h1 id="change-key">Evidence for ${key}</h1>`);
   });
 
+  it('refuses a period bound with a time of day but no zone, which each machine would read in its own zone', async () => {
+    await expect(runEvidenceExport(registry, { since: '2026-03-01T00:00', until: '2026-04-01T00:00:00Z', out: join(dir, 'local'), config: configPath }, capture())).rejects.toThrow('--since "2026-03-01T00:00" has no time zone');
+    await expect(runEvidenceExport(registry, { since: '2026-03-01', until: '2026-04-01T00:00:00', out: join(dir, 'local'), config: configPath }, capture())).rejects.toThrow('--until "2026-04-01T00:00:00" has no time zone');
+    expect(await runEvidenceExport(registry, { since: '2026-03-01T00:00:00+01:00', until: '2026-04-01T00:00Z', out: join(dir, 'zoned'), config: configPath }, capture())).toBe(0);
+  });
+
   it('exports the bundle as a page to read and print, and refuses a format it does not know', async () => {
     const out = capture();
     expect(await runEvidenceExport(registry, { key, format: 'html', out: join(dir, 'page.html'), config: configPath }, out)).toBe(0);
