@@ -106,7 +106,13 @@ export function summariseJunit(report: string | Buffer): JunitSummary {
     parseTagValue: false,
     isArray: (name) => ALWAYS_ARRAYS.has(name),
   });
-  const document = parser.parse(xml) as Node;
+  let document: Node;
+  try {
+    document = parser.parse(xml) as Node;
+  } catch (err) {
+    // The validator passes a few shapes the parser then trips on (`<!"` inside an element): still not a report, and said so.
+    throw invalid('xml', `is not well-formed: ${err instanceof Error ? err.message : String(err)}`);
+  }
   const wrapper = document['testsuites'];
   // <testsuites> is optional when a report holds one suite.
   const wrappers = asNodes(wrapper);

@@ -60,6 +60,12 @@ describe('JUnit reports', () => {
     expect((err as { details: { line: number } }).details.line).toBeGreaterThan(0);
   });
 
+  it('rejects markup the validator lets through but the parser cannot read, as not well-formed', () => {
+    // Found by the property below: a declaration opened inside an element.
+    const err = thrownBy(() => summariseJunit('<testsuite><testcase name="x"><!"</testcase></testsuite>'));
+    expect(err).toMatchObject({ code: 'CG_EVENT_INVALID', details: { format: 'junit', field: 'xml' } });
+  });
+
   it('rejects a document that is not a JUnit report', () => {
     const err = thrownBy(() => summariseJunit('<coverage line-rate="0.9"/>'));
     expect(err).toMatchObject({ code: 'CG_EVENT_INVALID', details: { field: 'testsuites' } });
