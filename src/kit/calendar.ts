@@ -4,4 +4,4 @@
 
 export type { Calendar, CalendarWindow, WindowKind } from '../policy/calendar.ts';
 export { WEEKDAYS, type Weekday } from '../policy/cron-spec.ts';
-export { isValidTimeZone, offsetAt } from '../policy/zoned-time.ts';
+export { fromWall, isValidTimeZone, offsetAt } from '../policy/zoned-time.ts';

@@ -15,6 +15,7 @@ import { jira } from '../../connectors/jira/index.ts';
 import { JiraInstance } from '../../connectors/jira/jira-config.ts';
 import { registry } from '../../src/app/registry.ts';
 import { validateLiveMapping } from '../../src/cli/validate-live-mapping-command.ts';
+import { atlassianTokenEndpoint } from '../support/atlassian-token-endpoint.ts';
 import { siteFields, user } from '../support/jira-fake-site.ts';
 
 const GATEWAY = 'https://api.atlassian.com/ex/jira/cloud-1/rest/api/3';
@@ -22,28 +23,15 @@ const STATUSES = ['Open', 'Planning', 'Awaiting CAB approval', 'Awaiting impleme
 const HOUR = 3_600_000;
 
 /** Atlassian: each refresh token works once and is replaced; the gateway takes any access token it issued. */
-let live = new Set(['R1']);
-let accessTokens = new Set<string>();
-let issued = 1;
-const presented: string[] = [];
+const tokens = atlassianTokenEndpoint();
+const presented = tokens.presented;
 
 function signedIn(resolver: HttpResponseResolver): HttpResponseResolver {
-  return (info) => (accessTokens.has((info.request.headers.get('authorization') ?? '').replace(/^Bearer /, '')) ? resolver(info) : HttpResponse.json({ code: 401, message: 'Unauthorized' }, { status: 401 }));
+  return (info) => (tokens.accessTokens.has((info.request.headers.get('authorization') ?? '').replace(/^Bearer /, '')) ? resolver(info) : HttpResponse.json({ code: 401, message: 'Unauthorized' }, { status: 401 }));
 }
 
 const server = setupServer(
-  http.post('https://auth.atlassian.com/oauth/token', async ({ request }) => {
-    const body = (await request.json()) as { grant_type: string; refresh_token: string };
-    presented.push(body.refresh_token);
-    if (body.grant_type !== 'refresh_token' || !live.has(body.refresh_token)) {
-      return HttpResponse.json({ error: 'invalid_grant', error_description: 'Unknown or invalid refresh token.' }, { status: 403 });
-    }
-    live.delete(body.refresh_token);
-    issued += 1;
-    live.add(`R${issued}`);
-    accessTokens.add(`A${issued}`);
-    return HttpResponse.json({ access_token: `A${issued}`, refresh_token: `R${issued}`, expires_in: 3600, scope: 'read:jira-work offline_access', token_type: 'bearer' });
-  }),
+  tokens.handler,
   http.get(`${GATEWAY}/myself`, signedIn(() => HttpResponse.json({ ...user('712020:svc', 'changegate'), timeZone: 'UTC', locale: 'en_US' }))),
   http.get(`${GATEWAY}/field`, signedIn(() => HttpResponse.json(siteFields()))),
   http.get(
@@ -70,10 +58,7 @@ beforeEach(() => {
 afterEach(() => {
   vi.useRealTimers();
   rmSync(dir, { recursive: true, force: true });
-  live = new Set(['R1']);
-  accessTokens = new Set();
-  issued = 1;
-  presented.length = 0;
+  tokens.reset();
 });
 afterAll(() => server.close());
 

@@ -12,24 +12,12 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createJiraAuth } from '../../connectors/jira/jira-auth.ts';
 import { oauthTokenFile } from '../../connectors/jira/oauth-token-file.ts';
+import { ATLASSIAN_TOKEN_URL, atlassianTokenEndpoint } from '../support/atlassian-token-endpoint.ts';
 
 /** Atlassian's token endpoint: each refresh token works once and is replaced. */
-let live = new Set(['R1']);
-let issued = 1;
-const presented: string[] = [];
-const server = setupServer(
-  http.post('https://auth.atlassian.com/oauth/token', async ({ request }) => {
-    const body = (await request.json()) as { grant_type: string; refresh_token: string };
-    presented.push(body.refresh_token);
-    if (body.grant_type !== 'refresh_token' || !live.has(body.refresh_token)) {
-      return HttpResponse.json({ error: 'invalid_grant', error_description: 'Unknown or invalid refresh token.' }, { status: 403 });
-    }
-    live.delete(body.refresh_token);
-    issued += 1;
-    live.add(`R${issued}`);
-    return HttpResponse.json({ access_token: `A${issued}`, refresh_token: `R${issued}`, expires_in: 3600, scope: 'read:jira-work offline_access', token_type: 'bearer' });
-  }),
-);
+const tokens = atlassianTokenEndpoint();
+const presented = tokens.presented;
+const server = setupServer(tokens.handler);
 
 const dir = mkdtempSync(join(tmpdir(), 'cg-oauth-'));
 const instance = {
@@ -42,9 +30,7 @@ const logger = pino({ level: 'silent' });
 beforeAll(() => server.listen({ onUnhandledFrame: 'error' }));
 afterEach(() => {
   server.resetHandlers();
-  live = new Set(['R1']);
-  issued = 1;
-  presented.length = 0;
+  tokens.reset();
 });
 afterAll(() => {
   server.close();
@@ -75,7 +61,7 @@ describe('Jira OAuth 2.0 refresh tokens across restarts', () => {
   it('a re-authorized configuration wins over tokens saved from the old grant', async () => {
     const file = join(dir, 'oauth-reauthorized.json');
     oauthTokenFile(file, 'R1').write({ refreshToken: 'R-old-rotated' });
-    live = new Set(['R-new']);
+    tokens.reset('R-new');
     const auth = createJiraAuth({ ...instance, auth: { ...instance.auth, refreshToken: 'R-new' } }, { logger, tokenFile: oauthTokenFile(file, 'R-new') });
     await auth.provider.header();
     expect(presented).toEqual(['R-new']);
@@ -103,13 +89,13 @@ describe('Jira OAuth 2.0 refresh tokens shared by several holders', () => {
     // A holder outside the lock (an older changegate) spends R2 while the service's refresh is on its way.
     server.use(
       http.post(
-        'https://auth.atlassian.com/oauth/token',
+        ATLASSIAN_TOKEN_URL,
         async ({ request }) => {
           const body = (await request.clone().json()) as { refresh_token: string };
-          if (body.refresh_token !== 'R2' || !live.has('R2')) return undefined;
-          live.delete('R2');
-          live.add('R3');
-          issued = 3;
+          if (body.refresh_token !== 'R2' || !tokens.live.has('R2')) return undefined;
+          tokens.live.delete('R2');
+          tokens.live.add('R3');
+          tokens.issued = 3;
           oauthTokenFile(file, 'R1').write({ refreshToken: 'R3', accessToken: 'A3', expiresAt: Date.now() - 1 });
           presented.push('R2');
           return HttpResponse.json({ error: 'invalid_grant', error_description: 'Unknown or invalid refresh token.' }, { status: 403 });

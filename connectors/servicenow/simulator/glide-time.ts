@@ -1,7 +1,7 @@
 // ServiceNow stores date-times as UTC `yyyy-MM-dd HH:mm:ss` strings (one-second
 // resolution) and renders display values in the calling user's time zone.
 
-import { isValidTimeZone, offsetAt } from '../../../src/kit/calendar.ts';
+import { fromWall, isValidTimeZone, offsetAt } from '../../../src/kit/calendar.ts';
 
 const GLIDE_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/;
 const HOUR_MS = 3_600_000;
@@ -43,6 +43,15 @@ export function glideDisplayValue(value: string, timeZone: string): string {
   const ms = parseGlideDateTime(value);
   if (ms === undefined) return value;
   return toGlideDateTime(ms + offsetMs(ms, timeZone));
+}
+
+/** The stored (UTC) value a glide date-time stands for when read as a wall time in `timeZone` (the earlier one where it repeats); malformed values as given. */
+export function glideWallToUtc(value: string, timeZone: string): string {
+  const ms = parseGlideDateTime(value);
+  if (ms === undefined) return value;
+  const d = new Date(ms);
+  const wall = { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(), hour: d.getUTCHours(), minute: d.getUTCMinutes() };
+  return toGlideDateTime(fromWall(wall, timeZone) + d.getUTCSeconds() * 1000);
 }
 
 /** Throws a RangeError for a time zone the runtime does not know. */

@@ -7,8 +7,7 @@ import type { RecordSerializer, SerializeOptions } from './record-serializer.ts'
 import type { RecordWriter, WriteResult } from './record-writer.ts';
 import { badRequestBody, businessRuleAbort, invalidTable, jsonResponse, noRecordFound } from './sim-responses.ts';
 import type { Row } from './table-schema.ts';
-import { offsetAt } from '../../../src/kit/calendar.ts';
-import { toGlideDateTime } from './glide-time.ts';
+import { glideWallToUtc } from './glide-time.ts';
 
 export const DEFAULT_LIMIT = 10_000;
 
@@ -37,18 +36,11 @@ function intParam(url: URL, name: string, fallback: number, min: number): number
 /** A literal date-time after a comparison operator, as a client writes one in an encoded query. */
 const LITERAL_DATE = /(>=|<=|!=|=|>|<)(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})/g;
 
-/** The stored (UTC) value a wall time of `timeZone` stands for (the earlier one where a wall time repeats). */
-function utcOfWall(text: string, timeZone: string): string {
-  const local = Date.parse(`${text.replace(' ', 'T')}Z`);
-  const guess = local - offsetAt(local, timeZone);
-  return toGlideDateTime(local - offsetAt(guess, timeZone));
-}
-
 /** `sysparm_query`, or the `name=value` pairs the API accepts instead of it. */
 function encodedQuery(url: URL, host: TableApiHost): string {
   const q = url.searchParams.get('sysparm_query');
   // An instance that reads query dates in the user's zone compares their UTC equivalent with the stored value.
-  if (q !== null && host.queryDates === 'user') return q.replace(LITERAL_DATE, (_, op: string, text: string) => `${op}${utcOfWall(text, host.timeZone)}`);
+  if (q !== null && host.queryDates === 'user') return q.replace(LITERAL_DATE, (_, op: string, text: string) => `${op}${glideWallToUtc(text, host.timeZone)}`);
   if (q !== null) return q;
   const terms: string[] = [];
   for (const [k, v] of url.searchParams) if (!k.startsWith('sysparm_')) terms.push(`${k}=${v}`);
