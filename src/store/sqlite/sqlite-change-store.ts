@@ -1,7 +1,7 @@
 // The embedded store: one SQLite file (WAL) through the built-in `node:sqlite`.
-// A page is one transaction: its items, then its cursor, or nothing at all.
-// The hot path compares content hashes on indexed columns and never parses a
-// stored change unless the hash differs.
+// A page is one transaction: its items, then its cursor, or nothing at all
+// (written by sqlite-page-writer.ts); the reads answer from the read cache
+// while the mirror is unchanged.
 
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { StreamCursor, StreamItem } from '../../kit/connector.ts';
@@ -22,16 +22,14 @@ import type {
   RevisionAuthor,
   TouchingQuery,
 } from '../change-store.ts';
-import { changeIndexKeys, changeRefKeys, INDEX_ONLY, isActiveState, windowDays } from '../change-refs.ts';
-import { sha256Hex, stableStringify } from '../content-hash.ts';
-import { instantKey } from '../instant-key.ts';
 import { clampLimit, sinceKey } from '../list-params.ts';
 import { deepFreeze, MirrorReadCache, type MirrorReadCacheOptions } from '../mirror-read-cache.ts';
 import { SqliteNeighbours } from './sqlite-neighbours.ts';
+import { SqlitePageWriter } from './sqlite-page-writer.ts';
 import { decodeListCursor, encodeListCursor } from '../list-cursor.ts';
 import { SqliteConnection, type SqliteConnectionOptions } from './sqlite-connection.ts';
 import { migrate } from './sqlite-schema.ts';
-import { prepareStatements, type ChangeHead, type ChangeRow, type RejectedRow, type RevisionRow, type Statements } from './sqlite-statements.ts';
+import { prepareStatements, type ChangeRow, type RejectedRow, type RevisionRow, type Statements } from './sqlite-statements.ts';
 
 
 // Per instance, the greatest lease fence its pages were written under (see
@@ -40,16 +38,6 @@ import { prepareStatements, type ChangeHead, type ChangeRow, type RejectedRow, t
 // instance without a row takes any fence.
 const INSTANCE_SYNC_TABLE = 'CREATE TABLE IF NOT EXISTS instance_sync (instance TEXT NOT NULL PRIMARY KEY, fence INTEGER NOT NULL DEFAULT 0, last_success_at INTEGER) WITHOUT ROWID';
 
-interface PageState {
-  instance: string;
-  stream: string;
-  observedAt: string;
-  /** Whether this stream has rejections a valid record could clear (saves a DELETE per item when not). */
-  hasRejected: boolean;
-  /** The instance's system, read on the first approval or note written (it spells their changes' ids); null when none is mirrored. */
-  system?: string | null;
-  result: ApplyResult;
-}
 
 export class SqliteChangeStore implements ChangeStore {
   readonly #db: DatabaseSync;
@@ -61,8 +49,8 @@ export class SqliteChangeStore implements ChangeStore {
   /** Parsed cores and children while the mirror is unchanged (validation reads the same active changes again and again). */
   readonly #cache: MirrorReadCache;
   readonly #neighbours: SqliteNeighbours;
+  readonly #pages: SqlitePageWriter;
   readonly #fenceOf: StatementSync;
-  readonly #raiseFence: StatementSync;
   readonly #noteSynced: StatementSync;
   readonly #lastSynced: StatementSync;
 
@@ -75,8 +63,8 @@ export class SqliteChangeStore implements ChangeStore {
     generation.setReturnArrays(true);
     this.#cache = new MirrorReadCache(() => (generation.get() as unknown as [number])[0], cache);
     this.#neighbours = new SqliteNeighbours(db, this.#cache, (id) => this.#coreById(id));
+    this.#pages = new SqlitePageWriter(db, this.#stmt);
     this.#fenceOf = db.prepare('SELECT fence FROM instance_sync WHERE instance = ?');
-    this.#raiseFence = db.prepare('INSERT INTO instance_sync (instance, fence) VALUES (?, ?) ON CONFLICT (instance) DO UPDATE SET fence = excluded.fence WHERE excluded.fence > fence');
     this.#noteSynced = db.prepare(
       'INSERT INTO instance_sync (instance, last_success_at) VALUES (?, ?) ON CONFLICT (instance) DO UPDATE SET last_success_at = excluded.last_success_at WHERE last_success_at IS NULL OR excluded.last_success_at > last_success_at',
     );
@@ -116,30 +104,18 @@ export class SqliteChangeStore implements ChangeStore {
     // just started (the engine requests the next page before storing this one)
     // leave the process, so the network wait overlaps with this work.
     await new Promise((resolve) => setImmediate(resolve));
-    let index = -1;
     try {
       // One transaction, retried whole while another process holds the lock (BEGIN IMMEDIATE: a busy store fails here, before any item).
       return await this.#conn.run('applyPage', { instance, stream }, () => {
-        const page: PageState = {
-          instance,
-          stream,
-          observedAt,
-          hasRejected: false,
-          result: { changesWritten: 0, changesUnchanged: 0, changesStale: 0, approvalsWritten: 0, journalWritten: 0, invalid: 0 },
-        };
         this.#db.exec('BEGIN IMMEDIATE');
-        if (options.fence !== undefined) this.#checkFence(instance, stream, options.fence);
-        page.hasRejected = this.#stmt.anyRejected.get(instance, stream) !== undefined;
-        for (index = 0; index < items.length; index++) this.#applyItem(page, items[index] as StreamItem);
-        index = -1;
-        // The cursor moves only with the items it covers; a null cursor (an empty page) keeps the saved one.
-        if (cursor !== null) this.#stmt.saveCursor.run(instance, stream, cursor.updatedAt, cursor.id, page.observedAt);
+        const result = this.#pages.write(instance, stream, items, cursor, options.fence, observedAt);
         this.#db.exec('COMMIT');
-        return page.result;
+        return result;
       });
     } catch (err) {
       // A busy or faulty store keeps its own code (CG_STORE_BUSY, CG_STORE_UNAVAILABLE): readiness and the sync report it.
       if (!(err instanceof ChangegateError) || err.code !== 'CG_STORE_FAILED') throw err;
+      const index = this.#pages.failedAt;
       const item = index >= 0 ? items[index] : undefined;
       throw new ChangegateError('CG_STORE_FAILED', `storing a page of ${instance}/${stream} failed; nothing of it was stored: ${messageOf(err.cause ?? err)}`, {
         cause: err.cause ?? err,
@@ -158,142 +134,6 @@ export class SqliteChangeStore implements ChangeStore {
   async lastSyncSucceeded(instance: string): Promise<Date | null> {
     const ms = await this.#conn.read('lastSyncSucceeded', { instance }, () => (this.#lastSynced.get(instance) as { last_success_at: number | null } | undefined)?.last_success_at ?? null);
     return ms === null ? null : new Date(ms);
-  }
-
-  /** Inside the page's transaction: a stale fence rolls it back whole. */
-  #checkFence(instance: string, stream: string, fence: number): void {
-    const newest = (this.#fenceOf.get(instance) as { fence: number } | undefined)?.fence ?? 0;
-    if (newest > fence) {
-      // Thrown inside the transaction: the connection rolls it back whole.
-      throw new ChangegateError('CG_LEASE_LOST', `a page of ${instance}/${stream} was refused: it was written under fence ${fence} of the instance's lease, and a holder with fence ${newest} wrote since; nothing of it was stored`, {
-        details: { instance, stream, fence, newest },
-      });
-    }
-    this.#raiseFence.run(instance, fence);
-  }
-
-  #applyItem(page: PageState, item: StreamItem): void {
-    switch (item.kind) {
-      case 'change':
-        this.#applyChange(page, item.change, item.author);
-        if (page.hasRejected) this.#clearRejected(page, item.change.nativeId, item.change.key);
-        return;
-      case 'approval':
-        this.#applyApproval(page, item.changeNativeId, item.approval);
-        if (page.hasRejected) this.#clearRejected(page, item.approval.id);
-        return;
-      case 'journal':
-        this.#applyJournal(page, item.changeNativeId, item.entry);
-        if (page.hasRejected) this.#clearRejected(page, item.entry.id);
-        return;
-      case 'invalid':
-        this.#stmt.upsertRejected.run(page.instance, page.stream, item.ref, item.error.code, item.error.message, page.observedAt, page.observedAt);
-        page.hasRejected = true;
-        page.result.invalid += 1;
-        return;
-    }
-  }
-
-  #applyChange(page: PageState, change: Change, author: RevisionAuthor | null | undefined): void {
-    const json = stableStringify(change);
-    const hash = sha256Hex(json);
-    const updatedAt = instantKey(change.updatedAt);
-    const head = this.#stmt.changeHead.get(change.id) as ChangeHead | undefined;
-    const s = this.#stmt;
-    if (head === undefined) {
-      s.insertChange.run(change.id, change.instance, change.system, change.nativeId, change.key, change.state, updatedAt, change.nativeRevision, hash, json);
-      s.upsertCore.run(change.id, change.instance, change.nativeId, change.key, updatedAt, coreJson(change));
-      this.#indexRefs(change, null);
-      // A first revision's diff is every field of the change row itself: derived on read (see sqlite-schema.ts).
-      s.insertRevision.run(change.id, 1, change.nativeRevision, change.updatedAt, page.observedAt, hash, null, authorJson(author));
-      page.result.changesWritten += 1;
-      return;
-    }
-    if (head.native_revision > change.nativeRevision || (head.native_revision === change.nativeRevision && head.updated_at > updatedAt)) {
-      page.result.changesStale += 1;
-      return;
-    }
-    if (head.hash === hash) {
-      page.result.changesUnchanged += 1;
-      return;
-    }
-    const previousJson = (s.changeJson.get(change.id) as { json: string }).json;
-    const previous = JSON.parse(previousJson) as Change;
-    if (head.last_seq === 1) s.keepFirstSnapshot.run(previousJson, change.id);
-    const seq = head.last_seq + 1;
-    s.updateChange.run(change.key, change.state, updatedAt, change.nativeRevision, hash, seq, json, change.id);
-    s.upsertCore.run(change.id, change.instance, change.nativeId, change.key, updatedAt, coreJson(change));
-    this.#indexRefs(change, previous);
-    s.insertRevision.run(change.id, seq, change.nativeRevision, change.updatedAt, page.observedAt, hash, JSON.stringify(diffChanges(previous, change)), authorJson(author));
-    page.result.changesWritten += 1;
-  }
-
-  /**
-   * Keeps `change_refs` in step: an active change is found under each of its
-   * services and CIs on each day of its planned window, and under its index
-   * keys (commits, service keys) on INDEX_ONLY without a window; a finished one
-   * under none. Its rows carry the change's updated_at (the order lookups answer in),
-   * so a new version of an active change rewrites them; a finished one has none.
-   */
-  #indexRefs(change: Change, previous: Change | null): void {
-    if (previous !== null) {
-      if (sameRefFacts(previous, change)) return;
-      this.#stmt.deleteRefs.run(change.id);
-    }
-    if (!isActiveState(change.state)) return;
-    const start = change.plannedStart === null ? null : instantKey(change.plannedStart);
-    const end = change.plannedEnd === null ? null : instantKey(change.plannedEnd);
-    const days = windowDays(change.plannedStart, change.plannedEnd);
-    const updatedAt = instantKey(change.updatedAt);
-    const params: (string | number | null)[] = [];
-    for (const key of changeRefKeys(change)) {
-      for (const day of days) params.push(change.instance, key, day, updatedAt, change.id, start, end);
-    }
-    for (const key of changeIndexKeys(change)) params.push(change.instance, key, INDEX_ONLY, updatedAt, change.id, null, null);
-    // One statement for all of a change's rows: per-statement cost dominates on this hot path.
-    for (let at = 0; at < params.length; at += REF_ROWS_PER_INSERT * REF_COLUMNS) {
-      const chunk = params.slice(at, at + REF_ROWS_PER_INSERT * REF_COLUMNS);
-      this.#insertRefsStatement(chunk.length / REF_COLUMNS).run(...chunk);
-    }
-  }
-
-  #insertRefsStatement(rows: number): StatementSync {
-    const shape = `refs:${rows}`;
-    let stmt = this.#listStatements.get(shape);
-    if (stmt === undefined) {
-      const values = Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?)').join(', ');
-      stmt = this.#db.prepare(`INSERT OR IGNORE INTO change_refs (instance, ref, day, updated_at, change_id, planned_start, planned_end) VALUES ${values}`);
-      this.#listStatements.set(shape, stmt);
-    }
-    return stmt;
-  }
-
-  #applyApproval(page: PageState, changeNativeId: string, approval: Approval): void {
-    const json = stableStringify(approval);
-    const hash = sha256Hex(json);
-    const updatedAt = instantKey(approval.updatedAt);
-    const head = this.#stmt.approvalHead.get(page.instance, approval.id) as { hash: string; updated_at: string } | undefined;
-    // Same rule as changes: an older delivery never rolls an approval back (not counted: ApplyResult has no slot for it).
-    if (head !== undefined && (head.hash === hash || head.updated_at > updatedAt)) return;
-    this.#stmt.upsertApproval.run(page.instance, approval.id, changeNativeId, updatedAt, hash, json);
-    page.result.approvalsWritten += 1;
-    this.#oweAssessment(page, changeNativeId);
-  }
-
-  #applyJournal(page: PageState, changeNativeId: string, entry: JournalEntry): void {
-    const { changes } = this.#stmt.insertJournal.run(page.instance, entry.id, changeNativeId, instantKey(entry.at), stableStringify(entry));
-    page.result.journalWritten += Number(changes);
-    if (Number(changes) > 0) this.#oweAssessment(page, changeNativeId);
-  }
-
-  /** In the page's transaction: what the policy reads of the change moved, so it is owed an assessment (see listOwedAssessments). */
-  #oweAssessment(page: PageState, changeNativeId: string): void {
-    if (page.system === undefined) page.system = (this.#stmt.systemOf.get(page.instance) as { system: string } | undefined)?.system ?? null;
-    if (page.system !== null) this.#stmt.oweAssessment.run(`${page.system}:${page.instance}:${changeNativeId}`);
-  }
-
-  #clearRejected(page: PageState, ...refs: string[]): void {
-    for (const ref of refs) this.#stmt.clearRejected.run(page.instance, page.stream, ref);
   }
 
   async getCursor(instance: string, stream: string): Promise<StreamCursor | null> {
@@ -492,30 +332,10 @@ export class SqliteChangeStore implements ChangeStore {
   }
 }
 
-const REF_ROWS_PER_INSERT = 64;
-const REF_COLUMNS = 7;
-
-/** Whether two versions of a change are indexed alike in `change_refs` (whose rows carry updated_at, the answer order). */
-function sameRefFacts(a: Change, b: Change): boolean {
-  if (isActiveState(a.state) !== isActiveState(b.state)) return false;
-  if (!isActiveState(b.state)) return true;
-  if (a.plannedStart !== b.plannedStart || a.plannedEnd !== b.plannedEnd || a.updatedAt !== b.updatedAt) return false;
-  return changeRefKeys(a).join('\u0000') === changeRefKeys(b).join('\u0000') && changeIndexKeys(a).join('\u0000') === changeIndexKeys(b).join('\u0000');
-}
-
-function authorJson(author: RevisionAuthor | null | undefined): string {
-  return JSON.stringify(author ?? null);
-}
-
 function authorOf(row: RevisionRow): Pick<Revision, 'author' | 'authorUnknown'> {
   if (row.author_recorded === 0) return { author: null, authorUnknown: 'not-recorded' };
   const author = row.author === null ? null : (JSON.parse(row.author) as RevisionAuthor | null);
   return author === null ? { author: null, authorUnknown: 'not-named' } : { author };
-}
-
-/** The change without its source payload, for readers that never look at it (policy evaluation). */
-function coreJson(change: Change): string {
-  return JSON.stringify({ ...change, raw: null });
 }
 
 function itemRef(item: StreamItem): string {
