@@ -6,7 +6,7 @@
 //
 // Idempotency: a comment is posted only when no comment of the issue carries a
 // `changegate` property with its key (found through Get comments by IDs with
-// `expand=properties`); a transition only when the issue is still in the status
+// `expand=properties`, asking again for the ids a capped page left out); a transition only when the issue is still in the status
 // it was judged in; a file only when the issue has no attachment of its name
 // (the name carries the version). The posts go through a transport that does
 // not retry by itself: a POST that timed out may have been applied, so the
@@ -165,6 +165,49 @@ export function createJiraWriter(deps: JiraWriterDeps): ConnectorWriter {
   }
 
   /**
+   * The `changegate` property of each comment of `ids` that carries one. Get
+   * comments by IDs answers a page and has no `startAt`: a site whose page cap
+   * is below the number of ids answers part of them with `isLast: false`. The
+   * ids not answered are asked again, in requests no larger than the page the
+   * site answered (so each is answered whole, however the site counts), until
+   * every id was in a request answered whole. Each partial answer shrinks the
+   * request size, so the look-up ends after at most `ids.length` plus
+   * `IDS_PER_LOOKUP` requests; an id never answered (deleted since the
+   * listing, or a comment the caller may not see) simply has no property.
+   */
+  async function commentProperties(ids: string[]): Promise<Map<string, Record<string, unknown>>> {
+    const ours = new Map<string, Record<string, unknown>>();
+    let pending = ids;
+    let size = IDS_PER_LOOKUP;
+    while (pending.length > 0) {
+      const asked = pending.slice(0, size);
+      const page = asRecord(await http.request({ method: 'POST', path: `${api}/comment/list`, params: { expand: 'properties' }, json: { ids: asked.map(Number) } }, ctx()));
+      const values = Array.isArray(page?.['values']) ? (page['values'] as unknown[]) : [];
+      const answered = new Set<string>();
+      for (const c of values) {
+        const comment = asRecord(c);
+        if (comment === null) continue;
+        answered.add(String(comment['id']));
+        const property = Array.isArray(comment['properties']) ? (comment['properties'] as unknown[]).map(asRecord).find((p) => p?.['key'] === COMMENT_PROPERTY) : undefined;
+        const value = asRecord(property?.['value']);
+        if (value !== null) ours.set(String(comment['id']), value);
+      }
+      const total = page?.['total'];
+      const partial = page?.['isLast'] === false || (page?.['isLast'] === undefined && typeof total === 'number' && total > values.length);
+      const rest = pending.slice(asked.length);
+      if (!partial || asked.length === 1) {
+        pending = rest;
+        continue;
+      }
+      const cap = page?.['maxResults'];
+      const fits = typeof cap === 'number' && cap >= 1 ? cap : Math.max(1, answered.size);
+      size = Math.min(asked.length - 1, fits);
+      pending = [...asked.filter((id) => !answered.has(id)), ...rest];
+    }
+    return ours;
+  }
+
+  /**
    * Is the note already on the issue? Yes when a comment carries its key, or
    * (a note of a series) when the newest comment of that series carries its
    * digest. Every comment is looked at, newest first, however many there are.
@@ -174,16 +217,8 @@ export function createJiraWriter(deps: JiraWriterDeps): ConnectorWriter {
     let newestOfSeriesSeen = false;
     for (let i = 0; i < ids.length; i += IDS_PER_LOOKUP) {
       const chunk = ids.slice(i, i + IDS_PER_LOOKUP);
-      const page = asRecord(await http.request({ method: 'POST', path: `${api}/comment/list`, params: { expand: 'properties' }, json: { ids: chunk.map(Number) } }, ctx()));
-      const values = Array.isArray(page?.['values']) ? (page['values'] as unknown[]) : [];
-      const ours = new Map<string, Record<string, unknown>>();
-      for (const c of values) {
-        const comment = asRecord(c);
-        const property = Array.isArray(comment?.['properties']) ? (comment['properties'] as unknown[]).map(asRecord).find((p) => p?.['key'] === COMMENT_PROPERTY) : undefined;
-        const value = asRecord(property?.['value']);
-        if (comment !== null && value !== null) ours.set(String(comment['id']), value);
-      }
-      // The lookup answers in its own order; the chunk keeps the newest-first order of the listing.
+      const ours = await commentProperties(chunk);
+      // The look-up answers in its own order; the chunk keeps the newest-first order of the listing.
       for (const id of chunk) {
         const value = ours.get(id);
         if (value === undefined) continue;

@@ -4,7 +4,8 @@
 // before posting), workflow transitions found by target status, and a move the
 // workflow does not offer parked with an explanation, and one refused for a
 // conflicting update tried again; the newest note of a series found however
-// few comments Jira answers a page. Some tests put a handler in front of the
+// few comments Jira answers a page, and a note's key found when Get comments
+// by IDs answers a page of the ids asked, or never answers some. Some tests put a handler in front of the
 // simulator for what it does not do by itself (a 409, a page cap).
 
 import { getResponse, http, HttpResponse } from 'msw';
@@ -43,8 +44,9 @@ const note: TicketNote = {
 /** Options of a note of the verdict series saying decision `digest`. */
 const verdictSeries = (digest: string) => ({ series: { name: 'verdict', digest } });
 
-function world(flavor: 'cloud' | 'datacenter' = 'cloud') {
+function world(flavor: 'cloud' | 'datacenter' = 'cloud', site: { commentListMaxResults?: number } = {}) {
   const sim = new JiraSimulator({
+    ...site,
     baseUrl: BASE,
     flavor,
     clock: () => T0,
@@ -123,6 +125,77 @@ describe('Jira write-back', () => {
     expect(await w.writer.comment(id, { ...note, title: 'blocked again' }, 'k-A2', verdictSeries('A'))).toBe('written');
     expect(ours()).toHaveLength(3);
     expect(ours()[2]).toContain('changegate: blocked again');
+  });
+
+  it('posts a note once when Jira answers Get comments by IDs a page at a time and the answer to the post was lost', async () => {
+    // This site answers at most 50 comments per Get comments by IDs (isLast: false beyond), oldest first.
+    const w = world('cloud', { commentListMaxResults: 50 });
+    const { id, key } = w.issue;
+    for (let i = 0; i < 120; i++) w.sim.addComment(key, `status update ${i}`);
+    // Jira applies the first post, but its answer never arrives: the outbox must find the note before trying again.
+    let lost = 1;
+    server.use(
+      http.post(`${BASE}/rest/api/3/issue/:key/comment`, async ({ request }) => {
+        if (lost === 0) return undefined;
+        lost -= 1;
+        await getResponse(w.sim.handlers(), request);
+        return HttpResponse.error();
+      }),
+    );
+    await w.outbox.enqueue([{ instance: 'jsm', changeId: `jira:jsm:${id}`, nativeId: id, source: 'assessment', idempotencyKey: 'verdict-1', payload: { action: 'comment', note } }], new Date(T0));
+    expect(await w.worker.drain()).toMatchObject({ retried: 1, written: 0 });
+    w.later(15 * 60_000);
+    expect(await w.worker.drain()).toMatchObject({ alreadyDone: 1, written: 0, failed: 0 });
+    expect(await w.outbox.get('verdict-1')).toMatchObject({ status: 'done' });
+    const ours = w.sim.issue(key).comments.filter((c) => (c.properties ?? []).length > 0);
+    expect(ours).toHaveLength(1);
+    // A look-up before each post; each asks again for the ids not yet answered, 50 a request once the site said so.
+    const lookups = w.sim.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/comment/list'));
+    expect(lookups.length).toBeLessThanOrEqual(2 * (Math.ceil(121 / 50) + 1));
+  });
+
+  it('ends the look-up when comments it listed are gone by the time it asks for them', async () => {
+    const w = world('cloud', { commentListMaxResults: 50 });
+    const { id, key } = w.issue;
+    const humans = Array.from({ length: 120 }, (_, i) => w.sim.addComment(key, `status update ${i}`));
+    expect(await w.writer.comment(id, note, 'k-1')).toBe('written');
+    // Between the listing and the look-up, people delete 60 of the comments (a comment the caller may not see is absent alike).
+    let deleted = false;
+    server.use(
+      http.post(`${BASE}/rest/api/3/comment/list`, () => {
+        if (!deleted) for (const c of humans.slice(30, 90)) w.sim.deleteComment(key, c.id);
+        deleted = true;
+        return undefined;
+      }),
+    );
+    w.sim.resetRequests();
+    expect(await w.writer.comment(id, note, 'k-1')).toBe('already-done');
+    expect(await w.writer.comment(id, { ...note, title: 'another' }, 'k-2')).toBe('written');
+    expect(w.sim.issue(key).comments.filter((c) => (c.properties ?? []).length > 0)).toHaveLength(2);
+    expect(w.sim.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/comment/list')).length).toBeLessThanOrEqual(8);
+  });
+
+  it('ends the look-up on a site that counts the comments it may not show against its page', async () => {
+    const w = world();
+    const { id, key } = w.issue;
+    const humans = Array.from({ length: 120 }, (_, i) => w.sim.addComment(key, `status update ${i}`));
+    expect(await w.writer.comment(id, note, 'k-1')).toBe('written');
+    // Whether Jira pages the ids asked for before or after dropping those the caller may not see is not documented.
+    // This site does it before: a page of 50 ids, 40 of them hidden, answers 10 comments and isLast: false.
+    const hidden = new Set(humans.slice(0, 100).map((c) => c.id));
+    server.use(
+      http.post(`${BASE}/rest/api/3/comment/list`, async ({ request }) => {
+        const { ids } = (await request.clone().json()) as { ids: number[] };
+        const page = ids.toSorted((a, b) => a - b).slice(0, 50);
+        const answer = (await (await getResponse(w.sim.handlers(), new Request(request.url, { method: 'POST', headers: request.headers, body: JSON.stringify({ ids: page }) })))?.json()) as { values: { id: string }[] };
+        const values = answer.values.filter((c) => !hidden.has(c.id));
+        return HttpResponse.json({ maxResults: 50, startAt: 0, total: values.length, isLast: ids.length <= 50, values });
+      }),
+    );
+    w.sim.resetRequests();
+    expect(await w.writer.comment(id, note, 'k-1')).toBe('already-done');
+    expect(await w.writer.comment(id, { ...note, title: 'another' }, 'k-2')).toBe('written');
+    expect(w.sim.issue(key).comments.filter((c) => (c.properties ?? []).length > 0)).toHaveLength(2);
   });
 
   it('keeps the verdict in the issue property, naming each workflow status a move may reach, within 32 KB', async () => {

@@ -44,6 +44,11 @@ export interface JiraSimulatorOptions {
   approvalsField?: boolean;
   /** The site's maximum attachment size in bytes (413 above it); default 10 MB. */
   attachmentUploadLimit?: number;
+  /**
+   * Most comments one `POST /comment/list` answers; more found come back as a
+   * first page with `isLast: false`. Default 1000, the most ids it takes.
+   */
+  commentListMaxResults?: number;
 }
 
 export interface DriveOptions {
@@ -68,6 +73,7 @@ export class JiraSimulator implements SimContext {
   readonly faults = new FaultInjector();
   readonly requests: RequestRecord[] = [];
   attachmentUploadLimit: number;
+  commentListMaxResults: number;
   private url: URL;
   private readonly clock: () => number;
   private readonly auth: SimAuthOptions | undefined;
@@ -83,6 +89,7 @@ export class JiraSimulator implements SimContext {
     this.clock = opts.clock ?? Date.now;
     this.auth = opts.auth;
     this.attachmentUploadLimit = opts.attachmentUploadLimit ?? 10 * 1024 * 1024;
+    this.commentListMaxResults = opts.commentListMaxResults ?? 1000;
     this.catalog = new FieldCatalog(opts.approvalsField === false ? defaultFields().filter((f) => f.kind !== 'approvals') : defaultFields());
     this.workflow = new Workflow(opts.workflow);
     this.users = new UserDirectory(opts.users, opts.auth?.basic ?? []);
@@ -234,6 +241,14 @@ export class JiraSimulator implements SimContext {
     const doc = typeof body === 'string' ? textToAdf(body) : body;
     if (!isAdfDoc(doc)) throw new Error('addComment needs text or an ADF document');
     return this.store.comment(this.issue(key), doc, opts.internal ?? false, this.actor(opts));
+  }
+
+  /** Someone deletes a comment: it is gone from the issue and from Get comments by IDs (no webhook). */
+  deleteComment(key: string, id: string): void {
+    const issue = this.issue(key);
+    const at = issue.comments.findIndex((c) => c.id === id);
+    if (at < 0) throw new Error(`No comment ${id} on ${key}`);
+    issue.comments.splice(at, 1);
   }
 
   addApproval(key: string, spec: { name?: string; approvers: string[]; required?: number }, opts: DriveOptions = {}): SimApproval {

@@ -76,20 +76,28 @@ async function addComment(sim: SimContext, r: RouteRequest): Promise<Response> {
   return json(renderComment(c, issue, sim.render(r.api)), 201);
 }
 
-/** `POST /comment/list` (Get comments by IDs): `{ids}` → a page of comments, with their entity properties under `expand=properties`. */
+/**
+ * `POST /comment/list` (Get comments by IDs): `{ids}` → a PageBeanComment of
+ * the comments the caller can see, in id order, with their entity properties
+ * under `expand=properties`. The operation has no `startAt`: a site whose page
+ * cap (`commentListMaxResults`) is below the number found answers the first
+ * page only, `isLast: false`, and the caller asks again for the rest.
+ */
 async function commentsByIds(sim: SimContext, r: RouteRequest): Promise<Response> {
   const body = await readJson(r.request);
   if (body instanceof Response) return body;
   const ids = Array.isArray(body.ids) ? body.ids.map(String) : null;
-  if (ids === null) return jiraError(400, ['ids must be a list of comment ids.']);
+  if (ids === null || ids.length === 0) return jiraError(400, ['ids must be a non-empty list of comment ids.']);
   if (ids.length > 1000) return jiraError(400, ['A maximum of 1000 comment ids can be requested.']);
   const wanted = new Set(ids);
   const withProperties = listParam(r.url, 'expand').includes('properties');
   const ctx = sim.render(r.api);
-  const values = sim.store.all.flatMap((issue) =>
-    issue.comments.filter((c) => wanted.has(c.id)).map((c) => withCommentProperties(renderComment(c, issue, ctx), c, withProperties)),
-  );
-  return json({ maxResults: 1000, startAt: 0, total: values.length, isLast: true, values });
+  const found = sim.store.all
+    .flatMap((issue) => issue.comments.filter((c) => wanted.has(c.id)).map((c) => ({ c, issue })))
+    .toSorted((a, b) => Number(a.c.id) - Number(b.c.id));
+  const maxResults = sim.commentListMaxResults;
+  const values = found.slice(0, maxResults).map(({ c, issue }) => withCommentProperties(renderComment(c, issue, ctx), c, withProperties));
+  return json({ maxResults, startAt: 0, total: found.length, isLast: found.length <= maxResults, values });
 }
 
 function propertyKeys(sim: SimContext, r: RouteRequest): Response {

@@ -23,6 +23,8 @@ export interface SimContext {
   projects: SimProject[];
   /** Largest file an upload may carry, in bytes (`GET /attachment/meta` → `uploadLimit`). */
   attachmentUploadLimit: number;
+  /** Most comments one `POST /comment/list` answers (its `maxResults`). */
+  commentListMaxResults: number;
   render(api: '2' | '3'): RenderContext;
   jqlEnv(user: SimUser | null): JqlEnv;
 }
