@@ -10,6 +10,7 @@ import type { Calendar, CalendarWindow, WindowKind } from '../../src/kit/calenda
 import { WEEKDAYS, type Weekday } from '../../src/kit/calendar.ts';
 import { isValidTimeZone } from '../../src/kit/calendar.ts';
 import type { Logger } from '../../src/kit/logger.ts';
+import { ChangegateError } from '../../src/errors.ts';
 import type { ServiceNowClient, TableParams } from './servicenow-client.ts';
 
 export interface ScheduleReadOptions {
@@ -31,7 +32,7 @@ const SPAN_FIELDS = 'sys_id,name,schedule,type,all_day,start_date_time,end_date_
 // sys_ids per `IN` term: keeps the URL well under proxy limits.
 const ID_CHUNK = 50;
 const DAY = 86_400_000;
-/** A server that keeps saying "next" must not keep a calendar refresh going forever. */
+/** A server that keeps saying "next" (or a table far larger than a calendar) must not keep a calendar refresh going forever. */
 const MAX_PAGES = 100;
 
 function text(row: Row, field: string): string {
@@ -42,24 +43,37 @@ function text(row: Row, field: string): string {
   return '';
 }
 
-async function readAll(client: ServiceNowClient, table: string, params: TableParams, options: ScheduleReadOptions): Promise<Row[]> {
+/**
+ * Every row of a query, page by page. Past `MAX_PAGES` the read fails rather
+ * than return what it has: a calendar missing a freeze would let a change
+ * through as if the schedules had been read. `about` says what the rows are, in
+ * the error.
+ */
+async function readAll(client: ServiceNowClient, table: string, params: TableParams, options: ScheduleReadOptions, about: string): Promise<Row[]> {
   const limit = options.pageSize ?? 1000;
   const out: Row[] = [];
+  let total: number | null = null;
   for (let offset = 0, pages = 0; pages < MAX_PAGES; offset += limit, pages++) {
     const page = await client.getTable(table, { ...params, sysparm_limit: limit, sysparm_offset: offset, sysparm_exclude_reference_link: true }, options.signal);
     out.push(...(page.records.filter((r) => typeof r === 'object' && r !== null) as Row[]));
+    total = page.total;
     // ACLs apply after sysparm_limit, so a hidden page comes back empty mid-way; X-Total-Count still bounds the walk.
     if (!page.hasNext || (page.total !== null ? offset + limit >= page.total : page.records.length === 0)) return out;
   }
-  options.logger.warn({ instance: client.instanceId, table, pages: MAX_PAGES }, `${client.instanceId}: stopped reading ServiceNow ${table} after ${MAX_PAGES} pages; later schedules are left out`);
-  return out;
+  const instance = client.instanceId;
+  const count = total === null ? '' : ` (X-Total-Count ${total})`;
+  throw new ChangegateError(
+    'CG_SN_TOO_MANY_ROWS',
+    `${instance}: ServiceNow ${table} had more rows after ${MAX_PAGES} pages of ${limit}${count}, reading ${about}; the schedules are not used rather than used in part`,
+    { details: { instance, table, pages: MAX_PAGES, pageSize: limit, total, about } },
+  );
 }
 
-async function readByIds(client: ServiceNowClient, table: string, field: string, ids: string[], fields: string, options: ScheduleReadOptions): Promise<Row[]> {
+async function readByIds(client: ServiceNowClient, table: string, field: string, ids: string[], fields: string, options: ScheduleReadOptions, about: (chunk: string[]) => string): Promise<Row[]> {
   const out: Row[] = [];
   for (let i = 0; i < ids.length; i += ID_CHUNK) {
     const chunk = ids.slice(i, i + ID_CHUNK);
-    out.push(...(await readAll(client, table, { sysparm_query: `${field}IN${chunk.join(',')}^ORDERBYsys_id`, sysparm_fields: fields }, options)));
+    out.push(...(await readAll(client, table, { sysparm_query: `${field}IN${chunk.join(',')}^ORDERBYsys_id`, sysparm_fields: fields }, options, about(chunk))));
   }
   return out;
 }
@@ -187,7 +201,7 @@ function kindOf(row: Row): WindowKind | null {
  */
 async function maintainedCis(client: ServiceNowClient, ids: string[], options: ScheduleReadOptions): Promise<Row[]> {
   try {
-    return await readByIds(client, 'cmdb_ci', 'maintenance_schedule', ids, 'sys_id,name,maintenance_schedule', options);
+    return await readByIds(client, 'cmdb_ci', 'maintenance_schedule', ids, 'sys_id,name,maintenance_schedule', options, () => 'the CIs of the maintenance schedules');
   } catch (error) {
     if (options.signal?.aborted) throw error;
     const why = error instanceof Error ? error.message : String(error);
@@ -198,14 +212,17 @@ async function maintainedCis(client: ServiceNowClient, ids: string[], options: S
 
 /**
  * Every blackout and maintenance schedule of one instance as calendar windows.
- * Throws what the client throws (an ACL's 403 is `CG_SN_FORBIDDEN`): the
- * caller decides whether a missing ITSM calendar matters.
+ * Throws what the client throws (an ACL's 403 is `CG_SN_FORBIDDEN`), and
+ * `CG_SN_TOO_MANY_ROWS` naming the schedules when a table has more rows than
+ * the reader takes: the caller decides whether a missing ITSM calendar
+ * matters (the service keeps the last calendar read in full; `check` says it
+ * judged with the policy calendar only).
  */
 export async function readServiceNowSchedules(client: ServiceNowClient, options: ScheduleReadOptions): Promise<Calendar> {
   const instance = client.instanceId;
   const log = options.logger;
   const floating = options.floatingTimeZone ?? 'UTC';
-  const rows = await readAll(client, 'cmn_schedule', { sysparm_query: SCHEDULE_QUERY, sysparm_fields: 'sys_id,name,type,time_zone,sys_class_name' }, options);
+  const rows = await readAll(client, 'cmn_schedule', { sysparm_query: SCHEDULE_QUERY, sysparm_fields: 'sys_id,name,type,time_zone,sys_class_name' }, options, 'the blackout and maintenance schedules');
   const schedules = new Map<string, ScheduleInfo>();
   for (const row of rows) {
     const kind = kindOf(row);
@@ -228,7 +245,12 @@ export async function readServiceNowSchedules(client: ServiceNowClient, options:
     schedule.services.push(...[text(ci, 'sys_id'), text(ci, 'name')].filter((v) => v !== ''));
   }
   const windows: CalendarWindow[] = [];
-  for (const span of await readByIds(client, 'cmn_schedule_span', 'schedule', [...schedules.keys()], SPAN_FIELDS, options)) {
+  // The rows come ordered by sys_id, not by schedule: any schedule of the chunk may lack entries.
+  const named = (chunk: string[]) => {
+    const names = chunk.map((id) => `"${schedules.get(id)?.name ?? id}"`);
+    return `the entries of schedule${names.length === 1 ? '' : 's'} ${names.slice(0, 5).join(', ')}${names.length > 5 ? ` and ${names.length - 5} more` : ''}`;
+  };
+  for (const span of await readByIds(client, 'cmn_schedule_span', 'schedule', [...schedules.keys()], SPAN_FIELDS, options, named)) {
     const schedule = schedules.get(text(span, 'schedule'));
     if (!schedule) continue;
     // An "excluded" entry carves time out of a schedule; the calendar has no exclusions, so it is ignored rather than read as a window.

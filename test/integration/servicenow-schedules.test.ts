@@ -2,7 +2,8 @@
 // the simulator, reach the policy: a blackout blocks Implement through the
 // freeze gate, a maintenance schedule becomes a maintenance window for the CIs
 // that name it, both candidate date formats parse, the schedule's zone is
-// honoured, and an unreadable table leaves the policy calendar alone.
+// honoured, an unreadable table leaves the policy calendar alone, and a table
+// with more rows than the reader takes is not read in part.
 
 import { Writable } from 'node:stream';
 import { setupServer } from 'msw/node';
@@ -12,6 +13,7 @@ import { readServiceNowSchedules } from '../../connectors/servicenow/servicenow-
 import { ServiceNowSimulator } from '../../connectors/servicenow/simulator/servicenow-simulator.ts';
 import { createItsmCalendars } from '../../src/assess/itsm-calendar.ts';
 import { buildPolicyContext } from '../../src/assess/policy-context.ts';
+import { renderCalendars } from '../../src/cli/check-report.ts';
 import { ServiceNowInstance } from '../../connectors/servicenow/servicenow-config.ts';
 import { createLogger } from '../../src/log.ts';
 import { validateTransition } from '../../src/policy/assess.ts';
@@ -57,6 +59,16 @@ function schedule(name: string, type: 'blackout' | 'maintenance', timeZone: stri
   const row = sim.insertRecord('cmn_schedule', { name, type, time_zone: timeZone, sys_class_name: type === 'blackout' ? 'cmn_schedule_blackout' : 'cmn_schedule' });
   for (const span of spans) sim.insertRecord('cmn_schedule_span', { schedule: row.sys_id, type, ...span });
   return row.sys_id ?? '';
+}
+
+/** The sys_id of the entry in force now: last in sys_id order. */
+const IN_FORCE = 'ffffffffffffffffffffffffffffffff';
+/** `n` past quarter-end entries of the freeze, each its own page at one row a page, all ordered before the entry in force now. */
+function pastEntries(scheduleId: string, n: number, from = 0): void {
+  for (let i = from; i < from + n; i++) {
+    const day = new Date(Date.UTC(2020, 0, 1) + i * 86_400_000).toISOString().slice(0, 10);
+    sim.insertRecord('cmn_schedule_span', { sys_id: i.toString(16).padStart(32, '0'), schedule: scheduleId, type: 'blackout', name: `Past ${i}`, start_date_time: `${day} 22:00:00`, end_date_time: `${day} 23:00:00` });
+  }
 }
 
 /** The verdict on scheduled → implement with every readiness fact green, so only the calendar can say no. */
@@ -176,5 +188,31 @@ describe('ServiceNow schedules in the policy calendar', () => {
     const calendars = await loaded(2);
     expect(calendars.calendarFor('sn-prod')?.windows.map((w) => w.name)).toEqual(['Quarter-end freeze: Quarter end']);
     expect((await implementVerdict(calendars.calendarFor)).verdict.allow).toBe(false);
+  });
+
+  describe('a schedule with more entries than the reader takes (100 pages)', () => {
+    it('is not read in part: the calendar says it could not be read, naming the schedule, and the freeze is not silently missing', async () => {
+      const id = schedule('Quarter-end freeze', 'blackout', 'UTC', [{ sys_id: IN_FORCE, name: 'Quarter end', start_date_time: '2026-03-10 22:00:00', end_date_time: '2026-03-10 23:00:00' }]);
+      pastEntries(id, 100);
+      const calendars = await loaded(1);
+      // A calendar missing the entry in force would let Implement through with the ITSM schedules reported as read.
+      expect(calendars.status('sn-prod')).toEqual({ itsm: 'unread', error: expect.stringMatching(/cmn_schedule_span.*"Quarter-end freeze"/) });
+      expect(calendars.calendarFor('sn-prod')).toBeNull();
+      // `changegate check` answers on the policy calendar alone and says why (exit 3).
+      expect(renderCalendars('sn-prod', { itsm: 'unreachable', error: calendars.status('sn-prod').error ?? '' }, false)).toMatch(/^calendars: THE POLICY CALENDAR ONLY: .*"Quarter-end freeze".*a freeze there is not seen$/);
+      const warnings = logs.lines().filter((l) => l.level === 40);
+      expect(warnings).toEqual([expect.objectContaining({ msg: expect.stringMatching(/^sn-prod: ITSM blackout\/maintenance schedules could not be read; the policy calendar applies without them .*"Quarter-end freeze"/) })]);
+    });
+
+    it('keeps the last calendar read in full when the schedule grows past the bound, so its freeze still blocks', async () => {
+      const id = schedule('Quarter-end freeze', 'blackout', 'UTC', [{ sys_id: IN_FORCE, name: 'Quarter end', start_date_time: '2026-03-10 22:00:00', end_date_time: '2026-03-10 23:00:00' }]);
+      pastEntries(id, 10);
+      const calendars = await loaded(1);
+      expect(calendars.status('sn-prod')).toEqual({ itsm: 'read' });
+      pastEntries(id, 90, 10);
+      await calendars.refresh('sn-prod');
+      expect((await implementVerdict(calendars.calendarFor)).verdict.reasons).toEqual([expect.stringMatching(/Quarter-end freeze: Quarter end.*\(implement\.freeze\)$/)]);
+      expect(logs.lines().filter((l) => l.level === 40).map((l) => l.msg)).toEqual([expect.stringMatching(/could not be read.*"Quarter-end freeze"/)]);
+    });
   });
 });
