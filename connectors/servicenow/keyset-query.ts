@@ -22,8 +22,31 @@ export const CHANGE_TABLE = 'change_request';
 export const APPROVAL_TABLE = 'sysapproval_approver';
 export const JOURNAL_TABLE = 'sys_journal_field';
 
-export const APPROVALS_EXTRA = 'source_table=change_request';
-export const JOURNAL_EXTRA = 'name=change_request^elementINwork_notes,comments';
+/**
+ * The tables a change's approvals (`source_table`) and journal rows (`name`) may
+ * name: change_request and the mapping's change classes. Whether ServiceNow
+ * names the table written through or the record's extension class there is
+ * unverified (reference §3.1, §4), so both match.
+ */
+export function changeTables(classes: Iterable<string> = []): string[] {
+  return [...new Set([CHANGE_TABLE, ...classes])].toSorted((a, b) => (a === CHANGE_TABLE ? -1 : b === CHANGE_TABLE ? 1 : a.localeCompare(b)));
+}
+
+/** `field=table`, or `fieldINa,b` for several. */
+function tableCondition(field: string, tables: readonly string[]): string {
+  return tables.length === 1 ? `${field}=${tables[0] ?? CHANGE_TABLE}` : `${field}IN${tables.join(',')}`;
+}
+
+export function approvalsExtra(tables: readonly string[] = [CHANGE_TABLE]): string {
+  return tableCondition('source_table', tables);
+}
+
+export function journalExtra(tables: readonly string[] = [CHANGE_TABLE]): string {
+  return `${tableCondition('name', tables)}^elementINwork_notes,comments`;
+}
+
+export const APPROVALS_EXTRA = approvalsExtra();
+export const JOURNAL_EXTRA = journalExtra();
 
 /** `^` inside a value is written `^^`. */
 function escapeValue(value: string): string {
@@ -74,6 +97,14 @@ export function changesSpec(extra: string | null): KeysetSpec {
   return { table: CHANGE_TABLE, extra, timeField: 'sys_updated_on', idField: 'sys_id' };
 }
 
-export const APPROVALS_SPEC: KeysetSpec = { table: APPROVAL_TABLE, extra: APPROVALS_EXTRA, timeField: 'sys_updated_on', idField: 'sys_id' };
+export function approvalsSpec(tables: readonly string[] = [CHANGE_TABLE]): KeysetSpec {
+  return { table: APPROVAL_TABLE, extra: approvalsExtra(tables), timeField: 'sys_updated_on', idField: 'sys_id' };
+}
 
-export const JOURNAL_SPEC: KeysetSpec = { table: JOURNAL_TABLE, extra: JOURNAL_EXTRA, timeField: 'sys_created_on', idField: 'sys_id' };
+export function journalSpec(tables: readonly string[] = [CHANGE_TABLE]): KeysetSpec {
+  return { table: JOURNAL_TABLE, extra: journalExtra(tables), timeField: 'sys_created_on', idField: 'sys_id' };
+}
+
+export const APPROVALS_SPEC: KeysetSpec = approvalsSpec();
+
+export const JOURNAL_SPEC: KeysetSpec = journalSpec();

@@ -9,7 +9,7 @@ import type { RequestInfo } from '../../src/http/http-client.ts';
 import type { Logger } from '../../src/kit/logger.ts';
 import type { RetryPolicy } from '../../src/http/retry-classifier.ts';
 import { fieldValue } from './field-value.ts';
-import { APPROVALS_SPEC, CHANGE_TABLE, JOURNAL_EXTRA, JOURNAL_SPEC, changesSpec, checkExtraQuery, keysetQuery, type KeysetSpec } from './keyset-query.ts';
+import { CHANGE_TABLE, approvalsSpec, changeTables, changesSpec, checkExtraQuery, journalExtra, journalSpec, keysetQuery, type KeysetSpec } from './keyset-query.ts';
 import { createServiceNowClient, TABLE_PATH, type ServiceNowClient, type TableParams } from './servicenow-client.ts';
 import { parseServiceNowDate } from './servicenow-date.ts';
 import { createQueryDatesCheck } from './query-dates-check.ts';
@@ -95,10 +95,13 @@ export function createServiceNowConnector(instance: ServiceNowInstance, deps: Se
     });
   const ctx: ServiceNowMapContext = { instance: instance.id, baseUrl: instance.baseUrl, mapping: deps.mapping };
   const queryDates = createQueryDatesCheck(client, instance.id, logger);
+  // The changes stream reads change_request, which returns the records of its extension classes too; their
+  // approvals and notes may name either table (keyset-query.ts), so the children streams match both.
+  const tables = changeTables(deps.mapping.classes);
   const streams: Record<string, { spec: KeysetSpec; map: Mapper }> = {
     changes: { spec: changesSpec(extra), map: toChange },
-    approvals: { spec: APPROVALS_SPEC, map: toApproval },
-    journal: { spec: JOURNAL_SPEC, map: toJournal },
+    approvals: { spec: approvalsSpec(tables), map: toApproval },
+    journal: { spec: journalSpec(tables), map: toJournal },
   };
 
   function mapRow(record: unknown, k: number, path: string, stream: string, map: Mapper): StreamItem {
@@ -174,8 +177,8 @@ export function createServiceNowConnector(instance: ServiceNowInstance, deps: Se
       if (record === null) return null;
       const change = mapRow(record, 0, `${TABLE_PATH}/${CHANGE_TABLE}/${nativeId}`, 'changes', toChange);
       const [approvals, journal] = await Promise.all([
-        readAll({ ...APPROVALS_SPEC, extra: `sysapproval=${nativeId}` }, 'approvals', toApproval, signal),
-        readAll({ ...JOURNAL_SPEC, extra: `element_id=${nativeId}^${JOURNAL_EXTRA}` }, 'journal', toJournal, signal),
+        readAll({ ...approvalsSpec(tables), extra: `sysapproval=${nativeId}` }, 'approvals', toApproval, signal),
+        readAll({ ...journalSpec(tables), extra: `element_id=${nativeId}^${journalExtra(tables)}` }, 'journal', toJournal, signal),
       ]);
       return [change, ...approvals, ...journal];
     },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { APPROVALS_SPEC, JOURNAL_SPEC, changesSpec, checkExtraQuery, keysetQuery } from '../../connectors/servicenow/keyset-query.ts';
+import { APPROVALS_SPEC, JOURNAL_SPEC, approvalsSpec, changeTables, changesSpec, checkExtraQuery, journalSpec, keysetQuery } from '../../connectors/servicenow/keyset-query.ts';
 import { isChangegateError } from '../../src/errors.ts';
 
 const ID = '1c741bd70b2322007518478d83673af3';
@@ -52,6 +52,19 @@ describe('keysetQuery', () => {
       spec: JOURNAL_SPEC,
       after: { updatedAt: '2026-01-02T03:04:05Z', id: '' },
       expected: 'name=change_request^elementINwork_notes,comments^sys_created_on>=2026-01-02 03:04:05^ORDERBYsys_created_on^ORDERBYsys_id',
+    },
+    {
+      name: 'approvals of the mapping\'s extension classes too',
+      spec: approvalsSpec(changeTables(['u_change_request_ext'])),
+      after: null,
+      expected: 'source_tableINchange_request,u_change_request_ext^ORDERBYsys_updated_on^ORDERBYsys_id',
+    },
+    {
+      name: 'journal of the mapping\'s extension classes too, in both blocks',
+      spec: journalSpec(changeTables(['u_change_request_ext', 'change_request'])),
+      after: { updatedAt: '2026-01-02T03:04:05Z', id: 'abc' },
+      expected:
+        'nameINchange_request,u_change_request_ext^elementINwork_notes,comments^sys_created_on>2026-01-02 03:04:05^NQnameINchange_request,u_change_request_ext^elementINwork_notes,comments^sys_created_on=2026-01-02 03:04:05^sys_id>abc^ORDERBYsys_created_on^ORDERBYsys_id',
     },
   ])('$name', ({ spec, after, expected }) => {
     expect(keysetQuery(spec, after)).toBe(expected);

@@ -32,6 +32,14 @@ export interface SimWriteEvent {
   row: Row;
 }
 
+/**
+ * The table name a change's journal rows (`sys_journal_field.name`) and approvals
+ * (`sysapproval_approver.source_table`) carry when the change is of an extension
+ * class: `table`, the table written through (`change_request`), or `class`, the
+ * record's `sys_class_name`. The reference leaves it unverified (§3.1, §4).
+ */
+export type ChildRowsNamed = 'table' | 'class';
+
 const READ_ONLY = new Set(['sys_created_by', 'sys_created_on', 'sys_updated_by', 'sys_updated_on', 'sys_mod_count']);
 
 export function asFieldValue(v: unknown): string {
@@ -45,12 +53,20 @@ export class RecordWriter {
   private readonly store: SimStore;
   private readonly newSysId: () => string;
   private readonly emit: (event: SimWriteEvent) => void;
+  private readonly childRowsNamed: ChildRowsNamed;
   private changeNumber = 30000;
 
-  constructor(store: SimStore, newSysId: () => string, emit: (event: SimWriteEvent) => void) {
+  constructor(store: SimStore, newSysId: () => string, emit: (event: SimWriteEvent) => void, childRowsNamed: ChildRowsNamed = 'table') {
     this.store = store;
     this.newSysId = newSysId;
     this.emit = emit;
+    this.childRowsNamed = childRowsNamed;
+  }
+
+  /** The name a child row (journal entry, approval) of `sysId` in `tableName` gives its record's table. */
+  private childTableName(tableName: string, sysId: string): string {
+    if (this.childRowsNamed === 'table') return tableName;
+    return this.store.table(tableName)?.get(sysId)?.sys_class_name || tableName;
   }
 
   insert(tableName: string, fields: Record<string, unknown>, ctx: WriteContext): Row {
@@ -63,6 +79,7 @@ export class RecordWriter {
     if (!row.sys_id) row.sys_id = this.newSysId();
     if (tableName === 'change_request') this.finishChange(row, fields);
     if (tableName === 'sysapproval_approver' && !row.document_id) row.document_id = row.sysapproval ?? '';
+    if (tableName === 'sysapproval_approver' && !('source_table' in fields)) row.source_table = this.childTableName('change_request', row.sysapproval ?? '');
     table.put(row);
     for (const [element, text] of journal) this.journalRow(tableName, row.sys_id, element, text, ctx.user, now);
     this.emit({ table: tableName, sysId: row.sys_id, operation: 'insert', row });
@@ -208,7 +225,7 @@ export class RecordWriter {
     this.store.require('sys_journal_field').put({
       sys_id: this.newSysId(),
       sys_created_on: at,
-      name: table,
+      name: this.childTableName(table, sysId),
       element_id: sysId,
       sys_tags: '',
       value: text,

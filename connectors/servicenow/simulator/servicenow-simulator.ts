@@ -13,7 +13,7 @@ import { assertTimeZone } from './glide-time.ts';
 import { SimStore, SimTable, type TieOrder } from './record-store.ts';
 import { stableSysId } from './seeded-random.ts';
 import { RecordSerializer } from './record-serializer.ts';
-import { RecordWriter, type SimWriteEvent, type WriteContext, type WriteResult } from './record-writer.ts';
+import { RecordWriter, type ChildRowsNamed, type SimWriteEvent, type WriteContext, type WriteResult } from './record-writer.ts';
 import { SimAuth, type BasicCredential, type OAuthClient } from './sim-auth.ts';
 import { SimFaults } from './sim-faults.ts';
 import { buildHandlers, type LoggedRequest } from './sim-handlers.ts';
@@ -27,7 +27,7 @@ import { insertFleet } from './skewed-fleet.ts';
 export type { Row } from './table-schema.ts';
 export type { SimFault, FaultFilter } from './sim-faults.ts';
 export type { LoggedRequest } from './sim-handlers.ts';
-export type { SimWriteEvent } from './record-writer.ts';
+export type { ChildRowsNamed, SimWriteEvent } from './record-writer.ts';
 export type { RateLimitOptions } from './sim-rate-limit.ts';
 export type { TieOrder } from './record-store.ts';
 
@@ -60,6 +60,12 @@ export interface ServiceNowSimulatorOptions {
   attachmentMaxBytes?: number;
   /** The order of rows an ORDERBY leaves tied (ServiceNow promises none); default `inserted`, oldest first. */
   tieOrder?: TieOrder;
+  /**
+   * The table a change of an extension class (`sys_class_name` other than change_request) names in its
+   * journal rows (`sys_journal_field.name`) and approvals (`sysapproval_approver.source_table`): `table`,
+   * change_request (default), or `class`, its class. Unverified either way (reference §3.1, §4).
+   */
+  childRowsNamed?: ChildRowsNamed;
 }
 
 export interface DriverOptions {
@@ -127,9 +133,14 @@ export class ServiceNowSimulator {
     this.store.add(new SimTable(CMN_SCHEDULE_SPAN, ['schedule']));
     this.store.add(new SimTable(SYS_ATTACHMENT, ['table_sys_id']));
     this.attachmentMaxBytes = options.attachmentMaxBytes ?? DEFAULT_ATTACHMENT_MAX_BYTES;
-    this.writer = new RecordWriter(this.store, () => randomUUID().replaceAll('-', ''), (e) => {
-      for (const l of this.listeners) l(e);
-    });
+    this.writer = new RecordWriter(
+      this.store,
+      () => randomUUID().replaceAll('-', ''),
+      (e) => {
+        for (const l of this.listeners) l(e);
+      },
+      options.childRowsNamed,
+    );
     for (const { username } of basic) {
       const isAdmin = username === 'admin';
       this.insertRecord('sys_user', {
