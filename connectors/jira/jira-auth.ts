@@ -2,16 +2,18 @@
 //   basic   Cloud email + API token (`Basic base64(email:token)`)
 //   oauth2  Cloud OAuth 2.0 (3LO): refresh before expiry and after a 401
 //           (single-flight in the process, under the token file's lock across
-//           processes), requests routed through the gateway
+//           processes, each token request with a deadline well inside the
+//           lock's window), requests routed through the gateway
 //           `https://api.atlassian.com/ex/jira/{cloudId}`
 //   pat     Data Center personal access token (`Bearer <token>`)
 
-import { isOAuthError, refreshOAuth2Token } from 'jira.js/core';
+import { isOAuthError } from 'jira.js/core';
+import { refreshAtlassianToken, TokenRequestTimedOut } from './atlassian-token.ts';
 import type { JiraInstance } from './jira-config.ts';
 import { ChangegateError } from '../../src/errors.ts';
 import type { AuthProvider } from '../../src/http/http-client.ts';
 import type { Logger } from '../../src/kit/logger.ts';
-import type { OAuthTokenFile, StoredTokens } from './oauth-token-file.ts';
+import { LOCK_STALE_MS, type OAuthTokenFile, type StoredTokens } from './oauth-token-file.ts';
 
 export const OAUTH_GATEWAY = 'https://api.atlassian.com/ex/jira';
 
@@ -23,7 +25,21 @@ export interface JiraAuthSetup {
 
 export type JiraAuthInstance = Pick<JiraInstance, 'id' | 'baseUrl' | 'auth'>;
 
+/**
+ * How long one token request may take. A refresh under the token file's lock makes at most two (the retry after an
+ * invalid_grant), so a holder stuck on the endpoint gives up, and lets go of the lock, in half the lock's window:
+ * another holder never takes the lock over from one whose request may still reach Atlassian with the same token.
+ */
+export const TOKEN_REQUEST_TIMEOUT_MS = LOCK_STALE_MS / 4;
+
 function tokenFailed(instanceId: string, err: unknown, file: OAuthTokenFile | undefined): ChangegateError {
+  if (err instanceof TokenRequestTimedOut || (isOAuthError(err) && err.status === undefined)) {
+    // No answer: nothing says the grant is bad. Whether the token sent was spent is unknown; the next refresh tells.
+    return new ChangegateError('CG_UPSTREAM_UNAVAILABLE', `${instanceId}: Atlassian's OAuth 2.0 token endpoint did not answer (${err.message}); nothing was saved, the next request refreshes again`, {
+      cause: err,
+      details: { instance: instanceId, timeoutMs: TOKEN_REQUEST_TIMEOUT_MS },
+    });
+  }
   if (!isOAuthError(err) && file !== undefined) {
     // The token file or its lock, not Atlassian: authorizing again would change nothing.
     const errno = (err as NodeJS.ErrnoException | null)?.code ?? null;
@@ -65,8 +81,8 @@ function oauth2Provider(instanceId: string, auth: OAuth2Auth, deps: { logger: Lo
   let renewing: Promise<string> | undefined;
 
   const rotate = async (refreshToken: string): Promise<Usable> => {
-    const answer = await refreshOAuth2Token({ clientId: auth.clientId, clientSecret: auth.clientSecret, refreshToken });
-    return { refreshToken: answer.refreshToken ?? refreshToken, accessToken: answer.accessToken, expiresAt: Date.now() + answer.expiresIn * 1000 };
+    const answer = await refreshAtlassianToken({ clientId: auth.clientId, clientSecret: auth.clientSecret, refreshToken }, TOKEN_REQUEST_TIMEOUT_MS);
+    return { refreshToken: answer.refreshToken ?? refreshToken, accessToken: answer.accessToken, expiresAt: Date.now() + answer.expiresInS * 1000 };
   };
 
   /** What the file holds when another holder rotated the grant since this one last looked (its own tokens are spent then). */
@@ -83,9 +99,10 @@ function oauth2Provider(instanceId: string, auth: OAuth2Auth, deps: { logger: Lo
         logger.info({ instance: instanceId, file: file.path }, 'OAuth 2.0 tokens another holder of the grant rotated taken from the token file');
         if (usable(newer, refused)) return newer.accessToken;
       }
+      let spent = held.refreshToken;
       let next: Usable;
       try {
-        next = await rotate(held.refreshToken);
+        next = await rotate(spent);
       } catch (err) {
         // Spent by a holder outside the lock (an older changegate, or a lock taken over as stale): it saved the new ones.
         const raced = isOAuthError(err) && err.error === 'invalid_grant' ? rotatedElsewhere(file) : null;
@@ -93,10 +110,17 @@ function oauth2Provider(instanceId: string, auth: OAuth2Auth, deps: { logger: Lo
         held = raced;
         logger.warn({ instance: instanceId, file: file.path }, 'OAuth 2.0 refresh token was spent by another holder of the grant; retrying once with the one it saved');
         if (usable(raced, refused)) return raced.accessToken;
-        next = await rotate(raced.refreshToken);
+        spent = raced.refreshToken;
+        next = await rotate(spent);
+      }
+      if (!file.replace(spent, next)) {
+        // Another holder saved tokens since this one read the file (it took the lock over): those stay, never these over them.
+        const saved = file.read();
+        logger.warn({ instance: instanceId, file: file.path }, 'OAuth 2.0 tokens another holder saved during this refresh kept; this refresh\'s not saved');
+        held = saved ?? next;
+        return usable(held, refused) ? held.accessToken : next.accessToken;
       }
       held = next;
-      file.write(next);
       logger.info({ instance: instanceId, file: file.path }, 'OAuth 2.0 refresh token rotated and saved');
       return next.accessToken;
     });

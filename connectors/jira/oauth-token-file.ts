@@ -10,9 +10,11 @@
 // A refresh runs under the file's lock (`<file>.lock`, created exclusively), so
 // two holders never present the same refresh token: the second finds the first
 // one's tokens in the file. A lock whose process is gone is taken over at once;
-// one older than LOCK_STALE_MS (a holder stuck on the token endpoint, a holder
-// on another host) is taken over too, and a holder that then loses the race
-// gets invalid_grant and recovers from the file (jira-auth.ts).
+// one older than LOCK_STALE_MS (a holder on another host that died, one paused
+// far past its token request's deadline) is taken over too. A holder's token
+// request gives up well inside that window (jira-auth.ts), and it saves what it
+// got only if the file still holds the refresh token it spent (`replace`), so
+// one whose lock was taken over never writes over the tokens saved since.
 
 import { createHash, randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -40,12 +42,17 @@ export interface OAuthTokenFile {
   /** The newest tokens, or null when there are none for the configured refresh token. */
   read(): StoredTokens | null;
   write(tokens: StoredTokens): void;
+  /**
+   * Saves `tokens`, rotated from the refresh token `spent`, only if the file still holds `spent` (the configured
+   * token when it holds none for this grant); false, writing nothing, when another holder saved newer ones meanwhile.
+   */
+  replace(spent: string, tokens: StoredTokens): boolean;
   /** Runs `fn` while no other holder of the file (in this process or another) runs its own. */
   locked<T>(fn: () => Promise<T>): Promise<T>;
 }
 
-/** A refresh is one HTTPS round trip; a lock held longer than this is taken over. */
-const LOCK_STALE_MS = 60_000;
+/** A refresh is one or two HTTPS round trips, each with a deadline well inside this; a lock held longer is taken over. */
+export const LOCK_STALE_MS = 60_000;
 const LOCK_POLL_MS = 50;
 
 interface LockOwner {
@@ -129,7 +136,7 @@ function release(lockPath: string, id: string): void {
 export function oauthTokenFile(path: string, configuredRefreshToken: string): OAuthTokenFile {
   const configured = fingerprint(configuredRefreshToken);
   const lockPath = `${path}.lock`;
-  return {
+  const file: OAuthTokenFile = {
     path,
     read() {
       if (!existsSync(path)) return null;
@@ -149,6 +156,13 @@ export function oauthTokenFile(path: string, configuredRefreshToken: string): OA
       chmodSync(temp, 0o600);
       renameSync(temp, path);
     },
+    replace(spent, tokens) {
+      // Under the lock this is the holder's own file; the check is for a holder whose lock was taken over.
+      const current = file.read()?.refreshToken ?? configuredRefreshToken;
+      if (current !== spent) return false;
+      file.write(tokens);
+      return true;
+    },
     async locked(fn) {
       const id = await acquire(lockPath);
       try {
@@ -158,4 +172,5 @@ export function oauthTokenFile(path: string, configuredRefreshToken: string): OA
       }
     },
   };
+  return file;
 }

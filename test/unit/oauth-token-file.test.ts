@@ -58,3 +58,17 @@ describe('the OAuth token file lock', () => {
     expect(ran).toBe(true);
   });
 });
+
+describe('saving rotated tokens', () => {
+  it('saves only over the refresh token that was spent (the configured one while the file holds none), never over newer ones', () => {
+    const file = oauthTokenFile(join(dir, 'oauth-replace.json'), 'R1');
+    expect(file.replace('R0', { refreshToken: 'R2' })).toBe(false);
+    expect(file.read()).toBeNull();
+    expect(file.replace('R1', { refreshToken: 'R2', accessToken: 'A2' })).toBe(true);
+    // A holder that spent R1 too, answered late: R2 stays.
+    expect(file.replace('R1', { refreshToken: 'R9', accessToken: 'A9' })).toBe(false);
+    expect(file.read()).toEqual({ refreshToken: 'R2', accessToken: 'A2' });
+    expect(file.replace('R2', { refreshToken: 'R3' })).toBe(true);
+    expect(file.read()).toEqual({ refreshToken: 'R3' });
+  });
+});
