@@ -5,8 +5,7 @@
 
 import { join } from 'node:path';
 import type { CanonicalState } from '../../src/domain/change.ts';
-import { defineConnector } from '../../src/kit/define-connector.ts';
-import type { Logger } from '../../src/kit/logger.ts';
+import { defineConnector, type ConnectorContext } from '../../src/kit/define-connector.ts';
 import { createJiraAuth, type JiraAuthSetup } from './jira-auth.ts';
 import { createJiraClient } from './jira-client.ts';
 import { JiraInstance } from './jira-config.ts';
@@ -18,10 +17,15 @@ import { createJiraWriter } from './jira-writer.ts';
 import { oauthTokenFile } from './oauth-token-file.ts';
 import { validateMappingAgainstSite } from './validate-live-mapping.ts';
 
-/** The instance's credentials; an OAuth 2.0 grant's rotated tokens live in `oauth-<id>.json` in the state directory, shared by every holder. */
-function authOf(instance: JiraInstance, logger: Logger, stateDir: string | undefined): JiraAuthSetup {
-  const tokenFile = instance.auth.kind === 'oauth2' && stateDir !== undefined ? oauthTokenFile(join(stateDir, `oauth-${instance.id}.json`), instance.auth.refreshToken) : undefined;
-  return createJiraAuth(instance, { logger, ...(tokenFile ? { tokenFile } : {}) });
+/**
+ * The instance's credentials. An OAuth 2.0 grant's rotated tokens, shared by every holder, live where the store
+ * keeps them (a shared store's own collection), else in `oauth-<id>.json` in the state directory.
+ */
+function authOf(instance: JiraInstance, { logger, stateDir, oauthTokens }: ConnectorContext): JiraAuthSetup {
+  const auth = instance.auth;
+  if (auth.kind !== 'oauth2') return createJiraAuth(instance, { logger });
+  const tokenStore = oauthTokens?.open(instance.id, auth.refreshToken) ?? (stateDir === undefined ? undefined : oauthTokenFile(join(stateDir, `oauth-${instance.id}.json`), auth.refreshToken));
+  return createJiraAuth(instance, { logger, ...(tokenStore ? { tokenStore } : {}) });
 }
 
 export const jira = defineConnector<JiraInstance>({
@@ -57,10 +61,11 @@ export const jira = defineConnector<JiraInstance>({
     for (const [status, state] of loadJiraMapping(instance.mapping).states) if (!names.has(state)) names.set(state, status);
     return names;
   },
-  open(instance, { logger, onRequest, stateDir }) {
+  open(instance, context) {
+    const { logger, onRequest } = context;
     const mapping = loadJiraMapping(instance.mapping);
     // One auth for reads and write-back: an OAuth 2.0 refresh token rotates, so two holders would lock each other out.
-    const auth = authOf(instance, logger, stateDir);
+    const auth = authOf(instance, context);
     const http = createJiraHttp(instance, { logger, onRequest, auth });
     const connector = createJiraConnector(instance, { mapping, logger, onRequest, client: createJiraClient(instance, { logger, http }) });
     // Comment posts and transitions are not retried inside the call: the outbox retries them after checking the issue.
@@ -75,10 +80,11 @@ export const jira = defineConnector<JiraInstance>({
     paths: ['raw.fields.comment', 'raw.fields.attachment', 'raw.fields.updated', 'raw.properties', 'updatedAt'],
   }),
   capabilities: {
-    async checkLiveMapping(instance, { logger, onRequest, stateDir }) {
+    async checkLiveMapping(instance, context) {
+      const { logger, onRequest } = context;
       const mapping = loadJiraMapping(instance.mapping);
-      // `mappings validate --instance` holds the same grant as the service: it refreshes from, and saves to, the same token file.
-      const http = createJiraHttp(instance, { logger, onRequest, auth: authOf(instance, logger, stateDir) });
+      // `mappings validate --instance` holds the same grant as the service: it refreshes from, and saves to, the same token store.
+      const http = createJiraHttp(instance, { logger, onRequest, auth: authOf(instance, context) });
       const problems = await validateMappingAgainstSite(instance, mapping, createJiraClient(instance, { logger, http }));
       return { mappingFile: mapping.file, problems };
     },

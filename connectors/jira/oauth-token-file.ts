@@ -7,6 +7,10 @@
 // token is the one they grew from: an operator who re-authorizes and puts a new
 // token in the config wins.
 //
+// It is the OAuthTokenStore (src/kit/oauth-token-store.ts) of an embedded
+// store, whose processes share one host (or one directory). A store shared by
+// replicas keeps the tokens itself (the MongoDB store does).
+//
 // A refresh runs under the file's lock (`<file>.lock`, created exclusively), so
 // two holders never present the same refresh token: the second finds the first
 // one's tokens in the file. A lock whose process is gone is taken over at once;
@@ -21,15 +25,9 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, sta
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { OAUTH_REFRESH_WINDOW_MS, type OAuthTokens, type OAuthTokenStore } from '../../src/kit/oauth-token-store.ts';
 
-export interface StoredTokens {
-  refreshToken: string;
-  accessToken?: string;
-  /** Epoch milliseconds. */
-  expiresAt?: number;
-}
-
-interface TokenFileBody extends StoredTokens {
+interface TokenFileBody extends OAuthTokens {
   /** sha256 of the configured refresh token these tokens descend from (never the token itself). */
   configured: string;
   rotatedAt: string;
@@ -37,22 +35,14 @@ interface TokenFileBody extends StoredTokens {
 
 const fingerprint = (token: string): string => createHash('sha256').update(token).digest('hex');
 
-export interface OAuthTokenFile {
+export interface OAuthTokenFile extends OAuthTokenStore {
   path: string;
-  /** The newest tokens, or null when there are none for the configured refresh token. */
-  read(): StoredTokens | null;
-  write(tokens: StoredTokens): void;
-  /**
-   * Saves `tokens`, rotated from the refresh token `spent`, only if the file still holds `spent` (the configured
-   * token when it holds none for this grant); false, writing nothing, when another holder saved newer ones meanwhile.
-   */
-  replace(spent: string, tokens: StoredTokens): boolean;
-  /** Runs `fn` while no other holder of the file (in this process or another) runs its own. */
-  locked<T>(fn: () => Promise<T>): Promise<T>;
+  /** Saves `tokens` unconditionally (tests and tools; holders use `replace`). */
+  write(tokens: OAuthTokens): Promise<void>;
 }
 
 /** A refresh is one or two HTTPS round trips, each with a deadline well inside this; a lock held longer is taken over. */
-export const LOCK_STALE_MS = 60_000;
+export const LOCK_STALE_MS = OAUTH_REFRESH_WINDOW_MS;
 const LOCK_POLL_MS = 50;
 
 interface LockOwner {
@@ -136,31 +126,35 @@ function release(lockPath: string, id: string): void {
 export function oauthTokenFile(path: string, configuredRefreshToken: string): OAuthTokenFile {
   const configured = fingerprint(configuredRefreshToken);
   const lockPath = `${path}.lock`;
-  const file: OAuthTokenFile = {
+  const read = (): OAuthTokens | null => {
+    if (!existsSync(path)) return null;
+    const body = JSON.parse(readFileSync(path, 'utf8')) as Partial<TokenFileBody>;
+    if (body.configured !== configured || typeof body.refreshToken !== 'string') return null;
+    return {
+      refreshToken: body.refreshToken,
+      ...(typeof body.accessToken === 'string' ? { accessToken: body.accessToken } : {}),
+      ...(typeof body.expiresAt === 'number' ? { expiresAt: body.expiresAt } : {}),
+    };
+  };
+  const write = (tokens: OAuthTokens): void => {
+    mkdirSync(dirname(path), { recursive: true });
+    const body: TokenFileBody = { ...tokens, configured, rotatedAt: new Date().toISOString() };
+    const temp = `${path}.${process.pid}.tmp`;
+    writeFileSync(temp, `${JSON.stringify(body)}\n`, { mode: 0o600 });
+    chmodSync(temp, 0o600);
+    renameSync(temp, path);
+  };
+  return {
     path,
-    read() {
-      if (!existsSync(path)) return null;
-      const body = JSON.parse(readFileSync(path, 'utf8')) as Partial<TokenFileBody>;
-      if (body.configured !== configured || typeof body.refreshToken !== 'string') return null;
-      return {
-        refreshToken: body.refreshToken,
-        ...(typeof body.accessToken === 'string' ? { accessToken: body.accessToken } : {}),
-        ...(typeof body.expiresAt === 'number' ? { expiresAt: body.expiresAt } : {}),
-      };
-    },
-    write(tokens) {
-      mkdirSync(dirname(path), { recursive: true });
-      const body: TokenFileBody = { ...tokens, configured, rotatedAt: new Date().toISOString() };
-      const temp = `${path}.${process.pid}.tmp`;
-      writeFileSync(temp, `${JSON.stringify(body)}\n`, { mode: 0o600 });
-      chmodSync(temp, 0o600);
-      renameSync(temp, path);
-    },
-    replace(spent, tokens) {
+    where: `the token file ${path}`,
+    details: { file: path },
+    read: async () => read(),
+    write: async (tokens) => write(tokens),
+    async replace(spent, tokens) {
       // Under the lock this is the holder's own file; the check is for a holder whose lock was taken over.
-      const current = file.read()?.refreshToken ?? configuredRefreshToken;
+      const current = read()?.refreshToken ?? configuredRefreshToken;
       if (current !== spent) return false;
-      file.write(tokens);
+      write(tokens);
       return true;
     },
     async locked(fn) {
@@ -172,5 +166,4 @@ export function oauthTokenFile(path: string, configuredRefreshToken: string): OA
       }
     },
   };
-  return file;
 }

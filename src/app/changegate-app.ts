@@ -29,7 +29,7 @@ import { DeliveryProcessor } from '../sync/delivery-processor.ts';
 import { SyncEngine } from '../sync/sync-engine.ts';
 import { SyncScheduler } from '../sync/scheduler.ts';
 import { LeaseKeeper } from '../sync/lease-keeper.ts';
-import { buildConnector, stateDirOf } from './build-connectors.ts';
+import { buildConnector, stateOf } from './build-connectors.ts';
 import { itsmCalendarsFor } from './itsm-calendars-for.ts';
 import { stateNamesFor } from './state-names-for.ts';
 import type { DemoInstances } from './demo-instances.ts';
@@ -134,7 +134,8 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     logger.info({ instance: instance.id }, `${instance.id}: writeBack is off: changes are assessed and stored, nothing is written to the tickets`);
   }
   const connectors = new Map<string, ConnectorInstance>();
-  const stateDir = stateDirOf(config.store);
+  // A state directory beside an embedded store; a shared store keeps rotating OAuth tokens itself, for every replica.
+  const stateDir = stateOf(config.store, stores.oauthTokens);
   // Calendars the systems publish (ServiceNow blackout and maintenance schedules), merged with the policy's calendar.
   const itsmCalendars = itsmCalendarsFor(instances, registry, { logger, metrics, ...stateDir });
   const calendars = (id: string) => itsmCalendars.calendarFor(id);

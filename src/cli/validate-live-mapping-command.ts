@@ -2,12 +2,13 @@
 // against the live site, for systems whose connector can (Jira: field names,
 // issue types and workflow statuses).
 
-import { connectorContext, stateDirOf } from '../app/build-connectors.ts';
+import { connectorContext, stateOf } from '../app/build-connectors.ts';
 import { loadConfig } from '../config/load-config.ts';
 import { ChangegateError } from '../errors.ts';
 import type { ConnectorRegistry } from '../kit/connector-registry.ts';
 import { createLogger } from '../log.ts';
 import { createMetrics } from '../observability/metrics.ts';
+import { openOAuthTokens } from '../store/open-stores.ts';
 
 /** Prints one line per problem; returns the exit code (0 clean, 2 problems). */
 export async function validateLiveMapping(registry: ConnectorRegistry, instanceId: string, configPath: string | undefined, out: { write(text: string): unknown }, json = false): Promise<number> {
@@ -29,9 +30,16 @@ export async function validateLiveMapping(registry: ConnectorRegistry, instanceI
     return 0;
   }
   const logger = createLogger({ level: 'warn', destination: process.stderr });
-  // The service's state directory: an OAuth 2.0 refresh token rotates, and this run must leave the rotated one where the service looks.
-  const context = connectorContext(instance, { logger, metrics: createMetrics({ defaultMetrics: false }), ...stateDirOf(config.store) });
-  const { mappingFile, problems } = await check(instance, context);
+  // Where the service keeps rotated tokens (its state directory, or its shared store): an OAuth 2.0 refresh token
+  // rotates, and this run must refresh from, and leave the rotated one, where the service looks.
+  const tokens = await openOAuthTokens(config.store);
+  let checked: Awaited<ReturnType<typeof check>>;
+  try {
+    checked = await check(instance, connectorContext(instance, { logger, metrics: createMetrics({ defaultMetrics: false }), ...stateOf(config.store, tokens?.tokens) }));
+  } finally {
+    await tokens?.close();
+  }
+  const { mappingFile, problems } = checked;
   if (json) {
     const code = problems.length === 0 ? 0 : 2;
     out.write(`${JSON.stringify({ format: 1, exitCode: code, instance: instance.id, checked: true, mappingFile, problems }, null, 2)}\n`);

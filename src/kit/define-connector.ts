@@ -15,6 +15,7 @@ import type { ConnectorInstance, OwnWrites, StreamDeclaration } from './connecto
 import type { BaseInstanceConfig } from './instance-config.ts';
 import type { Logger } from './logger.ts';
 import type { MappingKind } from './mapping-file.ts';
+import type { OAuthTokenStores } from './oauth-token-store.ts';
 
 /** What the engine hands a connector when it opens an instance. */
 export interface ConnectorContext {
@@ -24,6 +25,11 @@ export interface ConnectorContext {
   onRequest: (info: RequestInfo) => void;
   /** A directory for per-instance state that is not mirror data (a rotated OAuth refresh token); absent: keep it in memory. */
   stateDir?: string;
+  /**
+   * Where a store shared by replicas on several hosts (MongoDB) keeps rotating OAuth tokens, one holder refreshing at
+   * a time; there is no state directory then. Absent: the state directory's files serve (embedded store).
+   */
+  oauthTokens?: OAuthTokenStores;
 }
 
 /** Reads an instance's ITSM calendar (blackout and maintenance windows); throws on failure. */

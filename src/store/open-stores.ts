@@ -5,7 +5,7 @@
 import type { StoreConfig } from '../config/schema.ts';
 import { ChangegateError } from '../errors.ts';
 import { STORE_ADAPTERS } from './store-adapters.ts';
-import type { StoreAdapter, StoreBundle } from './store-bundle.ts';
+import type { OpenedOAuthTokens, StoreAdapter, StoreBundle } from './store-bundle.ts';
 
 export async function openStores(config: StoreConfig, adapters: readonly StoreAdapter[] = STORE_ADAPTERS): Promise<StoreBundle> {
   const adapter = adapters.find((a) => a.kind === config.kind);
@@ -17,4 +17,13 @@ export async function openStores(config: StoreConfig, adapters: readonly StoreAd
   }
   // The adapter declared this kind, so the configuration is the shape it reads.
   return adapter.open(config as never);
+}
+
+/**
+ * The rotating OAuth tokens of the configured store, opened alone (`mappings validate --instance` holds the service's
+ * grant without opening its other ports); null for a store whose tokens live in its state directory (embedded).
+ */
+export async function openOAuthTokens(config: StoreConfig, adapters: readonly StoreAdapter[] = STORE_ADAPTERS): Promise<OpenedOAuthTokens | null> {
+  const adapter = adapters.find((a) => a.kind === config.kind);
+  return adapter?.openOAuthTokens === undefined ? null : adapter.openOAuthTokens(config as never);
 }

@@ -13,6 +13,7 @@ const sqlite: StoreAdapter<'sqlite'> = {
 const mongodb: StoreAdapter<'mongodb'> = {
   kind: 'mongodb',
   open: async (config) => (await import('./mongo/mongo-store-adapter.ts')).mongoStoreAdapter.open(config),
+  openOAuthTokens: async (config) => (await import('./mongo/mongo-store-adapter.ts')).openMongoOAuthTokens(config.uri, config.database),
 };
 
 export const STORE_ADAPTERS: readonly StoreAdapter[] = [sqlite as StoreAdapter, mongodb as StoreAdapter];

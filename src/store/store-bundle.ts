@@ -5,6 +5,7 @@
 // store-adapters.ts.
 
 import type { StoreConfig } from '../config/schema.ts';
+import type { OAuthTokenStores } from '../kit/oauth-token-store.ts';
 import type { AssessmentStore } from './assessment-store.ts';
 import type { AssessmentWriter } from './assessment-writes.ts';
 import type { ChangeStore } from './change-store.ts';
@@ -35,6 +36,8 @@ export interface StoreBundle {
   leases: LeaseStore;
   /** CI and monitoring event deliveries, their events, and links to changes. */
   events: EventStore;
+  /** Rotating OAuth tokens shared by every process on a store that several hosts share (MongoDB); absent: files in the state directory beside an embedded store serve. */
+  oauthTokens?: OAuthTokenStores;
   /** Whether the store can keep what it is given now: locked, corrupt, missing or full otherwise (store-health.ts). Run by the health monitor, off the request path. */
   health(): Promise<StoreHealth>;
   /** Calls `listener` each time an operation of any port meets a store fault, so the monitor checks at once. */
@@ -45,10 +48,18 @@ export interface StoreBundle {
 
 export type StoreKind = StoreConfig['kind'];
 
+/** Rotating OAuth tokens opened alone, for a process that needs no other port (`mappings validate --instance`). */
+export interface OpenedOAuthTokens {
+  tokens: OAuthTokenStores;
+  close(): Promise<void>;
+}
+
 /** One store adapter: the kind of `store:` configuration it serves and how it opens a bundle. */
 export interface StoreAdapter<K extends StoreKind = StoreKind> {
   kind: K;
   open(config: Extract<StoreConfig, { kind: K }>): Promise<StoreBundle>;
+  /** Present when its bundles carry `oauthTokens`: opens only those. */
+  openOAuthTokens?(config: Extract<StoreConfig, { kind: K }>): Promise<OpenedOAuthTokens>;
 }
 
 /** Closes each port in turn; the first failure is raised after all were tried, so one broken port does not leave the others open. */

@@ -40,12 +40,12 @@ afterAll(() => {
 describe('Jira OAuth 2.0 refresh tokens across restarts', () => {
   it('a restarted process refreshes with the rotated token the first one saved', async () => {
     const file = join(dir, 'oauth-jsm-oauth.json');
-    const first = createJiraAuth(instance, { logger, tokenFile: oauthTokenFile(file, 'R1') });
+    const first = createJiraAuth(instance, { logger, tokenStore: oauthTokenFile(file, 'R1') });
     expect(await first.provider.header()).toBe('Bearer A2');
     expect(statSync(file).mode & 0o777).toBe(0o600);
 
     // "Restart": a new auth from the same configuration (still naming the spent R1).
-    const second = createJiraAuth(instance, { logger, tokenFile: oauthTokenFile(file, 'R1') });
+    const second = createJiraAuth(instance, { logger, tokenStore: oauthTokenFile(file, 'R1') });
     await second.provider.refresh?.();
     expect(await second.provider.header()).toBe('Bearer A3');
     expect(presented).toEqual(['R1', 'R2']);
@@ -60,9 +60,9 @@ describe('Jira OAuth 2.0 refresh tokens across restarts', () => {
 
   it('a re-authorized configuration wins over tokens saved from the old grant', async () => {
     const file = join(dir, 'oauth-reauthorized.json');
-    oauthTokenFile(file, 'R1').write({ refreshToken: 'R-old-rotated' });
+    await oauthTokenFile(file, 'R1').write({ refreshToken: 'R-old-rotated' });
     tokens.reset('R-new');
-    const auth = createJiraAuth({ ...instance, auth: { ...instance.auth, refreshToken: 'R-new' } }, { logger, tokenFile: oauthTokenFile(file, 'R-new') });
+    const auth = createJiraAuth({ ...instance, auth: { ...instance.auth, refreshToken: 'R-new' } }, { logger, tokenStore: oauthTokenFile(file, 'R-new') });
     await auth.provider.header();
     expect(presented).toEqual(['R-new']);
   });
@@ -71,9 +71,9 @@ describe('Jira OAuth 2.0 refresh tokens across restarts', () => {
 describe('Jira OAuth 2.0 refresh tokens shared by several holders', () => {
   it('a holder takes the tokens another holder rotated into the file instead of presenting its spent token', async () => {
     const file = join(dir, 'oauth-shared.json');
-    const service = createJiraAuth(instance, { logger, tokenFile: oauthTokenFile(file, 'R1') });
+    const service = createJiraAuth(instance, { logger, tokenStore: oauthTokenFile(file, 'R1') });
     expect(await service.provider.header()).toBe('Bearer A2');
-    const cli = createJiraAuth(instance, { logger, tokenFile: oauthTokenFile(file, 'R1') });
+    const cli = createJiraAuth(instance, { logger, tokenStore: oauthTokenFile(file, 'R1') });
     await cli.provider.refresh?.(); // R2 -> R3, saved
 
     // The service's A2 is refused (a 401): the file already holds a newer access token, so nothing is spent.
@@ -84,7 +84,7 @@ describe('Jira OAuth 2.0 refresh tokens shared by several holders', () => {
 
   it('after an invalid_grant, a holder retries once with the token another holder wrote meanwhile', async () => {
     const file = join(dir, 'oauth-raced.json');
-    const service = createJiraAuth(instance, { logger, tokenFile: oauthTokenFile(file, 'R1') });
+    const service = createJiraAuth(instance, { logger, tokenStore: oauthTokenFile(file, 'R1') });
     expect(await service.provider.header()).toBe('Bearer A2');
     // A holder outside the lock (an older changegate) spends R2 while the service's refresh is on its way.
     server.use(
@@ -96,7 +96,7 @@ describe('Jira OAuth 2.0 refresh tokens shared by several holders', () => {
           tokens.live.delete('R2');
           tokens.live.add('R3');
           tokens.issued = 3;
-          oauthTokenFile(file, 'R1').write({ refreshToken: 'R3', accessToken: 'A3', expiresAt: Date.now() - 1 });
+          await oauthTokenFile(file, 'R1').write({ refreshToken: 'R3', accessToken: 'A3', expiresAt: Date.now() - 1 });
           presented.push('R2');
           return HttpResponse.json({ error: 'invalid_grant', error_description: 'Unknown or invalid refresh token.' }, { status: 403 });
         },
@@ -112,8 +112,8 @@ describe('Jira OAuth 2.0 refresh tokens shared by several holders', () => {
 
   it('two holders due at the same moment spend the refresh token once', async () => {
     const file = join(dir, 'oauth-concurrent.json');
-    const one = createJiraAuth(instance, { logger, tokenFile: oauthTokenFile(file, 'R1') });
-    const other = createJiraAuth(instance, { logger, tokenFile: oauthTokenFile(file, 'R1') });
+    const one = createJiraAuth(instance, { logger, tokenStore: oauthTokenFile(file, 'R1') });
+    const other = createJiraAuth(instance, { logger, tokenStore: oauthTokenFile(file, 'R1') });
     expect(await Promise.all([one.provider.header(), other.provider.header()])).toEqual(['Bearer A2', 'Bearer A2']);
     expect(presented).toEqual(['R1']);
   });
@@ -121,7 +121,7 @@ describe('Jira OAuth 2.0 refresh tokens shared by several holders', () => {
   it('names a token file it cannot use (a CLI run as another user), not a grant to authorize again', async () => {
     const notADirectory = join(dir, 'state-file');
     writeFileSync(notADirectory, '');
-    const auth = createJiraAuth(instance, { logger, tokenFile: oauthTokenFile(join(notADirectory, 'oauth-jsm-oauth.json'), 'R1') });
+    const auth = createJiraAuth(instance, { logger, tokenStore: oauthTokenFile(join(notADirectory, 'oauth-jsm-oauth.json'), 'R1') });
     const err = await auth.provider.header().then(
       () => null,
       (e: unknown) => e as Error,

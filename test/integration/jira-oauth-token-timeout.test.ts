@@ -30,7 +30,7 @@ const PAST_LOCK_WINDOW_MS = 61_000;
 
 let dir: string;
 let file: string;
-const holder = () => createJiraAuth(instance, { logger, tokenFile: oauthTokenFile(file, 'R1') }).provider;
+const holder = () => createJiraAuth(instance, { logger, tokenStore: oauthTokenFile(file, 'R1') }).provider;
 
 /** The outcome of `promise` (its error, if it fails), and when it settled on the test's clock. */
 function watch<T>(promise: Promise<T>): { settledAt: () => number | null; outcome: Promise<T | Error> } {

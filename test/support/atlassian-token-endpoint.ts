@@ -10,6 +10,7 @@
 // reuse interval). `stall()` holds the next request the way a dead network path
 // does, for a holder stuck on the endpoint.
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import { http, HttpResponse, type HttpHandler } from 'msw';
 
 export const ATLASSIAN_TOKEN_URL = 'https://auth.atlassian.com/oauth/token';
@@ -38,6 +39,10 @@ export interface AtlassianTokenEndpoint {
   /** The number of the last token pair issued (R1 is the configured one). */
   issued: number;
   reuse: TokenReuse;
+  /** The lifetime of the access tokens issued (`expires_in`), 3600 s unless a test shortens it. */
+  expiresInS: number;
+  /** How long each answer takes (so refreshes from several holders overlap); 0 unless a test slows it. */
+  latencyMs: number;
   handler: HttpHandler;
   /**
    * Holds the next token request: `before` processing (a request stuck on its way, which never reaches Atlassian if
@@ -69,7 +74,7 @@ export function atlassianTokenEndpoint(): AtlassianTokenEndpoint {
     endpoint.issued += 1;
     endpoint.live.add(`R${endpoint.issued}`);
     endpoint.accessTokens.add(`A${endpoint.issued}`);
-    return HttpResponse.json({ access_token: `A${endpoint.issued}`, refresh_token: `R${endpoint.issued}`, expires_in: 3600, scope: 'read:jira-work offline_access', token_type: 'bearer' });
+    return HttpResponse.json({ access_token: `A${endpoint.issued}`, refresh_token: `R${endpoint.issued}`, expires_in: endpoint.expiresInS, scope: 'read:jira-work offline_access', token_type: 'bearer' });
   };
 
   const endpoint: AtlassianTokenEndpoint = {
@@ -80,6 +85,8 @@ export function atlassianTokenEndpoint(): AtlassianTokenEndpoint {
     overlaps: [],
     issued: 1,
     reuse: 'refused',
+    expiresInS: 3600,
+    latencyMs: 0,
     handler: http.post(ATLASSIAN_TOKEN_URL, async ({ request }) => {
       const body = (await request.json()) as { grant_type: string; refresh_token: string };
       const token = body.refresh_token;
@@ -94,6 +101,7 @@ export function atlassianTokenEndpoint(): AtlassianTokenEndpoint {
       request.signal.addEventListener('abort', close, { once: true });
       const stall = stalls.shift();
       try {
+        if (endpoint.latencyMs > 0) await sleep(endpoint.latencyMs);
         if (stall === undefined) return process(token, body.grant_type);
         try {
           if (stall.where === 'after') {
@@ -128,6 +136,8 @@ export function atlassianTokenEndpoint(): AtlassianTokenEndpoint {
       endpoint.overlaps.length = 0;
       endpoint.issued = 1;
       endpoint.reuse = 'refused';
+      endpoint.expiresInS = 3600;
+      endpoint.latencyMs = 0;
       stalls = [];
       unanswered.clear();
     },

@@ -60,15 +60,15 @@ describe('the OAuth token file lock', () => {
 });
 
 describe('saving rotated tokens', () => {
-  it('saves only over the refresh token that was spent (the configured one while the file holds none), never over newer ones', () => {
+  it('saves only over the refresh token that was spent (the configured one while the file holds none), never over newer ones', async () => {
     const file = oauthTokenFile(join(dir, 'oauth-replace.json'), 'R1');
-    expect(file.replace('R0', { refreshToken: 'R2' })).toBe(false);
-    expect(file.read()).toBeNull();
-    expect(file.replace('R1', { refreshToken: 'R2', accessToken: 'A2' })).toBe(true);
+    expect(await file.replace('R0', { refreshToken: 'R2' })).toBe(false);
+    expect(await file.read()).toBeNull();
+    expect(await file.replace('R1', { refreshToken: 'R2', accessToken: 'A2' })).toBe(true);
     // A holder that spent R1 too, answered late: R2 stays.
-    expect(file.replace('R1', { refreshToken: 'R9', accessToken: 'A9' })).toBe(false);
-    expect(file.read()).toEqual({ refreshToken: 'R2', accessToken: 'A2' });
-    expect(file.replace('R2', { refreshToken: 'R3' })).toBe(true);
-    expect(file.read()).toEqual({ refreshToken: 'R3' });
+    expect(await file.replace('R1', { refreshToken: 'R9', accessToken: 'A9' })).toBe(false);
+    expect(await file.read()).toEqual({ refreshToken: 'R2', accessToken: 'A2' });
+    expect(await file.replace('R2', { refreshToken: 'R3' })).toBe(true);
+    expect(await file.read()).toEqual({ refreshToken: 'R3' });
   });
 });

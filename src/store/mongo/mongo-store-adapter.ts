@@ -3,8 +3,10 @@
 // compatible server). Indexes are created at start-up, idempotently, by every
 // replica alike. Leases are documents here (mongo-leases.ts), so one instance
 // is synced by one replica at a time across the deployment (src/sync/lease-keeper.ts).
+// Rotating OAuth tokens are documents here too (mongo-oauth-tokens.ts): the
+// replicas share no state directory to keep them in.
 
-import type { StoreAdapter, StoreBundle } from '../store-bundle.ts';
+import type { OpenedOAuthTokens, StoreAdapter, StoreBundle } from '../store-bundle.ts';
 import type { StoreHealth } from '../store-health.ts';
 import { MongoAssessmentStore } from './mongo-assessment-store.ts';
 import { MongoChangeStore } from './mongo-change-store.ts';
@@ -14,6 +16,7 @@ import { MongoEvidenceStore } from './mongo-evidence-store.ts';
 import { MongoDeliveryStore } from './mongo-delivery-store.ts';
 import { ensureMirrorIndexes, mirrorCollections } from './mongo-mirror-docs.ts';
 import { MongoLeases } from './mongo-leases.ts';
+import { MongoOAuthTokenStores } from './mongo-oauth-tokens.ts';
 import { MongoOutboxStore } from './mongo-outbox-store.ts';
 import { MongoRunLocks } from './mongo-run-locks.ts';
 import { MongoTurns } from './mongo-turns.ts';
@@ -39,10 +42,23 @@ export async function openMongoStores(uri: string, database: string, options: Mo
     events: new MongoEventStore(conn),
     runLocks: new MongoRunLocks(conn),
     leases: new MongoLeases(conn),
+    oauthTokens: new MongoOAuthTokenStores(conn),
     health: () => checkHealth(conn),
     onFault: (listener) => conn.onFault(listener),
     close: () => (closed ??= conn.close()),
   };
+}
+
+/** The OAuth token stores alone, on a client of their own (`mappings validate --instance`). */
+export async function openMongoOAuthTokens(uri: string, database: string, options: MongoConnectionOptions = {}): Promise<OpenedOAuthTokens> {
+  const conn = await MongoConnection.open(uri, database, options);
+  try {
+    await conn.run('the MongoDB store', 'createIndexes', { database }, () => MongoTurns.ensureIndexes(conn.db));
+  } catch (err) {
+    await conn.close().catch(() => undefined);
+    throw err;
+  }
+  return { tokens: new MongoOAuthTokenStores(conn), close: () => conn.close() };
 }
 
 /** A ping: the server answers (a primary or not, reads and writes then go where the driver routes them). */
@@ -61,4 +77,5 @@ export const mongoStoreAdapter: StoreAdapter<'mongodb'> = {
   async open(config): Promise<StoreBundle> {
     return openMongoStores(config.uri, config.database);
   },
+  openOAuthTokens: (config) => openMongoOAuthTokens(config.uri, config.database),
 };
