@@ -1,14 +1,16 @@
 // Which events belong to a change, and why. Read side (`eventsFor`): events
 // linked when processed, events naming the change's key, events on its linked
-// commits, CI events from its services' repositories during the change's life,
-// and alerts on its services (through the services mapping); each with the rule
-// that matched it. Processing side (`linksFor`): a new event naming a change key
+// commits (in full or abbreviated on either side, domain/commit-sha.ts), CI
+// events from its services' repositories during the change's life, and alerts
+// on its services (through the services mapping); each with the rule that
+// matched it. Processing side (`linksFor`): a new event naming a change key
 // is linked to that change, so the change is re-assessed at once; and
 // (`changesMatching`) the active changes a new event reaches by the commit and
 // service rules are found through the store's index, so they are re-assessed
 // at once too (not linked: the read side finds those events by its rules).
 
 import type { Change } from '../domain/change.ts';
+import { sameCommit } from '../domain/commit-sha.ts';
 import type { CiEvent, MonitorEvent, MonitorWatch } from '../domain/events.ts';
 import { commitRefKey, serviceRefKey } from '../store/change-refs.ts';
 import type { ChangeStore } from '../store/change-store.ts';
@@ -178,7 +180,7 @@ export class Correlator {
       return {
         keys: [...(commit === null ? [] : [commitRefKey(commit)]), ...from.map(serviceRefKey)],
         reaches: (change, names, now) =>
-          (commit !== null && change.links.commits.some((c) => c.trim() !== '' && c.trim() === commit)) ||
+          (commit !== null && change.links.commits.some((c) => sameCommit(c, commit))) ||
           ([...names.keys()].some((k) => fromKeys.has(k)) && inLifeOf(change, e.event, now)),
       };
     }

@@ -4,6 +4,7 @@
 
 import type { EvidenceRef } from '../domain/assessment.ts';
 import type { Change } from '../domain/change.ts';
+import { sameCommit } from '../domain/commit-sha.ts';
 import type { CiEvent, CiEventKind, MonitorEvent, MonitorWatch, Severity } from '../domain/events.ts';
 import { compareText, targetsOf } from './calendar.ts';
 import { formatUtc } from './zoned-time.ts';
@@ -25,14 +26,6 @@ export function changeCommit(change: Change, ci: readonly CiEvent[]): string | n
   if (linked !== null) return linked;
   const withCommit = ci.filter((e) => e.commit !== null && e.commit.trim() !== '').toSorted((a, b) => eventTime(a) - eventTime(b) || compareText(a.id, b.id));
   return withCommit.at(-1)?.commit ?? null;
-}
-
-/** Full and abbreviated shas name the same commit when one prefixes the other (7+ characters). */
-export function sameCommit(a: string, b: string): boolean {
-  const x = a.trim().toLowerCase();
-  const y = b.trim().toLowerCase();
-  if (x === y) return x !== '';
-  return Math.min(x.length, y.length) >= 7 && (x.startsWith(y) || y.startsWith(x));
 }
 
 export function shortSha(sha: string): string {

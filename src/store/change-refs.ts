@@ -5,7 +5,7 @@
 // lookup finds every change the overlap gate would match.
 //
 // Besides those, an active change is found under index keys that neighbour
-// lookups never read (day INDEX_ONLY): `commit:<sha>` for each commit it links
+// lookups never read (day INDEX_ONLY): `commit:<bucket>` for each commit it links
 // and `service:<serviceKey>` for each service/CI id and name, so the event
 // processor finds the changes a new CI event or alert reaches by the
 // correlator's commit and service rules (src/events/correlate.ts) without
@@ -17,6 +17,7 @@
 // service.
 
 import type { CanonicalState, Change } from '../domain/change.ts';
+import { commitBucket } from '../domain/commit-sha.ts';
 import { serviceKey } from '../domain/service-key.ts';
 
 /** States in which a change can no longer collide with another (finished either way). */
@@ -51,10 +52,14 @@ export function changeRefKeys(change: Pick<Change, 'services' | 'cis'>): string[
   return [...keys];
 }
 
-/** The index key of a commit a change links (as `links.commits` holds it, trimmed); '' for a blank one. */
+/**
+ * The index key of a commit a change links or an event names: its bucket
+ * (domain/commit-sha.ts), so a full sha and its abbreviations share one key and
+ * the correlator keeps those `sameCommit` matches; '' for a blank one.
+ */
 export function commitRefKey(commit: string): string {
-  const sha = commit.trim();
-  return sha === '' ? '' : `commit:${sha}`;
+  const bucket = commitBucket(commit);
+  return bucket === '' ? '' : `commit:${bucket}`;
 }
 
 /** The index key of a service or CI name, as the correlator matches it (`serviceKey`: letters and digits, lower case); '' when nothing is left. */

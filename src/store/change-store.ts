@@ -112,7 +112,7 @@ export interface TouchingQuery {
 
 export interface IndexedQuery {
   instance: string;
-  /** Index keys (`changeIndexKeys` in change-refs.ts: `commit:<sha>`, `service:<serviceKey>`); a change under any of them matches. */
+  /** Index keys (`changeIndexKeys` in change-refs.ts: `commit:<bucket>`, `service:<serviceKey>`); a change under any of them matches. */
   keys: readonly string[];
   /** At most this many (1..1000), most recently updated first. */
   limit: number;

@@ -66,6 +66,7 @@ export interface LinkedEvent {
 /** Every given field must match; `changeKey` matches an event whose `changeKeys` holds it. Results oldest received first. */
 export interface EventQuery {
   changeKey?: string;
+  /** Events on the same commit (domain/commit-sha.ts `sameCommit`: the full sha or an abbreviation of it, in any case), found through an index of `commitBucket`. */
   commit?: string;
   repo?: string;
   service?: string;

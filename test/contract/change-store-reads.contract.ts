@@ -4,6 +4,7 @@
 // store-adapters.test.ts runs it against every store adapter.
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { commitRefKey } from '../../src/store/change-refs.ts';
 import type { ChangeQuery, ChangeStore } from '../../src/store/change-store.ts';
 import { at, buildApproval, buildChange, buildChanges, buildJournalEntry, changeNumber, sysId } from '../support/change-builder.ts';
 import { asApproval, asChange, asJournal, I, indexedKeysOf, links, S, touchingKeys } from './change-store-items.ts';
@@ -158,6 +159,16 @@ export function describeChangeStoreReadsContract(name: string, open: () => Promi
         expect(await store.listActiveChangesIndexed({ instance: I, keys: ['commit:abc123'], limit: 1 })).toEqual([{ ...both, raw: null }]);
         // A neighbour lookup never finds a change by an index key.
         expect(await touchingKeys(store, ['commit:abc123', 'service:paymentsapi'])).toEqual([]);
+      });
+
+      it('finds a change linking a full sha under the key of an abbreviation of it and the reverse, in any case', async () => {
+        const full = '9fceb02d0ae598e95dc970b74767f19372d61af8';
+        const linksFull = buildChange({ nativeId: sysId(1), key: changeNumber(1), services: [portal], cis: [], links: links(full), updatedAt: at(1) });
+        const linksShort = buildChange({ nativeId: sysId(2), key: changeNumber(2), services: [portal], cis: [], links: links(' 9FCEB02D0A '), updatedAt: at(2) });
+        const linksOther = buildChange({ nativeId: sysId(3), key: changeNumber(3), services: [portal], cis: [], links: links('0123456789abcdef'), updatedAt: at(3) });
+        await store.applyPage(I, S, [linksFull, linksShort, linksOther].map(asChange), null);
+        for (const commit of [full, full.toUpperCase(), '9fceb02d0a', '9fceb02']) expect(await indexedKeysOf(store, [commitRefKey(commit)])).toEqual([changeNumber(2), changeNumber(1)]);
+        expect(await indexedKeysOf(store, [commitRefKey('9fceb0')])).toEqual([]);
       });
 
       it('follows each new revision: a change leaves when it unlinks the commit or closes', async () => {

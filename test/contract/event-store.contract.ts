@@ -244,6 +244,38 @@ export function describeEventStoreContract(name: string, open: () => Promise<Eve
       expect(await ids({ source: 'am' })).toEqual(['am:fp1']);
     });
 
+    it('finds the events on a commit by its full sha or an abbreviation of it, in any case, from 7 hex characters on', async () => {
+      const full = '9fceb02d0ae598e95dc970b74767f19372d61af8';
+      const { id } = await store.record(delivery(1));
+      await store.complete(
+        id,
+        [
+          ci('full', { commit: full }),
+          ci('short', { commit: '9FCEB02D0A' }),
+          ci('seven', { commit: '9fceb02' }),
+          // Shares the first 7 characters only.
+          ci('sibling', { commit: '9fceb02e11111111111111111111111111111111' }),
+          ci('six', { commit: '9fceb0' }),
+          ci('chart', { commit: 'release-2026' }),
+          ci('chart-hotfix', { commit: 'release-2026-hotfix' }),
+        ],
+        at(2000),
+      );
+      const ids = async (commit: string, limit?: number): Promise<string[]> => (await store.findEvents(limit === undefined ? { commit } : { commit, limit })).map((e) => e.id).toSorted();
+      expect(await ids(full)).toEqual(['full', 'seven', 'short']);
+      expect(await ids(` ${full.toUpperCase()} `)).toEqual(['full', 'seven', 'short']);
+      expect(await ids('9fceb02d0a')).toEqual(['full', 'seven', 'short']);
+      expect(await ids('9fceb02')).toEqual(['full', 'seven', 'short', 'sibling']);
+      // Under 7 characters only the same text matches; a revision that is not hex only itself.
+      expect(await ids('9fceb0')).toEqual(['six']);
+      expect(await ids('Release-2026')).toEqual(['chart']);
+      expect(await ids('   ')).toEqual([]);
+      // The limit counts matches: the sibling sharing the bucket is passed over, not counted.
+      expect((await store.findEvents({ commit: '9fceb02d', limit: 3 })).map((e) => e.id)).toEqual(['full', 'short', 'seven']);
+      expect(await ids(full, 1)).toHaveLength(1);
+      expect(await ids(full.slice(0, 12))).toEqual(['full', 'seven', 'short']);
+    });
+
     it('finds the events on any of several services in one query, and none for no service', async () => {
       const { id } = await store.record(delivery(1));
       await store.complete(id, [alertOn('am:1', 'checkout'), alertOn('am:2', 'payments'), alertOn('am:3', 'search'), ci('e1')], at(2000));

@@ -11,9 +11,10 @@ import type { StreamItem } from '../../src/kit/connector.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
 import { SqliteEventStore } from '../../src/store/sqlite/sqlite-event-store.ts';
 import { serviceKey } from '../../src/domain/service-key.ts';
-import { INDEX_ONLY } from '../../src/store/change-refs.ts';
+import { commitRefKey, INDEX_ONLY } from '../../src/store/change-refs.ts';
 import { MIGRATIONS } from '../../src/store/sqlite/sqlite-schema.ts';
 import { buildChange, buildChanges, sysId } from '../support/change-builder.ts';
+import { ci } from './event-store.contract.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'changegate-store-'));
 let files = 0;
@@ -25,6 +26,13 @@ const migrationAdding = (text: string): number => {
   if (at < 0) throw new Error(`no migration holds ${text}`);
   return at;
 };
+
+/** Undoes the migration that finds events and changes by commit bucket (its ALTER cannot run twice). */
+function rollBackCommitBuckets(db: DatabaseSync): void {
+  db.exec('DROP INDEX events_by_commit_bucket');
+  db.exec('ALTER TABLE events DROP COLUMN commit_bucket');
+  db.exec('CREATE INDEX events_by_commit ON events (commit_sha) WHERE commit_sha IS NOT NULL');
+}
 
 describe('SqliteChangeStore on a file', () => {
   it('creates parent directories, keeps data and cursors across reopening, and migrates once', async () => {
@@ -97,6 +105,7 @@ describe('SqliteChangeStore on a file', () => {
     // Roll the file back to the schema before the event inbox's claim owners.
     const old = new DatabaseSync(path);
     old.exec('ALTER TABLE event_deliveries DROP COLUMN claim_owner');
+    rollBackCommitBuckets(old);
     old.exec(`UPDATE schema_version SET version = ${migrationAdding('ADD COLUMN claim_owner')}`);
     old.close();
 
@@ -119,16 +128,50 @@ describe('SqliteChangeStore on a file', () => {
     // Roll the file back to the schema before the index keys, as an older changegate left it.
     const old = new DatabaseSync(path);
     old.exec(`DELETE FROM change_refs WHERE day = ${INDEX_ONLY}`);
+    rollBackCommitBuckets(old);
     old.exec(`UPDATE schema_version SET version = ${migrationAdding('changegate_index_keys')}`);
     old.close();
     const upgraded = SqliteChangeStore.open(path);
     const ids = async (key: string) => (await upgraded.listActiveChangesIndexed({ instance: 'sn-prod', keys: [key], limit: 10 })).map((c) => c.id);
-    for (const key of ['commit:9fceb02d', 'service:paymentsapi', 'service:paygwcluster01', `service:${serviceKey(open.cis[0]?.id ?? '')}`]) expect(await ids(key)).toEqual([open.id]);
-    // The closed change names the same services and another commit: it is not indexed.
-    expect(await ids('commit:9fceb02d0ae598e95dc970b74767f19372d61af8')).toEqual([]);
+    for (const key of [commitRefKey('9fceb02d'), 'service:paymentsapi', 'service:paygwcluster01', `service:${serviceKey(open.cis[0]?.id ?? '')}`]) expect(await ids(key)).toEqual([open.id]);
+    // The closed change names the same services and links the same commit in full: it is not indexed.
+    expect(await ids(commitRefKey('9fceb02d0ae598e95dc970b74767f19372d61af8'))).toEqual([open.id]);
     // A neighbour lookup never reads an index key.
     expect(await upgraded.listActiveChangesTouching({ instance: 'sn-prod', refs: ['commit:9fceb02d'], limit: 10 })).toEqual([]);
     await upgraded.close();
+  });
+
+  it('finds the events and the active changes stored before commit buckets by the full sha or an abbreviation after the upgrade, through the index', async () => {
+    const path = freshFile();
+    const full = '9fceb02d0ae598e95dc970b74767f19372d61af8';
+    const open = buildChange({ links: { repos: [], commits: ['9FCEB02D0A'], artifacts: [], pipelines: [] } });
+    const changes = SqliteChangeStore.open(path);
+    await changes.applyPage('sn-prod', 'changes', [{ kind: 'change', change: open }], null);
+    await changes.close();
+    const events = SqliteEventStore.open(path);
+    const { id } = await events.record({ source: 'github', kind: 'github', deliveryId: 'guid-1', receivedAt: '2026-03-12T10:00:00.000Z', headers: {}, rawBody: Buffer.from('{}') });
+    await events.complete(id, [ci('run-full', { commit: full }), ci('run-short', { commit: '9FCEB02' }), ci('run-other', { commit: '9fceb03d0ae598e95dc970b74767f19372d61af8' })], new Date('2026-03-12T10:00:01.000Z'));
+    await events.close();
+    // Roll the file back to the schema before commit buckets: events by the commit as written, and the commit keys so too.
+    const old = new DatabaseSync(path);
+    rollBackCommitBuckets(old);
+    old.exec(`UPDATE change_refs SET ref = 'commit:9FCEB02D0A' WHERE day = ${INDEX_ONLY} AND ref LIKE 'commit:%'`);
+    old.exec(`UPDATE schema_version SET version = ${migrationAdding('ADD COLUMN commit_bucket')}`);
+    old.close();
+
+    const upgradedEvents = SqliteEventStore.open(path);
+    const upgradedChanges = SqliteChangeStore.open(path);
+    expect((await upgradedEvents.findEvents({ commit: ' 9fceb02d0a ' })).map((e) => e.id)).toEqual(['run-full', 'run-short']);
+    expect((await upgradedEvents.findEvents({ commit: full.toUpperCase() })).map((e) => e.id)).toEqual(['run-full', 'run-short']);
+    expect((await upgradedEvents.findEvents({ commit: '9fceb0' })).map((e) => e.id)).toEqual([]);
+    expect((await upgradedChanges.listActiveChangesIndexed({ instance: 'sn-prod', keys: [commitRefKey(full)], limit: 10 })).map((c) => c.id)).toEqual([open.id]);
+    await upgradedEvents.close();
+    await upgradedChanges.close();
+    // The bucket's index finds a commit's events, not a scan of them all.
+    const db = new DatabaseSync(path);
+    const plan = (db.prepare(`EXPLAIN QUERY PLAN SELECT e.body FROM events e WHERE e.commit_bucket = ? ORDER BY e.received_at, e.seq LIMIT ?`).all() as { detail: string }[]).map((r) => r.detail).join(' | ');
+    expect(plan).toMatch(/SEARCH e USING INDEX events_by_commit_bucket \(commit_bucket=\?\)/);
+    db.close();
   });
 
   it('refuses a database from a newer changegate as a configuration error naming the file and both schema versions, and leaves it untouched', async () => {

@@ -13,21 +13,22 @@ import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { ClaimOwner } from '../../src/store/claim-owner.ts';
 import { openStores } from '../../src/store/open-stores.ts';
-import type { RevisionDoc } from '../../src/store/mongo/mongo-mirror-docs.ts';
+import { commitRefKey } from '../../src/store/change-refs.ts';
+import { INDEX_KEYS_ID, type RevisionDoc } from '../../src/store/mongo/mongo-mirror-docs.ts';
 import { mongoStoreAdapter } from '../../src/store/mongo/mongo-store-adapter.ts';
 import { sqliteStoreAdapter } from '../../src/store/sqlite/sqlite-store-adapter.ts';
 import type { StoreAdapter, StoreBundle } from '../../src/store/store-bundle.ts';
 import { StoreConfig } from '../../src/config/schema.ts';
 import { sha256Hex, stableStringify } from '../../src/store/content-hash.ts';
 import { releaseDeadClaims } from '../../src/sync/dead-claims.ts';
-import { buildChanges } from '../support/change-builder.ts';
+import { buildChange, buildChanges } from '../support/change-builder.ts';
 import { describeAssessmentStoreContract } from './assessment-store.contract.ts';
 import { describeAssessmentWriterContract } from './assessment-writer.contract.ts';
 import { describeChangeStoreReadsContract } from './change-store-reads.contract.ts';
 import { describeChangeStoreContract } from './change-store.contract.ts';
 import { describeDeliveryStoreContract } from './delivery-store.contract.ts';
 import { describeEvidenceStoreContract } from './evidence-store.contract.ts';
-import { describeEventStoreContract } from './event-store.contract.ts';
+import { ci, describeEventStoreContract } from './event-store.contract.ts';
 import { describeOutboxStoreContract } from './outbox-store.contract.ts';
 import { describeLeaseStoreContract } from './lease-store.contract.ts';
 import { describeRunLocksContract } from './run-locks.contract.ts';
@@ -288,7 +289,7 @@ describe('MongoDB store: one replica assessing while another stores new versions
     const [active, closed] = buildChanges(2, 1);
     if (active === undefined || closed === undefined) throw new Error('no change built');
     await first.changes.applyPage('sn-prod', 'changes', [active, { ...closed, state: 'closed' as const }].map((change) => ({ kind: 'change', change })), null);
-    const commit = `commit:${active.links.commits[0] ?? ''}`;
+    const commit = commitRefKey(active.links.commits[0] ?? '');
     // A store an earlier version wrote: no index keys among the change documents' refDays, and no mark that they were added.
     const client = await MongoClient.connect(mongoUri);
     try {
@@ -296,7 +297,7 @@ describe('MongoDB store: one replica assessing while another stores new versions
       for await (const doc of db.collection<{ _id: string; refDays: string[] }>('changes').find({})) {
         await db.collection<{ _id: string; refDays: string[] }>('changes').updateOne({ _id: doc._id }, { $set: { refDays: doc.refDays.filter((k) => !k.endsWith('\u0000-3')) } });
       }
-      await db.collection('mirror_meta').deleteMany({ _id: 'change-index-keys' as never });
+      await db.collection('mirror_meta').deleteMany({ _id: INDEX_KEYS_ID as never });
     } finally {
       await client.close();
     }
@@ -307,6 +308,48 @@ describe('MongoDB store: one replica assessing while another stores new versions
     }
     // The neighbour index is as it was.
     expect((await b.changes.listActiveChangesTouching({ instance: 'sn-prod', refs: ['payments api'], limit: 10 })).map((c) => c.id)).toEqual([active.id]);
+  });
+});
+
+describe('MongoDB store: events and changes an earlier version stored by the commit as written', () => {
+  it('finds them by the full sha or an abbreviation once started, with replicas starting together, and drops the old index', async () => {
+    const database = freshDatabase();
+    const full = '9fceb02d0ae598e95dc970b74767f19372d61af8';
+    const first = await openStores({ kind: 'mongodb', uri: mongoUri, database });
+    opened.push(first);
+    const change = buildChange({ links: { repos: [], commits: ['9FCEB02D0A'], artifacts: [], pipelines: [] } });
+    await first.changes.applyPage('sn-prod', 'changes', [{ kind: 'change', change }], null);
+    const { id } = await first.events.record({ source: 'github', kind: 'github', deliveryId: 'guid-1', receivedAt: '2026-03-12T10:00:00.000Z', headers: {}, rawBody: Buffer.from('{}') });
+    await first.events.complete(id, [ci('run-full', { commit: full }), ci('run-short', { commit: '9FCEB02' }), ci('run-other', { commit: '0123456789abcdef' })], new Date('2026-03-12T10:00:01.000Z'));
+    // As an earlier version left them: events without a bucket, indexed by the commit; each commit key the commit as written; no note of either upgrade.
+    const client = await MongoClient.connect(mongoUri);
+    try {
+      const db = client.db(database);
+      await db.collection('events').updateMany({}, { $unset: { commitBucket: '' } });
+      await db.collection('events').dropIndex('by_commit_bucket');
+      await db.collection('events').createIndex({ commit: 1 }, { name: 'by_commit' });
+      await db.collection('event_meta').deleteMany({});
+      const changes = db.collection<{ _id: string; refDays: string[] }>('changes');
+      for await (const doc of changes.find({})) {
+        await changes.updateOne({ _id: doc._id }, { $set: { refDays: doc.refDays.map((k) => (k.startsWith('commit:') ? 'commit:9FCEB02D0A\u0000-3' : k)) } });
+      }
+      await db.collection('mirror_meta').deleteMany({ _id: INDEX_KEYS_ID as never });
+      await db.collection('mirror_meta').insertOne({ _id: 'change-index-keys' as never, n: 1 });
+    } finally {
+      await client.close();
+    }
+    const [a, b] = await Promise.all([openStores({ kind: 'mongodb', uri: mongoUri, database }), openStores({ kind: 'mongodb', uri: mongoUri, database })]);
+    opened.push(a, b);
+    for (const commit of [full, '9fceb02d0a']) expect((await a.events.findEvents({ commit })).map((e) => e.id)).toEqual(['run-full', 'run-short']);
+    expect((await b.changes.listActiveChangesIndexed({ instance: 'sn-prod', keys: [commitRefKey(full)], limit: 10 })).map((c) => c.id)).toEqual([change.id]);
+    const check = await MongoClient.connect(mongoUri);
+    try {
+      const names = (await check.db(database).collection('events').listIndexes().toArray()).map((index) => String(index['name']));
+      expect(names).toContain('by_commit_bucket');
+      expect(names).not.toContain('by_commit');
+    } finally {
+      await check.close();
+    }
   });
 });
 

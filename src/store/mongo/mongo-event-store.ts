@@ -5,7 +5,8 @@
 // links from events to changes (one document per pair, the first rule kept)
 // and each source's last heartbeat (moved only forward).
 
-import { ObjectId, type Collection } from 'mongodb';
+import { ObjectId, type AnyBulkWriteOperation, type Collection } from 'mongodb';
+import { commitBucket, sameCommit } from '../../domain/commit-sha.ts';
 import type { ClaimOwner } from '../claim-owner.ts';
 import {
   DEFAULT_EVENT_LEASE_MS,
@@ -56,6 +57,8 @@ interface EventDoc {
   receivedAt: string;
   changeKeys: string[];
   commit: string | null;
+  /** `commitBucket` of the commit (null without one): the index the events on a commit are found by. Absent on events stored before it, until start-up fills it. */
+  commitBucket?: string | null;
   repo: string | null;
   service: string | null;
   json: string;
@@ -78,6 +81,37 @@ interface PullStateDoc {
   _id: string;
   state: string;
   savedAt: string;
+}
+
+/** A note in `event_meta` that a once-per-store upgrade was made. */
+interface MetaDoc {
+  _id: string;
+  n: number;
+}
+
+/** The event_meta note saying the events stored before `commitBucket` was were given theirs. */
+const COMMIT_BUCKETS_ID = 'commit-buckets';
+/** Events given their bucket per write at start-up. */
+const COMMIT_BUCKETS_BATCH = 500;
+
+/**
+ * Once per store: the events an earlier version stored get their `commitBucket`, and the index on
+ * the commit as written (which it replaces) goes. Replicas starting together may both do it, with the same result.
+ */
+async function addCommitBuckets(events: Collection<EventDoc>, meta: Collection<MetaDoc>): Promise<void> {
+  if ((await meta.findOne({ _id: COMMIT_BUCKETS_ID })) !== null) return;
+  const updates: AnyBulkWriteOperation<EventDoc>[] = [];
+  for await (const doc of events.find({ commit: { $type: 'string' } }, { projection: { commit: 1 } })) {
+    updates.push({ updateOne: { filter: { _id: doc._id, commit: doc.commit }, update: { $set: { commitBucket: commitBucket(doc.commit ?? '') || null } } } });
+    if (updates.length >= COMMIT_BUCKETS_BATCH) await events.bulkWrite(updates.splice(0), { ordered: false });
+  }
+  if (updates.length > 0) await events.bulkWrite(updates, { ordered: false });
+  // Another replica starting at the same time may drop it first: what matters is that it is gone.
+  if ((await events.listIndexes().toArray().catch(() => [])).some((index) => index['name'] === 'by_commit')) await events.dropIndex('by_commit').catch(() => undefined);
+  // A replica starting at the same time may note it first.
+  await meta.insertOne({ _id: COMMIT_BUCKETS_ID, n: 1 }).catch((err: unknown) => {
+    if (!isDuplicateKey(err)) throw err;
+  });
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -109,6 +143,7 @@ function eventDoc(e: StoredEvent): EventDoc {
     receivedAt: e.receivedAt,
     changeKeys: e.type === 'ci' ? e.event.changeKeys : [],
     commit: e.type === 'ci' ? e.event.commit : null,
+    commitBucket: e.type === 'ci' && e.event.commit !== null ? commitBucket(e.event.commit) || null : null,
     repo: e.type === 'ci' ? e.event.repo : null,
     service: e.type === 'monitor' ? e.event.service : null,
     json: JSON.stringify({ ...e, event: ev }),
@@ -139,11 +174,12 @@ export class MongoEventStore implements EventStore {
     await Promise.all([
       db.collection('event_deliveries').createIndex({ status: 1, nextAttemptAt: 1 }, { name: 'due' }),
       db.collection('events').createIndex({ changeKeys: 1 }, { name: 'by_change_key' }),
-      db.collection('events').createIndex({ commit: 1 }, { name: 'by_commit' }),
+      db.collection('events').createIndex({ commitBucket: 1 }, { name: 'by_commit_bucket' }),
       db.collection('events').createIndex({ receivedAt: 1, seq: 1 }, { name: 'by_received' }),
       db.collection('event_links').createIndex({ changeId: 1 }, { name: 'by_change' }),
       db.collection('event_links').createIndex({ eventId: 1 }, { name: 'by_event' }),
     ]);
+    await addCommitBuckets(db.collection<EventDoc>('events'), db.collection<MetaDoc>('event_meta'));
   }
 
   #run<T>(op: string, details: Record<string, unknown>, fn: () => Promise<T>): Promise<T> {
@@ -287,7 +323,9 @@ export class MongoEventStore implements EventStore {
   async findEvents(query: EventQuery): Promise<StoredEvent[]> {
     const filter: Record<string, unknown> = {};
     if (query.changeKey !== undefined) filter['changeKeys'] = query.changeKey;
-    if (query.commit !== undefined) filter['commit'] = query.commit;
+    // The bucket's index finds the candidates; `sameCommit` keeps those on the same commit (below).
+    const commit = query.commit;
+    if (commit !== undefined) filter['commitBucket'] = commitBucket(commit);
     if (query.repo !== undefined) filter['repo'] = query.repo;
     if (query.service !== undefined) filter['service'] = query.service;
     if (query.services !== undefined) {
@@ -297,8 +335,18 @@ export class MongoEventStore implements EventStore {
     if (query.source !== undefined) filter['source'] = query.source;
     return this.#run('findEvents', {}, async () => {
       const cursor = this.#events.find(filter).sort({ receivedAt: 1, seq: 1 });
-      if (query.limit !== undefined) cursor.limit(query.limit);
-      return (await cursor.toArray()).map((d) => JSON.parse(d.json) as StoredEvent);
+      if (commit === undefined) {
+        if (query.limit !== undefined) cursor.limit(query.limit);
+        return (await cursor.toArray()).map((d) => JSON.parse(d.json) as StoredEvent);
+      }
+      // Another commit sharing the bucket is rare: read on past it, up to the limit of matches.
+      const found: StoredEvent[] = [];
+      for await (const d of cursor) {
+        if (d.commit === null || !sameCommit(d.commit, commit)) continue;
+        found.push(JSON.parse(d.json) as StoredEvent);
+        if (found.length === query.limit) break;
+      }
+      return found;
     });
   }
 

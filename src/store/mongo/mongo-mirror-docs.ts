@@ -138,8 +138,12 @@ export function instanceVersionId(instance: string): string {
   return `${GENERATION_ID}:${instance}`;
 }
 
-/** The mirror_meta document saying a store's active changes were given their index keys (`indexKeyField`). */
-export const INDEX_KEYS_ID = 'change-index-keys';
+/**
+ * The mirror_meta document saying a store's active changes were given their index keys (`indexKeyField`)
+ * as this version computes them: a commit's key is its bucket (change-refs.ts `commitRefKey`) since
+ * `-commit-buckets`, so a store noted under the earlier id alone has them computed again.
+ */
+export const INDEX_KEYS_ID = 'change-index-keys-commit-buckets';
 
 export interface MirrorCollections {
   changes: Collection<ChangeDoc>;

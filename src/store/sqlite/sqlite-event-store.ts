@@ -7,6 +7,7 @@
 // rewrite a small row, and deliveries recorded together commit together.
 
 import type { StatementSync } from 'node:sqlite';
+import { commitBucket, sameCommit } from '../../domain/commit-sha.ts';
 import type { ClaimOwner } from '../claim-owner.ts';
 import {
   DEFAULT_EVENT_LEASE_MS,
@@ -80,6 +81,7 @@ export class SqliteEventStore implements EventStore {
   private constructor(conn: SqliteConnection, emptyAnswers: EmptyAnswersOptions = {}) {
     this.#conn = conn;
     const db = conn.db;
+    db.function('changegate_same_commit', { deterministic: true }, (a, b) => (typeof a === 'string' && typeof b === 'string' && sameCommit(a, b) ? 1 : 0));
     const generation = db.prepare('SELECT n FROM event_generation');
     generation.setReturnArrays(true);
     // Links name events, so no event means no linked event either.
@@ -115,11 +117,11 @@ export class SqliteEventStore implements EventStore {
       pending: db.prepare(`SELECT COUNT(*) AS n FROM event_deliveries WHERE status = 'pending'`),
       getEvent: db.prepare('SELECT body FROM events WHERE id = ?'),
       upsertEvent: db.prepare(
-        `INSERT INTO events (id, type, source, delivery_id, received_at, repo, commit_sha, service, change_keys, body)
-         VALUES (:id, :type, :source, :deliveryId, :receivedAt, :repo, :commit, :service, :keys, :body)
+        `INSERT INTO events (id, type, source, delivery_id, received_at, repo, commit_sha, commit_bucket, service, change_keys, body)
+         VALUES (:id, :type, :source, :deliveryId, :receivedAt, :repo, :commit, :bucket, :service, :keys, :body)
          ON CONFLICT (id) DO UPDATE SET type = excluded.type, source = excluded.source, delivery_id = excluded.delivery_id,
-           received_at = excluded.received_at, repo = excluded.repo, commit_sha = excluded.commit_sha, service = excluded.service,
-           change_keys = excluded.change_keys, body = excluded.body`,
+           received_at = excluded.received_at, repo = excluded.repo, commit_sha = excluded.commit_sha, commit_bucket = excluded.commit_bucket,
+           service = excluded.service, change_keys = excluded.change_keys, body = excluded.body`,
       ),
       addKey: db.prepare('INSERT INTO event_change_keys (key, event_id) VALUES (?, ?) ON CONFLICT DO NOTHING'),
       link: db.prepare('INSERT INTO event_links (event_id, change_id, rule, linked_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING'),
@@ -234,6 +236,7 @@ export class SqliteEventStore implements EventStore {
       receivedAt: Date.parse(next.receivedAt),
       repo: ci?.repo ?? null,
       commit: ci?.commit ?? null,
+      bucket: ci === null || ci.commit === null ? null : commitBucket(ci.commit) || null,
       service: next.type === 'monitor' ? next.event.service : null,
       keys: JSON.stringify(keys),
       body: JSON.stringify(next),
@@ -274,7 +277,12 @@ export class SqliteEventStore implements EventStore {
       where.push('e.id IN (SELECT event_id FROM event_change_keys WHERE key = ?)');
       params.push(query.changeKey);
     }
-    const columns: ['commit' | 'repo' | 'service' | 'source', string][] = [['commit', 'commit_sha'], ['repo', 'repo'], ['service', 'service'], ['source', 'source']];
+    if (query.commit !== undefined) {
+      // The bucket's index finds the candidates; the function keeps those on the same commit.
+      where.push('e.commit_bucket = ? AND changegate_same_commit(e.commit_sha, ?)');
+      params.push(commitBucket(query.commit), query.commit);
+    }
+    const columns: ['repo' | 'service' | 'source', string][] = [['repo', 'repo'], ['service', 'service'], ['source', 'source']];
     for (const [field, column] of columns) {
       const value = query[field];
       if (value === undefined) continue;

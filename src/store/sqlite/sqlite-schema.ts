@@ -11,6 +11,7 @@
 
 import type { DatabaseSync } from 'node:sqlite';
 import type { Change } from '../../domain/change.ts';
+import { commitBucket } from '../../domain/commit-sha.ts';
 import { ChangegateError } from '../../errors.ts';
 import { changeIndexKeys, changeRefKeys, INDEX_ONLY, windowDays } from '../change-refs.ts';
 import { instantKey } from '../instant-key.ts';
@@ -308,6 +309,23 @@ export const MIGRATIONS: readonly string[] = [
   `
   DROP INDEX IF EXISTS changes_by_key;
   `,
+  // Events are found by the bucket of the commit they name (domain/commit-sha.ts
+  // `commitBucket`), not by the commit as written: a full sha and its
+  // abbreviations, in any case, share a bucket, so one indexed equality finds the
+  // events on a change's commit however either side wrote it. The active
+  // changes' commit index keys become buckets too (change-refs.ts
+  // `commitRefKey`). Filled here for what is stored already.
+  `
+  ALTER TABLE events ADD COLUMN commit_bucket TEXT;
+  UPDATE events SET commit_bucket = changegate_commit_bucket(commit_sha) WHERE commit_sha IS NOT NULL;
+  DROP INDEX IF EXISTS events_by_commit;
+  CREATE INDEX events_by_commit_bucket ON events (commit_bucket) WHERE commit_bucket IS NOT NULL;
+  DELETE FROM change_refs WHERE day = ${INDEX_ONLY} AND ref LIKE 'commit:%';
+  INSERT OR IGNORE INTO change_refs (instance, ref, day, updated_at, change_id, planned_start, planned_end)
+    SELECT c.instance, k.value, ${INDEX_ONLY}, c.updated_at, c.id, NULL, NULL
+    FROM changes c, json_each(changegate_index_keys(c.json)) k
+    WHERE c.state NOT IN ('closed', 'canceled', 'failed') AND k.value LIKE 'commit:%';
+  `,
 ];
 
 /**
@@ -343,6 +361,7 @@ function registerMigrationFunctions(db: DatabaseSync): void {
     return JSON.stringify(windowDays(change.plannedStart, change.plannedEnd));
   });
   db.function('changegate_instant_key', { deterministic: true }, (value) => (typeof value === 'string' ? instantKey(value) : null));
+  db.function('changegate_commit_bucket', { deterministic: true }, (value) => (typeof value === 'string' ? commitBucket(value) || null : null));
 }
 
 /** Brings the schema up to date; returns the version it ends at. `path` names the file in a refusal. */

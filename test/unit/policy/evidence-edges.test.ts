@@ -5,7 +5,8 @@
 
 import { describe, expect, it } from 'vitest';
 import { assessRisk, DEFAULT_RISK_MATRIX, describeRisk } from '../../../src/policy/risk.ts';
-import { commitEvents, firingOn, linkedCommit, sameCommit, verificationAfter } from '../../../src/policy/evidence.ts';
+import { sameCommit } from '../../../src/domain/commit-sha.ts';
+import { commitEvents, firingOn, linkedCommit, verificationAfter } from '../../../src/policy/evidence.ts';
 import { plannedWindow } from '../../../src/policy/gates/gate.ts';
 import { reachableStates } from '../../../src/policy/lifecycle.ts';
 import { compileCustomRule, runCustomRule } from '../../../src/policy/custom-rules.ts';
