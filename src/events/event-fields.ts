@@ -29,10 +29,32 @@ export function requiredStr(body: Json, field: string, source: string, path = fi
   return value;
 }
 
-/** An ISO-8601 instant as a UTC string, or null when absent or unreadable. */
+/** What `instant` reads, for messages refusing a time. */
+export const INSTANT_FORMAT = 'an RFC 3339 date-time with a zone (2026-03-12T10:00:00Z, 2026-03-12T11:00:00.5+01:00)';
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
+
+/** Days in a month (1-12) of a year; setUTCFullYear, since Date.UTC takes years 0-99 for 1900-1999. */
+function daysIn(year: number, month: number): number {
+  const last = new Date(0);
+  last.setUTCFullYear(year, month, 0);
+  return last.getUTCDate();
+}
+
+/**
+ * An RFC 3339 date-time (a zone, `Z` or `±hh:mm`, required) as an ISO-8601 UTC
+ * string; null when absent or anything else. Date.parse is not used: it reads a
+ * time without a zone in the host's zone and takes `12` for a date.
+ */
 export function instant(value: unknown): string | null {
-  const text = str(value);
-  if (text === null) return null;
-  const ms = Date.parse(text);
-  return Number.isNaN(ms) ? null : new Date(ms).toISOString();
+  if (typeof value !== 'string') return null;
+  const m = RFC3339.exec(value);
+  if (m === null) return null;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const offset = m[8] !== undefined ? 0 : (m[9] === '-' ? -1 : 1) * (Number(m[10]) * 60 + Number(m[11]));
+  if (month < 1 || month > 12 || day < 1 || day > daysIn(year, month) || hour > 23 || minute > 59 || second > 59 || Number(m[10] ?? 0) > 23 || Number(m[11] ?? 0) > 59) return null;
+  const at = new Date(0);
+  at.setUTCFullYear(year, month - 1, day);
+  at.setUTCHours(hour, minute - offset, second, Number((m[7] ?? '').padEnd(3, '0').slice(0, 3)));
+  return at.toISOString();
 }

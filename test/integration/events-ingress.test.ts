@@ -42,6 +42,7 @@ async function world(extra: Partial<EventRouteDeps> = {}): Promise<void> {
     sources: [
       { id: 'github', kind: 'github', secrets: GH_SECRETS },
       { id: 'am', kind: 'alertmanager', secrets: ['am-token'] },
+      { id: 'pipe', kind: 'generic', secrets: ['pipe-secret'] },
     ],
     kindOf: eventSourceKind,
     events: stores.events,
@@ -94,6 +95,44 @@ describe('POST /v1/events/:source', () => {
     ] as const;
     expect(cases.map(([r]) => [r.statusCode, r.json().error.code])).toEqual(cases.map(([, status, code]) => [status, code]));
     expect(await stores.events.pendingCount()).toBe(0);
+  });
+});
+
+const generic = (body: unknown) => {
+  const raw = Buffer.from(JSON.stringify(body));
+  return post('pipe', raw, { 'x-changegate-signature': sign(raw, 'pipe-secret') });
+};
+const build = (finishedAt: unknown) => ({ ci: [{ id: 'r1', status: 'success', commit: '9fceb02d0a', finishedAt }] });
+
+describe('POST /v1/events/:source from a generic source: times', () => {
+  it('refuses a time without a zone, or that is not a date-time, 422 naming the field, storing nothing', async () => {
+    await world();
+    const refused = [
+      [build('2026-03-12T10:00:00'), 'ci[0].finishedAt'],
+      [build('2026-03-12 10:00:00'), 'ci[0].finishedAt'],
+      [build('12'), 'ci[0].finishedAt'],
+      [build(12), 'ci[0].finishedAt'],
+      [build('2026-03-12'), 'ci[0].finishedAt'],
+      [build('2026-02-30T10:00:00Z'), 'ci[0].finishedAt'],
+      [build('Thu, 12 Mar 2026 10:00:00 GMT'), 'ci[0].finishedAt'],
+      [{ ci: [{ id: 'r1', status: 'success', startedAt: '2026-03-12T10:00:00+0100' }] }, 'ci[0].startedAt'],
+      [{ monitor: [{ id: 'a1', status: 'firing', startsAt: '2026-03-12T10:00:00' }] }, 'monitor[0].startsAt'],
+      [{ monitor: [{ id: 'a1', status: 'resolved', startsAt: '2026-03-12T10:00:00Z', endsAt: '2026-03-12T11:00' }] }, 'monitor[0].endsAt'],
+    ] as const;
+    const answers = [];
+    for (const [body] of refused) answers.push(await generic(body));
+    expect(answers.map((r) => [r.statusCode, r.json().error.code, r.json().error.details.field])).toEqual(refused.map(([, field]) => [422, 'CG_EVENT_INVALID', field]));
+    for (const [i, r] of answers.entries()) expect(r.json().error.message).toMatch(new RegExp(`^body ${refused[i]?.[1].replace(/[[\]]/g, '\\$&')}: expected an RFC 3339 date-time with a zone`));
+    expect(await stores.events.pendingCount()).toBe(0);
+  });
+
+  it('takes a date-time with Z or an offset, as the instant it names', async () => {
+    await world();
+    expect((await generic({ ci: [{ id: 'r1', status: 'success', startedAt: '2026-03-12T11:00:00.5+01:00', finishedAt: '2026-03-12t10:05:00z' }] })).statusCode).toBe(202);
+    const correlator = new Correlator({ events: stores.events, changes: stores.changes, services: {}, monitors: [], heartbeatMaxAgeMs: 900_000 });
+    const processor = new EventProcessor({ events: stores.events, kindOf: eventSourceKind, correlator, reassess: async () => undefined, logger: pino({ level: 'silent' }) });
+    expect(await processor.drain()).toBe(1);
+    expect((await stores.events.getEvent('pipe:r1'))?.event).toMatchObject({ startedAt: '2026-03-12T10:00:00.500Z', finishedAt: '2026-03-12T10:05:00.000Z' });
   });
 });
 

@@ -7,7 +7,7 @@
 
 import { createHash } from 'node:crypto';
 import type { MonitorEvent, Severity } from '../../domain/events.ts';
-import { arr, instant, invalid, obj, str, type Json } from '../event-fields.ts';
+import { arr, instant, INSTANT_FORMAT, invalid, obj, str, type Json } from '../event-fields.ts';
 import type { EventSourceKind } from '../event-source-kit.ts';
 import { verifyAuthorization } from '../event-signatures.ts';
 
@@ -48,7 +48,7 @@ function alertOf(sourceId: string, raw: unknown, index: number): MonitorEvent {
   const alert = obj(raw);
   if (alert === null) throw invalid('alertmanager', `alerts[${index}]`, 'expected an object');
   const startsAt = instant(alert['startsAt']);
-  if (startsAt === null) throw invalid('alertmanager', `alerts[${index}].startsAt`, 'expected an ISO-8601 time');
+  if (startsAt === null) throw invalid('alertmanager', `alerts[${index}].startsAt`, `expected ${INSTANT_FORMAT}`);
   const labels = labelsOf(alert['labels']);
   const annotations = labelsOf(alert['annotations']);
   const fingerprint = fingerprintOf(alert, labels);

@@ -3,12 +3,13 @@
 // body>`, an optional `X-Changegate-Delivery` id, and a body in the canonical
 // vocabulary, `{ "ci": [CiEvent…], "monitor": [MonitorEvent…] }`, where only
 // `id` and `status` (and `startsAt` for an alert) are required; the rest
-// defaults to null. Event ids are prefixed with the source id, so two sources
-// never overwrite each other's events.
+// defaults to null. Times are RFC 3339 date-times with a zone; any other time
+// given is refused, naming it. Event ids are prefixed with the source id, so
+// two sources never overwrite each other's events.
 
 import { CI_EVENT_KINDS, CI_STATUSES, type CiEvent, type CiEventKind, type CiStatus, type MonitorEvent, type TestSummary } from '../../domain/events.ts';
 import { findChangeKeys } from '../change-keys.ts';
-import { arr, instant, invalid, obj, str, type Json } from '../event-fields.ts';
+import { arr, instant, INSTANT_FORMAT, invalid, obj, str, type Json } from '../event-fields.ts';
 import type { EventSourceKind } from '../event-source-kit.ts';
 import { verifyHmacHeader } from '../event-signatures.ts';
 import { severityOf } from './alertmanager.ts';
@@ -26,6 +27,15 @@ function findingsOf(value: unknown): CiEvent['findings'] {
   const out: CiEvent['findings'] = {};
   for (const level of ['critical', 'high', 'medium', 'low', 'info'] as const) if (f[level] !== undefined) out[level] = count(f[level]);
   return out;
+}
+
+/** A time the sender gave (absent, null or '': none); one that is not an RFC 3339 date-time with a zone is refused, never guessed at. */
+function timeOf(item: Json, field: string, path: string): string | null {
+  const value = item[field];
+  if (value === undefined || value === null || value === '') return null;
+  const at = instant(value);
+  if (at === null) throw invalid('generic', path, `expected ${INSTANT_FORMAT}`);
+  return at;
 }
 
 function ciOf(sourceId: string, item: Json, i: number): CiEvent {
@@ -48,8 +58,8 @@ function ciOf(sourceId: string, item: Json, i: number): CiEvent {
     name: str(item['name']),
     status: status as CiStatus,
     environment: str(item['environment']),
-    startedAt: instant(item['startedAt']),
-    finishedAt: instant(item['finishedAt']),
+    startedAt: timeOf(item, 'startedAt', `ci[${i}].startedAt`),
+    finishedAt: timeOf(item, 'finishedAt', `ci[${i}].finishedAt`),
     url: str(item['url']),
     changeKeys: [...new Set([...given, ...findChangeKeys(branch, str(item['message']))])],
     tests: testsOf(item['tests']),
@@ -63,8 +73,9 @@ function monitorOf(sourceId: string, item: Json, i: number): MonitorEvent {
   if (id === null) throw invalid('generic', `monitor[${i}].id`, 'expected a non-empty string');
   const status = str(item['status']);
   if (status !== 'firing' && status !== 'resolved') throw invalid('generic', `monitor[${i}].status`, 'expected firing or resolved');
-  const startsAt = instant(item['startsAt']);
-  if (startsAt === null) throw invalid('generic', `monitor[${i}].startsAt`, 'expected an ISO-8601 time');
+  const startsAt = timeOf(item, 'startsAt', `monitor[${i}].startsAt`);
+  if (startsAt === null) throw invalid('generic', `monitor[${i}].startsAt`, `expected ${INSTANT_FORMAT}`);
+  const endsAt = timeOf(item, 'endsAt', `monitor[${i}].endsAt`);
   const labels: Record<string, string> = {};
   for (const [k, v] of Object.entries(obj(item['labels']) ?? {})) if (typeof v === 'string') labels[k] = v;
   return {
@@ -77,7 +88,7 @@ function monitorOf(sourceId: string, item: Json, i: number): MonitorEvent {
     labels,
     title: str(item['title']),
     startsAt,
-    endsAt: status === 'resolved' ? instant(item['endsAt']) : null,
+    endsAt: status === 'resolved' ? endsAt : null,
     fingerprint: str(item['fingerprint']) ?? id,
     url: str(item['url']),
   };
