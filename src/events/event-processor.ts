@@ -19,7 +19,7 @@ import type { IngestedEvents } from './ingested-events.ts';
 import type { EvidenceStore } from '../store/evidence-store.ts';
 import type { Correlator } from './correlate.ts';
 import { recordEventEvidence } from './event-evidence.ts';
-import type { EventEnricher, EventSourceKind } from './event-source-kit.ts';
+import { deliveryJson, type EventEnricher, type EventSourceKind } from './event-source-kit.ts';
 import { isHeartbeat } from './heartbeat.ts';
 import { normaliseResults, RESULTS_KIND } from './results/results-delivery.ts';
 
@@ -169,7 +169,7 @@ export class EventProcessor {
       const said =
         kind === null
           ? normaliseResults(delivery.source, stored)
-          : (this.#deps.ingested?.take(delivery.id) ?? kind.normalise(delivery.source, stored, JSON.parse(delivery.rawBody.toString('utf8'))));
+          : (this.#deps.ingested?.take(delivery.id) ?? kind.normalise(delivery.source, stored, JSON.parse(deliveryJson(kind, stored).bytes.toString('utf8'))));
       const stamp = { source: delivery.source, deliveryId: delivery.deliveryId, receivedAt: delivery.receivedAt };
       const beats = said.monitor.filter(isHeartbeat);
       const normalised: StoredEvent[] = [

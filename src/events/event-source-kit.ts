@@ -25,11 +25,24 @@ export interface NormalisedEvents {
   monitor: MonitorEvent[];
 }
 
+/** The JSON a delivery carries, and the field a refusal of it names (`body`, or the form field it came in). */
+export interface DeliveryJson {
+  bytes: Buffer;
+  field: string;
+}
+
 export interface EventSourceKind {
   /** The `kind:` of a configured source: `github`, `gitlab`, `jenkins`, `azure-devops`, `argocd`, `alertmanager`, `grafana`, `pagerduty`, `generic`. */
   kind: string;
   /** Checks the delivery against each configured secret in turn (several during rotation), in constant time per comparison. */
   verify(delivery: SourceDelivery, secrets: readonly string[]): VerifyResult;
+  /**
+   * Where the delivery's JSON is when not its whole body (GitHub's form
+   * encoding: the form field `payload`); throws CG_EVENT_INVALID naming the
+   * field when it carries none. Absent: the raw body. Read only after `verify`,
+   * which checks the raw body whatever its encoding.
+   */
+  jsonOf?(delivery: SourceDelivery): DeliveryJson;
   /** The source's own delivery id (`X-GitHub-Delivery`, `X-Gitlab-Event-UUID`, PagerDuty's event id), or null when it sends none: the route then de-duplicates by a hash of the raw body. */
   deliveryId(delivery: SourceDelivery): string | null;
   /**
@@ -47,3 +60,8 @@ export interface EventSourceKind {
  * known beats failing. Throwing retries the delivery.
  */
 export type EventEnricher = (source: string, events: StoredEvent[], options: { final: boolean }) => Promise<StoredEvent[]>;
+
+/** The JSON a delivery carries (`EventSourceKind.jsonOf`), read the same by the ingestion route and the processor. */
+export function deliveryJson(kind: EventSourceKind, delivery: SourceDelivery): DeliveryJson {
+  return kind.jsonOf?.(delivery) ?? { bytes: delivery.rawBody, field: 'body' };
+}

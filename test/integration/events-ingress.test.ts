@@ -136,6 +136,42 @@ describe('POST /v1/events/:source from a generic source: times', () => {
   });
 });
 
+/** GitHub's default for a webhook made through its API: the JSON in the form field `payload`, the signature over the form body. */
+const form = (json: Buffer): Buffer => Buffer.from(new URLSearchParams({ payload: json.toString('utf8') }).toString());
+
+describe('POST /v1/events/:source from a GitHub webhook whose content type is application/x-www-form-urlencoded', () => {
+  const formHeaders = { 'content-type': 'application/x-www-form-urlencoded', 'x-github-event': 'workflow_run', 'x-github-delivery': 'guid-form' };
+
+  it('takes the JSON from the payload field once the signature over the form body is verified, and processes it as the JSON delivery', async () => {
+    await world();
+    const body = form(run);
+    const accepted = await post('github', body, { ...formHeaders, 'x-hub-signature-256': sign(body) });
+    expect([accepted.statusCode, accepted.json()]).toEqual([202, { accepted: true, duplicate: false, deliveryId: 'guid-form' }]);
+    expect((await stores.events.getDelivery('github:guid-form'))?.rawBody.equals(body)).toBe(true);
+    const correlator = new Correlator({ events: stores.events, changes: stores.changes, services: {}, monitors: [], heartbeatMaxAgeMs: 900_000 });
+    const processor = new EventProcessor({ events: stores.events, kindOf: eventSourceKind, correlator, reassess: async () => undefined, logger: pino({ level: 'silent' }) });
+    expect(await processor.drain()).toBe(1);
+    expect(await stores.events.getDelivery('github:guid-form')).toMatchObject({ status: 'done' });
+    const asJson = eventSourceKind('github')?.normalise('github', { headers: { 'x-github-event': 'workflow_run' }, rawBody: run }, JSON.parse(run.toString('utf8')));
+    expect(asJson?.ci).toHaveLength(1);
+    expect((await stores.events.findEvents({ source: 'github' })).map((e) => e.event)).toEqual(asJson?.ci);
+  });
+
+  it('refuses a signature over the JSON rather than the form body 401, a form without payload or with payload not JSON 422 naming it, storing nothing', async () => {
+    await world();
+    const body = form(run);
+    const noPayload = Buffer.from(`event=${encodeURIComponent(run.toString('utf8'))}`);
+    const notJson = Buffer.from('payload=%7Bnot+json');
+    const cases = [
+      [await post('github', body, { ...formHeaders, 'x-hub-signature-256': sign(run) }), 401, 'CG_WEBHOOK_SIGNATURE_INVALID', 'x-hub-signature-256'],
+      [await post('github', noPayload, { ...formHeaders, 'x-hub-signature-256': sign(noPayload) }), 422, 'CG_EVENT_INVALID', 'payload'],
+      [await post('github', notJson, { ...formHeaders, 'x-hub-signature-256': sign(notJson) }), 422, 'CG_EVENT_INVALID', 'payload'],
+    ] as const;
+    expect(cases.map(([r]) => [r.statusCode, r.json().error.code, r.json().error.details.field])).toEqual(cases.map(([, status, code, field]) => [status, code, field]));
+    expect(await stores.events.pendingCount()).toBe(0);
+  });
+});
+
 describe('EventProcessor', () => {
   it('processes what was stored (even by a process that died), links the named change with its rule and re-assesses it once', async () => {
     await world();

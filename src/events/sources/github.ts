@@ -7,7 +7,7 @@
 import type { CiEvent, CiEventKind, CiStatus } from '../../domain/events.ts';
 import { findChangeKeys } from '../change-keys.ts';
 import { instant, invalid, obj, str, arr, requiredObj, type Json } from '../event-fields.ts';
-import type { EventSourceKind, NormalisedEvents } from '../event-source-kit.ts';
+import type { DeliveryJson, EventSourceKind, NormalisedEvents, SourceDelivery } from '../event-source-kit.ts';
 import { verifyHmacHeader } from '../event-signatures.ts';
 
 const NONE: NormalisedEvents = { ci: [], monitor: [] };
@@ -158,9 +158,25 @@ function deployment(sourceId: string, repo: string | null, body: Json, withStatu
   };
 }
 
+const FORM = 'application/x-www-form-urlencoded';
+
+/**
+ * A webhook whose content type is `application/x-www-form-urlencoded` (the
+ * default of one made through GitHub's API) sends the JSON in the form field
+ * `payload`, signed like any other delivery over the bytes sent.
+ */
+function jsonOf(delivery: SourceDelivery): DeliveryJson {
+  const type = (delivery.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type !== FORM) return { bytes: delivery.rawBody, field: 'body' };
+  const payload = new URLSearchParams(delivery.rawBody.toString('utf8')).get('payload');
+  if (payload === null) throw invalid('github', 'payload', `a ${FORM} delivery carries its JSON in the form field "payload", and this one has none`);
+  return { bytes: Buffer.from(payload, 'utf8'), field: 'payload' };
+}
+
 export const githubSource: EventSourceKind = {
   kind: 'github',
   verify: (delivery, secrets) => verifyHmacHeader(delivery, secrets, 'x-hub-signature-256', 'sha256='),
+  jsonOf,
   deliveryId: (delivery) => delivery.headers['x-github-delivery'] ?? null,
   normalise(sourceId, delivery, body) {
     const payload = obj(body);

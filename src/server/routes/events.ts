@@ -11,7 +11,7 @@ import type { IngestedEvents } from '../../events/ingested-events.ts';
 import { z } from 'zod';
 import type { EventSourceConfig } from '../../config/schema.ts';
 import { ChangegateError } from '../../errors.ts';
-import type { EventSourceKind } from '../../events/event-source-kit.ts';
+import { deliveryJson, type DeliveryJson, type EventSourceKind } from '../../events/event-source-kit.ts';
 import { isHeartbeat } from '../../events/heartbeat.ts';
 import type { EventStore } from '../../store/event-store.ts';
 import type { StoreHealthState } from '../../store/store-health.ts';
@@ -58,19 +58,19 @@ export const eventRoute = (limit: number) =>
     tags: ['events'],
     access: 'public',
     params: z.object({ source: z.string().min(1).max(200).meta({ description: 'The configured event source id (events.sources[].id).' }) }),
-    body: { raw: true, description: 'The delivery as the source sent it: JSON, signed or carrying the source\'s token.', schema: z.looseObject({}), limit },
+    body: { raw: true, description: 'The delivery as the source sent it: JSON (from GitHub also form-encoded, the JSON in the field `payload`), signed or carrying the source\'s token.', schema: z.looseObject({}), limit },
     answers: { 202: { description: 'Stored (or a duplicate of a stored delivery)', schema: EventAcceptedSchema } },
     errors: ['CG_EVENT_SOURCE_UNKNOWN', 'CG_WEBHOOK_SIGNATURE_INVALID', 'CG_WEBHOOK_SIGNATURE_MISSING', 'CG_EVENT_INVALID', 'CG_STORE_BUSY', 'CG_STORE_UNAVAILABLE'],
   });
 
-function parse(raw: Buffer, source: string): unknown {
-  if (nestsDeeperThan(raw, WEBHOOK_MAX_DEPTH)) {
-    throw new ChangegateError('CG_EVENT_INVALID', `body: nested deeper than ${WEBHOOK_MAX_DEPTH} levels`, { details: { field: 'body', where: 'body', source } });
+function parse({ bytes, field }: DeliveryJson, source: string): unknown {
+  if (nestsDeeperThan(bytes, WEBHOOK_MAX_DEPTH)) {
+    throw new ChangegateError('CG_EVENT_INVALID', `${field}: nested deeper than ${WEBHOOK_MAX_DEPTH} levels`, { details: { field, where: 'body', source } });
   }
   try {
-    return JSON.parse(raw.toString('utf8'));
+    return JSON.parse(bytes.toString('utf8'));
   } catch (err) {
-    throw new ChangegateError('CG_EVENT_INVALID', `body: not valid JSON (${err instanceof Error ? err.message : String(err)})`, { cause: err, details: { field: 'body', where: 'body', source } });
+    throw new ChangegateError('CG_EVENT_INVALID', `${field}: not valid JSON (${err instanceof Error ? err.message : String(err)})`, { cause: err, details: { field, where: 'body', source } });
   }
 }
 
@@ -85,7 +85,7 @@ export function registerEventRoutes(app: FastifyInstance, deps: EventRouteDeps):
     const delivery = deliveryOf(raw, headers);
     ingress.verify(found, delivery);
     // Normalised here only to refuse what can never be processed; the processor normalises again from the stored bytes.
-    const said = kind.normalise(source.id, delivery, parse(raw, sourceId));
+    const said = kind.normalise(source.id, delivery, parse(deliveryJson(kind, delivery), sourceId));
     const deliveryId = kind.deliveryId(delivery) ?? `sha256:${createHash('sha256').update(raw).digest('hex')}`;
     ingress.storable(sourceId);
     const kept: Record<string, string> = {};

@@ -44,6 +44,19 @@ describe('githubSource signatures', () => {
   });
 });
 
+describe('githubSource JSON of a delivery', () => {
+  const json = fixture('github_workflow_run_completed.json');
+
+  it('is the body as sent as JSON, and the form field payload as sent form-encoded (any case, with a charset)', () => {
+    const form = Buffer.from(`payload=${encodeURIComponent(json.toString('utf8'))}`);
+    expect(githubSource.jsonOf?.(delivery('workflow_run', json, { 'content-type': 'application/json' }))).toEqual({ bytes: json, field: 'body' });
+    expect(githubSource.jsonOf?.(delivery('workflow_run', json))).toEqual({ bytes: json, field: 'body' });
+    for (const type of ['application/x-www-form-urlencoded', 'Application/X-WWW-Form-Urlencoded; charset=utf-8']) {
+      expect(githubSource.jsonOf?.(delivery('workflow_run', form, { 'content-type': type }))?.bytes.equals(json)).toBe(true);
+    }
+  });
+});
+
 describe('githubSource normalise (golden)', () => {
   it('a completed workflow_run', () => {
     expect(normalise('workflow_run', fixture('github_workflow_run_completed.json'))).toEqual({
