@@ -68,7 +68,8 @@ export function changeAtRevision(current: Change, revisions: readonly Revision[]
   return rebuilt as unknown as Change;
 }
 
-function approvalAt(approval: Approval, at: number): Approval {
+/** An approval as it stood at `at` (epoch ms): a decision taken after it is taken as still requested. */
+export function approvalAt(approval: Approval, at: number): Approval {
   if (Date.parse(approval.updatedAt) <= at) return approval;
   // Updated since: a decision taken after the instant was not there yet.
   if (approval.decidedAt !== null && Date.parse(approval.decidedAt) > at) return { ...approval, state: 'requested', nativeState: 'requested', decidedAt: null, comment: null };

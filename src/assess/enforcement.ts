@@ -24,6 +24,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { AssessmentStore, EnforcementMode, EnforcementOutcome, EnforcementRecord } from '../store/assessment-store.ts';
 import type { ChangeStore, Revision } from '../store/change-store.ts';
 import type { NewOutboxItem, OutboxItem, OutboxStore } from '../store/outbox-store.ts';
+import { approvalAt } from './change-as-of.ts';
 import { buildPolicyContext, type EventSource } from './policy-context.ts';
 import type { StateNamer } from '../kit/ticket-note.ts';
 import { advisoryNote, revertedNote, revertRefusedNote, type DeniedMove, type ObservedTransition } from './enforcement-notes.ts';
@@ -158,14 +159,17 @@ export class Enforcer {
     const { change } = mc;
     const deps = this.#deps;
     // The change as submitted with the move, in the state it left: what a before-update rule would have judged.
+    // Approvals as they stood then: one decided after the move (a sync sees both at once) did not authorise it.
+    const movedAt = Date.parse(revision.updatedAt);
     const before: MirroredChange = {
       ...mc,
       change: { ...change, state: move.from, nativeState: move.fromNative ?? change.nativeState, nativeStateLabel: move.fromLabel },
+      approvals: mc.approvals.map((a) => approvalAt(a, movedAt)),
     };
     const ctx = await buildPolicyContext(
       { store: deps.store, policy: deps.policy, ...(deps.events ? { events: deps.events } : {}), ...(deps.calendars ? { calendars: deps.calendars } : {}) },
       before,
-      new Date(revision.updatedAt),
+      new Date(movedAt),
     );
     const { verdict, blocking } = judgeTransition(before, move.to, ctx);
     if (verdict.allow) return null;

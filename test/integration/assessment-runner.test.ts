@@ -380,6 +380,30 @@ describe('reactive enforcement', () => {
     expect((await outbox.list({ action: 'set-verdict', status: 'pending' })).map((i) => i.payload.action === 'set-verdict' && i.payload.verdict.state)).toEqual(['authorize']);
   });
 
+  it('judges a move into Scheduled on the approvals as they stood then: a CAB approval given after the move does not excuse it', async () => {
+    const r = runner();
+    const c = await mirror({ state: 'authorize', nativeState: '-3', nativeStateLabel: 'Authorize', updatedAt: at(10) });
+    const approval = (state: 'requested' | 'approved', minute: number) =>
+      store.applyPage('sn-prod', 'approvals', [{ kind: 'approval', changeNativeId: c.nativeId, approval: buildApproval({ state, nativeState: state, decidedAt: state === 'approved' ? at(minute) : null, updatedAt: at(minute) }) }], null);
+    await approval('requested', 11);
+    await r.assessChange(c.id);
+    // Moved to Scheduled at 09:20 while the CAB was still deciding; the CAB approved at 09:30; one sync sees both.
+    await mirror({ state: 'scheduled', nativeState: '-2', nativeStateLabel: 'Scheduled', updatedAt: at(20) });
+    await approval('approved', 30);
+    const result = await r.assessChange(c.id);
+    expect(result.enforcements.map((e) => [e.from, e.to, e.action])).toEqual([['authorize', 'scheduled', 'revert']]);
+    expect(result.enforcements[0]?.reasons.join('\n')).toContain('(scheduled.approvals, pending)');
+  });
+
+  it('lets a move into Scheduled stand when the CAB approved before it', async () => {
+    const r = runner();
+    const c = await mirror({ state: 'authorize', nativeState: '-3', nativeStateLabel: 'Authorize', updatedAt: at(10) });
+    await r.assessChange(c.id);
+    await store.applyPage('sn-prod', 'approvals', [{ kind: 'approval', changeNativeId: c.nativeId, approval: buildApproval({ state: 'approved', nativeState: 'approved', decidedAt: at(15), updatedAt: at(15) }) }], null);
+    await mirror({ state: 'scheduled', nativeState: '-2', nativeStateLabel: 'Scheduled', updatedAt: at(20) });
+    expect((await r.assessChange(c.id)).enforcements).toEqual([]);
+  });
+
   it('only explains a denied transition when the ticket has moved on since, even in enforce mode', async () => {
     const r = runner();
     const c = await mirror({ state: 'assess' });
