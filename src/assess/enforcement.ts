@@ -24,7 +24,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { AssessmentStore, EnforcementMode, EnforcementOutcome, EnforcementRecord } from '../store/assessment-store.ts';
 import type { ChangeStore, Revision } from '../store/change-store.ts';
 import type { NewOutboxItem, OutboxItem, OutboxStore } from '../store/outbox-store.ts';
-import { approvalAt } from './change-as-of.ts';
+import { approvalAt, changeAtRevision } from './change-as-of.ts';
 import { buildPolicyContext, type EventSource } from './policy-context.ts';
 import type { StateNamer } from '../kit/ticket-note.ts';
 import { advisoryNote, revertedNote, revertRefusedNote, type DeniedMove, type ObservedTransition } from './enforcement-notes.ts';
@@ -110,7 +110,7 @@ export class Enforcer {
         made.push(await this.#record(mc, revision, move, 'own-revert', 'recognised', [], own.idempotencyKey, null));
         continue;
       }
-      const record = await this.#judge(mc, revision, move);
+      const record = await this.#judge(mc, revision, move, revisions);
       if (record === null) continue;
       made.push(record);
       // A later revision of this same batch may already show this revert.
@@ -155,15 +155,18 @@ export class Enforcer {
     return settled;
   }
 
-  async #judge(mc: MirroredChange, revision: Revision, move: StateMove): Promise<EnforcementRecord | null> {
+  /** `later`: the revisions being reviewed, from which edits made after this one are undone. */
+  async #judge(mc: MirroredChange, revision: Revision, move: StateMove, later: readonly Revision[]): Promise<EnforcementRecord | null> {
     const { change } = mc;
     const deps = this.#deps;
-    // The change as submitted with the move, in the state it left: what a before-update rule would have judged.
+    // The change as submitted with the move (this revision's fields, not a later edit's), in the state it left:
+    // what a before-update rule would have judged.
     // Approvals as they stood then: one decided after the move (a sync sees both at once) did not authorise it.
     const movedAt = Date.parse(revision.updatedAt);
+    const submitted = changeAtRevision(change, later, revision.seq);
     const before: MirroredChange = {
       ...mc,
-      change: { ...change, state: move.from, nativeState: move.fromNative ?? change.nativeState, nativeStateLabel: move.fromLabel },
+      change: { ...submitted, state: move.from, nativeState: move.fromNative ?? submitted.nativeState, nativeStateLabel: move.fromLabel },
       approvals: mc.approvals.map((a) => approvalAt(a, movedAt)),
     };
     const ctx = await buildPolicyContext(

@@ -404,6 +404,18 @@ describe('reactive enforcement', () => {
     expect((await r.assessChange(c.id)).enforcements).toEqual([]);
   });
 
+  it('judges a move on the record as it was moved, not as a later edit left it', async () => {
+    const r = runner();
+    const c = await mirror({ state: 'assess' });
+    await r.assessChange(c.id);
+    // Sent to Authorize with no backout plan; the plan was written in a minute later; one sync sees both.
+    await mirror({ state: 'authorize', nativeState: '-3', nativeStateLabel: 'Authorize', plans: { implementation: 'Deploy.', backout: '', test: 'Smoke.' } });
+    await mirror({ state: 'authorize', nativeState: '-3', nativeStateLabel: 'Authorize', plans: { implementation: 'Deploy.', backout: 'Switch traffic back.', test: 'Smoke.' } });
+    const result = await r.assessChange(c.id);
+    expect(result.enforcements.map((e) => [e.from, e.to, e.action])).toEqual([['assess', 'authorize', 'revert']]);
+    expect(result.enforcements[0]?.reasons.join('\n')).toContain('backout plan is empty (authorize.plans)');
+  });
+
   it('only explains a denied transition when the ticket has moved on since, even in enforce mode', async () => {
     const r = runner();
     const c = await mirror({ state: 'assess' });
