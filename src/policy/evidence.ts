@@ -107,6 +107,18 @@ function monitorTime(event: MonitorEvent): number {
   return Number.isNaN(t) ? Number.NEGATIVE_INFINITY : t;
 }
 
+/**
+ * The event as it stood at `now`, or null when it had not started. An alert is stored once, updated in place
+ * (its id is fingerprint + start): one resolved after `now` was still firing at `now`, which is what a replay
+ * of a past transition must see.
+ */
+function monitorAt(event: MonitorEvent, now: number): MonitorEvent | null {
+  const starts = Date.parse(event.startsAt);
+  if (starts > now) return null;
+  if (event.status === 'resolved' && monitorTime(event) > now) return { ...event, status: 'firing', endsAt: null };
+  return monitorTime(event) > now ? null : event;
+}
+
 function monitorTargets(event: MonitorEvent): string[] {
   const labels = ['service', 'app', 'application', 'component', 'ci'].map((k) => event.labels[k]);
   return [event.service, ...labels].filter((v): v is string => typeof v === 'string' && v !== '').map((v) => v.trim().toLowerCase());
@@ -119,8 +131,9 @@ function monitorTargets(event: MonitorEvent): string[] {
 export function firingOn(change: Change, monitor: readonly MonitorEvent[], severities: readonly Severity[], now: number): MonitorEvent[] {
   const targets = targetsOf(change);
   const latestByFingerprint = new Map<string, MonitorEvent>();
-  for (const event of monitor) {
-    if (monitorTime(event) > now || !monitorTargets(event).some((t) => targets.has(t))) continue;
+  for (const stored of monitor) {
+    const event = monitorAt(stored, now);
+    if (event === null || !monitorTargets(event).some((t) => targets.has(t))) continue;
     const seen = latestByFingerprint.get(event.fingerprint);
     if (!seen || monitorTime(event) > monitorTime(seen) || (monitorTime(event) === monitorTime(seen) && event.status === 'resolved')) {
       latestByFingerprint.set(event.fingerprint, event);

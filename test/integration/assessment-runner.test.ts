@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vit
 import type { StreamItem } from '../../src/kit/connector.ts';
 import { AssessmentRunner, type RunResult } from '../../src/assess/assessment-runner.ts';
 import type { Change, JournalEntry } from '../../src/domain/change.ts';
+import type { MonitorEvent } from '../../src/domain/events.ts';
 import { createLogger } from '../../src/log.ts';
 import { loadPolicy } from '../../src/policy/policy-config.ts';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.ts';
@@ -414,6 +415,42 @@ describe('reactive enforcement', () => {
     const result = await r.assessChange(c.id);
     expect(result.enforcements.map((e) => [e.from, e.to, e.action])).toEqual([['assess', 'authorize', 'revert']]);
     expect(result.enforcements[0]?.reasons.join('\n')).toContain('backout plan is empty (authorize.plans)');
+  });
+
+  it('judges a move to Closed on the alerts firing then, though they were resolved before the sync saw the move', async () => {
+    // A critical alert fired on Payments API from 09:00 to 09:40; the change was closed at 09:20.
+    const alert: MonitorEvent = {
+      id: 'alertmanager:fp-9:2026-03-02T09:00:00Z',
+      source: 'alertmanager',
+      kind: 'alert',
+      status: 'resolved',
+      severity: 'critical',
+      service: 'Payments API',
+      labels: { alertname: 'HighErrorRate', service: 'Payments API' },
+      title: 'HighErrorRate',
+      startsAt: at(0),
+      endsAt: at(40),
+      fingerprint: 'fp-9',
+      url: null,
+    };
+    const watched = new AssessmentRunner({
+      store,
+      assessments,
+      outbox,
+      policy,
+      events: async () => ({ ci: [], monitor: [alert], watch: { covered: true, sources: ['alertmanager'], lastHeartbeat: at(45) } }),
+      modeOf: () => mode,
+      logger: createLogger({ level: 'silent' }),
+      metrics,
+      clock: () => NOW,
+    });
+    const closing = { actualStart: '2026-03-01T22:00:00Z', actualEnd: '2026-03-01T23:00:00Z', closeCode: 'successful', closeNotes: 'Rolled out; canary clean.' };
+    const c = await mirror({ state: 'review', nativeState: '0', nativeStateLabel: 'Review', updatedAt: at(-10), ...closing });
+    await watched.assessChange(c.id);
+    await mirror({ state: 'closed', nativeState: '3', nativeStateLabel: 'Closed', updatedAt: at(20), ...closing });
+    const result = await watched.assessChange(c.id);
+    expect(result.enforcements.map((e) => [e.from, e.to, e.action])).toEqual([['review', 'closed', 'revert']]);
+    expect(result.enforcements[0]?.reasons.join('\n')).toContain('critical alert "HighErrorRate" on Payments API is firing (closed.no-alerts)');
   });
 
   it('only explains a denied transition when the ticket has moved on since, even in enforce mode', async () => {
