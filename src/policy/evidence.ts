@@ -46,10 +46,20 @@ function chronological(a: CiEvent, b: CiEvent): number {
   return eventTime(a) - eventTime(b) || compareText(a.id, b.id);
 }
 
-/** CI events for a commit, known at `now`, oldest first. */
+/**
+ * The run as it stood at `now`. A run is stored once and updated in place (its id is the run's), so one that
+ * started before `now` and finished after it carries a result nobody had at `now`: it was still running then.
+ */
+function runAt(event: CiEvent, now: number): CiEvent {
+  if (eventTime(event) <= now) return event;
+  return { ...event, status: 'running', finishedAt: null, tests: null, findings: null, verified: null };
+}
+
+/** CI events for a commit, known at `now` and as they stood then, oldest first. */
 export function commitEvents(events: readonly CiEvent[], commit: string, now: number, kinds?: readonly CiEventKind[]): CiEvent[] {
   return events
     .filter((e) => e.commit !== null && sameCommit(e.commit, commit) && startTime(e) <= now && (kinds === undefined || kinds.includes(e.kind)))
+    .map((e) => runAt(e, now))
     .toSorted(chronological);
 }
 

@@ -9,9 +9,9 @@ import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vit
 import type { StreamItem } from '../../src/kit/connector.ts';
 import { AssessmentRunner, type RunResult } from '../../src/assess/assessment-runner.ts';
 import type { Change, JournalEntry } from '../../src/domain/change.ts';
-import type { MonitorEvent } from '../../src/domain/events.ts';
+import type { CiEvent, MonitorEvent } from '../../src/domain/events.ts';
 import { createLogger } from '../../src/log.ts';
-import { loadPolicy } from '../../src/policy/policy-config.ts';
+import { loadPolicy, parsePolicy } from '../../src/policy/policy-config.ts';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.ts';
 import type { EnforcementMode } from '../../src/store/assessment-store.ts';
 import type { ChangeStore } from '../../src/store/change-store.ts';
@@ -73,6 +73,29 @@ async function mirror(overrides: Partial<Change>, journal: JournalEntry[] = []):
 /** What an assessment said of the approvals gate into scheduled. */
 function approvalsGate(run: Pick<RunResult, 'assessment'>): string | undefined {
   return run.assessment?.gates.find((g) => g.id === 'scheduled.approvals')?.result;
+}
+
+/** A build run of the linked commit, as the GitHub source stores it (one event per run attempt, updated in place). */
+function buildRun(id: string, status: 'success' | 'failure', startedAt: string, finishedAt: string): CiEvent {
+  return {
+    id,
+    source: 'github',
+    kind: 'build',
+    repo: 'acme/payments-gateway',
+    commit: '9fceb02d0ae598e95dc970b74767f19372d61af8',
+    branch: 'release/4.2',
+    runId: id,
+    name: 'build-and-test',
+    status,
+    environment: null,
+    startedAt,
+    finishedAt,
+    url: null,
+    changeKeys: ['CHG0030001'],
+    tests: null,
+    findings: null,
+    verified: null,
+  };
 }
 
 async function queuedActions(): Promise<string[]> {
@@ -451,6 +474,23 @@ describe('reactive enforcement', () => {
     const result = await watched.assessChange(c.id);
     expect(result.enforcements.map((e) => [e.from, e.to, e.action])).toEqual([['review', 'closed', 'revert']]);
     expect(result.enforcements[0]?.reasons.join('\n')).toContain('critical alert "HighErrorRate" on Payments API is firing (closed.no-alerts)');
+  });
+
+  it('judges a move into Implement on the CI run as it stood then: a re-run still going does not count as the green it became', async () => {
+    // The build failed at 08:10; its re-run started at 09:15 and went green at 09:30; the change was moved to Implement at 09:20.
+    const ci = [buildRun('github:run:1:1', 'failure', at(-60), at(-50)), buildRun('github:run:1:2', 'success', at(15), at(30))];
+    const readinessOnlyCi = parsePolicy(
+      ['version: t', 'rules:', '  implement.tests: { enabled: false }', '  implement.scan: { enabled: false }', '  implement.lower-environments: { enabled: false }'].join('\n'),
+      'policy.yaml',
+    );
+    const r = new AssessmentRunner({ store, assessments, outbox, policy: readinessOnlyCi, events: async () => ({ ci, monitor: [] }), modeOf: () => mode, logger: createLogger({ level: 'silent' }), metrics, clock: () => NOW });
+    const window = { plannedStart: at(0), plannedEnd: at(120) };
+    const c = await mirror({ state: 'scheduled', nativeState: '-2', nativeStateLabel: 'Scheduled', updatedAt: at(5), ...window });
+    await r.assessChange(c.id);
+    await mirror({ state: 'implement', nativeState: '-1', nativeStateLabel: 'Implement', updatedAt: at(20), ...window });
+    const result = await r.assessChange(c.id);
+    expect(result.enforcements.map((e) => [e.from, e.to, e.action])).toEqual([['scheduled', 'implement', 'revert']]);
+    expect(result.enforcements[0]?.reasons.join('\n')).toContain('latest CI run for 9fceb02 is still running (implement.ci-green, pending)');
   });
 
   it('only explains a denied transition when the ticket has moved on since, even in enforce mode', async () => {
