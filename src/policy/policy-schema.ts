@@ -12,7 +12,7 @@ import { compileCustomRule } from './custom-rules.ts';
 import { DEFAULT_RISK_MATRIX } from './risk.ts';
 import { suggestKey } from '../mapping/strict-object.ts';
 import { BUILT_IN_RULE_IDS, ClassificationConfig, CustomRuleParams, Duration, isBuiltInRule, RULES } from './rule-catalog.ts';
-import { isValidTimeZone, parseInstant } from './zoned-time.ts';
+import { isRealDateTime, isValidTimeZone, parseInstant } from './zoned-time.ts';
 
 const HHMM = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected a time such as 22:00');
 const LocalDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date such as 2026-12-20');
@@ -23,7 +23,7 @@ const MatrixRow = z.tuple([Level, Level, Level, Level]);
 const ZonedInstant = z
   .string()
   .trim()
-  .refine((v) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(v) && !Number.isNaN(Date.parse(v)), 'expected an ISO-8601 instant with its zone, such as 2026-12-01T18:00:00Z or 2026-12-01T18:00:00+01:00')
+  .refine((v) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(v) && isRealDateTime(v) && !Number.isNaN(Date.parse(v)), 'expected an ISO-8601 instant with its zone, such as 2026-12-01T18:00:00Z or 2026-12-01T18:00:00+01:00')
   .transform((v) => new Date(Date.parse(v)).toISOString());
 
 /**

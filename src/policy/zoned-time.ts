@@ -111,11 +111,20 @@ export function parseWall(text: string): WallTime | null {
   return { year, month, day, hour, minute };
 }
 
+/**
+ * Whether the date and time of day an ISO date-time spells exist. `Date.parse` rolls a day the month lacks
+ * over into the next month (30 February is 2 March), which would move a freeze or a waiver's end silently.
+ */
+export function isRealDateTime(text: string): boolean {
+  const m = /^(\d{4}-\d{2}-\d{2})(?:T(\d{2}:\d{2}))?/.exec(text);
+  return m !== null && parseWall(m[2] === undefined ? (m[1] as string) : `${m[1]}T${m[2]}`) !== null;
+}
+
 /** An ISO instant with `Z` or an offset, or a wall time in `timeZone`. */
 export function parseInstant(text: string, timeZone: string, ambiguous: 'earlier' | 'later' = 'earlier'): number | null {
   const wall = parseWall(text);
   if (wall) return fromWall(wall, timeZone, ambiguous);
-  if (!/(Z|[+-]\d{2}:?\d{2})$/.test(text)) return null;
+  if (!/(Z|[+-]\d{2}:?\d{2})$/.test(text) || !isRealDateTime(text)) return null;
   const ms = Date.parse(text);
   return Number.isNaN(ms) ? null : ms;
 }

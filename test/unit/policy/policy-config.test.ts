@@ -135,6 +135,8 @@ describe('invalid policy files', () => {
     ['calendar:\n  - { id: w, kind: freeze, timeZone: UTC, days: [sat], start: "22:00" }\n', /calendar\[0\]\.end: a recurring window needs either end \(HH:MM\) or duration/],
     ['overrides:\n  - { match: {}, rules: {} }\n', /overrides\[0\]\.match: match needs at least one of system, instance, type, service, classification/],
     ['rules:\n  implement.window: { graceMinutes: 5 }\n  bogus: 1\n', /inline\.yaml:4:\d+ rules\.bogus/],
+    // 31 April is not 1 May: a freeze must not silently start a day late.
+    ['calendar:\n  - { id: w, kind: freeze, timeZone: UTC, start: "2026-04-31T00:00:00Z", end: "2026-05-04T00:00:00Z" }\n', /calendar\[0\]\.start: a one-off window needs start as/],
   ])('rejects %j', (body, message) => {
     const err = policyError(() => parsePolicy(`version: 1\n${body}`, 'inline.yaml'));
     expect(err.code).toBe('CG_POLICY_INVALID');

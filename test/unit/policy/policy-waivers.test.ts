@@ -67,4 +67,11 @@ describe('waivers in the policy file', () => {
     expect(err.code).toBe('CG_POLICY_INVALID');
     expect(err.message).toMatch(message);
   });
+
+  it('refuses an until on a day the calendar does not have, rather than rolling it into the next month', () => {
+    // 30 February read as 2 March would keep the gate lifted two days longer than anyone granted.
+    const err = loadError(`version: 1\n${WAIVER.replace('"2026-03-07T18:00:00+01:00"', '"2026-02-30T18:00:00Z"')}`);
+    expect(err.code).toBe('CG_POLICY_INVALID');
+    expect(err.message).toMatch(/waivers\.yaml:7:\d+ waivers\[0\]\.until: expected an ISO-8601 instant with its zone/);
+  });
 });
