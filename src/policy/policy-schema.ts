@@ -78,6 +78,9 @@ const WindowSchema = z
       }
       if ((w.end === undefined) === (w.duration === undefined)) issue('end', 'a recurring window needs either end (HH:MM) or duration');
       else if (w.end !== undefined && !HHMM.safeParse(w.end).success) issue('end', 'expected a time such as 02:00');
+      // Either would load a window that is never in force: a freeze that blocks nothing.
+      if (w.duration === 0) issue('duration', 'a window needs a duration above zero');
+      if (w.validFrom !== undefined && w.validUntil !== undefined && w.validUntil < w.validFrom) issue('validUntil', `validUntil ${w.validUntil} is before validFrom ${w.validFrom}`);
       return;
     }
     if (w.duration !== undefined || w.validFrom !== undefined || w.validUntil !== undefined) issue('duration', 'duration, validFrom and validUntil apply to recurring windows (days or cron)');

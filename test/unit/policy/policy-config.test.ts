@@ -137,6 +137,9 @@ describe('invalid policy files', () => {
     ['rules:\n  implement.window: { graceMinutes: 5 }\n  bogus: 1\n', /inline\.yaml:4:\d+ rules\.bogus/],
     // 31 April is not 1 May: a freeze must not silently start a day late.
     ['calendar:\n  - { id: w, kind: freeze, timeZone: UTC, start: "2026-04-31T00:00:00Z", end: "2026-05-04T00:00:00Z" }\n', /calendar\[0\]\.start: a one-off window needs start as/],
+    // A recurring freeze that can never be in force would load and never block anything.
+    ['calendar:\n  - { id: w, kind: freeze, timeZone: UTC, days: [sat], start: "22:00", end: "02:00", validFrom: "2027-01-01", validUntil: "2026-12-31" }\n', /inline\.yaml:3:\d+ calendar\[0\]\.validUntil: validUntil 2026-12-31 is before validFrom 2027-01-01/],
+    ['calendar:\n  - { id: w, kind: freeze, timeZone: UTC, days: [sat], start: "22:00", duration: 0m }\n', /calendar\[0\]\.duration: a window needs a duration above zero/],
   ])('rejects %j', (body, message) => {
     const err = policyError(() => parsePolicy(`version: 1\n${body}`, 'inline.yaml'));
     expect(err.code).toBe('CG_POLICY_INVALID');
