@@ -19,12 +19,13 @@ export function linkedCommit(change: Change): string | null {
  * The commit a change is judged on: the one it links, else the commit of the
  * latest CI event correlated with it (a run or deploy that named its key, or
  * came from its services' repositories), so a site with no commit field
- * (JSM's default, ServiceNow's) still gets its evidence.
+ * (JSM's default, ServiceNow's) still gets its evidence. Only events started
+ * by `now` count: a commit pushed after a move was not what the move was made on.
  */
-export function changeCommit(change: Change, ci: readonly CiEvent[]): string | null {
+export function changeCommit(change: Change, ci: readonly CiEvent[], now: number): string | null {
   const linked = linkedCommit(change);
   if (linked !== null) return linked;
-  const withCommit = ci.filter((e) => e.commit !== null && e.commit.trim() !== '').toSorted((a, b) => eventTime(a) - eventTime(b) || compareText(a.id, b.id));
+  const withCommit = ci.filter((e) => e.commit !== null && e.commit.trim() !== '' && startTime(e) <= now).toSorted((a, b) => eventTime(a) - eventTime(b) || compareText(a.id, b.id));
   return withCommit.at(-1)?.commit ?? null;
 }
 

@@ -18,7 +18,7 @@ export interface HypercareStart {
 
 /** Where hypercare starts, or null when the implementation has not ended (no actual end, no production deploy). */
 export function hypercareStart(change: Change, ci: readonly CiEvent[], productionEnvironments: readonly string[], now: number): HypercareStart | null {
-  const commit = changeCommit(change, ci);
+  const commit = changeCommit(change, ci, now);
   const deploy = commit === null ? null : deployIn(ci, commit, productionEnvironments, now).success;
   const ended = change.actualEnd === null ? Number.NaN : Date.parse(change.actualEnd);
   if (!Number.isNaN(ended)) return { at: ended, from: 'actual-end', deploy };

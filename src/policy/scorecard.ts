@@ -48,7 +48,7 @@ function riskCriterion({ risk, maxRiskLevel }: ScorecardInput): Outcome {
 
 function testingCriterion(input: ScorecardInput): Outcome {
   const { change, ci, now } = input;
-  const commit = changeCommit(change, ci);
+  const commit = changeCommit(change, ci, now);
   if (commit === null) {
     if (isBlank(change.plans.test, input.placeholders)) return { result: 'fail', reason: 'test plan is empty and no commit links test results', evidence: [fieldRef('plans.test', 'empty')] };
     return { result: 'unknown', reason: 'a test plan exists but no commit is linked, so there are no test results', evidence: [fieldRef('plans.test', 'present')] };

@@ -493,6 +493,24 @@ describe('reactive enforcement', () => {
     expect(result.enforcements[0]?.reasons.join('\n')).toContain('latest CI run for 9fceb02 is still running (implement.ci-green, pending)');
   });
 
+  it('judges a move into Implement on the commit its CI ran then, not on one pushed after the move', async () => {
+    // The change links no commit (neither default mapping has a commit field): its CI events name the commit.
+    const green = { ...buildRun('github:run:7:1', 'success', at(0), at(10)), commit: 'aaaaaaa1111111111111111111111111111111aa' };
+    const later = { ...buildRun('github:run:8:1', 'success', at(25), at(35)), commit: 'bbbbbbb2222222222222222222222222222222bb' };
+    const ciOnly = parsePolicy(
+      ['version: t', 'rules:', '  implement.tests: { enabled: false }', '  implement.scan: { enabled: false }', '  implement.lower-environments: { enabled: false }'].join('\n'),
+      'policy.yaml',
+    );
+    const r = new AssessmentRunner({ store, assessments, outbox, policy: ciOnly, events: async () => ({ ci: [green, later], monitor: [] }), modeOf: () => mode, logger: createLogger({ level: 'silent' }), metrics, clock: () => NOW });
+    const fields = { plannedStart: at(0), plannedEnd: at(120), links: { repos: [], commits: [], artifacts: [], pipelines: [] } };
+    const c = await mirror({ state: 'scheduled', nativeState: '-2', nativeStateLabel: 'Scheduled', updatedAt: at(5), ...fields });
+    await r.assessChange(c.id);
+    // Moved to Implement at 09:20 on a green build of aaaaaaa; a new commit was built from 09:25.
+    await mirror({ state: 'implement', nativeState: '-1', nativeStateLabel: 'Implement', updatedAt: at(20), ...fields });
+    const result = await r.assessChange(c.id);
+    expect(result.enforcements).toEqual([]);
+  });
+
   it('only explains a denied transition when the ticket has moved on since, even in enforce mode', async () => {
     const r = runner();
     const c = await mirror({ state: 'assess' });

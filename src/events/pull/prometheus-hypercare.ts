@@ -42,7 +42,7 @@ export interface HypercareWindow {
 
 /** The change's hypercare as closed.hypercare counts it from the production deploy; null without a deploy or once it ended. */
 export function hypercareOf(change: Change, ci: readonly CiEvent[], policy: Policy, now: number): HypercareWindow | null {
-  const commit = changeCommit(change, ci);
+  const commit = changeCommit(change, ci, now);
   if (commit === null) return null;
   const deploy = deployIn(ci, commit, policy.productionEnvironments, now).success;
   if (deploy === null) return null;

@@ -20,7 +20,7 @@ const NO_COMMIT: Verdict = {
 };
 
 function withCommit(input: GateInput, check: (commit: string) => Verdict): Verdict {
-  const commit = changeCommit(input.change, input.ctx.events.ci);
+  const commit = changeCommit(input.change, input.ctx.events.ci, input.now);
   return commit === null ? { ...NO_COMMIT, evidence: [] } : check(commit);
 }
 
