@@ -107,7 +107,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
   const { config, registry } = loaded;
   const logger = options.logger ?? createLogger({ level: config.log.level });
   // Invalid policy stops start-up (exit 2) naming file, line and rule, before anything connects.
-  const policy = config.policy === undefined ? loadPolicy() : loadPolicy(config.policy);
+  const policy = config.policy === undefined ? loadPolicy(undefined, { systems: registry.systems }) : loadPolicy(config.policy, { systems: registry.systems });
   // Read at start-up, so a missing or wrong key stops the start rather than the first bundle.
   const evidenceSigningKey = loadSigningKey(config.evidence.signingKey);
   const metrics = createMetrics();

@@ -89,7 +89,7 @@ export async function runCheck(registry: ConnectorRegistry, options: CheckOption
   if (config.store.kind === 'sqlite' && config.store.path !== ':memory:' && !existsSync(config.store.path)) {
     return usageError(out, `no mirror at ${config.store.path}: run \`changegate sync\` (or \`changegate demo\`) first, or name the configuration with --config`);
   }
-  const policy = config.policy === undefined ? loadPolicy() : loadPolicy(config.policy);
+  const policy = config.policy === undefined ? loadPolicy(undefined, { systems: registry.systems }) : loadPolicy(config.policy, { systems: registry.systems });
   // Only failures the operator must see: the calendar basis is reported in the answer itself.
   const logger = deps.logger ?? createLogger({ level: 'error', destination: process.stderr });
   const stores = await openStores(config.store);

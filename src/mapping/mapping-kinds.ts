@@ -9,5 +9,7 @@ import { servicesMappingKind } from '../events/services-mapping.ts';
 export const POLICY_MAPPING_KIND: MappingKind = { kind: POLICY_KIND, validate: validatePolicySource };
 
 export function mappingKindsOf(registry: ConnectorRegistry): MappingKind[] {
-  return [...registry.mappingKinds, POLICY_MAPPING_KIND, servicesMappingKind];
+  // Checked against the registered systems, as loading it for `serve` or `check` does.
+  const policy: MappingKind = { kind: POLICY_KIND, validate: (source) => validatePolicySource(source, { systems: registry.systems }) };
+  return [...registry.mappingKinds, policy, servicesMappingKind];
 }

@@ -14,7 +14,7 @@ import type { Calendar } from './calendar.ts';
 import { compileCustomRule, type CustomRule } from './custom-rules.ts';
 import type { RiskMatrix } from './risk.ts';
 import { BUILT_IN_RULE_IDS, CustomRuleParams, RULES, type BuiltInRuleId, type ClassificationConfig, type RuleParams } from './rule-catalog.ts';
-import { PolicyFileSchema, type PolicyOverride, type PolicyWaiver } from './policy-schema.ts';
+import { policyFileSchemaFor, type PolicyOverride, type PolicyWaiver } from './policy-schema.ts';
 
 export const DEFAULT_POLICY_FILE = fileURLToPath(new URL('../../mappings/policy.default.yaml', import.meta.url));
 
@@ -79,18 +79,23 @@ function atKeys(source: YamlSource, text: string): YamlSource {
 
 export const POLICY_KIND = 'policy';
 
-export function parsePolicy(text: string, file: string): Policy {
-  return policyFromSource(atKeys(parseYamlSource(text, file, 'CG_POLICY_INVALID'), text));
+export interface PolicyLoadOptions {
+  /** The systems this build has (the registry's): an override matching another system is refused. Absent: not checked. */
+  systems?: readonly string[];
+}
+
+export function parsePolicy(text: string, file: string, options: PolicyLoadOptions = {}): Policy {
+  return policyFromSource(atKeys(parseYamlSource(text, file, 'CG_POLICY_INVALID'), text), options);
 }
 
 /** For `changegate mappings validate`: throws CG_POLICY_INVALID listing every issue, as loading would. */
-export function validatePolicySource(source: YamlSource): void {
-  policyFromSource(atKeys(source, readFileSync(source.file, 'utf8')));
+export function validatePolicySource(source: YamlSource, options: PolicyLoadOptions = {}): void {
+  policyFromSource(atKeys(source, readFileSync(source.file, 'utf8')), options);
 }
 
-function policyFromSource(source: YamlSource): Policy {
+function policyFromSource(source: YamlSource, options: PolicyLoadOptions): Policy {
   const file = source.file;
-  const parsed = validateYamlSource(source, PolicyFileSchema, 'CG_POLICY_INVALID');
+  const parsed = validateYamlSource(source, policyFileSchemaFor(options.systems), 'CG_POLICY_INVALID');
   const custom = parsed.custom.map((spec, i) => {
     const compiled = compileCustomRule(spec);
     if ('error' in compiled) {
@@ -117,14 +122,14 @@ function policyFromSource(source: YamlSource): Policy {
   };
 }
 
-export function loadPolicy(file: string = DEFAULT_POLICY_FILE): Policy {
+export function loadPolicy(file: string = DEFAULT_POLICY_FILE, options: PolicyLoadOptions = {}): Policy {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new ChangegateError('CG_POLICY_INVALID', `${file}: cannot read policy file (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err, details: { file } });
   }
-  return parsePolicy(text, file);
+  return parsePolicy(text, file, options);
 }
 
 function isPlainObject(value: unknown): value is RawParams {

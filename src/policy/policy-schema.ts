@@ -9,6 +9,7 @@ import { CANONICAL_STATES, LEVELS } from '../domain/change.ts';
 import type { CalendarWindow } from './calendar.ts';
 import { parseCron, WEEKDAYS } from './cron-spec.ts';
 import { compileCustomRule } from './custom-rules.ts';
+import { listText } from './gates/gate.ts';
 import { DEFAULT_RISK_MATRIX } from './risk.ts';
 import { suggestKey } from '../mapping/strict-object.ts';
 import { BUILT_IN_RULE_IDS, ClassificationConfig, CustomRuleParams, Duration, isBuiltInRule, RULES } from './rule-catalog.ts';
@@ -221,6 +222,22 @@ export const PolicyFileSchema = z
       windowIds.add(w.id);
     });
   });
+
+/**
+ * The policy file's schema for a build whose systems are known: an override matching any other system
+ * (`system: JSM` where the system is named `jira`) would load and never apply, so it is refused.
+ */
+export function policyFileSchemaFor(systems: readonly string[] | undefined): z.ZodType<PolicyFile> {
+  if (systems === undefined) return PolicyFileSchema;
+  return PolicyFileSchema.superRefine((policy, ctx) => {
+    policy.overrides.forEach((o, i) => {
+      const system = o.match.system;
+      if (system !== undefined && !systems.includes(system)) {
+        ctx.addIssue({ code: 'custom', path: ['overrides', i, 'match', 'system'], message: `unknown system "${system}"; the systems are ${listText(systems)}` });
+      }
+    });
+  });
+}
 
 export type PolicyFile = z.output<typeof PolicyFileSchema>;
 export type PolicyOverride = PolicyFile['overrides'][number];

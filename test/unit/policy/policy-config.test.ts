@@ -160,4 +160,14 @@ describe('changegate mappings validate', () => {
       { file, ok: false, errors: [`${file}:7:36 rules.closed.hypercare.durations.minor: rule "closed.hypercare": expected a duration such as 30m, 4h or 3d`], warnings: [] },
     ]);
   });
+
+  it('refuses an override matching a system this build does not have, which would never apply', () => {
+    const file = `${FIXTURES}/unknown-system.yaml`;
+    expect(validateMappingFiles(file, mappingKindsOf(registry))).toEqual([
+      { file, ok: false, errors: [`${file}:5:22 overrides[0].match.system: unknown system "JSM"; the systems are servicenow and jira`], warnings: [] },
+    ]);
+    const err = policyError(() => loadPolicy(file, { systems: registry.systems }));
+    expect(err.code).toBe('CG_POLICY_INVALID');
+    expect(err.message).toContain('overrides[0].match.system: unknown system "JSM"');
+  });
 });
