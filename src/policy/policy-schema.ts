@@ -84,7 +84,9 @@ const WindowSchema = z
       if (w.validFrom !== undefined && w.validUntil !== undefined && w.validUntil < w.validFrom) issue('validUntil', `validUntil ${w.validUntil} is before validFrom ${w.validFrom}`);
       return;
     }
-    if (w.duration !== undefined || w.validFrom !== undefined || w.validUntil !== undefined) issue('duration', 'duration, validFrom and validUntil apply to recurring windows (days or cron)');
+    for (const key of ['duration', 'validFrom', 'validUntil'] as const) {
+      if (w[key] !== undefined) issue(key, 'duration, validFrom and validUntil apply to recurring windows (days or cron)');
+    }
     const start = w.start === undefined ? null : parseInstant(w.start, w.timeZone);
     const end = w.end === undefined ? null : parseInstant(w.end, w.timeZone, 'later');
     if (start === null) issue('start', 'a one-off window needs start as 2026-12-20T00:00 (local) or an ISO instant');

@@ -140,6 +140,8 @@ describe('invalid policy files', () => {
     // A recurring freeze that can never be in force would load and never block anything.
     ['calendar:\n  - { id: w, kind: freeze, timeZone: UTC, days: [sat], start: "22:00", end: "02:00", validFrom: "2027-01-01", validUntil: "2026-12-31" }\n', /inline\.yaml:3:\d+ calendar\[0\]\.validUntil: validUntil 2026-12-31 is before validFrom 2027-01-01/],
     ['calendar:\n  - { id: w, kind: freeze, timeZone: UTC, days: [sat], start: "22:00", duration: 0m }\n', /calendar\[0\]\.duration: a window needs a duration above zero/],
+    // Named where it is written: this window has no duration.
+    ['calendar:\n  - { id: w, kind: freeze, timeZone: UTC, start: "2026-12-19T00:00", end: "2027-01-04T00:00", validUntil: "2026-12-31" }\n', /calendar\[0\]\.validUntil: duration, validFrom and validUntil apply to recurring windows/],
   ])('rejects %j', (body, message) => {
     const err = policyError(() => parsePolicy(`version: 1\n${body}`, 'inline.yaml'));
     expect(err.code).toBe('CG_POLICY_INVALID');
