@@ -60,6 +60,34 @@ describe('canonicalJson', () => {
     );
   });
 
+  it('writes a value with toJSON, or a boxed primitive, as JSON.stringify does, so the hash is the one any JCS tool takes over the written text', () => {
+    const at = new Date('2026-03-12T08:00:00Z');
+    expect(canonicalJson({ plannedStart: at, window: [at], label: new String('b'), n: new Number(2), ok: new Boolean(false) })).toBe(
+      '{"label":"b","n":2,"ok":false,"plannedStart":"2026-03-12T08:00:00.000Z","window":["2026-03-12T08:00:00.000Z"]}',
+    );
+    // toJSON is called with the member's name (an item's index as text), and a member it turns into undefined is left out, as JSON.stringify does.
+    const keyed = { toJSON: (k: string) => `as ${JSON.stringify(k)}` };
+    expect(canonicalJson({ a: keyed, b: [keyed], gone: { toJSON: () => undefined } })).toBe('{"a":"as \\"a\\"","b":["as \\"0\\""]}');
+    expect(canonicalJson(keyed)).toBe('"as \\"\\""');
+  });
+
+  it('hashes any value it accepts as RFC 8785 hashes the JSON text JSON.stringify writes of it (property)', () => {
+    const anything = fc.anything({ withBoxedValues: true, withDate: true, withMap: true, withSet: true, withNullPrototype: true, withTypedArray: true, withSparseArray: true, withObjectString: true, maxDepth: 3 });
+    fc.assert(
+      fc.property(anything, (v) => {
+        let written: string;
+        try {
+          written = canonicalJson(v);
+        } catch (err) {
+          if (isChangegateError(err, 'CG_INPUT_INVALID')) return;
+          throw err;
+        }
+        expect(written).toBe(reference(JSON.parse(JSON.stringify(v))));
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
   it('refuses what JSON cannot carry, naming where it is', () => {
     expect(refusal({ gate: { scores: [1, Number.NaN] } })).toMatch(/at \$\.gate\.scores\[1\]: NaN is not a JSON number/);
     expect(refusal({ a: [{ b: () => 1 }] })).toMatch(/at \$\.a\[0\]\.b: a function has no JSON form/);

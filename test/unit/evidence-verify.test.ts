@@ -63,6 +63,14 @@ describe('changegate evidence verify', () => {
     expect(verifyBundle(truncated).problems).toEqual([expect.objectContaining({ entry: null, field: 'head' })]);
   });
 
+  it('verifies a ledger whose payload holds a date as the text the bundle carries (its ISO string), not as {}', () => {
+    const entries = ledger([{ ...(DRAFTS[0] as EvidenceDraft), payload: { plannedStart: new Date('2026-03-12T08:00:00Z') } }]);
+    // What the stores keep and export writes: the entry as JSON text.
+    const bundle = JSON.parse(JSON.stringify(buildBundle(CHANGE, entries, '2026-03-12T00:00:00Z'))) as EvidenceBundle;
+    expect(bundle.entries[0]?.payload).toEqual({ plannedStart: '2026-03-12T08:00:00.000Z' });
+    expect(verifyBundle(bundle)).toMatchObject({ ok: true, problems: [] });
+  });
+
   it('reports an entry that is not an object (a hand-edited file) as altered instead of failing to check', () => {
     const bundle = copy(buildBundle(CHANGE, ledger(DRAFTS), 'x')) as unknown as { entries: unknown[] };
     bundle.entries[1] = null;
