@@ -175,14 +175,19 @@ export function runEvidenceVerify(file: string, options: { publicKey?: string; j
     out.stdout.write(`${JSON.stringify({ format: 1, exitCode: report.ok ? 0 : 1, file, ...report }, null, 2)}\n`);
     return report.ok ? 0 : 1;
   }
+  const where = (p: (typeof report.problems)[number]) => (p.entry === null ? p.field : `entry ${p.entry} ${p.field}`);
+  const warn = () => {
+    for (const w of report.warnings) out.stdout.write(`warning ${where(w)}: ${w.reason}\n`);
+  };
   if (report.ok) {
     out.stdout.write(`intact  ${file}: ${report.changeKey ?? '?'}, ${report.entries} entries, head ${report.head ?? '(none)'}${report.signed ? ', signature valid' : ', not signed'}\n`);
+    warn();
     return 0;
   }
-  const where = (p: (typeof report.problems)[number]) => (p.entry === null ? p.field : `entry ${p.entry} ${p.field}`);
   const first = report.problems[0];
   out.stdout.write(`ALTERED ${file}: ${first ? `${where(first)} ${first.reason}` : ''}\n`);
   for (const p of report.problems.slice(1)) out.stdout.write(`        also ${where(p)} ${p.reason}\n`);
+  warn();
   return 1;
 }
 

@@ -84,6 +84,7 @@ export function verifyStatement(input: unknown, options: { publicKey?: KeyObject
   const problem = (field: string, reason: string) => outer.push({ entry: null, field, reason });
   let statement: unknown = input;
   let envelopeSigned = false;
+  let envelopeGood = false;
   if (isDsseEnvelope(input)) {
     const envelope = input as Partial<DsseEnvelope>;
     let body: Buffer | null = null;
@@ -120,6 +121,7 @@ export function verifyStatement(input: unknown, options: { publicKey?: KeyObject
         }
       });
       envelopeSigned = true;
+      envelopeGood = good;
       if (!good) problem('envelope.signatures', 'none verifies over the payload: the payload or its signature was altered, or another key signed it');
     }
   }
@@ -134,5 +136,7 @@ export function verifyStatement(input: unknown, options: { publicKey?: KeyObject
   }
   const report = verifyBundle(s.predicate ?? null, options);
   const problems = [...outer, ...report.problems];
-  return { ...report, ok: problems.length === 0, signed: report.signed || envelopeSigned, problems };
+  // The envelope's signature covers the whole statement, the bundle's change key and title included.
+  const warnings = envelopeGood ? report.warnings.filter((w) => w.field !== 'change') : report.warnings;
+  return { ...report, ok: problems.length === 0, signed: report.signed || envelopeSigned, problems, warnings };
 }

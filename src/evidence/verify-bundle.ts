@@ -24,12 +24,15 @@ export interface VerifyReport {
   signed: boolean;
   /** Every problem found, the first (in chain order) first. */
   problems: VerifyProblem[];
+  /** What an intact bundle does not prove, for the auditor to check by other means (a format /1 bundle's unsigned change key and title). */
+  warnings: VerifyProblem[];
 }
 
 const TEXT_FIELDS = ['changeId', 'kind', 'at', 'source', 'summary', 'payloadHash', 'prevHash', 'hash'] as const;
 
 export function verifyBundle(input: unknown, options: { publicKey?: KeyObject } = {}): VerifyReport {
   const problems: VerifyProblem[] = [];
+  const warnings: VerifyProblem[] = [];
   const problem = (entry: number | null, field: string, reason: string) => problems.push({ entry, field, reason });
   const report = (bundle: Partial<EvidenceBundle>, signed: boolean): VerifyReport => ({
     ok: problems.length === 0,
@@ -38,6 +41,7 @@ export function verifyBundle(input: unknown, options: { publicKey?: KeyObject } 
     head: typeof bundle.head?.hash === 'string' ? bundle.head.hash : null,
     signed,
     problems,
+    warnings,
   });
   if (typeof input !== 'object' || input === null) {
     problem(null, 'bundle', 'not a JSON object');
@@ -97,6 +101,15 @@ export function verifyBundle(input: unknown, options: { publicKey?: KeyObject } 
     if (options.publicKey !== undefined && !options.publicKey.equals(embedded)) problem(null, 'signature.publicKey', 'is not the public key given: someone else signed this bundle');
     const good = verify(null, Buffer.from(signedHead(bundle as EvidenceBundle)), key, Buffer.from(String(signature.value), 'base64'));
     if (!good) problem(null, 'signature', 'does not verify over the change, the export time and the head: one of them or the signature was altered');
+    if (bundle.format === LEGACY_BUNDLE_FORMAT) {
+      // What verify prints as the change ("intact CHG…") could have been edited without breaking a /1 signature.
+      const change = bundle.change as Partial<EvidenceBundle['change']> | undefined;
+      warnings.push({
+        entry: null,
+        field: 'change',
+        reason: `format ${LEGACY_BUNDLE_FORMAT} signs only the change id and the head: its key ${JSON.stringify(change?.key)}, instance, title ${JSON.stringify(change?.title)} and export time are not signed; check them against the ticket the bundle was attached to`,
+      });
+    }
   } catch {
     problem(null, 'signature', 'unreadable (not an Ed25519 public key and signature in base64)');
   }

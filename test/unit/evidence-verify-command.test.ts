@@ -1,0 +1,67 @@
+// `changegate evidence verify FILE` as an auditor runs it on a bundle taken
+// from a ticket: what it prints (and its --json form) must say what the
+// signature proves, including what it does not cover.
+
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runEvidenceVerify } from '../../src/cli/evidence-command.ts';
+import { canonicalJson } from '../../src/evidence/canonical-json.ts';
+import { buildBundle } from '../../src/evidence/evidence-bundle.ts';
+import { chainEntry, type EvidenceDraft, type EvidenceEntry } from '../../src/evidence/evidence-entry.ts';
+import { dsseEnvelope, inTotoStatement } from '../../src/evidence/in-toto-statement.ts';
+
+const CHANGE = { id: 'servicenow:sn-prod:c0ffee', key: 'CHG0030001', instance: 'sn-prod', title: 'Upgrade the payments gateway' };
+const DRAFTS: EvidenceDraft[] = [
+  { kind: 'revision', at: '2026-03-10T09:00:00Z', actor: 'beth.anglin', source: 'servicenow:sn-prod', summary: 'state New → Assess', payload: { state: { from: 'new', to: 'assess' } } },
+  { kind: 'assessment', at: '2026-03-10T09:00:05Z', actor: null, source: 'changegate', summary: 'verdict: not ready', payload: { verdict: 'blocked' } },
+];
+const entries: EvidenceEntry[] = [];
+for (const draft of DRAFTS) entries.push(chainEntry(CHANGE.id, entries.at(-1) ?? null, draft));
+const keys = generateKeyPairSync('ed25519');
+const dir = mkdtempSync(join(tmpdir(), 'cg-verify-'));
+const publicKeyFile = join(dir, 'published.pub');
+writeFileSync(publicKeyFile, keys.publicKey.export({ type: 'spki', format: 'pem' }));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A bundle as builds before format /2 wrote it: signed over the format, the change id and the head only. */
+function legacyBundle(change: typeof CHANGE = CHANGE) {
+  const head = { seq: entries.length, hash: (entries.at(-1) as EvidenceEntry).hash };
+  const value = sign(null, Buffer.from(canonicalJson({ format: 'changegate-evidence/1', changeId: CHANGE.id, head })), keys.privateKey).toString('base64');
+  const publicKey = keys.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+  return { format: 'changegate-evidence/1', change, exportedAt: '2026-03-12T00:00:00Z', entries, head, signature: { algorithm: 'Ed25519', publicKey, value } };
+}
+
+function verifyFile(name: string, content: unknown, json = false): { code: number; stdout: string } {
+  const file = join(dir, name);
+  writeFileSync(file, JSON.stringify(content, null, 2));
+  let stdout = '';
+  const code = runEvidenceVerify(file, { publicKey: publicKeyFile, json }, { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: () => true } });
+  return { code, stdout };
+}
+
+describe('changegate evidence verify, on what a signature covers', () => {
+  it('warns that a format /1 bundle\'s change key and title are not signed, in the text and the --json report', () => {
+    // Relabelled as another change: still intact under /1's coverage, so the auditor must be told to check the label.
+    const relabelled = legacyBundle({ ...CHANGE, key: 'CHG0030099', title: 'Rotate a certificate' });
+    const text = verifyFile('legacy.json', relabelled);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^intact .*CHG0030099, 2 entries, .*signature valid\n/);
+    expect(text.stdout).toMatch(/^warning change: format changegate-evidence\/1 signs only the change id and the head: its key "CHG0030099", instance, title "Rotate a certificate" and export time are not signed; check them against the ticket/m);
+    const json = verifyFile('legacy.json', relabelled, true);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: true, warnings: [{ entry: null, field: 'change', reason: expect.stringContaining('"CHG0030099"') }] });
+  });
+
+  it('has no such warning for a format /2 bundle, nor for a /1 bundle inside a DSSE envelope whose signature covers it all', () => {
+    const current = verifyFile('current.json', buildBundle(CHANGE, entries, '2026-03-12T00:00:00Z', keys.privateKey), true);
+    expect(JSON.parse(current.stdout)).toMatchObject({ ok: true, warnings: [] });
+    const text = verifyFile('current.json', buildBundle(CHANGE, entries, '2026-03-12T00:00:00Z', keys.privateKey));
+    expect(text.stdout).not.toContain('warning');
+    const wrapped = dsseEnvelope(inTotoStatement(legacyBundle() as never, { commits: [], repos: [] }), keys.privateKey);
+    const enveloped = verifyFile('legacy.intoto.json', wrapped, true);
+    expect(JSON.parse(enveloped.stdout)).toMatchObject({ ok: true, signed: true, warnings: [] });
+  });
+});
