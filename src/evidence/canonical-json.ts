@@ -5,15 +5,54 @@
 // the stores keep and a bundle carries is the text JSON.stringify writes, so a
 // value is first taken as JSON.stringify takes it: its toJSON (a Date becomes
 // its ISO string) and a boxed primitive unwrapped. Values JSON cannot carry are
-// refused.
+// refused, and so is a lone UTF-16 surrogate (half of a pair, not Unicode text):
+// RFC 8785 section 3.2.2.2 requires that, and other JCS tools refuse one, so a
+// hash over it could be recomputed by changegate alone. The ledger's writer puts
+// U+FFFD in its place before hashing (evidence-entry.ts).
 
 import { types } from 'node:util';
 import { ChangegateError } from '../errors.ts';
 
-export function canonicalJson(value: unknown): string {
+export interface CanonicalJsonOptions {
+  /**
+   * `refuse` (the default, RFC 8785); `escape`: write it as JSON.stringify does (`\ud83d`), as
+   * builds before the writer replaced them hashed it: only to verify what those builds wrote.
+   */
+  loneSurrogates?: 'refuse' | 'escape';
+}
+
+/** `details.reason` of a refusal for a lone surrogate, which a caller may act on (the path is in `details.path`). */
+export const LONE_SURROGATE = 'lone-surrogate';
+
+export function canonicalJson(value: unknown, options: CanonicalJsonOptions = {}): string {
   const json = asJson(value, '');
   if (json === undefined) throw refuse([], `a ${typeof value} has no JSON form`);
-  return write(json, []);
+  return write(json, [], options.loneSurrogates !== 'escape');
+}
+
+/**
+ * A copy of `value` as JSON (toJSON applied, as canonicalJson takes it) with each lone
+ * surrogate in a string or a member name replaced by U+FFFD, the character any UTF-8
+ * encoder writes for one. What JSON cannot carry is kept as it is, for canonicalJson to
+ * refuse. Two names that differ only in a lone surrogate become one, the later winning,
+ * as JSON.parse treats a repeated name.
+ */
+export function withWellFormedText(value: unknown, key = ''): unknown {
+  const json = asJson(value, key);
+  if (typeof json === 'string') return json.toWellFormed();
+  if (typeof json !== 'object' || json === null) return json;
+  if (Array.isArray(json)) {
+    const items: unknown[] = [];
+    items.length = json.length;
+    // A hole stays a hole.
+    for (let i = 0; i < json.length; i++) if (i in json) items[i] = withWellFormedText(json[i], String(i));
+    return items;
+  }
+  const record = json as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  // defineProperty: a member named __proto__ stays a member, as JSON.parse makes it.
+  for (const name of Object.keys(record)) Object.defineProperty(out, name.toWellFormed(), { value: withWellFormedText(record[name], name), enumerable: true, writable: true, configurable: true });
+  return out;
 }
 
 /**
@@ -39,12 +78,13 @@ function asJson(value: unknown, key: string): unknown {
  * sync's hot path: the path to the value being written is kept as a stack of keys,
  * spelled out only in a refusal, and strings are appended, not collected and joined.
  */
-function write(value: unknown, trail: (string | number)[]): string {
+function write(value: unknown, trail: (string | number)[], strict: boolean): string {
   if (value === null) return 'null';
   switch (typeof value) {
     case 'boolean':
       return value ? 'true' : 'false';
     case 'string':
+      if (strict && !value.isWellFormed()) throw refuseSurrogate(trail, value, 'the text');
       return JSON.stringify(value);
     case 'number':
       if (!Number.isFinite(value)) throw refuse(trail, `${value} is not a JSON number`);
@@ -56,7 +96,7 @@ function write(value: unknown, trail: (string | number)[]): string {
         for (let i = 0; i < value.length; i++) {
           trail.push(i);
           // A hole reads as undefined: refused like an undefined item, not written as an empty slot (or as JSON.stringify's null).
-          out += i === 0 ? write(asJson(value[i], String(i)), trail) : `,${write(asJson(value[i], String(i)), trail)}`;
+          out += i === 0 ? write(asJson(value[i], String(i)), trail, strict) : `,${write(asJson(value[i], String(i)), trail, strict)}`;
           trail.pop();
         }
         return `${out}]`;
@@ -67,8 +107,9 @@ function write(value: unknown, trail: (string | number)[]): string {
       for (const key of Object.keys(record).toSorted()) {
         const member = asJson(record[key], key);
         if (member === undefined) continue;
+        if (strict && !key.isWellFormed()) throw refuseSurrogate(trail, key, `the member name ${JSON.stringify(key)}`);
         trail.push(key);
-        out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${write(member, trail)}`;
+        out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${write(member, trail, strict)}`;
         trail.pop();
       }
       return `${out}}`;
@@ -78,7 +119,25 @@ function write(value: unknown, trail: (string | number)[]): string {
   }
 }
 
-function refuse(trail: readonly (string | number)[], why: string): ChangegateError {
+function refuse(trail: readonly (string | number)[], why: string, reason?: string): ChangegateError {
   const path = `$${trail.map((key) => (typeof key === 'number' ? `[${key}]` : `.${key}`)).join('')}`;
-  return new ChangegateError('CG_INPUT_INVALID', `cannot write canonical JSON at ${path}: ${why}`, { details: { path } });
+  return new ChangegateError('CG_INPUT_INVALID', `cannot write canonical JSON at ${path}: ${why}`, { details: reason === undefined ? { path } : { path, reason } });
+}
+
+function refuseSurrogate(trail: readonly (string | number)[], text: string, subject: string): ChangegateError {
+  let at = 0;
+  while (at < text.length) {
+    const unit = text.charCodeAt(at);
+    const next = text.charCodeAt(at + 1);
+    if (unit >= 0xdc00 && unit <= 0xdfff) break;
+    if (unit >= 0xd800 && unit <= 0xdbff) {
+      if (!(next >= 0xdc00 && next <= 0xdfff)) break;
+      at++;
+    }
+    at++;
+  }
+  const shown = `\\u${text.charCodeAt(at).toString(16).padStart(4, '0')}`;
+  const error = refuse(trail, `${subject} holds a lone UTF-16 surrogate (${shown} at character ${at}), which is not Unicode text; RFC 8785 refuses it`, LONE_SURROGATE);
+  error.details['unit'] = shown;
+  return error;
 }

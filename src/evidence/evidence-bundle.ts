@@ -3,7 +3,7 @@
 // it can be checked offline (verify-bundle.ts) without changegate or its store.
 
 import { createPublicKey, sign, type KeyObject } from 'node:crypto';
-import { canonicalJson } from './canonical-json.ts';
+import { canonicalJson, type CanonicalJsonOptions } from './canonical-json.ts';
 import type { EvidenceEntry } from './evidence-entry.ts';
 
 export const BUNDLE_FORMAT = 'changegate-evidence/2';
@@ -38,14 +38,16 @@ export interface EvidenceBundle {
  * bound by its hashes. A key or title outside it could be edited to pass one
  * change's bundle off as another's. Format /1 signed only the change id and head.
  */
-export function signedHead(bundle: Pick<EvidenceBundle, 'format' | 'change' | 'exportedAt' | 'head'>): string {
-  if (bundle.format === LEGACY_BUNDLE_FORMAT) return canonicalJson({ format: bundle.format, changeId: bundle.change.id, head: bundle.head });
-  return canonicalJson({ format: bundle.format, change: bundle.change, exportedAt: bundle.exportedAt, head: bundle.head });
+export function signedHead(bundle: Pick<EvidenceBundle, 'format' | 'change' | 'exportedAt' | 'head'>, options: CanonicalJsonOptions = {}): string {
+  if (bundle.format === LEGACY_BUNDLE_FORMAT) return canonicalJson({ format: bundle.format, changeId: bundle.change.id, head: bundle.head }, options);
+  return canonicalJson({ format: bundle.format, change: bundle.change, exportedAt: bundle.exportedAt, head: bundle.head }, options);
 }
 
 export function buildBundle(change: EvidenceBundle['change'], entries: EvidenceEntry[], exportedAt: string, signingKey: KeyObject | null = null): EvidenceBundle {
   const last = entries.at(-1);
-  const unsigned: EvidenceBundle = { format: BUNDLE_FORMAT, change: { id: change.id, key: change.key, instance: change.instance, title: change.title }, exportedAt, entries, head: last ? { seq: last.seq, hash: last.hash } : null, signature: null };
+  // The title is ticket text: a lone surrogate in it becomes U+FFFD, as in the entries (evidence-entry.ts).
+  const named = { id: change.id.toWellFormed(), key: change.key.toWellFormed(), instance: change.instance.toWellFormed(), title: change.title.toWellFormed() };
+  const unsigned: EvidenceBundle = { format: BUNDLE_FORMAT, change: named, exportedAt, entries, head: last ? { seq: last.seq, hash: last.hash } : null, signature: null };
   if (signingKey === null) return unsigned;
   const publicKey = createPublicKey(signingKey).export({ type: 'spki', format: 'der' }).toString('base64');
   const value = sign(null, Buffer.from(signedHead(unsigned)), signingKey).toString('base64');

@@ -54,9 +54,16 @@ export function inTotoStatement(bundle: EvidenceBundle, links: { commits: readon
   const subject =
     commits.length > 0
       ? commits.map((sha) => ({ name: repo === undefined ? sha : `${repo}@${sha}`, digest: { gitCommit: sha } }))
-      : [{ name: `${bundle.change.key}.evidence.json`, digest: { sha256: sha256Hex(canonicalJson(bundle)) } }];
+      : [{ name: `${bundle.change.key}.evidence.json`, digest: { sha256: bundleDigest(bundle) } }];
   return { _type: STATEMENT_TYPE, subject, predicateType: PREDICATE_TYPE, predicate: bundle };
 }
+
+/**
+ * SHA-256 of the bundle's canonical JSON. With a lone surrogate escaped rather than refused:
+ * the same bytes as RFC 8785's for any bundle written now; a ledger holding entries an earlier
+ * build wrote with one (verify warns on those) still gets a digest, over the form they were hashed in.
+ */
+const bundleDigest = (bundle: unknown): string => sha256Hex(canonicalJson(bundle, { loneSurrogates: 'escape' }));
 
 /** DSSE's pre-authentication encoding of a payload. */
 export function pae(payloadType: string, body: Buffer): Buffer {
@@ -132,7 +139,7 @@ export function verifyStatement(input: unknown, options: { publicKey?: KeyObject
   if (subjects.length === 0) problem('subject', 'missing or empty');
   for (const [i, subject] of subjects.entries()) {
     const sha256 = subject?.digest?.['sha256'];
-    if (sha256 !== undefined && s.predicate !== undefined && sha256 !== sha256Hex(canonicalJson(s.predicate))) problem(`subject[${i}].digest.sha256`, 'is not the SHA-256 of the bundle: the bundle was altered');
+    if (sha256 !== undefined && s.predicate !== undefined && sha256 !== bundleDigest(s.predicate)) problem(`subject[${i}].digest.sha256`, 'is not the SHA-256 of the bundle: the bundle was altered');
   }
   const report = verifyBundle(s.predicate ?? null, options);
   const problems = [...outer, ...report.problems];

@@ -5,7 +5,8 @@
 // entry and the field, so an auditor knows where the record was altered.
 
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
-import { canonicalJson } from './canonical-json.ts';
+import { isChangegateError } from '../errors.ts';
+import { canonicalJson, LONE_SURROGATE, type CanonicalJsonOptions } from './canonical-json.ts';
 import { BUNDLE_FORMAT, LEGACY_BUNDLE_FORMAT, signedHead, type EvidenceBundle } from './evidence-bundle.ts';
 import { entryHash, GENESIS_HASH, sha256Hex, type EvidenceEntry } from './evidence-entry.ts';
 
@@ -30,10 +31,34 @@ export interface VerifyReport {
 
 const TEXT_FIELDS = ['changeId', 'kind', 'at', 'source', 'summary', 'payloadHash', 'prevHash', 'hash'] as const;
 
+/** Where an earlier build hashed text holding a lone UTF-16 surrogate, which RFC 8785 refuses: its path and the surrogate. */
+interface LoneSurrogate {
+  path: string;
+  unit: string;
+}
+
+/**
+ * `compute` over RFC 8785's canonical JSON, or, where that refuses a lone surrogate, over the
+ * form builds before the ledger's writer replaced them hashed (the surrogate escaped, as
+ * JSON.stringify writes it), and where it was. Any other refusal is thrown.
+ */
+function hashedAsWritten<T>(compute: (options: CanonicalJsonOptions) => T): { value: T; lone: LoneSurrogate | null } {
+  try {
+    return { value: compute({}), lone: null };
+  } catch (err) {
+    if (!isChangegateError(err, 'CG_INPUT_INVALID') || err.details['reason'] !== LONE_SURROGATE) throw err;
+    return { value: compute({ loneSurrogates: 'escape' }), lone: { path: String(err.details['path']), unit: String(err.details['unit']) } };
+  }
+}
+
+const loneSurrogateWarning = (lone: LoneSurrogate) =>
+  `holds a lone UTF-16 surrogate at ${lone.path}: the hash was recomputed over its escaped form (${lone.unit}), as earlier builds wrote it; RFC 8785 tools refuse it, so only changegate can recompute this hash`;
+
 export function verifyBundle(input: unknown, options: { publicKey?: KeyObject } = {}): VerifyReport {
   const problems: VerifyProblem[] = [];
   const warnings: VerifyProblem[] = [];
   const problem = (entry: number | null, field: string, reason: string) => problems.push({ entry, field, reason });
+  const warn = (entry: number | null, field: string, reason: string) => warnings.push({ entry, field, reason });
   const report = (bundle: Partial<EvidenceBundle>, signed: boolean): VerifyReport => ({
     ok: problems.length === 0,
     changeKey: typeof bundle.change?.key === 'string' ? bundle.change.key : null,
@@ -70,16 +95,18 @@ export function verifyBundle(input: unknown, options: { publicKey?: KeyObject } 
     if (entry.seq !== n) problem(n, 'seq', `entry ${n} says ${JSON.stringify(entry.seq)}: an entry was removed, inserted or moved before it`);
     if (entry.changeId !== bundle.change?.id) problem(n, 'changeId', `belongs to ${JSON.stringify(entry.changeId)}, not to this change`);
     if (entry.prevHash !== previous) problem(n, 'prevHash', 'does not match the hash of the entry before it: the chain is broken here');
-    let payloadHash: string | null = null;
+    let payloadHash: { value: string; lone: LoneSurrogate | null } | null = null;
     try {
-      payloadHash = sha256Hex(canonicalJson(entry.payload ?? null));
-    } catch {
-      problem(n, 'payload', 'cannot be written as canonical JSON');
+      payloadHash = hashedAsWritten((o) => sha256Hex(canonicalJson(entry.payload ?? null, o)));
+    } catch (err) {
+      problem(n, 'payload', `cannot be written as canonical JSON${isChangegateError(err) ? ` (${err.message})` : ''}`);
     }
-    if (payloadHash !== null && entry.payloadHash !== payloadHash) problem(n, 'payload', 'differs from the payload hash: the payload or its hash was altered');
+    if (payloadHash !== null && entry.payloadHash !== payloadHash.value) problem(n, 'payload', 'differs from the payload hash: the payload or its hash was altered');
+    else if (payloadHash?.lone) warn(n, 'payload', loneSurrogateWarning(payloadHash.lone));
     if (TEXT_FIELDS.every((f) => typeof entry[f] === 'string') && typeof entry.seq === 'number') {
-      const recomputed = entryHash(entry as EvidenceEntry);
-      if (recomputed !== entry.hash) problem(n, 'hash', 'does not match the entry\'s fields: a field of this entry was altered');
+      const recomputed = hashedAsWritten((o) => entryHash(entry as EvidenceEntry, o));
+      if (recomputed.value !== entry.hash) problem(n, 'hash', 'does not match the entry\'s fields: a field of this entry was altered');
+      else if (recomputed.lone) warn(n, recomputed.lone.path.replace(/^\$\./, ''), loneSurrogateWarning(recomputed.lone));
     }
     previous = typeof entry.hash === 'string' ? entry.hash : '';
   });
@@ -99,8 +126,10 @@ export function verifyBundle(input: unknown, options: { publicKey?: KeyObject } 
     const embedded = createPublicKey({ key: Buffer.from(String(signature.publicKey), 'base64'), format: 'der', type: 'spki' });
     const key = options.publicKey ?? embedded;
     if (options.publicKey !== undefined && !options.publicKey.equals(embedded)) problem(null, 'signature.publicKey', 'is not the public key given: someone else signed this bundle');
-    const good = verify(null, Buffer.from(signedHead(bundle as EvidenceBundle)), key, Buffer.from(String(signature.value), 'base64'));
+    const covered = hashedAsWritten((o) => signedHead(bundle as EvidenceBundle, o));
+    const good = verify(null, Buffer.from(covered.value), key, Buffer.from(String(signature.value), 'base64'));
     if (!good) problem(null, 'signature', 'does not verify over the change, the export time and the head: one of them or the signature was altered');
+    else if (covered.lone) warn(null, 'signature', loneSurrogateWarning(covered.lone));
     if (bundle.format === LEGACY_BUNDLE_FORMAT) {
       // What verify prints as the change ("intact CHG…") could have been edited without breaking a /1 signature.
       const change = bundle.change as Partial<EvidenceBundle['change']> | undefined;

@@ -93,6 +93,9 @@ describe('canonicalJson', () => {
     expect(refusal({ a: [{ b: () => 1 }] })).toMatch(/at \$\.a\[0\]\.b: a function has no JSON form/);
     expect(refusal([1, undefined])).toMatch(/at \$\[1\]: a undefined has no JSON form/);
     expect(refusal({ n: 10n })).toMatch(/at \$\.n: a bigint has no JSON form/);
+    // Not Unicode text, so RFC 8785 (I-JSON) refuses it, and so do other JCS tools: the writer must not hand one over (see evidence-entry.ts).
+    expect(refusal({ change: { title: 'Upgrade the payments gateway \u{1F680}'.slice(0, -1) } })).toMatch(/at \$\.change\.title: the text holds a lone UTF-16 surrogate \(\\ud83d at character 29\), which is not Unicode text; RFC 8785 refuses it/);
+    expect(refusal({ fields: { ['x\udc00']: 1 } })).toMatch(/at \$\.fields: the member name "x\\udc00" holds a lone UTF-16 surrogate \(\\udc00 at character 1\)/);
     // A sparse array's hole is refused like an undefined item (it used to be written as `[1,,3]`, which is not JSON).
     // oxlint-disable-next-line no-sparse-arrays
     expect(refusal({ runs: [1, , 3] })).toMatch(/at \$\.runs\[1\]: a undefined has no JSON form/);

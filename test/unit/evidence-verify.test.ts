@@ -2,12 +2,13 @@
 // reordered or inserted entry, a truncated chain, a replaced signature or key
 // is caught, and the report names the entry and field where it happened.
 
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/evidence/canonical-json.ts';
 import { buildBundle, type EvidenceBundle } from '../../src/evidence/evidence-bundle.ts';
 import { chainEntry, EVIDENCE_KINDS, type EvidenceDraft, type EvidenceEntry } from '../../src/evidence/evidence-entry.ts';
+import { inTotoStatement, verifyStatement } from '../../src/evidence/in-toto-statement.ts';
 import { verifyBundle } from '../../src/evidence/verify-bundle.ts';
 
 const CHANGE = { id: 'servicenow:sn-prod:c0ffee', key: 'CHG0030001', instance: 'sn-prod', title: 'Upgrade the payments gateway' };
@@ -26,6 +27,8 @@ const DRAFTS: EvidenceDraft[] = [
 ];
 
 const copy = <T>(value: T): T => structuredClone(value);
+/** What builds before the ledger's writer replaced lone surrogates hashed (for flat values in sorted order): JSON.stringify's form, a surrogate escaped. */
+const escapedHash = (v: unknown) => createHash('sha256').update(JSON.stringify(v)).digest('hex');
 const keys = generateKeyPairSync('ed25519');
 
 describe('changegate evidence verify', () => {
@@ -69,6 +72,43 @@ describe('changegate evidence verify', () => {
     const bundle = JSON.parse(JSON.stringify(buildBundle(CHANGE, entries, '2026-03-12T00:00:00Z'))) as EvidenceBundle;
     expect(bundle.entries[0]?.payload).toEqual({ plannedStart: '2026-03-12T08:00:00.000Z' });
     expect(verifyBundle(bundle)).toMatchObject({ ok: true, problems: [] });
+  });
+
+  it('records ticket text holding a lone UTF-16 surrogate (an emoji cut in half) with U+FFFD in its place, so any RFC 8785 tool recomputes the hashes', () => {
+    const cut = 'Upgrade the payments gateway \u{1F680}'.slice(0, -1); // a field cut at its length in UTF-16 units
+    const entries = ledger([{ ...(DRAFTS[0] as EvidenceDraft), summary: `title set to ${cut}`, payload: { title: { from: null, to: cut }, [`x${cut.at(-1)}`]: [cut] } }]);
+    const text = JSON.stringify(buildBundle({ ...CHANGE, title: cut }, entries, '2026-03-12T00:00:00Z', keys.privateKey));
+    const bundle = JSON.parse(text) as EvidenceBundle;
+    const entry = bundle.entries[0] as EvidenceEntry;
+    expect(entry.summary).toBe('title set to Upgrade the payments gateway \uFFFD');
+    expect(entry.payload).toEqual({ title: { from: null, to: 'Upgrade the payments gateway \uFFFD' }, 'x\uFFFD': ['Upgrade the payments gateway \uFFFD'] });
+    expect(bundle.change.title).toBe('Upgrade the payments gateway \uFFFD');
+    expect(text).not.toMatch(/\\ud[89a-f]/i); // no escaped half left for a strict JCS tool to refuse
+    expect(entry.payloadHash).toBe(createHash('sha256').update(canonicalJson(entry.payload)).digest('hex'));
+    expect(verifyBundle(bundle, { publicKey: keys.publicKey })).toMatchObject({ ok: true, problems: [], warnings: [] });
+  });
+
+  it('still verifies a bundle an earlier build wrote with a lone surrogate escaped (\\udXXX) in its hashes, and warns that only changegate can recompute them', () => {
+    const cut = 'Upgrade \u{1F680}'.slice(0, -1);
+    const fields = { changeId: CHANGE.id, seq: 1, kind: 'revision' as const, at: '2026-03-10T09:00:00Z', actor: null, source: 'servicenow:sn-prod', summary: `title set to ${cut}`, payloadHash: escapedHash({ to: cut }), prevHash: '0'.repeat(64) };
+    const entry = { ...fields, hash: escapedHash(Object.fromEntries(Object.entries(fields).toSorted(([a], [b]) => (a < b ? -1 : 1)))), payload: { to: cut } };
+    const bundle = JSON.parse(JSON.stringify({ format: 'changegate-evidence/2', change: CHANGE, exportedAt: 'x', entries: [entry], head: { seq: 1, hash: entry.hash }, signature: null })) as EvidenceBundle;
+    const report = verifyBundle(bundle);
+    expect(report).toMatchObject({ ok: true, problems: [] });
+    expect(report.warnings).toEqual([
+      { entry: 1, field: 'payload', reason: expect.stringMatching(/^holds a lone UTF-16 surrogate at \$\.to: the hash was recomputed over its escaped form \(\\ud83d\), as earlier builds wrote it; RFC 8785 tools refuse it/) },
+      { entry: 1, field: 'summary', reason: expect.stringMatching(/at \$\.summary/) },
+    ]);
+    // Signed over a title holding one, and carried in an in-toto statement: the same.
+    const titled = { ...bundle, change: { ...CHANGE, title: cut } };
+    const covered = canonicalJson({ format: titled.format, change: titled.change, exportedAt: titled.exportedAt, head: titled.head }, { loneSurrogates: 'escape' });
+    const signed = { ...titled, signature: { algorithm: 'Ed25519' as const, publicKey: keys.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'), value: sign(null, Buffer.from(covered), keys.privateKey).toString('base64') } };
+    expect(verifyBundle(copy(signed), { publicKey: keys.publicKey }).warnings).toContainEqual({ entry: null, field: 'signature', reason: expect.stringMatching(/at \$\.change\.title:/) });
+    expect(verifyStatement(JSON.parse(JSON.stringify(inTotoStatement(signed, { commits: [], repos: [] }))), { publicKey: keys.publicKey })).toMatchObject({ ok: true, problems: [] });
+    // Not a way around the check: altered text is still caught.
+    const altered = structuredClone(bundle);
+    (altered.entries[0] as EvidenceEntry).payload = { to: `${cut}!` };
+    expect(verifyBundle(altered).problems[0]).toMatchObject({ entry: 1, field: 'payload' });
   });
 
   it('reports an entry that is not an object (a hand-edited file) as altered instead of failing to check', () => {
