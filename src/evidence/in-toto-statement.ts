@@ -8,6 +8,7 @@
 // inside it as verify-bundle.ts does.
 
 import { createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { isChangegateError } from '../errors.ts';
 import { canonicalJson } from './canonical-json.ts';
 import type { EvidenceBundle } from './evidence-bundle.ts';
 import { sha256Hex } from './evidence-entry.ts';
@@ -139,7 +140,15 @@ export function verifyStatement(input: unknown, options: { publicKey?: KeyObject
   if (subjects.length === 0) problem('subject', 'missing or empty');
   for (const [i, subject] of subjects.entries()) {
     const sha256 = subject?.digest?.['sha256'];
-    if (sha256 !== undefined && s.predicate !== undefined && sha256 !== bundleDigest(s.predicate)) problem(`subject[${i}].digest.sha256`, 'is not the SHA-256 of the bundle: the bundle was altered');
+    if (sha256 === undefined || s.predicate === undefined) continue;
+    let digest: string;
+    try {
+      digest = bundleDigest(s.predicate);
+    } catch (err) {
+      problem(`subject[${i}].digest.sha256`, `cannot be recomputed over the bundle: ${isChangegateError(err) ? err.message : 'it is malformed'}`);
+      continue;
+    }
+    if (sha256 !== digest) problem(`subject[${i}].digest.sha256`, 'is not the SHA-256 of the bundle: the bundle was altered');
   }
   const report = verifyBundle(s.predicate ?? null, options);
   const problems = [...outer, ...report.problems];

@@ -51,6 +51,9 @@ function hashedAsWritten<T>(compute: (options: CanonicalJsonOptions) => T): { va
   }
 }
 
+/** Why a value could not be hashed: canonicalJson's refusal names the path; anything else is a missing or malformed part. */
+const why = (err: unknown): string => (isChangegateError(err) ? err.message : 'a part it covers is missing or malformed');
+
 const loneSurrogateWarning = (lone: LoneSurrogate) =>
   `holds a lone UTF-16 surrogate at ${lone.path}: the hash was recomputed over its escaped form (${lone.unit}), as earlier builds wrote it; RFC 8785 tools refuse it, so only changegate can recompute this hash`;
 
@@ -99,14 +102,18 @@ export function verifyBundle(input: unknown, options: { publicKey?: KeyObject } 
     try {
       payloadHash = hashedAsWritten((o) => sha256Hex(canonicalJson(entry.payload ?? null, o)));
     } catch (err) {
-      problem(n, 'payload', `cannot be written as canonical JSON${isChangegateError(err) ? ` (${err.message})` : ''}`);
+      problem(n, 'payload', `cannot be hashed: ${why(err)}`);
     }
     if (payloadHash !== null && entry.payloadHash !== payloadHash.value) problem(n, 'payload', 'differs from the payload hash: the payload or its hash was altered');
     else if (payloadHash?.lone) warn(n, 'payload', loneSurrogateWarning(payloadHash.lone));
     if (TEXT_FIELDS.every((f) => typeof entry[f] === 'string') && typeof entry.seq === 'number') {
-      const recomputed = hashedAsWritten((o) => entryHash(entry as EvidenceEntry, o));
-      if (recomputed.value !== entry.hash) problem(n, 'hash', 'does not match the entry\'s fields: a field of this entry was altered');
-      else if (recomputed.lone) warn(n, recomputed.lone.path.replace(/^\$\./, ''), loneSurrogateWarning(recomputed.lone));
+      try {
+        const recomputed = hashedAsWritten((o) => entryHash(entry as EvidenceEntry, o));
+        if (recomputed.value !== entry.hash) problem(n, 'hash', 'does not match the entry\'s fields: a field of this entry was altered');
+        else if (recomputed.lone) warn(n, recomputed.lone.path.replace(/^\$\./, ''), loneSurrogateWarning(recomputed.lone));
+      } catch (err) {
+        problem(n, 'hash', `cannot be recomputed: ${why(err)}`);
+      }
     }
     previous = typeof entry.hash === 'string' ? entry.hash : '';
   });
@@ -122,11 +129,18 @@ export function verifyBundle(input: unknown, options: { publicKey?: KeyObject } 
     if (options.publicKey !== undefined) problem(null, 'signature', 'the bundle is not signed, but a public key was given to check it against');
     return report(bundle, false);
   }
+  let covered: { value: string; lone: LoneSurrogate | null };
+  try {
+    covered = hashedAsWritten((o) => signedHead(bundle as EvidenceBundle, o));
+  } catch (err) {
+    // What it covers cannot be written (a hand-edited number JSON reads as Infinity, a missing change): not a key problem.
+    problem(null, 'signature', `cannot be checked: ${why(err)}`);
+    return report(bundle, true);
+  }
   try {
     const embedded = createPublicKey({ key: Buffer.from(String(signature.publicKey), 'base64'), format: 'der', type: 'spki' });
     const key = options.publicKey ?? embedded;
     if (options.publicKey !== undefined && !options.publicKey.equals(embedded)) problem(null, 'signature.publicKey', 'is not the public key given: someone else signed this bundle');
-    const covered = hashedAsWritten((o) => signedHead(bundle as EvidenceBundle, o));
     const good = verify(null, Buffer.from(covered.value), key, Buffer.from(String(signature.value), 'base64'));
     if (!good) problem(null, 'signature', 'does not verify over the change, the export time and the head: one of them or the signature was altered');
     else if (covered.lone) warn(null, 'signature', loneSurrogateWarning(covered.lone));

@@ -36,7 +36,8 @@ function legacyBundle(change: typeof CHANGE = CHANGE) {
 
 function verifyFile(name: string, content: unknown, json = false): { code: number; stdout: string } {
   const file = join(dir, name);
-  writeFileSync(file, JSON.stringify(content, null, 2));
+  // Text is written as it is: a hand edit JSON.stringify could not produce.
+  writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content, null, 2));
   let stdout = '';
   const code = runEvidenceVerify(file, { publicKey: publicKeyFile, json }, { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: () => true } });
   return { code, stdout };
@@ -63,5 +64,29 @@ describe('changegate evidence verify, on what a signature covers', () => {
     const wrapped = dsseEnvelope(inTotoStatement(legacyBundle() as never, { commits: [], repos: [] }), keys.privateKey);
     const enveloped = verifyFile('legacy.intoto.json', wrapped, true);
     expect(JSON.parse(enveloped.stdout)).toMatchObject({ ok: true, signed: true, warnings: [] });
+  });
+});
+
+describe('changegate evidence verify, on a hand-edited file', () => {
+  it('reports a number JSON reads as Infinity (1e999) as an alteration naming the entry, in text and --json, instead of failing with no report', () => {
+    const text = JSON.stringify(buildBundle(CHANGE, entries, '2026-03-12T00:00:00Z', keys.privateKey), null, 2);
+    const seq = text.replace('"seq": 2,', '"seq": 1e999,');
+    const human = verifyFile('infinite-seq.json', seq);
+    expect(human.code).toBe(1);
+    expect(human.stdout).toMatch(/^ALTERED .*: entry 2 seq /);
+    expect(human.stdout).toMatch(/also entry 2 hash cannot be recomputed: .*\$\.seq: Infinity is not a JSON number/);
+    const json = verifyFile('infinite-seq.json', seq, true);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, problems: expect.arrayContaining([expect.objectContaining({ entry: 2, field: 'hash' })]) });
+    // In the head the signature covers: the signature cannot be checked, which is not the same as an unreadable key.
+    const head = verifyFile('infinite-head.json', text.replace(/("head": \{\s*"seq": )2/, '$11e999'));
+    expect(head.code).toBe(1);
+    expect(head.stdout).toMatch(/also signature cannot be checked: .*\$\.head\.seq: Infinity is not a JSON number/);
+    expect(head.stdout).not.toContain('not an Ed25519 public key');
+    // In a bare in-toto statement, whose subject digest is taken over the bundle.
+    const statement = JSON.stringify(inTotoStatement(buildBundle(CHANGE, entries, 'x'), { commits: [], repos: [] })).replace('"seq":2,', '"seq":1e999,');
+    const wrapped = verifyFile('infinite.intoto.json', statement);
+    expect(wrapped.code).toBe(1);
+    expect(wrapped.stdout).toMatch(/^ALTERED .*subject\[0\]\.digest\.sha256 /);
   });
 });
