@@ -31,6 +31,26 @@ export interface VerifyReport {
 
 const TEXT_FIELDS = ['changeId', 'kind', 'at', 'source', 'summary', 'payloadHash', 'prevHash', 'hash'] as const;
 
+/**
+ * The members each part of a bundle has (formats /1 and /2 alike). Anything else is covered
+ * by no hash and no signature, yet an auditor reading the file would take it as part of the
+ * record (an entry's `approvedBy`), so it is reported as added.
+ */
+const MEMBERS = {
+  bundle: ['format', 'change', 'exportedAt', 'entries', 'head', 'signature'],
+  change: ['id', 'key', 'instance', 'title'],
+  head: ['seq', 'hash'],
+  signature: ['algorithm', 'publicKey', 'value'],
+  entry: [...TEXT_FIELDS, 'seq', 'actor', 'payload'],
+} as const satisfies Record<string, readonly string[]>;
+const ADDED = 'is not part of the bundle format: no hash or signature covers it, so it was added after export';
+
+/** The members of `value` (when it is an object) that `known` does not list. */
+function added(value: unknown, known: readonly string[]): string[] {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return [];
+  return Object.keys(value).filter((name) => !known.includes(name));
+}
+
 /** Where an earlier build hashed text holding a lone UTF-16 surrogate, which RFC 8785 refuses: its path and the surrogate. */
 interface LoneSurrogate {
   path: string;
@@ -78,6 +98,8 @@ export function verifyBundle(input: unknown, options: { publicKey?: KeyObject } 
   const bundle = input as Partial<EvidenceBundle>;
   if (bundle.format !== BUNDLE_FORMAT && bundle.format !== LEGACY_BUNDLE_FORMAT) problem(null, 'format', `expected "${BUNDLE_FORMAT}" (or "${LEGACY_BUNDLE_FORMAT}"), found ${JSON.stringify(bundle.format)}`);
   if (typeof bundle.change?.id !== 'string') problem(null, 'change.id', 'missing');
+  for (const name of added(bundle, MEMBERS.bundle)) problem(null, name, ADDED);
+  for (const name of added(bundle.change, MEMBERS.change)) problem(null, `change.${name}`, ADDED);
   if (!Array.isArray(bundle.entries)) {
     problem(null, 'entries', 'missing or not a list');
     return report(bundle, false);
@@ -93,6 +115,7 @@ export function verifyBundle(input: unknown, options: { publicKey?: KeyObject } 
       return;
     }
     const entry = raw as Partial<EvidenceEntry>;
+    for (const name of added(entry, MEMBERS.entry)) problem(n, name, ADDED);
     for (const field of TEXT_FIELDS) if (typeof entry[field] !== 'string') problem(n, field, 'missing or not text');
     if (entry.actor !== null && typeof entry.actor !== 'string') problem(n, 'actor', 'neither text nor null');
     if (entry.seq !== n) problem(n, 'seq', `entry ${n} says ${JSON.stringify(entry.seq)}: an entry was removed, inserted or moved before it`);
@@ -123,12 +146,14 @@ export function verifyBundle(input: unknown, options: { publicKey?: KeyObject } 
   if (last === undefined ? head !== null : head?.hash !== last?.hash || head?.seq !== last?.seq) {
     problem(null, 'head', 'does not name the last entry: entries were removed from the end or added after it');
   }
+  for (const name of added(head, MEMBERS.head)) problem(null, `head.${name}`, ADDED);
 
   const signature = bundle.signature ?? null;
   if (signature === null) {
     if (options.publicKey !== undefined) problem(null, 'signature', 'the bundle is not signed, but a public key was given to check it against');
     return report(bundle, false);
   }
+  for (const name of added(signature, MEMBERS.signature)) problem(null, `signature.${name}`, ADDED);
   let covered: { value: string; lone: LoneSurrogate | null };
   try {
     covered = hashedAsWritten((o) => signedHead(bundle as EvidenceBundle, o));

@@ -27,6 +27,8 @@ const DRAFTS: EvidenceDraft[] = [
 ];
 
 const copy = <T>(value: T): T => structuredClone(value);
+/** A part of a bundle, to add a member to as a hand edit would. */
+const members = (v: unknown) => v as Record<string, unknown>;
 /** What builds before the ledger's writer replaced lone surrogates hashed (for flat values in sorted order): JSON.stringify's form, a surrogate escaped. */
 const escapedHash = (v: unknown) => createHash('sha256').update(JSON.stringify(v)).digest('hex');
 const keys = generateKeyPairSync('ed25519');
@@ -109,6 +111,27 @@ describe('changegate evidence verify', () => {
     const altered = structuredClone(bundle);
     (altered.entries[0] as EvidenceEntry).payload = { to: `${cut}!` };
     expect(verifyBundle(altered).problems[0]).toMatchObject({ entry: 1, field: 'payload' });
+  });
+
+  it('catches content added where no hash or signature covers it: a member of an entry, of the bundle, its change, head or signature', () => {
+    const signed = buildBundle(CHANGE, ledger(DRAFTS), '2026-03-12T00:00:00Z', keys.privateKey);
+    const edits: [(b: EvidenceBundle) => void, { entry: number | null; field: string }][] = [
+      [(b) => (members(b.entries[1])['approvedBy'] = 'Change Advisory Board'), { entry: 2, field: 'approvedBy' }],
+      [(b) => (members(b)['auditNote'] = 'sampled and found complete'), { entry: null, field: 'auditNote' }],
+      [(b) => (members(b.signature)['signedBy'] = 'the change manager'), { entry: null, field: 'signature.signedBy' }],
+      [(b) => (members(b.head)['note'] = 'final'), { entry: null, field: 'head.note' }],
+    ];
+    for (const [edit, where] of edits) {
+      const bundle = copy(signed);
+      edit(bundle);
+      const report = verifyBundle(bundle, { publicKey: keys.publicKey });
+      expect(report.ok).toBe(false);
+      expect(report.problems).toContainEqual({ ...where, reason: expect.stringMatching(/^is not part of the bundle format: no hash or signature covers it, so it was added after export$/) });
+    }
+    // The change of an unsigned bundle, too: nothing else would say it was added.
+    const unsigned = copy(buildBundle(CHANGE, ledger(DRAFTS), 'x'));
+    members(unsigned.change)['approved'] = true;
+    expect(verifyBundle(unsigned).problems).toEqual([expect.objectContaining({ entry: null, field: 'change.approved' })]);
   });
 
   it('reports an entry that is not an object (a hand-edited file) as altered instead of failing to check', () => {
