@@ -154,6 +154,7 @@ export function verifyBundle(input: unknown, options: { publicKey?: KeyObject } 
     return report(bundle, false);
   }
   for (const name of added(signature, MEMBERS.signature)) problem(null, `signature.${name}`, ADDED);
+  if (signature.algorithm !== 'Ed25519') problem(null, 'signature.algorithm', `expected "Ed25519", found ${JSON.stringify(signature.algorithm)}`);
   let covered: { value: string; lone: LoneSurrogate | null };
   try {
     covered = hashedAsWritten((o) => signedHead(bundle as EvidenceBundle, o));
@@ -165,7 +166,11 @@ export function verifyBundle(input: unknown, options: { publicKey?: KeyObject } 
   try {
     const embedded = createPublicKey({ key: Buffer.from(String(signature.publicKey), 'base64'), format: 'der', type: 'spki' });
     const key = options.publicKey ?? embedded;
+    // Node checks an ECDSA or RSA signature too when no digest is named: the format says Ed25519, so nothing else counts.
+    const ed25519 = embedded.asymmetricKeyType === 'ed25519';
+    if (!ed25519) problem(null, 'signature.publicKey', `is an ${embedded.asymmetricKeyType?.toUpperCase() ?? 'unknown'} key, not an Ed25519 key: the bundle was not signed as the format says`);
     if (options.publicKey !== undefined && !options.publicKey.equals(embedded)) problem(null, 'signature.publicKey', 'is not the public key given: someone else signed this bundle');
+    if (!ed25519) return report(bundle, true);
     const good = verify(null, Buffer.from(covered.value), key, Buffer.from(String(signature.value), 'base64'));
     if (!good) problem(null, 'signature', 'does not verify over the change, the export time and the head: one of them or the signature was altered');
     else if (covered.lone) warn(null, 'signature', loneSurrogateWarning(covered.lone));

@@ -6,7 +6,7 @@ import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/evidence/canonical-json.ts';
-import { buildBundle, type EvidenceBundle } from '../../src/evidence/evidence-bundle.ts';
+import { buildBundle, signedHead as coveredText, type EvidenceBundle } from '../../src/evidence/evidence-bundle.ts';
 import { chainEntry, EVIDENCE_KINDS, type EvidenceDraft, type EvidenceEntry } from '../../src/evidence/evidence-entry.ts';
 import { inTotoStatement, verifyStatement } from '../../src/evidence/in-toto-statement.ts';
 import { verifyBundle } from '../../src/evidence/verify-bundle.ts';
@@ -155,6 +155,19 @@ describe('changegate evidence verify', () => {
     expect(verifyBundle(resigned, { publicKey: keys.publicKey }).problems[0]).toMatchObject({ field: 'signature.publicKey' });
     const stripped = { ...copy(signed), signature: null };
     expect(verifyBundle(stripped, { publicKey: keys.publicKey }).problems).toEqual([expect.objectContaining({ field: 'signature' })]);
+  });
+
+  it('takes a signature as Ed25519 only: another algorithm named, or a key of another type, is reported', () => {
+    const bundle = buildBundle(CHANGE, ledger(DRAFTS), 'x');
+    const renamed = copy(buildBundle(CHANGE, ledger(DRAFTS), 'x', keys.privateKey));
+    members(renamed.signature)['algorithm'] = 'RSA-SHA256';
+    expect(verifyBundle(renamed).problems).toEqual([{ entry: null, field: 'signature.algorithm', reason: 'expected "Ed25519", found "RSA-SHA256"' }]);
+    // Signed with ECDSA and RSA keys under the name Ed25519: Node checks either when no digest is named.
+    for (const other of [generateKeyPairSync('ec', { namedCurve: 'P-256' }), generateKeyPairSync('rsa', { modulusLength: 2048 })]) {
+      const value = sign(null, Buffer.from(coveredText(bundle)), other.privateKey).toString('base64');
+      const forged = { ...copy(bundle), signature: { algorithm: 'Ed25519' as const, publicKey: other.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'), value } };
+      expect(verifyBundle(forged).problems).toEqual([{ entry: null, field: 'signature.publicKey', reason: `is an ${other.publicKey.asymmetricKeyType?.toUpperCase()} key, not an Ed25519 key: the bundle was not signed as the format says` }]);
+    }
   });
 
   it('catches a signed bundle relabelled as another change, or with another export time', () => {
