@@ -25,7 +25,11 @@ export interface VerifyReport {
   signed: boolean;
   /** Every problem found, the first (in chain order) first. */
   problems: VerifyProblem[];
-  /** What an intact bundle does not prove, for the auditor to check by other means (a format /1 bundle's unsigned change key and title). */
+  /**
+   * What an intact bundle does not prove, for the auditor to check by other means: a format /1
+   * bundle's unsigned change key and title, a signature checked against the key the bundle itself
+   * names, a hash only changegate can recompute (text an earlier build wrote with a lone surrogate).
+   */
   warnings: VerifyProblem[];
 }
 
@@ -174,6 +178,11 @@ export function verifyBundle(input: unknown, options: { publicKey?: KeyObject } 
     const good = verify(null, Buffer.from(covered.value), key, Buffer.from(String(signature.value), 'base64'));
     if (!good) problem(null, 'signature', 'does not verify over the change, the export time and the head: one of them or the signature was altered');
     else if (covered.lone) warn(null, 'signature', loneSurrogateWarning(covered.lone));
+    if (good && options.publicKey === undefined) {
+      // Valid only says the key in the file signed it: re-signing an edited bundle with a new key passes the same check.
+      const fingerprint = sha256Hex(embedded.export({ type: 'spki', format: 'der' }));
+      warn(null, 'signature', `made with the key the bundle itself names (SHA-256 fingerprint ${fingerprint}); nothing shows that key is the deployment's, and anyone who edits a bundle can sign it again with a key of their own: compare the fingerprint with the published one, or give --public-key`);
+    }
     if (bundle.format === LEGACY_BUNDLE_FORMAT) {
       // What verify prints as the change ("intact CHG…") could have been edited without breaking a /1 signature.
       const change = bundle.change as Partial<EvidenceBundle['change']> | undefined;

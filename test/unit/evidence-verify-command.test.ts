@@ -11,7 +11,7 @@ import { runEvidenceVerify } from '../../src/cli/evidence-command.ts';
 import { canonicalJson } from '../../src/evidence/canonical-json.ts';
 import { buildBundle } from '../../src/evidence/evidence-bundle.ts';
 import { chainEntry, type EvidenceDraft, type EvidenceEntry } from '../../src/evidence/evidence-entry.ts';
-import { dsseEnvelope, inTotoStatement } from '../../src/evidence/in-toto-statement.ts';
+import { dsseEnvelope, inTotoStatement, keyId } from '../../src/evidence/in-toto-statement.ts';
 
 const CHANGE = { id: 'servicenow:sn-prod:c0ffee', key: 'CHG0030001', instance: 'sn-prod', title: 'Upgrade the payments gateway' };
 const DRAFTS: EvidenceDraft[] = [
@@ -34,12 +34,12 @@ function legacyBundle(change: typeof CHANGE = CHANGE) {
   return { format: 'changegate-evidence/1', change, exportedAt: '2026-03-12T00:00:00Z', entries, head, signature: { algorithm: 'Ed25519', publicKey, value } };
 }
 
-function verifyFile(name: string, content: unknown, json = false): { code: number; stdout: string } {
+function verifyFile(name: string, content: unknown, json = false, publicKey: string | null = publicKeyFile): { code: number; stdout: string } {
   const file = join(dir, name);
   // Text is written as it is: a hand edit JSON.stringify could not produce.
   writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content, null, 2));
   let stdout = '';
-  const code = runEvidenceVerify(file, { publicKey: publicKeyFile, json }, { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: () => true } });
+  const code = runEvidenceVerify(file, { ...(publicKey === null ? {} : { publicKey }), json }, { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: () => true } });
   return { code, stdout };
 }
 
@@ -64,6 +64,22 @@ describe('changegate evidence verify, on what a signature covers', () => {
     const wrapped = dsseEnvelope(inTotoStatement(legacyBundle() as never, { commits: [], repos: [] }), keys.privateKey);
     const enveloped = verifyFile('legacy.intoto.json', wrapped, true);
     expect(JSON.parse(enveloped.stdout)).toMatchObject({ ok: true, signed: true, warnings: [] });
+  });
+});
+
+describe('changegate evidence verify, on whose key signed', () => {
+  it('says that a signature checked without --public-key shows only that the key the bundle names signed it, with that key\'s fingerprint', () => {
+    const signed = buildBundle(CHANGE, entries, '2026-03-12T00:00:00Z', keys.privateKey);
+    const fingerprint = keyId(keys.publicKey);
+    const text = verifyFile('signed.json', signed, false, null);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^intact .*signature valid\n/);
+    expect(text.stdout).toContain(`warning signature: made with the key the bundle itself names (SHA-256 fingerprint ${fingerprint}); nothing shows that key is the deployment's, and anyone who edits a bundle can sign it again with a key of their own: compare the fingerprint with the published one, or give --public-key\n`);
+    expect(JSON.parse(verifyFile('signed.json', signed, true, null).stdout)).toMatchObject({ ok: true, warnings: [{ entry: null, field: 'signature', reason: expect.stringContaining(fingerprint) }] });
+    // Against the published key: nothing to warn about.
+    expect(verifyFile('signed.json', signed).stdout).not.toContain('warning');
+    // Unsigned: the report already says "not signed".
+    expect(verifyFile('unsigned.json', buildBundle(CHANGE, entries, 'x'), false, null).stdout).not.toContain('warning');
   });
 });
 
