@@ -30,6 +30,11 @@ export const ServerConfig = z
     listen: z
       .string()
       .regex(/^[^:]+:\d{1,5}$/, 'expected host:port')
+      // Refused here, naming the field: the listener would otherwise fail at start-up with an internal error.
+      .superRefine((listen, ctx) => {
+        const port = /^[^:]+:(\d{1,5})$/.exec(listen)?.[1];
+        if (port !== undefined && Number(port) > 65_535) ctx.addIssue({ code: 'custom', message: `port ${port} is outside 0–65535; expected host:port such as 127.0.0.1:8080` });
+      })
       .default('127.0.0.1:8080')
       .describe('host:port the HTTP API listens on (CHANGEGATE_LISTEN wins).'),
     /** Bearer tokens `/v1/validate` and `/v1/changes` require (webhooks are signed instead); several allow rotation. Empty: open. */

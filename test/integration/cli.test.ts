@@ -247,6 +247,21 @@ describe('changegate CLI', () => {
     expect(await changegate(['config', 'validate', '--config', file])).toMatchObject({ code: 0, stdout: `ok      ${file}\n` });
   });
 
+  it('refuses a listen port above 65535 when validating, naming the line, rather than passing it to crash serve', async () => {
+    const file = join(dir, 'port.yaml');
+    writeFileSync(file, 'log: { level: info }\nserver: { listen: "127.0.0.1:99999" }\n');
+    const { code, stdout } = await changegate(['config', 'validate', '--config', file, '--json']);
+    expect(code).toBe(2);
+    const answer = JSON.parse(stdout) as { code: string; issues: string[] };
+    expect(answer.code).toBe('CG_CONFIG_INVALID');
+    expect(answer.issues).toEqual([expect.stringMatching(/:2:\d+ server\.listen: .*port 99999 is outside 0–65535/)]);
+    // The environment variable that wins over server.listen is held to the same rule, before anything starts.
+    const served = await changegate(['serve'], { CHANGEGATE_LISTEN: '127.0.0.1:70000' });
+    expect(served.code).toBe(2);
+    expect(served.stderr).toContain('[CG_CONFIG_INVALID] environment CHANGEGATE_LISTEN:');
+    expect(served.stderr).not.toContain('CG_INTERNAL');
+  });
+
   it('exits 2 on an unknown command', async () => {
     const { code, stderr } = await changegate(['frobnicate']);
     expect(code).toBe(2);
