@@ -9,7 +9,7 @@ type Issue = z.core.$ZodIssue;
 type Path = readonly PropertyKey[];
 
 /** Values never echoed back: a typo in a password must not land in a terminal or a log. */
-const SECRET_KEY = /pass|secret|token|credential|key$/i;
+const SECRET_KEY = /pass|secret|token|credential|key$|uri$/i;
 
 function valueAt(data: unknown, path: Path): unknown {
   let at = data;

@@ -17,7 +17,9 @@ export const StoreConfig = z.discriminatedUnion('kind', [
     .object({
       // `mongo` is the name this kind had before the adapter existed; it is read as `mongodb`.
       kind: z.literal(['mongodb', 'mongo']).describe('A MongoDB store (Atlas, a replica set, a sharded cluster, or a compatible server such as FerretDB); `mongo` is an alias.'),
-      uri: Secret.describe('Connection string, e.g. ${MONGODB_URI} (never logged).'),
+      uri: Secret.regex(/^mongodb(\+srv)?:\/\//, 'expected a MongoDB connection string (mongodb:// or mongodb+srv://)').describe(
+        'Connection string, e.g. ${MONGODB_URI} (never logged).',
+      ),
       database: z.string().default('changegate').describe('Database name.'),
     })
     .strict()

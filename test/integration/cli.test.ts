@@ -262,6 +262,23 @@ describe('changegate CLI', () => {
     expect(served.stderr).not.toContain('CG_INTERNAL');
   });
 
+  it('refuses a store.uri that is no MongoDB connection string as a configuration error naming the field, never echoing it', async () => {
+    const file = join(dir, 'mongo-uri.yaml');
+    writeFileSync(file, 'log: { level: info }\nstore: { kind: mongodb, uri: "${CG_TEST_MONGO_URI}" }\n');
+    const wrongScheme = 'https://admin:hunter2-wrong-scheme@db.internal:27017';
+    const validated = await changegate(['config', 'validate', '--config', file, '--json'], { CG_TEST_MONGO_URI: wrongScheme });
+    expect(validated.code).toBe(2);
+    const answer = JSON.parse(validated.stdout) as { code: string; issues: string[] };
+    expect(answer.issues).toEqual([expect.stringMatching(/:2:\d+ store\.uri: expected a MongoDB connection string \(mongodb:\/\/ or mongodb\+srv:\/\/\)/)]);
+    expect(validated.stdout).not.toContain('hunter2');
+    // A connection string the driver refuses (an option it does not know) stops serve the same way, before anything starts.
+    const served = await changegate(['serve', '--config', file], { CG_TEST_MONGO_URI: 'mongodb://admin:hunter2-bad-option@127.0.0.1:9/?replicaSett=rs0' });
+    expect(served.code).toBe(2);
+    expect(served.stderr).toMatch(/\[CG_CONFIG_INVALID\] store\.uri: /);
+    expect(served.stderr).not.toContain('CG_INTERNAL');
+    expect(served.stderr).not.toContain('hunter2');
+  });
+
   it('exits 2 on an unknown command', async () => {
     const { code, stderr } = await changegate(['frobnicate']);
     expect(code).toBe(2);

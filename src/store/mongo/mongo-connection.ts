@@ -28,13 +28,23 @@ export class MongoConnection {
   }
 
   static async open(uri: string, database: string, options: MongoConnectionOptions = {}): Promise<MongoConnection> {
-    const client = new MongoClient(uri, {
-      serverSelectionTimeoutMS: options.serverSelectionTimeoutMS ?? DEFAULT_SERVER_SELECTION_MS,
-      retryReads: true,
-      retryWrites: true,
-      // Majority: an acknowledged write survives the loss of the primary that took it.
-      writeConcern: { w: 'majority' },
-    });
+    let client: MongoClient;
+    try {
+      client = new MongoClient(uri, {
+        serverSelectionTimeoutMS: options.serverSelectionTimeoutMS ?? DEFAULT_SERVER_SELECTION_MS,
+        retryReads: true,
+        retryWrites: true,
+        // Majority: an acknowledged write survives the loss of the primary that took it.
+        writeConcern: { w: 'majority' },
+      });
+    } catch (err) {
+      // The driver parses the connection string here (an unknown option, a malformed host): the operator's to fix, named as such.
+      // Its message names the part it refused, never the URI, which may carry a password.
+      throw new ChangegateError('CG_CONFIG_INVALID', `store.uri: the MongoDB driver refused the connection string: ${messageOf(err)}`, {
+        cause: err,
+        details: { field: 'store.uri', database },
+      });
+    }
     try {
       await client.connect();
       return new MongoConnection(client, client.db(database));
