@@ -21,7 +21,8 @@ function valueAt(data: unknown, path: Path): unknown {
 }
 
 function shown(value: unknown, path: Path): string {
-  const key = String(path.at(-1) ?? '');
+  // An entry of a list is named by its list (`apiTokens[0]`, `secrets[1]`), not by its index.
+  const key = String(path.findLast((step) => typeof step !== 'number') ?? '');
   if (SECRET_KEY.test(key)) return 'a value';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';

@@ -279,6 +279,20 @@ describe('changegate CLI', () => {
     expect(served.stderr).not.toContain('hunter2');
   });
 
+  it('never echoes a secret given in a list (API tokens, event source secrets) when it has the wrong type', async () => {
+    const file = join(dir, 'listed-secrets.yaml');
+    writeFileSync(file, 'server: { apiTokens: [731904562288] }\nevents:\n  sources:\n    - { id: pipeline, kind: generic, secrets: [true, 55013377] }\n');
+    const { code, stdout } = await changegate(['config', 'validate', '--config', file, '--json']);
+    expect(code).toBe(2);
+    const answer = JSON.parse(stdout) as { issues: string[] };
+    expect(answer.issues.map((i) => i.slice(file.length + 1).replace(/^\d+:\d+ /, ''))).toEqual([
+      'server.apiTokens[0]: expected a string, got a value',
+      'events.sources[0].secrets[0]: expected a string, got a value',
+      'events.sources[0].secrets[1]: expected a string, got a value',
+    ]);
+    expect(stdout).not.toMatch(/731904562288|55013377/);
+  });
+
   it('exits 2 on an unknown command', async () => {
     const { code, stderr } = await changegate(['frobnicate']);
     expect(code).toBe(2);
