@@ -101,9 +101,15 @@ function childrenFor(policy: Policy, from: CanonicalState, to: CanonicalState): 
 }
 
 /** Why a store fault decides instead of the policy: a store that cannot keep data cannot be trusted to hold the change as it is. */
-function storeFaultAnswer(instance: ValidationInstance, policyVersion: string, reason: StoreFaultReason, since?: string): ValidationOutcome {
+function storeFaultAnswer(instance: ValidationInstance, policyVersion: string, reason: StoreFaultReason, since?: string, change: ValidationAnswer['change'] = null): ValidationOutcome {
   const why = `${STORE_FAULT_TEXT[reason]}${since === undefined ? '' : ` (since ${since})`}, so the mirror of ${instance.id} cannot be trusted`;
-  return { answer: { conditions: [], policyVersion, change: null, stale: true, ...byFailMode(instance, why) }, basis: 'store' };
+  return { answer: { conditions: [], policyVersion, change, stale: true, ...byFailMode(instance, why) }, basis: 'store' };
+}
+
+/** A store fault (the monitor may not have seen it yet) as its reason; anything else is not one. */
+function storeFaultOf(err: unknown): StoreFaultReason | null {
+  if (!isChangegateError(err, 'CG_STORE_UNAVAILABLE') && !isChangegateError(err, 'CG_STORE_BUSY')) return null;
+  return (err.details['reason'] as StoreFaultReason | undefined) ?? 'locked';
 }
 
 export async function validateChangeTransition(deps: ValidationDeps, request: ValidationRequest, now: Date): Promise<ValidationOutcome> {
@@ -117,8 +123,9 @@ export async function validateChangeTransition(deps: ValidationDeps, request: Va
     mc = await deps.store.getChange(key, { instance: instance.id, withoutRaw: true, children });
   } catch (err) {
     // A fault the monitor has not seen yet decides the same way (a no-op move needs no mirror).
-    if (!isChangegateError(err, 'CG_STORE_UNAVAILABLE') && !isChangegateError(err, 'CG_STORE_BUSY')) throw err;
-    if (from !== to) return storeFaultAnswer(instance, policyVersion, err.details['reason'] as StoreFaultReason);
+    const reason = storeFaultOf(err);
+    if (reason === null) throw err;
+    if (from !== to) return storeFaultAnswer(instance, policyVersion, reason);
   }
   const stale = staleness(instance, deps.lastSyncAt(instance.id), now);
   const change = mc === null ? null : { id: mc.change.id, key: mc.change.key, revision: mc.change.nativeRevision };
@@ -135,7 +142,14 @@ export async function validateChangeTransition(deps: ValidationDeps, request: Va
   const judged = judgedChange(mc);
   const subject = judged.change.state === from ? judged : { ...judged, change: { ...judged.change, state: from } };
   const states = isEdge(subject.change.type, from, to) ? gatedStates(from, to) : [];
-  const ctx = await buildPolicyContext(deps, subject, now, { states });
-  const verdict = validateTransition(subject, to, ctx);
-  return { answer: { ...base, allow: verdict.allow, reasons: verdict.reasons, conditions: verdict.conditions }, basis: 'policy' };
+  try {
+    // The gates read more of the store (neighbours, events, waivers): a fault there decides as one reading the change does.
+    const ctx = await buildPolicyContext(deps, subject, now, { states });
+    const verdict = validateTransition(subject, to, ctx);
+    return { answer: { ...base, allow: verdict.allow, reasons: verdict.reasons, conditions: verdict.conditions }, basis: 'policy' };
+  } catch (err) {
+    const reason = storeFaultOf(err);
+    if (reason === null) throw err;
+    return storeFaultAnswer(instance, policyVersion, reason, undefined, change);
+  }
 }

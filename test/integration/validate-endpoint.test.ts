@@ -16,6 +16,7 @@ import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 import { buildApproval, buildChange, changeNumber, sysId } from '../support/change-builder.ts';
 import { registry } from '../../src/app/registry.ts';
+import { ChangegateError } from '../../src/errors.ts';
 
 const NOW = new Date('2026-03-06T10:00:00Z');
 const MINUTE = 60_000;
@@ -194,6 +195,24 @@ describe('POST /v1/validate: the fail mode decides', () => {
     lastSync.set('sn-locked', new Date(NOW.getTime() - MINUTE));
     expect((await validate(body)).json).toEqual(expect.objectContaining({ allow: true, stale: false }));
     expect((await validate(body)).json).not.toHaveProperty('failMode');
+  });
+
+  it('answers by the fail mode, not a 503, when the store fails after the change was read', async () => {
+    // The change reads fine; the neighbour lookup of the overlap gate meets a corrupt page.
+    const listNeighbours = store.listNeighbours.bind(store);
+    store.listNeighbours = () => Promise.reject(new ChangegateError('CG_STORE_UNAVAILABLE', 'database disk image is malformed', { details: { reason: 'corrupt' } }));
+    try {
+      const open = await validate(sn(changeNumber(4), 'assess', 'authorize'));
+      expect(open.status).toBe(200);
+      expect(open.json).toMatchObject({ allow: true, stale: true, failMode: 'open', change: { key: changeNumber(4) } });
+      expect(open.json.reasons).toEqual(['the store file is corrupt, so the mirror of sn-prod cannot be trusted; allowed because sn-prod fails open']);
+      const closed = await validate({ system: 'servicenow', instance: 'sn-locked', key: changeNumber(1), from: 'assess', to: 'authorize' });
+      expect(closed.status).toBe(200);
+      expect(closed.json).toMatchObject({ allow: false, failMode: 'closed' });
+      expect(closed.json.reasons[0]).toMatch(/^the store file is corrupt, so the mirror of sn-locked cannot be trusted; denied because sn-locked fails closed$/);
+    } finally {
+      store.listNeighbours = listNeighbours;
+    }
   });
 
   it('answers for a change the mirror lacks by the fail mode, open or closed', async () => {
