@@ -50,6 +50,27 @@ export const REDACT_PATHS = [
   'auth.clientSecret',
   'auth.apiToken',
   'auth.token',
+  // A whole configuration logged by mistake, bare or under `config`.
+  'uri',
+  'store.uri',
+  'config.store.uri',
+  'instances[*].auth',
+  'config.instances[*].auth',
+  'server.apiTokens',
+  'config.server.apiTokens',
+  'config.events.sources[*].secrets',
+  'config.events.sources[*].pull.token',
+  'config.events.prometheus.token',
+  'events.sources[*].artifacts.token',
+  'config.events.sources[*].artifacts.token',
+  // A request's credentials: the bearer token, the header an event source may send its secret in, GitLab's token.
+  'headers["x-changegate-token"]',
+  'headers["x-gitlab-token"]',
+  '*.headers.authorization',
+  '*.headers["x-changegate-token"]',
+  '*.headers["x-gitlab-token"]',
+  'req.headers.authorization',
+  'req.headers.cookie',
 ];
 
 export type { Logger };
