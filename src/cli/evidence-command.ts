@@ -22,9 +22,10 @@ import { join } from 'node:path';
 import { loadConfig } from '../config/load-config.ts';
 import { bundleHtml, periodIndexHtml, type PeriodIndexRow } from '../evidence/bundle-html.ts';
 import { buildBundle, type EvidenceBundle } from '../evidence/evidence-bundle.ts';
-import { dsseEnvelope, inTotoStatement, isDsseEnvelope, isInTotoStatement, verifyStatement } from '../evidence/in-toto-statement.ts';
+import { dsseEnvelope, inTotoStatement } from '../evidence/in-toto-statement.ts';
 import { loadSigningKey, publicKeyOf } from '../evidence/signing-key.ts';
-import { verifyBundle } from '../evidence/verify-bundle.ts';
+import type { VerifyReport } from '../evidence/verify-bundle.ts';
+import { verifyEvidenceText } from '../evidence/verify-evidence-text.ts';
 import type { ChangeLinks } from '../domain/change.ts';
 import type { ConnectorRegistry } from '../kit/connector-registry.ts';
 import { openStores } from '../store/open-stores.ts';
@@ -161,16 +162,25 @@ export async function runEvidenceExport(registry: ConnectorRegistry, options: Ex
 
 export function runEvidenceVerify(file: string, options: { publicKey?: string; json?: boolean }, out: EvidenceOutput): number {
   const publicKey = options.publicKey === undefined ? undefined : readKey(options.publicKey, 'public', '--public-key');
-  let input: unknown;
-  try {
-    input = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
+  const unreadable = (err: unknown) => {
     out.stderr.write(`changegate evidence verify: ${file}: ${(err as Error).message}\n`);
     return 2;
+  };
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    return unreadable(err);
   }
-  // A bundle, or an in-toto statement carrying one (bare, or in a DSSE envelope whose signature is checked first).
-  const wrapped = isDsseEnvelope(input) || isInTotoStatement(input);
-  const report = (wrapped ? verifyStatement : verifyBundle)(input, publicKey === undefined ? {} : { publicKey });
+  let report: VerifyReport;
+  try {
+    // A bundle, or an in-toto statement carrying one (bare, or in a DSSE envelope whose signature is checked first).
+    report = verifyEvidenceText(text, publicKey === undefined ? {} : { publicKey });
+  } catch (err) {
+    // Not JSON; a fault of the check itself is not the file's.
+    if (!(err instanceof SyntaxError)) throw err;
+    return unreadable(err);
+  }
   if (options.json === true) {
     out.stdout.write(`${JSON.stringify({ format: 1, exitCode: report.ok ? 0 : 1, file, ...report }, null, 2)}\n`);
     return report.ok ? 0 : 1;
