@@ -12,7 +12,7 @@ import { isChangegateError } from '../errors.ts';
 import { canonicalJson } from './canonical-json.ts';
 import type { EvidenceBundle } from './evidence-bundle.ts';
 import { sha256Hex } from './evidence-entry.ts';
-import { verifyBundle, type VerifyReport } from './verify-bundle.ts';
+import { repeatedMemberProblems, verifyBundle, type VerifyReport } from './verify-bundle.ts';
 
 export const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
 /** The predicate type: a changegate evidence bundle (its `format` names the version, `changegate-evidence/2`). */
@@ -100,12 +100,14 @@ export function verifyStatement(input: unknown, options: { publicKey?: KeyObject
     if (typeof envelope.payload !== 'string') problem('envelope.payload', 'missing or not text');
     else {
       body = Buffer.from(envelope.payload, 'base64');
+      const text = body.toString('utf8');
       try {
-        statement = JSON.parse(body.toString('utf8'));
+        statement = JSON.parse(text);
       } catch {
         problem('envelope.payload', 'is not base64 of a JSON statement');
         statement = null;
       }
+      if (statement !== null) outer.push(...repeatedMemberProblems(text, [], ", in the envelope's payload"));
     }
     const signatures = Array.isArray(envelope.signatures) ? envelope.signatures : [];
     const inner = (statement as { predicate?: { signature?: { publicKey?: unknown } | null } } | null)?.predicate?.signature?.publicKey;

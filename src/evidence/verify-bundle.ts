@@ -2,13 +2,16 @@
 // recomputed, the chain followed from the genesis value, positions counted, the
 // head compared with the last entry, and the signature (when there is one, or
 // when the auditor brings the public key) checked. The first problem names the
-// entry and the field, so an auditor knows where the record was altered.
+// entry and the field, so an auditor knows where the record was altered. A
+// member name given twice shows only in the file's text, not in the value read
+// from it: verify-evidence-text.ts checks the text for one.
 
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { isChangegateError } from '../errors.ts';
 import { canonicalJson, LONE_SURROGATE, type CanonicalJsonOptions } from './canonical-json.ts';
 import { BUNDLE_FORMAT, LEGACY_BUNDLE_FORMAT, signedHead, type EvidenceBundle } from './evidence-bundle.ts';
 import { entryHash, GENESIS_HASH, sha256Hex, type EvidenceEntry } from './evidence-entry.ts';
+import { jsonPath, repeatedMembers, type JsonPathStep } from './repeated-members.ts';
 
 export interface VerifyProblem {
   /** The entry's position in the bundle (1-based), or null for the bundle as a whole. */
@@ -53,6 +56,19 @@ const ADDED = 'is not part of the bundle format: no hash or signature covers it,
 function added(value: unknown, known: readonly string[]): string[] {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return [];
   return Object.keys(value).filter((name) => !known.includes(name));
+}
+
+/**
+ * A problem for each member name the JSON `text` gives twice in one object, named by its path
+ * (after `under`, such as `envelope`); `where` says which text in the reason. Only a file's text
+ * shows one: the value JSON.parse makes of it holds the last.
+ */
+export function repeatedMemberProblems(text: string, under: readonly JsonPathStep[] = [], where = ''): VerifyProblem[] {
+  return repeatedMembers(text).map((path) => ({
+    entry: null,
+    field: jsonPath([...under, ...path]),
+    reason: `appears more than once in its object${where}: JSON readers disagree on which one counts (verify reads the last, as JSON.parse does; others show the first), so what a reader shows may not be what was verified; changegate never writes a name twice`,
+  }));
 }
 
 /** Where an earlier build hashed text holding a lone UTF-16 surrogate, which RFC 8785 refuses: its path and the surrogate. */

@@ -11,7 +11,7 @@ import { runEvidenceVerify } from '../../src/cli/evidence-command.ts';
 import { canonicalJson } from '../../src/evidence/canonical-json.ts';
 import { buildBundle } from '../../src/evidence/evidence-bundle.ts';
 import { chainEntry, type EvidenceDraft, type EvidenceEntry } from '../../src/evidence/evidence-entry.ts';
-import { dsseEnvelope, inTotoStatement, keyId } from '../../src/evidence/in-toto-statement.ts';
+import { DSSE_PAYLOAD_TYPE, dsseEnvelope, inTotoStatement, keyId, pae } from '../../src/evidence/in-toto-statement.ts';
 
 const CHANGE = { id: 'servicenow:sn-prod:c0ffee', key: 'CHG0030001', instance: 'sn-prod', title: 'Upgrade the payments gateway' };
 const DRAFTS: EvidenceDraft[] = [
@@ -104,5 +104,33 @@ describe('changegate evidence verify, on a hand-edited file', () => {
     const wrapped = verifyFile('infinite.intoto.json', statement);
     expect(wrapped.code).toBe(1);
     expect(wrapped.stdout).toMatch(/^ALTERED .*subject\[0\]\.digest\.sha256 /);
+  });
+});
+
+describe('changegate evidence verify, on a member name given twice', () => {
+  const exported = JSON.stringify(buildBundle(CHANGE, entries, '2026-03-12T00:00:00Z', keys.privateKey), null, 2);
+  // First the text a viewer that takes the first name shows, then the one the hash covers, which JSON.parse keeps.
+  const forged = exported.replace('"summary": "verdict: not ready"', '"summary": "verdict: ready", "summary": "verdict: not ready"');
+
+  it('says ALTERED naming the path, exit 1, where the hashes and the signature all verify over the last one', () => {
+    expect(verifyFile('exported.json', exported)).toMatchObject({ code: 0, stdout: expect.stringMatching(/^intact /) });
+    const text = verifyFile('twice.json', forged);
+    expect(text.code).toBe(1);
+    expect(text.stdout).toMatch(/^ALTERED \S+twice\.json: entries\[1\]\.summary appears more than once in its object: JSON readers disagree on which one counts \(verify reads the last, as JSON\.parse does; others show the first\)/);
+    expect(text.stdout.split('\n').filter((line) => line.startsWith('        also'))).toEqual([]);
+    const json = verifyFile('twice.json', forged, true);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, exitCode: 1, problems: [{ entry: null, field: 'entries[1].summary' }] });
+    // Spelled with an escape, the name is the same one.
+    expect(verifyFile('escaped.json', forged.replace('"summary": "verdict: ready"', '"summ\\u0061ry": "verdict: ready"')).stdout).toMatch(/^ALTERED \S+: entries\[1\]\.summary appears more than once/);
+  });
+
+  it('says ALTERED for a name given twice inside a signed DSSE envelope\'s payload', () => {
+    const statement = JSON.stringify(inTotoStatement(buildBundle(CHANGE, entries, '2026-03-12T00:00:00Z', keys.privateKey), { commits: [], repos: [] }));
+    const body = Buffer.from(statement.replace('"summary":"verdict: not ready"', '"summary":"verdict: ready","summary":"verdict: not ready"'));
+    const envelope = { payload: body.toString('base64'), payloadType: DSSE_PAYLOAD_TYPE, signatures: [{ keyid: keyId(keys.privateKey), sig: sign(null, pae(DSSE_PAYLOAD_TYPE, body), keys.privateKey).toString('base64') }] };
+    const text = verifyFile('twice.intoto.json', envelope);
+    expect(text.code).toBe(1);
+    expect(text.stdout).toMatch(/^ALTERED \S+: predicate\.entries\[1\]\.summary appears more than once in its object, in the envelope's payload: /);
   });
 });
