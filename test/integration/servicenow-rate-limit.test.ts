@@ -56,10 +56,12 @@ describe('the request rate of one ServiceNow instance', () => {
     expect(paths).toContain('/api/now/table/change_request');
     expect(paths).toContain('/api/now/table/cmn_schedule');
     expect(arrivals.length).toBeGreaterThanOrEqual(6);
-    const gaps = arrivals.slice(1).map((a, i) => Math.round(a.at - (arrivals[i]?.at ?? 0)));
-    // Slots are handed out evenly; a request reaches the wire a few tens of milliseconds after its slot
-    // (the first one on a client a little later), so one gap can look shorter. A second budget shows gaps near 0.
-    expect(gaps.filter((gap) => gap < SPACING_MS / 2)).toEqual([]);
-    expect(gaps.reduce((sum, gap) => sum + gap, 0)).toBeGreaterThanOrEqual(gaps.length * SPACING_MS * 0.9);
+    const at = arrivals.map((a) => a.at);
+    // Slots are handed out evenly, and a request reaches the wire some milliseconds after its slot: a late one
+    // (the first on a client, or any on a loaded machine) shortens the gap to the next. Two consecutive gaps are
+    // never both short, so any three requests in a row span at least one slot; separate budgets send several at once.
+    const spans = at.slice(2).map((t, i) => Math.round(t - (at[i] ?? 0)));
+    expect(spans.filter((span) => span < SPACING_MS)).toEqual([]);
+    expect((at.at(-1) ?? 0) - (at[0] ?? 0)).toBeGreaterThanOrEqual((at.length - 1) * SPACING_MS * 0.9);
   });
 });
