@@ -1,12 +1,16 @@
 // What an auditor reads about one change: every revision with its author,
 // every approval with its group and decision time, every assessment with its
 // decision, every write-back and every enforcement action, in one time-ordered
-// list, each saying who acted. changegate's own write-backs come back from the
-// ticket system as revisions by the integration user; they are marked as
-// changegate's when their author is that user and their diff touches only
-// the fields changegate writes (the connector's `ownWrites`).
+// list, each saying who acted. The list is ordered by when each entry first
+// appeared (`firstAt`), not by its `at`: a write-back's `at` moves from queued
+// to settled and an approval's to its decision, and a reader paging the list
+// by cursor while one moved would miss it or read it twice. changegate's own
+// write-backs come back from the ticket system as revisions by the integration
+// user; they are marked as changegate's when their author is that user and
+// their diff touches only the fields changegate writes (the connector's
+// `ownWrites`).
 
-import type { Approval, CanonicalState, MirroredChange } from '../domain/change.ts';
+import { approvalAt, type Approval, type CanonicalState, type MirroredChange } from '../domain/change.ts';
 import type { StoredAssessment, EnforcementRecord } from '../store/assessment-store.ts';
 import type { AssessmentStore } from '../store/assessment-store.ts';
 import type { ChangeStore, FieldDiff, Revision, RevisionAuthor } from '../store/change-store.ts';
@@ -24,7 +28,10 @@ export interface HistoryActor {
 interface EntryBase {
   /** Stable within the change (`revision:3`, `approval:<id>`): the cursor continues after it. */
   id: string;
+  /** When it happened, as it stands now (a write-back's settling, an approval's decision). */
   at: string;
+  /** Its `at` when it first appeared in the history; it never moves. The list is in this order (then by id). */
+  firstAt: string;
   kind: HistoryKind;
   /** Who acted: a person or user of the source, `changegate` for its own work, null when the source does not say (`byUnknown` says why). */
   by: HistoryActor | 'changegate' | null;
@@ -117,19 +124,21 @@ const UNKNOWN_WHY: Record<NonNullable<Revision['authorUnknown']>, string> = {
   'not-named': 'the source names no author for this version',
 };
 
-/** Every entry of one change, oldest first (ties by id). */
+/** Every entry of one change, oldest first by `firstAt` (ties by id). */
 export async function changeHistory(deps: HistoryDeps, mc: MirroredChange): Promise<HistoryEntry[]> {
   const { change } = mc;
-  const [revisions, assessments, enforcements, items] = await Promise.all([
+  const [revisions, assessments, enforcements, items, approvalsFirstAt] = await Promise.all([
     deps.store.listRevisions(change.id),
     deps.assessments.listAssessments(change.id),
     deps.assessments.listEnforcements(change.id),
     deps.outbox.list({ changeId: change.id, limit: OUTBOX_LIMIT }),
+    deps.store.approvalsFirstAt(change.instance, change.nativeId),
   ]);
   const own = deps.ownWritesOf(change.instance);
   const entries: HistoryEntry[] = [
     ...revisions.map((r) => revisionEntry(r, own, enforcements)),
-    ...mc.approvals.map(approvalEntry),
+    // An approval stored after `mc` was read is not in the map: its own time is then its first.
+    ...mc.approvals.map((a) => approvalEntry(a, approvalsFirstAt.get(a.id) ?? approvalAt(a))),
     ...assessments.map(assessmentEntry),
     ...items.map((i) => writeBackEntry(i, change.key)),
     ...enforcements.map(enforcementEntry),
@@ -137,9 +146,10 @@ export async function changeHistory(deps: HistoryDeps, mc: MirroredChange): Prom
   return entries.toSorted(compareEntries);
 }
 
-export function compareEntries(a: HistoryEntry, b: HistoryEntry): number {
-  const ta = Date.parse(a.at);
-  const tb = Date.parse(b.at);
+/** By `firstAt`, then id: a key that never moves for an entry, so a cursor on it neither skips nor repeats one. */
+export function compareEntries(a: Pick<HistoryEntry, 'firstAt' | 'id'>, b: Pick<HistoryEntry, 'firstAt' | 'id'>): number {
+  const ta = Date.parse(a.firstAt);
+  const tb = Date.parse(b.firstAt);
   if (ta !== tb) return ta - tb;
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
@@ -165,6 +175,7 @@ function revisionEntry(r: Revision, own: OwnWrites | undefined, enforcements: re
   return {
     id: `revision:${String(r.seq).padStart(8, '0')}`,
     at: r.updatedAt,
+    firstAt: r.updatedAt,
     kind: 'revision',
     by,
     ...(author === null && r.authorUnknown !== undefined ? { byUnknown: UNKNOWN_WHY[r.authorUnknown] } : {}),
@@ -207,11 +218,12 @@ function diffSummary(r: Revision): string[] {
   return lines;
 }
 
-function approvalEntry(a: Approval): ApprovalEntry {
+function approvalEntry(a: Approval, firstAt: string): ApprovalEntry {
   const approver = actor(a.approver);
   return {
     id: `approval:${a.id}`,
-    at: a.decidedAt ?? a.updatedAt,
+    at: approvalAt(a),
+    firstAt,
     kind: 'approval',
     by: approver,
     ...(approver === null ? { byUnknown: 'the approval names no approver (a group approval not yet taken by a member)' } : {}),
@@ -234,6 +246,7 @@ function assessmentEntry(s: StoredAssessment): AssessmentEntry {
   return {
     id: `assessment:${s.evaluatedAt}:${s.revision}`,
     at: s.evaluatedAt,
+    firstAt: s.evaluatedAt,
     kind: 'assessment',
     by: 'changegate',
     revision: s.revision,
@@ -266,6 +279,7 @@ function writeBackEntry(item: OutboxItem, key: string): WriteBackEntry {
   return {
     id: `write-back:${String(item.id).padStart(12, '0')}`,
     at: item.finishedAt ?? item.createdAt,
+    firstAt: item.createdAt,
     kind: 'write-back',
     by: 'changegate',
     action: item.action,
@@ -286,6 +300,7 @@ function enforcementEntry(e: EnforcementRecord): EnforcementEntry {
   return {
     id: `enforcement:${String(e.revision).padStart(8, '0')}`,
     at: e.recordedAt,
+    firstAt: e.recordedAt,
     kind: 'enforcement',
     by: 'changegate',
     action: e.action,

@@ -1,6 +1,8 @@
 // One page of a change's history: oldest or newest first, continued after the
-// last entry of the previous page by an opaque cursor (its time and id), so an
-// entry added meanwhile never shifts a page (as an offset would).
+// last entry of the previous page by an opaque cursor (its `firstAt` and id),
+// so an entry added meanwhile never shifts a page (as an offset would), and one
+// whose `at` moved meanwhile (a write-back settled, an approval decided) is
+// neither skipped nor read again: it keeps its place.
 
 import { decodeListCursor, encodeListCursor } from '../store/list-cursor.ts';
 import { compareEntries, type HistoryEntry } from './change-history.ts';
@@ -24,7 +26,7 @@ export function historyPage(entries: readonly HistoryEntry[], query: HistoryPage
   let start = 0;
   if (query.cursor !== undefined) {
     const position = decodeListCursor(query.cursor);
-    const mark = { at: position.updatedAt, id: position.id } as HistoryEntry;
+    const mark = { firstAt: position.updatedAt, id: position.id };
     const sign = query.order === 'asc' ? 1 : -1;
     start = ordered.findIndex((e) => sign * compareEntries(e, mark) > 0);
     if (start === -1) start = ordered.length;
@@ -32,5 +34,5 @@ export function historyPage(entries: readonly HistoryEntry[], query: HistoryPage
   const items = ordered.slice(start, start + query.limit);
   const last = items.at(-1);
   const more = start + items.length < ordered.length;
-  return { items, nextCursor: more && last !== undefined ? encodeListCursor({ updatedAt: last.at, id: last.id }) : null };
+  return { items, nextCursor: more && last !== undefined ? encodeListCursor({ updatedAt: last.firstAt, id: last.id }) : null };
 }

@@ -57,6 +57,11 @@ export interface Approval {
   updatedAt: string;
 }
 
+/** When the approval happened, as one version of it says: its decision, else its last update. Moves as the approval does. */
+export function approvalAt(a: Approval): string {
+  return a.decidedAt ?? a.updatedAt;
+}
+
 export interface JournalEntry {
   /** Native id (ServiceNow `sys_journal_field.sys_id`, Jira comment id). */
   id: string;

@@ -186,6 +186,12 @@ export interface ChangeStore {
    * their source payload.
    */
   listActiveChangesIndexed(query: IndexedQuery): Promise<Change[]>;
+  /**
+   * When each approval of a change happened as the mirror first knew it: `approvalAt` of the first version
+   * stored (one stored before this was kept: of the version held at the upgrade). Unlike the approval's own
+   * times it never moves, so the history orders and pages by it. By approval id.
+   */
+  approvalsFirstAt(instance: string, changeNativeId: string): Promise<Map<string, string>>;
   /** The change's revisions in order; with `after`, only those with a later `seq` (what an assessment has not seen yet). */
   listRevisions(changeId: string, options?: { after?: number }): Promise<Revision[]>;
   /** The `seq` of the change's latest revision; 0 when the mirror holds no such change. Costs one row, not the revisions' diffs. */

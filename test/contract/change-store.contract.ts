@@ -190,6 +190,24 @@ export function describeChangeStoreContract(name: string, open: () => Promise<Ch
         expect((await store.getChange(c.id))?.approvals).toEqual([recalled]);
       });
 
+      it('keeps when each approval first happened (its decision, else its update) through later versions', async () => {
+        const c = buildChange();
+        const requested = buildApproval({ id: 'apr-cab', state: 'requested', nativeState: 'requested', updatedAt: at(5) });
+        const decidedFirst = buildApproval({ id: 'apr-mgr', state: 'approved', nativeState: 'approved', decidedAt: at(4), updatedAt: at(6) });
+        await store.applyPage(I, S, [asChange(c)], null);
+        await store.applyPage(I, 'approvals', [asApproval(requested), asApproval(decidedFirst)], null);
+        expect(await store.approvalsFirstAt(I, c.nativeId)).toEqual(new Map([['apr-cab', at(5)], ['apr-mgr', at(4)]]));
+        // Commented on, then decided: the approval's own times move, its first time does not.
+        const commented = { ...requested, comment: 'looking', updatedAt: at(7) };
+        const approved = { ...commented, state: 'approved' as const, nativeState: 'approved', decidedAt: at(9), updatedAt: at(9) };
+        await store.applyPage(I, 'approvals', [asApproval(commented)], null);
+        await store.applyPage(I, 'approvals', [asApproval(approved), asApproval({ ...decidedFirst, comment: 'ok', updatedAt: at(10) })], null);
+        expect((await store.getChange(c.id))?.approvals.find((a) => a.id === 'apr-cab')).toEqual(approved);
+        expect(await store.approvalsFirstAt(I, c.nativeId)).toEqual(new Map([['apr-cab', at(5)], ['apr-mgr', at(4)]]));
+        // Another change's approvals, and the same native change on another instance, are not this one's.
+        expect(await store.approvalsFirstAt('sn-test', c.nativeId)).toEqual(new Map());
+      });
+
       it('joins children by instance: the same native id on another instance is another change', async () => {
         const prod = buildChange();
         const test = buildChange({ instance: 'sn-test' });

@@ -13,7 +13,7 @@ import { SqliteEventStore } from '../../src/store/sqlite/sqlite-event-store.ts';
 import { serviceKey } from '../../src/domain/service-key.ts';
 import { commitRefKey, INDEX_ONLY } from '../../src/store/change-refs.ts';
 import { MIGRATIONS } from '../../src/store/sqlite/sqlite-schema.ts';
-import { buildChange, buildChanges, sysId } from '../support/change-builder.ts';
+import { at as timeAt, buildApproval, buildChange, buildChanges, sysId } from '../support/change-builder.ts';
 import { ci } from './event-store.contract.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'changegate-store-'));
@@ -27,8 +27,14 @@ const migrationAdding = (text: string): number => {
   return at;
 };
 
-/** Undoes the migration that finds events and changes by commit bucket (its ALTER cannot run twice). */
+/** Undoes the migration that keeps when each approval first happened (its ALTER cannot run twice). */
+function rollBackApprovalsFirstAt(db: DatabaseSync): void {
+  db.exec('ALTER TABLE approvals DROP COLUMN first_at');
+}
+
+/** Undoes the migration that finds events and changes by commit bucket, and those after it (their ALTERs cannot run twice). */
 function rollBackCommitBuckets(db: DatabaseSync): void {
+  rollBackApprovalsFirstAt(db);
   db.exec('DROP INDEX events_by_commit_bucket');
   db.exec('ALTER TABLE events DROP COLUMN commit_bucket');
   db.exec('CREATE INDEX events_by_commit ON events (commit_sha) WHERE commit_sha IS NOT NULL');
@@ -71,6 +77,7 @@ describe('SqliteChangeStore on a file', () => {
     old.exec('ALTER TABLE revisions DROP COLUMN author');
     old.exec('ALTER TABLE revisions DROP COLUMN author_recorded');
     for (const table of ['event_deliveries', 'event_bodies', 'events', 'event_change_keys', 'event_links', 'event_heartbeats', 'event_pull_state']) old.exec(`DROP TABLE ${table}`);
+    rollBackApprovalsFirstAt(old);
     old.exec('UPDATE schema_version SET version = 1');
     old.close();
 
@@ -172,6 +179,27 @@ describe('SqliteChangeStore on a file', () => {
     const plan = (db.prepare(`EXPLAIN QUERY PLAN SELECT e.body FROM events e WHERE e.commit_bucket = ? ORDER BY e.received_at, e.seq LIMIT ?`).all() as { detail: string }[]).map((r) => r.detail).join(' | ');
     expect(plan).toMatch(/SEARCH e USING INDEX events_by_commit_bucket \(commit_bucket=\?\)/);
     db.close();
+  });
+
+  it('takes an approval stored before first times were kept as first known in the version it holds, and keeps that through later versions', async () => {
+    const path = freshFile();
+    const c = buildChange();
+    const requested = buildApproval({ id: 'apr-cab', updatedAt: timeAt(5) });
+    const decided = buildApproval({ id: 'apr-mgr', state: 'approved', nativeState: 'approved', decidedAt: timeAt(4), updatedAt: timeAt(6) });
+    const before = SqliteChangeStore.open(path);
+    await before.applyPage('sn-prod', 'changes', [{ kind: 'change', change: c }, { kind: 'approval', changeNativeId: c.nativeId, approval: requested }, { kind: 'approval', changeNativeId: c.nativeId, approval: decided }], null);
+    await before.close();
+    const old = new DatabaseSync(path);
+    rollBackApprovalsFirstAt(old);
+    old.exec(`UPDATE schema_version SET version = ${migrationAdding('ADD COLUMN first_at')}`);
+    old.close();
+
+    const upgraded = SqliteChangeStore.open(path);
+    expect(await upgraded.approvalsFirstAt('sn-prod', c.nativeId)).toEqual(new Map([['apr-cab', timeAt(5)], ['apr-mgr', timeAt(4)]]));
+    const approved = { ...requested, state: 'approved' as const, nativeState: 'approved', decidedAt: timeAt(9), updatedAt: timeAt(9) };
+    await upgraded.applyPage('sn-prod', 'approvals', [{ kind: 'approval', changeNativeId: c.nativeId, approval: approved }], null);
+    expect(await upgraded.approvalsFirstAt('sn-prod', c.nativeId)).toEqual(new Map([['apr-cab', timeAt(5)], ['apr-mgr', timeAt(4)]]));
+    await upgraded.close();
   });
 
   it('refuses a database from a newer changegate as a configuration error naming the file and both schema versions, and leaves it untouched', async () => {

@@ -21,7 +21,7 @@ import type { StoreAdapter, StoreBundle } from '../../src/store/store-bundle.ts'
 import { StoreConfig } from '../../src/config/schema.ts';
 import { sha256Hex, stableStringify } from '../../src/store/content-hash.ts';
 import { releaseDeadClaims } from '../../src/sync/dead-claims.ts';
-import { buildChange, buildChanges } from '../support/change-builder.ts';
+import { at as timeAt, buildApproval, buildChange, buildChanges } from '../support/change-builder.ts';
 import { describeAssessmentStoreContract } from './assessment-store.contract.ts';
 import { describeAssessmentWriterContract } from './assessment-writer.contract.ts';
 import { describeChangeStoreReadsContract } from './change-store-reads.contract.ts';
@@ -350,6 +350,28 @@ describe('MongoDB store: events and changes an earlier version stored by the com
     } finally {
       await check.close();
     }
+  });
+});
+
+describe('MongoDB store: approvals an earlier version stored without their first time', () => {
+  it('takes the version each holds as its first, and keeps that through later versions, as the SQLite upgrade does', async () => {
+    const database = freshDatabase();
+    const bundle = await openStores({ kind: 'mongodb', uri: mongoUri, database });
+    opened.push(bundle);
+    const change = buildChange();
+    const requested = buildApproval({ id: 'apr-cab', updatedAt: timeAt(5) });
+    const decided = buildApproval({ id: 'apr-mgr', state: 'approved', nativeState: 'approved', decidedAt: timeAt(4), updatedAt: timeAt(6) });
+    await bundle.changes.applyPage('sn-prod', 'changes', [{ kind: 'change', change }, { kind: 'approval', changeNativeId: change.nativeId, approval: requested }, { kind: 'approval', changeNativeId: change.nativeId, approval: decided }], null);
+    const client = await MongoClient.connect(mongoUri);
+    try {
+      await client.db(database).collection('approvals').updateMany({}, { $unset: { firstAt: '' } });
+    } finally {
+      await client.close();
+    }
+    expect(await bundle.changes.approvalsFirstAt('sn-prod', change.nativeId)).toEqual(new Map([['apr-cab', timeAt(5)], ['apr-mgr', timeAt(4)]]));
+    const approved = { ...requested, state: 'approved' as const, nativeState: 'approved', decidedAt: timeAt(9), updatedAt: timeAt(9) };
+    await bundle.changes.applyPage('sn-prod', 'approvals', [{ kind: 'approval', changeNativeId: change.nativeId, approval: approved }], null);
+    expect(await bundle.changes.approvalsFirstAt('sn-prod', change.nativeId)).toEqual(new Map([['apr-cab', timeAt(5)], ['apr-mgr', timeAt(4)]]));
   });
 });
 

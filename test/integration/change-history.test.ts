@@ -40,6 +40,7 @@ const get = async (url: string) => app.server().inject({ method: 'GET', url });
 interface Entry {
   id: string;
   at: string;
+  firstAt: string;
   kind: string;
   by: { id: string; name: string | null } | 'changegate' | null;
   byUnknown?: string;
@@ -66,7 +67,9 @@ describe('GET /v1/changes/:key/history', () => {
   it('lists a ServiceNow change\'s revisions with their authors, its assessments and write-backs, oldest first, and marks changegate\'s own write-back revision', async () => {
     const { key } = await writtenTo('sn-demo');
     const entries = await history(key, '?order=asc');
-    expect(entries.map((e) => Date.parse(e.at))).toEqual(entries.map((e) => Date.parse(e.at)).toSorted((a, b) => a - b));
+    // In the order each entry first appeared; a settled write-back shows when it settled, in its queued place.
+    expect(entries.map((e) => Date.parse(e.firstAt))).toEqual(entries.map((e) => Date.parse(e.firstAt)).toSorted((a, b) => a - b));
+    for (const e of entries) expect(e.firstAt).toBe(e.kind === 'write-back' ? e['createdAt'] : e.at);
     const revisions = entries.filter((e) => e.kind === 'revision');
     const first = revisions[0];
     // The demo's records are last updated by people (sys_updated_by): none is anonymous.

@@ -88,6 +88,10 @@ class MemoryStore implements ChangeStore {
     return { items: [...this.changes.values()], nextCursor: null };
   }
 
+  async approvalsFirstAt(): Promise<Map<string, string>> {
+    return new Map();
+  }
+
   async listRevisions(): Promise<Revision[]> {
     return [];
   }

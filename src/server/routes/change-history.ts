@@ -16,7 +16,8 @@ const State = z.enum(CANONICAL_STATES);
 
 const base = {
   id: z.string().meta({ description: 'Stable within the change; what the cursor continues after.' }),
-  at: z.string().meta({ description: 'When it happened (ISO-8601 UTC).' }),
+  at: z.string().meta({ description: 'When it happened, as it stands now (ISO-8601 UTC): a write-back\'s settling, an approval\'s decision.' }),
+  firstAt: z.string().meta({ description: 'Its `at` when it first appeared in the history (ISO-8601 UTC); it never moves. Entries are in this order, then by `id`, so paging neither skips nor repeats an entry whose `at` moved.' }),
   by: z.union([Actor, z.literal('changegate')]).nullable().meta({ description: 'Who acted: a user of the ticket system, `changegate` for its own work, null when the source does not say (`byUnknown` says why).' }),
   byUnknown: z.string().optional(),
 };
@@ -95,7 +96,7 @@ export const ChangeHistoryRoute = defineRoute({
   operationId: 'getChangeHistory',
   summary: 'What happened to one change: revisions, approvals, assessments, write-backs and enforcement, in time order',
   description:
-    'Each entry says when (`at`), what (`kind`) and who (`by`: a user of the ticket system, `changegate` for its own writes, or null with `byUnknown`). Pass `nextCursor` back as `cursor` for the next page, with the same `order`.',
+    'Each entry says when (`at`), what (`kind`) and who (`by`: a user of the ticket system, `changegate` for its own writes, or null with `byUnknown`). Entries come in the order they first appeared (`firstAt`, then `id`), which never changes, while `at` shows each as it stands now. Pass `nextCursor` back as `cursor` for the next page, with the same `order`.',
   tags: ['changes'],
   access: 'token',
   params: z.object({ key: z.string().min(1).max(200).meta({ description: 'Key (`CHG0030001`, `ITSM-42`) or id (`servicenow:sn-prod:<sys_id>`).' }) }),

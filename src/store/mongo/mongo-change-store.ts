@@ -8,7 +8,7 @@
 import type { Collection, Filter } from 'mongodb';
 import { ChangegateError } from '../../errors.ts';
 import type { StreamCursor, StreamItem } from '../../kit/connector.ts';
-import { instanceOfChangeId, type Approval, type Change, type JournalEntry, type MirroredChange, type NeighbourChange } from '../../domain/change.ts';
+import { approvalAt, instanceOfChangeId, type Approval, type Change, type JournalEntry, type MirroredChange, type NeighbourChange } from '../../domain/change.ts';
 import { diffChanges } from '../change-diff.ts';
 import type { ApplyPageOptions, ApplyResult, ChangePage, ChangeQuery, ChangeStore, FieldDiff, GetChangeOptions, IndexedQuery, RejectedRecord, Revision, RevisionAuthor, TouchingQuery } from '../change-store.ts';
 import { ANY_DAY, NO_WINDOW, refKey, windowDays } from '../change-refs.ts';
@@ -276,6 +276,14 @@ export class MongoChangeStore implements ChangeStore {
 
   async lastRevisionSeq(changeId: string): Promise<number> {
     return this.#run('lastRevisionSeq', { changeId }, async () => (await this.#c.changes.findOne({ _id: changeId }, { projection: { lastSeq: 1 } }))?.lastSeq ?? 0);
+  }
+
+  async approvalsFirstAt(instance: string, changeNativeId: string): Promise<Map<string, string>> {
+    return this.#run('approvalsFirstAt', { instance, changeNativeId }, async () => {
+      const docs = await this.#c.approvals.find({ instance, changeNativeId }, { projection: { id: 1, firstAt: 1, json: 1 } }).toArray();
+      // One stored before the first time was kept: the version it holds stands for the first (as the next write keeps it).
+      return new Map(docs.map((d) => [d.id, d.firstAt ?? approvalAt(JSON.parse(d.json) as Approval)]));
+    });
   }
 
   async listRevisions(changeId: string, options: { after?: number } = {}): Promise<Revision[]> {

@@ -76,6 +76,11 @@ export interface ChildDoc {
   at: string;
   hash?: string;
   json: string;
+  /**
+   * Approvals: `approvalAt` of the first version stored, kept through later ones (ChangeStore.approvalsFirstAt).
+   * Absent on approvals stored before it was kept: the version held then stands for the first.
+   */
+  firstAt?: string;
 }
 
 export interface CursorDoc {

@@ -257,6 +257,13 @@ export class SqliteChangeStore implements ChangeStore {
     return this.#conn.read('listActiveChangesIndexed', { instance: query.instance }, () => this.#neighbours.indexed(query, limit));
   }
 
+  async approvalsFirstAt(instance: string, changeNativeId: string): Promise<Map<string, string>> {
+    return this.#conn.read('approvalsFirstAt', { instance, changeNativeId }, () => {
+      const rows = this.#stmt.approvalsFirstAt.all(instance, changeNativeId) as { id: string; first_at: string }[];
+      return new Map(rows.map((r) => [r.id, r.first_at]));
+    });
+  }
+
   async listRevisions(changeId: string, options: { after?: number } = {}): Promise<Revision[]> {
     return this.#conn.read('listRevisions', { changeId }, () => {
       const after = options.after;

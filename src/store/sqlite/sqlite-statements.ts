@@ -87,7 +87,8 @@ export function prepareStatements(db: DatabaseSync) {
     keepFirstSnapshot: p('UPDATE revisions SET snapshot = ? WHERE change_id = ? AND seq = 1 AND diff IS NULL'),
     approvalHead: p('SELECT hash, updated_at FROM approvals WHERE instance = ? AND id = ?'),
     upsertApproval: p(
-      `INSERT INTO approvals (instance, id, change_native_id, updated_at, hash, json) VALUES (?, ?, ?, ?, ?, ?)
+      // first_at only on insert: a later version keeps the first one's.
+      `INSERT INTO approvals (instance, id, change_native_id, updated_at, hash, json, first_at) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (instance, id) DO UPDATE SET change_native_id = excluded.change_native_id,
          updated_at = excluded.updated_at, hash = excluded.hash, json = excluded.json`,
     ),
@@ -132,6 +133,7 @@ export function prepareStatements(db: DatabaseSync) {
        ORDER BY 1, 2, 3`,
     ),
     approvalsOf: p('SELECT json FROM approvals WHERE instance = ? AND change_native_id = ? ORDER BY updated_at, id'),
+    approvalsFirstAt: p('SELECT id, first_at FROM approvals WHERE instance = ? AND change_native_id = ?'),
     journalOf: p('SELECT json FROM journal WHERE instance = ? AND change_native_id = ? ORDER BY at, id'),
     revisionsOf: p('SELECT * FROM revisions WHERE change_id = ? ORDER BY seq'),
     revisionsAfter: p('SELECT * FROM revisions WHERE change_id = ? AND seq > ? ORDER BY seq'),
