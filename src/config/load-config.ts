@@ -1,14 +1,17 @@
 // Loads changegate.yaml: the only module that reads process.env. `${VAR}` and
-// `${VAR:-default}` are substituted in string values after parsing, so an error
-// still points at the line the placeholder is on.
+// `${VAR:-default}` are substituted in the parsed values (src/config/env-placeholders.ts),
+// so an error still points at the line the placeholder is on and names the variable.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ChangegateError } from '../errors.ts';
 import type { ConnectorRegistry } from '../kit/connector-registry.ts';
+import { originOf, parseSubstituted, quoteBarePlaceholders, substitute, type Env } from './env-placeholders.ts';
 import { configSchemaFor, ServerConfig, type ChangegateConfig } from './schema.ts';
 import { issuesError, parseYamlSource, placeIssue, schemaIssues, type YamlPath } from './yaml-source.ts';
 import { demoEventSources } from './demo-event-sources.ts';
+
+export type { Env } from './env-placeholders.ts';
 
 export interface LoadedConfig {
   config: ChangegateConfig;
@@ -18,52 +21,21 @@ export interface LoadedConfig {
   file: string | null;
 }
 
-export type Env = Readonly<Record<string, string | undefined>>;
-
-const PLACEHOLDER = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
-
-interface MissingVariable {
-  path: YamlPath;
-  variable: string;
-}
-
-/** Substitutes every placeholder it can; the unset ones are collected (and left as written), so one pass reports them all. */
-function substitute(value: unknown, path: YamlPath, env: Env, missing: MissingVariable[]): unknown {
-  if (typeof value === 'string') {
-    return value.replace(PLACEHOLDER, (match, name: string, fallback: string | undefined) => {
-      const found = env[name];
-      if (found !== undefined && found !== '') return found;
-      if (fallback !== undefined) return fallback;
-      missing.push({ path, variable: name });
-      return match;
-    });
-  }
-  if (Array.isArray(value)) return value.map((item, i) => substitute(item, [...path, i], env, missing));
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, substitute(item, [...path, key], env, missing)]));
-  }
-  return value;
-}
-
 const startsWith = (path: readonly PropertyKey[], prefix: YamlPath): boolean => prefix.every((p, i) => path[i] === p);
 
-// A placeholder that is a whole unquoted value, e.g. `{ password: ${SN_PASSWORD} }`:
-// in a YAML flow map `{` would open a nested map, so it is quoted before parsing
-// (line numbers are unchanged). Quoted or embedded placeholders are left alone.
-const BARE_PLACEHOLDER = /(?<=(?:^|[:[{,]|-\s)[ \t]*)\$\{[A-Za-z_]\w*(?::-[^}"'\n]*)?\}(?=[ \t]*(?:[,}\]]|[ \t]#|$))/gm;
-
 export function parseConfigText(text: string, file: string, env: Env, registry: ConnectorRegistry): ChangegateConfig {
-  const source = parseYamlSource(text.replace(BARE_PLACEHOLDER, (m) => `"${m}"`), file, 'CG_CONFIG_INVALID');
-  const missing: MissingVariable[] = [];
-  const data = substitute(source.data ?? {}, [], env, missing);
+  const { text: quoted, bare } = quoteBarePlaceholders(text);
+  const source = parseYamlSource(quoted, file, 'CG_CONFIG_INVALID');
+  const substitution = substitute(source, bare, env);
+  const { missing, substituted } = substitution;
   const schema = configSchemaFor(registry);
-  const result = schema.safeParse(data);
+  const { result, data } = parseSubstituted(schema, substitution);
   if (result.success && missing.length === 0) return result.data;
   // A value still holding its placeholder fails the schema too: that is the variable's problem, said once.
   const schemaProblems = result.success ? [] : result.error.issues.filter((issue) => !missing.some((m) => startsWith(issue.path, m.path)));
   const issues = [
     ...missing.map((m) => placeIssue(source, m.path, `environment variable ${m.variable} is not set; export it, or give a default as \${${m.variable}:-value}`)),
-    ...schemaIssues(source, schema, data, schemaProblems),
+    ...schemaIssues(source, schema, data, schemaProblems, (path) => originOf(substituted, path)),
   ];
   const onlyEnv = schemaProblems.length === 0;
   const variables = [...new Set(missing.map((m) => m.variable))];

@@ -14,6 +14,8 @@ export interface YamlSource {
   data: unknown;
   /** 1-based line and column of the value at `path`, or of its nearest existing parent. */
   positionOf(path: YamlPath): { line: number; column: number };
+  /** Character offset where the value at exactly `path` starts in the text parsed, or null when there is none. */
+  offsetOf(path: YamlPath): number | null;
 }
 
 export type YamlErrorCode = Extract<ErrorCode, 'CG_CONFIG_INVALID' | 'CG_MAPPING_INVALID' | 'CG_POLICY_INVALID'>;
@@ -49,6 +51,10 @@ export function parseYamlSource(text: string, file: string, code: YamlErrorCode)
       }
       return { line: 1, column: 1 };
     },
+    offsetOf(path) {
+      const node = doc.getIn(path as unknown[], true);
+      return isNode(node) && node.range ? node.range[0] : null;
+    },
   };
 }
 
@@ -70,9 +76,9 @@ export function placeIssue(source: YamlSource, path: YamlPath, message: string):
   return { line: pos.line, column: pos.column, path: formatPath(path), message };
 }
 
-/** The schema's issues in plain words, each placed in the file. */
-export function schemaIssues(source: YamlSource, schema: z.ZodType, data: unknown, issues: readonly z.core.$ZodIssue[]): PlacedIssue[] {
-  return issues.flatMap((issue) => plainIssues(issue, data, schema).map((p) => placeIssue(source, p.path, p.message)));
+/** The schema's issues in plain words, each placed in the file; `note` adds to the message of an issue at a path (where its value came from). */
+export function schemaIssues(source: YamlSource, schema: z.ZodType, data: unknown, issues: readonly z.core.$ZodIssue[], note: (path: YamlPath) => string = () => ''): PlacedIssue[] {
+  return issues.flatMap((issue) => plainIssues(issue, data, schema).map((p) => placeIssue(source, p.path, `${p.message}${note(p.path)}`)));
 }
 
 /** File order, so the problems read top to bottom as the file does. */

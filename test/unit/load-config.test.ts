@@ -52,6 +52,55 @@ describe('changegate.yaml', () => {
     expect(config.instances[0]).toMatchObject({ auth: { password: 'fallback' } });
   });
 
+  describe('a value that is exactly ${VAR}', () => {
+    const TYPED = `instances:
+  - id: sn-prod
+    system: servicenow
+    baseUrl: https://acme.service-now.com
+    auth: { kind: basic, username: \${SN_USER}, password: \${SN_PASSWORD} }
+    pageSize: \${PAGE_SIZE}
+    retries: \${RETRIES:-3}
+    writeBack: \${WRITE_BACK}
+    maxRequestsPerSecond: \${RATE}
+    query: \${QUERY}
+`;
+    const ENV = { SN_USER: '4711', SN_PASSWORD: '123456', PAGE_SIZE: '500', WRITE_BACK: 'true', RATE: '2.5', QUERY: '42' };
+
+    it('takes the type YAML reads in its value (number, true or false), in block and flow style, from a default too', () => {
+      expect(parseConfigText(TYPED, 'c.yaml', ENV, registry).instances[0]).toMatchObject({ pageSize: 500, retries: 3, writeBack: true, maxRequestsPerSecond: 2.5 });
+      const flow = 'instances:\n  - { id: a, system: servicenow, baseUrl: https://a.example, auth: { kind: basic, username: u, password: p }, pageSize: ${N}, writeBack: ${WB} }\n';
+      expect(parseConfigText(flow, 'f.yaml', { N: '0x10', WB: 'false' }, registry).instances[0]).toMatchObject({ pageSize: 16, writeBack: false });
+    });
+
+    it('stays a string where the field takes a string: credentials and ids of digits never turn into numbers', () => {
+      expect(parseConfigText(TYPED, 'c.yaml', ENV, registry).instances[0]).toMatchObject({ auth: { username: '4711', password: '123456' }, query: '42' });
+      const listed = parseConfigText('server: { apiTokens: [${TOKEN}] }\n', 't.yaml', { TOKEN: '987654321' }, registry);
+      expect(listed.server.apiTokens).toEqual(['987654321']);
+    });
+
+    it('stays a string when quoted or part of a longer value', () => {
+      const quoted = caught(() => parseConfigText(TYPED.replace('pageSize: ${PAGE_SIZE}', 'pageSize: "${PAGE_SIZE}"'), 'q.yaml', ENV, registry));
+      expect(quoted.details['issues']).toEqual(['q.yaml:6:15 instances[0].pageSize: expected a number, got "500" (from ${PAGE_SIZE})']);
+      const embedded = parseConfigText(TYPED.replace('query: ${QUERY}', 'query: active=${WRITE_BACK}'), 'e.yaml', ENV, registry);
+      expect(embedded.instances[0]).toMatchObject({ query: 'active=true' });
+    });
+
+    it('names the variable a refused value came from, never echoing a credential', () => {
+      const issues = caught(() => parseConfigText(TYPED, 'c.yaml', { ...ENV, PAGE_SIZE: 'lots', RETRIES: '99', WRITE_BACK: 'yes' }, registry)).details['issues'];
+      expect(issues).toEqual([
+        'c.yaml:6:15 instances[0].pageSize: expected a number, got "lots" (from ${PAGE_SIZE})',
+        'c.yaml:7:14 instances[0].retries: must be at most 20, got 99 (from ${RETRIES})',
+        'c.yaml:8:16 instances[0].writeBack: expected true or false, got "yes" (from ${WRITE_BACK})',
+      ]);
+      const fromDefault = caught(() => parseConfigText(TYPED.replace('${RETRIES:-3}', '${RETRIES:-30}'), 'd.yaml', ENV, registry));
+      expect(fromDefault.details['issues']).toEqual(['d.yaml:7:14 instances[0].retries: must be at most 20, got 30 (the default of ${RETRIES}, which is not set)']);
+      const uri = 'postgres://svc:hunter2@db.internal/changegate';
+      const store = caught(() => parseConfigText('store: { kind: mongodb, uri: ${MONGODB_URI} }\n', 's.yaml', { MONGODB_URI: uri }, registry));
+      expect(store.details['issues']).toEqual(['s.yaml:1:30 store.uri: expected a MongoDB connection string (mongodb:// or mongodb+srv://) (from ${MONGODB_URI})']);
+      expect(JSON.stringify(store.details)).not.toContain('hunter2');
+    });
+  });
+
   it('reports every invalid field with its line', () => {
     const text = `instances:
   - id: Bad_Id
