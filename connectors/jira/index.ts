@@ -73,6 +73,18 @@ export const jira = defineConnector<JiraInstance>({
     connector.writer = createJiraWriter({ http, once, flavor: instance.flavor, mapping });
     return connector;
   },
+  // The pair is the way to move a site to signed webhooks (signed deliveries are checked, the rest still taken), never an end state.
+  configWarnings: (instance) =>
+    instance.webhookSecret !== undefined && instance.allowUnsignedWebhooks
+      ? [
+          {
+            path: ['allowUnsignedWebhooks'],
+            message:
+              'true while webhookSecret is set: a delivery without a signature is still accepted, so the secret keeps no forged delivery out ' +
+              '(only signed ones are checked); remove allowUnsignedWebhooks once every webhook of the site sends the secret',
+          },
+        ]
+      : [],
   ownWrites: (instance) => ({
     // Changelog authors carry an accountId and (unless the account hides it) the e-mail basic auth signs in with; a PAT or OAuth grant names no user.
     users: instance.auth.kind === 'basic' ? [instance.auth.email] : [],

@@ -340,6 +340,8 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
     },
     async serve(serveOptions = {}) {
       const [host, port] = config.server.listen.split(':') as [string, string];
+      // What `config validate` warns of, said once where a service's logs are read.
+      for (const warning of loaded.warnings ?? []) logger.warn({ file: loaded.file }, warning);
       storeHealth.start();
       const url = await server().listen({ host, port: Number(port) });
       logger.info({ url }, `changegate listening on ${url}`);

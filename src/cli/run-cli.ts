@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { createApp } from '../app/changegate-app.ts';
-import { demoConfig, loadConfig } from '../config/load-config.ts';
+import { demoConfig, loadConfig, type LoadedConfig } from '../config/load-config.ts';
 import { configSchemaFor } from '../config/schema.ts';
 import { asChangegateError, isChangegateError, type ChangegateError } from '../errors.ts';
 import type { ConnectorRegistry } from '../kit/connector-registry.ts';
@@ -19,6 +19,7 @@ import { runMappingsValidate } from './mappings-command.ts';
 import { runOpenApi } from './openapi-command.ts';
 import { runSync } from './sync-command.ts';
 import { colorFor, createTerminal, logDestination } from './terminal-log.ts';
+import { paint } from './text-table.ts';
 import { validateLiveMapping } from './validate-live-mapping-command.ts';
 
 export function packageVersion(): string {
@@ -137,17 +138,23 @@ async function runCommand(spec: CommandSpec, args: readonly string[], registry: 
       return runMappingsValidate(registry, positionals[0] ?? 'mappings', json, { stdout: process.stdout, stderr: process.stderr }, colorFor(process.stdout));
     }
     case 'config validate': {
-      let file: string | null;
+      let loaded: LoadedConfig;
       try {
-        file = loadConfig(registry, { path: config }).file;
+        loaded = loadConfig(registry, { path: config });
       } catch (err) {
         if (!json || !isChangegateError(err) || err.kind !== 'config') throw err;
         const issues = Array.isArray(err.details['issues']) ? err.details['issues'] : [err.message];
-        process.stdout.write(`${JSON.stringify({ format: 1, exitCode: 2, file: err.details['file'] ?? config ?? null, code: err.code, issues }, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ format: 1, exitCode: 2, file: err.details['file'] ?? config ?? null, code: err.code, issues, warnings: [] }, null, 2)}\n`);
         return 2;
       }
-      if (json) process.stdout.write(`${JSON.stringify({ format: 1, exitCode: 0, file, issues: [] }, null, 2)}\n`);
-      else process.stdout.write(`ok      ${file ?? '(no configuration: the built-in demo)'}\n`);
+      const { file, warnings = [] } = loaded;
+      if (json) process.stdout.write(`${JSON.stringify({ format: 1, exitCode: 0, file, issues: [], warnings }, null, 2)}\n`);
+      else {
+        // Valid with warnings still exits 0, as `mappings validate` does.
+        const color = colorFor(process.stdout);
+        const head = warnings.length > 0 ? paint('warn   ', 'warn', color) : paint('ok     ', 'good', color);
+        process.stdout.write(`${head} ${file ?? '(no configuration: the built-in demo)'}\n${warnings.map((w) => `  warning: ${w}\n`).join('')}`);
+      }
       return 0;
     }
     case 'config schema':

@@ -8,7 +8,7 @@ import { ChangegateError } from '../errors.ts';
 import type { ConnectorRegistry } from '../kit/connector-registry.ts';
 import { originOf, parseSubstituted, quoteBarePlaceholders, substitute, type Env } from './env-placeholders.ts';
 import { configSchemaFor, ServerConfig, type ChangegateConfig } from './schema.ts';
-import { issuesError, parseYamlSource, placeIssue, schemaIssues, type YamlPath } from './yaml-source.ts';
+import { issueLines, issuesError, parseYamlSource, placeIssue, schemaIssues, type YamlPath } from './yaml-source.ts';
 import { demoEventSources } from './demo-event-sources.ts';
 
 export type { Env } from './env-placeholders.ts';
@@ -19,18 +19,31 @@ export interface LoadedConfig {
   registry: ConnectorRegistry;
   /** Absolute path of the file, or null when no configuration was given (demo mode). */
   file: string | null;
+  /** What is valid but probably a mistake, as `file:line:col path: message` lines: `config validate` prints them, `serve` logs them. */
+  warnings?: readonly string[];
 }
 
 const startsWith = (path: readonly PropertyKey[], prefix: YamlPath): boolean => prefix.every((p, i) => path[i] === p);
 
 export function parseConfigText(text: string, file: string, env: Env, registry: ConnectorRegistry): ChangegateConfig {
+  return readConfigText(text, file, env, registry).config;
+}
+
+/** The configuration and its warnings; throws one error listing every problem. */
+export function readConfigText(text: string, file: string, env: Env, registry: ConnectorRegistry): { config: ChangegateConfig; warnings: string[] } {
   const { text: quoted, bare } = quoteBarePlaceholders(text);
   const source = parseYamlSource(quoted, file, 'CG_CONFIG_INVALID');
   const substitution = substitute(source, bare, env);
   const { missing, substituted } = substitution;
   const schema = configSchemaFor(registry);
   const { result, data } = parseSubstituted(schema, substitution);
-  if (result.success && missing.length === 0) return result.data;
+  if (result.success && missing.length === 0) {
+    const config = result.data;
+    const warnings = config.instances.flatMap((instance, index) =>
+      (registry.get(instance.system).configWarnings?.(instance) ?? []).map((w) => placeIssue(source, ['instances', index, ...w.path], w.message)),
+    );
+    return { config, warnings: issueLines(file, warnings) };
+  }
   // A value still holding its placeholder fails the schema too: that is the variable's problem, said once.
   const schemaProblems = result.success ? [] : result.error.issues.filter((issue) => !missing.some((m) => startsWith(issue.path, m.path)));
   const issues = [
@@ -79,5 +92,6 @@ export function loadConfig(registry: ConnectorRegistry, options: { path?: string
   if (!existsSync(file)) {
     throw new ChangegateError('CG_CONFIG_NOT_FOUND', `${file}: configuration file not found`, { details: { file } });
   }
-  return { config: withServerEnv(parseConfigText(readFileSync(file, 'utf8'), file, env, registry), env), file, registry };
+  const { config, warnings } = readConfigText(readFileSync(file, 'utf8'), file, env, registry);
+  return { config: withServerEnv(config, env), file, registry, warnings };
 }

@@ -77,7 +77,19 @@ export interface ConnectorDefinition<C extends BaseInstanceConfig = BaseInstance
    * its author is that user and its diff touches only those fields.
    */
   ownWrites?(instance: C): OwnWrites;
+  /**
+   * What an instance's configuration allows but probably does not mean, each at a path inside
+   * the instance: `config validate` prints them and `serve` logs them at start. What can never
+   * be right is refused by `config` instead.
+   */
+  configWarnings?(instance: C): readonly ConfigWarning[];
   capabilities?: ConnectorCapabilities<C>;
+}
+
+/** A valid configuration that is probably a mistake: where (a path inside the instance) and why. */
+export interface ConfigWarning {
+  path: readonly PropertyKey[];
+  message: string;
 }
 
 /** A definition as the registry holds it, its instance type erased. */

@@ -12,6 +12,7 @@ import { ServiceNowSimulator } from '../../connectors/servicenow/simulator/servi
 import { startSimulatorServer, type SimulatorServer } from '../../connectors/simulator-http.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
 import { MIGRATIONS } from '../../src/store/sqlite/sqlite-schema.ts';
+import { freePort, spawnServe } from '../support/serve-child.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -291,6 +292,49 @@ describe('changegate CLI', () => {
       'events.sources[0].secrets[1]: expected a string, got a value',
     ]);
     expect(stdout).not.toMatch(/731904562288|55013377/);
+  });
+
+  it('warns, without refusing, of a Jira webhookSecret that allowUnsignedWebhooks lets deliveries bypass: in config validate and once at serve start', async () => {
+    const port = await freePort();
+    const file = join(dir, 'unsigned.yaml');
+    writeFileSync(
+      file,
+      [
+        `store: { kind: sqlite, path: ${JSON.stringify(join(dir, 'unsigned.db'))} }`,
+        `server: { listen: "127.0.0.1:${port}" }`,
+        'instances:',
+        '  - id: jsm-cloud',
+        '    system: jira',
+        '    baseUrl: http://127.0.0.1:9',
+        '    auth: { kind: basic, email: ops@acme.example, apiToken: t }',
+        '    projects: [ITSM]',
+        '    schedule: "0 0 1 1 *"',
+        '    webhookSecret: ${CG_TEST_JIRA_HOOK}',
+        '    allowUnsignedWebhooks: true',
+        '',
+      ].join('\n'),
+    );
+    const env = { CG_TEST_JIRA_HOOK: 'hook-secret-never-shown' };
+    const warning = new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:11:\\d+ instances\\[0\\]\\.allowUnsignedWebhooks: .*webhookSecret`);
+    const validated = await changegate(['config', 'validate', '--config', file], env);
+    expect(validated.code).toBe(0);
+    const [head, line, ...rest] = validated.stdout.split('\n');
+    expect([head, rest]).toEqual([`warn    ${file}`, ['']]);
+    expect(line?.replace(/^ {2}warning: /, '')).toMatch(warning);
+    const json = JSON.parse((await changegate(['config', 'validate', '--config', file, '--json'], env)).stdout) as { exitCode: number; issues: string[]; warnings: string[] };
+    expect(json).toMatchObject({ exitCode: 0, issues: [] });
+    expect(json.warnings).toEqual([expect.stringMatching(warning)]);
+    expect(validated.stdout + JSON.stringify(json)).not.toContain('hook-secret-never-shown');
+
+    const serve = spawnServe({ configFile: file, port, env: { ...process.env, ...env } });
+    try {
+      await serve.ready;
+      const logged = serve.lines().filter((l) => l['level'] === 40 && String(l['msg']).includes('allowUnsignedWebhooks'));
+      expect(logged.map((l) => String(l['msg']))).toEqual([expect.stringMatching(warning)]);
+    } finally {
+      serve.child.kill('SIGTERM');
+      await serve.exited;
+    }
   });
 
   it('exits 2 on an unknown command', async () => {
