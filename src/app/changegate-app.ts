@@ -7,7 +7,8 @@ import type { ConnectorInstance } from '../kit/connector.ts';
 import type { ChangegateConfig, InstanceConfig, StoreConfig } from '../config/schema.ts';
 import type { LoadedConfig } from '../config/load-config.ts';
 import { createLogger, type Logger } from '../log.ts';
-import { loadPolicy, type Policy } from '../policy/policy-config.ts';
+import type { Policy } from '../policy/policy-config.ts';
+import { configuredPolicy } from './configured-policy.ts';
 import { buildServer } from '../server/build-server.ts';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import type { ChangeStore } from '../store/change-store.ts';
@@ -107,7 +108,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
   const { config, registry } = loaded;
   const logger = options.logger ?? createLogger({ level: config.log.level });
   // Invalid policy stops start-up (exit 2) naming file, line and rule, before anything connects.
-  const policy = config.policy === undefined ? loadPolicy(undefined, { systems: registry.systems }) : loadPolicy(config.policy, { systems: registry.systems });
+  const policy = configuredPolicy(loaded);
   // Read at start-up, so a missing or wrong key stops the start rather than the first bundle.
   const evidenceSigningKey = loadSigningKey(config.evidence.signingKey);
   const metrics = createMetrics();
@@ -342,6 +343,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
       const [host, port] = config.server.listen.split(':') as [string, string];
       // What `config validate` warns of, said once where a service's logs are read.
       for (const warning of loaded.warnings ?? []) logger.warn({ file: loaded.file }, warning);
+      for (const warning of policy.warnings ?? []) logger.warn({ file: policy.file }, warning);
       storeHealth.start();
       const url = await server().listen({ host, port: Number(port) });
       logger.info({ url }, `changegate listening on ${url}`);

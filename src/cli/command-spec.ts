@@ -167,9 +167,10 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'mappings validate',
-    usage: 'mappings validate [DIR|FILE] [--json] | mappings validate --instance ID [--config FILE]',
+    usage: 'mappings validate [DIR|FILE] [--config FILE] [--json] | mappings validate --instance ID [--config FILE]',
     summary:
       'check mapping and policy files (default: ./mappings), naming file, line and path of each error and warning; ' +
+      'with a configuration, a policy override or waiver on an instance it does not have is a warning; ' +
       'with --instance, an instance\'s mapping against its live site (systems that can: Jira). Exit 0 valid, 2 invalid',
     options: {
       instance: { type: 'string', value: 'ID', help: 'check this instance\'s mapping against its live site' },
@@ -182,7 +183,9 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'config validate',
     usage: 'config validate [--config FILE] [--json]',
-    summary: 'check changegate.yaml: every problem in one pass, in line order. Exit 0 valid, 2 invalid',
+    summary:
+      'check changegate.yaml and the policy file it names: every problem in one pass, in line order, then warnings ' +
+      '(valid but probably a mistake, as serve logs them at start). Exit 0 valid (warnings included), 2 invalid',
     options: { ...CONFIG, ...JSON_OUT },
     examples: ['changegate config validate --config changegate.yaml'],
     positionals: { min: 0, max: 0, names: '' },

@@ -7,8 +7,15 @@ import { mappingKindsOf } from '../mapping/mapping-kinds.ts';
 import { validateMappingFiles } from '../mapping/validate-mappings.ts';
 import { paint } from './text-table.ts';
 
-export function runMappingsValidate(registry: ConnectorRegistry, target: string, json: boolean, out: { stdout: { write(t: string): unknown }; stderr: { write(t: string): unknown } }, color: boolean): number {
-  const results = validateMappingFiles(target, mappingKindsOf(registry));
+export function runMappingsValidate(
+  registry: ConnectorRegistry,
+  target: string,
+  json: boolean,
+  out: { stdout: { write(t: string): unknown }; stderr: { write(t: string): unknown } },
+  color: boolean,
+  options: { instances?: readonly string[] } = {},
+): number {
+  const results = validateMappingFiles(target, mappingKindsOf(registry, options));
   const code = results.length > 0 && results.every((r) => r.ok) ? 0 : 2;
   if (json) {
     out.stdout.write(`${JSON.stringify({ format: 1, exitCode: code, files: results }, null, 2)}\n`);

@@ -6,11 +6,13 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { createApp } from '../app/changegate-app.ts';
+import { configuredPolicy } from '../app/configured-policy.ts';
 import { demoConfig, loadConfig, type LoadedConfig } from '../config/load-config.ts';
 import { configSchemaFor } from '../config/schema.ts';
 import { asChangegateError, isChangegateError, type ChangegateError } from '../errors.ts';
 import type { ConnectorRegistry } from '../kit/connector-registry.ts';
 import { createLogger } from '../log.ts';
+import type { Policy } from '../policy/policy-config.ts';
 import { runCheck } from './check-command.ts';
 import { commandHelp, findCommand, globalHelp, parseCommand, UsageError, type CommandSpec } from './command-spec.ts';
 import { runEvidenceExport, runEvidencePublicKey, runEvidencePublish, runEvidenceVerify } from './evidence-command.ts';
@@ -135,19 +137,26 @@ async function runCommand(spec: CommandSpec, args: readonly string[], registry: 
     case 'mappings validate': {
       const instance = str(values['instance']);
       if (instance) return validateLiveMapping(registry, instance, config, process.stdout, json);
-      return runMappingsValidate(registry, positionals[0] ?? 'mappings', json, { stdout: process.stdout, stderr: process.stderr }, colorFor(process.stdout));
+      // With a configuration, a policy's overrides and waivers are held against its instances.
+      const loaded = loadConfig(registry, { path: config });
+      const instances = loaded.file === null ? {} : { instances: loaded.config.instances.map((i) => i.id) };
+      return runMappingsValidate(registry, positionals[0] ?? 'mappings', json, { stdout: process.stdout, stderr: process.stderr }, colorFor(process.stdout), instances);
     }
     case 'config validate': {
       let loaded: LoadedConfig;
+      let policy: Policy;
       try {
         loaded = loadConfig(registry, { path: config });
+        // As `serve` loads it: an invalid policy stops the start, an override on an unknown instance is warned of.
+        policy = configuredPolicy(loaded);
       } catch (err) {
         if (!json || !isChangegateError(err) || err.kind !== 'config') throw err;
         const issues = Array.isArray(err.details['issues']) ? err.details['issues'] : [err.message];
         process.stdout.write(`${JSON.stringify({ format: 1, exitCode: 2, file: err.details['file'] ?? config ?? null, code: err.code, issues, warnings: [] }, null, 2)}\n`);
         return 2;
       }
-      const { file, warnings = [] } = loaded;
+      const file = loaded.file;
+      const warnings = [...(loaded.warnings ?? []), ...(policy.warnings ?? [])];
       if (json) process.stdout.write(`${JSON.stringify({ format: 1, exitCode: 0, file, issues: [], warnings }, null, 2)}\n`);
       else {
         // Valid with warnings still exits 0, as `mappings validate` does.

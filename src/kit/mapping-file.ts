@@ -12,6 +12,8 @@ export interface MappingKind {
   kind: string;
   /** Throws CG_MAPPING_INVALID whose `details.issues` lists `file:line:col path: message` lines. */
   validate(source: YamlSource): void;
+  /** Once `validate` passed: what is valid but probably a mistake, as `file:line:col path: message` lines. */
+  warnings?(source: YamlSource): readonly string[];
   /**
    * The states a site of this system has unless it was customised (ServiceNow's
    * out-of-box change states, the JSM change template's statuses): a mapping

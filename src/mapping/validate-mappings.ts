@@ -69,7 +69,13 @@ function unmappedStandardStates(source: YamlSource, standard: StandardStates): s
     );
 }
 
-function validateFile(file: string, validators: ReadonlyMap<string, MappingKind['validate']>, warnings: string[] = [], standards: ReadonlyMap<string, StandardStates> = new Map()): string[] {
+interface Checks {
+  validators: ReadonlyMap<string, MappingKind['validate']>;
+  warned: ReadonlyMap<string, NonNullable<MappingKind['warnings']>>;
+  standards: ReadonlyMap<string, StandardStates>;
+}
+
+function validateFile(file: string, { validators, warned, standards }: Checks, warnings: string[]): string[] {
   let source: YamlSource;
   try {
     source = parseYamlSource(readFileSync(file, 'utf8'), file, 'CG_MAPPING_INVALID');
@@ -88,6 +94,7 @@ function validateFile(file: string, validators: ReadonlyMap<string, MappingKind[
   }
   try {
     validate(source);
+    warnings.push(...(warned.get(kind as string)?.(source) ?? []));
     const standard = standards.get(kind as string);
     if (standard) warnings.push(...unmappedStandardStates(source, standard));
     return [];
@@ -101,8 +108,11 @@ function validateFile(file: string, validators: ReadonlyMap<string, MappingKind[
  * reporting every error rather than stopping at the first.
  */
 export function validateMappingFiles(dirOrFiles: string, kinds: readonly MappingKind[]): MappingFileResult[] {
-  const validators = new Map(kinds.map((k) => [k.kind, k.validate] as const));
-  const standards = new Map(kinds.flatMap((k) => (k.standardStates ? [[k.kind, k.standardStates] as const] : [])));
+  const checks: Checks = {
+    validators: new Map(kinds.map((k) => [k.kind, k.validate] as const)),
+    warned: new Map(kinds.flatMap((k) => (k.warnings ? [[k.kind, k.warnings] as const] : []))),
+    standards: new Map(kinds.flatMap((k) => (k.standardStates ? [[k.kind, k.standardStates] as const] : []))),
+  };
   let files: string[];
   try {
     files = listFiles(dirOrFiles);
@@ -111,7 +121,7 @@ export function validateMappingFiles(dirOrFiles: string, kinds: readonly Mapping
   }
   return files.map((file) => {
     const warnings: string[] = [];
-    const errors = validateFile(file, validators, warnings, standards);
+    const errors = validateFile(file, checks, warnings);
     return { file, ok: errors.length === 0, errors: byLine(file, errors), warnings };
   });
 }

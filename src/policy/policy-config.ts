@@ -15,6 +15,7 @@ import { compileCustomRule, type CustomRule } from './custom-rules.ts';
 import type { RiskMatrix } from './risk.ts';
 import { BUILT_IN_RULE_IDS, CustomRuleParams, RULES, type BuiltInRuleId, type ClassificationConfig, type RuleParams } from './rule-catalog.ts';
 import { policyFileSchemaFor, type PolicyOverride, type PolicyWaiver } from './policy-schema.ts';
+import { unknownInstanceWarnings } from './unknown-instances.ts';
 
 export const DEFAULT_POLICY_FILE = fileURLToPath(new URL('../../mappings/policy.default.yaml', import.meta.url));
 
@@ -38,6 +39,8 @@ export interface Policy {
   waivers: PolicyWaiver[];
   /** When the evidence summary goes to the ticket. */
   evidence: { note: 'review-and-closed' | 'each-state-change' | 'on-demand' | 'never' };
+  /** What is valid but probably a mistake (an override on an instance the configuration lacks), as `file:line:col path: message` lines. */
+  warnings?: readonly string[];
 }
 
 export interface ResolvedRules {
@@ -82,15 +85,17 @@ export const POLICY_KIND = 'policy';
 export interface PolicyLoadOptions {
   /** The systems this build has (the registry's): an override matching another system is refused. Absent: not checked. */
   systems?: readonly string[];
+  /** The configured instance ids: an override or waiver naming another is a warning (`Policy.warnings`). Absent: not checked. */
+  instances?: readonly string[];
 }
 
 export function parsePolicy(text: string, file: string, options: PolicyLoadOptions = {}): Policy {
   return policyFromSource(atKeys(parseYamlSource(text, file, 'CG_POLICY_INVALID'), text), options);
 }
 
-/** For `changegate mappings validate`: throws CG_POLICY_INVALID listing every issue, as loading would. */
-export function validatePolicySource(source: YamlSource, options: PolicyLoadOptions = {}): void {
-  policyFromSource(atKeys(source, readFileSync(source.file, 'utf8')), options);
+/** For `changegate mappings validate`: throws CG_POLICY_INVALID listing every issue, as loading would; returns the warnings. */
+export function validatePolicySource(source: YamlSource, options: PolicyLoadOptions = {}): readonly string[] {
+  return policyFromSource(atKeys(source, readFileSync(source.file, 'utf8')), options).warnings ?? [];
 }
 
 function policyFromSource(source: YamlSource, options: PolicyLoadOptions): Policy {
@@ -119,6 +124,7 @@ function policyFromSource(source: YamlSource, options: PolicyLoadOptions): Polic
     calendar: { windows: parsed.calendar },
     waivers: parsed.waivers,
     evidence: parsed.evidence,
+    warnings: options.instances === undefined ? [] : unknownInstanceWarnings(source, parsed, options.instances),
   };
 }
 

@@ -43,6 +43,9 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** A Jira instance entry of changegate.yaml that never syncs in a test (its schedule is once a year, its site closed). */
+const jiraEntry = (id: string): string => `  - { id: ${id}, system: jira, baseUrl: "http://127.0.0.1:9", auth: { kind: basic, email: ops@acme.example, apiToken: t }, projects: [ITSM], schedule: "0 0 1 1 *" }`;
+
 describe('changegate CLI', () => {
   it('exits 2 on an invalid configuration, naming file, line and path', async () => {
     const file = join(dir, 'bad.yaml');
@@ -331,6 +334,64 @@ describe('changegate CLI', () => {
       await serve.ready;
       const logged = serve.lines().filter((l) => l['level'] === 40 && String(l['msg']).includes('allowUnsignedWebhooks'));
       expect(logged.map((l) => String(l['msg']))).toEqual([expect.stringMatching(warning)]);
+    } finally {
+      serve.child.kill('SIGTERM');
+      await serve.exited;
+    }
+  });
+
+  it('warns of a policy override or waiver on an instance the configuration does not have: config validate, mappings validate --config, once at serve start', async () => {
+    const port = await freePort();
+    const policies = join(dir, 'shared-policy');
+    mkdirSync(policies);
+    const policy = join(policies, 'policy.shared.yaml');
+    writeFileSync(
+      policy,
+      [
+        'kind: policy',
+        'version: "2026.1-shared"',
+        'overrides:',
+        '  - match: { instance: jsm-prod, type: standard }',
+        '    rules:',
+        '      implement.lower-environments: { order: [UAT] }',
+        '  - match: { instance: jsm-prd, type: normal }',
+        '    rules:',
+        '      implement.lower-environments: { order: [SIT, UAT] }',
+        'waivers:',
+        '  - { change: ITSM-42, instance: jsm-stage, gate: implement.ci-green, by: cab@acme.example, reason: pipeline migration, until: "2030-01-01T00:00:00Z" }',
+        '',
+      ].join('\n'),
+    );
+    const file = join(dir, 'shared-policy.yaml');
+    writeFileSync(
+      file,
+      [`store: { kind: sqlite, path: ${JSON.stringify(join(dir, 'shared-policy.db'))} }`, `server: { listen: "127.0.0.1:${port}" }`, `policy: ${JSON.stringify(policy)}`, 'instances:', jiraEntry('jsm-prod'), jiraEntry('jsm-test'), ''].join('\n'),
+    );
+    const at = (line: number, path: string): string => `${policy}:${line}:`.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') + `\\d+ ${path.replace(/[.[\]]/g, '\\$&')}: `;
+    const expected = [
+      expect.stringMatching(new RegExp(`^${at(7, 'overrides[1].match.instance')}no instance "jsm-prd" in the configuration \\(it has jsm-prod and jsm-test\\), so this override never applies; did you mean "jsm-prod"\\?$`)),
+      expect.stringMatching(new RegExp(`^${at(11, 'waivers[0].instance')}no instance "jsm-stage" in the configuration \\(it has jsm-prod and jsm-test\\), so this waiver never applies`)),
+    ];
+
+    const validated = await changegate(['config', 'validate', '--config', file]);
+    expect(validated.code).toBe(0);
+    const [head, ...lines] = validated.stdout.trimEnd().split('\n');
+    expect(head).toBe(`warn    ${file}`);
+    expect(lines.map((l) => l.replace(/^ {2}warning: /, ''))).toEqual(expected);
+    expect((JSON.parse((await changegate(['config', 'validate', '--config', file, '--json'])).stdout) as { warnings: string[] }).warnings).toEqual(expected);
+
+    const checked = JSON.parse((await changegate(['mappings', 'validate', policies, '--config', file, '--json'])).stdout) as { exitCode: number; files: { ok: boolean; warnings: string[] }[] };
+    expect(checked).toMatchObject({ exitCode: 0, files: [{ ok: true }] });
+    expect(checked.files[0]?.warnings).toEqual(expected);
+    // Without a configuration there is nothing to hold the instances against: the file is valid as it stands.
+    const alone = JSON.parse((await changegate(['mappings', 'validate', policies, '--json'])).stdout) as { files: { warnings: string[] }[] };
+    expect(alone.files[0]?.warnings).toEqual([]);
+
+    const serve = spawnServe({ configFile: file, port });
+    try {
+      await serve.ready;
+      const logged = serve.lines().filter((l) => l['level'] === 40 && String(l['msg']).startsWith(policy));
+      expect(logged.map((l) => String(l['msg']))).toEqual(expected);
     } finally {
       serve.child.kill('SIGTERM');
       await serve.exited;
