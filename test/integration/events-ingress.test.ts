@@ -303,3 +303,29 @@ describe('the route and the processor of one process', () => {
     expect(ingested.take('c')).toEqual({ ci: [], monitor: [] });
   });
 });
+
+describe('POST /v1/events/:source, form-encoded, from a source other than GitHub', () => {
+  const FORM = { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' };
+
+  it('refuses it 422 CG_EVENT_INVALID saying to set the webhook\'s content type to application/json, storing nothing', async () => {
+    await world();
+    const alerts = Buffer.from(new URLSearchParams({ payload: JSON.stringify({ version: '4', alerts: [] }) }).toString());
+    const pipeline = Buffer.from(new URLSearchParams({ ci: JSON.stringify([{ id: 'r1', status: 'success' }]) }).toString());
+    const answers = [
+      [await post('am', alerts, { ...FORM, authorization: 'Bearer am-token' }), 'am', 'alertmanager'],
+      [await post('pipe', pipeline, { ...FORM, 'x-changegate-signature': sign(pipeline, 'pipe-secret') }), 'pipe', 'generic'],
+    ] as const;
+    for (const [answer, id, kind] of answers) {
+      expect([answer.statusCode, answer.json().error.code, answer.json().error.details]).toEqual([422, 'CG_EVENT_INVALID', expect.objectContaining({ field: 'body', where: 'body', source: id })]);
+      expect(answer.json().error.message).toBe(`body: form-encoded (application/x-www-form-urlencoded), but source "${id}" (${kind}) takes JSON: set the webhook's content type to application/json`);
+    }
+    expect(await stores.events.pendingCount()).toBe(0);
+  });
+
+  it('still takes JSON sent under that content type (curl -d labels every body so)', async () => {
+    await world();
+    const raw = Buffer.from(JSON.stringify({ ci: [{ id: 'r1', status: 'success' }] }));
+    const answer = await post('pipe', raw, { ...FORM, 'x-changegate-signature': sign(raw, 'pipe-secret') });
+    expect([answer.statusCode, answer.json()]).toEqual([202, expect.objectContaining({ accepted: true, duplicate: false })]);
+  });
+});

@@ -63,13 +63,23 @@ export const eventRoute = (limit: number) =>
     errors: ['CG_EVENT_SOURCE_UNKNOWN', 'CG_WEBHOOK_SIGNATURE_INVALID', 'CG_WEBHOOK_SIGNATURE_MISSING', 'CG_EVENT_INVALID', 'CG_STORE_BUSY', 'CG_STORE_UNAVAILABLE'],
   });
 
-function parse({ bytes, field }: DeliveryJson, source: string): unknown {
+const FORM = 'application/x-www-form-urlencoded';
+
+function parse({ bytes, field }: DeliveryJson, { id: source, kind }: EventSourceConfig, contentType: string | undefined): unknown {
   if (nestsDeeperThan(bytes, WEBHOOK_MAX_DEPTH)) {
     throw new ChangegateError('CG_EVENT_INVALID', `${field}: nested deeper than ${WEBHOOK_MAX_DEPTH} levels`, { details: { field, where: 'body', source } });
   }
   try {
     return JSON.parse(bytes.toString('utf8'));
   } catch (err) {
+    // A source that reads form encoding (GitHub's `payload` field) has already taken its JSON out. Any other form body
+    // is a webhook set to the wrong content type; JSON merely labelled so (curl -d) parsed above and is taken.
+    if (field === 'body' && contentType?.split(';')[0]?.trim().toLowerCase() === FORM) {
+      throw new ChangegateError('CG_EVENT_INVALID', `body: form-encoded (${FORM}), but source "${source}" (${kind}) takes JSON: set the webhook's content type to application/json`, {
+        cause: err,
+        details: { field, where: 'body', source, contentType: FORM },
+      });
+    }
     throw new ChangegateError('CG_EVENT_INVALID', `${field}: not valid JSON (${err instanceof Error ? err.message : String(err)})`, { cause: err, details: { field, where: 'body', source } });
   }
 }
@@ -85,7 +95,7 @@ export function registerEventRoutes(app: FastifyInstance, deps: EventRouteDeps):
     const delivery = deliveryOf(raw, headers);
     ingress.verify(found, delivery);
     // Normalised here only to refuse what can never be processed; the processor normalises again from the stored bytes.
-    const said = kind.normalise(source.id, delivery, parse(deliveryJson(kind, delivery), sourceId));
+    const said = kind.normalise(source.id, delivery, parse(deliveryJson(kind, delivery), source, delivery.headers['content-type']));
     const deliveryId = kind.deliveryId(delivery) ?? `sha256:${createHash('sha256').update(raw).digest('hex')}`;
     ingress.storable(sourceId);
     const kept: Record<string, string> = {};
