@@ -62,6 +62,7 @@ describe('the request rate of one ServiceNow instance', () => {
     // never both short, so any three requests in a row span at least one slot; separate budgets send several at once.
     const spans = at.slice(2).map((t, i) => Math.round(t - (at[i] ?? 0)));
     expect(spans.filter((span) => span < SPACING_MS)).toEqual([]);
-    expect((at.at(-1) ?? 0) - (at[0] ?? 0)).toBeGreaterThanOrEqual((at.length - 1) * SPACING_MS * 0.9);
+    // The whole run at about the rate: a late first request shortens it by its delay only.
+    expect((at.at(-1) ?? 0) - (at[0] ?? 0)).toBeGreaterThanOrEqual((at.length - 1) * SPACING_MS * 0.75);
   });
 });
