@@ -3,12 +3,14 @@
 // validate endpoint, `changegate check` and the assessment runner, so all three
 // judge a change on the same facts.
 
-import type { CanonicalState, Change, MirroredChange, NeighbourChange } from '../domain/change.ts';
+import { CANONICAL_STATES, type CanonicalState, type Change, type MirroredChange, type NeighbourChange } from '../domain/change.ts';
 import type { CiEvent, MonitorEvent, MonitorWatch } from '../domain/events.ts';
+import { readsStateMoves } from '../policy/assess.ts';
 import type { Calendar } from '../policy/calendar.ts';
 import type { PolicyContext } from '../policy/context.ts';
 import { gateInto } from '../policy/gates/gate-registry.ts';
 import { waiversFor, type Policy } from '../policy/policy-config.ts';
+import type { StateMove } from '../policy/state-moves.ts';
 import type { ChangeStore } from '../store/change-store.ts';
 import { changeRefKeys } from '../store/change-refs.ts';
 import { mergeCalendars } from './itsm-calendar.ts';
@@ -82,6 +84,22 @@ export function readsNeighbours(change: Change, states: readonly CanonicalState[
   return states.includes(NEIGHBOURS_READ_INTO) && changeRefKeys(change).length > 0 && plannedWindow(change) !== null;
 }
 
+/**
+ * The change's state moves the mirror observed, oldest first. The first
+ * revision moves nothing (and rebuilding its diff costs a whole change), so
+ * only the later ones are read: a cost that follows the change's own history.
+ */
+async function stateMoves(store: ChangeStore, changeId: string): Promise<StateMove[]> {
+  const moves: StateMove[] = [];
+  for (const revision of await store.listRevisions(changeId, { after: 1 })) {
+    const state = revision.diff.find((d) => d.path === 'state');
+    if (state !== undefined && typeof state.from === 'string' && typeof state.to === 'string') {
+      moves.push({ at: revision.updatedAt, from: state.from as CanonicalState, to: state.to as CanonicalState });
+    }
+  }
+  return moves;
+}
+
 /** The change as every judge sees it: changegate's own notes in its journal are not evidence about the change. */
 export function judgedChange(mc: MirroredChange): MirroredChange {
   return { ...mc, journal: withoutOwnNotes(mc.journal) };
@@ -89,7 +107,13 @@ export function judgedChange(mc: MirroredChange): MirroredChange {
 
 export async function buildPolicyContext(deps: PolicyContextDeps, mc: MirroredChange, now: Date, options: PolicyContextOptions = {}): Promise<PolicyContext> {
   const wanted = options.states === undefined || options.states.includes(NEIGHBOURS_READ_INTO);
-  const [events, otherChanges] = await Promise.all([(deps.events ?? NO_EVENTS)(mc.change, now), wanted ? neighbours(deps.store, mc.change) : []]);
+  // Only when a gate can be decided by when the change entered a state (a journal note to place): most never are.
+  const movesWanted = readsStateMoves(mc, deps.policy, options.states ?? CANONICAL_STATES);
+  const [events, otherChanges, moves] = await Promise.all([
+    (deps.events ?? NO_EVENTS)(mc.change, now),
+    wanted ? neighbours(deps.store, mc.change) : [],
+    movesWanted ? stateMoves(deps.store, mc.change.id) : undefined,
+  ]);
   return {
     now,
     events,
@@ -97,5 +121,6 @@ export async function buildPolicyContext(deps: PolicyContextDeps, mc: MirroredCh
     otherChanges,
     waivers: waiversFor(deps.policy, mc.change),
     policy: deps.policy,
+    ...(moves === undefined ? {} : { moves }),
   };
 }

@@ -174,6 +174,27 @@ export function childRecordsRead(policy: Policy, states: readonly CanonicalState
   return read;
 }
 
+/**
+ * Whether a gate into `states` reads the change's state moves (`ctx.moves`) for
+ * this change under `policy`: what a caller must then read from the revision
+ * history. Most changes' gates never ask (see GateDef.readsMoves).
+ */
+export function readsStateMoves(mirrored: MirroredChange, policy: Policy, states: readonly CanonicalState[]): boolean {
+  let resolved: { classification: GateInput['classification']; rules: GateInput['rules'] } | undefined;
+  for (const state of states) {
+    for (const gate of GATES_BY_STATE.get(state) ?? NO_GATES) {
+      if (gate.readsMoves === undefined) continue;
+      if (resolved === undefined) {
+        const classification = classify(mirrored.change, assessRisk(mirrored.change, policy.riskMatrix), policy.classification);
+        resolved = { classification, rules: resolveRules(policy, mirrored.change, classification) };
+      }
+      const params = resolved.rules.builtIn[gate.id];
+      if (params.enabled && gate.readsMoves(mirrored, resolved.classification, params as never)) return true;
+    }
+  }
+  return false;
+}
+
 /** Every enabled gate into one state, whatever state the change is in (for `check --explain` and tests). */
 export function evaluateState(mirrored: MirroredChange, state: CanonicalState, ctx: PolicyContext): GateResult[] {
   return gatesInto(prepare(mirrored, ctx), state).map(strip);

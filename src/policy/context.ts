@@ -8,6 +8,7 @@ import type { NeighbourChange } from '../domain/change.ts';
 import type { CiEvent, MonitorEvent, MonitorWatch } from '../domain/events.ts';
 import type { Calendar } from './calendar.ts';
 import type { Policy } from './policy-config.ts';
+import type { StateMove } from './state-moves.ts';
 
 export interface PolicyContext {
   /** The instant the verdict is for; replaying an observed transition passes the time it happened. */
@@ -19,6 +20,12 @@ export interface PolicyContext {
   otherChanges: NeighbourChange[];
   waivers: Waiver[];
   policy: Policy;
+  /**
+   * The change's state moves the mirror observed, oldest first. Read from the
+   * revision history only for a change one of the evaluated gates asks them of
+   * (GateDef.readsMoves); absent otherwise.
+   */
+  moves?: readonly StateMove[];
 }
 
 /** A context with nothing known but the policy and the instant. */

@@ -187,7 +187,7 @@ export const RULES = {
   },
   'closed.pir': {
     into: 'closed',
-    doc: 'A post-implementation review is recorded (seed §7.6): a work note, comment or the close notes carry a PIR marker.',
+    doc: 'A post-implementation review is recorded (seed §7.6): a work note or comment written after implementation began, or the close notes, carry a PIR marker.',
     params: rule({
       classes: z.array(z.enum(['major', 'minor', 'emergency'])).default(['emergency']),
       markers: z.array(z.string().min(1)).default(['[PIR]', 'PIR:', 'post-implementation review']),

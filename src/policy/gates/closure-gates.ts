@@ -4,11 +4,12 @@
 // cancellation says why.
 
 import type { EvidenceRef } from '../../domain/assessment.ts';
-import type { JournalEntry } from '../../domain/change.ts';
+import type { CanonicalState, JournalEntry } from '../../domain/change.ts';
 import { fieldRef, firingOn, isBlank, monitorRef, unwatched } from '../evidence.ts';
 import { hypercareStart } from '../hypercare.ts';
+import { lastMove } from '../state-moves.ts';
 import { formatDuration, formatUtc } from '../zoned-time.ts';
-import { defineGate, fail, listText, pass, pending, plural } from './gate.ts';
+import { defineGate, fail, listText, pass, pending, plural, type GateInput } from './gate.ts';
 
 function journalRef(entry: JournalEntry): EvidenceRef {
   return { kind: 'journal', ref: entry.id, summary: `${entry.kind.replace('_', ' ')} by ${entry.author}`, url: null, at: entry.at };
@@ -108,16 +109,58 @@ export const closeFields = defineGate({
   },
 });
 
+const BEFORE_IMPLEMENTATION: readonly CanonicalState[] = ['new', 'assess', 'authorize', 'scheduled'];
+const IMPLEMENTED: readonly CanonicalState[] = ['implement', 'review', 'closed'];
+
+function instant(iso: string | null): number | null {
+  const t = iso === null ? Number.NaN : Date.parse(iso);
+  return Number.isNaN(t) ? null : t;
+}
+
+/**
+ * When implementation began, as far as changegate knows at `now`: the actual
+ * start; else the change's last move from planning into Implement (or past it)
+ * that the mirror saw; else the end of implementation as hypercare reads it
+ * (actual end, production deploy), by which it had begun at the latest.
+ */
+function implementationBegan({ change, ctx, now }: GateInput): { at: number; from: string } | null {
+  const start = instant(change.actualStart);
+  if (start !== null) return { at: start, from: 'the actual start' };
+  const move = lastMove(ctx.moves, now, (m) => BEFORE_IMPLEMENTATION.includes(m.from) && IMPLEMENTED.includes(m.to));
+  if (move !== null) return { at: Date.parse(move.at), from: `the move into ${move.to}` };
+  const ended = hypercareStart(change, ctx.events.ci, ctx.policy.productionEnvironments, now);
+  if (ended !== null) return { at: ended.at, from: ended.from === 'actual-end' ? 'the actual end' : 'the production deploy' };
+  return null;
+}
+
+const noteBy = (entry: JournalEntry): string => `the ${entry.kind.replace('_', ' ')} by ${entry.author} at ${formatUtc(Date.parse(entry.at))}`;
+
 export const postImplementationReview = defineGate({
   id: 'closed.pir',
   reads: ['journal'],
-  check({ mirrored, change, classification, now }, params) {
+  // Without an actual start, the move into Implement says when implementation began; only a marked note needs placing.
+  readsMoves: ({ change, journal }, classification, params) =>
+    params.classes.includes(classification) && instant(change.actualStart) === null && journal.some((e) => mentions(e.text, params.markers)),
+  check(input, params) {
+    const { mirrored, change, classification, now } = input;
     if (!params.classes.includes(classification)) return pass(`${classification} changes need no post-implementation review`);
-    const entry = journalAt(mirrored.journal, now).find((e) => mentions(e.text, params.markers));
+    // A review looks back on the implementation: a note written before it began (a plan to hold one) is none.
+    const marked = journalAt(mirrored.journal, now).filter((e) => mentions(e.text, params.markers));
+    const began = implementationBegan(input);
+    const entry = began === null ? undefined : marked.find((e) => Date.parse(e.at) >= began.at);
     if (entry) return pass(`post-implementation review recorded in a ${entry.kind.replace('_', ' ')} by ${entry.author} at ${formatUtc(Date.parse(entry.at))}`, [journalRef(entry)]);
     if (mentions(change.closeNotes, params.markers)) return pass('post-implementation review recorded in the close notes', [fieldRef('closeNotes', 'carries the PIR marker')]);
     const marker = params.markers[0] ?? 'PIR';
-    return fail(`${classification} changes need a post-implementation review (seed §7.6): none recorded; add a work note starting with ${marker}`);
+    const need = `${classification} changes need a post-implementation review (seed §7.6)`;
+    const early = marked[0];
+    if (early === undefined) return fail(`${need}: none recorded; add a work note starting with ${marker}`);
+    if (began === null) {
+      return pending(
+        `${need} recorded after implementation began, and nothing tells when it began (no actual start or end, no move into implement seen, no production deploy): ${noteBy(early)} cannot be placed`,
+        [journalRef(early)],
+      );
+    }
+    return fail(`${need} recorded after implementation began (${formatUtc(began.at)}, ${began.from}): ${noteBy(early)} was written before it; add a work note starting with ${marker}`, [journalRef(early)]);
   },
 });
 

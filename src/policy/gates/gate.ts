@@ -45,6 +45,13 @@ export interface GateDef<K extends BuiltInRuleId = BuiltInRuleId> {
    * so a gate that reads `mirrored.approvals` or `mirrored.journal` must say so.
    */
   reads?: readonly ChildRecords[];
+  /**
+   * Whether the check reads `ctx.moves` (the change's state moves, from its
+   * revision history) for this change under these parameters. The history is
+   * read from the store only for a change a gate evaluated says this of, so
+   * say it only where the moves can decide the verdict.
+   */
+  readsMoves?(mirrored: MirroredChange, classification: Classification, params: RuleParams[K]): boolean;
   check(input: GateInput, params: RuleParams[K]): Verdict;
 }
 

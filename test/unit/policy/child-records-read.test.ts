@@ -5,9 +5,10 @@
 
 import { describe, expect, it } from 'vitest';
 import { CANONICAL_STATES, type MirroredChange } from '../../../src/domain/change.ts';
-import { childRecordsRead, evaluateState } from '../../../src/policy/assess.ts';
+import { childRecordsRead, evaluateState, readsStateMoves } from '../../../src/policy/assess.ts';
 import { BUILT_IN_GATES, gateInto } from '../../../src/policy/gates/gate-registry.ts';
 import { loadPolicy } from '../../../src/policy/policy-config.ts';
+import type { StateMove } from '../../../src/policy/state-moves.ts';
 import { buildJournalEntry } from '../../support/change-builder.ts';
 import { approved, context, DEFAULT_POLICY, mirrored } from './policy-fixtures.ts';
 
@@ -63,5 +64,35 @@ describe('child records a transition reads', () => {
     const guarded = [...new Set(custom.custom.map((r) => r.into))];
     expect(guarded.length).toBeGreaterThan(0);
     for (const state of guarded) expect([...childRecordsRead(custom, [state])].toSorted()).toEqual(['approvals', 'journal']);
+  });
+});
+
+/** JSM-like: no actual dates, so only the revision history says when implementation began. */
+const MOVES: StateMove[] = [
+  { at: '2026-03-10T21:55:00Z', from: 'scheduled', to: 'implement' },
+  { at: '2026-03-11T00:10:00Z', from: 'implement', to: 'review' },
+];
+const undated = (journal = [pirNote]) => mirrored({ type: 'emergency', state: 'review' }, { journal });
+
+describe('state moves a change\'s gates read', () => {
+  it('asks for them only where they can decide: a marked note to place and nothing on the record to place it by', () => {
+    expect(readsStateMoves(undated(), DEFAULT_POLICY, ['closed'])).toBe(true);
+    expect(readsStateMoves(undated([]), DEFAULT_POLICY, ['closed']), 'no note to place').toBe(false);
+    expect(readsStateMoves(mirrored({ ...ENDED, type: 'emergency' }, { journal: [pirNote] }), DEFAULT_POLICY, ['closed']), 'the actual start places it').toBe(false);
+    expect(readsStateMoves(mirrored({ state: 'review' }, { journal: [pirNote] }), DEFAULT_POLICY, ['closed']), 'a minor change needs no PIR').toBe(false);
+    expect(readsStateMoves(undated(), DEFAULT_POLICY, ['implement', 'review']), 'no gate of these states reads them').toBe(false);
+  });
+
+  it('judges alike with and without them wherever it does not ask for them', () => {
+    const changes = [...CHANGES, undated(), undated([buildJournalEntry({ text: '[PIR] to follow', at: '2026-03-10T21:00:00Z' })])];
+    const bare = context('2026-03-12T10:00:00Z');
+    const withMoves = context('2026-03-12T10:00:00Z', { moves: MOVES });
+    for (const mc of changes) {
+      for (const state of CANONICAL_STATES) {
+        if (readsStateMoves(mc, DEFAULT_POLICY, [state])) continue;
+        expect(evaluateState(mc, state, bare), `${mc.change.type} into ${state}`).toEqual(evaluateState(mc, state, withMoves));
+      }
+    }
+    expect(evaluateState(undated(), 'closed', bare)).not.toEqual(evaluateState(undated(), 'closed', withMoves));
   });
 });

@@ -88,6 +88,48 @@ const cases = [
     result: 'pass',
     reason: /by bob at 2026-03-12 10:00 UTC$/,
   },
+  // A PIR is written after implementation began: a plan to hold one, written before, is none.
+  {
+    gate: 'closed.pir',
+    name: 'emergency, the PIR note predates the actual start',
+    mc: mirrored({ ...ENDED, type: 'emergency' }, { journal: [buildJournalEntry({ text: 'PIR: to be held after go-live.', at: '2026-03-09T15:00:00Z', author: 'ann' })] }),
+    result: 'fail',
+    reason: /^emergency changes need a post-implementation review \(seed §7\.6\) recorded after implementation began \(2026-03-10 22:00 UTC, the actual start\): the work note by ann at 2026-03-09 15:00 UTC was written before it; add a work note starting with \[PIR\]$/,
+  },
+  { gate: 'closed.pir', name: 'emergency, PIR note at the actual start', mc: mirrored({ ...ENDED, type: 'emergency' }, { journal: [buildJournalEntry({ text: '[PIR] held', at: ENDED.actualStart })] }), result: 'pass', reason: /recorded in a work note/ },
+  {
+    gate: 'closed.pir',
+    name: 'emergency, no actual dates: the move into implement places the note',
+    moves: [{ at: '2026-03-10T21:55:00Z', from: 'scheduled', to: 'implement' }, { at: '2026-03-11T00:10:00Z', from: 'implement', to: 'review' }],
+    mc: mirrored({ state: 'review', type: 'emergency' }, { journal: [buildJournalEntry({ text: '[PIR] planned for Thursday', at: '2026-03-10T21:00:00Z' })] }),
+    result: 'fail',
+    reason: /recorded after implementation began \(2026-03-10 21:55 UTC, the move into implement\): the work note by admin at 2026-03-10 21:00 UTC was written before it/,
+  },
+  {
+    gate: 'closed.pir',
+    name: 'emergency, no actual dates: a review after the move into implement',
+    moves: [{ at: '2026-03-10T21:55:00Z', from: 'scheduled', to: 'implement' }],
+    mc: mirrored({ state: 'review', type: 'emergency' }, { journal: [buildJournalEntry({ text: '[PIR] root cause found', at: '2026-03-11T09:00:00Z' })] }),
+    result: 'pass',
+    reason: /^post-implementation review recorded in a work note by admin at 2026-03-11 09:00 UTC$/,
+  },
+  {
+    gate: 'closed.pir',
+    name: 'emergency, a move made after now is not known yet',
+    at: '2026-03-11T00:00:00Z',
+    moves: [{ at: '2026-03-11T00:00:01Z', from: 'scheduled', to: 'implement' }],
+    mc: mirrored({ state: 'scheduled', type: 'emergency' }, { journal: [buildJournalEntry({ text: '[PIR] to follow', at: '2026-03-10T21:00:00Z' })] }),
+    result: 'pending',
+    reason: /^emergency changes need a post-implementation review \(seed §7\.6\) recorded after implementation began, and nothing tells when it began \(no actual start or end, no move into implement seen, no production deploy\): the work note by admin at 2026-03-10 21:00 UTC cannot be placed$/,
+  },
+  {
+    gate: 'closed.pir',
+    name: 'emergency, only the production deploy tells: a note before it',
+    ci: [prodDeploy],
+    mc: mirrored({ state: 'review', type: 'emergency' }, { journal: [buildJournalEntry({ text: '[PIR] to follow', at: '2026-03-10T22:00:00Z' })] }),
+    result: 'fail',
+    reason: /\(2026-03-10 22:20 UTC, the production deploy\): the work note by admin at 2026-03-10 22:00 UTC was written before it/,
+  },
   {
     gate: 'closed.no-alerts',
     name: 'four alerts firing',
@@ -118,7 +160,10 @@ function watchOf(c: object): { watch?: MonitorWatch } {
 
 describe('gates into closed and canceled', () => {
   it.each(cases)('$gate: $name → $result', (c) => {
-    const ctx = context('at' in c ? c.at : '2026-03-12T10:00:00Z', { events: { ci: 'ci' in c ? [...c.ci] : [], monitor: 'monitor' in c ? [...c.monitor] : [], ...watchOf(c) } });
+    const ctx = context('at' in c ? c.at : '2026-03-12T10:00:00Z', {
+      events: { ci: 'ci' in c ? [...c.ci] : [], monitor: 'monitor' in c ? [...c.monitor] : [], ...watchOf(c) },
+      ...('moves' in c ? { moves: c.moves } : {}),
+    });
     const result = gate(c.gate, c.mc, ctx);
     expect(result.result).toBe(c.result);
     expect(result.reason).toMatch(c.reason);

@@ -1,0 +1,109 @@
+// The gates that look for a marker in the change's journal (closed.pir: a
+// post-implementation review note; canceled.reason: why the change is
+// canceled), as a change manager meets them: the assessment on the ticket,
+// over the real SQLite store and the default policy. A note counts for what
+// it says only when it was written at the point of the lifecycle it speaks
+// for: a PIR after implementation began, not a plan made while planning.
+
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AssessmentRunner } from '../../src/assess/assessment-runner.ts';
+import type { GateResult } from '../../src/domain/assessment.ts';
+import type { Change, JournalEntry } from '../../src/domain/change.ts';
+import type { StreamItem } from '../../src/kit/connector.ts';
+import { createLogger } from '../../src/log.ts';
+import { createMetrics } from '../../src/observability/metrics.ts';
+import { loadPolicy } from '../../src/policy/policy-config.ts';
+import { SqliteAssessmentStore } from '../../src/store/sqlite/sqlite-assessment-store.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
+import { SqliteOutboxStore } from '../../src/store/sqlite/sqlite-outbox-store.ts';
+import { buildChange, buildJournalEntry } from '../support/change-builder.ts';
+
+const policy = loadPolicy();
+const NOW = new Date('2026-03-02T18:00:00Z');
+const day = (time: string) => `2026-03-02T${time}:00Z`;
+
+let store: SqliteChangeStore;
+let assessments: SqliteAssessmentStore;
+let outbox: SqliteOutboxStore;
+let revision: number;
+
+beforeEach(() => {
+  store = SqliteChangeStore.open(':memory:');
+  assessments = SqliteAssessmentStore.open(':memory:');
+  outbox = SqliteOutboxStore.open(':memory:');
+  revision = 3;
+});
+afterEach(async () => {
+  await store.close();
+  await assessments.close();
+  await outbox.close();
+});
+
+function runner(): AssessmentRunner {
+  return new AssessmentRunner({
+    store,
+    assessments,
+    outbox,
+    policy,
+    modeOf: () => 'advisory',
+    logger: createLogger({ level: 'silent' }),
+    metrics: createMetrics({ defaultMetrics: false }),
+    clock: () => NOW,
+  });
+}
+
+/** Mirrors one version of the change as a sync would: the record at `updatedAt`, with the journal entries written by then. */
+async function mirror(updatedAt: string, fields: Partial<Change>, journal: JournalEntry[] = []): Promise<Change> {
+  revision += 1;
+  const change = buildChange({ nativeRevision: revision, updatedAt, ...fields });
+  const items: StreamItem[] = [{ kind: 'change', change }, ...journal.map((entry): StreamItem => ({ kind: 'journal', changeNativeId: change.nativeId, entry }))];
+  await store.applyPage('sn-prod', 'changes', items, null);
+  return change;
+}
+
+async function gateOnTicket(changeId: string, gate: string): Promise<GateResult | undefined> {
+  const run = await runner().assessChange(changeId);
+  return run.assessment?.gates.find((g) => g.id === gate);
+}
+
+const planningNote = buildJournalEntry({ id: 'n-plan', text: 'PIR: to be held with the vendor after go-live.', at: day('09:15'), author: 'carla.manager' });
+const reviewNote = buildJournalEntry({ id: 'n-pir', text: '[PIR] Root cause: the renewal job used the old CA bundle. Action: alert 30 days before expiry.', at: day('16:00'), author: 'carla.manager' });
+
+/** An emergency change taken through eCAB, implemented and in Review, with the journal it had by each step. */
+async function emergencyInReview(dates: { actualStart: string | null; actualEnd: string | null }, journal: JournalEntry[]): Promise<Change> {
+  const fields: Partial<Change> = { type: 'emergency', plannedStart: day('10:00'), plannedEnd: day('11:00') };
+  await mirror(day('09:10'), { ...fields, state: 'authorize' });
+  await mirror(day('09:30'), { ...fields, state: 'scheduled' }, journal.filter((e) => e.at <= day('09:30')));
+  await mirror(day('10:00'), { ...fields, state: 'implement', actualStart: dates.actualStart });
+  return mirror(day('16:30'), { ...fields, state: 'review', actualStart: dates.actualStart, actualEnd: dates.actualEnd }, journal.filter((e) => e.at > day('09:30')));
+}
+
+describe('closed.pir: a post-implementation review is one written after implementation began', () => {
+  it('does not take a PIR note written while planning for the review (the actual start says when implementation began)', async () => {
+    const change = await emergencyInReview({ actualStart: day('10:00'), actualEnd: day('10:40') }, [planningNote]);
+    const gate = await gateOnTicket(change.id, 'closed.pir');
+    expect(gate?.result).toBe('fail');
+    expect(gate?.reason).toBe(
+      'emergency changes need a post-implementation review (seed §7.6) recorded after implementation began (2026-03-02 10:00 UTC, the actual start): ' +
+        'the work note by carla.manager at 2026-03-02 09:15 UTC was written before it; add a work note starting with [PIR]',
+    );
+  });
+
+  it('reads when implementation began from the move into Implement when the site records no actual dates (JSM)', async () => {
+    const change = await emergencyInReview({ actualStart: null, actualEnd: null }, [planningNote]);
+    const gate = await gateOnTicket(change.id, 'closed.pir');
+    expect(gate?.result).toBe('fail');
+    expect(gate?.reason).toMatch(/recorded after implementation began \(2026-03-02 10:00 UTC, the move into implement\): the work note by carla\.manager at 2026-03-02 09:15 UTC was written before it/);
+  });
+
+  it('takes the review written after the implementation, the planning note beside it notwithstanding', async () => {
+    for (const dates of [{ actualStart: day('10:00'), actualEnd: day('10:40') }, { actualStart: null, actualEnd: null }]) {
+      await store.close();
+      store = SqliteChangeStore.open(':memory:');
+      const change = await emergencyInReview(dates, [planningNote, reviewNote]);
+      const gate = await gateOnTicket(change.id, 'closed.pir');
+      expect(gate?.result).toBe('pass');
+      expect(gate?.reason).toBe('post-implementation review recorded in a work note by carla.manager at 2026-03-02 16:00 UTC');
+    }
+  });
+});
