@@ -200,7 +200,7 @@ export const RULES = {
   },
   'canceled.reason': {
     into: 'canceled',
-    doc: 'A cancellation gives a reason: close notes, or a work note or comment mentioning a marker.',
+    doc: 'A cancellation gives a reason: close notes, or a work note or comment mentioning a marker, written since the change entered the state it is canceled from.',
     params: rule({ markers: z.array(z.string().min(1)).default(['cancel']) }),
   },
 } as const satisfies Record<string, { into: CanonicalState; doc: string; params: z.ZodObject }>;

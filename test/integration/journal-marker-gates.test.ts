@@ -107,3 +107,62 @@ describe('closed.pir: a post-implementation review is one written after implemen
     }
   });
 });
+
+const vendorNote = buildJournalEntry({ id: 'n-vendor', text: 'The vendor may cancel the 4.2 release; if they do, we rebook.', at: day('09:05'), author: 'ada.requester' });
+const reasonNote = buildJournalEntry({ id: 'n-reason', text: 'Canceled: the vendor pulled 4.2; rebooked as CHG0030044.', at: day('17:00'), author: 'carla.manager' });
+
+/** A normal change assessed, authorised and scheduled at 10:00, with the journal it had by each step. */
+async function scheduledAtTen(journal: JournalEntry[]): Promise<Change> {
+  await mirror(day('09:00'), { state: 'assess' }, journal.filter((e) => e.at <= day('09:00')));
+  await mirror(day('09:30'), { state: 'authorize' }, journal.filter((e) => e.at > day('09:00') && e.at <= day('09:30')));
+  return mirror(day('10:00'), { state: 'scheduled' }, journal.filter((e) => e.at > day('09:30')));
+}
+
+describe('canceled.reason: the reason is one given at the cancellation', () => {
+  it('does not offer Canceled on the strength of a note that mentioned cancelling while the change was being planned', async () => {
+    const change = await scheduledAtTen([vendorNote]);
+    const run = await runner().assessChange(change.id);
+    const gate = run.assessment?.gates.find((g) => g.id === 'canceled.reason');
+    expect(gate?.result).toBe('fail');
+    expect(gate?.reason).toBe(
+      'no cancellation reason given since the change entered scheduled (2026-03-02 10:00 UTC): the work note by ada.requester at 2026-03-02 09:05 UTC was written before; ' +
+        'add close notes or a work note saying why the change is canceled',
+    );
+    expect(run.assessment?.allowedTransitions).not.toContain('canceled');
+  });
+
+  it('offers Canceled once a note written in the state it is canceled from says why', async () => {
+    const change = await scheduledAtTen([vendorNote, reasonNote]);
+    const run = await runner().assessChange(change.id);
+    expect(run.assessment?.gates.find((g) => g.id === 'canceled.reason')).toMatchObject({ result: 'pass', reason: 'the cancellation reason is in a work note by carla.manager' });
+    expect(run.assessment?.allowedTransitions).toContain('canceled');
+  });
+
+  it('keeps a change canceled without a reason in violation until one is written; a planning note does not clear it', async () => {
+    const scheduled = await scheduledAtTen([vendorNote]);
+    await mirror(day('12:00'), { state: 'canceled' });
+    const before = await runner().assessChange(scheduled.id);
+    expect(before.assessment?.violations).toEqual([
+      {
+        gate: 'canceled.reason',
+        state: 'canceled',
+        reason: expect.stringMatching(/^no cancellation reason given since the change entered scheduled \(2026-03-02 10:00 UTC\): the work note by ada\.requester at 2026-03-02 09:05 UTC was written before/),
+      },
+    ]);
+    await mirror(day('17:05'), { state: 'canceled' }, [reasonNote]);
+    const after = await runner().assessChange(scheduled.id);
+    expect(after.assessment?.violations).toEqual([]);
+  });
+
+  it('judges a cancellation replayed at its time on the notes written by then: a reason added later does not excuse the move, but clears the violation', async () => {
+    const change = await scheduledAtTen([]);
+    const r = runner();
+    await r.assessChange(change.id);
+    // The sync sees the move and, a revision later, the reason written half an hour after it.
+    await mirror(day('12:00'), { state: 'canceled' });
+    await mirror(day('12:30'), { state: 'canceled' }, [buildJournalEntry({ id: 'n-late', text: 'Canceled: the vendor pulled 4.2.', at: day('12:30') })]);
+    const run = await r.assessChange(change.id);
+    expect(run.enforcements).toMatchObject([{ from: 'scheduled', to: 'canceled', action: 'comment', reasons: [expect.stringMatching(/^no cancellation reason: .*\(canceled\.reason\)$/)] }]);
+    expect(run.assessment?.violations).toEqual([]);
+  });
+});

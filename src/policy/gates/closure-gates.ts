@@ -176,13 +176,46 @@ export const tasksClosed = defineGate({
   },
 });
 
+/**
+ * Since when a note speaks for a cancellation judged at `now`: the change's
+ * entry into the state it is canceled from (where it stands, for a move being
+ * judged; the state it left, for a change already canceled). `since` is null
+ * when the mirror never saw the change enter that state: every note counts then.
+ */
+function cancellationStage({ change, ctx, now }: GateInput): { state: CanonicalState; since: number | null } {
+  let from = change.state;
+  let until = now;
+  if (change.state === 'canceled') {
+    const cancel = lastMove(ctx.moves, now, (m) => m.to === 'canceled');
+    if (cancel === null) return { state: from, since: null };
+    from = cancel.from;
+    until = Date.parse(cancel.at);
+  }
+  const entered = lastMove(ctx.moves, until, (m) => m.to === from);
+  return { state: from, since: entered === null ? null : Date.parse(entered.at) };
+}
+
 export const cancellationReason = defineGate({
   id: 'canceled.reason',
   reads: ['journal'],
-  check({ mirrored, change, now }, params) {
+  // Only a marked note needs placing, and close notes make the journal moot.
+  readsMoves: ({ change, journal }, _classification, params) => isBlank(change.closeNotes) && journal.some((e) => mentions(e.text, params.markers)),
+  check(input, params) {
+    const { mirrored, change, now } = input;
     if (!isBlank(change.closeNotes)) return pass('the close notes give the cancellation reason', [fieldRef('closeNotes', 'cancellation reason')]);
-    const entry = journalAt(mirrored.journal, now).find((e) => mentions(e.text, params.markers));
+    // The reason for canceling is given where the change is canceled from: a note from an earlier stage
+    // (a plan's "the vendor may cancel") speaks of something else.
+    const marked = journalAt(mirrored.journal, now).filter((e) => mentions(e.text, params.markers));
+    const { state, since } = cancellationStage(input);
+    const entry = marked.find((e) => since === null || Date.parse(e.at) >= since);
     if (entry) return pass(`the cancellation reason is in a ${entry.kind.replace('_', ' ')} by ${entry.author}`, [journalRef(entry)]);
+    const early = marked[0];
+    if (early !== undefined && since !== null) {
+      return fail(
+        `no cancellation reason given since the change entered ${state} (${formatUtc(since)}): ${noteBy(early)} was written before; add close notes or a work note saying why the change is canceled`,
+        [journalRef(early)],
+      );
+    }
     return fail('no cancellation reason: add close notes or a work note saying why the change is canceled');
   },
 });

@@ -81,6 +81,8 @@ describe('state moves a change\'s gates read', () => {
     expect(readsStateMoves(mirrored({ ...ENDED, type: 'emergency' }, { journal: [pirNote] }), DEFAULT_POLICY, ['closed']), 'the actual start places it').toBe(false);
     expect(readsStateMoves(mirrored({ state: 'review' }, { journal: [pirNote] }), DEFAULT_POLICY, ['closed']), 'a minor change needs no PIR').toBe(false);
     expect(readsStateMoves(undated(), DEFAULT_POLICY, ['implement', 'review']), 'no gate of these states reads them').toBe(false);
+    expect(readsStateMoves(mirrored({ state: 'scheduled' }, { journal: [cancelNote] }), DEFAULT_POLICY, ['canceled'])).toBe(true);
+    expect(readsStateMoves(mirrored({ state: 'scheduled', closeNotes: 'Superseded by CHG0030007.' }, { journal: [cancelNote] }), DEFAULT_POLICY, ['canceled']), 'close notes give the reason').toBe(false);
   });
 
   it('judges alike with and without them wherever it does not ask for them', () => {

@@ -12,6 +12,9 @@ const closedOut = { closeCode: 'successful', closeNotes: 'Gateway 4.2.0 live; ca
 const resolved = (o: Partial<MonitorEvent> = {}) => monitorEvent({ status: 'resolved', endsAt: '2026-03-11T01:20:00Z', ...o });
 const prodDeploy = ciEvent({ kind: 'deploy', environment: 'production', startedAt: '2026-03-10T22:10:00Z', finishedAt: '2026-03-10T22:20:00Z' });
 
+/** Scheduled on 5 March, canceled on 6 March. */
+const canceledFromScheduled = [{ at: '2026-03-05T10:00:00Z', from: 'authorize', to: 'scheduled' }, { at: '2026-03-06T10:00:00Z', from: 'scheduled', to: 'canceled' }] as const;
+
 const cases = [
   { gate: 'closed.hypercare', name: 'minor, 1 h 30 min in', at: '2026-03-11T01:00:00Z', mc: mirrored(ENDED), result: 'fail', reason: /^hypercare runs until 2026-03-11 03:30 UTC \(2 h 30 min left, from the actual end at 2026-03-10 23:30 UTC\); minor changes need 4 h of hypercare$/ },
   { gate: 'closed.hypercare', name: 'minor, 4 h passed', at: '2026-03-11T03:30:00Z', mc: mirrored(ENDED), result: 'pass', reason: /hypercare of 4 h for minor changes ended 2026-03-11 03:30 UTC/ },
@@ -129,6 +132,47 @@ const cases = [
     mc: mirrored({ state: 'review', type: 'emergency' }, { journal: [buildJournalEntry({ text: '[PIR] to follow', at: '2026-03-10T22:00:00Z' })] }),
     result: 'fail',
     reason: /\(2026-03-10 22:20 UTC, the production deploy\): the work note by admin at 2026-03-10 22:00 UTC was written before it/,
+  },
+  // A cancellation reason is given in the state the change is canceled from (or after the cancellation).
+  {
+    gate: 'canceled.reason',
+    name: 'a note from before the change entered its state',
+    moves: [{ at: '2026-03-05T10:00:00Z', from: 'authorize', to: 'scheduled' }],
+    mc: mirrored({ state: 'scheduled' }, { journal: [buildJournalEntry({ text: 'The vendor may cancel 4.2.', at: '2026-03-04T09:00:00Z', author: 'ann' })] }),
+    result: 'fail',
+    reason: /^no cancellation reason given since the change entered scheduled \(2026-03-05 10:00 UTC\): the work note by ann at 2026-03-04 09:00 UTC was written before; add close notes or a work note saying why the change is canceled$/,
+  },
+  {
+    gate: 'canceled.reason',
+    name: 'a note written since the change entered its state',
+    moves: [{ at: '2026-03-05T10:00:00Z', from: 'authorize', to: 'scheduled' }],
+    mc: mirrored({ state: 'scheduled' }, { journal: [buildJournalEntry({ text: 'Cancel: the vendor pulled 4.2.', at: '2026-03-05T10:00:00Z' })] }),
+    result: 'pass',
+    reason: /^the cancellation reason is in a work note by admin$/,
+  },
+  {
+    gate: 'canceled.reason',
+    name: 'canceled: a note from before the state it was canceled from',
+    moves: canceledFromScheduled,
+    mc: mirrored({ state: 'canceled' }, { journal: [buildJournalEntry({ text: 'The vendor may cancel 4.2.', at: '2026-03-04T09:00:00Z' })] }),
+    result: 'fail',
+    reason: /^no cancellation reason given since the change entered scheduled \(2026-03-05 10:00 UTC\)/,
+  },
+  ...['2026-03-05T11:00:00Z', '2026-03-06T10:30:00Z'].map((written) => ({
+    gate: 'canceled.reason',
+    name: `canceled: a note written at ${written}, in the state it was canceled from or after`,
+    moves: canceledFromScheduled,
+    mc: mirrored({ state: 'canceled' }, { journal: [buildJournalEntry({ text: 'Canceled: the vendor pulled 4.2.', at: written })] }),
+    result: 'pass',
+    reason: /^the cancellation reason is in a work note by admin$/,
+  })),
+  {
+    gate: 'canceled.reason',
+    name: 'canceled, the move into canceled never seen: any note counts',
+    moves: [{ at: '2026-03-05T10:00:00Z', from: 'authorize', to: 'scheduled' }],
+    mc: mirrored({ state: 'canceled' }, { journal: [buildJournalEntry({ text: 'Canceled: the vendor pulled 4.2.', at: '2026-03-04T09:00:00Z' })] }),
+    result: 'pass',
+    reason: /^the cancellation reason is in a work note by admin$/,
   },
   {
     gate: 'closed.no-alerts',
