@@ -1,22 +1,28 @@
 // The gates that look for a marker in the change's journal (closed.pir: a
 // post-implementation review note; canceled.reason: why the change is
-// canceled), as a change manager meets them: the assessment on the ticket,
-// over the real SQLite store and the default policy. A note counts for what
-// it says only when it was written at the point of the lifecycle it speaks
-// for: a PIR after implementation began, not a plan made while planning.
+// canceled), as a change manager meets them: the assessment on the ticket and
+// the answer of POST /v1/validate, over the real SQLite store and the default
+// policy. A note counts for what it says only when it was written at the point
+// of the lifecycle it speaks for (a PIR after implementation began, not a plan
+// made while planning), and only when it says it ("do not cancel" does not).
 
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import { InstanceConfig, registry } from '../../src/app/registry.ts';
+import { validationInstances } from '../../src/app/validation-instances.ts';
 import { AssessmentRunner } from '../../src/assess/assessment-runner.ts';
+import type { ValidationAnswer } from '../../src/assess/transition-validation.ts';
 import type { GateResult } from '../../src/domain/assessment.ts';
 import type { Change, JournalEntry } from '../../src/domain/change.ts';
 import type { StreamItem } from '../../src/kit/connector.ts';
 import { createLogger } from '../../src/log.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { loadPolicy } from '../../src/policy/policy-config.ts';
+import { buildServer } from '../../src/server/build-server.ts';
 import { SqliteAssessmentStore } from '../../src/store/sqlite/sqlite-assessment-store.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
 import { SqliteOutboxStore } from '../../src/store/sqlite/sqlite-outbox-store.ts';
-import { buildChange, buildJournalEntry } from '../support/change-builder.ts';
+import { SyncEngine } from '../../src/sync/sync-engine.ts';
+import { buildChange, buildJournalEntry, changeNumber } from '../support/change-builder.ts';
 
 const policy = loadPolicy();
 const NOW = new Date('2026-03-02T18:00:00Z');
@@ -164,5 +170,39 @@ describe('canceled.reason: the reason is one given at the cancellation', () => {
     const run = await r.assessChange(change.id);
     expect(run.enforcements).toMatchObject([{ from: 'scheduled', to: 'canceled', action: 'comment', reasons: [expect.stringMatching(/^no cancellation reason: .*\(canceled\.reason\)$/)] }]);
     expect(run.assessment?.violations).toEqual([]);
+  });
+});
+
+/** What `POST /v1/validate` answers a ServiceNow business rule asking to move the mirrored change from → to now. */
+async function validate(from: string, to: string): Promise<ValidationAnswer> {
+  const logger = createLogger({ level: 'silent' });
+  const metrics = createMetrics({ defaultMetrics: false });
+  const instances = validationInstances([InstanceConfig.parse({ id: 'sn-prod', system: 'servicenow', baseUrl: 'https://acme.service-now.com', auth: { kind: 'basic', username: 'u', password: 'p' } })], registry);
+  const app = buildServer({ systems: registry.systems, store, engine: new SyncEngine({ store, logger, metrics }), metrics, logger, validate: { policy, instances, lastSyncAt: () => NOW, clock: () => NOW } });
+  onTestFinished(() => app.close());
+  const response = await app.inject({ method: 'POST', url: '/v1/validate', payload: { system: 'servicenow', instance: 'sn-prod', key: changeNumber(1), from, to } });
+  expect(response.statusCode).toBe(200);
+  return response.json();
+}
+
+describe('a negated mention is no evidence', () => {
+  it.each(['Do not cancel: CAB wants it live before the PCI deadline.', "Please don't cancel this one, the vendor fix is in.", 'We are not going to cancel; rescheduling instead.'])(
+    'does not let "%s" stand as the reason for canceling',
+    async (text) => {
+      await scheduledAtTen([buildJournalEntry({ id: 'n-keep', text, at: day('11:00'), author: 'dana.cab' })]);
+      expect(await validate('scheduled', 'canceled')).toMatchObject({ allow: false, reasons: ['no cancellation reason: add close notes or a work note saying why the change is canceled (canceled.reason)'] });
+    },
+  );
+
+  it.each(['Cancel: no budget left this quarter.', 'No, cancel it: the vendor pulled 4.2.', 'Not canceled by us: the vendor canceled the release.'])('takes "%s" as the reason', async (text) => {
+    await scheduledAtTen([buildJournalEntry({ id: 'n-why', text, at: day('11:00'), author: 'dana.cab' })]);
+    expect(await validate('scheduled', 'canceled')).toMatchObject({ allow: true, reasons: [] });
+  });
+
+  it('does not take a note saying no post-implementation review was held for one', async () => {
+    const none = buildJournalEntry({ id: 'n-none', text: 'No post-implementation review held yet; booked for Friday.', at: day('16:00'), author: 'carla.manager' });
+    const change = await emergencyInReview({ actualStart: day('10:00'), actualEnd: day('10:40') }, [none]);
+    const gate = await gateOnTicket(change.id, 'closed.pir');
+    expect(gate).toMatchObject({ result: 'fail', reason: 'emergency changes need a post-implementation review (seed §7.6): none recorded; add a work note starting with [PIR]' });
   });
 });

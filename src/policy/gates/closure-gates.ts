@@ -7,18 +7,13 @@ import type { EvidenceRef } from '../../domain/assessment.ts';
 import type { CanonicalState, JournalEntry } from '../../domain/change.ts';
 import { fieldRef, firingOn, isBlank, monitorRef, unwatched } from '../evidence.ts';
 import { hypercareStart } from '../hypercare.ts';
+import { mentions } from '../note-markers.ts';
 import { lastMove } from '../state-moves.ts';
 import { formatDuration, formatUtc } from '../zoned-time.ts';
 import { defineGate, fail, listText, pass, pending, plural, type GateInput } from './gate.ts';
 
 function journalRef(entry: JournalEntry): EvidenceRef {
   return { kind: 'journal', ref: entry.id, summary: `${entry.kind.replace('_', ' ')} by ${entry.author}`, url: null, at: entry.at };
-}
-
-function mentions(text: string | null, markers: readonly string[]): boolean {
-  if (text === null) return false;
-  const lower = text.toLowerCase();
-  return markers.some((m) => lower.includes(m.toLowerCase()));
 }
 
 /** Journal entries known at `now`, newest first, ties by id. */
