@@ -7,7 +7,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { http, HttpResponse, type HttpResponseResolver } from 'msw';
+import { HttpResponse, type HttpResponseResolver } from 'msw';
 import { setupServer } from 'msw/node';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -16,10 +16,8 @@ import { JiraInstance } from '../../connectors/jira/jira-config.ts';
 import { registry } from '../../src/app/registry.ts';
 import { validateLiveMapping } from '../../src/cli/validate-live-mapping-command.ts';
 import { atlassianTokenEndpoint } from '../support/atlassian-token-endpoint.ts';
-import { siteFields, user } from '../support/jira-fake-site.ts';
+import { gatewayHandlers } from '../support/jira-oauth-gateway.ts';
 
-const GATEWAY = 'https://api.atlassian.com/ex/jira/cloud-1/rest/api/3';
-const STATUSES = ['Open', 'Planning', 'Awaiting CAB approval', 'Awaiting implementation', 'Implementing', 'Peer review', 'Completed', 'Failed', 'Canceled'];
 const HOUR = 3_600_000;
 
 /** Atlassian: each refresh token works once and is replaced; the gateway takes any access token it issued. */
@@ -32,13 +30,7 @@ function signedIn(resolver: HttpResponseResolver): HttpResponseResolver {
 
 const server = setupServer(
   tokens.handler,
-  http.get(`${GATEWAY}/myself`, signedIn(() => HttpResponse.json({ ...user('712020:svc', 'changegate'), timeZone: 'UTC', locale: 'en_US' }))),
-  http.get(`${GATEWAY}/field`, signedIn(() => HttpResponse.json(siteFields()))),
-  http.get(
-    `${GATEWAY}/project/:key/statuses`,
-    signedIn(() => HttpResponse.json([{ id: '10100', name: '[System] Change', subtask: false, statuses: STATUSES.map((name, j) => ({ id: String(10200 + j), name })) }])),
-  ),
-  http.post(`${GATEWAY}/search/jql`, signedIn(() => HttpResponse.json({ issues: [], isLast: true }))),
+  ...gatewayHandlers(signedIn),
 );
 
 const logger = pino({ level: 'silent' });

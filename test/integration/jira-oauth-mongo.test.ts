@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { MongoClient } from 'mongodb';
-import { http, HttpResponse, type HttpResponseResolver } from 'msw';
+import { HttpResponse, type HttpResponseResolver } from 'msw';
 import { setupServer } from 'msw/node';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -25,15 +25,13 @@ import { createLogger, type Logger } from '../../src/log.ts';
 import { openMongoStores } from '../../src/store/mongo/mongo-store-adapter.ts';
 import type { StoreBundle } from '../../src/store/store-bundle.ts';
 import { atlassianTokenEndpoint } from '../support/atlassian-token-endpoint.ts';
-import { siteFields, user } from '../support/jira-fake-site.ts';
+import { gatewayHandlers } from '../support/jira-oauth-gateway.ts';
 
 const mongoUri = process.env['MONGODB_URI'] ?? '';
 const run = `${process.pid}_${Date.now().toString(36)}`;
 let databases = 0;
 const freshDatabase = (): string => `cg_oauth_${run}_${++databases}`;
 
-const GATEWAY = 'https://api.atlassian.com/ex/jira/cloud-1/rest/api/3';
-const STATUSES = ['Open', 'Planning', 'Awaiting CAB approval', 'Awaiting implementation', 'Implementing', 'Peer review', 'Completed', 'Failed', 'Canceled'];
 
 /** Atlassian: each refresh token works once and is replaced; the gateway takes the access tokens it issued and has not revoked. */
 const tokens = atlassianTokenEndpoint();
@@ -46,13 +44,7 @@ function signedIn(resolver: HttpResponseResolver): HttpResponseResolver {
 }
 const server = setupServer(
   tokens.handler,
-  http.get(`${GATEWAY}/myself`, signedIn(() => HttpResponse.json({ ...user('712020:svc', 'changegate'), timeZone: 'UTC', locale: 'en_US' }))),
-  http.get(`${GATEWAY}/field`, signedIn(() => HttpResponse.json(siteFields()))),
-  http.get(
-    `${GATEWAY}/project/:key/statuses`,
-    signedIn(() => HttpResponse.json([{ id: '10100', name: '[System] Change', subtask: false, statuses: STATUSES.map((name, j) => ({ id: String(10200 + j), name })) }])),
-  ),
-  http.post(`${GATEWAY}/search/jql`, signedIn(() => HttpResponse.json({ issues: [], isLast: true }))),
+  ...gatewayHandlers(signedIn),
 );
 
 const silent = pino({ level: 'silent' });

@@ -6,18 +6,12 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { buildBundle } from '../../src/evidence/evidence-bundle.ts';
-import { chainEntry, type EvidenceDraft, type EvidenceEntry } from '../../src/evidence/evidence-entry.ts';
 import { DSSE_PAYLOAD_TYPE, dsseEnvelope, inTotoStatement, keyId, pae, verifyStatement } from '../../src/evidence/in-toto-statement.ts';
 import { jsonPath, repeatedMembers } from '../../src/evidence/repeated-members.ts';
 import { verifyEvidenceText } from '../../src/evidence/verify-evidence-text.ts';
+import { CHANGE, chainedEntries } from '../support/evidence-ledger.ts';
 
-const CHANGE = { id: 'servicenow:sn-prod:c0ffee', key: 'CHG0030001', instance: 'sn-prod', title: 'Upgrade the payments gateway' };
-const DRAFTS: EvidenceDraft[] = [
-  { kind: 'revision', at: '2026-03-10T09:00:00Z', actor: 'beth.anglin', source: 'servicenow:sn-prod', summary: 'state New → Assess', payload: { state: { from: 'new', to: 'assess' } } },
-  { kind: 'assessment', at: '2026-03-10T09:00:05Z', actor: null, source: 'changegate', summary: 'verdict: not ready', payload: { verdict: 'blocked' } },
-];
-const entries: EvidenceEntry[] = [];
-for (const draft of DRAFTS) entries.push(chainEntry(CHANGE.id, entries.at(-1) ?? null, draft));
+const entries = chainedEntries();
 const keys = generateKeyPairSync('ed25519');
 const bundle = buildBundle(CHANGE, entries, '2026-03-12T00:00:00Z', keys.privateKey);
 /** The file export writes. */
