@@ -10,7 +10,7 @@
 // their diff touches only the fields changegate writes (the connector's
 // `ownWrites`).
 
-import { approvalAt, type Approval, type CanonicalState, type MirroredChange } from '../domain/change.ts';
+import { approvalTime, type Approval, type CanonicalState, type MirroredChange } from '../domain/change.ts';
 import type { StoredAssessment, EnforcementRecord } from '../store/assessment-store.ts';
 import type { AssessmentStore } from '../store/assessment-store.ts';
 import type { ChangeStore, FieldDiff, Revision, RevisionAuthor } from '../store/change-store.ts';
@@ -138,7 +138,7 @@ export async function changeHistory(deps: HistoryDeps, mc: MirroredChange): Prom
   const entries: HistoryEntry[] = [
     ...revisions.map((r) => revisionEntry(r, own, enforcements)),
     // An approval stored after `mc` was read is not in the map: its own time is then its first.
-    ...mc.approvals.map((a) => approvalEntry(a, approvalsFirstAt.get(a.id) ?? approvalAt(a))),
+    ...mc.approvals.map((a) => approvalEntry(a, approvalsFirstAt.get(a.id) ?? approvalTime(a))),
     ...assessments.map(assessmentEntry),
     ...items.map((i) => writeBackEntry(i, change.key)),
     ...enforcements.map(enforcementEntry),
@@ -222,7 +222,7 @@ function approvalEntry(a: Approval, firstAt: string): ApprovalEntry {
   const approver = actor(a.approver);
   return {
     id: `approval:${a.id}`,
-    at: approvalAt(a),
+    at: approvalTime(a),
     firstAt,
     kind: 'approval',
     by: approver,

@@ -58,7 +58,7 @@ export interface Approval {
 }
 
 /** When the approval happened, as one version of it says: its decision, else its last update. Moves as the approval does. */
-export function approvalAt(a: Approval): string {
+export function approvalTime(a: Approval): string {
   return a.decidedAt ?? a.updatedAt;
 }
 

@@ -187,7 +187,7 @@ export interface ChangeStore {
    */
   listActiveChangesIndexed(query: IndexedQuery): Promise<Change[]>;
   /**
-   * When each approval of a change happened as the mirror first knew it: `approvalAt` of the first version
+   * When each approval of a change happened as the mirror first knew it: `approvalTime` of the first version
    * stored (one stored before this was kept: of the version held at the upgrade). Unlike the approval's own
    * times it never moves, so the history orders and pages by it. By approval id.
    */

@@ -8,7 +8,7 @@
 import type { Collection, Filter } from 'mongodb';
 import { ChangegateError } from '../../errors.ts';
 import type { StreamCursor, StreamItem } from '../../kit/connector.ts';
-import { approvalAt, instanceOfChangeId, type Approval, type Change, type JournalEntry, type MirroredChange, type NeighbourChange } from '../../domain/change.ts';
+import { approvalTime, instanceOfChangeId, type Approval, type Change, type JournalEntry, type MirroredChange, type NeighbourChange } from '../../domain/change.ts';
 import { diffChanges } from '../change-diff.ts';
 import type { ApplyPageOptions, ApplyResult, ChangePage, ChangeQuery, ChangeStore, FieldDiff, GetChangeOptions, IndexedQuery, RejectedRecord, Revision, RevisionAuthor, TouchingQuery } from '../change-store.ts';
 import { ANY_DAY, NO_WINDOW, refKey, windowDays } from '../change-refs.ts';
@@ -282,7 +282,7 @@ export class MongoChangeStore implements ChangeStore {
     return this.#run('approvalsFirstAt', { instance, changeNativeId }, async () => {
       const docs = await this.#c.approvals.find({ instance, changeNativeId }, { projection: { id: 1, firstAt: 1, json: 1 } }).toArray();
       // One stored before the first time was kept: the version it holds stands for the first (as the next write keeps it).
-      return new Map(docs.map((d) => [d.id, d.firstAt ?? approvalAt(JSON.parse(d.json) as Approval)]));
+      return new Map(docs.map((d) => [d.id, d.firstAt ?? approvalTime(JSON.parse(d.json) as Approval)]));
     });
   }
 

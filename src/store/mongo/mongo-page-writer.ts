@@ -22,7 +22,7 @@
 // crash), and this writer moves it.
 
 import type { StreamItem } from '../../kit/connector.ts';
-import { approvalAt, type Approval, type Change, type JournalEntry } from '../../domain/change.ts';
+import { approvalTime, type Approval, type Change, type JournalEntry } from '../../domain/change.ts';
 import { ChangegateError } from '../../errors.ts';
 import type { ApplyResult } from '../change-store.ts';
 import { diffChanges } from '../change-diff.ts';
@@ -239,7 +239,7 @@ export class MongoPageWriter {
     const head = await this.#c.approvals.findOne({ _id }, { projection: { hash: 1, at: 1, firstAt: 1, json: 1 } });
     // Same rule as changes: an older delivery never rolls an approval back.
     if (head !== null && (head.hash === item.hash || head.at > at)) return false;
-    const firstAt = head === null ? approvalAt(item.approval) : (head.firstAt ?? approvalAt(JSON.parse(head.json) as Approval));
+    const firstAt = head === null ? approvalTime(item.approval) : (head.firstAt ?? approvalTime(JSON.parse(head.json) as Approval));
     const doc = { instance, id: item.approval.id, changeNativeId: item.changeNativeId, at, hash: item.hash, json: item.json, firstAt };
     try {
       // Guarded on the version read: a newer one stored meanwhile is not overwritten (the upsert then collides and is dropped).

@@ -5,7 +5,7 @@
 
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { StreamCursor, StreamItem } from '../../kit/connector.ts';
-import { approvalAt, type Approval, type Change, type JournalEntry } from '../../domain/change.ts';
+import { approvalTime, type Approval, type Change, type JournalEntry } from '../../domain/change.ts';
 import { ChangegateError } from '../../errors.ts';
 import { diffChanges } from '../change-diff.ts';
 import type { ApplyResult, RevisionAuthor } from '../change-store.ts';
@@ -180,7 +180,7 @@ export class SqlitePageWriter {
     const head = this.#stmt.approvalHead.get(page.instance, approval.id) as { hash: string; updated_at: string } | undefined;
     // Same rule as changes: an older delivery never rolls an approval back (not counted: ApplyResult has no slot for it).
     if (head !== undefined && (head.hash === hash || head.updated_at > updatedAt)) return;
-    this.#stmt.upsertApproval.run(page.instance, approval.id, changeNativeId, updatedAt, hash, json, approvalAt(approval));
+    this.#stmt.upsertApproval.run(page.instance, approval.id, changeNativeId, updatedAt, hash, json, approvalTime(approval));
     page.result.approvalsWritten += 1;
     this.#oweAssessment(page, changeNativeId);
   }

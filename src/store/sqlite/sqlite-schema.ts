@@ -326,7 +326,7 @@ export const MIGRATIONS: readonly string[] = [
     FROM changes c, json_each(changegate_index_keys(c.json)) k
     WHERE c.state NOT IN ('closed', 'canceled', 'failed') AND k.value LIKE 'commit:%';
   `,
-  // When each approval happened as first known (domain/change.ts `approvalAt` of the first version stored),
+  // When each approval happened as first known (domain/change.ts `approvalTime` of the first version stored),
   // kept through later versions: the history orders and pages by it, as an approval's own times move
   // (ChangeStore.approvalsFirstAt). As the approval says it, not normalised: it is read back, never sorted on
   // here. What is stored already takes the time of the version it holds.
