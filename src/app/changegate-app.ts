@@ -10,7 +10,7 @@ import { createLogger, type Logger } from '../log.ts';
 import type { Policy } from '../policy/policy-config.ts';
 import { configuredPolicy } from './configured-policy.ts';
 import { buildServer } from '../server/build-server.ts';
-import { createMetrics, type Metrics } from '../observability/metrics.ts';
+import { createMetrics, observeReadCache, type Metrics } from '../observability/metrics.ts';
 import type { ChangeStore } from '../store/change-store.ts';
 import type { EvidenceStore } from '../store/evidence-store.ts';
 import { loadSigningKey } from '../evidence/signing-key.ts';
@@ -126,6 +126,8 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
   // Every port from the adapter `store.kind` names; a kind this build has no adapter for stops start-up here.
   const stores = await (options.openStores ?? openStores)(config.store);
   const { changes: store, deliveries, assessments, outbox } = stores;
+  const readCacheStats = store.readCacheStats?.bind(store);
+  if (readCacheStats !== undefined) observeReadCache(metrics, readCacheStats);
   // CI and monitoring events correlated with each change: what the event-reading gates judge.
   const correlator = correlatorFor(config, stores);
   const events = eventSourceOf(correlator);

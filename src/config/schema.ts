@@ -11,8 +11,22 @@ import { CronExpression, Duration, Secret, type BaseInstanceConfig } from '../ki
 
 export { Duration, Secret, isTimeZone, type BaseInstanceConfig } from '../kit/instance-config.ts';
 
+/**
+ * The read cache's bounds (src/store/mirror-read-cache.ts): parsed changes, and the neighbour views the overlap
+ * gate reads. Each process holds its own. The defaults keep a sync's memory flat; a `serve` answering
+ * POST /v1/validate for a large instance does fewer store reads when its active changes fit (README, Memory).
+ */
+export const ReadCacheConfig = z
+  .object({
+    changesMB: z.number().int().min(1).max(4096).default(16).describe('Parsed changes kept, in MB (estimated): some 6,600 changes of a real instance per 16 MB.'),
+    neighboursMB: z.number().int().min(1).max(4096).default(16).describe('Neighbour views kept for the overlap gate, in MB (estimated): some 20,000 per 16 MB.'),
+  })
+  .strict();
+export type ReadCacheConfig = z.infer<typeof ReadCacheConfig>;
+const readCache = ReadCacheConfig.optional().describe('Memory for parsed changes between reads (default 16 MB each).');
+
 export const StoreConfig = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('sqlite').describe('The embedded SQLite store.'), path: z.string().default('./data/changegate.db').describe('Database file (created on first start).') }).strict(),
+  z.object({ kind: z.literal('sqlite').describe('The embedded SQLite store.'), path: z.string().default('./data/changegate.db').describe('Database file (created on first start).'), readCache }).strict(),
   z
     .object({
       // `mongo` is the name this kind had before the adapter existed; it is read as `mongodb`.
@@ -21,6 +35,7 @@ export const StoreConfig = z.discriminatedUnion('kind', [
         'Connection string, e.g. ${MONGODB_URI} (never logged).',
       ),
       database: z.string().default('changegate').describe('Database name.'),
+      readCache,
     })
     .strict()
     .transform((config) => ({ ...config, kind: 'mongodb' as const })),

@@ -98,3 +98,69 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     }),
   };
 }
+
+/** The figures of a store's read cache, as `ChangeStore.readCacheStats` gives them. */
+interface ReadCacheFigures {
+  bytes: number;
+  limitBytes: number;
+  entries: number;
+  hits: number;
+  misses: number;
+}
+
+/**
+ * The mirror's read cache (store.readCache), read on each scrape: what it holds against its bound, and how
+ * often a read found what it wanted. A low hit ratio with the bytes at the bound says the bound is too small
+ * for the changes being read; the README's Memory section says how to size it.
+ */
+export function observeReadCache(metrics: Metrics, stats: () => { changes: ReadCacheFigures; neighbours: ReadCacheFigures }): (Gauge<'cache'> | Counter<'cache' | 'outcome'>)[] {
+  const registers = [metrics.registry];
+  const each = (set: (cache: string, figures: ReadCacheFigures) => void): void => {
+    const now = stats();
+    set('changes', now.changes);
+    set('neighbours', now.neighbours);
+  };
+  return [
+    new Gauge({
+      name: 'changegate_read_cache_bytes',
+      help: 'Estimated bytes the read cache holds, by cache (changes, neighbours).',
+      labelNames: ['cache'],
+      registers,
+      collect() {
+        each((cache, f) => this.set({ cache }, f.bytes));
+      },
+    }),
+    new Gauge({
+      name: 'changegate_read_cache_limit_bytes',
+      help: 'The read cache bound, by cache: store.readCache changesMB and neighboursMB.',
+      labelNames: ['cache'],
+      registers,
+      collect() {
+        each((cache, f) => this.set({ cache }, f.limitBytes));
+      },
+    }),
+    new Gauge({
+      name: 'changegate_read_cache_entries',
+      help: 'Entries the read cache holds, by cache.',
+      labelNames: ['cache'],
+      registers,
+      collect() {
+        each((cache, f) => this.set({ cache }, f.entries));
+      },
+    }),
+    // A counter whose value the cache keeps: set on each scrape as reset and add (prom-client counters have no set).
+    new Counter({
+      name: 'changegate_read_cache_reads_total',
+      help: 'Reads through the read cache by cache and outcome: hit (answered from memory), miss (read from the store and kept).',
+      labelNames: ['cache', 'outcome'],
+      registers,
+      collect() {
+        this.reset();
+        each((cache, f) => {
+          this.inc({ cache, outcome: 'hit' }, f.hits);
+          this.inc({ cache, outcome: 'miss' }, f.misses);
+        });
+      },
+    }),
+  ];
+}

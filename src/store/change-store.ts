@@ -5,6 +5,7 @@ import type { RevisionAuthor, StreamCursor, StreamItem } from '../kit/connector.
 
 export type { RevisionAuthor };
 import type { CanonicalState, Change, MirroredChange, NeighbourChange, System } from '../domain/change.ts';
+import type { ReadCacheStats } from './mirror-read-cache.ts';
 
 export interface FieldDiff {
   /**
@@ -223,6 +224,8 @@ export interface ChangeStore {
    */
   listOwedAssessments(query: { instance?: string; after?: string; limit: number }): Promise<string[]>;
   countChanges(instance?: string): Promise<number>;
+  /** The read cache's figures (store.readCache), for /metrics; a store without one leaves this out. */
+  readCacheStats?(): ReadCacheStats;
   /**
    * Records rejected as `invalid`, ordered by (instance, stream, ref). A rejection is
    * cleared once the same ref is stored successfully on the same stream.

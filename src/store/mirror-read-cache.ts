@@ -67,6 +67,29 @@ const ENTRY_OVERHEAD_BYTES = 300;
 const VIEW_OVERHEAD_BYTES = 500;
 export { DEFAULT_RECHECK_MS } from './generation-check.ts';
 
+const MB = 1024 * 1024;
+
+/** The configuration's `store.readCache` (sizes in MB) as the cache's options; absent, the defaults. */
+export function readCacheOptions(config: { changesMB: number; neighboursMB: number } | undefined): MirrorReadCacheOptions {
+  return config === undefined ? {} : { maxBytes: config.changesMB * MB, maxViewBytes: config.neighboursMB * MB };
+}
+
+/** One bound of the cache as /metrics shows it (changegate_read_cache_*): an operator sizes `store.readCache` by it. */
+export interface ReadCacheFigures {
+  /** Estimated bytes held, and the bound. */
+  bytes: number;
+  limitBytes: number;
+  entries: number;
+  /** Reads answered from the cache, and reads that went to the store and were kept, since start. */
+  hits: number;
+  misses: number;
+}
+
+export interface ReadCacheStats {
+  changes: ReadCacheFigures;
+  neighbours: ReadCacheFigures;
+}
+
 export interface MirrorReadCacheOptions {
   /** Entries at most (default DEFAULT_CACHE_ENTRIES). */
   capacity?: number;
@@ -108,6 +131,11 @@ export class MirrorReadCache {
   /** The estimated bytes the entries take. */
   get bytes(): number {
     return this.#byId.bytes;
+  }
+
+  /** What each bound holds and how often it answered. */
+  stats(): ReadCacheStats {
+    return { changes: this.#byId.figures(), neighbours: this.#views.figures() };
   }
 
   /** Call once before a read: forgets everything if another connection wrote the mirror since the entries were read. */
@@ -205,6 +233,9 @@ class LruBytes<T> {
   readonly #maxEntries: number;
   readonly #entries = new Map<string, { value: T; bytes: number }>();
   bytes = 0;
+  /** Found by `get`; stored by `set` (each after a read that missed). */
+  #hits = 0;
+  #misses = 0;
 
   constructor(max: number, maxEntries = Number.POSITIVE_INFINITY) {
     this.#max = max;
@@ -218,12 +249,14 @@ class LruBytes<T> {
   get(id: string): T | undefined {
     const entry = this.#entries.get(id);
     if (entry === undefined) return undefined;
+    this.#hits++;
     this.#entries.delete(id);
     this.#entries.set(id, entry);
     return entry.value;
   }
 
   set(id: string, value: T, bytes: number): void {
+    this.#misses++;
     const known = this.#entries.get(id);
     if (known !== undefined) {
       this.#entries.delete(id);
@@ -241,6 +274,10 @@ class LruBytes<T> {
   clear(): void {
     this.#entries.clear();
     this.bytes = 0;
+  }
+
+  figures(): ReadCacheFigures {
+    return { bytes: this.bytes, limitBytes: this.#max, entries: this.#entries.size, hits: this.#hits, misses: this.#misses };
   }
 }
 

@@ -13,6 +13,8 @@
 //   npm run bench:validate -- --changes 100000 --skewed   on a mirror with a real instance's skew
 //     (1,000 CIs on a Zipf law, active changes in weekly maintenance windows: skewed-fleet.ts)
 //   CG_BENCH_CPU_PROF=/tmp/prof npm run bench:validate   (also profiles the validate server)
+//   npm run bench:validate -- --read-cache 96,32   the validate server with store.readCache
+//     { changesMB: 96, neighboursMB: 32 } (default: the configuration's defaults)
 //   npm run bench:validate -- --mirror-at FILE   keeps the SQLite mirror in FILE (built there when absent,
 //     reused when present: a 100,000-change mirror takes minutes to build, so a second run skips that)
 
@@ -42,6 +44,8 @@ import type { ChangeStore } from '../../src/store/change-store.ts';
 import { openMongoStores } from '../../src/store/mongo/mongo-store-adapter.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 import { registry } from '../../src/app/registry.ts';
+import { ReadCacheConfig } from '../../src/config/schema.ts';
+import { readCacheOptions, type MirrorReadCacheOptions } from '../../src/store/mirror-read-cache.ts';
 import { boundHeapGrowth } from '../../src/heap-growth.ts';
 import { compileCacheEnv, warmCompileCache } from './compile-cache.ts';
 
@@ -56,6 +60,7 @@ const { values: args } = parseArgs({
     route: { type: 'string' },
     skewed: { type: 'boolean', default: false },
     'mirror-at': { type: 'string' },
+    'read-cache': { type: 'string' },
   },
 });
 
@@ -63,9 +68,18 @@ const ROOT = resolvePath(import.meta.dirname, '../..');
 /** A store as the phases name it: a SQLite file path, or `mongodb:<database>` on MONGODB_URI. */
 const MONGO_PREFIX = 'mongodb:';
 
-async function openStore(at: string): Promise<ChangeStore> {
-  if (!at.startsWith(MONGO_PREFIX)) return SqliteChangeStore.open(at);
-  const bundle = await openMongoStores(process.env['MONGODB_URI'] ?? '', at.slice(MONGO_PREFIX.length));
+/** `--read-cache CHANGES,NEIGHBOURS` (MB) as the configuration's store.readCache would give it; absent, the defaults. */
+function readCache(): MirrorReadCacheOptions {
+  const given = args['read-cache'];
+  if (given === undefined) return {};
+  const [changesMB, neighboursMB] = given.split(',').map(Number);
+  if (!Number.isInteger(changesMB) || !Number.isInteger(neighboursMB)) throw new Error(`--read-cache ${given}: expected CHANGES_MB,NEIGHBOURS_MB (two integers)`);
+  return readCacheOptions(ReadCacheConfig.parse({ changesMB, neighboursMB }));
+}
+
+async function openStore(at: string, cache: MirrorReadCacheOptions = {}): Promise<ChangeStore> {
+  if (!at.startsWith(MONGO_PREFIX)) return SqliteChangeStore.open(at, { cache });
+  const bundle = await openMongoStores(process.env['MONGODB_URI'] ?? '', at.slice(MONGO_PREFIX.length), {}, cache);
   // The bench closes the change store only: the bundle's client goes with it.
   return new Proxy(bundle.changes, {
     get(target, prop) {
@@ -89,7 +103,7 @@ const BARE_ANSWER = { allow: true, reasons: [], conditions: [], policyVersion: '
 async function serve(storePath: string, route: Route): Promise<void> {
   // As src/main.ts sets it for every changegate process (both routes alike).
   boundHeapGrowth();
-  const store = await openStore(storePath);
+  const store = await openStore(storePath, readCache());
   const metrics = createMetrics();
   const instance = ServiceNowInstance.parse({ id: INSTANCE_ID, system: 'servicenow', baseUrl: 'https://bench.service-now.com', auth });
   const synced = new Date();
@@ -104,7 +118,7 @@ async function serve(storePath: string, route: Route): Promise<void> {
   if (route === 'bare') app.post('/v1/validate', async () => BARE_ANSWER);
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   process.stdout.write(`${JSON.stringify({ url })}\n`);
-  process.on('message', () => process.send?.(process.cpuUsage()));
+  process.on('message', () => process.send?.({ ...process.cpuUsage(), maxRssKb: process.resourceUsage().maxRSS }));
   process.on('SIGTERM', () => void app.close().then(() => store.close()).then(() => process.exit(0)));
 }
 
@@ -171,24 +185,35 @@ interface Server {
   url: string;
   /** The server process's CPU time so far, in microseconds (asked over IPC). */
   cpuMicros(): Promise<number>;
+  /** The server process's peak resident set so far, in MB. */
+  peakRssMb(): Promise<number>;
+}
+
+interface Usage extends NodeJS.CpuUsage {
+  maxRssKb: number;
 }
 
 function startServer(storePath: string, route: Route): Promise<Server> {
   // CG_BENCH_CPU_PROF=<dir>: the validate server (or CG_BENCH_CPU_PROF_ROUTE's) writes a V8 CPU profile there when it stops.
   const profile = process.env.CG_BENCH_CPU_PROF;
   const profiling = route === (process.env.CG_BENCH_CPU_PROF_ROUTE ?? 'validate') && profile !== undefined && profile !== '' ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
-  const child = spawn(process.execPath, ['--max-semi-space-size=8', ...profiling, import.meta.filename, '--phase', 'serve', '--store-at', storePath, '--route', route], {
+  const child = spawn(process.execPath, ['--max-semi-space-size=8', ...profiling, import.meta.filename, '--phase', 'serve', '--store-at', storePath, '--route', route, ...(args['read-cache'] === undefined ? [] : ['--read-cache', args['read-cache']])], {
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     env: compileCacheEnv(),
   });
-  const cpuMicros = () =>
-    new Promise<number>((resolve) => {
-      child.once('message', (usage) => resolve((usage as NodeJS.CpuUsage).user + (usage as NodeJS.CpuUsage).system));
-      child.send('cpu');
+  const usage = () =>
+    new Promise<Usage>((resolve) => {
+      child.once('message', (message) => resolve(message as Usage));
+      child.send('usage');
     });
+  const cpuMicros = async () => {
+    const { user, system } = await usage();
+    return user + system;
+  };
+  const peakRssMb = async () => (await usage()).maxRssKb / 1024;
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`the ${route} server exited with ${code}`)));
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', (line) => resolve({ child, url: (JSON.parse(line) as { url: string }).url, cpuMicros }));
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', (line) => resolve({ child, url: (JSON.parse(line) as { url: string }).url, cpuMicros, peakRssMb }));
   });
 }
 
@@ -254,7 +279,7 @@ function figures(slices: readonly Slice[]): Figures {
  * so a neighbour's burst on a shared machine falls on both routes alike
  * instead of on whichever happened to run then.
  */
-async function measure(storePath: string, bodies: readonly string[], seconds: number, connections: number): Promise<Record<Route, Figures>> {
+async function measure(storePath: string, bodies: readonly string[], seconds: number, connections: number): Promise<Record<Route, Figures & { peakRssMb: number }>> {
   warmCompileCache();
   const servers = { validate: await startServer(storePath, 'validate'), bare: await startServer(storePath, 'bare') };
   try {
@@ -265,7 +290,7 @@ async function measure(storePath: string, bodies: readonly string[], seconds: nu
     for (let i = 0; i < SLICES; i++) {
       for (const route of ROUTES) slices[route].push(await drive(servers[route], bodies, sliceSeconds, connections));
     }
-    return { validate: figures(slices.validate), bare: figures(slices.bare) };
+    return { validate: { ...figures(slices.validate), peakRssMb: await servers.validate.peakRssMb() }, bare: { ...figures(slices.bare), peakRssMb: await servers.bare.peakRssMb() } };
   } finally {
     await Promise.all(Object.values(servers).map(stopServer));
   }
@@ -286,13 +311,13 @@ async function main(): Promise<void> {
     const bodies = await requestBodies(storePath);
     console.log(`mirror: ${mirrored} changes${args.skewed ? ' (skewed: Zipf CIs, maintenance windows)' : ''} ${reused ? `reused from ${storePath}` : `in ${((performance.now() - started) / 1000).toFixed(1)} s`}; ${bodies.length} distinct requests (real keys × lifecycle transitions, half in native state values)`);
     console.log(
-      `load: autocannon, ${connections} connections, ${seconds} s per route in ${SLICES} alternating slices (after a ${WARM_UP_SECONDS} s warm-up each); servers in child processes; load average ${loadavg()
+      `load: autocannon, ${connections} connections, ${seconds} s per route in ${SLICES} alternating slices (after a ${WARM_UP_SECONDS} s warm-up each); servers in child processes${args['read-cache'] === undefined ? '' : ` (store.readCache ${args['read-cache']} MB)`}; load average ${loadavg()
         .map((l) => l.toFixed(1))
         .join(' ')} on ${availableParallelism()} cores`,
     );
     const result = await measure(storePath, bodies, seconds, connections);
-    const row = (name: string, f: Figures) =>
-      `${name.padEnd(17)} ${f.rps.toFixed(0).padStart(6)} req/s   p50 ${f.p50.toFixed(1).padStart(5)} ms   p99 ${f.p99.toFixed(1).padStart(5)} ms   server CPU ${f.cpuPerRequestMicros.toFixed(0).padStart(4)} µs/request   (${f.requests} requests, ${f.non2xx} non-2xx, ${f.errors} errors)`;
+    const row = (name: string, f: Figures & { peakRssMb: number }) =>
+      `${name.padEnd(17)} ${f.rps.toFixed(0).padStart(6)} req/s   p50 ${f.p50.toFixed(1).padStart(5)} ms   p99 ${f.p99.toFixed(1).padStart(5)} ms   server CPU ${f.cpuPerRequestMicros.toFixed(0).padStart(4)} µs/request   peak RSS ${f.peakRssMb.toFixed(0).padStart(4)} MB   (${f.requests} requests, ${f.non2xx} non-2xx, ${f.errors} errors)`;
     console.log(row('POST /v1/validate', result.validate));
     console.log(row('bare route', result.bare));
     const ratio = result.validate.rps / result.bare.rps;
@@ -305,7 +330,7 @@ async function main(): Promise<void> {
 }
 
 /** The same mirror, requests and load on MongoDB, printed below the SQLite figures. */
-async function onMongo(count: number, seconds: number, connections: number, row: (name: string, f: Figures) => string): Promise<void> {
+async function onMongo(count: number, seconds: number, connections: number, row: (name: string, f: Figures & { peakRssMb: number }) => string): Promise<void> {
   const database = `cg_bench_validate_${process.pid}`;
   const at = `${MONGO_PREFIX}${database}`;
   try {

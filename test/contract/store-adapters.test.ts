@@ -105,6 +105,20 @@ for (const adapter of ADAPTERS) {
   });
 }
 
+// store.readCache reaches the mirror's read cache on every adapter (the running service's bound and /metrics: read-cache-config.test.ts).
+const readCache = { changesMB: 3, neighboursMB: 5 };
+const SIZED: AdapterFactory[] = [{ name: 'SQLite file', open: () => sqliteStoreAdapter.open({ kind: 'sqlite', path: freshFile(), readCache }) }];
+if (mongoUri !== '') SIZED.push({ name: 'MongoDB', open: () => mongoStoreAdapter.open({ kind: 'mongodb', uri: mongoUri, database: freshDatabase(), readCache }) });
+for (const adapter of SIZED) {
+  it(`${adapter.name}: bounds the read cache by store.readCache`, async () => {
+    const bundle = await adapter.open();
+    opened.push(bundle);
+    const stats = bundle.changes.readCacheStats?.();
+    expect(stats?.changes.limitBytes).toBe(3 * 1024 * 1024);
+    expect(stats?.neighbours.limitBytes).toBe(5 * 1024 * 1024);
+  });
+}
+
 // What start-up (and, on a shared store, the replicas' heartbeat timer) does with the claims of a
 // process judged dead, on every adapter: each inbox and the outbox hand them to the next claimant
 // at once, not when their lease runs out; a process judged alive keeps what it holds.

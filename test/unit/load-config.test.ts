@@ -172,6 +172,20 @@ instances:
     expect(issues).toEqual([expect.stringMatching(/^l\.yaml:1:\d+ leases\.renewEvery: renewEvery must be at most a third of ttl/)]);
   });
 
+  it('takes the read cache bounds in MB and refuses one out of range, naming it', () => {
+    const sized = parseConfigText('store: { kind: sqlite, path: ./m.db, readCache: { changesMB: 96 } }\n', 'c.yaml', {}, registry);
+    expect(sized.store).toMatchObject({ readCache: { changesMB: 96, neighboursMB: 16 } });
+    const text = 'store:\n  kind: mongodb\n  uri: mongodb://db.internal/\n  readCache: { changesMB: 0, neighboursMB: 1.5, views: 4 }\n';
+    const issues = caught(() => parseConfigText(text, 'c.yaml', {}, registry)).details['issues'] as string[];
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^c\.yaml:4:\d+ store\.readCache\.changesMB: must be at least 1, got 0$/),
+        expect.stringMatching(/^c\.yaml:4:\d+ store\.readCache\.neighboursMB: expected a whole number, got 1\.5$/),
+        expect.stringMatching(/^c\.yaml:4:\d+ store\.readCache\.views: unknown key "views"/),
+      ]),
+    );
+  });
+
   it('refuses duplicate instance ids', () => {
     const text = `instances:
   - { id: a, system: servicenow, baseUrl: https://a.example, auth: { kind: basic, username: u, password: p } }

@@ -15,7 +15,7 @@ import { ANY_DAY, NO_WINDOW, refKey, windowDays } from '../change-refs.ts';
 import { instantKey } from '../instant-key.ts';
 import { clampLimit, sinceKey } from '../list-params.ts';
 import { decodeListCursor, encodeListCursor } from '../list-cursor.ts';
-import { deepFreeze, MirrorReadCache, type MirrorReadCacheOptions, DEFAULT_RECHECK_MS } from '../mirror-read-cache.ts';
+import { deepFreeze, MirrorReadCache, type MirrorReadCacheOptions, type ReadCacheStats, DEFAULT_RECHECK_MS } from '../mirror-read-cache.ts';
 import { isDuplicateKey, type MongoConnection } from './mongo-connection.ts';
 import { type ChangeDoc, GENERATION_ID, indexKeyField, instanceVersionId, type MirrorCollections, mirrorCollections, pairId, type RevisionDoc } from './mongo-mirror-docs.ts';
 import { MongoPageWriter, preparePage } from './mongo-page-writer.ts';
@@ -353,6 +353,10 @@ export class MongoChangeStore implements ChangeStore {
       }
       return ids;
     });
+  }
+
+  readCacheStats(): ReadCacheStats {
+    return this.#cache.stats();
   }
 
   async countChanges(instance?: string): Promise<number> {

@@ -20,9 +20,10 @@ import { MongoOAuthTokenStores } from './mongo-oauth-tokens.ts';
 import { MongoOutboxStore } from './mongo-outbox-store.ts';
 import { MongoRunLocks } from './mongo-run-locks.ts';
 import { MongoTurns } from './mongo-turns.ts';
+import { readCacheOptions, type MirrorReadCacheOptions } from '../mirror-read-cache.ts';
 
 /** Every port on database `database` of the server at `uri`. */
-export async function openMongoStores(uri: string, database: string, options: MongoConnectionOptions = {}): Promise<StoreBundle> {
+export async function openMongoStores(uri: string, database: string, options: MongoConnectionOptions = {}, cache: MirrorReadCacheOptions = {}): Promise<StoreBundle> {
   const conn = await MongoConnection.open(uri, database, options);
   try {
     await conn.run('the MongoDB store', 'createIndexes', { database }, () =>
@@ -34,7 +35,7 @@ export async function openMongoStores(uri: string, database: string, options: Mo
   }
   let closed: Promise<void> | null = null;
   return {
-    changes: new MongoChangeStore(conn),
+    changes: new MongoChangeStore(conn, cache),
     assessments: new MongoAssessmentStore(conn),
     outbox: new MongoOutboxStore(conn),
     deliveries: new MongoDeliveryStore(conn),
@@ -75,7 +76,7 @@ async function checkHealth(conn: MongoConnection): Promise<StoreHealth> {
 export const mongoStoreAdapter: StoreAdapter<'mongodb'> = {
   kind: 'mongodb',
   async open(config): Promise<StoreBundle> {
-    return openMongoStores(config.uri, config.database);
+    return openMongoStores(config.uri, config.database, {}, readCacheOptions(config.readCache));
   },
   openOAuthTokens: (config) => openMongoOAuthTokens(config.uri, config.database),
 };

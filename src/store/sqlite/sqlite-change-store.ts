@@ -23,7 +23,7 @@ import type {
   TouchingQuery,
 } from '../change-store.ts';
 import { clampLimit, sinceKey } from '../list-params.ts';
-import { deepFreeze, MirrorReadCache, type MirrorReadCacheOptions } from '../mirror-read-cache.ts';
+import { deepFreeze, MirrorReadCache, type MirrorReadCacheOptions, type ReadCacheStats } from '../mirror-read-cache.ts';
 import { SqliteNeighbours } from './sqlite-neighbours.ts';
 import { SqlitePageWriter } from './sqlite-page-writer.ts';
 import { decodeListCursor, encodeListCursor } from '../list-cursor.ts';
@@ -305,6 +305,10 @@ export class SqliteChangeStore implements ChangeStore {
       const rows = query.instance === undefined ? this.#stmt.owedAssessments.all({ after, limit }) : this.#stmt.owedAssessmentsOf.all({ instance: query.instance, after, limit });
       return (rows as { id: string }[]).map((r) => r.id);
     });
+  }
+
+  readCacheStats(): ReadCacheStats {
+    return this.#cache.stats();
   }
 
   async countChanges(instance?: string): Promise<number> {

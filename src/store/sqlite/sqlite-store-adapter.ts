@@ -7,6 +7,7 @@ import type { StoreAdapter, StoreBundle } from '../store-bundle.ts';
 import { closeAll } from '../store-bundle.ts';
 import { InProcessRunLocks } from '../in-process-run-locks.ts';
 import { InProcessLeases } from '../in-process-leases.ts';
+import { readCacheOptions, type MirrorReadCacheOptions } from '../mirror-read-cache.ts';
 import type { StoreFaultReason } from '../store-health.ts';
 import { SqliteAssessmentStore } from './sqlite-assessment-store.ts';
 import { SqliteAssessmentWriter } from './sqlite-assessment-writer.ts';
@@ -19,7 +20,10 @@ import { SqliteOutboxStore } from './sqlite-outbox-store.ts';
 import { SqliteCheckpointer } from './sqlite-checkpointer.ts';
 import { SqliteStoreHealth, type SqliteHealthOptions } from './sqlite-store-health.ts';
 
-export interface SqliteStoresOptions extends Omit<SqliteConnectionOptions, 'onFault'>, Omit<SqliteHealthOptions, 'configure'> {}
+export interface SqliteStoresOptions extends Omit<SqliteConnectionOptions, 'onFault'>, Omit<SqliteHealthOptions, 'configure'> {
+  /** The mirror's read cache bounds (the configuration's `store.readCache`). */
+  cache?: MirrorReadCacheOptions;
+}
 
 /** Every port on the file at `path`; `options` tune the retry and the health check (the adapter's defaults suit the service). */
 export function openSqliteStores(path: string, options: SqliteStoresOptions = {}): StoreBundle {
@@ -34,11 +38,11 @@ export function openSqliteStores(path: string, options: SqliteStoresOptions = {}
     health?.report(reason);
     for (const listener of listeners) listener();
   };
-  const { busyBoundMs, configure, ...healthOptions } = options;
+  const { busyBoundMs, configure, cache, ...healthOptions } = options;
   const connection: SqliteConnectionOptions = { onFault, ...(busyBoundMs === undefined ? {} : { busyBoundMs }), ...(configure === undefined ? {} : { configure }) };
   try {
     // The mirror first: it migrates the file the other ports add their tables to.
-    const changes = keep(SqliteChangeStore.open(path, { connection }));
+    const changes = keep(SqliteChangeStore.open(path, { connection, ...(cache === undefined ? {} : { cache }) }));
     const deliveries = keep(SqliteDeliveryStore.open(path, connection));
     const assessments = keep(SqliteAssessmentStore.open(path, connection));
     const outbox = keep(SqliteOutboxStore.open(path, connection));
@@ -76,6 +80,6 @@ export function openSqliteStores(path: string, options: SqliteStoresOptions = {}
 export const sqliteStoreAdapter: StoreAdapter<'sqlite'> = {
   kind: 'sqlite',
   async open(config): Promise<StoreBundle> {
-    return openSqliteStores(config.path);
+    return openSqliteStores(config.path, { cache: readCacheOptions(config.readCache) });
   },
 };
