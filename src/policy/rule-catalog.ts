@@ -97,7 +97,7 @@ export const RULES = {
   },
   'scheduled.approvals': {
     into: 'scheduled',
-    doc: 'Approved by the body the class needs (seed §1.3, §7.1): major by CAB, minor by the change manager, emergency by the eCAB; a standard change is pre-approved by its template.',
+    doc: 'Approved by the body the class needs (seed §1.3, §7.1): major by CAB, minor by the change manager, emergency by the eCAB; a standard change is pre-approved by its template. A rejection counts until a later approval round begins.',
     params: rule({
       major: GroupRequirement.prefault({ label: 'CAB', groups: ['CAB', 'CAB Approval', 'Change Advisory Board'] }),
       minor: GroupRequirement.prefault({ label: 'change manager', groups: ['Change Management', 'Change Managers'] }),

@@ -3,8 +3,10 @@
 // (seed §4.1), and the CAB scorecard does not say No-Go (seed §7.3).
 
 import type { EvidenceRef } from '../../domain/assessment.ts';
-import type { Approval, Ref } from '../../domain/change.ts';
+import { approvalTime, type Approval, type CanonicalState, type Classification, type Ref } from '../../domain/change.ts';
 import { fieldRef, isBlank } from '../evidence.ts';
+import type { RuleParams } from '../rule-catalog.ts';
+import { lastMove, type StateMove } from '../state-moves.ts';
 import { formatUtc } from '../zoned-time.ts';
 import { defineGate, fail, listText, pass, pending, plural } from './gate.ts';
 import { groupStandInText, NO_GROUP_HINT } from './planning-gates.ts';
@@ -30,10 +32,56 @@ function sorted(approvals: readonly Approval[]): Approval[] {
 
 const CLASS_NEEDS = { major: 'major changes need', minor: 'minor changes need', emergency: 'emergency changes need' } as const;
 
+type Body = { groups: readonly string[]; users: readonly string[] };
+
+/** The bodies whose approval carries a change of this class: the CAB outranks the change manager, so its approval also carries a minor change. */
+function countingBodies(classification: Classification, params: RuleParams['scheduled.approvals']): Body[] {
+  return classification === 'minor' ? [params.minor, params.major] : [params[classification]];
+}
+
+function countsFor(bodies: readonly Body[]): (a: Approval) => boolean {
+  return (a) => bodies.some((b) => refMatches(a.group, b.groups) || refMatches(a.approver, b.users));
+}
+
+/** The states in which a change asks its approving bodies: entering one again starts a new round. */
+const ROUND_STATES: readonly CanonicalState[] = ['assess', 'authorize'];
+
+const timeOf = (a: Approval): number => Date.parse(approvalTime(a));
+
+/**
+ * Splits the counting approvals into the latest round and the rejections of
+ * earlier ones. A rejection ends its round (ServiceNow cancels the approvals
+ * still pending and sends the change back to New; a JSM approval step is
+ * decided as a whole), so a later round has begun once, after the rejection
+ * and by `now`, the change entered Assess or Authorize again, or the body was
+ * asked again or approved. The mirror keeps no request time for an approval,
+ * so a row still requested is dated by its last update and an approved one by
+ * its decision. A rejected row of an older round may stay `rejected` or turn
+ * `cancelled` (ServiceNow does not say which): either way it no longer decides.
+ */
+function rounds(counting: readonly Approval[], moves: readonly StateMove[] | undefined, now: number): { current: Approval[]; earlier: Approval[] } {
+  const laterRound = (rejection: Approval): boolean => {
+    const since = timeOf(rejection);
+    const asked = counting.some((a) => (a.state === 'requested' || a.state === 'approved') && timeOf(a) > since && timeOf(a) <= now);
+    return asked || lastMove(moves, now, (m) => ROUND_STATES.includes(m.to) && Date.parse(m.at) > since) !== null;
+  };
+  const earlier = counting.filter((a) => a.state === 'rejected' && laterRound(a)).toSorted((a, b) => timeOf(a) - timeOf(b));
+  const last = earlier.at(-1);
+  const began = last === undefined ? Number.NEGATIVE_INFINITY : timeOf(last);
+  return { current: counting.filter((a) => timeOf(a) > began), earlier };
+}
+
+function earlierRoundsText(earlier: readonly Approval[]): string {
+  if (earlier.length === 0) return '';
+  return `; ${listText(earlier.map((a) => `rejected by ${who(a)} at ${formatUtc(timeOf(a))}`))} in an earlier round`;
+}
+
 export const approvalsByClass = defineGate({
   id: 'scheduled.approvals',
   reads: ['approvals'],
-  check({ mirrored, change, classification }, params) {
+  // Only a rejection needs placing against the rounds that followed it.
+  readsMoves: ({ change, approvals }, classification, params) => change.type !== 'standard' && approvals.some((a) => a.state === 'rejected' && countsFor(countingBodies(classification, params))(a)),
+  check({ mirrored, change, classification, ctx, now }, params) {
     if (change.type === 'standard') {
       if (!Object.hasOwn(change.custom, params.templateField)) {
         return pass('standard change: pre-approved by its template (the mapping provides no template field to name it)');
@@ -43,27 +91,30 @@ export const approvalsByClass = defineGate({
       return pass(`standard change pre-approved by template ${template}`, [fieldRef(`custom.${params.templateField}`, String(template))]);
     }
     const need = params[classification];
-    // The CAB outranks the change manager: its approval also carries a minor change.
-    const bodies = classification === 'minor' ? [need, params.major] : [need];
-    const counts = (a: Approval) => bodies.some((b) => refMatches(a.group, b.groups) || refMatches(a.approver, b.users));
-    const counting = sorted(mirrored.approvals.filter(counts));
+    const counts = countsFor(countingBodies(classification, params));
+    const { current, earlier } = rounds(mirrored.approvals.filter(counts), ctx.moves, now);
+    const counting = sorted(current);
     const sentence = `${CLASS_NEEDS[classification]} ${need.label} approval`;
+    const before = earlierRoundsText(earlier);
+    const beforeRefs = earlier.map(approvalRef);
     const rejected = counting.filter((a) => a.state === 'rejected');
     if (rejected.length > 0) {
-      return fail(`rejected by ${listText(rejected.map(who))} (${need.label}); ${sentence}`, rejected.map(approvalRef));
+      return fail(`rejected by ${listText(rejected.map(who))} (${need.label}); ${sentence}${before}`, [...rejected.map(approvalRef), ...beforeRefs]);
     }
     const approved = counting.filter((a) => a.state === 'approved');
     if (approved.length > 0) {
       const first = approved[0] as Approval;
       const at = first.decidedAt ? ` at ${formatUtc(Date.parse(first.decidedAt))}` : '';
       const body = listText([...new Set(approved.map((a) => a.group?.name ?? need.label))]);
-      return pass(`approved by ${listText(approved.map(who))} (${body})${at}`, approved.map(approvalRef));
+      const round = earlier.length > 0 ? ' in the current round' : '';
+      return pass(`approved by ${listText(approved.map(who))} (${body})${at}${round}${before}`, [...approved.map(approvalRef), ...beforeRefs]);
     }
     const waiting = counting.filter((a) => a.state === 'requested');
-    if (waiting.length > 0) return pending(`waiting for ${need.label} approval (${plural(waiting.length, 'approval')} requested)`, waiting.map(approvalRef));
-    const others = sorted(mirrored.approvals.filter((a) => a.state === 'approved'));
+    if (waiting.length > 0) return pending(`waiting for ${need.label} approval (${plural(waiting.length, 'approval')} requested)${before}`, [...waiting.map(approvalRef), ...beforeRefs]);
+    // The body's own approvals of an earlier round are not named here: the rejection that ended it is.
+    const others = sorted(mirrored.approvals.filter((a) => a.state === 'approved' && !counts(a)));
     const note = others.length > 0 ? `; not counted: ${listText(others.map((a) => notCounted(a, change)))}` : '';
-    return fail(`no ${need.label} approval recorded: ${CLASS_NEEDS[classification]} an approval given ${whoCounts(need)}${note}`, others.map(approvalRef));
+    return fail(`no ${need.label} approval recorded: ${CLASS_NEEDS[classification]} an approval given ${whoCounts(need)}${note}${before}`, [...others.map(approvalRef), ...beforeRefs]);
   },
 });
 

@@ -1,0 +1,186 @@
+// scheduled.approvals over approval rounds, as a change manager meets it: the
+// assessment on the ticket, reactive enforcement of a move and the answer of
+// POST /v1/validate, over the real SQLite store and the default policy. In
+// ServiceNow a rejection sends the change back to New and a later pass through
+// Assess/Authorize requests a new round of approvals; whether the rejected row
+// stays `rejected` or turns `cancelled` is not documented, so both are mirrored
+// here. A rejection counts only until a later round begins; the round judged is
+// the latest, and its reason still names the earlier rejection.
+
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import { InstanceConfig, registry } from '../../src/app/registry.ts';
+import { validationInstances } from '../../src/app/validation-instances.ts';
+import { AssessmentRunner } from '../../src/assess/assessment-runner.ts';
+import type { ValidationAnswer } from '../../src/assess/transition-validation.ts';
+import type { GateResult } from '../../src/domain/assessment.ts';
+import type { Approval, Change } from '../../src/domain/change.ts';
+import type { StreamItem } from '../../src/kit/connector.ts';
+import { createLogger } from '../../src/log.ts';
+import { createMetrics } from '../../src/observability/metrics.ts';
+import { loadPolicy } from '../../src/policy/policy-config.ts';
+import { buildServer } from '../../src/server/build-server.ts';
+import { SqliteAssessmentStore } from '../../src/store/sqlite/sqlite-assessment-store.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
+import { SqliteOutboxStore } from '../../src/store/sqlite/sqlite-outbox-store.ts';
+import { SyncEngine } from '../../src/sync/sync-engine.ts';
+import { buildApproval, buildChange, changeNumber } from '../support/change-builder.ts';
+
+const policy = loadPolicy();
+const NOW = new Date('2026-03-02T18:00:00Z');
+const day = (time: string) => `2026-03-02T${time}:00Z`;
+
+let store: SqliteChangeStore;
+let assessments: SqliteAssessmentStore;
+let outbox: SqliteOutboxStore;
+let revision: number;
+
+beforeEach(() => {
+  store = SqliteChangeStore.open(':memory:');
+  assessments = SqliteAssessmentStore.open(':memory:');
+  outbox = SqliteOutboxStore.open(':memory:');
+  revision = 3;
+});
+afterEach(async () => {
+  await store.close();
+  await assessments.close();
+  await outbox.close();
+});
+
+function runner(): AssessmentRunner {
+  return new AssessmentRunner({
+    store,
+    assessments,
+    outbox,
+    policy,
+    modeOf: () => 'advisory',
+    logger: createLogger({ level: 'silent' }),
+    metrics: createMetrics({ defaultMetrics: false }),
+    clock: () => NOW,
+  });
+}
+
+/** Mirrors one version of the change as a sync would: the record at `updatedAt`, with the approval rows as they were then. */
+async function mirror(updatedAt: string, state: Change['state'], approvals: Approval[] = []): Promise<Change> {
+  revision += 1;
+  const change = buildChange({ nativeRevision: revision, updatedAt, state });
+  const items: StreamItem[] = [...approvals.map((approval): StreamItem => ({ kind: 'approval', changeNativeId: change.nativeId, approval })), { kind: 'change', change }];
+  await store.applyPage('sn-prod', 'changes', items, null);
+  return change;
+}
+
+const sam = { id: 'a9826bf03710200044e0bfc8bcbe5d7a', name: 'Sam Skeptic' };
+const beth = { id: '46d44a23a9fe19810012d100cca80666', name: 'Beth Anglin' };
+const firstRow = (overrides: Partial<Approval>) => buildApproval({ id: 'r1', approver: sam, updatedAt: day('09:30'), ...overrides });
+const secondRow = (overrides: Partial<Approval>) => buildApproval({ id: 'r2', approver: beth, updatedAt: day('11:30'), ...overrides });
+const decided = (state: 'approved' | 'rejected', at: string): Partial<Approval> => ({ state, nativeState: state, decidedAt: at, updatedAt: at });
+
+/** How ServiceNow leaves the first round's rejected row once a new round is requested: UNVERIFIED, so both. */
+const OLD_ROW_SHAPES = {
+  'kept as rejected': (): Approval => firstRow(decided('rejected', day('10:00'))),
+  'turned cancelled': (): Approval => firstRow({ state: 'cancelled', nativeState: 'cancelled', updatedAt: day('11:30') }),
+};
+
+/**
+ * A normal change rejected by Sam for the CAB in Authorize at 10:00 (back to New, as ServiceNow does), sent
+ * through Assess and Authorize again, where Beth is asked at 11:30 and decides at 12:00.
+ */
+async function rejectedThenRound2(oldRow: () => Approval, second: 'approved' | 'rejected'): Promise<Change> {
+  await mirror(day('09:00'), 'assess');
+  await mirror(day('09:30'), 'authorize', [firstRow({})]);
+  await mirror(day('10:00'), 'new', [firstRow(decided('rejected', day('10:00')))]);
+  await mirror(day('11:00'), 'assess');
+  await mirror(day('11:30'), 'authorize', [oldRow(), secondRow({})]);
+  return mirror(day('12:00'), 'authorize', [secondRow(decided(second, day('12:00')))]);
+}
+
+async function gateOnTicket(changeId: string): Promise<GateResult | undefined> {
+  const run = await runner().assessChange(changeId);
+  return run.assessment?.gates.find((g) => g.id === 'scheduled.approvals');
+}
+
+describe('scheduled.approvals: a rejection counts only until a later round begins', () => {
+  it('passes a change the CAB rejected and then approved in a new round, naming the earlier rejection (the old row kept as rejected)', async () => {
+    const change = await rejectedThenRound2(OLD_ROW_SHAPES['kept as rejected'], 'approved');
+    const gate = await gateOnTicket(change.id);
+    expect(gate?.result).toBe('pass');
+    expect(gate?.reason).toBe('approved by Beth Anglin (CAB Approval) at 2026-03-02 12:00 UTC in the current round; rejected by Sam Skeptic at 2026-03-02 10:00 UTC in an earlier round');
+    expect(gate?.evidence.map((e) => e.ref)).toEqual(['r2', 'r1']);
+  });
+
+  it('passes a change the CAB rejected and then approved in a new round (the old row turned cancelled)', async () => {
+    const change = await rejectedThenRound2(OLD_ROW_SHAPES['turned cancelled'], 'approved');
+    expect(await gateOnTicket(change.id)).toMatchObject({ result: 'pass', reason: 'approved by Beth Anglin (CAB Approval) at 2026-03-02 12:00 UTC' });
+  });
+
+  it.each(Object.entries(OLD_ROW_SHAPES))('still fails a change the CAB rejected again in the current round (the old row %s)', async (_shape, oldRow) => {
+    const change = await rejectedThenRound2(oldRow, 'rejected');
+    const gate = await gateOnTicket(change.id);
+    expect(gate?.result).toBe('fail');
+    expect(gate?.reason).toMatch(/^rejected by Beth Anglin \(change manager\); minor changes need change manager approval/);
+  });
+
+  it('does not take an approval the CAB gave in the round it then rejected the change in', async () => {
+    await mirror(day('09:00'), 'assess');
+    await mirror(day('09:30'), 'authorize', [firstRow({}), secondRow({ updatedAt: day('09:30') })]);
+    const change = await mirror(day('10:00'), 'authorize', [secondRow(decided('approved', day('09:45'))), firstRow(decided('rejected', day('10:00')))]);
+    const gate = await gateOnTicket(change.id);
+    expect(gate?.result).toBe('fail');
+    expect(gate?.reason).toMatch(/^rejected by Sam Skeptic \(change manager\)/);
+  });
+
+  it('lets the move to Scheduled after the new round pass reactive enforcement', async () => {
+    const change = await rejectedThenRound2(OLD_ROW_SHAPES['kept as rejected'], 'approved');
+    const r = runner();
+    await r.assessChange(change.id);
+    await mirror(day('12:30'), 'scheduled');
+    const run = await r.assessChange(change.id);
+    expect(run.enforcements).toEqual([]);
+    expect(run.assessment?.violations.map((v) => v.gate)).not.toContain('scheduled.approvals');
+  });
+
+  it('judges a move to Scheduled replayed at its time on the round as it stood then: waiting for the new round, not rejected', async () => {
+    await mirror(day('09:00'), 'assess');
+    await mirror(day('09:30'), 'authorize', [firstRow({})]);
+    await mirror(day('10:00'), 'new', [firstRow(decided('rejected', day('10:00')))]);
+    await mirror(day('11:00'), 'assess');
+    const change = await mirror(day('11:30'), 'authorize', [secondRow({})]);
+    const r = runner();
+    await r.assessChange(change.id);
+    // Moved at 11:45; the sync sees the move only with Beth's approval of 12:00.
+    await mirror(day('11:45'), 'scheduled');
+    await mirror(day('12:00'), 'scheduled', [secondRow(decided('approved', day('12:00')))]);
+    const run = await r.assessChange(change.id);
+    expect(run.enforcements).toMatchObject([
+      { from: 'authorize', to: 'scheduled', reasons: ['waiting for change manager approval (1 approval requested); rejected by Sam Skeptic at 2026-03-02 10:00 UTC in an earlier round (scheduled.approvals, pending)'] },
+    ]);
+  });
+});
+
+/** What `POST /v1/validate` answers a ServiceNow business rule asking to move the mirrored change from → to now. */
+async function validate(from: string, to: string): Promise<ValidationAnswer> {
+  const logger = createLogger({ level: 'silent' });
+  const metrics = createMetrics({ defaultMetrics: false });
+  const instances = validationInstances([InstanceConfig.parse({ id: 'sn-prod', system: 'servicenow', baseUrl: 'https://acme.service-now.com', auth: { kind: 'basic', username: 'u', password: 'p' } })], registry);
+  const app = buildServer({ systems: registry.systems, store, engine: new SyncEngine({ store, logger, metrics }), metrics, logger, validate: { policy, instances, lastSyncAt: () => NOW, clock: () => NOW } });
+  onTestFinished(() => app.close());
+  const response = await app.inject({ method: 'POST', url: '/v1/validate', payload: { system: 'servicenow', instance: 'sn-prod', key: changeNumber(1), from, to } });
+  expect(response.statusCode).toBe(200);
+  return response.json();
+}
+
+describe('POST /v1/validate over approval rounds', () => {
+  it('allows Scheduled when the new round is seen only in its approval rows (the mirror saw no move back through New)', async () => {
+    await mirror(day('09:30'), 'authorize', [firstRow({})]);
+    await mirror(day('10:00'), 'authorize', [firstRow(decided('rejected', day('10:00')))]);
+    await mirror(day('12:00'), 'authorize', [secondRow(decided('approved', day('12:00')))]);
+    expect(await validate('authorize', 'scheduled')).toMatchObject({ allow: true });
+  });
+
+  it('refuses Scheduled while the rejection is the latest word of the CAB', async () => {
+    await mirror(day('09:30'), 'authorize', [firstRow({}), secondRow({ updatedAt: day('09:30') })]);
+    await mirror(day('10:00'), 'authorize', [firstRow(decided('rejected', day('10:00')))]);
+    const answer = await validate('authorize', 'scheduled');
+    expect(answer.allow).toBe(false);
+    expect(answer.reasons.join('\n')).toMatch(/rejected by Sam Skeptic/);
+  });
+});
