@@ -116,22 +116,21 @@ export interface HistoryDeps {
   ownWritesOf: (instance: string) => OwnWrites | undefined;
 }
 
-/** More write-backs than one change ever gets; the outbox answers at most this many per call. */
-const OUTBOX_LIMIT = 1_000;
-
 const UNKNOWN_WHY: Record<NonNullable<Revision['authorUnknown']>, string> = {
   'not-recorded': 'mirrored before changegate kept revision authors',
   'not-named': 'the source names no author for this version',
 };
 
-/** Every entry of one change, oldest first by `firstAt` (ties by id). */
-export async function changeHistory(deps: HistoryDeps, mc: MirroredChange): Promise<HistoryEntry[]> {
+/**
+ * Every entry of one change but its write-backs, oldest first by `firstAt` (ties by id). The write-backs
+ * can number thousands for a long-lived change: the outbox hands them out a page at a time instead (history-page.ts).
+ */
+export async function historyBesideWriteBacks(deps: HistoryDeps, mc: MirroredChange): Promise<HistoryEntry[]> {
   const { change } = mc;
-  const [revisions, assessments, enforcements, items, approvalsFirstAt] = await Promise.all([
+  const [revisions, assessments, enforcements, approvalsFirstAt] = await Promise.all([
     deps.store.listRevisions(change.id),
     deps.assessments.listAssessments(change.id),
     deps.assessments.listEnforcements(change.id),
-    deps.outbox.list({ changeId: change.id, limit: OUTBOX_LIMIT }),
     deps.store.approvalsFirstAt(change.instance, change.nativeId),
   ]);
   const own = deps.ownWritesOf(change.instance);
@@ -140,7 +139,6 @@ export async function changeHistory(deps: HistoryDeps, mc: MirroredChange): Prom
     // An approval stored after `mc` was read is not in the map: its own time is then its first.
     ...mc.approvals.map((a) => approvalEntry(a, approvalsFirstAt.get(a.id) ?? approvalTime(a))),
     ...assessments.map(assessmentEntry),
-    ...items.map((i) => writeBackEntry(i, change.key)),
     ...enforcements.map(enforcementEntry),
   ];
   return entries.toSorted(compareEntries);
@@ -274,7 +272,7 @@ function writeBackWhat(item: OutboxItem): string {
   }
 }
 
-function writeBackEntry(item: OutboxItem, key: string): WriteBackEntry {
+export function writeBackEntry(item: OutboxItem, key: string): WriteBackEntry {
   const posted = item.status === 'done' && item.result === 'written' ? item.finishedAt : null;
   return {
     id: `write-back:${String(item.id).padStart(12, '0')}`,

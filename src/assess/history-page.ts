@@ -3,9 +3,18 @@
 // so an entry added meanwhile never shifts a page (as an offset would), and one
 // whose `at` moved meanwhile (a write-back settled, an approval decided) is
 // neither skipped nor read again: it keeps its place.
+//
+// The write-backs are not read whole: a change re-assessed for months has
+// thousands. The outbox hands out, by the same key, the `limit + 1` that
+// follow the cursor; the page is the first `limit` of those and the other
+// entries past the cursor, so memory is bounded by the page, and every
+// write-back is reached however many there are.
 
+import type { MirroredChange } from '../domain/change.ts';
+import { ChangegateError } from '../errors.ts';
 import { decodeListCursor, encodeListCursor } from '../store/list-cursor.ts';
-import { compareEntries, type HistoryEntry } from './change-history.ts';
+import type { OutboxHistoryQuery } from '../store/outbox-store.ts';
+import { compareEntries, historyBesideWriteBacks, writeBackEntry, type HistoryDeps, type HistoryEntry } from './change-history.ts';
 
 export type HistoryOrder = 'asc' | 'desc';
 
@@ -20,19 +29,55 @@ export interface HistoryPage {
   nextCursor: string | null;
 }
 
-/** `entries` oldest first, as changeHistory returns them. A malformed cursor is CG_INPUT_INVALID naming `cursor`. */
-export function historyPage(entries: readonly HistoryEntry[], query: HistoryPageQuery): HistoryPage {
-  const ordered = query.order === 'asc' ? entries : entries.toReversed();
-  let start = 0;
-  if (query.cursor !== undefined) {
-    const position = decodeListCursor(query.cursor);
-    const mark = { firstAt: position.updatedAt, id: position.id };
-    const sign = query.order === 'asc' ? 1 : -1;
-    start = ordered.findIndex((e) => sign * compareEntries(e, mark) > 0);
-    if (start === -1) start = ordered.length;
-  }
-  const items = ordered.slice(start, start + query.limit);
-  const last = items.at(-1);
-  const more = start + items.length < ordered.length;
-  return { items, nextCursor: more && last !== undefined ? encodeListCursor({ updatedAt: last.firstAt, id: last.id }) : null };
+type Mark = Pick<HistoryEntry, 'firstAt' | 'id'>;
+
+/** Write-back ids as writeBackEntry makes them: the outbox id, 12 digits, so they sort as text as by number. */
+const WRITE_BACK = 'write-back:';
+const WRITE_BACK_ID = /^write-back:(\d{12})$/;
+
+function invalidCursor(reason: string): ChangegateError {
+  return new ChangegateError('CG_INPUT_INVALID', `cursor is not a cursor this server issued (${reason}); start again without it`, { details: { field: 'cursor' } });
+}
+
+/** The cursor's position. A malformed cursor is CG_INPUT_INVALID naming `cursor`. */
+function markOf(cursor: string): Mark {
+  const position = decodeListCursor(cursor);
+  if (Number.isNaN(Date.parse(position.updatedAt))) throw invalidCursor('no time');
+  if (position.id.startsWith(WRITE_BACK) && !WRITE_BACK_ID.test(position.id)) throw invalidCursor('no write-back id');
+  return { firstAt: position.updatedAt, id: position.id };
+}
+
+/**
+ * The outbox position right at `mark`: at the mark's time, a write-back comes after it by its id.
+ * Any other id sorts as text wholly before every write-back id or wholly after, so the bound is
+ * then 0 or the largest id (all or none at that time, whichever the order).
+ */
+function outboxAfter(mark: Mark): NonNullable<OutboxHistoryQuery['after']> {
+  const own = WRITE_BACK_ID.exec(mark.id);
+  const id = own?.[1] !== undefined ? Number(own[1]) : mark.id < WRITE_BACK ? 0 : Number.MAX_SAFE_INTEGER;
+  return { createdAt: mark.firstAt, id };
+}
+
+/**
+ * One page of the change's history. `total`: also how many entries it has in all (a count, not a
+ * read). A malformed cursor is CG_INPUT_INVALID naming `cursor`.
+ */
+export async function changeHistoryPage(deps: HistoryDeps, mc: MirroredChange, query: HistoryPageQuery, options: { total?: boolean } = {}): Promise<HistoryPage & { total?: number }> {
+  const mark = query.cursor === undefined ? null : markOf(query.cursor);
+  const sign = query.order === 'asc' ? 1 : -1;
+  const [besides, items, writeBacks] = await Promise.all([
+    historyBesideWriteBacks(deps, mc),
+    deps.outbox.listForHistory(mc.change.id, { order: query.order, limit: query.limit + 1, ...(mark === null ? {} : { after: outboxAfter(mark) }) }),
+    options.total === true ? deps.outbox.countForChange(mc.change.id) : undefined,
+  ]);
+  const following = [...(mark === null ? besides : besides.filter((e) => sign * compareEntries(e, mark) > 0)), ...items.map((i) => writeBackEntry(i, mc.change.key))];
+  following.sort((a, b) => sign * compareEntries(a, b));
+  const page = following.slice(0, query.limit);
+  const last = page.at(-1);
+  const more = following.length > page.length;
+  return {
+    items: page,
+    nextCursor: more && last !== undefined ? encodeListCursor({ updatedAt: last.firstAt, id: last.id }) : null,
+    ...(writeBacks === undefined ? {} : { total: besides.length + writeBacks }),
+  };
 }

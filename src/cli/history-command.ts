@@ -6,8 +6,8 @@
 // Exit 0: listed; 2: usage, configuration or an unknown change.
 
 import { existsSync } from 'node:fs';
-import { changeHistory, type HistoryEntry } from '../assess/change-history.ts';
-import { historyPage, type HistoryOrder } from '../assess/history-page.ts';
+import type { HistoryEntry } from '../assess/change-history.ts';
+import { changeHistoryPage, type HistoryOrder } from '../assess/history-page.ts';
 import { loadDemo } from '../app/load-demo.ts';
 import { ownWritesOf } from '../app/own-writes-of.ts';
 import { loadConfig, type LoadedConfig } from '../config/load-config.ts';
@@ -87,19 +87,20 @@ export async function runHistory(registry: ConnectorRegistry, options: HistoryOp
   try {
     const mirrored = await stores.changes.getChange(options.key, { withoutRaw: true, children: { approvals: true, journal: false }, ...(options.instance === undefined ? {} : { instance: options.instance }) });
     if (mirrored === null) return usageError(out, `no mirrored change "${options.key}"${options.instance === undefined ? '' : ` on instance ${options.instance}`}`);
-    const entries = await changeHistory({ store: stores.changes, assessments: stores.assessments, outbox: stores.outbox, ownWritesOf: ownWritesOf(instances, registry) }, mirrored);
-    const page = historyPage(entries, { order: order as HistoryOrder, limit });
+    const historyDeps = { store: stores.changes, assessments: stores.assessments, outbox: stores.outbox, ownWritesOf: ownWritesOf(instances, registry) };
+    const page = await changeHistoryPage(historyDeps, mirrored, { order: order as HistoryOrder, limit }, { total: true });
+    const total = page.total ?? page.items.length;
     const c = mirrored.change;
-    const more = entries.length - page.items.length;
+    const more = total - page.items.length;
     if (options.json === true) {
-      const doc = { format: 1, exitCode: 0, change: { key: c.key, id: c.id, instance: c.instance, system: c.system, url: c.url }, order, total: entries.length, items: page.items };
+      const doc = { format: 1, exitCode: 0, change: { key: c.key, id: c.id, instance: c.instance, system: c.system, url: c.url }, order, total, items: page.items };
       out.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
       return 0;
     }
     const color = colorFor(out.stdout);
     const rows = page.items.map((e) => [when(e.at), e.kind, byText(e), whatText(e)]);
-    const lines = [`${c.key} · ${c.system} ${c.instance} · ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}, ${order === 'desc' ? 'newest' : 'oldest'} first (UTC) · ${c.url}`, '', renderTable(['when', 'kind', 'by', 'what'], rows, color)];
-    if (more > 0) lines.push('', `${more} ${order === 'desc' ? 'older' : 'newer'} entr${more === 1 ? 'y' : 'ies'} not shown (--limit ${Math.min(MAX_LIMIT, entries.length)} lists them)`);
+    const lines = [`${c.key} · ${c.system} ${c.instance} · ${total} entr${total === 1 ? 'y' : 'ies'}, ${order === 'desc' ? 'newest' : 'oldest'} first (UTC) · ${c.url}`, '', renderTable(['when', 'kind', 'by', 'what'], rows, color)];
+    if (more > 0) lines.push('', `${more} ${order === 'desc' ? 'older' : 'newer'} entr${more === 1 ? 'y' : 'ies'} not shown (--limit ${Math.min(MAX_LIMIT, total)} lists them)`);
     out.stdout.write(`${lines.join('\n')}\n`);
     return 0;
   } finally {

@@ -97,6 +97,15 @@ export interface OutboxQuery {
   limit?: number;
 }
 
+/** A page of one change's items in the order its history lists them (src/assess/history-page.ts). */
+export interface OutboxHistoryQuery {
+  /** `asc`: oldest first, by `createdAt`, then id; `desc`: the reverse. */
+  order: 'asc' | 'desc';
+  /** Only items strictly after this position in that order (ids are bounds: 0 and Number.MAX_SAFE_INTEGER take all or none at that time). */
+  after?: { createdAt: string; id: number };
+  limit: number;
+}
+
 /**
  * Longer than one write can take (a marker look-up retried through timeouts and backoff, then one post),
  * so a second worker never starts an item the first is still writing. A crashed worker's items wait this long
@@ -134,6 +143,13 @@ export interface OutboxStore {
   fail(id: number, claimToken: string, error: OutboxError, now: Date): Promise<boolean>;
   get(idempotencyKey: string): Promise<OutboxItem | null>;
   list(query: OutboxQuery): Promise<OutboxItem[]>;
+  /**
+   * One change's items, `limit` at a time, in `(createdAt, id)` order from `after`: a keyset page by an
+   * index, so a change with any number of write-backs is read a page at a time, and every one is reached.
+   */
+  listForHistory(changeId: string, query: OutboxHistoryQuery): Promise<OutboxItem[]>;
+  /** How many items one change has. */
+  countForChange(changeId: string): Promise<number>;
   /** Items by status (every status present, zero when none). */
   counts(): Promise<Record<OutboxStatus, number>>;
   close(): Promise<void>;

@@ -152,5 +152,34 @@ export function describeOutboxStoreContract(name: string, open: () => Promise<Ou
       expect((await outbox.list({ status: 'pending', limit: 1 })).map((i) => i.idempotencyKey)).toEqual(['a1']);
       expect(await outbox.get('nope')).toBeNull();
     });
+
+    it("pages one change's items by (createdAt, id) in either order, each once, however many share a time", async () => {
+      const a = 'servicenow:sn:a';
+      // Five at one instant, then three queued later but stamped an hour earlier (higher ids, earlier times), one after.
+      await outbox.enqueue(['t0', 't1', 't2', 't3', 't4'].map((k) => comment(k, a, 'evidence')), T0);
+      await outbox.enqueue(['e0', 'e1', 'e2'].map((k) => comment(k, a, 'evidence')), later(-3_600_000));
+      await outbox.enqueue([comment('z', a, 'evidence'), comment('elsewhere', 'servicenow:sn:b', 'evidence')], later(1000));
+      const asc = ['e0', 'e1', 'e2', 't0', 't1', 't2', 't3', 't4', 'z'];
+      for (const order of ['asc', 'desc'] as const) {
+        const keys: string[] = [];
+        let after: { createdAt: string; id: number } | undefined;
+        for (let pages = 0; pages < 10; pages++) {
+          const page = await outbox.listForHistory(a, { order, limit: 2, ...(after === undefined ? {} : { after }) });
+          keys.push(...page.map((i) => i.idempotencyKey));
+          const last = page.at(-1);
+          if (last === undefined) break;
+          after = { createdAt: last.createdAt, id: last.id };
+        }
+        expect({ order, keys }).toEqual({ order, keys: order === 'asc' ? asc : asc.toReversed() });
+      }
+      // At a time, bound 0 takes every item oldest first and none newest first; the largest id the reverse.
+      const atT0 = (order: 'asc' | 'desc', id: number) => outbox.listForHistory(a, { order, limit: 10, after: { createdAt: T0.toISOString(), id } });
+      expect((await atT0('asc', 0)).map((i) => i.idempotencyKey)).toEqual(['t0', 't1', 't2', 't3', 't4', 'z']);
+      expect((await atT0('desc', 0)).map((i) => i.idempotencyKey)).toEqual(['e2', 'e1', 'e0']);
+      expect((await atT0('asc', Number.MAX_SAFE_INTEGER)).map((i) => i.idempotencyKey)).toEqual(['z']);
+      expect((await atT0('desc', Number.MAX_SAFE_INTEGER)).map((i) => i.idempotencyKey)).toEqual(['t4', 't3', 't2', 't1', 't0', 'e2', 'e1', 'e0']);
+      expect(await outbox.countForChange(a)).toBe(9);
+      expect(await outbox.countForChange('servicenow:sn:none')).toBe(0);
+    });
   });
 }

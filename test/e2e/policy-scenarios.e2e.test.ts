@@ -397,6 +397,8 @@ describe('write-back', () => {
       fail: (id, token, error, now) => o.fail(id, token, error, now),
       get: (key) => o.get(key),
       list: (query) => o.list(query),
+      listForHistory: (changeId, query) => o.listForHistory(changeId, query),
+      countForChange: (changeId) => o.countForChange(changeId),
       counts: () => o.counts(),
       close: () => o.close(),
     };

@@ -3,8 +3,8 @@
 
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { changeHistory, type HistoryDeps, type HistoryEntry } from '../../assess/change-history.ts';
-import { historyPage } from '../../assess/history-page.ts';
+import type { HistoryDeps, HistoryEntry } from '../../assess/change-history.ts';
+import { changeHistoryPage } from '../../assess/history-page.ts';
 import { APPROVAL_STATES, CANONICAL_STATES } from '../../domain/change.ts';
 import { ChangegateError } from '../../errors.ts';
 import { OUTBOX_ACTIONS } from '../../store/outbox-store.ts';
@@ -125,8 +125,7 @@ export function registerChangeHistoryRoute(app: FastifyInstance, deps: HistoryDe
   registerRoute(app, ChangeHistoryRoute, async ({ params: { key }, query: q }) => {
     const mirrored = await deps.store.getChange(key, { withoutRaw: true, children: { approvals: true, journal: false }, ...(q.instance ? { instance: q.instance } : {}) });
     if (!mirrored) throw new ChangegateError('CG_NOT_FOUND', `no mirrored change "${key}"`, { details: { field: 'key', key } });
-    const entries = await changeHistory(deps, mirrored);
-    const page = historyPage(entries, { order: q.order, limit: q.limit, ...(q.cursor ? { cursor: q.cursor } : {}) });
+    const page = await changeHistoryPage(deps, mirrored, { order: q.order, limit: q.limit, ...(q.cursor ? { cursor: q.cursor } : {}) });
     const c = mirrored.change;
     return { change: { id: c.id, key: c.key, instance: c.instance, system: c.system, url: c.url }, ...page };
   });

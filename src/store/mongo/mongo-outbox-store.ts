@@ -13,6 +13,7 @@ import {
   type NewOutboxItem,
   type OutboxAction,
   type OutboxError,
+  type OutboxHistoryQuery,
   type OutboxItem,
   type OutboxPayload,
   type OutboxQuery,
@@ -90,6 +91,7 @@ export class MongoOutboxStore implements OutboxStore {
       c.createIndex({ idempotencyKey: 1 }, { name: 'one_per_key', unique: true }),
       c.createIndex({ status: 1, nextAttemptAt: 1, _id: 1 }, { name: 'due' }),
       c.createIndex({ changeId: 1, action: 1, status: 1, _id: 1 }, { name: 'by_change' }),
+      c.createIndex({ changeId: 1, createdAt: 1, _id: 1 }, { name: 'history' }),
     ]);
   }
 
@@ -228,6 +230,22 @@ export class MongoOutboxStore implements OutboxStore {
     if (query.status !== undefined) filter.status = query.status;
     if (query.action !== undefined) filter.action = query.action;
     return this.#run('list', {}, async () => (await this.#items.find(filter).sort({ _id: 1 }).limit(limit).toArray()).map(toItem));
+  }
+
+  async listForHistory(changeId: string, query: OutboxHistoryQuery): Promise<OutboxItem[]> {
+    const dir = query.order === 'asc' ? 1 : -1;
+    const beyond = query.order === 'asc' ? '$gt' : '$lt';
+    const filter: Filter<OutboxDoc> = { changeId };
+    if (query.after !== undefined) {
+      const at = Date.parse(query.after.createdAt);
+      filter.$or = [{ createdAt: { [beyond]: at } }, { createdAt: at, _id: { [beyond]: query.after.id } }];
+    }
+    const limit = Math.max(1, Math.trunc(query.limit));
+    return this.#run('listForHistory', { changeId }, async () => (await this.#items.find(filter).sort({ createdAt: dir, _id: dir }).limit(limit).toArray()).map(toItem));
+  }
+
+  async countForChange(changeId: string): Promise<number> {
+    return this.#run('countForChange', { changeId }, () => this.#items.countDocuments({ changeId }));
   }
 
   async counts(): Promise<Record<OutboxStatus, number>> {

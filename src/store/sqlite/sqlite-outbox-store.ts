@@ -12,6 +12,7 @@ import {
   type NewOutboxItem,
   type OutboxAction,
   type OutboxError,
+  type OutboxHistoryQuery,
   type OutboxItem,
   type OutboxPayload,
   type OutboxQuery,
@@ -49,6 +50,7 @@ const SCHEMA = `
   );
   CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt_at, id);
   CREATE INDEX IF NOT EXISTS outbox_by_change ON outbox (change_id, action, status, id);
+  CREATE INDEX IF NOT EXISTS outbox_history ON outbox (change_id, created_at, id);
 `;
 
 interface Row {
@@ -110,6 +112,8 @@ export class SqliteOutboxStore implements OutboxStore {
   readonly #owners: StatementSync;
   readonly #release: StatementSync;
   readonly #list = new Map<string, StatementSync>();
+  readonly #history: Record<OutboxHistoryQuery['order'], { first: StatementSync; after: StatementSync }>;
+  readonly #countForChange: StatementSync;
 
   private constructor(conn: SqliteConnection) {
     const db = conn.db;
@@ -141,6 +145,13 @@ export class SqliteOutboxStore implements OutboxStore {
       `UPDATE outbox SET status = 'failed', last_error = ?, finished_at = ?, claim_token = NULL, claim_owner = NULL WHERE id = ? AND claim_token = ? AND status = 'claimed'`,
     );
     this.#get = db.prepare('SELECT * FROM outbox WHERE idempotency_key = ?');
+    // Row values compare (created_at, id) as one key, which the outbox_history index answers in order.
+    const history = (order: 'ASC' | 'DESC', cmp: '>' | '<'): { first: StatementSync; after: StatementSync } => ({
+      first: db.prepare(`SELECT * FROM outbox WHERE change_id = :change ORDER BY created_at ${order}, id ${order} LIMIT :limit`),
+      after: db.prepare(`SELECT * FROM outbox WHERE change_id = :change AND (created_at, id) ${cmp} (:at, :id) ORDER BY created_at ${order}, id ${order} LIMIT :limit`),
+    });
+    this.#history = { asc: history('ASC', '>'), desc: history('DESC', '<') };
+    this.#countForChange = db.prepare('SELECT COUNT(*) AS n FROM outbox WHERE change_id = ?');
     this.#counts = db.prepare('SELECT status, COUNT(*) AS n FROM outbox GROUP BY status');
     // The claimed items are few (a lease's worth), found by the status index.
     this.#owners = db.prepare(`SELECT DISTINCT claim_owner FROM outbox WHERE status = 'claimed' AND claim_owner IS NOT NULL`);
@@ -267,6 +278,21 @@ export class SqliteOutboxStore implements OutboxStore {
       }
       return (stmt.all(...params, limit) as unknown as Row[]).map(toItem);
     });
+  }
+
+  async listForHistory(changeId: string, query: OutboxHistoryQuery): Promise<OutboxItem[]> {
+    return this.#guard('listForHistory', { changeId }, () => {
+      const statements = this.#history[query.order];
+      const limit = Math.max(1, Math.trunc(query.limit));
+      const rows = query.after === undefined
+        ? statements.first.all({ change: changeId, limit })
+        : statements.after.all({ change: changeId, limit, at: Date.parse(query.after.createdAt), id: query.after.id });
+      return (rows as unknown as Row[]).map(toItem);
+    });
+  }
+
+  async countForChange(changeId: string): Promise<number> {
+    return this.#guard('countForChange', { changeId }, () => (this.#countForChange.get(changeId) as { n: number }).n);
   }
 
   async counts(): Promise<Record<OutboxStatus, number>> {
