@@ -195,6 +195,26 @@ describe('the MongoDB OAuth token store', () => {
     }
   });
 
+  it('keeps what the refresh lease leaves behind bounded however many refreshes take their turn', async () => {
+    tokens.expiresInS = 30; // inside the refresh margin: every request refreshes, under the lease
+    const replicas = await Promise.all([replica(), replica()]);
+    for (let round = 0; round < 10; round++) {
+      const pages = await Promise.allSettled(replicas.map((r) => r.connector.readPage(firstPage)));
+      expect(pages.filter((p) => p.status === 'rejected')).toEqual([]);
+    }
+    expect(tokens.presented.length).toBeGreaterThanOrEqual(20);
+    expect(tokens.overlaps).toEqual([]);
+    const client = await MongoClient.connect(mongoUri);
+    try {
+      const db = client.db(database);
+      // One lease per instance; of the turns that decided who took it, none outlives its acquisition.
+      expect(await db.collection('oauth_token_leases').countDocuments()).toBe(1);
+      expect(await db.collection('claim_turns').countDocuments({ item: /^lock:oauth_token_leases:/ })).toBe(0);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('lets one of several replicas saving over the same spent token at once win', async () => {
     const bundles = await Promise.all([replica(), replica(), replica()]).then((rs) => rs.map((r) => r.bundle));
     const stores = bundles.map((b) => b.oauthTokens?.open('jsm-oauth', 'R1'));

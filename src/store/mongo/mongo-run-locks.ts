@@ -3,7 +3,9 @@
 // instance is taken by inserting its document (the primary key lets one
 // taker in); a lapsed or released one by winning the turn of the next fence
 // (mongo-turns.ts), then moving the document to it. Both are atomic on
-// MongoDB and on FerretDB alike.
+// MongoDB and on FerretDB alike. The turn is deleted once the move is done:
+// every acquisition takes one (a sync run, an OAuth refresh), and kept they
+// would pile up for good.
 
 import { randomUUID } from 'node:crypto';
 import type { Collection } from 'mongodb';
@@ -62,8 +64,13 @@ export class MongoRunLocks implements RunLocks {
       }
       if (held.expiresAt > nowMs) return null;
       const fence = held.fence + 1;
-      if (!(await this.#turns.take(`lock:${this.#name}:${instance}`, fence))) return null;
+      const turn = `lock:${this.#name}:${instance}`;
+      if (!(await this.#turns.take(turn, fence))) return null;
       const moved = await this.#locks.updateOne({ _id: instance, fence: held.fence }, { $set: { ...next, fence } });
+      // The document is past `held.fence` now (moved here, or by someone else before): the conditional update refuses
+      // whoever read that fence and takes the freed turn later, so the turn has done its part. Only a taker racing
+      // this very update needed it, and none could take it while it stood.
+      await this.#turns.forgetTurn(turn, fence);
       return moved.matchedCount === 1 ? { lock: toLock({ _id: instance, ...next, fence }), fence } : null;
     });
   }

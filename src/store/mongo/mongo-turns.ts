@@ -6,7 +6,8 @@
 // every server: the claimant that first inserts the turn `(item, next
 // attempt)` is the one that takes the item; the other gets a duplicate key and
 // moves on. Attempts only grow, so each claim of an item has a turn of its own.
-// Turns are forgotten when their item settles.
+// Turns are forgotten when their item settles, or, for a lock, as soon as
+// its document moved (mongo-run-locks.ts).
 //
 // A claimant writes the item right after it takes the turn. One killed between
 // the two leaves a turn no attempt ever follows, and its item would wait for
@@ -56,6 +57,11 @@ export class MongoTurns {
       if (isDuplicateKey(err)) return false;
       throw err;
     }
+  }
+
+  /** Forgets one turn: for a claimant whose write now refuses, by itself, whoever took the turn after it. */
+  async forgetTurn(item: string, attempt: number): Promise<void> {
+    await this.#turns.deleteOne({ _id: `${item}\u0000${attempt}` });
   }
 
   async forget(items: readonly string[]): Promise<void> {
