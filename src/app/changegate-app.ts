@@ -47,6 +47,7 @@ import { eventPullsFor } from './event-pulls-for.ts';
 import { eventSourceKind } from '../events/sources/index.ts';
 import { githubArtifacts } from '../events/artifacts/github-artifacts.ts';
 import { HypercareWatch } from '../assess/hypercare-watch.ts';
+import { unreadyAfterMs } from './unready-after.ts';
 
 export interface ChangegateApp {
   config: ChangegateConfig;
@@ -179,13 +180,12 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
   // What close() waits for now (null: not closing).
   let closingStep: string | null = null;
   let replicaTimer: NodeJS.Timeout | null = null;
-  // On a shared store another replica may be the one syncing an instance: the validate endpoint judges the
-  // mirror's staleness by the last success any of them recorded (read every renewEvery), not this process's alone.
-  const replicaSyncs = new Map<string, Date>();
+  // On a shared store another replica may be the one syncing an instance: the validate endpoint and /readyz judge
+  // the mirror's staleness by the last success any of them recorded (read every renewEvery), not this process's alone.
   const readReplicaSyncs = async (): Promise<void> => {
     for (const instance of instances) {
       const at = await store.lastSyncSucceeded(instance.id);
-      if (at !== null) replicaSyncs.set(instance.id, at);
+      if (at !== null) engine.readiness.succeededElsewhere(instance.id, at);
     }
   };
   const runner = new AssessmentRunner({
@@ -213,7 +213,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
   for (const instance of instances) {
     const connector = buildConnector(instance, registry, { logger, metrics, ...stateDir });
     connectors.set(instance.id, connector);
-    engine.register({ connector, pageSize: instance.pageSize, overlapMs: instance.overlap });
+    engine.register({ connector, pageSize: instance.pageSize, overlapMs: instance.overlap, unreadyAfterMs: unreadyAfterMs(instance) });
   }
   // The store's health, checked every second and on each fault, off the request path; readiness, webhooks and validate read it.
   const storeHealth = new StoreHealthMonitor(() => stores.health(), {
@@ -303,11 +303,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
         events,
         calendars,
         instances: validationInstances(instances, registry),
-        lastSyncAt: (id) => {
-          const here = engine.lastSuccessAt(id);
-          const anywhere = replicaSyncs.get(id) ?? null;
-          return here === null || (anywhere !== null && anywhere > here) ? anywhere : here;
-        },
+        lastSyncAt: (id) => engine.readiness.lastKnownSuccess(id),
         storeHealth: () => engine.readiness.store(),
       },
       history: { assessments, outbox, ownWritesOf: ownWritesOf(instances, registry) },

@@ -64,6 +64,13 @@ export const instanceFields = {
   failMode: z.enum(['open', 'closed']).default('open').describe('POST /v1/validate when the mirror is stale or lacks the change: open (allow) or closed (deny).'),
   /** The mirror counts as stale when the instance's last successful sync is older than this. */
   maxStaleness: Duration.default(900_000).describe('The mirror counts as stale when the last successful sync is older than this, e.g. 15m.'),
+  /**
+   * /readyz answers 503 once the last successful sync is older than this. Absent: the larger of
+   * `maxStaleness` and three of the schedule's longest gaps, so a slow schedule is not unready between its runs.
+   */
+  unreadyAfter: Duration.refine((ms) => ms > 0, 'expected a duration above 0, such as 30m')
+    .optional()
+    .describe('/readyz answers 503 once the last successful sync is older than this, e.g. 30m (default: the larger of maxStaleness and 3 sync intervals).'),
 };
 
 /** What the core reads of any instance (the parsed common fields plus its system). */
@@ -82,6 +89,7 @@ export interface BaseInstanceConfig {
   enforcement: 'advisory' | 'enforce';
   failMode: 'open' | 'closed';
   maxStaleness: number;
+  unreadyAfter?: number | undefined;
 }
 
 /**

@@ -99,6 +99,8 @@ export interface InstanceSettings {
   connector: ConnectorInstance;
   pageSize: number;
   overlapMs: number;
+  /** How long the mirror may go without a successful sync before /readyz answers 503 (default 15 min). */
+  unreadyAfterMs?: number;
 }
 
 /** Owed changes read from the store per call of `onChangesWritten` after a run (the store's page limit). */
@@ -128,7 +130,7 @@ export class SyncEngine {
     this.#deps = deps;
     this.#locks = deps.runLocks ?? new InProcessRunLocks();
     this.#owner = deps.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-    this.#readiness = deps.readiness ?? new Readiness();
+    this.#readiness = deps.readiness ?? new Readiness(() => this.#now());
   }
 
   /** Run state per instance, written by this engine; read by /readyz and the validate endpoint. */
@@ -138,7 +140,7 @@ export class SyncEngine {
 
   register(settings: InstanceSettings): void {
     this.#instances.set(settings.connector.instanceId, settings);
-    this.#readiness.registered(settings.connector.instanceId);
+    this.#readiness.registered(settings.connector.instanceId, settings.unreadyAfterMs);
   }
 
   instanceIds(): string[] {

@@ -19,6 +19,17 @@ export const HealthRoute = defineRoute({
   errors: [],
 });
 
+/** One instance as /readyz reports it (src/observability/readiness.ts). */
+const InstanceReadinessBody = z.looseObject({
+  id: z.string(),
+  syncing: z.boolean(),
+  lastSuccessAt: z.string().nullable().describe('The last successful sync known (this process or, on a shared store, another replica); null when none is known.'),
+  lastError: z.object({ code: z.string(), at: z.string() }).nullable().describe('The last run\'s failure, cleared by the next success.'),
+  failedSinceSuccess: z.number().int().describe('Runs that failed in this process since its last success (or since it started).'),
+  unreadyAfterMs: z.number().int().describe('The instance\'s `unreadyAfter`: how long the mirror may go without a successful sync.'),
+  stale: z.string().nullable().describe('Why the mirror is stale (the answer is then 503), or null.'),
+});
+
 // Loose: readiness reports more per release; a probe reads `status` (and the status code).
 export const ReadyRoute = defineRoute({
   method: 'GET',
@@ -28,8 +39,11 @@ export const ReadyRoute = defineRoute({
   tags: ['probes'],
   access: 'public',
   answers: {
-    200: { description: 'Ready', schema: z.looseObject({ status: z.literal('ready') }) },
-    503: { description: 'Not ready; the body says why', schema: z.looseObject({ status: z.literal('unready') }) },
+    200: { description: 'Ready', schema: z.looseObject({ status: z.literal('ready'), instances: z.array(InstanceReadinessBody) }) },
+    503: {
+      description: 'Not ready: the store cannot keep data (`store.ok` false) or an instance\'s mirror is stale (its `stale` says why)',
+      schema: z.looseObject({ status: z.literal('unready'), instances: z.array(InstanceReadinessBody) }),
+    },
   },
   errors: [],
 });
@@ -50,8 +64,9 @@ export function registerHealthRoutes(app: FastifyInstance, deps: { store: Change
 
   // Ready when the store can keep what it is given (as the store health monitor
   // last found it: locked, corrupt, missing and full make it unready) and
-  // answers. A stale mirror does not make the process unready: webhook
-  // receivers and the validate endpoint still work.
+  // answers, and no instance's mirror is stale: its last successful sync older
+  // than the instance's `unreadyAfter` (once its first run here has ended). A
+  // validate call would then answer by the fail mode, not by the policy.
   registerRoute(app, ReadyRoute, async (_input, _request, reply) => {
     // Run state as the sync engine wrote it (src/observability/readiness.ts); read, never derived from metrics.
     const instances = deps.engine.readiness.instances();
@@ -59,7 +74,8 @@ export function registerHealthRoutes(app: FastifyInstance, deps: { store: Change
     if (!health.ok) return reply.status(503).send({ status: 'unready', store: health, instances });
     try {
       const changes = await deps.store.countChanges();
-      return { status: 'ready', store: { ok: true, changes }, instances };
+      const stale = instances.some((i) => i.stale !== null);
+      return reply.status(stale ? 503 : 200).send({ status: stale ? 'unready' : 'ready', store: { ok: true, changes }, instances });
     } catch (err) {
       const error = err instanceof ChangegateError ? { code: err.code, message: err.message } : { code: 'CG_INTERNAL', message: String(err) };
       return reply.status(503).send({ status: 'unready', store: { ok: false, error }, instances });
