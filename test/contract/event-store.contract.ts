@@ -244,6 +244,22 @@ export function describeEventStoreContract(name: string, open: () => Promise<Eve
       expect(await ids({ source: 'am' })).toEqual(['am:fp1']);
     });
 
+    it('finds an event by the change keys of its latest version only: a key an earlier version named no longer finds it', async () => {
+      const [a, b, c, d] = await Promise.all([1, 2, 3, 4].map((n) => store.record(delivery(n))));
+      const ids = async (changeKey: string): Promise<string[]> => (await store.findEvents({ changeKey })).map((e) => e.id);
+      // A run that started naming one change and completed naming another (its commit message was amended).
+      await store.complete(a!.id, [ci('github:7:1', { status: 'running', changeKeys: ['CHG0030001', 'ITSM-42'] })], at(2000));
+      await store.complete(b!.id, [ci('github:7:1', { status: 'success', changeKeys: ['CHG0030002', 'ITSM-42'] })], at(3000));
+      expect([await ids('CHG0030001'), await ids('CHG0030002'), await ids('ITSM-42')]).toEqual([[], ['github:7:1'], ['github:7:1']]);
+      // A late running state is not kept over the final one, and neither are the keys it names.
+      await store.complete(c!.id, [ci('github:7:1', { status: 'running', changeKeys: ['CHG0030003'] })], at(4000));
+      expect([await ids('CHG0030003'), await ids('CHG0030002')]).toEqual([[], ['github:7:1']]);
+      // A corrected payload naming no change at all.
+      await store.complete(d!.id, [ci('github:7:1', { status: 'failure', changeKeys: [] })], at(5000));
+      expect([await ids('CHG0030002'), await ids('ITSM-42')]).toEqual([[], []]);
+      expect((await store.getEvent('github:7:1'))?.event).toMatchObject({ status: 'failure', changeKeys: [] });
+    });
+
     it('finds the events on a commit by its full sha or an abbreviation of it, in any case, from 7 hex characters on', async () => {
       const full = '9fceb02d0ae598e95dc970b74767f19372d61af8';
       const { id } = await store.record(delivery(1));

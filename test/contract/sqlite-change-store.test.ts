@@ -202,6 +202,24 @@ describe('SqliteChangeStore on a file', () => {
     await upgraded.close();
   });
 
+  it('no longer finds an event stored before by a change key its latest version dropped, and still by those it names', async () => {
+    const path = freshFile();
+    const events = SqliteEventStore.open(path);
+    const { id } = await events.record({ source: 'github', kind: 'github', deliveryId: 'guid-1', receivedAt: '2026-03-12T10:00:00.000Z', headers: {}, rawBody: Buffer.from('{}') });
+    await events.complete(id, [ci('run-1', { changeKeys: ['CHG0030002'] })], new Date('2026-03-12T10:00:01.000Z'));
+    await events.close();
+    // What an earlier changegate left when the run's first version named CHG0030001: its key stayed.
+    const old = new DatabaseSync(path);
+    old.exec(`INSERT INTO event_change_keys (key, event_id) VALUES ('CHG0030001', 'run-1')`);
+    old.exec(`UPDATE schema_version SET version = ${migrationAdding('DELETE FROM event_change_keys')}`);
+    old.close();
+
+    const upgraded = SqliteEventStore.open(path);
+    expect((await upgraded.findEvents({ changeKey: 'CHG0030001' })).map((e) => e.id)).toEqual([]);
+    expect((await upgraded.findEvents({ changeKey: 'CHG0030002' })).map((e) => e.id)).toEqual(['run-1']);
+    await upgraded.close();
+  });
+
   it('refuses a database from a newer changegate as a configuration error naming the file and both schema versions, and leaves it untouched', async () => {
     const path = freshFile();
     const c = buildChange();

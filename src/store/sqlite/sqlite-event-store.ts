@@ -124,6 +124,7 @@ export class SqliteEventStore implements EventStore {
            service = excluded.service, change_keys = excluded.change_keys, body = excluded.body`,
       ),
       addKey: db.prepare('INSERT INTO event_change_keys (key, event_id) VALUES (?, ?) ON CONFLICT DO NOTHING'),
+      dropKey: db.prepare('DELETE FROM event_change_keys WHERE key = ? AND event_id = ?'),
       link: db.prepare('INSERT INTO event_links (event_id, change_id, rule, linked_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING'),
       linkedEvents: db.prepare(
         `SELECT e.body, l.rule, l.linked_at FROM event_links l JOIN events e ON e.id = l.event_id WHERE l.change_id = ? ORDER BY e.received_at, e.seq`,
@@ -241,6 +242,10 @@ export class SqliteEventStore implements EventStore {
       keys: JSON.stringify(keys),
       body: JSON.stringify(next),
     });
+    // An event's keys are those of its latest version: a key the stored one named and this one does not
+    // (a run's completion naming another change, a corrected payload) no longer finds it.
+    const before = current?.type === 'ci' ? current.event.changeKeys : [];
+    for (const key of before) if (!keys.includes(key)) this.#s.dropKey!.run(key, next.id);
     for (const key of keys) this.#s.addKey!.run(key, next.id);
     return next;
   }

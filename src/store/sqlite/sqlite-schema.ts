@@ -334,6 +334,13 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE approvals ADD COLUMN first_at TEXT;
   UPDATE approvals SET first_at = coalesce(json_extract(json, '$.decidedAt'), json_extract(json, '$.updatedAt'));
   `,
+  // An event is found by the change keys of its latest version only (events.change_keys): the keys an
+  // earlier version named and a later one dropped, which earlier versions left in place, go.
+  `
+  DELETE FROM event_change_keys WHERE NOT EXISTS (
+    SELECT 1 FROM events e, json_each(e.change_keys) k WHERE e.id = event_change_keys.event_id AND k.value = event_change_keys.key
+  );
+  `,
 ];
 
 /**
