@@ -8,7 +8,7 @@ import type { CiStatus } from '../../domain/events.ts';
 import type { EventSourceKind, NormalisedEvents, SourceDelivery } from '../event-source-kit.ts';
 import { extractChangeKeys } from './change-keys.ts';
 import { verifyHeaderCredentials } from './header-credentials.ts';
-import { bodyObject, invalidEvent, isoTime, repoFromScmUrl, requireText, text, type Json } from './payload-fields.ts';
+import { bodyObject, invalidEvent, repoFromScmUrl, requireText, text, timeField, type Json } from './payload-fields.ts';
 
 const KIND = 'argocd';
 export const ARGOCD_TEMPLATE = 'changegate/v1';
@@ -24,6 +24,9 @@ function field(body: Json, name: string): string | null {
   return value === null || value === '<no value>' || value === 'null' ? null : value;
 }
 
+/** The template renders Argo CD's times with `toJson` (RFC 3339 in UTC, or null); an older template's `<no value>` is none too. */
+const time = (body: Json, name: string): string | null => (field(body, name) === null ? null : timeField(KIND, body, name));
+
 function verified(health: string | null): boolean | null {
   if (health === 'Healthy') return true;
   if (health === 'Degraded' || health === 'Missing') return false;
@@ -38,7 +41,7 @@ export function normaliseArgocd(sourceId: string, _delivery: SourceDelivery, raw
   const phase = requireText(KIND, body, 'phase');
   const status = PHASES[phase];
   if (status === undefined) throw invalidEvent(KIND, 'phase', `is not an Argo CD operation phase: ${phase}`, phase);
-  const startedAt = isoTime(body['startedAt']);
+  const startedAt = time(body, 'startedAt');
   const targetRevision = field(body, 'targetRevision');
   return {
     ci: [{
@@ -54,7 +57,7 @@ export function normaliseArgocd(sourceId: string, _delivery: SourceDelivery, raw
       status,
       environment: field(body, 'environment') ?? field(body, 'namespace'),
       startedAt,
-      finishedAt: isoTime(body['finishedAt']),
+      finishedAt: time(body, 'finishedAt'),
       url: field(body, 'url'),
       changeKeys: extractChangeKeys(field(body, 'changeKey'), targetRevision, field(body, 'message'), app),
       tests: null,

@@ -10,7 +10,7 @@ import type { CiEvent, CiStatus } from '../../domain/events.ts';
 import type { EventSourceKind, NormalisedEvents, SourceDelivery } from '../event-source-kit.ts';
 import { extractChangeKeys } from './change-keys.ts';
 import { verifyHeaderCredentials } from './header-credentials.ts';
-import { bodyObject, invalidEvent, isObject, isoTime, list, objectAt, requireObject, requireText, stringRecord, text, type Json } from './payload-fields.ts';
+import { bodyObject, invalidEvent, isObject, list, objectAt, requireObject, requireText, stringRecord, text, timeField, type Json } from './payload-fields.ts';
 
 const KIND = 'azure-devops';
 
@@ -26,6 +26,15 @@ function status(value: string | null, field: string): CiStatus {
   if (mapped === undefined) throw invalidEvent(KIND, field, value === null ? 'is missing' : `is not an Azure DevOps result: ${value}`, value);
   return mapped;
 }
+
+/**
+ * Azure DevOps writes times as RFC 3339 in UTC (`2026-03-14T08:45:20.1234567Z`). A date it has not set may
+ * come as .NET's least date, `0001-01-01T00:00:00`, with or without its `Z` (no delivery of ours was saved to
+ * tell): that is no time, not year 1. Any other time without a zone is refused.
+ */
+const NOT_SET = /^0001-01-01T00:00:00(?:\.0+)?Z?$/;
+const time = (parent: Json, field: string, path: string): string | null =>
+  typeof parent[field] === 'string' && NOT_SET.test(parent[field]) ? null : timeField(KIND, parent, field, path);
 
 const branchName = (ref: string | null): string | null => ref?.replace(/^refs\/heads\//, '') ?? null;
 
@@ -55,8 +64,8 @@ function buildEvent(sourceId: string, body: Json): CiEvent {
     name: text(definition, 'name'),
     status: status(outcome, text(resource, 'result') === null ? 'resource.status' : 'resource.result'),
     environment: null,
-    startedAt: isoTime(resource['startTime']),
-    finishedAt: isoTime(resource['finishTime']),
+    startedAt: time(resource, 'startTime', 'resource.startTime'),
+    finishedAt: time(resource, 'finishTime', 'resource.finishTime'),
     url: text(objectAt(objectAt(resource, '_links'), 'web'), 'href') ?? text(resource, 'url'),
     changeKeys: extractChangeKeys(branch, text(resource, 'buildNumber'), text(objectAt(body, 'message'), 'text'), ...Object.values(stringRecord(resource['triggerInfo']))),
     tests: null,
@@ -101,8 +110,8 @@ function deploymentEvent(sourceId: string, body: Json): CiEvent {
     name: text(release, 'name'),
     status: status(outcome, text(deployment, 'deploymentStatus') === null ? 'resource.environment.status' : 'resource.deployment.deploymentStatus'),
     environment: environmentName,
-    startedAt: isoTime(deployment['startedOn']),
-    finishedAt: isoTime(deployment['completedOn']),
+    startedAt: time(deployment, 'startedOn', 'resource.deployment.startedOn'),
+    finishedAt: time(deployment, 'completedOn', 'resource.deployment.completedOn'),
     url: text(objectAt(objectAt(release, '_links'), 'web'), 'href') ?? text(release, 'url'),
     changeKeys: extractChangeKeys(text(release, 'name'), text(release, 'description'), text(resource, 'comment'), source.branch, text(objectAt(body, 'message'), 'text')),
     tests: null,

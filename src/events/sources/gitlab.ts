@@ -9,8 +9,9 @@ import type { CiEvent, CiStatus } from '../../domain/events.ts';
 import type { EventSourceKind, NormalisedEvents, SourceDelivery, VerifyResult } from '../event-source-kit.ts';
 import { extractChangeKeys } from './change-keys.ts';
 import {
-  bodyObject, header, invalidEvent, isObject, isoTime, objectAt, requireText, sameDigest, sameSecret, text, type Json,
+  bodyObject, header, invalidEvent, isObject, objectAt, requireText, sameDigest, sameSecret, text, timeField, type Json,
 } from './payload-fields.ts';
+import { INSTANT_FORMAT } from '../event-fields.ts';
 
 const KIND = 'gitlab';
 
@@ -21,6 +22,23 @@ const STATUSES: Readonly<Record<string, CiStatus>> = {
   running: 'running', canceling: 'running',
   success: 'success', failed: 'failure', canceled: 'cancelled', skipped: 'skipped',
 };
+
+/**
+ * GitLab's hooks write their times the Rails way, `2016-08-12 15:23:28 UTC`
+ * or `2021-04-28 21:50:00 +0200` (pipeline, job and deployment hooks), and
+ * RFC 3339 elsewhere (`commit.timestamp`): the first two are read as the
+ * RFC 3339 time they name.
+ */
+const RAILS_TIME = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) (?:(UTC)|([+-]\d{2})(\d{2}))$/;
+const GITLAB_TIME_FORMAT = `GitLab's 2016-08-12 15:23:28 UTC or 2021-04-28 21:50:00 +0200, or ${INSTANT_FORMAT}`;
+
+function rfc3339(value: string): string {
+  const m = RAILS_TIME.exec(value);
+  if (m === null) return value;
+  return `${m[1]}T${m[2]}${m[3] === undefined ? `${m[4]}:${m[5]}` : 'Z'}`;
+}
+
+const time = (parent: Json, field: string, path = field): string | null => timeField(KIND, parent, field, path, rfc3339, GITLAB_TIME_FORMAT);
 
 function status(value: string, field: string): CiStatus {
   const mapped = STATUSES[value];
@@ -83,8 +101,8 @@ function pipelineEvent(sourceId: string, body: Json): CiEvent {
     name: text(attrs, 'name'),
     status: status(requireText(KIND, attrs, 'status', 'object_attributes.status'), 'object_attributes.status'),
     environment: null,
-    startedAt: isoTime(attrs['created_at']),
-    finishedAt: isoTime(attrs['finished_at']),
+    startedAt: time(attrs, 'created_at', 'object_attributes.created_at'),
+    finishedAt: time(attrs, 'finished_at', 'object_attributes.finished_at'),
     url: text(attrs, 'url') ?? (webUrl === null ? null : `${webUrl}/-/pipelines/${id}`),
     changeKeys: extractChangeKeys(commit['message'], commit['title'], attrs['ref'], attrs['name'], mergeRequest['title'], mergeRequest['source_branch']),
     tests: null,
@@ -124,8 +142,8 @@ function jobEvent(sourceId: string, body: Json): CiEvent {
     name: text(body, 'build_name'),
     status: status(requireText(KIND, body, 'build_status'), 'build_status'),
     environment: deploys ? text(environment, 'name') : null,
-    startedAt: isoTime(body['build_started_at']),
-    finishedAt: isoTime(body['build_finished_at']),
+    startedAt: time(body, 'build_started_at'),
+    finishedAt: time(body, 'build_finished_at'),
     url: homepage === null ? null : `${homepage}/-/jobs/${id}`,
     changeKeys: extractChangeKeys(commit['message'], body['ref'], body['build_name']),
     tests: null,
@@ -144,7 +162,7 @@ function deploymentEvent(sourceId: string, body: Json): CiEvent {
   const id = requireText(KIND, body, 'deployment_id');
   const state = status(requireText(KIND, body, 'status'), 'status');
   const final = state === 'success' || state === 'failure' || state === 'cancelled' || state === 'skipped';
-  const changedAt = isoTime(body['status_changed_at']);
+  const changedAt = time(body, 'status_changed_at');
   return {
     id: `${sourceId}:deployment:${id}`,
     source: sourceId,

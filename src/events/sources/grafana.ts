@@ -10,7 +10,7 @@ import { createHash, createHmac } from 'node:crypto';
 import type { MonitorEvent, Severity } from '../../domain/events.ts';
 import type { EventSourceKind, NormalisedEvents, SourceDelivery, VerifyResult } from '../event-source-kit.ts';
 import { authorizationMatches } from './header-credentials.ts';
-import { bodyObject, endTime, header, invalidEvent, isObject, isoTime, list, objectAt, sameDigest, stringRecord, text, type Json } from './payload-fields.ts';
+import { bodyObject, endTime, header, invalidEvent, isObject, list, objectAt, sameDigest, stringRecord, text, timeField, type Json } from './payload-fields.ts';
 
 const KIND = 'grafana';
 /** The name Grafana's own provisioning examples give the optional timestamp header (the header name is configurable upstream). */
@@ -64,8 +64,8 @@ function alertEvent(sourceId: string, alert: unknown, index: number): MonitorEve
   if (!isObject(alert)) throw invalidEvent(KIND, path, 'must be an object');
   const status = text(alert, 'status');
   if (status !== 'firing' && status !== 'resolved') throw invalidEvent(KIND, `${path}.status`, 'must be firing or resolved', status ?? null);
-  const startsAt = isoTime(alert['startsAt']);
-  if (startsAt === null) throw invalidEvent(KIND, `${path}.startsAt`, 'is missing or not a timestamp', alert['startsAt'] ?? null);
+  const startsAt = timeField(KIND, alert, 'startsAt', `${path}.startsAt`);
+  if (startsAt === null) throw invalidEvent(KIND, `${path}.startsAt`, 'is missing', alert['startsAt'] ?? null);
   const labels = stringRecord(alert['labels']);
   const annotations: Json = objectAt(alert, 'annotations');
   const fingerprint = text(alert, 'fingerprint') ?? labelsFingerprint(labels);
@@ -79,7 +79,7 @@ function alertEvent(sourceId: string, alert: unknown, index: number): MonitorEve
     labels,
     title: text(annotations, 'summary') ?? labels['alertname'] ?? null,
     startsAt,
-    endsAt: status === 'resolved' ? endTime(alert['endsAt']) : null,
+    endsAt: status === 'resolved' ? endTime(KIND, alert, 'endsAt', `${path}.endsAt`) : null,
     fingerprint,
     url: text(alert, 'generatorURL') ?? text(alert, 'panelURL') ?? text(alert, 'dashboardURL'),
   };

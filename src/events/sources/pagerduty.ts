@@ -9,7 +9,7 @@
 import { createHmac } from 'node:crypto';
 import type { MonitorEvent, Severity } from '../../domain/events.ts';
 import type { EventSourceKind, NormalisedEvents, SourceDelivery, VerifyResult } from '../event-source-kit.ts';
-import { bodyObject, header, invalidEvent, isObject, isoTime, list, objectAt, requireObject, requireText, sameDigest, text, type Json } from './payload-fields.ts';
+import { bodyObject, header, invalidEvent, isObject, list, objectAt, requireObject, requireText, sameDigest, text, timeField, type Json } from './payload-fields.ts';
 
 const KIND = 'pagerduty';
 
@@ -72,9 +72,9 @@ function incidentEvent(sourceId: string, event: Json): MonitorEvent {
   const eventType = requireText(KIND, event, 'event_type', 'event.event_type');
   const incident = requireObject(KIND, event, 'data', 'event.data');
   const id = requireText(KIND, incident, 'id', 'event.data.id');
-  const occurredAt = isoTime(event['occurred_at']);
-  const createdAt = isoTime(incident['created_at']) ?? occurredAt;
-  if (createdAt === null) throw invalidEvent(KIND, 'event.data.created_at', 'is missing or not a timestamp (and so is event.occurred_at)');
+  const occurredAt = timeField(KIND, event, 'occurred_at', 'event.occurred_at');
+  const createdAt = timeField(KIND, incident, 'created_at', 'event.data.created_at') ?? occurredAt;
+  if (createdAt === null) throw invalidEvent(KIND, 'event.data.created_at', 'is missing (and so is event.occurred_at)');
   // A reopened incident fires again (status `triggered` or `acknowledged`): this firing starts when it was reopened,
   // so the event store takes it over the resolved one and the hypercare watch posts it again. Its later
   // deliveries carry only `created_at`; the store keeps the reopened start for them (`settle`).
@@ -92,7 +92,7 @@ function incidentEvent(sourceId: string, event: Json): MonitorEvent {
     labels: labels(incident),
     title: text(incident, 'title') ?? text(incident, 'summary'),
     startsAt,
-    endsAt: resolved ? (isoTime(incident['resolved_at']) ?? occurredAt) : null,
+    endsAt: resolved ? (timeField(KIND, incident, 'resolved_at', 'event.data.resolved_at') ?? occurredAt) : null,
     fingerprint: id,
     url: text(incident, 'html_url'),
   };

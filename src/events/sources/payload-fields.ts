@@ -5,6 +5,7 @@
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { ChangegateError } from '../../errors.ts';
+import { instant, INSTANT_FORMAT } from '../event-fields.ts';
 
 export type Json = Record<string, unknown>;
 
@@ -61,22 +62,24 @@ export function stringRecord(value: unknown): Record<string, string> {
 }
 
 /**
- * A timestamp as ISO-8601 UTC. Accepts ISO strings and GitLab's
- * `2016-08-12 15:23:28 UTC` / `2021-04-28 21:50:00 +0200`; anything else is null.
+ * The time a sender gave at `field` as ISO-8601 UTC; absent, null or '' is no
+ * time (a run not finished yet). Only an RFC 3339 date-time with a zone is
+ * read, after `rewrite` turns a source's own format into one; anything else,
+ * a time without a zone above all (it could name any instant), is refused
+ * naming the field, never guessed at.
  */
-export function isoTime(value: unknown): string | null {
-  if (typeof value !== 'string') return null;
-  const spaced = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2}(?:\.\d+)?)\s*(UTC|Z|[+-]\d{2}:?\d{2})?$/.exec(value.trim());
-  if (spaced === null) return null;
-  const zone = spaced[3] === undefined || spaced[3] === 'UTC' || spaced[3] === 'Z' ? 'Z' : spaced[3].replace(/^([+-]\d{2})(\d{2})$/, '$1:$2');
-  const parsed = new Date(`${spaced[1]}T${spaced[2]}${zone}`);
-  return Number.isNaN(parsed.getTime()) ? null : parsed.toISOString();
+export function timeField(kind: string, parent: Json, field: string, path = field, rewrite: (value: string) => string = (value) => value, expected = INSTANT_FORMAT): string | null {
+  const value = parent[field];
+  if (value === undefined || value === null || value === '') return null;
+  const at = typeof value === 'string' ? instant(rewrite(value)) : null;
+  if (at === null) throw invalidEvent(kind, path, `is not a time with a zone: expected ${expected}`, value);
+  return at;
 }
 
 /** Alertmanager and Grafana send `0001-01-01T00:00:00Z` for "not ended"; that is null, not year 1. */
-export function endTime(value: unknown): string | null {
-  const iso = isoTime(value);
-  return iso === null || iso.startsWith('0001-') ? null : iso;
+export function endTime(kind: string, parent: Json, field: string, path = field): string | null {
+  const at = timeField(kind, parent, field, path);
+  return at === null || at.startsWith('0001-') ? null : at;
 }
 
 export function header(headers: Readonly<Record<string, string | undefined>>, name: string): string | null {
