@@ -18,7 +18,7 @@ export const ERROR_CODES = {
   CG_SN_LOGIN_PAGE: { kind: 'config', status: 500, doc: 'ServiceNow answered 200 with an HTML page (an expired session or SSO login page) instead of JSON.' },
   CG_SN_QUERY_TIME_ZONE: { kind: 'config', status: 500, doc: "ServiceNow reads dates in encoded queries in the API user's time zone, not UTC, so a sync could skip records; set that user's time zone to GMT." },
   CG_SN_BAD_RESPONSE: { kind: 'upstream', status: 502, doc: 'ServiceNow answered with a body that is not the documented JSON envelope.' },
-  CG_SN_TOO_MANY_ROWS: { kind: 'config', status: 500, doc: 'A bounded ServiceNow read (the blackout and maintenance schedules, 100 pages) still had rows after its last page; it is not used in part, so no freeze is silently left out. The message names the table and the schedules.' },
+  CG_SN_TOO_MANY_ROWS: { kind: 'config', status: 500, doc: 'A bounded ServiceNow read (the blackout and maintenance schedules, or the approvals or journal of one change re-fetched alone; 100 pages) still had rows after its last page; it is not used in part, so no freeze is silently left out and no change is mirrored or judged on a partial list. The message names the table and the schedules or the change.' },
   CG_SN_RECORD_INVALID: { kind: 'upstream', status: 502, doc: 'A ServiceNow record lacks a required field or carries a malformed value; it was skipped and counted.' },
   CG_OAUTH_TOKEN_FAILED: { kind: 'config', status: 500, doc: 'The OAuth token endpoint refused the client or user credentials.' },
   CG_UPSTREAM_UNAVAILABLE: { kind: 'transient', status: 503, doc: 'The remote system kept failing (5xx, 429, timeout, reset) after every retry, or Jira refused an issue write for a conflicting update (409); the outbox tries again later.' },

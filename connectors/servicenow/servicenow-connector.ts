@@ -55,7 +55,11 @@ function updatedBy(raw: Raw): { id: string; name: null } | null {
 const toApproval: Mapper = (raw, ctx) => ({ kind: 'approval', ...mapServiceNowApproval(raw, ctx) });
 const toJournal: Mapper = (raw, ctx) => ({ kind: 'journal', ...mapServiceNowJournal(raw, ctx) });
 
-/** A server that keeps saying "next" must not keep one re-fetch going forever. */
+/**
+ * A server that keeps saying "next" must not keep one re-fetch going forever.
+ * Past it the re-fetch fails (see readAll): the streams, keyset-paged, read
+ * any number of children.
+ */
 const MAX_CHILD_PAGES = 100;
 
 /** A safe native id: it goes into a URL path and an encoded query. */
@@ -122,21 +126,32 @@ export function createServiceNowConnector(instance: ServiceNowInstance, deps: Se
     }
   }
 
-  /** Every page of a small child query (one change's approvals or journal), by offset. */
-  async function readAll(spec: KeysetSpec, stream: string, map: Mapper, signal?: AbortSignal): Promise<StreamItem[]> {
+  /**
+   * Every page of a small child query (one change's approvals or journal), by
+   * offset. Past `MAX_CHILD_PAGES` it fails rather than return what it has: the
+   * mirror would hold, and the change be judged on, a truncated list until the
+   * next sync. `change` names the change in the error.
+   */
+  async function readAll(spec: KeysetSpec, stream: string, map: Mapper, change: string, signal?: AbortSignal): Promise<StreamItem[]> {
     const items: StreamItem[] = [];
     const path = `${TABLE_PATH}/${spec.table}`;
     const query = keysetQuery(spec, null);
+    let total: number | null = null;
     for (let offset = 0, pages = 0; pages < MAX_CHILD_PAGES; offset += instance.pageSize, pages++) {
       const params: TableParams = { ...READ_PARAMS, sysparm_limit: instance.pageSize, sysparm_offset: offset, sysparm_query: query };
       const page = await client.getTable(spec.table, params, signal);
       page.records.forEach((record, k) => items.push(mapRow(record, offset + k, path, stream, map)));
+      total = page.total;
       const seen = offset + instance.pageSize;
       // ACLs can empty a page mid-way; X-Total-Count still bounds the walk.
       if (!page.hasNext || (page.total !== null ? seen >= page.total : page.records.length === 0)) return items;
     }
-    logger.warn({ instance: instance.id, stream, table: spec.table, pages: MAX_CHILD_PAGES }, 'stopped reading children of one change after the page cap');
-    return items;
+    const count = total === null ? '' : ` (X-Total-Count ${total})`;
+    throw new ChangegateError(
+      'CG_SN_TOO_MANY_ROWS',
+      `${instance.id}: ServiceNow ${spec.table} had more rows after ${MAX_CHILD_PAGES} pages of ${instance.pageSize}${count}, re-fetching the ${stream} of ${change}; the change is not mirrored from a partial list, and the next sync reads them all`,
+      { details: { instance: instance.id, table: spec.table, pages: MAX_CHILD_PAGES, pageSize: instance.pageSize, total, change } },
+    );
   }
 
   return {
@@ -176,9 +191,10 @@ export function createServiceNowConnector(instance: ServiceNowInstance, deps: Se
       const { record } = await client.getRecord(CHANGE_TABLE, nativeId, READ_PARAMS, signal);
       if (record === null) return null;
       const change = mapRow(record, 0, `${TABLE_PATH}/${CHANGE_TABLE}/${nativeId}`, 'changes', toChange);
+      const name = textOf(record, 'number') ?? nativeId;
       const [approvals, journal] = await Promise.all([
-        readAll({ ...approvalsSpec(tables), extra: `sysapproval=${nativeId}` }, 'approvals', toApproval, signal),
-        readAll({ ...journalSpec(tables), extra: `element_id=${nativeId}^${journalExtra(tables)}` }, 'journal', toJournal, signal),
+        readAll({ ...approvalsSpec(tables), extra: `sysapproval=${nativeId}` }, 'approvals', toApproval, name, signal),
+        readAll({ ...journalSpec(tables), extra: `element_id=${nativeId}^${journalExtra(tables)}` }, 'journal', toJournal, name, signal),
       ]);
       return [change, ...approvals, ...journal];
     },

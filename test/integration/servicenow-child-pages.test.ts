@@ -1,6 +1,7 @@
 // One change's approvals and journal are read page by page: every page up to
 // X-Total-Count even when ACLs empty one on the way, and, when the instance
-// suppresses the paging headers, on until a page comes back short.
+// suppresses the paging headers, on until a page comes back short. Past the
+// page bound the re-fetch fails rather than mirror a truncated list.
 
 import { readFileSync } from 'node:fs';
 import { http, HttpResponse } from 'msw';
@@ -9,7 +10,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createServiceNowConnector } from '../../connectors/servicenow/servicenow-connector.ts';
 import { loadServiceNowMapping } from '../../connectors/servicenow/servicenow-mapping.ts';
 import { ServiceNowInstance } from '../../connectors/servicenow/servicenow-config.ts';
+import { isChangegateError } from '../../src/errors.ts';
 import { createLogger } from '../../src/log.ts';
+import { createMetrics } from '../../src/observability/metrics.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
+import { SyncEngine } from '../../src/sync/sync-engine.ts';
 
 type Row = Record<string, unknown>;
 const fixture = (name: string): Row[] =>
@@ -85,5 +90,33 @@ describe('ServiceNow connector: a change\'s children over several pages', () => 
     const items = await connector(2).fetchOne(CHANGE_ID);
     expect(approvalIds(items)).toHaveLength(4);
     expect(offsets).toEqual([0, 2, 4]);
+  });
+});
+
+describe('ServiceNow connector: a change with more children than a re-fetch reads (100 pages)', () => {
+  it('fails the one-change re-fetch naming the table and the change, and mirrors and assesses nothing from a partial list', async () => {
+    serve(Array.from({ length: 101 }, (_, n) => approval(n)));
+    const store = SqliteChangeStore.open(':memory:');
+    const owed: string[] = [];
+    const engine = new SyncEngine({
+      store,
+      logger: createLogger({ level: 'silent' }),
+      metrics: createMetrics({ defaultMetrics: false }),
+      onChangesWritten: async (_instance, ids) => void owed.push(...ids),
+    });
+    engine.register({ connector: connector(1), pageSize: 1, overlapMs: 0 });
+    try {
+      const error = await engine.syncOne('sn-test', CHANGE_ID).then(
+        () => null,
+        (err: unknown) => err,
+      );
+      expect(isChangegateError(error) ? error.code : error).toBe('CG_SN_TOO_MANY_ROWS');
+      expect((error as Error).message).toMatch(/sysapproval_approver.*CHG0030001/);
+      // The next sync's approvals stream brings every row; until then nothing is judged on 100 of 101.
+      expect(await store.getChange('CHG0030001')).toBeNull();
+      expect(owed).toEqual([]);
+    } finally {
+      await store.close();
+    }
   });
 });
