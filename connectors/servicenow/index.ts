@@ -85,9 +85,10 @@ export const servicenow = defineConnector<ServiceNowInstance>({
   }),
   capabilities: {
     calendars(instance, { logger, onRequest }) {
-      // Its own client (and token), on the instance's one request budget (src/http/rate-limiter.ts).
+      // Its own client (and token), on the instance's one request budget (src/http/rate-limiter.ts), and its
+      // page size: an instance that needs small pages (row caps, transaction timeouts) needs them here too.
       const client = createServiceNowClient(instance, { logger, onRequest });
-      return (signal) => readServiceNowSchedules(client, { logger, ...(signal ? { signal } : {}) });
+      return (signal) => readServiceNowSchedules(client, { logger, pageSize: instance.pageSize, ...(signal ? { signal } : {}) });
     },
   },
 });

@@ -2,8 +2,9 @@
 // the simulator, reach the policy: a blackout blocks Implement through the
 // freeze gate, a maintenance schedule becomes a maintenance window for the CIs
 // that name it, both candidate date formats parse, the schedule's zone is
-// honoured, an unreadable table leaves the policy calendar alone, and a table
-// with more rows than the reader takes is not read in part.
+// honoured, an unreadable table leaves the policy calendar alone, a table
+// with more rows than the reader takes is not read in part, and the instance's
+// page size applies to these reads as to its sync.
 
 import { Writable } from 'node:stream';
 import { setupServer } from 'msw/node';
@@ -11,6 +12,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createServiceNowClient, type ServiceNowClient } from '../../connectors/servicenow/servicenow-client.ts';
 import { readServiceNowSchedules } from '../../connectors/servicenow/servicenow-schedules.ts';
 import { ServiceNowSimulator } from '../../connectors/servicenow/simulator/servicenow-simulator.ts';
+import { servicenow } from '../../connectors/servicenow/index.ts';
 import { createItsmCalendars } from '../../src/assess/itsm-calendar.ts';
 import { buildPolicyContext } from '../../src/assess/policy-context.ts';
 import { renderCalendars } from '../../src/cli/check-report.ts';
@@ -214,5 +216,25 @@ describe('ServiceNow schedules in the policy calendar', () => {
       expect((await implementVerdict(calendars.calendarFor)).verdict.reasons).toEqual([expect.stringMatching(/Quarter-end freeze: Quarter end.*\(implement\.freeze\)$/)]);
       expect(logs.lines().filter((l) => l.level === 40).map((l) => l.msg)).toEqual([expect.stringMatching(/could not be read.*"Quarter-end freeze"/)]);
     });
+  });
+});
+
+describe('ServiceNow schedules read by the configured connector', () => {
+  it("pages with the instance's pageSize, so an instance that needs small pages gets them here too", async () => {
+    const id = schedule('Quarter-end freeze', 'blackout', 'UTC', [{ sys_id: IN_FORCE, name: 'Quarter end', start_date_time: '2026-03-10 22:00:00', end_date_time: '2026-03-10 23:00:00' }]);
+    pastEntries(id, 4);
+    const limits: string[] = [];
+    const listen = ({ request }: { request: Request }) => void limits.push(`${new URL(request.url).pathname} ${new URL(request.url).searchParams.get('sysparm_limit')}`);
+    server.events.on('request:start', listen);
+    try {
+      const instance = ServiceNowInstance.parse({ id: 'sn-prod', system: 'servicenow', baseUrl: BASE, auth: { kind: 'basic', username: 'admin', password: 'admin' }, retries: 0, pageSize: 2 });
+      const read = servicenow.capabilities?.calendars?.(instance, { logger: logs.logger, onRequest: () => undefined });
+      const calendar = await read?.();
+      expect(calendar?.windows.map((w) => w.name)).toHaveLength(5);
+    } finally {
+      server.events.removeListener('request:start', listen);
+    }
+    // One page of schedules, three of the five entries, each asking for 2 rows.
+    expect(limits).toEqual(['/api/now/table/cmn_schedule 2', ...Array<string>(3).fill('/api/now/table/cmn_schedule_span 2')]);
   });
 });
