@@ -16,6 +16,7 @@ import { changeAsOf, type ChangeAsOf } from '../assess/change-as-of.ts';
 import { buildPolicyContext, judgedChange } from '../assess/policy-context.ts';
 import { acceptedStates, resolveState } from '../assess/resolve-state.ts';
 import { ruleProvenance } from '../assess/rule-provenance.ts';
+import { configuredPolicy } from '../app/configured-policy.ts';
 import { itsmCalendarsFor } from '../app/itsm-calendars-for.ts';
 import { correlatorFor, eventSourceOf } from '../app/event-correlator-for.ts';
 import { loadDemo } from '../app/load-demo.ts';
@@ -28,7 +29,6 @@ import { createLogger } from '../log.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { assess, gatesForTransition, validateTransition } from '../policy/assess.ts';
 import { nextStates } from '../policy/lifecycle.ts';
-import { loadPolicy } from '../policy/policy-config.ts';
 import { openStores } from '../store/open-stores.ts';
 import { checkJson, type CalendarBasis } from './check-json.ts';
 import { renderAssessment, renderCalendars, renderExplain, renderHeader, renderTransition } from './check-report.ts';
@@ -89,7 +89,10 @@ export async function runCheck(registry: ConnectorRegistry, options: CheckOption
   if (config.store.kind === 'sqlite' && config.store.path !== ':memory:' && !existsSync(config.store.path)) {
     return usageError(out, `no mirror at ${config.store.path}: run \`changegate sync\` (or \`changegate demo\`) first, or name the configuration with --config`);
   }
-  const policy = config.policy === undefined ? loadPolicy(undefined, { systems: registry.systems }) : loadPolicy(config.policy, { systems: registry.systems });
+  // As `serve` and `config validate` load it, and with the same warnings (an override or waiver on an instance the
+  // configuration lacks never applies), on stderr so that the answer on stdout stays as it is.
+  const policy = configuredPolicy(loaded);
+  for (const warning of [...(loaded.warnings ?? []), ...(policy.warnings ?? [])]) out.stderr.write(`changegate check: warning: ${warning}\n`);
   // Only failures the operator must see: the calendar basis is reported in the answer itself.
   const logger = deps.logger ?? createLogger({ level: 'error', destination: process.stderr });
   const stores = await openStores(config.store);

@@ -1,7 +1,8 @@
 // Overrides and waivers that name an instance the configuration does not have
 // never apply. A policy file may be shared by deployments with different
 // instances, so this is a warning (`config validate`, `mappings validate
-// --config`, `serve` at start), never a refusal as an unknown system is.
+// --config`, `serve` at start, `check` on stderr), never a refusal as an
+// unknown system is.
 
 import { issueLines, placeIssue, type YamlPath, type YamlSource } from '../config/yaml-source.ts';
 import { suggestKey } from '../mapping/strict-object.ts';

@@ -246,6 +246,39 @@ describe('changegate check with a waiver in the policy', () => {
   });
 });
 
+describe('changegate check with warnings about its configuration', () => {
+  it('prints on stderr what `config validate` warns of, naming the line and the nearest instance, with stdout and exit code unchanged', async () => {
+    const policy = join(dir, 'misnamed-policy.yaml');
+    writeFileSync(
+      policy,
+      `kind: policy
+version: "acme-5"
+waivers:
+  - change: ${changeNumber(9)}
+    instance: sn-prd
+    gate: authorize.lead-time
+    by: Dana Whitfield (change manager)
+    reason: vendor hotfix
+    until: "2026-03-07T00:00:00Z"
+`,
+    );
+    const warned = join(dir, 'warned.yaml');
+    const signed = 'webhookSecret: s3cret, allowUnsignedWebhooks: true';
+    writeFileSync(warned, `store: { kind: sqlite, path: ${join(dir, 'changegate.db')} }\npolicy: ${policy}\n${instanceAt(servers[0]?.url ?? '')}  - { id: jsm, system: jira, baseUrl: https://acme.atlassian.net, auth: { kind: basic, email: ops@acme.example, apiToken: t }, projects: [ITSM], ${signed} }\n`);
+    const plain = await changegate(['check', changeNumber(1), '--to', 'authorize', '--config', warned, '--at', AT]);
+    const quiet = await changegate(['check', changeNumber(1), '--to', 'authorize', '--config', config, '--at', AT]);
+    expect(plain.stderr.split('\n').filter((l) => l !== '')).toEqual([
+      expect.stringMatching(/^changegate check: warning: .*warned\.yaml:\d+:\d+ instances\[1\]\.allowUnsignedWebhooks: true while webhookSecret is set/),
+      expect.stringMatching(/^changegate check: warning: .*misnamed-policy\.yaml:5:\d+ waivers\[0\]\.instance: no instance "sn-prd" in the configuration .*did you mean "sn-prod"\?$/),
+    ]);
+    expect(plain.code).toBe(0);
+    expect(plain.stdout.replace(/^ *policy \S+/gm, '')).toBe(quiet.stdout.replace(/^ *policy \S+/gm, ''));
+    const json = await changegate(['check', changeNumber(1), '--to', 'authorize', '--config', warned, '--at', AT, '--json']);
+    expect(json.stderr).toMatch(/did you mean "sn-prod"/);
+    expect(JSON.parse(json.stdout)).toMatchObject({ exitCode: 0, transition: { allow: true } });
+  });
+});
+
 describe('changegate check KEY --at T', () => {
   it('judges the revision that was current at T, and says which one', async () => {
     const { code, stdout } = await changegate(['check', changeNumber(3), '--config', config, '--at', '2026-03-05T00:00:00Z', '--json']);
