@@ -8,7 +8,9 @@
 // refused, and so is a lone UTF-16 surrogate (half of a pair, not Unicode text):
 // RFC 8785 section 3.2.2.2 requires that, and other JCS tools refuse one, so a
 // hash over it could be recomputed by changegate alone. The ledger's writer puts
-// U+FFFD in its place before hashing (evidence-entry.ts).
+// U+FFFD in its place before hashing (evidence-entry.ts). A Map or Set (which
+// JSON.stringify writes as {}, dropping its entries, so two different ones would
+// hash alike) and a cycle are refused too, naming the path.
 
 import { types } from 'node:util';
 import { ChangegateError } from '../errors.ts';
@@ -27,7 +29,7 @@ export const LONE_SURROGATE = 'lone-surrogate';
 export function canonicalJson(value: unknown, options: CanonicalJsonOptions = {}): string {
   const json = asJson(value, '');
   if (json === undefined) throw refuse([], `a ${typeof value} has no JSON form`);
-  return write(json, [], options.loneSurrogates !== 'escape');
+  return write(json, [], new Map(), options.loneSurrogates !== 'escape');
 }
 
 /**
@@ -37,22 +39,37 @@ export function canonicalJson(value: unknown, options: CanonicalJsonOptions = {}
  * refuse. Two names that differ only in a lone surrogate become one, the later winning,
  * as JSON.parse treats a repeated name.
  */
-export function withWellFormedText(value: unknown, key = ''): unknown {
+export function withWellFormedText(value: unknown, key = '', open: Set<object> = new Set()): unknown {
   const json = asJson(value, key);
   if (typeof json === 'string') return json.toWellFormed();
-  if (typeof json !== 'object' || json === null) return json;
-  if (Array.isArray(json)) {
-    const items: unknown[] = [];
-    items.length = json.length;
-    // A hole stays a hole.
-    for (let i = 0; i < json.length; i++) if (i in json) items[i] = withWellFormedText(json[i], String(i));
-    return items;
+  // A cycle and a collection are kept (a copy would end the cycle or drop the entries), so canonicalJson still refuses them.
+  if (typeof json !== 'object' || json === null || open.has(json) || collectionName(json) !== null) return json;
+  open.add(json);
+  try {
+    if (Array.isArray(json)) {
+      const items: unknown[] = [];
+      items.length = json.length;
+      // A hole stays a hole.
+      for (let i = 0; i < json.length; i++) if (i in json) items[i] = withWellFormedText(json[i], String(i), open);
+      return items;
+    }
+    const record = json as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    // defineProperty: a member named __proto__ stays a member, as JSON.parse makes it.
+    for (const name of Object.keys(record)) Object.defineProperty(out, name.toWellFormed(), { value: withWellFormedText(record[name], name, open), enumerable: true, writable: true, configurable: true });
+    return out;
+  } finally {
+    open.delete(json);
   }
-  const record = json as Record<string, unknown>;
-  const out: Record<string, unknown> = {};
-  // defineProperty: a member named __proto__ stays a member, as JSON.parse makes it.
-  for (const name of Object.keys(record)) Object.defineProperty(out, name.toWellFormed(), { value: withWellFormedText(record[name], name), enumerable: true, writable: true, configurable: true });
-  return out;
+}
+
+/** The kind of a keyed collection, whose entries are no members: JSON.stringify writes `{}` for any of them. */
+function collectionName(value: object): string | null {
+  if (types.isMap(value)) return 'Map';
+  if (types.isSet(value)) return 'Set';
+  if (types.isWeakMap(value)) return 'WeakMap';
+  if (types.isWeakSet(value)) return 'WeakSet';
+  return null;
 }
 
 /**
@@ -77,8 +94,11 @@ function asJson(value: unknown, key: string): unknown {
  * Every ledger entry goes through here twice (its payload, its hashed fields), on the
  * sync's hot path: the path to the value being written is kept as a stack of keys,
  * spelled out only in a refusal, and strings are appended, not collected and joined.
+ * `open` holds the objects being written around this one, each with the length of its
+ * path: meeting one again is a cycle (the same object twice side by side is not, and is
+ * written twice, as JSON.stringify does).
  */
-function write(value: unknown, trail: (string | number)[], strict: boolean): string {
+function write(value: unknown, trail: (string | number)[], open: Map<object, number>, strict: boolean): string {
   if (value === null) return 'null';
   switch (typeof value) {
     case 'boolean':
@@ -91,37 +111,59 @@ function write(value: unknown, trail: (string | number)[], strict: boolean): str
       // ECMAScript's Number-to-string, as RFC 8785 section 3.2.2.3 requires (-0 becomes 0).
       return JSON.stringify(value);
     case 'object': {
-      if (Array.isArray(value)) {
-        let out = '[';
-        for (let i = 0; i < value.length; i++) {
-          trail.push(i);
-          // A hole reads as undefined: refused like an undefined item, not written as an empty slot (or as JSON.stringify's null).
-          out += i === 0 ? write(asJson(value[i], String(i)), trail, strict) : `,${write(asJson(value[i], String(i)), trail, strict)}`;
-          trail.pop();
-        }
-        return `${out}]`;
-      }
-      const record = value as Record<string, unknown>;
-      // The default sort compares UTF-16 code units, the order RFC 8785 section 3.2.3 asks for.
-      let out = '{';
-      for (const key of Object.keys(record).toSorted()) {
-        const member = asJson(record[key], key);
-        if (member === undefined) continue;
-        if (strict && !key.isWellFormed()) throw refuseSurrogate(trail, key, `the member name ${JSON.stringify(key)}`);
-        trail.push(key);
-        out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${write(member, trail, strict)}`;
-        trail.pop();
-      }
-      return `${out}}`;
+      const depth = open.get(value);
+      if (depth !== undefined) throw refuseCycle(trail, depth);
+      const collection = collectionName(value);
+      if (collection !== null) throw refuse(trail, `a ${collection} has no JSON form (JSON.stringify writes {} and drops its entries); give its entries as an object or array`);
+      open.set(value, trail.length);
+      const out = Array.isArray(value) ? writeItems(value, trail, open, strict) : writeMembers(value as Record<string, unknown>, trail, open, strict);
+      open.delete(value);
+      return out;
     }
     default:
       throw refuse(trail, `a ${typeof value} has no JSON form`);
   }
 }
 
+function writeItems(value: unknown[], trail: (string | number)[], open: Map<object, number>, strict: boolean): string {
+  let out = '[';
+  for (let i = 0; i < value.length; i++) {
+    trail.push(i);
+    // A hole reads as undefined: refused like an undefined item, not written as an empty slot (or as JSON.stringify's null).
+    out += i === 0 ? write(asJson(value[i], String(i)), trail, open, strict) : `,${write(asJson(value[i], String(i)), trail, open, strict)}`;
+    trail.pop();
+  }
+  return `${out}]`;
+}
+
+function writeMembers(record: Record<string, unknown>, trail: (string | number)[], open: Map<object, number>, strict: boolean): string {
+  // The default sort compares UTF-16 code units, the order RFC 8785 section 3.2.3 asks for.
+  let out = '{';
+  for (const key of Object.keys(record).toSorted()) {
+    const member = asJson(record[key], key);
+    if (member === undefined) continue;
+    if (strict && !key.isWellFormed()) throw refuseSurrogate(trail, key, `the member name ${JSON.stringify(key)}`);
+    trail.push(key);
+    out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${write(member, trail, open, strict)}`;
+    trail.pop();
+  }
+  return `${out}}`;
+}
+
+function pathOf(trail: readonly (string | number)[]): string {
+  return `$${trail.map((key) => (typeof key === 'number' ? `[${key}]` : `.${key}`)).join('')}`;
+}
+
 function refuse(trail: readonly (string | number)[], why: string, reason?: string): ChangegateError {
-  const path = `$${trail.map((key) => (typeof key === 'number' ? `[${key}]` : `.${key}`)).join('')}`;
+  const path = pathOf(trail);
   return new ChangegateError('CG_INPUT_INVALID', `cannot write canonical JSON at ${path}: ${why}`, { details: reason === undefined ? { path } : { path, reason } });
+}
+
+/** A value met again inside itself: where the cycle closes, and the value (at `depth` keys) it leads back to. */
+function refuseCycle(trail: readonly (string | number)[], depth: number): ChangegateError {
+  const path = pathOf(trail);
+  const target = pathOf(trail.slice(0, depth));
+  return new ChangegateError('CG_INPUT_INVALID', `cannot write canonical JSON: cycle at ${path}, which is the value at ${target} again`, { details: { path, reason: 'cycle', target } });
 }
 
 function refuseSurrogate(trail: readonly (string | number)[], text: string, subject: string): ChangegateError {

@@ -5,7 +5,7 @@
 
 import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson } from '../../src/evidence/canonical-json.ts';
+import { canonicalJson, withWellFormedText } from '../../src/evidence/canonical-json.ts';
 import { isChangegateError } from '../../src/errors.ts';
 
 /** RFC 8785 read plainly: members sorted by UTF-16 code units, undefined members left out, ECMAScript's string and number forms. */
@@ -99,5 +99,32 @@ describe('canonicalJson', () => {
     // A sparse array's hole is refused like an undefined item (it used to be written as `[1,,3]`, which is not JSON).
     // oxlint-disable-next-line no-sparse-arrays
     expect(refusal({ runs: [1, , 3] })).toMatch(/at \$\.runs\[1\]: a undefined has no JSON form/);
+  });
+
+  it('refuses a cycle naming where it closes and the value it leads back to, and writes a value met twice side by side twice', () => {
+    const change: Record<string, unknown> = { key: 'CHG0030001' };
+    change['gate'] = { evidence: { change } };
+    expect(refusal({ a: { b: change } })).toBe('cannot write canonical JSON: cycle at $.a.b.gate.evidence.change, which is the value at $.a.b again');
+    const items: unknown[] = [1];
+    items.push(items);
+    expect(refusal(items)).toBe('cannot write canonical JSON: cycle at $[1], which is the value at $ again');
+    // Not a cycle: the same approval under two names, as JSON.stringify writes it.
+    const approval = { id: 'a1', state: 'approved' };
+    expect(canonicalJson({ first: approval, last: [approval] })).toBe('{"first":{"id":"a1","state":"approved"},"last":[{"id":"a1","state":"approved"}]}');
+  });
+
+  it('refuses a Map or a Set naming the path, rather than hashing it as {} whatever it holds', () => {
+    expect(refusal({ gate: { approvers: new Map([['cab', 'approved']]) } })).toMatch(/^cannot write canonical JSON at \$\.gate\.approvers: a Map has no JSON form \(JSON\.stringify writes \{\} and drops its entries\)/);
+    expect(refusal({ services: [new Set(['payments'])] })).toMatch(/^cannot write canonical JSON at \$\.services\[0\]: a Set has no JSON form/);
+    // With a toJSON it has a JSON form, as for JSON.stringify.
+    const tagged = Object.assign(new Set(['payments']), { toJSON: () => ['payments'] });
+    expect(canonicalJson({ services: tagged })).toBe('{"services":["payments"]}');
+  });
+
+  it('keeps a cycle and a Map when it replaces lone surrogates, so the refusal stands', () => {
+    const change: Record<string, unknown> = { title: 'x\ud83d' };
+    change['self'] = change;
+    expect(refusal(withWellFormedText(change))).toMatch(/^cannot write canonical JSON: cycle at \$\.self/);
+    expect(refusal(withWellFormedText({ title: 'x\ud83d', approvers: new Map([['cab', 'approved']]) }))).toMatch(/at \$\.approvers: a Map has no JSON form/);
   });
 });
