@@ -47,7 +47,7 @@ import { eventPullsFor } from './event-pulls-for.ts';
 import { eventSourceKind } from '../events/sources/index.ts';
 import { githubArtifacts } from '../events/artifacts/github-artifacts.ts';
 import { HypercareWatch } from '../assess/hypercare-watch.ts';
-import { unreadyAfterMs } from './unready-after.ts';
+import { staleness } from './unready-after.ts';
 
 export interface ChangegateApp {
   config: ChangegateConfig;
@@ -213,7 +213,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
   for (const instance of instances) {
     const connector = buildConnector(instance, registry, { logger, metrics, ...stateDir });
     connectors.set(instance.id, connector);
-    engine.register({ connector, pageSize: instance.pageSize, overlapMs: instance.overlap, unreadyAfterMs: unreadyAfterMs(instance) });
+    engine.register({ connector, pageSize: instance.pageSize, overlapMs: instance.overlap, ...staleness(instance) });
   }
   // The store's health, checked every second and on each fault, off the request path; readiness, webhooks and validate read it.
   const storeHealth = new StoreHealthMonitor(() => stores.health(), {

@@ -1,6 +1,7 @@
 // How long an instance's mirror may go without a successful sync before /readyz
-// answers 503. A bound below the schedule's own gaps would turn every replica
-// unready between two healthy runs, so the default follows the schedule.
+// reports it stale (and, when the instance sets `unreadyAfter`, answers 503). A
+// bound below the schedule's own gaps would call every mirror stale between two
+// healthy runs, so the default follows the schedule.
 
 import { createTask } from 'node-cron';
 import type { BaseInstanceConfig } from '../kit/instance-config.ts';
@@ -24,7 +25,12 @@ export function longestGapMs(schedule: string): number {
   }
 }
 
-/** The instance's `unreadyAfter`, or the larger of its `maxStaleness` and three of its schedule's longest gaps. */
-export function unreadyAfterMs(instance: Pick<BaseInstanceConfig, 'schedule' | 'maxStaleness' | 'unreadyAfter'>): number {
-  return instance.unreadyAfter ?? Math.max(instance.maxStaleness, RUNS_MISSED * longestGapMs(instance.schedule));
+/**
+ * The staleness bound /readyz judges the instance by: its `unreadyAfter`, or the larger of its `maxStaleness`
+ * and three of its schedule's longest gaps; and whether a stale mirror makes the process unready, which only
+ * an `unreadyAfter` the operator set asks for (README, Store health and readiness, says why).
+ */
+export function staleness(instance: Pick<BaseInstanceConfig, 'schedule' | 'maxStaleness' | 'unreadyAfter'>): { staleAfterMs: number; unreadyWhenStale: boolean } {
+  if (instance.unreadyAfter !== undefined) return { staleAfterMs: instance.unreadyAfter, unreadyWhenStale: true };
+  return { staleAfterMs: Math.max(instance.maxStaleness, RUNS_MISSED * longestGapMs(instance.schedule)), unreadyWhenStale: false };
 }

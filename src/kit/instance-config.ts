@@ -65,12 +65,13 @@ export const instanceFields = {
   /** The mirror counts as stale when the instance's last successful sync is older than this. */
   maxStaleness: Duration.default(900_000).describe('The mirror counts as stale when the last successful sync is older than this, e.g. 15m.'),
   /**
-   * /readyz answers 503 once the last successful sync is older than this. Absent: the larger of
-   * `maxStaleness` and three of the schedule's longest gaps, so a slow schedule is not unready between its runs.
+   * Set: /readyz answers 503 once the last successful sync is older than this. Absent: /readyz still
+   * reports the mirror stale past the larger of `maxStaleness` and three of the schedule's longest gaps
+   * (so a slow schedule is not stale between its runs), but stays 200 (README: Store health and readiness).
    */
   unreadyAfter: Duration.refine((ms) => ms > 0, 'expected a duration above 0, such as 30m')
     .optional()
-    .describe('/readyz answers 503 once the last successful sync is older than this, e.g. 30m (default: the larger of maxStaleness and 3 sync intervals).'),
+    .describe('/readyz answers 503 once the last successful sync is older than this, e.g. 30m (default: unset; the mirror is then reported stale past the larger of maxStaleness and 3 sync intervals, with /readyz still 200).'),
 };
 
 /** What the core reads of any instance (the parsed common fields plus its system). */

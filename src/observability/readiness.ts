@@ -6,8 +6,8 @@
 import { formatDuration } from '../policy/zoned-time.ts';
 import type { StoreHealthState } from '../store/store-health.ts';
 
-/** The bound when the instance names none: the validate endpoint's default `maxStaleness`. */
-export const DEFAULT_UNREADY_AFTER_MS = 900_000;
+/** The staleness bound when the instance's settings give none: the validate endpoint's default `maxStaleness`. */
+export const DEFAULT_STALE_AFTER_MS = 900_000;
 
 export interface InstanceReadiness {
   id: string;
@@ -22,9 +22,11 @@ export interface InstanceReadiness {
   lastError: { code: string; at: string } | null;
   /** Runs of this instance that failed in this process since its last success here (or since it started). */
   failedSinceSuccess: number;
-  /** How long the mirror may go without a successful sync before the process is unready. */
-  unreadyAfterMs: number;
-  /** Why the mirror is stale (the process is unready for it), or null when it is not. */
+  /** How long the mirror may go without a successful sync before it counts as stale. */
+  staleAfterMs: number;
+  /** Whether a stale mirror makes the process unready (503): only when the instance sets `unreadyAfter`. */
+  unreadyWhenStale: boolean;
+  /** Why the mirror is stale, or null when it is not. */
   stale: string | null;
 }
 
@@ -32,7 +34,8 @@ interface InstanceState {
   running: number;
   /** When this process took the instance on: until a sync succeeds, the bound counts from here. */
   since: Date;
-  unreadyAfterMs: number;
+  staleAfterMs: number;
+  unreadyWhenStale: boolean;
   /** Runs finished in this process, whatever their outcome. */
   finished: number;
   failedSinceSuccess: number;
@@ -68,14 +71,16 @@ export class Readiness {
   #state(instance: string): InstanceState {
     let state = this.#instances.get(instance);
     if (state === undefined) {
-      state = { running: 0, since: this.#clock(), unreadyAfterMs: DEFAULT_UNREADY_AFTER_MS, finished: 0, failedSinceSuccess: 0, lastSuccess: null, elsewhere: null, lastError: null };
+      state = { running: 0, since: this.#clock(), staleAfterMs: DEFAULT_STALE_AFTER_MS, unreadyWhenStale: false, finished: 0, failedSinceSuccess: 0, lastSuccess: null, elsewhere: null, lastError: null };
       this.#instances.set(instance, state);
     }
     return state;
   }
 
-  registered(instance: string, unreadyAfterMs: number = DEFAULT_UNREADY_AFTER_MS): void {
-    this.#state(instance).unreadyAfterMs = unreadyAfterMs;
+  registered(instance: string, staleAfterMs: number = DEFAULT_STALE_AFTER_MS, unreadyWhenStale = false): void {
+    const state = this.#state(instance);
+    state.staleAfterMs = staleAfterMs;
+    state.unreadyWhenStale = unreadyWhenStale;
   }
 
   runStarted(instance: string): void {
@@ -129,7 +134,8 @@ export class Readiness {
         lastSuccessAt: known?.toISOString() ?? null,
         lastError: s.lastError === null ? null : { code: s.lastError.code, at: s.lastError.at.toISOString() },
         failedSinceSuccess: s.failedSinceSuccess,
-        unreadyAfterMs: s.unreadyAfterMs,
+        staleAfterMs: s.staleAfterMs,
+        unreadyWhenStale: s.unreadyWhenStale,
         stale: staleness(id, s, known, now),
       };
     });
@@ -144,8 +150,8 @@ function staleness(id: string, s: InstanceState, known: Date | null, now: Date):
   // ends, or some replica's success is seen, there is nothing to judge, as before any sync ran.
   if (s.finished === 0 && from === null) return null;
   const age = now.getTime() - (from ?? s.since).getTime();
-  if (age <= s.unreadyAfterMs) return null;
+  if (age <= s.staleAfterMs) return null;
   const last = known === null ? 'no successful sync since changegate started' : `last successful sync at ${known.toISOString()}`;
   const failed = s.failedSinceSuccess === 0 ? '' : `; ${s.failedSinceSuccess} sync${s.failedSinceSuccess === 1 ? '' : 's'} failed since${s.lastError === null ? '' : `, the last with ${s.lastError.code}`}`;
-  return `the mirror of ${id} is stale: ${last} (${formatDuration(now.getTime() - (known ?? s.since).getTime())} ago${failed}), more than the ${formatDuration(s.unreadyAfterMs)} allowed`;
+  return `the mirror of ${id} is stale: ${last} (${formatDuration(now.getTime() - (known ?? s.since).getTime())} ago${failed}), more than the ${formatDuration(s.staleAfterMs)} allowed`;
 }

@@ -99,8 +99,10 @@ export interface InstanceSettings {
   connector: ConnectorInstance;
   pageSize: number;
   overlapMs: number;
-  /** How long the mirror may go without a successful sync before /readyz answers 503 (default 15 min). */
-  unreadyAfterMs?: number;
+  /** How long the mirror may go without a successful sync before /readyz reports it stale (default 15 min). */
+  staleAfterMs?: number;
+  /** Whether a stale mirror makes /readyz answer 503 (the instance set `unreadyAfter`); default false. */
+  unreadyWhenStale?: boolean;
 }
 
 /** Owed changes read from the store per call of `onChangesWritten` after a run (the store's page limit). */
@@ -140,7 +142,7 @@ export class SyncEngine {
 
   register(settings: InstanceSettings): void {
     this.#instances.set(settings.connector.instanceId, settings);
-    this.#readiness.registered(settings.connector.instanceId, settings.unreadyAfterMs);
+    this.#readiness.registered(settings.connector.instanceId, settings.staleAfterMs, settings.unreadyWhenStale);
   }
 
   instanceIds(): string[] {

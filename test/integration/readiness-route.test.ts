@@ -58,7 +58,7 @@ async function world() {
 describe('GET /readyz', () => {
   it('reports each instance syncing, its last success and the code of its last failure, from what the sync engine wrote', async () => {
     const { engine, source, readyz } = await world();
-    expect(await readyz()).toEqual({ status: 'ready', store: { ok: true, changes: 0 }, instances: [{ id: 'sn-prod', syncing: false, lastSuccessAt: null, lastError: null, failedSinceSuccess: 0, unreadyAfterMs: 900_000, stale: null }] });
+    expect(await readyz()).toEqual({ status: 'ready', store: { ok: true, changes: 0 }, instances: [{ id: 'sn-prod', syncing: false, lastSuccessAt: null, lastError: null, failedSinceSuccess: 0, staleAfterMs: 900_000, unreadyWhenStale: false, stale: null }] });
 
     const gate = Promise.withResolvers<void>();
     const reading = Promise.withResolvers<void>();
@@ -66,17 +66,17 @@ describe('GET /readyz', () => {
     source.reading = reading.resolve;
     const run = engine.sync('sn-prod');
     await reading.promise;
-    expect((await readyz()).instances).toEqual([{ id: 'sn-prod', syncing: true, lastSuccessAt: null, lastError: null, failedSinceSuccess: 0, unreadyAfterMs: 900_000, stale: null }]);
+    expect((await readyz()).instances).toEqual([{ id: 'sn-prod', syncing: true, lastSuccessAt: null, lastError: null, failedSinceSuccess: 0, staleAfterMs: 900_000, unreadyWhenStale: false, stale: null }]);
     gate.resolve();
     await run;
-    expect(await readyz()).toEqual({ status: 'ready', store: { ok: true, changes: 1 }, instances: [{ id: 'sn-prod', syncing: false, lastSuccessAt: NOW, lastError: null, failedSinceSuccess: 0, unreadyAfterMs: 900_000, stale: null }] });
+    expect(await readyz()).toEqual({ status: 'ready', store: { ok: true, changes: 1 }, instances: [{ id: 'sn-prod', syncing: false, lastSuccessAt: NOW, lastError: null, failedSinceSuccess: 0, staleAfterMs: 900_000, unreadyWhenStale: false, stale: null }] });
 
     source.refuse = true;
     await expect(engine.sync('sn-prod')).rejects.toMatchObject({ code: 'CG_SN_AUTH_REJECTED' });
-    expect((await readyz()).instances).toEqual([{ id: 'sn-prod', syncing: false, lastSuccessAt: NOW, lastError: { code: 'CG_SN_AUTH_REJECTED', at: NOW }, failedSinceSuccess: 1, unreadyAfterMs: 900_000, stale: null }]);
+    expect((await readyz()).instances).toEqual([{ id: 'sn-prod', syncing: false, lastSuccessAt: NOW, lastError: { code: 'CG_SN_AUTH_REJECTED', at: NOW }, failedSinceSuccess: 1, staleAfterMs: 900_000, unreadyWhenStale: false, stale: null }]);
 
     source.refuse = false;
     await engine.sync('sn-prod');
-    expect((await readyz()).instances).toEqual([{ id: 'sn-prod', syncing: false, lastSuccessAt: NOW, lastError: null, failedSinceSuccess: 0, unreadyAfterMs: 900_000, stale: null }]);
+    expect((await readyz()).instances).toEqual([{ id: 'sn-prod', syncing: false, lastSuccessAt: NOW, lastError: null, failedSinceSuccess: 0, staleAfterMs: 900_000, unreadyWhenStale: false, stale: null }]);
   });
 });

@@ -47,14 +47,15 @@ afterEach(async () => {
   for (const close of closers.splice(0).toReversed()) await close();
 });
 
-async function world() {
+/** `unreadyWhenStale`: as for an instance that sets `unreadyAfter: 15m`; false, as for one that sets none. */
+async function world(unreadyWhenStale = true) {
   let now = T0;
   const store = SqliteChangeStore.open(':memory:');
   const logger = pino({ level: 'silent' });
   const metrics = createMetrics({ defaultMetrics: false });
   const engine = new SyncEngine({ store, logger, metrics, clock: () => new Date(now) });
   const source = new FlakySource();
-  engine.register({ connector: source, pageSize: 100, overlapMs: 0, unreadyAfterMs: 15 * MIN });
+  engine.register({ connector: source, pageSize: 100, overlapMs: 0, staleAfterMs: 15 * MIN, unreadyWhenStale });
   const app = buildServer({ systems: registry.systems, store, engine, metrics, logger });
   await app.ready();
   closers.push(() => store.close(), () => app.close());
@@ -95,7 +96,7 @@ describe('GET /readyz with a stale mirror', () => {
     expect(unready).toMatchObject({
       code: 503,
       status: 'unready',
-      instance: { id: 'sn-prod', lastSuccessAt: '2026-03-02T09:00:00.000Z', failedSinceSuccess: 3, unreadyAfterMs: 15 * MIN, lastError: { code: 'CG_SN_AUTH_REJECTED', at: '2026-03-02T09:16:00.000Z' } },
+      instance: { id: 'sn-prod', lastSuccessAt: '2026-03-02T09:00:00.000Z', failedSinceSuccess: 3, staleAfterMs: 15 * MIN, unreadyWhenStale: true, lastError: { code: 'CG_SN_AUTH_REJECTED', at: '2026-03-02T09:16:00.000Z' } },
     });
     expect(unready.instance?.['stale']).toBe(
       'the mirror of sn-prod is stale: last successful sync at 2026-03-02T09:00:00.000Z (16 min ago; 3 syncs failed since, the last with CG_SN_AUTH_REJECTED), more than the 15 min allowed',
@@ -137,6 +138,19 @@ describe('GET /readyz with a stale mirror', () => {
     expect((await readyz()).code).toBe(200);
   });
 
+  it('without unreadyAfter, reports the stale mirror but stays ready: the CI webhooks and the other instances keep being served', async () => {
+    const { readyz, succeedAt, failAt } = await world(false);
+    await succeedAt(0);
+    await failAt(16);
+    expect(await readyz()).toMatchObject({
+      code: 200,
+      status: 'ready',
+      instance: { failedSinceSuccess: 1, staleAfterMs: 15 * MIN, unreadyWhenStale: false, stale: expect.stringMatching(/^the mirror of sn-prod is stale: last successful sync at 2026-03-02T09:00:00\.000Z/) },
+    });
+    await succeedAt(17);
+    expect(await readyz()).toMatchObject({ code: 200, instance: { stale: null } });
+  });
+
   it('keeps a first sync that failed within the bound of the start ready', async () => {
     const { readyz, failAt, at } = await world();
     await failAt(1);
@@ -158,16 +172,16 @@ async function boundsOf(extra: string): Promise<unknown> {
   const config = parseConfigText(configText(join(dir, 'cg.db'), extra), 'cg.yaml', {}, registry);
   const app = await createApp({ config, file: join(dir, 'cg.yaml'), registry }, { logger: pino({ level: 'silent' }) });
   closers.push(() => app.close());
-  const body = (await app.server().inject('/readyz')).json() as { instances: { unreadyAfterMs: number }[] };
-  return body.instances.map((i) => i.unreadyAfterMs);
+  const body = (await app.server().inject('/readyz')).json() as { instances: { staleAfterMs: number; unreadyWhenStale: boolean }[] };
+  return body.instances.map((i) => [i.staleAfterMs, i.unreadyWhenStale]);
 }
 
 describe('unreadyAfter in changegate.yaml', () => {
-  it('defaults to the larger of maxStaleness and three sync intervals, and takes an explicit duration', async () => {
-    expect(await boundsOf('')).toEqual([15 * MIN]);
-    expect(await boundsOf(', schedule: "0 * * * *"')).toEqual([180 * MIN]);
-    expect(await boundsOf(', maxStaleness: 40m')).toEqual([40 * MIN]);
-    expect(await boundsOf(', schedule: "0 * * * *", unreadyAfter: 45m')).toEqual([45 * MIN]);
+  it('judges staleness by the larger of maxStaleness and three sync intervals, and turns it into 503 only at an explicit duration', async () => {
+    expect(await boundsOf('')).toEqual([[15 * MIN, false]]);
+    expect(await boundsOf(', schedule: "0 * * * *"')).toEqual([[180 * MIN, false]]);
+    expect(await boundsOf(', maxStaleness: 40m')).toEqual([[40 * MIN, false]]);
+    expect(await boundsOf(', schedule: "0 * * * *", unreadyAfter: 45m')).toEqual([[45 * MIN, true]]);
   });
 
   it('refuses a bound of zero or a bad duration, naming the field', () => {

@@ -291,24 +291,24 @@ describe('sync engine: who runs an instance', () => {
     expect(taker).not.toBeNull();
     expect(await store.countChanges()).toBe(10);
     expect(await locks.holder('fake', now)).toMatchObject({ owner: 'serve-b' });
-    expect(engine.readiness.instances()).toEqual([{ id: 'fake', syncing: false, lastSuccessAt: null, lastError: { code: 'CG_SYNC_BUSY', at: now.toISOString() }, failedSinceSuccess: 1, unreadyAfterMs: 900_000, stale: null }]);
+    expect(engine.readiness.instances()).toEqual([{ id: 'fake', syncing: false, lastSuccessAt: null, lastError: { code: 'CG_SYNC_BUSY', at: now.toISOString() }, failedSinceSuccess: 1, staleAfterMs: 900_000, unreadyWhenStale: false, stale: null }]);
   });
 
   it('tells readiness when a run is in progress, when one last succeeded and why the last one failed', async () => {
     const source = new FakeSource();
     source.upsert('a', at(1));
     const { engine } = setup(source, T0);
-    expect(engine.readiness.instances()).toEqual([{ id: 'fake', syncing: false, lastSuccessAt: null, lastError: null, failedSinceSuccess: 0, unreadyAfterMs: 900_000, stale: null }]);
+    expect(engine.readiness.instances()).toEqual([{ id: 'fake', syncing: false, lastSuccessAt: null, lastError: null, failedSinceSuccess: 0, staleAfterMs: 900_000, unreadyWhenStale: false, stale: null }]);
 
     const during: boolean[] = [];
     await engine.sync('fake', { onProgress: () => during.push(engine.readiness.instances()[0]?.syncing ?? false) });
     expect(during).toEqual([true]);
-    expect(engine.readiness.instances()).toEqual([{ id: 'fake', syncing: false, lastSuccessAt: T0.replace('Z', '.000Z'), lastError: null, failedSinceSuccess: 0, unreadyAfterMs: 900_000, stale: null }]);
+    expect(engine.readiness.instances()).toEqual([{ id: 'fake', syncing: false, lastSuccessAt: T0.replace('Z', '.000Z'), lastError: null, failedSinceSuccess: 0, staleAfterMs: 900_000, unreadyWhenStale: false, stale: null }]);
 
     source.failAfter = 0;
     await expect(engine.sync('fake')).rejects.toMatchObject({ code: 'CG_UPSTREAM_UNAVAILABLE' });
     expect(engine.readiness.instances()).toEqual([
-      { id: 'fake', syncing: false, lastSuccessAt: T0.replace('Z', '.000Z'), lastError: { code: 'CG_UPSTREAM_UNAVAILABLE', at: T0.replace('Z', '.000Z') }, failedSinceSuccess: 1, unreadyAfterMs: 900_000, stale: null },
+      { id: 'fake', syncing: false, lastSuccessAt: T0.replace('Z', '.000Z'), lastError: { code: 'CG_UPSTREAM_UNAVAILABLE', at: T0.replace('Z', '.000Z') }, failedSinceSuccess: 1, staleAfterMs: 900_000, unreadyWhenStale: false, stale: null },
     ]);
     expect(engine.lastSuccessAt('fake')?.toISOString()).toBe(T0.replace('Z', '.000Z'));
   });
