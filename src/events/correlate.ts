@@ -14,7 +14,7 @@ import { sameCommit } from '../domain/commit-sha.ts';
 import type { CiEvent, MonitorEvent, MonitorWatch } from '../domain/events.ts';
 import { commitRefKey, serviceRefKey } from '../store/change-refs.ts';
 import type { ChangeStore } from '../store/change-store.ts';
-import type { EventLink, EventStore, StoredEvent } from '../store/event-store.ts';
+import { CHANGE_KEY_RULE, type EventLink, type EventStore, type StoredEvent } from '../store/event-store.ts';
 import { serviceKey, type ServiceEntry, type ServicesMapping } from './services-mapping.ts';
 
 export interface CorrelatedEvent {
@@ -97,7 +97,7 @@ export class Correlator {
     const add = (list: readonly StoredEvent[], rule: string): void => {
       for (const event of list) if (!found.has(event.id)) found.set(event.id, { event, rule });
     };
-    for (const linked of await events.linkedEvents(change.id)) add([linked.event], `linked:${linked.rule}`);
+    for (const linked of await events.linkedEvents(change)) add([linked.event], `linked:${linked.rule}`);
     add(await events.findEvents({ changeKey: change.key, limit: PER_QUERY }), 'change-key');
     for (const commit of change.links.commits) if (commit.trim() !== '') add(await events.findEvents({ commit: commit.trim(), limit: PER_QUERY }), 'commit');
     const names = namesOf(change);
@@ -202,7 +202,7 @@ export class Correlator {
       if (e.type !== 'ci') continue;
       for (const key of e.event.changeKeys) {
         const mc = await this.#deps.changes.getChange(key, { withoutRaw: true });
-        if (mc !== null) links.push({ eventId: e.id, changeId: mc.change.id, rule: 'change-key', linkedAt: now.toISOString() });
+        if (mc !== null) links.push({ eventId: e.id, changeId: mc.change.id, rule: CHANGE_KEY_RULE, linkedAt: now.toISOString() });
       }
     }
     return links;

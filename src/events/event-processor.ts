@@ -14,7 +14,7 @@
 import { asChangegateError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { ClaimOwner } from '../store/claim-owner.ts';
-import type { EventDelivery, EventLink, EventStore, StoredEvent } from '../store/event-store.ts';
+import { CHANGE_KEY_RULE, type EventDelivery, type EventLink, type EventStore, type StoredEvent } from '../store/event-store.ts';
 import type { IngestedEvents } from './ingested-events.ts';
 import type { EvidenceStore } from '../store/evidence-store.ts';
 import type { Correlator } from './correlate.ts';
@@ -184,13 +184,26 @@ export class EventProcessor {
       // Before completing too: its notes and ledger entries are keyed, so processing again posts nothing twice.
       if (this.#deps.hypercare !== undefined) links.push(...(await this.#deps.hypercare.observe(toStore, now)));
       if (this.#deps.evidence !== undefined) await recordEventEvidence(this.#deps.evidence, toStore, links);
+      // A run stored before may name other keys now (it completed naming another change, a corrected payload):
+      // the changes it named keep it only while it still does (linkHolds), so they are re-assessed too.
+      const namedBefore = await this.#namedBefore(toStore);
       if (links.length > 0) await events.link(links);
       if (beats.length > 0) await events.heartbeat(delivery.source, delivery.receivedAt);
-      return { delivery, events: toStore, changeIds: links.map((l) => l.changeId) };
+      return { delivery, events: toStore, changeIds: [...links.map((l) => l.changeId), ...namedBefore] };
     } catch (err) {
       await this.#failed(delivery, err, now);
       return null;
     }
+  }
+
+  /** The changes these CI events were linked to before by the change keys they named. */
+  async #namedBefore(stored: readonly StoredEvent[]): Promise<string[]> {
+    const ids: string[] = [];
+    for (const e of stored) {
+      if (e.type !== 'ci') continue;
+      for (const link of await this.#deps.events.linkedChanges(e.id)) if (link.rule === CHANGE_KEY_RULE) ids.push(link.changeId);
+    }
+    return ids;
   }
 
   async #failed(delivery: EventDelivery, err: unknown, now: Date): Promise<void> {

@@ -6,6 +6,7 @@
 // one step, so a delivery stored before a crash is processed after it. Every
 // adapter passes test/contract/event-store.contract.ts.
 
+import type { Change } from '../domain/change.ts';
 import type { CiEvent, MonitorEvent } from '../domain/events.ts';
 import type { ClaimOwner } from './claim-owner.ts';
 
@@ -48,7 +49,7 @@ export type StoredEvent =
   | { type: 'ci'; id: string; source: string; deliveryId: string; receivedAt: string; event: CiEvent }
   | { type: 'monitor'; id: string; source: string; deliveryId: string; receivedAt: string; event: MonitorEvent };
 
-/** One link from an event to a change, and why it was made (`change-key:commit-message`, `service:repository`, …). */
+/** One link from an event to a change, and why it was made (`change-key`, `hypercare:<service>`, …). */
 export interface EventLink {
   eventId: string;
   changeId: string;
@@ -61,6 +62,23 @@ export interface LinkedEvent {
   event: StoredEvent;
   rule: string;
   linkedAt: string;
+}
+
+/** The rule of a link the correlator makes when an event names a change's key (events/correlate.ts `linksFor`). */
+export const CHANGE_KEY_RULE = 'change-key';
+
+/**
+ * Whether a link still holds for the event as it is stored now. A `change-key`
+ * link holds only while the event's latest version names the change, as the
+ * correlator resolved the key when it linked (ChangeStore.getChange): by its
+ * canonical id, or by its key in any case (a generic source passes keys as
+ * given). A run that completes naming another change, or a corrected payload,
+ * no longer counts for the change it named before. Other rules always hold.
+ */
+export function linkHolds(rule: string, event: StoredEvent, change: Pick<Change, 'id' | 'key'>): boolean {
+  if (rule !== CHANGE_KEY_RULE) return true;
+  const key = change.key.toLowerCase();
+  return event.type === 'ci' && event.event.changeKeys.some((k) => k === change.id || k.toLowerCase() === key);
 }
 
 /** Every given field must match; `changeKey` matches an event whose `changeKeys` holds it. Results oldest received first. */
@@ -164,9 +182,9 @@ export interface EventStore {
   findEvents(query: EventQuery): Promise<StoredEvent[]>;
   /** Idempotent per `(eventId, changeId)`: the first rule stays. Returns how many links are new. */
   link(links: readonly EventLink[]): Promise<number>;
-  /** The events linked to a change, oldest received first. */
-  linkedEvents(changeId: string): Promise<LinkedEvent[]>;
-  /** The changes an event is linked to. */
+  /** The events linked to a change whose links still hold (`linkHolds`), oldest received first. */
+  linkedEvents(change: Pick<Change, 'id' | 'key'>): Promise<LinkedEvent[]>;
+  /** The links an event was given, as made (`linkedEvents` judges whether a `change-key` one still holds). */
   linkedChanges(eventId: string): Promise<EventLink[]>;
   /** Notes that a monitoring source reported (a Watchdog alert, a successful pull); only a later time moves it. */
   heartbeat(source: string, at: string): Promise<void>;

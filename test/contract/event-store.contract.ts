@@ -54,6 +54,9 @@ export function ci(id: string, overrides: Partial<CiEvent> = {}): StoredEvent {
   return { type: 'ci', id, source: 'github', deliveryId: 'guid-1', receivedAt: at(1000).toISOString(), event };
 }
 
+/** Run github:7:1 as delivered in `status`, naming `changeKeys`. */
+const runNaming = (status: CiEvent['status'], changeKeys: string[]): StoredEvent[] => [ci('github:7:1', { status, changeKeys })];
+
 function alert(id: string, status: 'firing' | 'resolved', overrides: Partial<MonitorEvent> = {}): StoredEvent {
   const event: MonitorEvent = {
     id,
@@ -307,10 +310,39 @@ export function describeEventStoreContract(name: string, open: () => Promise<Eve
       const linkedAt = at(3000).toISOString();
       expect(await store.link([{ eventId: 'e1', changeId: 'sn:CHG1', rule: 'change-key:branch', linkedAt }, { eventId: 'e2', changeId: 'sn:CHG1', rule: 'commit', linkedAt }])).toBe(2);
       expect(await store.link([{ eventId: 'e1', changeId: 'sn:CHG1', rule: 'service:repository', linkedAt }, { eventId: 'e1', changeId: 'jira:ITSM-42', rule: 'commit', linkedAt }])).toBe(1);
-      const linked = await store.linkedEvents('sn:CHG1');
+      const linked = await store.linkedEvents({ id: 'sn:CHG1', key: 'CHG0030001' });
       expect(linked.map((l) => [l.event.id, l.rule, l.linkedAt])).toEqual([['e1', 'change-key:branch', linkedAt], ['e2', 'commit', linkedAt]]);
       expect((await store.linkedChanges('e1')).map((l) => [l.changeId, l.rule])).toEqual([['jira:ITSM-42', 'commit'], ['sn:CHG1', 'change-key:branch']]);
-      expect(await store.linkedEvents('sn:none')).toEqual([]);
+      expect(await store.linkedEvents({ id: 'sn:none', key: 'CHG0039999' })).toEqual([]);
+    });
+
+    it("holds a change-key link only while the event's latest version names the change, by its key in any case or its id; other rules stay", async () => {
+      const [a, b, c, d, e] = await Promise.all([1, 2, 3, 4, 5].map((n) => store.record(delivery(n))));
+      const first = { id: 'sn:CHG1', key: 'CHG0030001' };
+      const second = { id: 'sn:CHG2', key: 'CHG0030002' };
+      const onCommit = { id: 'jira:ITSM-42', key: 'ITSM-42' };
+      const linkedAt = at(2500).toISOString();
+      const byKey = (change: { id: string }) => ({ eventId: 'github:7:1', changeId: change.id, rule: 'change-key', linkedAt });
+      const linked = async (change: { id: string; key: string }): Promise<string[][]> => (await store.linkedEvents(change)).map((l) => [l.event.id, l.rule]);
+
+      await store.complete(a!.id, runNaming('success', ['CHG0030001']), at(2000));
+      await store.link([byKey(first), { eventId: 'github:7:1', changeId: onCommit.id, rule: 'commit', linkedAt }]);
+      // A corrected payload names another change: the first no longer has the run, the commit link stays.
+      await store.complete(b!.id, runNaming('failure', ['CHG0030002']), at(3000));
+      await store.link([byKey(second)]);
+      expect([await linked(first), await linked(second), await linked(onCommit)]).toEqual([[], [['github:7:1', 'change-key']], [['github:7:1', 'commit']]]);
+      // Named again in lower case, as a generic source passes a key: the key is found in any case, so the link holds again.
+      await store.complete(c!.id, runNaming('failure', ['chg0030001']), at(4000));
+      expect([await linked(first), await linked(second)]).toEqual([[['github:7:1', 'change-key']], []]);
+      // Named by the change's id.
+      await store.complete(d!.id, runNaming('failure', ['sn:CHG2']), at(5000));
+      expect([await linked(first), await linked(second)]).toEqual([[], [['github:7:1', 'change-key']]]);
+      // A late running state is not kept over the final one: the key it names holds no link.
+      await store.complete(e!.id, runNaming('running', ['CHG0030001']), at(6000));
+      expect(await store.link([byKey(first)])).toBe(0);
+      expect([await linked(first), await linked(second)]).toEqual([[], [['github:7:1', 'change-key']]]);
+      // The links as made are still listed for the event.
+      expect((await store.linkedChanges('github:7:1')).map((l) => [l.changeId, l.rule])).toEqual([['jira:ITSM-42', 'commit'], ['sn:CHG1', 'change-key'], ['sn:CHG2', 'change-key']]);
     });
 
     it('keeps the latest heartbeat per source', async () => {

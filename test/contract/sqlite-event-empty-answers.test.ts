@@ -34,7 +34,7 @@ const lookups = async (store: SqliteEventStore) => ({
   byKey: (await store.findEvents({ changeKey: 'CHG0030001' })).map((e) => e.id),
   byCommit: (await store.findEvents({ commit: 'abc123' })).map((e) => e.id),
   byRepo: (await store.findEvents({ repo: 'acme/shop' })).map((e) => e.id),
-  linked: (await store.linkedEvents('servicenow:sn-prod:c1')).map((l) => l.event.id),
+  linked: (await store.linkedEvents({ id: 'servicenow:sn-prod:c1', key: 'CHG0030001' })).map((l) => l.event.id),
 });
 const nothing = { byKey: [], byCommit: [], byRepo: [], linked: [] };
 

@@ -192,7 +192,7 @@ describe('EventProcessor', () => {
     expect(await processor.drain()).toBe(0);
     expect(reassessed).toEqual([change.id]);
     expect(await stores.events.getDelivery('github:guid-1')).toMatchObject({ status: 'done' });
-    const linked = await stores.events.linkedEvents(change.id);
+    const linked = await stores.events.linkedEvents(change);
     expect(linked.map((l) => [l.event.id, l.rule])).toEqual([['github:run:289782451:1', 'change-key']]);
     expect(Object.keys(await stores.events.heartbeats())).toEqual(['am']);
 

@@ -143,7 +143,7 @@ describe('EventProcessor: changes reached by the correlator rules', () => {
     expect(await gate(unrelated.id, 'implement.ci-green')).not.toBe('pass');
     expect(await assessmentsOf(closed.id)).toBe(closedBefore);
     // Nothing was linked: the read side finds the run by its rules.
-    expect(await stores.events.linkedEvents(onCommit.id)).toEqual([]);
+    expect(await stores.events.linkedEvents(onCommit)).toEqual([]);
   });
 
   it('re-assesses at once the active changes an alert on their service reaches, by the service name or the mapping\'s alert labels', async () => {

@@ -109,7 +109,7 @@ describe('POST /v1/events/:source/results', () => {
     expect(await processor.drain()).toBe(2);
     // Both results land in one batch, and the change they name is re-assessed once for it.
     expect(reassessed).toEqual([change.id]);
-    const linked = await stores.events.linkedEvents(change.id);
+    const linked = await stores.events.linkedEvents(change);
     expect(linked.map((l) => [l.event.type === 'ci' && l.event.event.kind, l.event.type === 'ci' && l.event.event.name, l.rule])).toEqual([
       ['test', 'unit tests', 'change-key'],
       ['scan', 'CodeQL, Trivy', 'change-key'],

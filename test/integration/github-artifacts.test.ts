@@ -131,7 +131,7 @@ describe('GitHub run artifacts', () => {
       ['/repos/octo-org/octo-repo/actions/artifacts/102/zip', 'token'],
       ['/actions-results/…/102.zip', 'no token'],
     ]);
-    const linked = (await stores.events.linkedEvents(change.id)).map((l) => l.event);
+    const linked = (await stores.events.linkedEvents(change)).map((l) => l.event);
     expect(linked.map((e) => (e.type === 'ci' ? [e.id, e.event.kind, e.event.tests, e.event.findings] : null))).toEqual([
       ['github:run:289782451:1', 'test', { passed: 4, failed: 2, skipped: 1 }, null],
       ['github:run:289782451:1:sarif', 'scan', null, { critical: 1, high: 3, medium: 1, low: 1, info: 0 }],

@@ -185,7 +185,7 @@ describe('hypercare watch', () => {
     expect(held?.result).toBe('fail');
     expect(held?.reason).toContain('5xx ratio above 5% on payments');
     expect(reassessed).toContain(change.id);
-    expect((await stores.events.linkedEvents(change.id)).map((l) => l.rule)).toContain('hypercare:payments');
+    expect((await stores.events.linkedEvents(change)).map((l) => l.rule)).toContain('hypercare:payments');
 
     clock = new Date(DEPLOYED_AT + 70 * 60_000);
     expect((await notify([{ status: 'resolved', service: 'payments', startsAt: iso(20), endsAt: iso(65) }], 'g1-resolved')).statusCode).toBe(202);

@@ -6,11 +6,13 @@
 // and each source's last heartbeat (moved only forward).
 
 import { ObjectId, type AnyBulkWriteOperation, type Collection } from 'mongodb';
+import type { Change } from '../../domain/change.ts';
 import { commitBucket, sameCommit } from '../../domain/commit-sha.ts';
 import type { ClaimOwner } from '../claim-owner.ts';
 import {
   DEFAULT_EVENT_LEASE_MS,
   eventDeliveryKey,
+  linkHolds,
   settle,
   type EventClaimOptions,
   type EventDelivery,
@@ -365,16 +367,19 @@ export class MongoEventStore implements EventStore {
     });
   }
 
-  async linkedEvents(changeId: string): Promise<LinkedEvent[]> {
+  async linkedEvents(change: Pick<Change, 'id' | 'key'>): Promise<LinkedEvent[]> {
+    const changeId = change.id;
     return this.#run('linkedEvents', { changeId }, async () => {
       const links = await this.#links.find({ changeId }).toArray();
       if (links.length === 0) return [];
       const events = new Map((await this.#events.find({ _id: { $in: links.map((l) => l.eventId) } }).sort({ receivedAt: 1, seq: 1 }).toArray()).map((d) => [d._id, d]));
       const byEvent = new Map(links.map((l) => [l.eventId, l]));
-      return [...events.values()].map((d) => {
-        const l = byEvent.get(d._id) as LinkDoc;
-        return { event: JSON.parse(d.json) as StoredEvent, rule: l.rule, linkedAt: l.linkedAt };
-      });
+      return [...events.values()]
+        .map((d) => {
+          const l = byEvent.get(d._id) as LinkDoc;
+          return { event: JSON.parse(d.json) as StoredEvent, rule: l.rule, linkedAt: l.linkedAt };
+        })
+        .filter((l) => linkHolds(l.rule, l.event, change));
     });
   }
 

@@ -7,11 +7,13 @@
 // rewrite a small row, and deliveries recorded together commit together.
 
 import type { StatementSync } from 'node:sqlite';
+import type { Change } from '../../domain/change.ts';
 import { commitBucket, sameCommit } from '../../domain/commit-sha.ts';
 import type { ClaimOwner } from '../claim-owner.ts';
 import {
   DEFAULT_EVENT_LEASE_MS,
   eventDeliveryKey,
+  linkHolds,
   settle,
   type EventClaimOptions,
   type EventDelivery,
@@ -327,13 +329,15 @@ export class SqliteEventStore implements EventStore {
     });
   }
 
-  async linkedEvents(changeId: string): Promise<LinkedEvent[]> {
+  async linkedEvents(change: Pick<Change, 'id' | 'key'>): Promise<LinkedEvent[]> {
+    const changeId = change.id;
     const key = `linked\u0000${changeId}`;
     if (this.#empty.has(key)) return [];
     return this.#conn.read('linkedEvents', { changeId }, () => {
       const rows = this.#s.linkedEvents!.all(changeId) as unknown as (EventRow & { rule: string; linked_at: number })[];
+      // Empty only when there is no link at all: one that no longer holds may hold again with the event's next version.
       if (rows.length === 0) this.#empty.add(key);
-      return rows.map((r) => ({ event: toEvent(r), rule: r.rule, linkedAt: iso(r.linked_at) }));
+      return rows.map((r) => ({ event: toEvent(r), rule: r.rule, linkedAt: iso(r.linked_at) })).filter((l) => linkHolds(l.rule, l.event, change));
     });
   }
 

@@ -1,0 +1,123 @@
+// The same CI run can be delivered again naming other change keys: a run that
+// started naming one change and completed naming another, a corrected payload
+// from a pipeline. The change it no longer names must stop seeing it: what
+// arrives through POST /v1/events/:source re-assesses that change at once, and
+// its implement gates no longer judge on the run; the change it names now does.
+
+import { createHmac } from 'node:crypto';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AssessmentRunner } from '../../src/assess/assessment-runner.ts';
+import { eventSourceOf } from '../../src/app/event-correlator-for.ts';
+import type { Change } from '../../src/domain/change.ts';
+import { Correlator } from '../../src/events/correlate.ts';
+import { EventProcessor } from '../../src/events/event-processor.ts';
+import { eventSourceKind } from '../../src/events/sources/index.ts';
+import { createMetrics } from '../../src/observability/metrics.ts';
+import { loadPolicy } from '../../src/policy/policy-config.ts';
+import { installErrorHandler } from '../../src/server/http-errors.ts';
+import { registerEventRoutes } from '../../src/server/routes/events.ts';
+import { openSqliteStores } from '../../src/store/sqlite/sqlite-store-adapter.ts';
+import type { StoreBundle } from '../../src/store/store-bundle.ts';
+import { buildChange, changeNumber, sysId } from '../support/change-builder.ts';
+
+const SECRET = 'pipe-secret';
+const SHA = '3484a3fb816e0859fd6e1cea078d76385ff50625';
+const NOW = new Date('2020-10-05T17:00:00Z');
+const I = 'sn-prod';
+
+function change(n: number): Change {
+  return buildChange({
+    nativeId: sysId(n),
+    key: changeNumber(n),
+    state: 'scheduled',
+    services: [{ id: 'billing-svc', name: 'Billing' }],
+    cis: [],
+    links: { repos: [], commits: [], artifacts: [], pipelines: [] },
+    createdAt: '2020-10-01T09:00:00Z',
+    plannedStart: '2020-10-05T16:00:00Z',
+    plannedEnd: '2020-10-05T18:00:00Z',
+    updatedAt: `2020-10-02T09:${String(n % 60).padStart(2, '0')}:00Z`,
+  });
+}
+
+let stores: StoreBundle;
+let app: FastifyInstance;
+afterEach(async () => {
+  await app.close();
+  await stores.close();
+});
+
+async function world(changes: readonly Change[]): Promise<{ processor: EventProcessor; correlator: Correlator; reassessed: string[] }> {
+  stores = openSqliteStores(':memory:');
+  await stores.changes.applyPage(I, 'changes', changes.map((c) => ({ kind: 'change', change: c })), null);
+  app = Fastify();
+  installErrorHandler(app, createMetrics({ defaultMetrics: false }));
+  registerEventRoutes(app, { sources: [{ id: 'pipe', kind: 'generic', secrets: [SECRET] }], kindOf: eventSourceKind, events: stores.events, clock: () => NOW });
+  await app.ready();
+  const correlator = new Correlator({ events: stores.events, changes: stores.changes, services: {}, monitors: [], heartbeatMaxAgeMs: 900_000 });
+  const logger = pino({ level: 'silent' });
+  const runner = new AssessmentRunner({
+    store: stores.changes,
+    assessments: stores.assessments,
+    outbox: stores.outbox,
+    policy: loadPolicy(),
+    events: eventSourceOf(correlator),
+    modeOf: () => 'advisory',
+    logger,
+    metrics: createMetrics({ defaultMetrics: false }),
+    clock: () => NOW,
+  });
+  await runner.onChangesWritten(I, changes.map((c) => c.id));
+  const reassessed: string[] = [];
+  const processor = new EventProcessor({
+    events: stores.events,
+    kindOf: eventSourceKind,
+    correlator,
+    // As the app wires it (src/app/changegate-app.ts).
+    reassess: async (id) => {
+      reassessed.push(id);
+      await runner.assessChange(id, { clockTick: true });
+    },
+    instances: [I],
+    logger,
+    clock: () => NOW,
+  });
+  return { processor, correlator, reassessed };
+}
+
+/** The pipeline's report of its run `r1` on SHA, naming `changeKeys` as it gives them. */
+const postRun = (status: string, changeKeys: string[]) => {
+  const raw = Buffer.from(JSON.stringify({ ci: [{ id: 'r1', status, commit: SHA, changeKeys, finishedAt: '2020-10-05T16:30:00Z' }] }));
+  const signature = `sha256=${createHmac('sha256', SECRET).update(raw).digest('hex')}`;
+  return app.inject({ method: 'POST', url: '/v1/events/pipe', payload: raw, headers: { 'content-type': 'application/json', 'x-changegate-signature': signature } });
+};
+
+const gate = async (changeId: string, id: string) => (await stores.assessments.latestAssessment(changeId))?.assessment.gates.find((g) => g.id === id);
+const rules = async (correlator: Correlator, c: Change) => (await correlator.eventsFor(c, NOW)).events.map((e) => [e.event.id, e.rule]);
+
+describe('a CI run delivered again naming another change', () => {
+  it('no longer counts for the change it named before: re-assessed at once, its gates back to waiting; the change it names now is judged on it', async () => {
+    const old = change(1);
+    const named = change(2);
+    const { processor, correlator, reassessed } = await world([old, named]);
+
+    // The generic source passes keys as given: a lower-case key still names the change.
+    expect((await postRun('success', [old.key.toLowerCase()])).statusCode).toBe(202);
+    expect(await processor.drain()).toBe(1);
+    expect(await gate(old.id, 'implement.ci-green')).toMatchObject({ result: 'pass' });
+    expect(await rules(correlator, old)).toEqual([['pipe:r1', 'linked:change-key']]);
+
+    // The corrected payload: the run failed, and it was for the other change.
+    reassessed.length = 0;
+    expect((await postRun('failure', [named.key])).statusCode).toBe(202);
+    expect(await processor.drain()).toBe(1);
+
+    expect(reassessed.toSorted()).toEqual([old.id, named.id].toSorted());
+    expect(await gate(old.id, 'implement.ci-green')).toMatchObject({ result: 'pending', reason: expect.stringMatching(/^waiting for a CI run of a commit for this change/) });
+    expect(await rules(correlator, old)).toEqual([]);
+    expect(await gate(named.id, 'implement.ci-green')).toMatchObject({ result: 'fail', reason: expect.stringMatching(/^latest CI run for 3484a3f .* failed$/) });
+    expect(await rules(correlator, named)).toEqual([['pipe:r1', 'linked:change-key']]);
+  });
+});
