@@ -108,7 +108,7 @@ export const RULES = {
   },
   'scheduled.separation-of-duties': {
     into: 'scheduled',
-    doc: 'No approving approver is the requester or the assignee who implements the change (seed §4.1, §7.2).',
+    doc: 'No approving approver is the requester or the assignee who implements the change (seed §4.1, §7.2), in the current approval round (see scheduled.approvals).',
     params: rule({}),
   },
   'scheduled.accountable-owner': {

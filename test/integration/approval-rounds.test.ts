@@ -184,3 +184,36 @@ describe('POST /v1/validate over approval rounds', () => {
     expect(answer.reasons.join('\n')).toMatch(/rejected by Sam Skeptic/);
   });
 });
+
+describe('scheduled.separation-of-duties judges the approvals of the current round', () => {
+  const ada = { id: '6816f79cc0a8016401c5a33be04be441', name: 'Ada Requester' }; // the change's requester (change-builder)
+  const adaRow = (overrides: Partial<Approval>) => buildApproval({ id: 'r0', approver: ada, updatedAt: day('09:30'), ...overrides });
+
+  /** Ada, the requester, approves for the CAB at 09:45; Sam rejects at 10:00 (back to New); the new round asks Beth, who decides at 12:00. */
+  async function requesterApprovedInRound1(second: () => Approval): Promise<Change> {
+    await mirror(day('09:00'), 'assess');
+    await mirror(day('09:30'), 'authorize', [adaRow({}), firstRow({})]);
+    await mirror(day('10:00'), 'new', [adaRow(decided('approved', day('09:45'))), firstRow(decided('rejected', day('10:00')))]);
+    await mirror(day('11:00'), 'assess');
+    await mirror(day('11:30'), 'authorize', [secondRow({})]);
+    return mirror(day('12:00'), 'authorize', [second()]);
+  }
+
+  it('allows Scheduled once the requester’s approval lies in a round the CAB rejected, and says why it is not judged', async () => {
+    const change = await requesterApprovedInRound1(() => secondRow(decided('approved', day('12:00'))));
+    expect(await validate('authorize', 'scheduled')).toMatchObject({ allow: true });
+    const run = await runner().assessChange(change.id);
+    expect(run.assessment?.gates.find((g) => g.id === 'scheduled.separation-of-duties')).toMatchObject({
+      result: 'pass',
+      reason: "no approver (Beth Anglin) is the requester or the assignee; not judged: Ada Requester's approval at 2026-03-02 09:45 UTC, in a round ended by the rejection at 2026-03-02 10:00 UTC",
+    });
+  });
+
+  it('still refuses Scheduled when the requester approves in the current round', async () => {
+    await requesterApprovedInRound1(() => secondRow(decided('approved', day('12:00'))));
+    await mirror(day('12:15'), 'authorize', [adaRow({ id: 'r3', ...decided('approved', day('12:15')) })]);
+    const answer = await validate('authorize', 'scheduled');
+    expect(answer.allow).toBe(false);
+    expect(answer.reasons.join('\n')).toMatch(/Ada Requester approved the change and is also its requester/);
+  });
+});

@@ -8,7 +8,7 @@ import { fieldRef, isBlank } from '../evidence.ts';
 import type { RuleParams } from '../rule-catalog.ts';
 import { lastMove, type StateMove } from '../state-moves.ts';
 import { formatUtc } from '../zoned-time.ts';
-import { defineGate, fail, listText, pass, pending, plural } from './gate.ts';
+import { defineGate, fail, listText, pass, pending, plural, type GateInput } from './gate.ts';
 import { groupStandInText, NO_GROUP_HINT } from './planning-gates.ts';
 
 function refMatches(ref: Ref | null, names: readonly string[]): boolean {
@@ -59,7 +59,7 @@ const timeOf = (a: Approval): number => Date.parse(approvalTime(a));
  * its decision. A rejected row of an older round may stay `rejected` or turn
  * `cancelled` (ServiceNow does not say which): either way it no longer decides.
  */
-function rounds(counting: readonly Approval[], moves: readonly StateMove[] | undefined, now: number): { current: Approval[]; earlier: Approval[] } {
+function rounds(counting: readonly Approval[], moves: readonly StateMove[] | undefined, now: number): { current: Approval[]; earlier: Approval[]; began: number } {
   const laterRound = (rejection: Approval): boolean => {
     const since = timeOf(rejection);
     const asked = counting.some((a) => (a.state === 'requested' || a.state === 'approved') && timeOf(a) > since && timeOf(a) <= now);
@@ -68,7 +68,17 @@ function rounds(counting: readonly Approval[], moves: readonly StateMove[] | und
   const earlier = counting.filter((a) => a.state === 'rejected' && laterRound(a)).toSorted((a, b) => timeOf(a) - timeOf(b));
   const last = earlier.at(-1);
   const began = last === undefined ? Number.NEGATIVE_INFINITY : timeOf(last);
-  return { current: counting.filter((a) => timeOf(a) > began), earlier };
+  return { current: counting.filter((a) => timeOf(a) > began), earlier, began };
+}
+
+/**
+ * The rounds of the body whose approval carries the change (`scheduled.approvals`),
+ * for a gate that judges approvals of any body: one given at or before the
+ * current round began belongs to a round a rejection ended.
+ */
+function approvalRounds({ mirrored, classification, ctx, now, rules }: GateInput): ReturnType<typeof rounds> {
+  const counts = countsFor(countingBodies(classification, rules.builtIn['scheduled.approvals']));
+  return rounds(mirrored.approvals.filter(counts), ctx.moves, now);
 }
 
 function earlierRoundsText(earlier: readonly Approval[]): string {
@@ -136,25 +146,43 @@ function samePerson(a: Ref | null, b: Ref | null): boolean {
   return a !== null && b !== null && a.id === b.id;
 }
 
+/** Why an approver may not approve this change, empty when they may. */
+function barredRoles(approval: Approval, change: { requester: Ref | null; assignee: Ref | null }): string[] {
+  return [samePerson(approval.approver, change.requester) ? 'requester' : null, samePerson(approval.approver, change.assignee) ? 'assignee who implements it' : null].filter(
+    (r): r is string => r !== null,
+  );
+}
+
 export const separationOfDuties = defineGate({
   id: 'scheduled.separation-of-duties',
   reads: ['approvals'],
-  check({ mirrored, change }) {
-    const approved = sorted(mirrored.approvals.filter((a) => a.state === 'approved' && a.approver !== null));
+  // The moves can only place a barred approver's approval in a round a rejection ended.
+  readsMoves: ({ change, approvals }) => approvals.some((a) => a.state === 'rejected') && approvals.some((a) => a.state === 'approved' && barredRoles(a, change).length > 0),
+  check(input) {
+    const { mirrored, change } = input;
+    // Judged like `scheduled.approvals`: an approval of a round a rejection ended no longer carries the change.
+    const { earlier, began } = approvalRounds(input);
+    const given = sorted(mirrored.approvals.filter((a) => a.state === 'approved' && a.approver !== null));
+    const approved = given.filter((a) => timeOf(a) > began);
+    const superseded = given.filter((a) => timeOf(a) <= began && barredRoles(a, change).length > 0);
     const conflicts: string[] = [];
     const evidence: EvidenceRef[] = [];
     for (const a of approved) {
-      const roles = [samePerson(a.approver, change.requester) ? 'requester' : null, samePerson(a.approver, change.assignee) ? 'assignee who implements it' : null].filter(
-        (r): r is string => r !== null,
-      );
+      const roles = barredRoles(a, change);
       if (roles.length > 0) {
         conflicts.push(`${who(a)} approved the change and is also its ${listText(roles)}`);
         evidence.push(approvalRef(a));
       }
     }
     if (conflicts.length > 0) return fail(`separation of duties: ${conflicts.join('; ')}`, evidence);
-    if (approved.length === 0) return pass('no approval given yet, so no approver is the requester or the assignee');
-    return pass(`no approver (${listText(approved.map(who))}) is the requester or the assignee`, approved.map(approvalRef));
+    const ended = (a: Approval): number => timeOf(earlier.find((r) => timeOf(r) >= timeOf(a)) as Approval);
+    const note =
+      superseded.length > 0
+        ? `; not judged: ${listText(superseded.map((a) => `${who(a)}'s approval at ${formatUtc(timeOf(a))}, in a round ended by the rejection at ${formatUtc(ended(a))}`))}`
+        : '';
+    const evidenceOf = [...approved, ...superseded].map(approvalRef);
+    if (approved.length === 0) return pass(`no approval given yet${earlier.length > 0 ? ' in the current round' : ''}, so no approver is the requester or the assignee${note}`, evidenceOf);
+    return pass(`no approver (${listText(approved.map(who))}) is the requester or the assignee${note}`, evidenceOf);
   },
 });
 
