@@ -48,7 +48,7 @@ function mapApproval(raw: Obj, mapping: JiraMapping, record: string): Approval[]
   const decided = finalDecision !== 'pending';
   const approvers = Array.isArray(raw['approvers']) ? raw['approvers'].map(asObj).filter((a): a is Obj => a !== null) : [];
   if (approvers.length === 0) {
-    return [{ id: approvalId, approver: null, group, state: finalState, nativeState: finalDecision, decidedAt: decided ? completedAt : null, comment: null, updatedAt }];
+    return [{ id: approvalId, approver: null, group, state: finalState, nativeState: finalDecision, decidedAt: decided ? completedAt : null, comment: null, updatedAt, requestedAt: createdAt }];
   }
   return approvers.map((entry) => {
     const approver = refOf(entry['approver']);
@@ -65,6 +65,8 @@ function mapApproval(raw: Obj, mapping: JiraMapping, record: string): Approval[]
       decidedAt: decision !== 'pending' && decided ? completedAt : null,
       comment: null,
       updatedAt,
+      // JSM asks every approver of a step when the step opens.
+      requestedAt: createdAt,
     };
   });
 }

@@ -254,6 +254,8 @@ function mapApproval(raw: Raw, ctx: ServiceNowMapContext, record: string): { cha
       decidedAt: state === 'approved' || state === 'rejected' ? updatedAt : null,
       comment: text(raw, 'comments'),
       updatedAt,
+      // Not required: an ACL may hide it, and the row still says who decided what.
+      requestedAt: date(raw, 'sys_created_on'),
     },
   };
 }

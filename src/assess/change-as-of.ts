@@ -6,7 +6,9 @@
 //
 // What the mirror cannot tell is said, not guessed: an approval row keeps only
 // its latest version, so one whose decision came after the instant is taken
-// as still requested then (and counted, so the output can say so).
+// as still requested then (and counted, so the output can say so). One
+// requested after the instant did not exist then; one with no request time is
+// kept, as the mirror cannot tell.
 
 import type { Approval, Change, MirroredChange } from '../domain/change.ts';
 import type { FieldDiff, Revision } from '../store/change-store.ts';
@@ -76,13 +78,23 @@ export function approvalAt(approval: Approval, at: number): Approval {
   return approval;
 }
 
+/** The approvals as they stood at `at` (epoch ms): those requested after it left out, the rest as `approvalAt` says. */
+export function approvalsAt(approvals: readonly Approval[], at: number): Approval[] {
+  return requestedBy(approvals, at).map((a) => approvalAt(a, at));
+}
+
+function requestedBy(approvals: readonly Approval[], at: number): Approval[] {
+  return approvals.filter((a) => !a.requestedAt || Date.parse(a.requestedAt) <= at);
+}
+
 /** Null when `at` is before the first revision changegate mirrored (nothing is known of the change before it). */
 export function changeAsOf(mc: MirroredChange, revisions: readonly Revision[], at: Date): ChangeAsOf | null {
   const t = at.getTime();
   const current = revisions.filter((r) => Date.parse(r.updatedAt) <= t).at(-1);
   if (current === undefined) return null;
-  const approvals = mc.approvals.map((a) => approvalAt(a, t));
-  const undecided = approvals.filter((a, i) => a !== mc.approvals[i] && a.state === 'requested').length;
+  const requested = requestedBy(mc.approvals, t);
+  const approvals = requested.map((a) => approvalAt(a, t));
+  const undecided = approvals.filter((a, i) => a !== requested[i] && a.state === 'requested').length;
   return {
     mc: { change: changeAtRevision(mc.change, revisions, current.seq), approvals, journal: mc.journal.filter((j) => Date.parse(j.at) <= t) },
     revision: current,

@@ -57,6 +57,8 @@ export interface ApprovalEntry extends EntryBase {
   decision: Approval['state'];
   nativeState: string;
   decidedAt: string | null;
+  /** When the approver was asked; null when the source gave no time or the row was mirrored before changegate read it. */
+  requestedAt: string | null;
   comment: string | null;
 }
 
@@ -230,6 +232,7 @@ function approvalEntry(a: Approval, firstAt: string): ApprovalEntry {
     decision: a.state,
     nativeState: a.nativeState,
     decidedAt: a.decidedAt,
+    requestedAt: a.requestedAt ?? null,
     comment: a.comment,
   };
 }

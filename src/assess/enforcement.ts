@@ -24,7 +24,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { AssessmentStore, EnforcementMode, EnforcementOutcome, EnforcementRecord } from '../store/assessment-store.ts';
 import type { ChangeStore, Revision } from '../store/change-store.ts';
 import type { NewOutboxItem, OutboxItem, OutboxStore } from '../store/outbox-store.ts';
-import { approvalAt, changeAtRevision } from './change-as-of.ts';
+import { approvalsAt, changeAtRevision } from './change-as-of.ts';
 import { buildPolicyContext, type EventSource } from './policy-context.ts';
 import type { StateNamer } from '../kit/ticket-note.ts';
 import { advisoryNote, revertedNote, revertRefusedNote, type DeniedMove, type ObservedTransition } from './enforcement-notes.ts';
@@ -161,13 +161,14 @@ export class Enforcer {
     const deps = this.#deps;
     // The change as submitted with the move (this revision's fields, not a later edit's), in the state it left:
     // what a before-update rule would have judged.
-    // Approvals as they stood then: one decided after the move (a sync sees both at once) did not authorise it.
+    // Approvals as they stood then: one decided after the move (a sync sees both at once) did not authorise it,
+    // and one requested after it did not exist yet.
     const movedAt = Date.parse(revision.updatedAt);
     const submitted = changeAtRevision(change, later, revision.seq);
     const before: MirroredChange = {
       ...mc,
       change: { ...submitted, state: move.from, nativeState: move.fromNative ?? submitted.nativeState, nativeStateLabel: move.fromLabel },
-      approvals: mc.approvals.map((a) => approvalAt(a, movedAt)),
+      approvals: approvalsAt(mc.approvals, movedAt),
     };
     const ctx = await buildPolicyContext(
       { store: deps.store, policy: deps.policy, ...(deps.events ? { events: deps.events } : {}), ...(deps.calendars ? { calendars: deps.calendars } : {}) },

@@ -55,6 +55,11 @@ export interface Approval {
   decidedAt: string | null;
   comment: string | null;
   updatedAt: string;
+  /**
+   * When the approver was asked (ServiceNow `sys_created_on`, JSM `createdDate`), ISO UTC; null when the
+   * source gives none. Absent on an approval mirrored before changegate read it: treated as null.
+   */
+  requestedAt?: string | null;
 }
 
 /** When the approval happened, as one version of it says: its decision, else its last update. Moves as the approval does. */

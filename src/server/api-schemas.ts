@@ -71,6 +71,11 @@ export const ApprovalSchema = z.object({
   decidedAt: z.string().nullable(),
   comment: z.string().nullable(),
   updatedAt: z.string(),
+  requestedAt: z
+    .string()
+    .nullable()
+    .optional()
+    .meta({ description: 'When the approver was asked (ServiceNow `sys_created_on`, JSM `createdDate`); null when the source gives none, absent on an approval mirrored before changegate read it.' }),
 });
 
 export const JournalEntrySchema = z.object({

@@ -175,6 +175,21 @@ export function describeChangeStoreContract(name: string, open: () => Promise<Ch
         expect(mirrored?.approvals.at(-1)).toEqual(approved);
       });
 
+      it('keeps when an approval was requested, and reads one stored without a request time as unknown', async () => {
+        const c = buildChange();
+        const asked = buildApproval({ id: 'apr-cab', requestedAt: at(2), updatedAt: at(5) });
+        const unknown = buildApproval({ id: 'apr-mgr', requestedAt: null, updatedAt: at(4) });
+        const older = buildApproval({ id: 'apr-old', updatedAt: at(3) });
+        await store.applyPage(I, S, [asChange(c)], null);
+        await store.applyPage(I, 'approvals', [asApproval(asked), asApproval(unknown), asApproval(older)], null);
+        const approvals = (await store.getChange(c.id))?.approvals ?? [];
+        expect(approvals.map((a) => [a.id, a.requestedAt ?? null])).toEqual([
+          ['apr-old', null],
+          ['apr-mgr', null],
+          ['apr-cab', at(2)],
+        ]);
+      });
+
       it('never rolls an approval back: an older version delivered after a newer one is ignored', async () => {
         const c = buildChange();
         const requested = buildApproval({ id: 'apr-cab', state: 'requested', nativeState: 'requested', updatedAt: at(5) });

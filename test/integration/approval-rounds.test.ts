@@ -185,6 +185,29 @@ describe('POST /v1/validate over approval rounds', () => {
   });
 });
 
+describe('approvals dated by when they were requested (ServiceNow sys_created_on, JSM createdDate)', () => {
+  it('keeps a rejection when the only later sign of a round is a request of the rejected one, updated after it', async () => {
+    await mirror(day('09:30'), 'authorize', [firstRow({ requestedAt: day('09:30') }), secondRow({ updatedAt: day('09:30'), requestedAt: day('09:30') })]);
+    // Beth's request of that round stays open and is touched again at 10:30 (a reminder): no new round was asked for.
+    const change = await mirror(day('10:30'), 'authorize', [firstRow({ ...decided('rejected', day('10:00')), requestedAt: day('09:30') }), secondRow({ updatedAt: day('10:30'), requestedAt: day('09:30') })]);
+    const gate = await gateOnTicket(change.id);
+    expect(gate?.result).toBe('fail');
+    expect(gate?.reason).toMatch(/^rejected by Sam Skeptic \(change manager\)/);
+  });
+
+  it('judges a move to Scheduled on the approvals asked for by then: one requested after it was not waited for', async () => {
+    await mirror(day('09:00'), 'assess');
+    const change = await mirror(day('10:00'), 'authorize');
+    const r = runner();
+    await r.assessChange(change.id);
+    // Moved at 11:00 with nobody asked; the CAB is asked at 11:30 and approves at 12:00, and the sync sees it all at once.
+    await mirror(day('11:00'), 'scheduled');
+    await mirror(day('12:00'), 'scheduled', [secondRow({ ...decided('approved', day('12:00')), requestedAt: day('11:30') })]);
+    const run = await r.assessChange(change.id);
+    expect(run.enforcements).toMatchObject([{ from: 'authorize', to: 'scheduled', reasons: [expect.stringMatching(/^no change manager approval recorded: minor changes need an approval given for /)] }]);
+  });
+});
+
 describe('scheduled.separation-of-duties judges the approvals of the current round', () => {
   const ada = { id: '6816f79cc0a8016401c5a33be04be441', name: 'Ada Requester' }; // the change's requester (change-builder)
   const adaRow = (overrides: Partial<Approval>) => buildApproval({ id: 'r0', approver: ada, updatedAt: day('09:30'), ...overrides });

@@ -49,31 +49,40 @@ const ROUND_STATES: readonly CanonicalState[] = ['assess', 'authorize'];
 const timeOf = (a: Approval): number => Date.parse(approvalTime(a));
 
 /**
+ * When the body was asked for this approval: its request time where the source
+ * gives one; else (ServiceNow hid `sys_created_on`, or the row was mirrored
+ * before changegate read it) a row still requested is dated by its last update
+ * and a decided one by its decision.
+ */
+const askedAt = (a: Approval): number => (a.requestedAt ? Date.parse(a.requestedAt) : timeOf(a));
+const asked = (a: Approval): boolean => (a.requestedAt ? true : a.state === 'requested' || a.state === 'approved');
+
+/**
  * Splits the counting approvals into the latest round and the rejections of
  * earlier ones. A rejection ends its round (ServiceNow cancels the approvals
  * still pending and sends the change back to New; a JSM approval step is
  * decided as a whole), so a later round has begun once, after the rejection
  * and by `now`, the change entered Assess or Authorize again, or the body was
- * asked again or approved. The mirror keeps no request time for an approval,
- * so a row still requested is dated by its last update and an approved one by
- * its decision. A rejected row of an older round may stay `rejected` or turn
- * `cancelled` (ServiceNow does not say which): either way it no longer decides.
+ * asked again (`askedAt`). A round holds the approvals asked after the rejection
+ * that ended the one before. A rejected row of an older round may stay
+ * `rejected` or turn `cancelled` (ServiceNow does not say which): either way it
+ * no longer decides.
  */
 function rounds(counting: readonly Approval[], moves: readonly StateMove[] | undefined, now: number): { current: Approval[]; earlier: Approval[]; began: number } {
   const laterRound = (rejection: Approval): boolean => {
     const since = timeOf(rejection);
-    const asked = counting.some((a) => (a.state === 'requested' || a.state === 'approved') && timeOf(a) > since && timeOf(a) <= now);
-    return asked || lastMove(moves, now, (m) => ROUND_STATES.includes(m.to) && Date.parse(m.at) > since) !== null;
+    const askedAgain = counting.some((a) => asked(a) && askedAt(a) > since && askedAt(a) <= now);
+    return askedAgain || lastMove(moves, now, (m) => ROUND_STATES.includes(m.to) && Date.parse(m.at) > since) !== null;
   };
   const earlier = counting.filter((a) => a.state === 'rejected' && laterRound(a)).toSorted((a, b) => timeOf(a) - timeOf(b));
   const last = earlier.at(-1);
   const began = last === undefined ? Number.NEGATIVE_INFINITY : timeOf(last);
-  return { current: counting.filter((a) => timeOf(a) > began), earlier, began };
+  return { current: counting.filter((a) => askedAt(a) > began), earlier, began };
 }
 
 /**
  * The rounds of the body whose approval carries the change (`scheduled.approvals`),
- * for a gate that judges approvals of any body: one given at or before the
+ * for a gate that judges approvals of any body: one asked at or before the
  * current round began belongs to a round a rejection ended.
  */
 function approvalRounds({ mirrored, classification, ctx, now, rules }: GateInput): ReturnType<typeof rounds> {
@@ -163,8 +172,8 @@ export const separationOfDuties = defineGate({
     // Judged like `scheduled.approvals`: an approval of a round a rejection ended no longer carries the change.
     const { earlier, began } = approvalRounds(input);
     const given = sorted(mirrored.approvals.filter((a) => a.state === 'approved' && a.approver !== null));
-    const approved = given.filter((a) => timeOf(a) > began);
-    const superseded = given.filter((a) => timeOf(a) <= began && barredRoles(a, change).length > 0);
+    const approved = given.filter((a) => askedAt(a) > began);
+    const superseded = given.filter((a) => askedAt(a) <= began && barredRoles(a, change).length > 0);
     const conflicts: string[] = [];
     const evidence: EvidenceRef[] = [];
     for (const a of approved) {
@@ -175,7 +184,7 @@ export const separationOfDuties = defineGate({
       }
     }
     if (conflicts.length > 0) return fail(`separation of duties: ${conflicts.join('; ')}`, evidence);
-    const ended = (a: Approval): number => timeOf(earlier.find((r) => timeOf(r) >= timeOf(a)) as Approval);
+    const ended = (a: Approval): number => timeOf(earlier.find((r) => timeOf(r) >= askedAt(a)) as Approval);
     const note =
       superseded.length > 0
         ? `; not judged: ${listText(superseded.map((a) => `${who(a)}'s approval at ${formatUtc(timeOf(a))}, in a round ended by the rejection at ${formatUtc(ended(a))}`))}`

@@ -41,6 +41,7 @@ export const HistoryEntrySchema = z.discriminatedUnion('kind', [
     decision: z.enum(APPROVAL_STATES),
     nativeState: z.string(),
     decidedAt: z.string().nullable(),
+    requestedAt: z.string().nullable().meta({ description: 'When the approver was asked (ServiceNow `sys_created_on`, JSM `createdDate`); null when unknown.' }),
     comment: z.string().nullable(),
   }),
   z.object({
