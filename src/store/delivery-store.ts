@@ -6,7 +6,7 @@
 import type { System } from '../domain/change.ts';
 import type { ClaimOwner } from './claim-owner.ts';
 
-/** `pending` until worked; `done` once every record it names was re-fetched; `failed` when retries ran out. */
+/** `pending` until worked; `done` once every record it names was re-fetched; `failed` when retries ran out, or at once for an error a retry cannot fix. */
 export type DeliveryStatus = 'pending' | 'done' | 'failed';
 
 export interface NewDelivery {

@@ -5,7 +5,7 @@
 // timer (retries whose time has come).
 
 import type { ConnectorWebhook } from '../kit/connector.ts';
-import { asChangegateError } from '../errors.ts';
+import { asChangegateError, type ChangegateError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { ApplyResult } from '../store/change-store.ts';
@@ -54,6 +54,21 @@ const DEFAULTS: Required<DeliveryProcessorOptions> = {
 };
 
 const PURGE_EVERY_MS = 3_600_000;
+
+/**
+ * A re-fetch refused for a reason only the operator can change (credentials
+ * rejected after the client's own refresh and retry, a 4xx, a mapping that
+ * cannot map, a bounded read past its bound) fails the same way on every
+ * attempt: retrying costs upstream requests and hides the signal behind hours
+ * of backoff. Such a delivery ends at once, like a parked write-back, and no
+ * record is lost by it: the scheduled sync reads the record once the cause is
+ * fixed, as it does after its own failed runs. A store fault is config-kind too
+ * but says nothing about the record and heals (disk freed, server back), so it
+ * keeps its retries, as ingress asks the sender to retry for it.
+ */
+function endsAtOnce(error: ChangegateError): boolean {
+  return (error.kind === 'config' || error.kind === 'input') && error.code !== 'CG_STORE_UNAVAILABLE';
+}
 /** Records whose last re-fetch start is remembered, at most (the oldest are forgotten first). */
 const FETCH_MEMORY = 50_000;
 
@@ -221,12 +236,14 @@ export class DeliveryProcessor {
     const now = this.#clock();
     const context = { instance: delivery.instance, deliveryId: delivery.deliveryId, nativeId, attempts: delivery.attempts, code: error.code, details: error.details };
     const text = `[${error.code}] ${error.message}`;
-    if (delivery.attempts >= this.#opts.maxAttempts) {
+    const final = endsAtOnce(error);
+    if (final || delivery.attempts >= this.#opts.maxAttempts) {
       await this.#deps.store.fail(delivery.id, text, null, now);
       this.#deps.metrics.webhookDeliveries.inc({ instance: delivery.instance, outcome: 'failed' });
+      const why = final ? `a retry would meet the same ${error.kind} error; the scheduled sync reads ${nativeId} once it is fixed` : `after ${delivery.attempts} attempts`;
       this.#deps.logger.error(
-        { ...context, err: error },
-        `webhook delivery ${delivery.deliveryId} failed for good after ${delivery.attempts} attempts: re-fetching ${nativeId}: ${error.message}`,
+        { ...context, kind: error.kind, err: error },
+        `webhook delivery ${delivery.deliveryId} failed for good (${why}): re-fetching ${nativeId}: ${error.message}`,
       );
       return;
     }

@@ -1,14 +1,15 @@
 // Working the webhook inbox: every delivery's record is re-fetched from the
 // Jira simulator (never taken from the payload), late or reordered deliveries
 // never roll the mirror back, failed re-fetches are retried with backoff and
-// then given up on loudly, a deleted issue is no error, and what a crashed
-// process accepted is processed after the restart.
+// then given up on loudly (at once when a retry cannot help), a deleted issue
+// is no error, and what a crashed process accepted is processed after the
+// restart.
 
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getResponse, http } from 'msw';
+import { getResponse, http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BASE, createWorld, INSTANCE, SECRET, type Captured, type World } from './webhooks-world.ts';
@@ -175,6 +176,38 @@ describe('delivery processor', () => {
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ deliveryId: idOf(d), nativeId: issue.id, attempts: 3, code: 'CG_UPSTREAM_UNAVAILABLE' });
     expect(await w.changes.getChange(changeId(issue.id))).toBeNull();
+  });
+
+  it('ends a delivery at once as failed when its re-fetch meets a config error (credentials refused): no retry, no more upstream reads', async () => {
+    const w = await world();
+    const issue = w.sim.createIssue({ summary: 'Replace the load balancer certificate' });
+    const [d] = await w.deliveriesMade();
+    if (!d) throw new Error('no delivery');
+    // A revoked API token: Jira answers 401 (after the client's own retry too), as its error body says.
+    let reads = 0;
+    msw.use(
+      http.get(`${BASE}/rest/api/3/issue/:id`, () => {
+        reads += 1;
+        return HttpResponse.json({ errorMessages: ['Client must be authenticated to access this resource.'], errors: {} }, { status: 401, headers: { 'X-Seraph-LoginReason': 'AUTHENTICATED_FAILED' } });
+      }),
+    );
+    await post(w, d);
+
+    expect(await w.processor.drain()).toBe(1);
+    const key = `jira:${INSTANCE}:${idOf(d)}`;
+    const failed = await w.deliveries.get(key);
+    expect(failed).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(failed?.lastError).toMatch(/^\[CG_JIRA_AUTH_REJECTED\]/);
+    expect(await w.deliveries.pendingCount()).toBe(0);
+    const readsOfOneAttempt = reads;
+    w.clock.advance(3_600_000);
+    expect(await w.processor.drain()).toBe(0);
+    expect(reads).toBe(readsOfOneAttempt);
+    expect(await w.metric('retried')).toBe(0);
+    expect(await w.metric('failed')).toBe(1);
+    const errors = w.lines.filter((l) => l['level'] === 50);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ deliveryId: idOf(d), nativeId: issue.id, attempts: 1, code: 'CG_JIRA_AUTH_REJECTED', kind: 'config' });
   });
 
   it('logs an issue deleted upstream and completes its delivery without an error', async () => {
