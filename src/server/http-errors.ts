@@ -3,11 +3,14 @@
 // (src/errors.ts), nothing is answered from err.message alone.
 
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { asChangegateError, ChangegateError, ERROR_CODES, type ErrorKind } from '../errors.ts';
+import { asChangegateError, ChangegateError, ERROR_CODES, type ErrorCode, type ErrorKind } from '../errors.ts';
 import type { Metrics } from '../observability/metrics.ts';
 
 /** What a 503 for a busy or faulty store asks the sender to wait: about the store health check's reaction time. */
 export const RETRY_AFTER_SECONDS = 5;
+
+/** The codes answered with Retry-After (and documented so in the OpenAPI document). */
+export const RETRY_AFTER_CODES: readonly ErrorCode[] = ['CG_STORE_BUSY', 'CG_STORE_UNAVAILABLE'];
 
 export function statusFor(error: ChangegateError): number {
   return ERROR_CODES[error.code].status;
@@ -34,7 +37,7 @@ export function installErrorHandler(
     metrics.httpErrors.inc({ code: error.code });
     if (status >= 500) request.log.error({ err, code: error.code }, error.message);
     // A store that cannot keep the request now may soon: the sender (a webhook source above all) retries rather than drops it.
-    if (error.code === 'CG_STORE_BUSY' || error.code === 'CG_STORE_UNAVAILABLE') void reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+    if (RETRY_AFTER_CODES.includes(error.code)) void reply.header('retry-after', String(RETRY_AFTER_SECONDS));
     return reply.status(status).send(errorBody(error));
   });
 }

@@ -2,6 +2,7 @@
 // `GET /openapi.json` serves and `changegate openapi` prints.
 
 import { errorBodySchema } from './api-schemas.ts';
+import { RETRY_AFTER_CODES, RETRY_AFTER_SECONDS } from './http-errors.ts';
 import { jsonSchemaOf } from './json-schema-of.ts';
 import { errorsOf, isRawBody, type RouteDeclaration } from './route-contract.ts';
 
@@ -55,8 +56,10 @@ function responsesOf(route: RouteDeclaration): Json {
     responses[status] = { description: answer.description, content: { [answer.contentType ?? 'application/json']: { schema: jsonSchemaOf(answer.schema, 'output') } } };
   }
   for (const [status, codes] of [...errorsOf(route)].toSorted(([a], [b]) => a - b)) {
+    const retry = codes.some((code) => RETRY_AFTER_CODES.includes(code));
     responses[String(status)] = {
       description: codes.join(', '),
+      ...(retry ? { headers: { 'Retry-After': { description: `Seconds to wait before sending again (${RETRY_AFTER_SECONDS}).`, schema: { type: 'integer', minimum: 0 } } } } : {}),
       content: { 'application/json': { schema: jsonSchemaOf(errorBodySchema(codes), 'output') } },
     };
   }

@@ -48,13 +48,18 @@ export interface RouteDeclaration {
   /** Request headers the route reads (documented; checked by the handler where it must, e.g. signatures). */
   headers?: ObjectSchema;
   answers: Readonly<Record<number, RouteAnswer>>;
-  /** Codes the handler itself may answer; input, auth and internal errors are added from the declaration. */
+  /** Codes the handler itself may answer; input, auth, store and internal errors are added from the declaration. */
   errors: readonly ErrorCode[];
+  /** The handler reads or writes the store, so it answers the store's faults (STORE_ERRORS) as they come. */
+  store?: boolean;
   /** Compile the 2xx schema into fastify's serializer (routes on a caller's critical path). */
   fastSerializer?: boolean;
 }
 
 export const defineRoute = <const R extends RouteDeclaration>(route: R): R => route;
+
+/** What a route that reaches the store may answer when the store cannot (the 503s with Retry-After, see http-errors.ts). */
+export const STORE_ERRORS = ['CG_STORE_BUSY', 'CG_STORE_UNAVAILABLE', 'CG_STORE_FAILED'] as const satisfies readonly ErrorCode[];
 
 export const isRawBody = (body: RouteDeclaration['body']): body is RawBody => body !== undefined && 'raw' in body && body.raw === true;
 
@@ -67,6 +72,7 @@ export function errorsOf(route: RouteDeclaration): Map<number, ErrorCode[]> {
     byStatus.set(status, codes);
   };
   for (const code of route.errors) add(ERROR_CODES[code].status, code);
+  if (route.store === true) for (const code of STORE_ERRORS) add(ERROR_CODES[code].status, code);
   if (route.params || route.query || route.body) add(400, 'CG_INPUT_INVALID');
   if (route.body !== undefined) add(413, 'CG_INPUT_INVALID');
   if (route.body !== undefined && !isRawBody(route.body)) add(415, 'CG_INPUT_INVALID');

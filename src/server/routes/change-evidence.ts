@@ -57,6 +57,7 @@ export const ChangeEvidenceRoute = defineRoute({
     },
   },
   errors: ['CG_NOT_FOUND'],
+  store: true,
 });
 
 export function registerChangeEvidenceRoute(app: FastifyInstance, deps: { store: ChangeStore; evidence: EvidenceStore; signingKey: KeyObject | null }): void {

@@ -120,6 +120,7 @@ export const ChangeHistoryRoute = defineRoute({
     },
   },
   errors: ['CG_NOT_FOUND'],
+  store: true,
 });
 
 export function registerChangeHistoryRoute(app: FastifyInstance, deps: HistoryDeps): void {

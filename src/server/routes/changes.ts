@@ -40,6 +40,7 @@ export const listChangesRoute = (systems: readonly string[]) =>
     },
   },
   errors: [],
+  store: true,
 });
 
 const CorrelatedEventSchema = z.object({
@@ -75,6 +76,7 @@ export const GetChangeRoute = defineRoute({
     },
   },
   errors: ['CG_NOT_FOUND'],
+  store: true,
 });
 
 function withoutRaw(change: Change): Omit<Change, 'raw'> {

@@ -89,9 +89,8 @@ export const resultsRoute = (limit: number) =>
       'CG_RESULTS_TYPE_UNSUPPORTED',
       'CG_RESULTS_INVALID',
       'CG_INPUT_INVALID',
-      'CG_STORE_BUSY',
-      'CG_STORE_UNAVAILABLE',
     ],
+    store: true,
   });
 
 type Query = z.output<typeof ResultsQuery>;

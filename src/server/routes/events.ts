@@ -60,7 +60,8 @@ export const eventRoute = (limit: number) =>
     params: z.object({ source: z.string().min(1).max(200).meta({ description: 'The configured event source id (events.sources[].id).' }) }),
     body: { raw: true, description: 'The delivery as the source sent it: JSON (from GitHub also form-encoded, the JSON in the field `payload`), signed or carrying the source\'s token.', schema: z.looseObject({}), limit },
     answers: { 202: { description: 'Stored (or a duplicate of a stored delivery)', schema: EventAcceptedSchema } },
-    errors: ['CG_EVENT_SOURCE_UNKNOWN', 'CG_WEBHOOK_SIGNATURE_INVALID', 'CG_WEBHOOK_SIGNATURE_MISSING', 'CG_EVENT_INVALID', 'CG_STORE_BUSY', 'CG_STORE_UNAVAILABLE'],
+    errors: ['CG_EVENT_SOURCE_UNKNOWN', 'CG_WEBHOOK_SIGNATURE_INVALID', 'CG_WEBHOOK_SIGNATURE_MISSING', 'CG_EVENT_INVALID'],
+    store: true,
   });
 
 const FORM = 'application/x-www-form-urlencoded';

@@ -62,7 +62,8 @@ export const validateRoute = (systems: readonly string[]) =>
   access: 'token',
   body: validateBody(systems),
   answers: { 200: { description: 'The decision', schema: ValidationAnswerSchema } },
-  errors: ['CG_INSTANCE_UNKNOWN', 'CG_INPUT_INVALID'],
+  // A busy or faulty store is decided by the fail mode (200); a store that fails otherwise is answered as such.
+  errors: ['CG_INSTANCE_UNKNOWN', 'CG_INPUT_INVALID', 'CG_STORE_FAILED'],
   // On the plugins' critical path: fastify compiles a serializer for the answer.
   fastSerializer: true,
 });

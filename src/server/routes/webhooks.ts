@@ -60,7 +60,8 @@ export const webhookRoute = (system: System) =>
     params: z.object({ instance: z.string().min(1).max(200).meta({ description: 'The configured instance id.' }) }),
     body: { raw: true, description: 'The delivery as the source sent it: a JSON object, signed.', schema: z.looseObject({}), limit: WEBHOOK_BODY_LIMIT },
     answers: { 202: { description: 'Stored (or a duplicate of a stored delivery)', schema: WebhookAcceptedSchema } },
-    errors: ['CG_INSTANCE_UNKNOWN', 'CG_WEBHOOK_UNSUPPORTED', 'CG_WEBHOOK_SIGNATURE_INVALID', 'CG_WEBHOOK_SIGNATURE_MISSING', 'CG_INPUT_INVALID', 'CG_STORE_BUSY', 'CG_STORE_UNAVAILABLE'],
+    errors: ['CG_INSTANCE_UNKNOWN', 'CG_WEBHOOK_UNSUPPORTED', 'CG_WEBHOOK_SIGNATURE_INVALID', 'CG_WEBHOOK_SIGNATURE_MISSING', 'CG_INPUT_INVALID'],
+    store: true,
   });
 
 function parseBody(raw: Buffer): Record<string, unknown> {
