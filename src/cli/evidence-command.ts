@@ -32,6 +32,7 @@ import { openStores } from '../store/open-stores.ts';
 import type { StoreBundle } from '../store/store-bundle.ts';
 import { queueEvidencePublication } from '../assess/evidence-publication.ts';
 import { findCommand, UsageError } from './command-spec.ts';
+import { terminalJson, terminalText } from './terminal-text.ts';
 
 export interface EvidenceOutput {
   stdout: { write(text: string): unknown };
@@ -163,7 +164,8 @@ export async function runEvidenceExport(registry: ConnectorRegistry, options: Ex
 export function runEvidenceVerify(file: string, options: { publicKey?: string; json?: boolean }, out: EvidenceOutput): number {
   const publicKey = options.publicKey === undefined ? undefined : readKey(options.publicKey, 'public', '--public-key');
   const unreadable = (err: unknown) => {
-    out.stderr.write(`changegate evidence verify: ${file}: ${(err as Error).message}\n`);
+    // JSON.parse's message quotes the text it stopped at.
+    out.stderr.write(`${terminalText(`changegate evidence verify: ${file}: ${(err as Error).message}`)}\n`);
     return 2;
   };
   let text: string;
@@ -182,21 +184,23 @@ export function runEvidenceVerify(file: string, options: { publicKey?: string; j
     return unreadable(err);
   }
   if (options.json === true) {
-    out.stdout.write(`${JSON.stringify({ format: 1, exitCode: report.ok ? 0 : 1, file, ...report }, null, 2)}\n`);
+    out.stdout.write(`${terminalJson(JSON.stringify({ format: 1, exitCode: report.ok ? 0 : 1, file, ...report }, null, 2))}\n`);
     return report.ok ? 0 : 1;
   }
+  // Names, keys and values in the lines come from the file, which may be crafted to print as something else.
+  const line = (shown: string) => out.stdout.write(`${terminalText(shown)}\n`);
   const where = (p: (typeof report.problems)[number]) => (p.entry === null ? p.field : `entry ${p.entry} ${p.field}`);
   const warn = () => {
-    for (const w of report.warnings) out.stdout.write(`warning ${where(w)}: ${w.reason}\n`);
+    for (const w of report.warnings) line(`warning ${where(w)}: ${w.reason}`);
   };
   if (report.ok) {
-    out.stdout.write(`intact  ${file}: ${report.changeKey ?? '?'}, ${report.entries} entries, head ${report.head ?? '(none)'}${report.signed ? ', signature valid' : ', not signed'}\n`);
+    line(`intact  ${file}: ${report.changeKey ?? '?'}, ${report.entries} entries, head ${report.head ?? '(none)'}${report.signed ? ', signature valid' : ', not signed'}`);
     warn();
     return 0;
   }
   const first = report.problems[0];
-  out.stdout.write(`ALTERED ${file}: ${first ? `${where(first)} ${first.reason}` : ''}\n`);
-  for (const p of report.problems.slice(1)) out.stdout.write(`        also ${where(p)} ${p.reason}\n`);
+  line(`ALTERED ${file}: ${first ? `${where(first)} ${first.reason}` : ''}`);
+  for (const p of report.problems.slice(1)) line(`        also ${where(p)} ${p.reason}`);
   warn();
   return 1;
 }

@@ -29,13 +29,14 @@ function legacyBundle(change: typeof CHANGE = CHANGE) {
   return { format: 'changegate-evidence/1', change, exportedAt: '2026-03-12T00:00:00Z', entries, head, signature: { algorithm: 'Ed25519', publicKey, value } };
 }
 
-function verifyFile(name: string, content: unknown, json = false, publicKey: string | null = publicKeyFile): { code: number; stdout: string } {
+function verifyFile(name: string, content: unknown, json = false, publicKey: string | null = publicKeyFile): { code: number; stdout: string; stderr: string } {
   const file = join(dir, name);
   // Text is written as it is: a hand edit JSON.stringify could not produce.
   writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content, null, 2));
   let stdout = '';
-  const code = runEvidenceVerify(file, { ...(publicKey === null ? {} : { publicKey }), json }, { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: () => true } });
-  return { code, stdout };
+  let stderr = '';
+  const code = runEvidenceVerify(file, { ...(publicKey === null ? {} : { publicKey }), json }, { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: (t: string) => (stderr += t) } });
+  return { code, stdout, stderr };
 }
 
 describe('changegate evidence verify, on what a signature covers', () => {
@@ -127,5 +128,53 @@ describe('changegate evidence verify, on a member name given twice', () => {
     const text = verifyFile('twice.intoto.json', envelope);
     expect(text.code).toBe(1);
     expect(text.stdout).toMatch(/^ALTERED \S+: predicate\.entries\[1\]\.summary appears more than once in its object, in the envelope's payload: /);
+  });
+});
+
+/** What a terminal would not print as it reads: controls and bidirectional embeddings, overrides and isolates. */
+const UNSAFE = /[\p{Cc}\u202a-\u202e\u2066-\u2069]/u;
+const lines = (stdout: string) => stdout.split('\n').filter((line) => line !== '');
+
+describe('changegate evidence verify, on names that would print as something else', () => {
+  // U+202E reverses what follows on a terminal, U+2066 isolates, ESC starts a sequence that can erase the line.
+  const name = 'approvedBy\u202E\u2066 cab \u2069\u001b[2K';
+  const shown = 'approvedBy\\u202e\\u2066 cab \\u2069\\u001b[2K';
+
+  it('prints a member name taken from the file with its controls escaped, in every line that names it', () => {
+    const bundle = buildBundle(CHANGE, entries, '2026-03-12T00:00:00Z', keys.privateKey);
+    const added = { ...bundle, entries: [entries[0], { ...entries[1], [name]: 'beth.anglin' }], [name]: 1 };
+    const text = verifyFile('bidi-member.json', added);
+    expect(text.code).toBe(1);
+    expect(lines(text.stdout).filter((line) => UNSAFE.test(line))).toEqual([]);
+    expect(lines(text.stdout)[0]).toMatch(/^ALTERED \S+: /);
+    expect(lines(text.stdout)[0]).toContain(`: ${shown} is not part of the bundle format`);
+    expect(text.stdout).toContain(`also entry 2 ${shown} is not part of the bundle format`);
+    // Given twice: the path names it too.
+    const twice = JSON.stringify(bundle, null, 2).replace('"summary": "verdict: not ready"', `"summary": "verdict: not ready", ${JSON.stringify(name)}: 1, ${JSON.stringify(name)}: 2`);
+    const repeated = verifyFile('bidi-twice.json', twice);
+    expect(lines(repeated.stdout).filter((line) => UNSAFE.test(line))).toEqual([]);
+    expect(repeated.stdout).toContain(`entries[1]["${shown}"] appears more than once`);
+  });
+
+  it('prints an unsigned bundle\'s change key escaped on the intact line', () => {
+    const relabelled = buildBundle({ ...CHANGE, key: `CHG\u202E1000300` }, entries, '2026-03-12T00:00:00Z');
+    const text = verifyFile('bidi-key.json', relabelled, false, null);
+    expect(text.code).toBe(0);
+    expect(lines(text.stdout)).toEqual([expect.stringMatching(/^intact +\S+: CHG\\u202e1000300, 2 entries, head [0-9a-f]{64}, not signed$/)]);
+  });
+
+  it('escapes the text JSON.parse quotes from a file that is not JSON', () => {
+    const unreadable = verifyFile('bidi-text.json', `\u202e${name}`);
+    expect(unreadable.code).toBe(2);
+    expect(UNSAFE.test(unreadable.stderr.replace(/\n$/, ''))).toBe(false);
+    expect(unreadable.stderr).toContain('\\u202e');
+  });
+
+  it('writes --json with the controls escaped as JSON escapes, the same names when read back', () => {
+    const bundle = buildBundle(CHANGE, entries, '2026-03-12T00:00:00Z', keys.privateKey);
+    const json = verifyFile('bidi-member.json', { ...bundle, [name]: 1 }, true);
+    expect(json.code).toBe(1);
+    expect(UNSAFE.test(json.stdout.replaceAll('\n', ''))).toBe(false);
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, problems: [{ entry: null, field: name }] });
   });
 });

@@ -1,0 +1,20 @@
+// Text a file supplied, made safe to print to a terminal. A control character
+// (ESC starts a sequence that can move the cursor or erase a line) or a Unicode
+// bidirectional control (U+202A–U+202E, U+2066–U+2069: the "Trojan Source"
+// trick) would make a line display otherwise than it reads; each is shown as
+// its \uXXXX escape instead (lower-case hex, as JSON.stringify writes one), so
+// what the reader sees is what the line says.
+
+/** Controls, bidirectional marks, embeddings, overrides and isolates, and the line and paragraph separators. */
+const UNSAFE = /[\p{Cc}\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
+
+/** Outside the C0 range, which JSON.stringify already escapes inside strings and uses raw (newlines) between them. */
+const UNSAFE_IN_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
+
+const escaped = (char: string): string => `\\u${(char.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`;
+
+/** One line's text (without its newline) with every unsafe character escaped. */
+export const terminalText = (text: string): string => text.replace(UNSAFE, escaped);
+
+/** JSON.stringify's output with the unsafe characters it leaves raw escaped: the same JSON value, safe to print. */
+export const terminalJson = (json: string): string => json.replace(UNSAFE_IN_JSON, escaped);
