@@ -150,6 +150,25 @@ describe('POST /v1/webhooks/jira/:instance', () => {
     expect(await world.metric('rejected')).toBe(2);
   });
 
+  it('answers a form-encoded body 400 saying to set the content type to application/json, storing nothing', async () => {
+    world = await createWorld(msw);
+    const { delivery } = await oneDelivery(world);
+    // A sender set to form encoding: the same JSON, as the value of a form field.
+    const raw = new URLSearchParams({ payload: delivery.raw.toString('utf8') }).toString();
+    const { 'content-length': _length, ...headers } = delivery.headers;
+    const response = await world.post(raw, { ...headers, 'content-type': 'application/x-www-form-urlencoded; charset=utf-8', 'x-hub-signature': sign(raw) });
+    expect([response.statusCode, errorOf(response)]).toEqual([
+      400,
+      {
+        code: 'CG_INPUT_INVALID',
+        kind: 'input',
+        message: 'body: form-encoded (application/x-www-form-urlencoded), but the jira webhook of instance "jsm-hooks" takes JSON: set the webhook\'s content type to application/json',
+        details: { field: 'body', where: 'body', instance: 'jsm-hooks', contentType: 'application/x-www-form-urlencoded' },
+      },
+    ]);
+    expect(await world.deliveries.pendingCount()).toBe(0);
+  });
+
   it('takes the raw bytes whatever the content type says', async () => {
     world = await createWorld(msw);
     const { delivery } = await oneDelivery(world);

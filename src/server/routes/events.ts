@@ -15,6 +15,7 @@ import { deliveryJson, type DeliveryJson, type EventSourceKind } from '../../eve
 import { isHeartbeat } from '../../events/heartbeat.ts';
 import type { EventStore } from '../../store/event-store.ts';
 import type { StoreHealthState } from '../../store/store-health.ts';
+import { FORM_ENCODED, isFormEncoded } from '../form-encoded.ts';
 import { nestsDeeperThan } from '../json-depth.ts';
 import { defineRoute, registerRoute } from '../route-contract.ts';
 import { deliveryOf, eventIngress } from './event-ingress.ts';
@@ -64,8 +65,6 @@ export const eventRoute = (limit: number) =>
     store: true,
   });
 
-const FORM = 'application/x-www-form-urlencoded';
-
 function parse({ bytes, field }: DeliveryJson, { id: source, kind }: EventSourceConfig, contentType: string | undefined): unknown {
   if (nestsDeeperThan(bytes, WEBHOOK_MAX_DEPTH)) {
     throw new ChangegateError('CG_EVENT_INVALID', `${field}: nested deeper than ${WEBHOOK_MAX_DEPTH} levels`, { details: { field, where: 'body', source } });
@@ -75,10 +74,10 @@ function parse({ bytes, field }: DeliveryJson, { id: source, kind }: EventSource
   } catch (err) {
     // A source that reads form encoding (GitHub's `payload` field) has already taken its JSON out. Any other form body
     // is a webhook set to the wrong content type; JSON merely labelled so (curl -d) parsed above and is taken.
-    if (field === 'body' && contentType?.split(';')[0]?.trim().toLowerCase() === FORM) {
-      throw new ChangegateError('CG_EVENT_INVALID', `body: form-encoded (${FORM}), but source "${source}" (${kind}) takes JSON: set the webhook's content type to application/json`, {
+    if (field === 'body' && isFormEncoded(contentType)) {
+      throw new ChangegateError('CG_EVENT_INVALID', `body: form-encoded (${FORM_ENCODED}), but source "${source}" (${kind}) takes JSON: set the webhook's content type to application/json`, {
         cause: err,
-        details: { field, where: 'body', source, contentType: FORM },
+        details: { field, where: 'body', source, contentType: FORM_ENCODED },
       });
     }
     throw new ChangegateError('CG_EVENT_INVALID', `${field}: not valid JSON (${err instanceof Error ? err.message : String(err)})`, { cause: err, details: { field, where: 'body', source } });

@@ -12,6 +12,7 @@ import { ChangegateError } from '../../errors.ts';
 import type { DeliveryStore } from '../../store/delivery-store.ts';
 import { STORE_FAULT_TEXT, type StoreHealthState } from '../../store/store-health.ts';
 import type { Metrics } from '../../observability/metrics.ts';
+import { FORM_ENCODED, isFormEncoded } from '../form-encoded.ts';
 import { nestsDeeperThan } from '../json-depth.ts';
 import { defineRoute, registerRoute } from '../route-contract.ts';
 
@@ -54,7 +55,7 @@ export const webhookRoute = (system: System) =>
     url: `/v1/webhooks/${system}/:instance`,
     operationId: `receive${system[0]?.toUpperCase()}${system.slice(1)}Webhook`,
     summary: `Signed ${system} webhook delivery`,
-    description: `The signature is verified over the raw bytes (any content type is taken), then the delivery is stored and answered 202; it is processed from the store. While the store cannot keep it (its file missing, a corrupt page, a full disk, or a lock held past the retry bound) the answer is 503 with Retry-After, so the sender retries. A replayed delivery id is answered 202 \`duplicate: true\`. Bodies over ${WEBHOOK_BODY_LIMIT} bytes get 413, bodies nested deeper than ${WEBHOOK_MAX_DEPTH} levels or not a JSON object 400.`,
+    description: `The signature is verified over the raw bytes (any content type is taken), then the delivery is stored and answered 202; it is processed from the store. While the store cannot keep it (its file missing, a corrupt page, a full disk, or a lock held past the retry bound) the answer is 503 with Retry-After, so the sender retries. A replayed delivery id is answered 202 \`duplicate: true\`. Bodies over ${WEBHOOK_BODY_LIMIT} bytes get 413, bodies nested deeper than ${WEBHOOK_MAX_DEPTH} levels or not a JSON object 400 (form-encoded ones saying to send application/json).`,
     tags: ['webhooks'],
     access: 'public',
     params: z.object({ instance: z.string().min(1).max(200).meta({ description: 'The configured instance id.' }) }),
@@ -64,7 +65,8 @@ export const webhookRoute = (system: System) =>
     store: true,
   });
 
-function parseBody(raw: Buffer): Record<string, unknown> {
+/** The delivery as JSON; `where` names the route's system and instance and the content type the sender gave. */
+function parseBody(raw: Buffer, where: { system: System; instance: string; contentType: string | string[] | undefined }): Record<string, unknown> {
   if (nestsDeeperThan(raw, WEBHOOK_MAX_DEPTH)) {
     throw new ChangegateError('CG_INPUT_INVALID', `body: nested deeper than ${WEBHOOK_MAX_DEPTH} levels`, { details: { field: 'body', where: 'body', maxDepth: WEBHOOK_MAX_DEPTH } });
   }
@@ -72,6 +74,13 @@ function parseBody(raw: Buffer): Record<string, unknown> {
   try {
     body = JSON.parse(raw.toString('utf8'));
   } catch (err) {
+    // A sender left at form encoding: what to change, not the parser's complaint. JSON merely labelled so parsed above.
+    if (isFormEncoded(where.contentType)) {
+      throw new ChangegateError('CG_INPUT_INVALID', `body: form-encoded (${FORM_ENCODED}), but the ${where.system} webhook of instance "${where.instance}" takes JSON: set the webhook's content type to application/json`, {
+        cause: err,
+        details: { field: 'body', where: 'body', instance: where.instance, contentType: FORM_ENCODED },
+      });
+    }
     throw new ChangegateError('CG_INPUT_INVALID', `body: not valid JSON (${err instanceof Error ? err.message : String(err)})`, {
       cause: err,
       details: { field: 'body', where: 'body' },
@@ -109,7 +118,7 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookRouteDe
     }
     let body: Record<string, unknown>;
     try {
-      body = parseBody(raw);
+      body = parseBody(raw, { system, instance, contentType: headers['content-type'] });
     } catch (err) {
       deps.metrics.webhookDeliveries.inc({ instance, outcome: 'rejected' });
       throw err;
