@@ -124,14 +124,13 @@ const UNKNOWN_WHY: Record<NonNullable<Revision['authorUnknown']>, string> = {
 };
 
 /**
- * Every entry of one change but its write-backs, oldest first by `firstAt` (ties by id). The write-backs
- * can number thousands for a long-lived change: the outbox hands them out a page at a time instead (history-page.ts).
+ * Every entry of one change but its write-backs and assessments, oldest first by `firstAt` (ties by id). Those two
+ * number thousands for a long-lived change: their stores hand them out a page at a time instead (history-page.ts).
  */
-export async function historyBesideWriteBacks(deps: HistoryDeps, mc: MirroredChange): Promise<HistoryEntry[]> {
+export async function historyReadWhole(deps: HistoryDeps, mc: MirroredChange): Promise<HistoryEntry[]> {
   const { change } = mc;
-  const [revisions, assessments, enforcements, approvalsFirstAt] = await Promise.all([
+  const [revisions, enforcements, approvalsFirstAt] = await Promise.all([
     deps.store.listRevisions(change.id),
-    deps.assessments.listAssessments(change.id),
     deps.assessments.listEnforcements(change.id),
     deps.store.approvalsFirstAt(change.instance, change.nativeId),
   ]);
@@ -140,7 +139,6 @@ export async function historyBesideWriteBacks(deps: HistoryDeps, mc: MirroredCha
     ...revisions.map((r) => revisionEntry(r, own, enforcements)),
     // An approval stored after `mc` was read is not in the map: its own time is then its first.
     ...mc.approvals.map((a) => approvalEntry(a, approvalsFirstAt.get(a.id) ?? approvalTime(a))),
-    ...assessments.map(assessmentEntry),
     ...enforcements.map(enforcementEntry),
   ];
   return entries.toSorted(compareEntries);
@@ -237,7 +235,7 @@ function approvalEntry(a: Approval, firstAt: string): ApprovalEntry {
   };
 }
 
-function assessmentEntry(s: StoredAssessment): AssessmentEntry {
+export function assessmentEntry(s: StoredAssessment): AssessmentEntry {
   const a = s.assessment;
   const blocked = new Map<CanonicalState, string[]>();
   for (const gate of a.gates) {

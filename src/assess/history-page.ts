@@ -4,17 +4,19 @@
 // whose `at` moved meanwhile (a write-back settled, an approval decided) is
 // neither skipped nor read again: it keeps its place.
 //
-// The write-backs are not read whole: a change re-assessed for months has
-// thousands. The outbox hands out, by the same key, the `limit + 1` that
-// follow the cursor; the page is the first `limit` of those and the other
-// entries past the cursor, so memory is bounded by the page, and every
-// write-back is reached however many there are.
+// The write-backs and assessments are not read whole: a change re-assessed
+// for months has thousands of each. The outbox and the assessment store hand
+// out, by the same key, the `limit + 1` that follow the cursor; the page is the
+// first `limit` of those and the other entries past the cursor, so memory and
+// reads are bounded by the page, and every one is reached however many there are.
 
 import type { MirroredChange } from '../domain/change.ts';
 import { ChangegateError } from '../errors.ts';
+import { ASSESSMENT_REVISION_FIRST, ASSESSMENT_REVISION_LAST, type AssessmentHistoryQuery } from '../store/assessment-store.ts';
+import { instantKey } from '../store/instant-key.ts';
 import { decodeListCursor, encodeListCursor } from '../store/list-cursor.ts';
 import type { OutboxHistoryQuery } from '../store/outbox-store.ts';
-import { compareEntries, historyBesideWriteBacks, writeBackEntry, type HistoryDeps, type HistoryEntry } from './change-history.ts';
+import { assessmentEntry, compareEntries, historyReadWhole, writeBackEntry, type HistoryDeps, type HistoryEntry } from './change-history.ts';
 
 export type HistoryOrder = 'asc' | 'desc';
 
@@ -34,6 +36,9 @@ type Mark = Pick<HistoryEntry, 'firstAt' | 'id'>;
 /** Write-back ids as writeBackEntry makes them: the outbox id, 12 digits, so they sort as text as by number. */
 const WRITE_BACK = 'write-back:';
 const WRITE_BACK_ID = /^write-back:(\d{12})$/;
+/** Assessment ids as assessmentEntry makes them: `assessment:<evaluatedAt>:<revision>`. */
+const ASSESSMENT = 'assessment:';
+const ASSESSMENT_ID = /^assessment:.+:(\d+)$/;
 
 function invalidCursor(reason: string): ChangegateError {
   return new ChangegateError('CG_INPUT_INVALID', `cursor is not a cursor this server issued (${reason}); start again without it`, { details: { field: 'cursor' } });
@@ -44,6 +49,7 @@ function markOf(cursor: string): Mark {
   const position = decodeListCursor(cursor);
   if (Number.isNaN(Date.parse(position.updatedAt))) throw invalidCursor('no time');
   if (position.id.startsWith(WRITE_BACK) && !WRITE_BACK_ID.test(position.id)) throw invalidCursor('no write-back id');
+  if (position.id.startsWith(ASSESSMENT) && !ASSESSMENT_ID.test(position.id)) throw invalidCursor('no assessment id');
   return { firstAt: position.updatedAt, id: position.id };
 }
 
@@ -59,18 +65,35 @@ function outboxAfter(mark: Mark): NonNullable<OutboxHistoryQuery['after']> {
 }
 
 /**
+ * The assessment position right at `mark`, as outboxAfter: at the mark's time (as the store holds times), an
+ * assessment comes after it by its revision as text; any other id sorts wholly before every assessment id or
+ * wholly after.
+ */
+function assessmentsAfter(mark: Mark): NonNullable<AssessmentHistoryQuery['after']> {
+  const own = ASSESSMENT_ID.exec(mark.id)?.[1];
+  const revision = own ?? (mark.id < ASSESSMENT ? ASSESSMENT_REVISION_FIRST : ASSESSMENT_REVISION_LAST);
+  return { evaluatedAt: instantKey(mark.firstAt), revision };
+}
+
+/**
  * One page of the change's history. `total`: also how many entries it has in all (a count, not a
  * read). A malformed cursor is CG_INPUT_INVALID naming `cursor`.
  */
 export async function changeHistoryPage(deps: HistoryDeps, mc: MirroredChange, query: HistoryPageQuery, options: { total?: boolean } = {}): Promise<HistoryPage & { total?: number }> {
   const mark = query.cursor === undefined ? null : markOf(query.cursor);
   const sign = query.order === 'asc' ? 1 : -1;
-  const [besides, items, writeBacks] = await Promise.all([
-    historyBesideWriteBacks(deps, mc),
-    deps.outbox.listForHistory(mc.change.id, { order: query.order, limit: query.limit + 1, ...(mark === null ? {} : { after: outboxAfter(mark) }) }),
-    options.total === true ? deps.outbox.countForChange(mc.change.id) : undefined,
+  const id = mc.change.id;
+  const [besides, items, assessments, counted] = await Promise.all([
+    historyReadWhole(deps, mc),
+    deps.outbox.listForHistory(id, { order: query.order, limit: query.limit + 1, ...(mark === null ? {} : { after: outboxAfter(mark) }) }),
+    deps.assessments.listAssessmentsForHistory(id, { order: query.order, limit: query.limit + 1, ...(mark === null ? {} : { after: assessmentsAfter(mark) }) }),
+    options.total === true ? Promise.all([deps.outbox.countForChange(id), deps.assessments.countAssessments(id)]) : undefined,
   ]);
-  const following = [...(mark === null ? besides : besides.filter((e) => sign * compareEntries(e, mark) > 0)), ...items.map((i) => writeBackEntry(i, mc.change.key))];
+  const following = [
+    ...(mark === null ? besides : besides.filter((e) => sign * compareEntries(e, mark) > 0)),
+    ...items.map((i) => writeBackEntry(i, mc.change.key)),
+    ...assessments.map(assessmentEntry),
+  ];
   following.sort((a, b) => sign * compareEntries(a, b));
   const page = following.slice(0, query.limit);
   const last = page.at(-1);
@@ -78,6 +101,6 @@ export async function changeHistoryPage(deps: HistoryDeps, mc: MirroredChange, q
   return {
     items: page,
     nextCursor: more && last !== undefined ? encodeListCursor({ updatedAt: last.firstAt, id: last.id }) : null,
-    ...(writeBacks === undefined ? {} : { total: besides.length + writeBacks }),
+    ...(counted === undefined ? {} : { total: besides.length + counted[0] + counted[1] }),
   };
 }

@@ -63,6 +63,34 @@ export interface EnforcementRecord {
   detail: string | null;
 }
 
+/**
+ * A page of one change's assessments in the order its history lists them (src/assess/history-page.ts): by
+ * `evaluatedAt` (always an ISO instant in UTC with milliseconds, so text order is time order), then by the
+ * revision compared as text, as the history's entry ids (`assessment:<evaluatedAt>:<revision>`) compare.
+ */
+export interface AssessmentHistoryQuery {
+  /** `asc`: oldest first; `desc`: the reverse. */
+  order: 'asc' | 'desc';
+  /**
+   * Only assessments strictly after this position in that order. `revision` is text: `ASSESSMENT_REVISION_FIRST`
+   * comes before every revision at that time and `ASSESSMENT_REVISION_LAST` after every one (all or none at that time).
+   */
+  after?: { evaluatedAt: string; revision: string };
+  limit: number;
+}
+
+/** Text before every revision number. */
+export const ASSESSMENT_REVISION_FIRST = '';
+/** Text after every revision number: `:` sorts right after the digits. */
+export const ASSESSMENT_REVISION_LAST = ':';
+
+/** The history's order of two assessments or of one and a position (`AssessmentHistoryQuery`), oldest first. */
+export function compareForHistory(a: { evaluatedAt: string; revision: number | string }, b: { evaluatedAt: string; revision: number | string }): number {
+  if (a.evaluatedAt !== b.evaluatedAt) return a.evaluatedAt < b.evaluatedAt ? -1 : 1;
+  const [ra, rb] = [String(a.revision), String(b.revision)];
+  return ra < rb ? -1 : ra > rb ? 1 : 0;
+}
+
 export interface AssessmentStore {
   /**
    * Stores one assessment; false (nothing new stored) when the same revision already has an assessment
@@ -76,6 +104,13 @@ export interface AssessmentStore {
   latestWrittenBack(changeId: string): Promise<StoredAssessment | null>;
   /** Oldest first. */
   listAssessments(changeId: string): Promise<StoredAssessment[]>;
+  /**
+   * One change's assessments, `limit` at a time, in the order its history lists them from `after`: a keyset
+   * page by an index, so a change assessed any number of times is read a page at a time, and every one is reached.
+   */
+  listAssessmentsForHistory(changeId: string, query: AssessmentHistoryQuery): Promise<StoredAssessment[]>;
+  /** How many assessments one change has. */
+  countAssessments(changeId: string): Promise<number>;
   /** One record per (change, revision): false when that revision already has one. */
   recordEnforcement(record: EnforcementRecord): Promise<boolean>;
   /** Moves the pending record carrying `idempotencyKey` to its final outcome; false when none is pending. */

@@ -2,10 +2,19 @@
 // unique by index ((change, revision, outcome) for assessments, (change,
 // revision) for enforcements), ordered by a counter (mongo-counters.ts).
 
-import type { Collection } from 'mongodb';
+import type { Collection, Filter } from 'mongodb';
 import type { Assessment } from '../../domain/assessment.ts';
 import type { CanonicalState } from '../../domain/change.ts';
-import type { AssessmentStore, EnforcementAction, EnforcementMode, EnforcementOutcome, EnforcementRecord, StoredAssessment } from '../assessment-store.ts';
+import {
+  type AssessmentHistoryQuery,
+  type AssessmentStore,
+  compareForHistory,
+  type EnforcementAction,
+  type EnforcementMode,
+  type EnforcementOutcome,
+  type EnforcementRecord,
+  type StoredAssessment,
+} from '../assessment-store.ts';
 import { type MongoConnection, isDuplicateKey } from './mongo-connection.ts';
 import { nextSeq } from './mongo-counters.ts';
 
@@ -94,6 +103,7 @@ export class MongoAssessmentStore implements AssessmentStore {
     await Promise.all([
       a.createIndex({ changeId: 1, revision: 1, outcomeHash: 1 }, { name: 'one_per_outcome', unique: true }),
       a.createIndex({ changeId: 1, seq: 1 }, { name: 'by_change' }),
+      a.createIndex({ changeId: 1, evaluatedAt: 1, seq: 1 }, { name: 'history' }),
       e.createIndex({ idempotencyKey: 1 }, { name: 'by_key' }),
       e.createIndex({ changeId: 1, revision: 1 }, { name: 'by_change' }),
     ]);
@@ -143,6 +153,37 @@ export class MongoAssessmentStore implements AssessmentStore {
 
   async listAssessments(changeId: string): Promise<StoredAssessment[]> {
     return this.#run('listAssessments', { changeId }, async () => (await this.#assessments.find({ changeId }).sort({ seq: 1 }).toArray()).map(toStored));
+  }
+
+  /**
+   * The history orders two assessments at one instant by their revision as text (`"10"` before `"9"`), which no
+   * index holds: the page is read by `evaluatedAt` alone, with every assessment at the cursor's instant and at the
+   * page's last one read whole (a change has a handful at one instant), then put in the history's order.
+   */
+  async listAssessmentsForHistory(changeId: string, query: AssessmentHistoryQuery): Promise<StoredAssessment[]> {
+    const sign = query.order === 'asc' ? 1 : -1;
+    const limit = Math.max(1, Math.trunc(query.limit));
+    const after = query.after;
+    return this.#run('listAssessmentsForHistory', { changeId }, async () => {
+      const at = (evaluatedAt: string): Promise<AssessmentDoc[]> => this.#assessments.find({ changeId, evaluatedAt }).toArray();
+      const beyond: Filter<AssessmentDoc> = after === undefined ? { changeId } : { changeId, evaluatedAt: { [sign === 1 ? '$gt' : '$lt']: after.evaluatedAt } };
+      const page = await this.#assessments.find(beyond).sort({ evaluatedAt: sign, seq: sign }).limit(limit).toArray();
+      const last = page.at(-1);
+      // A full page may end part way through its last instant: that instant is read whole instead.
+      const cut = page.length === limit && last !== undefined ? last.evaluatedAt : undefined;
+      const [atCursor, atCut] = await Promise.all([after === undefined ? [] : at(after.evaluatedAt), cut === undefined ? [] : at(cut)]);
+      const docs = [
+        ...atCursor.filter((d) => after !== undefined && sign * compareForHistory(d, after) > 0),
+        ...page.filter((d) => d.evaluatedAt !== cut),
+        ...atCut,
+      ];
+      docs.sort((a, b) => sign * (compareForHistory(a, b) || a.seq - b.seq));
+      return docs.slice(0, limit).map(toStored);
+    });
+  }
+
+  async countAssessments(changeId: string): Promise<number> {
+    return this.#run('countAssessments', { changeId }, () => this.#assessments.countDocuments({ changeId }));
   }
 
   async recordEnforcement(r: EnforcementRecord): Promise<boolean> {

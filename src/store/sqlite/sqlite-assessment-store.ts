@@ -6,6 +6,7 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { Assessment } from '../../domain/assessment.ts';
 import type { CanonicalState } from '../../domain/change.ts';
 import type {
+  AssessmentHistoryQuery,
   AssessmentStore,
   EnforcementAction,
   EnforcementMode,
@@ -34,6 +35,9 @@ const SCHEMA = `
   -- (change_id, seq) rewrote a leaf at random for each assessment a sync stored.
   DROP INDEX IF EXISTS assessments_by_change;
   CREATE INDEX IF NOT EXISTS assessments_written_back ON assessments (change_id, seq) WHERE wrote_back = 1;
+  -- The history pages a change's assessments in its own order (AssessmentHistoryQuery): a change assessed for
+  -- months has thousands, and a page must read about its limit, not all of them. Worth the leaf it writes per insert.
+  CREATE INDEX IF NOT EXISTS assessments_history ON assessments (change_id, evaluated_at, CAST(revision AS TEXT));
 
   CREATE TABLE IF NOT EXISTS enforcements (
     change_id TEXT NOT NULL,
@@ -127,6 +131,8 @@ export class SqliteAssessmentStore implements AssessmentStore {
   readonly #latestWritten: StatementSync;
   readonly #standsFor: StatementSync;
   readonly #listAssessments: StatementSync;
+  readonly #history: Record<AssessmentHistoryQuery['order'], { first: StatementSync; after: StatementSync }>;
+  readonly #count: StatementSync;
   readonly #insertEnforcement: StatementSync;
   readonly #settle: StatementSync;
   readonly #listEnforcements: StatementSync;
@@ -145,6 +151,17 @@ export class SqliteAssessmentStore implements AssessmentStore {
       'UPDATE assessments SET input_hash = ?, policy_version = ?, wrote_back = max(wrote_back, ?) WHERE change_id = ? AND revision = ? AND outcome_hash = ?',
     );
     this.#listAssessments = db.prepare('SELECT * FROM assessments WHERE change_id = ? ORDER BY seq');
+    // Row values compare (evaluated_at, revision as text) as one key, which the assessments_history index answers
+    // in order; seq only orders two of one revision at one instant (they share a history id, so a cursor passes both).
+    const history = (order: 'ASC' | 'DESC', cmp: '>' | '<'): { first: StatementSync; after: StatementSync } => {
+      const by = `ORDER BY evaluated_at ${order}, CAST(revision AS TEXT) ${order}, seq ${order} LIMIT :limit`;
+      return {
+        first: db.prepare(`SELECT * FROM assessments WHERE change_id = :change ${by}`),
+        after: db.prepare(`SELECT * FROM assessments WHERE change_id = :change AND (evaluated_at, CAST(revision AS TEXT)) ${cmp} (:at, :revision) ${by}`),
+      };
+    };
+    this.#history = { asc: history('ASC', '>'), desc: history('DESC', '<') };
+    this.#count = db.prepare('SELECT COUNT(*) AS n FROM assessments WHERE change_id = ?');
     this.#insertEnforcement = db.prepare(
       `INSERT INTO enforcements (change_id, revision, from_state, to_state, from_native, to_native, mode, action, outcome, reasons,
          policy_version, idempotency_key, observed_at, recorded_at, detail)
@@ -207,6 +224,21 @@ export class SqliteAssessmentStore implements AssessmentStore {
 
   async listAssessments(changeId: string): Promise<StoredAssessment[]> {
     return this.#conn.read('listAssessments', { changeId }, () => (this.#listAssessments.all(changeId) as unknown as AssessmentRow[]).map(toStored));
+  }
+
+  async listAssessmentsForHistory(changeId: string, query: AssessmentHistoryQuery): Promise<StoredAssessment[]> {
+    return this.#conn.read('listAssessmentsForHistory', { changeId }, () => {
+      const statements = this.#history[query.order];
+      const limit = Math.max(1, Math.trunc(query.limit));
+      const rows = query.after === undefined
+        ? statements.first.all({ change: changeId, limit })
+        : statements.after.all({ change: changeId, limit, at: query.after.evaluatedAt, revision: query.after.revision });
+      return (rows as unknown as AssessmentRow[]).map(toStored);
+    });
+  }
+
+  async countAssessments(changeId: string): Promise<number> {
+    return this.#conn.read('countAssessments', { changeId }, () => (this.#count.get(changeId) as { n: number }).n);
   }
 
   async recordEnforcement(r: EnforcementRecord): Promise<boolean> {
