@@ -227,11 +227,27 @@ export class MirrorReadCache {
   }
 }
 
-/** Values by id, least recently used first (a Map iterates in insertion order, and a hit re-inserts), bounded by their estimated bytes and, optionally, their number. */
+/** One entry of LruBytes: the value and its place in the recency list. */
+interface LruNode<T> {
+  id: string;
+  value: T;
+  bytes: number;
+  older: LruNode<T> | null;
+  newer: LruNode<T> | null;
+}
+
+/**
+ * Values by id, least recently used first, bounded by their estimated bytes and, optionally, their number. The
+ * order is a doubly linked list beside the Map: a hit relinks its node, an eviction unlinks the oldest, each in
+ * constant time. (Re-inserting into the Map on each hit, and evicting by iterating it from the start, walked the
+ * slots that hits had deleted since the Map last compacted: up to its capacity, on every eviction.)
+ */
 class LruBytes<T> {
   readonly #max: number;
   readonly #maxEntries: number;
-  readonly #entries = new Map<string, { value: T; bytes: number }>();
+  readonly #entries = new Map<string, LruNode<T>>();
+  #oldest: LruNode<T> | null = null;
+  #newest: LruNode<T> | null = null;
   bytes = 0;
   /** Found by `get`; stored by `set` (each after a read that missed). */
   #hits = 0;
@@ -247,37 +263,56 @@ class LruBytes<T> {
   }
 
   get(id: string): T | undefined {
-    const entry = this.#entries.get(id);
-    if (entry === undefined) return undefined;
+    const node = this.#entries.get(id);
+    if (node === undefined) return undefined;
     this.#hits++;
-    this.#entries.delete(id);
-    this.#entries.set(id, entry);
-    return entry.value;
+    this.#unlink(node);
+    this.#append(node);
+    return node.value;
   }
 
   set(id: string, value: T, bytes: number): void {
     this.#misses++;
     const known = this.#entries.get(id);
-    if (known !== undefined) {
-      this.#entries.delete(id);
-      this.bytes -= known.bytes;
-    }
-    for (const [oldest, entry] of this.#entries) {
-      if (this.#entries.size < this.#maxEntries && this.bytes + bytes <= this.#max) break;
-      this.#entries.delete(oldest);
-      this.bytes -= entry.bytes;
-    }
-    this.#entries.set(id, { value, bytes });
+    if (known !== undefined) this.#remove(known);
+    while (this.#oldest !== null && (this.#entries.size >= this.#maxEntries || this.bytes + bytes > this.#max)) this.#remove(this.#oldest);
+    const node: LruNode<T> = { id, value, bytes, older: null, newer: null };
+    this.#entries.set(id, node);
+    this.#append(node);
     this.bytes += bytes;
   }
 
   clear(): void {
     this.#entries.clear();
+    this.#oldest = null;
+    this.#newest = null;
     this.bytes = 0;
   }
 
   figures(): ReadCacheFigures {
     return { bytes: this.bytes, limitBytes: this.#max, entries: this.#entries.size, hits: this.#hits, misses: this.#misses };
+  }
+
+  #remove(node: LruNode<T>): void {
+    this.#unlink(node);
+    this.#entries.delete(node.id);
+    this.bytes -= node.bytes;
+  }
+
+  #unlink(node: LruNode<T>): void {
+    if (node.older === null) this.#oldest = node.newer;
+    else node.older.newer = node.newer;
+    if (node.newer === null) this.#newest = node.older;
+    else node.newer.older = node.older;
+    node.older = null;
+    node.newer = null;
+  }
+
+  #append(node: LruNode<T>): void {
+    node.older = this.#newest;
+    if (this.#newest === null) this.#oldest = node;
+    else this.#newest.newer = node;
+    this.#newest = node;
   }
 }
 
