@@ -34,6 +34,7 @@ import { checkJson, type CalendarBasis } from './check-json.ts';
 import { renderAssessment, renderCalendars, renderExplain, renderHeader, renderTransition } from './check-report.ts';
 import { asOfJson, instantOf, renderAsOf } from './check-as-of.ts';
 import { colorFor } from './terminal-log.ts';
+import { terminalJson, terminalText, terminalValues } from './terminal-text.ts';
 
 export interface CheckOptions {
   key: string;
@@ -140,25 +141,27 @@ export async function runCheck(registry: ConnectorRegistry, options: CheckOption
     if (code === 0 && basis.itsm === 'unreachable') code = EXIT_CALENDAR_UNREAD;
     if (options.json === true) {
       const doc = checkJson({ mc, assessment, calendars: basis, next, exitCode: code, ...(transition ? { transition } : {}), ...(provenance ? { explain: provenance } : {}) }) as object;
-      out.stdout.write(`${JSON.stringify(asOf === null ? doc : { ...doc, asOf: asOfJson(asOf, now) }, null, 2)}\n`);
+      out.stdout.write(`${terminalJson(JSON.stringify(asOf === null ? doc : { ...doc, asOf: asOfJson(asOf, now) }, null, 2))}\n`);
       return code;
     }
     const color = colorFor(out.stdout);
-    const sections = [renderHeader(mc, assessment, color), ...(asOf === null ? [] : [renderAsOf(asOf, now)]), renderCalendars(mc.change.instance, basis, color)];
-    sections.push(transition === undefined ? renderAssessment(assessment, next, color) : renderTransition(mc.change.state, transition.to, transition.gates, transition.verdict, color));
+    // A title, a name, a reason quoting a field: ticket text anyone who edits the ticket writes, escaped before it is laid out and coloured.
+    const shown = terminalValues({ mc, assessment, basis, transition, asOf });
+    const sections = [renderHeader(shown.mc, shown.assessment, color), ...(shown.asOf === null ? [] : [renderAsOf(shown.asOf, now)]), renderCalendars(shown.mc.change.instance, shown.basis, color)];
+    sections.push(shown.transition === undefined ? renderAssessment(shown.assessment, next, color) : renderTransition(mc.change.state, shown.transition.to, shown.transition.gates, shown.transition.verdict, color));
     if (provenance) {
-      sections.push(renderExplain(provenance, policy.file, color));
+      sections.push(renderExplain(terminalValues(provenance), policy.file, color));
       // Which correlated events decided each gate, and the rule that tied each to the change.
       const rules = new Map((await correlator.eventsFor(mc.change, now)).events.map((e) => [e.event.id, e.rule]));
       const gates = transition === undefined ? assessment.gates : transition.gates;
       const lines = gates.flatMap((g) =>
-        g.evidence.filter((e) => e.kind === 'ci' || e.kind === 'monitor').map((e) => `  ${g.id}: ${e.summary} [${e.ref}, ${rules.get(e.ref) ?? 'not correlated'}]`),
+        g.evidence.filter((e) => e.kind === 'ci' || e.kind === 'monitor').map((e) => terminalText(`  ${g.id}: ${e.summary} [${e.ref}, ${rules.get(e.ref) ?? 'not correlated'}]`)),
       );
       sections.push(`events behind the gates (${rules.size} correlated):\n${lines.length === 0 ? '  none decided a gate' : lines.join('\n')}`);
     }
     out.stdout.write(`${sections.join('\n\n')}\n`);
     if (basis.itsm === 'unreachable') {
-      out.stderr.write(`changegate check: judged with the policy calendar only: the ITSM schedules of ${mc.change.instance} could not be read (${basis.error ?? 'no answer'})\n`);
+      out.stderr.write(`changegate check: judged with the policy calendar only: the ITSM schedules of ${mc.change.instance} could not be read (${shown.basis.error ?? 'no answer'})\n`);
     }
     return code;
   } finally {

@@ -16,6 +16,7 @@ import { openStores } from '../store/open-stores.ts';
 import { findCommand, UsageError } from './command-spec.ts';
 import { renderTable, type Cell } from './text-table.ts';
 import { colorFor } from './terminal-log.ts';
+import { terminalJson, terminalValues } from './terminal-text.ts';
 
 export interface HistoryOptions {
   key: string;
@@ -94,12 +95,15 @@ export async function runHistory(registry: ConnectorRegistry, options: HistoryOp
     const more = total - page.items.length;
     if (options.json === true) {
       const doc = { format: 1, exitCode: 0, change: { key: c.key, id: c.id, instance: c.instance, system: c.system, url: c.url }, order, total, items: page.items };
-      out.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+      out.stdout.write(`${terminalJson(JSON.stringify(doc, null, 2))}\n`);
       return 0;
     }
     const color = colorFor(out.stdout);
-    const rows = page.items.map((e) => [when(e.at), e.kind, byText(e), whatText(e)]);
-    const lines = [`${c.key} · ${c.system} ${c.instance} · ${total} entr${total === 1 ? 'y' : 'ies'}, ${order === 'desc' ? 'newest' : 'oldest'} first (UTC) · ${c.url}`, '', renderTable(['when', 'kind', 'by', 'what'], rows, color)];
+    // Names, summaries and comments are ticket text anyone who edits the ticket writes: escaped before the table is laid out.
+    const shown = terminalValues({ change: { key: c.key, system: c.system, instance: c.instance, url: c.url }, items: page.items });
+    const rows = shown.items.map((e) => [when(e.at), e.kind, byText(e), whatText(e)]);
+    const head = shown.change;
+    const lines = [`${head.key} · ${head.system} ${head.instance} · ${total} entr${total === 1 ? 'y' : 'ies'}, ${order === 'desc' ? 'newest' : 'oldest'} first (UTC) · ${head.url}`, '', renderTable(['when', 'kind', 'by', 'what'], rows, color)];
     if (more > 0) lines.push('', `${more} ${order === 'desc' ? 'older' : 'newer'} entr${more === 1 ? 'y' : 'ies'} not shown (--limit ${Math.min(MAX_LIMIT, total)} lists them)`);
     out.stdout.write(`${lines.join('\n')}\n`);
     return 0;

@@ -1,4 +1,4 @@
-// Text a file supplied, made safe to print to a terminal. A control character
+// Text a file or an ITSM tool supplied, made safe to print to a terminal. A control character
 // (ESC starts a sequence that can move the cursor or erase a line) or a Unicode
 // bidirectional control (U+202A–U+202E, U+2066–U+2069: the "Trojan Source"
 // trick) would make a line display otherwise than it reads; each is shown as
@@ -18,3 +18,18 @@ export const terminalText = (text: string): string => text.replace(UNSAFE, escap
 
 /** JSON.stringify's output with the unsafe characters it leaves raw escaped: the same JSON value, safe to print. */
 export const terminalJson = (json: string): string => json.replace(UNSAFE_IN_JSON, escaped);
+
+/**
+ * `value` with every string in it (in arrays and plain objects, at any depth) passed through
+ * terminalText: the facts a report is rendered from, made safe once before rendering, so that the
+ * colour and the newlines the renderer adds around them stay as they are, and a table measures
+ * its columns on what it prints.
+ */
+export function terminalValues<T>(value: T): T {
+  if (typeof value === 'string') return terminalText(value) as T;
+  if (Array.isArray(value)) return value.map((item: unknown) => terminalValues(item)) as T;
+  if (typeof value !== 'object' || value === null) return value;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) return value;
+  return Object.fromEntries(Object.entries(value).map(([name, item]) => [name, terminalValues(item as unknown)])) as T;
+}

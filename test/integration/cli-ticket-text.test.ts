@@ -1,0 +1,109 @@
+// `changegate history` and `changegate check` as a CAB member or an auditor
+// runs them, on a change whose ticket text was written to print as something
+// else: a summary and an approver's name carrying a terminal escape (erase the
+// line, move up), a RIGHT-TO-LEFT OVERRIDE and a newline that would forge a
+// verdict line. Anyone who can edit a ticket controls that text; what the
+// commands print must read as it is, in the table and in --json.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ServiceNowSimulator } from '../../connectors/servicenow/simulator/servicenow-simulator.ts';
+import { startSimulatorServer, type SimulatorServer } from '../../connectors/simulator-http.ts';
+import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
+import { buildApproval, buildChange, changeNumber, sysId } from '../support/change-builder.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const AT = '2026-03-06T10:00:00Z';
+const KEY = changeNumber(7);
+
+// ESC [2K erases the line, ESC [1A moves up a line; U+202E reverses what follows; the newline starts a forged line.
+const TITLE = 'Rotate certs \u001b[2K\u001b[1A\u202Edetcejer\u202C\nverdict: ALLOWED';
+const APPROVER = 'Mallory \u202Edevorppa\u202C\u2066';
+const COMMENT = 'fine by me\u001b[2K';
+
+/** What a terminal would not print as it reads: controls (newline aside) and bidirectional marks, overrides and isolates. */
+const UNSAFE = /[\p{Cc}\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
+const unsafeLines = (out: string) => out.split('\n').filter((line) => UNSAFE.test(line));
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const shown = (text: string) => text.replace(new RegExp(UNSAFE.source, 'gu'), (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`);
+
+function changegate(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, ['src/main.ts', ...args], { cwd: ROOT, env: { ...process.env, CHANGEGATE_CONFIG: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('exit', (code) => done({ code, stdout, stderr }));
+  });
+}
+
+const change = (fields: Parameters<typeof buildChange>[0]) => buildChange({ nativeId: sysId(7), key: KEY, ...fields });
+
+let dir: string;
+let server: SimulatorServer;
+let config: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'cg-ticket-text-'));
+  const db = join(dir, 'changegate.db');
+  const store = SqliteChangeStore.open(db);
+  // Mirrored as sync mirrors it: two revisions (the second retitled by the same author), then the approval.
+  await store.applyPage('sn-prod', 'changes', [{ kind: 'change', change: change({ updatedAt: '2026-03-02T09:00:00Z', nativeRevision: 3 }), author: { id: 'mallory', name: APPROVER } }], null);
+  await store.applyPage('sn-prod', 'changes', [{ kind: 'change', change: change({ title: TITLE, updatedAt: '2026-03-03T09:00:00Z', nativeRevision: 4 }), author: { id: 'mallory', name: APPROVER } }], null);
+  const approval = buildApproval({ approver: { id: 'mallory', name: APPROVER }, state: 'approved', nativeState: 'approved', comment: COMMENT, decidedAt: '2026-03-04T12:00:00Z', updatedAt: '2026-03-04T12:00:00Z' });
+  await store.applyPage('sn-prod', 'approvals', [{ kind: 'approval', changeNativeId: sysId(7), approval }], null);
+  await store.close();
+  let sim: ServiceNowSimulator | undefined;
+  server = await startSimulatorServer(() => sim?.handlers() ?? []);
+  sim = new ServiceNowSimulator({ baseUrl: server.url });
+  config = join(dir, 'changegate.yaml');
+  writeFileSync(config, `store: { kind: sqlite, path: ${db} }\ninstances:\n  - { id: sn-prod, system: servicenow, baseUrl: "${server.url}", auth: { kind: basic, username: admin, password: admin }, retries: 0 }\n`);
+});
+
+afterAll(async () => {
+  await server.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('changegate history, on ticket text written to print as something else', () => {
+  it('prints the approver, the author and the comment with their controls escaped, every row on its own line', async () => {
+    const { code, stdout } = await changegate(['history', KEY, '--config', config]);
+    expect(code).toBe(0);
+    expect(unsafeLines(stdout)).toEqual([]);
+    expect(stdout).toMatch(new RegExp(`^\\S+ \\S+ +approval +${escapeRegExp(`${shown(APPROVER)} (mallory)`)} +approved at 2026-03-04 12:00:00 .*"${escapeRegExp(shown(COMMENT))}"$`, 'm'));
+    expect(stdout).toContain(shown(TITLE));
+    // The newline in the title is shown, not obeyed: no line of the table starts with the forged verdict.
+    expect(stdout).not.toMatch(/^verdict: ALLOWED/m);
+  });
+
+  it('writes --json that parses back to the same names, with the controls escaped as JSON escapes', async () => {
+    const { code, stdout } = await changegate(['history', KEY, '--config', config, '--json']);
+    expect(code).toBe(0);
+    expect(unsafeLines(stdout)).toEqual([]);
+    const answer = JSON.parse(stdout) as { items: { kind: string; by: { name: string | null } | string | null; comment?: string | null }[] };
+    const approval = answer.items.find((e) => e.kind === 'approval');
+    expect(approval).toMatchObject({ by: { id: 'mallory', name: APPROVER }, comment: COMMENT });
+  });
+});
+
+describe('changegate check, on ticket text written to print as something else', () => {
+  it('prints the change title and the author judged with their controls escaped, the title on the header line, and no forged verdict', async () => {
+    const { code, stdout } = await changegate(['check', KEY, '--to', 'authorize', '--config', config, '--at', AT]);
+    expect(code).toBe(0);
+    expect(unsafeLines(stdout)).toEqual([]);
+    expect(stdout.split('\n')[0]).toBe(`${KEY}  ${shown(TITLE)}`);
+    expect(stdout).toContain(`by ${shown(APPROVER)})`);
+    expect(stdout.split('\n').filter((line) => line.startsWith('verdict:'))).toEqual(['verdict: ALLOWED']);
+  });
+
+  it('writes --json that parses back to the same title, with the controls escaped as JSON escapes', async () => {
+    const { code, stdout } = await changegate(['check', KEY, '--config', config, '--at', AT, '--json']);
+    expect(code).toBe(0);
+    expect(unsafeLines(stdout)).toEqual([]);
+    expect(JSON.parse(stdout)).toMatchObject({ change: { key: KEY, title: TITLE } });
+  });
+});
