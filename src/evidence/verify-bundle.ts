@@ -52,10 +52,16 @@ const MEMBERS = {
 } as const satisfies Record<string, readonly string[]>;
 const ADDED = 'is not part of the bundle format: no hash or signature covers it, so it was added after export';
 
-/** The members of `value` (when it is an object) that `known` does not list. */
-function added(value: unknown, known: readonly string[]): string[] {
+/**
+ * The paths (after `under`) of the members of `value` (when it is an object) that `known` does not
+ * list. A name is the file's: one that is no identifier is quoted as JSON, as a repeated name's path
+ * is, so a name holding a control and one spelling its escape (`\u202e`) print differently.
+ */
+function added(value: unknown, known: readonly string[], under: readonly JsonPathStep[] = []): string[] {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return [];
-  return Object.keys(value).filter((name) => !known.includes(name));
+  return Object.keys(value)
+    .filter((name) => !known.includes(name))
+    .map((name) => jsonPath([...under, name]));
 }
 
 /**
@@ -118,8 +124,8 @@ export function verifyBundle(input: unknown, options: { publicKey?: KeyObject } 
   const bundle = input as Partial<EvidenceBundle>;
   if (bundle.format !== BUNDLE_FORMAT && bundle.format !== LEGACY_BUNDLE_FORMAT) problem(null, 'format', `expected "${BUNDLE_FORMAT}" (or "${LEGACY_BUNDLE_FORMAT}"), found ${JSON.stringify(bundle.format)}`);
   if (typeof bundle.change?.id !== 'string') problem(null, 'change.id', 'missing');
-  for (const name of added(bundle, MEMBERS.bundle)) problem(null, name, ADDED);
-  for (const name of added(bundle.change, MEMBERS.change)) problem(null, `change.${name}`, ADDED);
+  for (const path of added(bundle, MEMBERS.bundle)) problem(null, path, ADDED);
+  for (const path of added(bundle.change, MEMBERS.change, ['change'])) problem(null, path, ADDED);
   if (!Array.isArray(bundle.entries)) {
     problem(null, 'entries', 'missing or not a list');
     return report(bundle, false);
@@ -135,7 +141,7 @@ export function verifyBundle(input: unknown, options: { publicKey?: KeyObject } 
       return;
     }
     const entry = raw as Partial<EvidenceEntry>;
-    for (const name of added(entry, MEMBERS.entry)) problem(n, name, ADDED);
+    for (const path of added(entry, MEMBERS.entry)) problem(n, path, ADDED);
     for (const field of TEXT_FIELDS) if (typeof entry[field] !== 'string') problem(n, field, 'missing or not text');
     if (entry.actor !== null && typeof entry.actor !== 'string') problem(n, 'actor', 'neither text nor null');
     if (entry.seq !== n) problem(n, 'seq', `entry ${n} says ${JSON.stringify(entry.seq)}: an entry was removed, inserted or moved before it`);
@@ -166,14 +172,14 @@ export function verifyBundle(input: unknown, options: { publicKey?: KeyObject } 
   if (last === undefined ? head !== null : head?.hash !== last?.hash || head?.seq !== last?.seq) {
     problem(null, 'head', 'does not name the last entry: entries were removed from the end or added after it');
   }
-  for (const name of added(head, MEMBERS.head)) problem(null, `head.${name}`, ADDED);
+  for (const path of added(head, MEMBERS.head, ['head'])) problem(null, path, ADDED);
 
   const signature = bundle.signature ?? null;
   if (signature === null) {
     if (options.publicKey !== undefined) problem(null, 'signature', 'the bundle is not signed, but a public key was given to check it against');
     return report(bundle, false);
   }
-  for (const name of added(signature, MEMBERS.signature)) problem(null, `signature.${name}`, ADDED);
+  for (const path of added(signature, MEMBERS.signature, ['signature'])) problem(null, path, ADDED);
   if (signature.algorithm !== 'Ed25519') problem(null, 'signature.algorithm', `expected "Ed25519", found ${JSON.stringify(signature.algorithm)}`);
   let covered: { value: string; lone: LoneSurrogate | null };
   try {

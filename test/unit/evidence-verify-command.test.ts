@@ -147,13 +147,31 @@ describe('changegate evidence verify, on names that would print as something els
     expect(text.code).toBe(1);
     expect(lines(text.stdout).filter((line) => UNSAFE.test(line))).toEqual([]);
     expect(lines(text.stdout)[0]).toMatch(/^ALTERED \S+: /);
-    expect(lines(text.stdout)[0]).toContain(`: ${shown} is not part of the bundle format`);
-    expect(text.stdout).toContain(`also entry 2 ${shown} is not part of the bundle format`);
+    expect(lines(text.stdout)[0]).toContain(`: ["${shown}"] is not part of the bundle format`);
+    expect(text.stdout).toContain(`also entry 2 ["${shown}"] is not part of the bundle format`);
     // Given twice: the path names it too.
     const twice = JSON.stringify(bundle, null, 2).replace('"summary": "verdict: not ready"', `"summary": "verdict: not ready", ${JSON.stringify(name)}: 1, ${JSON.stringify(name)}: 2`);
     const repeated = verifyFile('bidi-twice.json', twice);
     expect(lines(repeated.stdout).filter((line) => UNSAFE.test(line))).toEqual([]);
     expect(repeated.stdout).toContain(`entries[1]["${shown}"] appears more than once`);
+  });
+
+  it('quotes an added member name that is no identifier, so one spelling a backslash escape prints unlike one holding the control', () => {
+    const bundle = buildBundle(CHANGE, entries, '2026-03-12T00:00:00Z', keys.privateKey);
+    // The six characters \u202e, typed into the name, and the one character U+202E.
+    const spelled = 'approvedBy\\u202e';
+    const control = 'approvedBy\u202E';
+    const addedAs = (name: string) => ({ ...bundle, change: { ...bundle.change, [name]: 'x' }, entries: [entries[0], { ...entries[1], [name]: 'beth.anglin' }], [name]: 1 });
+    const typed = lines(verifyFile('spelled-member.json', addedAs(spelled)).stdout);
+    const real = lines(verifyFile('control-member.json', addedAs(control)).stdout);
+    expect(typed[0]).toMatch(/^ALTERED \S+: \["approvedBy\\\\u202e"\] is not part of the bundle format/);
+    expect(real[0]).toMatch(/^ALTERED \S+: \["approvedBy\\u202e"\] is not part of the bundle format/);
+    expect(typed).toContain('        also change["approvedBy\\\\u202e"] is not part of the bundle format: no hash or signature covers it, so it was added after export');
+    expect(real).toContain('        also change["approvedBy\\u202e"] is not part of the bundle format: no hash or signature covers it, so it was added after export');
+    expect(typed).toContain('        also entry 2 ["approvedBy\\\\u202e"] is not part of the bundle format: no hash or signature covers it, so it was added after export');
+    expect(real).toContain('        also entry 2 ["approvedBy\\u202e"] is not part of the bundle format: no hash or signature covers it, so it was added after export');
+    // A name that is an identifier reads as before.
+    expect(lines(verifyFile('plain-member.json', addedAs('approvedBy')).stdout)[0]).toMatch(/^ALTERED \S+: approvedBy is not part of the bundle format/);
   });
 
   it('prints an unsigned bundle\'s change key escaped on the intact line', () => {
@@ -175,6 +193,6 @@ describe('changegate evidence verify, on names that would print as something els
     const json = verifyFile('bidi-member.json', { ...bundle, [name]: 1 }, true);
     expect(json.code).toBe(1);
     expect(UNSAFE.test(json.stdout.replaceAll('\n', ''))).toBe(false);
-    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, problems: [{ entry: null, field: name }] });
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, problems: [{ entry: null, field: `[${JSON.stringify(name)}]` }] });
   });
 });
