@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { ChangegateError } from '../errors.ts';
 import type { ConnectorRegistry } from '../kit/connector-registry.ts';
 import { originOf, parseSubstituted, quoteBarePlaceholders, substitute, type Env } from './env-placeholders.ts';
-import { configSchemaFor, ServerConfig, type ChangegateConfig } from './schema.ts';
+import { configSchemaFor, eventSourceWarnings, ServerConfig, type ChangegateConfig } from './schema.ts';
 import { issueLines, issuesError, parseYamlSource, placeIssue, schemaIssues, type YamlPath } from './yaml-source.ts';
 import { demoEventSources } from './demo-event-sources.ts';
 
@@ -42,7 +42,8 @@ export function readConfigText(text: string, file: string, env: Env, registry: C
     const warnings = config.instances.flatMap((instance, index) =>
       (registry.get(instance.system).configWarnings?.(instance) ?? []).map((w) => placeIssue(source, ['instances', index, ...w.path], w.message)),
     );
-    return { config, warnings: issueLines(file, warnings) };
+    const sourceWarnings = config.events.sources.flatMap((s, index) => eventSourceWarnings(s).map((w) => placeIssue(source, ['events', 'sources', index, ...w.path], w.message)));
+    return { config, warnings: issueLines(file, [...warnings, ...sourceWarnings]) };
   }
   // A value still holding its placeholder fails the schema too: that is the variable's problem, said once.
   const schemaProblems = result.success ? [] : result.error.issues.filter((issue) => !missing.some((m) => startsWith(issue.path, m.path)));

@@ -116,9 +116,26 @@ export const EventSourceConfig = z
       .strict()
       .optional()
       .describe('A github source: when a workflow run completes, download its artifacts whose names match and read the JUnit and SARIF files inside.'),
+    results: z
+      .object({
+        requireBoundSignature: z
+          .boolean()
+          .default(false)
+          .describe('Take a results upload only with X-Changegate-Signature-256, which signs what it names (commit, change, ...) with the file; false: a signature over the file alone is still taken.'),
+      })
+      .strict()
+      .optional()
+      .describe('POST /v1/events/<id>/results from a source that signs (github, gitlab, grafana, pagerduty, generic).'),
   })
   .strict()
   .superRefine((source, ctx) => {
+    if (source.results?.requireBoundSignature === true && eventSourceKind(source.kind)?.signs === false) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['results', 'requireBoundSignature'],
+        message: `a ${source.kind} source sends its secret as a token, so a results upload from it cannot be signed over what it names; only ${EVENT_SOURCES.filter((s) => s.signs).map((s) => s.kind).join(', ')} sources can`,
+      });
+    }
     const pull = source.pull;
     if (pull === undefined) return;
     if (!PULL_KINDS.has(source.kind)) ctx.addIssue({ code: 'custom', path: ['pull'], message: `a ${source.kind} source cannot be pulled; pull is for ${[...PULL_KINDS].join(', ')}` });
@@ -136,6 +153,17 @@ export const EventSourceConfig = z
     });
   });
 export type EventSourceConfig = z.infer<typeof EventSourceConfig>;
+
+/** What is valid but weak in a source, for `config validate` and `serve`: results from a signing source taken signed over the file alone. */
+export function eventSourceWarnings(source: EventSourceConfig): { path: string[]; message: string }[] {
+  if (eventSourceKind(source.kind)?.signs !== true || source.results?.requireBoundSignature === true) return [];
+  return [
+    {
+      path: ['results', 'requireBoundSignature'],
+      message: `source "${source.id}" takes results uploads signed over the file alone: whoever holds one (a green test report) can post it again naming another commit or change; have the CI send X-Changegate-Signature-256 (README, Test and scan results) and set results.requireBoundSignature: true`,
+    },
+  ];
+}
 
 /** Prometheus queried during hypercare: error rate and latency of each service against its pre-deployment baseline. */
 export const PrometheusConfig = z

@@ -34,6 +34,13 @@ export interface DeliveryJson {
 export interface EventSourceKind {
   /** The `kind:` of a configured source: `github`, `gitlab`, `jenkins`, `azure-devops`, `argocd`, `alertmanager`, `grafana`, `pagerduty`, `generic`. */
   kind: string;
+  /**
+   * Whether the sender can sign with an HMAC keyed by the shared secret, so the
+   * secret itself never travels: such a source also takes a results upload
+   * signed over its names (X-Changegate-Signature-256). A source whose secret
+   * is sent as a token cannot bind anything: one captured request holds it.
+   */
+  signs: boolean;
   /** Checks the delivery against each configured secret in turn (several during rotation), in constant time per comparison. */
   verify(delivery: SourceDelivery, secrets: readonly string[]): VerifyResult;
   /**

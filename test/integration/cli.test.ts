@@ -46,6 +46,10 @@ afterAll(async () => {
 /** A Jira instance entry of changegate.yaml that never syncs in a test (its schedule is once a year, its site closed). */
 const jiraEntry = (id: string): string => `  - { id: ${id}, system: jira, baseUrl: "http://127.0.0.1:9", auth: { kind: basic, email: ops@acme.example, apiToken: t }, projects: [ITSM], schedule: "0 0 1 1 *" }`;
 
+/** A github (signing) and a jenkins (token) event source, each with extra keys. */
+const resultsSources = (github: string, jenkins = ''): string =>
+  `events:\n  sources:\n    - { id: github, kind: github, secrets: [s]${github} }\n    - { id: jenkins, kind: jenkins, secrets: [t]${jenkins} }\n`;
+
 describe('changegate CLI', () => {
   it('exits 2 on an invalid configuration, naming file, line and path', async () => {
     const file = join(dir, 'bad.yaml');
@@ -338,6 +342,24 @@ describe('changegate CLI', () => {
       serve.child.kill('SIGTERM');
       await serve.exited;
     }
+  });
+
+  it('warns of a signing event source that takes results signed over the file alone, and refuses requireBoundSignature on a token source', async () => {
+    const file = join(dir, 'results-bound.yaml');
+    writeFileSync(file, resultsSources(''));
+    const validated = await changegate(['config', 'validate', '--config', file]);
+    expect(validated.code).toBe(0);
+    expect(validated.stdout.split('\n')).toEqual([
+      `warn    ${file}`,
+      expect.stringMatching(/^ {2}warning: .*:3:\d+ events\.sources\[0\]\.results\.requireBoundSignature: source "github" takes results uploads signed over the file alone: .*send X-Changegate-Signature-256/),
+      '',
+    ]);
+    writeFileSync(file, resultsSources(', results: { requireBoundSignature: true }'));
+    expect(await changegate(['config', 'validate', '--config', file])).toMatchObject({ code: 0, stdout: `ok      ${file}\n` });
+    writeFileSync(file, resultsSources('', ', results: { requireBoundSignature: true }'));
+    const refused = JSON.parse((await changegate(['config', 'validate', '--config', file, '--json'])).stdout) as { exitCode: number; issues: string[] };
+    expect(refused.exitCode).toBe(2);
+    expect(refused.issues).toEqual([expect.stringMatching(/events\.sources\[1\]\.results\.requireBoundSignature: a jenkins source sends its secret as a token/)]);
   });
 
   it('warns of a policy override or waiver on an instance the configuration does not have: config validate, mappings validate --config, once at serve start', async () => {

@@ -73,6 +73,7 @@ function alertOf(sourceId: string, raw: unknown, index: number): MonitorEvent {
 
 export const alertmanagerSource: EventSourceKind = {
   kind: 'alertmanager',
+  signs: false,
   verify: (delivery, secrets) => verifyAuthorization(delivery, secrets),
   deliveryId: () => null,
   normalise(sourceId, _delivery, body) {

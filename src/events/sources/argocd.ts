@@ -70,6 +70,7 @@ export function normaliseArgocd(sourceId: string, _delivery: SourceDelivery, raw
 
 export const argocdSource: EventSourceKind = {
   kind: KIND,
+  signs: false,
   verify: verifyHeaderCredentials,
   // Argo CD sends no delivery id; its retries resend the same rendered body, so the body hash de-duplicates them.
   deliveryId: () => null,

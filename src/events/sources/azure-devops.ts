@@ -140,6 +140,7 @@ export function azureDevopsDeliveryId(delivery: SourceDelivery): string | null {
 
 export const azureDevopsSource: EventSourceKind = {
   kind: KIND,
+  signs: false,
   verify: verifyHeaderCredentials,
   deliveryId: azureDevopsDeliveryId,
   normalise: normaliseAzureDevops,

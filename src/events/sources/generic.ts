@@ -96,6 +96,7 @@ function monitorOf(sourceId: string, item: Json, i: number): MonitorEvent {
 
 export const genericSource: EventSourceKind = {
   kind: 'generic',
+  signs: true,
   verify: (delivery, secrets) => verifyHmacHeader(delivery, secrets, 'x-changegate-signature', 'sha256='),
   deliveryId: (delivery) => delivery.headers['x-changegate-delivery'] ?? null,
   normalise(sourceId, _delivery, body) {

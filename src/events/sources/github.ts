@@ -175,6 +175,7 @@ function jsonOf(delivery: SourceDelivery): DeliveryJson {
 
 export const githubSource: EventSourceKind = {
   kind: 'github',
+  signs: true,
   verify: (delivery, secrets) => verifyHmacHeader(delivery, secrets, 'x-hub-signature-256', 'sha256='),
   jsonOf,
   deliveryId: (delivery) => delivery.headers['x-github-delivery'] ?? null,

@@ -196,6 +196,7 @@ export function normaliseGitlab(sourceId: string, _delivery: SourceDelivery, raw
 
 export const gitlabSource: EventSourceKind = {
   kind: KIND,
+  signs: true,
   verify: verifyGitlab,
   // Idempotency-Key and webhook-id stay the same across GitLab's retries of one delivery.
   deliveryId: (delivery) =>

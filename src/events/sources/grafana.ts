@@ -93,6 +93,7 @@ export function normaliseGrafana(sourceId: string, _delivery: SourceDelivery, ra
 
 export const grafanaSource: EventSourceKind = {
   kind: KIND,
+  signs: true,
   verify: verifyGrafana,
   // Grafana sends no delivery id: the route de-duplicates by a hash of the body.
   deliveryId: () => null,

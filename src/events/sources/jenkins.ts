@@ -84,6 +84,7 @@ export function normaliseJenkins(sourceId: string, _delivery: SourceDelivery, ra
 
 export const jenkinsSource: EventSourceKind = {
   kind: KIND,
+  signs: false,
   verify: verifyHeaderCredentials,
   // The plugin sends no delivery id; the route de-duplicates by a hash of the body.
   deliveryId: () => null,

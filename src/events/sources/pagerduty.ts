@@ -112,6 +112,7 @@ export function normalisePagerduty(sourceId: string, _delivery: SourceDelivery, 
 
 export const pagerdutySource: EventSourceKind = {
   kind: KIND,
+  signs: true,
   verify: verifyPagerduty,
   deliveryId: pagerdutyDeliveryId,
   normalise: normalisePagerduty,

@@ -1,6 +1,9 @@
 // Test and scan results posted by a CI: `POST /v1/events/:source/results`
 // with a JUnit XML report or a SARIF 2.1.0 log for one commit. Verified like
-// the source's events (the same signature over the raw bytes), its content
+// the source's events (the same signature over the raw bytes) or, from a
+// source that signs, by a signature over the file and its names too
+// (results-signature.ts), so a captured upload cannot be re-posted for
+// another commit or change; its content
 // type checked (415), its names checked (400), the file parsed once to refuse
 // what cannot be read (422, nothing stored), then stored as a delivery of kind
 // `results` and answered 202 with the summary; the event processor turns the
@@ -8,7 +11,9 @@
 
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import type { EventSourceConfig } from '../../config/schema.ts';
 import { ChangegateError, isChangegateError } from '../../errors.ts';
+import type { EventSourceKind, SourceDelivery } from '../../events/event-source-kit.ts';
 import {
   DIGEST_HEADER,
   FORMAT_HEADER,
@@ -24,6 +29,7 @@ import {
   type ResultsFormat,
   type ResultsNames,
 } from '../../events/results/results-delivery.ts';
+import { BOUND_SIGNATURE_HEADER, BOUND_SIGNATURE_HINT, verifyBoundSignature } from '../../events/results/results-signature.ts';
 import { extractChangeKeys } from '../../events/sources/change-keys.ts';
 import { nestsDeeperThan } from '../json-depth.ts';
 import { defineRoute, registerRoute } from '../route-contract.ts';
@@ -69,7 +75,7 @@ export const resultsRoute = (limit: number) =>
     url: '/v1/events/:source/results',
     operationId: 'receiveResults',
     summary: 'A JUnit XML or SARIF 2.1.0 file for one commit, posted by a CI',
-    description: `The file is verified like the source's events (the same signature or token, over the raw bytes), read by its content type (application/xml or text/xml: JUnit; application/sarif+json or application/json: SARIF 2.1.0; others 415), named by query parameters or the matching X-Changegate-* headers (commit required), parsed (an unreadable file is refused 422 naming what is wrong), stored with its raw bytes and answered 202 with its summary. It becomes a test or scan event of the commit, which implement.tests, implement.scan and implement.ci-green read. The same file posted again with the same names is answered \`duplicate: true\` and stored once. Files over ${limit} bytes (events.maxResultsBytes) get 413.`,
+    description: `The file is verified like the source's events (the same signature or token, over the raw bytes); a source that signs (github, gitlab, grafana, pagerduty, generic) also takes X-Changegate-Signature-256: sha256=<HMAC-SHA256 with its secret over \`changegate-results-v1\`, then commit=, change=, run=, repo=, branch=, name=, environment=, url= and sha256=<SHA-256 of the file>, each line ending in a newline, an absent name empty>, which binds what the file is for (a mismatch is 401 CG_WEBHOOK_SIGNATURE_INVALID), and with results.requireBoundSignature takes only that (401 CG_WEBHOOK_SIGNATURE_MISSING otherwise). It is read by its content type (application/xml or text/xml: JUnit; application/sarif+json or application/json: SARIF 2.1.0; others 415), named by query parameters or the matching X-Changegate-* headers (commit required), parsed (an unreadable file is refused 422 naming what is wrong), stored with its raw bytes and answered 202 with its summary. It becomes a test or scan event of the commit, which implement.tests, implement.scan and implement.ci-green read. The same file posted again with the same names is answered \`duplicate: true\` and stored once. Files over ${limit} bytes (events.maxResultsBytes) get 413.`,
     tags: ['events'],
     access: 'public',
     params: z.object({ source: z.string().min(1).max(200).meta({ description: 'The configured event source id (events.sources[].id); its secrets verify the file.' }) }),
@@ -135,6 +141,32 @@ function summarise(format: ResultsFormat, raw: Buffer) {
   }
 }
 
+/**
+ * The names, once the upload is proven to come from the source. A signing source takes a signature
+ * over the names and the file (X-Changegate-Signature-256) and, unless `results.requireBoundSignature`,
+ * still its own signature over the file alone; a token source only its token, which binds nothing.
+ */
+function verified(ingress: EventIngress, found: { source: EventSourceConfig; kind: EventSourceKind }, delivery: SourceDelivery, query: Query): ResultsNames {
+  const { source, kind } = found;
+  const binds = kind.signs && (delivery.headers[BOUND_SIGNATURE_HEADER] ?? '').trim() !== '';
+  if (!binds) {
+    if (kind.signs && source.results?.requireBoundSignature === true) {
+      throw new ChangegateError('CG_WEBHOOK_SIGNATURE_MISSING', `headers ${BOUND_SIGNATURE_HEADER}: source "${source.id}" requires results signed over what they name, not over the file alone; ${BOUND_SIGNATURE_HINT}`, {
+        details: { field: BOUND_SIGNATURE_HEADER, where: 'headers', source: source.id },
+      });
+    }
+    ingress.verify(found, delivery);
+    return namesOf(query, delivery.headers);
+  }
+  const names = namesOf(query, delivery.headers);
+  if (verifyBoundSignature(delivery, names, source.secrets)?.ok !== true) {
+    throw new ChangegateError('CG_WEBHOOK_SIGNATURE_INVALID', `headers ${BOUND_SIGNATURE_HEADER}: matches none of the source's secrets over this file and these names (${RESULTS_NAME_KEYS.join(', ')})`, {
+      details: { field: BOUND_SIGNATURE_HEADER, where: 'headers', source: source.id },
+    });
+  }
+  return names;
+}
+
 export function registerResultsRoute(app: FastifyInstance, deps: EventRouteDeps, ingress: EventIngress): void {
   const clock = deps.clock ?? (() => new Date());
   const limit = deps.maxResultsBytes ?? RESULTS_BODY_LIMIT;
@@ -144,9 +176,8 @@ export function registerResultsRoute(app: FastifyInstance, deps: EventRouteDeps,
     registerRoute(scope, resultsRoute(limit), async ({ params, query, body }, request) => {
       const found = ingress.source(params.source);
       const delivery = deliveryOf(body, request.headers);
-      ingress.verify(found, delivery);
+      const names = verified(ingress, found, delivery, query);
       const format = formatOf(delivery.headers['content-type']);
-      const names = namesOf(query, delivery.headers);
       const summary = summarise(format, body);
       ingress.storable(params.source);
       const receivedAt = clock().toISOString();
