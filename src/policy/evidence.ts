@@ -1,8 +1,9 @@
 // Reading CI and monitoring events as evidence for one change. Events that
 // happen after `now` are invisible, so re-running an assessment for a past
 // instant (reactive enforcement of an observed transition) sees what was known then.
-// A CI event's times are the CI system's clock, not ours: up to CI_CLOCK_SKEW_MS
-// after `now` they count as `now` (see there).
+// An event's times are its source's clock (the CI system's, Alertmanager's,
+// Grafana's, PagerDuty's), not ours: up to EVENT_CLOCK_SKEW_MS after `now` they
+// count as `now` (see there).
 
 import type { EvidenceRef } from '../domain/assessment.ts';
 import type { Change } from '../domain/change.ts';
@@ -12,15 +13,17 @@ import { compareText, targetsOf } from './calendar.ts';
 import { formatUtc } from './zoned-time.ts';
 
 /**
- * How far a CI system's clock may run ahead of ours. A run that has just
+ * How far an event source's clock may run ahead of ours. A run that has just
  * finished can be stamped seconds after `now` by a CI clock that is ahead, and
  * read strictly it would not have started (or would still be running) until our
- * clock caught up, leaving validate and the gates pending for that long. An
- * event stamped up to this bound after `now` counts as of `now`; one stamped
- * further ahead has not happened yet (or its clock is broken) and stays invisible.
- * A replay of a past instant allows the same bound: the skew was there then too.
+ * clock caught up, leaving validate and the gates pending for that long; an
+ * alert that has just fired would not be firing yet, letting closure through
+ * while it fires. An event stamped up to this bound after `now` counts as of
+ * `now`; one stamped further ahead has not happened yet (or its clock is broken)
+ * and stays invisible. A replay of a past instant allows the same bound: the
+ * skew was there then too.
  */
-export const CI_CLOCK_SKEW_MS = 2 * 60_000;
+export const EVENT_CLOCK_SKEW_MS = 2 * 60_000;
 
 /** The commit readiness is judged on: the most recently linked one. */
 export function linkedCommit(change: Change): string | null {
@@ -33,12 +36,12 @@ export function linkedCommit(change: Change): string | null {
  * latest CI event correlated with it (a run or deploy that named its key, or
  * came from its services' repositories), so a site with no commit field
  * (JSM's default, ServiceNow's) still gets its evidence. Only events started
- * by `now` (within CI_CLOCK_SKEW_MS) count: a commit pushed after a move was not what the move was made on.
+ * by `now` (within EVENT_CLOCK_SKEW_MS) count: a commit pushed after a move was not what the move was made on.
  */
 export function changeCommit(change: Change, ci: readonly CiEvent[], now: number): string | null {
   const linked = linkedCommit(change);
   if (linked !== null) return linked;
-  const withCommit = ci.filter((e) => e.commit !== null && e.commit.trim() !== '' && startTime(e) <= now + CI_CLOCK_SKEW_MS).toSorted((a, b) => eventTime(a) - eventTime(b) || compareText(a.id, b.id));
+  const withCommit = ci.filter((e) => e.commit !== null && e.commit.trim() !== '' && startTime(e) <= now + EVENT_CLOCK_SKEW_MS).toSorted((a, b) => eventTime(a) - eventTime(b) || compareText(a.id, b.id));
   return withCommit.at(-1)?.commit ?? null;
 }
 
@@ -65,14 +68,14 @@ function chronological(a: CiEvent, b: CiEvent): number {
  * started before `now` and finished after it carries a result nobody had at `now`: it was still running then.
  */
 function runAt(event: CiEvent, now: number): CiEvent {
-  if (eventTime(event) <= now + CI_CLOCK_SKEW_MS) return event;
+  if (eventTime(event) <= now + EVENT_CLOCK_SKEW_MS) return event;
   return { ...event, status: 'running', finishedAt: null, tests: null, findings: null, verified: null };
 }
 
 /** CI events for a commit, known at `now` and as they stood then, oldest first. */
 export function commitEvents(events: readonly CiEvent[], commit: string, now: number, kinds?: readonly CiEventKind[]): CiEvent[] {
   return events
-    .filter((e) => e.commit !== null && sameCommit(e.commit, commit) && startTime(e) <= now + CI_CLOCK_SKEW_MS && (kinds === undefined || kinds.includes(e.kind)))
+    .filter((e) => e.commit !== null && sameCommit(e.commit, commit) && startTime(e) <= now + EVENT_CLOCK_SKEW_MS && (kinds === undefined || kinds.includes(e.kind)))
     .map((e) => runAt(e, now))
     .toSorted(chronological);
 }
@@ -132,15 +135,16 @@ function monitorTime(event: MonitorEvent): number {
 }
 
 /**
- * The event as it stood at `now`, or null when it had not started. An alert is stored once, updated in place
- * (its id is fingerprint + start): one resolved after `now` was still firing at `now`, which is what a replay
- * of a past transition must see.
+ * The event as it stood at `now` (within EVENT_CLOCK_SKEW_MS), or null when it had not started. An alert is stored
+ * once, updated in place (its id is fingerprint + start): one resolved after `now` was still firing at `now`, which
+ * is what a replay of a past transition must see.
  */
 function monitorAt(event: MonitorEvent, now: number): MonitorEvent | null {
+  const until = now + EVENT_CLOCK_SKEW_MS;
   const starts = Date.parse(event.startsAt);
-  if (starts > now) return null;
-  if (event.status === 'resolved' && monitorTime(event) > now) return { ...event, status: 'firing', endsAt: null };
-  return monitorTime(event) > now ? null : event;
+  if (starts > until) return null;
+  if (event.status === 'resolved' && monitorTime(event) > until) return { ...event, status: 'firing', endsAt: null };
+  return monitorTime(event) > until ? null : event;
 }
 
 function monitorTargets(event: MonitorEvent): string[] {

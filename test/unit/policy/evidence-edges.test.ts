@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { assessRisk, DEFAULT_RISK_MATRIX, describeRisk } from '../../../src/policy/risk.ts';
 import { sameCommit } from '../../../src/domain/commit-sha.ts';
-import { commitEvents, firingOn, linkedCommit, verificationAfter } from '../../../src/policy/evidence.ts';
+import { commitEvents, EVENT_CLOCK_SKEW_MS, firingOn, linkedCommit, verificationAfter } from '../../../src/policy/evidence.ts';
 import { plannedWindow } from '../../../src/policy/gates/gate.ts';
 import { reachableStates } from '../../../src/policy/lifecycle.ts';
 import { compileCustomRule, runCustomRule } from '../../../src/policy/custom-rules.ts';
@@ -61,9 +61,9 @@ describe('which alerts are firing on the change', () => {
   const change = buildChange();
   const at = ms('2026-03-11T02:00:00Z');
 
-  it('ignores alerts that start after now, and takes one on any of the alert\'s targets', () => {
-    expect(firingOn(change, [monitorEvent({ startsAt: '2026-03-11T02:00:01Z' })], ['critical'], at)).toEqual([]);
-    expect(firingOn(change, [monitorEvent({ startsAt: '2026-03-11T02:00:00Z' })], ['critical'], at)).toHaveLength(1);
+  it('ignores alerts that start after now beyond the clock skew allowed, and takes one on any of the alert\'s targets', () => {
+    expect(firingOn(change, [monitorEvent({ startsAt: new Date(at + EVENT_CLOCK_SKEW_MS + 1).toISOString() })], ['critical'], at)).toEqual([]);
+    expect(firingOn(change, [monitorEvent({ startsAt: new Date(at + EVENT_CLOCK_SKEW_MS).toISOString() })], ['critical'], at)).toHaveLength(1);
     const labelled = monitorEvent({ service: 'Checkout', labels: { app: ' pay-gw-cluster-01 ' } });
     expect(firingOn(change, [labelled], ['critical'], at)).toEqual([labelled]);
   });
