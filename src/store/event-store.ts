@@ -77,11 +77,19 @@ export const CHANGE_KEY_RULE = 'change-key';
  */
 export function linkHolds(rule: string, event: StoredEvent, change: Pick<Change, 'id' | 'key'>): boolean {
   if (rule !== CHANGE_KEY_RULE) return true;
-  const key = change.key.toLowerCase();
-  return event.type === 'ci' && event.event.changeKeys.some((k) => k === change.id || k.toLowerCase() === key);
+  const key = changeKeyIndexKey(change.key);
+  return event.type === 'ci' && event.event.changeKeys.some((k) => k === change.id || changeKeyIndexKey(k) === key);
 }
 
-/** Every given field must match; `changeKey` matches an event whose `changeKeys` holds it. Results oldest received first. */
+/**
+ * A change key as the stores index an event's `changeKeys` and look one up: in any case, as a change is found by
+ * its key (a generic source passes keys as the sender wrote them, `chg0030001` for CHG0030001).
+ */
+export function changeKeyIndexKey(key: string): string {
+  return key.toLowerCase();
+}
+
+/** Every given field must match; `changeKey` matches an event whose `changeKeys` holds it in any case. Results oldest received first. */
 export interface EventQuery {
   changeKey?: string;
   /** Events on the same commit (domain/commit-sha.ts `sameCommit`: the full sha or an abbreviation of it, in any case), found through an index of `commitBucket`. */

@@ -263,6 +263,18 @@ export function describeEventStoreContract(name: string, open: () => Promise<Eve
       expect((await store.getEvent('github:7:1'))?.event).toMatchObject({ status: 'failure', changeKeys: [] });
     });
 
+    it('finds an event by a change key in any case, as a change is found by its key, and drops a key only once no case of it is named', async () => {
+      const [a, b, c] = await Promise.all([1, 2, 3].map((n) => store.record(delivery(n))));
+      const ids = async (changeKey: string): Promise<string[]> => (await store.findEvents({ changeKey })).map((e) => e.id);
+      // A generic source passes keys as the sender wrote them.
+      await store.complete(a!.id, [ci('e1', { changeKeys: ['chg0030001', 'CHG0030001'] }), ci('e2', { changeKeys: ['ITSM-42'] })], at(2000));
+      expect([await ids('CHG0030001'), await ids('Chg0030001'), await ids('itsm-42'), await ids('ITSM-42')]).toEqual([['e1'], ['e1'], ['e2'], ['e2']]);
+      await store.complete(b!.id, [ci('e1', { changeKeys: ['chg0030001'] })], at(3000));
+      expect(await ids('CHG0030001')).toEqual(['e1']);
+      await store.complete(c!.id, [ci('e1', { changeKeys: [] })], at(4000));
+      expect(await ids('chg0030001')).toEqual([]);
+    });
+
     it('finds the events on a commit by its full sha or an abbreviation of it, in any case, from 7 hex characters on', async () => {
       const full = '9fceb02d0ae598e95dc970b74767f19372d61af8';
       const { id } = await store.record(delivery(1));

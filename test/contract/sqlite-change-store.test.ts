@@ -220,6 +220,33 @@ describe('SqliteChangeStore on a file', () => {
     await upgraded.close();
   });
 
+  it('finds an event stored before by a change key in any case after the upgrade, through the key index', async () => {
+    const path = freshFile();
+    const events = SqliteEventStore.open(path);
+    const { id } = await events.record({ source: 'hooks', kind: 'generic', deliveryId: 'guid-1', receivedAt: '2026-03-12T10:00:00.000Z', headers: {}, rawBody: Buffer.from('{}') });
+    await events.complete(id, [ci('run-1', { changeKeys: ['chg0030001', 'CHG0030001'] }), ci('run-2', { changeKeys: ['ITSM-42'] })], new Date('2026-03-12T10:00:01.000Z'));
+    await events.close();
+    // What an earlier changegate left: the keys as the sender wrote them.
+    const old = new DatabaseSync(path);
+    old.exec('DELETE FROM event_change_keys');
+    old.exec(`INSERT INTO event_change_keys (key, event_id) VALUES ('chg0030001', 'run-1'), ('CHG0030001', 'run-1'), ('ITSM-42', 'run-2')`);
+    old.exec(`UPDATE schema_version SET version = ${migrationAdding('changegate_change_key(k.value)')}`);
+    old.close();
+
+    const upgraded = SqliteEventStore.open(path);
+    for (const key of ['CHG0030001', 'chg0030001']) expect((await upgraded.findEvents({ changeKey: key })).map((e) => e.id)).toEqual(['run-1']);
+    expect((await upgraded.findEvents({ changeKey: 'itsm-42' })).map((e) => e.id)).toEqual(['run-2']);
+    // Its latest version naming no change finds it by no case of the key it named.
+    const next = await upgraded.record({ source: 'hooks', kind: 'generic', deliveryId: 'guid-2', receivedAt: '2026-03-12T10:01:00.000Z', headers: {}, rawBody: Buffer.from('{}') });
+    await upgraded.complete(next.id, [ci('run-1', { changeKeys: [] })], new Date('2026-03-12T10:01:01.000Z'));
+    expect((await upgraded.findEvents({ changeKey: 'CHG0030001' })).map((e) => e.id)).toEqual([]);
+    await upgraded.close();
+    const db = new DatabaseSync(path);
+    const plan = (db.prepare(`EXPLAIN QUERY PLAN SELECT event_id FROM event_change_keys WHERE key = ?`).all() as { detail: string }[]).map((r) => r.detail).join(' | ');
+    expect(plan).toMatch(/SEARCH event_change_keys USING PRIMARY KEY \(key=\?\)/);
+    db.close();
+  });
+
   it('refuses a database from a newer changegate as a configuration error naming the file and both schema versions, and leaves it untouched', async () => {
     const path = freshFile();
     const c = buildChange();

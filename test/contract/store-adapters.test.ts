@@ -367,6 +367,39 @@ describe('MongoDB store: events and changes an earlier version stored by the com
   });
 });
 
+describe('MongoDB store: events an earlier version stored by their change keys as given', () => {
+  it('finds them by a change key in any case once started, with replicas starting together, and drops the old index', async () => {
+    const database = freshDatabase();
+    const first = await openStores({ kind: 'mongodb', uri: mongoUri, database });
+    opened.push(first);
+    const { id } = await first.events.record({ source: 'hooks', kind: 'generic', deliveryId: 'guid-1', receivedAt: '2026-03-12T10:00:00.000Z', headers: {}, rawBody: Buffer.from('{}') });
+    await first.events.complete(id, [ci('run-1', { changeKeys: ['chg0030001'] }), ci('run-2', { changeKeys: ['ITSM-42'] })], new Date('2026-03-12T10:00:01.000Z'));
+    // As an earlier version left them: indexed by the keys as given, no note of the upgrade.
+    const client = await MongoClient.connect(mongoUri);
+    try {
+      const db = client.db(database);
+      await db.collection('events').updateMany({}, { $unset: { changeKeysLower: '' } });
+      await db.collection('events').dropIndex('by_change_key_lower');
+      await db.collection('events').createIndex({ changeKeys: 1 }, { name: 'by_change_key' });
+      await db.collection('event_meta').deleteMany({});
+    } finally {
+      await client.close();
+    }
+    const [a, b] = await Promise.all([openStores({ kind: 'mongodb', uri: mongoUri, database }), openStores({ kind: 'mongodb', uri: mongoUri, database })]);
+    opened.push(a, b);
+    expect((await a.events.findEvents({ changeKey: 'CHG0030001' })).map((e) => e.id)).toEqual(['run-1']);
+    expect((await b.events.findEvents({ changeKey: 'itsm-42' })).map((e) => e.id)).toEqual(['run-2']);
+    const check = await MongoClient.connect(mongoUri);
+    try {
+      const names = (await check.db(database).collection('events').listIndexes().toArray()).map((index) => String(index['name']));
+      expect(names).toContain('by_change_key_lower');
+      expect(names).not.toContain('by_change_key');
+    } finally {
+      await check.close();
+    }
+  });
+});
+
 describe('MongoDB store: approvals an earlier version stored without their first time', () => {
   it('takes the version each holds as its first, and keeps that through later versions, as the SQLite upgrade does', async () => {
     const database = freshDatabase();

@@ -10,6 +10,7 @@ import type { Change } from '../../domain/change.ts';
 import { commitBucket, sameCommit } from '../../domain/commit-sha.ts';
 import type { ClaimOwner } from '../claim-owner.ts';
 import {
+  changeKeyIndexKey,
   DEFAULT_EVENT_LEASE_MS,
   eventDeliveryKey,
   linkHolds,
@@ -58,6 +59,8 @@ interface EventDoc {
   source: string;
   receivedAt: string;
   changeKeys: string[];
+  /** `changeKeys` as `changeKeyIndexKey` makes them: the index an event is found by a change key through, in any case. Absent on events stored before it, until start-up fills it. */
+  changeKeysLower?: string[];
   commit: string | null;
   /** `commitBucket` of the commit (null without one): the index the events on a commit are found by. Absent on events stored before it, until start-up fills it. */
   commitBucket?: string | null;
@@ -93,8 +96,8 @@ interface MetaDoc {
 
 /** The event_meta note saying the events stored before `commitBucket` was were given theirs. */
 const COMMIT_BUCKETS_ID = 'commit-buckets';
-/** Events given their bucket per write at start-up. */
-const COMMIT_BUCKETS_BATCH = 500;
+/** Events given a field an earlier version did not store per write at start-up. */
+const BACKFILL_BATCH = 500;
 
 /**
  * Once per store: the events an earlier version stored get their `commitBucket`, and the index on
@@ -105,13 +108,34 @@ async function addCommitBuckets(events: Collection<EventDoc>, meta: Collection<M
   const updates: AnyBulkWriteOperation<EventDoc>[] = [];
   for await (const doc of events.find({ commit: { $type: 'string' } }, { projection: { commit: 1 } })) {
     updates.push({ updateOne: { filter: { _id: doc._id, commit: doc.commit }, update: { $set: { commitBucket: commitBucket(doc.commit ?? '') || null } } } });
-    if (updates.length >= COMMIT_BUCKETS_BATCH) await events.bulkWrite(updates.splice(0), { ordered: false });
+    if (updates.length >= BACKFILL_BATCH) await events.bulkWrite(updates.splice(0), { ordered: false });
   }
   if (updates.length > 0) await events.bulkWrite(updates, { ordered: false });
   // Another replica starting at the same time may drop it first: what matters is that it is gone.
   if ((await events.listIndexes().toArray().catch(() => [])).some((index) => index['name'] === 'by_commit')) await events.dropIndex('by_commit').catch(() => undefined);
   // A replica starting at the same time may note it first.
   await meta.insertOne({ _id: COMMIT_BUCKETS_ID, n: 1 }).catch((err: unknown) => {
+    if (!isDuplicateKey(err)) throw err;
+  });
+}
+
+/** The event_meta note saying the events stored before `changeKeysLower` was were given theirs. */
+const CHANGE_KEYS_LOWER_ID = 'change-keys-lower';
+
+/**
+ * Once per store: the events an earlier version stored, indexed by their change keys as given, get them in any
+ * case, and the index on the keys as given (which it replaces) goes. Replicas starting together may both do it.
+ */
+async function addChangeKeysLower(events: Collection<EventDoc>, meta: Collection<MetaDoc>): Promise<void> {
+  if ((await meta.findOne({ _id: CHANGE_KEYS_LOWER_ID })) !== null) return;
+  const updates: AnyBulkWriteOperation<EventDoc>[] = [];
+  for await (const doc of events.find({ changeKeysLower: { $exists: false } }, { projection: { changeKeys: 1 } })) {
+    updates.push({ updateOne: { filter: { _id: doc._id, changeKeysLower: { $exists: false } }, update: { $set: { changeKeysLower: doc.changeKeys.map(changeKeyIndexKey) } } } });
+    if (updates.length >= BACKFILL_BATCH) await events.bulkWrite(updates.splice(0), { ordered: false });
+  }
+  if (updates.length > 0) await events.bulkWrite(updates, { ordered: false });
+  if ((await events.listIndexes().toArray().catch(() => [])).some((index) => index['name'] === 'by_change_key')) await events.dropIndex('by_change_key').catch(() => undefined);
+  await meta.insertOne({ _id: CHANGE_KEYS_LOWER_ID, n: 1 }).catch((err: unknown) => {
     if (!isDuplicateKey(err)) throw err;
   });
 }
@@ -144,6 +168,7 @@ function eventDoc(e: StoredEvent): EventDoc {
     source: e.source,
     receivedAt: e.receivedAt,
     changeKeys: e.type === 'ci' ? e.event.changeKeys : [],
+    changeKeysLower: e.type === 'ci' ? e.event.changeKeys.map(changeKeyIndexKey) : [],
     commit: e.type === 'ci' ? e.event.commit : null,
     commitBucket: e.type === 'ci' && e.event.commit !== null ? commitBucket(e.event.commit) || null : null,
     repo: e.type === 'ci' ? e.event.repo : null,
@@ -175,13 +200,14 @@ export class MongoEventStore implements EventStore {
     const db = conn.db;
     await Promise.all([
       db.collection('event_deliveries').createIndex({ status: 1, nextAttemptAt: 1 }, { name: 'due' }),
-      db.collection('events').createIndex({ changeKeys: 1 }, { name: 'by_change_key' }),
+      db.collection('events').createIndex({ changeKeysLower: 1 }, { name: 'by_change_key_lower' }),
       db.collection('events').createIndex({ commitBucket: 1 }, { name: 'by_commit_bucket' }),
       db.collection('events').createIndex({ receivedAt: 1, seq: 1 }, { name: 'by_received' }),
       db.collection('event_links').createIndex({ changeId: 1 }, { name: 'by_change' }),
       db.collection('event_links').createIndex({ eventId: 1 }, { name: 'by_event' }),
     ]);
     await addCommitBuckets(db.collection<EventDoc>('events'), db.collection<MetaDoc>('event_meta'));
+    await addChangeKeysLower(db.collection<EventDoc>('events'), db.collection<MetaDoc>('event_meta'));
   }
 
   #run<T>(op: string, details: Record<string, unknown>, fn: () => Promise<T>): Promise<T> {
@@ -324,7 +350,7 @@ export class MongoEventStore implements EventStore {
 
   async findEvents(query: EventQuery): Promise<StoredEvent[]> {
     const filter: Record<string, unknown> = {};
-    if (query.changeKey !== undefined) filter['changeKeys'] = query.changeKey;
+    if (query.changeKey !== undefined) filter['changeKeysLower'] = changeKeyIndexKey(query.changeKey);
     // The bucket's index finds the candidates; `sameCommit` keeps those on the same commit (below).
     const commit = query.commit;
     if (commit !== undefined) filter['commitBucket'] = commitBucket(commit);

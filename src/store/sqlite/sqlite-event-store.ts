@@ -11,6 +11,7 @@ import type { Change } from '../../domain/change.ts';
 import { commitBucket, sameCommit } from '../../domain/commit-sha.ts';
 import type { ClaimOwner } from '../claim-owner.ts';
 import {
+  changeKeyIndexKey,
   DEFAULT_EVENT_LEASE_MS,
   eventDeliveryKey,
   linkHolds,
@@ -245,10 +246,11 @@ export class SqliteEventStore implements EventStore {
       body: JSON.stringify(next),
     });
     // An event's keys are those of its latest version: a key the stored one named and this one does not
-    // (a run's completion naming another change, a corrected payload) no longer finds it.
-    const before = current?.type === 'ci' ? current.event.changeKeys : [];
-    for (const key of before) if (!keys.includes(key)) this.#s.dropKey!.run(key, next.id);
-    for (const key of keys) this.#s.addKey!.run(key, next.id);
+    // (a run's completion naming another change, a corrected payload) no longer finds it. Indexed in any case.
+    const indexed = new Set(keys.map(changeKeyIndexKey));
+    const before = new Set(current?.type === 'ci' ? current.event.changeKeys.map(changeKeyIndexKey) : []);
+    for (const key of before) if (!indexed.has(key)) this.#s.dropKey!.run(key, next.id);
+    for (const key of indexed) this.#s.addKey!.run(key, next.id);
     return next;
   }
 
@@ -282,7 +284,7 @@ export class SqliteEventStore implements EventStore {
     const params: (string | number)[] = [];
     if (query.changeKey !== undefined) {
       where.push('e.id IN (SELECT event_id FROM event_change_keys WHERE key = ?)');
-      params.push(query.changeKey);
+      params.push(changeKeyIndexKey(query.changeKey));
     }
     if (query.commit !== undefined) {
       // The bucket's index finds the candidates; the function keeps those on the same commit.

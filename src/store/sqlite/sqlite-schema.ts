@@ -14,6 +14,7 @@ import type { Change } from '../../domain/change.ts';
 import { commitBucket } from '../../domain/commit-sha.ts';
 import { ChangegateError } from '../../errors.ts';
 import { changeIndexKeys, changeRefKeys, INDEX_ONLY, windowDays } from '../change-refs.ts';
+import { changeKeyIndexKey } from '../event-store.ts';
 import { instantKey } from '../instant-key.ts';
 
 export const MIGRATIONS: readonly string[] = [
@@ -341,6 +342,14 @@ export const MIGRATIONS: readonly string[] = [
     SELECT 1 FROM events e, json_each(e.change_keys) k WHERE e.id = event_change_keys.event_id AND k.value = event_change_keys.key
   );
   `,
+  // An event is found by a change key in any case, as a change is by its key: the keys are indexed as
+  // event-store.ts `changeKeyIndexKey` makes them (`chg0030001` and `CHG0030001` one row). Those stored
+  // as given are indexed anew from the keys of each event's latest version (events.change_keys).
+  `
+  DELETE FROM event_change_keys;
+  INSERT OR IGNORE INTO event_change_keys (key, event_id)
+    SELECT changegate_change_key(k.value), e.id FROM events e, json_each(e.change_keys) k WHERE e.type = 'ci';
+  `,
 ];
 
 /**
@@ -377,6 +386,7 @@ function registerMigrationFunctions(db: DatabaseSync): void {
   });
   db.function('changegate_instant_key', { deterministic: true }, (value) => (typeof value === 'string' ? instantKey(value) : null));
   db.function('changegate_commit_bucket', { deterministic: true }, (value) => (typeof value === 'string' ? commitBucket(value) || null : null));
+  db.function('changegate_change_key', { deterministic: true }, (value) => (typeof value === 'string' ? changeKeyIndexKey(value) : null));
 }
 
 /** Brings the schema up to date; returns the version it ends at. `path` names the file in a refusal. */
