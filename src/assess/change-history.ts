@@ -124,24 +124,23 @@ const UNKNOWN_WHY: Record<NonNullable<Revision['authorUnknown']>, string> = {
 };
 
 /**
- * Every entry of one change but its write-backs and assessments, oldest first by `firstAt` (ties by id). Those two
- * number thousands for a long-lived change: their stores hand them out a page at a time instead (history-page.ts).
+ * Every entry of one change but its revisions, write-backs and assessments, oldest first by `firstAt` (ties by id),
+ * and its enforcement records. Those three number thousands for a long-lived change: their stores hand them out a
+ * page at a time instead (history-page.ts). The enforcements are few (one at most per revision, and only where
+ * the policy denied a move): read whole, they are also what a page's revisions are looked up in (revisionEntry).
  */
-export async function historyReadWhole(deps: HistoryDeps, mc: MirroredChange): Promise<HistoryEntry[]> {
+export async function historyReadWhole(deps: HistoryDeps, mc: MirroredChange): Promise<{ entries: HistoryEntry[]; enforcements: EnforcementRecord[] }> {
   const { change } = mc;
-  const [revisions, enforcements, approvalsFirstAt] = await Promise.all([
-    deps.store.listRevisions(change.id),
+  const [enforcements, approvalsFirstAt] = await Promise.all([
     deps.assessments.listEnforcements(change.id),
     deps.store.approvalsFirstAt(change.instance, change.nativeId),
   ]);
-  const own = deps.ownWritesOf(change.instance);
   const entries: HistoryEntry[] = [
-    ...revisions.map((r) => revisionEntry(r, own, enforcements)),
     // An approval stored after `mc` was read is not in the map: its own time is then its first.
     ...mc.approvals.map((a) => approvalEntry(a, approvalsFirstAt.get(a.id) ?? approvalTime(a))),
     ...enforcements.map(enforcementEntry),
   ];
-  return entries.toSorted(compareEntries);
+  return { entries: entries.toSorted(compareEntries), enforcements };
 }
 
 /** By `firstAt`, then id: a key that never moves for an entry, so a cursor on it neither skips nor repeats one. */
@@ -164,7 +163,8 @@ function isIntegrationUser(author: RevisionAuthor, users: readonly string[]): bo
   return users.some((u) => names.includes(u.toLowerCase()));
 }
 
-function revisionEntry(r: Revision, own: OwnWrites | undefined, enforcements: readonly EnforcementRecord[]): RevisionEntry {
+/** The entry of revision `r`; `enforcements`: the change's, or at least those of `r` (changegate's own reverts are spotted there). */
+export function revisionEntry(r: Revision, own: OwnWrites | undefined, enforcements: readonly EnforcementRecord[]): RevisionEntry {
   const author = actor(r.author);
   let by: RevisionEntry['by'] = author;
   // The move back enforcement made: recognised when it showed up, whoever the ticket names.

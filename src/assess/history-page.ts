@@ -4,19 +4,21 @@
 // whose `at` moved meanwhile (a write-back settled, an approval decided) is
 // neither skipped nor read again: it keeps its place.
 //
-// The write-backs and assessments are not read whole: a change re-assessed
-// for months has thousands of each. The outbox and the assessment store hand
-// out, by the same key, the `limit + 1` that follow the cursor; the page is the
-// first `limit` of those and the other entries past the cursor, so memory and
-// reads are bounded by the page, and every one is reached however many there are.
+// The revisions, write-backs and assessments are not read whole: a change
+// synced and re-assessed for months has thousands of each. The change store,
+// the outbox and the assessment store hand out, by the same key, the
+// `limit + 1` that follow the cursor; the page is the first `limit` of those
+// and the other entries past the cursor, so memory and reads are bounded by
+// the page, and every one is reached however many there are.
 
 import type { MirroredChange } from '../domain/change.ts';
 import { ChangegateError } from '../errors.ts';
 import { ASSESSMENT_REVISION_FIRST, ASSESSMENT_REVISION_LAST, type AssessmentHistoryQuery } from '../store/assessment-store.ts';
 import { instantKey } from '../store/instant-key.ts';
 import { decodeListCursor, encodeListCursor } from '../store/list-cursor.ts';
+import type { RevisionHistoryQuery } from '../store/change-store.ts';
 import type { OutboxHistoryQuery } from '../store/outbox-store.ts';
-import { assessmentEntry, compareEntries, historyReadWhole, writeBackEntry, type HistoryDeps, type HistoryEntry } from './change-history.ts';
+import { assessmentEntry, compareEntries, historyReadWhole, revisionEntry, writeBackEntry, type HistoryDeps, type HistoryEntry } from './change-history.ts';
 
 export type HistoryOrder = 'asc' | 'desc';
 
@@ -39,6 +41,9 @@ const WRITE_BACK_ID = /^write-back:(\d{12})$/;
 /** Assessment ids as assessmentEntry makes them: `assessment:<evaluatedAt>:<revision>`. */
 const ASSESSMENT = 'assessment:';
 const ASSESSMENT_ID = /^assessment:.+:(\d+)$/;
+/** Revision ids as revisionEntry makes them: the seq, 8 digits, so they sort as text as by number. */
+const REVISION = 'revision:';
+const REVISION_ID = /^revision:(\d{8})$/;
 
 function invalidCursor(reason: string): ChangegateError {
   return new ChangegateError('CG_INPUT_INVALID', `cursor is not a cursor this server issued (${reason}); start again without it`, { details: { field: 'cursor' } });
@@ -50,6 +55,7 @@ function markOf(cursor: string): Mark {
   if (Number.isNaN(Date.parse(position.updatedAt))) throw invalidCursor('no time');
   if (position.id.startsWith(WRITE_BACK) && !WRITE_BACK_ID.test(position.id)) throw invalidCursor('no write-back id');
   if (position.id.startsWith(ASSESSMENT) && !ASSESSMENT_ID.test(position.id)) throw invalidCursor('no assessment id');
+  if (position.id.startsWith(REVISION) && !REVISION_ID.test(position.id)) throw invalidCursor('no revision id');
   return { firstAt: position.updatedAt, id: position.id };
 }
 
@@ -76,6 +82,17 @@ function assessmentsAfter(mark: Mark): NonNullable<AssessmentHistoryQuery['after
 }
 
 /**
+ * The revision position right at `mark`, as outboxAfter: at the mark's instant (revisions are kept by the
+ * instantKey of their `updatedAt`, which orders as Date.parse does in compareEntries), a revision comes after it by
+ * its seq; any other id sorts wholly before every revision id or wholly after.
+ */
+function revisionsAfter(mark: Mark): NonNullable<RevisionHistoryQuery['after']> {
+  const own = REVISION_ID.exec(mark.id)?.[1];
+  const seq = own !== undefined ? Number(own) : mark.id < REVISION ? 0 : Number.MAX_SAFE_INTEGER;
+  return { at: instantKey(mark.firstAt), seq };
+}
+
+/**
  * One page of the change's history. `total`: also how many entries it has in all (a count, not a
  * read). A malformed cursor is CG_INPUT_INVALID naming `cursor`.
  */
@@ -83,14 +100,18 @@ export async function changeHistoryPage(deps: HistoryDeps, mc: MirroredChange, q
   const mark = query.cursor === undefined ? null : markOf(query.cursor);
   const sign = query.order === 'asc' ? 1 : -1;
   const id = mc.change.id;
-  const [besides, items, assessments, counted] = await Promise.all([
+  const [whole, revisions, items, assessments, counted] = await Promise.all([
     historyReadWhole(deps, mc),
+    deps.store.listRevisionsForHistory(id, { order: query.order, limit: query.limit + 1, ...(mark === null ? {} : { after: revisionsAfter(mark) }) }),
     deps.outbox.listForHistory(id, { order: query.order, limit: query.limit + 1, ...(mark === null ? {} : { after: outboxAfter(mark) }) }),
     deps.assessments.listAssessmentsForHistory(id, { order: query.order, limit: query.limit + 1, ...(mark === null ? {} : { after: assessmentsAfter(mark) }) }),
-    options.total === true ? Promise.all([deps.outbox.countForChange(id), deps.assessments.countAssessments(id)]) : undefined,
+    options.total === true ? Promise.all([deps.store.countRevisions(id), deps.outbox.countForChange(id), deps.assessments.countAssessments(id)]) : undefined,
   ]);
+  const besides = whole.entries;
+  const own = deps.ownWritesOf(mc.change.instance);
   const following = [
     ...(mark === null ? besides : besides.filter((e) => sign * compareEntries(e, mark) > 0)),
+    ...revisions.map((r) => revisionEntry(r, own, whole.enforcements)),
     ...items.map((i) => writeBackEntry(i, mc.change.key)),
     ...assessments.map(assessmentEntry),
   ];
@@ -101,6 +122,6 @@ export async function changeHistoryPage(deps: HistoryDeps, mc: MirroredChange, q
   return {
     items: page,
     nextCursor: more && last !== undefined ? encodeListCursor({ updatedAt: last.firstAt, id: last.id }) : null,
-    ...(counted === undefined ? {} : { total: besides.length + counted[0] + counted[1] }),
+    ...(counted === undefined ? {} : { total: besides.length + counted[0] + counted[1] + counted[2] }),
   };
 }

@@ -44,6 +44,21 @@ export interface Revision {
   authorUnknown?: 'not-recorded' | 'not-named';
 }
 
+/**
+ * A page of one change's revisions in the order its history lists them (src/assess/change-history.ts): by the
+ * instant of `updatedAt` (instant-key.ts: the source's text, `…:53Z` or `…:53.500Z`, as an instant), then by
+ * `seq`, as the history's entry ids (`revision:<seq in 8 digits>`) compare.
+ */
+export interface RevisionHistoryQuery {
+  /** `asc`: oldest first; `desc`: the reverse. */
+  order: 'asc' | 'desc';
+  /**
+   * Only revisions strictly after this position in that order: `at` an instantKey; `seq` 0 comes before every
+   * revision at that instant and `Number.MAX_SAFE_INTEGER` after every one (all or none at that instant).
+   */
+  after?: { at: string; seq: number };
+  limit: number;
+}
 
 export interface ApplyResult {
   /** Changes inserted or updated (a new revision each). */
@@ -195,6 +210,13 @@ export interface ChangeStore {
   approvalsFirstAt(instance: string, changeNativeId: string): Promise<Map<string, string>>;
   /** The change's revisions in order; with `after`, only those with a later `seq` (what an assessment has not seen yet). */
   listRevisions(changeId: string, options?: { after?: number }): Promise<Revision[]>;
+  /**
+   * One change's revisions, `limit` at a time, in the order its history lists them from `after`: a keyset page
+   * by an index, so a change that moved on thousands of syncs is read a page at a time, and every one is reached.
+   */
+  listRevisionsForHistory(changeId: string, query: RevisionHistoryQuery): Promise<Revision[]>;
+  /** How many revisions one change has (a count, not a read). */
+  countRevisions(changeId: string): Promise<number>;
   /** The `seq` of the change's latest revision; 0 when the mirror holds no such change. Costs one row, not the revisions' diffs. */
   lastRevisionSeq(changeId: string): Promise<number>;
   /**

@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { commitRefKey } from '../../src/store/change-refs.ts';
 import type { ChangeQuery, ChangeStore } from '../../src/store/change-store.ts';
+import { instantKey } from '../../src/store/instant-key.ts';
 import { at, buildApproval, buildChange, buildChanges, buildJournalEntry, changeNumber, sysId } from '../support/change-builder.ts';
 import { asApproval, asChange, asJournal, I, indexedKeysOf, links, S, touchingKeys } from './change-store-items.ts';
 
@@ -262,5 +263,42 @@ export function describeChangeStoreReadsContract(name: string, open: () => Promi
       });
     });
 
+    describe('listRevisionsForHistory', () => {
+      it("pages one change's revisions in the history's order (as instants, then seq) in either order, each once", async () => {
+        const c = buildChange();
+        // Sent at mixed precisions: as text `…:00Z` sorts after `…:00.500Z`, and `+02:00` anywhere.
+        const times = ['2026-03-02T09:00:00.500Z', '2026-03-02T09:00:00Z', '2026-03-02T09:00:00.000Z', '2026-03-02T09:00:00Z', '2026-03-02T10:30:00+02:00', '2026-03-02T09:00:00.5Z', '2026-03-02T11:00:00Z'];
+        for (const [i, updatedAt] of times.entries()) {
+          await store.applyPage(I, S, [asChange({ ...c, nativeRevision: i + 1, title: `v${i + 1}`, updatedAt }), asChange(buildChange({ nativeId: sysId(2), key: changeNumber(2), nativeRevision: i + 1, title: `other v${i + 1}`, updatedAt }))], null);
+        }
+        const asc = [5, 2, 3, 4, 1, 6, 7];
+        for (const order of ['asc', 'desc'] as const) {
+          const seen: number[] = [];
+          let after: { at: string; seq: number } | undefined;
+          for (let pages = 0; pages < 10; pages++) {
+            const page = await store.listRevisionsForHistory(c.id, { order, limit: 2, ...(after === undefined ? {} : { after }) });
+            seen.push(...page.map((r) => r.seq));
+            const last = page.at(-1);
+            if (last === undefined) break;
+            after = { at: instantKey(last.updatedAt), seq: last.seq };
+          }
+          expect({ order, seen }).toEqual({ order, seen: order === 'asc' ? asc : asc.toReversed() });
+        }
+        // The source's text comes back as it sent it, the first revision's diff with it.
+        const [first] = await store.listRevisionsForHistory(c.id, { order: 'desc', limit: 1, after: { at: '2026-03-02T09:00:00.500Z', seq: 6 } });
+        expect(first).toEqual((await store.listRevisions(c.id))[0]);
+        expect(first?.updatedAt).toBe('2026-03-02T09:00:00.500Z');
+        // At an instant, seq 0 takes every revision oldest first and none newest first; the largest the reverse.
+        const atNine = async (order: 'asc' | 'desc', seq: number) => (await store.listRevisionsForHistory(c.id, { order, limit: 10, after: { at: '2026-03-02T09:00:00.000Z', seq } })).map((r) => r.seq);
+        expect(await atNine('asc', 0)).toEqual([2, 3, 4, 1, 6, 7]);
+        expect(await atNine('desc', 0)).toEqual([5]);
+        expect(await atNine('asc', Number.MAX_SAFE_INTEGER)).toEqual([1, 6, 7]);
+        expect(await atNine('desc', Number.MAX_SAFE_INTEGER)).toEqual([4, 3, 2, 5]);
+        expect(await atNine('asc', 3)).toEqual([4, 1, 6, 7]);
+        expect(await store.countRevisions(c.id)).toBe(7);
+        expect(await store.countRevisions(`servicenow:${I}:unknown`)).toBe(0);
+        expect(await store.listRevisionsForHistory(`servicenow:${I}:unknown`, { order: 'asc', limit: 10 })).toEqual([]);
+      });
+    });
   });
 }

@@ -27,8 +27,15 @@ const migrationAdding = (text: string): number => {
   return at;
 };
 
-/** Undoes the migration that keeps when each approval first happened (its ALTER cannot run twice). */
+/** Undoes the migration that keeps each revision's instant (its ALTER cannot run twice). */
+function rollBackRevisionInstants(db: DatabaseSync): void {
+  db.exec('DROP INDEX revisions_history');
+  db.exec('ALTER TABLE revisions DROP COLUMN at');
+}
+
+/** Undoes the migration that keeps when each approval first happened, and those after it (their ALTERs cannot run twice). */
 function rollBackApprovalsFirstAt(db: DatabaseSync): void {
+  rollBackRevisionInstants(db);
   db.exec('ALTER TABLE approvals DROP COLUMN first_at');
 }
 
@@ -211,6 +218,7 @@ describe('SqliteChangeStore on a file', () => {
     // What an earlier changegate left when the run's first version named CHG0030001: its key stayed.
     const old = new DatabaseSync(path);
     old.exec(`INSERT INTO event_change_keys (key, event_id) VALUES ('CHG0030001', 'run-1')`);
+    rollBackRevisionInstants(old);
     old.exec(`UPDATE schema_version SET version = ${migrationAdding('DELETE FROM event_change_keys')}`);
     old.close();
 
@@ -230,6 +238,7 @@ describe('SqliteChangeStore on a file', () => {
     const old = new DatabaseSync(path);
     old.exec('DELETE FROM event_change_keys');
     old.exec(`INSERT INTO event_change_keys (key, event_id) VALUES ('chg0030001', 'run-1'), ('CHG0030001', 'run-1'), ('ITSM-42', 'run-2')`);
+    rollBackRevisionInstants(old);
     old.exec(`UPDATE schema_version SET version = ${migrationAdding('changegate_change_key(k.value)')}`);
     old.close();
 
@@ -245,6 +254,28 @@ describe('SqliteChangeStore on a file', () => {
     const plan = (db.prepare(`EXPLAIN QUERY PLAN SELECT event_id FROM event_change_keys WHERE key = ?`).all() as { detail: string }[]).map((r) => r.detail).join(' | ');
     expect(plan).toMatch(/SEARCH event_change_keys USING PRIMARY KEY \(key=\?\)/);
     db.close();
+  });
+
+  it('pages the revisions stored before their instants were kept in time order, whatever precision the source sent', async () => {
+    const path = freshFile();
+    const c = buildChange({ updatedAt: '2026-03-02T09:00:00.500Z' });
+    const before = SqliteChangeStore.open(path);
+    // Stored in this order; as text `…:00Z` sorts after `…:00.500Z`, as instants it comes before it.
+    for (const [n, updatedAt] of [[1, '2026-03-02T09:00:00.500Z'], [2, '2026-03-02T09:00:00Z'], [3, '2026-03-02T10:00:00+02:00']] as const) {
+      await before.applyPage('sn-prod', 'changes', [{ kind: 'change', change: { ...c, nativeRevision: n, title: `v${n}`, updatedAt } }], null);
+    }
+    await before.close();
+    const old = new DatabaseSync(path);
+    rollBackRevisionInstants(old);
+    old.exec(`UPDATE schema_version SET version = ${migrationAdding('revisions_history')}`);
+    old.close();
+
+    const upgraded = SqliteChangeStore.open(path);
+    const seqs = async (order: 'asc' | 'desc', after?: { at: string; seq: number }) => (await upgraded.listRevisionsForHistory(c.id, { order, limit: 10, ...(after === undefined ? {} : { after }) })).map((r) => r.seq);
+    expect(await seqs('asc')).toEqual([3, 2, 1]);
+    expect(await seqs('desc')).toEqual([1, 2, 3]);
+    expect(await seqs('asc', { at: '2026-03-02T09:00:00.000Z', seq: 2 })).toEqual([1]);
+    await upgraded.close();
   });
 
   it('refuses a database from a newer changegate as a configuration error naming the file and both schema versions, and leaves it untouched', async () => {

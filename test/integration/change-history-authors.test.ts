@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, describe, expect, it } from 'vitest';
-import { historyReadWhole, type RevisionEntry } from '../../src/assess/change-history.ts';
+import type { RevisionEntry } from '../../src/assess/change-history.ts';
+import { changeHistoryPage } from '../../src/assess/history-page.ts';
 import { SqliteAssessmentStore } from '../../src/store/sqlite/sqlite-assessment-store.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
 import { SqliteOutboxStore } from '../../src/store/sqlite/sqlite-outbox-store.ts';
@@ -41,7 +42,7 @@ describe('revision authors in the history', () => {
     const reopened = SqliteChangeStore.open(path);
     const [assessments, outbox] = [SqliteAssessmentStore.open(':memory:'), SqliteOutboxStore.open(':memory:')];
     const mc = await reopened.getChange(v1.id);
-    const entries = await historyReadWhole({ store: reopened, assessments, outbox, ownWritesOf: () => OWN }, mc as NonNullable<typeof mc>);
+    const { items: entries } = await changeHistoryPage({ store: reopened, assessments, outbox, ownWritesOf: () => OWN }, mc as NonNullable<typeof mc>, { order: 'asc', limit: 1000 });
     const revisions = entries.filter((e): e is RevisionEntry => e.kind === 'revision').map((r) => ({ seq: r.seq, by: r.by, byUnknown: r.byUnknown, author: r.author }));
     expect(revisions).toEqual([
       { seq: 1, by: null, byUnknown: 'mirrored before changegate kept revision authors', author: null },

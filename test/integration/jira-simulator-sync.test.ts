@@ -96,6 +96,14 @@ class MemoryStore implements ChangeStore {
     return [];
   }
 
+  async listRevisionsForHistory(): Promise<Revision[]> {
+    return [];
+  }
+
+  async countRevisions(): Promise<number> {
+    return 0;
+  }
+
   async lastRevisionSeq(): Promise<number> {
     return 0;
   }

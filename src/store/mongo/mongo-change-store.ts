@@ -10,7 +10,7 @@ import { ChangegateError } from '../../errors.ts';
 import type { StreamCursor, StreamItem } from '../../kit/connector.ts';
 import { approvalTime, instanceOfChangeId, type Approval, type Change, type JournalEntry, type MirroredChange, type NeighbourChange } from '../../domain/change.ts';
 import { diffChanges } from '../change-diff.ts';
-import type { ApplyPageOptions, ApplyResult, ChangePage, ChangeQuery, ChangeStore, FieldDiff, GetChangeOptions, IndexedQuery, RejectedRecord, Revision, RevisionAuthor, TouchingQuery } from '../change-store.ts';
+import type { ApplyPageOptions, ApplyResult, ChangePage, ChangeQuery, ChangeStore, FieldDiff, GetChangeOptions, IndexedQuery, RejectedRecord, Revision, RevisionAuthor, RevisionHistoryQuery, TouchingQuery } from '../change-store.ts';
 import { ANY_DAY, NO_WINDOW, refKey, windowDays } from '../change-refs.ts';
 import { instantKey } from '../instant-key.ts';
 import { clampLimit, sinceKey } from '../list-params.ts';
@@ -289,21 +289,46 @@ export class MongoChangeStore implements ChangeStore {
   async listRevisions(changeId: string, options: { after?: number } = {}): Promise<Revision[]> {
     return this.#run('listRevisions', { changeId }, async () => {
       const docs = await this.#c.revisions.find(options.after === undefined ? { changeId } : { changeId, seq: { $gt: options.after } }).sort({ seq: 1 }).toArray();
-      const out: Revision[] = [];
-      for (const doc of docs) {
-        out.push({
-          changeId: doc.changeId,
-          seq: doc.seq,
-          nativeRevision: doc.nativeRevision,
-          updatedAt: doc.updatedAt,
-          observedAt: doc.observedAt,
-          hash: doc.hash,
-          diff: doc.diff === null ? await this.#firstDiff(doc) : (JSON.parse(doc.diff) as FieldDiff[]),
-          ...authorOf(doc.author),
-        });
-      }
-      return out;
+      return this.#revisions(docs);
     });
+  }
+
+  /**
+   * Two ranges of the `history` index, each a plain one any server answers in order (no `$or` of the keyset): the
+   * rest of the cursor's instant by seq, then the instants beyond it, for what the first left of the page.
+   */
+  async listRevisionsForHistory(changeId: string, query: RevisionHistoryQuery): Promise<Revision[]> {
+    const sign = query.order === 'asc' ? 1 : -1;
+    const beyond = sign === 1 ? '$gt' : '$lt';
+    const limit = Math.max(1, Math.trunc(query.limit));
+    const after = query.after;
+    return this.#run('listRevisionsForHistory', { changeId }, async () => {
+      const atCursor = after === undefined ? [] : await this.#c.revisions.find({ changeId, at: after.at, seq: { [beyond]: after.seq } }).sort({ at: sign, seq: sign }).limit(limit).toArray();
+      const rest = limit - atCursor.length;
+      const later = rest === 0 ? [] : await this.#c.revisions.find(after === undefined ? { changeId } : { changeId, at: { [beyond]: after.at } }).sort({ at: sign, seq: sign }).limit(rest).toArray();
+      return this.#revisions([...atCursor, ...later]);
+    });
+  }
+
+  async countRevisions(changeId: string): Promise<number> {
+    return this.#run('countRevisions', { changeId }, () => this.#c.revisions.countDocuments({ changeId }));
+  }
+
+  async #revisions(docs: readonly RevisionDoc[]): Promise<Revision[]> {
+    const out: Revision[] = [];
+    for (const doc of docs) {
+      out.push({
+        changeId: doc.changeId,
+        seq: doc.seq,
+        nativeRevision: doc.nativeRevision,
+        updatedAt: doc.updatedAt,
+        observedAt: doc.observedAt,
+        hash: doc.hash,
+        diff: doc.diff === null ? await this.#firstDiff(doc) : (JSON.parse(doc.diff) as FieldDiff[]),
+        ...authorOf(doc.author),
+      });
+    }
+    return out;
   }
 
   async #firstDiff(doc: RevisionDoc): Promise<FieldDiff[]> {

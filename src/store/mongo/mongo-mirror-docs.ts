@@ -51,7 +51,13 @@ export interface RevisionDoc {
   changeId: string;
   seq: number;
   nativeRevision: number;
+  /** The source's text, as it sent it. */
   updatedAt: string;
+  /**
+   * instantKey of updatedAt: the history pages a change's revisions by (at, seq). Absent on revisions an earlier
+   * version stored until start-up gives them theirs (`addRevisionInstants`).
+   */
+  at?: string;
   observedAt: string;
   hash: string;
   /** JSON of the diff; null on the first revision (derived on read from the change or `snapshot`). */
@@ -150,6 +156,9 @@ export function instanceVersionId(instance: string): string {
  */
 export const INDEX_KEYS_ID = 'change-index-keys-commit-buckets';
 
+/** The mirror_meta document saying the revisions an earlier version stored were given their `at`. */
+export const REVISION_INSTANTS_ID = 'revision-instants';
+
 export interface MirrorCollections {
   changes: Collection<ChangeDoc>;
   revisions: Collection<RevisionDoc>;
@@ -199,6 +208,7 @@ export async function ensureMirrorIndexes(c: MirrorCollections): Promise<void> {
     c.changes.createIndex(NEIGHBOUR_INDEXES.byDay.key, { name: NEIGHBOUR_INDEXES.byDay.name }),
     c.changes.createIndex(NEIGHBOUR_INDEXES.byRef.key, { name: NEIGHBOUR_INDEXES.byRef.name }),
     c.revisions.createIndex({ changeId: 1, seq: 1 }, { name: 'by_change' }),
+    c.revisions.createIndex({ changeId: 1, at: 1, seq: 1 }, { name: 'history' }),
     c.approvals.createIndex({ instance: 1, changeNativeId: 1, at: 1, id: 1 }, { name: 'by_change' }),
     c.journal.createIndex({ instance: 1, changeNativeId: 1, at: 1, id: 1 }, { name: 'by_change' }),
     c.rejected.createIndex({ instance: 1, stream: 1, ref: 1 }, { name: 'by_stream' }),
@@ -206,6 +216,7 @@ export async function ensureMirrorIndexes(c: MirrorCollections): Promise<void> {
   ]);
   await moveLegacyOwed(c);
   await addIndexKeys(c);
+  await addRevisionInstants(c);
 }
 
 /** Change documents given their index keys per write at start-up. */
@@ -233,6 +244,27 @@ async function addIndexKeys(c: MirrorCollections): Promise<void> {
   if (updates.length > 0) await c.changes.bulkWrite(updates, { ordered: false });
   // A replica starting at the same time may note it first.
   await c.meta.insertOne({ _id: INDEX_KEYS_ID, n: 1 }).catch((err: unknown) => {
+    if ((err as { code?: unknown } | null)?.code !== 11000) throw err;
+  });
+}
+
+/** Revisions given their `at` per write at start-up. */
+const REVISION_INSTANTS_BATCH = 500;
+
+/**
+ * Once per store: the revisions an earlier version stored get their `at` (the history pages by it, and would
+ * not reach one without). Replicas starting together may both do it, with the same result.
+ */
+async function addRevisionInstants(c: MirrorCollections): Promise<void> {
+  if ((await c.meta.findOne({ _id: REVISION_INSTANTS_ID })) !== null) return;
+  const updates: AnyBulkWriteOperation<RevisionDoc>[] = [];
+  for await (const doc of c.revisions.find({ at: { $exists: false } }, { projection: { updatedAt: 1 } })) {
+    updates.push({ updateOne: { filter: { _id: doc._id, at: { $exists: false } }, update: { $set: { at: instantKey(doc.updatedAt) } } } });
+    if (updates.length >= REVISION_INSTANTS_BATCH) await c.revisions.bulkWrite(updates.splice(0), { ordered: false });
+  }
+  if (updates.length > 0) await c.revisions.bulkWrite(updates, { ordered: false });
+  // A replica starting at the same time may note it first.
+  await c.meta.insertOne({ _id: REVISION_INSTANTS_ID, n: 1 }).catch((err: unknown) => {
     if ((err as { code?: unknown } | null)?.code !== 11000) throw err;
   });
 }

@@ -62,6 +62,7 @@ export async function writeChangesBatched(c: MirrorCollections, items: readonly 
         seq,
         nativeRevision: change.nativeRevision,
         updatedAt: change.updatedAt,
+        at: instantKey(change.updatedAt),
         observedAt,
         hash: item.hash,
         diff: previous === null ? null : JSON.stringify(diffChanges(previous, change)),

@@ -210,6 +210,7 @@ export class MongoPageWriter {
       seq,
       nativeRevision: change.nativeRevision,
       updatedAt: change.updatedAt,
+      at: instantKey(change.updatedAt),
       observedAt,
       hash: item.hash,
       diff: previous === null ? null : JSON.stringify(diffChanges(previous, change)),

@@ -20,6 +20,7 @@ import type {
   Revision,
   IndexedQuery,
   RevisionAuthor,
+  RevisionHistoryQuery,
   TouchingQuery,
 } from '../change-store.ts';
 import { clampLimit, sinceKey } from '../list-params.ts';
@@ -268,17 +269,36 @@ export class SqliteChangeStore implements ChangeStore {
     return this.#conn.read('listRevisions', { changeId }, () => {
       const after = options.after;
       const rows = (after === undefined ? this.#stmt.revisionsOf.all(changeId) : this.#stmt.revisionsAfter.all(changeId, after)) as unknown as RevisionRow[];
-      return rows.map((row) => ({
-        changeId: row.change_id,
-        seq: row.seq,
-        nativeRevision: row.native_revision,
-        updatedAt: row.updated_at,
-        observedAt: row.observed_at,
-        hash: row.hash,
-        diff: row.diff === null ? this.#firstDiff(row) : (JSON.parse(row.diff) as FieldDiff[]),
-        ...authorOf(row),
-      }));
+      return rows.map((row) => this.#revision(row));
     });
+  }
+
+  async listRevisionsForHistory(changeId: string, query: RevisionHistoryQuery): Promise<Revision[]> {
+    return this.#conn.read('listRevisionsForHistory', { changeId }, () => {
+      const statements = this.#stmt.revisionsHistory[query.order];
+      const limit = Math.max(1, Math.trunc(query.limit));
+      const rows = query.after === undefined
+        ? statements.first.all({ change: changeId, limit })
+        : statements.after.all({ change: changeId, limit, at: query.after.at, seq: query.after.seq });
+      return (rows as unknown as RevisionRow[]).map((row) => this.#revision(row));
+    });
+  }
+
+  async countRevisions(changeId: string): Promise<number> {
+    return this.#conn.read('countRevisions', { changeId }, () => (this.#stmt.countRevisions.get(changeId) as { n: number }).n);
+  }
+
+  #revision(row: RevisionRow): Revision {
+    return {
+      changeId: row.change_id,
+      seq: row.seq,
+      nativeRevision: row.native_revision,
+      updatedAt: row.updated_at,
+      observedAt: row.observed_at,
+      hash: row.hash,
+      diff: row.diff === null ? this.#firstDiff(row) : (JSON.parse(row.diff) as FieldDiff[]),
+      ...authorOf(row),
+    };
   }
 
   async lastRevisionSeq(changeId: string): Promise<number> {

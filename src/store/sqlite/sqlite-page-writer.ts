@@ -110,7 +110,7 @@ export class SqlitePageWriter {
       s.upsertCore.run(change.id, change.instance, change.nativeId, change.key, updatedAt, coreJson(change));
       this.#indexRefs(change, null);
       // A first revision's diff is every field of the change row itself: derived on read (see sqlite-schema.ts).
-      s.insertRevision.run(change.id, 1, change.nativeRevision, change.updatedAt, page.observedAt, hash, null, authorJson(author));
+      s.insertRevision.run(change.id, 1, change.nativeRevision, change.updatedAt, updatedAt, page.observedAt, hash, null, authorJson(author));
       page.result.changesWritten += 1;
       return;
     }
@@ -129,7 +129,7 @@ export class SqlitePageWriter {
     s.updateChange.run(change.key, change.state, updatedAt, change.nativeRevision, hash, seq, json, change.id);
     s.upsertCore.run(change.id, change.instance, change.nativeId, change.key, updatedAt, coreJson(change));
     this.#indexRefs(change, previous);
-    s.insertRevision.run(change.id, seq, change.nativeRevision, change.updatedAt, page.observedAt, hash, JSON.stringify(diffChanges(previous, change)), authorJson(author));
+    s.insertRevision.run(change.id, seq, change.nativeRevision, change.updatedAt, updatedAt, page.observedAt, hash, JSON.stringify(diffChanges(previous, change)), authorJson(author));
     page.result.changesWritten += 1;
   }
 

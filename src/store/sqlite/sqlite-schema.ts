@@ -350,6 +350,15 @@ export const MIGRATIONS: readonly string[] = [
   INSERT OR IGNORE INTO event_change_keys (key, event_id)
     SELECT changegate_change_key(k.value), e.id FROM events e, json_each(e.change_keys) k WHERE e.type = 'ci';
   `,
+  // Each revision's updated_at as an instant (`at`, instantKey): updated_at keeps the source's text (`…:53Z` beside
+  // `…:53.500Z`), which does not sort as time. The history pages a change's revisions by (at, seq) on
+  // revisions_history (ChangeStore.listRevisionsForHistory) instead of reading them all for every page. Filled
+  // here for the revisions already stored; one more index leaf written per revision stored.
+  `
+  ALTER TABLE revisions ADD COLUMN at TEXT;
+  UPDATE revisions SET at = changegate_instant_key(updated_at);
+  CREATE INDEX revisions_history ON revisions (change_id, at, seq);
+  `,
 ];
 
 /**

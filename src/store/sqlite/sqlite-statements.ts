@@ -56,6 +56,15 @@ export interface RejectedRow {
   last_seen: string;
 }
 
+/** ChangeStore.listRevisionsForHistory in one order: from the first revision, and strictly after a position. */
+function revisionsHistory(p: (sql: string) => StatementSync, order: 'ASC' | 'DESC', cmp: '>' | '<'): { first: StatementSync; after: StatementSync } {
+  const by = `ORDER BY at ${order}, seq ${order} LIMIT :limit`;
+  return {
+    first: p(`SELECT * FROM revisions WHERE change_id = :change ${by}`),
+    after: p(`SELECT * FROM revisions WHERE change_id = :change AND (at, seq) ${cmp} (:at, :seq) ${by}`),
+  };
+}
+
 export function prepareStatements(db: DatabaseSync) {
   const p = (sql: string): StatementSync => db.prepare(sql);
   return {
@@ -81,8 +90,8 @@ export function prepareStatements(db: DatabaseSync) {
        ON CONFLICT (id) DO UPDATE SET key = excluded.key, updated_at = excluded.updated_at, json = excluded.json`,
     ),
     insertRevision: p(
-      `INSERT INTO revisions (change_id, seq, native_revision, updated_at, observed_at, hash, diff, author, author_recorded)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)`,
+      `INSERT INTO revisions (change_id, seq, native_revision, updated_at, at, observed_at, hash, diff, author, author_recorded)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
     ),
     keepFirstSnapshot: p('UPDATE revisions SET snapshot = ? WHERE change_id = ? AND seq = 1 AND diff IS NULL'),
     approvalHead: p('SELECT hash, updated_at FROM approvals WHERE instance = ? AND id = ?'),
@@ -137,6 +146,9 @@ export function prepareStatements(db: DatabaseSync) {
     journalOf: p('SELECT json FROM journal WHERE instance = ? AND change_native_id = ? ORDER BY at, id'),
     revisionsOf: p('SELECT * FROM revisions WHERE change_id = ? ORDER BY seq'),
     revisionsAfter: p('SELECT * FROM revisions WHERE change_id = ? AND seq > ? ORDER BY seq'),
+    // (at, seq) compare as one key, which revisions_history answers in order (RevisionHistoryQuery).
+    revisionsHistory: { asc: revisionsHistory(p, 'ASC', '>'), desc: revisionsHistory(p, 'DESC', '<') },
+    countRevisions: p('SELECT count(*) AS n FROM revisions WHERE change_id = ?'),
     lastSeq: p('SELECT last_seq FROM changes WHERE id = ?'),
     instanceGeneration: p('SELECT n FROM mirror_instance_generation WHERE instance = ?'),
     deleteRefs: p('DELETE FROM change_refs WHERE change_id = ?'),

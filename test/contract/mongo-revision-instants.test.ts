@@ -1,0 +1,52 @@
+// The MongoDB store's revisions on a store an earlier version wrote, without
+// their `at` (the instant the history pages them by): start-up gives them
+// theirs once, so the history reaches them, in time order whatever precision
+// the source sent.
+
+import { MongoClient } from 'mongodb';
+import { afterAll, describe, expect, it } from 'vitest';
+import { mongoStoreAdapter } from '../../src/store/mongo/mongo-store-adapter.ts';
+import { REVISION_INSTANTS_ID } from '../../src/store/mongo/mongo-mirror-docs.ts';
+import { buildChange } from '../support/change-builder.ts';
+
+const uri = process.env['MONGODB_URI'] ?? '';
+const database = `cg_revision_instants_${process.pid}_${Date.now().toString(36)}`;
+
+afterAll(async () => {
+  if (uri === '') return;
+  const client = await MongoClient.connect(uri);
+  await client.db(database).dropDatabase().finally(() => client.close());
+});
+
+describe('MongoDB revision instants', () => {
+  it('gives the revisions an earlier version stored their instant at start-up, and the history pages them in time order', async () => {
+    expect(uri, 'MONGODB_URI is unset (npm test starts FerretDB; see test/support/ferretdb-global-setup.ts)').not.toBe('');
+    const c = buildChange();
+    const first = await mongoStoreAdapter.open({ kind: 'mongodb', uri, database });
+    // As text `…:00Z` sorts after `…:00.500Z`; as instants it comes before it, and `+02:00` before both.
+    for (const [i, updatedAt] of ['2026-03-02T09:00:00.500Z', '2026-03-02T09:00:00Z', '2026-03-02T10:00:00+02:00'].entries()) {
+      await first.changes.applyPage(c.instance, 'changes', [{ kind: 'change', change: { ...c, nativeRevision: c.nativeRevision + i, title: `v${i + 1}`, updatedAt } }], null);
+    }
+    await first.close();
+    // What an earlier version left: no `at` on its revisions, no note that they were given one.
+    const client = await MongoClient.connect(uri);
+    try {
+      const db = client.db(database);
+      await db.collection('revisions').updateMany({}, { $unset: { at: '' } });
+      await db.collection('mirror_meta').deleteOne({ _id: REVISION_INSTANTS_ID as never });
+    } finally {
+      await client.close();
+    }
+    for (let start = 0; start < 2; start++) {
+      const upgraded = await mongoStoreAdapter.open({ kind: 'mongodb', uri, database });
+      try {
+        const seqs = async (order: 'asc' | 'desc') => (await upgraded.changes.listRevisionsForHistory(c.id, { order, limit: 10 })).map((r) => r.seq);
+        expect({ start, asc: await seqs('asc'), desc: await seqs('desc') }).toEqual({ start, asc: [3, 2, 1], desc: [1, 2, 3] });
+        const after = await upgraded.changes.listRevisionsForHistory(c.id, { order: 'asc', limit: 10, after: { at: '2026-03-02T09:00:00.000Z', seq: 2 } });
+        expect(after.map((r) => [r.seq, r.updatedAt])).toEqual([[1, '2026-03-02T09:00:00.500Z']]);
+      } finally {
+        await upgraded.close();
+      }
+    }
+  });
+});
