@@ -161,7 +161,7 @@ describe('changegate evidence verify, on names that would print as something els
     // The six characters \u202e, typed into the name, and the one character U+202E.
     const spelled = 'approvedBy\\u202e';
     const control = 'approvedBy\u202E';
-    const addedAs = (name: string) => ({ ...bundle, change: { ...bundle.change, [name]: 'x' }, entries: [entries[0], { ...entries[1], [name]: 'beth.anglin' }], [name]: 1 });
+    const addedAs = (member: string) => ({ ...bundle, change: { ...bundle.change, [member]: 'x' }, entries: [entries[0], { ...entries[1], [member]: 'beth.anglin' }], [member]: 1 });
     const typed = lines(verifyFile('spelled-member.json', addedAs(spelled)).stdout);
     const real = lines(verifyFile('control-member.json', addedAs(control)).stdout);
     expect(typed[0]).toMatch(/^ALTERED \S+: \["approvedBy\\\\u202e"\] is not part of the bundle format/);
