@@ -11,19 +11,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { compareEntries } from '../../src/assess/change-history.ts';
-import { registry } from '../../src/app/registry.ts';
 import type { Change } from '../../src/domain/change.ts';
-import { createMetrics } from '../../src/observability/metrics.ts';
-import { buildServer } from '../../src/server/build-server.ts';
 import type { EnforcementRecord } from '../../src/store/assessment-store.ts';
-import type { ChangeStore } from '../../src/store/change-store.ts';
 import { openStores } from '../../src/store/open-stores.ts';
 import type { StoreBundle } from '../../src/store/store-bundle.ts';
-import { SyncEngine } from '../../src/sync/sync-engine.ts';
 import { buildChange } from '../support/change-builder.ts';
+import { countingReads, historyServer, pageHistory, PAGINGS } from '../support/history-paging.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'cg-history-revised-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -63,28 +58,6 @@ function enforced(seq: number, action: EnforcementRecord['action']): Enforcement
   };
 }
 
-/** The store, counting every item its list reads hand back: what a history page costs in revisions. */
-function counting(store: ChangeStore): { store: ChangeStore; read: () => number } {
-  let read = 0;
-  const proxy = new Proxy(store, {
-    get(target, prop) {
-      const value: unknown = Reflect.get(target, prop, target);
-      if (typeof value !== 'function') return value;
-      return async (...args: unknown[]) => {
-        const answer: unknown = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-        if (Array.isArray(answer)) read += answer.length;
-        return answer;
-      };
-    },
-  });
-  return { store: proxy, read: () => read };
-}
-
-interface Page {
-  items: { id: string; kind: string; firstAt: string; by: unknown; seq?: number }[];
-  nextCursor: string | null;
-}
-
 describe('history of a change with thousands of revisions', () => {
   let stores: StoreBundle;
   let server: FastifyInstance;
@@ -112,35 +85,12 @@ describe('history of a change with thousands of revisions', () => {
       ...(await stores.assessments.listEnforcements(change.id)).map((e) => ({ id: `enforcement:${String(e.revision).padStart(8, '0')}`, firstAt: e.recordedAt })),
     ];
     expect(whole).toHaveLength(REVISIONS + 6);
-    const changes = counting(stores.changes);
-    const logger = pino({ level: 'silent' });
-    const metrics = createMetrics({ defaultMetrics: false });
-    server = buildServer({
-      systems: registry.systems,
-      store: changes.store,
-      engine: new SyncEngine({ store: stores.changes, logger, metrics }),
-      metrics,
-      logger,
-      history: { assessments: stores.assessments, outbox: stores.outbox, ownWritesOf: () => undefined },
-    });
+    const changes = countingReads(stores.changes);
+    server = historyServer(stores, { changes: changes.store });
 
-    for (const [order, limit] of [['asc', 1000], ['desc', 1000], ['asc', 333], ['desc', 333]] as const) {
-      const items: Page['items'] = [];
-      let cursor: string | null = null;
-      let pages = 0;
-      do {
-        const before = changes.read();
-        const response = await server.inject({ method: 'GET', url: `/v1/changes/${change.key}/history?order=${order}&limit=${limit}${cursor === null ? '' : `&cursor=${cursor}`}` });
-        expect(response.statusCode).toBe(200);
-        // The page, and one more to tell whether another follows: not the 3,000 the change has.
-        expect({ order, limit, pages, read: changes.read() - before }).toEqual({ order, limit, pages, read: expect.toSatisfy((n: number) => n <= limit + 1) });
-        const page = response.json() as Page;
-        expect(page.items.length).toBeLessThanOrEqual(limit);
-        items.push(...page.items);
-        cursor = page.nextCursor;
-        pages += 1;
-      } while (cursor !== null && pages < 20);
-      expect({ order, limit, done: cursor === null }).toEqual({ order, limit, done: true });
+    for (const [order, limit] of PAGINGS) {
+      // Each page reads the page and one more to tell whether another follows: not the 3,000 the change has.
+      const items = await pageHistory(server, change.key, order, limit, changes.read);
       // Every revision and enforcement once, in the history's order; none of the other change's.
       const expected = whole.toSorted((a, b) => (order === 'asc' ? compareEntries(a, b) : compareEntries(b, a))).map((e) => e.id);
       expect({ order, limit, ids: items.map((e) => e.id) }).toEqual({ order, limit, ids: expected });

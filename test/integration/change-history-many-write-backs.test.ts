@@ -9,16 +9,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { registry } from '../../src/app/registry.ts';
-import { createMetrics } from '../../src/observability/metrics.ts';
-import { buildServer } from '../../src/server/build-server.ts';
 import type { NewOutboxItem } from '../../src/store/outbox-store.ts';
 import { openStores } from '../../src/store/open-stores.ts';
 import type { StoreBundle } from '../../src/store/store-bundle.ts';
-import { SyncEngine } from '../../src/sync/sync-engine.ts';
 import { buildChange } from '../support/change-builder.ts';
+import { historyServer, pageHistory, PAGINGS } from '../support/history-paging.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'cg-history-many-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -30,11 +26,6 @@ const other = buildChange({ nativeId: 'b'.repeat(32), key: 'CHG0030002', updated
 function note(changeId: string, nativeId: string, name: string): NewOutboxItem {
   // Evidence notes: never superseded, so every one stays in the history as queued.
   return { instance: 'sn-prod', changeId, nativeId, source: 'evidence', idempotencyKey: `${changeId}:${name}`, payload: { action: 'comment', note: { title: name, tone: 'info', lines: [name] } } };
-}
-
-interface Page {
-  items: { id: string; kind: string; firstAt: string }[];
-  nextCursor: string | null;
 }
 
 describe('history of a change with more than 1,000 write-backs', () => {
@@ -53,38 +44,16 @@ describe('history of a change with more than 1,000 write-backs', () => {
     await stores.outbox.enqueue(Array.from({ length: 1200 }, (_, i) => note(change.id, change.nativeId, `burst-${i}`)), new Date('2026-03-02T10:00:00Z'));
     for (let i = 0; i < 300; i++) await stores.outbox.enqueue([note(change.id, change.nativeId, `later-${i}`)], new Date(Date.parse('2026-03-02T11:00:00Z') + i * 1000));
     await stores.outbox.enqueue([note(other.id, other.nativeId, 'elsewhere')], new Date('2026-03-02T10:30:00Z'));
-    const logger = pino({ level: 'silent' });
-    const metrics = createMetrics({ defaultMetrics: false });
-    server = buildServer({
-      systems: registry.systems,
-      store: stores.changes,
-      engine: new SyncEngine({ store: stores.changes, logger, metrics }),
-      metrics,
-      logger,
-      history: { assessments: stores.assessments, outbox: stores.outbox, ownWritesOf: () => undefined },
-    });
+    server = historyServer(stores);
 
-    for (const [order, limit] of [['asc', 1000], ['desc', 1000], ['asc', 333], ['desc', 333]] as const) {
-      const ids: string[] = [];
-      const firstAts: number[] = [];
-      let cursor: string | null = null;
-      let pages = 0;
-      do {
-        const response = await server.inject({ method: 'GET', url: `/v1/changes/${change.key}/history?order=${order}&limit=${limit}${cursor === null ? '' : `&cursor=${cursor}`}` });
-        expect(response.statusCode).toBe(200);
-        const page = response.json() as Page;
-        expect(page.items.length).toBeLessThanOrEqual(limit);
-        ids.push(...page.items.map((e) => e.id));
-        firstAts.push(...page.items.map((e) => Date.parse(e.firstAt)));
-        cursor = page.nextCursor;
-        pages += 1;
-      } while (cursor !== null && pages < 20);
-      expect({ order, limit, done: cursor === null }).toEqual({ order, limit, done: true });
+    for (const [order, limit] of PAGINGS) {
+      const items = await pageHistory(server, change.key, order, limit);
+      const ids = items.map((e) => e.id);
+      const firstAts = items.map((e) => Date.parse(e.firstAt));
       // The change's first revision and its 1,500 write-backs, none twice, none of the other change's.
       expect({ order, limit, entries: ids.length, distinct: new Set(ids).size }).toEqual({ order, limit, entries: 1501, distinct: 1501 });
       expect(ids.filter((id) => id.startsWith('write-back:'))).toHaveLength(1500);
-      const sorted = firstAts.toSorted((a, b) => (order === 'asc' ? a - b : b - a));
-      expect(firstAts).toEqual(sorted);
+      expect(firstAts).toEqual(firstAts.toSorted((a, b) => (order === 'asc' ? a - b : b - a)));
     }
   }, 60_000);
 });
