@@ -5,21 +5,10 @@
 // only once our clock has caught up; an alert stamped further ahead than the
 // allowance has not fired yet and holds nothing.
 
-import Fastify, { type FastifyInstance } from 'fastify';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { eventSourceOf } from '../../src/app/event-correlator-for.ts';
-import { AssessmentRunner } from '../../src/assess/assessment-runner.ts';
 import type { GateResult } from '../../src/domain/assessment.ts';
-import { Correlator } from '../../src/events/correlate.ts';
 import { EventProcessor } from '../../src/events/event-processor.ts';
-import { eventSourceKind } from '../../src/events/sources/index.ts';
-import { createMetrics } from '../../src/observability/metrics.ts';
-import { loadPolicy } from '../../src/policy/policy-config.ts';
-import { installErrorHandler } from '../../src/server/http-errors.ts';
-import { registerEventRoutes } from '../../src/server/routes/events.ts';
-import { openSqliteStores } from '../../src/store/sqlite/sqlite-store-adapter.ts';
-import type { StoreBundle } from '../../src/store/store-bundle.ts';
+import { eventWorld, type EventWorld } from '../support/event-world.ts';
 import { buildChange, changeNumber, sysId } from '../support/change-builder.ts';
 
 const NOW = new Date('2026-03-02T12:00:00Z');
@@ -27,20 +16,13 @@ const SECOND = 1_000;
 const I = 'sn-prod';
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-let stores: StoreBundle;
-let app: FastifyInstance;
+let w: EventWorld;
 afterEach(async () => {
-  await app.close();
-  await stores.close();
+  await w.close();
 });
 
 /** A change in Review on Payments API, implemented this morning, with the event routes, processor and runner as the app wires them. */
 async function world(): Promise<{ processor: EventProcessor; changeId: string }> {
-  stores = openSqliteStores(':memory:');
-  app = Fastify();
-  installErrorHandler(app, createMetrics({ defaultMetrics: false }));
-  registerEventRoutes(app, { sources: [{ id: 'am', kind: 'alertmanager', secrets: ['am-token'] }], kindOf: eventSourceKind, events: stores.events, clock: () => NOW });
-  await app.ready();
   const change = buildChange({
     nativeId: sysId(1),
     key: changeNumber(1),
@@ -54,33 +36,8 @@ async function world(): Promise<{ processor: EventProcessor; changeId: string }>
     actualEnd: '2026-03-02T08:40:00Z',
     updatedAt: '2026-03-02T08:45:00Z',
   });
-  await stores.changes.applyPage(I, 'changes', [{ kind: 'change', change }], null);
-  const correlator = new Correlator({ events: stores.events, changes: stores.changes, services: {}, monitors: [{ id: 'am' }], heartbeatMaxAgeMs: 900_000 });
-  const logger = pino({ level: 'silent' });
-  const runner = new AssessmentRunner({
-    store: stores.changes,
-    assessments: stores.assessments,
-    outbox: stores.outbox,
-    policy: loadPolicy(),
-    events: eventSourceOf(correlator),
-    modeOf: () => 'advisory',
-    logger,
-    metrics: createMetrics({ defaultMetrics: false }),
-    clock: () => NOW,
-  });
-  await runner.onChangesWritten(I, [change.id]);
-  const processor = new EventProcessor({
-    events: stores.events,
-    kindOf: eventSourceKind,
-    correlator,
-    reassess: async (id) => {
-      await runner.assessChange(id, { clockTick: true });
-    },
-    instances: [I],
-    logger,
-    clock: () => NOW,
-  });
-  return { processor, changeId: change.id };
+  w = await eventWorld({ now: NOW, instance: I, sources: [{ id: 'am', kind: 'alertmanager', secrets: ['am-token'] }], monitors: [{ id: 'am' }], changes: [change] });
+  return { processor: w.processor, changeId: change.id };
 }
 
 /** One Alertmanager v4 notification, as its clock `aheadMs` ahead of ours stamps it: the Watchdog heartbeat and a critical alert that has just fired on Payments API. */
@@ -104,12 +61,12 @@ async function alertAhead(aheadMs: number): Promise<void> {
       },
     ],
   };
-  const response = await app.inject({ method: 'POST', url: '/v1/events/am', payload: JSON.stringify(body), headers: { 'content-type': 'application/json', authorization: 'Bearer am-token' } });
+  const response = await w.app.inject({ method: 'POST', url: '/v1/events/am', payload: JSON.stringify(body), headers: { 'content-type': 'application/json', authorization: 'Bearer am-token' } });
   expect(response.statusCode).toBe(202);
 }
 
 async function noAlerts(changeId: string): Promise<GateResult | undefined> {
-  return (await stores.assessments.latestAssessment(changeId))?.assessment.gates.find((g) => g.id === 'closed.no-alerts');
+  return (await w.stores.assessments.latestAssessment(changeId))?.assessment.gates.find((g) => g.id === 'closed.no-alerts');
 }
 
 describe('closed.no-alerts and a monitoring clock ahead of ours', () => {

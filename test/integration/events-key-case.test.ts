@@ -5,65 +5,23 @@
 // its key, and the CI gate is green: it does not wait for a run that came.
 
 import { createHmac } from 'node:crypto';
-import Fastify, { type FastifyInstance } from 'fastify';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { eventSourceOf } from '../../src/app/event-correlator-for.ts';
-import { AssessmentRunner } from '../../src/assess/assessment-runner.ts';
 import type { GateResult } from '../../src/domain/assessment.ts';
-import { Correlator } from '../../src/events/correlate.ts';
-import { EventProcessor } from '../../src/events/event-processor.ts';
-import { eventSourceKind } from '../../src/events/sources/index.ts';
-import { createMetrics } from '../../src/observability/metrics.ts';
-import { loadPolicy } from '../../src/policy/policy-config.ts';
-import { installErrorHandler } from '../../src/server/http-errors.ts';
-import { registerEventRoutes } from '../../src/server/routes/events.ts';
-import { openSqliteStores } from '../../src/store/sqlite/sqlite-store-adapter.ts';
-import type { StoreBundle } from '../../src/store/store-bundle.ts';
+import { eventWorld, type EventWorld } from '../support/event-world.ts';
 import { buildChange, changeNumber, sysId } from '../support/change-builder.ts';
 
 const SECRET = 'pipeline-secret';
 const NOW = new Date('2026-03-02T12:00:00Z');
 const I = 'sn-prod';
 
-let stores: StoreBundle;
-let app: FastifyInstance;
+let w: EventWorld;
 afterEach(async () => {
-  await app.close();
-  await stores.close();
+  await w.close();
 });
 
-async function world(): Promise<{ processor: EventProcessor; runner: AssessmentRunner }> {
-  stores = openSqliteStores(':memory:');
-  app = Fastify();
-  installErrorHandler(app, createMetrics({ defaultMetrics: false }));
-  registerEventRoutes(app, { sources: [{ id: 'pipeline', kind: 'generic', secrets: [SECRET] }], kindOf: eventSourceKind, events: stores.events, clock: () => NOW });
-  await app.ready();
-  const correlator = new Correlator({ events: stores.events, changes: stores.changes, services: {}, monitors: [], heartbeatMaxAgeMs: 900_000 });
-  const logger = pino({ level: 'silent' });
-  const runner = new AssessmentRunner({
-    store: stores.changes,
-    assessments: stores.assessments,
-    outbox: stores.outbox,
-    policy: loadPolicy(),
-    events: eventSourceOf(correlator),
-    modeOf: () => 'advisory',
-    logger,
-    metrics: createMetrics({ defaultMetrics: false }),
-    clock: () => NOW,
-  });
-  const processor = new EventProcessor({
-    events: stores.events,
-    kindOf: eventSourceKind,
-    correlator,
-    reassess: async (id) => {
-      await runner.assessChange(id, { clockTick: true });
-    },
-    instances: [I],
-    logger,
-    clock: () => NOW,
-  });
-  return { processor, runner };
+async function world(): Promise<EventWorld> {
+  w = await eventWorld({ now: NOW, instance: I, sources: [{ id: 'pipeline', kind: 'generic', secrets: [SECRET] }] });
+  return w;
 }
 
 /** A green build and test run that finished ten minutes ago, naming the change as the pipeline wrote it. */
@@ -79,7 +37,7 @@ async function postRun(changeKey: string): Promise<void> {
     finishedAt: '2026-03-02T11:50:00Z',
   };
   const body = JSON.stringify({ ci: [run] });
-  const response = await app.inject({
+  const response = await w.app.inject({
     method: 'POST',
     url: '/v1/events/pipeline',
     payload: body,
@@ -89,7 +47,7 @@ async function postRun(changeKey: string): Promise<void> {
 }
 
 async function ciGreen(changeId: string): Promise<GateResult | undefined> {
-  return (await stores.assessments.latestAssessment(changeId))?.assessment.gates.find((g) => g.id === 'implement.ci-green');
+  return (await w.stores.assessments.latestAssessment(changeId))?.assessment.gates.find((g) => g.id === 'implement.ci-green');
 }
 
 describe('a CI run naming a change key in another case, received before the change was mirrored', () => {
@@ -101,7 +59,7 @@ describe('a CI run naming a change key in another case, received before the chan
     // No commit linked (neither default mapping has a commit field): the run is found by the key it names, or not at all.
     const links = { repos: [], commits: [], artifacts: [], pipelines: [] };
     const change = buildChange({ nativeId: sysId(1), key: changeNumber(1), state: 'scheduled', links, createdAt: '2026-03-01T09:00:00Z', plannedStart: '2026-03-02T13:00:00Z', plannedEnd: '2026-03-02T14:00:00Z', updatedAt: '2026-03-02T11:55:00Z' });
-    await stores.changes.applyPage(I, 'changes', [{ kind: 'change', change }], null);
+    await w.stores.changes.applyPage(I, 'changes', [{ kind: 'change', change }], null);
     await runner.onChangesWritten(I, [change.id]);
 
     const gate = await ciGreen(change.id);

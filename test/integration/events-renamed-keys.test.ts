@@ -5,21 +5,10 @@
 // its implement gates no longer judge on the run; the change it names now does.
 
 import { createHmac } from 'node:crypto';
-import Fastify, { type FastifyInstance } from 'fastify';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AssessmentRunner } from '../../src/assess/assessment-runner.ts';
-import { eventSourceOf } from '../../src/app/event-correlator-for.ts';
 import type { Change } from '../../src/domain/change.ts';
 import { Correlator } from '../../src/events/correlate.ts';
-import { EventProcessor } from '../../src/events/event-processor.ts';
-import { eventSourceKind } from '../../src/events/sources/index.ts';
-import { createMetrics } from '../../src/observability/metrics.ts';
-import { loadPolicy } from '../../src/policy/policy-config.ts';
-import { installErrorHandler } from '../../src/server/http-errors.ts';
-import { registerEventRoutes } from '../../src/server/routes/events.ts';
-import { openSqliteStores } from '../../src/store/sqlite/sqlite-store-adapter.ts';
-import type { StoreBundle } from '../../src/store/store-bundle.ts';
+import { eventWorld, type EventWorld } from '../support/event-world.ts';
 import { buildChange, changeNumber, sysId } from '../support/change-builder.ts';
 
 const SECRET = 'pipe-secret';
@@ -42,59 +31,24 @@ function change(n: number): Change {
   });
 }
 
-let stores: StoreBundle;
-let app: FastifyInstance;
+let w: EventWorld;
 afterEach(async () => {
-  await app.close();
-  await stores.close();
+  await w.close();
 });
 
-async function world(changes: readonly Change[]): Promise<{ processor: EventProcessor; correlator: Correlator; reassessed: string[] }> {
-  stores = openSqliteStores(':memory:');
-  await stores.changes.applyPage(I, 'changes', changes.map((c) => ({ kind: 'change', change: c })), null);
-  app = Fastify();
-  installErrorHandler(app, createMetrics({ defaultMetrics: false }));
-  registerEventRoutes(app, { sources: [{ id: 'pipe', kind: 'generic', secrets: [SECRET] }], kindOf: eventSourceKind, events: stores.events, clock: () => NOW });
-  await app.ready();
-  const correlator = new Correlator({ events: stores.events, changes: stores.changes, services: {}, monitors: [], heartbeatMaxAgeMs: 900_000 });
-  const logger = pino({ level: 'silent' });
-  const runner = new AssessmentRunner({
-    store: stores.changes,
-    assessments: stores.assessments,
-    outbox: stores.outbox,
-    policy: loadPolicy(),
-    events: eventSourceOf(correlator),
-    modeOf: () => 'advisory',
-    logger,
-    metrics: createMetrics({ defaultMetrics: false }),
-    clock: () => NOW,
-  });
-  await runner.onChangesWritten(I, changes.map((c) => c.id));
-  const reassessed: string[] = [];
-  const processor = new EventProcessor({
-    events: stores.events,
-    kindOf: eventSourceKind,
-    correlator,
-    // As the app wires it (src/app/changegate-app.ts).
-    reassess: async (id) => {
-      reassessed.push(id);
-      await runner.assessChange(id, { clockTick: true });
-    },
-    instances: [I],
-    logger,
-    clock: () => NOW,
-  });
-  return { processor, correlator, reassessed };
+async function world(changes: readonly Change[]): Promise<EventWorld> {
+  w = await eventWorld({ now: NOW, instance: I, sources: [{ id: 'pipe', kind: 'generic', secrets: [SECRET] }], changes });
+  return w;
 }
 
 /** The pipeline's report of its run `r1` on SHA, naming `changeKeys` as it gives them. */
 const postRun = (status: string, changeKeys: string[]) => {
   const raw = Buffer.from(JSON.stringify({ ci: [{ id: 'r1', status, commit: SHA, changeKeys, finishedAt: '2020-10-05T16:30:00Z' }] }));
   const signature = `sha256=${createHmac('sha256', SECRET).update(raw).digest('hex')}`;
-  return app.inject({ method: 'POST', url: '/v1/events/pipe', payload: raw, headers: { 'content-type': 'application/json', 'x-changegate-signature': signature } });
+  return w.app.inject({ method: 'POST', url: '/v1/events/pipe', payload: raw, headers: { 'content-type': 'application/json', 'x-changegate-signature': signature } });
 };
 
-const gate = async (changeId: string, id: string) => (await stores.assessments.latestAssessment(changeId))?.assessment.gates.find((g) => g.id === id);
+const gate = (changeId: string, id: string) => w.gate(changeId, id);
 const rules = async (correlator: Correlator, c: Change) => (await correlator.eventsFor(c, NOW)).events.map((e) => [e.event.id, e.rule]);
 
 describe('a CI run delivered again naming another change', () => {

@@ -8,21 +8,9 @@
 
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import Fastify, { type FastifyInstance } from 'fastify';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AssessmentRunner } from '../../src/assess/assessment-runner.ts';
-import { eventSourceOf } from '../../src/app/event-correlator-for.ts';
 import type { Change } from '../../src/domain/change.ts';
-import { Correlator } from '../../src/events/correlate.ts';
-import { EventProcessor } from '../../src/events/event-processor.ts';
-import { eventSourceKind } from '../../src/events/sources/index.ts';
-import { createMetrics } from '../../src/observability/metrics.ts';
-import { loadPolicy } from '../../src/policy/policy-config.ts';
-import { installErrorHandler } from '../../src/server/http-errors.ts';
-import { registerEventRoutes } from '../../src/server/routes/events.ts';
-import { openSqliteStores } from '../../src/store/sqlite/sqlite-store-adapter.ts';
-import type { StoreBundle } from '../../src/store/store-bundle.ts';
+import { eventWorld, type EventWorld } from '../support/event-world.ts';
 import { buildChange, changeNumber, sysId } from '../support/change-builder.ts';
 
 const SECRET = 'gh-secret';
@@ -49,63 +37,22 @@ function change(n: number, commits: string[]): Change {
   });
 }
 
-let stores: StoreBundle;
-let app: FastifyInstance;
+let w: EventWorld;
 afterEach(async () => {
-  await app.close();
-  await stores.close();
+  await w.close();
 });
 
-interface World {
-  processor: EventProcessor;
-  correlator: Correlator;
-  reassessed: string[];
-}
-
-async function world(changes: readonly Change[]): Promise<World> {
-  stores = openSqliteStores(':memory:');
-  await stores.changes.applyPage(I, 'changes', changes.map((c) => ({ kind: 'change', change: c })), null);
-  app = Fastify();
-  installErrorHandler(app, createMetrics({ defaultMetrics: false }));
-  registerEventRoutes(app, { sources: [{ id: 'github', kind: 'github', secrets: [SECRET] }], kindOf: eventSourceKind, events: stores.events, clock: () => NOW });
-  await app.ready();
-  const correlator = new Correlator({ events: stores.events, changes: stores.changes, services: {}, monitors: [], heartbeatMaxAgeMs: 900_000 });
-  const logger = pino({ level: 'silent' });
-  const runner = new AssessmentRunner({
-    store: stores.changes,
-    assessments: stores.assessments,
-    outbox: stores.outbox,
-    policy: loadPolicy(),
-    events: eventSourceOf(correlator),
-    modeOf: () => 'advisory',
-    logger,
-    metrics: createMetrics({ defaultMetrics: false }),
-    clock: () => NOW,
-  });
-  await runner.onChangesWritten(I, changes.map((c) => c.id));
-  const reassessed: string[] = [];
-  const processor = new EventProcessor({
-    events: stores.events,
-    kindOf: eventSourceKind,
-    correlator,
-    // As the app wires it (src/app/changegate-app.ts).
-    reassess: async (id) => {
-      reassessed.push(id);
-      await runner.assessChange(id, { clockTick: true });
-    },
-    instances: [I],
-    logger,
-    clock: () => NOW,
-  });
-  return { processor, correlator, reassessed };
+async function world(changes: readonly Change[]): Promise<EventWorld> {
+  w = await eventWorld({ now: NOW, instance: I, sources: [{ id: 'github', kind: 'github', secrets: [SECRET] }], changes });
+  return w;
 }
 
 const postRun = (body: Buffer) =>
-  app.inject({ method: 'POST', url: '/v1/events/github', payload: body, headers: { 'content-type': 'application/json', 'x-github-event': 'workflow_run', 'x-github-delivery': 'run-1', 'x-hub-signature-256': sign(body) } });
+  w.app.inject({ method: 'POST', url: '/v1/events/github', payload: body, headers: { 'content-type': 'application/json', 'x-github-event': 'workflow_run', 'x-github-delivery': 'run-1', 'x-hub-signature-256': sign(body) } });
 const postResults = (commit: string) =>
-  app.inject({ method: 'POST', url: `/v1/events/github/results?commit=${commit}&name=unit%20tests`, payload: failing, headers: { 'content-type': 'application/xml', 'x-hub-signature-256': sign(failing) } });
+  w.app.inject({ method: 'POST', url: `/v1/events/github/results?commit=${commit}&name=unit%20tests`, payload: failing, headers: { 'content-type': 'application/xml', 'x-hub-signature-256': sign(failing) } });
 
-const gate = async (changeId: string, id: string) => (await stores.assessments.latestAssessment(changeId))?.assessment.gates.find((g) => g.id === id);
+const gate = (changeId: string, id: string) => w.gate(changeId, id);
 
 describe('a commit named in full by one side and abbreviated by the other', () => {
   it('a results upload for an abbreviated commit reaches the change linking the full sha: re-assessed at once, its tests judged', async () => {
