@@ -12,6 +12,7 @@ import { createLogger } from '../log.ts';
 import type { SyncReport } from '../sync/sync-engine.ts';
 import { createProgressReporter } from './progress-line.ts';
 import { logDestination, type Terminal } from './terminal-log.ts';
+import { terminalJson, terminalText } from './terminal-text.ts';
 
 export interface SyncCommandOptions {
   config?: string;
@@ -37,7 +38,8 @@ function summary(report: SyncReport): string {
     `${report.instance}: ${total('records')} records read, ${total('written')} written, ${total('unchanged')} unchanged, ${total('stale')} stale, ${total('invalid')} rejected (${(ms / 1000).toFixed(1)} s${report.full ? ', full' : ''})`,
   ];
   for (const r of rejectedOf(report)) lines.push(`  ${r.count} rejected with ${r.code}, e.g. ${r.example}`);
-  return lines.join('\n');
+  // An example quotes the source's record, which anyone who edits a ticket writes: escaped, so it prints as it reads.
+  return lines.map(terminalText).join('\n');
 }
 
 export async function runSync(registry: ConnectorRegistry, options: SyncCommandOptions, stdout: { write(text: string): unknown }, terminal: Terminal): Promise<number> {
@@ -62,7 +64,7 @@ export async function runSync(registry: ConnectorRegistry, options: SyncCommandO
         progress.done();
         const error = asChangegateError(err);
         failures.push({ instance: id, code: error.code, message: error.message });
-        if (!options.json) terminal.line(`changegate: sync of ${id} failed: [${error.code}] ${error.message}`);
+        if (!options.json) terminal.line(terminalText(`changegate: sync of ${id} failed: [${error.code}] ${error.message}`));
         if (error.code === 'CG_INSTANCE_UNKNOWN') {
           code = 2;
           break;
@@ -75,7 +77,7 @@ export async function runSync(registry: ConnectorRegistry, options: SyncCommandO
   const rejected = reports.reduce((n, r) => n + r.streams.reduce((m, s) => m + s.invalid, 0), 0);
   if (code === 0) code = failures.length > 0 || rejected > 0 ? 1 : 0;
   if (options.json) {
-    stdout.write(`${JSON.stringify({ format: 1, exitCode: code, rejected, reports, failures }, null, 2)}\n`);
+    stdout.write(`${terminalJson(JSON.stringify({ format: 1, exitCode: code, rejected, reports, failures }, null, 2))}\n`);
   } else if (rejected > 0) {
     terminal.line(`changegate sync: ${rejected} ${rejected === 1 ? 'record was' : 'records were'} rejected and not stored (see above); fix the mapping or the records, then sync again`);
   }

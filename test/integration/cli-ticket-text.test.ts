@@ -45,6 +45,7 @@ const change = (fields: Parameters<typeof buildChange>[0]) => buildChange({ nati
 
 let dir: string;
 let server: SimulatorServer;
+let sim: ServiceNowSimulator | undefined;
 let config: string;
 
 beforeAll(async () => {
@@ -57,7 +58,6 @@ beforeAll(async () => {
   const approval = buildApproval({ approver: { id: 'mallory', name: APPROVER }, state: 'approved', nativeState: 'approved', comment: COMMENT, decidedAt: '2026-03-04T12:00:00Z', updatedAt: '2026-03-04T12:00:00Z' });
   await store.applyPage('sn-prod', 'approvals', [{ kind: 'approval', changeNativeId: sysId(7), approval }], null);
   await store.close();
-  let sim: ServiceNowSimulator | undefined;
   server = await startSimulatorServer(() => sim?.handlers() ?? []);
   sim = new ServiceNowSimulator({ baseUrl: server.url });
   config = join(dir, 'changegate.yaml');
@@ -105,5 +105,23 @@ describe('changegate check, on ticket text written to print as something else', 
     expect(code).toBe(0);
     expect(unsafeLines(stdout)).toEqual([]);
     expect(JSON.parse(stdout)).toMatchObject({ change: { key: KEY, title: TITLE } });
+  });
+});
+
+describe('changegate sync, on a record written to print as something else', () => {
+  it('prints the example of a rejected record with its controls escaped, human and --json', async () => {
+    // A state no mapping knows, written to reverse and erase what follows it: the record is rejected, and its example quoted.
+    const state = 'ok\u202E\u001b[2Kdetcejer';
+    sim?.createChange({ number: changeNumber(90), short_description: 'Patch the load balancers', type: 'normal', state });
+    const lossy = join(dir, 'sync.yaml');
+    writeFileSync(lossy, `store: { kind: sqlite, path: ${join(dir, 'sync.db')} }\nlog: { level: fatal }\ninstances:\n  - { id: sn-sync, system: servicenow, baseUrl: "${server.url}", auth: { kind: basic, username: admin, password: admin }, retries: 0 }\n`);
+    const human = await changegate(['sync', '--config', lossy]);
+    expect(human.code).toBe(1);
+    expect(human.stdout).toMatch(/^ {2}1 rejected with CG_MAPPING_UNKNOWN_VALUE, e\.g\. /m);
+    expect(unsafeLines(human.stdout + human.stderr)).toEqual([]);
+    expect(human.stdout).toContain('ok\\u202e');
+    const json = await changegate(['sync', '--config', lossy, '--json', '--full']);
+    expect(unsafeLines(json.stdout)).toEqual([]);
+    expect(JSON.parse(json.stdout)).toMatchObject({ exitCode: 1, rejected: 1 });
   });
 });
