@@ -9,6 +9,7 @@ import type { ConnectorRegistry } from '../kit/connector-registry.ts';
 import { createLogger } from '../log.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { openOAuthTokens } from '../store/open-stores.ts';
+import { terminalJson, terminalText } from './terminal-text.ts';
 
 /** Prints one line per problem; returns the exit code (0 clean, 2 problems). */
 export async function validateLiveMapping(registry: ConnectorRegistry, instanceId: string, configPath: string | undefined, out: { write(text: string): unknown }, json = false): Promise<number> {
@@ -42,13 +43,14 @@ export async function validateLiveMapping(registry: ConnectorRegistry, instanceI
   const { mappingFile, problems } = checked;
   if (json) {
     const code = problems.length === 0 ? 0 : 2;
-    out.write(`${JSON.stringify({ format: 1, exitCode: code, instance: instance.id, checked: true, mappingFile, problems }, null, 2)}\n`);
+    out.write(`${terminalJson(JSON.stringify({ format: 1, exitCode: code, instance: instance.id, checked: true, mappingFile, problems }, null, 2))}\n`);
     return code;
   }
   if (problems.length === 0) {
     out.write(`ok      ${mappingFile} matches the fields, issue types and statuses of ${instance.id} (${instance.baseUrl})\n`);
     return 0;
   }
-  out.write(`invalid ${mappingFile} against ${instance.id} (${instance.baseUrl})\n${problems.map((p) => `  ${p}\n`).join('')}`);
+  // A problem quotes the site's status, issue type and field names, which its administrators write: escaped, so each prints as it reads.
+  out.write(`invalid ${mappingFile} against ${instance.id} (${instance.baseUrl})\n${problems.map((p) => `  ${terminalText(p)}\n`).join('')}`);
   return 2;
 }

@@ -144,6 +144,20 @@ describe('changegate CLI', () => {
       expect(bad.code).toBe(2);
       expect(bad.stdout).toContain('In progress');
       expect(bad.stdout).toContain('Implementing');
+
+      // A status name carrying a RIGHT-TO-LEFT OVERRIDE and an escape sequence is printed escaped, in the text and in --json.
+      const crafted = join(dir, 'jira-crafted.yaml');
+      writeFileSync(crafted, readFileSync(join(ROOT, 'mappings/jira.default.yaml'), 'utf8').replace('  Implementing: implement', '  "Imple\u202Ementing\u001b[2K": implement'));
+      writeFileSync(file, config(crafted));
+      const unsafe = /[\p{Cc}\u202a-\u202e\u2066-\u2069]/u;
+      const text = await changegate(['mappings', 'validate', '--instance', 'jsm', '--config', file]);
+      expect(text.code).toBe(2);
+      expect(text.stdout).toContain('Imple\\u202ementing\\u001b[2K');
+      expect(text.stdout.split('\n').filter((line) => unsafe.test(line))).toEqual([]);
+      const json = await changegate(['mappings', 'validate', '--instance', 'jsm', '--config', file, '--json']);
+      expect(json.stdout.split('\n').filter((line) => unsafe.test(line))).toEqual([]);
+      // JSON escapes: the problems parse back to the name as the file holds it.
+      expect((JSON.parse(json.stdout) as { problems: string[] }).problems.join('\n')).toContain('Imple\u202Ementing\u001b[2K');
     } finally {
       await site.close();
     }
