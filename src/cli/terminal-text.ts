@@ -5,11 +5,14 @@
 // its \uXXXX escape instead (lower-case hex, as JSON.stringify writes one), so
 // what the reader sees is what the line says.
 
-/** Controls, bidirectional marks, embeddings, overrides and isolates, and the line and paragraph separators. */
-const UNSAFE = /[\p{Cc}\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
+/** Bidirectional marks, embeddings, overrides and isolates, and the line and paragraph separators (a character class's body). */
+const BIDI = '\\u061c\\u200e\\u200f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069';
 
-/** Outside the C0 range, which JSON.stringify already escapes inside strings and uses raw (newlines) between them. */
-const UNSAFE_IN_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
+/** Every control character, and BIDI. */
+const UNSAFE = new RegExp(`[\\p{Cc}${BIDI}]`, 'gu');
+
+/** In JSON.stringify's output: not the C0 range, which it already escapes inside strings and uses raw (newlines) between them. */
+const UNSAFE_IN_JSON = new RegExp(`[\\u007f-\\u009f${BIDI}]`, 'gu');
 
 const escaped = (char: string): string => `\\u${(char.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`;
 
