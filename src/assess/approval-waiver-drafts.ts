@@ -65,7 +65,12 @@ export function approvalDrafts(change: Change, approvals: readonly Approval[], h
         actor: who(a),
         source: `${change.system}:${change.instance}`,
         summary: `approval by ${approver}${group} ${verb}${a.comment ? `: ${a.comment}` : ''}`,
-        payload: { decision: now, approval: { id: a.id, approver: a.approver, group: a.group, state: a.state, nativeState: a.nativeState, decidedAt: a.decidedAt, comment: a.comment, updatedAt: a.updatedAt } },
+        // requestedAt places the approval in its round, as the gates did: an auditor reads it from the bundle alone.
+        // Only the payload's hash is chained, so the bundle's format is unchanged; entries recorded before have none.
+        payload: {
+          decision: now,
+          approval: { id: a.id, approver: a.approver, group: a.group, state: a.state, nativeState: a.nativeState, decidedAt: a.decidedAt, requestedAt: a.requestedAt ?? null, comment: a.comment, updatedAt: a.updatedAt },
+        },
       },
     });
   }

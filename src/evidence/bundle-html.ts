@@ -97,6 +97,17 @@ function lastDecision(entries: readonly EvidenceEntry[]): LastDecision | null {
   };
 }
 
+/**
+ * When an approval entry's approver was asked, which places it in its approval round: the source may give no
+ * time (null), and entries recorded before changegate kept it carry none.
+ */
+function requestedText(entry: EvidenceEntry): string {
+  const approval = record(record(entry.payload)?.['approval']);
+  const at = approval?.['requestedAt'];
+  if (typeof at === 'string') return at;
+  return approval !== null && Object.hasOwn(approval, 'requestedAt') ? 'not given by the source' : 'not recorded (an entry of an earlier build)';
+}
+
 /** `3 revision, 2 approval, 1 waiver`: each kind the chain holds, in the order kinds are listed. */
 function kindCounts(entries: readonly EvidenceEntry[]): string {
   const parts = EVIDENCE_KINDS.map((k) => [k, entries.filter((e) => e.kind === k).length] as const).filter(([, n]) => n > 0);
@@ -187,8 +198,17 @@ export function bundleHtml(bundle: EvidenceBundle): string {
     decisions.length === 0
       ? '<p>No approval decision or waiver is recorded.</p>'
       : table(
-          ['#', 'time (UTC)', 'kind', 'step', 'by', 'source', 'summary'],
-          decisions.map((e) => [`<td><a href="#entry-${e.seq}">${e.seq}</a></td>`, cell(e.at), cell(e.kind), cell(textOf(record(e.payload)?.[e.kind === 'approval' ? 'decision' : 'step'])), cell(e.actor ?? 'changegate'), cell(e.source), cell(e.summary)]),
+          ['#', 'time (UTC)', 'kind', 'step', 'requested (UTC)', 'by', 'source', 'summary'],
+          decisions.map((e) => [
+            `<td><a href="#entry-${e.seq}">${e.seq}</a></td>`,
+            cell(e.at),
+            cell(e.kind),
+            cell(textOf(record(e.payload)?.[e.kind === 'approval' ? 'decision' : 'step'])),
+            cell(e.kind === 'approval' ? requestedText(e) : ''),
+            cell(e.actor ?? 'changegate'),
+            cell(e.source),
+            cell(e.summary),
+          ]),
           'decisions',
         ),
   );

@@ -41,7 +41,7 @@ interface Entry {
   kind: string;
   actor: string | null;
   summary: string;
-  payload: { decision?: string; step?: string };
+  payload: { decision?: string; step?: string; approval?: { id: string; requestedAt?: string | null } };
 }
 
 describe.each(STORES)('approvals, waivers and revisions in the ledger ($name)', ({ config }) => {
@@ -85,17 +85,23 @@ describe.each(STORES)('approvals, waivers and revisions in the ledger ($name)', 
     await stores.changes.applyPage('sn-prod', 'approvals', [{ kind: 'approval', changeNativeId: change.nativeId, approval: buildApproval(overrides) }], null);
   }
 
-  /** `changegate evidence export KEY` against the store, then `changegate evidence verify` on the file: the entries, and what verify said. */
-  async function exported(change: Change): Promise<{ entries: Entry[]; verify: string; code: number }> {
+  /** `changegate evidence export KEY [--format html]` against the store: the file written. */
+  async function exportFile(change: Change, format: 'json' | 'html' = 'json'): Promise<string> {
     // The export opens the store through the config file, as an auditor's run does.
     await stores.close();
     const configPath = join(dir, `config-${opened}.yaml`);
     writeFileSync(configPath, `store: ${JSON.stringify(storeConfig)}\ninstances: []\n`);
-    const file = join(dir, `bundle-${opened}.json`);
-    expect(await runEvidenceExport(registry, { key: change.key, out: file, config: configPath }, capture())).toBe(0);
+    const file = join(dir, `bundle-${opened}.${format}`);
+    expect(await runEvidenceExport(registry, { key: change.key, out: file, config: configPath, format }, capture())).toBe(0);
+    stores = await openStores(storeConfig);
+    return file;
+  }
+
+  /** `changegate evidence export KEY`, then `changegate evidence verify` on the file: the entries, and what verify said. */
+  async function exported(change: Change): Promise<{ entries: Entry[]; verify: string; code: number }> {
+    const file = await exportFile(change);
     const verified = capture();
     const code = runEvidenceVerify(file, {}, verified);
-    stores = await openStores(storeConfig);
     return { entries: (JSON.parse(readFileSync(file, 'utf8')) as { entries: Entry[] }).entries, verify: verified.text(), code };
   }
 
@@ -128,6 +134,36 @@ describe.each(STORES)('approvals, waivers and revisions in the ledger ($name)', 
     expect(entries.filter((e) => e.kind === 'approval').map((e) => e.payload.decision)).toEqual(['approved', 'withdrawn', 'rejected']);
     expect(code).toBe(0);
     expect(verify).toMatch(/^intact /);
+  });
+
+  it('records when each decided approval was requested, which places it in its round, in the bundle and on its page; the bundle verifies', async () => {
+    await open();
+    now = new Date('2026-03-02T12:00:00Z');
+    const r = runner();
+    const c = await mirror({ state: 'authorize', nativeState: '-3', nativeStateLabel: 'Authorize' });
+    // The CAB rejected the first round, then was asked again (a new row) and approved.
+    const first = { id: 'a1'.repeat(16), requestedAt: '2026-03-02T09:30:00Z' };
+    await approval(c, { ...first, state: 'rejected', nativeState: 'rejected', decidedAt: '2026-03-02T10:00:00Z', updatedAt: '2026-03-02T10:00:00Z' });
+    await r.assessChange(c.id);
+    await approval(c, { id: 'b2'.repeat(16), requestedAt: '2026-03-02T10:30:00Z', state: 'approved', nativeState: 'approved', decidedAt: '2026-03-02T11:00:00Z', updatedAt: '2026-03-02T11:00:00Z' });
+    // A row whose source gave no request time (an ACL hid sys_created_on).
+    await approval(c, { id: 'c3'.repeat(16), requestedAt: null, approver: { id: 'u-dana', name: 'Dana Whitfield' }, state: 'approved', nativeState: 'approved', decidedAt: '2026-03-02T11:05:00Z', updatedAt: '2026-03-02T11:05:00Z' });
+    await r.assessChange(c.id);
+    const { entries, verify, code } = await exported(c);
+    const requested = entries.filter((e) => e.kind === 'approval').map((e) => [e.payload.decision, e.payload.approval?.requestedAt]);
+    expect(requested).toEqual([
+      ['rejected', '2026-03-02T09:30:00Z'],
+      ['approved', '2026-03-02T10:30:00Z'],
+      ['approved', null],
+    ]);
+    expect(code).toBe(0);
+    expect(verify).toMatch(/^intact /);
+    const page = readFileSync(await exportFile(c, 'html'), 'utf8');
+    const decisions = page.slice(page.indexOf('<table id="decisions">'), page.indexOf('</table>', page.indexOf('<table id="decisions">')));
+    expect(decisions).toContain('<th scope="col">requested (UTC)</th>');
+    expect(decisions).toContain('<td>approval</td><td>rejected</td><td>2026-03-02T09:30:00Z</td>');
+    expect(decisions).toContain('<td>approval</td><td>approved</td><td>2026-03-02T10:30:00Z</td>');
+    expect(decisions).toContain('<td>approval</td><td>approved</td><td>not given by the source</td>');
   });
 
   it('records a waiver when granted and when it ends, once each, and one withdrawn from the policy before its end', async () => {

@@ -11,7 +11,7 @@ import { runEvidenceVerify } from '../../src/cli/evidence-command.ts';
 import { canonicalJson } from '../../src/evidence/canonical-json.ts';
 import { buildBundle } from '../../src/evidence/evidence-bundle.ts';
 import { DSSE_PAYLOAD_TYPE, dsseEnvelope, inTotoStatement, keyId, pae } from '../../src/evidence/in-toto-statement.ts';
-import type { EvidenceEntry } from '../../src/evidence/evidence-entry.ts';
+import { chainEntry, type EvidenceDraft, type EvidenceEntry } from '../../src/evidence/evidence-entry.ts';
 import { CHANGE, chainedEntries } from '../support/evidence-ledger.ts';
 
 const entries = chainedEntries();
@@ -60,6 +60,27 @@ describe('changegate evidence verify, on what a signature covers', () => {
     const wrapped = dsseEnvelope(inTotoStatement(legacyBundle() as never, { commits: [], repos: [] }), keys.privateKey);
     const enveloped = verifyFile('legacy.intoto.json', wrapped, true);
     expect(JSON.parse(enveloped.stdout)).toMatchObject({ ok: true, signed: true, warnings: [] });
+  });
+});
+
+/** The ledger with an approval decision after it, exported signed. */
+function approvalBundle(approval: Record<string, unknown>) {
+  const chained = chainedEntries();
+  const draft: EvidenceDraft = { kind: 'approval', at: '2026-03-11T10:00:00Z', actor: 'Grace Okafor', source: 'servicenow:sn-prod', summary: 'approval by Grace Okafor (CAB Approval) approved', payload: { decision: 'approved', approval } };
+  chained.push(chainEntry(CHANGE.id, chained.at(-1) ?? null, draft));
+  return buildBundle(CHANGE, chained, '2026-03-12T00:00:00Z', keys.privateKey);
+}
+
+describe('changegate evidence verify, on approval entries of earlier builds', () => {
+  // Payloads are only hashed, so the format stayed /2 when approvals gained requestedAt: both shapes must verify.
+  const decided = { id: 'a1b2', approver: { id: 'u-grace', name: 'Grace Okafor' }, group: null, state: 'approved', nativeState: 'approved', decidedAt: '2026-03-11T10:00:00Z', comment: null, updatedAt: '2026-03-11T10:00:00Z' };
+
+  it('verifies a bundle whose approval entries have no requestedAt (exported before), as one whose entries have it, with nothing to warn of', () => {
+    const before = verifyFile('approval-before.json', approvalBundle(decided), true);
+    const now = verifyFile('approval-now.json', approvalBundle({ ...decided, requestedAt: '2026-03-11T09:00:00Z' }), true);
+    expect([before.code, now.code]).toEqual([0, 0]);
+    expect(JSON.parse(before.stdout)).toMatchObject({ ok: true, entries: 3, signed: true, problems: [], warnings: [] });
+    expect(JSON.parse(now.stdout)).toMatchObject({ ok: true, entries: 3, signed: true, problems: [], warnings: [] });
   });
 });
 
