@@ -7,8 +7,9 @@
 // What the mirror cannot tell is said, not guessed: an approval row keeps only
 // its latest version, so one whose decision came after the instant is taken
 // as still requested then (and counted, so the output can say so). One
-// requested after the instant did not exist then; one with no request time is
-// kept, as the mirror cannot tell.
+// requested after the instant did not exist then: it is left out, and counted
+// too, so a replay does not read as approvals gone missing; one with no request
+// time is kept, as the mirror cannot tell.
 
 import type { Approval, Change, MirroredChange } from '../domain/change.ts';
 import type { FieldDiff, Revision } from '../store/change-store.ts';
@@ -21,6 +22,8 @@ export interface ChangeAsOf {
   latest: number;
   /** Approvals whose decision came after the instant: judged as still requested. */
   undecided: number;
+  /** Approvals requested after the instant: left out, as they did not exist then. */
+  requestedLater: number;
 }
 
 /** Path segments of a diff path (`raw.assigned_to\.name` → `raw`, `assigned_to.name`). */
@@ -100,5 +103,6 @@ export function changeAsOf(mc: MirroredChange, revisions: readonly Revision[], a
     revision: current,
     latest: revisions.at(-1)?.seq ?? current.seq,
     undecided,
+    requestedLater: mc.approvals.length - requested.length,
   };
 }

@@ -28,6 +28,7 @@ export function renderAsOf(asOf: ChangeAsOf, at: Date): string {
   ];
   if (r.seq < asOf.latest) lines.push(`  the ${asOf.latest - r.seq} later revision${asOf.latest - r.seq === 1 ? ' is' : 's are'} undone; the journal is read as written by then`);
   if (asOf.undecided > 0) lines.push(`  ${asOf.undecided} approval${asOf.undecided === 1 ? ' was' : 's were'} decided after that instant: taken as still requested`);
+  if (asOf.requestedLater > 0) lines.push(`  ${asOf.requestedLater} approval${asOf.requestedLater === 1 ? ' was' : 's were'} requested after that instant: left out`);
   lines.push('  neighbouring changes and ITSM schedules are read as they are now');
   return lines.join('\n');
 }
@@ -42,5 +43,6 @@ export function asOfJson(asOf: ChangeAsOf, at: Date): unknown {
     author: r.author === null ? null : { id: r.author.id, name: r.author.name },
     latestRevision: asOf.latest,
     undecidedApprovals: asOf.undecided,
+    requestedLaterApprovals: asOf.requestedLater,
   };
 }

@@ -81,7 +81,17 @@ beforeAll(async () => {
   const apart: Partial<Change> = { services: [{ id: 'svc-ledger', name: 'Ledger' }], cis: [{ id: 'ci-ledger01', name: 'ledger01' }], plannedStart: '2026-04-20T22:00:00Z', plannedEnd: '2026-04-20T23:00:00Z' };
   for (const [fields, user] of versions) await store.applyPage('sn-prod', 'changes', [{ kind: 'change', change: change(3, { ...apart, ...fields }), author: { id: user, name: null } }], null);
   const approval = buildApproval({ state: 'approved', nativeState: 'approved', decidedAt: '2026-03-07T12:00:00Z', updatedAt: '2026-03-07T12:00:00Z' });
-  await store.applyPage('sn-prod', 'approvals', [{ kind: 'approval', changeNativeId: sysId(3), approval }], null);
+  // A second approver, asked only on the 6th (after the move to authorize) and approving on the 7th.
+  const askedLater = buildApproval({
+    id: 'd4c3b2a1d4c3b2a1d4c3b2a1d4c3b2a1',
+    approver: { id: 'u-dana', name: 'Dana Whitfield' },
+    state: 'approved',
+    nativeState: 'approved',
+    requestedAt: '2026-03-06T09:00:00Z',
+    decidedAt: '2026-03-07T13:00:00Z',
+    updatedAt: '2026-03-07T13:00:00Z',
+  });
+  await store.applyPage('sn-prod', 'approvals', [approval, askedLater].map((a) => ({ kind: 'approval', changeNativeId: sysId(3), approval: a })), null);
   await store.close();
   const instance = instanceAt(await site());
   config = join(dir, 'changegate.yaml');
@@ -294,10 +304,22 @@ describe('changegate check KEY --at T', () => {
       author: { id: 'beth.anglin', name: null },
       latestRevision: 3,
       undecidedApprovals: 1,
+      requestedLaterApprovals: 1,
     });
     const table = await changegate(['check', changeNumber(3), '--config', config, '--at', '2026-03-05T00:00:00Z']);
     expect(table.stdout).toMatch(/judged as of 2026-03-05T00:00:00\.000Z: revision 2 of 3 \(native 4, updated 2026-03-04T09:00:00Z, by beth\.anglin\)/);
     expect(table.stdout).toContain('1 approval was decided after that instant: taken as still requested');
+  });
+
+  it('says how many approvals it left out as requested after T, so a replay does not read as approvals gone missing', async () => {
+    // Dana Whitfield was asked on the 6th: not there on the 5th, there (and decided) on the 9th.
+    const before = await changegate(['check', changeNumber(3), '--config', config, '--at', '2026-03-05T00:00:00Z']);
+    expect(before.stdout).toContain('  1 approval was decided after that instant: taken as still requested\n  1 approval was requested after that instant: left out\n');
+    const after = await changegate(['check', changeNumber(3), '--config', config, '--at', '2026-03-09T00:00:00Z']);
+    expect(after.stdout).toMatch(/judged as of 2026-03-09T00:00:00\.000Z: revision 3 of 3 /);
+    expect(after.stdout).not.toContain('requested after that instant');
+    const json = JSON.parse((await changegate(['check', changeNumber(3), '--config', config, '--at', '2026-03-09T00:00:00Z', '--json'])).stdout) as { asOf: { requestedLaterApprovals: number } };
+    expect(json.asOf.requestedLaterApprovals).toBe(0);
   });
 
   it('judges the first revision at its own update time, and the newest after the last one', async () => {
