@@ -79,7 +79,8 @@ function withServerEnv(config: ChangegateConfig, env: Env): ChangegateConfig {
     const variable = issue?.path[0] === 'listen' ? 'CHANGEGATE_LISTEN' : 'CHANGEGATE_API_TOKENS';
     throw new ChangegateError('CG_CONFIG_INVALID', `environment ${variable}: ${issue?.message ?? 'invalid'}`, { details: { variable } });
   }
-  return { ...config, server: server.data };
+  // Only the two fields the variables name: the rest of server (shutdownTimeout) stays as the file says.
+  return { ...config, server: { ...config.server, listen: server.data.listen, apiTokens: server.data.apiTokens } };
 }
 
 /** `--config` wins over `CHANGEGATE_CONFIG`; neither means demo mode. */

@@ -45,21 +45,23 @@ async function silentInstance(): Promise<{ url: string; asked: () => number }> {
   return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, asked: () => asked };
 }
 
-async function serveWith(instanceUrl: string, server: Record<string, unknown> = {}): Promise<ServeChild> {
+async function serveWith(instanceUrl: string, server: Record<string, unknown> = {}, options: { listenFromEnv?: boolean } = {}): Promise<ServeChild> {
   const dir = mkdtempSync(join(tmpdir(), 'cg-e2e-shutdown-'));
   const port = await freePort();
+  // As the image runs it: CHANGEGATE_LISTEN names the address, the file keeps its own.
+  const listen = options.listenFromEnv === true ? `127.0.0.1:${await freePort()}` : `127.0.0.1:${port}`;
   const config = join(dir, 'changegate.yaml');
   writeFileSync(
     config,
     [
       `store: { kind: sqlite, path: ${JSON.stringify(join(dir, 'changegate.db'))} }`,
-      `server: ${JSON.stringify({ listen: `127.0.0.1:${port}`, ...server })}`,
+      `server: ${JSON.stringify({ listen, ...server })}`,
       'log: { level: info }',
       `instances: [{ id: sn-silent, system: servicenow, baseUrl: "${instanceUrl}", auth: { kind: basic, username: admin, password: admin }, timeout: 120s }]`,
       '',
     ].join('\n'),
   );
-  const serve = spawnServe({ configFile: config, port });
+  const serve = spawnServe({ configFile: config, port, ...(options.listenFromEnv === true ? { env: { ...process.env, CHANGEGATE_LISTEN: `127.0.0.1:${port}` } } : {}) });
   cleanups.push(() => {
     if (serve.child.exitCode === null && serve.child.signalCode === null) serve.child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
@@ -102,6 +104,18 @@ describe('serve: shutdown', () => {
     expect(exit).toEqual({ code: 1, signal: null });
     const late = serve.lines().find((l) => String(l['msg']).startsWith('shutdown did not finish within 1000 ms'));
     expect(late?.['waitingFor']).toBe('the HTTP requests in progress to finish');
+  }, 60_000);
+
+  it('keeps server.shutdownTimeout when CHANGEGATE_LISTEN sets the address, as the image does', async () => {
+    const instance = await silentInstance();
+    const serve = await serveWith(instance.url, { shutdownTimeout: '1s' }, { listenFromEnv: true });
+    await hangingRequest(serve);
+    const signalled = Date.now();
+    serve.child.kill('SIGTERM');
+    expect(await serve.exited).toEqual({ code: 1, signal: null });
+    // The default of 30 s would have held it far longer.
+    expect(Date.now() - signalled).toBeLessThan(15_000);
+    expect(messages(serve).some((m) => m.startsWith('shutdown did not finish within 1000 ms'))).toBe(true);
   }, 60_000);
 
   it('ends at once on a second signal, of either kind, while shutdown waits', async () => {
