@@ -202,6 +202,11 @@ export async function runCli(argv: string[], registry: ConnectorRegistry): Promi
 }
 
 export async function main(argv: string[], registry: ConnectorRegistry): Promise<void> {
+  // A reader that stops early (`| head`) closes the pipe: the rest of the output has no reader,
+  // so it is dropped and the command ends as it would have, rather than on an unhandled EPIPE.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+  });
   try {
     process.exitCode = await runCli(argv, registry);
   } catch (err) {

@@ -163,6 +163,19 @@ describe('changegate CLI', () => {
     }
   });
 
+  it('stops quietly when the reader of its output goes away (| head), never with a stack trace', async () => {
+    const closed = await new Promise<{ code: number | null; stderr: string }>((done) => {
+      const child = spawn(process.execPath, ['src/main.ts', 'openapi'], { cwd: ROOT, env: { ...process.env, CHANGEGATE_CONFIG: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      // Like `head -1`: read the first chunk, then close the pipe while the command still writes.
+      child.stdout.once('data', () => child.stdout.destroy());
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      child.on('exit', (code) => done({ code, stderr }));
+    });
+    expect(closed.stderr).toBe('');
+    expect(closed.code).toBe(0);
+  });
+
   it('prints the JSON Schema of changegate.yaml', async () => {
     const { code, stdout } = await changegate(['config', 'schema']);
     expect(code).toBe(0);
