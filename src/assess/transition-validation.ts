@@ -4,13 +4,14 @@
 // cannot be trusted (stale) or lacks the change, the instance's fail mode
 // decides, and the answer says so: the plugin only ever reads a decision.
 
-import type { CanonicalState, MirroredChange, System } from '../domain/change.ts';
+import type { CanonicalState, JournalEntry, MirroredChange, System } from '../domain/change.ts';
 import { childRecordsRead, validateTransition } from '../policy/assess.ts';
 import { gatedStates, isEdge } from '../policy/lifecycle.ts';
 import type { Policy } from '../policy/policy-config.ts';
 import { isChangegateError } from '../errors.ts';
 import { STORE_FAULT_TEXT, type StoreFaultReason, type StoreHealthState } from '../store/store-health.ts';
 import { buildPolicyContext, judgedChange, type PolicyContextDeps } from './policy-context.ts';
+import { withoutOwnNotes } from './verdict-text.ts';
 
 export type FailMode = 'open' | 'closed';
 
@@ -24,11 +25,35 @@ export interface ValidationInstance {
   states: ReadonlyMap<string, CanonicalState>;
 }
 
+/**
+ * What the save being validated carries besides the state, typed in the same
+ * form save as the move (a cancellation reason in the close notes or a work
+ * note). Only fields a save can carry and a user types: never approvals, state
+ * or risk, which the mirror alone vouches for.
+ */
+export interface ProposedValues {
+  /** Replaces the mirrored close code; blank clears it. */
+  closeCode?: string;
+  /** Replaces the mirrored close notes; blank clears them. */
+  closeNotes?: string;
+  /** A work note typed in this save, judged as a journal entry written now. */
+  workNote?: string;
+  /** An additional comment typed in this save, judged as a journal entry written now. */
+  comment?: string;
+  /** Who is saving (the note's author); absent: the note is unattributed. */
+  by?: string;
+}
+
+/** The proposed fields a decision is judged with, in this order. */
+export const PROPOSED_FIELDS = ['closeCode', 'closeNotes', 'workNote', 'comment'] as const;
+export type ProposedField = (typeof PROPOSED_FIELDS)[number];
+
 export interface ValidationRequest {
   instance: ValidationInstance;
   key: string;
   from: CanonicalState;
   to: CanonicalState;
+  proposed?: ProposedValues;
 }
 
 export interface ValidationDeps extends PolicyContextDeps {
@@ -49,6 +74,12 @@ export interface ValidationAnswer {
   stale: boolean;
   /** Present when the fail mode, not the policy, made the decision. */
   failMode?: FailMode;
+  /**
+   * Present when the policy judged the change with values the caller proposed:
+   * their names, so a decision made on typed text is told apart from one made
+   * on the stored record. Absent when the fail mode decided (nothing was judged).
+   */
+  proposed?: ProposedField[];
 }
 
 /** Low-cardinality label for `changegate_validations_total{reason}`. */
@@ -112,6 +143,26 @@ function storeFaultOf(err: unknown): StoreFaultReason | null {
   return (err.details['reason'] as StoreFaultReason | undefined) ?? 'locked';
 }
 
+/** Who wrote a proposed note when the caller did not say. */
+export const UNATTRIBUTED = '(unattributed)';
+
+const blankToNull = (text: string): string | null => (text.trim() === '' ? null : text);
+
+/** The change as it would be saved: close fields replaced, typed notes added as entries of `now`. */
+function withProposed(mc: MirroredChange, proposed: ProposedValues, now: Date): { subject: MirroredChange; used: ProposedField[] } {
+  const used = PROPOSED_FIELDS.filter((f) => proposed[f] !== undefined);
+  const change = { ...mc.change };
+  if (proposed.closeCode !== undefined) change.closeCode = blankToNull(proposed.closeCode);
+  if (proposed.closeNotes !== undefined) change.closeNotes = blankToNull(proposed.closeNotes);
+  const at = now.toISOString();
+  const author = proposed.by ?? UNATTRIBUTED;
+  const typed: JournalEntry[] = [];
+  if (proposed.workNote !== undefined) typed.push({ id: 'proposed:work_note', kind: 'work_note', author, at, text: proposed.workNote });
+  if (proposed.comment !== undefined) typed.push({ id: 'proposed:comment', kind: 'comment', author, at, text: proposed.comment });
+  // Judged as the mirror will hold it after the save: a note carrying changegate's marker counts for nothing there either.
+  return { subject: { ...mc, change, journal: [...mc.journal, ...withoutOwnNotes(typed)] }, used };
+}
+
 export async function validateChangeTransition(deps: ValidationDeps, request: ValidationRequest, now: Date): Promise<ValidationOutcome> {
   const { instance, key, from, to } = request;
   const policyVersion = deps.policy.version;
@@ -140,13 +191,15 @@ export async function validateChangeTransition(deps: ValidationDeps, request: Va
   }
   if (stale !== null) return { answer: { ...base, ...byFailMode(instance, stale) }, basis: 'stale' };
   const judged = judgedChange(mc);
-  const subject = judged.change.state === from ? judged : { ...judged, change: { ...judged.change, state: from } };
+  const placed = judged.change.state === from ? judged : { ...judged, change: { ...judged.change, state: from } };
+  const { subject, used } = request.proposed === undefined ? { subject: placed, used: undefined } : withProposed(placed, request.proposed, now);
   const states = isEdge(subject.change.type, from, to) ? gatedStates(from, to) : [];
   try {
     // The gates read more of the store (neighbours, events, waivers): a fault there decides as one reading the change does.
     const ctx = await buildPolicyContext(deps, subject, now, { states });
     const verdict = validateTransition(subject, to, ctx);
-    return { answer: { ...base, allow: verdict.allow, reasons: verdict.reasons, conditions: verdict.conditions }, basis: 'policy' };
+    const judgedOn = used === undefined ? {} : { proposed: used };
+    return { answer: { ...base, allow: verdict.allow, reasons: verdict.reasons, conditions: verdict.conditions, ...judgedOn }, basis: 'policy' };
   } catch (err) {
     const reason = storeFaultOf(err);
     if (reason === null) throw err;

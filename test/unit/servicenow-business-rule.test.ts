@@ -25,6 +25,8 @@ interface Scenario {
   properties?: Fields;
   user?: string;
   http?: HttpAnswer;
+  /** Text typed into a journal field in this save (work_notes, comments): what current.<field> holds then. */
+  typed?: Fields;
 }
 
 interface Request {
@@ -46,15 +48,21 @@ function record(fields: Fields) {
   return { getValue: (name: string): string | null => fields[name] ?? null };
 }
 
+/** A GlideElement: changes() against the record as saved, its text as toString(). */
+const element = (value: string, changed: boolean) => ({ changes: () => changed, toString: () => value });
+
 function run(s: Scenario) {
   const errors: string[] = [];
   const warnings: string[] = [];
   const requests: Request[] = [];
   let aborted = false;
   const after = { ...s.before, ...s.after };
+  const elements = Object.fromEntries(Object.keys(after).map((name) => [name, element(after[name] ?? '', after[name] !== s.before[name])]));
+  const journal = Object.fromEntries(Object.entries(s.typed ?? {}).map(([name, text]) => [name, element(text, true)]));
   const current = {
+    ...elements,
+    ...journal,
     ...record(after),
-    state: { changes: () => after['state'] !== s.before['state'] },
     setAbortAction: (flag: boolean) => {
       aborted = flag;
     },
@@ -183,6 +191,27 @@ describe('changegate business rule: callout mode', () => {
     });
     expect(request.headers['Content-Type']).toBe('application/json');
     expect(JSON.parse(request.body)).toEqual({ system: 'servicenow', instance: 'sn-prod', key: 'CHG0030001', from: '-4', to: '-3' });
+  });
+
+  it('sends what the save types besides the state: changed close code and notes, a typed work note or comment and who typed it', () => {
+    const allow = answer({ allow: true, reasons: [], conditions: [], policyVersion: 'p-7', stale: false, proposed: ['closeNotes'] });
+    const notes = run({ before: VERDICT, after: { state: '4', close_notes: 'Vendor pulled the release.' }, properties: CALLOUT, http: allow });
+    expect(notes.aborted).toBe(false);
+    expect(JSON.parse((notes.requests[0] as Request).body)).toEqual({
+      system: 'servicenow', instance: 'sn-prod', key: 'CHG0030001', from: '-4', to: '4', proposed: { closeNotes: 'Vendor pulled the release.' },
+    });
+    const note = run({ before: VERDICT, after: { state: '4' }, typed: { work_notes: 'Cancel: vendor pulled it.', comments: '  ' }, user: 'carla.manager', properties: CALLOUT, http: allow });
+    expect(JSON.parse((note.requests[0] as Request).body).proposed).toEqual({ workNote: 'Cancel: vendor pulled it.', by: 'carla.manager' });
+    const closing = run({ before: { ...VERDICT, state: '0', close_code: '' }, after: { state: '3', close_code: 'successful', close_notes: 'x'.repeat(5000) }, typed: { comments: 'Done.' }, properties: CALLOUT, http: allow });
+    expect(JSON.parse((closing.requests[0] as Request).body).proposed).toEqual({ closeCode: 'successful', closeNotes: 'x'.repeat(4000), comment: 'Done.', by: 'beth.anglin' });
+  });
+
+  it('sends no proposal when the save carries nothing but the state, and follows a deny for a missing reason', () => {
+    const deny = answer({ allow: false, reasons: ['no cancellation reason: add close notes or a work note saying why the change is canceled (canceled.reason)'], conditions: [], policyVersion: 'p-7', stale: false });
+    const r = run({ before: VERDICT, after: { state: '4' }, properties: CALLOUT, http: deny });
+    expect(JSON.parse((r.requests[0] as Request).body)).not.toHaveProperty('proposed');
+    expect(r.aborted).toBe(true);
+    expect(r.errors[0]).toContain('no cancellation reason');
   });
 
   it('aborts with the service reasons on a deny, whatever the verdict fields say', () => {

@@ -98,6 +98,54 @@
     return out.length > 0 ? out.join('; ') : 'the release policy does not allow it';
   }
 
+  // POST /v1/validate's bounds on proposed text; longer text is cut rather than
+  // refused, so a long close note never turns a decision into a fail-mode one.
+  var PROPOSED_MAX = 4000;
+
+  function bounded(text, max) {
+    return text.length > max ? text.substring(0, max) : text;
+  }
+
+  function changed(name) {
+    var element = current[name];
+    return !!element && typeof element.changes === 'function' && !!element.changes();
+  }
+
+  // Text typed into a journal field (work_notes, comments) in this save. That
+  // a before rule reads the new entry from current.<field> is not verified on
+  // a real instance; anything else (no element, no change, blank) counts as
+  // nothing typed, which judges the save as before.
+  function typed(name) {
+    if (!changed(name)) return '';
+    var text = String(current[name]);
+    return trim(text) === '' ? '' : bounded(text, PROPOSED_MAX);
+  }
+
+  // What this save carries for the gates that read close code, close notes or
+  // a note (a cancellation reason typed with the move): changed fields only.
+  function proposed() {
+    var out = {};
+    var any = false;
+    if (changed('close_code')) {
+      out.closeCode = bounded(field(current, 'close_code'), 200);
+      any = true;
+    }
+    if (changed('close_notes')) {
+      out.closeNotes = bounded(field(current, 'close_notes'), PROPOSED_MAX);
+      any = true;
+    }
+    var workNote = typed('work_notes');
+    var comment = typed('comments');
+    if (workNote !== '') out.workNote = workNote;
+    if (comment !== '') out.comment = comment;
+    if (workNote !== '' || comment !== '') {
+      var user = trim(String(gs.getUserName() || ''));
+      if (user !== '') out.by = user.substring(0, 200);
+      any = true;
+    }
+    return any ? out : null;
+  }
+
   // The business rule condition already requires a state change; checking
   // again keeps the script safe if someone clears the condition.
   if (!previous || !current.state.changes()) return;
@@ -155,13 +203,16 @@
       request.setHttpTimeout(timeoutMs);
       request.setRequestHeader('Content-Type', 'application/json');
       request.setRequestHeader('Accept', 'application/json');
-      request.setRequestBody(JSON.stringify({
+      var body = {
         system: 'servicenow',
         instance: prop('instance_id', String(gs.getProperty('instance_name', ''))),
         key: number,
         from: from,
         to: to
-      }));
+      };
+      var typedNow = proposed();
+      if (typedNow !== null) body.proposed = typedNow;
+      request.setRequestBody(JSON.stringify(body));
       response = request.execute();
     } catch (e) {
       return unverified('changegate did not answer within ' + timeoutMs + ' ms (' + e + ')');

@@ -7,7 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { acceptedStates, resolveState } from '../../assess/resolve-state.ts';
-import { validateChangeTransition, type ValidationDeps, type ValidationInstance } from '../../assess/transition-validation.ts';
+import { PROPOSED_FIELDS, validateChangeTransition, type ProposedValues, type ValidationDeps, type ValidationInstance } from '../../assess/transition-validation.ts';
 import type { CanonicalState } from '../../domain/change.ts';
 import { ChangegateError } from '../../errors.ts';
 import type { Metrics } from '../../observability/metrics.ts';
@@ -29,6 +29,21 @@ function text(max: number) {
 // A ServiceNow script may send a choice value as a number (-1); it is the same value.
 const StateValue = z.union([text(200), z.number().int().transform(String)]);
 
+/** Text a user typed into a field that may be cleared in the same save (blank: cleared). */
+const typedField = (max: number) => z.string().max(max);
+
+// What the save carries besides the state. Strict, unlike the body: a key here is a value the
+// decision would be judged on, and only these may be (never approvals, state or risk).
+const Proposed = z
+  .object({
+    closeCode: typedField(200).optional().meta({ description: 'The close code this save sets (blank: cleared); replaces the mirrored one.' }),
+    closeNotes: typedField(4000).optional().meta({ description: 'The close notes this save sets (blank: cleared); replace the mirrored ones.' }),
+    workNote: text(4000).optional().meta({ description: 'A work note typed in this save; judged as a journal entry written now.' }),
+    comment: text(4000).optional().meta({ description: 'An additional comment typed in this save; judged as a journal entry written now.' }),
+    by: text(200).optional().meta({ description: 'Who saves (user name): the author of the typed note; absent, the note is unattributed.' }),
+  })
+  .strict();
+
 // Unknown keys are ignored, not refused: a newer plugin may send more than this version reads.
 const validateBody = (systems: readonly string[]) =>
   z.object({
@@ -37,6 +52,9 @@ const validateBody = (systems: readonly string[]) =>
   key: text(200),
   from: StateValue.meta({ description: 'Canonical state or the instance\'s native value (a ServiceNow choice value may be a number).' }),
   to: StateValue.meta({ description: 'Canonical state or the instance\'s native value.' }),
+  proposed: Proposed.optional().meta({
+    description: 'What the same save proposes besides the state (a cancellation reason typed with the move): the transition is judged on the change with these applied.',
+  }),
 });
 
 const ValidationAnswerSchema = z.object({
@@ -47,6 +65,9 @@ const ValidationAnswerSchema = z.object({
   change: z.object({ id: z.string(), key: z.string(), revision: z.number() }).nullable(),
   stale: z.boolean(),
   failMode: z.enum(['open', 'closed']).optional().meta({ description: 'Present when the instance\'s fail mode, not the policy, decided.' }),
+  proposed: z.array(z.enum(PROPOSED_FIELDS)).optional().meta({
+    description: 'Present when the policy judged the change with proposed values: the fields it used. Absent: judged on the stored record (or decided by the fail mode).',
+  }),
 });
 
 /** The validate route for the registered systems. */
@@ -78,9 +99,14 @@ function stateOf(field: 'from' | 'to', value: string, instance: ValidationInstan
   );
 }
 
+/** The parsed proposal without keys left undefined (exactOptionalPropertyTypes). */
+function definedOnly(parsed: { [K in keyof ProposedValues]?: ProposedValues[K] | undefined }): ProposedValues {
+  return Object.fromEntries(Object.entries(parsed).filter(([, v]) => v !== undefined)) as ProposedValues;
+}
+
 export function registerValidateRoute(app: FastifyInstance, deps: ValidateRouteDeps): void {
   const clock = deps.clock ?? (() => new Date());
-  registerRoute(app, validateRoute(deps.systems), async ({ body }) => {
+  registerRoute(app, validateRoute(deps.systems), async ({ body }, request) => {
     const instance = deps.instances.get(body.instance);
     if (instance === undefined) {
       throw new ChangegateError('CG_INSTANCE_UNKNOWN', `body instance: no configured instance "${body.instance}" (known: ${[...deps.instances.keys()].join(', ') || 'none'})`, {
@@ -94,8 +120,13 @@ export function registerValidateRoute(app: FastifyInstance, deps: ValidateRouteD
     }
     const from = stateOf('from', body.from, instance);
     const to = stateOf('to', body.to, instance);
-    const { answer, basis } = await validateChangeTransition(deps, { instance, key: body.key, from, to }, clock());
+    const proposed = body.proposed === undefined ? {} : { proposed: definedOnly(body.proposed) };
+    const { answer, basis } = await validateChangeTransition(deps, { instance, key: body.key, from, to, ...proposed }, clock());
     deps.metrics.validations.inc({ instance: instance.id, decision: answer.allow ? 'allow' : 'deny', reason: basis });
+    // The record of a decision taken on typed text, not on the stored change: which fields, by whom, never the text.
+    if (answer.proposed !== undefined) {
+      request.log.info({ instance: instance.id, key: body.key, from, to, allow: answer.allow, proposed: answer.proposed, by: body.proposed?.by ?? null }, 'validate judged proposed values');
+    }
     return answer;
   });
 }
