@@ -39,7 +39,13 @@ export const VERDICT_FIELDS = {
   reasons: 'u_changegate_reasons',
   policyVersion: 'u_changegate_policy_version',
   assessedAt: 'u_changegate_assessed_at',
+  allowedWithReason: 'u_changegate_allowed_with_reason',
 } as const;
+
+/** The column of u_changegate_allowed_with_reason; a longer text is not written (the moves stay blocked, as before). */
+const ALLOWED_WITH_REASON_MAX = 1000;
+/** The business rule's names for what a save carries. */
+const SAVE_FIELDS = { closeCode: 'close_code', closeNotes: 'close_notes' } as const;
 
 const CHANGE_TABLE = 'change_request';
 /** A string field's usual maximum length on an instance. */
@@ -73,6 +79,24 @@ function nativeStates(mapping: ServiceNowMapping): Map<CanonicalState, string[]>
 }
 
 /**
+ * The blocked moves a save can unblock by itself (a cancellation with its reason
+ * typed in the same save), as JSON the business rule parses: native state value →
+ * what the save must carry, every list met by one of its items: `"close_notes"`,
+ * `"close_code"` (set in the saved record) or `"note:<marker>"` (a work note or
+ * comment typed in the save mentions it). Empty when no move qualifies.
+ */
+function allowedWithReason(verdict: TicketVerdict, natives: Map<CanonicalState, string[]>): string {
+  const moves: Record<string, string[][]> = {};
+  for (const t of verdict.transitions) {
+    if (t.allowed || t.clearedBySave === undefined) continue;
+    const needs = t.clearedBySave.map((any) => any.flatMap((c) => ('field' in c ? [SAVE_FIELDS[c.field]] : c.noteMentions.map((m) => `note:${m}`))));
+    for (const native of natives.get(t.to) ?? []) moves[native] = needs;
+  }
+  const text = Object.keys(moves).length === 0 ? '' : JSON.stringify(moves);
+  return text.length > ALLOWED_WITH_REASON_MAX ? '' : text;
+}
+
+/**
  * The verdict as fields. `u_changegate_allowed` holds the native state values
  * the change may move to (`-2,4`): the business rule compares `current.state`
  * with them. `u_changegate_reasons` has one line per blocked move, starting
@@ -91,6 +115,7 @@ export function verdictFields(verdict: TicketVerdict, mapping: ServiceNowMapping
   return {
     [VERDICT_FIELDS.verdict]: verdict.verdict,
     [VERDICT_FIELDS.allowed]: allowed.join(','),
+    [VERDICT_FIELDS.allowedWithReason]: allowedWithReason(verdict, natives),
     [VERDICT_FIELDS.reasons]: reasons,
     [VERDICT_FIELDS.policyVersion]: verdict.policyVersion,
     [VERDICT_FIELDS.assessedAt]: glideDateTime(verdict.assessedAt),

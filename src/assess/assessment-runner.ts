@@ -37,6 +37,7 @@ import { queueEvidencePublication } from './evidence-publication.ts';
 import { buildPolicyContext, judgedChange, readsNeighbours, type EventSource } from './policy-context.ts';
 import type { StateNamer } from '../kit/ticket-note.ts';
 import { assessmentNote, namerFor, ticketVerdict } from './verdict-text.ts';
+import { saveClearance } from './save-clearance.ts';
 
 export interface AssessmentRunnerDeps {
   store: ChangeStore;
@@ -432,7 +433,7 @@ export class AssessmentRunner {
     const outbox: NewOutboxItem[] = [];
     if (write) {
       const names = namerFor(change, deps.stateNames?.(change.instance));
-      const verdict = ticketVerdict(assessment, change.type, names);
+      const verdict = ticketVerdict(assessment, change.type, names, saveClearance(deps.policy, change, assessment.classification));
       const base = { instance: change.instance, changeId: change.id, nativeId: change.nativeId, source: 'assessment' as const };
       outbox.push(
         { ...base, idempotencyKey: writeBackKey(change.id, revision, hash, 'set-verdict'), payload: { action: 'set-verdict', verdict } },

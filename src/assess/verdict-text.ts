@@ -11,7 +11,8 @@
 // moves it holds up, states by the names the site shows. Rule ids and advice
 // on the policy go to the part for administrators at the end.
 
-import type { TicketNote, TicketVerdict } from '../kit/connector.ts';
+import type { SaveCarries, TicketNote, TicketTransitionVerdict, TicketVerdict } from '../kit/connector.ts';
+import type { SaveClearance } from './save-clearance.ts';
 import type { Assessment, GateResult } from '../domain/assessment.ts';
 import type { CanonicalState, Change, ChangeType, JournalEntry } from '../domain/change.ts';
 import { gatedStates, isTerminal, MAIN_PATH, nextStates } from '../policy/lifecycle.ts';
@@ -104,13 +105,27 @@ export function blockerLine(b: Blocker, names: StateNamer, here: CanonicalState)
   return `${sentence(b.reason)}${b.pending ? ' (waiting)' : ''}${what.length > 0 ? ` — ${what.join('; ')}` : ''}.`;
 }
 
+/** What a save must carry to meet every one of the gates, or null when one of them no save can meet. */
+function savable(gates: readonly string[], clearance: SaveClearance): SaveCarries[][] | null {
+  const out: SaveCarries[][] = [];
+  for (const gate of gates) {
+    const needs = clearance(gate);
+    if (needs === null) return null;
+    out.push(...needs);
+  }
+  return out.length === 0 ? null : out;
+}
+
 /** The verdict the plugins read: every lifecycle move from the current state, allowed or not and why, in plain words. */
-export function ticketVerdict(assessment: Assessment, type: ChangeType, names: StateNamer = stateLabel): TicketVerdict {
+export function ticketVerdict(assessment: Assessment, type: ChangeType, names: StateNamer = stateLabel, clearance?: SaveClearance): TicketVerdict {
   const { state } = assessment;
-  const transitions = nextStates(type, state).map((to) => {
+  const transitions = nextStates(type, state).map((to): TicketTransitionVerdict => {
     const blocking = guarding(assessment, to).filter((g) => !clears(g));
     const reasons = [...new Set(blocking.map((g) => `${sentence(g.reason)}${g.result === 'pending' ? ' (waiting)' : ''}`))];
-    return { to, toName: names(to), allowed: assessment.allowedTransitions.includes(to), reasons, gates: [...new Set(blocking.map((g) => g.id))] };
+    const allowed = assessment.allowedTransitions.includes(to);
+    const gates = [...new Set(blocking.map((g) => g.id))];
+    const bySave = allowed || clearance === undefined || blocking.some((g) => g.result !== 'fail') ? null : savable(gates, clearance);
+    return { to, toName: names(to), allowed, reasons, gates, ...(bySave === null ? {} : { clearedBySave: bySave }) };
   });
   const forward = forwardState(type, state);
   const forwardBlocked = forward !== null && !assessment.allowedTransitions.includes(forward);

@@ -117,7 +117,16 @@ export interface TicketTransitionVerdict {
   reasons: string[];
   /** The rules behind the reasons, for administrators; absent in a verdict queued by an older release. */
   gates?: string[];
+  /**
+   * Present when every rule blocking this move is one the moving save can meet
+   * itself (a cancellation reason typed with the move): one list per rule, of
+   * what meets it; the move is allowed when the save meets every rule.
+   */
+  clearedBySave?: SaveCarries[][];
 }
+
+/** What a save can carry to meet a rule: the close code or close notes set, or a note typed in it that mentions a marker. */
+export type SaveCarries = { field: 'closeCode' | 'closeNotes' } | { noteMentions: string[] };
 
 /** What an in-ITSM plugin reads to block an illegal transition without calling out. */
 export interface TicketVerdict {

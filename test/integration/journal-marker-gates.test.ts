@@ -7,6 +7,8 @@
 // made while planning), and only when it says it ("do not cancel" does not).
 
 import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import { loadServiceNowMapping } from '../../connectors/servicenow/servicenow-mapping.ts';
+import { verdictFields } from '../../connectors/servicenow/servicenow-writer.ts';
 import { InstanceConfig, registry } from '../../src/app/registry.ts';
 import { validationInstances } from '../../src/app/validation-instances.ts';
 import { AssessmentRunner } from '../../src/assess/assessment-runner.ts';
@@ -135,6 +137,16 @@ describe('canceled.reason: the reason is one given at the cancellation', () => {
         'add close notes or a work note saying why the change is canceled',
     );
     expect(run.assessment?.allowedTransitions).not.toContain('canceled');
+  });
+
+  it('tells the ServiceNow business rule (fields mode) that a save carrying the reason may still cancel, and with what', async () => {
+    const change = await scheduledAtTen([vendorNote]);
+    await runner().assessChange(change.id);
+    const queued = (await outbox.list({ limit: 10 })).find((i) => i.payload.action === 'set-verdict');
+    if (queued?.payload.action !== 'set-verdict') throw new Error('no verdict queued for the ticket');
+    const fields = verdictFields(queued.payload.verdict, loadServiceNowMapping());
+    expect(fields['u_changegate_allowed']).not.toContain('4');
+    expect(fields['u_changegate_allowed_with_reason']).toBe('{"4":[["close_notes","note:cancel"]]}');
   });
 
   it('offers Canceled once a note written in the state it is canceled from says why', async () => {

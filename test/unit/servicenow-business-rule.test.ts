@@ -180,6 +180,42 @@ describe('changegate business rule: verdict fields', () => {
   });
 });
 
+describe('changegate business rule: verdict fields and a reason typed in the same save', () => {
+  // As the service writes it for a change whose only block on Canceled is the missing reason (canceled.reason).
+  const REASON = { ...VERDICT, u_changegate_allowed: '-5', u_changegate_allowed_with_reason: '{"4":[["close_notes","note:cancel"]],"3":[["close_code"],["close_notes"]]}' };
+
+  it('still blocks a cancellation that carries no reason', () => {
+    const r = run({ before: REASON, after: { state: '4' } });
+    expect(r.aborted).toBe(true);
+    expect(r.errors[0]).toContain('changegate blocked Assess \u2192 Canceled');
+  });
+
+  it('lets a cancellation through when the same save fills in the close notes', () => {
+    expect(run({ before: REASON, after: { state: '4', close_notes: 'Vendor pulled the release.' } })).toEqual({ aborted: false, errors: [], warnings: [], requests: [] });
+    expect(run({ before: REASON, after: { state: '4', close_notes: '   ' } }).aborted).toBe(true);
+  });
+
+  it('lets it through when a work note or comment typed in the same save says it cancels, not when it says otherwise', () => {
+    expect(run({ before: REASON, after: { state: '4' }, typed: { work_notes: 'Cancelled: the vendor pulled 4.2.' } }).aborted).toBe(false);
+    expect(run({ before: REASON, after: { state: '4' }, typed: { comments: 'We CANCEL this one, budget gone.' } }).aborted).toBe(false);
+    expect(run({ before: REASON, after: { state: '4' }, typed: { work_notes: 'Rebooked for next week.' } }).aborted).toBe(true);
+    expect(run({ before: REASON, after: { state: '4' }, typed: { work_notes: 'Please do not cancel yet.' } }).aborted).toBe(true);
+    expect(run({ before: REASON, after: { state: '4' }, typed: { work_notes: 'We won\u2019t cancel it.' } }).aborted).toBe(true);
+  });
+
+  it('needs every listed field for a closure, and never unblocks a move the service did not list', () => {
+    expect(run({ before: REASON, after: { state: '3', close_code: 'successful' } }).aborted).toBe(true);
+    expect(run({ before: REASON, after: { state: '3', close_code: 'successful', close_notes: 'Rolled out.' } }).aborted).toBe(false);
+    expect(run({ before: REASON, after: { state: '-3', close_notes: 'Cancel' }, typed: { work_notes: 'cancel' } }).aborted).toBe(true);
+  });
+
+  it('reads the list as saved, and an unreadable one as none', () => {
+    expect(run({ before: VERDICT, after: { state: '-3', close_notes: 'x', u_changegate_allowed_with_reason: '{"-3":[["close_notes"]]}' } }).aborted).toBe(true);
+    expect(run({ before: { ...REASON, u_changegate_allowed_with_reason: '{"4":' }, after: { state: '4', close_notes: 'x' } }).aborted).toBe(true);
+    expect(run({ before: { ...REASON, u_changegate_allowed_with_reason: '{"4":[]}' }, after: { state: '4', close_notes: 'x' } }).aborted).toBe(true);
+  });
+});
+
 describe('changegate business rule: callout mode', () => {
   it('asks POST /v1/validate through the "changegate validate" REST message and follows an allow', () => {
     const r = run({ before: VERDICT, after: { state: '-3' }, properties: CALLOUT, http: answer({ allow: true, reasons: [], conditions: [], policyVersion: 'p-7', stale: false }) });

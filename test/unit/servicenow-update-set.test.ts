@@ -73,7 +73,7 @@ describe('changegate update set', () => {
     expect(list.filter((u) => !/^[0-9a-f]{32}$/.test(String(u.fields['sys_id']))).map((u) => u.name)).toEqual([]);
   });
 
-  it('defines the five verdict fields on change_request, each with its label', () => {
+  it('defines the six verdict fields on change_request, each with its label', () => {
     const fields = byTable('sys_dictionary').map((u) => ({
       element: u.attributes['element'],
       table: u.attributes['table'],
@@ -86,6 +86,7 @@ describe('changegate update set', () => {
       { element: 'u_changegate_allowed', table: 'change_request', type: 'string', maxLength: '100', updateName: 'sys_dictionary_change_request_u_changegate_allowed' },
       { element: 'u_changegate_reasons', table: 'change_request', type: 'string', maxLength: '4000', updateName: 'sys_dictionary_change_request_u_changegate_reasons' },
       { element: 'u_changegate_policy_version', table: 'change_request', type: 'string', maxLength: '100', updateName: 'sys_dictionary_change_request_u_changegate_policy_version' },
+      { element: 'u_changegate_allowed_with_reason', table: 'change_request', type: 'string', maxLength: '1000', updateName: 'sys_dictionary_change_request_u_changegate_allowed_with_reason' },
       { element: 'u_changegate_assessed_at', table: 'change_request', type: 'glide_date_time', maxLength: '40', updateName: 'sys_dictionary_change_request_u_changegate_assessed_at' },
     ]);
     expect(byTable('sys_documentation').map((u) => u.attributes['element'])).toEqual(fields.map((f) => f.element));

@@ -146,6 +146,75 @@
     return any ? out : null;
   }
 
+  // Words that deny a marker just before it in the same clause ("do not cancel"),
+  // read as changegate reads notes (src/policy/note-markers.ts).
+  var NEGATIONS = {
+    not: 1, no: 1, never: 1, without: 1, nor: 1, neither: 1, cannot: 1, dont: 1, doesnt: 1, didnt: 1, wont: 1,
+    wouldnt: 1, shouldnt: 1, cant: 1, couldnt: 1, mustnt: 1, isnt: 1, arent: 1, wasnt: 1, werent: 1, havent: 1, hasnt: 1
+  };
+
+  function negated(lower, index) {
+    var clauses = lower.substring(Math.max(0, index - 60), index).split(/[.,;:!?()\n]/);
+    var words = String(clauses[clauses.length - 1]).split(/\s+/);
+    var seen = 0;
+    for (var i = words.length - 1; i >= 0 && seen < 3; i--) {
+      var word = words[i].replace(/\u2019/g, '\'');
+      if (word === '') continue;
+      seen++;
+      if (word.length >= 3 && word.substring(word.length - 3) === 'n\'t') return true;
+      if (NEGATIONS.hasOwnProperty(word.replace(/[^a-z]/g, ''))) return true;
+    }
+    return false;
+  }
+
+  function mentions(text, marker) {
+    var lower = String(text).toLowerCase();
+    var needle = String(marker).toLowerCase();
+    if (needle === '') return false;
+    for (var at = lower.indexOf(needle); at >= 0; at = lower.indexOf(needle, at + 1)) {
+      if (!negated(lower, at)) return true;
+    }
+    return false;
+  }
+
+  // One thing a save can carry: "close_code" / "close_notes" set in the record
+  // as saved, or "note:<marker>" in a work note or comment typed in this save.
+  function meets(item) {
+    var what = String(item);
+    if (what === 'close_code' || what === 'close_notes') return trim(field(current, what)) !== '';
+    if (what.substring(0, 5) !== 'note:') return false;
+    var marker = what.substring(5);
+    return mentions(typed('work_notes'), marker) || mentions(typed('comments'), marker);
+  }
+
+  // changegate lists, per blocked state value, what a save must carry to meet
+  // the only rules blocking it (a cancellation reason typed with the move):
+  // {"4": [["close_notes", "note:cancel"]]}, every list met by one item.
+  // Read from `previous`, like the verdict; unreadable counts as no such move.
+  function carriesReason(state) {
+    var raw = field(previous, 'u_changegate_allowed_with_reason');
+    if (trim(raw) === '') return false;
+    var moves;
+    try {
+      moves = JSON.parse(raw);
+    } catch (e) {
+      gs.warn('changegate: u_changegate_allowed_with_reason on ' + number + ' is not readable (' + e + '); no move is unblocked by a reason');
+      return false;
+    }
+    if (!moves || typeof moves !== 'object' || !moves.hasOwnProperty(state)) return false;
+    var needs = moves[state];
+    if (!needs || typeof needs !== 'object' || !needs.length) return false;
+    for (var i = 0; i < needs.length; i++) {
+      var any = needs[i];
+      var met = false;
+      if (any && typeof any === 'object') {
+        for (var j = 0; j < any.length && !met; j++) met = meets(any[j]);
+      }
+      if (!met) return false;
+    }
+    return true;
+  }
+
   // The business rule condition already requires a state change; checking
   // again keeps the script safe if someone clears the condition.
   if (!previous || !current.state.changes()) return;
@@ -183,7 +252,7 @@
       return unverified('the changegate verdict is ' + ageMinutes + ' minutes old (limit ' + maxAge + ')');
     }
     var allowed = csv(field(previous, 'u_changegate_allowed'));
-    if (contains(allowed, to)) return { allow: true };
+    if (contains(allowed, to) || carriesReason(to)) return { allow: true };
     return {
       allow: false,
       message: 'changegate blocked ' + move + ': ' + reasonsFor(to, field(previous, 'u_changegate_reasons')) +

@@ -58,6 +58,7 @@ export const VERDICT_FIELDS: readonly FieldSpec[] = [
   { element: 'u_changegate_allowed', label: 'changegate allowed next states', type: 'string', typeLabel: 'String', maxLength: '100', hint: 'Comma-separated state values the release policy allows next, e.g. -3,4' },
   { element: 'u_changegate_reasons', label: 'changegate reasons', type: 'string', typeLabel: 'String', maxLength: '4000', hint: 'Why the release policy blocks transitions, written by changegate' },
   { element: 'u_changegate_policy_version', label: 'changegate policy version', type: 'string', typeLabel: 'String', maxLength: '100', hint: 'Version of the policy that produced the verdict' },
+  { element: 'u_changegate_allowed_with_reason', label: 'changegate allowed with a reason', type: 'string', typeLabel: 'String', maxLength: '1000', hint: 'Blocked state values a save may still move to when it carries the reason (JSON), written by changegate' },
   { element: 'u_changegate_assessed_at', label: 'changegate assessed at', type: 'glide_date_time', typeLabel: 'Date/Time', maxLength: '40', hint: 'When changegate computed the verdict' },
 ];
 
