@@ -233,7 +233,9 @@ export class DemoEventLoop {
       for (const change of candidates) {
         if ((await this.#deps.assessments.latestAssessment(change.id)) !== null) return change;
       }
-      if (candidates.length === 0 && (await this.#deps.store.countChanges(instance)) > 0) return null;
+      // None in that state once a sync has read the whole instance: the story has no change to tell. Before then the
+      // first sync may still be storing its pages (ordered by update time, not state), so an empty answer proves nothing.
+      if (candidates.length === 0 && (await this.#deps.store.lastSyncSucceeded(instance)) !== null) return null;
       // Not mirrored or not assessed yet (the first sync runs at start-up): look again shortly.
       await this.#sleep(POLL_MS);
     }
