@@ -10,6 +10,7 @@ import { JiraSimulator } from '../../connectors/jira/simulator/jira-simulator.ts
 import { startSimulatorServer, type SimulatorServer } from '../../connectors/simulator-http.ts';
 import { createDemoSimulator } from '../../connectors/servicenow/simulator/demo-data.ts';
 import type { ServiceNowSimulator } from '../../connectors/servicenow/simulator/servicenow-simulator.ts';
+import { VERDICT_FIELDS } from '../../connectors/servicenow/servicenow-writer.ts';
 import type { InstanceConfig } from '../config/schema.ts';
 import { InstanceConfig as InstanceSchema } from './registry.ts';
 import type { Logger } from '../log.ts';
@@ -49,7 +50,7 @@ async function startServiceNow(count: number | undefined): Promise<{ sim: Servic
   sim = createDemoSimulator(server.url, {
     ...(count === undefined ? {} : { count }),
     // The verdict fields the changegate update set adds to change_request.
-    customFields: ['u_changegate_verdict', 'u_changegate_allowed', 'u_changegate_reasons', 'u_changegate_policy_version', 'u_changegate_assessed_at'],
+    customFields: Object.values(VERDICT_FIELDS),
   });
   return { sim, server };
 }

@@ -13,6 +13,7 @@ import { JiraSimulator } from '../../connectors/jira/simulator/jira-simulator.ts
 import type { WebhookOptions } from '../../connectors/jira/simulator/sim-types.ts';
 import { createDemoSimulator } from '../../connectors/servicenow/simulator/demo-data.ts';
 import type { ServiceNowSimulator } from '../../connectors/servicenow/simulator/servicenow-simulator.ts';
+import { VERDICT_FIELDS } from '../../connectors/servicenow/servicenow-writer.ts';
 import { startSimulatorServer, type SimulatorServer } from '../../connectors/simulator-http.ts';
 import { DEMO_JIRA_USER, DEMO_SERVICENOW_USER } from '../../src/app/demo-instances.ts';
 import { InstanceConfig as InstanceSchema } from '../../src/app/registry.ts';
@@ -24,7 +25,8 @@ const PRELOAD = join(import.meta.dirname, 'disk-full-preload.ts');
 export const SN_ID = 'sn-chaos';
 export const JIRA_ID = 'jsm-chaos';
 const WEBHOOK_SECRET = 'whsec-chaos';
-export const VERDICT_COLUMNS = ['u_changegate_verdict', 'u_changegate_allowed', 'u_changegate_reasons', 'u_changegate_policy_version', 'u_changegate_assessed_at'];
+// The fields the changegate update set adds to change_request, as the writer names them.
+export const VERDICT_COLUMNS: string[] = Object.values(VERDICT_FIELDS);
 
 export type SystemName = 'servicenow' | 'jira';
 

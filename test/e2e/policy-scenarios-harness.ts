@@ -13,6 +13,7 @@ import { pino } from 'pino';
 import type { ConnectorInstance } from '../../src/kit/connector.ts';
 import { JiraSimulator } from '../../connectors/jira/simulator/jira-simulator.ts';
 import { ServiceNowSimulator, type Row } from '../../connectors/servicenow/simulator/servicenow-simulator.ts';
+import { VERDICT_FIELDS } from '../../connectors/servicenow/servicenow-writer.ts';
 import { startSimulatorServer, type SimulatorServer } from '../../connectors/simulator-http.ts';
 import { buildConnector } from '../../src/app/build-connectors.ts';
 import { AssessmentRunner } from '../../src/assess/assessment-runner.ts';
@@ -32,7 +33,8 @@ import { registry } from '../../src/app/registry.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
-export const VERDICT_COLUMNS = ['u_changegate_verdict', 'u_changegate_allowed', 'u_changegate_reasons', 'u_changegate_policy_version', 'u_changegate_assessed_at'];
+// The fields the changegate update set adds to change_request, as the writer names them.
+export const VERDICT_COLUMNS: string[] = Object.values(VERDICT_FIELDS);
 
 /** The people and groups a change names; reference rows the simulator holds with these sys_ids. */
 export const PEOPLE = {
