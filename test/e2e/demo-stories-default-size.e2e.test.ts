@@ -32,6 +32,9 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** The stories begun so far, by kind and instance. */
+const started = (): Pick<DemoStory, 'kind' | 'instance'>[] => (app.demoEvents()?.stories() ?? []).map((s) => ({ kind: s.kind, instance: s.instance }));
+
 describe('npm start without configuration, at the demo\'s default size', () => {
   it('starts the gate story on both demo instances and the hypercare story on ServiceNow', async () => {
     const wanted: Pick<DemoStory, 'kind' | 'instance'>[] = [
@@ -39,7 +42,6 @@ describe('npm start without configuration, at the demo\'s default size', () => {
       { kind: 'gate', instance: 'jsm-demo' },
       { kind: 'hypercare', instance: 'sn-demo' },
     ];
-    const started = (): Pick<DemoStory, 'kind' | 'instance'>[] => (app.demoEvents()?.stories() ?? []).map((s) => ({ kind: s.kind, instance: s.instance }));
     const deadline = Date.now() + 90_000;
     while (Date.now() < deadline && !wanted.every((w) => started().some((s) => s.kind === w.kind && s.instance === w.instance))) {
       await new Promise((r) => setTimeout(r, 500));
