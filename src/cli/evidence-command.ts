@@ -55,6 +55,12 @@ export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 const spec = (name: string) => findCommand(name.split(' '))?.spec ?? null;
 
+/**
+ * One line to a stream, escaped: a change key, a path or a name here is the ticket's or the caller's text (a change
+ * asked for by its id prints the key its ticket holds), which may be crafted to print as something else.
+ */
+const say = (stream: EvidenceOutput['stdout'], text: string) => stream.write(`${terminalText(text)}\n`);
+
 function readKey(file: string, kind: 'private' | 'public', option: string): KeyObject {
   let text: string;
   try {
@@ -114,7 +120,7 @@ export async function runEvidenceExport(registry: ConnectorRegistry, options: Ex
   // The deployment's key (`evidence.signingKey`) unless one is given.
   const signingKey = given ?? loadSigningKey(config.evidence.signingKey);
   if (config.store.kind === 'sqlite' && config.store.path !== ':memory:' && !existsSync(config.store.path)) {
-    out.stderr.write(`changegate evidence export: no store at ${config.store.path}: run \`changegate sync\` first, or name the configuration with --config\n`);
+    say(out.stderr, `changegate evidence export: no store at ${config.store.path}: run \`changegate sync\` first, or name the configuration with --config`);
     return 2;
   }
   const stores = await openStores(config.store);
@@ -122,16 +128,17 @@ export async function runEvidenceExport(registry: ConnectorRegistry, options: Ex
     if (!period) {
       const found = await bundleOf(stores, options.key as string, options.instance, signingKey);
       if (found === null) {
-        out.stderr.write(`changegate evidence export: no mirrored change "${options.key}"${options.instance === undefined ? '' : ` on instance ${options.instance}`}\n`);
+        say(out.stderr, `changegate evidence export: no mirrored change "${options.key}"${options.instance === undefined ? '' : ` on instance ${options.instance}`}`);
         return 2;
       }
       const { bundle } = found;
       const text = renderExport(bundle, found.links, format, signingKey);
-      if (options.out === undefined) out.stdout.write(text);
+      // On stdout the JSON may meet a terminal: the ticket's text in it with its controls as JSON escapes, the same value to verify.
+      if (options.out === undefined) out.stdout.write(format === 'html' ? text : terminalJson(text));
       else {
         writeFileSync(options.out, text);
         const as = format === 'json' ? '' : format === 'html' ? ' as a page' : signingKey === null ? ' as an in-toto statement' : ' as an in-toto statement in a signed DSSE envelope';
-        out.stderr.write(`${bundle.change.key}: ${bundle.entries.length} entries, head ${bundle.head?.hash ?? '(none)'}${bundle.signature ? ', signed' : ''}${as} → ${options.out}\n`);
+        say(out.stderr, `${bundle.change.key}: ${bundle.entries.length} entries, head ${bundle.head?.hash ?? '(none)'}${bundle.signature ? ', signed' : ''}${as} → ${options.out}`);
       }
       return 0;
     }
@@ -154,7 +161,7 @@ export async function runEvidenceExport(registry: ConnectorRegistry, options: Ex
     }
     writeFileSync(join(dir, 'index.json'), `${JSON.stringify({ format: 1, since, until, instance: options.instance ?? null, changes: index }, null, 2)}\n`);
     writeFileSync(join(dir, 'index.html'), periodIndexHtml({ since, until, instance: options.instance ?? null, changes: index }));
-    out.stderr.write(`${index.length} change${index.length === 1 ? '' : 's'} with evidence from ${since} to ${until} → ${dir} (index.json, index.html)\n`);
+    say(out.stderr, `${index.length} change${index.length === 1 ? '' : 's'} with evidence from ${since} to ${until} → ${dir} (index.json, index.html)`);
     return 0;
   } finally {
     await stores.close();
@@ -223,7 +230,7 @@ export function runEvidencePublicKey(registry: ConnectorRegistry, options: { con
 export async function runEvidencePublish(registry: ConnectorRegistry, options: { key: string; instance?: string; config?: string }, out: EvidenceOutput): Promise<number> {
   const { config } = loadConfig(registry, { path: options.config });
   if (config.store.kind === 'sqlite' && config.store.path !== ':memory:' && !existsSync(config.store.path)) {
-    out.stderr.write(`changegate evidence publish: no store at ${config.store.path}: run \`changegate sync\` first, or name the configuration with --config\n`);
+    say(out.stderr, `changegate evidence publish: no store at ${config.store.path}: run \`changegate sync\` first, or name the configuration with --config`);
     return 2;
   }
   const signingKey = loadSigningKey(config.evidence.signingKey);
@@ -231,23 +238,23 @@ export async function runEvidencePublish(registry: ConnectorRegistry, options: {
   try {
     const mirrored = await stores.changes.getChange(options.key, { withoutRaw: true, children: { approvals: false, journal: false }, ...(options.instance === undefined ? {} : { instance: options.instance }) });
     if (mirrored === null) {
-      out.stderr.write(`changegate evidence publish: no mirrored change "${options.key}"${options.instance === undefined ? '' : ` on instance ${options.instance}`}\n`);
+      say(out.stderr, `changegate evidence publish: no mirrored change "${options.key}"${options.instance === undefined ? '' : ` on instance ${options.instance}`}`);
       return 2;
     }
     const change = mirrored.change;
     if (config.instances.find((i) => i.id === change.instance)?.writeBack !== true) {
-      out.stderr.write(`changegate evidence publish: ${change.key}: instance ${change.instance} has writeBack off, so nothing is posted to its tickets (export the bundle with \`changegate evidence export ${change.key}\`)\n`);
+      say(out.stderr, `changegate evidence publish: ${change.key}: instance ${change.instance} has writeBack off, so nothing is posted to its tickets (export the bundle with \`changegate evidence export ${change.key}\`)`);
       return 2;
     }
     const entries = await stores.evidence.list(change.id);
     const head = entries.at(-1);
     if (head === undefined) {
-      out.stderr.write(`changegate evidence publish: ${change.key} has no evidence ledger yet (no entry recorded): nothing to publish\n`);
+      say(out.stderr, `changegate evidence publish: ${change.key} has no evidence ledger yet (no entry recorded): nothing to publish`);
       return 2;
     }
     const queued = await queueEvidencePublication(stores.outbox, change, entries, new Date(), signingKey);
     const what = `${change.key}: evidence summary and bundle at entry ${head.seq}, head ${head.hash}`;
-    out.stdout.write(queued.length > 0 ? `${what} queued for the ticket; serve's outbox worker posts them\n` : `${what} already queued (or posted) for the ticket: nothing new\n`);
+    say(out.stdout, queued.length > 0 ? `${what} queued for the ticket; serve's outbox worker posts them` : `${what} already queued (or posted) for the ticket: nothing new`);
     return 0;
   } finally {
     await stores.close();

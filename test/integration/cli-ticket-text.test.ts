@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceNowSimulator } from '../../connectors/servicenow/simulator/servicenow-simulator.ts';
 import { startSimulatorServer, type SimulatorServer } from '../../connectors/simulator-http.ts';
+import { openStores } from '../../src/store/open-stores.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
 import { buildApproval, buildChange, changeNumber, sysId } from '../support/change-builder.ts';
 
@@ -23,6 +24,8 @@ const KEY = changeNumber(7);
 const TITLE = 'Rotate certs \u001b[2K\u001b[1A\u202Edetcejer\u202C\nverdict: ALLOWED';
 const APPROVER = 'Mallory \u202Edevorppa\u202C\u2066';
 const COMMENT = 'fine by me\u001b[2K';
+// A change number as its ticket holds it (an import or a renumbering writes it): asked for by id, printed as held.
+const CRAFTED = buildChange({ nativeId: sysId(8), key: `${changeNumber(8)}\u001b[2K\u202Edetcejer\u202C`, title: TITLE });
 
 /** What a terminal would not print as it reads: controls (newline aside) and bidirectional marks, overrides and isolates. */
 const UNSAFE = /[\p{Cc}\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
@@ -47,6 +50,8 @@ let dir: string;
 let server: SimulatorServer;
 let sim: ServiceNowSimulator | undefined;
 let config: string;
+let readOnly: string;
+let writingBack: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'cg-ticket-text-'));
@@ -58,10 +63,22 @@ beforeAll(async () => {
   const approval = buildApproval({ approver: { id: 'mallory', name: APPROVER }, state: 'approved', nativeState: 'approved', comment: COMMENT, decidedAt: '2026-03-04T12:00:00Z', updatedAt: '2026-03-04T12:00:00Z' });
   await store.applyPage('sn-prod', 'approvals', [{ kind: 'approval', changeNativeId: sysId(7), approval }], null);
   await store.close();
+  // In a store of its own, so that it is no neighbour of the change check judges.
+  const ledger = join(dir, 'evidence.db');
+  const stores = await openStores({ kind: 'sqlite', path: ledger });
+  await stores.changes.applyPage('sn-prod', 'changes', [{ kind: 'change', change: CRAFTED }], null);
+  await stores.evidence.append(CRAFTED.id, { kind: 'revision', at: '2026-03-02T09:00:00Z', actor: 'mallory', source: 'servicenow:sn-prod', summary: TITLE, payload: {} }, 'revision:1');
+  await stores.close();
   server = await startSimulatorServer(() => sim?.handlers() ?? []);
   sim = new ServiceNowSimulator({ baseUrl: server.url });
   config = join(dir, 'changegate.yaml');
   writeFileSync(config, `store: { kind: sqlite, path: ${db} }\ninstances:\n  - { id: sn-prod, system: servicenow, baseUrl: "${server.url}", auth: { kind: basic, username: admin, password: admin }, retries: 0 }\n`);
+  const evidenceConfig = (writeBack: boolean) => {
+    const file = join(dir, `evidence-${writeBack}.yaml`);
+    writeFileSync(file, `store: { kind: sqlite, path: ${ledger} }\ninstances:\n  - { id: sn-prod, system: servicenow, baseUrl: "${server.url}", auth: { kind: basic, username: admin, password: admin }, retries: 0, writeBack: ${writeBack} }\n`);
+    return file;
+  };
+  [readOnly, writingBack] = [evidenceConfig(false), evidenceConfig(true)];
 });
 
 afterAll(async () => {
@@ -123,5 +140,30 @@ describe('changegate sync, on a record written to print as something else', () =
     const json = await changegate(['sync', '--config', lossy, '--json', '--full']);
     expect(unsafeLines(json.stdout)).toEqual([]);
     expect(JSON.parse(json.stdout)).toMatchObject({ exitCode: 1, rejected: 1 });
+  });
+});
+
+describe('changegate evidence export and publish, on a change key written to print as something else', () => {
+  it('export prints the key it wrote with its controls escaped, and on stdout a bundle whose JSON escapes read back to the ticket\'s text', async () => {
+    const out = join(dir, 'crafted.json');
+    const written = await changegate(['evidence', 'export', CRAFTED.id, '--config', readOnly, '--out', out]);
+    expect(written.code).toBe(0);
+    expect(unsafeLines(written.stderr)).toEqual([]);
+    expect(written.stderr).toMatch(new RegExp(`^${escapeRegExp(shown(CRAFTED.key))}: 1 entries, head [0-9a-f]{64}`));
+    const printed = await changegate(['evidence', 'export', CRAFTED.id, '--config', readOnly]);
+    expect(printed.code).toBe(0);
+    expect(unsafeLines(printed.stdout)).toEqual([]);
+    expect(JSON.parse(printed.stdout)).toMatchObject({ change: { key: CRAFTED.key, title: TITLE }, entries: [{ summary: TITLE }] });
+  });
+
+  it('publish names the change with its controls escaped, queued or refused', async () => {
+    const refused = await changegate(['evidence', 'publish', CRAFTED.id, '--config', readOnly]);
+    expect(refused.code).toBe(2);
+    expect(unsafeLines(refused.stderr)).toEqual([]);
+    expect(refused.stderr).toContain(`publish: ${shown(CRAFTED.key)}: instance sn-prod has writeBack off`);
+    const queued = await changegate(['evidence', 'publish', CRAFTED.id, '--config', writingBack]);
+    expect(queued.code).toBe(0);
+    expect(unsafeLines(queued.stdout)).toEqual([]);
+    expect(queued.stdout).toMatch(new RegExp(`^${escapeRegExp(shown(CRAFTED.key))}: evidence summary and bundle at entry 1, head [0-9a-f]{64} queued for the ticket`));
   });
 });
