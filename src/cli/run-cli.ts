@@ -21,6 +21,7 @@ import { runMappingsValidate } from './mappings-command.ts';
 import { runOpenApi } from './openapi-command.ts';
 import { runSync } from './sync-command.ts';
 import { colorFor, createTerminal, logDestination } from './terminal-log.ts';
+import { terminalText } from './terminal-text.ts';
 import { paint } from './text-table.ts';
 import { validateLiveMapping } from './validate-live-mapping-command.ts';
 
@@ -217,7 +218,8 @@ export async function main(argv: string[], registry: ConnectorRegistry): Promise
       return;
     }
     const error = asChangegateError(err);
-    process.stderr.write(`changegate: [${error.code}] ${error.message}\n`);
+    // A message may quote the ITSM tool's own error text or a configuration file's: each line escaped, so it prints as it reads.
+    process.stderr.write(`${`changegate: [${error.code}] ${error.message}`.split('\n').map(terminalText).join('\n')}\n`);
     // An internal error is a bug: its stack is what a report needs.
     if (!isChangegateError(err) || error.kind === 'internal') {
       const stack = (isChangegateError(err) ? err.cause : err) as { stack?: unknown } | undefined;

@@ -9,7 +9,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { http, HttpResponse } from 'msw';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JiraSimulator } from '../../connectors/jira/simulator/jira-simulator.ts';
 import { ServiceNowSimulator } from '../../connectors/servicenow/simulator/servicenow-simulator.ts';
 import { startSimulatorServer, type SimulatorServer } from '../../connectors/simulator-http.ts';
 import { openStores } from '../../src/store/open-stores.ts';
@@ -165,5 +167,27 @@ describe('changegate evidence export and publish, on a change key written to pri
     expect(queued.code).toBe(0);
     expect(unsafeLines(queued.stdout)).toEqual([]);
     expect(queued.stdout).toMatch(new RegExp(`^${escapeRegExp(shown(CRAFTED.key))}: evidence summary and bundle at entry 1, head [0-9a-f]{64} queued for the ticket`));
+  });
+});
+
+describe('changegate\'s error line, on an error message from the ITSM tool written to print as something else', () => {
+  it('prints the message Jira answered with its controls escaped', async () => {
+    let jira: JiraSimulator | undefined;
+    // Jira's error body quotes what its users and apps wrote (a project's name, a field's value).
+    const said = 'Project \u202Eevitca\u202C is archived\u001b[2K';
+    const refusing = http.get(/\/rest\/api\/3\/project\/[^/]+\/statuses$/, () => HttpResponse.json({ errorMessages: [said], errors: {} }, { status: 400 }));
+    const site = await startSimulatorServer(() => [refusing, ...(jira?.handlers() ?? [])]);
+    try {
+      jira = new JiraSimulator({ baseUrl: site.url, auth: { basic: [{ email: 'ops@acme.example', apiToken: 'tok' }] } });
+      const file = join(dir, 'jira-refusing.yaml');
+      writeFileSync(file, `store: { kind: sqlite, path: ${join(dir, 'jira.db')} }\ninstances:\n  - { id: jsm, system: jira, baseUrl: "${site.url}", auth: { kind: basic, email: ops@acme.example, apiToken: tok }, projects: [ITSM], retries: 0 }\n`);
+      const { code, stderr } = await changegate(['mappings', 'validate', '--instance', 'jsm', '--config', file]);
+      expect(code).toBe(2);
+      expect(stderr).toMatch(/^changegate: \[CG_JIRA_REQUEST_REJECTED\] jsm: Jira answered HTTP 400 for /);
+      expect(stderr).toContain(`(${shown(said)})`);
+      expect(unsafeLines(stderr)).toEqual([]);
+    } finally {
+      await site.close();
+    }
   });
 });
