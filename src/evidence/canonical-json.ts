@@ -14,6 +14,7 @@
 
 import { types } from 'node:util';
 import { ChangegateError } from '../errors.ts';
+import { jsonPath } from './repeated-members.ts';
 
 export interface CanonicalJsonOptions {
   /**
@@ -150,9 +151,8 @@ function writeMembers(record: Record<string, unknown>, trail: (string | number)[
   return `${out}}`;
 }
 
-function pathOf(trail: readonly (string | number)[]): string {
-  return `$${trail.map((key) => (typeof key === 'number' ? `[${key}]` : `.${key}`)).join('')}`;
-}
+/** `$.change.title`; a name that is no identifier quoted as JSON (`$.payload["a.b"]`), as verify names an added member, so `a.b` reads unlike `b` inside `a`. */
+const pathOf = (trail: readonly (string | number)[]): string => jsonPath(['$', ...trail]);
 
 function refuse(trail: readonly (string | number)[], why: string, reason?: string): ChangegateError {
   const path = pathOf(trail);

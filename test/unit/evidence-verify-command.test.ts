@@ -155,6 +155,8 @@ describe('changegate evidence verify, on a member name given twice', () => {
 /** What a terminal would not print as it reads: controls and bidirectional embeddings, overrides and isolates. */
 const UNSAFE = /[\p{Cc}\u202a-\u202e\u2066-\u2069]/u;
 const lines = (stdout: string) => stdout.split('\n').filter((line) => line !== '');
+/** The exported bundle as text, the last entry's payload hand-edited to `payload`. */
+const payloadAs = (payload: string) => JSON.stringify(buildBundle(CHANGE, entries, '2026-03-12T00:00:00Z', keys.privateKey), null, 2).replace('"payload": {\n        "verdict": "blocked"\n      }', `"payload": ${payload}`);
 
 describe('changegate evidence verify, on names that would print as something else', () => {
   // U+202E reverses what follows on a terminal, U+2066 isolates, ESC starts a sequence that can erase the line.
@@ -193,6 +195,14 @@ describe('changegate evidence verify, on names that would print as something els
     expect(real).toContain('        also entry 2 ["approvedBy\\u202e"] is not part of the bundle format: no hash or signature covers it, so it was added after export');
     // A name that is an identifier reads as before.
     expect(lines(verifyFile('plain-member.json', addedAs('approvedBy')).stdout)[0]).toMatch(/^ALTERED \S+: approvedBy is not part of the bundle format/);
+  });
+
+  it('quotes a payload member name that is no identifier in the canonical-JSON path a problem names, so `a.b` prints unlike `b` inside `a`', () => {
+    // Hand-edited payloads no hash can be recomputed over (1e999 reads as Infinity), the member named `a.b`, or `b` inside `a`.
+    const dotted = lines(verifyFile('dotted-member.json', payloadAs('{ "a.b": 1e999 }')).stdout);
+    const nested = lines(verifyFile('nested-member.json', payloadAs('{ "a": { "b": 1e999 } }')).stdout);
+    expect(dotted[0]).toMatch(/^ALTERED \S+: entry 2 payload cannot be hashed: cannot write canonical JSON at \$\["a\.b"\]: Infinity is not a JSON number$/);
+    expect(nested[0]).toMatch(/^ALTERED \S+: entry 2 payload cannot be hashed: cannot write canonical JSON at \$\.a\.b: Infinity is not a JSON number$/);
   });
 
   it('prints an unsigned bundle\'s change key escaped on the intact line', () => {
