@@ -371,7 +371,7 @@ describe('changegate CLI', () => {
     }
   });
 
-  it('warns of a signing event source that takes results signed over the file alone, and refuses requireBoundSignature on a token source', async () => {
+  it('warns of a signing event source that takes results signed over the file alone (config validate, once at serve start), and refuses requireBoundSignature on a token source', async () => {
     const file = join(dir, 'results-bound.yaml');
     writeFileSync(file, resultsSources(''));
     const validated = await changegate(['config', 'validate', '--config', file]);
@@ -387,6 +387,20 @@ describe('changegate CLI', () => {
     const refused = JSON.parse((await changegate(['config', 'validate', '--config', file, '--json'])).stdout) as { exitCode: number; issues: string[] };
     expect(refused.exitCode).toBe(2);
     expect(refused.issues).toEqual([expect.stringMatching(/events\.sources\[1\]\.results\.requireBoundSignature: a jenkins source sends its secret as a token/)]);
+
+    // serve warns of it once at start, naming the line, and starts.
+    const port = await freePort();
+    const served = join(dir, 'results-bound-serve.yaml');
+    writeFileSync(served, `store: { kind: sqlite, path: ${JSON.stringify(join(dir, 'results-bound.db'))} }\nserver: { listen: "127.0.0.1:${port}" }\n${resultsSources('')}`);
+    const serve = spawnServe({ configFile: served, port });
+    try {
+      await serve.ready;
+      const logged = serve.lines().filter((l) => l['level'] === 40 && String(l['msg']).includes('requireBoundSignature'));
+      expect(logged.map((l) => String(l['msg']))).toEqual([expect.stringMatching(/:5:\d+ events\.sources\[0\]\.results\.requireBoundSignature: source "github" takes results uploads signed over the file alone/)]);
+    } finally {
+      serve.child.kill('SIGTERM');
+      await serve.exited;
+    }
   });
 
   it('warns of a policy override or waiver on an instance the configuration does not have: config validate, mappings validate --config, once at serve start', async () => {
