@@ -6,7 +6,7 @@
 // restart.
 
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getResponse, http, HttpResponse } from 'msw';
@@ -208,6 +208,32 @@ describe('delivery processor', () => {
     const errors = w.lines.filter((l) => l['level'] === 50);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ deliveryId: idOf(d), nativeId: issue.id, attempts: 1, code: 'CG_JIRA_AUTH_REJECTED', kind: 'config' });
+  });
+
+  it('keeps retrying a delivery whose re-fetch meets a store fault (CG_STORE_UNAVAILABLE, config-kind but healing), not ending it as a config error', async () => {
+    mkdirSync(join(dir, 'fault'), { recursive: true });
+    const changesPath = join(dir, 'fault', 'mirror.db');
+    const w = await world({ changesPath });
+    const issue = w.sim.createIssue({ summary: 'Rotate the payments database credentials' });
+    const [d] = await w.deliveriesMade();
+    if (!d) throw new Error('no delivery');
+    await post(w, d);
+    // The mirror's file deleted under the process: what the re-fetch writes would be kept nowhere, so it is refused.
+    rmSync(changesPath);
+
+    expect(await w.processor.drain()).toBe(1);
+    const key = `jira:${INSTANCE}:${idOf(d)}`;
+    const held = await w.deliveries.get(key);
+    expect(held).toMatchObject({ status: 'pending', attempts: 1, nextAttemptAt: new Date(w.clock.now().getTime() + 1_000).toISOString() });
+    expect(held?.lastError).toMatch(/^\[CG_STORE_UNAVAILABLE\]/);
+    // Due again after its backoff, and re-fetched again (the fault persists here, so it is retried again).
+    w.clock.advance(1_000);
+    expect(await w.processor.drain()).toBe(1);
+    expect(await w.deliveries.get(key)).toMatchObject({ status: 'pending', attempts: 2 });
+    expect(w.fetched).toEqual([issue.id, issue.id]);
+    expect(await w.metric('retried')).toBe(2);
+    expect(await w.metric('failed')).toBe(0);
+    expect(w.lines.filter((l) => l['level'] === 50)).toEqual([]);
   });
 
   it('logs an issue deleted upstream and completes its delivery without an error', async () => {
