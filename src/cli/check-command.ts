@@ -67,7 +67,8 @@ export const EXIT_CALENDAR_UNREAD = 3;
 const CHECK_READ_TIMEOUT_MS = 10_000;
 
 function usageError(out: CheckOutput, message: string): number {
-  out.stderr.write(`changegate check: ${message}\n`);
+  // A message may quote the change's key as its ticket holds it, or the states a mapping file names.
+  out.stderr.write(`${terminalText(`changegate check: ${message}`)}\n`);
   return 2;
 }
 
@@ -93,7 +94,7 @@ export async function runCheck(registry: ConnectorRegistry, options: CheckOption
   // As `serve` and `config validate` load it, and with the same warnings (an override or waiver on an instance the
   // configuration lacks never applies), on stderr so that the answer on stdout stays as it is.
   const policy = configuredPolicy(loaded);
-  for (const warning of [...(loaded.warnings ?? []), ...(policy.warnings ?? [])]) out.stderr.write(`changegate check: warning: ${warning}\n`);
+  for (const warning of [...(loaded.warnings ?? []), ...(policy.warnings ?? [])]) out.stderr.write(`${terminalText(`changegate check: warning: ${warning}`)}\n`);
   // Only failures the operator must see: the calendar basis is reported in the answer itself.
   const logger = deps.logger ?? createLogger({ level: 'error', destination: process.stderr });
   const stores = await openStores(config.store);

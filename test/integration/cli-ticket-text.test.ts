@@ -6,7 +6,7 @@
 // commands print must read as it is, in the table and in --json.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { http, HttpResponse } from 'msw';
@@ -142,6 +142,26 @@ describe('changegate sync, on a record written to print as something else', () =
     const json = await changegate(['sync', '--config', lossy, '--json', '--full']);
     expect(unsafeLines(json.stdout)).toEqual([]);
     expect(JSON.parse(json.stdout)).toMatchObject({ exitCode: 1, rejected: 1 });
+  });
+});
+
+describe('changegate check, on a change key written to print as something else', () => {
+  it('names the change with its controls escaped when --at is before its first revision', async () => {
+    const { code, stderr } = await changegate(['check', CRAFTED.id, '--config', readOnly, '--at', '2020-01-01T00:00:00Z']);
+    expect(code).toBe(2);
+    expect(unsafeLines(stderr)).toEqual([]);
+    expect(stderr).toContain(`before the first revision changegate mirrored of ${shown(CRAFTED.key)} (revision 1, `);
+  });
+
+  it('prints a policy file\'s warning with its controls escaped', async () => {
+    // A waiver on an instance the configuration lacks, its name written to print reversed.
+    const policy = join(dir, 'policy.crafted.yaml');
+    writeFileSync(policy, `kind: policy\nversion: "2026.1-crafted"\nwaivers:\n  - { change: ${KEY}, instance: "sn\u202Eprod", gate: implement.ci-green, by: cab@acme.example, reason: migration, until: "2030-01-01T00:00:00Z" }\n`);
+    const file = join(dir, 'policy-crafted.yaml');
+    writeFileSync(file, `${readFileSync(readOnly, 'utf8')}policy: ${JSON.stringify(policy)}\n`);
+    const { stderr } = await changegate(['check', CRAFTED.id, '--config', file, '--json']);
+    expect(unsafeLines(stderr)).toEqual([]);
+    expect(stderr).toMatch(/^changegate check: warning: .*no instance "sn\\u202eprod" in the configuration/m);
   });
 });
 
