@@ -7,65 +7,23 @@
 // here. A rejection counts only until a later round begins; the round judged is
 // the latest, and its reason still names the earlier rejection.
 
-import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
-import { InstanceConfig, registry } from '../../src/app/registry.ts';
-import { validationInstances } from '../../src/app/validation-instances.ts';
-import { AssessmentRunner } from '../../src/assess/assessment-runner.ts';
-import type { ValidationAnswer } from '../../src/assess/transition-validation.ts';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { GateResult } from '../../src/domain/assessment.ts';
 import type { Approval, Change } from '../../src/domain/change.ts';
-import type { StreamItem } from '../../src/kit/connector.ts';
-import { createLogger } from '../../src/log.ts';
-import { createMetrics } from '../../src/observability/metrics.ts';
-import { loadPolicy } from '../../src/policy/policy-config.ts';
-import { buildServer } from '../../src/server/build-server.ts';
-import { SqliteAssessmentStore } from '../../src/store/sqlite/sqlite-assessment-store.ts';
-import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
-import { SqliteOutboxStore } from '../../src/store/sqlite/sqlite-outbox-store.ts';
-import { SyncEngine } from '../../src/sync/sync-engine.ts';
-import { buildApproval, buildChange, changeNumber } from '../support/change-builder.ts';
+import { buildApproval } from '../support/change-builder.ts';
+import { runnerWorld, type RunnerWorld } from '../support/runner-world.ts';
 
-const policy = loadPolicy();
-const NOW = new Date('2026-03-02T18:00:00Z');
 const day = (time: string) => `2026-03-02T${time}:00Z`;
 
-let store: SqliteChangeStore;
-let assessments: SqliteAssessmentStore;
-let outbox: SqliteOutboxStore;
-let revision: number;
-
+let world: RunnerWorld;
 beforeEach(() => {
-  store = SqliteChangeStore.open(':memory:');
-  assessments = SqliteAssessmentStore.open(':memory:');
-  outbox = SqliteOutboxStore.open(':memory:');
-  revision = 3;
+  world = runnerWorld({ now: new Date('2026-03-02T18:00:00Z'), mode: 'advisory' });
 });
-afterEach(async () => {
-  await store.close();
-  await assessments.close();
-  await outbox.close();
-});
-
-function runner(): AssessmentRunner {
-  return new AssessmentRunner({
-    store,
-    assessments,
-    outbox,
-    policy,
-    modeOf: () => 'advisory',
-    logger: createLogger({ level: 'silent' }),
-    metrics: createMetrics({ defaultMetrics: false }),
-    clock: () => NOW,
-  });
-}
+afterEach(() => world.close());
 
 /** Mirrors one version of the change as a sync would: the record at `updatedAt`, with the approval rows as they were then. */
-async function mirror(updatedAt: string, state: Change['state'], approvals: Approval[] = []): Promise<Change> {
-  revision += 1;
-  const change = buildChange({ nativeRevision: revision, updatedAt, state });
-  const items: StreamItem[] = [...approvals.map((approval): StreamItem => ({ kind: 'approval', changeNativeId: change.nativeId, approval })), { kind: 'change', change }];
-  await store.applyPage('sn-prod', 'changes', items, null);
-  return change;
+function mirror(updatedAt: string, state: Change['state'], approvals: Approval[] = []): Promise<Change> {
+  return world.mirror({ updatedAt, state }, [], approvals);
 }
 
 const sam = { id: 'a9826bf03710200044e0bfc8bcbe5d7a', name: 'Sam Skeptic' };
@@ -94,7 +52,7 @@ async function rejectedThenRound2(oldRow: () => Approval, second: 'approved' | '
 }
 
 async function gateOnTicket(changeId: string): Promise<GateResult | undefined> {
-  const run = await runner().assessChange(changeId);
+  const run = await world.runner().assessChange(changeId);
   return run.assessment?.gates.find((g) => g.id === 'scheduled.approvals');
 }
 
@@ -130,7 +88,7 @@ describe('scheduled.approvals: a rejection counts only until a later round begin
 
   it('lets the move to Scheduled after the new round pass reactive enforcement', async () => {
     const change = await rejectedThenRound2(OLD_ROW_SHAPES['kept as rejected'], 'approved');
-    const r = runner();
+    const r = world.runner();
     await r.assessChange(change.id);
     await mirror(day('12:30'), 'scheduled');
     const run = await r.assessChange(change.id);
@@ -144,7 +102,7 @@ describe('scheduled.approvals: a rejection counts only until a later round begin
     await mirror(day('10:00'), 'new', [firstRow(decided('rejected', day('10:00')))]);
     await mirror(day('11:00'), 'assess');
     const change = await mirror(day('11:30'), 'authorize', [secondRow({})]);
-    const r = runner();
+    const r = world.runner();
     await r.assessChange(change.id);
     // Moved at 11:45; the sync sees the move only with Beth's approval of 12:00.
     await mirror(day('11:45'), 'scheduled');
@@ -156,30 +114,18 @@ describe('scheduled.approvals: a rejection counts only until a later round begin
   });
 });
 
-/** What `POST /v1/validate` answers a ServiceNow business rule asking to move the mirrored change from → to now. */
-async function validate(from: string, to: string): Promise<ValidationAnswer> {
-  const logger = createLogger({ level: 'silent' });
-  const metrics = createMetrics({ defaultMetrics: false });
-  const instances = validationInstances([InstanceConfig.parse({ id: 'sn-prod', system: 'servicenow', baseUrl: 'https://acme.service-now.com', auth: { kind: 'basic', username: 'u', password: 'p' } })], registry);
-  const app = buildServer({ systems: registry.systems, store, engine: new SyncEngine({ store, logger, metrics }), metrics, logger, validate: { policy, instances, lastSyncAt: () => NOW, clock: () => NOW } });
-  onTestFinished(() => app.close());
-  const response = await app.inject({ method: 'POST', url: '/v1/validate', payload: { system: 'servicenow', instance: 'sn-prod', key: changeNumber(1), from, to } });
-  expect(response.statusCode).toBe(200);
-  return response.json();
-}
-
 describe('POST /v1/validate over approval rounds', () => {
   it('allows Scheduled when the new round is seen only in its approval rows (the mirror saw no move back through New)', async () => {
     await mirror(day('09:30'), 'authorize', [firstRow({})]);
     await mirror(day('10:00'), 'authorize', [firstRow(decided('rejected', day('10:00')))]);
     await mirror(day('12:00'), 'authorize', [secondRow(decided('approved', day('12:00')))]);
-    expect(await validate('authorize', 'scheduled')).toMatchObject({ allow: true });
+    expect(await world.validate('authorize', 'scheduled')).toMatchObject({ allow: true });
   });
 
   it('refuses Scheduled while the rejection is the latest word of the CAB', async () => {
     await mirror(day('09:30'), 'authorize', [firstRow({}), secondRow({ updatedAt: day('09:30') })]);
     await mirror(day('10:00'), 'authorize', [firstRow(decided('rejected', day('10:00')))]);
-    const answer = await validate('authorize', 'scheduled');
+    const answer = await world.validate('authorize', 'scheduled');
     expect(answer.allow).toBe(false);
     expect(answer.reasons.join('\n')).toMatch(/rejected by Sam Skeptic/);
   });
@@ -198,7 +144,7 @@ describe('approvals dated by when they were requested (ServiceNow sys_created_on
   it('judges a move to Scheduled on the approvals asked for by then: one requested after it was not waited for', async () => {
     await mirror(day('09:00'), 'assess');
     const change = await mirror(day('10:00'), 'authorize');
-    const r = runner();
+    const r = world.runner();
     await r.assessChange(change.id);
     // Moved at 11:00 with nobody asked; the CAB is asked at 11:30 and approves at 12:00, and the sync sees it all at once.
     await mirror(day('11:00'), 'scheduled');
@@ -224,8 +170,8 @@ describe('scheduled.separation-of-duties judges the approvals of the current rou
 
   it('allows Scheduled once the requester’s approval lies in a round the CAB rejected, and says why it is not judged', async () => {
     const change = await requesterApprovedInRound1(() => secondRow(decided('approved', day('12:00'))));
-    expect(await validate('authorize', 'scheduled')).toMatchObject({ allow: true });
-    const run = await runner().assessChange(change.id);
+    expect(await world.validate('authorize', 'scheduled')).toMatchObject({ allow: true });
+    const run = await world.runner().assessChange(change.id);
     expect(run.assessment?.gates.find((g) => g.id === 'scheduled.separation-of-duties')).toMatchObject({
       result: 'pass',
       reason: "no approver (Beth Anglin) is the requester or the assignee; not judged: Ada Requester's approval at 2026-03-02 09:45 UTC, in a round ended by the rejection at 2026-03-02 10:00 UTC",
@@ -235,7 +181,7 @@ describe('scheduled.separation-of-duties judges the approvals of the current rou
   it('still refuses Scheduled when the requester approves in the current round', async () => {
     await requesterApprovedInRound1(() => secondRow(decided('approved', day('12:00'))));
     await mirror(day('12:15'), 'authorize', [adaRow({ id: 'r3', ...decided('approved', day('12:15')) })]);
-    const answer = await validate('authorize', 'scheduled');
+    const answer = await world.validate('authorize', 'scheduled');
     expect(answer.allow).toBe(false);
     expect(answer.reasons.join('\n')).toMatch(/Ada Requester approved the change and is also its requester/);
   });

@@ -6,71 +6,30 @@
 // of the lifecycle it speaks for (a PIR after implementation began, not a plan
 // made while planning), and only when it says it ("do not cancel" does not).
 
-import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadServiceNowMapping } from '../../connectors/servicenow/servicenow-mapping.ts';
 import { verdictFields } from '../../connectors/servicenow/servicenow-writer.ts';
-import { InstanceConfig, registry } from '../../src/app/registry.ts';
-import { validationInstances } from '../../src/app/validation-instances.ts';
-import { AssessmentRunner } from '../../src/assess/assessment-runner.ts';
-import type { ValidationAnswer } from '../../src/assess/transition-validation.ts';
 import type { GateResult } from '../../src/domain/assessment.ts';
 import type { Change, JournalEntry } from '../../src/domain/change.ts';
-import type { StreamItem } from '../../src/kit/connector.ts';
-import { createLogger } from '../../src/log.ts';
-import { createMetrics } from '../../src/observability/metrics.ts';
-import { loadPolicy } from '../../src/policy/policy-config.ts';
-import { buildServer } from '../../src/server/build-server.ts';
-import { SqliteAssessmentStore } from '../../src/store/sqlite/sqlite-assessment-store.ts';
-import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
-import { SqliteOutboxStore } from '../../src/store/sqlite/sqlite-outbox-store.ts';
-import { SyncEngine } from '../../src/sync/sync-engine.ts';
-import { buildChange, buildJournalEntry, changeNumber } from '../support/change-builder.ts';
+import { buildJournalEntry } from '../support/change-builder.ts';
+import { runnerWorld, type RunnerWorld, type RunnerWorldOptions } from '../support/runner-world.ts';
 
-const policy = loadPolicy();
-const NOW = new Date('2026-03-02T18:00:00Z');
 const day = (time: string) => `2026-03-02T${time}:00Z`;
 
-let store: SqliteChangeStore;
-let assessments: SqliteAssessmentStore;
-let outbox: SqliteOutboxStore;
-let revision: number;
-
+const WORLD: RunnerWorldOptions = { now: new Date('2026-03-02T18:00:00Z'), mode: 'advisory' };
+let world: RunnerWorld;
 beforeEach(() => {
-  store = SqliteChangeStore.open(':memory:');
-  assessments = SqliteAssessmentStore.open(':memory:');
-  outbox = SqliteOutboxStore.open(':memory:');
-  revision = 3;
+  world = runnerWorld(WORLD);
 });
-afterEach(async () => {
-  await store.close();
-  await assessments.close();
-  await outbox.close();
-});
-
-function runner(): AssessmentRunner {
-  return new AssessmentRunner({
-    store,
-    assessments,
-    outbox,
-    policy,
-    modeOf: () => 'advisory',
-    logger: createLogger({ level: 'silent' }),
-    metrics: createMetrics({ defaultMetrics: false }),
-    clock: () => NOW,
-  });
-}
+afterEach(() => world.close());
 
 /** Mirrors one version of the change as a sync would: the record at `updatedAt`, with the journal entries written by then. */
-async function mirror(updatedAt: string, fields: Partial<Change>, journal: JournalEntry[] = []): Promise<Change> {
-  revision += 1;
-  const change = buildChange({ nativeRevision: revision, updatedAt, ...fields });
-  const items: StreamItem[] = [{ kind: 'change', change }, ...journal.map((entry): StreamItem => ({ kind: 'journal', changeNativeId: change.nativeId, entry }))];
-  await store.applyPage('sn-prod', 'changes', items, null);
-  return change;
+function mirror(updatedAt: string, fields: Partial<Change>, journal: JournalEntry[] = []): Promise<Change> {
+  return world.mirror({ updatedAt, ...fields }, journal);
 }
 
 async function gateOnTicket(changeId: string, gate: string): Promise<GateResult | undefined> {
-  const run = await runner().assessChange(changeId);
+  const run = await world.runner().assessChange(changeId);
   return run.assessment?.gates.find((g) => g.id === gate);
 }
 
@@ -106,8 +65,8 @@ describe('closed.pir: a post-implementation review is one written after implemen
 
   it('takes the review written after the implementation, the planning note beside it notwithstanding', async () => {
     for (const dates of [{ actualStart: day('10:00'), actualEnd: day('10:40') }, { actualStart: null, actualEnd: null }]) {
-      await store.close();
-      store = SqliteChangeStore.open(':memory:');
+      await world.close();
+      world = runnerWorld(WORLD);
       const change = await emergencyInReview(dates, [planningNote, reviewNote]);
       const gate = await gateOnTicket(change.id, 'closed.pir');
       expect(gate?.result).toBe('pass');
@@ -129,7 +88,7 @@ async function scheduledAtTen(journal: JournalEntry[]): Promise<Change> {
 describe('canceled.reason: the reason is one given at the cancellation', () => {
   it('does not offer Canceled on the strength of a note that mentioned cancelling while the change was being planned', async () => {
     const change = await scheduledAtTen([vendorNote]);
-    const run = await runner().assessChange(change.id);
+    const run = await world.runner().assessChange(change.id);
     const gate = run.assessment?.gates.find((g) => g.id === 'canceled.reason');
     expect(gate?.result).toBe('fail');
     expect(gate?.reason).toBe(
@@ -141,8 +100,8 @@ describe('canceled.reason: the reason is one given at the cancellation', () => {
 
   it('tells the ServiceNow business rule (fields mode) that a save carrying the reason may still cancel, and with what', async () => {
     const change = await scheduledAtTen([vendorNote]);
-    await runner().assessChange(change.id);
-    const queued = (await outbox.list({ limit: 10 })).find((i) => i.payload.action === 'set-verdict');
+    await world.runner().assessChange(change.id);
+    const queued = (await world.outbox.list({ limit: 10 })).find((i) => i.payload.action === 'set-verdict');
     if (queued?.payload.action !== 'set-verdict') throw new Error('no verdict queued for the ticket');
     const fields = verdictFields(queued.payload.verdict, loadServiceNowMapping());
     expect(fields['u_changegate_allowed']).not.toContain('4');
@@ -151,7 +110,7 @@ describe('canceled.reason: the reason is one given at the cancellation', () => {
 
   it('offers Canceled once a note written in the state it is canceled from says why', async () => {
     const change = await scheduledAtTen([vendorNote, reasonNote]);
-    const run = await runner().assessChange(change.id);
+    const run = await world.runner().assessChange(change.id);
     expect(run.assessment?.gates.find((g) => g.id === 'canceled.reason')).toMatchObject({ result: 'pass', reason: 'the cancellation reason is in a work note by carla.manager' });
     expect(run.assessment?.allowedTransitions).toContain('canceled');
   });
@@ -159,7 +118,7 @@ describe('canceled.reason: the reason is one given at the cancellation', () => {
   it('keeps a change canceled without a reason in violation until one is written; a planning note does not clear it', async () => {
     const scheduled = await scheduledAtTen([vendorNote]);
     await mirror(day('12:00'), { state: 'canceled' });
-    const before = await runner().assessChange(scheduled.id);
+    const before = await world.runner().assessChange(scheduled.id);
     expect(before.assessment?.violations).toEqual([
       {
         gate: 'canceled.reason',
@@ -168,13 +127,13 @@ describe('canceled.reason: the reason is one given at the cancellation', () => {
       },
     ]);
     await mirror(day('17:05'), { state: 'canceled' }, [reasonNote]);
-    const after = await runner().assessChange(scheduled.id);
+    const after = await world.runner().assessChange(scheduled.id);
     expect(after.assessment?.violations).toEqual([]);
   });
 
   it('judges a cancellation replayed at its time on the notes written by then: a reason added later does not excuse the move, but clears the violation', async () => {
     const change = await scheduledAtTen([]);
-    const r = runner();
+    const r = world.runner();
     await r.assessChange(change.id);
     // The sync sees the move and, a revision later, the reason written half an hour after it.
     await mirror(day('12:00'), { state: 'canceled' });
@@ -185,30 +144,18 @@ describe('canceled.reason: the reason is one given at the cancellation', () => {
   });
 });
 
-/** What `POST /v1/validate` answers a ServiceNow business rule asking to move the mirrored change from → to now. */
-async function validate(from: string, to: string): Promise<ValidationAnswer> {
-  const logger = createLogger({ level: 'silent' });
-  const metrics = createMetrics({ defaultMetrics: false });
-  const instances = validationInstances([InstanceConfig.parse({ id: 'sn-prod', system: 'servicenow', baseUrl: 'https://acme.service-now.com', auth: { kind: 'basic', username: 'u', password: 'p' } })], registry);
-  const app = buildServer({ systems: registry.systems, store, engine: new SyncEngine({ store, logger, metrics }), metrics, logger, validate: { policy, instances, lastSyncAt: () => NOW, clock: () => NOW } });
-  onTestFinished(() => app.close());
-  const response = await app.inject({ method: 'POST', url: '/v1/validate', payload: { system: 'servicenow', instance: 'sn-prod', key: changeNumber(1), from, to } });
-  expect(response.statusCode).toBe(200);
-  return response.json();
-}
-
 describe('a negated mention is no evidence', () => {
   it.each(['Do not cancel: CAB wants it live before the PCI deadline.', "Please don't cancel this one, the vendor fix is in.", 'We are not going to cancel; rescheduling instead.'])(
     'does not let "%s" stand as the reason for canceling',
     async (text) => {
       await scheduledAtTen([buildJournalEntry({ id: 'n-keep', text, at: day('11:00'), author: 'dana.cab' })]);
-      expect(await validate('scheduled', 'canceled')).toMatchObject({ allow: false, reasons: ['no cancellation reason: add close notes or a work note saying why the change is canceled (canceled.reason)'] });
+      expect(await world.validate('scheduled', 'canceled')).toMatchObject({ allow: false, reasons: ['no cancellation reason: add close notes or a work note saying why the change is canceled (canceled.reason)'] });
     },
   );
 
   it.each(['Cancel: no budget left this quarter.', 'No, cancel it: the vendor pulled 4.2.', 'Not canceled by us: the vendor canceled the release.'])('takes "%s" as the reason', async (text) => {
     await scheduledAtTen([buildJournalEntry({ id: 'n-why', text, at: day('11:00'), author: 'dana.cab' })]);
-    expect(await validate('scheduled', 'canceled')).toMatchObject({ allow: true, reasons: [] });
+    expect(await world.validate('scheduled', 'canceled')).toMatchObject({ allow: true, reasons: [] });
   });
 
   it('does not take a note saying no post-implementation review was held for one', async () => {
