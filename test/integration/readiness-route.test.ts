@@ -2,55 +2,13 @@
 // syncing while a run is in progress, the last success once one finished, and
 // the code of the last failure until a run succeeds again.
 
-import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { ConnectorInstance, PageRequest, PageResult } from '../../src/kit/connector.ts';
-import { ChangegateError } from '../../src/errors.ts';
-import { createMetrics } from '../../src/observability/metrics.ts';
-import { buildServer } from '../../src/server/build-server.ts';
-import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
-import { SyncEngine } from '../../src/sync/sync-engine.ts';
-import { buildChange } from '../support/change-builder.ts';
-import { registry } from '../../src/app/registry.ts';
-
-/** One page of one change; a page can be held until the test lets it go, or refused. */
-class GatedSource implements ConnectorInstance {
-  readonly system = 'servicenow' as const;
-  readonly instanceId = 'sn-prod';
-  readonly streams = [{ name: 'changes', description: 'changes' }];
-  refuse = false;
-  gate: Promise<void> = Promise.resolve();
-  reading: () => void = () => undefined;
-
-  async readPage(_request: PageRequest): Promise<PageResult> {
-    this.reading();
-    await this.gate;
-    if (this.refuse) throw new ChangegateError('CG_SN_AUTH_REJECTED', 'HTTP 401 from ServiceNow');
-    return { items: [{ kind: 'change', change: buildChange() }], last: null, total: 1, hasMore: false, apiCalls: 1 };
-  }
-
-  async fetchOne(): Promise<null> {
-    return null;
-  }
-}
+import { describe, expect, it } from 'vitest';
+import { readinessWorld } from '../support/readiness-world.ts';
 
 const NOW = '2026-03-02T09:00:00.000Z';
-const closers: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const close of closers.splice(0).toReversed()) await close();
-});
 
 async function world() {
-  const store = SqliteChangeStore.open(':memory:');
-  const logger = pino({ level: 'silent' });
-  const metrics = createMetrics({ defaultMetrics: false });
-  const engine = new SyncEngine({ store, logger, metrics, clock: () => new Date(NOW) });
-  const source = new GatedSource();
-  engine.register({ connector: source, pageSize: 100, overlapMs: 0 });
-  const app = buildServer({
-    systems: registry.systems, store, engine, metrics, logger });
-  await app.ready();
-  closers.push(() => store.close(), () => app.close());
+  const { engine, source, app } = await readinessWorld({ clock: () => new Date(NOW) });
   const readyz = async () => (await app.inject('/readyz')).json() as Record<string, unknown>;
   return { engine, source, readyz };
 }

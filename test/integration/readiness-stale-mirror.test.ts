@@ -8,37 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ConnectorInstance, PageRequest, PageResult } from '../../src/kit/connector.ts';
 import { createApp } from '../../src/app/changegate-app.ts';
 import { registry } from '../../src/app/registry.ts';
 import { parseConfigText } from '../../src/config/load-config.ts';
-import { ChangegateError } from '../../src/errors.ts';
-import { createMetrics } from '../../src/observability/metrics.ts';
-import { buildServer } from '../../src/server/build-server.ts';
-import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
-import { SyncEngine } from '../../src/sync/sync-engine.ts';
-import { buildChange } from '../support/change-builder.ts';
-
-/** One page of one change, refused while `refuse` is set; a page can be held until the test lets it go. */
-class FlakySource implements ConnectorInstance {
-  readonly system = 'servicenow' as const;
-  readonly instanceId = 'sn-prod';
-  readonly streams = [{ name: 'changes', description: 'changes' }];
-  refuse = false;
-  gate: Promise<void> = Promise.resolve();
-  reading: () => void = () => undefined;
-
-  async readPage(_request: PageRequest): Promise<PageResult> {
-    this.reading();
-    await this.gate;
-    if (this.refuse) throw new ChangegateError('CG_SN_AUTH_REJECTED', 'HTTP 401 from ServiceNow');
-    return { items: [{ kind: 'change', change: buildChange() }], last: null, total: 1, hasMore: false, apiCalls: 1 };
-  }
-
-  async fetchOne(): Promise<null> {
-    return null;
-  }
-}
+import { readinessWorld } from '../support/readiness-world.ts';
 
 const T0 = Date.parse('2026-03-02T09:00:00.000Z');
 const MIN = 60_000;
@@ -50,15 +23,7 @@ afterEach(async () => {
 /** `unreadyWhenStale`: as for an instance that sets `unreadyAfter: 15m`; false, as for one that sets none. */
 async function world(unreadyWhenStale = true) {
   let now = T0;
-  const store = SqliteChangeStore.open(':memory:');
-  const logger = pino({ level: 'silent' });
-  const metrics = createMetrics({ defaultMetrics: false });
-  const engine = new SyncEngine({ store, logger, metrics, clock: () => new Date(now) });
-  const source = new FlakySource();
-  engine.register({ connector: source, pageSize: 100, overlapMs: 0, staleAfterMs: 15 * MIN, unreadyWhenStale });
-  const app = buildServer({ systems: registry.systems, store, engine, metrics, logger });
-  await app.ready();
-  closers.push(() => store.close(), () => app.close());
+  const { engine, source, app } = await readinessWorld({ clock: () => new Date(now), staleness: { staleAfterMs: 15 * MIN, unreadyWhenStale } });
   const readyz = async () => {
     const answer = await app.inject('/readyz');
     const body = answer.json() as { status: string; instances: Record<string, unknown>[] };
