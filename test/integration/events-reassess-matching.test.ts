@@ -20,7 +20,7 @@ import { createMetrics } from '../../src/observability/metrics.ts';
 import { loadPolicy } from '../../src/policy/policy-config.ts';
 import { openSqliteStores } from '../../src/store/sqlite/sqlite-store-adapter.ts';
 import type { StoreBundle } from '../../src/store/store-bundle.ts';
-import { buildChange, changeNumber, sysId } from '../support/change-builder.ts';
+import { runDayChange as change } from '../support/event-world.ts';
 
 const run = readFileSync(new URL('../fixtures/events/github_workflow_run_completed.json', import.meta.url));
 /** The fixture's run: octo-org/octo-repo at this commit, finished 2020-10-05 16:33:49 UTC. */
@@ -33,25 +33,7 @@ const services: ServicesMapping = {
   'Payments API': { repositories: [REPO], pipelines: [], environments: [], alertLabels: { service: 'payments' } },
 };
 const noLinks = { repos: [], commits: [], artifacts: [], pipelines: [] };
-const billing = [{ id: 'billing-svc', name: 'Billing' }];
 const payments = [{ id: 'payments-svc', name: 'Payments API' }];
-
-/** A change of the fixture's day: alive when the run happened, planned around it. */
-function change(n: number, overrides: Partial<Change>): Change {
-  return buildChange({
-    nativeId: sysId(n),
-    key: changeNumber(n),
-    state: 'scheduled',
-    services: billing,
-    cis: [],
-    links: noLinks,
-    createdAt: '2020-10-01T09:00:00Z',
-    plannedStart: '2020-10-05T16:00:00Z',
-    plannedEnd: '2020-10-05T18:00:00Z',
-    updatedAt: `2020-10-02T09:${String(n % 60).padStart(2, '0')}:00Z`,
-    ...overrides,
-  });
-}
 
 let stores: StoreBundle;
 afterEach(async () => {

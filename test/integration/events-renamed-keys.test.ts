@@ -8,28 +8,12 @@ import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Change } from '../../src/domain/change.ts';
 import { Correlator } from '../../src/events/correlate.ts';
-import { eventWorld, type EventWorld } from '../support/event-world.ts';
-import { buildChange, changeNumber, sysId } from '../support/change-builder.ts';
+import { eventWorld, runDayChange as change, type EventWorld } from '../support/event-world.ts';
 
 const SECRET = 'pipe-secret';
 const SHA = '3484a3fb816e0859fd6e1cea078d76385ff50625';
 const NOW = new Date('2020-10-05T17:00:00Z');
 const I = 'sn-prod';
-
-function change(n: number): Change {
-  return buildChange({
-    nativeId: sysId(n),
-    key: changeNumber(n),
-    state: 'scheduled',
-    services: [{ id: 'billing-svc', name: 'Billing' }],
-    cis: [],
-    links: { repos: [], commits: [], artifacts: [], pipelines: [] },
-    createdAt: '2020-10-01T09:00:00Z',
-    plannedStart: '2020-10-05T16:00:00Z',
-    plannedEnd: '2020-10-05T18:00:00Z',
-    updatedAt: `2020-10-02T09:${String(n % 60).padStart(2, '0')}:00Z`,
-  });
-}
 
 let w: EventWorld;
 afterEach(async () => {

@@ -10,8 +10,7 @@ import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Change } from '../../src/domain/change.ts';
-import { eventWorld, type EventWorld } from '../support/event-world.ts';
-import { buildChange, changeNumber, sysId } from '../support/change-builder.ts';
+import { eventWorld, runDayChange, type EventWorld } from '../support/event-world.ts';
 
 const SECRET = 'gh-secret';
 const run = readFileSync(new URL('../fixtures/events/github_workflow_run_completed.json', import.meta.url));
@@ -22,20 +21,8 @@ const I = 'sn-prod';
 const sign = (body: Buffer): string => `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`;
 const failing = Buffer.from('<testsuite name="unit"><testcase classname="Pay" name="charges"><failure message="boom"/></testcase><testcase classname="Pay" name="refunds"/></testsuite>');
 
-function change(n: number, commits: string[]): Change {
-  return buildChange({
-    nativeId: sysId(n),
-    key: changeNumber(n),
-    state: 'scheduled',
-    services: [{ id: 'billing-svc', name: 'Billing' }],
-    cis: [],
-    links: { repos: [], commits, artifacts: [], pipelines: [] },
-    createdAt: '2020-10-01T09:00:00Z',
-    plannedStart: '2020-10-05T16:00:00Z',
-    plannedEnd: '2020-10-05T18:00:00Z',
-    updatedAt: `2020-10-02T09:${String(n % 60).padStart(2, '0')}:00Z`,
-  });
-}
+/** Change `n` of the run's day, linking `commits`. */
+const change = (n: number, commits: string[]): Change => runDayChange(n, { links: { repos: [], commits, artifacts: [], pipelines: [] } });
 
 let w: EventWorld;
 afterEach(async () => {

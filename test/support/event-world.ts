@@ -20,6 +20,28 @@ import { installErrorHandler } from '../../src/server/http-errors.ts';
 import { registerEventRoutes } from '../../src/server/routes/events.ts';
 import { openSqliteStores } from '../../src/store/sqlite/sqlite-store-adapter.ts';
 import type { StoreBundle } from '../../src/store/store-bundle.ts';
+import { buildChange, changeNumber, sysId } from './change-builder.ts';
+
+/**
+ * Change `n` of the day of the GitHub run fixture (test/fixtures/events, finished 2020-10-05 16:33:49 UTC):
+ * scheduled on the Billing service, created before the run and planned around it, linking nothing unless
+ * `overrides` say.
+ */
+export function runDayChange(n: number, overrides: Partial<Change> = {}): Change {
+  return buildChange({
+    nativeId: sysId(n),
+    key: changeNumber(n),
+    state: 'scheduled',
+    services: [{ id: 'billing-svc', name: 'Billing' }],
+    cis: [],
+    links: { repos: [], commits: [], artifacts: [], pipelines: [] },
+    createdAt: '2020-10-01T09:00:00Z',
+    plannedStart: '2020-10-05T16:00:00Z',
+    plannedEnd: '2020-10-05T18:00:00Z',
+    updatedAt: `2020-10-02T09:${String(n % 60).padStart(2, '0')}:00Z`,
+    ...overrides,
+  });
+}
 
 export interface EventWorld {
   stores: StoreBundle;
