@@ -7,20 +7,11 @@
 // rules reach it, and at most MAX_REACHED changes per delivery.
 
 import { readFileSync } from 'node:fs';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AssessmentRunner } from '../../src/assess/assessment-runner.ts';
-import { eventSourceOf } from '../../src/app/event-correlator-for.ts';
 import type { Change } from '../../src/domain/change.ts';
-import { Correlator } from '../../src/events/correlate.ts';
-import { EventProcessor, MAX_REACHED } from '../../src/events/event-processor.ts';
+import { MAX_REACHED } from '../../src/events/event-processor.ts';
 import type { ServicesMapping } from '../../src/events/services-mapping.ts';
-import { eventSourceKind } from '../../src/events/sources/index.ts';
-import { createMetrics } from '../../src/observability/metrics.ts';
-import { loadPolicy } from '../../src/policy/policy-config.ts';
-import { openSqliteStores } from '../../src/store/sqlite/sqlite-store-adapter.ts';
-import type { StoreBundle } from '../../src/store/store-bundle.ts';
-import { runDayChange as change } from '../support/event-world.ts';
+import { eventWorld, runDayChange as change, type EventWorld } from '../support/event-world.ts';
 
 const run = readFileSync(new URL('../fixtures/events/github_workflow_run_completed.json', import.meta.url));
 /** The fixture's run: octo-org/octo-repo at this commit, finished 2020-10-05 16:33:49 UTC. */
@@ -35,53 +26,19 @@ const services: ServicesMapping = {
 const noLinks = { repos: [], commits: [], artifacts: [], pipelines: [] };
 const payments = [{ id: 'payments-svc', name: 'Payments API' }];
 
-let stores: StoreBundle;
+let w: EventWorld;
 afterEach(async () => {
-  await stores.close();
+  await w.close();
 });
 
-interface World {
-  processor: EventProcessor;
-  reassessed: string[];
-  runner: AssessmentRunner;
-}
-
-async function world(changes: readonly Change[], options: { runner?: boolean } = {}): Promise<World> {
-  stores = openSqliteStores(':memory:');
-  await stores.changes.applyPage(I, 'changes', changes.map((c) => ({ kind: 'change', change: c })), null);
-  const correlator = new Correlator({ events: stores.events, changes: stores.changes, services, monitors: [{ id: 'am' }], heartbeatMaxAgeMs: 900_000 });
-  const logger = pino({ level: 'silent' });
-  const runner = new AssessmentRunner({
-    store: stores.changes,
-    assessments: stores.assessments,
-    outbox: stores.outbox,
-    policy: loadPolicy(),
-    events: eventSourceOf(correlator),
-    modeOf: () => 'advisory',
-    logger,
-    metrics: createMetrics({ defaultMetrics: false }),
-    clock: () => NOW,
-  });
-  if (options.runner !== false) await runner.onChangesWritten(I, changes.map((c) => c.id));
-  const reassessed: string[] = [];
-  const processor = new EventProcessor({
-    events: stores.events,
-    kindOf: eventSourceKind,
-    correlator,
-    // As the app wires it (src/app/changegate-app.ts).
-    reassess: async (id) => {
-      reassessed.push(id);
-      if (options.runner !== false) await runner.assessChange(id, { clockTick: true });
-    },
-    instances: [I],
-    logger,
-    clock: () => NOW,
-  });
-  return { processor, reassessed, runner };
+/** The event world with no source routes: deliver() stores a delivery as a route would. `runner: false`: nothing is assessed, only what the processor asks for is counted. */
+async function world(changes: readonly Change[], options: { runner?: boolean } = {}): Promise<EventWorld> {
+  w = await eventWorld({ now: NOW, instance: I, sources: [], changes, services, monitors: [{ id: 'am' }], assess: options.runner !== false });
+  return w;
 }
 
 async function deliver(source: string, kind: string, deliveryId: string, headers: Record<string, string>, body: Buffer): Promise<void> {
-  await stores.events.record({ source, kind, deliveryId, receivedAt: NOW.toISOString(), headers, rawBody: body });
+  await w.stores.events.record({ source, kind, deliveryId, receivedAt: NOW.toISOString(), headers, rawBody: body });
 }
 
 const githubRun = (deliveryId = 'run-1') => deliver('github', 'github', deliveryId, { 'x-github-event': 'workflow_run', 'x-github-delivery': deliveryId }, run);
@@ -100,8 +57,8 @@ function alert(service: string, startsAt: string) {
   return deliver('am', 'alertmanager', 'alert-1', {}, Buffer.from(JSON.stringify(body)));
 }
 
-const gate = async (changeId: string, id: string) => (await stores.assessments.latestAssessment(changeId))?.assessment.gates.find((g) => g.id === id)?.result;
-const assessmentsOf = async (changeId: string) => (await stores.assessments.listAssessments(changeId)).length;
+const gate = async (changeId: string, id: string) => (await w.stores.assessments.latestAssessment(changeId))?.assessment.gates.find((g) => g.id === id)?.result;
+const assessmentsOf = async (changeId: string) => (await w.stores.assessments.listAssessments(changeId)).length;
 
 describe('EventProcessor: changes reached by the correlator rules', () => {
   it('re-assesses at once the active changes a CI run reaches by their commit or their service repository, once each, and no finished or unrelated one', async () => {
@@ -125,7 +82,7 @@ describe('EventProcessor: changes reached by the correlator rules', () => {
     expect(await gate(unrelated.id, 'implement.ci-green')).not.toBe('pass');
     expect(await assessmentsOf(closed.id)).toBe(closedBefore);
     // Nothing was linked: the read side finds the run by its rules.
-    expect(await stores.events.linkedEvents(onCommit)).toEqual([]);
+    expect(await w.stores.events.linkedEvents(onCommit)).toEqual([]);
   });
 
   it('re-assesses at once the active changes an alert on their service reaches, by the service name or the mapping\'s alert labels', async () => {

@@ -65,10 +65,12 @@ export interface EventWorldOptions {
   changes?: readonly Change[];
   services?: CorrelatorDeps['services'];
   monitors?: CorrelatorDeps['monitors'];
+  /** false: nothing is assessed, neither the given changes first nor what the processor asks to re-assess (still listed in `reassessed`). */
+  assess?: boolean;
 }
 
 export async function eventWorld(options: EventWorldOptions): Promise<EventWorld> {
-  const { now, instance, changes = [] } = options;
+  const { now, instance, changes = [], assess = true } = options;
   const clock = (): Date => now;
   const stores = openSqliteStores(':memory:');
   if (changes.length > 0) await stores.changes.applyPage(instance, 'changes', changes.map((c) => ({ kind: 'change', change: c })), null);
@@ -89,7 +91,7 @@ export async function eventWorld(options: EventWorldOptions): Promise<EventWorld
     metrics: createMetrics({ defaultMetrics: false }),
     clock,
   });
-  if (changes.length > 0) await runner.onChangesWritten(instance, changes.map((c) => c.id));
+  if (assess && changes.length > 0) await runner.onChangesWritten(instance, changes.map((c) => c.id));
   const reassessed: string[] = [];
   const processor = new EventProcessor({
     events: stores.events,
@@ -97,7 +99,7 @@ export async function eventWorld(options: EventWorldOptions): Promise<EventWorld
     correlator,
     reassess: async (id) => {
       reassessed.push(id);
-      await runner.assessChange(id, { clockTick: true });
+      if (assess) await runner.assessChange(id, { clockTick: true });
     },
     instances: [instance],
     logger,
