@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { BUSINESS_RULE_PATH } from '../../connectors/servicenow/plugin/build-update-set.ts';
+import { mentions } from '../../src/policy/note-markers.ts';
 
 const SCRIPT = readFileSync(BUSINESS_RULE_PATH, 'utf8');
 const NOW = Date.parse('2026-11-27T12:00:00Z');
@@ -201,6 +202,28 @@ describe('changegate business rule: verdict fields and a reason typed in the sam
     expect(run({ before: REASON, after: { state: '4' }, typed: { work_notes: 'Rebooked for next week.' } }).aborted).toBe(true);
     expect(run({ before: REASON, after: { state: '4' }, typed: { work_notes: 'Please do not cancel yet.' } }).aborted).toBe(true);
     expect(run({ before: REASON, after: { state: '4' }, typed: { work_notes: 'We won\u2019t cancel it.' } }).aborted).toBe(true);
+  });
+
+  // The script carries its own copy of the service's note reading (it runs inside ServiceNow): the two must agree,
+  // or a save the rule lets through would be judged unexplained by the service afterwards, or the reverse.
+  it.each([
+    'Cancelled: the vendor pulled 4.2.',
+    'do not cancel',
+    'No, cancel it.',
+    'not going to cancel',
+    'not going to keep it, so we cancel',
+    'Cancel: no budget left',
+    'we can\u2019t cancel',
+    'Never mind; cancel.',
+    'without cancelling the rest',
+    '(not) cancel',
+    'CANCEL',
+    'uncancelled',
+    'the cancellation is off',
+    'isnt cancelled',
+  ])('reads the note %j as the service reads it', (note) => {
+    const rule = !run({ before: REASON, after: { state: '4' }, typed: { work_notes: note } }).aborted;
+    expect(rule).toBe(mentions(note, ['cancel']));
   });
 
   it('needs every listed field for a closure, and never unblocks a move the service did not list', () => {
