@@ -21,7 +21,7 @@ import { runMappingsValidate } from './mappings-command.ts';
 import { runOpenApi } from './openapi-command.ts';
 import { runSync } from './sync-command.ts';
 import { colorFor, createTerminal, logDestination } from './terminal-log.ts';
-import { terminalText } from './terminal-text.ts';
+import { terminalJson, terminalText } from './terminal-text.ts';
 import { paint } from './text-table.ts';
 import { validateLiveMapping } from './validate-live-mapping-command.ts';
 
@@ -153,17 +153,18 @@ async function runCommand(spec: CommandSpec, args: readonly string[], registry: 
       } catch (err) {
         if (!json || !isChangegateError(err) || err.kind !== 'config') throw err;
         const issues = Array.isArray(err.details['issues']) ? err.details['issues'] : [err.message];
-        process.stdout.write(`${JSON.stringify({ format: 1, exitCode: 2, file: err.details['file'] ?? config ?? null, code: err.code, issues, warnings: [] }, null, 2)}\n`);
+        // Issues and warnings quote the files (a name, a value): JSON escapes for their controls, the same value.
+        process.stdout.write(`${terminalJson(JSON.stringify({ format: 1, exitCode: 2, file: err.details['file'] ?? config ?? null, code: err.code, issues, warnings: [] }, null, 2))}\n`);
         return 2;
       }
       const file = loaded.file;
       const warnings = [...(loaded.warnings ?? []), ...(policy.warnings ?? [])];
-      if (json) process.stdout.write(`${JSON.stringify({ format: 1, exitCode: 0, file, issues: [], warnings }, null, 2)}\n`);
+      if (json) process.stdout.write(`${terminalJson(JSON.stringify({ format: 1, exitCode: 0, file, issues: [], warnings }, null, 2))}\n`);
       else {
         // Valid with warnings still exits 0, as `mappings validate` does.
         const color = colorFor(process.stdout);
         const head = warnings.length > 0 ? paint('warn   ', 'warn', color) : paint('ok     ', 'good', color);
-        process.stdout.write(`${head} ${file ?? '(no configuration: the built-in demo)'}\n${warnings.map((w) => `  warning: ${w}\n`).join('')}`);
+        process.stdout.write(`${head} ${terminalText(file ?? '(no configuration: the built-in demo)')}\n${warnings.map((w) => `  warning: ${terminalText(w)}\n`).join('')}`);
       }
       return 0;
     }

@@ -6,7 +6,7 @@
 // commands print must read as it is, in the table and in --json.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { http, HttpResponse } from 'msw';
@@ -162,6 +162,36 @@ describe('changegate check, on a change key written to print as something else',
     const { stderr } = await changegate(['check', CRAFTED.id, '--config', file, '--json']);
     expect(unsafeLines(stderr)).toEqual([]);
     expect(stderr).toMatch(/^changegate check: warning: .*no instance "sn\\u202eprod" in the configuration/m);
+  });
+});
+
+describe('changegate config validate and mappings validate, on files written to print as something else', () => {
+  it('config validate prints a policy file\'s warning with its controls escaped, in text and in --json', async () => {
+    const policy = join(dir, 'policy.crafted-config.yaml');
+    writeFileSync(policy, `kind: policy\nversion: "2026.1-crafted"\nwaivers:\n  - { change: ${KEY}, instance: "sn\u202Eprod", gate: implement.ci-green, by: cab@acme.example, reason: migration, until: "2030-01-01T00:00:00Z" }\n`);
+    const file = join(dir, 'config-crafted.yaml');
+    writeFileSync(file, `${readFileSync(readOnly, 'utf8')}policy: ${JSON.stringify(policy)}\n`);
+    const text = await changegate(['config', 'validate', '--config', file]);
+    expect(text.code).toBe(0);
+    expect(unsafeLines(text.stdout)).toEqual([]);
+    expect(text.stdout).toMatch(/^ {2}warning: .*no instance "sn\\u202eprod" in the configuration/m);
+    const json = await changegate(['config', 'validate', '--config', file, '--json']);
+    expect(unsafeLines(json.stdout)).toEqual([]);
+    // The same value: the escape reads back to the file's text.
+    expect((JSON.parse(json.stdout) as { warnings: string[] }).warnings.join('\n')).toContain('no instance "sn\u202Eprod"');
+  });
+
+  it('mappings validate prints an error quoting a file\'s key with its controls escaped, in text and in --json', async () => {
+    const mappings = join(dir, 'crafted-mappings');
+    mkdirSync(mappings);
+    writeFileSync(join(mappings, 'policy.yaml'), 'kind: policy\nversion: "x"\nwai\u202Ever: 1\n');
+    const text = await changegate(['mappings', 'validate', mappings]);
+    expect(text.code).toBe(2);
+    expect(unsafeLines(text.stdout)).toEqual([]);
+    expect(text.stdout).toContain('unknown key "wai\\u202ever"');
+    const json = await changegate(['mappings', 'validate', mappings, '--json']);
+    expect(unsafeLines(json.stdout)).toEqual([]);
+    expect((JSON.parse(json.stdout) as { files: { errors: string[] }[] }).files[0]?.errors.join('\n')).toContain('unknown key "wai\u202Ever"');
   });
 });
 
