@@ -6,6 +6,7 @@
 
 import { Writable } from 'node:stream';
 import { paint, type Tone } from './text-table.ts';
+import { terminalText } from './terminal-text.ts';
 
 export interface Terminal {
   /** True when the stream is a terminal a person watches (not CI). */
@@ -86,18 +87,19 @@ export function formatLogLine(json: string, color: boolean): string | null {
   if (entry === null || typeof entry !== 'object' || typeof entry['level'] !== 'number') return null;
   const [label, tone] = LEVELS[entry['level']] ?? ['LOG  ', 'info'];
   const parts = [paint(clock(entry['time']), 'dim', color), paint(label, tone, color)];
-  if (typeof entry['instance'] === 'string') parts.push(paint(entry['instance'], 'strong', color));
-  parts.push(String(entry['msg'] ?? ''));
+  // A message or a field may quote an upstream system's text (a record's field, an error body): escaped, so it prints as it reads.
+  if (typeof entry['instance'] === 'string') parts.push(paint(terminalText(entry['instance']), 'strong', color));
+  parts.push(terminalText(String(entry['msg'] ?? '')));
   const extra = Object.entries(entry)
     .filter(([k, v]) => !SHOWN.has(k) && v !== undefined)
-    .map(([k, v]) => `${k}=${valueText(v)}`);
+    .map(([k, v]) => terminalText(`${k}=${valueText(v)}`));
   if (extra.length > 0) parts.push(paint(extra.join(' '), 'dim', color));
   let text = parts.join('  ');
   const err = entry['err'] as { message?: unknown; stack?: unknown; code?: unknown } | undefined;
   if (err && typeof err === 'object') {
     // Expected errors arrive without a stack (src/log.ts); a stack here is an internal one, worth showing.
-    if (typeof err.stack === 'string') text += `\n${paint(err.stack, 'dim', color)}`;
-    else if (typeof err.code === 'string' && !text.includes(err.code)) text += paint(`  [${err.code}]`, 'dim', color);
+    if (typeof err.stack === 'string') text += `\n${paint(err.stack.split('\n').map(terminalText).join('\n'), 'dim', color)}`;
+    else if (typeof err.code === 'string' && !text.includes(err.code)) text += paint(`  [${terminalText(err.code)}]`, 'dim', color);
   }
   return text;
 }
@@ -112,7 +114,7 @@ export function logDestination(terminal: Terminal): Writable {
       while (nl !== -1) {
         const json = pending.slice(0, nl);
         pending = pending.slice(nl + 1);
-        terminal.line(terminal.live ? (formatLogLine(json, terminal.color) ?? json) : json);
+        terminal.line(terminal.live ? (formatLogLine(json, terminal.color) ?? terminalText(json)) : json);
         nl = pending.indexOf('\n');
       }
       done();

@@ -58,6 +58,20 @@ describe('logs on a terminal', () => {
     expect(line).toBe('03:04:05  WARN   sn-prod  retrying  stream=changes');
   });
 
+  it('prints upstream text in a message, a field or an error with its control and bidirectional characters escaped', () => {
+    // A rejected record's message quotes the source's field: ESC [2K erases the line, U+202E reverses what follows.
+    const out = tty(true);
+    const logger = createLogger({ destination: logDestination(createTerminal(out.stream, { NO_COLOR: '1' })) });
+    logger.error({ instance: 'sn\u202eprod', ref: 'CHG1\u001b[2K', err: new ChangegateError('CG_SN_RECORD_INVALID', 'bad') }, 'record CHG1 rejected: state "\u202eDESOLC" unknown\u001b[1A');
+    const screen = out.text();
+    expect(screen).not.toMatch(/[\u202a-\u202e\u2066-\u2069]/u);
+    // Without colour the line itself writes no escape sequence: none may come from the text.
+    expect(screen).not.toContain('\u001b');
+    expect(screen).toContain('sn\\u202eprod');
+    expect(screen).toContain('record CHG1 rejected: state "\\u202eDESOLC" unknown\\u001b[1A');
+    expect(screen).toContain('ref=CHG1\\u001b[2K');
+  });
+
   it('passes the JSON lines through untouched when stderr is not a terminal', () => {
     const out = tty(false);
     const logger = createLogger({ destination: logDestination(createTerminal(out.stream, {})) });
