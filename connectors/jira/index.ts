@@ -10,6 +10,7 @@ import { createJiraAuth, type JiraAuthSetup } from './jira-auth.ts';
 import { createJiraClient } from './jira-client.ts';
 import { JiraInstance } from './jira-config.ts';
 import { createJiraConnector, JIRA_STREAMS } from './jira-connector.ts';
+import { createFieldResolver } from './jira-fields.ts';
 import { createJiraHttp } from './jira-http.ts';
 import { loadJiraMapping, validateJiraMappingSource } from './jira-mapping.ts';
 import { JIRA_MAPPING_KIND } from './jira-mapping-schema.ts';
@@ -67,10 +68,12 @@ export const jira = defineConnector<JiraInstance>({
     // One auth for reads and write-back: an OAuth 2.0 refresh token rotates, so two holders would lock each other out.
     const auth = authOf(instance, context);
     const http = createJiraHttp(instance, { logger, onRequest, auth });
-    const connector = createJiraConnector(instance, { mapping, logger, onRequest, client: createJiraClient(instance, { logger, http }) });
+    const client = createJiraClient(instance, { logger, http });
+    const resolver = createFieldResolver(client, mapping.fieldRefs, { logger, mappingFile: mapping.file });
+    const connector = createJiraConnector(instance, { mapping, logger, onRequest, client, resolver });
     // Comment posts and transitions are not retried inside the call: the outbox retries them after checking the issue.
     const once = createJiraHttp({ ...instance, retries: 0 }, { logger, onRequest, auth });
-    connector.writer = createJiraWriter({ http, once, flavor: instance.flavor, mapping });
+    connector.writer = createJiraWriter({ http, once, flavor: instance.flavor, mapping, fields: () => resolver.resolve({ calls: 0 }) });
     return connector;
   },
   // The pair is the way to move a site to signed webhooks (signed deliveries are checked, the rest still taken), never an end state.

@@ -26,7 +26,7 @@ import type { ResponseValidation } from './jira-cloud-api.ts';
 import { checkIssueRef } from './jira-api.ts';
 import { createJiraClient, type CallContext, type JiraClient, type RawIssue, type SearchPosition, type SearchRequest } from './jira-client.ts';
 import { jqlLowerBound, parseJiraDateTime } from './jira-date.ts';
-import { createFieldResolver, type FieldResolution } from './jira-fields.ts';
+import { createFieldResolver, type FieldResolution, type FieldResolver } from './jira-fields.ts';
 import { createIssueReader } from './jira-issue-reader.ts';
 import type { JiraMapContext } from './jira-issue-mapper.ts';
 import { changesJql, compareIssueKeys } from './jira-jql.ts';
@@ -43,6 +43,8 @@ export interface JiraConnectorDeps {
   responseValidation?: ResponseValidation;
   /** Issues whose children are read at once (approvals, comments, long changelogs). */
   concurrency?: number;
+  /** Shared with the writer, so the site's field list is fetched once; defaults to one over `client`. */
+  resolver?: FieldResolver;
 }
 
 export const JIRA_STREAMS: readonly StreamDeclaration[] = [
@@ -123,7 +125,7 @@ export function createJiraConnector(instance: JiraInstance, deps: JiraConnectorD
       ...(deps.retry ? { retry: deps.retry } : {}),
       ...(deps.responseValidation ? { responseValidation: deps.responseValidation } : {}),
     });
-  const resolver = createFieldResolver(client, mapping.fieldRefs, { logger, mappingFile: mapping.file });
+  const resolver = deps.resolver ?? createFieldResolver(client, mapping.fieldRefs, { logger, mappingFile: mapping.file });
   const reader = createIssueReader(client, logger);
   const concurrency = deps.concurrency ?? 4;
   let zones: string[] = [instance.siteTimeZone];

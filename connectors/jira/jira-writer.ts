@@ -12,11 +12,13 @@
 // not retry by itself: a POST that timed out may have been applied, so the
 // retry comes from the outbox, which checks again first.
 
-import type { AttachOptions, CommentOptions, ConnectorWriter, EvidenceHead, NoteSeries, TicketFile, TicketNote, TicketVerdict, TransitionOptions, WriteOutcome } from '../../src/kit/connector.ts';
+import type { AttachOptions, CommentOptions, ConnectorWriter, EvidenceHead, NoteSeries, SaveCarries, TicketFile, TicketNote, TicketVerdict, TransitionOptions, WriteOutcome } from '../../src/kit/connector.ts';
+import { NEGATION_WORDS } from '../../src/kit/note-negations.ts';
 import { markersFor, plainText } from '../../src/kit/ticket-note.ts';
 import type { CanonicalState } from '../../src/domain/change.ts';
 import { ChangegateError, isChangegateError } from '../../src/errors.ts';
 import { asRecord, checkIssueRef } from './jira-api.ts';
+import type { FieldResolution } from './jira-fields.ts';
 import { isNotFound, type CallContext, type JiraHttp } from './jira-http.ts';
 import type { JiraMapping } from './jira-mapping.ts';
 
@@ -27,6 +29,8 @@ export interface JiraWriterDeps {
   once?: JiraHttp;
   flavor: 'cloud' | 'datacenter';
   mapping: JiraMapping;
+  /** The site's field ids for the mapping's references (names differ per site); without it, references are written as the mapping gives them. */
+  fields?: () => Promise<FieldResolution>;
 }
 
 export const VERDICT_PROPERTY = 'changegate.verdict';
@@ -98,20 +102,58 @@ function statusesOf(mapping: JiraMapping): Map<CanonicalState, string[]> {
   return out;
 }
 
+/** The site's id of a mapped field reference, or null when the site has none. */
+export type FieldIdOf = (ref: string) => string | null;
+
+/**
+ * What a note typed on the transition screen must match, as a regular expression
+ * over its lower-cased text: the marker, in a note with no negation anywhere. The
+ * service reads a negation only just before the marker ("do not cancel"); the
+ * validator's expression is too short a program for that, so it is stricter, and
+ * the service judges the move afterwards as usual.
+ */
+export function notePattern(marker: string): string {
+  const escaped = marker.toLowerCase().replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return `^(?![\\s\\S]*(?:\\b(?:${NEGATION_WORDS.join('|')})\\b|n['’]t\\b))[\\s\\S]*${escaped}`;
+}
+
+/**
+ * A blocked move's `clearedBySave` in the names the validator expression reads:
+ * per rule, the items of which one must be met, each the id of a field set on
+ * the work item as transitioned (`resolution`) or `note:<pattern>` for a comment
+ * typed on the transition screen. Null when a rule can only be met through a
+ * field this site does not have.
+ */
+function clearedBySave(needs: SaveCarries[][], mapping: JiraMapping, fieldId: FieldIdOf): string[][] | null {
+  const lists = needs.map((any) =>
+    any.flatMap((c) => {
+      if (!('field' in c)) return c.noteMentions.map((m) => `note:${notePattern(m)}`);
+      const ref = mapping.fields[c.field];
+      const id = ref === null ? null : fieldId(ref);
+      return id === null ? [] : [id];
+    }),
+  );
+  return lists.length === 0 || lists.some((l) => l.length === 0) ? null : lists;
+}
+
 /**
  * The property value: one entry per workflow status a move may reach (`to` is
  * canonical, `toStatus` the status as the mapping names it), trimmed to fit
  * Jira's 32 KB limit by shortening, then dropping, reasons.
  */
-export function verdictProperty(verdict: TicketVerdict, mapping: JiraMapping): Record<string, unknown> {
+export function verdictProperty(verdict: TicketVerdict, mapping: JiraMapping, fieldId: FieldIdOf = (ref) => ref): Record<string, unknown> {
   const statuses = statusesOf(mapping);
+  const bySave = new Map(verdict.transitions.map((t) => [t.to, t.allowed || t.clearedBySave === undefined ? null : clearedBySave(t.clearedBySave, mapping, fieldId)]));
   const build = (limit: number | null): Record<string, unknown> => {
     const cut = (reasons: string[]): string[] => (limit === null ? reasons : reasons.map((r) => (r.length > limit ? `${r.slice(0, limit)}…` : r)));
     return {
       verdict: verdict.verdict,
       state: verdict.state,
       allowedTransitions: verdict.transitions.flatMap((t) =>
-        (statuses.get(t.to) ?? [t.to]).map((toStatus) => ({ to: t.to, toStatus, allowed: t.allowed, reasons: limit === 0 ? [] : cut(t.reasons), gates: t.gates ?? [] })),
+        (statuses.get(t.to) ?? [t.to]).map((toStatus) => {
+          const needs = bySave.get(t.to) ?? null;
+          return { to: t.to, toStatus, allowed: t.allowed, reasons: limit === 0 ? [] : cut(t.reasons), gates: t.gates ?? [], ...(needs === null ? {} : { clearedBySave: needs }) };
+        }),
       ),
       reasons: limit === 0 ? [] : cut(verdict.reasons),
       policyVersion: verdict.policyVersion,
@@ -242,6 +284,13 @@ export function createJiraWriter(deps: JiraWriterDeps): ConnectorWriter {
     return { id: String(status['id'] ?? ''), name: status['name'] };
   }
 
+  /** Mapped field references as the site's ids (resolved once per instance, as for reads); a reference the site lacks clears nothing. */
+  async function fieldIds(): Promise<FieldIdOf> {
+    if (deps.fields === undefined) return (ref) => ref;
+    const { byRef } = await deps.fields();
+    return (ref) => byRef.get(ref)?.id ?? null;
+  }
+
   async function attachmentNames(issue: string): Promise<Set<string>> {
     const body = asRecord(await http.request({ path: `${api}/issue/${issue}`, params: { fields: 'attachment' } }, ctx()));
     const list = asRecord(body?.['fields'])?.['attachment'];
@@ -290,7 +339,7 @@ export function createJiraWriter(deps: JiraWriterDeps): ConnectorWriter {
 
     async setVerdict(nativeId, verdict) {
       const issue = checkIssueRef(instance, nativeId);
-      await http.request({ method: 'PUT', path: `${api}/issue/${issue}/properties/${VERDICT_PROPERTY}`, json: verdictProperty(verdict, mapping) }, ctx());
+      await http.request({ method: 'PUT', path: `${api}/issue/${issue}/properties/${VERDICT_PROPERTY}`, json: verdictProperty(verdict, mapping, await fieldIds()) }, ctx());
       return 'written';
     },
 

@@ -5,11 +5,9 @@
 // negation after it ("Cancel: no budget left") or across a comma, colon or
 // full stop ("No, cancel it") leaves it standing.
 
-/** Negations written without the apostrophe too; any word ending in n't is one as well. */
-const NEGATIONS = new Set([
-  'not', 'no', 'never', 'without', 'nor', 'neither', 'cannot',
-  'dont', 'doesnt', 'didnt', 'wont', 'wouldnt', 'shouldnt', 'cant', 'couldnt', 'mustnt', 'isnt', 'arent', 'wasnt', 'werent', 'havent', 'hasnt',
-]);
+import { NEGATION_WORDS } from '../kit/note-negations.ts';
+
+const NEGATIONS = new Set(NEGATION_WORDS);
 
 /** How many words before an occurrence a negation reaches: "not cancel", "not to cancel", "not going to cancel". */
 const REACH = 3;

@@ -7,11 +7,14 @@
 // made while planning), and only when it says it ("do not cancel" does not).
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadJiraMapping } from '../../connectors/jira/jira-mapping.ts';
+import { notePattern, verdictProperty } from '../../connectors/jira/jira-writer.ts';
 import { loadServiceNowMapping } from '../../connectors/servicenow/servicenow-mapping.ts';
 import { verdictFields } from '../../connectors/servicenow/servicenow-writer.ts';
 import type { GateResult } from '../../src/domain/assessment.ts';
 import type { Change, JournalEntry } from '../../src/domain/change.ts';
 import { buildJournalEntry } from '../support/change-builder.ts';
+import { evaluateValidator, screenComment } from '../support/jira-validator.ts';
 import { runnerWorld, type RunnerWorld, type RunnerWorldOptions } from '../support/runner-world.ts';
 
 const day = (time: string) => `2026-03-02T${time}:00Z`;
@@ -106,6 +109,21 @@ describe('canceled.reason: the reason is one given at the cancellation', () => {
     const fields = verdictFields(queued.payload.verdict, loadServiceNowMapping());
     expect(fields['u_changegate_allowed']).not.toContain('4');
     expect(fields['u_changegate_allowed_with_reason']).toBe('{"4":[["close_notes","note:cancel"]]}');
+  });
+
+  it('lets the Jira validator take a cancellation whose reason is a comment typed on the transition screen, and still refuse one without', async () => {
+    // A JSM change: no close notes field, the last comment stands in for them (mappings/jira.default.yaml).
+    const change = await scheduledAtTen([vendorNote]);
+    await mirror(day('10:00'), { state: 'scheduled', standIns: { closeNotes: 'last-comment', assignmentGroup: 'affected-service' } });
+    await world.runner().assessChange(change.id);
+    const queued = (await world.outbox.list({ limit: 10 })).findLast((i) => i.payload.action === 'set-verdict');
+    if (queued?.payload.action !== 'set-verdict') throw new Error('no verdict queued for the ticket');
+    const property = verdictProperty(queued.payload.verdict, loadJiraMapping());
+    const canceled = (property['allowedTransitions'] as Array<Record<string, unknown>>).find((t) => t['toStatus'] === 'Canceled');
+    expect(canceled).toMatchObject({ allowed: false, clearedBySave: [[`note:${notePattern('cancel')}`]] });
+    expect(evaluateValidator(property, 'Canceled', 0, { comments: [screenComment('Canceled: the vendor pulled 4.2; rebooked as ITSM-44.')] })).toBe(true);
+    expect(evaluateValidator(property, 'Canceled', 0, {})).toMatch(/^changegate: moving to Canceled is not allowed: No cancellation reason given since the change entered/);
+    expect(evaluateValidator(property, 'Canceled', 0, { comments: [screenComment('Do not cancel yet.')] })).toMatch(/is not allowed/);
   });
 
   it('offers Canceled once a note written in the state it is canceled from says why', async () => {

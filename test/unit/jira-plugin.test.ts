@@ -1,44 +1,20 @@
-// The Forge validator's Jira expression is evaluated here as JavaScript: the
-// subset it uses (top-level `let`, ternaries, arrow callbacks, list
-// filter/some/map/join, string toLowerCase, new Date().getTime()) means the
-// same in both languages. A guard below fails if the expression ever reaches
-// outside that subset, because then this evaluation would stop being faithful.
+// The Forge plugin: the validator's Jira expression evaluated as JavaScript
+// (test/support/jira-validator.ts), the manifest and the Automation template.
 import { readFileSync } from 'node:fs';
-import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { notePattern } from '../../connectors/jira/jira-writer.ts';
+import { evaluateValidator as evaluate, PLUGIN_DIR as dir, savedComment, screenComment, validatorExpression as expression } from '../support/jira-validator.ts';
 
-const dir = new URL('../../connectors/jira/plugin/', import.meta.url);
-const expression = readFileSync(new URL('validator-expression.jira', dir), 'utf8');
 const manifest = parse(readFileSync(new URL('manifest.yml', dir), 'utf8')) as Record<string, unknown>;
 const automation = JSON.parse(readFileSync(new URL('automation-rule-template.json', dir), 'utf8')) as Record<string, unknown>;
-
-const NOW = Date.parse('2026-11-27T12:00:00Z');
 
 interface Entry {
   to: string;
   toStatus: string;
   allowed: boolean;
   reasons: string[];
-}
-
-const AGE_KNOB = 'let maxAgeMs = 0;';
-
-/** Evaluates the shipped expression; `maxAgeMs` sets the documented age knob as an admin would edit it. */
-function evaluate(property: unknown, toStatus: string, maxAgeMs = 0): unknown {
-  if (!expression.includes(AGE_KNOB)) throw new Error(`the expression no longer contains ${AGE_KNOB}`);
-  const source = expression.replace(AGE_KNOB, `let maxAgeMs = ${maxAgeMs};`);
-  const lastLet = source.lastIndexOf('\nlet ');
-  const split = source.indexOf(';\n', lastLet) + 1;
-  const program = `(() => { ${source.slice(0, split)} return (${source.slice(split)}); })()`;
-  class JiraDate extends Date {
-    constructor(...args: [] | [string]) {
-      if (args.length === 0) super(NOW);
-      else super(args[0]);
-    }
-  }
-  const properties: Record<string, unknown> = property === undefined ? {} : { 'changegate.verdict': property };
-  return runInNewContext(program, { issue: { properties }, transition: { to: { name: toStatus } }, Date: JiraDate });
+  clearedBySave?: string[][];
 }
 
 const verdict = (allowedTransitions: Entry[], assessedAt = '2026-11-27T11:40:00Z') => ({ verdict: 'blocked', allowedTransitions, policyVersion: 'p-7', assessedAt });
@@ -84,13 +60,45 @@ describe('Forge workflow validator expression', () => {
     expect(evaluate(partial, 'Canceled')).toBe(true);
   });
 
+  describe('a blocked move whose blocking rules the transition itself can clear (clearedBySave)', () => {
+    // As changegate writes it for Canceled when the only block is the missing reason (canceled.reason), and for a closure with a close code.
+    const CANCEL = notePattern('cancel');
+    const CLEARABLE: Entry[] = [
+      { to: 'canceled', toStatus: 'Canceled', allowed: false, reasons: ['No cancellation reason'], clearedBySave: [[`note:${CANCEL}`]] },
+      { to: 'closed', toStatus: 'Completed', allowed: false, reasons: ['Close code not set'], clearedBySave: [['resolution']] },
+    ];
+    const cancel = (issue: Parameters<typeof evaluate>[3]) => evaluate(verdict(CLEARABLE), 'Canceled', 0, issue);
+
+    it('allows it when a comment typed on the transition screen says it cancels', () => {
+      expect(cancel({ comments: [screenComment('Cancelled: the vendor pulled the 4.2 release.')] })).toBe(true);
+      expect(cancel({ comments: [savedComment('10001', 'Planned for Friday.'), screenComment('We CANCEL this one, budget gone.')] })).toBe(true);
+    });
+
+    it('still refuses it when nothing typed on the screen says so, when it is negated, or when only a saved comment does', () => {
+      const refused = /^changegate: moving to Canceled is not allowed: No cancellation reason/;
+      expect(cancel({})).toMatch(refused);
+      expect(cancel({ comments: [screenComment('Rebooked for next week.')] })).toMatch(refused);
+      expect(cancel({ comments: [screenComment('Please do not cancel yet.')] })).toMatch(refused);
+      expect(cancel({ comments: [screenComment('We won\u2019t cancel it.')] })).toMatch(refused);
+      // A comment saved before the transition was in the verdict already: it is not read again.
+      expect(cancel({ comments: [savedComment('10001', 'The vendor may cancel.')] })).toMatch(refused);
+    });
+
+    it('allows a closure when the transition screen sets the resolution, and never a move without clearedBySave', () => {
+      expect(evaluate(verdict(CLEARABLE), 'Completed', 0, { resolution: { name: 'Done' } })).toBe(true);
+      expect(evaluate(verdict(CLEARABLE), 'Completed', 0, { resolution: null })).toMatch(/^changegate: moving to Completed is not allowed/);
+      expect(evaluate(verdict(TRANSITIONS), 'Awaiting implementation', 0, { comments: [screenComment('cancel')], resolution: { name: 'Done' } })).toMatch(/is not allowed/);
+    });
+  });
+
   it('stays inside the Jira-expression subset this evaluation mirrors, and inside the size limit', () => {
     const code = expression.replace(/'(?:[^'\\]|\\.)*'/g, "''");
     const methods = new Set([...code.matchAll(/\.(\w+)\(/g)].map((m) => m[1]));
-    expect([...methods].toSorted()).toEqual(['filter', 'getTime', 'join', 'map', 'some', 'toLowerCase']);
+    // slice(0, n) and match(pattern) != null (a pattern with no flags) mean the same in Jira expressions and JavaScript.
+    expect([...methods].toSorted()).toEqual(['every', 'filter', 'getTime', 'join', 'map', 'match', 'slice', 'some', 'toLowerCase']);
     expect([...code.matchAll(/\bnew (\w+)/g)].map((m) => m[1])).toEqual(['Date', 'Date']);
     const roots = new Set([...code.matchAll(/(?<![.\w])([A-Za-z_]\w*)\s*[.[]/g)].map((m) => m[1]));
-    expect([...roots].toSorted()).toEqual(['entries', 'issue', 't', 'transition', 'verdict']);
+    expect([...roots].toSorted()).toEqual(['c', 'entries', 'issue', 'l', 't', 'transition', 'verdict', 'x']);
     expect(code).not.toMatch(/\bfunction\b|`|\?\?|\?\./);
     // Jira rejects expressions over 1,000 characters (the analyse API's documented error).
     expect(expression.trim().length).toBeLessThanOrEqual(1000);
