@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { BUSINESS_RULE_PATH } from '../../connectors/servicenow/plugin/build-update-set.ts';
+import { NEGATION_WORDS } from '../../src/kit/note-negations.ts';
 import { mentions } from '../../src/policy/note-markers.ts';
 
 const SCRIPT = readFileSync(BUSINESS_RULE_PATH, 'utf8');
@@ -202,6 +203,12 @@ describe('changegate business rule: verdict fields and a reason typed in the sam
     expect(run({ before: REASON, after: { state: '4' }, typed: { work_notes: 'Rebooked for next week.' } }).aborted).toBe(true);
     expect(run({ before: REASON, after: { state: '4' }, typed: { work_notes: 'Please do not cancel yet.' } }).aborted).toBe(true);
     expect(run({ before: REASON, after: { state: '4' }, typed: { work_notes: 'We won\u2019t cancel it.' } }).aborted).toBe(true);
+  });
+
+  it('knows the same negation words as the service', () => {
+    const list = /var NEGATIONS = \{([^}]*)\}/.exec(SCRIPT)?.[1] ?? '';
+    const words = [...list.matchAll(/([a-z]+): 1/g)].map((m) => m[1]);
+    expect(words.toSorted()).toEqual([...NEGATION_WORDS].toSorted());
   });
 
   // The script carries its own copy of the service's note reading (it runs inside ServiceNow): the two must agree,
