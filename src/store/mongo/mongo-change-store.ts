@@ -17,7 +17,7 @@ import { clampLimit, sinceKey } from '../list-params.ts';
 import { decodeListCursor, encodeListCursor } from '../list-cursor.ts';
 import { deepFreeze, MirrorReadCache, type MirrorReadCacheOptions, type ReadCacheStats, DEFAULT_RECHECK_MS } from '../mirror-read-cache.ts';
 import { isDuplicateKey, type MongoConnection } from './mongo-connection.ts';
-import { type ChangeDoc, GENERATION_ID, indexKeyField, instanceVersionId, type MirrorCollections, mirrorCollections, pairId, type RevisionDoc } from './mongo-mirror-docs.ts';
+import { type ChangeDoc, fillRevisionInstants, GENERATION_ID, indexKeyField, instanceVersionId, type MirrorCollections, mirrorCollections, pairId, type RevisionDoc } from './mongo-mirror-docs.ts';
 import { MongoPageWriter, preparePage } from './mongo-page-writer.ts';
 
 const WHAT = 'the MongoDB mirror';
@@ -303,6 +303,8 @@ export class MongoChangeStore implements ChangeStore {
     const limit = Math.max(1, Math.trunc(query.limit));
     const after = query.after;
     return this.#run('listRevisionsForHistory', { changeId }, async () => {
+      // What a replica of an earlier version stored since start-up, during a rolling upgrade (see there).
+      await fillRevisionInstants(this.#c.revisions, { changeId });
       const atCursor = after === undefined ? [] : await this.#c.revisions.find({ changeId, at: after.at, seq: { [beyond]: after.seq } }).sort({ at: sign, seq: sign }).limit(limit).toArray();
       const rest = limit - atCursor.length;
       const later = rest === 0 ? [] : await this.#c.revisions.find(after === undefined ? { changeId } : { changeId, at: { [beyond]: after.at } }).sort({ at: sign, seq: sign }).limit(rest).toArray();

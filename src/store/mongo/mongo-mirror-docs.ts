@@ -55,7 +55,7 @@ export interface RevisionDoc {
   updatedAt: string;
   /**
    * instantKey of updatedAt: the history pages a change's revisions by (at, seq). Absent on revisions an earlier
-   * version stored until start-up gives them theirs (`addRevisionInstants`).
+   * version stored until start-up, or the history of their change, gives them theirs (`fillRevisionInstants`).
    */
   at?: string;
   observedAt: string;
@@ -248,7 +248,7 @@ async function addIndexKeys(c: MirrorCollections): Promise<void> {
   });
 }
 
-/** Revisions given their `at` per write at start-up. */
+/** Revisions given their `at` per write. */
 const REVISION_INSTANTS_BATCH = 500;
 
 /**
@@ -257,16 +257,30 @@ const REVISION_INSTANTS_BATCH = 500;
  */
 async function addRevisionInstants(c: MirrorCollections): Promise<void> {
   if ((await c.meta.findOne({ _id: REVISION_INSTANTS_ID })) !== null) return;
-  const updates: AnyBulkWriteOperation<RevisionDoc>[] = [];
-  for await (const doc of c.revisions.find({ at: { $exists: false } }, { projection: { updatedAt: 1 } })) {
-    updates.push({ updateOne: { filter: { _id: doc._id, at: { $exists: false } }, update: { $set: { at: instantKey(doc.updatedAt) } } } });
-    if (updates.length >= REVISION_INSTANTS_BATCH) await c.revisions.bulkWrite(updates.splice(0), { ordered: false });
-  }
-  if (updates.length > 0) await c.revisions.bulkWrite(updates, { ordered: false });
+  await fillRevisionInstants(c.revisions, {});
   // A replica starting at the same time may note it first.
   await c.meta.insertOne({ _id: REVISION_INSTANTS_ID, n: 1 }).catch((err: unknown) => {
     if ((err as { code?: unknown } | null)?.code !== 11000) throw err;
   });
+}
+
+/**
+ * Gives the revisions `scope` selects that have no `at` theirs. Start-up does it for the whole store once, and the
+ * history for the one change it pages before every read: during a rolling upgrade a replica of an earlier version
+ * goes on storing revisions without `at` after this one started, and a revision is never written again, so a
+ * fill noted once would leave those out of the history for good. Filled rather than merged into the page by hand:
+ * a filled revision is found by the `history` index in order like any other. By the change, the revisions without
+ * `at` are one range of that index (changeId, null), empty once every replica runs this version: on MongoDB the
+ * look-up costs a round trip and no scan (on FerretDB's SQLite backend, which reads the collection for any
+ * filter, what the page's own read costs). Revisions are only inserted, so a fill never races a writer.
+ */
+export async function fillRevisionInstants(revisions: Collection<RevisionDoc>, scope: { changeId?: string }): Promise<void> {
+  const updates: AnyBulkWriteOperation<RevisionDoc>[] = [];
+  for await (const doc of revisions.find({ ...scope, at: { $exists: false } }, { projection: { updatedAt: 1 } })) {
+    updates.push({ updateOne: { filter: { _id: doc._id, at: { $exists: false } }, update: { $set: { at: instantKey(doc.updatedAt) } } } });
+    if (updates.length >= REVISION_INSTANTS_BATCH) await revisions.bulkWrite(updates.splice(0), { ordered: false });
+  }
+  if (updates.length > 0) await revisions.bulkWrite(updates, { ordered: false });
 }
 
 /**
