@@ -244,6 +244,27 @@ describe('MongoDB store: events an earlier version stored by their change keys a
   });
 });
 
+describe('MongoDB store: events a replica of an earlier version stores after the upgraded one started (a rolling upgrade)', () => {
+  it('finds them by a change key in another case and by an abbreviation of their commit', async () => {
+    const database = freshDatabase();
+    const upgraded = await openStores({ kind: 'mongodb', uri: mongoUri, database });
+    opened.push(upgraded);
+    const full = '9fceb02d0ae598e95dc970b74767f19372d61af8';
+    const { id } = await upgraded.events.record({ source: 'hooks', kind: 'generic', deliveryId: 'guid-1', receivedAt: '2026-03-12T10:00:00.000Z', headers: {}, rawBody: Buffer.from('{}') });
+    await upgraded.events.complete(id, [ci('run-old', { changeKeys: ['chg0030077'], commit: full }), ci('run-new', { changeKeys: ['CHG0030078'], commit: '0123456789abcdef' })], new Date('2026-03-12T10:00:01.000Z'));
+    // The older replica's write: an event without the fields the upgraded one's start filled in (start-up is over).
+    const client = await MongoClient.connect(mongoUri);
+    try {
+      await client.db(database).collection('events').updateOne({ _id: 'run-old' as never }, { $unset: { changeKeysLower: '', commitBucket: '' } });
+    } finally {
+      await client.close();
+    }
+    expect((await upgraded.events.findEvents({ changeKey: 'CHG0030077' })).map((e) => e.id)).toEqual(['run-old']);
+    expect((await upgraded.events.findEvents({ commit: '9FCEB02D0A' })).map((e) => e.id)).toEqual(['run-old']);
+    expect((await upgraded.events.findEvents({ changeKey: 'chg0030078' })).map((e) => e.id)).toEqual(['run-new']);
+  });
+});
+
 describe('MongoDB store: approvals an earlier version stored without their first time', () => {
   it('takes the version each holds as its first, and keeps that through later versions, as the SQLite upgrade does', async () => {
     const database = freshDatabase();

@@ -59,10 +59,10 @@ interface EventDoc {
   source: string;
   receivedAt: string;
   changeKeys: string[];
-  /** `changeKeys` as `changeKeyIndexKey` makes them: the index an event is found by a change key through, in any case. Absent on events stored before it, until start-up fills it. */
+  /** `changeKeys` as `changeKeyIndexKey` makes them: the index an event is found by a change key through, in any case. Absent on events an earlier version stored, until start-up or a look-up fills it. */
   changeKeysLower?: string[];
   commit: string | null;
-  /** `commitBucket` of the commit (null without one): the index the events on a commit are found by. Absent on events stored before it, until start-up fills it. */
+  /** `commitBucket` of the commit (null without one): the index the events on a commit are found by. Absent on events an earlier version stored, until start-up or a look-up fills it. */
   commitBucket?: string | null;
   repo: string | null;
   service: string | null;
@@ -96,7 +96,7 @@ interface MetaDoc {
 
 /** The event_meta note saying the events stored before `commitBucket` was were given theirs. */
 const COMMIT_BUCKETS_ID = 'commit-buckets';
-/** Events given a field an earlier version did not store per write at start-up. */
+/** Events given a field an earlier version did not store per write. */
 const BACKFILL_BATCH = 500;
 
 /**
@@ -128,16 +128,32 @@ const CHANGE_KEYS_LOWER_ID = 'change-keys-lower';
  */
 async function addChangeKeysLower(events: Collection<EventDoc>, meta: Collection<MetaDoc>): Promise<void> {
   if ((await meta.findOne({ _id: CHANGE_KEYS_LOWER_ID })) !== null) return;
-  const updates: AnyBulkWriteOperation<EventDoc>[] = [];
-  for await (const doc of events.find({ changeKeysLower: { $exists: false } }, { projection: { changeKeys: 1 } })) {
-    updates.push({ updateOne: { filter: { _id: doc._id, changeKeysLower: { $exists: false } }, update: { $set: { changeKeysLower: doc.changeKeys.map(changeKeyIndexKey) } } } });
-    if (updates.length >= BACKFILL_BATCH) await events.bulkWrite(updates.splice(0), { ordered: false });
-  }
-  if (updates.length > 0) await events.bulkWrite(updates, { ordered: false });
+  await fillEarlierEvents(events);
   if ((await events.listIndexes().toArray().catch(() => [])).some((index) => index['name'] === 'by_change_key')) await events.dropIndex('by_change_key').catch(() => undefined);
   await meta.insertOne({ _id: CHANGE_KEYS_LOWER_ID, n: 1 }).catch((err: unknown) => {
     if (!isDuplicateKey(err)) throw err;
   });
+}
+
+/**
+ * Gives the events an earlier version stored their `changeKeysLower`, and their `commitBucket` where they lack it too
+ * (it came first, so every event without a bucket is among them). Start-up does it once, and every look-up by a
+ * change key or a commit before it reads: during a rolling upgrade a replica of an earlier version goes on storing
+ * events without them after this one started, and a fill noted once would leave those unfound until written again.
+ * Filled rather than matched on the fields as written: those have no index (the keys in any case, an abbreviation
+ * of the commit). The events lacking `changeKeysLower` are one range of its index (null: this version writes `[]`
+ * for an event without keys, which the index keeps apart), empty once every replica runs this version: on MongoDB
+ * the look-up costs a round trip and no scan (on FerretDB's SQLite backend, which reads the collection for any
+ * filter, what the look-up itself costs). Replicas may fill one event at once, with the same result.
+ */
+async function fillEarlierEvents(events: Collection<EventDoc>): Promise<void> {
+  const updates: AnyBulkWriteOperation<EventDoc>[] = [];
+  for await (const doc of events.find({ changeKeysLower: { $exists: false } }, { projection: { changeKeys: 1, commit: 1, commitBucket: 1 } })) {
+    const bucket = doc.commitBucket !== undefined ? {} : { commitBucket: typeof doc.commit === 'string' ? commitBucket(doc.commit) || null : null };
+    updates.push({ updateOne: { filter: { _id: doc._id, changeKeysLower: { $exists: false } }, update: { $set: { changeKeysLower: doc.changeKeys.map(changeKeyIndexKey), ...bucket } } } });
+    if (updates.length >= BACKFILL_BATCH) await events.bulkWrite(updates.splice(0), { ordered: false });
+  }
+  if (updates.length > 0) await events.bulkWrite(updates, { ordered: false });
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -362,6 +378,8 @@ export class MongoEventStore implements EventStore {
     }
     if (query.source !== undefined) filter['source'] = query.source;
     return this.#run('findEvents', {}, async () => {
+      // What a replica of an earlier version stored since start-up, during a rolling upgrade (see there).
+      if (query.changeKey !== undefined || commit !== undefined) await fillEarlierEvents(this.#events);
       const cursor = this.#events.find(filter).sort({ receivedAt: 1, seq: 1 });
       if (commit === undefined) {
         if (query.limit !== undefined) cursor.limit(query.limit);
