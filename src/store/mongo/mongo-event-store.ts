@@ -137,8 +137,8 @@ async function addChangeKeysLower(events: Collection<EventDoc>, meta: Collection
 
 /**
  * Gives the events an earlier version stored their `changeKeysLower`, and their `commitBucket` where they lack it too
- * (it came first, so every event without a bucket is among them). Start-up does it once, and every look-up by a
- * change key or a commit before it reads: during a rolling upgrade a replica of an earlier version goes on storing
+ * (it came first, so every event without a bucket is among them). Start-up does it once, and a look-up by a
+ * change key or a commit before it reads (at most every EARLIER_EVENTS_FILL_MS): during a rolling upgrade a replica of an earlier version goes on storing
  * events without them after this one started, and a fill noted once would leave those unfound until written again.
  * Filled rather than matched on the fields as written: those have no index (the keys in any case, an abbreviation
  * of the commit). The events lacking `changeKeysLower` are one range of its index (null: this version writes `[]`
@@ -155,6 +155,13 @@ async function fillEarlierEvents(events: Collection<EventDoc>): Promise<void> {
   }
   if (updates.length > 0) await events.bulkWrite(updates, { ordered: false });
 }
+
+/**
+ * How often a look-up by change key or commit fills first. Look-ups run on every assessment, and the fill's own
+ * query is a scan on FerretDB's SQLite backend: at most once in this long, an event an earlier version's replica
+ * stored is found within it, not on the very next look-up.
+ */
+const EARLIER_EVENTS_FILL_MS = 10_000;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -201,6 +208,8 @@ export class MongoEventStore implements EventStore {
   readonly #beats: Collection<HeartbeatDoc>;
   readonly #pulls: Collection<PullStateDoc>;
   readonly #turns: MongoTurns;
+  /** When this process last filled what earlier versions' replicas stored (0: not yet); see EARLIER_EVENTS_FILL_MS. */
+  #filledAt = 0;
 
   constructor(conn: MongoConnection) {
     this.#conn = conn;
@@ -379,7 +388,10 @@ export class MongoEventStore implements EventStore {
     if (query.source !== undefined) filter['source'] = query.source;
     return this.#run('findEvents', {}, async () => {
       // What a replica of an earlier version stored since start-up, during a rolling upgrade (see there).
-      if (query.changeKey !== undefined || commit !== undefined) await fillEarlierEvents(this.#events);
+      if ((query.changeKey !== undefined || commit !== undefined) && Date.now() - this.#filledAt >= EARLIER_EVENTS_FILL_MS) {
+        this.#filledAt = Date.now();
+        await fillEarlierEvents(this.#events);
+      }
       const cursor = this.#events.find(filter).sort({ receivedAt: 1, seq: 1 });
       if (commit === undefined) {
         if (query.limit !== undefined) cursor.limit(query.limit);
