@@ -13,6 +13,7 @@ import { arr, instant, INSTANT_FORMAT, invalid, obj, str, type Json } from '../e
 import type { EventSourceKind } from '../event-source-kit.ts';
 import { verifyHmacHeader } from '../event-signatures.ts';
 import { severityOf } from './alertmanager.ts';
+import { header } from './payload-fields.ts';
 
 const count = (value: unknown): number => (typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : 0);
 
@@ -98,7 +99,8 @@ export const genericSource: EventSourceKind = {
   kind: 'generic',
   signs: true,
   verify: (delivery, secrets) => verifyHmacHeader(delivery, secrets, 'x-changegate-signature', 'sha256='),
-  deliveryId: (delivery) => delivery.headers['x-changegate-delivery'] ?? null,
+  // A blank header (a template naming an unset variable) names no delivery: the body's hash de-duplicates instead.
+  deliveryId: (delivery) => header(delivery.headers, 'x-changegate-delivery'),
   normalise(sourceId, _delivery, body) {
     const payload = obj(body);
     if (payload === null) throw invalid('generic', 'body', 'expected a JSON object');

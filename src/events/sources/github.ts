@@ -9,6 +9,7 @@ import { findChangeKeys } from '../change-keys.ts';
 import { instant, invalid, obj, str, arr, requiredObj, type Json } from '../event-fields.ts';
 import type { DeliveryJson, EventSourceKind, NormalisedEvents, SourceDelivery } from '../event-source-kit.ts';
 import { verifyHmacHeader } from '../event-signatures.ts';
+import { header } from './payload-fields.ts';
 
 const NONE: NormalisedEvents = { ci: [], monitor: [] };
 
@@ -178,7 +179,8 @@ export const githubSource: EventSourceKind = {
   signs: true,
   verify: (delivery, secrets) => verifyHmacHeader(delivery, secrets, 'x-hub-signature-256', 'sha256='),
   jsonOf,
-  deliveryId: (delivery) => delivery.headers['x-github-delivery'] ?? null,
+  // A blank header names no delivery: stored under the empty id, every later delivery would be a "duplicate".
+  deliveryId: (delivery) => header(delivery.headers, 'x-github-delivery'),
   normalise(sourceId, delivery, body) {
     const payload = obj(body);
     if (payload === null) throw invalid('github', 'body', 'expected a JSON object');
