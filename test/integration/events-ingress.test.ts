@@ -136,6 +136,23 @@ describe('POST /v1/events/:source from a generic source: times', () => {
   });
 });
 
+describe('POST /v1/events/:source from a generic source: the event lists', () => {
+  it('refuses "ci" or "monitor" that is not a list 422 naming it, storing nothing, rather than accepting a delivery that says nothing', async () => {
+    await world();
+    const refused = [
+      [{ ci: { id: 'r1', status: 'success' } }, 'ci'],
+      [{ ci: 'r1' }, 'ci'],
+      [{ ci: [], monitor: { id: 'a1', status: 'firing', startsAt: '2026-03-12T10:00:00Z' } }, 'monitor'],
+    ] as const;
+    const answers = [];
+    for (const [body] of refused) answers.push(await generic(body));
+    expect(answers.map((r) => [r.statusCode, r.json().error?.code, r.json().error?.details.field])).toEqual(refused.map(([, field]) => [422, 'CG_EVENT_INVALID', field]));
+    expect(await stores.events.pendingCount()).toBe(0);
+    // A list left null (how Go writes an empty slice) is an empty one.
+    expect((await generic({ ci: [{ id: 'r1', status: 'success' }], monitor: null })).statusCode).toBe(202);
+  });
+});
+
 /** GitHub's default for a webhook made through its API: the JSON in the form field `payload`, the signature over the form body. */
 const form = (json: Buffer): Buffer => Buffer.from(new URLSearchParams({ payload: json.toString('utf8') }).toString());
 

@@ -105,12 +105,17 @@ export const genericSource: EventSourceKind = {
     const payload = obj(body);
     if (payload === null) throw invalid('generic', 'body', 'expected a JSON object');
     if (payload['ci'] === undefined && payload['monitor'] === undefined) throw invalid('generic', 'body', 'expected "ci" or "monitor" events');
-    const items = (field: string): Json[] =>
-      arr(payload[field]).map((item, i) => {
+    const items = (field: string): Json[] => {
+      const list = payload[field];
+      // A list sent as one object (or anything else) would otherwise read as no events: a 202 that stores nothing it said.
+      // Null is an empty list (how Go writes an empty slice).
+      if (list !== undefined && list !== null && !Array.isArray(list)) throw invalid('generic', field, 'expected a list of events');
+      return arr(list).map((item, i) => {
         const o = obj(item);
         if (o === null) throw invalid('generic', `${field}[${i}]`, 'expected an object');
         return o;
       });
+    };
     return { ci: items('ci').map((item, i) => ciOf(sourceId, item, i)), monitor: items('monitor').map((item, i) => monitorOf(sourceId, item, i)) };
   },
 };
