@@ -20,9 +20,21 @@ export function errorBody(error: ChangegateError): { error: { code: string; kind
   return { error: error.toJSON() };
 }
 
-/** A framework 4xx (bad JSON, body too large, unsupported content type) as CG_INPUT_INVALID, keeping its status. */
-export function fromFrameworkError(err: FastifyError): { error: ChangegateError; status: number } | null {
+/**
+ * A framework 4xx (bad JSON, body too large, unsupported content type) as CG_INPUT_INVALID, keeping its status. A body
+ * over the route's limit names the limit (fastify's own message does not), so the sender's operator knows what to raise.
+ */
+export function fromFrameworkError(err: FastifyError, bodyLimit?: number): { error: ChangegateError; status: number } | null {
   if (typeof err.statusCode !== 'number' || err.statusCode < 400 || err.statusCode >= 500) return null;
+  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' && bodyLimit !== undefined) {
+    return {
+      error: new ChangegateError('CG_INPUT_INVALID', `body: larger than the ${bodyLimit} bytes this endpoint takes`, {
+        cause: err,
+        details: { field: 'body', where: 'body', limit: bodyLimit, fastifyCode: err.code },
+      }),
+      status: err.statusCode,
+    };
+  }
   return { error: new ChangegateError('CG_INPUT_INVALID', err.message, { cause: err, details: { fastifyCode: err.code } }), status: err.statusCode };
 }
 
@@ -31,7 +43,7 @@ export function installErrorHandler(
   metrics: Metrics,
 ): void {
   app.setErrorHandler((err, request, reply) => {
-    const framework = err instanceof ChangegateError ? null : fromFrameworkError(err);
+    const framework = err instanceof ChangegateError ? null : fromFrameworkError(err, request.routeOptions.bodyLimit);
     const error = framework?.error ?? asChangegateError(err);
     const status = framework?.status ?? statusFor(error);
     metrics.httpErrors.inc({ code: error.code });

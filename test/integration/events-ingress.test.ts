@@ -98,6 +98,18 @@ describe('POST /v1/events/:source', () => {
   });
 });
 
+describe('POST /v1/events/:source over events.maxBodyBytes', () => {
+  it('answers 413 naming the limit, so the operator knows what to raise, and stores nothing', async () => {
+    await world();
+    const big = Buffer.from(JSON.stringify({ ci: [{ id: 'r1', status: 'success', name: 'x'.repeat(70 * 1024) }] }));
+    const answer = await post('pipe', big, { 'x-changegate-signature': sign(big, 'pipe-secret') });
+    expect(answer.statusCode).toBe(413);
+    expect(answer.json().error).toMatchObject({ code: 'CG_INPUT_INVALID', details: { field: 'body', limit: 65536 } });
+    expect(answer.json().error.message).toContain('65536 bytes');
+    expect(await stores.events.pendingCount()).toBe(0);
+  });
+});
+
 const generic = (body: unknown) => {
   const raw = Buffer.from(JSON.stringify(body));
   return post('pipe', raw, { 'x-changegate-signature': sign(raw, 'pipe-secret') });
