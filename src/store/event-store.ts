@@ -119,7 +119,8 @@ const FINAL_CI = new Set(['success', 'failure', 'cancelled', 'skipped']);
 
 /**
  * Whether `next` replaces `current` for the same event id. Deliveries arrive out
- * of order: a late `in_progress` never undoes a `completed`, and a late `firing`
+ * of order: a late `in_progress` never undoes a `completed`, nor a final state
+ * that ended earlier a later one, and a late `firing`
  * never reopens a resolved alert, but a firing that started after the resolved
  * one did is the alert firing again (a reopened PagerDuty incident, a generic
  * source re-firing under the same id). A resolution that ended before the
@@ -127,7 +128,14 @@ const FINAL_CI = new Set(['success', 'failure', 'cancelled', 'skipped']);
  * Otherwise the later delivery wins.
  */
 function supersedes(current: StoredEvent, next: StoredEvent): boolean {
-  if (current.type === 'ci' && next.type === 'ci') return !(FINAL_CI.has(current.event.status) && !FINAL_CI.has(next.event.status));
+  if (current.type === 'ci' && next.type === 'ci') {
+    if (!FINAL_CI.has(current.event.status)) return true;
+    if (!FINAL_CI.has(next.event.status)) return false;
+    // Both final: a run retried under the same id (a GitLab pipeline whose failed job was retried) ends again later;
+    // an end before the stored one is an earlier outcome delivered late, and never rolls the run back.
+    const [stored, given] = [Date.parse(current.event.finishedAt ?? ''), Date.parse(next.event.finishedAt ?? '')];
+    return !(given < stored);
+  }
   if (current.type === 'monitor' && next.type === 'monitor') {
     const began = Date.parse(current.event.startsAt);
     if (current.event.status === 'resolved' && next.event.status === 'firing') return Date.parse(next.event.startsAt) > began;
