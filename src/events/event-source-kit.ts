@@ -68,7 +68,14 @@ export interface EventSourceKind {
  */
 export type EventEnricher = (source: string, events: StoredEvent[], options: { final: boolean }) => Promise<StoredEvent[]>;
 
-/** The JSON a delivery carries (`EventSourceKind.jsonOf`), read the same by the ingestion route and the processor. */
+const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+/**
+ * The JSON a delivery carries (`EventSourceKind.jsonOf`), read the same by the ingestion route and the processor.
+ * A leading UTF-8 byte order mark (Windows PowerShell writes one) is not part of the JSON (RFC 8259 lets a reader
+ * ignore it); the signature was checked over the bytes as sent, mark included.
+ */
 export function deliveryJson(kind: EventSourceKind, delivery: SourceDelivery): DeliveryJson {
-  return kind.jsonOf?.(delivery) ?? { bytes: delivery.rawBody, field: 'body' };
+  const json = kind.jsonOf?.(delivery) ?? { bytes: delivery.rawBody, field: 'body' };
+  return json.bytes.subarray(0, UTF8_BOM.length).equals(UTF8_BOM) ? { ...json, bytes: json.bytes.subarray(UTF8_BOM.length) } : json;
 }

@@ -165,6 +165,19 @@ describe('POST /v1/events/:source from a generic source: the event lists', () =>
   });
 });
 
+describe('POST /v1/events/:source with a UTF-8 byte order mark', () => {
+  it('takes the JSON after the mark (Windows PowerShell writes one), verified over the bytes as sent, and processes it', async () => {
+    await world();
+    const body = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify(build('2026-03-12T10:05:00Z')))]);
+    const answer = await post('pipe', body, { 'x-changegate-signature': sign(body, 'pipe-secret') });
+    expect([answer.statusCode, answer.json().accepted]).toEqual([202, true]);
+    const correlator = new Correlator({ events: stores.events, changes: stores.changes, services: {}, monitors: [], heartbeatMaxAgeMs: 900_000 });
+    const processor = new EventProcessor({ events: stores.events, kindOf: eventSourceKind, correlator, reassess: async () => undefined, logger: pino({ level: 'silent' }) });
+    expect(await processor.drain()).toBe(1);
+    expect((await stores.events.getEvent('pipe:r1'))?.event).toMatchObject({ status: 'success', finishedAt: '2026-03-12T10:05:00.000Z' });
+  });
+});
+
 /** GitHub's default for a webhook made through its API: the JSON in the form field `payload`, the signature over the form body. */
 const form = (json: Buffer): Buffer => Buffer.from(new URLSearchParams({ payload: json.toString('utf8') }).toString());
 
