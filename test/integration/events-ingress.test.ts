@@ -43,6 +43,7 @@ async function world(extra: Partial<EventRouteDeps> = {}): Promise<void> {
       { id: 'github', kind: 'github', secrets: GH_SECRETS },
       { id: 'am', kind: 'alertmanager', secrets: ['am-token'] },
       { id: 'pipe', kind: 'generic', secrets: ['pipe-secret'] },
+      { id: 'jk', kind: 'jenkins', secrets: ['jk-token'] },
     ],
     kindOf: eventSourceKind,
     events: stores.events,
@@ -343,6 +344,25 @@ describe('the route and the processor of one process', () => {
     for (const id of ['a', 'b', 'c']) ingested.put(id, { ci: [], monitor: [] });
     expect([ingested.take('a'), ingested.size]).toEqual([undefined, 2]);
     expect(ingested.take('c')).toEqual({ ci: [], monitor: [] });
+  });
+});
+
+describe('POST /v1/events/:source from Jenkins: epoch times', () => {
+  it('takes a build whose timestamp or duration no date can hold, without its times (was 500), and stores it', async () => {
+    const said: unknown[] = [];
+    await world({ ingested: { put: (_id, events) => void said.push(events) } });
+    const finalized = JSON.parse(readFileSync(new URL('../fixtures/events/CONSTRUCTED-jenkins_notification_finalized.json', import.meta.url), 'utf8')) as { build: Record<string, unknown> };
+    const answers = [];
+    for (const [number, time] of [[1, { timestamp: 1e16 }], [2, { timestamp: 1e300 }], [3, { duration: 8.64e15 }]] as const) {
+      answers.push(await post('jk', Buffer.from(JSON.stringify({ ...finalized, build: { ...finalized.build, number, ...time } })), { 'x-changegate-token': 'jk-token' }));
+    }
+    expect(answers.map((r) => r.statusCode)).toEqual([202, 202, 202]);
+    expect(said.map((s) => (s as { ci: { startedAt: string | null; finishedAt: string | null }[] }).ci.map((e) => [e.startedAt, e.finishedAt]))).toEqual([
+      [[null, null]],
+      [[null, null]],
+      [['2026-03-14T08:51:03.000Z', null]],
+    ]);
+    expect(await stores.events.pendingCount()).toBe(3);
   });
 });
 

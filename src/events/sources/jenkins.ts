@@ -25,8 +25,11 @@ function branchName(branch: string | null): string | null {
   return branch?.replace(/^(refs\/heads\/|origin\/|refs\/remotes\/origin\/)/, '') ?? null;
 }
 
+/** Epoch milliseconds as ISO-8601; null for anything else, a number past what a Date holds (±8.64e15) included, which toISOString would throw on. */
 function epochTime(value: unknown): string | null {
-  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? new Date(value).toISOString() : null;
+  if (typeof value !== 'number' || !(value > 0)) return null;
+  const at = new Date(value);
+  return Number.isNaN(at.getTime()) ? null : at.toISOString();
 }
 
 function tests(build: Json): TestSummary | null {
@@ -72,7 +75,7 @@ export function normaliseJenkins(sourceId: string, _delivery: SourceDelivery, ra
     status: status(phase, build),
     environment,
     startedAt,
-    finishedAt: phase === 'FINALIZED' && startedAt !== null && duration !== null && duration > 0 ? new Date(Date.parse(startedAt) + duration).toISOString() : null,
+    finishedAt: phase === 'FINALIZED' && startedAt !== null && duration !== null && duration > 0 ? epochTime(Date.parse(startedAt) + duration) : null,
     url: text(build, 'full_url'),
     changeKeys: extractChangeKeys(branch, text(build, 'display_name'), text(build, 'notes'), ...Object.values(parameters)),
     tests: tests(build),
