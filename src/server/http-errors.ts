@@ -20,22 +20,35 @@ export function errorBody(error: ChangegateError): { error: { code: string; kind
   return { error: error.toJSON() };
 }
 
-/**
- * A framework 4xx (bad JSON, body too large, unsupported content type) as CG_INPUT_INVALID, keeping its status. A body
- * over the route's limit names the limit (fastify's own message does not), so the sender's operator knows what to raise.
- */
-export function fromFrameworkError(err: FastifyError, bodyLimit?: number): { error: ChangegateError; status: number } | null {
-  if (typeof err.statusCode !== 'number' || err.statusCode < 400 || err.statusCode >= 500) return null;
-  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' && bodyLimit !== undefined) {
-    return {
-      error: new ChangegateError('CG_INPUT_INVALID', `body: larger than the ${bodyLimit} bytes this endpoint takes`, {
-        cause: err,
-        details: { field: 'body', where: 'body', limit: bodyLimit, fastifyCode: err.code },
-      }),
-      status: err.statusCode,
-    };
+/** The field a framework 4xx is about, and what to say of it: fastify's own messages name neither. */
+function frameworkFault(err: FastifyError, request: FastifyRequest): { message: string; field: string; where: 'body' | 'headers'; limit?: number } | null {
+  switch (err.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      // secure-json-parse refuses prototype keys with the same error as a syntax error.
+      return { message: 'body: not valid JSON (or it sets __proto__ or constructor.prototype, which is refused)', field: 'body', where: 'body' };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { message: 'body: empty, but content-type says application/json; send a JSON object', field: 'body', where: 'body' };
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      // The limit named, so the sender's operator knows what to raise (events.maxBodyBytes for an event source).
+      return { message: `body: larger than ${request.routeOptions.bodyLimit} bytes, the most this route takes`, field: 'body', where: 'body', limit: request.routeOptions.bodyLimit };
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return { message: 'headers content-length: does not match the length of the body sent', field: 'content-length', where: 'headers' };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': {
+      const given = request.headers['content-type'];
+      return { message: `headers content-type: ${given === undefined ? 'none' : JSON.stringify(given.slice(0, 80))} is not taken here; send application/json`, field: 'content-type', where: 'headers' };
+    }
+    default:
+      return null;
   }
-  return { error: new ChangegateError('CG_INPUT_INVALID', err.message, { cause: err, details: { fastifyCode: err.code } }), status: err.statusCode };
+}
+
+/** A framework 4xx (bad JSON, body too large, unsupported content type) as CG_INPUT_INVALID naming the field, keeping its status. */
+export function fromFrameworkError(err: FastifyError, request: FastifyRequest): { error: ChangegateError; status: number } | null {
+  if (typeof err.statusCode !== 'number' || err.statusCode < 400 || err.statusCode >= 500) return null;
+  const fault = frameworkFault(err, request);
+  const message = fault?.message ?? err.message;
+  const details = fault === null ? { fastifyCode: err.code } : { field: fault.field, where: fault.where, ...(fault.limit === undefined ? {} : { limit: fault.limit }), fastifyCode: err.code };
+  return { error: new ChangegateError('CG_INPUT_INVALID', message, { cause: err, details }), status: err.statusCode };
 }
 
 export function installErrorHandler(
@@ -43,7 +56,7 @@ export function installErrorHandler(
   metrics: Metrics,
 ): void {
   app.setErrorHandler((err, request, reply) => {
-    const framework = err instanceof ChangegateError ? null : fromFrameworkError(err, request.routeOptions.bodyLimit);
+    const framework = err instanceof ChangegateError ? null : fromFrameworkError(err, request);
     const error = framework?.error ?? asChangegateError(err);
     const status = framework?.status ?? statusFor(error);
     metrics.httpErrors.inc({ code: error.code });

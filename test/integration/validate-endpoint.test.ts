@@ -83,6 +83,8 @@ async function validate(body: Record<string, unknown>): Promise<{ status: number
   return { status: response.statusCode, json: response.json() };
 }
 
+const postRaw = (payload: string, type = 'application/json') => app.inject({ method: 'POST', url: '/v1/validate', headers: { 'content-type': type }, payload });
+
 const sn = (key: string, from: string | number, to: string | number) => ({ system: 'servicenow', instance: 'sn-prod', key, from, to });
 
 describe('POST /v1/validate: the policy decides', () => {
@@ -263,9 +265,15 @@ describe('POST /v1/validate: malformed requests', () => {
     expect(json.error?.message).toContain('sn-prod, sn-locked, jsm-cloud');
   });
 
-  it('answers 400 for a body that is not JSON', async () => {
-    const response = await app.inject({ method: 'POST', url: '/v1/validate', headers: { 'content-type': 'application/json' }, payload: '{"system":' });
-    expect(response.statusCode).toBe(400);
-    expect(response.json()).toMatchObject({ error: { code: 'CG_INPUT_INVALID' } });
+  it('answers a body that is not JSON, empty, too large or of another type 400, 413 or 415, naming the body or the header', async () => {
+    const body = { field: 'body', where: 'body' };
+    const cases = [
+      [await postRaw('{"system":'), 400, body, /^body: not valid JSON/],
+      [await postRaw(''), 400, body, /^body: empty/],
+      [await postRaw(JSON.stringify({ ...sn(changeNumber(1), 'assess', 'authorize'), pad: 'x'.repeat(1_100_000) })), 413, body, /^body: larger than 1048576 bytes/],
+      [await postRaw('<validate/>', 'application/xml'), 415, { field: 'content-type', where: 'headers' }, /^headers content-type: "application\/xml" is not taken here; send application\/json/],
+    ] as const;
+    expect(cases.map(([r]) => [r.statusCode, r.json().error.code, r.json().error.details])).toEqual(cases.map(([, status, details]) => [status, 'CG_INPUT_INVALID', expect.objectContaining(details)]));
+    for (const [r, , , message] of cases) expect(r.json().error.message).toMatch(message);
   });
 });
