@@ -85,6 +85,9 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     }
   });
   installErrorHandler(app, deps.metrics);
+  // JSON routes take application/json only, as the OpenAPI document says: fastify's text/plain parser would hand
+  // a JSON body sent as text (fetch's default for a string) to the route as a string, refused as "not an object".
+  app.removeContentTypeParser('text/plain');
   const unrouted = answerUnrouted(routes, deps.metrics);
   // Answered before the body is read: a method fastify would parse a body for (QUERY) must not fail on the body first.
   // Callback style: the hook runs on every request, including the hot validate path.

@@ -265,6 +265,13 @@ describe('POST /v1/validate: malformed requests', () => {
     expect(json.error?.message).toContain('sn-prod, sn-locked, jsm-cloud');
   });
 
+  it('answers JSON labelled text/plain (fetch\'s default for a string body) 415 naming the content type, as the OpenAPI document says', async () => {
+    const response = await postRaw(JSON.stringify(sn(changeNumber(1), 'assess', 'authorize')), 'text/plain;charset=UTF-8');
+    expect(response.statusCode).toBe(415);
+    expect(response.json().error).toMatchObject({ code: 'CG_INPUT_INVALID', details: { field: 'content-type', where: 'headers' } });
+    expect(response.json().error.message).toBe('headers content-type: "text/plain;charset=UTF-8" is not taken here; send application/json');
+  });
+
   it('answers a body that is not JSON, empty, too large or of another type 400, 413 or 415, naming the body or the header', async () => {
     const body = { field: 'body', where: 'body' };
     const cases = [
