@@ -50,8 +50,8 @@ function invalidCursor(reason: string): ChangegateError {
 }
 
 /** The cursor's position. A malformed cursor is CG_INPUT_INVALID naming `cursor`. */
-function markOf(cursor: string): Mark {
-  const position = decodeListCursor(cursor);
+function markOf(cursor: string, order: HistoryOrder): Mark {
+  const position = decodeListCursor(cursor, `history-${order}`);
   if (Number.isNaN(Date.parse(position.updatedAt))) throw invalidCursor('no time');
   if (position.id.startsWith(WRITE_BACK) && !WRITE_BACK_ID.test(position.id)) throw invalidCursor('no write-back id');
   if (position.id.startsWith(ASSESSMENT) && !ASSESSMENT_ID.test(position.id)) throw invalidCursor('no assessment id');
@@ -97,7 +97,7 @@ function revisionsAfter(mark: Mark): NonNullable<RevisionHistoryQuery['after']> 
  * read). A malformed cursor is CG_INPUT_INVALID naming `cursor`.
  */
 export async function changeHistoryPage(deps: HistoryDeps, mc: MirroredChange, query: HistoryPageQuery, options: { total?: boolean } = {}): Promise<HistoryPage & { total?: number }> {
-  const mark = query.cursor === undefined ? null : markOf(query.cursor);
+  const mark = query.cursor === undefined ? null : markOf(query.cursor, query.order);
   const sign = query.order === 'asc' ? 1 : -1;
   const id = mc.change.id;
   const [whole, revisions, items, assessments, counted] = await Promise.all([
@@ -121,7 +121,7 @@ export async function changeHistoryPage(deps: HistoryDeps, mc: MirroredChange, q
   const more = following.length > page.length;
   return {
     items: page,
-    nextCursor: more && last !== undefined ? encodeListCursor({ updatedAt: last.firstAt, id: last.id }) : null,
+    nextCursor: more && last !== undefined ? encodeListCursor({ updatedAt: last.firstAt, id: last.id }, `history-${query.order}`) : null,
     ...(counted === undefined ? {} : { total: besides.length + counted[0] + counted[1] + counted[2] }),
   };
 }

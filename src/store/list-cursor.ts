@@ -13,8 +13,21 @@ export interface ListPosition {
 
 const VERSION = 1;
 
-export function encodeListCursor(position: ListPosition): string {
-  return Buffer.from(JSON.stringify({ v: VERSION, u: position.updatedAt, i: position.id }), 'utf8').toString('base64url');
+/** What a cursor continues: the change list, or one change's history in one order (the same position means another page in each). */
+export type CursorScope = 'changes' | 'history-asc' | 'history-desc';
+
+const SCOPES: Readonly<Record<CursorScope, string>> = {
+  changes: 'the change list',
+  'history-asc': 'a change history read oldest first (order=asc)',
+  'history-desc': 'a change history read newest first (order=desc)',
+};
+
+const isScope = (value: unknown): value is CursorScope => typeof value === 'string' && Object.hasOwn(SCOPES, value);
+
+export function encodeListCursor(position: ListPosition, scope: CursorScope = 'changes'): string {
+  // The change list's cursors name no scope, as every cursor did before scopes: one issued by an earlier build still pages.
+  const body = scope === 'changes' ? { v: VERSION, u: position.updatedAt, i: position.id } : { v: VERSION, u: position.updatedAt, i: position.id, s: scope };
+  return Buffer.from(JSON.stringify(body), 'utf8').toString('base64url');
 }
 
 function invalid(reason: string): ChangegateError {
@@ -23,7 +36,8 @@ function invalid(reason: string): ChangegateError {
   });
 }
 
-export function decodeListCursor(cursor: string): ListPosition {
+/** The position of a cursor issued for `scope`; one issued for another scope is refused, naming both. */
+export function decodeListCursor(cursor: string, scope: CursorScope = 'changes'): ListPosition {
   if (cursor.length === 0 || cursor.length > 2048 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalid('not base64url');
   let parsed: unknown;
   try {
@@ -35,8 +49,15 @@ export function decodeListCursor(cursor: string): ListPosition {
     });
   }
   if (typeof parsed !== 'object' || parsed === null) throw invalid('not an object');
-  const { v, u, i } = parsed as Record<string, unknown>;
+  const { v, u, i, s } = parsed as Record<string, unknown>;
   if (v !== VERSION) throw invalid('unknown version');
   if (typeof u !== 'string' || u.length === 0 || typeof i !== 'string' || i.length === 0) throw invalid('missing position');
+  // No scope: a change list cursor, or a history cursor from before scopes; either continues from its position, as it did.
+  if (s !== undefined && !isScope(s)) throw invalid('unknown scope');
+  if (s !== undefined && s !== scope) {
+    throw new ChangegateError('CG_INPUT_INVALID', `cursor: issued for ${SCOPES[s]}, not ${SCOPES[scope]}; pass each nextCursor back with the route and order that gave it, or start again without it`, {
+      details: { field: 'cursor' },
+    });
+  }
   return { updatedAt: u, id: i };
 }

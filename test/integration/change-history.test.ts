@@ -150,6 +150,24 @@ describe('GET /v1/changes/:key/history', () => {
     expect((await history(key)).map((e) => e.id)).toEqual(all.map((e) => e.id).toReversed());
   });
 
+  it('refuses a history cursor given back with the other order or to the change list, 400 naming cursor, instead of answering a page from it', async () => {
+    const { key } = await writtenTo('sn-demo');
+    const first = async (url: string) => ((await get(url)).json() as { nextCursor: string | null }).nextCursor;
+    const [desc, asc, list] = [await first(`/v1/changes/${key}/history?limit=1`), await first(`/v1/changes/${key}/history?order=asc&limit=1`), await first('/v1/changes?limit=1')];
+    for (const [url, issuedFor] of [
+      [`/v1/changes/${key}/history?order=asc&cursor=${desc}`, /a change history read newest first/],
+      [`/v1/changes/${key}/history?cursor=${asc}`, /a change history read oldest first/],
+      [`/v1/changes?cursor=${desc}`, /a change history read newest first/],
+    ] as const) {
+      const response = await get(url);
+      expect({ url, status: response.statusCode }).toEqual({ url, status: 400 });
+      expect(response.json()).toMatchObject({ error: { code: 'CG_INPUT_INVALID', message: expect.stringMatching(issuedFor), details: { field: 'cursor' } } });
+    }
+    // Each still continues where it was issued.
+    expect((await get(`/v1/changes/${key}/history?order=asc&cursor=${asc}`)).statusCode).toBe(200);
+    expect((await get(`/v1/changes?cursor=${list}`)).statusCode).toBe(200);
+  });
+
   it('answers 400 naming the field for a bad parameter, and 404 for an unknown change', async () => {
     const { key } = await writtenTo('sn-demo');
     for (const [query, field] of [['limit=0', 'limit'], ['limit=ten', 'limit'], ['order=sideways', 'order'], ['cursor=%21%21', 'cursor'], ['since=yesterday', 'since']] as const) {

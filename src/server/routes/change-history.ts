@@ -97,7 +97,7 @@ export const ChangeHistoryRoute = defineRoute({
   operationId: 'getChangeHistory',
   summary: 'What happened to one change: revisions, approvals, assessments, write-backs and enforcement, in time order',
   description:
-    'Each entry says when (`at`), what (`kind`) and who (`by`: a user of the ticket system, `changegate` for its own writes, or null with `byUnknown`). Entries come in the order they first appeared (`firstAt`, then `id`), which never changes, while `at` shows each as it stands now. Pass `nextCursor` back as `cursor` for the next page, with the same `order`.',
+    'Each entry says when (`at`), what (`kind`) and who (`by`: a user of the ticket system, `changegate` for its own writes, or null with `byUnknown`). Entries come in the order they first appeared (`firstAt`, then `id`), which never changes, while `at` shows each as it stands now. Pass `nextCursor` back as `cursor` for the next page, with the same `order`; a cursor given back with the other order, or to the change list, is refused 400.',
   tags: ['changes'],
   access: 'token',
   params: z.object({ key: z.string().min(1).max(200).meta({ description: 'Key (`CHG0030001`, `ITSM-42`) or id (`servicenow:sn-prod:<sys_id>`).' }) }),
