@@ -9,7 +9,9 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where
   const issue = result.error.issues[0];
   const path = issue ? (issue.code === 'unrecognized_keys' ? [...issue.path, ...issue.keys.slice(0, 1)] : issue.path) : [];
   const field = path.length > 0 ? path.map(String).join('.') : where;
-  throw new ChangegateError('CG_INPUT_INVALID', `${where} ${field}: ${issue?.message ?? 'invalid'}`, {
+  // The input as a whole (a body that is not an object) is named once: `body: …`.
+  const named = path.length > 0 ? `${where} ${field}` : where;
+  throw new ChangegateError('CG_INPUT_INVALID', `${named}: ${issue?.message ?? 'invalid'}`, {
     details: { field, where, issues: result.error.issues.map((i) => ({ field: i.path.map(String).join('.'), message: i.message })) },
   });
 }

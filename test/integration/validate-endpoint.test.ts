@@ -265,6 +265,14 @@ describe('POST /v1/validate: malformed requests', () => {
     expect(json.error?.message).toContain('sn-prod, sn-locked, jsm-cloud');
   });
 
+  it('answers a JSON body that is not an object 400 saying so once ("body: …", not "body body: …")', async () => {
+    for (const [payload, received] of [['[]', 'array'], ['"x"', 'string'], ['7', 'number']] as const) {
+      const response = await postRaw(payload);
+      expect(response.statusCode).toBe(400);
+      expect(response.json().error).toMatchObject({ code: 'CG_INPUT_INVALID', message: `body: Invalid input: expected object, received ${received}`, details: { field: 'body', where: 'body' } });
+    }
+  });
+
   it('answers JSON labelled text/plain (fetch\'s default for a string body) 415 naming the content type, as the OpenAPI document says', async () => {
     const response = await postRaw(JSON.stringify(sn(changeNumber(1), 'assess', 'authorize')), 'text/plain;charset=UTF-8');
     expect(response.statusCode).toBe(415);
