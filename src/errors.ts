@@ -38,7 +38,7 @@ export const ERROR_CODES = {
   CG_RESULTS_TYPE_UNSUPPORTED: { kind: 'input', status: 415, doc: 'A results file was posted with a content type other than application/xml or text/xml (JUnit) and application/sarif+json or application/json (SARIF 2.1.0). Nothing was stored.' },
   CG_RESULTS_INVALID: { kind: 'input', status: 422, doc: 'A results file was verified but cannot be read as the format its content type names (XML not well-formed, no <testsuite>, not SARIF 2.1.0); the message names what is wrong. Nothing was stored.' },
   CG_GITHUB_REQUEST_REJECTED: { kind: 'config', status: 500, doc: 'GitHub answered a 4xx other than 429 while changegate read a workflow run\'s artifacts for the named event source (a token without actions:read, a repository it cannot see).' },
-  CG_INPUT_INVALID: { kind: 'input', status: 400, doc: 'A request body, parameter or header failed validation; the message names the field. Answered 400, or 413 (body too large), 415 (content type) or 431 (headers too large).' },
+  CG_INPUT_INVALID: { kind: 'input', status: 400, doc: 'A request body, parameter or header failed validation; the message names the field. Answered 400, or 413 (body too large; the message and `details.limit` name the endpoint\'s limit in bytes), 415 (content type) or 431 (headers too large).' },
   CG_METHOD_NOT_ALLOWED: { kind: 'input', status: 405, doc: 'The path exists but not for this method; the Allow header lists the methods it takes.' },
   CG_NOT_FOUND: { kind: 'input', status: 404, doc: 'The requested change or resource does not exist in the mirror.' },
   CG_UNAUTHORIZED: { kind: 'input', status: 401, doc: 'An API request carried no bearer token, or one that is not in server.apiTokens (answered 401).' },
