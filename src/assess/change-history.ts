@@ -11,7 +11,7 @@
 // `ownWrites`).
 
 import { approvalTime, type Approval, type CanonicalState, type MirroredChange } from '../domain/change.ts';
-import type { StoredAssessment, EnforcementRecord } from '../store/assessment-store.ts';
+import type { HistoryAssessment, EnforcementRecord } from '../store/assessment-store.ts';
 import type { AssessmentStore } from '../store/assessment-store.ts';
 import type { ChangeStore, FieldDiff, Revision, RevisionAuthor } from '../store/change-store.ts';
 import type { OwnWrites } from '../kit/connector.ts';
@@ -26,7 +26,7 @@ export interface HistoryActor {
 }
 
 interface EntryBase {
-  /** Stable within the change (`revision:3`, `approval:<id>`): the cursor continues after it. */
+  /** Unique and stable within the change (`revision:00000003`, `approval:<id>`): the cursor continues after it. */
   id: string;
   /** When it happened, as it stands now (a write-back's settling, an approval's decision). */
   at: string;
@@ -235,7 +235,17 @@ function approvalEntry(a: Approval, firstAt: string): ApprovalEntry {
   };
 }
 
-export function assessmentEntry(s: StoredAssessment): AssessmentEntry {
+/**
+ * `assessment:<evaluatedAt>:<revision>`, the id an assessment has always had; a repeat (another of its revision was
+ * evaluated at the same millisecond and stored before it) adds `#` and its store seq, 12 digits. `#` sorts before
+ * the digits, so ids compare as the store pages them: by revision as text, then in the order they were stored.
+ */
+export function assessmentId(s: HistoryAssessment): string {
+  const id = `assessment:${s.evaluatedAt}:${s.revision}`;
+  return s.repeat ? `${id}#${String(s.seq).padStart(12, '0')}` : id;
+}
+
+export function assessmentEntry(s: HistoryAssessment): AssessmentEntry {
   const a = s.assessment;
   const blocked = new Map<CanonicalState, string[]>();
   for (const gate of a.gates) {
@@ -243,7 +253,7 @@ export function assessmentEntry(s: StoredAssessment): AssessmentEntry {
     blocked.set(gate.into, [...(blocked.get(gate.into) ?? []), gate.reason]);
   }
   return {
-    id: `assessment:${s.evaluatedAt}:${s.revision}`,
+    id: assessmentId(s),
     at: s.evaluatedAt,
     firstAt: s.evaluatedAt,
     kind: 'assessment',

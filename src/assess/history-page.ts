@@ -38,9 +38,9 @@ type Mark = Pick<HistoryEntry, 'firstAt' | 'id'>;
 /** Write-back ids as writeBackEntry makes them: the outbox id, 12 digits, so they sort as text as by number. */
 const WRITE_BACK = 'write-back:';
 const WRITE_BACK_ID = /^write-back:(\d{12})$/;
-/** Assessment ids as assessmentEntry makes them: `assessment:<evaluatedAt>:<revision>`. */
+/** Assessment ids as assessmentId makes them: `assessment:<evaluatedAt>:<revision>`, and `#<seq>` (12 digits) for a repeat. */
 const ASSESSMENT = 'assessment:';
-const ASSESSMENT_ID = /^assessment:.+:(\d+)$/;
+const ASSESSMENT_ID = /^assessment:.+:(\d+)(?:#(\d{12}))?$/;
 /** Revision ids as revisionEntry makes them: the seq, 8 digits, so they sort as text as by number. */
 const REVISION = 'revision:';
 const REVISION_ID = /^revision:(\d{8})$/;
@@ -72,13 +72,13 @@ function outboxAfter(mark: Mark): NonNullable<OutboxHistoryQuery['after']> {
 
 /**
  * The assessment position right at `mark`, as outboxAfter: at the mark's time (as the store holds times), an
- * assessment comes after it by its revision as text; any other id sorts wholly before every assessment id or
- * wholly after.
+ * assessment comes after it by its revision as text, then by seq (none: the first of that revision there); any
+ * other id sorts wholly before every assessment id or wholly after.
  */
 function assessmentsAfter(mark: Mark): NonNullable<AssessmentHistoryQuery['after']> {
-  const own = ASSESSMENT_ID.exec(mark.id)?.[1];
-  const revision = own ?? (mark.id < ASSESSMENT ? ASSESSMENT_REVISION_FIRST : ASSESSMENT_REVISION_LAST);
-  return { evaluatedAt: instantKey(mark.firstAt), revision };
+  const own = ASSESSMENT_ID.exec(mark.id);
+  const revision = own?.[1] ?? (mark.id < ASSESSMENT ? ASSESSMENT_REVISION_FIRST : ASSESSMENT_REVISION_LAST);
+  return { evaluatedAt: instantKey(mark.firstAt), revision, seq: own?.[2] === undefined ? null : Number(own[2]) };
 }
 
 /**

@@ -66,7 +66,8 @@ export interface EnforcementRecord {
 /**
  * A page of one change's assessments in the order its history lists them (src/assess/history-page.ts): by
  * `evaluatedAt` (always an ISO instant in UTC with milliseconds, so text order is time order), then by the
- * revision compared as text, as the history's entry ids (`assessment:<evaluatedAt>:<revision>`) compare.
+ * revision compared as text, then in the order they were stored, as the history's entry ids
+ * (`assessment:<evaluatedAt>:<revision>`, then `#<seq>` for a repeat) compare.
  */
 export interface AssessmentHistoryQuery {
   /** `asc`: oldest first; `desc`: the reverse. */
@@ -74,9 +75,19 @@ export interface AssessmentHistoryQuery {
   /**
    * Only assessments strictly after this position in that order. `revision` is text: `ASSESSMENT_REVISION_FIRST`
    * comes before every revision at that time and `ASSESSMENT_REVISION_LAST` after every one (all or none at that time).
+   * `seq` places it among the assessments of that revision at that time: null is the first of them stored (the one
+   * whose id carries no seq).
    */
-  after?: { evaluatedAt: string; revision: string };
+  after?: { evaluatedAt: string; revision: string; seq: number | null };
   limit: number;
+}
+
+/** An assessment as the history pages it: with what tells it from another of its revision evaluated at the same instant. */
+export interface HistoryAssessment extends StoredAssessment {
+  /** The order the store kept it in (never reused). */
+  seq: number;
+  /** Another assessment of its revision with the same `evaluatedAt` was stored before it (two runs within a millisecond). */
+  repeat: boolean;
 }
 
 /** Text before every revision number. */
@@ -84,11 +95,12 @@ export const ASSESSMENT_REVISION_FIRST = '';
 /** Text after every revision number: `:` sorts right after the digits. */
 export const ASSESSMENT_REVISION_LAST = ':';
 
-/** The history's order of two assessments or of one and a position (`AssessmentHistoryQuery`), oldest first. */
-export function compareForHistory(a: { evaluatedAt: string; revision: number | string }, b: { evaluatedAt: string; revision: number | string }): number {
+/** The history's order of two assessments or of one and a position (`AssessmentHistoryQuery`, its seq resolved), oldest first. */
+export function compareForHistory(a: { evaluatedAt: string; revision: number | string; seq: number }, b: { evaluatedAt: string; revision: number | string; seq: number }): number {
   if (a.evaluatedAt !== b.evaluatedAt) return a.evaluatedAt < b.evaluatedAt ? -1 : 1;
   const [ra, rb] = [String(a.revision), String(b.revision)];
-  return ra < rb ? -1 : ra > rb ? 1 : 0;
+  if (ra !== rb) return ra < rb ? -1 : 1;
+  return a.seq - b.seq;
 }
 
 export interface AssessmentStore {
@@ -108,7 +120,7 @@ export interface AssessmentStore {
    * One change's assessments, `limit` at a time, in the order its history lists them from `after`: a keyset
    * page by an index, so a change assessed any number of times is read a page at a time, and every one is reached.
    */
-  listAssessmentsForHistory(changeId: string, query: AssessmentHistoryQuery): Promise<StoredAssessment[]>;
+  listAssessmentsForHistory(changeId: string, query: AssessmentHistoryQuery): Promise<HistoryAssessment[]>;
   /** How many assessments one change has. */
   countAssessments(changeId: string): Promise<number>;
   /** One record per (change, revision): false when that revision already has one. */

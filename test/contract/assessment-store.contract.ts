@@ -4,7 +4,7 @@
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Assessment } from '../../src/domain/assessment.ts';
-import { ASSESSMENT_REVISION_FIRST, ASSESSMENT_REVISION_LAST, type AssessmentStore, type EnforcementRecord, type StoredAssessment } from '../../src/store/assessment-store.ts';
+import { ASSESSMENT_REVISION_FIRST, ASSESSMENT_REVISION_LAST, type AssessmentHistoryQuery, type AssessmentStore, type EnforcementRecord, type StoredAssessment } from '../../src/store/assessment-store.ts';
 
 const ID = 'servicenow:sn:a';
 
@@ -96,35 +96,42 @@ export function describeAssessmentStoreContract(name: string, open: () => Promis
       expect(await store.listAssessments(ID)).toEqual([{ ...assessment(1, 'h1'), inputHash: 'i-new', policyVersion: '2026.2+ef01' }]);
     });
 
-    it("pages one change's assessments in the history's order (time, then revision as text) in either order, each once", async () => {
+    it("pages one change's assessments in the history's order (time, then revision as text, then as stored) in either order, each once", async () => {
       const T0 = '2026-03-02T09:00:00.000Z';
       // Five at one instant (revision 10 sorts before 9 as text, as the history's ids do), two outcomes of one
-      // revision, two stored later but evaluated earlier, one after, and one of another change.
-      for (const [revision, hash, at] of [[9, 'a', T0], [10, 'a', T0], [2, 'a', T0], [100, 'a', T0], [3, 'x', T0], [3, 'y', '2026-03-02T08:00:00.000Z'], [1, 'a', '2026-03-02T08:00:00.000Z'], [11, 'a', '2026-03-02T10:00:00.000Z']] as const) {
+      // revision, two stored later but evaluated earlier, one after, two more of revision 3 at the first instant
+      // (runs within one millisecond), and one of another change.
+      for (const [revision, hash, at] of [[9, 'a', T0], [10, 'a', T0], [2, 'a', T0], [100, 'a', T0], [3, 'x', T0], [3, 'y', '2026-03-02T08:00:00.000Z'], [1, 'a', '2026-03-02T08:00:00.000Z'], [11, 'a', '2026-03-02T10:00:00.000Z'], [3, 'w', T0], [3, 'v', T0]] as const) {
         await store.saveAssessment(assessment(revision, hash, at));
       }
       await store.saveAssessment({ ...assessment(5, 'o', '2026-03-02T08:30:00.000Z'), changeId: 'servicenow:sn:other' });
-      const asc = ['1a', '3y', '10a', '100a', '2a', '3x', '9a', '11a'];
+      const asc = ['1a', '3y', '10a', '100a', '2a', '3x', '3w', '3v', '9a', '11a'];
       for (const order of ['asc', 'desc'] as const) {
         const seen: string[] = [];
-        let after: { evaluatedAt: string; revision: string } | undefined;
+        let after: AssessmentHistoryQuery['after'];
         for (let pages = 0; pages < 10; pages++) {
           const page = await store.listAssessmentsForHistory(ID, { order, limit: 3, ...(after === undefined ? {} : { after }) });
-          seen.push(...page.map((a) => `${a.revision}${a.outcomeHash}`));
+          seen.push(...page.map((a) => `${a.revision}${a.outcomeHash}${a.repeat ? '+' : ''}`));
           const last = page.at(-1);
           if (last === undefined) break;
-          after = { evaluatedAt: last.evaluatedAt, revision: String(last.revision) };
+          // As the history's cursor names it: the first of its revision at its time without a seq.
+          after = { evaluatedAt: last.evaluatedAt, revision: String(last.revision), seq: last.repeat ? last.seq : null };
         }
-        expect({ order, seen }).toEqual({ order, seen: order === 'asc' ? asc : asc.toReversed() });
+        // Only the later two of revision 3 at the first instant are repeats.
+        const marked = asc.map((a) => (a === '3w' || a === '3v' ? `${a}+` : a));
+        expect({ order, seen }).toEqual({ order, seen: order === 'asc' ? marked : marked.toReversed() });
       }
       // At a time, the first bound takes every assessment oldest first and none newest first; the last the reverse.
-      const atT0 = async (order: 'asc' | 'desc', revision: string) => (await store.listAssessmentsForHistory(ID, { order, limit: 10, after: { evaluatedAt: T0, revision } })).map((a) => `${a.revision}${a.outcomeHash}`);
-      expect(await atT0('asc', ASSESSMENT_REVISION_FIRST)).toEqual(['10a', '100a', '2a', '3x', '9a', '11a']);
+      const atT0 = async (order: 'asc' | 'desc', revision: string, seq: number | null = null) => (await store.listAssessmentsForHistory(ID, { order, limit: 10, after: { evaluatedAt: T0, revision, seq } })).map((a) => `${a.revision}${a.outcomeHash}`);
+      expect(await atT0('asc', ASSESSMENT_REVISION_FIRST)).toEqual(['10a', '100a', '2a', '3x', '3w', '3v', '9a', '11a']);
       expect(await atT0('desc', ASSESSMENT_REVISION_FIRST)).toEqual(['3y', '1a']);
       expect(await atT0('asc', ASSESSMENT_REVISION_LAST)).toEqual(['11a']);
-      expect(await atT0('desc', ASSESSMENT_REVISION_LAST)).toEqual(['9a', '3x', '2a', '100a', '10a', '3y', '1a']);
-      expect(await atT0('asc', '2')).toEqual(['3x', '9a', '11a']);
-      expect(await store.countAssessments(ID)).toBe(8);
+      expect(await atT0('desc', ASSESSMENT_REVISION_LAST)).toEqual(['9a', '3v', '3w', '3x', '2a', '100a', '10a', '3y', '1a']);
+      expect(await atT0('asc', '2')).toEqual(['3x', '3w', '3v', '9a', '11a']);
+      // Revision 3 without a seq: right at the first of its three at that time.
+      expect(await atT0('asc', '3')).toEqual(['3w', '3v', '9a', '11a']);
+      expect(await atT0('desc', '3')).toEqual(['2a', '100a', '10a', '3y', '1a']);
+      expect(await store.countAssessments(ID)).toBe(10);
       expect(await store.countAssessments('servicenow:sn:none')).toBe(0);
     });
 

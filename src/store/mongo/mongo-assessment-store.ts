@@ -13,6 +13,7 @@ import {
   type EnforcementMode,
   type EnforcementOutcome,
   type EnforcementRecord,
+  type HistoryAssessment,
   type StoredAssessment,
 } from '../assessment-store.ts';
 import { type MongoConnection, isDuplicateKey } from './mongo-connection.ts';
@@ -158,9 +159,10 @@ export class MongoAssessmentStore implements AssessmentStore {
   /**
    * The history orders two assessments at one instant by their revision as text (`"10"` before `"9"`), which no
    * index holds: the page is read by `evaluatedAt` alone, with every assessment at the cursor's instant and at the
-   * page's last one read whole (a change has a handful at one instant), then put in the history's order.
+   * page's last one read whole (a change has a handful at one instant), then put in the history's order. Each
+   * instant it holds is then whole, so whether one of an assessment's revision was stored before it there is known.
    */
-  async listAssessmentsForHistory(changeId: string, query: AssessmentHistoryQuery): Promise<StoredAssessment[]> {
+  async listAssessmentsForHistory(changeId: string, query: AssessmentHistoryQuery): Promise<HistoryAssessment[]> {
     const sign = query.order === 'asc' ? 1 : -1;
     const limit = Math.max(1, Math.trunc(query.limit));
     const after = query.after;
@@ -172,13 +174,19 @@ export class MongoAssessmentStore implements AssessmentStore {
       // A full page may end part way through its last instant: that instant is read whole instead.
       const cut = page.length === limit && last !== undefined ? last.evaluatedAt : undefined;
       const [atCursor, atCut] = await Promise.all([after === undefined ? [] : at(after.evaluatedAt), cut === undefined ? [] : at(cut)]);
-      const docs = [
-        ...atCursor.filter((d) => after !== undefined && sign * compareForHistory(d, after) > 0),
-        ...page.filter((d) => d.evaluatedAt !== cut),
-        ...atCut,
-      ];
-      docs.sort((a, b) => sign * (compareForHistory(a, b) || a.seq - b.seq));
-      return docs.slice(0, limit).map(toStored);
+      const docs = [...page.filter((d) => d.evaluatedAt !== cut), ...atCut];
+      const firstSeq = new Map<string, number>();
+      for (const d of [...atCursor, ...docs]) {
+        const spot = `${d.evaluatedAt} ${d.revision}`;
+        firstSeq.set(spot, Math.min(d.seq, firstSeq.get(spot) ?? d.seq));
+      }
+      if (after !== undefined) {
+        // A cursor without a seq stands on the first stored of its revision there (its id carries none).
+        const position = { ...after, seq: after.seq ?? firstSeq.get(`${after.evaluatedAt} ${after.revision}`) ?? 0 };
+        docs.unshift(...atCursor.filter((d) => sign * compareForHistory(d, position) > 0));
+      }
+      docs.sort((a, b) => sign * compareForHistory(a, b));
+      return docs.slice(0, limit).map((d) => ({ ...toStored(d), seq: d.seq, repeat: firstSeq.get(`${d.evaluatedAt} ${d.revision}`) !== d.seq }));
     });
   }
 

@@ -12,6 +12,7 @@ import type {
   EnforcementMode,
   EnforcementOutcome,
   EnforcementRecord,
+  HistoryAssessment,
   StoredAssessment,
 } from '../assessment-store.ts';
 import type { SqliteConnection, SqliteConnectionOptions } from './sqlite-connection.ts';
@@ -151,13 +152,20 @@ export class SqliteAssessmentStore implements AssessmentStore {
       'UPDATE assessments SET input_hash = ?, policy_version = ?, wrote_back = max(wrote_back, ?) WHERE change_id = ? AND revision = ? AND outcome_hash = ?',
     );
     this.#listAssessments = db.prepare('SELECT * FROM assessments WHERE change_id = ? ORDER BY seq');
-    // Row values compare (evaluated_at, revision as text) as one key, which the assessments_history index answers
-    // in order; seq only orders two of one revision at one instant (they share a history id, so a cursor passes both).
+    // Row values compare (evaluated_at, revision as text, seq) as one key, which the assessments_history index
+    // (with the rowid, seq, at its end) answers in order. A cursor on the first of a revision's assessments at one
+    // instant names no seq (its id has none): it stands at the smallest there. `repeat`: one was stored before it there.
     const history = (order: 'ASC' | 'DESC', cmp: '>' | '<'): { first: StatementSync; after: StatementSync } => {
-      const by = `ORDER BY evaluated_at ${order}, CAST(revision AS TEXT) ${order}, seq ${order} LIMIT :limit`;
+      const columns = `a.*, EXISTS (SELECT 1 FROM assessments WHERE change_id = a.change_id AND evaluated_at = a.evaluated_at
+        AND CAST(revision AS TEXT) = CAST(a.revision AS TEXT) AND seq < a.seq) AS repeat`;
+      const by = `ORDER BY a.evaluated_at ${order}, CAST(a.revision AS TEXT) ${order}, a.seq ${order} LIMIT :limit`;
+      const firstThere = 'SELECT MIN(seq) FROM assessments WHERE change_id = :change AND evaluated_at = :at AND CAST(revision AS TEXT) = :revision';
       return {
-        first: db.prepare(`SELECT * FROM assessments WHERE change_id = :change ${by}`),
-        after: db.prepare(`SELECT * FROM assessments WHERE change_id = :change AND (evaluated_at, CAST(revision AS TEXT)) ${cmp} (:at, :revision) ${by}`),
+        first: db.prepare(`SELECT ${columns} FROM assessments a WHERE a.change_id = :change ${by}`),
+        after: db.prepare(
+          `SELECT ${columns} FROM assessments a WHERE a.change_id = :change
+             AND (a.evaluated_at, CAST(a.revision AS TEXT), a.seq) ${cmp} (:at, :revision, COALESCE(:seq, (${firstThere}), 0)) ${by}`,
+        ),
       };
     };
     this.#history = { asc: history('ASC', '>'), desc: history('DESC', '<') };
@@ -226,14 +234,14 @@ export class SqliteAssessmentStore implements AssessmentStore {
     return this.#conn.read('listAssessments', { changeId }, () => (this.#listAssessments.all(changeId) as unknown as AssessmentRow[]).map(toStored));
   }
 
-  async listAssessmentsForHistory(changeId: string, query: AssessmentHistoryQuery): Promise<StoredAssessment[]> {
+  async listAssessmentsForHistory(changeId: string, query: AssessmentHistoryQuery): Promise<HistoryAssessment[]> {
     return this.#conn.read('listAssessmentsForHistory', { changeId }, () => {
       const statements = this.#history[query.order];
       const limit = Math.max(1, Math.trunc(query.limit));
       const rows = query.after === undefined
         ? statements.first.all({ change: changeId, limit })
-        : statements.after.all({ change: changeId, limit, at: query.after.evaluatedAt, revision: query.after.revision });
-      return (rows as unknown as AssessmentRow[]).map(toStored);
+        : statements.after.all({ change: changeId, limit, at: query.after.evaluatedAt, revision: query.after.revision, seq: query.after.seq });
+      return (rows as unknown as (AssessmentRow & { seq: number; repeat: number })[]).map((row) => ({ ...toStored(row), seq: row.seq, repeat: row.repeat === 1 }));
     });
   }
 
