@@ -1,9 +1,12 @@
-// A change re-assessed several times within one millisecond (the CAB approval
-// given and taken back between two runs of the assessment runner, at one
-// revision): GET /v1/changes/:key/history lists each assessment under an id of
-// its own, the same id on every read, and paging one entry at a time in either
-// order reaches each exactly once. On every store adapter: SQLite always,
-// MongoDB where MONGODB_URI names a server (FerretDB in CI).
+// Entries of one change's history at one instant, as a runner whose clock
+// stands still makes them: a change re-assessed several times within one
+// millisecond (the CAB approval given and taken back between two runs, at one
+// revision) lists each assessment under an id of its own, the same id on every
+// read; and entries of every kind at one instant (sent in different notations)
+// page one at a time, in either order, each exactly once, whichever kinds a
+// page boundary falls between. Through GET /v1/changes/:key/history, on every
+// store adapter: SQLite always, MongoDB where MONGODB_URI names a server
+// (FerretDB in CI).
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { AssessmentRunner } from '../../src/assess/assessment-runner.ts';
@@ -28,11 +31,11 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-/** A bundle with one change in Authorize awaiting its CAB, and a runner over it whose clock never moves. */
-async function world(open: () => Promise<StoreBundle>) {
+/** A bundle with one change in Authorize awaiting its CAB (updated at `updatedAt`), and a runner over it whose clock never moves. */
+async function world(open: () => Promise<StoreBundle>, updatedAt = '2026-03-02T11:00:00Z') {
   const stores = await open();
   opened.push(stores);
-  const change = buildChange({ state: 'authorize', nativeState: '-3', nativeStateLabel: 'Authorize', updatedAt: '2026-03-02T11:00:00Z' });
+  const change = buildChange({ state: 'authorize', updatedAt });
   await stores.changes.applyPage('sn-prod', 'changes', [{ kind: 'change', change }], null);
   const runner = new AssessmentRunner({
     store: stores.changes,
@@ -46,14 +49,14 @@ async function world(open: () => Promise<StoreBundle>) {
   });
   const server = historyServer(stores);
   servers.push(server);
-  /** The CAB approval as it stands at `minute` past 11:00, then an assessment of the change (same revision, same instant). */
-  const decide = async (state: 'requested' | 'approved', minute: number): Promise<void> => {
-    const when = new Date(Date.parse('2026-03-02T11:00:00Z') + minute * 60_000).toISOString();
-    const approval = buildApproval({ state, nativeState: state, decidedAt: state === 'approved' ? when : null, updatedAt: when });
+  /** The CAB approval as it stands at `when` (a minute past 11:00, or an instant), then an assessment of the change (same revision, same clock). */
+  const decide = async (state: 'requested' | 'approved', when: number | string): Promise<void> => {
+    const at = typeof when === 'string' ? when : new Date(Date.parse('2026-03-02T11:00:00Z') + when * 60_000).toISOString();
+    const approval = buildApproval({ state, nativeState: state, decidedAt: state === 'approved' ? at : null, updatedAt: at });
     await stores.changes.applyPage('sn-prod', 'approvals', [{ kind: 'approval', changeNativeId: change.nativeId, approval }], null);
     expect(await runner.assessChange(change.id)).toMatchObject({ status: 'assessed' });
   };
-  return { stores, change, server, decide };
+  return { stores, change, runner, server, decide };
 }
 
 async function wholeHistory(w: Awaited<ReturnType<typeof world>>): Promise<HistoryItem[]> {
@@ -63,7 +66,7 @@ async function wholeHistory(w: Awaited<ReturnType<typeof world>>): Promise<Histo
 }
 
 for (const adapter of ADAPTERS) {
-  describe(`history of a change assessed several times in one millisecond (${adapter.name})`, () => {
+  describe(`history entries at one instant (${adapter.name})`, () => {
     it('gives each assessment an id of its own, keeps it across reads, and pages through each once in either order', async () => {
       const w = await world(adapter.open);
       // Waiting, approved, waiting again: three outcomes of revision 1, all evaluated at NOW.
@@ -90,6 +93,26 @@ for (const adapter of ADAPTERS) {
       expect(again.filter((e) => e.kind === 'assessment').map((e) => e.id).slice(0, 3)).toEqual(assessments);
 
       const ids = again.map((e) => e.id);
+      for (const order of ['asc', 'desc'] as const) {
+        const paged = (await pageHistory(w.server, w.change.key, order, 1)).map((e) => e.id);
+        expect({ order, paged }).toEqual({ order, paged: order === 'asc' ? ids : ids.toReversed() });
+      }
+    });
+
+    it('pages one entry at a time through entries of every kind at one instant, each once, in either order', async () => {
+      // All at NOW, the source's times written three ways: the first version, the CAB approval, the assessment and
+      // its write-backs; then a move to Scheduled without the approval, its enforcement and the revert queued.
+      const w = await world(adapter.open, '2026-03-02T12:00:00Z');
+      await w.decide('requested', NOW.toISOString());
+      const moved = buildChange({ state: 'scheduled', nativeRevision: 4, updatedAt: '2026-03-02T13:00:00+01:00' });
+      await w.stores.changes.applyPage('sn-prod', 'changes', [{ kind: 'change', change: moved }], null);
+      expect((await w.runner.assessChange(w.change.id)).enforcements.map((e) => e.action)).toEqual(['revert']);
+
+      const whole = await wholeHistory(w);
+      expect(new Set(whole.map((e) => e.kind))).toEqual(new Set(['revision', 'approval', 'assessment', 'write-back', 'enforcement']));
+      expect(new Set(whole.map((e) => Date.parse(e.firstAt)))).toEqual(new Set([NOW.getTime()]));
+      const ids = whole.map((e) => e.id);
+      expect(new Set(ids).size).toBe(ids.length);
       for (const order of ['asc', 'desc'] as const) {
         const paged = (await pageHistory(w.server, w.change.key, order, 1)).map((e) => e.id);
         expect({ order, paged }).toEqual({ order, paged: order === 'asc' ? ids : ids.toReversed() });
