@@ -124,23 +124,15 @@ const UNKNOWN_WHY: Record<NonNullable<Revision['authorUnknown']>, string> = {
 };
 
 /**
- * Every entry of one change but its revisions, write-backs and assessments, oldest first by `firstAt` (ties by id),
- * and its enforcement records. Those three number thousands for a long-lived change: their stores hand them out a
- * page at a time instead (history-page.ts). The enforcements are few (one at most per revision, and only where
- * the policy denied a move): read whole, they are also what a page's revisions are looked up in (revisionEntry).
+ * The approvals of one change, oldest first by `firstAt` (ties by id): they come whole with the mirrored change.
+ * Its revisions, write-backs, assessments and enforcement records number thousands for a long-lived change: their
+ * stores hand them out a page at a time instead (history-page.ts).
  */
-export async function historyReadWhole(deps: HistoryDeps, mc: MirroredChange): Promise<{ entries: HistoryEntry[]; enforcements: EnforcementRecord[] }> {
+export async function historyReadWhole(deps: HistoryDeps, mc: MirroredChange): Promise<HistoryEntry[]> {
   const { change } = mc;
-  const [enforcements, approvalsFirstAt] = await Promise.all([
-    deps.assessments.listEnforcements(change.id),
-    deps.store.approvalsFirstAt(change.instance, change.nativeId),
-  ]);
-  const entries: HistoryEntry[] = [
-    // An approval stored after `mc` was read is not in the map: its own time is then its first.
-    ...mc.approvals.map((a) => approvalEntry(a, approvalsFirstAt.get(a.id) ?? approvalTime(a))),
-    ...enforcements.map(enforcementEntry),
-  ];
-  return { entries: entries.toSorted(compareEntries), enforcements };
+  const approvalsFirstAt = await deps.store.approvalsFirstAt(change.instance, change.nativeId);
+  // An approval stored after `mc` was read is not in the map: its own time is then its first.
+  return mc.approvals.map((a) => approvalEntry(a, approvalsFirstAt.get(a.id) ?? approvalTime(a))).toSorted(compareEntries);
 }
 
 /** By `firstAt`, then id: a key that never moves for an entry, so a cursor on it neither skips nor repeats one. */
@@ -163,7 +155,7 @@ function isIntegrationUser(author: RevisionAuthor, users: readonly string[]): bo
   return users.some((u) => names.includes(u.toLowerCase()));
 }
 
-/** The entry of revision `r`; `enforcements`: the change's, or at least those of `r` (changegate's own reverts are spotted there). */
+/** The entry of revision `r`; `enforcements`: at least the record of `r`, if it has one (changegate's own reverts are spotted there). */
 export function revisionEntry(r: Revision, own: OwnWrites | undefined, enforcements: readonly EnforcementRecord[]): RevisionEntry {
   const author = actor(r.author);
   let by: RevisionEntry['by'] = author;
@@ -305,7 +297,7 @@ export function writeBackEntry(item: OutboxItem, key: string): WriteBackEntry {
   };
 }
 
-function enforcementEntry(e: EnforcementRecord): EnforcementEntry {
+export function enforcementEntry(e: EnforcementRecord): EnforcementEntry {
   return {
     id: `enforcement:${String(e.revision).padStart(8, '0')}`,
     at: e.recordedAt,

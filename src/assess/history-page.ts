@@ -4,21 +4,22 @@
 // whose `at` moved meanwhile (a write-back settled, an approval decided) is
 // neither skipped nor read again: it keeps its place.
 //
-// The revisions, write-backs and assessments are not read whole: a change
-// synced and re-assessed for months has thousands of each. The change store,
-// the outbox and the assessment store hand out, by the same key, the
-// `limit + 1` that follow the cursor; the page is the first `limit` of those
-// and the other entries past the cursor, so memory and reads are bounded by
-// the page, and every one is reached however many there are.
+// The revisions, write-backs, assessments and enforcement records are not read
+// whole: a change synced, re-assessed and enforced for months has thousands of
+// each. The change store, the outbox and the assessment store hand out, by the
+// same key, the `limit + 1` that follow the cursor; the page is the first
+// `limit` of those and the approvals past the cursor (they come whole with the
+// change), so memory and reads are bounded by the page, and every one is
+// reached however many there are.
 
 import type { MirroredChange } from '../domain/change.ts';
 import { ChangegateError } from '../errors.ts';
-import { ASSESSMENT_REVISION_FIRST, ASSESSMENT_REVISION_LAST, type AssessmentHistoryQuery } from '../store/assessment-store.ts';
+import { ASSESSMENT_REVISION_FIRST, ASSESSMENT_REVISION_LAST, type AssessmentHistoryQuery, type EnforcementHistoryQuery } from '../store/assessment-store.ts';
 import { instantKey } from '../store/instant-key.ts';
 import { decodeListCursor, encodeListCursor } from '../store/list-cursor.ts';
 import type { RevisionHistoryQuery } from '../store/change-store.ts';
 import type { OutboxHistoryQuery } from '../store/outbox-store.ts';
-import { assessmentEntry, compareEntries, historyReadWhole, revisionEntry, writeBackEntry, type HistoryDeps, type HistoryEntry } from './change-history.ts';
+import { assessmentEntry, compareEntries, enforcementEntry, historyReadWhole, revisionEntry, writeBackEntry, type HistoryDeps, type HistoryEntry } from './change-history.ts';
 
 export type HistoryOrder = 'asc' | 'desc';
 
@@ -44,6 +45,9 @@ const ASSESSMENT_ID = /^assessment:.+:(\d+)(?:#(\d{12}))?$/;
 /** Revision ids as revisionEntry makes them: the seq, 8 digits, so they sort as text as by number. */
 const REVISION = 'revision:';
 const REVISION_ID = /^revision:(\d{8})$/;
+/** Enforcement ids as enforcementEntry makes them: the revision, 8 digits. */
+const ENFORCEMENT = 'enforcement:';
+const ENFORCEMENT_ID = /^enforcement:(\d{8})$/;
 
 function invalidCursor(reason: string): ChangegateError {
   return new ChangegateError('CG_INPUT_INVALID', `cursor is not a cursor this server issued (${reason}); start again without it`, { details: { field: 'cursor' } });
@@ -56,6 +60,7 @@ function markOf(cursor: string, order: HistoryOrder): Mark {
   if (position.id.startsWith(WRITE_BACK) && !WRITE_BACK_ID.test(position.id)) throw invalidCursor('no write-back id');
   if (position.id.startsWith(ASSESSMENT) && !ASSESSMENT_ID.test(position.id)) throw invalidCursor('no assessment id');
   if (position.id.startsWith(REVISION) && !REVISION_ID.test(position.id)) throw invalidCursor('no revision id');
+  if (position.id.startsWith(ENFORCEMENT) && !ENFORCEMENT_ID.test(position.id)) throw invalidCursor('no enforcement id');
   return { firstAt: position.updatedAt, id: position.id };
 }
 
@@ -93,6 +98,17 @@ function revisionsAfter(mark: Mark): NonNullable<RevisionHistoryQuery['after']> 
 }
 
 /**
+ * The enforcement position right at `mark`, as revisionsAfter: at the mark's instant (recorded times are instants
+ * in UTC with milliseconds), a record comes after it by its revision; any other id sorts wholly before every
+ * enforcement id or wholly after.
+ */
+function enforcementsAfter(mark: Mark): NonNullable<EnforcementHistoryQuery['after']> {
+  const own = ENFORCEMENT_ID.exec(mark.id)?.[1];
+  const revision = own !== undefined ? Number(own) : mark.id < ENFORCEMENT ? 0 : Number.MAX_SAFE_INTEGER;
+  return { recordedAt: instantKey(mark.firstAt), revision };
+}
+
+/**
  * One page of the change's history. `total`: also how many entries it has in all (a count, not a
  * read). A malformed cursor is CG_INPUT_INVALID naming `cursor`.
  */
@@ -100,28 +116,34 @@ export async function changeHistoryPage(deps: HistoryDeps, mc: MirroredChange, q
   const mark = query.cursor === undefined ? null : markOf(query.cursor, query.order);
   const sign = query.order === 'asc' ? 1 : -1;
   const id = mc.change.id;
-  const [whole, revisions, items, assessments, counted] = await Promise.all([
+  const page = <T>(after: T | undefined) => ({ order: query.order, limit: query.limit + 1, ...(after === undefined ? {} : { after }) });
+  const [approvals, revisions, items, assessments, enforcements, counted] = await Promise.all([
     historyReadWhole(deps, mc),
-    deps.store.listRevisionsForHistory(id, { order: query.order, limit: query.limit + 1, ...(mark === null ? {} : { after: revisionsAfter(mark) }) }),
-    deps.outbox.listForHistory(id, { order: query.order, limit: query.limit + 1, ...(mark === null ? {} : { after: outboxAfter(mark) }) }),
-    deps.assessments.listAssessmentsForHistory(id, { order: query.order, limit: query.limit + 1, ...(mark === null ? {} : { after: assessmentsAfter(mark) }) }),
-    options.total === true ? Promise.all([deps.store.countRevisions(id), deps.outbox.countForChange(id), deps.assessments.countAssessments(id)]) : undefined,
+    deps.store.listRevisionsForHistory(id, page(mark === null ? undefined : revisionsAfter(mark))),
+    deps.outbox.listForHistory(id, page(mark === null ? undefined : outboxAfter(mark))),
+    deps.assessments.listAssessmentsForHistory(id, page(mark === null ? undefined : assessmentsAfter(mark))),
+    deps.assessments.listEnforcementsForHistory(id, page(mark === null ? undefined : enforcementsAfter(mark))),
+    options.total === true
+      ? Promise.all([deps.store.countRevisions(id), deps.outbox.countForChange(id), deps.assessments.countAssessments(id), deps.assessments.countEnforcements(id)])
+      : undefined,
   ]);
-  const besides = whole.entries;
+  // changegate's own reverts are told by the records of the revisions read: one at most each.
+  const ofRevisions = await deps.assessments.enforcementsOf(id, revisions.map((r) => r.seq));
   const own = deps.ownWritesOf(mc.change.instance);
   const following = [
-    ...(mark === null ? besides : besides.filter((e) => sign * compareEntries(e, mark) > 0)),
-    ...revisions.map((r) => revisionEntry(r, own, whole.enforcements)),
+    ...(mark === null ? approvals : approvals.filter((e) => sign * compareEntries(e, mark) > 0)),
+    ...revisions.map((r) => revisionEntry(r, own, ofRevisions)),
     ...items.map((i) => writeBackEntry(i, mc.change.key)),
     ...assessments.map(assessmentEntry),
+    ...enforcements.map(enforcementEntry),
   ];
   following.sort((a, b) => sign * compareEntries(a, b));
-  const page = following.slice(0, query.limit);
-  const last = page.at(-1);
-  const more = following.length > page.length;
+  const listed = following.slice(0, query.limit);
+  const last = listed.at(-1);
+  const more = following.length > listed.length;
   return {
-    items: page,
+    items: listed,
     nextCursor: more && last !== undefined ? encodeListCursor({ updatedAt: last.firstAt, id: last.id }, `history-${query.order}`) : null,
-    ...(counted === undefined ? {} : { total: besides.length + counted[0] + counted[1] + counted[2] }),
+    ...(counted === undefined ? {} : { total: approvals.length + counted.reduce((sum, n) => sum + n, 0) }),
   };
 }

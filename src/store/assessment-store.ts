@@ -103,6 +103,19 @@ export function compareForHistory(a: { evaluatedAt: string; revision: number | s
   return a.seq - b.seq;
 }
 
+/**
+ * A page of one change's enforcement records in the order its history lists them: by `recordedAt` (an ISO instant
+ * in UTC with milliseconds, as enforcement records it, so text order is time order), then by revision, as the
+ * history's entry ids (`enforcement:<revision>`, 8 digits) compare.
+ */
+export interface EnforcementHistoryQuery {
+  /** `asc`: oldest first; `desc`: the reverse. */
+  order: 'asc' | 'desc';
+  /** Only records strictly after this position in that order (revision 0 comes before every record at that time). */
+  after?: { recordedAt: string; revision: number };
+  limit: number;
+}
+
 export interface AssessmentStore {
   /**
    * Stores one assessment; false (nothing new stored) when the same revision already has an assessment
@@ -129,5 +142,14 @@ export interface AssessmentStore {
   settleEnforcement(idempotencyKey: string, outcome: EnforcementOutcome, detail: string | null): Promise<boolean>;
   /** Oldest revision first. */
   listEnforcements(changeId: string): Promise<EnforcementRecord[]>;
+  /**
+   * One change's enforcement records, `limit` at a time, in the order its history lists them from `after`: a keyset
+   * page by an index, so a change whose moves were enforced any number of times is read a page at a time.
+   */
+  listEnforcementsForHistory(changeId: string, query: EnforcementHistoryQuery): Promise<EnforcementRecord[]>;
+  /** The records of these revisions of one change (one at most each), oldest revision first. */
+  enforcementsOf(changeId: string, revisions: readonly number[]): Promise<EnforcementRecord[]>;
+  /** How many enforcement records one change has. */
+  countEnforcements(changeId: string): Promise<number>;
   close(): Promise<void>;
 }

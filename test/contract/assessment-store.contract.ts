@@ -135,6 +135,39 @@ export function describeAssessmentStoreContract(name: string, open: () => Promis
       expect(await store.countAssessments('servicenow:sn:none')).toBe(0);
     });
 
+    it("pages one change's enforcement records in the history's order (time, then revision) in either order, each once", async () => {
+      const T0 = '2026-03-02T10:00:05.000Z';
+      // Four recorded at one instant (one run enforcing several moves), one earlier, one later, one of another change.
+      for (const [revision, recordedAt] of [[12, T0], [3, T0], [40, T0], [7, T0], [20, '2026-03-02T09:00:00.000Z'], [2, '2026-03-02T11:00:00.000Z']] as const) {
+        await store.recordEnforcement(enforcement(revision, { recordedAt }));
+      }
+      await store.recordEnforcement({ ...enforcement(5, { recordedAt: '2026-03-02T09:30:00.000Z' }), changeId: 'servicenow:sn:other' });
+      const asc = [20, 3, 7, 12, 40, 2];
+      for (const order of ['asc', 'desc'] as const) {
+        const seen: number[] = [];
+        let after: { recordedAt: string; revision: number } | undefined;
+        for (let pages = 0; pages < 10; pages++) {
+          const page = await store.listEnforcementsForHistory(ID, { order, limit: 2, ...(after === undefined ? {} : { after }) });
+          seen.push(...page.map((r) => r.revision));
+          const last = page.at(-1);
+          if (last === undefined) break;
+          after = { recordedAt: last.recordedAt, revision: last.revision };
+        }
+        expect({ order, seen }).toEqual({ order, seen: order === 'asc' ? asc : asc.toReversed() });
+      }
+      // At a time, revision 0 takes every record there oldest first and none newest first.
+      const atT0 = async (order: 'asc' | 'desc', revision: number) => (await store.listEnforcementsForHistory(ID, { order, limit: 10, after: { recordedAt: T0, revision } })).map((r) => r.revision);
+      expect(await atT0('asc', 0)).toEqual([3, 7, 12, 40, 2]);
+      expect(await atT0('desc', 0)).toEqual([20]);
+      expect(await atT0('desc', Number.MAX_SAFE_INTEGER)).toEqual([40, 12, 7, 3, 20]);
+      expect((await store.listEnforcementsForHistory(ID, { order: 'asc', limit: 10 }))[0]).toEqual(enforcement(20, { recordedAt: '2026-03-02T09:00:00.000Z' }));
+      // The records of some revisions: those that have one, oldest revision first.
+      expect((await store.enforcementsOf(ID, [40, 5, 3, 99])).map((r) => r.revision)).toEqual([3, 40]);
+      expect(await store.enforcementsOf(ID, [])).toEqual([]);
+      expect(await store.countEnforcements(ID)).toBe(6);
+      expect(await store.countEnforcements('servicenow:sn:none')).toBe(0);
+    });
+
     it('records one enforcement per revision and settles a pending one once', async () => {
       expect(await store.recordEnforcement(enforcement(3))).toBe(true);
       expect(await store.recordEnforcement(enforcement(3, { action: 'comment', outcome: 'commented' }))).toBe(false);

@@ -1,7 +1,8 @@
 // Paging a change's history to its end through the real HTTP route, for the
-// tests that hold each source of it (write-backs, assessments, revisions) to
-// a page's worth of reads: the server as `serve` builds it around a store
-// bundle, a wrapper counting what a store hands back, and the page loop.
+// tests that hold each source of it (write-backs, assessments, revisions,
+// enforcement records) to a page's worth of reads: the server as `serve`
+// builds it around a store bundle, a wrapper counting what a store hands
+// back, and the page loop.
 
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';

@@ -10,6 +10,7 @@ import {
   type AssessmentStore,
   compareForHistory,
   type EnforcementAction,
+  type EnforcementHistoryQuery,
   type EnforcementMode,
   type EnforcementOutcome,
   type EnforcementRecord,
@@ -107,6 +108,7 @@ export class MongoAssessmentStore implements AssessmentStore {
       a.createIndex({ changeId: 1, evaluatedAt: 1, seq: 1 }, { name: 'history' }),
       e.createIndex({ idempotencyKey: 1 }, { name: 'by_key' }),
       e.createIndex({ changeId: 1, revision: 1 }, { name: 'by_change' }),
+      e.createIndex({ changeId: 1, recordedAt: 1, revision: 1 }, { name: 'history' }),
     ]);
   }
 
@@ -232,6 +234,27 @@ export class MongoAssessmentStore implements AssessmentStore {
 
   async listEnforcements(changeId: string): Promise<EnforcementRecord[]> {
     return this.#run('listEnforcements', { changeId }, async () => (await this.#enforcements.find({ changeId }).sort({ revision: 1 }).toArray()).map(toRecord));
+  }
+
+  async listEnforcementsForHistory(changeId: string, query: EnforcementHistoryQuery): Promise<EnforcementRecord[]> {
+    const dir = query.order === 'asc' ? 1 : -1;
+    const beyond = query.order === 'asc' ? '$gt' : '$lt';
+    const filter: Filter<EnforcementDoc> = { changeId };
+    if (query.after !== undefined) {
+      const { recordedAt, revision } = query.after;
+      filter.$or = [{ recordedAt: { [beyond]: recordedAt } }, { recordedAt, revision: { [beyond]: revision } }];
+    }
+    const limit = Math.max(1, Math.trunc(query.limit));
+    return this.#run('listEnforcementsForHistory', { changeId }, async () => (await this.#enforcements.find(filter).sort({ recordedAt: dir, revision: dir }).limit(limit).toArray()).map(toRecord));
+  }
+
+  async enforcementsOf(changeId: string, revisions: readonly number[]): Promise<EnforcementRecord[]> {
+    if (revisions.length === 0) return [];
+    return this.#run('enforcementsOf', { changeId }, async () => (await this.#enforcements.find({ changeId, revision: { $in: [...revisions] } }).sort({ revision: 1 }).toArray()).map(toRecord));
+  }
+
+  async countEnforcements(changeId: string): Promise<number> {
+    return this.#run('countEnforcements', { changeId }, () => this.#enforcements.countDocuments({ changeId }));
   }
 
   async close(): Promise<void> {

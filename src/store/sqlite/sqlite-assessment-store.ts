@@ -9,6 +9,7 @@ import type {
   AssessmentHistoryQuery,
   AssessmentStore,
   EnforcementAction,
+  EnforcementHistoryQuery,
   EnforcementMode,
   EnforcementOutcome,
   EnforcementRecord,
@@ -59,6 +60,9 @@ const SCHEMA = `
     PRIMARY KEY (change_id, revision)
   ) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS enforcements_by_key ON enforcements (idempotency_key);
+  -- The history pages a change's records in its own order (EnforcementHistoryQuery): one whose moves were
+  -- reverted for months has hundreds, and a page must read about its limit, not all of them.
+  CREATE INDEX IF NOT EXISTS enforcements_history ON enforcements (change_id, recorded_at, revision);
 `;
 
 interface AssessmentRow {
@@ -137,6 +141,9 @@ export class SqliteAssessmentStore implements AssessmentStore {
   readonly #insertEnforcement: StatementSync;
   readonly #settle: StatementSync;
   readonly #listEnforcements: StatementSync;
+  readonly #enforcementsHistory: Record<EnforcementHistoryQuery['order'], { first: StatementSync; after: StatementSync }>;
+  readonly #enforcementsOf: StatementSync;
+  readonly #countEnforcements: StatementSync;
 
   private constructor(conn: SqliteConnection) {
     const db = conn.db;
@@ -177,6 +184,17 @@ export class SqliteAssessmentStore implements AssessmentStore {
     );
     this.#settle = db.prepare(`UPDATE enforcements SET outcome = ?, detail = ? WHERE idempotency_key = ? AND outcome = 'pending'`);
     this.#listEnforcements = db.prepare('SELECT * FROM enforcements WHERE change_id = ? ORDER BY revision');
+    // As the assessments: (recorded_at, revision) compared as one key, answered in order by enforcements_history.
+    const enforcementsHistory = (order: 'ASC' | 'DESC', cmp: '>' | '<'): { first: StatementSync; after: StatementSync } => {
+      const by = `ORDER BY recorded_at ${order}, revision ${order} LIMIT :limit`;
+      return {
+        first: db.prepare(`SELECT * FROM enforcements WHERE change_id = :change ${by}`),
+        after: db.prepare(`SELECT * FROM enforcements WHERE change_id = :change AND (recorded_at, revision) ${cmp} (:at, :revision) ${by}`),
+      };
+    };
+    this.#enforcementsHistory = { asc: enforcementsHistory('ASC', '>'), desc: enforcementsHistory('DESC', '<') };
+    this.#enforcementsOf = db.prepare('SELECT * FROM enforcements WHERE change_id = ? AND revision IN (SELECT value FROM json_each(?)) ORDER BY revision');
+    this.#countEnforcements = db.prepare('SELECT COUNT(*) AS n FROM enforcements WHERE change_id = ?');
   }
 
   /** On a connection to a file that has the tables already (a writer that batches other ports' writes with the assessments). */
@@ -278,6 +296,26 @@ export class SqliteAssessmentStore implements AssessmentStore {
 
   async listEnforcements(changeId: string): Promise<EnforcementRecord[]> {
     return this.#conn.read('listEnforcements', { changeId }, () => (this.#listEnforcements.all(changeId) as unknown as EnforcementRow[]).map(toRecord));
+  }
+
+  async listEnforcementsForHistory(changeId: string, query: EnforcementHistoryQuery): Promise<EnforcementRecord[]> {
+    return this.#conn.read('listEnforcementsForHistory', { changeId }, () => {
+      const statements = this.#enforcementsHistory[query.order];
+      const limit = Math.max(1, Math.trunc(query.limit));
+      const rows = query.after === undefined
+        ? statements.first.all({ change: changeId, limit })
+        : statements.after.all({ change: changeId, limit, at: query.after.recordedAt, revision: query.after.revision });
+      return (rows as unknown as EnforcementRow[]).map(toRecord);
+    });
+  }
+
+  async enforcementsOf(changeId: string, revisions: readonly number[]): Promise<EnforcementRecord[]> {
+    if (revisions.length === 0) return [];
+    return this.#conn.read('enforcementsOf', { changeId }, () => (this.#enforcementsOf.all(changeId, JSON.stringify(revisions)) as unknown as EnforcementRow[]).map(toRecord));
+  }
+
+  async countEnforcements(changeId: string): Promise<number> {
+    return this.#conn.read('countEnforcements', { changeId }, () => (this.#countEnforcements.get(changeId) as { n: number }).n);
   }
 
   async close(): Promise<void> {
