@@ -10,7 +10,7 @@
 // their diff touches only the fields changegate writes (the connector's
 // `ownWrites`).
 
-import { approvalTime, type Approval, type CanonicalState, type MirroredChange } from '../domain/change.ts';
+import { approvalTime, type Approval, type CanonicalState } from '../domain/change.ts';
 import type { HistoryAssessment, EnforcementRecord } from '../store/assessment-store.ts';
 import type { AssessmentStore } from '../store/assessment-store.ts';
 import type { ChangeStore, FieldDiff, Revision, RevisionAuthor } from '../store/change-store.ts';
@@ -123,18 +123,6 @@ const UNKNOWN_WHY: Record<NonNullable<Revision['authorUnknown']>, string> = {
   'not-named': 'the source names no author for this version',
 };
 
-/**
- * The approvals of one change, oldest first by `firstAt` (ties by id): they come whole with the mirrored change.
- * Its revisions, write-backs, assessments and enforcement records number thousands for a long-lived change: their
- * stores hand them out a page at a time instead (history-page.ts).
- */
-export async function historyReadWhole(deps: HistoryDeps, mc: MirroredChange): Promise<HistoryEntry[]> {
-  const { change } = mc;
-  const approvalsFirstAt = await deps.store.approvalsFirstAt(change.instance, change.nativeId);
-  // An approval stored after `mc` was read is not in the map: its own time is then its first.
-  return mc.approvals.map((a) => approvalEntry(a, approvalsFirstAt.get(a.id) ?? approvalTime(a))).toSorted(compareEntries);
-}
-
 /** By `firstAt`, then id: a key that never moves for an entry, so a cursor on it neither skips nor repeats one. */
 export function compareEntries(a: Pick<HistoryEntry, 'firstAt' | 'id'>, b: Pick<HistoryEntry, 'firstAt' | 'id'>): number {
   const ta = Date.parse(a.firstAt);
@@ -208,7 +196,7 @@ function diffSummary(r: Revision): string[] {
   return lines;
 }
 
-function approvalEntry(a: Approval, firstAt: string): ApprovalEntry {
+export function approvalEntry(a: Approval, firstAt: string): ApprovalEntry {
   const approver = actor(a.approver);
   return {
     id: `approval:${a.id}`,

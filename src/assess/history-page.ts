@@ -4,22 +4,22 @@
 // whose `at` moved meanwhile (a write-back settled, an approval decided) is
 // neither skipped nor read again: it keeps its place.
 //
-// The revisions, write-backs, assessments and enforcement records are not read
-// whole: a change synced, re-assessed and enforced for months has thousands of
-// each. The change store, the outbox and the assessment store hand out, by the
-// same key, the `limit + 1` that follow the cursor; the page is the first
-// `limit` of those and the approvals past the cursor (they come whole with the
-// change), so memory and reads are bounded by the page, and every one is
-// reached however many there are.
+// No kind is read whole: a change synced, re-assessed and enforced for months
+// has thousands of revisions, write-backs, assessments and enforcement records,
+// and a CAB asked member by member hundreds of approvals. The change store,
+// the outbox and the assessment store hand out, by the same key, the
+// `limit + 1` of each kind that follow the cursor; the page is the first
+// `limit` of those, so memory and reads are bounded by the page, and every one
+// is reached however many there are.
 
 import type { MirroredChange } from '../domain/change.ts';
 import { ChangegateError } from '../errors.ts';
 import { ASSESSMENT_REVISION_FIRST, ASSESSMENT_REVISION_LAST, type AssessmentHistoryQuery, type EnforcementHistoryQuery } from '../store/assessment-store.ts';
 import { instantKey } from '../store/instant-key.ts';
 import { decodeListCursor, encodeListCursor } from '../store/list-cursor.ts';
-import type { RevisionHistoryQuery } from '../store/change-store.ts';
+import { APPROVAL_ID_FIRST, APPROVAL_ID_LAST, type ApprovalHistoryQuery, type RevisionHistoryQuery } from '../store/change-store.ts';
 import type { OutboxHistoryQuery } from '../store/outbox-store.ts';
-import { assessmentEntry, compareEntries, enforcementEntry, historyReadWhole, revisionEntry, writeBackEntry, type HistoryDeps, type HistoryEntry } from './change-history.ts';
+import { approvalEntry, assessmentEntry, compareEntries, enforcementEntry, revisionEntry, writeBackEntry, type HistoryDeps, type HistoryEntry } from './change-history.ts';
 
 export type HistoryOrder = 'asc' | 'desc';
 
@@ -45,6 +45,8 @@ const ASSESSMENT_ID = /^assessment:.+:(\d+)(?:#(\d{12}))?$/;
 /** Revision ids as revisionEntry makes them: the seq, 8 digits, so they sort as text as by number. */
 const REVISION = 'revision:';
 const REVISION_ID = /^revision:(\d{8})$/;
+/** Approval ids as approvalEntry makes them: the source's record id. */
+const APPROVAL = 'approval:';
 /** Enforcement ids as enforcementEntry makes them: the revision, 8 digits. */
 const ENFORCEMENT = 'enforcement:';
 const ENFORCEMENT_ID = /^enforcement:(\d{8})$/;
@@ -109,6 +111,16 @@ function enforcementsAfter(mark: Mark): NonNullable<EnforcementHistoryQuery['aft
 }
 
 /**
+ * The approval position right at `mark`, as outboxAfter: at the mark's instant (approvals are kept by the
+ * instantKey of their first time), an approval comes after it by its id; any other id sorts wholly before every
+ * approval id or wholly after.
+ */
+function approvalsAfter(mark: Mark): NonNullable<ApprovalHistoryQuery['after']> {
+  const id = mark.id.startsWith(APPROVAL) ? mark.id.slice(APPROVAL.length) : mark.id < APPROVAL ? APPROVAL_ID_FIRST : APPROVAL_ID_LAST;
+  return { firstAt: instantKey(mark.firstAt), id };
+}
+
+/**
  * One page of the change's history. `total`: also how many entries it has in all (a count, not a
  * read). A malformed cursor is CG_INPUT_INVALID naming `cursor`.
  */
@@ -117,21 +129,28 @@ export async function changeHistoryPage(deps: HistoryDeps, mc: MirroredChange, q
   const sign = query.order === 'asc' ? 1 : -1;
   const id = mc.change.id;
   const page = <T>(after: T | undefined) => ({ order: query.order, limit: query.limit + 1, ...(after === undefined ? {} : { after }) });
+  const { instance, nativeId } = mc.change;
   const [approvals, revisions, items, assessments, enforcements, counted] = await Promise.all([
-    historyReadWhole(deps, mc),
+    deps.store.listApprovalsForHistory(instance, nativeId, page(mark === null ? undefined : approvalsAfter(mark))),
     deps.store.listRevisionsForHistory(id, page(mark === null ? undefined : revisionsAfter(mark))),
     deps.outbox.listForHistory(id, page(mark === null ? undefined : outboxAfter(mark))),
     deps.assessments.listAssessmentsForHistory(id, page(mark === null ? undefined : assessmentsAfter(mark))),
     deps.assessments.listEnforcementsForHistory(id, page(mark === null ? undefined : enforcementsAfter(mark))),
     options.total === true
-      ? Promise.all([deps.store.countRevisions(id), deps.outbox.countForChange(id), deps.assessments.countAssessments(id), deps.assessments.countEnforcements(id)])
+      ? Promise.all([
+          deps.store.countApprovals(instance, nativeId),
+          deps.store.countRevisions(id),
+          deps.outbox.countForChange(id),
+          deps.assessments.countAssessments(id),
+          deps.assessments.countEnforcements(id),
+        ])
       : undefined,
   ]);
   // changegate's own reverts are told by the records of the revisions read: one at most each.
   const ofRevisions = await deps.assessments.enforcementsOf(id, revisions.map((r) => r.seq));
-  const own = deps.ownWritesOf(mc.change.instance);
+  const own = deps.ownWritesOf(instance);
   const following = [
-    ...(mark === null ? approvals : approvals.filter((e) => sign * compareEntries(e, mark) > 0)),
+    ...approvals.map((a) => approvalEntry(a.approval, a.firstAt)),
     ...revisions.map((r) => revisionEntry(r, own, ofRevisions)),
     ...items.map((i) => writeBackEntry(i, mc.change.key)),
     ...assessments.map(assessmentEntry),
@@ -144,6 +163,6 @@ export async function changeHistoryPage(deps: HistoryDeps, mc: MirroredChange, q
   return {
     items: listed,
     nextCursor: more && last !== undefined ? encodeListCursor({ updatedAt: last.firstAt, id: last.id }, `history-${query.order}`) : null,
-    ...(counted === undefined ? {} : { total: approvals.length + counted.reduce((sum, n) => sum + n, 0) }),
+    ...(counted === undefined ? {} : { total: counted.reduce((sum, n) => sum + n, 0) }),
   };
 }

@@ -86,7 +86,7 @@ export async function runHistory(registry: ConnectorRegistry, options: HistoryOp
   const instances = loaded.file === null && config.instances.length === 0 ? (await loadDemo()).demoInstanceConfigs({ servicenow: 'http://127.0.0.1', jira: 'http://127.0.0.1' }, 'unused') : config.instances;
   const stores = await openStores(config.store);
   try {
-    const mirrored = await stores.changes.getChange(options.key, { withoutRaw: true, children: { approvals: true, journal: false }, ...(options.instance === undefined ? {} : { instance: options.instance }) });
+    const mirrored = await stores.changes.getChange(options.key, { withoutRaw: true, children: { approvals: false, journal: false }, ...(options.instance === undefined ? {} : { instance: options.instance }) });
     if (mirrored === null) return usageError(out, `no mirrored change "${options.key}"${options.instance === undefined ? '' : ` on instance ${options.instance}`}`);
     const historyDeps = { store: stores.changes, assessments: stores.assessments, outbox: stores.outbox, ownWritesOf: ownWritesOf(instances, registry) };
     const page = await changeHistoryPage(historyDeps, mirrored, { order: order as HistoryOrder, limit }, { total: true });

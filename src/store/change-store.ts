@@ -4,7 +4,7 @@
 import type { RevisionAuthor, StreamCursor, StreamItem } from '../kit/connector.ts';
 
 export type { RevisionAuthor };
-import type { CanonicalState, Change, MirroredChange, NeighbourChange, System } from '../domain/change.ts';
+import type { Approval, CanonicalState, Change, MirroredChange, NeighbourChange, System } from '../domain/change.ts';
 import type { ReadCacheStats } from './mirror-read-cache.ts';
 
 export interface FieldDiff {
@@ -58,6 +58,29 @@ export interface RevisionHistoryQuery {
    */
   after?: { at: string; seq: number };
   limit: number;
+}
+
+/** A page of one change's approvals in the order its history lists them: by first time as an instant, then by approval id. */
+export interface ApprovalHistoryQuery {
+  /** `asc`: oldest first; `desc`: the reverse. */
+  order: 'asc' | 'desc';
+  /**
+   * Only approvals strictly after this position in that order: `firstAt` an instantKey; `id` `APPROVAL_ID_FIRST`
+   * comes before every approval at that instant and `APPROVAL_ID_LAST` after every one (all or none at that instant).
+   */
+  after?: { firstAt: string; id: string };
+  limit: number;
+}
+
+/** Text before every approval id. */
+export const APPROVAL_ID_FIRST = '';
+/** Text after every approval id (ids are the sources' record ids, in ASCII). */
+export const APPROVAL_ID_LAST = '\u{10FFFF}';
+
+/** An approval as the history pages it, with when the mirror first knew it happened (`approvalsFirstAt`). */
+export interface HistoryApproval {
+  approval: Approval;
+  firstAt: string;
 }
 
 export interface ApplyResult {
@@ -208,6 +231,13 @@ export interface ChangeStore {
    * times it never moves, so the history orders and pages by it. By approval id.
    */
   approvalsFirstAt(instance: string, changeNativeId: string): Promise<Map<string, string>>;
+  /**
+   * One change's approvals with their first times, `limit` at a time, in the order its history lists them from
+   * `after`: a keyset page by an index, so a change with hundreds of approval rows is read a page at a time.
+   */
+  listApprovalsForHistory(instance: string, changeNativeId: string, query: ApprovalHistoryQuery): Promise<HistoryApproval[]>;
+  /** How many approvals one change has (a count, not a read). */
+  countApprovals(instance: string, changeNativeId: string): Promise<number>;
   /** The change's revisions in order; with `after`, only those with a later `seq` (what an assessment has not seen yet). */
   listRevisions(changeId: string, options?: { after?: number }): Promise<Revision[]>;
   /**

@@ -5,7 +5,7 @@
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { commitRefKey } from '../../src/store/change-refs.ts';
-import type { ChangeQuery, ChangeStore } from '../../src/store/change-store.ts';
+import { APPROVAL_ID_FIRST, APPROVAL_ID_LAST, type ChangeQuery, type ChangeStore } from '../../src/store/change-store.ts';
 import { instantKey } from '../../src/store/instant-key.ts';
 import { at, buildApproval, buildChange, buildChanges, buildJournalEntry, changeNumber, sysId } from '../support/change-builder.ts';
 import { asApproval, asChange, asJournal, I, indexedKeysOf, links, S, touchingKeys } from './change-store-items.ts';
@@ -298,6 +298,45 @@ export function describeChangeStoreReadsContract(name: string, open: () => Promi
         expect(await store.countRevisions(c.id)).toBe(7);
         expect(await store.countRevisions(`servicenow:${I}:unknown`)).toBe(0);
         expect(await store.listRevisionsForHistory(`servicenow:${I}:unknown`, { order: 'asc', limit: 10 })).toEqual([]);
+      });
+    });
+
+    describe('listApprovalsForHistory', () => {
+      it("pages one change's approvals in the history's order (first time as an instant, then id) in either order, each once, where a decision leaves them", async () => {
+        const c = buildChange();
+        const other = buildChange({ nativeId: sysId(2), key: changeNumber(2) });
+        // Mixed precisions (`…:00Z` sorts after `…:00.500Z` as text); ids out of order at one instant.
+        const firsts = [['apr-d', '2026-03-02T09:00:00Z'], ['apr-b', '2026-03-02T09:00:00.000Z'], ['apr-e', '2026-03-02T09:00:00.500Z'], ['apr-a', '2026-03-02T10:30:00+02:00'], ['apr-c', '2026-03-02T09:00:00Z']] as const;
+        const approvals = firsts.map(([id, updatedAt]) => buildApproval({ id, updatedAt }));
+        await store.applyPage(I, S, [asChange(c), asChange(other), ...approvals.map((a) => asApproval(a, c.nativeId)), asApproval(buildApproval({ id: 'apr-x', updatedAt: '2026-03-02T09:00:00Z' }), other.nativeId)], null);
+        // Decided later: its own time moves, its place does not.
+        await store.applyPage(I, S, [asApproval({ ...buildApproval({ id: 'apr-b' }), state: 'approved', nativeState: 'approved', decidedAt: '2026-03-03T08:00:00Z', updatedAt: '2026-03-03T08:00:00Z' }, c.nativeId)], null);
+        const asc = ['apr-a', 'apr-b', 'apr-c', 'apr-d', 'apr-e'];
+        for (const order of ['asc', 'desc'] as const) {
+          const seen: string[] = [];
+          let after: { firstAt: string; id: string } | undefined;
+          for (let pages = 0; pages < 10; pages++) {
+            const page = await store.listApprovalsForHistory(I, c.nativeId, { order, limit: 2, ...(after === undefined ? {} : { after }) });
+            seen.push(...page.map((a) => a.approval.id));
+            const last = page.at(-1);
+            if (last === undefined) break;
+            after = { firstAt: instantKey(last.firstAt), id: last.approval.id };
+          }
+          expect({ order, seen }).toEqual({ order, seen: order === 'asc' ? asc : asc.toReversed() });
+        }
+        const all = await store.listApprovalsForHistory(I, c.nativeId, { order: 'asc', limit: 10 });
+        expect(all.find((a) => a.approval.id === 'apr-b')).toMatchObject({ firstAt: '2026-03-02T09:00:00.000Z', approval: { state: 'approved', decidedAt: '2026-03-03T08:00:00Z' } });
+        expect(all.map((a) => a.firstAt)).toEqual(['2026-03-02T10:30:00+02:00', '2026-03-02T09:00:00.000Z', '2026-03-02T09:00:00Z', '2026-03-02T09:00:00Z', '2026-03-02T09:00:00.500Z']);
+        // At an instant, the first id bound takes every approval oldest first and none newest first; the last the reverse.
+        const atNine = async (order: 'asc' | 'desc', id: string) => (await store.listApprovalsForHistory(I, c.nativeId, { order, limit: 10, after: { firstAt: '2026-03-02T09:00:00.000Z', id } })).map((a) => a.approval.id);
+        expect(await atNine('asc', APPROVAL_ID_FIRST)).toEqual(['apr-b', 'apr-c', 'apr-d', 'apr-e']);
+        expect(await atNine('desc', APPROVAL_ID_FIRST)).toEqual(['apr-a']);
+        expect(await atNine('asc', APPROVAL_ID_LAST)).toEqual(['apr-e']);
+        expect(await atNine('desc', APPROVAL_ID_LAST)).toEqual(['apr-d', 'apr-c', 'apr-b', 'apr-a']);
+        expect(await atNine('asc', 'apr-c')).toEqual(['apr-d', 'apr-e']);
+        expect(await store.countApprovals(I, c.nativeId)).toBe(5);
+        expect(await store.countApprovals(I, 'unknown')).toBe(0);
+        expect(await store.listApprovalsForHistory(I, 'unknown', { order: 'asc', limit: 10 })).toEqual([]);
       });
     });
   });

@@ -27,8 +27,15 @@ const migrationAdding = (text: string): number => {
   return at;
 };
 
-/** Undoes the migration that keeps each revision's instant (its ALTER cannot run twice). */
+/** Undoes the migration that keeps each approval's first instant (its ALTER cannot run twice). */
+function rollBackApprovalFirstKeys(db: DatabaseSync): void {
+  db.exec('DROP INDEX approvals_history');
+  db.exec('ALTER TABLE approvals DROP COLUMN first_key');
+}
+
+/** Undoes the migration that keeps each revision's instant, and those after it (their ALTERs cannot run twice). */
 function rollBackRevisionInstants(db: DatabaseSync): void {
+  rollBackApprovalFirstKeys(db);
   db.exec('DROP INDEX revisions_history');
   db.exec('ALTER TABLE revisions DROP COLUMN at');
 }
@@ -275,6 +282,28 @@ describe('SqliteChangeStore on a file', () => {
     expect(await seqs('asc')).toEqual([3, 2, 1]);
     expect(await seqs('desc')).toEqual([1, 2, 3]);
     expect(await seqs('asc', { at: '2026-03-02T09:00:00.000Z', seq: 2 })).toEqual([1]);
+    await upgraded.close();
+  });
+
+  it('pages the approvals stored before their first instants were kept in time order, whatever precision the source sent', async () => {
+    const path = freshFile();
+    const c = buildChange();
+    // As text `…:00Z` sorts after `…:00.500Z`; as instants it comes before it, and `+02:00` before both.
+    const approvals = ([['apr-a', '2026-03-02T09:00:00.500Z'], ['apr-b', '2026-03-02T09:00:00Z'], ['apr-c', '2026-03-02T10:00:00+02:00']] as const).map(([id, updatedAt]) => buildApproval({ id, updatedAt }));
+    const before = SqliteChangeStore.open(path);
+    await before.applyPage('sn-prod', 'changes', [{ kind: 'change', change: c }, ...approvals.map((approval): StreamItem => ({ kind: 'approval', changeNativeId: c.nativeId, approval }))], null);
+    await before.close();
+    const old = new DatabaseSync(path);
+    rollBackApprovalFirstKeys(old);
+    old.exec(`UPDATE schema_version SET version = ${migrationAdding('approvals_history')}`);
+    old.close();
+
+    const upgraded = SqliteChangeStore.open(path);
+    const ids = async (order: 'asc' | 'desc', after?: { firstAt: string; id: string }) =>
+      (await upgraded.listApprovalsForHistory('sn-prod', c.nativeId, { order, limit: 10, ...(after === undefined ? {} : { after }) })).map((a) => [a.approval.id, a.firstAt]);
+    expect(await ids('asc')).toEqual([['apr-c', '2026-03-02T10:00:00+02:00'], ['apr-b', '2026-03-02T09:00:00Z'], ['apr-a', '2026-03-02T09:00:00.500Z']]);
+    expect((await ids('desc')).map(([id]) => id)).toEqual(['apr-a', 'apr-b', 'apr-c']);
+    expect((await ids('asc', { firstAt: '2026-03-02T09:00:00.000Z', id: 'apr-b' })).map(([id]) => id)).toEqual(['apr-a']);
     await upgraded.close();
   });
 

@@ -12,7 +12,7 @@ import { JiraSimulator, type JiraSimulatorOptions } from '../../connectors/jira/
 import { JiraInstance } from '../../connectors/jira/jira-config.ts';
 import type { Approval, Change, JournalEntry, MirroredChange } from '../../src/domain/change.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
-import type { ApplyResult, ChangePage, ChangeStore, RejectedRecord, Revision } from '../../src/store/change-store.ts';
+import type { ApplyResult, ChangePage, ChangeStore, HistoryApproval, RejectedRecord, Revision } from '../../src/store/change-store.ts';
 import { SyncEngine } from '../../src/sync/sync-engine.ts';
 
 const BASE = 'https://acme.atlassian.net';
@@ -90,6 +90,14 @@ class MemoryStore implements ChangeStore {
 
   async approvalsFirstAt(): Promise<Map<string, string>> {
     return new Map();
+  }
+
+  async listApprovalsForHistory(): Promise<HistoryApproval[]> {
+    return [];
+  }
+
+  async countApprovals(): Promise<number> {
+    return 0;
   }
 
   async listRevisions(): Promise<Revision[]> {

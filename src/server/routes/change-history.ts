@@ -125,7 +125,7 @@ export const ChangeHistoryRoute = defineRoute({
 
 export function registerChangeHistoryRoute(app: FastifyInstance, deps: HistoryDeps): void {
   registerRoute(app, ChangeHistoryRoute, async ({ params: { key }, query: q }) => {
-    const mirrored = await deps.store.getChange(key, { withoutRaw: true, children: { approvals: true, journal: false }, ...(q.instance ? { instance: q.instance } : {}) });
+    const mirrored = await deps.store.getChange(key, { withoutRaw: true, children: { approvals: false, journal: false }, ...(q.instance ? { instance: q.instance } : {}) });
     if (!mirrored) throw new ChangegateError('CG_NOT_FOUND', `no mirrored change "${key}"`, { details: { field: 'key', key } });
     const page = await changeHistoryPage(deps, mirrored, { order: q.order, limit: q.limit, ...(q.cursor ? { cursor: q.cursor } : {}) });
     const c = mirrored.change;

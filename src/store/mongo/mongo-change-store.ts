@@ -10,14 +10,30 @@ import { ChangegateError } from '../../errors.ts';
 import type { StreamCursor, StreamItem } from '../../kit/connector.ts';
 import { approvalTime, instanceOfChangeId, type Approval, type Change, type JournalEntry, type MirroredChange, type NeighbourChange } from '../../domain/change.ts';
 import { diffChanges } from '../change-diff.ts';
-import type { ApplyPageOptions, ApplyResult, ChangePage, ChangeQuery, ChangeStore, FieldDiff, GetChangeOptions, IndexedQuery, RejectedRecord, Revision, RevisionAuthor, RevisionHistoryQuery, TouchingQuery } from '../change-store.ts';
+import type {
+  ApplyPageOptions,
+  ApplyResult,
+  ApprovalHistoryQuery,
+  ChangePage,
+  ChangeQuery,
+  ChangeStore,
+  FieldDiff,
+  GetChangeOptions,
+  HistoryApproval,
+  IndexedQuery,
+  RejectedRecord,
+  Revision,
+  RevisionAuthor,
+  RevisionHistoryQuery,
+  TouchingQuery,
+} from '../change-store.ts';
 import { ANY_DAY, NO_WINDOW, refKey, windowDays } from '../change-refs.ts';
 import { instantKey } from '../instant-key.ts';
 import { clampLimit, sinceKey } from '../list-params.ts';
 import { decodeListCursor, encodeListCursor } from '../list-cursor.ts';
 import { deepFreeze, MirrorReadCache, type MirrorReadCacheOptions, type ReadCacheStats, DEFAULT_RECHECK_MS } from '../mirror-read-cache.ts';
 import { isDuplicateKey, type MongoConnection } from './mongo-connection.ts';
-import { type ChangeDoc, fillRevisionInstants, GENERATION_ID, indexKeyField, instanceVersionId, type MirrorCollections, mirrorCollections, pairId, type RevisionDoc } from './mongo-mirror-docs.ts';
+import { type ChangeDoc, type ChildDoc, fillRevisionInstants, GENERATION_ID, indexKeyField, instanceVersionId, type MirrorCollections, mirrorCollections, pairId, type RevisionDoc } from './mongo-mirror-docs.ts';
 import { MongoPageWriter, preparePage } from './mongo-page-writer.ts';
 
 const WHAT = 'the MongoDB mirror';
@@ -284,6 +300,28 @@ export class MongoChangeStore implements ChangeStore {
       // One stored before the first time was kept: the version it holds stands for the first (as the next write keeps it).
       return new Map(docs.map((d) => [d.id, d.firstAt ?? approvalTime(JSON.parse(d.json) as Approval)]));
     });
+  }
+
+  async listApprovalsForHistory(instance: string, changeNativeId: string, query: ApprovalHistoryQuery): Promise<HistoryApproval[]> {
+    const dir = query.order === 'asc' ? 1 : -1;
+    const beyond = query.order === 'asc' ? '$gt' : '$lt';
+    const filter: Filter<ChildDoc> = { instance, changeNativeId };
+    if (query.after !== undefined) {
+      const { firstAt, id } = query.after;
+      filter.$or = [{ firstKey: { [beyond]: firstAt } }, { firstKey: firstAt, id: { [beyond]: id } }];
+    }
+    const limit = Math.max(1, Math.trunc(query.limit));
+    return this.#run('listApprovalsForHistory', { instance, changeNativeId }, async () => {
+      const docs = await this.#c.approvals.find(filter, { projection: { json: 1, firstAt: 1 } }).sort({ firstKey: dir, id: dir }).limit(limit).toArray();
+      return docs.map((d) => {
+        const approval = JSON.parse(d.json) as Approval;
+        return { approval, firstAt: d.firstAt ?? approvalTime(approval) };
+      });
+    });
+  }
+
+  async countApprovals(instance: string, changeNativeId: string): Promise<number> {
+    return this.#run('countApprovals', { instance, changeNativeId }, () => this.#c.approvals.countDocuments({ instance, changeNativeId }));
   }
 
   async listRevisions(changeId: string, options: { after?: number } = {}): Promise<Revision[]> {

@@ -6,7 +6,7 @@
 // the hot path compares hashes, never the parsed content.
 
 import { type AnyBulkWriteOperation, type Collection, type Db, MongoBulkWriteError } from 'mongodb';
-import type { Change } from '../../domain/change.ts';
+import { approvalTime, type Approval, type Change } from '../../domain/change.ts';
 import { changeIndexKeys, changeRefKeys, INACTIVE_STATES, INDEX_ONLY, isActiveState, NO_WINDOW, windowDays } from '../change-refs.ts';
 import { instantKey } from '../instant-key.ts';
 
@@ -87,6 +87,8 @@ export interface ChildDoc {
    * Absent on approvals stored before it was kept: the version held then stands for the first.
    */
   firstAt?: string;
+  /** Approvals: instantKey of `firstAt`, what the history pages them by (given once at start-up to those stored before it). */
+  firstKey?: string;
 }
 
 export interface CursorDoc {
@@ -159,6 +161,9 @@ export const INDEX_KEYS_ID = 'change-index-keys-commit-buckets';
 /** The mirror_meta document saying the revisions an earlier version stored were given their `at`. */
 export const REVISION_INSTANTS_ID = 'revision-instants';
 
+/** The mirror_meta document saying the approvals an earlier version stored were given their `firstKey`. */
+export const APPROVAL_FIRST_KEYS_ID = 'approval-first-keys';
+
 export interface MirrorCollections {
   changes: Collection<ChangeDoc>;
   revisions: Collection<RevisionDoc>;
@@ -210,6 +215,7 @@ export async function ensureMirrorIndexes(c: MirrorCollections): Promise<void> {
     c.revisions.createIndex({ changeId: 1, seq: 1 }, { name: 'by_change' }),
     c.revisions.createIndex({ changeId: 1, at: 1, seq: 1 }, { name: 'history' }),
     c.approvals.createIndex({ instance: 1, changeNativeId: 1, at: 1, id: 1 }, { name: 'by_change' }),
+    c.approvals.createIndex({ instance: 1, changeNativeId: 1, firstKey: 1, id: 1 }, { name: 'history' }),
     c.journal.createIndex({ instance: 1, changeNativeId: 1, at: 1, id: 1 }, { name: 'by_change' }),
     c.rejected.createIndex({ instance: 1, stream: 1, ref: 1 }, { name: 'by_stream' }),
     c.owed.createIndex({ changeId: 1, seq: 1 }, { name: 'by_change' }),
@@ -217,6 +223,7 @@ export async function ensureMirrorIndexes(c: MirrorCollections): Promise<void> {
   await moveLegacyOwed(c);
   await addIndexKeys(c);
   await addRevisionInstants(c);
+  await addApprovalFirstKeys(c);
 }
 
 /** Change documents given their index keys per write at start-up. */
@@ -260,6 +267,29 @@ async function addRevisionInstants(c: MirrorCollections): Promise<void> {
   await fillRevisionInstants(c.revisions, {});
   // A replica starting at the same time may note it first.
   await c.meta.insertOne({ _id: REVISION_INSTANTS_ID, n: 1 }).catch((err: unknown) => {
+    if ((err as { code?: unknown } | null)?.code !== 11000) throw err;
+  });
+}
+
+/** Approvals given their `firstKey` per write at start-up. */
+const APPROVAL_FIRST_KEYS_BATCH = 500;
+
+/**
+ * Once per store: the approvals an earlier version stored get their `firstKey` (the history pages by it, and would
+ * not reach one without), from their `firstAt`, or for one stored before that was kept, the version it holds (as
+ * the next write keeps it). Replicas starting together may both do it, with the same result.
+ */
+async function addApprovalFirstKeys(c: MirrorCollections): Promise<void> {
+  if ((await c.meta.findOne({ _id: APPROVAL_FIRST_KEYS_ID })) !== null) return;
+  const updates: AnyBulkWriteOperation<ChildDoc>[] = [];
+  for await (const doc of c.approvals.find({ firstKey: { $exists: false } }, { projection: { firstAt: 1, json: 1 } })) {
+    const firstAt = doc.firstAt ?? approvalTime(JSON.parse(doc.json) as Approval);
+    updates.push({ updateOne: { filter: { _id: doc._id, firstKey: { $exists: false } }, update: { $set: { firstKey: instantKey(firstAt) } } } });
+    if (updates.length >= APPROVAL_FIRST_KEYS_BATCH) await c.approvals.bulkWrite(updates.splice(0), { ordered: false });
+  }
+  if (updates.length > 0) await c.approvals.bulkWrite(updates, { ordered: false });
+  // A replica starting at the same time may note it first.
+  await c.meta.insertOne({ _id: APPROVAL_FIRST_KEYS_ID, n: 1 }).catch((err: unknown) => {
     if ((err as { code?: unknown } | null)?.code !== 11000) throw err;
   });
 }

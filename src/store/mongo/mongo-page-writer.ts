@@ -241,7 +241,7 @@ export class MongoPageWriter {
     // Same rule as changes: an older delivery never rolls an approval back.
     if (head !== null && (head.hash === item.hash || head.at > at)) return false;
     const firstAt = head === null ? approvalTime(item.approval) : (head.firstAt ?? approvalTime(JSON.parse(head.json) as Approval));
-    const doc = { instance, id: item.approval.id, changeNativeId: item.changeNativeId, at, hash: item.hash, json: item.json, firstAt };
+    const doc = { instance, id: item.approval.id, changeNativeId: item.changeNativeId, at, hash: item.hash, json: item.json, firstAt, firstKey: instantKey(firstAt) };
     try {
       // Guarded on the version read: a newer one stored meanwhile is not overwritten (the upsert then collides and is dropped).
       await this.#c.approvals.replaceOne(head === null ? { _id } : { _id, at: { $lte: at } }, doc, { upsert: true });

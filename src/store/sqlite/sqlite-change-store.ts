@@ -11,11 +11,13 @@ import { diffChanges } from '../change-diff.ts';
 import type {
   ApplyPageOptions,
   ApplyResult,
+  ApprovalHistoryQuery,
   ChangePage,
   ChangeQuery,
   ChangeStore,
   FieldDiff,
   GetChangeOptions,
+  HistoryApproval,
   RejectedRecord,
   Revision,
   IndexedQuery,
@@ -263,6 +265,21 @@ export class SqliteChangeStore implements ChangeStore {
       const rows = this.#stmt.approvalsFirstAt.all(instance, changeNativeId) as { id: string; first_at: string }[];
       return new Map(rows.map((r) => [r.id, r.first_at]));
     });
+  }
+
+  async listApprovalsForHistory(instance: string, changeNativeId: string, query: ApprovalHistoryQuery): Promise<HistoryApproval[]> {
+    return this.#conn.read('listApprovalsForHistory', { instance, changeNativeId }, () => {
+      const statements = this.#stmt.approvalsHistory[query.order];
+      const limit = Math.max(1, Math.trunc(query.limit));
+      const rows = query.after === undefined
+        ? statements.first.all({ instance, change: changeNativeId, limit })
+        : statements.after.all({ instance, change: changeNativeId, limit, at: query.after.firstAt, id: query.after.id });
+      return (rows as { json: string; first_at: string }[]).map((r) => ({ approval: JSON.parse(r.json) as Approval, firstAt: r.first_at }));
+    });
+  }
+
+  async countApprovals(instance: string, changeNativeId: string): Promise<number> {
+    return this.#conn.read('countApprovals', { instance, changeNativeId }, () => (this.#stmt.countApprovals.get(instance, changeNativeId) as { n: number }).n);
   }
 
   async listRevisions(changeId: string, options: { after?: number } = {}): Promise<Revision[]> {

@@ -180,7 +180,8 @@ export class SqlitePageWriter {
     const head = this.#stmt.approvalHead.get(page.instance, approval.id) as { hash: string; updated_at: string } | undefined;
     // Same rule as changes: an older delivery never rolls an approval back (not counted: ApplyResult has no slot for it).
     if (head !== undefined && (head.hash === hash || head.updated_at > updatedAt)) return;
-    this.#stmt.upsertApproval.run(page.instance, approval.id, changeNativeId, updatedAt, hash, json, approvalTime(approval));
+    const firstAt = approvalTime(approval);
+    this.#stmt.upsertApproval.run(page.instance, approval.id, changeNativeId, updatedAt, hash, json, firstAt, instantKey(firstAt));
     page.result.approvalsWritten += 1;
     this.#oweAssessment(page, changeNativeId);
   }

@@ -359,6 +359,14 @@ export const MIGRATIONS: readonly string[] = [
   UPDATE revisions SET at = changegate_instant_key(updated_at);
   CREATE INDEX revisions_history ON revisions (change_id, at, seq);
   `,
+  // Each approval's first_at as an instant (first_key, instantKey): the history pages a change's approvals by
+  // (first_key, id) on approvals_history (ChangeStore.listApprovalsForHistory) instead of reading them all for
+  // every page. Filled here for the approvals already stored.
+  `
+  ALTER TABLE approvals ADD COLUMN first_key TEXT;
+  UPDATE approvals SET first_key = changegate_instant_key(first_at);
+  CREATE INDEX approvals_history ON approvals (instance, change_native_id, first_key, id);
+  `,
 ];
 
 /**

@@ -65,6 +65,16 @@ function revisionsHistory(p: (sql: string) => StatementSync, order: 'ASC' | 'DES
   };
 }
 
+/** The approvals of a change in the history's order ((first_key, id) on approvals_history, ApprovalHistoryQuery). */
+function approvalsHistory(p: (sql: string) => StatementSync, order: 'ASC' | 'DESC', cmp: '>' | '<'): { first: StatementSync; after: StatementSync } {
+  const by = `ORDER BY first_key ${order}, id ${order} LIMIT :limit`;
+  const of = 'SELECT json, first_at FROM approvals WHERE instance = :instance AND change_native_id = :change';
+  return {
+    first: p(`${of} ${by}`),
+    after: p(`${of} AND (first_key, id) ${cmp} (:at, :id) ${by}`),
+  };
+}
+
 export function prepareStatements(db: DatabaseSync) {
   const p = (sql: string): StatementSync => db.prepare(sql);
   return {
@@ -96,8 +106,8 @@ export function prepareStatements(db: DatabaseSync) {
     keepFirstSnapshot: p('UPDATE revisions SET snapshot = ? WHERE change_id = ? AND seq = 1 AND diff IS NULL'),
     approvalHead: p('SELECT hash, updated_at FROM approvals WHERE instance = ? AND id = ?'),
     upsertApproval: p(
-      // first_at only on insert: a later version keeps the first one's.
-      `INSERT INTO approvals (instance, id, change_native_id, updated_at, hash, json, first_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+      // first_at (and its instant, first_key) only on insert: a later version keeps the first one's.
+      `INSERT INTO approvals (instance, id, change_native_id, updated_at, hash, json, first_at, first_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (instance, id) DO UPDATE SET change_native_id = excluded.change_native_id,
          updated_at = excluded.updated_at, hash = excluded.hash, json = excluded.json`,
     ),
@@ -143,6 +153,8 @@ export function prepareStatements(db: DatabaseSync) {
     ),
     approvalsOf: p('SELECT json FROM approvals WHERE instance = ? AND change_native_id = ? ORDER BY updated_at, id'),
     approvalsFirstAt: p('SELECT id, first_at FROM approvals WHERE instance = ? AND change_native_id = ?'),
+    approvalsHistory: { asc: approvalsHistory(p, 'ASC', '>'), desc: approvalsHistory(p, 'DESC', '<') },
+    countApprovals: p('SELECT count(*) AS n FROM approvals WHERE instance = ? AND change_native_id = ?'),
     journalOf: p('SELECT json FROM journal WHERE instance = ? AND change_native_id = ? ORDER BY at, id'),
     revisionsOf: p('SELECT * FROM revisions WHERE change_id = ? ORDER BY seq'),
     revisionsAfter: p('SELECT * FROM revisions WHERE change_id = ? AND seq > ? ORDER BY seq'),
