@@ -1,5 +1,5 @@
 // Write-back to a Jira (JSM) change issue: the `changegate.verdict` issue
-// property the Forge workflow validator reads, ADF comments carrying their
+// property the Forge workflow validator reads, ADF comments (JSM internal notes) carrying their
 // idempotency key as a comment property, workflow transitions, and files (the
 // evidence bundle, multipart with `X-Atlassian-Token: no-check`) with the
 // `changegate.evidence` issue property naming the head they end at.
@@ -38,6 +38,14 @@ export const COMMENT_PROPERTY = 'changegate';
 /** Issue property naming the newest evidence bundle attached: `{seq, hash, file}`. */
 export const EVIDENCE_PROPERTY = 'changegate.evidence';
 const FILE_NAME = /^[A-Za-z0-9_.-]{1,200}$/;
+/**
+ * Marks a comment as a JSM internal note (agent-only, like a ServiceNow work note). A platform
+ * comment on a JSM request is otherwise a reply to the customer: shown on the portal and mailed
+ * to the requester, policy details and all. The Service Management comment endpoint could say
+ * `public: false` too, but takes neither ADF nor the comment property the idempotency check reads.
+ * Outside a JSM project the property is an ordinary comment property and changes nothing.
+ */
+const INTERNAL_NOTE = { key: 'sd.public.comment', value: { internal: true } };
 /** Jira refuses a property value longer than this (characters of JSON). */
 export const PROPERTY_MAX = 32_768;
 const PAGE = 100;
@@ -349,7 +357,7 @@ export function createJiraWriter(deps: JiraWriterDeps): ConnectorWriter {
       const marker = markersFor(idempotencyKey, options.series);
       const body = deps.flavor === 'cloud' ? noteToAdf(note, marker) : plainText(note, marker);
       const value = options.series === undefined ? { idempotencyKey } : { idempotencyKey, series: options.series };
-      await once.request({ method: 'POST', path: `${api}/issue/${issue}/comment`, json: { body, properties: [{ key: COMMENT_PROPERTY, value }] } }, ctx());
+      await once.request({ method: 'POST', path: `${api}/issue/${issue}/comment`, json: { body, properties: [{ key: COMMENT_PROPERTY, value }, INTERNAL_NOTE] } }, ctx());
       return 'written';
     },
 

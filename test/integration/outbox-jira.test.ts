@@ -1,6 +1,6 @@
 // The outbox worker and the Jira writer against the Jira simulator (in-process
 // msw): the `changegate.verdict` issue property the Forge validator reads, ADF
-// comments carrying their idempotency key as a comment property (checked
+// comments (JSM internal notes) carrying their idempotency key as a comment property (checked
 // before posting), workflow transitions found by target status, and a move the
 // workflow does not offer parked with an explanation, and one refused for a
 // conflicting update tried again; the newest note of a series found however
@@ -82,7 +82,8 @@ describe('Jira write-back', () => {
     expect(await w.writer.comment(w.issue.id, { ...note, title: 'ITSM-1 may move to Implement', tone: 'success' }, 'k-2')).toBe('written');
 
     const comments = w.sim.issue(w.issue.key).comments;
-    expect(comments.map((c) => c.properties ?? [])).toEqual([[{ key: 'changegate', value: { idempotencyKey: 'k-1' } }], [], [{ key: 'changegate', value: { idempotencyKey: 'k-2' } }]]);
+    const internal = { key: 'sd.public.comment', value: { internal: true } };
+    expect(comments.map((c) => c.properties ?? [])).toEqual([[{ key: 'changegate', value: { idempotencyKey: 'k-1' } }, internal], [], [{ key: 'changegate', value: { idempotencyKey: 'k-2' } }, internal]]);
     const first = comments[0]?.body;
     expect(first?.content.map((n) => n.type)).toEqual(['heading', 'panel', 'bulletList', 'table', 'paragraph']);
     expect(first?.content[1]).toMatchObject({ attrs: { panelType: 'error' } });
@@ -296,6 +297,19 @@ describe('Jira write-back', () => {
     expect(said).toHaveLength(1);
     expect(said[0]).toContain('moved back');
     expect(said[0]).not.toContain('could not move back');
+  });
+
+  it.each(['cloud', 'datacenter'] as const)('keeps its notes off the customer portal on JSM (%s): each is an internal note', async (flavor) => {
+    const w = world(flavor);
+    await w.outbox.enqueue([{ instance: 'jsm', changeId: `jira:jsm:${w.issue.id}`, nativeId: w.issue.id, source: 'assessment', idempotencyKey: 'internal-1', payload: { action: 'comment', note } }], new Date(T0));
+    expect(await w.worker.drain()).toMatchObject({ written: 1 });
+    // What the requester sees: the JSM request's public comments.
+    const authorization = flavor === 'cloud' ? `Basic ${Buffer.from('ops@acme.example:t-ops').toString('base64')}` : 'Bearer pat-ops';
+    const seen = async (query: string) => ((await (await fetch(`${BASE}/rest/servicedeskapi/request/${w.issue.key}/comment?${query}`, { headers: { authorization } })).json()) as { values: { body: string }[] }).values;
+    expect(await seen('internal=false')).toEqual([]);
+    const agents = await seen('public=false');
+    expect(agents).toHaveLength(1);
+    expect(agents[0]?.body).toContain('[changegate:internal-1]');
   });
 
   it('writes to Data Center through REST v2, the note as text', async () => {
