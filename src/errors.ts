@@ -13,7 +13,7 @@ export const ERROR_CODES = {
   CG_MAPPING_UNKNOWN_VALUE: { kind: 'config', status: 500, doc: 'A record carries a native value (state, type, level) the mapping file does not map; add it to the named file.' },
   CG_INSTANCE_UNKNOWN: { kind: 'input', status: 404, doc: 'No configured instance has the given id.' },
   CG_SN_AUTH_REJECTED: { kind: 'config', status: 500, doc: 'ServiceNow rejected the credentials (401 after one token refresh) for the named instance.' },
-  CG_SN_FORBIDDEN: { kind: 'config', status: 500, doc: 'ServiceNow answered 403 (ACL or business rule) for the named instance and URL.' },
+  CG_SN_FORBIDDEN: { kind: 'config', status: 500, doc: 'ServiceNow answered 403 (ACL or business rule), or a 2xx carrying its failure body (a business rule that aborted the write), for the named instance and URL.' },
   CG_SN_REQUEST_REJECTED: { kind: 'config', status: 500, doc: 'ServiceNow answered a 4xx other than 401/403/429 for the named instance and URL.' },
   CG_SN_LOGIN_PAGE: { kind: 'config', status: 500, doc: 'ServiceNow answered 200 with an HTML page (an expired session or SSO login page) instead of JSON.' },
   CG_SN_QUERY_TIME_ZONE: { kind: 'config', status: 500, doc: "ServiceNow reads dates in encoded queries in the API user's time zone, not UTC, so a sync could skip records; set that user's time zone to GMT." },

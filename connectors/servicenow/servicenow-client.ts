@@ -130,6 +130,15 @@ export function createServiceNowClient(instance: ServiceNowClientInstance, deps:
       );
     }
     if (res.data === undefined) throw badResponse(res, path, 'a body that is not JSON');
+    // A before business rule's abort (setAbortAction) is documented as a 403 but not confirmed (reference §1.6):
+    // its failure envelope under a 2xx is the same refusal, and the same write would be refused again.
+    const refused = typeof res.data === 'object' && res.data !== null && (res.data as { status?: unknown }).status === 'failure' ? serviceNowErrorBody(res.data) : null;
+    if (refused !== null) {
+      const said = [refused.message, refused.detail].filter((v) => v !== null && v !== '').join(': ');
+      throw new ChangegateError('CG_SN_FORBIDDEN', `${instance.id}: ServiceNow answered HTTP ${res.status} for ${path} with a failure${said ? ` (${said})` : ''}; ${HINTS.CG_SN_FORBIDDEN}`, {
+        details: { instance: instance.id, url: path, status: res.status, error: refused },
+      });
+    }
     if (typeof res.data !== 'object' || res.data === null || !('result' in res.data)) throw badResponse(res, path, 'JSON without the "result" envelope');
     return (res.data as { result: unknown }).result;
   }

@@ -3,6 +3,8 @@
 // the work-note marker check, state moves that are superseded, already done or
 // refused, and items parked for good while the rest of the queue carries on.
 
+import { readFileSync } from 'node:fs';
+import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TicketNote, TicketVerdict } from '../../src/kit/connector.ts';
@@ -25,6 +27,10 @@ afterAll(() => server.close());
 
 const mapping = loadServiceNowMapping();
 const logger = createLogger({ level: 'silent' });
+/** The body a before business rule's setAbortAction(true) answers (reference §1.6), for change_request. */
+const ABORT = JSON.parse(
+  readFileSync(new URL('../fixtures/servicenow/error_business_rule_abort_table_api.json', import.meta.url), 'utf8').replace('x_xxxxxxxxx', 'change_request').replaceAll('Email Address Syntax Validate', 'Freeze Changes During Audit'),
+) as Record<string, unknown>;
 const note = (title: string): TicketNote => ({ title, tone: 'info', lines: [`${title}.`] });
 
 function outboxItem(sysId: string, key: string, payload: NewOutboxItem['payload'], instanceId = 'sn'): NewOutboxItem {
@@ -208,6 +214,33 @@ describe('ServiceNow write-back through the outbox', () => {
     expect(parked?.lastError?.message).toContain('Change Model: Check State Transition');
     const counted = (await w.metrics.outboxItems.get()).values.map((v) => [v.labels.action, v.labels.outcome, v.value]);
     expect(counted).toContainEqual(['transition', 'failed', 1]);
+  });
+
+  it('parks a write a business rule aborted when the instance answers the abort with 200, and posts the refusal naming the rule', async () => {
+    const w = world();
+    const sysId = w.change({ state: '-1' });
+    // The abort's status is documented as 403 but not confirmed (reference §1.6): this instance answers it with 200.
+    server.use(
+      http.patch(`${BASE}/api/now/table/change_request/:sysId`, async ({ request }) => {
+        const fields = (await request.clone().json()) as Record<string, unknown>;
+        return 'state' in fields || String(fields['work_notes']).includes('[changegate:c1]') ? HttpResponse.json(ABORT) : undefined;
+      }),
+    );
+    await w.outbox.enqueue(
+      [
+        w.item(sysId, 'r1', { action: 'transition', toNativeState: '-2', expectedNativeState: '-1', noteIfRefused: note('Could not move back to Scheduled') }),
+        w.item(sysId, 'c1', { action: 'comment', note: note('Readiness') }),
+      ],
+      w.now(),
+    );
+    expect(await w.worker.drain()).toMatchObject({ failed: 2, retried: 0, written: 1 });
+    expect(await w.outbox.get('r1')).toMatchObject({ status: 'failed', attempts: 1, lastError: { code: 'CG_WRITE_REFUSED', kind: 'config' } });
+    expect(await w.outbox.get('c1')).toMatchObject({ status: 'failed', attempts: 1, lastError: { code: 'CG_SN_FORBIDDEN', kind: 'config' } });
+    expect((await w.outbox.get('c1'))?.lastError?.message).toContain("aborted by Business Rule 'Freeze Changes During Audit");
+    expect(w.sim.getChange(sysId)?.state).toBe('-1');
+    const [refusal] = w.notes(sysId);
+    expect(refusal).toContain('changegate: Could not move back to Scheduled');
+    expect(refusal).toContain("The ticket system said: ServiceNow refused to move the change from state -1 to -2: Operation against file 'change_request' was aborted by Business Rule 'Freeze Changes During Audit");
   });
 
   it('retries a change that went away no more, and gives up on an instance no longer configured', async () => {
