@@ -173,7 +173,7 @@ export async function createApp(loaded: LoadedConfig, options: CreateAppOptions 
       if (serving) owed.run().catch((err: unknown) => logger.error({ err }, 'assessing the changes owed an assessment failed'));
     },
   });
-  const outboxWorker = new OutboxWorker({ outbox, writerFor: (id) => connectors.get(id)?.writer, logger, metrics, owner });
+  const outboxWorker = new OutboxWorker({ outbox, writerFor: (id) => connectors.get(id)?.writer, writesBack: (id) => writers.has(id), logger, metrics, owner });
   // The pass over changes owed an assessment (built below, once the runner exists) and whether `serve` has started it.
   let owed: OwedAssessments;
   let serving = false;

@@ -22,6 +22,8 @@ import type { ClaimOwner } from '../store/claim-owner.ts';
 export interface OutboxWorkerDeps {
   outbox: OutboxStore;
   writerFor: (instance: string) => ConnectorWriter | undefined;
+  /** The instance's `writeBack` now (default: on). Items queued while it was on are not written once it is off. */
+  writesBack?: (instance: string) => boolean;
   logger: Logger;
   metrics: Metrics;
   clock?: () => Date;
@@ -183,6 +185,12 @@ export class OutboxWorker {
       if (writer === undefined) {
         throw new ChangegateError('CG_INSTANCE_UNKNOWN', `no writer for instance "${item.instance}": it is not configured any more`, { details: { instance: item.instance } });
       }
+      if (this.#deps.writesBack?.(item.instance) === false) {
+        // The operator turned it off to stop changegate writing to these tickets: what an earlier process queued is not posted either.
+        throw new ChangegateError('CG_WRITE_BACK_OFF', `instance "${item.instance}" has writeBack off: this ${item.action} queued while it was on is not written to ${item.nativeId}`, {
+          details: { instance: item.instance, nativeId: item.nativeId },
+        });
+      }
       outcome = await this.#perform(writer, item);
     } catch (err) {
       const error = asChangegateError(err);
@@ -196,7 +204,7 @@ export class OutboxWorker {
         return;
       }
       // The follow-up note is queued before the item is parked: a crash in between re-runs this, and its key keeps it single.
-      if (!decision.gaveUp && item.payload.action === 'transition' && item.payload.noteIfRefused) {
+      if (!decision.gaveUp && error.code !== 'CG_WRITE_BACK_OFF' && item.payload.action === 'transition' && item.payload.noteIfRefused) {
         await this.#followUp(item, 'refused-note', withRefusal(item.payload.noteIfRefused, error.message));
       }
       await outbox.fail(item.id, token, errorOf(error), this.#now());
