@@ -14,7 +14,7 @@
 
 import type { AttachOptions, CommentOptions, ConnectorWriter, EvidenceHead, NoteSeries, SaveCarries, TicketFile, TicketNote, TicketVerdict, TransitionOptions, WriteOutcome } from '../../src/kit/connector.ts';
 import { NEGATION_WORDS } from '../../src/kit/note-negations.ts';
-import { markersFor, plainText } from '../../src/kit/ticket-note.ts';
+import { headOf, markersFor, plainText } from '../../src/kit/ticket-note.ts';
 import type { CanonicalState } from '../../src/domain/change.ts';
 import { ChangegateError, isChangegateError } from '../../src/errors.ts';
 import { asRecord, checkIssueRef } from './jira-api.ts';
@@ -153,7 +153,7 @@ export function verdictProperty(verdict: TicketVerdict, mapping: JiraMapping, fi
   const statuses = statusesOf(mapping);
   const bySave = new Map(verdict.transitions.map((t) => [t.to, t.allowed || t.clearedBySave === undefined ? null : clearedBySave(t.clearedBySave, mapping, fieldId)]));
   const build = (limit: number | null): Record<string, unknown> => {
-    const cut = (reasons: string[]): string[] => (limit === null ? reasons : reasons.map((r) => (r.length > limit ? `${r.slice(0, limit)}…` : r)));
+    const cut = (reasons: string[]): string[] => (limit === null ? reasons : reasons.map((r) => (r.length > limit ? `${headOf(r, limit)}…` : r)));
     return {
       verdict: verdict.verdict,
       state: verdict.state,

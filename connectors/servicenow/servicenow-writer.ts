@@ -14,7 +14,7 @@
 // again first.
 
 import type { CommentOptions, ConnectorWriter, NoteSeries, TicketFile, TicketVerdict, TransitionOptions, WriteOutcome } from '../../src/kit/connector.ts';
-import { markerFor, markersFor, plainText, seriesDigestIn, seriesNeedle, stateLabel } from '../../src/kit/ticket-note.ts';
+import { headOf, markerFor, markersFor, plainText, seriesDigestIn, seriesNeedle, stateLabel } from '../../src/kit/ticket-note.ts';
 import type { CanonicalState } from '../../src/domain/change.ts';
 import { ChangegateError, isChangegateError } from '../../src/errors.ts';
 import { fieldValue } from './field-value.ts';
@@ -111,7 +111,7 @@ export function verdictFields(verdict: TicketVerdict, mapping: ServiceNowMapping
   // Not a move: a line without "<values> (<label>): ", which the business rule shows only when no line names the attempted move.
   const breaches = (verdict.breaches ?? []).map((b) => `Not met now: ${b}`);
   let reasons = [...blocked, ...breaches].join('\n');
-  if (reasons.length > REASONS_MAX) reasons = `${reasons.slice(0, REASONS_MAX - 1)}…`;
+  if (reasons.length > REASONS_MAX) reasons = `${headOf(reasons, REASONS_MAX - 1)}…`;
   return {
     [VERDICT_FIELDS.verdict]: verdict.verdict,
     [VERDICT_FIELDS.allowed]: allowed.join(','),

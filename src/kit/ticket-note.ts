@@ -33,6 +33,16 @@ export function seriesDigestIn(text: string, name: string): string | null {
   return end < 0 ? null : text.slice(at + needle.length, end);
 }
 
+/**
+ * The first `end` UTF-16 units of `text`, one fewer when the last would be the
+ * first half of a character outside the BMP (an emoji, a CJK extension): half
+ * of one is no character, and the ticket would show a replacement mark.
+ */
+export function headOf(text: string, end: number): string {
+  const last = text.charCodeAt(end - 1);
+  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? end - 1 : end);
+}
+
 /** The markers a note carries on its last line: the key's, then the series' when it has one. */
 export function markersFor(idempotencyKey: string, series?: NoteSeries): string {
   return series === undefined ? markerFor(idempotencyKey) : `${markerFor(idempotencyKey)} ${seriesMarker(series)}`;

@@ -230,6 +230,31 @@ describe('Jira write-back', () => {
     expect(stored.allowedTransitions[0]?.reasons[0]).toMatch(/^reason 0: x+…$/);
   });
 
+  it('shortens the reasons of a verdict too large for the property without cutting a character outside the BMP in half', async () => {
+    const w = world();
+    // Each reason's last kept place (500 characters) falls between the two UTF-16 halves of the rocket.
+    const reason = `${'x'.repeat(499)}🚀 ${'y'.repeat(300)}`;
+    const verdict: TicketVerdict = {
+      verdict: 'blocked',
+      state: 'scheduled',
+      transitions: [{ to: 'implement', toName: 'Implementing', gates: ['implement.tests'], allowed: false, reasons: Array.from({ length: 50 }, () => reason) }],
+      reasons: [],
+      breaches: [],
+      policyVersion: '2026.1+3f9a2c1b',
+      assessedAt: '2026-04-09T10:00:00.000Z',
+    };
+    await w.outbox.enqueue(
+      [{ instance: 'jsm', changeId: `jira:jsm:${w.issue.id}`, nativeId: w.issue.id, source: 'assessment', idempotencyKey: 'v', payload: { action: 'set-verdict', verdict } }],
+      new Date(T0),
+    );
+    expect(await w.worker.drain()).toMatchObject({ written: 1 });
+    const stored = w.sim.issue(w.issue.key).properties.get(VERDICT_PROPERTY) as { allowedTransitions: { reasons: string[] }[] };
+    const kept = stored.allowedTransitions[0]?.reasons ?? [];
+    expect(kept).toHaveLength(50);
+    expect(kept.filter((r) => !r.isWellFormed())).toEqual([]);
+    expect(kept[0]).toBe(`${'x'.repeat(499)}…`);
+  });
+
   it('moves an issue back through the transition that leads to the status, or parks the move when the workflow has none', async () => {
     const w = world();
     const { key, id } = w.issue;

@@ -102,6 +102,28 @@ describe('ServiceNow write-back through the outbox', () => {
     });
   });
 
+  it('shortens verdict reasons past the field length without cutting a character outside the BMP in half', async () => {
+    const w = world();
+    const sysId = w.change({ state: '-4' });
+    // The field's last kept place falls between the two UTF-16 halves of the rocket.
+    const reason = `${'x'.repeat(4000 - 2 - '-3 (Authorize): '.length)}🚀 and more`;
+    const verdict: TicketVerdict = {
+      verdict: 'blocked',
+      state: 'assess',
+      transitions: [{ to: 'authorize', toName: 'Authorize', gates: ['authorize.plans'], allowed: false, reasons: [reason] }],
+      reasons: [],
+      breaches: [],
+      policyVersion: '2026.1+3f9a2c1b',
+      assessedAt: '2026-04-06T08:00:00.000Z',
+    };
+    await w.outbox.enqueue([w.item(sysId, 'v1', { action: 'set-verdict', verdict })], w.now());
+    expect(await w.worker.drain()).toMatchObject({ written: 1 });
+    const reasons = String(w.sim.getChange(sysId)?.u_changegate_reasons);
+    expect(reasons.length).toBeLessThanOrEqual(4000);
+    expect(reasons.isWellFormed()).toBe(true);
+    expect(reasons.endsWith('xx…')).toBe(true);
+  });
+
   it('posts a note once when its worker died after posting: the next attempt finds the same marker on the ticket', async () => {
     const w = world();
     const sysId = w.change();
