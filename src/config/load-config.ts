@@ -37,7 +37,7 @@ export function readConfigText(text: string, file: string, env: Env, registry: C
   const { missing, substituted } = substitution;
   const schema = configSchemaFor(registry);
   const { result, data } = parseSubstituted(schema, substitution);
-  if (result.success && missing.length === 0) {
+  if (result.success && missing.length === 0 && source.duplicates.length === 0) {
     const config = result.data;
     const warnings = config.instances.flatMap((instance, index) =>
       (registry.get(instance.system).configWarnings?.(instance) ?? []).map((w) => placeIssue(source, ['instances', index, ...w.path], w.message)),
@@ -48,10 +48,11 @@ export function readConfigText(text: string, file: string, env: Env, registry: C
   // A value still holding its placeholder fails the schema too: that is the variable's problem, said once.
   const schemaProblems = result.success ? [] : result.error.issues.filter((issue) => !missing.some((m) => startsWith(issue.path, m.path)));
   const issues = [
+    ...source.duplicates,
     ...missing.map((m) => placeIssue(source, m.path, `environment variable ${m.variable} is not set; export it, or give a default as \${${m.variable}:-value}`)),
     ...schemaIssues(source, schema, data, schemaProblems, (path) => originOf(substituted, path)),
   ];
-  const onlyEnv = schemaProblems.length === 0;
+  const onlyEnv = schemaProblems.length === 0 && source.duplicates.length === 0;
   const variables = [...new Set(missing.map((m) => m.variable))];
   throw issuesError(source, onlyEnv ? 'CG_CONFIG_ENV_MISSING' : 'CG_CONFIG_INVALID', issues, result.success ? undefined : result.error, variables.length > 0 ? { variables, variable: variables[0] } : {});
 }

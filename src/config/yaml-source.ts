@@ -2,7 +2,7 @@
 // error names file, line and path (config, mappings and policy all use this).
 
 import { readFileSync } from 'node:fs';
-import { isNode, isPair, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
+import { isMap, isNode, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { ChangegateError, type ErrorCode } from '../errors.ts';
 import { plainIssues } from './plain-issues.ts';
@@ -16,6 +16,8 @@ export interface YamlSource {
   positionOf(path: YamlPath): { line: number; column: number };
   /** Character offset where the value at exactly `path` starts in the text parsed, or null when there is none. */
   offsetOf(path: YamlPath): number | null;
+  /** Keys given twice in one map: the file is refused for them, listed with whatever else is wrong with it. */
+  duplicates: readonly PlacedIssue[];
 }
 
 export type YamlErrorCode = Extract<ErrorCode, 'CG_CONFIG_INVALID' | 'CG_MAPPING_INVALID' | 'CG_POLICY_INVALID'>;
@@ -27,9 +29,35 @@ function nodeRange(doc: Document.Parsed, path: YamlPath): [number, number] | nul
   return null;
 }
 
+/**
+ * Every key given twice in one map, at the second one, naming the line of the first.
+ * Keys compare as the text they become (`-2` and `"-2"` are one ServiceNow state),
+ * since reading the map would silently keep only the last.
+ */
+function duplicateKeys(doc: Document.Parsed, lineCounter: LineCounter): PlacedIssue[] {
+  const found: PlacedIssue[] = [];
+  const walk = (node: unknown, path: YamlPath): void => {
+    if (isSeq(node)) node.items.forEach((item, i) => walk(item, [...path, i]));
+    if (!isMap(node)) return;
+    const seen = new Map<string, number>();
+    for (const pair of node.items) {
+      if (!isScalar(pair.key)) continue;
+      const key = String(pair.key.value);
+      const at = lineCounter.linePos(pair.key.range?.[0] ?? 0);
+      const first = seen.get(key);
+      if (first === undefined) seen.set(key, at.line);
+      else found.push({ line: at.line, column: at.col, path: formatPath([...path, key]), message: `duplicate key ${JSON.stringify(key)}, already on line ${first}; a key may appear once in a map, remove one` });
+      walk(pair.value, [...path, key]);
+    }
+  };
+  walk(doc.contents, []);
+  return found;
+}
+
 export function parseYamlSource(text: string, file: string, code: YamlErrorCode): YamlSource {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  // Duplicate keys are found below with their paths, so one pass reports them beside the schema's issues.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
   const firstError = doc.errors[0];
   if (firstError) {
     const pos = lineCounter.linePos(firstError.pos[0]);
@@ -55,6 +83,7 @@ export function parseYamlSource(text: string, file: string, code: YamlErrorCode)
       const node = doc.getIn(path as unknown[], true);
       return isNode(node) && node.range ? node.range[0] : null;
     },
+    duplicates: duplicateKeys(doc, lineCounter),
   };
 }
 
@@ -100,8 +129,9 @@ export function issuesError(source: YamlSource, code: YamlErrorCode | 'CG_CONFIG
 /** Validate an already-parsed source; throws one error that lists every issue. */
 export function validateYamlSource<S extends z.ZodType>(source: YamlSource, schema: S, code: YamlErrorCode, data: unknown = source.data): z.output<S> {
   const result = schema.safeParse(data);
-  if (result.success) return result.data;
-  throw issuesError(source, code, schemaIssues(source, schema, data, result.error.issues), result.error);
+  if (result.success && source.duplicates.length === 0) return result.data;
+  const issues = result.success ? [] : schemaIssues(source, schema, data, result.error.issues);
+  throw issuesError(source, code, [...source.duplicates, ...issues], result.success ? undefined : result.error);
 }
 
 export function loadYamlFile<S extends z.ZodType>(file: string, schema: S, code: YamlErrorCode): z.output<S> {

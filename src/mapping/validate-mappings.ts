@@ -5,7 +5,7 @@
 
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseYamlSource, type YamlSource } from '../config/yaml-source.ts';
+import { issueLines, parseYamlSource, type YamlSource } from '../config/yaml-source.ts';
 import { isChangegateError } from '../errors.ts';
 import type { MappingKind, StandardStates } from '../kit/mapping-file.ts';
 
@@ -86,14 +86,17 @@ function validateFile(file: string, { validators, warned, standards }: Checks, w
   const kinds = [...validators.keys()].toSorted().join(', ');
   const data = source.data;
   const kind = typeof data === 'object' && data !== null && !Array.isArray(data) ? (data as Record<string, unknown>)['kind'] : undefined;
-  if (kind === undefined) return [`${file}:1:1 kind: missing; a mapping file starts with kind: (one of ${kinds})`];
+  // A kind's validator lists them with its own issues; without one (or one that passed) they are still errors.
+  const duplicates = issueLines(file, source.duplicates);
+  if (kind === undefined) return [`${file}:1:1 kind: missing; a mapping file starts with kind: (one of ${kinds})`, ...duplicates];
   const validate = typeof kind === 'string' ? validators.get(kind) : undefined;
   if (validate === undefined) {
     const pos = source.positionOf(['kind']);
-    return [`${file}:${pos.line}:${pos.column} kind: unknown kind ${JSON.stringify(kind)}; expected one of ${kinds}`];
+    return [`${file}:${pos.line}:${pos.column} kind: unknown kind ${JSON.stringify(kind)}; expected one of ${kinds}`, ...duplicates];
   }
   try {
     validate(source);
+    if (duplicates.length > 0) return duplicates;
     warnings.push(...(warned.get(kind as string)?.(source) ?? []));
     const standard = standards.get(kind as string);
     if (standard) warnings.push(...unmappedStandardStates(source, standard));

@@ -194,6 +194,29 @@ instances:
     expect(caught(() => parseConfigText(text, 'dup.yaml', {}, registry)).message).toMatch(/dup\.yaml:3:\d+ instances\[1\]\.id: duplicate instance id "a"/);
   });
 
+  it('refuses a key given twice in a map, naming each with the line of the first, with the other problems in one pass', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cg-config-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'changegate.yaml');
+    writeFileSync(
+      file,
+      `store: { kind: sqlite, path: ./x.db }
+server: { listen: 127.0.0.1:8080 }
+log: { level: infoo }
+server: { listen: 0.0.0.0:8080 }
+instances:
+  - { id: a, system: servicenow, baseUrl: https://a.example, auth: { kind: basic, username: u, password: p, username: v } }
+`,
+    );
+    const error = caught(() => loadConfig(registry, { path: file, env: {} }));
+    expect(error.code).toBe('CG_CONFIG_INVALID');
+    expect(error.details['issues']).toEqual([
+      `${file}:3:15 log.level: "infoo" is not one of fatal, error, warn, info, debug, trace; did you mean "info"?`,
+      `${file}:4:1 server: duplicate key "server", already on line 2; a key may appear once in a map, remove one`,
+      `${file}:6:109 instances[0].auth.username: duplicate key "username", already on line 6; a key may appear once in a map, remove one`,
+    ]);
+  });
+
   it('reports broken YAML with its line', () => {
     const error = caught(() => parseConfigText('instances:\n  - id: [unclosed\n', 'broken.yaml', {}, registry));
     expect(error.code).toBe('CG_CONFIG_INVALID');

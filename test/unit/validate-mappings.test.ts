@@ -72,6 +72,23 @@ describe('validateMappingFiles', () => {
     ]);
   });
 
+  it('reports every key given twice in a map, with the line of the first, beside the other mistakes (a state mapped to two canonical states)', () => {
+    const file = join(dir, 'servicenow.acme.yaml');
+    const text = defaultText()
+      .replace('  "-4": assess       # Assess\n', '  "-4": assess       # Assess\n  "-4": authorize\n')
+      // Unquoted, -2 is a number, yet it names the same ServiceNow value as "-2".
+      .replace('  "-2": scheduled    # Scheduled\n', '  "-2": scheduled    # Scheduled\n  -2: implement\n')
+      .replace('  title: short_description', '  title: short_description\n  asignee: assigned_to');
+    writeFileSync(file, text);
+    const [result] = validateMappingFiles(file, mappingKindsOf(registry));
+    expect(result?.ok).toBe(false);
+    expect(result?.errors).toEqual([
+      `${file}:${lineOf(text, '"-4": authorize')}:3 states.-4: duplicate key "-4", already on line ${lineOf(text, '"-4": assess')}; a key may appear once in a map, remove one`,
+      `${file}:${lineOf(text, '-2: implement')}:3 states.-2: duplicate key "-2", already on line ${lineOf(text, '"-2": scheduled')}; a key may appear once in a map, remove one`,
+      `${file}:${lineOf(text, 'asignee:')}:12 fields.asignee: unknown key "asignee"; did you mean "assignee"?`,
+    ]);
+  });
+
   it('names a level field that has no levels table', () => {
     const file = join(dir, 'sn.yaml');
     const text = defaultText().replace('  probability: null', '  probability: u_probability');
