@@ -2,7 +2,8 @@
 // error names file, line and path (config, mappings and policy all use this).
 
 import { readFileSync } from 'node:fs';
-import { isMap, isNode, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { isAlias, isMap, isNode, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { suggestKey } from '../mapping/strict-object.ts';
 import type { z } from 'zod';
 import { ChangegateError, type ErrorCode } from '../errors.ts';
 import { plainIssues } from './plain-issues.ts';
@@ -29,14 +30,39 @@ function nodeRange(doc: Document.Parsed, path: YamlPath): [number, number] | nul
   return null;
 }
 
+/** How often aliases may repeat their anchors: far above any real file, far below what exhausts memory. */
+const MAX_ALIAS_COUNT = 10_000;
+
+interface Inspection {
+  /** Every key given twice in one map, at the second one, naming the line of the first. */
+  duplicates: PlacedIssue[];
+  /** Aliases naming no anchor above them (reading the file would fail on the first). */
+  unresolved: PlacedIssue[];
+  /** The first alias of the anchor aliased most, where an expansion past the limit is reported. */
+  mostAliased: { line: number; column: number; name: string } | null;
+}
+
 /**
- * Every key given twice in one map, at the second one, naming the line of the first.
- * Keys compare as the text they become (`-2` and `"-2"` are one ServiceNow state),
- * since reading the map would silently keep only the last.
+ * Walks the document in file order. Keys compare as the text they become
+ * (`-2` and `"-2"` are one ServiceNow state), since reading the map would
+ * silently keep only the last.
  */
-function duplicateKeys(doc: Document.Parsed, lineCounter: LineCounter): PlacedIssue[] {
-  const found: PlacedIssue[] = [];
+function inspect(doc: Document.Parsed, lineCounter: LineCounter): Inspection {
+  const found: Inspection = { duplicates: [], unresolved: [], mostAliased: null };
+  const anchors: string[] = [];
+  const uses = new Map<string, { count: number; line: number; column: number }>();
   const walk = (node: unknown, path: YamlPath): void => {
+    if (isNode(node) && !isAlias(node) && node.anchor !== undefined) anchors.push(node.anchor);
+    if (isAlias(node)) {
+      const at = lineCounter.linePos(node.range?.[0] ?? 0);
+      if (node.resolve(doc) === undefined) {
+        const hint = suggestKey(node.source, anchors);
+        const known = anchors.length === 0 ? 'the file defines none before it' : `anchors defined before it: ${anchors.map((a) => `&${a}`).join(', ')}`;
+        found.unresolved.push({ line: at.line, column: at.col, path: formatPath(path), message: `the alias *${node.source} names no anchor above it; ${hint === null ? known : `did you mean *${hint}?`}` });
+      }
+      const use = uses.get(node.source) ?? { count: 0, line: at.line, column: at.col };
+      uses.set(node.source, { ...use, count: use.count + 1 });
+    }
     if (isSeq(node)) node.items.forEach((item, i) => walk(item, [...path, i]));
     if (!isMap(node)) return;
     const seen = new Map<string, number>();
@@ -46,11 +72,13 @@ function duplicateKeys(doc: Document.Parsed, lineCounter: LineCounter): PlacedIs
       const at = lineCounter.linePos(pair.key.range?.[0] ?? 0);
       const first = seen.get(key);
       if (first === undefined) seen.set(key, at.line);
-      else found.push({ line: at.line, column: at.col, path: formatPath([...path, key]), message: `duplicate key ${JSON.stringify(key)}, already on line ${first}; a key may appear once in a map, remove one` });
+      else found.duplicates.push({ line: at.line, column: at.col, path: formatPath([...path, key]), message: `duplicate key ${JSON.stringify(key)}, already on line ${first}; a key may appear once in a map, remove one` });
       walk(pair.value, [...path, key]);
     }
   };
   walk(doc.contents, []);
+  const most = [...uses].toSorted(([, a], [, b]) => b.count - a.count)[0];
+  if (most) found.mostAliased = { name: most[0], line: most[1].line, column: most[1].column };
   return found;
 }
 
@@ -66,9 +94,22 @@ export function parseYamlSource(text: string, file: string, code: YamlErrorCode)
       cause: firstError,
     });
   }
+  const { duplicates, unresolved, mostAliased } = inspect(doc, lineCounter);
+  if (unresolved.length > 0) throw issuesError({ file }, code, unresolved);
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    // Every alias resolves (checked above): what is left is an expansion past the limit.
+    const at = mostAliased ?? { line: 1, column: 1, name: '' };
+    throw new ChangegateError(code, `${file}:${at.line}:${at.column}: invalid YAML: aliases repeat their anchors more than ${MAX_ALIAS_COUNT} times (*${at.name} the most), as a file built to exhaust memory does`, {
+      details: { file, line: at.line, column: at.column },
+      cause: err,
+    });
+  }
   return {
     file,
-    data: doc.toJS({ maxAliasCount: 100 }) as unknown,
+    data,
     positionOf(path) {
       for (let depth = path.length; depth >= 0; depth--) {
         const range = nodeRange(doc, path.slice(0, depth));
@@ -83,7 +124,7 @@ export function parseYamlSource(text: string, file: string, code: YamlErrorCode)
       const node = doc.getIn(path as unknown[], true);
       return isNode(node) && node.range ? node.range[0] : null;
     },
-    duplicates: duplicateKeys(doc, lineCounter),
+    duplicates,
   };
 }
 
@@ -116,7 +157,7 @@ export function issueLines(file: string, issues: readonly PlacedIssue[]): string
 }
 
 /** One error listing every issue (file order); a single issue is the whole message. */
-export function issuesError(source: YamlSource, code: YamlErrorCode | 'CG_CONFIG_ENV_MISSING', issues: readonly PlacedIssue[], cause?: unknown, details: Record<string, unknown> = {}): ChangegateError {
+export function issuesError(source: Pick<YamlSource, 'file'>, code: YamlErrorCode | 'CG_CONFIG_ENV_MISSING', issues: readonly PlacedIssue[], cause?: unknown, details: Record<string, unknown> = {}): ChangegateError {
   const lines = issueLines(source.file, issues);
   const first = issues.toSorted((a, b) => a.line - b.line || a.column - b.column)[0];
   const message = lines.length === 1 ? (lines[0] as string) : `${source.file} has ${lines.length} problems:\n  ${lines.join('\n  ')}`;

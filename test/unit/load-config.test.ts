@@ -217,6 +217,41 @@ instances:
     ]);
   });
 
+  it('reads a file that repeats one anchor for every instance, past a hundred aliases', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cg-config-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'changegate.yaml');
+    const sites = Array.from({ length: 150 }, (_, i) => `  - { id: sn-${i}, system: servicenow, baseUrl: https://acme-${i}.service-now.com, auth: *sn-auth }`);
+    const anchored = sites.join('\n').replace('auth: *sn-auth', 'auth: &sn-auth { kind: basic, username: u, password: p }');
+    writeFileSync(file, `store: { kind: sqlite, path: ./x.db }\ninstances:\n${anchored}\n`);
+    const { config } = loadConfig(registry, { path: file, env: {} });
+    expect(config.instances).toHaveLength(150);
+    expect(config.instances[149]).toMatchObject({ id: 'sn-149', auth: { kind: 'basic', username: 'u', password: 'p' } });
+  });
+
+  it('refuses an alias to an anchor the file does not define, naming each with its line, instead of failing as an internal error', () => {
+    const text = `store: { kind: sqlite, path: ./x.db }
+instances:
+  - { id: a, system: servicenow, baseUrl: https://a.example, auth: &basic { kind: basic, username: u, password: p } }
+  - { id: b, system: servicenow, baseUrl: https://b.example, auth: *basci }
+  - { id: c, system: servicenow, baseUrl: https://c.example, auth: *oauth }
+`;
+    const error = caught(() => parseConfigText(text, 'alias.yaml', {}, registry));
+    expect(error.code).toBe('CG_CONFIG_INVALID');
+    expect(error.details['issues']).toEqual([
+      'alias.yaml:4:68 instances[1].auth: the alias *basci names no anchor above it; did you mean *basic?',
+      'alias.yaml:5:68 instances[2].auth: the alias *oauth names no anchor above it; anchors defined before it: &basic',
+    ]);
+  });
+
+  it('refuses aliases that expand without bound (a "billion laughs" file) as a configuration error naming the line', () => {
+    const rows = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+    for (const [i, name] of [...'bcdefghi'].entries()) rows.push(`${name}: &${name} [${Array(10).fill(`*${'abcdefghi'[i]}`).join(', ')}]`);
+    const error = caught(() => parseConfigText(rows.join('\n'), 'laughs.yaml', {}, registry));
+    expect(error.code).toBe('CG_CONFIG_INVALID');
+    expect(error.message).toMatch(/^laughs\.yaml:\d+:\d+: invalid YAML: aliases repeat their anchors more than 10000 times/);
+  });
+
   it('reports broken YAML with its line', () => {
     const error = caught(() => parseConfigText('instances:\n  - id: [unclosed\n', 'broken.yaml', {}, registry));
     expect(error.code).toBe('CG_CONFIG_INVALID');
