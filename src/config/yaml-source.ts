@@ -2,7 +2,7 @@
 // error names file, line and path (config, mappings and policy all use this).
 
 import { readFileSync } from 'node:fs';
-import { isAlias, isMap, isNode, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { isAlias, isMap, isNode, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type YAMLMap } from 'yaml';
 import { suggestKey } from '../mapping/strict-object.ts';
 import type { z } from 'zod';
 import { ChangegateError, type ErrorCode } from '../errors.ts';
@@ -23,8 +23,46 @@ export interface YamlSource {
 
 export type YamlErrorCode = Extract<ErrorCode, 'CG_CONFIG_INVALID' | 'CG_MAPPING_INVALID' | 'CG_POLICY_INVALID'>;
 
+/** The `<<` of a merge (`<<: *defaults`); a quoted "<<" is an ordinary key. */
+const isMergeKey = (key: unknown): boolean => isScalar(key) && typeof key.value === 'symbol';
+
+/** The maps a merge key's value names, or null when it names anything else (YAML tools refuse that too). */
+function mergeSources(doc: Document.Parsed, value: unknown): YAMLMap[] | null {
+  const resolved = isAlias(value) ? value.resolve(doc) : value;
+  const items = isSeq(resolved) ? resolved.items.map((item) => (isAlias(item) ? item.resolve(doc) : item)) : [resolved];
+  return items.every((item) => isMap(item)) ? (items as YAMLMap[]) : null;
+}
+
+/** The value node of `key` in a map, or in the maps it merges, so a merged value is placed where it was written. */
+function valueIn(doc: Document.Parsed, map: YAMLMap, key: PropertyKey, depth = 0): unknown {
+  const own = map.items.find((pair) => isScalar(pair.key) && !isMergeKey(pair.key) && String(pair.key.value) === String(key));
+  if (own) return own.value;
+  if (depth > 20) return undefined;
+  for (const pair of map.items.filter((p) => isMergeKey(p.key))) {
+    for (const source of mergeSources(doc, pair.value) ?? []) {
+      const found = valueIn(doc, source, key, depth + 1);
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
+}
+
+/** The node at `path`, through aliases and merge keys where getIn stops. */
+function nodeAt(doc: Document.Parsed, path: YamlPath): unknown {
+  const direct = doc.getIn(path as unknown[], true);
+  if (direct !== undefined) return direct;
+  let node: unknown = doc.contents;
+  for (const step of path) {
+    if (isAlias(node)) node = node.resolve(doc);
+    if (isSeq(node) && typeof step === 'number') node = node.items[step];
+    else if (isMap(node)) node = valueIn(doc, node, step);
+    else return undefined;
+  }
+  return node;
+}
+
 function nodeRange(doc: Document.Parsed, path: YamlPath): [number, number] | null {
-  const node = doc.getIn(path as unknown[], true);
+  const node = nodeAt(doc, path);
   if (isNode(node) && node.range) return [node.range[0], node.range[1]];
   if (isPair(node) && isScalar(node.key) && node.key.range) return [node.key.range[0], node.key.range[1]];
   return null;
@@ -36,7 +74,7 @@ const MAX_ALIAS_COUNT = 10_000;
 interface Inspection {
   /** Every key given twice in one map, at the second one, naming the line of the first. */
   duplicates: PlacedIssue[];
-  /** Aliases naming no anchor above them (reading the file would fail on the first). */
+  /** Aliases naming no anchor above them, merge keys of no map (reading the file would fail on the first). */
   unresolved: PlacedIssue[];
   /** The first alias of the anchor aliased most, where an expansion past the limit is reported. */
   mostAliased: { line: number; column: number; name: string } | null;
@@ -68,8 +106,17 @@ function inspect(doc: Document.Parsed, lineCounter: LineCounter): Inspection {
     const seen = new Map<string, number>();
     for (const pair of node.items) {
       if (!isScalar(pair.key)) continue;
-      const key = String(pair.key.value);
       const at = lineCounter.linePos(pair.key.range?.[0] ?? 0);
+      if (isMergeKey(pair.key)) {
+        const got = isAlias(pair.value) ? pair.value.resolve(doc) : pair.value;
+        if (got !== undefined && mergeSources(doc, pair.value) === null) {
+          const kind = isScalar(got) ? 'a scalar' : isSeq(got) ? 'a list holding something other than maps' : 'something else';
+          found.unresolved.push({ line: at.line, column: at.col, path: formatPath([...path, '<<']), message: `a merge key (<<) takes a map, an alias of one (<<: *defaults) or a list of them, got ${kind}` });
+        }
+        walk(pair.value, [...path, '<<']);
+        continue;
+      }
+      const key = String(pair.key.value);
       const first = seen.get(key);
       if (first === undefined) seen.set(key, at.line);
       else found.duplicates.push({ line: at.line, column: at.col, path: formatPath([...path, key]), message: `duplicate key ${JSON.stringify(key)}, already on line ${first}; a key may appear once in a map, remove one` });
@@ -85,7 +132,8 @@ function inspect(doc: Document.Parsed, lineCounter: LineCounter): Inspection {
 export function parseYamlSource(text: string, file: string, code: YamlErrorCode): YamlSource {
   const lineCounter = new LineCounter();
   // Duplicate keys are found below with their paths, so one pass reports them beside the schema's issues.
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
+  // Merge keys (`<<: *defaults`) are read as YAML 1.1 tools (Compose, GitLab CI, Ansible) read them.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false, merge: true });
   const firstError = doc.errors[0];
   if (firstError) {
     const pos = lineCounter.linePos(firstError.pos[0]);
@@ -121,7 +169,7 @@ export function parseYamlSource(text: string, file: string, code: YamlErrorCode)
       return { line: 1, column: 1 };
     },
     offsetOf(path) {
-      const node = doc.getIn(path as unknown[], true);
+      const node = nodeAt(doc, path);
       return isNode(node) && node.range ? node.range[0] : null;
     },
     duplicates,

@@ -252,6 +252,37 @@ instances:
     expect(error.message).toMatch(/^laughs\.yaml:\d+:\d+: invalid YAML: aliases repeat their anchors more than 10000 times/);
   });
 
+  it('reads merge keys (<<: *anchor) as YAML tools do: a later instance takes the anchored one, its own keys winning, placeholders typed where they were written', () => {
+    const text = `store: { kind: sqlite, path: ./x.db }
+instances:
+  - &sn
+    id: sn-prod
+    system: servicenow
+    baseUrl: https://acme.service-now.com
+    auth: { kind: basic, username: u, password: \${SN_PASSWORD} }
+    pageSize: \${PAGE_SIZE}
+  - <<: *sn
+    id: sn-test
+    baseUrl: https://acme-test.service-now.com
+`;
+    const config = parseConfigText(text, 'merge.yaml', { SN_PASSWORD: '12345', PAGE_SIZE: '500' }, registry);
+    expect(config.instances.map((i) => [i.id, i.system, i.baseUrl, i.pageSize, (i as { auth?: unknown }).auth])).toEqual([
+      ['sn-prod', 'servicenow', 'https://acme.service-now.com', 500, { kind: 'basic', username: 'u', password: '12345' }],
+      ['sn-test', 'servicenow', 'https://acme-test.service-now.com', 500, { kind: 'basic', username: 'u', password: '12345' }],
+    ]);
+    const typo = text.replace('    id: sn-test\n', '    id: sn-test\n    pagesize: 50\n').replace('  - &sn', '  - <<: 5\n    id: sn-dev\n  - &sn');
+    expect(caught(() => parseConfigText(typo, 'merge.yaml', { SN_PASSWORD: 'p', PAGE_SIZE: '500' }, registry)).details['issues']).toEqual([
+      'merge.yaml:3:5 instances[0].<<: a merge key (<<) takes a map, an alias of one (<<: *defaults) or a list of them, got a scalar',
+    ]);
+    expect(caught(() => parseConfigText(typo.replace('<<: 5', '<<: { system: jira }'), 'merge.yaml', { SN_PASSWORD: 'p', PAGE_SIZE: '500' }, registry)).details['issues']).toEqual([
+      // The merged system: jira is read, so the jira instance's required keys are asked for.
+      'merge.yaml:3:5 instances[0].baseUrl: missing: baseUrl is required (a string)',
+      'merge.yaml:3:5 instances[0].auth: missing: auth is required (a map (key: value lines))',
+      'merge.yaml:3:5 instances[0].projects: missing: projects is required (a list)',
+      'merge.yaml:13:15 instances[2].pagesize: unknown key "pagesize"; did you mean "pageSize"?',
+    ]);
+  });
+
   it('reports broken YAML with its line', () => {
     const error = caught(() => parseConfigText('instances:\n  - id: [unclosed\n', 'broken.yaml', {}, registry));
     expect(error.code).toBe('CG_CONFIG_INVALID');
