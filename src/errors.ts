@@ -6,7 +6,7 @@ export type ErrorKind = 'config' | 'upstream' | 'transient' | 'input' | 'interna
 
 /** `status` is the HTTP status an API answer carries for the code (src/server/http-errors.ts). */
 export const ERROR_CODES = {
-  CG_CONFIG_INVALID: { kind: 'config', status: 500, doc: 'The configuration file failed validation; the message names file, line and path.' },
+  CG_CONFIG_INVALID: { kind: 'config', status: 500, doc: 'The configuration file failed validation (the message names file, line and path) or could not be read (a directory, no permission: the message names the file).' },
   CG_CONFIG_NOT_FOUND: { kind: 'config', status: 500, doc: 'The configuration file named by --config or CHANGEGATE_CONFIG does not exist.' },
   CG_CONFIG_ENV_MISSING: { kind: 'config', status: 500, doc: 'A ${VAR} placeholder in the configuration names an unset environment variable.' },
   CG_MAPPING_INVALID: { kind: 'config', status: 500, doc: 'A mapping file failed validation; the message names file, line and path.' },

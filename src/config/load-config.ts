@@ -2,7 +2,7 @@
 // `${VAR:-default}` are substituted in the parsed values (src/config/env-placeholders.ts),
 // so an error still points at the line the placeholder is on and names the variable.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ChangegateError } from '../errors.ts';
 import type { ConnectorRegistry } from '../kit/connector-registry.ts';
@@ -92,9 +92,15 @@ export function loadConfig(registry: ConnectorRegistry, options: { path?: string
     return demoConfig(registry, env);
   }
   const file = resolve(given);
-  if (!existsSync(file)) {
-    throw new ChangegateError('CG_CONFIG_NOT_FOUND', `${file}: configuration file not found`, { details: { file } });
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new ChangegateError('CG_CONFIG_NOT_FOUND', `${file}: configuration file not found`, { cause: err, details: { file } });
+    // A directory or a file the user may not read is the operator's to fix, as the policy file's is: never an internal error.
+    throw new ChangegateError('CG_CONFIG_INVALID', `${file}: cannot read configuration file (${code ?? 'error'})`, { cause: err, details: { file } });
   }
-  const { config, warnings } = readConfigText(readFileSync(file, 'utf8'), file, env, registry);
+  const { config, warnings } = readConfigText(text, file, env, registry);
   return { config: withServerEnv(config, env), file, registry, warnings };
 }

@@ -1,0 +1,34 @@
+// The `changegate` command line where an operator's input is odd: a file that is not one, an
+// option whose value is empty or looks like another option. Each is refused with exit 2, naming
+// the option or the file, and never with a stack trace.
+
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { changegate } from '../support/cli-child.ts';
+
+const STACK = /\n\s+at |CG_INTERNAL/;
+
+let dir: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'cg-cli-usage-'));
+});
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('changegate CLI input', () => {
+  it('refuses a directory given as the configuration file, naming it, with exit 2 and no stack trace', async () => {
+    const folder = join(dir, 'conf dir ü');
+    mkdirSync(folder);
+    const [sync, validated] = await Promise.all([changegate(['sync', '--config', folder]), changegate(['config', 'validate', '--json'], { CHANGEGATE_CONFIG: folder })]);
+    expect(sync.code).toBe(2);
+    expect(sync.stderr).toBe(`changegate: [CG_CONFIG_INVALID] ${folder}: cannot read configuration file (EISDIR)\n`);
+    expect(validated.code).toBe(2);
+    expect(validated.stderr).not.toMatch(STACK);
+    expect(JSON.parse(validated.stdout)).toEqual({ format: 1, exitCode: 2, file: folder, code: 'CG_CONFIG_INVALID', issues: [`${folder}: cannot read configuration file (EISDIR)`], warnings: [] });
+  });
+});
