@@ -290,6 +290,11 @@ export function parseCommand(spec: CommandSpec, args: readonly string[]): Parsed
   }
   const values = parsed.values as Record<string, string | boolean | undefined>;
   if (values['help'] === true) return { values, positionals: parsed.positionals };
+  // An empty value is most often an unset shell variable (`--config "$CONFIG"`): taken as absent, it
+  // would quietly run the built-in demo, judge now instead of --at, or look on every instance.
+  for (const [name, value] of Object.entries(values)) {
+    if (value === '') throw new UsageError(`--${name} is empty: expected ${spec.options[name]?.value ?? 'a value'}`, spec);
+  }
   const { min, max, names } = spec.positionals;
   if (parsed.positionals.length < min) throw new UsageError(`missing ${names}`, spec);
   if (parsed.positionals.length > max) throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[max])}`, spec);

@@ -31,4 +31,16 @@ describe('changegate CLI input', () => {
     expect(validated.stderr).not.toMatch(STACK);
     expect(JSON.parse(validated.stdout)).toEqual({ format: 1, exitCode: 2, file: folder, code: 'CG_CONFIG_INVALID', issues: [`${folder}: cannot read configuration file (EISDIR)`], warnings: [] });
   });
+
+  it('refuses an empty option value, naming the option, rather than acting as if it were not given', async () => {
+    // An unset shell variable (`--config "$CONFIG"`) must not fall back to the built-in demo, nor over CHANGEGATE_CONFIG.
+    const [config, instance] = await Promise.all([
+      changegate(['config', 'validate', '--config', '', '--json'], { CHANGEGATE_CONFIG: join(dir, 'missing.yaml') }),
+      changegate(['mappings', 'validate', '--instance=', '--json']),
+    ]);
+    expect(config).toMatchObject({ code: 2, stdout: '' });
+    expect(config.stderr).toMatch(/^changegate config validate: --config is empty: expected FILE\n\nusage: changegate config validate /);
+    expect(instance).toMatchObject({ code: 2, stdout: '' });
+    expect(instance.stderr).toMatch(/^changegate mappings validate: --instance is empty: expected ID\n\nusage: changegate mappings validate /);
+  });
 });
