@@ -276,10 +276,29 @@ export interface ParsedCommand {
   positionals: string[];
 }
 
+/**
+ * `--limit -1`, `--at -5h`, `--instance --json`: node:util only calls the value "ambiguous", and its
+ * advice (`--limit=-XYZ`) is in the sentence that also speaks of `--`. Said here whole, with the value.
+ */
+function refuseOptionLikeValues(spec: CommandSpec, args: readonly string[]): void {
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = args[i] as string;
+    if (arg === '--') return;
+    const option = arg.startsWith('--') ? spec.options[arg.slice(2)] : undefined;
+    if (option?.type !== 'string') continue;
+    const next = args[i + 1];
+    if (next !== undefined && next.length > 1 && next.startsWith('-')) {
+      throw new UsageError(`${arg} is followed by ${JSON.stringify(next)}, which looks like an option: give ${arg} its ${option.value ?? 'value'}, or write ${arg}=${next} for a value starting with "-"`, spec);
+    }
+    i += 1;
+  }
+}
+
 /** Parses the arguments after the command words; a mistake throws UsageError naming it. */
 export function parseCommand(spec: CommandSpec, args: readonly string[]): ParsedCommand {
   const options: ParseArgsOptionsConfig = {};
   for (const [name, o] of Object.entries({ ...spec.options, ...COMMON })) options[name] = { type: o.type, ...(o.short ? { short: o.short } : {}) };
+  refuseOptionLikeValues(spec, args);
   let parsed: { values: Record<string, string | boolean | (string | boolean)[] | undefined>; positionals: string[] };
   try {
     parsed = parseArgs({ args: [...args], options, allowPositionals: true, strict: true });

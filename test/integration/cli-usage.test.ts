@@ -43,4 +43,12 @@ describe('changegate CLI input', () => {
     expect(instance).toMatchObject({ code: 2, stdout: '' });
     expect(instance.stderr).toMatch(/^changegate mappings validate: --instance is empty: expected ID\n\nusage: changegate mappings validate /);
   });
+
+  it('refuses a value that looks like an option, saying how to give one that starts with "-"', async () => {
+    const [limit, instance] = await Promise.all([changegate(['history', 'CHG0030001', '--limit', '-1']), changegate(['sync', '--instance', '--json'])]);
+    expect(limit).toMatchObject({ code: 2, stdout: '' });
+    expect(limit.stderr).toMatch(/^changegate history: --limit is followed by "-1", which looks like an option: give --limit its N, or write --limit=-1 for a value starting with "-"\n\nusage: changegate history /);
+    expect(instance).toMatchObject({ code: 2, stdout: '' });
+    expect(instance.stderr).toMatch(/^changegate sync: --instance is followed by "--json", which looks like an option: give --instance its ID, or write --instance=--json for a value starting with "-"\n\nusage: changegate sync /);
+  });
 });
