@@ -108,7 +108,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'evidence export',
-    usage: 'evidence export KEY [--format json|html|in-toto] [--out FILE] [--signing-key FILE] | evidence export --since DATE --until DATE [--instance ID] --out DIR',
+    usage: 'evidence export KEY [--format json|html|in-toto] [--out FILE] [--signing-key FILE] [--config FILE] | evidence export --since DATE --until DATE [--instance ID] --out DIR',
     summary:
       'an auditor\'s bundle of a change\'s evidence ledger (every entry with its payload and hash chain, optionally signed with an Ed25519 key), ' +
       'as JSON, a self-contained page (html) or an in-toto statement (in a signed DSSE envelope with a key); ' +
@@ -167,7 +167,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'mappings validate',
-    usage: 'mappings validate [DIR|FILE] [--config FILE] [--json] | mappings validate --instance ID [--config FILE]',
+    usage: 'mappings validate [DIR|FILE] [--config FILE] [--json] | mappings validate --instance ID [--config FILE] [--json]',
     summary:
       'check mapping and policy files (default: ./mappings), naming file, line and path of each error and warning; ' +
       'with a configuration, a policy override or waiver on an instance it does not have is a warning; ' +

@@ -2,7 +2,7 @@
 // option whose value is empty or looks like another option. Each is refused with exit 2, naming
 // the option or the file, and never with a stack trace.
 
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,5 +50,14 @@ describe('changegate CLI input', () => {
     expect(limit.stderr).toMatch(/^changegate history: --limit is followed by "-1", which looks like an option: give --limit its N, or write --limit=-1 for a value starting with "-"\n\nusage: changegate history /);
     expect(instance).toMatchObject({ code: 2, stdout: '' });
     expect(instance.stderr).toMatch(/^changegate sync: --instance is followed by "--json", which looks like an option: give --instance its ID, or write --instance=--json for a value starting with "-"\n\nusage: changegate sync /);
+  });
+
+  it('gives, in the help of a command with two forms, each synopsis the README\'s Commands table gives', async () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const synopses = [...readme.matchAll(/^\| `((?:evidence export|mappings validate) [^`]*)` \|/gm)].map((m) => (m[1] as string).replaceAll('\\|', '|'));
+    expect(synopses).toHaveLength(3);
+    const [exported, mappings] = await Promise.all([changegate(['evidence', 'export', '--help']), changegate(['mappings', 'validate', '--help'])]);
+    const forms = [exported, mappings].flatMap((help) => (/^usage: changegate (.*)$/m.exec(help.stdout)?.[1] ?? '').split(' | '));
+    expect(forms).toEqual(expect.arrayContaining(synopses));
   });
 });
