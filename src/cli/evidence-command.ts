@@ -87,6 +87,13 @@ function instant(value: string, option: string): string {
   return new Date(ms).toISOString();
 }
 
+function periodOf(sinceText: string, untilText: string): { since: string; until: string } {
+  const since = instant(sinceText, '--since');
+  const until = instant(untilText, '--until');
+  if (Date.parse(since) >= Date.parse(until)) throw new UsageError(`--since ${since} is not before --until ${until}: the period is empty`, spec('evidence export'));
+  return { since, until };
+}
+
 async function bundleOf(stores: StoreBundle, key: string, instance: string | undefined, signingKey: KeyObject | null): Promise<{ bundle: EvidenceBundle; links: ChangeLinks } | null> {
   const mirrored = await stores.changes.getChange(key, { withoutRaw: true, children: { approvals: false, journal: false }, ...(instance === undefined ? {} : { instance }) });
   if (mirrored === null) return null;
@@ -115,6 +122,8 @@ export async function runEvidenceExport(registry: ConnectorRegistry, options: Ex
   if (!period && options.key === undefined) throw new UsageError('give a change KEY, or --since DATE --until DATE --out DIR for a period', spec('evidence export'));
   if (period && (options.since === undefined || options.until === undefined || options.out === undefined)) throw new UsageError('a period needs --since, --until and --out DIR', spec('evidence export'));
   const format = formatOf(options.format);
+  // Read before the store is opened: a period given backwards is the operator's slip, not an empty audit to report as done.
+  const bounds = period ? periodOf(options.since as string, options.until as string) : null;
   const given = options.signingKey === undefined ? null : readKey(options.signingKey, 'private', '--signing-key');
   const { config } = loadConfig(registry, { path: options.config });
   // The deployment's key (`evidence.signingKey`) unless one is given.
@@ -142,8 +151,7 @@ export async function runEvidenceExport(registry: ConnectorRegistry, options: Ex
       }
       return 0;
     }
-    const since = instant(options.since as string, '--since');
-    const until = instant(options.until as string, '--until');
+    const { since, until } = bounds as { since: string; until: string };
     const dir = options.out as string;
     mkdirSync(dir, { recursive: true });
     const index: PeriodIndexRow[] = [];
