@@ -87,6 +87,19 @@ function instant(value: string, option: string): string {
   return new Date(ms).toISOString();
 }
 
+/** The operator's --out: a path it cannot use (a directory, a missing folder, no permission) is a usage error naming it, not a stack trace. */
+function outFailure(path: string, what: string, err: unknown): UsageError {
+  return new UsageError(`--out ${path}: cannot ${what} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, spec('evidence export'));
+}
+
+function writeOut(path: string, text: string): void {
+  try {
+    writeFileSync(path, text);
+  } catch (err) {
+    throw outFailure(path, 'write the file', err);
+  }
+}
+
 function periodOf(sinceText: string, untilText: string): { since: string; until: string } {
   const since = instant(sinceText, '--since');
   const until = instant(untilText, '--until');
@@ -145,7 +158,7 @@ export async function runEvidenceExport(registry: ConnectorRegistry, options: Ex
       // On stdout the JSON may meet a terminal: the ticket's text in it with its controls as JSON escapes, the same value to verify.
       if (options.out === undefined) out.stdout.write(format === 'html' ? text : terminalJson(text));
       else {
-        writeFileSync(options.out, text);
+        writeOut(options.out, text);
         const as = format === 'json' ? '' : format === 'html' ? ' as a page' : signingKey === null ? ' as an in-toto statement' : ' as an in-toto statement in a signed DSSE envelope';
         say(out.stderr, `${bundle.change.key}: ${bundle.entries.length} entries, head ${bundle.head?.hash ?? '(none)'}${bundle.signature ? ', signed' : ''}${as} → ${options.out}`);
       }
@@ -153,7 +166,11 @@ export async function runEvidenceExport(registry: ConnectorRegistry, options: Ex
     }
     const { since, until } = bounds as { since: string; until: string };
     const dir = options.out as string;
-    mkdirSync(dir, { recursive: true });
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (err) {
+      throw outFailure(dir, 'make the directory', err);
+    }
     const index: PeriodIndexRow[] = [];
     for (const id of await stores.evidence.changesWithEntries({ since, until })) {
       const found = await bundleOf(stores, id, undefined, signingKey);
@@ -163,12 +180,12 @@ export async function runEvidenceExport(registry: ConnectorRegistry, options: Ex
       const base = `${bundle.change.instance}-${bundle.change.key}`.replace(/[^A-Za-z0-9._-]/g, '_');
       const file = `${base}${format === 'in-toto' ? '.intoto.json' : '.json'}`;
       const page = `${base}.html`;
-      writeFileSync(join(dir, file), renderExport(bundle, found.links, format === 'in-toto' ? 'in-toto' : 'json', signingKey));
-      writeFileSync(join(dir, page), bundleHtml(bundle));
+      writeOut(join(dir, file), renderExport(bundle, found.links, format === 'in-toto' ? 'in-toto' : 'json', signingKey));
+      writeOut(join(dir, page), bundleHtml(bundle));
       index.push({ key: bundle.change.key, instance: bundle.change.instance, title: bundle.change.title, entries: bundle.entries.length, head: bundle.head?.hash ?? null, signed: bundle.signature !== null, file, page });
     }
-    writeFileSync(join(dir, 'index.json'), `${JSON.stringify({ format: 1, since, until, instance: options.instance ?? null, changes: index }, null, 2)}\n`);
-    writeFileSync(join(dir, 'index.html'), periodIndexHtml({ since, until, instance: options.instance ?? null, changes: index }));
+    writeOut(join(dir, 'index.json'), `${JSON.stringify({ format: 1, since, until, instance: options.instance ?? null, changes: index }, null, 2)}\n`);
+    writeOut(join(dir, 'index.html'), periodIndexHtml({ since, until, instance: options.instance ?? null, changes: index }));
     say(out.stderr, `${index.length} change${index.length === 1 ? '' : 's'} with evidence from ${since} to ${until} → ${dir} (index.json, index.html)`);
     return 0;
   } finally {
