@@ -299,9 +299,9 @@ export function parseCommand(spec: CommandSpec, args: readonly string[]): Parsed
   const options: ParseArgsOptionsConfig = {};
   for (const [name, o] of Object.entries({ ...spec.options, ...COMMON })) options[name] = { type: o.type, ...(o.short ? { short: o.short } : {}) };
   refuseOptionLikeValues(spec, args);
-  let parsed: { values: Record<string, string | boolean | (string | boolean)[] | undefined>; positionals: string[] };
+  let parsed: { values: Record<string, string | boolean | (string | boolean)[] | undefined>; positionals: string[]; tokens: { kind: string; name?: string; value?: string | undefined }[] };
   try {
-    parsed = parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: [...args], options, allowPositionals: true, strict: true, tokens: true });
   } catch (err) {
     // node:util's messages are plain and name the option; only its advice about `--` is dropped.
     const text = err instanceof Error ? err.message.replace(/\s*To specify a positional argument.*$/s, '').replace(/\s*Did you forget.*$/s, '') : String(err);
@@ -309,6 +309,11 @@ export function parseCommand(spec: CommandSpec, args: readonly string[]): Parsed
   }
   const values = parsed.values as Record<string, string | boolean | undefined>;
   if (values['help'] === true) return { values, positionals: parsed.positionals };
+  // node:util keeps the last of a repeated option: `--instance a --instance b` would sync b alone, and say nothing.
+  for (const name of Object.keys(values)) {
+    const given = parsed.tokens.filter((t) => t.kind === 'option' && t.name === name && t.value !== undefined).map((t) => JSON.stringify(t.value));
+    if (given.length > 1) throw new UsageError(`--${name} given ${given.length === 2 ? 'twice' : `${given.length} times`} (${given.join(', ')}): give it once`, spec);
+  }
   // An empty value is most often an unset shell variable (`--config "$CONFIG"`): taken as absent, it
   // would quietly run the built-in demo, judge now instead of --at, or look on every instance.
   for (const [name, value] of Object.entries(values)) {

@@ -2,7 +2,7 @@
 // option whose value is empty or looks like another option. Each is refused with exit 2, naming
 // the option or the file, and never with a stack trace.
 
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -59,5 +59,14 @@ describe('changegate CLI input', () => {
     const [exported, mappings] = await Promise.all([changegate(['evidence', 'export', '--help']), changegate(['mappings', 'validate', '--help'])]);
     const forms = [exported, mappings].flatMap((help) => (/^usage: changegate (.*)$/m.exec(help.stdout)?.[1] ?? '').split(' | '));
     expect(forms).toEqual(expect.arrayContaining(synopses));
+  });
+
+  it('refuses an option given twice with a value, naming it and both values, rather than taking the last', async () => {
+    const [broken, fine] = [join(dir, 'broken.yaml'), join(dir, 'fine.yaml')];
+    writeFileSync(broken, 'instances: 3\n');
+    writeFileSync(fine, 'log: { level: warn }\n');
+    const twice = await changegate(['config', 'validate', '--config', broken, '--config', fine]);
+    expect(twice).toMatchObject({ code: 2, stdout: '' });
+    expect(twice.stderr).toMatch(new RegExp(`^changegate config validate: --config given twice \\(${JSON.stringify(broken)}, ${JSON.stringify(fine)}\\): give it once\n\nusage: changegate config validate `));
   });
 });
