@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { StreamItem } from '../../src/kit/connector.ts';
 import { mongoStoreAdapter } from '../../src/store/mongo/mongo-store-adapter.ts';
 import { APPROVAL_FIRST_KEYS_ID } from '../../src/store/mongo/mongo-mirror-docs.ts';
+import { instantKey } from '../../src/store/instant-key.ts';
 import { buildApproval, buildChange } from '../support/change-builder.ts';
 
 const uri = process.env['MONGODB_URI'] ?? '';
@@ -49,6 +50,38 @@ describe('MongoDB approval first instants', () => {
       } finally {
         await upgraded.close();
       }
+    }
+  });
+  it('pages the approvals a replica of an earlier version stores after the upgraded one started, as during a rolling upgrade', async () => {
+    expect(uri, 'MONGODB_URI is unset (npm test starts FerretDB; see test/support/ferretdb-global-setup.ts)').not.toBe('');
+    const c = buildChange({ id: 'servicenow:sn-prod:rolling-approvals', nativeId: 'rolling-approvals', key: 'CHG0099002' });
+    const upgraded = await mongoStoreAdapter.open({ kind: 'mongodb', uri, database });
+    const client = await MongoClient.connect(uri);
+    try {
+      await upgraded.changes.applyPage(c.instance, 'changes', [{ kind: 'change', change: c }], null);
+      // The upgraded replica started (and filled the store); the older one goes on syncing and stores approvals without `firstKey`.
+      for (const [i, updatedAt] of ['2026-03-03T09:00:00Z', '2026-03-03T09:30:00Z', '2026-03-03T10:00:00Z'].entries()) {
+        const approval = buildApproval({ id: `apr-${i + 1}`, updatedAt });
+        await upgraded.changes.applyPage(c.instance, 'approvals', [{ kind: 'approval', changeNativeId: c.nativeId, approval }], null);
+        if (i > 0) await client.db(database).collection('approvals').updateOne({ id: approval.id }, { $unset: { firstKey: '' } });
+      }
+      const paged = async (order: 'asc' | 'desc') => {
+        const ids: string[] = [];
+        let after: { firstAt: string; id: string } | undefined;
+        for (let n = 0; n < 5; n++) {
+          const [a] = await upgraded.changes.listApprovalsForHistory(c.instance, c.nativeId, { order, limit: 1, ...(after === undefined ? {} : { after }) });
+          if (a === undefined) break;
+          ids.push(a.approval.id);
+          // As the history page gives it: the instant as instantKey writes it.
+          after = { firstAt: instantKey(a.firstAt), id: a.approval.id };
+        }
+        return ids;
+      };
+      expect(await paged('asc')).toEqual(['apr-1', 'apr-2', 'apr-3']);
+      expect(await paged('desc')).toEqual(['apr-3', 'apr-2', 'apr-1']);
+    } finally {
+      await client.close();
+      await upgraded.close();
     }
   });
 });

@@ -33,7 +33,7 @@ import { clampLimit, sinceKey } from '../list-params.ts';
 import { decodeListCursor, encodeListCursor } from '../list-cursor.ts';
 import { deepFreeze, MirrorReadCache, type MirrorReadCacheOptions, type ReadCacheStats, DEFAULT_RECHECK_MS } from '../mirror-read-cache.ts';
 import { isDuplicateKey, type MongoConnection } from './mongo-connection.ts';
-import { type ChangeDoc, type ChildDoc, fillRevisionInstants, GENERATION_ID, indexKeyField, instanceVersionId, type MirrorCollections, mirrorCollections, pairId, type RevisionDoc } from './mongo-mirror-docs.ts';
+import { type ChangeDoc, type ChildDoc, fillApprovalFirstKeys, fillRevisionInstants, GENERATION_ID, indexKeyField, instanceVersionId, type MirrorCollections, mirrorCollections, pairId, type RevisionDoc } from './mongo-mirror-docs.ts';
 import { MongoPageWriter, preparePage } from './mongo-page-writer.ts';
 
 const WHAT = 'the MongoDB mirror';
@@ -312,6 +312,8 @@ export class MongoChangeStore implements ChangeStore {
     }
     const limit = Math.max(1, Math.trunc(query.limit));
     return this.#run('listApprovalsForHistory', { instance, changeNativeId }, async () => {
+      // What a replica of an earlier version stored since start-up, during a rolling upgrade (see there).
+      await fillApprovalFirstKeys(this.#c.approvals, { instance, changeNativeId });
       const docs = await this.#c.approvals.find(filter, { projection: { json: 1, firstAt: 1 } }).sort({ firstKey: dir, id: dir }).limit(limit).toArray();
       return docs.map((d) => {
         const approval = JSON.parse(d.json) as Approval;

@@ -281,17 +281,28 @@ const APPROVAL_FIRST_KEYS_BATCH = 500;
  */
 async function addApprovalFirstKeys(c: MirrorCollections): Promise<void> {
   if ((await c.meta.findOne({ _id: APPROVAL_FIRST_KEYS_ID })) !== null) return;
-  const updates: AnyBulkWriteOperation<ChildDoc>[] = [];
-  for await (const doc of c.approvals.find({ firstKey: { $exists: false } }, { projection: { firstAt: 1, json: 1 } })) {
-    const firstAt = doc.firstAt ?? approvalTime(JSON.parse(doc.json) as Approval);
-    updates.push({ updateOne: { filter: { _id: doc._id, firstKey: { $exists: false } }, update: { $set: { firstKey: instantKey(firstAt) } } } });
-    if (updates.length >= APPROVAL_FIRST_KEYS_BATCH) await c.approvals.bulkWrite(updates.splice(0), { ordered: false });
-  }
-  if (updates.length > 0) await c.approvals.bulkWrite(updates, { ordered: false });
+  await fillApprovalFirstKeys(c.approvals, {});
   // A replica starting at the same time may note it first.
   await c.meta.insertOne({ _id: APPROVAL_FIRST_KEYS_ID, n: 1 }).catch((err: unknown) => {
     if ((err as { code?: unknown } | null)?.code !== 11000) throw err;
   });
+}
+
+/**
+ * Gives the approvals `scope` selects that have no `firstKey` theirs. Start-up does it for the whole store once, and
+ * the history for the one change it pages before every read, as for revisions (fillRevisionInstants): a replica of an
+ * earlier version stores new approvals without it during a rolling upgrade. By the change, those are one range of
+ * the `history` index (instance, changeNativeId, null). Only a missing key is set, from `firstAt`, which no write
+ * changes once given.
+ */
+export async function fillApprovalFirstKeys(approvals: Collection<ChildDoc>, scope: { instance?: string; changeNativeId?: string }): Promise<void> {
+  const updates: AnyBulkWriteOperation<ChildDoc>[] = [];
+  for await (const doc of approvals.find({ ...scope, firstKey: { $exists: false } }, { projection: { firstAt: 1, json: 1 } })) {
+    const firstAt = doc.firstAt ?? approvalTime(JSON.parse(doc.json) as Approval);
+    updates.push({ updateOne: { filter: { _id: doc._id, firstKey: { $exists: false } }, update: { $set: { firstKey: instantKey(firstAt) } } } });
+    if (updates.length >= APPROVAL_FIRST_KEYS_BATCH) await approvals.bulkWrite(updates.splice(0), { ordered: false });
+  }
+  if (updates.length > 0) await approvals.bulkWrite(updates, { ordered: false });
 }
 
 /**
