@@ -19,11 +19,14 @@ export interface CommandSpec {
 
 export class UsageError extends Error {
   readonly command: CommandSpec | null;
+  /** A command group (`config`) named without one of its subcommands: its list is the help. */
+  readonly group: string | null;
 
-  constructor(message: string, command: CommandSpec | null) {
+  constructor(message: string, command: CommandSpec | null, group: string | null = null) {
     super(message);
     this.name = 'UsageError';
     this.command = command;
+    this.group = group;
   }
 }
 
@@ -242,6 +245,28 @@ function wrap(text: string, width: number): string[] {
   return lines;
 }
 
+/** One line per command: its name and the first sentence of its summary. */
+function commandLines(specs: readonly CommandSpec[]): string[] {
+  return specs.map((c) => `  ${c.name.padEnd(19)}  ${wrap(c.summary.split('. ')[0] ?? '', 56).join(`\n  ${' '.repeat(19)}  `)}`);
+}
+
+/** The commands whose first word is `word` when it names a group (`config`, `evidence`, `mappings`), else null. */
+export function commandGroup(word: string | undefined): readonly CommandSpec[] | null {
+  const members = COMMANDS.filter((c) => c.name.startsWith(`${word} `));
+  return word === undefined || members.length === 0 ? null : members;
+}
+
+/** What `changegate config` (a group without its subcommand) answers: the group's subcommands. */
+export function groupHelp(group: string): string {
+  return [
+    `usage: changegate ${group} <subcommand> [options]      changegate ${group} <subcommand> --help`,
+    '',
+    'Subcommands:',
+    ...commandLines(commandGroup(group) ?? []),
+    '',
+  ].join('\n');
+}
+
 export function globalHelp(version: string): string {
   return [
     `changegate ${version}: change governance for ServiceNow and Jira Service Management`,
@@ -249,7 +274,7 @@ export function globalHelp(version: string): string {
     'usage: changegate <command> [options]      changegate <command> --help',
     '',
     'Commands:',
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(19)}  ${wrap(c.summary.split('. ')[0] ?? '', 56).join(`\n  ${' '.repeat(19)}  `)}`),
+    ...commandLines(COMMANDS),
     '',
     'Options:',
     '  -h, --help             this text, or a command\'s own with the command',

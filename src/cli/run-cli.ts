@@ -14,7 +14,7 @@ import type { ConnectorRegistry } from '../kit/connector-registry.ts';
 import { createLogger } from '../log.ts';
 import type { Policy } from '../policy/policy-config.ts';
 import { runCheck } from './check-command.ts';
-import { commandHelp, findCommand, globalHelp, parseCommand, UsageError, type CommandSpec } from './command-spec.ts';
+import { commandGroup, commandHelp, findCommand, globalHelp, groupHelp, parseCommand, UsageError, type CommandSpec } from './command-spec.ts';
 import { runEvidenceExport, runEvidencePublicKey, runEvidencePublish, runEvidenceVerify } from './evidence-command.ts';
 import { runHistory } from './history-command.ts';
 import { runMappingsValidate } from './mappings-command.ts';
@@ -180,7 +180,9 @@ async function runCommand(spec: CommandSpec, args: readonly string[], registry: 
 
 export async function runCli(argv: string[], registry: ConnectorRegistry): Promise<number> {
   const words = argv.filter((a) => !a.startsWith('-'));
-  const found = findCommand(argv.slice(0, argv.findIndex((a) => a.startsWith('-')) === -1 ? argv.length : argv.findIndex((a) => a.startsWith('-'))));
+  const firstOption = argv.findIndex((a) => a.startsWith('-'));
+  const leading = argv.slice(0, firstOption === -1 ? argv.length : firstOption);
+  const found = findCommand(leading);
   if (found === null) {
     if (argv.includes('--version')) {
       process.stdout.write(`changegate ${packageVersion()}\n`);
@@ -193,6 +195,16 @@ export async function runCli(argv: string[], registry: ConnectorRegistry): Promi
       return 0;
     }
     const help = argv.includes('--help') || argv.includes('-h') || words[0] === 'help';
+    // `changegate config` alone: which subcommands it has, not that there is no command "config".
+    const group = words[0] === 'help' ? words[1] : leading[0];
+    if (group !== undefined && commandGroup(group) !== null) {
+      if (help) {
+        process.stdout.write(groupHelp(group));
+        return 0;
+      }
+      const sub = leading[1];
+      throw new UsageError(sub === undefined ? 'missing subcommand' : `unknown subcommand ${JSON.stringify(sub)}`, null, group);
+    }
     if (help || argv.length === 0) {
       process.stdout.write(globalHelp(packageVersion()));
       return help ? 0 : 2;
@@ -213,8 +225,9 @@ export async function main(argv: string[], registry: ConnectorRegistry): Promise
     process.exitCode = await runCli(argv, registry);
   } catch (err) {
     if (err instanceof UsageError) {
-      const name = err.command === null ? '' : ` ${err.command.name}`;
-      process.stderr.write(`changegate${name}: ${err.message}\n\n${err.command === null ? globalHelp(packageVersion()) : commandHelp(err.command)}`);
+      const name = err.command?.name ?? err.group;
+      const help = err.command !== null ? commandHelp(err.command) : err.group !== null ? groupHelp(err.group) : globalHelp(packageVersion());
+      process.stderr.write(`changegate${name === null ? '' : ` ${name}`}: ${err.message}\n\n${help}`);
       process.exitCode = 2;
       return;
     }

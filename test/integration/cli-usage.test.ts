@@ -44,6 +44,31 @@ describe('changegate CLI input', () => {
     expect(instance.stderr).toMatch(/^changegate mappings validate: --instance is empty: expected ID\n\nusage: changegate mappings validate /);
   });
 
+  it('answers a command group named without its subcommand with the group\'s subcommands, exit 2', async () => {
+    const [config, evidence, mappings, unknown, helped] = await Promise.all([
+      changegate(['config']),
+      changegate(['evidence']),
+      changegate(['mappings', '--json']),
+      changegate(['config', 'nope']),
+      changegate(['help', 'evidence']),
+    ]);
+    expect(config).toMatchObject({ code: 2, stdout: '' });
+    expect(config.stderr).toMatch(/^changegate config: missing subcommand\n\nusage: changegate config <subcommand> /);
+    expect(config.stderr).toMatch(/^ {2}config validate {6}check changegate\.yaml and the policy file it names/m);
+    expect(config.stderr).toMatch(/^ {2}config schema {8}print the JSON Schema of changegate\.yaml/m);
+    // Only the group's own: the other commands are not what the operator asked about.
+    expect(config.stderr).not.toMatch(/^ {2}(sync|mappings validate) /m);
+    expect(evidence).toMatchObject({ code: 2, stdout: '' });
+    expect([...evidence.stderr.matchAll(/^ {2}(evidence [a-z-]+) /gm)].map((m) => m[1])).toEqual(['evidence export', 'evidence verify', 'evidence public-key', 'evidence publish']);
+    expect(mappings).toMatchObject({ code: 2, stdout: '' });
+    expect(mappings.stderr).toMatch(/^changegate mappings: missing subcommand\n[^]*^ {2}mappings validate {4}check mapping and policy files/m);
+    expect(unknown).toMatchObject({ code: 2, stdout: '' });
+    expect(unknown.stderr).toMatch(/^changegate config: unknown subcommand "nope"\n\nusage: changegate config <subcommand> /);
+    // Asked for, the same list is the answer: stdout, exit 0.
+    expect(helped).toMatchObject({ code: 0, stderr: '' });
+    expect(helped.stdout).toMatch(/^usage: changegate evidence <subcommand> [^]*^ {2}evidence verify {6}check an evidence bundle offline/m);
+  });
+
   it('refuses a value that looks like an option, saying how to give one that starts with "-"', async () => {
     const [limit, instance] = await Promise.all([changegate(['history', 'CHG0030001', '--limit', '-1']), changegate(['sync', '--instance', '--json'])]);
     expect(limit).toMatchObject({ code: 2, stdout: '' });
