@@ -137,7 +137,12 @@ export function parseYamlSource(text: string, file: string, code: YamlErrorCode)
   const firstError = doc.errors[0];
   if (firstError) {
     const pos = lineCounter.linePos(firstError.pos[0]);
-    throw new ChangegateError(code, `${file}:${pos.line}:${pos.col}: invalid YAML: ${firstError.message.split('\n')[0]}`, {
+    // The library's own words point at an API; the operator needs the file's rule and the line to edit.
+    const message =
+      firstError.code === 'MULTIPLE_DOCS'
+        ? `a changegate file holds one YAML document, but a second one starts on line ${pos.line}; remove the --- (or ...) that separates them, or move the second document to a file of its own`
+        : `invalid YAML: ${firstError.message.split('\n')[0]}`;
+    throw new ChangegateError(code, `${file}:${pos.line}:${pos.col}: ${message}`, {
       details: { file, line: pos.line, column: pos.col },
       cause: firstError,
     });
