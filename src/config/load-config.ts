@@ -23,6 +23,8 @@ export interface LoadedConfig {
   warnings?: readonly string[];
 }
 
+const EMPTY_FILE_WARNING = 'the file is empty (blank, or only comments): every setting takes its default and there is no instance, so serve syncs nothing; add the instances, or name the file that has them';
+
 const startsWith = (path: readonly PropertyKey[], prefix: YamlPath): boolean => prefix.every((p, i) => path[i] === p);
 
 export function parseConfigText(text: string, file: string, env: Env, registry: ConnectorRegistry): ChangegateConfig {
@@ -43,7 +45,10 @@ export function readConfigText(text: string, file: string, env: Env, registry: C
       (registry.get(instance.system).configWarnings?.(instance) ?? []).map((w) => placeIssue(source, ['instances', index, ...w.path], w.message)),
     );
     const sourceWarnings = config.events.sources.flatMap((s, index) => eventSourceWarnings(s).map((w) => placeIssue(source, ['events', 'sources', index, ...w.path], w.message)));
-    return { config, warnings: issueLines(file, [...warnings, ...sourceWarnings]) };
+    // Blank or only comments reads as `{}`, which is valid; but a truncated file, or the wrong one named, would
+    // have serve start with no instance and sync nothing without a word.
+    const empty = source.data === null || source.data === undefined ? [placeIssue(source, [], EMPTY_FILE_WARNING)] : [];
+    return { config, warnings: issueLines(file, [...empty, ...warnings, ...sourceWarnings]) };
   }
   // A value still holding its placeholder fails the schema too: that is the variable's problem, said once.
   const schemaProblems = result.success ? [] : result.error.issues.filter((issue) => !missing.some((m) => startsWith(issue.path, m.path)));

@@ -1,6 +1,6 @@
 // The `changegate` command line handed a file an operator got slightly wrong: a configuration or
-// mapping holding two YAML documents. Each answer names the file and the line to look at, in
-// changegate's words rather than the YAML library's.
+// mapping holding two YAML documents, an empty configuration. Each answer names the file and the
+// line to look at, in changegate's words rather than the YAML library's.
 
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,5 +42,24 @@ describe('changegate CLI with configuration and mapping files', () => {
     expect(file?.ok).toBe(false);
     expect(file?.errors).toEqual([expect.stringMatching(new RegExp(`^${mapping.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:${second}:1 \\(root\\): ${said} ${second}; `))]);
     expect(text.stderr + json.stdout + mapped.stdout).not.toContain('parseAllDocuments');
+  });
+
+  it('warns of an empty configuration (blank, or only comments), naming the file, while one with settings and no instance stays ok', async () => {
+    const [blank, comments, settings] = [join(dir, 'blank.yaml'), join(dir, 'comments.yaml'), join(dir, 'settings.yaml')];
+    writeFileSync(blank, '');
+    writeFileSync(comments, '# changegate.yaml: instances to come\n\n');
+    writeFileSync(settings, 'log: { level: warn }\n');
+    const [text, json, quiet] = await Promise.all([
+      changegate(['config', 'validate', '--config', blank]),
+      changegate(['config', 'validate', '--config', comments, '--json']),
+      changegate(['config', 'validate', '--config', settings]),
+    ]);
+    const warning = 'the file is empty (blank, or only comments): every setting takes its default and there is no instance, so serve syncs nothing; add the instances, or name the file that has them';
+    // Valid with a warning: exit 0, as every config validate warning.
+    expect(text).toMatchObject({ code: 0, stderr: '' });
+    expect(text.stdout).toBe(`warn    ${blank}\n  warning: ${blank}:1:1 (root): ${warning}\n`);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual({ format: 1, exitCode: 0, file: comments, issues: [], warnings: [`${comments}:1:1 (root): ${warning}`] });
+    expect(quiet).toMatchObject({ code: 0, stdout: `ok      ${settings}\n` });
   });
 });
