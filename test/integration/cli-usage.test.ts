@@ -69,6 +69,20 @@ describe('changegate CLI input', () => {
     expect(helped.stdout).toMatch(/^usage: changegate evidence <subcommand> [^]*^ {2}evidence verify {6}check an evidence bundle offline/m);
   });
 
+  it('takes, for mappings validate --instance without a configuration, the built-in demo\'s instances as sync and check do, naming them for an unknown id', async () => {
+    const [unknown, jira, servicenow] = await Promise.all([
+      changegate(['mappings', 'validate', '--instance', 'nope']),
+      changegate(['mappings', 'validate', '--instance', 'jsm-demo', '--json']),
+      changegate(['mappings', 'validate', '--instance', 'sn-demo']),
+    ]);
+    expect(unknown).toMatchObject({ code: 2, stdout: '' });
+    expect(unknown.stderr).toBe('changegate: [CG_INSTANCE_UNKNOWN] no configuration given (--config or CHANGEGATE_CONFIG), and the built-in demo has no instance "nope" (known: sn-demo, jsm-demo)\n');
+    // The demo's Jira site is its simulator, started for the check as check starts it; its workflow is the mapping's.
+    expect(jira).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(jira.stdout)).toMatchObject({ exitCode: 0, instance: 'jsm-demo', checked: true, mappingFile: expect.stringMatching(/mappings\/jira\.default\.yaml$/), problems: [] });
+    expect(servicenow).toMatchObject({ code: 0, stdout: 'sn-demo is a ServiceNow instance: its mapping is checked offline only (mappings validate DIR); its states are fixed by the platform\n' });
+  });
+
   it('refuses a value that looks like an option, saying how to give one that starts with "-"', async () => {
     const [limit, instance] = await Promise.all([changegate(['history', 'CHG0030001', '--limit', '-1']), changegate(['sync', '--instance', '--json'])]);
     expect(limit).toMatchObject({ code: 2, stdout: '' });
