@@ -193,6 +193,15 @@ describe('POST /v1/webhooks/jira/:instance', () => {
     const servicenow = await world.post('{"sys_id":"x"}', { 'content-type': 'application/json' }, '/v1/webhooks/servicenow/sn-prod');
     expect(servicenow.statusCode).toBe(404);
     expect(errorOf(servicenow)).toMatchObject({ code: 'CG_WEBHOOK_UNSUPPORTED', details: { instance: 'sn-prod' } });
+    // As the README says of the ServiceNow route: a configured ServiceNow instance is unsupported whatever the delivery
+    // (a signed one too, no signature checked), any other id unknown, a Jira instance's included.
+    const signed = await world.post(delivery.raw, delivery.headers, '/v1/webhooks/servicenow/sn-prod');
+    expect([signed.statusCode, errorOf(signed).code]).toEqual([404, 'CG_WEBHOOK_UNSUPPORTED']);
+    const nowhere = await world.post('{"sys_id":"x"}', { 'content-type': 'application/json' }, '/v1/webhooks/servicenow/no-such-instance');
+    expect(nowhere.statusCode).toBe(404);
+    expect(errorOf(nowhere)).toMatchObject({ code: 'CG_INSTANCE_UNKNOWN', details: { instance: 'no-such-instance' } });
+    const jira = await world.post(delivery.raw, delivery.headers, '/v1/webhooks/servicenow/jsm-hooks');
+    expect([jira.statusCode, errorOf(jira).code]).toEqual([404, 'CG_INSTANCE_UNKNOWN']);
     expect(await world.deliveries.pendingCount()).toBe(0);
   });
 
