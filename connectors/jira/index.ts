@@ -14,6 +14,7 @@ import { createFieldResolver } from './jira-fields.ts';
 import { createJiraHttp } from './jira-http.ts';
 import { loadJiraMapping, validateJiraMappingSource } from './jira-mapping.ts';
 import { JIRA_MAPPING_KIND } from './jira-mapping-schema.ts';
+import { createStatusNameResolver } from './jira-status-names.ts';
 import { createJiraWriter } from './jira-writer.ts';
 import { oauthTokenFile } from './oauth-token-file.ts';
 import { validateMappingAgainstSite } from './validate-live-mapping.ts';
@@ -73,7 +74,16 @@ export const jira = defineConnector<JiraInstance>({
     const connector = createJiraConnector(instance, { mapping, logger, onRequest, client, resolver });
     // Comment posts and transitions are not retried inside the call: the outbox retries them after checking the issue.
     const once = createJiraHttp({ ...instance, retries: 0 }, { logger, onRequest, auth });
-    connector.writer = createJiraWriter({ http, once, flavor: instance.flavor, mapping, fields: () => resolver.resolve({ calls: 0 }) });
+    // The verdict names statuses the mapping keys by id as the site does: the Forge validator compares names.
+    const statuses = createStatusNameResolver(client, instance.projects, { logger, mappingFile: mapping.file });
+    connector.writer = createJiraWriter({
+      http,
+      once,
+      flavor: instance.flavor,
+      mapping,
+      fields: () => resolver.resolve({ calls: 0 }),
+      statusNames: (ids) => statuses.names(ids, { calls: 0 }),
+    });
     return connector;
   },
   // The pair is the way to move a site to signed webhooks (signed deliveries are checked, the rest still taken), never an end state.

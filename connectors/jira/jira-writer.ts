@@ -31,6 +31,8 @@ export interface JiraWriterDeps {
   mapping: JiraMapping;
   /** The site's field ids for the mapping's references (names differ per site); without it, references are written as the mapping gives them. */
   fields?: () => Promise<FieldResolution>;
+  /** The site's names of the status ids the mapping keys statuses by (cached); without it, or for an id the site lacks, the id is written. */
+  statusNames?: (ids: readonly string[]) => Promise<ReadonlyMap<string, string>>;
 }
 
 export const VERDICT_PROPERTY = 'changegate.verdict';
@@ -103,10 +105,23 @@ export function noteToAdf(note: TicketNote, marker: string): Adf {
   return { type: 'doc', version: 1, content };
 }
 
-/** Status names (or ids) mapped to each canonical state, in the mapping's order. */
-function statusesOf(mapping: JiraMapping): Map<CanonicalState, string[]> {
-  const out = new Map<CanonicalState, string[]>();
-  for (const [status, canonical] of mapping.states) out.set(canonical, [...(out.get(canonical) ?? []), status]);
+/** Jira status ids are numbers: only a mapping key of digits may be one (and is looked up). */
+const STATUS_ID = /^\d+$/;
+
+/** A target status as the property names it: by the site's name, with the id when the mapping keyed it by one the site has. */
+interface TargetStatus {
+  toStatus: string;
+  toStatusId?: string;
+}
+
+/** Statuses mapped to each canonical state, in the mapping's order; a key that is a status id named as the site names it. */
+function statusesOf(mapping: JiraMapping, statusNames: ReadonlyMap<string, string>): Map<CanonicalState, TargetStatus[]> {
+  const out = new Map<CanonicalState, TargetStatus[]>();
+  for (const [status, canonical] of mapping.states) {
+    const name = statusNames.get(status);
+    const target = name === undefined ? { toStatus: status } : { toStatus: name, toStatusId: status };
+    out.set(canonical, [...(out.get(canonical) ?? []), target]);
+  }
   return out;
 }
 
@@ -146,11 +161,18 @@ function clearedBySave(needs: SaveCarries[][], mapping: JiraMapping, fieldId: Fi
 
 /**
  * The property value: one entry per workflow status a move may reach (`to` is
- * canonical, `toStatus` the status as the mapping names it), trimmed to fit
- * Jira's 32 KB limit by shortening, then dropping, reasons.
+ * canonical, `toStatus` the status's name, which the validator compares with the
+ * transition's target name; for a status the mapping keys by id, `statusNames`
+ * gives the site's name and `toStatusId` keeps the id), trimmed to fit Jira's
+ * 32 KB limit by shortening, then dropping, reasons.
  */
-export function verdictProperty(verdict: TicketVerdict, mapping: JiraMapping, fieldId: FieldIdOf = (ref) => ref): Record<string, unknown> {
-  const statuses = statusesOf(mapping);
+export function verdictProperty(
+  verdict: TicketVerdict,
+  mapping: JiraMapping,
+  fieldId: FieldIdOf = (ref) => ref,
+  statusNames: ReadonlyMap<string, string> = new Map(),
+): Record<string, unknown> {
+  const statuses = statusesOf(mapping, statusNames);
   const bySave = new Map(verdict.transitions.map((t) => [t.to, t.allowed || t.clearedBySave === undefined ? null : clearedBySave(t.clearedBySave, mapping, fieldId)]));
   const build = (limit: number | null): Record<string, unknown> => {
     const cut = (reasons: string[]): string[] => (limit === null ? reasons : reasons.map((r) => (r.length > limit ? `${headOf(r, limit)}…` : r)));
@@ -158,9 +180,9 @@ export function verdictProperty(verdict: TicketVerdict, mapping: JiraMapping, fi
       verdict: verdict.verdict,
       state: verdict.state,
       allowedTransitions: verdict.transitions.flatMap((t) =>
-        (statuses.get(t.to) ?? [t.to]).map((toStatus) => {
+        (statuses.get(t.to) ?? [{ toStatus: t.to }]).map((target) => {
           const needs = bySave.get(t.to) ?? null;
-          return { to: t.to, toStatus, allowed: t.allowed, reasons: limit === 0 ? [] : cut(t.reasons), gates: t.gates ?? [], ...(needs === null ? {} : { clearedBySave: needs }) };
+          return { to: t.to, ...target, allowed: t.allowed, reasons: limit === 0 ? [] : cut(t.reasons), gates: t.gates ?? [], ...(needs === null ? {} : { clearedBySave: needs }) };
         }),
       ),
       reasons: limit === 0 ? [] : cut(verdict.reasons),
@@ -193,6 +215,7 @@ export function createJiraWriter(deps: JiraWriterDeps): ConnectorWriter {
   const once = deps.once ?? http;
   const instance = http.instanceId;
   const api = `/rest/api/${deps.flavor === 'cloud' ? '3' : '2'}`;
+  const statusIds = [...mapping.states.keys()].filter((status) => STATUS_ID.test(status));
 
   /**
    * Ids of the issue's comments, newest first. Jira may answer fewer than asked
@@ -299,6 +322,11 @@ export function createJiraWriter(deps: JiraWriterDeps): ConnectorWriter {
     return (ref) => byRef.get(ref)?.id ?? null;
   }
 
+  /** The site's names of the statuses the mapping keys by id; no request when it keys none so. */
+  async function statusNames(): Promise<ReadonlyMap<string, string>> {
+    return statusIds.length === 0 || deps.statusNames === undefined ? new Map() : deps.statusNames(statusIds);
+  }
+
   async function attachmentNames(issue: string): Promise<Set<string>> {
     const body = asRecord(await http.request({ path: `${api}/issue/${issue}`, params: { fields: 'attachment' } }, ctx()));
     const list = asRecord(body?.['fields'])?.['attachment'];
@@ -347,7 +375,7 @@ export function createJiraWriter(deps: JiraWriterDeps): ConnectorWriter {
 
     async setVerdict(nativeId, verdict) {
       const issue = checkIssueRef(instance, nativeId);
-      await http.request({ method: 'PUT', path: `${api}/issue/${issue}/properties/${VERDICT_PROPERTY}`, json: verdictProperty(verdict, mapping, await fieldIds()) }, ctx());
+      await http.request({ method: 'PUT', path: `${api}/issue/${issue}/properties/${VERDICT_PROPERTY}`, json: verdictProperty(verdict, mapping, await fieldIds(), await statusNames()) }, ctx());
       return 'written';
     },
 
