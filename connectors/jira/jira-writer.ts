@@ -14,6 +14,7 @@
 
 import type { AttachOptions, CommentOptions, ConnectorWriter, EvidenceHead, NoteSeries, SaveCarries, TicketFile, TicketNote, TicketVerdict, TransitionOptions, WriteOutcome } from '../../src/kit/connector.ts';
 import { NEGATION_WORDS } from '../../src/kit/note-negations.ts';
+import { fitNote } from '../../src/kit/note-fit.ts';
 import { headOf, markersFor, plainText } from '../../src/kit/ticket-note.ts';
 import type { CanonicalState } from '../../src/domain/change.ts';
 import { ChangegateError, isChangegateError } from '../../src/errors.ts';
@@ -50,6 +51,8 @@ const FILE_NAME = /^[A-Za-z0-9_.-]{1,200}$/;
 const INTERNAL_NOTE = { key: 'sd.public.comment', value: { internal: true } };
 /** Jira refuses a property value longer than this (characters of JSON). */
 export const PROPERTY_MAX = 32_768;
+/** Jira refuses a comment body longer than this (400, "The entered text is too long"). */
+export const COMMENT_MAX = 32_767;
 const PAGE = 100;
 const IDS_PER_LOOKUP = 1000;
 
@@ -195,6 +198,17 @@ export function verdictProperty(
     if (JSON.stringify(value).length <= PROPERTY_MAX) return value;
   }
   return build(0);
+}
+
+/**
+ * The comment body of a note: ADF on Cloud, text on Data Center, shortened
+ * when longer than Jira takes. Whether Cloud counts the serialised ADF or only
+ * its text is not documented, so the ADF is measured as the JSON sent.
+ */
+export function commentBody(note: TicketNote, marker: string, flavor: 'cloud' | 'datacenter'): Adf | string {
+  const render = (n: TicketNote): Adf | string => (flavor === 'cloud' ? noteToAdf(n, marker) : plainText(n, marker));
+  const length = (body: Adf | string): number => (typeof body === 'string' ? body.length : JSON.stringify(body).length);
+  return render(fitNote(note, (n) => length(render(n)) <= COMMENT_MAX, 'a Jira comment'));
 }
 
 const ctx = (): CallContext => ({ calls: 0 });
@@ -383,7 +397,7 @@ export function createJiraWriter(deps: JiraWriterDeps): ConnectorWriter {
       const issue = checkIssueRef(instance, nativeId);
       if (await alreadyPosted(issue, idempotencyKey, options.series)) return 'already-done';
       const marker = markersFor(idempotencyKey, options.series);
-      const body = deps.flavor === 'cloud' ? noteToAdf(note, marker) : plainText(note, marker);
+      const body = commentBody(note, marker, deps.flavor);
       const value = options.series === undefined ? { idempotencyKey } : { idempotencyKey, series: options.series };
       await once.request({ method: 'POST', path: `${api}/issue/${issue}/comment`, json: { body, properties: [{ key: COMMENT_PROPERTY, value }, INTERNAL_NOTE] } }, ctx());
       return 'written';

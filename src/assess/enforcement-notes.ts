@@ -77,6 +77,7 @@ export function revertedNote(t: ObservedTransition, denied: DeniedMove): TicketN
     lines: [`The move ${moveText(t, denied)} at ${when(t)} is not allowed yet. Resolve the items below, then move the change again:`],
     items: items(t, denied),
     details: details(denied),
+    changeKey: t.key,
   };
 }
 
@@ -91,6 +92,7 @@ export function revertRefusedNote(t: ObservedTransition, denied: DeniedMove): Ti
     ],
     items: items(t, denied),
     details: details(denied),
+    changeKey: t.key,
   };
 }
 
@@ -107,5 +109,6 @@ export function advisoryNote(t: ObservedTransition, denied: DeniedMove, why: 'ad
     items: items(t, denied),
     footer: [tail],
     details: details(denied),
+    changeKey: t.key,
   };
 }

@@ -60,5 +60,6 @@ export function evidenceNote(change: Change, entries: readonly EvidenceEntry[], 
       ...(attachment === undefined ? [] : [`The bundle is attached to this ticket as ${attachment}: download it and run \`changegate evidence verify ${attachment}\`.`]),
       `The bundle: \`changegate evidence export ${change.key}\` or GET /v1/changes/${change.key}/evidence; check it with \`changegate evidence verify FILE\`, which must report this head.`,
     ],
+    changeKey: change.key,
   };
 }

@@ -18,7 +18,7 @@ import type { CanonicalState, Change, ChangeType, JournalEntry } from '../domain
 import { gatedStates, isTerminal, MAIN_PATH, nextStates } from '../policy/lifecycle.ts';
 import { listText } from '../policy/gates/gate.ts';
 import { formatUtc } from '../policy/zoned-time.ts';
-import { DETAILS_TITLE, MARKER_PREFIX, stateLabel, type StateNamer } from '../kit/ticket-note.ts';
+import { DETAILS_TITLE, HOLDS_UP, MARKER_PREFIX, stateLabel, type StateNamer } from '../kit/ticket-note.ts';
 
 export { MARKER_PREFIX, markerFor, plainText, stateLabel, type StateNamer } from '../kit/ticket-note.ts';
 
@@ -102,7 +102,7 @@ export function blockerLine(b: Blocker, names: StateNamer, here: CanonicalState)
   const what: string[] = [];
   if (b.now) what.push(`required while in ${names(here)}, and not met now`);
   if (b.blocks.length > 0) what.push(`blocks the move to ${listText(b.blocks.map(names), 'and')}`);
-  return `${sentence(b.reason)}${b.pending ? ' (waiting)' : ''}${what.length > 0 ? ` — ${what.join('; ')}` : ''}.`;
+  return `${sentence(b.reason)}${b.pending ? ' (waiting)' : ''}${what.length > 0 ? `${HOLDS_UP}${what.join('; ')}` : ''}.`;
 }
 
 /** What a save must carry to meet every one of the gates, or null when one of them no save can meet. */
@@ -187,7 +187,7 @@ export function assessmentNote(assessment: Assessment, verdict: TicketVerdict, t
   }
   footer.push(`Assessed ${formatUtc(Date.parse(assessment.evaluatedAt))}.`);
   const shown = forward === null ? assessment.gates : guarding(assessment, forward);
-  const note: TicketNote = { title, tone, lines, footer, details: adminDetails(blockers, shown, assessment.policyVersion, names) };
+  const note: TicketNote = { title, tone, lines, footer, details: adminDetails(blockers, shown, assessment.policyVersion, names), changeKey: assessment.key };
   if (blockers.length > 0) note.items = blockers.map((b) => blockerLine(b, names, assessment.state));
   return note;
 }

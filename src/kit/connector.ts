@@ -105,6 +105,12 @@ export interface TicketNote {
    * collapsed in Jira, a trailing section of a ServiceNow work note.
    */
   details?: { title: string; lines: string[]; table?: { columns: string[]; rows: string[][] } };
+  /**
+   * The change the note speaks about (its key): a writer that must shorten the
+   * note to fit the ticket system says where the whole of it is. Absent in a
+   * note queued by an older release.
+   */
+  changeKey?: string;
 }
 
 /** One lifecycle move the verdict speaks about, in canonical terms; each writer names the native states. */

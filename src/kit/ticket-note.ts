@@ -67,6 +67,12 @@ export function stateLabel(state: CanonicalState): string {
 /** How a site names each canonical state ("Implementing" on a JSM site); canonical labels where nothing better is known. */
 export type StateNamer = (state: CanonicalState) => string;
 
+/**
+ * Between a list item's reason and what it holds up ("… — blocks the move to
+ * Implementing."): a writer that must shorten the reason keeps what follows.
+ */
+export const HOLDS_UP = ' — ';
+
 /** The heading of the part of a note meant for policy administrators. */
 export const DETAILS_TITLE = 'Details for administrators';
 

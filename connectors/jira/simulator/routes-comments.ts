@@ -8,6 +8,13 @@ import { intParam, issueOr404, jiraError, json, listParam, noContent, readJson, 
 import type { AdfDoc, SimComment, SimIssue } from './sim-types.ts';
 
 const PROPERTY_MAX = 32768;
+/**
+ * Jira refuses a comment body longer than this. Whether a v3 body counts its
+ * serialised ADF or only its text is [UNVERIFIED] (reference §6): the
+ * simulator counts the stricter, the ADF as JSON.
+ */
+const COMMENT_MAX = 32767;
+const COMMENT_TOO_LONG = `The entered text is too long. It exceeds the allowed limit of ${COMMENT_MAX.toLocaleString('en-US')} characters.`;
 /** "more than 60 files are requested to be uploaded" answers 413 (addAttachment in the platform spec). */
 const MAX_FILES_PER_UPLOAD = 60;
 
@@ -70,6 +77,8 @@ async function addComment(sim: SimContext, r: RouteRequest): Promise<Response> {
   if (body instanceof Response) return body;
   const b = commentBody(body.body, r.api);
   if (typeof b === 'string') return jiraError(400, [], { comment: b });
+  const length = typeof body.body === 'string' ? body.body.length : JSON.stringify(body.body).length;
+  if (length > COMMENT_MAX) return jiraError(400, [], { comment: COMMENT_TOO_LONG });
   const c = sim.store.comment(issue, b, isInternal(body.properties), { actorId: (r.user as NonNullable<typeof r.user>).accountId });
   const properties = entityProperties(body.properties);
   if (properties.length > 0) c.properties = properties;
