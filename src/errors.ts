@@ -50,7 +50,7 @@ export const ERROR_CODES = {
   CG_STORE_FAILED: { kind: 'internal', status: 500, doc: 'The store failed to read or write; nothing was acknowledged as stored.' },
   CG_STORE_TOO_NEW: { kind: 'config', status: 500, doc: 'The store file was written by a newer changegate (a higher schema version than this build knows); upgrade changegate or point store.path elsewhere.' },
   CG_POLICY_INVALID: { kind: 'config', status: 500, doc: 'A policy file failed validation; the message names file, line and rule.' },
-  CG_WRITE_REFUSED: { kind: 'config', status: 500, doc: 'The ticket system refused a write-back it will refuse again (a business rule aborted it, the workflow offers no transition to the target status, or an attachment is above its size limit); the outbox item is parked as failed.' },
+  CG_WRITE_REFUSED: { kind: 'config', status: 500, doc: 'The ticket system refused a write-back it will refuse again (a business rule aborted it, the workflow offers no transition to the target status, an attachment is above its size limit, or ServiceNow answered the write of a verdict but did not store the verdict fields the message names: the update set is not installed or a field ACL keeps the API user from writing them); the outbox item is parked as failed.' },
   CG_WRITE_BACK_OFF: { kind: 'config', status: 500, doc: 'An outbox item queued while its instance had writeBack on, worked by a process where it is off: not written to the ticket (nothing is, with writeBack off) but parked as failed, naming the change.' },
   CG_TRANSITION_BLOCKED: { kind: 'input', status: 400, doc: 'The requested transition is not allowed by the lifecycle or a gate failed.' },
   CG_INTERNAL: { kind: 'internal', status: 500, doc: 'An unexpected failure; a bug in changegate.' },

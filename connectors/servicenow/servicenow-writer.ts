@@ -21,6 +21,7 @@ import { fieldValue } from './field-value.ts';
 import { htmlWorkNote } from './work-note-html.ts';
 import type { ServiceNowClient } from './servicenow-client.ts';
 import type { ServiceNowMapping } from './servicenow-mapping.ts';
+import { VERDICT_FIELDS as UPDATE_SET_FIELDS } from './plugin/update-set-records.ts';
 
 export interface ServiceNowWriterDeps {
   /** Reads and idempotent writes (verdict fields), with the instance's retries. */
@@ -41,6 +42,9 @@ export const VERDICT_FIELDS = {
   assessedAt: 'u_changegate_assessed_at',
   allowedWithReason: 'u_changegate_allowed_with_reason',
 } as const;
+
+/** Each verdict field's `max_length` as the update set creates it: the instance cuts a longer value to it. */
+const COLUMN_MAX = new Map(UPDATE_SET_FIELDS.map((f) => [f.element, Number(f.maxLength)]));
 
 /** The column of u_changegate_allowed_with_reason; a longer text is not written (the moves stay blocked, as before). */
 const ALLOWED_WITH_REASON_MAX = 1000;
@@ -122,6 +126,17 @@ export function verdictFields(verdict: TicketVerdict, mapping: ServiceNowMapping
   };
 }
 
+/**
+ * Did the instance store what was sent? The same text, or, for a text longer than its
+ * column, a beginning of it (the instance cuts it without a word). Read with
+ * display values off, so the date-time comes back in the UTC form glideDateTime sent.
+ */
+function took(sent: string, got: string | undefined, field: string): boolean {
+  if (got === sent) return true;
+  const max = COLUMN_MAX.get(field);
+  return got !== undefined && got !== '' && max !== undefined && sent.length > max && sent.startsWith(got);
+}
+
 export function createServiceNowWriter(deps: ServiceNowWriterDeps): ConnectorWriter {
   const { client, mapping } = deps;
   const once = deps.once ?? client;
@@ -171,8 +186,22 @@ export function createServiceNowWriter(deps: ServiceNowWriterDeps): ConnectorWri
   return {
     async setVerdict(nativeId, verdict) {
       const sysId = checkSysId(instance, nativeId);
-      const { record } = await client.patchRecord(CHANGE_TABLE, sysId, verdictFields(verdict, mapping), { sysparm_fields: 'sys_id' });
+      const fields = verdictFields(verdict, mapping);
+      // The Table API answers 200 to a field it does not have (the update set is not installed) or that a
+      // field ACL keeps the API user from writing, and leaves it as it was: only the record it sends back tells.
+      const { record } = await client.patchRecord(CHANGE_TABLE, sysId, fields, { sysparm_fields: ['sys_id', ...Object.keys(fields)].join(','), sysparm_display_value: 'false' });
       if (record === null) throw gone(sysId);
+      const ignored = Object.entries(fields)
+        .filter(([field, sent]) => !took(sent, fieldValue(record, field), field))
+        .map(([field]) => field);
+      if (ignored.length > 0) {
+        throw new ChangegateError(
+          'CG_WRITE_REFUSED',
+          `${instance}: ServiceNow answered the verdict's write to change_request ${sysId} but did not store ${ignored.join(', ')} (the fields do not exist, or the API user may not write or read them); ` +
+            'install the changegate update set and grant the integration user write on those fields, so the business rule reads a verdict',
+          { details: { instance, nativeId: sysId, fields: ignored } },
+        );
+      }
       return 'written';
     },
 

@@ -15,6 +15,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { JiraSimulator } from '../../connectors/jira/simulator/jira-simulator.ts';
 import { ServiceNowSimulator } from '../../connectors/servicenow/simulator/servicenow-simulator.ts';
+import { VERDICT_FIELDS } from '../../connectors/servicenow/servicenow-writer.ts';
 import { startSimulatorServer, type SimulatorServer } from '../../connectors/simulator-http.ts';
 import { createApp, type ChangegateApp } from '../../src/app/changegate-app.ts';
 import { ChangegateConfig, registry } from '../../src/app/registry.ts';
@@ -73,7 +74,8 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'cg-crash-'));
   snServer = await startSimulatorServer(() => sn.handlers());
   jiraServer = await startSimulatorServer(() => jira.handlers());
-  sn = new ServiceNowSimulator({ baseUrl: snServer.url });
+  // The update set's verdict fields: without them ServiceNow ignores the verdict and the outbox parks it.
+  sn = new ServiceNowSimulator({ baseUrl: snServer.url, customFields: Object.values(VERDICT_FIELDS) });
   jira = new JiraSimulator({ baseUrl: jiraServer.url });
 });
 

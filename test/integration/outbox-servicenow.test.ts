@@ -11,7 +11,8 @@ import type { TicketNote, TicketVerdict } from '../../src/kit/connector.ts';
 import { createServiceNowClient } from '../../connectors/servicenow/servicenow-client.ts';
 import { loadServiceNowMapping } from '../../connectors/servicenow/servicenow-mapping.ts';
 import { createServiceNowWriter, VERDICT_FIELDS } from '../../connectors/servicenow/servicenow-writer.ts';
-import { ServiceNowSimulator } from '../../connectors/servicenow/simulator/servicenow-simulator.ts';
+import { ServiceNowSimulator, type CustomField } from '../../connectors/servicenow/simulator/servicenow-simulator.ts';
+import { VERDICT_FIELDS as UPDATE_SET_FIELDS } from '../../connectors/servicenow/plugin/update-set-records.ts';
 import { ServiceNowInstance } from '../../connectors/servicenow/servicenow-config.ts';
 import { createLogger } from '../../src/log.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
@@ -44,9 +45,12 @@ function outboxItem(sysId: string, key: string, payload: NewOutboxItem['payload'
   };
 }
 
-function world(workNotes?: 'text' | 'html') {
+/** change_request as the update set leaves it: the verdict fields at their column lengths. */
+const WITH_UPDATE_SET: CustomField[] = UPDATE_SET_FIELDS.map((f) => ({ name: f.element, maxLength: Number(f.maxLength) }));
+
+function world(workNotes?: 'text' | 'html', customFields: CustomField[] = WITH_UPDATE_SET) {
   let now = new Date('2026-04-06T08:00:00Z');
-  const sim = new ServiceNowSimulator({ baseUrl: BASE, clock: () => now, timeZone: 'UTC', customFields: Object.values(VERDICT_FIELDS) });
+  const sim = new ServiceNowSimulator({ baseUrl: BASE, clock: () => now, timeZone: 'UTC', customFields });
   server.resetHandlers(...sim.handlers());
   const instance = ServiceNowInstance.parse({ id: 'sn', system: 'servicenow', baseUrl: BASE, auth: { kind: 'basic', username: 'admin', password: 'admin' }, retries: 0, ...(workNotes ? { workNotes } : {}) });
   const client = createServiceNowClient(instance, { logger, retry: { baseMs: 1, maxMs: 2 } });
@@ -66,6 +70,20 @@ function world(workNotes?: 'text' | 'html') {
   };
   return { sim, writer, outbox, worker, metrics, settlement, change, item: outboxItem, notes, advance, now: () => now };
 }
+
+/** A verdict of a change in Assess: back to New allowed, Authorize blocked. */
+const blockedVerdict = (policyVersion = '2026.1+3f9a2c1b'): TicketVerdict => ({
+  verdict: 'blocked',
+  state: 'assess',
+  transitions: [
+    { to: 'new', toName: 'New', gates: [], allowed: true, reasons: [] },
+    { to: 'authorize', toName: 'Authorize', gates: ['authorize.plans'], allowed: false, reasons: ['backout plan is empty (authorize.plans)'] },
+  ],
+  reasons: [],
+  breaches: [],
+  policyVersion,
+  assessedAt: '2026-04-06T08:00:00.000Z',
+});
 
 describe('ServiceNow write-back through the outbox', () => {
   it('writes the verdict fields the business rule reads: native states allowed next and why the others are not', async () => {
@@ -100,6 +118,47 @@ describe('ServiceNow write-back through the outbox', () => {
       policy: '2026.1+3f9a2c1b',
       at: '2026-04-06 08:00:00',
     });
+  });
+
+  it('parks a verdict on an instance without the update set, naming the fields ServiceNow ignored, instead of counting it written', async () => {
+    // No u_changegate_* columns: the Table API ignores unknown fields and answers 200.
+    const w = world(undefined, []);
+    const sysId = w.change({ state: '-4' });
+    await w.outbox.enqueue([w.item(sysId, 'v1', { action: 'set-verdict', verdict: blockedVerdict() })], w.now());
+    expect(await w.worker.drain()).toMatchObject({ written: 0, failed: 1, retried: 0 });
+    const parked = await w.outbox.get('v1');
+    expect(parked).toMatchObject({ status: 'failed', attempts: 1, lastError: { code: 'CG_WRITE_REFUSED', kind: 'config' } });
+    const message = parked?.lastError?.message ?? '';
+    for (const field of Object.values(VERDICT_FIELDS)) expect(message).toContain(field);
+    expect(message).toContain('update set');
+    const counted = (await w.metrics.outboxItems.get()).values.map((v) => [v.labels.action, v.labels.outcome, v.value]);
+    expect(counted).toContainEqual(['set-verdict', 'failed', 1]);
+  });
+
+  it('parks a verdict whose fields a write ACL keeps the API user from writing, naming only those, after a first verdict went in', async () => {
+    const w = world();
+    const sysId = w.change({ state: '-4' });
+    await w.outbox.enqueue([w.item(sysId, 'v1', { action: 'set-verdict', verdict: blockedVerdict() })], w.now());
+    expect(await w.worker.drain()).toMatchObject({ written: 1 });
+    // The next verdict allows Authorize and blocks nothing; a field ACL now denies the user write on two of the fields.
+    w.sim.writeDenied = (field) => field === VERDICT_FIELDS.allowed || field === VERDICT_FIELDS.reasons;
+    const next: TicketVerdict = { ...blockedVerdict('2026.2+77aa00bb'), verdict: 'allowed', transitions: [{ to: 'authorize', toName: 'Authorize', gates: [], allowed: true, reasons: [] }] };
+    await w.outbox.enqueue([w.item(sysId, 'v2', { action: 'set-verdict', verdict: next })], w.now());
+    expect(await w.worker.drain()).toMatchObject({ written: 0, failed: 1 });
+    const message = (await w.outbox.get('v2'))?.lastError?.message ?? '';
+    expect(await w.outbox.get('v2')).toMatchObject({ status: 'failed', lastError: { code: 'CG_WRITE_REFUSED', kind: 'config' } });
+    expect(message).toContain(`${VERDICT_FIELDS.allowed}, ${VERDICT_FIELDS.reasons}`);
+    for (const taken of [VERDICT_FIELDS.verdict, VERDICT_FIELDS.policyVersion, VERDICT_FIELDS.assessedAt, VERDICT_FIELDS.allowedWithReason]) expect(message).not.toContain(taken);
+    expect(w.sim.getChange(sysId)).toMatchObject({ u_changegate_verdict: 'allowed', u_changegate_allowed: '-5' });
+  });
+
+  it('counts a verdict written when ServiceNow cut a policy version longer than its column, as it does', async () => {
+    const w = world();
+    const sysId = w.change({ state: '-4' });
+    const long = `2026.1-${'release-train-'.repeat(10)}+3f9a2c1b`;
+    await w.outbox.enqueue([w.item(sysId, 'v1', { action: 'set-verdict', verdict: blockedVerdict(long) })], w.now());
+    expect(await w.worker.drain()).toMatchObject({ written: 1, failed: 0 });
+    expect(w.sim.getChange(sysId)?.u_changegate_policy_version).toBe(long.slice(0, 100));
   });
 
   it('shortens verdict reasons past the field length without cutting a character outside the BMP in half', async () => {

@@ -161,7 +161,9 @@ export class RecordWriter {
       }
       if (READ_ONLY.has(name) && !(trusted && inserting)) continue;
       if (name === 'sys_id' && !inserting) continue;
-      row[name] = asFieldValue(raw);
+      const text = asFieldValue(raw);
+      // The instance keeps what fits the column and drops the rest, without an error.
+      row[name] = def.maxLength !== undefined && text.length > def.maxLength ? text.slice(0, def.maxLength) : text;
     }
     return journal;
   }

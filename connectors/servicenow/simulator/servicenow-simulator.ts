@@ -21,10 +21,10 @@ import { SimRateLimit, type RateLimitOptions } from './sim-rate-limit.ts';
 import { CMN_SCHEDULE, CMN_SCHEDULE_SPAN } from './schedule-tables.ts';
 import { TableApi } from './table-api.ts';
 import * as schemas from './table-schema.ts';
-import type { Row } from './table-schema.ts';
+import type { CustomField, Row } from './table-schema.ts';
 import { insertFleet } from './skewed-fleet.ts';
 
-export type { Row } from './table-schema.ts';
+export type { CustomField, Row } from './table-schema.ts';
 export type { SimFault, FaultFilter } from './sim-faults.ts';
 export type { LoggedRequest } from './sim-handlers.ts';
 export type { ChildRowsNamed, SimWriteEvent } from './record-writer.ts';
@@ -51,11 +51,17 @@ export interface ServiceNowSimulatorOptions {
   clock?: () => Date;
   /** ACL emulation: rows for which this returns true are invisible to the API. */
   hidden?: (record: Row, table: string) => boolean;
+  /** Field-level write ACL emulation: fields for which this returns true are ignored in API writes (200, not written). */
+  writeDenied?: (field: string, table: string) => boolean;
   rateLimit?: RateLimitOptions;
   /** Answer requests for any host (useful behind a proxy); default false. */
   anyOrigin?: boolean;
-  /** Custom string columns on change_request, e.g. `['u_repositories', 'u_commits']`. */
-  customFields?: string[];
+  /**
+   * Custom string columns on change_request, e.g. `['u_repositories', 'u_commits']`; give
+   * `{ name, maxLength }` for a column whose longer values the instance cuts to its `max_length`.
+   * A field the instance does not have is ignored in writes (200) and left out of answers.
+   */
+  customFields?: CustomField[];
   /** `com.glide.attachment.max_size` in bytes; default 1024 MB. */
   attachmentMaxBytes?: number;
   /** The order of rows an ORDERBY leaves tied (ServiceNow promises none); default `inserted`, oldest first. */
@@ -87,6 +93,7 @@ export class ServiceNowSimulator {
   /** Every request the handlers saw, faulted ones included. */
   readonly requests: LoggedRequest[] = [];
   hidden: ((record: Row, table: string) => boolean) | undefined;
+  writeDenied: ((field: string, table: string) => boolean) | undefined;
   private base: URL;
   private readonly anyOrigin: boolean;
   private readonly clock: () => Date;
@@ -107,6 +114,7 @@ export class ServiceNowSimulator {
     this.timeZone = options.timeZone ?? 'America/Los_Angeles';
     assertTimeZone(this.timeZone);
     this.hidden = options.hidden;
+    this.writeDenied = options.writeDenied;
     const now = () => this.clock();
     this.faults = new SimFaults(now);
     const basic = options.auth?.basic ?? [{ username: 'admin', password: 'admin' }];
@@ -162,6 +170,7 @@ export class ServiceNowSimulator {
       instanceUrl: () => this.baseUrl,
       now,
       isHidden: (row, table) => this.hidden?.(row, table) === true,
+      isWriteDenied: (field, table) => this.writeDenied?.(field, table) === true,
     });
     this.attachmentApi = new AttachmentApi({
       store: this.store,

@@ -22,6 +22,8 @@ export interface TableApiHost {
   now(): Date;
   /** ACL emulation: true hides the row from this API. */
   isHidden(row: Row, table: string): boolean;
+  /** Field-level write ACL emulation: true means the API user may not write the field. */
+  isWriteDenied(field: string, table: string): boolean;
 }
 
 function flag(url: URL, name: string): boolean {
@@ -65,6 +67,15 @@ export function linkHeader(url: URL, offset: number, limit: number, total: numbe
     links.push(`<${pageUrl(url, last, limit)}>;rel="last"`);
   }
   return links.join(',');
+}
+
+/**
+ * The fields of a write the API user may write. The Table API ignores a field a write ACL
+ * denies, as it ignores an unknown one: no error, the answer is 200 (or 201) with the
+ * field as it was.
+ */
+function writableFields(body: Record<string, unknown>, tableName: string, host: TableApiHost): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(body).filter(([field]) => !host.isWriteDenied(field, tableName)));
 }
 
 async function readJsonObject(request: Request): Promise<Record<string, unknown> | undefined> {
@@ -136,7 +147,7 @@ export class TableApi {
     if (!table) return invalidTable(tableName);
     const body = await readJsonObject(request);
     if (!body) return badRequestBody();
-    const row = this.host.writer.insert(tableName, body, this.context(user));
+    const row = this.host.writer.insert(tableName, writableFields(body, tableName, this.host), this.context(user));
     const location = `${this.host.instanceUrl()}/api/now/table/${tableName}/${row.sys_id}`;
     return jsonResponse({ result: this.host.serializer.serialize(table.schema, row, this.serializeOptions(url)) }, 201, { location });
   }
@@ -147,7 +158,7 @@ export class TableApi {
     if (!this.visibleRow(tableName, sysId)) return noRecordFound();
     const body = await readJsonObject(request);
     if (!body) return badRequestBody();
-    const outcome: WriteResult = this.host.writer.update(tableName, sysId, body, this.context(user));
+    const outcome: WriteResult = this.host.writer.update(tableName, sysId, writableFields(body, tableName, this.host), this.context(user));
     if (!outcome.ok) {
       return outcome.status === 404 ? noRecordFound() : businessRuleAbort(outcome.table, outcome.rule, outcome.ruleSysId);
     }

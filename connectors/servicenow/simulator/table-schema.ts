@@ -29,6 +29,8 @@ export interface FieldDef {
   label?: string;
   /** A document_id field: the display value names the table, e.g. "Change Request: CHG0030001". */
   document?: boolean;
+  /** The column's `max_length`: a longer value is cut to it on write, as the instance does. */
+  maxLength?: number;
 }
 
 export interface TableSchema {
@@ -60,11 +62,17 @@ export const SYS_FIELDS: Record<string, FieldDef> = {
   sys_updated_on: DT,
 };
 
+/** A custom string column: its name, or its name and `max_length` (unbounded when not given). */
+export type CustomField = string | { name: string; maxLength: number };
+
 /** A copy of `schema` with extra string fields (an instance's custom `u_` columns). */
-export function withCustomFields(schema: TableSchema, names: readonly string[]): TableSchema {
-  if (names.length === 0) return schema;
+export function withCustomFields(schema: TableSchema, custom: readonly CustomField[]): TableSchema {
+  if (custom.length === 0) return schema;
   const fields = new Map(schema.fields);
-  for (const name of names) if (!fields.has(name)) fields.set(name, { kind: 'string' });
+  for (const field of custom) {
+    const name = typeof field === 'string' ? field : field.name;
+    if (!fields.has(name)) fields.set(name, typeof field === 'string' ? { kind: 'string' } : { kind: 'string', maxLength: field.maxLength });
+  }
   return { ...schema, fields };
 }
 
