@@ -223,8 +223,16 @@ export function createServiceNowWriter(deps: ServiceNowWriterDeps): ConnectorWri
       if (current === toNativeState) return 'already-done';
       if (options.expectedNativeState !== undefined && current !== options.expectedNativeState) return 'superseded';
       try {
-        const patched = await once.patchRecord(CHANGE_TABLE, sysId, { [stateField]: toNativeState }, { sysparm_fields: 'sys_id' });
+        const patched = await once.patchRecord(CHANGE_TABLE, sysId, { [stateField]: toNativeState }, { sysparm_fields: `sys_id,${stateField}`, sysparm_display_value: 'false' });
         if (patched.record === null) throw gone(sysId);
+        // A field ACL that keeps the API user from writing the state is not an error to the Table API: 200, the state as it was.
+        if (current !== undefined && fieldValue(patched.record, stateField) === current) {
+          throw new ChangegateError(
+            'CG_WRITE_REFUSED',
+            `${instance}: ServiceNow answered the move of change_request ${sysId} from state ${current} to ${toNativeState} but did not store ${stateField}; grant the integration user write on change_request.${stateField}`,
+            { details: { instance, nativeId: sysId, from: current, to: toNativeState, fields: [stateField] } },
+          );
+        }
       } catch (err) {
         // A before-update business rule (the legacy state models among them) answers 403 and will again.
         if (isChangegateError(err, 'CG_SN_FORBIDDEN')) {

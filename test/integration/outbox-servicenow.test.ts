@@ -297,6 +297,24 @@ describe('ServiceNow write-back through the outbox', () => {
     expect(counted).toContainEqual(['transition', 'failed', 1]);
   });
 
+  it('parks a move back a write ACL on state kept from taking, and posts the refusal instead of saying the change moved', async () => {
+    const w = world();
+    const sysId = w.change({ state: '-4' });
+    // A field ACL denies the API user write on state: the Table API answers 200 and the change stays where it is.
+    w.sim.writeDenied = (field) => field === 'state';
+    await w.outbox.enqueue(
+      [w.item(sysId, 'r1', { action: 'transition', toNativeState: '-5', expectedNativeState: '-4', noteAfter: note('Moved back to New'), noteIfRefused: note('Could not move back to New') })],
+      w.now(),
+    );
+    expect(await w.worker.drain()).toMatchObject({ failed: 1, written: 1 });
+    expect(w.sim.getChange(sysId)?.state).toBe('-4');
+    expect(await w.outbox.get('r1')).toMatchObject({ status: 'failed', attempts: 1, lastError: { code: 'CG_WRITE_REFUSED', kind: 'config' } });
+    expect((await w.outbox.get('r1'))?.lastError?.message).toContain('state');
+    const [refusal, ...rest] = w.notes(sysId);
+    expect(rest).toEqual([]);
+    expect(refusal).toContain('changegate: Could not move back to New');
+  });
+
   it('parks a write a business rule aborted when the instance answers the abort with 200, and posts the refusal naming the rule', async () => {
     const w = world();
     const sysId = w.change({ state: '-1' });
