@@ -74,7 +74,7 @@ export const servicenow = defineConnector<ServiceNowInstance>({
     const connector = createServiceNowConnector(instance, { mapping, logger, onRequest, client });
     // Appends and state moves are not retried inside the call: the outbox retries them after checking the ticket.
     const once = createServiceNowClient({ ...instance, retries: 0 }, { logger, onRequest, auth });
-    connector.writer = createServiceNowWriter({ client, once, mapping, workNotes: instance.workNotes });
+    connector.writer = createServiceNowWriter({ client, once, mapping, workNotes: instance.workNotes, logger });
     return connector;
   },
   ownWrites: (instance) => ({

@@ -21,6 +21,7 @@ import { fieldValue } from './field-value.ts';
 import { htmlWorkNote } from './work-note-html.ts';
 import type { ServiceNowClient } from './servicenow-client.ts';
 import type { ServiceNowMapping } from './servicenow-mapping.ts';
+import type { Logger } from '../../src/log.ts';
 import { VERDICT_FIELDS as UPDATE_SET_FIELDS } from './plugin/update-set-records.ts';
 
 export interface ServiceNowWriterDeps {
@@ -31,6 +32,8 @@ export interface ServiceNowWriterDeps {
   mapping: ServiceNowMapping;
   /** `html`: work notes as HTML inside `[code]` (work-note-html.ts); plain text otherwise. */
   workNotes?: 'text' | 'html';
+  /** Told once per writer when a field a later update set added is missing (see OPTIONAL_VERDICT_FIELDS). */
+  logger?: Logger;
 }
 
 /** The fields the changegate update set defines on change_request. */
@@ -42,6 +45,13 @@ export const VERDICT_FIELDS = {
   assessedAt: 'u_changegate_assessed_at',
   allowedWithReason: 'u_changegate_allowed_with_reason',
 } as const;
+
+/**
+ * Verdict fields a later update set added, which the business rule of an earlier one does not read: an instance
+ * still on that update set lacks them, and its verdicts stand without them (a warning says what the new one adds).
+ * The others are the verdict: without any of them the rule reads none.
+ */
+const OPTIONAL_VERDICT_FIELDS: ReadonlySet<string> = new Set([VERDICT_FIELDS.allowedWithReason]);
 
 /** Each verdict field's `max_length` as the update set creates it: the instance cuts a longer value to it. */
 const COLUMN_MAX = new Map(UPDATE_SET_FIELDS.map((f) => [f.element, Number(f.maxLength)]));
@@ -139,6 +149,8 @@ function took(sent: string, got: string | undefined, field: string): boolean {
 
 export function createServiceNowWriter(deps: ServiceNowWriterDeps): ConnectorWriter {
   const { client, mapping } = deps;
+  /** Optional fields already warned of, once per writer (per process and instance). */
+  const warned = new Set<string>();
   const once = deps.once ?? client;
   const instance = client.instanceId;
   const stateField = mapping.fields.state;
@@ -191,9 +203,18 @@ export function createServiceNowWriter(deps: ServiceNowWriterDeps): ConnectorWri
       // field ACL keeps the API user from writing, and leaves it as it was: only the record it sends back tells.
       const { record } = await client.patchRecord(CHANGE_TABLE, sysId, fields, { sysparm_fields: ['sys_id', ...Object.keys(fields)].join(','), sysparm_display_value: 'false' });
       if (record === null) throw gone(sysId);
-      const ignored = Object.entries(fields)
+      const notTaken = Object.entries(fields)
         .filter(([field, sent]) => !took(sent, fieldValue(record, field), field))
         .map(([field]) => field);
+      const ignored = notTaken.filter((field) => !OPTIONAL_VERDICT_FIELDS.has(field));
+      const older = notTaken.filter((field) => OPTIONAL_VERDICT_FIELDS.has(field) && !warned.has(field));
+      for (const field of older) {
+        warned.add(field);
+        deps.logger?.warn(
+          { instance, field },
+          `${instance}: change_request has no ${field} the API user may write (an earlier changegate update set); verdicts are written without it, so the business rule cannot let a move through on a reason typed in the same save: install the current update set`,
+        );
+      }
       if (ignored.length > 0) {
         throw new ChangegateError(
           'CG_WRITE_REFUSED',

@@ -3,6 +3,7 @@
 // the work-note marker check, state moves that are superseded, already done or
 // refused, and items parked for good while the rest of the queue carries on.
 
+import { Writable } from 'node:stream';
 import { readFileSync } from 'node:fs';
 import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
@@ -14,7 +15,7 @@ import { createServiceNowWriter, VERDICT_FIELDS } from '../../connectors/service
 import { ServiceNowSimulator, type CustomField } from '../../connectors/servicenow/simulator/servicenow-simulator.ts';
 import { VERDICT_FIELDS as UPDATE_SET_FIELDS } from '../../connectors/servicenow/plugin/update-set-records.ts';
 import { ServiceNowInstance } from '../../connectors/servicenow/servicenow-config.ts';
-import { createLogger } from '../../src/log.ts';
+import { createLogger, type Logger } from '../../src/log.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import type { NewOutboxItem } from '../../src/store/outbox-store.ts';
 import { SqliteOutboxStore } from '../../src/store/sqlite/sqlite-outbox-store.ts';
@@ -48,13 +49,13 @@ function outboxItem(sysId: string, key: string, payload: NewOutboxItem['payload'
 /** change_request as the update set leaves it: the verdict fields at their column lengths. */
 const WITH_UPDATE_SET: CustomField[] = UPDATE_SET_FIELDS.map((f) => ({ name: f.element, maxLength: Number(f.maxLength) }));
 
-function world(workNotes?: 'text' | 'html', customFields: CustomField[] = WITH_UPDATE_SET) {
+function world(workNotes?: 'text' | 'html', customFields: CustomField[] = WITH_UPDATE_SET, writerLogger?: Logger) {
   let now = new Date('2026-04-06T08:00:00Z');
   const sim = new ServiceNowSimulator({ baseUrl: BASE, clock: () => now, timeZone: 'UTC', customFields });
   server.resetHandlers(...sim.handlers());
   const instance = ServiceNowInstance.parse({ id: 'sn', system: 'servicenow', baseUrl: BASE, auth: { kind: 'basic', username: 'admin', password: 'admin' }, retries: 0, ...(workNotes ? { workNotes } : {}) });
   const client = createServiceNowClient(instance, { logger, retry: { baseMs: 1, maxMs: 2 } });
-  const writer = createServiceNowWriter({ client, mapping, workNotes: instance.workNotes });
+  const writer = createServiceNowWriter({ client, mapping, workNotes: instance.workNotes, ...(writerLogger === undefined ? {} : { logger: writerLogger }) });
   const outbox = SqliteOutboxStore.open(':memory:');
   const metrics = createMetrics({ defaultMetrics: false });
   const worker = new OutboxWorker({ outbox, writerFor: (id) => (id === 'sn' ? writer : undefined), logger, metrics, clock: () => now });
@@ -129,10 +130,26 @@ describe('ServiceNow write-back through the outbox', () => {
     const parked = await w.outbox.get('v1');
     expect(parked).toMatchObject({ status: 'failed', attempts: 1, lastError: { code: 'CG_WRITE_REFUSED', kind: 'config' } });
     const message = parked?.lastError?.message ?? '';
-    for (const field of Object.values(VERDICT_FIELDS)) expect(message).toContain(field);
+    // The verdict's own fields; the one a later update set added is no reason to refuse (below).
+    for (const field of Object.values(VERDICT_FIELDS).filter((f) => f !== VERDICT_FIELDS.allowedWithReason)) expect(message).toContain(field);
     expect(message).toContain('update set');
     const counted = (await w.metrics.outboxItems.get()).values.map((v) => [v.labels.action, v.labels.outcome, v.value]);
     expect(counted).toContainEqual(['set-verdict', 'failed', 1]);
+  });
+
+  it('writes verdicts on an instance still on the earlier update set (no u_changegate_allowed_with_reason), warning once that it lacks the field', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({ write: (chunk: Buffer, _encoding, done) => (lines.push(chunk.toString()), done()) });
+    const w = world(undefined, WITH_UPDATE_SET.filter((f) => (typeof f === 'string' ? f : f.name) !== VERDICT_FIELDS.allowedWithReason), createLogger({ level: 'warn', destination: sink }));
+    const sysId = w.change({ state: '-4' });
+    for (const [key, version] of [['v1', '2026.1+3f9a2c1b'], ['v2', '2026.2+77aa00bb']] as const) {
+      await w.outbox.enqueue([w.item(sysId, key, { action: 'set-verdict', verdict: blockedVerdict(version) })], w.now());
+      expect(await w.worker.drain()).toMatchObject({ written: 1, failed: 0 });
+    }
+    expect(w.sim.getChange(sysId)).toMatchObject({ u_changegate_verdict: 'blocked', u_changegate_policy_version: '2026.2+77aa00bb' });
+    const warnings = lines.filter((l) => l.includes(VERDICT_FIELDS.allowedWithReason));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('install the current update set');
   });
 
   it('parks a verdict whose fields a write ACL keeps the API user from writing, naming only those, after a first verdict went in', async () => {
