@@ -21,7 +21,7 @@ import { fieldValue } from './field-value.ts';
 import { htmlWorkNote } from './work-note-html.ts';
 import type { ServiceNowClient } from './servicenow-client.ts';
 import type { ServiceNowMapping } from './servicenow-mapping.ts';
-import type { Logger } from '../../src/log.ts';
+import type { Logger } from '../../src/kit/logger.ts';
 import { VERDICT_FIELDS as UPDATE_SET_FIELDS } from './plugin/update-set-records.ts';
 
 export interface ServiceNowWriterDeps {
