@@ -4,30 +4,19 @@
 // instance is a ServiceNow simulator over loopback: `check` reads its blackout
 // and maintenance schedules as the service does.
 
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceNowSimulator } from '../../connectors/servicenow/simulator/servicenow-simulator.ts';
 import { startSimulatorServer, type SimulatorServer } from '../../connectors/simulator-http.ts';
 import type { Change } from '../../src/domain/change.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
 import { buildApproval, buildChange, changeNumber, sysId } from '../support/change-builder.ts';
+import { changegate } from '../support/cli-child.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const AT = '2026-03-06T10:00:00Z';
 
-function changegate(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, ['src/main.ts', ...args], { cwd: ROOT, env: { ...process.env, CHANGEGATE_CONFIG: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('exit', (code) => done({ code, stdout, stderr }));
-  });
-}
 
 let dir: string;
 let servers: SimulatorServer[] = [];

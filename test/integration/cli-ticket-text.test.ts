@@ -5,10 +5,9 @@
 // verdict line. Anyone who can edit a ticket controls that text; what the
 // commands print must read as it is, in the table and in --json.
 
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { http, HttpResponse } from 'msw';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JiraSimulator } from '../../connectors/jira/simulator/jira-simulator.ts';
@@ -17,8 +16,8 @@ import { startSimulatorServer, type SimulatorServer } from '../../connectors/sim
 import { openStores } from '../../src/store/open-stores.ts';
 import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
 import { buildApproval, buildChange, changeNumber, sysId } from '../support/change-builder.ts';
+import { changegate } from '../support/cli-child.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const AT = '2026-03-06T10:00:00Z';
 const KEY = changeNumber(7);
 
@@ -35,16 +34,6 @@ const unsafeLines = (out: string) => out.split('\n').filter((line) => UNSAFE.tes
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const shown = (text: string) => text.replace(new RegExp(UNSAFE.source, 'gu'), (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`);
 
-function changegate(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, ['src/main.ts', ...args], { cwd: ROOT, env: { ...process.env, CHANGEGATE_CONFIG: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('exit', (code) => done({ code, stdout, stderr }));
-  });
-}
 
 const change = (fields: Parameters<typeof buildChange>[0]) => buildChange({ nativeId: sysId(7), key: KEY, ...fields });
 

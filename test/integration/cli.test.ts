@@ -13,19 +13,10 @@ import { startSimulatorServer, type SimulatorServer } from '../../connectors/sim
 import { SqliteChangeStore } from '../../src/store/sqlite/sqlite-change-store.ts';
 import { MIGRATIONS } from '../../src/store/sqlite/sqlite-schema.ts';
 import { freePort, spawnServe } from '../support/serve-child.ts';
+import { changegate } from '../support/cli-child.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
-function changegate(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, ['src/main.ts', ...args], { cwd: ROOT, env: { ...process.env, CHANGEGATE_CONFIG: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('exit', (code) => done({ code, stdout, stderr }));
-  });
-}
 
 let dir: string;
 let server: SimulatorServer;
