@@ -12,15 +12,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createJiraHttp } from '../../connectors/jira/jira-http.ts';
 import { loadJiraMapping } from '../../connectors/jira/jira-mapping.ts';
 import { COMMENT_PROPERTY, createJiraWriter } from '../../connectors/jira/jira-writer.ts';
-import { JiraInstance } from '../../connectors/jira/jira-config.ts';
 import { adfToText } from '../../connectors/jira/simulator/adf.ts';
-import { JiraSimulator } from '../../connectors/jira/simulator/jira-simulator.ts';
 import { assessmentNote, namerFor, ticketVerdict } from '../../src/assess/verdict-text.ts';
 import type { Assessment } from '../../src/domain/assessment.ts';
 import { createLogger } from '../../src/log.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { SqliteOutboxStore } from '../../src/store/sqlite/sqlite-outbox-store.ts';
 import { OutboxWorker } from '../../src/sync/outbox-worker.ts';
+import { jiraOutboxSite, OUTBOX_T0 } from '../support/jira-outbox-site.ts';
 
 const BASE = 'https://acme.atlassian.net';
 const COMMENT_MAX = 32_767;
@@ -29,26 +28,13 @@ beforeAll(() => server.listen({ onUnhandledFrame: 'error' }));
 afterEach(() => server.resetHandlers());
 afterAll(() => server.close());
 
-const T0 = Date.parse('2026-04-09T10:00:00Z');
+// The site's clock.
+const T0 = OUTBOX_T0;
 const logger = createLogger({ level: 'silent' });
 
 function world(flavor: 'cloud' | 'datacenter') {
-  const sim = new JiraSimulator({
-    baseUrl: BASE,
-    flavor,
-    clock: () => T0,
-    auth: flavor === 'cloud' ? { basic: [{ email: 'ops@acme.example', apiToken: 't-ops' }] } : { bearer: ['pat-ops'] },
-  });
+  const { sim, instance } = jiraOutboxSite(flavor);
   server.resetHandlers(...sim.handlers());
-  const instance = JiraInstance.parse({
-    id: 'jsm',
-    system: 'jira',
-    flavor,
-    baseUrl: BASE,
-    auth: flavor === 'cloud' ? { kind: 'basic', email: 'ops@acme.example', apiToken: 't-ops' } : { kind: 'pat', token: 'pat-ops' },
-    projects: ['ITSM'],
-    retries: 0,
-  });
   const writer = createJiraWriter({ http: createJiraHttp(instance, { logger }), flavor, mapping: loadJiraMapping() });
   const outbox = SqliteOutboxStore.open(':memory:');
   let now = T0;

@@ -13,17 +13,15 @@ import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TicketVerdict } from '../../src/kit/connector.ts';
 import { jira } from '../../connectors/jira/index.ts';
-import { JiraInstance } from '../../connectors/jira/jira-config.ts';
 import { DEFAULT_JIRA_MAPPING } from '../../connectors/jira/jira-mapping.ts';
 import { VERDICT_PROPERTY } from '../../connectors/jira/jira-writer.ts';
-import { JiraSimulator } from '../../connectors/jira/simulator/jira-simulator.ts';
 import { createLogger } from '../../src/log.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { SqliteOutboxStore } from '../../src/store/sqlite/sqlite-outbox-store.ts';
 import { OutboxWorker } from '../../src/sync/outbox-worker.ts';
 import { evaluateValidator } from '../support/jira-validator.ts';
+import { jiraOutboxSite, OUTBOX_T0 } from '../support/jira-outbox-site.ts';
 
-const BASE = 'https://acme.atlassian.net';
 const server = setupServer();
 let dir = '';
 beforeAll(() => server.listen({ onUnhandledFrame: 'error' }));
@@ -34,7 +32,8 @@ afterEach(() => {
 });
 afterAll(() => server.close());
 
-const T0 = Date.parse('2026-04-09T10:00:00Z');
+// The site's clock.
+const T0 = OUTBOX_T0;
 
 /** The shipped mapping with `Awaiting implementation` (10203 on the simulated site) keyed by `statusKey` instead of its name. */
 function mappingFile(statusKey: string): string {
@@ -48,20 +47,8 @@ function mappingFile(statusKey: string): string {
 }
 
 function world(statusKey: string, flavor: 'cloud' | 'datacenter' = 'cloud') {
-  const cloud = flavor === 'cloud';
-  const sim = new JiraSimulator({ baseUrl: BASE, flavor, clock: () => T0, auth: cloud ? { basic: [{ email: 'ops@acme.example', apiToken: 't-ops' }] } : { bearer: ['pat-ops'] } });
+  const { sim, instance } = jiraOutboxSite(flavor, {}, { writeBack: true, mapping: mappingFile(statusKey) });
   server.resetHandlers(...sim.handlers());
-  const instance = JiraInstance.parse({
-    id: 'jsm',
-    system: 'jira',
-    flavor,
-    baseUrl: BASE,
-    auth: cloud ? { kind: 'basic', email: 'ops@acme.example', apiToken: 't-ops' } : { kind: 'pat', token: 'pat-ops' },
-    projects: ['ITSM'],
-    retries: 0,
-    writeBack: true,
-    mapping: mappingFile(statusKey),
-  });
   const lines: string[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _enc, done) {

@@ -16,12 +16,11 @@ import { createJiraHttp } from '../../connectors/jira/jira-http.ts';
 import { loadJiraMapping } from '../../connectors/jira/jira-mapping.ts';
 import { createJiraWriter, PROPERTY_MAX, VERDICT_PROPERTY } from '../../connectors/jira/jira-writer.ts';
 import { adfToText } from '../../connectors/jira/simulator/adf.ts';
-import { JiraSimulator } from '../../connectors/jira/simulator/jira-simulator.ts';
-import { JiraInstance } from '../../connectors/jira/jira-config.ts';
 import { createLogger } from '../../src/log.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { SqliteOutboxStore } from '../../src/store/sqlite/sqlite-outbox-store.ts';
 import { OutboxWorker } from '../../src/sync/outbox-worker.ts';
+import { jiraOutboxSite, OUTBOX_T0 } from '../support/jira-outbox-site.ts';
 
 const BASE = 'https://acme.atlassian.net';
 const server = setupServer();
@@ -31,7 +30,8 @@ afterAll(() => server.close());
 
 const mapping = loadJiraMapping();
 const logger = createLogger({ level: 'silent' });
-const T0 = Date.parse('2026-04-09T10:00:00Z');
+// The site's clock.
+const T0 = OUTBOX_T0;
 
 const note: TicketNote = {
   title: 'ITSM-1 is blocked before Implement',
@@ -45,23 +45,8 @@ const note: TicketNote = {
 const verdictSeries = (digest: string) => ({ series: { name: 'verdict', digest } });
 
 function world(flavor: 'cloud' | 'datacenter' = 'cloud', site: { commentListMaxResults?: number } = {}) {
-  const sim = new JiraSimulator({
-    ...site,
-    baseUrl: BASE,
-    flavor,
-    clock: () => T0,
-    auth: flavor === 'cloud' ? { basic: [{ email: 'ops@acme.example', apiToken: 't-ops' }] } : { bearer: ['pat-ops'] },
-  });
+  const { sim, instance } = jiraOutboxSite(flavor, site);
   server.resetHandlers(...sim.handlers());
-  const instance = JiraInstance.parse({
-    id: 'jsm',
-    system: 'jira',
-    flavor,
-    baseUrl: BASE,
-    auth: flavor === 'cloud' ? { kind: 'basic', email: 'ops@acme.example', apiToken: 't-ops' } : { kind: 'pat', token: 'pat-ops' },
-    projects: ['ITSM'],
-    retries: 0,
-  });
   const writer = createJiraWriter({ http: createJiraHttp(instance, { logger }), flavor, mapping });
   const outbox = SqliteOutboxStore.open(':memory:');
   let now = T0;
