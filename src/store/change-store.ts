@@ -77,7 +77,7 @@ export const APPROVAL_ID_FIRST = '';
 /** Text after every approval id (ids are the sources' record ids, in ASCII). */
 export const APPROVAL_ID_LAST = '\u{10FFFF}';
 
-/** An approval as the history pages it, with when the mirror first knew it happened (`approvalsFirstAt`). */
+/** An approval as the history pages it, with when the mirror first knew it happened: `approvalTime` of the first version stored (one stored before this was kept: of the version held at the upgrade), which never moves, so the history orders and pages by it. */
 export interface HistoryApproval {
   approval: Approval;
   firstAt: string;
@@ -225,12 +225,6 @@ export interface ChangeStore {
    * their source payload.
    */
   listActiveChangesIndexed(query: IndexedQuery): Promise<Change[]>;
-  /**
-   * When each approval of a change happened as the mirror first knew it: `approvalTime` of the first version
-   * stored (one stored before this was kept: of the version held at the upgrade). Unlike the approval's own
-   * times it never moves, so the history orders and pages by it. By approval id.
-   */
-  approvalsFirstAt(instance: string, changeNativeId: string): Promise<Map<string, string>>;
   /**
    * One change's approvals with their first times, `limit` at a time, in the order its history lists them from
    * `after`: a keyset page by an index, so a change with hundreds of approval rows is read a page at a time.

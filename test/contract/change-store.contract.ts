@@ -10,6 +10,7 @@ import type { ChangeStore } from '../../src/store/change-store.ts';
 import { contentHash } from '../../src/store/content-hash.ts';
 import { at, buildApproval, buildChange, buildChanges, buildJournalEntry, changeNumber, sysId } from '../support/change-builder.ts';
 import { asApproval, asChange, asInvalid, asJournal, counts, cursorOf, I, S } from './change-store-items.ts';
+import { approvalFirstTimes } from '../support/approval-first-times.ts';
 
 /** `open` must return a new, empty store each time; the suite closes it after each test. */
 export function describeChangeStoreContract(name: string, open: () => Promise<ChangeStore>): void {
@@ -211,16 +212,16 @@ export function describeChangeStoreContract(name: string, open: () => Promise<Ch
         const decidedFirst = buildApproval({ id: 'apr-mgr', state: 'approved', nativeState: 'approved', decidedAt: at(4), updatedAt: at(6) });
         await store.applyPage(I, S, [asChange(c)], null);
         await store.applyPage(I, 'approvals', [asApproval(requested), asApproval(decidedFirst)], null);
-        expect(await store.approvalsFirstAt(I, c.nativeId)).toEqual(new Map([['apr-cab', at(5)], ['apr-mgr', at(4)]]));
+        expect(await approvalFirstTimes(store, I, c.nativeId)).toEqual(new Map([['apr-cab', at(5)], ['apr-mgr', at(4)]]));
         // Commented on, then decided: the approval's own times move, its first time does not.
         const commented = { ...requested, comment: 'looking', updatedAt: at(7) };
         const approved = { ...commented, state: 'approved' as const, nativeState: 'approved', decidedAt: at(9), updatedAt: at(9) };
         await store.applyPage(I, 'approvals', [asApproval(commented)], null);
         await store.applyPage(I, 'approvals', [asApproval(approved), asApproval({ ...decidedFirst, comment: 'ok', updatedAt: at(10) })], null);
         expect((await store.getChange(c.id))?.approvals.find((a) => a.id === 'apr-cab')).toEqual(approved);
-        expect(await store.approvalsFirstAt(I, c.nativeId)).toEqual(new Map([['apr-cab', at(5)], ['apr-mgr', at(4)]]));
+        expect(await approvalFirstTimes(store, I, c.nativeId)).toEqual(new Map([['apr-cab', at(5)], ['apr-mgr', at(4)]]));
         // Another change's approvals, and the same native change on another instance, are not this one's.
-        expect(await store.approvalsFirstAt('sn-test', c.nativeId)).toEqual(new Map());
+        expect(await approvalFirstTimes(store, 'sn-test', c.nativeId)).toEqual(new Map());
       });
 
       it('joins children by instance: the same native id on another instance is another change', async () => {

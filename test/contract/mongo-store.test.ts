@@ -14,6 +14,7 @@ import { sha256Hex, stableStringify } from '../../src/store/content-hash.ts';
 import { at as timeAt, buildApproval, buildChange, buildChanges } from '../support/change-builder.ts';
 import { storeBundles } from '../support/store-bundles.ts';
 import { ci } from './event-store.contract.ts';
+import { approvalFirstTimes } from '../support/approval-first-times.ts';
 
 const { mongoUri, freshDatabase, opened } = storeBundles();
 
@@ -280,10 +281,10 @@ describe('MongoDB store: approvals an earlier version stored without their first
     } finally {
       await client.close();
     }
-    expect(await bundle.changes.approvalsFirstAt('sn-prod', change.nativeId)).toEqual(new Map([['apr-cab', timeAt(5)], ['apr-mgr', timeAt(4)]]));
+    expect(await approvalFirstTimes(bundle.changes, 'sn-prod', change.nativeId)).toEqual(new Map([['apr-cab', timeAt(5)], ['apr-mgr', timeAt(4)]]));
     const approved = { ...requested, state: 'approved' as const, nativeState: 'approved', decidedAt: timeAt(9), updatedAt: timeAt(9) };
     await bundle.changes.applyPage('sn-prod', 'approvals', [{ kind: 'approval', changeNativeId: change.nativeId, approval: approved }], null);
-    expect(await bundle.changes.approvalsFirstAt('sn-prod', change.nativeId)).toEqual(new Map([['apr-cab', timeAt(5)], ['apr-mgr', timeAt(4)]]));
+    expect(await approvalFirstTimes(bundle.changes, 'sn-prod', change.nativeId)).toEqual(new Map([['apr-cab', timeAt(5)], ['apr-mgr', timeAt(4)]]));
   });
 });
 

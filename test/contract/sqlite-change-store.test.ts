@@ -15,6 +15,7 @@ import { commitRefKey, INDEX_ONLY } from '../../src/store/change-refs.ts';
 import { MIGRATIONS } from '../../src/store/sqlite/sqlite-schema.ts';
 import { at as timeAt, buildApproval, buildChange, buildChanges, sysId } from '../support/change-builder.ts';
 import { ci } from './event-store.contract.ts';
+import { approvalFirstTimes } from '../support/approval-first-times.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'changegate-store-'));
 let files = 0;
@@ -209,10 +210,10 @@ describe('SqliteChangeStore on a file', () => {
     old.close();
 
     const upgraded = SqliteChangeStore.open(path);
-    expect(await upgraded.approvalsFirstAt('sn-prod', c.nativeId)).toEqual(new Map([['apr-cab', timeAt(5)], ['apr-mgr', timeAt(4)]]));
+    expect(await approvalFirstTimes(upgraded, 'sn-prod', c.nativeId)).toEqual(new Map([['apr-cab', timeAt(5)], ['apr-mgr', timeAt(4)]]));
     const approved = { ...requested, state: 'approved' as const, nativeState: 'approved', decidedAt: timeAt(9), updatedAt: timeAt(9) };
     await upgraded.applyPage('sn-prod', 'approvals', [{ kind: 'approval', changeNativeId: c.nativeId, approval: approved }], null);
-    expect(await upgraded.approvalsFirstAt('sn-prod', c.nativeId)).toEqual(new Map([['apr-cab', timeAt(5)], ['apr-mgr', timeAt(4)]]));
+    expect(await approvalFirstTimes(upgraded, 'sn-prod', c.nativeId)).toEqual(new Map([['apr-cab', timeAt(5)], ['apr-mgr', timeAt(4)]]));
     await upgraded.close();
   });
 

@@ -88,10 +88,6 @@ class MemoryStore implements ChangeStore {
     return { items: [...this.changes.values()], nextCursor: null };
   }
 
-  async approvalsFirstAt(): Promise<Map<string, string>> {
-    return new Map();
-  }
-
   async listApprovalsForHistory(): Promise<HistoryApproval[]> {
     return [];
   }

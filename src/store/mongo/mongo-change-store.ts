@@ -294,14 +294,6 @@ export class MongoChangeStore implements ChangeStore {
     return this.#run('lastRevisionSeq', { changeId }, async () => (await this.#c.changes.findOne({ _id: changeId }, { projection: { lastSeq: 1 } }))?.lastSeq ?? 0);
   }
 
-  async approvalsFirstAt(instance: string, changeNativeId: string): Promise<Map<string, string>> {
-    return this.#run('approvalsFirstAt', { instance, changeNativeId }, async () => {
-      const docs = await this.#c.approvals.find({ instance, changeNativeId }, { projection: { id: 1, firstAt: 1, json: 1 } }).toArray();
-      // One stored before the first time was kept: the version it holds stands for the first (as the next write keeps it).
-      return new Map(docs.map((d) => [d.id, d.firstAt ?? approvalTime(JSON.parse(d.json) as Approval)]));
-    });
-  }
-
   async listApprovalsForHistory(instance: string, changeNativeId: string, query: ApprovalHistoryQuery): Promise<HistoryApproval[]> {
     const dir = query.order === 'asc' ? 1 : -1;
     const beyond = query.order === 'asc' ? '$gt' : '$lt';

@@ -83,7 +83,7 @@ export interface ChildDoc {
   hash?: string;
   json: string;
   /**
-   * Approvals: `approvalTime` of the first version stored, kept through later ones (ChangeStore.approvalsFirstAt).
+   * Approvals: `approvalTime` of the first version stored, kept through later ones (the first time ChangeStore.listApprovalsForHistory gives).
    * Absent on approvals stored before it was kept: the version held then stands for the first.
    */
   firstAt?: string;

@@ -260,13 +260,6 @@ export class SqliteChangeStore implements ChangeStore {
     return this.#conn.read('listActiveChangesIndexed', { instance: query.instance }, () => this.#neighbours.indexed(query, limit));
   }
 
-  async approvalsFirstAt(instance: string, changeNativeId: string): Promise<Map<string, string>> {
-    return this.#conn.read('approvalsFirstAt', { instance, changeNativeId }, () => {
-      const rows = this.#stmt.approvalsFirstAt.all(instance, changeNativeId) as { id: string; first_at: string }[];
-      return new Map(rows.map((r) => [r.id, r.first_at]));
-    });
-  }
-
   async listApprovalsForHistory(instance: string, changeNativeId: string, query: ApprovalHistoryQuery): Promise<HistoryApproval[]> {
     return this.#conn.read('listApprovalsForHistory', { instance, changeNativeId }, () => {
       const statements = this.#stmt.approvalsHistory[query.order];

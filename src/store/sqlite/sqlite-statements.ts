@@ -152,7 +152,6 @@ export function prepareStatements(db: DatabaseSync) {
        ORDER BY 1, 2, 3`,
     ),
     approvalsOf: p('SELECT json FROM approvals WHERE instance = ? AND change_native_id = ? ORDER BY updated_at, id'),
-    approvalsFirstAt: p('SELECT id, first_at FROM approvals WHERE instance = ? AND change_native_id = ?'),
     approvalsHistory: { asc: approvalsHistory(p, 'ASC', '>'), desc: approvalsHistory(p, 'DESC', '<') },
     countApprovals: p('SELECT count(*) AS n FROM approvals WHERE instance = ? AND change_native_id = ?'),
     journalOf: p('SELECT json FROM journal WHERE instance = ? AND change_native_id = ? ORDER BY at, id'),
