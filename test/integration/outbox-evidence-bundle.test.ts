@@ -8,7 +8,6 @@
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createJiraHttp } from '../../connectors/jira/jira-http.ts';
-import { JiraInstance } from '../../connectors/jira/jira-config.ts';
 import { loadJiraMapping } from '../../connectors/jira/jira-mapping.ts';
 import { createJiraWriter, EVIDENCE_PROPERTY } from '../../connectors/jira/jira-writer.ts';
 import { JiraSimulator } from '../../connectors/jira/simulator/jira-simulator.ts';
@@ -27,6 +26,7 @@ import type { NewOutboxItem } from '../../src/store/outbox-store.ts';
 import { SqliteOutboxStore } from '../../src/store/sqlite/sqlite-outbox-store.ts';
 import { OutboxWorker } from '../../src/sync/outbox-worker.ts';
 import { buildChange } from '../support/change-builder.ts';
+import { jiraOutboxSite, OUTBOX_SITE } from '../support/jira-outbox-site.ts';
 
 const server = setupServer();
 beforeAll(() => server.listen({ onUnhandledFrame: 'error' }));
@@ -83,19 +83,10 @@ function serviceNowWorld(): World {
 }
 
 function jiraWorld(flavor: 'cloud' | 'datacenter' = 'cloud'): World & { sim: JiraSimulator } {
-  const base = 'https://acme.atlassian.net';
+  const base = OUTBOX_SITE;
   const cloud = flavor === 'cloud';
-  const sim = new JiraSimulator({ baseUrl: base, flavor, clock: () => NOW.getTime(), auth: cloud ? { basic: [{ email: 'ops@acme.example', apiToken: 't-ops' }] } : { bearer: ['pat-ops'] } });
+  const { sim, instance } = jiraOutboxSite(flavor, { clock: () => NOW.getTime() });
   server.resetHandlers(...sim.handlers());
-  const instance = JiraInstance.parse({
-    id: 'jsm',
-    system: 'jira',
-    flavor,
-    baseUrl: base,
-    auth: cloud ? { kind: 'basic', email: 'ops@acme.example', apiToken: 't-ops' } : { kind: 'pat', token: 'pat-ops' },
-    projects: ['ITSM'],
-    retries: 0,
-  });
   const writer = createJiraWriter({ http: createJiraHttp(instance, { logger }), flavor, mapping: loadJiraMapping() });
   const issue = sim.createIssue({ summary: 'Rotate the payments HSM keys', 'Change type': 'Normal' }, { issueType: '[System] Change' });
   const auth = { authorization: cloud ? `Basic ${Buffer.from('ops@acme.example:t-ops').toString('base64')}` : 'Bearer pat-ops' };
