@@ -22,6 +22,7 @@ import { asRecord, checkIssueRef } from './jira-api.ts';
 import type { FieldResolution } from './jira-fields.ts';
 import { isNotFound, type CallContext, type JiraHttp } from './jira-http.ts';
 import type { JiraMapping } from './jira-mapping.ts';
+import { escapeRegExp } from '../../src/kit/escape-regexp.ts';
 
 export interface JiraWriterDeps {
   /** Reads and idempotent writes (the property), with the instance's retries. */
@@ -139,7 +140,7 @@ export type FieldIdOf = (ref: string) => string | null;
  * the service judges the move afterwards as usual.
  */
 export function notePattern(marker: string): string {
-  const escaped = marker.toLowerCase().replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const escaped = escapeRegExp(marker.toLowerCase());
   return `^(?![\\s\\S]*(?:\\b(?:${NEGATION_WORDS.join('|')})\\b|n['’]t\\b))[\\s\\S]*${escaped}`;
 }
 

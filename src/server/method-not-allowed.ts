@@ -5,13 +5,12 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ChangegateError } from '../errors.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { errorBody, statusFor } from './http-errors.ts';
+import { escapeRegExp } from '../kit/escape-regexp.ts';
 
 interface KnownRoute {
   method: string;
   url: string;
 }
-
-const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 const PATTERNS = new Map<string, RegExp>();
 

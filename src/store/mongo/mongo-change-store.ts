@@ -35,6 +35,7 @@ import { deepFreeze, MirrorReadCache, type MirrorReadCacheOptions, type ReadCach
 import { isDuplicateKey, type MongoConnection } from './mongo-connection.ts';
 import { type ChangeDoc, type ChildDoc, fillApprovalFirstKeys, fillRevisionInstants, GENERATION_ID, indexKeyField, instanceVersionId, type MirrorCollections, mirrorCollections, pairId, type RevisionDoc } from './mongo-mirror-docs.ts';
 import { MongoPageWriter, preparePage } from './mongo-page-writer.ts';
+import { escapeRegExp } from '../../kit/escape-regexp.ts';
 
 const WHAT = 'the MongoDB mirror';
 
@@ -448,6 +449,6 @@ function authorOf(json: string | undefined): Pick<Revision, 'author' | 'authorUn
 /** Owed marks after `after` (a change id), of one instance's changes when given (ids are `system:instance:nativeId`). */
 function owedFilter(instance: string | undefined, after: string | undefined): Record<string, unknown> {
   const changeId: Record<string, unknown> = { $gt: after ?? '' };
-  if (instance !== undefined) changeId['$regex'] = `^[^:]+:${instance.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:`;
+  if (instance !== undefined) changeId['$regex'] = `^[^:]+:${escapeRegExp(instance)}:`;
   return { changeId };
 }
